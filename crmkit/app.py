@@ -1,0 +1,287 @@
+"""``CRM``: opens a database, builds the plugin manager, hands out services and transactions."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import threading
+from types import ModuleType
+from typing import Any, Iterator
+
+from sqlalchemy import select
+from sqlalchemy.engine import Connection
+from sqlalchemy.exc import OperationalError
+
+from . import db, migrate, plugins, tables
+from .clock import Clock, SystemClock
+from .config import CORE_SCHEMA, validate
+from .errors import DatabaseError, NotFound, PluginError
+from .transaction import Transaction
+
+log = logging.getLogger("crmkit")
+
+
+class CRM:
+    """A crmkit database with its plugins.  Open with :meth:`CRM.open`; use as a context manager.
+
+    >>> with CRM.open("sqlite:///crm.db", create=True) as crm:   # doctest: +SKIP
+    ...     crm.customers.add("C1", "Ada Lovelace", email="ada@example.com")
+    """
+
+    def __init__(self, url: str, clock: Clock | None = None, actor: str = "system",
+                 extra_plugins: dict[str, ModuleType] | None = None):
+        self.url = url
+        self.engine = db.create(url)
+        self.clock: Clock = clock or SystemClock()
+        self.actor = actor
+        self.command: str = "api"
+        self._local = threading.local()
+        self.installed = plugins.discover()
+        for name, module in (extra_plugins or {}).items():
+            self.installed[name] = plugins.InstalledPlugin(
+                name, f"{module.__name__}", "local", module=module
+            )
+        self.pm = plugins.new_manager()
+        self._state: dict[str, dict[str, Any]] = {}
+        self._state_key: Any = None
+        self.hooks = plugins.HookCaller(self.pm, [])
+        self._apis: dict[str, Any] = {}
+        self._core_config: dict[str, Any] | None = None
+
+        from .customers import CustomerService
+        from .events import EventLog
+        from .interactions import InteractionService
+        from .plugin_admin import PluginAdmin
+        from .staff import StaffService
+
+        self.customers = CustomerService(self)
+        """Customers: add, get, find, update, list."""
+        self.interactions = InteractionService(self)
+        """Interactions: record, record_many, list."""
+        self.staff = StaffService(self)
+        """Staff members and their teams."""
+        self.events = EventLog(self)
+        """The append-only domain event log."""
+        self.plugins = PluginAdmin(self)
+        """Installed plugins: list, enable, disable, configure."""
+
+    # -- opening -------------------------------------------------------------
+
+    @classmethod
+    def open(cls, url: str, clock: Clock | None = None, *, create: bool = False,
+             upgrade: bool = False, actor: str = "system",
+             extra_plugins: dict[str, ModuleType] | None = None) -> "CRM":
+        """Open the CRM at ``url``.
+
+        ``create=True`` creates the schema of an empty database; ``upgrade=True``
+        applies pending migrations.  Without them a missing or outdated schema
+        is a :class:`DatabaseError` naming the command that fixes it: crmkit
+        never changes a schema silently.  ``extra_plugins`` registers local
+        plugin modules (by name) beside the installed ones.
+        """
+        crm = cls(url, clock=clock, actor=actor, extra_plugins=extra_plugins)
+        try:
+            crm._check_schema(create=create, upgrade=upgrade)
+        except BaseException:
+            crm.close()
+            raise
+        return crm
+
+    def _check_schema(self, create: bool, upgrade: bool) -> None:
+        with self.connect(write=create or upgrade) as conn:
+            current = migrate.current_revisions(conn)
+            if not current:
+                if not create:
+                    raise DatabaseError(
+                        f"{self.url} has no crmkit schema: run `crmkit init` "
+                        "(or CRM.open(url, create=True))"
+                    )
+                migrate.upgrade(conn, "core@head")
+                conn.commit()
+                return
+            self.refresh_plugins(conn)
+            todo = self.pending_migrations(conn)
+            if any(todo.values()):
+                if not upgrade:
+                    names = ", ".join(f"{b} ({len(r)})" for b, r in todo.items() if r)
+                    raise DatabaseError(
+                        f"{self.url} needs schema migrations: {names}; run `crmkit db upgrade`"
+                    )
+                self.upgrade_schema(conn)
+                conn.commit()
+
+    def pending_migrations(self, conn: Connection) -> dict[str, list[str]]:
+        """Revisions not yet applied, for the core and each enabled plugin."""
+        branches = {"core": None}
+        for name in self.hooks.order:
+            location = self.hooks.call_one(name, "crmkit_migrations", None)
+            if location is not None:
+                branches[name] = location
+        return migrate.pending(conn, branches)
+
+    def upgrade_schema(self, conn: Connection) -> None:
+        """Apply every pending migration of the core and the enabled plugins."""
+        todo = self.pending_migrations(conn)
+        locations = [self.hooks.call_one(n, "crmkit_migrations", None) for n in self.hooks.order]
+        for branch, revs in todo.items():
+            if revs:
+                migrate.upgrade(conn, f"{branch}@head", [p for p in locations if p])
+
+    def close(self) -> None:
+        """Release the database connections."""
+        self.engine.dispose()
+
+    def __enter__(self) -> "CRM":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    # -- connections and transactions -----------------------------------------
+
+    @contextlib.contextmanager
+    def connect(self, write: bool = False) -> Iterator[Connection]:
+        """A raw connection (SQLite ``BEGIN IMMEDIATE`` when ``write``); caller commits."""
+        try:
+            with self.engine.connect() as conn:
+                if write:
+                    conn = conn.execution_options(**{db.WRITE: True})
+                yield conn
+        except OperationalError as exc:
+            raise DatabaseError(_operational_message(self.url, exc)) from exc
+
+    @contextlib.contextmanager
+    def read(self) -> Iterator[Connection]:
+        """A read-only connection (a consistent snapshot on PostgreSQL and in WAL mode)."""
+        active = self.current_transaction()
+        if active is not None:
+            yield active.conn
+            return
+        with self.connect() as conn:
+            yield conn
+            conn.rollback()
+
+    def current_transaction(self) -> Transaction | None:
+        """The write transaction open in this thread, if any."""
+        return getattr(self._local, "tx", None)
+
+    @contextlib.contextmanager
+    def transaction(self, actor: str | None = None,
+                    require_plugins: bool = True) -> Iterator[Transaction]:
+        """Open a write transaction, or join the one already open in this thread.
+
+        The outermost transaction stores and delivers emitted events before it
+        commits; an exception rolls everything back.  Writes are refused while
+        an enabled plugin is missing or broken, except with
+        ``require_plugins=False`` (plugin administration, which must be able to
+        disable it).
+        """
+        active = self.current_transaction()
+        if active is not None:
+            yield active
+            return
+        with self.connect(write=True) as conn:
+            with conn.begin():
+                tx = Transaction(self, conn, actor or self.actor)
+                self._local.tx = tx
+                try:
+                    self.refresh_plugins(conn)
+                    if require_plugins:
+                        self.require_working_plugins()
+                    yield tx
+                    tx.deliver_events()
+                finally:
+                    self._local.tx = None
+
+    # -- plugins ---------------------------------------------------------------
+
+    def refresh_plugins(self, conn: Connection) -> None:
+        """Load plugin state from the database; rebuild hook order when it changed."""
+        rows = conn.execute(
+            select(tables.plugin_state.c.name, tables.plugin_state.c.enabled,
+                   tables.plugin_state.c.config, tables.plugin_state.c.version)
+        ).all()
+        key = tuple(sorted((r.name, r.enabled, repr(r.config), r.version) for r in rows))
+        if key == self._state_key:
+            return
+        self._state = {r.name: {"enabled": r.enabled, "config": r.config, "version": r.version}
+                       for r in rows}
+        self._state_key = key
+        enabled = [n for n, s in self._state.items() if s["enabled"]]
+        infos = {}
+        for name in enabled:
+            plugin = self.installed.get(name)
+            if plugin is None:
+                continue
+            plugins.load(plugin)
+            plugins.register(self.pm, plugin)
+            if not plugin.broken:
+                infos[name] = plugin.info
+        self.hooks = plugins.HookCaller(self.pm, plugins.dependency_order(infos))
+        self._apis.clear()
+
+    def require_working_plugins(self) -> None:
+        """Refuse to write while an enabled plugin is missing or broken (its reactions would be lost)."""
+        for name, state in self._state.items():
+            if not state["enabled"]:
+                continue
+            plugin = self.installed.get(name)
+            if plugin is None:
+                raise PluginError(
+                    f"plugin {name!r} is enabled but not installed; install it or "
+                    f"`crmkit plugins disable {name}`"
+                )
+            if plugin.broken:
+                raise PluginError(
+                    f"plugin {name!r} is enabled but broken ({plugin.error}); fix it or "
+                    f"`crmkit plugins disable {name}`"
+                )
+
+    def enabled_plugins(self) -> list[str]:
+        """Names of the enabled plugins, in hook-calling order."""
+        return list(self.hooks.order)
+
+    def plugin_config(self, name: str) -> dict[str, Any]:
+        """The stored, validated configuration of an enabled plugin (``{}`` otherwise)."""
+        state = self._state.get(name)
+        if state is None or not state["enabled"]:
+            return {}
+        return state["config"]
+
+    @property
+    def core_config(self) -> dict[str, Any]:
+        """The core's configuration with defaults filled in."""
+        if self._core_config is None:
+            with self.read() as conn:
+                row = conn.execute(
+                    select(tables.settings.c.value).where(tables.settings.c.name == "core")
+                ).first()
+            self._core_config = validate(CORE_SCHEMA, row[0] if row else {}, "core config")
+        return self._core_config
+
+    def plugin(self, name: str) -> Any:
+        """The public API object of an enabled plugin (``crm.plugin("loyalty")``)."""
+        if name not in self.hooks.order:
+            if name in self.installed:
+                raise PluginError(f"plugin {name!r} is not enabled: `crmkit plugins enable {name}`")
+            raise NotFound(f"no plugin named {name!r} is installed")
+        api = self._apis.get(name)
+        if api is None:
+            api = self.hooks.call_one(name, "crmkit_plugin_api", None, crm=self)
+            if api is None:
+                raise PluginError(f"plugin {name!r} has no public API")
+            self._apis[name] = api
+        return api
+
+    def sweep(self) -> dict[str, dict[str, Any]]:
+        """Run every enabled plugin's time-based rules at the clock's now (idempotent)."""
+        with self.transaction() as tx:
+            return {name: result or {} for name, result in self.hooks.call("crmkit_sweep", tx)}
+
+
+def _operational_message(url: str, exc: OperationalError) -> str:
+    text = str(exc.orig) if exc.orig is not None else str(exc)
+    if "locked" in text:
+        return (f"{url}: the database stayed locked by another writer for more than "
+                f"{db.SQLITE_BUSY_TIMEOUT_S:.0f} s; try again")
+    return f"{url}: {text.strip().splitlines()[0]}"

@@ -1,0 +1,179 @@
+"""Shared pieces of the CLI: opening the CRM, output formats, dates, progress bars."""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+import json
+import sys
+from decimal import Decimal
+from typing import Any, Callable, Iterable, Sequence
+
+import attrs
+import click
+
+FORMATS = ("table", "json", "csv")
+
+
+@attrs.define
+class State:
+    """What the top-level options decided; ``open()`` gives the CRM."""
+
+    db_url: str
+    actor: str
+    debug: bool
+    argv: list[str]
+    local_plugins: list[str] = attrs.field(factory=list)
+    clock: Any = None
+
+    def open(self, create: bool = False, upgrade: bool = False):
+        """Open the CRM with this invocation's URL, actor, local plugins and command (for audit)."""
+        import importlib
+
+        from ..app import CRM
+
+        extra = {}
+        for module_name in self.local_plugins:
+            module = importlib.import_module(module_name)
+            extra[getattr(getattr(module, "PLUGIN", None), "name", module_name)] = module
+        crm = CRM.open(self.db_url, clock=self.clock, create=create, upgrade=upgrade,
+                       actor=self.actor, extra_plugins=extra)
+        crm.command = "crmkit " + " ".join(_redact(self.argv))
+        return crm
+
+
+def _redact(argv: list[str]) -> list[str]:
+    out = []
+    for arg in argv:
+        out.append(arg.split("@")[-1] if "://" in arg else arg)
+    return out[:20]
+
+
+pass_state = click.make_pass_decorator(State)
+
+
+def format_option(func: Callable) -> Callable:
+    """Add ``--format table|json|csv``."""
+    return click.option("--format", "fmt", type=click.Choice(FORMATS), default="table",
+                        show_default=True, help="Output format.")(func)
+
+
+def as_of_option(func: Callable) -> Callable:
+    """Add ``--as-of DATE`` (default: now, from the CRM clock)."""
+    return click.option("--as-of", "as_of", default=None, metavar="DATE",
+                        help="Compute as of this ISO date or date-time (default: now).")(func)
+
+
+def resolve_as_of(crm, text: str | None) -> dt.datetime:
+    """The ``--as-of`` moment: parsed text (a bare date is midnight UTC) or the clock's now."""
+    from ..clock import parse_timestamp
+
+    return crm.clock.now() if text is None else parse_timestamp(text, "--as-of")
+
+
+def jsonable(value: Any) -> Any:
+    """Make values printable as JSON/CSV: Decimal → string, datetimes → ISO 8601."""
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, (dt.datetime, dt.date)):
+        return value.isoformat()
+    if isinstance(value, (list, tuple)):
+        return [jsonable(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): jsonable(v) for k, v in value.items()}
+    if attrs.has(type(value)):
+        return jsonable(attrs.asdict(value, recurse=False))
+    return value
+
+
+def output(rows: Iterable[dict[str, Any]], columns: Sequence[str], fmt: str) -> None:
+    """Print ``rows`` as an aligned table, a JSON array, or CSV with a header."""
+    rows = [{c: jsonable(r.get(c)) for c in columns} for r in rows]
+    if fmt == "json":
+        click.echo(json.dumps(rows, indent=2, ensure_ascii=False))
+        return
+    if fmt == "csv":
+        buffer = io.StringIO()
+        writer = csv.writer(buffer, lineterminator="\n")
+        writer.writerow(columns)
+        for row in rows:
+            writer.writerow([_cell(row[c]) for c in columns])
+        click.echo(buffer.getvalue(), nl=False)
+        return
+    cells = [[_cell(row[c]) for c in columns] for row in rows]
+    widths = [max([len(c)] + [len(r[i]) for r in cells]) for i, c in enumerate(columns)]
+    click.echo("  ".join(c.ljust(w) for c, w in zip(columns, widths)).rstrip())
+    for row in cells:
+        click.echo("  ".join(v.ljust(w) for v, w in zip(row, widths)).rstrip())
+    if not cells:
+        click.echo("(none)")
+
+
+def output_document(document: Any, fmt: str) -> None:
+    """Print one nested document: JSON for ``json``, indented ``key: value`` lines otherwise."""
+    if fmt == "json":
+        click.echo(json.dumps(jsonable(document), indent=2, ensure_ascii=False))
+        return
+    _print_tree(jsonable(document), 0)
+
+
+def _print_tree(value: Any, indent: int) -> None:
+    pad = "  " * indent
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if isinstance(item, (dict, list)) and item:
+                click.echo(f"{pad}{key}:")
+                _print_tree(item, indent + 1)
+            else:
+                click.echo(f"{pad}{key}: {_cell(item)}")
+    elif isinstance(value, list):
+        for item in value:
+            if isinstance(item, (dict, list)):
+                click.echo(f"{pad}-")
+                _print_tree(item, indent + 1)
+            else:
+                click.echo(f"{pad}- {_cell(item)}")
+    else:
+        click.echo(f"{pad}{_cell(value)}")
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, (list, dict)):
+        return json.dumps(value, ensure_ascii=False)
+    return str(value)
+
+
+def progress(iterable: Iterable[Any], length: int | None, label: str):
+    """A progress bar on a terminal; the plain iterable when output is piped."""
+    if not sys.stderr.isatty():
+        return _Quiet(iterable)
+    return click.progressbar(iterable, length=length, label=label, file=sys.stderr)
+
+
+class _Quiet:
+    def __init__(self, iterable):
+        self.iterable = iterable
+
+    def __enter__(self):
+        return self.iterable
+
+    def __exit__(self, *exc):
+        return False
+
+
+def load_json_file(path: str, what: str) -> Any:
+    """Read a JSON document; a missing file or bad JSON is one clear error."""
+    from ..errors import ConfigError
+
+    try:
+        with open(path, encoding="utf-8") as handle:
+            return json.load(handle)
+    except OSError as exc:
+        raise ConfigError(f"{what}: cannot read {path}: {exc.strerror}") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{what}: {path} is not valid JSON: {exc}") from None

@@ -1,0 +1,84 @@
+"""``crmkit demo``: a realistic sample CRM with every installed plugin enabled."""
+
+from __future__ import annotations
+
+import random
+
+import click
+
+from .common import pass_state, progress
+
+
+@click.command()
+@click.option("--customers", "count", type=click.IntRange(50), default=3000, show_default=True)
+@click.option("--interactions-per-customer", "per_customer", type=click.FloatRange(1),
+              default=12.0, show_default=True)
+@click.option("--seed", type=int, default=7, show_default=True)
+@pass_state
+def demo(state, count: int, per_customer: float, seed: int) -> None:
+    """Create a seeded sample CRM, enable every installed plugin, print what each contributes.
+
+    Run again on the same database, it prints the stored report instead of adding data.
+    """
+    from sqlalchemy import insert, select
+
+    from .. import demo as sample
+    from .. import tables
+
+    rng = random.Random(seed)
+    with state.open(create=True, upgrade=True) as crm:
+        with crm.read() as conn:
+            stored = conn.execute(select(tables.settings.c.value)
+                                  .where(tables.settings.c.name == "demo")).scalar()
+        if stored is not None:
+            click.echo(f"demo data already present at {crm.url}; its report:")
+            for line in stored["report"]:
+                click.echo(line)
+            return
+        report: list[str] = []
+
+        def say(line: str) -> None:
+            report.append(line)
+            click.echo(line)
+
+        for status in crm.plugins.list():
+            if status.status == "broken":
+                say(f"plugin {status.name}: broken, skipped ({status.error})")
+        _enable_all(crm, say)
+        for handle, name, team in sample.STAFF:
+            if not crm.staff.list(team=team) or handle not in {s.handle for s in crm.staff.list()}:
+                crm.staff.add(handle, name, team, f"{handle}@crmkit.example")
+        rows = sample.customers(rng, count)
+        result = crm.customers.add_many(rows)
+        say(f"customers: {result.created} created ({sum(r.get('type') == 'organisation' for r in rows)}"
+            " organisations)")
+        people = [r["external_id"] for r in rows if r.get("type") != "organisation"]
+        stream = sample.interactions(rng, people, per_customer)
+        with progress(stream, None, "interactions") as bar:
+            result = crm.interactions.record_many(bar, batch_size=2000)
+        say(f"interactions: {result.created} recorded")
+        for name in crm.enabled_plugins():
+            lines = crm.hooks.call_one(name, "crmkit_demo", None, crm=crm, rng=rng) or []
+            say(f"\n== {name}")
+            for line in lines:
+                say(f"  {line}")
+        with crm.transaction() as tx:
+            tx.conn.execute(insert(tables.settings), {"name": "demo", "updated_at": tx.now(),
+                                                      "value": {"seed": seed, "report": report}})
+
+
+def _enable_all(crm, say) -> None:
+    """Enable every working installed plugin, requirements first."""
+    from .. import plugins
+
+    statuses = {s.name: s for s in crm.plugins.list() if s.status != "broken"}
+    infos = {name: crm.installed[name].info for name in statuses}
+    for name in plugins.dependency_order(infos):
+        if statuses[name].enabled:
+            continue
+        missing = [r for r in infos[name].requires if r not in statuses]
+        if missing:
+            say(f"plugin {name}: not enabled, requires {', '.join(missing)}")
+            continue
+        crm.plugins.enable(name)
+        say(f"plugin {name}: enabled")

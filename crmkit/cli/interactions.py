@@ -1,0 +1,65 @@
+"""``crmkit interactions record|list``."""
+
+from __future__ import annotations
+
+import json
+
+import click
+
+from .common import format_option, output, pass_state
+
+COLUMNS = ["id", "customer", "occurred_at", "kind", "channel", "direction", "amount", "currency",
+           "external_id"]
+
+
+@click.group()
+def interactions() -> None:
+    """Record and list interactions."""
+
+
+@interactions.command()
+@click.argument("customer")
+@click.option("--kind", default="purchase", show_default=True)
+@click.option("--at", "occurred_at", help="ISO 8601 time (default: now); a bare date is midnight UTC.")
+@click.option("--channel")
+@click.option("--direction", type=click.Choice(["inbound", "outbound"]), default="inbound")
+@click.option("--amount")
+@click.option("--currency")
+@click.option("--external-id")
+@click.option("--payload", help="A JSON object.")
+@pass_state
+def record(state, customer, kind, occurred_at, channel, direction, amount, currency, external_id,
+           payload) -> None:
+    """Record one interaction for CUSTOMER (external id)."""
+    from ..clock import parse_timestamp
+    from ..errors import ValidationError
+
+    try:
+        data = json.loads(payload) if payload else None
+    except json.JSONDecodeError as exc:
+        raise ValidationError(f"--payload: not valid JSON: {exc}") from None
+    with state.open() as crm:
+        when = parse_timestamp(occurred_at, "--at") if occurred_at else crm.clock.now()
+        stored = crm.interactions.record(
+            customer, when, kind=kind, channel=channel, direction=direction, amount=amount,
+            currency=currency, external_id=external_id, payload=data)
+    click.echo(f"recorded interaction {stored.id}")
+
+
+@interactions.command("list")
+@click.option("--customer", help="Only this customer's (external id).")
+@click.option("--kind")
+@click.option("--limit", type=click.IntRange(1), default=100, show_default=True)
+@format_option
+@pass_state
+def list_(state, customer, kind, limit, fmt) -> None:
+    """List interactions, newest first."""
+    import attrs
+
+    with state.open() as crm:
+        items = crm.interactions.list(customer=customer, kind=kind, limit=limit)
+        names = {cid: crm.customers.get_by_id(cid).external_id
+                 for cid in {i.customer_id for i in items}}
+    rows = [dict(attrs.asdict(i, recurse=False), customer=names.get(i.customer_id))
+            for i in items]
+    output(rows, COLUMNS, fmt)

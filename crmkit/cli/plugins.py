@@ -1,0 +1,85 @@
+"""``crmkit plugins list|enable|disable|config|schema``."""
+
+from __future__ import annotations
+
+import click
+
+from .common import format_option, load_json_file, output, output_document, pass_state
+
+
+@click.group()
+def plugins() -> None:
+    """List, enable, disable and configure plugins."""
+
+
+@plugins.command("list")
+@format_option
+@pass_state
+def list_(state, fmt: str) -> None:
+    """Every installed plugin: version, enabled, requirements, status (broken ones with their error)."""
+    with state.open() as crm:
+        rows = [
+            {"name": p.name, "version": p.version, "enabled": p.enabled,
+             "requires": ",".join(p.requires), "status": p.status,
+             "description": p.error if p.error else p.description}
+            for p in crm.plugins.list()
+        ]
+    output(rows, ["name", "version", "enabled", "requires", "status", "description"], fmt)
+
+
+@plugins.command()
+@click.argument("name")
+@click.option("--config", "path", type=click.Path(dir_okay=False),
+              help="A JSON configuration file (default: the schema's defaults).")
+@pass_state
+def enable(state, name: str, path: str | None) -> None:
+    """Validate the config, check requirements, migrate, and enable NAME: all or nothing."""
+    document = load_json_file(path, f"plugin {name!r} config") if path else None
+    with state.open() as crm:
+        crm.plugins.enable(name, document)
+    click.echo(f"enabled {name}")
+
+
+@plugins.command()
+@click.argument("name")
+@pass_state
+def disable(state, name: str) -> None:
+    """Disable NAME; its data is kept."""
+    with state.open() as crm:
+        crm.plugins.disable(name)
+    click.echo(f"disabled {name}")
+
+
+@plugins.command("config")
+@click.argument("name")
+@click.option("--set", "assignments", multiple=True, metavar="KEY=VALUE",
+              help="Change one key (dotted keys nest; VALUE is JSON when it parses).")
+@click.option("--file", "path", type=click.Path(dir_okay=False), help="Replace with a JSON file.")
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="json",
+              show_default=True)
+@pass_state
+def config_(state, name: str, assignments, path, fmt) -> None:
+    """Show NAME's configuration, or change it with --set / --file (validated by its schema)."""
+    from ..config import set_path
+
+    with state.open() as crm:
+        document = crm.plugins.config(name)
+        if path:
+            document = load_json_file(path, f"plugin {name!r} config")
+        for assignment in assignments:
+            key, sep, value = assignment.partition("=")
+            if not sep:
+                raise click.BadParameter(f"{assignment!r} is not KEY=VALUE", param_hint="--set")
+            document = set_path(document, key, value)
+        if path or assignments:
+            document = crm.plugins.configure(name, document)
+        output_document(document, fmt)
+
+
+@plugins.command()
+@click.argument("name")
+@pass_state
+def schema(state, name: str) -> None:
+    """Print NAME's configuration JSON Schema."""
+    with state.open() as crm:
+        output_document(crm.plugins.schema(name), "json")

@@ -1,0 +1,160 @@
+"""Configuration documents checked against JSON Schema (Draft 2020-12), defaults filled in."""
+
+from __future__ import annotations
+
+import copy
+import json
+from typing import Any
+
+from .errors import ConfigError
+
+CORE_SCHEMA: dict[str, Any] = {
+    "$schema": "https://json-schema.org/draft/2020-12/schema",
+    "title": "crmkit core configuration",
+    "type": "object",
+    "additionalProperties": False,
+    "properties": {
+        "default_currency": {
+            "type": "string",
+            "pattern": "^[A-Z]{3}$",
+            "default": "USD",
+            "description": "ISO 4217 currency used when an interaction names none.",
+        },
+        "timezone": {
+            "type": "string",
+            "default": "UTC",
+            "description": "IANA time zone for reports and business calendars.",
+        },
+        "negative_amount_kinds": {
+            "type": "array",
+            "items": {"type": "string"},
+            "default": ["adjustment"],
+            "description": "Interaction kinds whose amount may be negative; for every other kind it must be >= 0.",
+        },
+        "customer_attributes": {
+            "type": "object",
+            "default": {"type": "object", "properties": {}},
+            "description": "JSON Schema of customer attributes (plugins add their own properties).",
+        },
+        "max_field_length": {
+            "type": "integer",
+            "minimum": 1,
+            "default": 10000,
+            "description": "Longest accepted free-text value (characters) in any imported or recorded field.",
+        },
+        "max_payload_bytes": {
+            "type": "integer",
+            "minimum": 1,
+            "default": 65536,
+            "description": "Largest accepted interaction payload, as JSON bytes.",
+        },
+    },
+}
+"""The JSON Schema of the core's own configuration (``crmkit config``)."""
+
+
+def fill_defaults(schema: dict[str, Any], instance: Any) -> Any:
+    """Return a copy of ``instance`` with every missing ``default`` of ``schema`` filled in.
+
+    Walks ``properties`` of objects and ``items`` of arrays; a missing object
+    whose sub-properties have defaults is created when the schema gives it a
+    ``default`` itself.
+    """
+    instance = copy.deepcopy(instance)
+    _fill(schema, instance)
+    return instance
+
+
+def _fill(schema: dict[str, Any], instance: Any) -> None:
+    if not isinstance(schema, dict):
+        return
+    if isinstance(instance, dict):
+        for key, sub in schema.get("properties", {}).items():
+            if key not in instance and isinstance(sub, dict) and "default" in sub:
+                instance[key] = copy.deepcopy(sub["default"])
+            if key in instance:
+                _fill(sub, instance[key])
+    elif isinstance(instance, list) and isinstance(schema.get("items"), dict):
+        for item in instance:
+            _fill(schema["items"], item)
+
+
+def describe_error(error) -> str:
+    """One line for a jsonschema error: JSON pointer, the problem, and what is allowed."""
+    path = [str(p) for p in error.absolute_path]
+    message = error.message
+    if error.validator == "additionalProperties" and isinstance(error.instance, dict):
+        known = set(error.schema.get("properties", {})) if isinstance(error.schema, dict) else set()
+        extra = sorted(k for k in error.instance if k not in known)
+        if extra:
+            path.append(extra[0])
+            message = "unknown key" + (f" (also unknown: {', '.join(extra[1:])})" if extra[1:] else "")
+    pointer = "/" + "/".join(path)
+    allowed = _allowed(error)
+    return f"{pointer}: {message}" + (f" (allowed: {allowed})" if allowed else "")
+
+
+def _allowed(error) -> str:
+    schema = error.schema if isinstance(error.schema, dict) else {}
+    if error.validator == "enum":
+        return ", ".join(json.dumps(v) for v in schema.get("enum", []))
+    if error.validator == "type":
+        return f"type {schema.get('type')}"
+    if error.validator in ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum"):
+        return f"{error.validator} {error.validator_value}"
+    if error.validator == "additionalProperties":
+        props = sorted(schema.get("properties", {}))
+        return "keys " + ", ".join(props) if props else "no other keys"
+    if error.validator == "pattern":
+        return f"text matching {error.validator_value}"
+    return ""
+
+
+def check_schema(schema: dict[str, Any], where: str) -> None:
+    """Raise ConfigError unless ``schema`` is itself a valid Draft 2020-12 schema."""
+    from jsonschema import Draft202012Validator
+    from jsonschema.exceptions import SchemaError
+
+    try:
+        Draft202012Validator.check_schema(schema)
+    except SchemaError as exc:
+        raise ConfigError(f"{where}: invalid JSON Schema: {describe_error(exc)}") from None
+
+
+def validate(schema: dict[str, Any], document: Any, where: str) -> Any:
+    """Fill defaults into ``document`` and validate it; return the completed document.
+
+    Raises :class:`ConfigError` listing every violation by JSON pointer.
+    """
+    from jsonschema import Draft202012Validator
+
+    completed = fill_defaults(schema, {} if document is None else document)
+    validator = Draft202012Validator(schema)
+    errors = sorted(validator.iter_errors(completed), key=lambda e: list(e.absolute_path))
+    if errors:
+        lines = [describe_error(e) for e in errors]
+        raise ConfigError(f"{where}: " + "; ".join(lines))
+    return completed
+
+
+def set_path(document: dict[str, Any], dotted: str, raw_value: str) -> dict[str, Any]:
+    """Return a copy of ``document`` with ``KEY=VALUE`` applied (dotted keys nest).
+
+    The value is parsed as JSON when it parses (``5``, ``true``, ``["a"]``) and
+    taken as a plain string otherwise.
+    """
+    try:
+        value = json.loads(raw_value)
+    except json.JSONDecodeError:
+        value = raw_value
+    result = copy.deepcopy(document)
+    node = result
+    parts = dotted.split(".")
+    for part in parts[:-1]:
+        child = node.get(part)
+        if not isinstance(child, dict):
+            child = {}
+            node[part] = child
+        node = child
+    node[parts[-1]] = value
+    return result

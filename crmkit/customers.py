@@ -1,0 +1,396 @@
+"""Customers through the write pipeline: add, upsert, update, look up, list."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from typing import Any, Iterable, Sequence
+
+from sqlalchemy import bindparam, func, insert, select, update
+
+from . import tables
+from .config import describe_error
+from .db import allocate_ids, json_array_contains
+from .errors import ConflictError, NotFound
+from .models import Batch, Customer, WriteResult
+from .pipeline import Problem, plugin_problems, raise_problems, run_batches
+from .transaction import Transaction
+
+TYPES = ("person", "organisation")
+FIELDS = ("external_id", "name", "type", "email", "phone", "organisation", "organisation_id",
+          "preferred_channel", "lifecycle_stage", "tags", "attributes")
+TEXT_LIMITS = {"external_id": 200, "name": 300, "email": 320, "phone": 64,
+               "preferred_channel": 40, "lifecycle_stage": 40, "organisation": 200}
+UPDATABLE = ("name", "type", "email", "phone", "organisation_id", "preferred_channel",
+             "lifecycle_stage", "tags", "attributes")
+EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+
+
+class CustomerService:
+    """``crm.customers``: the people and organisations the CRM is about."""
+
+    def __init__(self, crm):
+        self.crm = crm
+        self._validator_key: Any = None
+        self._validator = None
+
+    # -- writing ------------------------------------------------------------------
+
+    def add(self, external_id: str, name: str | None = None, **fields: Any) -> Customer:
+        """Create one customer; an existing external id is a ConflictError."""
+        row = dict(fields, external_id=external_id, name=name)
+        with self.crm.transaction() as tx:
+            if self.ids_by_external_id({external_id}, tx.conn):
+                raise ConflictError(f"customer {external_id!r} already exists")
+            write_batch(tx, [row], ["customer"], upsert=False)
+            return self.get(external_id)
+
+    def add_many(self, rows: Iterable[dict[str, Any]], batch_size: int = 2000,
+                 atomic: bool = False, upsert: bool = True) -> WriteResult:
+        """Create customers from any iterable; with ``upsert`` existing external ids are updated.
+
+        Only the fields a row gives are compared and changed (attributes key by
+        key); each change is audited old → new and emits ``customer.updated``.
+        """
+        return run_batches(
+            self.crm, "customers", rows, batch_size, atomic,
+            lambda tx, chunk, offset: write_batch(
+                tx, chunk, [f"row {offset + i + 1}" for i in range(len(chunk))], upsert=upsert),
+        )
+
+    def update(self, external_id: str, **changes: Any) -> Customer:
+        """Change fields of one customer (``attributes`` merge key by key); audited."""
+        self.get(external_id)
+        with self.crm.transaction() as tx:
+            write_batch(tx, [dict(changes, external_id=external_id)], ["customer"], upsert=True)
+        return self.get(external_id)
+
+    def check(self, rows: Sequence[dict[str, Any]], labels: Sequence[str]) -> list[Problem]:
+        """Validate customer rows (core and plugins) without writing; return every problem."""
+        with self.crm.read() as conn:
+            self.crm.refresh_plugins(conn)
+            tx = Transaction(self.crm, conn, self.crm.actor)
+            return prepare(tx, list(rows), list(labels), upsert=True)[2]
+
+    def create_minimal(self, tx: Transaction, external_ids: Sequence[str]) -> dict[str, int]:
+        """Create bare customers (external id only) inside ``tx``; return their ids."""
+        write_batch(tx, [{"external_id": e} for e in external_ids],
+                    [f"customer {e}" for e in external_ids], upsert=False)
+        return self.ids_by_external_id(set(external_ids), tx.conn)
+
+    # -- reading ------------------------------------------------------------------
+
+    def get(self, external_id: str) -> Customer:
+        """The customer with this external id, or NotFound."""
+        return self._one(tables.customers.c.external_id == external_id, repr(external_id))
+
+    def get_by_id(self, customer_id: int) -> Customer:
+        """The customer with this internal id, or NotFound."""
+        return self._one(tables.customers.c.id == customer_id, f"with id {customer_id}")
+
+    def _one(self, condition, what: str) -> Customer:
+        with self.crm.read() as conn:
+            row = conn.execute(select(tables.customers).where(condition)).mappings().first()
+        if row is None:
+            raise NotFound(f"no customer {what}")
+        return to_customer(row)
+
+    def find(self, email: str | None = None, phone: str | None = None, name: str | None = None,
+             tag: str | None = None, limit: int = 100) -> list[Customer]:
+        """Customers matching every given criterion (email case-insensitive, name substring)."""
+        c = tables.customers.c
+        query = select(tables.customers).order_by(c.id).limit(limit)
+        if email is not None:
+            query = query.where(func.lower(c.email) == email.strip().lower())
+        if phone is not None:
+            query = query.where(c.phone == phone)
+        if name is not None:
+            query = query.where(func.lower(c.name).contains(name.lower(), autoescape=True))
+        if tag is not None:
+            query = query.where(json_array_contains(c.tags, tag))
+        with self.crm.read() as conn:
+            return [to_customer(r) for r in conn.execute(query).mappings()]
+
+    def list(self, limit: int | None = 100, offset: int = 0, type: str | None = None,
+             organisation: str | None = None) -> list[Customer]:
+        """Customers in id order; optionally only one type or the people of one organisation."""
+        c = tables.customers.c
+        query = select(tables.customers).order_by(c.id).offset(offset)
+        if limit is not None:
+            query = query.limit(limit)
+        if type is not None:
+            query = query.where(c.type == type)
+        if organisation is not None:
+            query = query.where(c.organisation_id == self.get(organisation).id)
+        with self.crm.read() as conn:
+            return [to_customer(r) for r in conn.execute(query).mappings()]
+
+    def count(self) -> int:
+        """How many customers there are."""
+        with self.crm.read() as conn:
+            return conn.execute(select(func.count()).select_from(tables.customers)).scalar_one()
+
+    def ids_by_external_id(self, external_ids: Iterable[str], conn) -> dict[str, int]:
+        """Map external ids to internal ids (unknown ones are absent)."""
+        c = tables.customers
+        refs = list(external_ids)
+        found: dict[str, int] = {}
+        query = select(c.c.external_id, c.c.id).where(c.c.external_id.in_(
+            bindparam("refs", expanding=True)))
+        for start in range(0, len(refs), 5000):
+            found.update(conn.execute(query, {"refs": refs[start:start + 5000]}).all())
+        return found
+
+    def existing_ids(self, ids: Iterable[int], conn) -> set[int]:
+        """The subset of ``ids`` that are customers."""
+        c = tables.customers
+        wanted = list(ids)
+        query = select(c.c.id).where(c.c.id.in_(bindparam("ids", expanding=True)))
+        return {r[0] for r in conn.execute(query, {"ids": wanted})}
+
+    # -- attributes schema ---------------------------------------------------------------
+
+    def attribute_schema(self) -> dict[str, Any]:
+        """The customer attributes JSON Schema: the core config's, extended by enabled plugins."""
+        base = self.crm.core_config["customer_attributes"]
+        schema = {"type": "object", **base}
+        properties = dict(schema.get("properties", {}))
+        required = list(schema.get("required", []))
+        for name in self.crm.enabled_plugins():
+            fragment = self.crm.hooks.call_one(name, "crmkit_customer_schema", None,
+                                               config=self.crm.plugin_config(name))
+            if fragment:
+                properties.update(fragment.get("properties", {}))
+                required.extend(fragment.get("required", []))
+        schema["properties"] = properties
+        if required:
+            schema["required"] = sorted(set(required))
+        return schema
+
+    def attribute_problems(self, attributes: Any) -> list[str]:
+        """Every violation of the attributes schema, as ``/pointer: message`` lines."""
+        from jsonschema import Draft202012Validator
+
+        key = (self.crm._state_key, repr(self.crm.core_config["customer_attributes"]))
+        if key != self._validator_key:
+            self._validator = Draft202012Validator(self.attribute_schema())
+            self._validator_key = key
+        return [describe_error(e) for e in self._validator.iter_errors(attributes)]
+
+
+def to_customer(row) -> Customer:
+    """Build a Customer from a ``customers`` row mapping."""
+    return Customer(
+        id=row["id"], external_id=row["external_id"], type=row["type"], name=row["name"],
+        email=row["email"], phone=row["phone"], organisation_id=row["organisation_id"],
+        preferred_channel=row["preferred_channel"], lifecycle_stage=row["lifecycle_stage"],
+        tags=tuple(row["tags"] or ()), attributes=dict(row["attributes"] or {}),
+        created_at=row["created_at"], updated_at=row["updated_at"], erased_at=row["erased_at"],
+    )
+
+
+# -- the pipeline steps ---------------------------------------------------------------------
+
+
+def write_batch(tx: Transaction, chunk: list[Any], labels: list[str], upsert: bool
+                ) -> tuple[WriteResult, Batch | None, list]:
+    """Validate, then insert new customers and update changed ones, inside ``tx``."""
+    new_rows, updates, problems = prepare(tx, chunk, labels, upsert)
+    raise_problems(problems)
+    result = WriteResult(unchanged=len(chunk) - len(new_rows) - len(updates))
+    before = len(tx.delivered)
+    for customer_id, external_id, old, new in updates:
+        _apply_update(tx, customer_id, external_id, old, new)
+    result.updated = len(updates)
+    batch = None
+    if new_rows:
+        batch = _insert(tx, new_rows)
+        result.created = len(new_rows)
+        tx.crm.hooks.call("crmkit_react_customers", tx, batch=batch)
+    tx.deliver_events()
+    return result, batch, tx.delivered[before:]
+
+
+def prepare(tx: Transaction, chunk: list[Any], labels: list[str], upsert: bool):
+    """Check rows; split them into new rows and ``(id, external_id, old, new)`` updates."""
+    problems: list[Problem] = []
+    rows, row_labels = [], []
+    seen: dict[str, int] = {}
+    for raw, where in zip(chunk, labels):
+        row = _normalise(raw, where, problems, tx.crm.core_config["max_field_length"])
+        if row is None:
+            continue
+        ext = row["external_id"]
+        if ext in seen:
+            if rows[seen[ext]] != row:
+                problems.append((where, "external_id",
+                                 f"{ext!r} repeats {row_labels[seen[ext]]} with different content"))
+            continue
+        seen[ext] = len(rows)
+        rows.append(row)
+        row_labels.append(where)
+    existing = _existing(tx.conn, [r["external_id"] for r in rows])
+    org_refs = {r["organisation"] for r in rows if r.get("organisation")}
+    orgs = _existing(tx.conn, list(org_refs)) if org_refs else {}
+    batch_orgs = {r["external_id"] for r in rows if r.get("type", "person") == "organisation"}
+    new_rows, updates, new_labels = [], [], []
+    service = tx.crm.customers
+    for row, where in zip(rows, row_labels):
+        ref = row.pop("organisation", None)
+        if ref is not None:
+            org = orgs.get(ref)
+            if org is not None and org["type"] == "organisation":
+                row["organisation_id"] = org["id"]
+            elif org is None and ref in batch_orgs:
+                row["_organisation_ref"] = ref
+            else:
+                problems.append((where, "organisation",
+                                 f"{ref!r} is not an organisation customer"))
+                continue
+        stored = existing.get(row["external_id"])
+        if "attributes" in row or stored is None:
+            merged = {**((stored or {}).get("attributes") or {}), **row.get("attributes", {})}
+            for message in service.attribute_problems(merged):
+                problems.append((where, "attributes", message))
+        if stored is None:
+            row.setdefault("type", "person")
+            row.setdefault("tags", [])
+            row.setdefault("attributes", {})
+            new_rows.append(row)
+            new_labels.append(where)
+            continue
+        if stored["erased_at"] is not None:
+            problems.append((where, "external_id", f"customer {row['external_id']!r} was erased"))
+            continue
+        if not upsert:
+            problems.append((where, "external_id", f"customer {row['external_id']!r} already exists"))
+            continue
+        old, new = _changes(stored, row)
+        if new:
+            updates.append((stored["id"], row["external_id"], old, new))
+    if new_rows:
+        problems.extend(plugin_problems(tx, "crmkit_validate_customers", new_rows, new_labels))
+    return new_rows, updates, problems
+
+
+def _normalise(raw, where, problems, max_len) -> dict[str, Any] | None:
+    if not isinstance(raw, dict):
+        problems.append((where, "row", f"expected a mapping of fields, got {type(raw).__name__}"))
+        return None
+    unknown = raw.keys() - FIELDS
+    if unknown:
+        problems.append((where, sorted(unknown)[0], f"unknown field (allowed: {', '.join(FIELDS)})"))
+        return None
+    bad = len(problems)
+    row: dict[str, Any] = {}
+    for field, value in raw.items():
+        if value is None or value == "" and field != "external_id":
+            if field in ("tags", "attributes", "type"):
+                continue
+            row[field] = None
+            continue
+        if field in TEXT_LIMITS:
+            limit = min(TEXT_LIMITS[field], max_len)
+            if not isinstance(value, str):
+                problems.append((where, field, f"must be text, got {type(value).__name__}"))
+                continue
+            value = value.strip()
+            if len(value) > limit:
+                problems.append((where, field, f"{len(value)} characters; at most {limit}"))
+                continue
+        row[field] = value
+    ext = row.get("external_id")
+    if not ext:
+        problems.append((where, "external_id", "required: a non-empty text id"))
+    if "type" in row and row["type"] not in TYPES:
+        problems.append((where, "type", f"{row['type']!r} is not one of person, organisation"))
+    if row.get("email") and not EMAIL.match(row["email"]):
+        problems.append((where, "email", f"{row['email']!r} is not an email address"))
+    if "tags" in row:
+        tags = row["tags"]
+        if not isinstance(tags, (list, tuple)) or not all(isinstance(t, str) and t for t in tags):
+            problems.append((where, "tags", "must be a list of non-empty texts"))
+        else:
+            row["tags"] = sorted(set(t.strip() for t in tags))
+    if "attributes" in row and not isinstance(row["attributes"], dict):
+        problems.append((where, "attributes", "must be a JSON object"))
+    if "organisation_id" in row:
+        problems.append((where, "organisation_id", "give the organisation's external id as "
+                         "'organisation'"))
+    if row.get("organisation") and row.get("type") == "organisation":
+        problems.append((where, "organisation", "an organisation cannot belong to an organisation"))
+    return row if len(problems) == bad else None
+
+
+def _existing(conn, external_ids: list[str]) -> dict[str, dict[str, Any]]:
+    c = tables.customers
+    found: dict[str, dict[str, Any]] = {}
+    query = select(c).where(c.c.external_id.in_(bindparam("refs", expanding=True)))
+    for start in range(0, len(external_ids), 5000):
+        for row in conn.execute(query, {"refs": external_ids[start:start + 5000]}).mappings():
+            found[row["external_id"]] = dict(row)
+    return found
+
+
+def _changes(stored: dict[str, Any], row: dict[str, Any]):
+    old, new = {}, {}
+    for field in UPDATABLE:
+        if field not in row:
+            continue
+        value = row[field]
+        if field == "attributes":
+            value = {**(stored["attributes"] or {}), **value}
+        if field == "tags":
+            value = list(value)
+            current = list(stored["tags"] or [])
+        else:
+            current = stored[field]
+        if value != current:
+            old[field], new[field] = current, value
+    return old, new
+
+
+def _apply_update(tx, customer_id, external_id, old, new) -> None:
+    c = tables.customers
+    tx.conn.execute(update(c).where(c.c.id == customer_id).values(**new, updated_at=tx.now()))
+    tx.audit("update", "customers", external_id,
+             {k: [old[k], new[k]] for k in new}, customer_id=customer_id)
+    tx.emit("customer.updated", customer_id, {"external_id": external_id, "fields": sorted(new)})
+
+
+def _insert(tx, rows) -> Batch:
+    rows.sort(key=lambda r: r.get("type") != "organisation")
+    first = allocate_ids(tx.conn, tables.customers, len(rows))
+    now = tx.now()
+    ids = {}
+    for offset, row in enumerate(rows):
+        row["id"] = first + offset
+        ids[row["external_id"]] = row["id"]
+        row.setdefault("created_at", now)
+        row["updated_at"] = now
+    for row in rows:
+        ref = row.pop("_organisation_ref", None)
+        if ref is not None:
+            row["organisation_id"] = ids[ref]
+    columns = [col.name for col in tables.customers.columns if col.name != "erased_at"]
+    params = [{col: row.get(col) for col in columns} for row in rows]
+    tx.conn.execute(insert(tables.customers), params)
+    audit_rows = [
+        {"at": now, "actor": tx.actor, "action": "create", "table_name": "customers",
+         "record_key": row["external_id"], "customer_id": row["id"],
+         "changes": {k: _jsonable(v) for k, v in row.items()
+                     if k not in ("id", "created_at", "updated_at") and v not in (None, [], {})},
+         "command": tx.crm.command}
+        for row in rows
+    ]
+    tx.conn.execute(insert(tables.audit_log), audit_rows)
+    for row in rows:
+        tx.emit("customer.created", row["id"], {"external_id": row["external_id"]})
+    return Batch("customers", rows, first, first + len(rows) - 1)
+
+
+def _jsonable(value):
+    if isinstance(value, dt.datetime):
+        return value.isoformat()
+    return value
+

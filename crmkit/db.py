@@ -1,0 +1,173 @@
+"""Engine set-up and the few dialect-specific helpers the core and plugins share.
+
+SQLite: WAL journal, foreign keys on, a busy timeout, and transactions that
+crmkit begins itself (``BEGIN IMMEDIATE`` for writes) so that DDL and DML are
+atomic together.  PostgreSQL: ``postgresql+psycopg://`` URLs.
+"""
+
+from __future__ import annotations
+
+import zlib
+
+from sqlalchemy import Boolean, Float, Table, bindparam, create_engine, event, func, select, text
+from sqlalchemy.engine import Connection, Engine, make_url
+from sqlalchemy.exc import ArgumentError, NoSuchModuleError
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.elements import ColumnElement
+
+from .errors import DatabaseError
+
+SQLITE_BUSY_TIMEOUT_S = 30.0
+"""How long a SQLite writer waits for the write lock before giving up."""
+
+WRITE = "crmkit_write"
+"""Execution option: the transaction will write (SQLite begins it IMMEDIATE)."""
+
+
+def create(url: str) -> Engine:
+    """Create an engine for ``url`` (``sqlite:///file.db`` or ``postgresql+psycopg://…``)."""
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        raise DatabaseError(
+            f"malformed database URL {url!r} "
+            "(expected sqlite:///PATH or postgresql+psycopg://USER@HOST:PORT/DB)"
+        ) from None
+    backend = parsed.get_backend_name()
+    if backend == "sqlite":
+        return _sqlite_engine(parsed)
+    if backend == "postgresql":
+        if parsed.drivername == "postgresql":
+            parsed = parsed.set(drivername="postgresql+psycopg")
+        try:
+            return create_engine(parsed, pool_pre_ping=False, future=True)
+        except (NoSuchModuleError, ImportError) as exc:
+            raise DatabaseError(
+                f"cannot use {parsed.drivername}: {exc} (install crmkit[postgres])"
+            ) from None
+    raise DatabaseError(
+        f"unsupported database {backend!r} in URL {url!r} (supported: sqlite, postgresql)"
+    )
+
+
+def _sqlite_engine(parsed) -> Engine:
+    engine = create_engine(
+        parsed,
+        connect_args={"timeout": SQLITE_BUSY_TIMEOUT_S, "isolation_level": None},
+    )
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn, _record):
+        cur = dbapi_conn.cursor()
+        if parsed.database not in (None, "", ":memory:"):
+            cur.execute("PRAGMA journal_mode=WAL")
+        cur.execute("PRAGMA foreign_keys=ON")
+        cur.execute("PRAGMA synchronous=NORMAL")
+        cur.execute(f"PRAGMA busy_timeout={int(SQLITE_BUSY_TIMEOUT_S * 1000)}")
+        cur.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn):
+        write = conn.get_execution_options().get(WRITE, False)
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
+
+    return engine
+
+
+def allocate_ids(conn: Connection, table: Table, count: int) -> int:
+    """Reserve ``count`` consecutive ids of ``table`` for this transaction; return the first.
+
+    Each batch written through the pipeline gets one contiguous id range, so
+    react hooks can select "this batch" with ``id BETWEEN first AND last``.  On
+    SQLite the write lock held by the transaction makes ``max(id)+1`` safe; on
+    PostgreSQL the table's sequence is advanced under an advisory lock.
+    """
+    if count <= 0:
+        raise ValueError("count must be positive")
+    if conn.dialect.name == "sqlite":
+        last = conn.execute(select(func.max(table.c.id))).scalar()
+        return (last or 0) + 1
+    seq = f"{table.name}_id_seq"
+    lock_key = zlib.crc32(seq.encode())
+    conn.execute(text("SELECT pg_advisory_lock(:k)"), {"k": lock_key})
+    try:
+        first = conn.execute(text("SELECT nextval(:s)"), {"s": seq}).scalar()
+        if count > 1:
+            conn.execute(text("SELECT setval(:s, :v)"), {"s": seq, "v": first + count - 1})
+    finally:
+        conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": lock_key})
+    return int(first)
+
+
+def json_array_contains(column, value: str) -> ColumnElement:
+    """SQL condition: the JSON array ``column`` contains the string ``value``.
+
+    Portable across SQLite (``json_each``) and PostgreSQL (JSONB ``?``); the
+    value is always a bound parameter.
+    """
+    return _JsonContains(column, bindparam(None, value, unique=True))
+
+
+class _JsonContains(ColumnElement):
+    inherit_cache = True
+    type = Boolean()
+
+    def __init__(self, column, value):
+        self.column = column
+        self.value = value
+
+
+@compiles(_JsonContains, "sqlite")
+def _json_contains_sqlite(element, compiler, **kw):
+    return (
+        f"EXISTS (SELECT 1 FROM json_each({compiler.process(element.column, **kw)}) "
+        f"WHERE json_each.value = {compiler.process(element.value, **kw)})"
+    )
+
+
+@compiles(_JsonContains, "postgresql")
+def _json_contains_pg(element, compiler, **kw):
+    return (
+        f"(({compiler.process(element.column, **kw)})::jsonb ? "
+        f"{compiler.process(element.value, **kw)})"
+    )
+
+
+def days_between(later, earlier) -> ColumnElement:
+    """SQL expression: fractional days from ``earlier`` to ``later`` (both timestamps)."""
+    return _DaysBetween(later, earlier)
+
+
+class _DaysBetween(ColumnElement):
+    inherit_cache = True
+    type = Float()
+
+    def __init__(self, later, earlier):
+        self.later = later
+        self.earlier = earlier
+
+
+@compiles(_DaysBetween, "sqlite")
+def _days_sqlite(element, compiler, **kw):
+    return (
+        f"(julianday({compiler.process(element.later, **kw)}) - "
+        f"julianday({compiler.process(element.earlier, **kw)}))"
+    )
+
+
+@compiles(_DaysBetween, "postgresql")
+def _days_pg(element, compiler, **kw):
+    return (
+        f"(EXTRACT(EPOCH FROM ({compiler.process(element.later, **kw)} - "
+        f"{compiler.process(element.earlier, **kw)})) / 86400.0)"
+    )
+
+
+__all__ = [
+    "create",
+    "allocate_ids",
+    "json_array_contains",
+    "days_between",
+    "SQLITE_BUSY_TIMEOUT_S",
+    "WRITE",
+]

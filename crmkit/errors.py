@@ -1,0 +1,56 @@
+"""The crmkit exception hierarchy.
+
+Every error a user can cause is a :class:`CRMError`; its message says what was
+wrong, where (record, line, field or JSON pointer) and what is allowed.  The CLI
+prints the message on one line and exits non-zero; ``--debug`` adds the
+traceback.
+"""
+
+from __future__ import annotations
+
+
+class CRMError(Exception):
+    """Base class of every error crmkit raises on purpose."""
+
+    exit_code = 1
+
+
+class ValidationError(CRMError):
+    """Input data broke a rule.  ``problems`` lists every ``(where, field, message)``."""
+
+    def __init__(self, message: str, problems: list[tuple[str, str, str]] | None = None):
+        super().__init__(message)
+        self.problems = problems or []
+
+    @classmethod
+    def from_problems(cls, problems: list[tuple[str, str, str]]) -> "ValidationError":
+        """Build one error whose message lists every problem as ``where: field: message``."""
+        lines = [f"{where}: {field}: {msg}" for where, field, msg in problems]
+        shown = lines[:20]
+        if len(lines) > 20:
+            shown.append(f"... and {len(lines) - 20} more")
+        return cls("; ".join(shown) if len(shown) == 1 else "\n".join(shown), problems)
+
+
+class ConfigError(CRMError):
+    """A configuration document does not match its JSON Schema."""
+
+
+class PluginError(CRMError):
+    """A plugin is unknown, broken, not enabled, or failed in a hook."""
+
+
+class NotFound(CRMError):
+    """A record that was asked for does not exist."""
+
+
+class ConflictError(CRMError):
+    """A write conflicts with what is stored (for example a reused external id)."""
+
+
+class ConsentError(CRMError):
+    """An outbound contact was attempted on a channel without the customer's consent."""
+
+
+class DatabaseError(CRMError):
+    """The database URL is wrong, unreachable, or its schema does not fit this crmkit."""

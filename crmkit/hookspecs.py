@@ -1,0 +1,231 @@
+"""Every hook a crmkit plugin can implement.
+
+Each function's docstring is that hook's reference documentation (the docs'
+hook reference is generated from this module).  A plugin implements a hook by
+defining a function of the same name decorated with ``@crmkit.hookimpl``; it
+may accept any subset of the listed arguments.
+
+Calling order: hooks are called for enabled plugins only, in dependency order
+(a plugin after every plugin it requires), ties broken by plugin name.  Hooks
+that receive ``ctx`` get a :class:`crmkit.HookContext` bound to the plugin
+itself: ``ctx.config`` is that plugin's validated configuration, ``ctx.conn``
+the open transaction, ``ctx.now()`` the injectable clock, ``ctx.emit()`` emits
+domain events.
+
+Outcomes of a failing hook (documented in docs/reliability.md):
+
+* validate / enrich / react / on_events: an exception rejects the whole batch
+  (the transaction is rolled back) with a :class:`crmkit.errors.PluginError`
+  naming the plugin and hook; a :class:`crmkit.errors.CRMError` a plugin
+  raises on purpose keeps its own class and message.
+* after_commit: the data stays committed; the failure is logged and returned
+  in :attr:`crmkit.WriteResult.after_commit_errors`.
+"""
+
+from __future__ import annotations
+
+from .markers import hookspec
+
+# -- describing the plugin ----------------------------------------------------
+
+
+@hookspec
+def crmkit_config_schema():
+    """Return this plugin's configuration JSON Schema (Draft 2020-12) as a dict.
+
+    Every optional key must carry a ``default`` so that enabling with no
+    configuration works.  Called on this plugin only; ``None`` means the plugin
+    takes no configuration.
+    """
+
+
+@hookspec
+def crmkit_check_config(crm, config):
+    """Check what the JSON Schema cannot express; raise ``ConfigError`` naming the JSON pointer.
+
+    Called on this plugin only, with the schema-valid configuration (defaults
+    filled in), before ``enable`` or ``config`` stores it.  Typical use: a rule
+    names an event type, field or action that does not exist.
+    """
+
+
+@hookspec
+def crmkit_migrations():
+    """Return the directory (``pathlib.Path``) holding this plugin's alembic revisions.
+
+    The first revision has ``down_revision = None`` and
+    ``branch_labels = ("<plugin name>",)`` (no ``depends_on``: the core is
+    always at its head before a plugin migrates).  ``crmkit plugins enable`` upgrades the branch
+    to its head in the enabling transaction.  Called on this plugin only.
+    """
+
+
+@hookspec
+def crmkit_tables():
+    """Return the list of SQLAlchemy ``Table`` objects this plugin owns.
+
+    Used by ``crmkit plugins check``, the privacy scan and ``crmkit db status``.
+    Called on this plugin only.
+    """
+
+
+@hookspec
+def crmkit_cli():
+    """Return the click group mounted as ``crmkit <plugin name>``.
+
+    Called only when that command is invoked, so heavy imports belong inside
+    this function, never at the plugin module's top level.
+    """
+
+
+@hookspec
+def crmkit_plugin_api(crm):
+    """Return the object ``crm.plugin("<plugin name>")`` hands out: the plugin's public API.
+
+    Other plugins reach this plugin only through this object and through events.
+    """
+
+
+@hookspec
+def crmkit_event_types():
+    """Return a dict ``{event type: one-line description}`` of the events this plugin emits.
+
+    Automation rules and routing conditions are checked against the union of
+    these (plus the core's own events) at configuration time.
+    """
+
+
+@hookspec
+def crmkit_customer_schema(config):
+    """Return a JSON Schema fragment extending the customer ``attributes`` schema.
+
+    The fragment is an object with ``properties`` (and optionally ``required``);
+    the core composes the fragments of every enabled plugin with the core
+    config's own ``customer_attributes`` schema.  ``config`` is the plugin's
+    configuration.
+    """
+
+
+# -- the write pipeline -------------------------------------------------------
+
+
+@hookspec
+def crmkit_validate_customers(ctx, rows):
+    """Check customer rows before they are written.
+
+    ``rows`` is a list of dicts (core columns, ``attributes``, ``tags``).
+    Return a list of problems ``(index, field, message)`` (index into ``rows``)
+    or ``None``.  Any problem rejects the batch; nothing is written.
+    """
+
+
+@hookspec
+def crmkit_validate_interactions(ctx, rows):
+    """Check interaction rows before they are written.
+
+    ``rows`` is a list of dicts with the ``interactions`` columns
+    (``customer_id`` resolved, ``amount`` a Decimal, ``occurred_at`` aware UTC).
+    Return a list of problems ``(index, field, message)`` or ``None``.
+    """
+
+
+@hookspec
+def crmkit_enrich_interactions(ctx, rows):
+    """Add derived fields to interaction rows before they are written (mutate in place).
+
+    Typical use: put a derived value into ``row["payload"]``.
+    """
+
+
+@hookspec
+def crmkit_react_customers(ctx, batch):
+    """React, inside the write transaction, to a batch of newly created customers.
+
+    ``batch`` is a :class:`crmkit.Batch`: ``batch.rows`` (dicts with ``id``) and
+    the id range ``batch.first_id .. batch.last_id`` for set-based SQL.
+    """
+
+
+@hookspec
+def crmkit_react_interactions(ctx, batch):
+    """React, inside the write transaction, to a batch of newly recorded interactions.
+
+    Work set-based: one statement per batch using
+    ``interactions.c.id.between(batch.first_id, batch.last_id)``, not one per row.
+    An exception rolls the whole batch back.
+    """
+
+
+@hookspec
+def crmkit_on_events(ctx, events):
+    """Receive domain events (a list of :class:`crmkit.Event`) inside the emitting transaction.
+
+    Events emitted here are delivered in a further round with ``depth + 1``.
+    Filter on ``event.type``; every plugin sees every event.
+    """
+
+
+@hookspec
+def crmkit_after_commit(ctx, kind, batch, events):
+    """Run after a batch committed: notifications and outbound work.
+
+    ``kind`` is ``"customers"`` or ``"interactions"``; ``ctx.conn`` is a fresh
+    connection outside the committed transaction.  A failure is logged and
+    reported, never undoes the committed data.
+    """
+
+
+@hookspec
+def crmkit_sweep(ctx):
+    """Run time-based rules at ``ctx.now()`` (``crmkit sweep``); must be idempotent.
+
+    Return a dict of counts to report (``{"tasks_created": 3}``) or ``None``.
+    """
+
+
+# -- customer data services ---------------------------------------------------
+
+
+@hookspec
+def crmkit_timeline(ctx, customer_id, limit):
+    """Return this plugin's entries for a customer's timeline.
+
+    A list of :class:`crmkit.TimelineEntry` (``at``, ``kind``, ``summary``,
+    ``details``); the core merges every plugin's entries, newest first, and
+    fills in the source plugin.
+    """
+
+
+@hookspec
+def crmkit_merge_customers(ctx, keep_id, duplicate_id):
+    """Move every row this plugin holds for ``duplicate_id`` to ``keep_id``.
+
+    Runs inside the merge transaction; resolve your own conflicts (for example
+    unique keys) so that afterwards no row of yours points at ``duplicate_id``.
+    """
+
+
+@hookspec
+def crmkit_export_customer(ctx, customer_id):
+    """Return everything this plugin holds about one customer, as JSON-ready data."""
+
+
+@hookspec
+def crmkit_erase_customer(ctx, customer_id):
+    """Remove or irreversibly anonymise this plugin's personal data about one customer.
+
+    Keep non-personal aggregates (amounts, dates, points) so analytics still add up.
+    """
+
+
+# -- demo ---------------------------------------------------------------------
+
+
+@hookspec
+def crmkit_demo(crm, rng):
+    """Add this plugin's sample data to the demo CRM and return lines to print.
+
+    Called by ``crmkit demo`` after the core's sample customers and interactions
+    exist (so react hooks have already run); ``rng`` is a seeded
+    ``random.Random``.  Return a list of short strings: what the plugin shows.
+    """

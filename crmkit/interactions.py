@@ -1,0 +1,392 @@
+"""Recording interactions through the write pipeline, and reading them back."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from decimal import Decimal, InvalidOperation
+from typing import Any, Iterable, Sequence
+
+from sqlalchemy import bindparam, insert, select
+
+from . import tables
+from .clock import UTC
+from .db import allocate_ids
+from .errors import ConflictError, NotFound
+from .models import Batch, Interaction, WriteResult
+from .pipeline import Problem, plugin_problems, raise_problems, run_batches
+from .transaction import Transaction
+from .types import MONEY_SCALE, sqlite_timestamp
+
+FIELDS = ("customer", "customer_id", "occurred_at", "kind", "channel", "direction", "amount",
+          "currency", "external_id", "payload", "actor")
+DIRECTIONS = ("inbound", "outbound")
+COMPARED = ("customer_id", "occurred_at", "kind", "channel", "direction", "amount", "currency",
+            "payload", "actor")
+_MAX_MONEY = Decimal(10) ** 14
+_STORED = ("id", "customer_id", "occurred_at", "channel", "kind", "direction", "amount",
+           "currency", "external_id", "payload", "actor", "recorded_at")
+
+
+class InteractionService:
+    """``crm.interactions``: record one or many interactions; list them."""
+
+    def __init__(self, crm):
+        self.crm = crm
+
+    def record(self, customer: str | None = None, occurred_at: dt.datetime | None = None,
+               kind: str = "purchase", **fields: Any) -> Interaction:
+        """Record one interaction and return it (an identical re-record returns the stored one).
+
+        ``customer`` is the customer's external id (or pass ``customer_id``);
+        ``occurred_at`` must be timezone-aware; ``amount`` a Decimal, int or
+        numeric string.
+        """
+        row = dict(fields, kind=kind, occurred_at=occurred_at)
+        if customer is not None:
+            row["customer"] = customer
+        with self.crm.transaction() as tx:
+            result, batch, _ = write_batch(tx, [row], 0)
+            if batch is not None:
+                stored = batch.rows[0]
+            else:
+                stored = _existing_by_external_id(tx.conn, [row["external_id"]])[row["external_id"]]
+        return _to_interaction(stored)
+
+    def record_many(self, rows: Iterable[dict[str, Any]], batch_size: int = 2000,
+                    atomic: bool = False, create_customers: bool = False) -> WriteResult:
+        """Record interactions from any iterable, streaming it batch by batch.
+
+        Each batch is validated in full and committed as one transaction; with
+        ``atomic=True`` all batches share one transaction, so a failure leaves
+        nothing behind.  Rows whose external id is already stored with identical
+        content count as ``unchanged``; different content is a ConflictError.
+        ``create_customers`` creates unknown customers from their external id.
+        """
+        return run_batches(
+            self.crm, "interactions", rows, batch_size, atomic,
+            lambda tx, chunk, offset: write_batch(tx, chunk, offset,
+                                                  create_customers=create_customers),
+        )
+
+    def check(self, rows: Sequence[dict[str, Any]], labels: Sequence[str],
+              create_customers: bool = False) -> list[Problem]:
+        """Validate rows (core and plugin checks) without writing; return every problem."""
+        with self.crm.read() as conn:
+            tx = Transaction(self.crm, conn, self.crm.actor)
+            self.crm.refresh_plugins(conn)
+            _, problems = prepare(tx, list(rows), labels, create_customers, dry_run=True)
+        return problems
+
+    def get(self, interaction_id: int) -> Interaction:
+        """One interaction by id."""
+        with self.crm.read() as conn:
+            row = conn.execute(
+                select(tables.interactions).where(tables.interactions.c.id == interaction_id)
+            ).mappings().first()
+        if row is None:
+            raise NotFound(f"no interaction with id {interaction_id}")
+        return _to_interaction(row)
+
+    def list(self, customer: str | None = None, kind: str | None = None,
+             since: dt.datetime | None = None, limit: int | None = 100) -> list[Interaction]:
+        """Interactions, newest first, optionally of one customer (external id) or kind."""
+        t = tables.interactions
+        query = select(t).order_by(t.c.occurred_at.desc(), t.c.id.desc())
+        if customer is not None:
+            query = query.where(t.c.customer_id == self.crm.customers.get(customer).id)
+        if kind is not None:
+            query = query.where(t.c.kind == kind)
+        if since is not None:
+            query = query.where(t.c.occurred_at >= since)
+        if limit is not None:
+            query = query.limit(limit)
+        with self.crm.read() as conn:
+            return [_to_interaction(r) for r in conn.execute(query).mappings()]
+
+
+def _to_interaction(row) -> Interaction:
+    return Interaction(**{k: row[k] for k in _STORED})
+
+
+# -- the pipeline steps -----------------------------------------------------------
+
+
+def write_batch(tx: Transaction, chunk: list[Any], offset: int, labels: Sequence[str] | None = None,
+                create_customers: bool = False) -> tuple[WriteResult, Batch | None, list]:
+    """Validate, enrich, persist and react to one batch inside ``tx``."""
+    labels = labels or [f"row {offset + i + 1}" for i in range(len(chunk))]
+    rows, problems = prepare(tx, chunk, labels, create_customers)
+    raise_problems(problems)
+    if not rows:
+        return WriteResult(unchanged=len(chunk)), None, []
+    tx.crm.hooks.call("crmkit_enrich_interactions", tx, rows=rows)
+    inserted, unchanged = persist(tx, rows)
+    result = WriteResult(created=len(inserted), unchanged=len(chunk) - len(inserted))
+    if not inserted:
+        return result, None, []
+    batch = Batch("interactions", inserted, inserted[0]["id"], inserted[-1]["id"])
+    before = len(tx.delivered)
+    tx.crm.hooks.call("crmkit_react_interactions", tx, batch=batch)
+    tx.deliver_events()
+    return result, batch, tx.delivered[before:]
+
+
+def prepare(tx: Transaction, chunk: list[Any], labels: Sequence[str], create_customers: bool,
+            dry_run: bool = False) -> tuple[list[dict[str, Any]], list[Problem]]:
+    """Core checks, customer resolution, in-batch duplicates, then plugin validation."""
+    config = tx.crm.core_config
+    currency = config["default_currency"]
+    negative_ok = set(config["negative_amount_kinds"])
+    max_len = config["max_field_length"]
+    max_payload = config["max_payload_bytes"]
+    problems: list[Problem] = []
+    rows: list[dict[str, Any]] = []
+    row_labels: list[str] = []
+    now = tx.now()
+    for raw, where in zip(chunk, labels):
+        row = _normalise(raw, where, problems, currency, negative_ok, max_len, max_payload, now)
+        if row is not None:
+            rows.append(row)
+            row_labels.append(where)
+    _resolve_customers(tx, rows, row_labels, problems, create_customers, dry_run)
+    rows, row_labels = _dedupe(rows, row_labels, problems)
+    if rows:
+        problems.extend(plugin_problems(tx, "crmkit_validate_interactions", rows, row_labels))
+    return rows, problems
+
+
+def _normalise(raw, where, problems, currency, negative_ok, max_len, max_payload, now):
+    if not isinstance(raw, dict):
+        problems.append((where, "row", f"expected a mapping of fields, got {type(raw).__name__}"))
+        return None
+    unknown = raw.keys() - FIELDS
+    if unknown:
+        problems.append((where, sorted(unknown)[0],
+                         f"unknown field (allowed: {', '.join(FIELDS)})"))
+        return None
+    bad = len(problems)
+    occurred = raw.get("occurred_at")
+    if not isinstance(occurred, dt.datetime):
+        problems.append((where, "occurred_at", "required: a timezone-aware datetime"))
+    elif occurred.tzinfo is None or occurred.utcoffset() is None:
+        problems.append((where, "occurred_at",
+                         f"naive datetime {occurred.isoformat()} (give a timezone, e.g. +00:00)"))
+    elif occurred.tzinfo is not UTC:
+        occurred = occurred.astimezone(UTC)
+    kind = raw.get("kind") or "purchase"
+    amount = raw.get("amount")
+    if amount is not None:
+        if not isinstance(amount, Decimal):
+            amount = _decimal(amount, where, problems)
+        if amount is not None:
+            if not amount.is_finite() or abs(amount) >= _MAX_MONEY:
+                problems.append((where, "amount", f"{amount} is out of range (|amount| < 10^14)"))
+            elif amount.as_tuple().exponent < -4:
+                problems.append((where, "amount", f"{amount} has more than 4 decimal places"))
+            elif amount < 0 and kind not in negative_ok:
+                problems.append((where, "amount",
+                                 f"{amount} is negative; kind {kind!r} needs an amount >= 0"
+                                 f" (negative allowed for: {', '.join(sorted(negative_ok)) or 'none'})"))
+    direction = raw.get("direction") or "inbound"
+    if direction not in DIRECTIONS:
+        problems.append((where, "direction", f"{direction!r} is not one of inbound, outbound"))
+    cur = raw.get("currency") or (currency if amount is not None else None)
+    if cur is not None and (not isinstance(cur, str) or len(cur) != 3 or not cur.isupper()):
+        problems.append((where, "currency", f"{cur!r} is not a 3-letter ISO 4217 code"))
+    for field in ("kind", "channel", "external_id", "actor", "customer"):
+        value = raw.get(field)
+        if value is not None and (not isinstance(value, str) or len(value) > min(max_len, 200)):
+            problems.append((where, field, "must be text of at most "
+                             f"{min(max_len, 200)} characters"))
+    payload = raw.get("payload")
+    if payload is not None:
+        if not isinstance(payload, dict):
+            problems.append((where, "payload", "must be a JSON object"))
+        else:
+            try:
+                size = len(json.dumps(payload, default=_no_default))
+            except (TypeError, ValueError) as exc:
+                problems.append((where, "payload", f"not JSON-serialisable: {exc}"))
+            else:
+                if size > max_payload:
+                    problems.append((where, "payload", f"{size} bytes of JSON; the limit is "
+                                     f"{max_payload} (core config max_payload_bytes)"))
+    customer_id = raw.get("customer_id")
+    if customer_id is None and raw.get("customer") is None:
+        problems.append((where, "customer", "required: the customer's external id"))
+    elif customer_id is not None and (not isinstance(customer_id, int) or isinstance(customer_id, bool)):
+        problems.append((where, "customer_id", "must be an integer id"))
+    if len(problems) > bad:
+        return None
+    return {
+        "customer_id": customer_id,
+        "customer": raw.get("customer"),
+        "occurred_at": occurred,
+        "channel": raw.get("channel"),
+        "kind": kind,
+        "direction": direction,
+        "amount": amount,
+        "currency": cur,
+        "external_id": raw.get("external_id"),
+        "payload": payload,
+        "actor": raw.get("actor"),
+        "recorded_at": now,
+    }
+
+
+
+def _no_default(value):
+    raise TypeError(f"{type(value).__name__} is not JSON")
+
+
+def _decimal(value, where, problems) -> Decimal | None:
+    if isinstance(value, bool) or isinstance(value, float):
+        problems.append((where, "amount", "floats are refused: give a Decimal, int or numeric text"))
+        return None
+    try:
+        return Decimal(value.strip() if isinstance(value, str) else value)
+    except (InvalidOperation, TypeError, ValueError):
+        problems.append((where, "amount", f"{value!r} is not a number"))
+        return None
+
+
+def _resolve_customers(tx, rows, labels, problems, create_customers, dry_run) -> None:
+    refs = {row["customer"] for row in rows if row["customer_id"] is None}
+    ids = tx.crm.customers.ids_by_external_id(refs, tx.conn) if refs else {}
+    missing = refs - ids.keys()
+    if missing and create_customers and not dry_run:
+        ids.update(tx.crm.customers.create_minimal(tx, sorted(missing)))
+        missing = set()
+    given = {row["customer_id"] for row in rows if row["customer_id"] is not None}
+    if given:
+        known = tx.crm.customers.existing_ids(given, tx.conn)
+    keep_bad = []
+    for i, row in enumerate(rows):
+        if row["customer_id"] is None:
+            ref = row["customer"]
+            if ref in missing:
+                if not create_customers:
+                    problems.append((labels[i], "customer", f"unknown customer {ref!r} "
+                                     "(create it first, or import with --create-customers)"))
+                    keep_bad.append(i)
+                continue
+            row["customer_id"] = ids[ref]
+        elif row["customer_id"] not in known:
+            problems.append((labels[i], "customer_id", f"no customer with id {row['customer_id']}"))
+            keep_bad.append(i)
+    for i in reversed(keep_bad):
+        del rows[i]
+        del labels[i]
+
+
+def _dedupe(rows, labels, problems):
+    seen: dict[str, int] = {}
+    kept, kept_labels = [], []
+    for row, where in zip(rows, labels):
+        ext = row["external_id"]
+        if ext is None:
+            kept.append(row)
+            kept_labels.append(where)
+            continue
+        first = seen.get(ext)
+        if first is None:
+            seen[ext] = len(kept)
+            kept.append(row)
+            kept_labels.append(where)
+        elif _differences(kept[first], row):
+            problems.append((where, "external_id", f"{ext!r} repeats {kept_labels[first]} with "
+                             f"different {', '.join(_differences(kept[first], row))}"))
+    return kept, kept_labels
+
+
+def _differences(a: dict[str, Any], b: dict[str, Any]) -> list[str]:
+    return [f for f in COMPARED if _comparable(f, a.get(f)) != _comparable(f, b.get(f))]
+
+
+def _comparable(field, value):
+    if field == "amount" and value is not None:
+        return Decimal(value).normalize()
+    if field == "payload" and value == {}:
+        return None
+    return value
+
+
+def persist(tx: Transaction, rows: list[dict[str, Any]]) -> tuple[list[dict], int]:
+    """Insert the batch with one executemany; identical re-records are skipped.
+
+    Returns the inserted rows (with ids) and how many were skipped as unchanged.
+    A stored row with the same external id but other content is a ConflictError.
+    """
+    conn = tx.conn
+    first = allocate_ids(conn, tables.interactions, len(rows))
+    actor = tx.actor
+    for offset, row in enumerate(rows):
+        row["id"] = first + offset
+        if row["actor"] is None:
+            row["actor"] = actor
+        row.pop("customer", None)
+    if conn.dialect.name == "sqlite":
+        inserted = _insert_sqlite(conn, rows)
+    else:
+        inserted = _insert_postgres(conn, rows)
+    if inserted == len(rows):
+        return rows, 0
+    return _split_existing(conn, rows, first)
+
+
+def _insert_sqlite(conn, rows) -> int:
+    params = [
+        (r["id"], r["customer_id"], sqlite_timestamp(r["occurred_at"]), r["channel"], r["kind"],
+         r["direction"],
+         None if r["amount"] is None else int(r["amount"] * MONEY_SCALE),
+         r["currency"], r["external_id"],
+         None if r["payload"] is None else json.dumps(r["payload"]),
+         r["actor"], sqlite_timestamp(r["recorded_at"]))
+        for r in rows
+    ]
+    cursor = conn.connection.driver_connection.cursor()
+    cursor.executemany(
+        "INSERT INTO interactions (id, customer_id, occurred_at, channel, kind, direction, amount,"
+        " currency, external_id, payload, actor, recorded_at)"
+        " VALUES (?,?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT (external_id) DO NOTHING",
+        params,
+    )
+    return cursor.rowcount
+
+
+def _insert_postgres(conn, rows) -> int:
+    from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+    stmt = pg_insert(tables.interactions).on_conflict_do_nothing(index_elements=["external_id"])
+    result = conn.execute(stmt, rows)
+    return result.rowcount
+
+
+def _split_existing(conn, rows, first):
+    t = tables.interactions
+    last = first + len(rows) - 1
+    present = {r[0] for r in conn.execute(select(t.c.id).where(t.c.id.between(first, last)))}
+    inserted = [r for r in rows if r["id"] in present]
+    skipped = [r for r in rows if r["id"] not in present]
+    stored = _existing_by_external_id(conn, [r["external_id"] for r in skipped])
+    for row in skipped:
+        diff = _differences(stored[row["external_id"]], row)
+        if diff:
+            raise ConflictError(
+                f"interaction external_id {row['external_id']!r} is already stored with "
+                f"different {', '.join(diff)} (an identical re-record is skipped; a changed one "
+                "needs a new external id)"
+            )
+    return inserted, len(skipped)
+
+
+def _existing_by_external_id(conn, external_ids) -> dict[str, dict[str, Any]]:
+    t = tables.interactions
+    result: dict[str, dict[str, Any]] = {}
+    ids = list(external_ids)
+    for start in range(0, len(ids), 5000):
+        query = select(t).where(t.c.external_id.in_(bindparam("ids", expanding=True)))
+        for row in conn.execute(query, {"ids": ids[start:start + 5000]}).mappings():
+            result[row["external_id"]] = dict(row)
+    return result

@@ -1,0 +1,123 @@
+"""The domain objects the Python API hands out (attrs classes)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+from typing import Any
+
+import attrs
+
+
+@attrs.frozen
+class Customer:
+    """A person or organisation.  ``external_id`` is the id users and imports know it by."""
+
+    id: int
+    external_id: str
+    type: str
+    name: str | None
+    email: str | None = None
+    phone: str | None = None
+    organisation_id: int | None = None
+    preferred_channel: str | None = None
+    lifecycle_stage: str | None = None
+    tags: tuple[str, ...] = ()
+    attributes: dict[str, Any] = attrs.field(factory=dict)
+    created_at: dt.datetime | None = None
+    updated_at: dt.datetime | None = None
+    erased_at: dt.datetime | None = None
+
+
+@attrs.frozen
+class Interaction:
+    """Something that happened between a customer and the business."""
+
+    id: int
+    customer_id: int
+    occurred_at: dt.datetime
+    kind: str
+    direction: str
+    channel: str | None = None
+    amount: Decimal | None = None
+    currency: str | None = None
+    external_id: str | None = None
+    payload: dict[str, Any] | None = None
+    actor: str | None = None
+    recorded_at: dt.datetime | None = None
+
+
+@attrs.frozen
+class Staff:
+    """A user or agent who owns work; ``team`` groups staff for routing and assignment."""
+
+    id: int
+    handle: str
+    name: str
+    team: str
+    email: str | None = None
+    active: bool = True
+
+
+@attrs.frozen
+class Event:
+    """A domain event (``interaction.recorded``, ``stage.changed``, …) stored in ``events``."""
+
+    id: int
+    type: str
+    customer_id: int | None
+    occurred_at: dt.datetime
+    source: str
+    payload: dict[str, Any]
+    depth: int = 0
+
+
+@attrs.frozen
+class Batch:
+    """A persisted batch handed to react hooks: rows (dicts with ``id``) and their id range."""
+
+    kind: str
+    rows: list[dict[str, Any]]
+    first_id: int
+    last_id: int
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+
+@attrs.frozen
+class TimelineEntry:
+    """One line of a customer's timeline; ``source`` is filled in by the core."""
+
+    at: dt.datetime
+    kind: str
+    summary: str
+    details: dict[str, Any] = attrs.field(factory=dict)
+    source: str = ""
+
+
+@attrs.define
+class WriteResult:
+    """What a write did: counts, and the after-commit failures that were reported."""
+
+    created: int = 0
+    unchanged: int = 0
+    updated: int = 0
+    after_commit_errors: list[str] = attrs.field(factory=list)
+
+    def add(self, other: "WriteResult") -> None:
+        """Accumulate another batch's result into this one."""
+        self.created += other.created
+        self.unchanged += other.unchanged
+        self.updated += other.updated
+        self.after_commit_errors.extend(other.after_commit_errors)
+
+
+@attrs.frozen
+class PluginInfo:
+    """A plugin's metadata, declared as ``PLUGIN = crmkit.PluginInfo(...)`` in its module."""
+
+    name: str
+    description: str
+    requires: tuple[str, ...] = ()
+    crmkit_versions: str = ">=0.1,<1"

@@ -1,0 +1,119 @@
+"""The write pipeline shared by customers and interactions.
+
+validate (core checks, then ``crmkit_validate_*``) → enrich → persist (one
+executemany per batch, ids allocated as one range) → react (``crmkit_react_*``
+with the whole batch) → events delivered → commit → after-commit.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+from typing import Any, Iterable, Iterator, Sequence
+
+from .errors import PluginError, ValidationError
+from .models import Batch, WriteResult
+from .transaction import Transaction
+
+log = logging.getLogger("crmkit.pipeline")
+
+Problem = tuple[str, str, str]
+"""``(where, field, message)``: ``where`` is ``row N`` or ``line N``."""
+
+
+def batched(iterable: Iterable[Any], size: int) -> Iterator[list[Any]]:
+    """Yield lists of at most ``size`` items without materialising the iterable."""
+    if size < 1:
+        raise ValueError("batch_size must be at least 1")
+    iterator = iter(iterable)
+    while chunk := list(itertools.islice(iterator, size)):
+        yield chunk
+
+
+def plugin_problems(tx: Transaction, hook: str, rows: list[dict[str, Any]],
+                    labels: Sequence[str]) -> list[Problem]:
+    """Run a ``crmkit_validate_*`` hook and turn its ``(index, field, message)`` into problems."""
+    problems: list[Problem] = []
+    for plugin, result in tx.crm.hooks.call(hook, tx, rows=rows):
+        for item in result or ():
+            try:
+                index, field, message = item
+                where = labels[index]
+            except (TypeError, ValueError, IndexError):
+                raise PluginError(
+                    f"plugin {plugin!r}: {hook} must return (index, field, message) tuples, "
+                    f"got {item!r}"
+                ) from None
+            problems.append((where, field, f"{message} [{plugin}]"))
+    return problems
+
+
+def raise_problems(problems: list[Problem]) -> None:
+    """Raise one ValidationError listing every problem, if there are any."""
+    if problems:
+        problems.sort(key=_problem_order)
+        raise ValidationError.from_problems(problems)
+
+
+def _problem_order(problem: Problem) -> tuple[int, str]:
+    where = problem[0]
+    number = where.rsplit(" ", 1)[-1]
+    return (int(number) if number.isdigit() else 0, where)
+
+
+def react(tx: Transaction, kind: str, batch: Batch) -> None:
+    """Call the react hooks of ``kind`` with the persisted batch, then deliver its events."""
+    tx.crm.hooks.call(f"crmkit_react_{kind}", tx, batch=batch)
+    tx.deliver_events()
+
+
+def after_commit(crm, kind: str, batch: Batch, events: list) -> list[str]:
+    """Run after-commit hooks on a fresh connection; return (and log) their failures."""
+    impls = crm.hooks.impls("crmkit_after_commit")
+    if not impls:
+        return []
+    failures: list[str] = []
+    with crm.connect() as conn:
+        tx = Transaction(crm, conn, crm.actor)
+        for plugin, function, argnames in impls:
+            args = {"ctx": tx.context(plugin), "kind": kind, "batch": batch, "events": events}
+            try:
+                function(**{k: args[k] for k in argnames})
+                conn.commit()
+            except Exception as exc:  # reported, never undoes committed data
+                conn.rollback()
+                message = f"plugin {plugin!r} failed after commit: {type(exc).__name__}: {exc}"
+                log.error(message)
+                failures.append(message)
+    return failures
+
+
+def run_batches(crm, kind: str, rows: Iterable[Any], batch_size: int, atomic: bool,
+                write_batch) -> WriteResult:
+    """Drive ``write_batch(tx, chunk, offset)`` over ``rows`` in batches.
+
+    Each batch is its own transaction unless ``atomic`` (then one transaction
+    for all).  After-commit hooks run once each batch's data is committed.
+    """
+    total = WriteResult()
+    offset = 0
+    if atomic:
+        committed: list[tuple[Batch, list]] = []
+        with crm.transaction() as tx:
+            for chunk in batched(rows, batch_size):
+                result, batch, events = write_batch(tx, chunk, offset)
+                offset += len(chunk)
+                total.add(result)
+                if batch is not None:
+                    committed.append((Batch(kind, [], batch.first_id, batch.last_id), events))
+        for batch, events in committed:
+            total.after_commit_errors.extend(after_commit(crm, kind, batch, events))
+        return total
+    for chunk in batched(rows, batch_size):
+        with crm.transaction() as tx:
+            result, batch, events = write_batch(tx, chunk, offset)
+        offset += len(chunk)
+        total.add(result)
+        if batch is not None and crm.current_transaction() is None:
+            total.after_commit_errors.extend(after_commit(crm, kind, batch, events))
+    return total

@@ -1,0 +1,190 @@
+"""``crm.plugins``: list installed plugins, enable, disable and configure them.
+
+Enable validates the configuration (defaults filled in), checks requirements,
+runs the plugin's migrations and records the state in one transaction: a
+failure leaves the database as it was.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import attrs
+from sqlalchemy.dialects import postgresql, sqlite
+
+from . import __version__, plugins, tables
+from .config import CORE_SCHEMA, check_schema, validate
+from .errors import PluginError
+from .versions import satisfies
+
+
+@attrs.frozen
+class PluginStatus:
+    """One row of ``crmkit plugins list``."""
+
+    name: str
+    version: str
+    enabled: bool
+    requires: tuple[str, ...]
+    status: str
+    description: str
+    error: str | None = None
+
+
+class PluginAdmin:
+    """Administer the installed plugins of one CRM."""
+
+    def __init__(self, crm):
+        self.crm = crm
+
+    def list(self) -> list[PluginStatus]:
+        """Every installed plugin (loaded to read its metadata), enabled or not, broken or not."""
+        crm = self.crm
+        with crm.read() as conn:
+            crm.refresh_plugins(conn)
+        result = []
+        for name in sorted(crm.installed):
+            plugin = plugins.load(crm.installed[name])
+            plugins.register(crm.pm, plugin)
+            enabled = crm._state.get(name, {}).get("enabled", False)
+            if plugin.broken:
+                status = "broken"
+            else:
+                status = "enabled" if enabled else "disabled"
+            info = plugin.info
+            result.append(PluginStatus(name, plugin.version, enabled, tuple(info.requires), status,
+                                       info.description, plugin.error))
+        return result
+
+    def _usable(self, name: str) -> plugins.InstalledPlugin:
+        plugin = self.crm.installed.get(name)
+        if plugin is None:
+            known = ", ".join(sorted(self.crm.installed)) or "none"
+            raise PluginError(f"no plugin named {name!r} is installed (installed: {known})")
+        plugins.load(plugin)
+        plugins.register(self.crm.pm, plugin)
+        if plugin.broken:
+            raise PluginError(f"plugin {name!r} is broken: {plugin.error}")
+        return plugin
+
+    def schema(self, name: str) -> dict[str, Any]:
+        """The plugin's configuration JSON Schema (an empty object schema if it has none)."""
+        self._usable(name)
+        schema = self.crm.hooks.call_one(name, "crmkit_config_schema", None)
+        if schema is None:
+            return {"type": "object", "additionalProperties": False, "properties": {}}
+        check_schema(schema, f"plugin {name!r} config schema")
+        return schema
+
+    def validate_config(self, name: str, config: dict[str, Any] | None) -> dict[str, Any]:
+        """Validate a configuration for ``name`` with defaults filled in (no writes)."""
+        return validate(self.schema(name), config or {}, f"plugin {name!r} config")
+
+    def enable(self, name: str, config: dict[str, Any] | None = None) -> dict[str, Any]:
+        """Enable ``name`` with ``config`` (validated, defaults filled); return the stored config."""
+        crm = self.crm
+        plugin = self._usable(name)
+        info = plugin.info
+        if not satisfies(__version__, info.crmkit_versions):
+            raise PluginError(
+                f"plugin {name!r} supports crmkit {info.crmkit_versions}, "
+                f"this is crmkit {__version__}"
+            )
+        completed = self.validate_config(name, config)
+        with crm.transaction(require_plugins=False) as tx:
+            enabled = {n for n, s in crm._state.items() if s["enabled"]}
+            missing = [r for r in info.requires if r not in enabled]
+            if missing:
+                raise PluginError(
+                    f"plugin {name!r} requires {', '.join(missing)}, which "
+                    f"{'is' if len(missing) == 1 else 'are'} not enabled: "
+                    f"`crmkit plugins enable {missing[0]}` first"
+                )
+            self._check_config_hook(tx, name, completed)
+            location = crm.hooks.call_one(name, "crmkit_migrations", None)
+            if location is not None:
+                from . import migrate
+
+                migrate.upgrade(tx.conn, f"{name}@head", [location])
+            self._store(tx, name, True, plugin.version, completed)
+            tx.audit("enable", "plugin_state", name, {"config": completed})
+            crm.refresh_plugins(tx.conn)
+        return completed
+
+    def _check_config_hook(self, tx, name, config) -> None:
+        """Let the plugin check what a schema cannot express (``crmkit_check_config``)."""
+        self.crm.hooks.call_one(name, "crmkit_check_config", None, crm=self.crm, config=config)
+
+    def disable(self, name: str) -> None:
+        """Disable ``name`` (its data is kept); refused while an enabled plugin requires it."""
+        crm = self.crm
+        with crm.transaction(require_plugins=False) as tx:
+            state = crm._state.get(name)
+            if state is None or not state["enabled"]:
+                raise PluginError(f"plugin {name!r} is not enabled")
+            dependants = []
+            for other, other_state in crm._state.items():
+                if other_state["enabled"] and other != name and other in crm.installed:
+                    other_plugin = plugins.load(crm.installed[other])
+                    if not other_plugin.broken and name in other_plugin.info.requires:
+                        dependants.append(other)
+            if dependants:
+                raise PluginError(
+                    f"cannot disable {name!r}: {', '.join(sorted(dependants))} "
+                    f"require{'s' if len(dependants) == 1 else ''} it; disable "
+                    f"{'it' if len(dependants) == 1 else 'them'} first"
+                )
+            self._store(tx, name, False, state["version"], state["config"])
+            tx.audit("disable", "plugin_state", name, {})
+            crm.refresh_plugins(tx.conn)
+
+    def configure(self, name: str, config: dict[str, Any]) -> dict[str, Any]:
+        """Replace an enabled plugin's configuration (validated); return the stored config."""
+        crm = self.crm
+        completed = self.validate_config(name, config)
+        with crm.transaction(require_plugins=False) as tx:
+            state = crm._state.get(name)
+            if state is None or not state["enabled"]:
+                raise PluginError(f"plugin {name!r} is not enabled: `crmkit plugins enable {name}`")
+            self._check_config_hook(tx, name, completed)
+            self._store(tx, name, True, state["version"], completed)
+            tx.audit("configure", "plugin_state", name,
+                     {"old": state["config"], "new": completed})
+            crm.refresh_plugins(tx.conn)
+        return completed
+
+    def config(self, name: str) -> dict[str, Any]:
+        """The stored configuration of a plugin (enabled or disabled)."""
+        with self.crm.read() as conn:
+            self.crm.refresh_plugins(conn)
+        state = self.crm._state.get(name)
+        if state is None:
+            raise PluginError(f"plugin {name!r} has never been enabled")
+        return state["config"]
+
+    def configure_core(self, config: dict[str, Any]) -> dict[str, Any]:
+        """Replace the core's configuration (validated against ``CORE_SCHEMA``)."""
+        completed = validate(CORE_SCHEMA, config, "core config")
+        check_schema(completed["customer_attributes"], "core config /customer_attributes")
+        with self.crm.transaction(require_plugins=False) as tx:
+            _upsert(tx.conn, tables.settings, {"name": "core", "value": completed,
+                                               "updated_at": tx.now()}, ["name"])
+            tx.audit("configure", "settings", "core", {"new": completed})
+        self.crm._core_config = completed
+        return completed
+
+    def _store(self, tx, name, enabled, version, config) -> None:
+        _upsert(tx.conn, tables.plugin_state,
+                {"name": name, "enabled": enabled, "version": version, "config": config,
+                 "updated_at": tx.now()}, ["name"])
+
+
+def _upsert(conn, table, values: dict[str, Any], keys: list[str]) -> None:
+    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+    stmt = dialect.insert(table).values(**values)
+    stmt = stmt.on_conflict_do_update(
+        index_elements=keys, set_={k: v for k, v in values.items() if k not in keys})
+    conn.execute(stmt)
+
+
+__all__ = ["PluginAdmin", "PluginStatus"]

@@ -1,0 +1,162 @@
+"""The core's tables (SQLAlchemy Core).
+
+Plugins define their own tables on :data:`metadata` too (named
+``<plugin>_<thing>``) and reference core tables only by foreign key.  Every
+plugin table that holds customer data carries a ``customer_id`` so that merge,
+export and erase reach it through the plugin's hooks.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+)
+
+from .types import JSONType, Money, UTCDateTime
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+metadata = MetaData(naming_convention=NAMING)
+"""The core's MetaData.  Plugins may use their own MetaData with the same naming convention."""
+
+customers = Table(
+    "customers",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("external_id", String(200), nullable=False, unique=True),
+    Column("type", String(20), nullable=False, default="person"),
+    Column("organisation_id", Integer, ForeignKey("customers.id"), nullable=True, index=True),
+    Column("name", String(300)),
+    Column("email", String(320), index=True),
+    Column("phone", String(64)),
+    Column("preferred_channel", String(40)),
+    Column("lifecycle_stage", String(40)),
+    Column("tags", JSONType, nullable=False),
+    Column("attributes", JSONType, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    Column("erased_at", UTCDateTime, nullable=True),
+)
+
+interactions = Table(
+    "interactions",
+    metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True),
+    Column("customer_id", Integer, ForeignKey("customers.id"), nullable=False),
+    Column("occurred_at", UTCDateTime, nullable=False),
+    Column("channel", String(40)),
+    Column("kind", String(40), nullable=False),
+    Column("direction", String(10), nullable=False),
+    Column("amount", Money),
+    Column("currency", String(3)),
+    Column("external_id", String(200), unique=True),
+    Column("payload", JSONType),
+    Column("actor", String(200)),
+    Column("recorded_at", UTCDateTime, nullable=False),
+    Index("ix_interactions_customer_occurred", "customer_id", "occurred_at"),
+)
+
+staff = Table(
+    "staff",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("handle", String(100), nullable=False, unique=True),
+    Column("name", String(300), nullable=False),
+    Column("email", String(320)),
+    Column("team", String(100), nullable=False, index=True),
+    Column("active", Boolean, nullable=False, default=True),
+    Column("created_at", UTCDateTime, nullable=False),
+)
+
+events = Table(
+    "events",
+    metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True),
+    Column("type", String(100), nullable=False),
+    Column("customer_id", Integer, nullable=True, index=True),
+    Column("occurred_at", UTCDateTime, nullable=False),
+    Column("source", String(100), nullable=False),
+    Column("depth", Integer, nullable=False, default=0),
+    Column("payload", JSONType, nullable=False),
+    Index("ix_events_type_id", "type", "id"),
+)
+
+plugin_state = Table(
+    "plugin_state",
+    metadata,
+    Column("name", String(100), primary_key=True),
+    Column("enabled", Boolean, nullable=False),
+    Column("version", String(50), nullable=False),
+    Column("config", JSONType, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+)
+
+settings = Table(
+    "settings",
+    metadata,
+    Column("name", String(100), primary_key=True),
+    Column("value", JSONType, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+)
+
+audit_log = Table(
+    "audit_log",
+    metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True),
+    Column("at", UTCDateTime, nullable=False),
+    Column("actor", String(200), nullable=False),
+    Column("action", String(50), nullable=False),
+    Column("table_name", String(100), nullable=False),
+    Column("record_key", String(200)),
+    Column("customer_id", Integer, nullable=True, index=True),
+    Column("changes", JSONType, nullable=False),
+    Column("command", String(300)),
+)
+
+consents = Table(
+    "consents",
+    metadata,
+    Column("customer_id", Integer, ForeignKey("customers.id"), primary_key=True),
+    Column("channel", String(40), primary_key=True),
+    Column("granted", Boolean, nullable=False),
+    Column("source", String(200), nullable=False),
+    Column("recorded_at", UTCDateTime, nullable=False),
+)
+
+privacy_requests = Table(
+    "privacy_requests",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("customer_id", Integer, nullable=False, index=True),
+    Column("kind", String(20), nullable=False),
+    Column("at", UTCDateTime, nullable=False),
+    Column("actor", String(200), nullable=False),
+    Column("details", JSONType, nullable=False),
+)
+
+__all__ = [
+    "metadata",
+    "customers",
+    "interactions",
+    "staff",
+    "events",
+    "plugin_state",
+    "settings",
+    "audit_log",
+    "consents",
+    "privacy_requests",
+]

@@ -1,0 +1,162 @@
+"""Test support for crmkit and for plugin authors (a pytest plugin, loaded automatically).
+
+Fixtures:
+
+* ``crm_url`` — parametrised over ``sqlite`` (a temporary file) and
+  ``postgresql`` (a fresh database on a throwaway PostgreSQL server that this
+  module starts on 127.0.0.1 for the test session).
+* ``clock`` — a :class:`crmkit.FixedClock` at 2025-01-01 12:00 UTC.
+* ``crm`` — ``CRM.open(crm_url, clock=clock, create=True)``, closed afterwards.
+
+With ``CI=true`` a PostgreSQL server that cannot start fails the tests; it
+never skips.  Elsewhere those tests are skipped with the reason shown.
+Set ``CRMKIT_TEST_BACKENDS=sqlite`` to run only one backend locally.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import itertools
+import os
+import shutil
+import socket
+import subprocess
+import tempfile
+from pathlib import Path
+
+import pytest
+
+PG_VERSIONS = ("15", "16", "17", "14")
+
+
+def find_pg_bindir() -> Path | None:
+    """Where ``initdb``, ``pg_ctl`` and ``postgres`` live (pg_config, PATH, or /usr/lib/postgresql)."""
+    pg_config = shutil.which("pg_config")
+    if pg_config:
+        try:
+            out = subprocess.run([pg_config, "--bindir"], capture_output=True, text=True, check=True)
+            bindir = Path(out.stdout.strip())
+            if (bindir / "initdb").exists():
+                return bindir
+        except (OSError, subprocess.CalledProcessError):
+            pass
+    for version in PG_VERSIONS:
+        candidate = Path(f"/usr/lib/postgresql/{version}/bin")
+        if (candidate / "initdb").exists():
+            return candidate
+    found = shutil.which("initdb")
+    return Path(found).parent if found else None
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class PostgresServer:
+    """A throwaway PostgreSQL cluster in a temporary directory, listening on 127.0.0.1."""
+
+    def __init__(self):
+        bindir = find_pg_bindir()
+        if bindir is None:
+            raise RuntimeError("PostgreSQL server binaries (initdb, pg_ctl) not found")
+        self.bindir = bindir
+        self.root = Path(tempfile.mkdtemp(prefix="crmkit-pg-"))
+        self.data = self.root / "data"
+        self.port = _free_port()
+        self.as_postgres = os.geteuid() == 0
+        self._counter = itertools.count()
+        if self.as_postgres:
+            shutil.chown(self.root, "postgres", "postgres")
+            os.chmod(self.root, 0o700)
+
+    def _run(self, *args: str) -> None:
+        command = [str(self.bindir / args[0]), *args[1:]]
+        if self.as_postgres:
+            command = ["runuser", "-u", "postgres", "--", *command]
+        result = subprocess.run(command, capture_output=True, text=True, cwd=self.root)
+        if result.returncode != 0:
+            raise RuntimeError(f"{' '.join(args[:1])} failed: {result.stderr.strip() or result.stdout.strip()}")
+
+    def start(self) -> "PostgresServer":
+        """initdb and start the server; raises RuntimeError with the server's own message."""
+        self._run("initdb", "-D", str(self.data), "-U", "postgres", "--auth=trust",
+                  "--encoding=UTF8", "--no-sync")
+        options = (f"-c listen_addresses=127.0.0.1 -p {self.port} -k {self.root} "
+                   "-c fsync=off -c synchronous_commit=off -c full_page_writes=off "
+                   "-c max_connections=100")
+        self._run("pg_ctl", "-D", str(self.data), "-l", str(self.root / "log"), "-o", options,
+                  "-w", "-t", "60", "start")
+        return self
+
+    def stop(self) -> None:
+        """Stop the server and delete its directory."""
+        try:
+            self._run("pg_ctl", "-D", str(self.data), "-m", "immediate", "-w", "stop")
+        except RuntimeError:
+            pass
+        shutil.rmtree(self.root, ignore_errors=True)
+
+    def url(self, database: str = "postgres") -> str:
+        """SQLAlchemy URL of ``database`` on this server."""
+        return f"postgresql+psycopg://postgres@127.0.0.1:{self.port}/{database}"
+
+    def create_database(self) -> str:
+        """Create a fresh, empty database and return its URL."""
+        import psycopg
+
+        name = f"t{os.getpid()}_{next(self._counter)}"
+        with psycopg.connect(f"host=127.0.0.1 port={self.port} user=postgres dbname=postgres",
+                             autocommit=True) as conn:
+            conn.execute(f'CREATE DATABASE "{name}" TEMPLATE template0')
+        return self.url(name)
+
+
+def backends() -> list[str]:
+    """The backends to test: ``CRMKIT_TEST_BACKENDS`` (comma list) or both."""
+    wanted = os.environ.get("CRMKIT_TEST_BACKENDS", "sqlite,postgresql")
+    return [b.strip() for b in wanted.split(",") if b.strip()]
+
+
+@pytest.fixture(scope="session")
+def postgres_server():
+    """The session's PostgreSQL server (started on first use)."""
+    try:
+        server = PostgresServer().start()
+    except Exception as exc:
+        message = f"PostgreSQL could not start: {exc}"
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(message, pytrace=False)
+        pytest.skip(message)
+    yield server
+    server.stop()
+
+
+@pytest.fixture(params=backends())
+def crm_url(request, tmp_path) -> str:
+    """A URL of an empty database: a SQLite file, or a fresh PostgreSQL database."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'crm.db'}"
+    server = request.getfixturevalue("postgres_server")
+    return server.create_database()
+
+
+@pytest.fixture
+def clock():
+    """A controllable clock at 2025-01-01 12:00 UTC."""
+    from .clock import FixedClock
+
+    return FixedClock(dt.datetime(2025, 1, 1, 12, 0, tzinfo=dt.timezone.utc))
+
+
+@pytest.fixture
+def crm(crm_url, clock):
+    """A new CRM on ``crm_url`` with the test clock; no plugin enabled."""
+    from .app import CRM
+
+    with CRM.open(crm_url, clock=clock, create=True) as instance:
+        yield instance
+
+
+__all__ = ["PostgresServer", "find_pg_bindir", "backends"]

@@ -1,0 +1,145 @@
+"""Units of work: one database transaction, its domain events, and the hook context.
+
+``crm.transaction()`` opens one; nested calls (from a plugin API used inside a
+hook, say) join the transaction already open in this thread, so everything a
+command does commits or rolls back together.  Events emitted in a transaction
+are stored in ``events`` and delivered to ``crmkit_on_events`` before commit.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import TYPE_CHECKING, Any
+
+import attrs
+from sqlalchemy import insert
+from sqlalchemy.engine import Connection
+
+from . import tables
+from .db import allocate_ids
+from .errors import PluginError
+from .models import Event
+
+if TYPE_CHECKING:
+    from .app import CRM
+
+MAX_EVENT_DEPTH = 32
+"""Events chained deeper than this are a plugin bug: the transaction is rolled back."""
+
+
+class Transaction:
+    """One open write transaction: connection, actor, buffered events."""
+
+    def __init__(self, crm: "CRM", conn: Connection, actor: str):
+        self.crm = crm
+        self.conn = conn
+        self.actor = actor
+        self._pending: list[dict[str, Any]] = []
+        self.delivered: list[Event] = []
+        self._contexts: dict[str, HookContext] = {}
+        self._depth = 0
+
+    def context(self, plugin: str) -> "HookContext":
+        """The hook context of ``plugin`` in this transaction."""
+        ctx = self._contexts.get(plugin)
+        if ctx is None:
+            ctx = HookContext(self, plugin, self.crm.plugin_config(plugin))
+            self._contexts[plugin] = ctx
+        return ctx
+
+    def now(self) -> dt.datetime:
+        """The CRM clock's current time."""
+        return self.crm.clock.now()
+
+    def emit(self, type: str, customer_id: int | None = None, payload: dict | None = None,
+             source: str = "core") -> None:
+        """Buffer a domain event; it is stored and delivered before this transaction commits."""
+        self._pending.append(
+            {
+                "type": type,
+                "customer_id": customer_id,
+                "occurred_at": self.now(),
+                "source": source,
+                "depth": self._depth,
+                "payload": payload or {},
+            }
+        )
+
+    def deliver_events(self) -> None:
+        """Store pending events and deliver them, round by round, until none are left."""
+        while self._pending:
+            rows, self._pending = self._pending, []
+            depth = rows[0]["depth"]
+            if depth >= MAX_EVENT_DEPTH:
+                raise PluginError(
+                    f"event chain deeper than {MAX_EVENT_DEPTH} (last type {rows[-1]['type']!r}):"
+                    " plugins are emitting events in a loop"
+                )
+            first = allocate_ids(self.conn, tables.events, len(rows))
+            for offset, row in enumerate(rows):
+                row["id"] = first + offset
+            self.conn.execute(insert(tables.events), rows)
+            batch = [Event(**row) for row in rows]
+            self.delivered.extend(batch)
+            self._depth = depth + 1
+            self.crm.hooks.call("crmkit_on_events", self, events=batch)
+            self._depth = 0
+
+    def audit(self, action: str, table_name: str, record_key: str | None,
+              changes: dict[str, Any], customer_id: int | None = None) -> None:
+        """Append one audit-log row (who = this transaction's actor, command = the CRM's)."""
+        self.conn.execute(
+            insert(tables.audit_log),
+            {
+                "at": self.now(),
+                "actor": self.actor,
+                "action": action,
+                "table_name": table_name,
+                "record_key": record_key,
+                "customer_id": customer_id,
+                "changes": changes,
+                "command": self.crm.command,
+            },
+        )
+
+
+@attrs.define
+class HookContext:
+    """What a hook receives as ``ctx``: the transaction seen from one plugin."""
+
+    tx: Transaction
+    plugin: str
+    config: dict[str, Any]
+
+    @property
+    def conn(self) -> Connection:
+        """The open connection; everything executed on it commits with the batch."""
+        return self.tx.conn
+
+    @property
+    def crm(self) -> "CRM":
+        """The CRM this transaction belongs to (for ``crm.plugin(...)`` APIs)."""
+        return self.tx.crm
+
+    @property
+    def actor(self) -> str:
+        """Who is acting (a staff handle or ``system``)."""
+        return self.tx.actor
+
+    def now(self) -> dt.datetime:
+        """The injectable clock's current time (aware UTC)."""
+        return self.tx.now()
+
+    def emit(self, type: str, customer_id: int | None = None, payload: dict | None = None) -> None:
+        """Emit a domain event from this plugin (stored and delivered before commit)."""
+        self.tx.emit(type, customer_id, payload, source=self.plugin)
+
+    @property
+    def event_depth(self) -> int:
+        """How deep in an event chain the current delivery is (0 outside on_events)."""
+        return self.tx._depth
+
+    def audit(self, action: str, table_name: str, record_key: str | None,
+              changes: dict[str, Any], customer_id: int | None = None) -> None:
+        """Append an audit-log row for a change this plugin made."""
+        self.tx.audit(action, table_name, record_key, changes, customer_id)

@@ -1,0 +1,111 @@
+"""Column types shared by the core and plugins: exact money, aware UTC time, JSON.
+
+Money is stored as a whole number of ten-thousandths (``MONEY_SCALE``) in a
+BIGINT on every database, so sums are exact and identical on SQLite and
+PostgreSQL.  Reading a ``Money`` column (or ``func.sum`` of one) through
+SQLAlchemy gives a ``Decimal`` again; in hand-written SQL divide by
+``MONEY_SCALE``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal, InvalidOperation
+
+from sqlalchemy import JSON, BigInteger, DateTime
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.types import TypeDecorator
+
+from .clock import UTC
+
+MONEY_SCALE = 10_000
+"""Stored money units per currency unit (four decimal places)."""
+
+JSONType = JSON().with_variant(JSONB(), "postgresql")
+"""JSON column type: JSONB on PostgreSQL, JSON text on SQLite."""
+
+
+def to_money(value: object, field: str = "amount") -> Decimal:
+    """Return ``value`` as an exact ``Decimal``; floats and non-numbers are errors."""
+    from .errors import ValidationError
+
+    if isinstance(value, Decimal):
+        result = value
+    elif isinstance(value, int) and not isinstance(value, bool):
+        result = Decimal(value)
+    elif isinstance(value, str):
+        try:
+            result = Decimal(value.strip())
+        except InvalidOperation:
+            raise ValidationError(f"{field}: {value!r} is not a number") from None
+    else:
+        raise ValidationError(
+            f"{field}: expected a Decimal, int or numeric string, got {type(value).__name__}"
+            " (floats are refused: money must be exact)"
+        )
+    if not result.is_finite():
+        raise ValidationError(f"{field}: {value!r} is not a finite number")
+    if result.as_tuple().exponent < -4:  # type: ignore[operator]
+        raise ValidationError(f"{field}: {value!r} has more than 4 decimal places")
+    if abs(result) >= Decimal(10) ** 14:
+        raise ValidationError(f"{field}: {value!r} is out of range (|amount| < 10^14)")
+    return result
+
+
+def money_units(value: Decimal) -> int:
+    """Convert an exact Decimal amount to stored units."""
+    return int(value * MONEY_SCALE)
+
+
+class Money(TypeDecorator):
+    """Exact money: a Decimal in Python, whole ten-thousandths in the database."""
+
+    impl = BigInteger
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        if value is None:
+            return None
+        return money_units(to_money(value))
+
+    def process_result_value(self, value, dialect):
+        if value is None:
+            return None
+        return (Decimal(int(value)) / MONEY_SCALE).quantize(Decimal("0.0001"))
+
+    @property
+    def python_type(self):  # pragma: no cover - informational
+        return Decimal
+
+
+class UTCDateTime(TypeDecorator):
+    """Timezone-aware UTC datetime; naive values are refused on the way in."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        if value is None:
+            return None
+        if isinstance(value, str):
+            return value
+        if value.tzinfo is None:
+            raise ValueError(f"naive datetime {value!r}: crmkit stores aware UTC datetimes")
+        value = value.astimezone(UTC)
+        if dialect.name == "sqlite":
+            return value.replace(tzinfo=None)
+        return value
+
+    def process_result_value(self, value, dialect):
+        if value is None:
+            return None
+        if isinstance(value, str):
+            value = dt.datetime.fromisoformat(value)
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+
+def sqlite_timestamp(value: dt.datetime) -> str:
+    """The text SQLite stores for an aware datetime (what ``UTCDateTime`` writes)."""
+    return value.astimezone(UTC).replace(tzinfo=None).isoformat(sep=" ")

@@ -1,0 +1,55 @@
+"""Shared fixtures: the vendor-style test plugin on ``sys.path``, CLI runner helpers.
+
+The ``crm_url``, ``crm``, ``clock`` and ``postgres_server`` fixtures come from
+``crmkit.testing`` (the pytest plugin crmkit ships for plugin authors too).
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent / "vendor_plugin"))
+
+import crmkit_testvendor  # noqa: E402
+
+
+@pytest.fixture
+def vendor_crm(crm_url, clock):
+    """A CRM with the test vendor plugin registered (not yet enabled)."""
+    from crmkit import CRM
+
+    with CRM.open(crm_url, clock=clock, create=True,
+                  extra_plugins={"testvendor": crmkit_testvendor}) as crm:
+        yield crm
+
+
+@pytest.fixture
+def run_cli(crm_url):
+    """Run ``crmkit --db crm_url ARGS…``; returns (exit code, stdout, stderr)."""
+    from click.testing import CliRunner
+
+    from crmkit.cli import cli, main
+
+    def run(*args: str, input: str | None = None, plugins: tuple[str, ...] = ()):
+        runner = CliRunner()
+        argv = ["--db", crm_url]
+        for module in plugins:
+            argv += ["--plugin", module]
+        argv += list(args)
+        result = runner.invoke(_Main(), argv, input=input, catch_exceptions=False)
+        return result.exit_code, result.stdout, result.stderr
+
+    class _Main:
+        """Adapter so CliRunner drives crmkit.cli.main (one-line errors, exit codes)."""
+
+        def main(self, args=None, prog_name=None, **extra):
+            code = main(list(args))
+            raise SystemExit(code)
+
+        name = "crmkit"
+
+    _ = cli
+    return run

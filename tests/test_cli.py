@@ -1,0 +1,77 @@
+"""The command line: one-line errors, formats, lazy start-up, plugin commands."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+
+def test_help_does_not_import_heavy_modules():
+    code = ("import sys; from crmkit.cli import main\n"
+            "try:\n    main(['--help'])\nexcept SystemExit:\n    pass\n"
+            "heavy = [m for m in ('sqlalchemy', 'alembic', 'jsonschema') if m in sys.modules]\n"
+            "print('HEAVY', heavy)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert "HEAVY []" in out.stdout
+    assert "plugins" in out.stdout and "demo" in out.stdout
+
+
+def test_init_customers_and_interactions(run_cli):
+    assert run_cli("customers", "list")[0] != 0  # no schema yet
+    code, out, err = run_cli("customers", "list")
+    assert "crmkit init" in err and err.count("\n") == 1
+    assert run_cli("init")[0] == 0
+    assert run_cli("customers", "add", "C1", "--name", "Ada", "--email", "ada@example.com",
+                   "--tag", "vip", "--attr", "level=3")[0] == 0
+    code, out, err = run_cli("customers", "list", "--format", "json")
+    assert code == 0
+    [row] = json.loads(out)
+    assert row["external_id"] == "C1" and row["tags"] == ["vip"]
+    assert run_cli("interactions", "record", "C1", "--amount", "12.50", "--at", "2024-05-01",
+                   "--external-id", "o1")[0] == 0
+    code, out, _ = run_cli("interactions", "list", "--format", "csv")
+    assert out.splitlines()[0].startswith("id,customer,occurred_at")
+    assert ",C1,2024-05-01T00:00:00+00:00,purchase," in out and "12.5" in out
+
+
+def test_errors_are_one_line_with_nonzero_exit(run_cli):
+    run_cli("init")
+    code, out, err = run_cli("interactions", "record", "NOPE", "--amount", "5")
+    assert code != 0 and err.startswith("error: row 1: customer: unknown customer 'NOPE'")
+    assert "Traceback" not in err
+    code, _, err = run_cli("interactions", "record", "NOPE", "--amount", "abc")
+    assert code != 0 and "amount" in err
+    code, _, err = run_cli("plugins", "enable", "nope")
+    assert code != 0 and "no plugin named 'nope' is installed" in err
+
+
+def test_plugins_list_and_local_plugin_commands(run_cli):
+    run_cli("init")
+    plugin = ("crmkit_testvendor",)
+    code, out, _ = run_cli("plugins", "list", "--format", "json", plugins=plugin)
+    rows = {r["name"]: r for r in json.loads(out)}
+    assert rows["testvendor"]["enabled"] is False and rows["testvendor"]["status"] == "disabled"
+    code, _, err = run_cli("plugins", "config", "testvendor", "--set", "big_purchase_amount=-3",
+                           plugins=plugin)
+    assert code != 0 and "never been enabled" in err
+    assert run_cli("plugins", "enable", "testvendor", plugins=plugin)[0] == 0
+    code, _, err = run_cli("plugins", "config", "testvendor", "--set", "big_purchase_amount=-3",
+                           plugins=plugin)
+    assert code != 0 and "/big_purchase_amount" in err and "minimum" in err
+    code, out, _ = run_cli("plugins", "config", "testvendor", "--set", "welcome_note=Hello",
+                           plugins=plugin)
+    assert code == 0 and json.loads(out)["welcome_note"] == "Hello"
+    run_cli("customers", "add", "C1", plugins=plugin)
+    run_cli("interactions", "record", "C1", "--amount", "5", plugins=plugin)
+    code, out, _ = run_cli("testvendor", "purchases", "C1", plugins=plugin)
+    assert code == 0 and out.strip() == "1"
+    code, _, err = run_cli("customers", "add", "C2", "--attr", "vendor_level=9", plugins=plugin)
+    assert code != 0 and "/vendor_level" in err
+
+
+def test_debug_shows_traceback(run_cli):
+    with pytest.raises(Exception):
+        run_cli("--debug", "customers", "list")

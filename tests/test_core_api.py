@@ -1,0 +1,172 @@
+"""The Python API and the write pipeline's core checks, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+
+import pytest
+from sqlalchemy import func, select
+
+from crmkit import tables
+from crmkit.errors import ConflictError, NotFound, ValidationError
+
+UTC = dt.timezone.utc
+T0 = dt.datetime(2024, 5, 1, 9, 30, tzinfo=UTC)
+
+
+def count(crm, table) -> int:
+    with crm.read() as conn:
+        return conn.execute(select(func.count()).select_from(table)).scalar_one()
+
+
+def test_customer_round_trip(crm):
+    org = crm.customers.add("ORG1", "Acme Ltd", type="organisation")
+    ada = crm.customers.add("C1", "Ada Lovelace", email="ada@example.com", organisation="ORG1",
+                            tags=["vip", "vip", "b2b"], attributes={"city": "London"})
+    assert ada.organisation_id == org.id
+    assert ada.tags == ("b2b", "vip")
+    assert crm.customers.get("C1") == ada
+    assert crm.customers.find(email="ADA@example.com") == [ada]
+    assert crm.customers.find(tag="vip") == [ada]
+    assert [c.external_id for c in crm.customers.list(organisation="ORG1")] == ["C1"]
+    updated = crm.customers.update("C1", phone="+44 1", attributes={"tier": "gold"})
+    assert updated.attributes == {"city": "London", "tier": "gold"}
+    with crm.read() as conn:
+        audit = conn.execute(select(tables.audit_log.c.action, tables.audit_log.c.changes)
+                             .where(tables.audit_log.c.record_key == "C1")
+                             .order_by(tables.audit_log.c.id)).all()
+    assert [a.action for a in audit] == ["create", "update"]
+    assert audit[1].changes["phone"] == [None, "+44 1"]
+    assert [e.type for e in crm.events.list(customer_id=ada.id)] == ["customer.created",
+                                                                      "customer.updated"]
+
+
+def test_customer_errors_leave_nothing(crm):
+    crm.customers.add("C1", "Ada")
+    with pytest.raises(ConflictError, match="already exists"):
+        crm.customers.add("C1", "Someone else")
+    with pytest.raises(ValidationError, match="email"):
+        crm.customers.add("C2", "Bad", email="not-an-email")
+    with pytest.raises(ValidationError, match="organisation"):
+        crm.customers.add("C3", "Orphan", organisation="NOPE")
+    with pytest.raises(NotFound):
+        crm.customers.get("C2")
+    assert count(crm, tables.customers) == 1
+
+
+def test_record_and_read_back_exact_money(crm):
+    crm.customers.add("C1", "Ada")
+    stored = crm.interactions.record("C1", T0, kind="purchase", amount=Decimal("199.99"),
+                                     channel="web", external_id="o-1", payload={"items": []})
+    assert stored.amount == Decimal("199.99")
+    assert stored.occurred_at == T0 and stored.occurred_at.tzinfo is not None
+    assert stored.currency == "USD"
+    again = crm.interactions.get(stored.id)
+    assert again.amount == Decimal("199.99") and again.payload == {"items": []}
+    with crm.read() as conn:
+        total = conn.execute(select(func.sum(tables.interactions.c.amount))).scalar()
+    assert total == Decimal("199.99")
+
+
+def test_offset_datetimes_are_converted_to_utc(crm):
+    crm.customers.add("C1", "Ada")
+    plus2 = dt.timezone(dt.timedelta(hours=2))
+    stored = crm.interactions.record("C1", dt.datetime(2024, 5, 1, 11, 30, tzinfo=plus2))
+    assert crm.interactions.get(stored.id).occurred_at == T0
+
+
+@pytest.mark.parametrize(
+    "fields, field, message",
+    [
+        ({"occurred_at": dt.datetime(2024, 1, 1)}, "occurred_at", "naive datetime"),
+        ({"amount": "-5"}, "amount", "negative"),
+        ({"amount": "abc"}, "amount", "not a number"),
+        ({"amount": 1.5}, "amount", "floats are refused"),
+        ({"amount": "1.00001"}, "amount", "4 decimal places"),
+        ({"customer": "NOPE"}, "customer", "unknown customer"),
+        ({"direction": "sideways"}, "direction", "inbound, outbound"),
+        ({"currency": "euro"}, "currency", "ISO 4217"),
+        ({"colour": "red"}, "colour", "unknown field"),
+    ],
+)
+def test_bad_interactions_are_rejected_with_field(crm, fields, field, message):
+    crm.customers.add("C1", "Ada")
+    row = {"customer": "C1", "occurred_at": T0, "kind": "purchase", "amount": "10"} | fields
+    with pytest.raises(ValidationError) as info:
+        crm.interactions.record_many([row])
+    assert f"row 1: {field}: " in str(info.value) and message in str(info.value)
+    assert count(crm, tables.interactions) == 0
+
+
+def test_negative_amount_allowed_for_configured_kinds(crm):
+    crm.customers.add("C1", "Ada")
+    crm.interactions.record("C1", T0, kind="adjustment", amount="-5")
+    crm.plugins.configure_core({"negative_amount_kinds": []})
+    with pytest.raises(ValidationError, match="negative"):
+        crm.interactions.record("C1", T0, kind="adjustment", amount="-5")
+
+
+def test_one_bad_row_rejects_the_whole_batch(crm):
+    crm.customers.add("C1", "Ada")
+    rows = [{"customer": "C1", "occurred_at": T0 + dt.timedelta(minutes=i), "amount": str(i),
+             "external_id": f"e{i}"} for i in range(50)]
+    rows[37]["amount"] = "x"
+    with pytest.raises(ValidationError, match="row 38: amount"):
+        crm.interactions.record_many(rows, batch_size=100)
+    assert count(crm, tables.interactions) == 0
+
+
+def test_external_ids_are_idempotent_and_conflicts_refused(crm):
+    crm.customers.add("C1", "Ada")
+    row = {"customer": "C1", "occurred_at": T0, "amount": "10.00", "external_id": "x1"}
+    first = crm.interactions.record_many([row, dict(row)])
+    assert (first.created, first.unchanged) == (1, 1)
+    again = crm.interactions.record_many([dict(row, amount="10")])
+    assert (again.created, again.unchanged) == (0, 1)
+    with pytest.raises(ValidationError, match="repeats row 1 with different amount"):
+        crm.interactions.record_many([dict(row, external_id="x2"), dict(row, external_id="x2", amount="11")])
+    with pytest.raises(ConflictError, match="'x1' is already stored with different amount"):
+        crm.interactions.record_many([dict(row, external_id="new"), dict(row, amount="12")])
+    assert count(crm, tables.interactions) == 1
+
+
+def test_record_many_streams_a_generator_in_batches(crm):
+    crm.customers.add_many({"external_id": f"C{i}"} for i in range(10))
+    produced = []
+
+    def rows():
+        for i in range(2500):
+            produced.append(i)
+            yield {"customer": f"C{i % 10}", "occurred_at": T0, "external_id": f"g{i}"}
+
+    result = crm.interactions.record_many(rows(), batch_size=1000)
+    assert result.created == 2500 and len(produced) == 2500
+    assert count(crm, tables.interactions) == 2500
+    ids = sorted(i.id for i in crm.interactions.list(limit=None))
+    assert ids == list(range(ids[0], ids[0] + 2500))
+
+
+def test_atomic_record_many_leaves_nothing_on_failure(crm):
+    crm.customers.add("C1", "Ada")
+    rows = [{"customer": "C1", "occurred_at": T0, "external_id": f"a{i}"} for i in range(30)]
+    rows.append({"customer": "NOPE", "occurred_at": T0})
+    with pytest.raises(ValidationError, match="row 31"):
+        crm.interactions.record_many(rows, batch_size=10, atomic=True)
+    assert count(crm, tables.interactions) == 0
+
+
+def test_create_customers_on_the_fly(crm):
+    result = crm.interactions.record_many(
+        [{"customer": "NEW1", "occurred_at": T0}, {"customer": "NEW2", "occurred_at": T0}],
+        create_customers=True)
+    assert result.created == 2
+    assert crm.customers.get("NEW2").name is None
+
+
+def test_staff(crm):
+    crm.staff.add("ana", "Ana", "sales")
+    crm.staff.add("ben", "Ben", "support")
+    assert [s.handle for s in crm.staff.list(team="sales")] == ["ana"]
+    with pytest.raises(ConflictError):
+        crm.staff.add("ana", "Ana again", "sales")

@@ -1,0 +1,246 @@
+"""The plugin system, exercised through the vendor-style test plugin (tests/vendor_plugin)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import types
+from decimal import Decimal
+
+import pytest
+from sqlalchemy import func, inspect, select
+
+import crmkit
+import crmkit_testvendor
+from crmkit import CRM, hookimpl, tables
+from crmkit.errors import ConfigError, PluginError, ValidationError
+
+UTC = dt.timezone.utc
+T0 = dt.datetime(2024, 5, 1, tzinfo=UTC)
+
+
+def table_names(crm) -> set[str]:
+    with crm.connect() as conn:
+        return set(inspect(conn).get_table_names())
+
+
+def make_plugin(name: str, requires: tuple[str, ...] = (), **hooks) -> types.ModuleType:
+    """A throwaway plugin module with the given hook implementations."""
+    module = types.ModuleType(f"plugin_{name}")
+    module.PLUGIN = crmkit.PluginInfo(name=name, description=f"{name} test plugin",
+                                      requires=requires)
+    for hook, function in hooks.items():
+        setattr(module, hook, hookimpl(function))
+    return module
+
+
+def open_with(crm_url, clock, **plugins):
+    return CRM.open(crm_url, clock=clock, create=True, extra_plugins=plugins)
+
+
+def test_enable_with_defaults_runs_migration_and_records_state(vendor_crm):
+    crm = vendor_crm
+    assert "testvendor_counts" not in table_names(crm)
+    config = crm.plugins.enable("testvendor")
+    assert config == {"blocked_channels": [], "big_purchase_amount": 1000, "tag_payload": False,
+                      "welcome_note": "Welcome!"}
+    assert {"testvendor_counts", "testvendor_notes"} <= table_names(crm)
+    [status] = [p for p in crm.plugins.list() if p.name == "testvendor"]
+    assert status.enabled and status.status == "enabled"
+    crm.plugins.disable("testvendor")
+    assert "testvendor_counts" in table_names(crm)  # data kept
+
+
+def test_config_errors_name_the_json_pointer_and_change_nothing(vendor_crm):
+    crm = vendor_crm
+    with pytest.raises(ConfigError, match=r"/big_purchase_amount: -1 is less than the minimum"):
+        crm.plugins.enable("testvendor", {"big_purchase_amount": -1})
+    with pytest.raises(ConfigError, match=r"/colour.*\(allowed: keys big_purchase_amount"):
+        crm.plugins.enable("testvendor", {"colour": "red"})
+    assert "testvendor_counts" not in table_names(crm)
+    assert not any(p.enabled for p in crm.plugins.list())
+    crm.plugins.enable("testvendor")
+    with pytest.raises(ConfigError, match="/blocked_channels"):
+        crm.plugins.configure("testvendor", {"blocked_channels": "sms"})
+    assert crm.plugins.config("testvendor")["blocked_channels"] == []
+
+
+def test_unknown_plugin_and_missing_requirement(crm_url, clock):
+    needy = make_plugin("needy", requires=("testvendor",))
+    with open_with(crm_url, clock, testvendor=crmkit_testvendor, needy=needy) as crm:
+        with pytest.raises(PluginError, match="no plugin named 'nope' is installed"):
+            crm.plugins.enable("nope")
+        with pytest.raises(PluginError, match="requires testvendor, which is not enabled"):
+            crm.plugins.enable("needy")
+        crm.plugins.enable("testvendor")
+        crm.plugins.enable("needy")
+        assert crm.enabled_plugins() == ["testvendor", "needy"]
+        with pytest.raises(PluginError, match="needy require"):
+            crm.plugins.disable("testvendor")
+
+
+def test_validate_enrich_react_events_and_after_commit(vendor_crm):
+    crm = vendor_crm
+    crm.plugins.enable("testvendor", {"blocked_channels": ["fax"], "tag_payload": True,
+                                      "big_purchase_amount": 100})
+    crmkit_testvendor.AFTER_COMMIT_CALLS.clear()
+    crm.customers.add_many([{"external_id": "C1"}, {"external_id": "C2"}])
+    assert crm.plugin("testvendor").notes("C1") == ["Welcome!"]  # on_events
+    rows = [{"customer": "C1", "occurred_at": T0, "amount": "150"},
+            {"customer": "C1", "occurred_at": T0, "amount": "5"},
+            {"customer": "C2", "occurred_at": T0, "kind": "visit"}]
+    crm.interactions.record_many(rows)
+    api = crm.plugin("testvendor")
+    assert (api.purchases("C1"), api.purchases("C2")) == (2, 0)  # react, set-based
+    assert [i.payload for i in crm.interactions.list(customer="C1", kind="purchase")] == [
+        {"testvendor": True}, {"testvendor": True}]  # enrich
+    big = crm.events.list(type="testvendor.big_purchase")
+    assert len(big) == 1 and big[0].source == "testvendor"
+    assert ("interactions", 3) in crmkit_testvendor.AFTER_COMMIT_CALLS
+    with pytest.raises(ValidationError, match=r"row 2: channel: channel 'fax' is blocked by testvendor \[testvendor\]"):
+        crm.interactions.record_many([{"customer": "C1", "occurred_at": T0},
+                                      {"customer": "C1", "occurred_at": T0, "channel": "fax"}])
+    assert api.purchases("C1") == 2
+
+
+def test_customer_schema_extension_is_enforced(vendor_crm):
+    crm = vendor_crm
+    crm.customers.add("C0", attributes={"vendor_level": 9})  # not enabled: no rule yet
+    crm.plugins.enable("testvendor")
+    crm.customers.add("C1", attributes={"vendor_level": 3})
+    with pytest.raises(ValidationError, match=r"/vendor_level: 9 is greater than the maximum of 5"):
+        crm.customers.add("C2", attributes={"vendor_level": 9})
+
+
+@pytest.mark.parametrize("hook", ["crmkit_validate_interactions", "crmkit_enrich_interactions",
+                                  "crmkit_react_interactions", "crmkit_on_events"])
+def test_a_raising_hook_rejects_the_batch_naming_the_plugin(crm_url, clock, hook):
+    def boom(ctx, **_):
+        raise RuntimeError("kaput")
+
+    args = {"crmkit_validate_interactions": lambda ctx, rows: boom(ctx),
+            "crmkit_enrich_interactions": lambda ctx, rows: boom(ctx),
+            "crmkit_react_interactions": lambda ctx, batch: boom(ctx),
+            "crmkit_on_events": lambda ctx, events: boom(ctx)}
+    bad = make_plugin("bad", **{hook: args[hook]})
+    with open_with(crm_url, clock, bad=bad, testvendor=crmkit_testvendor) as crm:
+        crm.plugins.enable("testvendor")
+        crm.customers.add("C1")
+        crm.plugins.enable("bad")
+        before = crm.interactions.list(limit=None)
+        with pytest.raises((PluginError,), match=f"plugin 'bad' failed in {hook}: RuntimeError: kaput"):
+            if hook == "crmkit_on_events":
+                crm.customers.add("C2")
+            else:
+                crm.interactions.record("C1", T0)
+        assert crm.interactions.list(limit=None) == before
+        assert crm.plugin("testvendor").purchases("C1") == 0
+        with pytest.raises(Exception):
+            crm.customers.get("C2")
+
+
+def test_after_commit_failure_is_reported_and_data_kept(crm_url, clock):
+    def fail(kind, batch):
+        raise RuntimeError("mail server down")
+
+    bad = make_plugin("notifier", crmkit_after_commit=fail)
+    with open_with(crm_url, clock, notifier=bad) as crm:
+        crm.plugins.enable("notifier")
+        crm.customers.add("C1")
+        result = crm.interactions.record_many([{"customer": "C1", "occurred_at": T0}])
+        assert result.created == 1
+        assert result.after_commit_errors == [
+            "plugin 'notifier' failed after commit: RuntimeError: mail server down"]
+        assert len(crm.interactions.list()) == 1
+
+
+def test_event_loops_are_stopped(crm_url, clock):
+    def ping(ctx, events):
+        for event in events:
+            ctx.emit("loop.ping", event.customer_id)
+
+    looping = make_plugin("looping", crmkit_on_events=ping)
+    with open_with(crm_url, clock, looping=looping) as crm:
+        crm.plugins.enable("looping")
+        with pytest.raises(PluginError, match="event chain deeper than"):
+            crm.customers.add("C1")
+        assert crm.customers.count() == 0
+
+
+def test_broken_plugin_is_listed_and_others_keep_working(crm_url, clock):
+    with open_with(crm_url, clock, testvendor=crmkit_testvendor) as crm:
+        crm.installed["broken"] = crmkit.plugins.InstalledPlugin("broken", "no_such_module_xyz", "1")
+        crm.installed["broken"].module = None
+        statuses = {p.name: p for p in crm.plugins.list()}
+        assert statuses["broken"].status == "broken"
+        assert "No module named 'no_such_module_xyz'" in statuses["broken"].error
+        crm.plugins.enable("testvendor")
+        crm.customers.add("C1")
+        with pytest.raises(PluginError, match="'broken' is broken"):
+            crm.plugins.enable("broken")
+
+
+def test_enabled_plugin_that_breaks_blocks_writes_clearly(crm_url, clock):
+    with open_with(crm_url, clock, testvendor=crmkit_testvendor) as crm:
+        crm.plugins.enable("testvendor")
+    with CRM.open(crm_url, clock=clock) as crm:  # testvendor no longer available
+        with pytest.raises(PluginError, match="'testvendor' is enabled but not installed"):
+            crm.customers.add("C1")
+        crm.plugins.disable("testvendor")
+        crm.customers.add("C1")
+
+
+def test_failed_migration_leaves_database_as_it_was(crm_url, clock, tmp_path):
+    versions = tmp_path / "bad_migrations"
+    versions.mkdir()
+    (versions / "bad_0001.py").write_text(
+        'import sqlalchemy as sa\nfrom alembic import op\n'
+        'revision = "bad_0001"\ndown_revision = None\nbranch_labels = ("badmig",)\n'
+        'depends_on = None\n'
+        'def upgrade():\n'
+        '    op.create_table("badmig_things", sa.Column("id", sa.Integer, primary_key=True))\n'
+        '    op.execute("THIS IS NOT SQL")\n'
+        'def downgrade():\n    op.drop_table("badmig_things")\n')
+    badmig = make_plugin("badmig", crmkit_migrations=lambda: versions)
+    with open_with(crm_url, clock, badmig=badmig) as crm:
+        with pytest.raises(Exception):
+            crm.plugins.enable("badmig")
+        assert "badmig_things" not in table_names(crm)
+        assert not [p for p in crm.plugins.list() if p.enabled]
+        with crm.read() as conn:
+            assert {r[0] for r in conn.exec_driver_sql("SELECT version_num FROM alembic_version")} == {"core_0001"}
+
+
+def test_hook_order_follows_requirements_then_name(crm_url, clock):
+    calls = []
+    plugins = {
+        name: make_plugin(name, requires=req,
+                          crmkit_react_customers=(lambda n: lambda batch: calls.append(n))(name))
+        for name, req in [("zeta", ()), ("alpha", ("zeta",)), ("mid", ())]
+    }
+    with open_with(crm_url, clock, **plugins) as crm:
+        for name in ("zeta", "mid", "alpha"):
+            crm.plugins.enable(name)
+        crm.customers.add("C1")
+    assert calls == ["mid", "zeta", "alpha"]
+
+
+def test_plugin_version_range_is_enforced(crm_url, clock):
+    future = make_plugin("future")
+    future.PLUGIN = crmkit.PluginInfo(name="future", description="x", crmkit_versions=">=9")
+    with open_with(crm_url, clock, future=future) as crm:
+        with pytest.raises(PluginError, match=r"supports crmkit >=9, this is crmkit"):
+            crm.plugins.enable("future")
+
+
+def test_sweep_calls_enabled_plugins(vendor_crm):
+    vendor_crm.plugins.enable("testvendor")
+    assert vendor_crm.sweep() == {"testvendor": {"swept": 1}}
+
+
+def test_money_sums_are_exact(vendor_crm):
+    crm = vendor_crm
+    crm.customers.add("C1")
+    crm.interactions.record_many([{"customer": "C1", "occurred_at": T0, "amount": "0.1"}] * 1
+                                 + [{"customer": "C1", "occurred_at": T0, "amount": "0.2"}])
+    with crm.read() as conn:
+        assert conn.execute(select(func.sum(tables.interactions.c.amount))).scalar() == Decimal("0.3")
