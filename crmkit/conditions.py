@@ -1,0 +1,199 @@
+"""A small JSON condition language shared by automation rules, routing rules and segments.
+
+A condition is one of::
+
+    {"field": "payload.channel", "op": "eq", "value": "email"}
+    {"all": [CONDITION, ...]}     every one holds (an empty list holds)
+    {"any": [CONDITION, ...]}     at least one holds
+    {"not": CONDITION}
+
+Operators: ``eq ne lt le gt ge in contains exists``.  ``in`` takes a list;
+``contains`` holds when a list field contains the value or a text field
+contains it as a substring; ``exists`` holds when the field is present and not
+null (its value is ignored).  Fields are dotted paths.
+
+Conditions evaluate in Python over a dict (:func:`evaluate`) or compile to a
+SQLAlchemy expression (:func:`to_sql`) in which every value is a bound
+parameter: user text never becomes SQL.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any, Callable, Iterable
+
+from .errors import ConfigError
+
+OPS = ("eq", "ne", "lt", "le", "gt", "ge", "in", "contains", "exists")
+
+SCHEMA: dict[str, Any] = {
+    "$id": "crmkit:condition",
+    "oneOf": [
+        {
+            "type": "object",
+            "required": ["field", "op"],
+            "additionalProperties": False,
+            "properties": {
+                "field": {"type": "string", "minLength": 1},
+                "op": {"enum": list(OPS)},
+                "value": {},
+            },
+        },
+        {"type": "object", "required": ["all"], "additionalProperties": False,
+         "properties": {"all": {"type": "array", "items": {"$ref": "#/$defs/condition"}}}},
+        {"type": "object", "required": ["any"], "additionalProperties": False,
+         "properties": {"any": {"type": "array", "items": {"$ref": "#/$defs/condition"}}}},
+        {"type": "object", "required": ["not"], "additionalProperties": False,
+         "properties": {"not": {"$ref": "#/$defs/condition"}}},
+    ],
+}
+"""JSON Schema of a condition; put it under ``$defs/condition`` of a config schema."""
+
+
+def with_condition_schema(schema: dict[str, Any]) -> dict[str, Any]:
+    """Return ``schema`` with the condition schema added as ``$defs/condition``."""
+    result = copy.deepcopy(schema)
+    definition = copy.deepcopy(SCHEMA)
+    definition.pop("$id")
+    result.setdefault("$defs", {})["condition"] = definition
+    return result
+
+
+def check(condition: Any, fields: Callable[[str], bool] | Iterable[str], pointer: str) -> None:
+    """Raise ConfigError (naming the JSON pointer) unless ``condition`` is well formed.
+
+    ``fields`` says which field paths exist: a set of names (a name ending in
+    ``.*`` allows any sub-path) or a predicate.
+    """
+    allowed = fields if callable(fields) else _field_predicate(set(fields))
+    _check(condition, allowed, pointer)
+
+
+def _field_predicate(names: set[str]) -> Callable[[str], bool]:
+    prefixes = tuple(n[:-1] for n in names if n.endswith(".*"))
+
+    def known(field: str) -> bool:
+        return field in names or (bool(prefixes) and field.startswith(prefixes))
+
+    return known
+
+
+def _check(condition: Any, known: Callable[[str], bool], pointer: str) -> None:
+    if not isinstance(condition, dict) or len(condition) == 0:
+        raise ConfigError(f"{pointer}: a condition must be an object with field/op, all, any or not")
+    if "all" in condition or "any" in condition:
+        key = "all" if "all" in condition else "any"
+        parts = condition[key]
+        if not isinstance(parts, list):
+            raise ConfigError(f"{pointer}/{key}: must be a list of conditions")
+        for i, part in enumerate(parts):
+            _check(part, known, f"{pointer}/{key}/{i}")
+        return
+    if "not" in condition:
+        _check(condition["not"], known, f"{pointer}/not")
+        return
+    field, op = condition.get("field"), condition.get("op")
+    if not isinstance(field, str) or not field:
+        raise ConfigError(f"{pointer}/field: required text naming a field")
+    if not known(field):
+        raise ConfigError(f"{pointer}/field: unknown field {field!r}")
+    if op not in OPS:
+        raise ConfigError(f"{pointer}/op: {op!r} is not an operator (allowed: {', '.join(OPS)})")
+    if op != "exists" and "value" not in condition:
+        raise ConfigError(f"{pointer}/value: required for op {op!r}")
+    if op == "in" and not isinstance(condition["value"], list):
+        raise ConfigError(f"{pointer}/value: op 'in' needs a list")
+
+
+def lookup(data: dict[str, Any], field: str) -> Any:
+    """The value at dotted path ``field`` in nested dicts, or None when absent."""
+    value: Any = data
+    for part in field.split("."):
+        if not isinstance(value, dict):
+            return None
+        value = value.get(part)
+    return value
+
+
+def evaluate(condition: dict[str, Any], data: dict[str, Any]) -> bool:
+    """Whether ``condition`` holds for ``data``; comparisons with a missing field are false."""
+    if "all" in condition:
+        return all(evaluate(c, data) for c in condition["all"])
+    if "any" in condition:
+        return any(evaluate(c, data) for c in condition["any"])
+    if "not" in condition:
+        return not evaluate(condition["not"], data)
+    value = lookup(data, condition["field"])
+    return compare(value, condition["op"], condition.get("value"))
+
+
+def compare(value: Any, op: str, expected: Any) -> bool:
+    """Apply one operator; incomparable types and missing values give False (never raise)."""
+    if op == "exists":
+        return value is not None
+    if value is None:
+        return op == "ne" and expected is not None
+    try:
+        if op == "eq":
+            return value == expected
+        if op == "ne":
+            return value != expected
+        if op == "lt":
+            return value < expected
+        if op == "le":
+            return value <= expected
+        if op == "gt":
+            return value > expected
+        if op == "ge":
+            return value >= expected
+        if op == "in":
+            return value in expected
+        if op == "contains":
+            if isinstance(value, (list, tuple, set)):
+                return expected in value
+            return isinstance(value, str) and str(expected) in value
+    except TypeError:
+        return False
+    raise ValueError(f"unknown operator {op!r}")
+
+
+def to_sql(condition: dict[str, Any], column_for: Callable[[str, str], Any]):
+    """Compile ``condition`` to a SQLAlchemy boolean expression with bound parameters.
+
+    ``column_for(field, op)`` returns the SQL expression of a field (raise
+    ConfigError for an unknown one).  For ``contains`` on a JSON array column,
+    return a callable taking the value and returning the test.
+    """
+    from sqlalchemy import and_, false, not_, or_, true
+
+    if "all" in condition:
+        parts = [to_sql(c, column_for) for c in condition["all"]]
+        return and_(true(), *parts)
+    if "any" in condition:
+        parts = [to_sql(c, column_for) for c in condition["any"]]
+        return or_(false(), *parts)
+    if "not" in condition:
+        return not_(to_sql(condition["not"], column_for))
+    op, value = condition["op"], condition.get("value")
+    column = column_for(condition["field"], op)
+    if callable(column) and not hasattr(column, "compare"):
+        return column(value)
+    if op == "exists":
+        return column.is_not(None)
+    if op == "eq":
+        return column == value
+    if op == "ne":
+        return or_(column != value, column.is_(None)) if value is not None else column.is_not(None)
+    if op == "lt":
+        return column < value
+    if op == "le":
+        return column <= value
+    if op == "gt":
+        return column > value
+    if op == "ge":
+        return column >= value
+    if op == "in":
+        return column.in_(list(value))
+    if op == "contains":
+        return column.contains(str(value), autoescape=True)
+    raise ConfigError(f"unknown operator {op!r}")

@@ -1,0 +1,64 @@
+"""The shared condition language: checks, Python evaluation, SQL with bound parameters."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import select
+
+from crmkit import conditions, tables
+from crmkit.db import json_array_contains
+from crmkit.errors import ConfigError
+
+DATA = {"kind": "complaint", "amount": 50, "tags": ["vip"], "payload": {"lang": "de"}}
+
+
+@pytest.mark.parametrize("condition, expected", [
+    ({"field": "kind", "op": "eq", "value": "complaint"}, True),
+    ({"field": "amount", "op": "ge", "value": 50}, True),
+    ({"field": "amount", "op": "lt", "value": "x"}, False),
+    ({"field": "tags", "op": "contains", "value": "vip"}, True),
+    ({"field": "payload.lang", "op": "in", "value": ["de", "fr"]}, True),
+    ({"field": "payload.missing", "op": "exists"}, False),
+    ({"all": [{"field": "kind", "op": "eq", "value": "complaint"},
+              {"not": {"field": "amount", "op": "gt", "value": 100}}]}, True),
+    ({"any": []}, False),
+    ({"all": []}, True),
+])
+def test_evaluate(condition, expected):
+    conditions.check(condition, {"kind", "amount", "tags", "payload.*"}, "/if")
+    assert conditions.evaluate(condition, DATA) is expected
+
+
+@pytest.mark.parametrize("condition, message", [
+    ({"field": "colour", "op": "eq", "value": 1}, "/rules/0/if/field: unknown field 'colour'"),
+    ({"field": "kind", "op": "like", "value": 1}, "/rules/0/if/op: 'like' is not an operator"),
+    ({"any": [{"field": "kind", "op": "eq"}]}, "/rules/0/if/any/0/value: required"),
+    ({"field": "kind", "op": "in", "value": "x"}, "needs a list"),
+    ([], "a condition must be an object"),
+])
+def test_check_names_the_pointer(condition, message):
+    with pytest.raises(ConfigError, match=message):
+        conditions.check(condition, {"kind"}, "/rules/0/if")
+
+
+def test_sql_uses_bound_parameters_only(crm):
+    hostile = "x'; DROP TABLE customers; --"
+    crm.customers.add("C1", hostile, tags=["vip"])
+    crm.customers.add("C2", "Bob", tags=[])
+    c = tables.customers.c
+
+    def column_for(field, op):
+        if field == "tags":
+            return lambda value: json_array_contains(c.tags, value)
+        return {"name": c.name, "external_id": c.external_id}[field]
+
+    condition = {"any": [{"field": "name", "op": "eq", "value": hostile},
+                         {"field": "tags", "op": "contains", "value": hostile}]}
+    expression = conditions.to_sql(condition, column_for)
+    compiled = str(select(c.id).where(expression).compile(dialect=crm.engine.dialect))
+    assert "DROP" not in compiled
+    with crm.read() as conn:
+        assert conn.execute(select(c.external_id).where(expression)).scalars().all() == ["C1"]
+        vip = conditions.to_sql({"field": "tags", "op": "contains", "value": "vip"}, column_for)
+        assert conn.execute(select(c.external_id).where(vip)).scalars().all() == ["C1"]
+    assert crm.customers.count() == 2
