@@ -13,11 +13,11 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING
 
-from .markers import hookimpl, hookspec
-
 __version__ = "0.1.0"
 
 _LAZY = {
+    "hookimpl": "crmkit.markers",
+    "hookspec": "crmkit.markers",
     "CRM": "crmkit.app",
     "Customer": "crmkit.models",
     "Interaction": "crmkit.models",
@@ -37,6 +37,7 @@ _LAZY = {
 
 if TYPE_CHECKING:  # pragma: no cover
     from . import errors, tables
+    from .markers import hookimpl, hookspec
     from .app import CRM
     from .clock import FixedClock, SystemClock
     from .models import (Batch, Customer, Event, Interaction, PluginInfo, Staff, TimelineEntry,
@@ -52,4 +53,4 @@ def __getattr__(name: str):
     return value if name in ("errors", "tables") else getattr(value, name)
 
 
-__all__ = ["hookimpl", "hookspec", "__version__", *_LAZY]
+__all__ = ["__version__", *_LAZY]

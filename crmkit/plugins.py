@@ -67,12 +67,11 @@ class InstalledPlugin:
 
 def discover() -> dict[str, InstalledPlugin]:
     """Find every plugin of the entry-point group without importing it."""
-    from importlib.metadata import entry_points
+    from .entrypoints import entry_points
 
     found: dict[str, InstalledPlugin] = {}
-    for ep in entry_points(group=ENTRY_POINT_GROUP):
-        version = ep.dist.version if ep.dist is not None else "0"
-        found.setdefault(ep.name, InstalledPlugin(ep.name, ep.value, version))
+    for ep in entry_points(ENTRY_POINT_GROUP):
+        found.setdefault(ep.name, InstalledPlugin(ep.name, ep.value, ep.version))
     return found
 
 

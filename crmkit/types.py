@@ -107,5 +107,11 @@ class UTCDateTime(TypeDecorator):
 
 
 def sqlite_timestamp(value: dt.datetime) -> str:
-    """The text SQLite stores for an aware datetime (what ``UTCDateTime`` writes)."""
-    return value.astimezone(UTC).replace(tzinfo=None).isoformat(sep=" ")
+    """The text SQLite stores for an aware datetime: exactly what ``UTCDateTime`` writes.
+
+    Always with microseconds (``2024-05-01 09:30:00.000000``), so that text
+    comparisons in SQL order correctly.
+    """
+    if value.tzinfo is not UTC:
+        value = value.astimezone(UTC)
+    return value.isoformat(sep=" ", timespec="microseconds")[:-6]

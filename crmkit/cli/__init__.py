@@ -27,9 +27,9 @@ CORE_COMMANDS = {
 
 
 def _plugin_names() -> list[str]:
-    from importlib.metadata import entry_points
+    from ..entrypoints import entry_points
 
-    return sorted({ep.name for ep in entry_points(group="crmkit")} - set(CORE_COMMANDS))
+    return sorted({ep.name for ep in entry_points("crmkit")} - set(CORE_COMMANDS))
 
 
 def _local_plugin(ctx: click.Context, name: str):

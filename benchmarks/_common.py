@@ -1,0 +1,52 @@
+"""Helpers shared by the benchmarks: timing, peak memory, generated rows."""
+
+from __future__ import annotations
+
+import datetime as dt
+import random
+import resource
+import time
+from decimal import Decimal
+from typing import Iterator
+
+UTC = dt.timezone.utc
+START = dt.datetime(2023, 1, 1, tzinfo=UTC)
+
+
+def peak_rss_mb() -> float:
+    """Peak resident memory of this process so far, in MB (Linux reports KiB)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+class Timer:
+    """``with Timer() as t: ...`` then ``t.seconds``."""
+
+    def __enter__(self):
+        self.start = time.perf_counter()
+        return self
+
+    def __exit__(self, *exc):
+        self.seconds = time.perf_counter() - self.start
+        return False
+
+
+def interaction_rows(count: int, customers: int, seed: int = 1) -> Iterator[dict]:
+    """Purchases spread over customers and two years, each with an external id."""
+    rng = random.Random(seed)
+    for i in range(count):
+        yield {
+            "customer": f"C{rng.randrange(customers)}",
+            "occurred_at": START + dt.timedelta(seconds=rng.randrange(63_000_000)),
+            "kind": "purchase",
+            "channel": "web",
+            "amount": Decimal(rng.randrange(100, 50_000)) / 100,
+            "external_id": f"I{i}",
+        }
+
+
+def report(name: str, baseline_s: float, ours_s: float, rows: int, goal: float) -> None:
+    """Print baseline, ours and the ratio (baseline time / our time; 1.0 = as fast)."""
+    ratio = baseline_s / ours_s if ours_s else float("inf")
+    print(f"{name}: baseline {baseline_s:.2f} s ({rows / baseline_s:,.0f} rows/s), "
+          f"crmkit {ours_s:.2f} s ({rows / ours_s:,.0f} rows/s), "
+          f"speed ratio {ratio:.2f}x (goal >= {goal}x)")
