@@ -14,6 +14,7 @@ from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.elements import ColumnElement
+from sqlalchemy.sql.functions import FunctionElement
 
 from .errors import DatabaseError
 
@@ -99,6 +100,41 @@ def allocate_ids(conn: Connection, table: Table, count: int) -> int:
     return int(first)
 
 
+class _PortableExpression(FunctionElement):
+    """Two SQL operands rendered through a per-dialect template (``{a}`` and ``{b}``)."""
+
+    inherit_cache = True
+    templates: dict[str, str] = {}
+
+
+def _render(element, compiler, **kw) -> str:
+    a, b = (compiler.process(clause, **kw) for clause in element.clauses)
+    return element.templates[compiler.dialect.name].format(a=a, b=b)
+
+
+class _JsonContains(_PortableExpression):
+    inherit_cache = True
+    type = Boolean()
+    templates = {
+        "sqlite": "EXISTS (SELECT 1 FROM json_each({a}) WHERE json_each.value = {b})",
+        "postgresql": "(({a})::jsonb ? {b})",
+    }
+
+
+class _DaysBetween(_PortableExpression):
+    inherit_cache = True
+    type = Float()
+    templates = {
+        "sqlite": "(julianday({a}) - julianday({b}))",
+        "postgresql": "(EXTRACT(EPOCH FROM ({a} - {b})) / 86400.0)",
+    }
+
+
+for _cls in (_JsonContains, _DaysBetween):
+    compiles(_cls, "sqlite")(_render)
+    compiles(_cls, "postgresql")(_render)
+
+
 def json_array_contains(column, value: str) -> ColumnElement:
     """SQL condition: the JSON array ``column`` contains the string ``value``.
 
@@ -108,59 +144,9 @@ def json_array_contains(column, value: str) -> ColumnElement:
     return _JsonContains(column, bindparam(None, value, unique=True))
 
 
-class _JsonContains(ColumnElement):
-    inherit_cache = True
-    type = Boolean()
-
-    def __init__(self, column, value):
-        self.column = column
-        self.value = value
-
-
-@compiles(_JsonContains, "sqlite")
-def _json_contains_sqlite(element, compiler, **kw):
-    return (
-        f"EXISTS (SELECT 1 FROM json_each({compiler.process(element.column, **kw)}) "
-        f"WHERE json_each.value = {compiler.process(element.value, **kw)})"
-    )
-
-
-@compiles(_JsonContains, "postgresql")
-def _json_contains_pg(element, compiler, **kw):
-    return (
-        f"(({compiler.process(element.column, **kw)})::jsonb ? "
-        f"{compiler.process(element.value, **kw)})"
-    )
-
-
 def days_between(later, earlier) -> ColumnElement:
     """SQL expression: fractional days from ``earlier`` to ``later`` (both timestamps)."""
     return _DaysBetween(later, earlier)
-
-
-class _DaysBetween(ColumnElement):
-    inherit_cache = True
-    type = Float()
-
-    def __init__(self, later, earlier):
-        self.later = later
-        self.earlier = earlier
-
-
-@compiles(_DaysBetween, "sqlite")
-def _days_sqlite(element, compiler, **kw):
-    return (
-        f"(julianday({compiler.process(element.later, **kw)}) - "
-        f"julianday({compiler.process(element.earlier, **kw)}))"
-    )
-
-
-@compiles(_DaysBetween, "postgresql")
-def _days_pg(element, compiler, **kw):
-    return (
-        f"(EXTRACT(EPOCH FROM ({compiler.process(element.later, **kw)} - "
-        f"{compiler.process(element.earlier, **kw)})) / 86400.0)"
-    )
 
 
 __all__ = [

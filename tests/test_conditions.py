@@ -62,3 +62,19 @@ def test_sql_uses_bound_parameters_only(crm):
         vip = conditions.to_sql({"field": "tags", "op": "contains", "value": "vip"}, column_for)
         assert conn.execute(select(c.external_id).where(vip)).scalars().all() == ["C1"]
     assert crm.customers.count() == 2
+
+
+def test_days_between_is_portable(crm):
+    import datetime as dt
+
+    from crmkit.db import days_between
+
+    crm.customers.add("C1")
+    crm.interactions.record("C1", dt.datetime(2024, 1, 1, tzinfo=dt.timezone.utc))
+    crm.interactions.record("C1", dt.datetime(2024, 1, 11, 12, tzinfo=dt.timezone.utc))
+    i = tables.interactions.c
+    from sqlalchemy import func
+
+    with crm.read() as conn:
+        span = conn.execute(select(days_between(func.max(i.occurred_at), func.min(i.occurred_at)))).scalar()
+    assert span == pytest.approx(10.5)
