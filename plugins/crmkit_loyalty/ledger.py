@@ -1,0 +1,218 @@
+"""The ledger's mechanics: appending rows with their lot uses, lots, FIFO consumption, sums.
+
+Everything here works on an open connection inside the caller's transaction
+and is set-based: one statement per call whatever the number of customers.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any, Iterable
+
+import attrs
+from sqlalchemy import and_, bindparam, func, insert, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+
+from crmkit.db import allocate_ids
+
+from .tables import ledger, lot_uses, members
+
+CHUNK = 5000
+"""Most ids bound in one ``IN`` list."""
+
+
+@attrs.define
+class Lot:
+    """A ledger row with positive points and what is left of it."""
+
+    id: int
+    customer_id: int
+    at: dt.datetime
+    remaining: int
+    expires_at: dt.datetime | None
+    available_at: dt.datetime | None
+
+    def spendable(self, moment: dt.datetime) -> bool:
+        """Unlocked and not past its expiry at ``moment``."""
+        return ((self.available_at is None or self.available_at <= moment)
+                and (self.expires_at is None or self.expires_at > moment))
+
+    def fifo_key(self) -> tuple:
+        """First-in-first-out by expiry: earliest expiry first, undated lots last."""
+        return (self.expires_at is None, self.expires_at or self.at, self.at, self.id)
+
+
+def chunks(ids: Iterable[int]) -> Iterable[list[int]]:
+    """``ids`` sorted, in lists of at most :data:`CHUNK`."""
+    ordered = sorted(set(ids))
+    for start in range(0, len(ordered), CHUNK):
+        yield ordered[start:start + CHUNK]
+
+
+def append(conn, rows: list[dict[str, Any]], now: dt.datetime, actor: str) -> list[int]:
+    """Append ledger rows (each may carry ``uses``: ``[(lot_id, points)]``); return their ids.
+
+    One id range, one executemany for the rows and one for their lot uses.
+    """
+    if not rows:
+        return []
+    first = allocate_ids(conn, ledger, len(rows))
+    stored, uses = [], []
+    for offset, row in enumerate(rows):
+        row_id = first + offset
+        values = {"id": row_id, "owed_change": 0, "interaction_id": None, "related_id": None,
+                  "reward_code": None, "expires_at": None, "available_at": None,
+                  "recorded_at": now, "actor": actor}
+        values.update({k: v for k, v in row.items() if k != "uses"})
+        stored.append(values)
+        uses.extend({"ledger_id": row_id, "lot_id": lot_id, "points": points}
+                    for lot_id, points in row.get("uses", ()) if points > 0)
+    conn.execute(insert(ledger), stored)
+    if uses:
+        conn.execute(insert(lot_uses), uses)
+    return [first + i for i in range(len(rows))]
+
+
+def used_points():
+    """Correlated SQL: how many points of the outer ledger row (a lot) were consumed."""
+    return (select(func.coalesce(func.sum(lot_uses.c.points), 0))
+            .where(lot_uses.c.lot_id == ledger.c.id).scalar_subquery())
+
+
+def open_lots(conn, customer_ids: Iterable[int], expiring_by: dt.datetime | None = None
+              ) -> dict[int, list[Lot]]:
+    """Each customer's lots with points left, FIFO-ordered (optionally only those expired by a time)."""
+    remaining = (ledger.c.points - used_points()).label("remaining")
+    result: dict[int, list[Lot]] = {}
+    for part in chunks(customer_ids):
+        query = (select(ledger.c.id, ledger.c.customer_id, ledger.c.at, remaining,
+                        ledger.c.expires_at, ledger.c.available_at)
+                 .where(ledger.c.customer_id.in_(part), ledger.c.points > 0,
+                        ledger.c.points - used_points() > 0))
+        if expiring_by is not None:
+            query = query.where(ledger.c.expires_at <= expiring_by)
+        for row in conn.execute(query):
+            result.setdefault(row.customer_id, []).append(Lot(*row))
+    for lots in result.values():
+        lots.sort(key=Lot.fifo_key)
+    return result
+
+
+def take(lots: list[Lot], points: int, first: Iterable[int] = (),
+         moment: dt.datetime | None = None) -> list[tuple[int, int]]:
+    """Consume up to ``points`` from ``lots`` (mutated): ``first`` lot ids, then FIFO.
+
+    With ``moment`` only lots spendable then are used.  Returns ``[(lot_id, points)]``;
+    their sum is less than asked when the lots run out.
+    """
+    preferred = set(first)
+    order = [lot for lot in lots if lot.id in preferred] + \
+            [lot for lot in lots if lot.id not in preferred]
+    uses = []
+    for lot in order:
+        if points <= 0:
+            break
+        if lot.remaining <= 0 or (moment is not None and not lot.spendable(moment)):
+            continue
+        used = min(lot.remaining, points)
+        lot.remaining -= used
+        points -= used
+        uses.append((lot.id, used))
+    return uses
+
+
+def lock_members(conn, customer_ids: Iterable[int]) -> dict[int, dict[str, Any]]:
+    """Lock the members' rows (``FOR UPDATE`` on PostgreSQL; SQLite's write lock is already held).
+
+    Locks in customer-id order so concurrent writers cannot deadlock; returns the rows.
+    """
+    result = {}
+    for part in chunks(customer_ids):
+        query = (select(members).where(members.c.customer_id.in_(part))
+                 .order_by(members.c.customer_id).with_for_update())
+        result.update({r["customer_id"]: dict(r) for r in conn.execute(query).mappings()})
+    return result
+
+
+def member_rows(conn, customer_ids: Iterable[int]) -> dict[int, dict[str, Any]]:
+    """The members' rows (no lock)."""
+    result = {}
+    for part in chunks(customer_ids):
+        query = select(members).where(members.c.customer_id.in_(part))
+        result.update({r["customer_id"]: dict(r) for r in conn.execute(query).mappings()})
+    return result
+
+
+def enrol(conn, joined: dict[int, dt.datetime], review_at) -> None:
+    """Create member rows for customers not yet members (``review_at(joined_at)`` gives the review)."""
+    if not joined:
+        return
+    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+    rows = [{"customer_id": c, "joined_at": at, "tier": None, "tier_since": None,
+             "review_at": review_at(at), "purchases": 0, "owed": 0}
+            for c, at in sorted(joined.items())]
+    conn.execute(dialect.insert(members).on_conflict_do_nothing(index_elements=["customer_id"]),
+                 rows)
+
+
+def change_owed(conn, deltas: dict[int, int]) -> None:
+    """Add each delta to the member's owed points (one executemany)."""
+    rows = [{"cid": c, "delta": d} for c, d in deltas.items() if d]
+    if rows:
+        conn.execute(update(members).where(members.c.customer_id == bindparam("cid"))
+                     .values(owed=members.c.owed + bindparam("delta")), rows)
+
+
+def sums(conn, customer_ids: Iterable[int] | None, as_of: dt.datetime | None = None
+         ) -> dict[int, tuple[int, int]]:
+    """``{customer_id: (Σ points, Σ owed_change)}`` of ledger rows dated at or before ``as_of``."""
+    query = (select(ledger.c.customer_id, func.sum(ledger.c.points), func.sum(ledger.c.owed_change))
+             .group_by(ledger.c.customer_id))
+    if as_of is not None:
+        query = query.where(ledger.c.at <= as_of)
+    if customer_ids is None:
+        return {r[0]: (int(r[1]), int(r[2])) for r in conn.execute(query)}
+    result = {}
+    for part in chunks(customer_ids):
+        result.update({r[0]: (int(r[1]), int(r[2]))
+                       for r in conn.execute(query.where(ledger.c.customer_id.in_(part)))})
+    return result
+
+
+def settle_owed(conn, owed: dict[int, int], now: dt.datetime, actor: str) -> dict[int, int]:
+    """Pay members' owed points from their lots (new earnings first by construction).
+
+    ``owed`` maps customer ids to what they owe; the members must already be
+    locked by the caller when lots may be spent concurrently.  Writes one
+    ``reverse`` row per member that could pay anything; returns what each paid.
+    """
+    owing = {c: o for c, o in owed.items() if o > 0}
+    if not owing:
+        return {}
+    lots = open_lots(conn, owing)
+    rows, paid = [], {}
+    for customer_id, due in sorted(owing.items()):
+        customer_lots = lots.get(customer_id, [])
+        uses = take(customer_lots, due)
+        amount = sum(p for _, p in uses)
+        if amount <= 0:
+            continue
+        at = max(lot.at for lot in customer_lots if lot.id in {u[0] for u in uses})
+        rows.append({"customer_id": customer_id, "at": at, "type": "reverse", "source": "owed",
+                     "points": -amount, "owed_change": -amount,
+                     "reason": "owed points paid off from new earnings", "uses": uses})
+        paid[customer_id] = amount
+    append(conn, rows, now, actor)
+    change_owed(conn, {c: -p for c, p in paid.items()})
+    return paid
+
+
+def or_none(column, value):
+    """SQL: ``column`` is NULL or ``column`` compares before-or-equal to ``value`` is false."""
+    return or_(column.is_(None), column > value)
+
+
+def spendable_filter(moment: dt.datetime):
+    """SQL condition on a lot row: unlocked and unexpired at ``moment``."""
+    return and_(or_(ledger.c.available_at.is_(None), ledger.c.available_at <= moment),
+                or_none(ledger.c.expires_at, moment))

@@ -1,0 +1,105 @@
+"""loyalty's tables: members, the append-only ledger, lot uses, rewards, milestones, referrals.
+
+The ledger is the truth: a member's balance is the sum of its ``points``, what
+they owe is the sum of ``owed_change``.  Rows with positive points are *lots*;
+every debit (spend, expire, reverse, negative adjust) records which lots it
+consumed in ``loyalty_lot_uses``, so a lot's remaining points are its points
+minus its uses, and nothing in the ledger is ever updated or deleted.
+"""
+
+from sqlalchemy import (BigInteger, Boolean, CheckConstraint, Column, ForeignKey, Index, Integer,
+                        MetaData, String, Table)
+
+from crmkit.tables import NAMING
+from crmkit.types import UTCDateTime
+
+metadata = MetaData(naming_convention=NAMING)
+
+LEDGER_TYPES = ("earn", "spend", "expire", "adjust", "reverse")
+SOURCES = ("purchase", "milestone", "referral", "refund", "owed", "reward", "expiry", "manual")
+ID = BigInteger().with_variant(Integer, "sqlite")
+
+members = Table(
+    "loyalty_members", metadata,
+    Column("customer_id", Integer, ForeignKey("customers.id"), primary_key=True),
+    Column("joined_at", UTCDateTime, nullable=False),
+    Column("tier", String(60)),
+    Column("tier_since", UTCDateTime),
+    Column("review_at", UTCDateTime, nullable=False),
+    Column("purchases", Integer, nullable=False, default=0),
+    Column("owed", Integer, nullable=False, default=0),
+)
+"""One row per member: tier, next review date, purchase count, and the lock row for spending.
+
+``owed`` caches the sum of the member's ledger ``owed_change`` (tests prove they agree).
+"""
+
+ledger = Table(
+    "loyalty_ledger", metadata,
+    Column("id", ID, primary_key=True),
+    Column("customer_id", Integer, ForeignKey("customers.id"), nullable=False),
+    Column("at", UTCDateTime, nullable=False),
+    Column("type", String(10), nullable=False),
+    Column("points", Integer, nullable=False),
+    Column("owed_change", Integer, nullable=False, default=0),
+    Column("source", String(20), nullable=False),
+    Column("reason", String(300), nullable=False),
+    Column("interaction_id", ID, ForeignKey("interactions.id")),
+    Column("related_id", ID, ForeignKey("loyalty_ledger.id")),
+    Column("reward_code", String(60)),
+    Column("expires_at", UTCDateTime),
+    Column("available_at", UTCDateTime),
+    Column("recorded_at", UTCDateTime, nullable=False),
+    Column("actor", String(200), nullable=False),
+    CheckConstraint("type IN ('earn', 'spend', 'expire', 'adjust', 'reverse')", name="type"),
+    Index("ix_loyalty_ledger_customer_at", "customer_id", "at"),
+)
+"""The append-only points ledger (signed integer points).
+
+``source`` says what wrote the row (one of :data:`SOURCES`); ``interaction_id`` is the
+interaction it came from (a purchase, a refund); ``related_id`` the ledger row it
+answers (the purchase earning a refund reverses, the lot an expiry empties).
+"""
+
+lot_uses = Table(
+    "loyalty_lot_uses", metadata,
+    Column("id", ID, primary_key=True),
+    Column("ledger_id", ID, ForeignKey("loyalty_ledger.id"), nullable=False),
+    Column("lot_id", ID, ForeignKey("loyalty_ledger.id"), nullable=False, index=True),
+    Column("points", Integer, nullable=False),
+    CheckConstraint("points > 0", name="points_positive"),
+)
+"""Which lot each debit consumed, and how many of its points (append-only)."""
+
+rewards = Table(
+    "loyalty_rewards", metadata,
+    Column("code", String(60), primary_key=True),
+    Column("name", String(200), nullable=False),
+    Column("points", Integer, nullable=False),
+    Column("stock", Integer),
+    Column("active", Boolean, nullable=False, default=True),
+    Column("created_at", UTCDateTime, nullable=False),
+    CheckConstraint("points > 0", name="points_positive"),
+    CheckConstraint("stock IS NULL OR stock >= 0", name="stock_not_negative"),
+)
+"""The rewards catalogue; ``stock`` NULL means unlimited."""
+
+milestones = Table(
+    "loyalty_milestones", metadata,
+    Column("customer_id", Integer, ForeignKey("customers.id"), primary_key=True),
+    Column("count", Integer, primary_key=True),
+    Column("ledger_id", ID, ForeignKey("loyalty_ledger.id"), nullable=False),
+    Column("reached_at", UTCDateTime, nullable=False),
+)
+"""Milestone bonuses awarded (one row per member and count: never twice)."""
+
+referrals = Table(
+    "loyalty_referrals", metadata,
+    Column("referee_id", Integer, ForeignKey("customers.id"), primary_key=True),
+    Column("referrer_id", Integer, ForeignKey("customers.id"), nullable=False, index=True),
+    Column("ledger_id", ID, ForeignKey("loyalty_ledger.id"), nullable=False),
+    Column("at", UTCDateTime, nullable=False),
+)
+"""Referral bonuses awarded (one per referee)."""
+
+ALL = [members, ledger, lot_uses, rewards, milestones, referrals]
