@@ -1,4 +1,4 @@
-"""``crmkit plugins list|enable|disable|config|schema``."""
+"""``crmkit plugins list|enable|disable|config|schema|new|check``."""
 
 from __future__ import annotations
 
@@ -83,3 +83,45 @@ def schema(state, name: str) -> None:
     """Print NAME's configuration JSON Schema."""
     with state.open() as crm:
         output_document(crm.plugins.schema(name), "json")
+
+
+@plugins.command()
+@click.argument("name")
+@click.option("--dir", "directory", type=click.Path(file_okay=False), default=".",
+              show_default=True, help="Create crmkit-NAME/ inside this directory.")
+@click.option("--description", help="One line saying what the plugin does.")
+def new(name: str, directory: str, description: str | None) -> None:
+    """Create a new plugin package crmkit-NAME from the template (tests included)."""
+    from ..plugins import discover
+    from ..scaffold import render
+
+    target = render(name, directory, description, taken=discover())
+    click.echo(f"created {target}")
+    click.echo("next:")
+    click.echo(f"  cd {target}")
+    click.echo("  pip install -e '.[test]'")
+    click.echo("  pytest -q")
+    click.echo(f"  crmkit plugins enable {name}")
+
+
+@plugins.command()
+@click.argument("name")
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table",
+              show_default=True, help="Output format.")
+@pass_state
+def check(state, name: str, fmt: str) -> None:
+    """Check NAME before release: metadata, schema, hooks, migrations, enable/disable.
+
+    Works on temporary SQLite files, never on --db.  A plugin that is not
+    installed is checked with `crmkit --plugin MODULE plugins check NAME`.
+    Exits non-zero when a check fails.
+    """
+    from ..errors import PluginError
+    from ..plugin_check import check_plugin
+
+    report = check_plugin(name, state.local_plugins)
+    output([{"check": f.check, "status": f.status, "detail": f.detail} for f in report.findings],
+           ["check", "status", "detail"], fmt)
+    if not report.ok:
+        count = len(report.failures)
+        raise PluginError(f"plugin {name!r} failed {count} check{'s' if count != 1 else ''}")
