@@ -1,0 +1,225 @@
+"""``crmkit idic …``: duplicates, differentiation, contact plans, treatments, report."""
+
+from __future__ import annotations
+
+import click
+
+from crmkit.cli.common import (as_of_option, format_option, output, output_document, pass_state,
+                               resolve_as_of)
+
+
+def _when(text: str | None, field: str):
+    from crmkit.clock import parse_timestamp
+
+    return None if text is None else parse_timestamp(text, field)
+
+
+@click.group(name="idic")
+def group() -> None:
+    """Identify, differentiate, interact, customise (Peppers & Rogers)."""
+
+
+@group.command()
+@click.option("--min-score", type=click.FloatRange(0, 1), default=None,
+              help="List pairs at or above this score (default: config min_score).")
+@format_option
+@pass_state
+def duplicates(state, min_score, fmt) -> None:
+    """List candidate duplicate customers with a score and the reasons."""
+    with state.open() as crm:
+        result = crm.plugin("idic").find_duplicates(min_score)
+    rows = [{"keep": p.first, "duplicate": p.second, "keep_name": p.first_name,
+             "duplicate_name": p.second_name, "score": p.score, "reasons": "; ".join(p.reasons)}
+            for p in result.pairs]
+    output(rows, ["keep", "duplicate", "keep_name", "duplicate_name", "score", "reasons"], fmt)
+    if fmt == "table":
+        for key, size in result.skipped_blocks:
+            click.echo(f"skipped block {key} ({size} records > max_block_size)", err=True)
+
+
+@group.command()
+@click.argument("keep")
+@click.argument("duplicate")
+@pass_state
+def merge(state, keep, duplicate) -> None:
+    """Merge customer DUPLICATE into KEEP (the core merge: every plugin's rows move)."""
+    with state.open() as crm:
+        crm.plugin("idic").merge(keep, duplicate)
+    click.echo(f"merged {duplicate} into {keep}")
+
+
+@group.command()
+@click.argument("first")
+@click.argument("second")
+@pass_state
+def dismiss(state, first, second) -> None:
+    """Record that FIRST and SECOND are different people (no longer listed as duplicates)."""
+    with state.open() as crm:
+        crm.plugin("idic").dismiss(first, second)
+    click.echo(f"{first} and {second} are not duplicates")
+
+
+@group.command()
+@as_of_option
+@click.option("--since", default=None, metavar="DATE", help="Only interactions from this date.")
+@format_option
+@pass_state
+def identification(state, as_of, since, fmt) -> None:
+    """The identification rate: interactions attributed to an identified customer."""
+    with state.open() as crm:
+        rate = crm.plugin("idic").identification_rate(resolve_as_of(crm, as_of),
+                                                      _when(since, "--since"))
+    output_document({"interactions": rate.interactions, "identified": rate.identified,
+                     "identification_rate": rate.rate}, fmt)
+
+
+@group.command()
+@as_of_option
+@click.option("--dry-run", is_flag=True, help="Compute and show, but do not store a run.")
+@format_option
+@pass_state
+def differentiate(state, as_of, dry_run, fmt) -> None:
+    """Group customers by value (MVC, MGC, BZ, maintain) and needs; store the run."""
+    with state.open() as crm:
+        result = crm.plugin("idic").differentiate(resolve_as_of(crm, as_of), save=not dry_run)
+    rows = [{"kind": "value", "group": g, "customers": n} for g, n in result.counts.items()]
+    rows += [{"kind": "needs", "group": g, "customers": n}
+             for g, n in sorted(result.needs_counts.items())]
+    output(rows, ["kind", "group", "customers"], fmt)
+    if fmt == "table":
+        stored = "not stored (dry run)" if result.run_id is None else f"run {result.run_id}"
+        click.echo(f"{stored}; {result.changed} customers changed value group")
+
+
+@group.command()
+@click.option("--group", "group_name", default=None, help="Only this value or needs group.")
+@as_of_option
+@format_option
+@pass_state
+def groups(state, group_name, as_of, fmt) -> None:
+    """Customers with their groups and values in the latest run."""
+    with state.open() as crm:
+        rows = crm.plugin("idic").groups(resolve_as_of(crm, as_of), group_name)
+    output(rows, ["customer", "name", "value_group", "needs_group", "current_value",
+                  "potential_value", "cost_to_serve"], fmt)
+
+
+@group.command()
+@click.option("--group", "group_name", default=None, help="Only this value or needs group.")
+@as_of_option
+@format_option
+@pass_state
+def due(state, group_name, as_of, fmt) -> None:
+    """Customers due for contact under their group's contact plan."""
+    with state.open() as crm:
+        rows = crm.plugin("idic").due(resolve_as_of(crm, as_of), group_name)
+    output([vars_of(r) for r in rows], ["customer", "name", "value_group", "needs_group", "plan",
+                                        "frequency_days", "channel", "last_contact",
+                                        "days_since"], fmt)
+
+
+def vars_of(item) -> dict:
+    """An attrs instance as a dict (for ``output``)."""
+    import attrs
+
+    return attrs.asdict(item, recurse=False)
+
+
+@group.command()
+@click.argument("customer")
+@click.option("--summary", default=None, help="What was said.")
+@click.option("--channel", default=None, help="Default: the plan's or preferred channel.")
+@click.option("--at", "at", default=None, metavar="DATE", help="When (default: now).")
+@click.option("--inbound", is_flag=True, help="The customer started the dialogue.")
+@pass_state
+def dialogue(state, customer, summary, channel, at, inbound) -> None:
+    """Record a dialogue with CUSTOMER."""
+    with state.open() as crm:
+        dialogue_id = crm.plugin("idic").record_dialogue(
+            customer, summary, channel, _when(at, "--at"), "inbound" if inbound else "outbound")
+    click.echo(f"dialogue {dialogue_id} recorded")
+
+
+@group.group()
+def treatments() -> None:
+    """Treatments (offer, service level, channel) per group, with holdouts."""
+
+
+@treatments.command("add")
+@click.argument("name")
+@click.option("--group", "group_name", required=True, help="Value group or needs group.")
+@click.option("--type", "kind", required=True, type=click.Choice(["offer", "service_level",
+                                                                  "channel"]))
+@click.option("--detail", required=True, help="What the treatment is.")
+@click.option("--holdout", type=float, default=None, help="Holdout share (default: config).")
+@click.option("--start", default=None, metavar="DATE", help="Start (default: now).")
+@pass_state
+def treatments_add(state, name, group_name, kind, detail, holdout, start) -> None:
+    """Start treatment NAME for a group."""
+    with state.open() as crm:
+        t = crm.plugin("idic").add_treatment(name, group_name, kind, detail, holdout,
+                                             _when(start, "--start"))
+    click.echo(f"treatment {t.name}: {t.treated} treated, {t.held_out} held out")
+
+
+@treatments.command("list")
+@format_option
+@pass_state
+def treatments_list(state, fmt) -> None:
+    """Every treatment with its arm sizes."""
+    with state.open() as crm:
+        rows = crm.plugin("idic").treatments()
+    output([vars_of(t) for t in rows], ["name", "group", "type", "detail", "holdout_share",
+                                        "start", "end", "treated", "held_out"], fmt)
+
+
+@treatments.command("end")
+@click.argument("name")
+@click.option("--at", "at", default=None, metavar="DATE", help="When (default: now).")
+@pass_state
+def treatments_end(state, name, at) -> None:
+    """Stop treatment NAME."""
+    with state.open() as crm:
+        t = crm.plugin("idic").end_treatment(name, _when(at, "--at"))
+    click.echo(f"treatment {t.name} ended at {t.end.isoformat()}")
+
+
+@group.command()
+@click.argument("name")
+@click.option("--metric", type=click.Choice(["revenue", "purchases", "purchase_rate"]),
+              default="revenue", show_default=True)
+@as_of_option
+@format_option
+@pass_state
+def uplift(state, name, metric, as_of, fmt) -> None:
+    """Uplift of treatment NAME: treated mean minus holdout mean on a metric."""
+    with state.open() as crm:
+        result = crm.plugin("idic").uplift(name, metric, resolve_as_of(crm, as_of))
+    output_document(vars_of(result), fmt)
+
+
+@group.command()
+@click.argument("customer", required=False)
+@as_of_option
+@format_option
+@pass_state
+def progress(state, customer, as_of, fmt) -> None:
+    """Per-customer IDIC progress 0–4 (one CUSTOMER, or everyone)."""
+    with state.open() as crm:
+        api = crm.plugin("idic")
+        when = resolve_as_of(crm, as_of)
+        found = [api.progress(customer, when)] if customer else api.progress_list(when)
+    rows = [dict(vars_of(p), progress=p.score) for p in found]
+    output(rows, ["customer", "name", "identified", "differentiated", "interacted",
+                  "customised", "progress"], fmt)
+
+
+@group.command()
+@as_of_option
+@format_option
+@pass_state
+def report(state, as_of, fmt) -> None:
+    """The IDIC report: identification rate, groups, contacts due, treatments, progress."""
+    with state.open() as crm:
+        document = crm.plugin("idic").report(resolve_as_of(crm, as_of))
+    output_document(document, fmt)

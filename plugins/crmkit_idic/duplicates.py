@@ -1,0 +1,233 @@
+"""Identify: candidate duplicate customers, found by blocking and scored with reasons.
+
+Records are only compared inside a *block* — records sharing a normalised
+email, an E.164 phone, a social handle, or a name key (surname + initial of the
+formal first name; organisations: the name without legal suffixes) — so the
+work grows with the block sizes, not with n².  Blocks larger than
+``max_block_size`` are skipped and counted.
+
+A pair's score is ``1 - Π(1 - weight)`` over its matching signals (email,
+phone, handle, name), multiplied by ``(1 - conflict_penalty)`` for each
+conflict (both have an email and they differ; the same for phones; first names
+that are incompatible).  Two people who only share a surname are never a
+name match: their first names must be equal, a nickname of one another, one a
+prefix of the other (at least ``min_prefix`` letters), or at least
+``first_name_similarity`` similar (rapidfuzz ratio).
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections import defaultdict
+from typing import Any, Iterable
+
+import attrs
+
+from . import normalise
+
+
+@attrs.frozen
+class Record:
+    """What matching needs of one customer."""
+
+    id: int
+    external_id: str
+    type: str
+    name: str | None
+    email: str | None = None
+    phone: str | None = None
+    handles: frozenset[str] = frozenset()
+
+
+@attrs.frozen
+class Keys:
+    """A record's normalised identifiers."""
+
+    email: str | None
+    phone: str | None
+    handles: frozenset[str]
+    person: tuple[str, str] | None
+    organisation: str | None
+
+
+@attrs.frozen
+class Pair:
+    """A candidate duplicate pair: ``first`` is the older record (lower id)."""
+
+    first_id: int
+    second_id: int
+    first: str
+    second: str
+    first_name: str | None
+    second_name: str | None
+    score: float
+    reasons: tuple[str, ...]
+
+
+@attrs.frozen
+class Settings:
+    """The matching rules (from the plugin configuration)."""
+
+    default_region: str = "GB"
+    weights: dict[str, float] = attrs.field(
+        factory=lambda: {"email": 0.9, "phone": 0.85, "handle": 0.7, "name": 0.6})
+    conflict_penalty: float = 0.5
+    min_score: float = 0.5
+    first_name_similarity: float = 85
+    min_prefix: int = 2
+    nicknames: dict[str, str] = attrs.field(factory=dict)
+    max_block_size: int = 200
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any]) -> "Settings":
+        """Settings from the idic configuration (defaults filled in)."""
+        return cls(default_region=config["default_region"], weights=dict(config["weights"]),
+                   conflict_penalty=config["conflict_penalty"], min_score=config["min_score"],
+                   first_name_similarity=config["first_name_similarity"],
+                   min_prefix=config["min_prefix"], nicknames=dict(config["nicknames"]),
+                   max_block_size=config["max_block_size"])
+
+
+@attrs.frozen
+class Result:
+    """Candidate pairs, and how many oversized blocks were skipped."""
+
+    pairs: list[Pair]
+    compared: int
+    skipped_blocks: list[tuple[str, int]]
+
+
+def keys_of(record: Record, settings: Settings) -> Keys:
+    """Normalise a record's identifiers."""
+    person = normalise.person_name(record.name) if record.type == "person" else None
+    org = normalise.organisation_name(record.name) if record.type == "organisation" else None
+    return Keys(normalise.email_key(record.email),
+                normalise.phone_key(record.phone, settings.default_region),
+                frozenset(h for h in map(normalise.handle_key, record.handles) if h),
+                person, org)
+
+
+def block_keys(keys: Keys, settings: Settings) -> list[str]:
+    """The blocks a record falls into."""
+    out = []
+    if keys.email:
+        out.append(f"email:{keys.email}")
+    if keys.phone:
+        out.append(f"phone:{keys.phone}")
+    out.extend(f"handle:{h}" for h in sorted(keys.handles))
+    if keys.person:
+        first, surname = keys.person
+        out.append(f"name:{surname}|{normalise.formal(first, settings.nicknames)[0]}")
+    if keys.organisation:
+        out.append(f"org:{keys.organisation}")
+    return out
+
+
+def first_names_compatible(a: str, b: str, settings: Settings) -> str | None:
+    """Why two first names may be the same person's (None when they are not compatible).
+
+    A bare initial is never compatible by itself (see :func:`compare`, where it is neutral).
+    """
+    from rapidfuzz import fuzz
+
+    if a == b:
+        return "same first name"
+    fa, fb = normalise.formal(a, settings.nicknames), normalise.formal(b, settings.nicknames)
+    if fa == fb:
+        return "nickname"
+    short, long_ = sorted((a, b), key=len)
+    if len(short) >= settings.min_prefix and long_.startswith(short):
+        return "first name prefix"
+    ratio = fuzz.ratio(a, b)
+    if ratio >= settings.first_name_similarity:
+        return f"first names {ratio:.0f}% similar"
+    return None
+
+
+def compare(a: Record, ka: Keys, b: Record, kb: Keys, settings: Settings
+            ) -> tuple[float, list[str]] | None:
+    """Score one pair; None when nothing matches."""
+    signals: list[str] = []
+    conflicts = 0
+    reasons: list[str] = []
+    if ka.email and kb.email:
+        if ka.email == kb.email:
+            signals.append("email")
+            reasons.append(f"same email {ka.email}")
+        else:
+            conflicts += 1
+            reasons.append("different emails")
+    if ka.phone and kb.phone:
+        if ka.phone == kb.phone:
+            signals.append("phone")
+            reasons.append(f"same phone {ka.phone}")
+        else:
+            conflicts += 1
+            reasons.append("different phones")
+    shared = sorted(ka.handles & kb.handles)
+    if shared:
+        signals.append("handle")
+        reasons.append("same social handle " + ", ".join(f"@{h}" for h in shared))
+    if ka.person and kb.person:
+        (fa, sa), (fb, sb) = ka.person, kb.person
+        if min(len(fa), len(fb)) > 1 or fa[0] != fb[0]:
+            why = first_names_compatible(fa, fb, settings)
+            if why is None:
+                conflicts += 1
+                reasons.append(f"different first names ({fa} / {fb})")
+            elif sa == sb:
+                signals.append("name")
+                reasons.append(f"similar names {a.name!r} ~ {b.name!r} ({why})")
+    if ka.organisation and kb.organisation:
+        from rapidfuzz import fuzz
+
+        ratio = fuzz.ratio(ka.organisation, kb.organisation)
+        if ratio >= settings.first_name_similarity:
+            signals.append("name")
+            reasons.append(f"similar organisation names {a.name!r} ~ {b.name!r}")
+        else:
+            conflicts += 1
+            reasons.append("different organisation names")
+    if not signals:
+        return None
+    miss = 1.0
+    for signal in signals:
+        miss *= 1.0 - settings.weights[signal]
+    score = (1.0 - miss) * (1.0 - settings.conflict_penalty) ** conflicts
+    return round(score, 4), reasons
+
+
+def find_pairs(records: Iterable[Record], settings: Settings,
+               dismissed: set[tuple[int, int]] = frozenset()) -> Result:
+    """Candidate duplicate pairs at or above ``min_score``, best first."""
+    records = [r for r in records]
+    keys = [keys_of(r, settings) for r in records]
+    blocks: dict[str, list[int]] = defaultdict(list)
+    for index, k in enumerate(keys):
+        for key in block_keys(k, settings):
+            blocks[key].append(index)
+    candidates: set[tuple[int, int]] = set()
+    skipped = []
+    for key, members in blocks.items():
+        if len(members) < 2:
+            continue
+        if len(members) > settings.max_block_size:
+            skipped.append((key, len(members)))
+            continue
+        candidates.update(itertools.combinations(members, 2))
+    pairs = []
+    for i, j in candidates:
+        a, b = records[i], records[j]
+        if a.type != b.type:
+            continue
+        if a.id > b.id:
+            (a, i), (b, j) = (b, j), (a, i)
+        if (a.id, b.id) in dismissed:
+            continue
+        scored = compare(a, keys[i], b, keys[j], settings)
+        if scored is None or scored[0] < settings.min_score:
+            continue
+        pairs.append(Pair(a.id, b.id, a.external_id, b.external_id, a.name, b.name,
+                          scored[0], tuple(scored[1])))
+    pairs.sort(key=lambda p: (-p.score, p.first_id, p.second_id))
+    return Result(pairs, len(candidates), sorted(skipped))
