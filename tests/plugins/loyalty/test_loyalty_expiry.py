@@ -1,0 +1,115 @@
+"""Expiry: FIFO consumption by expiry date and the four modes; runs are idempotent."""
+
+from __future__ import annotations
+
+import pytest
+from loyalty_support import at
+from sqlalchemy import select
+
+from crmkit_loyalty import ledger as lg
+from crmkit_loyalty.errors import NotEnoughPoints
+from crmkit_loyalty.tables import ledger
+
+NO_BONUS = {"tiers": [], "milestones": []}
+
+
+def remaining(crm, customer="C1"):
+    cid = crm.customers.get(customer).id
+    with crm.read() as conn:
+        rows = conn.execute(select(ledger.c.id, ledger.c.points).where(
+            ledger.c.customer_id == cid, ledger.c.points > 0).order_by(ledger.c.id)).all()
+        left = {lot.id: lot.remaining for lot in lg.open_lots(conn, [cid]).get(cid, [])}
+    return [left.get(row.id, 0) for row in rows]
+
+
+def expire_rows(crm):
+    with crm.read() as conn:
+        return conn.execute(select(ledger.c.related_id, ledger.c.points, ledger.c.at)
+                            .where(ledger.c.type == "expire").order_by(ledger.c.id)).all()
+
+
+def test_spending_is_fifo_by_expiry_and_rolling_expiry_is_idempotent(crm, loyalty, shop, clock):
+    api = loyalty(NO_BONUS)
+    api.add_reward("R150", 150)
+    shop.purchase("C1", "100", at(2024, 6, 10))          # expires 2025-06-10
+    shop.purchase("C1", "100", at(2024, 3, 10))          # recorded later, expires first: 2025-03-10
+    api.redeem("C1", "R150")
+    assert remaining(crm) == [50, 0]                     # the March lot is empty, June has 50
+    clock.set(at(2025, 7, 1))
+    assert api.expire().rows == 1
+    assert api.expire().rows == 0                        # same clock: nothing more
+    june = [r for r in expire_rows(crm)]
+    assert [(r.points, r.at) for r in june] == [(-50, at(2024, 6, 10).replace(year=2025))]
+    assert api.balance("C1") == 0
+
+
+def test_one_expire_row_per_lot_at_its_date(crm, loyalty, shop, clock):
+    api = loyalty(NO_BONUS)
+    shop.purchase("C1", "100", at(2024, 3, 10))
+    shop.purchase("C1", "70", at(2024, 6, 10))
+    assert api.expire(at(2025, 3, 9)).rows == 0
+    first = api.expire(at(2025, 3, 10))
+    assert (first.rows, first.points, first.members) == (1, 100, 1)
+    assert api.balance("C1", at(2025, 3, 10)) == 70
+    clock.set(at(2025, 12, 1))
+    assert api.expire().rows == 1
+    assert api.expire().rows == 0
+    assert [(r.points, r.at) for r in expire_rows(crm)] == [(-100, at(2025, 3, 10)),
+                                                            (-70, at(2025, 6, 10))]
+    assert api.balance("C1") == 0
+
+
+def test_expiry_months_changes_the_lifetime(crm, loyalty, shop):
+    api = loyalty(dict(NO_BONUS, expiry_months=6))
+    shop.purchase("C1", "100", at(2024, 3, 10))
+    assert api.expire(at(2024, 9, 10)).points == 100
+
+
+def test_lapsed_points_cannot_be_spent_before_the_expiry_run(crm, loyalty, shop, clock):
+    api = loyalty(NO_BONUS)
+    api.add_reward("R50", 50)
+    shop.purchase("C1", "100", at(2023, 12, 1))
+    with pytest.raises(NotEnoughPoints):
+        api.redeem("C1", "R50")                          # clock 2025-01-01: lot expired 2024-12-01
+
+
+def test_calendar_mode_expires_at_the_end_of_the_following_year(crm, loyalty, shop):
+    api = loyalty(dict(NO_BONUS, expiry_mode="calendar"))
+    shop.purchase("C1", "100", at(2024, 3, 10))
+    shop.purchase("C1", "40", at(2024, 12, 31, 23))
+    assert api.expire(at(2025, 12, 31, 23)).rows == 0
+    result = api.expire(at(2026, 1, 1))
+    assert (result.rows, result.points) == (2, 140)
+
+
+def test_inactivity_mode_expires_everything_after_months_without_activity(crm, loyalty, shop,
+                                                                            clock):
+    api = loyalty(dict(NO_BONUS, expiry_mode="inactivity", inactivity_months=12))
+    crm.customers.add("C2")
+    api.add_reward("R10", 10)
+    shop.purchase("C1", "100", at(2024, 1, 10))
+    shop.purchase("C1", "50", at(2024, 3, 10))
+    shop.purchase("C2", "80", at(2024, 1, 10))
+    clock.set(at(2024, 6, 1))
+    api.redeem("C2", "R10")                               # C2 stays active
+    assert api.expire(at(2025, 3, 9)).rows == 0
+    result = api.expire(at(2025, 3, 10))
+    assert (result.rows, result.points, result.members) == (2, 150, 1)
+    assert {r.at for r in expire_rows(crm)} == {at(2025, 3, 10)}
+    assert api.expire(at(2025, 3, 10)).rows == 0
+    assert (api.balance("C1", at(2025, 3, 10)), api.balance("C2", at(2025, 3, 10))) == (0, 70)
+
+
+def test_none_mode_never_expires(crm, loyalty, shop):
+    api = loyalty(dict(NO_BONUS, expiry_mode="none"))
+    shop.purchase("C1", "100", at(2020, 1, 1))
+    assert api.expire(at(2040, 1, 1)).rows == 0
+    assert api.balance("C1", at(2040, 1, 1)) == 100
+
+
+def test_sweep_runs_expiry_and_reviews(crm, loyalty, shop, clock):
+    api = loyalty(NO_BONUS)
+    shop.purchase("C1", "100", at(2023, 6, 1))
+    assert crm.sweep()["loyalty"] == {"expire_rows": 1, "points_expired": 100, "tier_changes": 0}
+    assert crm.sweep()["loyalty"]["expire_rows"] == 0
+    assert api.balance("C1") == 0
