@@ -1,0 +1,157 @@
+"""``crmkit social …``: handles, mention import, sentiment, engagement, referrals."""
+
+from __future__ import annotations
+
+import click
+
+from crmkit.cli.common import (as_of_option, format_option, output, output_document, pass_state,
+                               resolve_as_of)
+
+
+@click.group(name="social")
+def group() -> None:
+    """Social identities, mentions and sentiment, engagement, referrals."""
+
+
+@group.command()
+@click.argument("customer")
+@click.argument("platform")
+@click.argument("handle")
+@pass_state
+def link(state, customer, platform, handle) -> None:
+    """Link HANDLE on PLATFORM to CUSTOMER (@Alice and alice are the same handle)."""
+    with state.open() as crm:
+        created = crm.plugin("social").link_handle(customer, platform, handle)
+        click.echo("linked" if created else "already linked")
+
+
+@group.command()
+@click.argument("customer")
+@click.argument("platform")
+@click.argument("handle")
+@pass_state
+def unlink(state, customer, platform, handle) -> None:
+    """Remove HANDLE on PLATFORM from CUSTOMER."""
+    with state.open() as crm:
+        crm.plugin("social").unlink_handle(customer, platform, handle)
+        click.echo("unlinked")
+
+
+@group.command()
+@click.argument("customer", required=False)
+@format_option
+@pass_state
+def handles(state, customer, fmt) -> None:
+    """List linked handles (of CUSTOMER, or everyone's)."""
+    with state.open() as crm:
+        output(crm.plugin("social").identities(customer),
+               ["customer", "platform", "handle", "linked_at"], fmt)
+
+
+@group.command(name="import")
+@click.argument("path", type=click.Path(dir_okay=False))
+@click.option("--format", "file_format", type=click.Choice(["csv", "jsonl"]),
+              help="File format (default: from the extension).")
+@pass_state
+def import_(state, path, file_format) -> None:
+    """Import mentions from a CSV or JSON Lines FILE (platform, post_id, handle, text, posted_at,
+    likes, comments, shares).  Any bad line rejects the file; re-importing updates counts."""
+    with state.open() as crm:
+        result = crm.plugin("social").import_file(path, file_format)
+        click.echo(result.summary() + f"; negative-mention events {result.alerts}")
+
+
+@group.command()
+@click.option("--customer", help="Only this customer's mentions.")
+@click.option("--label", type=click.Choice(["positive", "neutral", "negative"]))
+@click.option("--since", help="Only mentions posted on or after this date.")
+@click.option("--limit", type=int, default=100, show_default=True)
+@as_of_option
+@format_option
+@pass_state
+def mentions(state, customer, label, since, limit, as_of, fmt) -> None:
+    """List mentions posted up to --as-of, newest first, with their sentiment."""
+    from crmkit.clock import parse_timestamp
+
+    with state.open() as crm:
+        rows = crm.plugin("social").mentions(
+            customer, label, parse_timestamp(since, "--since") if since else None,
+            resolve_as_of(crm, as_of), limit)
+        output(rows, ["id", "platform", "post_id", "handle", "external_id", "posted_at", "likes",
+                      "comments", "shares", "sentiment", "label", "text"], fmt)
+
+
+@group.command()
+@click.argument("text")
+@format_option
+@pass_state
+def sentiment(state, text, fmt) -> None:
+    """Score TEXT with VADER and label it with the configured thresholds."""
+    with state.open() as crm:
+        value, label = crm.plugin("social").score(text)
+        output_document({"score": value, "label": label}, fmt)
+
+
+@group.command(name="sentiment-summary")
+@click.option("--since", help="Only mentions posted on or after this date.")
+@as_of_option
+@format_option
+@pass_state
+def sentiment_summary(state, since, as_of, fmt) -> None:
+    """Count mentions per sentiment label, posted up to --as-of."""
+    from crmkit.clock import parse_timestamp
+
+    with state.open() as crm:
+        summary = crm.plugin("social").sentiment_summary(
+            parse_timestamp(since, "--since") if since else None, resolve_as_of(crm, as_of))
+        output_document(summary, fmt)
+
+
+@group.command()
+@click.option("--period", type=click.Choice(["day", "week", "month", "quarter", "year"]),
+              help="Calendar period (default: engagement_period).")
+@click.option("--periods", type=click.IntRange(1, 400), default=1, show_default=True,
+              help="How many periods, ending with the one containing --as-of.")
+@click.option("--customer", help="Only this customer.")
+@as_of_option
+@format_option
+@pass_state
+def engagement(state, period, periods, customer, as_of, fmt) -> None:
+    """Engagement per customer, handle and period (likes + 2×comments + 3×shares by default)."""
+    with state.open() as crm:
+        rows = crm.plugin("social").engagement(resolve_as_of(crm, as_of), period, periods,
+                                               customer)
+        output(rows, ["period_start", "external_id", "platform", "handle", "mentions", "likes",
+                      "comments", "shares", "engagement"], fmt)
+
+
+@group.command(name="referral-code")
+@click.argument("customer")
+@pass_state
+def referral_code(state, customer) -> None:
+    """Print CUSTOMER's referral code (created on first request)."""
+    with state.open() as crm:
+        click.echo(crm.plugin("social").referral_code(customer))
+
+
+@group.command()
+@click.argument("code")
+@click.argument("customer")
+@pass_state
+def redeem(state, code, customer) -> None:
+    """New customer CUSTOMER redeems referral CODE."""
+    with state.open() as crm:
+        referral = crm.plugin("social").redeem_referral(code, customer)
+        referrer = crm.customers.get_by_id(referral.referrer_id).external_id
+        click.echo(f"{customer} referred by {referrer}")
+
+
+@group.command()
+@as_of_option
+@format_option
+@pass_state
+def referrals(state, as_of, fmt) -> None:
+    """List referrals redeemed up to --as-of and whether they converted by then."""
+    with state.open() as crm:
+        output(crm.plugin("social").referrals(resolve_as_of(crm, as_of)),
+               ["id", "referrer", "referee", "redeemed_at", "converted", "converted_at"], fmt)

@@ -1,0 +1,262 @@
+"""Mentions: checked in full, then stored deduplicated by (platform, post_id), scored, alerted once.
+
+Re-importing a post updates its counts (and its text and score if edited);
+it never duplicates.  A mention by a known customer (its handle is linked)
+scoring at or below ``case_threshold`` emits ``social.negative_mention``
+once, the first time it is imported while its handle belongs to a customer.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from typing import Any, Iterable
+
+import attrs
+from sqlalchemy import bindparam, insert, select, update
+
+from crmkit.clock import ensure_utc, parse_timestamp
+from crmkit.db import allocate_ids
+from crmkit.errors import ValidationError
+from crmkit.pipeline import raise_problems
+
+from . import identities, sentiment
+from .tables import identities as identity_table
+from .tables import mentions
+
+FIELDS = ("platform", "post_id", "handle", "text", "posted_at", "likes", "comments", "shares")
+REQUIRED = ("platform", "post_id", "handle", "posted_at")
+COUNTS = ("likes", "comments", "shares")
+TEXT_LIMIT = 10000
+POST_ID_LIMIT = 200
+ERASED_PREFIX = "erased:"
+
+
+@attrs.define
+class ImportResult:
+    """What an import did, in the core's summary terms."""
+
+    read: int = 0
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    alerts: int = 0
+
+    def summary(self) -> str:
+        """``read R, created C, updated U, unchanged K, rejected 0``."""
+        return (f"read {self.read}, created {self.created}, updated {self.updated}, "
+                f"unchanged {self.unchanged}, rejected 0")
+
+
+def erased_key(platform: str, post_id: str) -> str:
+    """What an erased mention keeps of its post id: a one-way hash, so re-imports still deduplicate."""
+    digest = hashlib.sha256(f"{platform}\n{post_id}".encode()).hexdigest()
+    return ERASED_PREFIX + digest[:48]
+
+
+def check(records: Iterable[Any], labels: list[str],
+          problems: list[tuple[str, str, str]] | None = None) -> list[dict[str, Any]]:
+    """Normalise every record; raise one ValidationError listing every bad line (``line N: field: problem``)."""
+    problems = list(problems or [])
+    rows: list[dict[str, Any]] = []
+    seen: dict[tuple[str, str], tuple[dict[str, Any], str]] = {}
+    for record, where in zip(records, labels):
+        row = _normalise(record, where, problems)
+        if row is None:
+            continue
+        key = (row["platform"], row["post_id"])
+        if key in seen:
+            if seen[key][0] != row:
+                problems.append((where, "post_id", f"{row['post_id']!r} on {row['platform']} "
+                                 f"repeats {seen[key][1]} with different content"))
+            continue
+        seen[key] = (row, where)
+        rows.append(row)
+    raise_problems(problems)
+    return rows
+
+
+def _normalise(record: Any, where: str, problems: list) -> dict[str, Any] | None:
+    if not isinstance(record, dict):
+        problems.append((where, "row", f"expected a mapping of fields, got {type(record).__name__}"))
+        return None
+    before = len(problems)
+    unknown = sorted(set(record) - set(FIELDS))
+    if unknown:
+        problems.append((where, unknown[0], f"unknown field (allowed: {', '.join(FIELDS)})"))
+    for field in REQUIRED:
+        if record.get(field) in (None, ""):
+            problems.append((where, field, "required"))
+    if len(problems) > before:
+        return None
+    row: dict[str, Any] = {}
+    problem = identities.platform_problem(record["platform"])
+    if problem:
+        problems.append((where, "platform", problem))
+    else:
+        row["platform"] = record["platform"].strip().lower()
+    post_id = record["post_id"]
+    if isinstance(post_id, int) and not isinstance(post_id, bool):
+        post_id = str(post_id)
+    if not isinstance(post_id, str) or not post_id.strip():
+        problems.append((where, "post_id", "must be non-empty text"))
+    elif len(post_id.strip()) > POST_ID_LIMIT or post_id.strip().startswith(ERASED_PREFIX):
+        problems.append((where, "post_id", f"at most {POST_ID_LIMIT} characters, not starting "
+                         f"with {ERASED_PREFIX!r}"))
+    else:
+        row["post_id"] = post_id.strip()
+    problem = identities.handle_problem(record["handle"])
+    if problem:
+        problems.append((where, "handle", problem))
+    else:
+        row["handle"] = identities.normalise_handle(record["handle"])
+    text = record.get("text")
+    if text is not None and not isinstance(text, str):
+        problems.append((where, "text", f"must be text, got {type(text).__name__}"))
+    elif text is not None and len(text) > TEXT_LIMIT:
+        problems.append((where, "text", f"{len(text)} characters; at most {TEXT_LIMIT}"))
+    else:
+        row["text"] = text.strip() if text and text.strip() else None
+    try:
+        posted = record["posted_at"]
+        row["posted_at"] = (ensure_utc(posted, "posted_at") if isinstance(posted, dt.datetime)
+                            else parse_timestamp(str(posted), "posted_at"))
+    except ValidationError as exc:
+        problems.append((where, "posted_at", str(exc).split(": ", 1)[-1]))
+    for field in COUNTS:
+        value = record.get(field)
+        count = _count(value)
+        if count is None:
+            problems.append((where, field, f"{value!r} is not a whole number >= 0"))
+        else:
+            row[field] = count
+    return row if len(problems) == before else None
+
+
+def _count(value: Any) -> int | None:
+    if value is None or value == "":
+        return 0
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value if value >= 0 else None
+    if isinstance(value, str) and value.strip().isdigit():
+        return int(value.strip())
+    return None
+
+
+def store(ctx, rows: list[dict[str, Any]]) -> ImportResult:
+    """Write checked rows inside the open transaction; emit negative-mention events."""
+    result = ImportResult(read=len(rows))
+    if not rows:
+        return result
+    conn, now = ctx.conn, ctx.now()
+    existing = _existing(conn, rows)
+    owners = _owners(conn, rows)
+    fresh, changed, candidates = [], [], []
+    for row in rows:
+        key = (row["platform"], row["post_id"])
+        customer_id = owners.get((row["platform"], row["handle"]))
+        stored = existing.get(key)
+        if stored is None:
+            fresh.append({**row, "customer_id": customer_id,
+                          "sentiment": sentiment.score(row["text"]), "imported_at": now,
+                          "updated_at": now, "alerted_at": None, "erased_at": None})
+            continue
+        wanted = {f: row[f] for f in COUNTS}
+        if stored["erased_at"] is None:
+            wanted.update(handle=row["handle"], text=row["text"], posted_at=row["posted_at"],
+                          customer_id=customer_id)
+            if row["text"] != stored["text"]:
+                wanted["sentiment"] = sentiment.score(row["text"])
+        delta = {f: v for f, v in wanted.items() if stored[f] != v}
+        if delta:
+            changed.append((stored["id"], delta))
+        else:
+            result.unchanged += 1
+        if stored["erased_at"] is None and stored["alerted_at"] is None:
+            candidates.append({**stored, **delta})
+    if fresh:
+        first = allocate_ids(conn, mentions, len(fresh))
+        for n, row in enumerate(fresh):
+            row["id"] = first + n
+        conn.execute(insert(mentions), fresh)
+        candidates.extend(fresh)
+    _update(conn, changed, existing_by_id={r["id"]: r for r in existing.values()}, now=now)
+    result.created, result.updated = len(fresh), len(changed)
+    result.alerts = _alert(ctx, candidates)
+    return result
+
+
+UPDATED = ("handle", "text", "posted_at", "customer_id", "sentiment") + COUNTS
+
+
+def _update(conn, changed: list[tuple[int, dict[str, Any]]], existing_by_id, now) -> None:
+    """Apply changes in two executemany statements: full rows, and counts of erased mentions."""
+    full, counts = [], []
+    for mention_id, delta in changed:
+        stored = existing_by_id[mention_id]
+        merged = {f: delta.get(f, stored[f]) for f in UPDATED}
+        if stored["erased_at"] is None:
+            full.append({"b_id": mention_id, **{f"b_{f}": merged[f] for f in UPDATED}})
+        else:
+            counts.append({"b_id": mention_id, **{f"b_{f}": merged[f] for f in COUNTS}})
+    for params, fields in ((full, UPDATED), (counts, COUNTS)):
+        if params:
+            conn.execute(update(mentions).where(mentions.c.id == bindparam("b_id"))
+                         .values(updated_at=now, **{f: bindparam(f"b_{f}") for f in fields}),
+                         params)
+
+
+def _existing(conn, rows: list[dict[str, Any]]) -> dict[tuple[str, str], dict[str, Any]]:
+    """Stored mentions by (platform, post id), erased ones found through their hashed key."""
+    keys_by_platform: dict[str, dict[str, str]] = {}
+    for row in rows:
+        lookup = keys_by_platform.setdefault(row["platform"], {})
+        lookup[row["post_id"]] = row["post_id"]
+        lookup[erased_key(row["platform"], row["post_id"])] = row["post_id"]
+    m = mentions.c
+    query = select(mentions).where(m.platform == bindparam("p"),
+                                   m.post_id.in_(bindparam("ids", expanding=True)))
+    found: dict[tuple[str, str], dict[str, Any]] = {}
+    for platform, lookup in keys_by_platform.items():
+        stored_ids = list(lookup)
+        for start in range(0, len(stored_ids), 2000):
+            for r in conn.execute(query, {"p": platform, "ids": stored_ids[start:start + 2000]}
+                                  ).mappings():
+                found[(platform, lookup[r["post_id"]])] = dict(r)
+    return found
+
+
+def _owners(conn, rows: list[dict[str, Any]]) -> dict[tuple[str, str], int]:
+    """The customer owning each (platform, handle) of the rows."""
+    handles: dict[str, set[str]] = {}
+    for row in rows:
+        handles.setdefault(row["platform"], set()).add(row["handle"])
+    i = identity_table.c
+    query = select(i.handle, i.customer_id).where(i.platform == bindparam("p"),
+                                                  i.handle.in_(bindparam("h", expanding=True)))
+    owners: dict[tuple[str, str], int] = {}
+    for platform, names in handles.items():
+        names_list = sorted(names)
+        for start in range(0, len(names_list), 2000):
+            for handle, customer_id in conn.execute(
+                    query, {"p": platform, "h": names_list[start:start + 2000]}):
+                owners[(platform, handle)] = customer_id
+    return owners
+
+
+def _alert(ctx, candidates: list[dict[str, Any]]) -> int:
+    """Emit ``social.negative_mention`` for known customers' mentions at or below the case threshold."""
+    threshold = ctx.config["case_threshold"]
+    due = [m for m in candidates
+           if m["customer_id"] is not None and m["sentiment"] <= threshold]
+    if not due:
+        return 0
+    ctx.conn.execute(update(mentions).where(mentions.c.id.in_([m["id"] for m in due]))
+                     .values(alerted_at=ctx.now()))
+    for m in due:
+        ctx.emit("social.negative_mention", m["customer_id"],
+                 {"mention_id": m["id"], "platform": m["platform"], "handle": m["handle"],
+                  "score": m["sentiment"]})
+    return len(due)
