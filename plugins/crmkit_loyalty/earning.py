@@ -160,10 +160,11 @@ def reverse_refunds(ctx, refunds: list[dict[str, Any]]) -> set[int]:
                    interactions.c.kind == "purchase"))})
     if not purchases:
         return set()
-    customers = {p.customer_id for p in purchases.values()}
+    # the earning may sit with the refund's customer after a merge: look under both
+    customers = {p.customer_id for p in purchases.values()} | {r["customer_id"] for r in refunds}
     purchase_ids = [p.id for p in purchases.values()]
     earned = {row.interaction_id: row for row in conn.execute(
-        select(ledger.c.id, ledger.c.interaction_id, ledger.c.points)
+        select(ledger.c.id, ledger.c.interaction_id, ledger.c.points, ledger.c.customer_id)
         .where(ledger.c.customer_id.in_(customers), ledger.c.source == "purchase",
                ledger.c.interaction_id.in_(purchase_ids)))}
     if not earned:
@@ -179,25 +180,23 @@ def reverse_refunds(ctx, refunds: list[dict[str, Any]]) -> set[int]:
     rows, owed = [], {}
     for refund in sorted(refunds, key=lambda r: r["id"]):
         purchase = purchases.get(refund["payload"]["refund_of"])
-        if purchase is None or purchase.customer_id not in locked:
-            continue
-        earning = earned.get(purchase.id)
-        if earning is None:
+        earning = None if purchase is None else earned.get(purchase.id)
+        if earning is None or earning.customer_id not in locked:
             continue
         done = int(reversed_.get(earning.id, 0))
         want = refund_points(earning.points, done, refund["amount"], purchase.amount)
         if want <= 0:
             continue
         reversed_[earning.id] = done + want
-        uses = lg.take(lots.get(purchase.customer_id, []), want, first=[earning.id])
+        uses = lg.take(lots.get(earning.customer_id, []), want, first=[earning.id])
         taken = sum(p for _, p in uses)
-        rows.append({"customer_id": purchase.customer_id, "at": refund["occurred_at"],
+        rows.append({"customer_id": earning.customer_id, "at": refund["occurred_at"],
                      "type": "reverse", "source": "refund", "points": -taken,
                      "owed_change": want - taken, "interaction_id": refund["id"],
                      "related_id": earning.id, "uses": uses,
                      "reason": f"refund {refund['external_id'] or refund['id']} of purchase "
                                f"{purchase.external_id}"})
-        owed[purchase.customer_id] = owed.get(purchase.customer_id, 0) + want - taken
+        owed[earning.customer_id] = owed.get(earning.customer_id, 0) + want - taken
     lg.append(conn, rows, now, ctx.actor)
     lg.change_owed(conn, owed)
     return {r["customer_id"] for r in rows}

@@ -34,3 +34,39 @@ class Shop:
         return self.crm.interactions.record(
             customer, when, kind="refund", amount=None if amount is None else Decimal(amount),
             external_id=f"R{self.serial}", payload={"refund_of": purchase_external_id})
+
+
+T_RACE = dt.datetime(2025, 1, 1, 12, tzinfo=UTC)
+
+
+def redeem_worker(url: str, times: int, barrier, results) -> None:
+    """A separate OS process: open its own CRM and try to redeem ``R10`` ``times`` times."""
+    from crmkit import CRM, FixedClock
+    from crmkit_loyalty.errors import NotEnoughPoints
+
+    ok = refused = 0
+    with CRM.open(url, clock=FixedClock(T_RACE)) as crm:
+        api = crm.plugin("loyalty")
+        barrier.wait()
+        for _ in range(times):
+            try:
+                api.redeem("C1", "R10")
+                ok += 1
+            except NotEnoughPoints:
+                refused += 1
+    results.put((ok, refused))
+
+
+def run_hook(crm, hook: str, **kwargs):
+    """Call one data-service hook of the loyalty plugin inside a write transaction."""
+    with crm.transaction() as tx:
+        return crm.hooks.call_one("loyalty", hook, tx, **kwargs)
+
+
+def merge(crm, keep: str, duplicate: str) -> None:
+    """Merge through the core service when it exists, else through the plugin's hook."""
+    if hasattr(crm.customers, "merge"):
+        crm.customers.merge(keep, duplicate)
+        return
+    run_hook(crm, "crmkit_merge_customers", keep_id=crm.customers.get(keep).id,
+             duplicate_id=crm.customers.get(duplicate).id)
