@@ -72,6 +72,19 @@ class CustomerService:
             tx = Transaction(self.crm, conn, self.crm.actor)
             return prepare(tx, list(rows), list(labels), upsert=True)[2]
 
+    def preview(self, rows: Sequence[dict[str, Any]], labels: Sequence[str]
+                ) -> tuple[list[str], list[str], list[Problem]]:
+        """Check rows like :meth:`check` and say what an upsert would do, without writing.
+
+        Returns the external ids that would be created, those that would be
+        updated (the rest are unchanged), and every problem.
+        """
+        with self.crm.read() as conn:
+            self.crm.refresh_plugins(conn)
+            tx = Transaction(self.crm, conn, self.crm.actor)
+            new_rows, updates, problems = prepare(tx, list(rows), list(labels), upsert=True)
+        return [r["external_id"] for r in new_rows], [u[1] for u in updates], problems
+
     def create_minimal(self, tx: Transaction, external_ids: Sequence[str]) -> dict[str, int]:
         """Create bare customers (external id only) inside ``tx``; return their ids."""
         write_batch(tx, [{"external_id": e} for e in external_ids],
@@ -147,6 +160,71 @@ class CustomerService:
         wanted = list(ids)
         query = select(c.c.id).where(c.c.id.in_(bindparam("ids", expanding=True)))
         return {r[0] for r in conn.execute(query, {"ids": wanted})}
+
+    # -- data services (crmkit/services) ---------------------------------------------------
+
+    def merge(self, keep_external_id: str, duplicate_external_id: str,
+              dry_run: bool = False) -> Customer:
+        """Merge DUPLICATE into KEEP (all rows of every plugin, atomically); return KEEP.
+
+        KEEP's non-empty fields win, its gaps are filled from DUPLICATE, tags are
+        united; the duplicate's row is deleted.  ``dry_run`` returns what KEEP
+        would become and writes nothing.  See :mod:`crmkit.services.merging`.
+        """
+        from .services.merging import merge
+
+        return merge(self.crm, keep_external_id, duplicate_external_id, dry_run).customer
+
+    def erase(self, external_id: str) -> Customer:
+        """Erase a customer's personal data in every table (privacy request); return the tombstone."""
+        from .services.privacy import erase
+
+        return erase(self.crm, external_id)
+
+    def export_data(self, external_id: str) -> dict[str, Any]:
+        """Everything held about one customer, JSON-ready (privacy access request; recorded)."""
+        from .services.privacy import export_data
+
+        return export_data(self.crm, external_id)
+
+    def set_consent(self, external_id: str, channel: str, granted: bool, source: str):
+        """Record a grant (``granted=True``) or withdrawal of consent on a channel; audited."""
+        from .services.consent import set_consent
+
+        return set_consent(self.crm, external_id, channel, granted, source)
+
+    def consents(self, external_id: str) -> list:
+        """The customer's current consent decisions, one per channel."""
+        from .services.consent import consents
+
+        return consents(self.crm, self.get(external_id).id)
+
+    def has_consent(self, customer_id: int, channel: str) -> bool:
+        """True when the customer (internal id) consented to contact on ``channel``."""
+        from .services.consent import has_consent
+
+        return has_consent(self.crm, customer_id, channel)
+
+    def require_consent(self, customer_id: int, channel: str) -> None:
+        """Raise ``ConsentError`` naming customer and channel unless contact is consented.
+
+        Call it before every outbound contact.
+        """
+        from .services.consent import require_consent
+
+        require_consent(self.crm, customer_id, channel)
+
+    def timeline(self, external_id: str, limit: int = 100) -> list:
+        """One timeline, newest first: interactions, audit entries, every plugin's entries."""
+        from .services.timeline import timeline
+
+        return timeline(self.crm, self.get(external_id).id, limit)
+
+    def history(self, external_id: str, limit: int | None = 100) -> list:
+        """The audit-log entries of one customer, newest first."""
+        from .services.audit import AuditLog
+
+        return AuditLog(self.crm).list(customer=external_id, limit=limit)
 
     # -- attributes schema ---------------------------------------------------------------
 

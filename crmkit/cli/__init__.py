@@ -23,6 +23,9 @@ CORE_COMMANDS = {
     "events": ("crmkit.cli.events:events", "List stored domain events."),
     "sweep": ("crmkit.cli.sweep:sweep", "Run every enabled plugin's time-based rules."),
     "demo": ("crmkit.cli.demo:demo", "Create a realistic sample CRM and show what each plugin adds."),
+    "import": ("crmkit.cli.io:import_", "Import customers or interactions from CSV or JSON Lines."),
+    "export": ("crmkit.cli.io:export", "Export customers or interactions to CSV or JSON Lines."),
+    "audit": ("crmkit.cli.audit:audit", "Show the audit log: who changed what, when, how."),
 }
 
 

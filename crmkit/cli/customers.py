@@ -1,4 +1,4 @@
-"""``crmkit customers add|list|show``."""
+"""``crmkit customers add|list|show|merge|export-data|erase|consent|consents``."""
 
 from __future__ import annotations
 
@@ -75,10 +75,142 @@ def vars_of(customer) -> dict:
 
 @customers.command()
 @click.argument("external_id")
+@click.option("--limit", type=click.IntRange(1), default=20, show_default=True,
+              help="Timeline entries to show.")
 @format_option
 @pass_state
-def show(state, external_id, fmt) -> None:
-    """Show one customer's profile and attributes."""
+def show(state, external_id, limit, fmt) -> None:
+    """Customer 360: profile, attributes, organisation and people, consents, timeline.
+
+    The timeline merges interactions, audit entries and every enabled plugin's
+    entries, newest first, each naming its source.  `--format csv` prints the
+    timeline only.
+    """
     with state.open() as crm:
-        customer = crm.customers.get(external_id)
-    output_document(vars_of(customer), "json" if fmt == "json" else "table")
+        document = customer_360(crm, external_id, limit)
+    if fmt == "csv":
+        output(document["timeline"], TIMELINE_COLUMNS, "csv")
+        return
+    output_document(document, "json" if fmt == "json" else "table")
+
+
+TIMELINE_COLUMNS = ["at", "source", "kind", "summary"]
+
+
+def customer_360(crm, external_id: str, limit: int) -> dict:
+    """The document ``customers show`` prints."""
+    customer = crm.customers.get(external_id)
+    profile = {k: v for k, v in vars_of(customer).items() if k not in ("attributes", "id")}
+    document = {"profile": profile, "attributes": customer.attributes}
+    if customer.organisation_id is not None:
+        org = crm.customers.get_by_id(customer.organisation_id)
+        profile["organisation_id"] = org.external_id
+        document["organisation"] = {"external_id": org.external_id, "name": org.name}
+    if customer.type == "organisation":
+        people = crm.customers.list(organisation=external_id, limit=None)
+        document["people"] = [{"external_id": p.external_id, "name": p.name, "email": p.email}
+                              for p in people]
+    document["consents"] = [{"channel": c.channel, "granted": c.granted, "source": c.source,
+                             "recorded_at": c.recorded_at}
+                            for c in crm.customers.consents(external_id)]
+    document["timeline"] = [{"at": e.at, "source": e.source, "kind": e.kind,
+                             "summary": e.summary}
+                            for e in crm.customers.timeline(external_id, limit=limit)]
+    return document
+
+
+@customers.command()
+@click.argument("keep")
+@click.argument("duplicate")
+@click.option("--dry-run", is_flag=True, help="Show what would change; write nothing.")
+@pass_state
+def merge(state, keep, duplicate, dry_run) -> None:
+    """Merge customer DUPLICATE into KEEP: every row of every plugin moves to KEEP.
+
+    KEEP's non-empty fields win, its empty ones are filled from DUPLICATE, tags
+    are united; DUPLICATE is then deleted.  Atomic and audited.
+    """
+    from ..services.merging import merge as run_merge
+
+    with state.open() as crm:
+        result = run_merge(crm, keep, duplicate, dry_run=dry_run)
+    head = "dry run, nothing written: would merge" if dry_run else "merged"
+    click.echo(f"{head} {duplicate} into {keep}")
+    for field, (old, new) in result.changes.items():
+        click.echo(f"  {field}: {_short(old)} -> {_short(new)}")
+    for where, count in sorted(result.moved.items()):
+        click.echo(f"  {'would move' if dry_run else 'moved'} {count} row(s) of {where}")
+
+
+def _short(value) -> str:
+    from .common import jsonable
+
+    return json.dumps(jsonable(value), ensure_ascii=False)
+
+
+@customers.command("export-data")
+@click.argument("external_id")
+@click.option("--output", "-o", "path", type=click.Path(dir_okay=False),
+              help="Write the JSON to this file (default: standard output).")
+@pass_state
+def export_data(state, external_id, path) -> None:
+    """Everything held about one customer, from the core and every plugin, as JSON.
+
+    The request is recorded in the privacy requests.
+    """
+    with state.open() as crm:
+        document = crm.customers.export_data(external_id)
+    text = json.dumps(document, indent=2, ensure_ascii=False)
+    if path is None:
+        click.echo(text)
+        return
+    with open(path, "w", encoding="utf-8") as handle:
+        handle.write(text + "\n")
+    click.echo(f"wrote everything held about {external_id} to {path}", err=True)
+
+
+@customers.command()
+@click.argument("external_id")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@pass_state
+def erase(state, external_id, yes) -> None:
+    """Erase a customer's personal data in every table (privacy request; irreversible).
+
+    Amounts and dates stay so analytics still add up; the request is recorded.
+    """
+    if not yes:
+        click.confirm(f"Irreversibly erase the personal data of {external_id}?", abort=True,
+                      err=True)
+    with state.open() as crm:
+        tombstone = crm.customers.erase(external_id)
+    click.echo(f"erased customer {external_id}")
+    if tombstone.external_id != external_id:
+        click.echo(f"its external id held personal data and is now {tombstone.external_id}")
+
+
+@customers.command()
+@click.argument("external_id")
+@click.argument("channel")
+@click.argument("decision", type=click.Choice(["grant", "withdraw"]))
+@click.option("--source", default="crmkit cli", show_default=True,
+              help="Where the decision came from (web form, call, letter ...).")
+@pass_state
+def consent(state, external_id, channel, decision, source) -> None:
+    """Record that a customer grants or withdraws consent to contact on CHANNEL."""
+    with state.open() as crm:
+        crm.customers.set_consent(external_id, channel, decision == "grant", source)
+    click.echo(f"consent on {channel} {'granted' if decision == 'grant' else 'withdrawn'} "
+               f"for {external_id} (source: {source})")
+
+
+@customers.command()
+@click.argument("external_id")
+@format_option
+@pass_state
+def consents(state, external_id, fmt) -> None:
+    """List a customer's consent decisions, one per channel."""
+    import attrs
+
+    with state.open() as crm:
+        rows = [attrs.asdict(c) for c in crm.customers.consents(external_id)]
+    output(rows, ["channel", "granted", "source", "recorded_at"], fmt)

@@ -1,0 +1,114 @@
+"""``crmkit import customers|interactions FILE`` and ``crmkit export customers|interactions [FILE]``."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+import tempfile
+
+import click
+
+from .common import pass_state
+
+KINDS = click.Choice(["customers", "interactions"])
+FILE_FORMATS = click.Choice(["csv", "jsonl"])
+
+
+@contextlib.contextmanager
+def _progress_bar(label: str, length: int):
+    """A byte-counting progress bar on a terminal; nothing when stderr is piped."""
+    if not sys.stderr.isatty():
+        yield None
+        return
+    with click.progressbar(length=length, label=label, file=sys.stderr) as bar:
+        yield bar.update
+
+
+@click.command("import")
+@click.argument("kind", type=KINDS)
+@click.argument("file", type=click.Path(dir_okay=False))
+@click.option("--format", "file_format", type=FILE_FORMATS,
+              help="File format (default: from the extension: .csv, .jsonl, .ndjson).")
+@click.option("--create-customers", is_flag=True,
+              help="Interactions: create unknown customers from their external id.")
+@click.option("--skip-invalid", is_flag=True,
+              help="Write the good rows and report the bad ones (default: any bad row "
+                   "rejects the file).")
+@click.option("--dry-run", is_flag=True, help="Check everything, write nothing, say what "
+              "would happen.")
+@click.option("--batch-size", type=click.IntRange(1, 100_000), default=5000, show_default=True)
+@pass_state
+def import_(state, kind, file, file_format, create_customers, skip_invalid, dry_run,
+            batch_size) -> None:
+    """Import customers or interactions from FILE (CSV or JSON Lines).
+
+    The whole file is checked first; every bad row is reported as
+    `line N: field: problem`.  Customers are upserted by external id; re-importing
+    the same file changes nothing.
+    """
+    from ..errors import ValidationError
+    from ..services.importing import ImportRejected, import_file
+
+    with state.open() as crm:
+        try:
+            report = import_file(crm, kind, file, file_format, create_customers=create_customers,
+                                 skip_invalid=skip_invalid, dry_run=dry_run,
+                                 batch_size=batch_size, progress=_progress_bar)
+        except ImportRejected as exc:
+            _print_problems(exc.report)
+            click.echo(exc.report.summary())
+            raise ValidationError(f"{exc.report.rejected} bad row(s), nothing written: fix "
+                                  "the rows above, or use --skip-invalid to write the good "
+                                  "rows") from None
+    _print_problems(report)
+    if report.dry_run:
+        click.echo("dry run, nothing written; it would have: " + report.summary())
+    else:
+        click.echo(report.summary())
+    if report.new_customers:
+        verb = "would create" if report.dry_run else "created"
+        click.echo(f"{verb} {report.new_customers} new customer(s) from interaction rows")
+    for message in report.after_commit_errors:
+        click.echo(f"warning: {message}", err=True)
+
+
+def _print_problems(report) -> None:
+    for where, field, message in report.problems:
+        click.echo(f"{where}: {field}: {message}", err=True)
+    if report.problems_not_kept:
+        click.echo(f"... and {report.problems_not_kept} more problems", err=True)
+
+
+@click.command("export")
+@click.argument("kind", type=KINDS)
+@click.argument("file", required=False, type=click.Path(dir_okay=False))
+@click.option("--format", "file_format", type=FILE_FORMATS,
+              help="File format (default: from FILE's extension, csv on standard output).")
+@pass_state
+def export(state, kind, file, file_format) -> None:
+    """Export every customer or interaction to FILE (or standard output).
+
+    The columns are the import columns, so the file imports again unchanged.
+    CSV cells starting with = + - @ tab or CR are prefixed with ' (formula
+    injection); import removes that prefix.
+    """
+    from ..services.exporting import export as run_export
+    from ..services.records import file_format as detect
+
+    fmt = file_format or (detect(file, None) if file else "csv")
+    with state.open() as crm:
+        if file is None:
+            run_export(crm, kind, sys.stdout, fmt)
+            return
+        folder = os.path.dirname(os.path.abspath(file))
+        handle = tempfile.NamedTemporaryFile("w", encoding="utf-8", newline="", dir=folder,
+                                             prefix=".crmkit-export-", delete=False)
+        try:
+            with handle:
+                count = run_export(crm, kind, handle, fmt)
+            os.replace(handle.name, file)
+        except BaseException:
+            os.unlink(handle.name)
+            raise
+    click.echo(f"exported {count} {kind} to {file}", err=True)

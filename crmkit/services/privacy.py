@@ -1,0 +1,224 @@
+"""Privacy requests: everything held about one person (access), and erasure.
+
+Both are recorded in ``privacy_requests`` (kind ``export`` or ``erase``, who,
+when, and counts — never the personal data itself).
+
+Erasure, in one transaction: every enabled plugin's ``crmkit_erase_customer``;
+then the core's own columns — the customer's name, email, phone, preferred
+channel, attributes and tags are cleared and ``erased_at`` set; interaction
+and event payload text is redacted (:mod:`.redaction`: amounts, dates, scores
+and item categories stay, so analytics still add up); the person's audit-log
+values and recorded command arguments are replaced; consents are withdrawn
+(source ``erasure``).  The external id stays as a tombstone, so an old import
+file cannot bring the person back — unless it contains the person's name,
+email or phone, in which case it is replaced by a random ``erased-…`` id
+everywhere (audit keys, payloads).  Before committing, the text and JSON
+columns of every row pointing at the person, in every table, are searched for
+the erased name, email and phone: a hit rolls everything back, naming the
+table.  A disabled plugin still holding the person's rows blocks the erasure
+(enable it first).
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+from typing import Any
+
+import attrs
+from sqlalchemy import Text, bindparam, cast, func, insert, or_, select, update
+
+from .. import tables
+from ..customers import to_customer
+from ..errors import NotFound, PluginError
+from ..models import Customer
+from .redaction import redact_command, redact_payload, redact_values
+from .references import CustomerTable, customer_tables, pointing_at
+
+ERASED_FIELDS = ("name", "email", "phone", "preferred_channel", "attributes", "tags")
+"""The customers columns erasure clears."""
+
+
+def export_data(crm, external_id: str) -> dict[str, Any]:
+    """Everything held about one customer, JSON-ready; the request is recorded."""
+    from ..cli.common import jsonable
+
+    with crm.transaction() as tx:
+        conn = tx.conn
+        customer = _load(conn, external_id)
+        cid = customer.id
+        c = tables.customers
+        document: dict[str, Any] = {
+            "exported_at": tx.now(),
+            "customer": _profile(conn, customer),
+            "consents": _rows(conn, tables.consents, tables.consents.c.customer_id == cid,
+                              tables.consents.c.channel),
+            "interactions": _rows(conn, tables.interactions,
+                                  tables.interactions.c.customer_id == cid,
+                                  tables.interactions.c.id),
+            "audit_log": _rows(conn, tables.audit_log, tables.audit_log.c.customer_id == cid,
+                               tables.audit_log.c.id),
+            "events": _rows(conn, tables.events, tables.events.c.customer_id == cid,
+                            tables.events.c.id),
+            "privacy_requests": _rows(conn, tables.privacy_requests,
+                                      tables.privacy_requests.c.customer_id == cid,
+                                      tables.privacy_requests.c.id),
+        }
+        if customer.type == "organisation":
+            document["people"] = list(conn.execute(
+                select(c.c.external_id, c.c.name).where(c.c.organisation_id == cid)
+                .order_by(c.c.id)).mappings())
+        document["plugins"] = {name: data for name, data in
+                               crm.hooks.call("crmkit_export_customer", tx, customer_id=cid)}
+        counts = {k: len(v) for k, v in document.items() if isinstance(v, list)}
+        conn.execute(insert(tables.privacy_requests), {
+            "customer_id": cid, "kind": "export", "at": tx.now(), "actor": tx.actor,
+            "details": {"external_id": external_id, "rows": counts,
+                        "plugins": sorted(document["plugins"])}})
+    return jsonable(document)
+
+
+def erase(crm, external_id: str) -> Customer:
+    """Erase one customer's personal data everywhere (see the module docstring)."""
+    with crm.transaction() as tx:
+        conn = tx.conn
+        customer = _load(conn, external_id)
+        cid = customer.id
+        found = customer_tables(crm, conn)
+        _refuse_disabled_holders(crm, conn, found, customer)
+        needles = _needles(customer)
+        plugins = [name for name, _ in crm.hooks.call("crmkit_erase_customer", tx,
+                                                      customer_id=cid)]
+        tx.deliver_events()
+        now = tx.now()
+        new_id = external_id
+        if any(n in external_id.lower() for n in needles):
+            new_id = "erased-" + secrets.token_hex(8)
+        c = tables.customers
+        conn.execute(update(c).where(c.c.id == cid).values(
+            external_id=new_id, name=None, email=None, phone=None, preferred_channel=None,
+            attributes={}, tags=[], erased_at=now, updated_at=now))
+        aliases = {external_id: new_id} if new_id != external_id else None
+        rows = {
+            "interactions": _redact_json(conn, tables.interactions, "payload", cid,
+                                         lambda v: redact_payload(v, aliases=aliases)),
+            "events": _redact_json(conn, tables.events, "payload", cid,
+                                   lambda v: redact_payload(v, aliases=aliases)),
+            "audit_log": _redact_audit(conn, cid, aliases),
+        }
+        consents = tables.consents
+        rows["consents"] = conn.execute(
+            update(consents).where(consents.c.customer_id == cid)
+            .values(granted=False, source="erasure", recorded_at=now)).rowcount
+        left = _personal_text_left(conn, found, cid, needles)
+        if left:
+            raise PluginError(f"erasure of {external_id!r} rolled back: personal data is "
+                              "still in " + ", ".join(left))
+        conn.execute(insert(tables.privacy_requests), {
+            "customer_id": cid, "kind": "erase", "at": now, "actor": tx.actor,
+            "details": {"external_id": new_id, "external_id_replaced": bool(aliases),
+                        "rows": rows, "plugins": plugins}})
+        tx.audit("erase", "customers", new_id,
+                 {"erased": list(ERASED_FIELDS), "plugins": plugins}, customer_id=cid)
+        tx.emit("customer.erased", cid, {"external_id": new_id})
+        return to_customer(conn.execute(select(c).where(c.c.id == cid)).mappings().one())
+
+
+def _refuse_disabled_holders(crm, conn, found: list[CustomerTable], customer) -> None:
+    enabled = set(crm.enabled_plugins()) | {"core"}
+    outside = [t for t in found if t.owner not in enabled]
+    for held, column, count in pointing_at(conn, outside, customer.id):
+        owner = held.owner
+        fix = (f"`crmkit plugins enable {owner}` so its data is erased too"
+               if owner != "unknown" else "it belongs to no installed plugin: delete those rows")
+        raise PluginError(f"cannot erase {customer.external_id!r}: {held.name}.{column} holds "
+                          f"{count} row(s) about them and {fix}")
+
+
+def _needles(customer: Customer) -> list[str]:
+    """The personal texts that must not survive erasure (name, email, phone), lower-cased."""
+    values = [customer.name, customer.email, customer.phone]
+    needles = []
+    for value in values:
+        if isinstance(value, str) and len(value.strip()) >= 3:
+            text = value.strip().lower()
+            needles.append(text)
+            escaped = json.dumps(text)[1:-1]
+            if escaped != text:
+                needles.append(escaped)  # how JSON text stores non-ASCII characters
+    return needles
+
+
+def _personal_text_left(conn, found: list[CustomerTable], cid: int,
+                        needles: list[str]) -> list[str]:
+    if not needles:
+        return []
+    hits = []
+    for held in found:
+        if not held.texts:
+            continue
+        refs = ["id"] if held.name == "customers" else list(held.refs)
+        about = or_(*[held.clause.c[r] == cid for r in refs])
+        for name in held.texts:
+            text = func.lower(cast(held.clause.c[name], Text))
+            matches = or_(*[text.contains(n, autoescape=True) for n in needles])
+            if conn.execute(select(func.count()).select_from(held.clause)
+                            .where(about, matches)).scalar_one():
+                hits.append(f"{held.describe()} column {name}")
+    return hits
+
+
+def _redact_json(conn, table, column: str, cid: int, redact) -> int:
+    """Redact one JSON column of the customer's rows; one executemany for the changed rows."""
+    col = table.c[column]
+    changed = []
+    for row_id, value in conn.execute(select(table.c.id, col).where(table.c.customer_id == cid,
+                                                                    col.is_not(None))):
+        new = redact(value)
+        if new != value:
+            changed.append({"row_id": row_id, "new_value": new})
+    if changed:
+        conn.execute(update(table).where(table.c.id == bindparam("row_id"))
+                     .values({column: bindparam("new_value")}), changed)
+    return len(changed)
+
+
+def _redact_audit(conn, cid: int, aliases: dict[str, str] | None) -> int:
+    a = tables.audit_log
+    changed = []
+    for row_id, key, changes, command in conn.execute(
+            select(a.c.id, a.c.record_key, a.c.changes, a.c.command)
+            .where(a.c.customer_id == cid)):
+        changed.append({"row_id": row_id, "new_changes": redact_values(changes or {}),
+                        "new_command": redact_command(command),
+                        "new_key": (aliases or {}).get(key, key)})
+    if changed:
+        conn.execute(update(a).where(a.c.id == bindparam("row_id"))
+                     .values(changes=bindparam("new_changes"), command=bindparam("new_command"),
+                             record_key=bindparam("new_key")), changed)
+    return len(changed)
+
+
+def _profile(conn, customer: Customer) -> dict[str, Any]:
+    profile = attrs.asdict(customer)
+    if customer.organisation_id is not None:
+        c = tables.customers
+        profile["organisation"] = conn.execute(
+            select(c.c.external_id).where(c.c.id == customer.organisation_id)).scalar()
+    return profile
+
+
+def _rows(conn, table, condition, order) -> list[dict[str, Any]]:
+    return [dict(r) for r in conn.execute(select(table).where(condition).order_by(order))
+            .mappings()]
+
+
+def _load(conn, external_id: str) -> Customer:
+    row = conn.execute(select(tables.customers)
+                       .where(tables.customers.c.external_id == external_id)).mappings().first()
+    if row is None:
+        raise NotFound(f"no customer {external_id!r}")
+    return to_customer(row)
+
+
+__all__ = ["ERASED_FIELDS", "erase", "export_data"]

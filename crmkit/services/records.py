@@ -1,0 +1,203 @@
+"""Reading import files as numbered records, streamed; spreadsheet formula neutralisation.
+
+A file is read as bytes one physical line at a time, so that a line that is
+not UTF-8 or is longer than :data:`MAX_LINE_BYTES` is reported by its number
+and a file of any size never sits in memory.  Each pass over a file opens it
+again (an import makes two passes: check, then write).
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import json
+import os
+import re
+from decimal import Decimal
+from typing import Any, Callable, Iterator, NamedTuple
+
+from ..errors import ValidationError
+
+MAX_LINE_BYTES = 1_048_576
+"""The longest accepted physical line of an import file (1 MiB); a longer line is a row error."""
+
+FORMATS = ("csv", "jsonl")
+EXTENSIONS = {".csv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl"}
+
+_FORMULA = re.compile(r"'*[=+\-@\t\r]")
+_ESCAPED = re.compile(r"'+[=+\-@\t\r]")
+_OVERSIZED = "\n"
+
+Progress = Callable[[int], None]
+"""Called with the number of bytes just read (drives a progress bar)."""
+
+
+class Record(NamedTuple):
+    """One record of a file: its first line number, its fields, or why it cannot be read."""
+
+    line: int
+    values: dict[str, Any] | None
+    problem: tuple[str, str] | None = None
+    """``(field, message)`` when the record itself is unreadable."""
+
+
+def neutralise(cell: str) -> str:
+    """Make a CSV cell safe for spreadsheets: prefix ``'`` when it could start a formula.
+
+    Cells starting (after any quotes) with ``=``, ``+``, ``-``, ``@``, tab or
+    CR get one more leading quote; :func:`unneutralise` removes exactly that
+    quote again, so every text round-trips.
+    """
+    return "'" + cell if _FORMULA.match(cell) else cell
+
+
+def unneutralise(cell: str) -> str:
+    """Undo :func:`neutralise`: drop one leading ``'`` before a formula character."""
+    return cell[1:] if _ESCAPED.match(cell) else cell
+
+
+def file_format(path: str, given: str | None) -> str:
+    """The format of ``path``: ``given``, else from the extension (.csv, .jsonl, .ndjson)."""
+    if given is not None:
+        if given not in FORMATS:
+            raise ValidationError(f"format {given!r}: use one of {', '.join(FORMATS)}")
+        return given
+    found = EXTENSIONS.get(os.path.splitext(path)[1].lower())
+    if found is None:
+        raise ValidationError(f"{path}: cannot tell the format from the extension "
+                              "(.csv, .jsonl or .ndjson): give --format csv|jsonl")
+    return found
+
+
+class SourceFile:
+    """An import file; :meth:`records` streams it, once per call."""
+
+    def __init__(self, path: str, fmt: str):
+        self.path = path
+        self.format = fmt
+        try:
+            self.size = os.path.getsize(path)
+        except OSError as exc:
+            raise ValidationError(f"{path}: cannot read: {exc.strerror}") from None
+        if self.size == 0:
+            raise ValidationError(f"{path}: the file is empty"
+                                  + (" (expected a header line)" if fmt == "csv" else ""))
+
+    def header(self) -> list[str]:
+        """The CSV header's column names (stripped); errors name the problem."""
+        if self.format != "csv":
+            return []
+        with open(self.path, "rb") as handle:
+            for number, text, _ in _lines(handle, None):
+                if text is None:
+                    raise ValidationError(f"{self.path}: line 1: header: longer than "
+                                          f"{MAX_LINE_BYTES} bytes")
+                row = next(csv.reader([text]), [])
+                if not row or not any(cell.strip() for cell in row):
+                    raise ValidationError(f"{self.path}: line 1: header: the first line is "
+                                          "blank; expected the column names")
+                return [cell.strip() for cell in row]
+        raise ValidationError(f"{self.path}: the file is empty (expected a header line)")
+
+    def records(self, progress: Progress | None = None) -> Iterator[Record]:
+        """Every record with its line number (header and blank lines skipped)."""
+        with open(self.path, "rb") as handle:
+            lines = _lines(handle, progress)
+            if self.format == "csv":
+                yield from _csv_records(lines, self.header())
+            else:
+                yield from _jsonl_records(lines)
+
+
+def _lines(handle, progress: Progress | None) -> Iterator[tuple[int, str | None, int]]:
+    """``(number, text, bytes)`` per physical line; ``text`` is None for an oversized line."""
+    number = 0
+    limit = MAX_LINE_BYTES + 1
+    readline = handle.readline
+    while True:
+        raw = readline(limit)
+        if not raw:
+            return
+        number += 1
+        size = len(raw)
+        if size == limit and not raw.endswith(b"\n"):
+            while raw and not raw.endswith(b"\n"):
+                raw = readline(limit)
+                size += len(raw)
+            if progress is not None:
+                progress(size)
+            yield number, None, size
+            continue
+        if number == 1 and raw.startswith(codecs.BOM_UTF8):
+            raw = raw[3:]
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise ValidationError(
+                f"line {number}: the file is not UTF-8: byte 0x{raw[exc.start]:02x} at "
+                f"column {exc.start + 1} cannot be decoded (save the file as UTF-8)"
+            ) from None
+        if progress is not None:
+            progress(size)
+        yield number, text, size
+
+
+def _csv_records(lines, header: list[str]) -> Iterator[Record]:
+    oversized: list[int] = []
+
+    def texts():
+        for number, text, _ in lines:
+            if text is None:
+                oversized.append(number)
+                yield _OVERSIZED
+            else:
+                yield text
+
+    csv.field_size_limit(MAX_LINE_BYTES)
+    reader = csv.reader(texts())
+    width = len(header)
+    last = 0
+    try:
+        for row in reader:
+            first, last = last + 1, reader.line_num
+            if first == 1:
+                continue  # the header
+            too_long = [n for n in oversized if first <= n <= last]
+            if too_long:
+                oversized.clear()
+                yield Record(too_long[0], None,
+                             ("row", f"the line is longer than {MAX_LINE_BYTES} bytes (the limit)"))
+                continue
+            if not row or (len(row) == 1 and not row[0].strip()):
+                continue
+            if len(row) != width:
+                yield Record(first, None, ("row", f"{len(row)} fields; the header has {width}"))
+                continue
+            yield Record(first, dict(zip(header, row)))
+    except csv.Error as exc:
+        raise ValidationError(f"line {last + 1}: CSV: {exc}") from None
+
+
+def _jsonl_records(lines) -> Iterator[Record]:
+    loads = json.loads
+    for number, text, _ in lines:
+        if text is None:
+            yield Record(number, None,
+                         ("row", f"the line is longer than {MAX_LINE_BYTES} bytes (the limit)"))
+            continue
+        if not text.strip():
+            continue
+        try:
+            value = loads(text, parse_float=Decimal)
+        except ValueError as exc:
+            yield Record(number, None, ("json", f"not valid JSON: {exc}"))
+            continue
+        if not isinstance(value, dict):
+            yield Record(number, None,
+                         ("json", f"expected a JSON object, got {type(value).__name__}"))
+            continue
+        yield Record(number, value)
+
+
+__all__ = ["MAX_LINE_BYTES", "Record", "SourceFile", "file_format", "neutralise",
+           "unneutralise"]

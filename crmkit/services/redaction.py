@@ -1,0 +1,80 @@
+"""What erasure replaces: personal text in payloads, audit values, and recorded commands.
+
+Payloads (interactions and events) keep their shape, every number and
+boolean, and the text of the non-personal keys in :data:`KEPT_KEYS` (so
+purchase items, survey scores, amounts and categories still add up); every
+other text becomes :data:`ERASED`.  Audit-log values of the person are all
+replaced (the keys, who, when and which command stay).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+ERASED = "(erased)"
+"""What replaces erased text."""
+
+KEPT_KEYS = frozenset({
+    "amount", "category", "ces", "channel", "csat", "currency", "external_id", "fields",
+    "interaction_id", "kind", "language", "nps", "order_id", "priority", "refund_of", "sku",
+    "stage", "from", "to", "tier", "status", "duplicate_id",
+})
+"""Payload keys whose text is not personal: kept by erasure (documented in docs/data-services.md)."""
+
+_COMMAND_WORD = re.compile(r"[a-z][a-z0-9_-]*\Z")
+
+
+def redact_payload(value: Any, kept: bool = False, aliases: dict[str, str] | None = None) -> Any:
+    """A payload with the text of every key outside :data:`KEPT_KEYS` replaced by ERASED.
+
+    ``aliases`` maps texts to their replacement everywhere, kept keys included
+    (erasure uses it when an external id itself was personal).
+    """
+    if isinstance(value, dict):
+        return {k: redact_payload(v, kept or k in KEPT_KEYS, aliases) for k, v in value.items()}
+    if isinstance(value, list):
+        return [redact_payload(v, kept, aliases) for v in value]
+    if isinstance(value, str):
+        if aliases and value in aliases:
+            return aliases[value]
+        if not kept:
+            return ERASED
+    return value
+
+
+def redact_values(value: Any) -> Any:
+    """Every leaf value replaced by ERASED (the keys stay): for audit-log changes."""
+    if isinstance(value, dict):
+        return {k: redact_values(v) for k, v in value.items()}
+    if value is None:
+        return None
+    return ERASED
+
+
+def redact_command(command: str | None) -> str | None:
+    """A recorded command without its arguments: ``crmkit customers add (erased arguments)``.
+
+    Keeps at most the first three command words (``crmkit``, the command, the
+    subcommand), skipping the global options, so no argument survives.
+    """
+    if not command:
+        return command
+    words: list[str] = []
+    tokens = iter(command.split())
+    for token in tokens:
+        if token in _VALUED_OPTIONS:
+            next(tokens, None)
+            continue
+        if token.startswith("-") and not words[1:]:
+            continue
+        if not _COMMAND_WORD.match(token) or len(words) == 3:
+            break
+        words.append(token)
+    return " ".join(words + ["(erased arguments)"])
+
+
+_VALUED_OPTIONS = frozenset({"--db", "--actor", "--plugin"})
+
+
+__all__ = ["ERASED", "KEPT_KEYS", "redact_command", "redact_payload", "redact_values"]

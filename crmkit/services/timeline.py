@@ -1,0 +1,99 @@
+"""The customer 360 timeline: core interactions and audit entries, plus every plugin's entries.
+
+Each source gives at most ``limit`` newest entries; the core merges them,
+newest first (ties: core before plugins, then by plugin order), keeps
+``limit`` and names each entry's ``source`` (``core`` or the plugin).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import attrs
+from sqlalchemy import select
+
+from .. import tables
+from ..clock import UTC
+from ..errors import PluginError
+from ..models import TimelineEntry
+from ..transaction import Transaction
+
+
+def timeline(crm, customer_id: int, limit: int = 100) -> list[TimelineEntry]:
+    """The merged timeline of one customer (internal id), newest first."""
+    if limit < 1:
+        return []
+    with crm.read() as conn:
+        crm.refresh_plugins(conn)
+        entries = _interactions(conn, customer_id, limit) + _audit(conn, customer_id, limit)
+        tx = crm.current_transaction() or Transaction(crm, conn, crm.actor)
+        for plugin, result in crm.hooks.call("crmkit_timeline", tx, customer_id=customer_id,
+                                             limit=limit):
+            for entry in result or ():
+                entries.append(_checked(plugin, entry))
+    entries.sort(key=lambda e: e.at, reverse=True)
+    return entries[:limit]
+
+
+def _checked(plugin: str, entry) -> TimelineEntry:
+    if not isinstance(entry, TimelineEntry):
+        raise PluginError(f"plugin {plugin!r}: crmkit_timeline must return TimelineEntry "
+                          f"objects, got {type(entry).__name__}")
+    at = entry.at
+    if not isinstance(at, dt.datetime) or at.tzinfo is None:
+        raise PluginError(f"plugin {plugin!r}: crmkit_timeline entry {entry.summary!r} needs an "
+                          "aware UTC datetime in 'at'")
+    return attrs.evolve(entry, at=at.astimezone(UTC), source=plugin)
+
+
+def _interactions(conn, customer_id: int, limit: int) -> list[TimelineEntry]:
+    t = tables.interactions
+    rows = conn.execute(select(t).where(t.c.customer_id == customer_id)
+                        .order_by(t.c.occurred_at.desc(), t.c.id.desc()).limit(limit)).mappings()
+    return [TimelineEntry(at=r["occurred_at"], kind=r["kind"], summary=_summary(r),
+                          details={"interaction_id": r["id"], "external_id": r["external_id"],
+                                   "channel": r["channel"], "direction": r["direction"],
+                                   "amount": r["amount"], "currency": r["currency"],
+                                   "payload": r["payload"]},
+                          source="core")
+            for r in rows]
+
+
+def _summary(row) -> str:
+    parts = [row["kind"]]
+    if row["amount"] is not None:
+        parts.append(f"{row['amount'].normalize():f} {row['currency'] or ''}".strip())
+    if row["channel"]:
+        parts.append(f"via {row['channel']}")
+    if row["direction"] == "outbound":
+        parts.append("(outbound)")
+    return " ".join(parts)
+
+
+def _audit(conn, customer_id: int, limit: int) -> list[TimelineEntry]:
+    a = tables.audit_log
+    rows = conn.execute(select(a).where(a.c.customer_id == customer_id)
+                        .order_by(a.c.at.desc(), a.c.id.desc()).limit(limit)).mappings()
+    return [TimelineEntry(at=r["at"], kind=f"{r['table_name']}.{r['action']}",
+                          summary=_audit_summary(r), details={"actor": r["actor"],
+                                                              "changes": r["changes"],
+                                                              "command": r["command"]},
+                          source="core")
+            for r in rows]
+
+
+def _audit_summary(row) -> str:
+    changes = row["changes"] or {}
+    action = row["action"]
+    if action == "update":
+        return f"updated {', '.join(sorted(changes))} by {row['actor']}"
+    if action == "consent":
+        granted = (changes.get("granted") or [None, None])[-1]
+        return (f"consent {'granted' if granted is True else 'withdrawn'} on "
+                f"{changes.get('channel')} by {row['actor']}")
+    if action == "merge":
+        return f"merged duplicate {changes.get('duplicate')} by {row['actor']}"
+    return f"{action} by {row['actor']}"
+
+
+__all__ = ["timeline"]
