@@ -107,7 +107,7 @@ class LoyaltyAPI:
         customer_id = self._customer_id(external_id)
         moment = self._now(as_of)
         with self.crm.read() as conn:
-            lots = lg.open_lots(conn, [customer_id]).get(customer_id, [])
+            lots = lg.open_lots(conn, [customer_id], as_of=as_of).get(customer_id, [])
         return sum(lot.remaining for lot in lots if lot.spendable(moment))
 
     def owed(self, external_id: str) -> int:
@@ -134,7 +134,7 @@ class LoyaltyAPI:
                 raise NotFound(f"customer {external_id!r} is not a loyalty member "
                                "(members join with their first purchase)")
             balance, owed = lg.sums(conn, [customer_id], moment).get(customer_id, (0, 0))
-            lots = lg.open_lots(conn, [customer_id]).get(customer_id, [])
+            lots = lg.open_lots(conn, [customer_id], as_of=as_of).get(customer_id, [])
         available = sum(lot.remaining for lot in lots if lot.spendable(moment))
         locked = sum(lot.remaining for lot in lots
                      if lot.available_at is not None and lot.available_at > moment)

@@ -10,7 +10,7 @@ import datetime as dt
 from typing import Any, Iterable
 
 import attrs
-from sqlalchemy import and_, bindparam, func, insert, or_, select, update
+from sqlalchemy import bindparam, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from crmkit.db import allocate_ids
@@ -73,24 +73,35 @@ def append(conn, rows: list[dict[str, Any]], now: dt.datetime, actor: str) -> li
     return [first + i for i in range(len(rows))]
 
 
-def used_points():
-    """Correlated SQL: how many points of the outer ledger row (a lot) were consumed."""
-    return (select(func.coalesce(func.sum(lot_uses.c.points), 0))
-            .where(lot_uses.c.lot_id == ledger.c.id).scalar_subquery())
+def used_points(as_of: dt.datetime | None = None):
+    """Correlated SQL: how many points of the outer ledger row (a lot) were consumed
+    (by debits dated at or before ``as_of`` when given)."""
+    query = (select(func.coalesce(func.sum(lot_uses.c.points), 0))
+             .where(lot_uses.c.lot_id == ledger.c.id))
+    if as_of is not None:
+        debit = ledger.alias("debit")
+        query = query.where(debit.c.id == lot_uses.c.ledger_id, debit.c.at <= as_of)
+    return query.scalar_subquery()
 
 
-def open_lots(conn, customer_ids: Iterable[int], expiring_by: dt.datetime | None = None
-              ) -> dict[int, list[Lot]]:
-    """Each customer's lots with points left, FIFO-ordered (optionally only those expired by a time)."""
-    remaining = (ledger.c.points - used_points()).label("remaining")
+def open_lots(conn, customer_ids: Iterable[int], expiring_by: dt.datetime | None = None,
+              as_of: dt.datetime | None = None) -> dict[int, list[Lot]]:
+    """Each customer's lots with points left, FIFO-ordered.
+
+    ``expiring_by``: only lots whose expiry is at or before that time.  ``as_of``:
+    the lots as they stood then (rows and uses dated later are ignored).
+    """
+    remaining = (ledger.c.points - used_points(as_of)).label("remaining")
     result: dict[int, list[Lot]] = {}
     for part in chunks(customer_ids):
         query = (select(ledger.c.id, ledger.c.customer_id, ledger.c.at, remaining,
                         ledger.c.expires_at, ledger.c.available_at)
                  .where(ledger.c.customer_id.in_(part), ledger.c.points > 0,
-                        ledger.c.points - used_points() > 0))
+                        ledger.c.points - used_points(as_of) > 0))
         if expiring_by is not None:
             query = query.where(ledger.c.expires_at <= expiring_by)
+        if as_of is not None:
+            query = query.where(ledger.c.at <= as_of)
         for row in conn.execute(query):
             result.setdefault(row.customer_id, []).append(Lot(*row))
     for lots in result.values():
@@ -205,14 +216,3 @@ def settle_owed(conn, owed: dict[int, int], now: dt.datetime, actor: str) -> dic
     append(conn, rows, now, actor)
     change_owed(conn, {c: -p for c, p in paid.items()})
     return paid
-
-
-def or_none(column, value):
-    """SQL: ``column`` is NULL or ``column`` compares before-or-equal to ``value`` is false."""
-    return or_(column.is_(None), column > value)
-
-
-def spendable_filter(moment: dt.datetime):
-    """SQL condition on a lot row: unlocked and unexpired at ``moment``."""
-    return and_(or_(ledger.c.available_at.is_(None), ledger.c.available_at <= moment),
-                or_none(ledger.c.expires_at, moment))
