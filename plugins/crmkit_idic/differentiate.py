@@ -15,7 +15,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import Any, Iterable
 
 import attrs
-from sqlalchemy import func, insert, select
+from sqlalchemy import and_, exists, func, insert, or_, select
 
 from crmkit.errors import PluginError
 from crmkit.tables import customers, interactions
@@ -38,9 +38,9 @@ class CustomerValue:
     cost: Decimal
 
 
-def group_size(share: float, population: int) -> int:
-    """``share × population`` rounded half up (0.2 × 10 → 2; 0.25 × 10 → 3)."""
-    exact = Decimal(str(share)) * population
+def group_size(share: float, n: int) -> int:
+    """``share × n`` rounded half up (0.2 × 10 → 2; 0.25 × 10 → 3)."""
+    exact = Decimal(str(share)) * n
     return int(exact.quantize(Decimal(1), rounding=ROUND_HALF_UP))
 
 
@@ -78,6 +78,15 @@ def classify(values: Iterable[CustomerValue], mvc_share: float, mgc_share: float
     for v in rest:
         result.setdefault(v.customer_id, "maintain")
     return result
+
+
+def population(as_of: dt.datetime):
+    """SQL condition: customers known at as-of (created by then, or with an interaction by
+    then — imports create customers after their history) and not erased."""
+    return and_(customers.c.erased_at.is_(None),
+                or_(customers.c.created_at <= as_of,
+                    exists().where(interactions.c.customer_id == customers.c.id,
+                                   interactions.c.occurred_at <= as_of)))
 
 
 def costs_to_serve(conn, config: dict[str, Any], as_of: dt.datetime) -> dict[int, Decimal]:
@@ -124,8 +133,7 @@ def compute(crm, conn, config: dict[str, Any], as_of: dt.datetime) -> list[dict[
     cost = costs_to_serve(conn, config, as_of)
     query = (select(customers.c.id, customers.c.external_id,
                     needs.needs_case(config["needs_groups"]).label("needs"))
-             .where(customers.c.erased_at.is_(None), customers.c.created_at <= as_of)
-             .order_by(customers.c.id))
+             .where(population(as_of)).order_by(customers.c.id))
     people = conn.execute(query).all()
     values = [CustomerValue(r.id, _decimal(current.get(r.id)), _decimal(potential.get(r.id)),
                             cost.get(r.id, ZERO))

@@ -11,7 +11,7 @@ The four steps, each worth one point:
 4. customised — a treated (not held-out) member of a treatment running at
    as-of.
 
-Only customers that exist at as-of and are not erased count.
+Only customers known at as-of (see :func:`differentiate.population`) and not erased count.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from sqlalchemy import and_, bindparam, case, exists, false, func, or_, select
 
 from crmkit.tables import customers, interactions
 
-from .differentiate import latest_run_id
+from .differentiate import latest_run_id, population
 from .tables import dialogues, groups, members, treatments
 
 STEPS = ("identified", "differentiated", "interacted", "customised")
@@ -69,11 +69,6 @@ def flag_columns(conn, config: dict[str, Any], as_of: dt.datetime):
 
 def _as_int(condition):
     return case((condition, 1), else_=0)
-
-
-def population(as_of: dt.datetime):
-    """SQL condition: customers that exist at as-of and are not erased."""
-    return and_(customers.c.erased_at.is_(None), customers.c.created_at <= as_of)
 
 
 @attrs.frozen
