@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import attrs
 import click
 
 from crmkit.cli.common import (as_of_option, format_option, output, output_document, pass_state,
@@ -44,7 +45,8 @@ def queue(state, team, states, fmt) -> None:
 def load(state, as_of, fmt) -> None:
     """Open work per team, hand-offs awaiting acknowledgement and those overdue at --as-of."""
     with state.open() as crm:
-        rows = crm.plugin("collaborative").team_load(resolve_as_of(crm, as_of))
+        rows = [attrs.asdict(t) for t in
+                crm.plugin("collaborative").team_load(resolve_as_of(crm, as_of))]
         output(rows, ["team", "queued", "assigned", "in_progress", "awaiting_ack", "overdue_ack"],
                fmt)
 
@@ -66,7 +68,7 @@ def items(state, customer, fmt) -> None:
 def history(state, item, fmt) -> None:
     """Show everything that happened to work ITEM, hand-off chain and notes included."""
     with state.open() as crm:
-        output(crm.plugin("collaborative").history(item),
+        output([attrs.asdict(h) for h in crm.plugin("collaborative").history(item)],
                ["at", "actor", "action", "from_state", "to_state", "from_team", "team", "assignee",
                 "note"], fmt)
 

@@ -23,8 +23,8 @@ def timeline(ctx, customer_id: int, limit: int) -> list:
         decided = "no rule matched" if r["rule"] == "fallback" else f"rule {r['rule']!r}"
         entries.append(crmkit.TimelineEntry(
             at=r["created_at"], kind="work_item",
-            summary=f"work item {r['id']} ({r['subject']}) routed to {r['team']} by {decided}; "
-                    f"now {r['state']}" + (f" with {r['assignee']}" if r["assignee"] else ""),
+            summary=f"work item {r['id']} ({r['subject']}) routed by {decided}; now {r['state']} "
+                    f"in {r['team']}" + (f" with {r['assignee']}" if r["assignee"] else ""),
             details={"work_item_id": r["id"], "interaction_id": r["interaction_id"]}))
     for r in ctx.conn.execute(select(handoffs).where(h.customer_id == customer_id)
                               .order_by(h.at.desc(), h.id.desc()).limit(limit)).mappings():

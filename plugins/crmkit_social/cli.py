@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import attrs
 import click
 
 from crmkit.cli.common import (as_of_option, format_option, output, output_document, pass_state,
@@ -74,9 +75,9 @@ def mentions(state, customer, label, since, limit, as_of, fmt) -> None:
     from crmkit.clock import parse_timestamp
 
     with state.open() as crm:
-        rows = crm.plugin("social").mentions(
+        rows = [attrs.asdict(m) for m in crm.plugin("social").mentions(
             customer, label, parse_timestamp(since, "--since") if since else None,
-            resolve_as_of(crm, as_of), limit)
+            resolve_as_of(crm, as_of), limit)]
         output(rows, ["id", "platform", "post_id", "handle", "external_id", "posted_at", "likes",
                       "comments", "shares", "sentiment", "label", "text"], fmt)
 
@@ -119,8 +120,8 @@ def sentiment_summary(state, since, as_of, fmt) -> None:
 def engagement(state, period, periods, customer, as_of, fmt) -> None:
     """Engagement per customer, handle and period (likes + 2×comments + 3×shares by default)."""
     with state.open() as crm:
-        rows = crm.plugin("social").engagement(resolve_as_of(crm, as_of), period, periods,
-                                               customer)
+        rows = [attrs.asdict(e) for e in crm.plugin("social").engagement(
+            resolve_as_of(crm, as_of), period, periods, customer)]
         output(rows, ["period_start", "external_id", "platform", "handle", "mentions", "likes",
                       "comments", "shares", "engagement"], fmt)
 
