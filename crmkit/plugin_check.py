@@ -49,6 +49,8 @@ class Finding:
     check: str
     status: str
     detail: str
+    blocks_enable: bool = False
+    """True when enabling cannot work because of this failure (the enable check is not run)."""
 
 
 @attrs.define
@@ -104,10 +106,14 @@ def check(plugin: plugins.InstalledPlugin) -> Report:
         ("migrations", _migrations), ("enable", _enable),
     ]
     for label, run in checks:
+        if label == "enable" and any(f.blocks_enable for f in report.findings):
+            report.findings.append(Finding("enable", WARN, "not run: enabling cannot work until "
+                                                           "the failures above are fixed"))
+            continue
         try:
             report.findings.extend(run(plugin))
         except Exception as exc:  # a check must report, never crash the command
-            report.findings.append(Finding(label, FAIL, f"{type(exc).__name__}: {exc}"))
+            report.findings.append(Finding(label, FAIL, f"{type(exc).__name__}: {exc}", True))
     return report
 
 
@@ -121,25 +127,27 @@ def _metadata(plugin: plugins.InstalledPlugin) -> list[Finding]:
     out = []
     info = getattr(plugin.module, "PLUGIN", None)
     if not isinstance(info, PluginInfo):
-        return [Finding("metadata", FAIL, "the module has no PLUGIN = crmkit.PluginInfo(...)")]
+        return [Finding("metadata", FAIL, "the module has no PLUGIN = crmkit.PluginInfo(...)",
+                        True)]
     if info.name != plugin.name:
         out.append(Finding("metadata", FAIL, f"PLUGIN.name is {info.name!r} but the entry point "
-                                             f"is named {plugin.name!r}"))
+                                             f"is named {plugin.name!r}", True))
     if not info.description.strip():
         out.append(Finding("metadata", FAIL, "PLUGIN.description is empty"))
     try:
         fits = satisfies(__version__, info.crmkit_versions)
     except ValueError as exc:
-        out.append(Finding("metadata", FAIL, f"PLUGIN.crmkit_versions: {exc}"))
+        out.append(Finding("metadata", FAIL, f"PLUGIN.crmkit_versions: {exc}", True))
     else:
         if not fits:
             out.append(Finding("metadata", FAIL, f"PLUGIN.crmkit_versions is "
                                                  f"{info.crmkit_versions!r}: this crmkit "
-                                                 f"({__version__}) is outside it"))
+                                                 f"({__version__}) is outside it", True))
     installed = plugins.discover()
     missing = [r for r in info.requires if r not in installed]
     if missing:
-        out.append(Finding("metadata", FAIL, f"requires {', '.join(missing)}, not installed"))
+        out.append(Finding("metadata", FAIL, f"requires {', '.join(missing)}, not installed",
+                           True))
     if plugin.version == "local":
         out.append(Finding("metadata", WARN, "a local module, not an installed distribution: "
                                              "ship it as a wheel with a 'crmkit' entry point"))
@@ -170,18 +178,18 @@ def _schema(plugin: plugins.InstalledPlugin) -> list[Finding]:
         return [Finding("schema", OK, "takes no configuration")]
     if not isinstance(schema, dict):
         return [Finding("schema", FAIL, f"crmkit_config_schema returned "
-                                        f"{type(schema).__name__}, not a dict")]
+                                        f"{type(schema).__name__}, not a dict", True)]
     try:
         check_schema(schema, "config schema")
     except ConfigError as exc:
-        return [Finding("schema", FAIL, str(exc))]
+        return [Finding("schema", FAIL, str(exc), True)]
     out = [Finding("schema", FAIL, f"{pointer}: optional key without a \"default\" (every "
                                    "optional key needs one so that enable works with no config)")
            for pointer in missing_defaults(schema)]
     try:
         validate(schema, {}, "the defaults")
     except ConfigError as exc:
-        out.append(Finding("schema", FAIL, f"enabling with no configuration fails: {exc}"))
+        out.append(Finding("schema", FAIL, f"enabling with no configuration fails: {exc}", True))
     if schema.get("type") != "object":
         out.append(Finding("schema", FAIL, 'the top level must be {"type": "object", ...}'))
     elif schema.get("additionalProperties", True) is not False:
@@ -293,7 +301,8 @@ def _hooks(plugin: plugins.InstalledPlugin) -> list[Finding]:
             if wrong:
                 out.append(Finding("hooks", FAIL, f"{attr}({', '.join(_argnames(value))}): "
                                                   f"{', '.join(map(repr, wrong))} not among the "
-                                                  f"arguments of {hook}({', '.join(specs[hook])})"))
+                                                  f"arguments of {hook}({', '.join(specs[hook])})",
+                                   True))
                 continue
             implemented.append(hook)
         elif attr in specs:
@@ -311,7 +320,7 @@ def _hooks(plugin: plugins.InstalledPlugin) -> list[Finding]:
             pm.register(module, name=plugin.name)
             pm.check_pending()
         except pluggy.PluginValidationError as exc:
-            out.append(Finding("hooks", FAIL, f"pluggy refuses the plugin: {exc}"))
+            out.append(Finding("hooks", FAIL, f"pluggy refuses the plugin: {exc}", True))
     out.extend(_describing_hooks(plugin))
     if not any(f.status == FAIL for f in out):
         out.append(Finding("hooks", OK, f"{len(implemented)} hooks: " + ", ".join(
@@ -391,7 +400,7 @@ def _migrations(plugin: plugins.InstalledPlugin) -> list[Finding]:
     out = []
     bad = [t for t in declared if not isinstance(t, Table)]
     if bad:
-        return [Finding("tables", FAIL, "crmkit_tables must return SQLAlchemy Table objects")]
+        return [Finding("tables", FAIL, "crmkit_tables must return SQLAlchemy Table objects", True)]
     out += [Finding("tables", FAIL, f"table {t.name!r} is not named {name}_<thing>")
             for t in declared if not t.name.startswith(f"{name}_")]
     holding = [t.name for t in declared if "customer_id" in t.c]
@@ -406,14 +415,14 @@ def _migrations(plugin: plugins.InstalledPlugin) -> list[Finding]:
     if location is None:
         if declared:
             out.append(Finding("migrations", FAIL, "crmkit_tables declares tables but "
-                                                   "crmkit_migrations returns nothing"))
+                                                   "crmkit_migrations returns nothing", True))
         else:
             out.append(Finding("migrations", OK, "no tables, no migrations"))
         return out
     location = Path(location)
     if not location.is_dir():
         return out + [Finding("migrations", FAIL, f"crmkit_migrations returned {location}, "
-                                                  "which is not a directory")]
+                                                  "which is not a directory", True)]
     out += _revision_layout(name, location)
     if any(f.status == FAIL for f in out if f.check == "migrations"):
         return out
@@ -425,7 +434,7 @@ def _migrations(plugin: plugins.InstalledPlugin) -> list[Finding]:
             except Exception as exc:
                 conn.rollback()
                 return out + [Finding("migrations", FAIL, f"upgrade {name}@head fails on an "
-                                                          f"empty database: {exc}")]
+                                                          f"empty database: {exc}", True)]
             conn.commit()
             created = set(inspect(conn).get_table_names()) - before
             out += _compare_tables(name, declared, created, conn)
@@ -458,12 +467,12 @@ def _revision_layout(name: str, location: Path) -> list[Finding]:
     own = [r for r in script.walk_revisions()
            if Path(r.path).resolve().parent == location.resolve()]
     if not own:
-        return [Finding("migrations", FAIL, f"{location} holds no alembic revisions")]
+        return [Finding("migrations", FAIL, f"{location} holds no alembic revisions", True)]
     roots = [r for r in own if r.down_revision is None]
     out = []
     if len(roots) != 1 or name not in (roots[0].branch_labels or ()):
         out.append(Finding("migrations", FAIL, f"the first revision needs down_revision = None "
-                                               f"and branch_labels = ({name!r},)"))
+                                               f"and branch_labels = ({name!r},)", True))
     foreign = [r.revision for r in own if not r.revision.startswith(f"{name}_")]
     if foreign:
         out.append(Finding("migrations", WARN, f"revision ids {', '.join(foreign)} do not start "
@@ -481,14 +490,15 @@ def _compare_tables(name: str, declared: list[Any], created: set[str], conn) -> 
     for table in declared:
         if table.name not in created:
             out.append(Finding("tables", FAIL, f"{table.name} is declared in crmkit_tables but "
-                                               f"the migrations do not create it"))
+                                               f"the migrations do not create it", True))
             continue
         have = {c["name"] for c in inspector.get_columns(table.name)}
         want = {c.name for c in table.columns}
         if have != want:
             diff = [f"missing in the migration: {', '.join(sorted(want - have))}"] if want - have else []
             diff += [f"missing in tables.py: {', '.join(sorted(have - want))}"] if have - want else []
-            out.append(Finding("tables", FAIL, f"{table.name}: columns differ ({'; '.join(diff)})"))
+            out.append(Finding("tables", FAIL, f"{table.name}: columns differ ({'; '.join(diff)})",
+                               True))
     undeclared = sorted(created - {t.name for t in declared})
     if undeclared:
         out.append(Finding("tables", WARN, f"the migrations create {', '.join(undeclared)}, "

@@ -1,0 +1,208 @@
+"""The plugin template and ``crmkit plugins new``: from nothing to an installed, tested plugin.
+
+The end-to-end test renders the template, builds a wheel with pip (hatchling
+is the build backend), installs it into a fresh virtual environment and drives
+it there through the CLI, then runs the new plugin's own tests.  The fresh
+environment is created without pip and reaches crmkit and its dependencies
+through a ``.pth`` file that runs ``site.addsitedir`` on this interpreter's
+site-packages: installing crmkit's dependencies again would take minutes and
+test pip rather than crmkit, while the wheel itself is installed for real
+(its files and its entry point are only in the new environment).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import subprocess
+import sys
+import sysconfig
+import tomllib
+from pathlib import Path
+
+import pytest
+
+from crmkit import plugin_check, plugins, scaffold
+from crmkit.cli import main
+from crmkit.errors import ConflictError, PluginError, ValidationError
+
+ROOT = Path(__file__).resolve().parent.parent
+TEMPLATE = ROOT / "plugin_template"
+
+RENDERED = {
+    ".gitignore", "README.md", "ci.sh", "pyproject.toml", "tests/test_dental_clinic.py",
+    "crmkit_dental_clinic/__init__.py", "crmkit_dental_clinic/api.py",
+    "crmkit_dental_clinic/cli.py", "crmkit_dental_clinic/config.schema.json",
+    "crmkit_dental_clinic/logic.py", "crmkit_dental_clinic/tables.py",
+    "crmkit_dental_clinic/migrations/dental_clinic_0001.py",
+}
+
+
+def files_under(folder: Path) -> set[str]:
+    return {str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_file()}
+
+
+def test_template_files_cannot_be_imported_or_collected():
+    names = files_under(TEMPLATE) - {"TEMPLATE.md"}
+    assert names and all(name.endswith(".tmpl") for name in names), names
+    assert not [n for n in names if "__pycache__" in n]
+
+
+def test_render_substitutes_names_in_paths_and_contents(tmp_path):
+    target = scaffold.render("dental_clinic", tmp_path, "Recall reminders for dental clinics.")
+    assert target == tmp_path / "crmkit-dental-clinic"
+    assert files_under(target) == RENDERED
+    for name in RENDERED:
+        text = (target / name).read_text(encoding="utf-8")
+        assert not scaffold.PLACEHOLDER.search(text), name
+        if name.endswith(".py"):
+            compile(text, name, "exec")
+    project = tomllib.loads((target / "pyproject.toml").read_text(encoding="utf-8"))
+    assert project["project"]["name"] == "crmkit-dental-clinic"
+    assert project["project"]["entry-points"]["crmkit"] == {"dental_clinic": "crmkit_dental_clinic"}
+    assert project["project"]["dependencies"] == ["crmkit>=0.1,<1"]
+    init = (target / "crmkit_dental_clinic/__init__.py").read_text(encoding="utf-8")
+    assert 'name="dental_clinic"' in init and 'crmkit_versions=">=0.1,<1"' in init
+    assert "class DentalClinicAPI" in (target / "crmkit_dental_clinic/api.py").read_text()
+    schema = json.loads((target / "crmkit_dental_clinic/config.schema.json").read_text())
+    assert plugin_check.missing_defaults(schema) == []
+    assert os.access(target / "ci.sh", os.X_OK)
+
+
+@pytest.mark.parametrize("name, message", [
+    ("Dental", "use lowercase letters, digits and _"),
+    ("dental-clinic", "use lowercase letters, digits and _"),
+    ("9lives", "use lowercase letters, digits and _"),
+    ("customers", "is reserved"),
+    ("plugins", "is reserved"),
+    ("a" * 31, "31 characters; at most 30"),
+    ("loyalty", "is taken by an installed plugin"),
+])
+def test_bad_names_are_refused_and_nothing_is_written(tmp_path, name, message):
+    with pytest.raises(ValidationError, match=message):
+        scaffold.render(name, tmp_path, taken={"loyalty"})
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_an_existing_target_is_never_overwritten(tmp_path):
+    (tmp_path / "crmkit-dental").mkdir()
+    (tmp_path / "crmkit-dental" / "mine.txt").write_text("keep")
+    with pytest.raises(ConflictError, match="crmkit-dental already exists"):
+        scaffold.render("dental", tmp_path)
+    assert files_under(tmp_path) == {"crmkit-dental/mine.txt"}
+
+
+def test_an_unknown_placeholder_fails_and_leaves_nothing(tmp_path):
+    template = tmp_path / "template"
+    (template / "pkg").mkdir(parents=True)
+    (template / "pkg" / "a.txt.tmpl").write_text("{{name}} ok")
+    (template / "pkg" / "b.txt.tmpl").write_text("{{nmae}} typo")
+    out = tmp_path / "out"
+    with pytest.raises(PluginError, match=r"pkg/b.txt.tmpl: unknown template placeholder "
+                                          r"\{\{nmae\}\}"):
+        scaffold.render("dental", out, template=template)
+    assert list(out.iterdir()) == []
+
+
+def test_description_must_fit_every_file_format(tmp_path):
+    with pytest.raises(ValidationError, match="--description: one line"):
+        scaffold.render("dental", tmp_path, 'Say "hi"')
+
+
+def test_plugins_new_command(tmp_path, capsys):
+    assert main(["plugins", "new", "dental", "--dir", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert f"created {tmp_path / 'crmkit-dental'}" in out and "crmkit plugins enable dental" in out
+    assert main(["plugins", "new", "dental", "--dir", str(tmp_path)]) == 1
+    assert "already exists" in capsys.readouterr().err
+
+
+def test_the_rendered_plugin_passes_plugins_check(tmp_path, monkeypatch):
+    target = scaffold.render("dental", tmp_path)
+    monkeypatch.syspath_prepend(str(target))
+    report = plugin_check.check_plugin("dental", ["crmkit_dental"])
+    assert report.ok, report.failures
+    assert {f.check for f in report.findings if f.status == "ok"} == {
+        "import", "metadata", "schema", "hooks", "tables", "migrations", "enable"}
+    for module in [m for m in sys.modules if m == "crmkit_dental" or m.startswith("crmkit_dental.")]:
+        monkeypatch.delitem(sys.modules, module)
+
+
+# -- end to end: wheel, fresh environment, CLI, the plugin's own tests ----------------------
+
+
+def fresh_environment(folder: Path) -> Path:
+    """A new virtual environment (no pip) that sees this interpreter's packages; its python."""
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(folder)], check=True)
+    python = folder / "bin" / "python"
+    site = subprocess.run([str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+                          check=True, capture_output=True, text=True).stdout.strip()
+    ours = dict.fromkeys([sysconfig.get_paths()["purelib"], sysconfig.get_paths()["platlib"]])
+    (Path(site) / "_crmkit_base.pth").write_text(
+        "import site; " + "; ".join(f"site.addsitedir({p!r})" for p in ours) + "\n")
+    return python
+
+
+def clean_env() -> dict[str, str]:
+    """This process's environment without the outer pytest's variables."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_")}
+    env.pop("PYTHONPATH", None)
+    env.pop("CRMKIT_DATABASE_URL", None)
+    env.pop("CRMKIT_PLUGINS", None)
+    return env
+
+
+def test_end_to_end_new_plugin_from_wheel(tmp_path):
+    work = tmp_path / "work"
+    work.mkdir()
+    target = scaffold.render("dental", tmp_path / "src", "Recall reminders for dental clinics.")
+    built = subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "-w",
+                            str(tmp_path / "dist"), str(target)], capture_output=True, text=True)
+    assert built.returncode == 0, built.stderr
+    [wheel] = (tmp_path / "dist").glob("crmkit_dental-0.1.0-*.whl")
+    python = fresh_environment(tmp_path / "venv")
+    installed = subprocess.run([sys.executable, "-m", "pip", "--python", str(python), "install",
+                                "-q", "--no-deps", str(wheel)], capture_output=True, text=True)
+    assert installed.returncode == 0, installed.stderr
+    env = clean_env()
+
+    def crmkit(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run([str(python), "-c", "import sys; from crmkit.cli import main; "
+                               "sys.exit(main(sys.argv[1:]))", "--db", "sqlite:///crm.db", *args],
+                              cwd=work, env=env, capture_output=True, text=True)
+
+    where = subprocess.run([str(python), "-c", "import crmkit_dental; print(crmkit_dental.__file__)"],
+                           cwd=work, env=env, capture_output=True, text=True, check=True)
+    assert where.stdout.startswith(str(tmp_path / "venv"))  # the installed wheel, not the sources
+
+    assert crmkit("init").returncode == 0
+    listed = crmkit("plugins", "list", "--format", "json")
+    assert listed.returncode == 0, listed.stderr
+    [row] = [r for r in json.loads(listed.stdout) if r["name"] == "dental"]
+    assert (row["version"], row["status"], row["description"]) == (
+        "0.1.0", "disabled", "Recall reminders for dental clinics.")
+    enabled = crmkit("plugins", "enable", "dental")
+    assert enabled.returncode == 0, enabled.stderr
+    with sqlite3.connect(work / "crm.db") as db:
+        tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    assert {"dental_visits", "dental_notes"} <= tables
+    assert crmkit("customers", "add", "A", "--name", "Ann").returncode == 0
+    assert crmkit("interactions", "record", "A", "--kind", "visit", "--at", "2024-06-01").returncode == 0
+    due = crmkit("dental", "due", "--as-of", "2025-01-01", "--format", "json")
+    assert due.returncode == 0, due.stderr
+    assert [(r["customer"], r["visits"], r["days_since"]) for r in json.loads(due.stdout)] == [
+        ("A", 1, 214)]
+    rejected = crmkit("interactions", "record", "A", "--kind", "visit", "--at", "2024-06-02",
+                      "--payload", json.dumps({"note": "x" * 300}))
+    assert rejected.returncode == 1
+    assert "payload.note: 300 characters; at most 280 allowed" in rejected.stderr
+    listed = crmkit("interactions", "list", "--format", "json")
+    assert len(json.loads(listed.stdout)) == 1  # the rejected visit left nothing behind
+    checked = crmkit("plugins", "check", "dental")
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+
+    tests = subprocess.run([str(python), "-m", "pytest", "-q", "-p", "no:cacheprovider",
+                            str(target / "tests")], cwd=work, env=env, capture_output=True, text=True)
+    assert tests.returncode == 0, tests.stdout[-3000:] + tests.stderr[-2000:]
+    assert " passed" in tests.stdout and "failed" not in tests.stdout
