@@ -1,0 +1,159 @@
+"""Buttle's five primary stages, completed strictly in order, each with its check.
+
+1. portfolio — at least ``min_ssc`` SSCs are marked;
+2. intimacy — the SSCs' mean profile completeness ≥ ``min_intimacy``;
+3. network — a member of each ``network_kinds_required`` kind is recorded;
+4. proposition — every SSC group has a value proposition;
+5. lifecycle — every SSC group has an action of each ``lifecycle_action_kinds`` kind.
+
+Completing stage N needs stage N−1 completed (the error names it) and stage
+N's check met.  Reopening a stage reopens every later one.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import attrs
+from sqlalchemy import delete, insert, select
+
+from crmkit.errors import ValidationError
+
+from . import intimacy, network, portfolio
+from .errors import StageError
+from .tables import actions, stages
+
+NAMES = {1: "customer portfolio analysis", 2: "customer intimacy", 3: "network development",
+         4: "value proposition", 5: "managing the customer lifecycle"}
+KEYS = {"portfolio": 1, "intimacy": 2, "network": 3, "proposition": 4, "lifecycle": 5}
+
+
+def stage_number(stage: int | str) -> int:
+    """A stage given as 1–5 or by key (portfolio, intimacy, network, proposition, lifecycle)."""
+    if isinstance(stage, str) and stage.isdigit():
+        stage = int(stage)
+    if isinstance(stage, int) and stage in NAMES:
+        return stage
+    if isinstance(stage, str) and stage in KEYS:
+        return KEYS[stage]
+    raise ValidationError(f"stage: {stage!r} is not a stage (1-5 or "
+                          f"{', '.join(KEYS)})")
+
+
+def label(stage: int) -> str:
+    """``stage 2 (customer intimacy)``."""
+    return f"stage {stage} ({NAMES[stage]})"
+
+
+@attrs.frozen
+class Check:
+    """Whether a stage's check is met now, with what was measured."""
+
+    stage: int
+    met: bool
+    detail: str
+    evidence: dict[str, Any]
+
+
+def check(conn, config: dict[str, Any], stage: int) -> Check:
+    """Evaluate one stage's check on the current records."""
+    if stage == 1:
+        sscs = portfolio.list_sscs(conn)
+        by_reason = {r: sum(r in s.reasons for s in sscs) for r in portfolio.REASONS}
+        met = len(sscs) >= config["min_ssc"]
+        detail = (f"{len(sscs)} SSC(s) marked (" + ", ".join(f"{n} {r}" for r, n in by_reason.items() if n)
+                  + f"); at least {config['min_ssc']} needed") if sscs else \
+            f"no SSC marked; at least {config['min_ssc']} needed"
+        return Check(1, met, detail, {"sscs": len(sscs), "by_reason": by_reason})
+    if stage == 2:
+        measured = intimacy.measure(conn, config)
+        met = measured.sscs > 0 and measured.completeness >= config["min_intimacy"]
+        detail = (f"SSC profile completeness {measured.completeness:.2f} "
+                  f"{'>=' if met else 'is below'} min_intimacy {config['min_intimacy']}"
+                  f" over {measured.sscs} SSC(s) (fields: {', '.join(config['profile_fields'])})")
+        return Check(2, met, detail, {"completeness": measured.completeness,
+                                      "sscs": measured.sscs, "least_complete": measured.weakest})
+    if stage == 3:
+        kinds = {m["kind"] for m in network.members(conn)}
+        missing = [k for k in config["network_kinds_required"] if k not in kinds]
+        detail = ("network members recorded for " + ", ".join(config["network_kinds_required"])
+                  if not missing else "no network member of kind " + ", ".join(missing))
+        return Check(3, not missing, detail, {"missing_kinds": missing})
+    groups = portfolio.ssc_groups(conn)
+    if stage == 4:
+        have = network.proposition_map(conn)
+        missing = [g for g in groups if g not in have]
+        met = bool(groups) and not missing
+        detail = ("no SSC group yet" if not groups else
+                  f"value proposition recorded for every SSC group ({', '.join(groups)})" if met
+                  else "no value proposition for SSC group " + ", ".join(missing))
+        return Check(4, met, detail, {"groups": groups, "missing_groups": missing})
+    pairs = {(g, k) for g, k in conn.execute(select(actions.c.ssc_group, actions.c.kind))}
+    missing = [f"{g}: {k}" for g in groups for k in config["lifecycle_action_kinds"]
+               if (g, k) not in pairs]
+    met = bool(groups) and not missing
+    detail = ("no SSC group yet" if not groups else
+              "lifecycle actions recorded for every SSC group" if met
+              else "missing lifecycle actions: " + "; ".join(missing))
+    return Check(5, met, detail, {"missing": missing})
+
+
+def completed(conn) -> dict[int, dict[str, Any]]:
+    """Completed stages: number → completion row."""
+    return {r["stage"]: dict(r) for r in conn.execute(select(stages)).mappings()}
+
+
+def complete(tx, config: dict[str, Any], stage: int | str) -> Check:
+    """Complete a stage: the previous one must be complete and this one's check met."""
+    number = stage_number(stage)
+    done = completed(tx.conn)
+    if number in done:
+        raise StageError(f"{label(number)} was already completed on "
+                         f"{done[number]['completed_at']:%Y-%m-%d}")
+    if number > 1 and number - 1 not in done:
+        first_open = min(n for n in range(1, number) if n not in done)
+        raise StageError(f"cannot complete {label(number)}: {label(number - 1)} is not complete"
+                         + (f" (the chain is open from {label(first_open)})"
+                            if first_open != number - 1 else ""))
+    result = check(tx.conn, config, number)
+    if not result.met:
+        raise StageError(f"cannot complete {label(number)}: {result.detail}")
+    tx.conn.execute(insert(stages).values(stage=number, completed_at=tx.now(),
+                                          completed_by=tx.actor, evidence=result.evidence))
+    ctx = tx.context("valuechain")
+    ctx.audit("complete_stage", "valuechain_stages", str(number), {"evidence": result.evidence})
+    ctx.emit("valuechain.stage_completed", None, {"stage": number, "name": NAMES[number]})
+    return result
+
+
+def reopen(tx, stage: int | str) -> list[int]:
+    """Reopen a completed stage and every later one; returns the stages reopened."""
+    number = stage_number(stage)
+    done = completed(tx.conn)
+    if number not in done:
+        raise StageError(f"{label(number)} is not complete")
+    reopened = sorted(n for n in done if n >= number)
+    tx.conn.execute(delete(stages).where(stages.c.stage >= number))
+    ctx = tx.context("valuechain")
+    ctx.audit("reopen_stage", "valuechain_stages", str(number), {"reopened": reopened})
+    ctx.emit("valuechain.stage_reopened", None, {"stages": reopened})
+    return reopened
+
+
+def progress(conn, config: dict[str, Any], as_of: dt.datetime) -> dict[str, Any]:
+    """Every stage (completed or not, check now), and the blocking stage."""
+    done = {n: row for n, row in completed(conn).items() if row["completed_at"] <= as_of}
+    rows = []
+    blocking = None
+    for number in NAMES:
+        result = check(conn, config, number)
+        row = done.get(number)
+        rows.append({"stage": number, "name": NAMES[number],
+                     "completed_at": row["completed_at"] if row else None,
+                     "check_met": result.met, "check": result.detail})
+        if row is None and blocking is None:
+            blocking = {"stage": number, "name": NAMES[number],
+                        "reason": ("ready to complete: " + result.detail) if result.met
+                        else result.detail}
+    return {"stages": rows, "completed": len(done), "blocking": blocking}

@@ -1,0 +1,7 @@
+"""valuechain's errors."""
+
+from crmkit.errors import CRMError
+
+
+class StageError(CRMError):
+    """A stage cannot be completed: an earlier stage is open, or its own check is not met."""

@@ -1,0 +1,64 @@
+"""Stage 2, customer intimacy: how complete the SSCs' profiles are.
+
+Completeness of one SSC = present profile fields / configured profile fields
+(a text field is present when non-empty; ``tags`` when the list is not empty;
+``attributes.KEY`` when the attribute is set).  Stage 2's measure is the mean
+over all SSCs, computed in SQL.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import attrs
+from sqlalchemy import String, and_, case, cast, func, literal, select
+
+from crmkit.tables import customers
+
+from .tables import ssc
+
+
+def present(field: str):
+    """SQL: 1 when the customer's profile field is present, else 0."""
+    if field == "organisation":
+        test = customers.c.organisation_id.is_not(None)
+    elif field == "tags":
+        text = cast(customers.c.tags, String)
+        test = and_(text.is_not(None), text != "[]")
+    elif field.startswith("attributes."):
+        path = tuple(field.split(".")[1:])
+        value = customers.c.attributes[path if len(path) > 1 else path[0]].as_string()
+        test = and_(value.is_not(None), value != "")
+    else:
+        column = customers.c[field]
+        test = and_(column.is_not(None), func.trim(column) != "")
+    return case((test, 1), else_=0)
+
+
+def completeness_expr(fields: list[str]):
+    """SQL: the share of ``fields`` present for a customer (0–1)."""
+    total = present(fields[0])
+    for field in fields[1:]:
+        total = total + present(field)
+    return total * literal(1.0) / len(fields)
+
+
+@attrs.frozen
+class Intimacy:
+    """The SSCs' mean profile completeness, and the least complete SSCs."""
+
+    sscs: int
+    completeness: float
+    weakest: list[tuple[str, float]]
+
+
+def measure(conn, config: dict[str, Any]) -> Intimacy:
+    """Profile completeness of the SSCs (mean, and the five least complete)."""
+    share = completeness_expr(config["profile_fields"]).label("share")
+    per = (select(customers.c.id, customers.c.external_id, share)
+           .join(ssc, ssc.c.customer_id == customers.c.id).subquery())
+    count, mean = conn.execute(select(func.count(), func.avg(per.c.share))).one()
+    weakest = conn.execute(select(per.c.external_id, per.c.share)
+                           .order_by(per.c.share, per.c.id).limit(5)).all()
+    return Intimacy(int(count), round(float(mean or 0.0), 4),
+                    [(ext, round(float(s), 4)) for ext, s in weakest])
