@@ -1,0 +1,239 @@
+"""operational's public API: ``crm.plugin("operational")``.
+
+Customers are given as an internal id (int) or an external id (str).  Writes
+join the caller's transaction; computations take ``as_of`` (default: now).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+from decimal import Decimal
+from typing import Any, Sequence
+
+from sqlalchemy import select
+
+from crmkit.errors import NotFound
+from crmkit.tables import customers
+from crmkit.transaction import Transaction
+
+from . import assignment, automation, cases, funnel, pipeline, reactions, scoring
+from . import tasks as task_service
+from .tables import leads, outbox
+
+PLUGIN = "operational"
+
+
+class OperationalAPI:
+    """Funnel, scoring, assignment, tasks, cases and automation of one CRM."""
+
+    def __init__(self, crm):
+        self.crm = crm
+
+    # -- plumbing ------------------------------------------------------------------
+
+    def _write(self):
+        return _Writer(self.crm)
+
+    @contextlib.contextmanager
+    def _read(self):
+        """operational's context on a read connection (for computations that write nothing)."""
+        with self.crm.read() as conn:
+            yield Transaction(self.crm, conn, self.crm.actor).context(PLUGIN)
+
+    def _id(self, conn, customer: int | str) -> int:
+        if isinstance(customer, int) and not isinstance(customer, bool):
+            return customer
+        found = conn.execute(select(customers.c.id)
+                             .where(customers.c.external_id == customer)).scalar()
+        if found is None:
+            raise NotFound(f"no customer {customer!r}")
+        return found
+
+    def _as_of(self, as_of: dt.datetime | None) -> dt.datetime:
+        return self.crm.clock.now() if as_of is None else as_of
+
+    # -- contract with other plugins -------------------------------------------------
+
+    def assign_to_team(self, team: str, customer_id: int, subject: str) -> str | None:
+        """A staff handle of ``team`` by its strategy (capacity respected), or None + ``assignment.failed``."""
+        with self._write() as ctx:
+            return assignment.assign_team(ctx, team, [(self._id(ctx.conn, customer_id), subject)])[0]
+
+    def open_case(self, customer_id: int | str, subject: str, priority: str = "normal",
+                  source: str | None = None) -> int:
+        """Open a service case with SLA due times; return its id."""
+        with self._write() as ctx:
+            return cases.open_case(ctx, self._id(ctx.conn, customer_id), subject, priority, source)
+
+    def create_task(self, customer_id: int | str, subject: str, assignee: str | None,
+                    due: dt.datetime) -> int:
+        """Create an open task; return its id."""
+        with self._write() as ctx:
+            return task_service.create_task(ctx, self._id(ctx.conn, customer_id), subject,
+                                            assignee, due)
+
+    # -- leads and scoring ----------------------------------------------------------------
+
+    def lead(self, customer: int | str) -> dict[str, Any] | None:
+        """The customer's lead row (stage, score, owner) or None when not in the funnel."""
+        with self.crm.read() as conn:
+            row = conn.execute(select(leads).where(
+                leads.c.customer_id == self._id(conn, customer))).mappings().first()
+        if row is None:
+            return None
+        result = dict(row)
+        result["score"] = scoring.round_score(result["score"], float("inf"))
+        return result
+
+    def set_lead_stage(self, customer: int | str, stage: str) -> None:
+        """Move a lead (forward unless funnel.allow_backward; disqualified is final)."""
+        with self._write() as ctx:
+            funnel.move_leads(ctx, [(self._id(ctx.conn, customer), stage)])
+
+    def assign_lead(self, customer: int | str, team: str | None = None) -> str | None:
+        """(Re)assign a lead to ``team`` or by territory; return the new owner (None: nobody free)."""
+        with self._write() as ctx:
+            cid = self._id(ctx.conn, customer)
+            if funnel.lead_rows(ctx.conn, [cid]).get(cid) is None:
+                raise NotFound(f"customer {customer!r} is not in the lead funnel")
+            return assignment.assign_leads(ctx, [cid], only_unowned=False, team=team).get(cid)
+
+    def score(self, customer: int | str, as_of: dt.datetime | None = None) -> Decimal | None:
+        """The lead score computed at ``as_of`` (not stored); None when not a lead."""
+        with self._read() as ctx:
+            cid = self._id(ctx.conn, customer)
+            return scoring.compute(ctx, [cid], self._as_of(as_of)).get(cid)
+
+    def rescore(self, as_of: dt.datetime | None = None) -> tuple[int, list[int]]:
+        """Recompute every lead's score and promote; return (leads scored, promoted ids)."""
+        with self._write() as ctx:
+            return scoring.rescore(ctx, None, self._as_of(as_of))
+
+    def scores(self, stage: str | None = None, min_score: float | None = None,
+               limit: int | None = 1000) -> list[dict[str, Any]]:
+        """Stored scores, highest first."""
+        with self.crm.read() as conn:
+            return scoring.stored_scores(conn, stage, min_score, limit)
+
+    # -- opportunities -------------------------------------------------------------------
+
+    def create_opportunity(self, customer: int | str, name: str, amount: Any,
+                           currency: str | None = None, owner: str | None = None,
+                           expected_close: dt.date | None = None, stage: str | None = None) -> int:
+        """Create an opportunity; return its id."""
+        with self._write() as ctx:
+            return funnel.create_opportunity(ctx, self._id(ctx.conn, customer), name, amount,
+                                             currency, owner, expected_close, stage)
+
+    def move_opportunity(self, opportunity_id: int, stage: str) -> int | None:
+        """Move an opportunity; return the renewal opportunity's id when a win created one."""
+        with self._write() as ctx:
+            return funnel.move_opportunity(ctx, opportunity_id, stage)
+
+    def opportunities(self, stage: str | None = None, owner: str | None = None,
+                      customer: int | str | None = None) -> list[dict[str, Any]]:
+        """Opportunities, newest first."""
+        with self.crm.read() as conn:
+            cid = self._id(conn, customer) if customer is not None else None
+            return funnel.opportunity_list(conn, stage, owner, cid)
+
+    def stage_history(self, entity: str, record_id: int) -> list[dict[str, Any]]:
+        """Stage history of a lead (record id = customer id) or an opportunity, oldest first."""
+        with self.crm.read() as conn:
+            return funnel.history(conn, entity, record_id)
+
+    def weighted_pipeline(self, as_of: dt.datetime | None = None,
+                          by: Sequence[str] = ("stage",)) -> list[dict[str, Any]]:
+        """Σ amount × probability of open opportunities per ``by`` and currency."""
+        with self.crm.read() as conn:
+            config = self.crm.plugin_config(PLUGIN)
+            return pipeline.weighted_pipeline(conn, config, self._as_of(as_of), by)
+
+    # -- tasks -------------------------------------------------------------------------------
+
+    def complete_task(self, task_id: int) -> None:
+        """Mark a task done."""
+        with self._write() as ctx:
+            task_service.close_task(ctx, task_id, "done")
+
+    def cancel_task(self, task_id: int) -> None:
+        """Cancel a task."""
+        with self._write() as ctx:
+            task_service.close_task(ctx, task_id, "cancelled")
+
+    def tasks(self, overdue: bool = False, assignee: str | None = None,
+              status: str | None = "open", customer: int | str | None = None,
+              as_of: dt.datetime | None = None) -> list[dict[str, Any]]:
+        """Tasks by due time (``overdue``: open and due before ``as_of``)."""
+        with self.crm.read() as conn:
+            cid = self._id(conn, customer) if customer is not None else None
+            return task_service.list_tasks(conn, self._as_of(as_of), overdue, assignee, status, cid)
+
+    # -- cases -------------------------------------------------------------------------------
+
+    def move_case(self, case_id: int, status: str) -> None:
+        """Move a case through open → in_progress → resolved → closed (reopen within reopen_days)."""
+        with self._write() as ctx:
+            cases.move_case(ctx, case_id, status)
+
+    def respond(self, case_id: int) -> bool:
+        """Record the first response to a case now; False if it already had one."""
+        with self._write() as ctx:
+            return cases.respond(ctx, case_id)
+
+    def cases(self, status: str | None = None, assignee: str | None = None,
+              customer: int | str | None = None) -> list[dict[str, Any]]:
+        """Cases, newest first."""
+        with self.crm.read() as conn:
+            cid = self._id(conn, customer) if customer is not None else None
+            return cases.list_cases(conn, status, assignee, cid)
+
+    def case(self, case_id: int) -> dict[str, Any]:
+        """One case."""
+        with self.crm.read() as conn:
+            from .tables import cases as table
+
+            row = conn.execute(select(table).where(table.c.id == case_id)).mappings().first()
+        if row is None:
+            raise NotFound(f"no case with id {case_id}")
+        return dict(row)
+
+    # -- automation and the clock --------------------------------------------------------------
+
+    def firings(self, rule: str | None = None, status: str | None = None,
+                customer: int | str | None = None) -> list[dict[str, Any]]:
+        """Recorded rule firings, newest first."""
+        with self.crm.read() as conn:
+            cid = self._id(conn, customer) if customer is not None else None
+            return automation.firing_list(conn, rule, status, cid)
+
+    def outbox(self, status: str | None = None) -> list[dict[str, Any]]:
+        """Messages queued (or refused) by automation, newest first."""
+        query = (select(outbox, customers.c.external_id.label("customer"))
+                 .join(customers, customers.c.id == outbox.c.customer_id).order_by(outbox.c.id.desc()))
+        if status is not None:
+            query = query.where(outbox.c.status == status)
+        with self.crm.read() as conn:
+            return [dict(r) for r in conn.execute(query).mappings()]
+
+    def sweep(self) -> dict[str, int]:
+        """Run operational's time-based rules at the CRM clock's now (idempotent)."""
+        with self._write() as ctx:
+            return reactions.sweep(ctx)
+
+
+class _Writer:
+    """``with _Writer(crm) as ctx``: operational's hook context in a (joined) transaction."""
+
+    def __init__(self, crm):
+        self.crm = crm
+        self._cm = None
+
+    def __enter__(self):
+        self._cm = self.crm.transaction()
+        tx = self._cm.__enter__()
+        return tx.context(PLUGIN)
+
+    def __exit__(self, *exc):
+        return self._cm.__exit__(*exc)

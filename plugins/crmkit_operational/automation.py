@@ -1,0 +1,289 @@
+"""Automation rules: trigger, condition, wait, unless, cooldown, idempotency, loop guard.
+
+A rule ``{name, on, if, wait_hours, unless, cooldown_hours, do}`` is triggered
+by an event of type ``on`` about a customer.  Every trigger whose condition
+holds becomes one ``operational_firings`` row, keyed by (rule, trigger) so a
+rule fires at most once per event.  Without a wait the actions run at once;
+with ``wait_hours`` the firing waits and the sweep runs it after the wait
+unless an ``unless`` event (or, for ``interaction.recorded``, an interaction)
+was recorded for that customer during the wait.  ``cooldown_hours`` stops a
+rule firing twice for one customer within the window.  A trigger at chain
+depth ``max_chain_depth`` or deeper is recorded as ``stopped`` and logged.
+
+``interaction.recorded`` rules are matched in SQL over the batch's id range
+(the core does not store that event per row); other rules are matched in
+Python as their events are delivered.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from decimal import Decimal, InvalidOperation
+from typing import Any, Sequence
+
+import attrs
+from sqlalchemy import bindparam, exists, insert, or_, select, update
+
+from crmkit import conditions
+from crmkit.tables import customers, events, interactions
+
+from . import actions
+from .tables import firings, leads
+
+log = logging.getLogger("crmkit.operational")
+
+INTERACTION = "interaction.recorded"
+
+
+@attrs.frozen
+class Trigger:
+    """One event (or interaction) that a rule's condition accepted."""
+
+    rule: dict[str, Any]
+    kind: str
+    trigger_id: int
+    customer_id: int
+    depth: int
+    at: dt.datetime
+
+
+def rules_by_type(config: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
+    """Configured rules grouped by the event type they listen to."""
+    grouped: dict[str, list[dict[str, Any]]] = {}
+    for rule in config["automation"]["rules"]:
+        grouped.setdefault(rule["on"], []).append(rule)
+    return grouped
+
+
+def customer_data(conn, customer_ids: set[int]) -> dict[int, dict[str, Any]]:
+    """Condition data of customers: ``customer`` fields and ``lead`` fields, one query."""
+    if not customer_ids:
+        return {}
+    c = customers.c
+    query = (select(c.id, c.external_id, c.type, c.name, c.email, c.phone, c.preferred_channel,
+                    c.lifecycle_stage, c.tags, c.attributes, leads.c.stage, leads.c.score,
+                    leads.c.owner)
+             .select_from(customers.outerjoin(leads, leads.c.customer_id == c.id))
+             .where(c.id.in_(bindparam("ids", expanding=True))))
+    data = {}
+    for r in conn.execute(query, {"ids": sorted(customer_ids)}).mappings():
+        customer = {k: r[k] for k in ("external_id", "type", "name", "email", "phone",
+                                      "preferred_channel", "lifecycle_stage")}
+        customer.update(tags=list(r["tags"] or []), attributes=dict(r["attributes"] or {}))
+        lead = ({"stage": r["stage"], "score": r["score"], "owner": r["owner"]}
+                if r["stage"] is not None else {})
+        data[r["id"]] = {"customer": customer, "lead": lead}
+    return data
+
+
+def _payload_for_conditions(payload: dict[str, Any]) -> dict[str, Any]:
+    """Event payload with decimal-text amounts as Decimals, so numeric comparisons work."""
+    result = dict(payload)
+    for key in ("amount", "score", "threshold"):
+        value = result.get(key)
+        if isinstance(value, str):
+            try:
+                result[key] = Decimal(value)
+            except InvalidOperation:
+                pass
+    return result
+
+
+def on_events(ctx, delivered: Sequence[Any]) -> None:
+    """Match delivered events against the rules; start the firings."""
+    by_type = rules_by_type(ctx.config)
+    relevant = [e for e in delivered if e.type in by_type and e.type != INTERACTION
+                and e.customer_id is not None]
+    if not relevant:
+        return
+    data = customer_data(ctx.conn, {e.customer_id for e in relevant})
+    triggers = []
+    for event in relevant:
+        if event.customer_id not in data:
+            continue
+        facts = dict(data[event.customer_id], payload=_payload_for_conditions(event.payload))
+        for rule in by_type[event.type]:
+            if "if" in rule and not conditions.evaluate(rule["if"], facts):
+                continue
+            triggers.append(Trigger(rule, "event", event.id, event.customer_id, event.depth,
+                                    event.occurred_at))
+    start(ctx, triggers)
+
+
+def on_interactions(ctx, batch) -> None:
+    """Match the batch's interactions against ``interaction.recorded`` rules, in SQL."""
+    from .sqlfields import FieldSQL
+
+    rules = rules_by_type(ctx.config).get(INTERACTION, [])
+    if not rules:
+        return
+    i = interactions
+    fields = FieldSQL(ctx.conn.dialect.name)
+    source = i.join(customers, customers.c.id == i.c.customer_id).outerjoin(
+        leads, leads.c.customer_id == i.c.customer_id)
+    triggers = []
+    for rule in rules:
+        query = (select(i.c.id, i.c.customer_id).select_from(source)
+                 .where(i.c.id.between(batch.first_id, batch.last_id)).order_by(i.c.id))
+        if "if" in rule:
+            query = query.where(fields.compile(rule["if"]))
+        for interaction_id, customer_id in ctx.conn.execute(query):
+            triggers.append(Trigger(rule, "interaction", interaction_id, customer_id, 0, ctx.now()))
+    start(ctx, triggers)
+
+
+def start(ctx, triggers: Sequence[Trigger]) -> None:
+    """Record firings (skipping triggers already recorded); run those without a wait."""
+    if not triggers:
+        return
+    max_depth = ctx.config["automation"]["max_chain_depth"]
+    known = _known_keys(ctx.conn, triggers)
+    rows = []
+    for t in triggers:
+        key = (t.rule["name"], t.kind, t.trigger_id)
+        if key in known:
+            continue
+        known.add(key)
+        status, outcome = "pending", None
+        if t.depth >= max_depth:
+            status = "stopped"
+            outcome = (f"event chain depth {t.depth} reached automation.max_chain_depth "
+                       f"{max_depth}: not fired")
+            log.warning("operational automation: rule %r stopped for customer %s: %s",
+                        t.rule["name"], t.customer_id, outcome)
+        elif t.rule["wait_hours"] > 0:
+            status = "waiting"
+        rows.append({"rule": t.rule["name"], "trigger_type": t.rule["on"], "trigger_kind": t.kind,
+                     "trigger_id": t.trigger_id, "customer_id": t.customer_id,
+                     "chain_depth": t.depth, "status": status, "triggered_at": t.at,
+                     "due_at": t.at + dt.timedelta(hours=t.rule["wait_hours"]), "fired_at": None,
+                     "actions": [next(iter(a)) for a in t.rule["do"]], "outcome": outcome})
+    if not rows:
+        return
+    ids = [r[0] for r in ctx.conn.execute(
+        insert(firings).returning(firings.c.id, sort_by_parameter_order=True), rows)]
+    pending = [(fid, row["rule"], row["customer_id"])
+               for fid, row in zip(ids, rows) if row["status"] == "pending"]
+    if pending:
+        fire(ctx, pending)
+
+
+def _known_keys(conn, triggers: Sequence[Trigger]) -> set[tuple[str, str, int]]:
+    """Idempotency keys already recorded among ``triggers`` (one query per trigger kind)."""
+    known: set[tuple[str, str, int]] = set()
+    for kind in {t.kind for t in triggers}:
+        ids = sorted({t.trigger_id for t in triggers if t.kind == kind})
+        query = select(firings.c.rule, firings.c.trigger_kind, firings.c.trigger_id).where(
+            firings.c.trigger_kind == kind, firings.c.trigger_id.in_(bindparam("ids", expanding=True)))
+        known.update(tuple(r) for r in conn.execute(query, {"ids": ids}))
+    return known
+
+
+def fire(ctx, pending: Sequence[tuple[int, str, int]]) -> int:
+    """Run firings ``[(firing_id, rule name, customer_id)]`` now, honouring cooldowns."""
+    rules = {r["name"]: r for r in ctx.config["automation"]["rules"]}
+    now = ctx.now()
+    updates = []
+    fired = 0
+    by_rule: dict[str, list[tuple[int, int]]] = {}
+    for fid, name, cid in pending:
+        by_rule.setdefault(name, []).append((fid, cid))
+    for name, items in by_rule.items():
+        rule = rules.get(name)
+        if rule is None:
+            updates += [{"fid": fid, "st": "cancelled", "out": "rule no longer configured",
+                         "at": None} for fid, _ in items]
+            continue
+        cooling = _cooling(ctx.conn, rule, [cid for _, cid in items], now)
+        go, seen = [], set()
+        for fid, cid in items:
+            if cid in cooling or cid in seen:
+                updates.append({"fid": fid, "st": "cooldown", "at": None,
+                                "out": f"fired for this customer within {rule['cooldown_hours']} h"})
+                continue
+            if rule["cooldown_hours"] > 0:
+                seen.add(cid)
+            go.append((fid, cid))
+        if go:
+            outcomes = actions.run(ctx, rule, go)
+            updates += [{"fid": fid, "st": "fired", "out": outcomes[fid], "at": now}
+                        for fid, _ in go]
+            fired += len(go)
+    if updates:
+        ctx.conn.execute(update(firings).where(firings.c.id == bindparam("fid"))
+                         .values(status=bindparam("st"), outcome=bindparam("out"),
+                                 fired_at=bindparam("at")), updates)
+    return fired
+
+
+def _cooling(conn, rule: dict[str, Any], customer_ids: list[int], now: dt.datetime) -> set[int]:
+    """Customers for whom ``rule`` fired within its cooldown window."""
+    if rule["cooldown_hours"] <= 0:
+        return set()
+    since = now - dt.timedelta(hours=rule["cooldown_hours"])
+    query = select(firings.c.customer_id).where(
+        firings.c.rule == rule["name"], firings.c.status == "fired", firings.c.fired_at > since,
+        firings.c.customer_id.in_(bindparam("ids", expanding=True)))
+    return set(conn.execute(query, {"ids": sorted(set(customer_ids))}).scalars())
+
+
+def sweep(ctx) -> dict[str, int]:
+    """Run waiting firings that are due: cancel those whose ``unless`` happened; fire the rest."""
+    now = ctx.now()
+    due = ctx.conn.execute(select(firings.c.id, firings.c.rule, firings.c.customer_id)
+                           .where(firings.c.status == "waiting", firings.c.due_at <= now)
+                           .order_by(firings.c.id)).all()
+    if not due:
+        return {"rules_fired": 0, "rules_cancelled": 0}
+    rules = {r["name"]: r for r in ctx.config["automation"]["rules"]}
+    cancelled = set()
+    for unless in {rules[r.rule]["unless"] for r in due if r.rule in rules} - {None}:
+        ids = [r.id for r in due if r.rule in rules and rules[r.rule]["unless"] == unless]
+        cancelled |= _happened(ctx.conn, unless, ids)
+    if cancelled:
+        ctx.conn.execute(update(firings).where(firings.c.id.in_(bindparam("ids", expanding=True)))
+                         .values(status="cancelled", outcome="the unless event happened during "
+                                 "the wait"), {"ids": sorted(cancelled)})
+    fired = fire(ctx, [(r.id, r.rule, r.customer_id) for r in due if r.id not in cancelled])
+    return {"rules_fired": fired, "rules_cancelled": len(cancelled)}
+
+
+def _happened(conn, unless: str, firing_ids: list[int]) -> set[int]:
+    """Firings (among ``firing_ids``) whose customer had an ``unless`` during the wait."""
+    f = firings
+    if unless == INTERACTION:
+        i = interactions
+        other = exists().where(
+            i.c.customer_id == f.c.customer_id, i.c.recorded_at > f.c.triggered_at,
+            i.c.recorded_at <= f.c.due_at,
+            or_(f.c.trigger_kind != "interaction", i.c.id != f.c.trigger_id))
+    else:
+        e = events
+        other = exists().where(
+            e.c.type == unless, e.c.customer_id == f.c.customer_id,
+            e.c.occurred_at > f.c.triggered_at, e.c.occurred_at <= f.c.due_at,
+            or_(f.c.trigger_kind != "event", e.c.id != f.c.trigger_id))
+    query = select(f.c.id).where(f.c.id.in_(bindparam("ids", expanding=True)), other)
+    return set(conn.execute(query, {"ids": firing_ids}).scalars())
+
+
+def firing_list(conn, rule: str | None = None, status: str | None = None,
+                customer_id: int | None = None, limit: int | None = 1000) -> list[dict[str, Any]]:
+    """Recorded firings, newest first."""
+    f = firings
+    query = (select(f, customers.c.external_id.label("customer"))
+             .select_from(f.outerjoin(customers, customers.c.id == f.c.customer_id))
+             .order_by(f.c.id.desc()))
+    if rule is not None:
+        query = query.where(f.c.rule == rule)
+    if status is not None:
+        query = query.where(f.c.status == status)
+    if customer_id is not None:
+        query = query.where(f.c.customer_id == customer_id)
+    if limit is not None:
+        query = query.limit(limit)
+    return [dict(r) for r in conn.execute(query).mappings()]
+
+
+__all__ = ["on_events", "on_interactions", "sweep", "fire", "firing_list"]

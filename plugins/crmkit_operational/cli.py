@@ -1,0 +1,355 @@
+"""``crmkit operational …``: pipeline, leads, scores, opportunities, tasks, cases, rules, sweep."""
+
+from __future__ import annotations
+
+import click
+
+from crmkit.cli.common import (State, as_of_option, format_option, output, output_document,
+                               pass_state, resolve_as_of)
+
+PLUGIN = "operational"
+
+
+def _api(crm):
+    return crm.plugin(PLUGIN)
+
+
+def _when(text: str | None, what: str):
+    from crmkit.clock import parse_timestamp
+
+    return None if text is None else parse_timestamp(text, what)
+
+
+@click.group(name=PLUGIN)
+def group() -> None:
+    """Funnel, lead scoring, assignment, tasks, service cases and automation."""
+
+
+# -- pipeline and scores -----------------------------------------------------------------
+
+
+@group.command()
+@click.option("--by", "by", multiple=True, type=click.Choice(["stage", "owner", "month"]),
+              help="Group by stage, owner and/or expected close month (repeatable; default stage).")
+@as_of_option
+@format_option
+@pass_state
+def pipeline(state, by, as_of, fmt) -> None:
+    """Weighted pipeline: Σ amount × win probability of open opportunities."""
+    by = tuple(by) or ("stage",)
+    with state.open() as crm:
+        rows = _api(crm).weighted_pipeline(resolve_as_of(crm, as_of), by)
+    columns = list(by) + (["probability"] if "stage" in by else []) + [
+        "currency", "opportunities", "amount", "weighted"]
+    output(rows, columns, fmt)
+
+
+@group.command()
+@click.option("--stage", default=None, help="Only leads at this stage.")
+@click.option("--min", "min_score", type=float, default=None, help="Only scores at least this.")
+@click.option("--limit", type=int, default=100, show_default=True)
+@format_option
+@pass_state
+def scores(state, stage, min_score, limit, fmt) -> None:
+    """Stored lead scores, highest first."""
+    with state.open() as crm:
+        rows = _api(crm).scores(stage, min_score, limit)
+    output(rows, ["customer", "name", "stage", "score", "owner", "scored_at"], fmt)
+
+
+@group.command()
+@as_of_option
+@pass_state
+def rescore(state, as_of) -> None:
+    """Recompute every lead's score (promoting leads that reached the threshold)."""
+    with state.open() as crm:
+        scored, promoted = _api(crm).rescore(resolve_as_of(crm, as_of))
+    click.echo(f"scored {scored} leads, {len(promoted)} promoted to mql")
+
+
+# -- leads -------------------------------------------------------------------------------
+
+
+@group.group()
+def leads() -> None:
+    """Leads: show, move stage, assign."""
+
+
+@leads.command("show")
+@click.argument("customer")
+@format_option
+@pass_state
+def lead_show(state, customer, fmt) -> None:
+    """A lead's stage, score, owner and stage history."""
+    from crmkit.errors import NotFound
+
+    with state.open() as crm:
+        api = _api(crm)
+        lead = api.lead(customer)
+        if lead is None:
+            raise NotFound(f"customer {customer!r} is not in the lead funnel")
+        lead["history"] = api.stage_history("lead", lead["customer_id"])
+    output_document(lead, fmt)
+
+
+@leads.command("stage")
+@click.argument("customer")
+@click.argument("stage")
+@pass_state
+def lead_stage(state, customer, stage) -> None:
+    """Move CUSTOMER's lead to STAGE (lead, mql, sal, sql, disqualified)."""
+    with state.open() as crm:
+        _api(crm).set_lead_stage(customer, stage)
+    click.echo(f"{customer}: lead stage {stage}")
+
+
+@leads.command("assign")
+@click.argument("customer")
+@click.option("--team", default=None, help="Team to assign within (default: territories).")
+@pass_state
+def lead_assign(state, customer, team) -> None:
+    """(Re)assign CUSTOMER's lead by territory or to TEAM; print the owner."""
+    with state.open() as crm:
+        who = _api(crm).assign_lead(customer, team)
+    click.echo(who or "unassigned: nobody in the team can take it")
+
+
+# -- opportunities --------------------------------------------------------------------------
+
+
+@group.group(invoke_without_command=True)
+@click.option("--stage", default=None)
+@click.option("--owner", default=None)
+@click.option("--customer", default=None)
+@format_option
+@click.pass_context
+def opportunities(ctx, stage, owner, customer, fmt) -> None:
+    """List opportunities, or add / move them."""
+    if ctx.invoked_subcommand is not None:
+        return
+    with ctx.find_object(State).open() as crm:
+        rows = _api(crm).opportunities(stage, owner, customer)
+    output(rows, ["id", "customer", "name", "stage", "amount", "currency", "owner",
+                  "expected_close", "renewal_of"], fmt)
+
+
+@opportunities.command("add")
+@click.argument("customer")
+@click.argument("name")
+@click.option("--amount", required=True)
+@click.option("--currency", default=None)
+@click.option("--owner", default=None)
+@click.option("--close", "close", default=None, metavar="DATE", help="Expected close date.")
+@click.option("--stage", default=None)
+@pass_state
+def opportunity_add(state, customer, name, amount, currency, owner, close, stage) -> None:
+    """Create an opportunity for CUSTOMER; print its id."""
+    when = _when(close, "--close")
+    with state.open() as crm:
+        opp = _api(crm).create_opportunity(customer, name, amount, currency, owner,
+                                           when.date() if when else None, stage)
+    click.echo(opp)
+
+
+@opportunities.command("move")
+@click.argument("opportunity", type=int)
+@click.argument("stage")
+@pass_state
+def opportunity_move(state, opportunity, stage) -> None:
+    """Move OPPORTUNITY to STAGE (won and lost are final)."""
+    with state.open() as crm:
+        renewal = _api(crm).move_opportunity(opportunity, stage)
+    click.echo(f"opportunity {opportunity}: {stage}"
+               + (f"; renewal opportunity {renewal} created" if renewal else ""))
+
+
+@opportunities.command("history")
+@click.argument("opportunity", type=int)
+@format_option
+@pass_state
+def opportunity_history(state, opportunity, fmt) -> None:
+    """Stage history of OPPORTUNITY."""
+    with state.open() as crm:
+        rows = _api(crm).stage_history("opportunity", opportunity)
+    output(rows, ["from_stage", "to_stage", "at", "actor"], fmt)
+
+
+# -- tasks --------------------------------------------------------------------------------
+
+
+@group.group(invoke_without_command=True)
+@click.option("--overdue", is_flag=True, help="Only open tasks past their due time.")
+@click.option("--assignee", default=None)
+@click.option("--status", type=click.Choice(["open", "done", "cancelled", "all"]), default="open",
+              show_default=True)
+@click.option("--customer", default=None)
+@as_of_option
+@format_option
+@click.pass_context
+def tasks(ctx, overdue, assignee, status, customer, as_of, fmt) -> None:
+    """List tasks (by due time), or add / close them."""
+    if ctx.invoked_subcommand is not None:
+        return
+    with ctx.find_object(State).open() as crm:
+        rows = _api(crm).tasks(overdue, assignee, None if status == "all" else status, customer,
+                               resolve_as_of(crm, as_of))
+    output(rows, ["id", "customer", "subject", "kind", "assignee", "due_at", "status"], fmt)
+
+
+@tasks.command("add")
+@click.argument("customer")
+@click.argument("subject")
+@click.option("--assignee", default=None)
+@click.option("--due", required=True, metavar="DATE")
+@pass_state
+def task_add(state, customer, subject, assignee, due) -> None:
+    """Create a task for CUSTOMER; print its id."""
+    when = _when(due, "--due")
+    with state.open() as crm:
+        click.echo(_api(crm).create_task(customer, subject, assignee, when))
+
+
+@tasks.command("done")
+@click.argument("task", type=int)
+@pass_state
+def task_done(state, task) -> None:
+    """Mark TASK done."""
+    with state.open() as crm:
+        _api(crm).complete_task(task)
+    click.echo(f"task {task}: done")
+
+
+@tasks.command("cancel")
+@click.argument("task", type=int)
+@pass_state
+def task_cancel(state, task) -> None:
+    """Cancel TASK."""
+    with state.open() as crm:
+        _api(crm).cancel_task(task)
+    click.echo(f"task {task}: cancelled")
+
+
+# -- cases ---------------------------------------------------------------------------------
+
+
+@group.group(invoke_without_command=True)
+@click.option("--status", default=None)
+@click.option("--assignee", default=None)
+@click.option("--customer", default=None)
+@format_option
+@click.pass_context
+def cases(ctx, status, assignee, customer, fmt) -> None:
+    """List service cases, or open / move / respond to them."""
+    if ctx.invoked_subcommand is not None:
+        return
+    with ctx.find_object(State).open() as crm:
+        rows = _api(crm).cases(status, assignee, customer)
+    output(rows, ["id", "customer", "subject", "priority", "status", "assignee", "opened_at",
+                  "first_response_due", "resolution_due"], fmt)
+
+
+@cases.command("open")
+@click.argument("customer")
+@click.argument("subject")
+@click.option("--priority", type=click.Choice(["low", "normal", "high", "urgent"]),
+              default="normal", show_default=True)
+@click.option("--source", default=None)
+@pass_state
+def case_open(state, customer, subject, priority, source) -> None:
+    """Open a case for CUSTOMER; print its id."""
+    with state.open() as crm:
+        click.echo(_api(crm).open_case(customer, subject, priority, source))
+
+
+@cases.command("move")
+@click.argument("case", type=int)
+@click.argument("status")
+@pass_state
+def case_move(state, case, status) -> None:
+    """Move CASE to STATUS (in_progress, resolved, closed)."""
+    with state.open() as crm:
+        _api(crm).move_case(case, status)
+    click.echo(f"case {case}: {status}")
+
+
+@cases.command("respond")
+@click.argument("case", type=int)
+@pass_state
+def case_respond(state, case) -> None:
+    """Record the first response to CASE now."""
+    with state.open() as crm:
+        first = _api(crm).respond(case)
+    click.echo(f"case {case}: " + ("first response recorded" if first else "already responded"))
+
+
+# -- automation, assignment, outbox, sweep ---------------------------------------------------------
+
+
+@group.group(invoke_without_command=True)
+@format_option
+@click.pass_context
+def rules(ctx, fmt) -> None:
+    """List the configured automation rules (``rules firings`` lists what they did)."""
+    if ctx.invoked_subcommand is not None:
+        return
+    with ctx.find_object(State).open() as crm:
+        config = crm.plugin_config(PLUGIN)
+        _api(crm)
+    rows = [{"name": r["name"], "on": r["on"], "if": r.get("if"), "wait_hours": r["wait_hours"],
+             "unless": r["unless"], "cooldown_hours": r["cooldown_hours"],
+             "do": [next(iter(a)) for a in r["do"]]} for r in config["automation"]["rules"]]
+    output(rows, ["name", "on", "if", "wait_hours", "unless", "cooldown_hours", "do"], fmt)
+
+
+@rules.command("firings")
+@click.option("--rule", default=None)
+@click.option("--status", type=click.Choice(["waiting", "fired", "cancelled", "cooldown",
+                                             "stopped"]), default=None)
+@click.option("--customer", default=None)
+@format_option
+@pass_state
+def rule_firings(state, rule, status, customer, fmt) -> None:
+    """Recorded rule firings, newest first."""
+    with state.open() as crm:
+        rows = _api(crm).firings(rule, status, customer)
+    output(rows, ["id", "rule", "trigger_type", "customer", "status", "triggered_at", "due_at",
+                  "fired_at", "outcome"], fmt)
+
+
+@group.command()
+@click.argument("team")
+@click.argument("customer")
+@click.argument("subject")
+@pass_state
+def assign(state, team, customer, subject) -> None:
+    """Pick a member of TEAM for an item about CUSTOMER by the team's strategy; print the handle."""
+    with state.open() as crm:
+        who = _api(crm).assign_to_team(team, customer, subject)
+    click.echo(who or "unassigned: nobody in the team can take it")
+
+
+@group.command()
+@click.option("--status", type=click.Choice(["queued", "refused"]), default=None)
+@format_option
+@pass_state
+def outbox(state, status, fmt) -> None:
+    """Messages queued (or refused for lack of consent) by automation."""
+    with state.open() as crm:
+        rows = _api(crm).outbox(status)
+    output(rows, ["id", "customer", "channel", "template", "status", "reason", "rule",
+                  "created_at"], fmt)
+
+
+@group.command()
+@as_of_option
+@format_option
+@pass_state
+def sweep(state, as_of, fmt) -> None:
+    """Run operational's time-based rules (dormancy, SLA breaches, waits); idempotent."""
+    from crmkit.clock import FixedClock
+
+    if as_of:
+        state.clock = FixedClock(_when(as_of, "--as-of"))
+    with state.open() as crm:
+        counts = _api(crm).sweep()
+    output([{"what": k, "count": v} for k, v in counts.items()], ["what", "count"], fmt)

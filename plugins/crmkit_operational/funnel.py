@@ -1,0 +1,263 @@
+"""The funnel: leads and opportunities moving through stages, with history and events.
+
+Lead stages live in ``operational_leads`` (one row per customer in the
+funnel); opportunities in ``operational_opportunities``.  Every move writes a
+``operational_stage_history`` row (from, to, when, who) and emits
+``stage.changed``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any, Iterable, Sequence
+
+from sqlalchemy import bindparam, exists, func, insert, literal, or_, select, update
+
+from crmkit.errors import NotFound, ValidationError
+from crmkit.tables import customers
+from crmkit.types import to_money
+
+from .stages import DISQUALIFIED, LEAD_STAGES, LOST, WON, Stages
+from .tables import leads, opportunities, stage_history
+
+
+def require_customer(conn, customer_id: int) -> Any:
+    """The customers row of ``customer_id``; NotFound if absent, ValidationError if erased."""
+    row = conn.execute(select(customers.c.id, customers.c.external_id, customers.c.erased_at)
+                       .where(customers.c.id == customer_id)).first()
+    if row is None:
+        raise NotFound(f"no customer with id {customer_id}")
+    if row.erased_at is not None:
+        raise ValidationError(f"customer {row.external_id!r} was erased")
+    return row
+
+
+def ensure_leads(ctx, customer_ids: Sequence[int] | None = None, first_id: int | None = None,
+                 last_id: int | None = None) -> int:
+    """Enter eligible customers into the funnel (set-based); return how many entered.
+
+    Eligible: not erased, no lead row yet, and ``lifecycle_stage`` either one
+    of the lead stages (they enter there) or empty (they enter at ``lead``
+    when ``funnel.new_customers_are_leads``).  Pass ids or an id range.
+    """
+    c = customers.c
+    stage = func.coalesce(c.lifecycle_stage, literal("lead"))
+    eligible = c.lifecycle_stage.in_(LEAD_STAGES)
+    if ctx.config["funnel"]["new_customers_are_leads"]:
+        eligible = or_(eligible, c.lifecycle_stage.is_(None))
+    query = select(c.id, stage).where(
+        eligible, c.erased_at.is_(None),
+        ~exists().where(leads.c.customer_id == c.id))
+    if customer_ids is not None:
+        if not customer_ids:
+            return 0
+        query = query.where(c.id.in_(bindparam("ids", expanding=True)))
+        params = {"ids": list(customer_ids)}
+    else:
+        if first_id is not None:
+            query = query.where(c.id.between(first_id, last_id))
+        params = {}
+    entering = ctx.conn.execute(query, params).all()
+    if not entering:
+        return 0
+    now = ctx.now()
+    ctx.conn.execute(insert(leads), [
+        {"customer_id": cid, "stage": st, "score": 0.0, "scored_at": None, "owner": None,
+         "created_at": now, "updated_at": now} for cid, st in entering])
+    record_history(ctx, "lead", [(cid, cid, None, st, None, None, None) for cid, st in entering])
+    return len(entering)
+
+
+def record_history(ctx, entity: str, moves: Iterable[tuple]) -> None:
+    """Write history rows and emit ``stage.changed`` for each move.
+
+    Each move is ``(record_id, customer_id, from, to, owner, amount, currency)``.
+    """
+    moves = list(moves)
+    if not moves:
+        return
+    now = ctx.now()
+    ctx.conn.execute(insert(stage_history), [
+        {"entity": entity, "record_id": rid, "customer_id": cid, "from_stage": frm, "to_stage": to,
+         "at": now, "actor": ctx.actor} for rid, cid, frm, to, _o, _a, _c in moves])
+    for rid, cid, frm, to, owner, amount, currency in moves:
+        ctx.emit("stage.changed", cid, {
+            "entity": entity, "record_id": rid, "from": frm, "to": to, "owner": owner,
+            "amount": None if amount is None else str(amount), "currency": currency})
+
+
+def lead_rows(conn, customer_ids: Sequence[int]) -> dict[int, Any]:
+    """Lead rows by customer id."""
+    if not customer_ids:
+        return {}
+    query = select(leads).where(leads.c.customer_id.in_(bindparam("ids", expanding=True)))
+    return {r.customer_id: r for r in conn.execute(query, {"ids": list(customer_ids)})}
+
+
+def move_leads(ctx, moves: Sequence[tuple[int, str]], strict: bool = True) -> list[tuple[int, str]]:
+    """Move leads ``[(customer_id, to_stage)]``; return the moves made.
+
+    A customer without a lead row enters the funnel at the target stage.  With
+    ``strict`` the first forbidden move raises ValidationError (nothing is
+    written); otherwise forbidden moves are skipped.  Leads reaching
+    ``assignment.assign_leads_on`` without an owner are assigned.
+    """
+    stages = Stages(ctx.config)
+    current = lead_rows(ctx.conn, [cid for cid, _ in moves])
+    done, fresh, history = [], [], []
+    for cid, to in moves:
+        row = current.get(cid)
+        frm = row.stage if row is not None else None
+        try:
+            if row is None:
+                require_customer(ctx.conn, cid)
+            stages.check_lead(f"lead {cid}", frm, to)
+        except ValidationError:
+            if strict:
+                raise
+            continue
+        done.append((cid, to))
+        if row is None:
+            fresh.append(cid)
+        history.append((cid, cid, frm, to, row.owner if row is not None else None, None, None))
+    if not done:
+        return []
+    now = ctx.now()
+    if fresh:
+        ctx.conn.execute(insert(leads), [
+            {"customer_id": cid, "stage": to, "score": 0.0, "owner": None, "created_at": now,
+             "updated_at": now} for cid, to in done if cid in set(fresh)])
+    existing = [{"cid": cid, "to": to} for cid, to in done if cid not in set(fresh)]
+    if existing:
+        ctx.conn.execute(update(leads).where(leads.c.customer_id == bindparam("cid"))
+                         .values(stage=bindparam("to"), updated_at=now), existing)
+    record_history(ctx, "lead", history)
+    after_lead_moves(ctx, done)
+    return done
+
+
+def promote(ctx, customer_ids: Sequence[int], from_stage: str, to_stage: str,
+            assign: bool = True) -> list[int]:
+    """Set-based move of the given leads still at ``from_stage`` to ``to_stage``; return them.
+
+    With ``assign`` the moved leads go through :func:`after_lead_moves` at once;
+    otherwise the caller does that (after emitting its own events).
+    """
+    if not customer_ids:
+        return []
+    rows = lead_rows(ctx.conn, customer_ids)
+    moving = [cid for cid in customer_ids if cid in rows and rows[cid].stage == from_stage]
+    if not moving:
+        return []
+    ctx.conn.execute(update(leads).where(leads.c.customer_id.in_(bindparam("ids", expanding=True)),
+                                         leads.c.stage == from_stage)
+                     .values(stage=to_stage, updated_at=ctx.now()), {"ids": moving})
+    record_history(ctx, "lead", [(cid, cid, from_stage, to_stage, rows[cid].owner, None, None)
+                                 for cid in moving])
+    if assign:
+        after_lead_moves(ctx, [(cid, to_stage) for cid in moving])
+    return moving
+
+
+def after_lead_moves(ctx, moves: Sequence[tuple[int, str]]) -> None:
+    """Assign unowned leads that reached the configured ``assign_leads_on`` stage."""
+    trigger = ctx.config["assignment"]["assign_leads_on"]
+    if trigger == "never":
+        return
+    order = {s: i for i, s in enumerate(LEAD_STAGES)}
+    reached = [cid for cid, to in moves if to in order and order[to] >= order[trigger]]
+    if reached:
+        from .assignment import assign_leads
+
+        assign_leads(ctx, reached, only_unowned=True)
+
+
+# -- opportunities -------------------------------------------------------------------
+
+
+def create_opportunity(ctx, customer_id: int, name: str, amount: Any, currency: str | None = None,
+                       owner: str | None = None, expected_close: dt.date | None = None,
+                       stage: str | None = None, renewal_of: int | None = None) -> int:
+    """Create an opportunity (history from nothing to its stage); return its id.
+
+    The customer's lead, if in the funnel before ``sql``, moves forward to
+    ``sql``; a disqualified lead cannot get an opportunity.  A customer outside
+    the lead funnel (an existing client) simply gets the opportunity.
+    """
+    stages = Stages(ctx.config)
+    require_customer(ctx.conn, customer_id)
+    stage = stage or stages.first_opportunity_stage
+    if stage not in stages.opportunity:
+        raise ValidationError(f"opportunity stage: {stage!r} is not an open opportunity stage "
+                              f"(allowed: {', '.join(stages.opportunity)})")
+    if not isinstance(name, str) or not name.strip() or len(name) > 300:
+        raise ValidationError("opportunity name: required text of at most 300 characters")
+    value = to_money(amount, "opportunity amount")
+    if value < 0:
+        raise ValidationError(f"opportunity amount: {value} is negative (must be >= 0)")
+    currency = currency or ctx.crm.core_config["default_currency"]
+    if not (isinstance(currency, str) and len(currency) == 3 and currency.isupper()):
+        raise ValidationError(f"opportunity currency: {currency!r} is not a 3-letter ISO 4217 code")
+    if owner is not None:
+        ctx.crm.staff.get(owner)
+    lead = lead_rows(ctx.conn, [customer_id]).get(customer_id)
+    if lead is not None and lead.stage == DISQUALIFIED:
+        raise ValidationError(f"customer {customer_id}: the lead is disqualified; "
+                              "it cannot get an opportunity")
+    now = ctx.now()
+    opp_id = ctx.conn.execute(insert(opportunities).values(
+        customer_id=customer_id, name=name.strip(), stage=stage, amount=value, currency=currency,
+        owner=owner, expected_close=expected_close, renewal_of=renewal_of, created_at=now,
+        updated_at=now)).inserted_primary_key[0]
+    if lead is not None and lead.stage in LEAD_STAGES and lead.stage != "sql":
+        move_leads(ctx, [(customer_id, "sql")])
+    record_history(ctx, "opportunity", [(opp_id, customer_id, None, stage, owner, value, currency)])
+    return opp_id
+
+
+def move_opportunity(ctx, opportunity_id: int, to: str) -> int | None:
+    """Move an opportunity; a win with ``renewal_after_days`` creates the renewal (its id returned)."""
+    stages = Stages(ctx.config)
+    row = ctx.conn.execute(select(opportunities).where(opportunities.c.id == opportunity_id)).first()
+    if row is None:
+        raise NotFound(f"no opportunity with id {opportunity_id}")
+    stages.check_opportunity(f"opportunity {opportunity_id}", row.stage, to)
+    now = ctx.now()
+    ctx.conn.execute(update(opportunities).where(opportunities.c.id == opportunity_id).values(
+        stage=to, updated_at=now, closed_at=now if to in (WON, LOST) else None))
+    record_history(ctx, "opportunity", [(row.id, row.customer_id, row.stage, to, row.owner,
+                                         row.amount, row.currency)])
+    days = ctx.config["funnel"]["renewal_after_days"]
+    if to == WON and days:
+        return create_opportunity(
+            ctx, row.customer_id, _renewal_name(row.name), row.amount, row.currency, row.owner,
+            now.date() + dt.timedelta(days=days), renewal_of=row.id)
+    return None
+
+
+def _renewal_name(name: str) -> str:
+    text = name if name.startswith("Renewal: ") else f"Renewal: {name}"
+    return text[:300]
+
+
+def opportunity_list(conn, stage: str | None = None, owner: str | None = None,
+                     customer_id: int | None = None) -> list[dict[str, Any]]:
+    """Opportunities (with the customer's external id), newest first."""
+    o = opportunities
+    query = (select(o, customers.c.external_id.label("customer"))
+             .join(customers, customers.c.id == o.c.customer_id).order_by(o.c.id.desc()))
+    if stage is not None:
+        query = query.where(o.c.stage == stage)
+    if owner is not None:
+        query = query.where(o.c.owner == owner)
+    if customer_id is not None:
+        query = query.where(o.c.customer_id == customer_id)
+    return [dict(r) for r in conn.execute(query).mappings()]
+
+
+def history(conn, entity: str, record_id: int) -> list[dict[str, Any]]:
+    """Stage history of one lead (record id = customer id) or opportunity, oldest first."""
+    h = stage_history
+    query = (select(h.c.from_stage, h.c.to_stage, h.c.at, h.c.actor)
+             .where(h.c.entity == entity, h.c.record_id == record_id).order_by(h.c.at, h.c.id))
+    return [dict(r) for r in conn.execute(query).mappings()]

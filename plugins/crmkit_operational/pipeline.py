@@ -1,0 +1,75 @@
+"""The weighted pipeline: Σ amount × probability of open opportunities, grouped in SQL.
+
+An opportunity's stage is taken from its stage history as of ``as_of`` (so a
+report for a past date is reproducible); amount, currency, owner and expected
+close date are its current values.  Amounts in different currencies are
+never added together: currency is always a grouping column.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+from typing import Any, Sequence
+
+from sqlalchemy import BigInteger, String, case, cast, func, select, type_coerce
+
+from crmkit.types import MONEY_SCALE
+
+from .stages import Stages
+from .tables import opportunities, stage_history
+
+DIMENSIONS = ("stage", "owner", "month")
+
+
+def stage_as_of(as_of: dt.datetime):
+    """Subquery: each opportunity's stage at ``as_of`` (``record_id``, ``stage``)."""
+    h = stage_history
+    ranked = (select(h.c.record_id, h.c.to_stage.label("stage"),
+                     func.row_number().over(partition_by=h.c.record_id,
+                                            order_by=(h.c.at.desc(), h.c.id.desc())).label("rn"))
+              .where(h.c.entity == "opportunity", h.c.at <= as_of).subquery())
+    return select(ranked.c.record_id, ranked.c.stage).where(ranked.c.rn == 1).subquery()
+
+
+def weighted_pipeline(conn, config: dict[str, Any], as_of: dt.datetime,
+                      by: Sequence[str] = ("stage",)) -> list[dict[str, Any]]:
+    """Rows per ``by`` (any of stage, owner, month) and currency: count, amount, weighted amount.
+
+    ``weighted = Σ amount × probability / 100`` over opportunities open at
+    ``as_of`` (won and lost are closed business, not pipeline).
+    """
+    unknown = [d for d in by if d not in DIMENSIONS]
+    if unknown or not by:
+        raise ValueError(f"group by {', '.join(unknown) or 'nothing'}: allowed {', '.join(DIMENSIONS)}")
+    stages = Stages(config)
+    o = opportunities
+    current = stage_as_of(as_of)
+    probability = case({s: stages.probability[s] for s in stages.opportunity},
+                       value=current.c.stage, else_=0)
+    units = type_coerce(o.c.amount, BigInteger)
+    columns = {"stage": current.c.stage, "owner": o.c.owner,
+               "month": func.substr(cast(o.c.expected_close, String), 1, 7)}
+    keys = [columns[d].label(d) for d in by]
+    query = (select(*keys, o.c.currency, func.count().label("opportunities"),
+                    type_coerce(func.sum(units), BigInteger).label("units"),
+                    type_coerce(func.sum(units * probability), BigInteger).label("weighted_units"))
+             .join(current, current.c.record_id == o.c.id)
+             .where(current.c.stage.in_(stages.opportunity))
+             .group_by(*[columns[d] for d in by], o.c.currency))
+    rows = []
+    for r in conn.execute(query).mappings():
+        row = {d: r[d] for d in by}
+        row.update(currency=r["currency"], opportunities=r["opportunities"],
+                   amount=Decimal(int(r["units"] or 0)) / MONEY_SCALE,
+                   weighted=Decimal(int(r["weighted_units"] or 0)) / (MONEY_SCALE * 100))
+        if "stage" in by:
+            row["probability"] = stages.probability[row["stage"]]
+        rows.append(row)
+    order = {s: i for i, s in enumerate(stages.opportunity)}
+    rows.sort(key=lambda r: tuple((order.get(r[d], 99) if d == "stage" else (r[d] is None, r[d] or ""))
+                                  for d in by) + (r["currency"],))
+    return rows
+
+
+__all__ = ["weighted_pipeline", "stage_as_of", "DIMENSIONS"]

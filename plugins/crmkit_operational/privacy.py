@@ -1,0 +1,118 @@
+"""Customer data services: timeline entries, merge, export and erasure of operational's rows."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import delete, select, update
+
+from crmkit.models import TimelineEntry
+
+from .stages import LEAD_STAGES
+from .tables import (assignments, case_history, cases, firings, leads, opportunities, outbox,
+                     stage_history, tasks)
+
+CUSTOMER_TABLES = (opportunities, stage_history, assignments, tasks, cases, case_history, firings,
+                   outbox)
+"""Tables whose rows simply follow the customer id (leads need merging: one row per customer)."""
+
+ERASED = "(erased)"
+
+
+def timeline(ctx, customer_id: int, limit: int) -> list[TimelineEntry]:
+    """Stage moves, tasks, cases and automation firings, newest first."""
+    conn = ctx.conn
+    entries: list[TimelineEntry] = []
+    h = stage_history
+    for r in conn.execute(select(h).where(h.c.customer_id == customer_id)
+                          .order_by(h.c.at.desc(), h.c.id.desc()).limit(limit)):
+        what = "lead" if r.entity == "lead" else f"opportunity {r.record_id}"
+        move = f"{r.from_stage} → {r.to_stage}" if r.from_stage else f"entered at {r.to_stage}"
+        entries.append(TimelineEntry(at=r.at, kind="stage", summary=f"{what}: {move}",
+                                     details={"entity": r.entity, "record_id": r.record_id,
+                                              "actor": r.actor}))
+    t = tasks
+    for r in conn.execute(select(t).where(t.c.customer_id == customer_id)
+                          .order_by(t.c.created_at.desc(), t.c.id.desc()).limit(limit)):
+        entries.append(TimelineEntry(
+            at=r.created_at, kind="task",
+            summary=f"task {r.id} ({r.kind}): {r.subject} — {r.status}",
+            details={"task_id": r.id, "assignee": r.assignee, "due_at": r.due_at.isoformat()}))
+    ch = case_history
+    query = (select(ch, cases.c.subject, cases.c.priority).join(cases, cases.c.id == ch.c.case_id)
+             .where(ch.c.customer_id == customer_id).order_by(ch.c.at.desc(), ch.c.id.desc())
+             .limit(limit))
+    for r in conn.execute(query):
+        move = f"{r.from_status} → {r.to_status}" if r.from_status else "opened"
+        entries.append(TimelineEntry(at=r.at, kind="case",
+                                     summary=f"case {r.case_id} ({r.priority}): {r.subject} — {move}",
+                                     details={"case_id": r.case_id, "actor": r.actor}))
+    f = firings
+    for r in conn.execute(select(f).where(f.c.customer_id == customer_id, f.c.status == "fired")
+                          .order_by(f.c.fired_at.desc(), f.c.id.desc()).limit(limit)):
+        entries.append(TimelineEntry(at=r.fired_at, kind="automation",
+                                     summary=f"rule {r.rule}: {r.outcome}",
+                                     details={"trigger": r.trigger_type}))
+    entries.sort(key=lambda e: e.at, reverse=True)
+    return entries[:limit]
+
+
+def merge(ctx, keep_id: int, duplicate_id: int) -> None:
+    """Move every row of ``duplicate_id`` to ``keep_id``; the lead rows are combined.
+
+    Combined lead: the further of the two stages (a disqualified lead yields
+    to an active one), the higher score, keep's owner (else the duplicate's).
+    """
+    conn = ctx.conn
+    keep = conn.execute(select(leads).where(leads.c.customer_id == keep_id)).first()
+    dup = conn.execute(select(leads).where(leads.c.customer_id == duplicate_id)).first()
+    if dup is not None:
+        if keep is None:
+            conn.execute(update(leads).where(leads.c.customer_id == duplicate_id)
+                         .values(customer_id=keep_id, updated_at=ctx.now()))
+        else:
+            rank = {s: i for i, s in enumerate(LEAD_STAGES)}
+            stage = max((keep.stage, dup.stage), key=lambda s: rank.get(s, -1))
+            conn.execute(update(leads).where(leads.c.customer_id == keep_id).values(
+                stage=stage, score=max(keep.score, dup.score), owner=keep.owner or dup.owner,
+                updated_at=ctx.now()))
+            conn.execute(delete(leads).where(leads.c.customer_id == duplicate_id))
+    conn.execute(update(stage_history).where(stage_history.c.entity == "lead",
+                                             stage_history.c.record_id == duplicate_id)
+                 .values(record_id=keep_id))
+    for table in CUSTOMER_TABLES:
+        conn.execute(update(table).where(table.c.customer_id == duplicate_id)
+                     .values(customer_id=keep_id))
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, (dt.datetime, dt.date)):
+        return value.isoformat()
+    return value
+
+
+def export(ctx, customer_id: int) -> dict[str, Any]:
+    """Every operational row about the customer, JSON-ready."""
+    conn = ctx.conn
+    result: dict[str, Any] = {}
+    lead = conn.execute(select(leads).where(leads.c.customer_id == customer_id)).mappings().first()
+    result["lead"] = {k: _plain(v) for k, v in lead.items()} if lead is not None else None
+    for table in CUSTOMER_TABLES:
+        key = table.name.removeprefix("operational_")
+        rows = conn.execute(select(table).where(table.c.customer_id == customer_id)
+                            .order_by(*table.primary_key.columns)).mappings()
+        result[key] = [{k: _plain(v) for k, v in r.items()} for r in rows]
+    return result
+
+
+def erase(ctx, customer_id: int) -> None:
+    """Replace personal free text (subjects, names) with ``(erased)``; keep amounts, dates, stages."""
+    conn = ctx.conn
+    for table, column in ((tasks, "subject"), (cases, "subject"), (opportunities, "name"),
+                          (assignments, "subject")):
+        conn.execute(update(table).where(table.c.customer_id == customer_id)
+                     .values({column: ERASED}))
