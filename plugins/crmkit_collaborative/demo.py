@@ -59,16 +59,22 @@ def demo(crm, rng) -> list[str]:
         record = crm.customers.get(customer)
         if rng.random() < 0.7 and record.preferred_channel:
             crm.customers.set_consent(customer, record.preferred_channel, True, "demo sign-up form")
+        if rng.random() < 0.5:
+            crm.customers.set_consent(customer, "phone", True, "demo call centre")
+        urgent = rng.random() < 0.3 and record.preferred_channel != "phone"
         try:
-            if rng.random() < 0.2:
+            if urgent:
                 api.contact(customer, rng.choice(SUBJECTS), channel="phone",
                             override_reason="urgent: delivery address needs confirming")
-                overridden += 1
             else:
                 api.contact(customer, rng.choice(SUBJECTS))
-                sent += 1
         except ConsentError:
             refused += 1
+            continue
+        if urgent:
+            overridden += 1
+        else:
+            sent += 1
     teams = ", ".join(f"{t} {n}" for t, n in sorted(by_team.items()))
     rules = ", ".join(f"{r} {n}" for r, n in by_rule.most_common())
     return [
