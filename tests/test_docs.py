@@ -6,7 +6,9 @@
 * Every CLI command, plugin groups included, appears as ``crmkit <command>`` in docs/.
 * Every code example runs: ```python blocks are executed, ```sh blocks whose first command
   is ``crmkit`` go through the CLI, page by page in a fresh directory (so ``sqlite:///crm.db``
-  is a new database).  A block marked ```sh no-run (or ```python no-run) is shown, not run.
+  is a new database).  A block marked ```sh no-run (or ```python no-run) is shown, not run;
+  a block marked ``file=NAME`` (```csv file=customers.csv) is written to NAME for the
+  commands after it.
 """
 
 from __future__ import annotations
@@ -161,17 +163,26 @@ def shell_commands(code: str) -> list[list[str]]:
 
 def test_blocks_and_commands_are_parsed():
     page = ("text\n```sh\ncrmkit init  # make it\ncrmkit customers add C1 \\\n  --name 'Ada L'\n```\n"
-            "```python no-run\nx = 1\n```\n")
-    [(line, lang, flags, code), (_, lang2, flags2, _)] = blocks(page)
+            "```python no-run\nx = 1\n```\n```csv file=a.csv\nx,y\n```\n")
+    [(line, lang, flags, code), (_, lang2, flags2, _), (_, lang3, flags3, csv)] = blocks(page)
     assert (line, lang, flags, lang2, flags2) == (2, "sh", set(), "python", {"no-run"})
+    assert (lang3, file_name(flags3), csv) == ("csv", "a.csv", "x,y\n")
+    assert [runnable(*b[1:]) for b in blocks(page)] == [True, False, True]
     assert shell_commands(code) == [["crmkit", "init"],
                                     ["crmkit", "customers", "add", "C1", "--name", "Ada L"]]
 
 
+def file_name(flags: set[str]) -> str | None:
+    """The NAME of a ``file=NAME`` block (its text is a file the next examples use)."""
+    return next((f.partition("=")[2] for f in flags if f.startswith("file=")), None)
+
+
 def runnable(language: str, flags: set[str], code: str) -> bool:
-    """Python blocks, and shell blocks whose first command is ``crmkit``, unless marked no-run."""
+    """Python blocks, shell blocks whose first command is ``crmkit``, and file blocks; not no-run."""
     if "no-run" in flags:
         return False
+    if file_name(flags):
+        return True
     if language == "python":
         return True
     if language in ("sh", "console", "bash", "shell"):
@@ -197,7 +208,9 @@ def test_code_examples_run(page, tmp_path, monkeypatch, capsys):
         where = f"{page_id(page)}:{line}"
         if not runnable(language, flags, code):
             continue
-        if language == "python":
+        if file_name(flags):
+            (tmp_path / file_name(flags)).write_text(code, encoding="utf-8")
+        elif language == "python":
             exec(compile(code, where, "exec"), namespace)  # noqa: S102 - the docs' own examples
         else:
             for words in shell_commands(code):
