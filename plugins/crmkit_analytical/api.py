@@ -1,0 +1,263 @@
+"""The analytical plugin's public API: ``crm.plugin("analytical")``.
+
+Every computation takes ``as_of`` (an aware datetime; default: the CRM
+clock's now) and reads up to and including it, so results are reproducible.
+Reads join the caller's open transaction; writes (stored lifecycle stages,
+CLV runs, segments) join it or open their own.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+from typing import Any
+
+from crmkit.clock import ensure_utc
+
+from . import (clv, clv_formula, funnel, kpis, ladder, lifecycle, pareto, retention, rfm,
+               satisfaction, segments, values)
+from .cohorts import matrix as cohort_matrix
+from .results import (CLVFit, CLVPrediction, CLVSummary, CohortCell, CustomerValue, FunnelOutcome,
+                      FunnelStep, KPIStatus, LadderPosition, LifecycleUpdate, Pareto,
+                      RetentionPeriod, RFMScore, Score, Segment, VOCCount)
+
+NAME = "analytical"
+
+
+class Analytical:
+    """Analytics over the CRM's interactions and events; see each method."""
+
+    def __init__(self, crm):
+        self.crm = crm
+
+    # -- helpers ------------------------------------------------------------------
+
+    @property
+    def config(self) -> dict[str, Any]:
+        """The plugin's stored configuration (defaults filled in)."""
+        return self.crm.plugin_config(NAME)
+
+    def _as_of(self, as_of: dt.datetime | None) -> dt.datetime:
+        return self.crm.clock.now() if as_of is None else ensure_utc(as_of, "as_of")
+
+    def _read(self, fn, *args, **kwargs):
+        with self.crm.read() as conn:
+            return fn(conn, self.config, *args, **kwargs)
+
+    # -- RFM ----------------------------------------------------------------------
+
+    def rfm(self, as_of: dt.datetime | None = None) -> list[RFMScore]:
+        """RFM scores and segment of every customer with a purchase, by customer id."""
+        return self._read(rfm.scores, self._as_of(as_of))
+
+    def rfm_segments(self, as_of: dt.datetime | None = None) -> dict[str, int]:
+        """Customers per RFM segment, in rule order."""
+        return self._read(rfm.segment_counts, self._as_of(as_of))
+
+    def rfm_grid(self, as_of: dt.datetime | None = None) -> list[dict[str, Any]]:
+        """Customers and mean net spend per (R, F) score cell."""
+        return self._read(rfm.grid, self._as_of(as_of))
+
+    # -- CLV ----------------------------------------------------------------------
+
+    def clv_summary(self, as_of: dt.datetime | None = None, time_unit: str | None = None
+                    ) -> list[CLVSummary]:
+        """The calibration summary (x, t_x, T, monetary) of every customer with a purchase."""
+        settings = clv.Settings.from_config(self.config, time_unit=time_unit)
+        return self._read(clv.summaries, self._as_of(as_of), settings.time_unit)
+
+    def clv_fit(self, as_of: dt.datetime | None = None, time_unit: str | None = None) -> CLVFit:
+        """Fit BG/NBD and Gamma-Gamma at ``as_of``; ModelFitError when they cannot be fitted."""
+        as_of = self._as_of(as_of)
+        settings = clv.Settings.from_config(self.config, time_unit=time_unit)
+        rows = self._read(clv.summaries, as_of, settings.time_unit)
+        return clv.fit(rows, settings, as_of)[0]
+
+    def clv_predictions(self, as_of: dt.datetime | None = None, horizon: float | None = None,
+                        time_unit: str | None = None, discount_rate: float | None = None,
+                        months: int | None = None, store: bool = False) -> list[CLVPrediction]:
+        """Fit at ``as_of`` and predict per customer (defaults from config ``clv``: 52 weeks,
+        1 % a month over 12 months).  ``store`` keeps the run (``last_clv_run``, segments' ``clv``).
+        """
+        as_of = self._as_of(as_of)
+        settings = clv.Settings.from_config(self.config, horizon=horizon, time_unit=time_unit,
+                                            discount_rate=discount_rate, months=months)
+        rows = self._read(clv.summaries, as_of, settings.time_unit)
+        fitted, bg, gg = clv.fit(rows, settings, as_of)
+        predictions = clv.predict(rows, settings, bg, gg)
+        if store:
+            with self.crm.transaction() as tx:
+                clv.store(tx, fitted, settings, predictions)
+        return predictions
+
+    def clv_by_customer(self, as_of: dt.datetime | None = None) -> dict[int, Decimal]:
+        """Predicted CLV per customer id with a purchase (config settings); 0 without repeat purchases.
+
+        Reuses the stored run for the same ``as_of``, settings and data; otherwise
+        fits, predicts and stores a run.
+        """
+        as_of = self._as_of(as_of)
+        settings = clv.Settings.from_config(self.config)
+        with self.crm.read() as conn:
+            run_id = clv.stored_run(conn, as_of, settings)
+            predictions = clv.stored_predictions(conn, run_id) if run_id is not None else None
+        if predictions is None:
+            predictions = self.clv_predictions(as_of, store=True)
+        return {p.customer_id: (p.clv if p.frequency > 0 else Decimal("0.00")) for p in predictions}
+
+    def last_clv_run(self) -> dt.datetime | None:
+        """When a CLV run was last stored (None if never)."""
+        with self.crm.read() as conn:
+            return clv.last_run_at(conn)
+
+    @staticmethod
+    def formula_clv(margin, retention_rate, discount_rate, periods: int | None = None) -> Decimal:
+        """CLV = Σ m·r^t/(1+d)^t over ``periods`` (None = ∞: m·r/(1+d−r))."""
+        return clv_formula.formula_clv(margin, retention_rate, discount_rate, periods)
+
+    # -- value --------------------------------------------------------------------
+
+    def current_value(self, as_of: dt.datetime | None = None) -> dict[int, Decimal]:
+        """Net spend of the last ``current_value_months`` months per customer id (with sales)."""
+        return self._read(values.current_value, self._as_of(as_of))
+
+    def customer_values(self, as_of: dt.datetime | None = None) -> list[CustomerValue]:
+        """Current value and potential value (predicted CLV) of every customer with a purchase."""
+        as_of = self._as_of(as_of)
+        current = self.current_value(as_of)
+        potential = self.clv_by_customer(as_of)
+        names = {s.customer_id: s.external_id for s in self.clv_summary(as_of)}
+        return [CustomerValue(cid, names[cid], current.get(cid, Decimal("0.0000")), potential[cid])
+                for cid in sorted(potential)]
+
+    # -- lifecycle ----------------------------------------------------------------
+
+    def lifecycle_stages(self, as_of: dt.datetime | None = None) -> dict[int, str]:
+        """``{customer id: stage}`` computed from purchase history at ``as_of``."""
+        return self._read(lifecycle.stages, self._as_of(as_of))
+
+    def lifecycle_counts(self, as_of: dt.datetime | None = None) -> dict[str, int]:
+        """Customers per lifecycle stage."""
+        return self._read(lifecycle.counts, self._as_of(as_of))
+
+    def update_lifecycle(self, as_of: dt.datetime | None = None) -> LifecycleUpdate:
+        """Store stages at ``as_of`` and emit ``lifecycle.changed`` for every change."""
+        as_of = self._as_of(as_of)
+        with self.crm.transaction() as tx:
+            return lifecycle.update(tx.context(NAME), self.config, as_of)
+
+    # -- retention, cohorts, Pareto, ladder ----------------------------------------
+
+    def retention(self, as_of: dt.datetime | None = None, period: str = "month",
+                  periods: int = 12) -> list[RetentionPeriod]:
+        """CRR and churn for the last ``periods`` whole months/quarters/years."""
+        return self._read(retention.report, self._as_of(as_of), period, periods)
+
+    def cohorts(self, as_of: dt.datetime | None = None, cohorts: int = 12,
+                months: int = 12) -> list[CohortCell]:
+        """The cohort matrix (first-purchase month × months since)."""
+        return self._read(cohort_matrix, self._as_of(as_of), cohorts, months)
+
+    def pareto(self, as_of: dt.datetime | None = None, since: dt.datetime | None = None,
+               curve_points: int = 0) -> Pareto:
+        """Revenue concentration (top share of customers, smallest set for the revenue target)."""
+        since = None if since is None else ensure_utc(since, "since")
+        return self._read(pareto.analyse, self._as_of(as_of), since, curve_points)
+
+    def ladder(self, as_of: dt.datetime | None = None) -> list[LadderPosition]:
+        """Every customer's rung on the loyalty ladder."""
+        return self._read(ladder.positions, self._as_of(as_of))
+
+    def ladder_counts(self, as_of: dt.datetime | None = None) -> dict[str, int]:
+        """Customers per ladder rung, prospect first."""
+        return self._read(ladder.counts, self._as_of(as_of))
+
+    # -- satisfaction and VOC -----------------------------------------------------
+
+    def satisfaction(self, as_of: dt.datetime | None = None, days: int | None = None
+                     ) -> dict[str, Score]:
+        """NPS, CSAT and CES over ``days`` (default config ``satisfaction.window_days``)."""
+        return self._read(satisfaction.scores, self._as_of(as_of), days)
+
+    def nps(self, as_of: dt.datetime | None = None, days: int | None = None) -> Score:
+        """Net Promoter Score: % promoters (9–10) − % detractors (0–6)."""
+        return self.satisfaction(as_of, days)["nps"]
+
+    def csat(self, as_of: dt.datetime | None = None, days: int | None = None) -> Score:
+        """CSAT: % of 4–5 answers on the 1–5 scale."""
+        return self.satisfaction(as_of, days)["csat"]
+
+    def ces(self, as_of: dt.datetime | None = None, days: int | None = None) -> Score:
+        """CES: mean effort score (1–7)."""
+        return self.satisfaction(as_of, days)["ces"]
+
+    def satisfaction_by_month(self, as_of: dt.datetime | None = None, days: int | None = None
+                              ) -> list[dict[str, Any]]:
+        """NPS, CSAT and CES per month of the window."""
+        return self._read(satisfaction.by_month, self._as_of(as_of), days)
+
+    def voc(self, as_of: dt.datetime | None = None, since: dt.datetime | None = None
+            ) -> list[VOCCount]:
+        """Comments and complaints per month and configured tag."""
+        since = None if since is None else ensure_utc(since, "since")
+        return self._read(satisfaction.voc, self._as_of(as_of), since)
+
+    # -- funnel -------------------------------------------------------------------
+
+    def funnel(self, as_of: dt.datetime | None = None, by: str = "all",
+               since: dt.datetime | None = None) -> tuple[list[FunnelStep], list[FunnelOutcome]]:
+        """Stage conversion, median days in stage and win rate from ``stage.changed`` events."""
+        since = None if since is None else ensure_utc(since, "since")
+        return self._read(funnel.report, self._as_of(as_of), by, since)
+
+    # -- segments -----------------------------------------------------------------
+
+    def segment_names(self) -> list[str]:
+        """Names of the saved segments."""
+        with self.crm.read() as conn:
+            return segments.names(conn)
+
+    def segments(self) -> list[Segment]:
+        """The saved segment definitions."""
+        with self.crm.read() as conn:
+            return segments.all_segments(conn)
+
+    def segment(self, name: str) -> Segment:
+        """One saved segment (NotFound otherwise)."""
+        with self.crm.read() as conn:
+            return segments.get(conn, name)
+
+    def save_segment(self, name: str, condition: dict[str, Any], description: str | None = None,
+                     replace: bool = False) -> Segment:
+        """Save a segment definition (ConflictError if it exists, unless ``replace``)."""
+        with self.crm.transaction() as tx:
+            return segments.save(tx, name, condition, description, replace)
+
+    def remove_segment(self, name: str) -> None:
+        """Delete a saved segment."""
+        with self.crm.transaction() as tx:
+            segments.remove(tx, name)
+
+    def segment_members(self, name: str, as_of: dt.datetime | None = None) -> list[int]:
+        """Customer ids in a saved segment at ``as_of`` (NotFound for an unknown name)."""
+        as_of = self._as_of(as_of)
+        with self.crm.read() as conn:
+            condition = segments.get(conn, name).condition
+            return segments.members(conn, self.config, condition, as_of)
+
+    def evaluate_segment(self, condition: dict[str, Any], as_of: dt.datetime | None = None
+                         ) -> list[int]:
+        """Customer ids matching an unsaved condition (to try a definition out)."""
+        segments.check("(preview)", condition)
+        as_of = self._as_of(as_of)
+        with self.crm.read() as conn:
+            return segments.members(conn, self.config, condition, as_of)
+
+    # -- KPIs ---------------------------------------------------------------------
+
+    def kpis(self, as_of: dt.datetime | None = None) -> list[KPIStatus]:
+        """Every configured KPI measured at ``as_of``."""
+        as_of = self._as_of(as_of)
+        with self.crm.read() as conn:
+            return kpis.report(conn, self.crm, self.config, as_of)
+

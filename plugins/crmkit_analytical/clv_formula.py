@@ -1,0 +1,41 @@
+"""The textbook CLV formula with constant margin, retention and discount rate.
+
+    CLV = Σ_{t=1..T} m · r^t / (1+d)^t,   and for T = ∞:  m · r / (1 + d − r)
+
+Known answer: m = 100, r = 0.8, d = 0.1 → 72.73 (T = 1), 266.67 (T = ∞).
+Computed with exact decimals, rounded half up to cents.
+"""
+
+from __future__ import annotations
+
+from decimal import ROUND_HALF_UP, Decimal
+
+from crmkit.errors import ValidationError
+
+
+def _decimal(value, name: str) -> Decimal:
+    try:
+        return Decimal(str(value))
+    except ArithmeticError:
+        raise ValidationError(f"{name}: {value!r} is not a number") from None
+
+
+def formula_clv(margin, retention, discount, periods: int | None = None) -> Decimal:
+    """CLV for margin per period, retention rate r in [0, 1], discount rate d >= 0; ``periods=None`` is ∞."""
+    m = _decimal(margin, "margin")
+    r = _decimal(retention, "retention")
+    d = _decimal(discount, "discount")
+    if not Decimal(0) <= r <= Decimal(1):
+        raise ValidationError(f"retention: {r} must be between 0 and 1")
+    if d < 0:
+        raise ValidationError(f"discount: {d} must be >= 0")
+    if periods is None:
+        if r >= 1 + d:
+            raise ValidationError(f"retention {r} >= 1 + discount {d}: the infinite sum diverges")
+        value = m * r / (1 + d - r)
+    else:
+        if periods < 1:
+            raise ValidationError(f"periods: {periods} must be >= 1 (or omitted for infinity)")
+        factor = r / (1 + d)
+        value = sum((m * factor ** t for t in range(1, periods + 1)), Decimal(0))
+    return value.quantize(Decimal("0.01"), ROUND_HALF_UP)

@@ -1,0 +1,55 @@
+"""Configuration rules a JSON Schema cannot express, reported by JSON pointer."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from crmkit import conditions
+from crmkit.errors import ConfigError, ValidationError
+
+
+def check(config: dict[str, Any]) -> None:
+    """Raise :class:`ConfigError` naming the JSON pointer of the first problem."""
+    from . import ladder, rfm
+
+    both = set(config["purchase_kinds"]) & set(config["refund_kinds"])
+    if both:
+        raise ConfigError(f"/refund_kinds: {', '.join(sorted(both))} also in /purchase_kinds "
+                          "(a kind is either a purchase or a refund)")
+    life = config["lifecycle"]
+    if life["active_days"] > life["lapsed_days"]:
+        raise ConfigError(f"/lifecycle/active_days: {life['active_days']} is above lapsed_days "
+                          f"{life['lapsed_days']} (allowed: active_days <= lapsed_days)")
+    names = [s["name"] for s in config["rfm"]["segments"]]
+    for i, segment in enumerate(config["rfm"]["segments"]):
+        if names.index(segment["name"]) != i:
+            raise ConfigError(f"/rfm/segments/{i}/name: {segment['name']!r} is used twice")
+        conditions.check(segment["if"], rfm.FIELDS, f"/rfm/segments/{i}/if")
+    rungs = [r["rung"] for r in config["ladder"]]
+    for i, rung in enumerate(config["ladder"]):
+        if rung["rung"] == "prospect" or rungs.index(rung["rung"]) != i:
+            raise ConfigError(f"/ladder/{i}/rung: {rung['rung']!r} is used twice or is 'prospect' "
+                              "(the rung of customers no rule holds for)")
+        conditions.check(rung["if"], ladder.FIELDS, f"/ladder/{i}/if")
+    funnel = config["funnel"]
+    if funnel["won_stage"] not in funnel["stages"]:
+        raise ConfigError(f"/funnel/won_stage: {funnel['won_stage']!r} is not in /funnel/stages")
+    for stage in funnel["lost_stages"]:
+        if stage in funnel["stages"]:
+            raise ConfigError(f"/funnel/lost_stages: {stage!r} is also an ordered stage")
+    _check_kpis(config["kpis"])
+
+
+def _check_kpis(kpis: list[dict[str, Any]]) -> None:
+    from crmkit.clock import parse_timestamp
+
+    seen = set()
+    for i, kpi in enumerate(kpis):
+        if kpi["name"] in seen:
+            raise ConfigError(f"/kpis/{i}/name: {kpi['name']!r} is used twice")
+        seen.add(kpi["name"])
+        try:
+            parse_timestamp(kpi["deadline"], "deadline")
+        except ValidationError:
+            raise ConfigError(f"/kpis/{i}/deadline: {kpi['deadline']!r} is not an ISO 8601 date "
+                              "or date-time (e.g. 2025-12-31)") from None

@@ -1,0 +1,19 @@
+"""The analytical plugin's own error: a probabilistic model that could not be fitted or used."""
+
+from __future__ import annotations
+
+from crmkit.errors import CRMError
+
+
+class ModelFitError(CRMError):
+    """A BG/NBD or Gamma-Gamma fit failed or gave unusable parameters; the message says why.
+
+    Raised instead of returning a number that cannot be trusted: no convergence,
+    parameters running off to a boundary, too little data, or a Gamma-Gamma
+    ``q <= 1`` (mean spend undefined).  ``at_bound`` names the parameters that
+    ran off to the search boundary, if that was the reason.
+    """
+
+    def __init__(self, message: str, at_bound: tuple[str, ...] = ()):
+        super().__init__(message)
+        self.at_bound = at_bound

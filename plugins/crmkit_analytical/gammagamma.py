@@ -1,0 +1,186 @@
+"""The Gamma-Gamma model of spend per purchase (Fader, Hardie & Lee 2005, "RFM and CLV").
+
+Each purchase's value z ~ Gamma(p, ν) with ν ~ Gamma(q, v) across customers.
+For a customer with x repeat purchases of mean value m_x the likelihood is
+
+    L = Γ(px+q) / (Γ(px) Γ(q)) · v^q · m_x^(px−1) · x^(px) / (v + x·m_x)^(px+q)
+
+(computed in log space), and the expected spend per purchase given the history is
+
+    E[M | x, m_x] = p (v + x·m_x) / (px + q − 1)
+
+which needs q > 1: the population mean p·v/(q−1) is undefined otherwise, so a
+fit with q <= 1 is refused rather than turned into a negative or infinite CLV.
+
+The fit searches over (p, q, w = v/q), w being the mean spend scale 1/E[ν].
+When customers' spends differ no more than chance allows, the likelihood
+keeps rising as q → ∞ with w fixed: the limit is the model without
+heterogeneity (every purchase ~ Gamma(p, 1/w)).  That limit is fitted
+directly and reported with q = v = ∞ (``null`` in JSON); every customer's
+expected spend is then the population mean p·w.
+"""
+
+from __future__ import annotations
+
+import math
+
+import attrs
+import numpy as np
+
+from . import mle
+from .errors import ModelFitError
+
+NAMES = ("p", "q", "v")
+
+
+@attrs.frozen
+class Params:
+    """Gamma-Gamma parameters: spend shape p, and Gamma(q, v) for the spend scale.
+
+    ``q = v = inf`` is the no-heterogeneity limit; ``scale`` (= v/q) is then the
+    common spend scale 1/ν.
+    """
+
+    p: float
+    q: float
+    v: float
+    scale: float | None = None
+
+    @property
+    def heterogeneous(self) -> bool:
+        """False in the q → ∞ limit (no spend differences between customers)."""
+        return not math.isinf(self.q)
+
+    @property
+    def population_mean(self) -> float:
+        """Mean spend per purchase across customers, p·v/(q−1) (p·scale in the limit)."""
+        if not self.heterogeneous:
+            return self.p * self.scale
+        require_q_above_one(self)
+        return self.p * self.v / (self.q - 1)
+
+
+@attrs.frozen
+class FitResult:
+    """A fitted Gamma-Gamma model."""
+
+    params: Params
+    log_likelihood: float
+    customers: int
+    standard_errors: dict[str, float]
+    iterations: int
+
+
+def require_q_above_one(params: Params) -> None:
+    """Raise :class:`ModelFitError` unless q > 1."""
+    if not params.q > 1:
+        raise ModelFitError(
+            f"Gamma-Gamma q = {params.q:.4g} <= 1 (p = {params.p:.4g}, v = {params.v:.4g}): "
+            "the mean spend p·v/(q−1) is undefined, so no expected spend or CLV can be given; "
+            "spends are too heavy-tailed for the model (check for outliers)")
+
+
+def log_likelihood_terms(params: Params, x, m) -> np.ndarray:
+    """Each customer's ln L(p, q, v | x, m_x) (x > 0, m_x > 0)."""
+    from scipy.special import gammaln
+
+    x, m = np.asarray(x, dtype=float), np.asarray(m, dtype=float)
+    p, q, v = params.p, params.q, params.v
+    px = p * x
+    return (gammaln(px + q) - gammaln(px) - gammaln(q) + q * np.log(v)
+            + (px - 1) * np.log(m) + px * np.log(x) - (px + q) * np.log(v + x * m))
+
+
+def log_likelihood(params: Params, x, m, weights=None) -> float:
+    """The total log-likelihood over customers (``weights`` count repeated rows)."""
+    terms = log_likelihood_terms(params, x, m)
+    return float(np.sum(terms if weights is None else terms * np.asarray(weights, dtype=float)))
+
+
+def _neg_ll_grad(theta, x, m, w):
+    from scipy.special import digamma, gammaln
+
+    p, q, v = theta
+    px = p * x
+    log_vxm = np.log(v + x * m)
+    ll = (gammaln(px + q) - gammaln(px) - gammaln(q) + q * np.log(v)
+          + (px - 1) * np.log(m) + px * np.log(x) - (px + q) * log_vxm)
+    dg = digamma(px + q)
+    d_p = x * (dg - digamma(px) + np.log(m) + np.log(x) - log_vxm)
+    d_q = dg - digamma(q) + np.log(v) - log_vxm
+    d_v = q / v - (px + q) / (v + x * m)
+    grad = np.array([np.dot(w, d) for d in (d_p, d_q, d_v)])
+    return -float(np.dot(w, ll)), -grad
+
+
+def _neg_ll_grad_reparam(theta, x, m, w):
+    """Negative log-likelihood and gradient in (p, q, w = v/q)."""
+    p, q, scale = theta
+    value, (g_p, g_q, g_v) = _neg_ll_grad((p, q, scale * q), x, m, w)
+    return value, np.array([g_p, g_q + scale * g_v, q * g_v])
+
+
+def _limit_neg_ll_grad(theta, x, m, w):
+    """The q → ∞ limit: x·m_x ~ Gamma(px, rate 1/scale); parameters (p, scale)."""
+    from scipy.special import digamma, gammaln
+
+    p, scale = theta
+    px = p * x
+    ll = px * np.log(x / scale) + (px - 1) * np.log(m) - x * m / scale - gammaln(px)
+    d_p = x * (np.log(x / scale) + np.log(m) - digamma(px))
+    d_scale = -px / scale + x * m / scale ** 2
+    return -float(np.dot(w, ll)), -np.array([np.dot(w, d_p), np.dot(w, d_scale)])
+
+
+def fit(x, m, max_iterations: int = 1000) -> FitResult:
+    """Fit on customers with x > 0 repeat purchases and mean repeat spend m > 0.
+
+    Raises :class:`ModelFitError` when there are too few such customers, the
+    optimiser does not converge, or the fitted q <= 1.
+    """
+    x, m = np.asarray(x, dtype=float), np.asarray(m, dtype=float)
+    keep = (x > 0) & (m > 0)
+    x, m = x[keep], m[keep]
+    if len(x) < 2:
+        raise ModelFitError(f"Gamma-Gamma fit needs customers with repeat purchases of positive "
+                            f"value; there {'is' if len(x) == 1 else 'are'} {len(x)}")
+    rows, weights = np.unique(np.column_stack([x, m]), axis=0, return_counts=True)
+    ux, um, w = rows[:, 0], rows[:, 1], weights.astype(float)
+    mean = float(np.sum(w * ux * um) / np.sum(w * ux))
+    try:
+        result = mle.maximise("Gamma-Gamma", ("p", "q", "scale"),
+                              lambda th: _neg_ll_grad_reparam(th, ux, um, w),
+                              [1.0, 2.0, mean], max_iterations)
+    except ModelFitError as exc:
+        if exc.at_bound != ("q",):
+            raise
+        limit = mle.maximise("Gamma-Gamma (no heterogeneity)", ("p", "scale"),
+                             lambda th: _limit_neg_ll_grad(th, ux, um, w),
+                             [1.0, mean], max_iterations)
+        params = Params(limit.params["p"], math.inf, math.inf, limit.params["scale"])
+        errors = {"p": limit.standard_errors["p"], "q": math.nan, "v": math.nan}
+        return FitResult(params, limit.log_likelihood, len(x), errors, limit.iterations)
+    fitted = result.params
+    params = Params(fitted["p"], fitted["q"], fitted["scale"] * fitted["q"])
+    require_q_above_one(params)
+    errors = _natural_errors(ux, um, w, params)
+    return FitResult(params, result.log_likelihood, len(x), errors, result.iterations)
+
+
+def _natural_errors(x, m, w, params: Params) -> dict[str, float]:
+    """Standard errors of (p, q, v) from the observed information in those parameters."""
+    errors = mle.standard_errors(lambda th: _neg_ll_grad(th, x, m, w),
+                                 np.array([params.p, params.q, params.v]))
+    return dict(zip(NAMES, (float(e) for e in errors)))
+
+
+def expected_spend(params: Params, x, m) -> np.ndarray:
+    """E[spend per purchase | x, m_x] = p(v + x·m_x)/(px + q − 1); the population mean when x = 0
+    (and for everyone in the no-heterogeneity limit)."""
+    x, m = np.asarray(x, dtype=float), np.asarray(m, dtype=float)
+    if not params.heterogeneous:
+        return np.full_like(x, params.population_mean)
+    require_q_above_one(params)
+    m = np.where(x > 0, m, 0.0)
+    p, q, v = params.p, params.q, params.v
+    return p * (v + x * m) / (p * x + q - 1)

@@ -1,0 +1,167 @@
+"""SMART KPIs: configured targets over the analytical metrics, with attainment and status.
+
+A KPI ``{name, metric, target, direction, period, owner, deadline}`` is
+measured at m = min(as_of, deadline) over its calendar period containing m,
+from the period's first instant up to m (period to date).  Metrics:
+
+* ``revenue`` net spend; ``average_order_value`` purchase amount / purchases;
+* ``new_customers`` first purchases in the period; ``active_customers``
+  customers not lapsed at m; ``repeat_rate`` % of the period's buyers who had
+  bought before it;
+* ``crr`` / ``churn`` over the period (see retention);
+* ``nps`` / ``csat`` / ``ces`` of the period's survey answers;
+* ``conversion_rate`` records reaching the won stage ÷ records entering the
+  first funnel stage, ``win_rate`` won ÷ (won + lost), for funnel records that
+  entered in the period;
+* ``average_clv`` mean predicted CLV at m (fits the models).
+
+Attainment = value / target (``up``) or target / value (``down``; a value of 0
+or less fully attains a ``down`` target).  Status: ``on_track`` ≥ 1.0,
+``at_risk`` ≥ 0.9, else ``off_track``; once as_of is past the deadline,
+``met`` (attainment ≥ 1.0) or ``missed``.  Without data (no answers, no
+customers at the start) the value is empty and the status ``no_data``
+(``missed`` past the deadline).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+from typing import Any, Callable
+
+from sqlalchemy import func, select
+
+from crmkit.clock import parse_timestamp
+from crmkit.tables import interactions as I
+from crmkit.types import MONEY_SCALE
+
+from . import funnel, periods, retention, sales, satisfaction
+from .results import KPIStatus
+
+ONE_MICROSECOND = dt.timedelta(microseconds=1)
+
+
+def _revenue(conn, config, start, end, crm) -> float | None:
+    total = conn.execute(select(func.sum(sales.net_units(config)))
+                         .where(sales.sales_kinds(config), sales.within(end, start))).scalar()
+    return float(Decimal(int(total or 0)) / MONEY_SCALE)
+
+
+def _aov(conn, config, start, end, crm) -> float | None:
+    row = conn.execute(select(func.sum(sales.net_units(config)), func.count())
+                       .where(sales.is_purchase(config), sales.within(end, start))).one()
+    if not row[1]:
+        return None
+    return round(float(Decimal(int(row[0] or 0)) / MONEY_SCALE / row[1]), 2)
+
+
+def _first_purchases(config, end):
+    return (select(I.c.customer_id, func.min(I.c.occurred_at).label("first"))
+            .where(sales.is_purchase(config), I.c.occurred_at <= end)
+            .group_by(I.c.customer_id)).subquery("kpi_first")
+
+
+def _new_customers(conn, config, start, end, crm) -> float | None:
+    first = _first_purchases(config, end)
+    return float(conn.execute(select(func.count()).where(first.c.first > start)).scalar())
+
+
+def _active(conn, config, start, end, crm) -> float | None:
+    totals, _ = retention.counting(conn, config, [end])
+    return float(totals[0])
+
+
+def _repeat_rate(conn, config, start, end, crm) -> float | None:
+    first = _first_purchases(config, end)
+    buyers = (select(I.c.customer_id).where(sales.is_purchase(config), sales.within(end, start))
+              .group_by(I.c.customer_id)).subquery("kpi_buyers")
+    row = conn.execute(select(func.count(), func.count().filter(first.c.first <= start))
+                       .select_from(buyers.join(first, first.c.customer_id == buyers.c.customer_id))
+                       ).one()
+    return round(row[1] * 100 / row[0], 1) if row[0] else None
+
+
+def _retention(which: str):
+    def measure(conn, config, start, end, crm) -> float | None:
+        period = retention.between(conn, config, start, end)
+        return period.crr if which == "crr" else period.churn
+    return measure
+
+
+def _satisfaction(which: str):
+    def measure(conn, config, start, end, crm) -> float | None:
+        return satisfaction.scores_between(conn, config, start, end)[which].value
+    return measure
+
+
+def _conversion(conn, config, start, end, crm) -> float | None:
+    steps, _ = funnel.report(conn, config, end, "all", since=start)
+    if not steps:
+        return None
+    won = config["funnel"]["won_stage"]
+    first = steps[0].reached
+    reached = next(s.reached for s in steps if s.stage == won)
+    return round(reached * 100 / first, 1) if first else None
+
+
+def _win_rate(conn, config, start, end, crm) -> float | None:
+    _, outcomes = funnel.report(conn, config, end, "all", since=start)
+    return outcomes[0].win_rate if outcomes else None
+
+
+def _average_clv(conn, config, start, end, crm) -> float | None:
+    predictions = crm.plugin("analytical").clv_predictions(end)
+    if not predictions:
+        return None
+    return round(float(sum(p.clv for p in predictions) / len(predictions)), 2)
+
+
+METRICS: dict[str, Callable[..., float | None]] = {
+    "revenue": _revenue, "average_order_value": _aov, "new_customers": _new_customers,
+    "active_customers": _active, "repeat_rate": _repeat_rate,
+    "crr": _retention("crr"), "churn": _retention("churn"),
+    "nps": _satisfaction("nps"), "csat": _satisfaction("csat"), "ces": _satisfaction("ces"),
+    "conversion_rate": _conversion, "win_rate": _win_rate, "average_clv": _average_clv,
+}
+
+
+def attainment(value: float | None, target: float, direction: str) -> float | None:
+    """value / target (up) or target / value (down); None without a value."""
+    if value is None:
+        return None
+    if direction == "down":
+        return float("inf") if value <= 0 else target / value
+    return value / target
+
+
+def status(attained: float | None, past_deadline: bool) -> str:
+    """on_track / at_risk / off_track, or met / missed past the deadline, or no_data."""
+    if attained is None:
+        return "missed" if past_deadline else "no_data"
+    if past_deadline:
+        return "met" if attained >= 1.0 else "missed"
+    if attained >= 1.0:
+        return "on_track"
+    if attained >= 0.9:
+        return "at_risk"
+    return "off_track"
+
+
+def evaluate(conn, crm, config: dict[str, Any], kpi: dict[str, Any], as_of: dt.datetime) -> KPIStatus:
+    """Measure one KPI definition at ``as_of``."""
+    deadline = parse_timestamp(kpi["deadline"], "deadline")
+    moment = min(as_of, deadline)
+    start = periods.start_of(moment, kpi["period"])
+    value = METRICS[kpi["metric"]](conn, config, start - ONE_MICROSECOND, moment, crm)
+    attained = attainment(value, kpi["target"], kpi["direction"])
+    shown = None if attained is None else (None if attained == float("inf") else round(attained, 4))
+    return KPIStatus(kpi["name"], kpi["metric"], kpi["period"], start, moment, value,
+                     kpi["target"], kpi["direction"], shown, status(attained, as_of > deadline),
+                     kpi.get("owner"), deadline)
+
+
+def report(conn, crm, config: dict[str, Any], as_of: dt.datetime) -> list[KPIStatus]:
+    """Every configured KPI, in config order."""
+    return [evaluate(conn, crm, config, kpi, as_of) for kpi in config["kpis"]]
+
+

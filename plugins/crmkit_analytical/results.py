@@ -1,0 +1,212 @@
+"""Typed results of the analytical plugin's computations (attrs classes)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+from typing import Any
+
+import attrs
+
+
+@attrs.frozen
+class RFMScore:
+    """One customer's RFM: raw values, scores 1..bins (higher is better) and segment."""
+
+    customer_id: int
+    external_id: str
+    recency_days: int
+    frequency: int
+    monetary: Decimal
+    r: int
+    f: int
+    m: int
+    segment: str | None
+
+
+@attrs.frozen
+class CLVSummary:
+    """One customer's calibration summary in model time units (x, t_x, T, mean repeat spend)."""
+
+    customer_id: int
+    external_id: str
+    frequency: int
+    recency: float
+    T: float
+    monetary: Decimal
+
+
+@attrs.frozen
+class CLVFit:
+    """Fitted BG/NBD and Gamma-Gamma parameters at a calibration end."""
+
+    as_of: dt.datetime
+    time_unit: str
+    bgnbd: dict[str, Any]
+    gamma_gamma: dict[str, Any]
+
+    def document(self) -> dict[str, Any]:
+        """The ``clv fit --format json`` document."""
+        return {"bgnbd": self.bgnbd, "gamma_gamma": self.gamma_gamma}
+
+
+@attrs.frozen
+class CLVPrediction:
+    """Per-customer CLV prediction: summary, P(alive), expected purchases and spend, CLV."""
+
+    customer_id: int
+    external_id: str
+    frequency: int
+    recency: float
+    T: float
+    monetary: Decimal
+    p_alive: float
+    expected_purchases: float
+    expected_spend: Decimal
+    clv: Decimal
+
+
+@attrs.frozen
+class Score:
+    """A satisfaction score (NPS, CSAT or CES) with its sample and the insufficient flag."""
+
+    metric: str
+    value: float | None
+    responses: int
+    insufficient: bool
+    min_sample: int
+    details: dict[str, int] = attrs.field(factory=dict)
+
+
+@attrs.frozen
+class RetentionPeriod:
+    """Customer retention over one period: S, E, N and CRR = (E − N) / S × 100."""
+
+    period: str
+    start: dt.datetime
+    end: dt.datetime
+    start_customers: int
+    end_customers: int
+    new_customers: int
+    acquired: int
+    crr: float | None
+    churn: float | None
+
+
+@attrs.frozen
+class CohortCell:
+    """Cohort (first-purchase month) × months since: buyers' share and revenue per member."""
+
+    cohort: str
+    size: int
+    month: int
+    buyers: int
+    share: float
+    revenue: Decimal
+    revenue_per_member: Decimal
+
+
+@attrs.frozen
+class FunnelStep:
+    """A funnel stage in a group: records through it, conversion to the next, median days in it."""
+
+    group: str
+    stage: str
+    reached: int
+    next_stage: str | None
+    conversion: float | None
+    median_days: float | None
+
+
+@attrs.frozen
+class FunnelOutcome:
+    """Closed records of a group: won, lost and the win rate won / (won + lost) × 100."""
+
+    group: str
+    records: int
+    won: int
+    lost: int
+    win_rate: float | None
+
+
+@attrs.frozen
+class Pareto:
+    """Revenue concentration: the top share's part of revenue, the set making the target share."""
+
+    customers: int
+    revenue: Decimal
+    top_share: float
+    top_customers: int
+    top_revenue_share: float | None
+    revenue_target: float
+    customers_for_target: int
+    customer_share_for_target: float | None
+    curve: list[tuple[float, float]] = attrs.field(factory=list)
+
+
+@attrs.frozen
+class LadderPosition:
+    """A customer's rung on the loyalty ladder and the facts it was decided on."""
+
+    customer_id: int
+    external_id: str
+    rung: str
+    purchases: int
+    best_nps: float | None
+    referrals: int
+
+
+@attrs.frozen
+class VOCCount:
+    """How many comments/complaints of a month carry a tag."""
+
+    month: str
+    tag: str
+    count: int
+
+
+@attrs.frozen
+class KPIStatus:
+    """A KPI measured for its period: value, attainment and status."""
+
+    name: str
+    metric: str
+    period: str
+    period_start: dt.datetime
+    measured_at: dt.datetime
+    value: float | None
+    target: float
+    direction: str
+    attainment: float | None
+    status: str
+    owner: str | None
+    deadline: dt.datetime
+
+
+@attrs.frozen
+class CustomerValue:
+    """Current value (recent net spend) and potential value (predicted CLV) of a customer."""
+
+    customer_id: int
+    external_id: str
+    current_value: Decimal
+    potential_value: Decimal
+
+
+@attrs.frozen
+class LifecycleUpdate:
+    """What ``lifecycle --update`` / the sweep stored: counts per stage and changes emitted."""
+
+    as_of: dt.datetime
+    counts: dict[str, int]
+    changed: int
+
+
+@attrs.frozen
+class Segment:
+    """A saved segment definition."""
+
+    name: str
+    condition: dict[str, Any]
+    description: str | None
+    updated_at: dt.datetime

@@ -1,0 +1,135 @@
+"""RFM: recency, frequency and monetary value per customer, scored by quantile in SQL.
+
+For each customer with a purchase up to ``as_of``: R = days since the last
+purchase (UTC calendar days), F = purchases (or distinct purchase days), M =
+net spend (or net spend / F).  Each is scored 1..bins with window functions:
+
+    score = ⌊bins · (customers with a strictly worse value) / n⌋ + 1
+
+where "worse" is a longer recency, or a lower F or M.  ``RANK()`` gives equal
+values the same count, so equal values always get equal scores, and the best
+customers get ``bins``.  Segments are the configured rules compiled to one
+``CASE`` (first match wins).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import case, distinct, func, literal, null, select
+
+from crmkit.conditions import to_sql
+from crmkit.errors import ConfigError
+from crmkit.tables import customers as C
+from crmkit.tables import interactions as I
+from crmkit.types import MONEY_SCALE
+
+from . import sales
+from .results import RFMScore
+from .sql import day_number, day_of, money_value
+
+FIELDS = ("r", "f", "m", "recency_days", "frequency", "monetary")
+"""Fields a segment rule may test."""
+
+
+def values_query(config: dict[str, Any], as_of: dt.datetime):
+    """Per customer: last purchase day, F and net spend units (customers with a purchase)."""
+    day = day_number(I.c.occurred_at)
+    purchase = sales.is_purchase(config)
+    if config["rfm"]["frequency"] == "days":
+        frequency = func.count(distinct(case((purchase, day))))
+    else:
+        frequency = func.sum(sales.purchase_flag(config))
+    return (select(I.c.customer_id,
+                   func.max(case((purchase, day))).label("last_day"),
+                   frequency.label("frequency"),
+                   func.sum(sales.net_units(config)).label("net"))
+            .where(sales.sales_kinds(config), sales.within(as_of))
+            .group_by(I.c.customer_id)
+            .having(func.sum(sales.purchase_flag(config)) > 0))
+
+
+def scored_query(config: dict[str, Any], as_of: dt.datetime):
+    """Per customer: recency_days, frequency, monetary units, r, f, m (a subquery-ready select)."""
+    bins = config["rfm"]["bins"]
+    per = values_query(config, as_of).subquery("rfm_values")
+    recency = (literal(day_of(as_of)) - per.c.last_day)
+    if config["rfm"]["monetary"] == "mean":
+        monetary = per.c.net * 1.0 / per.c.frequency
+    else:
+        monetary = per.c.net
+    n = func.count().over()
+
+    def score(order):
+        return (func.rank().over(order_by=order) - 1) * bins // n + 1
+
+    return select(per.c.customer_id,
+                  recency.label("recency_days"),
+                  per.c.frequency,
+                  per.c.net,
+                  monetary.label("monetary_units"),
+                  score(recency.desc()).label("r"),
+                  score(per.c.frequency).label("f"),
+                  score(monetary).label("m"))
+
+
+def segment_case(config: dict[str, Any], scored):
+    """SQL ``CASE`` naming the first segment rule that holds for a row of ``scored``."""
+    rules = config["rfm"]["segments"]
+    if not rules:
+        return null()
+
+    def column_for(field: str, op: str):
+        if field not in FIELDS:
+            raise ConfigError(f"rfm segment field {field!r} is unknown (allowed: {', '.join(FIELDS)})")
+        if field == "monetary":
+            return money_value(scored.c.monetary_units)
+        return scored.c[field]
+
+    return case(*[(to_sql(rule["if"], column_for), literal(rule["name"])) for rule in rules],
+                else_=null())
+
+
+def query(config: dict[str, Any], as_of: dt.datetime):
+    """The full RFM select: scores, segment and the customer's external id."""
+    scored = scored_query(config, as_of).subquery("rfm_scored")
+    return (select(scored, C.c.external_id, segment_case(config, scored).label("segment"))
+            .join(C, C.c.id == scored.c.customer_id)
+            .order_by(scored.c.customer_id))
+
+
+def scores(conn, config: dict[str, Any], as_of: dt.datetime) -> list[RFMScore]:
+    """Every scored customer, by customer id."""
+    mean = config["rfm"]["monetary"] == "mean"
+    result = []
+    for row in conn.execute(query(config, as_of)):
+        net = Decimal(int(row.net or 0))
+        monetary = net / MONEY_SCALE / (row.frequency if mean else 1)
+        result.append(RFMScore(row.customer_id, row.external_id, int(row.recency_days),
+                               int(row.frequency), monetary.quantize(Decimal("0.0001")),
+                               int(row.r), int(row.f), int(row.m), row.segment))
+    return result
+
+
+def segment_counts(conn, config: dict[str, Any], as_of: dt.datetime) -> dict[str, int]:
+    """Customers per segment (``None`` for customers no rule matched), in rule order."""
+    scored = scored_query(config, as_of).subquery("rfm_scored")
+    label = segment_case(config, scored).label("segment")
+    rows = dict(conn.execute(select(label, func.count()).group_by(label)).all())
+    ordered = {rule["name"]: rows.pop(rule["name"], 0) for rule in config["rfm"]["segments"]}
+    if rows.get(None):
+        ordered["(none)"] = rows[None]
+    return ordered
+
+
+def grid(conn, config: dict[str, Any], as_of: dt.datetime) -> list[dict[str, Any]]:
+    """Customers and mean monetary value per (r, f) cell: the RFM grid."""
+    scored = scored_query(config, as_of).subquery("rfm_scored")
+    rows = conn.execute(select(scored.c.r, scored.c.f, func.count().label("customers"),
+                               func.sum(scored.c.net).label("net"))
+                        .group_by(scored.c.r, scored.c.f).order_by(scored.c.r, scored.c.f))
+    return [{"r": int(r.r), "f": int(r.f), "customers": int(r.customers),
+             "mean_net_spend": (Decimal(int(r.net or 0)) / MONEY_SCALE / r.customers)
+             .quantize(Decimal("0.01"))} for r in rows]

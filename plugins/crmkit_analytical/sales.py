@@ -1,0 +1,58 @@
+"""What counts as a purchase, a refund and a survey, as SQL over ``interactions``.
+
+Purchases are interactions of ``purchase_kinds``; spend is *net*: amounts of
+``refund_kinds`` are subtracted.  Everything is read up to and including
+``as_of``.  Amounts are summed as integer money units (exact on every database).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import and_, case, literal
+
+from crmkit.tables import interactions as I
+
+from .sql import units
+
+
+def purchase_kinds(config: dict[str, Any]) -> list[str]:
+    """The configured purchase kinds."""
+    return list(config["purchase_kinds"])
+
+
+def refund_kinds(config: dict[str, Any]) -> list[str]:
+    """The configured refund kinds (never also purchase kinds)."""
+    return [k for k in config["refund_kinds"] if k not in config["purchase_kinds"]]
+
+
+def is_purchase(config: dict[str, Any]):
+    """SQL: this interaction is a purchase."""
+    return I.c.kind.in_(purchase_kinds(config))
+
+
+def sales_kinds(config: dict[str, Any]):
+    """SQL: this interaction is a purchase or a refund."""
+    return I.c.kind.in_(purchase_kinds(config) + refund_kinds(config))
+
+
+def within(as_of: dt.datetime, since: dt.datetime | None = None):
+    """SQL: occurred in ``(since, as_of]`` (no lower bound without ``since``)."""
+    if since is None:
+        return I.c.occurred_at <= as_of
+    return and_(I.c.occurred_at > since, I.c.occurred_at <= as_of)
+
+
+def net_units(config: dict[str, Any]):
+    """SQL: the interaction's signed amount in units: + for purchases, − for refunds."""
+    refunds = refund_kinds(config)
+    amount = units(I.c.amount)
+    if not refunds:
+        return case((I.c.amount.is_(None), literal(0)), else_=amount)
+    return case((I.c.amount.is_(None), literal(0)), (I.c.kind.in_(refunds), -amount), else_=amount)
+
+
+def purchase_flag(config: dict[str, Any]):
+    """SQL: 1 for a purchase, 0 otherwise (for ``SUM``/``MAX`` in aggregates)."""
+    return case((is_purchase(config), 1), else_=0)

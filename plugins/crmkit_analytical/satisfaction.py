@@ -1,0 +1,135 @@
+"""Satisfaction from survey payloads (NPS, CSAT, CES) and the voice of the customer (VOC tags).
+
+Over the survey interactions (``survey_kinds``) in ``(as_of − window_days, as_of]``:
+
+* NPS = % promoters (9–10) − % detractors (0–6) of the ``nps`` answers (0–10);
+* CSAT = % of ``csat`` answers that are 4 or 5 (1–5 scale);
+* CES = mean ``ces`` answer (1–7 scale).
+
+Values are rounded half up (NPS and CSAT to 0.1, CES to 0.01).  Fewer than
+``min_sample`` answers (default 30) flag the result ``insufficient``; it is
+still shown.  VOC: the ``comment`` of surveys and the ``text`` of complaints
+get every tag one of whose keywords they contain (case-insensitive), counted
+per tag and month.  All counting happens in SQL.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
+
+from sqlalchemy import and_, case, func, or_, select
+
+from crmkit.tables import interactions as I
+
+from .results import Score, VOCCount
+from .sql import json_number, json_text, month_label, month_number
+
+
+def _window(config: dict[str, Any], as_of: dt.datetime, days: int | None):
+    days = config["satisfaction"]["window_days"] if days is None else days
+    return and_(I.c.kind.in_(config["survey_kinds"]), I.c.occurred_at <= as_of,
+                I.c.occurred_at > as_of - dt.timedelta(days=days))
+
+
+def _answer(key: str, low: int, high: int):
+    value = json_number(I.c.payload, key)
+    return case((and_(value >= low, value <= high), value))
+
+
+def _counts(group_by=None):
+    nps, csat, ces = _answer("nps", 0, 10), _answer("csat", 1, 5), _answer("ces", 1, 7)
+    return [func.count(nps).label("nps_n"),
+            func.sum(case((nps >= 9, 1), else_=0)).label("promoters"),
+            func.sum(case((nps <= 6, 1), else_=0)).label("detractors"),
+            func.count(csat).label("csat_n"),
+            func.sum(case((csat >= 4, 1), else_=0)).label("satisfied"),
+            func.count(ces).label("ces_n"),
+            func.sum(ces).label("ces_sum")]
+
+
+def _percent(part: int, whole: int) -> float | None:
+    if not whole:
+        return None
+    return float((Decimal(part) * 100 / Decimal(whole)).quantize(Decimal("0.1"), ROUND_HALF_UP))
+
+
+def _scores(row, min_sample: int) -> dict[str, Score]:
+    nps_n, promoters, detractors = int(row.nps_n), int(row.promoters or 0), int(row.detractors or 0)
+    csat_n, satisfied = int(row.csat_n), int(row.satisfied or 0)
+    ces_n = int(row.ces_n)
+    nps_value = None
+    if nps_n:
+        nps_value = float((Decimal(promoters - detractors) * 100 / nps_n)
+                          .quantize(Decimal("0.1"), ROUND_HALF_UP))
+    ces_value = None
+    if ces_n:
+        ces_value = float((Decimal(repr(float(row.ces_sum))) / ces_n)
+                          .quantize(Decimal("0.01"), ROUND_HALF_UP))
+    return {
+        "nps": Score("nps", nps_value, nps_n, nps_n < min_sample, min_sample,
+                     {"promoters": promoters, "passives": nps_n - promoters - detractors,
+                      "detractors": detractors}),
+        "csat": Score("csat", _percent(satisfied, csat_n), csat_n, csat_n < min_sample, min_sample,
+                      {"satisfied": satisfied}),
+        "ces": Score("ces", ces_value, ces_n, ces_n < min_sample, min_sample),
+    }
+
+
+def scores(conn, config: dict[str, Any], as_of: dt.datetime, days: int | None = None
+           ) -> dict[str, Score]:
+    """NPS, CSAT and CES over the window ending at ``as_of``."""
+    row = conn.execute(select(*_counts()).where(_window(config, as_of, days))).one()
+    return _scores(row, config["satisfaction"]["min_sample"])
+
+
+def scores_between(conn, config: dict[str, Any], start: dt.datetime, end: dt.datetime
+                   ) -> dict[str, Score]:
+    """NPS, CSAT and CES of the answers in ``(start, end]`` (for KPIs)."""
+    where = and_(I.c.kind.in_(config["survey_kinds"]), I.c.occurred_at > start, I.c.occurred_at <= end)
+    row = conn.execute(select(*_counts()).where(where)).one()
+    return _scores(row, config["satisfaction"]["min_sample"])
+
+
+def by_month(conn, config: dict[str, Any], as_of: dt.datetime, days: int | None = None
+             ) -> list[dict[str, Any]]:
+    """NPS, CSAT and CES per UTC month over the window, oldest first."""
+    month = month_number(I.c.occurred_at).label("month")
+    rows = conn.execute(select(month, *_counts()).where(_window(config, as_of, days))
+                        .group_by(month).order_by(month))
+    out = []
+    for row in rows:
+        s = _scores(row, config["satisfaction"]["min_sample"])
+        out.append({"month": month_label(row.month), **{
+            f"{k}{suffix}": v for k, score in s.items()
+            for suffix, v in (("", score.value), ("_responses", score.responses),
+                              ("_insufficient", score.insufficient))}})
+    return out
+
+
+def voc(conn, config: dict[str, Any], as_of: dt.datetime, since: dt.datetime | None = None
+        ) -> list[VOCCount]:
+    """Tagged comments and complaints per month and tag (tags in config order; zeros omitted)."""
+    tags = config["voc_tags"]
+    if not tags:
+        return []
+    kinds = list(config["survey_kinds"]) + list(config["complaint_kinds"])
+    text = func.lower(func.coalesce(json_text(I.c.payload, "comment"), json_text(I.c.payload, "text")))
+    month = month_number(I.c.occurred_at).label("month")
+    columns = [func.sum(case((or_(*[text.contains(k.lower(), autoescape=True) for k in words]), 1),
+                             else_=0)).label(f"t{i}")
+               for i, words in enumerate(tags.values())]
+    where = [I.c.kind.in_(kinds), I.c.occurred_at <= as_of]
+    if since is not None:
+        where.append(I.c.occurred_at > since)
+    rows = conn.execute(select(month, *columns).where(*where).group_by(month).order_by(month))
+    result = []
+    for row in rows:
+        for i, tag in enumerate(tags):
+            count = int(getattr(row, f"t{i}") or 0)
+            if count:
+                result.append(VOCCount(month_label(row.month), tag, count))
+    return result
+
+

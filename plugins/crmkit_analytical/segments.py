@@ -1,0 +1,163 @@
+"""Saved segments: named conditions over customer fields, evaluated in SQL (bound parameters).
+
+Fields a segment condition may use:
+
+* customer fields: ``type``, ``external_id``, ``preferred_channel``,
+  ``lifecycle_stage`` (the customer record's column), ``tags``,
+  ``attributes.KEY``;
+* ``lifecycle``: the computed lifecycle stage at ``as_of``;
+* ``rfm.segment``, ``rfm.r``, ``rfm.f``, ``rfm.m``, ``rfm.recency_days``,
+  ``rfm.frequency``, ``rfm.monetary``: RFM at ``as_of`` (NULL without purchases);
+* ``clv``, ``p_alive``: from the latest stored CLV run computed at or before
+  ``as_of`` (NULL when there is none: run ``crmkit analytical clv predict``);
+* ``current_value``: net spend in the last ``current_value_months`` months;
+* ``purchases``: purchases up to ``as_of``.
+
+Members are the customers (not erased) for whom the condition holds; only the
+computations a condition mentions are joined in.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any, Iterator
+
+from sqlalchemy import delete, func, select, update
+
+from crmkit import conditions
+from crmkit.errors import ConfigError, ConflictError, NotFound, ValidationError
+from crmkit.tables import customers as C
+from crmkit.tables import interactions as I
+
+from . import fields, lifecycle, rfm, sales, values
+from .results import Segment
+from .sql import money_value
+from .tables import clv_predictions, clv_runs, segments as S
+
+COMPUTED = ("lifecycle", "rfm.segment", "rfm.r", "rfm.f", "rfm.m", "rfm.recency_days",
+            "rfm.frequency", "rfm.monetary", "clv", "p_alive", "current_value", "purchases")
+FIELDS = (*fields.NAMES, *COMPUTED)
+NAME_MAX = 100
+
+
+def _leaves(condition: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    for key in ("all", "any"):
+        if key in condition:
+            for part in condition[key]:
+                yield from _leaves(part)
+            return
+    if "not" in condition:
+        yield from _leaves(condition["not"])
+        return
+    yield condition
+
+
+def members_query(config: dict[str, Any], condition: dict[str, Any], as_of: dt.datetime):
+    """SELECT of the ids of the customers (not erased) for whom ``condition`` holds."""
+    used = {leaf["field"] for leaf in _leaves(condition)}
+    source = C
+    columns: dict[str, Any] = {}
+    if "lifecycle" in used:
+        stage = lifecycle.stages_query(config, as_of).subquery("sg_lifecycle")
+        source = source.outerjoin(stage, stage.c.customer_id == C.c.id)
+        columns["lifecycle"] = stage.c.stage
+    if used & {f for f in COMPUTED if f.startswith("rfm.")}:
+        scored = rfm.scored_query(config, as_of).subquery("sg_rfm")
+        source = source.outerjoin(scored, scored.c.customer_id == C.c.id)
+        columns.update({f"rfm.{k}": scored.c[k] for k in ("r", "f", "m", "recency_days", "frequency")})
+        columns["rfm.monetary"] = money_value(scored.c.monetary_units)
+        columns["rfm.segment"] = rfm.segment_case(config, scored)
+    if used & {"clv", "p_alive"}:
+        latest = (select(func.max(clv_runs.c.id)).where(clv_runs.c.as_of <= as_of)
+                  .scalar_subquery())
+        pred = (select(clv_predictions.c.customer_id, clv_predictions.c.clv,
+                       clv_predictions.c.p_alive)
+                .where(clv_predictions.c.run_id == latest)).subquery("sg_clv")
+        source = source.outerjoin(pred, pred.c.customer_id == C.c.id)
+        columns["clv"] = money_value(pred.c.clv)
+        columns["p_alive"] = pred.c.p_alive
+    if "current_value" in used:
+        current = values.current_value_query(config, as_of).subquery("sg_current")
+        source = source.outerjoin(current, current.c.customer_id == C.c.id)
+        columns["current_value"] = money_value(func.coalesce(current.c.net, 0))
+    if "purchases" in used:
+        bought = (select(I.c.customer_id, func.count().label("n"))
+                  .where(sales.is_purchase(config), sales.within(as_of))
+                  .group_by(I.c.customer_id)).subquery("sg_bought")
+        source = source.outerjoin(bought, bought.c.customer_id == C.c.id)
+        columns["purchases"] = func.coalesce(bought.c.n, 0)
+
+    def column_for(field: str, op: str):
+        if field in columns:
+            return columns[field]
+        if fields.known(field):
+            return fields.column_for(field, op)
+        raise ConfigError(f"segment field {field!r} is unknown (allowed: {', '.join(FIELDS)})")
+
+    return (select(C.c.id).select_from(source)
+            .where(C.c.erased_at.is_(None), conditions.to_sql(condition, column_for))
+            .order_by(C.c.id))
+
+
+def check(name: str, condition: Any) -> None:
+    """Raise ValidationError unless the name and condition are acceptable."""
+    if not isinstance(name, str) or not name.strip() or len(name) > NAME_MAX:
+        raise ValidationError(f"segment name: {name!r} must be 1..{NAME_MAX} characters of text")
+    try:
+        conditions.check(condition, FIELDS, "/condition")
+    except ConfigError as exc:
+        raise ValidationError(f"segment {name!r}: {exc}") from None
+
+
+def save(tx, name: str, condition: dict[str, Any], description: str | None,
+         replace: bool = False) -> Segment:
+    """Create (or with ``replace`` overwrite) a saved segment; audited."""
+    check(name, condition)
+    conn = tx.conn
+    old = conn.execute(select(S).where(S.c.name == name)).mappings().first()
+    now = tx.now()
+    if old is not None and not replace:
+        raise ConflictError(f"segment {name!r} already exists (use --replace to change it)")
+    if old is None:
+        conn.execute(S.insert().values(name=name, condition=condition, description=description,
+                                       created_at=now, updated_at=now, actor=tx.actor))
+        tx.audit("create", S.name, name, {"condition": condition, "description": description})
+    else:
+        conn.execute(update(S).where(S.c.name == name)
+                     .values(condition=condition, description=description, updated_at=now,
+                             actor=tx.actor))
+        tx.audit("update", S.name, name, {"condition": [old["condition"], condition],
+                                          "description": [old["description"], description]})
+    return Segment(name, condition, description, now)
+
+
+def remove(tx, name: str) -> None:
+    """Delete a saved segment; audited."""
+    get(tx.conn, name)
+    tx.conn.execute(delete(S).where(S.c.name == name))
+    tx.audit("delete", S.name, name, {})
+
+
+def get(conn, name: str) -> Segment:
+    """One saved segment; NotFound lists the known names."""
+    row = conn.execute(select(S).where(S.c.name == name)).mappings().first()
+    if row is None:
+        known = ", ".join(names(conn)) or "none"
+        raise NotFound(f"no segment named {name!r} (saved segments: {known})")
+    return Segment(row["name"], row["condition"], row["description"], row["updated_at"])
+
+
+def names(conn) -> list[str]:
+    """Names of the saved segments, sorted."""
+    return list(conn.execute(select(S.c.name).order_by(S.c.name)).scalars())
+
+
+def all_segments(conn) -> list[Segment]:
+    """Every saved segment, by name."""
+    rows = conn.execute(select(S).order_by(S.c.name)).mappings()
+    return [Segment(r["name"], r["condition"], r["description"], r["updated_at"]) for r in rows]
+
+
+def members(conn, config: dict[str, Any], condition: dict[str, Any], as_of: dt.datetime) -> list[int]:
+    """Customer ids for whom ``condition`` holds at ``as_of``."""
+    return list(conn.execute(members_query(config, condition, as_of)).scalars())

@@ -1,0 +1,231 @@
+"""Portable SQL pieces (SQLite and PostgreSQL) the analytics are built from.
+
+Calendar arithmetic is in UTC: a *day number* is whole days since
+1970-01-01, a *month number* is ``year * 12 + month - 1``.  JSON helpers read
+one key of a JSON column, with the key always a bound parameter.  These
+compile per dialect with SQLAlchemy's ``@compiles``, the same way as
+``crmkit.db.days_between``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+
+from sqlalchemy import BigInteger, Float, Integer, String, bindparam, type_coerce
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.elements import ColumnElement
+from sqlalchemy.types import TypeDecorator
+
+from crmkit.types import MONEY_SCALE
+
+EPOCH = dt.date(1970, 1, 1)
+
+
+def day_of(moment: dt.datetime) -> int:
+    """The UTC day number of an aware datetime (Python side of :func:`day_number`)."""
+    return (moment.astimezone(dt.timezone.utc).date() - EPOCH).days
+
+
+def month_of(moment: dt.datetime) -> int:
+    """The UTC month number of an aware datetime (Python side of :func:`month_number`)."""
+    utc = moment.astimezone(dt.timezone.utc)
+    return utc.year * 12 + utc.month - 1
+
+
+def month_label(number: int) -> str:
+    """``YYYY-MM`` of a month number."""
+    return f"{number // 12:04d}-{number % 12 + 1:02d}"
+
+
+def units(column) -> ColumnElement:
+    """A Money column as its stored integer units (ten-thousandths), for exact SQL sums."""
+    return type_coerce(column, BigInteger)
+
+
+def to_decimal(stored_units) -> Decimal:
+    """Stored money units (int, or None) as an exact Decimal amount."""
+    return (Decimal(int(stored_units or 0)) / MONEY_SCALE).quantize(Decimal("0.0001"))
+
+
+class _DayNumber(ColumnElement):
+    inherit_cache = True
+    type = Integer()
+
+    def __init__(self, column):
+        self.column = column
+
+
+def day_number(column) -> ColumnElement:
+    """SQL: the UTC day number (integer) of a timestamp column."""
+    return _DayNumber(column)
+
+
+@compiles(_DayNumber, "sqlite")
+def _day_sqlite(element, compiler, **kw):
+    return f"CAST(julianday({compiler.process(element.column, **kw)}) - 2440587.5 AS INTEGER)"
+
+
+@compiles(_DayNumber, "postgresql")
+def _day_pg(element, compiler, **kw):
+    return (f"(CAST(({compiler.process(element.column, **kw)}) AT TIME ZONE 'UTC' AS DATE)"
+            " - DATE '1970-01-01')")
+
+
+class _MonthNumber(ColumnElement):
+    inherit_cache = True
+    type = Integer()
+
+    def __init__(self, column):
+        self.column = column
+
+
+def month_number(column) -> ColumnElement:
+    """SQL: the UTC month number (``year * 12 + month - 1``) of a timestamp column."""
+    return _MonthNumber(column)
+
+
+@compiles(_MonthNumber, "sqlite")
+def _month_sqlite(element, compiler, **kw):
+    col = compiler.process(element.column, **kw)
+    return (f"(CAST(strftime('%Y', {col}) AS INTEGER) * 12"
+            f" + CAST(strftime('%m', {col}) AS INTEGER) - 1)")
+
+
+@compiles(_MonthNumber, "postgresql")
+def _month_pg(element, compiler, **kw):
+    col = compiler.process(element.column, **kw)
+    return (f"CAST(EXTRACT(YEAR FROM ({col}) AT TIME ZONE 'UTC') * 12"
+            f" + EXTRACT(MONTH FROM ({col}) AT TIME ZONE 'UTC') - 1 AS INTEGER)")
+
+
+class _JSONNumber(ColumnElement):
+    inherit_cache = True
+    type = Float()
+
+    def __init__(self, column, key):
+        self.column = column
+        self.key = key
+
+
+def json_number(column, key: str) -> ColumnElement:
+    """SQL: ``column[key]`` when it is a JSON number, else NULL (text never breaks a query)."""
+    return _JSONNumber(column, bindparam(None, key, type_=String(), unique=True))
+
+
+def _path(element, compiler, **kw):
+    return compiler.process(element.key, **kw)
+
+
+@compiles(_JSONNumber, "sqlite")
+def _json_number_sqlite(element, compiler, **kw):
+    col = compiler.process(element.column, **kw)
+    path = _path(element, compiler, **kw)
+    return (f"(CASE WHEN json_type({col}, '$.\"' || {path} || '\"') IN ('integer', 'real') "
+            f"THEN json_extract({col}, '$.\"' || {path} || '\"') END)")
+
+
+@compiles(_JSONNumber, "postgresql")
+def _json_number_pg(element, compiler, **kw):
+    col = compiler.process(element.column, **kw)
+    key = _path(element, compiler, **kw)
+    return (f"(CASE WHEN jsonb_typeof(({col})::jsonb -> {key}) = 'number' "
+            f"THEN CAST(({col})::jsonb ->> {key} AS DOUBLE PRECISION) END)")
+
+
+class _JSONText(ColumnElement):
+    inherit_cache = True
+    type = String()
+
+    def __init__(self, column, key):
+        self.column = column
+        self.key = key
+
+
+def json_text(column, key: str) -> ColumnElement:
+    """SQL: ``column[key]`` as text when it is a JSON string or number, else NULL."""
+    return _JSONText(column, bindparam(None, key, type_=String(), unique=True))
+
+
+@compiles(_JSONText, "sqlite")
+def _json_text_sqlite(element, compiler, **kw):
+    col = compiler.process(element.column, **kw)
+    path = _path(element, compiler, **kw)
+    return (f"(CASE WHEN json_type({col}, '$.\"' || {path} || '\"') IN ('text', 'integer', 'real') "
+            f"THEN CAST(json_extract({col}, '$.\"' || {path} || '\"') AS TEXT) END)")
+
+
+@compiles(_JSONText, "postgresql")
+def _json_text_pg(element, compiler, **kw):
+    col = compiler.process(element.column, **kw)
+    key = _path(element, compiler, **kw)
+    return (f"(CASE WHEN jsonb_typeof(({col})::jsonb -> {key}) IN ('string', 'number') "
+            f"THEN ({col})::jsonb ->> {key} END)")
+
+
+class JSONScalar(TypeDecorator):
+    """Bind type for comparisons with :func:`json_value`: a JSON document on PostgreSQL, raw on SQLite."""
+
+    impl = String
+    cache_ok = True
+
+    def load_dialect_impl(self, dialect):
+        if dialect.name == "postgresql":
+            from sqlalchemy.dialects.postgresql import JSONB
+
+            return dialect.type_descriptor(JSONB())
+        return dialect.type_descriptor(String())
+
+
+class _JSONValue(ColumnElement):
+    inherit_cache = True
+    type = JSONScalar()
+
+    def __init__(self, column, key):
+        self.column = column
+        self.key = key
+
+
+def json_value(column, key: str) -> ColumnElement:
+    """SQL: ``column[key]`` as a comparable JSON scalar (``eq lt in …`` work as in Python).
+
+    SQLite compares ``json_extract`` values natively; PostgreSQL compares
+    ``jsonb`` values (a JSON null counts as SQL NULL on both).
+    """
+    return _JSONValue(column, bindparam(None, key, type_=String(), unique=True))
+
+
+@compiles(_JSONValue, "sqlite")
+def _json_value_sqlite(element, compiler, **kw):
+    col = compiler.process(element.column, **kw)
+    path = _path(element, compiler, **kw)
+    return f"json_extract({col}, '$.\"' || {path} || '\"')"
+
+
+@compiles(_JSONValue, "postgresql")
+def _json_value_pg(element, compiler, **kw):
+    col = compiler.process(element.column, **kw)
+    key = _path(element, compiler, **kw)
+    return f"NULLIF(({col})::jsonb -> {key}, 'null'::jsonb)"
+
+
+class MoneyValue(TypeDecorator):
+    """Integer money units compared with numbers from conditions (floats read as written: 0.1 is 0.1)."""
+
+    impl = BigInteger
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        if value is None:
+            return None
+        if isinstance(value, (list, tuple)):
+            return [self.process_bind_param(v, dialect) for v in value]
+        if isinstance(value, bool) or not isinstance(value, (int, float, Decimal, str)):
+            raise TypeError(f"{value!r} is not an amount")
+        return int((Decimal(str(value)) * MONEY_SCALE).to_integral_value())
+
+
+def money_value(units_expr) -> ColumnElement:
+    """An integer-units expression that compares exactly with amounts given as numbers."""
+    return type_coerce(units_expr, MoneyValue())
+

@@ -1,0 +1,63 @@
+"""The analytical plugin's tables: saved segments, stored lifecycle stages, CLV runs and predictions."""
+
+from __future__ import annotations
+
+from sqlalchemy import Column, Float, ForeignKey, Index, Integer, MetaData, String, Table
+
+from crmkit.tables import NAMING
+from crmkit.types import JSONType, Money, UTCDateTime
+
+metadata = MetaData(naming_convention=NAMING)
+
+segments = Table(
+    "analytical_segments", metadata,
+    Column("name", String(100), primary_key=True),
+    Column("description", String(500)),
+    Column("condition", JSONType, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    Column("actor", String(200), nullable=False),
+)
+"""Saved segment definitions: a condition over customer fields, evaluated in SQL by name."""
+
+lifecycle = Table(
+    "analytical_lifecycle", metadata,
+    Column("customer_id", Integer, ForeignKey("customers.id"), primary_key=True),
+    Column("stage", String(20), nullable=False),
+    Column("previous_stage", String(20)),
+    Column("changed_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+)
+"""The last stored lifecycle stage per customer (written by the sweep / ``lifecycle --update``)."""
+
+clv_runs = Table(
+    "analytical_clv_runs", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("as_of", UTCDateTime, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("actor", String(200), nullable=False),
+    Column("settings", JSONType, nullable=False),
+    Column("bgnbd", JSONType, nullable=False),
+    Column("gamma_gamma", JSONType, nullable=False),
+    Column("customers", Integer, nullable=False),
+    Column("total_clv", Money, nullable=False),
+)
+"""One stored CLV fit + prediction: settings, fitted parameters and totals."""
+
+clv_predictions = Table(
+    "analytical_clv_predictions", metadata,
+    Column("run_id", Integer, ForeignKey("analytical_clv_runs.id"), primary_key=True),
+    Column("customer_id", Integer, ForeignKey("customers.id"), primary_key=True),
+    Column("frequency", Integer, nullable=False),
+    Column("recency", Float, nullable=False),
+    Column("age", Float, nullable=False),
+    Column("monetary", Money, nullable=False),
+    Column("p_alive", Float, nullable=False),
+    Column("expected_purchases", Float, nullable=False),
+    Column("expected_spend", Money, nullable=False),
+    Column("clv", Money, nullable=False),
+    Index("ix_analytical_clv_predictions_customer", "customer_id"),
+)
+"""Per-customer predictions of a stored run (``age`` is the model's T)."""
+
+ALL = [segments, lifecycle, clv_runs, clv_predictions]
