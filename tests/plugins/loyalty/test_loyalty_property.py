@@ -1,0 +1,143 @@
+"""Property: over random earn/spend/refund/expire sequences the balance equals the ledger sum,
+matches a plain-Python model of the rules, and never goes below zero.
+
+Runs on SQLite only (each example builds a fresh database; on PostgreSQL that
+costs seconds per example); the rules under test are the same SQL on both.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import tempfile
+from decimal import Decimal
+from pathlib import Path
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from sqlalchemy import func, select
+
+from crmkit import CRM, FixedClock
+from crmkit_loyalty import ledger as lg
+from crmkit_loyalty.errors import NotEnoughPoints
+from crmkit_loyalty.settings import add_months
+from crmkit_loyalty.tables import ledger, members
+
+UTC = dt.timezone.utc
+START = dt.datetime(2024, 1, 1, tzinfo=UTC)
+CONFIG = {"tiers": [], "milestones": [], "expiry_mode": "rolling", "expiry_months": 3}
+
+operations = st.lists(st.one_of(
+    st.tuples(st.just("buy"), st.integers(1, 300)),
+    st.tuples(st.just("refund"), st.integers(0, 20)),
+    st.tuples(st.just("spend"), st.integers(1, 250)),
+    st.tuples(st.just("advance"), st.integers(1, 120)),
+), min_size=1, max_size=14)
+
+
+class Model:
+    """The rules in plain Python: lots consumed FIFO by expiry, owed points, expiry."""
+
+    def __init__(self):
+        self.lots: list[dict] = []          # id, points, remaining, at, expires
+        self.owed = 0
+        self.purchases: list[tuple[str, int | None]] = []    # (external id, lot id)
+        self.refunded: set[str] = set()
+
+    def fifo(self, lots):
+        return sorted(lots, key=lambda lot: (lot["expires"], lot["at"], lot["id"]))
+
+    def take(self, points, lots):
+        taken = 0
+        for lot in lots:
+            used = min(lot["remaining"], points - taken)
+            lot["remaining"] -= used
+            taken += used
+        return taken
+
+    def buy(self, points, now, external_id, lot_id):
+        lot = {"id": lot_id, "points": points, "remaining": points, "at": now,
+               "expires": add_months(now, 3)}
+        self.lots.append(lot)
+        self.purchases.append((external_id, lot_id))
+        if self.owed:
+            self.owed -= self.take(self.owed, self.fifo(self.lots))
+
+    def refund(self, external_id):
+        lot_id = dict(self.purchases)[external_id]
+        self.refunded.add(external_id)
+        own = [lot for lot in self.lots if lot["id"] == lot_id]
+        rest = self.fifo([lot for lot in self.lots if lot["id"] != lot_id])
+        want = own[0]["points"]
+        self.owed += want - self.take(want, own + rest)
+
+    def spend(self, points, now):
+        spendable = self.fifo([lot for lot in self.lots if lot["expires"] > now])
+        if sum(lot["remaining"] for lot in spendable) < points:
+            return False
+        self.take(points, spendable)
+        return True
+
+    def expire(self, now):
+        for lot in self.lots:
+            if lot["expires"] <= now:
+                lot["remaining"] = 0
+
+    @property
+    def balance(self):
+        return sum(lot["remaining"] for lot in self.lots)
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(ops=operations)
+def test_balance_equals_ledger_sum_and_the_model(ops):
+    with tempfile.TemporaryDirectory() as tmp:
+        clock = FixedClock(START)
+        with CRM.open(f"sqlite:///{Path(tmp) / 'p.db'}", clock=clock, create=True) as crm:
+            crm.plugins.enable("loyalty", CONFIG)
+            crm.customers.add("C1")
+            api = crm.plugin("loyalty")
+            cid = crm.customers.get("C1").id
+            model, serial = Model(), 0
+            for op, value in ops:
+                now = clock.now()
+                if op == "buy":
+                    serial += 1
+                    crm.interactions.record("C1", now, amount=Decimal(value), external_id=f"P{serial}")
+                    with crm.read() as conn:
+                        lot_id = conn.execute(select(func.max(ledger.c.id))
+                                              .where(ledger.c.source == "purchase")).scalar()
+                    model.buy(value, now, f"P{serial}", lot_id)
+                elif op == "refund":
+                    open_ = [p for p, _ in model.purchases if p not in model.refunded]
+                    if not open_:
+                        continue
+                    target = open_[value % len(open_)]
+                    crm.interactions.record("C1", now, kind="refund", external_id=f"R-{target}",
+                                            payload={"refund_of": target})
+                    model.refund(target)
+                elif op == "spend":
+                    code = f"R{value}"
+                    if code not in {r.code for r in api.rewards()}:
+                        api.add_reward(code, value)
+                    expected = model.spend(value, now)
+                    try:
+                        api.redeem("C1", code)
+                        assert expected, "redeemed although the model had too few points"
+                    except NotEnoughPoints:
+                        assert not expected, "refused although the model had enough points"
+                else:
+                    clock.advance(days=value)
+                    api.expire()
+                    model.expire(clock.now())
+                with crm.read() as conn:
+                    total = conn.execute(select(func.coalesce(func.sum(ledger.c.points), 0))
+                                         .where(ledger.c.customer_id == cid)).scalar()
+                    lots = {lot.id: lot.remaining for lot in lg.open_lots(conn, [cid]).get(cid, [])}
+                    left = sum(lots.values())
+                    cached_owed = conn.execute(select(members.c.owed)
+                                               .where(members.c.customer_id == cid)).scalar() or 0
+                assert api.balance("C1") == total == left == model.balance >= 0
+                assert api.owed("C1") == cached_owed == model.owed >= 0
+                assert not (model.owed and model.balance)    # owing only with nothing left
+                assert lots == {lot["id"]: lot["remaining"] for lot in model.lots
+                                if lot["remaining"]}          # the same lots, FIFO by expiry
