@@ -1,0 +1,110 @@
+"""``crmkit assessment run|report|history|questions``."""
+
+from __future__ import annotations
+
+import click
+
+from crmkit.cli.common import (as_of_option, format_option, load_json_file, output,
+                               output_document, pass_state, resolve_as_of)
+
+
+@click.group(name="assessment")
+def group() -> None:
+    """CRM capability assessment: questionnaire, scores, band, gaps, history."""
+
+
+def ask() -> dict:
+    """Ask every question on the terminal (ratings 1-5, yes/no)."""
+    from .questionnaire import PART_TITLES, PARTS, items
+
+    answers: dict = {}
+    for part in PARTS:
+        click.echo(PART_TITLES[part])
+        answers[part] = {}
+        for item in items(part):
+            if part == "questions":
+                reply = click.prompt(f"  {item.wording}", type=click.Choice(["y", "n", "yes", "no"],
+                                                                           case_sensitive=False))
+                answers[part][item.key] = reply.lower().startswith("y")
+            else:
+                answers[part][item.key] = click.prompt(f"  {item.wording}",
+                                                       type=click.IntRange(1, 5))
+    return answers
+
+
+def show(report: dict, fmt: str) -> None:
+    """Print an assessment report: the document for json, readable sections otherwise."""
+    if fmt == "json":
+        output_document(report, fmt)
+        return
+    s = report["scores"]
+    click.echo(f"assessment {report['id']} taken {report['taken_at']:%Y-%m-%d}: overall "
+               f"{s['overall']} ({s['band']})")
+    click.echo(f"  indicators {s['indicators']['mean']} / 5 ({s['indicators']['percent']}%), "
+               f"capabilities {s['capabilities']['mean']} / 5 ({s['capabilities']['percent']}%), "
+               f"questions {s['questions']['yes']} / {s['questions']['of']} yes "
+               f"({s['questions']['percent']}%)")
+    change = report["change"]
+    if change:
+        click.echo(f"  change since {change['since']:%Y-%m-%d}: overall {change['overall']:+}, "
+                   f"band {change['band']}")
+    rows = [dict(r, part=part) for part, items in report["answers"].items() for r in items]
+    output(rows, ["part", "item", "answer", "evidence", "evidence_agrees"], fmt)
+    click.echo("gaps:")
+    output(report["gaps"], ["part", "item", "answer", "module", "module_enabled"], fmt)
+
+
+@group.command()
+@click.option("--answers", "answers_file", default=None, metavar="FILE",
+              help="Answers as JSON (see `crmkit assessment questions`); else asked interactively.")
+@click.option("--note", default=None)
+@as_of_option
+@format_option
+@pass_state
+def run(state, answers_file, note, as_of, fmt) -> None:
+    """Take the assessment and store it with its date."""
+    from .api import validate_answers
+
+    if answers_file is not None:
+        answers = validate_answers(load_json_file(answers_file, "answers"),
+                                   f"answers {answers_file}")
+    else:
+        answers = ask()
+    with state.open() as crm:
+        report = crm.plugin("assessment").assess(answers, resolve_as_of(crm, as_of), note)
+    show(report, fmt)
+
+
+@group.command()
+@click.argument("assessment_id", required=False, type=int)
+@format_option
+@pass_state
+def report(state, assessment_id, fmt) -> None:
+    """Show an assessment (the latest by default), its gaps and the change since the last."""
+    with state.open() as crm:
+        document = crm.plugin("assessment").report(assessment_id)
+    show(document, fmt)
+
+
+@group.command()
+@format_option
+@pass_state
+def history(state, fmt) -> None:
+    """Every assessment with its scores and the change in overall score."""
+    with state.open() as crm:
+        rows = crm.plugin("assessment").history()
+    output(rows, ["id", "taken_at", "indicators", "capabilities", "questions", "overall", "band",
+                  "change"], fmt)
+
+
+@group.command()
+@format_option
+@pass_state
+def questions(state, fmt) -> None:
+    """The questionnaire: each item's key (for --answers files), wording and module."""
+    with state.open() as crm:
+        modules = crm.plugin("assessment").modules()
+    from .questionnaire import ITEMS
+
+    output([{"part": i.part, "key": i.key, "wording": i.wording, "module": modules[i.key]}
+            for i in ITEMS], ["part", "key", "wording", "module"], fmt)

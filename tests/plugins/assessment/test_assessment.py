@@ -1,0 +1,223 @@
+"""assessment: known answers give hand-computed scores and band; gaps map to modules; history."""
+
+from __future__ import annotations
+
+import copy
+import datetime as dt
+import json
+import re
+import types
+
+import pytest
+
+import crmkit
+from crmkit import hookimpl
+
+from crmkit.errors import ConfigError, NotFound, ValidationError
+
+UTC = dt.timezone.utc
+
+ANSWERS = {
+    "indicators": {"information_asset": 4, "clv_assessed": 3, "expectations_met": 2,
+                   "strategy_matched_to_value": 5, "integration": 3, "experience_managed": 1},
+    "capabilities": {"strategic_information_use": 2, "every_contact": 2,
+                     "information_in_operations": 3, "channel_management": 4,
+                     "technology_for_opportunities": 1, "enterprise_wide": 3},
+    "questions": {"sales_see_history": True, "profit_per_customer": False,
+                  "information_for_sales_marketing": True, "campaigns_in_forecasts": False,
+                  "loyal_rewarded": False, "campaign_return_measured": False,
+                  "information_shared": True, "preferred_channel_known": True,
+                  "customer_centred_culture": False, "segmented_several_ways": True,
+                  "management_backing": False},
+}
+# indicators: sum 18 -> mean 3.0, (18 - 6) / 24 = 50.0 %
+# capabilities: sum 15 -> mean 2.5, (15 - 6) / 24 = 37.5 %
+# questions: 5 yes of 11 -> 45.45 %
+# overall: (50 + 37.5 + 45.4545) / 3 = 44.318 -> 44.3: average (40 <= 44.3 < 70)
+GAPS = [("indicators", "expectations_met", 2, "operational"),
+        ("indicators", "experience_managed", 1, "analytical"),
+        ("capabilities", "strategic_information_use", 2, "analytical"),
+        ("capabilities", "every_contact", 2, "collaborative"),
+        ("capabilities", "technology_for_opportunities", 1, "operational"),
+        ("questions", "profit_per_customer", False, "idic"),
+        ("questions", "campaigns_in_forecasts", False, "operational"),
+        ("questions", "loyal_rewarded", False, "loyalty"),
+        ("questions", "campaign_return_measured", False, "idic"),
+        ("questions", "customer_centred_culture", False, "valuechain"),
+        ("questions", "management_backing", False, "valuechain")]
+
+
+@pytest.fixture
+def acrm(crm):
+    crm.plugins.enable("assessment")
+    crm.customers.add_many([
+        {"external_id": "A", "email": "a@x.example", "preferred_channel": "email"},
+        {"external_id": "B", "preferred_channel": "sms"},
+        {"external_id": "C", "preferred_channel": "phone"},
+        {"external_id": "D", "phone": "+44 20 7946 0000"},
+    ])
+    return crm
+
+
+def test_known_answers_give_the_hand_computed_scores_and_band(acrm):
+    report = acrm.plugin("assessment").assess(copy.deepcopy(ANSWERS))
+    assert report["scores"] == {
+        "indicators": {"mean": 3.0, "percent": 50.0},
+        "capabilities": {"mean": 2.5, "percent": 37.5},
+        "questions": {"yes": 5, "of": 11, "percent": 45.5},
+        "overall": 44.3, "band": "average",
+    }
+    assert [(g["part"], g["item"], g["answer"], g["module"]) for g in report["gaps"]] == GAPS
+    assert report["change"] is None
+
+
+def stand_in_loyalty(active: bool) -> types.ModuleType:
+    """The loyalty API contract's ``is_enabled_program`` (the loyalty plugin has its own tests)."""
+    module = types.ModuleType("stand_in_loyalty")
+    module.PLUGIN = crmkit.PluginInfo(name="loyalty", description="stand-in loyalty API")
+    module.crmkit_plugin_api = hookimpl(
+        lambda crm: types.SimpleNamespace(is_enabled_program=lambda: active))
+    return module
+
+
+def test_the_loyalty_gap_says_whether_loyalty_is_enabled(crm_url, clock):
+    with crmkit.CRM.open(crm_url, clock=clock, create=True,
+                         extra_plugins={"loyalty": stand_in_loyalty(True)}) as crm:
+        crm.plugins.enable("assessment")
+        api = crm.plugin("assessment")
+        [gap] = [g for g in api.assess(copy.deepcopy(ANSWERS))["gaps"]
+                 if g["item"] == "loyal_rewarded"]
+        assert gap["wording"] == "Are loyal customers rewarded?"
+        assert (gap["module"], gap["module_enabled"], gap["module_installed"]) == (
+            "loyalty", False, True)
+        crm.plugins.enable("loyalty")
+        [gap] = [g for g in api.report()["gaps"] if g["item"] == "loyal_rewarded"]
+        assert gap["module_enabled"] is True
+        fresh = api.assess(copy.deepcopy(ANSWERS))
+        [row] = [r for r in fresh["answers"]["questions"] if r["item"] == "loyal_rewarded"]
+        assert row["evidence"] == "loyalty programme active"
+        assert row["evidence_agrees"] is False             # answered no, but a programme runs
+
+
+def test_with_the_real_loyalty_plugin(acrm):
+    acrm.plugins.enable("loyalty")
+    report = acrm.plugin("assessment").assess(copy.deepcopy(ANSWERS))
+    [gap] = [g for g in report["gaps"] if g["item"] == "loyal_rewarded"]
+    assert (gap["module"], gap["module_enabled"]) == ("loyalty", True)
+    [row] = [r for r in report["answers"]["questions"] if r["item"] == "loyal_rewarded"]
+    expected = acrm.plugin("loyalty").is_enabled_program()
+    assert row["evidence_agrees"] is (not expected)
+
+
+def test_cutoffs_and_gap_rating_are_configurable(acrm):
+    api = acrm.plugin("assessment")
+    acrm.plugins.configure("assessment", {"cutoffs": {"average": 45, "leading": 70}})
+    assert api.assess(copy.deepcopy(ANSWERS), save=False)["scores"]["band"] == "lagging"
+    acrm.plugins.configure("assessment", {"cutoffs": {"average": 20, "leading": 44}})
+    assert api.assess(copy.deepcopy(ANSWERS), save=False)["scores"]["band"] == "leading"
+    acrm.plugins.configure("assessment", {"gap_max_rating": 1})
+    gaps = api.assess(copy.deepcopy(ANSWERS), save=False)["gaps"]
+    assert [g["item"] for g in gaps if g["part"] != "questions"] == [
+        "experience_managed", "technology_for_opportunities"]
+    acrm.plugins.configure("assessment", {"gap_modules": {"loyal_rewarded": "vendorloyalty"}})
+    [gap] = [g for g in api.assess(copy.deepcopy(ANSWERS), save=False)["gaps"]
+             if g["item"] == "loyal_rewarded"]
+    assert (gap["module"], gap["module_enabled"], gap["module_installed"]) == (
+        "vendorloyalty", False, False)
+    assert api.history() == []                             # save=False stores nothing
+
+
+def test_evidence_beside_the_answers(acrm):
+    api = acrm.plugin("assessment")
+    report = api.assess(copy.deepcopy(ANSWERS))
+    rows = {r["item"]: r for part in report["answers"].values() for r in part}
+    assert rows["preferred_channel_known"]["evidence"] == \
+        "preferred channel recorded for 75% of 4 customers"
+    assert rows["preferred_channel_known"]["evidence_agrees"] is False   # yes, but 75% < 80%
+    assert rows["clv_assessed"]["evidence"] == "analytical plugin not enabled: no CLV computed"
+    assert rows["information_asset"]["evidence"] == "50% of customers have an email or phone"
+    assert rows["integration"]["evidence"] is None
+    acrm.plugins.configure("assessment", {"preferred_channel_min_share": 0.7})
+    again = api.assess(copy.deepcopy(ANSWERS), save=False)
+    [row] = [r for r in again["answers"]["questions"] if r["item"] == "preferred_channel_known"]
+    assert row["evidence_agrees"] is True
+
+
+def test_history_and_change_since_the_last(acrm, clock):
+    api = acrm.plugin("assessment")
+    first = api.assess(copy.deepcopy(ANSWERS))
+    clock.advance(days=90)
+    better = copy.deepcopy(ANSWERS)
+    better["questions"]["loyal_rewarded"] = True            # 6 yes: 54.5 %
+    better["indicators"]["experience_managed"] = 5          # sum 22: (22 - 6) / 24 = 66.7 %
+    second = api.assess(better, note="after the loyalty launch")
+    # overall (66.667 + 37.5 + 54.545) / 3 = 52.9
+    assert second["scores"]["overall"] == 52.9
+    assert second["change"] == {"since": first["taken_at"], "previous_id": first["id"],
+                                "indicators": 16.7, "capabilities": 0.0, "questions": 9.0,
+                                "overall": 8.6, "band": "average"}
+    history = api.history()
+    assert [(h["id"], h["overall"], h["change"]) for h in history] == [
+        (first["id"], 44.3, None), (second["id"], 52.9, 8.6)]
+    assert api.report(first["id"])["scores"]["overall"] == 44.3
+    assert api.report()["note"] == "after the loyalty launch"
+    with pytest.raises(NotFound, match="no assessment 99"):
+        api.report(99)
+
+
+@pytest.mark.parametrize("change, message", [
+    (lambda a: a["indicators"].update(clv_assessed=7),
+     r"/indicators/clv_assessed: 7 is greater than the maximum of 5"),
+    (lambda a: a["questions"].pop("loyal_rewarded"),
+     r"/questions: 'loyal_rewarded' is a required property"),
+    (lambda a: a["questions"].update(loyalty=True), r"/questions/loyalty: unknown key"),
+    (lambda a: a["capabilities"].update(every_contact="high"),
+     r"/capabilities/every_contact: 'high' is not of type 'integer'"),
+])
+def test_bad_answers_are_refused_by_pointer_and_nothing_is_stored(acrm, change, message):
+    answers = copy.deepcopy(ANSWERS)
+    change(answers)
+    with pytest.raises(ValidationError, match=message):
+        acrm.plugin("assessment").assess(answers)
+    assert acrm.plugin("assessment").history() == []
+
+
+def test_config_checks(acrm):
+    with pytest.raises(ConfigError, match=r"/cutoffs/leading: must be above cutoffs/average \(80\)"):
+        acrm.plugins.configure("assessment", {"cutoffs": {"average": 80, "leading": 70}})
+    with pytest.raises(ConfigError, match=r"/gap_modules/happiness: not a questionnaire item"):
+        acrm.plugins.configure("assessment", {"gap_modules": {"happiness": "loyalty"}})
+
+
+def test_cli_answers_file_interactive_report_history(acrm, run_cli, tmp_path):
+    path = tmp_path / "answers.json"
+    path.write_text(json.dumps(ANSWERS))
+    code, out, _ = run_cli("assessment", "run", "--answers", str(path), "--as-of", "2025-01-01",
+                           "--format", "json")
+    assert code == 0
+    report = json.loads(out)
+    assert (report["scores"]["overall"], report["scores"]["band"]) == (44.3, "average")
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps({**ANSWERS, "indicators": {**ANSWERS["indicators"], "integration": 0}}))
+    code, _, err = run_cli("assessment", "run", "--answers", str(bad))
+    assert code == 1
+    assert err.strip() == (f"error: answers {bad}: /indicators/integration: 0 is less than the "
+                           "minimum of 1 (allowed: minimum 1)")
+    replies = ["4", "3", "2", "5", "3", "1", "2", "2", "3", "4", "1", "3",
+               "y", "n", "y", "n", "y", "n", "y", "y", "n", "y", "n"]   # loyal customers: yes
+    code, out, _ = run_cli("assessment", "run", "--as-of", "2025-04-01", "--format", "json",
+                           input="\n".join(replies) + "\n")
+    assert code == 0
+    interactive = json.loads(out[out.index("{"):])
+    assert interactive["scores"]["questions"]["yes"] == 6
+    assert interactive["change"]["overall"] == 3.0          # questions +9.09 / 3
+    code, out, _ = run_cli("assessment", "history", "--format", "csv")
+    assert out.splitlines() == [
+        "id,taken_at,indicators,capabilities,questions,overall,band,change",
+        "1,2025-01-01T00:00:00+00:00,50.0,37.5,45.5,44.3,average,",
+        "2,2025-04-01T00:00:00+00:00,50.0,37.5,54.5,47.3,average,3.0"]
+    code, out, _ = run_cli("assessment", "report", "1")
+    assert code == 0
+    assert re.search(r"^questions\s+loyal_rewarded\s+no\s+loyalty\s+no$", out, re.M)
+    assert re.search(r"^questions\s+preferred_channel_known\s+yes\s+preferred channel recorded "
+                     r"for 75% of 4 customers\s+no$", out, re.M)
