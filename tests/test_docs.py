@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import re
 import shlex
+import sys
 from pathlib import Path
 
 import pytest
@@ -148,7 +149,10 @@ def blocks(text: str) -> list[tuple[int, str, set[str], str]]:
 
 
 def shell_commands(code: str) -> list[list[str]]:
-    """The commands of a shell block: continuation lines joined, comments dropped."""
+    """The commands of a shell block: continuation lines joined, comments dropped.
+
+    A command may start with ``NAME=value`` assignments, as in a shell.
+    """
     commands, pending = [], ""
     for line in code.splitlines():
         if line.rstrip().endswith("\\"):
@@ -187,8 +191,25 @@ def runnable(language: str, flags: set[str], code: str) -> bool:
         return True
     if language in ("sh", "console", "bash", "shell"):
         commands = shell_commands(code)
-        return bool(commands) and commands[0][0] == "crmkit"
+        first = [w for w in commands[0] if not re.fullmatch(r"[A-Z_][A-Z0-9_]*=.*", w)] if commands else []
+        return bool(first) and first[0] == "crmkit"
     return False
+
+
+def set_variable(monkeypatch, name: str, value: str) -> None:
+    """``NAME=value crmkit ...``: set the variable; PYTHONPATH entries go on sys.path (in-process)."""
+    if name == "PYTHONPATH":
+        for entry in reversed(value.split(":")):
+            monkeypatch.syspath_prepend(str(Path(entry).resolve()))
+    else:
+        monkeypatch.setenv(name, value)
+
+
+def forget_modules_in(folder: Path) -> None:
+    """Unload modules imported from ``folder``: the next command imports them afresh, as a shell would."""
+    for name, module in list(sys.modules.items()):
+        if str(getattr(module, "__file__", None) or "").startswith(str(folder)):
+            del sys.modules[name]
 
 
 EXAMPLE_PAGES = [p for p in PAGES
@@ -215,10 +236,16 @@ def test_code_examples_run(page, tmp_path, monkeypatch, capsys):
             exec(compile("\n" * line + code, page_id(page), "exec"), namespace)  # noqa: S102
         else:
             for words in shell_commands(code):
-                assert words[0] == "crmkit", (f"{where}: {shlex.join(words)!r} is not a crmkit "
-                                              "command; mark the block ```sh no-run")
-                capsys.readouterr()
-                status = main(words[1:])
-                captured = capsys.readouterr()
+                with pytest.MonkeyPatch.context() as scoped:  # NAME=value applies to one command
+                    while words and re.fullmatch(r"[A-Z_][A-Z0-9_]*=.*", words[0]):
+                        name, _, value = words.pop(0).partition("=")
+                        set_variable(scoped, name, value)
+                    assert words[0] == "crmkit", (f"{where}: {shlex.join(words)!r} is not a "
+                                                  "crmkit command; mark the block ```sh no-run")
+                    capsys.readouterr()
+                    status = main(words[1:])
+                    captured = capsys.readouterr()
+                    forget_modules_in(tmp_path)
                 assert status == 0, (f"{where}: `{shlex.join(words)}` exited {status}:\n"
-                                    f"{captured.err}{captured.out}")
+                                     f"{captured.err}{captured.out}")
+    forget_modules_in(tmp_path)
