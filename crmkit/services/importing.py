@@ -139,6 +139,13 @@ class _DerivedIds:
         row["external_id"] = text if count == 0 else f"{text}:{count}"
 
 
+def _content_hash(values: dict[str, Any], csv_file: bool) -> int:
+    """A hash of a record's cells: a repeated external id must repeat exactly these."""
+    if csv_file:
+        return hash(tuple(values.values()))
+    return hash(json.dumps(values, sort_keys=True, default=str))
+
+
 def _canonical(row: dict[str, Any]) -> str:
     occurred = row.get("occurred_at")
     amount = row.get("amount")
@@ -196,9 +203,10 @@ class _Import:
         report = self.report
         derive = _DerivedIds() if self.kind == "interactions" else None
         reader = self.reader
+        csv_file = self.source.format == "csv"
         with self._bar("checking", self.source.size) as tick:
             for chunk in batched(self.source.records(tick), self.batch_size):
-                rows, lines = [], []
+                rows, lines, contents = [], [], {}
                 for record in chunk:
                     report.read += 1
                     if record.problem is not None:
@@ -213,11 +221,12 @@ class _Import:
                         derive(row)
                     rows.append(row)
                     lines.append(record.line)
+                    contents[record.line] = _content_hash(record.values, csv_file)
                 if rows:
                     if self.kind == "customers":
-                        self._check_customers(rows, lines)
+                        self._check_customers(rows, lines, contents)
                     else:
-                        self._check_interactions(rows, lines)
+                        self._check_interactions(rows, lines, contents)
         for line, ref in self.pending_orgs:
             if ref not in self.file_orgs:
                 self.reject(line, "organisation", f"{ref!r} is not an organisation customer "
@@ -242,7 +251,7 @@ class _Import:
             self.reject(line, field, message)
         return bad
 
-    def _check_interactions(self, rows, lines) -> None:
+    def _check_interactions(self, rows, lines, contents) -> None:
         labels = [f"line {n}" for n in lines]
         bad = self._take_problems(
             self.crm.interactions.check(rows, labels, create_customers=self.create_customers))
@@ -256,10 +265,10 @@ class _Import:
             if self.report.dry_run:
                 stored = _stored_interaction_ids(conn, [row["external_id"] for row, _ in good])
         for row, line in good:
-            self._remember(row["external_id"], _canonical(row), line,
+            self._remember(row["external_id"], contents[line], line,
                            _SAME if row["external_id"] in stored else _NEW)
 
-    def _check_customers(self, rows, lines) -> None:
+    def _check_customers(self, rows, lines, contents) -> None:
         refs = {row["organisation"] for row in rows if row.get("organisation")}
         in_chunk = {row["external_id"] for row in rows if row.get("type") == "organisation"}
         stored_orgs = _stored_organisations(self.crm, refs - in_chunk) if refs else set()
@@ -281,11 +290,11 @@ class _Import:
             if row.get("type") == "organisation":
                 self.file_orgs.add(ext)
             flag = _NEW if ext in new_ids else _UPDATED if ext in updated_ids else _SAME
-            self._remember(ext, json.dumps(row, sort_keys=True, default=str), line, flag)
+            self._remember(ext, contents[line], line, flag)
 
-    def _remember(self, external_id: str, content: str, line: int, flag: int) -> None:
+    def _remember(self, external_id: str, content: int, line: int, flag: int) -> None:
         self.ext_hash.append(hash(external_id))
-        self.content_hash.append(hash(content))
+        self.content_hash.append(content)
         self.lines.append(line)
         self.flags.append(flag)
 

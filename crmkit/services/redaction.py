@@ -18,7 +18,7 @@ ERASED = "(erased)"
 KEPT_KEYS = frozenset({
     "amount", "category", "ces", "channel", "csat", "currency", "external_id", "fields",
     "interaction_id", "kind", "language", "nps", "order_id", "priority", "refund_of", "sku",
-    "stage", "from", "to", "tier", "status", "duplicate_id",
+    "duplicate_id",
 })
 """Payload keys whose text is not personal: kept by erasure (documented in docs/data-services.md)."""
 

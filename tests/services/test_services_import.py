@@ -1,0 +1,283 @@
+"""Import and export: two-pass checking, atomic writes, idempotence, round trips, bad files."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from decimal import Decimal
+
+import pytest
+from sqlalchemy import func, select
+
+from crmkit import tables
+from crmkit.errors import ValidationError
+from crmkit.services import records
+from crmkit.services.exporting import export
+from crmkit.services.importing import ImportRejected, import_file
+
+UTC = dt.timezone.utc
+HEADER = "customer,occurred_at,kind,channel,amount,currency,external_id,note\n"
+
+
+def counts(crm) -> dict[str, int]:
+    with crm.read() as conn:
+        return {t.name: conn.execute(select(func.count()).select_from(t)).scalar_one()
+                for t in (tables.customers, tables.interactions, tables.audit_log,
+                          tables.events)}
+
+
+def interaction_lines(n: int, customers: int = 50) -> list[str]:
+    """``n`` valid purchase rows; row i is file line i + 2 (after the header)."""
+    return [f"C{i % customers},2024-{1 + i % 12:02d}-{1 + i % 28:02d}T10:00:00Z,purchase,web,"
+            f"{10 + i % 90}.25,USD,o{i},note {i}\n" for i in range(n)]
+
+
+@pytest.fixture
+def shop(crm):
+    crm.customers.add_many({"external_id": f"C{i}", "name": f"Customer {i}"} for i in range(50))
+    return crm
+
+
+def write(path, lines, header=HEADER):
+    path.write_text(header + "".join(lines), encoding="utf-8")
+    return str(path)
+
+
+BAD_ROWS = {
+    "wrong date": ("C1,2024-13-45,purchase,web,5.00,USD,bad,x\n", "occurred_at",
+                   "'2024-13-45' is not an ISO 8601 date"),
+    "non-numeric amount": ("C1,2024-05-01,purchase,web,twelve,USD,bad,x\n", "amount",
+                           "'twelve' is not a number"),
+    "unknown customer": ("NOBODY,2024-05-01,purchase,web,5.00,USD,bad,x\n", "customer",
+                         "unknown customer 'NOBODY'"),
+    "repeated external id": ("C2,2024-05-01,purchase,web,999.00,USD,o17,x\n", "external_id",
+                             "repeats the external id of line 19 with different content"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD_ROWS))
+def test_one_bad_row_among_10000_writes_nothing_and_names_the_line(shop, tmp_path, case):
+    bad, field, message = BAD_ROWS[case]
+    lines = interaction_lines(10_000)
+    lines[7_000] = bad  # file line 7,002
+    path = write(tmp_path / "i.csv", lines)
+    before = counts(shop)
+    with pytest.raises(ImportRejected) as caught:
+        import_file(shop, "interactions", path)
+    report = caught.value.report
+    assert report.read == 10_000 and report.rejected == 1 and not report.written
+    [(where, got_field, got_message)] = report.problems
+    assert (where, got_field) == ("line 7002", field) and message in got_message
+    assert counts(shop) == before
+
+
+def test_skip_invalid_writes_the_rest_and_reimport_changes_nothing(shop, tmp_path):
+    lines = interaction_lines(10_000)
+    lines[4_321] = BAD_ROWS["wrong date"][0]
+    path = write(tmp_path / "i.csv", lines)
+    report = import_file(shop, "interactions", path, skip_invalid=True)
+    assert report.summary() == "read 10000, created 9999, updated 0, unchanged 0, rejected 1"
+    assert report.problems[0][0] == "line 4323"
+    with shop.read() as conn:
+        total = conn.execute(select(func.sum(tables.interactions.c.amount))).scalar()
+    expected = sum(Decimal(f"{10 + i % 90}.25") for i in range(10_000) if i != 4_321)
+    assert total == expected
+    before = counts(shop)
+    again = import_file(shop, "interactions", path, skip_invalid=True)
+    assert again.summary() == "read 10000, created 0, updated 0, unchanged 9999, rejected 1"
+    assert counts(shop)["interactions"] == before["interactions"]
+
+
+def test_dry_run_checks_everything_and_writes_nothing(shop, tmp_path):
+    path = write(tmp_path / "i.csv", interaction_lines(30) + [
+        "NEW1,2024-05-01,visit,store,,,v1,\n", "NEW1,2024-05-02,visit,store,,,v2,\n"])
+    import_file(shop, "interactions", write(tmp_path / "first.csv", interaction_lines(10)))
+    before = counts(shop)
+    report = import_file(shop, "interactions", path, dry_run=True, create_customers=True)
+    assert (report.created, report.unchanged, report.rejected) == (22, 10, 0)
+    assert report.new_customers == 1 and not report.written
+    assert counts(shop) == before
+    report = import_file(shop, "interactions", path, create_customers=True)
+    assert (report.created, report.unchanged, report.new_customers) == (22, 10, 1)
+    assert shop.customers.get("NEW1").name is None
+
+
+def test_rows_without_external_id_get_stable_content_ids(shop, tmp_path):
+    rows = ["C1,2024-05-01,purchase,web,5.00,USD,,\n"] * 2 + ["C2,2024-05-01,visit,,,,,\n"]
+    path = write(tmp_path / "i.csv", rows)
+    assert import_file(shop, "interactions", path).created == 3  # two identical purchases stay two
+    again = import_file(shop, "interactions", path)
+    assert (again.created, again.unchanged) == (0, 3)
+    ids = [i.external_id for i in shop.interactions.list(customer="C1")]
+    assert len(set(ids)) == 2 and all(i.startswith("h:") for i in ids)
+
+
+def test_extra_columns_go_to_payload_and_jsonl_keeps_types(shop, tmp_path):
+    path = write(tmp_path / "s.csv", ["C1,2024-05-01,survey,email,,,s1,\n"],
+                 header="customer,occurred_at,kind,channel,amount,currency,external_id,nps\n")
+    (tmp_path / "s.csv").write_text(
+        "customer,occurred_at,kind,external_id,nps,comment\nC1,2024-05-01,survey,s1,9,fine\n")
+    import_file(shop, "interactions", path)
+    [survey] = shop.interactions.list(customer="C1", kind="survey")
+    assert survey.payload == {"nps": 9, "comment": "fine"}
+    jsonl = tmp_path / "p.jsonl"
+    jsonl.write_text(json.dumps({"customer": "C2", "occurred_at": "2024-05-01T12:00:00+02:00",
+                                 "amount": 19.99, "external_id": "j1",
+                                 "payload": {"items": [{"sku": "A", "amount": "19.99"}]},
+                                 "score": 0.5}) + "\n\n")
+    assert import_file(shop, "interactions", str(jsonl)).created == 1
+    [row] = shop.interactions.list(customer="C2")
+    assert row.amount == Decimal("19.99")
+    assert row.occurred_at == dt.datetime(2024, 5, 1, 10, tzinfo=UTC)
+    assert row.payload == {"items": [{"sku": "A", "amount": "19.99"}], "score": 0.5}
+
+
+@pytest.mark.parametrize("content, message", [
+    (b"", "the file is empty"),
+    (b"who,when\nC1,2024-05-01\n", "missing column 'customer', 'occurred_at'"),
+    (b"customer,occurred_at,customer\nC1,2024-05-01,C1\n", "column 'customer' appears twice"),
+    (b"customer,occurred_at,note\nC1,2024-05-01,caf\xe9\n",
+     "line 2: the file is not UTF-8: byte 0xe9 at column 18"),
+])
+def test_bad_files_are_one_clear_error_and_change_nothing(shop, tmp_path, content, message):
+    path = tmp_path / "bad.csv"
+    path.write_bytes(content)
+    before = counts(shop)
+    with pytest.raises(ValidationError, match=message):
+        import_file(shop, "interactions", str(path), skip_invalid=True)
+    assert counts(shop) == before
+
+
+def test_broken_json_line_and_wrong_field_count_are_row_errors(shop, tmp_path):
+    jsonl = tmp_path / "i.jsonl"
+    jsonl.write_text('{"customer": "C1", "occurred_at": "2024-05-01", "external_id": "a"}\n'
+                     '{"customer": "C1", "occurred_at": \n'
+                     '[1, 2]\n')
+    before = counts(shop)
+    with pytest.raises(ImportRejected) as caught:
+        import_file(shop, "interactions", str(jsonl))
+    assert [p[:2] for p in caught.value.report.problems] == [("line 2", "json"), ("line 3", "json")]
+    assert "not valid JSON" in caught.value.report.problems[0][2]
+    assert counts(shop) == before
+    path = write(tmp_path / "i.csv", ["C1,2024-05-01,purchase,web,5.00,USD,x1,n\n",
+                                      "C1,2024-05-01,purchase\n"])
+    with pytest.raises(ImportRejected, match="line 3: row: 3 fields; the header has 8"):
+        import_file(shop, "interactions", path)
+
+
+def test_oversized_line_and_field_are_row_errors(shop, tmp_path, monkeypatch):
+    monkeypatch.setattr(records, "MAX_LINE_BYTES", 200)
+    path = write(tmp_path / "i.csv", ["C1,2024-05-01,purchase,web,5.00,USD,a1,ok\n",
+                                      f"C1,2024-05-01,purchase,web,5.00,USD,a2,{'x' * 300}\n",
+                                      "C1,2024-05-01,purchase,web,5.00,USD,a3,ok\n"])
+    report = import_file(shop, "interactions", path, skip_invalid=True)
+    assert report.problems == [("line 3", "row", "the line is longer than 200 bytes (the limit)")]
+    assert report.created == 2
+    monkeypatch.setattr(records, "MAX_LINE_BYTES", 1_048_576)
+    shop.plugins.configure_core({"max_field_length": 20})  # default 10000
+    path = write(tmp_path / "j.csv", [f"C1,2024-05-01,visit,web,,,b1,{'y' * 21}\n",
+                                      f"C1,2024-05-01,visit,web,,,b2,{'y' * 20}\n"])
+    with pytest.raises(ImportRejected, match="line 2: note: 21 characters; at most 20"):
+        import_file(shop, "interactions", path)
+
+
+def customers_csv(tmp_path, rows: list[str], name="c.csv") -> str:
+    path = tmp_path / name
+    path.write_text("external_id,name,type,email,organisation,tags,attr.city,attr.level\n"
+                    + "".join(rows), encoding="utf-8")
+    return str(path)
+
+
+def test_customer_import_upserts_audits_and_is_idempotent(crm, tmp_path):
+    rows = [f"P{i},Person {i},person,p{i}@example.com,ORG,news;vip,Leeds,{i}\n" for i in range(6)]
+    rows.append("ORG,Acme,organisation,info@acme.example,,b2b,,\n")  # defined after its people
+    path = customers_csv(tmp_path, rows)
+    report = import_file(crm, "customers", path, batch_size=4)
+    assert report.summary() == "read 7, created 7, updated 0, unchanged 0, rejected 0"
+    org = crm.customers.get("ORG")
+    assert crm.customers.get("P5").organisation_id == org.id
+    assert crm.customers.get("P2").attributes == {"city": "Leeds", "level": 2}
+    assert import_file(crm, "customers", path).summary() == \
+        "read 7, created 0, updated 0, unchanged 7, rejected 0"
+    changed = customers_csv(tmp_path, ["P1,Person One,,,,,,\n", "P2,,,,,,York,\n"], "d.csv")
+    report = import_file(crm, "customers", changed)
+    assert (report.created, report.updated, report.unchanged) == (0, 2, 0)
+    assert crm.customers.get("P1").email == "p1@example.com"  # an empty cell keeps the value
+    assert crm.customers.get("P2").attributes == {"city": "York", "level": 2}
+    [entry] = [e for e in crm.customers.history("P1") if e.action == "update"]
+    assert entry.changes == {"name": ["Person 1", "Person One"]}
+
+
+def test_customer_rows_checked_across_the_whole_file(crm, tmp_path):
+    path = customers_csv(tmp_path, [
+        "A1,Ann,person,ann@example.com,,,,\n",
+        "A2,Bob,person,not-an-email,,,,\n",
+        "A3,Cy,person,,NOORG,,,\n",
+        "A1,Ann B,person,ann@example.com,,,,\n",
+        "A4,Di,robot,,,,,\n",
+    ])
+    with pytest.raises(ImportRejected) as caught:
+        import_file(crm, "customers", path, batch_size=2)
+    assert [p[:2] for p in caught.value.report.problems] == [
+        ("line 3", "email"), ("line 4", "organisation"), ("line 5", "external_id"),
+        ("line 6", "type")]
+    assert crm.customers.count() == 0
+
+
+def test_unknown_customer_column_is_a_header_error(crm, tmp_path):
+    path = tmp_path / "c.csv"
+    path.write_text("external_id,name,colour\nA1,Ann,red\n")
+    with pytest.raises(ValidationError, match=r"unknown column 'colour' \(allowed: external_id"):
+        import_file(crm, "customers", str(path))
+
+
+def test_formula_injection_is_neutralised_and_round_trips(crm, crm_url, clock, tmp_path,
+                                                          request):
+    from crmkit import CRM
+
+    crm.customers.add("C1", '=HYPERLINK("http://evil.example","click")', email="c1@example.com",
+                      phone="+44 20 7946 0000", tags=["-minus", "@at"],
+                      attributes={"note": "'=quoted", "n": 5, "code": "007", "s": "5"})
+    crm.interactions.record("C1", dt.datetime(2024, 5, 1, tzinfo=UTC), kind="adjustment",
+                            amount=Decimal("-5.50"), channel="=cmd|' /C calc'!A0",
+                            external_id="x1", payload={"text": "+1 bad"})
+    out = tmp_path / "c.csv"
+    with open(out, "w", newline="", encoding="utf-8") as handle:
+        assert export(crm, "customers", handle, "csv") == 1
+    text = out.read_text()
+    assert "\"'=HYPERLINK(\"\"http://evil.example\"\",\"\"click\"\")\"" in text
+    assert "'+44 20 7946 0000" in text and "'-minus;@at" in text
+    assert ",''=quoted," in text and ',007,5,' in text  # one more quote; JSON-typed numbers
+    interactions = tmp_path / "i.csv"
+    with open(interactions, "w", newline="", encoding="utf-8") as handle:
+        export(crm, "interactions", handle, "csv")
+    assert ",-5.5000," in interactions.read_text() and ",'=cmd|" in interactions.read_text()
+    # same database: nothing changes
+    assert import_file(crm, "customers", str(out)).unchanged == 1
+    assert import_file(crm, "interactions", str(interactions)).unchanged == 1
+    # a fresh database gets exactly the same data back
+    if crm_url.startswith("sqlite"):
+        fresh_url = crm_url.replace("crm.db", "fresh.db")
+    else:
+        fresh_url = request.getfixturevalue("postgres_server").create_database()
+    with CRM.open(fresh_url, clock=clock, create=True) as fresh:
+        import_file(fresh, "customers", str(out))
+        import_file(fresh, "interactions", str(interactions))
+        got, want = fresh.customers.get("C1"), crm.customers.get("C1")
+        for field in ("name", "email", "phone", "tags", "attributes"):
+            assert getattr(got, field) == getattr(want, field)
+        [row] = fresh.interactions.list()
+        assert (row.amount, row.channel, row.payload) == (Decimal("-5.5"), "=cmd|' /C calc'!A0",
+                                                          {"text": "+1 bad"})
+
+
+def test_jsonl_export_round_trips(crm, tmp_path):
+    crm.customers.add("ORG", "Acme", type="organisation")
+    crm.customers.add("C1", "Zoë", organisation="ORG", tags=["a;b"], attributes={"x": [1, 2]})
+    path = tmp_path / "c.jsonl"
+    with open(path, "w", encoding="utf-8") as handle:
+        export(crm, "customers", handle, "jsonl")
+    lines = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+    assert lines[1] == {"external_id": "C1", "name": "Zoë", "type": "person",
+                        "organisation": "ORG", "tags": ["a;b"], "attributes": {"x": [1, 2]}}
+    assert import_file(crm, "customers", str(path)).unchanged == 2
