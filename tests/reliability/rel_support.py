@@ -53,8 +53,14 @@ def relcheck() -> ModuleType:
 
 
 def local_plugins() -> dict[str, ModuleType]:
-    """The suite's local plugins, for ``CRM.open(extra_plugins=...)``."""
-    return {"relcheck": relcheck()}
+    """The suite's local plugins (relcheck, relfaulty), for ``CRM.open(extra_plugins=...)``."""
+    import crmkit_relfaulty
+
+    return {"relcheck": relcheck(), "relfaulty": crmkit_relfaulty}
+
+
+LOCAL_MODULES = ("crmkit_relcheck", "crmkit_relfaulty")
+"""The same plugins as ``--plugin`` modules for the CLI."""
 
 
 def open_crm(url: str, clock=None, create: bool = True, **extra: ModuleType):
@@ -94,7 +100,7 @@ def crmkit_script() -> str:
     return str(Path(sys.executable).with_name("crmkit"))
 
 
-def cli(url: str, *args: str, plugins: tuple[str, ...] = ("crmkit_relcheck",)) -> tuple[int, str, str]:
+def cli(url: str, *args: str, plugins: tuple[str, ...] = LOCAL_MODULES) -> tuple[int, str, str]:
     """Run ``crmkit --db URL [--plugin M]… ARGS`` in-process via ``crmkit.cli.main``.
 
     Returns ``(exit code, stdout, stderr)``.  An exception escaping ``main`` (a
