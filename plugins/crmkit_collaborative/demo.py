@@ -31,6 +31,12 @@ def demo(crm, rng) -> list[str]:
                      "payload": payload})
     crm.interactions.record_many(rows)
     items = [i for c in picked for i in api.items_of(c)]
+    with crm.transaction():  # one commit for the day's follow-up work
+        return _follow_up(crm, api, rng, people, items)
+
+
+def _follow_up(crm, api, rng, people, items) -> list[str]:
+    """Hand-offs, work started and finished, outbound contacts; the report lines."""
     by_team = Counter(i.team for i in items)
     by_rule = Counter(i.rule for i in items)
     handed = acknowledged = 0

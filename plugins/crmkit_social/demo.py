@@ -21,11 +21,12 @@ def demo(crm, rng) -> list[str]:
     people = crm.customers.list(limit=None, type="person")
     social = rng.sample(people, min(300, len(people)))
     handles = []
-    for n, person in enumerate(social):
-        platform = rng.choice(PLATFORMS)
-        handle = f"@{(person.name or person.external_id).replace(' ', '_')}{n}"
-        api.link_handle(person.external_id, platform, handle)
-        handles.append((platform, handle))
+    with crm.transaction():  # one commit for the whole demo step
+        for n, person in enumerate(social):
+            platform = rng.choice(PLATFORMS)
+            handle = f"@{(person.name or person.external_id).replace(' ', '_')}{n}"
+            api.link_handle(person.external_id, platform, handle)
+            handles.append((platform, handle))
     handles += [(rng.choice(PLATFORMS), f"@fan{n}") for n in range(60)]  # unknown posters
     records = []
     for n in range(1500):
@@ -41,19 +42,21 @@ def demo(crm, rng) -> list[str]:
     month = api.engagement(as_of=now, period="month")
     top = month[0] if month else None
     referrers = rng.sample(people, min(60, len(people)))
-    codes = [api.referral_code(p.external_id) for p in referrers]
     friends = [{"external_id": f"REF{n:04d}", "name": f"Referred Friend {n}",
                 "email": f"friend{n}@example.net", "preferred_channel": "email"}
                for n in range(40)]
-    crm.customers.add_many(friends)
-    for friend, code in zip(friends, codes):
-        api.redeem_referral(code, friend["external_id"])
+    with crm.transaction():
+        codes = [api.referral_code(p.external_id) for p in referrers]
+        crm.customers.add_many(friends)
+        for friend, code in zip(friends, codes):
+            api.redeem_referral(code, friend["external_id"])
     buyers = rng.sample(friends, 25)
+    bought = crm.clock.now()  # after the redemptions: a purchase before one is not a conversion
     crm.interactions.record_many(
-        {"customer": f["external_id"], "occurred_at": now, "kind": "purchase", "channel": "web",
+        {"customer": f["external_id"], "occurred_at": bought, "kind": "purchase", "channel": "web",
          "amount": Decimal(rng.randrange(1500, 9000)) / 100, "external_id": f"social-demo-{n}"}
         for n, f in enumerate(buyers))
-    converted = sum(1 for r in api.referrals(now) if r["converted"])
+    converted = sum(1 for r in api.referrals() if r["converted"])
     lines = [
         f"handles linked: {len(social)} customers on {', '.join(PLATFORMS)}",
         f"mentions imported: {result.created} ({summary.positive} positive, {summary.neutral} "
