@@ -73,15 +73,12 @@ def earn(ctx, s: Settings, batch, purchases: list[dict[str, Any]]) -> set[int]:
     lg.enrol(conn, {c: min(r["occurred_at"] for r in rows) for c, rows in by_customer.items()
                     if c not in before},
              lambda joined: add_months(joined, s.review_months))
-    in_batch = (select(func.count()).where(interactions.c.id.between(batch.first_id, batch.last_id),
-                                           interactions.c.kind == "purchase",
-                                           interactions.c.customer_id == members.c.customer_id)
-                .scalar_subquery())
-    conn.execute(update(members).where(members.c.customer_id.in_(
-        select(interactions.c.customer_id).where(
-            interactions.c.id.between(batch.first_id, batch.last_id),
-            interactions.c.kind == "purchase")))
-        .values(purchases=members.c.purchases + in_batch))
+    counts = (select(interactions.c.customer_id, func.count().label("n"))
+              .where(interactions.c.id.between(batch.first_id, batch.last_id),
+                     interactions.c.kind == "purchase")
+              .group_by(interactions.c.customer_id).subquery())
+    conn.execute(update(members).where(members.c.customer_id == counts.c.customer_id)
+                 .values(purchases=members.c.purchases + counts.c.n))
     rows = []
     for row in purchases:
         member = before.get(row["customer_id"])

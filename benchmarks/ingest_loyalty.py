@@ -1,0 +1,111 @@
+"""Loyalty ingest benchmark: purchases through ``record_many`` with loyalty enabled against raw
+``sqlite3`` ``executemany`` of the same rows (same process, same machine).
+
+Each purchase has line items (a third with a delivery line, which earns nothing),
+so the plugin's react step does its real work: eligible amounts, earn rows,
+purchase counts, milestones and tier upgrades.  Also times the pipeline with no
+plugin, to show what loyalty itself costs.
+
+    python benchmarks/ingest_loyalty.py --rows 1000000 --customers 100000
+    python benchmarks/ingest_loyalty.py --rows 50000
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import random
+import sqlite3
+import sys
+import tempfile
+from decimal import Decimal
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+from _common import START, Timer, report  # noqa: E402
+
+from crmkit import CRM  # noqa: E402
+from crmkit.types import MONEY_SCALE, sqlite_timestamp  # noqa: E402
+
+
+def purchases(count: int, customers: int, seed: int = 1) -> list[dict]:
+    """Purchases with one or two line items, a third of them with a 4.99 delivery line."""
+    rng = random.Random(seed)
+    rows = []
+    for i in range(count):
+        items = [{"sku": f"SKU{rng.randrange(500)}", "category": "goods",
+                  "amount": str(Decimal(rng.randrange(100, 20_000)) / 100)}]
+        if rng.random() < 1 / 3:
+            items.append({"sku": "SHIP", "category": "delivery", "amount": "4.99"})
+        rows.append({"customer": f"C{rng.randrange(customers)}",
+                     "occurred_at": START + dt.timedelta(seconds=rng.randrange(63_000_000)),
+                     "kind": "purchase", "channel": "web",
+                     "amount": sum(Decimal(item["amount"]) for item in items),
+                     "external_id": f"I{i}", "payload": {"items": items}})
+    return rows
+
+
+def raw(path: Path, rows: list[dict], customers: int) -> float:
+    """Raw sqlite3 into an equivalent table: one executemany, one commit."""
+    conn = sqlite3.connect(path)
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("PRAGMA synchronous=NORMAL")
+    conn.execute("PRAGMA foreign_keys=ON")
+    conn.execute("CREATE TABLE raw_customers (id INTEGER PRIMARY KEY, external_id TEXT UNIQUE)")
+    conn.execute("""CREATE TABLE raw_interactions (
+        id INTEGER PRIMARY KEY, customer_id INTEGER NOT NULL REFERENCES raw_customers(id),
+        occurred_at TEXT NOT NULL, channel TEXT, kind TEXT NOT NULL, direction TEXT NOT NULL,
+        amount INTEGER, currency TEXT, external_id TEXT UNIQUE, payload TEXT, actor TEXT,
+        recorded_at TEXT NOT NULL)""")
+    conn.execute("CREATE INDEX raw_ix ON raw_interactions (customer_id, occurred_at)")
+    conn.executemany("INSERT INTO raw_customers VALUES (?, ?)",
+                     [(i + 1, f"C{i}") for i in range(customers)])
+    conn.commit()
+    with Timer() as timer:
+        params = [(int(r["customer"][1:]) + 1, sqlite_timestamp(r["occurred_at"]), r["channel"],
+                   r["kind"], "inbound", int(r["amount"] * MONEY_SCALE), "USD", r["external_id"],
+                   json.dumps(r["payload"]), "system", sqlite_timestamp(r["occurred_at"]))
+                  for r in rows]
+        conn.executemany("INSERT INTO raw_interactions (customer_id, occurred_at, channel, kind,"
+                         " direction, amount, currency, external_id, payload, actor, recorded_at)"
+                         " VALUES (?,?,?,?,?,?,?,?,?,?,?)", params)
+        conn.commit()
+    conn.close()
+    return timer.seconds
+
+
+def pipeline(path: Path, rows: list[dict], customers: int, loyalty: bool) -> tuple[float, int]:
+    """record_many of the rows (timed) after creating the customers (not timed)."""
+    with CRM.open(f"sqlite:///{path}", create=True) as crm:
+        if loyalty:
+            crm.plugins.enable("loyalty")
+        crm.customers.add_many(({"external_id": f"C{i}"} for i in range(customers)),
+                               batch_size=5000)
+        with Timer() as timer:
+            crm.interactions.record_many(iter(rows), batch_size=5000)
+        points = 0
+        if loyalty:
+            points = sum(line.points for line in crm.plugin("loyalty").liability())
+    return timer.seconds, points
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("--customers", type=int, default=100_000)
+    args = parser.parse_args()
+    rows = purchases(args.rows, args.customers)
+    with tempfile.TemporaryDirectory() as tmp:
+        baseline = raw(Path(tmp) / "raw.db", rows, args.customers)
+        plain, _ = pipeline(Path(tmp) / "plain.db", rows, args.customers, loyalty=False)
+        ours, points = pipeline(Path(tmp) / "loyalty.db", rows, args.customers, loyalty=True)
+    report("record_many, no plugin", baseline, plain, args.rows, 0.4)
+    report("record_many with loyalty", baseline, ours, args.rows, 0.4)
+    print(f"loyalty: {points:,} points outstanding; loyalty costs {ours / plain:.2f}x the "
+          "pipeline without plugins")
+
+
+if __name__ == "__main__":
+    main()
