@@ -163,7 +163,7 @@ def sweep_breaches(ctx) -> int:
     found = 0
     for target, due_col, done_col, breached_col in TARGETS:
         c = cases.c
-        missed = and_(c[due_col] <= now, c[breached_col].is_(None),
+        missed = and_(c[due_col] < now, c[breached_col].is_(None),
                       or_(c[done_col].is_(None), c[done_col] > c[due_col]))
         rows = ctx.conn.execute(select(c.id, c.customer_id, c[due_col], c.priority)
                                 .where(missed).order_by(c.id)).all()

@@ -65,6 +65,7 @@ def ensure_leads(ctx, customer_ids: Sequence[int] | None = None, first_id: int |
         {"customer_id": cid, "stage": st, "score": 0.0, "scored_at": None, "owner": None,
          "created_at": now, "updated_at": now} for cid, st in entering])
     record_history(ctx, "lead", [(cid, cid, None, st, None, None, None) for cid, st in entering])
+    after_lead_moves(ctx, entering)
     return len(entering)
 
 

@@ -1,0 +1,205 @@
+"""Automation rules: conditions, waits with unless, cooldown, idempotency, loop guard, config checks."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+
+import pytest
+
+from crmkit.errors import ConfigError
+
+UTC = dt.timezone.utc
+QUIET = {"assignment": {"assign_leads_on": "never"}, "open_case_on_complaint": False,
+         "scoring": {"rules": []}}
+
+
+def rules(*items, **automation) -> dict:
+    return dict(QUIET, automation={"rules": list(items), **automation})
+
+
+def fired(api, rule=None):
+    return sorted((f["customer"], f["status"]) for f in api.firings(rule=rule))
+
+
+FOLLOW_UP = {"name": "visit-follow-up", "on": "interaction.recorded",
+             "if": {"field": "payload.kind", "op": "eq", "value": "visit"},
+             "wait_hours": 48, "unless": "interaction.recorded",
+             "do": [{"add_tag": "follow-up"},
+                    {"create_task": {"subject": "Follow up the visit", "assignee": "ana"}}]}
+
+
+def test_wait_with_unless_fires_only_for_customers_who_stayed_silent(crm, clock, operational, staff):
+    staff("sales", "ana")
+    api = operational(rules(FOLLOW_UP))
+    crm.customers.add_many([{"external_id": c} for c in ("C1", "C2", "C3")])
+    start = clock.now()
+    crm.interactions.record_many([{"customer": c, "occurred_at": start, "kind": "visit"}
+                                  for c in ("C1", "C2")])
+    assert fired(api) == [("C1", "waiting"), ("C2", "waiting")]
+    clock.advance(hours=24)
+    crm.interactions.record("C2", clock.now(), kind="call")  # C2 spoke up during the wait
+    clock.advance(hours=23)
+    assert crm.sweep()["operational"]["rules_fired"] == 0  # 47 h: still waiting
+    clock.advance(hours=1)
+    result = crm.sweep()["operational"]
+    assert (result["rules_fired"], result["rules_cancelled"]) == (1, 1)
+    assert fired(api) == [("C1", "fired"), ("C2", "cancelled")]
+    assert crm.customers.get("C1").tags == ("follow-up",)
+    assert crm.customers.get("C2").tags == ()
+    [task] = api.tasks(customer="C1")
+    assert (task["subject"], task["assignee"], task["kind"]) == ("Follow up the visit", "ana",
+                                                                 "automation")
+    again = crm.sweep()["operational"]  # idempotent at a fixed clock
+    assert (again["rules_fired"], again["rules_cancelled"]) == (0, 0)
+    assert len(api.tasks()) == 1
+
+
+def test_cooldown_stops_a_second_firing_within_the_window(crm, clock, operational):
+    rule = {"name": "tag-visitor", "on": "interaction.recorded", "cooldown_hours": 24,
+            "if": {"field": "payload.kind", "op": "eq", "value": "visit"},
+            "do": [{"emit": {"type": "automation.visited"}}]}
+    api = operational(rules(rule))
+    crm.customers.add("C1")
+    crm.interactions.record_many([{"customer": "C1", "occurred_at": clock.now(), "kind": "visit"}] * 2)
+    clock.advance(hours=23)
+    crm.interactions.record("C1", clock.now(), kind="visit")
+    clock.advance(hours=2)
+    crm.interactions.record("C1", clock.now(), kind="visit")
+    assert [f["status"] for f in reversed(api.firings())] == ["fired", "cooldown", "cooldown",
+                                                              "fired"]
+    assert len(crm.events.list(type="automation.visited")) == 2
+
+
+def test_without_cooldown_every_trigger_fires_once(crm, clock, operational):
+    rule = {"name": "tag-visitor", "on": "interaction.recorded",
+            "do": [{"emit": {"type": "automation.visited", "payload": {"why": "visit"}}}]}
+    api = operational(rules(rule))
+    crm.customers.add("C1")
+    batch = [{"customer": "C1", "occurred_at": clock.now(), "kind": "visit", "external_id": f"v{i}"}
+             for i in range(3)]
+    crm.interactions.record_many(batch)
+    crm.interactions.record_many(batch)  # re-import: unchanged, nothing fires again
+    assert [f["status"] for f in api.firings()] == ["fired"] * 3
+    assert [e.payload for e in crm.events.list(type="automation.visited")] == [
+        {"why": "visit", "rule": "tag-visitor"}] * 3
+
+
+def test_rules_that_trigger_each_other_stop_at_max_chain_depth(crm, operational, caplog):
+    ping = {"name": "ping", "on": "automation.pong", "do": [{"emit": {"type": "automation.ping"}}]}
+    pong = {"name": "pong", "on": "automation.ping", "do": [{"emit": {"type": "automation.pong"}}]}
+    kick = {"name": "kick", "on": "customer.created", "do": [{"emit": {"type": "automation.ping"}}]}
+    api = operational(rules(kick, ping, pong))
+    with caplog.at_level(logging.WARNING, logger="crmkit.operational"):
+        crm.customers.add("C1")
+    statuses = [(f["rule"], f["status"], f["chain_depth"]) for f in reversed(api.firings())]
+    assert statuses == [("kick", "fired", 0), ("pong", "fired", 1), ("ping", "fired", 2),
+                        ("pong", "fired", 3), ("ping", "fired", 4), ("pong", "stopped", 5)]
+    assert "rule 'pong' stopped" in caplog.text and "max_chain_depth 5" in caplog.text
+    assert len(crm.events.list(type="automation.ping")) == 3
+
+
+def test_max_chain_depth_is_configurable(crm, operational):
+    ping = {"name": "ping", "on": "automation.pong", "do": [{"emit": {"type": "automation.ping"}}]}
+    pong = {"name": "pong", "on": "automation.ping", "do": [{"emit": {"type": "automation.pong"}}]}
+    kick = {"name": "kick", "on": "customer.created", "do": [{"emit": {"type": "automation.ping"}}]}
+    api = operational(rules(kick, ping, pong, max_chain_depth=2))
+    crm.customers.add("C1")
+    assert [(f["rule"], f["status"]) for f in reversed(api.firings())] == [
+        ("kick", "fired"), ("pong", "fired"), ("ping", "stopped")]
+
+
+def test_conditions_see_the_payload_and_the_customer(crm, clock, operational, staff):
+    won = {"name": "won-vip", "on": "stage.changed",
+           "if": {"all": [{"field": "payload.entity", "op": "eq", "value": "opportunity"},
+                          {"field": "payload.to", "op": "eq", "value": "won"},
+                          {"field": "payload.amount", "op": "ge", "value": 1000},
+                          {"field": "customer.tags", "op": "contains", "value": "vip"}]},
+           "do": [{"set_stage": "mql"}, {"add_tag": "big-win"}]}
+    big = {"name": "big-order", "on": "interaction.recorded",
+           "if": {"all": [{"field": "payload.amount", "op": "gt", "value": 99.5},
+                          {"not": {"field": "payload.payload.note", "op": "contains",
+                                   "value": "test"}},
+                          {"field": "customer.attributes.country", "op": "eq", "value": "UK"}]},
+           "do": [{"create_task": {"subject": "Thank the customer", "team": "sales"}}]}
+    staff("sales", "ana", "ben")
+    api = operational(rules(won, big))
+    for ext, tags in (("C1", ["vip"]), ("C2", []), ("C3", ["vip"])):
+        crm.customers.add(ext, tags=tags, attributes={"country": "UK"})
+    for ext, amount in (("C1", "1000"), ("C2", "5000"), ("C3", "999.99")):
+        api.move_opportunity(api.create_opportunity(ext, "Deal", amount, stage="commit"), "won")
+    assert fired(api, "won-vip") == [("C1", "fired")]
+    assert crm.customers.get("C1").tags == ("big-win", "vip")
+    # the lead is at sql since its opportunity: moving it back is refused, the tag still added
+    assert api.firings(rule="won-vip")[0]["outcome"] == (
+        "set_stage: not moved to 'mql' (funnel rules); add_tag: ok")
+    assert api.lead("C1")["stage"] == "sql"
+    crm.interactions.record_many([
+        {"customer": "C1", "occurred_at": clock.now(), "amount": "99.50"},
+        {"customer": "C2", "occurred_at": clock.now(), "amount": "99.51"},
+        {"customer": "C3", "occurred_at": clock.now(), "amount": "150", "payload": {"note": "a test"}},
+        {"customer": "C3", "occurred_at": clock.now(), "amount": "150", "payload": {"note": 7}}])
+    assert [(t["customer"], t["assignee"]) for t in api.tasks()] == [("C2", "ana"), ("C3", "ben")]
+
+
+def test_queue_message_honours_preferred_channel_and_consent(crm, operational):
+    rule = {"name": "welcome", "on": "customer.created",
+            "do": [{"queue_message": {"template": "welcome"}}]}
+    api = operational(rules(rule))
+    crm.customers.add("C0", preferred_channel="email")  # consent comes after the welcome
+    crm.customers.set_consent("C0", "email", True, "signup form")
+    crm.customers.add("C1", preferred_channel="sms")
+    crm.customers.add("C2")
+    outbox = {m["customer"]: (m["channel"], m["status"], m["reason"]) for m in api.outbox()}
+    assert outbox["C0"] == ("email", "refused", "no consent for channel 'email'")
+    assert outbox["C1"] == ("sms", "refused", "no consent for channel 'sms'")
+    assert outbox["C2"] == (None, "refused", "no channel (none given and no preferred channel)")
+    crm.customers.set_consent("C1", "sms", True, "phone call")
+    crm.plugins.configure("operational", rules(
+        {"name": "hello", "on": "customer.updated", "do": [{"queue_message": {"template": "hi"}}]}))
+    crm.customers.update("C1", name="Ada L")
+    [queued] = api.outbox(status="queued")
+    assert (queued["customer"], queued["channel"], queued["template"]) == ("C1", "sms", "hi")
+    assert [e.payload["outbox_id"] for e in crm.events.list(type="message.queued")] == [queued["id"]]
+
+
+@pytest.mark.parametrize("rule, pointer, message", [
+    ({"name": "r", "on": "order.shipped", "do": [{"add_tag": "x"}]},
+     "/automation/rules/0/on", "unknown event type 'order.shipped'"),
+    ({"name": "r", "on": "stage.changed", "unless": "lead.vanished", "do": [{"add_tag": "x"}]},
+     "/automation/rules/0/unless", "unknown event type 'lead.vanished'"),
+    ({"name": "r", "on": "stage.changed", "if": {"field": "payload.colour", "op": "eq", "value": 1},
+      "do": [{"add_tag": "x"}]}, "/automation/rules/0/if/field", "unknown field 'payload.colour'"),
+    ({"name": "r", "on": "customer.created",
+      "if": {"all": [{"field": "customer.tags", "op": "contains", "value": "a"},
+                     {"field": "shoe.size", "op": "eq", "value": 1}]},
+      "do": [{"add_tag": "x"}]}, "/automation/rules/0/if/all/1/field", "unknown field 'shoe.size'"),
+    ({"name": "r", "on": "customer.created", "do": [{"add_tag": "x"}, {"send_fax": {}}]},
+     "/automation/rules/0/do/1", "unknown action 'send_fax' (allowed: create_task, assign"),
+    ({"name": "r", "on": "customer.created", "do": [{"set_stage": "won"}]},
+     "/automation/rules/0/do/0/set_stage", "'won' is not a lead stage"),
+    ({"name": "r", "on": "customer.created", "do": [{"emit": {"type": "stage.changed"}}]},
+     "/automation/rules/0/do/0/emit/type", "must be named 'automation.<name>'"),
+    ({"name": "r", "on": "interaction.recorded",
+      "if": {"field": "customer.tags", "op": "eq", "value": "vip"}, "do": [{"add_tag": "x"}]},
+     "/automation/rules/0/if", "tags support only the contains and exists operators"),
+])
+def test_a_bad_rule_is_rejected_at_config_time_with_its_pointer(crm, operational, rule, pointer,
+                                                                 message):
+    with pytest.raises(ConfigError) as error:
+        operational(rules(rule))
+    assert str(error.value).startswith(f"{pointer}: ") and message in str(error.value)
+    assert "operational" not in crm.enabled_plugins()
+    operational(rules())
+    with pytest.raises(ConfigError, match=pointer):
+        crm.plugins.configure("operational", rules(rule))
+    assert crm.plugins.config("operational")["automation"]["rules"] == []
+
+
+def test_rule_names_are_unique_and_other_plugins_events_need_that_plugin(crm, operational):
+    rule = {"name": "r", "on": "customer.created", "do": [{"add_tag": "x"}]}
+    with pytest.raises(ConfigError, match=r"/automation/rules/1/name: 'r' appears twice"):
+        operational(rules(rule, rule))
+    with pytest.raises(ConfigError, match=r"unknown event type 'tier.changed'; is the plugin that "
+                                          "emits it enabled"):
+        operational(rules({"name": "t", "on": "tier.changed", "do": [{"add_tag": "gold"}]}))
