@@ -18,14 +18,14 @@ def cli(icrm, crm_url):
 
     from crmkit.cli import main
 
-    import conftest
+    import idic_support
 
     def run(*args, input=None):
         import sys
         import types
 
         module = types.ModuleType("idic_stand_in_analytical")
-        module.__dict__.update(conftest.stand_in_module().__dict__)
+        module.__dict__.update(idic_support.stand_in_module().__dict__)
         sys.modules["idic_stand_in_analytical"] = module
         runner = CliRunner()
         result = runner.invoke(_Main(main), ["--db", crm_url, "--plugin", "idic_stand_in_analytical",

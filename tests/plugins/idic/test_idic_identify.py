@@ -11,7 +11,7 @@ import crmkit
 from crmkit import hookimpl
 from crmkit.errors import ConfigError, NotFound, PluginError
 
-from conftest import add_people, stand_in_module
+from idic_support import add_people, stand_in_module
 
 UTC = dt.timezone.utc
 T = dt.datetime(2024, 12, 1, tzinfo=UTC)

@@ -1,40 +1,11 @@
-"""Fixtures for the valuechain tests: valuechain over a stand-in analytical plugin.
-
-The stand-in answers the analytical API contract's ``clv_by_customer`` from the
-customer attribute ``test_clv``, so suggestions can be checked by hand; the real
-analytical plugin is exercised in test_valuechain_analytical.py.
-"""
+"""Fixtures for the valuechain tests: valuechain over a stand-in analytical plugin."""
 
 from __future__ import annotations
 
-import types
-from decimal import Decimal
-
 import pytest
-from sqlalchemy import select
 
 import crmkit
-from crmkit import hookimpl
-
-
-class StandInAnalytical:
-    """``clv_by_customer`` answered from the ``test_clv`` attribute."""
-
-    def __init__(self, crm):
-        self.crm = crm
-
-    def clv_by_customer(self, as_of=None):
-        c = crmkit.tables.customers.c
-        with self.crm.read() as conn:
-            rows = conn.execute(select(c.id, c.attributes)).all()
-        return {i: Decimal(str(a["test_clv"])) for i, a in rows if a and "test_clv" in a}
-
-
-def stand_in_module() -> types.ModuleType:
-    module = types.ModuleType("valuechain_stand_in_analytical")
-    module.PLUGIN = crmkit.PluginInfo(name="analytical", description="stand-in analytical API")
-    module.crmkit_plugin_api = hookimpl(lambda crm: StandInAnalytical(crm))
-    return module
+from valuechain_support import stand_in_module
 
 
 @pytest.fixture

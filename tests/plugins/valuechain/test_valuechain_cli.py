@@ -8,7 +8,7 @@ import types
 
 import pytest
 
-import conftest
+import valuechain_support
 
 
 @pytest.fixture
@@ -18,7 +18,7 @@ def cli(vcrm, crm_url):
     from crmkit.cli import main
 
     module = types.ModuleType("valuechain_stand_in_analytical")
-    module.__dict__.update(conftest.stand_in_module().__dict__)
+    module.__dict__.update(valuechain_support.stand_in_module().__dict__)
     sys.modules["valuechain_stand_in_analytical"] = module
 
     class Main:
