@@ -146,7 +146,8 @@ def assign_leads(ctx, customer_ids: Sequence[int], only_unowned: bool = True,
     """Give leads an owner (territory or ``team``, then the team's strategy) and a first-contact task.
 
     Returns the chosen handle per lead (None: nobody free).  Leads without a
-    lead row are skipped.
+    lead row are skipped.  A reassigned lead's open first-contact task moves
+    to the new owner instead of a second one being created.
     """
     from .funnel import lead_rows
     from .tasks import create_tasks, first_contact_due
@@ -169,8 +170,18 @@ def assign_leads(ctx, customer_ids: Sequence[int], only_unowned: bool = True,
                          [{"cid": cid, "who": who} for cid, who in owned])
         for cid, who in owned:
             ctx.emit("lead.assigned", cid, {"owner": who, "team": teams[cid]})
+        pending = set(ctx.conn.execute(select(tasks.c.customer_id).where(
+            tasks.c.customer_id.in_(bindparam("ids", expanding=True)),
+            tasks.c.kind == "first_contact", tasks.c.status == "open"),
+            {"ids": [cid for cid, _ in owned]}).scalars())
+        if pending:  # a reassigned lead's open first-contact task follows the lead
+            ctx.conn.execute(update(tasks).where(tasks.c.customer_id == bindparam("cid"),
+                                                 tasks.c.kind == "first_contact",
+                                                 tasks.c.status == "open")
+                             .values(assignee=bindparam("who")),
+                             [{"cid": cid, "who": who} for cid, who in owned if cid in pending])
         due = first_contact_due(ctx)
         create_tasks(ctx, [{"customer_id": cid, "subject": "First contact with new lead",
                             "assignee": who, "due_at": due, "kind": "first_contact",
-                            "source": "assignment"} for cid, who in owned])
+                            "source": "assignment"} for cid, who in owned if cid not in pending])
     return chosen

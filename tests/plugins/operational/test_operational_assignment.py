@@ -122,3 +122,13 @@ def test_assign_leads_on_lead_assigns_new_customers(crm, operational, staff):
     crm.customers.add("C2", lifecycle_stage="customer")  # not a lead
     crm.customers.add("C3", lifecycle_stage="sal")
     assert [api.lead(c) and api.lead(c)["owner"] for c in ("C1", "C2", "C3")] == ["a", None, "b"]
+
+
+def test_reassigning_a_lead_moves_its_open_first_contact_task(crm, operational, staff):
+    api = operational(MANUAL)
+    staff("sales", "a")
+    staff("key-accounts", "k")
+    [cid] = customers(crm, 1)
+    assert api.assign_lead(cid) == "a"
+    assert api.assign_lead(cid, team="key-accounts") == "k"
+    assert [(t["assignee"], t["kind"]) for t in api.tasks()] == [("k", "first_contact")]
