@@ -221,3 +221,23 @@ def test_cli_answers_file_interactive_report_history(acrm, run_cli, tmp_path):
     assert re.search(r"^questions\s+loyal_rewarded\s+no\s+loyalty\s+no$", out, re.M)
     assert re.search(r"^questions\s+preferred_channel_known\s+yes\s+preferred channel recorded "
                      r"for 75% of 4 customers\s+no$", out, re.M)
+
+
+def test_evidence_from_the_real_analytical_and_idic_plugins(acrm):
+    acrm.plugins.enable("analytical")
+    acrm.plugins.enable("idic")
+    analytical = acrm.plugin("analytical")
+    analytical.save_segment("emailable", {"field": "preferred_channel", "op": "eq", "value": "email"})
+    report = acrm.plugin("assessment").assess(copy.deepcopy(ANSWERS))
+    rows = {r["item"]: r for part in report["answers"].values() for r in part}
+    assert rows["clv_assessed"]["evidence"] == "CLV never computed"
+    assert rows["segmented_several_ways"]["evidence"] == "1 saved segments: emailable"
+    assert rows["segmented_several_ways"]["evidence_agrees"] is False     # yes, but only one
+    assert rows["strategy_matched_to_value"]["evidence"] == \
+        "customers never differentiated by value"
+    assert rows["campaign_return_measured"]["evidence"] == "0 treatments with a holdout group"
+    assert rows["campaign_return_measured"]["evidence_agrees"] is True    # answered no
+    analytical.save_segment("texters", {"field": "preferred_channel", "op": "eq", "value": "sms"})
+    again = acrm.plugin("assessment").assess(copy.deepcopy(ANSWERS), save=False)
+    [row] = [r for r in again["answers"]["questions"] if r["item"] == "segmented_several_ways"]
+    assert row["evidence_agrees"] is True
