@@ -13,14 +13,16 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import math
 from decimal import Decimal
 from typing import Any
 
 import attrs
-from sqlalchemy import and_, case, func, insert, select, update
+from sqlalchemy import BigInteger, Float, and_, case, cast, func, insert, select, type_coerce, update
 
 from crmkit.errors import ConflictError, NotFound, ValidationError
 from crmkit.tables import customers, interactions
+from crmkit.types import MONEY_SCALE
 
 from .differentiate import VALUE_GROUPS
 from .tables import groups, members, runs, treatments
@@ -162,7 +164,11 @@ def get(conn, name: str) -> Treatment:
 
 @attrs.frozen
 class Uplift:
-    """The uplift of a treatment on one metric (treated mean − holdout mean)."""
+    """The uplift of a treatment on one metric (treated mean − holdout mean).
+
+    ``standard_error`` is Welch's: sqrt(s²_treated / n_treated + s²_holdout / n_holdout);
+    ``significant`` means |uplift| > 1.96 standard errors (about 95 % confidence).
+    """
 
     treatment: str
     metric: str
@@ -173,15 +179,13 @@ class Uplift:
     holdout_value: Decimal
     uplift: Decimal
     relative_uplift: Decimal | None
+    standard_error: Decimal | None
+    significant: bool | None
 
 
-def uplift(conn, config: dict[str, Any], name: str, metric: str, as_of: dt.datetime) -> Uplift:
-    """Compare the arms on ``revenue`` (net spend per member), ``purchases`` (per member)
-    or ``purchase_rate`` (share of members who purchased), in SQL."""
-    if metric not in METRICS:
-        raise ValidationError(f"metric: {metric!r} is not one of {', '.join(METRICS)}")
-    t = get(conn, name)
-    upper = as_of if t.end is None else min(as_of, t.end)
+def _member_values(config: dict[str, Any], treatment: Treatment, metric: str,
+                   upper: dt.datetime):
+    """SQL: one row per member (holdout, v) with the member's value of ``metric``."""
     bought = interactions.c.kind.in_(config["purchase_kinds"])
     refunded = interactions.c.kind.in_(config["refund_kinds"])
     joined = members.outerjoin(interactions, and_(
@@ -189,34 +193,51 @@ def uplift(conn, config: dict[str, Any], name: str, metric: str, as_of: dt.datet
         interactions.c.occurred_at >= members.c.assigned_at,
         interactions.c.occurred_at <= upper,
         bought | refunded))
-    query = (select(members.c.holdout,
-                    func.count(func.distinct(members.c.customer_id)).label("n"),
-                    func.coalesce(func.sum(case((bought, interactions.c.amount),
-                                                (refunded, -interactions.c.amount), else_=0)), 0
-                                  ).label("revenue"),
-                    func.count(case((bought, interactions.c.id))).label("purchases"),
-                    func.count(func.distinct(case((bought, members.c.customer_id)))).label("buyers"))
-             .select_from(joined)
-             .where(members.c.treatment_id == t.id, members.c.assigned_at <= upper)
-             .group_by(members.c.holdout))
-    arms = {bool(r.holdout): r for r in conn.execute(query)}
-    values = {}
-    sizes = {}
+    units = type_coerce(interactions.c.amount, BigInteger)
+    if metric == "revenue":
+        value = func.coalesce(func.sum(case((bought, units), (refunded, -units), else_=0)), 0)
+        scale = MONEY_SCALE
+    elif metric == "purchases":
+        value = func.count(case((bought, interactions.c.id)))
+        scale = 1
+    else:
+        value = func.max(case((bought, 1), else_=0))
+        scale = 1
+    query = (select(members.c.holdout, value.label("v")).select_from(joined)
+             .where(members.c.treatment_id == treatment.id, members.c.assigned_at <= upper)
+             .group_by(members.c.customer_id, members.c.holdout))
+    return query.subquery("per_member"), scale
+
+
+def uplift(conn, config: dict[str, Any], name: str, metric: str, as_of: dt.datetime) -> Uplift:
+    """Compare the arms on ``revenue`` (net spend per member), ``purchases`` (per member)
+    or ``purchase_rate`` (share of members who purchased), aggregated in SQL."""
+    if metric not in METRICS:
+        raise ValidationError(f"metric: {metric!r} is not one of {', '.join(METRICS)}")
+    t = get(conn, name)
+    upper = as_of if t.end is None else min(as_of, t.end)
+    per, scale = _member_values(config, t, metric, upper)
+    v = cast(per.c.v, Float)
+    query = (select(per.c.holdout, func.count(), func.coalesce(func.sum(per.c.v), 0),
+                    func.coalesce(func.sum(v * v), 0.0))
+             .group_by(per.c.holdout))
+    arms = {bool(h): (int(n), int(total), float(squares)) for h, n, total, squares in conn.execute(query)}
+    means, variances, sizes = {}, {}, {}
     for holdout in (False, True):
-        r = arms.get(holdout)
-        n = int(r.n) if r else 0
+        n, total, squares = arms.get(holdout, (0, 0, 0.0))
         sizes[holdout] = n
-        if not n:
-            values[holdout] = Decimal(0)
-        elif metric == "revenue":
-            values[holdout] = (Decimal(r.revenue) / n).quantize(FOUR)
-        elif metric == "purchases":
-            values[holdout] = (Decimal(int(r.purchases)) / n).quantize(FOUR)
-        else:
-            values[holdout] = (Decimal(int(r.buyers)) / n).quantize(FOUR)
-    difference = values[False] - values[True]
+        means[holdout] = (Decimal(total) / scale / n).quantize(FOUR) if n else Decimal(0)
+        if n > 1:
+            mean = total / n
+            variances[holdout] = max(0.0, (squares - n * mean * mean) / (n - 1)) / scale ** 2
+    difference = means[False] - means[True]
     relative = None
-    if values[True] != 0:
-        relative = (difference / values[True] * 100).quantize(Decimal("0.01"))
-    return Uplift(name, metric, upper, sizes[False], sizes[True], values[False], values[True],
-                  difference, relative)
+    if means[True] != 0:
+        relative = (difference / means[True] * 100).quantize(Decimal("0.01"))
+    error = significant = None
+    if len(variances) == 2:
+        se = math.sqrt(variances[False] / sizes[False] + variances[True] / sizes[True])
+        error = Decimal(str(se)).quantize(FOUR)
+        significant = abs(float(difference)) > 1.96 * se if se > 0 else difference != 0
+    return Uplift(name, metric, upper, sizes[False], sizes[True], means[False], means[True],
+                  difference, relative, error, significant)

@@ -54,7 +54,8 @@ def run(crm, rng) -> list[str]:
         f"identification rate: {rate.rate:.1%} of {rate.interactions} interactions",
         f"value groups: {counts}",
         f"contacts due: {len(due)}; dialogues recorded: {held}",
-        f"treatment mvc-priority-line: {uplift.treated} treated, {uplift.held_out} held out, "
-        f"revenue uplift per customer {uplift.uplift}",
+        f"treatment mvc-priority-line: {uplift.treated} treated, {uplift.held_out} held out; "
+        f"revenue per customer {uplift.treated_value} vs {uplift.holdout_value}, uplift "
+        f"{uplift.uplift} ± {uplift.standard_error} (s.e.; the demo's purchases are random)",
         f"mean IDIC progress: {report['progress']['mean_progress']} / 4",
     ]

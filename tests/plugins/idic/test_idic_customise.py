@@ -88,6 +88,10 @@ def test_uplift_by_hand(mvc_crm):
     assert revenue.treated_value == D(30)
     assert revenue.holdout_value == holdout_mean
     assert revenue.uplift == D(30) - holdout_mean
+    # treated: all 30, variance 0; holdout of k: one 40, the rest 0 -> variance 1600 / k,
+    # standard error sqrt(1600 / k / k) = 40 / k
+    assert float(revenue.standard_error) == pytest.approx(40 / len(held), abs=1e-4)
+    assert revenue.significant is (float(revenue.uplift) > 1.96 * 40 / len(held))
     rate = api.uplift("coupon", "purchase_rate")
     assert rate.treated_value == 1 and rate.holdout_value == (D(1) / len(held)).quantize(D("0.0001"))
     # ending the treatment before the purchases leaves nothing to compare
