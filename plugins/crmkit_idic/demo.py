@@ -13,7 +13,6 @@ def _variant(name: str) -> str:
 def run(crm, rng) -> list[str]:
     """Add look-alike records, differentiate, start a treatment, hold dialogues; report."""
     api = crm.plugin("idic")
-    now = crm.clock.now()
     people = [c for c in crm.customers.list(limit=200, type="person") if c.email and c.phone]
     originals = rng.sample(people, min(4, len(people)))
     copies = []
@@ -26,6 +25,7 @@ def run(crm, rng) -> list[str]:
             row["phone"] = f"{digits[:3]} {digits[3:7]} {digits[7:]} (GB)"
         copies.append(row)
     crm.customers.add_many(copies)
+    now = crm.clock.now()
     found = api.find_duplicates()
     merged = 0
     if found.pairs:
