@@ -17,13 +17,14 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any, Callable, Sequence
 
-from sqlalchemy import bindparam, insert, select
+from sqlalchemy import bindparam, select
 
 from crmkit.errors import ConfigError, CRMError
 from crmkit.tables import customers
 
 from .catalogue import AUTOMATION_PREFIX
 from .stages import DISQUALIFIED, LEAD_STAGES
+from .rows import insert_all
 from .tables import outbox
 
 NAMES = ("create_task", "assign", "set_stage", "add_tag", "remove_tag", "queue_message", "emit")
@@ -205,8 +206,7 @@ def _queue_message(ctx, rule, args, ids) -> dict[int, str]:
         params.append({"customer_id": cid, "channel": channel, "template": args["template"],
                        "status": "queued" if ok else "refused", "reason": reason,
                        "rule": rule["name"], "created_at": now})
-    ids_out = [r[0] for r in ctx.conn.execute(
-        insert(outbox).returning(outbox.c.id, sort_by_parameter_order=True), params)]
+    ids_out = insert_all(ctx.conn, outbox, params)
     for oid, p in zip(ids_out, params):
         if p["status"] == "queued":
             ctx.emit("message.queued", p["customer_id"], {

@@ -23,12 +23,13 @@ from decimal import Decimal, InvalidOperation
 from typing import Any, Sequence
 
 import attrs
-from sqlalchemy import bindparam, exists, insert, or_, select, update
+from sqlalchemy import bindparam, exists, or_, select, update
 
 from crmkit import conditions
 from crmkit.tables import customers, events, interactions
 
 from . import actions
+from .rows import insert_all
 from .tables import firings, leads
 
 log = logging.getLogger("crmkit.operational")
@@ -161,8 +162,7 @@ def start(ctx, triggers: Sequence[Trigger]) -> None:
                      "actions": [next(iter(a)) for a in t.rule["do"]], "outcome": outcome})
     if not rows:
         return
-    ids = [r[0] for r in ctx.conn.execute(
-        insert(firings).returning(firings.c.id, sort_by_parameter_order=True), rows)]
+    ids = insert_all(ctx.conn, firings, rows)
     pending = [(fid, row["rule"], row["customer_id"])
                for fid, row in zip(ids, rows) if row["status"] == "pending"]
     if pending:

@@ -21,6 +21,7 @@ from crmkit.errors import NotFound, ValidationError
 from crmkit.tables import customers, interactions
 
 from .business_hours import due_after
+from .rows import insert_all
 from .tables import case_history, cases
 
 PRIORITIES = ("low", "normal", "high", "urgent")
@@ -59,8 +60,7 @@ def open_cases(ctx, rows: Sequence[dict[str, Any]]) -> list[int]:
             "first_response_due": due_after(config, tz, opened, target["first_response_hours"]),
             "resolution_due": due_after(config, tz, opened, target["resolution_hours"]),
             "updated_at": now})
-    ids = [r[0] for r in ctx.conn.execute(
-        insert(cases).returning(cases.c.id, sort_by_parameter_order=True), params)]
+    ids = insert_all(ctx.conn, cases, params)
     _history(ctx, [(case_id, p["customer_id"], None, "open") for case_id, p in zip(ids, params)])
     for case_id, p in zip(ids, params):
         ctx.emit("case.opened", p["customer_id"], {

@@ -11,12 +11,13 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any, Sequence
 
-from sqlalchemy import and_, exists, func, insert, select, update
+from sqlalchemy import and_, exists, func, select, update
 
 from crmkit.clock import ensure_utc
 from crmkit.errors import NotFound, ValidationError
 from crmkit.tables import customers, interactions
 
+from .rows import insert_all
 from .tables import leads, tasks
 
 STATUSES = ("open", "done", "cancelled")
@@ -35,9 +36,7 @@ def create_tasks(ctx, rows: Sequence[dict[str, Any]]) -> list[int]:
     params = [{"customer_id": r["customer_id"], "subject": r["subject"][:300], "kind": r["kind"],
                "assignee": r.get("assignee"), "due_at": r["due_at"], "status": "open",
                "source": r.get("source"), "created_at": now} for r in rows]
-    result = ctx.conn.execute(insert(tasks).returning(tasks.c.id, sort_by_parameter_order=True),
-                              params)
-    ids = [r[0] for r in result]
+    ids = insert_all(ctx.conn, tasks, params)
     for task_id, p in zip(ids, params):
         ctx.emit("task.created", p["customer_id"], {
             "task_id": task_id, "kind": p["kind"], "subject": p["subject"],
