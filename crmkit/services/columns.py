@@ -35,6 +35,10 @@ _INTEGER = re.compile(r"-?(0|[1-9][0-9]{0,17})\Z")
 _TEXT_INTERACTION = ("customer", "kind", "channel", "direction", "currency", "external_id",
                      "actor")
 
+_TEXT, _CUSTOMER, _TIME, _AMOUNT, _PAYLOAD, _EXTRA = range(6)
+_CODES = {"customer": _CUSTOMER, "occurred_at": _TIME, "amount": _AMOUNT, "payload": _PAYLOAD,
+          **{c: _TEXT for c in _TEXT_INTERACTION if c != "customer"}}
+
 Problems = list[tuple[str, str]]
 """``(field, message)`` pairs for one row."""
 
@@ -66,16 +70,20 @@ def check_header(kind: str, columns: list[str]) -> None:
 class CustomerReader:
     """Turns one record's values into a row for ``crm.customers`` (problems listed, not raised)."""
 
-    def __init__(self, attribute_types: dict[str, Any], max_length: int, csv: bool):
+    def __init__(self, attribute_types: dict[str, Any], max_length: int,
+                 header: list[str] | None):
         self.attribute_types = attribute_types
         self.max_length = max_length
-        self.csv = csv
+        self.header = header
+        self.csv = header is not None
 
-    def __call__(self, values: dict[str, Any]) -> tuple[dict[str, Any] | None, Problems]:
+    def __call__(self, values: Any) -> tuple[dict[str, Any] | None, Problems]:
+        """``values``: a CSV record's cells (header order) or a JSON Lines object."""
         problems: Problems = []
         row: dict[str, Any] = {}
         attributes: dict[str, Any] = {}
-        for column, value in values.items():
+        items = zip(self.header, values) if self.csv else values.items()
+        for column, value in items:
             if self.csv and type(value) is str:
                 value = unneutralise(value)
             if value is None or value == "":
@@ -129,30 +137,35 @@ class InteractionReader:
     no per-cell set-up.
     """
 
-    def __init__(self, max_length: int, csv: bool):
+    def __init__(self, max_length: int, header: list[str] | None):
         self.max_length = max_length
-        self.csv = csv
+        self.header = header
+        self.csv = header is not None
+        self.plan = [(_CODES.get(column, _EXTRA), column) for column in header or ()]
 
-    def __call__(self, values: dict[str, Any]) -> tuple[dict[str, Any] | None, Problems]:
+    def __call__(self, values: Any) -> tuple[dict[str, Any] | None, Problems]:
+        """``values``: a CSV record's cells (header order) or a JSON Lines object."""
         return self._csv(values) if self.csv else self._json(values)
 
-    def _csv(self, values: dict[str, str]) -> tuple[dict[str, Any] | None, Problems]:
+    def _csv(self, values: list[str]) -> tuple[dict[str, Any] | None, Problems]:
         problems: Problems = []
         row: dict[str, Any] = {}
         extra: dict[str, Any] | None = None
         payload = None
-        for column, value in values.items():
+        for (code, column), value in zip(self.plan, values):
             if not value:
                 continue
-            if value[0] == "'" and column != "amount":
+            if value[0] == "'" and code != _AMOUNT:
                 value = unneutralise(value)
-            if column in _TEXT_INTERACTION:
-                row[column] = value.strip() if column == "customer" else value
-            elif column == "occurred_at":
+            if code == _TEXT:
+                row[column] = value
+            elif code == _TIME:
                 row["occurred_at"] = _timestamp(value, problems)
-            elif column == "amount":
+            elif code == _AMOUNT:
                 row["amount"] = value
-            elif column == "payload":
+            elif code == _CUSTOMER:
+                row["customer"] = value.strip()
+            elif code == _PAYLOAD:
                 payload = _payload(value, problems)
             elif len(value) > self.max_length:
                 problems.append((column, f"{len(value)} characters; at most "

@@ -142,7 +142,7 @@ class _DerivedIds:
 def _content_hash(values: dict[str, Any], csv_file: bool) -> int:
     """A hash of a record's cells: a repeated external id must repeat exactly these."""
     if csv_file:
-        return hash(tuple(values.values()))
+        return hash(tuple(values))
     return hash(json.dumps(values, sort_keys=True, default=str))
 
 
@@ -186,15 +186,15 @@ class _Import:
         self.pending_orgs: list[tuple[int, str]] = []
         self.file_orgs: set[str] = set()
         self.missing_customers: set[str] = set()
-        csv_file = source.format == "csv"
+        header = source.header() if source.format == "csv" else None
         with crm.read() as conn:
             crm.refresh_plugins(conn)
         max_length = crm.core_config["max_field_length"]
         if kind == "customers":
             types = attribute_types(crm.customers.attribute_schema())
-            self.reader = CustomerReader(types, max_length, csv_file)
+            self.reader = CustomerReader(types, max_length, header)
         else:
-            self.reader = InteractionReader(max_length, csv_file)
+            self.reader = InteractionReader(max_length, header)
 
     # -- pass 1: check ----------------------------------------------------------------
 

@@ -36,7 +36,7 @@ class Record(NamedTuple):
     """One record of a file: its first line number, its fields, or why it cannot be read."""
 
     line: int
-    values: dict[str, Any] | None
+    values: Any
     problem: tuple[str, str] | None = None
     """``(field, message)`` when the record itself is unreadable."""
 
@@ -75,6 +75,7 @@ class SourceFile:
     def __init__(self, path: str, fmt: str):
         self.path = path
         self.format = fmt
+        self._header: list[str] | None = None
         try:
             self.size = os.path.getsize(path)
         except OSError as exc:
@@ -87,9 +88,15 @@ class SourceFile:
         """The CSV header's column names (stripped); errors name the problem."""
         if self.format != "csv":
             return []
+        if self._header is None:
+            self._header = self._read_header()
+        return self._header
+
+    def _read_header(self) -> list[str]:
         with open(self.path, "rb") as handle:
-            for number, text, _ in _lines(handle, None):
-                if text is None:
+            oversized: list[int] = []
+            for text in _lines(handle, None, oversized):
+                if oversized:
                     raise ValidationError(f"{self.path}: line 1: header: longer than "
                                           f"{MAX_LINE_BYTES} bytes")
                 row = next(csv.reader([text]), [])
@@ -100,90 +107,93 @@ class SourceFile:
         raise ValidationError(f"{self.path}: the file is empty (expected a header line)")
 
     def records(self, progress: Progress | None = None) -> Iterator[Record]:
-        """Every record with its line number (header and blank lines skipped)."""
+        """Every record with its line number (header and blank lines skipped).
+
+        A CSV record's ``values`` is the list of its cells, in header order; a
+        JSON Lines record's is the object.
+        """
         with open(self.path, "rb") as handle:
-            lines = _lines(handle, progress)
             if self.format == "csv":
-                yield from _csv_records(lines, self.header())
+                yield from _csv_records(handle, progress, len(self.header()))
             else:
-                yield from _jsonl_records(lines)
+                yield from _jsonl_records(handle, progress)
 
 
-def _lines(handle, progress: Progress | None) -> Iterator[tuple[int, str | None, int]]:
-    """``(number, text, bytes)`` per physical line; ``text`` is None for an oversized line."""
+_PROGRESS_STEP = 1 << 16
+
+
+def _lines(handle, progress: Progress | None, oversized: list[int]) -> Iterator[str]:
+    """Decoded physical lines; an oversized line yields a blank line and its number goes to ``oversized``."""
     number = 0
     limit = MAX_LINE_BYTES + 1
     readline = handle.readline
+    pending = 0
     while True:
         raw = readline(limit)
         if not raw:
-            return
+            break
         number += 1
         size = len(raw)
-        if size == limit and not raw.endswith(b"\n"):
-            while raw and not raw.endswith(b"\n"):
+        if size == limit and raw[-1] != 10:
+            while raw and raw[-1] != 10:
                 raw = readline(limit)
                 size += len(raw)
-            if progress is not None:
-                progress(size)
-            yield number, None, size
-            continue
-        if number == 1 and raw.startswith(codecs.BOM_UTF8):
+            oversized.append(number)
+            raw = b"\n"
+        elif number == 1 and raw.startswith(codecs.BOM_UTF8):
             raw = raw[3:]
+        if progress is not None:
+            pending += size
+            if pending >= _PROGRESS_STEP:
+                progress(pending)
+                pending = 0
         try:
-            text = raw.decode("utf-8")
+            yield raw.decode("utf-8")
         except UnicodeDecodeError as exc:
             raise ValidationError(
                 f"line {number}: the file is not UTF-8: byte 0x{raw[exc.start]:02x} at "
                 f"column {exc.start + 1} cannot be decoded (save the file as UTF-8)"
             ) from None
-        if progress is not None:
-            progress(size)
-        yield number, text, size
+    if progress is not None and pending:
+        progress(pending)
 
 
-def _csv_records(lines, header: list[str]) -> Iterator[Record]:
+def _too_long(line: int) -> Record:
+    return Record(line, None, ("row", f"the line is longer than {MAX_LINE_BYTES} bytes (the limit)"))
+
+
+def _csv_records(handle, progress: Progress | None, width: int) -> Iterator[Record]:
     oversized: list[int] = []
-
-    def texts():
-        for number, text, _ in lines:
-            if text is None:
-                oversized.append(number)
-                yield _OVERSIZED
-            else:
-                yield text
-
     csv.field_size_limit(MAX_LINE_BYTES)
-    reader = csv.reader(texts())
-    width = len(header)
+    reader = csv.reader(_lines(handle, progress, oversized))
     last = 0
     try:
         for row in reader:
             first, last = last + 1, reader.line_num
             if first == 1:
                 continue  # the header
-            too_long = [n for n in oversized if first <= n <= last]
-            if too_long:
-                oversized.clear()
-                yield Record(too_long[0], None,
-                             ("row", f"the line is longer than {MAX_LINE_BYTES} bytes (the limit)"))
-                continue
-            if not row or (len(row) == 1 and not row[0].strip()):
-                continue
+            if oversized:
+                too_long = [n for n in oversized if n <= last]
+                if too_long:
+                    del oversized[:len(too_long)]
+                    yield _too_long(too_long[0])
+                    continue
             if len(row) != width:
+                if not row or (len(row) == 1 and not row[0].strip()):
+                    continue
                 yield Record(first, None, ("row", f"{len(row)} fields; the header has {width}"))
                 continue
-            yield Record(first, dict(zip(header, row)))
+            yield Record(first, row)
     except csv.Error as exc:
         raise ValidationError(f"line {last + 1}: CSV: {exc}") from None
 
 
-def _jsonl_records(lines) -> Iterator[Record]:
+def _jsonl_records(handle, progress: Progress | None) -> Iterator[Record]:
     loads = json.loads
-    for number, text, _ in lines:
-        if text is None:
-            yield Record(number, None,
-                         ("row", f"the line is longer than {MAX_LINE_BYTES} bytes (the limit)"))
+    oversized: list[int] = []
+    for number, text in enumerate(_lines(handle, progress, oversized), 1):
+        if oversized and oversized[-1] == number:
+            yield _too_long(number)
             continue
         if not text.strip():
             continue

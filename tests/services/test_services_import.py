@@ -281,3 +281,12 @@ def test_jsonl_export_round_trips(crm, tmp_path):
     assert lines[1] == {"external_id": "C1", "name": "Zoë", "type": "person",
                         "organisation": "ORG", "tags": ["a;b"], "attributes": {"x": [1, 2]}}
     assert import_file(crm, "customers", str(path)).unchanged == 2
+
+
+def test_default_currency_of_the_core_config_fills_imported_rows(shop, tmp_path):
+    path = write(tmp_path / "i.csv", ["C1,2024-05-01,purchase,web,5.00,,u1,\n"])
+    import_file(shop, "interactions", path)
+    shop.plugins.configure_core({"default_currency": "EUR"})  # default USD
+    import_file(shop, "interactions", write(tmp_path / "j.csv",
+                                            ["C1,2024-05-01,purchase,web,5.00,,e1,\n"]))
+    assert [i.currency for i in shop.interactions.list(customer="C1")] == ["EUR", "USD"]
