@@ -128,7 +128,7 @@ def first_names_compatible(a: str, b: str, settings: Settings) -> str | None:
 
     A bare initial is never compatible by itself (see :func:`compare`, where it is neutral).
     """
-    from rapidfuzz import fuzz
+    from rapidfuzz.fuzz import ratio
 
     if a == b:
         return "same first name"
@@ -138,58 +138,84 @@ def first_names_compatible(a: str, b: str, settings: Settings) -> str | None:
     short, long_ = sorted((a, b), key=len)
     if len(short) >= settings.min_prefix and long_.startswith(short):
         return "first name prefix"
-    ratio = fuzz.ratio(a, b)
-    if ratio >= settings.first_name_similarity:
-        return f"first names {ratio:.0f}% similar"
+    similarity = ratio(a, b)
+    if similarity >= settings.first_name_similarity:
+        return f"first names {similarity:.0f}% similar"
     return None
 
 
-def compare(a: Record, ka: Keys, b: Record, kb: Keys, settings: Settings
-            ) -> tuple[float, list[str]] | None:
+class _Compatibility:
+    """First-name compatibility, memoised per pair of names (names repeat a lot)."""
+
+    def __init__(self, settings: Settings):
+        self.settings = settings
+        self.known: dict[tuple[str, str], str | None] = {}
+
+    def __call__(self, a: str, b: str) -> str | None:
+        key = (a, b) if a <= b else (b, a)
+        if key not in self.known:
+            self.known[key] = first_names_compatible(a, b, self.settings)
+        return self.known[key]
+
+
+def compare(a: Record, ka: Keys, b: Record, kb: Keys, settings: Settings,
+            compatible=None) -> tuple[float, list[str]] | None:
     """Score one pair; None when nothing matches."""
+    compatible = compatible or _Compatibility(settings)
+    name_match = name_conflict = False
+    why = None
+    if ka.person and kb.person:
+        (fa, sa), (fb, sb) = ka.person, kb.person
+        if min(len(fa), len(fb)) > 1 or fa[0] != fb[0]:
+            why = compatible(fa, fb)
+            name_conflict = why is None
+            name_match = why is not None and sa == sb
+    org_ratio = None
+    if ka.organisation and kb.organisation:
+        from rapidfuzz.fuzz import ratio
+
+        org_ratio = ratio(ka.organisation, kb.organisation)
+        name_match = org_ratio >= settings.first_name_similarity
+        name_conflict = not name_match
+    same_email = bool(ka.email) and ka.email == kb.email
+    same_phone = bool(ka.phone) and ka.phone == kb.phone
+    shared = ka.handles & kb.handles
+    if not (same_email or same_phone or shared or name_match):
+        return None
     signals: list[str] = []
     conflicts = 0
     reasons: list[str] = []
     if ka.email and kb.email:
-        if ka.email == kb.email:
+        if same_email:
             signals.append("email")
             reasons.append(f"same email {ka.email}")
         else:
             conflicts += 1
             reasons.append("different emails")
     if ka.phone and kb.phone:
-        if ka.phone == kb.phone:
+        if same_phone:
             signals.append("phone")
             reasons.append(f"same phone {ka.phone}")
         else:
             conflicts += 1
             reasons.append("different phones")
-    shared = sorted(ka.handles & kb.handles)
     if shared:
         signals.append("handle")
-        reasons.append("same social handle " + ", ".join(f"@{h}" for h in shared))
+        reasons.append("same social handle " + ", ".join(f"@{h}" for h in sorted(shared)))
     if ka.person and kb.person:
-        (fa, sa), (fb, sb) = ka.person, kb.person
-        if min(len(fa), len(fb)) > 1 or fa[0] != fb[0]:
-            why = first_names_compatible(fa, fb, settings)
-            if why is None:
-                conflicts += 1
-                reasons.append(f"different first names ({fa} / {fb})")
-            elif sa == sb:
-                signals.append("name")
-                reasons.append(f"similar names {a.name!r} ~ {b.name!r} ({why})")
-    if ka.organisation and kb.organisation:
-        from rapidfuzz import fuzz
-
-        ratio = fuzz.ratio(ka.organisation, kb.organisation)
-        if ratio >= settings.first_name_similarity:
+        if name_conflict:
+            conflicts += 1
+            reasons.append(f"different first names ({ka.person[0]} / {kb.person[0]})")
+        elif name_match:
+            signals.append("name")
+            reasons.append(f"similar names {a.name!r} ~ {b.name!r} ({why})")
+    if org_ratio is not None:
+        if name_match:
             signals.append("name")
             reasons.append(f"similar organisation names {a.name!r} ~ {b.name!r}")
         else:
             conflicts += 1
             reasons.append("different organisation names")
-    if not signals:
-        return None
     miss = 1.0
     for signal in signals:
         miss *= 1.0 - settings.weights[signal]
@@ -216,6 +242,7 @@ def find_pairs(records: Iterable[Record], settings: Settings,
             continue
         candidates.update(itertools.combinations(members, 2))
     pairs = []
+    compatible = _Compatibility(settings)
     for i, j in candidates:
         a, b = records[i], records[j]
         if a.type != b.type:
@@ -224,7 +251,7 @@ def find_pairs(records: Iterable[Record], settings: Settings,
             (a, i), (b, j) = (b, j), (a, i)
         if (a.id, b.id) in dismissed:
             continue
-        scored = compare(a, keys[i], b, keys[j], settings)
+        scored = compare(a, keys[i], b, keys[j], settings, compatible)
         if scored is None or scored[0] < settings.min_score:
             continue
         pairs.append(Pair(a.id, b.id, a.external_id, b.external_id, a.name, b.name,
