@@ -13,7 +13,8 @@ import datetime as dt
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any, Sequence
 
-from sqlalchemy import Float, bindparam, case, cast, func, literal, select, union_all, update
+from sqlalchemy import (Float, Integer, String, and_, bindparam, case, cast, func, literal, null,
+                        or_, select, union_all, update)
 
 from crmkit.db import days_between
 from crmkit.tables import customers, interactions
@@ -25,29 +26,41 @@ CHUNK = 2000
 TWO_PLACES = Decimal("0.01")
 
 
-def _behaviour(config: dict[str, Any], as_of: dt.datetime, ids_param):
-    """Subquery: decayed, capped behaviour points per customer (None when there are no rules)."""
-    scoring = config["scoring"]
-    i = interactions
-    moment = literal(as_of, UTCDateTime())
-    half_life = float(scoring["half_life_days"])
-    parts = []
-    for rule in scoring["rules"]:
+def _rules_table(rules: list[dict[str, Any]]):
+    """The scoring rules as a small SQL table: idx, kind, channel, direction, weight, cap."""
+    rows = []
+    for idx, rule in enumerate(rules):
         match = rule["match"]
-        conditions = [i.c.customer_id.in_(ids_param), i.c.occurred_at <= as_of]
-        for key in ("kind", "channel", "direction"):
-            if key in match:
-                conditions.append(i.c[key] == match[key])
-        decay = func.power(literal(0.5, Float), cast(days_between(moment, i.c.occurred_at), Float)
-                           / literal(half_life, Float))
-        rank = func.row_number().over(partition_by=i.c.customer_id,
-                                      order_by=(i.c.occurred_at.desc(), i.c.id.desc()))
-        parts.append(select(i.c.customer_id, (literal(float(rule["weight"]), Float) * decay)
-                            .label("points"), rank.label("rn"), literal(rule["cap"]).label("cap"))
-                     .where(*conditions))
-    if not parts:
+        rows.append(select(
+            literal(idx, Integer).label("idx"),
+            *[(literal(match[k], String) if k in match else cast(null(), String)).label(k)
+              for k in ("kind", "channel", "direction")],
+            literal(float(rule["weight"]), Float).label("weight"),
+            literal(rule["cap"], Integer).label("cap")))
+    return (union_all(*rows) if len(rows) > 1 else rows[0]).subquery("rules")
+
+
+def _behaviour(config: dict[str, Any], as_of: dt.datetime, ids_param):
+    """Subquery: decayed, capped behaviour points per customer (None when there are no rules).
+
+    One pass over the customers' interactions joined to the rules table; the
+    cap is a ``ROW_NUMBER()`` per customer and rule, newest first.
+    """
+    scoring = config["scoring"]
+    if not scoring["rules"]:
         return None
-    ranked = union_all(*parts).subquery() if len(parts) > 1 else parts[0].subquery()
+    i = interactions
+    r = _rules_table(scoring["rules"])
+    moment = literal(as_of, UTCDateTime())
+    decay = func.power(literal(0.5, Float), cast(days_between(moment, i.c.occurred_at), Float)
+                       / literal(float(scoring["half_life_days"]), Float))
+    rank = func.row_number().over(partition_by=(i.c.customer_id, r.c.idx),
+                                  order_by=(i.c.occurred_at.desc(), i.c.id.desc()))
+    matches = and_(*[or_(r.c[k].is_(None), i.c[k] == r.c[k]) for k in ("kind", "channel", "direction")])
+    ranked = (select(i.c.customer_id, (r.c.weight * decay).label("points"), rank.label("rn"),
+                     r.c.cap)
+              .select_from(i.join(r, matches))
+              .where(i.c.customer_id.in_(ids_param), i.c.occurred_at <= as_of).subquery())
     return (select(ranked.c.customer_id, func.sum(ranked.c.points).label("points"))
             .where(ranked.c.rn <= ranked.c.cap).group_by(ranked.c.customer_id).subquery())
 
