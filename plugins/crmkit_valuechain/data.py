@@ -61,5 +61,8 @@ def export(ctx, customer_id: int) -> dict:
 
 
 def erase(ctx, customer_id: int) -> None:
-    """Remove the free-text note about the customer; the mark, reasons and dates stay."""
+    """Remove free text about the customer (the SSC note, the roles of members serving only
+    them); the mark, reasons, member names and dates stay."""
     ctx.conn.execute(update(ssc).where(ssc.c.customer_id == customer_id).values(note=None))
+    ctx.conn.execute(update(network).where(network.c.customer_id == customer_id)
+                     .values(role="(erased)"))

@@ -188,3 +188,4 @@ def test_data_services(portfolio):
     portfolio.customers.erase("C1")
     [erased] = api.sscs()
     assert erased.note is None and erased.reasons == ("high_value", "door_opener")
+    assert [(m["name"], m["role"]) for m in api.network()] == [("Ana Costa", "(erased)")]
