@@ -9,11 +9,13 @@ import re
 import types
 
 import pytest
+from sqlalchemy import select
 
 import crmkit
 from crmkit import hookimpl
 
 from crmkit.errors import ConfigError, NotFound, ValidationError
+from crmkit_assessment.tables import runs
 
 UTC = dt.timezone.utc
 
@@ -241,3 +243,36 @@ def test_evidence_from_the_real_analytical_and_idic_plugins(acrm):
     again = acrm.plugin("assessment").assess(copy.deepcopy(ANSWERS), save=False)
     [row] = [r for r in again["answers"]["questions"] if r["item"] == "segmented_several_ways"]
     assert row["evidence_agrees"] is True
+
+
+def test_clv_age_and_segment_count_thresholds_are_configurable(crm_url, clock):
+    analytical = types.ModuleType("stand_in_analytical_for_assessment")
+    analytical.PLUGIN = crmkit.PluginInfo(name="analytical", description="stand-in analytical API")
+    analytical.crmkit_plugin_api = hookimpl(lambda crm: types.SimpleNamespace(
+        last_clv_run=lambda: clock.now() - dt.timedelta(days=100),
+        segment_names=lambda: ["champions", "at risk"]))
+    with crmkit.CRM.open(crm_url, clock=clock, create=True,
+                         extra_plugins={"analytical": analytical}) as crm:
+        crm.plugins.enable("analytical")
+        crm.plugins.enable("assessment")
+        api = crm.plugin("assessment")
+
+        def evidence():
+            report = api.assess(copy.deepcopy(ANSWERS), save=False)
+            return {r["item"]: r for part in report["answers"].values() for r in part}
+
+        rows = evidence()
+        assert rows["clv_assessed"]["evidence"] == "CLV last computed 2024-09-23 (100 days ago)"
+        assert rows["clv_assessed"]["evidence_agrees"] is None          # rated 3: neutral
+        assert rows["segmented_several_ways"]["evidence_agrees"] is True  # 2 >= min_segments 2
+        crm.plugins.configure("assessment", {"clv_max_age_days": 120, "min_segments": 3})
+        stored = api.assess(copy.deepcopy(ANSWERS))
+        found = {r["item"]: r for part in stored["answers"].values() for r in part}
+        assert found["segmented_several_ways"]["evidence_agrees"] is False
+        crm.plugins.configure("assessment", {"clv_max_age_days": 90})
+        api.assess(copy.deepcopy(ANSWERS))
+        # the stored evidence keeps whether the data supports a positive answer
+        with crm.read() as conn:
+            kept = [r[0]["clv_assessed"]["supports"] for r in conn.execute(
+                select(runs.c.evidence).order_by(runs.c.id))]
+        assert kept == [True, False]                       # 100 days <= 120, then > 90

@@ -114,3 +114,17 @@ def test_bad_treatments_are_refused_and_change_nothing(mvc_crm):
         api.add_treatment("x", "BZ", "offer", "free tea")
     with pytest.raises(ValidationError, match="metric: 'joy' is not one of revenue, purchases, purchase_rate"):
         api.uplift("x", "joy")
+
+
+def test_purchase_and_refund_kinds_are_configurable(mvc_crm):
+    api = mvc_crm.plugin("idic")
+    api.add_treatment("all-in", "MVC", "offer", "gift", holdout_share=0.0, start=START)
+    mvc_crm.interactions.record_many([
+        {"customer": "K00", "occurred_at": START + dt.timedelta(days=1), "amount": "100"},
+        {"customer": "K00", "occurred_at": START + dt.timedelta(days=2), "kind": "adjustment",
+         "amount": "40"}])
+    # 20 treated members: 100 / 20 = 5 per member; the adjustment is neither kind
+    assert api.uplift("all-in").treated_value == D(5)
+    mvc_crm.plugins.configure("idic", {"mvc_share": 0.5, "mgc_share": 0.0,
+                                       "refund_kinds": ["refund", "adjustment"]})
+    assert api.uplift("all-in").treated_value == D(3)     # (100 - 40) / 20

@@ -163,3 +163,19 @@ def test_bad_config_is_refused_by_pointer_and_nothing_changes(icrm):
     with pytest.raises(ConfigError, match=r"/weights/email: 2 is greater than the maximum"):
         icrm.plugins.configure("idic", {"weights": {"email": 2}})
     assert icrm.plugins.config("idic")["default_region"] == "GB"
+
+
+def test_first_name_rules_are_configurable(icrm):
+    add_people(icrm, [("F1", "Jo Brown", None, None, None),
+                      ("F2", "Joanne Brown", None, None, None),
+                      ("F3", "Peg Green", None, None, None),
+                      ("F4", "Pegasus Green", None, None, None),
+                      ("F5", "Dot Black", None, None, None),
+                      ("F6", "Dorothy Black", None, None, None),
+                      ("F7", "Jon White", None, None, None),
+                      ("F8", "John White", None, None, None)])
+    # prefix: Jo/Joanne, Peg/Pegasus; ratio(jon, john) = 85.7 >= 85; dot/dorothy: no rule
+    assert set(pairs(icrm)) == {("F1", "F2"), ("F3", "F4"), ("F7", "F8")}
+    icrm.plugins.configure("idic", {"min_prefix": 3, "first_name_similarity": 90,
+                                    "nicknames": {"dot": "dorothy"}})
+    assert set(pairs(icrm)) == {("F3", "F4"), ("F5", "F6")}
