@@ -14,6 +14,13 @@ def _when(text: str | None, field: str):
     return None if text is None else parse_timestamp(text, field)
 
 
+def vars_of(item) -> dict:
+    """An attrs instance as a dict (for ``output``)."""
+    import attrs
+
+    return attrs.asdict(item, recurse=False)
+
+
 @click.group(name="idic")
 def group() -> None:
     """Identify, differentiate, interact, customise (Peppers & Rogers)."""
@@ -116,13 +123,6 @@ def due(state, group_name, as_of, fmt) -> None:
     output([vars_of(r) for r in rows], ["customer", "name", "value_group", "needs_group", "plan",
                                         "frequency_days", "channel", "last_contact",
                                         "days_since"], fmt)
-
-
-def vars_of(item) -> dict:
-    """An attrs instance as a dict (for ``output``)."""
-    import attrs
-
-    return attrs.asdict(item, recurse=False)
 
 
 @group.command()
