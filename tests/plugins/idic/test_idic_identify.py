@@ -179,3 +179,19 @@ def test_first_name_rules_are_configurable(icrm):
     icrm.plugins.configure("idic", {"min_prefix": 3, "first_name_similarity": 90,
                                     "nicknames": {"dot": "dorothy"}})
     assert set(pairs(icrm)) == {("F3", "F4"), ("F5", "F6")}
+
+
+def test_handles_from_the_real_social_plugin(icrm):
+    icrm.plugins.enable("social")
+    add_people(icrm, [("H1", "Kim Park", None, None, None), ("H2", "Kim Lee", None, None, None),
+                      ("H3", "Walk In", None, None, None)])
+    social = icrm.plugin("social")
+    social.link_handle("H1", "twitter", "@KimP")
+    social.link_handle("H2", "instagram", "kimp")
+    [pair] = pairs(icrm).values()
+    assert (pair.first, pair.second, pair.reasons) == ("H1", "H2", ("same social handle @kimp",))
+    icrm.interactions.record_many([{"customer": c, "occurred_at": T, "kind": "visit"}
+                                   for c in ("H1", "H2", "H3")])
+    rate = icrm.plugin("idic").identification_rate()
+    assert (rate.interactions, rate.identified) == (3, 2)   # handles identify H1 and H2
+    assert icrm.plugin("idic").report()["progress"]["steps"]["identified"] == 2
