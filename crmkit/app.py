@@ -16,6 +16,7 @@ from . import db, migrate, plugins, tables
 from .clock import Clock, SystemClock
 from .config import CORE_SCHEMA, validate
 from .errors import DatabaseError, NotFound, PluginError
+from .pipeline import after_commit
 from .transaction import Transaction
 
 log = logging.getLogger("crmkit")
@@ -121,11 +122,11 @@ class CRM:
 
     def upgrade_schema(self, conn: Connection) -> None:
         """Apply every pending migration of the core and the enabled plugins."""
-        todo = self.pending_migrations(conn)
-        locations = [self.hooks.call_one(n, "crmkit_migrations", None) for n in self.hooks.order]
-        for branch, revs in todo.items():
-            if revs:
-                migrate.upgrade(conn, f"{branch}@head", [p for p in locations if p])
+        for branch, revisions in self.pending_migrations(conn).items():
+            if revisions:
+                location = (None if branch == "core" else
+                            self.hooks.call_one(branch, "crmkit_migrations", None))
+                migrate.upgrade(conn, f"{branch}@head", [location] if location else [])
 
     def close(self) -> None:
         """Release the database connections."""
@@ -192,6 +193,7 @@ class CRM:
                     tx.deliver_events()
                 finally:
                     self._local.tx = None
+        tx.after_commit_errors = after_commit(self, tx.written)
 
     # -- plugins ---------------------------------------------------------------
 

@@ -13,7 +13,7 @@ from .config import describe_error
 from .db import allocate_ids, json_array_contains
 from .errors import ConflictError, NotFound
 from .models import Batch, Customer, WriteResult
-from .pipeline import Problem, plugin_problems, raise_problems, run_batches
+from .pipeline import Problem, plugin_problems, raise_problems, react, run_batches
 from .transaction import Transaction
 
 TYPES = ("person", "organisation")
@@ -53,7 +53,7 @@ class CustomerService:
         key); each change is audited old → new and emits ``customer.updated``.
         """
         return run_batches(
-            self.crm, "customers", rows, batch_size, atomic,
+            self.crm, rows, batch_size, atomic,
             lambda tx, chunk, offset: write_batch(
                 tx, chunk, [f"row {offset + i + 1}" for i in range(len(chunk))], upsert=upsert),
         )
@@ -270,23 +270,19 @@ def to_customer(row) -> Customer:
 # -- the pipeline steps ---------------------------------------------------------------------
 
 
-def write_batch(tx: Transaction, chunk: list[Any], labels: list[str], upsert: bool
-                ) -> tuple[WriteResult, Batch | None, list]:
+def write_batch(tx: Transaction, chunk: list[Any], labels: list[str], upsert: bool) -> WriteResult:
     """Validate, then insert new customers and update changed ones, inside ``tx``."""
     new_rows, updates, problems = prepare(tx, chunk, labels, upsert)
     raise_problems(problems)
     result = WriteResult(unchanged=len(chunk) - len(new_rows) - len(updates))
-    before = len(tx.delivered)
     for customer_id, external_id, old, new in updates:
         _apply_update(tx, customer_id, external_id, old, new)
     result.updated = len(updates)
-    batch = None
     if new_rows:
-        batch = _insert(tx, new_rows)
+        react(tx, "customers", _insert(tx, new_rows))
         result.created = len(new_rows)
-        tx.crm.hooks.call("crmkit_react_customers", tx, batch=batch)
     tx.deliver_events()
-    return result, batch, tx.delivered[before:]
+    return result
 
 
 def prepare(tx: Transaction, chunk: list[Any], labels: list[str], upsert: bool):

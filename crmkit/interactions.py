@@ -14,7 +14,7 @@ from .clock import UTC
 from .db import allocate_ids
 from .errors import ConflictError, NotFound
 from .models import Batch, Interaction, WriteResult
-from .pipeline import Problem, plugin_problems, raise_problems, run_batches
+from .pipeline import Problem, plugin_problems, raise_problems, react, run_batches
 from .transaction import Transaction
 from .types import MONEY_SCALE, sqlite_timestamp
 
@@ -46,11 +46,9 @@ class InteractionService:
         if customer is not None:
             row["customer"] = customer
         with self.crm.transaction() as tx:
-            result, batch, _ = write_batch(tx, [row], 0)
-            if batch is not None:
-                stored = batch.rows[0]
-            else:
-                stored = _existing_by_external_id(tx.conn, [row["external_id"]])[row["external_id"]]
+            result = write_batch(tx, [row], 0)
+            stored = (tx.written[-1][1].rows[0] if result.created else
+                      _existing_by_external_id(tx.conn, [row["external_id"]])[row["external_id"]])
         return _to_interaction(stored)
 
     def record_many(self, rows: Iterable[dict[str, Any]], batch_size: int = 2000,
@@ -64,7 +62,7 @@ class InteractionService:
         ``create_customers`` creates unknown customers from their external id.
         """
         return run_batches(
-            self.crm, "interactions", rows, batch_size, atomic,
+            self.crm, rows, batch_size, atomic,
             lambda tx, chunk, offset: write_batch(tx, chunk, offset,
                                                   create_customers=create_customers),
         )
@@ -113,23 +111,20 @@ def _to_interaction(row) -> Interaction:
 
 
 def write_batch(tx: Transaction, chunk: list[Any], offset: int, labels: Sequence[str] | None = None,
-                create_customers: bool = False) -> tuple[WriteResult, Batch | None, list]:
+                create_customers: bool = False) -> WriteResult:
     """Validate, enrich, persist and react to one batch inside ``tx``."""
     labels = labels or [f"row {offset + i + 1}" for i in range(len(chunk))]
     rows, problems = prepare(tx, chunk, labels, create_customers)
     raise_problems(problems)
     if not rows:
-        return WriteResult(unchanged=len(chunk)), None, []
+        return WriteResult(unchanged=len(chunk))
     tx.crm.hooks.call("crmkit_enrich_interactions", tx, rows=rows)
     inserted, unchanged = persist(tx, rows)
     result = WriteResult(created=len(inserted), unchanged=len(chunk) - len(inserted))
-    if not inserted:
-        return result, None, []
-    batch = Batch("interactions", inserted, inserted[0]["id"], inserted[-1]["id"])
-    before = len(tx.delivered)
-    tx.crm.hooks.call("crmkit_react_interactions", tx, batch=batch)
-    tx.deliver_events()
-    return result, batch, tx.delivered[before:]
+    if inserted:
+        react(tx, "interactions",
+              Batch("interactions", inserted, inserted[0]["id"], inserted[-1]["id"]))
+    return result
 
 
 def prepare(tx: Transaction, chunk: list[Any], labels: Sequence[str], create_customers: bool,

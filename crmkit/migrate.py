@@ -4,10 +4,12 @@ Everything runs on a connection the caller already has in a transaction, so
 enabling a plugin (migrations + state) commits or rolls back as one.
 
 Each plugin's revisions form their own branch rooted at ``down_revision =
-None`` with ``branch_labels = ("<plugin>",)``.  They do not ``depends_on``
-the core: crmkit always brings the core to its head before it migrates a
-plugin, and an independent root keeps the core's revision visible in
-``alembic_version`` (alembic drops a head that another head depends on).
+None`` with ``branch_labels = ("<plugin>",)``, and each branch records its
+state in its own version table (``alembic_version`` for the core,
+``alembic_version_<plugin>`` for a plugin).  Branches are therefore
+independent: a plugin that is uninstalled leaves a version table nobody
+reads, instead of a revision alembic cannot locate.  Plugin revisions do not
+``depends_on`` the core: crmkit always brings the core to its head first.
 Core revision ids start with ``core_``.
 """
 
@@ -33,58 +35,67 @@ def script_directory(extra_locations: Iterable[Path] = ()):
     return ScriptDirectory(str(CORE_VERSIONS.parent), version_locations=locations)
 
 
-def current_revisions(conn: Connection) -> set[str]:
-    """Revision ids recorded in ``alembic_version`` (empty for a database with no schema)."""
-    if not inspect(conn).has_table("alembic_version"):
+def version_table(branch: str) -> str:
+    """The table recording ``branch``'s applied revision."""
+    return "alembic_version" if branch == CORE_BRANCH else f"alembic_version_{branch}"
+
+
+def current_revisions(conn: Connection, branch: str = CORE_BRANCH) -> set[str]:
+    """Revision ids recorded for ``branch`` (empty when it was never migrated)."""
+    table = version_table(branch)
+    if not inspect(conn).has_table(table):
         return set()
-    return {row[0] for row in conn.exec_driver_sql("SELECT version_num FROM alembic_version")}
+    return {row[0] for row in conn.exec_driver_sql(f"SELECT version_num FROM {table}")}
 
 
-def _run(conn: Connection, script, fn) -> None:
+def _run(conn: Connection, script, branch: str, fn) -> None:
     from alembic.config import Config
     from alembic.runtime.environment import EnvironmentContext
 
-    cfg = Config()
-    with EnvironmentContext(cfg, script, fn=fn) as env:
-        env.configure(connection=conn, target_metadata=None, transactional_ddl=False)
+    with EnvironmentContext(Config(), script, fn=fn) as env:
+        env.configure(connection=conn, target_metadata=None, transactional_ddl=False,
+                      version_table=version_table(branch))
         env.run_migrations()
 
 
 def upgrade(conn: Connection, target: str, locations: Iterable[Path] = ()) -> None:
-    """Upgrade to ``target`` (``core@head``, ``loyalty@head``, ``heads``)."""
+    """Upgrade to ``target`` (``core@head``, ``loyalty@head``) in that branch's version table."""
+    branch = target.split("@", 1)[0]
     script = script_directory(locations)
-    _run(conn, script, lambda rev, _ctx: script._upgrade_revs(target, rev))
+    _run(conn, script, branch, lambda rev, _ctx: script._upgrade_revs(target, rev))
 
 
 def downgrade(conn: Connection, target: str, locations: Iterable[Path] = ()) -> None:
     """Downgrade to ``target`` (``loyalty@base`` removes a plugin's schema)."""
+    branch = target.split("@", 1)[0]
     script = script_directory(locations)
-    _run(conn, script, lambda rev, _ctx: script._downgrade_revs(target, rev))
+    _run(conn, script, branch, lambda rev, _ctx: script._downgrade_revs(target, rev))
 
 
 def pending(conn: Connection, branches: dict[str, Path | None]) -> dict[str, list[str]]:
     """For each branch (``core`` and enabled plugins), the revisions not yet applied.
 
-    Raises :class:`DatabaseError` when the database records a core revision
-    (``core_…``) this crmkit does not know: it was created by a newer crmkit.
-    Unknown plugin revisions belong to plugins not installed here; they are
-    ignored (such a plugin, if enabled, blocks writes with its own message).
+    Raises :class:`DatabaseError` when a branch's version table records a
+    revision its scripts do not know: a newer crmkit or plugin wrote it.
     """
-    locations = [p for p in branches.values() if p is not None]
-    script = script_directory(locations)
-    current = current_revisions(conn)
-    known = {rev.revision for rev in script.walk_revisions()}
-    unknown = {rev for rev in current - known if rev.startswith(CORE_BRANCH + "_")}
-    if unknown:
-        raise DatabaseError(
-            f"the database has schema revision(s) {', '.join(sorted(unknown))} that this crmkit "
-            "does not know: it was written by a newer crmkit or plugin; upgrade crmkit"
-        )
-    applied: set[str] = set()
-    for rev in current & known:
-        applied.update(_chain(script, rev))
     result = {}
-    for branch in branches:
+    for branch, location in branches.items():
+        script = script_directory([location] if location is not None else [])
+        current = current_revisions(conn, branch)
+        known = {rev.revision for rev in script.walk_revisions()}
+        unknown = current - known
+        if unknown:
+            revisions = ", ".join(sorted(unknown))
+            if branch == CORE_BRANCH:
+                raise DatabaseError(
+                    f"the database has schema revision(s) {revisions} that this crmkit does not "
+                    "know: it was written by a newer crmkit; upgrade crmkit")
+            raise DatabaseError(
+                f"the database has schema revision(s) {revisions} of plugin {branch!r} that the "
+                "installed version does not know: it was written by a newer version; upgrade it")
+        applied: set[str] = set()
+        for rev in current:
+            applied.update(_chain(script, rev))
         chain = _chain(script, f"{branch}@head")
         result[branch] = [rev for rev in reversed(chain) if rev not in applied]
     return result

@@ -62,58 +62,60 @@ def _problem_order(problem: Problem) -> tuple[int, str]:
 
 
 def react(tx: Transaction, kind: str, batch: Batch) -> None:
-    """Call the react hooks of ``kind`` with the persisted batch, then deliver its events."""
+    """Call the react hooks of ``kind`` with the persisted batch, deliver its events, and
+    remember the batch for the after-commit hooks."""
+    before = len(tx.delivered)
     tx.crm.hooks.call(f"crmkit_react_{kind}", tx, batch=batch)
     tx.deliver_events()
+    tx.wrote(kind, batch, tx.delivered[before:])
 
 
-def after_commit(crm, kind: str, batch: Batch, events: list) -> list[str]:
-    """Run after-commit hooks on a fresh connection; return (and log) their failures."""
+def after_commit(crm, written: list[tuple[str, Batch, list]]) -> list[str]:
+    """Run after-commit hooks for each written batch on a fresh connection.
+
+    Returns (and logs as warnings) the failures: committed data is never undone.
+    """
     impls = crm.hooks.impls("crmkit_after_commit")
-    if not impls:
+    if not impls or not written:
         return []
     failures: list[str] = []
     with crm.connect() as conn:
         tx = Transaction(crm, conn, crm.actor)
-        for plugin, function, argnames in impls:
-            args = {"ctx": tx.context(plugin), "kind": kind, "batch": batch, "events": events}
-            try:
-                function(**{k: args[k] for k in argnames})
-                conn.commit()
-            except Exception as exc:  # reported, never undoes committed data
-                conn.rollback()
-                message = f"plugin {plugin!r} failed after commit: {type(exc).__name__}: {exc}"
-                log.error(message)
-                failures.append(message)
+        for kind, batch, events in written:
+            for plugin, function, argnames in impls:
+                args = {"ctx": tx.context(plugin), "kind": kind, "batch": batch, "events": events}
+                try:
+                    function(**{k: args[k] for k in argnames})
+                    conn.commit()
+                except Exception as exc:  # reported, never undoes committed data
+                    conn.rollback()
+                    message = f"plugin {plugin!r} failed after commit: {type(exc).__name__}: {exc}"
+                    log.warning(message)
+                    failures.append(message)
     return failures
 
 
-def run_batches(crm, kind: str, rows: Iterable[Any], batch_size: int, atomic: bool,
+def run_batches(crm, rows: Iterable[Any], batch_size: int, atomic: bool,
                 write_batch) -> WriteResult:
-    """Drive ``write_batch(tx, chunk, offset)`` over ``rows`` in batches.
+    """Drive ``write_batch(tx, chunk, offset) -> WriteResult`` over ``rows`` in batches.
 
     Each batch is its own transaction unless ``atomic`` (then one transaction
-    for all).  After-commit hooks run once each batch's data is committed.
+    for all, whose after-commit hooks get batches without rows: select them
+    by id range).  After-commit failures are added to the result.
     """
     total = WriteResult()
     offset = 0
     if atomic:
-        committed: list[tuple[Batch, list]] = []
         with crm.transaction() as tx:
+            tx.keep_rows = False
             for chunk in batched(rows, batch_size):
-                result, batch, events = write_batch(tx, chunk, offset)
+                total.add(write_batch(tx, chunk, offset))
                 offset += len(chunk)
-                total.add(result)
-                if batch is not None:
-                    committed.append((Batch(kind, [], batch.first_id, batch.last_id), events))
-        for batch, events in committed:
-            total.after_commit_errors.extend(after_commit(crm, kind, batch, events))
+        total.after_commit_errors.extend(tx.after_commit_errors)
         return total
     for chunk in batched(rows, batch_size):
         with crm.transaction() as tx:
-            result, batch, events = write_batch(tx, chunk, offset)
+            total.add(write_batch(tx, chunk, offset))
         offset += len(chunk)
-        total.add(result)
-        if batch is not None and crm.current_transaction() is None:
-            total.after_commit_errors.extend(after_commit(crm, kind, batch, events))
+        total.after_commit_errors.extend(tx.after_commit_errors)
     return total

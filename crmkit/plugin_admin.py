@@ -14,7 +14,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from . import __version__, plugins, tables
 from .config import CORE_SCHEMA, check_schema, validate
-from .errors import PluginError
+from .errors import CRMError, PluginError
 from .versions import satisfies
 
 
@@ -101,15 +101,27 @@ class PluginAdmin:
                     f"`crmkit plugins enable {missing[0]}` first"
                 )
             self._check_config_hook(tx, name, completed)
-            location = crm.hooks.call_one(name, "crmkit_migrations", None)
-            if location is not None:
-                from . import migrate
-
-                migrate.upgrade(tx.conn, f"{name}@head", [location])
+            self._migrate(tx, name)
             self._store(tx, name, True, plugin.version, completed)
             tx.audit("enable", "plugin_state", name, {"config": completed})
             crm.refresh_plugins(tx.conn)
         return completed
+
+    def _migrate(self, tx, name: str) -> None:
+        """Upgrade the plugin's branch to its head; a failing revision names the plugin."""
+        from . import migrate
+
+        location = self.crm.hooks.call_one(name, "crmkit_migrations", None)
+        if location is None:
+            return
+        try:
+            migrate.upgrade(tx.conn, f"{name}@head", [location])
+        except CRMError:
+            raise
+        except Exception as exc:  # a broken revision: SQL error, import error, alembic error
+            problem = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
+            raise PluginError(f"plugin {name!r}: migration failed, nothing was changed: "
+                              f"{type(exc).__name__}: {problem}") from exc
 
     def _check_config_hook(self, tx, name, config) -> None:
         """Let the plugin check what a schema cannot express (``crmkit_check_config``)."""

@@ -85,7 +85,7 @@ def load(plugin: InstalledPlugin) -> InstalledPlugin:
         plugin.module = getattr(module, attr) if attr else module
     except Exception as exc:  # a broken plugin must never break the CLI
         plugin.error = f"{type(exc).__name__}: {exc}"
-        log.warning("plugin %s failed to import: %s", plugin.name, plugin.error)
+        log.info("plugin %s failed to import: %s", plugin.name, plugin.error)
         return plugin
     info = getattr(plugin.module, "PLUGIN", None)
     if isinstance(info, PluginInfo) and info.name != plugin.name:

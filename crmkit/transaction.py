@@ -18,7 +18,7 @@ from sqlalchemy.engine import Connection
 from . import tables
 from .db import allocate_ids
 from .errors import PluginError
-from .models import Event
+from .models import Batch, Event
 
 if TYPE_CHECKING:
     from .app import CRM
@@ -38,6 +38,9 @@ class Transaction:
         self.delivered: list[Event] = []
         self._contexts: dict[str, HookContext] = {}
         self._depth = 0
+        self.written: list[tuple[str, Batch, list[Event]]] = []
+        self.keep_rows = True
+        self.after_commit_errors: list[str] = []
 
     def context(self, plugin: str) -> "HookContext":
         """The hook context of ``plugin`` in this transaction."""
@@ -50,6 +53,12 @@ class Transaction:
     def now(self) -> dt.datetime:
         """The CRM clock's current time."""
         return self.crm.clock.now()
+
+    def wrote(self, kind: str, batch: Batch, events: list[Event]) -> None:
+        """Remember a persisted batch for the after-commit hooks (without rows unless ``keep_rows``)."""
+        if not self.keep_rows:
+            batch = Batch(kind, [], batch.first_id, batch.last_id)
+        self.written.append((kind, batch, events))
 
     def emit(self, type: str, customer_id: int | None = None, payload: dict | None = None,
              source: str = "core") -> None:

@@ -83,12 +83,9 @@ class LazyGroup(click.Group):
 def cli(ctx: click.Context, db_url: str, actor: str, local_plugins: tuple[str, ...],
         debug: bool) -> None:
     """crmkit: a pluggable CRM framework."""
-    import logging
+    from .common import State, log_to_stderr
 
-    from .common import State
-
-    logging.basicConfig(level=logging.DEBUG if debug else logging.ERROR,
-                        format="%(levelname)s %(name)s: %(message)s")
+    log_to_stderr(debug)
     modules = [m.strip() for item in local_plugins for m in item.split(",") if m.strip()]
     ctx.obj = State(db_url=db_url, actor=actor, debug=debug, argv=sys.argv[1:],
                     local_plugins=modules)

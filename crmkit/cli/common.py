@@ -6,6 +6,7 @@ import csv
 import datetime as dt
 import io
 import json
+import logging
 import sys
 from decimal import Decimal
 from typing import Any, Callable, Iterable, Sequence
@@ -51,6 +52,21 @@ def _redact(argv: list[str]) -> list[str]:
 
 
 pass_state = click.make_pass_decorator(State)
+
+
+class _StderrHandler(logging.Handler):
+    """Writes crmkit's log records to the current ``sys.stderr`` as ``warning: …`` lines."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        sys.stderr.write(f"{record.levelname.lower()}: {record.getMessage()}\n")
+
+
+def log_to_stderr(debug: bool) -> None:
+    """Show crmkit's warnings (debug: everything) on stderr for this invocation."""
+    logger = logging.getLogger("crmkit")
+    logger.handlers = [h for h in logger.handlers if not isinstance(h, _StderrHandler)]
+    logger.addHandler(_StderrHandler())
+    logger.setLevel(logging.DEBUG if debug else logging.WARNING)
 
 
 def format_option(func: Callable) -> Callable:
