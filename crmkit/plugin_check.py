@@ -390,7 +390,7 @@ def _declared_tables(plugin: plugins.InstalledPlugin) -> list[Any]:
 
 
 def _migrations(plugin: plugins.InstalledPlugin) -> list[Finding]:
-    from sqlalchemy import Table, inspect
+    from sqlalchemy import Table
 
     from . import migrate
 
@@ -428,7 +428,7 @@ def _migrations(plugin: plugins.InstalledPlugin) -> list[Finding]:
         return out
     with _scratch_crm(plugin) as crm:
         with crm.connect(write=True) as conn:
-            before = set(inspect(conn).get_table_names())
+            before = _tables_in(conn)
             try:
                 migrate.upgrade(conn, f"{name}@head", [location])
             except Exception as exc:
@@ -436,7 +436,7 @@ def _migrations(plugin: plugins.InstalledPlugin) -> list[Finding]:
                 return out + [Finding("migrations", FAIL, f"upgrade {name}@head fails on an "
                                                           f"empty database: {exc}", True)]
             conn.commit()
-            created = set(inspect(conn).get_table_names()) - before
+            created = _tables_in(conn) - before
             out += _compare_tables(name, declared, created, conn)
             try:
                 migrate.downgrade(conn, f"{name}@base", [location])
@@ -444,7 +444,7 @@ def _migrations(plugin: plugins.InstalledPlugin) -> list[Finding]:
             except Exception as exc:
                 conn.rollback()
                 return out + [Finding("migrations", FAIL, f"downgrade {name}@base fails: {exc}")]
-            left = sorted(set(inspect(conn).get_table_names()) - before)
+            left = sorted(_tables_in(conn) - before)
             if left:
                 return out + [Finding("migrations", FAIL, f"downgrade {name}@base leaves "
                                                           f"{', '.join(left)} behind: "
@@ -457,6 +457,13 @@ def _migrations(plugin: plugins.InstalledPlugin) -> list[Finding]:
     out.append(Finding("migrations", OK, f"upgrade creates {', '.join(sorted(created)) or 'no tables'};"
                                          " downgrade removes them; upgrade again works"))
     return out
+
+
+def _tables_in(conn) -> set[str]:
+    """The database's tables, without alembic's version bookkeeping (``alembic_version*``)."""
+    from sqlalchemy import inspect
+
+    return {t for t in inspect(conn).get_table_names() if not t.startswith("alembic_version")}
 
 
 def _revision_layout(name: str, location: Path) -> list[Finding]:

@@ -181,7 +181,7 @@ class _Import:
         self.rejected: set[int] = set()
         self.ext_hash = array.array("q")
         self.content_hash = array.array("q")
-        self.lines = array.array("q")
+        self.lines = array.array("I")
         self.flags = array.array("b")
         self.pending_orgs: list[tuple[int, str]] = []
         self.file_orgs: set[str] = set()
@@ -299,26 +299,35 @@ class _Import:
         self.flags.append(flag)
 
     def _find_conflicting_repeats(self) -> None:
-        """A repeated external id with different content rejects the later lines."""
+        """A repeated external id with different content rejects the later lines.
+
+        One stable sort of the external-id hashes (rows stay in line order
+        within a group); content is compared only where a hash repeats, so the
+        peak is about two 8-byte arrays of the row count.
+        """
         import numpy as np
 
+        self._order = self._repeat = None
         if not self.lines:
             return
         ext = np.frombuffer(self.ext_hash, dtype=np.int64)
+        order = np.argsort(ext, kind="stable")
+        ordered = ext[order]
+        repeat = ordered[1:] == ordered[:-1]
+        del ordered
+        self._order, self._repeat = order, repeat
+        if not repeat.any():
+            return
+        at = np.flatnonzero(repeat) + 1
+        starts = np.flatnonzero(np.concatenate(([True], ~repeat)))
+        first = starts[np.searchsorted(starts, at, side="right") - 1]
         content = np.frombuffer(self.content_hash, dtype=np.int64)
-        lines = np.frombuffer(self.lines, dtype=np.int64)
-        order = np.lexsort((lines, ext))
-        ext, content, lines = ext[order], content[order], lines[order]
-        repeat = np.zeros(len(ext), dtype=bool)
-        repeat[1:] = ext[1:] == ext[:-1]
-        index = np.arange(len(ext))
-        first = np.maximum.accumulate(np.where(repeat, 0, index))
-        conflict = repeat & (content != content[first])
-        for at in np.flatnonzero(conflict):
-            self.reject(int(lines[at]), "external_id",
-                        f"repeats the external id of line {int(lines[first[at]])} "
-                        "with different content")
-        self._order = order
+        lines = np.frombuffer(self.lines, dtype=np.uint32)
+        for later, earlier in zip(order[at], order[first]):
+            if content[later] != content[earlier]:
+                self.reject(int(lines[later]), "external_id",
+                            f"repeats the external id of line {int(lines[earlier])} "
+                            "with different content")
 
     # -- dry run ----------------------------------------------------------------------
 
@@ -328,19 +337,17 @@ class _Import:
 
         report = self.report
         report.new_customers = len(self.missing_customers)
-        if not self.lines:
+        if self._order is None:
             return
         order = self._order
-        ext = np.frombuffer(self.ext_hash, dtype=np.int64)[order]
-        lines = np.frombuffer(self.lines, dtype=np.int64)[order]
+        first = np.concatenate(([True], ~self._repeat))  # first row of each external id
+        lines = np.frombuffer(self.lines, dtype=np.uint32)[order]
         flags = np.frombuffer(self.flags, dtype=np.int8)[order]
-        keep = ~np.isin(lines, np.fromiter(self.rejected, dtype=np.int64, count=len(self.rejected)))
-        ext, flags = ext[keep], flags[keep]
-        first = np.ones(len(ext), dtype=bool)
-        first[1:] = ext[1:] != ext[:-1]
-        report.created = int(np.count_nonzero(first & (flags == _NEW)))
-        report.updated = int(np.count_nonzero(first & (flags == _UPDATED)))
-        report.unchanged = len(ext) - report.created - report.updated
+        rejected = np.fromiter(self.rejected, dtype=np.uint32, count=len(self.rejected))
+        keep = ~np.isin(lines, rejected)
+        report.created = int(np.count_nonzero(first & keep & (flags == _NEW)))
+        report.updated = int(np.count_nonzero(first & keep & (flags == _UPDATED)))
+        report.unchanged = int(np.count_nonzero(keep)) - report.created - report.updated
 
     # -- pass 2: write ----------------------------------------------------------------
 

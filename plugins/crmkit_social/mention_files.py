@@ -15,7 +15,7 @@ def read(path: str, fmt: str | None = None) -> tuple[list[dict[str, Any]], list[
     written by ``crmkit export`` reads back exactly.
     """
     source = SourceFile(path, file_format(path, fmt))
-    csv = source.format == "csv"
+    header = source.header() if source.format == "csv" else None
     records, labels, problems = [], [], []
     for record in source.records():
         where = f"line {record.line}"
@@ -24,8 +24,8 @@ def read(path: str, fmt: str | None = None) -> tuple[list[dict[str, Any]], list[
             problems.append((where, field, message))
             continue
         values = record.values
-        if csv:
-            values = {k: unneutralise(v) if isinstance(v, str) else v for k, v in values.items()}
+        if header is not None:  # a CSV record is its cells in header order
+            values = {k: unneutralise(v) for k, v in zip(header, values)}
         records.append(values)
         labels.append(where)
     return records, labels, problems
