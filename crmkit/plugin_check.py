@@ -519,6 +519,23 @@ def _compare_tables(name: str, declared: list[Any], created: set[str], conn) -> 
 # -- enable, use, disable -------------------------------------------------------------------
 
 
+def _requirements(plugin: plugins.InstalledPlugin) -> list[str]:
+    """The installed plugins ``plugin`` requires, directly or not, each after its own requirements."""
+    installed = plugins.discover()
+    order: list[str] = []
+
+    def visit(info) -> None:
+        for required in info.requires:
+            found = installed.get(required)
+            if required in order or found is None or plugins.load(found).broken:
+                continue
+            visit(found.info)
+            order.append(required)
+
+    visit(plugin.info)
+    return order
+
+
 def _enable(plugin: plugins.InstalledPlugin) -> list[Finding]:
     from sqlalchemy import func, select
 
@@ -527,7 +544,13 @@ def _enable(plugin: plugins.InstalledPlugin) -> list[Finding]:
 
     name = plugin.name
     out = []
+    requirements = _requirements(plugin)
     with _scratch_crm(plugin) as crm:
+        try:
+            for required in requirements:
+                crm.plugins.enable(required)
+        except Exception as exc:
+            return [Finding("enable", FAIL, f"enabling its requirements fails: {exc}")]
         try:
             config = crm.plugins.enable(name)
         except Exception as exc:
@@ -594,8 +617,9 @@ def _enable(plugin: plugins.InstalledPlugin) -> list[Finding]:
         except Exception as exc:
             out.append(Finding("enable", FAIL, f"disable/enable round trip fails: {exc}"))
     if not any(f.status == FAIL for f in out):
-        out.append(Finding("enable", OK, "enables with its defaults; pipeline, sweep, timeline, "
-                                         "export, merge, erase, disable and re-enable work"))
+        after = f" (after enabling {', '.join(requirements)})" if requirements else ""
+        out.append(Finding("enable", OK, f"enables with its defaults{after}; pipeline, sweep, "
+                                         "timeline, export, merge, erase, disable and re-enable work"))
     return out
 
 

@@ -280,3 +280,10 @@ def test_a_hook_that_crashes_during_the_round_trip_is_reported():
     assert check == "enable"
     assert detail == ("recording interactions fails: plugin 'crashy' failed in "
                       "crmkit_react_interactions: RuntimeError: kaput")
+
+
+def test_a_plugin_is_enabled_after_the_plugins_it_requires(capsys):
+    """valuechain requires analytical: the check enables analytical first instead of failing."""
+    assert main(["plugins", "check", "valuechain"]) == 0
+    enable = [line for line in capsys.readouterr().out.splitlines() if line.startswith("enable")]
+    assert enable and " ok " in enable[0] and "after enabling analytical" in enable[0]
