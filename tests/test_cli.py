@@ -75,3 +75,14 @@ def test_plugins_list_and_local_plugin_commands(run_cli):
 def test_debug_shows_traceback(run_cli):
     with pytest.raises(Exception):
         run_cli("--debug", "customers", "list")
+
+
+def test_core_config_set_is_validated_and_stored(run_cli):
+    run_cli("init")
+    code, out, _ = run_cli("config", "--set", "default_currency=EUR")
+    assert code == 0 and json.loads(out)["default_currency"] == "EUR"
+    code, _, err = run_cli("config", "--set", "default_currency")
+    assert code != 0 and "is not KEY=VALUE" in err
+    code, _, err = run_cli("config", "--set", "max_field_length=-1")
+    assert code != 0 and "/max_field_length" in err
+    assert json.loads(run_cli("config")[1])["default_currency"] == "EUR"

@@ -182,6 +182,20 @@ class _Quiet:
         return False
 
 
+def edited_config(document: dict, path: str | None, assignments, what: str) -> dict:
+    """``document`` replaced by the JSON file at ``path`` (if given), then each ``--set KEY=VALUE`` applied."""
+    from ..config import set_path
+
+    if path:
+        document = load_json_file(path, what)
+    for assignment in assignments:
+        key, sep, value = assignment.partition("=")
+        if not sep:
+            raise click.BadParameter(f"{assignment!r} is not KEY=VALUE", param_hint="--set")
+        document = set_path(document, key, value)
+    return document
+
+
 def load_json_file(path: str, what: str) -> Any:
     """Read a JSON document; a missing file or bad JSON is one clear error."""
     from ..errors import ConfigError

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from .common import load_json_file, output_document, pass_state
+from .common import edited_config, output_document, pass_state
 
 
 @click.command()
@@ -16,17 +16,8 @@ from .common import load_json_file, output_document, pass_state
 @pass_state
 def config(state, assignments, path, fmt) -> None:
     """Show the core configuration, or change it with --set / --file (validated)."""
-    from ..config import set_path
-
     with state.open() as crm:
-        document = dict(crm.core_config)
-        if path:
-            document = load_json_file(path, "core config")
-        for assignment in assignments:
-            key, sep, value = assignment.partition("=")
-            if not sep:
-                raise click.BadParameter(f"{assignment!r} is not KEY=VALUE", param_hint="--set")
-            document = set_path(document, key, value)
+        document = edited_config(dict(crm.core_config), path, assignments, "core config")
         if path or assignments:
             document = crm.plugins.configure_core(document)
         output_document(document, fmt)

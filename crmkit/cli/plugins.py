@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import click
 
-from .common import format_option, load_json_file, output, output_document, pass_state
+from .common import (edited_config, format_option, load_json_file, output, output_document,
+                     pass_state)
 
 
 @click.group()
@@ -60,17 +61,9 @@ def disable(state, name: str) -> None:
 @pass_state
 def config_(state, name: str, assignments, path, fmt) -> None:
     """Show NAME's configuration, or change it with --set / --file (validated by its schema)."""
-    from ..config import set_path
-
     with state.open() as crm:
-        document = crm.plugins.config(name)
-        if path:
-            document = load_json_file(path, f"plugin {name!r} config")
-        for assignment in assignments:
-            key, sep, value = assignment.partition("=")
-            if not sep:
-                raise click.BadParameter(f"{assignment!r} is not KEY=VALUE", param_hint="--set")
-            document = set_path(document, key, value)
+        document = edited_config(crm.plugins.config(name), path, assignments,
+                                 f"plugin {name!r} config")
         if path or assignments:
             document = crm.plugins.configure(name, document)
         output_document(document, fmt)
