@@ -141,10 +141,16 @@ def p_alive(params: Params, x, t_x, T) -> np.ndarray:
 def expected_purchases(params: Params, t: float, x, t_x, T) -> np.ndarray:
     """E[purchases in (T, T+t] | x, t_x, T] (paper, eq. 10), numerically stable.
 
-    The paper's ((α+T)/(α+T+t))^(r+x) · 2F1(r+x, b+x; a+b+x−1; z) with
-    z = t/(α+T+t) is rewritten by Euler's transformation as
-    (1−z)^(a−1) · 2F1(a+b−1−r, a−1; a+b+x−1; z), whose first two parameters do
-    not grow with x: no overflow for customers with hundreds of purchases.
+    E = (a+b+x−1)/(a−1) · [1 − G] · P(alive) with
+    G = ((α+T)/(α+T+t))^(r+x) · 2F1(r+x, b+x; a+b+x−1; z), z = t/(α+T+t).
+    G is evaluated three ways, each used where the previous one is not finite:
+
+    1. Euler's transformation (1−z)^(a−1) · 2F1(a+b−1−r, a−1; a+b+x−1; z), whose
+       first parameters do not grow with x (customers with hundreds of purchases);
+    2. Pfaff's transformation 2F1(r+x, a−1; a+b+x−1; −t/(α+T)), which has no
+       prefactor (very large a and b: a dropout probability nearly equal for all);
+    3. the defining series of G summed term by term in log space (all terms
+       positive, so no cancellation).
     """
     from scipy.special import hyp2f1
 
@@ -156,12 +162,46 @@ def expected_purchases(params: Params, t: float, x, t_x, T) -> np.ndarray:
         return np.zeros_like(x)
     z = t / (alpha + T + t)
     c = a + b + x - 1
-    bracket = 1.0 - np.exp((a - 1) * np.log1p(-z)) * hyp2f1(a + b - 1 - r, a - 1, c, z)
-    result = c / (a - 1) * bracket * p_alive(Params(r, alpha, a, b), x, t_x, T)
+    with np.errstate(all="ignore"):
+        g = np.exp((a - 1) * np.log1p(-z)) * hyp2f1(a + b - 1 - r, a - 1, c, z)
+        bad = ~np.isfinite(g)
+        if np.any(bad):
+            g[bad] = hyp2f1(r + x[bad], a - 1, c[bad], -t / (alpha + T[bad]))
+            bad = ~np.isfinite(g) | (g < 0) | (g > 1)
+        if np.any(bad):
+            g[bad] = _g_series(r + x[bad], b + x[bad], c[bad], z[bad])
+        result = c / (a - 1) * (1.0 - g) * p_alive(Params(r, alpha, a, b), x, t_x, T)
     if not np.all(np.isfinite(result)):
         raise ModelFitError(f"BG/NBD expected purchases are not finite for r={r:.4g}, "
                             f"alpha={alpha:.4g}, a={a:.4g}, b={b:.4g} (a + b + x - 1 must be > 0)")
     return result
+
+
+SERIES_TERMS = 2_000_000
+"""Most terms :func:`_g_series` sums before giving up (terms shrink at least like z^k)."""
+
+
+def _g_series(A, B, C, z) -> np.ndarray:
+    """(1−z)^A · Σ_k (A)_k (B)_k / ((C)_k k!) z^k, term by term in log space (A, B, C > 0, 0 < z < 1)."""
+    A, B, C, z = (np.asarray(v, dtype=float) for v in (A, B, C, z))
+    log_term = A * np.log1p(-z)
+    total = np.exp(log_term)
+    log_z = np.log(z)
+    active = np.arange(len(A))
+    k = 0
+    while active.size and k < SERIES_TERMS:
+        a_, b_, c_ = A[active], B[active], C[active]
+        ratio = np.log(a_ + k) + np.log(b_ + k) - np.log(c_ + k) - np.log(k + 1.0) + log_z[active]
+        log_term[active] += ratio
+        term = np.exp(log_term[active])
+        total[active] += term
+        k += 1
+        done = (ratio < 0) & (term <= 1e-17 * total[active])
+        active = active[~done]
+    if active.size:
+        raise ModelFitError(f"BG/NBD expected purchases: the series did not converge within "
+                            f"{SERIES_TERMS} terms for {active.size} customers")
+    return total
 
 
 def expected_purchases_new(params: Params, t: float) -> float:

@@ -17,3 +17,7 @@ class ModelFitError(CRMError):
     def __init__(self, message: str, at_bound: tuple[str, ...] = ()):
         super().__init__(message)
         self.at_bound = at_bound
+
+
+class MissingExtra(CRMError):
+    """An optional dependency (an extra such as ``plots``) is not installed; says how to install it."""

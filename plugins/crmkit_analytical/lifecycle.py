@@ -24,7 +24,8 @@ import datetime as dt
 from collections import Counter
 from typing import Any
 
-from sqlalchemy import and_, bindparam, case, func, insert, literal, or_, select, update
+from sqlalchemy import and_, bindparam, case, func, insert, literal, or_, select
+from sqlalchemy import update as sql_update
 
 from crmkit.tables import customers as C
 from crmkit.tables import interactions as I
@@ -106,7 +107,7 @@ def update(ctx, config: dict[str, Any], as_of: dt.datetime) -> LifecycleUpdate:
     if fresh:
         conn.execute(insert(L), fresh)
     if moved:
-        conn.execute(update(L).where(L.c.customer_id == bindparam("cid"))
+        conn.execute(sql_update(L).where(L.c.customer_id == bindparam("cid"))
                      .values(stage=bindparam("new_stage"), previous_stage=bindparam("old_stage"),
                              changed_at=bindparam("at"), updated_at=bindparam("now")),
                      moved)
