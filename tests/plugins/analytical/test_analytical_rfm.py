@@ -1,0 +1,123 @@
+"""RFM quintiles on a 10-customer table worked out by hand (ties get equal scores)."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+
+from analytical_support import days_ago, record, row
+
+HISTORY = {  # customer: [(days ago, amount)]
+    "C01": [(100, 10)],
+    "C02": [(80, 20), (50, 30)],
+    "C03": [(150, 30), (90, 30), (50, 40)],
+    "C04": [(5, 500)],
+    "C05": [(9, 50), (7, 50), (3, 50), (1, 50), (1.5, 50)],  # two purchases on one day
+    "C06": [(60, 30), (20, 30)],
+    "C07": [(40, 25), (30, 25), (20, 25), (10, 25)],
+    "C08": [(300, 20)],
+    "C09": [(400, 30), (300, 30), (200, 30)],
+    "C10": [(90, 20), (30, 20)],
+}
+
+
+def load(crm) -> None:
+    rows = []
+    for customer, purchases in HISTORY.items():
+        for days, amount in purchases:
+            hour = 11 if days == 1.5 else 10
+            rows.append(row(customer, days_ago(int(days), hour), amount=amount))
+    rows.append(row("C10", days_ago(25), "refund", amount=10))  # C10 net 30
+    rows.append(row("C11", days_ago(3), "visit"))  # no purchase: not scored
+    record(crm, rows)
+
+
+def scored(crm):
+    return {s.external_id: s for s in crm.plugin("analytical").rfm()}
+
+
+def test_quintiles_worked_by_hand(crm):
+    crm.plugins.enable("analytical")
+    load(crm)
+    got = scored(crm)
+    assert sorted(got) == [f"C{i:02d}" for i in range(1, 11)]
+    # score = ⌊5 · (customers strictly worse) / 10⌋ + 1
+    # R (days): C08 300, C09 200, C01 100, C02 = C03 50, C10 30, C06 20, C07 10, C04 5, C05 1
+    # F: 1 (C01 C04 C08), 2 (C02 C06 C10), 3 (C03 C09), 4 (C07), 5 (C05)
+    # M: 10 C01, 20 C08, 30 C10, 50 C02, 60 C06, 90 C09, 100 = 100 (C03 C07), 250 C05, 500 C04
+    expected = {
+        "C01": (100, 1, "10", 2, 1, 1, "hibernating"),
+        "C02": (50, 2, "50", 2, 2, 2, "hibernating"),
+        "C03": (50, 3, "100", 2, 4, 4, "can't lose"),
+        "C04": (5, 1, "500", 5, 1, 5, "new"),
+        "C05": (1, 5, "250", 5, 5, 5, "champions"),
+        "C06": (20, 2, "60", 4, 2, 3, "potential loyalists"),
+        "C07": (10, 4, "100", 4, 5, 4, "champions"),
+        "C08": (300, 1, "20", 1, 1, 1, "lost"),
+        "C09": (200, 3, "90", 1, 4, 3, "at risk"),
+        "C10": (30, 2, "30", 3, 2, 2, "need attention"),
+    }
+    for customer, (recency, frequency, monetary, r, f, m, segment) in expected.items():
+        s = got[customer]
+        assert (s.recency_days, s.frequency, s.monetary, s.r, s.f, s.m, s.segment) == (
+            recency, frequency, Decimal(monetary), r, f, m, segment), customer
+    counts = crm.plugin("analytical").rfm_segments()
+    assert counts["champions"] == 2 and counts["hibernating"] == 2 and counts["loyal"] == 0
+    assert sum(counts.values()) == 10
+
+
+def test_equal_values_always_get_equal_scores(crm):
+    crm.plugins.enable("analytical")
+    record(crm, [row(f"T{i}", days_ago(10), amount=100) for i in range(7)])
+    assert {(s.r, s.f, s.m) for s in scored(crm).values()} == {(1, 1, 1)}
+
+
+def test_bins_default_changes_the_scores(crm):
+    crm.plugins.enable("analytical", {"rfm": {"bins": 2}})
+    load(crm)
+    r = {k: s.r for k, s in scored(crm).items()}
+    # ⌊2k/10⌋ + 1: the five with k <= 4 strictly-worse customers score 1
+    assert [k for k, v in sorted(r.items()) if v == 1] == ["C01", "C02", "C03", "C08", "C09"]
+
+
+def test_frequency_days_and_mean_monetary(crm):
+    crm.plugins.enable("analytical", {"rfm": {"frequency": "days", "monetary": "mean"}})
+    load(crm)
+    got = scored(crm)
+    assert got["C05"].frequency == 4  # two purchases on one day count once
+    assert got["C05"].monetary == Decimal("62.5")  # 250 / 4 days
+    assert got["C10"].monetary == Decimal("15")  # (40 − 10) / 2
+    # means: 10 C01, 15 C10, 20 C08, 25 C02 C07 (ranked equal), 30 C06 C09, 33.3 C03, 62.5 C05, 500 C04
+    assert {k: s.m for k, s in got.items()} == {
+        "C01": 1, "C10": 1, "C08": 2, "C02": 2, "C07": 2, "C06": 3, "C09": 3, "C03": 4,
+        "C05": 5, "C04": 5}
+
+
+def test_custom_segments_replace_the_defaults(crm):
+    crm.plugins.enable("analytical", {"rfm": {"segments": [
+        {"name": "big", "if": {"field": "monetary", "op": "ge", "value": 100}},
+        {"name": "rest", "if": {"all": []}}]}})
+    load(crm)
+    assert {k for k, s in scored(crm).items() if s.segment == "big"} == {"C03", "C04", "C05", "C07"}
+    assert crm.plugin("analytical").rfm_segments() == {"big": 4, "rest": 6}
+
+
+def test_a_bad_segment_rule_is_a_config_error_naming_the_pointer(crm):
+    from crmkit.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=r"/rfm/segments/0/if"):
+        crm.plugins.enable("analytical", {"rfm": {"segments": [
+            {"name": "x", "if": {"field": "colour", "op": "eq", "value": 1}}]}})
+    assert "analytical" not in crm.enabled_plugins()
+
+
+def test_rfm_grid_counts_cells(crm):
+    crm.plugins.enable("analytical")
+    load(crm)
+    grid = {(c["r"], c["f"]): (c["customers"], c["mean_net_spend"])
+            for c in crm.plugin("analytical").rfm_grid()}
+    assert grid[(2, 1)] == (1, Decimal("10.00"))
+    assert grid[(4, 5)] == (1, Decimal("100.00"))
+    assert grid[(5, 1)] == (1, Decimal("500.00"))
+    assert sum(n for n, _ in grid.values()) == 10
