@@ -1,0 +1,133 @@
+"""Cohort matrix, Pareto, KPIs and lifecycle stages on small hand-built histories."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from analytical_support import at, days_ago, ids, record, row
+from crmkit_analytical.kpis import attainment, status
+
+
+def test_cohort_matrix_by_hand(crm):
+    crm.plugins.enable("analytical")
+    record(crm, [
+        row("A", "2024-11-05", amount=50), row("A", "2024-12-10", amount=30),
+        row("A", "2025-01-01T09:00", amount=20),
+        row("B", "2024-11-20", amount=100), row("B", "2024-12-15", "refund", amount=40),
+        row("C", "2024-12-02", amount=70), row("C", "2024-12-20", amount=30),
+        row("D", "2024-10-01", amount=10), row("D", "2024-11-10", amount=10),  # older cohort
+        row("E", "2025-01-01T08:00", amount=10),
+    ])
+    cells = crm.plugin("analytical").cohorts(cohorts=3, months=2)
+    got = [(c.cohort, c.size, c.month, c.buyers, c.share, c.revenue_per_member) for c in cells]
+    assert got == [
+        ("2024-11", 2, 0, 2, 100.0, Decimal("75.00")),   # A 50 + B 100
+        ("2024-11", 2, 1, 1, 50.0, Decimal("-5.00")),    # A buys 30, B refunds 40
+        ("2024-11", 2, 2, 1, 50.0, Decimal("10.00")),    # A 20
+        ("2024-12", 1, 0, 1, 100.0, Decimal("100.00")),  # C 70 + 30
+        ("2024-12", 1, 1, 0, 0.0, Decimal("0.00")),
+        ("2025-01", 1, 0, 1, 100.0, Decimal("10.00")),   # E
+    ]
+
+
+def pareto_history(crm):
+    record(crm, [row("P1", days_ago(5), amount=500), row("P2", days_ago(5), amount=250),
+                 row("P2", days_ago(4), "refund", amount=50), row("P3", days_ago(5), amount=150),
+                 row("P4", days_ago(5), amount=100), row("P5", days_ago(5), amount=50)])
+
+
+def test_pareto_by_hand(crm):
+    crm.plugins.enable("analytical")
+    pareto_history(crm)
+    result = crm.plugin("analytical").pareto()
+    # net spends 500, 200, 150, 100, 50 = 1000; top ⌈0.2 · 5⌉ = 1 customer: 50 %;
+    # cumulative 500, 700, 850 ≥ 800 at k = 3: 60 % of customers
+    assert (result.customers, result.revenue) == (5, Decimal("1000.00"))
+    assert (result.top_customers, result.top_revenue_share) == (1, 50.0)
+    assert (result.customers_for_target, result.customer_share_for_target) == (3, 60.0)
+
+
+def test_pareto_top_share_default_changes_the_answer(crm):
+    crm.plugins.enable("analytical", {"pareto": {"top_share": 0.4, "revenue_share": 0.5}})
+    pareto_history(crm)
+    result = crm.plugin("analytical").pareto()
+    assert (result.top_customers, result.top_revenue_share) == (2, 70.0)
+    assert (result.customers_for_target, result.customer_share_for_target) == (1, 20.0)
+
+
+def test_kpi_attainment_and_status_rules():
+    assert attainment(90, 100, "up") == 0.9 and status(0.9, False) == "at_risk"
+    assert attainment(50, 40, "down") == 0.8 and status(0.8, False) == "off_track"
+    assert status(1.0, False) == "on_track" and status(0.89, False) == "off_track"
+    assert status(1.0, True) == "met" and status(0.99, True) == "missed"
+    assert status(None, False) == "no_data" and status(None, True) == "missed"
+
+
+def test_kpis_measured_for_the_period_to_date(crm):
+    kpis = [{"name": "rev-a", "metric": "revenue", "target": 100, "deadline": "2025-06-30"},
+            {"name": "rev-b", "metric": "revenue", "target": 80, "deadline": "2025-06-30",
+             "owner": "ana"},
+            {"name": "rev-c", "metric": "revenue", "target": 200, "deadline": "2025-06-30"},
+            {"name": "dec", "metric": "revenue", "target": 40, "deadline": "2024-12-31"},
+            {"name": "dec-down", "metric": "revenue", "target": 40, "direction": "down",
+             "deadline": "2024-12-31"},
+            {"name": "nps", "metric": "nps", "target": 50, "period": "quarter",
+             "deadline": "2025-03-31"}]
+    crm.plugins.enable("analytical", {"kpis": kpis})
+    record(crm, [row("K1", "2024-12-10", amount=50), row("K1", "2025-01-01T09:00", amount=90)])
+    got = {k.name: (k.value, k.attainment, k.status) for k in crm.plugin("analytical").kpis()}
+    assert got["rev-a"] == (90.0, 0.9, "at_risk")      # January to date: 90 of 100
+    assert got["rev-b"] == (90.0, 1.125, "on_track")
+    assert got["rev-c"] == (90.0, 0.45, "off_track")
+    assert got["dec"] == (50.0, 1.25, "met")           # measured at the deadline: December
+    assert got["dec-down"] == (50.0, 0.8, "missed")    # target / value
+    assert got["nps"] == (None, None, "no_data")
+
+
+def lifecycle_history(crm):
+    record(crm, [row("P", days_ago(3), "visit"),
+                 row("N", days_ago(30), amount=10),
+                 row("A", days_ago(200), amount=10), row("A", days_ago(60), amount=10),
+                 row("W", days_ago(400), amount=10), row("W", days_ago(20), amount=10),
+                 row("R", days_ago(120), amount=10),
+                 row("L", days_ago(200), amount=10)])
+
+
+def test_lifecycle_stages_by_hand(crm):
+    crm.plugins.enable("analytical")
+    lifecycle_history(crm)
+    names = {v: k for k, v in ids(crm).items()}
+    stages = {names[c]: s for c, s in crm.plugin("analytical").lifecycle_stages().items()}
+    assert stages == {"P": "prospect", "N": "new", "A": "active", "W": "won_back",
+                      "R": "at_risk", "L": "lapsed"}
+
+
+def test_lifecycle_thresholds_change_the_stages(crm):
+    crm.plugins.enable("analytical", {"lifecycle": {"new_days": 10, "active_days": 130,
+                                                    "lapsed_days": 390}})
+    lifecycle_history(crm)
+    names = {v: k for k, v in ids(crm).items()}
+    stages = {names[c]: s for c, s in crm.plugin("analytical").lifecycle_stages().items()}
+    # N is past new (30 > 10); R within active (120 <= 130); W's gap 380 <= 390: active; L at risk
+    assert stages == {"P": "prospect", "N": "active", "A": "active", "W": "active",
+                      "R": "active", "L": "at_risk"}
+
+
+def test_lifecycle_update_stores_stages_and_emits_changes(crm, clock):
+    crm.plugins.enable("analytical")
+    lifecycle_history(crm)
+    api = crm.plugin("analytical")
+    first = api.update_lifecycle()
+    assert first.changed == 6 and first.counts["won_back"] == 1
+    assert api.update_lifecycle().changed == 0
+    clock.advance(days=100)  # N's first purchase is now 130 days ago: at risk
+    later = api.update_lifecycle()
+    events = crm.events.list(type="lifecycle.changed")
+    n_id = ids(crm)["N"]
+    moved = [e for e in events if e.customer_id == n_id and e.payload["from"] == "new"]
+    assert [e.payload["to"] for e in moved] == ["at_risk"]
+    assert later.changed == len([e for e in events if e.payload["from"] is not None])
+    # 100 days on: N 130, A 160, W 120 days since the last purchase (at risk); R 220, L 300 lapsed
+    assert later.counts == {"prospect": 1, "new": 0, "won_back": 0, "active": 0, "at_risk": 3,
+                            "lapsed": 2}
+    assert later.changed == 4  # N, A, W to at_risk; R to lapsed (L stays lapsed)
