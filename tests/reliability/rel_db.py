@@ -213,3 +213,13 @@ def text_cells(url: str, tables: Iterable[str] | None = None) -> list[tuple[str,
 def _is_text(type_) -> bool:
     name = type(type_).__name__.upper()
     return any(k in name for k in ("CHAR", "TEXT", "STRING", "JSON", "CLOB"))
+
+
+def table_names_of(url: str) -> list[str]:
+    """Every table of the database at ``url``."""
+    eng = engine(url)
+    try:
+        with eng.connect() as conn:
+            return table_names(conn)
+    finally:
+        eng.dispose()

@@ -1,0 +1,270 @@
+"""4. Hostile input: imports, oversized values, injection strings.
+
+Hypothesis writes hostile CSV and JSON Lines files (broken numbers and dates,
+unknown customers, repeated external ids, injection strings, odd Unicode) and
+imports them through the ``crmkit`` CLI with every existing plugin enabled.
+Whatever the file: no traceback, one clear outcome, and either the import
+reports what it wrote or the database is exactly as before.  Oversized values
+are refused naming the documented limit; injection strings are stored and
+searched verbatim, never executed.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import re
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import rel_db
+import rel_support
+from rel_fuzz import INJECTIONS, NUL, amounts, odd_text, timestamps
+from rel_support import INTERNAL_ERROR, assert_clean_failure, cli
+
+FUZZ = settings(max_examples=20, deadline=None, derandomize=True,
+                suppress_health_check=[HealthCheck.function_scoped_fixture,
+                                       HealthCheck.too_slow])
+SUMMARY = re.compile(r"read (\d+), created (\d+), updated (\d+), unchanged (\d+), rejected (\d+)")
+
+interaction_rows = st.lists(st.fixed_dictionaries({}, optional={
+    "customer": st.one_of(st.sampled_from(["C1", "C2", "C9"]), odd_text),
+    "occurred_at": timestamps,
+    "kind": st.one_of(st.sampled_from(["purchase", "visit", "refund", "complaint"]), odd_text),
+    "channel": st.one_of(st.sampled_from(["web", "email"]), odd_text),
+    "amount": amounts,
+    "currency": st.one_of(st.sampled_from(["USD", "EUR", "usd", "EURO"]), odd_text),
+    "external_id": st.one_of(st.sampled_from(["E1", "E2", "P0"]), odd_text),
+    "note": odd_text,
+}), min_size=1, max_size=6)
+
+customer_rows = st.lists(st.fixed_dictionaries({}, optional={
+    "external_id": st.one_of(st.sampled_from(["C1", "C2", "N1", "N2", "ORG"]), odd_text),
+    "name": odd_text,
+    "type": st.one_of(st.sampled_from(["person", "organisation"]), odd_text),
+    "email": st.one_of(st.sampled_from(["a@example.com", "not-an-email"]), odd_text),
+    "phone": odd_text,
+    "organisation": st.one_of(st.sampled_from(["ORG", "C1"]), odd_text),
+    "tags": odd_text,
+    "attr.loyalty_id": odd_text,
+}), min_size=1, max_size=6).filter(lambda rows: not any(_org_without_id(r) for r in rows))
+
+
+def _org_without_id(row) -> bool:
+    """An organisation row without an external id: a known core bug, kept out of the fuzzing.
+
+    test_an_organisation_row_without_an_external_id_is_a_row_error is its strict xfail.
+    """
+    return row.get("type") == "organisation" and not str(row.get("external_id", "")).strip()
+
+
+def write_rows(path, rows, fmt) -> None:
+    """Write ``rows`` as CSV (header = every key seen) or JSON Lines."""
+    if fmt == "jsonl":
+        path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+        return
+    header = list(dict.fromkeys(k for r in rows for k in r)) or ["customer"]
+    with path.open("w", encoding="utf-8", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(header)
+        for r in rows:
+            writer.writerow([r.get(k, "") for k in header])
+
+
+def check_import(url, path, kind, flags) -> None:
+    """Import ``path``; assert one clean outcome and that the database matches it."""
+    table = "interactions" if kind == "interactions" else "customers"
+    before = rel_db.snapshot(url)
+    code, out, err = cli(url, "import", kind, str(path), *flags)
+    assert INTERNAL_ERROR not in err and "Traceback" not in err, err
+    if code != 0:
+        assert err.strip(), "a refused import must say why"
+        assert rel_db.snapshot(url) == before, "a refused import changed the database"
+        return
+    match = SUMMARY.search(out)
+    assert match, f"no summary line in {out!r}"
+    created = int(match.group(2))
+    new_customers = int(re.search(r"created (\d+) new customer", out).group(1)) \
+        if "new customer" in out else 0
+    grown = len(rel_db.snapshot(url)[table]) - len(before[table])
+    expected = created + (new_customers if table == "customers" else 0)
+    assert grown == expected, f"summary says {created} created, table grew by {grown}: {out}"
+    assert rel_db.integrity_problems(url) == []
+
+
+@FUZZ
+@given(rows=interaction_rows, fmt=st.sampled_from(["csv", "jsonl"]),
+       flags=st.lists(st.sampled_from(["--skip-invalid", "--create-customers"]), unique=True))
+def test_fuzzed_interaction_files_import_cleanly_or_change_nothing(seeded_url, tmp_path, rows,
+                                                                     fmt, flags):
+    path = tmp_path / f"interactions.{fmt}"
+    write_rows(path, rows, fmt)
+    check_import(seeded_url, path, "interactions", flags)
+
+
+@FUZZ
+@given(rows=customer_rows, fmt=st.sampled_from(["csv", "jsonl"]),
+       skip=st.booleans())
+def test_fuzzed_customer_files_import_cleanly_or_change_nothing(seeded_url, tmp_path, rows, fmt,
+                                                                 skip):
+    path = tmp_path / f"customers.{fmt}"
+    write_rows(path, rows, fmt)
+    check_import(seeded_url, path, "customers", ["--skip-invalid"] if skip else [])
+
+
+@settings(max_examples=10, deadline=None, derandomize=True,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.binary(max_size=300))
+def test_arbitrary_bytes_as_an_import_file_are_refused_or_read_cleanly(seeded_url, tmp_path, data):
+    path = tmp_path / "garbage.csv"
+    path.write_bytes(b"customer,occurred_at,amount\n" + data)
+    check_import(seeded_url, path, "interactions", [])
+
+
+# -- oversized values and files ------------------------------------------------------------------
+
+
+def test_oversized_fields_are_refused_naming_the_limit_and_the_limit_is_configurable(seeded_url,
+                                                                                    clock):
+    from crmkit.errors import ValidationError
+
+    with rel_support.open_crm(seeded_url, clock, create=False) as crm:
+        with pytest.raises(ValidationError, match="301 characters; at most 300"):
+            crm.customers.add("BIG", "x" * 301)
+        crm.customers.add("OK60", "y" * 60)
+        with pytest.raises(ValidationError, match="must be text of at most 200 characters"):
+            crm.interactions.record("C1", clock.now(), channel="c" * 201)
+        with pytest.raises(ValidationError, match=r"bytes of JSON; the limit is 65536 "
+                                                  r"\(core config max_payload_bytes\)"):
+            crm.interactions.record("C1", clock.now(), payload={"blob": "z" * 70_000})
+        crm.interactions.record("C1", clock.now(), payload={"blob": "z" * 200}, external_id="M1")
+        crm.plugins.configure_core({"max_field_length": 50, "max_payload_bytes": 100})
+        with pytest.raises(ValidationError, match="60 characters; at most 50"):
+            crm.customers.add("BIG60", "y" * 60)
+        with pytest.raises(ValidationError, match="the limit is 100"):
+            crm.interactions.record("C1", clock.now(), payload={"blob": "z" * 200})
+    assert rel_db.count(seeded_url, "SELECT count(*) FROM customers") == 3
+    assert rel_db.count(seeded_url, "SELECT count(*) FROM interactions") == 2
+
+
+def test_an_import_line_over_the_documented_limit_is_a_row_error_and_nothing_is_written(
+        seeded_url, tmp_path):
+    from crmkit.services.records import MAX_LINE_BYTES
+
+    path = tmp_path / "big.csv"
+    path.write_text("customer,occurred_at,amount,note\n"
+                    "C1,2024-06-01,5,short\n"
+                    f"C1,2024-06-02,5,{'n' * (MAX_LINE_BYTES + 10)}\n"
+                    "C2,2024-06-03,5,short\n")
+    before = rel_db.snapshot(seeded_url)
+    code, _, err = cli(seeded_url, "import", "interactions", str(path))
+    assert code != 0 and INTERNAL_ERROR not in err
+    assert f"line 3: row: the line is longer than {MAX_LINE_BYTES} bytes (the limit)" in err
+    assert rel_db.snapshot(seeded_url) == before
+
+
+def test_an_import_field_over_max_field_length_is_a_row_error_naming_the_limit(seeded_url,
+                                                                              tmp_path):
+    path = tmp_path / "long.jsonl"
+    path.write_text(json.dumps({"customer": "C1", "occurred_at": "2024-06-01",
+                                "channel": "w" * 201}) + "\n")
+    before = rel_db.snapshot(seeded_url)
+    code, _, err = cli(seeded_url, "import", "interactions", str(path))
+    assert code != 0 and INTERNAL_ERROR not in err
+    assert "line 1: channel: must be text of at most 200 characters" in err
+    assert rel_db.snapshot(seeded_url) == before
+
+
+# -- injection strings ---------------------------------------------------------------------------
+
+
+def test_injection_strings_in_every_free_text_field_are_stored_and_searched_verbatim(seeded_url,
+                                                                                     clock):
+    from crmkit import conditions, tables
+    from crmkit.errors import CRMError
+    from sqlalchemy import select
+    from sqlalchemy.dialects import postgresql, sqlite
+
+    with rel_support.open_crm(seeded_url, clock, create=False) as crm:
+        names_before = rel_db.table_names_of(seeded_url)
+        for i, text in enumerate(INJECTIONS):
+            ext = f"INJ{i}"
+            crm.customers.add(ext, text, phone=text[:64], preferred_channel=text[:40],
+                              lifecycle_stage=text[:40], tags=[text],
+                              attributes={"note": text})
+            crm.interactions.record(ext, clock.now(), kind="visit", channel=text[:40],
+                                    external_id=text, actor=text[:200],
+                                    payload={"comment": text, text: text})
+            got = crm.customers.get(ext)
+            assert (got.name, got.tags, got.attributes["note"]) == (text.strip(), (text,), text)
+            assert [c.external_id for c in crm.customers.find(name=text.strip())] == [ext]
+            assert [c.external_id for c in crm.customers.find(tag=text)] == [ext]
+            [stored] = crm.interactions.list(customer=ext)
+            assert (stored.channel, stored.external_id, stored.payload["comment"]) == (
+                text[:40], text, text)
+            condition = {"any": [{"field": "name", "op": "eq", "value": text.strip()},
+                                 {"field": "name", "op": "contains", "value": text.strip()}]}
+            where = conditions.to_sql(condition, lambda f, op: tables.customers.c[f])
+            query = select(tables.customers.c.external_id).where(where)
+            for dialect in (sqlite.dialect(), postgresql.dialect()):
+                sql = str(query.compile(dialect=dialect))
+                assert text.strip() not in sql and "DROP" not in sql, sql
+            with crm.read() as conn:
+                assert [r[0] for r in conn.execute(query)] == [ext]
+        with pytest.raises(CRMError):
+            crm.customers.get(INJECTIONS[0])
+    assert rel_db.table_names_of(seeded_url) == names_before
+    assert rel_db.count(seeded_url, "SELECT count(*) FROM customers") == 2 + len(INJECTIONS)
+    assert rel_db.integrity_problems(seeded_url) == []
+
+
+@pytest.mark.parametrize("text", INJECTIONS[:6])
+def test_injection_strings_as_cli_arguments_are_data_not_sql(seeded_url, text):
+    code, _, err = cli(seeded_url, "customers", "add", "INJ", "--name", text, "--tag", text,
+                       "--attr", f"note={text}")
+    assert code == 0, err
+    code, out, err = cli(seeded_url, "customers", "show", "INJ", "--format", "json")
+    assert code == 0 and json.loads(out)["profile"]["name"] == text.strip(), err
+    code, out, err = cli(seeded_url, "interactions", "list", "--kind", text, "--format", "json")
+    assert code == 0 and json.loads(out) == [], err
+    code, _, err = cli(seeded_url, "customers", "show", text)
+    assert_clean_failure(code, err, "no customer")
+    assert rel_db.count(seeded_url, "SELECT count(*) FROM customers") == 3
+    assert rel_db.integrity_problems(seeded_url) == []
+
+
+# -- known core bugs (strict xfail: they turn red once fixed, so the workaround goes too) ---------
+
+
+@pytest.mark.xfail(strict=True, reason="core bug: crmkit/services/importing.py _check_customers "
+                   "reads row['external_id'] of organisation rows before the row check, so an "
+                   "organisation row without an external id is a KeyError (an internal error) "
+                   "instead of 'line 2: external_id: required'")
+def test_an_organisation_row_without_an_external_id_is_a_row_error(seeded_url, tmp_path):
+    path = tmp_path / "orgs.csv"
+    path.write_text("external_id,name,type\n,Acme Ltd,organisation\n")
+    before = rel_db.snapshot(seeded_url)
+    code, _, err = cli(seeded_url, "import", "customers", str(path))
+    assert INTERNAL_ERROR not in err, err
+    assert code != 0 and "line 2: external_id: required" in err, err
+    assert rel_db.snapshot(seeded_url) == before
+
+
+@pytest.mark.xfail(strict=True, reason="core bug: text containing NUL (U+0000) is not refused by "
+                   "validation: PostgreSQL raises a raw DataError (an internal error) on the "
+                   "write, SQLite stores it and customers.find(tag=...) then cannot find it")
+def test_text_with_a_nul_character_is_refused_clearly(seeded_url, clock):
+    from crmkit.errors import ValidationError
+
+    before = rel_db.snapshot(seeded_url)
+    with rel_support.open_crm(seeded_url, clock, create=False) as crm:
+        for call in (lambda: crm.customers.add("NUL1", NUL),
+                     lambda: crm.customers.add("NUL2", "ok", tags=[NUL]),
+                     lambda: crm.customers.add("NUL3", "ok", attributes={"note": NUL}),
+                     lambda: crm.interactions.record("C1", clock.now(), payload={"c": NUL}),
+                     lambda: crm.interactions.record("C1", clock.now(), external_id=NUL)):
+            with pytest.raises(ValidationError, match="NUL|U\\+0000|control character"):
+                call()
+    assert rel_db.snapshot(seeded_url) == before
