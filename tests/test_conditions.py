@@ -78,3 +78,42 @@ def test_days_between_is_portable(crm):
     with crm.read() as conn:
         span = conn.execute(select(days_between(func.max(i.occurred_at), func.min(i.occurred_at)))).scalar()
     assert span == pytest.approx(10.5)
+
+
+@pytest.mark.parametrize("condition, expected", [
+    ({"field": "attributes.size", "op": "ge", "value": 10}, ["N12"]),
+    ({"field": "attributes.size", "op": "eq", "value": "9"}, ["T9"]),       # text is not a number
+    ({"field": "attributes.size", "op": "lt", "value": 100}, ["N12"]),      # "9" never compares
+    ({"field": "attributes.vip", "op": "eq", "value": True}, ["B"]),
+    ({"field": "attributes.geo.city", "op": "eq", "value": "Oslo"}, ["N12"]),
+    ({"field": "attributes.colours", "op": "contains", "value": "red"}, ["B"]),
+    ({"field": "attributes.note", "op": "contains", "value": "50%"}, ["T9"]),
+    ({"field": "attributes.size", "op": "exists"}, ["N12", "T9"]),
+    ({"field": "attributes.it's; --", "op": "eq", "value": 1}, ["B"]),
+    ({"field": "tags", "op": "contains", "value": "vip"}, ["B"]),
+    ({"field": "type", "op": "in", "value": ["organisation"]}, ["T9"]),
+    ({"not": {"field": "attributes.size", "op": "gt", "value": 0}}, ["B", "T9"]),
+])
+def test_customer_fields_compare_by_json_type_on_both_databases(crm, condition, expected):
+    from crmkit.condition_sql import customer_condition
+
+    crm.customers.add("N12", attributes={"size": 12, "geo": {"city": "Oslo"}})
+    crm.customers.add("T9", type="organisation", attributes={"size": "9", "note": "up 50% now"})
+    crm.customers.add("B", tags=["vip"], attributes={"vip": True, "colours": ["red"],
+                                                     "it's; --": 1})
+    c = tables.customers.c
+    with crm.read() as conn:
+        found = conn.execute(select(c.external_id).where(customer_condition(condition))
+                             .order_by(c.external_id)).scalars().all()
+    assert found == expected
+
+
+def test_unknown_customer_field_is_a_config_error():
+    from crmkit.condition_sql import customer_condition
+
+    with pytest.raises(ConfigError, match="unknown customer field 'colour'.*allowed"):
+        customer_condition({"field": "colour", "op": "eq", "value": 1})
+    with pytest.raises(ConfigError, match="JSON key 'a\"b'"):
+        customer_condition({"field": 'attributes.a"b', "op": "eq", "value": 1})
+    with pytest.raises(ConfigError, match="tags support only"):
+        customer_condition({"field": "tags", "op": "gt", "value": 1})

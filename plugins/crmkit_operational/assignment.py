@@ -124,7 +124,7 @@ def territory_teams(ctx, customer_ids: Sequence[int]) -> dict[int, str]:
     section = ctx.config["assignment"]
     result: dict[int, str] = {}
     remaining = list(customer_ids)
-    fields = FieldSQL(ctx.conn.dialect.name, interaction_table=None)
+    fields = FieldSQL(interaction_table=None)
     for territory in section["territories"]:
         if not remaining:
             break

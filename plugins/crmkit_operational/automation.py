@@ -120,7 +120,7 @@ def on_interactions(ctx, batch) -> None:
     if not rules:
         return
     i = interactions
-    fields = FieldSQL(ctx.conn.dialect.name)
+    fields = FieldSQL()
     source = i.join(customers, customers.c.id == i.c.customer_id).outerjoin(
         leads, leads.c.customer_id == i.c.customer_id)
     triggers = []

@@ -40,7 +40,7 @@ def _funnel(config) -> None:
 def _sql_check(condition: dict[str, Any], pointer: str, with_payload: bool) -> None:
     """Compile a condition for SQL to catch operators a field cannot take."""
     try:
-        fields = FieldSQL("sqlite") if with_payload else FieldSQL("sqlite", interaction_table=None)
+        fields = FieldSQL() if with_payload else FieldSQL(interaction_table=None)
         fields.compile(condition)
     except ConfigError as exc:
         raise ConfigError(f"{pointer}: {exc}") from None

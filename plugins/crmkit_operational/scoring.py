@@ -69,7 +69,7 @@ def _fit(ctx) -> Any:
     """SQL expression: fit points met by the joined customer row (0 without fit rules)."""
     from .sqlfields import FieldSQL
 
-    fields = FieldSQL(ctx.conn.dialect.name, interaction_table=None)
+    fields = FieldSQL(interaction_table=None)
     total = literal(0.0, Float)
     for rule in ctx.config["scoring"]["fit"]:
         condition = {"field": f"customer.attributes.{rule['attribute']}", "op": rule["op"],

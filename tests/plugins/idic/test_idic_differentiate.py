@@ -142,7 +142,7 @@ def test_needs_groups_first_match_wins(icrm):
     ({"needs_groups": [{"name": "MVC", "condition": {"field": "type", "op": "eq", "value": "person"}}]},
      r"/needs_groups/0/name: 'MVC' is a value group name"),
     ({"needs_groups": [{"name": "x", "condition": {"field": "tags", "op": "eq", "value": "a"}}]},
-     r"/needs_groups/0/condition: tags: only 'contains' and 'exists'"),
+     r"/needs_groups/0/condition: field 'tags': tags support only the contains and exists"),
     ({"contact_plans": {"VIP": {"frequency_days": 7}}},
      r"/contact_plans/VIP: not a group \(allowed: MVC, MGC, BZ, maintain\)"),
     ({"mvc_share": 0.7, "mgc_share": 0.5}, r"/mgc_share: mvc_share \+ mgc_share must not exceed 1"),
