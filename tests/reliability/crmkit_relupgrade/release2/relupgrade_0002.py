@@ -1,0 +1,22 @@
+"""relupgrade release 2: each note's length, filled from the existing rows.
+
+Revision ID: relupgrade_0002
+"""
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "relupgrade_0002"
+down_revision = "relupgrade_0001"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    op.add_column("relupgrade_notes", sa.Column("body_length", sa.Integer))
+    op.execute("UPDATE relupgrade_notes SET body_length = length(body)")
+
+
+def downgrade() -> None:
+    with op.batch_alter_table("relupgrade_notes") as batch:
+        batch.drop_column("body_length")
