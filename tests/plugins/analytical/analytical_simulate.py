@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import random
+from decimal import Decimal
+
 import numpy as np
+
+from analytical_support import UTC, row
 
 
 def bgnbd_customers(rng: np.random.Generator, n: int, r: float, alpha: float, a: float, b: float,
@@ -38,3 +44,25 @@ def gamma_gamma_means(rng: np.random.Generator, x: np.ndarray, p: float, q: floa
     """
     nu = rng.gamma(q, 1.0 / v, len(x))
     return rng.gamma(p * x, 1.0 / (nu * x))
+
+
+def purchase_history(seed: int = 11, customers: int = 300):
+    """Purchase histories: (rows, {customer: sorted distinct purchase days}, {customer: [amounts]})."""
+    rng = random.Random(seed)
+    start = dt.datetime(2023, 1, 1, tzinfo=UTC)
+    rows, days, amounts = [], {}, {}
+    for i in range(customers):
+        ext = f"S{i:04d}"
+        rate = rng.gammavariate(0.8, 1 / 12)  # purchases per day
+        alive_until = rng.uniform(60, 700)
+        first = rng.randrange(0, 600)
+        day, mine = first, []
+        spend_scale = rng.gammavariate(5, 6)
+        while day <= 730 and day - first <= alive_until:
+            mine.append(day)
+            amount = Decimal(str(round(rng.gammavariate(3, spend_scale / 3), 2))) + 1
+            rows.append(row(ext, start + dt.timedelta(days=day, hours=9), amount=amount))
+            amounts.setdefault(ext, []).append((day, amount))
+            day += max(1, int(rng.expovariate(rate))) if rate > 0 else 10_000
+        days[ext] = mine
+    return rows, days, amounts

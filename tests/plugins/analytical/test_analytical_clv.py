@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
-import random
 from decimal import Decimal
 
 import numpy as np
 import pytest
 
+from analytical_simulate import purchase_history as simulated_history
 from analytical_support import UTC, at, record, row
 from crmkit_analytical import bgnbd, gammagamma
 from crmkit_analytical.errors import ModelFitError
@@ -52,28 +52,6 @@ def test_time_unit_default_changes_the_summary(crm):
     summary_history(crm)
     got = {s.external_id: s.T for s in crm.plugin("analytical").clv_summary()}
     assert got == {"A": 92.0, "B": 7.0, "C": 31.0}
-
-
-def simulated_history(seed: int = 11, customers: int = 300):
-    """Purchase histories: (rows, {customer: sorted distinct purchase days}, {customer: [amounts]})."""
-    rng = random.Random(seed)
-    start = dt.datetime(2023, 1, 1, tzinfo=UTC)
-    rows, days, amounts = [], {}, {}
-    for i in range(customers):
-        ext = f"S{i:04d}"
-        rate = rng.gammavariate(0.8, 1 / 12)  # purchases per day
-        alive_until = rng.uniform(60, 700)
-        first = rng.randrange(0, 600)
-        day, mine = first, []
-        spend_scale = rng.gammavariate(5, 6)
-        while day <= 730 and day - first <= alive_until:
-            mine.append(day)
-            amount = Decimal(str(round(rng.gammavariate(3, spend_scale / 3), 2))) + 1
-            rows.append(row(ext, start + dt.timedelta(days=day, hours=9), amount=amount))
-            amounts.setdefault(ext, []).append((day, amount))
-            day += max(1, int(rng.expovariate(rate))) if rate > 0 else 10_000
-        days[ext] = mine
-    return rows, days, amounts
 
 
 AS_OF = dt.datetime(2025, 1, 1, 12, tzinfo=UTC)  # day 731 after 2023-01-01
