@@ -13,8 +13,7 @@ import datetime as dt
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any, Sequence
 
-from sqlalchemy import (Float, Integer, String, and_, bindparam, case, cast, func, literal, null,
-                        or_, select, union_all, update)
+from sqlalchemy import Float, and_, bindparam, case, cast, func, literal, or_, select, update
 
 from crmkit.db import days_between
 from crmkit.tables import customers, interactions
@@ -26,43 +25,39 @@ CHUNK = 2000
 TWO_PLACES = Decimal("0.01")
 
 
-def _rules_table(rules: list[dict[str, Any]]):
-    """The scoring rules as a small SQL table: idx, kind, channel, direction, weight, cap."""
-    rows = []
-    for idx, rule in enumerate(rules):
-        match = rule["match"]
-        rows.append(select(
-            literal(idx, Integer).label("idx"),
-            *[(literal(match[k], String) if k in match else cast(null(), String)).label(k)
-              for k in ("kind", "channel", "direction")],
-            literal(float(rule["weight"]), Float).label("weight"),
-            literal(rule["cap"], Integer).label("cap")))
-    return (union_all(*rows) if len(rows) > 1 else rows[0]).subquery("rules")
-
-
 def _behaviour(config: dict[str, Any], as_of: dt.datetime, ids_param):
     """Subquery: decayed, capped behaviour points per customer (None when there are no rules).
 
-    One pass over the customers' interactions joined to the rules table; the
-    cap is a ``ROW_NUMBER()`` per customer and rule, newest first.
+    One pass over the customers' interactions that match any rule, no join:
+    per rule, a running count of its matches per customer, newest first
+    (``SUM(CASE …) OVER``), says whether an interaction is within the rule's
+    cap; the decay is computed once per interaction.
     """
     scoring = config["scoring"]
-    if not scoring["rules"]:
+    rules = scoring["rules"]
+    if not rules:
         return None
     i = interactions
-    r = _rules_table(scoring["rules"])
+    newest_first = {"partition_by": i.c.customer_id, "order_by": (i.c.occurred_at.desc(), i.c.id.desc()),
+                    "rows": (None, 0)}
+    matches = [and_(*[i.c[k] == rule["match"][k] for k in ("kind", "channel", "direction")
+                      if k in rule["match"]]) for rule in rules]
+    columns = []
+    for j, match in enumerate(matches):
+        hit = case((match, 1), else_=0)
+        columns += [hit.label(f"m{j}"), func.sum(hit).over(**newest_first).label(f"n{j}")]
+    ranked = (select(i.c.customer_id, i.c.occurred_at, *columns)
+              .where(i.c.customer_id.in_(ids_param), i.c.occurred_at <= as_of, or_(*matches))
+              .subquery())
+    weight = literal(0.0, Float)
+    for j, rule in enumerate(rules):
+        counted = and_(ranked.c[f"m{j}"] == 1, ranked.c[f"n{j}"] <= rule["cap"])
+        weight = weight + case((counted, float(rule["weight"])), else_=0.0)
     moment = literal(as_of, UTCDateTime())
-    decay = func.power(literal(0.5, Float), cast(days_between(moment, i.c.occurred_at), Float)
+    decay = func.power(literal(0.5, Float), cast(days_between(moment, ranked.c.occurred_at), Float)
                        / literal(float(scoring["half_life_days"]), Float))
-    rank = func.row_number().over(partition_by=(i.c.customer_id, r.c.idx),
-                                  order_by=(i.c.occurred_at.desc(), i.c.id.desc()))
-    matches = and_(*[or_(r.c[k].is_(None), i.c[k] == r.c[k]) for k in ("kind", "channel", "direction")])
-    ranked = (select(i.c.customer_id, (r.c.weight * decay).label("points"), rank.label("rn"),
-                     r.c.cap)
-              .select_from(i.join(r, matches))
-              .where(i.c.customer_id.in_(ids_param), i.c.occurred_at <= as_of).subquery())
-    return (select(ranked.c.customer_id, func.sum(ranked.c.points).label("points"))
-            .where(ranked.c.rn <= ranked.c.cap).group_by(ranked.c.customer_id).subquery())
+    return (select(ranked.c.customer_id, func.sum(weight * decay).label("points"))
+            .group_by(ranked.c.customer_id).subquery())
 
 
 def _fit(ctx) -> Any:
