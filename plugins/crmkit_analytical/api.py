@@ -79,6 +79,13 @@ class Analytical:
         """Fit at ``as_of`` and predict per customer (defaults from config ``clv``: 52 weeks,
         1 % a month over 12 months).  ``store`` keeps the run (``last_clv_run``, segments' ``clv``).
         """
+        return self.clv_run(as_of, horizon, time_unit, discount_rate, months, store)[1]
+
+    def clv_run(self, as_of: dt.datetime | None = None, horizon: float | None = None,
+                time_unit: str | None = None, discount_rate: float | None = None,
+                months: int | None = None, store: bool = False
+                ) -> tuple[CLVFit, list[CLVPrediction]]:
+        """One fit and its predictions together (the arguments of :meth:`clv_predictions`)."""
         as_of = self._as_of(as_of)
         settings = clv.Settings.from_config(self.config, horizon=horizon, time_unit=time_unit,
                                             discount_rate=discount_rate, months=months)
@@ -88,7 +95,7 @@ class Analytical:
         if store:
             with self.crm.transaction() as tx:
                 clv.store(tx, fitted, settings, predictions)
-        return predictions
+        return fitted, predictions
 
     def clv_by_customer(self, as_of: dt.datetime | None = None) -> dict[int, Decimal]:
         """Predicted CLV per customer id with a purchase (config settings); 0 without repeat purchases.

@@ -110,8 +110,12 @@ def by_month(conn, config: dict[str, Any], as_of: dt.datetime, days: int | None 
 
 def voc(conn, config: dict[str, Any], as_of: dt.datetime, since: dt.datetime | None = None
         ) -> list[VOCCount]:
-    """Tagged comments and complaints per month and tag (tags in config order; zeros omitted)."""
-    tags = config["voc_tags"]
+    """Tagged comments and complaints per month and tag (tags alphabetical; zeros omitted).
+
+    Tags are sorted by name: a JSON object's key order does not survive every
+    database (PostgreSQL's JSONB reorders keys).
+    """
+    tags = {tag: config["voc_tags"][tag] for tag in sorted(config["voc_tags"])}
     if not tags:
         return []
     kinds = list(config["survey_kinds"]) + list(config["complaint_kinds"])
