@@ -48,7 +48,9 @@ def raw_sqlite(path: Path, rows: list[dict], customers: int) -> float:
     conn.commit()
     with Timer() as timer:
         params = [(int(r["customer"][1:]) + 1, sqlite_timestamp(r["occurred_at"]), r["channel"],
-                   r["kind"], "inbound", int(r["amount"] * MONEY_SCALE), "USD", r["external_id"],
+                   r["kind"], r.get("direction", "inbound"),
+                   None if r.get("amount") is None else int(r["amount"] * MONEY_SCALE),
+                   None if r.get("amount") is None else "USD", r["external_id"],
                    None, "system", sqlite_timestamp(r["occurred_at"])) for r in rows]
         conn.executemany("INSERT INTO raw_interactions (customer_id, occurred_at, channel, kind,"
                          " direction, amount, currency, external_id, payload, actor, recorded_at)"

@@ -174,16 +174,9 @@ def _tags(add: bool):
 
 
 def consent_checker(crm) -> Callable[[int, str], tuple[bool, str | None]]:
-    """``(customer_id, channel) -> (allowed, reason)`` from the core's consent service.
-
-    Without ``crm.customers.has_consent`` consent is unknown and treated as refused.
-    """
-    has_consent = getattr(crm.customers, "has_consent", None)
-    if has_consent is None:
-        return lambda cid, channel: (False, "consent unknown (the core has no consent service)")
-
+    """``(customer_id, channel) -> (allowed, reason)`` from the core's consent service."""
     def check(cid: int, channel: str) -> tuple[bool, str | None]:
-        if has_consent(cid, channel):
+        if crm.customers.has_consent(cid, channel):
             return True, None
         return False, f"no consent for channel {channel!r}"
     return check
