@@ -232,7 +232,8 @@ def stored_predictions(conn, run_id: int) -> list[CLVPrediction]:
     rows = conn.execute(select(p, C.c.external_id).join(C, C.c.id == p.c.customer_id)
                         .where(p.c.run_id == run_id).order_by(p.c.customer_id))
     return [CLVPrediction(r.customer_id, r.external_id, r.frequency, r.recency, r.age, r.monetary,
-                          r.p_alive, r.expected_purchases, r.expected_spend, r.clv) for r in rows]
+                          r.p_alive, r.expected_purchases, r.expected_spend.quantize(CENT),
+                          r.clv.quantize(CENT)) for r in rows]
 
 
 def last_run_at(conn) -> dt.datetime | None:

@@ -11,6 +11,7 @@ aggregates still add up.  Erased customers are never stored again.
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import and_, delete, exists, select, update
@@ -37,11 +38,12 @@ def timeline(ctx, customer_id: int, limit: int) -> list:
                         .order_by(R.c.as_of.desc(), R.c.id.desc()).limit(limit)).mappings()
     for row in rows:
         months = row["settings"].get("months")
+        clv = row["clv"].quantize(Decimal("0.01"))
         entries.append(crmkit.TimelineEntry(
             at=row["as_of"], kind="clv",
-            summary=f"predicted CLV {row['clv']} over {months} months "
+            summary=f"predicted CLV {clv} over {months} months "
                     f"(P(alive) {row['p_alive']:.2f})",
-            details={"run_id": row["run_id"], "clv": str(row["clv"]),
+            details={"run_id": row["run_id"], "clv": str(clv),
                      "p_alive": row["p_alive"], "expected_purchases": row["expected_purchases"]}))
     return entries[:limit]
 
