@@ -1,25 +1,36 @@
 """The react step: purchases earn points, milestones pay bonuses, refunds reverse earnings.
 
-One pass over ``batch.rows`` computes eligible amounts (line items in excluded
-categories are not portable to sum in SQL on both databases); everything else
-is a fixed number of statements per batch whatever its size.
+Earning is set-based SQL over the batch's id range (``id BETWEEN first_id AND
+last_id``): one statement each to enrol new members, count purchases, write
+the earn rows (eligible amounts, tier multipliers and the floor in exact
+integer money units), write milestone bonuses and record them; owed points
+and tier upgrades then touch only the members concerned.  Refunds, which
+consume lots first-in-first-out, are worked out per refund.
 """
 
 from __future__ import annotations
 
-import datetime as dt
 import math
-from decimal import ROUND_FLOOR, Decimal
+from decimal import Decimal
+from fractions import Fraction
 from typing import Any
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import (BigInteger, String, and_, case, cast, exists, func, insert, literal,
+                        null, select, type_coerce, union, update)
+from sqlalchemy.dialects import postgresql, sqlite
 
-from crmkit.tables import interactions
+from crmkit.tables import customers, interactions
+from crmkit.types import MONEY_SCALE, UTCDateTime
 
 from . import ledger as lg
-from .settings import Settings, add_months
+from .portable import add_days, add_months, at_least_zero, excluded_units, second_new_year
+from .settings import Settings
 from .tables import ledger, members, milestones
 from .tiers import upgrade
+
+LEDGER_COLUMNS = ("customer_id", "at", "type", "source", "points", "owed_change", "reason",
+                  "interaction_id", "expires_at", "available_at", "recorded_at", "actor")
+"""The ledger columns the INSERT … SELECT statements fill (the rest stay NULL)."""
 
 
 def settings_of(ctx) -> Settings:
@@ -27,121 +38,187 @@ def settings_of(ctx) -> Settings:
     return Settings.from_config(ctx.config)
 
 
-def eligible_amount(row: dict[str, Any], excluded: frozenset[str]) -> Decimal:
-    """The purchase amount minus its line items in excluded categories (never below 0)."""
-    amount = row["amount"] or Decimal(0)
-    payload = row.get("payload") or {}
-    items = payload.get("items") if isinstance(payload, dict) else None
-    if excluded and isinstance(items, list):
-        for item in items:
-            if isinstance(item, dict) and item.get("category") in excluded:
-                try:
-                    amount -= Decimal(str(item.get("amount", "0")))
-                except ArithmeticError:
-                    continue
-    return max(amount, Decimal(0))
-
-
-def points_for(eligible: Decimal, rate: Decimal, multiplier: Decimal) -> int:
-    """floor(eligible × rate × multiplier), exact."""
-    return int((eligible * rate * multiplier).to_integral_value(rounding=ROUND_FLOOR))
-
-
 def react(ctx, batch) -> None:
     """Earn, pay owed points, award milestones, reverse refunds and upgrade tiers for a batch."""
-    purchases = [r for r in batch.rows if r["kind"] == "purchase"]
+    has_purchases = any(r["kind"] == "purchase" for r in batch.rows)
     refunds = [r for r in batch.rows if r["kind"] == "refund"
                and isinstance((r.get("payload") or {}).get("refund_of"), str)]
-    if not purchases and not refunds:
+    if not has_purchases and not refunds:
         return
     s = settings_of(ctx)
-    touched: set[int] = set()
-    if purchases:
-        touched |= earn(ctx, s, batch, purchases)
+    scope = []
+    if has_purchases:
+        earn(ctx, s, batch)
+        scope.append(purchasers(batch))
     if refunds:
-        touched |= reverse_refunds(ctx, refunds)
-    upgrade(ctx, s, touched, ctx.now())
+        reversed_for = reverse_refunds(ctx, refunds)
+        if reversed_for:
+            scope.append(select(customers.c.id).where(customers.c.id.in_(sorted(reversed_for))))
+    if scope:
+        upgrade(ctx, s, scope[0] if len(scope) == 1 else union(*scope), ctx.now())
 
 
-def earn(ctx, s: Settings, batch, purchases: list[dict[str, Any]]) -> set[int]:
+def batch_purchases(batch):
+    """Condition: an interaction is one of the batch's purchases."""
+    return and_(interactions.c.id.between(batch.first_id, batch.last_id),
+                interactions.c.kind == "purchase")
+
+
+def purchasers(batch):
+    """SELECT of the customer ids with a purchase in the batch."""
+    return select(interactions.c.customer_id).where(batch_purchases(batch)).distinct()
+
+
+def earn(ctx, s: Settings, batch) -> None:
     """Enrol new members, count purchases, write earn rows and milestone bonuses; settle debts."""
-    conn, now = ctx.conn, ctx.now()
-    by_customer: dict[int, list[dict[str, Any]]] = {}
-    for row in purchases:
-        by_customer.setdefault(row["customer_id"], []).append(row)
-    before = lg.member_rows(conn, by_customer)
-    lg.enrol(conn, {c: min(r["occurred_at"] for r in rows) for c, rows in by_customer.items()
-                    if c not in before},
-             lambda joined: add_months(joined, s.review_months))
+    conn = ctx.conn
+    owing = dict(conn.execute(select(members.c.customer_id, members.c.owed)
+                              .where(members.c.owed > 0,
+                                     members.c.customer_id.in_(purchasers(batch)))).all())
+    enrol(conn, s, batch)
     counts = (select(interactions.c.customer_id, func.count().label("n"))
-              .where(interactions.c.id.between(batch.first_id, batch.last_id),
-                     interactions.c.kind == "purchase")
+              .where(batch_purchases(batch))
               .group_by(interactions.c.customer_id).subquery())
     conn.execute(update(members).where(members.c.customer_id == counts.c.customer_id)
                  .values(purchases=members.c.purchases + counts.c.n))
-    rows = []
-    for row in purchases:
-        member = before.get(row["customer_id"])
-        multiplier = s.multiplier(member["tier"] if member else None)
-        points = points_for(eligible_amount(row, s.excluded_categories), s.points_per_unit,
-                            multiplier)
-        if points > 0:
-            at = row["occurred_at"]
-            rows.append({"customer_id": row["customer_id"], "at": at, "type": "earn",
-                         "source": "purchase", "points": points, "interaction_id": row["id"],
-                         "reason": f"purchase {row['external_id'] or row['id']}",
-                         "expires_at": s.lot_expiry(at),
-                         "available_at": at + dt.timedelta(days=s.lock_days)})
-    bonuses = milestone_rows(ctx, s, by_customer, before)
-    ids = lg.append(conn, rows + [row for row, _ in bonuses], now, ctx.actor)
-    record_milestones(ctx, bonuses, ids[len(rows):])
-    owing = {c: m["owed"] for c, m in before.items() if m["owed"] > 0}
+    stamps = {"recorded_at": literal(ctx.now(), UTCDateTime()), "actor": literal(ctx.actor, String())}
+    conn.execute(insert(ledger).from_select(LEDGER_COLUMNS, earn_rows(s, batch, stamps)))
+    award_milestones(ctx, s, batch)
     if owing:
         lg.lock_members(conn, owing)
-        lg.settle_owed(conn, owing, now, ctx.actor)
-    return set(by_customer)
+        lg.settle_owed(conn, owing, ctx.now(), ctx.actor)
 
 
-def milestone_rows(ctx, s: Settings, by_customer, before) -> list[tuple[dict[str, Any], int]]:
-    """``(bonus row, count)`` for the highest milestone each member crossed in this batch, unless awarded."""
+def enrol(conn, s: Settings, batch) -> None:
+    """Make every purchaser not yet a member one: joined at their first purchase in the batch,
+    reviewed ``review_months`` later."""
+    i = interactions.c
+    first = (select(i.customer_id, func.min(i.occurred_at).label("joined_at"))
+             .where(batch_purchases(batch),
+                    ~exists().where(members.c.customer_id == i.customer_id))
+             .group_by(i.customer_id).subquery())
+    rows = (select(first.c.customer_id, first.c.joined_at, null(), null(),
+                   add_months(first.c.joined_at, s.review_months), literal(0), literal(0))
+            .where(first.c.customer_id.is_not(None)))
+    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+    conn.execute(dialect.insert(members).from_select(
+        ["customer_id", "joined_at", "tier", "tier_since", "review_at", "purchases", "owed"], rows)
+        .on_conflict_do_nothing(index_elements=["customer_id"]))
+
+
+def lot_expiry(s: Settings, at):
+    """SQL: when a lot earned at ``at`` expires (the SQL twin of ``Settings.lot_expiry``)."""
+    if s.expiry_mode == "rolling":
+        return add_months(at, s.expiry_months)
+    if s.expiry_mode == "calendar":
+        return second_new_year(at)
+    return null()
+
+
+def earn_factors(s: Settings) -> tuple[dict[str | None, int], int]:
+    """``points = floor(units × numerator / denominator)`` per tier, exact.
+
+    ``units`` are money units (``MONEY_SCALE`` per currency unit); the numerator
+    of a tier is points_per_unit × its multiplier over a denominator common to
+    all tiers (``None``: members without a configured tier, multiplier 1).
+    """
+    factors = {None: Fraction(s.points_per_unit)}
+    factors.update({t.name: Fraction(s.points_per_unit * t.multiplier) for t in s.tiers})
+    common = math.lcm(*(f.denominator for f in factors.values()))
+    return ({name: int(f * common) for name, f in factors.items()}, common * MONEY_SCALE)
+
+
+def earn_rows(s: Settings, batch, stamps: dict[str, Any]):
+    """SELECT of the earn rows of the batch's purchases (those earning more than 0 points).
+
+    eligible = max(amount − excluded line items, 0) in money units;
+    points = floor(eligible × rate × multiplier of the member's tier before the batch),
+    computed as q × n + (r × n) div d with q, r = divmod(eligible, d) so that
+    the integers stay far from 64-bit overflow.
+    """
+    i = interactions.c
+    amount = func.coalesce(type_coerce(i.amount, BigInteger()), 0)
+    if s.excluded_categories:
+        amount = amount - excluded_units(i.payload, s.excluded_categories)
+    numerators, denominator = earn_factors(s)
+    by_tier = [(members.c.tier == name, n) for name, n in numerators.items()
+               if name is not None and n != numerators[None]]
+    numerator = case(*by_tier, else_=numerators[None]) if by_tier else literal(numerators[None])
+    # materialised: the line-item sum runs once per purchase, not once per use of ``eligible``
+    units = (select(i.id, i.customer_id, i.occurred_at, i.external_id,
+                    at_least_zero(amount).label("eligible"), numerator.label("n"))
+             .join_from(interactions, members, members.c.customer_id == i.customer_id)
+             .where(batch_purchases(batch)).cte("loyalty_units").prefix_with("MATERIALIZED"))
+    points = (units.c.eligible // denominator * units.c.n
+              + (units.c.eligible % denominator) * units.c.n // denominator)
+    earned = select(units, points.label("points")).subquery()
+    purchase = func.coalesce(func.nullif(earned.c.external_id, ""),
+                             cast(earned.c.id, String()))
+    return (select(earned.c.customer_id, earned.c.occurred_at, literal("earn"),
+                   literal("purchase"), earned.c.points, literal(0),
+                   literal("purchase ") + purchase, earned.c.id,
+                   lot_expiry(s, earned.c.occurred_at), add_days(earned.c.occurred_at, s.lock_days),
+                   stamps["recorded_at"], stamps["actor"])
+            .where(earned.c.points > 0).order_by(earned.c.id))
+
+
+def award_milestones(ctx, s: Settings, batch) -> None:
+    """Pay the highest milestone each member crossed in this batch unless already awarded:
+    a bonus earn row dated at the purchase that reached it, a ``loyalty_milestones`` row
+    (its primary key makes a second award impossible) and a ``milestone.reached`` event.
+
+    One query finds the bonuses (at most one per member of the batch); their rows
+    are then appended with one executemany each.
+    """
     if not s.milestones:
-        return []
-    counts = sorted(s.milestones)
-    crossed: dict[int, tuple[int, dict[str, Any]]] = {}
-    for customer_id, rows in by_customer.items():
-        start = before[customer_id]["purchases"] if customer_id in before else 0
-        reached = [c for c in counts if start < c <= start + len(rows)]
-        if reached:
-            rows = sorted(rows, key=lambda r: r["id"])
-            crossed[customer_id] = (reached[-1], rows[reached[-1] - start - 1])
-    if not crossed:
-        return []
-    awarded = set()
-    for part in lg.chunks(crossed):
-        awarded |= set(ctx.conn.execute(select(milestones.c.customer_id, milestones.c.count)
-                                        .where(milestones.c.customer_id.in_(part))).all())
-    result = []
-    for customer_id, (count, row) in sorted(crossed.items()):
-        if (customer_id, count) in awarded:
-            continue
-        at = row["occurred_at"]
-        result.append(({"customer_id": customer_id, "at": at, "type": "earn",
-                        "source": "milestone", "points": s.milestones[count],
-                        "interaction_id": row["id"], "reason": f"milestone: purchase {count}",
-                        "expires_at": s.lot_expiry(at), "available_at": at}, count))
-    return result
-
-
-def record_milestones(ctx, bonuses: list[tuple[dict[str, Any], int]], ids: list[int]) -> None:
-    """Store the awarded milestones (the primary key makes a second award impossible) and emit
-    ``milestone.reached``."""
+        return
+    conn = ctx.conn
+    bonuses = conn.execute(crossed_milestones(s, batch)).all()
     if not bonuses:
         return
-    ctx.conn.execute(insert(milestones), [
-        {"customer_id": row["customer_id"], "count": count, "ledger_id": ledger_id,
-         "reached_at": row["at"]} for (row, count), ledger_id in zip(bonuses, ids)])
-    for row, count in bonuses:
-        ctx.emit("milestone.reached", row["customer_id"], {"count": count, "points": row["points"]})
+    rows = [{"customer_id": b.customer_id, "at": b.at, "type": "earn", "source": "milestone",
+             "points": b.points, "interaction_id": b.interaction_id,
+             "reason": f"milestone: purchase {b.count}", "expires_at": s.lot_expiry(b.at),
+             "available_at": b.at} for b in bonuses]
+    ids = lg.append(conn, rows, ctx.now(), ctx.actor)
+    conn.execute(insert(milestones), [
+        {"customer_id": b.customer_id, "count": b.count, "ledger_id": ledger_id,
+         "reached_at": b.at} for b, ledger_id in zip(bonuses, ids)])
+    for b in bonuses:
+        ctx.emit("milestone.reached", b.customer_id, {"count": b.count, "points": b.points})
+
+
+def crossed_milestones(s: Settings, batch):
+    """SELECT ``(interaction_id, customer_id, at, count, points)`` by customer: per member, the
+    highest milestone count reached by this batch's purchases (run after the purchase counts
+    were updated) and the purchase that reached it, unless that milestone was awarded before.
+
+    Members are filtered on their counts first; only the purchases of members
+    crossing a milestone are ranked.
+    """
+    i = interactions.c
+    counts = (select(i.customer_id, func.count().label("n")).where(batch_purchases(batch))
+              .group_by(i.customer_id).subquery())
+    start = members.c.purchases - counts.c.n
+    reached = case(*[(and_(start < c, members.c.purchases >= c), c)
+                     for c in sorted(s.milestones, reverse=True)])
+    points = case(*[(reached == c, p) for c, p in s.milestones.items()])
+    crossing = (select(counts.c.customer_id, start.label("start"), reached.label("count"),
+                       points.label("points"))
+                .join_from(counts, members, members.c.customer_id == counts.c.customer_id)
+                .where(reached.is_not(None),
+                       ~exists().where(milestones.c.customer_id == counts.c.customer_id,
+                                       milestones.c.count == reached))
+                .subquery())
+    ranked = (select(i.id, i.customer_id, i.occurred_at,
+                     func.row_number().over(partition_by=i.customer_id, order_by=i.id).label("rn"))
+              .where(batch_purchases(batch), i.customer_id.in_(select(crossing.c.customer_id)))
+              .subquery())
+    return (select(ranked.c.id.label("interaction_id"), ranked.c.customer_id,
+                   ranked.c.occurred_at.label("at"), crossing.c.count, crossing.c.points)
+            .join_from(ranked, crossing, crossing.c.customer_id == ranked.c.customer_id)
+            .where(crossing.c.start + ranked.c.rn == crossing.c.count)
+            .order_by(ranked.c.customer_id))
 
 
 def reverse_refunds(ctx, refunds: list[dict[str, Any]]) -> set[int]:

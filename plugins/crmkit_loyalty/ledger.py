@@ -176,15 +176,6 @@ def lock_members(conn, customer_ids: Iterable[int]) -> dict[int, dict[str, Any]]
     return result
 
 
-def member_rows(conn, customer_ids: Iterable[int]) -> dict[int, dict[str, Any]]:
-    """The members' rows (no lock)."""
-    result = {}
-    for part in chunks(customer_ids):
-        query = select(members).where(members.c.customer_id.in_(part))
-        result.update({r["customer_id"]: dict(r) for r in conn.execute(query).mappings()})
-    return result
-
-
 def enrol(conn, joined: dict[int, dt.datetime], review_at) -> None:
     """Create member rows for customers not yet members (``review_at(joined_at)`` gives the review)."""
     if not joined:

@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import datetime as dt
+import math
 from decimal import Decimal
-from typing import Iterable
+from typing import Any, Iterable, Union
 
 import attrs
-from sqlalchemy import bindparam, func, select, update
+from sqlalchemy import BigInteger, bindparam, case, func, select, type_coerce, update
+from sqlalchemy.sql import CompoundSelect, Select
 
 from crmkit.tables import interactions
+from crmkit.types import MONEY_SCALE
 
 from . import ledger as lg
-from .settings import Settings, add_months
+from .settings import Settings, Tier, add_months
 from .tables import ledger, members
 
 
@@ -26,56 +29,87 @@ class TierChange:
     reason: str
 
 
-def qualifying(conn, s: Settings, customer_ids: Iterable[int], as_of: dt.datetime
-               ) -> dict[int, Decimal]:
-    """Each customer's qualifying value in the window (as_of − tier_window_months, as_of].
+Customers = Union[Iterable[int], Select, CompoundSelect]
+"""Whom to look at: customer ids, or a SELECT of customer ids."""
 
-    ``points``: points earned (earn rows) net of refund reversals; ``spend``:
-    purchases minus refunds; ``purchases``: number of purchases.
-    """
+
+def scopes(customers: Customers) -> Iterable[Any]:
+    """``customers`` as arguments for ``column.in_()``: the SELECT itself, or sorted id chunks."""
+    if isinstance(customers, (Select, CompoundSelect)):
+        yield customers
+    else:
+        yield from lg.chunks(customers)
+
+
+def value_query(s: Settings, scope: Any, as_of: dt.datetime) -> Select:
+    """SELECT ``(customer_id, value)`` of the qualifying value in the window
+    (as_of − tier_window_months, as_of], for the customers in ``scope``, in whole units:
+    points (``points``: earn rows net of refund reversals), money units (``spend``:
+    purchases minus refunds, ``MONEY_SCALE`` per currency unit) or a count
+    (``purchases``).  Customers with nothing in the window have no row."""
     start = add_months(as_of, -s.tier_window_months)
+    if s.tier_basis == "points":
+        return (select(ledger.c.customer_id,
+                       func.sum(ledger.c.points - ledger.c.owed_change).label("value"))
+                .where(ledger.c.customer_id.in_(scope), ledger.c.at > start,
+                       ledger.c.at <= as_of,
+                       ledger.c.source.in_(("purchase", "milestone", "referral", "refund")))
+                .group_by(ledger.c.customer_id))
+    i = interactions.c
+    if s.tier_basis == "purchases":
+        value = func.sum(case((i.kind == "purchase", 1), else_=0))
+    else:
+        amount = type_coerce(i.amount, BigInteger())
+        value = func.coalesce(func.sum(case((i.kind == "purchase", amount), else_=-amount)), 0)
+    return (select(i.customer_id, value.label("value"))
+            .where(i.customer_id.in_(scope), i.kind.in_(("purchase", "refund")),
+                   i.occurred_at > start, i.occurred_at <= as_of)
+            .group_by(i.customer_id))
+
+
+def threshold_units(s: Settings, tier: Tier) -> int:
+    """The least whole value (in :func:`value_query` units) that reaches ``tier``'s threshold."""
+    scale = MONEY_SCALE if s.tier_basis == "spend" else 1
+    return math.ceil(tier.threshold * scale)
+
+
+def qualifying(conn, s: Settings, customer_ids: Customers, as_of: dt.datetime
+               ) -> dict[int, Decimal]:
+    """Each customer's qualifying value in the window (as_of − tier_window_months, as_of]
+    (points, spend in currency units, or purchases; see :func:`value_query`)."""
     result: dict[int, Decimal] = {}
-    for part in lg.chunks(customer_ids):
-        if s.tier_basis == "points":
-            query = (select(ledger.c.customer_id,
-                            func.sum(ledger.c.points - ledger.c.owed_change))
-                     .where(ledger.c.customer_id.in_(part), ledger.c.at > start,
-                            ledger.c.at <= as_of,
-                            ledger.c.source.in_(("purchase", "milestone", "referral", "refund")))
-                     .group_by(ledger.c.customer_id))
-            result.update({c: Decimal(int(v)) for c, v in conn.execute(query)})
-            continue
-        i = interactions.c
-        query = (select(i.customer_id, i.kind, func.count(), func.sum(i.amount))
-                 .where(i.customer_id.in_(part), i.kind.in_(("purchase", "refund")),
-                        i.occurred_at > start, i.occurred_at <= as_of)
-                 .group_by(i.customer_id, i.kind))
-        for customer_id, kind, count, amount in conn.execute(query):
-            if s.tier_basis == "purchases":
-                value = Decimal(count) if kind == "purchase" else Decimal(0)
-            else:
-                value = (amount or Decimal(0)) * (1 if kind == "purchase" else -1)
-            result[customer_id] = result.get(customer_id, Decimal(0)) + value
+    for scope in scopes(customer_ids):
+        for customer_id, value in conn.execute(value_query(s, scope, as_of)):
+            value = Decimal(int(value or 0))
+            if s.tier_basis == "spend":
+                value = (value / MONEY_SCALE).quantize(Decimal("0.0001"))
+            result[customer_id] = value
     return result
 
 
-def upgrade(ctx, s: Settings, customer_ids: Iterable[int], as_of: dt.datetime) -> list[TierChange]:
-    """Move members up to the highest tier they qualify for now (never down); emit ``tier.changed``."""
-    ids = [c for c in customer_ids]
-    if not ids or not s.tiers:
+def upgrade(ctx, s: Settings, customer_ids: Customers, as_of: dt.datetime) -> list[TierChange]:
+    """Move members up to the highest tier they qualify for now (never down); emit ``tier.changed``.
+
+    One query per scope finds the members whose qualified tier is above their
+    current one; only those come back to Python.
+    """
+    if not s.tiers:
         return []
-    rows = lg.member_rows(ctx.conn, ids)
-    top = len(s.tiers) - 1
-    candidates = [c for c, m in rows.items() if s.rank(m["tier"]) < top]
-    if not candidates:
-        return []
-    values = qualifying(ctx.conn, s, candidates, as_of)
+    current = case(*[(members.c.tier == t.name, rank) for rank, t in enumerate(s.tiers)],
+                   else_=-1)
     changes = []
-    for customer_id in sorted(candidates):
-        current = rows[customer_id]["tier"]
-        rank = s.qualified(values.get(customer_id, Decimal(0)))
-        if rank > s.rank(current):
-            changes.append(TierChange(customer_id, current, s.tiers[rank].name, "upgrade"))
+    for scope in scopes(customer_ids):
+        values = value_query(s, scope, as_of).subquery()
+        value = func.coalesce(values.c.value, 0)
+        qualified = case(*[(value >= threshold_units(s, t), rank)
+                           for rank, t in reversed(list(enumerate(s.tiers)))], else_=-1)
+        query = (select(members.c.customer_id, members.c.tier, qualified)
+                 .select_from(members.outerjoin(values,
+                                                values.c.customer_id == members.c.customer_id))
+                 .where(members.c.customer_id.in_(scope), qualified > current)
+                 .order_by(members.c.customer_id))
+        changes += [TierChange(customer_id, tier, s.tiers[rank].name, "upgrade")
+                    for customer_id, tier, rank in ctx.conn.execute(query)]
     apply(ctx, changes, as_of)
     return changes
 
