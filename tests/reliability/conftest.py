@@ -1,8 +1,10 @@
 """Fixtures of the reliability suite (tests/reliability).
 
 * Long variants carry ``@pytest.mark.slow`` and only run when the mark
-  expression selects them: ``pytest -m slow tests/reliability``.  The default
-  run (the README's ``pytest -q -n 2``) skips them, keeping CI fast.
+  expression selects them: ``pytest -m slow tests/reliability`` (the long
+  variants only) or ``pytest -m "slow or not slow" tests/reliability`` (the
+  full run).  The default run (the README's ``pytest -q -n 2``) deselects
+  them, keeping CI fast; ``sqlite_only`` tests are deselected on PostgreSQL.
 * ``seeded_url`` is a database with every existing built-in plugin, relcheck
   and relfaulty (failing nowhere) enabled, two customers and one purchase.  It
   is copied from a template built once per session and backend (a file copy
@@ -12,8 +14,6 @@
 
 from __future__ import annotations
 
-import itertools
-import os
 import shutil
 import tempfile
 from pathlib import Path
@@ -26,14 +26,28 @@ TEMPLATE_FAILURES: dict[str, dict[str, str]] = {}
 """Per backend: the built-ins that could not be enabled in the template, with their error."""
 
 
+def pytest_configure(config):
+    """Register this directory's marks (the project runs with --strict-markers)."""
+    config.addinivalue_line("markers", "sqlite_only: a guarantee that only SQLite has (its busy "
+                                       "timeout); the PostgreSQL variant is deselected")
+
+
 def pytest_collection_modifyitems(config, items):
-    """Skip @slow tests of this directory unless ``-m`` mentions ``slow``."""
-    if "slow" in (config.getoption("markexpr", "") or ""):
-        return
-    skip = pytest.mark.skip(reason="long variant: run with `pytest -m slow tests/reliability`")
+    """Deselect (never skip) the long variants unless ``-m`` mentions ``slow``, and the
+    PostgreSQL variants of ``sqlite_only`` tests: the default run shows no skips."""
+    run_slow = "slow" in (config.getoption("markexpr", "") or "")
+    kept, dropped = [], []
     for item in items:
-        if "slow" in item.keywords and str(item.fspath).startswith(str(rel_support.HERE)):
-            item.add_marker(skip)
+        here = str(item.fspath).startswith(str(rel_support.HERE))
+        backend = getattr(item, "callspec", None) and item.callspec.params.get("crm_url")
+        if here and (("slow" in item.keywords and not run_slow)
+                     or ("sqlite_only" in item.keywords and backend == "postgresql")):
+            dropped.append(item)
+        else:
+            kept.append(item)
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+        items[:] = kept
 
 
 def build_seed(url: str, clock) -> dict[str, str]:
@@ -47,13 +61,10 @@ def build_seed(url: str, clock) -> dict[str, str]:
     return failures
 
 
-_names = itertools.count()
-
-
 @pytest.fixture(scope="session")
 def _templates():
-    """Template databases by backend, built on first use."""
-    built: dict[str, str] = {}
+    """Template databases by (name, backend), built on first use."""
+    built: dict[tuple[str, str], str] = {}
     folder = Path(tempfile.mkdtemp(prefix="crmkit-rel-"))
     yield built, folder
     shutil.rmtree(folder, ignore_errors=True)
@@ -62,27 +73,12 @@ def _templates():
 @pytest.fixture
 def seeded_url(crm_url, clock, request, _templates):
     """A fresh copy of the seeded database on ``crm_url``'s backend."""
-    built, folder = _templates
-    if crm_url.startswith("sqlite"):
-        if "sqlite" not in built:
-            path = folder / "template.db"
-            TEMPLATE_FAILURES["sqlite"] = build_seed(f"sqlite:///{path}", clock)
-            built["sqlite"] = str(path)
-        target = crm_url.split("sqlite:///", 1)[1]
-        shutil.copyfile(built["sqlite"], target)
-        return crm_url
-    import psycopg
+    backend = "sqlite" if crm_url.startswith("sqlite") else "postgresql"
 
-    server = request.getfixturevalue("postgres_server")
-    if "postgresql" not in built:
-        url = server.create_database()
-        TEMPLATE_FAILURES["postgresql"] = build_seed(url, clock)
-        built["postgresql"] = url.rsplit("/", 1)[1]
-    name = f"seed{os.getpid()}_{next(_names)}"
-    with psycopg.connect(f"host=127.0.0.1 port={server.port} user=postgres dbname=postgres",
-                         autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{built["postgresql"]}"')
-    return server.url(name)
+    def build(url):
+        TEMPLATE_FAILURES[backend] = build_seed(url, clock)
+
+    return rel_support.copy_of_template("seed", build, crm_url, request, _templates)
 
 
 @pytest.fixture

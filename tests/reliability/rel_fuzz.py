@@ -23,9 +23,8 @@ INJECTIONS = (
 """Classic SQL (and spreadsheet/log) injection strings."""
 
 NUL = "x\x00y"
-"""Text with a NUL character: kept out of the strategies below because the core
-mishandles it (test_reliability_input.py::test_text_with_a_nul_character_is_refused_clearly,
-a strict xfail until the core refuses it)."""
+"""Text with a NUL character: refused by validation (its own test,
+test_reliability_input.py::test_text_with_a_nul_character_is_refused_clearly)."""
 
 _text = st.text(alphabet=st.characters(blacklist_characters="\x00"), max_size=30)
 

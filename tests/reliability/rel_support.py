@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import importlib
 import io
+import itertools
 import os
+import shutil
 import sys
 from contextlib import redirect_stderr, redirect_stdout
 from pathlib import Path
@@ -136,3 +138,31 @@ def assert_clean_failure(code: int, err: str, *expected: str) -> None:
     assert len(lines) == 1, f"expected one 'error:' line, got: {err!r}"
     for text in expected:
         assert text in err, f"{text!r} not in {err!r}"
+
+
+_names = itertools.count()
+
+
+def copy_of_template(key: str, build, crm_url: str, request, templates) -> str:
+    """A fresh copy, on ``crm_url``'s backend, of the template ``key`` (built once by ``build(url)``)."""
+    built, folder = templates
+    backend = "sqlite" if crm_url.startswith("sqlite") else "postgresql"
+    if backend == "sqlite":
+        if (key, backend) not in built:
+            path = folder / f"{key}.db"
+            build(f"sqlite:///{path}")
+            built[key, backend] = str(path)
+        shutil.copyfile(built[key, backend], crm_url.split("sqlite:///", 1)[1])
+        return crm_url
+    import psycopg
+
+    server = request.getfixturevalue("postgres_server")
+    if (key, backend) not in built:
+        url = server.create_database()
+        build(url)
+        built[key, backend] = url.rsplit("/", 1)[1]
+    name = f"{key}{os.getpid()}_{next(_names)}"
+    with psycopg.connect(f"host=127.0.0.1 port={server.port} user=postgres dbname=postgres",
+                         autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{built[key, backend]}"')
+    return server.url(name)

@@ -19,15 +19,7 @@ import rel_support
 MODES = ["api", "cli"]
 
 
-def _import_cli_available() -> bool:
-    from crmkit.cli import CORE_COMMANDS
-
-    return "import" in CORE_COMMANDS
-
-
 def _experiment(crm_url, clock, tmp_path, mode, rows, batch, kills, seed):
-    if mode == "cli" and not _import_cli_available():
-        pytest.skip("`crmkit import interactions` has not landed yet")
     failures = rel_crash.prepare(crm_url, clock, customers=300)
     assert "relcheck" not in failures, failures
     path = tmp_path / "interactions.jsonl"

@@ -235,10 +235,9 @@ def test_a_slow_react_hook_delays_writers_but_not_readers_and_loses_nothing(seed
     assert rel_db.integrity_problems(crm_url) == []
 
 
+@pytest.mark.sqlite_only  # the busy timeout is SQLite's; PostgreSQL writers queue on row locks
 def test_a_hook_slower_than_the_sqlite_busy_timeout_gives_other_writers_a_clear_error(
         crm_url, clock, monkeypatch):
-    if not crm_url.startswith("sqlite"):
-        pytest.skip("the busy timeout is SQLite's; PostgreSQL writers queue on row locks")
     import crmkit.db
     from crmkit.errors import DatabaseError
 

@@ -16,7 +16,7 @@ def upgrade() -> None:
     op.add_column("relupgrade_notes", sa.Column("body_length", sa.Integer))
     op.execute("UPDATE relupgrade_notes SET body = 'clobbered'")
     op.execute("UPDATE customers SET name = 'clobbered by relupgrade'")
-    op.execute("INSERT INTO no_such_table_relupgrade (id) VALUES (1)")  # fails: no such table
+    op.execute("INSERT INTO no_such_table_xyz (id) VALUES (1)")  # fails: no such table
 
 
 def downgrade() -> None:
