@@ -39,12 +39,15 @@ class _AddMonths(_Portable):
     type = UTCDateTime()
     # SQLite overflows a short month into the next (Feb 29 + 12 months = Mar 1):
     # when the day changed, the month's last day is the day before the result's month.
-    # Days before the 29th exist in every month (the common, cheap case).
+    # Days before the 29th exist in every month (the common, cheap case).  Only the date
+    # part goes through SQLite's date functions: they round to milliseconds, which would
+    # carry 23:59:59.9995 and later into the next day.
     templates = {
-        "sqlite": "(CASE WHEN substr({0}, 9, 2) < '29' THEN date({0}, {1} || ' months')"
-                  " WHEN strftime('%d', {0}, {1} || ' months') = substr({0}, 9, 2)"
-                  " THEN date({0}, {1} || ' months')"
-                  " ELSE date({0}, {1} || ' months', 'start of month', '-1 day')"
+        "sqlite": "(CASE WHEN substr({0}, 9, 2) < '29'"
+                  " THEN date(substr({0}, 1, 10), {1} || ' months')"
+                  " WHEN strftime('%d', substr({0}, 1, 10), {1} || ' months') = substr({0}, 9, 2)"
+                  " THEN date(substr({0}, 1, 10), {1} || ' months')"
+                  " ELSE date(substr({0}, 1, 10), {1} || ' months', 'start of month', '-1 day')"
                   " END || substr({0}, 11))",
         "postgresql": "((({0}) AT TIME ZONE 'UTC' + interval '1 month' * {1}) AT TIME ZONE 'UTC')",
     }
@@ -54,7 +57,7 @@ class _AddDays(_Portable):
     inherit_cache = True
     type = UTCDateTime()
     templates = {
-        "sqlite": "(date({0}, {1} || ' days') || substr({0}, 11))",
+        "sqlite": "(date(substr({0}, 1, 10), {1} || ' days') || substr({0}, 11))",
         "postgresql": "((({0}) AT TIME ZONE 'UTC' + interval '1 day' * {1}) AT TIME ZONE 'UTC')",
     }
 
