@@ -42,8 +42,9 @@ def values_query(config: dict[str, Any], as_of: dt.datetime):
         frequency = func.count(distinct(case((purchase, day))))
     else:
         frequency = func.sum(sales.purchase_flag(config))
+    # the day of the latest purchase instant: one day conversion per customer, not per row
     return (select(I.c.customer_id,
-                   func.max(case((purchase, day))).label("last_day"),
+                   day_number(func.max(case((purchase, I.c.occurred_at)))).label("last_day"),
                    frequency.label("frequency"),
                    func.sum(sales.net_units(config)).label("net"))
             .where(sales.sales_kinds(config), sales.within(as_of))

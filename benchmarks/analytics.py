@@ -1,0 +1,278 @@
+"""Analytics benchmark: RFM and CLV through the analytical plugin against plain baselines.
+
+On one SQLite file holding N customers' purchases (default 100,000 customers,
+about 1,000,000 purchases, recorded with ``crm.interactions.record_many``), in
+one process:
+
+* RFM through ``crm.plugin("analytical").rfm()`` against a hand-written SQL
+  GROUP BY + NTILE on the same database (goal: at most 2x its time), and
+  against pandas (read the table, groupby, qcut; load included; goal: faster);
+* CLV — calibration summary, BG/NBD and Gamma-Gamma fits, predictions —
+  through ``clv_run()`` against a plain pandas/scipy pipeline doing the same
+  steps (read, per-day summary, Nelder-Mead fits of the papers' likelihoods,
+  the papers' prediction formulas; goal: faster). Both pipelines' fitted
+  parameters are printed so that equal answers are visible.
+
+Ratios are baseline time / crmkit time (above 1 = crmkit faster); there are no
+assertions. Peak memory (RSS) of the process is printed at the end.
+
+    python benchmarks/analytics.py                      # 100k customers, ~1M purchases
+    python benchmarks/analytics.py --customers 10000    # a quick run
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import sqlite3
+import sys
+import tempfile
+from decimal import Decimal
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+from _common import START, Timer, peak_rss_mb  # noqa: E402
+
+import numpy as np  # noqa: E402
+
+from crmkit import CRM  # noqa: E402
+
+AS_OF = dt.datetime(2025, 1, 1, tzinfo=dt.timezone.utc)
+DAYS = (AS_OF - START).days
+
+
+def purchases(customers: int, per_customer: float, seed: int = 1):
+    """BG/NBD-like histories: first purchase in the first 18 months, then a Poisson
+    process with a customer rate until a dropout after some purchase; about
+    ``per_customer`` purchases each on average."""
+    rng = np.random.default_rng(seed)
+    rate = rng.gamma(2.0, per_customer / 340.0, customers)  # purchases per day
+    dropout = rng.beta(1.0, 9.0, customers)
+    spend_scale = 1.0 / rng.gamma(4.0, 1.0 / 3000.0, customers)  # customers differ in spend
+    serial = 0
+    for c in range(customers):
+        day = rng.uniform(0, DAYS * 0.75)
+        while day < DAYS:
+            serial += 1
+            amount = Decimal(int(rng.gamma(3.0, spend_scale[c])) + 100) / 100
+            yield {"customer": f"C{c}", "occurred_at": START + dt.timedelta(days=day),
+                   "kind": "purchase", "channel": "web", "amount": amount,
+                   "external_id": f"P{serial}"}
+            if rng.random() < dropout[c]:
+                break
+            day += rng.exponential(1.0 / rate[c])
+
+
+def build(path: Path, customers: int, per_customer: float) -> int:
+    """Create the database with the analytical plugin enabled; returns the purchases recorded."""
+    with CRM.open(f"sqlite:///{path}", create=True) as crm:
+        crm.plugins.enable("analytical")
+        crm.customers.add_many(({"external_id": f"C{i}"} for i in range(customers)),
+                               batch_size=5000)
+        result = crm.interactions.record_many(purchases(customers, per_customer), batch_size=5000)
+    return result.created
+
+
+# -- RFM ---------------------------------------------------------------------------------------
+
+HAND_RFM = """
+WITH per AS (
+  SELECT customer_id, MAX(occurred_at) AS last, COUNT(*) AS f, SUM(amount) AS m
+  FROM interactions WHERE kind = 'purchase' AND occurred_at <= :as_of
+  GROUP BY customer_id)
+SELECT customer_id, CAST(julianday(:as_of) - julianday(last) AS INTEGER) AS recency, f, m,
+       NTILE(5) OVER (ORDER BY last) AS r_score,
+       NTILE(5) OVER (ORDER BY f) AS f_score,
+       NTILE(5) OVER (ORDER BY m) AS m_score
+FROM per
+"""
+
+
+def as_of_text(conn) -> str:
+    """AS_OF in the stored timestamp format (sortable text, as the column holds it)."""
+    from crmkit.types import sqlite_timestamp
+
+    return sqlite_timestamp(AS_OF)
+
+
+def hand_sql_rfm(path: Path) -> int:
+    conn = sqlite3.connect(path)
+    rows = conn.execute(HAND_RFM, {"as_of": as_of_text(conn)}).fetchall()
+    conn.close()
+    return len(rows)
+
+
+def pandas_rfm(path: Path) -> int:
+    import pandas as pd
+
+    conn = sqlite3.connect(path)
+    frame = pd.read_sql_query("SELECT customer_id, occurred_at, kind, amount FROM interactions",
+                              conn)
+    conn.close()
+    frame = frame[frame["kind"] == "purchase"]
+    frame["occurred_at"] = pd.to_datetime(frame["occurred_at"], utc=True, format="ISO8601")
+    frame = frame[frame["occurred_at"] <= AS_OF]
+    per = frame.groupby("customer_id").agg(last=("occurred_at", "max"), f=("amount", "size"),
+                                           m=("amount", "sum"))
+    per["recency"] = (pd.Timestamp(AS_OF) - per["last"]).dt.days
+    per["r"] = pd.qcut(per["recency"].rank(method="first", ascending=False), 5, labels=False) + 1
+    per["f_score"] = pd.qcut(per["f"].rank(method="first"), 5, labels=False) + 1
+    per["m_score"] = pd.qcut(per["m"].rank(method="first"), 5, labels=False) + 1
+    return len(per)
+
+
+# -- CLV baseline: pandas + scipy, the papers' formulas --------------------------------------------
+
+def pandas_clv(path: Path, horizon: float = 52.0, months: int = 12, discount: float = 0.01):
+    """Summary with pandas, Nelder-Mead fits of both likelihoods, the papers' predictions."""
+    import pandas as pd
+    from scipy import optimize
+    from scipy.special import gammaln, hyp2f1
+
+    from crmkit.types import MONEY_SCALE
+
+    conn = sqlite3.connect(path)
+    frame = pd.read_sql_query("SELECT customer_id, occurred_at, kind, amount FROM interactions",
+                              conn)
+    conn.close()
+    frame = frame[frame["kind"] == "purchase"]
+    frame["occurred_at"] = pd.to_datetime(frame["occurred_at"], utc=True, format="ISO8601")
+    frame = frame[frame["occurred_at"] <= AS_OF]
+    frame["day"] = (frame["occurred_at"] - pd.Timestamp("1970-01-01", tz="UTC")).dt.days
+    daily = frame.groupby(["customer_id", "day"], as_index=False)["amount"].sum()
+    first = daily.groupby("customer_id")["day"].transform("min")
+    daily["repeat"] = daily["day"] > first
+    per = daily.groupby("customer_id").agg(first=("day", "min"), last=("day", "max"),
+                                           days=("day", "size"))
+    repeat = daily[daily["repeat"]].groupby("customer_id")["amount"].sum()
+    end = (AS_OF - dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)).days
+    x = (per["days"] - 1).to_numpy(float)
+    t_x = ((per["last"] - per["first"]) / 7).to_numpy(float)
+    T = ((end - per["first"]) / 7).to_numpy(float)
+    m = (repeat.reindex(per.index, fill_value=0).to_numpy(float) / MONEY_SCALE
+         / np.where(x > 0, x, 1))
+
+    def bg_nll(log_params):
+        r, alpha, a, b = np.exp(log_params)
+        a1 = gammaln(r + x) - gammaln(r) + r * np.log(alpha)
+        a2 = gammaln(a + b) + gammaln(b + x) - gammaln(b) - gammaln(a + b + x)
+        a3 = -(r + x) * np.log(alpha + T)
+        a4 = np.where(x > 0, np.log(a) - np.log(np.maximum(b + x - 1, 1e-12))
+                      - (r + x) * np.log(alpha + t_x), -np.inf)
+        return -np.sum(a1 + a2 + np.logaddexp(a3, a4))
+
+    bg = optimize.minimize(bg_nll, np.log([1.0, 10.0, 1.0, 2.0]), method="Nelder-Mead",
+                           options={"maxiter": 4000, "xatol": 1e-7, "fatol": 1e-7})
+    r, alpha, a, b = np.exp(bg.x)
+    keep = (x > 0) & (m > 0)
+    gx, gm = x[keep], m[keep]
+
+    def gg_nll(log_params):
+        p, q, v = np.exp(log_params)
+        return -np.sum(gammaln(p * gx + q) - gammaln(p * gx) - gammaln(q) + q * np.log(v)
+                       + (p * gx - 1) * np.log(gm) + p * gx * np.log(gx)
+                       - (p * gx + q) * np.log(v + gx * gm))
+
+    gg = optimize.minimize(gg_nll, np.log([1.0, 2.0, float(np.mean(gm))]), method="Nelder-Mead",
+                           options={"maxiter": 4000, "xatol": 1e-7, "fatol": 1e-7})
+    p, q, v = np.exp(gg.x)
+
+    def alive():
+        return np.where(x > 0, 1 / (1 + a / np.maximum(b + x - 1, 1e-12)
+                                    * ((alpha + T) / (alpha + t_x)) ** (r + x)), 1.0)
+
+    def expected(t):
+        z = t / (alpha + T + t)
+        g = ((alpha + T) / (alpha + T + t)) ** (r + x) * hyp2f1(r + x, b + x, a + b + x - 1, z)
+        return (a + b + x - 1) / (a - 1) * (1 - g) * alive()
+
+    purchases_h = expected(horizon)
+    spend = p * (v + x * np.where(x > 0, m, 0)) / (p * x + q - 1)
+    weeks_per_month = 365.25 / 12 / 7
+    total, previous = np.zeros_like(x), np.zeros_like(x)
+    for i in range(1, months + 1):
+        cumulative = expected(i * weeks_per_month)
+        total += (cumulative - previous) / (1 + discount) ** i
+        previous = cumulative
+    clv = spend * total
+    return ({"r": r, "alpha": alpha, "a": a, "b": b, "ll": -bg.fun},
+            {"p": p, "q": q, "v": v, "ll": -gg.fun}, purchases_h, clv)
+
+
+def show(label: str, params: dict) -> str:
+    return f"{label}: " + ", ".join(f"{k}={v:.4g}" for k, v in params.items())
+
+
+def ratio_line(name: str, baseline: float, ours: float, goal: str) -> None:
+    print(f"{name}: baseline {baseline:.2f} s, crmkit {ours:.2f} s, "
+          f"speed ratio {baseline / ours:.2f}x ({goal})")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--customers", type=int, default=100_000)
+    parser.add_argument("--purchases-per-customer", type=float, default=10.0,
+                        help="average purchases per customer (default 10: 1M for 100k)")
+    parser.add_argument("--keep", metavar="FILE", help="build into (or reuse) this SQLite file")
+    args = parser.parse_args()
+    try:
+        import pandas  # noqa: F401
+        have_pandas = True
+    except ImportError:
+        have_pandas = False
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(args.keep) if args.keep else Path(tmp) / "analytics.db"
+        if not path.exists():
+            with Timer() as t:
+                created = build(path, args.customers, args.purchases_per_customer)
+            print(f"built {path.name}: {args.customers:,} customers, {created:,} purchases "
+                  f"through record_many in {t.seconds:.1f} s")
+        with CRM.open(f"sqlite:///{path}") as crm:
+            api = crm.plugin("analytical")
+            import scipy.optimize  # noqa: F401  both CLV pipelines use it: import it untimed
+            import scipy.special  # noqa: F401
+
+            api.rfm(AS_OF)  # warm the imports and the page cache for everyone alike
+            hand_sql_rfm(path)
+            with Timer() as ours:
+                scores = api.rfm(AS_OF)
+            with Timer() as hand:
+                hand_rows = hand_sql_rfm(path)
+            print(f"RFM of {len(scores):,} customers (hand-written SQL: {hand_rows:,} rows)")
+            ratio_line("RFM vs hand-written GROUP BY + NTILE", hand.seconds, ours.seconds,
+                       "goal >= 0.5x, i.e. at most 2x its time")
+            if have_pandas:
+                with Timer() as pd_rfm:
+                    pandas_rfm(path)
+                ratio_line("RFM vs pandas (read, groupby, qcut)", pd_rfm.seconds, ours.seconds,
+                           "goal > 1x")
+            else:
+                print("RFM vs pandas: skipped (pandas is not installed)")
+            with Timer() as ours_clv:
+                fit, predictions = api.clv_run(AS_OF)
+            bg, gg = fit.bgnbd, fit.gamma_gamma
+            print(f"CLV of {len(predictions):,} customers through clv_run: {ours_clv.seconds:.2f} s")
+            print("  " + show("crmkit BG/NBD", {k: bg[k] for k in ("r", "alpha", "a", "b",
+                                                                     "log_likelihood")}))
+            print("  " + show("crmkit Gamma-Gamma", {k: gg[k] for k in ("p", "q", "v",
+                                                                          "log_likelihood")
+                                                     if gg[k] is not None}))
+            if have_pandas:
+                with Timer() as base_clv:
+                    base_bg, base_gg, _, base_clv_values = pandas_clv(path)
+                print("  " + show("pandas/scipy BG/NBD", base_bg))
+                print("  " + show("pandas/scipy Gamma-Gamma", base_gg))
+                ours_total = float(sum(p.clv for p in predictions))
+                print(f"  total 12-month CLV: crmkit {ours_total:,.2f}, "
+                      f"pandas/scipy {float(np.nansum(base_clv_values)):,.2f} "
+                      f"({int(np.sum(~np.isfinite(base_clv_values)))} non-finite)")
+                ratio_line("CLV summary + fits + predictions vs pandas/scipy", base_clv.seconds,
+                           ours_clv.seconds, "goal > 1x")
+            else:
+                print("CLV vs pandas/scipy: skipped (pandas is not installed)")
+    print(f"peak RSS of this process: {peak_rss_mb():.0f} MB")
+
+
+if __name__ == "__main__":
+    main()
