@@ -1,6 +1,6 @@
 """1. Crash safety: an import killed with SIGKILL at seeded points never leaves half a batch.
 
-The default run imports 6,000 interactions in batches of 200 and kills the
+The default run imports 3,000 interactions in batches of 100 and kills the
 child at 5 seeded mid-import points; ``pytest -m slow`` runs the full
 experiment of the issue: 200,000 interactions, batches of 2,000, 8 kill points.
 Both run through the Python API (``record_many``) and the ``crmkit import
@@ -40,7 +40,7 @@ def _experiment(crm_url, clock, tmp_path, mode, rows, batch, kills, seed):
 @pytest.mark.parametrize("mode", MODES)
 def test_sigkill_during_import_leaves_whole_batches_and_rerun_stores_each_row_once(
         crm_url, clock, tmp_path, mode):
-    _experiment(crm_url, clock, tmp_path, mode, rows=6_000, batch=200, kills=5, seed=1201)
+    _experiment(crm_url, clock, tmp_path, mode, rows=3_000, batch=100, kills=5, seed=1201)
 
 
 @pytest.mark.slow

@@ -49,15 +49,7 @@ customer_rows = st.lists(st.fixed_dictionaries({}, optional={
     "organisation": st.one_of(st.sampled_from(["ORG", "C1"]), odd_text),
     "tags": odd_text,
     "attr.loyalty_id": odd_text,
-}), min_size=1, max_size=6).filter(lambda rows: not any(_org_without_id(r) for r in rows))
-
-
-def _org_without_id(row) -> bool:
-    """An organisation row without an external id: a known core bug, kept out of the fuzzing.
-
-    test_an_organisation_row_without_an_external_id_is_a_row_error is its strict xfail.
-    """
-    return row.get("type") == "organisation" and not str(row.get("external_id", "")).strip()
+}), min_size=1, max_size=6)
 
 
 def write_rows(path, rows, fmt) -> None:
@@ -134,7 +126,7 @@ def test_oversized_fields_are_refused_naming_the_limit_and_the_limit_is_configur
         with pytest.raises(ValidationError, match="301 characters; at most 300"):
             crm.customers.add("BIG", "x" * 301)
         crm.customers.add("OK60", "y" * 60)
-        with pytest.raises(ValidationError, match="must be text of at most 200 characters"):
+        with pytest.raises(ValidationError, match=r"channel: .*at most \d+ characters"):
             crm.interactions.record("C1", clock.now(), channel="c" * 201)
         with pytest.raises(ValidationError, match=r"bytes of JSON; the limit is 65536 "
                                                   r"\(core config max_payload_bytes\)"):
@@ -173,7 +165,7 @@ def test_an_import_field_over_max_field_length_is_a_row_error_naming_the_limit(s
     before = rel_db.snapshot(seeded_url)
     code, _, err = cli(seeded_url, "import", "interactions", str(path))
     assert code != 0 and INTERNAL_ERROR not in err
-    assert "line 1: channel: must be text of at most 200 characters" in err
+    assert re.search(r"line 1: channel: .*at most \d+ characters", err), err
     assert rel_db.snapshot(seeded_url) == before
 
 
@@ -235,7 +227,7 @@ def test_injection_strings_as_cli_arguments_are_data_not_sql(seeded_url, text):
     assert rel_db.integrity_problems(seeded_url) == []
 
 
-# -- known core bugs (strict xfail: they turn red once fixed, so the workaround goes too) ---------
+# -- inputs the fuzzing found wrong once: an organisation without an id, NUL, wide codes -----
 
 
 def test_an_organisation_row_without_an_external_id_is_a_row_error(seeded_url, tmp_path):
@@ -263,6 +255,19 @@ def test_text_with_a_nul_character_is_refused_clearly(seeded_url, clock):
     assert rel_db.snapshot(seeded_url) == before
 
 
+@pytest.mark.parametrize("field", ["channel", "kind"])
+def test_an_interaction_code_wider_than_its_column_is_refused_naming_the_limit(seeded_url, clock,
+                                                                               field):
+    from crmkit.errors import ValidationError
+
+    before = rel_db.snapshot(seeded_url)
+    with rel_support.open_crm(seeded_url, clock, create=False) as crm:
+        values = {"kind": "visit", field: "c" * 41}
+        with pytest.raises(ValidationError, match=rf"{field}: .*at most 40"):
+            crm.interactions.record("C1", clock.now(), **values)
+    assert rel_db.snapshot(seeded_url) == before
+
+
 # -- plugin configurations ---------------------------------------------------------------------
 
 
@@ -278,7 +283,7 @@ def _config_edits(data, schema):
                                      values, max_size=3), label="edits")
 
 
-@settings(max_examples=30, deadline=None, derandomize=True,
+@settings(max_examples=20, deadline=None, derandomize=True,
           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(data=st.data())
 def test_fuzzed_plugin_configs_are_stored_valid_or_refused_with_nothing_changed(seeded_url, clock,
@@ -350,7 +355,7 @@ def _literals(condition):
             yield from _literals(part)
 
 
-@settings(max_examples=40, deadline=None, derandomize=True,
+@settings(max_examples=25, deadline=None, derandomize=True,
           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(condition=conditions_st)
 def test_fuzzed_segment_conditions_compile_to_bound_parameters_or_are_refused(seeded_url, clock,
@@ -406,7 +411,7 @@ TOKENS = st.one_of(
                      "fail=[1]", "relfaulty", "loyalty", "C1", "C2", "--help", "--yes", "--"]))
 
 
-@settings(max_examples=50, deadline=None, derandomize=True,
+@settings(max_examples=30, deadline=None, derandomize=True,
           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(command=st.sampled_from(COMMAND_LINES), args=st.lists(TOKENS, max_size=5))
 def test_fuzzed_cli_arguments_never_end_in_a_traceback(seeded_url, tmp_path, command, args):
