@@ -129,13 +129,14 @@ class Analytical:
         return self._read(values.current_value, self._as_of(as_of))
 
     def customer_values(self, as_of: dt.datetime | None = None) -> list[CustomerValue]:
-        """Current value and potential value (predicted CLV) of every customer with a purchase."""
+        """Current value and potential value (predicted CLV), in cents, of every customer with a purchase."""
         as_of = self._as_of(as_of)
         current = self.current_value(as_of)
         potential = self.clv_by_customer(as_of)
         names = {s.customer_id: s.external_id for s in self.clv_summary(as_of)}
-        return [CustomerValue(cid, names[cid], current.get(cid, Decimal("0.0000")), potential[cid])
-                for cid in sorted(potential)]
+        cent = Decimal("0.01")
+        return [CustomerValue(cid, names[cid], current.get(cid, Decimal(0)).quantize(cent),
+                              potential[cid]) for cid in sorted(potential)]
 
     # -- lifecycle ----------------------------------------------------------------
 
