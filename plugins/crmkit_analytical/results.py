@@ -46,8 +46,13 @@ class CLVFit:
     gamma_gamma: dict[str, Any]
 
     def document(self) -> dict[str, Any]:
-        """The ``clv fit --format json`` document."""
-        return {"bgnbd": self.bgnbd, "gamma_gamma": self.gamma_gamma}
+        """The ``clv fit --format json`` document: exactly the keys MODULES.md specifies."""
+        return {"bgnbd": {k: self.bgnbd[k] for k in BGNBD_KEYS},
+                "gamma_gamma": {k: self.gamma_gamma[k] for k in GAMMA_GAMMA_KEYS}}
+
+
+BGNBD_KEYS = ("r", "alpha", "a", "b", "log_likelihood", "customers")
+GAMMA_GAMMA_KEYS = ("p", "q", "v", "log_likelihood", "customers")
 
 
 @attrs.frozen

@@ -84,8 +84,8 @@ def test_rfm(shop, run_cli):
 def test_clv_fit_document_shape(shop, run_cli):
     document = run_json(run_cli, "clv", "fit", "--time-unit", "week")
     assert set(document) == {"bgnbd", "gamma_gamma"}
-    assert {"r", "alpha", "a", "b", "log_likelihood", "customers"} <= set(document["bgnbd"])
-    assert {"p", "q", "v", "log_likelihood", "customers"} <= set(document["gamma_gamma"])
+    assert list(document["bgnbd"]) == ["r", "alpha", "a", "b", "log_likelihood", "customers"]
+    assert list(document["gamma_gamma"]) == ["p", "q", "v", "log_likelihood", "customers"]
     fit = shop.plugin("analytical").clv_fit(at(AS_OF))
     assert document["bgnbd"]["r"] == pytest.approx(fit.bgnbd["r"])
     assert document["bgnbd"]["customers"] == 120
