@@ -12,6 +12,7 @@ searched verbatim, never executed.
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import json
 import re
 
@@ -209,6 +210,69 @@ def test_injection_strings_in_every_free_text_field_are_stored_and_searched_verb
             crm.customers.get(INJECTIONS[0])
     assert rel_db.table_names_of(seeded_url) == names_before
     assert rel_db.count(seeded_url, "SELECT count(*) FROM customers") == 2 + len(INJECTIONS)
+    assert rel_db.integrity_problems(seeded_url) == []
+
+
+def _plugin_text_writes(crm, clock, text: str, n: int) -> list[tuple[str, object]]:
+    """``(table, call)`` for every public plugin/core API taking free text, fed ``text``."""
+    enabled = set(crm.enabled_plugins())
+    c1 = crm.customers.get("C1").id
+    due = clock.now() + dt.timedelta(days=1)
+    calls = [("staff", lambda: crm.staff.add(f"inj{n}", text, text, None))]
+    if "operational" in enabled:
+        ops = crm.plugin("operational")
+        calls += [("operational_cases", lambda: ops.open_case(c1, text, source=text[:20])),
+                  ("operational_tasks", lambda: ops.create_task(c1, text, None, due))]
+    if "loyalty" in enabled:
+        loyalty = crm.plugin("loyalty")
+        calls += [("loyalty_ledger", lambda: loyalty.adjust("C1", 5, text)),
+                  ("loyalty_rewards", lambda: loyalty.add_reward(f"R{n}", 10, name=text))]
+    if "analytical" in enabled:
+        analytical = crm.plugin("analytical")
+        condition = {"field": "external_id", "op": "eq", "value": text}
+        calls += [("analytical_segments",
+                   lambda: analytical.save_segment(text, condition, description=text))]
+    if "social" in enabled:
+        calls += [("social_identities",
+                   lambda: crm.plugin("social").link_handle("C2", "twitter", text))]
+    return calls
+
+
+def test_injection_strings_in_plugin_free_text_fields_are_stored_verbatim_or_refused(seeded_url,
+                                                                                     clock):
+    """Staff, cases, tasks, loyalty reasons and rewards, segment names and conditions, social
+    handles: each injection string is stored verbatim or refused with one CRMError."""
+    from crmkit.errors import CRMError
+
+    tables_before = rel_db.table_names_of(seeded_url)
+    stored: dict[str, list[str]] = {}
+    refused = []
+    with rel_support.open_crm(seeded_url, clock, create=False) as crm:
+        for n, text in enumerate(INJECTIONS):
+            for table, call in _plugin_text_writes(crm, clock, text, n):
+                try:
+                    call()
+                except CRMError as exc:
+                    refused.append((table, text, str(exc)))
+                else:
+                    stored.setdefault(table, []).append(text)
+    assert rel_db.table_names_of(seeded_url) == tables_before
+    cells: dict[str, list[str]] = {}
+    for table, _, _, value in rel_db.text_cells(seeded_url, list(stored)):
+        cells.setdefault(table, []).append(value)
+    handles = stored.pop("social_identities", [])
+    assert rel_db.count(seeded_url, "SELECT count(*) FROM social_identities s JOIN customers c "
+                        "ON c.id = s.customer_id WHERE c.external_id = 'C2'") == len(handles) \
+        if handles else True  # handles are normalised (lower case, no @): counted, not compared
+    for table, texts in stored.items():
+        for text in texts:
+            assert any(text.strip() in cell or json.dumps(text)[1:-1] in cell
+                       for cell in cells.get(table, [])), f"{text!r} not stored verbatim in {table}"
+    # the free-text fields of cases, tasks, loyalty and staff take any text
+    for table in ("staff", "operational_cases", "operational_tasks", "loyalty_ledger"):
+        if table in tables_before:
+            assert len(stored.get(table, [])) == len(INJECTIONS), [r for r in refused
+                                                                   if r[0] == table][:3]
     assert rel_db.integrity_problems(seeded_url) == []
 
 
