@@ -124,9 +124,9 @@ class CRM:
         """Apply every pending migration of the core and the enabled plugins."""
         for branch, revisions in self.pending_migrations(conn).items():
             if revisions:
-                location = (None if branch == "core" else
+                location = (None if branch == migrate.CORE_BRANCH else
                             self.hooks.call_one(branch, "crmkit_migrations", None))
-                migrate.upgrade(conn, f"{branch}@head", [location] if location else [])
+                migrate.upgrade_branch(conn, branch, location)
 
     def close(self) -> None:
         """Release the database connections."""

@@ -99,10 +99,25 @@ def _check(condition: Any, known: Callable[[str], bool], pointer: str) -> None:
         raise ConfigError(f"{pointer}/field: unknown field {field!r}")
     if op not in OPS:
         raise ConfigError(f"{pointer}/op: {op!r} is not an operator (allowed: {', '.join(OPS)})")
-    if op != "exists" and "value" not in condition:
+    if op == "exists":
+        return
+    if "value" not in condition:
         raise ConfigError(f"{pointer}/value: required for op {op!r}")
-    if op == "in" and not isinstance(condition["value"], list):
-        raise ConfigError(f"{pointer}/value: op 'in' needs a list")
+    value = condition["value"]
+    if op == "in":
+        if not isinstance(value, list) or not all(_is_scalar(v) and v is not None for v in value):
+            raise ConfigError(f"{pointer}/value: op 'in' needs a list of texts, numbers or booleans")
+    elif not _is_scalar(value):
+        raise ConfigError(f"{pointer}/value: op {op!r} needs a text, number or boolean, "
+                          f"not {type(value).__name__}")
+    elif value is None and op not in ("eq", "ne"):
+        raise ConfigError(f"{pointer}/value: null can only be compared with eq or ne")
+    elif isinstance(value, bool) and op in ("lt", "le", "gt", "ge", "contains"):
+        raise ConfigError(f"{pointer}/value: op {op!r} needs a text or number, not a boolean")
+
+
+def _is_scalar(value: Any) -> bool:
+    return value is None or isinstance(value, (str, int, float, bool))
 
 
 def lookup(data: dict[str, Any], field: str) -> Any:

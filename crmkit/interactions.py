@@ -16,7 +16,7 @@ from .errors import ConflictError, NotFound
 from .models import Batch, Interaction, WriteResult
 from .pipeline import Problem, plugin_problems, raise_problems, react, run_batches
 from .transaction import Transaction
-from .types import MONEY_SCALE, sqlite_timestamp
+from .types import MONEY_SCALE, NUL_PROBLEM, has_nul, sqlite_timestamp
 
 FIELDS = ("customer", "customer_id", "occurred_at", "kind", "channel", "direction", "amount",
           "currency", "external_id", "payload", "actor")
@@ -148,6 +148,9 @@ def prepare(tx: Transaction, chunk: list[Any], labels: Sequence[str], create_cus
 
 _FIELD_SET = frozenset(FIELDS)
 _TEXT_FIELDS = ("kind", "channel", "external_id", "actor", "customer")
+_COLUMN_WIDTHS = {**{f: tables.interactions.c[f].type.length for f in _TEXT_FIELDS[:-1]},
+                  "customer": tables.customers.c.external_id.type.length}
+"""The widths of the text columns (customers.external_id for ``customer``)."""
 
 
 class Normaliser:
@@ -160,7 +163,8 @@ class Normaliser:
     def __init__(self, config: dict[str, Any], now: dt.datetime):
         self.currency = config["default_currency"]
         self.negative_ok = frozenset(config["negative_amount_kinds"])
-        self.text_limit = min(config["max_field_length"], 200)
+        self.text_limits = [(field, min(config["max_field_length"], _COLUMN_WIDTHS[field]))
+                            for field in _TEXT_FIELDS]
         self.max_payload = config["max_payload_bytes"]
         self.now = now
 
@@ -188,11 +192,13 @@ class Normaliser:
         if currency is not None and (type(currency) is not str or len(currency) != 3
                                      or not currency.isupper()):
             problems.append((where, "currency", f"{currency!r} is not a 3-letter ISO 4217 code"))
-        limit = self.text_limit
-        for field in _TEXT_FIELDS:
+        for field, limit in self.text_limits:
             value = get(field)
-            if value is not None and (type(value) is not str or len(value) > limit):
-                problems.append((where, field, f"must be text of at most {limit} characters"))
+            if value is not None:
+                if type(value) is not str or len(value) > limit:
+                    problems.append((where, field, f"must be text of at most {limit} characters"))
+                elif "\x00" in value:
+                    problems.append((where, field, NUL_PROBLEM))
         payload = get("payload")
         if payload is not None:
             self._payload(payload, where, problems)
@@ -250,10 +256,14 @@ class Normaliser:
             problems.append((where, "payload", "must be a JSON object"))
             return
         try:
-            size = len(json.dumps(payload, default=_no_default))
+            text = json.dumps(payload, default=_no_default)
         except (TypeError, ValueError) as exc:
             problems.append((where, "payload", f"not JSON-serialisable: {exc}"))
             return
+        if "\\u0000" in text and has_nul(payload):
+            problems.append((where, "payload", NUL_PROBLEM))
+            return
+        size = len(text)
         if size > self.max_payload:
             problems.append((where, "payload", f"{size} bytes of JSON; the limit is "
                              f"{self.max_payload} (core config max_payload_bytes)"))

@@ -65,6 +65,27 @@ def upgrade(conn: Connection, target: str, locations: Iterable[Path] = ()) -> No
     _run(conn, script, branch, lambda rev, _ctx: script._upgrade_revs(target, rev))
 
 
+def upgrade_branch(conn: Connection, branch: str, location: Path | None) -> None:
+    """Upgrade one branch (the core or a plugin's) to its head; a failing revision names it.
+
+    Any error of a revision (SQL, import, alembic) becomes one PluginError
+    (DatabaseError for the core) saying which branch failed; the caller's
+    transaction is then rolled back, so nothing was changed.
+    """
+    from .errors import CRMError, PluginError
+
+    try:
+        upgrade(conn, f"{branch}@head", [location] if location else [])
+    except CRMError:
+        raise
+    except Exception as exc:  # a broken revision: SQL error, import error, alembic error
+        problem = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
+        detail = f"migration failed, nothing was changed: {type(exc).__name__}: {problem}"
+        if branch == CORE_BRANCH:
+            raise DatabaseError(f"crmkit core: {detail}") from exc
+        raise PluginError(f"plugin {branch!r}: {detail}") from exc
+
+
 def downgrade(conn: Connection, target: str, locations: Iterable[Path] = ()) -> None:
     """Downgrade to ``target`` (``loyalty@base`` removes a plugin's schema)."""
     branch = target.split("@", 1)[0]

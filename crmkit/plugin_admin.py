@@ -14,7 +14,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from . import __version__, plugins, tables
 from .config import CORE_SCHEMA, check_schema, validate
-from .errors import CRMError, PluginError
+from .errors import PluginError
 from .versions import satisfies
 
 
@@ -112,16 +112,8 @@ class PluginAdmin:
         from . import migrate
 
         location = self.crm.hooks.call_one(name, "crmkit_migrations", None)
-        if location is None:
-            return
-        try:
-            migrate.upgrade(tx.conn, f"{name}@head", [location])
-        except CRMError:
-            raise
-        except Exception as exc:  # a broken revision: SQL error, import error, alembic error
-            problem = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
-            raise PluginError(f"plugin {name!r}: migration failed, nothing was changed: "
-                              f"{type(exc).__name__}: {problem}") from exc
+        if location is not None:
+            migrate.upgrade_branch(tx.conn, name, location)
 
     def _check_config_hook(self, tx, name, config) -> None:
         """Let the plugin check what a schema cannot express (``crmkit_check_config``)."""

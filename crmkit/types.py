@@ -106,6 +106,21 @@ class UTCDateTime(TypeDecorator):
         return value.astimezone(UTC)
 
 
+NUL_PROBLEM = "contains a NUL character (U+0000), which the databases cannot store"
+"""The one message for text holding U+0000 (PostgreSQL refuses it; SQLite would truncate lookups)."""
+
+
+def has_nul(value: object) -> bool:
+    """Whether any text in ``value`` (a str, or the keys and values of JSON-like data) holds U+0000."""
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(has_nul(k) or has_nul(v) for k, v in value.items())
+    if isinstance(value, (list, tuple)):
+        return any(has_nul(v) for v in value)
+    return False
+
+
 def sqlite_timestamp(value: dt.datetime) -> str:
     """The text SQLite stores for an aware datetime: exactly what ``UTCDateTime`` writes.
 

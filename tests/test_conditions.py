@@ -34,6 +34,11 @@ def test_evaluate(condition, expected):
     ({"field": "kind", "op": "like", "value": 1}, "/rules/0/if/op: 'like' is not an operator"),
     ({"any": [{"field": "kind", "op": "eq"}]}, "/rules/0/if/any/0/value: required"),
     ({"field": "kind", "op": "in", "value": "x"}, "needs a list"),
+    ({"field": "kind", "op": "in", "value": [["x"]]}, "needs a list of texts, numbers or booleans"),
+    ({"field": "kind", "op": "eq", "value": ["x"]}, "/rules/0/if/value: op 'eq' needs a text, number"),
+    ({"field": "kind", "op": "eq", "value": {"a": 1}}, "not dict"),
+    ({"field": "kind", "op": "lt", "value": None}, "null can only be compared with eq or ne"),
+    ({"field": "kind", "op": "gt", "value": True}, "not a boolean"),
     ([], "a condition must be an object"),
 ])
 def test_check_names_the_pointer(condition, message):

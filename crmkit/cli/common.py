@@ -28,18 +28,22 @@ class State:
     local_plugins: list[str] = attrs.field(factory=list)
     clock: Any = None
 
-    def open(self, create: bool = False, upgrade: bool = False):
-        """Open the CRM with this invocation's URL, actor, local plugins and command (for audit)."""
+    def extra_plugins(self) -> dict:
+        """The ``--plugin`` modules, imported, by plugin name."""
         import importlib
-
-        from ..app import CRM
 
         extra = {}
         for module_name in self.local_plugins:
             module = importlib.import_module(module_name)
             extra[getattr(getattr(module, "PLUGIN", None), "name", module_name)] = module
+        return extra
+
+    def open(self, create: bool = False, upgrade: bool = False):
+        """Open the CRM with this invocation's URL, actor, local plugins and command (for audit)."""
+        from ..app import CRM
+
         crm = CRM.open(self.db_url, clock=self.clock, create=create, upgrade=upgrade,
-                       actor=self.actor, extra_plugins=extra)
+                       actor=self.actor, extra_plugins=self.extra_plugins())
         crm.command = "crmkit " + " ".join(_redact(self.argv))
         return crm
 

@@ -38,7 +38,7 @@ def status(state, fmt: str) -> None:
     from .. import migrate
     from ..app import CRM
 
-    crm = CRM(state.db_url)
+    crm = CRM(state.db_url, actor=state.actor, extra_plugins=state.extra_plugins())
     try:
         with crm.connect() as conn:
             current = migrate.current_revisions(conn)

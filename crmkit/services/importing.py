@@ -270,7 +270,7 @@ class _Import:
 
     def _check_customers(self, rows, lines, contents) -> None:
         refs = {row["organisation"] for row in rows if row.get("organisation")}
-        in_chunk = {row["external_id"] for row in rows if row.get("type") == "organisation"}
+        in_chunk = {row.get("external_id") for row in rows if row.get("type") == "organisation"}
         stored_orgs = _stored_organisations(self.crm, refs - in_chunk) if refs else set()
         checked = []
         for row, line in zip(rows, lines):

@@ -111,8 +111,7 @@ def redeem(ctx, code: str, referee) -> Referral:
            "conversion_interaction_id": None}
     ctx.conn.execute(insert(referrals), row)
     ctx.audit("redeem", "social_referrals", str(row["id"]),
-              {"referrer": referrer["external_id"], "referee": referee.external_id},
-              customer_id=referee.id)
+              {"code": wanted}, customer_id=referee.id)  # the referee's record: no referrer data
     ctx.emit("referral.redeemed", referrer["id"],
              {"referrer_id": referrer["id"], "referee_id": referee.id, "referral_id": row["id"]})
     return Referral(**row)
