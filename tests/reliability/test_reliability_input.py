@@ -388,15 +388,15 @@ def test_fuzzed_plugin_configs_are_stored_valid_or_refused_with_nothing_changed(
 
 # -- conditions (segments, automation, routing) ------------------------------------------------
 
+OPERATORS = ("eq", "ne", "lt", "le", "gt", "ge", "in", "contains", "exists")
 SEGMENT_FIELDS = ("type", "external_id", "preferred_channel", "lifecycle_stage", "tags",
                   "attributes.note", "lifecycle", "rfm.segment", "rfm.r", "rfm.monetary", "clv",
                   "p_alive", "current_value", "purchases")
 
 conditions_st = st.recursive(
     st.fixed_dictionaries({
-        "field": st.one_of(st.sampled_from(SEGMENT_FIELDS), odd_text),
-        "op": st.one_of(st.sampled_from(["eq", "ne", "lt", "le", "gt", "ge", "in", "contains",
-                                         "exists"]), odd_text),
+        "field": st.one_of(*[st.sampled_from(SEGMENT_FIELDS)] * 4, odd_text),  # mostly known fields
+        "op": st.one_of(*[st.sampled_from(OPERATORS)] * 4, odd_text),
         "value": st.one_of(json_values, st.lists(odd_text, max_size=3))}),
     lambda children: st.one_of(
         st.fixed_dictionaries({"all": st.lists(children, max_size=3)}),
@@ -457,6 +457,56 @@ def test_fuzzed_segment_conditions_compile_to_bound_parameters_or_are_refused(se
             assert isinstance(ids, list) and all(isinstance(i, int) for i in ids)
     assert rel_db.snapshot(seeded_url) == before
     assert rel_db.table_names_of(seeded_url) == sorted(before)
+
+
+AUTOMATION_FIELDS = ("payload.kind", "payload.channel", "payload.amount", "payload.payload.note",
+                     "customer.name", "customer.tags", "customer.attributes.note", "lead.score",
+                     "lead.stage", "customer.email")
+
+automation_conditions = st.recursive(
+    st.fixed_dictionaries({
+        "field": st.one_of(*[st.sampled_from(AUTOMATION_FIELDS)] * 4, odd_text),  # mostly known fields
+        "op": st.one_of(*[st.sampled_from(OPERATORS)] * 4, odd_text),
+        "value": st.one_of(json_values, st.lists(odd_text, max_size=3))}),
+    lambda children: st.one_of(
+        st.fixed_dictionaries({"all": st.lists(children, max_size=3)}),
+        st.fixed_dictionaries({"any": st.lists(children, max_size=3)}),
+        st.fixed_dictionaries({"not": children})),
+    max_leaves=4)
+
+
+@settings(max_examples=20, deadline=None, derandomize=True,
+          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@given(condition=automation_conditions,
+       on=st.sampled_from(["interaction.recorded", "customer.created"]))
+def test_fuzzed_automation_conditions_are_refused_by_pointer_or_run_cleanly(seeded_url, clock,
+                                                                           condition, on):
+    """An automation rule's ``if``: refused naming /automation/rules/0/if, or accepted and then
+    a write that triggers it works (the rule's SQL binds every value)."""
+    from crmkit.errors import ConfigError
+
+    if "operational" not in rel_support.existing_builtins():
+        pytest.fail("the operational plugin (automation) does not exist in this tree")
+    rule = {"name": "fuzzed", "on": on, "if": condition, "do": [{"add_tag": "fuzzed"}]}
+    with rel_support.open_crm(seeded_url, clock, create=False) as crm:
+        stored = crm.plugins.config("operational")
+        before = rel_db.snapshot(seeded_url)
+        try:
+            crm.plugins.configure("operational", {**stored, "automation": {"rules": [rule]}})
+        except ConfigError as exc:
+            event("rule refused")
+            assert "/automation/rules/0" in str(exc), exc
+            assert rel_db.snapshot(seeded_url) == before
+            return
+        event("rule accepted")
+        try:
+            crm.interactions.record("C1", clock.now(), kind="visit", channel="web",
+                                    payload={"note": "fuzz"})
+            crm.customers.add(f"AUTO{len(before['customers'])}", "Auto Matic")
+        finally:
+            crm.plugins.configure("operational", stored)
+    assert rel_db.table_names_of(seeded_url) == sorted(before)
+    assert rel_db.integrity_problems(seeded_url) == []
 
 
 # -- CLI arguments -----------------------------------------------------------------------------

@@ -84,6 +84,7 @@ def test_a_react_failure_during_a_cli_import_writes_nothing(seeded_url, tmp_path
 def test_after_commit_failure_keeps_the_data_and_warns_naming_the_plugin(seeded_url):
     _configure(seeded_url, ["after_commit"])
     crmkit_relfaulty.AFTER_COMMIT_CALLS.clear()
+    rel_support.relcheck().AFTER_COMMIT_CALLS.clear()
     code, out, err = cli(seeded_url, "interactions", "record", "C1", "--amount", "25",
                          "--external-id", "N1")
     assert code == 0, err
@@ -93,6 +94,8 @@ def test_after_commit_failure_keeps_the_data_and_warns_naming_the_plugin(seeded_
         "after-commit hooks did not run for a single recorded interaction"
     assert "relfaulty" in err and "after commit" in err, \
         f"the after-commit failure was not reported: stdout={out!r} stderr={err!r}"
+    assert rel_support.relcheck().AFTER_COMMIT_CALLS == ["interactions"], \
+        "another plugin's after-commit hook did not run next to the failing one"
 
 
 def test_after_commit_hooks_run_for_single_writes_through_the_api(crm_url, clock):

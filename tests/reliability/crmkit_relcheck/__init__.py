@@ -27,6 +27,8 @@ PLUGIN = crmkit.PluginInfo(
 )
 
 HERE = Path(__file__).parent
+AFTER_COMMIT_CALLS: list[str] = []
+"""The kind of every batch relcheck's after-commit hook saw in this process."""
 
 
 @hookimpl
@@ -64,6 +66,7 @@ def crmkit_on_events(ctx, events):
 
 @hookimpl
 def crmkit_after_commit(kind, batch):
+    AFTER_COMMIT_CALLS.append(kind)
     if kind == "interactions" and os.environ.get("RELCHECK_PROGRESS"):
         print(f"committed {batch.first_id} {batch.last_id}", file=sys.stdout, flush=True)
 
