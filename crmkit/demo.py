@@ -60,41 +60,72 @@ def customers(rng: random.Random, count: int) -> list[dict[str, Any]]:
 
 def interactions(rng: random.Random, customer_ids: list[str], per_customer: float,
                  end: dt.datetime = DEMO_END, days: int = 730) -> Iterator[dict[str, Any]]:
-    """Each customer's history over ``days`` before ``end``: purchases, visits, calls, surveys."""
+    """Each customer's history over ``days`` before ``end``: purchases, visits, calls, surveys.
+
+    Purchases follow the processes the CLV models assume, so their fits on
+    the demo are meaningful: while alive a customer buys at a rate drawn from
+    a gamma distribution, drops out after each purchase with a probability
+    drawn from a beta distribution (BG/NBD), and spends around a personal
+    mean drawn from a gamma distribution (Gamma-Gamma).  About
+    ``per_customer`` interactions per customer on average, a little over half
+    of them purchases.
+    """
     start = end - dt.timedelta(days=days)
     serial = 0
+    mean_rate = per_customer * 0.55 / (days * 0.6)  # purchases per day while alive
     for ext in customer_ids:
-        activity = rng.expovariate(1 / per_customer)
         first = start + dt.timedelta(days=rng.uniform(0, days * 0.9))
-        lifetime = (end - first).days
-        events = max(1, int(activity))
-        churn_day = rng.uniform(0.2, 1.0) * lifetime if rng.random() < 0.4 else lifetime
-        for _ in range(events):
-            at = first + dt.timedelta(days=rng.uniform(0, churn_day), minutes=rng.randrange(1440))
+        rate = rng.gammavariate(1.5, mean_rate / 1.5)
+        dropout = rng.betavariate(1.0, 5.0)
+        mean_spend = 4.0 / rng.gammavariate(3.0, 1 / 75)  # p / nu with nu ~ Gamma(q=3, gamma=75)
+        moments, at = [], first
+        while at < end:
+            moments.append(("purchase", at))
+            if rng.random() < dropout:
+                break
+            at += dt.timedelta(days=rng.expovariate(rate))
+        active_until = min(at, end)
+        span = max((active_until - first).total_seconds() / 86400, 1.0)
+        others = rng.expovariate(1 / (per_customer * 0.45))
+        moments += [("other", first + dt.timedelta(days=rng.uniform(0, span)))
+                    for _ in range(int(others))]
+        for what, moment in sorted(moments, key=lambda m: m[1]):
             serial += 1
-            yield _one(rng, ext, at.replace(microsecond=0), f"demo-{serial}")
+            at = (moment + dt.timedelta(minutes=rng.randrange(1440))).replace(microsecond=0)
+            at = min(at, end - dt.timedelta(minutes=1))
+            ref = f"demo-{serial}"
+            yield (_purchase(rng, ext, at, ref, mean_spend) if what == "purchase"
+                   else _one(rng, ext, at, ref))
+
+
+def _purchase(rng: random.Random, customer: str, at: dt.datetime, external_id: str,
+              mean_spend: float) -> dict[str, Any]:
+    """A purchase of a few items whose total is gamma-distributed around ``mean_spend``."""
+    total = max(rng.gammavariate(4.0, mean_spend / 4.0), 5.0)
+    weights = [rng.random() + 0.2 for _ in range(rng.randint(1, 3))]
+    items = [{"sku": f"SKU-{rng.randrange(1000)}", "category": rng.choice(CATEGORIES),
+              "amount": str(Decimal(round(total * w / sum(weights), 2)).quantize(Decimal("0.01")))}
+             for w in weights]
+    if rng.random() < 0.5:
+        items.append({"sku": "DELIVERY", "category": "delivery", "amount": "4.99"})
+    amount = sum(Decimal(i["amount"]) for i in items)
+    return {"customer": customer, "occurred_at": at, "external_id": external_id,
+            "channel": rng.choice(CHANNELS), "kind": "purchase", "amount": amount,
+            "payload": {"items": items}}
 
 
 def _one(rng: random.Random, customer: str, at: dt.datetime, external_id: str) -> dict[str, Any]:
     roll = rng.random()
     base = {"customer": customer, "occurred_at": at, "external_id": external_id,
             "channel": rng.choice(CHANNELS)}
-    if roll < 0.55:
-        items = [{"sku": f"SKU-{rng.randrange(1000)}", "category": rng.choice(CATEGORIES),
-                  "amount": str(Decimal(rng.randrange(500, 20000)) / 100)}
-                 for _ in range(rng.randint(1, 3))]
-        if rng.random() < 0.5:
-            items.append({"sku": "DELIVERY", "category": "delivery", "amount": "4.99"})
-        total = sum(Decimal(i["amount"]) for i in items)
-        return base | {"kind": "purchase", "amount": total, "payload": {"items": items}}
-    if roll < 0.58:
+    if roll < 0.07:
         return base | {"kind": "refund", "amount": Decimal(rng.randrange(500, 5000)) / 100}
-    if roll < 0.75:
+    if roll < 0.45:
         return base | {"kind": "visit", "channel": rng.choice(["web", "store"])}
-    if roll < 0.85:
+    if roll < 0.7:
         return base | {"kind": rng.choice(["call", "message"]),
                        "direction": rng.choice(["inbound", "outbound"])}
-    if roll < 0.90:
+    if roll < 0.8:
         return base | {"kind": "complaint", "payload": {"text": rng.choice(COMMENTS[1::2])}}
     return base | {"kind": "survey", "channel": "email",
                    "payload": {"nps": rng.choices(range(11), weights=[1, 1, 1, 1, 2, 3, 4, 7, 10, 9, 8])[0],
