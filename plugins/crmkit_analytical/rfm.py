@@ -26,6 +26,9 @@ from crmkit.tables import customers as C
 from crmkit.tables import interactions as I
 from crmkit.types import MONEY_SCALE
 
+MONEY_PLACES = len(str(MONEY_SCALE)) - 1
+"""Decimal places of stored money units (MONEY_SCALE = 10**MONEY_PLACES)."""
+
 from . import sales
 from .results import RFMScore
 from .sql import day_number, day_of, money_value
@@ -94,9 +97,12 @@ def segment_case(config: dict[str, Any], scored):
 
 
 def query(config: dict[str, Any], as_of: dt.datetime):
-    """The full RFM select: scores, segment and the customer's external id."""
+    """The full RFM select, by customer id: customer_id, external_id, recency_days,
+    frequency, net (money units), r, f, m, segment."""
     scored = scored_query(config, as_of).subquery("rfm_scored")
-    return (select(scored, C.c.external_id, segment_case(config, scored).label("segment"))
+    return (select(scored.c.customer_id, C.c.external_id, scored.c.recency_days,
+                   scored.c.frequency, scored.c.net, scored.c.r, scored.c.f, scored.c.m,
+                   segment_case(config, scored).label("segment"))
             .join(C, C.c.id == scored.c.customer_id)
             .order_by(scored.c.customer_id))
 
@@ -104,13 +110,17 @@ def query(config: dict[str, Any], as_of: dt.datetime):
 def scores(conn, config: dict[str, Any], as_of: dt.datetime) -> list[RFMScore]:
     """Every scored customer, by customer id."""
     mean = config["rfm"]["monetary"] == "mean"
+    rows = conn.execute(query(config, as_of))
+    places = Decimal("0.0001")
     result = []
-    for row in conn.execute(query(config, as_of)):
-        net = Decimal(int(row.net or 0))
-        monetary = net / MONEY_SCALE / (row.frequency if mean else 1)
-        result.append(RFMScore(row.customer_id, row.external_id, int(row.recency_days),
-                               int(row.frequency), monetary.quantize(Decimal("0.0001")),
-                               int(row.r), int(row.f), int(row.m), row.segment))
+    append = result.append
+    for cid, external_id, recency, frequency, net, r, f, m, segment in rows:
+        if mean:
+            monetary = (Decimal(int(net or 0)) / MONEY_SCALE / frequency).quantize(places)
+        else:  # whole money units → an exact decimal with the money scale's places
+            monetary = Decimal(int(net or 0)).scaleb(-MONEY_PLACES)
+        append(RFMScore(cid, external_id, int(recency), int(frequency), monetary, int(r), int(f),
+                        int(m), segment))
     return result
 
 
