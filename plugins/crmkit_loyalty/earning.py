@@ -1,11 +1,12 @@
 """The react step: purchases earn points, milestones pay bonuses, refunds reverse earnings.
 
 Earning is set-based SQL over the batch's id range (``id BETWEEN first_id AND
-last_id``): one statement each to enrol new members, count purchases, write
-the earn rows (eligible amounts, tier multipliers and the floor in exact
-integer money units), write milestone bonuses and record them; owed points
-and tier upgrades then touch only the members concerned.  Refunds, which
-consume lots first-in-first-out, are worked out per refund.
+last_id``): one upsert enrols new members and counts purchases, one INSERT …
+SELECT writes the earn rows (eligible amounts, tier multipliers and the floor
+in exact integer money units), one query finds the members who owe points or
+crossed a milestone.  Only those members, and the tier upgrades, come back to
+Python.  Refunds, which consume lots first-in-first-out, are worked out per
+refund.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from fractions import Fraction
 from typing import Any
 
 from sqlalchemy import (BigInteger, String, and_, case, cast, exists, func, insert, literal,
-                        null, select, type_coerce, union, update)
+                        null, or_, select, true, type_coerce, union)
 from sqlalchemy.dialects import postgresql, sqlite
 
 from crmkit.tables import customers, interactions
@@ -72,38 +73,60 @@ def purchasers(batch):
 def earn(ctx, s: Settings, batch) -> None:
     """Enrol new members, count purchases, write earn rows and milestone bonuses; settle debts."""
     conn = ctx.conn
-    owing = dict(conn.execute(select(members.c.customer_id, members.c.owed)
-                              .where(members.c.owed > 0,
-                                     members.c.customer_id.in_(purchasers(batch)))).all())
-    enrol(conn, s, batch)
-    counts = (select(interactions.c.customer_id, func.count().label("n"))
-              .where(batch_purchases(batch))
-              .group_by(interactions.c.customer_id).subquery())
-    conn.execute(update(members).where(members.c.customer_id == counts.c.customer_id)
-                 .values(purchases=members.c.purchases + counts.c.n))
-    stamps = {"recorded_at": literal(ctx.now(), UTCDateTime()), "actor": literal(ctx.actor, String())}
+    count_purchases(conn, s, batch)
+    stamps = {"recorded_at": literal(ctx.now(), UTCDateTime()),
+              "actor": literal(ctx.actor, String())}
     conn.execute(insert(ledger).from_select(LEDGER_COLUMNS, earn_rows(s, batch, stamps)))
-    award_milestones(ctx, s, batch)
+    owing, crossing = {}, {}
+    for customer_id, owed, start, count, fresh in conn.execute(member_states(s, batch)):
+        if owed > 0:
+            owing[customer_id] = owed
+        if count is not None and fresh:
+            crossing[customer_id] = (start, count)
+    award_milestones(ctx, s, batch, crossing)
     if owing:
         lg.lock_members(conn, owing)
         lg.settle_owed(conn, owing, ctx.now(), ctx.actor)
 
 
-def enrol(conn, s: Settings, batch) -> None:
-    """Make every purchaser not yet a member one: joined at their first purchase in the batch,
-    reviewed ``review_months`` later."""
+def batch_counts(batch):
+    """Subquery ``(customer_id, n, first_at)``: each purchaser's purchases in the batch."""
     i = interactions.c
-    first = (select(i.customer_id, func.min(i.occurred_at).label("joined_at"))
-             .where(batch_purchases(batch),
-                    ~exists().where(members.c.customer_id == i.customer_id))
-             .group_by(i.customer_id).subquery())
-    rows = (select(first.c.customer_id, first.c.joined_at, null(), null(),
-                   add_months(first.c.joined_at, s.review_months), literal(0), literal(0))
-            .where(first.c.customer_id.is_not(None)))
+    return (select(i.customer_id, func.count().label("n"), func.min(i.occurred_at).label("first_at"))
+            .where(batch_purchases(batch)).group_by(i.customer_id).subquery())
+
+
+def count_purchases(conn, s: Settings, batch) -> None:
+    """One upsert: add the batch's purchases to each member's count, and make every purchaser
+    not yet a member one (joined at their first purchase in the batch, reviewed
+    ``review_months`` later)."""
+    counts = batch_counts(batch)
+    rows = (select(counts.c.customer_id, counts.c.first_at, null(), null(),
+                   add_months(counts.c.first_at, s.review_months), counts.c.n, literal(0))
+            .where(true()))     # SQLite: a WHERE before ON CONFLICT keeps the parse unambiguous
     dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
-    conn.execute(dialect.insert(members).from_select(
+    statement = dialect.insert(members).from_select(
         ["customer_id", "joined_at", "tier", "tier_since", "review_at", "purchases", "owed"], rows)
-        .on_conflict_do_nothing(index_elements=["customer_id"]))
+    conn.execute(statement.on_conflict_do_update(
+        index_elements=["customer_id"],
+        set_={"purchases": members.c.purchases + statement.excluded.purchases}))
+
+
+def member_states(s: Settings, batch):
+    """SELECT ``(customer_id, owed, start, count, fresh)`` of the batch's purchasers who owe
+    points or crossed a milestone (run after the counts were updated): ``start`` is their
+    purchase count before the batch, ``count`` the highest milestone reached
+    (start < count <= start + n), ``fresh`` whether it was never awarded before."""
+    counts = batch_counts(batch)
+    start = members.c.purchases - counts.c.n
+    reached = (case(*[(and_(start < c, members.c.purchases >= c), c)
+                      for c in sorted(s.milestones, reverse=True)])
+               if s.milestones else null())
+    fresh = ~exists().where(milestones.c.customer_id == counts.c.customer_id,
+                            milestones.c.count == reached)
+    return (select(counts.c.customer_id, members.c.owed, start, reached, fresh)
+            .join_from(counts, members, members.c.customer_id == counts.c.customer_id)
+            .where(or_(members.c.owed > 0, and_(reached.is_not(None), fresh))))
 
 
 def lot_expiry(s: Settings, at):
@@ -162,63 +185,39 @@ def earn_rows(s: Settings, batch, stamps: dict[str, Any]):
             .where(earned.c.points > 0).order_by(earned.c.id))
 
 
-def award_milestones(ctx, s: Settings, batch) -> None:
-    """Pay the highest milestone each member crossed in this batch unless already awarded:
-    a bonus earn row dated at the purchase that reached it, a ``loyalty_milestones`` row
-    (its primary key makes a second award impossible) and a ``milestone.reached`` event.
+def award_milestones(ctx, s: Settings, batch, crossing: dict[int, tuple[int, int]]) -> None:
+    """Pay the milestones members crossed in this batch: ``crossing`` maps a customer to
+    ``(purchases before the batch, milestone count)``.
 
-    One query finds the bonuses (at most one per member of the batch); their rows
-    are then appended with one executemany each.
+    The bonus is an earn row dated at the purchase that reached the count, a
+    ``loyalty_milestones`` row (its primary key makes a second award impossible)
+    and a ``milestone.reached`` event; rows are appended with one executemany each.
     """
-    if not s.milestones:
+    if not crossing:
         return
-    conn = ctx.conn
-    bonuses = conn.execute(crossed_milestones(s, batch)).all()
-    if not bonuses:
-        return
-    rows = [{"customer_id": b.customer_id, "at": b.at, "type": "earn", "source": "milestone",
-             "points": b.points, "interaction_id": b.interaction_id,
-             "reason": f"milestone: purchase {b.count}", "expires_at": s.lot_expiry(b.at),
-             "available_at": b.at} for b in bonuses]
+    conn, i = ctx.conn, interactions.c
+    reaching = {}
+    for part in lg.chunks(crossing):
+        ranked = (select(i.id, i.customer_id, i.occurred_at,
+                         func.row_number().over(partition_by=i.customer_id,
+                                                order_by=i.id).label("rn"))
+                  .where(batch_purchases(batch), i.customer_id.in_(part)))
+        for row in conn.execute(ranked):
+            start, count = crossing[row.customer_id]
+            if start + row.rn == count:
+                reaching[row.customer_id] = row
+    bonuses = [(reaching[c], crossing[c][1], s.milestones[crossing[c][1]])
+               for c in sorted(reaching)]
+    rows = [{"customer_id": row.customer_id, "at": row.occurred_at, "type": "earn",
+             "source": "milestone", "points": points, "interaction_id": row.id,
+             "reason": f"milestone: purchase {count}", "expires_at": s.lot_expiry(row.occurred_at),
+             "available_at": row.occurred_at} for row, count, points in bonuses]
     ids = lg.append(conn, rows, ctx.now(), ctx.actor)
     conn.execute(insert(milestones), [
-        {"customer_id": b.customer_id, "count": b.count, "ledger_id": ledger_id,
-         "reached_at": b.at} for b, ledger_id in zip(bonuses, ids)])
-    for b in bonuses:
-        ctx.emit("milestone.reached", b.customer_id, {"count": b.count, "points": b.points})
-
-
-def crossed_milestones(s: Settings, batch):
-    """SELECT ``(interaction_id, customer_id, at, count, points)`` by customer: per member, the
-    highest milestone count reached by this batch's purchases (run after the purchase counts
-    were updated) and the purchase that reached it, unless that milestone was awarded before.
-
-    Members are filtered on their counts first; only the purchases of members
-    crossing a milestone are ranked.
-    """
-    i = interactions.c
-    counts = (select(i.customer_id, func.count().label("n")).where(batch_purchases(batch))
-              .group_by(i.customer_id).subquery())
-    start = members.c.purchases - counts.c.n
-    reached = case(*[(and_(start < c, members.c.purchases >= c), c)
-                     for c in sorted(s.milestones, reverse=True)])
-    points = case(*[(reached == c, p) for c, p in s.milestones.items()])
-    crossing = (select(counts.c.customer_id, start.label("start"), reached.label("count"),
-                       points.label("points"))
-                .join_from(counts, members, members.c.customer_id == counts.c.customer_id)
-                .where(reached.is_not(None),
-                       ~exists().where(milestones.c.customer_id == counts.c.customer_id,
-                                       milestones.c.count == reached))
-                .subquery())
-    ranked = (select(i.id, i.customer_id, i.occurred_at,
-                     func.row_number().over(partition_by=i.customer_id, order_by=i.id).label("rn"))
-              .where(batch_purchases(batch), i.customer_id.in_(select(crossing.c.customer_id)))
-              .subquery())
-    return (select(ranked.c.id.label("interaction_id"), ranked.c.customer_id,
-                   ranked.c.occurred_at.label("at"), crossing.c.count, crossing.c.points)
-            .join_from(ranked, crossing, crossing.c.customer_id == ranked.c.customer_id)
-            .where(crossing.c.start + ranked.c.rn == crossing.c.count)
-            .order_by(ranked.c.customer_id))
+        {"customer_id": row.customer_id, "count": count, "ledger_id": ledger_id,
+         "reached_at": row.occurred_at} for (row, count, _), ledger_id in zip(bonuses, ids)])
+    for row, count, points in bonuses:
+        ctx.emit("milestone.reached", row.customer_id, {"count": count, "points": points})
 
 
 def reverse_refunds(ctx, refunds: list[dict[str, Any]]) -> set[int]:
