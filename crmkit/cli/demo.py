@@ -24,6 +24,7 @@ def demo(state, count: int, per_customer: float, seed: int) -> None:
 
     from .. import demo as sample
     from .. import tables
+    from ..errors import CRMError
 
     rng = random.Random(seed)
     with state.open(create=True, upgrade=True) as crm:
@@ -58,7 +59,10 @@ def demo(state, count: int, per_customer: float, seed: int) -> None:
             result = crm.interactions.record_many(bar, batch_size=2000)
         say(f"interactions: {result.created} recorded")
         for name in crm.enabled_plugins():
-            lines = crm.hooks.call_one(name, "crmkit_demo", None, crm=crm, rng=rng) or []
+            try:
+                lines = crm.hooks.call_one(name, "crmkit_demo", None, crm=crm, rng=rng) or []
+            except CRMError as exc:  # e.g. a model that cannot be fitted: the other parts go on
+                lines = [f"not shown: {exc}"]
             say(f"\n== {name}")
             for line in lines:
                 say(f"  {line}")
