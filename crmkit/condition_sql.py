@@ -154,13 +154,23 @@ def customer_test(path: list[str] | tuple[str, ...], op: str, value: Any, table=
     raise ConfigError(f"unknown customer field {field!r} (allowed: {', '.join(CUSTOMER_FIELDS)})")
 
 
-def customer_condition(condition: dict[str, Any], table=customers):
-    """A whole condition over customer fields as one SQL boolean (NULL tests count as false)."""
+def is_customer_field(field: str) -> bool:
+    """Whether ``field`` names a customer field (a column, ``tags`` or ``attributes.KEY``)."""
+    return (field in CUSTOMER_COLUMNS or field == "tags"
+            or (field.startswith("attributes.") and len(field) > len("attributes.")))
+
+
+def customer_field(field: str, op: str, table=customers):
+    """A ``column_for`` result for :func:`crmkit.conditions.to_sql`: value → SQL test (NULL is false)."""
     from sqlalchemy import func
 
-    return conditions.to_sql(condition, lambda field, op: (
-        lambda value: func.coalesce(customer_test(field.split("."), op, value, table), false())))
+    return lambda value: func.coalesce(customer_test(field.split("."), op, value, table), false())
+
+
+def customer_condition(condition: dict[str, Any], table=customers):
+    """A whole condition over customer fields as one SQL boolean (NULL tests count as false)."""
+    return conditions.to_sql(condition, lambda field, op: customer_field(field, op, table))
 
 
 __all__ = ["CUSTOMER_COLUMNS", "CUSTOMER_FIELDS", "JsonPath", "column_test", "customer_condition",
-           "customer_test"]
+           "customer_field", "customer_test", "is_customer_field"]

@@ -20,18 +20,19 @@ from typing import Any
 
 from sqlalchemy import case, func, literal, or_, select
 
+from crmkit.condition_sql import CUSTOMER_FIELDS, customer_field, is_customer_field
 from crmkit.conditions import to_sql
 from crmkit.errors import ConfigError
 from crmkit.tables import customers as C
 from crmkit.tables import events as E
 from crmkit.tables import interactions as I
 
-from . import fields, sales
+from . import sales
 from .results import LadderPosition
 from .sql import json_number
 
 FACTS = ("purchases", "best_nps", "referrals")
-FIELDS = (*FACTS, *fields.NAMES)
+FIELDS = (*FACTS, *CUSTOMER_FIELDS)
 
 
 def _query(config: dict[str, Any], as_of: dt.datetime):
@@ -51,8 +52,8 @@ def _query(config: dict[str, Any], as_of: dt.datetime):
     def column_for(field: str, op: str):
         if field in facts:
             return facts[field]
-        if fields.known(field):
-            return fields.column_for(field, op)
+        if is_customer_field(field):
+            return customer_field(field, op)
         raise ConfigError(f"ladder field {field!r} is unknown (allowed: {', '.join(FIELDS)})")
 
     rungs = list(reversed(config["ladder"]))

@@ -24,19 +24,20 @@ from typing import Any, Iterator
 
 from sqlalchemy import delete, func, select, update
 
+from crmkit.condition_sql import CUSTOMER_FIELDS, customer_field, is_customer_field
 from crmkit import conditions
 from crmkit.errors import ConfigError, ConflictError, NotFound, ValidationError
 from crmkit.tables import customers as C
 from crmkit.tables import interactions as I
 
-from . import fields, lifecycle, rfm, sales, values
+from . import lifecycle, rfm, sales, values
 from .results import Segment
 from .sql import money_value
 from .tables import clv_predictions, clv_runs, segments as S
 
 COMPUTED = ("lifecycle", "rfm.segment", "rfm.r", "rfm.f", "rfm.m", "rfm.recency_days",
             "rfm.frequency", "rfm.monetary", "clv", "p_alive", "current_value", "purchases")
-FIELDS = (*fields.NAMES, *COMPUTED)
+FIELDS = (*CUSTOMER_FIELDS, *COMPUTED)
 NAME_MAX = 100
 
 
@@ -90,8 +91,8 @@ def members_query(config: dict[str, Any], condition: dict[str, Any], as_of: dt.d
     def column_for(field: str, op: str):
         if field in columns:
             return columns[field]
-        if fields.known(field):
-            return fields.column_for(field, op)
+        if is_customer_field(field):
+            return customer_field(field, op)
         raise ConfigError(f"segment field {field!r} is unknown (allowed: {', '.join(FIELDS)})")
 
     return (select(C.c.id).select_from(source)

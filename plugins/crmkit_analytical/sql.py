@@ -163,52 +163,6 @@ def _json_text_pg(element, compiler, **kw):
             f"THEN ({col})::jsonb ->> {key} END)")
 
 
-class JSONScalar(TypeDecorator):
-    """Bind type for comparisons with :func:`json_value`: a JSON document on PostgreSQL, raw on SQLite."""
-
-    impl = String
-    cache_ok = True
-
-    def load_dialect_impl(self, dialect):
-        if dialect.name == "postgresql":
-            from sqlalchemy.dialects.postgresql import JSONB
-
-            return dialect.type_descriptor(JSONB())
-        return dialect.type_descriptor(String())
-
-
-class _JSONValue(ColumnElement):
-    inherit_cache = True
-    type = JSONScalar()
-
-    def __init__(self, column, key):
-        self.column = column
-        self.key = key
-
-
-def json_value(column, key: str) -> ColumnElement:
-    """SQL: ``column[key]`` as a comparable JSON scalar (``eq lt in …`` work as in Python).
-
-    SQLite compares ``json_extract`` values natively; PostgreSQL compares
-    ``jsonb`` values (a JSON null counts as SQL NULL on both).
-    """
-    return _JSONValue(column, bindparam(None, key, type_=String(), unique=True))
-
-
-@compiles(_JSONValue, "sqlite")
-def _json_value_sqlite(element, compiler, **kw):
-    col = compiler.process(element.column, **kw)
-    path = _path(element, compiler, **kw)
-    return f"json_extract({col}, '$.\"' || {path} || '\"')"
-
-
-@compiles(_JSONValue, "postgresql")
-def _json_value_pg(element, compiler, **kw):
-    col = compiler.process(element.column, **kw)
-    key = _path(element, compiler, **kw)
-    return f"NULLIF(({col})::jsonb -> {key}, 'null'::jsonb)"
-
-
 class MoneyValue(TypeDecorator):
     """Integer money units compared with numbers from conditions (floats read as written: 0.1 is 0.1)."""
 

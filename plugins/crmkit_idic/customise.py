@@ -83,9 +83,9 @@ def add(tx, config: dict[str, Any], name: str, group: str, type: str, detail: st
         raise ValidationError("treatment " + "; ".join(problems))
     if tx.conn.execute(select(treatments.c.id).where(treatments.c.name == name)).first():
         raise ConflictError(f"treatment {name!r} already exists")
-    treatment_id = tx.conn.execute(insert(treatments).values(
+    tx.conn.execute(insert(treatments).values(
         name=name, group_name=group, type=type, detail=detail, holdout_share=share,
-        start_at=start, end_at=None, created_at=tx.now()).returning(treatments.c.id)).scalar_one()
+        start_at=start, end_at=None, created_at=tx.now()))
     run_id = tx.conn.execute(select(runs.c.id).where(runs.c.as_of <= max(start, tx.now()))
                              .order_by(runs.c.as_of.desc(), runs.c.id.desc()).limit(1)).scalar()
     if run_id is not None:

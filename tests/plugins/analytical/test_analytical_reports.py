@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from analytical_support import at, days_ago, ids, record, row
+from analytical_support import days_ago, ids, record, row
 from crmkit_analytical.kpis import attainment, status
 
 

@@ -6,7 +6,7 @@ from decimal import Decimal
 
 import pytest
 
-from analytical_support import at, days_ago, record, row, surveys
+from analytical_support import days_ago, record, row, surveys
 from crmkit.errors import ValidationError
 from crmkit_analytical.clv_formula import formula_clv
 from crmkit_analytical.retention import churn, crr

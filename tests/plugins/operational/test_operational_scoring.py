@@ -5,7 +5,6 @@ from __future__ import annotations
 import datetime as dt
 from decimal import Decimal
 
-import pytest
 
 UTC = dt.timezone.utc
 VISITS = {"rules": [{"match": {"kind": "visit"}, "weight": 10, "cap": 10}]}
