@@ -15,6 +15,7 @@ Core revision ids start with ``core_``.
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 from typing import Iterable
 
@@ -48,14 +49,27 @@ def current_revisions(conn: Connection, branch: str = CORE_BRANCH) -> set[str]:
     return {row[0] for row in conn.exec_driver_sql(f"SELECT version_num FROM {table}")}
 
 
+_ALEMBIC = threading.Lock()
+"""alembic's ``op`` and ``context`` proxies are process-global: one migration run per process at a time."""
+
+MIGRATION_WAIT_S = 60.0
+"""How long a thread waits for another thread's migration run before giving up clearly."""
+
+
 def _run(conn: Connection, script, branch: str, fn) -> None:
     from alembic.config import Config
     from alembic.runtime.environment import EnvironmentContext
 
-    with EnvironmentContext(Config(), script, fn=fn) as env:
-        env.configure(connection=conn, target_metadata=None, transactional_ddl=False,
-                      version_table=version_table(branch))
-        env.run_migrations()
+    if not _ALEMBIC.acquire(timeout=MIGRATION_WAIT_S):
+        raise DatabaseError(f"another thread of this process has been migrating for more than "
+                            f"{MIGRATION_WAIT_S:.0f} s; try again when it has finished")
+    try:
+        with EnvironmentContext(Config(), script, fn=fn) as env:
+            env.configure(connection=conn, target_metadata=None, transactional_ddl=False,
+                          version_table=version_table(branch))
+            env.run_migrations()
+    finally:
+        _ALEMBIC.release()
 
 
 def upgrade(conn: Connection, target: str, locations: Iterable[Path] = ()) -> None:

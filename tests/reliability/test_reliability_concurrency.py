@@ -168,7 +168,7 @@ def test_two_admins_enabling_the_same_plugin_at_once_end_with_it_enabled_once(cr
     _admin_check(crm_url, clock, sum(code == 0 for code, _ in results))
 
 
-def test_two_threads_enabling_the_same_plugin_at_once_in_one_process(crm_url, clock, request):
+def test_two_threads_enabling_the_same_plugin_at_once_in_one_process(crm_url, clock):
     """The same race from two threads of one application process."""
     import threading
 
@@ -177,14 +177,6 @@ def test_two_threads_enabling_the_same_plugin_at_once_in_one_process(crm_url, cl
     import crmkit_relupgrade
     from crmkit.errors import CRMError
 
-    if not crm_url.startswith("sqlite"):
-        request.applymarker(pytest.mark.xfail(strict=True, reason=(
-            "core bug: alembic's `op`/`context` proxies are process-global, and crmkit.migrate "
-            "runs migrations without a process-wide lock: two threads migrating at once make "
-            "one thread's revision run on the other thread's connection; on PostgreSQL that "
-            "hangs forever (the server waits on one connection, the client on the other; "
-            "here lock_timeout turns the hang into an unplanned error). SQLite serialises "
-            "writers with BEGIN IMMEDIATE, so it is not affected.")))
     with rel_support.open_crm(crm_url, clock, relupgrade=crmkit_relupgrade) as crm:
         crm.customers.add("C1", "Ada")
     barrier = threading.Barrier(2)
