@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import importlib
 import io
-import itertools
 import os
 import shutil
 import sys
@@ -140,9 +139,6 @@ def assert_clean_failure(code: int, err: str, *expected: str) -> None:
         assert text in err, f"{text!r} not in {err!r}"
 
 
-_names = itertools.count()
-
-
 def copy_of_template(key: str, build, crm_url: str, request, templates) -> str:
     """A fresh copy, on ``crm_url``'s backend, of the template ``key`` (built once by ``build(url)``)."""
     built, folder = templates
@@ -161,8 +157,9 @@ def copy_of_template(key: str, build, crm_url: str, request, templates) -> str:
         url = server.create_database()
         build(url)
         built[key, backend] = url.rsplit("/", 1)[1]
-    name = f"{key}{os.getpid()}_{next(_names)}"
+    name = crm_url.rsplit("/", 1)[1]  # replace the test's empty database: one database per test
     with psycopg.connect(f"host=127.0.0.1 port={server.port} user=postgres dbname=postgres",
                          autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE "{name}"')
         conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{built[key, backend]}"')
-    return server.url(name)
+    return crm_url
