@@ -92,7 +92,8 @@ def earn(ctx, s: Settings, batch) -> None:
 def batch_counts(batch):
     """Subquery ``(customer_id, n, first_at)``: each purchaser's purchases in the batch."""
     i = interactions.c
-    return (select(i.customer_id, func.count().label("n"), func.min(i.occurred_at).label("first_at"))
+    return (select(i.customer_id, func.count().label("n"),
+                   func.min(i.occurred_at).label("first_at"))
             .where(batch_purchases(batch)).group_by(i.customer_id).subquery())
 
 
@@ -210,8 +211,9 @@ def award_milestones(ctx, s: Settings, batch, crossing: dict[int, tuple[int, int
                for c in sorted(reaching)]
     rows = [{"customer_id": row.customer_id, "at": row.occurred_at, "type": "earn",
              "source": "milestone", "points": points, "interaction_id": row.id,
-             "reason": f"milestone: purchase {count}", "expires_at": s.lot_expiry(row.occurred_at),
-             "available_at": row.occurred_at} for row, count, points in bonuses]
+             "reason": f"milestone: purchase {count}",
+             "expires_at": s.lot_expiry(row.occurred_at), "available_at": row.occurred_at}
+            for row, count, points in bonuses]
     ids = lg.append(conn, rows, ctx.now(), ctx.actor)
     conn.execute(insert(milestones), [
         {"customer_id": row.customer_id, "count": count, "ledger_id": ledger_id,

@@ -108,7 +108,8 @@ def _render_excluded(element, compiler, **kw) -> str:
     mentions = compiler.process(mentioned, **kw)
     names = compiler.process(categories, **kw)
     text = "trim(json_extract(e.value, '$.amount'))"
-    unsigned = f"(CASE WHEN substr({text}, 1, 1) IN ('+', '-') THEN substr({text}, 2) ELSE {text} END)"
+    unsigned = (f"(CASE WHEN substr({text}, 1, 1) IN ('+', '-') THEN substr({text}, 2)"
+                f" ELSE {text} END)")
     return (
         f"(CASE WHEN {payload} IS NULL OR NOT ({mentions}) THEN 0 ELSE"
         f" COALESCE((SELECT SUM(CAST(ROUND(CAST(json_extract(e.value, '$.amount') AS REAL)"
