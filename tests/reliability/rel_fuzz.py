@@ -26,12 +26,18 @@ NUL = "x\x00y"
 """Text with a NUL character: refused by validation (its own test,
 test_reliability_input.py::test_text_with_a_nul_character_is_refused_clearly)."""
 
-_text = st.text(alphabet=st.characters(blacklist_characters="\x00"), max_size=30)
+SURROGATE = "\ud800"
+"""A lone UTF-16 surrogate (JSON can carry it as an escape): kept out of the strategies
+(test_reliability_input.py::test_text_with_a_lone_surrogate_is_refused_clearly holds it)."""
+
+_CHARS = st.characters(blacklist_characters="\x00", blacklist_categories=("Cs",))
+_text = st.text(alphabet=_CHARS, max_size=30)
 
 odd_text = st.one_of(
     st.sampled_from(INJECTIONS),
     _text,
-    st.text(alphabet=st.characters(codec="utf-8", blacklist_characters="\x00"), max_size=12),
+    st.text(alphabet=st.characters(codec="utf-8", blacklist_characters="\x00",
+                                   blacklist_categories=("Cs",)), max_size=12),
     st.sampled_from(["", " ", "\t", "\n", "\r\n", "null", "None", "NaN", "-1", "0", "1e400",
                      "9" * 30, "2024-02-30", "2024-13-01T00:00:00", "\ufeff", "é", "日本語"]),
 )

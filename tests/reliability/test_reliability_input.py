@@ -22,7 +22,7 @@ from hypothesis import strategies as st
 
 import rel_db
 import rel_support
-from rel_fuzz import INJECTIONS, NUL, amounts, json_values, odd_text, timestamps
+from rel_fuzz import INJECTIONS, NUL, SURROGATE, amounts, json_values, odd_text, timestamps
 from rel_support import INTERNAL_ERROR, assert_clean_failure, cli
 
 FUZZ = settings(max_examples=15, deadline=None, derandomize=True,
@@ -354,6 +354,29 @@ def test_an_interaction_code_wider_than_its_column_is_refused_naming_the_limit(s
         values = {"kind": "visit", field: "c" * 41}
         with pytest.raises(ValidationError, match=rf"{field}: .*at most 40"):
             crm.interactions.record("C1", clock.now(), **values)
+    assert rel_db.snapshot(seeded_url) == before
+
+
+@pytest.mark.xfail(strict=True, reason="core bug: a lone UTF-16 surrogate (e.g. the JSON escape "
+                   "\\ud800) is not refused by validation: `crmkit import` of such a JSON Lines "
+                   "row ends in an internal UnicodeEncodeError (crmkit/services/importing.py row "
+                   "digest), customers.add raises a raw UnicodeEncodeError, and an interaction "
+                   "payload holding one is stored on SQLite")
+def test_text_with_a_lone_surrogate_is_refused_clearly(seeded_url, clock, tmp_path):
+    from crmkit.errors import ValidationError
+
+    before = rel_db.snapshot(seeded_url)
+    path = tmp_path / "surrogate.jsonl"
+    path.write_text(json.dumps({"customer": "C1", "occurred_at": "2024-06-01",
+                                "external_id": f"S{SURROGATE}"}) + "\n")  # "\ud800" escaped
+    code, _, err = cli(seeded_url, "import", "interactions", str(path))
+    assert INTERNAL_ERROR not in err and "line 1: external_id:" in err, err
+    with rel_support.open_crm(seeded_url, clock, create=False) as crm:
+        for call in (lambda: crm.customers.add("SUR1", f"x{SURROGATE}"),
+                     lambda: crm.interactions.record("C1", clock.now(),
+                                                     payload={"note": f"x{SURROGATE}"})):
+            with pytest.raises(ValidationError):
+                call()
     assert rel_db.snapshot(seeded_url) == before
 
 
