@@ -15,7 +15,7 @@ from .errors import ConflictError, NotFound
 from .models import Batch, Customer, WriteResult
 from .pipeline import Problem, plugin_problems, raise_problems, react, run_batches
 from .transaction import Transaction
-from .types import NUL_PROBLEM, has_nul
+from .types import UNSTORABLE_TEXT, unstorable_text
 
 TYPES = ("person", "organisation")
 FIELDS = ("external_id", "name", "type", "email", "phone", "organisation", "organisation_id",
@@ -359,8 +359,8 @@ def _normalise(raw, where, problems, max_len) -> dict[str, Any] | None:
     bad = len(problems)
     row: dict[str, Any] = {}
     for field, value in raw.items():
-        if has_nul(value):
-            problems.append((where, field, NUL_PROBLEM))
+        if unstorable_text(value):
+            problems.append((where, field, UNSTORABLE_TEXT))
             continue
         if value is None or value == "" and field != "external_id":
             if field in ("tags", "attributes", "type"):

@@ -16,7 +16,7 @@ from .errors import ConflictError, NotFound
 from .models import Batch, Interaction, WriteResult
 from .pipeline import Problem, plugin_problems, raise_problems, react, run_batches
 from .transaction import Transaction
-from .types import MONEY_SCALE, NUL_PROBLEM, has_nul, sqlite_timestamp
+from .types import MONEY_SCALE, UNSTORABLE_TEXT, sqlite_timestamp, unstorable_text
 
 FIELDS = ("customer", "customer_id", "occurred_at", "kind", "channel", "direction", "amount",
           "currency", "external_id", "payload", "actor")
@@ -197,8 +197,8 @@ class Normaliser:
             if value is not None:
                 if type(value) is not str or len(value) > limit:
                     problems.append((where, field, f"must be text of at most {limit} characters"))
-                elif "\x00" in value:
-                    problems.append((where, field, NUL_PROBLEM))
+                elif unstorable_text(value):
+                    problems.append((where, field, UNSTORABLE_TEXT))
         payload = get("payload")
         if payload is not None:
             self._payload(payload, where, problems)
@@ -260,8 +260,8 @@ class Normaliser:
         except (TypeError, ValueError) as exc:
             problems.append((where, "payload", f"not JSON-serialisable: {exc}"))
             return
-        if "\\u0000" in text and has_nul(payload):
-            problems.append((where, "payload", NUL_PROBLEM))
+        if ("\\u0000" in text or "\\ud" in text) and unstorable_text(payload):
+            problems.append((where, "payload", UNSTORABLE_TEXT))
             return
         size = len(text)
         if size > self.max_payload:

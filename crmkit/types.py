@@ -106,19 +106,28 @@ class UTCDateTime(TypeDecorator):
         return value.astimezone(UTC)
 
 
-NUL_PROBLEM = "contains a NUL character (U+0000), which the databases cannot store"
-"""The one message for text holding U+0000 (PostgreSQL refuses it; SQLite would truncate lookups)."""
+UNSTORABLE_TEXT = ("contains a NUL character (U+0000) or a lone surrogate (U+D800..U+DFFF), "
+                   "which the databases cannot store")
+"""The one message for text the databases cannot store (PostgreSQL refuses both; SQLite mangles them)."""
 
 
-def has_nul(value: object) -> bool:
-    """Whether any text in ``value`` (a str, or the keys and values of JSON-like data) holds U+0000."""
+def unstorable_text(value: object) -> bool:
+    """Whether any text in ``value`` (a str, or the keys and values of JSON-like data) is unstorable."""
     if isinstance(value, str):
-        return "\x00" in value
+        return "\x00" in value or (not value.isascii() and not _encodes(value))
     if isinstance(value, dict):
-        return any(has_nul(k) or has_nul(v) for k, v in value.items())
+        return any(unstorable_text(k) or unstorable_text(v) for k, v in value.items())
     if isinstance(value, (list, tuple)):
-        return any(has_nul(v) for v in value)
+        return any(unstorable_text(v) for v in value)
     return False
+
+
+def _encodes(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:  # a lone surrogate
+        return False
+    return True
 
 
 def sqlite_timestamp(value: dt.datetime) -> str:

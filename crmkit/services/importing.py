@@ -131,7 +131,7 @@ class _DerivedIds:
     def __call__(self, row: dict[str, Any]) -> None:
         if row.get("external_id"):
             return
-        digest = hashlib.blake2b(_canonical(row).encode(), digest_size=12).digest()
+        digest = hashlib.blake2b(_canonical(row).encode("utf-8", "surrogatepass"), digest_size=12).digest()
         key = int.from_bytes(digest[:8], "big")
         count = self.seen.get(key, 0)
         self.seen[key] = count + 1

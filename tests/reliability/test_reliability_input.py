@@ -357,11 +357,6 @@ def test_an_interaction_code_wider_than_its_column_is_refused_naming_the_limit(s
     assert rel_db.snapshot(seeded_url) == before
 
 
-@pytest.mark.xfail(strict=True, reason="core bug: a lone UTF-16 surrogate (e.g. the JSON escape "
-                   "\\ud800) is not refused by validation: `crmkit import` of such a JSON Lines "
-                   "row ends in an internal UnicodeEncodeError (crmkit/services/importing.py row "
-                   "digest), customers.add raises a raw UnicodeEncodeError, and an interaction "
-                   "payload holding one is stored on SQLite")
 def test_text_with_a_lone_surrogate_is_refused_clearly(seeded_url, clock, tmp_path):
     from crmkit.errors import ValidationError
 
