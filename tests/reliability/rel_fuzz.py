@@ -27,8 +27,9 @@ NUL = "x\x00y"
 test_reliability_input.py::test_text_with_a_nul_character_is_refused_clearly)."""
 
 SURROGATE = "\ud800"
-"""A lone UTF-16 surrogate (JSON can carry it as an escape): kept out of the strategies
-(test_reliability_input.py::test_text_with_a_lone_surrogate_is_refused_clearly holds it)."""
+"""A lone UTF-16 surrogate: a UTF-8 CSV file cannot hold it, JSON can (as an escape); kept
+out of the shared strategies and covered by
+test_reliability_input.py::test_text_with_a_lone_surrogate_is_refused_clearly."""
 
 _CHARS = st.characters(blacklist_characters="\x00", blacklist_categories=("Cs",))
 _text = st.text(alphabet=_CHARS, max_size=30)
