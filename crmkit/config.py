@@ -48,6 +48,13 @@ CORE_SCHEMA: dict[str, Any] = {
             "default": 65536,
             "description": "Largest accepted interaction payload, as JSON bytes.",
         },
+        "max_import_bytes": {
+            "type": "integer",
+            "minimum": 1,
+            "default": 17179869184,
+            "description": "Largest accepted import file, in bytes (default 16 GiB; files are "
+                           "streamed, so this bounds the work of one import, not memory).",
+        },
     },
 }
 """The JSON Schema of the core's own configuration (``crmkit config``)."""

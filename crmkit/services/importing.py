@@ -93,7 +93,7 @@ def import_file(crm, kind: str, path: str, fmt: str | None = None, *,
     """
     if kind not in KINDS:
         raise ValidationError(f"cannot import {kind!r}: use one of {', '.join(KINDS)}")
-    source = SourceFile(path, file_format(path, fmt))
+    source = SourceFile(path, file_format(path, fmt), crm.core_config["max_import_bytes"])
     if source.format == "csv":
         check_header(kind, source.header())
     job = _Import(crm, kind, source, create_customers, batch_size, progress)

@@ -70,9 +70,13 @@ def file_format(path: str, given: str | None) -> str:
 
 
 class SourceFile:
-    """An import file; :meth:`records` streams it, once per call."""
+    """An import file; :meth:`records` streams it, once per call.
 
-    def __init__(self, path: str, fmt: str):
+    ``max_bytes`` (the core config's ``max_import_bytes``) refuses a larger file
+    before anything is read.
+    """
+
+    def __init__(self, path: str, fmt: str, max_bytes: int | None = None):
         self.path = path
         self.format = fmt
         self._header: list[str] | None = None
@@ -80,6 +84,9 @@ class SourceFile:
             self.size = os.path.getsize(path)
         except OSError as exc:
             raise ValidationError(f"{path}: cannot read: {exc.strerror}") from None
+        if max_bytes is not None and self.size > max_bytes:
+            raise ValidationError(f"{path}: {self.size} bytes; the limit is {max_bytes} "
+                                  "(core config max_import_bytes)")
         if self.size == 0:
             raise ValidationError(f"{path}: the file is empty"
                                   + (" (expected a header line)" if fmt == "csv" else ""))

@@ -121,7 +121,8 @@ class SocialAPI:
 
     def import_file(self, path: str, fmt: str | None = None) -> mention_rules.ImportResult:
         """Import a CSV or JSON Lines file of mentions; every bad line is reported as ``line N: field: problem``."""
-        records, labels, problems = mention_files.read(path, fmt)
+        records, labels, problems = mention_files.read(path, fmt,
+                                                       self.crm.core_config["max_import_bytes"])
         rows = mention_rules.check(records, labels, problems)
         with self.crm.transaction() as tx:
             return mention_rules.store(tx.context("social"), rows)

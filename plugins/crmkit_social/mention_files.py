@@ -7,14 +7,14 @@ from typing import Any
 from crmkit.services.records import SourceFile, file_format, unneutralise
 
 
-def read(path: str, fmt: str | None = None) -> tuple[list[dict[str, Any]], list[str],
-                                                     list[tuple[str, str, str]]]:
+def read(path: str, fmt: str | None = None, max_bytes: int | None = None
+         ) -> tuple[list[dict[str, Any]], list[str], list[tuple[str, str, str]]]:
     """Records, their labels (``line N``) and the problems of lines that are not records at all.
 
     CSV cells get the core's spreadsheet-formula escaping undone, so a file
     written by ``crmkit export`` reads back exactly.
     """
-    source = SourceFile(path, file_format(path, fmt))
+    source = SourceFile(path, file_format(path, fmt), max_bytes)
     header = source.header() if source.format == "csv" else None
     records, labels, problems = [], [], []
     for record in source.records():

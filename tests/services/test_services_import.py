@@ -290,3 +290,17 @@ def test_default_currency_of_the_core_config_fills_imported_rows(shop, tmp_path)
     import_file(shop, "interactions", write(tmp_path / "j.csv",
                                             ["C1,2024-05-01,purchase,web,5.00,,e1,\n"]))
     assert [i.currency for i in shop.interactions.list(customer="C1")] == ["EUR", "USD"]
+
+
+def test_a_file_over_max_import_bytes_is_refused_before_reading(shop, tmp_path):
+    path = tmp_path / "big.jsonl"
+    path.write_text('{"customer": "C1", "occurred_at": "2024-01-01T00:00:00+00:00"}\n' * 10)
+    size = path.stat().st_size
+    shop.plugins.configure_core({**shop.core_config, "max_import_bytes": size - 1})
+    before = counts(shop)
+    with pytest.raises(ValidationError, match=rf"{size} bytes; the limit is {size - 1} "
+                                              r"\(core config max_import_bytes\)"):
+        import_file(shop, "interactions", str(path))
+    assert counts(shop) == before
+    shop.plugins.configure_core({**shop.core_config, "max_import_bytes": size})
+    assert import_file(shop, "interactions", str(path)).created == 10
