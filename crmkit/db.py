@@ -100,39 +100,44 @@ def allocate_ids(conn: Connection, table: Table, count: int) -> int:
     return int(first)
 
 
-class _PortableExpression(FunctionElement):
-    """Two SQL operands rendered through a per-dialect template (``{a}`` and ``{b}``)."""
+class PortableExpression(FunctionElement):
+    """A SQL expression rendered from one template per dialect; its operands are ``{0}``, ``{1}``…
+
+    Subclass it with ``templates = {"sqlite": …, "postgresql": …}``, a ``type``
+    and ``inherit_cache = True``; the subclass compiles on both dialects.
+    Plugins use it for SQL the two databases spell differently.
+    """
 
     inherit_cache = True
     templates: dict[str, str] = {}
 
+    def __init_subclass__(cls, **kw) -> None:
+        super().__init_subclass__(**kw)
+        for dialect in cls.templates:
+            compiles(cls, dialect)(_render)
+
 
 def _render(element, compiler, **kw) -> str:
-    a, b = (compiler.process(clause, **kw) for clause in element.clauses)
-    return element.templates[compiler.dialect.name].format(a=a, b=b)
+    operands = [compiler.process(clause, **kw) for clause in element.clauses]
+    return element.templates[compiler.dialect.name].format(*operands)
 
 
-class _JsonContains(_PortableExpression):
+class _JsonContains(PortableExpression):
     inherit_cache = True
     type = Boolean()
     templates = {
-        "sqlite": "EXISTS (SELECT 1 FROM json_each({a}) WHERE json_each.value = {b})",
-        "postgresql": "(({a})::jsonb ? {b})",
+        "sqlite": "EXISTS (SELECT 1 FROM json_each({0}) WHERE json_each.value = {1})",
+        "postgresql": "(({0})::jsonb ? {1})",
     }
 
 
-class _DaysBetween(_PortableExpression):
+class _DaysBetween(PortableExpression):
     inherit_cache = True
     type = Float()
     templates = {
-        "sqlite": "(julianday({a}) - julianday({b}))",
-        "postgresql": "(EXTRACT(EPOCH FROM ({a} - {b})) / 86400.0)",
+        "sqlite": "(julianday({0}) - julianday({1}))",
+        "postgresql": "(EXTRACT(EPOCH FROM ({0} - {1})) / 86400.0)",
     }
-
-
-for _cls in (_JsonContains, _DaysBetween):
-    compiles(_cls, "sqlite")(_render)
-    compiles(_cls, "postgresql")(_render)
 
 
 def json_array_contains(column, value: str) -> ColumnElement:
@@ -150,6 +155,7 @@ def days_between(later, earlier) -> ColumnElement:
 
 
 __all__ = [
+    "PortableExpression",
     "create",
     "allocate_ids",
     "json_array_contains",

@@ -19,22 +19,11 @@ from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.sql.functions import FunctionElement
 
+from crmkit.db import PortableExpression
 from crmkit.types import MONEY_SCALE, UTCDateTime
 
 
-class _Portable(FunctionElement):
-    """An expression rendered from one template per dialect; operands are ``{0}``, ``{1}``…"""
-
-    inherit_cache = True
-    templates: dict[str, str] = {}
-
-
-def _render(element, compiler, **kw) -> str:
-    operands = [compiler.process(clause, **kw) for clause in element.clauses]
-    return element.templates[compiler.dialect.name].format(*operands)
-
-
-class _AddMonths(_Portable):
+class _AddMonths(PortableExpression):
     inherit_cache = True
     type = UTCDateTime()
     # SQLite overflows a short month into the next (Feb 29 + 12 months = Mar 1):
@@ -53,7 +42,7 @@ class _AddMonths(_Portable):
     }
 
 
-class _AddDays(_Portable):
+class _AddDays(PortableExpression):
     inherit_cache = True
     type = UTCDateTime()
     templates = {
@@ -62,7 +51,7 @@ class _AddDays(_Portable):
     }
 
 
-class _SecondNewYear(_Portable):
+class _SecondNewYear(PortableExpression):
     inherit_cache = True
     type = UTCDateTime()
     templates = {
@@ -72,7 +61,7 @@ class _SecondNewYear(_Portable):
     }
 
 
-class _AtLeastZero(_Portable):
+class _AtLeastZero(PortableExpression):
     inherit_cache = True
     type = BigInteger()
     templates = {"sqlite": "max({0}, 0)", "postgresql": "GREATEST({0}, 0)"}
@@ -81,7 +70,7 @@ class _AtLeastZero(_Portable):
 _AMOUNT_TEXT = "^ *[+-]?([0-9]+[.]?[0-9]*|[.][0-9]+) *$"
 
 
-class _ExcludedUnits(_Portable):
+class _ExcludedUnits(FunctionElement):
     """Operands: the payload column, the excluded categories (a list of bound parameters),
     and a condition true when the payload's text mentions one of them (used on SQLite)."""
 
@@ -122,9 +111,6 @@ def _render_excluded(element, compiler, **kw) -> str:
         f" AND {unsigned} NOT GLOB '*[^0-9.]*' AND {unsigned} NOT GLOB '*.*.*'))), 0) END)")
 
 
-for _cls in (_AddMonths, _AddDays, _SecondNewYear, _AtLeastZero):
-    compiles(_cls, "sqlite")(_render)
-    compiles(_cls, "postgresql")(_render)
 compiles(_ExcludedUnits, "sqlite")(_render_excluded)
 compiles(_ExcludedUnits, "postgresql")(_render_excluded)
 
