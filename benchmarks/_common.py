@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import random
 import resource
+import sys
 import time
 from decimal import Decimal
 from typing import Iterator
@@ -14,8 +15,22 @@ START = dt.datetime(2023, 1, 1, tzinfo=UTC)
 
 
 def peak_rss_mb() -> float:
-    """Peak resident memory of this process so far, in MB (Linux reports KiB)."""
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    """Peak resident memory of this process so far, in MB.
+
+    Linux: ``VmHWM`` of /proc/self/status, the high-water mark of this
+    program's own memory.  ``ru_maxrss`` is not used there: it survives
+    ``exec``, so a child started by a large parent would report the parent's
+    peak.  Elsewhere ``ru_maxrss`` (KiB on Linux, bytes on macOS).
+    """
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    maxrss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return maxrss / (1024 * 1024) if sys.platform == "darwin" else maxrss / 1024
 
 
 class Timer:
