@@ -2,9 +2,8 @@
 
 Calendar arithmetic is in UTC: a *day number* is whole days since
 1970-01-01, a *month number* is ``year * 12 + month - 1``.  JSON helpers read
-one key of a JSON column, with the key always a bound parameter.  These
-compile per dialect with SQLAlchemy's ``@compiles``, the same way as
-``crmkit.db.days_between``.
+one key of a JSON column, with the key always a bound parameter.  Each is a
+``crmkit.db.PortableExpression``: one SQL template per dialect.
 """
 
 from __future__ import annotations
@@ -13,10 +12,10 @@ import datetime as dt
 from decimal import Decimal
 
 from sqlalchemy import BigInteger, Float, Integer, String, bindparam, type_coerce
-from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.types import TypeDecorator
 
+from crmkit.db import PortableExpression
 from crmkit.types import MONEY_SCALE
 
 EPOCH = dt.date(1970, 1, 1)
@@ -48,12 +47,49 @@ def to_decimal(stored_units) -> Decimal:
     return (Decimal(int(stored_units or 0)) / MONEY_SCALE).quantize(Decimal("0.0001"))
 
 
-class _DayNumber(ColumnElement):
+_SQLITE_KEY = "'$.\"' || {1} || '\"'"  # the JSON path of the bound key {1}
+
+
+class _DayNumber(PortableExpression):
     inherit_cache = True
     type = Integer()
+    templates = {
+        "sqlite": "CAST(julianday({0}) - 2440587.5 AS INTEGER)",
+        "postgresql": "(CAST(({0}) AT TIME ZONE 'UTC' AS DATE) - DATE '1970-01-01')",
+    }
 
-    def __init__(self, column):
-        self.column = column
+
+class _MonthNumber(PortableExpression):
+    inherit_cache = True
+    type = Integer()
+    templates = {
+        "sqlite": ("(CAST(strftime('%Y', {0}) AS INTEGER) * 12"
+                   " + CAST(strftime('%m', {0}) AS INTEGER) - 1)"),
+        "postgresql": ("CAST(EXTRACT(YEAR FROM ({0}) AT TIME ZONE 'UTC') * 12"
+                       " + EXTRACT(MONTH FROM ({0}) AT TIME ZONE 'UTC') - 1 AS INTEGER)"),
+    }
+
+
+class _JSONNumber(PortableExpression):
+    inherit_cache = True
+    type = Float()
+    templates = {
+        "sqlite": (f"(CASE WHEN json_type({{0}}, {_SQLITE_KEY}) IN ('integer', 'real') "
+                   f"THEN json_extract({{0}}, {_SQLITE_KEY}) END)"),
+        "postgresql": ("(CASE WHEN jsonb_typeof(({0})::jsonb -> {1}) = 'number' "
+                       "THEN CAST(({0})::jsonb ->> {1} AS DOUBLE PRECISION) END)"),
+    }
+
+
+class _JSONText(PortableExpression):
+    inherit_cache = True
+    type = String()
+    templates = {
+        "sqlite": (f"(CASE WHEN json_type({{0}}, {_SQLITE_KEY}) IN ('text', 'integer', 'real') "
+                   f"THEN CAST(json_extract({{0}}, {_SQLITE_KEY}) AS TEXT) END)"),
+        "postgresql": ("(CASE WHEN jsonb_typeof(({0})::jsonb -> {1}) IN ('string', 'number') "
+                       "THEN ({0})::jsonb ->> {1} END)"),
+    }
 
 
 def day_number(column) -> ColumnElement:
@@ -61,51 +97,9 @@ def day_number(column) -> ColumnElement:
     return _DayNumber(column)
 
 
-@compiles(_DayNumber, "sqlite")
-def _day_sqlite(element, compiler, **kw):
-    return f"CAST(julianday({compiler.process(element.column, **kw)}) - 2440587.5 AS INTEGER)"
-
-
-@compiles(_DayNumber, "postgresql")
-def _day_pg(element, compiler, **kw):
-    return (f"(CAST(({compiler.process(element.column, **kw)}) AT TIME ZONE 'UTC' AS DATE)"
-            " - DATE '1970-01-01')")
-
-
-class _MonthNumber(ColumnElement):
-    inherit_cache = True
-    type = Integer()
-
-    def __init__(self, column):
-        self.column = column
-
-
 def month_number(column) -> ColumnElement:
     """SQL: the UTC month number (``year * 12 + month - 1``) of a timestamp column."""
     return _MonthNumber(column)
-
-
-@compiles(_MonthNumber, "sqlite")
-def _month_sqlite(element, compiler, **kw):
-    col = compiler.process(element.column, **kw)
-    return (f"(CAST(strftime('%Y', {col}) AS INTEGER) * 12"
-            f" + CAST(strftime('%m', {col}) AS INTEGER) - 1)")
-
-
-@compiles(_MonthNumber, "postgresql")
-def _month_pg(element, compiler, **kw):
-    col = compiler.process(element.column, **kw)
-    return (f"CAST(EXTRACT(YEAR FROM ({col}) AT TIME ZONE 'UTC') * 12"
-            f" + EXTRACT(MONTH FROM ({col}) AT TIME ZONE 'UTC') - 1 AS INTEGER)")
-
-
-class _JSONNumber(ColumnElement):
-    inherit_cache = True
-    type = Float()
-
-    def __init__(self, column, key):
-        self.column = column
-        self.key = key
 
 
 def json_number(column, key: str) -> ColumnElement:
@@ -113,54 +107,9 @@ def json_number(column, key: str) -> ColumnElement:
     return _JSONNumber(column, bindparam(None, key, type_=String(), unique=True))
 
 
-def _path(element, compiler, **kw):
-    return compiler.process(element.key, **kw)
-
-
-@compiles(_JSONNumber, "sqlite")
-def _json_number_sqlite(element, compiler, **kw):
-    col = compiler.process(element.column, **kw)
-    path = _path(element, compiler, **kw)
-    return (f"(CASE WHEN json_type({col}, '$.\"' || {path} || '\"') IN ('integer', 'real') "
-            f"THEN json_extract({col}, '$.\"' || {path} || '\"') END)")
-
-
-@compiles(_JSONNumber, "postgresql")
-def _json_number_pg(element, compiler, **kw):
-    col = compiler.process(element.column, **kw)
-    key = _path(element, compiler, **kw)
-    return (f"(CASE WHEN jsonb_typeof(({col})::jsonb -> {key}) = 'number' "
-            f"THEN CAST(({col})::jsonb ->> {key} AS DOUBLE PRECISION) END)")
-
-
-class _JSONText(ColumnElement):
-    inherit_cache = True
-    type = String()
-
-    def __init__(self, column, key):
-        self.column = column
-        self.key = key
-
-
 def json_text(column, key: str) -> ColumnElement:
     """SQL: ``column[key]`` as text when it is a JSON string or number, else NULL."""
     return _JSONText(column, bindparam(None, key, type_=String(), unique=True))
-
-
-@compiles(_JSONText, "sqlite")
-def _json_text_sqlite(element, compiler, **kw):
-    col = compiler.process(element.column, **kw)
-    path = _path(element, compiler, **kw)
-    return (f"(CASE WHEN json_type({col}, '$.\"' || {path} || '\"') IN ('text', 'integer', 'real') "
-            f"THEN CAST(json_extract({col}, '$.\"' || {path} || '\"') AS TEXT) END)")
-
-
-@compiles(_JSONText, "postgresql")
-def _json_text_pg(element, compiler, **kw):
-    col = compiler.process(element.column, **kw)
-    key = _path(element, compiler, **kw)
-    return (f"(CASE WHEN jsonb_typeof(({col})::jsonb -> {key}) IN ('string', 'number') "
-            f"THEN ({col})::jsonb ->> {key} END)")
 
 
 class MoneyValue(TypeDecorator):
