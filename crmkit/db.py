@@ -1,8 +1,8 @@
 """Engine set-up and the few dialect-specific helpers the core and plugins share.
 
-SQLite: WAL journal, foreign keys on, a busy timeout, and transactions that
-crmkit begins itself (``BEGIN IMMEDIATE`` for writes) so that DDL and DML are
-atomic together.  PostgreSQL: ``postgresql+psycopg://`` URLs.
+SQLite: WAL journal checkpointed in the background (:mod:`crmkit.wal`),
+foreign keys on, a busy timeout, and transactions that crmkit begins itself
+(``BEGIN IMMEDIATE`` for writes) so that DDL and DML are atomic together.  PostgreSQL: ``postgresql+psycopg://`` URLs.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.sql.functions import FunctionElement
 
 from .errors import DatabaseError
+from .wal import AUTOCHECKPOINT_PAGES, Checkpointer
 
 SQLITE_BUSY_TIMEOUT_S = 30.0
 """How long a SQLite writer waits for the write lock before giving up."""
@@ -57,11 +58,14 @@ def _sqlite_engine(parsed) -> Engine:
         connect_args={"timeout": SQLITE_BUSY_TIMEOUT_S, "isolation_level": None},
     )
 
+    on_disk = parsed.database not in (None, "", ":memory:")
+
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_conn, _record):
         cur = dbapi_conn.cursor()
-        if parsed.database not in (None, "", ":memory:"):
+        if on_disk:
             cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute(f"PRAGMA wal_autocheckpoint={AUTOCHECKPOINT_PAGES}")
         cur.execute("PRAGMA foreign_keys=ON")
         cur.execute("PRAGMA synchronous=NORMAL")
         cur.execute(f"PRAGMA busy_timeout={int(SQLITE_BUSY_TIMEOUT_S * 1000)}")
@@ -72,6 +76,10 @@ def _sqlite_engine(parsed) -> Engine:
         write = conn.get_execution_options().get(WRITE, False)
         conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
 
+    if on_disk:
+        checkpointer = Checkpointer(parsed.database)
+        event.listen(engine, "checkin", lambda *_: checkpointer.request())
+        event.listen(engine, "engine_disposed", lambda _engine: checkpointer.stop())
     return engine
 
 
