@@ -118,7 +118,10 @@ def write_batch(tx: Transaction, chunk: list[Any], offset: int, labels: Sequence
     raise_problems(problems)
     if not rows:
         return WriteResult(unchanged=len(chunk))
-    tx.crm.hooks.call("crmkit_enrich_interactions", tx, rows=rows)
+    if tx.crm.hooks.impls("crmkit_enrich_interactions"):
+        for row in rows:  # enrichment may change a payload in place: serialise it again
+            row[PAYLOAD_TEXT] = None
+        tx.crm.hooks.call("crmkit_enrich_interactions", tx, rows=rows)
     inserted, unchanged = persist(tx, rows)
     result = WriteResult(created=len(inserted), unchanged=len(chunk) - len(inserted))
     if inserted:
@@ -147,6 +150,8 @@ def prepare(tx: Transaction, chunk: list[Any], labels: Sequence[str], create_cus
 
 
 _FIELD_SET = frozenset(FIELDS)
+PAYLOAD_TEXT = "payload_text"
+"""Row key of the payload's JSON text, serialised once by the checks and stored as is."""
 _TEXT_FIELDS = ("kind", "channel", "external_id", "actor", "customer")
 _COLUMN_WIDTHS = {**{f: tables.interactions.c[f].type.length for f in _TEXT_FIELDS[:-1]},
                   "customer": tables.customers.c.external_id.type.length}
@@ -200,8 +205,7 @@ class Normaliser:
                 elif unstorable_text(value):
                     problems.append((where, field, UNSTORABLE_TEXT))
         payload = get("payload")
-        if payload is not None:
-            self._payload(payload, where, problems)
+        text = None if payload is None else self._payload(payload, where, problems)
         customer_id = get("customer_id")
         if customer_id is None:
             if get("customer") is None:
@@ -221,6 +225,7 @@ class Normaliser:
             "currency": currency,
             "external_id": get("external_id"),
             "payload": payload,
+            PAYLOAD_TEXT: text,
             "actor": get("actor"),
             "recorded_at": self.now,
         }
@@ -251,26 +256,41 @@ class Normaliser:
                              f"amount >= 0 (negative allowed for: {allowed})"))
         return amount
 
-    def _payload(self, payload, where, problems) -> None:
+    def _payload(self, payload, where, problems) -> str | None:
+        """The payload's JSON text, or None after adding its problem."""
         if not isinstance(payload, dict):
             problems.append((where, "payload", "must be a JSON object"))
-            return
+            return None
         try:
-            text = json.dumps(payload, default=_no_default)
+            text = _ENCODER.encode(payload)
         except (TypeError, ValueError) as exc:
             problems.append((where, "payload", f"not JSON-serialisable: {exc}"))
-            return
+            return None
         if ("\\u0000" in text or "\\ud" in text) and unstorable_text(payload):
             problems.append((where, "payload", UNSTORABLE_TEXT))
-            return
+            return None
         size = len(text)
         if size > self.max_payload:
             problems.append((where, "payload", f"{size} bytes of JSON; the limit is "
                              f"{self.max_payload} (core config max_payload_bytes)"))
+            return None
+        return text
 
 
 def _no_default(value):
     raise TypeError(f"{type(value).__name__} is not JSON")
+
+
+_ENCODER = json.JSONEncoder(default=_no_default)
+"""One encoder for every payload (``json.dumps`` with ``default`` builds one per call)."""
+
+
+def payload_json(row: dict[str, Any]) -> str | None:
+    """The JSON text to store for a row's payload: the checked text, unless enrichment reset it."""
+    text = row.pop(PAYLOAD_TEXT, None)
+    if text is None and row["payload"] is not None:
+        text = _ENCODER.encode(row["payload"])
+    return text
 
 
 def _decimal(value, where, problems) -> Decimal | None:
@@ -370,14 +390,11 @@ def persist(tx: Transaction, rows: list[dict[str, Any]]) -> tuple[list[dict], in
 
 def _insert_sqlite(conn, rows) -> int:
     recorded = sqlite_timestamp(rows[0]["recorded_at"])
-    dumps = json.dumps
     params = [
         (r["id"], r["customer_id"], sqlite_timestamp(r["occurred_at"]), r["channel"], r["kind"],
          r["direction"],
          None if r["amount"] is None else int(r["amount"] * MONEY_SCALE),
-         r["currency"], r["external_id"],
-         None if r["payload"] is None else dumps(r["payload"]),
-         r["actor"], recorded)
+         r["currency"], r["external_id"], payload_json(r), r["actor"], recorded)
         for r in rows
     ]
     cursor = conn.connection.driver_connection.cursor()
@@ -436,14 +453,12 @@ def _insert_staged(cursor, rows) -> int:
 
 
 def _copy(cursor, table: str, rows) -> None:
-    dumps = json.dumps
     with cursor.copy(f"COPY {table} ({', '.join(_COLUMNS)}) FROM STDIN") as copy:
         for r in rows:
             copy.write_row((r["id"], r["customer_id"], r["occurred_at"], r["channel"], r["kind"],
                             r["direction"],
                             None if r["amount"] is None else int(r["amount"] * MONEY_SCALE),
-                            r["currency"], r["external_id"],
-                            None if r["payload"] is None else dumps(r["payload"]),
+                            r["currency"], r["external_id"], payload_json(r),
                             r["actor"], r["recorded_at"]))
 
 

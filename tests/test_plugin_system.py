@@ -138,6 +138,21 @@ def test_a_raising_hook_rejects_the_batch_naming_the_plugin(crm_url, clock, hook
             crm.customers.get("C2")
 
 
+def test_a_payload_enriched_in_place_is_stored_as_enriched(crm_url, clock):
+    def stamp(rows):
+        for row in rows:
+            row["payload"]["stamped"] = True
+
+    stamper = make_plugin("stamper", crmkit_enrich_interactions=stamp)
+    with open_with(crm_url, clock, stamper=stamper) as crm:
+        crm.customers.add("C1")
+        crm.interactions.record("C1", T0, payload={"note": "before"})
+        crm.plugins.enable("stamper")
+        crm.interactions.record("C1", T0, payload={"note": "after"})
+        stored = [i.payload for i in crm.interactions.list(customer="C1")]
+    assert sorted(stored, key=str) == [{"note": "after", "stamped": True}, {"note": "before"}]
+
+
 def test_after_commit_failure_is_reported_and_data_kept(crm_url, clock):
     def fail(kind, batch):
         raise RuntimeError("mail server down")
