@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any, Iterable, Sequence
 
-from sqlalchemy import bindparam, exists, func, insert, literal, or_, select, update
+from sqlalchemy import Select, bindparam, exists, func, insert, literal, or_, select, update
 
 from crmkit.errors import NotFound, ValidationError
 from crmkit.tables import customers
@@ -32,13 +32,14 @@ def require_customer(conn, customer_id: int) -> Any:
     return row
 
 
-def ensure_leads(ctx, customer_ids: Sequence[int] | None = None, first_id: int | None = None,
-                 last_id: int | None = None) -> int:
+def ensure_leads(ctx, customer_ids: Sequence[int] | Select | None = None,
+                 first_id: int | None = None, last_id: int | None = None) -> int:
     """Enter eligible customers into the funnel (set-based); return how many entered.
 
     Eligible: not erased, no lead row yet, and ``lifecycle_stage`` either one
     of the lead stages (they enter there) or empty (they enter at ``lead``
-    when ``funnel.new_customers_are_leads``).  Pass ids or an id range.
+    when ``funnel.new_customers_are_leads``).  Pass ids (a list or a SELECT)
+    or an id range.
     """
     c = customers.c
     stage = func.coalesce(c.lifecycle_stage, literal("lead"))
@@ -49,15 +50,12 @@ def ensure_leads(ctx, customer_ids: Sequence[int] | None = None, first_id: int |
         eligible, c.erased_at.is_(None),
         ~exists().where(leads.c.customer_id == c.id))
     if customer_ids is not None:
-        if not customer_ids:
+        if not isinstance(customer_ids, Select) and not customer_ids:
             return 0
-        query = query.where(c.id.in_(bindparam("ids", expanding=True)))
-        params = {"ids": list(customer_ids)}
-    else:
-        if first_id is not None:
-            query = query.where(c.id.between(first_id, last_id))
-        params = {}
-    entering = ctx.conn.execute(query, params).all()
+        query = query.where(c.id.in_(customer_ids))
+    elif first_id is not None:
+        query = query.where(c.id.between(first_id, last_id))
+    entering = ctx.conn.execute(query).all()
     if not entering:
         return 0
     now = ctx.now()

@@ -10,6 +10,7 @@ from sqlalchemy import delete, select, update
 
 from crmkit.models import TimelineEntry
 
+from . import hits
 from .stages import LEAD_STAGES
 from .tables import (assignments, case_history, cases, firings, leads, opportunities, outbox,
                      stage_history, tasks)
@@ -79,6 +80,7 @@ def merge(ctx, keep_id: int, duplicate_id: int) -> None:
                 stage=stage, score=max(keep.score, dup.score), owner=keep.owner or dup.owner,
                 updated_at=ctx.now()))
             conn.execute(delete(leads).where(leads.c.customer_id == duplicate_id))
+    hits.merge(ctx, keep_id, duplicate_id)
     conn.execute(update(stage_history).where(stage_history.c.entity == "lead",
                                              stage_history.c.record_id == duplicate_id)
                  .values(record_id=keep_id))

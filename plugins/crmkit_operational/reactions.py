@@ -10,7 +10,7 @@ from typing import Any, Sequence
 
 from sqlalchemy import select
 
-from . import automation, cases, scoring, tasks
+from . import automation, cases, hits, scoring, tasks
 from .funnel import ensure_leads
 from .tables import leads
 
@@ -19,16 +19,20 @@ def new_customers(ctx, batch) -> None:
     """New customers enter the funnel (set-based) and get their fit score."""
     if not ensure_leads(ctx, first_id=batch.first_id, last_id=batch.last_id):
         return
-    ids = list(ctx.conn.execute(select(leads.c.customer_id).where(
-        leads.c.customer_id.between(batch.first_id, batch.last_id))).scalars())
-    scoring.rescore(ctx, ids)
+    scoring.rescore(ctx, select(leads.c.customer_id).where(
+        leads.c.customer_id.between(batch.first_id, batch.last_id)))
 
 
 def new_interactions(ctx, batch) -> None:
-    """Score the batch's customers, open cases for complaints, match interaction rules."""
-    ids = scoring.batch_customers(ctx.conn, batch)
-    ensure_leads(ctx, ids)
-    scoring.rescore(ctx, ids)
+    """Score the batch's customers, open cases for complaints, match interaction rules.
+
+    The scores are those of every customer whose hits changed: the batch's,
+    and any whose interactions the hits had not covered yet (recorded while
+    the plugin was disabled).
+    """
+    ensure_leads(ctx, hits.customers_in(batch.first_id, batch.last_id))
+    added = hits.sync(ctx, batch.first_id) or (batch.first_id, batch.last_id)
+    scoring.rescore(ctx, hits.customers_in(*added))
     if ctx.config["open_case_on_complaint"]:
         cases.open_for_complaints(ctx, batch)
     automation.on_interactions(ctx, batch)

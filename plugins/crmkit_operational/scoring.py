@@ -5,59 +5,58 @@ score = min(max_score, Σ_rules weight × Σ_{rule's most recent cap matching in
 (half up).  Interactions after ``as_of`` do not count.  Reaching
 ``mql_threshold`` promotes a lead at stage ``lead`` to ``mql`` and emits
 ``lead.qualified``; a score never demotes.
+
+The capped matches are read from the hits table (:mod:`.hits`), so scoring a
+batch reads the hits of the batch's customers, not their whole history; the
+same sum over matches computed straight from the interactions is used where
+the hits cannot answer (a match after ``as_of``) and for read-only scores.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 from decimal import ROUND_HALF_UP, Decimal
-from typing import Any, Sequence
+from typing import Any, Sequence, Union
 
-from sqlalchemy import Float, and_, bindparam, case, cast, func, literal, or_, select, update
+from sqlalchemy import Float, Select, case, cast, func, literal, select, true
 
 from crmkit.db import days_between
 from crmkit.tables import customers, interactions
 from crmkit.types import UTCDateTime
 
-from .tables import leads
+from . import hits
+from .hits import capped_matches
+from .tables import leads, score_hits
 
 CHUNK = 2000
 TWO_PLACES = Decimal("0.01")
 
+Customers = Union[Sequence[int], Select, None]
+"""Whose scores: a list of customer ids, a SELECT of customer ids, or None for every lead."""
 
-def _behaviour(config: dict[str, Any], as_of: dt.datetime, ids_param):
-    """Subquery: decayed, capped behaviour points per customer (None when there are no rules).
 
-    One pass over the customers' interactions that match any rule, no join:
-    per rule, a running count of its matches per customer, newest first
-    (``SUM(CASE …) OVER``), says whether an interaction is within the rule's
-    cap; the decay is computed once per interaction.
+def _among(column, who: Customers) -> Any:
+    """SQL condition: ``column`` is one of ``who`` (always true for None)."""
+    return true() if who is None else column.in_(who)
+
+
+def _behaviour(config: dict[str, Any], as_of: dt.datetime, hits) -> Any:
+    """Subquery: per customer, decayed behaviour points of ``hits`` and how many are after ``as_of``.
+
+    ``hits`` has columns ``customer_id``, ``rule`` (position in the rules) and
+    ``occurred_at``: each rule's capped most recent matches.
     """
     scoring = config["scoring"]
-    rules = scoring["rules"]
-    if not rules:
-        return None
-    i = interactions
-    newest_first = {"partition_by": i.c.customer_id, "order_by": (i.c.occurred_at.desc(), i.c.id.desc()),
-                    "rows": (None, 0)}
-    matches = [and_(*[i.c[k] == rule["match"][k] for k in ("kind", "channel", "direction")
-                      if k in rule["match"]]) for rule in rules]
-    columns = []
-    for j, match in enumerate(matches):
-        hit = case((match, 1), else_=0)
-        columns += [hit.label(f"m{j}"), func.sum(hit).over(**newest_first).label(f"n{j}")]
-    ranked = (select(i.c.customer_id, i.c.occurred_at, *columns)
-              .where(i.c.customer_id.in_(ids_param), i.c.occurred_at <= as_of, or_(*matches))
-              .subquery())
-    weight = literal(0.0, Float)
-    for j, rule in enumerate(rules):
-        counted = and_(ranked.c[f"m{j}"] == 1, ranked.c[f"n{j}"] <= rule["cap"])
-        weight = weight + case((counted, float(rule["weight"])), else_=0.0)
+    weight = case({j: float(rule["weight"]) for j, rule in enumerate(scoring["rules"])},
+                  value=hits.c.rule, else_=0.0)
     moment = literal(as_of, UTCDateTime())
-    decay = func.power(literal(0.5, Float), cast(days_between(moment, ranked.c.occurred_at), Float)
+    decay = func.power(literal(0.5, Float), cast(days_between(moment, hits.c.occurred_at), Float)
                        / literal(float(scoring["half_life_days"]), Float))
-    return (select(ranked.c.customer_id, func.sum(weight * decay).label("points"))
-            .group_by(ranked.c.customer_id).subquery())
+    after = hits.c.occurred_at > moment
+    return (select(hits.c.customer_id,
+                   func.sum(case((after, 0.0), else_=weight * decay)).label("points"),
+                   func.sum(case((after, 1), else_=0)).label("later"))
+            .group_by(hits.c.customer_id).subquery())
 
 
 def _fit(ctx) -> Any:
@@ -79,60 +78,95 @@ def round_score(raw: float, max_score: float) -> Decimal:
     return Decimal(repr(capped)).quantize(TWO_PLACES, rounding=ROUND_HALF_UP)
 
 
-def compute(ctx, customer_ids: Sequence[int], as_of: dt.datetime) -> dict[int, Decimal]:
-    """Scores of the given leads at ``as_of`` (one SQL statement); leads only."""
-    if not customer_ids:
-        return {}
-    ids_param = bindparam("ids", expanding=True)
-    behaviour = _behaviour(ctx.config, as_of, ids_param)
+def _scores(ctx, who: Customers, as_of: dt.datetime, hits) -> list[tuple[int, float, int]]:
+    """``(customer_id, unrounded score, hits after as_of)`` of the leads among ``who``."""
     points = _fit(ctx)
+    later = literal(0)
     source = leads.join(customers, customers.c.id == leads.c.customer_id)
-    if behaviour is not None:
+    if hits is not None:
+        behaviour = _behaviour(ctx.config, as_of, hits)
         source = source.outerjoin(behaviour, behaviour.c.customer_id == leads.c.customer_id)
         points = points + func.coalesce(behaviour.c.points, 0.0)
-    query = (select(leads.c.customer_id, points.label("score")).select_from(source)
-             .where(leads.c.customer_id.in_(ids_param)))
+        later = func.coalesce(behaviour.c.later, 0)
+    query = (select(leads.c.customer_id, points, later).select_from(source)
+             .where(_among(leads.c.customer_id, who)))
+    return [tuple(r) for r in ctx.conn.execute(query)]
+
+
+def compute(ctx, who: Customers, as_of: dt.datetime, stored: bool = True) -> dict[int, Decimal]:
+    """Scores of the leads among ``who`` at ``as_of``; leads only.
+
+    ``stored`` sums the hits table (:mod:`.hits`, which the caller brought up
+    to date); customers with a hit after ``as_of`` (their capped matches at
+    ``as_of`` may be older ones) are computed from their interactions, as is
+    everybody without ``stored``.
+    """
+    if _no_one(who):
+        return {}
+    rules = ctx.config["scoring"]["rules"]
+    raw: dict[int, float] = {}
+    if stored and rules:
+        hits = select(score_hits).where(_among(score_hits.c.customer_id, who)).subquery()
+        rows = _scores(ctx, who, as_of, hits)
+        raw.update((cid, score) for cid, score, _ in rows)
+        who = (select(score_hits.c.customer_id).distinct()
+               .where(_among(score_hits.c.customer_id, who), score_hits.c.occurred_at > as_of)
+               if any(later for _, _, later in rows) else [])
+    if not _no_one(who):
+        live = (capped_matches(rules, _among(interactions.c.customer_id, who),
+                               interactions.c.occurred_at <= as_of).subquery() if rules else None)
+        raw.update((cid, score) for cid, score, _ in _scores(ctx, who, as_of, live))
     max_score = ctx.config["scoring"]["max_score"]
-    return {cid: round_score(score, max_score)
-            for cid, score in ctx.conn.execute(query, {"ids": list(customer_ids)})}
+    return {cid: round_score(score, max_score) for cid, score in raw.items()}
 
 
-def rescore(ctx, customer_ids: Sequence[int] | None = None,
-            as_of: dt.datetime | None = None) -> tuple[int, list[int]]:
-    """Recompute and store scores, promote leads that reached the threshold.
+def _no_one(who: Customers) -> bool:
+    return who is not None and not isinstance(who, Select) and not who
 
-    ``customer_ids`` None means every lead.  Returns (leads scored, promoted ids).
+
+def rescore(ctx, who: Customers = None, as_of: dt.datetime | None = None) -> tuple[int, list[int]]:
+    """Recompute and store the scores of the leads among ``who``, promote those that reached the threshold.
+
+    ``who`` None means every lead, after rebuilding the hits from every
+    interaction; otherwise the hits are brought up to date first.  Returns
+    (leads scored, promoted ids).
     """
     from .funnel import after_lead_moves, promote
 
     as_of = as_of or ctx.now()
-    if customer_ids is None:
-        customer_ids = list(ctx.conn.execute(select(leads.c.customer_id)
-                                             .order_by(leads.c.customer_id)).scalars())
-    scored, promoted = 0, []
+    if who is None:
+        hits.rebuild(ctx)
+    else:
+        hits.sync(ctx)
+    scores: dict[int, Decimal] = {}
+    if isinstance(who, Select) or who is None:
+        scores = compute(ctx, who, as_of)
+    else:
+        for start in range(0, len(who), CHUNK):
+            scores.update(compute(ctx, who[start:start + CHUNK], as_of))
+    if not scores:
+        return 0, []
+    _store(ctx.conn, scores, as_of)
     threshold = Decimal(str(ctx.config["scoring"]["mql_threshold"]))
-    for start in range(0, len(customer_ids), CHUNK):
-        scores = compute(ctx, customer_ids[start:start + CHUNK], as_of)
-        if not scores:
-            continue
-        ctx.conn.execute(update(leads).where(leads.c.customer_id == bindparam("cid"))
-                         .values(score=bindparam("s"), scored_at=as_of),
-                         [{"cid": cid, "s": float(s)} for cid, s in scores.items()])
-        scored += len(scores)
-        reached = [cid for cid, s in scores.items() if s >= threshold]
-        moved = promote(ctx, reached, "lead", "mql", assign=False)
+    reached = sorted(cid for cid, s in scores.items() if s >= threshold)
+    promoted = []
+    for start in range(0, len(reached), CHUNK):
+        moved = promote(ctx, reached[start:start + CHUNK], "lead", "mql", assign=False)
         for cid in moved:
             ctx.emit("lead.qualified", cid, {"score": str(scores[cid]), "threshold": str(threshold)})
         after_lead_moves(ctx, [(cid, "mql") for cid in moved])
         promoted.extend(moved)
-    return scored, promoted
+    return len(scores), promoted
 
 
-def batch_customers(conn, batch) -> list[int]:
-    """Distinct customers of an interaction batch (one statement over the id range)."""
-    query = (select(interactions.c.customer_id).distinct()
-             .where(interactions.c.id.between(batch.first_id, batch.last_id)))
-    return sorted(conn.execute(query).scalars())
+def _store(conn, scores: dict[int, Decimal], as_of: dt.datetime) -> None:
+    """Write the scores with one driver-level executemany (no per-row SQLAlchemy work)."""
+    mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+    process = leads.c.scored_at.type.bind_processor(conn.dialect)
+    scored_at = process(as_of) if process else as_of
+    conn.exec_driver_sql(
+        f"UPDATE {leads.name} SET score = {mark}, scored_at = {mark} WHERE customer_id = {mark}",
+        [(float(s), scored_at, cid) for cid, s in sorted(scores.items())])
 
 
 def stored_scores(conn, stage: str | None = None, min_score: float | None = None,

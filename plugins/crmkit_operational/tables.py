@@ -169,5 +169,25 @@ outbox = Table(
 )
 """Messages queued by automation (status queued) or refused for lack of consent (status refused)."""
 
+score_hits = Table(
+    "operational_score_hits", metadata,
+    Column("customer_id", Integer, ForeignKey(core.customers.c.id), primary_key=True),
+    Column("rule", Integer, primary_key=True),
+    Column("occurred_at", UTCDateTime, primary_key=True),
+    Column("interaction_id", ID, primary_key=True),
+    sqlite_with_rowid=False,
+)
+"""Per (customer, scoring rule by position): the ``cap`` most recent matching interactions."""
+
+score_coverage = Table(
+    "operational_score_coverage", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("first_id", ID, nullable=False),
+    Column("last_id", ID, nullable=False),
+    Column("fingerprint", String(64), nullable=False),
+    Index("ix_operational_score_coverage_fingerprint", "fingerprint", "last_id"),
+)
+"""Interaction id ranges ``operational_score_hits`` covers, with the rules' fingerprint."""
+
 ALL = [leads, opportunities, stage_history, cursors, assignments, tasks, cases, case_history,
-       firings, outbox]
+       firings, outbox, score_hits, score_coverage]
