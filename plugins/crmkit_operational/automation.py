@@ -11,8 +11,9 @@ rule firing twice for one customer within the window.  A trigger at chain
 depth ``max_chain_depth`` or deeper is recorded as ``stopped`` and logged.
 
 ``interaction.recorded`` rules are matched in SQL over the batch's id range
-(the core does not store that event per row); other rules are matched in
-Python as their events are delivered.
+(the core does not store that event per row) and their firings recorded with
+one ``INSERT … SELECT`` per rule; other rules are matched in Python as their
+events are delivered.
 """
 
 from __future__ import annotations
@@ -23,13 +24,13 @@ from decimal import Decimal, InvalidOperation
 from typing import Any, Sequence
 
 import attrs
-from sqlalchemy import bindparam, exists, or_, select, update
+from sqlalchemy import bindparam, exists, insert, literal, or_, select, update
 
 from crmkit import conditions
 from crmkit.tables import customers, events, interactions
 
 from . import actions
-from .rows import insert_all
+from .rows import driver_value, insert_all, update_many
 from .tables import firings, leads
 
 log = logging.getLogger("crmkit.operational")
@@ -113,32 +114,65 @@ def on_events(ctx, delivered: Sequence[Any]) -> None:
 
 
 def on_interactions(ctx, batch) -> None:
-    """Match the batch's interactions against ``interaction.recorded`` rules, in SQL."""
+    """Match the batch's interactions against ``interaction.recorded`` rules, set-based.
+
+    Per rule one ``INSERT … SELECT`` over the batch's id range records the
+    firings (skipping keys already recorded); the pending ones then fire.
+    """
     from .sqlfields import FieldSQL
 
     rules = rules_by_type(ctx.config).get(INTERACTION, [])
     if not rules:
         return
-    i = interactions
+    conn, i, f = ctx.conn, interactions, firings
     fields = FieldSQL()
     source = i.join(customers, customers.c.id == i.c.customer_id).outerjoin(
         leads, leads.c.customer_id == i.c.customer_id)
-    triggers = []
+    now = ctx.now()
+    in_batch = i.c.id.between(batch.first_id, batch.last_id)
+    pending = []
     for rule in rules:
-        query = (select(i.c.id, i.c.customer_id).select_from(source)
-                 .where(i.c.id.between(batch.first_id, batch.last_id)).order_by(i.c.id))
+        status, outcome = _initial_status(ctx, rule, 0)
+        values = {"rule": rule["name"], "trigger_type": INTERACTION, "trigger_kind": "interaction",
+                  "chain_depth": 0, "status": status, "triggered_at": now,
+                  "due_at": now + dt.timedelta(hours=rule["wait_hours"]),
+                  "actions": [next(iter(a)) for a in rule["do"]], "outcome": outcome}
+        query = (select(i.c.id, i.c.customer_id, *[literal(v, f.c[k].type).label(k)
+                                                    for k, v in values.items()])
+                 .select_from(source)
+                 .where(in_batch, ~exists().where(f.c.rule == rule["name"],
+                                                  f.c.trigger_kind == "interaction",
+                                                  f.c.trigger_id == i.c.id))
+                 .order_by(i.c.id))
         if "if" in rule:
             query = query.where(fields.compile(rule["if"]))
-        for interaction_id, customer_id in ctx.conn.execute(query):
-            triggers.append(Trigger(rule, "interaction", interaction_id, customer_id, 0, ctx.now()))
-    start(ctx, triggers)
+        added = conn.execute(insert(f).from_select(["trigger_id", "customer_id", *values], query))
+        if status == "stopped" and added.rowcount:
+            log.warning("operational automation: rule %r stopped for %d interactions: %s",
+                        rule["name"], added.rowcount, outcome)
+        if status == "pending":
+            pending += conn.execute(
+                select(f.c.id, f.c.rule, f.c.customer_id)
+                .where(f.c.rule == rule["name"], f.c.trigger_kind == "interaction",
+                       f.c.trigger_id.between(batch.first_id, batch.last_id), f.c.status == "pending")
+                .order_by(f.c.id)).all()
+    if pending:
+        fire(ctx, pending)
+
+
+def _initial_status(ctx, rule: dict[str, Any], depth: int) -> tuple[str, str | None]:
+    """A new firing's status and outcome: stopped (chain too deep), waiting or pending."""
+    max_depth = ctx.config["automation"]["max_chain_depth"]
+    if depth >= max_depth:
+        return "stopped", (f"event chain depth {depth} reached automation.max_chain_depth "
+                           f"{max_depth}: not fired")
+    return ("waiting" if rule["wait_hours"] > 0 else "pending"), None
 
 
 def start(ctx, triggers: Sequence[Trigger]) -> None:
     """Record firings (skipping triggers already recorded); run those without a wait."""
     if not triggers:
         return
-    max_depth = ctx.config["automation"]["max_chain_depth"]
     known = _known_keys(ctx.conn, triggers)
     rows = []
     for t in triggers:
@@ -146,15 +180,10 @@ def start(ctx, triggers: Sequence[Trigger]) -> None:
         if key in known:
             continue
         known.add(key)
-        status, outcome = "pending", None
-        if t.depth >= max_depth:
-            status = "stopped"
-            outcome = (f"event chain depth {t.depth} reached automation.max_chain_depth "
-                       f"{max_depth}: not fired")
+        status, outcome = _initial_status(ctx, t.rule, t.depth)
+        if status == "stopped":
             log.warning("operational automation: rule %r stopped for customer %s: %s",
                         t.rule["name"], t.customer_id, outcome)
-        elif t.rule["wait_hours"] > 0:
-            status = "waiting"
         rows.append({"rule": t.rule["name"], "trigger_type": t.rule["on"], "trigger_kind": t.kind,
                      "trigger_id": t.trigger_id, "customer_id": t.customer_id,
                      "chain_depth": t.depth, "status": status, "triggered_at": t.at,
@@ -184,7 +213,8 @@ def fire(ctx, pending: Sequence[tuple[int, str, int]]) -> int:
     """Run firings ``[(firing_id, rule name, customer_id)]`` now, honouring cooldowns."""
     rules = {r["name"]: r for r in ctx.config["automation"]["rules"]}
     now = ctx.now()
-    updates = []
+    fired_at = driver_value(ctx.conn, firings.c.fired_at, now)
+    updates = []  # (status, outcome, fired_at, firing id)
     fired = 0
     by_rule: dict[str, list[tuple[int, int]]] = {}
     for fid, name, cid in pending:
@@ -192,28 +222,23 @@ def fire(ctx, pending: Sequence[tuple[int, str, int]]) -> int:
     for name, items in by_rule.items():
         rule = rules.get(name)
         if rule is None:
-            updates += [{"fid": fid, "st": "cancelled", "out": "rule no longer configured",
-                         "at": None} for fid, _ in items]
+            updates += [("cancelled", "rule no longer configured", None, fid) for fid, _ in items]
             continue
         cooling = _cooling(ctx.conn, rule, [cid for _, cid in items], now)
         go, seen = [], set()
         for fid, cid in items:
             if cid in cooling or cid in seen:
-                updates.append({"fid": fid, "st": "cooldown", "at": None,
-                                "out": f"fired for this customer within {rule['cooldown_hours']} h"})
+                updates.append(("cooldown", f"fired for this customer within {rule['cooldown_hours']} h",
+                                None, fid))
                 continue
             if rule["cooldown_hours"] > 0:
                 seen.add(cid)
             go.append((fid, cid))
         if go:
             outcomes = actions.run(ctx, rule, go)
-            updates += [{"fid": fid, "st": "fired", "out": outcomes[fid], "at": now}
-                        for fid, _ in go]
+            updates += [("fired", outcomes[fid], fired_at, fid) for fid, _ in go]
             fired += len(go)
-    if updates:
-        ctx.conn.execute(update(firings).where(firings.c.id == bindparam("fid"))
-                         .values(status=bindparam("st"), outcome=bindparam("out"),
-                                 fired_at=bindparam("at")), updates)
+    update_many(ctx.conn, firings, "id", ("status", "outcome", "fired_at"), updates)
     return fired
 
 

@@ -26,6 +26,7 @@ from crmkit.types import UTCDateTime
 
 from . import hits
 from .hits import capped_matches
+from .rows import driver_value, update_many
 from .tables import leads, score_hits
 
 CHUNK = 2000
@@ -160,13 +161,10 @@ def rescore(ctx, who: Customers = None, as_of: dt.datetime | None = None) -> tup
 
 
 def _store(conn, scores: dict[int, Decimal], as_of: dt.datetime) -> None:
-    """Write the scores with one driver-level executemany (no per-row SQLAlchemy work)."""
-    mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
-    process = leads.c.scored_at.type.bind_processor(conn.dialect)
-    scored_at = process(as_of) if process else as_of
-    conn.exec_driver_sql(
-        f"UPDATE {leads.name} SET score = {mark}, scored_at = {mark} WHERE customer_id = {mark}",
-        [(float(s), scored_at, cid) for cid, s in sorted(scores.items())])
+    """Write the scores (in key order) with one driver-level executemany."""
+    scored_at = driver_value(conn, leads.c.scored_at, as_of)
+    update_many(conn, leads, "customer_id", ("score", "scored_at"),
+                [(float(s), scored_at, cid) for cid, s in sorted(scores.items())])
 
 
 def stored_scores(conn, stage: str | None = None, min_score: float | None = None,
