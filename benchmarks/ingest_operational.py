@@ -6,8 +6,9 @@ pipeline with operational and a realistic rule set (10 scoring rules, 5
 automation rules); both pipeline figures are printed against the baseline.
 
 The rows mix visits, inbound calls and messages, purchases and a few complaints,
-so the react step does its real work: leads entering the funnel, decayed and
-capped scores for every customer in the batch (one SQL statement), promotions,
+so the react step does its real work: leads entering the funnel, the scoring
+hits kept in step and decayed, capped scores for every customer in the batch
+summed from them, promotions,
 assignment with first-contact tasks, complaint cases with SLA due times, and
 ``interaction.recorded`` automation rules matched in SQL.
 
