@@ -276,8 +276,7 @@ def write_batch(tx: Transaction, chunk: list[Any], labels: list[str], upsert: bo
     new_rows, updates, problems = prepare(tx, chunk, labels, upsert)
     raise_problems(problems)
     result = WriteResult(unchanged=len(chunk) - len(new_rows) - len(updates))
-    for customer_id, external_id, old, new in updates:
-        _apply_update(tx, customer_id, external_id, old, new)
+    _apply_updates(tx, updates)
     result.updated = len(updates)
     if new_rows:
         react(tx, "customers", _insert(tx, new_rows))
@@ -428,12 +427,23 @@ def _changes(stored: dict[str, Any], row: dict[str, Any]):
     return old, new
 
 
-def _apply_update(tx, customer_id, external_id, old, new) -> None:
+def _apply_updates(tx, updates) -> None:
+    """Store ``(id, external_id, old, new)`` updates: one executemany per set of changed
+    fields, one for their audit rows, and a ``customer.updated`` event each."""
     c = tables.customers
-    tx.conn.execute(update(c).where(c.c.id == customer_id).values(**new, updated_at=tx.now()))
-    tx.audit("update", "customers", external_id,
-             {k: [old[k], new[k]] for k in new}, customer_id=customer_id)
-    tx.emit("customer.updated", customer_id, {"external_id": external_id, "fields": sorted(new)})
+    by_fields: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+    for customer_id, _, _, new in updates:
+        params = {f"new_{field}": value for field, value in new.items()}
+        by_fields.setdefault(tuple(sorted(new)), []).append(dict(params, customer=customer_id))
+    for fields, params in by_fields.items():
+        statement = (update(c).where(c.c.id == bindparam("customer"))
+                     .values(updated_at=tx.now(), **{f: bindparam(f"new_{f}") for f in fields}))
+        tx.conn.execute(statement, params)
+    tx.audit_many([("update", "customers", external_id, {k: [old[k], new[k]] for k in new},
+                    customer_id) for customer_id, external_id, old, new in updates])
+    for customer_id, external_id, _, new in updates:
+        tx.emit("customer.updated", customer_id, {"external_id": external_id,
+                                                  "fields": sorted(new)})
 
 
 def _insert(tx, rows) -> Batch:

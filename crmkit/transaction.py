@@ -97,19 +97,19 @@ class Transaction:
     def audit(self, action: str, table_name: str, record_key: str | None,
               changes: dict[str, Any], customer_id: int | None = None) -> None:
         """Append one audit-log row (who = this transaction's actor, command = the CRM's)."""
-        self.conn.execute(
-            insert(tables.audit_log),
-            {
-                "at": self.now(),
-                "actor": self.actor,
-                "action": action,
-                "table_name": table_name,
-                "record_key": record_key,
-                "customer_id": customer_id,
-                "changes": changes,
-                "command": self.crm.command,
-            },
-        )
+        self.audit_many([(action, table_name, record_key, changes, customer_id)])
+
+    def audit_many(self, entries: list[tuple[str, str, str | None, dict[str, Any], int | None]]
+                   ) -> None:
+        """Append audit-log rows ``(action, table_name, record_key, changes, customer_id)``
+        with one executemany."""
+        if not entries:
+            return
+        stamp = {"at": self.now(), "actor": self.actor, "command": self.crm.command}
+        self.conn.execute(insert(tables.audit_log), [
+            {**stamp, "action": action, "table_name": table_name, "record_key": record_key,
+             "customer_id": customer_id, "changes": changes}
+            for action, table_name, record_key, changes, customer_id in entries])
 
 
 @attrs.define

@@ -170,3 +170,29 @@ def test_staff(crm):
     assert [s.handle for s in crm.staff.list(team="sales")] == ["ana"]
     with pytest.raises(ConflictError):
         crm.staff.add("ana", "Ana again", "sales")
+
+
+def test_an_upsert_batch_updates_each_customer_with_its_own_fields_audit_and_event(crm):
+    crm.customers.add_many([{"external_id": f"C{i}", "name": f"N{i}", "tags": ["a"]}
+                            for i in range(4)])
+    result = crm.customers.add_many([
+        {"external_id": "C0", "name": "Zero"},
+        {"external_id": "C1", "tags": ["a", "b"]},
+        {"external_id": "C2", "name": "Two", "tags": []},
+        {"external_id": "C3", "name": "N3"},  # unchanged
+        {"external_id": "C4", "name": "Four"},  # new
+    ], upsert=True)
+    assert (result.created, result.updated, result.unchanged) == (1, 3, 1)
+    got = {c.external_id: (c.name, c.tags) for c in crm.customers.list(limit=None)}
+    assert got == {"C0": ("Zero", ("a",)), "C1": ("N1", ("a", "b")), "C2": ("Two", ()),
+                   "C3": ("N3", ("a",)), "C4": ("Four", ())}
+    with crm.read() as conn:
+        audit = conn.execute(select(tables.audit_log.c.record_key, tables.audit_log.c.changes)
+                             .where(tables.audit_log.c.action == "update")
+                             .order_by(tables.audit_log.c.record_key)).all()
+    assert [(a.record_key, a.changes) for a in audit] == [
+        ("C0", {"name": ["N0", "Zero"]}), ("C1", {"tags": [["a"], ["a", "b"]]}),
+        ("C2", {"name": ["N2", "Two"], "tags": [["a"], []]})]
+    updated = sorted((e.payload["external_id"], e.payload["fields"])
+                     for e in crm.events.list(type="customer.updated"))
+    assert updated == [("C0", ["name"]), ("C1", ["tags"]), ("C2", ["name", "tags"])]
