@@ -183,7 +183,7 @@ def earn_rows(s: Settings, batch, stamps: dict[str, Any]):
                    literal("purchase ") + purchase, earned.c.id,
                    lot_expiry(s, earned.c.occurred_at), add_days(earned.c.occurred_at, s.lock_days),
                    stamps["recorded_at"], stamps["actor"])
-            .where(earned.c.points > 0).order_by(earned.c.id))
+            .where(earned.c.points > 0).order_by(earned.c.customer_id, earned.c.id))
 
 
 def award_milestones(ctx, s: Settings, batch, crossing: dict[int, tuple[int, int]]) -> None:

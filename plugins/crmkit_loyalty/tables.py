@@ -52,7 +52,9 @@ ledger = Table(
     Column("recorded_at", UTCDateTime, nullable=False),
     Column("actor", String(200), nullable=False),
     CheckConstraint("type IN ('earn', 'spend', 'expire', 'adjust', 'reverse')", name="type"),
-    Index("ix_loyalty_ledger_customer_at", "customer_id", "at"),
+    # covering: tier qualification sums points per customer and window from the index alone
+    Index("ix_loyalty_ledger_customer_window", "customer_id", "at", "source", "points",
+          "owed_change"),
 )
 """The append-only points ledger (signed integer points).
 
