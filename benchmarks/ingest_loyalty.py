@@ -87,7 +87,8 @@ CONFIG = {"milestones": [{"count": 10, "points": 100}]}
 """Default earning and tiers (bronze, silver ×1.25, gold ×1.5), one milestone."""
 
 
-def pipeline(path: Path, rows: list[dict], customers: int, loyalty: bool) -> tuple[float, str]:
+def pipeline(path: Path, rows: list[dict], customers: int, loyalty: bool,
+             batch_size: int = 5000) -> tuple[float, str]:
     """record_many of the rows (timed) after creating the customers (not timed); with loyalty
     also what it produced (points outstanding, members per tier, milestones)."""
     with CRM.open(f"sqlite:///{path}", create=True, clock=FixedClock(CLOCK)) as crm:
@@ -96,7 +97,7 @@ def pipeline(path: Path, rows: list[dict], customers: int, loyalty: bool) -> tup
         crm.customers.add_many(({"external_id": f"C{i}"} for i in range(customers)),
                                batch_size=5000)
         with Timer() as timer:
-            crm.interactions.record_many(iter(rows), batch_size=5000)
+            crm.interactions.record_many(iter(rows), batch_size=batch_size)
         summary = ""
         if loyalty:
             api = crm.plugin("loyalty")
@@ -113,14 +114,18 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--customers", type=int, default=100_000)
+    parser.add_argument("--batch-size", type=int, default=5000,
+                        help="rows per pipeline transaction (the baseline uses one for all)")
     args = parser.parse_args()
     rows = purchases(args.rows, args.customers)
     with tempfile.TemporaryDirectory() as tmp:
         baseline = raw(Path(tmp) / "raw.db", rows, args.customers)
-        plain, _ = pipeline(Path(tmp) / "plain.db", rows, args.customers, loyalty=False)
-        ours, summary = pipeline(Path(tmp) / "loyalty.db", rows, args.customers, loyalty=True)
-    report("record_many, no plugin", baseline, plain, args.rows, 0.4)
-    report("record_many with loyalty", baseline, ours, args.rows, 0.4)
+        plain, _ = pipeline(Path(tmp) / "plain.db", rows, args.customers, False, args.batch_size)
+        ours, summary = pipeline(Path(tmp) / "loyalty.db", rows, args.customers, True,
+                                 args.batch_size)
+    batches = f"batches of {args.batch_size:,}"
+    report(f"record_many, no plugin, {batches}", baseline, plain, args.rows, 0.4)
+    report(f"record_many with loyalty, {batches}", baseline, ours, args.rows, 0.4)
     print(f"loyalty: {summary}; loyalty costs {ours / plain:.2f}x the pipeline without plugins")
 
 
