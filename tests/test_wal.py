@@ -8,7 +8,7 @@ import sqlite3
 import threading
 
 from crmkit import CRM
-from crmkit.wal import AUTOCHECKPOINT_PAGES, Checkpointer
+from crmkit.wal import AUTOCHECKPOINT_PAGES, WAL_SIZE_LIMIT_BYTES, Checkpointer
 
 
 def _writer(path) -> sqlite3.Connection:
@@ -69,6 +69,7 @@ def test_a_crm_on_a_file_checkpoints_in_the_background_and_stops_on_close(tmp_pa
         crm.customers.add("C1", "Ada")
         with crm.read() as conn:
             pages = conn.exec_driver_sql("PRAGMA wal_autocheckpoint").scalar()
-        assert pages == AUTOCHECKPOINT_PAGES
+            limit = conn.exec_driver_sql("PRAGMA journal_size_limit").scalar()
+        assert (pages, limit) == (AUTOCHECKPOINT_PAGES, WAL_SIZE_LIMIT_BYTES)
         assert ours in {t.name for t in threading.enumerate()}
     assert ours not in {t.name for t in threading.enumerate()}
