@@ -37,7 +37,7 @@ class Checkpointer:
     """Checkpoints one SQLite database file from a daemon thread, on request."""
 
     def __init__(self, path: str):
-        self.path = path
+        self.path = os.path.abspath(path)  # the thread may start after a chdir
         self._reset()
         _LIVE.add(self)
 
@@ -68,7 +68,11 @@ class Checkpointer:
             thread.join()
 
     def _run(self) -> None:
-        conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        try:
+            conn = sqlite3.connect(self.path, isolation_level=None)
+        except sqlite3.Error as exc:  # the writers' own checkpoint is the backstop
+            log.warning("no background checkpoints for %s: %s", self.path, exc)
+            return
         try:
             while True:
                 self._wanted.wait()

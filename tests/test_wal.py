@@ -73,3 +73,14 @@ def test_a_crm_on_a_file_checkpoints_in_the_background_and_stops_on_close(tmp_pa
         assert (pages, limit) == (AUTOCHECKPOINT_PAGES, WAL_SIZE_LIMIT_BYTES)
         assert ours in {t.name for t in threading.enumerate()}
     assert ours not in {t.name for t in threading.enumerate()}
+
+
+def test_a_relative_path_is_checkpointed_from_where_it_was_opened(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    writer = _writer("rel.db")
+    checkpointer = Checkpointer("rel.db")
+    monkeypatch.chdir("/")
+    checkpointer.request()
+    checkpointer.stop()
+    assert _rows_in_database_file(tmp_path / "rel.db", tmp_path) == 500
+    writer.close()
