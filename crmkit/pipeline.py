@@ -7,6 +7,8 @@ with the whole batch) → events delivered → commit → after-commit.
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import itertools
 import logging
 from typing import Any, Iterable, Iterator, Sequence
@@ -28,6 +30,27 @@ def batched(iterable: Iterable[Any], size: int) -> Iterator[list[Any]]:
     iterator = iter(iterable)
     while chunk := list(itertools.islice(iterator, size)):
         yield chunk
+
+
+@contextlib.contextmanager
+def collector_paused() -> Iterator[None]:
+    """Pause CPython's cyclic garbage collector while one batch is written.
+
+    A batch allocates hundreds of thousands of short-lived containers (rows,
+    payloads, parameters) that reference counting frees anyway, yet each
+    allocation burst makes the collector walk every live object of the process,
+    several times per batch: 0.8 s of a 5 s 50k-row batch when the caller holds
+    a million rows in memory.  Cycles made during the batch are collected after
+    it.  A collector the caller already disabled stays disabled.
+    """
+    if not gc.isenabled():
+        yield
+        return
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
 
 
 def plugin_problems(tx: Transaction, hook: str, rows: list[dict[str, Any]],
@@ -101,7 +124,8 @@ def run_batches(crm, rows: Iterable[Any], batch_size: int, atomic: bool,
 
     Each batch is its own transaction unless ``atomic`` (then one transaction
     for all, whose after-commit hooks get batches without rows: select them
-    by id range).  After-commit failures are added to the result.
+    by id range), written with the garbage collector paused.  After-commit
+    failures are added to the result.
     """
     total = WriteResult()
     offset = 0
@@ -109,12 +133,13 @@ def run_batches(crm, rows: Iterable[Any], batch_size: int, atomic: bool,
         with crm.transaction() as tx:
             tx.keep_rows = False
             for chunk in batched(rows, batch_size):
-                total.add(write_batch(tx, chunk, offset))
+                with collector_paused():
+                    total.add(write_batch(tx, chunk, offset))
                 offset += len(chunk)
         total.after_commit_errors.extend(tx.after_commit_errors)
         return total
     for chunk in batched(rows, batch_size):
-        with crm.transaction() as tx:
+        with collector_paused(), crm.transaction() as tx:
             total.add(write_batch(tx, chunk, offset))
         offset += len(chunk)
         total.after_commit_errors.extend(tx.after_commit_errors)

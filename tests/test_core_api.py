@@ -147,6 +147,34 @@ def test_record_many_streams_a_generator_in_batches(crm):
     assert ids == list(range(ids[0], ids[0] + 2500))
 
 
+def test_the_garbage_collector_is_paused_per_batch_and_restored(crm, monkeypatch):
+    import gc
+
+    from crmkit import interactions
+
+    crm.customers.add("C1", "Ada")
+    seen = []
+    write_batch = interactions.write_batch
+
+    def watching(*args, **kwargs):
+        seen.append(gc.isenabled())
+        return write_batch(*args, **kwargs)
+
+    monkeypatch.setattr(interactions, "write_batch", watching)
+    rows = [{"customer": "C1", "occurred_at": T0, "external_id": f"gc{i}"} for i in range(5)]
+    crm.interactions.record_many(rows, batch_size=2)
+    assert seen == [False, False, False] and gc.isenabled()
+    with pytest.raises(ValidationError):
+        crm.interactions.record_many([{"customer": "NOPE", "occurred_at": T0}])
+    assert gc.isenabled()                                   # restored after a failed batch
+    gc.disable()
+    try:
+        crm.interactions.record_many([{"customer": "C1", "occurred_at": T0}])
+        assert not gc.isenabled()                           # the caller's choice is kept
+    finally:
+        gc.enable()
+
+
 def test_atomic_record_many_leaves_nothing_on_failure(crm):
     crm.customers.add("C1", "Ada")
     rows = [{"customer": "C1", "occurred_at": T0, "external_id": f"a{i}"} for i in range(30)]
