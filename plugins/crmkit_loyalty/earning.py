@@ -89,6 +89,11 @@ def earn(ctx, s: Settings, batch) -> None:
         lg.settle_owed(conn, owing, ctx.now(), ctx.actor)
 
 
+def purchase_amount():
+    """SQL: an interaction's amount in money units, NULL as 0."""
+    return func.coalesce(type_coerce(interactions.c.amount, BigInteger()), 0)
+
+
 def batch_counts(batch):
     """Subquery ``(customer_id, n, first_at)``: each purchaser's purchases in the batch."""
     i = interactions.c
@@ -98,19 +103,36 @@ def batch_counts(batch):
 
 
 def count_purchases(conn, s: Settings, batch) -> None:
-    """One upsert: add the batch's purchases to each member's count, and make every purchaser
-    not yet a member one (joined at their first purchase in the batch, reviewed
-    ``review_months`` later)."""
-    counts = batch_counts(batch)
+    """One upsert: add the batch's purchases to each member's count and raise their upgrade
+    ceiling by the most those purchases can earn (see :mod:`.ceiling`), and make every
+    purchaser not yet a member one (joined at their first purchase in the batch, reviewed
+    ``review_months`` later, ceiling unknown)."""
+    i, current = interactions.c, members.alias("current")
+    # only purchases dated inside what the ceiling covers raise it; NULL (unknown) stays NULL
+    covered = case((i.occurred_at > current.c.ceiling_from, at_least_zero(purchase_amount())),
+                   else_=0)
+    counts = (select(i.customer_id, func.count().label("n"),
+                     func.min(i.occurred_at).label("first_at"),
+                     cast(func.sum(covered), BigInteger).label("units"),
+                     func.max(current.c.tier).label("tier"),
+                     func.max(current.c.qualifying_ceiling).label("ceiling"))
+              .select_from(interactions.outerjoin(current, current.c.customer_id == i.customer_id))
+              .where(batch_purchases(batch)).group_by(i.customer_id).subquery())
+    # earn_rows' rate on the amounts before excluded items: Σ floor(xᵢ) ≤ floor(Σ xᵢ)
+    numerator, denominator = tier_numerator(s, counts.c.tier)
+    ceiling = counts.c.ceiling + scaled_floor(counts.c.units, numerator, denominator)
     rows = (select(counts.c.customer_id, counts.c.first_at, null(), null(),
-                   add_months(counts.c.first_at, s.review_months), counts.c.n, literal(0))
+                   add_months(counts.c.first_at, s.review_months), counts.c.n, literal(0),
+                   ceiling)
             .where(true()))     # SQLite: a WHERE before ON CONFLICT keeps the parse unambiguous
     dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
     statement = dialect.insert(members).from_select(
-        ["customer_id", "joined_at", "tier", "tier_since", "review_at", "purchases", "owed"], rows)
+        ["customer_id", "joined_at", "tier", "tier_since", "review_at", "purchases", "owed",
+         "qualifying_ceiling"], rows)
     conn.execute(statement.on_conflict_do_update(
         index_elements=["customer_id"],
-        set_={"purchases": members.c.purchases + statement.excluded.purchases}))
+        set_={"purchases": members.c.purchases + statement.excluded.purchases,
+              "qualifying_ceiling": statement.excluded.qualifying_ceiling}))
 
 
 def member_states(s: Settings, batch):
@@ -152,29 +174,40 @@ def earn_factors(s: Settings) -> tuple[dict[str | None, int], int]:
     return ({name: int(f * common) for name, f in factors.items()}, common * MONEY_SCALE)
 
 
+def tier_numerator(s: Settings, tier) -> tuple[Any, int]:
+    """``(SQL numerator, denominator)`` of the earning rate for the tier named by the SQL
+    ``tier`` (see :func:`earn_factors`)."""
+    numerators, denominator = earn_factors(s)
+    by_tier = [(tier == name, n) for name, n in numerators.items()
+               if name is not None and n != numerators[None]]
+    numerator = case(*by_tier, else_=numerators[None]) if by_tier else literal(numerators[None])
+    return numerator, denominator
+
+
+def scaled_floor(units, numerator, denominator: int):
+    """SQL: floor(units × numerator / denominator) for integers ≥ 0, computed as
+    q × n + (r × n) div d with q, r = divmod(units, d) so that the integers stay far
+    from 64-bit overflow."""
+    return units // denominator * numerator + (units % denominator) * numerator // denominator
+
+
 def earn_rows(s: Settings, batch, stamps: dict[str, Any]):
     """SELECT of the earn rows of the batch's purchases (those earning more than 0 points).
 
     eligible = max(amount − excluded line items, 0) in money units;
-    points = floor(eligible × rate × multiplier of the member's tier before the batch),
-    computed as q × n + (r × n) div d with q, r = divmod(eligible, d) so that
-    the integers stay far from 64-bit overflow.
+    points = floor(eligible × rate × multiplier of the member's tier before the batch).
     """
     i = interactions.c
-    amount = func.coalesce(type_coerce(i.amount, BigInteger()), 0)
+    amount = purchase_amount()
     if s.excluded_categories:
         amount = amount - excluded_units(i.payload, s.excluded_categories)
-    numerators, denominator = earn_factors(s)
-    by_tier = [(members.c.tier == name, n) for name, n in numerators.items()
-               if name is not None and n != numerators[None]]
-    numerator = case(*by_tier, else_=numerators[None]) if by_tier else literal(numerators[None])
+    numerator, denominator = tier_numerator(s, members.c.tier)
     # materialised: the line-item sum runs once per purchase, not once per use of ``eligible``
     units = (select(i.id, i.customer_id, i.occurred_at, i.external_id,
                     at_least_zero(amount).label("eligible"), numerator.label("n"))
              .join_from(interactions, members, members.c.customer_id == i.customer_id)
              .where(batch_purchases(batch)).cte("loyalty_units").prefix_with("MATERIALIZED"))
-    points = (units.c.eligible // denominator * units.c.n
-              + (units.c.eligible % denominator) * units.c.n // denominator)
+    points = scaled_floor(units.c.eligible, units.c.n, denominator)
     earned = select(units, points.label("points")).subquery()
     purchase = func.coalesce(func.nullif(earned.c.external_id, ""),
                              cast(earned.c.id, String()))

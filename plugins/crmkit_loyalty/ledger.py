@@ -16,6 +16,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from crmkit.db import allocate_ids
 from crmkit.types import sqlite_timestamp
 
+from .ceiling import raise_ceilings
 from .tables import ledger, lot_uses, members
 
 CHUNK = 5000
@@ -53,10 +54,12 @@ def chunks(ids: Iterable[int]) -> Iterable[list[int]]:
 def append(conn, rows: list[dict[str, Any]], now: dt.datetime, actor: str) -> list[int]:
     """Append ledger rows (each may carry ``uses``: ``[(lot_id, points)]``); return their ids.
 
-    One id range, one executemany for the rows and one for their lot uses.
+    One id range, one executemany for the rows and one for their lot uses; rows that add
+    qualifying points raise their members' upgrade ceilings.
     """
     if not rows:
         return []
+    raise_ceilings(conn, rows)
     first = allocate_ids(conn, ledger, len(rows))
     stored, uses = [], []
     for offset, row in enumerate(rows):

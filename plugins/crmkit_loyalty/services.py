@@ -9,6 +9,7 @@ from sqlalchemy import delete, select, update
 from crmkit.models import TimelineEntry
 
 from . import ledger as lg
+from .ceiling import forget
 from .settings import Settings
 from .tables import ledger, members, milestones, referrals
 
@@ -32,8 +33,8 @@ def merge(ctx, keep_id: int, duplicate_id: int) -> None:
 
     Ledger rows are re-keyed (points and dates unchanged), so the balances add
     up; the membership keeps the higher tier, the earlier join date, the kept
-    member's review date, and the sum of purchases and owed points.  Owed
-    points are then paid from the merged balance.
+    member's review date, and the sum of purchases and owed points; its upgrade
+    ceiling becomes unknown.  Owed points are then paid from the merged balance.
     """
     conn = ctx.conn
     locked = lg.lock_members(conn, [keep_id, duplicate_id])
@@ -65,6 +66,7 @@ def merge(ctx, keep_id: int, duplicate_id: int) -> None:
                  .values(referee_id=keep_id))
     conn.execute(update(referrals).where(referrals.c.referrer_id == duplicate_id)
                  .values(referrer_id=keep_id))
+    forget(conn, keep_id)
     owed = conn.execute(select(members.c.owed).where(members.c.customer_id == keep_id)).scalar()
     if owed:
         lg.settle_owed(conn, {keep_id: owed}, ctx.now(), ctx.actor)

@@ -8,7 +8,7 @@ from decimal import Decimal
 from typing import Any, Iterable, Union
 
 import attrs
-from sqlalchemy import BigInteger, bindparam, case, func, select, type_coerce, update
+from sqlalchemy import BigInteger, bindparam, case, func, literal, select, type_coerce, update
 from sqlalchemy.sql import CompoundSelect, Select
 
 from crmkit.tables import interactions
@@ -16,7 +16,8 @@ from crmkit.types import MONEY_SCALE
 
 from . import ledger as lg
 from .settings import Settings, Tier, add_months
-from .tables import ledger, members
+from . import ceiling
+from .tables import QUALIFYING_SOURCES, ledger, members
 
 
 @attrs.frozen
@@ -53,7 +54,7 @@ def value_query(s: Settings, scope: Any, as_of: dt.datetime) -> Select:
                        func.sum(ledger.c.points - ledger.c.owed_change).label("value"))
                 .where(ledger.c.customer_id.in_(scope), ledger.c.at > start,
                        ledger.c.at <= as_of,
-                       ledger.c.source.in_(("purchase", "milestone", "referral", "refund")))
+                       ledger.c.source.in_(QUALIFYING_SOURCES))
                 .group_by(ledger.c.customer_id))
     i = interactions.c
     if s.tier_basis == "purchases":
@@ -90,28 +91,57 @@ def qualifying(conn, s: Settings, customer_ids: Customers, as_of: dt.datetime
 def upgrade(ctx, s: Settings, customer_ids: Customers, as_of: dt.datetime) -> list[TierChange]:
     """Move members up to the highest tier they qualify for now (never down); emit ``tier.changed``.
 
-    One query per scope finds the members whose qualified tier is above their
-    current one; only those come back to Python.
+    On the ``points`` basis only members whose upgrade ceiling may reach their
+    next tier have their window summed (see :mod:`.ceiling`); on the others one
+    query per scope finds the members whose qualified tier is above their
+    current one.  Only those come back to Python.
     """
     if not s.tiers:
         return []
-    current = case(*[(members.c.tier == t.name, rank) for rank, t in enumerate(s.tiers)],
-                   else_=-1)
-    changes = []
-    for scope in scopes(customer_ids):
-        values = value_query(s, scope, as_of).subquery()
-        value = func.coalesce(values.c.value, 0)
-        qualified = case(*[(value >= threshold_units(s, t), rank)
-                           for rank, t in reversed(list(enumerate(s.tiers)))], else_=-1)
-        query = (select(members.c.customer_id, members.c.tier, qualified)
-                 .select_from(members.outerjoin(values,
-                                                values.c.customer_id == members.c.customer_id))
-                 .where(members.c.customer_id.in_(scope), qualified > current)
-                 .order_by(members.c.customer_id))
-        changes += [TierChange(customer_id, tier, s.tiers[rank].name, "upgrade")
-                    for customer_id, tier, rank in ctx.conn.execute(query)]
+    find = points_upgrades if s.tier_basis == "points" else value_upgrades
+    changes = [change for scope in scopes(customer_ids) for change in find(ctx.conn, s, scope, as_of)]
     apply(ctx, changes, as_of)
     return changes
+
+
+def points_upgrades(conn, s: Settings, scope: Any, as_of: dt.datetime) -> list[TierChange]:
+    """Upgrades on the ``points`` basis among the members in ``scope``: their windows are summed
+    only where the ceiling allows an upgrade, and those members' ceilings are set afresh."""
+    start = add_months(as_of, -s.tier_window_months)
+    above = [(members.c.tier == t.name, threshold_units(s, s.tiers[rank + 1]))
+             for rank, t in enumerate(s.tiers[:-1])]
+    next_threshold = case(*above, else_=threshold_units(s, s.tiers[0])) if above \
+        else literal(threshold_units(s, s.tiers[0]))
+    tiers = dict(conn.execute(ceiling.to_check(next_threshold, s.tiers[-1].name, scope, start)).all())
+    changes = []
+    for part in lg.chunks(tiers):
+        window = ceiling.window_points(conn, part, start, as_of)
+        for customer_id in part:
+            points, _ = window.get(customer_id, (0, 0))
+            rank = s.qualified(Decimal(points))
+            if rank > s.rank(tiers[customer_id]):
+                changes.append(TierChange(customer_id, tiers[customer_id], s.tiers[rank].name,
+                                          "upgrade"))
+        ceiling.store(conn, {c: window.get(c, (0, 0))[1] for c in part}, start)
+    return changes
+
+
+def value_upgrades(conn, s: Settings, scope: Any, as_of: dt.datetime) -> list[TierChange]:
+    """Upgrades on the ``spend`` and ``purchases`` bases among the members in ``scope``
+    (one query)."""
+    current = case(*[(members.c.tier == t.name, rank) for rank, t in enumerate(s.tiers)],
+                   else_=-1)
+    values = value_query(s, scope, as_of).subquery()
+    value = func.coalesce(values.c.value, 0)
+    qualified = case(*[(value >= threshold_units(s, t), rank)
+                       for rank, t in reversed(list(enumerate(s.tiers)))], else_=-1)
+    query = (select(members.c.customer_id, members.c.tier, qualified)
+             .select_from(members.outerjoin(values,
+                                            values.c.customer_id == members.c.customer_id))
+             .where(members.c.customer_id.in_(scope), qualified > current)
+             .order_by(members.c.customer_id))
+    return [TierChange(customer_id, tier, s.tiers[rank].name, "upgrade")
+            for customer_id, tier, rank in conn.execute(query)]
 
 
 def review(ctx, s: Settings, as_of: dt.datetime) -> list[TierChange]:
