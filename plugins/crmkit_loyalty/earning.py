@@ -229,30 +229,38 @@ def award_milestones(ctx, s: Settings, batch, crossing: dict[int, tuple[int, int
     """
     if not crossing:
         return
-    conn, i = ctx.conn, interactions.c
-    reaching = {}
-    for part in lg.chunks(crossing):
-        ranked = (select(i.id, i.customer_id, i.occurred_at,
-                         func.row_number().over(partition_by=i.customer_id,
-                                                order_by=i.id).label("rn"))
-                  .where(batch_purchases(batch), i.customer_id.in_(part)))
-        for row in conn.execute(ranked):
-            start, count = crossing[row.customer_id]
-            if start + row.rn == count:
-                reaching[row.customer_id] = row
+    conn = ctx.conn
+    reaching = reaching_purchases(batch.rows, crossing)
     bonuses = [(reaching[c], crossing[c][1], s.milestones[crossing[c][1]])
                for c in sorted(reaching)]
-    rows = [{"customer_id": row.customer_id, "at": row.occurred_at, "type": "earn",
-             "source": "milestone", "points": points, "interaction_id": row.id,
+    rows = [{"customer_id": row["customer_id"], "at": row["occurred_at"], "type": "earn",
+             "source": "milestone", "points": points, "interaction_id": row["id"],
              "reason": f"milestone: purchase {count}",
-             "expires_at": s.lot_expiry(row.occurred_at), "available_at": row.occurred_at}
+             "expires_at": s.lot_expiry(row["occurred_at"]), "available_at": row["occurred_at"]}
             for row, count, points in bonuses]
     ids = lg.append(conn, rows, ctx.now(), ctx.actor)
     conn.execute(insert(milestones), [
-        {"customer_id": row.customer_id, "count": count, "ledger_id": ledger_id,
-         "reached_at": row.occurred_at} for (row, count, _), ledger_id in zip(bonuses, ids)])
+        {"customer_id": row["customer_id"], "count": count, "ledger_id": ledger_id,
+         "reached_at": row["occurred_at"]} for (row, count, _), ledger_id in zip(bonuses, ids)])
     for row, count, points in bonuses:
-        ctx.emit("milestone.reached", row.customer_id, {"count": count, "points": points})
+        ctx.emit("milestone.reached", row["customer_id"], {"count": count, "points": points})
+
+
+def reaching_purchases(rows: list[dict[str, Any]], crossing: dict[int, tuple[int, int]]
+                       ) -> dict[int, dict[str, Any]]:
+    """For each member in ``crossing`` (``(purchases before the batch, milestone count)``),
+    the batch row (in id order) of the purchase that brought them to the count."""
+    seen: dict[int, int] = {}
+    reaching = {}
+    for row in rows:
+        customer_id = row["customer_id"]
+        if row["kind"] != "purchase" or customer_id not in crossing:
+            continue
+        seen[customer_id] = done = seen.get(customer_id, 0) + 1
+        start, count = crossing[customer_id]
+        if start + done == count:
+            reaching[customer_id] = row
+    return reaching
 
 
 def reverse_refunds(ctx, refunds: list[dict[str, Any]]) -> set[int]:
