@@ -83,6 +83,7 @@ class OperationalAPI:
         if row is None:
             return None
         result = dict(row)
+        del result["hits"]
         result["score"] = scoring.round_score(result["score"], float("inf"))
         return result
 
@@ -103,7 +104,7 @@ class OperationalAPI:
         """The lead score computed at ``as_of`` (not stored); None when not a lead."""
         with self._read() as ctx:
             cid = self._id(ctx.conn, customer)
-            return scoring.compute(ctx, [cid], self._as_of(as_of), stored=False).get(cid)
+            return scoring.compute(ctx, [cid], self._as_of(as_of)).get(cid)
 
     def rescore(self, as_of: dt.datetime | None = None) -> tuple[int, list[int]]:
         """Recompute every lead's score and promote; return (leads scored, promoted ids)."""

@@ -170,10 +170,11 @@ def assign_leads(ctx, customer_ids: Sequence[int], only_unowned: bool = True,
                          [{"cid": cid, "who": who} for cid, who in owned])
         for cid, who in owned:
             ctx.emit("lead.assigned", cid, {"owner": who, "team": teams[cid]})
-        pending = set(ctx.conn.execute(select(tasks.c.customer_id).where(
-            tasks.c.customer_id.in_(bindparam("ids", expanding=True)),
-            tasks.c.kind == "first_contact", tasks.c.status == "open"),
-            {"ids": [cid for cid, _ in owned]}).scalars())
+        # kind and status are tested here, not in SQL, so the customer index is the one used
+        pending = {cid for cid, kind, status in ctx.conn.execute(
+            select(tasks.c.customer_id, tasks.c.kind, tasks.c.status)
+            .where(tasks.c.customer_id.in_(bindparam("ids", expanding=True))),
+            {"ids": [cid for cid, _ in owned]}) if kind == "first_contact" and status == "open"}
         if pending:  # a reassigned lead's open first-contact task follows the lead
             ctx.conn.execute(update(tasks).where(tasks.c.customer_id == bindparam("cid"),
                                                  tasks.c.kind == "first_contact",

@@ -24,7 +24,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any, Sequence
 
 import attrs
-from sqlalchemy import bindparam, exists, insert, literal, or_, select, update
+from sqlalchemy import bindparam, exists, insert, literal, or_, select, true, update
 
 from crmkit import conditions
 from crmkit.tables import customers, events, interactions
@@ -125,9 +125,6 @@ def on_interactions(ctx, batch) -> None:
     if not rules:
         return
     conn, i, f = ctx.conn, interactions, firings
-    fields = FieldSQL()
-    source = i.join(customers, customers.c.id == i.c.customer_id).outerjoin(
-        leads, leads.c.customer_id == i.c.customer_id)
     now = ctx.now()
     in_batch = i.c.id.between(batch.first_id, batch.last_id)
     pending = []
@@ -137,15 +134,20 @@ def on_interactions(ctx, batch) -> None:
                   "chain_depth": 0, "status": status, "triggered_at": now,
                   "due_at": now + dt.timedelta(hours=rule["wait_hours"]),
                   "actions": [next(iter(a)) for a in rule["do"]], "outcome": outcome}
+        fields = FieldSQL()
+        condition = fields.compile(rule["if"]) if "if" in rule else true()
+        source = i
+        if "customer" in fields.reads:
+            source = source.join(customers, customers.c.id == i.c.customer_id)
+        if "lead" in fields.reads:
+            source = source.outerjoin(leads, leads.c.customer_id == i.c.customer_id)
         query = (select(i.c.id, i.c.customer_id, *[literal(v, f.c[k].type).label(k)
                                                     for k, v in values.items()])
                  .select_from(source)
-                 .where(in_batch, ~exists().where(f.c.rule == rule["name"],
-                                                  f.c.trigger_kind == "interaction",
-                                                  f.c.trigger_id == i.c.id))
+                 .where(in_batch, condition, ~exists().where(f.c.rule == rule["name"],
+                                                             f.c.trigger_kind == "interaction",
+                                                             f.c.trigger_id == i.c.id))
                  .order_by(i.c.id))
-        if "if" in rule:
-            query = query.where(fields.compile(rule["if"]))
         added = conn.execute(insert(f).from_select(["trigger_id", "customer_id", *values], query))
         if status == "stopped" and added.rowcount:
             log.warning("operational automation: rule %r stopped for %d interactions: %s",

@@ -1,37 +1,136 @@
-"""Scoring hits: per (customer, rule) the ``cap`` most recent interactions matching the rule.
+"""Scoring hits: per lead and scoring rule, the ``cap`` most recent matching interactions.
 
-A score only ever reads a rule's ``cap`` most recent matches, so
-``operational_score_hits`` keeps exactly those, and scoring a batch sums the
-hits of the batch's customers instead of reading their whole history.  The
-table is kept in step set-based by :func:`sync`: the matching interactions of
-the new id range are inserted (one ``INSERT … SELECT``) and hits beyond a
-rule's cap are deleted for the customers of that range (one ``DELETE``).
+A score only ever reads each rule's ``cap`` most recent matches, so every lead
+row carries them in ``operational_leads.hits``, packed as little-endian pairs
+(rule position int16, ``occurred_at`` in µs since the epoch int64).  Scoring a
+batch loads the hits of the batch's leads, adds the matches of the batch's own
+rows and keeps each rule's ``cap`` most recent, all in numpy: no customer's
+history is read.  Each interaction is added once, by the batch that recorded
+it, in that batch's transaction.
 
-``operational_score_coverage`` records the interaction id ranges the hits
-cover, with a fingerprint of the rules' ``match`` and ``cap`` (weights,
-half-life, fit rules and ``max_score`` apply when summing, so changing them
-needs no rebuild).  The hits are rebuilt from every interaction when that
-fingerprint differs from the configuration's and by ``rescore``.  A sync
-covers every id above the highest covered one, so interactions recorded while
-the plugin was disabled are caught up by the next batch.  Hits are not
-personal data (ids, rule positions, dates): erasure keeps them, a merge moves
-them (:func:`merge`).
+``hits`` NULL means not known: such a lead's hits are taken from its
+interactions (:func:`from_interactions`) when it is next scored.  Hits are
+forgotten (set NULL):
+
+* for a lead entering the funnel (it starts NULL);
+* for every lead when a rule's ``match`` or ``cap`` changed: ``operational_score_coverage``
+  holds the fingerprint of those the hits were made with (weights, half-life,
+  fit rules and ``max_score`` apply when summing, so changing them needs nothing);
+* for the customers of interactions no batch added: any id above the coverage
+  mark other than the batch's own (recorded while the plugin was disabled);
+* for the kept customer of a merge.
+
+Hits are not personal data (rule positions and dates): erasure keeps them.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import json
-from typing import Any, Sequence
+from typing import Any, Iterable, Sequence
 
-from sqlalchemy import and_, case, delete, func, insert, literal, or_, select, tuple_, union_all, update
-from sqlalchemy.dialects import postgresql, sqlite
+import attrs
+import numpy as np
+from sqlalchemy import and_, case, delete, func, insert, literal, or_, select, union_all, update
 
 from crmkit.tables import interactions
 
-from .tables import score_coverage, score_hits
+from .tables import leads, score_coverage
 
 MATCH_KEYS = ("kind", "channel", "direction")
+CHUNK = 5000
+"""Customers per query when hits are computed from a list of customers' interactions."""
+PACKED = np.dtype([("rule", "<i2"), ("at", "<i8")])
+"""One hit as stored: the rule's position and ``occurred_at`` in µs since the epoch."""
+EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)
+MICROSECOND = dt.timedelta(microseconds=1)
+
+
+def micros(moment: dt.datetime) -> int:
+    """An aware datetime as µs since the epoch."""
+    return (moment - EPOCH) // MICROSECOND
+
+
+@attrs.frozen
+class Hits:
+    """Hits of several customers as parallel arrays (customer id, rule position, µs)."""
+
+    customer: np.ndarray
+    rule: np.ndarray
+    at: np.ndarray
+
+    @classmethod
+    def empty(cls) -> "Hits":
+        return cls(np.empty(0, np.int64), np.empty(0, np.int16), np.empty(0, np.int64))
+
+    @classmethod
+    def concat(cls, parts: Iterable["Hits"]) -> "Hits":
+        """All hits of ``parts`` in one set."""
+        parts = list(parts)
+        if not parts:
+            return cls.empty()
+        return cls(*(np.concatenate([getattr(p, f) for p in parts]) for f in ("customer", "rule", "at")))
+
+    def capped(self, caps: Sequence[int]) -> "Hits":
+        """Each (customer, rule)'s ``caps[rule]`` most recent hits, sorted by customer.
+
+        A stable sort by customer merges already sorted parts cheaply; only the
+        (customer, rule) groups holding more than their cap are sorted by time.
+        """
+        order = np.argsort(self.customer, kind="stable")
+        customer, rule, at = self.customer[order], self.rule[order], self.at[order]
+        first = np.ones(len(customer), bool)
+        first[1:] = customer[1:] != customer[:-1]
+        group = (np.cumsum(first) - 1) * len(caps) + rule
+        cap = np.asarray(caps, np.int64)[rule]
+        keep = np.bincount(group)[group] <= cap
+        over = np.flatnonzero(~keep)
+        if len(over):
+            over = over[np.lexsort((-at[over], group[over]))]
+            starts = np.ones(len(over), bool)
+            starts[1:] = group[over][1:] != group[over][:-1]
+            start_at = np.flatnonzero(starts)
+            rank = np.arange(len(over)) - np.repeat(start_at, np.diff(np.append(start_at, len(over))))
+            keep[over[rank < cap[over]]] = True
+        return Hits(customer[keep], rule[keep], at[keep])
+
+    def packed(self, customer_ids: Iterable[int]) -> dict[int, bytes]:
+        """Per customer of ``customer_ids`` its hits as stored (``b""`` for none); hits sorted by customer."""
+        records = np.empty(len(self.at), PACKED)
+        records["rule"], records["at"] = self.rule, self.at
+        data = records.tobytes()
+        ids = sorted(customer_ids)
+        bounds = np.searchsorted(self.customer, ids, side="left").tolist()
+        ends = np.searchsorted(self.customer, ids, side="right").tolist()
+        size = PACKED.itemsize
+        return {cid: data[lo * size:hi * size] for cid, lo, hi in zip(ids, bounds, ends)}
+
+
+def unpack(stored: Sequence[tuple[int, bytes]]) -> Hits:
+    """Hits of ``[(customer_id, stored bytes)]``."""
+    if not stored:
+        return Hits.empty()
+    blobs = [bytes(blob) for _, blob in stored]
+    records = np.frombuffer(b"".join(blobs), PACKED)
+    counts = [len(blob) // PACKED.itemsize for blob in blobs]
+    customer = np.repeat(np.array([cid for cid, _ in stored], np.int64), counts)
+    return Hits(customer, records["rule"].astype(np.int16), records["at"].astype(np.int64))
+
+
+def from_rows(rules: Sequence[dict[str, Any]], rows: Sequence[dict[str, Any]],
+              customer_ids: Iterable[int]) -> Hits:
+    """The matches among interaction ``rows`` (dicts with the interaction columns) of ``customer_ids``."""
+    keys: dict[tuple, int] = {}
+    customer = np.fromiter((row["customer_id"] for row in rows), np.int64, len(rows))
+    key = np.fromiter((keys.setdefault((row.get("kind"), row.get("channel"), row.get("direction")),
+                                       len(keys)) for row in rows), np.int64, len(rows))
+    wanted = np.flatnonzero(np.isin(customer, np.fromiter(customer_ids, np.int64)))
+    at = np.fromiter((micros(rows[n]["occurred_at"]) for n in wanted.tolist()), np.int64, len(wanted))
+    matches = np.array([[all(dict(zip(MATCH_KEYS, k))[f] == v for f, v in rule["match"].items())
+                         for rule in rules] for k in keys], bool).reshape(len(keys), len(rules))
+    row, rule = np.nonzero(matches[key[wanted]])
+    return Hits(customer[wanted][row], rule.astype(np.int16), at[row])
 
 
 def rule_matches(rules: Sequence[dict[str, Any]]) -> list[Any]:
@@ -41,15 +140,9 @@ def rule_matches(rules: Sequence[dict[str, Any]]) -> list[Any]:
             for rule in rules]
 
 
-def fingerprint(rules: Sequence[dict[str, Any]]) -> str:
-    """What the hits depend on: each rule's match and cap, in order."""
-    text = json.dumps([[rule["match"], rule["cap"]] for rule in rules], sort_keys=True)
-    return hashlib.sha256(text.encode()).hexdigest()
-
-
 def capped_matches(rules: Sequence[dict[str, Any]], *where: Any):
-    """SELECT ``(customer_id, rule, occurred_at, interaction_id)``: each customer's ``cap`` most
-    recent matches per rule among the interactions satisfying ``where``.
+    """SELECT ``(customer_id, rule, occurred_at)``: each customer's ``cap`` most recent matches
+    per rule among the interactions satisfying ``where``.
 
     One pass over the interactions: per rule a running count of its matches per
     customer, newest first (``SUM(CASE …) OVER``), says whether an interaction
@@ -63,62 +156,46 @@ def capped_matches(rules: Sequence[dict[str, Any]], *where: Any):
     for j, match in enumerate(matches):
         hit = case((match, 1), else_=0)
         columns += [hit.label(f"m{j}"), func.sum(hit).over(**newest_first).label(f"n{j}")]
-    ranked = (select(i.c.customer_id, i.c.occurred_at, i.c.id, *columns)
+    ranked = (select(i.c.customer_id, i.c.occurred_at, *columns)
               .where(or_(*matches), *where).cte("ranked"))
     return union_all(*[
-        select(ranked.c.customer_id, literal(j).label("rule"), ranked.c.occurred_at,
-               ranked.c.id.label("interaction_id"))
+        select(ranked.c.customer_id, literal(j).label("rule"), ranked.c.occurred_at)
         .where(ranked.c[f"m{j}"] == 1, ranked.c[f"n{j}"] <= rule["cap"])
         for j, rule in enumerate(rules)])
 
 
-def sync(ctx, first_id: int | None = None) -> tuple[int, int] | None:
-    """Bring the hits up to the newest interaction; return the id range added (None: nothing).
+def from_interactions(conn, rules: Sequence[dict[str, Any]], customer_ids: Sequence[int] | None,
+                      until: dt.datetime | None = None) -> Hits:
+    """The hits of ``customer_ids`` (None: everybody) computed from their interactions.
 
-    ``first_id`` is the first id of the batch being reacted to: its range is
-    added even when a concurrent batch with higher ids committed first.
-    Rebuilds everything when the rules' fingerprint changed.
+    ``until`` leaves out interactions after it (a score as of a past moment).
     """
-    rules = ctx.config["scoring"]["rules"]
-    if not rules:
-        return None
-    conn = ctx.conn
-    mark = fingerprint(rules)
-    covered = dict(conn.execute(select(score_coverage.c.fingerprint, func.max(score_coverage.c.last_id))
-                                .group_by(score_coverage.c.fingerprint)).all())
-    if set(covered) != {mark}:
-        return rebuild(ctx)
-    through = covered[mark]
-    last = conn.execute(select(func.max(interactions.c.id))).scalar() or 0
-    first = through + 1 if first_id is None else min(first_id, through + 1)
-    if last < first:
-        return None
-    _insert_ignoring_duplicates(conn, union_all(*[
-        select(interactions.c.customer_id, literal(j), interactions.c.occurred_at, interactions.c.id)
-        .where(interactions.c.id.between(first, last), match)
-        for j, match in enumerate(rule_matches(rules))]))
-    trim(conn, rules, customers_in(first, last))
-    if first == through + 1:
-        conn.execute(update(score_coverage).where(score_coverage.c.fingerprint == mark,
-                                                  score_coverage.c.last_id == through)
-                     .values(last_id=last))
+    if not rules or (customer_ids is not None and not customer_ids):
+        return Hits.empty()
+    where = [] if until is None else [interactions.c.occurred_at <= until]
+    if customer_ids is None:
+        parts = [_hits_of(conn.execute(capped_matches(rules, *where)))]
     else:
-        conn.execute(insert(score_coverage).values(first_id=first, last_id=last, fingerprint=mark))
-    return first, last
+        ids = sorted(customer_ids)
+        parts = [_hits_of(conn.execute(capped_matches(
+                     rules, interactions.c.customer_id.in_(ids[start:start + CHUNK]), *where)))
+                 for start in range(0, len(ids), CHUNK)]
+    return Hits.concat(parts).capped([rule["cap"] for rule in rules])
 
 
-def rebuild(ctx) -> tuple[int, int] | None:
-    """Recompute every hit from all interactions; return the id range covered (None: no rules)."""
-    conn = ctx.conn
-    conn.execute(delete(score_hits))
-    conn.execute(delete(score_coverage))
-    rules = ctx.config["scoring"]["rules"]
-    if not rules:
-        return None
-    last = conn.execute(select(func.max(interactions.c.id))).scalar() or 0
-    _insert_ignoring_duplicates(conn, capped_matches(rules, interactions.c.id <= last))
-    conn.execute(insert(score_coverage).values(first_id=1, last_id=last, fingerprint=fingerprint(rules)))
-    return 1, last
+def _hits_of(rows) -> Hits:
+    customer, rule, at = [], [], []
+    for cid, j, occurred_at in rows:
+        customer.append(cid)
+        rule.append(j)
+        at.append(micros(occurred_at))
+    return Hits(np.array(customer, np.int64), np.array(rule, np.int16), np.array(at, np.int64))
+
+
+def fingerprint(rules: Sequence[dict[str, Any]]) -> str:
+    """What the hits depend on: each rule's match and cap, in order."""
+    text = json.dumps([[rule["match"], rule["cap"]] for rule in rules], sort_keys=True)
+    return hashlib.sha256(text.encode()).hexdigest()
 
 
 def customers_in(first_id: int, last_id: int):
@@ -126,42 +203,52 @@ def customers_in(first_id: int, last_id: int):
     return select(interactions.c.customer_id).where(interactions.c.id.between(first_id, last_id))
 
 
-def trim(conn, rules: Sequence[dict[str, Any]], customers) -> None:
-    """Delete the hits beyond each rule's cap of ``customers`` (a SELECT of customer ids).
+def forget(conn, customer_ids=None) -> None:
+    """Mark the hits of ``customer_ids`` (ids or a SELECT; None: every lead) as not known."""
+    query = update(leads).values(hits=None)
+    if customer_ids is not None:
+        query = query.where(leads.c.customer_id.in_(customer_ids))
+    conn.execute(query)
 
-    Only the (customer, rule) groups holding more than the cap are ranked.
+
+def sync(ctx, first_id: int | None = None, last_id: int | None = None) -> bool:
+    """Forget the hits that the interactions ``first_id..last_id`` (the batch reacted to) do not cover.
+
+    Those are every lead's when the rules' fingerprint changed, and otherwise
+    the customers of the interactions above the coverage mark outside the
+    batch.  The mark then moves to the newest interaction.  Returns whether
+    any hits may have been forgotten.
     """
-    h = score_hits
-    cap = case({j: rule["cap"] for j, rule in enumerate(rules)}, value=h.c.rule)
-    over = (select(h.c.customer_id, h.c.rule).where(h.c.customer_id.in_(customers))
-            .group_by(h.c.customer_id, h.c.rule).having(func.count() > cap))
-    rank = func.row_number().over(partition_by=(h.c.customer_id, h.c.rule),
-                                  order_by=(h.c.occurred_at.desc(), h.c.interaction_id.desc()))
-    ranked = (select(h.c.customer_id, h.c.rule, h.c.occurred_at, h.c.interaction_id,
-                     rank.label("rn"), cap.label("cap"))
-              .where(tuple_(h.c.customer_id, h.c.rule).in_(over)).subquery())
-    beyond = select(ranked.c.customer_id, ranked.c.rule, ranked.c.occurred_at,
-                    ranked.c.interaction_id).where(ranked.c.rn > ranked.c.cap)
-    conn.execute(delete(h).where(tuple_(h.c.customer_id, h.c.rule, h.c.occurred_at,
-                                        h.c.interaction_id).in_(beyond)))
-
-
-def merge(ctx, keep_id: int, duplicate_id: int) -> None:
-    """Move the duplicate's hits to ``keep_id`` and keep the most recent ``cap`` per rule."""
-    ctx.conn.execute(update(score_hits).where(score_hits.c.customer_id == duplicate_id)
-                     .values(customer_id=keep_id))
     rules = ctx.config["scoring"]["rules"]
-    if rules:
-        trim(ctx.conn, rules, select(literal(keep_id)))
+    conn = ctx.conn
+    if not rules:  # hits stored now are empty: whatever rules come next start afresh
+        conn.execute(delete(score_coverage))
+        return False
+    mark = fingerprint(rules)
+    newest = conn.execute(select(func.max(interactions.c.id))).scalar() or 0
+    through = conn.execute(select(score_coverage.c.through_id)
+                           .where(score_coverage.c.fingerprint == mark)).scalar()
+    if through is None:
+        forget(conn)
+        conn.execute(delete(score_coverage))
+        conn.execute(insert(score_coverage).values(fingerprint=mark, through_id=newest))
+        return True
+    first, last = (newest + 1, newest) if first_id is None else (first_id, last_id)
+    missed = [interactions.c.id.between(lo, hi)
+              for lo, hi in ((through + 1, first - 1), (max(through, last) + 1, newest)) if lo <= hi]
+    if missed:
+        forget(conn, select(interactions.c.customer_id).where(or_(*missed)))
+    if newest > through:
+        conn.execute(update(score_coverage)
+                     .where(score_coverage.c.fingerprint == mark, score_coverage.c.through_id < newest)
+                     .values(through_id=newest))
+    return bool(missed)
 
 
-def _insert_ignoring_duplicates(conn, rows) -> None:
-    """INSERT the SELECT ``rows`` into the hits, skipping hits already there (a concurrent batch).
-
-    The rows go in key order, so each page of the table is visited once.
-    """
-    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
-    rows = rows.subquery()
-    ordered = select(rows).order_by(*rows.c)
-    columns = ["customer_id", "rule", "occurred_at", "interaction_id"]
-    conn.execute(dialect.insert(score_hits).from_select(columns, ordered).on_conflict_do_nothing())
+def stored(conn, customer_id: int) -> list[tuple[int, dt.datetime]] | None:
+    """A lead's stored hits as ``(rule position, occurred_at)``; None when not known."""
+    blob = conn.execute(select(leads.c.hits).where(leads.c.customer_id == customer_id)).scalar()
+    if blob is None:
+        return None
+    hits = unpack([(customer_id, blob)])
+    return [(int(j), EPOCH + int(at) * MICROSECOND) for j, at in zip(hits.rule, hits.at)]

@@ -80,7 +80,7 @@ def merge(ctx, keep_id: int, duplicate_id: int) -> None:
                 stage=stage, score=max(keep.score, dup.score), owner=keep.owner or dup.owner,
                 updated_at=ctx.now()))
             conn.execute(delete(leads).where(leads.c.customer_id == duplicate_id))
-    hits.merge(ctx, keep_id, duplicate_id)
+    hits.forget(conn, [keep_id])  # computed from the combined interactions when next scored
     conn.execute(update(stage_history).where(stage_history.c.entity == "lead",
                                              stage_history.c.record_id == duplicate_id)
                  .values(record_id=keep_id))
@@ -102,7 +102,8 @@ def export(ctx, customer_id: int) -> dict[str, Any]:
     conn = ctx.conn
     result: dict[str, Any] = {}
     lead = conn.execute(select(leads).where(leads.c.customer_id == customer_id)).mappings().first()
-    result["lead"] = {k: _plain(v) for k, v in lead.items()} if lead is not None else None
+    result["lead"] = ({k: _plain(v) for k, v in lead.items() if k != "hits"}  # hits: derived
+                      if lead is not None else None)
     for table in CUSTOMER_TABLES:
         key = table.name.removeprefix("operational_")
         rows = conn.execute(select(table).where(table.c.customer_id == customer_id)

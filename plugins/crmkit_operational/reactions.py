@@ -26,13 +26,13 @@ def new_customers(ctx, batch) -> None:
 def new_interactions(ctx, batch) -> None:
     """Score the batch's customers, open cases for complaints, match interaction rules.
 
-    The scores are those of every customer whose hits changed: the batch's,
-    and any whose interactions the hits had not covered yet (recorded while
-    the plugin was disabled).
+    The scores are those of the batch's customers and of any whose hits were
+    forgotten (interactions recorded while the plugin was disabled, changed
+    rules).
     """
-    ensure_leads(ctx, hits.customers_in(batch.first_id, batch.last_id))
-    added = hits.sync(ctx, batch.first_id) or (batch.first_id, batch.last_id)
-    scoring.rescore(ctx, hits.customers_in(*added))
+    in_batch = hits.customers_in(batch.first_id, batch.last_id)
+    ensure_leads(ctx, in_batch)
+    scoring.rescore(ctx, in_batch, batch=batch)
     if ctx.config["open_case_on_complaint"]:
         cases.open_for_complaints(ctx, batch)
     automation.on_interactions(ctx, batch)

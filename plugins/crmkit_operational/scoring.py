@@ -1,4 +1,4 @@
-"""Lead scoring with time decay, caps and fit rules, computed in SQL for a set of leads.
+"""Lead scoring with time decay, caps and fit rules, for a set of leads at once.
 
 score = min(max_score, Σ_rules weight × Σ_{rule's most recent cap matching interactions}
 0.5^(age_days / half_life_days) + Σ fit points met), rounded to 2 decimals
@@ -6,10 +6,11 @@ score = min(max_score, Σ_rules weight × Σ_{rule's most recent cap matching in
 ``mql_threshold`` promotes a lead at stage ``lead`` to ``mql`` and emits
 ``lead.qualified``; a score never demotes.
 
-The capped matches are read from the hits table (:mod:`.hits`), so scoring a
-batch reads the hits of the batch's customers, not their whole history; the
-same sum over matches computed straight from the interactions is used where
-the hits cannot answer (a match after ``as_of``) and for read-only scores.
+The capped matches are the leads' stored hits (:mod:`.hits`) with the
+batch's own matches added, so scoring a batch reads one row per lead, not its
+history; they are computed from the interactions where the hits are not known
+or cannot answer (a match after ``as_of``) and for read-only scores.  The fit
+points are computed in SQL, the decayed sums in numpy.
 """
 
 from __future__ import annotations
@@ -18,19 +19,19 @@ import datetime as dt
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any, Sequence, Union
 
-from sqlalchemy import Float, Select, case, cast, func, literal, select, true
+import numpy as np
+from sqlalchemy import Float, Select, case, literal, or_, select, true
 
-from crmkit.db import days_between
-from crmkit.tables import customers, interactions
-from crmkit.types import UTCDateTime
+from crmkit.tables import customers
 
 from . import hits
-from .hits import capped_matches
+from .hits import Hits, from_interactions
 from .rows import driver_value, update_many
-from .tables import leads, score_hits
+from .tables import leads
 
 CHUNK = 2000
 TWO_PLACES = Decimal("0.01")
+MICROS_PER_DAY = 86_400e6
 
 Customers = Union[Sequence[int], Select, None]
 """Whose scores: a list of customer ids, a SELECT of customer ids, or None for every lead."""
@@ -39,25 +40,6 @@ Customers = Union[Sequence[int], Select, None]
 def _among(column, who: Customers) -> Any:
     """SQL condition: ``column`` is one of ``who`` (always true for None)."""
     return true() if who is None else column.in_(who)
-
-
-def _behaviour(config: dict[str, Any], as_of: dt.datetime, hits) -> Any:
-    """Subquery: per customer, decayed behaviour points of ``hits`` and how many are after ``as_of``.
-
-    ``hits`` has columns ``customer_id``, ``rule`` (position in the rules) and
-    ``occurred_at``: each rule's capped most recent matches.
-    """
-    scoring = config["scoring"]
-    weight = case({j: float(rule["weight"]) for j, rule in enumerate(scoring["rules"])},
-                  value=hits.c.rule, else_=0.0)
-    moment = literal(as_of, UTCDateTime())
-    decay = func.power(literal(0.5, Float), cast(days_between(moment, hits.c.occurred_at), Float)
-                       / literal(float(scoring["half_life_days"]), Float))
-    after = hits.c.occurred_at > moment
-    return (select(hits.c.customer_id,
-                   func.sum(case((after, 0.0), else_=weight * decay)).label("points"),
-                   func.sum(case((after, 1), else_=0)).label("later"))
-            .group_by(hits.c.customer_id).subquery())
 
 
 def _fit(ctx) -> Any:
@@ -73,81 +55,89 @@ def _fit(ctx) -> Any:
     return total
 
 
+def _leads(ctx, who: Customers, lock: bool = False) -> list[tuple[int, float, bytes | None]]:
+    """``(customer_id, fit points, stored hits)`` of the leads among ``who``, by customer id.
+
+    ``lock`` locks the lead rows (PostgreSQL) so a concurrent batch adds its
+    hits after this one's, not over them.
+    """
+    source = leads
+    if ctx.config["scoring"]["fit"]:
+        source = leads.join(customers, customers.c.id == leads.c.customer_id)
+    query = (select(leads.c.customer_id, _fit(ctx), leads.c.hits).select_from(source)
+             .where(_among(leads.c.customer_id, who)).order_by(leads.c.customer_id))
+    if lock:
+        query = query.with_for_update(of=leads)
+    return [tuple(r) for r in ctx.conn.execute(query)]
+
+
+def decayed_points(config: dict[str, Any], matches: Hits, as_of: dt.datetime
+                   ) -> tuple[dict[int, float], set[int]]:
+    """Per customer of ``matches`` Σ weight × 0.5^(age_days / half_life), and the customers
+    with a match after ``as_of`` (which counts nothing)."""
+    scoring = config["scoring"]
+    if not len(matches.at):
+        return {}, set()
+    weights = np.array([float(rule["weight"]) for rule in scoring["rules"]])
+    age_days = (hits.micros(as_of) - matches.at) / MICROS_PER_DAY
+    later = age_days < 0
+    value = np.where(later, 0.0, weights[matches.rule]
+                     * 0.5 ** (np.maximum(age_days, 0.0) / float(scoring["half_life_days"])))
+    ids, index = np.unique(matches.customer, return_inverse=True)
+    points = np.bincount(index, weights=value, minlength=len(ids))
+    late = np.bincount(index, weights=later, minlength=len(ids)) > 0
+    return dict(zip(ids.tolist(), points.tolist())), set(ids[late].tolist())
+
+
 def round_score(raw: float, max_score: float) -> Decimal:
     """min(max_score, raw) rounded half up to 2 decimals."""
     capped = min(float(max_score), float(raw or 0.0))
     return Decimal(repr(capped)).quantize(TWO_PLACES, rounding=ROUND_HALF_UP)
 
 
-def _scores(ctx, who: Customers, as_of: dt.datetime, hits) -> list[tuple[int, float, int]]:
-    """``(customer_id, unrounded score, hits after as_of)`` of the leads among ``who``."""
-    points = _fit(ctx)
-    later = literal(0)
-    source = leads.join(customers, customers.c.id == leads.c.customer_id)
-    if hits is not None:
-        behaviour = _behaviour(ctx.config, as_of, hits)
-        source = source.outerjoin(behaviour, behaviour.c.customer_id == leads.c.customer_id)
-        points = points + func.coalesce(behaviour.c.points, 0.0)
-        later = func.coalesce(behaviour.c.later, 0)
-    query = (select(leads.c.customer_id, points, later).select_from(source)
-             .where(_among(leads.c.customer_id, who)))
-    return [tuple(r) for r in ctx.conn.execute(query)]
-
-
-def compute(ctx, who: Customers, as_of: dt.datetime, stored: bool = True) -> dict[int, Decimal]:
-    """Scores of the leads among ``who`` at ``as_of``; leads only.
-
-    ``stored`` sums the hits table (:mod:`.hits`, which the caller brought up
-    to date); customers with a hit after ``as_of`` (their capped matches at
-    ``as_of`` may be older ones) are computed from their interactions, as is
-    everybody without ``stored``.
-    """
+def compute(ctx, who: Customers, as_of: dt.datetime) -> dict[int, Decimal]:
+    """Scores of the leads among ``who`` at ``as_of``, from their interactions (nothing stored)."""
     if _no_one(who):
         return {}
+    rows = _leads(ctx, who)
     rules = ctx.config["scoring"]["rules"]
-    raw: dict[int, float] = {}
-    if stored and rules:
-        hits = select(score_hits).where(_among(score_hits.c.customer_id, who)).subquery()
-        rows = _scores(ctx, who, as_of, hits)
-        raw.update((cid, score) for cid, score, _ in rows)
-        who = (select(score_hits.c.customer_id).distinct()
-               .where(_among(score_hits.c.customer_id, who), score_hits.c.occurred_at > as_of)
-               if any(later for _, _, later in rows) else [])
-    if not _no_one(who):
-        live = (capped_matches(rules, _among(interactions.c.customer_id, who),
-                               interactions.c.occurred_at <= as_of).subquery() if rules else None)
-        raw.update((cid, score) for cid, score, _ in _scores(ctx, who, as_of, live))
+    matches = from_interactions(ctx.conn, rules, [cid for cid, _, _ in rows], until=as_of)
+    points, _ = decayed_points(ctx.config, matches, as_of)
     max_score = ctx.config["scoring"]["max_score"]
-    return {cid: round_score(score, max_score) for cid, score in raw.items()}
+    return {cid: round_score(fit + points.get(cid, 0.0), max_score) for cid, fit, _ in rows}
 
 
 def _no_one(who: Customers) -> bool:
     return who is not None and not isinstance(who, Select) and not who
 
 
-def rescore(ctx, who: Customers = None, as_of: dt.datetime | None = None) -> tuple[int, list[int]]:
+def rescore(ctx, who: Customers = None, as_of: dt.datetime | None = None,
+            batch=None) -> tuple[int, list[int]]:
     """Recompute and store the scores of the leads among ``who``, promote those that reached the threshold.
 
-    ``who`` None means every lead, after rebuilding the hits from every
-    interaction; otherwise the hits are brought up to date first.  Returns
-    (leads scored, promoted ids).
+    ``who`` None means every lead, with every hit recomputed from the
+    interactions.  ``batch`` is the interactions batch being reacted to: its
+    rows' matches are added to the stored hits.  Leads whose hits had to be
+    forgotten (:func:`hits.sync`) are scored too.  Returns (leads scored,
+    promoted ids).
     """
     from .funnel import after_lead_moves, promote
 
     as_of = as_of or ctx.now()
     if who is None:
-        hits.rebuild(ctx)
-    else:
-        hits.sync(ctx)
+        hits.forget(ctx.conn)
+    forgot = hits.sync(ctx, *((batch.first_id, batch.last_id) if batch is not None else ()))
+    if forgot and who is not None:
+        who = select(leads.c.customer_id).where(or_(leads.c.hits.is_(None),
+                                                    leads.c.customer_id.in_(who)))
     scores: dict[int, Decimal] = {}
     if isinstance(who, Select) or who is None:
-        scores = compute(ctx, who, as_of)
+        scores = _rescore_leads(ctx, who, as_of, batch)
     else:
         for start in range(0, len(who), CHUNK):
-            scores.update(compute(ctx, who[start:start + CHUNK], as_of))
+            scores.update(_rescore_leads(ctx, who[start:start + CHUNK], as_of, batch))
     if not scores:
         return 0, []
-    _store(ctx.conn, scores, as_of)
     threshold = Decimal(str(ctx.config["scoring"]["mql_threshold"]))
     reached = sorted(cid for cid, s in scores.items() if s >= threshold)
     promoted = []
@@ -160,11 +150,32 @@ def rescore(ctx, who: Customers = None, as_of: dt.datetime | None = None) -> tup
     return len(scores), promoted
 
 
-def _store(conn, scores: dict[int, Decimal], as_of: dt.datetime) -> None:
-    """Write the scores (in key order) with one driver-level executemany."""
+def _rescore_leads(ctx, who: Customers, as_of: dt.datetime, batch) -> dict[int, Decimal]:
+    """Bring the hits of the leads among ``who`` up to date, store them with the scores; return the scores."""
+    if _no_one(who):
+        return {}
+    conn, config = ctx.conn, ctx.config
+    rows = _leads(ctx, who, lock=True)
+    if not rows:
+        return {}
+    rules = config["scoring"]["rules"]
+    known = [(cid, blob) for cid, _, blob in rows if blob is not None]
+    parts = [hits.unpack(known),
+             from_interactions(conn, rules, [cid for cid, _, blob in rows if blob is None])]
+    if batch is not None:
+        parts.append(hits.from_rows(rules, batch.rows, {cid for cid, _ in known}))
+    matches = Hits.concat(parts).capped([rule["cap"] for rule in rules])
+    points, later = decayed_points(config, matches, as_of)
+    if later:  # their capped matches at as_of may be older ones than the stored hits keep
+        live, _ = decayed_points(config, from_interactions(conn, rules, later, until=as_of), as_of)
+        points.update({cid: live.get(cid, 0.0) for cid in later})
+    max_score = config["scoring"]["max_score"]
+    scores = {cid: round_score(fit + points.get(cid, 0.0), max_score) for cid, fit, _ in rows}
+    packed = matches.packed(scores)
     scored_at = driver_value(conn, leads.c.scored_at, as_of)
-    update_many(conn, leads, "customer_id", ("score", "scored_at"),
-                [(float(s), scored_at, cid) for cid, s in sorted(scores.items())])
+    update_many(conn, leads, "customer_id", ("score", "scored_at", "hits"),
+                [(float(s), scored_at, packed[cid], cid) for cid, s in sorted(scores.items())])
+    return scores
 
 
 def stored_scores(conn, stage: str | None = None, min_score: float | None = None,

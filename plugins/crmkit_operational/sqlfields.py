@@ -37,11 +37,14 @@ class FieldSQL:
     def __init__(self, lead_table=leads, interaction_table=interactions):
         self.lead_table = lead_table
         self.interaction_table = interaction_table
+        self.reads: set[str] = set()
+        """Which of ``customer``, ``lead`` and ``payload`` the compiled conditions read."""
 
     def expression(self, field: str, op: str, value: Any):
         """SQL test for one ``{field, op, value}``; ConfigError for a field it cannot reach."""
         parts = field.split(".")
         head, rest = parts[0], parts[1:]
+        self.reads.add(head)
         if head == "customer" and rest:
             return customer_test(rest, op, value)
         if head == "lead" and len(rest) == 1 and rest[0] in LEAD_COLUMNS:

@@ -10,6 +10,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Table,
@@ -34,9 +35,11 @@ leads = Table(
     Column("owner", String(100)),
     Column("created_at", UTCDateTime, nullable=False),
     Column("updated_at", UTCDateTime, nullable=False),
+    Column("hits", LargeBinary),
     Index("ix_operational_leads_stage", "stage"),
 )
-"""One row per customer in the lead funnel: stage (lead, mql, sal, sql, disqualified), score, owner."""
+"""One row per customer in the lead funnel: stage (lead, mql, sal, sql, disqualified), score, owner,
+and the scoring hits the score was summed from (packed, see :mod:`.hits`; NULL: not known)."""
 
 opportunities = Table(
     "operational_opportunities", metadata,
@@ -169,25 +172,12 @@ outbox = Table(
 )
 """Messages queued by automation (status queued) or refused for lack of consent (status refused)."""
 
-score_hits = Table(
-    "operational_score_hits", metadata,
-    Column("customer_id", Integer, ForeignKey(core.customers.c.id), primary_key=True),
-    Column("rule", Integer, primary_key=True),
-    Column("occurred_at", UTCDateTime, primary_key=True),
-    Column("interaction_id", ID, primary_key=True),
-    sqlite_with_rowid=False,
-)
-"""Per (customer, scoring rule by position): the ``cap`` most recent matching interactions."""
-
 score_coverage = Table(
     "operational_score_coverage", metadata,
-    Column("id", Integer, primary_key=True),
-    Column("first_id", ID, nullable=False),
-    Column("last_id", ID, nullable=False),
-    Column("fingerprint", String(64), nullable=False),
-    Index("ix_operational_score_coverage_fingerprint", "fingerprint", "last_id"),
+    Column("fingerprint", String(64), primary_key=True),
+    Column("through_id", ID, nullable=False),
 )
-"""Interaction id ranges ``operational_score_hits`` covers, with the rules' fingerprint."""
+"""The rules' fingerprint the stored hits were made with, and the newest interaction id seen."""
 
 ALL = [leads, opportunities, stage_history, cursors, assignments, tasks, cases, case_history,
-       firings, outbox, score_hits, score_coverage]
+       firings, outbox, score_coverage]

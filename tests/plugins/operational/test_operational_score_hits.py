@@ -1,8 +1,9 @@
-"""Incremental scoring: the hits table gives exactly the scores of the full computation.
+"""Incremental scoring: the hits stored with each lead give exactly the scores of the full computation.
 
-Every test compares the stored scores (summed from ``operational_score_hits``
-in the react step) with an independent Python evaluation of the definition
-and with the full SQL computation from the interactions (``api.score``).
+Every test compares the stored scores (summed from the leads' stored hits plus
+the batch's own matches in the react step) with an independent Python
+evaluation of the definition and with the computation from the interactions
+(``api.score``), and the stored hits with those computed from the interactions.
 """
 
 from __future__ import annotations
@@ -11,9 +12,14 @@ import datetime as dt
 import random
 from decimal import ROUND_HALF_UP, Decimal
 
-from sqlalchemy import func, select
+from collections import Counter
 
-from crmkit_operational.tables import score_hits
+import numpy as np
+from hypothesis import given
+from hypothesis import strategies as st
+
+from crmkit_operational import hits
+from crmkit_operational.tables import leads
 
 RULES = [
     {"match": {"kind": "visit"}, "weight": 5, "cap": 3},
@@ -57,12 +63,28 @@ def record(crm, rows):
                                   for r in rows], batch_size=7)
 
 
-def hits_per_group(crm) -> int:
-    h = score_hits
+def stored_hits(crm, customer) -> list | None:
     with crm.read() as conn:
-        return conn.execute(select(func.count()).select_from(h)
-                            .group_by(h.c.customer_id, h.c.rule)
-                            .order_by(func.count().desc()).limit(1)).scalar() or 0
+        return hits.stored(conn, crm.customers.get(customer).id)
+
+
+def hits_per_group(crm, customers) -> int:
+    """The most hits any (customer, rule) keeps."""
+    groups = Counter((c, rule) for c in customers for rule, _ in stored_hits(crm, c) or [])
+    return max(groups.values(), default=0)
+
+
+def assert_hits_are_the_capped_matches(crm, rules, customers):
+    """Every known stored hit set equals the capped matches computed from the interactions."""
+    with crm.read() as conn:
+        for c in customers:
+            cid = crm.customers.get(c).id
+            mine = hits.stored(conn, cid)
+            if mine is not None:
+                fresh = hits.from_interactions(conn, rules, [cid])
+                assert sorted(mine) == sorted(
+                    (int(j), hits.EPOCH + int(at) * hits.MICROSECOND)
+                    for j, at in zip(fresh.rule, fresh.at)), c
 
 
 def check(crm, clock, api, rules, rows, customers, half_life=20):
@@ -84,7 +106,8 @@ def test_incremental_scores_equal_the_definition_on_random_data(crm, clock, oper
     more = random_rows(rng, clock, customers, 60, start=150)
     record(crm, more)
     check(crm, clock, api, RULES, rows + more, customers)
-    assert hits_per_group(crm) <= max(r["cap"] for r in RULES)
+    assert_hits_are_the_capped_matches(crm, RULES, customers)
+    assert 0 < hits_per_group(crm, customers) <= max(r["cap"] for r in RULES)
     # rescore (a rebuild of the hits) gives the same numbers
     stored = {c: api.lead(c)["score"] for c in customers}
     assert api.rescore()[0] == len(customers)
@@ -122,7 +145,7 @@ def test_interactions_recorded_while_disabled_are_caught_up(crm, clock, operatio
     assert api.lead("B")["score"] == Decimal("10.00")  # caught up with A's batch
 
 
-def test_merge_moves_the_hits_and_keeps_the_caps(crm, clock, operational):
+def test_merge_forgets_the_kept_customers_hits_and_keeps_the_caps(crm, clock, operational):
     rules = [{"match": {"kind": "visit"}, "weight": 10, "cap": 2}]
     api = operational({"scoring": {"rules": rules, "half_life_days": 10, "mql_threshold": 1000},
                        "assignment": {"assign_leads_on": "never"}})
@@ -135,10 +158,11 @@ def test_merge_moves_the_hits_and_keeps_the_caps(crm, clock, operational):
     assert api.lead("KEEP")["score"] == Decimal("3.75")  # 10 × (0.25 + 0.125)
     assert api.lead("DUP")["score"] == Decimal("5.63")  # 10 × (0.5 + 0.0625)
     crm.customers.merge("KEEP", "DUP")
-    assert hits_per_group(crm) == 2
+    assert stored_hits(crm, "KEEP") is None  # not known: computed from both customers' interactions
     crm.interactions.record("KEEP", clock.now() - dt.timedelta(days=50), kind="visit")
     # the two most recent of the five: 10 and 20 days old
     assert api.lead("KEEP")["score"] == api.score("KEEP") == Decimal("7.50")
+    assert sorted(stored_hits(crm, "KEEP")) == [(0, clock.now() - dt.timedelta(days=d)) for d in (20, 10)]
 
 
 def test_erasure_keeps_the_hits_and_the_score(crm, clock, operational):
@@ -155,9 +179,29 @@ def test_rescore_repairs_lost_hits(crm, clock, operational):
     api = operational(CONFIG)
     crm.customers.add("C1")
     crm.interactions.record_many([{"customer": "C1", "occurred_at": clock.now(), "kind": "visit"}] * 2)
-    with crm.transaction() as tx:
-        tx.conn.execute(score_hits.delete())
+    with crm.transaction() as tx:  # claim, wrongly, that C1 has no hits
+        tx.conn.execute(leads.update().values(hits=b""))
     assert api.rescore() == (1, [])
     assert api.lead("C1")["score"] == Decimal("10.00")
     crm.interactions.record("C1", clock.now(), kind="visit")
     assert api.lead("C1")["score"] == Decimal("15.00")
+
+
+@given(st.lists(st.tuples(st.integers(1, 4), st.integers(0, 2), st.integers(-5, 5)), max_size=60),
+       st.lists(st.integers(1, 3), min_size=3, max_size=3))
+def test_capped_keeps_each_groups_most_recent_hits_and_packing_round_trips(items, caps):
+    given_hits = hits.Hits(np.array([c for c, _, _ in items], np.int64),
+                           np.array([r for _, r, _ in items], np.int16),
+                           np.array([t for _, _, t in items], np.int64))
+    kept = given_hits.capped(caps)
+    got = Counter(zip(kept.customer.tolist(), kept.rule.tolist(), kept.at.tolist()))
+    want = Counter()
+    for c, r in {(c, r) for c, r, _ in items}:  # ties in time: any of them, the same time kept
+        times = sorted((t for cc, rr, t in items if (cc, rr) == (c, r)), reverse=True)[:caps[r]]
+        want.update((c, r, t) for t in times)
+    assert got == want
+    assert kept.customer.tolist() == sorted(kept.customer.tolist())
+    packed = kept.packed({c for c, _, _ in items} | {99})
+    assert packed[99] == b""
+    back = hits.unpack(sorted(packed.items()))
+    assert Counter(zip(back.customer.tolist(), back.rule.tolist(), back.at.tolist())) == got
