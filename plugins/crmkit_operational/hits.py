@@ -1,12 +1,14 @@
 """Scoring hits: per lead and scoring rule, the ``cap`` most recent matching interactions.
 
 A score only ever reads each rule's ``cap`` most recent matches, so every lead
-row carries them in ``operational_leads.hits``, packed as little-endian pairs
-(rule position int16, ``occurred_at`` in µs since the epoch int64).  Scoring a
-batch loads the hits of the batch's leads, adds the matches of the batch's own
-rows and keeps each rule's ``cap`` most recent, all in numpy: no customer's
-history is read.  Each interaction is added once, by the batch that recorded
-it, in that batch's transaction.
+row carries them in ``operational_leads.hits``, packed as little-endian
+records (rule position int16, ``occurred_at`` in µs since the epoch int64,
+interaction id int64).  Scoring a batch loads the hits of the batch's leads,
+adds the matches of the batch's own rows that are not among them yet and
+keeps each rule's ``cap`` most recent, all in numpy: no customer's history is
+read.  Adding is idempotent, so hits computed from the interactions earlier in
+the batch's transaction (a plugin updating a customer before operational
+reacts) already hold the batch's rows and get none twice.
 
 ``hits`` NULL means not known: such a lead's hits are taken from its
 interactions (:func:`from_interactions`) when it is next scored.  Hits are
@@ -41,8 +43,8 @@ from .tables import leads, score_coverage
 MATCH_KEYS = ("kind", "channel", "direction")
 CHUNK = 5000
 """Customers per query when hits are computed from a list of customers' interactions."""
-PACKED = np.dtype([("rule", "<i2"), ("at", "<i8")])
-"""One hit as stored: the rule's position and ``occurred_at`` in µs since the epoch."""
+PACKED = np.dtype([("rule", "<i2"), ("at", "<i8"), ("interaction", "<i8")])
+"""One hit as stored: the rule's position, ``occurred_at`` in µs since the epoch, the interaction id."""
 EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)
 MICROSECOND = dt.timedelta(microseconds=1)
 
@@ -54,23 +56,31 @@ def micros(moment: dt.datetime) -> int:
 
 @attrs.frozen
 class Hits:
-    """Hits of several customers as parallel arrays (customer id, rule position, µs)."""
+    """Hits of several customers as parallel arrays (customer id, rule position, µs, interaction id)."""
 
     customer: np.ndarray
     rule: np.ndarray
     at: np.ndarray
+    interaction: np.ndarray
 
     @classmethod
-    def empty(cls) -> "Hits":
-        return cls(np.empty(0, np.int64), np.empty(0, np.int16), np.empty(0, np.int64))
+    def of(cls, customer, rule, at, interaction) -> "Hits":
+        """Hits from sequences of customer ids, rule positions, µs and interaction ids."""
+        return cls(np.asarray(customer, np.int64), np.asarray(rule, np.int16),
+                   np.asarray(at, np.int64), np.asarray(interaction, np.int64))
 
     @classmethod
     def concat(cls, parts: Iterable["Hits"]) -> "Hits":
         """All hits of ``parts`` in one set."""
         parts = list(parts)
         if not parts:
-            return cls.empty()
-        return cls(*(np.concatenate([getattr(p, f) for p in parts]) for f in ("customer", "rule", "at")))
+            return cls.of([], [], [], [])
+        return cls(*(np.concatenate([getattr(p, f) for p in parts]) for f in attrs.fields_dict(cls)))
+
+    def without(self, interaction_ids: np.ndarray) -> "Hits":
+        """These hits less those of the given interactions."""
+        keep = ~np.isin(self.interaction, interaction_ids)
+        return Hits(self.customer[keep], self.rule[keep], self.at[keep], self.interaction[keep])
 
     def capped(self, caps: Sequence[int]) -> "Hits":
         """Each (customer, rule)'s ``caps[rule]`` most recent hits, sorted by customer.
@@ -80,6 +90,7 @@ class Hits:
         """
         order = np.argsort(self.customer, kind="stable")
         customer, rule, at = self.customer[order], self.rule[order], self.at[order]
+        interaction = self.interaction[order]
         first = np.ones(len(customer), bool)
         first[1:] = customer[1:] != customer[:-1]
         group = (np.cumsum(first) - 1) * len(caps) + rule
@@ -93,12 +104,12 @@ class Hits:
             start_at = np.flatnonzero(starts)
             rank = np.arange(len(over)) - np.repeat(start_at, np.diff(np.append(start_at, len(over))))
             keep[over[rank < cap[over]]] = True
-        return Hits(customer[keep], rule[keep], at[keep])
+        return Hits(customer[keep], rule[keep], at[keep], interaction[keep])
 
     def packed(self, customer_ids: Iterable[int]) -> dict[int, bytes]:
         """Per customer of ``customer_ids`` its hits as stored (``b""`` for none); hits sorted by customer."""
         records = np.empty(len(self.at), PACKED)
-        records["rule"], records["at"] = self.rule, self.at
+        records["rule"], records["at"], records["interaction"] = self.rule, self.at, self.interaction
         data = records.tobytes()
         ids = sorted(customer_ids)
         bounds = np.searchsorted(self.customer, ids, side="left").tolist()
@@ -110,12 +121,12 @@ class Hits:
 def unpack(stored: Sequence[tuple[int, bytes]]) -> Hits:
     """Hits of ``[(customer_id, stored bytes)]``."""
     if not stored:
-        return Hits.empty()
+        return Hits.of([], [], [], [])
     blobs = [bytes(blob) for _, blob in stored]
     records = np.frombuffer(b"".join(blobs), PACKED)
     counts = [len(blob) // PACKED.itemsize for blob in blobs]
     customer = np.repeat(np.array([cid for cid, _ in stored], np.int64), counts)
-    return Hits(customer, records["rule"].astype(np.int16), records["at"].astype(np.int64))
+    return Hits.of(customer, records["rule"], records["at"], records["interaction"])
 
 
 def from_rows(rules: Sequence[dict[str, Any]], rows: Sequence[dict[str, Any]],
@@ -129,8 +140,9 @@ def from_rows(rules: Sequence[dict[str, Any]], rows: Sequence[dict[str, Any]],
     at = np.fromiter((micros(rows[n]["occurred_at"]) for n in wanted.tolist()), np.int64, len(wanted))
     matches = np.array([[all(dict(zip(MATCH_KEYS, k))[f] == v for f, v in rule["match"].items())
                          for rule in rules] for k in keys], bool).reshape(len(keys), len(rules))
+    ids = np.fromiter((rows[n]["id"] for n in wanted.tolist()), np.int64, len(wanted))
     row, rule = np.nonzero(matches[key[wanted]])
-    return Hits(customer[wanted][row], rule.astype(np.int16), at[row])
+    return Hits.of(customer[wanted][row], rule, at[row], ids[row])
 
 
 def rule_matches(rules: Sequence[dict[str, Any]]) -> list[Any]:
@@ -141,7 +153,7 @@ def rule_matches(rules: Sequence[dict[str, Any]]) -> list[Any]:
 
 
 def capped_matches(rules: Sequence[dict[str, Any]], *where: Any):
-    """SELECT ``(customer_id, rule, occurred_at)``: each customer's ``cap`` most recent matches
+    """SELECT ``(customer_id, rule, occurred_at, interaction_id)``: each customer's ``cap`` most recent matches
     per rule among the interactions satisfying ``where``.
 
     One pass over the interactions: per rule a running count of its matches per
@@ -156,10 +168,11 @@ def capped_matches(rules: Sequence[dict[str, Any]], *where: Any):
     for j, match in enumerate(matches):
         hit = case((match, 1), else_=0)
         columns += [hit.label(f"m{j}"), func.sum(hit).over(**newest_first).label(f"n{j}")]
-    ranked = (select(i.c.customer_id, i.c.occurred_at, *columns)
+    ranked = (select(i.c.customer_id, i.c.occurred_at, i.c.id, *columns)
               .where(or_(*matches), *where).cte("ranked"))
     return union_all(*[
-        select(ranked.c.customer_id, literal(j).label("rule"), ranked.c.occurred_at)
+        select(ranked.c.customer_id, literal(j).label("rule"), ranked.c.occurred_at,
+               ranked.c.id.label("interaction_id"))
         .where(ranked.c[f"m{j}"] == 1, ranked.c[f"n{j}"] <= rule["cap"])
         for j, rule in enumerate(rules)])
 
@@ -171,7 +184,7 @@ def from_interactions(conn, rules: Sequence[dict[str, Any]], customer_ids: Seque
     ``until`` leaves out interactions after it (a score as of a past moment).
     """
     if not rules or (customer_ids is not None and not customer_ids):
-        return Hits.empty()
+        return Hits.of([], [], [], [])
     where = [] if until is None else [interactions.c.occurred_at <= until]
     if customer_ids is None:
         parts = [_hits_of(conn.execute(capped_matches(rules, *where)))]
@@ -184,12 +197,9 @@ def from_interactions(conn, rules: Sequence[dict[str, Any]], customer_ids: Seque
 
 
 def _hits_of(rows) -> Hits:
-    customer, rule, at = [], [], []
-    for cid, j, occurred_at in rows:
-        customer.append(cid)
-        rule.append(j)
-        at.append(micros(occurred_at))
-    return Hits(np.array(customer, np.int64), np.array(rule, np.int16), np.array(at, np.int64))
+    rows = rows.all()
+    return Hits.of([r[0] for r in rows], [r[1] for r in rows], [micros(r[2]) for r in rows],
+                   [r[3] for r in rows])
 
 
 def fingerprint(rules: Sequence[dict[str, Any]]) -> str:

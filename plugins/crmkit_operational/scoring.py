@@ -160,10 +160,11 @@ def _rescore_leads(ctx, who: Customers, as_of: dt.datetime, batch) -> dict[int, 
         return {}
     rules = config["scoring"]["rules"]
     known = [(cid, blob) for cid, _, blob in rows if blob is not None]
-    parts = [hits.unpack(known),
-             from_interactions(conn, rules, [cid for cid, _, blob in rows if blob is None])]
+    stored = hits.unpack(known)
+    parts = [stored, from_interactions(conn, rules, [cid for cid, _, blob in rows if blob is None])]
     if batch is not None:
-        parts.append(hits.from_rows(rules, batch.rows, {cid for cid, _ in known}))
+        added = hits.from_rows(rules, batch.rows, {cid for cid, _ in known})
+        parts.append(added.without(stored.interaction))
     matches = Hits.concat(parts).capped([rule["cap"] for rule in rules])
     points, later = decayed_points(config, matches, as_of)
     if later:  # their capped matches at as_of may be older ones than the stored hits keep

@@ -190,9 +190,8 @@ def test_rescore_repairs_lost_hits(crm, clock, operational):
 @given(st.lists(st.tuples(st.integers(1, 4), st.integers(0, 2), st.integers(-5, 5)), max_size=60),
        st.lists(st.integers(1, 3), min_size=3, max_size=3))
 def test_capped_keeps_each_groups_most_recent_hits_and_packing_round_trips(items, caps):
-    given_hits = hits.Hits(np.array([c for c, _, _ in items], np.int64),
-                           np.array([r for _, r, _ in items], np.int16),
-                           np.array([t for _, _, t in items], np.int64))
+    given_hits = hits.Hits.of([c for c, _, _ in items], [r for _, r, _ in items],
+                              [t for _, _, t in items], range(len(items)))
     kept = given_hits.capped(caps)
     got = Counter(zip(kept.customer.tolist(), kept.rule.tolist(), kept.at.tolist()))
     want = Counter()
@@ -201,7 +200,33 @@ def test_capped_keeps_each_groups_most_recent_hits_and_packing_round_trips(items
         want.update((c, r, t) for t in times)
     assert got == want
     assert kept.customer.tolist() == sorted(kept.customer.tolist())
+    assert all(items[n][2] == t for n, t in zip(kept.interaction.tolist(), kept.at.tolist()))
     packed = kept.packed({c for c, _, _ in items} | {99})
     assert packed[99] == b""
     back = hits.unpack(sorted(packed.items()))
-    assert Counter(zip(back.customer.tolist(), back.rule.tolist(), back.at.tolist())) == got
+    assert Counter(zip(back.customer.tolist(), back.rule.tolist(), back.at.tolist(),
+                       back.interaction.tolist())) == Counter(zip(
+        kept.customer.tolist(), kept.rule.tolist(), kept.at.tolist(), kept.interaction.tolist()))
+
+
+def test_a_batch_added_twice_in_one_transaction_counts_once(crm, clock, operational):
+    """Hits computed earlier in the batch's transaction (a plugin updating a customer before
+    operational reacts) already hold the batch's rows: adding them again changes nothing."""
+    from crmkit import Batch
+    from crmkit.tables import interactions
+    from crmkit_operational import scoring
+
+    api = operational(CONFIG)
+    rng = random.Random(3)
+    customers = ["A", "B", "C"]
+    crm.customers.add_many([{"external_id": c} for c in customers])
+    rows = random_rows(rng, clock, customers, 30)
+    record(crm, rows)
+    with crm.transaction() as tx:
+        recorded = [dict(r) for r in tx.conn.execute(interactions.select()
+                                                     .order_by(interactions.c.id)).mappings()]
+        batch = Batch("interactions", recorded, recorded[0]["id"], recorded[-1]["id"])
+        ctx = tx.context("operational")
+        scoring.rescore(ctx, hits.customers_in(batch.first_id, batch.last_id), batch=batch)
+    check(crm, clock, api, RULES, rows, customers)
+    assert_hits_are_the_capped_matches(crm, RULES, customers)
