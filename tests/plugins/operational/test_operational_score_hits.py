@@ -14,7 +14,6 @@ from decimal import ROUND_HALF_UP, Decimal
 
 from collections import Counter
 
-import numpy as np
 from hypothesis import given
 from hypothesis import strategies as st
 
