@@ -16,7 +16,7 @@ points are computed in SQL, the decayed sums in numpy.
 from __future__ import annotations
 
 import datetime as dt
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import ROUND_CEILING, ROUND_HALF_UP, Decimal
 from typing import Any, Sequence, Union
 
 import numpy as np
@@ -55,7 +55,7 @@ def _fit(ctx) -> Any:
     return total
 
 
-def _leads(ctx, who: Customers, lock: bool = False) -> list[tuple[int, float, bytes | None]]:
+def _leads(ctx, who: Customers, lock: bool = False) -> Sequence[tuple[int, float, bytes | None]]:
     """``(customer_id, fit points, stored hits)`` of the leads among ``who``, by customer id.
 
     ``lock`` locks the lead rows (PostgreSQL) so a concurrent batch adds its
@@ -68,16 +68,16 @@ def _leads(ctx, who: Customers, lock: bool = False) -> list[tuple[int, float, by
              .where(_among(leads.c.customer_id, who)).order_by(leads.c.customer_id))
     if lock:
         query = query.with_for_update(of=leads)
-    return [tuple(r) for r in ctx.conn.execute(query)]
+    return ctx.conn.execute(query).all()
 
 
 def decayed_points(config: dict[str, Any], matches: Hits, as_of: dt.datetime
-                   ) -> tuple[dict[int, float], set[int]]:
-    """Per customer of ``matches`` Σ weight × 0.5^(age_days / half_life), and the customers
-    with a match after ``as_of`` (which counts nothing)."""
+                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The customers of ``matches`` (sorted), each one's Σ weight × 0.5^(age_days / half_life),
+    and whether it has a match after ``as_of`` (which counts nothing)."""
     scoring = config["scoring"]
     if not len(matches.at):
-        return {}, set()
+        return np.empty(0, np.int64), np.empty(0), np.empty(0, bool)
     weights = np.array([float(rule["weight"]) for rule in scoring["rules"]])
     age_days = (hits.micros(as_of) - matches.at) / MICROS_PER_DAY
     later = age_days < 0
@@ -86,7 +86,15 @@ def decayed_points(config: dict[str, Any], matches: Hits, as_of: dt.datetime
     ids, index = np.unique(matches.customer, return_inverse=True)
     points = np.bincount(index, weights=value, minlength=len(ids))
     late = np.bincount(index, weights=later, minlength=len(ids)) > 0
-    return dict(zip(ids.tolist(), points.tolist())), set(ids[late].tolist())
+    return ids, points, late
+
+
+def _points_of(customer_ids: np.ndarray, ids: np.ndarray, points: np.ndarray) -> np.ndarray:
+    """``points`` (of the sorted ``ids``) for each of ``customer_ids``; 0 for those without."""
+    if not len(ids):
+        return np.zeros(len(customer_ids))
+    at = np.minimum(np.searchsorted(ids, customer_ids), len(ids) - 1)
+    return np.where(ids[at] == customer_ids, points[at], 0.0)
 
 
 def round_score(raw: float, max_score: float) -> Decimal:
@@ -95,16 +103,39 @@ def round_score(raw: float, max_score: float) -> Decimal:
     return Decimal(repr(capped)).quantize(TWO_PLACES, rounding=ROUND_HALF_UP)
 
 
+def score_cents(raw: np.ndarray, max_score: float) -> np.ndarray:
+    """:func:`round_score` of each of ``raw``, in whole cents (int64).
+
+    Vectorised: x × 100 rounded half away from zero.  Where that product is
+    within float error of a half cent the float may sit on the other side of
+    the decimal tie that ``round_score`` sees, so those few go through it.
+    """
+    capped = np.minimum(float(max_score), np.asarray(raw, float))
+    hundredfold = np.abs(capped) * 100.0
+    cents = np.copysign(np.floor(hundredfold + 0.5), capped)
+    fraction = hundredfold - np.floor(hundredfold)
+    for n in np.flatnonzero(np.abs(fraction - 0.5) < 1e-6 + hundredfold * 1e-12).tolist():
+        cents[n] = float(round_score(capped[n], max_score) * 100)
+    return cents.astype(np.int64)
+
+
+def from_cents(cents: int) -> Decimal:
+    """A score in cents as the 2-decimal ``Decimal`` the API shows."""
+    return Decimal(int(cents)).scaleb(-2)
+
+
 def compute(ctx, who: Customers, as_of: dt.datetime) -> dict[int, Decimal]:
     """Scores of the leads among ``who`` at ``as_of``, from their interactions (nothing stored)."""
     if _no_one(who):
         return {}
     rows = _leads(ctx, who)
     rules = ctx.config["scoring"]["rules"]
-    matches = from_interactions(ctx.conn, rules, [cid for cid, _, _ in rows], until=as_of)
-    points, _ = decayed_points(ctx.config, matches, as_of)
-    max_score = ctx.config["scoring"]["max_score"]
-    return {cid: round_score(fit + points.get(cid, 0.0), max_score) for cid, fit, _ in rows}
+    customer_ids = np.array([cid for cid, _, _ in rows], np.int64)
+    matches = from_interactions(ctx.conn, rules, customer_ids.tolist(), until=as_of)
+    ids, points, _ = decayed_points(ctx.config, matches, as_of)
+    fit = np.array([fit for _, fit, _ in rows], float)
+    cents = score_cents(fit + _points_of(customer_ids, ids, points), ctx.config["scoring"]["max_score"])
+    return {cid: from_cents(c) for cid, c in zip(customer_ids.tolist(), cents.tolist())}
 
 
 def _no_one(who: Customers) -> bool:
@@ -130,35 +161,40 @@ def rescore(ctx, who: Customers = None, as_of: dt.datetime | None = None,
     if forgot and who is not None:
         who = select(leads.c.customer_id).where(or_(leads.c.hits.is_(None),
                                                     leads.c.customer_id.in_(who)))
-    scores: dict[int, Decimal] = {}
     if isinstance(who, Select) or who is None:
-        scores = _rescore_leads(ctx, who, as_of, batch)
+        parts = [_rescore_leads(ctx, who, as_of, batch)]
     else:
-        for start in range(0, len(who), CHUNK):
-            scores.update(_rescore_leads(ctx, who[start:start + CHUNK], as_of, batch))
-    if not scores:
+        parts = [_rescore_leads(ctx, who[start:start + CHUNK], as_of, batch)
+                 for start in range(0, len(who), CHUNK)]
+    if not parts:
         return 0, []
+    customer_ids = np.concatenate([ids for ids, _ in parts])
+    cents = np.concatenate([c for _, c in parts])
     threshold = Decimal(str(ctx.config["scoring"]["mql_threshold"]))
-    reached = sorted(cid for cid, s in scores.items() if s >= threshold)
+    reached = cents >= int((threshold * 100).to_integral_value(ROUND_CEILING))
+    score_of = dict(zip(customer_ids[reached].tolist(), cents[reached].tolist()))
+    reached = sorted(score_of)
     promoted = []
     for start in range(0, len(reached), CHUNK):
         moved = promote(ctx, reached[start:start + CHUNK], "lead", "mql", assign=False)
         for cid in moved:
-            ctx.emit("lead.qualified", cid, {"score": str(scores[cid]), "threshold": str(threshold)})
+            ctx.emit("lead.qualified", cid, {"score": str(from_cents(score_of[cid])),
+                                              "threshold": str(threshold)})
         after_lead_moves(ctx, [(cid, "mql") for cid in moved])
         promoted.extend(moved)
-    return len(scores), promoted
+    return len(customer_ids), promoted
 
 
-def _rescore_leads(ctx, who: Customers, as_of: dt.datetime, batch) -> dict[int, Decimal]:
-    """Bring the hits of the leads among ``who`` up to date, store them with the scores; return the scores."""
-    if _no_one(who):
-        return {}
+def _rescore_leads(ctx, who: Customers, as_of: dt.datetime, batch) -> tuple[np.ndarray, np.ndarray]:
+    """Bring the hits of the leads among ``who`` up to date, store them with the scores;
+    return the leads' customer ids and scores in cents."""
     conn, config = ctx.conn, ctx.config
     rows = _leads(ctx, who, lock=True)
     if not rows:
-        return {}
+        return np.empty(0, np.int64), np.empty(0, np.int64)
     rules = config["scoring"]["rules"]
+    customer_ids = np.array([cid for cid, _, _ in rows], np.int64)
+    fit = np.array([fit for _, fit, _ in rows], float)
     known = [(cid, blob) for cid, _, blob in rows if blob is not None]
     stored = hits.unpack(known)
     parts = [stored, from_interactions(conn, rules, [cid for cid, _, blob in rows if blob is None])]
@@ -166,17 +202,18 @@ def _rescore_leads(ctx, who: Customers, as_of: dt.datetime, batch) -> dict[int, 
         added = hits.from_rows(rules, batch.rows, {cid for cid, _ in known})
         parts.append(added.without(stored.interaction))
     matches = Hits.concat(parts).capped([rule["cap"] for rule in rules])
-    points, later = decayed_points(config, matches, as_of)
-    if later:  # their capped matches at as_of may be older ones than the stored hits keep
-        live, _ = decayed_points(config, from_interactions(conn, rules, later, until=as_of), as_of)
-        points.update({cid: live.get(cid, 0.0) for cid in later})
-    max_score = config["scoring"]["max_score"]
-    scores = {cid: round_score(fit + points.get(cid, 0.0), max_score) for cid, fit, _ in rows}
-    packed = matches.packed(scores)
+    ids, points, late = decayed_points(config, matches, as_of)
+    if late.any():  # their capped matches at as_of may be older ones than the stored hits keep
+        later = ids[late]
+        live = decayed_points(config, from_interactions(conn, rules, later.tolist(), until=as_of), as_of)
+        points[late] = _points_of(later, live[0], live[1])
+    cents = score_cents(fit + _points_of(customer_ids, ids, points), config["scoring"]["max_score"])
+    packed = matches.packed(customer_ids.tolist())
     scored_at = driver_value(conn, leads.c.scored_at, as_of)
     update_many(conn, leads, "customer_id", ("score", "scored_at", "hits"),
-                [(float(s), scored_at, packed[cid], cid) for cid, s in sorted(scores.items())])
-    return scores
+                [(score, scored_at, packed[cid], cid) for cid, score
+                 in zip(customer_ids.tolist(), (cents / 100).tolist())])
+    return customer_ids, cents
 
 
 def stored_scores(conn, stage: str | None = None, min_score: float | None = None,

@@ -5,6 +5,12 @@ from __future__ import annotations
 import datetime as dt
 from decimal import Decimal
 
+import numpy as np
+from hypothesis import given
+from hypothesis import strategies as st
+
+from crmkit_operational.scoring import round_score, score_cents
+
 
 UTC = dt.timezone.utc
 VISITS = {"rules": [{"match": {"kind": "visit"}, "weight": 10, "cap": 10}]}
@@ -166,3 +172,14 @@ def test_scoring_is_set_based_over_a_batch(crm, clock, operational):
     assert all(got[f"C{i}"] == Decimal(5 * (i % 5)).quantize(Decimal("0.01")) for i in range(50))
     assert {s["customer"] for s in api.scores(stage="mql", limit=None)} == {
         f"C{i}" for i in range(50) if i % 5 == 4}
+
+
+@given(st.lists(st.one_of(
+    st.floats(-1e6, 1e6, allow_nan=False),
+    # decimal half-cent ties (1.005, -2.675 …) whose floats sit on either side of the tie
+    st.integers(-10**8, 10**8).map(lambda n: float(Decimal(n * 10 + 5).scaleb(-3))),
+    st.integers(-10**6, 10**6).map(lambda n: n / 100)), max_size=50),
+    st.sampled_from([100.0, 1e9, 0.5]))
+def test_vectorised_score_rounding_equals_the_decimal_rounding(raw, max_score):
+    got = score_cents(np.array(raw, float), max_score).tolist()
+    assert got == [int(round_score(x, max_score) * 100) for x in raw]
