@@ -19,12 +19,14 @@ from typing import Any
 from sqlalchemy import (BigInteger, String, and_, case, cast, exists, func, insert, literal,
                         null, or_, select, true, type_coerce, union)
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.sql.selectable import CTE
 
 from crmkit.tables import customers, interactions
 from crmkit.types import MONEY_SCALE, UTCDateTime
 
 from . import ledger as lg
-from .portable import add_days, add_months, at_least_zero, excluded_units, second_new_year
+from .line_items import excluded_by_interaction
+from .portable import add_days, add_months, at_least_zero, integer_pairs, second_new_year
 from .settings import Settings
 from .tables import ledger, members, milestones
 from .tiers import upgrade
@@ -76,7 +78,9 @@ def earn(ctx, s: Settings, batch) -> None:
     count_purchases(conn, s, batch)
     stamps = {"recorded_at": literal(ctx.now(), UTCDateTime()),
               "actor": literal(ctx.actor, String())}
-    conn.execute(insert(ledger).from_select(LEDGER_COLUMNS, earn_rows(s, batch, stamps)))
+    excluded = excluded_by_interaction(batch.rows, s.excluded_categories)
+    pairs = integer_pairs("loyalty_excluded", excluded, conn.dialect.name) if excluded else None
+    conn.execute(insert(ledger).from_select(LEDGER_COLUMNS, earn_rows(s, batch, stamps, pairs)))
     owing, crossing = {}, {}
     for customer_id, owed, start, count, fresh in conn.execute(member_states(s, batch)):
         if owed > 0:
@@ -191,21 +195,25 @@ def scaled_floor(units, numerator, denominator: int):
     return units // denominator * numerator + (units % denominator) * numerator // denominator
 
 
-def earn_rows(s: Settings, batch, stamps: dict[str, Any]):
+def earn_rows(s: Settings, batch, stamps: dict[str, Any], excluded: CTE | None = None):
     """SELECT of the earn rows of the batch's purchases (those earning more than 0 points).
 
-    eligible = max(amount − excluded line items, 0) in money units;
-    points = floor(eligible × rate × multiplier of the member's tier before the batch).
+    eligible = max(amount − excluded line items, 0) in money units, ``excluded``
+    being ``(key: interaction id, value: units)`` of the purchases with any
+    (:mod:`.line_items`); points = floor(eligible × rate × multiplier of the
+    member's tier before the batch).
     """
     i = interactions.c
     amount = purchase_amount()
-    if s.excluded_categories:
-        amount = amount - excluded_units(i.payload, s.excluded_categories)
+    source = interactions.join(members, members.c.customer_id == i.customer_id)
+    if excluded is not None:
+        source = source.outerjoin(excluded, excluded.c.key == i.id)
+        amount = amount - func.coalesce(excluded.c.value, 0)
     numerator, denominator = tier_numerator(s, members.c.tier)
-    # materialised: the line-item sum runs once per purchase, not once per use of ``eligible``
+    # materialised: ``eligible`` is worked out once per purchase, not once per use
     units = (select(i.id, i.customer_id, i.occurred_at, i.external_id,
                     at_least_zero(amount).label("eligible"), numerator.label("n"))
-             .join_from(interactions, members, members.c.customer_id == i.customer_id)
+             .select_from(source)
              .where(batch_purchases(batch)).cte("loyalty_units").prefix_with("MATERIALIZED"))
     points = scaled_floor(units.c.eligible, units.c.n, denominator)
     earned = select(units, points.label("points")).subquery()

@@ -2,9 +2,8 @@
 
 Calendar-month and day arithmetic on stored UTC timestamps (the same rules as
 :func:`crmkit_loyalty.settings.add_months`: the day is clamped to the month's
-last day), the calendar-mode expiry date, and the sum of a purchase's line
-items in excluded categories in exact money units (``MONEY_SCALE`` per
-currency unit).  On SQLite timestamps are the text ``UTCDateTime`` stores
+last day), the calendar-mode expiry date, and integer pairs computed in Python
+handed to a statement as one parameter.  On SQLite timestamps are the text ``UTCDateTime`` stores
 (``YYYY-MM-DD HH:MM:SS.ffffff``), so date parts are rebuilt as text and the
 time of day is kept verbatim.
 """
@@ -12,15 +11,13 @@ time of day is kept verbatim.
 from __future__ import annotations
 
 import json
-from typing import Iterable
 
-from sqlalchemy import BigInteger, bindparam, func, literal_column, or_, tuple_
-from sqlalchemy.ext.compiler import compiles
+from sqlalchemy import BigInteger, literal_column, text
 from sqlalchemy.sql.elements import ColumnElement
-from sqlalchemy.sql.functions import FunctionElement
+from sqlalchemy.sql.selectable import CTE
 
 from crmkit.db import PortableExpression
-from crmkit.types import MONEY_SCALE, UTCDateTime
+from crmkit.types import UTCDateTime
 
 
 class _AddMonths(PortableExpression):
@@ -67,54 +64,6 @@ class _AtLeastZero(PortableExpression):
     templates = {"sqlite": "max({0}, 0)", "postgresql": "GREATEST({0}, 0)"}
 
 
-_AMOUNT_TEXT = "^ *[+-]?([0-9]+[.]?[0-9]*|[.][0-9]+) *$"
-
-
-class _ExcludedUnits(FunctionElement):
-    """Operands: the payload column, the excluded categories (a list of bound parameters),
-    and a condition true when the payload's text mentions one of them (used on SQLite)."""
-
-    inherit_cache = True
-    type = BigInteger()
-
-
-def _render_excluded(element, compiler, **kw) -> str:
-    payload_clause, categories, mentioned = element.clauses
-    payload = compiler.process(payload_clause, **kw)
-    if compiler.dialect.name == "postgresql":
-        names = compiler.process(categories, **kw)
-        amount = "(e.value ->> 'amount')"
-        return (
-            "COALESCE((SELECT CAST(SUM(CASE WHEN jsonb_typeof(e.value -> 'amount') = 'number'"
-            f" OR (jsonb_typeof(e.value -> 'amount') = 'string' AND {amount} ~ '{_AMOUNT_TEXT}')"
-            f" THEN ROUND(CAST({amount} AS NUMERIC) * {MONEY_SCALE}) END) AS BIGINT)"
-            f" FROM jsonb_array_elements(CASE WHEN jsonb_typeof({payload} -> 'items') = 'array'"
-            f" THEN {payload} -> 'items' ELSE CAST('[]' AS JSONB) END) AS e(value)"
-            f" WHERE jsonb_typeof(e.value) = 'object' AND (e.value ->> 'category') IN {names}"
-            "), 0)")
-    # Parsing JSON is the expensive part: a payload whose text mentions none of the
-    # categories has no excluded item.
-    mentions = compiler.process(mentioned, **kw)
-    names = compiler.process(categories, **kw)
-    text = "trim(json_extract(e.value, '$.amount'))"
-    unsigned = (f"(CASE WHEN substr({text}, 1, 1) IN ('+', '-') THEN substr({text}, 2)"
-                f" ELSE {text} END)")
-    return (
-        f"(CASE WHEN {payload} IS NULL OR NOT ({mentions}) THEN 0 ELSE"
-        f" COALESCE((SELECT SUM(CAST(ROUND(CAST(json_extract(e.value, '$.amount') AS REAL)"
-        f" * {MONEY_SCALE}) AS INTEGER))"
-        f" FROM json_each({payload}, '$.items') AS e"
-        f" WHERE json_type({payload}, '$.items') = 'array' AND e.type = 'object'"
-        f" AND json_extract(e.value, '$.category') IN {names}"
-        " AND (json_type(e.value, '$.amount') IN ('integer', 'real')"
-        f" OR (json_type(e.value, '$.amount') = 'text' AND {unsigned} GLOB '*[0-9]*'"
-        f" AND {unsigned} NOT GLOB '*[^0-9.]*' AND {unsigned} NOT GLOB '*.*.*'))), 0) END)")
-
-
-compiles(_ExcludedUnits, "sqlite")(_render_excluded)
-compiles(_ExcludedUnits, "postgresql")(_render_excluded)
-
-
 def _int(value: int) -> ColumnElement:
     """An integer constant rendered inline (it is part of the statement's cache key)."""
     return literal_column(str(int(value)))
@@ -140,19 +89,14 @@ def at_least_zero(value) -> ColumnElement:
     return _AtLeastZero(value)
 
 
-def excluded_units(payload, categories: Iterable[str]) -> ColumnElement:
-    """SQL: Σ amount × ``MONEY_SCALE`` of ``payload.items`` in ``categories`` (0 if none).
+def integer_pairs(name: str, pairs: dict[int, int], dialect: str) -> CTE:
+    """A CTE ``name(key, value)`` of the integer ``pairs``, sent as one JSON parameter.
 
-    An item counts when it is an object whose ``category`` is one of
-    ``categories`` and whose ``amount`` is a JSON number or a decimal text
-    (``"4.99"``, ``"-1"``, ``" 5 "``); amounts are taken at money precision
-    (rounded to 4 decimal places).  Anything else in ``items`` is ignored.
-    On SQLite, where the payload is JSON text, items are only parsed when that
-    text contains a category name as written raw or as ``json.dumps`` spells it.
+    Materialised, so that joining it on ``key`` builds one lookup instead of
+    reading the JSON again for every row.
     """
-    names = sorted(categories)
-    spellings = sorted({form for name in names for form in (name, json.dumps(name)[1:-1])})
-    mentioned = or_(*[func.instr(payload, bindparam(None, form, unique=True)) > 0
-                      for form in spellings])
-    return _ExcludedUnits(payload, tuple_(*[bindparam(None, name, unique=True)
-                                                for name in names]), mentioned)
+    source = {"sqlite": "SELECT CAST(key AS INTEGER) AS key, value FROM json_each(:pairs)",
+              "postgresql": "SELECT CAST(key AS BIGINT) AS key, CAST(value AS BIGINT) AS value"
+                            " FROM jsonb_each_text(CAST(:pairs AS JSONB))"}[dialect]
+    return (text(source).bindparams(pairs=json.dumps(pairs))
+            .columns(key=BigInteger(), value=BigInteger()).cte(name).prefix_with("MATERIALIZED"))
