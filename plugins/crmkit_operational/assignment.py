@@ -17,6 +17,7 @@ from sqlalchemy import bindparam, func, insert, select, union_all, update
 
 from crmkit.tables import customers
 
+from .rows import insert_all
 from .tables import assignments, cases, cursors, leads, tasks
 
 DEFAULT_STRATEGY = "round_robin"
@@ -108,7 +109,7 @@ def assign_team(ctx, team: str, items: Sequence[tuple[int, str]]) -> list[str | 
     picks = [picker.pick() for _ in items]
     picker.save()
     now = ctx.now()
-    ctx.conn.execute(insert(assignments), [
+    insert_all(ctx.conn, assignments, [
         {"customer_id": cid, "team": team, "assignee": who, "subject": subject[:300], "at": now}
         for (cid, subject), who in zip(items, picks)])
     for (cid, subject), who in zip(items, picks):
