@@ -30,6 +30,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+from operator import itemgetter
 from typing import Any, Iterable, Sequence
 
 import attrs
@@ -132,15 +133,16 @@ def unpack(stored: Sequence[tuple[int, bytes]]) -> Hits:
 def from_rows(rules: Sequence[dict[str, Any]], rows: Sequence[dict[str, Any]],
               customer_ids: Iterable[int]) -> Hits:
     """The matches among interaction ``rows`` (dicts with the interaction columns) of ``customer_ids``."""
-    keys: dict[tuple, int] = {}
-    customer = np.fromiter((row["customer_id"] for row in rows), np.int64, len(rows))
-    key = np.fromiter((keys.setdefault((row.get("kind"), row.get("channel"), row.get("direction")),
-                                       len(keys)) for row in rows), np.int64, len(rows))
-    wanted = np.flatnonzero(np.isin(customer, np.fromiter(customer_ids, np.int64)))
-    at = np.fromiter((micros(rows[n]["occurred_at"]) for n in wanted.tolist()), np.int64, len(wanted))
-    matches = np.array([[all(dict(zip(MATCH_KEYS, k))[f] == v for f, v in rule["match"].items())
-                         for rule in rules] for k in keys], bool).reshape(len(keys), len(rules))
-    ids = np.fromiter((rows[n]["id"] for n in wanted.tolist()), np.int64, len(wanted))
+    combos = list(map(itemgetter(*MATCH_KEYS), rows))
+    position = {combo: n for n, combo in enumerate(dict.fromkeys(combos))}
+    key = np.fromiter(map(position.__getitem__, combos), np.int64, len(rows))
+    customer = np.fromiter(map(itemgetter("customer_id"), rows), np.int64, len(rows))
+    wanted = np.flatnonzero(np.isin(customer, np.fromiter(customer_ids, np.int64))).tolist()
+    chosen = [rows[n] for n in wanted]
+    at = np.fromiter(map(micros, map(itemgetter("occurred_at"), chosen)), np.int64, len(chosen))
+    ids = np.fromiter(map(itemgetter("id"), chosen), np.int64, len(chosen))
+    matches = np.array([[all(dict(zip(MATCH_KEYS, combo))[f] == v for f, v in rule["match"].items())
+                         for rule in rules] for combo in position], bool).reshape(len(position), len(rules))
     row, rule = np.nonzero(matches[key[wanted]])
     return Hits.of(customer[wanted][row], rule, at[row], ids[row])
 

@@ -3,7 +3,9 @@ RETURNING) and updates, both through the driver's executemany (no per-row SQLAlc
 
 from __future__ import annotations
 
-from typing import Any, Iterable, Sequence
+import datetime as dt
+from operator import itemgetter
+from typing import Any, Callable, Iterable, Sequence
 
 from sqlalchemy import insert
 
@@ -31,15 +33,34 @@ def insert_all(conn, table, rows: Sequence[dict[str, Any]]) -> list[int]:
                 if c.name not in given and c.name != "id" and c.default is not None
                 and c.default.is_scalar}
     names = ["id", *given, *defaults]
-    bind = [table.c[name].type.dialect_impl(conn.dialect).bind_processor(conn.dialect)
-            for name in names]
-    params = [tuple(value if process is None else process(value)
-                    for value, process in zip((i, *(row[k] for k in given), *defaults.values()),
-                                              bind))
-              for row, i in zip(rows, ids)]
+    converted = [(n, _remembering(process)) for n, process in enumerate(
+        table.c[name].type.dialect_impl(conn.dialect).bind_processor(conn.dialect)
+        for name in names) if process is not None]
+    pick = itemgetter(*given)
+    params = []
+    for row, i in zip(rows, ids):
+        values = [i, *(pick(row) if len(given) > 1 else (pick(row),)), *defaults.values()]
+        for n, process in converted:
+            values[n] = process(values[n])
+        params.append(tuple(values))
     conn.exec_driver_sql(f"INSERT INTO {table.name} ({', '.join(names)}) "
                          f"VALUES ({', '.join('?' * len(names))})", params)
     return ids
+
+
+def _remembering(process: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    """``process``, run once per distinct datetime (a batch's rows share their timestamps;
+    equal aware datetimes are the same instant, so they bind alike)."""
+    done: dict[dt.datetime, Any] = {}
+
+    def remembered(value: Any) -> Any:
+        if type(value) is not dt.datetime:
+            return process(value)
+        found = done.get(value)
+        if found is None:
+            found = done[value] = process(value)
+        return found
+    return remembered
 
 
 def driver_value(conn, column, value: Any) -> Any:
