@@ -13,6 +13,7 @@ parsed: on SQLite, parsing them again in SQL (``json_each`` and one
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 from decimal import ROUND_HALF_UP, Decimal
@@ -30,19 +31,25 @@ LIMIT_UNITS = 10**18
 
 def amount_units(amount: Any) -> int | None:
     """An item's ``amount`` in money units, or None when it is not a usable amount."""
+    if isinstance(amount, str):
+        return _text_units(amount)
     if isinstance(amount, bool):
         return None
     if isinstance(amount, int):
         return amount * MONEY_SCALE
-    if isinstance(amount, float):
-        if not math.isfinite(amount):
-            return None
-        text = repr(amount)
-    elif isinstance(amount, str) and AMOUNT_TEXT.fullmatch(amount):
-        text = amount.strip(" ")
-    else:
-        return None
-    return int((Decimal(text) * MONEY_SCALE).to_integral_value(ROUND_HALF_UP))
+    if isinstance(amount, float) and math.isfinite(amount):
+        return _units(repr(amount))
+    return None
+
+
+@functools.lru_cache(maxsize=4096)
+def _text_units(text: str) -> int | None:
+    """``amount_units`` of a text amount (the same few texts recur: delivery, tax lines)."""
+    return _units(text.strip(" ")) if AMOUNT_TEXT.fullmatch(text) else None
+
+
+def _units(decimal_text: str) -> int:
+    return int((Decimal(decimal_text) * MONEY_SCALE).to_integral_value(ROUND_HALF_UP))
 
 
 def excluded_units(payload: Any, categories: frozenset[str]) -> int:
@@ -63,10 +70,13 @@ def excluded_units(payload: Any, categories: frozenset[str]) -> int:
 def excluded_by_interaction(rows: Iterable[dict[str, Any]], categories: frozenset[str]
                             ) -> dict[int, int]:
     """Per purchase among interaction ``rows`` (with ids) its excluded units, where not 0."""
+    if not categories:
+        return {}
     found = {}
     for row in rows:
-        if row["kind"] == "purchase" and row.get("payload"):
-            units = excluded_units(row["payload"], categories)
+        payload = row["payload"]
+        if payload and row["kind"] == "purchase":
+            units = excluded_units(payload, categories)
             if units:
                 found[row["id"]] = units
     return found
