@@ -202,7 +202,8 @@ class Normaliser:
             if value is not None:
                 if type(value) is not str or len(value) > limit:
                     problems.append((where, field, f"must be text of at most {limit} characters"))
-                elif unstorable_text(value):
+                # the common case, ASCII without NUL, decided without a call
+                elif "\x00" in value or (not value.isascii() and unstorable_text(value)):
                     problems.append((where, field, UNSTORABLE_TEXT))
         payload = get("payload")
         text = None if payload is None else self._payload(payload, where, problems)
