@@ -171,8 +171,8 @@ def rescore(ctx, who: Customers = None, as_of: dt.datetime | None = None,
     customer_ids = np.concatenate([ids for ids, _ in parts])
     cents = np.concatenate([c for _, c in parts])
     threshold = Decimal(str(ctx.config["scoring"]["mql_threshold"]))
-    reached = cents >= int((threshold * 100).to_integral_value(ROUND_CEILING))
-    score_of = dict(zip(customer_ids[reached].tolist(), cents[reached].tolist()))
+    qualified = cents >= int((threshold * 100).to_integral_value(ROUND_CEILING))
+    score_of = dict(zip(customer_ids[qualified].tolist(), cents[qualified].tolist()))
     reached = sorted(score_of)
     promoted = []
     for start in range(0, len(reached), CHUNK):
