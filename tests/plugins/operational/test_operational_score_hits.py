@@ -62,6 +62,14 @@ def record(crm, rows):
                                   for r in rows], batch_size=7)
 
 
+def recorded_customers(crm, clock, rng, customers, count):
+    """Add ``customers`` and record ``count`` random rows for them; return the rows."""
+    crm.customers.add_many([{"external_id": c} for c in customers])
+    rows = random_rows(rng, clock, customers, count)
+    record(crm, rows)
+    return rows
+
+
 def stored_hits(crm, customer) -> list | None:
     with crm.read() as conn:
         return hits.stored(conn, crm.customers.get(customer).id)
@@ -98,9 +106,7 @@ def test_incremental_scores_equal_the_definition_on_random_data(crm, clock, oper
     api = operational(CONFIG)
     rng = random.Random(7)
     customers = [f"C{i}" for i in range(12)]
-    crm.customers.add_many([{"external_id": c} for c in customers])
-    rows = random_rows(rng, clock, customers, 150)
-    record(crm, rows)
+    rows = recorded_customers(crm, clock, rng, customers, 150)
     clock.advance(hours=30)  # the future interactions are now past: the hits fall back to the full query
     more = random_rows(rng, clock, customers, 60, start=150)
     record(crm, more)
@@ -117,9 +123,7 @@ def test_a_change_of_match_or_cap_rebuilds_the_hits(crm, clock, operational):
     api = operational(CONFIG)
     rng = random.Random(11)
     customers = ["A", "B", "C"]
-    crm.customers.add_many([{"external_id": c} for c in customers])
-    rows = random_rows(rng, clock, customers, 40)
-    record(crm, rows)
+    rows = recorded_customers(crm, clock, rng, customers, 40)
     rules = [dict(RULES[0], cap=6), dict(RULES[2], match={"channel": "store"})]
     crm.plugins.configure("operational", dict(CONFIG, scoring=dict(CONFIG["scoring"], rules=rules)))
     more = random_rows(rng, clock, customers, 3, start=40)
@@ -218,9 +222,7 @@ def test_a_batch_added_twice_in_one_transaction_counts_once(crm, clock, operatio
     api = operational(CONFIG)
     rng = random.Random(3)
     customers = ["A", "B", "C"]
-    crm.customers.add_many([{"external_id": c} for c in customers])
-    rows = random_rows(rng, clock, customers, 30)
-    record(crm, rows)
+    rows = recorded_customers(crm, clock, rng, customers, 30)
     with crm.transaction() as tx:
         recorded = [dict(r) for r in tx.conn.execute(interactions.select()
                                                      .order_by(interactions.c.id)).mappings()]
