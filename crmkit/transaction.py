@@ -9,18 +9,16 @@ are stored in ``events`` and delivered to ``crmkit_on_events`` before commit.
 from __future__ import annotations
 
 import datetime as dt
-import json
 from typing import TYPE_CHECKING, Any
 
 import attrs
-from sqlalchemy import insert
 from sqlalchemy.engine import Connection
 
 from . import tables
+from .bulk import insert_rows
 from .db import allocate_ids
 from .errors import PluginError
 from .models import Batch, Event
-from .types import sqlite_timestamp
 
 if TYPE_CHECKING:
     from .app import CRM
@@ -89,7 +87,7 @@ class Transaction:
             first = allocate_ids(self.conn, tables.events, len(rows))
             for offset, row in enumerate(rows):
                 row["id"] = first + offset
-            _store_events(self.conn, rows)
+            insert_rows(self.conn, tables.events, rows)
             batch = [Event(**row) for row in rows]
             self.delivered.extend(batch)
             self._depth = depth + 1
@@ -108,29 +106,10 @@ class Transaction:
         if not entries:
             return
         stamp = {"at": self.now(), "actor": self.actor, "command": self.crm.command}
-        self.conn.execute(insert(tables.audit_log), [
+        insert_rows(self.conn, tables.audit_log, [
             {**stamp, "action": action, "table_name": table_name, "record_key": record_key,
              "customer_id": customer_id, "changes": changes}
             for action, table_name, record_key, changes, customer_id in entries])
-
-
-_SQLITE_INSERT_EVENTS = ("INSERT INTO events (id, type, customer_id, occurred_at, source, depth,"
-                         " payload) VALUES (?, ?, ?, ?, ?, ?, ?)")
-
-
-def _store_events(conn: Connection, rows: list[dict[str, Any]]) -> None:
-    """Insert event rows (with their ids) in one executemany.
-
-    On SQLite the values are converted here, as the column types would
-    (``sqlite_timestamp``, JSON text), and handed to the driver: SQLAlchemy's
-    per-row binding costs more than the insert when a batch emits thousands.
-    """
-    if conn.dialect.name != "sqlite":
-        conn.execute(insert(tables.events), rows)
-        return
-    conn.exec_driver_sql(_SQLITE_INSERT_EVENTS, [
-        (row["id"], row["type"], row["customer_id"], sqlite_timestamp(row["occurred_at"]),
-         row["source"], row["depth"], json.dumps(row["payload"])) for row in rows])
 
 
 @attrs.define

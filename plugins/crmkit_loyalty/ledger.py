@@ -10,11 +10,11 @@ import datetime as dt
 from typing import Any, Iterable
 
 import attrs
-from sqlalchemy import bindparam, func, insert, select, update
+from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
+from crmkit.bulk import insert_rows
 from crmkit.db import allocate_ids
-from crmkit.types import sqlite_timestamp
 
 from .ceiling import raise_ceilings
 from .tables import ledger, lot_uses, members
@@ -71,40 +71,10 @@ def append(conn, rows: list[dict[str, Any]], now: dt.datetime, actor: str) -> li
         stored.append(values)
         uses.extend({"ledger_id": row_id, "lot_id": lot_id, "points": points}
                     for lot_id, points in row.get("uses", ()) if points > 0)
-    _insert_rows(conn, stored)
+    insert_rows(conn, ledger, stored)
     if uses:
-        conn.execute(insert(lot_uses), uses)
+        insert_rows(conn, lot_uses, uses)
     return [first + i for i in range(len(rows))]
-
-
-COLUMNS = ("id", "customer_id", "at", "type", "source", "points", "owed_change", "reason",
-           "interaction_id", "related_id", "reward_code", "expires_at", "available_at",
-           "recorded_at", "actor")
-TIMES = frozenset({"at", "expires_at", "available_at", "recorded_at"})
-
-
-def _insert_rows(conn, stored: list[dict[str, Any]]) -> None:
-    """One executemany of ledger rows; on SQLite straight through the driver (the hot path of
-    earning), with timestamps in the text form ``UTCDateTime`` stores."""
-    if conn.dialect.name != "sqlite":
-        conn.execute(insert(ledger), stored)
-        return
-    texts: dict[dt.datetime, str] = {}
-
-    def text(value: dt.datetime) -> str:
-        found = texts.get(value)
-        if found is None:
-            found = texts[value] = sqlite_timestamp(value)
-        return found
-
-    params = [tuple(None if row[c] is None else text(row[c]) if c in TIMES else row[c]
-                    for c in COLUMNS) for row in stored]
-    cursor = conn.connection.driver_connection.cursor()
-    try:
-        cursor.executemany(f"INSERT INTO loyalty_ledger ({', '.join(COLUMNS)}) "
-                           f"VALUES ({', '.join('?' * len(COLUMNS))})", params)
-    finally:
-        cursor.close()
 
 
 def used_points(as_of: dt.datetime | None = None):

@@ -27,10 +27,11 @@ import attrs
 from sqlalchemy import bindparam, exists, insert, literal, or_, select, true, update
 
 from crmkit import conditions
+from crmkit.bulk import driver_value, update_rows
 from crmkit.tables import customers, events, interactions
 
 from . import actions
-from .rows import driver_value, insert_all, update_many
+from .rows import insert_all
 from .tables import firings, leads
 
 log = logging.getLogger("crmkit.operational")
@@ -240,7 +241,7 @@ def fire(ctx, pending: Sequence[tuple[int, str, int]]) -> int:
             outcomes = actions.run(ctx, rule, go)
             updates += [("fired", outcomes[fid], fired_at, fid) for fid, _ in go]
             fired += len(go)
-    update_many(ctx.conn, firings, "id", ("status", "outcome", "fired_at"), updates)
+    update_rows(ctx.conn, firings, "id", ("status", "outcome", "fired_at"), updates)
     return fired
 
 

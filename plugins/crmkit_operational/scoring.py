@@ -22,11 +22,11 @@ from typing import Any, Sequence, Union
 import numpy as np
 from sqlalchemy import Float, Select, case, literal, or_, select, true
 
+from crmkit.bulk import driver_value, update_rows
 from crmkit.tables import customers
 
 from . import hits
 from .hits import Hits, from_interactions
-from .rows import driver_value, update_many
 from .tables import leads
 
 CHUNK = 2000
@@ -210,7 +210,7 @@ def _rescore_leads(ctx, who: Customers, as_of: dt.datetime, batch) -> tuple[np.n
     cents = score_cents(fit + _points_of(customer_ids, ids, points), config["scoring"]["max_score"])
     packed = matches.packed(customer_ids.tolist())
     scored_at = driver_value(conn, leads.c.scored_at, as_of)
-    update_many(conn, leads, "customer_id", ("score", "scored_at", "hits"),
+    update_rows(conn, leads, "customer_id", ("score", "scored_at", "hits"),
                 [(score, scored_at, packed[cid], cid) for cid, score
                  in zip(customer_ids.tolist(), (cents / 100).tolist())])
     return customer_ids, cents

@@ -1,0 +1,103 @@
+"""crmkit.bulk: driver-level bulk writes store exactly what SQLAlchemy's own insert stores."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+
+import pytest
+from sqlalchemy import Column, Integer, LargeBinary, MetaData, String, Table, insert, select
+
+from crmkit.bulk import driver_value, insert_rows, update_rows
+from crmkit.types import JSONType, Money, UTCDateTime, sqlite_timestamp
+
+UTC = dt.timezone.utc
+PARIS = dt.timezone(dt.timedelta(hours=1))
+
+
+def _table(metadata: MetaData, name: str) -> Table:
+    return Table(
+        name, metadata,
+        Column("id", Integer, primary_key=True),
+        Column("at", UTCDateTime, nullable=False),
+        Column("amount", Money),
+        Column("data", JSONType),
+        Column("blob", LargeBinary),
+        Column("label", String(20), default="plain"),
+    )
+
+
+@pytest.fixture
+def twins(crm):
+    """Two identical scratch tables: one written by SQLAlchemy, one by crmkit.bulk."""
+    metadata = MetaData()
+    tables = _table(metadata, "bulk_reference"), _table(metadata, "bulk_driver")
+    metadata.create_all(crm.engine)
+    return tables
+
+
+ROWS = [
+    {"id": 1, "at": dt.datetime(2025, 1, 1, 12, 0, tzinfo=UTC), "amount": Decimal("12.3456"),
+     "data": {"tags": ["a", "é"], "n": 1}, "blob": b"\x00\x01"},
+    # the same instant in another zone, then a distinct one with microseconds
+    {"id": 2, "at": dt.datetime(2025, 1, 1, 13, 0, tzinfo=PARIS), "amount": None,
+     "data": None, "blob": None},
+    {"id": 3, "at": dt.datetime(2025, 1, 1, 12, 0, 0, 250, tzinfo=UTC), "amount": Decimal("-1"),
+     "data": [], "blob": b""},
+]
+
+
+def _stored(conn, table: Table) -> list[tuple]:
+    """The rows as the database holds them (no result processing)."""
+    return [tuple(r) for r in conn.exec_driver_sql(
+        f"SELECT id, at, amount, data, blob, label FROM {table.name} ORDER BY id")]
+
+
+def test_insert_rows_stores_what_sqlalchemy_stores(crm, twins):
+    reference, driver = twins
+    with crm.transaction() as tx:
+        tx.conn.execute(insert(reference), ROWS)
+        insert_rows(tx.conn, driver, ROWS)
+    with crm.read() as conn:
+        assert _stored(conn, driver) == _stored(conn, reference)
+        read = conn.execute(select(driver).order_by(driver.c.id)).mappings().all()
+    assert [r["label"] for r in read] == ["plain"] * 3  # the scalar default of a left-out column
+    assert read[1]["at"] == ROWS[0]["at"] and read[2]["at"].microsecond == 250
+    assert read[0]["amount"] == Decimal("12.3456") and read[0]["data"] == {"tags": ["a", "é"], "n": 1}
+
+
+def test_a_callable_default_of_a_left_out_column_is_applied(crm):
+    metadata = MetaData()
+    table = Table("bulk_callable", metadata, Column("id", Integer, primary_key=True),
+                  Column("made", String(20), default=lambda: "by default"))
+    metadata.create_all(crm.engine)
+    with crm.transaction() as tx:
+        insert_rows(tx.conn, table, [{"id": 1}, {"id": 2}])
+    with crm.read() as conn:
+        assert conn.execute(select(table.c.made)).scalars().all() == ["by default"] * 2
+
+
+def test_driver_values_update_rows_as_sqlalchemy_would(crm, twins):
+    reference, driver = twins
+    at = dt.datetime(2025, 3, 1, 9, 30, tzinfo=UTC)  # no microseconds: the form must still be full
+    with crm.transaction() as tx:
+        for table in twins:
+            tx.conn.execute(insert(table), ROWS)
+        tx.conn.execute(reference.update().values(at=at, amount=Decimal("2.5"), label="changed"))
+        update_rows(tx.conn, driver, "id", ("at", "amount", "label"), [
+            (driver_value(tx.conn, driver.c.at, at), driver_value(tx.conn, driver.c.amount,
+                                                                   Decimal("2.5")), "changed", i)
+            for i in (1, 2, 3)])
+    with crm.read() as conn:
+        assert _stored(conn, driver) == _stored(conn, reference)
+        if conn.dialect.name == "sqlite":
+            assert {r[1] for r in _stored(conn, driver)} == {sqlite_timestamp(at)}
+
+
+def test_empty_writes_do_nothing(crm, twins):
+    _, driver = twins
+    with crm.transaction() as tx:
+        insert_rows(tx.conn, driver, [])
+        update_rows(tx.conn, driver, "id", ("label",), [])
+    with crm.read() as conn:
+        assert _stored(conn, driver) == []
