@@ -11,9 +11,9 @@ rule firing twice for one customer within the window.  A trigger at chain
 depth ``max_chain_depth`` or deeper is recorded as ``stopped`` and logged.
 
 ``interaction.recorded`` rules are matched in SQL over the batch's id range
-(the core does not store that event per row) and their firings recorded with
-one ``INSERT … SELECT`` per rule; other rules are matched in Python as their
-events are delivered.
+(the core does not store that event per row); other rules are matched in
+Python as their events are delivered.  A firing that runs at once is stored
+after its actions, with its outcome, so each is written once.
 """
 
 from __future__ import annotations
@@ -117,8 +117,10 @@ def on_events(ctx, delivered: Sequence[Any]) -> None:
 def on_interactions(ctx, batch) -> None:
     """Match the batch's interactions against ``interaction.recorded`` rules, set-based.
 
-    Per rule one ``INSERT … SELECT`` over the batch's id range records the
-    firings (skipping keys already recorded); the pending ones then fire.
+    Every rule's condition is evaluated in SQL over the batch's id range
+    (skipping keys already recorded) before any action runs.  Firings that
+    wait or are stopped are recorded with one ``INSERT … SELECT`` per rule;
+    the others fire at once and are recorded with their outcome.
     """
     from .sqlfields import FieldSQL
 
@@ -128,7 +130,7 @@ def on_interactions(ctx, batch) -> None:
     conn, i, f = ctx.conn, interactions, firings
     now = ctx.now()
     in_batch = i.c.id.between(batch.first_id, batch.last_id)
-    pending = []
+    firing_now = []
     for rule in rules:
         status, outcome = _initial_status(ctx, rule, 0)
         values = {"rule": rule["name"], "trigger_type": INTERACTION, "trigger_kind": "interaction",
@@ -142,25 +144,21 @@ def on_interactions(ctx, batch) -> None:
             source = source.join(customers, customers.c.id == i.c.customer_id)
         if "lead" in fields.reads:
             source = source.outerjoin(leads, leads.c.customer_id == i.c.customer_id)
-        query = (select(i.c.id, i.c.customer_id, *[literal(v, f.c[k].type).label(k)
-                                                    for k, v in values.items()])
-                 .select_from(source)
-                 .where(in_batch, condition, ~exists().where(f.c.rule == rule["name"],
-                                                             f.c.trigger_kind == "interaction",
-                                                             f.c.trigger_id == i.c.id))
-                 .order_by(i.c.id))
+        matched = (select(i.c.id, i.c.customer_id).select_from(source)
+                   .where(in_batch, condition, ~exists().where(f.c.rule == rule["name"],
+                                                               f.c.trigger_kind == "interaction",
+                                                               f.c.trigger_id == i.c.id))
+                   .order_by(i.c.id))
+        if status == "pending":
+            firing_now += [dict(values, trigger_id=iid, customer_id=cid, fired_at=None)
+                           for iid, cid in conn.execute(matched)]
+            continue
+        query = matched.add_columns(*[literal(v, f.c[k].type).label(k) for k, v in values.items()])
         added = conn.execute(insert(f).from_select(["trigger_id", "customer_id", *values], query))
         if status == "stopped" and added.rowcount:
             log.warning("operational automation: rule %r stopped for %d interactions: %s",
                         rule["name"], added.rowcount, outcome)
-        if status == "pending":
-            pending += conn.execute(
-                select(f.c.id, f.c.rule, f.c.customer_id)
-                .where(f.c.rule == rule["name"], f.c.trigger_kind == "interaction",
-                       f.c.trigger_id.between(batch.first_id, batch.last_id), f.c.status == "pending")
-                .order_by(f.c.id)).all()
-    if pending:
-        fire(ctx, pending)
+    _record(ctx, firing_now)
 
 
 def _initial_status(ctx, rule: dict[str, Any], depth: int) -> tuple[str, str | None]:
@@ -192,13 +190,21 @@ def start(ctx, triggers: Sequence[Trigger]) -> None:
                      "chain_depth": t.depth, "status": status, "triggered_at": t.at,
                      "due_at": t.at + dt.timedelta(hours=t.rule["wait_hours"]), "fired_at": None,
                      "actions": [next(iter(a)) for a in t.rule["do"]], "outcome": outcome})
-    if not rows:
-        return
-    ids = insert_all(ctx.conn, firings, rows)
-    pending = [(fid, row["rule"], row["customer_id"])
-               for fid, row in zip(ids, rows) if row["status"] == "pending"]
-    if pending:
-        fire(ctx, pending)
+    _record(ctx, rows)
+
+
+def _record(ctx, rows: list[dict[str, Any]]) -> None:
+    """Run the actions of the new firings ``rows`` that are pending, then store every row
+    once, with its final status.
+
+    A firing is stored after its actions ran, so firings those actions caused
+    (through the events they emitted) have smaller ids.
+    """
+    pending = [(n, row["rule"], row["customer_id"]) for n, row in enumerate(rows)
+               if row["status"] == "pending"]
+    for n, status, outcome, fired_at in _decide(ctx, pending):
+        rows[n].update(status=status, outcome=outcome, fired_at=fired_at)
+    insert_all(ctx.conn, firings, rows)
 
 
 def _known_keys(conn, triggers: Sequence[Trigger]) -> set[tuple[str, str, int]]:
@@ -212,37 +218,45 @@ def _known_keys(conn, triggers: Sequence[Trigger]) -> set[tuple[str, str, int]]:
     return known
 
 
-def fire(ctx, pending: Sequence[tuple[int, str, int]]) -> int:
-    """Run firings ``[(firing_id, rule name, customer_id)]`` now, honouring cooldowns."""
+def _decide(ctx, pending: Sequence[tuple[Any, str, int]]
+           ) -> list[tuple[Any, str, str, dt.datetime | None]]:
+    """Fire ``[(key, rule name, customer_id)]`` now, honouring cooldowns: run the actions of
+    those that fire; return ``(key, status, outcome, fired_at)`` for each."""
     rules = {r["name"]: r for r in ctx.config["automation"]["rules"]}
     now = ctx.now()
-    fired_at = driver_value(ctx.conn, firings.c.fired_at, now)
-    updates = []  # (status, outcome, fired_at, firing id)
-    fired = 0
-    by_rule: dict[str, list[tuple[int, int]]] = {}
-    for fid, name, cid in pending:
-        by_rule.setdefault(name, []).append((fid, cid))
+    decided = []
+    by_rule: dict[str, list[tuple[Any, int]]] = {}
+    for key, name, cid in pending:
+        by_rule.setdefault(name, []).append((key, cid))
     for name, items in by_rule.items():
         rule = rules.get(name)
         if rule is None:
-            updates += [("cancelled", "rule no longer configured", None, fid) for fid, _ in items]
+            decided += [(key, "cancelled", "rule no longer configured", None) for key, _ in items]
             continue
         cooling = _cooling(ctx.conn, rule, [cid for _, cid in items], now)
         go, seen = [], set()
-        for fid, cid in items:
+        for key, cid in items:
             if cid in cooling or cid in seen:
-                updates.append(("cooldown", f"fired for this customer within {rule['cooldown_hours']} h",
-                                None, fid))
+                decided.append((key, "cooldown",
+                                f"fired for this customer within {rule['cooldown_hours']} h", None))
                 continue
             if rule["cooldown_hours"] > 0:
                 seen.add(cid)
-            go.append((fid, cid))
+            go.append((key, cid))
         if go:
             outcomes = actions.run(ctx, rule, go)
-            updates += [("fired", outcomes[fid], fired_at, fid) for fid, _ in go]
-            fired += len(go)
-    update_rows(ctx.conn, firings, "id", ("status", "outcome", "fired_at"), updates)
-    return fired
+            decided += [(key, "fired", outcomes[key], now) for key, _ in go]
+    return decided
+
+
+def fire(ctx, due: Sequence[tuple[int, str, int]]) -> int:
+    """Fire the stored firings ``[(firing_id, rule name, customer_id)]`` now; return how many fired."""
+    decided = _decide(ctx, due)
+    fired_at = driver_value(ctx.conn, firings.c.fired_at, ctx.now())
+    update_rows(ctx.conn, firings, "id", ("status", "outcome", "fired_at"),
+                [(status, outcome, fired_at if at else None, fid)
+                 for fid, status, outcome, at in decided])
+    return sum(status == "fired" for _, status, _, _ in decided)
 
 
 def _cooling(conn, rule: dict[str, Any], customer_ids: list[int], now: dt.datetime) -> set[int]:

@@ -142,6 +142,22 @@ def test_conditions_see_the_payload_and_the_customer(crm, clock, operational, st
     assert [(t["customer"], t["assignee"]) for t in api.tasks()] == [("C2", "ana"), ("C3", "ben")]
 
 
+def test_every_interaction_rule_sees_the_batch_as_it_was_before_any_action(crm, clock, operational):
+    tag = {"name": "tag-buyer", "on": "interaction.recorded", "do": [{"add_tag": "buyer"}]}
+    second = {"name": "greet-buyer", "on": "interaction.recorded",
+              "if": {"field": "customer.tags", "op": "contains", "value": "buyer"},
+              "do": [{"emit": {"type": "automation.greeted"}}]}
+    api = operational(rules(tag, second))
+    crm.customers.add("C1")
+    crm.interactions.record("C1", clock.now(), amount="10")
+    assert fired(api) == [("C1", "fired")] and crm.customers.get("C1").tags == ("buyer",)
+    crm.interactions.record("C1", clock.now(), amount="20")  # now tagged before the batch
+    assert fired(api, "greet-buyer") == [("C1", "fired")]
+    assert [f["outcome"] for f in api.firings(rule="tag-buyer")] == ["add_tag: unchanged",
+                                                                   "add_tag: ok"]
+    assert all(f["fired_at"] == clock.now() for f in api.firings())
+
+
 def test_queue_message_honours_preferred_channel_and_consent(crm, operational):
     rule = {"name": "welcome", "on": "customer.created",
             "do": [{"queue_message": {"template": "welcome"}}]}
