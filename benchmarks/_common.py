@@ -6,9 +6,11 @@ import datetime as dt
 import random
 import resource
 import sys
+import tempfile
 import time
 from decimal import Decimal
-from typing import Iterator
+from pathlib import Path
+from typing import Callable, Iterator
 
 UTC = dt.timezone.utc
 START = dt.datetime(2023, 1, 1, tzinfo=UTC)
@@ -43,6 +45,24 @@ class Timer:
     def __exit__(self, *exc):
         self.seconds = time.perf_counter() - self.start
         return False
+
+
+def best_of(repeat: int, runs: dict[str, Callable[[Path], float]]) -> dict[str, float]:
+    """Each run's fastest time of ``repeat``, the runs interleaved (a, b, c, a, b, c, …).
+
+    A run gets a fresh scratch directory and returns its timed seconds.
+    Interleaving spreads the shared machine's slow spells over every side and
+    the minimum is the run least disturbed by other work (as ``timeit``
+    reports); every time is printed, so the spread is visible.
+    """
+    times: dict[str, list[float]] = {name: [] for name in runs}
+    for _ in range(repeat):
+        for name, run in runs.items():
+            with tempfile.TemporaryDirectory() as tmp:
+                times[name].append(run(Path(tmp)))
+    for name, seconds in times.items():
+        print(f"  {name}: {', '.join(f'{s:.1f}' for s in seconds)} s")
+    return {name: min(seconds) for name, seconds in times.items()}
 
 
 def interaction_rows(count: int, customers: int, seed: int = 1) -> Iterator[dict]:

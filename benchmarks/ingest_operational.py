@@ -1,9 +1,11 @@
 """Operational ingest benchmark: ``record_many`` with operational enabled against raw sqlite3.
 
-Three runs in one process on the same rows: raw ``sqlite3`` ``executemany``
+Three sides in one process on the same rows: raw ``sqlite3`` ``executemany``
 into an equivalent table (the baseline), the pipeline with no plugin, and the
 pipeline with operational and a realistic rule set (10 scoring rules, 5
 automation rules); both pipeline figures are printed against the baseline.
+With ``--repeat N`` each side runs N times, interleaved, and the fastest
+runs are compared.
 
 The rows mix visits, inbound calls and messages, purchases and a few complaints,
 so the react step does its real work: leads entering the funnel, the scoring
@@ -12,7 +14,8 @@ summed from them, promotions,
 assignment with first-contact tasks, complaint cases with SLA due times, and
 ``interaction.recorded`` automation rules matched in SQL.
 
-    python benchmarks/ingest_operational.py --rows 1000000 --customers 100000
+    python benchmarks/ingest_operational.py --rows 1000000 --customers 100000 \
+        --batch-size 200000 --repeat 3
     python benchmarks/ingest_operational.py --rows 20000 --customers 2000
 """
 
@@ -22,13 +25,12 @@ import argparse
 import datetime as dt
 import random
 import sys
-import tempfile
 from decimal import Decimal
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from _common import Timer, report  # noqa: E402
+from _common import Timer, best_of, report  # noqa: E402
 from ingest import raw_sqlite  # noqa: E402
 
 from crmkit import CRM  # noqa: E402
@@ -118,13 +120,18 @@ def main() -> None:
     parser.add_argument("--customers", type=int, default=20_000)
     parser.add_argument("--batch-size", type=int, default=5000,
                         help="rows per pipeline transaction (the baseline uses one for all)")
+    parser.add_argument("--repeat", type=int, default=1,
+                        help="runs of each side, interleaved; the fastest of each is compared")
     args = parser.parse_args()
     data = rows(args.rows, args.customers)
-    with tempfile.TemporaryDirectory() as tmp:
-        raw = raw_sqlite(Path(tmp) / "raw.db", data, args.customers)
-        core = pipeline(Path(tmp) / "core.db", data, args.customers, False, args.batch_size)
-        ours = pipeline(Path(tmp) / "operational.db", data, args.customers, True, args.batch_size)
-    batches = f"batches of {args.batch_size:,}"
+    best = best_of(args.repeat, {
+        "raw sqlite3": lambda tmp: raw_sqlite(tmp / "raw.db", data, args.customers),
+        "no plugin": lambda tmp: pipeline(tmp / "core.db", data, args.customers, False,
+                                          args.batch_size),
+        "operational": lambda tmp: pipeline(tmp / "operational.db", data, args.customers, True,
+                                            args.batch_size)})
+    raw, core, ours = best["raw sqlite3"], best["no plugin"], best["operational"]
+    batches = f"batches of {args.batch_size:,}, best of {args.repeat}"
     report(f"record_many, no plugin, {batches}, vs. raw sqlite3", raw, core, args.rows, goal=0.5)
     report(f"record_many with operational (10 scoring, 5 automation rules), {batches}, "
            "vs. raw sqlite3", raw, ours, args.rows, goal=0.5)
