@@ -2,18 +2,19 @@
 
 When a batch writes tens of thousands of rows, SQLAlchemy's per-row parameter
 handling costs more than SQLite's own insert.  On SQLite these helpers bind
-each value exactly as its column type would (once per distinct datetime: a
-batch's rows share their timestamps) and hand the rows to the driver; on
-PostgreSQL they use SQLAlchemy's ``executemany``.
+each value exactly as its column type would (a ``UTCDateTime`` once per
+distinct value: a batch's rows share their timestamps) and hand the rows to
+the driver; on PostgreSQL they use SQLAlchemy's ``executemany``.
 """
 
 from __future__ import annotations
 
-import datetime as dt
 from operator import itemgetter
 from typing import Any, Callable, Iterable, Sequence
 
 from sqlalchemy import Column, Connection, Table, insert
+
+from .types import UTCDateTime
 
 
 def driver_value(conn: Connection, column: Column, value: Any) -> Any:
@@ -37,8 +38,8 @@ def insert_rows(conn: Connection, table: Table, rows: Sequence[dict[str, Any]]) 
         return
     names = given + [c.name for c in left_out]
     defaults = tuple(c.default.arg for c in left_out)
-    converted = [(n, _once_per_datetime(process)) for n, process in
-                 enumerate(_processor(conn, table.c[name]) for name in names) if process]
+    converted = [(n, process) for n, process in
+                 enumerate(_row_processor(conn, table.c[name]) for name in names) if process]
     pick = itemgetter(*given)
     params = []
     for row in rows:
@@ -70,14 +71,15 @@ def _processor(conn: Connection, column: Column) -> Callable[[Any], Any] | None:
     return column.type.dialect_impl(conn.dialect).bind_processor(conn.dialect)
 
 
-def _once_per_datetime(process: Callable[[Any], Any]) -> Callable[[Any], Any]:
-    """``process``, run once per distinct datetime (equal aware datetimes are one instant,
-    so they bind alike)."""
-    done: dict[dt.datetime, Any] = {}
+def _row_processor(conn: Connection, column: Column) -> Callable[[Any], Any] | None:
+    """:func:`_processor`, run once per distinct value for ``UTCDateTime`` columns: a batch's
+    rows share their timestamps, and equal instants bind alike whatever their zone."""
+    process = _processor(conn, column)
+    if process is None or not isinstance(column.type, UTCDateTime):
+        return process
+    done: dict[Any, Any] = {}
 
     def remembered(value: Any) -> Any:
-        if type(value) is not dt.datetime:
-            return process(value)
         found = done.get(value)
         if found is None:
             found = done[value] = process(value)

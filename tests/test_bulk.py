@@ -6,7 +6,8 @@ import datetime as dt
 from decimal import Decimal
 
 import pytest
-from sqlalchemy import Column, Integer, LargeBinary, MetaData, String, Table, insert, select
+from sqlalchemy import (Column, DateTime, Integer, LargeBinary, MetaData, String, Table, insert,
+                        select)
 
 from crmkit.bulk import driver_value, insert_rows, update_rows
 from crmkit.types import JSONType, Money, UTCDateTime, sqlite_timestamp
@@ -24,6 +25,7 @@ def _table(metadata: MetaData, name: str) -> Table:
         Column("data", JSONType),
         Column("blob", LargeBinary),
         Column("label", String(20), default="plain"),
+        Column("wall", DateTime),  # a plain type: the same instant in two zones binds apart
     )
 
 
@@ -38,19 +40,20 @@ def twins(crm):
 
 ROWS = [
     {"id": 1, "at": dt.datetime(2025, 1, 1, 12, 0, tzinfo=UTC), "amount": Decimal("12.3456"),
-     "data": {"tags": ["a", "é"], "n": 1}, "blob": b"\x00\x01"},
+     "data": {"tags": ["a", "é"], "n": 1}, "blob": b"\x00\x01",
+     "wall": dt.datetime(2025, 1, 1, 12, 0, tzinfo=UTC)},
     # the same instant in another zone, then a distinct one with microseconds
     {"id": 2, "at": dt.datetime(2025, 1, 1, 13, 0, tzinfo=PARIS), "amount": None,
-     "data": None, "blob": None},
+     "data": None, "blob": None, "wall": dt.datetime(2025, 1, 1, 13, 0, tzinfo=PARIS)},
     {"id": 3, "at": dt.datetime(2025, 1, 1, 12, 0, 0, 250, tzinfo=UTC), "amount": Decimal("-1"),
-     "data": [], "blob": b""},
+     "data": [], "blob": b"", "wall": None},
 ]
 
 
 def _stored(conn, table: Table) -> list[tuple]:
     """The rows as the database holds them (no result processing)."""
     return [tuple(r) for r in conn.exec_driver_sql(
-        f"SELECT id, at, amount, data, blob, label FROM {table.name} ORDER BY id")]
+        f"SELECT id, at, amount, data, blob, label, wall FROM {table.name} ORDER BY id")]
 
 
 def test_insert_rows_stores_what_sqlalchemy_stores(crm, twins):
