@@ -7,7 +7,7 @@ import json
 import re
 from typing import Any, Iterable, Sequence
 
-from sqlalchemy import bindparam, func, insert, select, update
+from sqlalchemy import bindparam, func, insert, or_, select, update
 
 from . import tables
 from .config import describe_error
@@ -26,6 +26,9 @@ TEXT_LIMITS = {"external_id": 200, "name": 300, "email": 320, "phone": 64,
 UPDATABLE = ("name", "type", "email", "phone", "organisation_id", "preferred_channel",
              "lifecycle_stage", "tags", "attributes")
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+PHONE_TEXT = re.compile(r"^[0-9 +()./-]+$")
+PHONE_MARKS = (" ", "-", "(", ")", ".", "/", "+")
+"""What :meth:`CustomerService.search` ignores when it compares phone digits."""
 
 
 class CustomerService:
@@ -126,6 +129,31 @@ class CustomerService:
         with self.crm.read() as conn:
             return [to_customer(r) for r in conn.execute(query).mappings()]
 
+    def search(self, text: str | None, tag: str | None = None, limit: int = 100) -> list[Customer]:
+        """Customers whose name, email, external id or a tag contains ``text`` (any case), or
+        whose phone contains its digits; with ``tag`` only customers carrying that tag.
+
+        Erased customers are never found.  Results are in id order.
+        """
+        c = tables.customers.c
+        query = select(tables.customers).where(c.erased_at.is_(None)).order_by(c.id).limit(limit)
+        if text is not None and text.strip():
+            needle = text.strip().lower()
+            matches = [func.lower(column).contains(needle, autoescape=True)
+                       for column in (c.name, c.email, c.external_id)]
+            matches.append(json_array_contains(c.tags, text.strip()))
+            digits = "".join(ch for ch in needle if ch.isdigit() and ch.isascii())
+            if len(digits) >= 3 and PHONE_TEXT.match(needle):
+                phone_digits = c.phone
+                for mark in PHONE_MARKS:
+                    phone_digits = func.replace(phone_digits, mark, "")
+                matches.append(phone_digits.contains(digits, autoescape=True))
+            query = query.where(or_(*matches))
+        if tag is not None:
+            query = query.where(json_array_contains(c.tags, tag))
+        with self.crm.read() as conn:
+            return [to_customer(r) for r in conn.execute(query).mappings()]
+
     def list(self, limit: int | None = 100, offset: int = 0, type: str | None = None,
              organisation: str | None = None) -> list[Customer]:
         """Customers in id order; optionally only one type or the people of one organisation."""
@@ -163,6 +191,17 @@ class CustomerService:
             bindparam("refs", expanding=True)))
         for start in range(0, len(refs), 5000):
             found.update(conn.execute(query, {"refs": refs[start:start + 5000]}).all())
+        return found
+
+    def external_ids_by_id(self, ids: Iterable[int]) -> dict[int, str]:
+        """Map internal customer ids to external ids (unknown ids are absent)."""
+        c = tables.customers.c
+        wanted = sorted({i for i in ids if i is not None})
+        found: dict[int, str] = {}
+        query = select(c.id, c.external_id).where(c.id.in_(bindparam("ids", expanding=True)))
+        with self.crm.read() as conn:
+            for start in range(0, len(wanted), 5000):
+                found.update(conn.execute(query, {"ids": wanted[start:start + 5000]}).all())
         return found
 
     def existing_ids(self, ids: Iterable[int], conn) -> set[int]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import insert, select
+from sqlalchemy import insert, select, update
 
 from . import tables
 from .errors import ConflictError, NotFound, ValidationError
@@ -10,7 +10,7 @@ from .models import Staff
 
 
 class StaffService:
-    """``crm.staff``: add and list staff members."""
+    """``crm.staff``: add, list and remove staff members."""
 
     def __init__(self, crm):
         self.crm = crm
@@ -27,6 +27,21 @@ class StaffService:
                                                    "email": email, "active": True,
                                                    "created_at": tx.now()})
             tx.audit("create", "staff", handle, {"name": name, "team": team})
+        return self.get(handle)
+
+    def remove(self, handle: str) -> Staff:
+        """Deactivate a staff member: no new work is assigned to them; their history stays.
+
+        A removed member is no longer listed (``list(active_only=False)`` shows
+        them) and cannot be added again under the same handle.
+        """
+        member = self.get(handle)
+        if not member.active:
+            raise ConflictError(f"staff member {handle!r} was already removed")
+        with self.crm.transaction() as tx:
+            tx.conn.execute(update(tables.staff).where(tables.staff.c.handle == handle)
+                            .values(active=False))
+            tx.audit("update", "staff", handle, {"active": [True, False]})
         return self.get(handle)
 
     def get(self, handle: str) -> Staff:

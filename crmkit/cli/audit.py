@@ -15,7 +15,8 @@ COLUMNS = ["id", "at", "actor", "action", "table_name", "record_key", "changes",
 @click.option("--action", help="Only this action (create, update, merge, erase, consent, "
               "import, enable, disable, configure).")
 @click.option("--actor", help="Only this actor (staff handle or system).")
-@click.option("--limit", type=click.IntRange(1), default=100, show_default=True)
+@click.option("--limit", type=click.IntRange(1), default=100, show_default=True,
+              help="Most entries to show.")
 @format_option
 @pass_state
 def audit(state, customer, since, action, actor, limit, fmt) -> None:
@@ -29,4 +30,5 @@ def audit(state, customer, since, action, actor, limit, fmt) -> None:
     with state.open() as crm:
         entries = AuditLog(crm).list(customer=customer, since=when, action=action, actor=actor,
                                      limit=limit)
-    output([attrs.asdict(e) for e in entries], COLUMNS, fmt)
+    output([attrs.asdict(e) for e in entries], COLUMNS, fmt, limit=limit,
+           more="raise --limit or narrow with --customer, --since, --action or --actor")

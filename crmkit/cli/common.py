@@ -107,27 +107,41 @@ def jsonable(value: Any) -> Any:
     return value
 
 
-def output(rows: Iterable[dict[str, Any]], columns: Sequence[str], fmt: str) -> None:
-    """Print ``rows`` as an aligned table, a JSON array, or CSV with a header."""
+def output(rows: Iterable[dict[str, Any]], columns: Sequence[str], fmt: str,
+           limit: int | None = None, more: str = "raise --limit or page with --offset") -> None:
+    """Print ``rows`` as an aligned table, a JSON array, or CSV with a header.
+
+    In CSV a list of texts (tags) is one cell joined by ``;``, as the import
+    and export files write it.  When ``limit`` is given and the listing
+    reached it, a note on stderr says that there may be more and how to see
+    them (``more``), so piped output stays clean.
+    """
     rows = [{c: jsonable(r.get(c)) for c in columns} for r in rows]
     if fmt == "json":
         click.echo(json.dumps(rows, indent=2, ensure_ascii=False))
-        return
-    if fmt == "csv":
+    elif fmt == "csv":
         buffer = io.StringIO()
         writer = csv.writer(buffer, lineterminator="\n")
         writer.writerow(columns)
         for row in rows:
-            writer.writerow([_cell(row[c]) for c in columns])
+            writer.writerow([_csv_cell(row[c]) for c in columns])
         click.echo(buffer.getvalue(), nl=False)
-        return
-    cells = [[_cell(row[c]) for c in columns] for row in rows]
-    widths = [max([len(c)] + [len(r[i]) for r in cells]) for i, c in enumerate(columns)]
-    click.echo("  ".join(c.ljust(w) for c, w in zip(columns, widths)).rstrip())
-    for row in cells:
-        click.echo("  ".join(v.ljust(w) for v, w in zip(row, widths)).rstrip())
-    if not cells:
-        click.echo("(none)")
+    else:
+        cells = [[_cell(row[c]) for c in columns] for row in rows]
+        widths = [max([len(c)] + [len(r[i]) for r in cells]) for i, c in enumerate(columns)]
+        click.echo("  ".join(c.ljust(w) for c, w in zip(columns, widths)).rstrip())
+        for row in cells:
+            click.echo("  ".join(v.ljust(w) for v, w in zip(row, widths)).rstrip())
+        if not cells:
+            click.echo("(none)")
+    if limit is not None and len(rows) >= limit:
+        click.echo(f"note: stopped at --limit {limit}; there may be more ({more})", err=True)
+
+
+def _csv_cell(value: Any) -> str:
+    if isinstance(value, list) and all(isinstance(v, str) for v in value):
+        return ";".join(value)
+    return _cell(value)
 
 
 def output_document(document: Any, fmt: str) -> None:

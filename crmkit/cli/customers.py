@@ -6,6 +6,7 @@ import json
 
 import click
 
+from ..errors import ValidationError
 from .common import format_option, output, output_document, pass_state
 
 COLUMNS = ["external_id", "type", "name", "email", "phone", "preferred_channel",
@@ -33,16 +34,14 @@ def customers() -> None:
 @pass_state
 def add(state, external_id, name, type_, email, phone, organisation, preferred_channel,
         lifecycle_stage, tags, attrs_) -> None:
-    """Add a customer."""
-    attributes = {}
-    for item in attrs_:
-        key, sep, value = item.partition("=")
-        if not sep or not key:
-            raise click.BadParameter(f"{item!r} is not KEY=VALUE", param_hint="--attr")
-        try:
-            attributes[key] = json.loads(value)
-        except json.JSONDecodeError:
-            attributes[key] = value
+    """Add a customer.
+
+    \b
+    Example:
+      crmkit customers add C00042 --name "Ada Lovelace" --email ada@example.com \\
+        --tag vip --attr city=London --attr birth_year=1815
+    """
+    attributes = parse_attributes(attrs_)
     with state.open() as crm:
         customer = crm.customers.add(
             external_id, name, type=type_, email=email, phone=phone, organisation=organisation,
@@ -51,9 +50,105 @@ def add(state, external_id, name, type_, email, phone, organisation, preferred_c
     click.echo(f"added customer {customer.external_id}")
 
 
+def parse_attributes(items) -> dict:
+    """``--attr KEY=VALUE`` options as a dict (VALUE is JSON when it parses, text otherwise)."""
+    attributes = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise click.BadParameter(f"{item!r} is not KEY=VALUE", param_hint="--attr")
+        try:
+            attributes[key] = json.loads(value)
+        except json.JSONDecodeError:
+            attributes[key] = value
+    return attributes
+
+
+CLEARABLE = ("name", "email", "phone", "organisation", "preferred_channel", "lifecycle_stage")
+
+
+@customers.command()
+@click.argument("external_id")
+@click.option("--name", help="New name.")
+@click.option("--type", "type_", type=click.Choice(["person", "organisation"]), help="New type.")
+@click.option("--email", help="New email address.")
+@click.option("--phone", help="New phone number.")
+@click.option("--organisation", help="External id of the organisation this person belongs to.")
+@click.option("--preferred-channel", help="New preferred contact channel.")
+@click.option("--lifecycle-stage", help="New lifecycle stage.")
+@click.option("--add-tag", "add_tags", multiple=True, help="Add this tag (repeatable).")
+@click.option("--remove-tag", "remove_tags", multiple=True, help="Remove this tag (repeatable).")
+@click.option("--attr", "attrs_", multiple=True, metavar="KEY=VALUE",
+              help="Set an attribute (repeatable; VALUE is JSON when it parses); other "
+                   "attributes stay.")
+@click.option("--clear", "cleared", multiple=True, type=click.Choice(CLEARABLE),
+              help="Empty this field (repeatable).")
+@pass_state
+def update(state, external_id, name, type_, email, phone, organisation, preferred_channel,
+           lifecycle_stage, add_tags, remove_tags, attrs_, cleared) -> None:
+    """Change fields of a customer; only the options given change (audited).
+
+    \b
+    Example:
+      crmkit customers update C00042 --email ada@example.org --add-tag vip --clear phone
+    """
+    given = {"name": name, "type": type_, "email": email, "phone": phone,
+             "organisation": organisation, "preferred_channel": preferred_channel,
+             "lifecycle_stage": lifecycle_stage}
+    changes = {field: value for field, value in given.items() if value is not None}
+    both = set(changes) & set(cleared)
+    if both:
+        raise ValidationError(f"--{sorted(both)[0].replace('_', '-')} and --clear "
+                               f"{sorted(both)[0]} contradict each other")
+    changes.update({field: None for field in cleared})
+    if attrs_:
+        changes["attributes"] = parse_attributes(attrs_)
+    with state.open() as crm:
+        if add_tags or remove_tags:
+            tags = set(crm.customers.get(external_id).tags) | set(add_tags)
+            changes["tags"] = sorted(tags - set(remove_tags))
+        if not changes:
+            raise ValidationError("nothing to change: give at least one option "
+                                   "(see crmkit customers update --help)")
+        before = crm.customers.get(external_id)
+        after = crm.customers.update(external_id, **changes)
+    changed = [f for f in ("name", "type", "email", "phone", "organisation_id",
+                           "preferred_channel", "lifecycle_stage", "tags", "attributes")
+               if getattr(before, f) != getattr(after, f)]
+    shown = ", ".join(f.replace("organisation_id", "organisation") for f in changed)
+    click.echo(f"updated customer {external_id}: {shown}" if changed
+               else f"customer {external_id} unchanged")
+
+
+@customers.command()
+@click.argument("text", required=False)
+@click.option("--tag", help="Only customers with this tag.")
+@click.option("--limit", type=click.IntRange(1), default=100, show_default=True,
+              help="Most customers to show.")
+@format_option
+@pass_state
+def search(state, text, tag, limit, fmt) -> None:
+    """Find customers whose name, email, phone, external id or a tag contains TEXT.
+
+    Matching ignores case; a phone matches on its digits.  Give TEXT, --tag,
+    or both (both must match).
+
+    \b
+    Examples:
+      crmkit customers search lovelace
+      crmkit customers search 7946 --tag vip --format csv
+    """
+    if not text and not tag:
+        raise ValidationError("give a TEXT to search for, --tag, or both")
+    with state.open() as crm:
+        rows = [vars_of(c) for c in crm.customers.search(text, tag=tag, limit=limit)]
+    output(rows, COLUMNS, fmt, limit=limit, more="raise --limit or search more narrowly")
+
+
 @customers.command("list")
-@click.option("--limit", type=click.IntRange(1), default=100, show_default=True)
-@click.option("--offset", type=click.IntRange(0), default=0)
+@click.option("--limit", type=click.IntRange(1), default=100, show_default=True,
+              help="Most customers to show.")
+@click.option("--offset", type=click.IntRange(0), default=0, help="Customers to skip first.")
 @click.option("--type", "type_", type=click.Choice(["person", "organisation"]))
 @click.option("--organisation", help="Only the people of this organisation (external id).")
 @format_option
@@ -63,7 +158,7 @@ def list_(state, limit, offset, type_, organisation, fmt) -> None:
     with state.open() as crm:
         rows = [vars_of(c) for c in crm.customers.list(limit=limit, offset=offset, type=type_,
                                                         organisation=organisation)]
-    output(rows, COLUMNS, fmt)
+    output(rows, COLUMNS, fmt, limit=limit)
 
 
 def vars_of(customer) -> dict:
@@ -100,11 +195,12 @@ TIMELINE_COLUMNS = ["at", "source", "kind", "summary"]
 def customer_360(crm, external_id: str, limit: int) -> dict:
     """The document ``customers show`` prints."""
     customer = crm.customers.get(external_id)
-    profile = {k: v for k, v in vars_of(customer).items() if k not in ("attributes", "id")}
+    profile = {("organisation" if k == "organisation_id" else k): v
+               for k, v in vars_of(customer).items() if k not in ("attributes", "id")}
     document = {"profile": profile, "attributes": customer.attributes}
     if customer.organisation_id is not None:
         org = crm.customers.get_by_id(customer.organisation_id)
-        profile["organisation_id"] = org.external_id
+        profile["organisation"] = org.external_id
         document["organisation"] = {"external_id": org.external_id, "name": org.name}
     if customer.type == "organisation":
         people = crm.customers.list(organisation=external_id, limit=None)

@@ -13,17 +13,30 @@ def events() -> None:
 
 
 @events.command("list")
-@click.option("--type", "type_")
-@click.option("--limit", type=click.IntRange(1), default=100, show_default=True)
+@click.option("--type", "type_", help="Only events of this type (see `crmkit events types`).")
+@click.option("--customer", help="Only events of this customer (external id).")
+@click.option("--after", type=click.IntRange(0), default=None, metavar="EVENT_ID",
+              help="Only events after this event id (to page on from the last one shown).")
+@click.option("--limit", type=click.IntRange(1), default=100, show_default=True,
+              help="Most events to show.")
 @format_option
 @pass_state
-def list_(state, type_, limit, fmt) -> None:
-    """List stored events, oldest first."""
-    import attrs
+def list_(state, type_, customer, after, limit, fmt) -> None:
+    """List stored events, oldest first; each names its customer by external id.
 
+    \b
+    Example:
+      crmkit events list --type stage.changed --after 1200 --format json
+    """
     with state.open() as crm:
-        rows = [attrs.asdict(e) for e in crm.events.list(type=type_, limit=limit)]
-    output(rows, ["id", "type", "customer_id", "occurred_at", "source", "payload"], fmt)
+        customer_id = crm.customers.get(customer).id if customer is not None else None
+        found = crm.events.list(type=type_, customer_id=customer_id, after_id=after, limit=limit)
+        external = crm.customers.external_ids_by_id(e.customer_id for e in found)
+    rows = [{"id": e.id, "type": e.type, "customer": external.get(e.customer_id),
+             "occurred_at": e.occurred_at, "source": e.source, "payload": e.payload}
+            for e in found]
+    output(rows, ["id", "type", "customer", "occurred_at", "source", "payload"], fmt, limit=limit,
+           more="raise --limit or page on with --after and the last id shown")
 
 
 @events.command("types")

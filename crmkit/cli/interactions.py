@@ -48,8 +48,9 @@ def record(state, customer, kind, occurred_at, channel, direction, amount, curre
 
 @interactions.command("list")
 @click.option("--customer", help="Only this customer's (external id).")
-@click.option("--kind")
-@click.option("--limit", type=click.IntRange(1), default=100, show_default=True)
+@click.option("--kind", help="Only interactions of this kind (purchase, visit, ...).")
+@click.option("--limit", type=click.IntRange(1), default=100, show_default=True,
+              help="Most interactions to show.")
 @format_option
 @pass_state
 def list_(state, customer, kind, limit, fmt) -> None:
@@ -58,8 +59,7 @@ def list_(state, customer, kind, limit, fmt) -> None:
 
     with state.open() as crm:
         items = crm.interactions.list(customer=customer, kind=kind, limit=limit)
-        names = {cid: crm.customers.get_by_id(cid).external_id
-                 for cid in {i.customer_id for i in items}}
+        names = crm.customers.external_ids_by_id(i.customer_id for i in items)
     rows = [dict(attrs.asdict(i, recurse=False), customer=names.get(i.customer_id))
             for i in items]
-    output(rows, COLUMNS, fmt)
+    output(rows, COLUMNS, fmt, limit=limit, more="raise --limit or narrow with --customer or --kind")

@@ -1,4 +1,4 @@
-"""``crmkit staff add|list``."""
+"""``crmkit staff add|list|remove``."""
 
 from __future__ import annotations
 
@@ -14,12 +14,17 @@ def staff() -> None:
 
 @staff.command()
 @click.argument("handle")
-@click.option("--name", required=True)
-@click.option("--team", required=True)
-@click.option("--email")
+@click.option("--name", required=True, help="The member's full name.")
+@click.option("--team", required=True, help="The team they work in (assignment is per team).")
+@click.option("--email", help="Their email address.")
 @pass_state
 def add(state, handle, name, team, email) -> None:
-    """Add a staff member to a team."""
+    """Add a staff member to a team.
+
+    \b
+    Example:
+      crmkit staff add ana --name "Ana Lima" --team sales --email ana@example.com
+    """
     with state.open() as crm:
         crm.staff.add(handle, name, team, email)
     click.echo(f"added staff {handle} to {team}")
@@ -36,3 +41,15 @@ def list_(state, team, fmt) -> None:
     with state.open() as crm:
         rows = [attrs.asdict(s) for s in crm.staff.list(team=team)]
     output(rows, ["handle", "name", "team", "email"], fmt)
+
+
+@staff.command()
+@click.argument("handle")
+@pass_state
+def remove(state, handle) -> None:
+    """Remove a staff member: nothing new is assigned to them; their history and audit
+    entries stay, and their open work keeps its owner until reassigned.
+    """
+    with state.open() as crm:
+        crm.staff.remove(handle)
+    click.echo(f"removed staff {handle} (their history stays)")

@@ -35,7 +35,7 @@ def timeline(ctx, customer_id: int, limit: int) -> list:
             details={"stage": stage["stage"], "previous_stage": stage["previous_stage"]}))
     rows = conn.execute(select(P, R.c.as_of, R.c.settings).join(R, R.c.id == P.c.run_id)
                         .where(P.c.customer_id == customer_id)
-                        .order_by(R.c.as_of.desc(), R.c.id.desc()).limit(limit)).mappings()
+                        .order_by(R.c.as_of.desc(), R.c.id.desc()).limit(1)).mappings()
     for row in rows:
         months = row["settings"].get("months")
         clv = row["clv"].quantize(Decimal("0.01"))

@@ -47,14 +47,16 @@ def pipeline(state, by, as_of, fmt) -> None:
 @group.command()
 @click.option("--stage", default=None, help="Only leads at this stage.")
 @click.option("--min", "min_score", type=float, default=None, help="Only scores at least this.")
-@click.option("--limit", type=int, default=100, show_default=True)
+@click.option("--limit", type=click.IntRange(1), default=100, show_default=True,
+              help="Most leads to show.")
 @format_option
 @pass_state
 def scores(state, stage, min_score, limit, fmt) -> None:
     """Stored lead scores, highest first."""
     with state.open() as crm:
         rows = _api(crm).scores(stage, min_score, limit)
-    output(rows, ["customer", "name", "stage", "score", "owner", "scored_at"], fmt)
+    output(rows, ["customer", "name", "stage", "score", "owner", "scored_at"], fmt, limit=limit,
+           more="raise --limit or narrow with --stage or --min")
 
 
 @group.command()
@@ -88,8 +90,8 @@ def lead_show(state, customer, fmt) -> None:
         lead = api.lead(customer)
         if lead is None:
             raise NotFound(f"customer {customer!r} is not in the lead funnel")
-        lead["history"] = api.stage_history("lead", lead["customer_id"])
-    output_document(lead, fmt)
+        lead["history"] = api.stage_history("lead", lead.pop("customer_id"))
+    output_document({"customer": customer, **lead}, fmt)
 
 
 @leads.command("stage")

@@ -66,7 +66,8 @@ def import_(state, path, file_format) -> None:
 @click.option("--customer", help="Only this customer's mentions.")
 @click.option("--label", type=click.Choice(["positive", "neutral", "negative"]))
 @click.option("--since", help="Only mentions posted on or after this date.")
-@click.option("--limit", type=int, default=100, show_default=True)
+@click.option("--limit", type=click.IntRange(1), default=100, show_default=True,
+              help="Most mentions to show.")
 @as_of_option
 @format_option
 @pass_state
@@ -79,7 +80,8 @@ def mentions(state, customer, label, since, limit, as_of, fmt) -> None:
             customer, label, parse_timestamp(since, "--since") if since else None,
             resolve_as_of(crm, as_of), limit)]
         output(rows, ["id", "platform", "post_id", "handle", "external_id", "posted_at", "likes",
-                      "comments", "shares", "sentiment", "label", "text"], fmt)
+                      "comments", "shares", "sentiment", "label", "text"], fmt, limit=limit,
+               more="raise --limit or narrow with --customer, --label or --since")
 
 
 @group.command()

@@ -58,7 +58,7 @@ def test_show_prints_profile_organisation_people_consents_and_timeline(crm, run_
     assert code == 0, err
     shown = json.loads(out)
     assert shown["profile"]["email"] == "ada@example.com"
-    assert shown["profile"]["organisation_id"] == "ORG1"
+    assert shown["profile"]["organisation"] == "ORG1"
     assert shown["attributes"] == {"city": "London"}
     assert shown["organisation"] == {"external_id": "ORG1", "name": "Acme"}
     assert [(c["channel"], c["granted"]) for c in shown["consents"]] == [("email", True)]

@@ -45,6 +45,7 @@ def test_operational_commands(run_cli, tmp_path):
     ok(run_cli, "operational", "leads", "stage", "C2", "mql")  # assigned on reaching mql
     lead = json.loads(ok(run_cli, "operational", "leads", "show", "C2", "--format", "json"))
     assert (lead["stage"], lead["owner"]) == ("mql", "ana")
+    assert lead["customer"] == "C2" and "customer_id" not in lead
     assert [h["to_stage"] for h in lead["history"]] == ["lead", "mql"]
     code, _, err = run_cli("operational", "leads", "stage", "C2", "lead")
     assert code != 0 and "moving back from 'mql' to 'lead' is not allowed" in err

@@ -1,0 +1,156 @@
+"""Everyday commands: customers update/search, staff remove, listings' limit note,
+external ids in every listing, and one tags convention in CSV."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+
+
+def ok(run_cli, *args, **kwargs) -> str:
+    code, out, err = run_cli(*args, **kwargs)
+    assert code == 0, err
+    return out
+
+
+def seeded(run_cli) -> None:
+    ok(run_cli, "init")
+    ok(run_cli, "customers", "add", "ORG1", "--name", "Acme Ltd", "--type", "organisation")
+    ok(run_cli, "customers", "add", "C1", "--name", "Ada Lovelace", "--email", "Ada@Example.com",
+       "--phone", "+44 20 7946 0001", "--tag", "vip", "--tag", "newsletter")
+    ok(run_cli, "customers", "add", "C2", "--name", "Charles Babbage", "--email",
+       "cb@example.org", "--tag", "newsletter")
+    ok(run_cli, "customers", "add", "C3", "--name", "Grace 100% Hopper", "--email",
+       "grace@navy.example")
+
+
+def test_update_changes_only_the_given_fields_and_is_audited(run_cli):
+    seeded(run_cli)
+    out = ok(run_cli, "customers", "update", "C1", "--email", "ada@example.org",
+             "--add-tag", "partner", "--remove-tag", "newsletter", "--attr", "city=London",
+             "--organisation", "ORG1", "--clear", "phone")
+    assert out == "updated customer C1: email, phone, organisation, tags, attributes\n"
+    shown = json.loads(ok(run_cli, "customers", "show", "C1", "--format", "json"))
+    profile = shown["profile"]
+    assert (profile["name"], profile["email"], profile["phone"]) == (
+        "Ada Lovelace", "ada@example.org", None)
+    assert profile["tags"] == ["partner", "vip"] and profile["organisation"] == "ORG1"
+    assert shown["attributes"] == {"city": "London"}
+    audit = json.loads(ok(run_cli, "audit", "--customer", "C1", "--action", "update",
+                          "--format", "json"))
+    assert audit and audit[0]["changes"]["email"] == ["Ada@Example.com", "ada@example.org"]
+    # attributes merge key by key; repeating the same change changes nothing
+    ok(run_cli, "customers", "update", "C1", "--attr", "level=3")
+    assert json.loads(ok(run_cli, "customers", "show", "C1", "--format", "json"))[
+        "attributes"] == {"city": "London", "level": 3}
+    assert ok(run_cli, "customers", "update", "C1", "--attr", "level=3") == (
+        "customer C1 unchanged\n")
+
+
+def test_update_refuses_bad_input_and_changes_nothing(run_cli):
+    seeded(run_cli)
+    before = ok(run_cli, "customers", "show", "C1", "--format", "json")
+    for args, message in [
+            (("--email", "not-an-email"), "is not an email address"),
+            (("--organisation", "C2"), "'C2' is not an organisation customer"),
+            (("--email", "a@b.example", "--clear", "email"), "contradict each other"),
+            ((), "nothing to change")]:
+        code, _, err = run_cli("customers", "update", "C1", *args)
+        assert code != 0 and message in err and err.count("\n") == 1, err
+    assert ok(run_cli, "customers", "show", "C1", "--format", "json") == before
+    code, _, err = run_cli("customers", "update", "NOPE", "--name", "x")
+    assert code != 0 and "no customer 'NOPE'" in err
+
+
+def search(run_cli, *args) -> list[str]:
+    rows = json.loads(ok(run_cli, "customers", "search", *args, "--format", "json"))
+    return [r["external_id"] for r in rows]
+
+
+def test_search_by_name_email_phone_tag_and_external_id(run_cli):
+    seeded(run_cli)
+    assert search(run_cli, "lovelace") == ["C1"]          # name, any case
+    assert search(run_cli, "EXAMPLE.ORG") == ["C2"]       # email, any case
+    assert search(run_cli, "7946 0001") == ["C1"]         # phone digits, spacing ignored
+    assert search(run_cli, "20-7946") == ["C1"]
+    assert search(run_cli, "newsletter") == ["C1", "C2"]  # a tag
+    assert search(run_cli, "org1") == ["ORG1"]            # external id
+    assert search(run_cli, "100%") == ["C3"]              # LIKE wildcards are literal
+    assert search(run_cli, "_") == []
+    assert search(run_cli, "a", "--tag", "vip") == ["C1"]
+    assert search(run_cli, "--tag", "newsletter") == ["C1", "C2"]
+    code, _, err = run_cli("customers", "search")
+    assert code != 0 and "give a TEXT" in err
+
+
+def test_erased_customers_are_not_found(run_cli):
+    seeded(run_cli)
+    ok(run_cli, "customers", "erase", "C2", "--yes")
+    assert search(run_cli, "babbage") == []
+    assert search(run_cli, "newsletter") == ["C1"]
+
+
+def test_staff_remove_keeps_history_and_stops_new_work(run_cli):
+    ok(run_cli, "init")
+    ok(run_cli, "staff", "add", "ana", "--name", "Ana", "--team", "sales")
+    ok(run_cli, "staff", "add", "ben", "--name", "Ben", "--team", "sales")
+    assert ok(run_cli, "staff", "remove", "ana") == "removed staff ana (their history stays)\n"
+    listed = json.loads(ok(run_cli, "staff", "list", "--format", "json"))
+    assert [s["handle"] for s in listed] == ["ben"]
+    code, _, err = run_cli("staff", "remove", "ana")
+    assert code != 0 and "already removed" in err
+    code, _, err = run_cli("staff", "remove", "nobody")
+    assert code != 0 and "no staff member 'nobody'" in err
+    audit = json.loads(ok(run_cli, "audit", "--format", "json"))
+    assert audit[0]["table_name"] == "staff" and audit[0]["changes"] == {"active": [True, False]}
+
+
+def test_removed_staff_get_no_new_assignments(crm):
+    crm.plugins.enable("operational")
+    crm.staff.add("ana", "Ana", "sales")
+    crm.staff.add("ben", "Ben", "sales")
+    crm.staff.remove("ana")
+    owners = set()
+    for i in range(3):
+        crm.customers.add(f"L{i}", f"Lead {i}")
+        owners.add(crm.plugin("operational").assign_lead(f"L{i}", "sales"))
+    assert owners == {"ben"}
+
+
+def test_listings_note_when_they_stop_at_the_limit(run_cli):
+    seeded(run_cli)
+    code, out, err = run_cli("customers", "list", "--limit", "2", "--format", "csv")
+    assert code == 0 and len(out.splitlines()) == 3  # header + 2: the note is not in the data
+    assert err == ("note: stopped at --limit 2; there may be more "
+                   "(raise --limit or page with --offset)\n")
+    code, out, err = run_cli("customers", "list", "--limit", "5")
+    assert code == 0 and err == ""
+    code, out, err = run_cli("events", "list", "--limit", "1", "--format", "json")
+    assert len(json.loads(out)) == 1 and "page on with --after" in err
+
+
+def test_listings_name_customers_by_external_id(run_cli):
+    seeded(run_cli)
+    events = json.loads(ok(run_cli, "events", "list", "--format", "json"))
+    assert [e["customer"] for e in events[:4]] == ["ORG1", "C1", "C2", "C3"]
+    assert all("customer_id" not in e for e in events)
+    only = json.loads(ok(run_cli, "events", "list", "--customer", "C2", "--format", "json"))
+    assert {e["customer"] for e in only} == {"C2"}
+    after = json.loads(ok(run_cli, "events", "list", "--after", str(events[1]["id"]),
+                          "--format", "json"))
+    assert after[0]["id"] == events[2]["id"]
+    profile = json.loads(ok(run_cli, "customers", "show", "C1", "--format", "json"))["profile"]
+    assert "id" not in profile and "organisation_id" not in profile
+
+
+def test_csv_listings_write_tags_as_the_import_files_do(run_cli, tmp_path):
+    seeded(run_cli)
+    listed = list(csv.DictReader(io.StringIO(ok(run_cli, "customers", "list", "--format",
+                                                "csv"))))
+    exported = tmp_path / "customers.csv"
+    ok(run_cli, "export", "customers", str(exported))
+    with open(exported, encoding="utf-8", newline="") as handle:
+        written = {r["external_id"]: r["tags"] for r in csv.DictReader(handle)}
+    assert {r["external_id"]: r["tags"] for r in listed} == written
+    assert written["C1"] == "newsletter;vip"
