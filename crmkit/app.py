@@ -6,7 +6,7 @@ import contextlib
 import logging
 import threading
 from types import ModuleType
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 from sqlalchemy import select
 from sqlalchemy.engine import Connection
@@ -275,10 +275,18 @@ class CRM:
             self._apis[name] = api
         return api
 
-    def sweep(self) -> dict[str, dict[str, Any]]:
-        """Run every enabled plugin's time-based rules at the clock's now (idempotent)."""
+    def sweep(self, progress: Callable[[str], None] | None = None) -> dict[str, dict[str, Any]]:
+        """Run every enabled plugin's time-based rules at the clock's now (idempotent).
+
+        ``progress(plugin)``, when given, is called as each plugin's sweep starts.
+        """
         with self.transaction() as tx:
-            return {name: result or {} for name, result in self.hooks.call("crmkit_sweep", tx)}
+            results = {}
+            for name, _, _ in self.hooks.impls("crmkit_sweep"):
+                if progress is not None:
+                    progress(name)
+                results[name] = self.hooks.call_one(name, "crmkit_sweep", tx) or {}
+            return results
 
 
 def _operational_message(url: str, exc: OperationalError) -> str:

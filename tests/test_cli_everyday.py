@@ -154,3 +154,49 @@ def test_csv_listings_write_tags_as_the_import_files_do(run_cli, tmp_path):
         written = {r["external_id"]: r["tags"] for r in csv.DictReader(handle)}
     assert {r["external_id"]: r["tags"] for r in listed} == written
     assert written["C1"] == "newsletter;vip"
+
+
+MAIN = "import sys; from crmkit.cli import main; sys.exit(main(sys.argv[1:]))"
+
+
+def run_on_a_terminal(url: str, *args: str) -> tuple[int, str, str]:
+    """Run ``crmkit --db url ARGS`` with stderr on a pseudo-terminal; return code, out, err."""
+    import os
+    import pty
+    import subprocess
+    import sys
+    import tempfile
+
+    controller, terminal = pty.openpty()
+    with tempfile.TemporaryFile() as out:
+        process = subprocess.Popen([sys.executable, "-c", MAIN, "--db", url, *args],
+                                   stdout=out, stderr=terminal, stdin=subprocess.DEVNULL)
+        os.close(terminal)
+        shown = b""
+        while True:
+            try:
+                chunk = os.read(controller, 65536)
+            except OSError:  # EIO: the process closed the terminal (it has exited)
+                break
+            if not chunk:
+                break
+            shown += chunk
+        process.wait(timeout=600)
+        os.close(controller)
+        out.seek(0)
+        return process.returncode, out.read().decode(), shown.decode()
+
+
+def test_long_commands_show_progress_on_a_terminal_and_nothing_when_piped(crm, crm_url,
+                                                                           run_cli):
+    crm.plugins.enable("operational")
+    crm.plugins.enable("loyalty")
+    crm.customers.add_many({"external_id": f"C{i:05d}"} for i in range(5001))
+    code, out, err = run_on_a_terminal(crm_url, "sweep")
+    assert code == 0 and "sweep: loyalty" in err and "sweep: operational" in err
+    assert "plugin" in out  # the result table goes to stdout
+    code, out, err = run_on_a_terminal(crm_url, "export", "customers")
+    assert code == 0 and "export customers: 5,000 rows written" in err
+    assert len(out.splitlines()) == 5002
+    code, out, err = run_cli("sweep")
+    assert code == 0 and err == ""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import datetime as dt
 import io
@@ -9,7 +10,7 @@ import json
 import logging
 import sys
 from decimal import Decimal
-from typing import Any, Callable, Iterable, Sequence
+from typing import Any, Callable, Iterable, Iterator, Sequence
 
 import attrs
 import click
@@ -187,6 +188,33 @@ def progress(iterable: Iterable[Any], length: int | None, label: str):
     if not sys.stderr.isatty():
         return _Quiet(iterable)
     return click.progressbar(iterable, length=length, label=label, file=sys.stderr)
+
+
+@contextlib.contextmanager
+def status(label: str) -> Iterator[Callable[[str], None]]:
+    """Show on a terminal what long work is doing: the context's value, ``say(step)``,
+    rewrites one ``label: step`` line on stderr, which is cleared at the end.
+
+    When stderr is piped nothing is written, so scripts see only the result.
+    """
+    if not sys.stderr.isatty():
+        yield lambda step: None
+        return
+    shown = 0
+
+    def say(step: str) -> None:
+        nonlocal shown
+        line = f"{label}: {step}"
+        sys.stderr.write("\r" + line.ljust(shown))
+        sys.stderr.flush()
+        shown = len(line)
+
+    say("starting")
+    try:
+        yield say
+    finally:
+        sys.stderr.write("\r" + " " * shown + "\r")
+        sys.stderr.flush()
 
 
 class _Quiet:

@@ -9,7 +9,7 @@ import tempfile
 
 import click
 
-from .common import pass_state
+from .common import pass_state, status
 
 KINDS = click.Choice(["customers", "interactions"])
 FILE_FORMATS = click.Choice(["csv", "jsonl"])
@@ -97,16 +97,19 @@ def export(state, kind, file, file_format) -> None:
     from ..services.records import file_format as detect
 
     fmt = file_format or (detect(file, None) if file else "csv")
-    with state.open() as crm:
+    with state.open() as crm, status(f"export {kind}") as say:
+        def written(count: int) -> None:
+            say(f"{count:,} rows written")
+
         if file is None:
-            run_export(crm, kind, sys.stdout, fmt)
+            run_export(crm, kind, sys.stdout, fmt, written)
             return
         folder = os.path.dirname(os.path.abspath(file))
         handle = tempfile.NamedTemporaryFile("w", encoding="utf-8", newline="", dir=folder,
                                              prefix=".crmkit-export-", delete=False)
         try:
             with handle:
-                count = run_export(crm, kind, handle, fmt)
+                count = run_export(crm, kind, handle, fmt, written)
             os.replace(handle.name, file)
         except BaseException:
             os.unlink(handle.name)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import csv
 import json
-from typing import IO, Any
+from typing import IO, Any, Callable
 
 from sqlalchemy import select, text
 
@@ -24,15 +24,18 @@ FETCH = 5000
 """Rows fetched from the database at a time."""
 
 
-def export(crm, kind: str, out: IO[str], fmt: str) -> int:
-    """Write every customer or interaction to the text stream ``out``; return how many."""
+def export(crm, kind: str, out: IO[str], fmt: str,
+           progress: Callable[[int], None] | None = None) -> int:
+    """Write every customer or interaction to the text stream ``out``; return how many.
+
+    ``progress(rows_written)``, when given, is called after every ``FETCH`` rows.
+    """
     if fmt not in FORMATS:
         raise ValidationError(f"format {fmt!r}: use one of {', '.join(FORMATS)}")
-    if kind == "customers":
-        return _customers(crm, out, fmt)
-    if kind == "interactions":
-        return _interactions(crm, out, fmt)
-    raise ValidationError(f"cannot export {kind!r}: use customers or interactions")
+    if kind not in ("customers", "interactions"):
+        raise ValidationError(f"cannot export {kind!r}: use customers or interactions")
+    writer = _customers if kind == "customers" else _interactions
+    return writer(crm, out, fmt, progress or (lambda count: None))
 
 
 def _json_line(out: IO[str], document: dict[str, Any]) -> None:
@@ -40,7 +43,7 @@ def _json_line(out: IO[str], document: dict[str, Any]) -> None:
     out.write("\n")
 
 
-def _customers(crm, out: IO[str], fmt: str) -> int:
+def _customers(crm, out: IO[str], fmt: str, progress: Callable[[int], None]) -> int:
     c = tables.customers
     org = c.alias("org")
     query = (select(c, org.c.external_id.label("organisation"))
@@ -62,10 +65,12 @@ def _customers(crm, out: IO[str], fmt: str) -> int:
             else:
                 _json_line(out, customer_json(row))
             count += 1
+            if count % FETCH == 0:
+                progress(count)
     return count
 
 
-def _interactions(crm, out: IO[str], fmt: str) -> int:
+def _interactions(crm, out: IO[str], fmt: str, progress: Callable[[int], None]) -> int:
     i = tables.interactions
     c = tables.customers
     query = (select(i, c.c.external_id.label("customer"))
@@ -85,6 +90,8 @@ def _interactions(crm, out: IO[str], fmt: str) -> int:
                 _json_line(out, {k: v for k, v in zip(INTERACTION_COLUMNS, cells)
                                  if v is not None})
             count += 1
+            if count % FETCH == 0:
+                progress(count)
     return count
 
 

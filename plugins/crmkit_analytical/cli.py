@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from crmkit.cli.common import (as_of_option, format_option, load_json_file, output,
-                               output_document, pass_state, resolve_as_of)
+                               output_document, pass_state, resolve_as_of, status)
 
 
 def _api(crm):
@@ -112,8 +112,14 @@ PREDICT_COLUMNS = ["customer", "frequency", "recency", "T", "monetary", "p_alive
 @format_option
 @pass_state
 def predict(state, as_of, horizon, time_unit, discount_rate, months, store, fmt) -> None:
-    """Per customer: P(alive), expected purchases and spend, and CLV."""
-    with state.open() as crm:
+    """Per customer: P(alive), expected purchases and spend, and CLV.
+
+    \b
+    Example:
+      crmkit analytical clv predict --as-of 2026-12-01 --months 12 --format csv > clv.csv
+    """
+    with state.open() as crm, status("clv predict") as say:
+        say("fitting BG/NBD and Gamma-Gamma, predicting per customer")
         predictions = _api(crm).clv_predictions(resolve_as_of(crm, as_of), horizon, time_unit,
                                                 discount_rate, months, store=store)
     rows = [{"customer": p.external_id, "frequency": p.frequency, "recency": round(p.recency, 4),
