@@ -121,3 +121,7 @@ class PluginInfo:
     description: str
     requires: tuple[str, ...] = ()
     crmkit_versions: str = ">=0.1,<1"
+    after: tuple[str, ...] = ()
+    """Plugins whose hooks (and demo) run before this plugin's when they are enabled too,
+    without being required; ``"*"`` means every plugin that does not say ``"*"`` itself
+    (for a plugin that reports on the others, like ``assessment``)."""

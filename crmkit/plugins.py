@@ -111,17 +111,25 @@ def register(pm: pluggy.PluginManager, plugin: InstalledPlugin) -> None:
 
 
 def dependency_order(plugins: dict[str, PluginInfo]) -> list[str]:
-    """Order plugin names so each comes after those it requires; ties by name.
+    """Order plugin names so each comes after those it requires and those it declares
+    ``after``; ties by name.
 
     Requirements outside ``plugins`` are ignored here (enable checks them).
     """
+    everyone = {name for name, info in plugins.items() if "*" not in info.after}
+    before: dict[str, set[str]] = {}
+    for name, info in plugins.items():
+        wanted = set(info.requires) | (set(info.after) - {"*"})
+        if "*" in info.after:
+            wanted |= everyone
+        before[name] = (wanted & set(plugins)) - {name}
     ordered: list[str] = []
     placed: set[str] = set()
     remaining = sorted(plugins)
     while remaining:
         progress = False
         for name in list(remaining):
-            needs = [r for r in plugins[name].requires if r in plugins]
+            needs = before[name]
             if all(r in placed for r in needs):
                 ordered.append(name)
                 placed.add(name)

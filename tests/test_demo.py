@@ -22,6 +22,7 @@ def test_demo_enables_and_shows_every_plugin_and_reruns_from_the_stored_report(r
     working = sorted(p["name"] for p in listed if p["status"] != "broken")
     assert all(p["enabled"] for p in listed if p["status"] != "broken")
     assert sorted(_sections(out)) == working and "testvendor" in working
+    assert _sections(out)[-1] == "assessment"  # its evidence reads what the others did
     assert "customers: 200 created" in out
     customers = run_cli("customers", "list", "--format", "json", "--limit", "1000",
                         plugins=VENDOR)[1]

@@ -23,11 +23,12 @@ def table_names(crm) -> set[str]:
         return set(inspect(conn).get_table_names())
 
 
-def make_plugin(name: str, requires: tuple[str, ...] = (), **hooks) -> types.ModuleType:
+def make_plugin(name: str, requires: tuple[str, ...] = (), after: tuple[str, ...] = (),
+                **hooks) -> types.ModuleType:
     """A throwaway plugin module with the given hook implementations."""
     module = types.ModuleType(f"plugin_{name}")
     module.PLUGIN = crmkit.PluginInfo(name=name, description=f"{name} test plugin",
-                                      requires=requires)
+                                      requires=requires, after=after)
     for hook, function in hooks.items():
         setattr(module, hook, hookimpl(function))
     return module
@@ -237,6 +238,20 @@ def test_hook_order_follows_requirements_then_name(crm_url, clock):
             crm.plugins.enable(name)
         crm.customers.add("C1")
     assert calls == ["mid", "zeta", "alpha"]
+
+
+def test_after_orders_hooks_without_requiring_and_star_puts_a_plugin_last():
+    from crmkit.plugins import dependency_order
+
+    def info(name, requires=(), after=()):
+        return crmkit.PluginInfo(name=name, description=name, requires=requires, after=after)
+
+    infos = {"audit": info("audit", after=("*",)), "beta": info("beta", after=("gamma",)),
+             "gamma": info("gamma"), "alpha": info("alpha", requires=("gamma",)),
+             "omega": info("omega", after=("not-installed",))}
+    assert dependency_order(infos) == ["gamma", "alpha", "beta", "omega", "audit"]
+    del infos["gamma"]  # after names only an order, never a requirement
+    assert dependency_order(infos) == ["alpha", "beta", "omega", "audit"]
 
 
 def test_plugin_version_range_is_enforced(crm_url, clock):

@@ -15,6 +15,7 @@ from crmkit import hookimpl
 PLUGIN = crmkit.PluginInfo(
     name="assessment",
     description="CRM capability assessment: scores, band, gaps mapped to crmkit modules, history.",
+    after=("*",),  # its evidence reads what the other plugins hold
 )
 
 HERE = Path(__file__).parent
