@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from analytical_support import days_ago, ids, record, row
+from analytical_support import at, days_ago, ids, record, row
 from crmkit_analytical.kpis import attainment, status
 
 
@@ -131,3 +131,28 @@ def test_lifecycle_update_stores_stages_and_emits_changes(crm, clock):
     assert later.counts == {"prospect": 1, "new": 0, "won_back": 0, "active": 0, "at_risk": 3,
                             "lapsed": 2}
     assert later.changed == 4  # N, A, W to at_risk; R to lapsed (L stays lapsed)
+
+
+BOUNDARY_INSTANTS = ["2024-05-31T23:59:59.999600", "2024-05-31T23:59:59.999999",
+                     "2024-06-01T00:00:00", "2024-06-01T00:00:00.000400",
+                     "1969-12-31T23:59:59.999999", "1969-12-31T00:00:00.000001",
+                     "1969-12-31T12:00", "1970-01-01T00:00", "1900-02-28T23:59:59.9996",
+                     "1900-03-01T00:00", "0001-01-01T00:00", "2000-02-29T23:59:59.9999"]
+
+
+def test_day_and_month_numbers_floor_exactly_at_midnight_and_before_1970(crm):
+    """The SQL day/month number of each instant is its UTC calendar date's, as in Python."""
+    from sqlalchemy import select
+
+    from crmkit.tables import interactions
+    from crmkit_analytical.sql import day_number, day_of, month_number, month_of
+
+    moments = [at(text) for text in BOUNDARY_INSTANTS]
+    record(crm, [row(f"B{i}", moment, amount=1) for i, moment in enumerate(moments)])
+    I = interactions.c
+    with crm.read() as conn:
+        got = {moment: (day, month) for moment, day, month in conn.execute(
+            select(I.occurred_at, day_number(I.occurred_at), month_number(I.occurred_at)))}
+    assert got == {m: (day_of(m), month_of(m)) for m in moments}
+    assert got[at("2024-05-31T23:59:59.999600")] == (19874, 2024 * 12 + 4)
+    assert got[at("1969-12-31T00:00:00.000001")] == (-1, 1969 * 12 + 11)
