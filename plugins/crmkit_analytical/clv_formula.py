@@ -47,8 +47,10 @@ def formula_clv(margin, retention, discount, periods: int | None = None) -> Deci
         if periods < 1:
             raise ValidationError(f"periods: {periods} must be >= 1 (or omitted for infinity)")
         factor = r / (1 + d)
-        value = sum((m * factor ** t for t in range(1, periods + 1)), Decimal(0))
+        # the geometric sum in closed form: any number of periods takes the same time
+        value = (m * periods if factor == 1
+                 else m * factor * (1 - factor ** periods) / (1 - factor))
     if abs(value) >= MONEY_LIMIT:
         raise ValidationError(f"the CLV {value:.3E} is out of range (|CLV| < 10^14): "
-                              "lower the margin or the retention")
+                              "lower the margin, the retention or the periods")
     return value.quantize(Decimal("0.01"), ROUND_HALF_UP)

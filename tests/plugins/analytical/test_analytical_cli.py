@@ -141,8 +141,9 @@ def test_clv_formula_refuses_non_finite_and_out_of_range_inputs(run_cli, margin,
 def test_clv_formula_refuses_a_clv_beyond_the_money_range(run_cli):
     code, _, err = run_cli("analytical", "clv", "formula", "--margin", "100", "--retention",
                            "0.99999999999999999999", "--discount", "0")
-    assert code == 1 and err.strip() == ("error: the CLV 1.000E+22 is out of range "
-                                         "(|CLV| < 10^14): lower the margin or the retention")
+    assert code == 1 and err.strip() == (
+        "error: the CLV 1.000E+22 is out of range (|CLV| < 10^14): "
+        "lower the margin, the retention or the periods")
 
 
 def test_clv_fit_without_data_is_one_clear_line(crm, run_cli):
