@@ -18,6 +18,7 @@ from sqlalchemy import (
     MetaData,
     String,
     Table,
+    Text,
 )
 
 from .types import JSONType, Money, UTCDateTime
@@ -124,7 +125,7 @@ audit_log = Table(
     Column("record_key", String(200)),
     Column("customer_id", Integer, nullable=True, index=True),
     Column("changes", JSONType, nullable=False),
-    Column("command", String(300)),
+    Column("command", Text),
 )
 
 consents = Table(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import sys
 import types
 
 import pytest
@@ -10,6 +12,7 @@ from sqlalchemy import text
 import crmkit
 from crmkit import CRM
 from crmkit.errors import DatabaseError
+from crmkit.services.audit import AuditLog
 
 REV1 = '''import sqlalchemy as sa
 from alembic import op
@@ -70,3 +73,33 @@ def test_db_status_reports_pending(run_cli):
     run_cli("init")
     code, out, _ = run_cli("db", "status", "--format", "json")
     assert code == 0 and '"pending": "none"' in out
+
+
+def long_kpis(count: int = 6) -> str:
+    return json.dumps([{"name": f"revenue target number {i}", "metric": "revenue",
+                        "target": 1000 + i, "deadline": "2025-12-31"} for i in range(count)])
+
+
+def test_a_command_longer_than_300_characters_is_audited_in_full(crm, run_cli, monkeypatch):
+    crm.plugins.enable("analytical")
+    args = ["plugins", "config", "analytical", "--set", f"kpis={long_kpis()}"]
+    monkeypatch.setattr(sys, "argv", ["crmkit", *args])  # the command line the audit records
+    code, _, err = run_cli(*args)
+    assert code == 0, err
+    [entry] = AuditLog(crm).list(action="configure", limit=1)
+    assert entry.command == "crmkit " + " ".join(args) and len(entry.command) > 300
+
+
+def test_core_0002_widens_the_audit_command_of_an_existing_database(crm_url, clock):
+    from crmkit import migrate
+
+    with CRM.open(crm_url, clock=clock, create=True) as crm, crm.connect(write=True) as conn:
+        migrate.downgrade(conn, "core@core_0001")
+        conn.commit()
+    with pytest.raises(DatabaseError, match=r"needs schema migrations: core \(1\)"):
+        CRM.open(crm_url, clock=clock)
+    with CRM.open(crm_url, clock=clock, upgrade=True) as crm:
+        crm.command = "crmkit " + "x" * 400
+        crm.customers.add("C1")
+        [entry] = AuditLog(crm).list(limit=1)
+        assert entry.command == crm.command

@@ -223,7 +223,7 @@ def test_failed_migration_leaves_database_as_it_was(crm_url, clock, tmp_path):
         assert "badmig_things" not in table_names(crm)
         assert not [p for p in crm.plugins.list() if p.enabled]
         with crm.read() as conn:
-            assert {r[0] for r in conn.exec_driver_sql("SELECT version_num FROM alembic_version")} == {"core_0001"}
+            assert {r[0] for r in conn.exec_driver_sql("SELECT version_num FROM alembic_version")} == {"core_0002"}
 
 
 def test_hook_order_follows_requirements_then_name(crm_url, clock):

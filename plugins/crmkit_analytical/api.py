@@ -98,9 +98,11 @@ class Analytical:
         return fitted, predictions
 
     def clv_by_customer(self, as_of: dt.datetime | None = None) -> dict[int, Decimal]:
-        """Predicted CLV per customer id with a purchase (config settings); 0 without repeat purchases.
+        """Potential value: predicted CLV per customer id with a purchase (config settings).
 
-        Reuses the stored run for the same ``as_of``, settings and data; otherwise
+        The one definition of potential value (``value``, idic, the same as
+        ``clv predict``, segments' ``clv`` and the ``average_clv`` KPI): the
+        models' prediction for every customer, one-time buyers included.  Reuses the stored run for the same ``as_of``, settings and data; otherwise
         fits, predicts and stores a run.
         """
         as_of = self._as_of(as_of)
@@ -110,7 +112,7 @@ class Analytical:
             predictions = clv.stored_predictions(conn, run_id) if run_id is not None else None
         if predictions is None:
             predictions = self.clv_predictions(as_of, store=True)
-        return {p.customer_id: (p.clv if p.frequency > 0 else Decimal("0.00")) for p in predictions}
+        return {p.customer_id: p.clv for p in predictions}
 
     def last_clv_run(self) -> dt.datetime | None:
         """When a CLV run was last stored (None if never)."""

@@ -95,7 +95,7 @@ def rfm_grid(cells: Sequence[dict[str, Any]], bins: int, path: str | Path) -> Pa
 
 
 def funnel(steps: Sequence[FunnelStep], path: str | Path) -> Path:
-    """Horizontal bars of records reached per stage (first group)."""
+    """Horizontal bars of flows (customers) reaching each stage (first group)."""
     figure = _figure(path)
     group = steps[0].group if steps else "all"
     shown = [s for s in steps if s.group == group]
@@ -103,7 +103,7 @@ def funnel(steps: Sequence[FunnelStep], path: str | Path) -> Path:
     ax.barh([s.stage for s in shown][::-1], [s.reached for s in shown][::-1], color="tab:blue")
     for i, s in enumerate(shown[::-1]):
         ax.text(s.reached, i, f" {s.reached}", va="center", fontsize=8)
-    ax.set_xlabel("records reaching the stage")
+    ax.set_xlabel("customers (flows) reaching the stage")
     ax.set_title(f"Funnel ({group})")
     return _save(figure, path)
 

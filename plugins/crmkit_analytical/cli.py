@@ -31,8 +31,17 @@ def _check_plot(plot):
         charts.check(plot)
 
 
-def _plotted(path) -> None:
-    click.echo(f"chart written to {path}", err=True)
+def _plot(plot, draw, empty: str | None) -> None:
+    """Draw the chart with ``draw(charts)``; when ``empty`` says there is no data, write no file,
+    say so on stderr and go on (exit 0: the listing itself succeeded)."""
+    if not plot:
+        return
+    if empty:
+        click.echo(f"nothing to plot: {empty}; no chart written to {plot}", err=True)
+        return
+    from . import charts
+
+    click.echo(f"chart written to {draw(charts)}", err=True)
 
 
 @click.group(name="analytical")
@@ -66,9 +75,9 @@ def rfm(state, as_of, fmt, summary, grid, plot) -> None:
             output(rows, ["customer", "recency_days", "frequency", "monetary", "r", "f", "m",
                           "segment"], fmt)
         if plot:
-            from . import charts
-
-            _plotted(charts.rfm_grid(api.rfm_grid(moment), api.config["rfm"]["bins"], plot))
+            cells, bins = api.rfm_grid(moment), api.config["rfm"]["bins"]
+            _plot(plot, lambda charts: charts.rfm_grid(cells, bins, plot),
+                  None if cells else "no customer has a purchase up to --as-of")
 
 
 # -- CLV ----------------------------------------------------------------------------------------
@@ -257,10 +266,8 @@ def cohorts(state, as_of, count, months, metric, fmt, plot) -> None:
     output([{"cohort": c.cohort, "size": c.size, "month": c.month, "buyers": c.buyers,
              "share": c.share, "revenue_per_member": c.revenue_per_member} for c in cells],
            ["cohort", "size", "month", "buyers", "share", "revenue_per_member"], fmt)
-    if plot:
-        from . import charts
-
-        _plotted(charts.cohorts(cells, plot, metric))
+    _plot(plot, lambda charts: charts.cohorts(cells, plot, metric),
+          None if cells else "no cohort (no first purchase in the chosen months)")
 
 
 @group.command()
@@ -325,10 +332,8 @@ def funnel(state, as_of, by, since, outcomes, fmt, plot) -> None:
                  "next_stage": s.next_stage, "conversion": s.conversion,
                  "median_days": s.median_days} for s in steps],
                ["group", "stage", "reached", "next_stage", "conversion", "median_days"], fmt)
-    if plot:
-        from . import charts
-
-        _plotted(charts.funnel(steps, plot))
+    _plot(plot, lambda charts: charts.funnel(steps, plot),
+          None if steps else "no funnel records (stage.changed events) to show")
 
 
 @group.command()
@@ -346,10 +351,8 @@ def pareto(state, as_of, since, fmt, plot) -> None:
     output_document({k: getattr(result, k) for k in (
         "customers", "revenue", "top_share", "top_customers", "top_revenue_share",
         "revenue_target", "customers_for_target", "customer_share_for_target")}, fmt)
-    if plot:
-        from . import charts
-
-        _plotted(charts.pareto(result, plot))
+    _plot(plot, lambda charts: charts.pareto(result, plot),
+          None if result.customers else "no customer has revenue up to --as-of")
 
 
 @group.command()

@@ -3,7 +3,8 @@
     CLV = Σ_{t=1..T} m · r^t / (1+d)^t,   and for T = ∞:  m · r / (1 + d − r)
 
 Known answer: m = 100, r = 0.8, d = 0.1 → 72.73 (T = 1), 266.67 (T = ∞).
-Computed with exact decimals, rounded half up to cents.
+Computed with exact decimals, rounded half up to cents.  Every input must be a
+finite number; the margin and the result are money, so below 10^14 in size.
 """
 
 from __future__ import annotations
@@ -13,11 +14,18 @@ from decimal import ROUND_HALF_UP, Decimal
 from crmkit.errors import ValidationError
 
 
+MONEY_LIMIT = Decimal(10) ** 14
+"""Margins and CLVs are money: their size stays below this (as ``crmkit.types.to_money``)."""
+
+
 def _decimal(value, name: str) -> Decimal:
     try:
-        return Decimal(str(value))
+        number = Decimal(str(value).strip())
     except ArithmeticError:
         raise ValidationError(f"{name}: {value!r} is not a number") from None
+    if not number.is_finite():
+        raise ValidationError(f"{name}: {value!r} is not a finite number")
+    return number
 
 
 def formula_clv(margin, retention, discount, periods: int | None = None) -> Decimal:
@@ -25,6 +33,8 @@ def formula_clv(margin, retention, discount, periods: int | None = None) -> Deci
     m = _decimal(margin, "margin")
     r = _decimal(retention, "retention")
     d = _decimal(discount, "discount")
+    if abs(m) >= MONEY_LIMIT:
+        raise ValidationError(f"margin: {margin!r} is out of range (|margin| < 10^14)")
     if not Decimal(0) <= r <= Decimal(1):
         raise ValidationError(f"retention: {r} must be between 0 and 1")
     if d < 0:
@@ -37,5 +47,10 @@ def formula_clv(margin, retention, discount, periods: int | None = None) -> Deci
         if periods < 1:
             raise ValidationError(f"periods: {periods} must be >= 1 (or omitted for infinity)")
         factor = r / (1 + d)
-        value = sum((m * factor ** t for t in range(1, periods + 1)), Decimal(0))
+        # the geometric sum in closed form: any number of periods takes the same time
+        value = (m * periods if factor == 1
+                 else m * factor * (1 - factor ** periods) / (1 - factor))
+    if abs(value) >= MONEY_LIMIT:
+        raise ValidationError(f"the CLV {value:.3E} is out of range (|CLV| < 10^14): "
+                              "lower the margin, the retention or the periods")
     return value.quantize(Decimal("0.01"), ROUND_HALF_UP)

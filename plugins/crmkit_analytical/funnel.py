@@ -1,21 +1,24 @@
 """Funnel conversion from ``stage.changed`` events (never another plugin's tables).
 
 Each event's payload names a record (``entity``, ``record_id``), the stage it
-left (``from``) and entered (``to``), and the ``owner``.  With the ordered
-stages of config ``funnel.stages``:
+left (``from``) and entered (``to``), and the ``owner``.  The funnel follows
+one lead-to-cash *flow* per customer: the events of a customer's lead and of
+all their opportunities together (an event without a customer is a flow of
+its own record).  With the ordered stages of config ``funnel.stages``:
 
-* a record *passes through* every ordered stage between the first and the
+* a flow *passes through* every ordered stage between the first and the
   furthest one its events mention;
-* reached(s) = records passing through s; conversion s → next =
-  reached(next) ÷ reached(s) × 100 (leads and opportunities are counted
-  alike, so ``sql → qualification`` compares opportunities with SQL leads);
-* win rate = won ÷ (won + lost) × 100 over records whose events reach
-  ``won_stage`` or one of ``lost_stages``;
+* reached(s) = flows passing through s; conversion s → next = flows passing
+  through s and next ÷ reached(s) × 100, so never above 100 % (a flow that
+  starts at next, e.g. an existing client's opportunity, is not counted as
+  converted from s);
+* win rate = won ÷ (won + lost) × 100, won = flows reaching ``won_stage``,
+  lost = the other flows that entered one of ``lost_stages``;
 * median days in stage = median over completed stays (an event entering the
-  stage to the record's next event).
+  stage to the same record's next event).
 
-Records can be grouped by owner (the owner on their latest event) or by the
-calendar period of their first event; ``since`` keeps records whose first
+Flows can be grouped by owner (the owner on their latest event) or by the
+calendar period of their first event; ``since`` keeps flows whose first
 event is after it.  Everything is aggregated in SQL.
 """
 
@@ -25,7 +28,7 @@ import datetime as dt
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
-from sqlalchemy import and_, case, func, literal, select
+from sqlalchemy import String, and_, case, cast, func, literal, select
 
 from crmkit.db import days_between
 from crmkit.errors import ValidationError
@@ -38,8 +41,10 @@ GROUPS = ("all", "owner", "month", "quarter", "year")
 
 
 def _events(as_of: dt.datetime):
-    return (select(json_text(E.c.payload, "entity").label("entity"),
-                   json_text(E.c.payload, "record_id").label("rec"),
+    entity, record = json_text(E.c.payload, "entity"), json_text(E.c.payload, "record_id")
+    flow = case((E.c.customer_id.is_not(None), literal("customer ") + cast(E.c.customer_id, String)),
+                else_=entity + literal(" ") + record)
+    return (select(flow.label("flow"), entity.label("entity"), record.label("rec"),
                    json_text(E.c.payload, "from").label("frm"),
                    json_text(E.c.payload, "to").label("dest"),
                    json_text(E.c.payload, "owner").label("owner"),
@@ -54,19 +59,18 @@ def _records(config: dict[str, Any], ev, by: str, since: dt.datetime | None):
     def idx(col):
         return case(index, value=col)
 
-    key = (ev.c.entity, ev.c.rec)
-    last = (select(ev.c.entity, ev.c.rec, ev.c.owner,
-                   func.row_number().over(partition_by=key,
+    last = (select(ev.c.flow, ev.c.owner,
+                   func.row_number().over(partition_by=ev.c.flow,
                                           order_by=(ev.c.occurred_at.desc(), ev.c.id.desc())).label("rn"))
             .subquery("fn_last"))
-    per = (select(ev.c.entity, ev.c.rec,
+    per = (select(ev.c.flow,
                   func.min(idx(ev.c.frm)).label("lo_from"), func.min(idx(ev.c.dest)).label("lo_to"),
                   func.max(idx(ev.c.frm)).label("hi_from"), func.max(idx(ev.c.dest)).label("hi_to"),
                   func.max(case((ev.c.dest == config["funnel"]["won_stage"], 1), else_=0)).label("won"),
                   func.max(case((ev.c.dest.in_(config["funnel"]["lost_stages"]), 1),
                                 else_=0)).label("lost"),
                   func.min(ev.c.occurred_at).label("entered"))
-           .group_by(ev.c.entity, ev.c.rec)).subquery("fn_per")
+           .group_by(ev.c.flow)).subquery("fn_per")
     lo = case((per.c.lo_from.is_(None), per.c.lo_to), (per.c.lo_to.is_(None), per.c.lo_from),
               (per.c.lo_from < per.c.lo_to, per.c.lo_from), else_=per.c.lo_to)
     hi = case((per.c.hi_from.is_(None), per.c.hi_to), (per.c.hi_to.is_(None), per.c.hi_from),
@@ -74,10 +78,10 @@ def _records(config: dict[str, Any], ev, by: str, since: dt.datetime | None):
     month = month_number(per.c.entered)
     group = {"all": literal("all"), "owner": func.coalesce(last.c.owner, literal("(none)")),
              "month": month, "quarter": month // 3, "year": month // 12}[by]
-    query = (select(per.c.entity, per.c.rec, lo.label("lo"), hi.label("hi"), per.c.won, per.c.lost,
+    lost = case((per.c.won == 1, 0), else_=per.c.lost)  # a flow that won is not lost
+    query = (select(per.c.flow, lo.label("lo"), hi.label("hi"), per.c.won, lost.label("lost"),
                     group.label("grp"))
-             .select_from(per.join(last, and_(last.c.entity == per.c.entity, last.c.rec == per.c.rec,
-                                              last.c.rn == 1))))
+             .select_from(per.join(last, and_(last.c.flow == per.c.flow, last.c.rn == 1))))
     if since is not None:
         query = query.where(per.c.entered > since)
     return query.subquery("fn_records")
@@ -109,9 +113,11 @@ def report(conn, config: dict[str, Any], as_of: dt.datetime, by: str = "all",
     rec = _records(config, ev, by, since)
     reached = [func.sum(case((and_(rec.c.lo <= i, rec.c.hi >= i), 1), else_=0)).label(f"s{i}")
                for i in range(len(stages))]
+    went_on = [func.sum(case((and_(rec.c.lo <= i, rec.c.hi > i), 1), else_=0)).label(f"n{i}")
+               for i in range(len(stages) - 1)]
     rows = conn.execute(select(rec.c.grp, func.count().label("records"),
                                func.sum(rec.c.won).label("won"), func.sum(rec.c.lost).label("lost"),
-                               *reached).group_by(rec.c.grp).order_by(rec.c.grp)).all()
+                               *reached, *went_on).group_by(rec.c.grp).order_by(rec.c.grp)).all()
     medians = _median_days(conn, config, ev, rec)
     steps, outcomes = [], []
     for row in rows:
@@ -120,24 +126,35 @@ def report(conn, config: dict[str, Any], as_of: dt.datetime, by: str = "all",
         for i, stage in enumerate(stages):
             nxt = stages[i + 1] if i + 1 < len(stages) else None
             steps.append(FunnelStep(group, stage, counts[i], nxt,
-                                    _percent(counts[i + 1], counts[i]) if nxt else None,
+                                    _percent(int(getattr(row, f"n{i}") or 0), counts[i])
+                                    if nxt else None,
                                     medians.get((row.grp, stage))))
         won, lost = int(row.won or 0), int(row.lost or 0)
         outcomes.append(FunnelOutcome(group, int(row.records), won, lost, _percent(won, won + lost)))
     return steps, outcomes
 
 
+def lead_to_won(conn, config: dict[str, Any], as_of: dt.datetime,
+                since: dt.datetime | None = None) -> float | None:
+    """% of the flows passing through the first stage that go on to ``won_stage`` (None: no flow)."""
+    rec = _records(config, _events(as_of), "all", since)
+    won = config["funnel"]["stages"].index(config["funnel"]["won_stage"])
+    entered, reached = conn.execute(select(
+        func.sum(case((rec.c.lo == 0, 1), else_=0)),
+        func.sum(case((and_(rec.c.lo == 0, rec.c.hi >= won), 1), else_=0)))).one()
+    return _percent(int(reached or 0), int(entered or 0))
+
+
 def _median_days(conn, config: dict[str, Any], ev, rec) -> dict[tuple[Any, str], float]:
     """Median days in each ordered stage per group (completed stays only), in SQL."""
     key = (ev.c.entity, ev.c.rec)
     order = (ev.c.occurred_at, ev.c.id)
-    stays = (select(ev.c.entity, ev.c.rec, ev.c.dest.label("stage"), ev.c.occurred_at,
+    stays = (select(ev.c.flow, ev.c.dest.label("stage"), ev.c.occurred_at,
                     func.lead(ev.c.occurred_at).over(partition_by=key, order_by=order).label("left_at"))
              .subquery("fn_stays"))
     durations = (select(rec.c.grp, stays.c.stage,
                         days_between(stays.c.left_at, stays.c.occurred_at).label("d"))
-                 .select_from(stays.join(rec, and_(rec.c.entity == stays.c.entity,
-                                                   rec.c.rec == stays.c.rec)))
+                 .select_from(stays.join(rec, rec.c.flow == stays.c.flow))
                  .where(stays.c.left_at.is_not(None),
                         stays.c.stage.in_(config["funnel"]["stages"]))).subquery("fn_durations")
     part = (durations.c.grp, durations.c.stage)

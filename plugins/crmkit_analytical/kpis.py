@@ -10,9 +10,9 @@ from the period's first instant up to m (period to date).  Metrics:
   bought before it;
 * ``crr`` / ``churn`` over the period (see retention);
 * ``nps`` / ``csat`` / ``ces`` of the period's survey answers;
-* ``conversion_rate`` records reaching the won stage ÷ records entering the
-  first funnel stage, ``win_rate`` won ÷ (won + lost), for funnel records that
-  entered in the period;
+* ``conversion_rate`` funnel flows (customers) passing through the first
+  stage that reach the won stage ÷ those passing through the first stage,
+  ``win_rate`` won ÷ (won + lost), for flows that entered in the period;
 * ``average_clv`` mean predicted CLV at m (fits the models).
 
 Attainment = value / target (``up``) or target / value (``down``; a value of 0
@@ -95,13 +95,7 @@ def _satisfaction(which: str):
 
 
 def _conversion(conn, config, start, end, crm) -> float | None:
-    steps, _ = funnel.report(conn, config, end, "all", since=start)
-    if not steps:
-        return None
-    won = config["funnel"]["won_stage"]
-    first = steps[0].reached
-    reached = next(s.reached for s in steps if s.stage == won)
-    return round(reached * 100 / first, 1) if first else None
+    return funnel.lead_to_won(conn, config, end, since=start)
 
 
 def _win_rate(conn, config, start, end, crm) -> float | None:

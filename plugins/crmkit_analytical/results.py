@@ -113,7 +113,7 @@ class CohortCell:
 
 @attrs.frozen
 class FunnelStep:
-    """A funnel stage in a group: records through it, conversion to the next, median days in it."""
+    """A funnel stage in a group: flows through it, conversion to the next, median days in it."""
 
     group: str
     stage: str
@@ -125,7 +125,7 @@ class FunnelStep:
 
 @attrs.frozen
 class FunnelOutcome:
-    """Closed records of a group: won, lost and the win rate won / (won + lost) × 100."""
+    """Closed flows (customers) of a group: won, lost and the win rate won / (won + lost) × 100."""
 
     group: str
     records: int

@@ -4,11 +4,12 @@ For each customer with a purchase up to ``as_of``: R = days since the last
 purchase (UTC calendar days), F = purchases (or distinct purchase days), M =
 net spend (or net spend / F).  Each is scored 1..bins with window functions:
 
-    score = ⌊bins · (customers with a strictly worse value) / n⌋ + 1
+    score = bins for the best value, else ⌊bins · (customers with a strictly worse value) / n⌋ + 1
 
 where "worse" is a longer recency, or a lower F or M.  ``RANK()`` gives equal
 values the same count, so equal values always get equal scores, and the best
-customers get ``bins``.  Segments are the configured rules compiled to one
+customers (however many share the best value, a single customer included) get
+``bins``.  Segments are the configured rules compiled to one
 ``CASE`` (first match wins).
 """
 
@@ -66,17 +67,18 @@ def scored_query(config: dict[str, Any], as_of: dt.datetime):
         monetary = per.c.net
     n = func.count().over()
 
-    def score(order):
-        return (func.rank().over(order_by=order) - 1) * bins // n + 1
+    def score(worst_first, best_first):
+        return case((func.rank().over(order_by=best_first) == 1, bins),
+                    else_=(func.rank().over(order_by=worst_first) - 1) * bins // n + 1)
 
     return select(per.c.customer_id,
                   recency.label("recency_days"),
                   per.c.frequency,
                   per.c.net,
                   monetary.label("monetary_units"),
-                  score(recency.desc()).label("r"),
-                  score(per.c.frequency).label("f"),
-                  score(monetary).label("m"))
+                  score(recency.desc(), recency.asc()).label("r"),
+                  score(per.c.frequency.asc(), per.c.frequency.desc()).label("f"),
+                  score(monetary.asc(), monetary.desc()).label("m"))
 
 
 def segment_case(config: dict[str, Any], scored):

@@ -54,7 +54,9 @@ class _DayNumber(PortableExpression):
     inherit_cache = True
     type = Integer()
     templates = {
-        "sqlite": "CAST(julianday({0}) - 2440587.5 AS INTEGER)",
+        # the date part of the stored text (UTCDateTime writes 'YYYY-MM-DD HH:MM:SS.ffffff'):
+        # julianday() of a whole instant rounds to milliseconds and CAST truncates toward zero
+        "sqlite": "CAST(julianday(substr({0}, 1, 10)) - 2440587.5 AS INTEGER)",
         "postgresql": "(CAST(({0}) AT TIME ZONE 'UTC' AS DATE) - DATE '1970-01-01')",
     }
 
@@ -63,8 +65,8 @@ class _MonthNumber(PortableExpression):
     inherit_cache = True
     type = Integer()
     templates = {
-        "sqlite": ("(CAST(strftime('%Y', {0}) AS INTEGER) * 12"
-                   " + CAST(strftime('%m', {0}) AS INTEGER) - 1)"),
+        "sqlite": ("(CAST(substr({0}, 1, 4) AS INTEGER) * 12"
+                   " + CAST(substr({0}, 6, 2) AS INTEGER) - 1)"),
         "postgresql": ("CAST(EXTRACT(YEAR FROM ({0}) AT TIME ZONE 'UTC') * 12"
                        " + EXTRACT(MONTH FROM ({0}) AT TIME ZONE 'UTC') - 1 AS INTEGER)"),
     }

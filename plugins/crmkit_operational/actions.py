@@ -101,7 +101,12 @@ def emitted_types(config: dict[str, Any]) -> set[str]:
 
 
 def run(ctx, rule: dict[str, Any], fired: Sequence[tuple[int, int]]) -> dict[int, str]:
-    """Run ``rule``'s actions for ``[(firing_id, customer_id)]``; return an outcome per firing."""
+    """Run ``rule``'s actions for ``[(firing_id, customer_id)]``; return an outcome per firing.
+
+    A runner returns its outcomes by customer id (a dict; a missing customer is ``ok``) or,
+    when each firing's outcome is its own (the task it created), a list aligned with the ids:
+    a customer can fire twice in one batch.
+    """
     outcomes: dict[int, list[str]] = {fid: [] for fid, _ in fired}
     for action in rule["do"]:
         (name, args), = action.items()
@@ -110,29 +115,30 @@ def run(ctx, rule: dict[str, Any], fired: Sequence[tuple[int, int]]) -> dict[int
             results = runner(ctx, rule, args, [cid for _, cid in fired])
         except CRMError as exc:
             results = {cid: f"failed: {exc}" for _, cid in fired}
-        for fid, cid in fired:
-            outcomes[fid].append(f"{name}: {results.get(cid, 'ok')}")
+        for n, (fid, cid) in enumerate(fired):
+            outcome = results[n] if isinstance(results, list) else results.get(cid, "ok")
+            outcomes[fid].append(f"{name}: {outcome}")
     return {fid: "; ".join(parts) for fid, parts in outcomes.items()}
 
 
-def _create_task(ctx, rule, args, ids) -> dict[int, str]:
+def _create_task(ctx, rule, args, ids) -> list[str]:
     from .assignment import assign_team
     from .funnel import lead_rows
     from .tasks import create_tasks
 
     if args.get("assignee"):
         ctx.crm.staff.get(args["assignee"])
-        who = {cid: args["assignee"] for cid in ids}
+        who = [args["assignee"]] * len(ids)
     elif args.get("team"):
-        who = dict(zip(ids, assign_team(ctx, args["team"], [(cid, args["subject"]) for cid in ids])))
+        who = list(assign_team(ctx, args["team"], [(cid, args["subject"]) for cid in ids]))
     else:
         owners = lead_rows(ctx.conn, ids)
-        who = {cid: owners[cid].owner if cid in owners else None for cid in ids}
+        who = [owners[cid].owner if cid in owners else None for cid in ids]
     due = ctx.now() + dt.timedelta(hours=args.get("due_hours", DEFAULT_DUE_HOURS))
     task_ids = create_tasks(ctx, [{"customer_id": cid, "subject": args["subject"],
-                                   "assignee": who[cid], "due_at": due, "kind": "automation",
-                                   "source": f"rule {rule['name']}"} for cid in ids])
-    return {cid: f"task {tid} for {who[cid] or 'nobody'}" for cid, tid in zip(ids, task_ids)}
+                                   "assignee": assignee, "due_at": due, "kind": "automation",
+                                   "source": f"rule {rule['name']}"} for cid, assignee in zip(ids, who)])
+    return [f"task {tid} for {assignee or 'nobody'}" for tid, assignee in zip(task_ids, who)]
 
 
 def _assign(ctx, rule, args, ids) -> dict[int, str]:

@@ -125,6 +125,27 @@ def test_clv_formula(run_cli):
     assert code != 0 and err.strip() == "error: --periods: 'x' is not a whole number (or 'inf')"
 
 
+@pytest.mark.parametrize("margin, discount, message", [
+    ("NaN", "0.1", "error: margin: 'NaN' is not a finite number"),
+    ("-Infinity", "0.1", "error: margin: '-Infinity' is not a finite number"),
+    ("100", "Infinity", "error: discount: 'Infinity' is not a finite number"),
+    ("1e400", "0.1", "error: margin: '1e400' is out of range (|margin| < 10^14)"),
+])
+def test_clv_formula_refuses_non_finite_and_out_of_range_inputs(run_cli, margin, discount,
+                                                                 message):
+    code, out, err = run_cli("analytical", "clv", "formula", "--margin", margin, "--retention",
+                             "0.8", "--discount", discount)
+    assert (code, out, err.strip()) == (1, "", message)
+
+
+def test_clv_formula_refuses_a_clv_beyond_the_money_range(run_cli):
+    code, _, err = run_cli("analytical", "clv", "formula", "--margin", "100", "--retention",
+                           "0.99999999999999999999", "--discount", "0")
+    assert code == 1 and err.strip() == (
+        "error: the CLV 1.000E+22 is out of range (|CLV| < 10^14): "
+        "lower the margin, the retention or the periods")
+
+
 def test_clv_fit_without_data_is_one_clear_line(crm, run_cli):
     crm.plugins.enable("analytical")
     record(crm, [row("A", "2024-12-01", amount=10)])
@@ -272,3 +293,19 @@ def test_plots_are_drawn(shop, run_cli, tmp_path):
         assert f"chart written to {target}" in err
         head = target.read_bytes()[:200]
         assert head.startswith(b"\x89PNG") if name.endswith(".png") else b"<svg" in head
+
+
+@pytest.mark.parametrize("command, reason", [
+    ("rfm", "no customer has a purchase up to --as-of"),
+    ("cohorts", "no cohort (no first purchase in the chosen months)"),
+    ("funnel", "no funnel records (stage.changed events) to show"),
+    ("pareto", "no customer has revenue up to --as-of"),
+])
+def test_plots_of_empty_data_write_nothing_and_say_so(crm, run_cli, tmp_path, command, reason):
+    pytest.importorskip("matplotlib")
+    crm.plugins.enable("analytical")
+    target = tmp_path / "chart.png"
+    code, out, err = run_cli("analytical", command, "--as-of", AS_OF, "--plot", str(target))
+    assert code == 0, err
+    assert err.strip() == f"nothing to plot: {reason}; no chart written to {target}"
+    assert out and not target.exists()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from analytical_support import days_ago, ids, record, row
+from analytical_support import at, days_ago, ids, record, row
 from crmkit_analytical.kpis import attainment, status
 
 
@@ -131,3 +131,80 @@ def test_lifecycle_update_stores_stages_and_emits_changes(crm, clock):
     assert later.counts == {"prospect": 1, "new": 0, "won_back": 0, "active": 0, "at_risk": 3,
                             "lapsed": 2}
     assert later.changed == 4  # N, A, W to at_risk; R to lapsed (L stays lapsed)
+
+
+BOUNDARY_INSTANTS = ["2024-05-31T23:59:59.999600", "2024-05-31T23:59:59.999999",
+                     "2024-06-01T00:00:00", "2024-06-01T00:00:00.000400",
+                     "1969-12-31T23:59:59.999999", "1969-12-31T00:00:00.000001",
+                     "1969-12-31T12:00", "1970-01-01T00:00", "1900-02-28T23:59:59.9996",
+                     "1900-03-01T00:00", "0001-01-01T00:00", "2000-02-29T23:59:59.9999"]
+
+
+def test_day_and_month_numbers_floor_exactly_at_midnight_and_before_1970(crm):
+    """The SQL day/month number of each instant is its UTC calendar date's, as in Python."""
+    from sqlalchemy import select
+
+    from crmkit.tables import interactions
+    from crmkit_analytical.sql import day_number, day_of, month_number, month_of
+
+    moments = [at(text) for text in BOUNDARY_INSTANTS]
+    record(crm, [row(f"B{i}", moment, amount=1) for i, moment in enumerate(moments)])
+    I = interactions.c
+    with crm.read() as conn:
+        got = {moment: (day, month) for moment, day, month in conn.execute(
+            select(I.occurred_at, day_number(I.occurred_at), month_number(I.occurred_at)))}
+    assert got == {m: (day_of(m), month_of(m)) for m in moments}
+    assert got[at("2024-05-31T23:59:59.999600")] == (19874, 2024 * 12 + 4)
+    assert got[at("1969-12-31T00:00:00.000001")] == (-1, 1969 * 12 + 11)
+
+
+def test_funnel_follows_each_customer_from_lead_to_cash(crm, clock):
+    """Leads and opportunities of one customer are one flow: every conversion is at most 100 %."""
+    import datetime as dt
+
+    kpis = [{"name": name, "metric": name, "target": 100, "period": "year",
+             "deadline": "2024-12-31"} for name in ("conversion_rate", "win_rate")]
+    crm.plugins.enable("analytical", {"kpis": kpis, "funnel": {
+        "stages": ["lead", "sql", "qualification", "proposal", "won"], "won_stage": "won",
+        "lost_stages": ["lost"]}})
+    crm.customers.add_many([{"external_id": f"C{i}"} for i in range(1, 7)])
+    cid = ids(crm)
+    start = at("2024-11-01T09:00")
+    moves = [  # (day, customer, entity, record, from, to)
+        (0, "C1", "lead", "C1", None, "lead"), (2, "C1", "lead", "C1", "lead", "sql"),
+        (3, "C1", "opportunity", 101, None, "qualification"),
+        (5, "C1", "opportunity", 101, "qualification", "proposal"),
+        (9, "C1", "opportunity", 101, "proposal", "won"),
+        (0, "C2", "lead", "C2", None, "lead"), (1, "C2", "lead", "C2", "lead", "sql"),
+        (4, "C2", "opportunity", 102, None, "qualification"),
+        (6, "C2", "opportunity", 102, "qualification", "lost"),
+        (7, "C2", "opportunity", 103, None, "qualification"),  # a second, still open
+        (1, "C3", "opportunity", 104, None, "qualification"),  # an existing client: no lead
+        (2, "C3", "opportunity", 104, "qualification", "proposal"),
+        (0, "C4", "lead", "C4", None, "lead"),
+        (0, "C5", "lead", "C5", None, "lead"), (3, "C5", "lead", "C5", "lead", "sql"),
+        (2, "C6", "opportunity", 105, None, "qualification"),  # an existing client who wins
+        (8, "C6", "opportunity", 105, "qualification", "won"),
+        (1, None, "opportunity", 900, None, "proposal"),  # no customer: a flow of its own
+    ]
+    for day, customer, entity, record_id, old, new in sorted(moves, key=lambda m: m[0]):
+        clock.set(start + dt.timedelta(days=day))
+        with crm.transaction() as tx:
+            tx.emit("stage.changed", cid.get(customer), {
+                "entity": entity, "record_id": cid.get(record_id, record_id), "from": old,
+                "to": new, "owner": "ana", "amount": None, "currency": None}, source="operational")
+    api = crm.plugin("analytical")
+    steps, outcomes = api.funnel(at("2025-01-01"))
+    # flows: C1 lead..won, C2 lead..qualification (lost one opportunity), C3 qualification..
+    # proposal, C4 lead, C5 lead..sql, C6 qualification..won, the customer-less one at proposal;
+    # stays (per lead or opportunity): lead 2, 1, 3; qualification 2, 2, 1, 6; proposal 4
+    assert [(s.stage, s.reached, s.conversion, s.median_days) for s in steps] == [
+        ("lead", 4, 75.0, 2.0),            # C1 C2 C5 of C1 C2 C4 C5 went on
+        ("sql", 3, 66.7, None),            # C1 C2 of C1 C2 C5 (as separate counts: 5/3 = 167 %)
+        ("qualification", 4, 75.0, 2.0),   # C1 C3 C6 of C1 C2 C3 C6
+        ("proposal", 4, 50.0, 4.0),        # C1 C6 of C1 C3 C6 and the customer-less flow
+        ("won", 2, None, None)]
+    assert [(o.records, o.won, o.lost, o.win_rate) for o in outcomes] == [(7, 2, 1, 66.7)]
+    # C1 of the four flows through lead reaches won (C6 never was a lead)
+    assert {k.name: k.value for k in api.kpis(at("2025-01-01"))} == {
+        "conversion_rate": 25.0, "win_rate": 66.7}

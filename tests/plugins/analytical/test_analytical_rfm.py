@@ -42,7 +42,7 @@ def test_quintiles_worked_by_hand(crm):
     load(crm)
     got = scored(crm)
     assert sorted(got) == [f"C{i:02d}" for i in range(1, 11)]
-    # score = ⌊5 · (customers strictly worse) / 10⌋ + 1
+    # score = ⌊5 · (customers strictly worse) / 10⌋ + 1 (the best value: 5)
     # R (days): C08 300, C09 200, C01 100, C02 = C03 50, C10 30, C06 20, C07 10, C04 5, C05 1
     # F: 1 (C01 C04 C08), 2 (C02 C06 C10), 3 (C03 C09), 4 (C07), 5 (C05)
     # M: 10 C01, 20 C08, 30 C10, 50 C02, 60 C06, 90 C09, 100 = 100 (C03 C07), 250 C05, 500 C04
@@ -67,10 +67,29 @@ def test_quintiles_worked_by_hand(crm):
     assert sum(counts.values()) == 10
 
 
-def test_equal_values_always_get_equal_scores(crm):
+def test_equal_values_always_get_equal_scores_and_all_equal_is_the_top(crm):
     crm.plugins.enable("analytical")
     record(crm, [row(f"T{i}", days_ago(10), amount=100) for i in range(7)])
-    assert {(s.r, s.f, s.m) for s in scored(crm).values()} == {(1, 1, 1)}
+    assert {(s.r, s.f, s.m, s.segment) for s in scored(crm).values()} == {(5, 5, 5, "champions")}
+
+
+def test_a_single_customer_gets_the_top_scores(crm):
+    crm.plugins.enable("analytical")
+    record(crm, [row("ONE", days_ago(400), amount=5)])
+    s = scored(crm)["ONE"]
+    assert (s.recency_days, s.r, s.f, s.m, s.segment) == (400, 5, 5, 5, "champions")
+
+
+def test_ties_at_the_top_get_the_top_score(crm):
+    crm.plugins.enable("analytical")
+    record(crm, [row("A", days_ago(30), amount=10),
+                 row("B", days_ago(20), amount=10), row("B", days_ago(10), amount=10),
+                 row("C", days_ago(15), amount=10), row("C", days_ago(10), amount=10),
+                 row("D", days_ago(10), amount=40)])
+    # R: A 30, B = C = D 10 (best: 5); F: A = D 1 (nobody worse: 1), B = C 2 (best: 5);
+    # M: A 10 (1), B = C 20 (1 worse: ⌊5·1/4⌋ + 1 = 2), D 40 (best: 5)
+    assert {k: (s.r, s.f, s.m) for k, s in scored(crm).items()} == {
+        "A": (1, 1, 1), "B": (5, 5, 2), "C": (5, 5, 2), "D": (5, 1, 5)}
 
 
 def test_bins_default_changes_the_scores(crm):

@@ -109,3 +109,11 @@ def test_clv_formula_known_answers():
         formula_clv(100, "1.5", "0.1")
     with pytest.raises(ValidationError, match="diverges"):
         formula_clv(100, "1", "0")
+
+
+def test_clv_formula_over_a_billion_periods_is_the_closed_form():
+    # the sum over 10^9 periods equals the infinite sum to the cent, computed at once
+    assert formula_clv(100, "0.8", "0.1", 10**9) == Decimal("266.67")
+    assert formula_clv(10, "1", "0", 5) == Decimal("50.00")  # r = 1 + d: m · T
+    with pytest.raises(ValidationError, match=r"the CLV 1\.000E\+15 is out of range"):
+        formula_clv(10, "1", "0", 10**14)

@@ -219,3 +219,20 @@ def test_rule_names_are_unique_and_other_plugins_events_need_that_plugin(crm, op
     with pytest.raises(ConfigError, match=r"unknown event type 'tier.changed'; is the plugin that "
                                           "emits it enabled"):
         operational(rules({"name": "t", "on": "tier.changed", "do": [{"add_tag": "gold"}]}))
+
+
+def test_each_firing_names_the_task_its_own_action_created(crm, clock, operational, staff):
+    """A customer who already has an open task and fires twice in one batch: three tasks, and
+    each firing's outcome names the task that firing created."""
+    staff("sales", "ana")
+    rule = {"name": "call-back", "on": "interaction.recorded",
+            "do": [{"create_task": {"subject": "Call back", "assignee": "ana"}}]}
+    api = operational(rules(rule))
+    crm.customers.add("C1")
+    existing = api.create_task("C1", "Earlier task", "ana", clock.now() + dt.timedelta(days=1))
+    crm.interactions.record_many([{"customer": "C1", "occurred_at": clock.now(), "kind": "call",
+                                   "external_id": f"call-{i}"} for i in range(2)])
+    created = sorted(t["id"] for t in api.tasks(customer="C1") if t["id"] != existing)
+    assert len(created) == 2
+    outcomes = sorted(f["outcome"] for f in api.firings(rule="call-back"))
+    assert outcomes == [f"create_task: task {tid} for ana" for tid in created]
