@@ -74,3 +74,48 @@ def test_init_on_an_empty_or_crmkit_database_still_works(crm_url, run_cli):
     if path is not None:
         assert sqlite3.connect(path).execute(
             "SELECT count(*) FROM sqlite_master WHERE name = 'customers'").fetchone() == (1,)
+
+
+VENDOR = ("crmkit_testvendor",)
+
+
+def _vendor_schema(monkeypatch, **properties) -> None:
+    """Give the test vendor plugin a new release's configuration schema."""
+    import crmkit_testvendor
+    from crmkit import hookimpl
+
+    schema = crmkit_testvendor.crmkit_config_schema()
+    schema["properties"].update(properties)
+    monkeypatch.setattr(crmkit_testvendor, "crmkit_config_schema", hookimpl(lambda: schema))
+
+
+def test_disable_then_enable_keeps_the_configuration(run_cli):
+    run_cli("init")
+    assert run_cli("plugins", "enable", "loyalty") == (0, "enabled loyalty\n", "")
+    run_cli("plugins", "config", "loyalty", "--set", "points_per_unit=3", "--set", "lock_days=14")
+    assert run_cli("plugins", "disable", "loyalty")[0] == 0
+    code, out, err = run_cli("plugins", "enable", "loyalty")
+    assert code == 0, err
+    assert out == ("enabled loyalty with its kept configuration (`crmkit plugins config loyalty` "
+                   "shows it; `--config FILE` replaces it)\n")
+    config = json.loads(run_cli("plugins", "config", "loyalty")[1])
+    assert (config["points_per_unit"], config["lock_days"]) == (3, 14)
+
+
+def test_a_kept_configuration_is_revalidated_against_the_current_schema(run_cli, monkeypatch):
+    run_cli("init")
+    run_cli("plugins", "enable", "testvendor", plugins=VENDOR)
+    run_cli("plugins", "config", "testvendor", "--set", "big_purchase_amount=5", plugins=VENDOR)
+    run_cli("plugins", "disable", "testvendor", plugins=VENDOR)
+    _vendor_schema(monkeypatch, big_purchase_amount={"type": "number", "minimum": 10})
+    code, _, err = run_cli("plugins", "enable", "testvendor", plugins=VENDOR)
+    assert code != 0 and err == (
+        "error: plugin 'testvendor' kept configuration (replace it with --config FILE): "
+        "/big_purchase_amount: 5 is less than the minimum of 10 (allowed: minimum 10)\n")
+    listed = json.loads(run_cli("plugins", "list", "--format", "json", plugins=VENDOR)[1])
+    assert {p["name"]: p["enabled"] for p in listed}["testvendor"] is False
+    monkeypatch.undo()
+    _vendor_schema(monkeypatch, region={"type": "string", "default": "EU"})
+    assert run_cli("plugins", "enable", "testvendor", plugins=VENDOR)[0] == 0
+    config = json.loads(run_cli("plugins", "config", "testvendor", plugins=VENDOR)[1])
+    assert (config["big_purchase_amount"], config["region"]) == (5, "EU")

@@ -34,11 +34,19 @@ def list_(state, fmt: str) -> None:
               help="A JSON configuration file (default: the schema's defaults).")
 @pass_state
 def enable(state, name: str, path: str | None) -> None:
-    """Validate the config, check requirements, migrate, and enable NAME: all or nothing."""
+    """Validate the config, check requirements, migrate, and enable NAME: all or nothing.
+
+    Without --config, a configuration kept from an earlier enable is reused.
+    """
     document = load_json_file(path, f"plugin {name!r} config") if path else None
     with state.open() as crm:
+        kept = document is None and crm.plugins.kept_config(name) is not None
         crm.plugins.enable(name, document)
-    click.echo(f"enabled {name}")
+    if kept:
+        click.echo(f"enabled {name} with its kept configuration (`crmkit plugins config {name}` "
+                   "shows it; `--config FILE` replaces it)")
+    else:
+        click.echo(f"enabled {name}")
 
 
 @plugins.command()
