@@ -119,3 +119,22 @@ def test_a_kept_configuration_is_revalidated_against_the_current_schema(run_cli,
     assert run_cli("plugins", "enable", "testvendor", plugins=VENDOR)[0] == 0
     config = json.loads(run_cli("plugins", "config", "testvendor", plugins=VENDOR)[1])
     assert (config["big_purchase_amount"], config["region"]) == (5, "EU")
+
+
+def test_demo_refuses_a_database_that_holds_customers_unless_forced(run_cli):
+    run_cli("init")
+    run_cli("customers", "add", "C1", "--name", "Ada Lovelace")
+    code, out, err = run_cli("demo", "--customers", "50")
+    assert code != 0 and out == ""
+    assert err == ("error: the database already holds 1 customer; the demo builds a "
+                   "sample CRM in a new database: give a new one (--db sqlite:///demo.db) or add "
+                   "--force to write the sample data into this one\n")
+    listed = json.loads(run_cli("plugins", "list", "--format", "json")[1])
+    assert not any(p["enabled"] for p in listed)
+    assert len(json.loads(run_cli("customers", "list", "--format", "json")[1])) == 1
+    code, out, err = run_cli("demo", "--customers", "50", "--interactions-per-customer", "1",
+                             "--force")
+    assert code == 0, err
+    assert "customers: 50 created" in out
+    listed = json.loads(run_cli("customers", "list", "--format", "json", "--limit", "1000")[1])
+    assert {"C1", "C00001"} <= {c["external_id"] for c in listed}
