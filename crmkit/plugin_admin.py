@@ -20,11 +20,16 @@ from .versions import satisfies
 
 @attrs.frozen
 class PluginStatus:
-    """One row of ``crmkit plugins list``."""
+    """One row of ``crmkit plugins list``.
+
+    ``status`` is ``enabled``, ``disabled``, ``broken``, ``not installed`` (a
+    plugin the database records but that is not installed) or, without a
+    crmkit database, ``installed`` (``enabled`` is then None: unknown).
+    """
 
     name: str
     version: str
-    enabled: bool
+    enabled: bool | None
     requires: tuple[str, ...]
     status: str
     description: str
@@ -38,17 +43,32 @@ class PluginAdmin:
         self.crm = crm
 
     def list(self) -> list[PluginStatus]:
-        """Every installed plugin (loaded to read its metadata), enabled or not, broken or not."""
+        """Every installed plugin (loaded to read its metadata) and every one the database records.
+
+        Works without a crmkit database (a missing SQLite file is not created):
+        the installed plugins are listed with ``enabled=None``.
+        """
         crm = self.crm
-        with crm.read() as conn:
-            crm.refresh_plugins(conn)
+        known = crm.has_schema()
+        if known:
+            with crm.read() as conn:
+                crm.refresh_plugins(conn)
         result = []
-        for name in sorted(crm.installed):
+        for name in sorted(set(crm.installed) | (set(crm._state) if known else set())):
+            state = crm._state.get(name, {}) if known else {}
+            enabled = state.get("enabled", False) if known else None
+            if name not in crm.installed:
+                result.append(PluginStatus(
+                    name, state["version"], enabled, (), "not installed",
+                    f"enabled but not installed: install it or `crmkit plugins disable {name}`"
+                    if enabled else "not installed; its data and configuration are kept"))
+                continue
             plugin = plugins.load(crm.installed[name])
             plugins.register(crm.pm, plugin)
-            enabled = crm._state.get(name, {}).get("enabled", False)
             if plugin.broken:
                 status = "broken"
+            elif not known:
+                status = "installed"
             else:
                 status = "enabled" if enabled else "disabled"
             info = plugin.info

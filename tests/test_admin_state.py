@@ -138,3 +138,33 @@ def test_demo_refuses_a_database_that_holds_customers_unless_forced(run_cli):
     assert "customers: 50 created" in out
     listed = json.loads(run_cli("customers", "list", "--format", "json", "--limit", "1000")[1])
     assert {"C1", "C00001"} <= {c["external_id"] for c in listed}
+
+
+def test_plugins_list_works_without_a_database_and_creates_none(crm_url, run_cli):
+    code, out, err = run_cli("plugins", "list", "--format", "json")
+    assert code == 0, err
+    assert err == ("note: no crmkit database at the --db URL: enabled or not is unknown "
+                   "(`crmkit init` creates one)\n")
+    rows = {r["name"]: r for r in json.loads(out)}
+    assert {"loyalty", "analytical", "idic"} <= set(rows)
+    assert rows["idic"] == {**rows["idic"], "enabled": None, "status": "installed",
+                            "requires": "analytical"}
+    path = _sqlite_path(crm_url)
+    assert path is None or not path.exists()
+
+
+def test_plugins_list_shows_a_plugin_that_is_enabled_but_not_installed(run_cli):
+    run_cli("init")
+    assert run_cli("plugins", "enable", "testvendor", plugins=VENDOR)[0] == 0
+    code, out, err = run_cli("plugins", "list", "--format", "json")  # without --plugin
+    assert code == 0 and err == ""
+    rows = {r["name"]: r for r in json.loads(out)}
+    assert rows["testvendor"] == {
+        "name": "testvendor", "version": "local", "enabled": True, "requires": "",
+        "status": "not installed",
+        "description": "enabled but not installed: install it or "
+                       "`crmkit plugins disable testvendor`"}
+    assert rows["loyalty"]["status"] == "disabled" and rows["loyalty"]["enabled"] is False
+    assert run_cli("plugins", "disable", "testvendor")[0] == 0
+    rows = {r["name"]: r for r in json.loads(run_cli("plugins", "list", "--format", "json")[1])}
+    assert (rows["testvendor"]["enabled"], rows["testvendor"]["status"]) == (False, "not installed")

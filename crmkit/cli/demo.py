@@ -103,7 +103,7 @@ def _enable_all(crm, say) -> None:
     """Enable every working installed plugin, requirements first."""
     from .. import plugins
 
-    statuses = {s.name: s for s in crm.plugins.list() if s.status != "broken"}
+    statuses = {s.name: s for s in crm.plugins.list() if s.status in ("enabled", "disabled")}
     infos = {name: crm.installed[name].info for name in statuses}
     for name in plugins.dependency_order(infos):
         if statuses[name].enabled:

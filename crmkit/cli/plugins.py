@@ -17,14 +17,27 @@ def plugins() -> None:
 @format_option
 @pass_state
 def list_(state, fmt: str) -> None:
-    """Every installed plugin: version, enabled, requirements, status (broken ones with their error)."""
-    with state.open() as crm:
+    """Every installed plugin: version, enabled, requirements, status (broken ones with their error).
+
+    Plugins the database records as enabled but that are not installed are
+    listed as `not installed`.  Without a crmkit database the installed plugins
+    are listed with status `installed` (enabled unknown).
+    """
+    from ..app import CRM
+
+    crm = CRM(state.db_url, actor=state.actor, extra_plugins=state.extra_plugins())
+    try:
         rows = [
             {"name": p.name, "version": p.version, "enabled": p.enabled,
              "requires": ",".join(p.requires), "status": p.status,
              "description": p.error if p.error else p.description}
             for p in crm.plugins.list()
         ]
+    finally:
+        crm.close()
+    if any(row["enabled"] is None for row in rows):
+        click.echo("note: no crmkit database at the --db URL: enabled or not is unknown "
+                   "(`crmkit init` creates one)", err=True)
     output(rows, ["name", "version", "enabled", "requires", "status", "description"], fmt)
 
 
