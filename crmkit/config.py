@@ -36,6 +36,12 @@ CORE_SCHEMA: dict[str, Any] = {
             "default": {"type": "object", "properties": {}},
             "description": "JSON Schema of customer attributes (plugins add their own properties).",
         },
+        "allow_free_actors": {
+            "type": "boolean",
+            "default": False,
+            "description": "Accept any --actor name; by default an actor must be an active staff "
+                           "handle (or system).",
+        },
         "max_field_length": {
             "type": "integer",
             "minimum": 1,

@@ -168,3 +168,34 @@ def test_plugins_list_shows_a_plugin_that_is_enabled_but_not_installed(run_cli):
     assert run_cli("plugins", "disable", "testvendor")[0] == 0
     rows = {r["name"]: r for r in json.loads(run_cli("plugins", "list", "--format", "json")[1])}
     assert (rows["testvendor"]["enabled"], rows["testvendor"]["status"]) == (False, "not installed")
+
+
+ACTOR_REFUSED = ("error: --actor 'mallory': {problem}; act as an active staff member (`crmkit "
+                 "staff list`), as system, or allow any name with `crmkit config --set "
+                 "allow_free_actors=true`\n")
+
+
+def test_actor_must_be_an_active_staff_member_unless_free_actors_are_allowed(crm_url, run_cli):
+    from sqlalchemy import update
+
+    from crmkit import CRM, tables
+
+    run_cli("init")
+    code, _, err = run_cli("--actor", "mallory", "customers", "add", "C1", "--name", "Ada")
+    assert code != 0 and err == ACTOR_REFUSED.format(problem="not a staff handle")
+    assert run_cli("--actor", "mallory", "customers", "list")[0] != 0
+    assert json.loads(run_cli("customers", "list", "--format", "json")[1]) == []
+    assert run_cli("staff", "add", "ana", "--name", "Ana Costa", "--team", "sales")[0] == 0
+    assert run_cli("--actor", "ana", "customers", "add", "C1", "--name", "Ada")[0] == 0
+    run_cli("staff", "add", "mallory", "--name", "Mal Lory", "--team", "sales")
+    with CRM.open(crm_url) as crm, crm.transaction() as tx:
+        tx.conn.execute(update(tables.staff).where(tables.staff.c.handle == "mallory")
+                        .values(active=False))
+    code, _, err = run_cli("--actor", "mallory", "customers", "add", "C2", "--name", "Bob")
+    assert code != 0 and err == ACTOR_REFUSED.format(problem="an inactive staff member")
+    assert run_cli("config", "--set", "allow_free_actors=true")[0] == 0
+    assert run_cli("--actor", "mallory", "customers", "add", "C2", "--name", "Bob")[0] == 0
+    assert run_cli("--actor", "visitor", "customers", "add", "C3", "--name", "Cy")[0] == 0
+    audit = json.loads(run_cli("audit", "--format", "json")[1])
+    assert {(a["actor"], a["record_key"]) for a in audit if a["table_name"] == "customers"} == {
+        ("ana", "C1"), ("mallory", "C2"), ("visitor", "C3")}

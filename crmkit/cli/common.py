@@ -39,11 +39,17 @@ class State:
         return extra
 
     def open(self, create: bool = False, upgrade: bool = False):
-        """Open the CRM with this invocation's URL, actor, local plugins and command (for audit)."""
+        """Open the CRM with this invocation's URL, actor (checked against staff), local plugins
+        and command (for audit)."""
         from ..app import CRM
 
         crm = CRM.open(self.db_url, clock=self.clock, create=create, upgrade=upgrade,
                        actor=self.actor, extra_plugins=self.extra_plugins())
+        try:
+            crm.staff.check_actor(self.actor)
+        except BaseException:
+            crm.close()
+            raise
         crm.command = "crmkit " + " ".join(_redact(self.argv))
         return crm
 
