@@ -199,3 +199,38 @@ def test_actor_must_be_an_active_staff_member_unless_free_actors_are_allowed(crm
     audit = json.loads(run_cli("audit", "--format", "json")[1])
     assert {(a["actor"], a["record_key"]) for a in audit if a["table_name"] == "customers"} == {
         ("ana", "C1"), ("mallory", "C2"), ("visitor", "C3")}
+
+
+def test_config_set_reads_each_value_by_the_schema_type_at_its_key(run_cli):
+    run_cli("init")
+    run_cli("plugins", "enable", "loyalty")
+    code, out, err = run_cli("plugins", "config", "loyalty", "--set", "cost_per_point=0.02",
+                             "--set", "tiers.0.threshold=5", "--set", "tiers.3.name=platinum",
+                             "--set", "tiers.3.threshold=20000", "--set", "lock_days=14")
+    assert code == 0, err
+    config = json.loads(out)
+    assert config["cost_per_point"] == "0.02" and config["lock_days"] == 14
+    assert [(t["name"], t["threshold"]) for t in config["tiers"]] == [
+        ("bronze", 5), ("silver", 1000), ("gold", 5000), ("platinum", 20000)]
+    assert json.loads(run_cli("plugins", "config", "loyalty")[1]) == config
+
+
+def test_config_set_errors_name_the_pointer_without_python_reprs(run_cli):
+    run_cli("init")
+    run_cli("plugins", "enable", "loyalty")
+    before = run_cli("plugins", "config", "loyalty")[1]
+    for assignment, problem in [
+        ("tiers.9.name=x", "--set tiers.9.name: /tiers is an array of 3 items: 9 is not an index "
+                           "(allowed: 0 to 3, 3 appends)"),
+        ("tiers.first.threshold=5", "--set tiers.first.threshold: /tiers is an array of 3 items: "
+                                    "first is not an index (allowed: 0 to 3, 3 appends)"),
+        ("points_per_unit=abc", "--set points_per_unit: /points_per_unit: abc is not a number"),
+        ("points_per_unit.x=1", "--set points_per_unit.x: /points_per_unit is a number: it has "
+                                "no key x"),
+    ]:
+        code, out, err = run_cli("plugins", "config", "loyalty", "--set", assignment)
+        assert (code, out, err) == (1, "", f"error: plugin 'loyalty' config: {problem}\n")
+    code, _, err = run_cli("config", "--set", "max_field_length=lots")
+    assert err == "error: core config: --set max_field_length: /max_field_length: lots is not " \
+                  "an integer\n"
+    assert run_cli("plugins", "config", "loyalty")[1] == before

@@ -75,7 +75,8 @@ def disable(state, name: str) -> None:
 @plugins.command("config")
 @click.argument("name")
 @click.option("--set", "assignments", multiple=True, metavar="KEY=VALUE",
-              help="Change one key (dotted keys nest; VALUE is JSON when it parses).")
+              help="Change one key (dotted keys nest, numbers index arrays: tiers.0.threshold=5; "
+              "VALUE is text for a text key, JSON otherwise).")
 @click.option("--file", "path", type=click.Path(dir_okay=False), help="Replace with a JSON file.")
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="json",
               show_default=True)
@@ -84,7 +85,7 @@ def config_(state, name: str, assignments, path, fmt) -> None:
     """Show NAME's configuration, or change it with --set / --file (validated by its schema)."""
     with state.open() as crm:
         document = edited_config(crm.plugins.config(name), path, assignments,
-                                 f"plugin {name!r} config")
+                                 f"plugin {name!r} config", crm.plugins.schema(name))
         if path or assignments:
             document = crm.plugins.configure(name, document)
         output_document(document, fmt)
