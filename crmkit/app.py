@@ -5,8 +5,8 @@ from __future__ import annotations
 import contextlib
 import logging
 import threading
-from types import ModuleType
 from pathlib import Path
+from types import ModuleType
 from typing import Any, Iterator
 
 from sqlalchemy import inspect, select

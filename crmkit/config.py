@@ -170,8 +170,8 @@ def set_path(document: dict[str, Any], dotted: str, raw_value: str,
         last = depth == len(parts) - 1
         if isinstance(node, list):
             if not part.isdigit() or int(part) > len(node):
-                raise ConfigError(f"{pointer or '/'} is an array of {len(node)} item"
-                                  f"{'s' if len(node) != 1 else ''}: {part!s} is not an index "
+                raise ConfigError(f"{pointer} is an array of {len(node)} item"
+                                  f"{'s' if len(node) != 1 else ''}: {part} is not an index "
                                   f"(allowed: 0 to {len(node)}, {len(node)} appends)")
             key: Any = int(part)
             if key == len(node):
