@@ -125,7 +125,7 @@ class CRM:
                 conn.commit()
 
     def has_schema(self) -> bool:
-        """Whether the database exists and holds a crmkit schema (a missing SQLite file stays missing)."""
+        """Whether the database exists and holds a crmkit schema (creates no missing SQLite file)."""
         if db.missing_sqlite_file(self.engine) is not None:
             return False
         with self.read() as conn:

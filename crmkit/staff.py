@@ -41,9 +41,9 @@ class StaffService:
         return _to_staff(row)
 
     def check_actor(self, actor: str) -> None:
-        """Refuse ``actor`` unless it is ``system``, an active staff handle, or free actors are allowed.
+        """Refuse ``actor`` unless it is ``system`` or an active staff handle.
 
-        Free actors are allowed by the core config's ``allow_free_actors``.
+        The core config's ``allow_free_actors`` lets any name act.
         """
         if actor == SYSTEM_ACTOR or self.crm.core_config["allow_free_actors"]:
             return

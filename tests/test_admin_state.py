@@ -22,7 +22,8 @@ def test_db_status_shows_each_branchs_own_current_and_head_revision(run_cli):
     assert code == 0, err
     rows = {r["branch"]: r for r in json.loads(out)}
     assert set(rows) == {"core", "loyalty"}
-    assert rows["core"]["current"] == rows["core"]["head"] and rows["core"]["current"].startswith("core_")
+    core = rows["core"]
+    assert core["current"] == core["head"] and core["current"].startswith("core_")
     loyalty = rows["loyalty"]
     assert loyalty["current"].startswith("loyalty_") and loyalty["current"] == loyalty["head"]
     assert loyalty["pending"] == "none"
@@ -60,7 +61,8 @@ def test_init_refuses_a_non_empty_database_that_is_not_crmkits(crm_url, run_cli)
         assert "is not empty and is not a crmkit database (it has 1 other table: invoices)" in err
         with engine.connect() as conn:
             tables = conn.execute(text(
-                "SELECT name FROM sqlite_master WHERE type = 'table'" if conn.dialect.name == "sqlite"
+                "SELECT name FROM sqlite_master WHERE type = 'table'"
+                if conn.dialect.name == "sqlite"
                 else "SELECT tablename FROM pg_tables WHERE schemaname = 'public'")).scalars().all()
         assert tables == ["invoices"]
     finally:

@@ -49,8 +49,8 @@ def status(state, fmt: str) -> None:
             crm.refresh_plugins(conn)
             branches = crm.migration_branches()
             todo = migrate.pending(conn, branches)
-            rows = [{"branch": branch,
-                     "current": ", ".join(sorted(migrate.current_revisions(conn, branch))) or "none",
+            current = {branch: migrate.current_revisions(conn, branch) for branch in branches}
+            rows = [{"branch": branch, "current": ", ".join(sorted(current[branch])) or "none",
                      "head": migrate.head_revision(branch, location),
                      "pending": ", ".join(todo[branch]) or "none"}
                     for branch, location in branches.items()]
