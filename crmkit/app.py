@@ -5,11 +5,13 @@ from __future__ import annotations
 import contextlib
 import logging
 import threading
+from pathlib import Path
 from types import ModuleType
 from typing import Any, Callable, Iterator
 
-from sqlalchemy import select
+from sqlalchemy import inspect, select
 from sqlalchemy.engine import Connection
+from sqlalchemy.exc import DatabaseError as SQLAlchemyDatabaseError
 from sqlalchemy.exc import OperationalError
 
 from . import db, migrate, plugins, tables
@@ -89,6 +91,10 @@ class CRM:
         return crm
 
     def _check_schema(self, create: bool, upgrade: bool) -> None:
+        missing = db.missing_sqlite_file(self.engine)
+        if missing is not None and not create:
+            raise DatabaseError(f"no crmkit database at {missing}; run `crmkit init` first "
+                                "(or check --db)")
         with self.connect(write=create or upgrade) as conn:
             current = migrate.current_revisions(conn)
             if not current:
@@ -97,6 +103,13 @@ class CRM:
                         f"{self.url} has no crmkit schema: run `crmkit init` "
                         "(or CRM.open(url, create=True))"
                     )
+                foreign = sorted(inspect(conn).get_table_names())
+                if foreign:
+                    shown = ", ".join(foreign[:5]) + (", …" if len(foreign) > 5 else "")
+                    raise DatabaseError(
+                        f"{self.url} is not empty and is not a crmkit database (it has "
+                        f"{len(foreign)} other table{'s' if len(foreign) != 1 else ''}: {shown}); "
+                        "crmkit creates its schema only in an empty database: give another --db")
                 migrate.upgrade(conn, "core@head")
                 conn.commit()
                 return
@@ -111,14 +124,25 @@ class CRM:
                 self.upgrade_schema(conn)
                 conn.commit()
 
-    def pending_migrations(self, conn: Connection) -> dict[str, list[str]]:
-        """Revisions not yet applied, for the core and each enabled plugin."""
-        branches = {"core": None}
+    def has_schema(self) -> bool:
+        """Whether the database exists and holds a crmkit schema (creates no missing SQLite file)."""
+        if db.missing_sqlite_file(self.engine) is not None:
+            return False
+        with self.read() as conn:
+            return bool(migrate.current_revisions(conn))
+
+    def migration_branches(self) -> dict[str, Path | None]:
+        """The core's branch and each enabled plugin's that has migrations, with their location."""
+        branches: dict[str, Path | None] = {migrate.CORE_BRANCH: None}
         for name in self.hooks.order:
             location = self.hooks.call_one(name, "crmkit_migrations", None)
             if location is not None:
                 branches[name] = location
-        return migrate.pending(conn, branches)
+        return branches
+
+    def pending_migrations(self, conn: Connection) -> dict[str, list[str]]:
+        """Revisions not yet applied, for the core and each enabled plugin."""
+        return migrate.pending(conn, self.migration_branches())
 
     def upgrade_schema(self, conn: Connection) -> None:
         """Apply every pending migration of the core and the enabled plugins."""
@@ -150,6 +174,10 @@ class CRM:
                 yield conn
         except OperationalError as exc:
             raise DatabaseError(_operational_message(self.url, exc)) from exc
+        except SQLAlchemyDatabaseError as exc:
+            if "file is not a database" not in str(exc.orig):
+                raise
+            raise DatabaseError(f"{self.url} is not a SQLite database file (check --db)") from exc
 
     @contextlib.contextmanager
     def read(self) -> Iterator[Connection]:

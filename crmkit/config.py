@@ -36,6 +36,12 @@ CORE_SCHEMA: dict[str, Any] = {
             "default": {"type": "object", "properties": {}},
             "description": "JSON Schema of customer attributes (plugins add their own properties).",
         },
+        "allow_free_actors": {
+            "type": "boolean",
+            "default": False,
+            "description": "Accept any --actor name; by default an actor must be an active staff "
+                           "handle (or system).",
+        },
         "max_field_length": {
             "type": "integer",
             "minimum": 1,
@@ -144,24 +150,83 @@ def validate(schema: dict[str, Any], document: Any, where: str) -> Any:
     return completed
 
 
-def set_path(document: dict[str, Any], dotted: str, raw_value: str) -> dict[str, Any]:
-    """Return a copy of ``document`` with ``KEY=VALUE`` applied (dotted keys nest).
+def set_path(document: dict[str, Any], dotted: str, raw_value: str,
+             schema: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Return a copy of ``document`` with ``KEY=VALUE`` applied.
 
-    The value is parsed as JSON when it parses (``5``, ``true``, ``["a"]``) and
-    taken as a plain string otherwise.
+    ``KEY`` is dotted: each part names an object key, or indexes an array by
+    number (``tiers.0.threshold``; the index one past the end appends).
+    ``VALUE`` is read by the type ``schema`` gives at that JSON pointer: the
+    text itself for a string, JSON for anything else (``5``, ``true``,
+    ``["a"]``); where the schema says nothing, JSON when it parses and the text
+    otherwise.  A key that does not fit the document or schema, or a value that
+    is not of its type, is a :class:`ConfigError` naming the JSON pointer.
     """
-    try:
-        value = json.loads(raw_value)
-    except json.JSONDecodeError:
-        value = raw_value
     result = copy.deepcopy(document)
-    node = result
+    node: Any = result
     parts = dotted.split(".")
-    for part in parts[:-1]:
-        child = node.get(part)
-        if not isinstance(child, dict):
-            child = {}
-            node[part] = child
+    pointer = ""
+    for depth, part in enumerate(parts):
+        last = depth == len(parts) - 1
+        if isinstance(node, list):
+            if not part.isdigit() or int(part) > len(node):
+                raise ConfigError(f"{pointer} is an array of {len(node)} item"
+                                  f"{'s' if len(node) != 1 else ''}: {part} is not an index "
+                                  f"(allowed: 0 to {len(node)}, {len(node)} appends)")
+            key: Any = int(part)
+            if key == len(node):
+                node.append(None)
+            schema = _child_schema(schema, "items")
+        else:
+            key = part
+            schema = _child_schema(schema, "properties", part)
+        pointer += f"/{part}"
+        if last:
+            node[key] = _parse_value(raw_value, schema, pointer)
+            break
+        types = _types(schema)
+        child = node.get(key) if isinstance(node, dict) else node[key]
+        if types and not types & {"object", "array"}:
+            raise ConfigError(f"{pointer} is {_kind(types)}: it has no key {parts[depth + 1]}")
+        if not isinstance(child, (dict, list)):
+            child = [] if types == {"array"} else {}
+            node[key] = child
         node = child
-    node[parts[-1]] = value
     return result
+
+
+def _child_schema(schema: Any, keyword: str, name: str | None = None) -> dict[str, Any] | None:
+    """The sub-schema of ``schema``'s array items or of its property ``name`` (None: unknown)."""
+    if not isinstance(schema, dict):
+        return None
+    child = schema.get(keyword)
+    if name is not None:
+        child = child.get(name) if isinstance(child, dict) else None
+        if child is None:
+            child = schema.get("additionalProperties")
+    return child if isinstance(child, dict) else None
+
+
+def _types(schema: dict[str, Any] | None) -> set[str]:
+    declared = (schema or {}).get("type", [])
+    return {declared} if isinstance(declared, str) else set(declared)
+
+
+def _kind(types: set[str]) -> str:
+    names = {"string": "text", "number": "a number", "integer": "an integer",
+             "boolean": "true or false", "array": "a JSON array", "object": "a JSON object",
+             "null": "null"}
+    return " or ".join(names.get(t, t) for t in sorted(types))
+
+
+def _parse_value(raw: str, schema: dict[str, Any] | None, pointer: str) -> Any:
+    """``raw`` as the schema's type at ``pointer`` wants it (see :func:`set_path`)."""
+    types = _types(schema)
+    if "string" in types and not types & {"number", "integer", "boolean", "array", "object"}:
+        return raw
+    try:
+        return json.loads(raw)
+    except json.JSONDecodeError:
+        if not types or "string" in types:
+            return raw
+        raise ConfigError(f"{pointer}: {raw} is not {_kind(types)}") from None

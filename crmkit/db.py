@@ -8,6 +8,7 @@ foreign keys on, a busy timeout, and transactions that crmkit begins itself
 from __future__ import annotations
 
 import zlib
+from pathlib import Path
 
 from sqlalchemy import Boolean, Float, Table, bindparam, create_engine, event, func, select, text
 from sqlalchemy.engine import Connection, Engine, make_url
@@ -92,6 +93,20 @@ def _sqlite_engine(parsed) -> Engine:
     return engine
 
 
+def missing_sqlite_file(engine: Engine) -> str | None:
+    """The path of ``engine``'s SQLite database file when that file does not exist yet, else None.
+
+    Connecting would create it empty; commands that need an existing CRM check
+    this first so that a mistyped ``--db sqlite:///…`` is an error, not a new file.
+    """
+    if engine.dialect.name != "sqlite":
+        return None
+    database = engine.url.database
+    if database in (None, "", ":memory:") or database.startswith("file:"):
+        return None
+    return None if Path(database).exists() else database
+
+
 def allocate_ids(conn: Connection, table: Table, count: int) -> int:
     """Reserve ``count`` consecutive ids of ``table`` for this transaction; return the first.
 
@@ -174,6 +189,7 @@ def days_between(later, earlier) -> ColumnElement:
 __all__ = [
     "PortableExpression",
     "create",
+    "missing_sqlite_file",
     "allocate_ids",
     "json_array_contains",
     "days_between",

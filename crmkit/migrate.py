@@ -100,6 +100,12 @@ def upgrade_branch(conn: Connection, branch: str, location: Path | None) -> None
         raise PluginError(f"plugin {branch!r}: {detail}") from exc
 
 
+def head_revision(branch: str, location: Path | None) -> str:
+    """The newest revision of ``branch`` among the scripts at ``location`` (the core's: None)."""
+    script = script_directory([location] if location is not None else [])
+    return script.get_revision(f"{branch}@head").revision
+
+
 def downgrade(conn: Connection, target: str, locations: Iterable[Path] = ()) -> None:
     """Downgrade to ``target`` (``loyalty@base`` removes a plugin's schema)."""
     branch = target.split("@", 1)[0]

@@ -20,11 +20,16 @@ from .versions import satisfies
 
 @attrs.frozen
 class PluginStatus:
-    """One row of ``crmkit plugins list``."""
+    """One row of ``crmkit plugins list``.
+
+    ``status`` is ``enabled``, ``disabled``, ``broken``, ``not installed`` (a
+    plugin the database records but that is not installed) or, without a
+    crmkit database, ``installed`` (``enabled`` is then None: unknown).
+    """
 
     name: str
     version: str
-    enabled: bool
+    enabled: bool | None
     requires: tuple[str, ...]
     status: str
     description: str
@@ -38,17 +43,32 @@ class PluginAdmin:
         self.crm = crm
 
     def list(self) -> list[PluginStatus]:
-        """Every installed plugin (loaded to read its metadata), enabled or not, broken or not."""
+        """Every installed plugin (loaded to read its metadata) and every one the database records.
+
+        Works without a crmkit database (a missing SQLite file is not created):
+        the installed plugins are listed with ``enabled=None``.
+        """
         crm = self.crm
-        with crm.read() as conn:
-            crm.refresh_plugins(conn)
+        known = crm.has_schema()
+        if known:
+            with crm.read() as conn:
+                crm.refresh_plugins(conn)
         result = []
-        for name in sorted(crm.installed):
+        for name in sorted(set(crm.installed) | (set(crm._state) if known else set())):
+            state = crm._state.get(name, {}) if known else {}
+            enabled = state.get("enabled", False) if known else None
+            if name not in crm.installed:
+                result.append(PluginStatus(
+                    name, state["version"], enabled, (), "not installed",
+                    f"enabled but not installed: install it or `crmkit plugins disable {name}`"
+                    if enabled else "not installed; its data and configuration are kept"))
+                continue
             plugin = plugins.load(crm.installed[name])
             plugins.register(crm.pm, plugin)
-            enabled = crm._state.get(name, {}).get("enabled", False)
             if plugin.broken:
                 status = "broken"
+            elif not known:
+                status = "installed"
             else:
                 status = "enabled" if enabled else "disabled"
             info = plugin.info
@@ -81,7 +101,12 @@ class PluginAdmin:
         return validate(self.schema(name), config or {}, f"plugin {name!r} config")
 
     def enable(self, name: str, config: dict[str, Any] | None = None) -> dict[str, Any]:
-        """Enable ``name`` with ``config`` (validated, defaults filled); return the stored config."""
+        """Enable ``name`` with ``config`` (validated, defaults filled); return the stored config.
+
+        Without ``config``, a configuration kept from an earlier enable (see
+        :meth:`kept_config`) is reused, validated against the plugin's current
+        schema (keys it added get their defaults); otherwise the defaults.
+        """
         crm = self.crm
         plugin = self._usable(name)
         info = plugin.info
@@ -90,8 +115,14 @@ class PluginAdmin:
                 f"plugin {name!r} supports crmkit {info.crmkit_versions}, "
                 f"this is crmkit {__version__}"
             )
-        completed = self.validate_config(name, config)
         with crm.transaction(require_plugins=False) as tx:
+            kept = None if config is not None else self._stored_config(name)
+            if kept is None:
+                completed = self.validate_config(name, config)
+            else:
+                completed = validate(self.schema(name), kept,
+                                     f"plugin {name!r} kept configuration (replace it with "
+                                     "--config FILE)")
             enabled = {n for n, s in crm._state.items() if s["enabled"]}
             missing = [r for r in info.requires if r not in enabled]
             if missing:
@@ -159,12 +190,23 @@ class PluginAdmin:
 
     def config(self, name: str) -> dict[str, Any]:
         """The stored configuration of a plugin (enabled or disabled)."""
+        config = self.kept_config(name)
+        if config is None:
+            raise PluginError(f"plugin {name!r} has never been enabled")
+        return config
+
+    def kept_config(self, name: str) -> dict[str, Any] | None:
+        """The configuration stored for ``name`` by an earlier enable (None if never enabled).
+
+        Disabling keeps it, and enabling without a configuration reuses it.
+        """
         with self.crm.read() as conn:
             self.crm.refresh_plugins(conn)
+        return self._stored_config(name)
+
+    def _stored_config(self, name: str) -> dict[str, Any] | None:
         state = self.crm._state.get(name)
-        if state is None:
-            raise PluginError(f"plugin {name!r} has never been enabled")
-        return state["config"]
+        return None if state is None else state["config"]
 
     def configure_core(self, config: dict[str, Any]) -> dict[str, Any]:
         """Replace the core's configuration (validated against ``CORE_SCHEMA``)."""

@@ -8,6 +8,9 @@ from . import tables
 from .errors import ConflictError, NotFound, ValidationError
 from .models import Staff
 
+SYSTEM_ACTOR = "system"
+"""The actor of work nobody in particular does (the default ``--actor``); always allowed."""
+
 
 class StaffService:
     """``crm.staff``: add, list and remove staff members."""
@@ -51,6 +54,23 @@ class StaffService:
         if row is None:
             raise NotFound(f"no staff member {handle!r}")
         return _to_staff(row)
+
+    def check_actor(self, actor: str) -> None:
+        """Refuse ``actor`` unless it is ``system`` or an active staff handle.
+
+        The core config's ``allow_free_actors`` lets any name act.
+        """
+        if actor == SYSTEM_ACTOR or self.crm.core_config["allow_free_actors"]:
+            return
+        with self.crm.read() as conn:
+            active = conn.execute(select(tables.staff.c.active)
+                                  .where(tables.staff.c.handle == actor)).scalar()
+        if not active:
+            problem = "an inactive staff member" if active is False else "not a staff handle"
+            raise ValidationError(
+                f"--actor {actor!r}: {problem}; act as an active staff member (`crmkit staff "
+                "list`), as system, or allow any name with `crmkit config --set "
+                "allow_free_actors=true`")
 
     def list(self, team: str | None = None, active_only: bool = True) -> list[Staff]:
         """Staff members in a stable order (by id), optionally of one team."""

@@ -40,11 +40,17 @@ class State:
         return extra
 
     def open(self, create: bool = False, upgrade: bool = False):
-        """Open the CRM with this invocation's URL, actor, local plugins and command (for audit)."""
+        """Open the CRM with this invocation's URL, actor (checked against staff), local plugins
+        and command (for audit)."""
         from ..app import CRM
 
         crm = CRM.open(self.db_url, clock=self.clock, create=create, upgrade=upgrade,
                        actor=self.actor, extra_plugins=self.extra_plugins())
+        try:
+            crm.staff.check_actor(self.actor)
+        except BaseException:
+            crm.close()
+            raise
         crm.command = "crmkit " + " ".join(_redact(self.argv))
         return crm
 
@@ -228,9 +234,12 @@ class _Quiet:
         return False
 
 
-def edited_config(document: dict, path: str | None, assignments, what: str) -> dict:
-    """``document`` replaced by the JSON file at ``path`` (if given), then each ``--set KEY=VALUE`` applied."""
+def edited_config(document: dict, path: str | None, assignments, what: str,
+                  schema: dict | None = None) -> dict:
+    """``document`` replaced by the JSON file at ``path`` (if given), then each ``--set KEY=VALUE``
+    applied, its value read by ``schema``'s type at that key."""
     from ..config import set_path
+    from ..errors import ConfigError
 
     if path:
         document = load_json_file(path, what)
@@ -238,7 +247,10 @@ def edited_config(document: dict, path: str | None, assignments, what: str) -> d
         key, sep, value = assignment.partition("=")
         if not sep:
             raise click.BadParameter(f"{assignment!r} is not KEY=VALUE", param_hint="--set")
-        document = set_path(document, key, value)
+        try:
+            document = set_path(document, key, value, schema)
+        except ConfigError as exc:
+            raise ConfigError(f"{what}: --set {key}: {exc}") from None
     return document
 
 

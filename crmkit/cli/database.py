@@ -34,22 +34,26 @@ def upgrade(state) -> None:
 @format_option
 @pass_state
 def status(state, fmt: str) -> None:
-    """Show, per branch (core and each enabled plugin), applied and pending revisions."""
+    """Show, per branch (core and each enabled plugin), its current, head and pending revisions."""
     from .. import migrate
     from ..app import CRM
 
+    columns = ["branch", "current", "head", "pending"]
     crm = CRM(state.db_url, actor=state.actor, extra_plugins=state.extra_plugins())
     try:
+        if not crm.has_schema():
+            output([{"branch": "core", "current": "", "head": migrate.head_revision("core", None),
+                     "pending": "(no crmkit database: crmkit init)"}], columns, fmt)
+            return
         with crm.connect() as conn:
-            current = migrate.current_revisions(conn)
-            if not current:
-                output([{"branch": "core", "applied": "", "pending": "(no schema: crmkit init)"}],
-                       ["branch", "applied", "pending"], fmt)
-                return
             crm.refresh_plugins(conn)
-            todo = crm.pending_migrations(conn)
+            branches = crm.migration_branches()
+            todo = migrate.pending(conn, branches)
+            current = {branch: migrate.current_revisions(conn, branch) for branch in branches}
+            rows = [{"branch": branch, "current": ", ".join(sorted(current[branch])) or "none",
+                     "head": migrate.head_revision(branch, location),
+                     "pending": ", ".join(todo[branch]) or "none"}
+                    for branch, location in branches.items()]
     finally:
         crm.close()
-    rows = [{"branch": branch, "applied": ", ".join(sorted(current)),
-             "pending": ", ".join(revs) or "none"} for branch, revs in todo.items()]
-    output(rows, ["branch", "pending", "applied"], fmt)
+    output(rows, columns, fmt)

@@ -14,28 +14,36 @@ from .common import pass_state, progress
 @click.option("--interactions-per-customer", "per_customer", type=click.FloatRange(1),
               default=12.0, show_default=True)
 @click.option("--seed", type=int, default=7, show_default=True)
+@click.option("--force", is_flag=True,
+              help="Add the sample data to a crmkit database that already holds customers "
+                   "(and apply its pending migrations).")
 @pass_state
-def demo(state, count: int, per_customer: float, seed: int) -> None:
+def demo(state, count: int, per_customer: float, seed: int, force: bool) -> None:
     """Create a seeded sample CRM, enable every installed plugin, print what each contributes.
 
-    Run again on the same database, it prints the stored report instead of adding data.
+    Needs a new or empty database (--force adds the sample data to one that
+    holds customers).  Run again on the demo's database, it prints the stored
+    report instead of adding data.
     """
-    from sqlalchemy import insert, select
+    from sqlalchemy import insert
 
     from .. import demo as sample
     from .. import tables
-    from ..errors import CRMError
+    from ..errors import ConflictError, CRMError
 
+    stored, customers = _existing(state)
+    if stored is not None:
+        click.echo(f"demo data already present at {state.db_url}; its report:")
+        for line in stored["report"]:
+            click.echo(line)
+        return
+    if customers and not force:
+        raise ConflictError(
+            f"the database already holds {customers} customer{'s' if customers != 1 else ''}; "
+            "the demo builds a sample CRM in a new database: give a new one (--db "
+            "sqlite:///demo.db) or add --force to write the sample data into this one")
     rng = random.Random(seed)
-    with state.open(create=True, upgrade=True) as crm:
-        with crm.read() as conn:
-            stored = conn.execute(select(tables.settings.c.value)
-                                  .where(tables.settings.c.name == "demo")).scalar()
-        if stored is not None:
-            click.echo(f"demo data already present at {crm.url}; its report:")
-            for line in stored["report"]:
-                click.echo(line)
-            return
+    with state.open(create=True, upgrade=force) as crm:
         report: list[str] = []
 
         def say(line: str) -> None:
@@ -72,11 +80,30 @@ def demo(state, count: int, per_customer: float, seed: int) -> None:
                                                       "value": {"seed": seed, "report": report}})
 
 
+def _existing(state) -> tuple[dict | None, int]:
+    """The stored demo report (None if the demo never ran here) and how many customers there are."""
+    from sqlalchemy import func, select
+
+    from .. import tables
+    from ..app import CRM
+
+    crm = CRM(state.db_url, actor=state.actor)
+    try:
+        if not crm.has_schema():
+            return None, 0
+        with crm.read() as conn:
+            stored = conn.execute(select(tables.settings.c.value)
+                                  .where(tables.settings.c.name == "demo")).scalar()
+            return stored, conn.execute(select(func.count()).select_from(tables.customers)).scalar()
+    finally:
+        crm.close()
+
+
 def _enable_all(crm, say) -> None:
     """Enable every working installed plugin, requirements first."""
     from .. import plugins
 
-    statuses = {s.name: s for s in crm.plugins.list() if s.status != "broken"}
+    statuses = {s.name: s for s in crm.plugins.list() if s.status in ("enabled", "disabled")}
     infos = {name: crm.installed[name].info for name in statuses}
     for name in plugins.dependency_order(infos):
         if statuses[name].enabled:

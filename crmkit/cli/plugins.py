@@ -17,14 +17,27 @@ def plugins() -> None:
 @format_option
 @pass_state
 def list_(state, fmt: str) -> None:
-    """Every installed plugin: version, enabled, requirements, status (broken ones with their error)."""
-    with state.open() as crm:
+    """Every installed plugin: version, enabled, requirements, status (broken ones with their error).
+
+    Plugins the database records as enabled but that are not installed are
+    listed as `not installed`.  Without a crmkit database the installed plugins
+    are listed with status `installed` (enabled unknown).
+    """
+    from ..app import CRM
+
+    crm = CRM(state.db_url, actor=state.actor, extra_plugins=state.extra_plugins())
+    try:
         rows = [
             {"name": p.name, "version": p.version, "enabled": p.enabled,
              "requires": ",".join(p.requires), "status": p.status,
              "description": p.error if p.error else p.description}
             for p in crm.plugins.list()
         ]
+    finally:
+        crm.close()
+    if any(row["enabled"] is None for row in rows):
+        click.echo("note: no crmkit database at the --db URL: enabled or not is unknown "
+                   "(`crmkit init` creates one)", err=True)
     output(rows, ["name", "version", "enabled", "requires", "status", "description"], fmt)
 
 
@@ -34,11 +47,19 @@ def list_(state, fmt: str) -> None:
               help="A JSON configuration file (default: the schema's defaults).")
 @pass_state
 def enable(state, name: str, path: str | None) -> None:
-    """Validate the config, check requirements, migrate, and enable NAME: all or nothing."""
+    """Validate the config, check requirements, migrate, and enable NAME: all or nothing.
+
+    Without --config, a configuration kept from an earlier enable is reused.
+    """
     document = load_json_file(path, f"plugin {name!r} config") if path else None
     with state.open() as crm:
+        kept = document is None and crm.plugins.kept_config(name) is not None
         crm.plugins.enable(name, document)
-    click.echo(f"enabled {name}")
+    if kept:
+        click.echo(f"enabled {name} with its kept configuration (`crmkit plugins config {name}` "
+                   "shows it; `--config FILE` replaces it)")
+    else:
+        click.echo(f"enabled {name}")
 
 
 @plugins.command()
@@ -54,7 +75,8 @@ def disable(state, name: str) -> None:
 @plugins.command("config")
 @click.argument("name")
 @click.option("--set", "assignments", multiple=True, metavar="KEY=VALUE",
-              help="Change one key (dotted keys nest; VALUE is JSON when it parses).")
+              help="Change one key (dotted keys nest, numbers index arrays: tiers.0.threshold=5; "
+              "VALUE is text for a text key, JSON otherwise).")
 @click.option("--file", "path", type=click.Path(dir_okay=False), help="Replace with a JSON file.")
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="json",
               show_default=True)
@@ -63,7 +85,7 @@ def config_(state, name: str, assignments, path, fmt) -> None:
     """Show NAME's configuration, or change it with --set / --file (validated by its schema)."""
     with state.open() as crm:
         document = edited_config(crm.plugins.config(name), path, assignments,
-                                 f"plugin {name!r} config")
+                                 f"plugin {name!r} config", crm.plugins.schema(name))
         if path or assignments:
             document = crm.plugins.configure(name, document)
         output_document(document, fmt)

@@ -56,13 +56,17 @@ def redeem(state, customer, reward) -> None:
     click.echo(f"redeemed {reward} for {customer} (ledger row {ledger_id}); balance {balance}")
 
 
-@group.command()
+@group.command(context_settings={"ignore_unknown_options": True})
 @click.argument("customer")
 @click.argument("points", type=int)
 @click.option("--reason", required=True, help="Why (kept in the ledger and the audit log).")
 @pass_state
 def adjust(state, customer, points, reason) -> None:
-    """Add (positive) or deduct (negative) POINTS for CUSTOMER by hand."""
+    """Add (positive) or deduct (negative) POINTS for CUSTOMER by hand.
+
+    A negative number is taken as POINTS, not as an option:
+    `crmkit loyalty adjust C00042 -50 --reason "duplicate earning"`.
+    """
     with state.open() as crm:
         api = crm.plugin("loyalty")
         ledger_id = api.adjust(customer, points, reason)

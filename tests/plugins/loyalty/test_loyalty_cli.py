@@ -67,3 +67,16 @@ def test_expire_command_with_as_of(crm, run_cli, loyalty, shop):
     code, out, _ = run_cli("loyalty", "expire", "--as-of", "2025-03-10")
     assert out == "expired 0 points in 0 lots of 0 members\n"
     assert api.balance("C1", at(2025, 3, 10)) == 0
+
+
+def test_adjust_takes_a_negative_number_as_the_docs_show_it(crm, run_cli, loyalty):
+    loyalty({"milestones": []}, customers=("C00042",))
+    run_cli("loyalty", "adjust", "C00042", "80", "--reason", "welcome")
+    code, out, err = run_cli("loyalty", "adjust", "C00042", "-50", "--reason", "duplicate earning")
+    assert (code, err) == (0, "")
+    assert out == "adjusted C00042 by -50 (ledger row 2); balance 30\n"
+    code, _, err = run_cli("loyalty", "adjust", "C00042", "-5x", "--reason", "typo")
+    assert code != 0 and "'-5x' is not a valid integer" in err
+    statement = json.loads(run_cli("loyalty", "statement", "C00042", "--format", "json")[1])
+    assert [(r["points"], r["reason"]) for r in statement["ledger"]] == [
+        (80, "welcome"), (-50, "duplicate earning")]
