@@ -20,7 +20,12 @@ COLUMNS = ["id", "at", "actor", "action", "table_name", "record_key", "changes",
 @format_option
 @pass_state
 def audit(state, customer, since, action, actor, limit, fmt) -> None:
-    """Show the audit log, newest first."""
+    """Show the audit log, newest first.
+
+    \b
+    Example:
+      crmkit audit --customer C00042 --since 2026-11-01 --action update
+    """
     import attrs
 
     from ..clock import parse_timestamp

@@ -13,10 +13,16 @@ from .common import edited_config, output_document, pass_state
               "VALUE is text for a text key, JSON otherwise).")
 @click.option("--file", "path", type=click.Path(dir_okay=False), help="Replace with a JSON file.")
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="json",
-              show_default=True)
+              show_default=True, help="Output format.")
 @pass_state
 def config(state, assignments, path, fmt) -> None:
-    """Show the core configuration, or change it with --set / --file (validated)."""
+    """Show the core configuration, or change it with --set / --file (validated).
+
+    \b
+    Examples:
+      crmkit config
+      crmkit config --set default_currency=EUR
+    """
     from ..config import CORE_SCHEMA
 
     with state.open() as crm:

@@ -20,21 +20,21 @@ def customers() -> None:
 
 @customers.command()
 @click.argument("external_id")
-@click.option("--name")
+@click.option("--name", help="Full name (of the person or the organisation).")
 @click.option("--type", "type_", type=click.Choice(["person", "organisation"]), default="person",
-              show_default=True)
-@click.option("--email")
-@click.option("--phone")
+              show_default=True, help="A person or an organisation.")
+@click.option("--email", help="Email address.")
+@click.option("--phone", help="Phone number.")
 @click.option("--organisation", help="External id of the organisation this person belongs to.")
-@click.option("--preferred-channel")
-@click.option("--lifecycle-stage")
+@click.option("--preferred-channel", help="Preferred contact channel (email, phone, sms ...).")
+@click.option("--lifecycle-stage", help="Lifecycle stage (lead, customer ...).")
 @click.option("--tag", "tags", multiple=True, help="A tag (repeatable).")
 @click.option("--attr", "attrs_", multiple=True, metavar="KEY=VALUE",
               help="An attribute (repeatable; VALUE is JSON when it parses).")
 @pass_state
 def add(state, external_id, name, type_, email, phone, organisation, preferred_channel,
         lifecycle_stage, tags, attrs_) -> None:
-    """Add a customer.
+    """Add a customer whose external id is EXTERNAL_ID.
 
     \b
     Example:
@@ -86,7 +86,9 @@ CLEARABLE = ("name", "email", "phone", "organisation", "preferred_channel", "lif
 @pass_state
 def update(state, external_id, name, type_, email, phone, organisation, preferred_channel,
            lifecycle_stage, add_tags, remove_tags, attrs_, cleared) -> None:
-    """Change fields of a customer; only the options given change (audited).
+    """Change fields of customer EXTERNAL_ID.
+
+    Only the options given change; the change is audited.
 
     \b
     Example:
@@ -128,9 +130,10 @@ def update(state, external_id, name, type_, email, phone, organisation, preferre
 @format_option
 @pass_state
 def search(state, text, tag, limit, fmt) -> None:
-    """Find customers whose name, email, phone, external id or a tag contains TEXT.
+    """Find customers by name, email, phone, external id or tag.
 
-    Matching ignores case; a phone matches on its digits.  Give TEXT, --tag,
+    Lists the customers whose name, email, phone, external id or a tag
+    contains TEXT.  Matching ignores case; a phone matches on its digits.  Give TEXT, --tag,
     or both (both must match).
 
     \b
@@ -149,12 +152,18 @@ def search(state, text, tag, limit, fmt) -> None:
 @click.option("--limit", type=click.IntRange(1), default=100, show_default=True,
               help="Most customers to show.")
 @click.option("--offset", type=click.IntRange(0), default=0, help="Customers to skip first.")
-@click.option("--type", "type_", type=click.Choice(["person", "organisation"]))
+@click.option("--type", "type_", type=click.Choice(["person", "organisation"]),
+              help="Only persons or only organisations.")
 @click.option("--organisation", help="Only the people of this organisation (external id).")
 @format_option
 @pass_state
 def list_(state, limit, offset, type_, organisation, fmt) -> None:
-    """List customers."""
+    """List customers, a page at a time.
+
+    \b
+    Example:
+      crmkit customers list --type organisation --limit 20 --offset 40
+    """
     with state.open() as crm:
         rows = [vars_of(c) for c in crm.customers.list(limit=limit, offset=offset, type=type_,
                                                         organisation=organisation)]
@@ -175,11 +184,16 @@ def vars_of(customer) -> dict:
 @format_option
 @pass_state
 def show(state, external_id, limit, fmt) -> None:
-    """Customer 360: profile, attributes, organisation and people, consents, timeline.
+    """Customer 360: everything about one customer.
 
-    The timeline merges interactions, audit entries and every enabled plugin's
-    entries, newest first, each naming its source.  `--format csv` prints the
-    timeline only.
+    Shows EXTERNAL_ID's profile, attributes, organisation and people,
+    consents and timeline.  The timeline merges interactions, audit entries
+    and every enabled plugin's entries, newest first, each naming its source.
+    --format csv prints the timeline only.
+
+    \b
+    Example:
+      crmkit customers show C00042 --limit 50 --format json
     """
     with state.open() as crm:
         document = customer_360(crm, external_id, limit)
@@ -221,10 +235,14 @@ def customer_360(crm, external_id: str, limit: int) -> dict:
 @click.option("--dry-run", is_flag=True, help="Show what would change; write nothing.")
 @pass_state
 def merge(state, keep, duplicate, dry_run) -> None:
-    """Merge customer DUPLICATE into KEEP: every row of every plugin moves to KEEP.
+    """Merge customer DUPLICATE into customer KEEP.
 
-    KEEP's non-empty fields win, its empty ones are filled from DUPLICATE, tags
+    Every row of every plugin moves to KEEP.  KEEP's non-empty fields win, its empty ones are filled from DUPLICATE, tags
     are united; DUPLICATE is then deleted.  Atomic and audited.
+
+    \b
+    Example:
+      crmkit customers merge C00042 C00977 --dry-run
     """
     from ..services.merging import merge as run_merge
 
@@ -250,9 +268,14 @@ def _short(value) -> str:
               help="Write the JSON to this file (default: standard output).")
 @pass_state
 def export_data(state, external_id, path) -> None:
-    """Everything held about one customer, from the core and every plugin, as JSON.
+    """Export everything held about a customer as JSON.
 
-    The request is recorded in the privacy requests.
+    Gathers what the core and every plugin hold about EXTERNAL_ID.  The
+    request is recorded in the privacy requests.
+
+    \b
+    Example:
+      crmkit customers export-data C00042 --output C00042.json
     """
     with state.open() as crm:
         document = crm.customers.export_data(external_id)
@@ -270,9 +293,14 @@ def export_data(state, external_id, path) -> None:
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
 @pass_state
 def erase(state, external_id, yes) -> None:
-    """Erase a customer's personal data in every table (privacy request; irreversible).
+    """Erase a customer's personal data (irreversible).
 
+    Erases EXTERNAL_ID's personal data in every table, as a privacy request.
     Amounts and dates stay so analytics still add up; the request is recorded.
+
+    \b
+    Example:
+      crmkit customers erase C00042 --yes
     """
     if not yes:
         click.confirm(f"Irreversibly erase the personal data of {external_id}?", abort=True,
@@ -292,7 +320,15 @@ def erase(state, external_id, yes) -> None:
               help="Where the decision came from (web form, call, letter ...).")
 @pass_state
 def consent(state, external_id, channel, decision, source) -> None:
-    """Record that a customer grants or withdraws consent to contact on CHANNEL."""
+    """Record a consent decision to contact on a channel.
+
+    EXTERNAL_ID grants or withdraws (DECISION) consent to be contacted on
+    CHANNEL.
+
+    \b
+    Example:
+      crmkit customers consent C00042 email grant --source "web form"
+    """
     with state.open() as crm:
         crm.customers.set_consent(external_id, channel, decision == "grant", source)
     click.echo(f"consent on {channel} {'granted' if decision == 'grant' else 'withdrawn'} "
@@ -304,7 +340,12 @@ def consent(state, external_id, channel, decision, source) -> None:
 @format_option
 @pass_state
 def consents(state, external_id, fmt) -> None:
-    """List a customer's consent decisions, one per channel."""
+    """List EXTERNAL_ID's consent decisions, one per channel.
+
+    \b
+    Example:
+      crmkit customers consents C00042 --format json
+    """
     import attrs
 
     with state.open() as crm:

@@ -10,7 +10,14 @@ from .common import format_option, output, pass_state
 @click.command()
 @pass_state
 def init(state) -> None:
-    """Create the crmkit schema in an empty database (an existing one is left as it is)."""
+    """Create the crmkit schema in an empty database.
+
+    An existing crmkit database is left as it is.
+
+    \b
+    Example:
+      crmkit --db sqlite:///crm.db init
+    """
     with state.open(create=True) as crm:
         click.echo(f"crmkit schema ready at {crm.url}")
 
@@ -23,7 +30,12 @@ def db() -> None:
 @db.command()
 @pass_state
 def upgrade(state) -> None:
-    """Apply pending migrations of the core and of every enabled plugin."""
+    """Apply pending migrations of the core and of every enabled plugin.
+
+    \b
+    Example:
+      crmkit db upgrade
+    """
     with state.open(upgrade=True) as crm:
         with crm.connect() as conn:
             todo = crm.pending_migrations(conn)
@@ -34,7 +46,14 @@ def upgrade(state) -> None:
 @format_option
 @pass_state
 def status(state, fmt: str) -> None:
-    """Show, per branch (core and each enabled plugin), its current, head and pending revisions."""
+    """Show each branch's current, head and pending revisions.
+
+    There is one branch for the core and one for each enabled plugin.
+
+    \b
+    Example:
+      crmkit db status --format json
+    """
     from .. import migrate
     from ..app import CRM
 

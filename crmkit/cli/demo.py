@@ -10,20 +10,28 @@ from .common import pass_state, progress
 
 
 @click.command()
-@click.option("--customers", "count", type=click.IntRange(50), default=3000, show_default=True)
+@click.option("--customers", "count", type=click.IntRange(50), default=3000, show_default=True,
+              help="How many sample customers to create (at least 50).")
 @click.option("--interactions-per-customer", "per_customer", type=click.FloatRange(1),
-              default=12.0, show_default=True)
-@click.option("--seed", type=int, default=7, show_default=True)
+              default=12.0, show_default=True,
+              help="Average number of interactions per customer (at least 1).")
+@click.option("--seed", type=int, default=7, show_default=True,
+              help="Random seed: the same seed gives the same sample data.")
 @click.option("--force", is_flag=True,
               help="Add the sample data to a crmkit database that already holds customers "
                    "(and apply its pending migrations).")
 @pass_state
 def demo(state, count: int, per_customer: float, seed: int, force: bool) -> None:
-    """Create a seeded sample CRM, enable every installed plugin, print what each contributes.
+    """Create a sample CRM and show what each plugin adds.
 
-    Needs a new or empty database (--force adds the sample data to one that
-    holds customers).  Run again on the demo's database, it prints the stored
-    report instead of adding data.
+    Creates a seeded sample CRM, enables every installed plugin and prints
+    what each contributes.  Needs a new or empty database (--force adds the
+    sample data to one that holds customers).  Run again on the demo's
+    database, it prints the stored report instead of adding data.
+
+    \b
+    Example:
+      crmkit --db sqlite:///demo.db demo --customers 500 --seed 42
     """
     from sqlalchemy import insert
 

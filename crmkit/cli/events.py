@@ -13,7 +13,7 @@ def events() -> None:
 
 
 @events.command("list")
-@click.option("--type", "type_", help="Only events of this type (see `crmkit events types`).")
+@click.option("--type", "type_", help="Only events of this type (crmkit events types lists them).")
 @click.option("--customer", help="Only events of this customer (external id).")
 @click.option("--after", type=click.IntRange(0), default=None, metavar="EVENT_ID",
               help="Only events after this event id (to page on from the last one shown).")
@@ -22,7 +22,9 @@ def events() -> None:
 @format_option
 @pass_state
 def list_(state, type_, customer, after, limit, fmt) -> None:
-    """List stored events, oldest first; each names its customer by external id.
+    """List stored events, oldest first.
+
+    Each event names its customer by external id.
 
     \b
     Example:
@@ -43,7 +45,12 @@ def list_(state, type_, customer, after, limit, fmt) -> None:
 @format_option
 @pass_state
 def types(state, fmt) -> None:
-    """Every event type the core and the enabled plugins emit."""
+    """Every event type the core and the enabled plugins emit.
+
+    \b
+    Example:
+      crmkit events types --format csv
+    """
     with state.open() as crm:
         rows = [{"type": k, "description": v} for k, v in sorted(crm.events.types().items())]
     output(rows, ["type", "description"], fmt)

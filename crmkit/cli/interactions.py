@@ -19,18 +19,26 @@ def interactions() -> None:
 
 @interactions.command()
 @click.argument("customer")
-@click.option("--kind", default="purchase", show_default=True)
+@click.option("--kind", default="purchase", show_default=True,
+              help="What happened (purchase, visit, call, email, complaint ...).")
 @click.option("--at", "occurred_at", help="ISO 8601 time (default: now); a bare date is midnight UTC.")
-@click.option("--channel")
-@click.option("--direction", type=click.Choice(["inbound", "outbound"]), default="inbound")
-@click.option("--amount")
-@click.option("--currency")
-@click.option("--external-id")
+@click.option("--channel", help="Channel it happened on (web, store, phone, email ...).")
+@click.option("--direction", type=click.Choice(["inbound", "outbound"]), default="inbound",
+              help="Inbound (from the customer) or outbound (to the customer).")
+@click.option("--amount", help="Money amount, as a decimal number.")
+@click.option("--currency", help="ISO 4217 currency code of the amount (EUR, USD ...).")
+@click.option("--external-id", help="Its id in the source system.")
 @click.option("--payload", help="A JSON object.")
 @pass_state
 def record(state, customer, kind, occurred_at, channel, direction, amount, currency, external_id,
            payload) -> None:
-    """Record one interaction for CUSTOMER (external id)."""
+    """Record one interaction for CUSTOMER (external id).
+
+    \b
+    Example:
+      crmkit interactions record C00042 --kind purchase --at 2026-12-01 \\
+        --channel web --amount 59.90 --currency EUR --external-id ORD-1001
+    """
     from ..clock import parse_timestamp
     from ..errors import ValidationError
 
@@ -54,7 +62,12 @@ def record(state, customer, kind, occurred_at, channel, direction, amount, curre
 @format_option
 @pass_state
 def list_(state, customer, kind, limit, fmt) -> None:
-    """List interactions, newest first."""
+    """List interactions, newest first.
+
+    \b
+    Example:
+      crmkit interactions list --customer C00042 --kind purchase --format csv
+    """
     import attrs
 
     with state.open() as crm:

@@ -37,15 +37,21 @@ def _progress_bar(label: str, length: int):
                    "rejects the file).")
 @click.option("--dry-run", is_flag=True, help="Check everything, write nothing, say what "
               "would happen.")
-@click.option("--batch-size", type=click.IntRange(1, 100_000), default=5000, show_default=True)
+@click.option("--batch-size", type=click.IntRange(1, 100_000), default=5000, show_default=True,
+              help="Rows written per transaction.")
 @pass_state
 def import_(state, kind, file, file_format, create_customers, skip_invalid, dry_run,
             batch_size) -> None:
     """Import customers or interactions from FILE (CSV or JSON Lines).
 
-    The whole file is checked first; every bad row is reported as
-    `line N: field: problem`.  Customers are upserted by external id; re-importing
-    the same file changes nothing.
+    KIND is customers or interactions.  The whole file is checked first;
+    every bad row is reported as "line N: field: problem".  Customers are
+    upserted by external id; re-importing the same file changes nothing.
+
+    \b
+    Examples:
+      crmkit import customers customers.csv --dry-run
+      crmkit import interactions orders.jsonl --create-customers --skip-invalid
     """
     from ..errors import ValidationError
     from ..services.importing import ImportRejected, import_file
@@ -89,9 +95,15 @@ def _print_problems(report) -> None:
 def export(state, kind, file, file_format) -> None:
     """Export every customer or interaction to FILE (or standard output).
 
+    KIND is customers or interactions.
     The columns are the import columns, so the file imports again unchanged.
     CSV cells starting with = + - @ tab or CR are prefixed with ' (formula
     injection); import removes that prefix.
+
+    \b
+    Examples:
+      crmkit export customers customers.csv
+      crmkit export interactions --format jsonl > interactions.jsonl
     """
     from ..services.exporting import export as run_export
     from ..services.records import file_format as detect

@@ -17,11 +17,17 @@ def plugins() -> None:
 @format_option
 @pass_state
 def list_(state, fmt: str) -> None:
-    """Every installed plugin: version, enabled, requirements, status (broken ones with their error).
+    """List every installed plugin and its status.
 
-    Plugins the database records as enabled but that are not installed are
-    listed as `not installed`.  Without a crmkit database the installed plugins
-    are listed with status `installed` (enabled unknown).
+    Shows each plugin's version, whether it is enabled, its requirements and
+    its status (broken ones with their error).  Plugins the database records
+    as enabled but that are not installed are listed as "not installed".
+    Without a crmkit database the installed plugins are listed with status
+    "installed" (enabled unknown).
+
+    \b
+    Example:
+      crmkit plugins list --format json
     """
     from ..app import CRM
 
@@ -47,9 +53,15 @@ def list_(state, fmt: str) -> None:
               help="A JSON configuration file (default: the schema's defaults).")
 @pass_state
 def enable(state, name: str, path: str | None) -> None:
-    """Validate the config, check requirements, migrate, and enable NAME: all or nothing.
+    """Enable plugin NAME: validate, check requirements, migrate.
 
-    Without --config, a configuration kept from an earlier enable is reused.
+    All or nothing.  Without --config, a configuration kept from an earlier
+    enable is reused.
+
+    \b
+    Examples:
+      crmkit plugins enable loyalty
+      crmkit plugins enable collaborative --config collaborative.json
     """
     document = load_json_file(path, f"plugin {name!r} config") if path else None
     with state.open() as crm:
@@ -66,7 +78,12 @@ def enable(state, name: str, path: str | None) -> None:
 @click.argument("name")
 @pass_state
 def disable(state, name: str) -> None:
-    """Disable NAME; its data is kept."""
+    """Disable plugin NAME; its data is kept.
+
+    \b
+    Example:
+      crmkit plugins disable social
+    """
     with state.open() as crm:
         crm.plugins.disable(name)
     click.echo(f"disabled {name}")
@@ -79,10 +96,19 @@ def disable(state, name: str) -> None:
               "VALUE is text for a text key, JSON otherwise).")
 @click.option("--file", "path", type=click.Path(dir_okay=False), help="Replace with a JSON file.")
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="json",
-              show_default=True)
+              show_default=True, help="Output format.")
 @pass_state
 def config_(state, name: str, assignments, path, fmt) -> None:
-    """Show NAME's configuration, or change it with --set / --file (validated by its schema)."""
+    """Show plugin NAME's configuration, or change it.
+
+    --set and --file changes are validated by the plugin's schema.
+
+    \b
+    Examples:
+      crmkit plugins config loyalty
+      crmkit plugins config loyalty --set points_per_unit=2 --set lock_days=14
+      crmkit plugins config collaborative --file collaborative.json
+    """
     with state.open() as crm:
         document = edited_config(crm.plugins.config(name), path, assignments,
                                  f"plugin {name!r} config", crm.plugins.schema(name))
@@ -95,7 +121,12 @@ def config_(state, name: str, assignments, path, fmt) -> None:
 @click.argument("name")
 @pass_state
 def schema(state, name: str) -> None:
-    """Print NAME's configuration JSON Schema."""
+    """Print plugin NAME's configuration JSON Schema.
+
+    \b
+    Example:
+      crmkit plugins schema loyalty
+    """
     with state.open() as crm:
         output_document(crm.plugins.schema(name), "json")
 
@@ -106,7 +137,14 @@ def schema(state, name: str) -> None:
               show_default=True, help="Create crmkit-NAME/ inside this directory.")
 @click.option("--description", help="One line saying what the plugin does.")
 def new(name: str, directory: str, description: str | None) -> None:
-    """Create a new plugin package crmkit-NAME from the template (tests included)."""
+    """Create a new plugin package crmkit-NAME from the template.
+
+    The package comes with its tests.
+
+    \b
+    Example:
+      crmkit plugins new dental --dir src --description "Recall reminders for dental clinics."
+    """
     from ..plugins import discover
     from ..scaffold import render
 
@@ -125,11 +163,17 @@ def new(name: str, directory: str, description: str | None) -> None:
               show_default=True, help="Output format.")
 @pass_state
 def check(state, name: str, fmt: str) -> None:
-    """Check NAME before release: metadata, schema, hooks, migrations, enable/disable.
+    """Check plugin NAME before release.
 
+    Checks its metadata, schema, hooks, migrations, enable and disable.
     Works on temporary SQLite files, never on --db.  A plugin that is not
-    installed is checked with `crmkit --plugin MODULE plugins check NAME`.
+    installed is checked with "crmkit --plugin MODULE plugins check NAME".
     Exits non-zero when a check fails.
+
+    \b
+    Examples:
+      crmkit plugins check loyalty
+      crmkit --plugin crmkit_dental plugins check dental --format json
     """
     from ..errors import PluginError
     from ..plugin_check import check_plugin

@@ -19,7 +19,7 @@ def staff() -> None:
 @click.option("--email", help="Their email address.")
 @pass_state
 def add(state, handle, name, team, email) -> None:
-    """Add a staff member to a team.
+    """Add staff member HANDLE to a team.
 
     \b
     Example:
@@ -31,11 +31,16 @@ def add(state, handle, name, team, email) -> None:
 
 
 @staff.command("list")
-@click.option("--team")
+@click.option("--team", help="Only the members of this team.")
 @format_option
 @pass_state
 def list_(state, team, fmt) -> None:
-    """List active staff members."""
+    """List active staff members.
+
+    \b
+    Example:
+      crmkit staff list --team sales
+    """
     import attrs
 
     with state.open() as crm:
@@ -47,8 +52,14 @@ def list_(state, team, fmt) -> None:
 @click.argument("handle")
 @pass_state
 def remove(state, handle) -> None:
-    """Remove a staff member: nothing new is assigned to them; their history and audit
-    entries stay, and their open work keeps its owner until reassigned.
+    """Remove staff member HANDLE.
+
+    Nothing new is assigned to them; their history and audit entries stay,
+    and their open work keeps its owner until reassigned.
+
+    \b
+    Example:
+      crmkit staff remove ana
     """
     with state.open() as crm:
         crm.staff.remove(handle)
