@@ -59,7 +59,15 @@ def group() -> None:
 @plot_option
 @pass_state
 def rfm(state, as_of, fmt, summary, grid, plot) -> None:
-    """RFM scores (1..bins, higher is better) and segment of every customer who bought."""
+    """RFM scores and segment of every customer who bought.
+
+    Scores run from 1 to the configured bins; higher is better.
+
+    \b
+    Examples:
+      crmkit analytical rfm --as-of 2026-12-01 --summary
+      crmkit analytical rfm --grid --plot rfm.png
+    """
     _check_plot(plot)
     with state.open() as crm:
         api, moment = _api(crm), resolve_as_of(crm, as_of)
@@ -84,7 +92,11 @@ def rfm(state, as_of, fmt, summary, grid, plot) -> None:
 
 @group.group()
 def clv() -> None:
-    """Customer lifetime value: BG/NBD + Gamma-Gamma fits and predictions, and the formula."""
+    """Customer lifetime value: model fits, predictions, formula.
+
+    BG/NBD and Gamma-Gamma fits and per-customer predictions, and the
+    closed-form CLV formula.
+    """
 
 
 time_unit_option = click.option("--time-unit", type=click.Choice(["day", "week", "month"]),
@@ -97,7 +109,14 @@ time_unit_option = click.option("--time-unit", type=click.Choice(["day", "week",
 @format_option
 @pass_state
 def fit(state, as_of, time_unit, fmt) -> None:
-    """Fit BG/NBD and Gamma-Gamma on the purchase history up to --as-of; print the parameters."""
+    """Fit BG/NBD and Gamma-Gamma; print the parameters.
+
+    The models are fitted on the purchase history up to --as-of.
+
+    \b
+    Example:
+      crmkit analytical clv fit --as-of 2026-12-01 --time-unit week --format json
+    """
     with state.open() as crm:
         result = _api(crm).clv_fit(resolve_as_of(crm, as_of), time_unit)
     output_document(result.document(), fmt)
@@ -145,7 +164,12 @@ def predict(state, as_of, horizon, time_unit, discount_rate, months, store, fmt)
 @click.option("--periods", default=None, help="Number of periods T (default: infinite).")
 @format_option
 def formula(margin, retention_rate, discount, periods, fmt) -> None:
-    """CLV = Σ m·r^t/(1+d)^t for t = 1..T (T infinite: m·r/(1+d−r))."""
+    """CLV = Σ m·r^t/(1+d)^t for t = 1..T (T infinite: m·r/(1+d−r)).
+
+    \b
+    Example:
+      crmkit analytical clv formula --margin 100 --retention 0.8 --discount 0.1 --periods 5
+    """
     from crmkit.errors import ValidationError
 
     from .clv_formula import formula_clv
@@ -164,7 +188,12 @@ def formula(margin, retention_rate, discount, periods, fmt) -> None:
 @format_option
 @pass_state
 def runs(state, fmt) -> None:
-    """The stored CLV runs, newest first."""
+    """The stored CLV runs, newest first.
+
+    \b
+    Example:
+      crmkit analytical clv runs --format json
+    """
     from sqlalchemy import select
 
     from .tables import clv_runs
@@ -185,7 +214,14 @@ def runs(state, fmt) -> None:
 @format_option
 @pass_state
 def value(state, as_of, fmt) -> None:
-    """Current value (recent net spend) and potential value (predicted CLV) per customer."""
+    """Current and potential value per customer.
+
+    Current value is the recent net spend, potential value the predicted CLV.
+
+    \b
+    Example:
+      crmkit analytical value --as-of 2026-12-01 --format csv
+    """
     with state.open() as crm:
         rows = _api(crm).customer_values(resolve_as_of(crm, as_of))
     output([{"customer": r.external_id, "current_value": r.current_value,
@@ -201,7 +237,14 @@ def value(state, as_of, fmt) -> None:
               help="Store the stages and emit lifecycle.changed for every change.")
 @pass_state
 def lifecycle(state, as_of, fmt, each, update) -> None:
-    """Lifecycle stages (prospect, new, active, won_back, at_risk, lapsed) from purchase history."""
+    """Lifecycle stages from purchase history.
+
+    The stages are prospect, new, active, won_back, at_risk and lapsed.
+
+    \b
+    Example:
+      crmkit analytical lifecycle --as-of 2026-12-01 --customers --update
+    """
     with state.open() as crm:
         api, moment = _api(crm), resolve_as_of(crm, as_of)
         if update:
@@ -231,13 +274,21 @@ def _external_ids(crm, ids) -> dict[int, str]:
 @group.command()
 @as_of_option
 @click.option("--period", type=click.Choice(["month", "quarter", "year"]), default="month",
-              show_default=True)
+              show_default=True, help="Length of each period.")
 @click.option("--periods", "count", type=click.IntRange(1, 240), default=12, show_default=True,
               help="How many whole periods before --as-of.")
 @format_option
 @pass_state
 def retention(state, as_of, period, count, fmt) -> None:
-    """Customer retention rate CRR = (E − N) / S × 100 and churn per period."""
+    """Customer retention rate and churn per period.
+
+    CRR = (E − N) / S × 100: customers at the end (E) minus the new ones (N),
+    as a share of those at the start (S).
+
+    \b
+    Example:
+      crmkit analytical retention --as-of 2026-12-01 --period quarter --periods 4
+    """
     with state.open() as crm:
         rows = _api(crm).retention(resolve_as_of(crm, as_of), period, count)
     output([{"period": r.period, "start_customers": r.start_customers,
@@ -259,7 +310,14 @@ def retention(state, as_of, period, count, fmt) -> None:
 @plot_option
 @pass_state
 def cohorts(state, as_of, count, months, metric, fmt, plot) -> None:
-    """Cohort matrix: share of each first-purchase-month cohort buying k months later, revenue per member."""
+    """Cohort matrix of first-purchase-month cohorts.
+
+    The share of each cohort buying k months later, or revenue per member.
+
+    \b
+    Example:
+      crmkit analytical cohorts --as-of 2026-12-01 --cohorts 6 --months 6 --format csv
+    """
     _check_plot(plot)
     with state.open() as crm:
         cells = _api(crm).cohorts(resolve_as_of(crm, as_of), count, months)
@@ -278,7 +336,14 @@ def cohorts(state, as_of, count, months, metric, fmt, plot) -> None:
 @format_option
 @pass_state
 def satisfaction(state, as_of, days, by_month, fmt) -> None:
-    """NPS, CSAT and CES from survey answers; below min_sample answers a score is flagged."""
+    """NPS, CSAT and CES from survey answers.
+
+    A score from fewer than min_sample answers is flagged.
+
+    \b
+    Example:
+      crmkit analytical satisfaction --as-of 2026-12-01 --days 365 --by-month
+    """
     with state.open() as crm:
         api, moment = _api(crm), resolve_as_of(crm, as_of)
         if by_month:
@@ -299,7 +364,14 @@ def satisfaction(state, as_of, days, by_month, fmt) -> None:
 @format_option
 @pass_state
 def voc(state, as_of, since, fmt) -> None:
-    """Voice of the customer: survey comments and complaints per configured tag and month."""
+    """Voice of the customer: comments and complaints by tag.
+
+    Survey comments and complaints per configured tag and month.
+
+    \b
+    Example:
+      crmkit analytical voc --as-of 2026-12-01 --since 2026-06-01
+    """
     with state.open() as crm:
         rows = _api(crm).voc(resolve_as_of(crm, as_of), _since(since))
     output([{"month": r.month, "tag": r.tag, "count": r.count} for r in rows],
@@ -319,7 +391,15 @@ def voc(state, as_of, since, fmt) -> None:
 @plot_option
 @pass_state
 def funnel(state, as_of, by, since, outcomes, fmt, plot) -> None:
-    """Funnel conversion and median days per stage from stage.changed events; win rate."""
+    """Funnel conversion, median days per stage, win rate.
+
+    Computed from stage.changed events.
+
+    \b
+    Examples:
+      crmkit analytical funnel --as-of 2026-12-01 --by quarter
+      crmkit analytical funnel --outcomes --since 2026-01-01
+    """
     _check_plot(plot)
     with state.open() as crm:
         steps, closed = _api(crm).funnel(resolve_as_of(crm, as_of), by, _since(since))
@@ -343,7 +423,14 @@ def funnel(state, as_of, by, since, outcomes, fmt, plot) -> None:
 @plot_option
 @pass_state
 def pareto(state, as_of, since, fmt, plot) -> None:
-    """Revenue concentration: the top 20 % of customers' share; the customers making 80 %."""
+    """Revenue concentration (Pareto).
+
+    The top 20 % of customers' share of revenue, and the customers making 80 %.
+
+    \b
+    Example:
+      crmkit analytical pareto --as-of 2026-12-01 --since 2026-01-01
+    """
     _check_plot(plot)
     with state.open() as crm:
         result = _api(crm).pareto(resolve_as_of(crm, as_of), _since(since),
@@ -361,7 +448,14 @@ def pareto(state, as_of, since, fmt, plot) -> None:
 @format_option
 @pass_state
 def ladder(state, as_of, each, fmt) -> None:
-    """The loyalty ladder: prospect → customer → client → supporter → advocate → partner."""
+    """The loyalty ladder: customers per rung.
+
+    The rungs: prospect → customer → client → supporter → advocate → partner.
+
+    \b
+    Example:
+      crmkit analytical ladder --as-of 2026-12-01 --customers --format csv
+    """
     with state.open() as crm:
         api, moment = _api(crm), resolve_as_of(crm, as_of)
         if each:
@@ -377,7 +471,10 @@ def ladder(state, as_of, each, fmt) -> None:
 
 @group.group()
 def segments() -> None:
-    """Saved segments: conditions over customer fields, RFM, lifecycle, CLV, evaluated in SQL."""
+    """Saved segments: named conditions over customers.
+
+    Conditions over customer fields, RFM, lifecycle and CLV, evaluated in SQL.
+    """
 
 
 def _condition(text, path):
@@ -399,7 +496,12 @@ def _condition(text, path):
 @format_option
 @pass_state
 def list_segments(state, fmt) -> None:
-    """The saved segments."""
+    """The saved segments.
+
+    \b
+    Example:
+      crmkit analytical segments list --format json
+    """
     import json
 
     with state.open() as crm:
@@ -415,11 +517,17 @@ def list_segments(state, fmt) -> None:
 @click.option("--if", "text", default=None, metavar="JSON", help="The condition as JSON.")
 @click.option("--file", "path", default=None, type=click.Path(dir_okay=False),
               help="Read the condition from a JSON file.")
-@click.option("--description", default=None)
+@click.option("--description", default=None, help="What the segment is for.")
 @click.option("--replace", is_flag=True, help="Overwrite an existing segment of that name.")
 @pass_state
 def add_segment(state, name, text, path, description, replace) -> None:
-    """Save segment NAME."""
+    """Save segment NAME.
+
+    \b
+    Examples:
+      crmkit analytical segments add best --description "Top RFM" \\
+        --if '{"field": "rfm.segment", "op": "eq", "value": "champions"}'
+    """
     condition = _condition(text, path)
     with state.open() as crm:
         _api(crm).save_segment(name, condition, description, replace)
@@ -432,7 +540,12 @@ def add_segment(state, name, text, path, description, replace) -> None:
 @format_option
 @pass_state
 def show_segment(state, name, as_of, fmt) -> None:
-    """List the members of segment NAME."""
+    """List the members of segment NAME.
+
+    \b
+    Example:
+      crmkit analytical segments show best --as-of 2026-12-01 --format csv
+    """
     with state.open() as crm:
         api = _api(crm)
         ids = api.segment_members(name, resolve_as_of(crm, as_of))
@@ -442,12 +555,18 @@ def show_segment(state, name, as_of, fmt) -> None:
 
 @segments.command(name="preview")
 @click.option("--if", "text", default=None, metavar="JSON", help="The condition as JSON.")
-@click.option("--file", "path", default=None, type=click.Path(dir_okay=False))
+@click.option("--file", "path", default=None, type=click.Path(dir_okay=False),
+              help="The condition in a JSON file.")
 @as_of_option
 @format_option
 @pass_state
 def preview_segment(state, text, path, as_of, fmt) -> None:
-    """List the customers an unsaved condition selects."""
+    """List the customers an unsaved condition selects.
+
+    \b
+    Example:
+      crmkit analytical segments preview --if '{"field": "clv", "op": "ge", "value": 200}'
+    """
     condition = _condition(text, path)
     with state.open() as crm:
         ids = _api(crm).evaluate_segment(condition, resolve_as_of(crm, as_of))
@@ -459,7 +578,12 @@ def preview_segment(state, text, path, as_of, fmt) -> None:
 @click.argument("name")
 @pass_state
 def remove_segment(state, name) -> None:
-    """Delete segment NAME."""
+    """Delete segment NAME.
+
+    \b
+    Example:
+      crmkit analytical segments remove best
+    """
     with state.open() as crm:
         _api(crm).remove_segment(name)
     click.echo(f"segment {name!r} removed")
@@ -472,7 +596,15 @@ def remove_segment(state, name) -> None:
 @format_option
 @pass_state
 def kpis(state, as_of, fmt) -> None:
-    """Configured KPIs: value for the period to date, attainment and status."""
+    """Configured KPIs: value to date, attainment, status.
+
+    Each KPI's value for its period to date, its attainment of the target and
+    its status.
+
+    \b
+    Example:
+      crmkit analytical kpis --as-of 2026-06-30 --format json
+    """
     with state.open() as crm:
         rows = _api(crm).kpis(resolve_as_of(crm, as_of))
     output([{"name": k.name, "metric": k.metric, "period": k.period,
