@@ -56,13 +56,20 @@ def show(report: dict, fmt: str) -> None:
 
 @group.command()
 @click.option("--answers", "answers_file", default=None, metavar="FILE",
-              help="Answers as JSON (see `crmkit assessment questions`); else asked interactively.")
-@click.option("--note", default=None)
+              help="Answers as JSON (crmkit assessment questions lists the keys); else asked interactively.")
+@click.option("--note", default=None, help="A note stored with the assessment.")
 @as_of_option
 @format_option
 @pass_state
 def run(state, answers_file, note, as_of, fmt) -> None:
-    """Take the assessment and store it with its date."""
+    """Take the assessment and store it with its date.
+
+    Without --answers the questions are asked on the terminal.
+
+    \b
+    Example:
+      crmkit assessment run --answers answers.json --note "after the Q4 rollout" --as-of 2026-12-01
+    """
     from .api import validate_answers
 
     if answers_file is not None:
@@ -80,7 +87,14 @@ def run(state, answers_file, note, as_of, fmt) -> None:
 @format_option
 @pass_state
 def report(state, assessment_id, fmt) -> None:
-    """Show an assessment (the latest by default), its gaps and the change since the last."""
+    """Show an assessment, its gaps and the change since the last.
+
+    ASSESSMENT_ID defaults to the latest assessment.
+
+    \b
+    Example:
+      crmkit assessment report 3 --format json
+    """
     with state.open() as crm:
         document = crm.plugin("assessment").report(assessment_id)
     show(document, fmt)
@@ -90,7 +104,14 @@ def report(state, assessment_id, fmt) -> None:
 @format_option
 @pass_state
 def history(state, fmt) -> None:
-    """Every assessment with its scores and the change in overall score."""
+    """Every assessment with its scores and overall change.
+
+    The change is in the overall score since the assessment before.
+
+    \b
+    Example:
+      crmkit assessment history --format csv
+    """
     with state.open() as crm:
         rows = crm.plugin("assessment").history()
     output(rows, ["id", "taken_at", "indicators", "capabilities", "questions", "overall", "band",
@@ -101,7 +122,14 @@ def history(state, fmt) -> None:
 @format_option
 @pass_state
 def questions(state, fmt) -> None:
-    """The questionnaire: each item's key (for --answers files), wording and module."""
+    """The questionnaire: each item's key, wording and module.
+
+    The keys are those an --answers file uses.
+
+    \b
+    Example:
+      crmkit assessment questions --format json
+    """
     with state.open() as crm:
         modules = crm.plugin("assessment").modules()
     from .questionnaire import ITEMS
