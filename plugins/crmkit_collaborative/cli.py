@@ -31,7 +31,15 @@ def _item_rows(items):
 @format_option
 @pass_state
 def queue(state, team, states, fmt) -> None:
-    """List TEAM's work items, oldest first (open ones unless --state)."""
+    """List TEAM's work items, oldest first.
+
+    Open items only, unless --state is given.
+
+    \b
+    Examples:
+      crmkit collaborative queue support
+      crmkit collaborative queue billing --state done --format csv
+    """
     with state.open() as crm:
         api = crm.plugin("collaborative")
         items = api.queue(team, tuple(states)) if states else api.queue(team)
@@ -43,7 +51,15 @@ def queue(state, team, states, fmt) -> None:
 @format_option
 @pass_state
 def load(state, as_of, fmt) -> None:
-    """Open work per team, hand-offs awaiting acknowledgement and those overdue at --as-of."""
+    """Open work and pending hand-offs per team.
+
+    Open work per team, hand-offs awaiting acknowledgement and those overdue
+    at --as-of.
+
+    \b
+    Example:
+      crmkit collaborative load --as-of 2026-12-01 --format json
+    """
     with state.open() as crm:
         rows = [attrs.asdict(t) for t in
                 crm.plugin("collaborative").team_load(resolve_as_of(crm, as_of))]
@@ -56,7 +72,12 @@ def load(state, as_of, fmt) -> None:
 @format_option
 @pass_state
 def items(state, customer, fmt) -> None:
-    """List every work item of CUSTOMER (external id)."""
+    """List every work item of CUSTOMER (external id).
+
+    \b
+    Example:
+      crmkit collaborative items C00042
+    """
     with state.open() as crm:
         output(_item_rows(crm.plugin("collaborative").items_of(customer)), ITEM_COLUMNS, fmt)
 
@@ -66,7 +87,14 @@ def items(state, customer, fmt) -> None:
 @format_option
 @pass_state
 def history(state, item, fmt) -> None:
-    """Show everything that happened to work ITEM, hand-off chain and notes included."""
+    """Show everything that happened to work ITEM.
+
+    The hand-off chain and notes are included.
+
+    \b
+    Example:
+      crmkit collaborative history 17 --format json
+    """
     with state.open() as crm:
         output([attrs.asdict(h) for h in crm.plugin("collaborative").history(item)],
                ["at", "actor", "action", "from_state", "to_state", "from_team", "team", "assignee",
@@ -80,14 +108,23 @@ def history(state, item, fmt) -> None:
 @click.option("--kind", help="Interaction kind, e.g. complaint.")
 @click.option("--channel", help="Interaction channel, e.g. email.")
 @click.option("--direction", type=click.Choice(["inbound", "outbound"]), default="inbound",
-              show_default=True)
+              show_default=True, help="Interaction direction.")
 @click.option("--payload", help="Interaction payload as a JSON object.")
 @as_of_option
 @format_option
 @pass_state
 def route_dry_run(state, interaction_id, customer, kind, channel, direction, payload, as_of,
                   fmt) -> None:
-    """Which team would this interaction go to, and which rule decided?  Writes nothing."""
+    """Which team would an interaction go to, and by which rule?
+
+    Give a stored --interaction, or describe one with --customer and --kind.
+    Writes nothing.
+
+    \b
+    Examples:
+      crmkit collaborative route-dry-run --customer C00042 --kind complaint --channel email
+      crmkit collaborative route-dry-run --interaction 1200 --format json
+    """
     from crmkit.errors import ValidationError
 
     if (interaction_id is None) == (customer is None):
@@ -125,7 +162,14 @@ def _show(item, fmt) -> None:
 @format_option
 @pass_state
 def assign(state, item, handle, fmt) -> None:
-    """Assign work ITEM to staff member HANDLE (of the item's team)."""
+    """Assign work ITEM to staff member HANDLE.
+
+    HANDLE must be a member of the item's team.
+
+    \b
+    Example:
+      crmkit collaborative assign 17 ivy
+    """
     with state.open() as crm:
         _show(crm.plugin("collaborative").assign(item, handle), fmt)
 
@@ -135,7 +179,12 @@ def assign(state, item, handle, fmt) -> None:
 @format_option
 @pass_state
 def start(state, item, fmt) -> None:
-    """Start work on ITEM (acknowledges a pending hand-off)."""
+    """Start work on ITEM (acknowledges a pending hand-off).
+
+    \b
+    Example:
+      crmkit collaborative start 17
+    """
     with state.open() as crm:
         _show(crm.plugin("collaborative").start(item), fmt)
 
@@ -145,7 +194,12 @@ def start(state, item, fmt) -> None:
 @format_option
 @pass_state
 def done(state, item, fmt) -> None:
-    """Mark ITEM done."""
+    """Mark ITEM done.
+
+    \b
+    Example:
+      crmkit collaborative done 17
+    """
     with state.open() as crm:
         _show(crm.plugin("collaborative").complete(item), fmt)
 
@@ -157,7 +211,14 @@ def done(state, item, fmt) -> None:
 @format_option
 @pass_state
 def handoff(state, item, team, note, fmt) -> None:
-    """Hand work ITEM to TEAM; TEAM must acknowledge within ack_hours."""
+    """Hand work ITEM to TEAM.
+
+    TEAM must acknowledge within the configured ack_hours.
+
+    \b
+    Example:
+      crmkit collaborative handoff 17 billing --note "double charge on the May invoice"
+    """
     with state.open() as crm:
         _show(crm.plugin("collaborative").hand_off(item, team, note), fmt)
 
@@ -167,7 +228,12 @@ def handoff(state, item, team, note, fmt) -> None:
 @format_option
 @pass_state
 def ack(state, item, fmt) -> None:
-    """Acknowledge the hand-off of ITEM waiting for your team."""
+    """Acknowledge the hand-off of ITEM waiting for your team.
+
+    \b
+    Example:
+      crmkit --actor ivy collaborative ack 17
+    """
     with state.open() as crm:
         _show(crm.plugin("collaborative").acknowledge(item), fmt)
 
@@ -182,7 +248,16 @@ def ack(state, item, fmt) -> None:
 @format_option
 @pass_state
 def contact(state, customer, subject, channel, override_reason, kind, work_item, fmt) -> None:
-    """Contact CUSTOMER outbound (preferred channel; another needs --override-reason; consent applies)."""
+    """Contact CUSTOMER outbound.
+
+    The customer's preferred channel is used; another channel needs
+    --override-reason.  Consent applies.
+
+    \b
+    Examples:
+      crmkit collaborative contact C00042 --subject "Your refund" --channel email \\
+        --override-reason "asked for a written answer"
+    """
     with state.open() as crm:
         result = crm.plugin("collaborative").contact(customer, subject, channel, override_reason,
                                                      kind, work_item)
