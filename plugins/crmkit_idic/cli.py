@@ -32,7 +32,12 @@ def group() -> None:
 @format_option
 @pass_state
 def duplicates(state, min_score, fmt) -> None:
-    """List candidate duplicate customers with a score and the reasons."""
+    """List candidate duplicates with a score and the reasons.
+
+    \b
+    Example:
+      crmkit idic duplicates --min-score 0.8 --format csv
+    """
     with state.open() as crm:
         result = crm.plugin("idic").find_duplicates(min_score)
     rows = [{"keep": p.first, "duplicate": p.second, "keep_name": p.first_name,
@@ -49,7 +54,15 @@ def duplicates(state, min_score, fmt) -> None:
 @click.argument("duplicate")
 @pass_state
 def merge(state, keep, duplicate) -> None:
-    """Merge customer DUPLICATE into KEEP (the core merge: every plugin's rows move)."""
+    """Merge customer DUPLICATE into customer KEEP.
+
+    This is the core merge (crmkit customers merge): every plugin's rows move
+    to KEEP.
+
+    \b
+    Example:
+      crmkit idic merge C00042 C00977
+    """
     with state.open() as crm:
         crm.plugin("idic").merge(keep, duplicate)
     click.echo(f"merged {duplicate} into {keep}")
@@ -60,7 +73,14 @@ def merge(state, keep, duplicate) -> None:
 @click.argument("second")
 @pass_state
 def dismiss(state, first, second) -> None:
-    """Record that FIRST and SECOND are different people (no longer listed as duplicates)."""
+    """Record that FIRST and SECOND are different people.
+
+    The pair is no longer listed as duplicates.
+
+    \b
+    Example:
+      crmkit idic dismiss C00042 C00977
+    """
     with state.open() as crm:
         crm.plugin("idic").dismiss(first, second)
     click.echo(f"{first} and {second} are not duplicates")
@@ -72,7 +92,14 @@ def dismiss(state, first, second) -> None:
 @format_option
 @pass_state
 def identification(state, as_of, since, fmt) -> None:
-    """The identification rate: interactions attributed to an identified customer."""
+    """The identification rate of interactions.
+
+    The share of interactions attributed to an identified customer.
+
+    \b
+    Example:
+      crmkit idic identification --as-of 2026-12-01 --since 2026-06-01
+    """
     with state.open() as crm:
         rate = crm.plugin("idic").identification_rate(resolve_as_of(crm, as_of),
                                                       _when(since, "--since"))
@@ -86,7 +113,14 @@ def identification(state, as_of, since, fmt) -> None:
 @format_option
 @pass_state
 def differentiate(state, as_of, dry_run, fmt) -> None:
-    """Group customers by value (MVC, MGC, BZ, maintain) and needs; store the run."""
+    """Group customers by value and needs; store the run.
+
+    The value groups are MVC, MGC, BZ and maintain.
+
+    \b
+    Example:
+      crmkit idic differentiate --as-of 2026-12-01 --dry-run --format csv
+    """
     with state.open() as crm:
         result = crm.plugin("idic").differentiate(resolve_as_of(crm, as_of), save=not dry_run)
     rows = [{"kind": "value", "group": g, "customers": n} for g, n in result.counts.items()]
@@ -104,7 +138,12 @@ def differentiate(state, as_of, dry_run, fmt) -> None:
 @format_option
 @pass_state
 def groups(state, group_name, as_of, fmt) -> None:
-    """Customers with their groups and values in the latest run."""
+    """Customers with their groups and values in the latest run.
+
+    \b
+    Example:
+      crmkit idic groups --group MVC --format csv
+    """
     with state.open() as crm:
         rows = crm.plugin("idic").groups(resolve_as_of(crm, as_of), group_name)
     output(rows, ["customer", "name", "value_group", "needs_group", "current_value",
@@ -117,7 +156,14 @@ def groups(state, group_name, as_of, fmt) -> None:
 @format_option
 @pass_state
 def due(state, group_name, as_of, fmt) -> None:
-    """Customers due for contact under their group's contact plan."""
+    """Customers due for contact under their contact plan.
+
+    A customer's plan is that of their value or needs group.
+
+    \b
+    Example:
+      crmkit idic due --group MGC --as-of 2026-12-01
+    """
     with state.open() as crm:
         rows = crm.plugin("idic").due(resolve_as_of(crm, as_of), group_name)
     output([vars_of(r) for r in rows], ["customer", "name", "value_group", "needs_group", "plan",
@@ -133,7 +179,12 @@ def due(state, group_name, as_of, fmt) -> None:
 @click.option("--inbound", is_flag=True, help="The customer started the dialogue.")
 @pass_state
 def dialogue(state, customer, summary, channel, at, inbound) -> None:
-    """Record a dialogue with CUSTOMER."""
+    """Record a dialogue with CUSTOMER.
+
+    \b
+    Example:
+      crmkit idic dialogue C00042 --summary "asked about the new range" --channel phone --inbound
+    """
     with state.open() as crm:
         dialogue_id = crm.plugin("idic").record_dialogue(
             customer, summary, channel, _when(at, "--at"), "inbound" if inbound else "outbound")
@@ -142,20 +193,30 @@ def dialogue(state, customer, summary, channel, at, inbound) -> None:
 
 @group.group()
 def treatments() -> None:
-    """Treatments (offer, service level, channel) per group, with holdouts."""
+    """Treatments per group, with holdouts.
+
+    A treatment is an offer, a service level or a channel.
+    """
 
 
 @treatments.command("add")
 @click.argument("name")
 @click.option("--group", "group_name", required=True, help="Value group or needs group.")
 @click.option("--type", "kind", required=True, type=click.Choice(["offer", "service_level",
-                                                                  "channel"]))
+                                                                  "channel"]),
+              help="What kind of treatment.")
 @click.option("--detail", required=True, help="What the treatment is.")
 @click.option("--holdout", type=float, default=None, help="Holdout share (default: config).")
 @click.option("--start", default=None, metavar="DATE", help="Start (default: now).")
 @pass_state
 def treatments_add(state, name, group_name, kind, detail, holdout, start) -> None:
-    """Start treatment NAME for a group."""
+    """Start treatment NAME for a group.
+
+    \b
+    Examples:
+      crmkit idic treatments add vip-lounge --group MVC --type service_level \\
+        --detail "priority phone line" --holdout 0.1 --start 2026-12-01
+    """
     with state.open() as crm:
         t = crm.plugin("idic").add_treatment(name, group_name, kind, detail, holdout,
                                              _when(start, "--start"))
@@ -166,7 +227,12 @@ def treatments_add(state, name, group_name, kind, detail, holdout, start) -> Non
 @format_option
 @pass_state
 def treatments_list(state, fmt) -> None:
-    """Every treatment with its arm sizes."""
+    """Every treatment with its arm sizes.
+
+    \b
+    Example:
+      crmkit idic treatments list --format json
+    """
     with state.open() as crm:
         rows = crm.plugin("idic").treatments()
     output([vars_of(t) for t in rows], ["name", "group", "type", "detail", "holdout_share",
@@ -178,7 +244,12 @@ def treatments_list(state, fmt) -> None:
 @click.option("--at", "at", default=None, metavar="DATE", help="When (default: now).")
 @pass_state
 def treatments_end(state, name, at) -> None:
-    """Stop treatment NAME."""
+    """Stop treatment NAME.
+
+    \b
+    Example:
+      crmkit idic treatments end vip-lounge --at 2026-12-31
+    """
     with state.open() as crm:
         t = crm.plugin("idic").end_treatment(name, _when(at, "--at"))
     click.echo(f"treatment {t.name} ended at {t.end.isoformat()}")
@@ -187,12 +258,19 @@ def treatments_end(state, name, at) -> None:
 @group.command()
 @click.argument("name")
 @click.option("--metric", type=click.Choice(["revenue", "purchases", "purchase_rate"]),
-              default="revenue", show_default=True)
+              default="revenue", show_default=True, help="The metric compared.")
 @as_of_option
 @format_option
 @pass_state
 def uplift(state, name, metric, as_of, fmt) -> None:
-    """Uplift of treatment NAME: treated mean minus holdout mean on a metric."""
+    """Uplift of treatment NAME on a metric.
+
+    The treated customers' mean minus the holdout's mean.
+
+    \b
+    Example:
+      crmkit idic uplift vip-lounge --metric purchases --as-of 2026-12-01
+    """
     with state.open() as crm:
         result = crm.plugin("idic").uplift(name, metric, resolve_as_of(crm, as_of))
     output_document(vars_of(result), fmt)
@@ -204,7 +282,14 @@ def uplift(state, name, metric, as_of, fmt) -> None:
 @format_option
 @pass_state
 def progress(state, customer, as_of, fmt) -> None:
-    """Per-customer IDIC progress 0–4 (one CUSTOMER, or everyone)."""
+    """Per-customer IDIC progress, 0 to 4.
+
+    Of one CUSTOMER, or of everyone.
+
+    \b
+    Example:
+      crmkit idic progress C00042 --format json
+    """
     with state.open() as crm:
         api = crm.plugin("idic")
         when = resolve_as_of(crm, as_of)
@@ -219,7 +304,14 @@ def progress(state, customer, as_of, fmt) -> None:
 @format_option
 @pass_state
 def report(state, as_of, fmt) -> None:
-    """The IDIC report: identification rate, groups, contacts due, treatments, progress."""
+    """The IDIC report: all four steps at a glance.
+
+    Identification rate, groups, contacts due, treatments and progress.
+
+    \b
+    Example:
+      crmkit idic report --as-of 2026-12-01 --format json
+    """
     with state.open() as crm:
         document = crm.plugin("idic").report(resolve_as_of(crm, as_of))
     output_document(document, fmt)
