@@ -26,7 +26,12 @@ def group() -> None:
 @format_option
 @pass_state
 def statement(state, customer, as_of, fmt) -> None:
-    """Show CUSTOMER's standing and ledger with the running balance."""
+    """Show CUSTOMER's standing and ledger with the running balance.
+
+    \b
+    Example:
+      crmkit loyalty statement C00042 --as-of 2026-12-01
+    """
     with state.open() as crm:
         api = crm.plugin("loyalty")
         moment = resolve_as_of(crm, as_of)
@@ -48,7 +53,12 @@ def statement(state, customer, as_of, fmt) -> None:
 @click.argument("reward")
 @pass_state
 def redeem(state, customer, reward) -> None:
-    """Redeem REWARD (a catalogue code) for CUSTOMER now."""
+    """Redeem REWARD (a catalogue code) for CUSTOMER now.
+
+    \b
+    Example:
+      crmkit loyalty redeem C00042 COFFEE
+    """
     with state.open() as crm:
         api = crm.plugin("loyalty")
         ledger_id = api.redeem(customer, reward)
@@ -62,10 +72,14 @@ def redeem(state, customer, reward) -> None:
 @click.option("--reason", required=True, help="Why (kept in the ledger and the audit log).")
 @pass_state
 def adjust(state, customer, points, reason) -> None:
-    """Add (positive) or deduct (negative) POINTS for CUSTOMER by hand.
+    """Add or deduct POINTS for CUSTOMER by hand.
 
-    A negative number is taken as POINTS, not as an option:
-    `crmkit loyalty adjust C00042 -50 --reason "duplicate earning"`.
+    Positive POINTS are added, negative ones deducted.  A negative number is
+    taken as POINTS, not as an option.
+
+    \b
+    Example:
+      crmkit loyalty adjust C00042 -50 --reason "duplicate earning"
     """
     with state.open() as crm:
         api = crm.plugin("loyalty")
@@ -78,7 +92,12 @@ def adjust(state, customer, points, reason) -> None:
 @as_of_option
 @pass_state
 def expire(state, as_of) -> None:
-    """Write expire rows for every point due to expire (idempotent)."""
+    """Write expire rows for every point due to expire (idempotent).
+
+    \b
+    Example:
+      crmkit loyalty expire --as-of 2026-12-01
+    """
     with state.open() as crm:
         result = crm.plugin("loyalty").expire(resolve_as_of(crm, as_of))
     click.echo(f"expired {result.points} points in {result.rows} lots of {result.members} members")
@@ -89,7 +108,14 @@ def expire(state, as_of) -> None:
 @format_option
 @click.pass_context
 def tiers(ctx, as_of, fmt) -> None:
-    """List the tiers with their member counts; `tiers review` runs due reviews."""
+    """List the tiers with their member counts.
+
+    crmkit loyalty tiers review runs the reviews that are due.
+
+    \b
+    Example:
+      crmkit loyalty tiers --format json
+    """
     if ctx.invoked_subcommand is not None:
         return
     state = ctx.obj
@@ -103,7 +129,14 @@ def tiers(ctx, as_of, fmt) -> None:
 @format_option
 @pass_state
 def review(state, as_of, fmt) -> None:
-    """Review members whose review date has come (downgrades by at most the configured steps)."""
+    """Review the members whose review date has come.
+
+    A review downgrades by at most the configured steps.
+
+    \b
+    Example:
+      crmkit loyalty tiers review --as-of 2026-12-01
+    """
     with state.open() as crm:
         changes = crm.plugin("loyalty").review_tiers(resolve_as_of(crm, as_of))
         names = {c.customer_id: crm.customers.get_by_id(c.customer_id).external_id
@@ -118,7 +151,12 @@ def review(state, as_of, fmt) -> None:
 @format_option
 @pass_state
 def liability(state, as_of, fmt) -> None:
-    """Outstanding points × cost per point, per tier, with the total."""
+    """Outstanding points × cost per point, per tier, with the total.
+
+    \b
+    Example:
+      crmkit loyalty liability --as-of 2026-12-01 --format csv
+    """
     with state.open() as crm:
         lines = [attrs.asdict(line) for line in crm.plugin("loyalty").liability(
             resolve_as_of(crm, as_of))]
@@ -138,7 +176,12 @@ def rewards() -> None:
 @format_option
 @pass_state
 def rewards_list(state, fmt) -> None:
-    """List the catalogue."""
+    """List the catalogue.
+
+    \b
+    Example:
+      crmkit loyalty rewards list --format json
+    """
     with state.open() as crm:
         rows = [attrs.asdict(r) for r in crm.plugin("loyalty").rewards()]
     output(rows, REWARD_COLUMNS, fmt)
@@ -151,7 +194,12 @@ def rewards_list(state, fmt) -> None:
 @click.option("--name", default=None, help="Display name (default: the code).")
 @pass_state
 def rewards_add(state, code, points, stock, name) -> None:
-    """Add reward CODE to the catalogue."""
+    """Add reward CODE to the catalogue.
+
+    \b
+    Example:
+      crmkit loyalty rewards add COFFEE --points 150 --stock 200 --name "Free coffee"
+    """
     with state.open() as crm:
         reward = crm.plugin("loyalty").add_reward(code, points, stock, name)
     stock_text = "unlimited" if reward.stock is None else str(reward.stock)
@@ -163,7 +211,12 @@ def rewards_add(state, code, points, stock, name) -> None:
 @click.argument("quantity", type=int)
 @pass_state
 def rewards_restock(state, code, quantity) -> None:
-    """Add QUANTITY units to reward CODE."""
+    """Add QUANTITY units to reward CODE.
+
+    \b
+    Example:
+      crmkit loyalty rewards restock COFFEE 100
+    """
     with state.open() as crm:
         reward = crm.plugin("loyalty").restock(code, quantity)
     click.echo(f"reward {reward.code}: stock {reward.stock}")
@@ -173,7 +226,12 @@ def rewards_restock(state, code, quantity) -> None:
 @click.argument("code")
 @pass_state
 def rewards_retire(state, code) -> None:
-    """Stop offering reward CODE (past redemptions stay in the ledger)."""
+    """Stop offering reward CODE (past redemptions stay in the ledger).
+
+    \b
+    Example:
+      crmkit loyalty rewards retire COFFEE
+    """
     with state.open() as crm:
         crm.plugin("loyalty").retire(code)
     click.echo(f"reward {code} retired")
