@@ -35,7 +35,14 @@ def group() -> None:
 @format_option
 @pass_state
 def pipeline(state, by, as_of, fmt) -> None:
-    """Weighted pipeline: Σ amount × win probability of open opportunities."""
+    """Weighted pipeline of the open opportunities.
+
+    Σ amount × win probability of the open opportunities.
+
+    \b
+    Example:
+      crmkit operational pipeline --by owner --by month --format csv
+    """
     by = tuple(by) or ("stage",)
     with state.open() as crm:
         rows = _api(crm).weighted_pipeline(resolve_as_of(crm, as_of), by)
@@ -52,7 +59,12 @@ def pipeline(state, by, as_of, fmt) -> None:
 @format_option
 @pass_state
 def scores(state, stage, min_score, limit, fmt) -> None:
-    """Stored lead scores, highest first."""
+    """Stored lead scores, highest first.
+
+    \b
+    Example:
+      crmkit operational scores --stage mql --min 50 --format json
+    """
     with state.open() as crm:
         rows = _api(crm).scores(stage, min_score, limit)
     output(rows, ["customer", "name", "stage", "score", "owner", "scored_at"], fmt, limit=limit,
@@ -63,7 +75,14 @@ def scores(state, stage, min_score, limit, fmt) -> None:
 @as_of_option
 @pass_state
 def rescore(state, as_of) -> None:
-    """Recompute every lead's score (promoting leads that reached the threshold)."""
+    """Recompute every lead's score.
+
+    Leads that reached the threshold are promoted.
+
+    \b
+    Example:
+      crmkit operational rescore --as-of 2026-12-01
+    """
     with state.open() as crm:
         scored, promoted = _api(crm).rescore(resolve_as_of(crm, as_of))
     click.echo(f"scored {scored} leads, {len(promoted)} promoted to mql")
@@ -82,7 +101,12 @@ def leads() -> None:
 @format_option
 @pass_state
 def lead_show(state, customer, fmt) -> None:
-    """A lead's stage, score, owner and stage history."""
+    """Show CUSTOMER's lead: stage, score, owner, stage history.
+
+    \b
+    Example:
+      crmkit operational leads show C00042 --format json
+    """
     from crmkit.errors import NotFound
 
     with state.open() as crm:
@@ -99,7 +123,12 @@ def lead_show(state, customer, fmt) -> None:
 @click.argument("stage")
 @pass_state
 def lead_stage(state, customer, stage) -> None:
-    """Move CUSTOMER's lead to STAGE (lead, mql, sal, sql, disqualified)."""
+    """Move CUSTOMER's lead to STAGE (lead, mql, sal, sql, disqualified).
+
+    \b
+    Example:
+      crmkit operational leads stage C00042 mql
+    """
     with state.open() as crm:
         _api(crm).set_lead_stage(customer, stage)
     click.echo(f"{customer}: lead stage {stage}")
@@ -110,7 +139,14 @@ def lead_stage(state, customer, stage) -> None:
 @click.option("--team", default=None, help="Team to assign within (default: territories).")
 @pass_state
 def lead_assign(state, customer, team) -> None:
-    """(Re)assign CUSTOMER's lead by territory or to TEAM; print the owner."""
+    """Assign or reassign CUSTOMER's lead; print the owner.
+
+    The owner is picked by territory, or within --team.
+
+    \b
+    Example:
+      crmkit operational leads assign C00042 --team sales
+    """
     with state.open() as crm:
         who = _api(crm).assign_lead(customer, team)
     click.echo(who or "unassigned: nobody in the team can take it")
@@ -120,13 +156,18 @@ def lead_assign(state, customer, team) -> None:
 
 
 @group.group(invoke_without_command=True)
-@click.option("--stage", default=None)
-@click.option("--owner", default=None)
-@click.option("--customer", default=None)
+@click.option("--stage", default=None, help="Only opportunities at this stage.")
+@click.option("--owner", default=None, help="Only opportunities of this owner (staff handle).")
+@click.option("--customer", default=None, help="Only this customer's (external id).")
 @format_option
 @click.pass_context
 def opportunities(ctx, stage, owner, customer, fmt) -> None:
-    """List opportunities, or add / move them."""
+    """List opportunities, or add / move them.
+
+    \b
+    Example:
+      crmkit operational opportunities --stage proposal --owner ana
+    """
     if ctx.invoked_subcommand is not None:
         return
     with ctx.find_object(State).open() as crm:
@@ -138,14 +179,20 @@ def opportunities(ctx, stage, owner, customer, fmt) -> None:
 @opportunities.command("add")
 @click.argument("customer")
 @click.argument("name")
-@click.option("--amount", required=True)
-@click.option("--currency", default=None)
-@click.option("--owner", default=None)
+@click.option("--amount", required=True, help="Expected amount, a decimal number.")
+@click.option("--currency", default=None, help="ISO 4217 currency code (default: the core default_currency).")
+@click.option("--owner", default=None, help="Owner (staff handle).")
 @click.option("--close", "close", default=None, metavar="DATE", help="Expected close date.")
-@click.option("--stage", default=None)
+@click.option("--stage", default=None, help="Initial stage (default: the first opportunity stage).")
 @pass_state
 def opportunity_add(state, customer, name, amount, currency, owner, close, stage) -> None:
-    """Create an opportunity for CUSTOMER; print its id."""
+    """Create opportunity NAME for CUSTOMER; print its id.
+
+    \b
+    Examples:
+      crmkit operational opportunities add C00042 "Annual plan" --amount 12000 \\
+        --owner ana --close 2027-03-31 --stage proposal
+    """
     when = _when(close, "--close")
     with state.open() as crm:
         opp = _api(crm).create_opportunity(customer, name, amount, currency, owner,
@@ -158,7 +205,12 @@ def opportunity_add(state, customer, name, amount, currency, owner, close, stage
 @click.argument("stage")
 @pass_state
 def opportunity_move(state, opportunity, stage) -> None:
-    """Move OPPORTUNITY to STAGE (won and lost are final)."""
+    """Move OPPORTUNITY to STAGE (won and lost are final).
+
+    \b
+    Example:
+      crmkit operational opportunities move 12 negotiation
+    """
     with state.open() as crm:
         renewal = _api(crm).move_opportunity(opportunity, stage)
     click.echo(f"opportunity {opportunity}: {stage}"
@@ -170,7 +222,12 @@ def opportunity_move(state, opportunity, stage) -> None:
 @format_option
 @pass_state
 def opportunity_history(state, opportunity, fmt) -> None:
-    """Stage history of OPPORTUNITY."""
+    """Stage history of OPPORTUNITY.
+
+    \b
+    Example:
+      crmkit operational opportunities history 12 --format json
+    """
     with state.open() as crm:
         rows = _api(crm).stage_history("opportunity", opportunity)
     output(rows, ["from_stage", "to_stage", "at", "actor"], fmt)
@@ -181,15 +238,20 @@ def opportunity_history(state, opportunity, fmt) -> None:
 
 @group.group(invoke_without_command=True)
 @click.option("--overdue", is_flag=True, help="Only open tasks past their due time.")
-@click.option("--assignee", default=None)
+@click.option("--assignee", default=None, help="Only tasks of this staff member (handle).")
 @click.option("--status", type=click.Choice(["open", "done", "cancelled", "all"]), default="open",
-              show_default=True)
-@click.option("--customer", default=None)
+              show_default=True, help="Only tasks in this status.")
+@click.option("--customer", default=None, help="Only this customer's (external id).")
 @as_of_option
 @format_option
 @click.pass_context
 def tasks(ctx, overdue, assignee, status, customer, as_of, fmt) -> None:
-    """List tasks (by due time), or add / close them."""
+    """List tasks (by due time), or add / close them.
+
+    \b
+    Example:
+      crmkit operational tasks --overdue --as-of 2026-12-01 --assignee ana
+    """
     if ctx.invoked_subcommand is not None:
         return
     with ctx.find_object(State).open() as crm:
@@ -201,11 +263,16 @@ def tasks(ctx, overdue, assignee, status, customer, as_of, fmt) -> None:
 @tasks.command("add")
 @click.argument("customer")
 @click.argument("subject")
-@click.option("--assignee", default=None)
-@click.option("--due", required=True, metavar="DATE")
+@click.option("--assignee", default=None, help="Who does it (staff handle).")
+@click.option("--due", required=True, metavar="DATE", help="Due date or date-time (ISO 8601).")
 @pass_state
 def task_add(state, customer, subject, assignee, due) -> None:
-    """Create a task for CUSTOMER; print its id."""
+    """Create a task about SUBJECT for CUSTOMER; print its id.
+
+    \b
+    Example:
+      crmkit operational tasks add C00042 "Send the contract" --assignee ana --due 2026-12-15T10:00:00Z
+    """
     when = _when(due, "--due")
     with state.open() as crm:
         click.echo(_api(crm).create_task(customer, subject, assignee, when))
@@ -215,7 +282,12 @@ def task_add(state, customer, subject, assignee, due) -> None:
 @click.argument("task", type=int)
 @pass_state
 def task_done(state, task) -> None:
-    """Mark TASK done."""
+    """Mark TASK done.
+
+    \b
+    Example:
+      crmkit operational tasks done 7
+    """
     with state.open() as crm:
         _api(crm).complete_task(task)
     click.echo(f"task {task}: done")
@@ -225,7 +297,12 @@ def task_done(state, task) -> None:
 @click.argument("task", type=int)
 @pass_state
 def task_cancel(state, task) -> None:
-    """Cancel TASK."""
+    """Cancel TASK.
+
+    \b
+    Example:
+      crmkit operational tasks cancel 7
+    """
     with state.open() as crm:
         _api(crm).cancel_task(task)
     click.echo(f"task {task}: cancelled")
@@ -235,13 +312,18 @@ def task_cancel(state, task) -> None:
 
 
 @group.group(invoke_without_command=True)
-@click.option("--status", default=None)
-@click.option("--assignee", default=None)
-@click.option("--customer", default=None)
+@click.option("--status", default=None, help="Only cases in this status (open, in_progress ...).")
+@click.option("--assignee", default=None, help="Only cases of this staff member (handle).")
+@click.option("--customer", default=None, help="Only this customer's (external id).")
 @format_option
 @click.pass_context
 def cases(ctx, status, assignee, customer, fmt) -> None:
-    """List service cases, or open / move / respond to them."""
+    """List service cases, or open / move / respond to them.
+
+    \b
+    Example:
+      crmkit operational cases --status in_progress --format json
+    """
     if ctx.invoked_subcommand is not None:
         return
     with ctx.find_object(State).open() as crm:
@@ -254,11 +336,16 @@ def cases(ctx, status, assignee, customer, fmt) -> None:
 @click.argument("customer")
 @click.argument("subject")
 @click.option("--priority", type=click.Choice(["low", "normal", "high", "urgent"]),
-              default="normal", show_default=True)
-@click.option("--source", default=None)
+              default="normal", show_default=True, help="Case priority (sets its SLA).")
+@click.option("--source", default=None, help="Where the case came from (email, phone, social ...).")
 @pass_state
 def case_open(state, customer, subject, priority, source) -> None:
-    """Open a case for CUSTOMER; print its id."""
+    """Open a case about SUBJECT for CUSTOMER; print its id.
+
+    \b
+    Example:
+      crmkit operational cases open C00042 "Cannot log in" --priority high --source email
+    """
     with state.open() as crm:
         click.echo(_api(crm).open_case(customer, subject, priority, source))
 
@@ -268,7 +355,12 @@ def case_open(state, customer, subject, priority, source) -> None:
 @click.argument("status")
 @pass_state
 def case_move(state, case, status) -> None:
-    """Move CASE to STATUS (in_progress, resolved, closed)."""
+    """Move CASE to STATUS (in_progress, resolved, closed).
+
+    \b
+    Example:
+      crmkit operational cases move 5 in_progress
+    """
     with state.open() as crm:
         _api(crm).move_case(case, status)
     click.echo(f"case {case}: {status}")
@@ -278,7 +370,12 @@ def case_move(state, case, status) -> None:
 @click.argument("case", type=int)
 @pass_state
 def case_respond(state, case) -> None:
-    """Record the first response to CASE now."""
+    """Record the first response to CASE now.
+
+    \b
+    Example:
+      crmkit operational cases respond 5
+    """
     with state.open() as crm:
         first = _api(crm).respond(case)
     click.echo(f"case {case}: " + ("first response recorded" if first else "already responded"))
@@ -291,7 +388,14 @@ def case_respond(state, case) -> None:
 @format_option
 @click.pass_context
 def rules(ctx, fmt) -> None:
-    """List the configured automation rules (``rules firings`` lists what they did)."""
+    """List the configured automation rules.
+
+    crmkit operational rules firings lists what they did.
+
+    \b
+    Example:
+      crmkit operational rules --format json
+    """
     if ctx.invoked_subcommand is not None:
         return
     with ctx.find_object(State).open() as crm:
@@ -304,14 +408,20 @@ def rules(ctx, fmt) -> None:
 
 
 @rules.command("firings")
-@click.option("--rule", default=None)
+@click.option("--rule", default=None, help="Only firings of this rule (its name).")
 @click.option("--status", type=click.Choice(["waiting", "fired", "cancelled", "cooldown",
-                                             "stopped"]), default=None)
-@click.option("--customer", default=None)
+                                             "stopped"]), default=None,
+              help="Only firings in this status.")
+@click.option("--customer", default=None, help="Only this customer's (external id).")
 @format_option
 @pass_state
 def rule_firings(state, rule, status, customer, fmt) -> None:
-    """Recorded rule firings, newest first."""
+    """Recorded rule firings, newest first.
+
+    \b
+    Example:
+      crmkit operational rules firings --status waiting --customer C00042
+    """
     with state.open() as crm:
         rows = _api(crm).firings(rule, status, customer)
     output(rows, ["id", "rule", "trigger_type", "customer", "status", "triggered_at", "due_at",
@@ -324,18 +434,34 @@ def rule_firings(state, rule, status, customer, fmt) -> None:
 @click.argument("subject")
 @pass_state
 def assign(state, team, customer, subject) -> None:
-    """Pick a member of TEAM for an item about CUSTOMER by the team's strategy; print the handle."""
+    """Pick a member of TEAM for an item; print the handle.
+
+    The item is about CUSTOMER and SUBJECT; the team's assignment strategy
+    picks the member.
+
+    \b
+    Example:
+      crmkit operational assign support C00042 "Callback request"
+    """
     with state.open() as crm:
         who = _api(crm).assign_to_team(team, customer, subject)
     click.echo(who or "unassigned: nobody in the team can take it")
 
 
 @group.command()
-@click.option("--status", type=click.Choice(["queued", "refused"]), default=None)
+@click.option("--status", type=click.Choice(["queued", "refused"]), default=None,
+              help="Only queued or only refused messages.")
 @format_option
 @pass_state
 def outbox(state, status, fmt) -> None:
-    """Messages queued (or refused for lack of consent) by automation."""
+    """Messages queued or refused by automation.
+
+    A message is refused for lack of consent.
+
+    \b
+    Example:
+      crmkit operational outbox --status refused
+    """
     with state.open() as crm:
         rows = _api(crm).outbox(status)
     output(rows, ["id", "customer", "channel", "template", "status", "reason", "rule",
@@ -347,7 +473,14 @@ def outbox(state, status, fmt) -> None:
 @format_option
 @pass_state
 def sweep(state, as_of, fmt) -> None:
-    """Run operational's time-based rules (dormancy, SLA breaches, waits); idempotent."""
+    """Run operational's time-based rules; idempotent.
+
+    Dormancy, SLA breaches and waits.  crmkit sweep runs every plugin's.
+
+    \b
+    Example:
+      crmkit operational sweep --as-of 2026-12-01
+    """
     from crmkit.clock import FixedClock
 
     if as_of:
