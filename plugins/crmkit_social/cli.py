@@ -20,7 +20,14 @@ def group() -> None:
 @click.argument("handle")
 @pass_state
 def link(state, customer, platform, handle) -> None:
-    """Link HANDLE on PLATFORM to CUSTOMER (@Alice and alice are the same handle)."""
+    """Link HANDLE on PLATFORM to CUSTOMER.
+
+    Handles are normalised: @Alice and alice are the same handle.
+
+    \b
+    Example:
+      crmkit social link C00042 twitter @ada_l
+    """
     with state.open() as crm:
         created = crm.plugin("social").link_handle(customer, platform, handle)
         click.echo("linked" if created else "already linked")
@@ -32,7 +39,12 @@ def link(state, customer, platform, handle) -> None:
 @click.argument("handle")
 @pass_state
 def unlink(state, customer, platform, handle) -> None:
-    """Remove HANDLE on PLATFORM from CUSTOMER."""
+    """Remove HANDLE on PLATFORM from CUSTOMER.
+
+    \b
+    Example:
+      crmkit social unlink C00042 twitter ada_l
+    """
     with state.open() as crm:
         crm.plugin("social").unlink_handle(customer, platform, handle)
         click.echo("unlinked")
@@ -43,7 +55,12 @@ def unlink(state, customer, platform, handle) -> None:
 @format_option
 @pass_state
 def handles(state, customer, fmt) -> None:
-    """List linked handles (of CUSTOMER, or everyone's)."""
+    """List linked handles (of CUSTOMER, or everyone's).
+
+    \b
+    Example:
+      crmkit social handles C00042 --format json
+    """
     with state.open() as crm:
         output(crm.plugin("social").identities(customer),
                ["customer", "platform", "handle", "linked_at"], fmt)
@@ -55,8 +72,16 @@ def handles(state, customer, fmt) -> None:
               help="File format (default: from the extension).")
 @pass_state
 def import_(state, path, file_format) -> None:
-    """Import mentions from a CSV or JSON Lines FILE (platform, post_id, handle, text, posted_at,
-    likes, comments, shares).  Any bad line rejects the file; re-importing updates counts."""
+    """Import mentions from a CSV or JSON Lines file PATH.
+
+    Columns: platform, post_id, handle, text, posted_at, likes, comments,
+    shares.  Any bad line rejects the file; re-importing updates counts.
+
+    \b
+    Examples:
+      crmkit social import mentions.csv
+      crmkit social import export.txt --format jsonl
+    """
     with state.open() as crm:
         result = crm.plugin("social").import_file(path, file_format)
         click.echo(result.summary() + f"; negative-mention events {result.alerts}")
@@ -64,7 +89,8 @@ def import_(state, path, file_format) -> None:
 
 @group.command()
 @click.option("--customer", help="Only this customer's mentions.")
-@click.option("--label", type=click.Choice(["positive", "neutral", "negative"]))
+@click.option("--label", type=click.Choice(["positive", "neutral", "negative"]),
+              help="Only mentions with this sentiment label.")
 @click.option("--since", help="Only mentions posted on or after this date.")
 @click.option("--limit", type=click.IntRange(1), default=100, show_default=True,
               help="Most mentions to show.")
@@ -72,7 +98,14 @@ def import_(state, path, file_format) -> None:
 @format_option
 @pass_state
 def mentions(state, customer, label, since, limit, as_of, fmt) -> None:
-    """List mentions posted up to --as-of, newest first, with their sentiment."""
+    """List mentions with their sentiment, newest first.
+
+    Only mentions posted up to --as-of.
+
+    \b
+    Example:
+      crmkit social mentions --label negative --since 2026-11-01 --format csv
+    """
     from crmkit.clock import parse_timestamp
 
     with state.open() as crm:
@@ -89,7 +122,14 @@ def mentions(state, customer, label, since, limit, as_of, fmt) -> None:
 @format_option
 @pass_state
 def sentiment(state, text, fmt) -> None:
-    """Score TEXT with VADER and label it with the configured thresholds."""
+    """Score the sentiment of TEXT with VADER.
+
+    The score is labelled with the configured thresholds.
+
+    \b
+    Example:
+      crmkit social sentiment "This is the worst service ever"
+    """
     with state.open() as crm:
         value, label = crm.plugin("social").score(text)
         output_document({"score": value, "label": label}, fmt)
@@ -101,7 +141,14 @@ def sentiment(state, text, fmt) -> None:
 @format_option
 @pass_state
 def sentiment_summary(state, since, as_of, fmt) -> None:
-    """Count mentions per sentiment label, posted up to --as-of."""
+    """Count mentions per sentiment label.
+
+    Only mentions posted up to --as-of.
+
+    \b
+    Example:
+      crmkit social sentiment-summary --since 2026-11-01 --as-of 2026-12-01 --format json
+    """
     from crmkit.clock import parse_timestamp
 
     with state.open() as crm:
@@ -120,7 +167,14 @@ def sentiment_summary(state, since, as_of, fmt) -> None:
 @format_option
 @pass_state
 def engagement(state, period, periods, customer, as_of, fmt) -> None:
-    """Engagement per customer, handle and period (likes + 2×comments + 3×shares by default)."""
+    """Engagement per customer, handle and period.
+
+    By default engagement is likes + 2×comments + 3×shares.
+
+    \b
+    Example:
+      crmkit social engagement --period week --periods 4 --as-of 2026-12-01
+    """
     with state.open() as crm:
         rows = [attrs.asdict(e) for e in crm.plugin("social").engagement(
             resolve_as_of(crm, as_of), period, periods, customer)]
@@ -132,7 +186,14 @@ def engagement(state, period, periods, customer, as_of, fmt) -> None:
 @click.argument("customer")
 @pass_state
 def referral_code(state, customer) -> None:
-    """Print CUSTOMER's referral code (created on first request)."""
+    """Print CUSTOMER's referral code.
+
+    The code is created on the first request.
+
+    \b
+    Example:
+      crmkit social referral-code C00042
+    """
     with state.open() as crm:
         click.echo(crm.plugin("social").referral_code(customer))
 
@@ -142,7 +203,12 @@ def referral_code(state, customer) -> None:
 @click.argument("customer")
 @pass_state
 def redeem(state, code, customer) -> None:
-    """New customer CUSTOMER redeems referral CODE."""
+    """New customer CUSTOMER redeems referral CODE.
+
+    \b
+    Example:
+      crmkit social redeem 7KQ2MX9HAT C00977
+    """
     with state.open() as crm:
         referral = crm.plugin("social").redeem_referral(code, customer)
         referrer = crm.customers.get_by_id(referral.referrer_id).external_id
@@ -154,7 +220,14 @@ def redeem(state, code, customer) -> None:
 @format_option
 @pass_state
 def referrals(state, as_of, fmt) -> None:
-    """List referrals redeemed up to --as-of and whether they converted by then."""
+    """List referrals and whether they converted.
+
+    Referrals redeemed up to --as-of, and whether they converted by then.
+
+    \b
+    Example:
+      crmkit social referrals --as-of 2026-12-01 --format json
+    """
     with state.open() as crm:
         output(crm.plugin("social").referrals(resolve_as_of(crm, as_of)),
                ["id", "referrer", "referee", "redeemed_at", "converted", "converted_at"], fmt)
