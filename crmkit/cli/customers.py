@@ -92,7 +92,8 @@ def update(state, external_id, name, type_, email, phone, organisation, preferre
 
     \b
     Example:
-      crmkit customers update C00042 --email ada@example.org --add-tag vip --clear phone
+      crmkit customers update C00042 --email ada@example.org --add-tag vip \\
+        --clear phone
     """
     given = {"name": name, "type": type_, "email": email, "phone": phone,
              "organisation": organisation, "preferred_channel": preferred_channel,
@@ -237,8 +238,9 @@ def customer_360(crm, external_id: str, limit: int) -> dict:
 def merge(state, keep, duplicate, dry_run) -> None:
     """Merge customer DUPLICATE into customer KEEP.
 
-    Every row of every plugin moves to KEEP.  KEEP's non-empty fields win, its empty ones are filled from DUPLICATE, tags
-    are united; DUPLICATE is then deleted.  Atomic and audited.
+    Every row of every plugin moves to KEEP.  KEEP's non-empty fields win,
+    its empty ones are filled from DUPLICATE, tags are united; DUPLICATE is
+    then deleted.  Atomic and audited.
 
     \b
     Example:

@@ -143,7 +143,8 @@ def new(name: str, directory: str, description: str | None) -> None:
 
     \b
     Example:
-      crmkit plugins new dental --dir src --description "Recall reminders for dental clinics."
+      crmkit plugins new dental --dir src \\
+        --description "Recall reminders for dental clinics."
     """
     from ..plugins import discover
     from ..scaffold import render

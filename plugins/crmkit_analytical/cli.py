@@ -144,7 +144,8 @@ def predict(state, as_of, horizon, time_unit, discount_rate, months, store, fmt)
 
     \b
     Example:
-      crmkit analytical clv predict --as-of 2026-12-01 --months 12 --format csv > clv.csv
+      crmkit analytical clv predict --as-of 2026-12-01 --months 12 \\
+        --format csv > clv.csv
     """
     with state.open() as crm, status("clv predict") as say:
         say("fitting BG/NBD and Gamma-Gamma, predicting per customer")
@@ -168,7 +169,8 @@ def formula(margin, retention_rate, discount, periods, fmt) -> None:
 
     \b
     Example:
-      crmkit analytical clv formula --margin 100 --retention 0.8 --discount 0.1 --periods 5
+      crmkit analytical clv formula --margin 100 --retention 0.8 --discount 0.1 \\
+        --periods 5
     """
     from crmkit.errors import ValidationError
 
@@ -316,7 +318,8 @@ def cohorts(state, as_of, count, months, metric, fmt, plot) -> None:
 
     \b
     Example:
-      crmkit analytical cohorts --as-of 2026-12-01 --cohorts 6 --months 6 --format csv
+      crmkit analytical cohorts --as-of 2026-12-01 --cohorts 6 --months 6 \\
+        --format csv
     """
     _check_plot(plot)
     with state.open() as crm:
@@ -565,7 +568,8 @@ def preview_segment(state, text, path, as_of, fmt) -> None:
 
     \b
     Example:
-      crmkit analytical segments preview --if '{"field": "clv", "op": "ge", "value": 200}'
+      crmkit analytical segments preview \\
+        --if '{"field": "clv", "op": "ge", "value": 200}'
     """
     condition = _condition(text, path)
     with state.open() as crm:

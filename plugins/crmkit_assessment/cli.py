@@ -56,7 +56,8 @@ def show(report: dict, fmt: str) -> None:
 
 @group.command()
 @click.option("--answers", "answers_file", default=None, metavar="FILE",
-              help="Answers as JSON (crmkit assessment questions lists the keys); else asked interactively.")
+              help="Answers as JSON (crmkit assessment questions lists the keys); "
+                   "else asked interactively.")
 @click.option("--note", default=None, help="A note stored with the assessment.")
 @as_of_option
 @format_option
@@ -68,7 +69,8 @@ def run(state, answers_file, note, as_of, fmt) -> None:
 
     \b
     Example:
-      crmkit assessment run --answers answers.json --note "after the Q4 rollout" --as-of 2026-12-01
+      crmkit assessment run --answers answers.json --note "after the Q4 rollout" \\
+        --as-of 2026-12-01
     """
     from .api import validate_answers
 

@@ -122,7 +122,8 @@ def route_dry_run(state, interaction_id, customer, kind, channel, direction, pay
 
     \b
     Examples:
-      crmkit collaborative route-dry-run --customer C00042 --kind complaint --channel email
+      crmkit collaborative route-dry-run --customer C00042 --kind complaint \\
+        --channel email
       crmkit collaborative route-dry-run --interaction 1200 --format json
     """
     from crmkit.errors import ValidationError
@@ -217,7 +218,8 @@ def handoff(state, item, team, note, fmt) -> None:
 
     \b
     Example:
-      crmkit collaborative handoff 17 billing --note "double charge on the May invoice"
+      crmkit collaborative handoff 17 billing \\
+        --note "double charge on the May invoice"
     """
     with state.open() as crm:
         _show(crm.plugin("collaborative").hand_off(item, team, note), fmt)
@@ -255,7 +257,8 @@ def contact(state, customer, subject, channel, override_reason, kind, work_item,
 
     \b
     Examples:
-      crmkit collaborative contact C00042 --subject "Your refund" --channel email \\
+      crmkit collaborative contact C00042 --subject "Your refund" \\
+        --channel email \\
         --override-reason "asked for a written answer"
     """
     with state.open() as crm:

@@ -183,7 +183,8 @@ def dialogue(state, customer, summary, channel, at, inbound) -> None:
 
     \b
     Example:
-      crmkit idic dialogue C00042 --summary "asked about the new range" --channel phone --inbound
+      crmkit idic dialogue C00042 --summary "asked about the new range" \\
+        --channel phone --inbound
     """
     with state.open() as crm:
         dialogue_id = crm.plugin("idic").record_dialogue(

@@ -198,7 +198,8 @@ def rewards_add(state, code, points, stock, name) -> None:
 
     \b
     Example:
-      crmkit loyalty rewards add COFFEE --points 150 --stock 200 --name "Free coffee"
+      crmkit loyalty rewards add COFFEE --points 150 --stock 200 \\
+        --name "Free coffee"
     """
     with state.open() as crm:
         reward = crm.plugin("loyalty").add_reward(code, points, stock, name)

@@ -180,7 +180,8 @@ def opportunities(ctx, stage, owner, customer, fmt) -> None:
 @click.argument("customer")
 @click.argument("name")
 @click.option("--amount", required=True, help="Expected amount, a decimal number.")
-@click.option("--currency", default=None, help="ISO 4217 currency code (default: the core default_currency).")
+@click.option("--currency", default=None,
+              help="ISO 4217 currency code (default: the core default_currency).")
 @click.option("--owner", default=None, help="Owner (staff handle).")
 @click.option("--close", "close", default=None, metavar="DATE", help="Expected close date.")
 @click.option("--stage", default=None, help="Initial stage (default: the first opportunity stage).")
@@ -271,7 +272,8 @@ def task_add(state, customer, subject, assignee, due) -> None:
 
     \b
     Example:
-      crmkit operational tasks add C00042 "Send the contract" --assignee ana --due 2026-12-15T10:00:00Z
+      crmkit operational tasks add C00042 "Send the contract" --assignee ana \\
+        --due 2026-12-15T10:00:00Z
     """
     when = _when(due, "--due")
     with state.open() as crm:
@@ -344,7 +346,8 @@ def case_open(state, customer, subject, priority, source) -> None:
 
     \b
     Example:
-      crmkit operational cases open C00042 "Cannot log in" --priority high --source email
+      crmkit operational cases open C00042 "Cannot log in" --priority high \\
+        --source email
     """
     with state.open() as crm:
         click.echo(_api(crm).open_case(customer, subject, priority, source))

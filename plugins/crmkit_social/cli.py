@@ -147,7 +147,8 @@ def sentiment_summary(state, since, as_of, fmt) -> None:
 
     \b
     Example:
-      crmkit social sentiment-summary --since 2026-11-01 --as-of 2026-12-01 --format json
+      crmkit social sentiment-summary --since 2026-11-01 --as-of 2026-12-01 \\
+        --format json
     """
     from crmkit.clock import parse_timestamp
 

@@ -105,7 +105,8 @@ def network(state, kind, name, role, group_name, customer) -> None:
 
     \b
     Examples:
-      crmkit valuechain network supplier "Acme Logistics" --role "next-day delivery" \\
+      crmkit valuechain network supplier "Acme Logistics" \\
+        --role "next-day delivery" \\
         --group "key accounts"
     """
     with state.open() as crm:
@@ -122,7 +123,7 @@ def proposition(state, group_name, text) -> None:
 
     \b
     Example:
-      crmkit valuechain proposition "key accounts" "Same-day support and quarterly reviews"
+      crmkit valuechain proposition "key accounts" "Same-day support"
     """
     with state.open() as crm:
         crm.plugin("valuechain").set_proposition(group_name, text)
@@ -141,7 +142,7 @@ def action(state, group_name, kind, description) -> None:
 
     \b
     Example:
-      crmkit valuechain action "key accounts" retention "Quarterly business review"
+      crmkit valuechain action "key accounts" retention "Quarterly review"
     """
     with state.open() as crm:
         crm.plugin("valuechain").add_action(group_name, kind, description)
