@@ -26,8 +26,8 @@ def customers() -> None:
 @click.option("--email", help="Email address.")
 @click.option("--phone", help="Phone number.")
 @click.option("--organisation", help="External id of the organisation this person belongs to.")
-@click.option("--preferred-channel", help="Preferred contact channel (email, phone, sms ...).")
-@click.option("--lifecycle-stage", help="Lifecycle stage (lead, customer ...).")
+@click.option("--preferred-channel", help="Preferred contact channel (e.g. email, phone).")
+@click.option("--lifecycle-stage", help="Lifecycle stage, free text (e.g. customer).")
 @click.option("--tag", "tags", multiple=True, help="A tag (repeatable).")
 @click.option("--attr", "attrs_", multiple=True, metavar="KEY=VALUE",
               help="An attribute (repeatable; VALUE is JSON when it parses).")
