@@ -478,7 +478,7 @@ def _insert(tx, rows) -> Batch:
          "record_key": row["external_id"], "customer_id": row["id"],
          "changes": {k: _jsonable(v) for k, v in row.items()
                      if k not in ("id", "created_at", "updated_at") and v not in (None, [], {})},
-         "command": tx.crm.command}
+         "command": tx.command}
         for row in rows
     ]
     tx.conn.execute(insert(tables.audit_log), audit_rows)

@@ -17,8 +17,9 @@ ADA = {"name": "Ada Lovelace", "email": "ada.lovelace@example.com", "phone": "+4
 HANDLE = "@ada_codes"
 
 
-def scan(crm, needles: list[str]) -> list[str]:
-    """Every ``table.column`` of the whole database whose text or JSON contains a needle."""
+def scan(crm, needles: list[str], every_column: bool = False) -> list[str]:
+    """Every ``table.column`` of the whole database whose text or JSON (``every_column``: any
+    column, read as text) contains a needle."""
     hits = []
     with crm.read() as conn:
         inspector = inspect(conn)
@@ -26,7 +27,7 @@ def scan(crm, needles: list[str]) -> list[str]:
             columns = inspector.get_columns(name)
             clause = table(name, *[column(c["name"], c["type"]) for c in columns])
             for c in columns:
-                if not isinstance(c["type"], (String, JSON)):
+                if not every_column and not isinstance(c["type"], (String, JSON)):
                     continue
                 text = func.lower(cast(clause.c[c["name"]], Text))
                 forms = set()
