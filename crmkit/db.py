@@ -7,6 +7,7 @@ foreign keys on, a busy timeout, and transactions that crmkit begins itself
 
 from __future__ import annotations
 
+import re
 import zlib
 
 from sqlalchemy import Boolean, Float, Table, bindparam, create_engine, event, func, select, text
@@ -33,13 +34,25 @@ WRITE = "crmkit_write"
 """Execution option: the transaction will write (SQLite begins it IMMEDIATE)."""
 
 
+_URL_PASSWORD = re.compile(r"(\b[a-z][a-z0-9+.-]*://[^\s:/@]*:)\S*@", re.IGNORECASE)
+
+
+def hide_password(text: str) -> str:
+    """``text`` with the password of every database URL in it replaced by ``***``.
+
+    ``postgresql://bob:secret@db/crm`` becomes ``postgresql://bob:***@db/crm``;
+    every message, audit row and log line that shows a URL goes through this.
+    """
+    return _URL_PASSWORD.sub(r"\1***@", text)
+
+
 def create(url: str) -> Engine:
     """Create an engine for ``url`` (``sqlite:///file.db`` or ``postgresql+psycopg://…``)."""
     try:
         parsed = make_url(url)
     except ArgumentError:
         raise DatabaseError(
-            f"malformed database URL {url!r} "
+            f"malformed database URL {hide_password(url)!r} "
             "(expected sqlite:///PATH or postgresql+psycopg://USER@HOST:PORT/DB)"
         ) from None
     backend = parsed.get_backend_name()
@@ -55,7 +68,8 @@ def create(url: str) -> Engine:
                 f"cannot use {parsed.drivername}: {exc} (install crmkit[postgres])"
             ) from None
     raise DatabaseError(
-        f"unsupported database {backend!r} in URL {url!r} (supported: sqlite, postgresql)"
+        f"unsupported database {backend!r} in URL {hide_password(url)!r} "
+        "(supported: sqlite, postgresql)"
     )
 
 
@@ -174,6 +188,7 @@ def days_between(later, earlier) -> ColumnElement:
 __all__ = [
     "PortableExpression",
     "create",
+    "hide_password",
     "allocate_ids",
     "json_array_contains",
     "days_between",

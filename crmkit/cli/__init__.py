@@ -109,14 +109,14 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as exc:
         if debug:
             raise
+        from ..db import hide_password
         from ..errors import CRMError
 
         if isinstance(exc, CRMError):
-            message = str(exc)
-            click.echo(f"error: {message}", err=True)
+            click.echo(f"error: {hide_password(str(exc))}", err=True)
             return exc.exit_code
-        click.echo(f"error: {type(exc).__name__}: {exc} (run with --debug for the traceback)",
-                   err=True)
+        click.echo(f"error: {type(exc).__name__}: {hide_password(str(exc))} "
+                   "(run with --debug for the traceback)", err=True)
         return 1
     return 0
 

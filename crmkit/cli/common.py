@@ -49,10 +49,9 @@ class State:
 
 
 def _redact(argv: list[str]) -> list[str]:
-    out = []
-    for arg in argv:
-        out.append(arg.split("@")[-1] if "://" in arg else arg)
-    return out[:20]
+    from ..db import hide_password
+
+    return [hide_password(arg) for arg in argv[:20]]
 
 
 pass_state = click.make_pass_decorator(State)

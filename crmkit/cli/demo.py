@@ -24,6 +24,7 @@ def demo(state, count: int, per_customer: float, seed: int) -> None:
 
     from .. import demo as sample
     from .. import tables
+    from ..db import hide_password
     from ..errors import CRMError
 
     rng = random.Random(seed)
@@ -32,7 +33,7 @@ def demo(state, count: int, per_customer: float, seed: int) -> None:
             stored = conn.execute(select(tables.settings.c.value)
                                   .where(tables.settings.c.name == "demo")).scalar()
         if stored is not None:
-            click.echo(f"demo data already present at {crm.url}; its report:")
+            click.echo(f"demo data already present at {hide_password(crm.url)}; its report:")
             for line in stored["report"]:
                 click.echo(line)
             return
