@@ -12,7 +12,7 @@ import zlib
 
 from sqlalchemy import Boolean, Float, Table, bindparam, create_engine, event, func, select, text
 from sqlalchemy.engine import Connection, Engine, make_url
-from sqlalchemy.exc import ArgumentError, NoSuchModuleError
+from sqlalchemy.exc import ArgumentError, NoSuchModuleError, StatementError
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.sql.functions import FunctionElement
@@ -46,8 +46,36 @@ def hide_password(text: str) -> str:
     return _URL_PASSWORD.sub(r"\1***@", text)
 
 
+_STATEMENT_TABLE = re.compile(r"^\s*(?:INSERT\s+INTO|UPDATE|DELETE\s+FROM)\s+\"?([\w.]+)",
+                              re.IGNORECASE)
+
+
+def describe_error(exc: StatementError) -> str:
+    """One line for a failed statement: the table it wrote, the column if the database
+    names it, and the database's own first line — never the SQL or its parameters
+    (a batch's parameters are other customers' data)."""
+    orig = getattr(exc, "orig", None)
+    problem = str(orig if orig is not None else exc).strip().splitlines()
+    problem_text = problem[0] if problem else type(exc).__name__
+    where = []
+    match = _STATEMENT_TABLE.match(exc.statement or "")
+    table_name = getattr(getattr(orig, "diag", None), "table_name", None) or (
+        match.group(1) if match else None)
+    if table_name:
+        where.append(f"table {table_name}")
+    column_name = getattr(getattr(orig, "diag", None), "column_name", None)
+    if column_name:
+        where.append(f"column {column_name}")
+    place = f" ({', '.join(where)})" if where else ""
+    return f"the database refused a statement{place}: {problem_text}"
+
+
 def create(url: str) -> Engine:
-    """Create an engine for ``url`` (``sqlite:///file.db`` or ``postgresql+psycopg://…``)."""
+    """Create an engine for ``url`` (``sqlite:///file.db`` or ``postgresql+psycopg://…``).
+
+    Engines hide bound parameters from error messages and logs: a failed batch
+    must not print the other rows it carried.
+    """
     try:
         parsed = make_url(url)
     except ArgumentError:
@@ -62,7 +90,7 @@ def create(url: str) -> Engine:
         if parsed.drivername == "postgresql":
             parsed = parsed.set(drivername="postgresql+psycopg")
         try:
-            return create_engine(parsed, pool_pre_ping=False, future=True)
+            return create_engine(parsed, pool_pre_ping=False, future=True, hide_parameters=True)
         except (NoSuchModuleError, ImportError) as exc:
             raise DatabaseError(
                 f"cannot use {parsed.drivername}: {exc} (install crmkit[postgres])"
@@ -77,6 +105,7 @@ def _sqlite_engine(parsed) -> Engine:
     engine = create_engine(
         parsed,
         connect_args={"timeout": SQLITE_BUSY_TIMEOUT_S, "isolation_level": None},
+        hide_parameters=True,
     )
 
     on_disk = parsed.database not in (None, "", ":memory:")
@@ -188,6 +217,7 @@ def days_between(later, earlier) -> ColumnElement:
 __all__ = [
     "PortableExpression",
     "create",
+    "describe_error",
     "hide_password",
     "allocate_ids",
     "json_array_contains",

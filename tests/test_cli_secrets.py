@@ -43,3 +43,28 @@ def test_no_password_is_printed_by_a_real_server(capsys, postgres_server):
                          "list")
     assert code != 0 and PASSWORD not in out + err
     assert 'database "no_such_db" does not exist' in err
+
+
+def test_a_refused_batch_names_the_table_and_problem_without_other_rows(crm, run_cli, tmp_path):
+    """The database (not the validation) refuses one row of a batch: the message carries
+    neither the SQL parameters nor any other customer's name or email (also with --debug)."""
+    from sqlalchemy import text
+
+    with crm.transaction() as tx:  # a rule only the database knows
+        tx.conn.execute(text("CREATE UNIQUE INDEX test_one_phone ON customers (phone)"))
+    rows = [("P1", "Alice Private", "alice.private@example.com", "+1 555 0101"),
+            ("P2", "Bruno Private", "bruno.private@example.com", "+1 555 0102"),
+            ("P3", "Carla Private", "carla.private@example.com", "+1 555 0101")]
+    source = tmp_path / "people.csv"
+    source.write_text("external_id,name,email,phone\n"
+                      + "".join(",".join(r) + "\n" for r in rows), encoding="utf-8")
+    code, out, err = run_cli("import", "customers", str(source))
+    assert code == 1
+    assert err.startswith("error: the database refused a statement (table customers): ")
+    assert "unique" in err.lower() and len(err.strip().splitlines()) == 1
+    private = [v for row in rows for v in row[1:3]]
+    assert [v for v in private if v in out + err] == []
+    with pytest.raises(Exception) as raised:
+        run_cli("--debug", "import", "customers", str(source))
+    assert [v for v in private if v in str(raised.value)] == []
+    assert crm.customers.list() == []
