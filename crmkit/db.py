@@ -7,6 +7,7 @@ foreign keys on, a busy timeout, and transactions that crmkit begins itself
 
 from __future__ import annotations
 
+import os
 import re
 import zlib
 
@@ -114,6 +115,7 @@ def _sqlite_engine(parsed) -> Engine:
     def _on_connect(dbapi_conn, _record):
         cur = dbapi_conn.cursor()
         if on_disk:
+            _owner_only_if_new(parsed.database)
             cur.execute("PRAGMA journal_mode=WAL")
             cur.execute(f"PRAGMA wal_autocheckpoint={AUTOCHECKPOINT_PAGES}")
             cur.execute(f"PRAGMA journal_size_limit={WAL_SIZE_LIMIT_BYTES}")
@@ -133,6 +135,20 @@ def _sqlite_engine(parsed) -> Engine:
         event.listen(engine, "checkin", lambda *_: checkpointer.request())
         event.listen(engine, "engine_disposed", lambda _engine: checkpointer.stop())
     return engine
+
+
+SQLITE_FILE_MODE = 0o600
+"""The permissions of a SQLite database crmkit creates (SQLite gives its WAL and
+shared-memory files the same): readable and writable by the owner only."""
+
+
+def _owner_only_if_new(path: str) -> None:
+    """Make a database file SQLite has just created (still empty) owner-only, whatever the umask."""
+    try:
+        if os.path.getsize(path) == 0:
+            os.chmod(path, SQLITE_FILE_MODE)
+    except OSError:  # not a plain file path (e.g. a URI): SQLite reports any real problem
+        pass
 
 
 def allocate_ids(conn: Connection, table: Table, count: int) -> int:
@@ -223,5 +239,6 @@ __all__ = [
     "json_array_contains",
     "days_between",
     "SQLITE_BUSY_TIMEOUT_S",
+    "SQLITE_FILE_MODE",
     "WRITE",
 ]

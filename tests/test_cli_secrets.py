@@ -1,4 +1,5 @@
-"""What the CLI prints never carries a database password, another row's data, or a raw formula."""
+"""What crmkit prints and the files it creates: no database password, no other row's data,
+no raw spreadsheet formula, no world-readable database."""
 
 from __future__ import annotations
 
@@ -68,3 +69,21 @@ def test_a_refused_batch_names_the_table_and_problem_without_other_rows(crm, run
         run_cli("--debug", "import", "customers", str(source))
     assert [v for v in private if v in str(raised.value)] == []
     assert crm.customers.list() == []
+
+
+def test_a_new_sqlite_database_and_its_wal_files_are_owner_only(tmp_path, clock):
+    import os
+
+    from crmkit import CRM
+
+    path = tmp_path / "private.db"
+    old_umask = os.umask(0)  # the worst case: everything would be world-writable
+    try:
+        with CRM.open(f"sqlite:///{path}", clock=clock, create=True) as crm:
+            crm.customers.add("C1", "Ada Lovelace")
+            with crm.read():
+                files = sorted(tmp_path.iterdir())
+                modes = {p.name: p.stat().st_mode & 0o777 for p in files}
+    finally:
+        os.umask(old_umask)
+    assert modes == {"private.db": 0o600, "private.db-shm": 0o600, "private.db-wal": 0o600}

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import datetime as dt
 import io
 import json
 import logging
+import os
 import sys
+import tempfile
 from decimal import Decimal
-from typing import Any, Callable, Iterable, Sequence
+from typing import IO, Any, Callable, Iterable, Iterator, Sequence
 
 import attrs
 import click
@@ -197,6 +200,35 @@ def edited_config(document: dict, path: str | None, assignments, what: str) -> d
             raise click.BadParameter(f"{assignment!r} is not KEY=VALUE", param_hint="--set")
         document = set_path(document, key, value)
     return document
+
+
+@contextlib.contextmanager
+def atomic_write(path: str, prefix: str = ".crmkit-") -> Iterator[IO[str]]:
+    """A text handle whose content replaces ``path`` only once all of it is written.
+
+    The content goes to a temporary file in the same directory (mode 0600,
+    whatever the umask), is flushed to disk, then renamed over ``path``: an
+    existing file is never truncated or left half-written, and the new file is
+    readable by its owner only.  On any failure the temporary file is removed
+    and ``path`` is untouched; an OS error becomes one ``click.FileError``.
+    """
+    folder = os.path.dirname(os.path.abspath(path))
+    try:
+        handle = tempfile.NamedTemporaryFile("w", encoding="utf-8", newline="", dir=folder,
+                                             prefix=prefix, delete=False)
+    except OSError as exc:
+        raise click.FileError(path, hint=exc.strerror or str(exc)) from None
+    try:
+        with handle:
+            yield handle
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(handle.name, path)
+    except BaseException as exc:
+        os.unlink(handle.name)
+        if isinstance(exc, OSError):
+            raise click.FileError(path, hint=exc.strerror or str(exc)) from None
+        raise
 
 
 def load_json_file(path: str, what: str) -> Any:

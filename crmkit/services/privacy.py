@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import json
 import secrets
-from typing import Any
+from typing import Any, Callable
 
 import attrs
 from sqlalchemy import String, Text, bindparam, cast, func, insert, or_, select, update
@@ -42,8 +42,13 @@ ERASED_FIELDS = ("name", "email", "phone", "preferred_channel", "attributes", "t
 """The customers columns erasure clears."""
 
 
-def export_data(crm, external_id: str) -> dict[str, Any]:
-    """Everything held about one customer, JSON-ready; the request is recorded."""
+def export_data(crm, external_id: str,
+                deliver: Callable[[dict[str, Any]], None] | None = None) -> dict[str, Any]:
+    """Everything held about one customer, JSON-ready; the request is recorded.
+
+    ``deliver`` (if given) receives the document before the request is
+    recorded, in the same transaction: if delivering fails, nothing is recorded.
+    """
     from ..cli.common import jsonable
 
     with crm.transaction() as tx:
@@ -74,11 +79,14 @@ def export_data(crm, external_id: str) -> dict[str, Any]:
         document["plugins"] = {name: data for name, data in
                                crm.hooks.call("crmkit_export_customer", tx, customer_id=cid)}
         counts = {k: len(v) for k, v in document.items() if isinstance(v, list)}
+        document = jsonable(document)
+        if deliver is not None:
+            deliver(document)
         conn.execute(insert(tables.privacy_requests), {
             "customer_id": cid, "kind": "export", "at": tx.now(), "actor": tx.actor,
             "details": {"external_id": external_id, "rows": counts,
                         "plugins": sorted(document["plugins"])}})
-    return jsonable(document)
+    return document
 
 
 def erase(crm, external_id: str) -> Customer:
