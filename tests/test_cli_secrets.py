@@ -87,3 +87,27 @@ def test_a_new_sqlite_database_and_its_wal_files_are_owner_only(tmp_path, clock)
     finally:
         os.umask(old_umask)
     assert modes == {"private.db": 0o600, "private.db-shm": 0o600, "private.db-wal": 0o600}
+
+
+def test_csv_listings_neutralise_formulas_like_the_export(crm, run_cli):
+    import csv
+
+    evil = "=HYPERLINK(\"http://x\",\"y\")"
+    assert run_cli("customers", "add", evil, "--name", "@SUM(1+1)", "--phone", "+1 555 0100",
+                   "--email", "x@example.com")[0] == 0
+    assert run_cli("interactions", "record", evil, "--kind", "adjustment", "--amount", "-5",
+                   "--channel", "-web", "--at", "2025-01-01")[0] == 0
+
+    def listing(*command: str) -> list[dict[str, str]]:
+        code, out, err = run_cli(*command, "--format", "csv")
+        assert code == 0, err
+        return list(csv.DictReader(out.splitlines()))
+
+    [customer] = listing("customers", "list")
+    assert (customer["external_id"], customer["name"], customer["phone"], customer["email"]) \
+        == ("'" + evil, "'@SUM(1+1)", "'+1 555 0100", "x@example.com")
+    [interaction] = listing("interactions", "list")
+    assert (interaction["customer"], interaction["channel"]) == ("'" + evil, "'-web")
+    assert interaction["amount"].startswith("-5")  # a number stays a number
+    [created] = [e for e in listing("audit") if e["action"] == "create"]
+    assert created["record_key"] == "'" + evil

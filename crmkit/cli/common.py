@@ -110,8 +110,13 @@ def jsonable(value: Any) -> Any:
 
 
 def output(rows: Iterable[dict[str, Any]], columns: Sequence[str], fmt: str) -> None:
-    """Print ``rows`` as an aligned table, a JSON array, or CSV with a header."""
-    rows = [{c: jsonable(r.get(c)) for c in columns} for r in rows]
+    """Print ``rows`` as an aligned table, a JSON array, or CSV with a header.
+
+    CSV text cells that a spreadsheet would run as a formula get a leading
+    ``'``, as ``crmkit export`` does; numbers stay as they are.
+    """
+    raw = [{c: r.get(c) for c in columns} for r in rows]
+    rows = [{c: jsonable(v) for c, v in r.items()} for r in raw]
     if fmt == "json":
         click.echo(json.dumps(rows, indent=2, ensure_ascii=False))
         return
@@ -119,8 +124,8 @@ def output(rows: Iterable[dict[str, Any]], columns: Sequence[str], fmt: str) -> 
         buffer = io.StringIO()
         writer = csv.writer(buffer, lineterminator="\n")
         writer.writerow(columns)
-        for row in rows:
-            writer.writerow([_cell(row[c]) for c in columns])
+        for row in raw:
+            writer.writerow([_csv_cell(row[c]) for c in columns])
         click.echo(buffer.getvalue(), nl=False)
         return
     cells = [[_cell(row[c]) for c in columns] for row in rows]
@@ -158,6 +163,14 @@ def _print_tree(value: Any, indent: int) -> None:
                 click.echo(f"{pad}- {_cell(item)}")
     else:
         click.echo(f"{pad}{_cell(value)}")
+
+
+def _csv_cell(value: Any) -> str:
+    """A CSV cell: numbers as they are, text formula-neutralised like the export's cells."""
+    from ..services.records import neutralise
+
+    text = _cell(jsonable(value))
+    return text if isinstance(value, (int, float, Decimal)) else neutralise(text)
 
 
 def _cell(value: Any) -> str:
