@@ -106,7 +106,8 @@ class CRM:
                 if not upgrade:
                     names = ", ".join(f"{b} ({len(r)})" for b, r in todo.items() if r)
                     raise DatabaseError(
-                        f"{db.hide_password(self.url)} needs schema migrations: {names}; run `crmkit db upgrade`"
+                        f"{db.hide_password(self.url)} needs schema migrations: {names}; "
+                        "run `crmkit db upgrade`"
                     )
                 self.upgrade_schema(conn)
                 conn.commit()

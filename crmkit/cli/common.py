@@ -223,14 +223,19 @@ def atomic_write(path: str, prefix: str = ".crmkit-") -> Iterator[IO[str]]:
     whatever the umask), is flushed to disk, then renamed over ``path``: an
     existing file is never truncated or left half-written, and the new file is
     readable by its owner only.  On any failure the temporary file is removed
-    and ``path`` is untouched; an OS error becomes one ``click.FileError``.
+    and ``path`` is untouched; an OS error becomes one :class:`CRMError`.
     """
+    from ..errors import CRMError
+
+    def failed(exc: OSError) -> CRMError:
+        return CRMError(f"cannot write {path}: {exc.strerror or exc} (nothing was written)")
+
     folder = os.path.dirname(os.path.abspath(path))
     try:
         handle = tempfile.NamedTemporaryFile("w", encoding="utf-8", newline="", dir=folder,
                                              prefix=prefix, delete=False)
     except OSError as exc:
-        raise click.FileError(path, hint=exc.strerror or str(exc)) from None
+        raise failed(exc) from None
     try:
         with handle:
             yield handle
@@ -240,7 +245,7 @@ def atomic_write(path: str, prefix: str = ".crmkit-") -> Iterator[IO[str]]:
     except BaseException as exc:
         os.unlink(handle.name)
         if isinstance(exc, OSError):
-            raise click.FileError(path, hint=exc.strerror or str(exc)) from None
+            raise failed(exc) from None
         raise
 
 

@@ -204,7 +204,7 @@ def test_export_data_to_a_file_is_atomic_private_and_recorded_once_delivered(
     monkeypatch.setattr(tempfile, "NamedTemporaryFile", disk_full)
     code, out, err = run_cli("customers", "export-data", "C1", "-o", str(target))
     assert code == 1
-    assert err == f"Error: Could not open file {str(target)!r}: No space left on device\n"
+    assert err == f"error: cannot write {target}: No space left on device (nothing was written)\n"
     assert target.read_text(encoding="utf-8") == "the previous export\n"
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".crmkit")] == []
     assert export_requests(crm) == 0
