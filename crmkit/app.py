@@ -285,6 +285,6 @@ class CRM:
 def _operational_message(url: str, exc: OperationalError) -> str:
     text = str(exc.orig) if exc.orig is not None else str(exc)
     if "locked" in text:
-        return (f"{db.hide_password(url)}: the database stayed locked by another writer for more than "
-                f"{db.SQLITE_BUSY_TIMEOUT_S:.0f} s; try again")
+        return (f"{db.hide_password(url)}: the database stayed locked by another writer for "
+                f"more than {db.SQLITE_BUSY_TIMEOUT_S:.0f} s; try again")
     return db.hide_password(f"{url}: {text.strip().splitlines()[0]}")
