@@ -231,11 +231,15 @@ class CustomerService:
 
         return erase(self.crm, external_id)
 
-    def export_data(self, external_id: str) -> dict[str, Any]:
-        """Everything held about one customer, JSON-ready (privacy access request; recorded)."""
+    def export_data(self, external_id: str, deliver=None) -> dict[str, Any]:
+        """Everything held about one customer, JSON-ready (privacy access request; recorded).
+
+        ``deliver(document)``, if given, is called before the request is
+        recorded; if it raises, the request is not recorded.
+        """
         from .services.privacy import export_data
 
-        return export_data(self.crm, external_id)
+        return export_data(self.crm, external_id, deliver)
 
     def set_consent(self, external_id: str, channel: str, granted: bool, source: str):
         """Record a grant (``granted=True``) or withdrawal of consent on a channel; audited."""
@@ -517,7 +521,7 @@ def _insert(tx, rows) -> Batch:
          "record_key": row["external_id"], "customer_id": row["id"],
          "changes": {k: _jsonable(v) for k, v in row.items()
                      if k not in ("id", "created_at", "updated_at") and v not in (None, [], {})},
-         "command": tx.crm.command}
+         "command": tx.command}
         for row in rows
     ]
     tx.conn.execute(insert(tables.audit_log), audit_rows)

@@ -7,7 +7,7 @@ import json
 import click
 
 from ..errors import ValidationError
-from .common import format_option, output, output_document, pass_state
+from .common import atomic_write, format_option, output, output_document, pass_state
 
 COLUMNS = ["external_id", "type", "name", "email", "phone", "preferred_channel",
            "lifecycle_stage", "tags"]
@@ -252,17 +252,22 @@ def _short(value) -> str:
 def export_data(state, external_id, path) -> None:
     """Everything held about one customer, from the core and every plugin, as JSON.
 
-    The request is recorded in the privacy requests.
+    The request is recorded in the privacy requests once the JSON is written.
+    A file is written whole or not at all, readable by its owner only.
     """
+
+    def write(document) -> None:
+        text = json.dumps(document, indent=2, ensure_ascii=False)
+        if path is None:
+            click.echo(text)
+            return
+        with atomic_write(path, ".crmkit-export-data-") as handle:
+            handle.write(text + "\n")
+
     with state.open() as crm:
-        document = crm.customers.export_data(external_id)
-    text = json.dumps(document, indent=2, ensure_ascii=False)
-    if path is None:
-        click.echo(text)
-        return
-    with open(path, "w", encoding="utf-8") as handle:
-        handle.write(text + "\n")
-    click.echo(f"wrote everything held about {external_id} to {path}", err=True)
+        crm.customers.export_data(external_id, deliver=write)
+    if path is not None:
+        click.echo(f"wrote everything held about {external_id} to {path}", err=True)
 
 
 @customers.command()

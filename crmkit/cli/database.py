@@ -11,8 +11,10 @@ from .common import format_option, output, pass_state
 @pass_state
 def init(state) -> None:
     """Create the crmkit schema in an empty database (an existing one is left as it is)."""
+    from ..db import hide_password
+
     with state.open(create=True) as crm:
-        click.echo(f"crmkit schema ready at {crm.url}")
+        click.echo(f"crmkit schema ready at {hide_password(crm.url)}")
 
 
 @click.group()
