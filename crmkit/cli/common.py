@@ -183,7 +183,7 @@ def _csv_cell(value: Any) -> str:
     formula-neutralised like the export's cells."""
     from ..services.records import neutralise
 
-    if isinstance(value, list) and all(isinstance(v, str) for v in value):
+    if isinstance(value, (list, tuple)) and all(isinstance(v, str) for v in value):
         text = ";".join(value)
     else:
         text = _cell(jsonable(value))
