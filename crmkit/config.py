@@ -7,6 +7,7 @@ import json
 from typing import Any
 
 from .errors import ConfigError
+from .types import json_problem, parse_json
 
 CORE_SCHEMA: dict[str, Any] = {
     "$schema": "https://json-schema.org/draft/2020-12/schema",
@@ -135,6 +136,9 @@ def validate(schema: dict[str, Any], document: Any, where: str) -> Any:
     """
     from jsonschema import Draft202012Validator
 
+    problem = json_problem(document)
+    if problem:
+        raise ConfigError(f"{where}: {problem}")
     completed = fill_defaults(schema, {} if document is None else document)
     validator = Draft202012Validator(schema)
     errors = sorted(validator.iter_errors(completed), key=lambda e: list(e.absolute_path))
@@ -151,8 +155,8 @@ def set_path(document: dict[str, Any], dotted: str, raw_value: str) -> dict[str,
     taken as a plain string otherwise.
     """
     try:
-        value = json.loads(raw_value)
-    except json.JSONDecodeError:
+        value = parse_json(raw_value)
+    except ValueError:
         value = raw_value
     result = copy.deepcopy(document)
     node = result

@@ -16,7 +16,7 @@ from .errors import ConflictError, NotFound
 from .models import Batch, Customer, WriteResult
 from .pipeline import Problem, plugin_problems, raise_problems, react, run_batches
 from .transaction import Transaction
-from .types import UNSTORABLE_TEXT, unstorable_text
+from .types import UNSTORABLE_TEXT, json_problem, unstorable_text
 
 TYPES = ("person", "organisation")
 FIELDS = ("external_id", "name", "type", "email", "phone", "organisation", "organisation_id",
@@ -399,8 +399,11 @@ def _normalise(raw, where, problems, max_len) -> dict[str, Any] | None:
             problems.append((where, "tags", "must be a list of non-empty texts"))
         else:
             row["tags"] = sorted(set(t.strip() for t in tags))
-    if "attributes" in row and not isinstance(row["attributes"], dict):
-        problems.append((where, "attributes", "must be a JSON object"))
+    if "attributes" in row:
+        if not isinstance(row["attributes"], dict):
+            problems.append((where, "attributes", "must be a JSON object"))
+        elif problem := json_problem(row["attributes"]):
+            problems.append((where, "attributes", problem))
     if "organisation_id" in row:
         problems.append((where, "organisation_id", "give the organisation's external id as "
                          "'organisation'"))

@@ -16,7 +16,8 @@ from .errors import ConflictError, NotFound
 from .models import Batch, Interaction, WriteResult
 from .pipeline import Problem, plugin_problems, raise_problems, react, run_batches
 from .transaction import Transaction
-from .types import MONEY_SCALE, UNSTORABLE_TEXT, sqlite_timestamp, unstorable_text
+from .types import (MAX_JSON_DEPTH, MONEY_SCALE, UNSTORABLE_TEXT, json_problem, sqlite_timestamp,
+                    unstorable_text)
 
 FIELDS = ("customer", "customer_id", "occurred_at", "kind", "channel", "direction", "amount",
           "currency", "external_id", "payload", "actor")
@@ -264,9 +265,18 @@ class Normaliser:
             return None
         try:
             text = _ENCODER.encode(payload)
+        except RecursionError:
+            text = ""  # nested far too deep: json_problem names where
         except (TypeError, ValueError) as exc:
             problems.append((where, "payload", f"not JSON-serialisable: {exc}"))
             return None
+        # the common payload, shallow and without NaN/Infinity, decided on its text
+        if ("NaN" in text or "Infinity" in text or not text
+                or text.count("{") + text.count("[") > MAX_JSON_DEPTH):
+            problem = json_problem(payload)
+            if problem:
+                problems.append((where, "payload", problem))
+                return None
         if ("\\u0000" in text or "\\ud" in text) and unstorable_text(payload):
             problems.append((where, "payload", UNSTORABLE_TEXT))
             return None

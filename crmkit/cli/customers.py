@@ -6,6 +6,7 @@ import json
 
 import click
 
+from ..types import parse_json
 from .common import format_option, output, output_document, pass_state
 
 COLUMNS = ["external_id", "type", "name", "email", "phone", "preferred_channel",
@@ -40,8 +41,8 @@ def add(state, external_id, name, type_, email, phone, organisation, preferred_c
         if not sep or not key:
             raise click.BadParameter(f"{item!r} is not KEY=VALUE", param_hint="--attr")
         try:
-            attributes[key] = json.loads(value)
-        except json.JSONDecodeError:
+            attributes[key] = parse_json(value)
+        except ValueError:
             attributes[key] = value
     with state.open() as crm:
         customer = crm.customers.add(

@@ -23,6 +23,7 @@ from typing import Any
 
 from ..clock import UTC, parse_timestamp
 from ..errors import ValidationError
+from ..types import parse_json
 from .records import neutralise, unneutralise
 
 CUSTOMER_COLUMNS = ("external_id", "name", "type", "email", "phone", "organisation",
@@ -125,7 +126,7 @@ class CustomerReader:
         if _declares_string(self.attribute_types.get(key)):
             return value
         try:
-            return json.loads(value)
+            return parse_json(value)
         except ValueError:
             return value
 
@@ -238,7 +239,7 @@ def _timestamp(value: str, problems: Problems):
 def _payload(value: Any, problems: Problems) -> dict[str, Any] | None:
     if isinstance(value, str):
         try:
-            value = json.loads(value)
+            value = parse_json(value)
         except ValueError as exc:
             problems.append(("payload", f"not valid JSON: {exc}"))
             return None

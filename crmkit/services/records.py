@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import codecs
 import csv
-import json
 import os
 import re
 from decimal import Decimal
 from typing import Any, Callable, Iterator, NamedTuple
 
 from ..errors import ValidationError
+from ..types import parse_json
 
 MAX_LINE_BYTES = 1_048_576
 """The longest accepted physical line of an import file (1 MiB); a longer line is a row error."""
@@ -196,7 +196,6 @@ def _csv_records(handle, progress: Progress | None, width: int) -> Iterator[Reco
 
 
 def _jsonl_records(handle, progress: Progress | None) -> Iterator[Record]:
-    loads = json.loads
     oversized: list[int] = []
     for number, text in enumerate(_lines(handle, progress, oversized), 1):
         if oversized and oversized[-1] == number:
@@ -205,7 +204,7 @@ def _jsonl_records(handle, progress: Progress | None) -> Iterator[Record]:
         if not text.strip():
             continue
         try:
-            value = loads(text, parse_float=Decimal)
+            value = parse_json(text, parse_float=Decimal)
         except ValueError as exc:
             yield Record(number, None, ("json", f"not valid JSON: {exc}"))
             continue

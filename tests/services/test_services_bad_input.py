@@ -1,0 +1,93 @@
+"""Bad input that used to get in and break later work: refused where it enters, nothing stored."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+
+import pytest
+from sqlalchemy import func, select
+
+from crmkit import tables
+from crmkit.errors import ConfigError, ValidationError
+from crmkit.services.importing import ImportRejected, import_file
+
+UTC = dt.timezone.utc
+WHEN = dt.datetime(2024, 5, 1, 10, tzinfo=UTC)
+
+
+def counts(crm) -> dict[str, int]:
+    with crm.read() as conn:
+        return {t.name: conn.execute(select(func.count()).select_from(t)).scalar_one()
+                for t in (tables.customers, tables.interactions, tables.audit_log,
+                          tables.events)}
+
+
+# -- NaN, Infinity and numbers beyond a double ---------------------------------------------
+
+
+@pytest.mark.parametrize("value, shown", [(float("nan"), "NaN"), (float("inf"), "Infinity"),
+                                          (float("-inf"), "-Infinity")])
+def test_non_finite_numbers_are_refused_by_the_python_api(crm, value, shown):
+    crm.customers.add("C1", "Ann")
+    before = counts(crm)
+    with pytest.raises(ValidationError, match=f"attributes: /score/1: {shown} is not a "
+                                              "finite number"):
+        crm.customers.add("C2", "Bob", attributes={"score": [1, value]})
+    with pytest.raises(ValidationError, match=f"attributes: /score: {shown} is not a finite"):
+        crm.customers.update("C1", attributes={"score": value})
+    with pytest.raises(ValidationError, match=f"payload: /items/0/price: {shown} is not a "
+                                              "finite number"):
+        crm.interactions.record("C1", WHEN, payload={"items": [{"price": value}]})
+    assert counts(crm) == before
+
+
+def test_non_finite_numbers_in_import_files_are_row_errors(crm, tmp_path):
+    crm.customers.add("C1", "Ann")
+    before = counts(crm)
+    people = tmp_path / "c.csv"
+    people.write_text("external_id,name,attr.score\nC2,Bob,1e400\nC3,Cy,NaN\nC4,Di,7\n")
+    with pytest.raises(ImportRejected) as caught:
+        import_file(crm, "customers", str(people))
+    finite = " is not a finite number (JSON numbers must be finite)"
+    assert caught.value.report.problems == [("line 2", "attributes", "/score: Infinity" + finite),
+                                            ("line 3", "attributes", "/score: NaN" + finite)]
+    lines = tmp_path / "c.jsonl"
+    lines.write_text('{"external_id": "C2", "attributes": {"a": {"b/c": NaN}}}\n'
+                     '{"external_id": "C3", "attributes": {"a": -1e999}}\n')
+    with pytest.raises(ImportRejected) as caught:
+        import_file(crm, "customers", str(lines))
+    assert caught.value.report.problems == [("line 1", "attributes", "/a/b~1c: NaN" + finite),
+                                            ("line 2", "attributes", "/a: -Infinity" + finite)]
+    sales = tmp_path / "i.jsonl"
+    sales.write_text('{"customer": "C1", "occurred_at": "2024-05-01", "payload": '
+                     '{"x": Infinity}}\n{"customer": "C1", "occurred_at": "2024-05-01", '
+                     '"score": 1e400}\n')
+    with pytest.raises(ImportRejected) as caught:
+        import_file(crm, "interactions", str(sales))
+    assert caught.value.report.problems == [("line 1", "payload", "/x: Infinity" + finite),
+                                            ("line 2", "payload", "/score: Infinity" + finite)]
+    assert counts(crm) == before
+
+
+def test_non_finite_numbers_on_the_command_line_are_one_line_errors(run_cli):
+    run_cli("init")
+    run_cli("customers", "add", "C1")
+    code, _, err = run_cli("customers", "add", "C2", "--attr", "score=1e400")
+    assert code != 0 and err.strip() == ("error: customer: attributes: /score: Infinity is not "
+                                         "a finite number (JSON numbers must be finite)")
+    code, _, err = run_cli("interactions", "record", "C1", "--payload", '{"a": NaN}')
+    assert code != 0 and err.strip() == ("error: row 1: payload: /a: NaN is not a finite number "
+                                         "(JSON numbers must be finite)")
+    assert run_cli("plugins", "enable", "loyalty")[0] == 0
+    for value in ("NaN", "1e400", "-Infinity"):
+        code, _, err = run_cli("plugins", "config", "loyalty", "--set",
+                               f"points_per_unit={value}")
+        assert code != 0 and "/points_per_unit" in err and len(err.strip().splitlines()) == 1
+    code, out, _ = run_cli("plugins", "config", "loyalty")
+    assert json.loads(out)["points_per_unit"] == 1
+
+
+def test_non_finite_numbers_in_a_config_are_refused(crm):
+    with pytest.raises(ConfigError, match=r"/max_payload_bytes: Infinity is not a finite"):
+        crm.plugins.configure_core({"max_payload_bytes": float("inf")})
