@@ -10,7 +10,7 @@ from typing import Any, Iterable, Sequence
 from sqlalchemy import bindparam, select
 
 from . import tables
-from .clock import UTC
+from .clock import EARLIEST, LATEST, UTC, out_of_range, utc_in_range
 from .db import allocate_ids
 from .errors import ConflictError, NotFound
 from .models import Batch, Interaction, WriteResult
@@ -185,7 +185,8 @@ class Normaliser:
         bad = len(problems)
         get = raw.get
         occurred = get("occurred_at")
-        if type(occurred) is not dt.datetime or occurred.tzinfo is not UTC:
+        if (type(occurred) is not dt.datetime or occurred.tzinfo is not UTC
+                or not EARLIEST <= occurred <= LATEST):
             occurred = self._time(occurred, where, problems)
         kind = get("kind") or "purchase"
         amount = get("amount")
@@ -240,7 +241,10 @@ class Normaliser:
             problems.append((where, "occurred_at",
                              f"naive datetime {value.isoformat()} (give a timezone, e.g. +00:00)"))
         else:
-            return value.astimezone(UTC)
+            utc = utc_in_range(value)
+            if utc is not None:
+                return utc
+            problems.append((where, "occurred_at", out_of_range(value)))
         return None
 
     def _amount(self, amount, kind, where, problems):

@@ -91,3 +91,56 @@ def test_non_finite_numbers_on_the_command_line_are_one_line_errors(run_cli):
 def test_non_finite_numbers_in_a_config_are_refused(crm):
     with pytest.raises(ConfigError, match=r"/max_payload_bytes: Infinity is not a finite"):
         crm.plugins.configure_core({"max_payload_bytes": float("inf")})
+
+
+# -- instants outside the accepted range ----------------------------------------------------
+
+
+@pytest.mark.parametrize("when", [dt.datetime(9999, 12, 31, tzinfo=UTC),
+                                  dt.datetime(3000, 1, 1, tzinfo=UTC),
+                                  dt.datetime(1899, 12, 31, 23, 59, tzinfo=UTC)])
+def test_an_instant_outside_the_range_is_refused_by_the_python_api(crm, when):
+    crm.customers.add("C1")
+    before = counts(crm)
+    with pytest.raises(ValidationError, match=r"row 1: occurred_at: .* is outside the accepted "
+                       r"range \(1900-01-01T00:00:00Z to 2999-12-31T23:59:59Z\)"):
+        crm.interactions.record("C1", when, amount="5")
+    with pytest.raises(ValidationError, match="row 1: occurred_at: .* is outside the accepted"):
+        crm.interactions.record_many([{"customer": "C1", "occurred_at": when}])
+    assert counts(crm) == before
+
+
+def test_instants_outside_the_range_in_files_and_arguments_are_one_clear_error(crm, run_cli,
+                                                                              tmp_path):
+    crm.customers.add("C1")
+    before = counts(crm)
+    path = tmp_path / "i.csv"
+    path.write_text("customer,occurred_at,amount\nC1,2024-05-01,5\nC1,9999-12-31,5\n"
+                    "C1,9999-12-31T23:00:00-05:00,5\nC1,0001-01-01T00:00:00+01:00,5\n")
+    with pytest.raises(ImportRejected) as caught:
+        import_file(crm, "interactions", str(path))
+    assert [p[:2] for p in caught.value.report.problems] == [
+        ("line 3", "occurred_at"), ("line 4", "occurred_at"), ("line 5", "occurred_at")]
+    assert all("is outside the accepted range" in p[2] for p in caught.value.report.problems)
+    assert counts(crm) == before
+    code, _, err = run_cli("interactions", "record", "C1", "--at", "9999-12-31T23:59:59Z")
+    assert code != 0 and err.strip() == (
+        "error: --at: 9999-12-31T23:59:59Z is outside the accepted range "
+        "(1900-01-01T00:00:00Z to 2999-12-31T23:59:59Z)")
+    code, _, err = run_cli("sweep", "--as-of", "10000-01-01")
+    assert code != 0 and err.startswith("error: --as-of: ") and "Traceback" not in err
+    assert counts(crm) == before
+
+
+def test_the_latest_instant_leaves_room_for_plugin_date_arithmetic(crm, run_cli):
+    crm.plugins.enable("loyalty", {"expiry_mode": "rolling", "expiry_months": 1200})
+    crm.customers.add("C1")
+    crm.interactions.record("C1", dt.datetime(2999, 12, 31, 23, 59, 59, tzinfo=UTC),
+                            amount="10", external_id="late")
+    late = dt.datetime(2999, 12, 31, 23, 59, 59, tzinfo=UTC)
+    assert crm.plugin("loyalty").balance("C1", as_of=late) == 10
+    for args in (("sweep", "--as-of", "2999-12-31T23:59:59Z"), ("customers", "show", "C1"),
+                 ("customers", "export-data", "C1")):
+        code, _, err = run_cli(*args)
+        assert code == 0, (args, err)
+
