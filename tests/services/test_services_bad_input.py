@@ -10,6 +10,7 @@ from sqlalchemy import func, select
 
 from crmkit import tables
 from crmkit.errors import ConfigError, ValidationError
+from crmkit.services import records
 from crmkit.services.importing import ImportRejected, import_file
 
 UTC = dt.timezone.utc
@@ -144,3 +145,53 @@ def test_the_latest_instant_leaves_room_for_plugin_date_arithmetic(crm, run_cli)
         code, _, err = run_cli(*args)
         assert code == 0, (args, err)
 
+
+# -- CSV syntax --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("tail, problem", [
+    ("", "a quoted field of the record that starts on this line is never closed"),
+    ("\n", "a quoted field of the record that starts on this line is never closed"),
+    ('\nC1,2024-05-04,4,x"y\n', "',' expected after '\"' on line 5 \\(a quoted field of the "
+                                 "record that starts on line 3 runs to line 5: is a quote missing"),
+])
+def test_an_unterminated_csv_quote_refuses_the_file_naming_the_line(crm, tmp_path, tail,
+                                                                    problem):
+    crm.customers.add("C1")
+    before = counts(crm)
+    path = tmp_path / "i.csv"
+    path.write_text("customer,occurred_at,amount,note\nC1,2024-05-01,1,fine\n"
+                    'C1,2024-05-02,2,"never closed\nC1,2024-05-03,3,swallowed' + tail)
+    with pytest.raises(ValidationError, match="line 3: CSV syntax error: " + problem):
+        import_file(crm, "interactions", str(path), skip_invalid=True)
+    assert counts(crm) == before
+
+
+def test_an_unterminated_quote_in_a_long_file_stops_at_the_field_limit(crm, tmp_path,
+                                                                       monkeypatch):
+    monkeypatch.setattr(records, "MAX_LINE_BYTES", 200)
+    crm.customers.add("C1")
+    path = tmp_path / "i.csv"
+    path.write_text('customer,occurred_at,amount,note\nC1,2024-05-02,2,"never closed\n'
+                    + "C1,2024-05-03,3,a row that the open quote swallows\n" * 20)
+    with pytest.raises(ValidationError, match=r"line 2: CSV syntax error: a field is longer than "
+                       r"200 bytes \(the limit\) on line 6 \(a quoted field of the record that "
+                       "starts on line 2 runs to line 6"):
+        import_file(crm, "interactions", str(path), skip_invalid=True)
+
+
+def test_a_stray_quote_after_a_quoted_csv_field_refuses_the_file(crm, tmp_path):
+    crm.customers.add("C1")
+    path = tmp_path / "i.csv"
+    path.write_text('customer,occurred_at,amount,note\nC1,2024-05-01,1,"a"b\n')
+    with pytest.raises(ValidationError, match=r"line 2: CSV syntax error: ',' expected after"):
+        import_file(crm, "interactions", str(path), skip_invalid=True)
+
+
+def test_social_mention_files_refuse_an_unterminated_quote(crm, tmp_path):
+    crm.plugins.enable("social")
+    path = tmp_path / "m.csv"
+    path.write_text('platform,handle,posted_at,text\nx,@ann,2024-05-01,"hello\n'
+                    "x,@bob,2024-05-02,hi\n")
+    with pytest.raises(ValidationError, match="line 2: CSV syntax error: a quoted field"):
+        crm.plugin("social").import_file(str(path))
