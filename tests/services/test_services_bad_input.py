@@ -195,3 +195,41 @@ def test_social_mention_files_refuse_an_unterminated_quote(crm, tmp_path):
                     "x,@bob,2024-05-02,hi\n")
     with pytest.raises(ValidationError, match="line 2: CSV syntax error: a quoted field"):
         crm.plugin("social").import_file(str(path))
+
+
+# -- loyalty points beyond what the ledger holds ----------------------------------------------
+
+
+def loyalty_counts(crm) -> dict[str, int]:
+    from crmkit_loyalty.tables import ledger, members
+
+    with crm.read() as conn:
+        return {t.name: conn.execute(select(func.count()).select_from(t)).scalar_one()
+                for t in (tables.interactions, ledger, members, tables.events)}
+
+
+def test_a_purchase_earning_more_points_than_the_ledger_holds_commits_nothing(crm, tmp_path):
+    crm.plugins.enable("loyalty", {"points_per_unit": 1000})
+    crm.customers.add_many([{"external_id": "C1"}, {"external_id": "C2"}])
+    crm.interactions.record("C1", WHEN, amount="10", external_id="first")
+    before = loyalty_counts(crm)
+    rows = [{"customer": "C2", "occurred_at": WHEN, "amount": "5", "external_id": "ok"},
+            {"customer": "C1", "occurred_at": WHEN, "amount": "99999999999999",
+             "external_id": "huge"}]
+    with pytest.raises(ValidationError, match=r"row 2: amount: 99999999999999 would earn up to "
+                       r"149999999999998500 loyalty points \(points_per_unit 1000 × tier "
+                       r"multiplier 1\.5\); one ledger entry holds at most 2147483647"):
+        crm.interactions.record_many(rows, batch_size=1, atomic=True)
+    assert loyalty_counts(crm) == before
+    path = tmp_path / "i.csv"
+    path.write_text("customer,occurred_at,amount,external_id\nC2,2024-05-01,5,ok\n"
+                    "C1,2024-05-01,3000000,huge\n")
+    with pytest.raises(ImportRejected, match=r"line 3: amount: 3000000 would earn up to "
+                                             "4500000000 loyalty points"):
+        import_file(crm, "interactions", str(path), batch_size=1)
+    assert loyalty_counts(crm) == before
+    with pytest.raises(ValidationError, match="adjust: points 2147483648: one ledger entry "
+                                              "holds at most 2147483647"):
+        crm.plugin("loyalty").adjust("C1", 2**31, "goodwill")
+    assert loyalty_counts(crm) == before
+    assert crm.plugin("loyalty").balance("C1") == 10000
