@@ -233,3 +233,63 @@ def test_a_purchase_earning_more_points_than_the_ledger_holds_commits_nothing(cr
         crm.plugin("loyalty").adjust("C1", 2**31, "goodwill")
     assert loyalty_counts(crm) == before
     assert crm.plugin("loyalty").balance("C1") == 10000
+
+
+# -- nesting deeper than the documented limit ---------------------------------------------
+
+
+def nested(depth: int, leaf) -> dict:
+    """``{"a": {"a": ... leaf}}`` with ``depth`` objects."""
+    value = leaf
+    for _ in range(depth):
+        value = {"a": value}
+    return value
+
+
+def negated(depth: int, field: str = "type") -> dict:
+    condition = {"field": field, "op": "eq", "value": "person"}
+    for _ in range(depth):
+        condition = {"not": condition}
+    return condition
+
+
+def test_json_nested_deeper_than_the_limit_is_refused_naming_where(crm, tmp_path):
+    crm.customers.add("C1")
+    crm.customers.add("C2", attributes=nested(31, 1))  # 32 levels with the attributes object
+    before = counts(crm)
+    with pytest.raises(ValidationError, match=r"attributes: (/a){32}: nested deeper than 32 "
+                                              r"levels \(the limit\)"):
+        crm.customers.add("C3", attributes=nested(5000, 1))
+    path = tmp_path / "i.jsonl"
+    path.write_text(json.dumps({"customer": "C1", "occurred_at": "2024-05-01",
+                                "payload": nested(40, 1)}) + "\n"
+                    + '{"customer": "C1", "occurred_at": "2024-05-01", "payload": '
+                    + "[" * 100_000 + "]" * 100_000 + "}\n")
+    with pytest.raises(ImportRejected) as caught:
+        import_file(crm, "interactions", str(path))
+    assert caught.value.report.problems == [
+        ("line 1", "json", "not valid JSON: /payload" + "/a" * 31
+         + ": nested deeper than 32 levels (the limit)"),
+        ("line 2", "json", "not valid JSON: nested deeper than 32 levels (the limit)")]
+    assert counts(crm) == before
+
+
+def test_conditions_nested_deeper_than_the_limit_are_refused_naming_where(crm, run_cli):
+    crm.plugins.enable("analytical")
+    crm.plugins.enable("operational")
+    with pytest.raises(ValidationError, match=r"segment '\(preview\)': /condition(/not){32}: "
+                                              r"nested deeper than 32 levels"):
+        crm.plugin("analytical").evaluate_segment(negated(5000))
+    assert crm.plugin("analytical").evaluate_segment(negated(31)) == []
+    rule = {"name": "r", "on": "customer.created", "if": negated(40, "customer.type"), "do": [{"add_tag": "x"}]}
+    with pytest.raises(ConfigError, match=r"plugin 'operational' config: /automation/rules/0/if"
+                                          r"(/not){28}: nested deeper than 32 levels"):
+        crm.plugins.configure("operational", {"automation": {"rules": [rule]}})
+    code, _, err = run_cli("analytical", "segments", "preview", "--if",
+                           json.dumps(negated(300)))
+    assert code != 0 and err.startswith("error: --if: not valid JSON: /not/not/not")
+    assert err.strip().endswith("/not: nested deeper than 32 levels (the limit)")
+    code, _, err = run_cli("analytical", "segments", "preview", "--if",
+                           '{"not": ' * 100_000 + "}" * 100_000)
+    assert code != 0 and err.strip() == ("error: --if: not valid JSON: nested deeper than 32 "
+                                         "levels (the limit)")
