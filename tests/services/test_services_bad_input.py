@@ -293,3 +293,48 @@ def test_conditions_nested_deeper_than_the_limit_are_refused_naming_where(crm, r
                            '{"not": ' * 100_000 + "}" * 100_000)
     assert code != 0 and err.strip() == ("error: --if: not valid JSON: nested deeper than 32 "
                                          "levels (the limit)")
+
+
+# -- admin-written regex patterns --------------------------------------------------------
+
+
+EVIL = {"type": "object", "properties": {"code": {"type": "string", "pattern": "^(a+)+$"}}}
+
+
+def test_an_attribute_pattern_never_runs_on_the_backtracking_engine(crm, monkeypatch):
+    from types import SimpleNamespace
+
+    from jsonschema import _keywords
+
+    crm.plugins.configure_core({"customer_attributes": EVIL})
+
+    def backtracking(*args, **kwargs):
+        raise AssertionError("a schema pattern ran on Python's backtracking re")
+
+    monkeypatch.setattr(_keywords, "re", SimpleNamespace(search=backtracking))
+    crm.customers.add("C1", attributes={"code": "aaa"})
+    before = counts(crm)
+    # exponential for a backtracking engine, linear on RE2
+    with pytest.raises(ValidationError, match=r"attributes: /code: 'a{40}'… \(5001 characters\) "
+                                              r"does not match '\^\(a\+\)\+\$' \(allowed: text"):
+        crm.customers.add("C2", attributes={"code": "a" * 5000 + "!"})
+    assert counts(crm) == before
+
+
+@pytest.mark.parametrize("pattern, reason", [
+    (r"^(a)\1$", "invalid escape sequence: \\\\1"),
+    (r"^(?=a)", "invalid perl operator: \\(\\?="),
+])
+def test_a_pattern_without_a_linear_time_match_is_refused_at_configuration(crm, run_cli, pattern,
+                                                                          reason):
+    schema = {"type": "object", "properties": {"code": {"type": "string", "pattern": pattern}}}
+    with pytest.raises(ConfigError, match=r"core config /customer_attributes: "
+                                          r"/properties/code/pattern: .* is not a supported "
+                                          f"regex: {reason} \\(patterns run on RE2"):
+        crm.plugins.configure_core({"customer_attributes": schema})
+    code, _, err = run_cli("config", "--set", f"customer_attributes={json.dumps(schema)}")
+    assert code != 0 and len(err.strip().splitlines()) == 1 and "is not a supported regex" in err
+    with pytest.raises(ConfigError, match="/patternProperties: patternProperties is not "
+                                          "supported"):
+        crm.plugins.configure_core({"customer_attributes": {
+            "type": "object", "patternProperties": {"^x": {"type": "string"}}}})
