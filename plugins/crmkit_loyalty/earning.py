@@ -25,7 +25,7 @@ from crmkit.tables import customers, interactions
 from crmkit.types import MONEY_SCALE, UTCDateTime
 
 from . import ledger as lg
-from .line_items import excluded_by_interaction
+from .line_items import excluded_by_interaction, excluded_units
 from .portable import add_days, add_months, at_least_zero, integer_pairs, second_new_year
 from .settings import Settings
 from .tables import MAX_POINTS, ledger, members, milestones
@@ -166,18 +166,24 @@ def lot_expiry(s: Settings, at):
 
 
 def too_many_points(s: Settings, rows: list[dict[str, Any]]) -> list[tuple[int, str, str]]:
-    """Problems of the purchases whose amount could earn more points than one ledger entry
-    holds (:data:`.tables.MAX_POINTS`) at the highest tier's rate: refused before anything
-    is written, instead of an integer overflow in the write."""
+    """Problems of the purchases whose eligible amount could earn more points than one ledger
+    entry holds (:data:`.tables.MAX_POINTS`) at the highest tier's rate: refused before
+    anything is written, instead of an integer overflow in the write."""
     multiplier = max((t.multiplier for t in s.tiers), default=Decimal(1))
     multiplier = max(multiplier, Decimal(1))
     rate = s.points_per_unit * multiplier
     problems = []
     for index, row in enumerate(rows):
         amount = row.get("amount")
-        if row.get("kind") != "purchase" or amount is None or amount * rate <= MAX_POINTS:
+        if row.get("kind") != "purchase" or amount is None:
             continue
-        problems.append((index, "amount", f"{amount} would earn up to {int(amount * rate)} "
+        # excluded items with negative amounts raise what earns above the amount
+        eligible = amount - Decimal(excluded_units(row.get("payload"), s.excluded_categories)
+                                    ) / MONEY_SCALE
+        if eligible * rate <= MAX_POINTS:
+            continue
+        what = f"{amount}" if eligible == amount else f"{amount} (eligible {eligible})"
+        problems.append((index, "amount", f"{what} would earn up to {int(eligible * rate)} "
                          f"loyalty points (points_per_unit {s.points_per_unit} × tier "
                          f"multiplier {multiplier}); one ledger entry holds at most "
                          f"{MAX_POINTS}"))

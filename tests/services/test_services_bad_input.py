@@ -228,6 +228,11 @@ def test_a_purchase_earning_more_points_than_the_ledger_holds_commits_nothing(cr
                                              "4500000000 loyalty points"):
         import_file(crm, "interactions", str(path), batch_size=1)
     assert loyalty_counts(crm) == before
+    refund_item = {"category": "delivery", "amount": "-99999999999999"}
+    with pytest.raises(ValidationError, match=r"row 1: amount: 5 \(eligible 100000000000004\) "
+                                              "would earn up to 150000000000006000 loyalty"):
+        crm.interactions.record("C1", WHEN, amount="5", payload={"items": [refund_item]})
+    assert loyalty_counts(crm) == before
     with pytest.raises(ValidationError, match="adjust: points 2147483648: one ledger entry "
                                               "holds at most 2147483647"):
         crm.plugin("loyalty").adjust("C1", 2**31, "goodwill")
