@@ -302,11 +302,12 @@ def atomic_write(path: str, prefix: str = ".crmkit-") -> Iterator[IO[str]]:
 def load_json_file(path: str, what: str) -> Any:
     """Read a JSON document; a missing file or bad JSON is one clear error."""
     from ..errors import ConfigError
+    from ..types import parse_json
 
     try:
         with open(path, encoding="utf-8") as handle:
-            return json.load(handle)
+            return parse_json(handle.read())
     except OSError as exc:
         raise ConfigError(f"{what}: cannot read {path}: {exc.strerror}") from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+    except ValueError as exc:  # bad JSON, not UTF-8, or nested too deeply
         raise ConfigError(f"{what}: {path} is not valid JSON: {exc}") from None

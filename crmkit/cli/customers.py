@@ -7,6 +7,7 @@ import json
 import click
 
 from ..errors import ValidationError
+from ..types import parse_json
 from .common import atomic_write, format_option, output, output_document, pass_state
 
 COLUMNS = ["external_id", "type", "name", "email", "phone", "preferred_channel",
@@ -58,8 +59,8 @@ def parse_attributes(items) -> dict:
         if not sep or not key:
             raise click.BadParameter(f"{item!r} is not KEY=VALUE", param_hint="--attr")
         try:
-            attributes[key] = json.loads(value)
-        except json.JSONDecodeError:
+            attributes[key] = parse_json(value)
+        except ValueError:
             attributes[key] = value
     return attributes
 
