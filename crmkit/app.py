@@ -100,7 +100,7 @@ class CRM:
             if not current:
                 if not create:
                     raise DatabaseError(
-                        f"{self.url} has no crmkit schema: run `crmkit init` "
+                        f"{db.hide_password(self.url)} has no crmkit schema: run `crmkit init` "
                         "(or CRM.open(url, create=True))"
                     )
                 foreign = sorted(inspect(conn).get_table_names())
@@ -119,7 +119,8 @@ class CRM:
                 if not upgrade:
                     names = ", ".join(f"{b} ({len(r)})" for b, r in todo.items() if r)
                     raise DatabaseError(
-                        f"{self.url} needs schema migrations: {names}; run `crmkit db upgrade`"
+                        f"{db.hide_password(self.url)} needs schema migrations: {names}; "
+                        "run `crmkit db upgrade`"
                     )
                 self.upgrade_schema(conn)
                 conn.commit()
@@ -320,6 +321,6 @@ class CRM:
 def _operational_message(url: str, exc: OperationalError) -> str:
     text = str(exc.orig) if exc.orig is not None else str(exc)
     if "locked" in text:
-        return (f"{url}: the database stayed locked by another writer for more than "
-                f"{db.SQLITE_BUSY_TIMEOUT_S:.0f} s; try again")
-    return f"{url}: {text.strip().splitlines()[0]}"
+        return (f"{db.hide_password(url)}: the database stayed locked by another writer for "
+                f"more than {db.SQLITE_BUSY_TIMEOUT_S:.0f} s; try again")
+    return db.hide_password(f"{url}: {text.strip().splitlines()[0]}")

@@ -7,6 +7,31 @@ from typing import Protocol
 
 UTC = dt.timezone.utc
 
+EARLIEST = dt.datetime(1900, 1, 1, tzinfo=UTC)
+"""The earliest instant crmkit accepts (occurred_at, as-of, since, due and clock times)."""
+LATEST = dt.datetime(2999, 12, 31, 23, 59, 59, 999999, tzinfo=UTC)
+"""The latest instant crmkit accepts: far enough inside what Python (year 9999) and both
+databases can store that plugins' date arithmetic (expiry months, renewals, SLA targets)
+never overflows."""
+
+
+def utc_in_range(value: dt.datetime) -> dt.datetime | None:
+    """Aware ``value`` in UTC, or None when it lies outside :data:`EARLIEST`..:data:`LATEST`."""
+    try:
+        utc = value.astimezone(UTC)
+    except OverflowError:  # e.g. 9999-12-31T23:00-05:00 is in year 10000 in UTC
+        return None
+    return utc if EARLIEST <= utc <= LATEST else None
+
+
+def out_of_range(value: dt.datetime) -> str:
+    """The one message for an instant outside the accepted range."""
+    shown = value.isoformat()
+    if value.utcoffset() == dt.timedelta(0):
+        shown = shown.removesuffix("+00:00") + "Z"
+    return (f"{shown} is outside the accepted range "
+            f"(1900-01-01T00:00:00Z to 2999-12-31T23:59:59Z)")
+
 
 class Clock(Protocol):
     """Anything with a ``now()`` returning an aware UTC datetime."""
@@ -44,6 +69,7 @@ def ensure_utc(value: dt.datetime, field: str) -> dt.datetime:
     """Return ``value`` converted to UTC; a naive datetime is an error.
 
     crmkit never guesses the zone of a naive datetime: callers must say it.
+    An instant outside :data:`EARLIEST`..:data:`LATEST` is an error.
     """
     from .errors import ValidationError
 
@@ -53,13 +79,17 @@ def ensure_utc(value: dt.datetime, field: str) -> dt.datetime:
         raise ValidationError(
             f"{field}: naive datetime {value.isoformat()} (give a timezone, e.g. +00:00)"
         )
-    return value.astimezone(UTC)
+    utc = utc_in_range(value)
+    if utc is None:
+        raise ValidationError(f"{field}: {out_of_range(value)}")
+    return utc
 
 
 def parse_timestamp(text: str, field: str) -> dt.datetime:
     """Parse ISO 8601 text: a bare date is midnight UTC, an offset is converted to UTC.
 
     A date-time without an offset is read as UTC (the documented rule for text input).
+    The instant must lie in :data:`EARLIEST`..:data:`LATEST`.
     """
     from .errors import ValidationError
 
@@ -67,12 +97,13 @@ def parse_timestamp(text: str, field: str) -> dt.datetime:
     try:
         if len(text) == 10:
             d = dt.date.fromisoformat(text)
-            return dt.datetime(d.year, d.month, d.day, tzinfo=UTC)
-        value = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
+            value = dt.datetime(d.year, d.month, d.day, tzinfo=UTC)
+        else:
+            value = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:
         raise ValidationError(
             f"{field}: {text!r} is not an ISO 8601 date or date-time (e.g. 2024-05-01T13:00:00Z)"
         ) from None
     if value.tzinfo is None:
-        return value.replace(tzinfo=UTC)
-    return value.astimezone(UTC)
+        value = value.replace(tzinfo=UTC)
+    return ensure_utc(value, field)

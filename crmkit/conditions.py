@@ -23,6 +23,7 @@ import copy
 from typing import Any, Callable, Iterable
 
 from .errors import ConfigError
+from .types import json_problem
 
 OPS = ("eq", "ne", "lt", "le", "gt", "ge", "in", "contains", "exists")
 
@@ -63,8 +64,13 @@ def check(condition: Any, fields: Callable[[str], bool] | Iterable[str], pointer
     """Raise ConfigError (naming the JSON pointer) unless ``condition`` is well formed.
 
     ``fields`` says which field paths exist: a set of names (a name ending in
-    ``.*`` allows any sub-path) or a predicate.
+    ``.*`` allows any sub-path) or a predicate.  A condition nested deeper than
+    :data:`crmkit.types.MAX_JSON_DEPTH` JSON levels, or holding NaN or an
+    infinite number, is refused.
     """
+    problem = json_problem(condition)
+    if problem:
+        raise ConfigError(pointer + problem)
     allowed = fields if callable(fields) else _field_predicate(set(fields))
     _check(condition, allowed, pointer)
 

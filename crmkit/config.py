@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import copy
+import functools
 import json
 from typing import Any
 
 from .errors import ConfigError
+from .types import json_pointer, json_problem, parse_json
 
 CORE_SCHEMA: dict[str, Any] = {
     "$schema": "https://json-schema.org/draft/2020-12/schema",
@@ -124,7 +126,11 @@ def _allowed(error) -> str:
 
 
 def check_schema(schema: dict[str, Any], where: str) -> None:
-    """Raise ConfigError unless ``schema`` is itself a valid Draft 2020-12 schema."""
+    """Raise ConfigError unless ``schema`` is itself a valid Draft 2020-12 schema.
+
+    Its ``pattern`` regexes must be RE2 patterns (see :func:`schema_validator`);
+    ``patternProperties`` is refused.
+    """
     from jsonschema import Draft202012Validator
     from jsonschema.exceptions import SchemaError
 
@@ -132,6 +138,89 @@ def check_schema(schema: dict[str, Any], where: str) -> None:
         Draft202012Validator.check_schema(schema)
     except SchemaError as exc:
         raise ConfigError(f"{where}: invalid JSON Schema: {describe_error(exc)}") from None
+    problem = _pattern_problem(schema)
+    if problem:
+        raise ConfigError(f"{where}: {problem}")
+
+
+_SCHEMA_MAPS = ("properties", "$defs", "dependentSchemas")
+"""Keywords whose value maps names (not keywords) to sub-schemas."""
+_DATA = ("enum", "const", "default", "examples")
+"""Keywords whose value is data, not a schema."""
+
+
+def _pattern_problem(schema: Any) -> str | None:
+    stack: list[tuple[Any, tuple[str, ...]]] = [(schema, ())]
+    while stack:
+        node, path = stack.pop()
+        if isinstance(node, list):
+            stack.extend((item, (*path, str(i))) for i, item in enumerate(node))
+            continue
+        if not isinstance(node, dict):
+            continue
+        for key, value in node.items():
+            where = (*path, key)
+            if key == "pattern" and isinstance(value, str):
+                reason = regex_problem(value)
+                if reason:
+                    return f"{json_pointer(where)}: {reason}"
+            elif key == "patternProperties":
+                return (f"{json_pointer(where)}: patternProperties is not supported "
+                        "(declare each key under properties)")
+            elif key in _SCHEMA_MAPS and isinstance(value, dict):
+                stack.extend((sub, (*where, name)) for name, sub in value.items())
+            elif key not in _DATA:
+                stack.append((value, where))
+    return None
+
+
+def regex_problem(pattern: str) -> str | None:
+    """Why ``pattern`` cannot be a schema ``pattern`` (not an RE2 regex), or None."""
+    import re2
+
+    try:
+        _compiled(pattern)
+    except re2.error as exc:
+        reason = exc.args[0].decode() if exc.args and isinstance(exc.args[0], bytes) else exc
+        return (f"{pattern!r} is not a supported regex: {reason} (patterns run on RE2, in "
+                "linear time: no backreferences or lookaround)")
+    return None
+
+
+@functools.lru_cache(maxsize=1024)
+def _compiled(pattern: str):
+    import re2
+
+    options = re2.Options()
+    options.log_errors = False  # the error is raised, not printed
+    return re2.compile(pattern, options)
+
+
+def _re2_pattern(validator, pattern, instance, schema):
+    """The ``pattern`` keyword on RE2: linear time in the text, so no pattern can hang a write."""
+    from jsonschema.exceptions import ValidationError as SchemaViolation
+
+    if validator.is_type(instance, "string") and not _compiled(pattern).search(instance):
+        shown = repr(instance) if len(instance) <= 60 else (
+            f"{instance[:40]!r}… ({len(instance)} characters)")
+        yield SchemaViolation(f"{shown} does not match {pattern!r}")
+
+
+@functools.cache
+def _validator_class():
+    from jsonschema import Draft202012Validator, validators
+
+    return validators.extend(Draft202012Validator, {"pattern": _re2_pattern})
+
+
+def schema_validator(schema: dict[str, Any]):
+    """A Draft 2020-12 validator for ``schema`` whose ``pattern`` runs on RE2 (linear time).
+
+    Python's backtracking ``re`` can take exponential time on an
+    admin-written pattern such as ``^(a+)+$``; RE2 cannot.  Use it for every
+    schema with patterns from configuration (the customer attribute schema).
+    """
+    return _validator_class()(schema)
 
 
 def validate(schema: dict[str, Any], document: Any, where: str) -> Any:
@@ -139,10 +228,11 @@ def validate(schema: dict[str, Any], document: Any, where: str) -> Any:
 
     Raises :class:`ConfigError` listing every violation by JSON pointer.
     """
-    from jsonschema import Draft202012Validator
-
+    problem = json_problem(document)
+    if problem:
+        raise ConfigError(f"{where}: {problem}")
     completed = fill_defaults(schema, {} if document is None else document)
-    validator = Draft202012Validator(schema)
+    validator = schema_validator(schema)
     errors = sorted(validator.iter_errors(completed), key=lambda e: list(e.absolute_path))
     if errors:
         lines = [describe_error(e) for e in errors]
@@ -225,8 +315,10 @@ def _parse_value(raw: str, schema: dict[str, Any] | None, pointer: str) -> Any:
     if "string" in types and not types & {"number", "integer", "boolean", "array", "object"}:
         return raw
     try:
-        return json.loads(raw)
+        return parse_json(raw)
     except json.JSONDecodeError:
         if not types or "string" in types:
             return raw
         raise ConfigError(f"{pointer}: {raw} is not {_kind(types)}") from None
+    except ValueError as exc:  # nested too deep
+        raise ConfigError(f"{pointer}: {exc}") from None

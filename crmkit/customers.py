@@ -10,13 +10,13 @@ from typing import Any, Iterable, Sequence
 from sqlalchemy import bindparam, func, insert, or_, select, update
 
 from . import tables
-from .config import describe_error
+from .config import describe_error, schema_validator
 from .db import allocate_ids, json_array_contains
 from .errors import ConflictError, NotFound
 from .models import Batch, Customer, WriteResult
 from .pipeline import Problem, plugin_problems, raise_problems, react, run_batches
 from .transaction import Transaction
-from .types import UNSTORABLE_TEXT, unstorable_text
+from .types import UNSTORABLE_TEXT, json_problem, unstorable_text
 
 TYPES = ("person", "organisation")
 FIELDS = ("external_id", "name", "type", "email", "phone", "organisation", "organisation_id",
@@ -231,11 +231,15 @@ class CustomerService:
 
         return erase(self.crm, external_id)
 
-    def export_data(self, external_id: str) -> dict[str, Any]:
-        """Everything held about one customer, JSON-ready (privacy access request; recorded)."""
+    def export_data(self, external_id: str, deliver=None) -> dict[str, Any]:
+        """Everything held about one customer, JSON-ready (privacy access request; recorded).
+
+        ``deliver(document)``, if given, is called before the request is
+        recorded; if it raises, the request is not recorded.
+        """
         from .services.privacy import export_data
 
-        return export_data(self.crm, external_id)
+        return export_data(self.crm, external_id, deliver)
 
     def set_consent(self, external_id: str, channel: str, granted: bool, source: str):
         """Record a grant (``granted=True``) or withdrawal of consent on a channel; audited."""
@@ -297,11 +301,9 @@ class CustomerService:
 
     def attribute_problems(self, attributes: Any) -> list[str]:
         """Every violation of the attributes schema, as ``/pointer: message`` lines."""
-        from jsonschema import Draft202012Validator
-
         key = (self.crm._state_key, repr(self.crm.core_config["customer_attributes"]))
         if key != self._validator_key:
-            self._validator = Draft202012Validator(self.attribute_schema())
+            self._validator = schema_validator(self.attribute_schema())
             self._validator_key = key
         return [describe_error(e) for e in self._validator.iter_errors(attributes)]
 
@@ -438,8 +440,11 @@ def _normalise(raw, where, problems, max_len) -> dict[str, Any] | None:
             problems.append((where, "tags", "must be a list of non-empty texts"))
         else:
             row["tags"] = sorted(set(t.strip() for t in tags))
-    if "attributes" in row and not isinstance(row["attributes"], dict):
-        problems.append((where, "attributes", "must be a JSON object"))
+    if "attributes" in row:
+        if not isinstance(row["attributes"], dict):
+            problems.append((where, "attributes", "must be a JSON object"))
+        elif problem := json_problem(row["attributes"]):
+            problems.append((where, "attributes", problem))
     if "organisation_id" in row:
         problems.append((where, "organisation_id", "give the organisation's external id as "
                          "'organisation'"))
@@ -517,7 +522,7 @@ def _insert(tx, rows) -> Batch:
          "record_key": row["external_id"], "customer_id": row["id"],
          "changes": {k: _jsonable(v) for k, v in row.items()
                      if k not in ("id", "created_at", "updated_at") and v not in (None, [], {})},
-         "command": tx.crm.command}
+         "command": tx.command}
         for row in rows
     ]
     tx.conn.execute(insert(tables.audit_log), audit_rows)

@@ -7,12 +7,14 @@ foreign keys on, a busy timeout, and transactions that crmkit begins itself
 
 from __future__ import annotations
 
+import os
+import re
 import zlib
 from pathlib import Path
 
 from sqlalchemy import Boolean, Float, Table, bindparam, create_engine, event, func, select, text
 from sqlalchemy.engine import Connection, Engine, make_url
-from sqlalchemy.exc import ArgumentError, NoSuchModuleError
+from sqlalchemy.exc import ArgumentError, NoSuchModuleError, StatementError
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.sql.functions import FunctionElement
@@ -34,13 +36,53 @@ WRITE = "crmkit_write"
 """Execution option: the transaction will write (SQLite begins it IMMEDIATE)."""
 
 
+_URL_PASSWORD = re.compile(r"(\b[a-z][a-z0-9+.-]*://[^\s:/@]*:)\S*@", re.IGNORECASE)
+
+
+def hide_password(text: str) -> str:
+    """``text`` with the password of every database URL in it replaced by ``***``.
+
+    ``postgresql://bob:secret@db/crm`` becomes ``postgresql://bob:***@db/crm``;
+    every message, audit row and log line that shows a URL goes through this.
+    """
+    return _URL_PASSWORD.sub(r"\1***@", text)
+
+
+_STATEMENT_TABLE = re.compile(r"^\s*(?:INSERT\s+INTO|UPDATE|DELETE\s+FROM)\s+\"?([\w.]+)",
+                              re.IGNORECASE)
+
+
+def describe_error(exc: StatementError) -> str:
+    """One line for a failed statement: the table it wrote, the column if the database
+    names it, and the database's own first line — never the SQL or its parameters
+    (a batch's parameters are other customers' data)."""
+    orig = getattr(exc, "orig", None)
+    problem = str(orig if orig is not None else exc).strip().splitlines()
+    problem_text = problem[0] if problem else type(exc).__name__
+    where = []
+    match = _STATEMENT_TABLE.match(exc.statement or "")
+    table_name = getattr(getattr(orig, "diag", None), "table_name", None) or (
+        match.group(1) if match else None)
+    if table_name:
+        where.append(f"table {table_name}")
+    column_name = getattr(getattr(orig, "diag", None), "column_name", None)
+    if column_name:
+        where.append(f"column {column_name}")
+    place = f" ({', '.join(where)})" if where else ""
+    return f"the database refused a statement{place}: {problem_text}"
+
+
 def create(url: str) -> Engine:
-    """Create an engine for ``url`` (``sqlite:///file.db`` or ``postgresql+psycopg://…``)."""
+    """Create an engine for ``url`` (``sqlite:///file.db`` or ``postgresql+psycopg://…``).
+
+    Engines hide bound parameters from error messages and logs: a failed batch
+    must not print the other rows it carried.
+    """
     try:
         parsed = make_url(url)
     except ArgumentError:
         raise DatabaseError(
-            f"malformed database URL {url!r} "
+            f"malformed database URL {hide_password(url)!r} "
             "(expected sqlite:///PATH or postgresql+psycopg://USER@HOST:PORT/DB)"
         ) from None
     backend = parsed.get_backend_name()
@@ -50,13 +92,14 @@ def create(url: str) -> Engine:
         if parsed.drivername == "postgresql":
             parsed = parsed.set(drivername="postgresql+psycopg")
         try:
-            return create_engine(parsed, pool_pre_ping=False, future=True)
+            return create_engine(parsed, pool_pre_ping=False, future=True, hide_parameters=True)
         except (NoSuchModuleError, ImportError) as exc:
             raise DatabaseError(
                 f"cannot use {parsed.drivername}: {exc} (install crmkit[postgres])"
             ) from None
     raise DatabaseError(
-        f"unsupported database {backend!r} in URL {url!r} (supported: sqlite, postgresql)"
+        f"unsupported database {backend!r} in URL {hide_password(url)!r} "
+        "(supported: sqlite, postgresql)"
     )
 
 
@@ -64,6 +107,7 @@ def _sqlite_engine(parsed) -> Engine:
     engine = create_engine(
         parsed,
         connect_args={"timeout": SQLITE_BUSY_TIMEOUT_S, "isolation_level": None},
+        hide_parameters=True,
     )
 
     on_disk = parsed.database not in (None, "", ":memory:")
@@ -72,6 +116,7 @@ def _sqlite_engine(parsed) -> Engine:
     def _on_connect(dbapi_conn, _record):
         cur = dbapi_conn.cursor()
         if on_disk:
+            _owner_only_if_new(parsed.database)
             cur.execute("PRAGMA journal_mode=WAL")
             cur.execute(f"PRAGMA wal_autocheckpoint={AUTOCHECKPOINT_PAGES}")
             cur.execute(f"PRAGMA journal_size_limit={WAL_SIZE_LIMIT_BYTES}")
@@ -105,6 +150,20 @@ def missing_sqlite_file(engine: Engine) -> str | None:
     if database in (None, "", ":memory:") or database.startswith("file:"):
         return None
     return None if Path(database).exists() else database
+
+
+SQLITE_FILE_MODE = 0o600
+"""The permissions of a SQLite database crmkit creates (SQLite gives its WAL and
+shared-memory files the same): readable and writable by the owner only."""
+
+
+def _owner_only_if_new(path: str) -> None:
+    """Make a database file SQLite has just created (still empty) owner-only, whatever the umask."""
+    try:
+        if os.path.getsize(path) == 0:
+            os.chmod(path, SQLITE_FILE_MODE)
+    except OSError:  # not a plain file path (e.g. a URI): SQLite reports any real problem
+        pass
 
 
 def allocate_ids(conn: Connection, table: Table, count: int) -> int:
@@ -190,9 +249,12 @@ __all__ = [
     "PortableExpression",
     "create",
     "missing_sqlite_file",
+    "describe_error",
+    "hide_password",
     "allocate_ids",
     "json_array_contains",
     "days_between",
     "SQLITE_BUSY_TIMEOUT_S",
+    "SQLITE_FILE_MODE",
     "WRITE",
 ]

@@ -10,13 +10,14 @@ from typing import Any, Iterable, Sequence
 from sqlalchemy import bindparam, select
 
 from . import tables
-from .clock import UTC
+from .clock import EARLIEST, LATEST, UTC, out_of_range, utc_in_range
 from .db import allocate_ids
 from .errors import ConflictError, NotFound
 from .models import Batch, Interaction, WriteResult
 from .pipeline import Problem, plugin_problems, raise_problems, react, run_batches
 from .transaction import Transaction
-from .types import MONEY_SCALE, UNSTORABLE_TEXT, sqlite_timestamp, unstorable_text
+from .types import (MAX_JSON_DEPTH, MONEY_SCALE, UNSTORABLE_TEXT, json_problem, sqlite_timestamp,
+                    unstorable_text)
 
 FIELDS = ("customer", "customer_id", "occurred_at", "kind", "channel", "direction", "amount",
           "currency", "external_id", "payload", "actor")
@@ -184,7 +185,8 @@ class Normaliser:
         bad = len(problems)
         get = raw.get
         occurred = get("occurred_at")
-        if type(occurred) is not dt.datetime or occurred.tzinfo is not UTC:
+        if (type(occurred) is not dt.datetime or occurred.tzinfo is not UTC
+                or not EARLIEST <= occurred <= LATEST):
             occurred = self._time(occurred, where, problems)
         kind = get("kind") or "purchase"
         amount = get("amount")
@@ -239,7 +241,10 @@ class Normaliser:
             problems.append((where, "occurred_at",
                              f"naive datetime {value.isoformat()} (give a timezone, e.g. +00:00)"))
         else:
-            return value.astimezone(UTC)
+            utc = utc_in_range(value)
+            if utc is not None:
+                return utc
+            problems.append((where, "occurred_at", out_of_range(value)))
         return None
 
     def _amount(self, amount, kind, where, problems):
@@ -264,9 +269,18 @@ class Normaliser:
             return None
         try:
             text = _ENCODER.encode(payload)
+        except RecursionError:
+            text = ""  # nested far too deep: json_problem names where
         except (TypeError, ValueError) as exc:
             problems.append((where, "payload", f"not JSON-serialisable: {exc}"))
             return None
+        # the common payload, shallow and without NaN/Infinity, decided on its text
+        if ("NaN" in text or "Infinity" in text or not text
+                or text.count("{") + text.count("[") > MAX_JSON_DEPTH):
+            problem = json_problem(payload)
+            if problem:
+                problems.append((where, "payload", problem))
+                return None
         if ("\\u0000" in text or "\\ud" in text) and unstorable_text(payload):
             problems.append((where, "payload", UNSTORABLE_TEXT))
             return None

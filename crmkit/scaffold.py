@@ -13,6 +13,7 @@ renamed), so a failure leaves nothing half-written.
 
 from __future__ import annotations
 
+import json
 import keyword
 import os
 import re
@@ -26,7 +27,8 @@ from .errors import ConflictError, PluginError, ValidationError
 
 SUFFIX = ".tmpl"
 PLACEHOLDER = re.compile(r"\{\{\s*([A-Za-z_]+)\s*\}\}")
-NAME = re.compile(r"^[a-z][a-z0-9_]*$")
+NAME = re.compile(r"[a-z][a-z0-9_]*")
+"""A plugin name, matched in full: a lowercase Python identifier (no trailing newline either)."""
 MAX_NAME = 30
 """Longest plugin name: table and index names built from it stay within PostgreSQL's 63 bytes."""
 
@@ -48,7 +50,7 @@ def check_name(name: str, taken: Iterable[str] = ()) -> None:
     from .cli import CORE_COMMANDS
 
     allowed = "lowercase letters, digits and _, starting with a letter (for example dental_clinic)"
-    if not NAME.match(name):
+    if not NAME.fullmatch(name):
         raise ValidationError(f"plugin name {name!r}: use {allowed}")
     if len(name) > MAX_NAME:
         raise ValidationError(f"plugin name {name!r}: {len(name)} characters; at most {MAX_NAME}")
@@ -60,19 +62,33 @@ def check_name(name: str, taken: Iterable[str] = ()) -> None:
                               "another name")
 
 
+def string_literal_body(text: str) -> str:
+    """``text`` escaped for the inside of a double-quoted Python or TOML basic string.
+
+    JSON's escapes (``\\"``, ``\\\\``, ``\\n``, ``\\uXXXX`` for control characters)
+    mean the same in both; DEL, which JSON leaves raw and TOML forbids, is escaped too.
+    """
+    return json.dumps(text, ensure_ascii=False)[1:-1].replace("\x7f", "\\u007f")
+
+
 def template_values(name: str, description: str | None = None) -> dict[str, str]:
-    """The placeholder values for plugin ``name``."""
+    """The placeholder values for plugin ``name``.
+
+    ``description`` is escaped for the Python and TOML strings it goes into
+    (any text round-trips); ``description_markdown`` is the text as given.
+    """
     text = description or f"{name}: visit counts and recall reminders for crmkit."
-    if any(ch in text for ch in '"\\\n\r') or "{{" in text:
-        raise ValidationError("--description: one line without \", \\ or {{ (it is written into "
-                              "Python, TOML and Markdown files)")
+    if any(0xD800 <= ord(ch) <= 0xDFFF for ch in text):
+        raise ValidationError("--description: contains a lone surrogate (U+D800..U+DFFF, e.g. "
+                              "from bytes that are not UTF-8), which no file can hold")
     major, minor = (int(p) for p in __version__.split(".")[:2])
     return {
         "name": name,
         "package": f"crmkit_{name}",
         "dist_name": "crmkit-" + name.replace("_", "-"),
         "class_name": "".join(part.capitalize() for part in name.split("_")),
-        "description": text,
+        "description": string_literal_body(text),
+        "description_markdown": text,
         "crmkit_versions": f">={major}.{minor},<{major + 1}",
     }
 
@@ -119,4 +135,5 @@ def render(name: str, directory: str | os.PathLike = ".", description: str | Non
     return target
 
 
-__all__ = ["check_name", "render", "render_text", "template_dir", "template_values"]
+__all__ = ["check_name", "render", "render_text", "string_literal_body", "template_dir",
+           "template_values"]

@@ -41,6 +41,8 @@ class Transaction:
         self.written: list[tuple[str, Batch, list[Event]]] = []
         self.keep_rows = True
         self.after_commit_errors: list[str] = []
+        self.command: str | None = crm.command
+        """The command recorded in this transaction's audit rows (erasure redacts it)."""
 
     def context(self, plugin: str) -> "HookContext":
         """The hook context of ``plugin`` in this transaction."""
@@ -96,7 +98,7 @@ class Transaction:
 
     def audit(self, action: str, table_name: str, record_key: str | None,
               changes: dict[str, Any], customer_id: int | None = None) -> None:
-        """Append one audit-log row (who = this transaction's actor, command = the CRM's)."""
+        """Append one audit-log row (who = this transaction's actor, command = its command)."""
         self.audit_many([(action, table_name, record_key, changes, customer_id)])
 
     def audit_many(self, entries: list[tuple[str, str, str | None, dict[str, Any], int | None]]
@@ -105,7 +107,7 @@ class Transaction:
         with one executemany."""
         if not entries:
             return
-        stamp = {"at": self.now(), "actor": self.actor, "command": self.crm.command}
+        stamp = {"at": self.now(), "actor": self.actor, "command": self.command}
         insert_rows(self.conn, tables.audit_log, [
             {**stamp, "action": action, "table_name": table_name, "record_key": record_key,
              "customer_id": customer_id, "changes": changes}

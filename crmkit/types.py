@@ -10,6 +10,8 @@ SQLAlchemy gives a ``Decimal`` again; in hand-written SQL divide by
 from __future__ import annotations
 
 import datetime as dt
+import json
+import math
 from decimal import Decimal, InvalidOperation
 
 from sqlalchemy import JSON, BigInteger, DateTime
@@ -113,13 +115,71 @@ UNSTORABLE_TEXT = ("contains a NUL character (U+0000) or a lone surrogate (U+D80
 
 def unstorable_text(value: object) -> bool:
     """Whether any text in ``value`` (a str, or the keys and values of JSON-like data) is unstorable."""
-    if isinstance(value, str):
-        return "\x00" in value or (not value.isascii() and not _encodes(value))
-    if isinstance(value, dict):
-        return any(unstorable_text(k) or unstorable_text(v) for k, v in value.items())
-    if isinstance(value, (list, tuple)):
-        return any(unstorable_text(v) for v in value)
+    stack = [value]
+    while stack:  # no recursion: any depth is safe
+        node = stack.pop()
+        if isinstance(node, str):
+            if "\x00" in node or (not node.isascii() and not _encodes(node)):
+                return True
+        elif isinstance(node, dict):
+            stack.extend(node.keys())
+            stack.extend(node.values())
+        elif isinstance(node, (list, tuple)):
+            stack.extend(node)
     return False
+
+
+MAX_JSON_DEPTH = 32
+"""Deepest accepted nesting of objects and arrays in a stored JSON value (attributes,
+payloads, configurations, conditions): the top-level object is level 1."""
+
+
+def json_problem(value: object, numbers: bool = True) -> str | None:
+    """Why JSON-like ``value`` cannot be stored, as ``/pointer: reason``; None when it can.
+
+    Refuses NaN and infinite numbers (JSON has none: PostgreSQL refuses them
+    and every later reader of the value fails; ``numbers=False`` skips this)
+    and nesting deeper than :data:`MAX_JSON_DEPTH`.  Walks without recursion,
+    so any depth is safe.
+    """
+    stack: list[tuple[object, tuple[str, ...], int]] = [(value, (), 1)]
+    while stack:
+        node, path, depth = stack.pop()
+        if numbers and ((type(node) is float and not math.isfinite(node)) or (
+                type(node) is Decimal and not node.is_finite())):
+            shown = "NaN" if node != node else "-Infinity" if node < 0 else "Infinity"
+            return f"{json_pointer(path)}: {shown} is not a finite number (JSON numbers must be finite)"
+        if isinstance(node, (dict, list, tuple)):
+            if depth > MAX_JSON_DEPTH:
+                return (f"{json_pointer(path)}: nested deeper than {MAX_JSON_DEPTH} levels "
+                        "(the limit)")
+            items = node.items() if isinstance(node, dict) else enumerate(node)
+            stack.extend(reversed([(v, (*path, str(k)), depth + 1) for k, v in items]))
+    return None
+
+
+def json_pointer(path: tuple[str, ...] | list[str]) -> str:
+    """The JSON pointer (RFC 6901) of a path of keys: ``("a", "b/c")`` is ``/a/b~1c``."""
+    return "/" + "/".join(p.replace("~", "~0").replace("/", "~1") for p in path)
+
+
+def parse_json(text: str, **options) -> object:
+    """``json.loads`` refusing nesting deeper than :data:`MAX_JSON_DEPTH` (a ValueError naming
+    where), so that no later step can overflow the stack.
+
+    NaN and infinite numbers still parse (as floats); :func:`json_problem`
+    refuses them, with their pointer, where the value enters the database.
+    """
+    try:
+        value = json.loads(text, **options)
+    except RecursionError:
+        raise ValueError(f"nested deeper than {MAX_JSON_DEPTH} levels (the limit)") from None
+    # the common document cannot be too deep: decided on its text
+    if text.count("{") + text.count("[") > MAX_JSON_DEPTH:
+        problem = json_problem(value, numbers=False)
+        if problem:
+            raise ValueError(problem)
+    return value
 
 
 def _encodes(text: str) -> bool:

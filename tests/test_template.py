@@ -74,6 +74,8 @@ def test_render_substitutes_names_in_paths_and_contents(tmp_path):
     ("Dental", "use lowercase letters, digits and _"),
     ("dental-clinic", "use lowercase letters, digits and _"),
     ("9lives", "use lowercase letters, digits and _"),
+    ("dental\n", "use lowercase letters, digits and _"),
+    ("dental clinic", "use lowercase letters, digits and _"),
     ("customers", "is reserved"),
     ("plugins", "is reserved"),
     ("a" * 31, "31 characters; at most 30"),
@@ -105,9 +107,33 @@ def test_an_unknown_placeholder_fails_and_leaves_nothing(tmp_path):
     assert list(out.iterdir()) == []
 
 
-def test_description_must_fit_every_file_format(tmp_path):
-    with pytest.raises(ValidationError, match="--description: one line"):
-        scaffold.render("dental", tmp_path, 'Say "hi"')
+@pytest.mark.parametrize("description", [
+    'Say "hi" to C:\\clinics\\ and {{name}}', "two\nlines\r\tand a tab", '"""',
+    "ends with a backslash \\", "control \x00\x1b\x7f and caf\u00e9 \u2028 \U0001F9B7",
+    "'''quotes'''",
+])
+def test_any_description_round_trips_through_toml_python_and_markdown(tmp_path, description):
+    import ast
+
+    target = scaffold.render("dental", tmp_path, description)
+    project = tomllib.loads((target / "pyproject.toml").read_text(encoding="utf-8"))
+    assert project["project"]["description"] == description
+    init = ast.parse((target / "crmkit_dental/__init__.py").read_text(encoding="utf-8"))
+    assert ast.get_docstring(init, clean=False).startswith(description + "\n")
+    [plugin] = [n.value for n in init.body if isinstance(n, ast.Assign)
+                and getattr(n.targets[0], "id", None) == "PLUGIN"]
+    [given] = [k.value for k in plugin.keywords if k.arg == "description"]
+    assert ast.literal_eval(given) == description
+    cli = ast.parse((target / "crmkit_dental/cli.py").read_text(encoding="utf-8"))
+    [group] = [n for n in cli.body if isinstance(n, ast.FunctionDef) and n.name == "group"]
+    assert ast.get_docstring(group, clean=False) == description
+    assert description in (target / "README.md").read_bytes().decode("utf-8")
+
+
+def test_a_description_that_no_file_can_hold_is_refused(tmp_path):
+    with pytest.raises(ValidationError, match="--description: contains a lone surrogate"):
+        scaffold.render("dental", tmp_path, "bad \udcff byte")
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_plugins_new_command(tmp_path, capsys):

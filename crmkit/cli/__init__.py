@@ -109,14 +109,20 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as exc:
         if debug:
             raise
+        from sqlalchemy.exc import StatementError
+
+        from ..db import describe_error, hide_password
         from ..errors import CRMError
 
         if isinstance(exc, CRMError):
-            message = str(exc)
-            click.echo(f"error: {message}", err=True)
+            click.echo(f"error: {hide_password(str(exc))}", err=True)
             return exc.exit_code
-        click.echo(f"error: {type(exc).__name__}: {exc} (run with --debug for the traceback)",
-                   err=True)
+        if isinstance(exc, StatementError):
+            click.echo(f"error: {hide_password(describe_error(exc))} "
+                       "(run with --debug for the traceback)", err=True)
+            return 1
+        click.echo(f"error: {type(exc).__name__}: {hide_password(str(exc))} "
+                   "(run with --debug for the traceback)", err=True)
         return 1
     return 0
 

@@ -8,9 +8,11 @@ import datetime as dt
 import io
 import json
 import logging
+import os
 import sys
+import tempfile
 from decimal import Decimal
-from typing import Any, Callable, Iterable, Iterator, Sequence
+from typing import IO, Any, Callable, Iterable, Iterator, Sequence
 
 import attrs
 import click
@@ -56,10 +58,9 @@ class State:
 
 
 def _redact(argv: list[str]) -> list[str]:
-    out = []
-    for arg in argv:
-        out.append(arg.split("@")[-1] if "://" in arg else arg)
-    return out[:20]
+    from ..db import hide_password
+
+    return [hide_password(arg) for arg in argv[:20]]
 
 
 pass_state = click.make_pass_decorator(State)
@@ -118,19 +119,21 @@ def output(rows: Iterable[dict[str, Any]], columns: Sequence[str], fmt: str,
            limit: int | None = None, more: str = "raise --limit or page with --offset") -> None:
     """Print ``rows`` as an aligned table, a JSON array, or CSV with a header.
 
-    In CSV a list of texts (tags) is one cell joined by ``;``, as the import
-    and export files write it.  When ``limit`` is given and the listing
-    reached it, a note on stderr says that there may be more and how to see
-    them (``more``), so piped output stays clean.
+    In CSV a list of texts (tags) is one cell joined by ``;`` and text cells
+    that a spreadsheet would run as a formula get a leading ``'``, as the
+    import and export files have them; numbers stay as they are.  When
+    ``limit`` is given and the listing reached it, a note on stderr says that
+    there may be more and how to see them (``more``), so piped output stays clean.
     """
-    rows = [{c: jsonable(r.get(c)) for c in columns} for r in rows]
+    raw = [{c: r.get(c) for c in columns} for r in rows]
+    rows = [{c: jsonable(v) for c, v in r.items()} for r in raw]
     if fmt == "json":
         click.echo(json.dumps(rows, indent=2, ensure_ascii=False))
     elif fmt == "csv":
         buffer = io.StringIO()
         writer = csv.writer(buffer, lineterminator="\n")
         writer.writerow(columns)
-        for row in rows:
+        for row in raw:
             writer.writerow([_csv_cell(row[c]) for c in columns])
         click.echo(buffer.getvalue(), nl=False)
     else:
@@ -145,10 +148,6 @@ def output(rows: Iterable[dict[str, Any]], columns: Sequence[str], fmt: str,
         click.echo(f"note: stopped at --limit {limit}; there may be more ({more})", err=True)
 
 
-def _csv_cell(value: Any) -> str:
-    if isinstance(value, list) and all(isinstance(v, str) for v in value):
-        return ";".join(value)
-    return _cell(value)
 
 
 def output_document(document: Any, fmt: str) -> None:
@@ -177,6 +176,18 @@ def _print_tree(value: Any, indent: int) -> None:
                 click.echo(f"{pad}- {_cell(item)}")
     else:
         click.echo(f"{pad}{_cell(value)}")
+
+
+def _csv_cell(value: Any) -> str:
+    """A CSV cell: numbers as they are, a list of texts joined by ``;``, text
+    formula-neutralised like the export's cells."""
+    from ..services.records import neutralise
+
+    if isinstance(value, (list, tuple)) and all(isinstance(v, str) for v in value):
+        text = ";".join(value)
+    else:
+        text = _cell(jsonable(value))
+    return text if isinstance(value, (int, float, Decimal)) else neutralise(text)
 
 
 def _cell(value: Any) -> str:
@@ -254,14 +265,49 @@ def edited_config(document: dict, path: str | None, assignments, what: str,
     return document
 
 
+@contextlib.contextmanager
+def atomic_write(path: str, prefix: str = ".crmkit-") -> Iterator[IO[str]]:
+    """A text handle whose content replaces ``path`` only once all of it is written.
+
+    The content goes to a temporary file in the same directory (mode 0600,
+    whatever the umask), is flushed to disk, then renamed over ``path``: an
+    existing file is never truncated or left half-written, and the new file is
+    readable by its owner only.  On any failure the temporary file is removed
+    and ``path`` is untouched; an OS error becomes one :class:`CRMError`.
+    """
+    from ..errors import CRMError
+
+    def failed(exc: OSError) -> CRMError:
+        return CRMError(f"cannot write {path}: {exc.strerror or exc} (nothing was written)")
+
+    folder = os.path.dirname(os.path.abspath(path))
+    try:
+        handle = tempfile.NamedTemporaryFile("w", encoding="utf-8", newline="", dir=folder,
+                                             prefix=prefix, delete=False)
+    except OSError as exc:
+        raise failed(exc) from None
+    try:
+        with handle:
+            yield handle
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(handle.name, path)
+    except BaseException as exc:
+        os.unlink(handle.name)
+        if isinstance(exc, OSError):
+            raise failed(exc) from None
+        raise
+
+
 def load_json_file(path: str, what: str) -> Any:
     """Read a JSON document; a missing file or bad JSON is one clear error."""
     from ..errors import ConfigError
+    from ..types import parse_json
 
     try:
         with open(path, encoding="utf-8") as handle:
-            return json.load(handle)
+            return parse_json(handle.read())
     except OSError as exc:
         raise ConfigError(f"{what}: cannot read {path}: {exc.strerror}") from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+    except ValueError as exc:  # bad JSON, not UTF-8, or nested too deeply
         raise ConfigError(f"{what}: {path} is not valid JSON: {exc}") from None

@@ -7,7 +7,8 @@ import json
 import click
 
 from ..errors import ValidationError
-from .common import format_option, output, output_document, pass_state
+from ..types import parse_json
+from .common import atomic_write, format_option, output, output_document, pass_state
 
 COLUMNS = ["external_id", "type", "name", "email", "phone", "preferred_channel",
            "lifecycle_stage", "tags"]
@@ -58,8 +59,8 @@ def parse_attributes(items) -> dict:
         if not sep or not key:
             raise click.BadParameter(f"{item!r} is not KEY=VALUE", param_hint="--attr")
         try:
-            attributes[key] = json.loads(value)
-        except json.JSONDecodeError:
+            attributes[key] = parse_json(value)
+        except ValueError:
             attributes[key] = value
     return attributes
 
@@ -273,21 +274,26 @@ def export_data(state, external_id, path) -> None:
     """Export everything held about a customer as JSON.
 
     Gathers what the core and every plugin hold about EXTERNAL_ID.  The
-    request is recorded in the privacy requests.
+    request is recorded in the privacy requests once the JSON is written.
+    A file is written whole or not at all, readable by its owner only.
 
     \b
     Example:
       crmkit customers export-data C00042 --output C00042.json
     """
+
+    def write(document) -> None:
+        text = json.dumps(document, indent=2, ensure_ascii=False)
+        if path is None:
+            click.echo(text)
+            return
+        with atomic_write(path, ".crmkit-export-data-") as handle:
+            handle.write(text + "\n")
+
     with state.open() as crm:
-        document = crm.customers.export_data(external_id)
-    text = json.dumps(document, indent=2, ensure_ascii=False)
-    if path is None:
-        click.echo(text)
-        return
-    with open(path, "w", encoding="utf-8") as handle:
-        handle.write(text + "\n")
-    click.echo(f"wrote everything held about {external_id} to {path}", err=True)
+        crm.customers.export_data(external_id, deliver=write)
+    if path is not None:
+        click.echo(f"wrote everything held about {external_id} to {path}", err=True)
 
 
 @customers.command()

@@ -18,8 +18,10 @@ def init(state) -> None:
     Example:
       crmkit --db sqlite:///crm.db init
     """
+    from ..db import hide_password
+
     with state.open(create=True) as crm:
-        click.echo(f"crmkit schema ready at {crm.url}")
+        click.echo(f"crmkit schema ready at {hide_password(crm.url)}")
 
 
 @click.group()

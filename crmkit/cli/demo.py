@@ -37,11 +37,12 @@ def demo(state, count: int, per_customer: float, seed: int, force: bool) -> None
 
     from .. import demo as sample
     from .. import tables
+    from ..db import hide_password
     from ..errors import ConflictError, CRMError
 
     stored, customers = _existing(state)
     if stored is not None:
-        click.echo(f"demo data already present at {state.db_url}; its report:")
+        click.echo(f"demo data already present at {hide_password(state.db_url)}; its report:")
         for line in stored["report"]:
             click.echo(line)
         return

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 
 import click
 
@@ -41,10 +40,11 @@ def record(state, customer, kind, occurred_at, channel, direction, amount, curre
     """
     from ..clock import parse_timestamp
     from ..errors import ValidationError
+    from ..types import parse_json
 
     try:
-        data = json.loads(payload) if payload else None
-    except json.JSONDecodeError as exc:
+        data = parse_json(payload) if payload else None
+    except ValueError as exc:
         raise ValidationError(f"--payload: not valid JSON: {exc}") from None
     with state.open() as crm:
         when = parse_timestamp(occurred_at, "--at") if occurred_at else crm.clock.now()

@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import contextlib
-import os
 import sys
-import tempfile
 
 import click
 
-from .common import pass_state, status
+from .common import atomic_write, pass_state, status
 
 KINDS = click.Choice(["customers", "interactions"])
 FILE_FORMATS = click.Choice(["csv", "jsonl"])
@@ -116,14 +114,6 @@ def export(state, kind, file, file_format) -> None:
         if file is None:
             run_export(crm, kind, sys.stdout, fmt, written)
             return
-        folder = os.path.dirname(os.path.abspath(file))
-        handle = tempfile.NamedTemporaryFile("w", encoding="utf-8", newline="", dir=folder,
-                                             prefix=".crmkit-export-", delete=False)
-        try:
-            with handle:
-                count = run_export(crm, kind, handle, fmt, written)
-            os.replace(handle.name, file)
-        except BaseException:
-            os.unlink(handle.name)
-            raise
+        with atomic_write(file, ".crmkit-export-") as handle:
+            count = run_export(crm, kind, handle, fmt, written)
     click.echo(f"exported {count} {kind} to {file}", err=True)

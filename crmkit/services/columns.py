@@ -21,8 +21,9 @@ import re
 from decimal import Decimal
 from typing import Any
 
-from ..clock import UTC, parse_timestamp
+from ..clock import UTC, out_of_range, parse_timestamp, utc_in_range
 from ..errors import ValidationError
+from ..types import parse_json
 from .records import neutralise, unneutralise
 
 CUSTOMER_COLUMNS = ("external_id", "name", "type", "email", "phone", "organisation",
@@ -125,7 +126,7 @@ class CustomerReader:
         if _declares_string(self.attribute_types.get(key)):
             return value
         try:
-            return json.loads(value)
+            return parse_json(value)
         except ValueError:
             return value
 
@@ -226,19 +227,26 @@ def _timestamp(value: str, problems: Problems):
     except ValueError:
         try:
             return parse_timestamp(value, "occurred_at")
-        except ValidationError:
-            problems.append(("occurred_at", f"{value!r} is not an ISO 8601 date or date-time "
+        except ValidationError as exc:
+            problems.append(("occurred_at", str(exc).removeprefix("occurred_at: ")
+                             if "outside the accepted range" in str(exc) else
+                             f"{value!r} is not an ISO 8601 date or date-time "
                              "(e.g. 2024-05-01 or 2024-05-01T13:00:00Z)"))
             return None
     if parsed.tzinfo is None:
-        return parsed.replace(tzinfo=UTC)
-    return parsed if parsed.tzinfo is UTC else parsed.astimezone(UTC)
+        return parsed.replace(tzinfo=UTC)  # the write pipeline checks the range
+    if parsed.tzinfo is UTC:
+        return parsed
+    utc = utc_in_range(parsed)
+    if utc is None:
+        problems.append(("occurred_at", out_of_range(parsed)))
+    return utc
 
 
 def _payload(value: Any, problems: Problems) -> dict[str, Any] | None:
     if isinstance(value, str):
         try:
-            value = json.loads(value)
+            value = parse_json(value)
         except ValueError as exc:
             problems.append(("payload", f"not valid JSON: {exc}"))
             return None

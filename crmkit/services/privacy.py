@@ -8,11 +8,14 @@ then the core's own columns — the customer's name, email, phone, preferred
 channel, attributes and tags are cleared and ``erased_at`` set; interaction
 and event payload text is redacted (:mod:`.redaction`: amounts, dates, scores
 and item categories stay, so analytics still add up); the person's audit-log
-values and recorded command arguments are replaced; consents are withdrawn
+values and recorded command arguments are replaced (the erasure's own audit
+rows record the command without its arguments); consents are withdrawn
 (source ``erasure``).  The external id stays as a tombstone, so an old import
 file cannot bring the person back — unless it contains the person's name,
 email or phone, in which case it is replaced by a random ``erased-…`` id
-everywhere (audit keys, payloads).  Before committing, the text and JSON
+everywhere (audit keys, payloads, earlier privacy requests, plugin text
+columns); so is the external id of each of their interactions that holds
+them.  Before committing, the text and JSON
 columns of every row pointing at the person, in every table, are searched for
 the erased name, email and phone: a hit rolls everything back, naming the
 table.  A disabled plugin still holding the person's rows blocks the erasure
@@ -23,10 +26,10 @@ from __future__ import annotations
 
 import json
 import secrets
-from typing import Any
+from typing import Any, Callable
 
 import attrs
-from sqlalchemy import Text, bindparam, cast, func, insert, or_, select, update
+from sqlalchemy import String, Text, bindparam, cast, func, insert, or_, select, update
 
 from .. import tables
 from ..customers import to_customer
@@ -39,8 +42,13 @@ ERASED_FIELDS = ("name", "email", "phone", "preferred_channel", "attributes", "t
 """The customers columns erasure clears."""
 
 
-def export_data(crm, external_id: str) -> dict[str, Any]:
-    """Everything held about one customer, JSON-ready; the request is recorded."""
+def export_data(crm, external_id: str,
+                deliver: Callable[[dict[str, Any]], None] | None = None) -> dict[str, Any]:
+    """Everything held about one customer, JSON-ready; the request is recorded.
+
+    ``deliver`` (if given) receives the document before the request is
+    recorded, in the same transaction: if delivering fails, nothing is recorded.
+    """
     from ..cli.common import jsonable
 
     with crm.transaction() as tx:
@@ -71,57 +79,90 @@ def export_data(crm, external_id: str) -> dict[str, Any]:
         document["plugins"] = {name: data for name, data in
                                crm.hooks.call("crmkit_export_customer", tx, customer_id=cid)}
         counts = {k: len(v) for k, v in document.items() if isinstance(v, list)}
+        document = jsonable(document)
+        if deliver is not None:
+            deliver(document)
         conn.execute(insert(tables.privacy_requests), {
             "customer_id": cid, "kind": "export", "at": tx.now(), "actor": tx.actor,
             "details": {"external_id": external_id, "rows": counts,
                         "plugins": sorted(document["plugins"])}})
-    return jsonable(document)
+    return document
 
 
 def erase(crm, external_id: str) -> Customer:
     """Erase one customer's personal data everywhere (see the module docstring)."""
     with crm.transaction() as tx:
+        tx.command = redact_command(tx.command)
         conn = tx.conn
         customer = _load(conn, external_id)
         cid = customer.id
         found = customer_tables(crm, conn)
         _refuse_disabled_holders(crm, conn, found, customer)
-        needles = _needles(customer)
+        needles = tuple(_needles(customer))
         plugins = [name for name, _ in crm.hooks.call("crmkit_erase_customer", tx,
                                                       customer_id=cid)]
         tx.deliver_events()
         now = tx.now()
-        new_id = external_id
-        if any(n in external_id.lower() for n in needles):
-            new_id = "erased-" + secrets.token_hex(8)
+        aliases = _personal_external_ids(conn, cid, external_id, needles)
+        new_id = aliases.get(external_id, external_id)
         c = tables.customers
         conn.execute(update(c).where(c.c.id == cid).values(
             external_id=new_id, name=None, email=None, phone=None, preferred_channel=None,
             attributes={}, tags=[], erased_at=now, updated_at=now))
-        aliases = {external_id: new_id} if new_id != external_id else None
+        _replace_aliases(conn, found, cid, aliases)
         rows = {
             "interactions": _redact_json(conn, tables.interactions, "payload", cid,
-                                         lambda v: redact_payload(v, aliases=aliases)),
+                                         lambda v: redact_payload(v, aliases=aliases,
+                                                                  needles=needles)),
             "events": _redact_json(conn, tables.events, "payload", cid,
-                                   lambda v: redact_payload(v, aliases=aliases)),
-            "audit_log": _redact_audit(conn, cid, aliases),
+                                   lambda v: redact_payload(v, aliases=aliases, needles=needles)),
+            "audit_log": _redact_audit(conn, cid),
         }
+        _redact_json(conn, tables.privacy_requests, "details", cid,
+                     lambda v: redact_payload(v, kept=True, aliases=aliases, needles=needles))
         consents = tables.consents
         rows["consents"] = conn.execute(
             update(consents).where(consents.c.customer_id == cid)
             .values(granted=False, source="erasure", recorded_at=now)).rowcount
-        left = _personal_text_left(conn, found, cid, needles)
+        left = _personal_text_left(conn, found, cid, list(needles))
         if left:
             raise PluginError(f"erasure of {external_id!r} rolled back: personal data is "
                               "still in " + ", ".join(left))
         conn.execute(insert(tables.privacy_requests), {
             "customer_id": cid, "kind": "erase", "at": now, "actor": tx.actor,
-            "details": {"external_id": new_id, "external_id_replaced": bool(aliases),
+            "details": {"external_id": new_id, "external_id_replaced": new_id != external_id,
                         "rows": rows, "plugins": plugins}})
         tx.audit("erase", "customers", new_id,
                  {"erased": list(ERASED_FIELDS), "plugins": plugins}, customer_id=cid)
         tx.emit("customer.erased", cid, {"external_id": new_id})
         return to_customer(conn.execute(select(c).where(c.c.id == cid)).mappings().one())
+
+
+def _personal_external_ids(conn, cid: int, external_id: str,
+                           needles: tuple[str, ...]) -> dict[str, str]:
+    """``{old: new}`` for the customer's and their interactions' external ids that hold a
+    needle: each gets a random ``erased-…`` id."""
+    i = tables.interactions
+    ids = [external_id, *conn.execute(select(i.c.external_id).where(
+        i.c.customer_id == cid, i.c.external_id.is_not(None))).scalars()]
+    return {old: "erased-" + secrets.token_hex(8) for old in ids
+            if any(n in old.lower() for n in needles)}
+
+
+def _replace_aliases(conn, found: list[CustomerTable], cid: int, aliases: dict[str, str]) -> None:
+    """Replace every alias (longest first) in the plain-text columns of every row about ``cid``
+    (the interactions' external ids, audit keys, text a plugin copied an id into)."""
+    for held in found:
+        if held.name == "customers":
+            continue
+        about = or_(*[held.clause.c[r] == cid for r in held.refs])
+        for name in held.texts:
+            col = held.clause.c[name]
+            if not isinstance(col.type, String):
+                continue
+            for old in sorted(aliases, key=len, reverse=True):
+                conn.execute(update(held.clause).where(about, col.contains(old, autoescape=True))
+                             .values({name: func.replace(col, old, aliases[old])}))
 
 
 def _refuse_disabled_holders(crm, conn, found: list[CustomerTable], customer) -> None:
@@ -183,19 +224,17 @@ def _redact_json(conn, table, column: str, cid: int, redact) -> int:
     return len(changed)
 
 
-def _redact_audit(conn, cid: int, aliases: dict[str, str] | None) -> int:
+def _redact_audit(conn, cid: int) -> int:
     a = tables.audit_log
     changed = []
-    for row_id, key, changes, command in conn.execute(
-            select(a.c.id, a.c.record_key, a.c.changes, a.c.command)
-            .where(a.c.customer_id == cid)):
+    for row_id, changes, command in conn.execute(
+            select(a.c.id, a.c.changes, a.c.command).where(a.c.customer_id == cid)):
         changed.append({"row_id": row_id, "new_changes": redact_values(changes or {}),
-                        "new_command": redact_command(command),
-                        "new_key": (aliases or {}).get(key, key)})
+                        "new_command": redact_command(command)})
     if changed:
         conn.execute(update(a).where(a.c.id == bindparam("row_id"))
-                     .values(changes=bindparam("new_changes"), command=bindparam("new_command"),
-                             record_key=bindparam("new_key")), changed)
+                     .values(changes=bindparam("new_changes"), command=bindparam("new_command")),
+                     changed)
     return len(changed)
 
 

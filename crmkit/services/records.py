@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import codecs
 import csv
-import json
 import os
 import re
 from decimal import Decimal
 from typing import Any, Callable, Iterator, NamedTuple
 
 from ..errors import ValidationError
+from ..types import parse_json
 
 MAX_LINE_BYTES = 1_048_576
 """The longest accepted physical line of an import file (1 MiB); a longer line is a row error."""
@@ -172,7 +172,7 @@ def _too_long(line: int) -> Record:
 def _csv_records(handle, progress: Progress | None, width: int) -> Iterator[Record]:
     oversized: list[int] = []
     csv.field_size_limit(MAX_LINE_BYTES)
-    reader = csv.reader(_lines(handle, progress, oversized))
+    reader = csv.reader(_lines(handle, progress, oversized), strict=True)
     last = 0
     try:
         for row in reader:
@@ -192,11 +192,29 @@ def _csv_records(handle, progress: Progress | None, width: int) -> Iterator[Reco
                 continue
             yield Record(first, row)
     except csv.Error as exc:
-        raise ValidationError(f"line {last + 1}: CSV: {exc}") from None
+        raise ValidationError(_csv_syntax_error(exc, last + 1, reader.line_num)) from None
+
+
+def _csv_syntax_error(exc: csv.Error, start: int, at: int) -> str:
+    """One line for a CSV syntax error in the record starting on line ``start`` (read up to ``at``).
+
+    The usual cause is a quote that is never closed: the reader then takes
+    every following line into one field, so the error names the line where
+    the record (and so the quote) began.
+    """
+    message = str(exc)
+    if message == "unexpected end of data":
+        return (f"line {start}: CSV syntax error: a quoted field of the record that starts on "
+                "this line is never closed (the file ends inside it)")
+    if message.startswith("field larger than field limit"):
+        message = (f"a field is longer than {MAX_LINE_BYTES} bytes (the limit)")
+    if at > start:
+        return (f"line {start}: CSV syntax error: {message} on line {at} (a quoted field of "
+                f"the record that starts on line {start} runs to line {at}: is a quote missing?)")
+    return f"line {start}: CSV syntax error: {message}"
 
 
 def _jsonl_records(handle, progress: Progress | None) -> Iterator[Record]:
-    loads = json.loads
     oversized: list[int] = []
     for number, text in enumerate(_lines(handle, progress, oversized), 1):
         if oversized and oversized[-1] == number:
@@ -205,7 +223,7 @@ def _jsonl_records(handle, progress: Progress | None) -> Iterator[Record]:
         if not text.strip():
             continue
         try:
-            value = loads(text, parse_float=Decimal)
+            value = parse_json(text, parse_float=Decimal)
         except ValueError as exc:
             yield Record(number, None, ("json", f"not valid JSON: {exc}"))
             continue

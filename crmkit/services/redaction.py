@@ -25,22 +25,35 @@ KEPT_KEYS = frozenset({
 _COMMAND_WORD = re.compile(r"[a-z][a-z0-9_-]*\Z")
 
 
-def redact_payload(value: Any, kept: bool = False, aliases: dict[str, str] | None = None) -> Any:
+def redact_payload(value: Any, kept: bool = False, aliases: dict[str, str] | None = None,
+                   needles: tuple[str, ...] = ()) -> Any:
     """A payload with the text of every key outside :data:`KEPT_KEYS` replaced by ERASED.
 
-    ``aliases`` maps texts to their replacement everywhere, kept keys included
-    (erasure uses it when an external id itself was personal).
+    ``aliases`` maps texts to their replacement wherever they occur, kept keys
+    included (erasure uses it when an external id itself was personal); kept
+    text that still contains one of the lower-cased ``needles`` (the person's
+    name, email, phone) is replaced by ERASED too.  ``kept=True`` keeps all
+    text but applies the aliases and needles.
     """
     if isinstance(value, dict):
-        return {k: redact_payload(v, kept or k in KEPT_KEYS, aliases) for k, v in value.items()}
+        return {k: redact_payload(v, kept or k in KEPT_KEYS, aliases, needles)
+                for k, v in value.items()}
     if isinstance(value, list):
-        return [redact_payload(v, kept, aliases) for v in value]
+        return [redact_payload(v, kept, aliases, needles) for v in value]
     if isinstance(value, str):
-        if aliases and value in aliases:
-            return aliases[value]
         if not kept:
             return ERASED
+        return redact_text(value, aliases, needles)
     return value
+
+
+def redact_text(text: str, aliases: dict[str, str] | None = None,
+                needles: tuple[str, ...] = ()) -> str:
+    """``text`` with every alias replaced (longest first); ERASED if a needle is still in it."""
+    for old in sorted(aliases or {}, key=len, reverse=True):
+        text = text.replace(old, aliases[old])
+    lowered = text.lower()
+    return ERASED if any(n in lowered for n in needles) else text
 
 
 def redact_values(value: Any) -> Any:
@@ -77,4 +90,5 @@ def redact_command(command: str | None) -> str | None:
 _VALUED_OPTIONS = frozenset({"--db", "--actor", "--plugin"})
 
 
-__all__ = ["ERASED", "KEPT_KEYS", "redact_command", "redact_payload", "redact_values"]
+__all__ = ["ERASED", "KEPT_KEYS", "redact_command", "redact_payload", "redact_text",
+           "redact_values"]

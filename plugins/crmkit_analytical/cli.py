@@ -481,17 +481,16 @@ def segments() -> None:
 
 
 def _condition(text, path):
-    import json
-
     from crmkit.errors import ValidationError
+    from crmkit.types import parse_json
 
     if (text is None) == (path is None):
         raise ValidationError("give the condition with exactly one of --if JSON or --file PATH")
     if path is not None:
         return load_json_file(path, "--file")
     try:
-        return json.loads(text)
-    except json.JSONDecodeError as exc:
+        return parse_json(text)
+    except ValueError as exc:
         raise ValidationError(f"--if: not valid JSON: {exc}") from None
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 
 import attrs
 import click
@@ -127,14 +126,15 @@ def route_dry_run(state, interaction_id, customer, kind, channel, direction, pay
       crmkit collaborative route-dry-run --interaction 1200 --format json
     """
     from crmkit.errors import ValidationError
+    from crmkit.types import parse_json
 
     if (interaction_id is None) == (customer is None):
         raise ValidationError("route-dry-run: give either --interaction ID or --customer ID --kind KIND")
     document = None
     if payload is not None:
         try:
-            document = json.loads(payload)
-        except json.JSONDecodeError as exc:
+            document = parse_json(payload)
+        except ValueError as exc:
             raise ValidationError(f"--payload: not valid JSON: {exc}") from None
         if not isinstance(document, dict):
             raise ValidationError("--payload: must be a JSON object")

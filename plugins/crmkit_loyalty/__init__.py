@@ -57,6 +57,13 @@ def crmkit_event_types():
 
 
 @hookimpl
+def crmkit_validate_interactions(ctx, rows):
+    from .earning import settings_of, too_many_points
+
+    return too_many_points(settings_of(ctx), rows)
+
+
+@hookimpl
 def crmkit_react_interactions(ctx, batch):
     from .earning import react
 

@@ -13,7 +13,7 @@ from crmkit.errors import NotFound, ValidationError
 from . import expiry, ledger as lg, rewards, tiers
 from .errors import NotEnoughPoints
 from .settings import Settings, add_months
-from .tables import ledger, members
+from .tables import MAX_POINTS, ledger, members
 
 
 @attrs.frozen
@@ -224,6 +224,9 @@ class LoyaltyAPI:
         """
         if not isinstance(points, int) or isinstance(points, bool) or points == 0:
             raise ValidationError(f"adjust: points {points!r} must be a non-zero whole number")
+        if abs(points) > MAX_POINTS:
+            raise ValidationError(f"adjust: points {points}: one ledger entry holds at most "
+                                  f"{MAX_POINTS} (and at least -{MAX_POINTS})")
         if not isinstance(reason, str) or not reason.strip():
             raise ValidationError("adjust: reason: required non-empty text")
         customer_id = self._customer_id(external_id)

@@ -25,10 +25,10 @@ from crmkit.tables import customers, interactions
 from crmkit.types import MONEY_SCALE, UTCDateTime
 
 from . import ledger as lg
-from .line_items import excluded_by_interaction
+from .line_items import excluded_by_interaction, excluded_units
 from .portable import add_days, add_months, at_least_zero, integer_pairs, second_new_year
 from .settings import Settings
-from .tables import ledger, members, milestones
+from .tables import MAX_POINTS, ledger, members, milestones
 from .tiers import upgrade
 
 LEDGER_COLUMNS = ("customer_id", "at", "type", "source", "points", "owed_change", "reason",
@@ -163,6 +163,31 @@ def lot_expiry(s: Settings, at):
     if s.expiry_mode == "calendar":
         return second_new_year(at)
     return null()
+
+
+def too_many_points(s: Settings, rows: list[dict[str, Any]]) -> list[tuple[int, str, str]]:
+    """Problems of the purchases whose eligible amount could earn more points than one ledger
+    entry holds (:data:`.tables.MAX_POINTS`) at the highest tier's rate: refused before
+    anything is written, instead of an integer overflow in the write."""
+    multiplier = max((t.multiplier for t in s.tiers), default=Decimal(1))
+    multiplier = max(multiplier, Decimal(1))
+    rate = s.points_per_unit * multiplier
+    problems = []
+    for index, row in enumerate(rows):
+        amount = row.get("amount")
+        if row.get("kind") != "purchase" or amount is None:
+            continue
+        # excluded items with negative amounts raise what earns above the amount
+        eligible = amount - Decimal(excluded_units(row.get("payload"), s.excluded_categories)
+                                    ) / MONEY_SCALE
+        if eligible * rate <= MAX_POINTS:
+            continue
+        what = f"{amount}" if eligible == amount else f"{amount} (eligible {eligible})"
+        problems.append((index, "amount", f"{what} would earn up to {int(eligible * rate)} "
+                         f"loyalty points (points_per_unit {s.points_per_unit} × tier "
+                         f"multiplier {multiplier}); one ledger entry holds at most "
+                         f"{MAX_POINTS}"))
+    return problems
 
 
 def earn_factors(s: Settings) -> tuple[dict[str | None, int], int]:

@@ -40,6 +40,9 @@ members = Table(
 starting at or after ``ceiling_from`` (NULL: not known); see :mod:`.ceiling`.
 """
 
+MAX_POINTS = 2**31 - 1
+"""The most points one ledger entry holds (``points`` is a 32-bit integer on PostgreSQL)."""
+
 ledger = Table(
     "loyalty_ledger", metadata,
     Column("id", ID, primary_key=True),

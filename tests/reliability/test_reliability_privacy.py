@@ -4,7 +4,7 @@ The database is a small demo CRM (the core's sample customers and
 interactions, then every enabled plugin's ``crmkit_demo``) with every existing
 built-in and relcheck enabled.  Two people then get personal text into as
 many places as the public APIs allow: a complaint and a survey quoting their
-name, email and phone, a social handle, a service case and a task naming
+name, email and phone, a purchase whose external id holds the email, a social handle, a service case and a task naming
 them, a loyalty adjustment whose reason names them, a referral.  The scan
 reads every text and JSON column of every table with a plain engine (never
 through crmkit), so it finds what the erasure code forgot as well.
@@ -68,6 +68,10 @@ def _personalise(url: str, clock) -> dict[str, list[str]]:
                                              "priority": "high"})
             crm.interactions.record(ext, clock.now(), kind="survey", external_id=f"X-{ext}-2",
                                     payload={"nps": 3, "comment": f"{person.name} here, unhappy"})
+            # an order id made of the email: erasure must replace it, not refuse
+            crm.interactions.record(ext, clock.now(), amount="35.00",
+                                    external_id=f"web-{person.email}-1",
+                                    payload={"order_id": f"{person.email}/1"})
             if "social" in enabled:
                 social = crm.plugin("social")
                 social.link_handle(ext, "twitter", handle)

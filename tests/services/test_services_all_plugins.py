@@ -90,3 +90,43 @@ def test_merge_leaves_no_row_pointing_at_the_duplicate(everything, clock):
     assert rows_pointing_at(crm, dup.id) == {}
     assert len(crm.interactions.list(customer="KEEP")) == 8
     assert merged.email == EMAIL
+
+
+def test_erase_completes_and_leaves_nothing_when_the_ids_hold_the_email(everything, clock):
+    """The external ids of the customer and of their interactions are the email; every plugin
+    holds data; after the erase no column of any table (read as text) holds the email, name
+    or phone: not the erase's own audit row, nor an earlier privacy request."""
+    crm = everything
+    name, email, phone = "Quentin Zebulon-Marsh", "q.zebulon@example.net", "+1 202 555 0147"
+    crm.customers.add(email, name, email=email, phone="+1 202 555 0100", tags=["vip"])
+    crm.customers.update(email, phone=phone)  # the audit log holds old → new values
+    crm.interactions.record_many([
+        {"customer": email, "occurred_at": T0 + dt.timedelta(days=d), "amount": "40.00",
+         "external_id": f"shop:{email}:{d}",
+         "payload": {"order_id": f"{email}/{d}", "text": f"for {name}"}}
+        for d in range(3)])
+    if "social" in crm.enabled_plugins():
+        crm.plugin("social").link_handle(email, "twitter", "qzebulon")
+    if "operational" in crm.enabled_plugins():
+        ops = crm.plugin("operational")
+        ops.open_case(email, f"{name} ({email}) cannot log in")
+        ops.create_task(email, f"Call {name} on {phone}", None, T0 + dt.timedelta(days=5))
+    if "loyalty" in crm.enabled_plugins():
+        crm.plugin("loyalty").adjust(email, 25, f"goodwill for {name}")
+    clock.set(T0 + dt.timedelta(days=40))
+    crm.sweep()
+    crm.customers.export_data(email)
+    needles = [name, email, phone, "+1 202 555 0100"]
+    assert {"customers.email", "interactions.external_id", "audit_log.changes",
+            "privacy_requests.details"} <= set(scan(crm, needles, every_column=True))
+
+    crm.command = f"crmkit customers erase {email} --yes"  # as the CLI records it
+    tombstone = crm.customers.erase(email)
+    assert scan(crm, needles, every_column=True) == []
+    assert tombstone.external_id.startswith("erased-") and tombstone.erased_at is not None
+    interactions = crm.interactions.list(customer=tombstone.external_id)
+    assert sorted(i.amount for i in interactions) == [40, 40, 40]
+    assert all(i.external_id.startswith("erased-") for i in interactions)
+    assert len({i.external_id for i in interactions}) == 3
+    [entry] = [e for e in crm.customers.history(tombstone.external_id) if e.action == "erase"]
+    assert entry.command == "crmkit customers erase (erased arguments)"

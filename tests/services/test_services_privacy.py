@@ -17,8 +17,9 @@ ADA = {"name": "Ada Lovelace", "email": "ada.lovelace@example.com", "phone": "+4
 HANDLE = "@ada_codes"
 
 
-def scan(crm, needles: list[str]) -> list[str]:
-    """Every ``table.column`` of the whole database whose text or JSON contains a needle."""
+def scan(crm, needles: list[str], every_column: bool = False) -> list[str]:
+    """Every ``table.column`` of the whole database whose text or JSON (``every_column``: any
+    column, read as text) contains a needle."""
     hits = []
     with crm.read() as conn:
         inspector = inspect(conn)
@@ -26,7 +27,7 @@ def scan(crm, needles: list[str]) -> list[str]:
             columns = inspector.get_columns(name)
             clause = table(name, *[column(c["name"], c["type"]) for c in columns])
             for c in columns:
-                if not isinstance(c["type"], (String, JSON)):
+                if not every_column and not isinstance(c["type"], (String, JSON)):
                     continue
                 text = func.lower(cast(clause.c[c["name"]], Text))
                 forms = set()
@@ -171,6 +172,53 @@ def test_export_data_cli_writes_json(crm, run_cli, tmp_path):
     assert code == 0 and json.loads(out)["customer"]["name"] == ADA["name"]
     code, _, err = run_cli("customers", "export-data", "NOPE")
     assert code == 1 and err == "error: no customer 'NOPE'\n"
+
+
+def export_requests(crm) -> int:
+    with crm.read() as conn:
+        return conn.execute(select(func.count()).select_from(tables.privacy_requests)
+                            .where(tables.privacy_requests.c.kind == "export")).scalar_one()
+
+
+def test_export_data_to_a_file_is_atomic_private_and_recorded_once_delivered(
+        crm, run_cli, tmp_path, monkeypatch):
+    import errno
+    import json
+    import os
+    import tempfile
+
+    person(crm)
+    target = tmp_path / "ada.json"
+    target.write_text("the previous export\n", encoding="utf-8")
+    target.chmod(0o644)
+    real = tempfile.NamedTemporaryFile
+
+    def disk_full(*args, **kwargs):  # the first write fails as on a full disk
+        handle = real(*args, **kwargs)
+
+        def write(text):
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        handle.write = write
+        return handle
+
+    monkeypatch.setattr(tempfile, "NamedTemporaryFile", disk_full)
+    code, out, err = run_cli("customers", "export-data", "C1", "-o", str(target))
+    assert code == 1
+    assert err == f"error: cannot write {target}: No space left on device (nothing was written)\n"
+    assert target.read_text(encoding="utf-8") == "the previous export\n"
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".crmkit")] == []
+    assert export_requests(crm) == 0
+
+    monkeypatch.setattr(tempfile, "NamedTemporaryFile", real)
+    old_umask = os.umask(0o022)
+    try:
+        code, out, err = run_cli("customers", "export-data", "C1", "-o", str(target))
+    finally:
+        os.umask(old_umask)
+    assert code == 0, err
+    assert json.loads(target.read_text(encoding="utf-8"))["customer"]["name"] == ADA["name"]
+    assert target.stat().st_mode & 0o777 == 0o600
+    assert export_requests(crm) == 1
 
 
 def test_consent_per_channel_with_source_and_time(crm, clock, run_cli):
