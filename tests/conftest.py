@@ -1,7 +1,7 @@
 """Shared fixtures: the vendor-style test plugin on ``sys.path``, CLI runner helpers.
 
 The ``crm_url``, ``crm``, ``clock`` and ``postgres_server`` fixtures come from
-``crmkit.testing`` (the pytest plugin crmkit ships for plugin authors too).
+``crmkit.devtools.testing`` (the pytest plugin crmkit ships for plugin authors too).
 """
 
 from __future__ import annotations

@@ -143,7 +143,7 @@ def crm_url(request, tmp_path) -> str:
 @pytest.fixture
 def clock():
     """A controllable clock at 2025-01-01 12:00 UTC."""
-    from .clock import FixedClock
+    from ..clock import FixedClock
 
     return FixedClock(dt.datetime(2025, 1, 1, 12, 0, tzinfo=dt.timezone.utc))
 
@@ -151,7 +151,7 @@ def clock():
 @pytest.fixture
 def crm(crm_url, clock):
     """A new CRM on ``crm_url`` with the test clock; no plugin enabled."""
-    from .app import CRM
+    from ..app import CRM
 
     with CRM.open(crm_url, clock=clock, create=True) as instance:
         yield instance
