@@ -27,20 +27,6 @@ log = logging.getLogger("crmkit.plugins")
 
 ENTRY_POINT_GROUP = "crmkit"
 
-# Hooks that describe one plugin: called on that plugin alone.
-PER_PLUGIN_HOOKS = frozenset(
-    {
-        "crmkit_config_schema",
-        "crmkit_migrations",
-        "crmkit_tables",
-        "crmkit_cli",
-        "crmkit_plugin_api",
-        "crmkit_event_types",
-        "crmkit_customer_schema",
-    }
-)
-
-
 @attrs.define
 class InstalledPlugin:
     """One installed plugin: where it comes from, its module once loaded, or its load error."""

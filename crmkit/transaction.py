@@ -145,11 +145,6 @@ class HookContext:
         """Emit a domain event from this plugin (stored and delivered before commit)."""
         self.tx.emit(type, customer_id, payload, source=self.plugin)
 
-    @property
-    def event_depth(self) -> int:
-        """How deep in an event chain the current delivery is (0 outside on_events)."""
-        return self.tx._depth
-
     def audit(self, action: str, table_name: str, record_key: str | None,
               changes: dict[str, Any], customer_id: int | None = None) -> None:
         """Append an audit-log row for a change this plugin made."""
