@@ -29,8 +29,7 @@ SQLITE_CACHE_KIB = 128 * 1024
 """Page cache per SQLite connection (SQLite's default is 2 MiB); it only grows as pages are read.
 A batch's writes land on random pages of the customer-keyed tables and indexes (interactions,
 a plugin's leads or ledger); once those outgrow the cache, every miss is a read from the OS,
-which at a million interactions costs more than the insert itself.  At 32 MiB the million-row
-operational and loyalty benchmarks took 57 s and 85 s, at 128 MiB 50 s and 65 s."""
+which at a million interactions costs more than the insert itself."""
 
 WRITE = "crmkit_write"
 """Execution option: the transaction will write (SQLite begins it IMMEDIATE)."""

@@ -39,9 +39,9 @@ def collector_paused() -> Iterator[None]:
     A batch allocates hundreds of thousands of short-lived containers (rows,
     payloads, parameters) that reference counting frees anyway, yet each
     allocation burst makes the collector walk every live object of the process,
-    several times per batch: 0.8 s of a 5 s 50k-row batch when the caller holds
-    a million rows in memory.  Cycles made during the batch are collected after
-    it.  A collector the caller already disabled stays disabled.
+    several times per batch, which is slow when the caller holds many rows in
+    memory.  Cycles made during the batch are collected after it.  A collector
+    the caller already disabled stays disabled.
     """
     if not gc.isenabled():
         yield
