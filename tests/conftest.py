@@ -27,19 +27,29 @@ def vendor_crm(crm_url, clock):
 
 
 @pytest.fixture
-def run_cli(crm_url):
-    """Run ``crmkit --db crm_url ARGS…``; returns (exit code, stdout, stderr)."""
+def cli_runner():
+    """A click ``CliRunner`` whose result has ``stdout`` and ``stderr`` apart, on every click
+    that crmkit supports (click 8.1 mixes them unless told ``mix_stderr=False``; 8.2 dropped
+    that argument and always keeps them apart)."""
+    import inspect
+
     from click.testing import CliRunner
 
+    mixes_by_default = "mix_stderr" in inspect.signature(CliRunner).parameters
+    return CliRunner(mix_stderr=False) if mixes_by_default else CliRunner()
+
+
+@pytest.fixture
+def run_cli(crm_url, cli_runner):
+    """Run ``crmkit --db crm_url ARGS…``; returns (exit code, stdout, stderr)."""
     from crmkit.cli import cli, main
 
     def run(*args: str, input: str | None = None, plugins: tuple[str, ...] = ()):
-        runner = CliRunner()
         argv = ["--db", crm_url]
         for module in plugins:
             argv += ["--plugin", module]
         argv += list(args)
-        result = runner.invoke(_Main(), argv, input=input, catch_exceptions=False)
+        result = cli_runner.invoke(_Main(), argv, input=input, catch_exceptions=False)
         return result.exit_code, result.stdout, result.stderr
 
     class _Main:
