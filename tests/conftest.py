@@ -51,6 +51,16 @@ def cli_runner():
 
 
 @pytest.fixture
+def cli_on_test_clock(monkeypatch, clock):
+    """Commands run in-process (``run_cli``) take "now" from the test's ``clock``, not the wall
+    clock: their results then depend neither on today's date nor on how long the test takes."""
+    import crmkit.clock
+
+    monkeypatch.setattr(crmkit.clock.SystemClock, "now", lambda self: clock.now())
+    return clock
+
+
+@pytest.fixture
 def run_cli(crm_url, cli_runner):
     """Run ``crmkit --db crm_url ARGS…``; returns (exit code, stdout, stderr)."""
     from crmkit.cli import cli, main
