@@ -259,7 +259,9 @@ def _manager():
 
 
 def _marker(module: ModuleType, attr: str) -> dict[str, Any] | None:
-    """The ``@hookimpl`` options of ``module.attr`` (``None`` when it is not marked)."""
+    """The ``@hookimpl`` options of ``module.attr`` (``None`` when it is missing or not marked)."""
+    if not hasattr(module, attr):  # pluggy 1.5 raises AttributeError for a missing name
+        return None
     return _manager().parse_hookimpl_opts(module, attr)
 
 
