@@ -132,9 +132,25 @@ def _limit_neg_ll_grad(theta, x, m, w):
     return -float(np.dot(w, ll)), -np.array([np.dot(w, d_p), np.dot(w, d_scale)])
 
 
-def fit(x, m, max_iterations: int = 1000) -> FitResult:
+def starts(x, m, w) -> list[list[float]]:
+    """Data-driven starting points (p, q, w = v/q) for the optimiser.
+
+    The spread of the customers' mean spends, beyond what their own purchase
+    counts explain, gives q by the method of moments (kept within [1.5, 50]);
+    p is tried at 1 and 4, with w set so that the mean spend p·v/(q−1) matches
+    the data.
+    """
+    mean = float(np.sum(w * x * m) / np.sum(w * x))
+    variance = float(np.sum(w * (m - mean) ** 2) / np.sum(w))
+    q0 = float(np.clip(2 + mean * mean / variance, 1.5, 50.0)) if variance > 0 else 50.0
+    return [[p0, q0, mean * (q0 - 1) / (p0 * q0)] for p0 in (1.0, 4.0)]
+
+
+def fit(x, m, max_iterations: int = 1000, penalizer_coef: float = 0.0) -> FitResult:
     """Fit on customers with x > 0 repeat purchases and mean repeat spend m > 0.
 
+    ``penalizer_coef`` > 0 adds ``penalizer_coef · n · Σ (ln θ)²`` over the
+    searched θ = (p, q, v/q) to the negative log-likelihood of the n customers.
     Raises :class:`ModelFitError` when there are too few such customers, the
     optimiser does not converge, or the fitted q <= 1.
     """
@@ -146,17 +162,18 @@ def fit(x, m, max_iterations: int = 1000) -> FitResult:
                             f"value; there {'is' if len(x) == 1 else 'are'} {len(x)}")
     rows, weights = np.unique(np.column_stack([x, m]), axis=0, return_counts=True)
     ux, um, w = rows[:, 0], rows[:, 1], weights.astype(float)
-    mean = float(np.sum(w * ux * um) / np.sum(w * ux))
+    penalty = penalizer_coef * len(x)
+    begin = starts(ux, um, w)
     try:
         result = mle.maximise("Gamma-Gamma", ("p", "q", "scale"),
                               lambda th: _neg_ll_grad_reparam(th, ux, um, w),
-                              [1.0, 2.0, mean], max_iterations)
+                              begin, max_iterations, penalty)
     except ModelFitError as exc:
-        if exc.at_bound != ("q",):
+        if exc.limits != {"q": "∞"}:
             raise
         limit = mle.maximise("Gamma-Gamma (no heterogeneity)", ("p", "scale"),
                              lambda th: _limit_neg_ll_grad(th, ux, um, w),
-                             [1.0, mean], max_iterations)
+                             [[p, scale * q / (q - 1)] for p, q, scale in begin], max_iterations, penalty)
         params = Params(limit.params["p"], math.inf, math.inf, limit.params["scale"])
         errors = {"p": limit.standard_errors["p"], "q": math.nan, "v": math.nan}
         return FitResult(params, limit.log_likelihood, len(x), errors, limit.iterations)
