@@ -10,7 +10,8 @@ units since the first purchase, the likelihood is (paper, eq. 6)
     A3 = (α+T)^-(r+x)                  A4 = a / (b+x−1) · (α+t_x)^-(r+x)
 
 computed here in log space (``ln(A3 + A4)`` with ``logaddexp``), so customers
-with hundreds of purchases neither overflow nor underflow.
+with hundreds of purchases neither overflow nor underflow, and arranged so
+that no terms cancel when parameters are huge (see :func:`mle.log_rising`).
 """
 
 from __future__ import annotations
@@ -50,31 +51,18 @@ def _arrays(x, t_x, T):
 
 
 def _log_parts(r, alpha, a, b, x, t_x, T):
-    """ln A3 and ln A4 per customer (ln A4 = -inf where x = 0)."""
-    ln_a3 = -(r + x) * np.log(alpha + T)
+    """ln(α^r A3) and ln(α^r A4) per customer (the second −inf where x = 0).
+
+    α^r (α+T)^-(r+x) is written −r ln(1 + T/α) − x ln(α+T), so that nothing
+    cancels when r and α are both huge (a purchase rate the same for all).
+    """
+    ln_a3 = -r * np.log1p(T / alpha) - x * np.log(alpha + T)
     ln_a4 = np.full_like(ln_a3, -np.inf)
     repeat = x > 0
-    xr = x[repeat]
-    ln_a4[repeat] = np.log(a) - np.log(b + xr - 1) - (r + xr) * np.log(alpha + t_x[repeat])
+    xr, txr = x[repeat], t_x[repeat]
+    ln_a4[repeat] = (np.log(a) - np.log(b + xr - 1) - r * np.log1p(txr / alpha)
+                     - xr * np.log(alpha + txr))
     return ln_a3, ln_a4
-
-
-def _log_rising(y, x):
-    """ln Γ(y+x) − ln Γ(y), without cancellation for large y (Stirling's series beyond 1000)."""
-    from scipy.special import gammaln
-
-    y, x = np.broadcast_arrays(np.asarray(y, dtype=float), np.asarray(x, dtype=float))
-    result = np.empty(y.shape)
-    small = y < 1000.0
-    result[small] = gammaln(y[small] + x[small]) - gammaln(y[small])
-    yl, xl = y[~small], x[~small]
-    z = yl + xl
-
-    def series(v):
-        return 1 / (12 * v) - 1 / (360 * v ** 3) + 1 / (1260 * v ** 5)
-
-    result[~small] = (yl - 0.5) * np.log1p(xl / yl) + xl * np.log(z) - xl + series(z) - series(yl)
-    return result
 
 
 def _log_a2(a, b, x):
@@ -83,18 +71,15 @@ def _log_a2(a, b, x):
     (The plain sum of four ln Γ terms loses about 1e-5 per customer near
     a, b ≈ 1e10 to cancellation: enough to blur the identification check.)
     """
-    return _log_rising(b, x) - _log_rising(a + b, x)
+    return mle.log_rising(b, x) - mle.log_rising(a + b, x)
 
 
 def log_likelihood_terms(params: Params, x, t_x, T) -> np.ndarray:
     """Each customer's log-likelihood ln L(r, α, a, b | x, t_x, T)."""
-    from scipy.special import gammaln
-
     x, t_x, T = _arrays(x, t_x, T)
     r, alpha, a, b = params.r, params.alpha, params.a, params.b
     ln_a3, ln_a4 = _log_parts(r, alpha, a, b, x, t_x, T)
-    return (gammaln(r + x) - gammaln(r) + r * np.log(alpha)
-            + _log_a2(a, b, x) + np.logaddexp(ln_a3, ln_a4))
+    return mle.log_rising(r, x) + _log_a2(a, b, x) + np.logaddexp(ln_a3, ln_a4)
 
 
 def log_likelihood(params: Params, x, t_x, T, weights=None) -> float:
@@ -105,17 +90,16 @@ def log_likelihood(params: Params, x, t_x, T, weights=None) -> float:
 
 def _neg_ll_grad(theta, x, t_x, T, w):
     """Negative log-likelihood and its analytic gradient in (r, α, a, b)."""
-    from scipy.special import digamma, gammaln
+    from scipy.special import digamma
 
     r, alpha, a, b = theta
     ln_a3, ln_a4 = _log_parts(r, alpha, a, b, x, t_x, T)
     ln_sum = np.logaddexp(ln_a3, ln_a4)
     w4 = np.exp(ln_a4 - ln_sum)
     w3 = 1.0 - w4
-    ll = (gammaln(r + x) - gammaln(r) + r * np.log(alpha)
-          + _log_a2(a, b, x) + ln_sum)
-    log_T, log_tx = np.log(alpha + T), np.log(alpha + t_x)
-    d_r = digamma(r + x) - digamma(r) + np.log(alpha) - w3 * log_T - w4 * log_tx
+    ll = mle.log_rising(r, x) + _log_a2(a, b, x) + ln_sum
+    d_r = (digamma(r + x) - digamma(r) - w3 * np.log1p(T / alpha)
+           - w4 * np.log1p(t_x / alpha))
     d_alpha = r / alpha - (r + x) * (w3 / (alpha + T) + w4 / (alpha + t_x))
     dg_ab, dg_abx = digamma(a + b), digamma(a + b + x)
     d_a = dg_ab - dg_abx + w4 / a

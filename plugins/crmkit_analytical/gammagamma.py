@@ -82,13 +82,18 @@ def require_q_above_one(params: Params) -> None:
 
 def log_likelihood_terms(params: Params, x, m) -> np.ndarray:
     """Each customer's ln L(p, q, v | x, m_x) (x > 0, m_x > 0)."""
+    x, m = np.asarray(x, dtype=float), np.asarray(m, dtype=float)
+    return _terms(params.p, params.q, params.v, x, m)
+
+
+def _terms(p, q, v, x, m):
+    """ln L per customer, arranged so that nothing cancels when q and v are huge
+    (q ln v − (px+q) ln(v+x·m) = −q ln(1 + x·m/v) − px ln(v+x·m))."""
     from scipy.special import gammaln
 
-    x, m = np.asarray(x, dtype=float), np.asarray(m, dtype=float)
-    p, q, v = params.p, params.q, params.v
     px = p * x
-    return (gammaln(px + q) - gammaln(px) - gammaln(q) + q * np.log(v)
-            + (px - 1) * np.log(m) + px * np.log(x) - (px + q) * np.log(v + x * m))
+    return (mle.log_rising(q, px) - gammaln(px) - q * np.log1p(x * m / v)
+            - px * np.log(v + x * m) + (px - 1) * np.log(m) + px * np.log(x))
 
 
 def log_likelihood(params: Params, x, m, weights=None) -> float:
@@ -98,16 +103,15 @@ def log_likelihood(params: Params, x, m, weights=None) -> float:
 
 
 def _neg_ll_grad(theta, x, m, w):
-    from scipy.special import digamma, gammaln
+    from scipy.special import digamma
 
     p, q, v = theta
     px = p * x
     log_vxm = np.log(v + x * m)
-    ll = (gammaln(px + q) - gammaln(px) - gammaln(q) + q * np.log(v)
-          + (px - 1) * np.log(m) + px * np.log(x) - (px + q) * log_vxm)
+    ll = _terms(p, q, v, x, m)
     dg = digamma(px + q)
     d_p = x * (dg - digamma(px) + np.log(m) + np.log(x) - log_vxm)
-    d_q = dg - digamma(q) + np.log(v) - log_vxm
+    d_q = dg - digamma(q) - np.log1p(x * m / v)
     d_v = q / v - (px + q) / (v + x * m)
     grad = np.array([np.dot(w, d) for d in (d_p, d_q, d_v)])
     return -float(np.dot(w, ll)), -grad
@@ -169,7 +173,7 @@ def fit(x, m, max_iterations: int = 1000, penalizer_coef: float = 0.0) -> FitRes
                               lambda th: _neg_ll_grad_reparam(th, ux, um, w),
                               begin, max_iterations, penalty)
     except ModelFitError as exc:
-        if exc.limits != {"q": "∞"}:
+        if exc.limits != {"q": "∞"} and exc.at_bound != ("q",):
             raise
         limit = mle.maximise("Gamma-Gamma (no heterogeneity)", ("p", "scale"),
                              lambda th: _limit_neg_ll_grad(th, ux, um, w),

@@ -184,6 +184,24 @@ def maximise(model: str, names: Sequence[str],
                iterations=optimum.iterations)
 
 
+def log_rising(y, x):
+    """ln Γ(y+x) − ln Γ(y) (x ≥ 0), without cancellation for large y (Stirling's series beyond 1000)."""
+    from scipy.special import gammaln
+
+    y, x = np.broadcast_arrays(np.asarray(y, dtype=float), np.asarray(x, dtype=float))
+    result = np.empty(y.shape)
+    small = y < 1000.0
+    result[small] = gammaln(y[small] + x[small]) - gammaln(y[small])
+    yl, xl = y[~small], x[~small]
+    z = yl + xl
+
+    def series(v):
+        return 1 / (12 * v) - 1 / (360 * v ** 3) + 1 / (1260 * v ** 5)
+
+    result[~small] = (yl - 0.5) * np.log1p(xl / yl) + xl * np.log(z) - xl + series(z) - series(yl)
+    return result
+
+
 def standard_errors(neg_ll_grad, theta: np.ndarray) -> np.ndarray:
     """Square roots of the diagonal of the inverse observed information (NaN if singular)."""
     k = len(theta)

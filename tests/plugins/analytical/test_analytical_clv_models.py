@@ -278,3 +278,36 @@ def test_hundreds_of_purchases_raise_no_overflow_warnings():
     assert values[2][4] > 0.99
     assert values[3][4] == pytest.approx(
         series_expected_purchases(CDNOW_BG, 52, 900, 399.5, 400), rel=1e-8)
+
+
+def test_log_likelihoods_stay_exact_for_huge_parameters():
+    """Near a limit (a, b → ∞; r, α → ∞; q → ∞) the terms must not cancel: the
+    identification check compares log-likelihoods there to 0.001 over a whole base."""
+    getcontext().prec = 60
+    D = lambda v: Decimal(repr(float(v)))  # noqa: E731
+
+    def bgnbd_reference(r, alpha, a, b, x, t_x, T):
+        r, alpha, a, b, t_x, T = map(D, (r, alpha, a, b, t_x, T))
+        rising = sum(((r + k).ln() for k in range(x)), Decimal(0))
+        a2 = sum(((b + k) / (a + b + k)).ln() for k in range(x))
+        ln3 = r * (alpha / (alpha + T)).ln() - x * (alpha + T).ln()
+        total = ln3.exp()
+        if x > 0:
+            total += (a.ln() - (b + x - 1).ln() + r * (alpha / (alpha + t_x)).ln()
+                      - x * (alpha + t_x).ln()).exp()
+        return float(rising + a2 + total.ln())
+
+    for params in [(0.243, 4.414, 3e8, 1.6e10), (2e8, 4e8, 0.793, 2.426), (3e9, 5e9, 2e9, 7e10)]:
+        for x, t_x, T in [(0, 0.0, 38.0), (3, 20.0, 38.0), (25, 60.0, 70.0)]:
+            got = bgnbd.log_likelihood_terms(bgnbd.Params(*params), [x], [t_x], [T])[0]
+            assert got == pytest.approx(bgnbd_reference(*params, x, t_x, T), abs=1e-9)
+
+    p, q, scale = 4.0, 1e12, 25.0
+    v = q * scale
+    for x, m in [(1, 80.0), (3, 120.0), (10, 95.5)]:
+        px = int(p) * x
+        reference = (sum((D(q) + k).ln() for k in range(px)) - D(math.lgamma(px))
+                     - D(q) * (1 + D(x) * D(m) / D(v)).ln() - px * (D(v) + D(x) * D(m)).ln()
+                     + (px - 1) * D(m).ln() + px * D(x).ln())
+        got = gammagamma.log_likelihood_terms(gammagamma.Params(p, q, v), [x], [m])[0]
+        assert got == pytest.approx(float(reference), abs=1e-9)
