@@ -174,7 +174,11 @@ def fit(x, m, max_iterations: int = 1000, penalizer_coef: float = 0.0) -> FitRes
                               begin, max_iterations, penalty)
     except ModelFitError as exc:
         if exc.limits != {"q": "∞"} and exc.at_bound != ("q",):
-            raise
+            if not exc.at_bound:
+                raise
+            raise ModelFitError(f"{exc}; {len(x)} customers with repeat purchases: more customers, "
+                                "or a penalty (clv.penalizer_coef, e.g. 0.01), give a fit",
+                                at_bound=exc.at_bound, limits=exc.limits) from None
         limit = mle.maximise("Gamma-Gamma (no heterogeneity)", ("p", "scale"),
                              lambda th: _limit_neg_ll_grad(th, ux, um, w),
                              [[p, scale * q / (q - 1)] for p, q, scale in begin], max_iterations, penalty)

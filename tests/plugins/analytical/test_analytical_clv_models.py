@@ -215,6 +215,21 @@ def test_non_convergence_and_too_little_data_are_clear_errors():
         gammagamma.fit([0, 3], [0, 10.0])
 
 
+def test_spend_without_variation_within_customers_is_refused_as_not_identified():
+    """Each customer spends the same on every purchase: p → ∞ (with p·scale fixed) is the
+    maximum, a refusal that names the limit and the remedy; a penalty gives a fit."""
+    rng = np.random.default_rng(1)
+    x = rng.integers(1, 6, 300).astype(float)
+    m = 1.0 / rng.gamma(4.0, 1 / 100.0, 300)
+    with pytest.raises(ModelFitError, match=r"^Gamma-Gamma fit is not identified: the likelihood "
+                                            r"does not fall as p → ∞ and scale → 0 \(.*\); 300 "
+                                            r"customers with repeat purchases: more customers, or "
+                                            r"a penalty \(clv.penalizer_coef, e.g. 0.01\), give a fit$"):
+        gammagamma.fit(x, m)
+    penalised = gammagamma.fit(x, m, penalizer_coef=0.01)
+    assert penalised.params.heterogeneous and 1 < penalised.params.q < 100
+
+
 def test_no_heterogeneity_in_spend_is_fitted_as_the_limit():
     """Every customer's purchases from one Gamma(p, scale): q, v → ∞ (or huge); spend = the common mean."""
     rng = np.random.default_rng(9)
