@@ -13,7 +13,8 @@ from crmkit_analytical.tables import clv_predictions, clv_runs, lifecycle
 
 def prepared(crm):
     crm.plugins.enable("analytical")
-    rows, _, _ = purchase_history(customers=80)
+    # 120 customers identify the BG/NBD (80 of this history do not: a, b → ∞, see the model tests)
+    rows, _, _ = purchase_history(customers=120)
     record(crm, rows)
     api = crm.plugin("analytical")
     api.clv_predictions(store=True)
