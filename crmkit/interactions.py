@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any, Iterable, Sequence
 
 from sqlalchemy import bindparam, select
@@ -12,18 +12,17 @@ from sqlalchemy import bindparam, select
 from . import tables
 from .clock import UTC
 from .db import allocate_ids
-from .errors import ConflictError, NotFound
+from .errors import ConflictError, NotFound, ValidationError
 from .models import Batch, Interaction, WriteResult
 from .pipeline import Problem, plugin_problems, raise_problems, react, run_batches
 from .transaction import Transaction
-from .types import MONEY_SCALE, UNSTORABLE_TEXT, sqlite_timestamp, unstorable_text
+from .types import MONEY_SCALE, UNSTORABLE_TEXT, sqlite_timestamp, to_money, unstorable_text
 
 FIELDS = ("customer", "customer_id", "occurred_at", "kind", "channel", "direction", "amount",
           "currency", "external_id", "payload", "actor")
 DIRECTIONS = ("inbound", "outbound")
 COMPARED = ("customer_id", "occurred_at", "kind", "channel", "direction", "amount", "currency",
             "payload", "actor")
-_MAX_MONEY = Decimal(10) ** 14
 _STORED = ("id", "customer_id", "occurred_at", "channel", "kind", "direction", "amount",
            "currency", "external_id", "payload", "actor", "recorded_at")
 
@@ -243,15 +242,12 @@ class Normaliser:
         return None
 
     def _amount(self, amount, kind, where, problems):
-        if type(amount) is not Decimal:
-            amount = _decimal(amount, where, problems)
-            if amount is None:
-                return None
-        if not amount.is_finite() or abs(amount) >= _MAX_MONEY:
-            problems.append((where, "amount", f"{amount} is out of range (|amount| < 10^14)"))
-        elif amount.as_tuple().exponent < -4:
-            problems.append((where, "amount", f"{amount} has more than 4 decimal places"))
-        elif amount < 0 and kind not in self.negative_ok:
+        try:
+            amount = to_money(amount)
+        except ValidationError as exc:
+            problems.extend((where, field, message) for _, field, message in exc.problems)
+            return None
+        if amount < 0 and kind not in self.negative_ok:
             allowed = ", ".join(sorted(self.negative_ok)) or "none"
             problems.append((where, "amount", f"{amount} is negative; kind {kind!r} needs an "
                              f"amount >= 0 (negative allowed for: {allowed})"))
@@ -292,17 +288,6 @@ def payload_json(row: dict[str, Any]) -> str | None:
     if text is None and row["payload"] is not None:
         text = _ENCODER.encode(row["payload"])
     return text
-
-
-def _decimal(value, where, problems) -> Decimal | None:
-    if isinstance(value, bool) or isinstance(value, float):
-        problems.append((where, "amount", "floats are refused: give a Decimal, int or numeric text"))
-        return None
-    try:
-        return Decimal(value.strip() if isinstance(value, str) else value)
-    except (InvalidOperation, TypeError, ValueError):
-        problems.append((where, "amount", f"{value!r} is not a number"))
-        return None
 
 
 def _resolve_customers(tx, rows, labels, problems, create_customers, dry_run) -> None:

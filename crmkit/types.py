@@ -10,7 +10,8 @@ SQLAlchemy gives a ``Decimal`` again; in hand-written SQL divide by
 from __future__ import annotations
 
 import datetime as dt
-from decimal import Decimal, InvalidOperation
+import re
+from decimal import Decimal
 
 from sqlalchemy import JSON, BigInteger, DateTime
 from sqlalchemy.dialects.postgresql import JSONB
@@ -25,30 +26,45 @@ JSONType = JSON().with_variant(JSONB(), "postgresql")
 """JSON column type: JSONB on PostgreSQL, JSON text on SQLite."""
 
 
+AMOUNT_SYNTAX = "[+-]digits[.digits] with ASCII digits 0-9, e.g. 120.50 or -5"
+"""The one accepted form of an amount given as text (no exponent, no ``_``, no other digits)."""
+
+_AMOUNT_TEXT = re.compile(r"[+-]?[0-9]+(?:[.][0-9]+)?")
+
+
 def to_money(value: object, field: str = "amount") -> Decimal:
-    """Return ``value`` as an exact ``Decimal``; floats and non-numbers are errors."""
+    """Return ``value`` as an exact ``Decimal``: the one rule for every amount crmkit accepts.
+
+    A ``Decimal`` or ``int`` is taken as is; text must be :data:`AMOUNT_SYNTAX`
+    (surrounding spaces ignored): Arabic-Indic or full-width digits, ``1_000``,
+    ``1e3``, ``NaN`` are refused, as are floats (money must be exact).  At most
+    4 decimal places and ``|amount| < 10^14``.  Raises :class:`ValidationError`
+    whose message starts with ``field`` and whose only problem is
+    ``("", field, message)``.
+    """
     from .errors import ValidationError
+
+    def refuse(message: str) -> ValidationError:
+        return ValidationError(f"{field}: {message}", [("", field, message)])
 
     if isinstance(value, Decimal):
         result = value
     elif isinstance(value, int) and not isinstance(value, bool):
         result = Decimal(value)
     elif isinstance(value, str):
-        try:
-            result = Decimal(value.strip())
-        except InvalidOperation:
-            raise ValidationError(f"{field}: {value!r} is not a number") from None
+        text = value.strip()
+        if not _AMOUNT_TEXT.fullmatch(text):
+            raise refuse(f"{value!r} is not a number (allowed: {AMOUNT_SYNTAX})")
+        result = Decimal(text)
     else:
-        raise ValidationError(
-            f"{field}: expected a Decimal, int or numeric string, got {type(value).__name__}"
-            " (floats are refused: money must be exact)"
-        )
+        raise refuse(f"expected a Decimal, int or numeric text, got {type(value).__name__}"
+                     " (floats are refused: money must be exact)")
     if not result.is_finite():
-        raise ValidationError(f"{field}: {value!r} is not a finite number")
+        raise refuse(f"{value!r} is not a finite number")
     if result.as_tuple().exponent < -4:  # type: ignore[operator]
-        raise ValidationError(f"{field}: {value!r} has more than 4 decimal places")
+        raise refuse(f"{value} has more than 4 decimal places")
     if abs(result) >= Decimal(10) ** 14:
-        raise ValidationError(f"{field}: {value!r} is out of range (|amount| < 10^14)")
+        raise refuse(f"{value} is out of range (|amount| < 10^14)")
     return result
 
 

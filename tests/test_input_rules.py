@@ -1,0 +1,84 @@
+"""Input rules at the core's boundary: amounts, currencies, text, phones, config documents.
+
+Each rule is checked where data enters (Python API, import files, CLI), on
+SQLite and PostgreSQL, and a refused input leaves the database as it was.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from decimal import Decimal
+
+import pytest
+from sqlalchemy import func, select
+
+from crmkit import tables
+from crmkit.errors import ValidationError
+from crmkit.services.importing import ImportRejected, import_file
+from crmkit.types import to_money
+
+UTC = dt.timezone.utc
+T0 = dt.datetime(2024, 5, 1, 9, 30, tzinfo=UTC)
+
+
+def count(crm, table) -> int:
+    with crm.read() as conn:
+        return conn.execute(select(func.count()).select_from(table)).scalar_one()
+
+
+# -- amounts: [+-]digits[.digits], ASCII only -------------------------------------------
+
+NOT_AMOUNTS = ["١٢٣", "１２３", "1_000", "1e3", "12.", ".5", "+-1", "1,5", "٣.٥"]
+
+
+@pytest.mark.parametrize("text", NOT_AMOUNTS)
+def test_amount_text_outside_the_documented_syntax_is_refused_by_to_money(text):
+    with pytest.raises(ValidationError, match=r"price: .* is not a number \(allowed: "
+                       r"\[\+-\]digits\[\.digits\] with ASCII digits"):
+        to_money(text, "price")
+
+
+@pytest.mark.parametrize("text, value", [("12", "12"), (" -5 ", "-5"), ("+0.2500", "0.25"),
+                                         ("007.1", "7.1")])
+def test_amount_text_in_the_documented_syntax_is_exact(text, value):
+    assert to_money(text) == Decimal(value)
+
+
+@pytest.mark.parametrize("text", ["١٢٣", "１２３", "1_000"])
+def test_recording_a_non_ascii_or_underscored_amount_is_refused_and_stores_nothing(crm, text):
+    crm.customers.add("C1", "Ada")
+    with pytest.raises(ValidationError, match=r"row 1: amount: .* is not a number \(allowed"):
+        crm.interactions.record("C1", T0, amount=text)
+    assert count(crm, tables.interactions) == 0
+
+
+@pytest.mark.parametrize("fmt", ["csv", "jsonl"])
+def test_importing_non_ascii_digits_as_an_amount_names_the_line(crm, tmp_path, fmt):
+    crm.customers.add("C1", "Ada")
+    rows = [{"customer": "C1", "occurred_at": "2024-05-01", "amount": "5.00", "external_id": "a"},
+            {"customer": "C1", "occurred_at": "2024-05-02", "amount": "١٢٣", "external_id": "b"},
+            {"customer": "C1", "occurred_at": "2024-05-03", "amount": "1_000", "external_id": "c"}]
+    path = tmp_path / f"in.{fmt}"
+    if fmt == "csv":
+        path.write_text("customer,occurred_at,amount,external_id\n" + "".join(
+            ",".join(r.values()) + "\n" for r in rows), encoding="utf-8")
+    else:
+        path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    with pytest.raises(ImportRejected) as caught:
+        import_file(crm, "interactions", str(path))
+    first = 3 if fmt == "csv" else 2  # after the CSV header
+    assert [p[:2] for p in caught.value.problems] == [(f"line {first}", "amount"),
+                                                       (f"line {first + 1}", "amount")]
+    assert "'١٢٣' is not a number (allowed: [+-]digits[.digits]" in str(caught.value)
+    assert count(crm, tables.interactions) == 0
+
+
+def test_cli_amount_option_with_full_width_digits_is_one_line_error(run_cli):
+    assert run_cli("init")[0] == 0
+    assert run_cli("customers", "add", "C1", "--name", "Ada")[0] == 0
+    code, _, err = run_cli("interactions", "record", "C1", "--amount", "１２３",
+                           "--at", "2024-05-01")
+    assert code != 0 and "Traceback" not in err
+    assert "amount: '１２３' is not a number (allowed: [+-]digits[.digits]" in err
+    assert len(err.strip().splitlines()) == 1
