@@ -128,13 +128,29 @@ def check_schema(schema: dict[str, Any], where: str) -> None:
         raise ConfigError(f"{where}: invalid JSON Schema: {describe_error(exc)}") from None
 
 
+_JSON_TYPES = {dict: "object", list: "array", str: "string", bool: "boolean", int: "number",
+               float: "number", type(None): "null"}
+
+
+def require_object(document: Any, where: str) -> dict[str, Any]:
+    """Return ``document`` if it is a JSON object; otherwise a ConfigError naming what it is."""
+    if not isinstance(document, dict):
+        found = _JSON_TYPES.get(type(document), type(document).__name__)
+        raise ConfigError(f"{where}: the configuration must be a JSON object, got {found}")
+    return document
+
+
 def validate(schema: dict[str, Any], document: Any, where: str) -> Any:
     """Fill defaults into ``document`` and validate it; return the completed document.
 
-    Raises :class:`ConfigError` listing every violation by JSON pointer.
+    ``None`` stands for ``{}``; any other non-object is refused (never reset to
+    the defaults).  Raises :class:`ConfigError` listing every violation by JSON
+    pointer.
     """
     from jsonschema import Draft202012Validator
 
+    if document is not None:
+        require_object(document, where)
     completed = fill_defaults(schema, {} if document is None else document)
     validator = Draft202012Validator(schema)
     errors = sorted(validator.iter_errors(completed), key=lambda e: list(e.absolute_path))

@@ -14,7 +14,7 @@ import pytest
 from sqlalchemy import func, select
 
 from crmkit import tables
-from crmkit.errors import ValidationError
+from crmkit.errors import ConfigError, ValidationError
 from crmkit.services.importing import ImportRejected, import_file
 from crmkit.types import to_money
 
@@ -82,3 +82,33 @@ def test_cli_amount_option_with_full_width_digits_is_one_line_error(run_cli):
     assert code != 0 and "Traceback" not in err
     assert "amount: '１２３' is not a number (allowed: [+-]digits[.digits]" in err
     assert len(err.strip().splitlines()) == 1
+
+
+# -- configuration documents must be JSON objects ------------------------------------------
+
+
+@pytest.mark.parametrize("text, found", [("[]", "array"), ('"x"', "string"), ("3", "number"),
+                                         ("null", "null")])
+def test_a_config_file_that_is_not_an_object_is_refused_and_nothing_changes(crm, run_cli,
+                                                                           tmp_path, text, found):
+    crm.plugins.enable("loyalty", {"lock_days": 3})
+    path = tmp_path / "f.json"
+    path.write_text(text, encoding="utf-8")
+    code, out, err = run_cli("plugins", "config", "loyalty", "--file", str(path))
+    assert code != 0 and out == ""
+    assert err.strip() == (f"error: plugin 'loyalty' config: {path}: the configuration must be "
+                           f"a JSON object, got {found}")
+    code, _, err = run_cli("config", "--file", str(path))
+    assert code != 0 and f"the configuration must be a JSON object, got {found}" in err
+    assert crm.plugins.config("loyalty")["lock_days"] == 3
+
+
+def test_the_api_refuses_a_non_object_configuration_instead_of_resetting_it(crm):
+    crm.plugins.enable("loyalty", {"lock_days": 3})
+    with pytest.raises(ConfigError, match="plugin 'loyalty' config: the configuration must be "
+                       "a JSON object, got array"):
+        crm.plugins.configure("loyalty", [])
+    with pytest.raises(ConfigError, match="core config: the configuration must be a JSON "
+                       "object, got array"):
+        crm.plugins.configure_core([])
+    assert crm.plugins.config("loyalty")["lock_days"] == 3

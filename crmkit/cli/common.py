@@ -188,10 +188,10 @@ class _Quiet:
 
 def edited_config(document: dict, path: str | None, assignments, what: str) -> dict:
     """``document`` replaced by the JSON file at ``path`` (if given), then each ``--set KEY=VALUE`` applied."""
-    from ..config import set_path
+    from ..config import require_object, set_path
 
     if path:
-        document = load_json_file(path, what)
+        document = require_object(load_json_file(path, what), f"{what}: {path}")
     for assignment in assignments:
         key, sep, value = assignment.partition("=")
         if not sep:
