@@ -22,6 +22,7 @@ CORE_SCHEMA: dict[str, Any] = {
         },
         "timezone": {
             "type": "string",
+            "format": "timezone",
             "default": "UTC",
             "description": "IANA time zone for reports and business calendars.",
         },
@@ -96,6 +97,8 @@ def describe_error(error) -> str:
         if extra:
             path.append(extra[0])
             message = "unknown key" + (f" (also unknown: {', '.join(extra[1:])})" if extra[1:] else "")
+    if error.validator == "format" and error.validator_value in FORMATS:
+        message = f"{error.instance!r} is not {FORMATS[error.validator_value][0]}"
     pointer = "/" + "/".join(path)
     allowed = _allowed(error)
     return f"{pointer}: {message}" + (f" (allowed: {allowed})" if allowed else "")
@@ -114,7 +117,42 @@ def _allowed(error) -> str:
         return "keys " + ", ".join(props) if props else "no other keys"
     if error.validator == "pattern":
         return f"text matching {error.validator_value}"
+    if error.validator == "format" and error.validator_value in FORMATS:
+        return FORMATS[error.validator_value][1]
     return ""
+
+
+def is_timezone(name: object) -> bool:
+    """Whether ``name`` is an IANA time zone this machine knows (``Europe/London``, ``UTC``)."""
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    if not isinstance(name, str):
+        return True  # not text: the schema's "type" reports it
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError, OSError):
+        return False
+    return True
+
+
+FORMATS: dict[str, tuple[str, str]] = {
+    "timezone": ("an IANA time zone", "e.g. Europe/London or UTC"),
+}
+"""The ``format`` values every configuration schema may use (core and plugins): what a
+value must be, and examples.  They are checked on every validation, so a bad value is refused at config time
+by its JSON pointer: ``{"type": "string", "format": "timezone"}``."""
+
+_CHECKS: dict[str, Any] = {"timezone": is_timezone}
+
+
+def format_checker():
+    """The jsonschema FormatChecker for :data:`FORMATS` (and only those)."""
+    from jsonschema import FormatChecker
+
+    checker = FormatChecker(formats=())
+    for name, check in _CHECKS.items():
+        checker.checks(name)(check)
+    return checker
 
 
 def check_schema(schema: dict[str, Any], where: str) -> None:
@@ -152,7 +190,7 @@ def validate(schema: dict[str, Any], document: Any, where: str) -> Any:
     if document is not None:
         require_object(document, where)
     completed = fill_defaults(schema, {} if document is None else document)
-    validator = Draft202012Validator(schema)
+    validator = Draft202012Validator(schema, format_checker=format_checker())
     errors = sorted(validator.iter_errors(completed), key=lambda e: list(e.absolute_path))
     if errors:
         lines = [describe_error(e) for e in errors]

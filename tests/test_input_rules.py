@@ -112,3 +112,33 @@ def test_the_api_refuses_a_non_object_configuration_instead_of_resetting_it(crm)
                        "object, got array"):
         crm.plugins.configure_core([])
     assert crm.plugins.config("loyalty")["lock_days"] == 3
+
+
+# -- time zones are checked at config time, by JSON pointer --------------------------------
+
+
+@pytest.mark.parametrize("name", ["Mars/Olympus", "America", "../etc/passwd", ""])
+def test_an_unknown_core_timezone_is_refused_by_pointer_and_nothing_changes(crm, name):
+    with pytest.raises(ConfigError) as caught:
+        crm.plugins.configure_core({"timezone": name})
+    assert str(caught.value) == (f"core config: /timezone: {name!r} is not an IANA time zone "
+                                 "(allowed: e.g. Europe/London or UTC)")
+    assert crm.core_config["timezone"] == "UTC"
+
+
+def test_an_unknown_calendar_timezone_is_refused_naming_its_plugin_and_pointer(crm):
+    with pytest.raises(ConfigError, match=r"^plugin 'operational' config: "
+                       r"/cases/calendar/timezone: 'Mars/Olympus' is not an IANA time zone"):
+        crm.plugins.enable("operational", {"cases": {"calendar": {"timezone": "Mars/Olympus"}}})
+    assert "operational" not in crm.enabled_plugins()
+    crm.plugins.enable("operational", {"cases": {"calendar": {"timezone": "Europe/Paris"}}})
+    crm.plugins.configure_core({"timezone": "Asia/Tokyo"})
+    assert crm.core_config["timezone"] == "Asia/Tokyo"
+
+
+def test_the_cli_refuses_an_unknown_timezone_in_one_line(run_cli):
+    assert run_cli("init")[0] == 0
+    code, _, err = run_cli("config", "--set", "timezone=Mars/Olympus")
+    assert code != 0 and err.strip() == (
+        "error: core config: /timezone: 'Mars/Olympus' is not an IANA time zone (allowed: "
+        "e.g. Europe/London or UTC)")
