@@ -17,6 +17,7 @@ CORE_SCHEMA: dict[str, Any] = {
         "default_currency": {
             "type": "string",
             "pattern": "^[A-Z]{3}$",
+            "format": "currency",
             "default": "USD",
             "description": "ISO 4217 currency used when an interaction names none.",
         },
@@ -137,12 +138,19 @@ def is_timezone(name: object) -> bool:
 
 FORMATS: dict[str, tuple[str, str]] = {
     "timezone": ("an IANA time zone", "e.g. Europe/London or UTC"),
+    "currency": ("an ISO 4217 currency code", "e.g. USD, EUR, GBP"),
 }
 """The ``format`` values every configuration schema may use (core and plugins): what a
 value must be, and examples.  They are checked on every validation, so a bad value is refused at config time
 by its JSON pointer: ``{"type": "string", "format": "timezone"}``."""
 
-_CHECKS: dict[str, Any] = {"timezone": is_timezone}
+def _is_currency(code: object) -> bool:
+    from .types import ISO_4217
+
+    return not isinstance(code, str) or code in ISO_4217
+
+
+_CHECKS: dict[str, Any] = {"timezone": is_timezone, "currency": _is_currency}
 
 
 def format_checker():

@@ -16,7 +16,8 @@ from .errors import ConflictError, NotFound, ValidationError
 from .models import Batch, Interaction, WriteResult
 from .pipeline import Problem, plugin_problems, raise_problems, react, run_batches
 from .transaction import Transaction
-from .types import MONEY_SCALE, UNSTORABLE_TEXT, sqlite_timestamp, to_money, unstorable_text
+from .types import (ISO_4217, MONEY_SCALE, UNSTORABLE_TEXT, sqlite_timestamp, to_currency,
+                    to_money, unstorable_text)
 
 FIELDS = ("customer", "customer_id", "occurred_at", "kind", "channel", "direction", "amount",
           "currency", "external_id", "payload", "actor")
@@ -192,10 +193,14 @@ class Normaliser:
         direction = get("direction") or "inbound"
         if direction not in DIRECTIONS:
             problems.append((where, "direction", f"{direction!r} is not one of inbound, outbound"))
-        currency = get("currency") or (self.currency if amount is not None else None)
-        if currency is not None and (type(currency) is not str or len(currency) != 3
-                                     or not currency.isupper()):
-            problems.append((where, "currency", f"{currency!r} is not a 3-letter ISO 4217 code"))
+        currency = get("currency")
+        if currency is None or currency == "":
+            currency = self.currency if amount is not None else None
+        elif currency not in ISO_4217:
+            try:
+                currency = to_currency(currency)
+            except ValidationError as exc:
+                problems.extend((where, field, message) for _, field, message in exc.problems)
         for field, limit in self.text_limits:
             value = get(field)
             if value is not None:

@@ -68,6 +68,36 @@ def to_money(value: object, field: str = "amount") -> Decimal:
     return result
 
 
+ISO_4217 = frozenset("""
+    AED AFN ALL AMD ANG AOA ARS AUD AWG AZN BAM BBD BDT BGN BHD BIF BMD BND BOB BOV BRL BSD
+    BTN BWP BYN BZD CAD CDF CHE CHF CHW CLF CLP CNY COP COU CRC CUC CUP CVE CZK DJF DKK DOP
+    DZD EGP ERN ETB EUR FJD FKP GBP GEL GHS GIP GMD GNF GTQ GYD HKD HNL HTG HUF IDR ILS INR
+    IQD IRR ISK JMD JOD JPY KES KGS KHR KMF KPW KRW KWD KYD KZT LAK LBP LKR LRD LSL LYD MAD
+    MDL MGA MKD MMK MNT MOP MRU MUR MVR MWK MXN MXV MYR MZN NAD NGN NIO NOK NPR NZD OMR PAB
+    PEN PGK PHP PKR PLN PYG QAR RON RSD RUB RWF SAR SBD SCR SDG SEK SGD SHP SLE SLL SOS SRD
+    SSP STN SVC SYP SZL THB TJS TMT TND TOP TRY TTD TWD TZS UAH UGX USD USN UYI UYU UYW UZS
+    VED VES VND VUV WST XAF XAG XAU XBA XBB XBC XBD XCD XCG XDR XOF XPD XPF XPT XSU XTS XUA
+    XXX YER ZAR ZMW ZWG ZWL
+""".split())
+"""The active ISO 4217 currency codes (including funds, metals and codes being withdrawn)."""
+
+
+def to_currency(value: object, field: str = "currency") -> str:
+    """Return ``value`` as an ISO 4217 code: spaces around it dropped, upper-cased.
+
+    ``" usd"`` gives ``USD``; an unknown code (``XYZ``, ``US$``, ``euro``) is a
+    :class:`ValidationError` whose only problem is ``("", field, message)``.
+    """
+    from .errors import ValidationError
+
+    code = value.strip().upper() if isinstance(value, str) else None
+    if code not in ISO_4217:
+        message = (f"{value!r} is not an ISO 4217 currency code (allowed: three letters of "
+                   "ISO 4217, e.g. USD, EUR, GBP)")
+        raise ValidationError(f"{field}: {message}", [("", field, message)])
+    return code
+
+
 def money_units(value: Decimal) -> int:
     """Convert an exact Decimal amount to stored units."""
     return int(value * MONEY_SCALE)

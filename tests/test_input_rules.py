@@ -16,7 +16,7 @@ from sqlalchemy import func, select
 from crmkit import tables
 from crmkit.errors import ConfigError, ValidationError
 from crmkit.services.importing import ImportRejected, import_file
-from crmkit.types import to_money
+from crmkit.types import to_currency, to_money
 
 UTC = dt.timezone.utc
 T0 = dt.datetime(2024, 5, 1, 9, 30, tzinfo=UTC)
@@ -142,3 +142,46 @@ def test_the_cli_refuses_an_unknown_timezone_in_one_line(run_cli):
     assert code != 0 and err.strip() == (
         "error: core config: /timezone: 'Mars/Olympus' is not an IANA time zone (allowed: "
         "e.g. Europe/London or UTC)")
+
+
+# -- currencies: ISO 4217, upper case ------------------------------------------------------
+
+
+@pytest.mark.parametrize("code", ["XYZ", "US$", "euro", "U S D", "", "ＵＳＤ"])
+def test_to_currency_refuses_codes_outside_iso_4217_with_the_allowed_form(code):
+    with pytest.raises(ValidationError, match=r"^price currency: .* is not an ISO 4217 currency "
+                       r"code \(allowed: three letters of ISO 4217, e.g. USD, EUR, GBP\)$"):
+        to_currency(code, "price currency")
+
+
+def test_recorded_currencies_are_upper_cased_and_unknown_ones_refused(crm):
+    crm.customers.add("C1", "Ada")
+    assert crm.interactions.record("C1", T0, amount="5", currency=" usd ").currency == "USD"
+    assert crm.interactions.record("C1", T0, amount="5", currency="chf",
+                                   external_id="x").currency == "CHF"
+    with pytest.raises(ValidationError, match=r"row 1: currency: 'XYZ' is not an ISO 4217 "
+                       r"currency code"):
+        crm.interactions.record("C1", T0, amount="5", currency="XYZ", external_id="y")
+    assert count(crm, tables.interactions) == 2
+
+
+def test_importing_an_unknown_currency_names_the_line(crm, tmp_path):
+    crm.customers.add("C1", "Ada")
+    path = tmp_path / "i.csv"
+    path.write_text("customer,occurred_at,amount,currency,external_id\n"
+                    "C1,2024-05-01,5,eur,a\nC1,2024-05-01,5,US$,b\n", encoding="utf-8")
+    with pytest.raises(ImportRejected) as caught:
+        import_file(crm, "interactions", str(path))
+    assert [p[:2] for p in caught.value.problems] == [("line 3", "currency")]
+    assert count(crm, tables.interactions) == 0
+    path.write_text("customer,occurred_at,amount,currency,external_id\nC1,2024-05-01,5,eur,a\n",
+                    encoding="utf-8")
+    import_file(crm, "interactions", str(path))
+    assert [i.currency for i in crm.interactions.list()] == ["EUR"]
+
+
+def test_an_unknown_default_currency_is_refused_in_the_core_config(crm):
+    with pytest.raises(ConfigError, match=r"^core config: /default_currency: 'XYZ' is not an ISO "
+                       r"4217 currency code \(allowed: e.g. USD, EUR, GBP\)$"):
+        crm.plugins.configure_core({"default_currency": "XYZ"})
+    assert crm.core_config["default_currency"] == "USD"
