@@ -164,7 +164,12 @@ def format_checker():
 
 
 def check_schema(schema: dict[str, Any], where: str) -> None:
-    """Raise ConfigError unless ``schema`` is itself a valid Draft 2020-12 schema."""
+    """Raise ConfigError unless ``schema`` is itself a valid Draft 2020-12 schema.
+
+    Every ``$ref`` must be a local JSON pointer (``#/$defs/x``) that resolves
+    inside ``schema``: a reference to a file or URL is refused, and crmkit never
+    retrieves one (see :func:`schema_validator`).
+    """
     from jsonschema import Draft202012Validator
     from jsonschema.exceptions import SchemaError
 
@@ -172,6 +177,80 @@ def check_schema(schema: dict[str, Any], where: str) -> None:
         Draft202012Validator.check_schema(schema)
     except SchemaError as exc:
         raise ConfigError(f"{where}: invalid JSON Schema: {describe_error(exc)}") from None
+    for pointer, ref in _references(schema, ""):
+        if not isinstance(ref, str) or not ref.startswith("#"):
+            raise ConfigError(f"{where}: invalid JSON Schema: {pointer}: {ref!r} is not a local "
+                              "reference (allowed: a JSON pointer into this schema, such as "
+                              "#/$defs/name; files and URLs are never read)")
+        if not _resolves(schema, ref):
+            raise ConfigError(f"{where}: invalid JSON Schema: {pointer}: {ref!r} does not "
+                              "resolve inside this schema")
+
+
+_DATA_KEYWORDS = frozenset({"enum", "const", "default", "examples"})
+"""Keywords whose values are data, not schemas: a ``$ref`` key inside them is not a reference."""
+
+
+def _references(node: Any, pointer: str):
+    """``(JSON pointer, value)`` of every ``$ref`` / ``$dynamicRef`` keyword in a schema."""
+    if isinstance(node, dict):
+        for key, value in node.items():
+            here = f"{pointer}/{str(key).replace('~', '~0').replace('/', '~1')}"
+            if key in ("$ref", "$dynamicRef"):
+                yield here, value
+            elif key not in _DATA_KEYWORDS:
+                yield from _references(value, here)
+    elif isinstance(node, list):
+        for i, item in enumerate(node):
+            yield from _references(item, f"{pointer}/{i}")
+
+
+_ROOT = "urn:crmkit:schema"
+
+
+def _resolves(schema: dict[str, Any], ref: str) -> bool:
+    from referencing import Registry
+    from referencing.exceptions import Unresolvable
+    from referencing.jsonschema import DRAFT202012
+
+    registry = Registry(retrieve=_never_retrieve).with_resource(
+        _ROOT, DRAFT202012.create_resource(schema))
+    try:
+        registry.resolver(_ROOT).lookup(ref)
+    except Unresolvable:
+        return False
+    return True
+
+
+def _never_retrieve(uri: str):
+    from referencing.exceptions import NoSuchResource
+
+    raise NoSuchResource(ref=uri)
+
+
+def schema_validator(schema: dict[str, Any]):
+    """A Draft 2020-12 validator that checks :data:`FORMATS` and never retrieves a ``$ref``.
+
+    A reference that is not inside ``schema`` (a file, a URL) is unresolvable
+    rather than fetched.
+    """
+    from jsonschema import Draft202012Validator
+    from referencing import Registry
+
+    return Draft202012Validator(schema, format_checker=format_checker(),
+                                registry=Registry(retrieve=_never_retrieve))
+
+
+def schema_errors(validator, instance: Any, where: str) -> list:
+    """``validator``'s errors for ``instance``, sorted by path; an unresolvable ``$ref`` is a
+    ConfigError naming ``where`` (the schema's owner), not a crash."""
+    from referencing.exceptions import Unresolvable
+
+    try:
+        return sorted(validator.iter_errors(instance), key=lambda e: list(e.absolute_path))
+    except Unresolvable as exc:
+        raise ConfigError(f"{where}: the schema's reference {getattr(exc, 'ref', '')!r} "
+                          "cannot be resolved (only local #... references are allowed)") from None
 
 
 _JSON_TYPES = {dict: "object", list: "array", str: "string", bool: "boolean", int: "number",
@@ -193,13 +272,10 @@ def validate(schema: dict[str, Any], document: Any, where: str) -> Any:
     the defaults).  Raises :class:`ConfigError` listing every violation by JSON
     pointer.
     """
-    from jsonschema import Draft202012Validator
-
     if document is not None:
         require_object(document, where)
     completed = fill_defaults(schema, {} if document is None else document)
-    validator = Draft202012Validator(schema, format_checker=format_checker())
-    errors = sorted(validator.iter_errors(completed), key=lambda e: list(e.absolute_path))
+    errors = schema_errors(schema_validator(schema), completed, where)
     if errors:
         lines = [describe_error(e) for e in errors]
         raise ConfigError(f"{where}: " + "; ".join(lines))

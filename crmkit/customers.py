@@ -10,7 +10,7 @@ from typing import Any, Iterable, Sequence
 from sqlalchemy import bindparam, func, insert, select, update
 
 from . import tables
-from .config import describe_error
+from .config import describe_error, schema_errors, schema_validator
 from .db import allocate_ids, json_array_contains
 from .errors import ConflictError, NotFound
 from .models import Batch, Customer, WriteResult
@@ -258,13 +258,12 @@ class CustomerService:
 
     def attribute_problems(self, attributes: Any) -> list[str]:
         """Every violation of the attributes schema, as ``/pointer: message`` lines."""
-        from jsonschema import Draft202012Validator
-
         key = (self.crm._state_key, repr(self.crm.core_config["customer_attributes"]))
         if key != self._validator_key:
-            self._validator = Draft202012Validator(self.attribute_schema())
+            self._validator = schema_validator(self.attribute_schema())
             self._validator_key = key
-        return [describe_error(e) for e in self._validator.iter_errors(attributes)]
+        return [describe_error(e) for e in schema_errors(self._validator, attributes,
+                                                         "core config /customer_attributes")]
 
 
 def to_customer(row) -> Customer:

@@ -185,3 +185,52 @@ def test_an_unknown_default_currency_is_refused_in_the_core_config(crm):
                        r"4217 currency code \(allowed: e.g. USD, EUR, GBP\)$"):
         crm.plugins.configure_core({"default_currency": "XYZ"})
     assert crm.core_config["default_currency"] == "USD"
+
+
+# -- $ref in an admin schema: local JSON pointers only, never retrieved ------------------------
+
+
+def attribute_schema(ref: str) -> dict:
+    return {"type": "object", "$defs": {"size": {"type": "integer"}},
+            "properties": {"a": {"$ref": ref}}}
+
+
+@pytest.mark.parametrize("ref, problem", [
+    ("file:///etc/passwd", "is not a local reference (allowed: a JSON pointer into this schema"),
+    ("https://example.com/s.json", "is not a local reference"),
+    ("other.json#/x", "is not a local reference"),
+    ("#/$defs/missing", "does not resolve inside this schema")])
+def test_a_schema_ref_to_a_file_or_url_is_refused_in_the_core_config(crm, run_cli, ref, problem):
+    with pytest.raises(ConfigError) as caught:
+        crm.plugins.configure_core({"customer_attributes": attribute_schema(ref)})
+    assert str(caught.value).startswith(
+        f"core config /customer_attributes: invalid JSON Schema: /properties/a/$ref: {ref!r} "
+        + problem)
+    assert crm.core_config["customer_attributes"] == {"type": "object", "properties": {}}
+    code, _, err = run_cli("config", "--set",
+                           "customer_attributes=" + json.dumps(attribute_schema(ref)))
+    assert code != 0 and problem in err and len(err.strip().splitlines()) == 1
+
+
+def test_a_local_schema_ref_works(crm):
+    crm.plugins.configure_core({"customer_attributes": attribute_schema("#/$defs/size")})
+    assert crm.customers.add("C1", attributes={"a": 3}).attributes == {"a": 3}
+    with pytest.raises(ValidationError, match=r"attributes: /a: 'x' is not of type 'integer'"):
+        crm.customers.add("C2", attributes={"a": "x"})
+
+
+def test_a_stored_file_ref_is_never_read(crm_url, clock, tmp_path):
+    from crmkit import CRM
+
+    target = tmp_path / "s.json"
+    target.write_text('{"type": "string"}', encoding="utf-8")
+    with CRM.open(crm_url, clock=clock, create=True) as crm:
+        with crm.transaction() as tx:  # as if stored before refs were checked
+            tx.conn.execute(tables.settings.insert(), {
+                "name": "core", "value": {"customer_attributes": attribute_schema(
+                    target.as_uri())}, "updated_at": clock.now()})
+    with CRM.open(crm_url, clock=clock) as crm:
+        with pytest.raises(ConfigError, match=r"core config /customer_attributes: the schema's "
+                           r"reference 'file://.*' cannot be resolved"):
+            crm.customers.add("C1", attributes={"a": "text the file would allow"})
+        assert count(crm, tables.customers) == 0
