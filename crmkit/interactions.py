@@ -16,8 +16,8 @@ from .errors import ConflictError, NotFound, ValidationError
 from .models import Batch, Interaction, WriteResult
 from .pipeline import Problem, plugin_problems, raise_problems, react, run_batches
 from .transaction import Transaction
-from .types import (ISO_4217, MONEY_SCALE, UNSTORABLE_TEXT, sqlite_timestamp, to_currency,
-                    to_money, unstorable_text)
+from .types import (IDENTIFIER, ISO_4217, LINE, MONEY_SCALE, UNSTORABLE_TEXT, normal_text,
+                    sqlite_timestamp, text_problem, to_currency, to_money, unstorable_text)
 
 FIELDS = ("customer", "customer_id", "occurred_at", "kind", "channel", "direction", "amount",
           "currency", "external_id", "payload", "actor")
@@ -153,6 +153,8 @@ _FIELD_SET = frozenset(FIELDS)
 PAYLOAD_TEXT = "payload_text"
 """Row key of the payload's JSON text, serialised once by the checks and stored as is."""
 _TEXT_FIELDS = ("kind", "channel", "external_id", "actor", "customer")
+_IDENTIFIERS = frozenset({"external_id", "actor", "customer"})
+"""Text fields under the identifier rule (crmkit.types.IDENTIFIER); kind and channel are one-line text."""
 _COLUMN_WIDTHS = {**{f: tables.interactions.c[f].type.length for f in _TEXT_FIELDS[:-1]},
                   "customer": tables.customers.c.external_id.type.length}
 """The widths of the text columns (customers.external_id for ``customer``)."""
@@ -168,7 +170,8 @@ class Normaliser:
     def __init__(self, config: dict[str, Any], now: dt.datetime):
         self.currency = config["default_currency"]
         self.negative_ok = frozenset(config["negative_amount_kinds"])
-        self.text_limits = [(field, min(config["max_field_length"], _COLUMN_WIDTHS[field]))
+        self.text_limits = [(field, min(config["max_field_length"], _COLUMN_WIDTHS[field]),
+                             IDENTIFIER if field in _IDENTIFIERS else LINE)
                             for field in _TEXT_FIELDS]
         self.max_payload = config["max_payload_bytes"]
         self.now = now
@@ -186,7 +189,26 @@ class Normaliser:
         occurred = get("occurred_at")
         if type(occurred) is not dt.datetime or occurred.tzinfo is not UTC:
             occurred = self._time(occurred, where, problems)
-        kind = get("kind") or "purchase"
+        texts = {}
+        for field, limit, rule in self.text_limits:
+            value = get(field)
+            if value is not None:
+                if type(value) is not str:
+                    problems.append((where, field, f"must be text of at most {limit} characters"))
+                    continue
+                # the common case, ASCII without NUL, decided without a call
+                if "\x00" in value or (not value.isascii() and unstorable_text(value)):
+                    problems.append((where, field, UNSTORABLE_TEXT))
+                    continue
+                problem = text_problem(value, rule)
+                if problem is not None:
+                    problems.append((where, field, problem))
+                    continue
+                value = normal_text(value)
+                if len(value) > limit:
+                    problems.append((where, field, f"must be text of at most {limit} characters"))
+                texts[field] = value
+        kind = texts.get("kind") or "purchase"
         amount = get("amount")
         if amount is not None:
             amount = self._amount(amount, kind, where, problems)
@@ -201,14 +223,6 @@ class Normaliser:
                 currency = to_currency(currency)
             except ValidationError as exc:
                 problems.extend((where, field, message) for _, field, message in exc.problems)
-        for field, limit in self.text_limits:
-            value = get(field)
-            if value is not None:
-                if type(value) is not str or len(value) > limit:
-                    problems.append((where, field, f"must be text of at most {limit} characters"))
-                # the common case, ASCII without NUL, decided without a call
-                elif "\x00" in value or (not value.isascii() and unstorable_text(value)):
-                    problems.append((where, field, UNSTORABLE_TEXT))
         payload = get("payload")
         text = None if payload is None else self._payload(payload, where, problems)
         customer_id = get("customer_id")
@@ -221,17 +235,17 @@ class Normaliser:
             return None
         return {
             "customer_id": customer_id,
-            "customer": get("customer"),
+            "customer": texts.get("customer"),
             "occurred_at": occurred,
-            "channel": get("channel"),
+            "channel": texts.get("channel"),
             "kind": kind,
             "direction": direction,
             "amount": amount,
             "currency": currency,
-            "external_id": get("external_id"),
+            "external_id": texts.get("external_id"),
             "payload": payload,
             PAYLOAD_TEXT: text,
-            "actor": get("actor"),
+            "actor": texts.get("actor"),
             "recorded_at": self.now,
         }
 

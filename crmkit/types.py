@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import unicodedata
 from decimal import Decimal
 
 from sqlalchemy import JSON, BigInteger, DateTime
@@ -174,6 +175,68 @@ def _encodes(text: str) -> bool:
     except UnicodeEncodeError:  # a lone surrogate
         return False
     return True
+
+
+IDENTIFIER = "identifier"
+"""Text rule of ids and names of who acted: external ids, actors, staff handles.  Refuses
+every control (C0, DEL, C1), format (bidirectional marks, embeddings, overrides and isolates,
+zero-width characters, BOM, soft hyphen) and line or paragraph separator character."""
+LINE = "line"
+"""Text rule of one-line free text (names, emails, tags, kinds): refuses the control
+characters (tab and newline included), the line and paragraph separators and the
+bidirectional embeddings, overrides and isolates (U+202A–U+202E, U+2066–U+2069); marks such
+as U+200E/U+200F and joiners, which right-to-left and Indic names need, are kept."""
+TEXT = "text"
+"""Text rule of multi-line free text (attribute values): like :data:`LINE`, but tab,
+newline, carriage return and the line and paragraph separators are allowed."""
+
+_RULE_TEXT = {
+    IDENTIFIER: "an identifier may not contain control, format, bidirectional or "
+                "line-separator characters",
+    LINE: "one-line text may not contain control characters (tab and newline included), "
+          "line separators or bidirectional embeddings, overrides and isolates",
+    TEXT: "text may not contain control characters other than tab and newline, or "
+          "bidirectional embeddings, overrides and isolates",
+}
+_ASCII_REFUSED = {IDENTIFIER: re.compile("[\x00-\x1f\x7f]"), LINE: re.compile("[\x00-\x1f\x7f]"),
+                  TEXT: re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")}
+_BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+_REFUSED_CATEGORIES = {IDENTIFIER: frozenset({"Cc", "Cf", "Zl", "Zp"}),
+                       LINE: frozenset({"Cc", "Zl", "Zp"}), TEXT: frozenset({"Cc"})}
+
+
+def text_problem(text: str, rule: str = LINE) -> str | None:
+    """Why ``text`` breaks ``rule`` (:data:`IDENTIFIER`, :data:`LINE` or :data:`TEXT`), naming
+    the first refused character by its code point; None when it is fine."""
+    if text.isascii():
+        found = _ASCII_REFUSED[rule].search(text)
+        bad = None if found is None else found.group()
+    else:
+        categories = _REFUSED_CATEGORIES[rule]
+        allowed = "\t\n\r\u2028\u2029" if rule == TEXT else ""
+        bad = next((ch for ch in text if ch not in allowed and (
+            ch in _BIDI_CONTROLS or unicodedata.category(ch) in categories)), None)
+    if bad is None:
+        return None
+    name = unicodedata.name(bad, "") or "a control character"
+    return f"contains U+{ord(bad):04X} ({name}): {_RULE_TEXT[rule]}"
+
+
+def normal_text(text: str) -> str:
+    """``text`` in Unicode normal form NFC, so that composed and decomposed spellings of one
+    name (``"José"`` as é or as e + ◌́) are stored, compared and found as one."""
+    return text if text.isascii() else unicodedata.normalize("NFC", text)
+
+
+def clean_text(value: str, field: str, rule: str = LINE) -> str:
+    """``value`` in NFC after checking it against ``rule``; a ValidationError names ``field``
+    and the refused character's code point (its only problem is ``("", field, message)``)."""
+    from .errors import ValidationError
+
+    problem = text_problem(value, rule)
+    if problem is not None:
+        raise ValidationError(f"{field}: {problem}", [("", field, problem)])
+    return normal_text(value)
 
 
 def sqlite_timestamp(value: dt.datetime) -> str:

@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 from decimal import Decimal
 
 import pytest
 from sqlalchemy import func, select
 
 from crmkit import tables
-from crmkit.errors import ConfigError, ValidationError
+from crmkit.errors import ConfigError, ConflictError, ValidationError
 from crmkit.services.importing import ImportRejected, import_file
 from crmkit.types import to_currency, to_money
 
@@ -234,3 +235,93 @@ def test_a_stored_file_ref_is_never_read(crm_url, clock, tmp_path):
                            r"reference 'file://.*' cannot be resolved"):
             crm.customers.add("C1", attributes={"a": "text the file would allow"})
         assert count(crm, tables.customers) == 0
+
+
+# -- text: one Unicode form (NFC), no control or bidirectional characters in identifiers --------
+
+NFC_JOSE = "Jos\u00e9"
+NFD_JOSE = "Jose\u0301"
+
+
+def test_composed_and_decomposed_spellings_are_one_customer(crm):
+    crm.customers.add(NFD_JOSE, NFD_JOSE, tags=[NFD_JOSE], attributes={NFD_JOSE: NFD_JOSE})
+    stored = crm.customers.get(NFC_JOSE)
+    assert (stored.external_id, stored.name, stored.tags, stored.attributes) == (
+        NFC_JOSE, NFC_JOSE, (NFC_JOSE,), {NFC_JOSE: NFC_JOSE})
+    assert crm.customers.get(NFD_JOSE) == stored
+    with pytest.raises(ConflictError, match="already exists"):
+        crm.customers.add(NFC_JOSE, "someone else")
+    assert crm.customers.find(name=NFD_JOSE) == [stored]
+    assert crm.customers.find(tag=NFD_JOSE) == [stored]
+    assert count(crm, tables.customers) == 1
+
+
+def test_interaction_identifiers_are_stored_in_nfc(crm):
+    crm.customers.add(NFC_JOSE)
+    first = crm.interactions.record(NFD_JOSE, T0, external_id=f"order-{NFD_JOSE}",
+                                    actor=NFD_JOSE, channel=NFD_JOSE)
+    assert (first.external_id, first.actor, first.channel) == (
+        f"order-{NFC_JOSE}", NFC_JOSE, NFC_JOSE)
+    again = crm.interactions.record(NFC_JOSE, T0, external_id=f"order-{NFC_JOSE}",
+                                    actor=NFC_JOSE, channel=NFC_JOSE)
+    assert again.id == first.id and count(crm, tables.interactions) == 1
+    with crm.transaction(actor=NFD_JOSE):
+        crm.customers.add("C2")
+    assert crm.customers.history("C2")[0].actor == NFC_JOSE
+    crm.staff.add(NFD_JOSE, NFD_JOSE, "sales")
+    assert crm.staff.get(NFC_JOSE).handle == NFC_JOSE
+
+
+def test_an_import_in_nfd_updates_the_nfc_customer(crm, tmp_path):
+    crm.customers.add(NFC_JOSE, "old name")
+    path = tmp_path / "c.csv"
+    path.write_text(f"external_id,name,tags\n{NFD_JOSE},{NFD_JOSE},{NFD_JOSE}\n",
+                    encoding="utf-8")
+    report = import_file(crm, "customers", str(path))
+    assert (report.created, report.updated) == (0, 1)
+    stored = crm.customers.get(NFC_JOSE)
+    assert (stored.name, stored.tags) == (NFC_JOSE, (NFC_JOSE,))
+
+
+@pytest.mark.parametrize("char", ["\u202e", "\u202a", "\u2066", "\u2069", "\u200e", "\u200f",
+                                  "\u200b", "\ufeff", "\x1b", "\x85", "\t", "\n", "\u2028"])
+def test_control_and_bidi_characters_are_refused_in_identifiers_naming_the_code_point(crm, char):
+    code = re.escape(f"U+{ord(char):04X}")
+    crm.customers.add("C1", "Ada")
+    with pytest.raises(ValidationError, match=rf"^customer: external_id: contains {code} "):
+        crm.customers.add(f"C{char}2", "Bob")
+    with pytest.raises(ValidationError, match=rf"^row 1: external_id: contains {code} \("):
+        crm.interactions.record("C1", T0, external_id=f"o{char}1")
+    with pytest.raises(ValidationError, match=rf"^row 1: actor: contains {code} "):
+        crm.interactions.record("C1", T0, actor=f"ev{char}il")
+    with pytest.raises(ValidationError, match=rf"^actor: contains {code} "):
+        with crm.transaction(actor=f"ev{char}il"):
+            crm.customers.add("C3")
+    with pytest.raises(ValidationError, match=rf"^staff handle: contains {code} "):
+        crm.staff.add(f"ana{char}", "Ana", "sales")
+    assert (count(crm, tables.customers), count(crm, tables.interactions),
+            count(crm, tables.staff)) == (1, 0, 0)
+
+
+def test_free_text_rules_names_are_one_line_attribute_texts_may_have_lines(crm):
+    with pytest.raises(ValidationError, match=r"^customer: name: contains U\+000A \(a control "
+                       r"character\): one-line text may not contain control characters \(tab and "
+                       r"newline included\)"):
+        crm.customers.add("C1", "Ada\nLovelace")
+    with pytest.raises(ValidationError, match=r"customer: name: contains U\+202E "
+                       r"\(RIGHT-TO-LEFT OVERRIDE\)"):
+        crm.customers.add("C1", "\u202egnp.exe")
+    with pytest.raises(ValidationError, match=r"customer: attributes: /note: contains U\+0007"):
+        crm.customers.add("C1", "Ada", attributes={"note": "bell\x07"})
+    assert count(crm, tables.customers) == 0
+    arabic = "\u0645\u0631\u064a\u0645\u200f"  # a right-to-left name with its RLM mark
+    stored = crm.customers.add("C1", arabic, attributes={"note": "line one\n\tline two"})
+    assert (stored.name, stored.attributes) == (arabic, {"note": "line one\n\tline two"})
+
+
+def test_the_cli_refuses_a_bidi_actor_in_one_line(run_cli):
+    assert run_cli("init")[0] == 0
+    code, _, err = run_cli("--actor", "ev\u202eil", "customers", "add", "C1")
+    assert code != 0 and err.strip() == (
+        "error: actor: contains U+202E (RIGHT-TO-LEFT OVERRIDE): an identifier may not contain "
+        "control, format, bidirectional or line-separator characters")
