@@ -27,6 +27,13 @@ CORE_SCHEMA: dict[str, Any] = {
             "default": "UTC",
             "description": "IANA time zone for reports and business calendars.",
         },
+        "phone_region": {
+            "type": ["string", "null"],
+            "pattern": "^[A-Z]{2}$",
+            "default": None,
+            "description": "ISO 3166 region (e.g. GB, US) of customer phone numbers written "
+                           "without + and a country code; null: every phone must have them.",
+        },
         "negative_amount_kinds": {
             "type": "array",
             "items": {"type": "string"},

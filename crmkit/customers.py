@@ -12,12 +12,12 @@ from sqlalchemy import bindparam, func, insert, select, update
 from . import tables
 from .config import describe_error, schema_errors, schema_validator
 from .db import allocate_ids, json_array_contains
-from .errors import ConflictError, NotFound
+from .errors import ConflictError, NotFound, ValidationError
 from .models import Batch, Customer, WriteResult
 from .pipeline import Problem, plugin_problems, raise_problems, react, run_batches
 from .transaction import Transaction
 from .types import (IDENTIFIER, LINE, TEXT, UNSTORABLE_TEXT, normal_text, text_problem,
-                    unstorable_text)
+                    to_phone, unstorable_text)
 
 TYPES = ("person", "organisation")
 FIELDS = ("external_id", "name", "type", "email", "phone", "organisation", "organisation_id",
@@ -124,6 +124,10 @@ class CustomerService:
         if email is not None:
             query = query.where(func.lower(c.email) == normal_text(email.strip()).lower())
         if phone is not None:
+            try:
+                phone = to_phone(phone, self.crm.core_config["phone_region"])
+            except ValidationError:
+                pass  # not a number: matches nothing stored
             query = query.where(c.phone == phone)
         if name is not None:
             query = query.where(func.lower(c.name).contains(normal_text(name).lower(),
@@ -307,7 +311,7 @@ def prepare(tx: Transaction, chunk: list[Any], labels: list[str], upsert: bool):
     rows, row_labels = [], []
     seen: dict[str, int] = {}
     for raw, where in zip(chunk, labels):
-        row = _normalise(raw, where, problems, tx.crm.core_config["max_field_length"])
+        row = _normalise(raw, where, problems, tx.crm.core_config)
         if row is None:
             continue
         ext = row["external_id"]
@@ -363,7 +367,7 @@ def prepare(tx: Transaction, chunk: list[Any], labels: list[str], upsert: bool):
     return new_rows, updates, problems
 
 
-def _normalise(raw, where, problems, max_len) -> dict[str, Any] | None:
+def _normalise(raw, where, problems, config) -> dict[str, Any] | None:
     if not isinstance(raw, dict):
         problems.append((where, "row", f"expected a mapping of fields, got {type(raw).__name__}"))
         return None
@@ -383,7 +387,7 @@ def _normalise(raw, where, problems, max_len) -> dict[str, Any] | None:
             row[field] = None
             continue
         if field in TEXT_LIMITS:
-            limit = min(TEXT_LIMITS[field], max_len)
+            limit = min(TEXT_LIMITS[field], config["max_field_length"])
             if not isinstance(value, str):
                 problems.append((where, field, f"must be text, got {type(value).__name__}"))
                 continue
@@ -404,6 +408,11 @@ def _normalise(raw, where, problems, max_len) -> dict[str, Any] | None:
         problems.append((where, "type", f"{row['type']!r} is not one of person, organisation"))
     if row.get("email") and not EMAIL.match(row["email"]):
         problems.append((where, "email", f"{row['email']!r} is not an email address"))
+    if row.get("phone"):
+        try:
+            row["phone"] = to_phone(row["phone"], config["phone_region"])
+        except ValidationError as exc:
+            problems.extend((where, field, message) for _, field, message in exc.problems)
     if "tags" in row:
         tags = row["tags"]
         if not isinstance(tags, (list, tuple)) or not all(isinstance(t, str) and t for t in tags):

@@ -99,6 +99,41 @@ def to_currency(value: object, field: str = "currency") -> str:
     return code
 
 
+_PHONE_REGION = re.compile(r"\(\s*([A-Za-z]{2})\s*\)\s*\Z")
+
+
+def to_phone(value: str, region: str | None, field: str = "phone") -> str:
+    """Return the phone number ``value`` in E.164 (``+442079460018``).
+
+    A number starting with ``+`` and its country code is read as is; one
+    without is read as a number of ``region`` (ISO 3166, the core config's
+    ``phone_region``), or of the region in brackets at its end
+    (``020 7946 0018 (GB)``), and refused without either.  Text that is not a
+    valid number of its country (``hello``, ``123``) is a
+    :class:`ValidationError` whose only problem is ``("", field, message)``.
+    """
+    import phonenumbers
+
+    from .errors import ValidationError
+
+    text, source = value, "core config phone_region"
+    hint = _PHONE_REGION.search(value)
+    if hint:
+        region, text, source = hint.group(1).upper(), value[:hint.start()], "in brackets"
+    try:
+        number = phonenumbers.parse(text, region)
+    except phonenumbers.NumberParseException:
+        number = None
+    if number is None or not phonenumbers.is_valid_number(number):
+        national = (f"or a national number of {region} ({source})" if region
+                    else "national numbers need the core config phone_region or a region in "
+                    "brackets, e.g. 020 7946 0018 (GB)")
+        message = (f"{value!r} is not a phone number (allowed: + and the country code, e.g. "
+                   f"+44 20 7946 0018; {national})")
+        raise ValidationError(f"{field}: {message}", [("", field, message)])
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
 def money_units(value: Decimal) -> int:
     """Convert an exact Decimal amount to stored units."""
     return int(value * MONEY_SCALE)

@@ -325,3 +325,42 @@ def test_the_cli_refuses_a_bidi_actor_in_one_line(run_cli):
     assert code != 0 and err.strip() == (
         "error: actor: contains U+202E (RIGHT-TO-LEFT OVERRIDE): an identifier may not contain "
         "control, format, bidirectional or line-separator characters")
+
+
+# -- phones: valid numbers only, stored in E.164 ----------------------------------------------
+
+
+@pytest.mark.parametrize("phone", ["hello", "123", "+44 1", "+1 555 0100", "020 7946 0018"])
+def test_a_phone_that_is_not_a_phone_number_is_refused(crm, phone):
+    with pytest.raises(ValidationError, match=rf"^customer: phone: {re.escape(repr(phone))} is "
+                       r"not a phone number \(allowed: \+ and the country code, e.g. "
+                       r"\+44 20 7946 0018; national numbers need the core config phone_region or a "
+                       r"region in brackets, e.g. 020 7946 0018 \(GB\)\)$"):
+        crm.customers.add("C1", "Ada", phone=phone)
+    assert count(crm, tables.customers) == 0
+
+
+def test_phones_are_stored_in_e164_and_national_numbers_use_the_configured_region(crm):
+    assert crm.customers.add("C1", phone="+44 20 7946 0018").phone == "+442079460018"
+    crm.plugins.configure_core({"phone_region": "GB"})
+    assert crm.customers.add("C2", phone="020 7946 0019").phone == "+442079460019"
+    assert crm.customers.add("C3", phone="+1 (212) 555-0199").phone == "+12125550199"
+    with pytest.raises(ValidationError, match=r"or a national number of GB \(core config "
+                       r"phone_region\)"):
+        crm.customers.update("C1", phone="123")
+    assert [c.external_id for c in crm.customers.find(phone="020 7946 0018")] == ["C1"]
+    assert crm.customers.get("C1").phone == "+442079460018"
+
+
+def test_an_import_with_a_bad_phone_names_the_line(crm, tmp_path):
+    path = tmp_path / "c.csv"
+    path.write_text("external_id,phone\nC1,+44 20 7946 0018\nC2,hello\n", encoding="utf-8")
+    with pytest.raises(ImportRejected) as caught:
+        import_file(crm, "customers", str(path))
+    assert [p[:2] for p in caught.value.problems] == [("line 3", "phone")]
+    assert count(crm, tables.customers) == 0
+
+
+def test_a_region_in_brackets_reads_a_national_number(crm):
+    assert crm.customers.add("C1", phone="020 7946 0018 (GB)").phone == "+442079460018"
+    assert crm.customers.add("C2", phone="(212) 555-0199 (us)").phone == "+12125550199"
