@@ -148,8 +148,9 @@ FORMATS: dict[str, tuple[str, str]] = {
     "currency": ("an ISO 4217 currency code", "e.g. USD, EUR, GBP"),
 }
 """The ``format`` values every configuration schema may use (core and plugins): what a
-value must be, and examples.  They are checked on every validation, so a bad value is refused at config time
-by its JSON pointer: ``{"type": "string", "format": "timezone"}``."""
+value must be, and examples.  They are checked on every validation, so a bad value is
+refused at config time by its JSON pointer: ``{"type": "string", "format": "timezone"}``."""
+
 
 def _is_currency(code: object) -> bool:
     from .types import ISO_4217

@@ -154,7 +154,8 @@ PAYLOAD_TEXT = "payload_text"
 """Row key of the payload's JSON text, serialised once by the checks and stored as is."""
 _TEXT_FIELDS = ("kind", "channel", "external_id", "actor", "customer")
 _IDENTIFIERS = frozenset({"external_id", "actor", "customer"})
-"""Text fields under the identifier rule (crmkit.types.IDENTIFIER); kind and channel are one-line text."""
+"""Text fields under the identifier rule (crmkit.types.IDENTIFIER); kind and channel are
+one-line text (LINE)."""
 _COLUMN_WIDTHS = {**{f: tables.interactions.c[f].type.length for f in _TEXT_FIELDS[:-1]},
                   "customer": tables.customers.c.external_id.type.length}
 """The widths of the text columns (customers.external_id for ``customer``)."""

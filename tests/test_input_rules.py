@@ -334,8 +334,8 @@ def test_the_cli_refuses_a_bidi_actor_in_one_line(run_cli):
 def test_a_phone_that_is_not_a_phone_number_is_refused(crm, phone):
     with pytest.raises(ValidationError, match=rf"^customer: phone: {re.escape(repr(phone))} is "
                        r"not a phone number \(allowed: \+ and the country code, e.g. "
-                       r"\+44 20 7946 0018; national numbers need the core config phone_region or a "
-                       r"region in brackets, e.g. 020 7946 0018 \(GB\)\)$"):
+                       r"\+44 20 7946 0018; national numbers need the core config "
+                       r"phone_region or a region in brackets, e.g. 020 7946 0018 \(GB\)\)$"):
         crm.customers.add("C1", "Ada", phone=phone)
     assert count(crm, tables.customers) == 0
 

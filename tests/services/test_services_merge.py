@@ -69,7 +69,8 @@ def test_merge_moves_every_row_and_applies_the_field_rule(pair):
     merged = crm.customers.merge("KEEP", "DUP")
     assert merged.id == keep.id
     assert (merged.name, merged.email) == ("Ada Lovelace", "ada@example.com")  # KEEP wins
-    assert merged.phone == "+442079460001" and merged.organisation_id == crm.customers.get("ORG1").id
+    assert merged.phone == "+442079460001"
+    assert merged.organisation_id == crm.customers.get("ORG1").id
     assert merged.tags == ("newsletter", "vip")
     assert merged.attributes == {"city": "London", "nick": "", "vip": True}
     assert merged.created_at == dup.created_at  # the earlier of the two
