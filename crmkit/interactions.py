@@ -16,7 +16,7 @@ from .errors import ConflictError, NotFound, ValidationError
 from .models import Batch, Interaction, WriteResult
 from .pipeline import Problem, plugin_problems, raise_problems, react, run_batches
 from .transaction import Transaction
-from .types import (IDENTIFIER, ISO_4217, LINE, MONEY_SCALE, UNSTORABLE_TEXT, normal_text,
+from .types import (ASCII_CONTROLS, IDENTIFIER, ISO_4217, LINE, MONEY_SCALE, UNSTORABLE_TEXT, normal_text,
                     sqlite_timestamp, text_problem, to_currency, to_money, unstorable_text)
 
 FIELDS = ("customer", "customer_id", "occurred_at", "kind", "channel", "direction", "amount",
@@ -154,6 +154,7 @@ PAYLOAD_TEXT = "payload_text"
 """Row key of the payload's JSON text, serialised once by the checks and stored as is."""
 _TEXT_FIELDS = ("kind", "channel", "external_id", "actor", "customer")
 _IDENTIFIERS = frozenset({"external_id", "actor", "customer"})
+_has_control = ASCII_CONTROLS.search
 """Text fields under the identifier rule (crmkit.types.IDENTIFIER); kind and channel are
 one-line text (LINE)."""
 _COLUMN_WIDTHS = {**{f: tables.interactions.c[f].type.length for f in _TEXT_FIELDS[:-1]},
@@ -197,15 +198,20 @@ class Normaliser:
                 if type(value) is not str:
                     problems.append((where, field, f"must be text of at most {limit} characters"))
                     continue
-                # the common case, ASCII without NUL, decided without a call
-                if "\x00" in value or (not value.isascii() and unstorable_text(value)):
+                if value.isascii():  # the common case, decided by one regex search
+                    if _has_control(value):
+                        problems.append((where, field, UNSTORABLE_TEXT if "\x00" in value
+                                         else text_problem(value, rule)))
+                        continue
+                elif unstorable_text(value):
                     problems.append((where, field, UNSTORABLE_TEXT))
                     continue
-                problem = text_problem(value, rule)
-                if problem is not None:
-                    problems.append((where, field, problem))
-                    continue
-                value = normal_text(value)
+                else:
+                    problem = text_problem(value, rule)
+                    if problem is not None:
+                        problems.append((where, field, problem))
+                        continue
+                    value = normal_text(value)
                 if len(value) > limit:
                     problems.append((where, field, f"must be text of at most {limit} characters"))
                 texts[field] = value

@@ -31,6 +31,7 @@ AMOUNT_SYNTAX = "[+-]digits[.digits] with ASCII digits 0-9, e.g. 120.50 or -5"
 """The one accepted form of an amount given as text (no exponent, no ``_``, no other digits)."""
 
 _AMOUNT_TEXT = re.compile(r"[+-]?[0-9]+(?:[.][0-9]+)?")
+_MAX_MONEY = Decimal(10) ** 14
 
 
 def to_money(value: object, field: str = "amount") -> Decimal:
@@ -64,7 +65,7 @@ def to_money(value: object, field: str = "amount") -> Decimal:
         raise refuse(f"{value!r} is not a finite number")
     if result.as_tuple().exponent < -4:  # type: ignore[operator]
         raise refuse(f"{value} has more than 4 decimal places")
-    if abs(result) >= Decimal(10) ** 14:
+    if abs(result) >= _MAX_MONEY:
         raise refuse(f"{value} is out of range (|amount| < 10^14)")
     return result
 
@@ -233,7 +234,10 @@ _RULE_TEXT = {
     TEXT: "text may not contain control characters other than tab and newline, or "
           "bidirectional embeddings, overrides and isolates",
 }
-_ASCII_REFUSED = {IDENTIFIER: re.compile("[\x00-\x1f\x7f]"), LINE: re.compile("[\x00-\x1f\x7f]"),
+ASCII_CONTROLS = re.compile("[\x00-\x1f\x7f]")
+"""The ASCII characters that :data:`IDENTIFIER` and :data:`LINE` refuse (a fast first test of
+ASCII text; :func:`text_problem` says why)."""
+_ASCII_REFUSED = {IDENTIFIER: ASCII_CONTROLS, LINE: ASCII_CONTROLS,
                   TEXT: re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")}
 _BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
 _REFUSED_CATEGORIES = {IDENTIFIER: frozenset({"Cc", "Cf", "Zl", "Zp"}),
