@@ -19,6 +19,7 @@ from .bulk import insert_rows
 from .db import allocate_ids
 from .errors import PluginError
 from .models import Batch, Event
+from .types import IDENTIFIER, clean_text
 
 if TYPE_CHECKING:
     from .app import CRM
@@ -33,7 +34,7 @@ class Transaction:
     def __init__(self, crm: "CRM", conn: Connection, actor: str):
         self.crm = crm
         self.conn = conn
-        self.actor = actor
+        self.actor = clean_text(actor, "actor", IDENTIFIER)
         self._pending: list[dict[str, Any]] = []
         self.delivered: list[Event] = []
         self._contexts: dict[str, HookContext] = {}
