@@ -6,7 +6,7 @@ import contextlib
 import logging
 import threading
 from types import ModuleType
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator, TypeVar
 
 from sqlalchemy import select
 from sqlalchemy.engine import Connection
@@ -15,11 +15,17 @@ from sqlalchemy.exc import OperationalError
 from . import db, migrate, plugins, tables
 from .clock import Clock, SystemClock
 from .config import CORE_SCHEMA, validate
-from .errors import DatabaseError, NotFound, PluginError
+from .errors import ConflictError, DatabaseError, NotFound, PluginError
 from .pipeline import after_commit
 from .transaction import Transaction
 
 log = logging.getLogger("crmkit")
+
+T = TypeVar("T")
+
+TRANSACTION_ATTEMPTS = 3
+"""How often :meth:`CRM.run_transaction` runs its work when PostgreSQL keeps aborting it for a
+concurrent transaction (deadlock or serialisation failure)."""
 
 
 class CRM:
@@ -148,8 +154,15 @@ class CRM:
                 if write:
                     conn = conn.execution_options(**{db.WRITE: True})
                 yield conn
-        except OperationalError as exc:
-            raise DatabaseError(_operational_message(self.url, exc)) from exc
+        except Exception as exc:
+            cause = db.concurrency_abort(exc)
+            if cause is not None and not isinstance(exc, ConflictError):
+                raise ConflictError(
+                    f"another command changed the same rows at the same time ({cause}); "
+                    "nothing of this command was written: run it again") from exc
+            if isinstance(exc, OperationalError):
+                raise DatabaseError(_operational_message(self.url, exc)) from exc
+            raise
 
     @contextlib.contextmanager
     def read(self) -> Iterator[Connection]:
@@ -194,6 +207,33 @@ class CRM:
                 finally:
                     self._local.tx = None
         tx.after_commit_errors = after_commit(self, tx.written)
+
+    def run_transaction(self, work: Callable[[Transaction], T], actor: str | None = None) -> T:
+        """Run ``work(tx)`` in a write transaction (see :meth:`transaction`) and return its result.
+
+        When PostgreSQL aborts the transaction because of a concurrent one (a deadlock or a
+        serialisation failure; nothing was written), ``work`` runs again in a new
+        transaction, at most :data:`TRANSACTION_ATTEMPTS` times in all; then the
+        :class:`ConflictError` saying so is raised.  ``work`` must read what it relies on
+        inside ``tx``.  Inside an open transaction it joins it and runs once: the outermost
+        runner retries.
+        """
+        if self.current_transaction() is not None:
+            with self.transaction(actor) as tx:
+                return work(tx)
+        attempt = 1
+        while True:
+            try:
+                with self.transaction(actor) as tx:
+                    return work(tx)
+            except ConflictError as exc:
+                if db.concurrency_abort(exc) is None:
+                    raise
+                if attempt >= TRANSACTION_ATTEMPTS:
+                    raise ConflictError(f"{exc} (aborted {attempt} times in a row)") from exc
+                log.info("transaction aborted by a concurrent one (attempt %d of %d): %s",
+                         attempt, TRANSACTION_ATTEMPTS, exc)
+                attempt += 1
 
     # -- plugins ---------------------------------------------------------------
 
@@ -277,8 +317,8 @@ class CRM:
 
     def sweep(self) -> dict[str, dict[str, Any]]:
         """Run every enabled plugin's time-based rules at the clock's now (idempotent)."""
-        with self.transaction() as tx:
-            return {name: result or {} for name, result in self.hooks.call("crmkit_sweep", tx)}
+        return self.run_transaction(lambda tx: {
+            name: result or {} for name, result in self.hooks.call("crmkit_sweep", tx)})
 
 
 def _operational_message(url: str, exc: OperationalError) -> str:

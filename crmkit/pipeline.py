@@ -122,7 +122,8 @@ def run_batches(crm, rows: Iterable[Any], batch_size: int, atomic: bool,
                 write_batch) -> WriteResult:
     """Drive ``write_batch(tx, chunk, offset) -> WriteResult`` over ``rows`` in batches.
 
-    Each batch is its own transaction unless ``atomic`` (then one transaction
+    Each batch is its own transaction, run again when PostgreSQL aborts it for a
+    concurrent one (``CRM.run_transaction``), unless ``atomic`` (then one transaction
     for all, whose after-commit hooks get batches without rows: select them
     by id range), written with the garbage collector paused.  After-commit
     failures are added to the result.
@@ -139,8 +140,10 @@ def run_batches(crm, rows: Iterable[Any], batch_size: int, atomic: bool,
         total.after_commit_errors.extend(tx.after_commit_errors)
         return total
     for chunk in batched(rows, batch_size):
-        with collector_paused(), crm.transaction() as tx:
-            total.add(write_batch(tx, chunk, offset))
+        with collector_paused():
+            tx, result = crm.run_transaction(
+                lambda tx, chunk=chunk, offset=offset: (tx, write_batch(tx, chunk, offset)))
+        total.add(result)
         offset += len(chunk)
         total.after_commit_errors.extend(tx.after_commit_errors)
     return total

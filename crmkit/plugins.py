@@ -16,6 +16,7 @@ import attrs
 import pluggy
 
 from . import hookspecs
+from .db import concurrency_abort
 from .errors import CRMError, PluginError
 from .markers import PROJECT
 from .models import PluginInfo
@@ -184,6 +185,8 @@ def call_impl(plugin, hook, function, argnames, tx, kwargs):
     except CRMError:
         raise
     except Exception as exc:
+        if concurrency_abort(exc) is not None:  # a concurrent transaction's doing, not the plugin's
+            raise
         raise PluginError(
             f"plugin {plugin!r} failed in {hook}: {type(exc).__name__}: {exc}"
         ) from exc
