@@ -39,6 +39,7 @@ class CRM:
                  extra_plugins: dict[str, ModuleType] | None = None):
         self.url = url
         self.engine = db.create(url)
+        plugins.guard_transactions(self.engine)
         self.clock: Clock = clock or SystemClock()
         self.actor = actor
         self.command: str = "api"
@@ -195,17 +196,24 @@ class CRM:
             yield active
             return
         with self.connect(write=True) as conn:
-            with conn.begin():
-                tx = Transaction(self, conn, actor or self.actor)
-                self._local.tx = tx
-                try:
-                    self.refresh_plugins(conn)
-                    if require_plugins:
-                        self.require_working_plugins()
-                    yield tx
-                    tx.deliver_events()
-                finally:
-                    self._local.tx = None
+            try:
+                with conn.begin():
+                    tx = Transaction(self, conn, actor or self.actor)
+                    self._local.tx = tx
+                    try:
+                        self.refresh_plugins(conn)
+                        if require_plugins:
+                            self.require_working_plugins()
+                        yield tx
+                        tx.deliver_events()
+                    finally:
+                        self._local.tx = None
+            except BaseException:
+                # a commit refused inside a hook closed SQLAlchemy's transaction, not the
+                # database's: roll that back too (a no-op when nothing is open)
+                if not conn.invalidated:
+                    conn.connection.driver_connection.rollback()
+                raise
         tx.after_commit_errors = after_commit(self, tx.written)
 
     def run_transaction(self, work: Callable[[Transaction], T], actor: str | None = None) -> T:

@@ -13,6 +13,9 @@ import itertools
 import logging
 from typing import Any, Iterable, Iterator, Sequence
 
+from sqlalchemy import func, select
+
+from . import tables
 from .errors import PluginError, ValidationError
 from .models import Batch, WriteResult
 from .transaction import Transaction
@@ -86,9 +89,24 @@ def _problem_order(problem: Problem) -> tuple[int, str]:
 
 def react(tx: Transaction, kind: str, batch: Batch) -> None:
     """Call the react hooks of ``kind`` with the persisted batch, deliver its events, and
-    remember the batch for the after-commit hooks."""
+    remember the batch for the after-commit hooks.
+
+    After each plugin's hook the batch's rows must all still be there: a plugin that
+    deleted any is named in a PluginError (and the transaction rolls back).
+    """
     before = len(tx.delivered)
-    tx.crm.hooks.call(f"crmkit_react_{kind}", tx, batch=batch)
+    table = tables.metadata.tables[kind]
+    batch_rows = (select(func.count()).select_from(table)
+                  .where(table.c.id.between(batch.first_id, batch.last_id)))
+
+    def rows_still_there(plugin: str) -> None:
+        left = tx.conn.execute(batch_rows).scalar_one()
+        if left != len(batch.rows):
+            raise PluginError(f"plugin {plugin!r} deleted {len(batch.rows) - left} of the "
+                              f"{len(batch.rows)} {kind} being written in crmkit_react_{kind}; "
+                              "nothing of this command was written")
+
+    tx.crm.hooks.call(f"crmkit_react_{kind}", tx, after_each=rows_still_there, batch=batch)
     tx.deliver_events()
     tx.wrote(kind, batch, tx.delivered[before:])
 
