@@ -51,13 +51,15 @@ def race_url(crm_url, clock, request, _templates):
 
 
 class StatementGate:
-    """Blocks the first statement of ``crm`` matching ``pattern`` until :attr:`opened` is set."""
+    """Blocks the first statement of ``crm`` matching ``pattern`` until :attr:`opened` is set
+    (before it runs, or with ``after`` once it ran)."""
 
-    def __init__(self, crm, pattern: str):
+    def __init__(self, crm, pattern: str, after: bool = False):
         self.reached, self.opened = threading.Event(), threading.Event()
         self._pattern = re.compile(pattern)
         self._fired = False
-        event.listen(crm.engine, "before_cursor_execute", self._before)
+        event.listen(crm.engine, "after_cursor_execute" if after else "before_cursor_execute",
+                     self._before)
 
     def _before(self, conn, cursor, statement, *args):
         if not self._fired and self._pattern.search(statement):
@@ -285,3 +287,34 @@ def test_a_transaction_aborted_every_time_gives_up_with_the_cause(race_url, cloc
             crm.run_transaction(always_aborted)
     assert len(runs) == 3
     assert rel_db.count(race_url, "SELECT count(*) FROM audit_log") == before
+
+
+def test_two_first_assignments_to_a_team_take_turns(race_url, clock):
+    """The operational plugin's assignment cursor of a team is created by the first
+    assignment: two of them at once both created it (a raw UniqueViolation on PostgreSQL)
+    and both picked the same person.  The row is now created and locked first."""
+    with rel_support.open_crm(race_url, clock, create=False) as crm:
+        for handle in ("ann", "bob"):
+            crm.staff.add(handle, handle.title(), "support")
+        ids = [crm.customers.get(c).id for c in ("C1", "C2")]
+    with rel_support.open_crm(race_url, clock, create=False) as first, \
+            rel_support.open_crm(race_url, clock, create=False) as second:
+        gate = StatementGate(first, r"FROM operational_cursors", after=True)
+        one = Outcome(lambda: first.plugin("operational").assign_to_team("support", ids[0], "x"))
+        one.start()
+        assert gate.reached.wait(HANG_GUARD_S), "the first assignment never read the cursor"
+        two = Outcome(lambda: second.plugin("operational").assign_to_team("support", ids[1],
+                                                                          "y"))
+        two.start()
+        deadline = time.monotonic() + HANG_GUARD_S
+        while two.is_alive() and not race_url.startswith("sqlite"):
+            if rel_db.count(race_url, "SELECT count(*) FROM pg_stat_activity WHERE datname = "
+                                      "current_database() AND wait_event_type = 'Lock'"):
+                break  # the second waits for the first: the fixed behaviour
+            assert time.monotonic() < deadline, "the second assignment neither ran nor waited"
+            time.sleep(0.01)  # polling a condition, not waiting for time to pass
+        gate.opened.set()
+        one.finish()
+        two.finish()
+    assert (one.error, two.error) == (None, None)
+    assert sorted([one.result, two.result]) == ["ann", "bob"]
