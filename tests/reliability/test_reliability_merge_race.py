@@ -241,7 +241,7 @@ def test_many_writers_and_a_merge_released_together_end_consistent(race_url, clo
 
 def test_a_transaction_aborted_by_a_deadlock_runs_again(race_url, clock):
     """Two transactions that lock two rows in opposite orders deadlock on PostgreSQL; the
-    runner runs the aborted one again, and both end up done.  On SQLite the write lock
+    runner runs the aborted one again (at most 3 runs each), and both end up done once.  On SQLite the write lock
     serialises them: each runs once."""
     barrier = threading.Barrier(2)
     runs = []
@@ -264,7 +264,10 @@ def test_a_transaction_aborted_by_a_deadlock_runs_again(race_url, clock):
             o.start()
         for o in both:
             assert o.finish().error is None, o.error
-    assert len(runs) == (2 if race_url.startswith("sqlite") else 3)
+    if race_url.startswith("sqlite"):
+        assert len(runs) == 2
+    else:  # at least the deadlock's victim ran again (its retry may meet the other again)
+        assert 3 <= len(runs) and max(runs.count("C1"), runs.count("C2")) <= 3, runs
     assert rel_db.count(race_url, "SELECT name FROM customers WHERE external_id = 'C1'") \
         == "Customer C1++"
 
