@@ -104,9 +104,56 @@ class CustomerService:
     # -- reading ------------------------------------------------------------------
 
     def get(self, external_id: str) -> Customer:
-        """The customer with this external id, or NotFound."""
-        return self._one(tables.customers.c.external_id == normal_text(external_id),
-                         repr(external_id))
+        """The customer with this external id, or NotFound (naming the customer it was merged
+        into, when it was)."""
+        try:
+            return self._one(tables.customers.c.external_id == normal_text(external_id),
+                             repr(external_id))
+        except NotFound:
+            with self.crm.read() as conn:
+                raise NotFound(self.missing_message(conn, external_id)) from None
+
+    def lock(self, tx: Transaction, external_id: str) -> Customer:
+        """The customer with this external id, share-locked until ``tx`` ends (or NotFound).
+
+        Every writer that adds or changes rows of a customer takes this lock first, before
+        any plugin row of that customer: a merge locks both customers exclusively before it
+        touches anything, so the two wait for each other instead of deadlocking, and a
+        writer that waited for a merge of its customer is told which customer it was
+        merged into.  (PostgreSQL ``FOR KEY SHARE``; on SQLite the transaction's write lock
+        already excludes every other writer.)
+        """
+        customer_id = self.ids_by_external_id([external_id], tx.conn, lock=True).get(external_id)
+        if customer_id is None:
+            raise NotFound(self.missing_message(tx.conn, external_id))
+        row = tx.conn.execute(select(tables.customers)
+                              .where(tables.customers.c.id == customer_id)).mappings().one()
+        return to_customer(row)
+
+    def merged_into(self, conn, external_ids: Iterable[str]) -> dict[str, tuple[str, dt.datetime]]:
+        """``{external id: (external id merged into, when)}`` for those of ``external_ids``
+        that were merged away (from the ``customer.merged`` events; the latest merge wins)."""
+        e, c = tables.events, tables.customers
+        duplicate = e.c.payload["duplicate_external_id"].as_string()
+        query = (select(duplicate, c.c.external_id, e.c.occurred_at)
+                 .join(c, c.c.id == e.c.customer_id)
+                 .where(e.c.type == "customer.merged",
+                        duplicate.in_(bindparam("refs", expanding=True)))
+                 .order_by(e.c.id))
+        refs = sorted(set(external_ids))
+        found: dict[str, tuple[str, dt.datetime]] = {}
+        for start in range(0, len(refs), 5000):
+            for ref, keep, at in conn.execute(query, {"refs": refs[start:start + 5000]}):
+                found[ref] = (keep, at)
+        return found
+
+    def missing_message(self, conn, external_id: str, role: str = "") -> str:
+        """``no customer 'X'`` (with `` (ROLE)`` when given), or when X was merged away, which
+        customer it was merged into and when (:func:`merged_away`)."""
+        merged = self.merged_into(conn, [external_id]).get(external_id)
+        if merged is not None:
+            return merged_away(external_id, *merged)
+        return f"no customer {external_id!r}" + (f" ({role})" if role else "")
 
     def get_by_id(self, customer_id: int) -> Customer:
         """The customer with this internal id, or NotFound."""
@@ -184,12 +231,15 @@ class CustomerService:
         with self.crm.read() as conn:
             return conn.execute(select(func.count()).select_from(tables.customers)).scalar_one()
 
-    def ids_by_external_id(self, external_ids: Iterable[str], conn) -> dict[str, int]:
+    def ids_by_external_id(self, external_ids: Iterable[str], conn,
+                           lock: bool = False) -> dict[str, int]:
         """Map external ids to internal ids (unknown ones are absent).
 
         On SQLite the ids travel as one JSON array joined through ``json_each``
         (a batch resolves tens of thousands at once; bound one by one they
-        cost more to render than to look up).
+        cost more to render than to look up).  ``lock`` (inside a write
+        transaction): share-lock the customers found, in id order, as
+        :meth:`lock` does; one merged away meanwhile is absent.
         """
         c = tables.customers
         refs = list(external_ids)
@@ -202,6 +252,9 @@ class CustomerService:
             bindparam("refs", expanding=True)))
         for start in range(0, len(refs), 5000):
             found.update(conn.execute(query, {"refs": refs[start:start + 5000]}).all())
+        if lock and found:
+            locked = {r.id: r.external_id for r in lock_rows(conn, found.values())}
+            found = {ref: i for ref, i in found.items() if locked.get(i) == ref}
         return found
 
     def external_ids_by_id(self, ids: Iterable[int]) -> dict[int, str]:
@@ -215,10 +268,13 @@ class CustomerService:
                 found.update(conn.execute(query, {"ids": wanted[start:start + 5000]}).all())
         return found
 
-    def existing_ids(self, ids: Iterable[int], conn) -> set[int]:
-        """The subset of ``ids`` that are customers."""
+    def existing_ids(self, ids: Iterable[int], conn, lock: bool = False) -> set[int]:
+        """The subset of ``ids`` that are customers (share-locked with ``lock``, as by
+        :meth:`lock`)."""
         c = tables.customers
         wanted = list(ids)
+        if lock and conn.dialect.name != "sqlite":
+            return {r.id for r in lock_rows(conn, wanted)}
         query = select(c.c.id).where(c.c.id.in_(bindparam("ids", expanding=True)))
         return {r[0] for r in conn.execute(query, {"ids": wanted})}
 
@@ -318,6 +374,32 @@ class CustomerService:
             self._validator_key = key
         return [describe_error(e) for e in schema_errors(self._validator, attributes,
                                                          "core config /customer_attributes")]
+
+
+def merged_away(external_id: str, keep: str, at: dt.datetime) -> str:
+    """The error text for a customer that no longer exists because it was merged into KEEP."""
+    return (f"customer {external_id!r} was merged into {keep!r} at {at:%Y-%m-%d %H:%M} UTC: "
+            f"use {keep!r}")
+
+
+def lock_rows(conn, ids: Iterable[int], exclusive: bool = False) -> list[Any]:
+    """Lock the customers rows ``ids`` in id order and return ``(id, external_id)`` of those
+    that still exist.
+
+    Shared (``FOR KEY SHARE``: writers adding rows for the customers) or ``exclusive``
+    (``FOR UPDATE``: a merge, which deletes one of them).  Always in id order, so that
+    two transactions locking overlapping customers queue instead of deadlocking.  On
+    SQLite, where the write transaction already excludes every other writer, this only
+    reads.
+    """
+    c = tables.customers
+    ordered = sorted(set(ids))
+    query = (select(c.c.id, c.c.external_id).where(c.c.id.in_(bindparam("ids", expanding=True)))
+             .order_by(c.c.id).with_for_update(read=not exclusive, key_share=not exclusive))
+    rows = []
+    for start in range(0, len(ordered), 5000):
+        rows.extend(conn.execute(query, {"ids": ordered[start:start + 5000]}).all())
+    return rows
 
 
 def to_customer(row) -> Customer:

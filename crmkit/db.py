@@ -34,6 +34,24 @@ which at a million interactions costs more than the insert itself."""
 WRITE = "crmkit_write"
 """Execution option: the transaction will write (SQLite begins it IMMEDIATE)."""
 
+CONCURRENCY_ABORTS = {"40001": "serialization failure", "40P01": "deadlock detected"}
+"""SQLSTATEs with which PostgreSQL aborts a transaction because of a concurrent one: nothing
+of it was written and running it again can succeed."""
+
+
+def concurrency_abort(exc: BaseException | None) -> str | None:
+    """What aborted the transaction, when ``exc`` (or an exception it was raised from) is a
+    PostgreSQL serialisation failure or deadlock (see :data:`CONCURRENCY_ABORTS`), else None."""
+    seen: set[int] = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        for candidate in (exc, getattr(exc, "orig", None)):
+            cause = CONCURRENCY_ABORTS.get(getattr(candidate, "sqlstate", None) or "")
+            if cause is not None:
+                return cause
+        exc = exc.__cause__ or exc.__context__
+    return None
+
 
 _URL_PASSWORD = re.compile(r"(\b[a-z][a-z0-9+.-]*://[^\s:/@]*:)\S*@", re.IGNORECASE)
 
@@ -253,6 +271,8 @@ __all__ = [
     "allocate_ids",
     "json_array_contains",
     "days_between",
+    "concurrency_abort",
+    "CONCURRENCY_ABORTS",
     "SQLITE_BUSY_TIMEOUT_S",
     "SQLITE_FILE_MODE",
     "WRITE",

@@ -11,6 +11,7 @@ from sqlalchemy import bindparam, select
 
 from . import tables
 from .clock import EARLIEST, LATEST, UTC, out_of_range, utc_in_range
+from .customers import merged_away
 from .db import allocate_ids
 from .errors import ConflictError, NotFound, ValidationError
 from .models import Batch, Interaction, WriteResult
@@ -46,11 +47,13 @@ class InteractionService:
         row = dict(fields, kind=kind, occurred_at=occurred_at)
         if customer is not None:
             row["customer"] = customer
-        with self.crm.transaction() as tx:
-            result = write_batch(tx, [row], 0)
-            stored = (tx.written[-1][1].rows[0] if result.created else
-                      _existing_by_external_id(tx.conn, [row["external_id"]])[row["external_id"]])
-        return _to_interaction(stored)
+
+        def write(tx):
+            result = write_batch(tx, [dict(row)], 0)
+            return (tx.written[-1][1].rows[0] if result.created else
+                    _existing_by_external_id(tx.conn, [row["external_id"]])[row["external_id"]])
+
+        return _to_interaction(self.crm.run_transaction(write))
 
     def record_many(self, rows: Iterable[dict[str, Any]], batch_size: int = 2000,
                     atomic: bool = False, create_customers: bool = False) -> WriteResult:
@@ -331,23 +334,26 @@ def payload_json(row: dict[str, Any]) -> str | None:
 
 
 def _resolve_customers(tx, rows, labels, problems, create_customers, dry_run) -> None:
+    """Set each row's ``customer_id``, share-locking the customers (see
+    ``CustomerService.lock``) unless ``dry_run``; unknown ones are problems."""
+    service, lock = tx.crm.customers, not dry_run
     refs = {row["customer"] for row in rows if row["customer_id"] is None}
-    ids = tx.crm.customers.ids_by_external_id(refs, tx.conn) if refs else {}
+    ids = service.ids_by_external_id(refs, tx.conn, lock=lock) if refs else {}
     missing = refs - ids.keys()
     if missing and create_customers and not dry_run:
-        ids.update(tx.crm.customers.create_minimal(tx, sorted(missing)))
+        ids.update(service.create_minimal(tx, sorted(missing)))
         missing = set()
     given = {row["customer_id"] for row in rows if row["customer_id"] is not None}
     if given:
-        known = tx.crm.customers.existing_ids(given, tx.conn)
+        known = service.existing_ids(given, tx.conn, lock=lock)
+    merged = service.merged_into(tx.conn, missing) if missing and not create_customers else {}
     keep_bad = []
     for i, row in enumerate(rows):
         if row["customer_id"] is None:
             ref = row["customer"]
             if ref in missing:
                 if not create_customers:
-                    problems.append((labels[i], "customer", f"unknown customer {ref!r} "
-                                     "(create it first, or import with --create-customers)"))
+                    problems.append((labels[i], "customer", _unknown(ref, merged.get(ref))))
                     keep_bad.append(i)
                 continue
             row["customer_id"] = ids[ref]
@@ -357,6 +363,12 @@ def _resolve_customers(tx, rows, labels, problems, create_customers, dry_run) ->
     for i in reversed(keep_bad):
         del rows[i]
         del labels[i]
+
+
+def _unknown(ref: str, merged: tuple[str, dt.datetime] | None) -> str:
+    if merged is None:
+        return f"unknown customer {ref!r} (create it first, or import with --create-customers)"
+    return merged_away(ref, *merged)
 
 
 def _dedupe(rows, labels, problems):
