@@ -53,9 +53,9 @@ def test_a_refused_batch_names_the_table_and_problem_without_other_rows(crm, run
 
     with crm.transaction() as tx:  # a rule only the database knows
         tx.conn.execute(text("CREATE UNIQUE INDEX test_one_phone ON customers (phone)"))
-    rows = [("P1", "Alice Private", "alice.private@example.com", "+1 555 0101"),
-            ("P2", "Bruno Private", "bruno.private@example.com", "+1 555 0102"),
-            ("P3", "Carla Private", "carla.private@example.com", "+1 555 0101")]
+    rows = [("P1", "Alice Private", "alice.private@example.com", "+44 20 7946 0101"),
+            ("P2", "Bruno Private", "bruno.private@example.com", "+44 20 7946 0102"),
+            ("P3", "Carla Private", "carla.private@example.com", "+44 20 7946 0101")]
     source = tmp_path / "people.csv"
     source.write_text("external_id,name,email,phone\n"
                       + "".join(",".join(r) + "\n" for r in rows), encoding="utf-8")
@@ -93,7 +93,7 @@ def test_csv_listings_neutralise_formulas_like_the_export(crm, run_cli):
     import csv
 
     evil = "=HYPERLINK(\"http://x\",\"y\")"
-    assert run_cli("customers", "add", evil, "--name", "@SUM(1+1)", "--phone", "+1 555 0100",
+    assert run_cli("customers", "add", evil, "--name", "@SUM(1+1)", "--phone", "+44 20 7946 0100",
                    "--email", "x@example.com")[0] == 0
     assert run_cli("interactions", "record", evil, "--kind", "adjustment", "--amount", "-5",
                    "--channel", "-web", "--at", "2025-01-01")[0] == 0
@@ -105,7 +105,7 @@ def test_csv_listings_neutralise_formulas_like_the_export(crm, run_cli):
 
     [customer] = listing("customers", "list")
     assert (customer["external_id"], customer["name"], customer["phone"], customer["email"]) \
-        == ("'" + evil, "'@SUM(1+1)", "'+1 555 0100", "x@example.com")
+        == ("'" + evil, "'@SUM(1+1)", "'+442079460100", "x@example.com")
     [interaction] = listing("interactions", "list")
     assert (interaction["customer"], interaction["channel"]) == ("'" + evil, "'-web")
     assert interaction["amount"].startswith("-5")  # a number stays a number
