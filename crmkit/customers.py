@@ -13,7 +13,7 @@ from . import tables
 from .config import describe_error, schema_validator
 from .db import allocate_ids, json_array_contains
 from .errors import ConflictError, NotFound
-from .models import Batch, Customer, WriteResult
+from .models import Batch, Customer, WriteResult, to_customer
 from .pipeline import Problem, plugin_problems, raise_problems, react, run_batches
 from .transaction import Transaction
 from .types import UNSTORABLE_TEXT, json_problem, unstorable_text
@@ -308,17 +308,6 @@ class CustomerService:
         return [describe_error(e) for e in self._validator.iter_errors(attributes)]
 
 
-def to_customer(row) -> Customer:
-    """Build a Customer from a ``customers`` row mapping."""
-    return Customer(
-        id=row["id"], external_id=row["external_id"], type=row["type"], name=row["name"],
-        email=row["email"], phone=row["phone"], organisation_id=row["organisation_id"],
-        preferred_channel=row["preferred_channel"], lifecycle_stage=row["lifecycle_stage"],
-        tags=tuple(row["tags"] or ()), attributes=dict(row["attributes"] or {}),
-        created_at=row["created_at"], updated_at=row["updated_at"], erased_at=row["erased_at"],
-    )
-
-
 # -- the pipeline steps ---------------------------------------------------------------------
 
 
@@ -536,3 +525,9 @@ def _jsonable(value):
         return value.isoformat()
     return value
 
+
+
+__all__ = [
+    "TYPES", "FIELDS", "TEXT_LIMITS", "UPDATABLE", "EMAIL", "PHONE_TEXT", "PHONE_MARKS",
+    "CustomerService", "to_customer", "write_batch", "prepare",
+]

@@ -22,9 +22,8 @@ import attrs
 from sqlalchemy import delete, exists, select, update
 
 from .. import tables
-from ..customers import to_customer
 from ..errors import NotFound, PluginError, ValidationError
-from ..models import Customer
+from ..models import Customer, to_customer
 from .references import customer_tables, pointing_at
 
 FILLED = ("name", "email", "phone", "organisation_id", "preferred_channel", "lifecycle_stage")
