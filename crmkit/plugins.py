@@ -195,3 +195,9 @@ def call_impl(plugin, hook, function, argnames, tx, kwargs):
         raise PluginError(
             f"plugin {plugin!r} failed in {hook}: {type(exc).__name__}: {exc}"
         ) from exc
+
+
+__all__ = [
+    "ENTRY_POINT_GROUP", "PER_PLUGIN_HOOKS", "InstalledPlugin", "discover", "load", "new_manager",
+    "register", "dependency_order", "HookCaller", "call_impl",
+]

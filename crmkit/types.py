@@ -199,3 +199,10 @@ def sqlite_timestamp(value: dt.datetime) -> str:
     if value.tzinfo is not UTC:
         value = value.astimezone(UTC)
     return value.isoformat(sep=" ", timespec="microseconds")[:-6]
+
+
+__all__ = [
+    "MONEY_SCALE", "JSONType", "to_money", "money_units", "Money", "UTCDateTime",
+    "UNSTORABLE_TEXT", "unstorable_text", "MAX_JSON_DEPTH", "json_problem", "json_pointer",
+    "parse_json", "sqlite_timestamp",
+]
