@@ -9,7 +9,7 @@ from typing import Any
 
 import attrs
 
-from crmkit.errors import ConfigError
+from crmkit.plugin import ConfigError
 
 
 @attrs.frozen
