@@ -162,3 +162,14 @@ def test_the_graph_counts_lazy_imports_but_not_type_checking_ones(tmp_path):
 @pytest.mark.parametrize("package", sorted(PACKAGES))
 def test_no_import_cycles(package):
     assert [sorted(c) for c in cycles(import_graph(package, PACKAGES[package]))] == []
+
+
+def test_services_never_import_the_cli():
+    """The CLI depends on the data services, never the reverse."""
+    graph = import_graph("crmkit", PACKAGES["crmkit"])
+    services_on_cli = {}
+    for name, targets in graph.items():
+        cli = sorted(target for target in targets if target.startswith("crmkit.cli"))
+        if name.startswith("crmkit.services") and cli:
+            services_on_cli[name] = cli
+    assert services_on_cli == {}
