@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from _common import Timer, report
 
-from crmkit.testing import PostgresServer
+from crmkit.devtools.testing import PostgresServer
 from crmkit.types import MONEY_SCALE
 
 RAW_DDL = """

@@ -7,7 +7,7 @@ import logging
 import threading
 from pathlib import Path
 from types import ModuleType
-from typing import Any, Callable, Iterator
+from typing import Any, Callable, Iterator, TypeVar
 
 from sqlalchemy import inspect, select
 from sqlalchemy.engine import Connection
@@ -17,11 +17,17 @@ from sqlalchemy.exc import OperationalError
 from . import db, migrate, plugins, tables
 from .clock import Clock, SystemClock
 from .config import CORE_SCHEMA, validate
-from .errors import DatabaseError, NotFound, PluginError
+from .errors import ConflictError, DatabaseError, NotFound, PluginError
 from .pipeline import after_commit
 from .transaction import Transaction
 
 log = logging.getLogger("crmkit")
+
+T = TypeVar("T")
+
+TRANSACTION_ATTEMPTS = 3
+"""How often :meth:`CRM.run_transaction` runs its work when PostgreSQL keeps aborting it for a
+concurrent transaction (deadlock or serialisation failure)."""
 
 
 class CRM:
@@ -35,6 +41,7 @@ class CRM:
                  extra_plugins: dict[str, ModuleType] | None = None):
         self.url = url
         self.engine = db.create(url)
+        plugins.guard_transactions(self.engine)
         self.clock: Clock = clock or SystemClock()
         self.actor = actor
         self.command: str = "api"
@@ -173,12 +180,19 @@ class CRM:
                 if write:
                     conn = conn.execution_options(**{db.WRITE: True})
                 yield conn
-        except OperationalError as exc:
-            raise DatabaseError(_operational_message(self.url, exc)) from exc
-        except SQLAlchemyDatabaseError as exc:
-            if "file is not a database" not in str(exc.orig):
-                raise
-            raise DatabaseError(f"{self.url} is not a SQLite database file (check --db)") from exc
+        except Exception as exc:
+            cause = db.concurrency_abort(exc)
+            if cause is not None and not isinstance(exc, ConflictError):
+                raise ConflictError(
+                    f"another command changed the same rows at the same time ({cause}); "
+                    "nothing of this command was written: run it again") from exc
+            if isinstance(exc, OperationalError):
+                raise DatabaseError(_operational_message(self.url, exc)) from exc
+            if (isinstance(exc, SQLAlchemyDatabaseError)
+                    and "file is not a database" in str(exc.orig)):
+                raise DatabaseError(f"{self.url} is not a SQLite database file (check --db)"
+                                    ) from exc
+            raise
 
     @contextlib.contextmanager
     def read(self) -> Iterator[Connection]:
@@ -211,18 +225,52 @@ class CRM:
             yield active
             return
         with self.connect(write=True) as conn:
-            with conn.begin():
-                tx = Transaction(self, conn, actor or self.actor)
-                self._local.tx = tx
-                try:
-                    self.refresh_plugins(conn)
-                    if require_plugins:
-                        self.require_working_plugins()
-                    yield tx
-                    tx.deliver_events()
-                finally:
-                    self._local.tx = None
+            try:
+                with conn.begin():
+                    tx = Transaction(self, conn, actor or self.actor)
+                    self._local.tx = tx
+                    try:
+                        self.refresh_plugins(conn)
+                        if require_plugins:
+                            self.require_working_plugins()
+                        yield tx
+                        tx.deliver_events()
+                    finally:
+                        self._local.tx = None
+            except BaseException:
+                # a commit refused inside a hook closed SQLAlchemy's transaction, not the
+                # database's: roll that back too (a no-op when nothing is open)
+                if not conn.invalidated:
+                    conn.connection.driver_connection.rollback()
+                raise
         tx.after_commit_errors = after_commit(self, tx.written)
+
+    def run_transaction(self, work: Callable[[Transaction], T], actor: str | None = None) -> T:
+        """Run ``work(tx)`` in a write transaction (see :meth:`transaction`) and return its result.
+
+        When PostgreSQL aborts the transaction because of a concurrent one (a deadlock or a
+        serialisation failure; nothing was written), ``work`` runs again in a new
+        transaction, at most :data:`TRANSACTION_ATTEMPTS` times in all; then the
+        :class:`ConflictError` saying so is raised.  ``work`` must read what it relies on
+        inside ``tx``.  Inside an open transaction it joins it and runs once: the outermost
+        runner retries.
+        """
+        if self.current_transaction() is not None:
+            with self.transaction(actor) as tx:
+                return work(tx)
+        attempt = 1
+        while True:
+            try:
+                with self.transaction(actor) as tx:
+                    return work(tx)
+            except ConflictError as exc:
+                if db.concurrency_abort(exc) is None:
+                    raise
+                if attempt >= TRANSACTION_ATTEMPTS:
+                    raise ConflictError(f"{exc} (aborted {attempt} times in a row)") from exc
+                log.info("transaction aborted by a concurrent one (attempt %d of %d): %s",
+                         attempt, TRANSACTION_ATTEMPTS, exc)
+                attempt += 1
 
     # -- plugins ---------------------------------------------------------------
 
@@ -309,13 +357,15 @@ class CRM:
 
         ``progress(plugin)``, when given, is called as each plugin's sweep starts.
         """
-        with self.transaction() as tx:
+        def run(tx) -> dict[str, dict[str, Any]]:
             results = {}
             for name, _, _ in self.hooks.impls("crmkit_sweep"):
                 if progress is not None:
                     progress(name)
                 results[name] = self.hooks.call_one(name, "crmkit_sweep", tx) or {}
             return results
+
+        return self.run_transaction(run)
 
 
 def _operational_message(url: str, exc: OperationalError) -> str:
@@ -326,4 +376,4 @@ def _operational_message(url: str, exc: OperationalError) -> str:
     return db.hide_password(f"{url}: {text.strip().splitlines()[0]}")
 
 
-__all__ = ["CRM"]
+__all__ = ["CRM", "TRANSACTION_ATTEMPTS"]

@@ -19,13 +19,22 @@ CORE_SCHEMA: dict[str, Any] = {
         "default_currency": {
             "type": "string",
             "pattern": "^[A-Z]{3}$",
+            "format": "currency",
             "default": "USD",
             "description": "ISO 4217 currency used when an interaction names none.",
         },
         "timezone": {
             "type": "string",
+            "format": "timezone",
             "default": "UTC",
             "description": "IANA time zone for reports and business calendars.",
+        },
+        "phone_region": {
+            "type": ["string", "null"],
+            "pattern": "^[A-Z]{2}$",
+            "default": None,
+            "description": "ISO 3166 region (e.g. GB, US) of customer phone numbers written "
+                           "without + and a country code; null: every phone must have them.",
         },
         "negative_amount_kinds": {
             "type": "array",
@@ -104,6 +113,8 @@ def describe_error(error) -> str:
         if extra:
             path.append(extra[0])
             message = "unknown key" + (f" (also unknown: {', '.join(extra[1:])})" if extra[1:] else "")
+    if error.validator == "format" and error.validator_value in FORMATS:
+        message = f"{error.instance!r} is not {FORMATS[error.validator_value][0]}"
     pointer = "/" + "/".join(path)
     allowed = _allowed(error)
     return f"{pointer}: {message}" + (f" (allowed: {allowed})" if allowed else "")
@@ -122,14 +133,59 @@ def _allowed(error) -> str:
         return "keys " + ", ".join(props) if props else "no other keys"
     if error.validator == "pattern":
         return f"text matching {error.validator_value}"
+    if error.validator == "format" and error.validator_value in FORMATS:
+        return FORMATS[error.validator_value][1]
     return ""
+
+
+def is_timezone(name: object) -> bool:
+    """Whether ``name`` is an IANA time zone this machine knows (``Europe/London``, ``UTC``)."""
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    if not isinstance(name, str):
+        return True  # not text: the schema's "type" reports it
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError, OSError):
+        return False
+    return True
+
+
+FORMATS: dict[str, tuple[str, str]] = {
+    "timezone": ("an IANA time zone", "e.g. Europe/London or UTC"),
+    "currency": ("an ISO 4217 currency code", "e.g. USD, EUR, GBP"),
+}
+"""The ``format`` values every configuration schema may use (core and plugins): what a
+value must be, and examples.  They are checked on every validation, so a bad value is
+refused at config time by its JSON pointer: ``{"type": "string", "format": "timezone"}``."""
+
+
+def _is_currency(code: object) -> bool:
+    from .types import ISO_4217
+
+    return not isinstance(code, str) or code in ISO_4217
+
+
+_CHECKS: dict[str, Any] = {"timezone": is_timezone, "currency": _is_currency}
+
+
+def format_checker():
+    """The jsonschema FormatChecker for :data:`FORMATS` (and only those)."""
+    from jsonschema import FormatChecker
+
+    checker = FormatChecker(formats=())
+    for name, check in _CHECKS.items():
+        checker.checks(name)(check)
+    return checker
 
 
 def check_schema(schema: dict[str, Any], where: str) -> None:
     """Raise ConfigError unless ``schema`` is itself a valid Draft 2020-12 schema.
 
-    Its ``pattern`` regexes must be RE2 patterns (see :func:`schema_validator`);
-    ``patternProperties`` is refused.
+    Its ``pattern`` regexes must be RE2 patterns and ``patternProperties`` is
+    refused; every ``$ref`` must be a local JSON pointer (``#/$defs/x``) that
+    resolves inside ``schema``: a reference to a file or URL is refused, and
+    crmkit never retrieves one (see :func:`schema_validator`).
     """
     from jsonschema import Draft202012Validator
     from jsonschema.exceptions import SchemaError
@@ -141,12 +197,20 @@ def check_schema(schema: dict[str, Any], where: str) -> None:
     problem = _pattern_problem(schema)
     if problem:
         raise ConfigError(f"{where}: {problem}")
+    for pointer, ref in _references(schema, ""):
+        if not isinstance(ref, str) or not ref.startswith("#"):
+            raise ConfigError(f"{where}: invalid JSON Schema: {pointer}: {ref!r} is not a local "
+                              "reference (allowed: a JSON pointer into this schema, such as "
+                              "#/$defs/name; files and URLs are never read)")
+        if not _resolves(schema, ref):
+            raise ConfigError(f"{where}: invalid JSON Schema: {pointer}: {ref!r} does not "
+                              "resolve inside this schema")
 
 
 _SCHEMA_MAPS = ("properties", "$defs", "dependentSchemas")
 """Keywords whose value maps names (not keywords) to sub-schemas."""
-_DATA = ("enum", "const", "default", "examples")
-"""Keywords whose value is data, not a schema."""
+_DATA = frozenset({"enum", "const", "default", "examples"})
+"""Keywords whose value is data, not a schema (a ``$ref`` key inside them is no reference)."""
 
 
 def _pattern_problem(schema: Any) -> str | None:
@@ -213,27 +277,95 @@ def _validator_class():
     return validators.extend(Draft202012Validator, {"pattern": _re2_pattern})
 
 
-def schema_validator(schema: dict[str, Any]):
-    """A Draft 2020-12 validator for ``schema`` whose ``pattern`` runs on RE2 (linear time).
+def _references(node: Any, pointer: str):
+    """``(JSON pointer, value)`` of every ``$ref`` / ``$dynamicRef`` keyword in a schema."""
+    if isinstance(node, dict):
+        for key, value in node.items():
+            here = f"{pointer}/{str(key).replace('~', '~0').replace('/', '~1')}"
+            if key in ("$ref", "$dynamicRef"):
+                yield here, value
+            elif key not in _DATA:
+                yield from _references(value, here)
+    elif isinstance(node, list):
+        for i, item in enumerate(node):
+            yield from _references(item, f"{pointer}/{i}")
 
-    Python's backtracking ``re`` can take exponential time on an
-    admin-written pattern such as ``^(a+)+$``; RE2 cannot.  Use it for every
-    schema with patterns from configuration (the customer attribute schema).
+
+_ROOT = "urn:crmkit:schema"
+
+
+def _resolves(schema: dict[str, Any], ref: str) -> bool:
+    from referencing import Registry
+    from referencing.exceptions import Unresolvable
+    from referencing.jsonschema import DRAFT202012
+
+    registry = Registry(retrieve=_never_retrieve).with_resource(
+        _ROOT, DRAFT202012.create_resource(schema))
+    try:
+        registry.resolver(_ROOT).lookup(ref)
+    except Unresolvable:
+        return False
+    return True
+
+
+def _never_retrieve(uri: str):
+    from referencing.exceptions import NoSuchResource
+
+    raise NoSuchResource(ref=uri)
+
+
+def schema_validator(schema: dict[str, Any]):
+    """A Draft 2020-12 validator that checks :data:`FORMATS`, runs ``pattern`` on RE2 and
+    never retrieves a ``$ref``.
+
+    Python's backtracking ``re`` can take exponential time on an admin-written
+    pattern such as ``^(a+)+$``; RE2 cannot.  A reference that is not inside
+    ``schema`` (a file, a URL) is unresolvable rather than fetched.
     """
-    return _validator_class()(schema)
+    from referencing import Registry
+
+    return _validator_class()(schema, format_checker=format_checker(),
+                              registry=Registry(retrieve=_never_retrieve))
+
+
+def schema_errors(validator, instance: Any, where: str) -> list:
+    """``validator``'s errors for ``instance``, sorted by path; an unresolvable ``$ref`` is a
+    ConfigError naming ``where`` (the schema's owner), not a crash."""
+    from referencing.exceptions import Unresolvable
+
+    try:
+        return sorted(validator.iter_errors(instance), key=lambda e: list(e.absolute_path))
+    except Unresolvable as exc:
+        raise ConfigError(f"{where}: the schema's reference {getattr(exc, 'ref', '')!r} "
+                          "cannot be resolved (only local #... references are allowed)") from None
+
+
+_JSON_TYPES = {dict: "object", list: "array", str: "string", bool: "boolean", int: "number",
+               float: "number", type(None): "null"}
+
+
+def require_object(document: Any, where: str) -> dict[str, Any]:
+    """Return ``document`` if it is a JSON object; otherwise a ConfigError naming what it is."""
+    if not isinstance(document, dict):
+        found = _JSON_TYPES.get(type(document), type(document).__name__)
+        raise ConfigError(f"{where}: the configuration must be a JSON object, got {found}")
+    return document
 
 
 def validate(schema: dict[str, Any], document: Any, where: str) -> Any:
     """Fill defaults into ``document`` and validate it; return the completed document.
 
-    Raises :class:`ConfigError` listing every violation by JSON pointer.
+    ``None`` stands for ``{}``; any other non-object is refused (never reset to
+    the defaults).  Raises :class:`ConfigError` listing every violation by JSON
+    pointer.
     """
+    if document is not None:
+        require_object(document, where)
     problem = json_problem(document)
     if problem:
         raise ConfigError(f"{where}: {problem}")
     completed = fill_defaults(schema, {} if document is None else document)
-    validator = schema_validator(schema)
-    errors = sorted(validator.iter_errors(completed), key=lambda e: list(e.absolute_path))
+    errors = schema_errors(schema_validator(schema), completed, where)
     if errors:
         lines = [describe_error(e) for e in errors]
         raise ConfigError(f"{where}: " + "; ".join(lines))
@@ -326,5 +458,6 @@ def _parse_value(raw: str, schema: dict[str, Any] | None, pointer: str) -> Any:
 
 __all__ = [
     "CORE_SCHEMA", "fill_defaults", "describe_error", "check_schema", "regex_problem",
-    "schema_validator", "validate", "set_path",
+    "schema_validator", "validate", "set_path", "is_timezone", "FORMATS", "format_checker",
+    "schema_errors", "require_object",
 ]

@@ -10,13 +10,14 @@ from typing import Any, Iterable, Sequence
 from sqlalchemy import bindparam, func, insert, or_, select, update
 
 from . import tables
-from .config import describe_error, schema_validator
-from .db import allocate_ids, json_array_contains
-from .errors import ConflictError, NotFound
+from .config import describe_error, schema_errors, schema_validator
+from .db import allocate_ids, json_array_contains, lock_rows
+from .errors import ConflictError, NotFound, ValidationError
 from .models import Batch, Customer, WriteResult, to_customer
 from .pipeline import Problem, plugin_problems, raise_problems, react, run_batches
 from .transaction import Transaction
-from .types import UNSTORABLE_TEXT, json_problem, unstorable_text
+from .types import (IDENTIFIER, LINE, TEXT, UNSTORABLE_TEXT, json_problem, normal_text,
+                    text_problem, to_phone, unstorable_text)
 
 TYPES = ("person", "organisation")
 FIELDS = ("external_id", "name", "type", "email", "phone", "organisation", "organisation_id",
@@ -29,6 +30,8 @@ EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 PHONE_TEXT = re.compile(r"^[0-9 +()./-]+$")
 PHONE_MARKS = (" ", "-", "(", ")", ".", "/", "+")
 """What :meth:`CustomerService.search` ignores when it compares phone digits."""
+_REFERENCES = ("external_id", "organisation")
+"""Fields that are external ids: the identifier text rule applies (see crmkit.types)."""
 
 
 class CustomerService:
@@ -44,6 +47,8 @@ class CustomerService:
     def add(self, external_id: str, name: str | None = None, **fields: Any) -> Customer:
         """Create one customer; an existing external id is a ConflictError."""
         row = dict(fields, external_id=external_id, name=name)
+        if isinstance(external_id, str):
+            external_id = normal_text(external_id.strip())
         with self.crm.transaction() as tx:
             if self.ids_by_external_id({external_id}, tx.conn):
                 raise ConflictError(f"customer {external_id!r} already exists")
@@ -99,8 +104,56 @@ class CustomerService:
     # -- reading ------------------------------------------------------------------
 
     def get(self, external_id: str) -> Customer:
-        """The customer with this external id, or NotFound."""
-        return self._one(tables.customers.c.external_id == external_id, repr(external_id))
+        """The customer with this external id, or NotFound (naming the customer it was merged
+        into, when it was)."""
+        try:
+            return self._one(tables.customers.c.external_id == normal_text(external_id),
+                             repr(external_id))
+        except NotFound:
+            with self.crm.read() as conn:
+                raise NotFound(self.missing_message(conn, external_id)) from None
+
+    def lock(self, tx: Transaction, external_id: str) -> Customer:
+        """The customer with this external id, share-locked until ``tx`` ends (or NotFound).
+
+        Every writer that adds or changes rows of a customer takes this lock first, before
+        any plugin row of that customer: a merge locks both customers exclusively before it
+        touches anything, so the two wait for each other instead of deadlocking, and a
+        writer that waited for a merge of its customer is told which customer it was
+        merged into.  (PostgreSQL ``FOR KEY SHARE``; on SQLite the transaction's write lock
+        already excludes every other writer.)
+        """
+        customer_id = self.ids_by_external_id([external_id], tx.conn, lock=True).get(external_id)
+        if customer_id is None:
+            raise NotFound(self.missing_message(tx.conn, external_id))
+        row = tx.conn.execute(select(tables.customers)
+                              .where(tables.customers.c.id == customer_id)).mappings().one()
+        return to_customer(row)
+
+    def merged_into(self, conn, external_ids: Iterable[str]) -> dict[str, tuple[str, dt.datetime]]:
+        """``{external id: (external id merged into, when)}`` for those of ``external_ids``
+        that were merged away (from the ``customer.merged`` events; the latest merge wins)."""
+        e, c = tables.events, tables.customers
+        duplicate = e.c.payload["duplicate_external_id"].as_string()
+        query = (select(duplicate, c.c.external_id, e.c.occurred_at)
+                 .join(c, c.c.id == e.c.customer_id)
+                 .where(e.c.type == "customer.merged",
+                        duplicate.in_(bindparam("refs", expanding=True)))
+                 .order_by(e.c.id))
+        refs = sorted(set(external_ids))
+        found: dict[str, tuple[str, dt.datetime]] = {}
+        for start in range(0, len(refs), 5000):
+            for ref, keep, at in conn.execute(query, {"refs": refs[start:start + 5000]}):
+                found[ref] = (keep, at)
+        return found
+
+    def missing_message(self, conn, external_id: str, role: str = "") -> str:
+        """``no customer 'X'`` (with `` (ROLE)`` when given), or when X was merged away, which
+        customer it was merged into and when (:func:`merged_away`)."""
+        merged = self.merged_into(conn, [external_id]).get(external_id)
+        if merged is not None:
+            return merged_away(external_id, *merged)
+        return f"no customer {external_id!r}" + (f" ({role})" if role else "")
 
     def get_by_id(self, customer_id: int) -> Customer:
         """The customer with this internal id, or NotFound."""
@@ -119,13 +172,18 @@ class CustomerService:
         c = tables.customers.c
         query = select(tables.customers).order_by(c.id).limit(limit)
         if email is not None:
-            query = query.where(func.lower(c.email) == email.strip().lower())
+            query = query.where(func.lower(c.email) == normal_text(email.strip()).lower())
         if phone is not None:
+            try:
+                phone = to_phone(phone, self.crm.core_config["phone_region"])
+            except ValidationError:
+                pass  # not a number: matches nothing stored
             query = query.where(c.phone == phone)
         if name is not None:
-            query = query.where(func.lower(c.name).contains(name.lower(), autoescape=True))
+            query = query.where(func.lower(c.name).contains(normal_text(name).lower(),
+                                                            autoescape=True))
         if tag is not None:
-            query = query.where(json_array_contains(c.tags, tag))
+            query = query.where(json_array_contains(c.tags, normal_text(tag)))
         with self.crm.read() as conn:
             return [to_customer(r) for r in conn.execute(query).mappings()]
 
@@ -138,7 +196,7 @@ class CustomerService:
         c = tables.customers.c
         query = select(tables.customers).where(c.erased_at.is_(None)).order_by(c.id).limit(limit)
         if text is not None and text.strip():
-            needle = text.strip().lower()
+            needle = normal_text(text.strip()).lower()
             matches = [func.lower(column).contains(needle, autoescape=True)
                        for column in (c.name, c.email, c.external_id)]
             matches.append(json_array_contains(c.tags, text.strip()))
@@ -173,12 +231,15 @@ class CustomerService:
         with self.crm.read() as conn:
             return conn.execute(select(func.count()).select_from(tables.customers)).scalar_one()
 
-    def ids_by_external_id(self, external_ids: Iterable[str], conn) -> dict[str, int]:
+    def ids_by_external_id(self, external_ids: Iterable[str], conn,
+                           lock: bool = False) -> dict[str, int]:
         """Map external ids to internal ids (unknown ones are absent).
 
         On SQLite the ids travel as one JSON array joined through ``json_each``
         (a batch resolves tens of thousands at once; bound one by one they
-        cost more to render than to look up).
+        cost more to render than to look up).  ``lock`` (inside a write
+        transaction): share-lock the customers found, in id order, as
+        :meth:`lock` does; one merged away meanwhile is absent.
         """
         c = tables.customers
         refs = list(external_ids)
@@ -191,6 +252,10 @@ class CustomerService:
             bindparam("refs", expanding=True)))
         for start in range(0, len(refs), 5000):
             found.update(conn.execute(query, {"refs": refs[start:start + 5000]}).all())
+        if lock and found:
+            locked = {r.id: r.external_id
+                      for r in lock_rows(conn, c, found.values(), ["external_id"])}
+            found = {ref: i for ref, i in found.items() if locked.get(i) == ref}
         return found
 
     def external_ids_by_id(self, ids: Iterable[int]) -> dict[int, str]:
@@ -204,10 +269,13 @@ class CustomerService:
                 found.update(conn.execute(query, {"ids": wanted[start:start + 5000]}).all())
         return found
 
-    def existing_ids(self, ids: Iterable[int], conn) -> set[int]:
-        """The subset of ``ids`` that are customers."""
+    def existing_ids(self, ids: Iterable[int], conn, lock: bool = False) -> set[int]:
+        """The subset of ``ids`` that are customers (share-locked with ``lock``, as by
+        :meth:`lock`)."""
         c = tables.customers
         wanted = list(ids)
+        if lock and conn.dialect.name != "sqlite":
+            return {r.id for r in lock_rows(conn, tables.customers, wanted)}
         query = select(c.c.id).where(c.c.id.in_(bindparam("ids", expanding=True)))
         return {r[0] for r in conn.execute(query, {"ids": wanted})}
 
@@ -305,7 +373,14 @@ class CustomerService:
         if key != self._validator_key:
             self._validator = schema_validator(self.attribute_schema())
             self._validator_key = key
-        return [describe_error(e) for e in self._validator.iter_errors(attributes)]
+        return [describe_error(e) for e in schema_errors(self._validator, attributes,
+                                                         "core config /customer_attributes")]
+
+
+def merged_away(external_id: str, keep: str, at: dt.datetime) -> str:
+    """The error text for a customer that no longer exists because it was merged into KEEP."""
+    return (f"customer {external_id!r} was merged into {keep!r} at {at:%Y-%m-%d %H:%M} UTC: "
+            f"use {keep!r}")
 
 
 # -- the pipeline steps ---------------------------------------------------------------------
@@ -331,7 +406,7 @@ def prepare(tx: Transaction, chunk: list[Any], labels: list[str], upsert: bool):
     rows, row_labels = [], []
     seen: dict[str, int] = {}
     for raw, where in zip(chunk, labels):
-        row = _normalise(raw, where, problems, tx.crm.core_config["max_field_length"])
+        row = _normalise(raw, where, problems, tx.crm.core_config)
         if row is None:
             continue
         ext = row["external_id"]
@@ -387,7 +462,7 @@ def prepare(tx: Transaction, chunk: list[Any], labels: list[str], upsert: bool):
     return new_rows, updates, problems
 
 
-def _normalise(raw, where, problems, max_len) -> dict[str, Any] | None:
+def _normalise(raw, where, problems, config) -> dict[str, Any] | None:
     if not isinstance(raw, dict):
         problems.append((where, "row", f"expected a mapping of fields, got {type(raw).__name__}"))
         return None
@@ -407,39 +482,78 @@ def _normalise(raw, where, problems, max_len) -> dict[str, Any] | None:
             row[field] = None
             continue
         if field in TEXT_LIMITS:
-            limit = min(TEXT_LIMITS[field], max_len)
+            limit = min(TEXT_LIMITS[field], config["max_field_length"])
             if not isinstance(value, str):
                 problems.append((where, field, f"must be text, got {type(value).__name__}"))
                 continue
             value = value.strip()
+            problem = text_problem(value, IDENTIFIER if field in _REFERENCES else LINE)
+            if problem is not None:
+                problems.append((where, field, problem))
+                continue
+            value = normal_text(value)
             if len(value) > limit:
                 problems.append((where, field, f"{len(value)} characters; at most {limit}"))
                 continue
         row[field] = value
     ext = row.get("external_id")
-    if not ext:
+    if not ext and all(p[1] != "external_id" for p in problems[bad:]):
         problems.append((where, "external_id", "required: a non-empty text id"))
     if "type" in row and row["type"] not in TYPES:
         problems.append((where, "type", f"{row['type']!r} is not one of person, organisation"))
     if row.get("email") and not EMAIL.match(row["email"]):
         problems.append((where, "email", f"{row['email']!r} is not an email address"))
+    if row.get("phone"):
+        try:
+            row["phone"] = to_phone(row["phone"], config["phone_region"])
+        except ValidationError as exc:
+            problems.extend((where, field, message) for _, field, message in exc.problems)
     if "tags" in row:
         tags = row["tags"]
         if not isinstance(tags, (list, tuple)) or not all(isinstance(t, str) and t for t in tags):
             problems.append((where, "tags", "must be a list of non-empty texts"))
         else:
-            row["tags"] = sorted(set(t.strip() for t in tags))
+            tags = [t.strip() for t in tags]
+            problem = next(filter(None, (text_problem(t) for t in tags)), None)
+            if problem is not None:
+                problems.append((where, "tags", problem))
+            row["tags"] = sorted(set(normal_text(t) for t in tags))
     if "attributes" in row:
         if not isinstance(row["attributes"], dict):
             problems.append((where, "attributes", "must be a JSON object"))
         elif problem := json_problem(row["attributes"]):
             problems.append((where, "attributes", problem))
+        else:
+            row["attributes"] = _clean_attributes(row["attributes"], "", where, problems)
     if "organisation_id" in row:
         problems.append((where, "organisation_id", "give the organisation's external id as "
                          "'organisation'"))
     if row.get("organisation") and row.get("type") == "organisation":
         problems.append((where, "organisation", "an organisation cannot belong to an organisation"))
     return row if len(problems) == bad else None
+
+
+def _clean_attributes(value: Any, pointer: str, where: str, problems: list[Problem]) -> Any:
+    """Attribute JSON with every text in NFC; keys are one-line text, string values free text."""
+    if isinstance(value, str):
+        problem = text_problem(value, TEXT)
+        if problem is not None:
+            problems.append((where, "attributes", f"{pointer or '/'}: {problem}"))
+        return normal_text(value)
+    if isinstance(value, dict):
+        cleaned = {}
+        for key, item in value.items():
+            here = f"{pointer}/{key}"
+            problem = text_problem(key) if isinstance(key, str) else None
+            if problem is not None:
+                problems.append((where, "attributes", f"{here}: key {problem}"))
+            cleaned[normal_text(key) if isinstance(key, str) else key] = _clean_attributes(
+                item, here, where, problems)
+        return cleaned
+    if isinstance(value, list):
+        return [_clean_attributes(v, f"{pointer}/{i}", where, problems)
+                for i, v in enumerate(value)]
+    return value
 
 
 def _existing(conn, external_ids: list[str]) -> dict[str, dict[str, Any]]:
@@ -529,5 +643,5 @@ def _jsonable(value):
 
 __all__ = [
     "TYPES", "FIELDS", "TEXT_LIMITS", "UPDATABLE", "EMAIL", "PHONE_TEXT", "PHONE_MARKS",
-    "CustomerService", "to_customer", "write_batch", "prepare",
+    "CustomerService", "to_customer", "write_batch", "prepare", "merged_away",
 ]

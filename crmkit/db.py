@@ -11,6 +11,7 @@ import os
 import re
 import zlib
 from pathlib import Path
+from typing import Any, Iterable, Sequence
 
 from sqlalchemy import Boolean, Float, Table, bindparam, create_engine, event, func, select, text
 from sqlalchemy.engine import Connection, Engine, make_url
@@ -29,11 +30,28 @@ SQLITE_CACHE_KIB = 128 * 1024
 """Page cache per SQLite connection (SQLite's default is 2 MiB); it only grows as pages are read.
 A batch's writes land on random pages of the customer-keyed tables and indexes (interactions,
 a plugin's leads or ledger); once those outgrow the cache, every miss is a read from the OS,
-which at a million interactions costs more than the insert itself.  At 32 MiB the million-row
-operational and loyalty benchmarks took 57 s and 85 s, at 128 MiB 50 s and 65 s."""
+which at a million interactions costs more than the insert itself."""
 
 WRITE = "crmkit_write"
 """Execution option: the transaction will write (SQLite begins it IMMEDIATE)."""
+
+CONCURRENCY_ABORTS = {"40001": "serialization failure", "40P01": "deadlock detected"}
+"""SQLSTATEs with which PostgreSQL aborts a transaction because of a concurrent one: nothing
+of it was written and running it again can succeed."""
+
+
+def concurrency_abort(exc: BaseException | None) -> str | None:
+    """What aborted the transaction, when ``exc`` (or an exception it was raised from) is a
+    PostgreSQL serialisation failure or deadlock (see :data:`CONCURRENCY_ABORTS`), else None."""
+    seen: set[int] = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        for candidate in (exc, getattr(exc, "orig", None)):
+            cause = CONCURRENCY_ABORTS.get(getattr(candidate, "sqlstate", None) or "")
+            if cause is not None:
+                return cause
+        exc = exc.__cause__ or exc.__context__
+    return None
 
 
 _URL_PASSWORD = re.compile(r"(\b[a-z][a-z0-9+.-]*://[^\s:/@]*:)\S*@", re.IGNORECASE)
@@ -166,6 +184,27 @@ def _owner_only_if_new(path: str) -> None:
         pass
 
 
+def lock_rows(conn: Connection, table: Table, ids: Iterable[int], columns: Sequence[str] = (),
+              exclusive: bool = False) -> list[Any]:
+    """Lock the rows ``ids`` of ``table`` in id order and return ``(id, *columns)`` of those
+    that still exist.
+
+    Shared (``FOR KEY SHARE``: writers adding rows that point at them) or ``exclusive``
+    (``FOR UPDATE``: a merge, which deletes one of them).  Always in id order, so that
+    two transactions locking overlapping rows queue instead of deadlocking.  On
+    SQLite, where the write transaction already excludes every other writer, this only
+    reads.
+    """
+    ordered = sorted(set(ids))
+    query = (select(table.c.id, *(table.c[name] for name in columns))
+             .where(table.c.id.in_(bindparam("ids", expanding=True)))
+             .order_by(table.c.id).with_for_update(read=not exclusive, key_share=not exclusive))
+    rows = []
+    for start in range(0, len(ordered), 5000):
+        rows.extend(conn.execute(query, {"ids": ordered[start:start + 5000]}).all())
+    return rows
+
+
 def allocate_ids(conn: Connection, table: Table, count: int) -> int:
     """Reserve ``count`` consecutive ids of ``table`` for this transaction; return the first.
 
@@ -252,8 +291,11 @@ __all__ = [
     "describe_error",
     "hide_password",
     "allocate_ids",
+    "lock_rows",
     "json_array_contains",
     "days_between",
+    "concurrency_abort",
+    "CONCURRENCY_ABORTS",
     "SQLITE_BUSY_TIMEOUT_S",
     "SQLITE_FILE_MODE",
     "WRITE",

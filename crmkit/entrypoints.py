@@ -1,9 +1,10 @@
 """A fast reader of installed entry points and distribution versions.
 
-``importlib.metadata`` costs ~40 ms to import (it pulls in the email
-package); ``crmkit --help`` must list the plugin commands in well under
-150 ms, so this module reads ``*.dist-info/entry_points.txt`` itself.  The
-first distribution of a name on ``sys.path`` wins, as with importlib.metadata.
+``importlib.metadata`` is slow to import (it pulls in the email package),
+and ``crmkit --help`` lists the plugin commands on every start-up (its goal
+is in docs/performance.md), so this module reads
+``*.dist-info/entry_points.txt`` itself.  The first distribution of a name on
+``sys.path`` wins, as with importlib.metadata.
 """
 
 from __future__ import annotations

@@ -4,27 +4,28 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any, Iterable, Sequence
 
 from sqlalchemy import bindparam, select
 
 from . import tables
 from .clock import EARLIEST, LATEST, UTC, out_of_range, utc_in_range
+from .customers import merged_away
 from .db import allocate_ids
-from .errors import ConflictError, NotFound
+from .errors import ConflictError, NotFound, ValidationError
 from .models import Batch, Interaction, WriteResult
 from .pipeline import Problem, plugin_problems, raise_problems, react, run_batches
 from .transaction import Transaction
-from .types import (MAX_JSON_DEPTH, MONEY_SCALE, UNSTORABLE_TEXT, json_problem, sqlite_timestamp,
-                    unstorable_text)
+from .types import (ASCII_CONTROLS, IDENTIFIER, ISO_4217, LINE, MAX_JSON_DEPTH, MONEY_SCALE,
+                    UNSTORABLE_TEXT, json_problem, normal_text, sqlite_timestamp, text_problem,
+                    to_currency, to_money, unstorable_text)
 
 FIELDS = ("customer", "customer_id", "occurred_at", "kind", "channel", "direction", "amount",
           "currency", "external_id", "payload", "actor")
 DIRECTIONS = ("inbound", "outbound")
 COMPARED = ("customer_id", "occurred_at", "kind", "channel", "direction", "amount", "currency",
             "payload", "actor")
-_MAX_MONEY = Decimal(10) ** 14
 _STORED = ("id", "customer_id", "occurred_at", "channel", "kind", "direction", "amount",
            "currency", "external_id", "payload", "actor", "recorded_at")
 
@@ -46,11 +47,13 @@ class InteractionService:
         row = dict(fields, kind=kind, occurred_at=occurred_at)
         if customer is not None:
             row["customer"] = customer
-        with self.crm.transaction() as tx:
-            result = write_batch(tx, [row], 0)
-            stored = (tx.written[-1][1].rows[0] if result.created else
-                      _existing_by_external_id(tx.conn, [row["external_id"]])[row["external_id"]])
-        return _to_interaction(stored)
+
+        def write(tx):
+            result = write_batch(tx, [dict(row)], 0)
+            return (tx.written[-1][1].rows[0] if result.created else
+                    _existing_by_external_id(tx.conn, [row["external_id"]])[row["external_id"]])
+
+        return _to_interaction(self.crm.run_transaction(write))
 
     def record_many(self, rows: Iterable[dict[str, Any]], batch_size: int = 2000,
                     atomic: bool = False, create_customers: bool = False) -> WriteResult:
@@ -154,6 +157,10 @@ _FIELD_SET = frozenset(FIELDS)
 PAYLOAD_TEXT = "payload_text"
 """Row key of the payload's JSON text, serialised once by the checks and stored as is."""
 _TEXT_FIELDS = ("kind", "channel", "external_id", "actor", "customer")
+_IDENTIFIERS = frozenset({"external_id", "actor", "customer"})
+_has_control = ASCII_CONTROLS.search
+"""Text fields under the identifier rule (crmkit.types.IDENTIFIER); kind and channel are
+one-line text (LINE)."""
 _COLUMN_WIDTHS = {**{f: tables.interactions.c[f].type.length for f in _TEXT_FIELDS[:-1]},
                   "customer": tables.customers.c.external_id.type.length}
 """The widths of the text columns (customers.external_id for ``customer``)."""
@@ -169,7 +176,8 @@ class Normaliser:
     def __init__(self, config: dict[str, Any], now: dt.datetime):
         self.currency = config["default_currency"]
         self.negative_ok = frozenset(config["negative_amount_kinds"])
-        self.text_limits = [(field, min(config["max_field_length"], _COLUMN_WIDTHS[field]))
+        self.text_limits = [(field, min(config["max_field_length"], _COLUMN_WIDTHS[field]),
+                             IDENTIFIER if field in _IDENTIFIERS else LINE)
                             for field in _TEXT_FIELDS]
         self.max_payload = config["max_payload_bytes"]
         self.now = now
@@ -188,25 +196,45 @@ class Normaliser:
         if (type(occurred) is not dt.datetime or occurred.tzinfo is not UTC
                 or not EARLIEST <= occurred <= LATEST):
             occurred = self._time(occurred, where, problems)
-        kind = get("kind") or "purchase"
+        texts = {}
+        for field, limit, rule in self.text_limits:
+            value = get(field)
+            if value is not None:
+                if type(value) is not str:
+                    problems.append((where, field, f"must be text of at most {limit} characters"))
+                    continue
+                if value.isascii():  # the common case, decided by one regex search
+                    if _has_control(value):
+                        problems.append((where, field, UNSTORABLE_TEXT if "\x00" in value
+                                         else text_problem(value, rule)))
+                        continue
+                elif unstorable_text(value):
+                    problems.append((where, field, UNSTORABLE_TEXT))
+                    continue
+                else:
+                    problem = text_problem(value, rule)
+                    if problem is not None:
+                        problems.append((where, field, problem))
+                        continue
+                    value = normal_text(value)
+                if len(value) > limit:
+                    problems.append((where, field, f"must be text of at most {limit} characters"))
+                texts[field] = value
+        kind = texts.get("kind") or "purchase"
         amount = get("amount")
         if amount is not None:
             amount = self._amount(amount, kind, where, problems)
         direction = get("direction") or "inbound"
         if direction not in DIRECTIONS:
             problems.append((where, "direction", f"{direction!r} is not one of inbound, outbound"))
-        currency = get("currency") or (self.currency if amount is not None else None)
-        if currency is not None and (type(currency) is not str or len(currency) != 3
-                                     or not currency.isupper()):
-            problems.append((where, "currency", f"{currency!r} is not a 3-letter ISO 4217 code"))
-        for field, limit in self.text_limits:
-            value = get(field)
-            if value is not None:
-                if type(value) is not str or len(value) > limit:
-                    problems.append((where, field, f"must be text of at most {limit} characters"))
-                # the common case, ASCII without NUL, decided without a call
-                elif "\x00" in value or (not value.isascii() and unstorable_text(value)):
-                    problems.append((where, field, UNSTORABLE_TEXT))
+        currency = get("currency")
+        if currency is None or currency == "":
+            currency = self.currency if amount is not None else None
+        elif currency not in ISO_4217:
+            try:
+                currency = to_currency(currency)
+            except ValidationError as exc:
+                problems.extend((where, field, message) for _, field, message in exc.problems)
         payload = get("payload")
         text = None if payload is None else self._payload(payload, where, problems)
         customer_id = get("customer_id")
@@ -219,17 +247,17 @@ class Normaliser:
             return None
         return {
             "customer_id": customer_id,
-            "customer": get("customer"),
+            "customer": texts.get("customer"),
             "occurred_at": occurred,
-            "channel": get("channel"),
+            "channel": texts.get("channel"),
             "kind": kind,
             "direction": direction,
             "amount": amount,
             "currency": currency,
-            "external_id": get("external_id"),
+            "external_id": texts.get("external_id"),
             "payload": payload,
             PAYLOAD_TEXT: text,
-            "actor": get("actor"),
+            "actor": texts.get("actor"),
             "recorded_at": self.now,
         }
 
@@ -248,15 +276,12 @@ class Normaliser:
         return None
 
     def _amount(self, amount, kind, where, problems):
-        if type(amount) is not Decimal:
-            amount = _decimal(amount, where, problems)
-            if amount is None:
-                return None
-        if not amount.is_finite() or abs(amount) >= _MAX_MONEY:
-            problems.append((where, "amount", f"{amount} is out of range (|amount| < 10^14)"))
-        elif amount.as_tuple().exponent < -4:
-            problems.append((where, "amount", f"{amount} has more than 4 decimal places"))
-        elif amount < 0 and kind not in self.negative_ok:
+        try:
+            amount = to_money(amount)
+        except ValidationError as exc:
+            problems.extend((where, field, message) for _, field, message in exc.problems)
+            return None
+        if amount < 0 and kind not in self.negative_ok:
             allowed = ", ".join(sorted(self.negative_ok)) or "none"
             problems.append((where, "amount", f"{amount} is negative; kind {kind!r} needs an "
                              f"amount >= 0 (negative allowed for: {allowed})"))
@@ -308,35 +333,27 @@ def payload_json(row: dict[str, Any]) -> str | None:
     return text
 
 
-def _decimal(value, where, problems) -> Decimal | None:
-    if isinstance(value, bool) or isinstance(value, float):
-        problems.append((where, "amount", "floats are refused: give a Decimal, int or numeric text"))
-        return None
-    try:
-        return Decimal(value.strip() if isinstance(value, str) else value)
-    except (InvalidOperation, TypeError, ValueError):
-        problems.append((where, "amount", f"{value!r} is not a number"))
-        return None
-
-
 def _resolve_customers(tx, rows, labels, problems, create_customers, dry_run) -> None:
+    """Set each row's ``customer_id``, share-locking the customers (see
+    ``CustomerService.lock``) unless ``dry_run``; unknown ones are problems."""
+    service, lock = tx.crm.customers, not dry_run
     refs = {row["customer"] for row in rows if row["customer_id"] is None}
-    ids = tx.crm.customers.ids_by_external_id(refs, tx.conn) if refs else {}
+    ids = service.ids_by_external_id(refs, tx.conn, lock=lock) if refs else {}
     missing = refs - ids.keys()
     if missing and create_customers and not dry_run:
-        ids.update(tx.crm.customers.create_minimal(tx, sorted(missing)))
+        ids.update(service.create_minimal(tx, sorted(missing)))
         missing = set()
     given = {row["customer_id"] for row in rows if row["customer_id"] is not None}
     if given:
-        known = tx.crm.customers.existing_ids(given, tx.conn)
+        known = service.existing_ids(given, tx.conn, lock=lock)
+    merged = service.merged_into(tx.conn, missing) if missing and not create_customers else {}
     keep_bad = []
     for i, row in enumerate(rows):
         if row["customer_id"] is None:
             ref = row["customer"]
             if ref in missing:
                 if not create_customers:
-                    problems.append((labels[i], "customer", f"unknown customer {ref!r} "
-                                     "(create it first, or import with --create-customers)"))
+                    problems.append((labels[i], "customer", _unknown(ref, merged.get(ref))))
                     keep_bad.append(i)
                 continue
             row["customer_id"] = ids[ref]
@@ -346,6 +363,12 @@ def _resolve_customers(tx, rows, labels, problems, create_customers, dry_run) ->
     for i in reversed(keep_bad):
         del rows[i]
         del labels[i]
+
+
+def _unknown(ref: str, merged: tuple[str, dt.datetime] | None) -> str:
+    if merged is None:
+        return f"unknown customer {ref!r} (create it first, or import with --create-customers)"
+    return merged_away(ref, *merged)
 
 
 def _dedupe(rows, labels, problems):

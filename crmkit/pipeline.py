@@ -13,6 +13,9 @@ import itertools
 import logging
 from typing import Any, Iterable, Iterator, Sequence
 
+from sqlalchemy import func, select
+
+from . import tables
 from .errors import PluginError, ValidationError
 from .models import Batch, WriteResult
 from .transaction import Transaction
@@ -39,9 +42,9 @@ def collector_paused() -> Iterator[None]:
     A batch allocates hundreds of thousands of short-lived containers (rows,
     payloads, parameters) that reference counting frees anyway, yet each
     allocation burst makes the collector walk every live object of the process,
-    several times per batch: 0.8 s of a 5 s 50k-row batch when the caller holds
-    a million rows in memory.  Cycles made during the batch are collected after
-    it.  A collector the caller already disabled stays disabled.
+    several times per batch, which is slow when the caller holds many rows in
+    memory.  Cycles made during the batch are collected after it.  A collector
+    the caller already disabled stays disabled.
     """
     if not gc.isenabled():
         yield
@@ -86,9 +89,24 @@ def _problem_order(problem: Problem) -> tuple[int, str]:
 
 def react(tx: Transaction, kind: str, batch: Batch) -> None:
     """Call the react hooks of ``kind`` with the persisted batch, deliver its events, and
-    remember the batch for the after-commit hooks."""
+    remember the batch for the after-commit hooks.
+
+    After each plugin's hook the batch's rows must all still be there: a plugin that
+    deleted any is named in a PluginError (and the transaction rolls back).
+    """
     before = len(tx.delivered)
-    tx.crm.hooks.call(f"crmkit_react_{kind}", tx, batch=batch)
+    table = tables.metadata.tables[kind]
+    batch_rows = (select(func.count()).select_from(table)
+                  .where(table.c.id.between(batch.first_id, batch.last_id)))
+
+    def rows_still_there(plugin: str) -> None:
+        left = tx.conn.execute(batch_rows).scalar_one()
+        if left != len(batch.rows):
+            raise PluginError(f"plugin {plugin!r} deleted {len(batch.rows) - left} of the "
+                              f"{len(batch.rows)} {kind} being written in crmkit_react_{kind}; "
+                              "nothing of this command was written")
+
+    tx.crm.hooks.call(f"crmkit_react_{kind}", tx, after_each=rows_still_there, batch=batch)
     tx.deliver_events()
     tx.wrote(kind, batch, tx.delivered[before:])
 
@@ -122,7 +140,8 @@ def run_batches(crm, rows: Iterable[Any], batch_size: int, atomic: bool,
                 write_batch) -> WriteResult:
     """Drive ``write_batch(tx, chunk, offset) -> WriteResult`` over ``rows`` in batches.
 
-    Each batch is its own transaction unless ``atomic`` (then one transaction
+    Each batch is its own transaction, run again when PostgreSQL aborts it for a
+    concurrent one (``CRM.run_transaction``), unless ``atomic`` (then one transaction
     for all, whose after-commit hooks get batches without rows: select them
     by id range), written with the garbage collector paused.  After-commit
     failures are added to the result.
@@ -139,8 +158,10 @@ def run_batches(crm, rows: Iterable[Any], batch_size: int, atomic: bool,
         total.after_commit_errors.extend(tx.after_commit_errors)
         return total
     for chunk in batched(rows, batch_size):
-        with collector_paused(), crm.transaction() as tx:
-            total.add(write_batch(tx, chunk, offset))
+        with collector_paused():
+            tx, result = crm.run_transaction(
+                lambda tx, chunk=chunk, offset=offset: (tx, write_batch(tx, chunk, offset)))
+        total.add(result)
         offset += len(chunk)
         total.after_commit_errors.extend(tx.after_commit_errors)
     return total

@@ -5,7 +5,7 @@ API: ``CRM``, ``hookimpl``, the models) and from this module, never from
 another ``crmkit.*`` module; ``tests/test_plugin_surface.py`` enforces it for
 the built-in plugins and the template.  Every name here is described in the
 "The plugin surface" section of docs/plugin-author-guide.md.  Test fixtures
-(``crm``, ``crm_url``, ``clock``) come from ``crmkit.testing``, a pytest plugin.
+(``crm``, ``crm_url``, ``clock``) come from ``crmkit.devtools.testing``, a pytest plugin.
 
 Names are imported lazily (as in ``crmkit``), so importing this module from a
 plugin's ``__init__`` costs nothing until a name is used.
@@ -51,6 +51,7 @@ _LAZY: dict[str, tuple[str, str]] = {
     "JSONType": ("crmkit.types", "JSONType"),
     "MONEY_SCALE": ("crmkit.types", "MONEY_SCALE"),
     "to_money": ("crmkit.types", "to_money"),
+    "to_currency": ("crmkit.types", "to_currency"),
     "parse_json": ("crmkit.types", "parse_json"),
     "json_problem": ("crmkit.types", "json_problem"),
     "json_pointer": ("crmkit.types", "json_pointer"),
@@ -75,6 +76,7 @@ _LAZY: dict[str, tuple[str, str]] = {
     # Configuration and the condition language.
     "validate_config": ("crmkit.config", "validate"),
     "schema_validator": ("crmkit.config", "schema_validator"),
+    "is_timezone": ("crmkit.config", "is_timezone"),
     "with_condition_schema": ("crmkit.conditions", "with_condition_schema"),
     "check_condition": ("crmkit.conditions", "check"),
     "evaluate_condition": ("crmkit.conditions", "evaluate"),
@@ -120,7 +122,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from .conditions import evaluate as evaluate_condition
     from .conditions import to_sql as condition_to_sql
     from .conditions import with_condition_schema
-    from .config import schema_validator
+    from .config import is_timezone, schema_validator
     from .config import validate as validate_config
     from .db import PortableExpression, allocate_ids, days_between, json_array_contains
     from .errors import (ConfigError, ConflictError, ConsentError, CRMError, DatabaseError,
@@ -133,7 +135,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from .tables import NAMING, customers, events, interactions, staff
     from .transaction import HookContext, Transaction
     from .types import (MAX_JSON_DEPTH, MONEY_SCALE, JSONType, Money, UTCDateTime, json_pointer,
-                        json_problem, parse_json, to_money)
+                        json_problem, parse_json, to_currency, to_money)
 
 
 def __getattr__(name: str):

@@ -98,7 +98,7 @@ class PluginAdmin:
 
     def validate_config(self, name: str, config: dict[str, Any] | None) -> dict[str, Any]:
         """Validate a configuration for ``name`` with defaults filled in (no writes)."""
-        return validate(self.schema(name), config or {}, f"plugin {name!r} config")
+        return validate(self.schema(name), config, f"plugin {name!r} config")
 
     def enable(self, name: str, config: dict[str, Any] | None = None) -> dict[str, Any]:
         """Enable ``name`` with ``config`` (validated, defaults filled); return the stored config.

@@ -9,13 +9,16 @@ from __future__ import annotations
 
 import importlib
 import logging
+import re
 from types import ModuleType
 from typing import TYPE_CHECKING, Any, Iterable
 
 import attrs
 import pluggy
+from sqlalchemy import event
 
 from . import hookspecs
+from .db import concurrency_abort
 from .errors import CRMError, PluginError
 from .markers import PROJECT
 from .models import PluginInfo
@@ -26,20 +29,6 @@ if TYPE_CHECKING:
 log = logging.getLogger("crmkit.plugins")
 
 ENTRY_POINT_GROUP = "crmkit"
-
-# Hooks that describe one plugin: called on that plugin alone.
-PER_PLUGIN_HOOKS = frozenset(
-    {
-        "crmkit_config_schema",
-        "crmkit_migrations",
-        "crmkit_tables",
-        "crmkit_cli",
-        "crmkit_plugin_api",
-        "crmkit_event_types",
-        "crmkit_customer_schema",
-    }
-)
-
 
 @attrs.define
 class InstalledPlugin:
@@ -161,15 +150,20 @@ class HookCaller:
             self._impls[hook] = cached
         return cached
 
-    def call(self, hook: str, tx: "Transaction | None", **kwargs: Any) -> list[tuple[str, Any]]:
+    def call(self, hook: str, tx: "Transaction | None", after_each=None,
+             **kwargs: Any) -> list[tuple[str, Any]]:
         """Call ``hook`` on every enabled plugin; return ``(plugin, result)`` pairs.
 
         ``ctx`` is built per plugin from ``tx``.  Exceptions are wrapped as
-        :class:`PluginError` naming the plugin, except deliberate CRMErrors.
+        :class:`PluginError` naming the plugin, except deliberate CRMErrors
+        (see :func:`call_impl`).  ``after_each(plugin)``, when given, runs after each
+        plugin's call: a check that blames that plugin.
         """
         results = []
         for name, function, argnames in self.impls(hook):
             results.append((name, call_impl(name, hook, function, argnames, tx, kwargs)))
+            if after_each is not None:
+                after_each(name)
         return results
 
     def call_one(self, plugin: str, hook: str, tx: "Transaction | None", **kwargs: Any) -> Any:
@@ -180,24 +174,107 @@ class HookCaller:
         return None
 
 
+RESULTS: dict[str, tuple[tuple[type, ...], str]] = {
+    "crmkit_validate_customers": ((list, tuple), "a list of (index, field, message) or None"),
+    "crmkit_validate_interactions": ((list, tuple), "a list of (index, field, message) or None"),
+    "crmkit_sweep": ((dict,), "a dict of counts or None"),
+    "crmkit_timeline": ((list, tuple), "a list of TimelineEntry or None"),
+    "crmkit_event_types": ((dict,), "a dict {event type: description} or None"),
+}
+"""What the hooks whose result the core uses must return (as the hook specifications say)."""
+
+RUNNING_HOOK = "crmkit_running_hook"
+"""Key of ``Connection.info``: ``(plugin, hook)`` while a hook runs on that connection."""
+
+_ENDS_TRANSACTION = re.compile(
+    r"\s*(COMMIT|END|ABORT|ROLLBACK(?!\s+(WORK\s+|TRANSACTION\s+)?TO\b))\b", re.IGNORECASE)
+
+
+def guard_transactions(engine) -> None:
+    """Refuse, with a PluginError naming the plugin and the hook, a commit or rollback of the
+    write transaction (``ctx.conn.commit()``, a ``COMMIT`` statement…) while a hook runs.
+
+    The transaction belongs to the command: a hook that ended it would commit half a
+    batch.  Savepoints (``ctx.conn.begin_nested()``) stay allowed.
+    """
+    def refuse(conn, *_args) -> None:
+        running = conn.info.get(RUNNING_HOOK)
+        if running is not None:
+            raise PluginError(_ended_message(*running))
+
+    def refuse_statement(conn, _cursor, statement, *_args) -> None:
+        if conn.info.get(RUNNING_HOOK) is not None and _ENDS_TRANSACTION.match(statement):
+            refuse(conn)
+
+    event.listen(engine, "commit", refuse)
+    event.listen(engine, "rollback", refuse)
+    event.listen(engine, "before_cursor_execute", refuse_statement)
+
+
+def _ended_message(plugin: str, hook: str) -> str:
+    return (f"plugin {plugin!r} tried to end the transaction (commit or rollback) in {hook}: "
+            "a hook must leave that to crmkit; nothing of this command was written")
+
+
+def _transaction_state(conn) -> str:
+    """``open``, ``failed`` (PostgreSQL: a statement failed) or ``none``, as the driver sees it."""
+    driver = conn.connection.driver_connection
+    info = getattr(driver, "info", None)
+    if info is not None and hasattr(info, "transaction_status"):  # psycopg
+        return {"INTRANS": "open", "INERROR": "failed"}.get(info.transaction_status.name, "none")
+    return "open" if driver.in_transaction else "none"
+
+
 def call_impl(plugin, hook, function, argnames, tx, kwargs):
-    """Call one hook implementation with the arguments it asks for."""
+    """Call one hook implementation with the arguments it asks for.
+
+    Any exception but a deliberate CRMError (or a concurrency abort, which is not the
+    plugin's doing) becomes a PluginError naming the plugin and hook; so do a result of
+    the wrong type (:data:`RESULTS`), ending the transaction (:func:`guard_transactions`),
+    and leaving it failed by swallowing a database error.
+    """
     args = dict(kwargs)
+    conn = None
     if "ctx" in argnames:
         if tx is None:
             raise PluginError(f"hook {hook} needs a transaction")
         args["ctx"] = tx.context(plugin)
+        conn = tx.conn
+    if conn is not None:
+        before = _transaction_state(conn)
+        outer = conn.info.get(RUNNING_HOOK)
+        conn.info[RUNNING_HOOK] = (plugin, hook)
     try:
-        return function(**{k: args[k] for k in argnames})
+        result = function(**{k: args[k] for k in argnames})
     except CRMError:
         raise
     except Exception as exc:
+        if concurrency_abort(exc) is not None:  # a concurrent transaction's doing, not the plugin's
+            raise
         raise PluginError(
             f"plugin {plugin!r} failed in {hook}: {type(exc).__name__}: {exc}"
         ) from exc
+    finally:
+        if conn is not None:
+            conn.info[RUNNING_HOOK] = outer
+    if conn is not None and before == "open":
+        after = _transaction_state(conn)
+        if after == "none":  # past the guard: a COMMIT straight on the driver's connection
+            raise PluginError(f"plugin {plugin!r} ended the transaction in {hook} on the "
+                              "database driver's connection: a hook must leave that to "
+                              "crmkit; what this command wrote before may be committed")
+        if after == "failed":
+            raise PluginError(f"plugin {plugin!r} left the transaction failed in {hook}: one of "
+                              "its statements failed and it went on; nothing of this command "
+                              "was written")
+    expected = RESULTS.get(hook)
+    if expected is not None and result is not None and not isinstance(result, expected[0]):
+        raise PluginError(f"plugin {plugin!r}: {hook} must return {expected[1]}, "
+                          f"got {type(result).__name__}")
+    return result
 
 
 __all__ = [
-    "ENTRY_POINT_GROUP", "PER_PLUGIN_HOOKS", "InstalledPlugin", "discover", "load", "new_manager",
-    "register", "dependency_order", "HookCaller", "call_impl",
+    "ENTRY_POINT_GROUP", "InstalledPlugin", "discover", "load", "new_manager", "register",
+    "dependency_order", "HookCaller", "call_impl", "RESULTS", "RUNNING_HOOK", "guard_transactions",
 ]

@@ -7,6 +7,7 @@ from sqlalchemy import insert, select, update
 from . import tables
 from .errors import ConflictError, NotFound, ValidationError
 from .models import Staff
+from .types import IDENTIFIER, clean_text, normal_text
 
 SYSTEM_ACTOR = "system"
 """The actor of work nobody in particular does (the default ``--actor``); always allowed."""
@@ -23,6 +24,10 @@ class StaffService:
         for field, value in (("handle", handle), ("name", name), ("team", team)):
             if not isinstance(value, str) or not value.strip():
                 raise ValidationError(f"staff {field}: required non-empty text")
+        handle = clean_text(handle, "staff handle", IDENTIFIER)
+        name, team = clean_text(name, "staff name"), clean_text(team, "staff team")
+        if email is not None:
+            email = clean_text(email, "staff email")
         with self.crm.transaction() as tx:
             if tx.conn.execute(select(tables.staff.c.id).where(tables.staff.c.handle == handle)).first():
                 raise ConflictError(f"staff handle {handle!r} already exists")
@@ -50,7 +55,8 @@ class StaffService:
     def get(self, handle: str) -> Staff:
         """One staff member by handle."""
         with self.crm.read() as conn:
-            row = conn.execute(select(tables.staff).where(tables.staff.c.handle == handle)).mappings().first()
+            row = conn.execute(select(tables.staff).where(
+                tables.staff.c.handle == normal_text(handle))).mappings().first()
         if row is None:
             raise NotFound(f"no staff member {handle!r}")
         return _to_staff(row)

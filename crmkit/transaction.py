@@ -19,6 +19,7 @@ from .bulk import insert_rows
 from .db import allocate_ids
 from .errors import PluginError
 from .models import Batch, Event
+from .types import IDENTIFIER, clean_text
 
 if TYPE_CHECKING:
     from .app import CRM
@@ -33,7 +34,7 @@ class Transaction:
     def __init__(self, crm: "CRM", conn: Connection, actor: str):
         self.crm = crm
         self.conn = conn
-        self.actor = actor
+        self.actor = clean_text(actor, "actor", IDENTIFIER)
         self._pending: list[dict[str, Any]] = []
         self.delivered: list[Event] = []
         self._contexts: dict[str, HookContext] = {}
@@ -144,11 +145,6 @@ class HookContext:
     def emit(self, type: str, customer_id: int | None = None, payload: dict | None = None) -> None:
         """Emit a domain event from this plugin (stored and delivered before commit)."""
         self.tx.emit(type, customer_id, payload, source=self.plugin)
-
-    @property
-    def event_depth(self) -> int:
-        """How deep in an event chain the current delivery is (0 outside on_events)."""
-        return self.tx._depth
 
     def audit(self, action: str, table_name: str, record_key: str | None,
               changes: dict[str, Any], customer_id: int | None = None) -> None:

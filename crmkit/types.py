@@ -12,7 +12,9 @@ from __future__ import annotations
 import datetime as dt
 import json
 import math
-from decimal import Decimal, InvalidOperation
+import re
+import unicodedata
+from decimal import Decimal
 
 from sqlalchemy import JSON, BigInteger, DateTime
 from sqlalchemy.dialects.postgresql import JSONB
@@ -27,31 +29,112 @@ JSONType = JSON().with_variant(JSONB(), "postgresql")
 """JSON column type: JSONB on PostgreSQL, JSON text on SQLite."""
 
 
+AMOUNT_SYNTAX = "[+-]digits[.digits] with ASCII digits 0-9, e.g. 120.50 or -5"
+"""The one accepted form of an amount given as text (no exponent, no ``_``, no other digits)."""
+
+_AMOUNT_TEXT = re.compile(r"[+-]?[0-9]+(?:[.][0-9]+)?")
+_MAX_MONEY = Decimal(10) ** 14
+
+
 def to_money(value: object, field: str = "amount") -> Decimal:
-    """Return ``value`` as an exact ``Decimal``; floats and non-numbers are errors."""
+    """Return ``value`` as an exact ``Decimal``: the one rule for every amount crmkit accepts.
+
+    A ``Decimal`` or ``int`` is taken as is; text must be :data:`AMOUNT_SYNTAX`
+    (surrounding spaces ignored): Arabic-Indic or full-width digits, ``1_000``,
+    ``1e3``, ``NaN`` are refused, as are floats (money must be exact).  At most
+    4 decimal places and ``|amount| < 10^14``.  Raises :class:`ValidationError`
+    whose message starts with ``field`` and whose only problem is
+    ``("", field, message)``.
+    """
     from .errors import ValidationError
+
+    def refuse(message: str) -> ValidationError:
+        return ValidationError(f"{field}: {message}", [("", field, message)])
 
     if isinstance(value, Decimal):
         result = value
     elif isinstance(value, int) and not isinstance(value, bool):
         result = Decimal(value)
     elif isinstance(value, str):
-        try:
-            result = Decimal(value.strip())
-        except InvalidOperation:
-            raise ValidationError(f"{field}: {value!r} is not a number") from None
+        text = value.strip()
+        if not _AMOUNT_TEXT.fullmatch(text):
+            raise refuse(f"{value!r} is not a number (allowed: {AMOUNT_SYNTAX})")
+        result = Decimal(text)
     else:
-        raise ValidationError(
-            f"{field}: expected a Decimal, int or numeric string, got {type(value).__name__}"
-            " (floats are refused: money must be exact)"
-        )
+        raise refuse(f"expected a Decimal, int or numeric text, got {type(value).__name__}"
+                     " (floats are refused: money must be exact)")
     if not result.is_finite():
-        raise ValidationError(f"{field}: {value!r} is not a finite number")
+        raise refuse(f"{value!r} is not a finite number")
     if result.as_tuple().exponent < -4:  # type: ignore[operator]
-        raise ValidationError(f"{field}: {value!r} has more than 4 decimal places")
-    if abs(result) >= Decimal(10) ** 14:
-        raise ValidationError(f"{field}: {value!r} is out of range (|amount| < 10^14)")
+        raise refuse(f"{value} has more than 4 decimal places")
+    if abs(result) >= _MAX_MONEY:
+        raise refuse(f"{value} is out of range (|amount| < 10^14)")
     return result
+
+
+ISO_4217 = frozenset("""
+    AED AFN ALL AMD ANG AOA ARS AUD AWG AZN BAM BBD BDT BGN BHD BIF BMD BND BOB BOV BRL BSD
+    BTN BWP BYN BZD CAD CDF CHE CHF CHW CLF CLP CNY COP COU CRC CUC CUP CVE CZK DJF DKK DOP
+    DZD EGP ERN ETB EUR FJD FKP GBP GEL GHS GIP GMD GNF GTQ GYD HKD HNL HTG HUF IDR ILS INR
+    IQD IRR ISK JMD JOD JPY KES KGS KHR KMF KPW KRW KWD KYD KZT LAK LBP LKR LRD LSL LYD MAD
+    MDL MGA MKD MMK MNT MOP MRU MUR MVR MWK MXN MXV MYR MZN NAD NGN NIO NOK NPR NZD OMR PAB
+    PEN PGK PHP PKR PLN PYG QAR RON RSD RUB RWF SAR SBD SCR SDG SEK SGD SHP SLE SLL SOS SRD
+    SSP STN SVC SYP SZL THB TJS TMT TND TOP TRY TTD TWD TZS UAH UGX USD USN UYI UYU UYW UZS
+    VED VES VND VUV WST XAF XAG XAU XBA XBB XBC XBD XCD XCG XDR XOF XPD XPF XPT XSU XTS XUA
+    XXX YER ZAR ZMW ZWG ZWL
+""".split())
+"""The active ISO 4217 currency codes (including funds, metals and codes being withdrawn)."""
+
+
+def to_currency(value: object, field: str = "currency") -> str:
+    """Return ``value`` as an ISO 4217 code: spaces around it dropped, upper-cased.
+
+    ``" usd"`` gives ``USD``; an unknown code (``XYZ``, ``US$``, ``euro``) is a
+    :class:`ValidationError` whose only problem is ``("", field, message)``.
+    """
+    from .errors import ValidationError
+
+    code = value.strip().upper() if isinstance(value, str) else None
+    if code not in ISO_4217:
+        message = (f"{value!r} is not an ISO 4217 currency code (allowed: three letters of "
+                   "ISO 4217, e.g. USD, EUR, GBP)")
+        raise ValidationError(f"{field}: {message}", [("", field, message)])
+    return code
+
+
+_PHONE_REGION = re.compile(r"\(\s*([A-Za-z]{2})\s*\)\s*\Z")
+
+
+def to_phone(value: str, region: str | None, field: str = "phone") -> str:
+    """Return the phone number ``value`` in E.164 (``+442079460018``).
+
+    A number starting with ``+`` and its country code is read as is; one
+    without is read as a number of ``region`` (ISO 3166, the core config's
+    ``phone_region``), or of the region in brackets at its end
+    (``020 7946 0018 (GB)``), and refused without either.  Text that is not a
+    valid number of its country (``hello``, ``123``) is a
+    :class:`ValidationError` whose only problem is ``("", field, message)``.
+    """
+    import phonenumbers
+
+    from .errors import ValidationError
+
+    text, source = value, "core config phone_region"
+    hint = _PHONE_REGION.search(value)
+    if hint:
+        region, text, source = hint.group(1).upper(), value[:hint.start()], "in brackets"
+    try:
+        number = phonenumbers.parse(text, region)
+    except phonenumbers.NumberParseException:
+        number = None
+    if number is None or not phonenumbers.is_valid_number(number):
+        national = (f"or a national number of {region} ({source})" if region
+                    else "national numbers need the core config phone_region or a region in "
+                    "brackets, e.g. 020 7946 0018 (GB)")
+        message = (f"{value!r} is not a phone number (allowed: + and the country code, e.g. "
+                   f"+44 20 7946 0018; {national})")
+        raise ValidationError(f"{field}: {message}", [("", field, message)])
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 
 def money_units(value: Decimal) -> int:
@@ -190,6 +273,71 @@ def _encodes(text: str) -> bool:
     return True
 
 
+IDENTIFIER = "identifier"
+"""Text rule of ids and names of who acted: external ids, actors, staff handles.  Refuses
+every control (C0, DEL, C1), format (bidirectional marks, embeddings, overrides and isolates,
+zero-width characters, BOM, soft hyphen) and line or paragraph separator character."""
+LINE = "line"
+"""Text rule of one-line free text (names, emails, tags, kinds): refuses the control
+characters (tab and newline included), the line and paragraph separators and the
+bidirectional embeddings, overrides and isolates (U+202A–U+202E, U+2066–U+2069); marks such
+as U+200E/U+200F and joiners, which right-to-left and Indic names need, are kept."""
+TEXT = "text"
+"""Text rule of multi-line free text (attribute values): like :data:`LINE`, but tab,
+newline, carriage return and the line and paragraph separators are allowed."""
+
+_RULE_TEXT = {
+    IDENTIFIER: "an identifier may not contain control, format, bidirectional or "
+                "line-separator characters",
+    LINE: "one-line text may not contain control characters (tab and newline included), "
+          "line separators or bidirectional embeddings, overrides and isolates",
+    TEXT: "text may not contain control characters other than tab and newline, or "
+          "bidirectional embeddings, overrides and isolates",
+}
+ASCII_CONTROLS = re.compile("[\x00-\x1f\x7f]")
+"""The ASCII characters that :data:`IDENTIFIER` and :data:`LINE` refuse (a fast first test of
+ASCII text; :func:`text_problem` says why)."""
+_ASCII_REFUSED = {IDENTIFIER: ASCII_CONTROLS, LINE: ASCII_CONTROLS,
+                  TEXT: re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")}
+_BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+_REFUSED_CATEGORIES = {IDENTIFIER: frozenset({"Cc", "Cf", "Zl", "Zp"}),
+                       LINE: frozenset({"Cc", "Zl", "Zp"}), TEXT: frozenset({"Cc"})}
+
+
+def text_problem(text: str, rule: str = LINE) -> str | None:
+    """Why ``text`` breaks ``rule`` (:data:`IDENTIFIER`, :data:`LINE` or :data:`TEXT`), naming
+    the first refused character by its code point; None when it is fine."""
+    if text.isascii():
+        found = _ASCII_REFUSED[rule].search(text)
+        bad = None if found is None else found.group()
+    else:
+        categories = _REFUSED_CATEGORIES[rule]
+        allowed = "\t\n\r\u2028\u2029" if rule == TEXT else ""
+        bad = next((ch for ch in text if ch not in allowed and (
+            ch in _BIDI_CONTROLS or unicodedata.category(ch) in categories)), None)
+    if bad is None:
+        return None
+    name = unicodedata.name(bad, "") or "a control character"
+    return f"contains U+{ord(bad):04X} ({name}): {_RULE_TEXT[rule]}"
+
+
+def normal_text(text: str) -> str:
+    """``text`` in Unicode normal form NFC, so that composed and decomposed spellings of one
+    name (``"José"`` as é or as e + ◌́) are stored, compared and found as one."""
+    return text if text.isascii() else unicodedata.normalize("NFC", text)
+
+
+def clean_text(value: str, field: str, rule: str = LINE) -> str:
+    """``value`` in NFC after checking it against ``rule``; a ValidationError names ``field``
+    and the refused character's code point (its only problem is ``("", field, message)``)."""
+    from .errors import ValidationError
+
+    problem = text_problem(value, rule)
+    if problem is not None:
+        raise ValidationError(f"{field}: {problem}", [("", field, problem)])
+    return normal_text(value)
+
+
 def sqlite_timestamp(value: dt.datetime) -> str:
     """The text SQLite stores for an aware datetime: exactly what ``UTCDateTime`` writes.
 
@@ -204,5 +352,6 @@ def sqlite_timestamp(value: dt.datetime) -> str:
 __all__ = [
     "MONEY_SCALE", "JSONType", "to_money", "money_units", "Money", "UTCDateTime",
     "UNSTORABLE_TEXT", "unstorable_text", "MAX_JSON_DEPTH", "json_problem", "json_pointer",
-    "parse_json", "sqlite_timestamp",
+    "parse_json", "sqlite_timestamp", "AMOUNT_SYNTAX", "ISO_4217", "to_currency", "to_phone",
+    "IDENTIFIER", "LINE", "TEXT", "ASCII_CONTROLS", "text_problem", "normal_text", "clean_text",
 ]

@@ -21,9 +21,9 @@ import weakref
 AUTOCHECKPOINT_PAGES = 100_000
 """Writers still checkpoint themselves past this many WAL pages (about 400 MB with 4 KiB pages).
 
-High, because one large batch can write that much by itself: a 50,000-row loyalty batch at a
-million interactions writes about 50,000 pages, and a lower limit made every such commit run
-the checkpoint itself (1.4 s of a 5.2 s batch)."""
+High, because one large batch can write that much by itself (at a million interactions, about
+one page per row of the batch), and a lower limit made every such commit run the checkpoint
+itself, inside the writer's commit, instead of leaving it to the background thread."""
 
 WAL_SIZE_LIMIT_BYTES = 64 * 1024 * 1024
 """A WAL file that grew larger is truncated back to this size when SQLite restarts it."""

@@ -1,7 +1,7 @@
 """Shared fixtures: the vendor-style test plugin on ``sys.path``, CLI runner helpers.
 
 The ``crm_url``, ``crm``, ``clock`` and ``postgres_server`` fixtures come from
-``crmkit.testing`` (the pytest plugin crmkit ships for plugin authors too).
+``crmkit.devtools.testing`` (the pytest plugin crmkit ships for plugin authors too).
 """
 
 from __future__ import annotations
@@ -10,8 +10,19 @@ import sys
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, settings
 
 sys.path.insert(0, str(Path(__file__).parent / "vendor_plugin"))
+
+# No test may depend on load: hypothesis's default 200 ms deadline per example and its
+# too_slow health check fail correct tests on a busy machine (the operational property tests'
+# examples took over 400 ms beside four CPU-bound processes).  Other settings stay as they
+# were (the "ci" profile hypothesis loads itself under CI=true, or the defaults).
+settings.register_profile(
+    "crmkit", parent=settings.default, deadline=None,
+    suppress_health_check=sorted({*settings.default.suppress_health_check, HealthCheck.too_slow},
+                                 key=lambda check: check.value))
+settings.load_profile("crmkit")
 
 import crmkit_testvendor  # noqa: E402
 
@@ -27,19 +38,39 @@ def vendor_crm(crm_url, clock):
 
 
 @pytest.fixture
-def run_cli(crm_url):
-    """Run ``crmkit --db crm_url ARGS…``; returns (exit code, stdout, stderr)."""
+def cli_runner():
+    """A click ``CliRunner`` whose result has ``stdout`` and ``stderr`` apart, on every click
+    that crmkit supports (click 8.1 mixes them unless told ``mix_stderr=False``; 8.2 dropped
+    that argument and always keeps them apart)."""
+    import inspect
+
     from click.testing import CliRunner
 
+    mixes_by_default = "mix_stderr" in inspect.signature(CliRunner).parameters
+    return CliRunner(mix_stderr=False) if mixes_by_default else CliRunner()
+
+
+@pytest.fixture
+def cli_on_test_clock(monkeypatch, clock):
+    """Commands run in-process (``run_cli``) take "now" from the test's ``clock``, not the wall
+    clock: their results then depend neither on today's date nor on how long the test takes."""
+    import crmkit.clock
+
+    monkeypatch.setattr(crmkit.clock.SystemClock, "now", lambda self: clock.now())
+    return clock
+
+
+@pytest.fixture
+def run_cli(crm_url, cli_runner):
+    """Run ``crmkit --db crm_url ARGS…``; returns (exit code, stdout, stderr)."""
     from crmkit.cli import cli, main
 
     def run(*args: str, input: str | None = None, plugins: tuple[str, ...] = ()):
-        runner = CliRunner()
         argv = ["--db", crm_url]
         for module in plugins:
             argv += ["--plugin", module]
         argv += list(args)
-        result = runner.invoke(_Main(), argv, input=input, catch_exceptions=False)
+        result = cli_runner.invoke(_Main(), argv, input=input, catch_exceptions=False)
         return result.exit_code, result.stdout, result.stderr
 
     class _Main:

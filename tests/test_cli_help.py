@@ -31,7 +31,7 @@ from pathlib import Path
 import click
 import pytest
 
-from crmkit import docgen, scaffold
+from crmkit.devtools import docgen, scaffold
 from crmkit.cli import CORE_COMMANDS, cli
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from crmkit.cli import main
-from crmkit.testing import backends
+from crmkit.devtools.testing import backends
 
 PASSWORD = "S3cret-Pw_42"
 

@@ -30,14 +30,14 @@ def test_customer_round_trip(crm):
     assert crm.customers.find(email="ADA@example.com") == [ada]
     assert crm.customers.find(tag="vip") == [ada]
     assert [c.external_id for c in crm.customers.list(organisation="ORG1")] == ["C1"]
-    updated = crm.customers.update("C1", phone="+44 1", attributes={"tier": "gold"})
+    updated = crm.customers.update("C1", phone="+44 20 7946 0001", attributes={"tier": "gold"})
     assert updated.attributes == {"city": "London", "tier": "gold"}
     with crm.read() as conn:
         audit = conn.execute(select(tables.audit_log.c.action, tables.audit_log.c.changes)
                              .where(tables.audit_log.c.record_key == "C1")
                              .order_by(tables.audit_log.c.id)).all()
     assert [a.action for a in audit] == ["create", "update"]
-    assert audit[1].changes["phone"] == [None, "+44 1"]
+    assert audit[1].changes["phone"] == [None, "+442079460001"]
     assert [e.type for e in crm.events.list(customer_id=ada.id)] == ["customer.created",
                                                                       "customer.updated"]
 

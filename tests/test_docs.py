@@ -1,6 +1,6 @@
 """The documentation is complete, current and true.
 
-* The generated reference (docs/reference/) matches what ``python -m crmkit.docgen`` produces.
+* The generated reference (docs/reference/) matches what ``python -m crmkit.devtools.docgen`` produces.
 * Every hook has a docstring; the hook signatures match tests/hookspecs.snapshot.json.
 * Every configuration key of every built-in plugin is described (in its schema or its page).
 * Every CLI command, plugin groups included, appears as ``crmkit <command>`` in docs/.
@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from crmkit import docgen
+from crmkit.devtools import docgen
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = ROOT / "docs"
@@ -43,7 +43,7 @@ def doc_texts() -> list[str]:
 
 def test_generated_reference_is_up_to_date():
     problems = docgen.stale(DOCS / "reference")
-    assert not problems, ("regenerate with `python -m crmkit.docgen` and commit:\n"
+    assert not problems, ("regenerate with `python -m crmkit.devtools.docgen` and commit:\n"
                           + "\n".join(problems))
 
 
@@ -66,7 +66,7 @@ def test_hook_signatures_match_the_snapshot():
                  for name, args in current.items() if name not in recorded]
     assert not problems, ("the hook contract changed; if that is deliberate, note it in the "
                           "changelog, bump the version range plugins declare, and run "
-                          "`python -m crmkit.docgen --snapshot tests/hookspecs.snapshot.json`:\n"
+                          "`python -m crmkit.devtools.docgen --snapshot tests/hookspecs.snapshot.json`:\n"
                           + "\n".join(problems))
 
 

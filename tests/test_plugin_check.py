@@ -10,8 +10,9 @@ import pytest
 import sqlalchemy as sa
 
 import crmkit
-from crmkit import hookimpl, plugin_check, plugins
+from crmkit import hookimpl, plugins
 from crmkit.cli import main
+from crmkit.devtools import plugin_check
 from crmkit.errors import PluginError
 
 BROKEN = Path(__file__).parent / "broken_plugin"

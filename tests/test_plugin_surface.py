@@ -5,7 +5,7 @@ vendor plugin and the test plugins is parsed with ``ast``; any import of
 another ``crmkit`` module, at the top of a file or inside a function, is
 reported.  From ``crmkit`` itself only the non-module names of
 ``crmkit.__all__`` may be imported (``from crmkit import tables`` would open
-every core table); test files may also import ``crmkit.testing``.
+every core table); test files may also import ``crmkit.devtools.testing``.
 """
 
 from __future__ import annotations
@@ -20,8 +20,8 @@ import pytest
 
 import crmkit
 import crmkit.plugin
-import crmkit.testing
-from crmkit import scaffold
+import crmkit.devtools.testing
+from crmkit.devtools import scaffold
 
 ROOT = Path(__file__).resolve().parent.parent
 GUIDE = ROOT / "docs" / "plugin-author-guide.md"
@@ -43,8 +43,8 @@ def allowed_names(module: str, test_file: bool) -> set[str] | None:
         return TOP_LEVEL
     if module == "crmkit.plugin":
         return set(crmkit.plugin.__all__)
-    if module == "crmkit.testing" and test_file:
-        return set(crmkit.testing.__all__)
+    if module == "crmkit.devtools.testing" and test_file:
+        return set(crmkit.devtools.testing.__all__)
     return None
 
 
@@ -109,7 +109,7 @@ import crmkit.db
 from crmkit import hookimpl, tables
 from crmkit.pipeline import raise_problems
 from crmkit.plugin import ValidationError, not_in_the_surface
-from crmkit.testing import run_cli
+from crmkit.devtools.testing import run_cli
 
 
 @hookimpl
@@ -126,13 +126,13 @@ def test_the_checker_reports_every_import_past_the_surface():
         "crmkit_bad/__init__.py:4: from crmkit import tables",
         "crmkit_bad/__init__.py:5: from crmkit.pipeline import raise_problems",
         "crmkit_bad/__init__.py:6: from crmkit.plugin import not_in_the_surface",
-        "crmkit_bad/__init__.py:7: from crmkit.testing import run_cli",
+        "crmkit_bad/__init__.py:7: from crmkit.devtools.testing import run_cli",
         "crmkit_bad/__init__.py:12: from crmkit.errors import ConfigError",
         "crmkit_bad/__init__.py:14: crmkit.tables",
     ]
-    # crmkit.testing is for test files only.
-    assert "tests/test_bad.py:7: from crmkit.testing import run_cli" not in surface_problems(
-        BAD_PLUGIN, "tests/test_bad.py", test_file=True)
+    # crmkit.devtools.testing is for test files only.
+    in_a_test = surface_problems(BAD_PLUGIN, "tests/test_bad.py", test_file=True)
+    assert "tests/test_bad.py:7: from crmkit.devtools.testing import run_cli" not in in_a_test
 
 
 def test_the_checker_reports_a_private_import_in_a_plugin_package(tmp_path):

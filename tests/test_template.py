@@ -23,7 +23,7 @@ from pathlib import Path
 
 import pytest
 
-from crmkit import plugin_check, scaffold
+from crmkit.devtools import plugin_check, scaffold
 from crmkit.cli import main
 from crmkit.errors import ConflictError, PluginError, ValidationError
 

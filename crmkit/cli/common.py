@@ -234,13 +234,13 @@ class _Quiet:
 
 def edited_config(document: dict, path: str | None, assignments, what: str,
                   schema: dict | None = None) -> dict:
-    """``document`` replaced by the JSON file at ``path`` (if given), then each ``--set KEY=VALUE``
-    applied, its value read by ``schema``'s type at that key."""
-    from ..config import set_path
+    """``document`` replaced by the JSON file at ``path`` (if given; it must hold an object),
+    then each ``--set KEY=VALUE`` applied, its value read by ``schema``'s type at that key."""
+    from ..config import require_object, set_path
     from ..errors import ConfigError
 
     if path:
-        document = load_json_file(path, what)
+        document = require_object(load_json_file(path, what), f"{what}: {path}")
     for assignment in assignments:
         key, sep, value = assignment.partition("=")
         if not sep:

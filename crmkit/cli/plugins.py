@@ -147,7 +147,7 @@ def new(name: str, directory: str, description: str | None) -> None:
         --description "Recall reminders for dental clinics."
     """
     from ..plugins import discover
-    from ..scaffold import render
+    from ..devtools.scaffold import render
 
     target = render(name, directory, description, taken=discover())
     click.echo(f"created {target}")
@@ -177,7 +177,7 @@ def check(state, name: str, fmt: str) -> None:
       crmkit --plugin crmkit_dental plugins check dental --format json
     """
     from ..errors import PluginError
-    from ..plugin_check import check_plugin
+    from ..devtools.plugin_check import check_plugin
 
     report = check_plugin(name, state.local_plugins)
     output([{"check": f.check, "status": f.status, "detail": f.detail} for f in report.findings],

@@ -30,6 +30,7 @@ from sqlalchemy import bindparam, select
 from .. import tables
 from ..errors import ValidationError
 from ..pipeline import Problem, batched
+from ..types import to_money
 from .columns import CustomerReader, InteractionReader, attribute_types, check_header
 from .records import SourceFile, file_format
 
@@ -150,21 +151,15 @@ def _canonical(row: dict[str, Any]) -> str:
     occurred = row.get("occurred_at")
     amount = row.get("amount")
     try:
-        amount = None if amount is None else str(_decimal(amount).normalize())
-    except ArithmeticError:
-        pass
+        amount = None if amount is None else str(to_money(amount).normalize())
+    except ValidationError:
+        pass  # the check pass rejects the row
     payload = row.get("payload")
     return "\x1f".join(str(v) for v in (
         row.get("customer"), occurred.isoformat() if occurred is not None else None,
         row.get("kind") or "purchase", row.get("channel"), row.get("direction") or "inbound",
         amount, row.get("currency"), row.get("actor"),
         None if payload is None else json.dumps(payload, sort_keys=True, default=str)))
-
-
-def _decimal(value):
-    from decimal import Decimal
-
-    return value if isinstance(value, Decimal) else Decimal(str(value).strip())
 
 
 class _Import:

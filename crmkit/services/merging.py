@@ -22,7 +22,8 @@ import attrs
 from sqlalchemy import delete, exists, select, update
 
 from .. import tables
-from ..errors import NotFound, PluginError, ValidationError
+from ..db import lock_rows
+from ..errors import ConflictError, NotFound, PluginError, ValidationError
 from ..models import Customer, to_customer
 from .references import customer_tables, pointing_at
 
@@ -55,53 +56,66 @@ def merge(crm, keep_external_id: str, duplicate_external_id: str,
             keep, dup, changes, moved = _plan(crm, conn, keep_external_id, duplicate_external_id)
         merged = attrs.evolve(keep, **{k: v[1] for k, v in changes.items()})
         return MergeResult(merged, dup, changes, moved, dry_run=True)
-    with crm.transaction() as tx:
-        conn = tx.conn
-        keep, dup, changes, moved = _plan(crm, conn, keep_external_id, duplicate_external_id)
-        c = tables.customers
-        if changes:
-            conn.execute(update(c).where(c.c.id == keep.id).values(
-                **{k: v[1] for k, v in changes.items()}, updated_at=tx.now()))
-        conn.execute(update(c).where(c.c.organisation_id == dup.id).values(organisation_id=keep.id))
-        _move_consents(conn, keep.id, dup.id)
-        for table in _MOVED_BY_CORE:
-            conn.execute(update(table).where(table.c.customer_id == dup.id)
-                         .values(customer_id=keep.id))
-        crm.hooks.call("crmkit_merge_customers", tx, keep_id=keep.id, duplicate_id=dup.id)
-        tx.deliver_events()
-        events = tables.events
-        conn.execute(update(events).where(events.c.customer_id == dup.id)
+    return crm.run_transaction(lambda tx: _merge(crm, tx, keep_external_id,
+                                                 duplicate_external_id))
+
+
+def _merge(crm, tx, keep_external_id: str, duplicate_external_id: str) -> MergeResult:
+    conn = tx.conn
+    keep, dup, changes, moved = _plan(crm, conn, keep_external_id, duplicate_external_id,
+                                      lock=True)
+    c = tables.customers
+    if changes:
+        conn.execute(update(c).where(c.c.id == keep.id).values(
+            **{k: v[1] for k, v in changes.items()}, updated_at=tx.now()))
+    conn.execute(update(c).where(c.c.organisation_id == dup.id).values(organisation_id=keep.id))
+    _move_consents(conn, keep.id, dup.id)
+    for table in _MOVED_BY_CORE:
+        conn.execute(update(table).where(table.c.customer_id == dup.id)
                      .values(customer_id=keep.id))
-        enabled = set(crm.enabled_plugins())
-        left = [_left_message(t, col, n, enabled)
-                for t, col, n in pointing_at(conn, customer_tables(crm, conn), dup.id)]
-        if left:
-            raise PluginError(f"merge of {dup.external_id!r} into {keep.external_id!r} rolled "
-                              "back: " + "; ".join(left))
-        conn.execute(delete(c).where(c.c.id == dup.id))
-        tx.audit("merge", "customers", keep.external_id, {
-            "duplicate": dup.external_id,
-            "duplicate_id": dup.id,
-            "fields": {k: [_json(v[0]), _json(v[1])] for k, v in changes.items()},
-            "moved": moved,
-            "duplicate_profile": {k: _json(v) for k, v in attrs.asdict(dup).items()
-                                  if k not in ("id", "external_id")},
-        }, customer_id=keep.id)
-        if changes:
-            tx.emit("customer.updated", keep.id, {"external_id": keep.external_id,
-                                                  "fields": sorted(changes)})
-        tx.emit("customer.merged", keep.id, {"external_id": keep.external_id,
-                                             "duplicate_id": dup.id,
-                                             "duplicate_external_id": dup.external_id})
-        row = conn.execute(select(c).where(c.c.id == keep.id)).mappings().one()
-        return MergeResult(to_customer(row), dup, changes, moved)
+    crm.hooks.call("crmkit_merge_customers", tx, keep_id=keep.id, duplicate_id=dup.id)
+    tx.deliver_events()
+    events = tables.events
+    conn.execute(update(events).where(events.c.customer_id == dup.id)
+                 .values(customer_id=keep.id))
+    enabled = set(crm.enabled_plugins())
+    left = list(pointing_at(conn, customer_tables(crm, conn), dup.id))
+    if left:
+        error = ConflictError if any(t.owner == "core" for t, _, _ in left) else PluginError
+        raise error(f"merge of {dup.external_id!r} into {keep.external_id!r} rolled back: "
+                    + "; ".join(_left_message(t, col, n, enabled) for t, col, n in left))
+    conn.execute(delete(c).where(c.c.id == dup.id))
+    tx.audit("merge", "customers", keep.external_id, {
+        "duplicate": dup.external_id,
+        "duplicate_id": dup.id,
+        "fields": {k: [_json(v[0]), _json(v[1])] for k, v in changes.items()},
+        "moved": moved,
+        "duplicate_profile": {k: _json(v) for k, v in attrs.asdict(dup).items()
+                              if k not in ("id", "external_id")},
+    }, customer_id=keep.id)
+    if changes:
+        tx.emit("customer.updated", keep.id, {"external_id": keep.external_id,
+                                              "fields": sorted(changes)})
+    tx.emit("customer.merged", keep.id, {"external_id": keep.external_id,
+                                         "duplicate_id": dup.id,
+                                         "duplicate_external_id": dup.external_id})
+    row = conn.execute(select(c).where(c.c.id == keep.id)).mappings().one()
+    return MergeResult(to_customer(row), dup, changes, moved)
 
 
-def _plan(crm, conn, keep_external_id, duplicate_external_id):
+def _plan(crm, conn, keep_external_id, duplicate_external_id, lock: bool = False):
     if keep_external_id == duplicate_external_id:
         raise ValidationError(f"cannot merge customer {keep_external_id!r} into itself")
-    keep = _load(conn, keep_external_id, "KEEP")
-    dup = _load(conn, duplicate_external_id, "DUPLICATE")
+    keep = _load(crm, conn, keep_external_id, "KEEP")
+    dup = _load(crm, conn, duplicate_external_id, "DUPLICATE")
+    if lock:  # both rows, in id order, before anything else (see CustomerService.lock)
+        present = {r.id for r in lock_rows(conn, tables.customers, [keep.id, dup.id],
+                                           exclusive=True)}
+        for customer, role in ((keep, "KEEP"), (dup, "DUPLICATE")):
+            if customer.id not in present:  # merged away while this merge waited for it
+                raise NotFound(crm.customers.missing_message(conn, customer.external_id, role))
+        keep = _load(crm, conn, keep_external_id, "KEEP")  # as the lock found them
+        dup = _load(crm, conn, duplicate_external_id, "DUPLICATE")
     for role, customer in (("into", keep), ("", dup)):
         if customer.erased_at is not None:
             what = f"into {customer.external_id!r}" if role else f"{customer.external_id!r}"
@@ -157,6 +171,9 @@ def _move_consents(conn, keep_id: int, dup_id: int) -> None:
 
 def _left_message(found, column: str, count: int, enabled: set[str]) -> str:
     where = f"{count} row(s) of {found.name}.{column} still point at the duplicate"
+    if found.owner == "core":
+        return (f"{where} (written by a command that ran at the same time without locking "
+                "the duplicate: run the merge again)")
     if found.owner in enabled:
         return f"{where} (plugin {found.owner!r} did not move them in crmkit_merge_customers)"
     if found.owner == "unknown":
@@ -165,11 +182,11 @@ def _left_message(found, column: str, count: int, enabled: set[str]) -> str:
             f"`crmkit plugins enable {found.owner}` first)")
 
 
-def _load(conn, external_id: str, role: str) -> Customer:
+def _load(crm, conn, external_id: str, role: str) -> Customer:
     row = conn.execute(select(tables.customers)
                        .where(tables.customers.c.external_id == external_id)).mappings().first()
     if row is None:
-        raise NotFound(f"no customer {external_id!r} ({role})")
+        raise NotFound(crm.customers.missing_message(conn, external_id, role))
     return to_customer(row)
 
 

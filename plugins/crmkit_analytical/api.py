@@ -17,7 +17,8 @@ from crmkit.plugin import ensure_utc
 from . import (clv, clv_formula, funnel, kpis, ladder, lifecycle, pareto, retention, rfm,
                satisfaction, segments, values)
 from .cohorts import matrix as cohort_matrix
-from .results import (CLVFit, CLVPrediction, CLVSummary, CohortCell, CustomerValue, FunnelOutcome,
+from .errors import ModelFitError
+from .results import (CLVFit, CLVOutcome, CLVPrediction, CLVSummary, CohortCell, CustomerValue, FunnelOutcome,
                       FunnelStep, KPIStatus, LadderPosition, LifecycleUpdate, Pareto,
                       RetentionPeriod, RFMScore, Score, Segment, VOCCount)
 
@@ -113,6 +114,25 @@ class Analytical:
         if predictions is None:
             predictions = self.clv_predictions(as_of, store=True)
         return {p.customer_id: p.clv for p in predictions}
+
+    def clv_outcome(self, as_of: dt.datetime | None = None) -> CLVOutcome:
+        """:meth:`clv_by_customer`, or why there is no CLV: the models' ModelFitError message.
+
+        For work that goes on without CLV and says why (idic's value groups,
+        valuechain's SSC suggestions); never raises ModelFitError.
+        """
+        try:
+            return CLVOutcome(self.clv_by_customer(as_of))
+        except ModelFitError as exc:
+            return CLVOutcome({}, str(exc))
+
+    def clv_missing(self, as_of: dt.datetime | None = None) -> str | None:
+        """Why the CLV models cannot be fitted at ``as_of`` (None when they can); stores nothing."""
+        try:
+            self.clv_fit(as_of)
+        except ModelFitError as exc:
+            return str(exc)
+        return None
 
     def last_clv_run(self) -> dt.datetime | None:
         """When a CLV run was last stored (None if never)."""

@@ -10,7 +10,8 @@ units since the first purchase, the likelihood is (paper, eq. 6)
     A3 = (α+T)^-(r+x)                  A4 = a / (b+x−1) · (α+t_x)^-(r+x)
 
 computed here in log space (``ln(A3 + A4)`` with ``logaddexp``), so customers
-with hundreds of purchases neither overflow nor underflow.
+with hundreds of purchases neither overflow nor underflow, and arranged so
+that no terms cancel when parameters are huge (see :func:`mle.log_rising`).
 """
 
 from __future__ import annotations
@@ -50,25 +51,35 @@ def _arrays(x, t_x, T):
 
 
 def _log_parts(r, alpha, a, b, x, t_x, T):
-    """ln A3 and ln A4 per customer (ln A4 = -inf where x = 0)."""
-    ln_a3 = -(r + x) * np.log(alpha + T)
+    """ln(α^r A3) and ln(α^r A4) per customer (the second −inf where x = 0).
+
+    α^r (α+T)^-(r+x) is written −r ln(1 + T/α) − x ln(α+T), so that nothing
+    cancels when r and α are both huge (a purchase rate the same for all).
+    """
+    ln_a3 = -r * np.log1p(T / alpha) - x * np.log(alpha + T)
     ln_a4 = np.full_like(ln_a3, -np.inf)
     repeat = x > 0
-    xr = x[repeat]
-    ln_a4[repeat] = np.log(a) - np.log(b + xr - 1) - (r + xr) * np.log(alpha + t_x[repeat])
+    xr, txr = x[repeat], t_x[repeat]
+    ln_a4[repeat] = (np.log(a) - np.log(b + xr - 1) - r * np.log1p(txr / alpha)
+                     - xr * np.log(alpha + txr))
     return ln_a3, ln_a4
+
+
+def _log_a2(a, b, x):
+    """ln A2 = ln Γ(a+b) Γ(b+x) / (Γ(b) Γ(a+b+x)), accurate for very large a and b too.
+
+    (The plain sum of four ln Γ terms loses about 1e-5 per customer near
+    a, b ≈ 1e10 to cancellation: enough to blur the identification check.)
+    """
+    return mle.log_rising(b, x) - mle.log_rising(a + b, x)
 
 
 def log_likelihood_terms(params: Params, x, t_x, T) -> np.ndarray:
     """Each customer's log-likelihood ln L(r, α, a, b | x, t_x, T)."""
-    from scipy.special import gammaln
-
     x, t_x, T = _arrays(x, t_x, T)
     r, alpha, a, b = params.r, params.alpha, params.a, params.b
     ln_a3, ln_a4 = _log_parts(r, alpha, a, b, x, t_x, T)
-    return (gammaln(r + x) - gammaln(r) + r * np.log(alpha)
-            + gammaln(a + b) + gammaln(b + x) - gammaln(b) - gammaln(a + b + x)
-            + np.logaddexp(ln_a3, ln_a4))
+    return mle.log_rising(r, x) + _log_a2(a, b, x) + np.logaddexp(ln_a3, ln_a4)
 
 
 def log_likelihood(params: Params, x, t_x, T, weights=None) -> float:
@@ -79,17 +90,16 @@ def log_likelihood(params: Params, x, t_x, T, weights=None) -> float:
 
 def _neg_ll_grad(theta, x, t_x, T, w):
     """Negative log-likelihood and its analytic gradient in (r, α, a, b)."""
-    from scipy.special import digamma, gammaln
+    from scipy.special import digamma
 
     r, alpha, a, b = theta
     ln_a3, ln_a4 = _log_parts(r, alpha, a, b, x, t_x, T)
     ln_sum = np.logaddexp(ln_a3, ln_a4)
     w4 = np.exp(ln_a4 - ln_sum)
     w3 = 1.0 - w4
-    ll = (gammaln(r + x) - gammaln(r) + r * np.log(alpha)
-          + gammaln(a + b) + gammaln(b + x) - gammaln(b) - gammaln(a + b + x) + ln_sum)
-    log_T, log_tx = np.log(alpha + T), np.log(alpha + t_x)
-    d_r = digamma(r + x) - digamma(r) + np.log(alpha) - w3 * log_T - w4 * log_tx
+    ll = mle.log_rising(r, x) + _log_a2(a, b, x) + ln_sum
+    d_r = (digamma(r + x) - digamma(r) - w3 * np.log1p(T / alpha)
+           - w4 * np.log1p(t_x / alpha))
     d_alpha = r / alpha - (r + x) * (w3 / (alpha + T) + w4 / (alpha + t_x))
     dg_ab, dg_abx = digamma(a + b), digamma(a + b + x)
     d_a = dg_ab - dg_abx + w4 / a
@@ -99,12 +109,37 @@ def _neg_ll_grad(theta, x, t_x, T, w):
     return -float(np.dot(w, ll)), -grad
 
 
-def fit(x, t_x, T, max_iterations: int = 1000, start: Params | None = None) -> FitResult:
+def starts(x, t_x, T) -> list[list[float]]:
+    """Data-driven starting points (r, α, a, b) for the optimiser.
+
+    r and α match the mean and the spread of the customers' purchase rates x/T
+    (method of moments, r kept within [0.1, 10]); the mean dropout probability
+    a/(a+b) is the share of repeat purchases after which the customer went
+    quiet (no purchase for three of their mean inter-purchase times), tried with
+    two concentrations a + b (2 and 10); a third start is the plain
+    (1, 1/rate, 1, 2).
+    """
+    rates = x / np.maximum(T, 1e-9)
+    mean = max(float(np.mean(rates)), 1e-6)
+    excess = float(np.var(rates)) - mean * float(np.mean(1.0 / np.maximum(T, 1e-9)))
+    r0 = float(np.clip(mean * mean / excess, 0.1, 10.0)) if excess > 0 else 10.0
+    repeat = x > 0
+    gap = t_x[repeat] / x[repeat]
+    quiet = np.sum(T[repeat] - t_x[repeat] > 3 * gap)
+    p0 = float(np.clip(quiet / np.sum(x[repeat]), 0.01, 0.9))
+    overall = max(float(np.sum(x)) / max(float(np.sum(T)), 1e-9), 1e-6)
+    return [[r0, r0 / mean, p0 * k, (1 - p0) * k] for k in (2.0, 10.0)] + [[1.0, 1.0 / overall, 1.0, 2.0]]
+
+
+def fit(x, t_x, T, max_iterations: int = 1000, penalizer_coef: float = 0.0) -> FitResult:
     """Fit by maximum likelihood.  Identical customers are grouped first (weights), so
     the cost grows with the number of distinct (x, t_x, T) rows, not customers.
 
+    ``penalizer_coef`` > 0 adds ``penalizer_coef · n · Σ (ln θ)²`` over
+    θ = (r, α, a, b) to the negative log-likelihood of the n customers.
     Raises :class:`ModelFitError` with the reason when the data cannot identify
-    the model or the optimiser does not converge.
+    the model (for example, the likelihood is highest as a and b grow together:
+    one dropout probability for every customer) or the optimiser does not converge.
     """
     x, t_x, T = _arrays(x, t_x, T)
     n = len(x)
@@ -118,13 +153,31 @@ def fit(x, t_x, T, max_iterations: int = 1000, start: Params | None = None) -> F
     rows, weights = np.unique(np.column_stack([x, t_x, T]), axis=0, return_counts=True)
     ux, utx, uT = rows[:, 0], rows[:, 1], rows[:, 2]
     w = weights.astype(float)
-    if start is None:
-        rate = max(float(np.sum(x)) / max(float(np.sum(T)), 1e-9), 1e-6)
-        start = Params(r=1.0, alpha=1.0 / rate, a=1.0, b=2.0)
-    result = mle.maximise("BG/NBD", NAMES, lambda th: _neg_ll_grad(th, ux, utx, uT, w),
-                          [start.r, start.alpha, start.a, start.b], max_iterations)
+    try:
+        result = mle.maximise("BG/NBD", NAMES, lambda th: _neg_ll_grad(th, ux, utx, uT, w),
+                              starts(x, t_x, T), max_iterations, penalizer_coef * n)
+    except ModelFitError as exc:
+        if not exc.at_bound:
+            raise
+        raise ModelFitError(f"{exc}{_explain(exc.limits)}; {n} customers, "
+                            f"{int(np.sum(x > 0))} with repeat purchases: more customers, or a "
+                            "penalty (clv.penalizer_coef, e.g. 0.01), give a fit",
+                            at_bound=exc.at_bound, limits=exc.limits) from None
     return FitResult(Params(**result.params), result.log_likelihood, n,
                      result.standard_errors, result.iterations)
+
+
+def _explain(limits: dict[str, str]) -> str:
+    """What a and b running off together means for the customers."""
+    if set(limits) != {"a", "b"}:
+        return ""
+    if limits["a"] == limits["b"] == "∞":
+        return (": the data look as if every customer had the same dropout probability, "
+                "so its spread across customers cannot be estimated")
+    if limits["a"] == limits["b"] == "0":
+        return (": the data look as if some customers dropped out at their first repeat "
+                "purchase and the others never")
+    return ""
 
 
 def p_alive(params: Params, x, t_x, T) -> np.ndarray:

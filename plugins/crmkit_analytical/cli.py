@@ -615,7 +615,8 @@ def kpis(state, as_of, fmt) -> None:
     output([{"name": k.name, "metric": k.metric, "period": k.period,
              "period_start": k.period_start.date().isoformat(), "value": k.value,
              "target": k.target, "direction": k.direction, "attainment": k.attainment,
-             "status": k.status, "owner": k.owner, "deadline": k.deadline.date().isoformat()}
+             "status": k.status, "owner": k.owner, "deadline": k.deadline.date().isoformat(),
+             "note": k.note}
             for k in rows],
            ["name", "metric", "period", "period_start", "value", "target", "direction",
-            "attainment", "status", "owner", "deadline"], fmt)
+            "attainment", "status", "owner", "deadline", "note"], fmt)

@@ -49,6 +49,7 @@ class Settings:
     months: int = 12
     margin: float = 1.0
     max_iterations: int = 1000
+    penalizer_coef: float = 0.0
 
     @classmethod
     def from_config(cls, config: dict[str, Any], **overrides: Any) -> "Settings":
@@ -56,7 +57,7 @@ class Settings:
         from crmkit.plugin import ValidationError
 
         values = {k: config["clv"][k] for k in ("time_unit", "horizon", "discount_rate", "months",
-                                                  "margin", "max_iterations")}
+                                                  "margin", "max_iterations", "penalizer_coef")}
         values.update({k: v for k, v in overrides.items() if v is not None})
         if values["time_unit"] not in UNIT_DAYS:
             raise ValidationError(f"time_unit: {values['time_unit']!r} is not one of day, week, month")
@@ -129,8 +130,8 @@ def fit(rows: list[CLVSummary], settings: Settings, as_of: dt.datetime):
         raise ModelFitError("CLV fit needs customers with purchases up to "
                             f"{as_of.isoformat()}; there are none")
     x, t_x, T, m = _arrays(rows)
-    bg = bgnbd.fit(x, t_x, T, max_iterations=settings.max_iterations)
-    gg = gammagamma.fit(x, m, max_iterations=settings.max_iterations)
+    bg = bgnbd.fit(x, t_x, T, settings.max_iterations, settings.penalizer_coef)
+    gg = gammagamma.fit(x, m, settings.max_iterations, settings.penalizer_coef)
     document = CLVFit(
         as_of=as_of, time_unit=settings.time_unit,
         bgnbd={"r": bg.params.r, "alpha": bg.params.alpha, "a": bg.params.a, "b": bg.params.b,

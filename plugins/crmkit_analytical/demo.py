@@ -92,7 +92,7 @@ def run(crm, rng) -> list[str]:
     lines.append("satisfaction (365 days): " + ", ".join(
         f"{s.metric.upper()} {s.value} ({s.responses} answers)" for s in scores.values()))
     lines.append("KPIs: " + "; ".join(f"{k.name} {k.value} vs {k.target} {k.status}"
-                                      for k in api.kpis(now)))
+                                      + (f" ({k.note})" if k.note else "") for k in api.kpis(now)))
     lines.append(_charts(crm, api, now, pareto))
     return lines
 

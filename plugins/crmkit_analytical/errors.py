@@ -11,12 +11,16 @@ class ModelFitError(CRMError):
     Raised instead of returning a number that cannot be trusted: no convergence,
     parameters running off to a boundary, too little data, or a Gamma-Gamma
     ``q <= 1`` (mean spend undefined).  ``at_bound`` names the parameters that
-    ran off to the search boundary, if that was the reason.
+    ran off to the search boundary or that the data do not identify, if that
+    was the reason; ``limits`` maps each of the latter to where the likelihood
+    pulls it (``"0"`` or ``"∞"``).
     """
 
-    def __init__(self, message: str, at_bound: tuple[str, ...] = ()):
+    def __init__(self, message: str, at_bound: tuple[str, ...] = (),
+                 limits: dict[str, str] | None = None):
         super().__init__(message)
         self.at_bound = at_bound
+        self.limits = limits or {}
 
 
 class MissingExtra(CRMError):

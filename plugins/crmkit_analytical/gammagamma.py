@@ -82,13 +82,18 @@ def require_q_above_one(params: Params) -> None:
 
 def log_likelihood_terms(params: Params, x, m) -> np.ndarray:
     """Each customer's ln L(p, q, v | x, m_x) (x > 0, m_x > 0)."""
+    x, m = np.asarray(x, dtype=float), np.asarray(m, dtype=float)
+    return _terms(params.p, params.q, params.v, x, m)
+
+
+def _terms(p, q, v, x, m):
+    """ln L per customer, arranged so that nothing cancels when q and v are huge
+    (q ln v − (px+q) ln(v+x·m) = −q ln(1 + x·m/v) − px ln(v+x·m))."""
     from scipy.special import gammaln
 
-    x, m = np.asarray(x, dtype=float), np.asarray(m, dtype=float)
-    p, q, v = params.p, params.q, params.v
     px = p * x
-    return (gammaln(px + q) - gammaln(px) - gammaln(q) + q * np.log(v)
-            + (px - 1) * np.log(m) + px * np.log(x) - (px + q) * np.log(v + x * m))
+    return (mle.log_rising(q, px) - gammaln(px) - q * np.log1p(x * m / v)
+            - px * np.log(v + x * m) + (px - 1) * np.log(m) + px * np.log(x))
 
 
 def log_likelihood(params: Params, x, m, weights=None) -> float:
@@ -98,16 +103,15 @@ def log_likelihood(params: Params, x, m, weights=None) -> float:
 
 
 def _neg_ll_grad(theta, x, m, w):
-    from scipy.special import digamma, gammaln
+    from scipy.special import digamma
 
     p, q, v = theta
     px = p * x
     log_vxm = np.log(v + x * m)
-    ll = (gammaln(px + q) - gammaln(px) - gammaln(q) + q * np.log(v)
-          + (px - 1) * np.log(m) + px * np.log(x) - (px + q) * log_vxm)
+    ll = _terms(p, q, v, x, m)
     dg = digamma(px + q)
     d_p = x * (dg - digamma(px) + np.log(m) + np.log(x) - log_vxm)
-    d_q = dg - digamma(q) + np.log(v) - log_vxm
+    d_q = dg - digamma(q) - np.log1p(x * m / v)
     d_v = q / v - (px + q) / (v + x * m)
     grad = np.array([np.dot(w, d) for d in (d_p, d_q, d_v)])
     return -float(np.dot(w, ll)), -grad
@@ -132,9 +136,25 @@ def _limit_neg_ll_grad(theta, x, m, w):
     return -float(np.dot(w, ll)), -np.array([np.dot(w, d_p), np.dot(w, d_scale)])
 
 
-def fit(x, m, max_iterations: int = 1000) -> FitResult:
+def starts(x, m, w) -> list[list[float]]:
+    """Data-driven starting points (p, q, w = v/q) for the optimiser.
+
+    The spread of the customers' mean spends, beyond what their own purchase
+    counts explain, gives q by the method of moments (kept within [1.5, 50]);
+    p is tried at 1 and 4, with w set so that the mean spend p·v/(q−1) matches
+    the data.
+    """
+    mean = float(np.sum(w * x * m) / np.sum(w * x))
+    variance = float(np.sum(w * (m - mean) ** 2) / np.sum(w))
+    q0 = float(np.clip(2 + mean * mean / variance, 1.5, 50.0)) if variance > 0 else 50.0
+    return [[p0, q0, mean * (q0 - 1) / (p0 * q0)] for p0 in (1.0, 4.0)]
+
+
+def fit(x, m, max_iterations: int = 1000, penalizer_coef: float = 0.0) -> FitResult:
     """Fit on customers with x > 0 repeat purchases and mean repeat spend m > 0.
 
+    ``penalizer_coef`` > 0 adds ``penalizer_coef · n · Σ (ln θ)²`` over the
+    searched θ = (p, q, v/q) to the negative log-likelihood of the n customers.
     Raises :class:`ModelFitError` when there are too few such customers, the
     optimiser does not converge, or the fitted q <= 1.
     """
@@ -146,17 +166,22 @@ def fit(x, m, max_iterations: int = 1000) -> FitResult:
                             f"value; there {'is' if len(x) == 1 else 'are'} {len(x)}")
     rows, weights = np.unique(np.column_stack([x, m]), axis=0, return_counts=True)
     ux, um, w = rows[:, 0], rows[:, 1], weights.astype(float)
-    mean = float(np.sum(w * ux * um) / np.sum(w * ux))
+    penalty = penalizer_coef * len(x)
+    begin = starts(ux, um, w)
     try:
         result = mle.maximise("Gamma-Gamma", ("p", "q", "scale"),
                               lambda th: _neg_ll_grad_reparam(th, ux, um, w),
-                              [1.0, 2.0, mean], max_iterations)
+                              begin, max_iterations, penalty)
     except ModelFitError as exc:
-        if exc.at_bound != ("q",):
-            raise
+        if exc.limits != {"q": "∞"} and exc.at_bound != ("q",):
+            if not exc.at_bound:
+                raise
+            raise ModelFitError(f"{exc}; {len(x)} customers with repeat purchases: more customers, "
+                                "or a penalty (clv.penalizer_coef, e.g. 0.01), give a fit",
+                                at_bound=exc.at_bound, limits=exc.limits) from None
         limit = mle.maximise("Gamma-Gamma (no heterogeneity)", ("p", "scale"),
                              lambda th: _limit_neg_ll_grad(th, ux, um, w),
-                             [1.0, mean], max_iterations)
+                             [[p, scale * q / (q - 1)] for p, q, scale in begin], max_iterations, penalty)
         params = Params(limit.params["p"], math.inf, math.inf, limit.params["scale"])
         errors = {"p": limit.standard_errors["p"], "q": math.nan, "v": math.nan}
         return FitResult(params, limit.log_likelihood, len(x), errors, limit.iterations)

@@ -13,7 +13,8 @@ from the period's first instant up to m (period to date).  Metrics:
 * ``conversion_rate`` funnel flows (customers) passing through the first
   stage that reach the won stage ÷ those passing through the first stage,
   ``win_rate`` won ÷ (won + lost), for flows that entered in the period;
-* ``average_clv`` mean predicted CLV at m (fits the models).
+* ``average_clv`` mean predicted CLV at m (fits the models; when they cannot
+  be fitted the value is empty and ``note`` says why).
 
 Attainment = value / target (``up``) or target / value (``down``; a value of 0
 or less fully attains a ``down`` target).  Status: ``on_track`` ≥ 1.0,
@@ -34,6 +35,7 @@ from sqlalchemy import func, select
 from crmkit.plugin import MONEY_SCALE, interactions as I, parse_timestamp
 
 from . import funnel, periods, retention, sales, satisfaction
+from .errors import ModelFitError
 from .results import KPIStatus
 
 ONE_MICROSECOND = dt.timedelta(microseconds=1)
@@ -144,12 +146,16 @@ def evaluate(conn, crm, config: dict[str, Any], kpi: dict[str, Any], as_of: dt.d
     deadline = parse_timestamp(kpi["deadline"], "deadline")
     moment = min(as_of, deadline)
     start = periods.start_of(moment, kpi["period"])
-    value = METRICS[kpi["metric"]](conn, config, start - ONE_MICROSECOND, moment, crm)
+    note = None
+    try:
+        value = METRICS[kpi["metric"]](conn, config, start - ONE_MICROSECOND, moment, crm)
+    except ModelFitError as exc:  # average_clv without a fit: no value, and why
+        value, note = None, f"CLV not fitted: {exc}"
     attained = attainment(value, kpi["target"], kpi["direction"])
     shown = None if attained is None else (None if attained == float("inf") else round(attained, 4))
     return KPIStatus(kpi["name"], kpi["metric"], kpi["period"], start, moment, value,
                      kpi["target"], kpi["direction"], shown, status(attained, as_of > deadline),
-                     kpi.get("owner"), deadline)
+                     kpi.get("owner"), deadline, note)
 
 
 def report(conn, crm, config: dict[str, Any], as_of: dt.datetime) -> list[KPIStatus]:

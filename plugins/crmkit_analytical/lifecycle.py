@@ -119,7 +119,3 @@ def update(ctx, config: dict[str, Any], as_of: dt.datetime) -> LifecycleUpdate:
     tally = Counter(current.values())
     return LifecycleUpdate(as_of, {s: tally.get(s, 0) for s in STAGES}, len(fresh) + len(moved))
 
-
-def stored_stage(conn, customer_id: int):
-    """The stored lifecycle row of one customer (or None)."""
-    return conn.execute(select(L).where(L.c.customer_id == customer_id)).mappings().first()

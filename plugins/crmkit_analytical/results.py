@@ -186,6 +186,16 @@ class KPIStatus:
     status: str
     owner: str | None
     deadline: dt.datetime
+    note: str | None = None
+    """Why there is no value when the metric could not be measured (e.g. CLV not fitted)."""
+
+
+@attrs.frozen
+class CLVOutcome:
+    """Predicted CLV per customer id, or why there is none (``missing``: the fit's refusal)."""
+
+    values: dict[int, Decimal]
+    missing: str | None = None
 
 
 @attrs.frozen

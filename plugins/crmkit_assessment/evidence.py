@@ -6,13 +6,15 @@ says whether the data backs a positive answer (None: informative only).
 * preferred_channel_known — share of customers (not erased) with a preferred
   channel; supports when ≥ ``preferred_channel_min_share``;
 * clv_assessed — analytical ``last_clv_run()``; supports when within
-  ``clv_max_age_days``;
+  ``clv_max_age_days``; without a run, says why CLV cannot be computed
+  (``clv_missing``) if so;
 * segmented_several_ways, information_for_sales_marketing — analytical
   ``segment_names()``; supports with ≥ ``min_segments``;
 * loyal_rewarded — the loyalty plugin enabled with an active programme;
 * information_asset — share of customers with an email or phone (and the idic
   identification rate when idic is enabled);
-* strategy_matched_to_value, profit_per_customer — idic's last differentiation;
+* strategy_matched_to_value, profit_per_customer — idic's last differentiation
+  (and, when it had no predicted CLV, why: its ``clv_missing``);
 * campaign_return_measured — idic treatments with a holdout;
 * customer_centred_culture, management_backing — valuechain's latest
   leadership-and-culture rating (≥ 4 supports, ≤ 2 contradicts);
@@ -99,7 +101,10 @@ def _plugin_findings(crm, config: dict[str, Any], as_of: dt.datetime) -> dict[st
         api = crm.plugin("analytical")
         last = api.last_clv_run()
         if last is None:
-            found["clv_assessed"] = _finding("CLV never computed", False)
+            missing = api.clv_missing(as_of)
+            found["clv_assessed"] = _finding(
+                "CLV never computed" + (f"; it cannot be computed now: {missing}" if missing else ""),
+                False)
         else:
             age = (as_of - last).days
             found["clv_assessed"] = _finding(f"CLV last computed {last:%Y-%m-%d} ({age} days ago)",
@@ -128,8 +133,10 @@ def _plugin_findings(crm, config: dict[str, Any], as_of: dt.datetime) -> dict[st
         text = (f"customers last differentiated by value on {last:%Y-%m-%d}" if last
                 else "customers never differentiated by value")
         found["strategy_matched_to_value"] = _finding(text, last is not None)
+        missing = api.differentiation_run()["clv_missing"] if last else None
         found["profit_per_customer"] = _finding(
-            text + " (current value, predicted CLV and cost to serve per customer)",
+            text + (f" (current value and cost to serve per customer; no predicted CLV: {missing})"
+                    if missing else " (current value, predicted CLV and cost to serve per customer)"),
             last is not None)
         measured = [t for t in api.treatments() if t.holdout_share > 0]
         found["campaign_return_measured"] = _finding(

@@ -15,8 +15,6 @@ from typing import Any
 
 from .questionnaire import PARTS, items
 
-BANDS = ("lagging", "average", "leading")
-
 
 def part_percent(part: str, answers: dict[str, Any]) -> float:
     """A part's score as a percentage (0–100), unrounded."""

@@ -103,6 +103,19 @@ class IdicAPI:
         with self.crm.read() as conn:
             return conn.execute(select(runs.c.as_of).order_by(runs.c.as_of.desc()).limit(1)).scalar()
 
+    def differentiation_run(self, as_of: dt.datetime | None = None) -> dict[str, Any] | None:
+        """The latest stored run at or before ``as_of`` (any if None): ``as_of``,
+        ``value_groups``, ``needs_groups`` and ``clv_missing`` (why potential value was 0
+        for everyone: no predicted CLV; None when there was CLV); None without a run."""
+        with self.crm.read() as conn:
+            run_id = differentiate.latest_run_id(conn, as_of)
+            if run_id is None:
+                return None
+            row = conn.execute(select(runs).where(runs.c.id == run_id)).mappings().one()
+        return {"as_of": row["as_of"], "value_groups": row["counts"]["value"],
+                "needs_groups": row["counts"]["needs"],
+                "clv_missing": row["settings"].get("clv_missing")}
+
     def groups(self, as_of: dt.datetime | None = None, group: str | None = None
                ) -> list[dict[str, Any]]:
         """Members of the latest run at or before as-of (optionally of one value/needs group)."""
@@ -189,16 +202,11 @@ class IdicAPI:
     def report(self, as_of: dt.datetime | None = None) -> dict[str, Any]:
         """The IDIC report: identification, groups, contacts due, treatments, progress."""
         as_of = self._as_of(as_of)
+        run = self.differentiation_run(as_of)
         with self.crm.read() as conn:
             rate = progress.identification_rate(self.crm, conn, self.config, as_of)
             dist = progress.distribution(self.crm, conn, self.config, as_of)
-            run_id = differentiate.latest_run_id(conn, as_of)
-            run = None
-            if run_id is not None:
-                row = conn.execute(select(runs).where(runs.c.id == run_id)).mappings().one()
-                run = {"as_of": row["as_of"], "value_groups": row["counts"]["value"],
-                       "needs_groups": row["counts"]["needs"]}
-            due = interact.due(conn, self.config, as_of) if run_id is not None else []
+            due = interact.due(conn, self.config, as_of) if run is not None else []
             treats = customise.list_all(conn)
         return {
             "as_of": as_of,

@@ -128,6 +128,9 @@ def differentiate(state, as_of, dry_run, fmt) -> None:
     rows += [{"kind": "needs", "group": g, "customers": n}
              for g, n in sorted(result.needs_counts.items())]
     output(rows, ["kind", "group", "customers"], fmt)
+    if result.clv_missing:
+        click.echo(f"potential value is 0 for everyone: no predicted CLV ({result.clv_missing})",
+                   err=True)
     if fmt == "table":
         stored = "not stored (dry run)" if result.run_id is None else f"run {result.run_id}"
         click.echo(f"{stored}; {result.changed} customers changed value group")

@@ -52,7 +52,8 @@ def run(crm, rng) -> list[str]:
         f"{found.pairs[0].second}: {'; '.join(found.pairs[0].reasons)}); merged {merged}"
         if found.pairs else "duplicates: none found",
         f"identification rate: {rate.rate:.1%} of {rate.interactions} interactions",
-        f"value groups: {counts}",
+        f"value groups: {counts}" + (f" (potential value 0 for everyone: no predicted CLV: "
+                                     f"{result.clv_missing})" if result.clv_missing else ""),
         f"contacts due: {len(due)}; dialogues recorded: {held}",
         f"treatment mvc-priority-line: {uplift.treated} treated, {uplift.held_out} held out; "
         f"revenue per customer {uplift.treated_value} vs {uplift.holdout_value}, uplift "

@@ -1,7 +1,8 @@
 """Differentiate: value groups (MVC, MGC, BZ, maintain) and needs groups, stored per run.
 
 Per customer: current value (analytical ``current_value``: last 12 months' net
-spend), potential value (analytical ``clv_by_customer``: predicted CLV) and
+spend), potential value (analytical ``clv_outcome``: predicted CLV; 0 for
+everyone, with the reason kept, when the CLV models cannot be fitted) and
 cost to serve (``cost_per_kind`` × service interactions in the last
 ``cost_window_days`` plus the ``cost_attribute`` attribute).  :func:`classify`
 is the rule, a pure function; :func:`run` gathers the inputs and stores a run.
@@ -119,16 +120,21 @@ class Differentiation:
     needs_counts: dict[str, int]
     changed: int
     rows: list[dict[str, Any]]
+    clv_missing: str | None = None
+    """Why there is no predicted CLV (potential value 0 for everyone), if so."""
 
 
-def compute(crm, conn, config: dict[str, Any], as_of: dt.datetime) -> list[dict[str, Any]]:
-    """One row per customer (not erased): values, value group, needs group."""
+def compute(crm, conn, config: dict[str, Any], as_of: dt.datetime
+            ) -> tuple[list[dict[str, Any]], str | None]:
+    """One row per customer (not erased): values, value group, needs group; and why there is
+    no predicted CLV (None when there is)."""
     if "analytical" not in crm.enabled_plugins():
         raise PluginError("idic needs the analytical plugin for customer values: "
                           "`crmkit plugins enable analytical`")
     analytical = crm.plugin("analytical")
     current = analytical.current_value(as_of)
-    potential = analytical.clv_by_customer(as_of)
+    outcome = analytical.clv_outcome(as_of)
+    potential = outcome.values
     cost = costs_to_serve(conn, config, as_of)
     query = (select(customers.c.id, customers.c.external_id,
                     needs.needs_case(config["needs_groups"]).label("needs"))
@@ -141,7 +147,7 @@ def compute(crm, conn, config: dict[str, Any], as_of: dt.datetime) -> list[dict[
     return [{"customer_id": v.customer_id, "customer": r.external_id,
              "value_group": value_group[v.customer_id], "needs_group": r.needs,
              "current_value": v.current.quantize(CENT), "potential_value": v.potential.quantize(CENT),
-             "cost_to_serve": v.cost.quantize(CENT)} for v, r in zip(values, people)]
+             "cost_to_serve": v.cost.quantize(CENT)} for v, r in zip(values, people)], outcome.missing
 
 
 def _decimal(value: Any) -> Decimal:
@@ -161,12 +167,12 @@ def latest_run_id(conn, as_of: dt.datetime | None = None) -> int | None:
 def run(crm, tx, config: dict[str, Any], as_of: dt.datetime, save: bool = True
         ) -> Differentiation:
     """Compute the groups; with ``save`` store them as a run and emit ``idic.group_changed``."""
-    rows = compute(crm, tx.conn, config, as_of)
+    rows, clv_missing = compute(crm, tx.conn, config, as_of)
     counts = Counter(r["value_group"] for r in rows)
     counts = {g: counts.get(g, 0) for g in VALUE_GROUPS}
     needs_counts = dict(Counter(r["needs_group"] for r in rows if r["needs_group"]))
     if not save:
-        return Differentiation(None, as_of, counts, needs_counts, 0, rows)
+        return Differentiation(None, as_of, counts, needs_counts, 0, rows, clv_missing)
     previous_id = latest_run_id(tx.conn, as_of)
     before = {}
     if previous_id is not None:
@@ -177,7 +183,8 @@ def run(crm, tx, config: dict[str, Any], as_of: dt.datetime, save: bool = True
         settings={"mvc_share": config["mvc_share"], "mgc_share": config["mgc_share"],
                   "cost_per_kind": config["cost_per_kind"],
                   "cost_window_days": config["cost_window_days"],
-                  "needs_groups": [g["name"] for g in config["needs_groups"]]},
+                  "needs_groups": [g["name"] for g in config["needs_groups"]],
+                  "clv_missing": clv_missing},
         counts={"value": counts, "needs": needs_counts}).returning(runs.c.id)).scalar_one()
     if rows:
         tx.conn.execute(insert(groups), [
@@ -192,4 +199,4 @@ def run(crm, tx, config: dict[str, Any], as_of: dt.datetime, save: bool = True
             changed += 1
             ctx.emit("idic.group_changed", r["customer_id"],
                      {"from": old, "to": r["value_group"], "run_id": run_id})
-    return Differentiation(run_id, as_of, counts, needs_counts, changed, rows)
+    return Differentiation(run_id, as_of, counts, needs_counts, changed, rows, clv_missing)

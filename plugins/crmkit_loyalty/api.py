@@ -195,10 +195,12 @@ class LoyaltyAPI:
     # -- writing --------------------------------------------------------------------------
 
     def redeem(self, external_id: str, reward_code: str) -> int:
-        """Redeem a reward now; return the spend row's id (NotEnoughPoints / OutOfStock otherwise)."""
-        customer_id = self._customer_id(external_id)
-        with self.crm.transaction() as tx:
-            return rewards.redeem(tx, customer_id, external_id, reward_code, tx.now())
+        """Redeem a reward now; return the spend row's id (NotEnoughPoints / OutOfStock otherwise).
+
+        The customer is locked first (``crm.customers.lock``), then the member."""
+        return self.crm.run_transaction(lambda tx: rewards.redeem(
+            tx, self.crm.customers.lock(tx, external_id).id, external_id, reward_code,
+            tx.now()))
 
     def add_reward(self, code: str, points: int, stock: int | None = None,
                    name: str | None = None) -> rewards.Reward:
@@ -229,28 +231,31 @@ class LoyaltyAPI:
                                   f"{MAX_POINTS} (and at least -{MAX_POINTS})")
         if not isinstance(reason, str) or not reason.strip():
             raise ValidationError("adjust: reason: required non-empty text")
-        customer_id = self._customer_id(external_id)
+        return self.crm.run_transaction(lambda tx: self._adjust(tx, external_id, points, reason))
+
+    def _adjust(self, tx, external_id: str, points: int, reason: str) -> int:
+        """:meth:`adjust` inside ``tx``: the customer is locked first, then the member."""
+        customer_id = self.crm.customers.lock(tx, external_id).id
         s = self.settings
-        with self.crm.transaction() as tx:
-            now, conn = tx.now(), tx.conn
-            lg.enrol(conn, {customer_id: now}, lambda joined: add_months(joined, s.review_months))
-            member = lg.lock_members(conn, [customer_id])[customer_id]
-            row = {"customer_id": customer_id, "at": now, "type": "adjust", "source": "manual",
-                   "points": points, "reason": reason.strip()[:300]}
-            if points > 0:
-                row.update(expires_at=s.lot_expiry(now), available_at=now)
-            else:
-                lots = lg.open_lots(conn, [customer_id]).get(customer_id, [])
-                have = sum(lot.remaining for lot in lots)
-                if have < -points:
-                    raise NotEnoughPoints(f"customer {external_id!r} has {have} points; "
-                                          f"cannot deduct {-points}")
-                row["uses"] = lg.take(lots, -points)
-            [ledger_id] = lg.append(conn, [row], now, tx.actor)
-            if points > 0 and member["owed"]:
-                lg.settle_owed(conn, {customer_id: member["owed"]}, now, tx.actor)
-            tx.audit("adjust", "loyalty_ledger", str(ledger_id),
-                     {"points": points, "reason": row["reason"]}, customer_id)
+        now, conn = tx.now(), tx.conn
+        lg.enrol(conn, {customer_id: now}, lambda joined: add_months(joined, s.review_months))
+        member = lg.lock_members(conn, [customer_id])[customer_id]
+        row = {"customer_id": customer_id, "at": now, "type": "adjust", "source": "manual",
+               "points": points, "reason": reason.strip()[:300]}
+        if points > 0:
+            row.update(expires_at=s.lot_expiry(now), available_at=now)
+        else:
+            lots = lg.open_lots(conn, [customer_id]).get(customer_id, [])
+            have = sum(lot.remaining for lot in lots)
+            if have < -points:
+                raise NotEnoughPoints(f"customer {external_id!r} has {have} points; "
+                                      f"cannot deduct {-points}")
+            row["uses"] = lg.take(lots, -points)
+        [ledger_id] = lg.append(conn, [row], now, tx.actor)
+        if points > 0 and member["owed"]:
+            lg.settle_owed(conn, {customer_id: member["owed"]}, now, tx.actor)
+        tx.audit("adjust", "loyalty_ledger", str(ledger_id),
+                 {"points": points, "reason": row["reason"]}, customer_id)
         return ledger_id
 
     def expire(self, as_of: dt.datetime | None = None) -> expiry.ExpiryResult:

@@ -9,7 +9,7 @@ from typing import Any
 
 import attrs
 
-from crmkit.plugin import ConfigError
+from crmkit.plugin import ConfigError, to_money
 
 
 @attrs.frozen
@@ -58,7 +58,7 @@ class Settings:
                         for t in config["tiers"]),
             milestones={m["count"]: m["points"] for m in config["milestones"]},
             referral_points=config["referral_points"],
-            cost_per_point=Decimal(config["cost_per_point"]),
+            cost_per_point=to_money(config["cost_per_point"], "/cost_per_point"),
         )
 
     def rank(self, tier: str | None) -> int:

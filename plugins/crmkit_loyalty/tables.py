@@ -14,8 +14,6 @@ from crmkit.plugin import NAMING, UTCDateTime
 
 metadata = MetaData(naming_convention=NAMING)
 
-LEDGER_TYPES = ("earn", "spend", "expire", "adjust", "reverse")
-SOURCES = ("purchase", "milestone", "referral", "refund", "owed", "reward", "expiry", "manual")
 QUALIFYING_SOURCES = ("purchase", "milestone", "referral", "refund")
 """The sources whose rows count towards tiers on the ``points`` basis (points − owed_change)."""
 ID = BigInteger().with_variant(Integer, "sqlite")
@@ -65,7 +63,8 @@ ledger = Table(
 )
 """The append-only points ledger (signed integer points).
 
-``source`` says what wrote the row (one of :data:`SOURCES`); ``interaction_id`` is the
+``source`` says what wrote the row (``purchase``, ``milestone``, ``referral``,
+``refund``, ``owed``, ``reward``, ``expiry`` or ``manual``); ``interaction_id`` is the
 interaction it came from (a purchase, a refund); ``related_id`` the ledger row it
 answers (the purchase earning a refund reverses, the lot an expiry empties).
 """

@@ -13,7 +13,8 @@ from __future__ import annotations
 
 from typing import Any, Sequence
 
-from sqlalchemy import bindparam, func, insert, select, union_all, update
+from sqlalchemy import bindparam, func, select, union_all, update
+from sqlalchemy.dialects import postgresql, sqlite
 
 from crmkit.plugin import customers
 
@@ -55,10 +56,9 @@ class Picker:
         self.staff = [s.handle for s in ctx.crm.staff.list(team=team)]
         self.strategy, weights, self.capacity = team_settings(ctx.config, team)
         self.weights = {h: int(weights.get(h, 1)) for h in self.staff}
-        row = ctx.conn.execute(select(cursors).where(cursors.c.team == team)).first()
-        self.exists = row is not None
-        self.last = row.last_handle if row is not None else None
-        stored = dict(row.current) if row is not None else {}
+        row = locked_cursor(ctx.conn, team, ctx.now())
+        self.last = row.last_handle
+        stored = dict(row.current)
         self.current = {h: int(stored.get(h, 0)) for h in self.staff}
         self.load = open_items(ctx.conn, self.staff) if self.capacity is not None else {}
 
@@ -90,11 +90,19 @@ class Picker:
     def save(self) -> None:
         """Persist the cursor (last handle, current weights)."""
         values = {"last_handle": self.last, "current": self.current, "updated_at": self.ctx.now()}
-        if self.exists:
-            self.ctx.conn.execute(update(cursors).where(cursors.c.team == self.team).values(**values))
-        else:
-            self.ctx.conn.execute(insert(cursors).values(team=self.team, **values))
-            self.exists = True
+        self.ctx.conn.execute(update(cursors).where(cursors.c.team == self.team).values(**values))
+
+
+def locked_cursor(conn, team: str, now) -> Any:
+    """The team's cursor row, created when missing, locked until the transaction ends
+    (``FOR UPDATE`` on PostgreSQL; SQLite's write lock already excludes other writers):
+    concurrent assignments to one team take turns instead of picking the same person
+    or both creating the row."""
+    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+    conn.execute(dialect.insert(cursors).values(team=team, last_handle=None, current={},
+                                                updated_at=now)
+                 .on_conflict_do_nothing(index_elements=["team"]))
+    return conn.execute(select(cursors).where(cursors.c.team == team).with_for_update()).one()
 
 
 def assign_team(ctx, team: str, items: Sequence[tuple[int, str]]) -> list[str | None]:

@@ -13,7 +13,7 @@ from typing import Any, Iterable, Sequence
 
 from sqlalchemy import Select, bindparam, exists, func, insert, literal, or_, select, update
 
-from crmkit.plugin import NotFound, ValidationError, customers, to_money
+from crmkit.plugin import NotFound, ValidationError, customers, to_currency, to_money
 
 from .assignment import assign_team, territory_teams
 from .rows import lead_rows, require_customer
@@ -218,9 +218,8 @@ def create_opportunity(ctx, customer_id: int, name: str, amount: Any, currency: 
     value = to_money(amount, "opportunity amount")
     if value < 0:
         raise ValidationError(f"opportunity amount: {value} is negative (must be >= 0)")
-    currency = currency or ctx.crm.core_config["default_currency"]
-    if not (isinstance(currency, str) and len(currency) == 3 and currency.isupper()):
-        raise ValidationError(f"opportunity currency: {currency!r} is not a 3-letter ISO 4217 code")
+    currency = to_currency(currency or ctx.crm.core_config["default_currency"],
+                           "opportunity currency")
     if owner is not None:
         ctx.crm.staff.get(owner)
     lead = lead_rows(ctx.conn, [customer_id]).get(customer_id)

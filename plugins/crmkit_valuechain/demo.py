@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+from .errors import MissingCLV
+
 
 def run(crm, rng) -> list[str]:
     """Mark suggested SSCs, complete what the records allow, rate the conditions; report."""
     api = crm.plugin("valuechain")
-    suggestions = api.suggest_ssc()
+    try:
+        suggestions, suggested = api.suggest_ssc(), None
+    except MissingCLV as exc:  # the other stages go on; the report says why none were suggested
+        suggestions, suggested = [], str(exc)
     for s in suggestions[:40]:
         api.mark_ssc(s.customer, ["high_value"], "key accounts")
     orgs = [c for c in crm.customers.list(limit=None, type="organisation")][:3]
@@ -32,7 +37,8 @@ def run(crm, rng) -> list[str]:
     blocking = report["blocking_stage"]
     weakest = report["weakest_condition"]
     return [
-        f"SSCs: {len(suggestions)} suggested from CLV, {report['sscs']['total']} marked "
+        f"SSCs: {suggested or f'{len(suggestions)} suggested from CLV'}, "
+        f"{report['sscs']['total']} marked "
         f"({', '.join(f'{g} {n}' for g, n in report['sscs']['by_group'].items())})",
         f"stages completed: {report['completed']}",
         f"blocking: stage {blocking['stage']} ({blocking['name']}) - {blocking['reason']}"

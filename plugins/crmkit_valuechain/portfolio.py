@@ -4,6 +4,7 @@ An SSC is marked with one or more reasons (Buttle): ``high_value`` (high
 lifetime value), ``benchmark``, ``inspiration``, ``door_opener``.  Value SSCs
 are suggested from the analytical plugin's predicted CLV: of the ``n``
 customers with CLV > 0, the top ``ceil(ssc_top_share × n)`` (ties: lower id).
+Without predicted CLV (the models cannot be fitted) :class:`MissingCLV` says why.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from sqlalchemy import delete, insert, select, update
 
 from crmkit.plugin import NotFound, PluginError, ValidationError, customers
 
+from .errors import MissingCLV
 from .tables import ssc
 
 REASONS = ("high_value", "benchmark", "inspiration", "door_opener")
@@ -55,7 +57,10 @@ def suggest(crm, conn, config: dict[str, Any], as_of: dt.datetime,
     share = config["ssc_top_share"] if top_share is None else top_share
     if not 0 < share <= 1:
         raise ValidationError(f"top share: {share} is outside (0, 1]")
-    clv = {cid: Decimal(str(v)) for cid, v in crm.plugin("analytical").clv_by_customer(as_of).items()
+    outcome = crm.plugin("analytical").clv_outcome(as_of)
+    if outcome.missing:
+        raise MissingCLV(f"no SSC suggestions from CLV: no predicted CLV ({outcome.missing})")
+    clv = {cid: Decimal(str(v)) for cid, v in outcome.values.items()
            if v is not None and Decimal(str(v)) > 0}
     ranked = sorted(clv.items(), key=lambda item: (-item[1], item[0]))
     top = ranked[:math.ceil(Decimal(str(share)) * len(ranked))]

@@ -19,7 +19,8 @@ def test_import_cli_reports_every_bad_line_and_the_summary(crm, run_cli, tmp_pat
     assert err.splitlines() == [
         "line 3: occurred_at: 'yesterday' is not an ISO 8601 date or date-time "
         "(e.g. 2024-05-01 or 2024-05-01T13:00:00Z)",
-        "line 4: amount: 'abc' is not a number",
+        "line 4: amount: 'abc' is not a number (allowed: [+-]digits[.digits] with ASCII "
+        "digits 0-9, e.g. 120.50 or -5)",
         "line 5: customer: unknown customer 'C9' (create it first, or import with "
         "--create-customers)",
         "error: 3 bad row(s), nothing written: fix the rows above, or use --skip-invalid to "

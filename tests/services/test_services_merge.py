@@ -42,7 +42,7 @@ def pair(vendor_crm, clock):
     crm = vendor_crm
     crm.plugins.enable("testvendor")
     crm.customers.add("ORG1", "Acme", type="organisation")
-    crm.customers.add("DUP", "Ada L.", email="ada@old.example", phone="+44 1",
+    crm.customers.add("DUP", "Ada L.", email="ada@old.example", phone="+442079460001",
                       organisation="ORG1", tags=["newsletter"],
                       attributes={"city": "Leeds", "vip": True})
     clock.advance(days=1)
@@ -69,7 +69,8 @@ def test_merge_moves_every_row_and_applies_the_field_rule(pair):
     merged = crm.customers.merge("KEEP", "DUP")
     assert merged.id == keep.id
     assert (merged.name, merged.email) == ("Ada Lovelace", "ada@example.com")  # KEEP wins
-    assert merged.phone == "+44 1" and merged.organisation_id == crm.customers.get("ORG1").id
+    assert merged.phone == "+442079460001"
+    assert merged.organisation_id == crm.customers.get("ORG1").id
     assert merged.tags == ("newsletter", "vip")
     assert merged.attributes == {"city": "London", "nick": "", "vip": True}
     assert merged.created_at == dup.created_at  # the earlier of the two
@@ -84,7 +85,7 @@ def test_merge_moves_every_row_and_applies_the_field_rule(pair):
                         "phone": (True, "call")}
     [entry] = [e for e in crm.customers.history("KEEP") if e.action == "merge"]
     assert entry.changes["duplicate"] == "DUP"
-    assert entry.changes["fields"]["phone"] == [None, "+44 1"]
+    assert entry.changes["fields"]["phone"] == [None, "+442079460001"]
     assert entry.changes["moved"]["interactions.customer_id"] == 2
     assert entry.changes["duplicate_profile"]["email"] == "ada@old.example"
     [event] = crm.events.list(type="customer.merged")
@@ -106,7 +107,7 @@ def test_dry_run_reports_and_writes_nothing(pair):
     dup = crm.customers.get("DUP")
     before = rows_pointing_at(crm, dup.id)
     result = merge(crm, "KEEP", "DUP", dry_run=True)
-    assert result.dry_run and result.customer.phone == "+44 1"
+    assert result.dry_run and result.customer.phone == "+442079460001"
     assert result.moved["interactions.customer_id"] == 2
     assert result.moved["testvendor_notes.customer_id"] == 1
     assert rows_pointing_at(crm, dup.id) == before
@@ -160,7 +161,7 @@ def test_merge_cli(pair, run_cli):
                              plugins=("crmkit_testvendor",))
     assert code == 0, err
     assert out.splitlines()[0] == "dry run, nothing written: would merge DUP into KEEP"
-    assert '  phone: null -> "+44 1"' in out
+    assert '  phone: null -> "+442079460001"' in out
     assert "  would move 2 row(s) of interactions.customer_id" in out
     code, out, err = run_cli("customers", "merge", "KEEP", "DUP", plugins=("crmkit_testvendor",))
     assert code == 0 and out.startswith("merged DUP into KEEP"), err

@@ -13,7 +13,7 @@ from crmkit.errors import ConsentError, NotFound, PluginError, ValidationError
 
 UTC = dt.timezone.utc
 T0 = dt.datetime(2024, 5, 1, 9, 30, tzinfo=UTC)
-ADA = {"name": "Ada Lovelace", "email": "ada.lovelace@example.com", "phone": "+44 20 7946 0123"}
+ADA = {"name": "Ada Lovelace", "email": "ada.lovelace@example.com", "phone": "+442079460123"}
 HANDLE = "@ada_codes"
 
 

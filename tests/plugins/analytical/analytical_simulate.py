@@ -8,7 +8,7 @@ from decimal import Decimal
 
 import numpy as np
 
-from analytical_support import UTC, row
+from analytical_support import AS_OF, UTC, row
 
 
 def bgnbd_customers(rng: np.random.Generator, n: int, r: float, alpha: float, a: float, b: float,
@@ -66,3 +66,21 @@ def purchase_history(seed: int = 11, customers: int = 300):
             day += max(1, int(rng.expovariate(rate))) if rate > 0 else 10_000
         days[ext] = mine
     return rows, days, amounts
+
+
+def history_from_summary(x, t_x, T, as_of: dt.datetime = AS_OF, amount: str = "20"):
+    """Purchase rows whose weekly calibration summary at ``as_of`` is (x, t_x, T) per customer.
+
+    Customer ``U<i>`` first buys T weeks before as_of's day and again on x
+    distinct later days, the last t_x weeks after the first (x, t_x and T in
+    whole days / 7, as the summaries in ``data/`` are).
+    """
+    end = dt.datetime(as_of.year, as_of.month, as_of.day, 9, tzinfo=UTC)
+    rows = []
+    for i, (xi, ti, Ti) in enumerate(zip(x, t_x, T)):
+        first = end - dt.timedelta(days=round(Ti * 7))
+        last_day = round(ti * 7)
+        days = [0] + [round(last_day * (k + 1) / xi) for k in range(int(xi))]
+        assert len(set(days)) == len(days), "x repeat purchases need x distinct days"
+        rows += [row(f"U{i:03d}", first + dt.timedelta(days=d), amount=amount) for d in days]
+    return rows

@@ -8,7 +8,7 @@ from typing import Any, Iterable
 
 UTC = dt.timezone.utc
 AS_OF = dt.datetime(2025, 1, 1, 12, 0, tzinfo=UTC)
-"""The test clock's now (crmkit.testing's ``clock`` fixture)."""
+"""The test clock's now (crmkit.devtools.testing's ``clock`` fixture)."""
 
 
 def at(text: str) -> dt.datetime:

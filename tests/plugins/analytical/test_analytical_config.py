@@ -6,7 +6,11 @@ from decimal import Decimal
 
 import pytest
 
-from analytical_simulate import purchase_history
+from pathlib import Path
+
+import numpy as np
+
+from analytical_simulate import history_from_summary, purchase_history
 from sqlalchemy import func, select
 
 from analytical_support import days_ago, record, row
@@ -76,6 +80,28 @@ def test_clv_horizon_and_max_iterations(crm):
     crm.plugins.configure("analytical", {"clv": {"max_iterations": 2}})
     with pytest.raises(ModelFitError, match=r"did not converge within 2 iterations"):
         api.clv_fit()
+
+
+def test_clv_penalizer_coef_gives_a_fit_the_data_alone_do_not_identify(crm):
+    """The demo's 80 customers: plain maximum likelihood is refused (a, b → ∞); with
+    ``clv.penalizer_coef`` the penalised fit is made and predictions follow."""
+    data = np.genfromtxt(Path(__file__).parent / "data" / "unidentified_demo80.csv",
+                         delimiter=",", names=True)
+    crm.plugins.enable("analytical")
+    record(crm, history_from_summary(data["x"], data["t_x"], data["T"]))
+    api = crm.plugin("analytical")
+    got = [v for s in api.clv_summary() for v in (s.frequency, s.recency, s.T)]
+    assert got == pytest.approx(np.column_stack([data["x"], data["t_x"], data["T"]]).ravel().tolist())
+    with pytest.raises(ModelFitError, match=r"BG/NBD fit is not identified: the likelihood does "
+                                            r"not fall as a → ∞ and b → ∞ .*80 customers, 70 with "
+                                            r"repeat purchases: more customers, or a penalty"):
+        api.clv_fit()
+    with pytest.raises(ConfigError, match="penalizer_coef"):
+        crm.plugins.configure("analytical", {"clv": {"penalizer_coef": -0.1}})
+    crm.plugins.configure("analytical", {"clv": {"penalizer_coef": 0.01}})
+    fit = api.clv_fit()
+    assert 0 < fit.bgnbd["a"] < 100 and 0 < fit.bgnbd["b"] < 1000
+    assert len(api.clv_predictions()) == 80
 
 
 def test_update_on_sweep(crm):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from decimal import Decimal
 
 from analytical_support import at, days_ago, ids, record, row
@@ -84,6 +85,27 @@ def test_kpis_measured_for_the_period_to_date(crm):
     assert got["nps"] == (None, None, "no_data")
 
 
+def test_average_clv_without_a_fit_is_no_data_with_the_reason(crm, run_cli):
+    """No repeat purchases: the CLV models cannot be fitted; the other KPIs are still measured."""
+    kpis = [{"name": "clv", "metric": "average_clv", "target": 100, "deadline": "2025-06-30"},
+            {"name": "rev", "metric": "revenue", "target": 100, "deadline": "2025-06-30"}]
+    crm.plugins.enable("analytical", {"kpis": kpis})
+    record(crm, [row("K1", "2024-12-10", amount=50), row("K2", "2025-01-01T09:00", amount=90)])
+    reason = ("CLV not fitted: BG/NBD fit needs repeat purchases; none of the 2 customers has "
+              "bought on more than one day")
+    clv, rev = crm.plugin("analytical").kpis()
+    assert (clv.value, clv.attainment, clv.status, clv.note) == (None, None, "no_data", reason)
+    assert (rev.value, rev.status, rev.note) == (90.0, "at_risk", None)
+    code, out, err = run_cli("analytical", "kpis", "--as-of", "2025-01-01T12:00:00Z", "--format", "json")
+    assert code == 0, err
+    shown = {k["name"]: k for k in json.loads(out)}
+    assert shown["clv"]["status"] == "no_data" and shown["clv"]["note"] == reason
+    assert shown["rev"]["value"] == 90.0
+    outcome = crm.plugin("analytical").clv_outcome()
+    assert outcome.values == {} and outcome.missing == reason.removeprefix("CLV not fitted: ")
+    assert crm.plugin("analytical").clv_missing() == outcome.missing
+
+
 def lifecycle_history(crm):
     record(crm, [row("P", days_ago(3), "visit"),
                  row("N", days_ago(30), amount=10),
@@ -137,7 +159,7 @@ BOUNDARY_INSTANTS = ["2024-05-31T23:59:59.999600", "2024-05-31T23:59:59.999999",
                      "2024-06-01T00:00:00", "2024-06-01T00:00:00.000400",
                      "1969-12-31T23:59:59.999999", "1969-12-31T00:00:00.000001",
                      "1969-12-31T12:00", "1970-01-01T00:00", "1900-02-28T23:59:59.9996",
-                     "1900-03-01T00:00", "0001-01-01T00:00", "2000-02-29T23:59:59.9999"]
+                     "1900-03-01T00:00", "1900-01-01T00:00", "2000-02-29T23:59:59.9999"]
 
 
 def test_day_and_month_numbers_floor_exactly_at_midnight_and_before_1970(crm):

@@ -232,7 +232,9 @@ def test_evidence_from_the_real_analytical_and_idic_plugins(acrm):
     analytical.save_segment("emailable", {"field": "preferred_channel", "op": "eq", "value": "email"})
     report = acrm.plugin("assessment").assess(copy.deepcopy(ANSWERS))
     rows = {r["item"]: r for part in report["answers"].values() for r in part}
-    assert rows["clv_assessed"]["evidence"] == "CLV never computed"
+    assert rows["clv_assessed"]["evidence"] == (
+        "CLV never computed; it cannot be computed now: CLV fit needs customers with purchases "
+        "up to 2025-01-01T12:00:00+00:00; there are none")
     assert rows["segmented_several_ways"]["evidence"] == "1 saved segments: emailable"
     assert rows["segmented_several_ways"]["evidence_agrees"] is False     # yes, but only one
     assert rows["strategy_matched_to_value"]["evidence"] == \
@@ -243,6 +245,27 @@ def test_evidence_from_the_real_analytical_and_idic_plugins(acrm):
     again = acrm.plugin("assessment").assess(copy.deepcopy(ANSWERS), save=False)
     [row] = [r for r in again["answers"]["questions"] if r["item"] == "segmented_several_ways"]
     assert row["evidence_agrees"] is True
+
+
+def test_evidence_says_why_clv_is_missing_and_the_assessment_goes_on(acrm):
+    """One purchase each (no repeat buyers): no CLV fit, so no CLV run; idic differentiates
+    without predicted CLV; the evidence names the reason and every item is still assessed."""
+    acrm.plugins.enable("analytical")
+    acrm.plugins.enable("idic")
+    acrm.interactions.record_many([{"customer": c, "amount": "30",
+                                    "occurred_at": acrm.clock.now() - dt.timedelta(days=d)}
+                                   for c, d in (("A", 3), ("B", 4), ("C", 5))])
+    reason = "BG/NBD fit needs repeat purchases; none of the 3 customers has bought on more than one day"
+    acrm.plugin("idic").differentiate()
+    report = acrm.plugin("assessment").assess(copy.deepcopy(ANSWERS))
+    rows = {r["item"]: r for part in report["answers"].values() for r in part}
+    assert rows["clv_assessed"]["evidence"] == f"CLV never computed; it cannot be computed now: {reason}"
+    assert rows["profit_per_customer"]["evidence"] == (
+        "customers last differentiated by value on 2025-01-01 (current value and cost to serve "
+        f"per customer; no predicted CLV: {reason})")
+    assert rows["strategy_matched_to_value"]["evidence"] == \
+        "customers last differentiated by value on 2025-01-01"
+    assert report["scores"]["overall"] is not None
 
 
 def test_clv_age_and_segment_count_thresholds_are_configurable(crm_url, clock):

@@ -17,7 +17,7 @@ def prepare(run_cli):
     assert run_cli("customers", "add", "C2", "--name", "Bob", "--preferred-channel", "sms")[0] == 0
 
 
-def test_queue_dry_run_handoff_history(run_cli):
+def test_queue_dry_run_handoff_history(run_cli, cli_on_test_clock):
     prepare(run_cli)
     code, out, _ = run_cli("collaborative", "route-dry-run", "--customer", "C1", "--kind",
                            "message", "--format", "json")

@@ -1,7 +1,7 @@
 """Shared helpers of the idic tests: the stand-in analytical plugin and customer rows.
 
 The stand-in implements the analytical API contract (``current_value``,
-``clv_by_customer``, ``segment_names``, ``last_clv_run``) by reading the
+``clv_by_customer``, ``clv_outcome``, ``segment_names``, ``last_clv_run``) by reading the
 customer attributes ``test_current`` and ``test_clv``, so that the value rule
 can be checked against numbers worked out by hand.  The real analytical plugin
 is exercised in test_idic_analytical.py.
@@ -35,6 +35,9 @@ class StandInAnalytical:
 
     def clv_by_customer(self, as_of=None):
         return self._attribute("test_clv")
+
+    def clv_outcome(self, as_of=None):
+        return types.SimpleNamespace(values=self.clv_by_customer(as_of), missing=None)
 
     def segment_names(self):
         return []

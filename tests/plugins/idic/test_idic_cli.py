@@ -12,10 +12,8 @@ NOW = dt.datetime(2025, 1, 1, 12, tzinfo=UTC)
 
 
 @pytest.fixture
-def cli(icrm, crm_url):
+def cli(icrm, crm_url, cli_runner):
     """Run ``crmkit --db URL --plugin stand_in ARGS``: the stand-in analytical API is local."""
-    from click.testing import CliRunner
-
     from crmkit.cli import main
 
     import idic_support
@@ -27,9 +25,9 @@ def cli(icrm, crm_url):
         module = types.ModuleType("idic_stand_in_analytical")
         module.__dict__.update(idic_support.stand_in_module().__dict__)
         sys.modules["idic_stand_in_analytical"] = module
-        runner = CliRunner()
-        result = runner.invoke(_Main(main), ["--db", crm_url, "--plugin", "idic_stand_in_analytical",
-                                             *args], input=input, catch_exceptions=False)
+        result = cli_runner.invoke(_Main(main), ["--db", crm_url, "--plugin",
+                                                 "idic_stand_in_analytical", *args],
+                                   input=input, catch_exceptions=False)
         return result.exit_code, result.stdout, result.stderr
 
     return run

@@ -6,6 +6,7 @@ import datetime as dt
 import types
 
 import pytest
+from sqlalchemy import update
 
 import crmkit
 from crmkit import hookimpl
@@ -83,7 +84,10 @@ def test_min_score_default_changes_the_listing(icrm):
 
 def test_default_region_reads_national_numbers(icrm):
     add_people(icrm, [("P1", "Wei Zhang", None, "+44 20 7946 0018", None),
-                      ("P2", "Wei Zhang", None, "020 7946 0018", None)])
+                      ("P2", "Wei Zhang", None, None, None)])
+    with icrm.transaction() as tx:  # a national number stored before the core kept E.164
+        tx.conn.execute(update(crmkit.tables.customers).where(
+            crmkit.tables.customers.c.external_id == "P2").values(phone="020 7946 0018"))
     [pair] = pairs(icrm).values()
     assert pair.reasons[0] == "same phone +442079460018"
     assert pair.score == pytest.approx(1 - 0.15 * 0.4)

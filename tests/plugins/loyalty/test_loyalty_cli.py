@@ -7,7 +7,7 @@ import json
 from loyalty_support import at
 
 
-def test_loyalty_commands(crm, run_cli, loyalty, shop):
+def test_loyalty_commands(crm, run_cli, cli_on_test_clock, loyalty, shop):
     api = loyalty({"expiry_mode": "none", "milestones": [],
                    "tiers": [{"name": "base", "threshold": 0},
                              {"name": "gold", "threshold": 1000, "multiplier": 2}]})
@@ -56,7 +56,7 @@ def test_loyalty_commands(crm, run_cli, loyalty, shop):
     assert out == "expired 0 points in 0 lots of 0 members\n"
     code, _, err = run_cli("loyalty", "statement", "NOBODY")
     assert code != 0 and err == "error: no customer 'NOBODY'\n"
-    assert api.balance("C1", at(2030, 1, 1)) == 100     # the CLI ran on the real clock
+    assert api.balance("C1") == 100     # the CLI ran on the test's clock
 
 
 def test_expire_command_with_as_of(crm, run_cli, loyalty, shop):

@@ -11,7 +11,7 @@ def ok(run_cli, *args):
     return out
 
 
-def test_operational_commands(run_cli, tmp_path):
+def test_operational_commands(run_cli, cli_on_test_clock, tmp_path):
     ok(run_cli, "init")
     ok(run_cli, "plugins", "enable", "operational")
     for handle in ("ana", "ben"):

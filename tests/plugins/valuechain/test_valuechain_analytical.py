@@ -6,6 +6,8 @@ import datetime as dt
 import math
 import random
 
+import pytest
+
 UTC = dt.timezone.utc
 NOW = dt.datetime(2025, 1, 1, 12, tzinfo=UTC)
 
@@ -35,3 +37,26 @@ def test_suggestions_follow_predicted_clv(crm, clock):
     assert len(suggestions) == math.ceil(0.1 * len(positive))
     assert [s.customer for s in suggestions] == [external[k] for _, k in positive[:len(suggestions)]]
     assert suggestions[0].clv == positive[0][0].quantize(suggestions[0].clv)
+
+
+def test_without_a_clv_fit_suggest_says_why_and_the_demo_goes_on(crm, clock, run_cli):
+    """No repeat purchases: no CLV, so no suggestions, and the reason is named everywhere."""
+    from crmkit_valuechain import demo
+    from crmkit_valuechain.errors import MissingCLV
+
+    clock.set(NOW)
+    crm.plugins.enable("analytical")
+    crm.plugins.enable("valuechain")
+    crm.customers.add_many([{"external_id": f"C{i:03d}"} for i in range(6)]
+                           + [{"external_id": "ORG1", "type": "organisation", "name": "Acme"}])
+    crm.interactions.record_many([{"customer": f"C{i:03d}", "amount": "50",
+                                   "occurred_at": NOW - dt.timedelta(days=3 + i)} for i in range(6)])
+    reason = ("no SSC suggestions from CLV: no predicted CLV (BG/NBD fit needs repeat purchases; "
+              "none of the 6 customers has bought on more than one day)")
+    with pytest.raises(MissingCLV) as caught:
+        crm.plugin("valuechain").suggest_ssc()
+    assert str(caught.value) == reason
+    code, out, err = run_cli("valuechain", "suggest", "--as-of", "2025-01-01T12:00:00Z")
+    assert code != 0 and out == "" and err.strip() == f"error: {reason}"
+    lines = demo.run(crm, random.Random(1))
+    assert lines[0] == f"SSCs: {reason}, 1 marked (b2b accounts 1)"

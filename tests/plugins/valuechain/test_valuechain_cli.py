@@ -12,9 +12,7 @@ import valuechain_support
 
 
 @pytest.fixture
-def cli(vcrm, crm_url):
-    from click.testing import CliRunner
-
+def cli(vcrm, crm_url, cli_runner):
     from crmkit.cli import main
 
     module = types.ModuleType("valuechain_stand_in_analytical")
@@ -28,9 +26,9 @@ def cli(vcrm, crm_url):
             raise SystemExit(main(list(args)))
 
     def run(*args):
-        result = CliRunner().invoke(Main(), ["--db", crm_url, "--plugin",
-                                             "valuechain_stand_in_analytical", *args],
-                                    catch_exceptions=False)
+        result = cli_runner.invoke(Main(), ["--db", crm_url, "--plugin",
+                                            "valuechain_stand_in_analytical", *args],
+                                   catch_exceptions=False)
         return result.exit_code, result.stdout, result.stderr
 
     return run

@@ -5,7 +5,10 @@ broke in HOOK")``: ``validate``, ``enrich``, ``react``, ``customers`` (react to
 new customers), ``on_events``, ``after_commit``, ``sweep``, ``check_config``,
 ``merge``, ``export``, ``erase``, ``timeline``.  With ``gate: true`` its
 react hook blocks until :data:`GATE` is set (and sets :data:`ENTERED` first),
-so a test can hold a write transaction open without sleeping.  With
+so a test can hold a write transaction open without sleeping.  Its
+configuration ``misbehave`` makes the react hook misuse the transaction
+instead of raising (see :data:`MISBEHAVIOURS`), or with ``wrong_result`` makes
+validate, sweep and timeline return the wrong type.  With
 ``RELFAULTY_IMPORT_ERROR=1`` in the environment the module fails to import.
 """
 
@@ -24,6 +27,18 @@ PLUGIN = crmkit.PluginInfo(name="relfaulty", description="Fails in the hooks it 
 
 HOOKS = ("validate", "enrich", "react", "customers", "on_events", "after_commit", "sweep",
          "check_config", "merge", "export", "erase", "timeline")
+MISBEHAVIOURS = {
+    "commit": "ctx.conn.commit()",
+    "commit_statement": "executes COMMIT",
+    "driver_commit": "commits the database driver's connection",
+    "rollback": "ctx.conn.rollback()",
+    "delete_batch": "deletes the batch's interactions",
+    "null_core_column": "writes NULL into interactions.kind (NOT NULL)",
+    "swallow_db_error": "catches the error of a failing statement and returns",
+    "wrong_result": "validate returns a str, sweep a list, timeline a dict",
+}
+"""What ``misbehave`` can make the plugin do; the react hook first updates C1's name, so a
+commit would keep that."""
 GATE = threading.Event()
 """Set it to let a gated react hook finish."""
 ENTERED = threading.Event()
@@ -41,7 +56,8 @@ def _maybe_fail(config, hook: str) -> None:
 def crmkit_config_schema():
     return {"type": "object", "additionalProperties": False, "properties": {
         "fail": {"type": "array", "items": {"enum": list(HOOKS)}, "default": []},
-        "gate": {"type": "boolean", "default": False}}}
+        "gate": {"type": "boolean", "default": False},
+        "misbehave": {"enum": [None, *MISBEHAVIOURS], "default": None}}}
 
 
 @hookimpl
@@ -52,6 +68,8 @@ def crmkit_check_config(config):
 @hookimpl
 def crmkit_validate_interactions(ctx, rows):
     _maybe_fail(ctx.config, "validate")
+    if ctx.config.get("misbehave") == "wrong_result":
+        return "all fine"
 
 
 @hookimpl
@@ -66,6 +84,38 @@ def crmkit_react_interactions(ctx, batch):
         if not GATE.wait(timeout=120):
             raise RuntimeError("relfaulty gate was never opened")
     _maybe_fail(ctx.config, "react")
+    _misbehave(ctx, batch, ctx.config.get("misbehave"))
+
+
+def _misbehave(ctx, batch, how) -> None:
+    from sqlalchemy import text
+
+    if how is None or how == "wrong_result":
+        return
+    conn = ctx.conn
+    conn.execute(text("UPDATE customers SET name = 'changed by relfaulty' "
+                      "WHERE external_id = 'C1'"))
+    batch_ids = {"first": batch.first_id, "last": batch.last_id}
+    if how == "commit":
+        conn.commit()
+    elif how == "commit_statement":
+        conn.exec_driver_sql("COMMIT")
+    elif how == "driver_commit":
+        conn.connection.driver_connection.commit()
+    elif how == "rollback":
+        conn.rollback()
+    elif how == "delete_batch":
+        conn.execute(text("DELETE FROM interactions WHERE id BETWEEN :first AND :last"),
+                     batch_ids)
+    elif how == "null_core_column":
+        conn.execute(text("UPDATE interactions SET kind = NULL "
+                          "WHERE id BETWEEN :first AND :last"), batch_ids)
+    elif how == "swallow_db_error":
+        try:
+            conn.execute(text("UPDATE interactions SET kind = NULL "
+                              "WHERE id BETWEEN :first AND :last"), batch_ids)
+        except Exception:  # the misbehaviour under test: the error is swallowed
+            pass
 
 
 @hookimpl
@@ -87,6 +137,8 @@ def crmkit_after_commit(ctx, kind, batch):
 @hookimpl
 def crmkit_sweep(ctx):
     _maybe_fail(ctx.config, "sweep")
+    if ctx.config.get("misbehave") == "wrong_result":
+        return ["swept"]
     return {"swept": 1}
 
 
@@ -109,4 +161,6 @@ def crmkit_erase_customer(ctx, customer_id):
 @hookimpl
 def crmkit_timeline(ctx, customer_id, limit):
     _maybe_fail(ctx.config, "timeline")
+    if ctx.config.get("misbehave") == "wrong_result":
+        return {"entries": []}
     return []

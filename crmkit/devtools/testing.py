@@ -145,7 +145,7 @@ def crm_url(request, tmp_path) -> str:
 @pytest.fixture
 def clock():
     """A controllable clock at 2025-01-01 12:00 UTC."""
-    from .clock import FixedClock
+    from ..clock import FixedClock
 
     return FixedClock(dt.datetime(2025, 1, 1, 12, 0, tzinfo=dt.timezone.utc))
 
@@ -153,7 +153,7 @@ def clock():
 @pytest.fixture
 def crm(crm_url, clock):
     """A new CRM on ``crm_url`` with the test clock; no plugin enabled."""
-    from .app import CRM
+    from ..app import CRM
 
     with CRM.open(crm_url, clock=clock, create=True) as instance:
         yield instance
@@ -161,7 +161,7 @@ def crm(crm_url, clock):
 
 def run_cli(args: list[str]) -> int:
     """Run ``crmkit ARGS`` in-process, as the ``crmkit`` command would, and return its exit code."""
-    from .cli import main
+    from ..cli import main
 
     return main(args)
 

@@ -36,8 +36,8 @@ from typing import Any, Callable, Iterable, Iterator
 
 import attrs
 
-from . import __version__, plugins
-from .errors import CRMError, PluginError, ValidationError
+from .. import __version__, plugins
+from ..errors import CRMError, PluginError, ValidationError
 
 OK, WARN, FAIL = "ok", "warn", "fail"
 
@@ -121,8 +121,8 @@ def check(plugin: plugins.InstalledPlugin) -> Report:
 
 
 def _metadata(plugin: plugins.InstalledPlugin) -> list[Finding]:
-    from .models import PluginInfo
-    from .versions import satisfies
+    from ..models import PluginInfo
+    from ..versions import satisfies
 
     out = []
     info = getattr(plugin.module, "PLUGIN", None)
@@ -170,8 +170,8 @@ def _call(plugin: plugins.InstalledPlugin, hook: str, **kwargs: Any) -> Any:
 
 
 def _schema(plugin: plugins.InstalledPlugin) -> list[Finding]:
-    from .config import check_schema, validate
-    from .errors import ConfigError
+    from ..config import check_schema, validate
+    from ..errors import ConfigError
 
     schema = _call(plugin, "crmkit_config_schema")
     if schema is None:
@@ -259,7 +259,9 @@ def _manager():
 
 
 def _marker(module: ModuleType, attr: str) -> dict[str, Any] | None:
-    """The ``@hookimpl`` options of ``module.attr`` (``None`` when it is not marked)."""
+    """The ``@hookimpl`` options of ``module.attr`` (``None`` when it is missing or not marked)."""
+    if not hasattr(module, attr):  # pluggy 1.5 raises AttributeError for a missing name
+        return None
     return _manager().parse_hookimpl_opts(module, attr)
 
 
@@ -332,8 +334,8 @@ def _describing_hooks(plugin: plugins.InstalledPlugin) -> list[Finding]:
     """What the describing hooks return has the right shape."""
     import click
 
-    from .config import check_schema, fill_defaults
-    from .errors import ConfigError
+    from ..config import check_schema, fill_defaults
+    from ..errors import ConfigError
 
     out = []
     events = _call(plugin, "crmkit_event_types")
@@ -371,8 +373,8 @@ def _describing_hooks(plugin: plugins.InstalledPlugin) -> list[Finding]:
 @contextlib.contextmanager
 def _scratch_crm(plugin: plugins.InstalledPlugin) -> Iterator[Any]:
     """A CRM on a temporary SQLite file that knows ``plugin`` (even when it is not installed)."""
-    from .app import CRM
-    from .clock import FixedClock
+    from ..app import CRM
+    from ..clock import FixedClock
 
     with tempfile.TemporaryDirectory(prefix="crmkit-check-") as folder:
         extra = {plugin.name: plugin.module} if plugin.version == "local" else None
@@ -392,7 +394,7 @@ def _declared_tables(plugin: plugins.InstalledPlugin) -> list[Any]:
 def _migrations(plugin: plugins.InstalledPlugin) -> list[Finding]:
     from sqlalchemy import Table
 
-    from . import migrate
+    from .. import migrate
 
     name = plugin.name
     location = _call(plugin, "crmkit_migrations")
@@ -468,7 +470,7 @@ def _tables_in(conn) -> set[str]:
 
 def _revision_layout(name: str, location: Path) -> list[Finding]:
     """The branch's revisions: one root labelled ``name``, ids that will not collide."""
-    from . import migrate
+    from .. import migrate
 
     script = migrate.script_directory([location])
     own = [r for r in script.walk_revisions()
@@ -539,7 +541,7 @@ def _requirements(plugin: plugins.InstalledPlugin) -> list[str]:
 def _enable(plugin: plugins.InstalledPlugin) -> list[Finding]:
     from sqlalchemy import func, select
 
-    from .models import TimelineEntry, jsonable
+    from ..models import TimelineEntry, jsonable
 
     name = plugin.name
     out = []

@@ -22,8 +22,8 @@ import tempfile
 from pathlib import Path
 from typing import Iterable
 
-from . import __version__
-from .errors import ConflictError, PluginError, ValidationError
+from .. import __version__
+from ..errors import ConflictError, PluginError, ValidationError
 
 SUFFIX = ".tmpl"
 PLACEHOLDER = re.compile(r"\{\{\s*([A-Za-z_]+)\s*\}\}")
@@ -37,17 +37,17 @@ RESERVED = frozenset({"crmkit", "core", "plugin", "plugins", "test", "tests"})
 
 def template_dir() -> Path:
     """Where the template is: inside the installed package, or beside it in a source checkout."""
-    here = Path(__file__).resolve().parent
-    for candidate in (here / "plugin_template", here.parent / "plugin_template"):
+    package = Path(__file__).resolve().parent.parent
+    for candidate in (package / "plugin_template", package.parent / "plugin_template"):
         if candidate.is_dir():
             return candidate
     raise PluginError(f"the plugin template is not installed with this crmkit (looked for "
-                      f"{here / 'plugin_template'} and {here.parent / 'plugin_template'})")
+                      f"{package / 'plugin_template'} and {package.parent / 'plugin_template'})")
 
 
 def check_name(name: str, taken: Iterable[str] = ()) -> None:
     """Raise ValidationError unless ``name`` can be a new plugin's name."""
-    from .cli import CORE_COMMANDS
+    from ..cli import CORE_COMMANDS
 
     allowed = "lowercase letters, digits and _, starting with a letter (for example dental_clinic)"
     if not NAME.fullmatch(name):
