@@ -374,3 +374,6 @@ def _operational_message(url: str, exc: OperationalError) -> str:
         return (f"{db.hide_password(url)}: the database stayed locked by another writer for "
                 f"more than {db.SQLITE_BUSY_TIMEOUT_S:.0f} s; try again")
     return db.hide_password(f"{url}: {text.strip().splitlines()[0]}")
+
+
+__all__ = ["CRM", "TRANSACTION_ATTEMPTS"]

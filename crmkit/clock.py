@@ -107,3 +107,9 @@ def parse_timestamp(text: str, field: str) -> dt.datetime:
     if value.tzinfo is None:
         value = value.replace(tzinfo=UTC)
     return ensure_utc(value, field)
+
+
+__all__ = [
+    "UTC", "EARLIEST", "LATEST", "utc_in_range", "out_of_range", "Clock", "SystemClock",
+    "FixedClock", "ensure_utc", "parse_timestamp",
+]

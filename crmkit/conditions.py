@@ -218,3 +218,8 @@ def to_sql(condition: dict[str, Any], column_for: Callable[[str, str], Any]):
     if op == "contains":
         return column.contains(str(value), autoescape=True)
     raise ConfigError(f"unknown operator {op!r}")
+
+
+__all__ = [
+    "OPS", "SCHEMA", "with_condition_schema", "check", "lookup", "evaluate", "compare", "to_sql",
+]

@@ -454,3 +454,10 @@ def _parse_value(raw: str, schema: dict[str, Any] | None, pointer: str) -> Any:
         raise ConfigError(f"{pointer}: {raw} is not {_kind(types)}") from None
     except ValueError as exc:  # nested too deep
         raise ConfigError(f"{pointer}: {exc}") from None
+
+
+__all__ = [
+    "CORE_SCHEMA", "fill_defaults", "describe_error", "check_schema", "regex_problem",
+    "schema_validator", "validate", "set_path", "is_timezone", "FORMATS", "format_checker",
+    "schema_errors", "require_object",
+]

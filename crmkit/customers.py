@@ -11,9 +11,9 @@ from sqlalchemy import bindparam, func, insert, or_, select, update
 
 from . import tables
 from .config import describe_error, schema_errors, schema_validator
-from .db import allocate_ids, json_array_contains
+from .db import allocate_ids, json_array_contains, lock_rows
 from .errors import ConflictError, NotFound, ValidationError
-from .models import Batch, Customer, WriteResult
+from .models import Batch, Customer, WriteResult, to_customer
 from .pipeline import Problem, plugin_problems, raise_problems, react, run_batches
 from .transaction import Transaction
 from .types import (IDENTIFIER, LINE, TEXT, UNSTORABLE_TEXT, json_problem, normal_text,
@@ -253,7 +253,8 @@ class CustomerService:
         for start in range(0, len(refs), 5000):
             found.update(conn.execute(query, {"refs": refs[start:start + 5000]}).all())
         if lock and found:
-            locked = {r.id: r.external_id for r in lock_rows(conn, found.values())}
+            locked = {r.id: r.external_id
+                      for r in lock_rows(conn, c, found.values(), ["external_id"])}
             found = {ref: i for ref, i in found.items() if locked.get(i) == ref}
         return found
 
@@ -274,7 +275,7 @@ class CustomerService:
         c = tables.customers
         wanted = list(ids)
         if lock and conn.dialect.name != "sqlite":
-            return {r.id for r in lock_rows(conn, wanted)}
+            return {r.id for r in lock_rows(conn, tables.customers, wanted)}
         query = select(c.c.id).where(c.c.id.in_(bindparam("ids", expanding=True)))
         return {r[0] for r in conn.execute(query, {"ids": wanted})}
 
@@ -380,37 +381,6 @@ def merged_away(external_id: str, keep: str, at: dt.datetime) -> str:
     """The error text for a customer that no longer exists because it was merged into KEEP."""
     return (f"customer {external_id!r} was merged into {keep!r} at {at:%Y-%m-%d %H:%M} UTC: "
             f"use {keep!r}")
-
-
-def lock_rows(conn, ids: Iterable[int], exclusive: bool = False) -> list[Any]:
-    """Lock the customers rows ``ids`` in id order and return ``(id, external_id)`` of those
-    that still exist.
-
-    Shared (``FOR KEY SHARE``: writers adding rows for the customers) or ``exclusive``
-    (``FOR UPDATE``: a merge, which deletes one of them).  Always in id order, so that
-    two transactions locking overlapping customers queue instead of deadlocking.  On
-    SQLite, where the write transaction already excludes every other writer, this only
-    reads.
-    """
-    c = tables.customers
-    ordered = sorted(set(ids))
-    query = (select(c.c.id, c.c.external_id).where(c.c.id.in_(bindparam("ids", expanding=True)))
-             .order_by(c.c.id).with_for_update(read=not exclusive, key_share=not exclusive))
-    rows = []
-    for start in range(0, len(ordered), 5000):
-        rows.extend(conn.execute(query, {"ids": ordered[start:start + 5000]}).all())
-    return rows
-
-
-def to_customer(row) -> Customer:
-    """Build a Customer from a ``customers`` row mapping."""
-    return Customer(
-        id=row["id"], external_id=row["external_id"], type=row["type"], name=row["name"],
-        email=row["email"], phone=row["phone"], organisation_id=row["organisation_id"],
-        preferred_channel=row["preferred_channel"], lifecycle_stage=row["lifecycle_stage"],
-        tags=tuple(row["tags"] or ()), attributes=dict(row["attributes"] or {}),
-        created_at=row["created_at"], updated_at=row["updated_at"], erased_at=row["erased_at"],
-    )
 
 
 # -- the pipeline steps ---------------------------------------------------------------------
@@ -669,3 +639,9 @@ def _jsonable(value):
         return value.isoformat()
     return value
 
+
+
+__all__ = [
+    "TYPES", "FIELDS", "TEXT_LIMITS", "UPDATABLE", "EMAIL", "PHONE_TEXT", "PHONE_MARKS",
+    "CustomerService", "to_customer", "write_batch", "prepare", "merged_away",
+]

@@ -11,6 +11,7 @@ import os
 import re
 import zlib
 from pathlib import Path
+from typing import Any, Iterable, Sequence
 
 from sqlalchemy import Boolean, Float, Table, bindparam, create_engine, event, func, select, text
 from sqlalchemy.engine import Connection, Engine, make_url
@@ -183,6 +184,27 @@ def _owner_only_if_new(path: str) -> None:
         pass
 
 
+def lock_rows(conn: Connection, table: Table, ids: Iterable[int], columns: Sequence[str] = (),
+              exclusive: bool = False) -> list[Any]:
+    """Lock the rows ``ids`` of ``table`` in id order and return ``(id, *columns)`` of those
+    that still exist.
+
+    Shared (``FOR KEY SHARE``: writers adding rows that point at them) or ``exclusive``
+    (``FOR UPDATE``: a merge, which deletes one of them).  Always in id order, so that
+    two transactions locking overlapping rows queue instead of deadlocking.  On
+    SQLite, where the write transaction already excludes every other writer, this only
+    reads.
+    """
+    ordered = sorted(set(ids))
+    query = (select(table.c.id, *(table.c[name] for name in columns))
+             .where(table.c.id.in_(bindparam("ids", expanding=True)))
+             .order_by(table.c.id).with_for_update(read=not exclusive, key_share=not exclusive))
+    rows = []
+    for start in range(0, len(ordered), 5000):
+        rows.extend(conn.execute(query, {"ids": ordered[start:start + 5000]}).all())
+    return rows
+
+
 def allocate_ids(conn: Connection, table: Table, count: int) -> int:
     """Reserve ``count`` consecutive ids of ``table`` for this transaction; return the first.
 
@@ -269,6 +291,7 @@ __all__ = [
     "describe_error",
     "hide_password",
     "allocate_ids",
+    "lock_rows",
     "json_array_contains",
     "days_between",
     "concurrency_abort",

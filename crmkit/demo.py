@@ -131,3 +131,9 @@ def _one(rng: random.Random, customer: str, at: dt.datetime, external_id: str) -
                    "payload": {"nps": rng.choices(range(11), weights=[1, 1, 1, 1, 2, 3, 4, 7, 10, 9, 8])[0],
                                "csat": rng.choices(range(1, 6), weights=[1, 2, 4, 8, 6])[0],
                                "ces": rng.randint(1, 7), "comment": rng.choice(COMMENTS)}}
+
+
+__all__ = [
+    "FIRST", "LAST", "COMPANIES", "CHANNELS", "CATEGORIES", "COMMENTS", "STAFF", "DEMO_END",
+    "customers", "interactions",
+]

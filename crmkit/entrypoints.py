@@ -75,3 +75,6 @@ def _version(path: str, entry: str) -> str:
         pass
     stem = entry.rsplit(".", 1)[0]
     return stem.rsplit("-", 1)[1] if "-" in stem else "0"
+
+
+__all__ = ["EntryPoint", "entry_points"]

@@ -54,3 +54,9 @@ class ConsentError(CRMError):
 
 class DatabaseError(CRMError):
     """The database URL is wrong, unreachable, or its schema does not fit this crmkit."""
+
+
+__all__ = [
+    "CRMError", "ValidationError", "ConfigError", "PluginError", "NotFound", "ConflictError",
+    "ConsentError", "DatabaseError",
+]

@@ -52,3 +52,6 @@ class EventLog:
         for name in self.crm.enabled_plugins():
             known.update(self.crm.hooks.call_one(name, "crmkit_event_types", None) or {})
         return known
+
+
+__all__ = ["CORE_EVENT_TYPES", "EventLog"]

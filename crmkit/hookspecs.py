@@ -229,3 +229,13 @@ def crmkit_demo(crm, rng):
     exist (so react hooks have already run); ``rng`` is a seeded
     ``random.Random``.  Return a list of short strings: what the plugin shows.
     """
+
+
+__all__ = [
+    "crmkit_config_schema", "crmkit_check_config", "crmkit_migrations", "crmkit_tables",
+    "crmkit_cli", "crmkit_plugin_api", "crmkit_event_types", "crmkit_customer_schema",
+    "crmkit_validate_customers", "crmkit_validate_interactions", "crmkit_enrich_interactions",
+    "crmkit_react_customers", "crmkit_react_interactions", "crmkit_on_events",
+    "crmkit_after_commit", "crmkit_sweep", "crmkit_timeline", "crmkit_merge_customers",
+    "crmkit_export_customer", "crmkit_erase_customer", "crmkit_demo",
+]

@@ -527,3 +527,9 @@ def _existing_by_external_id(conn, external_ids) -> dict[str, dict[str, Any]]:
         for row in conn.execute(query, {"ids": ids[start:start + 5000]}).mappings():
             result[row["external_id"]] = dict(row)
     return result
+
+
+__all__ = [
+    "FIELDS", "DIRECTIONS", "COMPARED", "InteractionService", "write_batch", "prepare",
+    "PAYLOAD_TEXT", "Normaliser", "payload_json", "persist",
+]

@@ -9,3 +9,6 @@ hookspec = pluggy.HookspecMarker(PROJECT)
 
 hookimpl = pluggy.HookimplMarker(PROJECT)
 """Marks a plugin's hook implementation: ``@crmkit.hookimpl``."""
+
+
+__all__ = ["PROJECT", "hookspec", "hookimpl"]

@@ -151,3 +151,9 @@ def _chain(script, start: str) -> list[str]:
         down = node.down_revision
         node = script.get_revision(down) if isinstance(down, str) else None
     return chain
+
+
+__all__ = [
+    "CORE_VERSIONS", "CORE_BRANCH", "script_directory", "version_table", "current_revisions",
+    "MIGRATION_WAIT_S", "upgrade", "upgrade_branch", "head_revision", "downgrade", "pending",
+]

@@ -125,3 +125,35 @@ class PluginInfo:
     """Plugins whose hooks (and demo) run before this plugin's when they are enabled too,
     without being required; ``"*"`` means every plugin that does not say ``"*"`` itself
     (for a plugin that reports on the others, like ``assessment``)."""
+
+
+def to_customer(row) -> Customer:
+    """Build a Customer from a ``customers`` row mapping."""
+    return Customer(
+        id=row["id"], external_id=row["external_id"], type=row["type"], name=row["name"],
+        email=row["email"], phone=row["phone"], organisation_id=row["organisation_id"],
+        preferred_channel=row["preferred_channel"], lifecycle_stage=row["lifecycle_stage"],
+        tags=tuple(row["tags"] or ()), attributes=dict(row["attributes"] or {}),
+        created_at=row["created_at"], updated_at=row["updated_at"], erased_at=row["erased_at"],
+    )
+
+
+def jsonable(value: Any) -> Any:
+    """Make values printable as JSON/CSV: Decimal → string, datetimes → ISO 8601."""
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, (dt.datetime, dt.date)):
+        return value.isoformat()
+    if isinstance(value, (list, tuple)):
+        return [jsonable(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): jsonable(v) for k, v in value.items()}
+    if attrs.has(type(value)):
+        return jsonable(attrs.asdict(value, recurse=False))
+    return value
+
+
+__all__ = [
+    "Customer", "Interaction", "Staff", "Event", "Batch", "TimelineEntry", "WriteResult",
+    "PluginInfo", "to_customer", "jsonable",
+]

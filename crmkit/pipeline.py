@@ -165,3 +165,9 @@ def run_batches(crm, rows: Iterable[Any], batch_size: int, atomic: bool,
         offset += len(chunk)
         total.after_commit_errors.extend(tx.after_commit_errors)
     return total
+
+
+__all__ = [
+    "Problem", "batched", "collector_paused", "plugin_problems", "raise_problems", "react",
+    "after_commit", "run_batches",
+]

@@ -272,3 +272,9 @@ def call_impl(plugin, hook, function, argnames, tx, kwargs):
         raise PluginError(f"plugin {plugin!r}: {hook} must return {expected[1]}, "
                           f"got {type(result).__name__}")
     return result
+
+
+__all__ = [
+    "ENTRY_POINT_GROUP", "InstalledPlugin", "discover", "load", "new_manager", "register",
+    "dependency_order", "HookCaller", "call_impl", "RESULTS", "RUNNING_HOOK", "guard_transactions",
+]

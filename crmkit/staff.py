@@ -93,3 +93,6 @@ class StaffService:
 def _to_staff(row) -> Staff:
     return Staff(id=row["id"], handle=row["handle"], name=row["name"], team=row["team"],
                  email=row["email"], active=row["active"])
+
+
+__all__ = ["SYSTEM_ACTOR", "StaffService"]

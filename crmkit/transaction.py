@@ -150,3 +150,6 @@ class HookContext:
               changes: dict[str, Any], customer_id: int | None = None) -> None:
         """Append an audit-log row for a change this plugin made."""
         self.tx.audit(action, table_name, record_key, changes, customer_id)
+
+
+__all__ = ["MAX_EVENT_DEPTH", "Transaction", "HookContext"]

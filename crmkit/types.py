@@ -347,3 +347,11 @@ def sqlite_timestamp(value: dt.datetime) -> str:
     if value.tzinfo is not UTC:
         value = value.astimezone(UTC)
     return value.isoformat(sep=" ", timespec="microseconds")[:-6]
+
+
+__all__ = [
+    "MONEY_SCALE", "JSONType", "to_money", "money_units", "Money", "UTCDateTime",
+    "UNSTORABLE_TEXT", "unstorable_text", "MAX_JSON_DEPTH", "json_problem", "json_pointer",
+    "parse_json", "sqlite_timestamp", "AMOUNT_SYNTAX", "ISO_4217", "to_currency", "to_phone",
+    "IDENTIFIER", "LINE", "TEXT", "ASCII_CONTROLS", "text_problem", "normal_text", "clean_text",
+]

@@ -30,3 +30,6 @@ def satisfies(version: str, spec: str) -> bool:
         if not ok:
             return False
     return True
+
+
+__all__ = ["parse", "satisfies"]

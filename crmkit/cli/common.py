@@ -17,6 +17,8 @@ from typing import IO, Any, Callable, Iterable, Iterator, Sequence
 import attrs
 import click
 
+from ..models import jsonable
+
 FORMATS = ("table", "json", "csv")
 
 
@@ -98,21 +100,6 @@ def resolve_as_of(crm, text: str | None) -> dt.datetime:
     from ..clock import parse_timestamp
 
     return crm.clock.now() if text is None else parse_timestamp(text, "--as-of")
-
-
-def jsonable(value: Any) -> Any:
-    """Make values printable as JSON/CSV: Decimal → string, datetimes → ISO 8601."""
-    if isinstance(value, Decimal):
-        return str(value)
-    if isinstance(value, (dt.datetime, dt.date)):
-        return value.isoformat()
-    if isinstance(value, (list, tuple)):
-        return [jsonable(v) for v in value]
-    if isinstance(value, dict):
-        return {str(k): jsonable(v) for k, v in value.items()}
-    if attrs.has(type(value)):
-        return jsonable(attrs.asdict(value, recurse=False))
-    return value
 
 
 def output(rows: Iterable[dict[str, Any]], columns: Sequence[str], fmt: str,
@@ -311,3 +298,10 @@ def load_json_file(path: str, what: str) -> Any:
         raise ConfigError(f"{what}: cannot read {path}: {exc.strerror}") from None
     except ValueError as exc:  # bad JSON, not UTF-8, or nested too deeply
         raise ConfigError(f"{what}: {path} is not valid JSON: {exc}") from None
+
+
+__all__ = [
+    "FORMATS", "State", "pass_state", "log_to_stderr", "format_option", "as_of_option",
+    "resolve_as_of", "jsonable", "output", "output_document", "progress", "status",
+    "edited_config", "atomic_write", "load_json_file",
+]

@@ -382,5 +382,13 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+__all__ = [
+    "GENERATED", "GLOBAL_OPTIONS_WITH_VALUE", "rst_to_markdown", "Hook", "hooks", "hooks_markdown",
+    "Key", "config_keys", "config_markdown", "builtin_plugins", "plugin_schema", "generate",
+    "stale", "write", "hook_signatures", "snapshot_text", "cli_command_paths",
+    "mentioned_command_paths", "undocumented_commands", "main",
+]
+
+
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())

@@ -541,8 +541,7 @@ def _requirements(plugin: plugins.InstalledPlugin) -> list[str]:
 def _enable(plugin: plugins.InstalledPlugin) -> list[Finding]:
     from sqlalchemy import func, select
 
-    from ..cli.common import jsonable
-    from ..models import TimelineEntry
+    from ..models import TimelineEntry, jsonable
 
     name = plugin.name
     out = []

@@ -8,6 +8,8 @@ Fixtures:
 * ``clock`` — a :class:`crmkit.FixedClock` at 2025-01-01 12:00 UTC.
 * ``crm`` — ``CRM.open(crm_url, clock=clock, create=True)``, closed afterwards.
 
+``run_cli(args)`` runs the ``crmkit`` command in-process and returns its exit code.
+
 A PostgreSQL server that cannot start fails the PostgreSQL tests, with the
 reason; they never skip.  Set ``CRMKIT_TEST_BACKENDS=sqlite`` to run only the
 SQLite backend deliberately (a machine without the server binaries).
@@ -157,4 +159,11 @@ def crm(crm_url, clock):
         yield instance
 
 
-__all__ = ["PostgresServer", "find_pg_bindir", "backends"]
+def run_cli(args: list[str]) -> int:
+    """Run ``crmkit ARGS`` in-process, as the ``crmkit`` command would, and return its exit code."""
+    from ..cli import main
+
+    return main(args)
+
+
+__all__ = ["PostgresServer", "find_pg_bindir", "backends", "run_cli"]

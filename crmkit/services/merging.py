@@ -22,9 +22,9 @@ import attrs
 from sqlalchemy import delete, exists, select, update
 
 from .. import tables
-from ..customers import lock_rows, to_customer
+from ..db import lock_rows
 from ..errors import ConflictError, NotFound, PluginError, ValidationError
-from ..models import Customer
+from ..models import Customer, to_customer
 from .references import customer_tables, pointing_at
 
 FILLED = ("name", "email", "phone", "organisation_id", "preferred_channel", "lifecycle_stage")
@@ -109,7 +109,8 @@ def _plan(crm, conn, keep_external_id, duplicate_external_id, lock: bool = False
     keep = _load(crm, conn, keep_external_id, "KEEP")
     dup = _load(crm, conn, duplicate_external_id, "DUPLICATE")
     if lock:  # both rows, in id order, before anything else (see CustomerService.lock)
-        present = {r.id for r in lock_rows(conn, [keep.id, dup.id], exclusive=True)}
+        present = {r.id for r in lock_rows(conn, tables.customers, [keep.id, dup.id],
+                                           exclusive=True)}
         for customer, role in ((keep, "KEEP"), (dup, "DUPLICATE")):
             if customer.id not in present:  # merged away while this merge waited for it
                 raise NotFound(crm.customers.missing_message(conn, customer.external_id, role))

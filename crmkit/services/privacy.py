@@ -32,9 +32,8 @@ import attrs
 from sqlalchemy import String, Text, bindparam, cast, func, insert, or_, select, update
 
 from .. import tables
-from ..customers import to_customer
 from ..errors import NotFound, PluginError
-from ..models import Customer
+from ..models import Customer, jsonable, to_customer
 from .redaction import redact_command, redact_payload, redact_values
 from .references import CustomerTable, customer_tables, pointing_at
 
@@ -49,8 +48,6 @@ def export_data(crm, external_id: str,
     ``deliver`` (if given) receives the document before the request is
     recorded, in the same transaction: if delivering fails, nothing is recorded.
     """
-    from ..cli.common import jsonable
-
     with crm.transaction() as tx:
         conn = tx.conn
         customer = _load(conn, external_id)

@@ -12,7 +12,7 @@ import datetime as dt
 from decimal import Decimal
 from typing import Any
 
-from crmkit.clock import ensure_utc
+from crmkit.plugin import ensure_utc
 
 from . import (clv, clv_formula, funnel, kpis, ladder, lifecycle, pareto, retention, rfm,
                satisfaction, segments, values)

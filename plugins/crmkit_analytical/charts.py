@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Sequence
 
-from crmkit.errors import ValidationError
+from crmkit.plugin import ValidationError
 
 from .errors import MissingExtra
 from .results import CohortCell, FunnelStep, Pareto

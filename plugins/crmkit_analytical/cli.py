@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import click
 
-from crmkit.cli.common import (as_of_option, format_option, load_json_file, output,
-                               output_document, pass_state, resolve_as_of, status)
+from crmkit.plugin import (
+    as_of_option, format_option, load_json_file, output, output_document, pass_state,
+    resolve_as_of, status,
+)
 
 
 def _api(crm):
@@ -13,7 +15,7 @@ def _api(crm):
 
 
 def _since(text):
-    from crmkit.clock import parse_timestamp
+    from crmkit.plugin import parse_timestamp
 
     return None if text is None else parse_timestamp(text, "--since")
 
@@ -172,7 +174,7 @@ def formula(margin, retention_rate, discount, periods, fmt) -> None:
       crmkit analytical clv formula --margin 100 --retention 0.8 --discount 0.1 \\
         --periods 5
     """
-    from crmkit.errors import ValidationError
+    from crmkit.plugin import ValidationError
 
     from .clv_formula import formula_clv
 
@@ -265,7 +267,7 @@ def lifecycle(state, as_of, fmt, each, update) -> None:
 def _external_ids(crm, ids) -> dict[int, str]:
     from sqlalchemy import select
 
-    from crmkit.tables import customers
+    from crmkit.plugin import customers
 
     with crm.read() as conn:
         return dict(conn.execute(select(customers.c.id, customers.c.external_id)).all())
@@ -481,8 +483,8 @@ def segments() -> None:
 
 
 def _condition(text, path):
-    from crmkit.errors import ValidationError
-    from crmkit.types import parse_json
+    from crmkit.plugin import ValidationError
+    from crmkit.plugin import parse_json
 
     if (text is None) == (path is None):
         raise ValidationError("give the condition with exactly one of --if JSON or --file PATH")

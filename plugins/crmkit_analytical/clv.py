@@ -26,9 +26,7 @@ from typing import Any
 import attrs
 from sqlalchemy import case, func, insert, literal, select
 
-from crmkit.tables import customers as C
-from crmkit.tables import interactions as I
-from crmkit.types import MONEY_SCALE
+from crmkit.plugin import MONEY_SCALE, customers as C, interactions as I
 
 from . import bgnbd, gammagamma, sales
 from .errors import ModelFitError
@@ -56,7 +54,7 @@ class Settings:
     @classmethod
     def from_config(cls, config: dict[str, Any], **overrides: Any) -> "Settings":
         """Config values, with any non-None override replacing them; bad values are errors."""
-        from crmkit.errors import ValidationError
+        from crmkit.plugin import ValidationError
 
         values = {k: config["clv"][k] for k in ("time_unit", "horizon", "discount_rate", "months",
                                                   "margin", "max_iterations", "penalizer_coef")}

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from decimal import ROUND_HALF_UP, Decimal
 
-from crmkit.errors import ValidationError
+from crmkit.plugin import ValidationError
 
 
 MONEY_LIMIT = Decimal(10) ** 14

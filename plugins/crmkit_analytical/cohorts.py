@@ -16,9 +16,7 @@ from typing import Any
 
 from sqlalchemy import case, distinct, func, select
 
-from crmkit.errors import ValidationError
-from crmkit.tables import interactions as I
-from crmkit.types import MONEY_SCALE
+from crmkit.plugin import MONEY_SCALE, ValidationError, interactions as I
 
 from . import sales
 from .results import CohortCell

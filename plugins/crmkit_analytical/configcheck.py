@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from crmkit import conditions
-from crmkit.errors import ConfigError, ValidationError
+from crmkit.plugin import ConfigError, ValidationError, check_condition
 
 
 def check(config: dict[str, Any]) -> None:
@@ -24,13 +23,13 @@ def check(config: dict[str, Any]) -> None:
     for i, segment in enumerate(config["rfm"]["segments"]):
         if names.index(segment["name"]) != i:
             raise ConfigError(f"/rfm/segments/{i}/name: {segment['name']!r} is used twice")
-        conditions.check(segment["if"], rfm.FIELDS, f"/rfm/segments/{i}/if")
+        check_condition(segment["if"], rfm.FIELDS, f"/rfm/segments/{i}/if")
     rungs = [r["rung"] for r in config["ladder"]]
     for i, rung in enumerate(config["ladder"]):
         if rung["rung"] == "prospect" or rungs.index(rung["rung"]) != i:
             raise ConfigError(f"/ladder/{i}/rung: {rung['rung']!r} is used twice or is 'prospect' "
                               "(the rung of customers no rule holds for)")
-        conditions.check(rung["if"], ladder.FIELDS, f"/ladder/{i}/if")
+        check_condition(rung["if"], ladder.FIELDS, f"/ladder/{i}/if")
     funnel = config["funnel"]
     if funnel["won_stage"] not in funnel["stages"]:
         raise ConfigError(f"/funnel/won_stage: {funnel['won_stage']!r} is not in /funnel/stages")
@@ -41,7 +40,7 @@ def check(config: dict[str, Any]) -> None:
 
 
 def _check_kpis(kpis: list[dict[str, Any]]) -> None:
-    from crmkit.clock import parse_timestamp
+    from crmkit.plugin import parse_timestamp
 
     seen = set()
     for i, kpi in enumerate(kpis):

@@ -14,7 +14,7 @@ import datetime as dt
 from pathlib import Path
 from typing import Any
 
-from crmkit.errors import CRMError
+from crmkit.plugin import CRMError
 
 from . import charts
 from .errors import ModelFitError

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from crmkit.errors import CRMError
+from crmkit.plugin import CRMError
 
 
 class ModelFitError(CRMError):

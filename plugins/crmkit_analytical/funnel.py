@@ -30,9 +30,7 @@ from typing import Any
 
 from sqlalchemy import String, and_, case, cast, func, literal, select
 
-from crmkit.db import days_between
-from crmkit.errors import ValidationError
-from crmkit.tables import events as E
+from crmkit.plugin import ValidationError, days_between, events as E
 
 from .results import FunnelOutcome, FunnelStep
 from .sql import json_text, month_label, month_number

@@ -32,9 +32,7 @@ from typing import Any, Callable
 
 from sqlalchemy import func, select
 
-from crmkit.clock import parse_timestamp
-from crmkit.tables import interactions as I
-from crmkit.types import MONEY_SCALE
+from crmkit.plugin import MONEY_SCALE, interactions as I, parse_timestamp
 
 from . import funnel, periods, retention, sales, satisfaction
 from .errors import ModelFitError

@@ -20,12 +20,10 @@ from typing import Any
 
 from sqlalchemy import case, func, literal, or_, select
 
-from crmkit.condition_sql import CUSTOMER_FIELDS, customer_field, is_customer_field
-from crmkit.conditions import to_sql
-from crmkit.errors import ConfigError
-from crmkit.tables import customers as C
-from crmkit.tables import events as E
-from crmkit.tables import interactions as I
+from crmkit.plugin import (
+    CUSTOMER_FIELDS, ConfigError, condition_to_sql as to_sql, customer_field, customers as C,
+    events as E, interactions as I, is_customer_field,
+)
 
 from . import sales
 from .results import LadderPosition

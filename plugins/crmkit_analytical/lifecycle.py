@@ -27,8 +27,7 @@ from typing import Any
 from sqlalchemy import and_, bindparam, case, func, insert, literal, or_, select
 from sqlalchemy import update as sql_update
 
-from crmkit.tables import customers as C
-from crmkit.tables import interactions as I
+from crmkit.plugin import customers as C, interactions as I
 
 from . import sales
 from .results import LifecycleUpdate

@@ -21,8 +21,7 @@ from typing import Any
 
 from sqlalchemy import case, func, literal, or_, select
 
-from crmkit.tables import interactions as I
-from crmkit.types import MONEY_SCALE
+from crmkit.plugin import MONEY_SCALE, interactions as I
 
 from . import sales
 from .results import Pareto

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from crmkit.errors import ValidationError
+from crmkit.plugin import ValidationError
 
 UTC = dt.timezone.utc
 PERIODS = ("month", "quarter", "year")

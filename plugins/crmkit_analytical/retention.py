@@ -21,8 +21,7 @@ from typing import Any
 
 from sqlalchemy import and_, func, literal, select, union_all
 
-from crmkit.tables import interactions as I
-from crmkit.types import UTCDateTime
+from crmkit.plugin import UTCDateTime, interactions as I
 
 from . import periods, sales
 from .results import RetentionPeriod

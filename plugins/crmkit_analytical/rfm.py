@@ -21,11 +21,9 @@ from typing import Any
 
 from sqlalchemy import case, distinct, func, literal, null, select
 
-from crmkit.conditions import to_sql
-from crmkit.errors import ConfigError
-from crmkit.tables import customers as C
-from crmkit.tables import interactions as I
-from crmkit.types import MONEY_SCALE
+from crmkit.plugin import (
+    MONEY_SCALE, ConfigError, condition_to_sql as to_sql, customers as C, interactions as I,
+)
 
 MONEY_PLACES = len(str(MONEY_SCALE)) - 1
 """Decimal places of stored money units (MONEY_SCALE = 10**MONEY_PLACES)."""

@@ -12,7 +12,7 @@ from typing import Any
 
 from sqlalchemy import and_, case, literal
 
-from crmkit.tables import interactions as I
+from crmkit.plugin import interactions as I
 
 from .sql import units
 

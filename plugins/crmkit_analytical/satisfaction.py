@@ -21,7 +21,7 @@ from typing import Any
 
 from sqlalchemy import and_, case, func, or_, select
 
-from crmkit.tables import interactions as I
+from crmkit.plugin import interactions as I
 
 from .results import Score, VOCCount
 from .sql import json_number, json_text, month_label, month_number

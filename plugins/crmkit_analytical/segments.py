@@ -24,11 +24,10 @@ from typing import Any, Iterator
 
 from sqlalchemy import delete, func, select, update
 
-from crmkit.condition_sql import CUSTOMER_FIELDS, customer_field, is_customer_field
-from crmkit import conditions
-from crmkit.errors import ConfigError, ConflictError, NotFound, ValidationError
-from crmkit.tables import customers as C
-from crmkit.tables import interactions as I
+from crmkit.plugin import (
+    CUSTOMER_FIELDS, ConfigError, ConflictError, NotFound, ValidationError, check_condition,
+    condition_to_sql, customer_field, customers as C, interactions as I, is_customer_field,
+)
 
 from . import lifecycle, rfm, sales, values
 from .results import Segment
@@ -96,7 +95,7 @@ def members_query(config: dict[str, Any], condition: dict[str, Any], as_of: dt.d
         raise ConfigError(f"segment field {field!r} is unknown (allowed: {', '.join(FIELDS)})")
 
     return (select(C.c.id).select_from(source)
-            .where(C.c.erased_at.is_(None), conditions.to_sql(condition, column_for))
+            .where(C.c.erased_at.is_(None), condition_to_sql(condition, column_for))
             .order_by(C.c.id))
 
 
@@ -105,7 +104,7 @@ def check(name: str, condition: Any) -> None:
     if not isinstance(name, str) or not name.strip() or len(name) > NAME_MAX:
         raise ValidationError(f"segment name: {name!r} must be 1..{NAME_MAX} characters of text")
     try:
-        conditions.check(condition, FIELDS, "/condition")
+        check_condition(condition, FIELDS, "/condition")
     except ConfigError as exc:
         raise ValidationError(f"segment {name!r}: {exc}") from None
 

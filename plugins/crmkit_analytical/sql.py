@@ -15,8 +15,7 @@ from sqlalchemy import BigInteger, Float, Integer, String, bindparam, type_coerc
 from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.types import TypeDecorator
 
-from crmkit.db import PortableExpression
-from crmkit.types import MONEY_SCALE
+from crmkit.plugin import MONEY_SCALE, PortableExpression
 
 EPOCH = dt.date(1970, 1, 1)
 

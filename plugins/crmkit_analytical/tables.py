@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import Column, Float, ForeignKey, Index, Integer, MetaData, String, Table
 
-from crmkit.tables import NAMING
-from crmkit.types import JSONType, Money, UTCDateTime
+from crmkit.plugin import NAMING, JSONType, Money, UTCDateTime
 
 metadata = MetaData(naming_convention=NAMING)
 

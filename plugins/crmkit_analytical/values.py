@@ -9,7 +9,7 @@ from typing import Any
 
 from sqlalchemy import func, select
 
-from crmkit.tables import interactions as I
+from crmkit.plugin import interactions as I
 
 from . import sales
 from .sql import to_decimal

@@ -28,7 +28,7 @@ def crmkit_config_schema():
 
 @hookimpl
 def crmkit_check_config(crm, config):
-    from crmkit.errors import ConfigError
+    from crmkit.plugin import ConfigError
 
     from .questionnaire import BY_KEY
 

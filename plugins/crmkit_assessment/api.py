@@ -7,7 +7,7 @@ from typing import Any
 
 from sqlalchemy import insert, select
 
-from crmkit.errors import ConfigError, NotFound, ValidationError
+from crmkit.plugin import ConfigError, NotFound, ValidationError
 
 from . import evidence, questionnaire, scoring
 from .tables import runs
@@ -15,10 +15,10 @@ from .tables import runs
 
 def validate_answers(document: Any, where: str = "answers") -> dict[str, Any]:
     """Check an answers document against the JSON Schema; errors name the JSON pointer."""
-    from crmkit.config import validate
+    from crmkit.plugin import validate_config
 
     try:
-        return validate(questionnaire.answers_schema(), document, where)
+        return validate_config(questionnaire.answers_schema(), document, where)
     except ConfigError as exc:
         raise ValidationError(str(exc)) from None
 

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import click
 
-from crmkit.cli.common import (as_of_option, format_option, load_json_file, output,
-                               output_document, pass_state, resolve_as_of)
+from crmkit.plugin import (
+    as_of_option, format_option, load_json_file, output, output_document, pass_state,
+    resolve_as_of,
+)
 
 
 @click.group(name="assessment")

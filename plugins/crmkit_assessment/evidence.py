@@ -29,7 +29,7 @@ from typing import Any
 
 from sqlalchemy import and_, case, func, or_, select
 
-from crmkit.tables import customers, interactions
+from crmkit.plugin import customers, interactions
 
 
 def _finding(text: str, supports: bool | None = None) -> dict[str, Any]:

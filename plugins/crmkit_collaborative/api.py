@@ -8,9 +8,7 @@ from typing import Any
 import attrs
 from sqlalchemy import and_, case, func, select
 
-from crmkit.clock import ensure_utc
-from crmkit.errors import ValidationError
-from crmkit.tables import customers, interactions
+from crmkit.plugin import ValidationError, customers, ensure_utc, interactions
 
 from . import handoffs as handoff_rules
 from . import outbound, routing, workitems
@@ -111,7 +109,7 @@ class CollaborativeAPI:
                 .join(customers, c.id == i.customer_id).where(i.id == interaction_id)
             ).mappings().first()
         if row is None:
-            from crmkit.errors import NotFound
+            from crmkit.plugin import NotFound
 
             raise NotFound(f"no interaction with id {interaction_id}")
         return self._decide([row], as_of)[0]
@@ -145,7 +143,7 @@ class CollaborativeAPI:
         """One work item."""
         found = self._items(work_items.c.id == item_id)
         if not found:
-            from crmkit.errors import NotFound
+            from crmkit.plugin import NotFound
 
             raise NotFound(f"no work item {item_id}")
         return found[0]

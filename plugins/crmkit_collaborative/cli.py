@@ -6,8 +6,9 @@ from __future__ import annotations
 import attrs
 import click
 
-from crmkit.cli.common import (as_of_option, format_option, output, output_document, pass_state,
-                               resolve_as_of)
+from crmkit.plugin import (
+    as_of_option, format_option, output, output_document, pass_state, resolve_as_of,
+)
 
 ITEM_COLUMNS = ["id", "external_id", "team", "state", "assignee", "rule", "subject", "created_at",
                 "ack_due_at"]
@@ -125,8 +126,8 @@ def route_dry_run(state, interaction_id, customer, kind, channel, direction, pay
         --channel email
       crmkit collaborative route-dry-run --interaction 1200 --format json
     """
-    from crmkit.errors import ValidationError
-    from crmkit.types import parse_json
+    from crmkit.plugin import ValidationError
+    from crmkit.plugin import parse_json
 
     if (interaction_id is None) == (customer is None):
         raise ValidationError("route-dry-run: give either --interaction ID or --customer ID --kind KIND")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from collections import Counter
 
-from crmkit.errors import ConsentError
+from crmkit.plugin import ConsentError
 
 KINDS = [("message", 0.4), ("call", 0.25), ("complaint", 0.2), ("email", 0.15)]
 CHANNELS = {"message": ["sms", "web", "social"], "call": ["phone"], "complaint": ["email", "web"],

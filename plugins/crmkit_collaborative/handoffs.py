@@ -7,9 +7,7 @@ from typing import Any
 
 from sqlalchemy import insert, select, update
 
-from crmkit.db import allocate_ids
-from crmkit.errors import ConflictError, ValidationError
-from crmkit.tables import staff
+from crmkit.plugin import ConflictError, ValidationError, allocate_ids, staff
 
 from . import workitems
 from .tables import handoffs, work_items

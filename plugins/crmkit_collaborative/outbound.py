@@ -7,8 +7,7 @@ from typing import Any
 import attrs
 from sqlalchemy import insert
 
-from crmkit.db import allocate_ids
-from crmkit.errors import ValidationError
+from crmkit.plugin import ValidationError, allocate_ids
 
 from . import workitems
 from .tables import contacts

@@ -12,8 +12,7 @@ from typing import Any, Iterator
 
 import attrs
 
-from crmkit import conditions
-from crmkit.errors import ConfigError
+from crmkit.plugin import ConfigError, check_condition, evaluate_condition
 
 FALLBACK = "fallback"
 """The ``rule`` recorded when no rule matched."""
@@ -84,7 +83,7 @@ def check_config(enabled_plugins: list[str], config: dict[str, Any]) -> None:
             if field == "customer.segment" and leaf.get("op") not in SEGMENT_OPS:
                 raise ConfigError(f"{where}/op: {leaf.get('op')!r} cannot test segment membership "
                                   f"(allowed: {', '.join(SEGMENT_OPS)})")
-        conditions.check(rule["if"], allowed, f"{pointer}/if")
+        check_condition(rule["if"], allowed, f"{pointer}/if")
 
 
 def rules_of(config: dict[str, Any]) -> list[Rule]:
@@ -122,7 +121,7 @@ def referenced(rules: list[Rule], field: str) -> list[dict[str, Any]]:
 def decide(rules: list[Rule], fallback: str, data: dict[str, Any]) -> Decision:
     """The first rule whose condition holds, else the fallback team."""
     for rule in rules:
-        if conditions.evaluate(rule.condition, data):
+        if evaluate_condition(rule.condition, data):
             return Decision(rule.team, rule.name)
     return Decision(fallback, FALLBACK)
 

@@ -13,9 +13,9 @@ from typing import Any
 
 from sqlalchemy import bindparam, insert, select, update
 
-from crmkit.db import allocate_ids
-from crmkit.errors import ConflictError, NotFound, ValidationError
-from crmkit.tables import customers, interactions, staff
+from crmkit.plugin import (
+    ConflictError, NotFound, ValidationError, allocate_ids, customers, interactions, staff,
+)
 
 from . import routing
 from .tables import handoffs, history, work_items

@@ -23,14 +23,14 @@ HERE = Path(__file__).parent
 
 @hookimpl
 def crmkit_config_schema():
-    from crmkit.conditions import with_condition_schema
+    from crmkit.plugin import with_condition_schema
 
     return with_condition_schema(json.loads((HERE / "config.schema.json").read_text()))
 
 
 @hookimpl
 def crmkit_check_config(crm, config):
-    from crmkit.errors import ConfigError
+    from crmkit.plugin import ConfigError
 
     from .customise import group_names
     from .differentiate import VALUE_GROUPS

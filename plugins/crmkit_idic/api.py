@@ -9,8 +9,7 @@ from typing import Any
 import attrs
 from sqlalchemy import insert, select
 
-from crmkit.errors import NotFound, ValidationError
-from crmkit.tables import customers
+from crmkit.plugin import NotFound, ValidationError, customers
 
 from . import customise, differentiate, duplicates, interact, progress
 from .tables import dismissed, groups, runs

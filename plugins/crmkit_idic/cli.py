@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import click
 
-from crmkit.cli.common import (as_of_option, format_option, output, output_document, pass_state,
-                               resolve_as_of)
+from crmkit.plugin import (
+    as_of_option, format_option, output, output_document, pass_state, resolve_as_of,
+)
 
 
 def _when(text: str | None, field: str):
-    from crmkit.clock import parse_timestamp
+    from crmkit.plugin import parse_timestamp
 
     return None if text is None else parse_timestamp(text, field)
 

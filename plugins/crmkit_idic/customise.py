@@ -20,9 +20,9 @@ from typing import Any
 import attrs
 from sqlalchemy import BigInteger, Float, and_, case, cast, func, insert, select, type_coerce, update
 
-from crmkit.errors import ConflictError, NotFound, ValidationError
-from crmkit.tables import customers, interactions
-from crmkit.types import MONEY_SCALE
+from crmkit.plugin import (
+    MONEY_SCALE, ConflictError, NotFound, ValidationError, customers, interactions,
+)
 
 from .differentiate import VALUE_GROUPS
 from .tables import groups, members, runs, treatments

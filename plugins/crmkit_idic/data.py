@@ -6,7 +6,7 @@ from sqlalchemy import and_, delete, exists, insert, select, update
 from sqlalchemy.orm import aliased
 
 import crmkit
-from crmkit.tables import customers
+from crmkit.plugin import customers
 
 from .tables import dialogues, dismissed, groups, members, runs, treatments
 

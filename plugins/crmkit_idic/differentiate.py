@@ -18,8 +18,7 @@ from typing import Any, Iterable
 import attrs
 from sqlalchemy import and_, exists, func, insert, or_, select
 
-from crmkit.errors import PluginError
-from crmkit.tables import customers, interactions
+from crmkit.plugin import PluginError, customers, interactions
 
 from . import needs
 from .tables import groups, runs

@@ -16,8 +16,7 @@ from typing import Any
 import attrs
 from sqlalchemy import func, insert, select, union_all
 
-from crmkit.errors import NotFound, ValidationError
-from crmkit.tables import customers, interactions
+from crmkit.plugin import NotFound, ValidationError, customers, interactions
 
 from .differentiate import latest_run_id
 from .tables import dialogues, groups

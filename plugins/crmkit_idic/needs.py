@@ -12,9 +12,7 @@ from typing import Any
 
 from sqlalchemy import case, literal, null
 
-from crmkit import conditions
-from crmkit.condition_sql import CUSTOMER_FIELDS, customer_condition
-from crmkit.errors import ConfigError
+from crmkit.plugin import CUSTOMER_FIELDS, ConfigError, check_condition, customer_condition
 
 FIELDS = set(CUSTOMER_FIELDS)
 
@@ -27,7 +25,7 @@ def check(groups: list[dict[str, Any]], pointer: str = "/needs_groups") -> None:
         if group["name"] in seen:
             raise ConfigError(f"{where}/name: {group['name']!r} is used twice")
         seen.add(group["name"])
-        conditions.check(group["condition"], FIELDS, f"{where}/condition")
+        check_condition(group["condition"], FIELDS, f"{where}/condition")
         try:
             customer_condition(group["condition"])
         except ConfigError as exc:

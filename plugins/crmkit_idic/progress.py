@@ -23,7 +23,7 @@ from typing import Any
 import attrs
 from sqlalchemy import and_, bindparam, case, exists, false, func, or_, select
 
-from crmkit.tables import customers, interactions
+from crmkit.plugin import customers, interactions
 
 from .differentiate import latest_run_id, population
 from .tables import dialogues, groups, members, treatments

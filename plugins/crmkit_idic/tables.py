@@ -6,8 +6,7 @@ that merge, export and erase reach it through the plugin's hooks.
 
 from sqlalchemy import Boolean, Column, Float, ForeignKey, Integer, MetaData, String, Table
 
-from crmkit.tables import NAMING
-from crmkit.types import JSONType, Money, UTCDateTime
+from crmkit.plugin import NAMING, JSONType, Money, UTCDateTime
 
 metadata = MetaData(naming_convention=NAMING)
 

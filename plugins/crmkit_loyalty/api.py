@@ -8,7 +8,7 @@ from decimal import Decimal
 import attrs
 from sqlalchemy import func, select
 
-from crmkit.errors import NotFound, ValidationError
+from crmkit.plugin import NotFound, ValidationError
 
 from . import expiry, ledger as lg, rewards, tiers
 from .errors import NotEnoughPoints

@@ -5,8 +5,9 @@ from __future__ import annotations
 import attrs
 import click
 
-from crmkit.cli.common import (as_of_option, format_option, output, output_document, pass_state,
-                               resolve_as_of)
+from crmkit.plugin import (
+    as_of_option, format_option, output, output_document, pass_state, resolve_as_of,
+)
 
 STATEMENT_COLUMNS = ["id", "at", "type", "source", "points", "balance", "owed_change", "reason",
                      "expires_at"]

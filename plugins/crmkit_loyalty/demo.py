@@ -8,7 +8,7 @@ from decimal import Decimal
 
 from sqlalchemy import func, select
 
-from crmkit.tables import interactions
+from crmkit.plugin import interactions
 
 from . import ledger as lg
 from .errors import NotEnoughPoints, OutOfStock

@@ -21,8 +21,7 @@ from sqlalchemy import (BigInteger, String, and_, case, cast, exists, func, inse
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.sql.selectable import CTE
 
-from crmkit.tables import customers, interactions
-from crmkit.types import MONEY_SCALE, UTCDateTime
+from crmkit.plugin import MONEY_SCALE, UTCDateTime, customers, interactions
 
 from . import ledger as lg
 from .line_items import excluded_by_interaction, excluded_units

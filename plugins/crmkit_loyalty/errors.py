@@ -1,6 +1,6 @@
 """The loyalty plugin's own errors (each a CRMError: one line and a non-zero exit in the CLI)."""
 
-from crmkit.errors import CRMError
+from crmkit.plugin import CRMError
 
 
 class NotEnoughPoints(CRMError):

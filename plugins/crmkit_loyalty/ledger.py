@@ -13,8 +13,7 @@ import attrs
 from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
-from crmkit.bulk import insert_rows
-from crmkit.db import allocate_ids
+from crmkit.plugin import allocate_ids, insert_rows
 
 from .ceiling import raise_ceilings
 from .tables import ledger, lot_uses, members

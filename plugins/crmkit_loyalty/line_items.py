@@ -19,7 +19,7 @@ import re
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any, Iterable
 
-from crmkit.types import MONEY_SCALE
+from crmkit.plugin import MONEY_SCALE
 
 AMOUNT_TEXT = re.compile(r" *[+-]?([0-9]+[.]?[0-9]*|[.][0-9]+) *")
 """A decimal amount written as text: optional sign, digits with at most one point, spaces around."""

@@ -16,8 +16,7 @@ from sqlalchemy import BigInteger, literal_column, text
 from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.sql.selectable import CTE
 
-from crmkit.db import PortableExpression
-from crmkit.types import UTCDateTime
+from crmkit.plugin import PortableExpression, UTCDateTime
 
 
 class _AddMonths(PortableExpression):

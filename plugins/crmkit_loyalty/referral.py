@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import insert, select
 
-from crmkit.tables import interactions
+from crmkit.plugin import interactions
 
 from . import ledger as lg
 from .settings import Settings, add_months

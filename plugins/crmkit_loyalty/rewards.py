@@ -7,7 +7,7 @@ import datetime as dt
 import attrs
 from sqlalchemy import insert, select, update
 
-from crmkit.errors import ConflictError, NotFound, ValidationError
+from crmkit.plugin import ConflictError, NotFound, ValidationError
 
 from . import ledger as lg
 from .errors import NotEnoughPoints, OutOfStock

@@ -6,7 +6,7 @@ from typing import Any
 
 from sqlalchemy import delete, select, update
 
-from crmkit.models import TimelineEntry
+from crmkit.plugin import TimelineEntry
 
 from . import ledger as lg
 from .ceiling import forget

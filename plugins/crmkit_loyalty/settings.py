@@ -9,8 +9,7 @@ from typing import Any
 
 import attrs
 
-from crmkit.errors import ConfigError
-from crmkit.types import to_money
+from crmkit.plugin import ConfigError, to_money
 
 
 @attrs.frozen

@@ -10,8 +10,7 @@ minus its uses, and nothing in the ledger is ever updated or deleted.
 from sqlalchemy import (BigInteger, Boolean, CheckConstraint, Column, ForeignKey, Index, Integer,
                         MetaData, String, Table)
 
-from crmkit.tables import NAMING
-from crmkit.types import UTCDateTime
+from crmkit.plugin import NAMING, UTCDateTime
 
 metadata = MetaData(naming_convention=NAMING)
 

@@ -11,8 +11,7 @@ import attrs
 from sqlalchemy import BigInteger, bindparam, case, func, literal, select, type_coerce, update
 from sqlalchemy.sql import CompoundSelect, Select
 
-from crmkit.tables import interactions
-from crmkit.types import MONEY_SCALE
+from crmkit.plugin import MONEY_SCALE, interactions
 
 from . import ledger as lg
 from .settings import Settings, Tier, add_months

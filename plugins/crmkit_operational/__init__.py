@@ -23,7 +23,7 @@ HERE = Path(__file__).parent
 
 @hookimpl
 def crmkit_config_schema():
-    from crmkit.conditions import with_condition_schema
+    from crmkit.plugin import with_condition_schema
 
     return with_condition_schema(json.loads((HERE / "config.schema.json").read_text()))
 

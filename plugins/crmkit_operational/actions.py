@@ -19,8 +19,7 @@ from typing import Any, Callable, Sequence
 
 from sqlalchemy import bindparam, select
 
-from crmkit.errors import ConfigError, CRMError
-from crmkit.tables import customers
+from crmkit.plugin import CRMError, ConfigError, customers
 
 from .catalogue import AUTOMATION_PREFIX
 from .stages import DISQUALIFIED, LEAD_STAGES
@@ -123,7 +122,7 @@ def run(ctx, rule: dict[str, Any], fired: Sequence[tuple[int, int]]) -> dict[int
 
 def _create_task(ctx, rule, args, ids) -> list[str]:
     from .assignment import assign_team
-    from .funnel import lead_rows
+    from .rows import lead_rows
     from .tasks import create_tasks
 
     if args.get("assignee"):
@@ -142,7 +141,7 @@ def _create_task(ctx, rule, args, ids) -> list[str]:
 
 
 def _assign(ctx, rule, args, ids) -> dict[int, str]:
-    from .assignment import assign_leads
+    from .funnel import assign_leads
 
     chosen = assign_leads(ctx, ids, only_unowned=False, team=args.get("team"))
     return {cid: (f"assigned to {chosen[cid]}" if chosen.get(cid) else

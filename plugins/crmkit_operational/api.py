@@ -13,11 +13,9 @@ from typing import Any, Sequence
 
 from sqlalchemy import select
 
-from crmkit.errors import NotFound
-from crmkit.tables import customers
-from crmkit.transaction import Transaction
+from crmkit.plugin import NotFound, Transaction, customers
 
-from . import assignment, automation, cases, funnel, pipeline, reactions, scoring
+from . import assignment, automation, cases, funnel, pipeline, reactions, rows, scoring
 from . import tasks as task_service
 from .tables import leads, outbox
 
@@ -96,9 +94,9 @@ class OperationalAPI:
         """(Re)assign a lead to ``team`` or by territory; return the new owner (None: nobody free)."""
         with self._write() as ctx:
             cid = self._id(ctx.conn, customer)
-            if funnel.lead_rows(ctx.conn, [cid]).get(cid) is None:
+            if rows.lead_rows(ctx.conn, [cid]).get(cid) is None:
                 raise NotFound(f"customer {customer!r} is not in the lead funnel")
-            return assignment.assign_leads(ctx, [cid], only_unowned=False, team=team).get(cid)
+            return funnel.assign_leads(ctx, [cid], only_unowned=False, team=team).get(cid)
 
     def score(self, customer: int | str, as_of: dt.datetime | None = None) -> Decimal | None:
         """The lead score computed at ``as_of`` (not stored); None when not a lead."""

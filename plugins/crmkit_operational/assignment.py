@@ -16,7 +16,7 @@ from typing import Any, Sequence
 from sqlalchemy import bindparam, func, select, union_all, update
 from sqlalchemy.dialects import postgresql, sqlite
 
-from crmkit.tables import customers
+from crmkit.plugin import customers
 
 from .rows import insert_all
 from .tables import assignments, cases, cursors, leads, tasks
@@ -150,48 +150,3 @@ def territory_teams(ctx, customer_ids: Sequence[int]) -> dict[int, str]:
     return result
 
 
-def assign_leads(ctx, customer_ids: Sequence[int], only_unowned: bool = True,
-                 team: str | None = None) -> dict[int, str | None]:
-    """Give leads an owner (territory or ``team``, then the team's strategy) and a first-contact task.
-
-    Returns the chosen handle per lead (None: nobody free).  Leads without a
-    lead row are skipped.  A reassigned lead's open first-contact task moves
-    to the new owner instead of a second one being created.
-    """
-    from .funnel import lead_rows
-    from .tasks import create_tasks, first_contact_due
-
-    rows = lead_rows(ctx.conn, customer_ids)
-    wanted = [cid for cid in customer_ids
-              if cid in rows and not (only_unowned and rows[cid].owner is not None)]
-    if not wanted:
-        return {}
-    teams = {cid: team for cid in wanted} if team else territory_teams(ctx, wanted)
-    chosen: dict[int, str | None] = {}
-    for name in sorted(set(teams.values())):
-        members = [cid for cid in wanted if teams[cid] == name]
-        for cid, who in zip(members, assign_team(ctx, name, [(cid, "lead") for cid in members])):
-            chosen[cid] = who
-    owned = [(cid, who) for cid, who in chosen.items() if who is not None]
-    if owned:
-        ctx.conn.execute(update(leads).where(leads.c.customer_id == bindparam("cid"))
-                         .values(owner=bindparam("who"), updated_at=ctx.now()),
-                         [{"cid": cid, "who": who} for cid, who in owned])
-        for cid, who in owned:
-            ctx.emit("lead.assigned", cid, {"owner": who, "team": teams[cid]})
-        # kind and status are tested here, not in SQL, so the customer index is the one used
-        pending = {cid for cid, kind, status in ctx.conn.execute(
-            select(tasks.c.customer_id, tasks.c.kind, tasks.c.status)
-            .where(tasks.c.customer_id.in_(bindparam("ids", expanding=True))),
-            {"ids": [cid for cid, _ in owned]}) if kind == "first_contact" and status == "open"}
-        if pending:  # a reassigned lead's open first-contact task follows the lead
-            ctx.conn.execute(update(tasks).where(tasks.c.customer_id == bindparam("cid"),
-                                                 tasks.c.kind == "first_contact",
-                                                 tasks.c.status == "open")
-                             .values(assignee=bindparam("who")),
-                             [{"cid": cid, "who": who} for cid, who in owned if cid in pending])
-        due = first_contact_due(ctx)
-        create_tasks(ctx, [{"customer_id": cid, "subject": "First contact with new lead",
-                            "assignee": who, "due_at": due, "kind": "first_contact",
-                            "source": "assignment"} for cid, who in owned if cid not in pending])
-    return chosen

@@ -26,9 +26,9 @@ from typing import Any, Sequence
 import attrs
 from sqlalchemy import bindparam, exists, insert, literal, or_, select, true, update
 
-from crmkit import conditions
-from crmkit.bulk import driver_value, update_rows
-from crmkit.tables import customers, events, interactions
+from crmkit.plugin import (
+    customers, driver_value, evaluate_condition, events, interactions, update_rows,
+)
 
 from . import actions
 from .rows import insert_all
@@ -107,7 +107,7 @@ def on_events(ctx, delivered: Sequence[Any]) -> None:
             continue
         facts = dict(data[event.customer_id], payload=_payload_for_conditions(event.payload))
         for rule in by_type[event.type]:
-            if "if" in rule and not conditions.evaluate(rule["if"], facts):
+            if "if" in rule and not evaluate_condition(rule["if"], facts):
                 continue
             triggers.append(Trigger(rule, "event", event.id, event.customer_id, event.depth,
                                     event.occurred_at))

@@ -16,9 +16,7 @@ from typing import Any, Sequence
 
 from sqlalchemy import and_, bindparam, insert, or_, select, update
 
-from crmkit.clock import ensure_utc
-from crmkit.errors import NotFound, ValidationError
-from crmkit.tables import customers, interactions
+from crmkit.plugin import NotFound, ValidationError, customers, ensure_utc, interactions
 
 from .business_hours import due_after
 from .rows import insert_all
@@ -72,7 +70,7 @@ def open_cases(ctx, rows: Sequence[dict[str, Any]]) -> list[int]:
 def open_case(ctx, customer_id: int, subject: str, priority: str = "normal",
               source: str | None = None) -> int:
     """Validate and open one case; return its id."""
-    from .funnel import require_customer
+    from .rows import require_customer
 
     require_customer(ctx.conn, customer_id)
     if priority not in PRIORITIES:

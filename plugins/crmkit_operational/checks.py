@@ -5,8 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from crmkit import conditions
-from crmkit.errors import ConfigError
+from crmkit.plugin import ConfigError, check_condition
 
 from . import actions
 from .business_hours import BusinessCalendar
@@ -66,7 +65,7 @@ def _territories(config) -> None:
         if territory["name"] in names:
             raise ConfigError(f"{where}/name: {territory['name']!r} appears twice")
         names.add(territory["name"])
-        conditions.check(territory["if"], fields_for(None), f"{where}/if")
+        check_condition(territory["if"], fields_for(None), f"{where}/if")
         _sql_check(territory["if"], f"{where}/if", with_payload=False)
 
 
@@ -101,7 +100,7 @@ def _automation(crm, config) -> None:
                 raise ConfigError(f"{where}/{key}: unknown event type {event_type!r}{hint} "
                                   f"(known: {', '.join(sorted(known))})")
         if "if" in rule:
-            conditions.check(rule["if"], fields_for(rule["on"]), f"{where}/if")
+            check_condition(rule["if"], fields_for(rule["on"]), f"{where}/if")
             if rule["on"] == "interaction.recorded":
                 _sql_check(rule["if"], f"{where}/if", with_payload=True)
         for j, action in enumerate(rule["do"]):

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import click
 
-from crmkit.cli.common import (State, as_of_option, format_option, output, output_document,
-                               pass_state, resolve_as_of)
+from crmkit.plugin import (
+    State, as_of_option, format_option, output, output_document, pass_state, resolve_as_of,
+)
 
 PLUGIN = "operational"
 
@@ -15,7 +16,7 @@ def _api(crm):
 
 
 def _when(text: str | None, what: str):
-    from crmkit.clock import parse_timestamp
+    from crmkit.plugin import parse_timestamp
 
     return None if text is None else parse_timestamp(text, what)
 
@@ -107,7 +108,7 @@ def lead_show(state, customer, fmt) -> None:
     Example:
       crmkit operational leads show C00042 --format json
     """
-    from crmkit.errors import NotFound
+    from crmkit.plugin import NotFound
 
     with state.open() as crm:
         api = _api(crm)
@@ -484,7 +485,7 @@ def sweep(state, as_of, fmt) -> None:
     Example:
       crmkit operational sweep --as-of 2026-12-01
     """
-    from crmkit.clock import FixedClock
+    from crmkit.plugin import FixedClock
 
     if as_of:
         state.clock = FixedClock(_when(as_of, "--as-of"))

@@ -13,23 +13,13 @@ from typing import Any, Iterable, Sequence
 
 from sqlalchemy import Select, bindparam, exists, func, insert, literal, or_, select, update
 
-from crmkit.errors import NotFound, ValidationError
-from crmkit.tables import customers
-from crmkit.types import to_currency, to_money
+from crmkit.plugin import NotFound, ValidationError, customers, to_currency, to_money
 
+from .assignment import assign_team, territory_teams
+from .rows import lead_rows, require_customer
 from .stages import DISQUALIFIED, LEAD_STAGES, LOST, WON, Stages
-from .tables import leads, opportunities, stage_history
-
-
-def require_customer(conn, customer_id: int) -> Any:
-    """The customers row of ``customer_id``; NotFound if absent, ValidationError if erased."""
-    row = conn.execute(select(customers.c.id, customers.c.external_id, customers.c.erased_at)
-                       .where(customers.c.id == customer_id)).first()
-    if row is None:
-        raise NotFound(f"no customer with id {customer_id}")
-    if row.erased_at is not None:
-        raise ValidationError(f"customer {row.external_id!r} was erased")
-    return row
+from .tables import leads, opportunities, stage_history, tasks
+from .tasks import create_tasks, first_contact_due
 
 
 def ensure_leads(ctx, customer_ids: Sequence[int] | Select | None = None,
@@ -83,14 +73,6 @@ def record_history(ctx, entity: str, moves: Iterable[tuple]) -> None:
         ctx.emit("stage.changed", cid, {
             "entity": entity, "record_id": rid, "from": frm, "to": to, "owner": owner,
             "amount": None if amount is None else str(amount), "currency": currency})
-
-
-def lead_rows(conn, customer_ids: Sequence[int]) -> dict[int, Any]:
-    """Lead rows by customer id."""
-    if not customer_ids:
-        return {}
-    query = select(leads).where(leads.c.customer_id.in_(bindparam("ids", expanding=True)))
-    return {r.customer_id: r for r in conn.execute(query, {"ids": list(customer_ids)})}
 
 
 def move_leads(ctx, moves: Sequence[tuple[int, str]], strict: bool = True) -> list[tuple[int, str]]:
@@ -158,6 +140,50 @@ def promote(ctx, customer_ids: Sequence[int], from_stage: str, to_stage: str,
     return moving
 
 
+def assign_leads(ctx, customer_ids: Sequence[int], only_unowned: bool = True,
+                 team: str | None = None) -> dict[int, str | None]:
+    """Give leads an owner (territory or ``team``, then the team's strategy) and a first-contact task.
+
+    Returns the chosen handle per lead (None: nobody free).  Leads without a
+    lead row are skipped.  A reassigned lead's open first-contact task moves
+    to the new owner instead of a second one being created.
+    """
+    rows = lead_rows(ctx.conn, customer_ids)
+    wanted = [cid for cid in customer_ids
+              if cid in rows and not (only_unowned and rows[cid].owner is not None)]
+    if not wanted:
+        return {}
+    teams = {cid: team for cid in wanted} if team else territory_teams(ctx, wanted)
+    chosen: dict[int, str | None] = {}
+    for name in sorted(set(teams.values())):
+        members = [cid for cid in wanted if teams[cid] == name]
+        for cid, who in zip(members, assign_team(ctx, name, [(cid, "lead") for cid in members])):
+            chosen[cid] = who
+    owned = [(cid, who) for cid, who in chosen.items() if who is not None]
+    if owned:
+        ctx.conn.execute(update(leads).where(leads.c.customer_id == bindparam("cid"))
+                         .values(owner=bindparam("who"), updated_at=ctx.now()),
+                         [{"cid": cid, "who": who} for cid, who in owned])
+        for cid, who in owned:
+            ctx.emit("lead.assigned", cid, {"owner": who, "team": teams[cid]})
+        # kind and status are tested here, not in SQL, so the customer index is the one used
+        pending = {cid for cid, kind, status in ctx.conn.execute(
+            select(tasks.c.customer_id, tasks.c.kind, tasks.c.status)
+            .where(tasks.c.customer_id.in_(bindparam("ids", expanding=True))),
+            {"ids": [cid for cid, _ in owned]}) if kind == "first_contact" and status == "open"}
+        if pending:  # a reassigned lead's open first-contact task follows the lead
+            ctx.conn.execute(update(tasks).where(tasks.c.customer_id == bindparam("cid"),
+                                                 tasks.c.kind == "first_contact",
+                                                 tasks.c.status == "open")
+                             .values(assignee=bindparam("who")),
+                             [{"cid": cid, "who": who} for cid, who in owned if cid in pending])
+        due = first_contact_due(ctx)
+        create_tasks(ctx, [{"customer_id": cid, "subject": "First contact with new lead",
+                            "assignee": who, "due_at": due, "kind": "first_contact",
+                            "source": "assignment"} for cid, who in owned if cid not in pending])
+    return chosen
+
+
 def after_lead_moves(ctx, moves: Sequence[tuple[int, str]]) -> None:
     """Assign unowned leads that reached the configured ``assign_leads_on`` stage."""
     trigger = ctx.config["assignment"]["assign_leads_on"]
@@ -166,8 +192,6 @@ def after_lead_moves(ctx, moves: Sequence[tuple[int, str]]) -> None:
     order = {s: i for i, s in enumerate(LEAD_STAGES)}
     reached = [cid for cid, to in moves if to in order and order[to] >= order[trigger]]
     if reached:
-        from .assignment import assign_leads
-
         assign_leads(ctx, reached, only_unowned=True)
 
 

@@ -37,7 +37,7 @@ import attrs
 import numpy as np
 from sqlalchemy import and_, case, delete, func, insert, literal, or_, select, union_all, update
 
-from crmkit.tables import interactions
+from crmkit.plugin import interactions
 
 from .tables import leads, score_coverage
 

@@ -14,7 +14,7 @@ from typing import Any, Sequence
 
 from sqlalchemy import BigInteger, String, case, cast, func, select, type_coerce
 
-from crmkit.types import MONEY_SCALE
+from crmkit.plugin import MONEY_SCALE
 
 from .stages import Stages
 from .tables import opportunities, stage_history

@@ -8,7 +8,7 @@ from typing import Any
 
 from sqlalchemy import delete, select, update
 
-from crmkit.models import TimelineEntry
+from crmkit.plugin import TimelineEntry
 
 from . import hits
 from .stages import LEAD_STAGES

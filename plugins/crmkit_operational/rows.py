@@ -1,11 +1,19 @@
-"""Inserts that hand back the new ids: one id range, one bulk insert, no per-row RETURNING."""
+"""Row helpers shared by operational's modules.
+
+Inserts that hand back the new ids (one id range, one bulk insert, no per-row
+RETURNING), and the lookups of customers and leads the funnel, tasks, cases
+and assignment all need.
+"""
 
 from __future__ import annotations
 
 from typing import Any, Sequence
 
-from crmkit.bulk import insert_rows
-from crmkit.db import allocate_ids
+from sqlalchemy import bindparam, select
+
+from crmkit.plugin import NotFound, ValidationError, allocate_ids, customers, insert_rows
+
+from .tables import leads
 
 
 def insert_all(conn, table, rows: Sequence[dict[str, Any]]) -> list[int]:
@@ -17,3 +25,22 @@ def insert_all(conn, table, rows: Sequence[dict[str, Any]]) -> list[int]:
     ids = list(range(first, first + len(rows)))
     insert_rows(conn, table, [dict(row, id=i) for row, i in zip(rows, ids)])
     return ids
+
+
+def require_customer(conn, customer_id: int) -> Any:
+    """The customers row of ``customer_id``; NotFound if absent, ValidationError if erased."""
+    row = conn.execute(select(customers.c.id, customers.c.external_id, customers.c.erased_at)
+                       .where(customers.c.id == customer_id)).first()
+    if row is None:
+        raise NotFound(f"no customer with id {customer_id}")
+    if row.erased_at is not None:
+        raise ValidationError(f"customer {row.external_id!r} was erased")
+    return row
+
+
+def lead_rows(conn, customer_ids: Sequence[int]) -> dict[int, Any]:
+    """Lead rows by customer id."""
+    if not customer_ids:
+        return {}
+    query = select(leads).where(leads.c.customer_id.in_(bindparam("ids", expanding=True)))
+    return {r.customer_id: r for r in conn.execute(query, {"ids": list(customer_ids)})}

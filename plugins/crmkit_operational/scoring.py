@@ -22,8 +22,7 @@ from typing import Any, Sequence, Union
 import numpy as np
 from sqlalchemy import Float, Select, case, literal, or_, select, true
 
-from crmkit.bulk import driver_value, update_rows
-from crmkit.tables import customers
+from crmkit.plugin import customers, driver_value, update_rows
 
 from . import hits
 from .hits import Hits, from_interactions

@@ -15,10 +15,9 @@ from typing import Any
 
 from sqlalchemy import false, func
 
-from crmkit import conditions
-from crmkit.condition_sql import JsonPath, column_test, customer_test
-from crmkit.errors import ConfigError
-from crmkit.tables import interactions
+from crmkit.plugin import (
+    ConfigError, JsonPath, column_test, condition_to_sql, customer_test, interactions,
+)
 
 from .tables import leads
 
@@ -68,7 +67,7 @@ class FieldSQL:
 
     def compile(self, condition: dict[str, Any]):
         """The whole condition as one SQL boolean (every value a bound parameter)."""
-        return conditions.to_sql(condition, lambda field, op: (
+        return condition_to_sql(condition, lambda field, op: (
             lambda value: func.coalesce(self.expression(field, op, value), false())))
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from crmkit.errors import ValidationError
+from crmkit.plugin import ValidationError
 
 LEAD_STAGES = ("lead", "mql", "sal", "sql")
 DISQUALIFIED = "disqualified"

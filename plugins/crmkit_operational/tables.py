@@ -18,9 +18,7 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 
-from crmkit import tables as core
-from crmkit.tables import NAMING
-from crmkit.types import JSONType, Money, UTCDateTime
+from crmkit.plugin import NAMING, JSONType, Money, UTCDateTime, customers
 
 metadata = MetaData(naming_convention=NAMING)
 
@@ -28,7 +26,7 @@ ID = BigInteger().with_variant(Integer, "sqlite")
 
 leads = Table(
     "operational_leads", metadata,
-    Column("customer_id", Integer, ForeignKey(core.customers.c.id), primary_key=True),
+    Column("customer_id", Integer, ForeignKey(customers.c.id), primary_key=True),
     Column("stage", String(40), nullable=False),
     Column("score", Float, nullable=False, default=0.0),
     Column("scored_at", UTCDateTime),
@@ -44,7 +42,7 @@ and the scoring hits the score was summed from (packed, see :mod:`.hits`; NULL: 
 opportunities = Table(
     "operational_opportunities", metadata,
     Column("id", Integer, primary_key=True),
-    Column("customer_id", Integer, ForeignKey(core.customers.c.id), nullable=False, index=True),
+    Column("customer_id", Integer, ForeignKey(customers.c.id), nullable=False, index=True),
     Column("name", String(300), nullable=False),
     Column("stage", String(40), nullable=False),
     Column("amount", Money, nullable=False),
@@ -62,7 +60,7 @@ stage_history = Table(
     Column("id", ID, primary_key=True),
     Column("entity", String(20), nullable=False),
     Column("record_id", Integer, nullable=False),
-    Column("customer_id", Integer, ForeignKey(core.customers.c.id), nullable=False, index=True),
+    Column("customer_id", Integer, ForeignKey(customers.c.id), nullable=False, index=True),
     Column("from_stage", String(40)),
     Column("to_stage", String(40), nullable=False),
     Column("at", UTCDateTime, nullable=False),
@@ -82,7 +80,7 @@ cursors = Table(
 assignments = Table(
     "operational_assignments", metadata,
     Column("id", ID, primary_key=True),
-    Column("customer_id", Integer, ForeignKey(core.customers.c.id), nullable=False, index=True),
+    Column("customer_id", Integer, ForeignKey(customers.c.id), nullable=False, index=True),
     Column("team", String(100), nullable=False),
     Column("assignee", String(100)),
     Column("subject", String(300), nullable=False),
@@ -93,7 +91,7 @@ assignments = Table(
 tasks = Table(
     "operational_tasks", metadata,
     Column("id", Integer, primary_key=True),
-    Column("customer_id", Integer, ForeignKey(core.customers.c.id), nullable=False, index=True),
+    Column("customer_id", Integer, ForeignKey(customers.c.id), nullable=False, index=True),
     Column("subject", String(300), nullable=False),
     Column("kind", String(40), nullable=False),
     Column("assignee", String(100), index=True),
@@ -108,7 +106,7 @@ tasks = Table(
 cases = Table(
     "operational_cases", metadata,
     Column("id", Integer, primary_key=True),
-    Column("customer_id", Integer, ForeignKey(core.customers.c.id), nullable=False, index=True),
+    Column("customer_id", Integer, ForeignKey(customers.c.id), nullable=False, index=True),
     Column("subject", String(300), nullable=False),
     Column("priority", String(10), nullable=False),
     Column("status", String(20), nullable=False),
@@ -131,7 +129,7 @@ case_history = Table(
     "operational_case_history", metadata,
     Column("id", ID, primary_key=True),
     Column("case_id", Integer, ForeignKey("operational_cases.id"), nullable=False, index=True),
-    Column("customer_id", Integer, ForeignKey(core.customers.c.id), nullable=False, index=True),
+    Column("customer_id", Integer, ForeignKey(customers.c.id), nullable=False, index=True),
     Column("from_status", String(20)),
     Column("to_status", String(20), nullable=False),
     Column("at", UTCDateTime, nullable=False),
@@ -145,7 +143,7 @@ firings = Table(
     Column("trigger_type", String(100), nullable=False),
     Column("trigger_kind", String(20), nullable=False),
     Column("trigger_id", ID, nullable=False),
-    Column("customer_id", Integer, ForeignKey(core.customers.c.id), index=True),
+    Column("customer_id", Integer, ForeignKey(customers.c.id), index=True),
     Column("chain_depth", Integer, nullable=False),
     Column("status", String(20), nullable=False),
     Column("triggered_at", UTCDateTime, nullable=False),
@@ -162,7 +160,7 @@ firings = Table(
 outbox = Table(
     "operational_outbox", metadata,
     Column("id", ID, primary_key=True),
-    Column("customer_id", Integer, ForeignKey(core.customers.c.id), nullable=False, index=True),
+    Column("customer_id", Integer, ForeignKey(customers.c.id), nullable=False, index=True),
     Column("channel", String(40)),
     Column("template", String(200), nullable=False),
     Column("status", String(20), nullable=False),

@@ -13,11 +13,10 @@ from typing import Any, Sequence
 
 from sqlalchemy import and_, exists, func, select, update
 
-from crmkit.clock import ensure_utc
-from crmkit.errors import NotFound, ValidationError
-from crmkit.tables import customers, interactions
+from crmkit.plugin import NotFound, ValidationError, customers, ensure_utc, interactions
 
-from .rows import insert_all
+from .assignment import assign_team
+from .rows import insert_all, require_customer
 from .tables import leads, tasks
 
 STATUSES = ("open", "done", "cancelled")
@@ -47,8 +46,6 @@ def create_tasks(ctx, rows: Sequence[dict[str, Any]]) -> list[int]:
 def create_task(ctx, customer_id: int, subject: str, assignee: str | None, due: dt.datetime,
                 kind: str = "manual", source: str | None = None) -> int:
     """Validate and create one task; return its id."""
-    from .funnel import require_customer
-
     require_customer(ctx.conn, customer_id)
     if not isinstance(subject, str) or not subject.strip() or len(subject) > 300:
         raise ValidationError("task subject: required text of at most 300 characters")
@@ -99,8 +96,6 @@ def list_tasks(conn, as_of: dt.datetime, overdue: bool = False, assignee: str | 
 
 def sweep_dormant(ctx) -> int:
     """Create re-engagement tasks for dormant customers (idempotent); return how many."""
-    from .assignment import assign_team
-
     now = ctx.now()
     cutoff = now - dt.timedelta(days=ctx.config["tasks"]["dormant_days"])
     last = (select(interactions.c.customer_id, func.max(interactions.c.occurred_at).label("last"))

@@ -39,7 +39,7 @@ def crmkit_config_schema():
 
 @hookimpl
 def crmkit_check_config(crm, config):
-    from crmkit.errors import ConfigError
+    from crmkit.plugin import ConfigError
 
     if config["negative_threshold"] >= config["positive_threshold"]:
         raise ConfigError(f"/negative_threshold: {config['negative_threshold']} must be below "

@@ -8,9 +8,7 @@ from typing import Any, Iterable
 import attrs
 from sqlalchemy import case, func, select
 
-from crmkit.clock import ensure_utc
-from crmkit.errors import ValidationError
-from crmkit.tables import customers
+from crmkit.plugin import ValidationError, customers, ensure_utc
 
 from . import engagement as engagement_rules
 from . import identities as identity_rules

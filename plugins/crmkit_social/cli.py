@@ -5,8 +5,9 @@ from __future__ import annotations
 import attrs
 import click
 
-from crmkit.cli.common import (as_of_option, format_option, output, output_document, pass_state,
-                               resolve_as_of)
+from crmkit.plugin import (
+    as_of_option, format_option, output, output_document, pass_state, resolve_as_of,
+)
 
 
 @click.group(name="social")
@@ -106,7 +107,7 @@ def mentions(state, customer, label, since, limit, as_of, fmt) -> None:
     Example:
       crmkit social mentions --label negative --since 2026-11-01 --format csv
     """
-    from crmkit.clock import parse_timestamp
+    from crmkit.plugin import parse_timestamp
 
     with state.open() as crm:
         rows = [attrs.asdict(m) for m in crm.plugin("social").mentions(
@@ -150,7 +151,7 @@ def sentiment_summary(state, since, as_of, fmt) -> None:
       crmkit social sentiment-summary --since 2026-11-01 --as-of 2026-12-01 \\
         --format json
     """
-    from crmkit.clock import parse_timestamp
+    from crmkit.plugin import parse_timestamp
 
     with state.open() as crm:
         summary = crm.plugin("social").sentiment_summary(

@@ -13,9 +13,7 @@ from typing import Any
 import attrs
 from sqlalchemy import case, func, literal, select
 
-from crmkit.clock import UTC
-from crmkit.errors import ValidationError
-from crmkit.tables import customers
+from crmkit.plugin import UTC, ValidationError, customers
 
 from .tables import mentions
 

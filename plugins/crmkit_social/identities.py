@@ -6,9 +6,7 @@ import re
 
 from sqlalchemy import delete, insert, select, update
 
-from crmkit.db import allocate_ids
-from crmkit.errors import ConflictError, NotFound, ValidationError
-from crmkit.tables import customers
+from crmkit.plugin import ConflictError, NotFound, ValidationError, allocate_ids, customers
 
 from .tables import identities, mentions
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from crmkit.services.records import SourceFile, file_format, unneutralise
+from crmkit.plugin import SourceFile, file_format, unneutralise
 
 
 def read(path: str, fmt: str | None = None, max_bytes: int | None = None

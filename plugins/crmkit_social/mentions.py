@@ -15,10 +15,7 @@ from typing import Any, Iterable
 import attrs
 from sqlalchemy import bindparam, insert, select, update
 
-from crmkit.clock import ensure_utc, parse_timestamp
-from crmkit.db import allocate_ids
-from crmkit.errors import ValidationError
-from crmkit.pipeline import raise_problems
+from crmkit.plugin import ValidationError, allocate_ids, ensure_utc, parse_timestamp, raise_problems
 
 from . import identities, sentiment
 from .tables import identities as identity_table

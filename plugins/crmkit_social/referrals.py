@@ -9,9 +9,9 @@ import attrs
 import datetime as dt
 from sqlalchemy import and_, exists, func, insert, select, update
 
-from crmkit.db import allocate_ids
-from crmkit.errors import ConflictError, NotFound, ValidationError
-from crmkit.tables import customers, interactions
+from crmkit.plugin import (
+    ConflictError, NotFound, ValidationError, allocate_ids, customers, interactions,
+)
 
 from .tables import referral_codes, referrals
 

@@ -3,8 +3,7 @@
 from sqlalchemy import (BigInteger, Column, Float, ForeignKey, Index, Integer, MetaData, String,
                         Table, Text, UniqueConstraint)
 
-from crmkit.tables import NAMING
-from crmkit.types import UTCDateTime
+from crmkit.plugin import NAMING, UTCDateTime
 
 metadata = MetaData(naming_convention=NAMING)
 

@@ -18,7 +18,7 @@ from typing import Any
 import attrs
 from sqlalchemy import delete, insert, select
 
-from crmkit.errors import ValidationError
+from crmkit.plugin import ValidationError
 
 from . import intimacy, network, portfolio
 from .errors import StageError

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import click
 
-from crmkit.cli.common import (as_of_option, format_option, output, output_document, pass_state,
-                               resolve_as_of)
+from crmkit.plugin import (
+    as_of_option, format_option, output, output_document, pass_state, resolve_as_of,
+)
 
 
 def _row(item) -> dict:

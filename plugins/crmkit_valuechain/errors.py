@@ -1,6 +1,6 @@
 """valuechain's errors."""
 
-from crmkit.errors import CRMError
+from crmkit.plugin import CRMError
 
 
 class StageError(CRMError):

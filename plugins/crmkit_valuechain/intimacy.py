@@ -13,7 +13,7 @@ from typing import Any
 import attrs
 from sqlalchemy import String, and_, case, cast, func, literal, select
 
-from crmkit.tables import customers
+from crmkit.plugin import customers
 
 from .tables import ssc
 

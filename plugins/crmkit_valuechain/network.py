@@ -6,8 +6,7 @@ from typing import Any
 
 from sqlalchemy import insert, select, update
 
-from crmkit.errors import NotFound, ValidationError
-from crmkit.tables import customers
+from crmkit.plugin import NotFound, ValidationError, customers
 
 from .tables import actions, network, propositions
 

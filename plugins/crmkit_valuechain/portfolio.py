@@ -17,8 +17,7 @@ from typing import Any
 import attrs
 from sqlalchemy import delete, insert, select, update
 
-from crmkit.errors import NotFound, PluginError, ValidationError
-from crmkit.tables import customers
+from crmkit.plugin import NotFound, PluginError, ValidationError, customers
 
 from .errors import MissingCLV
 from .tables import ssc

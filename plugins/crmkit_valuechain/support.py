@@ -13,7 +13,7 @@ from typing import Any
 import attrs
 from sqlalchemy import func, insert, select
 
-from crmkit.errors import ValidationError
+from crmkit.plugin import ValidationError
 
 from .tables import ratings
 

@@ -2,7 +2,7 @@
 
 from sqlalchemy import Column, ForeignKey, Integer, MetaData, String, Table
 
-from crmkit.tables import NAMING
+from crmkit.plugin import NAMING
 
 metadata = MetaData(naming_convention=NAMING)
 

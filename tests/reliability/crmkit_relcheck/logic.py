@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy import delete, func, literal, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
-from crmkit.tables import customers, interactions
+from crmkit.plugin import customers, interactions
 
 from .tables import counts, profiles, reacts
 

@@ -2,7 +2,7 @@
 
 import click
 
-from crmkit.cli.common import pass_state
+from crmkit.plugin import pass_state
 
 
 @click.group(name="testvendor")

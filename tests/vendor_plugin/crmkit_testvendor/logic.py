@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy import delete, func, insert, select, update
 
 import crmkit
-from crmkit.tables import customers, interactions
+from crmkit.plugin import customers, interactions
 
 from .tables import counts, notes
 

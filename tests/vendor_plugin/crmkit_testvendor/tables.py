@@ -2,8 +2,7 @@
 
 from sqlalchemy import Column, ForeignKey, Integer, MetaData, String, Table
 
-from crmkit.tables import NAMING
-from crmkit.types import UTCDateTime
+from crmkit.plugin import NAMING, UTCDateTime
 
 metadata = MetaData(naming_convention=NAMING)
 

@@ -1,0 +1,155 @@
+"""The plugin surface: everything a crmkit plugin may import, in one place.
+
+A plugin (built-in or a vendor's) imports from ``crmkit`` (the application
+API: ``CRM``, ``hookimpl``, the models) and from this module, never from
+another ``crmkit.*`` module; ``tests/test_plugin_surface.py`` enforces it for
+the built-in plugins and the template.  Every name here is described in the
+"The plugin surface" section of docs/plugin-author-guide.md.  Test fixtures
+(``crm``, ``crm_url``, ``clock``) come from ``crmkit.devtools.testing``, a pytest plugin.
+
+Names are imported lazily (as in ``crmkit``), so importing this module from a
+plugin's ``__init__`` costs nothing until a name is used.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING
+
+_LAZY: dict[str, tuple[str, str]] = {
+    # Hooks, contexts and models.
+    "hookimpl": ("crmkit.markers", "hookimpl"),
+    "HookContext": ("crmkit.transaction", "HookContext"),
+    "Transaction": ("crmkit.transaction", "Transaction"),
+    "PluginInfo": ("crmkit.models", "PluginInfo"),
+    "TimelineEntry": ("crmkit.models", "TimelineEntry"),
+    "Batch": ("crmkit.models", "Batch"),
+    "Customer": ("crmkit.models", "Customer"),
+    "Interaction": ("crmkit.models", "Interaction"),
+    "Staff": ("crmkit.models", "Staff"),
+    "Event": ("crmkit.models", "Event"),
+    "WriteResult": ("crmkit.models", "WriteResult"),
+    # Errors.
+    "CRMError": ("crmkit.errors", "CRMError"),
+    "ValidationError": ("crmkit.errors", "ValidationError"),
+    "ConfigError": ("crmkit.errors", "ConfigError"),
+    "PluginError": ("crmkit.errors", "PluginError"),
+    "NotFound": ("crmkit.errors", "NotFound"),
+    "ConflictError": ("crmkit.errors", "ConflictError"),
+    "ConsentError": ("crmkit.errors", "ConsentError"),
+    "DatabaseError": ("crmkit.errors", "DatabaseError"),
+    "raise_problems": ("crmkit.pipeline", "raise_problems"),
+    # Core tables.
+    "NAMING": ("crmkit.tables", "NAMING"),
+    "customers": ("crmkit.tables", "customers"),
+    "interactions": ("crmkit.tables", "interactions"),
+    "staff": ("crmkit.tables", "staff"),
+    "events": ("crmkit.tables", "events"),
+    # Column types, money and JSON.
+    "Money": ("crmkit.types", "Money"),
+    "UTCDateTime": ("crmkit.types", "UTCDateTime"),
+    "JSONType": ("crmkit.types", "JSONType"),
+    "MONEY_SCALE": ("crmkit.types", "MONEY_SCALE"),
+    "to_money": ("crmkit.types", "to_money"),
+    "to_currency": ("crmkit.types", "to_currency"),
+    "parse_json": ("crmkit.types", "parse_json"),
+    "json_problem": ("crmkit.types", "json_problem"),
+    "json_pointer": ("crmkit.types", "json_pointer"),
+    "MAX_JSON_DEPTH": ("crmkit.types", "MAX_JSON_DEPTH"),
+    # Time.
+    "UTC": ("crmkit.clock", "UTC"),
+    "Clock": ("crmkit.clock", "Clock"),
+    "SystemClock": ("crmkit.clock", "SystemClock"),
+    "FixedClock": ("crmkit.clock", "FixedClock"),
+    "ensure_utc": ("crmkit.clock", "ensure_utc"),
+    "parse_timestamp": ("crmkit.clock", "parse_timestamp"),
+    "utc_in_range": ("crmkit.clock", "utc_in_range"),
+    "out_of_range": ("crmkit.clock", "out_of_range"),
+    # Portable SQL and bulk writes.
+    "PortableExpression": ("crmkit.db", "PortableExpression"),
+    "days_between": ("crmkit.db", "days_between"),
+    "json_array_contains": ("crmkit.db", "json_array_contains"),
+    "allocate_ids": ("crmkit.db", "allocate_ids"),
+    "insert_rows": ("crmkit.bulk", "insert_rows"),
+    "update_rows": ("crmkit.bulk", "update_rows"),
+    "driver_value": ("crmkit.bulk", "driver_value"),
+    # Configuration and the condition language.
+    "validate_config": ("crmkit.config", "validate"),
+    "schema_validator": ("crmkit.config", "schema_validator"),
+    "is_timezone": ("crmkit.config", "is_timezone"),
+    "with_condition_schema": ("crmkit.conditions", "with_condition_schema"),
+    "check_condition": ("crmkit.conditions", "check"),
+    "evaluate_condition": ("crmkit.conditions", "evaluate"),
+    "condition_to_sql": ("crmkit.conditions", "to_sql"),
+    "CUSTOMER_FIELDS": ("crmkit.condition_sql", "CUSTOMER_FIELDS"),
+    "customer_condition": ("crmkit.condition_sql", "customer_condition"),
+    "customer_field": ("crmkit.condition_sql", "customer_field"),
+    "customer_test": ("crmkit.condition_sql", "customer_test"),
+    "is_customer_field": ("crmkit.condition_sql", "is_customer_field"),
+    "column_test": ("crmkit.condition_sql", "column_test"),
+    "JsonPath": ("crmkit.condition_sql", "JsonPath"),
+    # Reading CSV and JSON-lines files.
+    "SourceFile": ("crmkit.services.records", "SourceFile"),
+    "file_format": ("crmkit.services.records", "file_format"),
+    "unneutralise": ("crmkit.services.records", "unneutralise"),
+    "MAX_LINE_BYTES": ("crmkit.services.records", "MAX_LINE_BYTES"),
+    # Command-line helpers.
+    "State": ("crmkit.cli.common", "State"),
+    "pass_state": ("crmkit.cli.common", "pass_state"),
+    "format_option": ("crmkit.cli.common", "format_option"),
+    "as_of_option": ("crmkit.cli.common", "as_of_option"),
+    "resolve_as_of": ("crmkit.cli.common", "resolve_as_of"),
+    "output": ("crmkit.cli.common", "output"),
+    "output_document": ("crmkit.cli.common", "output_document"),
+    "jsonable": ("crmkit.models", "jsonable"),
+    "load_json_file": ("crmkit.cli.common", "load_json_file"),
+    "edited_config": ("crmkit.cli.common", "edited_config"),
+    "status": ("crmkit.cli.common", "status"),
+    "progress": ("crmkit.cli.common", "progress"),
+    "atomic_write": ("crmkit.cli.common", "atomic_write"),
+}
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .bulk import driver_value, insert_rows, update_rows
+    from .cli.common import (State, as_of_option, atomic_write, edited_config, format_option,
+                             jsonable, load_json_file, output, output_document, pass_state,
+                             progress, resolve_as_of, status)
+    from .clock import (UTC, Clock, FixedClock, SystemClock, ensure_utc, out_of_range,
+                        parse_timestamp, utc_in_range)
+    from .condition_sql import (CUSTOMER_FIELDS, JsonPath, column_test, customer_condition,
+                                customer_field, customer_test, is_customer_field)
+    from .conditions import check as check_condition
+    from .conditions import evaluate as evaluate_condition
+    from .conditions import to_sql as condition_to_sql
+    from .conditions import with_condition_schema
+    from .config import is_timezone, schema_validator
+    from .config import validate as validate_config
+    from .db import PortableExpression, allocate_ids, days_between, json_array_contains
+    from .errors import (ConfigError, ConflictError, ConsentError, CRMError, DatabaseError,
+                         NotFound, PluginError, ValidationError)
+    from .markers import hookimpl
+    from .models import (Batch, Customer, Event, Interaction, PluginInfo, Staff, TimelineEntry,
+                         WriteResult)
+    from .pipeline import raise_problems
+    from .services.records import MAX_LINE_BYTES, SourceFile, file_format, unneutralise
+    from .tables import NAMING, customers, events, interactions, staff
+    from .transaction import HookContext, Transaction
+    from .types import (MAX_JSON_DEPTH, MONEY_SCALE, JSONType, Money, UTCDateTime, json_pointer,
+                        json_problem, parse_json, to_currency, to_money)
+
+
+def __getattr__(name: str):
+    try:
+        module, attribute = _LAZY[name]
+    except KeyError:
+        raise AttributeError(f"module 'crmkit.plugin' has no attribute {name!r}") from None
+    value = getattr(importlib.import_module(module), attribute)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)
+
+
+__all__ = list(_LAZY)
