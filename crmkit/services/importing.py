@@ -154,10 +154,11 @@ _PENDING_ORGS = Table("crmkit_import_pending_orgs", _SCRATCH,
 
 _LOOKUP_CHUNK = 5000
 
-SQLITE_IMPORT_CACHE_KIB = 64 * 1024
+SQLITE_IMPORT_CACHE_KIB = 32 * 1024
 """SQLite page cache of the import's connection while it imports (the usual one is
-:data:`crmkit.db.SQLITE_CACHE_KIB`): with the scratch tables' own 8 MiB, an import's
-memory stays under 200 MB whatever the size of the file and the database."""
+:data:`crmkit.db.SQLITE_CACHE_KIB`).  The cache fills once the database outgrows it, so it
+sets the import's memory on a large database: with 64 MiB a million interactions with all
+eight plugins peaked at 222 MB, with 32 MiB at 187 MB (``benchmarks/import_memory.py``)."""
 SQLITE_SCRATCH_CACHE_KIB = 8 * 1024
 """SQLite page cache of the temporary tables (which live in a file, not in memory)."""
 
