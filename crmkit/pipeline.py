@@ -108,7 +108,9 @@ def react(tx: Transaction, kind: str, batch: Batch) -> None:
 
     tx.crm.hooks.call(f"crmkit_react_{kind}", tx, after_each=rows_still_there, batch=batch)
     tx.deliver_events()
-    tx.wrote(kind, batch, tx.delivered[before:])
+    events = tx.delivered[before:]
+    del tx.delivered[before:]  # handed on with the batch: a long transaction keeps only what it needs
+    tx.wrote(kind, batch, events)
 
 
 def after_commit(crm, written: list[tuple[str, Batch, list]]) -> list[str]:

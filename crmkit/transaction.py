@@ -58,8 +58,15 @@ class Transaction:
         return self.crm.clock.now()
 
     def wrote(self, kind: str, batch: Batch, events: list[Event]) -> None:
-        """Remember a persisted batch for the after-commit hooks (without rows unless ``keep_rows``)."""
+        """Remember a persisted batch for the after-commit hooks (without rows unless ``keep_rows``).
+
+        Without rows, nothing is kept when no plugin implements
+        ``crmkit_after_commit``: a long transaction (an atomic import) does not
+        hold every batch's events.
+        """
         if not self.keep_rows:
+            if not self.crm.hooks.impls("crmkit_after_commit"):
+                return
             batch = Batch(kind, [], batch.first_id, batch.last_id)
         self.written.append((kind, batch, events))
 

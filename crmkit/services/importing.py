@@ -1,31 +1,36 @@
 """``crmkit import``: two streaming passes over a file — check everything, then write atomically.
 
-Pass 1 reads the file record by record, turns each into a row
-(:mod:`.columns`) and checks it in batches with the pipeline's own checks
-(``crm.customers.preview`` / ``crm.interactions.check``: core rules, the
-attributes schema, every plugin's ``crmkit_validate_*``).  Across batches it
-keeps only three 8-byte numbers per row (hash of the external id, hash of the
-content, line), so a repeated external id with different content is found
-anywhere in a 1M-row file without holding the file.
+Both passes run in one transaction on one connection.  Pass 1 reads the
+file record by record, turns each into a row (:mod:`.columns`) and checks it
+in batches with the pipeline's own checks (``crm.customers.preview`` /
+``crm.interactions.check``: core rules, the attributes schema, every plugin's
+``crmkit_validate_*``).  What must be known across batches — each good row's
+external id, content hash and line, the rejected lines, the customers to
+create, the organisations of the file — goes into temporary tables on the
+import's connection (:class:`_Scratch`), and the checks that need the whole
+file (a repeated external id with different content, an organisation named
+before its row) are SQL queries over them.  Python holds one batch at a time,
+so memory does not grow with the file.
 
 Pass 2 runs only when nothing was rejected (or with ``skip_invalid``): it reads
 the file again and streams the good rows through ``record_many`` /
-``add_many`` with ``atomic=True`` — one transaction, so a failure leaves
-nothing behind.
+``add_many`` with ``atomic=True`` in the same transaction, so a failure leaves
+nothing behind.  The temporary tables are dropped before the commit (and
+vanish with a rollback).
 """
 
 from __future__ import annotations
 
-import array
+import contextlib
 import hashlib
 import itertools
 import json
 import os
-from contextlib import nullcontext
-from typing import Any, Callable, ContextManager, Iterator
+from typing import Any, Callable, ContextManager, Iterable, Iterator
 
 import attrs
-from sqlalchemy import bindparam, select
+from sqlalchemy import (BigInteger, Column, Index, Integer, MetaData, SmallInteger, Table, Text,
+                        bindparam, delete, exists, func, select, text)
 
 from .. import tables
 from ..errors import ValidationError
@@ -100,44 +105,168 @@ def import_file(crm, kind: str, path: str, fmt: str | None = None, *,
     job = _Import(crm, kind, source, create_customers, batch_size, progress)
     report = job.report
     report.dry_run = dry_run
-    job.check()
-    if source.format == "jsonl" and report.read == 0:
-        raise ValidationError(f"{path}: no records (only blank lines)")
-    if report.rejected and not skip_invalid:
-        raise ImportRejected(report)
-    if dry_run:
-        job.predict()
-        return report
-    job.write()
-    with crm.transaction() as tx:
-        tx.audit("import", kind, os.path.basename(path)[:200], {
-            "file": os.path.basename(path), "read": report.read, "created": report.created,
-            "updated": report.updated, "unchanged": report.unchanged,
-            "rejected": report.rejected, "new_customers": report.new_customers,
-            "skip_invalid": skip_invalid})
+    refusal: ValidationError | None = None
+    with crm.transaction() as tx, _Scratch.opened(tx.conn) as job.scratch:
+        job.check()
+        if source.format == "jsonl" and report.read == 0:
+            refusal = ValidationError(f"{path}: no records (only blank lines)")
+        elif report.rejected and not skip_invalid:
+            refusal = ImportRejected(report)
+        elif dry_run:
+            job.predict()
+        else:
+            job.write()
+            tx.audit("import", kind, os.path.basename(path)[:200], {
+                "file": os.path.basename(path), "read": report.read, "created": report.created,
+                "updated": report.updated, "unchanged": report.unchanged,
+                "rejected": report.rejected, "new_customers": report.new_customers,
+                "skip_invalid": skip_invalid})
+    if refusal is not None:  # raised once the scratch tables are gone, nothing else written
+        raise refusal
+    report.after_commit_errors = list(tx.after_commit_errors)
     return report
+
+
+_SCRATCH = MetaData()
+_ROWS = Table(
+    "crmkit_import_rows", _SCRATCH,
+    Column("line", Integer, primary_key=True, autoincrement=False),
+    Column("key", Text, nullable=False),
+    Column("content", BigInteger, nullable=False),
+    Column("flag", SmallInteger, nullable=False),
+    Index("crmkit_import_rows_key", "key", "line"),
+    prefixes=["TEMPORARY"])
+"""Each good row: its external id (``key``), content hash, line and what it would do."""
+_REJECTED = Table("crmkit_import_rejected", _SCRATCH,
+                  Column("line", Integer, primary_key=True, autoincrement=False),
+                  prefixes=["TEMPORARY"])
+_NEW_CUSTOMERS = Table("crmkit_import_new_customers", _SCRATCH,
+                       Column("external_id", Text, primary_key=True), prefixes=["TEMPORARY"])
+_DERIVED = Table("crmkit_import_derived", _SCRATCH,
+                 Column("digest", Text, primary_key=True),
+                 Column("seen", Integer, nullable=False), prefixes=["TEMPORARY"])
+"""How often each content digest of a row without external id has occurred so far."""
+_ORGANISATIONS = Table("crmkit_import_organisations", _SCRATCH,
+                       Column("external_id", Text, primary_key=True), prefixes=["TEMPORARY"])
+_PENDING_ORGS = Table("crmkit_import_pending_orgs", _SCRATCH,
+                      Column("line", Integer, primary_key=True, autoincrement=False),
+                      Column("ref", Text, nullable=False), prefixes=["TEMPORARY"])
+"""Customer rows naming an organisation that is neither stored nor in their batch."""
+
+_LOOKUP_CHUNK = 5000
+
+SQLITE_IMPORT_CACHE_KIB = 32 * 1024
+"""SQLite page cache of the import's connection while it imports (the usual one is
+:data:`crmkit.db.SQLITE_CACHE_KIB`).  The cache fills once the database outgrows it, so it
+sets the import's memory on a large database: with 64 MiB a million interactions with all
+eight plugins peaked at 222 MB, with 32 MiB at 187 MB (``benchmarks/import_memory.py``)."""
+SQLITE_SCRATCH_CACHE_KIB = 8 * 1024
+"""SQLite page cache of the temporary tables (which live in a file, not in memory)."""
+
+
+class _Scratch:
+    """The import's per-row state, in temporary tables on the import's connection.
+
+    Each batch adds its rows with one executemany; lookups are by key or by
+    line range, so Python holds one batch at a time whatever the file's size.
+    """
+
+    def __init__(self, conn):
+        self.conn = conn
+
+    @classmethod
+    @contextlib.contextmanager
+    def opened(cls, conn) -> Iterator["_Scratch"]:
+        """Create the tables (and bound SQLite's caches); drop them if the block succeeds.
+
+        A failure rolls the transaction back, which removes them as well.
+        """
+        sqlite = conn.dialect.name == "sqlite"
+        if sqlite:
+            usual = conn.exec_driver_sql("PRAGMA main.cache_size").scalar_one()
+            conn.exec_driver_sql(f"PRAGMA main.cache_size=-{SQLITE_IMPORT_CACHE_KIB}")
+            conn.exec_driver_sql(f"PRAGMA temp.cache_size=-{SQLITE_SCRATCH_CACHE_KIB}")
+        try:
+            _SCRATCH.create_all(conn, checkfirst=False)
+            yield cls(conn)
+            _SCRATCH.drop_all(conn, checkfirst=False)
+        finally:
+            if sqlite:
+                conn.exec_driver_sql(f"PRAGMA main.cache_size={usual}")
+
+    def insert(self, table: Table, rows: list[dict[str, Any]]) -> None:
+        if rows:
+            self.conn.execute(table.insert(), rows)
+
+    def insert_new(self, table: Table, column: str, values: Iterable[Any]) -> None:
+        """Insert the values not yet in ``table`` (its primary key is ``column``)."""
+        values = list(values)
+        if values:
+            self.conn.execute(text(f"INSERT INTO {table.name} ({column}) VALUES (:v) "
+                                   f"ON CONFLICT ({column}) DO NOTHING"),
+                              [{"v": v} for v in values])
+
+    def count(self, table: Table) -> int:
+        return self.conn.execute(select(func.count()).select_from(table)).scalar_one()
+
+    def any(self, table: Table) -> bool:
+        return self.conn.execute(select(exists().select_from(table))).scalar_one()
+
+    def rejected_between(self, first: int, last: int) -> set[int]:
+        """The rejected lines from ``first`` to ``last`` (one batch of the file)."""
+        line = _REJECTED.c.line
+        return set(self.conn.execute(select(line).where(line.between(first, last))).scalars())
+
+    def derived_counts(self, digests: list[str]) -> dict[str, int]:
+        c = _DERIVED.c
+        query = select(c.digest, c.seen).where(c.digest.in_(bindparam("d", expanding=True)))
+        found: dict[str, int] = {}
+        for start in range(0, len(digests), _LOOKUP_CHUNK):
+            found.update(self.conn.execute(
+                query, {"d": digests[start:start + _LOOKUP_CHUNK]}).all())
+        return found
+
+    def save_counts(self, counts: dict[str, int]) -> None:
+        if counts:
+            self.conn.execute(text(
+                f"INSERT INTO {_DERIVED.name} (digest, seen) VALUES (:d, :n) "
+                "ON CONFLICT (digest) DO UPDATE SET seen = excluded.seen"),
+                [{"d": d, "n": n} for d, n in counts.items()])
+
+    def reset_derived(self) -> None:
+        self.conn.execute(delete(_DERIVED))
 
 
 class _DerivedIds:
     """External ids for interactions that have none: a content hash and its occurrence number.
 
     The same file always gives the same ids (so a re-import is a no-op), and
-    two identical rows in one file stay two interactions.  Memory: one small
-    entry per row without an external id.
+    two identical rows in one file stay two interactions.  The occurrence
+    counts live in the scratch table ``crmkit_import_derived``; each pass
+    starts them again.
     """
 
-    def __init__(self):
-        self.seen: dict[int, int] = {}
+    def __init__(self, scratch: _Scratch):
+        self.scratch = scratch
+        scratch.reset_derived()
 
-    def __call__(self, row: dict[str, Any]) -> None:
-        if row.get("external_id"):
+    def __call__(self, rows: list[dict[str, Any]]) -> None:
+        """Give each row of one batch without an external id its derived one."""
+        pending = []
+        for row in rows:
+            if not row.get("external_id"):
+                digest = hashlib.blake2b(_canonical(row).encode("utf-8", "surrogatepass"),
+                                         digest_size=12).hexdigest()
+                pending.append((row, digest))
+        if not pending:
             return
-        digest = hashlib.blake2b(_canonical(row).encode("utf-8", "surrogatepass"), digest_size=12).digest()
-        key = int.from_bytes(digest[:8], "big")
-        count = self.seen.get(key, 0)
-        self.seen[key] = count + 1
-        text = "h:" + digest.hex()
-        row["external_id"] = text if count == 0 else f"{text}:{count}"
+        seen = self.scratch.derived_counts(sorted({digest for _, digest in pending}))
+        changed = {}
+        for row, digest in pending:
+            count = seen.get(digest, 0)
+            seen[digest] = changed[digest] = count + 1
+            row["external_id"] = f"h:{digest}" if count == 0 else f"h:{digest}:{count}"
+        self.scratch.save_counts(changed)
 
 
 def _content_hash(values: dict[str, Any], csv_file: bool) -> int:
@@ -163,7 +292,9 @@ def _canonical(row: dict[str, Any]) -> str:
 
 
 class _Import:
-    """The state of one import across its passes."""
+    """The state of one import across its passes (per-row state in :attr:`scratch`)."""
+
+    scratch: _Scratch
 
     def __init__(self, crm, kind, source, create_customers, batch_size, progress):
         self.crm = crm
@@ -173,14 +304,8 @@ class _Import:
         self.batch_size = batch_size
         self.progress = progress
         self.report = ImportReport(kind, source.path)
-        self.rejected: set[int] = set()
-        self.ext_hash = array.array("q")
-        self.content_hash = array.array("q")
-        self.lines = array.array("I")
-        self.flags = array.array("b")
-        self.pending_orgs: list[tuple[int, str]] = []
-        self.file_orgs: set[str] = set()
-        self.missing_customers: set[str] = set()
+        self.rejected_now: list[int] = []
+        """Lines rejected in the current batch, flushed to the scratch table after it."""
         header = source.header() if source.format == "csv" else None
         with crm.read() as conn:
             crm.refresh_plugins(conn)
@@ -196,7 +321,7 @@ class _Import:
     def check(self) -> None:
         """Read and check the whole file; remember rejected lines and duplicate evidence."""
         report = self.report
-        derive = _DerivedIds() if self.kind == "interactions" else None
+        derive = _DerivedIds(self.scratch) if self.kind == "interactions" else None
         reader = self.reader
         csv_file = self.source.format == "csv"
         with self._bar("checking", self.source.size) as tick:
@@ -212,31 +337,37 @@ class _Import:
                         for field, message in problems:
                             self.reject(record.line, field, message)
                         continue
-                    if derive is not None:
-                        derive(row)
                     rows.append(row)
                     lines.append(record.line)
                     contents[record.line] = _content_hash(record.values, csv_file)
+                if derive is not None:
+                    derive(rows)
                 if rows:
                     if self.kind == "customers":
                         self._check_customers(rows, lines, contents)
                     else:
                         self._check_interactions(rows, lines, contents)
-        for line, ref in self.pending_orgs:
-            if ref not in self.file_orgs:
-                self.reject(line, "organisation", f"{ref!r} is not an organisation customer "
-                            "(neither stored nor an organisation row of this file)")
+                self._flush_rejected()
+        if self.kind == "customers":
+            self._find_unknown_organisations()
         self._find_conflicting_repeats()
-        report.rejected = len(self.rejected)
+        report.rejected = self.scratch.count(_REJECTED)
         report.problems.sort(key=lambda p: int(p[0].split()[1]))
 
     def reject(self, line: int, field: str, message: str) -> None:
         """Record a problem of ``line`` (kept up to MAX_KEPT_PROBLEMS, counted beyond)."""
-        self.rejected.add(line)
+        self.rejected_now.append(line)
+        self._keep_problem(line, field, message)
+
+    def _keep_problem(self, line: int, field: str, message: str) -> None:
         if len(self.report.problems) < MAX_KEPT_PROBLEMS:
             self.report.problems.append((f"line {line}", field, message))
         else:
             self.report.problems_not_kept += 1
+
+    def _flush_rejected(self) -> None:
+        self.scratch.insert_new(_REJECTED, "line", sorted(set(self.rejected_now)))
+        self.rejected_now = []
 
     def _take_problems(self, problems: list[Problem]) -> set[int]:
         bad = set()
@@ -256,98 +387,103 @@ class _Import:
             if self.create_customers:
                 refs = {row["customer"] for row, _ in good}
                 known = self.crm.customers.ids_by_external_id(refs, conn)
-                self.missing_customers.update(refs - known.keys())
+                self.scratch.insert_new(_NEW_CUSTOMERS, "external_id", sorted(refs - known.keys()))
             if self.report.dry_run:
                 stored = _stored_interaction_ids(conn, [row["external_id"] for row, _ in good])
-        for row, line in good:
-            self._remember(row["external_id"], contents[line], line,
-                           _SAME if row["external_id"] in stored else _NEW)
+        self.scratch.insert(_ROWS, [
+            {"line": line, "key": row["external_id"], "content": contents[line],
+             "flag": _SAME if row["external_id"] in stored else _NEW} for row, line in good])
 
     def _check_customers(self, rows, lines, contents) -> None:
         refs = {row["organisation"] for row in rows if row.get("organisation")}
         in_chunk = {row.get("external_id") for row in rows if row.get("type") == "organisation"}
         stored_orgs = _stored_organisations(self.crm, refs - in_chunk) if refs else set()
-        checked = []
+        checked, pending = [], []
         for row, line in zip(rows, lines):
             ref = row.get("organisation")
             if ref and ref not in in_chunk and ref not in stored_orgs:
-                self.pending_orgs.append((line, ref))
+                pending.append({"line": line, "ref": ref})
                 row = {k: v for k, v in row.items() if k != "organisation"}
             checked.append(row)
+        self.scratch.insert(_PENDING_ORGS, pending)
         labels = [f"line {n}" for n in lines]
         new, updated, problems = self.crm.customers.preview(checked, labels)
         bad = self._take_problems(problems)
         new_ids, updated_ids = set(new), set(updated)
+        remembered, organisations = [], []
         for row, line in zip(rows, lines):
             if line in bad:
                 continue
             ext = row["external_id"].strip()
             if row.get("type") == "organisation":
-                self.file_orgs.add(ext)
+                organisations.append(ext)
             flag = _NEW if ext in new_ids else _UPDATED if ext in updated_ids else _SAME
-            self._remember(ext, contents[line], line, flag)
+            remembered.append({"line": line, "key": ext, "content": contents[line], "flag": flag})
+        self.scratch.insert_new(_ORGANISATIONS, "external_id", organisations)
+        self.scratch.insert(_ROWS, remembered)
 
-    def _remember(self, external_id: str, content: int, line: int, flag: int) -> None:
-        self.ext_hash.append(hash(external_id))
-        self.content_hash.append(content)
-        self.lines.append(line)
-        self.flags.append(flag)
+    def _reject_found(self, found: str, field: str, message: str) -> None:
+        """Reject every ``(line, detail)`` that the query ``found`` selects, in line order.
+
+        The lines go to the scratch table in one INSERT … SELECT; only as many
+        messages as are still kept are fetched, the rest are counted.
+        """
+        conn = self.scratch.conn
+        conn.execute(text(f"INSERT INTO {_REJECTED.name} (line) SELECT line FROM ({found}) "
+                          "AS found WHERE true ON CONFLICT (line) DO NOTHING"))
+        room = MAX_KEPT_PROBLEMS - len(self.report.problems)
+        kept = conn.execute(text(f"SELECT line, detail FROM ({found}) AS found "
+                                 "ORDER BY line LIMIT :room"), {"room": max(room, 0)}).all()
+        for line, detail in kept:
+            self._keep_problem(line, field, message.format(detail))
+        total = conn.execute(text(f"SELECT count(*) FROM ({found}) AS found")).scalar_one()
+        self.report.problems_not_kept += total - len(kept)
+
+    def _find_unknown_organisations(self) -> None:
+        """Reject people whose organisation is neither stored nor an organisation row of the file."""
+        self._reject_found(
+            f"SELECT p.line AS line, p.ref AS detail FROM {_PENDING_ORGS.name} AS p WHERE NOT "
+            f"EXISTS (SELECT 1 FROM {_ORGANISATIONS.name} AS o WHERE o.external_id = p.ref)",
+            "organisation", "{!r} is not an organisation customer "
+            "(neither stored nor an organisation row of this file)")
 
     def _find_conflicting_repeats(self) -> None:
         """A repeated external id with different content rejects the later lines.
 
-        One stable sort of the external-id hashes (rows stay in line order
-        within a group); content is compared only where a hash repeats, so the
-        peak is about two 8-byte arrays of the row count.
+        Each later row of an external id is compared with its first row, in
+        SQL over the scratch table (its index on ``(key, line)`` groups them).
         """
-        import numpy as np
-
-        self._order = self._repeat = None
-        if not self.lines:
-            return
-        ext = np.frombuffer(self.ext_hash, dtype=np.int64)
-        order = np.argsort(ext, kind="stable")
-        ordered = ext[order]
-        repeat = ordered[1:] == ordered[:-1]
-        del ordered
-        self._order, self._repeat = order, repeat
-        if not repeat.any():
-            return
-        at = np.flatnonzero(repeat) + 1
-        starts = np.flatnonzero(np.concatenate(([True], ~repeat)))
-        first = starts[np.searchsorted(starts, at, side="right") - 1]
-        content = np.frombuffer(self.content_hash, dtype=np.int64)
-        lines = np.frombuffer(self.lines, dtype=np.uint32)
-        for later, earlier in zip(order[at], order[first]):
-            if content[later] != content[earlier]:
-                self.reject(int(lines[later]), "external_id",
-                            f"repeats the external id of line {int(lines[earlier])} "
-                            "with different content")
+        rows = _ROWS.name
+        self._reject_found(
+            f"SELECT later.line AS line, head.line AS detail FROM {rows} AS later "
+            f"JOIN (SELECT key, min(line) AS line FROM {rows} GROUP BY key HAVING count(*) > 1)"
+            f" AS head ON head.key = later.key AND later.line > head.line "
+            f"JOIN {rows} AS head_row ON head_row.line = head.line "
+            "WHERE later.content <> head_row.content",
+            "external_id", "repeats the external id of line {} with different content")
 
     # -- dry run ----------------------------------------------------------------------
 
     def predict(self) -> None:
         """Fill the report's counts with what the write pass would do (``dry_run``)."""
-        import numpy as np
-
         report = self.report
-        report.new_customers = len(self.missing_customers)
-        if self._order is None:
-            return
-        order = self._order
-        first = np.concatenate(([True], ~self._repeat))  # first row of each external id
-        lines = np.frombuffer(self.lines, dtype=np.uint32)[order]
-        flags = np.frombuffer(self.flags, dtype=np.int8)[order]
-        rejected = np.fromiter(self.rejected, dtype=np.uint32, count=len(self.rejected))
-        keep = ~np.isin(lines, rejected)
-        report.created = int(np.count_nonzero(first & keep & (flags == _NEW)))
-        report.updated = int(np.count_nonzero(first & keep & (flags == _UPDATED)))
-        report.unchanged = int(np.count_nonzero(keep)) - report.created - report.updated
+        report.new_customers = self.scratch.count(_NEW_CUSTOMERS)
+        conn = self.scratch.conn
+        rows, rejected = _ROWS.name, _REJECTED.name
+        kept = f"NOT EXISTS (SELECT 1 FROM {rejected} AS x WHERE x.line = r.line)"
+        counts = dict(conn.execute(text(
+            f"SELECT r.flag, count(*) FROM {rows} AS r "
+            f"WHERE r.line IN (SELECT min(line) FROM {rows} GROUP BY key) AND {kept} "
+            "GROUP BY r.flag")).all())
+        report.created = counts.get(_NEW, 0)
+        report.updated = counts.get(_UPDATED, 0)
+        total = conn.execute(text(f"SELECT count(*) FROM {rows} AS r WHERE {kept}")).scalar_one()
+        report.unchanged = total - report.created - report.updated
 
     # -- pass 2: write ----------------------------------------------------------------
 
     def write(self) -> None:
-        """Stream the good rows through the write pipeline in one atomic transaction."""
+        """Stream the good rows through the write pipeline in the import's transaction."""
         report = self.report
         crm = self.crm
         if self.kind == "interactions":
@@ -355,11 +491,12 @@ class _Import:
                 result = crm.interactions.record_many(
                     self._rows(tick), batch_size=self.batch_size, atomic=True,
                     create_customers=self.create_customers)
-            report.new_customers = len(self.missing_customers)
+            report.new_customers = self.scratch.count(_NEW_CUSTOMERS)
         else:
-            passes = 2 if self.file_orgs else 1
+            organisations = self.scratch.any(_ORGANISATIONS)
+            passes = 2 if organisations else 1
             with self._bar("writing", self.source.size * passes) as tick:
-                if self.file_orgs:  # organisations first: people refer to them
+                if organisations:  # organisations first: people refer to them
                     rows: Iterator[dict] = itertools.chain(
                         self._rows(tick, lambda r: r.get("type") == "organisation"),
                         self._rows(tick, lambda r: r.get("type") != "organisation"))
@@ -369,28 +506,29 @@ class _Import:
                                                 upsert=True)
         report.created, report.updated = result.created, result.updated
         report.unchanged = result.unchanged
-        report.after_commit_errors = list(result.after_commit_errors)
         report.written = True
 
     def _rows(self, tick, wanted: Callable[[dict], bool] | None = None) -> Iterator[dict]:
-        derive = _DerivedIds() if self.kind == "interactions" else None
-        rejected = self.rejected
+        derive = _DerivedIds(self.scratch) if self.kind == "interactions" else None
         reader = self.reader
-        for record in self.source.records(tick):
-            if record.problem is not None:
-                continue
-            row, _ = reader(record.values)
-            if row is None:
-                continue
+        for chunk in batched(self.source.records(tick), self.batch_size):
+            rows, lines = [], []
+            for record in chunk:
+                if record.problem is None:
+                    row, _ = reader(record.values)
+                    if row is not None:
+                        rows.append(row)
+                        lines.append(record.line)
             if derive is not None:
-                derive(row)
-            if record.line in rejected or (wanted is not None and not wanted(row)):
-                continue
-            yield row
+                derive(rows)
+            rejected = self.scratch.rejected_between(chunk[0].line, chunk[-1].line)
+            for row, line in zip(rows, lines):
+                if line not in rejected and (wanted is None or wanted(row)):
+                    yield row
 
     def _bar(self, label: str, length: int):
         if self.progress is None:
-            return nullcontext(None)
+            return contextlib.nullcontext(None)
         return self.progress(label, length)
 
 
