@@ -10,6 +10,7 @@ from sqlalchemy import case, func, select
 
 from crmkit.clock import ensure_utc
 from crmkit.errors import ValidationError
+from crmkit.sentiment import Sentiment, score_texts
 from crmkit.tables import customers
 
 from . import engagement as engagement_rules
@@ -33,7 +34,9 @@ class Mention:
     likes: int
     comments: int
     shares: int
-    sentiment: float
+    sentiment: float | None
+    language: str | None
+    unscored_reason: str | None
     label: str
 
 
@@ -46,6 +49,7 @@ class SentimentSummary:
     neutral: int
     negative: int
     average: float | None
+    unscored: int = 0
 
 
 class SocialAPI:
@@ -127,23 +131,27 @@ class SocialAPI:
         with self.crm.transaction() as tx:
             return mention_rules.store(tx.context("social"), rows)
 
-    def score(self, text: str) -> tuple[float, str]:
-        """VADER's compound score of ``text`` and its label under the configured thresholds."""
-        value = sentiment.score(text)
-        return value, sentiment.label(value, self._config())
+    def score(self, text: str) -> tuple[float | None, str]:
+        """The score of ``text`` by the analyser for its language and its label (``unscored``
+        with no score when no analyser handles the language)."""
+        result = self.analyse(text)
+        return result.score, sentiment.label(result.score, result.language, self._config())
+
+    def analyse(self, text: str) -> Sentiment:
+        """Score, language, analyser (or the reason it is unscored) of one text."""
+        return score_texts(self.crm, [text])[0]
 
     def mentions(self, customer: str | None = None, label: str | None = None,
                  since: dt.datetime | None = None, as_of: dt.datetime | None = None,
                  limit: int | None = 100) -> list[Mention]:
         """Mentions posted up to ``as_of``, newest first, optionally of one customer or label."""
-        if label is not None and label not in (sentiment.POSITIVE, sentiment.NEUTRAL,
-                                               sentiment.NEGATIVE):
-            raise ValidationError(f"label: {label!r} is not one of positive, neutral, negative")
+        if label is not None and label not in sentiment.LABELS:
+            raise ValidationError(f"label: {label!r} is not one of {', '.join(sentiment.LABELS)}")
         m = mentions.c
-        mood = sentiment.label_sql(m.sentiment, self._config())
+        mood = sentiment.label_sql(m.sentiment, m.language, self._config())
         query = (select(m.id, m.platform, m.post_id, m.handle, m.customer_id,
                         customers.c.external_id, m.text, m.posted_at, m.likes, m.comments,
-                        m.shares, m.sentiment, mood.label("label"))
+                        m.shares, m.sentiment, m.language, m.unscored_reason, mood.label("label"))
                  .outerjoin(customers, customers.c.id == m.customer_id)
                  .where(m.posted_at <= self._as_of(as_of))
                  .order_by(m.posted_at.desc(), m.id.desc()))
@@ -162,7 +170,7 @@ class SocialAPI:
                           as_of: dt.datetime | None = None) -> SentimentSummary:
         """Mentions per label posted in ``[since, as_of]`` (all before ``as_of`` without ``since``)."""
         m = mentions.c
-        mood = sentiment.label_sql(m.sentiment, self._config())
+        mood = sentiment.label_sql(m.sentiment, m.language, self._config())
 
         def count(name):
             return func.coalesce(func.sum(case((mood == name, 1), else_=0)), 0)
@@ -170,6 +178,7 @@ class SocialAPI:
         query = select(func.count().label("mentions"), count(sentiment.POSITIVE).label("positive"),
                        count(sentiment.NEUTRAL).label("neutral"),
                        count(sentiment.NEGATIVE).label("negative"),
+                       count(sentiment.UNSCORED).label("unscored"),
                        func.avg(m.sentiment).label("average")).where(
             m.posted_at <= self._as_of(as_of))
         if since is not None:
@@ -178,7 +187,7 @@ class SocialAPI:
             row = conn.execute(query).mappings().one()
         average = None if row["average"] is None else round(float(row["average"]), 4)
         return SentimentSummary(int(row["mentions"]), int(row["positive"]), int(row["neutral"]),
-                                int(row["negative"]), average)
+                                int(row["negative"]), average, int(row["unscored"]))
 
     # -- engagement -------------------------------------------------------------------------------
 
