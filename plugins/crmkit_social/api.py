@@ -107,7 +107,7 @@ class SocialAPI:
     def owner(self, platform: str, handle: str) -> str | None:
         """External id of the customer owning a handle, or None."""
         platform = identity_rules.normalise_platform(platform)
-        handle = identity_rules.normalise_handle(handle)
+        handle = identity_rules.normalise_handle(handle, platform)
         with self.crm.read() as conn:
             found = identity_rules.owner(conn, platform, handle)
         return found[1] if found else None

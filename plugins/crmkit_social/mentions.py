@@ -99,7 +99,7 @@ def _normalise(record: Any, where: str, problems: list) -> dict[str, Any] | None
     if problem:
         problems.append((where, "platform", problem))
     else:
-        row["platform"] = record["platform"].strip().lower()
+        row["platform"] = identities.normalise_platform(record["platform"])
     post_id = record["post_id"]
     if isinstance(post_id, int) and not isinstance(post_id, bool):
         post_id = str(post_id)
@@ -110,11 +110,11 @@ def _normalise(record: Any, where: str, problems: list) -> dict[str, Any] | None
                          f"with {ERASED_PREFIX!r}"))
     else:
         row["post_id"] = post_id.strip()
-    problem = identities.handle_problem(record["handle"])
+    problem = identities.handle_problem(record["handle"], row.get("platform"))
     if problem:
         problems.append((where, "handle", problem))
     else:
-        row["handle"] = identities.normalise_handle(record["handle"])
+        row["handle"] = identities.normalise_handle(record["handle"], row.get("platform"))
     text = record.get("text")
     if text is not None and not isinstance(text, str):
         problems.append((where, "text", f"must be text, got {type(text).__name__}"))

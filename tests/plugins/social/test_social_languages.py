@@ -28,7 +28,7 @@ def labelled_set() -> list[tuple[str, str, str]]:
 def social(crm):
     crm.plugins.enable("social")
     crm.customers.add("C1", "Alice")
-    crm.plugin("social").link_handle("C1", "wechat", "alice")
+    crm.plugin("social").link_handle("C1", "wechat", "Alice_Wang")
     return crm
 
 
@@ -66,9 +66,9 @@ def test_a_negative_chinese_mention_opens_a_case_and_a_question_does_not(social)
     social.plugins.enable("operational")
     api = social.plugin("social")
     result = api.import_mentions([
-        {"platform": "wechat", "post_id": "1", "handle": "alice",
+        {"platform": "wechat", "post_id": "1", "handle": "alice_wang",
          "text": "服务太差了，再也不来了", "posted_at": "2024-12-31"},
-        {"platform": "wechat", "post_id": "2", "handle": "alice",
+        {"platform": "wechat", "post_id": "2", "handle": "alice_wang",
          "text": "请问周末营业吗？", "posted_at": "2024-12-31"}])
     assert result.alerts == 1
     by_post = {m.post_id: m for m in api.mentions()}
@@ -85,11 +85,11 @@ def test_a_negative_chinese_mention_opens_a_case_and_a_question_does_not(social)
 def test_a_language_without_an_analyser_is_stored_unscored_with_the_reason(social):
     api = social.plugin("social")
     result = api.import_mentions([
-        {"platform": "wechat", "post_id": "ru", "handle": "alice",
+        {"platform": "wechat", "post_id": "ru", "handle": "alice_wang",
          "text": "Ужасный сервис, никогда больше не приду", "posted_at": "2024-12-31"},
-        {"platform": "wechat", "post_id": "ar", "handle": "alice",
+        {"platform": "wechat", "post_id": "ar", "handle": "alice_wang",
          "text": "الخدمة سيئة جدا", "posted_at": "2024-12-31"},
-        {"platform": "wechat", "post_id": "emoji", "handle": "alice",
+        {"platform": "wechat", "post_id": "emoji", "handle": "alice_wang",
          "text": "😡😡😡", "posted_at": "2024-12-31"}])
     assert result.alerts == 0
     by_post = {m.post_id: m for m in api.mentions()}
@@ -108,7 +108,7 @@ def test_mentions_cli_shows_the_language_and_sentiment_shows_the_reason(social, 
     import json
 
     social.plugin("social").import_mentions([
-        {"platform": "wechat", "post_id": "1", "handle": "alice",
+        {"platform": "wechat", "post_id": "1", "handle": "alice_wang",
          "text": "快递很快，包装也很好", "posted_at": "2024-12-31"}])
     code, out, _ = run_cli("social", "mentions", "--format", "json")
     [row] = json.loads(out)
