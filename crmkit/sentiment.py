@@ -94,8 +94,8 @@ def score_texts(crm, texts: Sequence[str | None]) -> list[Sentiment]:
 
     A text with no words, or in a language no enabled plugin's analyser
     handles, comes back with ``score=None`` and ``unscored_reason`` saying why.
-    An analyser returning the wrong number of scores, or a score outside
-    [-1, 1], raises :class:`crmkit.errors.PluginError`.
+    An analyser that fails, returns the wrong number of scores, or a score
+    outside [-1, 1] raises one :class:`crmkit.errors.PluginError` naming it.
     """
     return score_with(sentiment_analysers(crm), texts)
 
@@ -118,7 +118,11 @@ def score_with(analysers: dict[str, SentimentAnalyser],
             batches.setdefault(language, []).append(n)
     for language, positions in batches.items():
         analyser = analysers[language]
-        scores = list(analyser.score([texts[n] for n in positions]))
+        try:
+            scores = list(analyser.score([texts[n] for n in positions]))
+        except Exception as exc:
+            raise PluginError(f"sentiment analyser {analyser.name!r} failed: "
+                              f"{type(exc).__name__}: {exc}") from exc
         if len(scores) != len(positions):
             raise PluginError(f"sentiment analyser {analyser.name!r} returned {len(scores)} "
                               f"scores for {len(positions)} texts")

@@ -194,11 +194,13 @@ def store(ctx, rows: list[dict[str, Any]]) -> ImportResult:
 
 
 def _scores(ctx, rows, existing) -> dict[tuple[str, str], dict[str, Any]]:
-    """Sentiment columns of new mentions and of stored ones whose text changed, scored in one call."""
+    """Sentiment columns of new mentions and of stored ones whose text changed or that are
+    unscored (an analyser for their language may have been added), scored in one call."""
     due = []
     for row in rows:
         stored = existing.get((row["platform"], row["post_id"]))
-        if stored is None or (stored["erased_at"] is None and row["text"] != stored["text"]):
+        if stored is None or (stored["erased_at"] is None and (
+                row["text"] != stored["text"] or stored["sentiment"] is None)):
             due.append(row)
     results = score_texts(ctx.crm, [row["text"] for row in due])
     return {(row["platform"], row["post_id"]): {"sentiment": r.score, "language": r.language,

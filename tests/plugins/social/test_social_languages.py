@@ -144,6 +144,8 @@ class Shouting:
         self.scores = scores
 
     def score(self, texts):
+        if self.scores == "boom":
+            raise RuntimeError("model file missing")
         return self.scores[:len(texts)] if self.scores != "short" else []
 
 
@@ -160,7 +162,16 @@ def test_a_plugin_adds_an_analyser_for_another_language(crm_url, clock):
     with crmkit.CRM.open(crm_url, clock=clock, create=True,
                          extra_plugins={"russian": analyser_plugin(Shouting([-0.75]))}) as crm:
         crm.plugins.enable("social")
+        api = crm.plugin("social")
+        post = {"platform": "vk", "post_id": "1", "handle": "ivan", "text": "Ужасный сервис",
+                "posted_at": "2024-12-30"}
+        api.import_mentions([post])
+        assert api.mentions()[0].label == "unscored"
         crm.plugins.enable("russian")
+        assert api.import_mentions([post]).updated == 1  # re-import scores the unscored mention
+        [mention] = api.mentions()
+        assert (mention.sentiment, mention.language, mention.label, mention.unscored_reason) == (
+            -0.75, "ru", "negative", None)
         [ru, zh] = score_texts(crm, ["Ужасный сервис", "服务太差了"])
         assert (ru.score, ru.language, ru.analyser) == (-0.75, "ru", "shouting")
         assert (zh.language, zh.analyser) == ("zh", "snownlp")
@@ -169,6 +180,7 @@ def test_a_plugin_adds_an_analyser_for_another_language(crm_url, clock):
 @pytest.mark.parametrize("scores, message", [
     ([1.5], "sentiment analyser 'shouting' returned 1.5; scores must be numbers from -1 to 1"),
     ("short", "sentiment analyser 'shouting' returned 0 scores for 1 texts"),
+    ("boom", "sentiment analyser 'shouting' failed: RuntimeError: model file missing"),
 ])
 def test_a_misbehaving_analyser_is_one_plugin_error(crm_url, clock, scores, message):
     with crmkit.CRM.open(crm_url, clock=clock, create=True,
