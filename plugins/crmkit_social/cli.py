@@ -99,10 +99,10 @@ def import_(state, path, file_format) -> None:
 @format_option
 @pass_state
 def mentions(state, customer, label, since, limit, as_of, fmt) -> None:
-    """List mentions with their sentiment and detected language, newest first.
+    """List mentions with their language and sentiment.
 
-    Only mentions posted up to --as-of.  An unscored mention shows why in
-    unscored_reason.
+    Newest first; only mentions posted up to --as-of.  An unscored mention
+    shows why in unscored_reason.
 
     \b
     Example:
@@ -125,7 +125,7 @@ def mentions(state, customer, label, since, limit, as_of, fmt) -> None:
 @format_option
 @pass_state
 def sentiment(state, text, fmt) -> None:
-    """Score the sentiment of TEXT with the analyser for its language.
+    """Score TEXT with the analyser for its language.
 
     The language is detected from the script of the letters (Chinese,
     English, ...); the score is labelled with that language's thresholds.  A
