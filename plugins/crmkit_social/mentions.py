@@ -6,8 +6,9 @@ with no score and the reason.
 
 Re-importing a post updates its counts (and its text and score if edited);
 it never duplicates.  A mention by a known customer (its handle is linked)
-scoring at or below its language's ``case_threshold`` emits ``social.negative_mention``
-once, the first time it is imported while its handle belongs to a customer.
+scoring at or below its language's ``case_threshold`` emits
+``social.negative_mention`` once, the first time it is imported while its
+handle belongs to a customer.
 """
 
 from __future__ import annotations
