@@ -106,6 +106,22 @@ def crmkit_customer_schema(config):
     """
 
 
+@hookspec
+def crmkit_sentiment_analysers():
+    """Return a list of sentiment analysers, each scoring texts of the languages it declares.
+
+    An analyser has ``name`` (short, shown to users), ``languages`` (codes as
+    :func:`crmkit.sentiment.detect_language` returns them: ``en``, ``zh``,
+    ``ja``, ``ko``, ``ru``, ``ar`` …) and ``score(texts) -> list[float]``: one
+    score per text from -1 (most negative) through 0 (neutral) to 1 (most
+    positive), in the order given.  Load models lazily and keep them (the hook
+    is called for every batch scored); never download at run time.  Callers
+    use :func:`crmkit.sentiment.score_texts`, which picks the analyser by the
+    text's language and leaves texts in other languages unscored.  When two
+    enabled plugins declare the same language, the first in calling order wins.
+    """
+
+
 # -- the write pipeline -------------------------------------------------------
 
 

@@ -93,6 +93,11 @@ _LAZY: dict[str, tuple[str, str]] = {
     "file_format": ("crmkit.services.records", "file_format"),
     "unneutralise": ("crmkit.services.records", "unneutralise"),
     "MAX_LINE_BYTES": ("crmkit.services.records", "MAX_LINE_BYTES"),
+    # Sentiment of free text, by language.
+    "Sentiment": ("crmkit.sentiment", "Sentiment"),
+    "SentimentAnalyser": ("crmkit.sentiment", "SentimentAnalyser"),
+    "detect_language": ("crmkit.sentiment", "detect_language"),
+    "score_texts": ("crmkit.sentiment", "score_texts"),
     # Command-line helpers.
     "State": ("crmkit.cli.common", "State"),
     "pass_state": ("crmkit.cli.common", "pass_state"),
@@ -131,6 +136,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from .models import (Batch, Customer, Event, Interaction, PluginInfo, Staff, TimelineEntry,
                          WriteResult)
     from .pipeline import raise_problems
+    from .sentiment import Sentiment, SentimentAnalyser, detect_language, score_texts
     from .services.records import MAX_LINE_BYTES, SourceFile, file_format, unneutralise
     from .tables import NAMING, customers, events, interactions, staff
     from .transaction import HookContext, Transaction

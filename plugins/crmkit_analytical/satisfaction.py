@@ -10,17 +10,22 @@ Values are rounded half up (NPS and CSAT to 0.1, CES to 0.01).  Fewer than
 ``min_sample`` answers (default 30) flag the result ``insufficient``; it is
 still shown.  VOC: the ``comment`` of surveys and the ``text`` of complaints
 get every tag one of whose keywords they contain (case-insensitive), counted
-per tag and month.  All counting happens in SQL.
+per tag and month.  A Chinese keyword must be a whole word of the text as
+jieba segments it ("退款" matches "我要退款"; "款" does not match "款式"), so
+only the few texts containing a Chinese keyword are segmented, in Python;
+every other count happens in SQL.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
-from sqlalchemy import and_, case, func, or_, select
+from sqlalchemy import and_, case, false, func, not_, or_, select
 
+from crmkit.plugin import detect_language
 from crmkit.plugin import interactions as I
 
 from .results import Score, VOCCount
@@ -121,19 +126,55 @@ def voc(conn, config: dict[str, Any], as_of: dt.datetime, since: dt.datetime | N
     kinds = list(config["survey_kinds"]) + list(config["complaint_kinds"])
     text = func.lower(func.coalesce(json_text(I.c.payload, "comment"), json_text(I.c.payload, "text")))
     month = month_number(I.c.occurred_at).label("month")
-    columns = [func.sum(case((or_(*[text.contains(k.lower(), autoescape=True) for k in words]), 1),
+    split = {tag: _split_keywords(words) for tag, words in tags.items()}
+
+    def contains_any(words):
+        return or_(*[text.contains(k, autoescape=True) for k in words]) if words else false()
+
+    # SQL counts a tag's texts that contain none of its Chinese keywords; texts that do are
+    # segmented below and decided by their words (and the tag's other keywords).
+    columns = [func.sum(case((and_(contains_any(other), not_(contains_any(chinese))), 1),
                              else_=0)).label(f"t{i}")
-               for i, words in enumerate(tags.values())]
+               for i, (other, chinese) in enumerate(split.values())]
     where = [I.c.kind.in_(kinds), I.c.occurred_at <= as_of]
     if since is not None:
         where.append(I.c.occurred_at > since)
-    rows = conn.execute(select(month, *columns).where(*where).group_by(month).order_by(month))
-    result = []
-    for row in rows:
+    counts: dict[tuple[int, str], int] = {}
+    for row in conn.execute(select(month, *columns).where(*where).group_by(month)):
         for i, tag in enumerate(tags):
-            count = int(getattr(row, f"t{i}") or 0)
-            if count:
-                result.append(VOCCount(month_label(row.month), tag, count))
-    return result
+            counts[(row.month, tag)] = int(getattr(row, f"t{i}") or 0)
+    every_chinese = sorted({k for _, chinese in split.values() for k in chinese})
+    if every_chinese:
+        segment = _segmenter(tuple(every_chinese) + tuple(config["voc_user_words"]))
+        for row in conn.execute(select(month, text.label("text"))
+                                .where(*where, contains_any(every_chinese))):
+            words = set(segment(row.text))
+            for tag, (other, chinese) in split.items():
+                if any(k in row.text for k in chinese) and (
+                        not words.isdisjoint(chinese) or any(k in row.text for k in other)):
+                    counts[(row.month, tag)] = counts.get((row.month, tag), 0) + 1
+    return [VOCCount(month_label(m), tag, n) for (m, tag), n in
+            sorted(counts.items(), key=lambda item: (item[0][0], item[0][1])) if n]
+
+
+def _split_keywords(words: list[str]) -> tuple[list[str], list[str]]:
+    """A tag's keywords, lower-cased: (matched as substrings, Chinese ones matched as words)."""
+    lowered = [w.lower() for w in words]
+    chinese = [w for w in lowered if detect_language(w) == "zh"]
+    return [w for w in lowered if w not in chinese], chinese
+
+
+@functools.lru_cache(maxsize=8)
+def _segmenter(words: tuple[str, ...]):
+    """jieba's word splitter that keeps each of ``words`` (keywords, product names) whole."""
+    import logging
+
+    import jieba
+
+    jieba.setLogLevel(logging.WARNING)
+    tokenizer = jieba.Tokenizer()
+    for word in words:
+        tokenizer.add_word(word.lower())
+    return tokenizer.lcut
 
 

@@ -2,7 +2,8 @@
 
 Handles are normalised (``@Alice`` is ``alice``) and belong to one customer;
 mentions import from CSV or JSON Lines, deduplicated by (platform, post_id),
-scored by VADER; a strongly negative mention by a known customer emits
+scored by the sentiment analyser for their language (English: VADER,
+Chinese: SnowNLP; other languages stay unscored); a strongly negative mention by a known customer emits
 ``social.negative_mention``; referral codes link new customers to their
 referrer, and the referee's first purchase emits ``referral.converted``.
 """
@@ -17,7 +18,8 @@ from crmkit import hookimpl
 
 PLUGIN = crmkit.PluginInfo(
     name="social",
-    description="Social CRM: handles, mention import with VADER sentiment, engagement, referrals.",
+    description="Social CRM: handles, mention import with English and Chinese sentiment, "
+                "engagement, referrals.",
 )
 
 HERE = Path(__file__).parent
@@ -41,13 +43,23 @@ def crmkit_config_schema():
 def crmkit_check_config(crm, config):
     from crmkit.plugin import ConfigError
 
-    if config["negative_threshold"] >= config["positive_threshold"]:
-        raise ConfigError(f"/negative_threshold: {config['negative_threshold']} must be below "
-                          f"positive_threshold ({config['positive_threshold']})")
-    if config["case_threshold"] > config["negative_threshold"]:
-        raise ConfigError(f"/case_threshold: {config['case_threshold']} must not exceed "
-                          f"negative_threshold ({config['negative_threshold']}): only negative "
-                          "mentions open cases")
+    levels = [("", config)] + [(f"/language_thresholds/{language}", limits)
+                               for language, limits in config["language_thresholds"].items()]
+    for where, limits in levels:
+        if limits["negative_threshold"] >= limits["positive_threshold"]:
+            raise ConfigError(f"{where}/negative_threshold: {limits['negative_threshold']} must be "
+                              f"below positive_threshold ({limits['positive_threshold']})")
+        if limits["case_threshold"] > limits["negative_threshold"]:
+            raise ConfigError(f"{where}/case_threshold: {limits['case_threshold']} must not "
+                              f"exceed negative_threshold ({limits['negative_threshold']}): only "
+                              "negative mentions open cases")
+
+
+@hookimpl
+def crmkit_sentiment_analysers():
+    from .sentiment import ANALYSERS
+
+    return list(ANALYSERS)
 
 
 @hookimpl

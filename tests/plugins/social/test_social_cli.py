@@ -40,7 +40,8 @@ def test_import_mentions_engagement_and_referrals(run_cli, tmp_path):
     assert [(r["period_start"], r["handle"], r["engagement"]) for r in json.loads(out)] == [
         ("2024-12-01T00:00:00+00:00", "alice", 5 + 2 + 2 + 6 + 3)]
     code, out, _ = run_cli("social", "sentiment", "I love this!", "--format", "json")
-    assert json.loads(out) == {"score": 0.6696, "label": "positive"}
+    assert json.loads(out) == {"score": 0.6696, "label": "positive", "language": "en",
+                               "analyser": "vader"}
     code, out, _ = run_cli("social", "handles", "--format", "csv")
     assert out.splitlines()[:2] == ["customer,platform,handle,linked_at",
                                     out.splitlines()[1]] and out.splitlines()[1].startswith(
