@@ -142,3 +142,7 @@ def _checked(analyser: SentimentAnalyser, value: Any) -> float:
         raise PluginError(f"sentiment analyser {analyser.name!r} returned {value!r}; "
                           "scores must be numbers from -1 to 1")
     return float(value)
+
+
+__all__ = ["NO_LETTERS", "NO_TEXT", "Sentiment", "SentimentAnalyser", "detect_language",
+           "score_texts", "score_with", "sentiment_analysers"]
