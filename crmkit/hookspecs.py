@@ -247,11 +247,24 @@ def crmkit_demo(crm, rng):
     """
 
 
+@hookspec
+def crmkit_demo_refresh(crm):
+    """Return lines that ``crmkit demo`` prints after its report, recomputed on every run.
+
+    The demo's report is stored and shown again, unchanged, when ``crmkit demo``
+    runs on the same database.  What depends on this machine rather than on
+    the data (charts drawn with an optional package, files written beside the
+    database) belongs here instead, so that it stays true: installing the
+    optional package later makes the next ``crmkit demo`` draw the charts.
+    Return a list of short strings.
+    """
+
+
 __all__ = [
     "crmkit_config_schema", "crmkit_check_config", "crmkit_migrations", "crmkit_tables",
     "crmkit_cli", "crmkit_plugin_api", "crmkit_event_types", "crmkit_customer_schema",
     "crmkit_validate_customers", "crmkit_validate_interactions", "crmkit_enrich_interactions",
     "crmkit_react_customers", "crmkit_react_interactions", "crmkit_on_events",
     "crmkit_after_commit", "crmkit_sweep", "crmkit_timeline", "crmkit_merge_customers",
-    "crmkit_export_customer", "crmkit_erase_customer", "crmkit_demo",
+    "crmkit_export_customer", "crmkit_erase_customer", "crmkit_demo", "crmkit_demo_refresh",
 ]

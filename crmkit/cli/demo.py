@@ -45,6 +45,8 @@ def demo(state, count: int, per_customer: float, seed: int, force: bool) -> None
         click.echo(f"demo data already present at {hide_password(state.db_url)}; its report:")
         for line in stored["report"]:
             click.echo(line)
+        with state.open() as crm:
+            _refresh(crm)
         return
     if customers and not force:
         raise ConflictError(
@@ -87,6 +89,21 @@ def demo(state, count: int, per_customer: float, seed: int, force: bool) -> None
         with crm.transaction() as tx:
             tx.conn.execute(insert(tables.settings), {"name": "demo", "updated_at": tx.now(),
                                                       "value": {"seed": seed, "report": report}})
+        _refresh(crm)
+
+
+def _refresh(crm) -> None:
+    """Print each enabled plugin's ``crmkit_demo_refresh`` lines (never stored: they say what
+    this machine gives now, such as charts drawn with an optional package)."""
+    from ..errors import CRMError
+
+    for name in crm.enabled_plugins():
+        try:
+            lines = crm.hooks.call_one(name, "crmkit_demo_refresh", None, crm=crm) or []
+        except CRMError as exc:
+            lines = [f"not shown: {exc}"]
+        for line in lines:
+            click.echo(f"{name} {line}")
 
 
 def _existing(state) -> tuple[dict | None, int]:

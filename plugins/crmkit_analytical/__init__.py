@@ -125,3 +125,10 @@ def crmkit_demo(crm, rng):
     from .demo import run
 
     return run(crm, rng)
+
+
+@hookimpl
+def crmkit_demo_refresh(crm):
+    from .demo import refresh
+
+    return refresh(crm)

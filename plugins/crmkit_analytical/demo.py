@@ -84,7 +84,7 @@ def run(crm, rng) -> list[str]:
     top = sorted(segments.items(), key=lambda kv: -kv[1])[:4]
     lines.append(f"RFM: {sum(segments.values())} buyers; "
                  + ", ".join(f"{k} {v}" for k, v in top))
-    pareto = api.pareto(now, curve_points=200 if charts.available() else 0)
+    pareto = api.pareto(now)
     lines.append(f"Pareto: top {pareto.top_share:.0%} of customers bring "
                  f"{pareto.top_revenue_share}% of revenue; {pareto.customer_share_for_target}% "
                  f"of customers bring {pareto.revenue_target:.0%}")
@@ -93,8 +93,16 @@ def run(crm, rng) -> list[str]:
         f"{s.metric.upper()} {s.value} ({s.responses} answers)" for s in scores.values()))
     lines.append("KPIs: " + "; ".join(f"{k.name} {k.value} vs {k.target} {k.status}"
                                       + (f" ({k.note})" if k.note else "") for k in api.kpis(now)))
-    lines.append(_charts(crm, api, now, pareto))
     return lines
+
+
+def refresh(crm) -> list[str]:
+    """The demo's charts, drawn now (or how to get them): they depend on this machine having
+    matplotlib, not on the stored data, so they are redone on every ``crmkit demo``."""
+    api = crm.plugin("analytical")
+    now = crm.clock.now()
+    pareto = api.pareto(now, curve_points=200) if charts.available() else None
+    return [_charts(crm, api, now, pareto)]
 
 
 def _g(value) -> str:

@@ -30,6 +30,10 @@ def run_demo(crm):
     return crm.hooks.call_one("analytical", "crmkit_demo", None, crm=crm, rng=random.Random(1))
 
 
+def refresh_demo(crm):
+    return crm.hooks.call_one("analytical", "crmkit_demo_refresh", None, crm=crm)
+
+
 def test_demo_reports_what_it_stored(demo_crm, monkeypatch):
     monkeypatch.setitem(sys.modules, "matplotlib", None)
     lines = run_demo(demo_crm)
@@ -52,14 +56,17 @@ def test_demo_reports_what_it_stored(demo_crm, monkeypatch):
     assert len(demo_crm.events.list(type="lifecycle.changed", limit=None)) == sum(stages.values())
     assert [k.name for k in api.kpis(now)] == ["revenue this year", "NPS this year",
                                              "churn this quarter", "new customers this year"]
-    assert lines[-1] == "charts: not drawn (matplotlib is missing: pip install 'crmkit[plots]')"
+    assert not any(line.startswith("charts") for line in lines)  # never in the stored report
+    assert refresh_demo(demo_crm) == [
+        "charts: not drawn (matplotlib is missing: pip install 'crmkit[plots]')"]
 
 
 def test_demo_writes_the_charts(demo_crm):
     pytest.importorskip("matplotlib")
-    lines = run_demo(demo_crm)
-    match = re.fullmatch(r"charts: (.+) in (.+)", lines[-1])
-    assert match, lines[-1]
+    run_demo(demo_crm)
+    [line] = refresh_demo(demo_crm)
+    match = re.fullmatch(r"charts: (.+) in (.+)", line)
+    assert match, line
     folder = Path(match.group(2))  # beside the SQLite file, or relative to the working directory
     for name in match.group(1).split(", "):
         assert (folder / name).read_bytes().startswith(b"\x89PNG")
@@ -75,3 +82,18 @@ def test_demo_without_repeat_purchases_says_why_there_is_no_clv(crm, clock, monk
     assert lines[0] == ("CLV: not fitted: BG/NBD fit needs repeat purchases; none of the 5 "
                         "customers has bought on more than one day")
     assert crm.plugin("analytical").last_clv_run() is None
+
+
+def test_the_chart_hint_clears_once_matplotlib_is_installed(run_cli, monkeypatch, tmp_path):
+    """The stored report is shown again on a rerun; the charts line is redone every time."""
+    monkeypatch.chdir(tmp_path)
+    with monkeypatch.context() as without:
+        without.setitem(sys.modules, "matplotlib", None)
+        code, out, err = run_cli("demo", "--customers", "60")
+    assert code == 0, err
+    assert "analytical charts: not drawn (matplotlib is missing" in out
+    code, again, err = run_cli("demo", "--customers", "60")
+    assert code == 0 and "demo data already present" in again, err
+    assert "matplotlib is missing" not in again
+    match = re.search(r"^analytical charts: (.+) in (.+)$", again, re.M)
+    assert match and "rfm-grid.png" in match.group(1), again
