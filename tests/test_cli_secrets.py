@@ -6,7 +6,6 @@ from __future__ import annotations
 import pytest
 
 from crmkit.cli import main
-from crmkit.devtools.testing import backends
 
 PASSWORD = "S3cret-Pw_42"
 
@@ -33,7 +32,7 @@ def test_no_password_is_printed_for_an_unsupported_url(capsys):
     assert "unsupported database 'mysql' in URL 'mysql://bob:***@db.example/crm'" in err
 
 
-@pytest.mark.skipif("postgresql" not in backends(), reason="needs the PostgreSQL test server")
+@pytest.mark.postgres
 def test_no_password_is_printed_by_a_real_server(capsys, postgres_server):
     url = postgres_server.create_database().replace("postgres@", f"postgres:{PASSWORD}@")
     code, out, err = run(capsys, "--db", url, "init")
