@@ -15,7 +15,7 @@ from sqlalchemy.exc import DatabaseError as SQLAlchemyDatabaseError
 from sqlalchemy.exc import OperationalError
 
 from . import db, migrate, plugins, tables
-from .clock import Clock, SystemClock
+from .clock import Clock, default_clock
 from .config import CORE_SCHEMA, validate
 from .errors import ConflictError, DatabaseError, NotFound, PluginError
 from .pipeline import after_commit
@@ -42,7 +42,7 @@ class CRM:
         self.url = url
         self.engine = db.create(url)
         plugins.guard_transactions(self.engine)
-        self.clock: Clock = clock or SystemClock()
+        self.clock: Clock = clock or default_clock()
         self.actor = actor
         self.command: str = "api"
         self._local = threading.local()

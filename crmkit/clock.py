@@ -109,7 +109,25 @@ def parse_timestamp(text: str, field: str) -> dt.datetime:
     return ensure_utc(value, field)
 
 
+NOW_VARIABLE = "CRMKIT_NOW"
+"""The environment variable that pins a process's clock (for tests and reproducible demos)."""
+
+
+def default_clock() -> Clock:
+    """The wall clock, or a :class:`FixedClock` at ``$CRMKIT_NOW`` when that is set.
+
+    Pinning lets tests drive real ``crmkit`` processes (``serve``, ``worker``) at a known
+    instant: ``CRMKIT_NOW=2026-03-01T09:00:00Z crmkit serve``.
+    """
+    import os
+
+    pinned = os.environ.get(NOW_VARIABLE)
+    if pinned:
+        return FixedClock(parse_timestamp(pinned, NOW_VARIABLE))
+    return SystemClock()
+
+
 __all__ = [
     "UTC", "EARLIEST", "LATEST", "utc_in_range", "out_of_range", "Clock", "SystemClock",
-    "FixedClock", "ensure_utc", "parse_timestamp",
+    "FixedClock", "ensure_utc", "parse_timestamp", "NOW_VARIABLE", "default_clock",
 ]

@@ -224,3 +224,16 @@ def test_an_upsert_batch_updates_each_customer_with_its_own_fields_audit_and_eve
     updated = sorted((e.payload["external_id"], e.payload["fields"])
                      for e in crm.events.list(type="customer.updated"))
     assert updated == [("C0", ["name"]), ("C1", ["tags"]), ("C2", ["name", "tags"])]
+
+
+def test_crmkit_now_pins_the_clock_of_a_process(monkeypatch, tmp_path):
+    import datetime as dt
+
+    import crmkit
+
+    monkeypatch.setenv("CRMKIT_NOW", "2026-03-01T09:00:00+01:00")
+    with crmkit.CRM.open(f"sqlite:///{tmp_path / 'pinned.db'}", create=True) as crm:
+        assert crm.clock.now() == dt.datetime(2026, 3, 1, 8, 0, tzinfo=dt.timezone.utc)
+    monkeypatch.setenv("CRMKIT_NOW", "yesterday")
+    with pytest.raises(ValidationError, match="CRMKIT_NOW: 'yesterday' is not an ISO 8601"):
+        crmkit.CRM.open(f"sqlite:///{tmp_path / 'other.db'}", create=True)
