@@ -42,7 +42,8 @@ def test_staff_roles(run_cli, crm_url):
     ok(run_cli, "staff", "add", "ben", "--name", "Ben", "--team", "sales", "--role", "viewer")
     listed = json.loads(ok(run_cli, "staff", "list", "--format", "json"))
     assert [(s["handle"], s["role"]) for s in listed] == [("ana", "agent"), ("ben", "viewer")]
-    assert ok(run_cli, "staff", "role", "ana", "manager") == "staff ana is now manager (was agent)\n"
+    assert ok(run_cli, "staff", "role", "ana", "manager") == (
+        "staff ana is now manager (was agent)\n")
     assert "role 'boss' is not defined (roles: admin, agent, manager, viewer" in fails(
         run_cli, "staff", "role", "ana", "boss")
     assert "no staff member 'nobody'" in fails(run_cli, "staff", "role", "nobody", "viewer")

@@ -21,9 +21,10 @@ def tokens() -> None:
 def create(state, handle, name, expires) -> None:
     """Create an API token and print its secret, once.
 
-    The secret is alone on the last line of the output.  Requests send it as "Authorization: Bearer SECRET" and act as the staff
-    member, with their role.  Only a hash of it is stored: it cannot be
-    shown again (revoke it and create another if it is lost).
+    The secret is alone on the last line of the output.  Requests send it
+    as "Authorization: Bearer SECRET" and act as the staff member, with
+    their role.  Only a hash of it is stored: it cannot be shown again
+    (revoke it and create another if it is lost).
 
     \b
     Example:
