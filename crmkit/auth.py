@@ -354,12 +354,18 @@ class AuthService:
         handle = _handle(handle)
         password = password if isinstance(password, str) else ""
         with self.crm.read() as conn:
-            row = conn.execute(select(s.c.handle, s.c.active, s.c.password_hash)
+            row = conn.execute(select(s.c.handle, s.c.role, s.c.active, s.c.password_hash,
+                                      s.c.failed_logins, s.c.locked_until)
                                .where(s.c.handle == handle)).first()
         if row is None or not row.active or row.password_hash is None:
             _verify(_decoy_hash(), password)  # as slow as a real attempt: no timing tell
             raise Unauthenticated(SIGN_IN_REFUSED)
         correct = _verify(row.password_hash, password)
+        if row.locked_until is not None and row.locked_until > self.crm.clock.now():
+            raise Unauthenticated(SIGN_IN_REFUSED)
+        if (correct and not row.failed_logins and row.locked_until is None
+                and not _hasher().check_needs_rehash(row.password_hash)):
+            return self._principal(row.handle, row.role)  # nothing to record
 
         def record(tx) -> Principal | None:
             now = tx.now()

@@ -366,3 +366,19 @@ def test_existing_staff_become_admins_on_upgrade(crm_url, clock):
         assert crm.staff.add("new", "New Hire", "sales").role == "agent"
         _, secret = crm.tokens.create("old")
         assert crm.auth.authenticate_token(secret).handle == "old"
+
+
+def test_a_hash_with_outdated_parameters_is_renewed_at_sign_in(crm):
+    from argon2 import PasswordHasher
+    from sqlalchemy import update
+
+    crm.staff.add("ana", "Ana", "sales")
+    weak = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1).hash("correct horse")
+    with crm.connect(write=True) as conn:
+        conn.execute(update(tables.staff).values(password_hash=weak))
+        conn.commit()
+    assert crm.auth.authenticate_password("ana", "correct horse").handle == "ana"
+    with crm.connect() as conn:
+        renewed = conn.execute(select(tables.staff.c.password_hash)).scalar()
+    assert renewed != weak and not PasswordHasher().check_needs_rehash(renewed)
+    assert crm.auth.authenticate_password("ana", "correct horse").handle == "ana"
