@@ -238,7 +238,8 @@ def test_configured_roles(crm):
 
 
 @pytest.mark.parametrize("roles, message", [
-    ({"agent": [""]}, "/roles/agent/0"),
+    ({"agent": [""]}, "core config: /roles/agent/0: ''"),
+    ({"agent": ["*"], "bad role": ["*"]}, "core config: /roles: 'bad role' does not match"),
     ({"agent": ["customers.read", "customers..read"]},
      "core config /roles/agent/1: 'customers..read' is not a permission pattern"),
     ({"agent": ["customers.raed"]},
