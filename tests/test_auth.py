@@ -383,3 +383,23 @@ def test_a_hash_with_outdated_parameters_is_renewed_at_sign_in(crm):
         renewed = conn.execute(select(tables.staff.c.password_hash)).scalar()
     assert renewed != weak and not PasswordHasher().check_needs_rehash(renewed)
     assert crm.auth.authenticate_password("ana", "correct horse").handle == "ana"
+
+
+def test_concurrent_failures_are_all_counted(crm):
+    from concurrent.futures import ThreadPoolExecutor
+
+    crm.staff.add("ana", "Ana", "sales")
+    crm.staff.set_password("ana", "correct horse battery")
+
+    def attempt(_) -> str:
+        try:
+            crm.auth.authenticate_password("ana", "wrong password!")
+        except Unauthenticated as refused:
+            return str(refused)
+        return "signed in"
+
+    with ThreadPoolExecutor(MAX_FAILED_SIGN_INS) as pool:
+        outcomes = list(pool.map(attempt, range(MAX_FAILED_SIGN_INS)))
+    assert outcomes == [SIGN_IN_REFUSED] * MAX_FAILED_SIGN_INS
+    with pytest.raises(Unauthenticated):  # every failure counted: the handle is locked
+        crm.auth.authenticate_password("ana", "correct horse battery")
