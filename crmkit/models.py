@@ -125,6 +125,9 @@ class PluginInfo:
     """Plugins whose hooks (and demo) run before this plugin's when they are enabled too,
     without being required; ``"*"`` means every plugin that does not say ``"*"`` itself
     (for a plugin that reports on the others, like ``assessment``)."""
+    payload_keys: tuple[str, ...] = ()
+    """Keys of interaction and event payloads whose text this plugin writes or reads and that
+    is not personal (survey scores, item categories…): erasure keeps their text."""
 
 
 def to_customer(row) -> Customer:

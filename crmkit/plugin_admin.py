@@ -76,6 +76,18 @@ class PluginAdmin:
                                        info.description, plugin.error))
         return result
 
+    def payload_keys(self) -> frozenset[str]:
+        """The payload keys installed plugins declare not personal (``PluginInfo.payload_keys``).
+
+        Every installed plugin counts, enabled or not: what a plugin wrote while it was
+        enabled keeps its meaning after it is disabled.
+        """
+        keys: set[str] = set()
+        for plugin in self.crm.installed.values():
+            if not plugins.load(plugin).broken:
+                keys.update(plugin.info.payload_keys)
+        return frozenset(keys)
+
     def _usable(self, name: str) -> plugins.InstalledPlugin:
         plugin = self.crm.installed.get(name)
         if plugin is None:

@@ -17,6 +17,7 @@ PLUGIN = crmkit.PluginInfo(
     name="analytical",
     description="Analytical CRM: RFM, CLV (BG/NBD, Gamma-Gamma), lifecycle, retention, cohorts, "
                 "NPS/CSAT/CES, funnel, Pareto, loyalty ladder, segments, KPIs.",
+    payload_keys=("nps", "csat", "ces", "sku", "category"),
 )
 
 HERE = Path(__file__).parent
@@ -118,6 +119,13 @@ def crmkit_erase_customer(ctx, customer_id):
     from .dataservices import erase
 
     erase(ctx, customer_id)
+
+
+@hookimpl
+def crmkit_demo_interactions(rng, start, end, per_customer):
+    from .demo import interactions
+
+    return interactions(rng, start, end, per_customer)
 
 
 @hookimpl

@@ -125,6 +125,13 @@ def crmkit_erase_customer(ctx, customer_id):
 
 
 @hookimpl
+def crmkit_demo_interactions(rng, start, end, per_customer):
+    from .demo import interactions
+
+    return interactions(rng, start, end, per_customer)
+
+
+@hookimpl
 def crmkit_demo(crm, rng):
     from .demo import demo
 

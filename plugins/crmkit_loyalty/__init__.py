@@ -18,6 +18,7 @@ from crmkit import hookimpl
 PLUGIN = crmkit.PluginInfo(
     name="loyalty",
     description="Loyalty program: points ledger, tiers, rewards, milestones, referral bonuses.",
+    payload_keys=("sku", "category", "refund_of"),
 )
 
 HERE = Path(__file__).parent

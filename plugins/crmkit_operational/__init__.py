@@ -16,6 +16,7 @@ PLUGIN = crmkit.PluginInfo(
     name="operational",
     description="Funnel and weighted pipeline, lead scoring, assignment, tasks, service cases "
                 "with SLAs, automation rules.",
+    payload_keys=("priority",),
 )
 
 HERE = Path(__file__).parent

@@ -15,6 +15,7 @@ from crmkit import hookimpl
 PLUGIN = crmkit.PluginInfo(
     name="testvendor",
     description="Test vendor plugin: purchase counts, welcome notes, channel blocking.",
+    payload_keys=("vendor_grade",),
 )
 
 HERE = Path(__file__).parent
