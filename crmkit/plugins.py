@@ -23,7 +23,7 @@ import attrs
 import pluggy
 from sqlalchemy import event
 
-from . import hookspecs
+from . import hookspecs, parts
 from .db import concurrency_abort
 from .errors import CRMError, PluginError
 from .markers import PROJECT
@@ -133,15 +133,30 @@ class PluginHooks:
         return f"<hooks of plugin {self.name!r}>"
 
 
-def hook_object(plugin: InstalledPlugin) -> PluginHooks:
-    """What crmkit registers with pluggy for a loaded plugin: its hook implementations, each
-    adapted (:func:`adapt`)."""
-    adapted = {}
+def implementations(plugin: InstalledPlugin) -> dict[str, Any]:
+    """A loaded plugin's hook implementations by attribute name: its ``@hookimpl`` functions,
+    and those of the parts its metadata declares (:func:`crmkit.parts.declared_hooks`) for the
+    hooks it does not implement itself."""
+    explicit: dict[str, Any] = {}
+    hooks: set[str] = set()
     for attr in dir(plugin.module):
         function = getattr(plugin.module, attr, None)
         opts = getattr(function, f"{PROJECT}_impl", None) if inspect.isroutine(function) else None
         if isinstance(opts, dict):
-            adapted[attr] = adapt(plugin.name, opts.get("specname") or attr, function)
+            explicit[attr] = function
+            hooks.add(opts.get("specname") or attr)
+    info = plugin.info
+    declared = parts.declared_hooks(plugin.module, info) if info.api or info.parts else {}
+    return {**{hook: f for hook, f in declared.items() if hook not in hooks}, **explicit}
+
+
+def hook_object(plugin: InstalledPlugin) -> PluginHooks:
+    """What crmkit registers with pluggy for a loaded plugin: its hook implementations
+    (:func:`implementations`), each adapted (:func:`adapt`)."""
+    adapted = {}
+    for attr, function in implementations(plugin).items():
+        opts = getattr(function, f"{PROJECT}_impl")
+        adapted[attr] = adapt(plugin.name, opts.get("specname") or attr, function)
     return PluginHooks(plugin.name, adapted)
 
 
@@ -153,6 +168,8 @@ def register(pm: pluggy.PluginManager, plugin: InstalledPlugin) -> None:
         pm.register(hook_object(plugin), name=plugin.name)
     except pluggy.PluginValidationError as exc:
         plugin.error = f"invalid hook implementation: {exc}"
+    except PluginError as exc:
+        plugin.error = str(exc)
 
 
 def dependency_order(plugins: dict[str, PluginInfo]) -> list[str]:
@@ -399,5 +416,5 @@ def call_impl(plugin, hook, function, argnames, tx, kwargs):
 
 __all__ = [
     "ENTRY_POINT_GROUP", "InstalledPlugin", "discover", "load", "new_manager", "register",
-    "dependency_order", "HookCaller", "call_impl", "adapt", "hook_object", "PluginHooks", "TRACE_HOOKS", "RESULTS", "RUNNING_HOOK", "guard_transactions",
+    "dependency_order", "HookCaller", "call_impl", "adapt", "implementations", "hook_object", "PluginHooks", "TRACE_HOOKS", "RESULTS", "RUNNING_HOOK", "guard_transactions",
 ]

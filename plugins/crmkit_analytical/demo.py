@@ -27,7 +27,7 @@ COMMENTS = ["great service", "delivery was late", "friendly staff", "too expensi
 CHANNELS = ["email", "sms", "phone", "web", "store", "social"]
 
 
-def interactions(rng: random.Random, start: dt.datetime, end: dt.datetime,
+def history(rng: random.Random, start: dt.datetime, end: dt.datetime,
                  per_customer: float) -> list[dict[str, Any]]:
     """One demo customer's purchases and surveys (``crmkit_demo_interactions``).
 

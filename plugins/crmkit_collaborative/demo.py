@@ -18,7 +18,7 @@ SUBJECTS = ["Following up on your message", "Your order update", "About your rec
 COMPLAINTS = ["delivery was late", "too expensive", "product broke after a week", "slow support"]
 
 
-def interactions(rng, start: dt.datetime, end: dt.datetime, per_customer: float) -> list[dict]:
+def history(rng, start: dt.datetime, end: dt.datetime, per_customer: float) -> list[dict]:
     """One demo customer's complaints over the history (``crmkit_demo_interactions``)."""
     days = (end - start).total_seconds() / 86400
     return [{"occurred_at": start + dt.timedelta(days=rng.uniform(0, days)), "kind": "complaint",
@@ -27,7 +27,7 @@ def interactions(rng, start: dt.datetime, end: dt.datetime, per_customer: float)
             for _ in range(int(rng.expovariate(1 / (per_customer * 0.045))))]
 
 
-def demo(crm, rng) -> list[str]:
+def run(crm, rng) -> list[str]:
     """Record a day of inbound contacts (routed into work items), hand some off, contact customers."""
     api = crm.plugin("collaborative")
     now = crm.clock.now().replace(microsecond=0)
