@@ -321,6 +321,21 @@ class CRM:
                     f"`crmkit plugins disable {name}`"
                 )
 
+    def plugin_states(self) -> dict[str, dict[str, Any]]:
+        """What the database records per plugin, as last loaded (:meth:`refresh_plugins`):
+        ``{name: {"enabled": bool, "config": dict, "version": str}}`` (a copy)."""
+        return {name: dict(state) for name, state in self._state.items()}
+
+    @property
+    def plugins_revision(self) -> Any:
+        """An opaque value that changes whenever the loaded plugin state changes: a cache key
+        for what depends on which plugins are enabled and how they are configured."""
+        return self._state_key
+
+    def remember_core_config(self, config: dict[str, Any]) -> None:
+        """Use ``config`` (validated, just stored in this process) as the core configuration."""
+        self._core_config = config
+
     def enabled_plugins(self) -> list[str]:
         """Names of the enabled plugins, in hook-calling order."""
         return list(self.hooks.order)

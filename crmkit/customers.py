@@ -15,7 +15,7 @@ from .db import allocate_ids, json_array_contains, lock_rows
 from .errors import ConflictError, NotFound, ValidationError
 from .models import Batch, Customer, WriteResult, to_customer
 from .pipeline import Problem, plugin_problems, raise_problems, react, run_batches
-from .transaction import Transaction
+from .transaction import ReadContext, Transaction
 from .types import (IDENTIFIER, LINE, TEXT, UNSTORABLE_TEXT, json_problem, normal_text,
                     text_problem, to_phone, unstorable_text)
 
@@ -79,7 +79,7 @@ class CustomerService:
         """Validate customer rows (core and plugins) without writing; return every problem."""
         with self.crm.read() as conn:
             self.crm.refresh_plugins(conn)
-            tx = Transaction(self.crm, conn, self.crm.actor)
+            tx = ReadContext(self.crm, conn)
             return prepare(tx, list(rows), list(labels), upsert=True)[2]
 
     def preview(self, rows: Sequence[dict[str, Any]], labels: Sequence[str]
@@ -91,7 +91,7 @@ class CustomerService:
         """
         with self.crm.read() as conn:
             self.crm.refresh_plugins(conn)
-            tx = Transaction(self.crm, conn, self.crm.actor)
+            tx = ReadContext(self.crm, conn)
             new_rows, updates, problems = prepare(tx, list(rows), list(labels), upsert=True)
         return [r["external_id"] for r in new_rows], [u[1] for u in updates], problems
 
@@ -369,7 +369,7 @@ class CustomerService:
 
     def attribute_problems(self, attributes: Any) -> list[str]:
         """Every violation of the attributes schema, as ``/pointer: message`` lines."""
-        key = (self.crm._state_key, repr(self.crm.core_config["customer_attributes"]))
+        key = (self.crm.plugins_revision, repr(self.crm.core_config["customer_attributes"]))
         if key != self._validator_key:
             self._validator = schema_validator(self.attribute_schema())
             self._validator_key = key
@@ -400,7 +400,7 @@ def write_batch(tx: Transaction, chunk: list[Any], labels: list[str], upsert: bo
     return result
 
 
-def prepare(tx: Transaction, chunk: list[Any], labels: list[str], upsert: bool):
+def prepare(tx: ReadContext, chunk: list[Any], labels: list[str], upsert: bool):
     """Check rows; split them into new rows and ``(id, external_id, old, new)`` updates."""
     problems: list[Problem] = []
     rows, row_labels = [], []

@@ -233,8 +233,9 @@ def allocate_ids(conn: Connection, table: Table, count: int) -> int:
 class PortableExpression(FunctionElement):
     """A SQL expression rendered from one template per dialect; its operands are ``{0}``, ``{1}``…
 
-    Subclass it with ``templates = {"sqlite": …, "postgresql": …}``, a ``type``
-    and ``inherit_cache = True``; the subclass compiles on both dialects.
+    Make one with :meth:`of` (or subclass it with ``templates = {"sqlite": …,
+    "postgresql": …}``, a ``type`` and ``inherit_cache = True``); it compiles on both
+    dialects.
     Plugins use it for SQL the two databases spell differently.
     """
 
@@ -246,28 +247,30 @@ class PortableExpression(FunctionElement):
         for dialect in cls.templates:
             compiles(cls, dialect)(_render)
 
+    @classmethod
+    def of(cls, name: str, type_, *, sqlite: str, postgresql: str) -> type["PortableExpression"]:
+        """A subclass named ``name`` whose result has the SQLAlchemy type ``type_``, rendered
+        from the ``sqlite`` and ``postgresql`` templates (``days_between`` is
+        ``PortableExpression.of("DaysBetween", Float(), sqlite=…, postgresql=…)``)."""
+        return type(name, (cls,), {"inherit_cache": True, "type": type_,
+                                   "templates": {"sqlite": sqlite, "postgresql": postgresql}})
+
 
 def _render(element, compiler, **kw) -> str:
     operands = [compiler.process(clause, **kw) for clause in element.clauses]
     return element.templates[compiler.dialect.name].format(*operands)
 
 
-class _JsonContains(PortableExpression):
-    inherit_cache = True
-    type = Boolean()
-    templates = {
-        "sqlite": "EXISTS (SELECT 1 FROM json_each({0}) WHERE json_each.value = {1})",
-        "postgresql": "(({0})::jsonb ? {1})",
-    }
+_JsonContains = PortableExpression.of(
+    "JsonContains", Boolean(),
+    sqlite="EXISTS (SELECT 1 FROM json_each({0}) WHERE json_each.value = {1})",
+    postgresql="(({0})::jsonb ? {1})")
 
 
-class _DaysBetween(PortableExpression):
-    inherit_cache = True
-    type = Float()
-    templates = {
-        "sqlite": "(julianday({0}) - julianday({1}))",
-        "postgresql": "(EXTRACT(EPOCH FROM ({0} - {1})) / 86400.0)",
-    }
+_DaysBetween = PortableExpression.of(
+    "DaysBetween", Float(),
+    sqlite="(julianday({0}) - julianday({1}))",
+    postgresql="(EXTRACT(EPOCH FROM ({0} - {1})) / 86400.0)")
 
 
 def json_array_contains(column, value: str) -> ColumnElement:

@@ -20,9 +20,6 @@ LAST = ["Lovelace", "Turing", "Hopper", "Torvalds", "Hamilton", "Berners-Lee", "
 COMPANIES = ["Acme", "Globex", "Initech", "Umbrella", "Hooli", "Vandelay", "Stark", "Wayne",
              "Tyrell", "Cyberdyne", "Soylent", "Wonka", "Gringotts", "Oceanic", "Massive"]
 CHANNELS = ["email", "sms", "phone", "web", "store", "social"]
-CATEGORIES = ["electronics", "books", "garden", "toys", "clothing", "grocery"]
-COMMENTS = ["great service", "delivery was late", "friendly staff", "too expensive",
-            "easy checkout", "product broke after a week", "will buy again", "slow support"]
 STAFF = [("ana", "Ana Costa", "sales"), ("ben", "Ben Okoro", "sales"), ("cai", "Cai Lin", "sales"),
          ("dee", "Dee Patel", "support"), ("eli", "Eli Novak", "support"),
          ("fay", "Fay Murphy", "support"), ("gus", "Gus Berg", "marketing"),
@@ -58,82 +55,59 @@ def customers(rng: random.Random, count: int) -> list[dict[str, Any]]:
     return orgs + people
 
 
-def interactions(rng: random.Random, customer_ids: list[str], per_customer: float,
+def interactions(crm, rng: random.Random, customer_ids: list[str], per_customer: float,
                  end: dt.datetime = DEMO_END, days: int = 730) -> Iterator[dict[str, Any]]:
-    """Each customer's history over ``days`` before ``end``: purchases, visits, calls, surveys.
+    """Each customer's history over ``days`` before ``end``, numbered ``demo-1``, ``demo-2``…
 
-    Purchases follow the processes the CLV models assume, so their fits on
-    the demo are meaningful: while alive a customer buys at a rate drawn from
-    a gamma distribution, drops out after each purchase with a probability
-    drawn from a beta distribution (BG/NBD), and spends around a personal
-    mean drawn from a gamma distribution (Gamma-Gamma).  About
-    ``per_customer`` interactions per customer on average, a little over half
-    of them purchases.
+    The core adds visits, calls, messages and refunds (about a third of
+    ``per_customer``); every enabled plugin adds the shapes its models need
+    through ``crmkit_demo_interactions`` (purchases, surveys…).
     """
     start = end - dt.timedelta(days=days)
+    last = end - dt.timedelta(minutes=1)
     serial = 0
-    mean_rate = per_customer * 0.55 / (days * 0.6)  # purchases per day while alive
     for ext in customer_ids:
-        first = start + dt.timedelta(days=rng.uniform(0, days * 0.9))
-        rate = rng.gammavariate(1.5, mean_rate / 1.5)
-        dropout = rng.betavariate(1.0, 5.0)
-        mean_spend = 4.0 / rng.gammavariate(3.0, 1 / 75)  # p / nu with nu ~ Gamma(q=3, gamma=75)
-        moments, at = [], first
-        while at < end:
-            moments.append(("purchase", at))
-            if rng.random() < dropout:
-                break
-            at += dt.timedelta(days=rng.expovariate(rate))
-        active_until = min(at, end)
-        span = max((active_until - first).total_seconds() / 86400, 1.0)
-        others = rng.expovariate(1 / (per_customer * 0.45))
-        moments += [("other", first + dt.timedelta(days=rng.uniform(0, span)))
-                    for _ in range(int(others))]
-        for what, moment in sorted(moments, key=lambda m: m[1]):
+        rows = []
+        for _plugin, contributed in crm.hooks.call(
+                "crmkit_demo_interactions", None, rng=rng, customer=ext, start=start, end=end,
+                per_customer=per_customer):
+            rows += contributed or []
+        rows += _everyday(rng, start, end, per_customer, [r["occurred_at"] for r in rows])
+        for row in sorted(rows, key=lambda r: r["occurred_at"]):
             serial += 1
-            at = (moment + dt.timedelta(minutes=rng.randrange(1440))).replace(microsecond=0)
-            at = min(at, end - dt.timedelta(minutes=1))
-            ref = f"demo-{serial}"
-            yield (_purchase(rng, ext, at, ref, mean_spend) if what == "purchase"
-                   else _one(rng, ext, at, ref))
+            yield row | {"customer": ext, "external_id": f"demo-{serial}",
+                         "occurred_at": min(row["occurred_at"].replace(microsecond=0), last)}
 
 
-def _purchase(rng: random.Random, customer: str, at: dt.datetime, external_id: str,
-              mean_spend: float) -> dict[str, Any]:
-    """A purchase of a few items whose total is gamma-distributed around ``mean_spend``."""
-    total = max(rng.gammavariate(4.0, mean_spend / 4.0), 5.0)
-    weights = [rng.random() + 0.2 for _ in range(rng.randint(1, 3))]
-    items = [{"sku": f"SKU-{rng.randrange(1000)}", "category": rng.choice(CATEGORIES),
-              "amount": str(Decimal(round(total * w / sum(weights), 2)).quantize(Decimal("0.01")))}
-             for w in weights]
-    if rng.random() < 0.5:
-        items.append({"sku": "DELIVERY", "category": "delivery", "amount": "4.99"})
-    amount = sum(Decimal(i["amount"]) for i in items)
-    return {"customer": customer, "occurred_at": at, "external_id": external_id,
-            "channel": rng.choice(CHANNELS), "kind": "purchase", "amount": amount,
-            "payload": {"items": items}}
-
-
-def _one(rng: random.Random, customer: str, at: dt.datetime, external_id: str) -> dict[str, Any]:
-    roll = rng.random()
-    base = {"customer": customer, "occurred_at": at, "external_id": external_id,
-            "channel": rng.choice(CHANNELS)}
-    if roll < 0.07:
-        return base | {"kind": "refund", "amount": Decimal(rng.randrange(500, 5000)) / 100}
-    if roll < 0.45:
-        return base | {"kind": "visit", "channel": rng.choice(["web", "store"])}
-    if roll < 0.7:
-        return base | {"kind": rng.choice(["call", "message"]),
-                       "direction": rng.choice(["inbound", "outbound"])}
-    if roll < 0.8:
-        return base | {"kind": "complaint", "payload": {"text": rng.choice(COMMENTS[1::2])}}
-    return base | {"kind": "survey", "channel": "email",
-                   "payload": {"nps": rng.choices(range(11), weights=[1, 1, 1, 1, 2, 3, 4, 7, 10, 9, 8])[0],
-                               "csat": rng.choices(range(1, 6), weights=[1, 2, 4, 8, 6])[0],
-                               "ces": rng.randint(1, 7), "comment": rng.choice(COMMENTS)}}
+def _everyday(rng: random.Random, start: dt.datetime, end: dt.datetime, per_customer: float,
+              active: list[dt.datetime]) -> list[dict[str, Any]]:
+    """Visits, calls, messages and refunds while the customer is active: between the first and
+    last of the plugins' rows (``active``), or for an exponentially distributed time (a fifth
+    of the history on average) when there are none."""
+    days = (end - start).days
+    if active:
+        first = min(active)
+        span = max((max(active) - first).total_seconds() / 86400, 1.0)
+    else:
+        first = start + dt.timedelta(days=rng.uniform(0, days * 0.9))
+        span = min(rng.expovariate(5 / days), (end - first).total_seconds() / 86400)
+    rows = []
+    for _ in range(int(rng.expovariate(1 / (per_customer * 0.35)))):
+        at = first + dt.timedelta(days=rng.uniform(0, span))
+        roll = rng.random()
+        row: dict[str, Any] = {"occurred_at": at, "channel": rng.choice(CHANNELS)}
+        if roll < 0.1:
+            row |= {"kind": "refund", "amount": Decimal(rng.randrange(500, 5000)) / 100}
+        elif roll < 0.6:
+            row |= {"kind": "visit", "channel": rng.choice(["web", "store"])}
+        else:
+            row |= {"kind": rng.choice(["call", "message"]),
+                    "direction": rng.choice(["inbound", "outbound"])}
+        rows.append(row)
+    return rows
 
 
 __all__ = [
-    "FIRST", "LAST", "COMPANIES", "CHANNELS", "CATEGORIES", "COMMENTS", "STAFF", "DEMO_END",
+    "FIRST", "LAST", "COMPANIES", "CHANNELS", "STAFF", "DEMO_END",
     "customers", "interactions",
 ]

@@ -288,6 +288,22 @@ def crmkit_demo(crm, rng):
 
 
 @hookspec
+def crmkit_demo_interactions(rng, customer, start, end, per_customer):
+    """Return this plugin's share of one demo customer's history: interaction rows.
+
+    ``crmkit demo`` calls it for every sample person (``customer`` is the external
+    id) before any plugin's ``crmkit_demo``; each row is a dict as
+    ``crm.interactions.record_many`` takes it (``kind``, ``occurred_at`` between
+    ``start`` and ``end``, ``channel``, ``amount``, ``payload``…; ``customer`` and
+    ``external_id`` are filled in by the demo).  ``per_customer`` is the average
+    number of interactions per customer the demo was asked for: the core makes
+    about a third of them (visits, calls, messages, refunds), the plugins the
+    shapes their models need (purchases as a CLV model assumes them, surveys,
+    complaints).  Draw from ``rng`` only, so a seed gives the same sample.
+    """
+
+
+@hookspec
 def crmkit_demo_refresh(crm):
     """Return lines that ``crmkit demo`` prints after its report, recomputed on every run.
 

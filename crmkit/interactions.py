@@ -16,7 +16,7 @@ from .db import allocate_ids
 from .errors import ConflictError, NotFound, ValidationError
 from .models import Batch, Interaction, WriteResult
 from .pipeline import Problem, plugin_problems, raise_problems, react, run_batches
-from .transaction import Transaction
+from .transaction import ReadContext, Transaction
 from .types import (ASCII_CONTROLS, IDENTIFIER, ISO_4217, LINE, MAX_JSON_DEPTH, MONEY_SCALE,
                     UNSTORABLE_TEXT, json_problem, normal_text, sqlite_timestamp, text_problem,
                     to_currency, to_money, unstorable_text)
@@ -75,7 +75,7 @@ class InteractionService:
               create_customers: bool = False) -> list[Problem]:
         """Validate rows (core and plugin checks) without writing; return every problem."""
         with self.crm.read() as conn:
-            tx = Transaction(self.crm, conn, self.crm.actor)
+            tx = ReadContext(self.crm, conn)
             self.crm.refresh_plugins(conn)
             _, problems = prepare(tx, list(rows), labels, create_customers, dry_run=True)
         return problems

@@ -140,6 +140,16 @@ class PluginInfo:
     """Plugins whose hooks (and demo) run before this plugin's when they are enabled too,
     without being required; ``"*"`` means every plugin that does not say ``"*"`` itself
     (for a plugin that reports on the others, like ``assessment``)."""
+    payload_keys: tuple[str, ...] = ()
+    """Keys of interaction and event payloads whose text this plugin writes or reads and that
+    is not personal (survey scores, item categories…): erasure keeps their text."""
+    api: str | None = None
+    """The class of the plugin's public API (``crm.plugin(name)``) in its ``api`` module,
+    named ``<Name>API`` (``"LoyaltyAPI"``)."""
+    parts: tuple[str, ...] = ()
+    """The parts of the plugin package the core loads by convention when their hooks are
+    called: ``cli``, ``config``, ``settings``, ``migrations``, ``tables``, ``dataservices``,
+    ``demo`` (see :mod:`crmkit.parts`)."""
 
 
 def to_customer(row) -> Customer:

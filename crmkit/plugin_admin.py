@@ -56,8 +56,9 @@ class PluginAdmin:
             with crm.read() as conn:
                 crm.refresh_plugins(conn)
         result = []
-        for name in sorted(set(crm.installed) | (set(crm._state) if known else set())):
-            state = crm._state.get(name, {}) if known else {}
+        states = crm.plugin_states() if known else {}
+        for name in sorted(set(crm.installed) | set(states)):
+            state = states.get(name, {})
             enabled = state.get("enabled", False) if known else None
             if name not in crm.installed:
                 result.append(PluginStatus(
@@ -77,6 +78,18 @@ class PluginAdmin:
             result.append(PluginStatus(name, plugin.version, enabled, tuple(info.requires), status,
                                        info.description, plugin.error))
         return result
+
+    def payload_keys(self) -> frozenset[str]:
+        """The payload keys installed plugins declare not personal (``PluginInfo.payload_keys``).
+
+        Every installed plugin counts, enabled or not: what a plugin wrote while it was
+        enabled keeps its meaning after it is disabled.
+        """
+        keys: set[str] = set()
+        for plugin in self.crm.installed.values():
+            if not plugins.load(plugin).broken:
+                keys.update(plugin.info.payload_keys)
+        return frozenset(keys)
 
     def _usable(self, name: str) -> plugins.InstalledPlugin:
         plugin = self.crm.installed.get(name)
@@ -125,7 +138,7 @@ class PluginAdmin:
                 completed = validate(self.schema(name), kept,
                                      f"plugin {name!r} kept configuration (replace it with "
                                      "--config FILE)")
-            enabled = {n for n, s in crm._state.items() if s["enabled"]}
+            enabled = {n for n, s in crm.plugin_states().items() if s["enabled"]}
             missing = [r for r in info.requires if r not in enabled]
             if missing:
                 raise PluginError(
@@ -156,11 +169,12 @@ class PluginAdmin:
         """Disable ``name`` (its data is kept); refused while an enabled plugin requires it."""
         crm = self.crm
         with crm.transaction(require_plugins=False) as tx:
-            state = crm._state.get(name)
+            states = crm.plugin_states()
+            state = states.get(name)
             if state is None or not state["enabled"]:
                 raise PluginError(f"plugin {name!r} is not enabled")
             dependants = []
-            for other, other_state in crm._state.items():
+            for other, other_state in states.items():
                 if other_state["enabled"] and other != name and other in crm.installed:
                     other_plugin = plugins.load(crm.installed[other])
                     if not other_plugin.broken and name in other_plugin.info.requires:
@@ -180,7 +194,7 @@ class PluginAdmin:
         crm = self.crm
         completed = self.validate_config(name, config)
         with crm.transaction(require_plugins=False) as tx:
-            state = crm._state.get(name)
+            state = crm.plugin_states().get(name)
             if state is None or not state["enabled"]:
                 raise PluginError(f"plugin {name!r} is not enabled: `crmkit plugins enable {name}`")
             self._check_config_hook(tx, name, completed)
@@ -207,7 +221,7 @@ class PluginAdmin:
         return self._stored_config(name)
 
     def _stored_config(self, name: str) -> dict[str, Any] | None:
-        state = self.crm._state.get(name)
+        state = self.crm.plugin_states().get(name)
         return None if state is None else state["config"]
 
     def configure_core(self, config: dict[str, Any]) -> dict[str, Any]:
@@ -221,7 +235,7 @@ class PluginAdmin:
             _upsert(tx.conn, tables.settings, {"name": "core", "value": completed,
                                                "updated_at": tx.now()}, ["name"])
             tx.audit("configure", "settings", "core", {"new": completed})
-        self.crm._core_config = completed
+        self.crm.remember_core_config(completed)
         return completed
 
     def _store(self, tx, name, enabled, version, config) -> None:

@@ -7,9 +7,15 @@ listed with its error and every other command keeps working.
 
 from __future__ import annotations
 
+import contextvars
+import functools
 import importlib
+import inspect
 import logging
+import os
 import re
+import sys
+from pprint import pprint
 from types import ModuleType
 from typing import TYPE_CHECKING, Any, Iterable
 
@@ -17,7 +23,7 @@ import attrs
 import pluggy
 from sqlalchemy import event
 
-from . import hookspecs
+from . import hookspecs, parts
 from .db import concurrency_abort
 from .errors import CRMError, PluginError
 from .markers import PROJECT
@@ -82,11 +88,76 @@ def load(plugin: InstalledPlugin) -> InstalledPlugin:
     return plugin
 
 
+TRACE_HOOKS = "CRMKIT_TRACE_HOOKS"
+"""Environment variable: ``1`` prints every hook call (arguments, implementations, results)
+to stderr."""
+
+
 def new_manager() -> pluggy.PluginManager:
-    """A pluggy manager with crmkit's hook specifications."""
+    """A pluggy manager with crmkit's hook specifications (tracing when :data:`TRACE_HOOKS`)."""
     pm = pluggy.PluginManager(PROJECT)
     pm.add_hookspecs(hookspecs)
+    if os.environ.get(TRACE_HOOKS) == "1":
+        pm.add_hookcall_monitoring(_trace_before, _trace_after)
     return pm
+
+
+def _trace_before(hook_name, hook_impls, kwargs) -> None:
+    print(file=sys.stderr)
+    print(f"{hook_name}:", file=sys.stderr)
+    pprint(dict(kwargs), width=40, indent=4, stream=sys.stderr)
+    print("Hook implementations:", file=sys.stderr)
+    pprint(list(hook_impls), width=40, indent=4, stream=sys.stderr)
+
+
+def _trace_after(outcome, hook_name, hook_impls, kwargs) -> None:
+    if outcome.exception is not None:
+        print(f"Raised: {type(outcome.exception).__name__}: {outcome.exception}", file=sys.stderr)
+        return
+    results = outcome.get_result()
+    print("Results:", file=sys.stderr)
+    pprint(results if isinstance(results, list) else [results], width=40, indent=4,
+           stream=sys.stderr)
+
+
+class PluginHooks:
+    """The object registered with pluggy for one plugin: its adapted hook implementations as
+    attributes."""
+
+    def __init__(self, name: str, implementations: dict[str, Any]):
+        self.name = name
+        for attr, function in implementations.items():
+            setattr(self, attr, function)
+
+    def __repr__(self) -> str:
+        return f"<hooks of plugin {self.name!r}>"
+
+
+def implementations(plugin: InstalledPlugin) -> dict[str, Any]:
+    """A loaded plugin's hook implementations by attribute name: its ``@hookimpl`` functions,
+    and those of the parts its metadata declares (:func:`crmkit.parts.declared_hooks`) for the
+    hooks it does not implement itself."""
+    explicit: dict[str, Any] = {}
+    hooks: set[str] = set()
+    for attr in dir(plugin.module):
+        function = getattr(plugin.module, attr, None)
+        opts = getattr(function, f"{PROJECT}_impl", None) if inspect.isroutine(function) else None
+        if isinstance(opts, dict):
+            explicit[attr] = function
+            hooks.add(opts.get("specname") or attr)
+    info = plugin.info
+    declared = parts.declared_hooks(plugin.module, info) if info.api or info.parts else {}
+    return {**{hook: f for hook, f in declared.items() if hook not in hooks}, **explicit}
+
+
+def hook_object(plugin: InstalledPlugin) -> PluginHooks:
+    """What crmkit registers with pluggy for a loaded plugin: its hook implementations
+    (:func:`implementations`), each adapted (:func:`adapt`)."""
+    adapted = {}
+    for attr, function in implementations(plugin).items():
+        opts = getattr(function, f"{PROJECT}_impl")
+        adapted[attr] = adapt(plugin.name, opts.get("specname") or attr, function)
+    return PluginHooks(plugin.name, adapted)
 
 
 def register(pm: pluggy.PluginManager, plugin: InstalledPlugin) -> None:
@@ -94,9 +165,11 @@ def register(pm: pluggy.PluginManager, plugin: InstalledPlugin) -> None:
     if plugin.broken or pm.has_plugin(plugin.name):
         return
     try:
-        pm.register(plugin.module, name=plugin.name)
+        pm.register(hook_object(plugin), name=plugin.name)
     except pluggy.PluginValidationError as exc:
         plugin.error = f"invalid hook implementation: {exc}"
+    except PluginError as exc:
+        plugin.error = str(exc)
 
 
 def dependency_order(plugins: dict[str, PluginInfo]) -> list[str]:
@@ -131,47 +204,114 @@ def dependency_order(plugins: dict[str, PluginInfo]) -> list[str]:
 
 
 class HookCaller:
-    """Calls hooks of the enabled plugins, in dependency order, each with its own context."""
+    """Calls hooks of the enabled plugins through pluggy, each implementation with its own context.
+
+    The enabled plugins are registered, in reverse dependency order, in a plugin manager of
+    their own, so pluggy's call order is the dependency order and a disabled plugin is never
+    called; ``tryfirst``/``trylast``, wrappers and ``firstresult`` work as pluggy documents.
+    """
 
     def __init__(self, pm: pluggy.PluginManager, order: Iterable[str]):
         self._pm = pm
         self.order = list(order)
-        self._impls: dict[str, list[tuple[str, Any, tuple[str, ...]]]] = {}
+        self._enabled_pm: pluggy.PluginManager | None = None
+
+    @property
+    def enabled(self) -> pluggy.PluginManager:
+        """The plugin manager holding only the enabled plugins."""
+        if self._enabled_pm is None:
+            enabled = new_manager()
+            for name in reversed(self.order):  # pluggy calls the last registered first
+                enabled.register(self._pm.get_plugin(name), name=name)
+            self._enabled_pm = enabled
+        return self._enabled_pm
 
     def impls(self, hook: str) -> list[tuple[str, Any, tuple[str, ...]]]:
-        """``(plugin, function, argnames)`` of the enabled plugins implementing ``hook``."""
-        cached = self._impls.get(hook)
-        if cached is None:
-            by_plugin = {
-                impl.plugin_name: (impl.function, tuple(impl.argnames))
-                for impl in getattr(self._pm.hook, hook).get_hookimpls()
-            }
-            cached = [(name, *by_plugin[name]) for name in self.order if name in by_plugin]
-            self._impls[hook] = cached
-        return cached
+        """``(plugin, function, argnames)`` of the enabled plugins implementing ``hook``, in
+        calling order (wrappers left out)."""
+        return [(impl.plugin_name, inspect.unwrap(impl.function), tuple(impl.argnames))
+                for impl in reversed(getattr(self.enabled.hook, hook).get_hookimpls())
+                if not (impl.wrapper or impl.hookwrapper)]
 
     def call(self, hook: str, tx: "Transaction | None", after_each=None,
              **kwargs: Any) -> list[tuple[str, Any]]:
-        """Call ``hook`` on every enabled plugin; return ``(plugin, result)`` pairs.
+        """Call ``hook`` on every enabled plugin; return ``(plugin, result)`` pairs in calling
+        order, one per implementation that ran (``None`` results included).
 
         ``ctx`` is built per plugin from ``tx``.  Exceptions are wrapped as
         :class:`PluginError` naming the plugin, except deliberate CRMErrors
         (see :func:`call_impl`).  ``after_each(plugin)``, when given, runs after each
         plugin's call: a check that blames that plugin.
         """
-        results = []
-        for name, function, argnames in self.impls(hook):
-            results.append((name, call_impl(name, hook, function, argnames, tx, kwargs)))
-            if after_each is not None:
-                after_each(name)
-        return results
+        return _call(getattr(self.enabled.hook, hook), hook, tx, after_each, kwargs)
 
     def call_one(self, plugin: str, hook: str, tx: "Transaction | None", **kwargs: Any) -> Any:
         """Call ``hook`` on one plugin (enabled or not); ``None`` if it does not implement it."""
-        for impl in getattr(self._pm.hook, hook).get_hookimpls():
-            if impl.plugin_name == plugin:
-                return call_impl(plugin, hook, impl.function, tuple(impl.argnames), tx, kwargs)
+        others = [obj for name, obj in self._pm.list_name_plugin() if name != plugin]
+        caller = self._pm.subset_hook_caller(hook, remove_plugins=others)
+        for name, result in _call(caller, hook, tx, None, kwargs):
+            if name == plugin:
+                return result
         return None
+
+
+@attrs.define
+class _Running:
+    """What the implementations of the hook call in progress report to (see :func:`_call`)."""
+
+    results: list[tuple[str, Any]] = attrs.Factory(list)
+    after_each: Any = None
+
+
+_RUNNING: contextvars.ContextVar[_Running | None] = contextvars.ContextVar(
+    "crmkit_running_hook_call", default=None)
+
+
+def _call(caller, hook: str, tx, after_each, kwargs: dict[str, Any]) -> list[tuple[str, Any]]:
+    """Run a pluggy hook caller; the adapted implementations (:func:`adapt`) record each
+    plugin's result.  ``ctx`` is passed as the transaction each adapter builds its context from."""
+    if "ctx" in (caller.spec.argnames if caller.spec else ()):
+        kwargs = {**kwargs, "ctx": tx}
+    running = _Running(after_each=after_each)
+    token = _RUNNING.set(running)
+    try:
+        caller(**kwargs)
+    finally:
+        _RUNNING.reset(token)
+    return running.results
+
+
+def adapt(plugin: str, hook: str, function):
+    """``function`` (a hook implementation of ``plugin``) as pluggy should call it: with its
+    own :class:`HookContext` in place of the transaction, failures wrapped
+    (:func:`call_impl`), its result recorded for :meth:`HookCaller.call`.  Pluggy reads the
+    implementation's argument names and options through ``functools.wraps``."""
+    argnames = tuple(p.name for p in inspect.signature(function).parameters.values()
+                     if p.default is p.empty and p.kind in (p.POSITIONAL_ONLY,
+                                                            p.POSITIONAL_OR_KEYWORD))
+    opts = getattr(function, f"{PROJECT}_impl", {}) or {}
+
+    if opts.get("wrapper") or opts.get("hookwrapper"):
+        @functools.wraps(function)
+        def wrapped(*args):
+            kwargs = dict(zip(argnames, args))
+            if "ctx" in kwargs and kwargs["ctx"] is not None:
+                kwargs["ctx"] = kwargs["ctx"].context(plugin)
+            return (yield from function(**kwargs))
+        return wrapped
+
+    @functools.wraps(function)
+    def adapted(*args):
+        kwargs = dict(zip(argnames, args))
+        tx = kwargs.pop("ctx", None)
+        result = call_impl(plugin, hook, function, argnames, tx, kwargs)
+        running = _RUNNING.get()
+        if running is not None:
+            running.results.append((plugin, result))
+            if running.after_each is not None:
+                running.after_each(plugin)
+        return result
+    return adapted
 
 
 RESULTS: dict[str, tuple[tuple[type, ...], str]] = {
@@ -278,5 +418,5 @@ def call_impl(plugin, hook, function, argnames, tx, kwargs):
 
 __all__ = [
     "ENTRY_POINT_GROUP", "InstalledPlugin", "discover", "load", "new_manager", "register",
-    "dependency_order", "HookCaller", "call_impl", "RESULTS", "RUNNING_HOOK", "guard_transactions",
+    "dependency_order", "HookCaller", "call_impl", "adapt", "implementations", "hook_object", "PluginHooks", "TRACE_HOOKS", "RESULTS", "RUNNING_HOOK", "guard_transactions",
 ]

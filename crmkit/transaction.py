@@ -28,25 +28,20 @@ MAX_EVENT_DEPTH = 32
 """Events chained deeper than this are a plugin bug: the transaction is rolled back."""
 
 
-class Transaction:
-    """One open write transaction: connection, actor, buffered events."""
+class ReadContext:
+    """Read-only work on one connection (a check, a preview, the timeline): what hooks that
+    take ``ctx`` get there.  Emitting events or audit rows is refused: nothing is written."""
 
-    def __init__(self, crm: "CRM", conn: Connection, actor: str):
+    def __init__(self, crm: "CRM", conn: Connection, actor: str | None = None):
         self.crm = crm
         self.conn = conn
-        self.actor = clean_text(actor, "actor", IDENTIFIER)
-        self._pending: list[dict[str, Any]] = []
-        self.delivered: list[Event] = []
+        self.actor = clean_text(crm.actor if actor is None else actor, "actor", IDENTIFIER)
         self._contexts: dict[str, HookContext] = {}
-        self._depth = 0
-        self.written: list[tuple[str, Batch, list[Event]]] = []
-        self.keep_rows = True
-        self.after_commit_errors: list[str] = []
         self.command: str | None = crm.command
         """The command recorded in this transaction's audit rows (erasure redacts it)."""
 
     def context(self, plugin: str) -> "HookContext":
-        """The hook context of ``plugin`` in this transaction."""
+        """The hook context of ``plugin`` here."""
         ctx = self._contexts.get(plugin)
         if ctx is None:
             ctx = HookContext(self, plugin, self.crm.plugin_config(plugin))
@@ -56,6 +51,35 @@ class Transaction:
     def now(self) -> dt.datetime:
         """The CRM clock's current time."""
         return self.crm.clock.now()
+
+    def emit(self, type: str, customer_id: int | None = None, payload: dict | None = None,
+             source: str = "core") -> None:
+        """Refused: a read writes nothing."""
+        raise PluginError(f"{_who(source)} emitted {type!r} while only reading (a check, a "
+                          "preview or the timeline): events are emitted where rows are written")
+
+    def audit(self, action: str, table_name: str, record_key: str | None,
+              changes: dict[str, Any], customer_id: int | None = None) -> None:
+        """Refused: a read writes nothing."""
+        raise PluginError(f"an audit row ({action} {table_name}) was written while only reading "
+                          "(a check, a preview or the timeline)")
+
+
+def _who(source: str) -> str:
+    return "crmkit" if source == "core" else f"plugin {source!r}"
+
+
+class Transaction(ReadContext):
+    """One open write transaction: connection, actor, buffered events."""
+
+    def __init__(self, crm: "CRM", conn: Connection, actor: str):
+        super().__init__(crm, conn, actor)
+        self._pending: list[dict[str, Any]] = []
+        self.delivered: list[Event] = []
+        self._depth = 0
+        self.written: list[tuple[str, Batch, list[Event]]] = []
+        self.keep_rows = True
+        self.after_commit_errors: list[str] = []
 
     def wrote(self, kind: str, batch: Batch, events: list[Event]) -> None:
         """Remember a persisted batch for the after-commit hooks (without rows unless ``keep_rows``).
@@ -124,9 +148,10 @@ class Transaction:
 
 @attrs.define
 class HookContext:
-    """What a hook receives as ``ctx``: the transaction seen from one plugin."""
+    """What a hook receives as ``ctx``: the transaction (or, for reads, the read context) seen
+    from one plugin."""
 
-    tx: Transaction
+    tx: ReadContext
     plugin: str
     config: dict[str, Any]
 
@@ -159,4 +184,4 @@ class HookContext:
         self.tx.audit(action, table_name, record_key, changes, customer_id)
 
 
-__all__ = ["MAX_EVENT_DEPTH", "Transaction", "HookContext"]
+__all__ = ["MAX_EVENT_DEPTH", "ReadContext", "Transaction", "HookContext"]

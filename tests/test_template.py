@@ -35,6 +35,7 @@ RENDERED = {
     "crmkit_dental_clinic/__init__.py", "crmkit_dental_clinic/api.py",
     "crmkit_dental_clinic/cli.py", "crmkit_dental_clinic/config.schema.json",
     "crmkit_dental_clinic/logic.py", "crmkit_dental_clinic/tables.py",
+    "crmkit_dental_clinic/dataservices.py", "crmkit_dental_clinic/demo.py",
     "crmkit_dental_clinic/migrations/dental_clinic_0001.py",
 }
 

@@ -74,7 +74,7 @@ def demo(state, count: int, per_customer: float, seed: int, force: bool) -> None
             " organisations)")
         people = [r["external_id"] for r in rows if r.get("type") != "organisation"]
         today = crm.clock.now().replace(hour=0, minute=0, second=0, microsecond=0)
-        stream = sample.interactions(rng, people, per_customer, end=today)  # history up to today
+        stream = sample.interactions(crm, rng, people, per_customer, end=today)  # history up to today
         with progress(stream, None, "interactions") as bar:
             result = crm.interactions.record_many(bar, batch_size=2000)
         say(f"interactions: {result.created} recorded")

@@ -226,9 +226,9 @@ def plugin_schema(name: str) -> tuple[dict[str, Any] | None, str]:
     plugin = plugins.discover()[name]
     plugins.load(plugin)
     if plugin.module is not None:
-        hook = getattr(plugin.module, "crmkit_config_schema", None)
+        hook = plugins.implementations(plugin).get("crmkit_config_schema")
         info = getattr(plugin.module, "PLUGIN", None)
-        return (hook() if callable(hook) else None), getattr(info, "description", "")
+        return (hook() if hook is not None else None), getattr(info, "description", "")
     spec = importlib.util.find_spec(plugin.source.partition(":")[0])
     if spec is not None and spec.submodule_search_locations:
         path = Path(list(spec.submodule_search_locations)[0]) / "config.schema.json"

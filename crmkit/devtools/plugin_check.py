@@ -37,6 +37,7 @@ from typing import Any, Callable, Iterable, Iterator
 import attrs
 
 from .. import __version__, plugins
+from ..markers import PROJECT
 from ..errors import CRMError, PluginError, ValidationError
 
 OK, WARN, FAIL = "ok", "warn", "fail"
@@ -163,10 +164,16 @@ def _metadata(plugin: plugins.InstalledPlugin) -> list[Finding]:
 
 def _call(plugin: plugins.InstalledPlugin, hook: str, **kwargs: Any) -> Any:
     """Call one of the plugin's describing hooks (``None`` when it does not implement it)."""
-    function = getattr(plugin.module, hook, None)
-    if function is None or _marker(plugin.module, hook) is None:
+    function = _implemented(plugin).get(hook)
+    if function is None:
         return None
     return function(**{k: v for k, v in kwargs.items() if k in _argnames(function)})
+
+
+def _implemented(plugin: plugins.InstalledPlugin) -> dict[str, Callable]:
+    """The plugin's hook implementations by hook name: its own and its declared parts'."""
+    return {(getattr(f, f"{PROJECT}_impl").get("specname") or attr): f
+            for attr, f in plugins.implementations(plugin).items()}
 
 
 def _schema(plugin: plugins.InstalledPlugin) -> list[Finding]:
@@ -319,10 +326,14 @@ def _hooks(plugin: plugins.InstalledPlugin) -> list[Finding]:
     if not any(f.status == FAIL for f in out):
         pm = plugins.new_manager()
         try:
-            pm.register(module, name=plugin.name)
+            pm.register(plugins.hook_object(plugin), name=plugin.name)
             pm.check_pending()
         except pluggy.PluginValidationError as exc:
             out.append(Finding("hooks", FAIL, f"pluggy refuses the plugin: {exc}", True))
+        except PluginError as exc:
+            out.append(Finding("hooks", FAIL, str(exc), True))
+        else:
+            implemented = sorted(set(implemented) | set(_implemented(plugin)))
     out.extend(_describing_hooks(plugin))
     if not any(f.status == FAIL for f in out):
         out.append(Finding("hooks", OK, f"{len(implemented)} hooks: " + ", ".join(
@@ -414,7 +425,7 @@ def _migrations(plugin: plugins.InstalledPlugin) -> list[Finding]:
     if holding:
         missing = [h for h in ("crmkit_merge_customers", "crmkit_export_customer",
                                "crmkit_erase_customer")
-                   if _marker(plugin.module, h) is None]
+                   if h not in _implemented(plugin)]
         if missing:
             out.append(Finding("tables", FAIL, f"{', '.join(holding)} hold customer rows but "
                                                f"the plugin does not implement "
@@ -577,7 +588,7 @@ def _enable(plugin: plugins.InstalledPlugin) -> list[Finding]:
             out.append(Finding("enable", WARN, f"the plugin rejects plain sample interactions: {exc}"))
         except Exception as exc:
             out.append(Finding("enable", FAIL, f"recording interactions fails: {exc}"))
-        if _marker(plugin.module, "crmkit_plugin_api") is not None:
+        if "crmkit_plugin_api" in _implemented(plugin):
             try:
                 crm.plugin(name)
             except Exception as exc:

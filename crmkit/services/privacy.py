@@ -34,7 +34,7 @@ from sqlalchemy import String, Text, bindparam, cast, func, insert, or_, select,
 from .. import tables
 from ..errors import NotFound, PluginError
 from ..models import Customer, jsonable, to_customer
-from .redaction import redact_command, redact_payload, redact_values
+from .redaction import CORE_KEPT_KEYS, redact_command, redact_payload, redact_values
 from .references import CustomerTable, customer_tables, pointing_at
 
 ERASED_FIELDS = ("name", "email", "phone", "preferred_channel", "attributes", "tags")
@@ -107,12 +107,14 @@ def erase(crm, external_id: str) -> Customer:
             external_id=new_id, name=None, email=None, phone=None, preferred_channel=None,
             attributes={}, tags=[], erased_at=now, updated_at=now))
         _replace_aliases(conn, found, cid, aliases)
+        kept_keys = CORE_KEPT_KEYS | crm.plugins.payload_keys()
         rows = {
             "interactions": _redact_json(conn, tables.interactions, "payload", cid,
-                                         lambda v: redact_payload(v, aliases=aliases,
+                                         lambda v: redact_payload(v, kept_keys, aliases=aliases,
                                                                   needles=needles)),
             "events": _redact_json(conn, tables.events, "payload", cid,
-                                   lambda v: redact_payload(v, aliases=aliases, needles=needles)),
+                                   lambda v: redact_payload(v, kept_keys, aliases=aliases,
+                                                            needles=needles)),
             "audit_log": _redact_audit(conn, cid),
         }
         _redact_json(conn, tables.privacy_requests, "details", cid,

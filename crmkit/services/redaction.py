@@ -1,9 +1,9 @@
 """What erasure replaces: personal text in payloads, audit values, and recorded commands.
 
 Payloads (interactions and events) keep their shape, every number and
-boolean, and the text of the non-personal keys in :data:`KEPT_KEYS` (so
-purchase items, survey scores, amounts and categories still add up); every
-other text becomes :data:`ERASED`.  Audit-log values of the person are all
+boolean, and the text of the non-personal keys — the core's :data:`CORE_KEPT_KEYS` and
+those plugins declare (``PluginInfo.payload_keys``: survey scores, item categories…), so
+analytics still add up; every other text becomes :data:`ERASED`.  Audit-log values of the person are all
 replaced (the keys, who, when and which command stay).
 """
 
@@ -15,19 +15,19 @@ from typing import Any
 ERASED = "(erased)"
 """What replaces erased text."""
 
-KEPT_KEYS = frozenset({
-    "amount", "category", "ces", "channel", "csat", "currency", "external_id", "fields",
-    "interaction_id", "kind", "language", "nps", "order_id", "priority", "refund_of", "sku",
-    "duplicate_id",
+CORE_KEPT_KEYS = frozenset({
+    "amount", "channel", "currency", "duplicate_id", "external_id", "fields", "interaction_id",
+    "kind", "language", "order_id",
 })
-"""Payload keys whose text is not personal: kept by erasure (documented in docs/data-services.md)."""
+"""Payload keys of the core whose text is not personal: kept by erasure (documented in
+docs/data-services.md)."""
 
 _COMMAND_WORD = re.compile(r"[a-z][a-z0-9_-]*\Z")
 
 
-def redact_payload(value: Any, kept: bool = False, aliases: dict[str, str] | None = None,
-                   needles: tuple[str, ...] = ()) -> Any:
-    """A payload with the text of every key outside :data:`KEPT_KEYS` replaced by ERASED.
+def redact_payload(value: Any, kept_keys: frozenset[str] = CORE_KEPT_KEYS, kept: bool = False,
+                   aliases: dict[str, str] | None = None, needles: tuple[str, ...] = ()) -> Any:
+    """A payload with the text of every key outside ``kept_keys`` replaced by ERASED.
 
     ``aliases`` maps texts to their replacement wherever they occur, kept keys
     included (erasure uses it when an external id itself was personal); kept
@@ -36,10 +36,10 @@ def redact_payload(value: Any, kept: bool = False, aliases: dict[str, str] | Non
     text but applies the aliases and needles.
     """
     if isinstance(value, dict):
-        return {k: redact_payload(v, kept or k in KEPT_KEYS, aliases, needles)
+        return {k: redact_payload(v, kept_keys, kept or k in kept_keys, aliases, needles)
                 for k, v in value.items()}
     if isinstance(value, list):
-        return [redact_payload(v, kept, aliases, needles) for v in value]
+        return [redact_payload(v, kept_keys, kept, aliases, needles) for v in value]
     if isinstance(value, str):
         if not kept:
             return ERASED
@@ -90,5 +90,5 @@ def redact_command(command: str | None) -> str | None:
 _VALUED_OPTIONS = frozenset({"--db", "--actor", "--plugin"})
 
 
-__all__ = ["ERASED", "KEPT_KEYS", "redact_command", "redact_payload", "redact_text",
+__all__ = ["ERASED", "CORE_KEPT_KEYS", "redact_command", "redact_payload", "redact_text",
            "redact_values"]

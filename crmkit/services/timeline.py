@@ -16,7 +16,7 @@ from .. import tables
 from ..clock import UTC
 from ..errors import PluginError
 from ..models import TimelineEntry
-from ..transaction import Transaction
+from ..transaction import ReadContext
 
 
 def timeline(crm, customer_id: int, limit: int = 100) -> list[TimelineEntry]:
@@ -26,7 +26,7 @@ def timeline(crm, customer_id: int, limit: int = 100) -> list[TimelineEntry]:
     with crm.read() as conn:
         crm.refresh_plugins(conn)
         entries = _interactions(conn, customer_id, limit) + _audit(conn, customer_id, limit)
-        tx = crm.current_transaction() or Transaction(crm, conn, crm.actor)
+        tx = crm.current_transaction() or ReadContext(crm, conn)
         for plugin, result in crm.hooks.call("crmkit_timeline", tx, customer_id=customer_id,
                                              limit=limit):
             for entry in result or ():

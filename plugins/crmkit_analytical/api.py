@@ -25,7 +25,7 @@ from .results import (CLVFit, CLVOutcome, CLVPrediction, CLVSummary, CohortCell,
 NAME = "analytical"
 
 
-class Analytical:
+class AnalyticalAPI:
     """Analytics over the CRM's interactions and events; see each method."""
 
     def __init__(self, crm):

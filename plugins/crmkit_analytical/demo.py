@@ -11,6 +11,8 @@ Pareto and funnel charts next to a SQLite database (else into
 from __future__ import annotations
 
 import datetime as dt
+import random
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +20,62 @@ from crmkit.plugin import CRMError
 
 from . import charts
 from .errors import ModelFitError
+
+CATEGORIES = ["electronics", "books", "garden", "toys", "clothing", "grocery"]
+COMMENTS = ["great service", "delivery was late", "friendly staff", "too expensive",
+            "easy checkout", "product broke after a week", "will buy again", "slow support"]
+CHANNELS = ["email", "sms", "phone", "web", "store", "social"]
+
+
+def history(rng: random.Random, start: dt.datetime, end: dt.datetime,
+                 per_customer: float) -> list[dict[str, Any]]:
+    """One demo customer's purchases and surveys (``crmkit_demo_interactions``).
+
+    Purchases follow the processes the CLV models assume, so their fits on the
+    demo are meaningful: while alive a customer buys at a rate drawn from a
+    gamma distribution, drops out after each purchase with a probability drawn
+    from a beta distribution (BG/NBD), and spends around a personal mean drawn
+    from a gamma distribution (Gamma-Gamma).  A little over half of
+    ``per_customer`` are purchases; surveys come while the customer is active.
+    """
+    days = (end - start).days
+    mean_rate = per_customer * 0.55 / (days * 0.6)  # purchases per day while alive
+    first = start + dt.timedelta(days=rng.uniform(0, days * 0.9))
+    rate = rng.gammavariate(1.5, mean_rate / 1.5)
+    dropout = rng.betavariate(1.0, 5.0)
+    mean_spend = 4.0 / rng.gammavariate(3.0, 1 / 75)  # p / nu with nu ~ Gamma(q=3, gamma=75)
+    rows, at = [], first
+    while at < end:
+        rows.append(_purchase(rng, at, mean_spend))
+        if rng.random() < dropout:
+            break
+        at += dt.timedelta(days=rng.expovariate(rate))
+    span = max((min(at, end) - first).total_seconds() / 86400, 1.0)
+    for _ in range(int(rng.expovariate(1 / (per_customer * 0.09)))):
+        rows.append(_survey(rng, first + dt.timedelta(days=rng.uniform(0, span))))
+    return rows
+
+
+def _purchase(rng: random.Random, at: dt.datetime, mean_spend: float) -> dict[str, Any]:
+    """A purchase of a few items whose total is gamma-distributed around ``mean_spend``."""
+    total = max(rng.gammavariate(4.0, mean_spend / 4.0), 5.0)
+    weights = [rng.random() + 0.2 for _ in range(rng.randint(1, 3))]
+    items = [{"sku": f"SKU-{rng.randrange(1000)}", "category": rng.choice(CATEGORIES),
+              "amount": str(Decimal(round(total * w / sum(weights), 2)).quantize(Decimal("0.01")))}
+             for w in weights]
+    if rng.random() < 0.5:
+        items.append({"sku": "DELIVERY", "category": "delivery", "amount": "4.99"})
+    return {"occurred_at": at + dt.timedelta(minutes=rng.randrange(1440)), "kind": "purchase",
+            "channel": rng.choice(CHANNELS), "amount": sum(Decimal(i["amount"]) for i in items),
+            "payload": {"items": items}}
+
+
+def _survey(rng: random.Random, at: dt.datetime) -> dict[str, Any]:
+    return {"occurred_at": at, "kind": "survey", "channel": "email",
+            "payload": {"nps": rng.choices(range(11), weights=[1, 1, 1, 1, 2, 3, 4, 7, 10, 9, 8])[0],
+                        "csat": rng.choices(range(1, 6), weights=[1, 2, 4, 8, 6])[0],
+                        "ces": rng.randint(1, 7), "comment": rng.choice(COMMENTS)}}
+
 
 SEGMENTS = [
     ("champions", {"field": "rfm.segment", "op": "eq", "value": "champions"},

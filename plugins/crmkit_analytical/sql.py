@@ -49,48 +49,32 @@ def to_decimal(stored_units) -> Decimal:
 _SQLITE_KEY = "'$.\"' || {1} || '\"'"  # the JSON path of the bound key {1}
 
 
-class _DayNumber(PortableExpression):
-    inherit_cache = True
-    type = Integer()
-    templates = {
-        # the date part of the stored text (UTCDateTime writes 'YYYY-MM-DD HH:MM:SS.ffffff'):
-        # julianday() of a whole instant rounds to milliseconds and CAST truncates toward zero
-        "sqlite": "CAST(julianday(substr({0}, 1, 10)) - 2440587.5 AS INTEGER)",
-        "postgresql": "(CAST(({0}) AT TIME ZONE 'UTC' AS DATE) - DATE '1970-01-01')",
-    }
+# _DayNumber: the date part of the stored text (UTCDateTime writes 'YYYY-MM-DD HH:MM:SS.ffffff'):
+# julianday() of a whole instant rounds to milliseconds and CAST truncates toward zero
+_DayNumber = PortableExpression.of(
+    "DayNumber", Integer(),
+    sqlite="CAST(julianday(substr({0}, 1, 10)) - 2440587.5 AS INTEGER)",
+    postgresql="(CAST(({0}) AT TIME ZONE 'UTC' AS DATE) - DATE '1970-01-01')")
 
+_MonthNumber = PortableExpression.of(
+    "MonthNumber", Integer(),
+    sqlite="(CAST(substr({0}, 1, 4) AS INTEGER) * 12 + CAST(substr({0}, 6, 2) AS INTEGER) - 1)",
+    postgresql=("CAST(EXTRACT(YEAR FROM ({0}) AT TIME ZONE 'UTC') * 12"
+                " + EXTRACT(MONTH FROM ({0}) AT TIME ZONE 'UTC') - 1 AS INTEGER)"))
 
-class _MonthNumber(PortableExpression):
-    inherit_cache = True
-    type = Integer()
-    templates = {
-        "sqlite": ("(CAST(substr({0}, 1, 4) AS INTEGER) * 12"
-                   " + CAST(substr({0}, 6, 2) AS INTEGER) - 1)"),
-        "postgresql": ("CAST(EXTRACT(YEAR FROM ({0}) AT TIME ZONE 'UTC') * 12"
-                       " + EXTRACT(MONTH FROM ({0}) AT TIME ZONE 'UTC') - 1 AS INTEGER)"),
-    }
+_JSONNumber = PortableExpression.of(
+    "JSONNumber", Float(),
+    sqlite=(f"(CASE WHEN json_type({{0}}, {_SQLITE_KEY}) IN ('integer', 'real') "
+            f"THEN json_extract({{0}}, {_SQLITE_KEY}) END)"),
+    postgresql=("(CASE WHEN jsonb_typeof(({0})::jsonb -> {1}) = 'number' "
+                "THEN CAST(({0})::jsonb ->> {1} AS DOUBLE PRECISION) END)"))
 
-
-class _JSONNumber(PortableExpression):
-    inherit_cache = True
-    type = Float()
-    templates = {
-        "sqlite": (f"(CASE WHEN json_type({{0}}, {_SQLITE_KEY}) IN ('integer', 'real') "
-                   f"THEN json_extract({{0}}, {_SQLITE_KEY}) END)"),
-        "postgresql": ("(CASE WHEN jsonb_typeof(({0})::jsonb -> {1}) = 'number' "
-                       "THEN CAST(({0})::jsonb ->> {1} AS DOUBLE PRECISION) END)"),
-    }
-
-
-class _JSONText(PortableExpression):
-    inherit_cache = True
-    type = String()
-    templates = {
-        "sqlite": (f"(CASE WHEN json_type({{0}}, {_SQLITE_KEY}) IN ('text', 'integer', 'real') "
-                   f"THEN CAST(json_extract({{0}}, {_SQLITE_KEY}) AS TEXT) END)"),
-        "postgresql": ("(CASE WHEN jsonb_typeof(({0})::jsonb -> {1}) IN ('string', 'number') "
-                       "THEN ({0})::jsonb ->> {1} END)"),
-    }
+_JSONText = PortableExpression.of(
+    "JSONText", String(),
+    sqlite=(f"(CASE WHEN json_type({{0}}, {_SQLITE_KEY}) IN ('text', 'integer', 'real') "
+            f"THEN CAST(json_extract({{0}}, {_SQLITE_KEY}) AS TEXT) END)"),
+    postgresql=("(CASE WHEN jsonb_typeof(({0})::jsonb -> {1}) IN ('string', 'number') "
+                "THEN ({0})::jsonb ->> {1} END)"))
 
 
 def day_number(column) -> ColumnElement:

@@ -15,7 +15,19 @@ NOTES = ["question about an invoice", "asks for a refund on a duplicate charge",
 SUBJECTS = ["Following up on your message", "Your order update", "About your recent complaint"]
 
 
-def demo(crm, rng) -> list[str]:
+COMPLAINTS = ["delivery was late", "too expensive", "product broke after a week", "slow support"]
+
+
+def history(rng, start: dt.datetime, end: dt.datetime, per_customer: float) -> list[dict]:
+    """One demo customer's complaints over the history (``crmkit_demo_interactions``)."""
+    days = (end - start).total_seconds() / 86400
+    return [{"occurred_at": start + dt.timedelta(days=rng.uniform(0, days)), "kind": "complaint",
+             "channel": rng.choice(CHANNELS["complaint"]), "direction": "inbound",
+             "payload": {"text": rng.choice(COMPLAINTS)}}
+            for _ in range(int(rng.expovariate(1 / (per_customer * 0.045))))]
+
+
+def run(crm, rng) -> list[str]:
     """Record a day of inbound contacts (routed into work items), hand some off, contact customers."""
     api = crm.plugin("collaborative")
     now = crm.clock.now().replace(microsecond=0)

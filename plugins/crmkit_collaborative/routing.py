@@ -12,7 +12,7 @@ from typing import Any, Iterator
 
 import attrs
 
-from crmkit.plugin import ConfigError, check_condition, evaluate_condition
+from crmkit.plugin import evaluate_condition
 
 FALLBACK = "fallback"
 """The ``rule`` recorded when no rule matched."""
@@ -63,27 +63,6 @@ def leaves(condition: Any, pointer: str) -> Iterator[tuple[dict[str, Any], str]]
         yield from leaves(condition["not"], f"{pointer}/not")
         return
     yield condition, pointer
-
-
-def check_config(enabled_plugins: list[str], config: dict[str, Any]) -> None:
-    """Raise ConfigError (with the JSON pointer) for unknown fields, plugin fields, duplicate names."""
-    allowed = set(CORE_FIELDS) | {f for f, p in PLUGIN_FIELDS.items() if p in enabled_plugins}
-    seen: dict[str, int] = {}
-    for i, rule in enumerate(config["routing"]["rules"]):
-        pointer = f"/routing/rules/{i}"
-        if rule["name"] in seen:
-            raise ConfigError(f"{pointer}/name: {rule['name']!r} is already the name of rule "
-                              f"{seen[rule['name']]} (rule names must be unique)")
-        seen[rule["name"]] = i
-        for leaf, where in leaves(rule["if"], f"{pointer}/if"):
-            field = leaf.get("field")
-            if field in PLUGIN_FIELDS and field not in allowed:
-                raise ConfigError(f"{where}/field: {field!r} needs the {PLUGIN_FIELDS[field]} "
-                                  "plugin, which is not enabled")
-            if field == "customer.segment" and leaf.get("op") not in SEGMENT_OPS:
-                raise ConfigError(f"{where}/op: {leaf.get('op')!r} cannot test segment membership "
-                                  f"(allowed: {', '.join(SEGMENT_OPS)})")
-        check_condition(rule["if"], allowed, f"{pointer}/if")
 
 
 def rules_of(config: dict[str, Any]) -> list[Rule]:

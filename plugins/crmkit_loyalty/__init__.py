@@ -9,42 +9,16 @@ referral bonuses come from the ``referral.converted`` event.
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
-
 import crmkit
 from crmkit import hookimpl
 
 PLUGIN = crmkit.PluginInfo(
     name="loyalty",
     description="Loyalty program: points ledger, tiers, rewards, milestones, referral bonuses.",
+    payload_keys=("sku", "category", "refund_of"),
+    api="LoyaltyAPI",
+    parts=("cli", "config", "settings", "migrations", "tables", "dataservices", "demo"),
 )
-
-HERE = Path(__file__).parent
-
-
-@hookimpl
-def crmkit_config_schema():
-    return json.loads((HERE / "config.schema.json").read_text(encoding="utf-8"))
-
-
-@hookimpl
-def crmkit_check_config(crm, config):
-    from .settings import check
-
-    check(config)
-
-
-@hookimpl
-def crmkit_migrations():
-    return HERE / "migrations"
-
-
-@hookimpl
-def crmkit_tables():
-    from .tables import ALL
-
-    return list(ALL)
 
 
 @hookimpl
@@ -91,52 +65,3 @@ def crmkit_sweep(ctx):
     changes = review(ctx, s, ctx.now())
     return {"expire_rows": expired.rows, "points_expired": expired.points,
             "tier_changes": len(changes)}
-
-
-@hookimpl
-def crmkit_cli():
-    from .cli import group
-
-    return group
-
-
-@hookimpl
-def crmkit_plugin_api(crm):
-    from .api import LoyaltyAPI
-
-    return LoyaltyAPI(crm)
-
-
-@hookimpl
-def crmkit_timeline(ctx, customer_id, limit):
-    from .services import timeline
-
-    return timeline(ctx, customer_id, limit)
-
-
-@hookimpl
-def crmkit_merge_customers(ctx, keep_id, duplicate_id):
-    from .services import merge
-
-    merge(ctx, keep_id, duplicate_id)
-
-
-@hookimpl
-def crmkit_export_customer(ctx, customer_id):
-    from .services import export
-
-    return export(ctx, customer_id)
-
-
-@hookimpl
-def crmkit_erase_customer(ctx, customer_id):
-    from .services import erase
-
-    erase(ctx, customer_id)
-
-
-@hookimpl
-def crmkit_demo(crm, rng):
-    from .demo import demo
-
-    return demo(crm, rng)

@@ -20,7 +20,7 @@ REFUNDS = 40
 REDEMPTIONS = 150
 
 
-def demo(crm, rng: random.Random) -> list[str]:
+def run(crm, rng: random.Random) -> list[str]:
     """Add sample loyalty activity to the demo CRM and return its headline numbers."""
     api = crm.plugin("loyalty")
     for code, name, points, stock in CATALOGUE:

@@ -19,48 +19,37 @@ from sqlalchemy.sql.selectable import CTE
 from crmkit.plugin import PortableExpression, UTCDateTime
 
 
-class _AddMonths(PortableExpression):
-    inherit_cache = True
-    type = UTCDateTime()
-    # SQLite overflows a short month into the next (Feb 29 + 12 months = Mar 1):
-    # when the day changed, the month's last day is the day before the result's month.
-    # Days before the 29th exist in every month (the common, cheap case).  Only the date
-    # part goes through SQLite's date functions: they round to milliseconds, which would
-    # carry 23:59:59.9995 and later into the next day.
-    templates = {
-        "sqlite": "(CASE WHEN substr({0}, 9, 2) < '29'"
-                  " THEN date(substr({0}, 1, 10), {1} || ' months')"
-                  " WHEN strftime('%d', substr({0}, 1, 10), {1} || ' months') = substr({0}, 9, 2)"
-                  " THEN date(substr({0}, 1, 10), {1} || ' months')"
-                  " ELSE date(substr({0}, 1, 10), {1} || ' months', 'start of month', '-1 day')"
-                  " END || substr({0}, 11))",
-        "postgresql": "((({0}) AT TIME ZONE 'UTC' + interval '1 month' * {1}) AT TIME ZONE 'UTC')",
-    }
+# SQLite overflows a short month into the next (Feb 29 + 12 months = Mar 1):
+# when the day changed, the month's last day is the day before the result's month.
+# Days before the 29th exist in every month (the common, cheap case).  Only the date
+# part goes through SQLite's date functions: they round to milliseconds, which would
+# carry 23:59:59.9995 and later into the next day.
+_AddMonths = PortableExpression.of(
+    "AddMonths", UTCDateTime(),
+    sqlite="(CASE WHEN substr({0}, 9, 2) < '29'"
+           " THEN date(substr({0}, 1, 10), {1} || ' months')"
+           " WHEN strftime('%d', substr({0}, 1, 10), {1} || ' months') = substr({0}, 9, 2)"
+           " THEN date(substr({0}, 1, 10), {1} || ' months')"
+           " ELSE date(substr({0}, 1, 10), {1} || ' months', 'start of month', '-1 day')"
+           " END || substr({0}, 11))",
+    postgresql="((({0}) AT TIME ZONE 'UTC' + interval '1 month' * {1}) AT TIME ZONE 'UTC')")
 
 
-class _AddDays(PortableExpression):
-    inherit_cache = True
-    type = UTCDateTime()
-    templates = {
-        "sqlite": "(date(substr({0}, 1, 10), {1} || ' days') || substr({0}, 11))",
-        "postgresql": "((({0}) AT TIME ZONE 'UTC' + interval '1 day' * {1}) AT TIME ZONE 'UTC')",
-    }
+_AddDays = PortableExpression.of(
+    "AddDays", UTCDateTime(),
+    sqlite="(date(substr({0}, 1, 10), {1} || ' days') || substr({0}, 11))",
+    postgresql="((({0}) AT TIME ZONE 'UTC' + interval '1 day' * {1}) AT TIME ZONE 'UTC')")
 
 
-class _SecondNewYear(PortableExpression):
-    inherit_cache = True
-    type = UTCDateTime()
-    templates = {
-        "sqlite": "printf('%04d-01-01 00:00:00.000000', CAST(substr({0}, 1, 4) AS INTEGER) + 2)",
-        "postgresql": "((date_trunc('year', ({0}) AT TIME ZONE 'UTC') + interval '2 years')"
-                      " AT TIME ZONE 'UTC')",
-    }
+_SecondNewYear = PortableExpression.of(
+    "SecondNewYear", UTCDateTime(),
+    sqlite="printf('%04d-01-01 00:00:00.000000', CAST(substr({0}, 1, 4) AS INTEGER) + 2)",
+    postgresql="((date_trunc('year', ({0}) AT TIME ZONE 'UTC') + interval '2 years')"
+               " AT TIME ZONE 'UTC')")
 
 
-class _AtLeastZero(PortableExpression):
-    inherit_cache = True
-    type = BigInteger()
-    templates = {"sqlite": "max({0}, 0)", "postgresql": "GREATEST({0}, 0)"}
+_AtLeastZero = PortableExpression.of("AtLeastZero", BigInteger(), sqlite="max({0}, 0)",
+                                      postgresql="GREATEST({0}, 0)")
 
 
 def _int(value: int) -> ColumnElement:

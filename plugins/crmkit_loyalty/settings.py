@@ -103,7 +103,7 @@ def add_months(moment: dt.datetime, months: int) -> dt.datetime:
     return moment.replace(year=year, month=month, day=day)
 
 
-def check(config: dict[str, Any]) -> None:
+def check_config(crm, config: dict[str, Any]) -> None:
     """What the JSON Schema cannot say: unique, strictly rising tiers and unique milestones."""
     previous = None
     names: set[str] = set()

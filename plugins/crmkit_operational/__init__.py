@@ -6,9 +6,6 @@ when a hook first runs so that ``crmkit --help`` stays fast.
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
-
 import crmkit
 from crmkit import hookimpl
 
@@ -16,35 +13,10 @@ PLUGIN = crmkit.PluginInfo(
     name="operational",
     description="Funnel and weighted pipeline, lead scoring, assignment, tasks, service cases "
                 "with SLAs, automation rules.",
+    payload_keys=("priority",),
+    api="OperationalAPI",
+    parts=("cli", "config", "settings", "migrations", "tables", "dataservices", "demo"),
 )
-
-HERE = Path(__file__).parent
-
-
-@hookimpl
-def crmkit_config_schema():
-    from crmkit.plugin import with_condition_schema
-
-    return with_condition_schema(json.loads((HERE / "config.schema.json").read_text()))
-
-
-@hookimpl
-def crmkit_check_config(crm, config):
-    from .checks import check_config
-
-    check_config(crm, config)
-
-
-@hookimpl
-def crmkit_migrations():
-    return HERE / "migrations"
-
-
-@hookimpl
-def crmkit_tables():
-    from .tables import ALL
-
-    return list(ALL)
 
 
 @hookimpl
@@ -80,52 +52,3 @@ def crmkit_sweep(ctx):
     from .reactions import sweep
 
     return sweep(ctx)
-
-
-@hookimpl
-def crmkit_cli():
-    from .cli import group
-
-    return group
-
-
-@hookimpl
-def crmkit_plugin_api(crm):
-    from .api import OperationalAPI
-
-    return OperationalAPI(crm)
-
-
-@hookimpl
-def crmkit_timeline(ctx, customer_id, limit):
-    from .privacy import timeline
-
-    return timeline(ctx, customer_id, limit)
-
-
-@hookimpl
-def crmkit_merge_customers(ctx, keep_id, duplicate_id):
-    from .privacy import merge
-
-    merge(ctx, keep_id, duplicate_id)
-
-
-@hookimpl
-def crmkit_export_customer(ctx, customer_id):
-    from .privacy import export
-
-    return export(ctx, customer_id)
-
-
-@hookimpl
-def crmkit_erase_customer(ctx, customer_id):
-    from .privacy import erase
-
-    erase(ctx, customer_id)
-
-
-@hookimpl
-def crmkit_demo(crm, rng):
-    from .demo import run
-
-    return run(crm, rng)

@@ -10,9 +10,6 @@ referrer, and the referee's first purchase emits ``referral.converted``.
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
-
 import crmkit
 from crmkit import hookimpl
 
@@ -20,9 +17,10 @@ PLUGIN = crmkit.PluginInfo(
     name="social",
     description="Social CRM: handles, mention import with English and Chinese sentiment, "
                 "engagement, referrals.",
+    api="SocialAPI",
+    parts=("cli", "config", "settings", "migrations", "tables", "dataservices", "demo"),
 )
 
-HERE = Path(__file__).parent
 
 EVENT_TYPES = {
     "social.negative_mention": "a known customer's mention scored at or below case_threshold "
@@ -35,43 +33,10 @@ EVENT_TYPES = {
 
 
 @hookimpl
-def crmkit_config_schema():
-    return json.loads((HERE / "config.schema.json").read_text())
-
-
-@hookimpl
-def crmkit_check_config(crm, config):
-    from crmkit.plugin import ConfigError
-
-    levels = [("", config)] + [(f"/language_thresholds/{language}", limits)
-                               for language, limits in config["language_thresholds"].items()]
-    for where, limits in levels:
-        if limits["negative_threshold"] >= limits["positive_threshold"]:
-            raise ConfigError(f"{where}/negative_threshold: {limits['negative_threshold']} must be "
-                              f"below positive_threshold ({limits['positive_threshold']})")
-        if limits["case_threshold"] > limits["negative_threshold"]:
-            raise ConfigError(f"{where}/case_threshold: {limits['case_threshold']} must not "
-                              f"exceed negative_threshold ({limits['negative_threshold']}): only "
-                              "negative mentions open cases")
-
-
-@hookimpl
 def crmkit_sentiment_analysers():
     from .sentiment import ANALYSERS
 
     return list(ANALYSERS)
-
-
-@hookimpl
-def crmkit_migrations():
-    return HERE / "migrations"
-
-
-@hookimpl
-def crmkit_tables():
-    from .tables import ALL
-
-    return list(ALL)
 
 
 @hookimpl
@@ -84,52 +49,3 @@ def crmkit_react_interactions(ctx, batch):
     from .referrals import convert_batch
 
     convert_batch(ctx, batch)
-
-
-@hookimpl
-def crmkit_plugin_api(crm):
-    from .api import SocialAPI
-
-    return SocialAPI(crm)
-
-
-@hookimpl
-def crmkit_cli():
-    from .cli import group
-
-    return group
-
-
-@hookimpl
-def crmkit_timeline(ctx, customer_id, limit):
-    from .privacy import timeline
-
-    return timeline(ctx, customer_id, limit)
-
-
-@hookimpl
-def crmkit_merge_customers(ctx, keep_id, duplicate_id):
-    from .privacy import merge
-
-    merge(ctx, keep_id, duplicate_id)
-
-
-@hookimpl
-def crmkit_export_customer(ctx, customer_id):
-    from .privacy import export
-
-    return export(ctx, customer_id)
-
-
-@hookimpl
-def crmkit_erase_customer(ctx, customer_id):
-    from .privacy import erase
-
-    erase(ctx, customer_id)
-
-
-@hookimpl
-def crmkit_demo(crm, rng):
-    from .demo import demo
-
-    return demo(crm, rng)

@@ -14,7 +14,7 @@ NEGATIVE = ["This is the worst service ever", "Terrible support, still waiting f
 PLATFORMS = ["twitter", "instagram", "facebook"]
 
 
-def demo(crm, rng) -> list[str]:
+def run(crm, rng) -> list[str]:
     """Link handles for some customers, import their mentions, issue and redeem referral codes."""
     api = crm.plugin("social")
     now = crm.clock.now().replace(microsecond=0)

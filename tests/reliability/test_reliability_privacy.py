@@ -43,7 +43,7 @@ def _demo(url: str, clock) -> dict[str, str]:
         rows = sample.customers(rng, 40)
         crm.customers.add_many(rows)
         people = [r["external_id"] for r in rows if r.get("type") != "organisation"]
-        crm.interactions.record_many(sample.interactions(rng, people, 8.0))
+        crm.interactions.record_many(sample.interactions(crm, rng, people, 8.0))
         for name in crm.enabled_plugins():
             try:
                 crm.hooks.call_one(name, "crmkit_demo", None, crm=crm, rng=rng)

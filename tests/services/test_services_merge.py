@@ -134,12 +134,12 @@ def test_bad_merges_change_nothing(pair, run_cli):
 
 
 def test_a_plugin_leaving_rows_rolls_the_merge_back(pair, monkeypatch):
-    import crmkit_testvendor
+    import crmkit_testvendor.dataservices
 
     crm = pair
     dup = crm.customers.get("DUP")
     before = rows_pointing_at(crm, dup.id)
-    monkeypatch.setattr(crmkit_testvendor.logic, "merge", lambda ctx, keep_id, duplicate_id: None)
+    monkeypatch.setattr(crmkit_testvendor.dataservices, "merge", lambda ctx, keep_id, duplicate_id: None)
     with pytest.raises(PluginError, match=r"testvendor_counts.customer_id still point at the "
                                           r"duplicate \(plugin 'testvendor' did not move them"):
         crm.customers.merge("KEEP", "DUP")

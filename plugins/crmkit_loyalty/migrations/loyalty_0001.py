@@ -25,6 +25,8 @@ def upgrade() -> None:
         sa.Column("review_at", TIME, nullable=False),
         sa.Column("purchases", sa.Integer, nullable=False),
         sa.Column("owed", sa.Integer, nullable=False),
+        sa.Column("qualifying_ceiling", sa.BigInteger),
+        sa.Column("ceiling_from", TIME),
     )
     op.create_table(
         "loyalty_rewards",
@@ -58,7 +60,7 @@ def upgrade() -> None:
         sa.CheckConstraint("type IN ('earn', 'spend', 'expire', 'adjust', 'reverse')",
                            name="ck_loyalty_ledger_type"),
     )
-    op.create_index("ix_loyalty_ledger_customer_at", "loyalty_ledger", ["customer_id", "at"])
+    op.create_index("ix_loyalty_ledger_customer_id", "loyalty_ledger", ["customer_id"])
     op.create_table(
         "loyalty_lot_uses",
         sa.Column("id", ID, primary_key=True),

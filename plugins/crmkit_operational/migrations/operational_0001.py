@@ -90,6 +90,7 @@ def upgrade() -> None:
     sa.Column('owner', sa.String(length=100), nullable=True),
     sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
     sa.Column('updated_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('hits', sa.LargeBinary(), nullable=True),
     sa.ForeignKeyConstraint(['customer_id'], ['customers.id'], name=op.f('fk_operational_leads_customer_id_customers')),
     sa.PrimaryKeyConstraint('customer_id', name=op.f('pk_operational_leads'))
     )
@@ -170,9 +171,15 @@ def upgrade() -> None:
     )
     op.create_index(op.f('ix_operational_case_history_case_id'), 'operational_case_history', ['case_id'], unique=False)
     op.create_index(op.f('ix_operational_case_history_customer_id'), 'operational_case_history', ['customer_id'], unique=False)
+    op.create_table('operational_score_coverage',
+    sa.Column('fingerprint', sa.String(length=64), nullable=False),
+    sa.Column('through_id', ID_TYPE, nullable=False),
+    sa.PrimaryKeyConstraint('fingerprint', name=op.f('pk_operational_score_coverage'))
+    )
 
 
 def downgrade() -> None:
+    op.drop_table('operational_score_coverage')
 
     op.drop_index(op.f('ix_operational_case_history_customer_id'), table_name='operational_case_history')
     op.drop_index(op.f('ix_operational_case_history_case_id'), table_name='operational_case_history')

@@ -120,11 +120,12 @@ def test_demo_adds_rewards_redemptions_and_headlines(crm, loyalty):
     from crmkit import demo as sample
 
     loyalty(customers=())
+    crm.plugins.enable("analytical")  # the demo's purchases are analytical's part of the history
     rng = random.Random(3)
     rows = sample.customers(rng, 80)
     crm.customers.add_many(rows)
     people = [r["external_id"] for r in rows if r.get("type") != "organisation"]
-    crm.interactions.record_many(sample.interactions(rng, people, 6.0, end=at(2024, 12, 1),
+    crm.interactions.record_many(sample.interactions(crm, rng, people, 6.0, end=at(2024, 12, 1),
                                                      days=300))
     lines = crm.hooks.call_one("loyalty", "crmkit_demo", None, crm=crm, rng=rng)
     api = crm.plugin("loyalty")

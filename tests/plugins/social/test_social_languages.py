@@ -189,27 +189,3 @@ def test_a_misbehaving_analyser_is_one_plugin_error(crm_url, clock, scores, mess
         with pytest.raises(PluginError) as caught:
             score_texts(crm, ["Ужасный сервис"])
         assert str(caught.value) == message
-
-
-def test_social_0002_keeps_stored_mentions_and_then_stores_languages(crm_url, clock):
-    from crmkit import migrate
-    from crmkit.errors import DatabaseError
-
-    migrations = Path(sentiment.__file__).parent / "migrations"
-    old = {"platform": "twitter", "post_id": "1", "handle": "bob",
-           "text": "This is the worst service ever", "posted_at": "2024-12-30"}
-    with crmkit.CRM.open(crm_url, clock=clock, create=True) as crm:
-        crm.plugins.enable("social")
-        crm.plugin("social").import_mentions([old])
-        with crm.connect(write=True) as conn:
-            migrate.downgrade(conn, "social@social_0001", [migrations])
-            conn.commit()
-    with pytest.raises(DatabaseError, match=r"needs schema migrations: social \(1\)"):
-        crmkit.CRM.open(crm_url, clock=clock)
-    with crmkit.CRM.open(crm_url, clock=clock, upgrade=True) as crm:
-        api = crm.plugin("social")
-        [kept] = api.mentions()
-        assert (kept.sentiment, kept.language, kept.label) == (-0.6249, None, "negative")
-        api.import_mentions([dict(old, post_id="2", text="Ужасный сервис")])
-        assert [(m.post_id, m.language, m.label) for m in api.mentions()] == [
-            ("2", "ru", "unscored"), ("1", None, "negative")]

@@ -15,6 +15,9 @@ from crmkit import hookimpl
 PLUGIN = crmkit.PluginInfo(
     name="testvendor",
     description="Test vendor plugin: purchase counts, welcome notes, channel blocking.",
+    payload_keys=("vendor_grade",),
+    api="TestvendorAPI",
+    parts=("cli", "migrations", "tables", "dataservices"),
 )
 
 HERE = Path(__file__).parent
@@ -24,18 +27,6 @@ AFTER_COMMIT_CALLS: list[tuple[str, int]] = []
 @hookimpl
 def crmkit_config_schema():
     return json.loads((HERE / "config.schema.json").read_text())
-
-
-@hookimpl
-def crmkit_migrations():
-    return HERE / "migrations"
-
-
-@hookimpl
-def crmkit_tables():
-    from .tables import counts, notes
-
-    return [counts, notes]
 
 
 @hookimpl
@@ -79,48 +70,6 @@ def crmkit_on_events(ctx, events):
 @hookimpl
 def crmkit_after_commit(kind, batch):
     AFTER_COMMIT_CALLS.append((kind, len(batch)))
-
-
-@hookimpl
-def crmkit_cli():
-    from .cli import group
-
-    return group
-
-
-@hookimpl
-def crmkit_plugin_api(crm):
-    from .logic import API
-
-    return API(crm)
-
-
-@hookimpl
-def crmkit_timeline(ctx, customer_id, limit):
-    from .logic import timeline
-
-    return timeline(ctx, customer_id, limit)
-
-
-@hookimpl
-def crmkit_merge_customers(ctx, keep_id, duplicate_id):
-    from .logic import merge
-
-    merge(ctx, keep_id, duplicate_id)
-
-
-@hookimpl
-def crmkit_export_customer(ctx, customer_id):
-    from .logic import export
-
-    return export(ctx, customer_id)
-
-
-@hookimpl
-def crmkit_erase_customer(ctx, customer_id):
-    from .logic import erase
-
-    erase(ctx, customer_id)
 
 
 @hookimpl

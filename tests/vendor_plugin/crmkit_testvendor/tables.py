@@ -20,3 +20,5 @@ notes = Table(
     Column("author_email", String(320)),
     Column("created_at", UTCDateTime, nullable=False),
 )
+
+ALL = [counts, notes]

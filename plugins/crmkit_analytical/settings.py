@@ -7,7 +7,7 @@ from typing import Any
 from crmkit.plugin import ConfigError, ValidationError, check_condition
 
 
-def check(config: dict[str, Any]) -> None:
+def check_config(crm, config: dict[str, Any]) -> None:
     """Raise :class:`ConfigError` naming the JSON pointer of the first problem."""
     from . import ladder, rfm
 

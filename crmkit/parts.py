@@ -1,0 +1,129 @@
+"""A plugin's parts, found by convention and loaded when first needed.
+
+A plugin package declares which parts it has in its metadata
+(``PluginInfo(api="LoyaltyAPI", parts=("cli", "tables", …))``); the core then
+implements the describing and data-service hooks for it, importing each
+module only when its hook is called.  Where each part is, in the plugin's
+package:
+
+* ``api`` (``PluginInfo.api``): the class of that name in ``api.py`` → ``crmkit_plugin_api``;
+* ``cli``: the click group ``group`` in ``cli.py`` → ``crmkit_cli``;
+* ``config``: ``config.schema.json``, with the condition schema added when it refers to
+  ``#/$defs/condition`` → ``crmkit_config_schema``;
+* ``settings``: ``check_config(crm, config)`` in ``settings.py`` → ``crmkit_check_config``;
+* ``migrations``: the ``migrations/`` folder → ``crmkit_migrations``;
+* ``tables``: the list ``ALL`` in ``tables.py`` → ``crmkit_tables``;
+* ``dataservices``: ``timeline``, ``merge``, ``export`` and ``erase`` in ``dataservices.py``
+  → ``crmkit_timeline``, ``crmkit_merge_customers``, ``crmkit_export_customer``,
+  ``crmkit_erase_customer``;
+* ``demo``: ``run`` and, when defined, ``refresh`` and ``history`` in ``demo.py`` →
+  ``crmkit_demo``, ``crmkit_demo_refresh``, ``crmkit_demo_interactions``.
+
+An explicit ``@hookimpl`` of the same hook in the plugin's module wins.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+from pathlib import Path
+from types import ModuleType
+from typing import Any, Callable
+
+from .errors import PluginError
+from .markers import hookimpl
+from .models import PluginInfo
+
+PARTS = ("cli", "config", "settings", "migrations", "tables", "dataservices", "demo")
+"""The parts a plugin may declare in ``PluginInfo.parts`` (the API is ``PluginInfo.api``)."""
+
+
+def declared_hooks(module: ModuleType, info: PluginInfo) -> dict[str, Callable]:
+    """The hook implementations, by hook name, of the parts ``info`` declares for the plugin
+    package ``module``; unknown part names are a :class:`PluginError`."""
+    unknown = sorted(set(info.parts) - set(PARTS))
+    if unknown:
+        raise PluginError(f"PLUGIN.parts: unknown part {', '.join(map(repr, unknown))} "
+                          f"(allowed: {', '.join(PARTS)})")
+    folder = Path(module.__file__).parent
+    found: dict[str, Callable] = {}
+
+    def part(name: str) -> ModuleType:
+        return importlib.import_module(f"{module.__name__}.{name}")
+
+    if info.api is not None:
+        def crmkit_plugin_api(crm):
+            return getattr(part("api"), info.api)(crm)
+        found["crmkit_plugin_api"] = crmkit_plugin_api
+    if "cli" in info.parts:
+        def crmkit_cli():
+            return part("cli").group
+        found["crmkit_cli"] = crmkit_cli
+    if "config" in info.parts:
+        def crmkit_config_schema():
+            return config_schema(folder / "config.schema.json")
+        found["crmkit_config_schema"] = crmkit_config_schema
+    if "settings" in info.parts:
+        def crmkit_check_config(crm, config):
+            part("settings").check_config(crm, config)
+        found["crmkit_check_config"] = crmkit_check_config
+    if "migrations" in info.parts:
+        def crmkit_migrations():
+            return folder / "migrations"
+        found["crmkit_migrations"] = crmkit_migrations
+    if "tables" in info.parts:
+        def crmkit_tables():
+            return list(part("tables").ALL)
+        found["crmkit_tables"] = crmkit_tables
+    if "dataservices" in info.parts:
+        found.update(_data_services(part))
+    if "demo" in info.parts:
+        found.update(_demo(part))
+    return {hook: hookimpl(function) for hook, function in found.items()}
+
+
+def _data_services(part: Callable[[str], ModuleType]) -> dict[str, Callable]:
+    def crmkit_timeline(ctx, customer_id, limit):
+        return part("dataservices").timeline(ctx, customer_id, limit)
+
+    def crmkit_merge_customers(ctx, keep_id, duplicate_id):
+        part("dataservices").merge(ctx, keep_id, duplicate_id)
+
+    def crmkit_export_customer(ctx, customer_id):
+        return part("dataservices").export(ctx, customer_id)
+
+    def crmkit_erase_customer(ctx, customer_id):
+        part("dataservices").erase(ctx, customer_id)
+
+    return {f.__name__: f for f in (crmkit_timeline, crmkit_merge_customers,
+                                    crmkit_export_customer, crmkit_erase_customer)}
+
+
+def _demo(part: Callable[[str], ModuleType]) -> dict[str, Callable]:
+    def crmkit_demo(crm, rng):
+        return part("demo").run(crm, rng)
+
+    def crmkit_demo_refresh(crm):
+        refresh = getattr(part("demo"), "refresh", None)
+        return None if refresh is None else refresh(crm)
+
+    def crmkit_demo_interactions(rng, start, end, per_customer):
+        history = getattr(part("demo"), "history", None)
+        return None if history is None else history(rng, start, end, per_customer)
+
+    return {f.__name__: f for f in (crmkit_demo, crmkit_demo_refresh, crmkit_demo_interactions)}
+
+
+def config_schema(path: Path) -> dict[str, Any]:
+    """A plugin's configuration JSON Schema from ``path``, with the condition schema added as
+    ``$defs/condition`` when the schema refers to it."""
+    text = path.read_text(encoding="utf-8")
+    schema = json.loads(text)
+    if "#/$defs/condition" in text:
+        from .conditions import with_condition_schema
+
+        schema = with_condition_schema(schema)
+    return schema
+
+
+__all__ = ["PARTS", "declared_hooks", "config_schema"]
