@@ -287,7 +287,7 @@ class AuthService:
 
     def personal_attributes(self) -> frozenset[str]:
         """Customer attributes marked ``"x-personal": true`` in the customer schema."""
-        key = (self.crm._state_key, repr(self.crm.core_config["customer_attributes"]))
+        key = (self.crm.plugins_revision, repr(self.crm.core_config["customer_attributes"]))
         if self._personal[0] != key:
             properties = self.crm.customers.attribute_schema().get("properties", {})
             personal = frozenset(name for name, sub in properties.items()
