@@ -15,7 +15,7 @@ from sqlalchemy import BigInteger, Float, Integer, String, bindparam, type_coerc
 from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.types import TypeDecorator
 
-from crmkit.plugin import MONEY_SCALE, PortableExpression
+from crmkit.plugin import MONEY_SCALE, PortableExpression, month_number
 
 EPOCH = dt.date(1970, 1, 1)
 
@@ -60,17 +60,6 @@ class _DayNumber(PortableExpression):
     }
 
 
-class _MonthNumber(PortableExpression):
-    inherit_cache = True
-    type = Integer()
-    templates = {
-        "sqlite": ("(CAST(substr({0}, 1, 4) AS INTEGER) * 12"
-                   " + CAST(substr({0}, 6, 2) AS INTEGER) - 1)"),
-        "postgresql": ("CAST(EXTRACT(YEAR FROM ({0}) AT TIME ZONE 'UTC') * 12"
-                       " + EXTRACT(MONTH FROM ({0}) AT TIME ZONE 'UTC') - 1 AS INTEGER)"),
-    }
-
-
 class _JSONNumber(PortableExpression):
     inherit_cache = True
     type = Float()
@@ -96,11 +85,6 @@ class _JSONText(PortableExpression):
 def day_number(column) -> ColumnElement:
     """SQL: the UTC day number (integer) of a timestamp column."""
     return _DayNumber(column)
-
-
-def month_number(column) -> ColumnElement:
-    """SQL: the UTC month number (``year * 12 + month - 1``) of a timestamp column."""
-    return _MonthNumber(column)
 
 
 def json_number(column, key: str) -> ColumnElement:
