@@ -27,6 +27,10 @@ STAFF = [("ana", "Ana Costa", "sales"), ("ben", "Ben Okoro", "sales"), ("cai", "
          ("dee", "Dee Patel", "support"), ("eli", "Eli Novak", "support"),
          ("fay", "Fay Murphy", "support"), ("gus", "Gus Berg", "marketing"),
          ("hal", "Hal Ito", "marketing"), ("ivy", "Ivy Moreau", "billing")]
+PRODUCTS = [{"sku": f"SKU-{n}", "name": f"{CATEGORIES[n % 6].capitalize()} item {n}",
+             "category": CATEGORIES[n % 6], "list_price": f"{10 + n % 90}.00",
+             "unit_cost": f"{(10 + n % 90) * 6 // 10}.00"} for n in range(1000)]
+"""The products the sample purchases' line items name (prices are the purchases' own)."""
 DEMO_END = dt.datetime(2026, 10, 31, tzinfo=UTC)
 """The demo's history ends here, so the same seed always gives the same data."""
 
@@ -103,11 +107,14 @@ def _purchase(rng: random.Random, customer: str, at: dt.datetime, external_id: s
     """A purchase of a few items whose total is gamma-distributed around ``mean_spend``."""
     total = max(rng.gammavariate(4.0, mean_spend / 4.0), 5.0)
     weights = [rng.random() + 0.2 for _ in range(rng.randint(1, 3))]
-    items = [{"sku": f"SKU-{rng.randrange(1000)}", "category": rng.choice(CATEGORIES),
-              "amount": str(Decimal(round(total * w / sum(weights), 2)).quantize(Decimal("0.01")))}
-             for w in weights]
-    if rng.random() < 0.5:
-        items.append({"sku": "DELIVERY", "category": "delivery", "amount": "4.99"})
+    items = []
+    for w in weights:
+        product = PRODUCTS[rng.randrange(len(PRODUCTS))]
+        price = str(Decimal(round(total * w / sum(weights), 2)).quantize(Decimal("0.01")))
+        items.append({"sku": product["sku"], "category": product["category"], "qty": 1,
+                      "unit_price": price, "amount": price})
+    if rng.random() < 0.5:  # a charge line: no sku, only its amount
+        items.append({"category": "delivery", "amount": "4.99"})
     amount = sum(Decimal(i["amount"]) for i in items)
     return {"customer": customer, "occurred_at": at, "external_id": external_id,
             "channel": rng.choice(CHANNELS), "kind": "purchase", "amount": amount,
@@ -134,6 +141,7 @@ def _one(rng: random.Random, customer: str, at: dt.datetime, external_id: str) -
 
 
 __all__ = [
-    "FIRST", "LAST", "COMPANIES", "CHANNELS", "CATEGORIES", "COMMENTS", "STAFF", "DEMO_END",
+    "FIRST", "LAST", "COMPANIES", "CHANNELS", "CATEGORIES", "COMMENTS", "STAFF", "PRODUCTS",
+    "DEMO_END",
     "customers", "interactions",
 ]

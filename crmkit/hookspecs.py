@@ -248,6 +248,18 @@ def crmkit_demo(crm, rng):
 
 
 @hookspec
+def crmkit_demo_prepare(crm, products):
+    """Add reference data the demo's sample interactions refer to, before they are recorded.
+
+    Called by ``crmkit demo`` once every plugin is enabled and before the core's
+    sample interactions are written (their line items must then pass every
+    plugin's checks).  ``products`` lists the products the sample purchases'
+    line items name by ``sku``: dicts with ``sku``, ``name``, ``category``,
+    ``list_price`` and ``unit_cost`` (decimal texts).  Returns nothing.
+    """
+
+
+@hookspec
 def crmkit_demo_refresh(crm):
     """Return lines that ``crmkit demo`` prints after its report, recomputed on every run.
 
@@ -266,5 +278,6 @@ __all__ = [
     "crmkit_validate_customers", "crmkit_validate_interactions", "crmkit_enrich_interactions",
     "crmkit_react_customers", "crmkit_react_interactions", "crmkit_on_events",
     "crmkit_after_commit", "crmkit_sweep", "crmkit_timeline", "crmkit_merge_customers",
-    "crmkit_export_customer", "crmkit_erase_customer", "crmkit_demo", "crmkit_demo_refresh",
+    "crmkit_export_customer", "crmkit_erase_customer", "crmkit_demo", "crmkit_demo_prepare",
+    "crmkit_demo_refresh",
 ]

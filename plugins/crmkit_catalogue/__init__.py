@@ -1,0 +1,117 @@
+"""catalogue: products, line items, profit per customer, cross-sell and up-sell.
+
+Products (SKU, name, a category tree, list price, unit cost, active dates) are
+imported from CSV or JSON Lines.  Purchases carry line items in
+``payload.items`` (the core's line-item convention); the write pipeline refuses
+an unknown SKU, a quantity ≤ 0 or totals that do not add up, and keeps each
+line with the product's unit cost.  From them: profit per customer, segment or
+period (gross margin − cost to serve − acquisition cost), association rules
+over baskets and next-best offers.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import crmkit
+from crmkit import hookimpl
+
+PLUGIN = crmkit.PluginInfo(
+    name="catalogue",
+    description="Products and line items: profit per customer, association rules, "
+                "next-best offers.",
+)
+
+HERE = Path(__file__).parent
+
+
+@hookimpl
+def crmkit_config_schema():
+    """The configuration schema, with a default for every key."""
+    return json.loads((HERE / "config.schema.json").read_text(encoding="utf-8"))
+
+
+@hookimpl
+def crmkit_migrations():
+    """The alembic revisions of the "catalogue" branch."""
+    return HERE / "migrations"
+
+
+@hookimpl
+def crmkit_tables():
+    """The tables this plugin owns."""
+    from .tables import ALL
+
+    return list(ALL)
+
+
+@hookimpl
+def crmkit_cli():
+    """``crmkit catalogue ...`` (imported only when invoked)."""
+    from .cli import group
+
+    return group
+
+
+@hookimpl
+def crmkit_plugin_api(crm):
+    """``crm.plugin("catalogue")``."""
+    from .api import CatalogueAPI
+
+    return CatalogueAPI(crm)
+
+
+@hookimpl
+def crmkit_validate_interactions(ctx, rows):
+    """Refuse purchases whose line items name an unknown SKU, a quantity ≤ 0, or do not add
+    up to the amount."""
+    from .items import problems
+
+    return problems(ctx.config, ctx.conn, rows)
+
+
+@hookimpl
+def crmkit_react_interactions(ctx, batch):
+    """Keep the batch's line items with the products' unit costs (one insert per batch)."""
+    from .items import store
+
+    store(ctx, batch)
+
+
+@hookimpl
+def crmkit_merge_customers(ctx, keep_id, duplicate_id):
+    """Move the duplicate's line items and saved offers to the customer kept."""
+    from .services import merge
+
+    merge(ctx, keep_id, duplicate_id)
+
+
+@hookimpl
+def crmkit_export_customer(ctx, customer_id):
+    """The customer's line items and saved offers."""
+    from .services import export
+
+    return export(ctx, customer_id)
+
+
+@hookimpl
+def crmkit_erase_customer(ctx, customer_id):
+    """Nothing personal is held: amounts, products and dates stay."""
+    from .services import erase
+
+    erase(ctx, customer_id)
+
+
+@hookimpl
+def crmkit_demo(crm, rng):
+    """Demo products, purchases with line items, profit and offers."""
+    from .demo import demo
+
+    return demo(crm, rng)
+
+
+@hookimpl
+def crmkit_demo_prepare(crm, products):
+    """The products the core's sample purchases name, so their line items pass the checks."""
+    crm.plugin("catalogue").add_products([dict(p) for p in products])
