@@ -126,6 +126,20 @@ def crmkit_sentiment_analysers():
 
 
 @hookspec
+def crmkit_customer_measure(config, measure, as_of, since):
+    """A money measure per customer, in SQL, for analytics that rank or sum customers.
+
+    ``measure`` names it (the catalogue plugin provides ``margin`` and
+    ``profit``).  Return a SQLAlchemy SELECT of two columns, ``customer_id``
+    and ``units`` (the measure in money units, 1/``MONEY_SCALE``), over what
+    happened up to ``as_of`` (and after ``since`` unless it is None), or None
+    when this plugin does not provide ``measure``.  ``config`` is this
+    plugin's configuration.  The analytical plugin's Pareto analysis uses it
+    (``--measure``).
+    """
+
+
+@hookspec
 def crmkit_validate_customers(ctx, rows):
     """Check customer rows before they are written.
 
@@ -275,6 +289,7 @@ def crmkit_demo_refresh(crm):
 __all__ = [
     "crmkit_config_schema", "crmkit_check_config", "crmkit_migrations", "crmkit_tables",
     "crmkit_cli", "crmkit_plugin_api", "crmkit_event_types", "crmkit_customer_schema",
+    "crmkit_customer_measure",
     "crmkit_validate_customers", "crmkit_validate_interactions", "crmkit_enrich_interactions",
     "crmkit_react_customers", "crmkit_react_interactions", "crmkit_on_events",
     "crmkit_after_commit", "crmkit_sweep", "crmkit_timeline", "crmkit_merge_customers",

@@ -424,24 +424,29 @@ def funnel(state, as_of, by, since, outcomes, fmt, plot) -> None:
 @group.command()
 @as_of_option
 @click.option("--since", default=None, metavar="DATE", help="Only revenue after this date.")
+@click.option("--measure", type=click.Choice(["revenue", "margin", "profit"]), default="revenue",
+              show_default=True, help="Rank customers by revenue, or by gross margin or profit "
+              "(these need the catalogue plugin).")
 @format_option
 @plot_option
 @pass_state
-def pareto(state, as_of, since, fmt, plot) -> None:
+def pareto(state, as_of, since, measure, fmt, plot) -> None:
     """Revenue concentration (Pareto).
 
     The top 20 % of customers' share of revenue, and the customers making 80 %.
+    With --measure margin or profit, the same on what customers earn.
 
     \b
     Example:
       crmkit analytical pareto --as-of 2026-12-01 --since 2026-01-01
+      crmkit analytical pareto --measure profit
     """
     _check_plot(plot)
     with state.open() as crm:
         result = _api(crm).pareto(resolve_as_of(crm, as_of), _since(since),
-                                  curve_points=200 if plot else 0)
+                                  curve_points=200 if plot else 0, measure=measure)
     output_document({k: getattr(result, k) for k in (
-        "customers", "revenue", "top_share", "top_customers", "top_revenue_share",
+        "measure", "customers", "revenue", "top_share", "top_customers", "top_revenue_share",
         "revenue_target", "customers_for_target", "customer_share_for_target")}, fmt)
     _plot(plot, lambda charts: charts.pareto(result, plot),
           None if result.customers else "no customer has revenue up to --as-of")

@@ -115,3 +115,13 @@ def crmkit_demo(crm, rng):
 def crmkit_demo_prepare(crm, products):
     """The products the core's sample purchases name, so their line items pass the checks."""
     crm.plugin("catalogue").add_products([dict(p) for p in products])
+
+
+@hookimpl
+def crmkit_customer_measure(config, measure, as_of, since):
+    """``margin`` (gross margin) and ``profit`` per customer in money units, in SQL."""
+    if measure not in ("margin", "profit"):
+        return None
+    from .profit import customer_units
+
+    return customer_units(config, as_of, since, measure)

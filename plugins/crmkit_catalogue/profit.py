@@ -26,8 +26,8 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 import attrs
-from sqlalchemy import (BigInteger, Float, and_, case, cast, func, literal, select,
-                        union_all)
+from sqlalchemy import (BigInteger, Float, and_, case, cast, func, literal, literal_column,
+                        select, union_all)
 
 from crmkit.plugin import (MONEY_SCALE, JsonPath, customers as C, events as E,
                            interactions as I, month_number, to_money)
@@ -154,7 +154,8 @@ def _customers_per_period(conn, as_of, since, step) -> dict[int, int]:
 def _period_number(column, step: int):
     """SQL: the period number of a timestamp (month number // months per period)."""
     month = month_number(column)
-    return month // step if step > 1 else month
+    # the divisor inline, not bound: PostgreSQL's GROUP BY must see the same expression
+    return month // literal_column(str(int(step))) if step > 1 else month
 
 
 def _label(number: int, period: str) -> str:
