@@ -9,7 +9,8 @@ FP-growth finds (every itemset whose support reaches the minimum), so the
 rules agree with mlxtend's ``fpgrowth`` + ``association_rules``.
 
 For a rule A → C over n baskets: support = count(A ∪ C) / n, confidence =
-count(A ∪ C) / count(A), lift = confidence / support(C).
+support(A ∪ C) / support(A), lift = confidence / support(C), computed in the same
+floating-point steps as mlxtend so that a rule at a threshold is kept or cut alike.
 """
 
 from __future__ import annotations
@@ -49,7 +50,10 @@ def frequent_itemsets(x: sparse.csc_matrix, min_support: float, max_len: int
     """Per size k: ``(itemsets k-column array of product indexes, counts)`` of the itemsets in
     at least ``min_support`` of the baskets (sorted within each itemset)."""
     n = x.shape[0]
-    least = max(1, math.ceil(min_support * n))  # as mlxtend: the count a support needs
+    # as mlxtend: a count of at least ⌈min_support · n⌉ whose support count / n ≥ min_support
+    least = max(1, math.ceil(min_support * n))
+    while least / n < min_support:
+        least += 1
     counts = np.asarray(x.sum(axis=0)).ravel()
     keep = np.flatnonzero(counts >= least)
     found = {1: (keep[:, None], counts[keep])}
@@ -106,12 +110,14 @@ def mine(x: sparse.csc_matrix, min_support: float, min_confidence: float, min_li
             for chosen in combinations(range(k), size):
                 rest = [c for c in range(k) if c not in chosen]
                 a, c = sets[:, list(chosen)], sets[:, rest]
-                confidence = counts / count_of(a)
+                support = counts / n
+                # in mlxtend's floating-point steps, so thresholds cut at the same rules
+                confidence = (support * n) / ((count_of(a) / n) * n)
                 lifted = confidence / (count_of(c) / n)
                 ok = (confidence >= min_confidence) & (lifted >= min_lift)
                 ante.extend(map(tuple, a[ok].tolist()))
                 cons.extend(map(tuple, c[ok].tolist()))
-                sup.append(counts[ok] / n)
+                sup.append(support[ok])
                 conf.append(confidence[ok])
                 lift.append(lifted[ok])
     cat = lambda parts: np.concatenate(parts) if parts else np.zeros(0)  # noqa: E731
