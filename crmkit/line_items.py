@@ -28,7 +28,7 @@ from typing import Any, Iterator, NamedTuple
 from .types import MONEY_SCALE
 
 __all__ = ["AMOUNT_TEXT", "amount_units", "line_total_units", "line_item_problems",
-           "LineItem"]
+           "times_units", "LineItem"]
 
 AMOUNT_TEXT = re.compile(r" *[+-]?([0-9]+[.]?[0-9]*|[.][0-9]+) *")
 """A decimal amount written as text: optional sign, digits with at most one point, spaces around."""
@@ -58,10 +58,12 @@ def _units(decimal_text: str) -> int:
     return int((Decimal(decimal_text) * MONEY_SCALE).to_integral_value(ROUND_HALF_UP))
 
 
-def _times(qty_units: int, price_units: int) -> int:
-    """``qty × unit_price`` in money units, rounded half away from zero."""
-    product = Decimal(qty_units) * Decimal(price_units) / MONEY_SCALE
-    return int(product.to_integral_value(ROUND_HALF_UP))
+def times_units(qty_units: int, price_units: int) -> int:
+    """``qty × unit_price`` of two money-unit numbers, in money units, rounded half away
+    from zero (exact integer arithmetic)."""
+    product = qty_units * price_units
+    rounded = (abs(product) + MONEY_SCALE // 2) // MONEY_SCALE
+    return rounded if product >= 0 else -rounded
 
 
 def line_total_units(item: Any) -> int | None:
@@ -75,7 +77,7 @@ def line_total_units(item: Any) -> int | None:
     discount = amount_units(item.get("discount", 0))
     if qty is None or price is None or discount is None:
         return None
-    return _times(qty, price) - discount
+    return times_units(qty, price) - discount
 
 
 class LineItem(NamedTuple):
@@ -165,7 +167,7 @@ def _item_problems(index: int, item: dict, where: str):
             numbers[key] = units
     if bad:
         return None
-    expected = _times(numbers["qty"], numbers["unit_price"]) - numbers["discount"]
+    expected = times_units(numbers["qty"], numbers["unit_price"]) - numbers["discount"]
     if "amount" in item:
         given = amount_units(item["amount"])
         if given != expected:

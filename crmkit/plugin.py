@@ -61,6 +61,7 @@ _LAZY: dict[str, tuple[str, str]] = {
     "amount_units": ("crmkit.line_items", "amount_units"),
     "line_total_units": ("crmkit.line_items", "line_total_units"),
     "line_item_problems": ("crmkit.line_items", "line_item_problems"),
+    "times_units": ("crmkit.line_items", "times_units"),
     # Time.
     "UTC": ("crmkit.clock", "UTC"),
     "Clock": ("crmkit.clock", "Clock"),
@@ -137,7 +138,8 @@ if TYPE_CHECKING:  # pragma: no cover
     from .config import validate as validate_config
     from .db import (PortableExpression, allocate_ids, days_between, json_array_contains,
                      month_number)
-    from .line_items import LineItem, amount_units, line_item_problems, line_total_units
+    from .line_items import (LineItem, amount_units, line_item_problems, line_total_units,
+                             times_units)
     from .errors import (ConfigError, ConflictError, ConsentError, CRMError, DatabaseError,
                          NotFound, PluginError, ValidationError)
     from .markers import hookimpl

@@ -9,12 +9,12 @@ without ``items`` is accepted and has no line items.
 
 from __future__ import annotations
 
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import select
 
-from crmkit.plugin import MONEY_SCALE, LineItem, insert_rows, line_item_problems
+from crmkit.plugin import MONEY_SCALE, LineItem, insert_rows, line_item_problems, times_units
 
 from .tables import items, products
 
@@ -65,8 +65,8 @@ def store(ctx, batch) -> int:
     if not checked:
         return 0
     skus = sorted({item.sku for lines in checked.values() for item in lines})
-    cost = dict(ctx.conn.execute(select(products.c.sku, products.c.unit_cost)
-                                 .where(products.c.sku.in_(skus))).all())
+    cost = {sku: int(unit_cost * MONEY_SCALE) for sku, unit_cost in ctx.conn.execute(
+        select(products.c.sku, products.c.unit_cost).where(products.c.sku.in_(skus)))}
     out = []
     for index, lines in checked.items():
         row = batch.rows[index]
@@ -74,12 +74,7 @@ def store(ctx, batch) -> int:
             out.append({"interaction_id": row["id"], "customer_id": row["customer_id"],
                         "occurred_at": row["occurred_at"], "line": item.index, "sku": item.sku,
                         "qty_units": item.qty_units, "total_units": item.total_units,
-                        "cost_units": _cost_units(item.qty_units, cost[item.sku])})
+                        "cost_units": times_units(item.qty_units, cost[item.sku])})
     if out:
         insert_rows(ctx.conn, items, out)
     return len(out)
-
-
-def _cost_units(qty_units: int, unit_cost: Decimal) -> int:
-    """qty × unit cost in money units, rounded half away from zero."""
-    return int((Decimal(qty_units) * unit_cost).to_integral_value(ROUND_HALF_UP))
