@@ -134,8 +134,8 @@ def crmkit_customer_measure(config, measure, as_of, since):
     and ``units`` (the measure in money units, 1/``MONEY_SCALE``), over what
     happened up to ``as_of`` (and after ``since`` unless it is None), or None
     when this plugin does not provide ``measure``.  ``config`` is this
-    plugin's configuration.  The analytical plugin's Pareto analysis uses it
-    (``--measure``).
+    plugin's configuration.  The analytical plugin's Pareto analysis and RFM
+    monetary value use it (``--measure``).
     """
 
 

@@ -170,3 +170,20 @@ def test_each_cost_setting_changes_the_cost_to_serve(crm, clock, catalogue):
     costs = {x.key: x.cost_to_serve for x in api.profit("customer", AS_OF)}
     assert costs == {"C1": Decimal(80), "C2": Decimal(0), "C3": Decimal(0), "C4": Decimal(0),
                      "C5": Decimal(40), "C6": Decimal(0)}
+
+
+def test_rfm_monetary_on_profit_and_margin(crm, clock, catalogue, run_cli):
+    build(crm, clock, catalogue)
+    crm.plugins.enable("analytical", {"rfm": {"bins": 3}})
+    analytical = crm.plugin("analytical")
+    by_profit = {s.external_id: (s.monetary, s.m) for s in analytical.rfm(AS_OF, "profit")}
+    # profit 29, 22, 21, 18, 14, −5: M = ⌊3 × (customers with less) / 6⌋ + 1, 3 for the best
+    assert by_profit == {"C2": (Decimal(29), 3), "C3": (Decimal(22), 3), "C5": (Decimal(21), 2),
+                         "C6": (Decimal(18), 2), "C4": (Decimal(14), 1), "C1": (Decimal(-5), 1)}
+    by_margin = {s.external_id: s.monetary for s in analytical.rfm(AS_OF, "margin")}
+    assert by_margin == {"C1": 45, "C2": 39, "C3": 22, "C4": 19, "C5": 46, "C6": 18}
+    revenue = {s.external_id: s.monetary for s in analytical.rfm(AS_OF)}
+    assert revenue["C5"] == 108 and revenue["C1"] == 76  # the default is unchanged
+    code, out, _ = run_cli("analytical", "rfm", "--measure", "profit", "--as-of", "2025-07-01",
+                           "--format", "csv")
+    assert code == 0 and "C1,91,4,-5.0000,1,3,1,at risk" in out.splitlines()  # Apr 1 → Jul 1
