@@ -15,7 +15,8 @@ from sqlalchemy import BigInteger, Float, Integer, String, bindparam, type_coerc
 from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.types import TypeDecorator
 
-from crmkit.plugin import MONEY_SCALE, PortableExpression, month_number
+from crmkit.plugin import MONEY_SCALE, PortableExpression
+from crmkit.plugin import month_number  # noqa: F401  (the analytics modules import it from here)
 
 EPOCH = dt.date(1970, 1, 1)
 

@@ -18,8 +18,8 @@ from typing import Any, Iterable
 import attrs
 from sqlalchemy import and_, or_, select
 
-from crmkit.plugin import (NotFound, ValidationError, file_format, parse_timestamp,
-                           raise_problems, SourceFile, to_money, unneutralise)
+from crmkit.plugin import (NotFound, SourceFile, ValidationError, file_format,
+                           parse_timestamp, to_money, unneutralise)
 
 from .tables import categories, products
 
