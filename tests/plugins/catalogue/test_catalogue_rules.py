@@ -92,3 +92,25 @@ def test_rules_and_offers_from_stored_purchases(crm, catalogue, clock):
     assert [o["sku"] for o in api.offers("A", at(2025, 2, 1))] == ["COFFEE"]
     assert api.save_offers("spring", at(2025, 2, 1)) == 4
     assert [(o["customer"], o["sku"]) for o in api.offer_list("spring")][:1] == [("A", "COFFEE")]
+
+
+def test_window_baskets_are_each_customers_items_in_the_window(crm, catalogue):
+    api = catalogue({"rules": {"basket": "window", "window_days": 365, "min_support": 0.2,
+                               "min_confidence": 0.2, "min_lift": 0}},
+                    customers=("A", "B", "C", "D"))
+    crm.interactions.record_many([
+        order("A", at(2025, 1, 1), line("BREAD-S", 1, 10), line("TEA", 1, 5)),
+        order("B", at(2025, 1, 2), line("BREAD-S", 2, 10), line("TEA", 1, 5)),
+        order("C", at(2025, 1, 3), line("TEA", 2, 5)),
+        order("C", at(2025, 1, 4), line("BREAD-S", 1, 10)),
+        order("D", at(2025, 1, 5), line("COFFEE", 1, 8), line("TEA", 1, 5))])
+    # four baskets: A, B and C hold {BREAD-S, TEA} (C's over two orders), D {COFFEE, TEA}:
+    # BREAD-S → TEA support 3/4, confidence 1, lift 1 / (4/4) = 1
+    found = {(r["antecedents"][0], r["consequents"][0]): (r["support"], r["confidence"])
+             for r in api.rules(at(2025, 2, 1))}
+    assert found == {("BREAD-S", "TEA"): (0.75, 1.0), ("TEA", "BREAD-S"): (0.75, 0.75),
+                     ("COFFEE", "TEA"): (0.25, 1.0), ("TEA", "COFFEE"): (0.25, 0.25)}
+    # a 2-day window before Jan 4 noon holds C's two orders only: one basket
+    found = {(r["antecedents"][0], r["consequents"][0]): r["support"]
+             for r in api.rules(at(2025, 1, 4), window_days=2)}
+    assert found == {("BREAD-S", "TEA"): 1.0, ("TEA", "BREAD-S"): 1.0}
