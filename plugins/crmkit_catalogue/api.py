@@ -19,6 +19,10 @@ from .profit import ACQUISITION_REASON
 from .tables import offer_lists, offers as offer_rows
 
 
+MAX_SEGMENT_MEMBERS = 10_000
+"""The most customers an offer list saved as an analytical segment may hold."""
+
+
 class CatalogueAPI:
     """Products, line items, profit, association rules and next-best offers."""
 
@@ -134,9 +138,13 @@ class CatalogueAPI:
         return [{"customer": names[o.pop("customer_id")], **o} for o in found]
 
     def save_offers(self, name: str, as_of: dt.datetime | None = None,
-                    replace: bool = False) -> int:
+                    replace: bool = False, segment: bool = False) -> int:
         """Save every customer's offers at ``as_of`` as the list ``name`` (a campaign targets its
-        members, :meth:`offer_list`); returns the customers in it."""
+        members, :meth:`offer_list`); returns the customers in it.
+
+        ``segment`` also saves (or replaces) the analytical plugin's segment ``name`` whose
+        members are the list's customers (``external_id in [...]``, at most
+        ``MAX_SEGMENT_MEMBERS``), so that anything targeting saved segments reaches them."""
         name = (name or "").strip()
         if not name or len(name) > 100:
             raise ValidationError("name: 1 to 100 characters")
@@ -155,9 +163,25 @@ class CatalogueAPI:
                 created_at=tx.now(), actor=tx.actor))
             if found:
                 tx.conn.execute(offer_rows.insert(), [dict(o, list_name=name) for o in found])
+            if segment:
+                self._save_segment(name, {o["customer_id"] for o in found})
             tx.audit("create", "catalogue_offer_lists", name,
                      {"as_of": as_of.isoformat(), "offers": len(found)})
         return len({o["customer_id"] for o in found})
+
+    def _save_segment(self, name: str, customer_ids: set[int]) -> None:
+        """The analytical segment of the offer list's customers (inside the caller's transaction)."""
+        if "analytical" not in self.crm.enabled_plugins():
+            raise ValidationError("--segment saves an analytical segment: crmkit plugins enable "
+                                  "analytical (or save the offer list without --segment)")
+        if len(customer_ids) > MAX_SEGMENT_MEMBERS:
+            raise ValidationError(f"--segment: {len(customer_ids)} customers; a segment listing "
+                                  f"its members holds at most {MAX_SEGMENT_MEMBERS} (target the "
+                                  "offer list itself instead)")
+        members = sorted(self.crm.customers.external_ids_by_id(customer_ids).values())
+        self.crm.plugin("analytical").save_segment(
+            name, {"field": "external_id", "op": "in", "value": members},
+            f"customers of the catalogue offer list {name!r}", replace=True)
 
     def offer_list(self, name: str) -> list[dict[str, Any]]:
         """The members of a saved offer list: ``{customer, rank, sku, kind, score}``."""

@@ -156,11 +156,13 @@ def rules(state, min_support, min_confidence, min_lift, max_itemset, as_of, fmt)
 @click.option("--save", "save_as", metavar="NAME",
               help="Save every customer's offers as the list NAME, for a campaign.")
 @click.option("--replace", is_flag=True, help="With --save: recompute an existing list.")
+@click.option("--segment", is_flag=True,
+              help="With --save: also save the list's customers as the analytical segment NAME.")
 @click.option("--list", "list_name", metavar="NAME", help="Show the saved list NAME.")
 @as_of_option
 @format_option
 @pass_state
-def offers(state, customer, save_as, replace, list_name, as_of, fmt) -> None:
+def offers(state, customer, save_as, replace, segment, list_name, as_of, fmt) -> None:
     """Next-best offers: cross-sell and up-sell per customer.
 
     Products a customer has not bought and that are on sale, ranked by the
@@ -170,7 +172,7 @@ def offers(state, customer, save_as, replace, list_name, as_of, fmt) -> None:
     \b
     Example:
       crmkit catalogue offers --customer C-1
-      crmkit catalogue offers --save spring-offers
+      crmkit catalogue offers --save spring-offers --segment
     """
     columns = ["customer", "rank", "sku", "kind", "score"]
     with state.open() as crm:
@@ -179,8 +181,9 @@ def offers(state, customer, save_as, replace, list_name, as_of, fmt) -> None:
             if customer or list_name:
                 raise ValidationError("--save saves every customer's offers: drop --customer "
                                       "and --list")
-            count = api.save_offers(save_as, resolve_as_of(crm, as_of), replace)
-            click.echo(f"saved offer list {save_as!r}: {count} customer(s)")
+            count = api.save_offers(save_as, resolve_as_of(crm, as_of), replace, segment)
+            click.echo(f"saved offer list {save_as!r}: {count} customer(s)"
+                       + (f"; and the analytical segment {save_as!r}" if segment else ""))
             return
         if list_name is not None:
             output(api.offer_list(list_name), columns, fmt)

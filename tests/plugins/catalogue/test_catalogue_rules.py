@@ -114,3 +114,28 @@ def test_window_baskets_are_each_customers_items_in_the_window(crm, catalogue):
     found = {(r["antecedents"][0], r["consequents"][0]): r["support"]
              for r in api.rules(at(2025, 1, 4), window_days=2)}
     assert found == {("BREAD-S", "TEA"): 1.0, ("TEA", "BREAD-S"): 1.0}
+
+
+def test_an_offer_list_saved_as_an_analytical_segment(crm, catalogue, run_cli, monkeypatch):
+    api = catalogue(customers=("A", "B", "C"))
+    crm.interactions.record_many([order("A", at(2025, 1, 1), line("TEA", 1, 5)),
+                                  order("B", at(2025, 1, 2), line("BREAD-S", 1, 10))])
+    code, _, err = run_cli("catalogue", "offers", "--save", "s1", "--segment",
+                           "--as-of", "2025-02-01")
+    assert code != 0 and err == ("error: --segment saves an analytical segment: crmkit plugins "
+                                 "enable analytical (or save the offer list without --segment)\n")
+    crm.plugins.enable("analytical")
+    code, out, _ = run_cli("catalogue", "offers", "--save", "s1", "--segment",
+                           "--as-of", "2025-02-01")
+    assert out == "saved offer list 's1': 2 customer(s); and the analytical segment 's1'\n"
+    analytical = crm.plugin("analytical")
+    members = crm.customers.external_ids_by_id(analytical.segment_members("s1", at(2025, 2, 1)))
+    assert sorted(members.values()) == ["A", "B"]
+    monkeypatch.setattr("crmkit_catalogue.api.MAX_SEGMENT_MEMBERS", 1)
+    code, _, err = run_cli("catalogue", "offers", "--save", "s2", "--segment",
+                           "--as-of", "2025-02-01")
+    assert code != 0 and "2 customers; a segment listing its members holds at most 1" in err
+    assert "s2" not in analytical.segment_names()  # refused: neither list nor segment written
+    assert [o["customer"] for o in api.offer_list("s1")][:1] == ["A"]
+    code, _, err = run_cli("catalogue", "offers", "--list", "s2")
+    assert code != 0 and err.startswith("error: offer list 's2' not found")
