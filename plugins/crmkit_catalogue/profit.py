@@ -39,6 +39,8 @@ ACQUISITION_REASON = ("acquisition cost 0: no enabled plugin records campaign co
 BY = ("customer", "segment", "period")
 PERIODS = {"month": 1, "quarter": 3, "year": 12}
 FOUR = Decimal("0.0001")
+PLACES = len(str(MONEY_SCALE)) - 1
+"""Decimal places of money units (MONEY_SCALE = 10**PLACES)."""
 
 
 @attrs.frozen
@@ -99,13 +101,17 @@ def parts(config: dict[str, Any], as_of: dt.datetime, since: dt.datetime | None,
             .group_by(every.c.k))
 
 
+def _money(units) -> Decimal:
+    """Stored money units as an exact Decimal with 4 places."""
+    return Decimal(int(units or 0)).scaleb(-PLACES)
+
+
 def _line(config, key: str, customers: int, revenue, cogs, serve, minutes) -> ProfitLine:
-    per_hour = to_money(config["cost_to_serve"]["cost_per_hour"])
-    money = lambda units: (Decimal(int(units or 0)) / MONEY_SCALE).quantize(FOUR)  # noqa: E731
-    handling = (Decimal(repr(float(minutes or 0))) * per_hour / 60).quantize(
-        FOUR, ROUND_HALF_UP)
-    revenue, cogs = money(revenue), money(cogs)
-    serve = money(serve) + handling
+    serve = _money(serve)
+    if minutes:
+        per_hour = to_money(config["cost_to_serve"]["cost_per_hour"])
+        serve += (Decimal(repr(float(minutes))) * per_hour / 60).quantize(FOUR, ROUND_HALF_UP)
+    revenue, cogs = _money(revenue), _money(cogs)
     margin = revenue - cogs
     return ProfitLine(key, customers, revenue, cogs, margin, serve, FOUR * 0, margin - serve)
 
