@@ -13,6 +13,18 @@ one process:
   the papers' prediction formulas; goal: faster). Both pipelines' fitted
   parameters are printed so that equal answers are visible.
 
+With ``--catalogue``, a second database holds purchases with line items over
+10,000 products (recorded through the pipeline with the catalogue plugin) and:
+
+* association rules through the catalogue's miner against mlxtend's own
+  one-hot encoding (``TransactionEncoder``, sparse) + ``fpgrowth`` +
+  ``association_rules`` on the same baskets (goal: at most 2x its time; the
+  rule counts are printed so that equal answers are visible), and the same
+  rules end to end through ``crm.plugin("catalogue").rules()`` (reading the
+  baskets included);
+* profit per customer through ``crm.plugin("catalogue").profit()`` against a
+  hand-written SQL GROUP BY of the same sums (goal: at most 2x its time).
+
 Ratios are baseline time / crmkit time (above 1 = crmkit faster), each time the
 best of ``--repeat`` runs (default 3) so that a busy machine disturbs the ratio
 less; there are no assertions. Peak memory (RSS) of the process is printed at
@@ -20,6 +32,7 @@ the end.
 
     python benchmarks/analytics.py                      # 100k customers, ~1M purchases
     python benchmarks/analytics.py --customers 10000    # a quick run
+    python benchmarks/analytics.py --catalogue          # also rules and profit (~1M purchases)
 """
 
 from __future__ import annotations
@@ -202,6 +215,122 @@ def pandas_clv(path: Path, horizon: float = 52.0, months: int = 12, discount: fl
             {"p": p, "q": q, "v": v, "ll": -gg.fun}, purchases_h, clv)
 
 
+# -- catalogue: line items, association rules, profit ------------------------------------------
+
+PRODUCTS = 10_000
+
+
+def item_purchases(customers: int, per_customer: float, seed: int = 2):
+    """Purchases of 1–3 line items over PRODUCTS products by popularity (a Zipf-like law), with
+    pairs of products planted to go together; ids from ``purchases``'s histories."""
+    rng = np.random.default_rng(seed)
+    popularity = 1.0 / np.arange(1, PRODUCTS + 1) ** 0.8
+    popularity /= popularity.sum()
+    partner = rng.permutation(PRODUCTS)
+    for row in purchases(customers, per_customer, seed):
+        chosen = set(rng.choice(PRODUCTS, rng.integers(1, 4), p=popularity).tolist())
+        if rng.random() < 0.3:
+            chosen.add(int(partner[min(chosen)]))
+        lines = [{"sku": f"P{p}", "qty": 1, "unit_price": f"{p % 90 + 10}"} for p in sorted(chosen)]
+        yield dict(row, amount=Decimal(sum(p % 90 + 10 for p in chosen)),
+                   payload={"items": lines})
+
+
+def build_catalogue(path: Path, customers: int, per_customer: float) -> tuple[int, int]:
+    """The catalogue database; returns (purchases, line items)."""
+    from crmkit_catalogue.tables import items
+    from sqlalchemy import func, select
+
+    with CRM.open(f"sqlite:///{path}", create=True) as crm:
+        crm.plugins.enable("catalogue")
+        crm.plugin("catalogue").add_products([
+            {"sku": f"P{p}", "name": f"Product {p}", "category": f"c{p % 50}/s{p % 7}",
+             "list_price": f"{p % 90 + 10}", "unit_cost": f"{(p % 90 + 10) * 6 // 10}"}
+            for p in range(PRODUCTS)])
+        crm.customers.add_many(({"external_id": f"C{i}"} for i in range(customers)),
+                               batch_size=5000)
+        result = crm.interactions.record_many(item_purchases(customers, per_customer),
+                                              batch_size=5000)
+        with crm.read() as conn:
+            lines = conn.execute(select(func.count()).select_from(items)).scalar_one()
+    return result.created, lines
+
+
+HAND_PROFIT = """
+WITH parts AS (
+  SELECT customer_id, SUM(total_units) AS revenue, SUM(cost_units) AS cogs, 0 AS serve
+  FROM catalogue_items WHERE occurred_at <= :as_of GROUP BY customer_id
+  UNION ALL
+  SELECT customer_id, 0, 0, SUM(CASE type WHEN 'case.opened' THEN 250000 ELSE 50000 END)
+  FROM events WHERE type IN ('case.opened', 'task.created') AND customer_id IS NOT NULL
+    AND occurred_at <= :as_of GROUP BY customer_id)
+SELECT c.external_id, SUM(revenue), SUM(cogs), SUM(serve), SUM(revenue) - SUM(cogs) - SUM(serve)
+FROM parts JOIN customers c ON c.id = parts.customer_id GROUP BY parts.customer_id, c.external_id
+"""
+
+
+def hand_sql_profit(path: Path) -> int:
+    conn = sqlite3.connect(path)
+    rows = conn.execute(HAND_PROFIT, {"as_of": as_of_text(conn)}).fetchall()
+    conn.close()
+    return len(rows)
+
+
+def mlxtend_rules(baskets: list[list[int]], min_support: float) -> int:
+    """mlxtend's own pipeline: sparse one-hot, fpgrowth (pairs), association_rules."""
+    import pandas as pd
+    from mlxtend.frequent_patterns import association_rules, fpgrowth
+    from mlxtend.preprocessing import TransactionEncoder
+
+    encoder = TransactionEncoder()
+    onehot = encoder.fit(baskets).transform(baskets, sparse=True)
+    frame = pd.DataFrame.sparse.from_spmatrix(onehot, columns=encoder.columns_)
+    frequent = fpgrowth(frame, min_support=min_support, max_len=2)
+    if frequent.empty:
+        return 0
+    return len(association_rules(frequent, num_itemsets=len(frame), metric="confidence",
+                                 min_threshold=0.0))
+
+
+def catalogue_part(path: Path, repeat: int, min_support: float) -> None:
+    from crmkit_catalogue import offers as catalogue_offers
+    from crmkit_catalogue import rules as mining
+
+    with CRM.open(f"sqlite:///{path}") as crm:
+        api = crm.plugin("catalogue")
+        config = dict(api.config, rules=dict(api.config["rules"], min_support=min_support,
+                                             min_confidence=0.0, min_lift=0.0, max_itemset=2))
+        with crm.read() as conn:
+            basket, product, skus = catalogue_offers.load_baskets(conn, config, AS_OF)
+        order = np.argsort(basket, kind="stable")
+        starts = np.flatnonzero(np.r_[True, basket[order][1:] != basket[order][:-1]])
+        baskets = [chunk.tolist() for chunk in np.split(product[order], starts[1:])]
+        print(f"association rules over {len(baskets):,} baskets, {len(product):,} line items, "
+              f"{len(skus):,} products, min_support {min_support}, pairs; best of {repeat}")
+
+        def ours():
+            x = mining.basket_matrix(basket, product, len(skus))
+            return len(mining.mine(x, min_support, 0.0, 0.0, 2).support)
+
+        mine, count = best_of(repeat, ours)
+        theirs, their_count = best_of(repeat, lambda: mlxtend_rules(baskets, min_support))
+        print(f"  rules: crmkit {count:,}, mlxtend {their_count:,}")
+        ratio_line("association rules vs mlxtend one-hot + fpgrowth + association_rules",
+                   theirs, mine, "goal >= 0.5x, i.e. at most 2x its time")
+        end_to_end, _ = best_of(repeat, lambda: api.rules(AS_OF, min_support=min_support,
+                                                          min_confidence=0.0, min_lift=0.0))
+        print(f"  rules end to end through the API (reading the baskets included): "
+              f"{end_to_end:.2f} s")
+        api.profit("customer", AS_OF)  # warm the page cache for both
+        hand_sql_profit(path)
+        ours_profit, lines = best_of(repeat, lambda: api.profit("customer", AS_OF))
+        hand, hand_rows = best_of(repeat, lambda: hand_sql_profit(path))
+        print(f"profit of {len(lines):,} customers (hand-written SQL: {hand_rows:,} rows), "
+              f"best of {repeat}")
+        ratio_line("profit per customer vs hand-written GROUP BY", hand, ours_profit,
+                   "goal >= 0.5x, i.e. at most 2x its time")
+
+
 def best_of(repeat: int, fn):
     """(fastest seconds, the last result) of ``repeat`` calls of ``fn``."""
     times, result = [], None
@@ -228,6 +357,10 @@ def main() -> None:
                         help="average purchases per customer (default 10: 1M for 100k)")
     parser.add_argument("--keep", metavar="FILE", help="build into (or reuse) this SQLite file")
     parser.add_argument("--repeat", type=int, default=3, help="runs per measurement (best kept)")
+    parser.add_argument("--catalogue", action="store_true",
+                        help="also association rules and profit on purchases with line items")
+    parser.add_argument("--rules-min-support", type=float, default=0.0005,
+                        help="min_support of the association rules (default 0.0005)")
     args = parser.parse_args()
     try:
         import pandas  # noqa: F401
@@ -281,6 +414,15 @@ def main() -> None:
                            ours_clv, "goal > 1x")
             else:
                 print("CLV vs pandas/scipy: skipped (pandas is not installed)")
+        if args.catalogue:
+            items_path = path.with_name(path.stem + "-catalogue.db")
+            if not items_path.exists():
+                with Timer() as t:
+                    created, lines = build_catalogue(items_path, args.customers,
+                                                     args.purchases_per_customer)
+                print(f"built {items_path.name}: {created:,} purchases with {lines:,} line items "
+                      f"through record_many in {t.seconds:.1f} s")
+            catalogue_part(items_path, args.repeat, args.rules_min_support)
     print(f"peak RSS of this process: {peak_rss_mb():.0f} MB")
 
 

@@ -13,7 +13,7 @@ import zlib
 from pathlib import Path
 from typing import Any, Iterable, Sequence
 
-from sqlalchemy import Boolean, Float, Table, bindparam, create_engine, event, func, select, text
+from sqlalchemy import Boolean, Float, Integer, Table, bindparam, create_engine, event, func, select, text
 from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError, StatementError
 from sqlalchemy.ext.compiler import compiles
@@ -273,6 +273,18 @@ _DaysBetween = PortableExpression.of(
     postgresql="(EXTRACT(EPOCH FROM ({0} - {1})) / 86400.0)")
 
 
+_MonthNumber = PortableExpression.of(
+    "MonthNumber", Integer(),
+    sqlite="(CAST(substr({0}, 1, 4) AS INTEGER) * 12 + CAST(substr({0}, 6, 2) AS INTEGER) - 1)",
+    postgresql=("CAST(EXTRACT(YEAR FROM ({0}) AT TIME ZONE 'UTC') * 12"
+                " + EXTRACT(MONTH FROM ({0}) AT TIME ZONE 'UTC') - 1 AS INTEGER)"))
+
+
+def month_number(column) -> ColumnElement:
+    """SQL: the UTC month number (``year * 12 + month - 1``) of a timestamp column."""
+    return _MonthNumber(column)
+
+
 def json_array_contains(column, value: str) -> ColumnElement:
     """SQL condition: the JSON array ``column`` contains the string ``value``.
 
@@ -297,6 +309,7 @@ __all__ = [
     "lock_rows",
     "json_array_contains",
     "days_between",
+    "month_number",
     "concurrency_abort",
     "CONCURRENCY_ABORTS",
     "SQLITE_BUSY_TIMEOUT_S",

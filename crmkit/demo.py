@@ -24,6 +24,11 @@ STAFF = [("ana", "Ana Costa", "sales"), ("ben", "Ben Okoro", "sales"), ("cai", "
          ("dee", "Dee Patel", "support"), ("eli", "Eli Novak", "support"),
          ("fay", "Fay Murphy", "support"), ("gus", "Gus Berg", "marketing"),
          ("hal", "Hal Ito", "marketing"), ("ivy", "Ivy Moreau", "billing")]
+CATEGORIES = ["electronics", "books", "garden", "toys", "clothing", "grocery"]
+PRODUCTS = [{"sku": f"SKU-{n}", "name": f"{CATEGORIES[n % 6].capitalize()} item {n}",
+             "category": CATEGORIES[n % 6], "list_price": f"{10 + n % 90}.00",
+             "unit_cost": f"{(10 + n % 90) * 6 // 10}.00"} for n in range(1000)]
+"""The products the sample purchases' line items name (prices are the purchases' own)."""
 DEMO_END = dt.datetime(2026, 10, 31, tzinfo=UTC)
 """The demo's history ends here, so the same seed always gives the same data."""
 
@@ -70,7 +75,7 @@ def interactions(crm, rng: random.Random, customer_ids: list[str], per_customer:
         rows = []
         for _plugin, contributed in crm.hooks.call(
                 "crmkit_demo_interactions", None, rng=rng, customer=ext, start=start, end=end,
-                per_customer=per_customer):
+                per_customer=per_customer, products=PRODUCTS):
             rows += contributed or []
         rows += _everyday(rng, start, end, per_customer, [r["occurred_at"] for r in rows])
         for row in sorted(rows, key=lambda r: r["occurred_at"]):
@@ -108,6 +113,6 @@ def _everyday(rng: random.Random, start: dt.datetime, end: dt.datetime, per_cust
 
 
 __all__ = [
-    "FIRST", "LAST", "COMPANIES", "CHANNELS", "STAFF", "DEMO_END",
+    "FIRST", "LAST", "COMPANIES", "CHANNELS", "STAFF", "CATEGORIES", "PRODUCTS", "DEMO_END",
     "customers", "interactions",
 ]

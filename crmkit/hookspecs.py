@@ -166,6 +166,20 @@ def crmkit_sentiment_analysers():
 
 
 @hookspec
+def crmkit_customer_measure(config, measure, as_of, since):
+    """A money measure per customer, in SQL, for analytics that rank or sum customers.
+
+    ``measure`` names it (the catalogue plugin provides ``margin`` and
+    ``profit``).  Return a SQLAlchemy SELECT of two columns, ``customer_id``
+    and ``units`` (the measure in money units, 1/``MONEY_SCALE``), over what
+    happened up to ``as_of`` (and after ``since`` unless it is None), or None
+    when this plugin does not provide ``measure``.  ``config`` is this
+    plugin's configuration.  The analytical plugin's Pareto analysis and RFM
+    monetary value use it (``--measure``).
+    """
+
+
+@hookspec
 def crmkit_validate_customers(ctx, rows):
     """Check customer rows before they are written.
 
@@ -288,7 +302,7 @@ def crmkit_demo(crm, rng):
 
 
 @hookspec
-def crmkit_demo_interactions(rng, customer, start, end, per_customer):
+def crmkit_demo_interactions(rng, customer, start, end, per_customer, products):
     """Return this plugin's share of one demo customer's history: interaction rows.
 
     ``crmkit demo`` calls it for every sample person (``customer`` is the external
@@ -299,7 +313,21 @@ def crmkit_demo_interactions(rng, customer, start, end, per_customer):
     number of interactions per customer the demo was asked for: the core makes
     about a third of them (visits, calls, messages, refunds), the plugins the
     shapes their models need (purchases as a CLV model assumes them, surveys,
-    complaints).  Draw from ``rng`` only, so a seed gives the same sample.
+    complaints).  Purchases' line items name the sample ``products`` (the same
+    list ``crmkit_demo_prepare`` received) by ``sku``.  Draw from ``rng`` only, so
+    a seed gives the same sample.
+    """
+
+
+@hookspec
+def crmkit_demo_prepare(crm, products):
+    """Add reference data the demo's sample interactions refer to, before they are recorded.
+
+    Called by ``crmkit demo`` once every plugin is enabled and before the core's
+    sample interactions are written (their line items must then pass every
+    plugin's checks).  ``products`` lists the products the sample purchases'
+    line items name by ``sku``: dicts with ``sku``, ``name``, ``category``,
+    ``list_price`` and ``unit_cost`` (decimal texts).  Returns nothing.
     """
 
 
@@ -320,8 +348,10 @@ __all__ = [
     "crmkit_config_schema", "crmkit_check_config", "crmkit_migrations", "crmkit_tables",
     "crmkit_cli", "crmkit_plugin_api", "crmkit_event_types", "crmkit_customer_schema",
     "crmkit_permissions", "crmkit_permission_allowed",
+    "crmkit_customer_measure",
     "crmkit_validate_customers", "crmkit_validate_interactions", "crmkit_enrich_interactions",
     "crmkit_react_customers", "crmkit_react_interactions", "crmkit_on_events",
     "crmkit_after_commit", "crmkit_sweep", "crmkit_timeline", "crmkit_merge_customers",
-    "crmkit_export_customer", "crmkit_erase_customer", "crmkit_demo", "crmkit_demo_refresh",
+    "crmkit_export_customer", "crmkit_erase_customer", "crmkit_demo", "crmkit_demo_prepare",
+    "crmkit_demo_refresh",
 ]

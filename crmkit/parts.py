@@ -13,9 +13,9 @@ package:
 * ``settings``: ``check_config(crm, config)`` in ``settings.py`` → ``crmkit_check_config``;
 * ``migrations``: the ``migrations/`` folder → ``crmkit_migrations``;
 * ``tables``: the list ``ALL`` in ``tables.py`` → ``crmkit_tables``;
-* ``dataservices``: ``timeline``, ``merge``, ``export`` and ``erase`` in ``dataservices.py``
-  → ``crmkit_timeline``, ``crmkit_merge_customers``, ``crmkit_export_customer``,
-  ``crmkit_erase_customer``;
+* ``dataservices``: ``merge``, ``export``, ``erase`` and, when the plugin has entries of its
+  own for the customer's timeline, ``timeline`` in ``dataservices.py`` → ``crmkit_timeline``,
+  ``crmkit_merge_customers``, ``crmkit_export_customer``, ``crmkit_erase_customer``;
 * ``demo``: ``run`` and, when defined, ``refresh`` and ``history`` in ``demo.py`` →
   ``crmkit_demo``, ``crmkit_demo_refresh``, ``crmkit_demo_interactions``.
 
@@ -84,7 +84,8 @@ def declared_hooks(module: ModuleType, info: PluginInfo) -> dict[str, Callable]:
 
 def _data_services(part: Callable[[str], ModuleType]) -> dict[str, Callable]:
     def crmkit_timeline(ctx, customer_id, limit):
-        return part("dataservices").timeline(ctx, customer_id, limit)
+        timeline = getattr(part("dataservices"), "timeline", None)  # no entries of its own
+        return [] if timeline is None else timeline(ctx, customer_id, limit)
 
     def crmkit_merge_customers(ctx, keep_id, duplicate_id):
         part("dataservices").merge(ctx, keep_id, duplicate_id)
@@ -107,9 +108,9 @@ def _demo(part: Callable[[str], ModuleType]) -> dict[str, Callable]:
         refresh = getattr(part("demo"), "refresh", None)
         return None if refresh is None else refresh(crm)
 
-    def crmkit_demo_interactions(rng, start, end, per_customer):
+    def crmkit_demo_interactions(rng, start, end, per_customer, products):
         history = getattr(part("demo"), "history", None)
-        return None if history is None else history(rng, start, end, per_customer)
+        return None if history is None else history(rng, start, end, per_customer, products)
 
     return {f.__name__: f for f in (crmkit_demo, crmkit_demo_refresh, crmkit_demo_interactions)}
 

@@ -63,6 +63,12 @@ _LAZY: dict[str, tuple[str, str]] = {
     "json_problem": ("crmkit.types", "json_problem"),
     "json_pointer": ("crmkit.types", "json_pointer"),
     "MAX_JSON_DEPTH": ("crmkit.types", "MAX_JSON_DEPTH"),
+    # A purchase's line items.
+    "LineItem": ("crmkit.line_items", "LineItem"),
+    "amount_units": ("crmkit.line_items", "amount_units"),
+    "line_total_units": ("crmkit.line_items", "line_total_units"),
+    "line_item_problems": ("crmkit.line_items", "line_item_problems"),
+    "times_units": ("crmkit.line_items", "times_units"),
     # Time.
     "UTC": ("crmkit.clock", "UTC"),
     "Clock": ("crmkit.clock", "Clock"),
@@ -75,6 +81,7 @@ _LAZY: dict[str, tuple[str, str]] = {
     # Portable SQL and bulk writes.
     "PortableExpression": ("crmkit.db", "PortableExpression"),
     "days_between": ("crmkit.db", "days_between"),
+    "month_number": ("crmkit.db", "month_number"),
     "json_array_contains": ("crmkit.db", "json_array_contains"),
     "allocate_ids": ("crmkit.db", "allocate_ids"),
     "insert_rows": ("crmkit.bulk", "insert_rows"),
@@ -137,7 +144,10 @@ if TYPE_CHECKING:  # pragma: no cover
     from .conditions import with_condition_schema
     from .config import is_timezone, schema_validator
     from .config import validate as validate_config
-    from .db import PortableExpression, allocate_ids, days_between, json_array_contains
+    from .db import (PortableExpression, allocate_ids, days_between, json_array_contains,
+                     month_number)
+    from .line_items import (LineItem, amount_units, line_item_problems, line_total_units,
+                             times_units)
     from .errors import (ConfigError, ConflictError, ConsentError, CRMError, DatabaseError,
                          NotFound, PermissionDenied, PluginError, Unauthenticated,
                          ValidationError)

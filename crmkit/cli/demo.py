@@ -68,6 +68,9 @@ def demo(state, count: int, per_customer: float, seed: int, force: bool) -> None
         for handle, name, team in sample.STAFF:
             if not crm.staff.list(team=team) or handle not in {s.handle for s in crm.staff.list()}:
                 crm.staff.add(handle, name, team, f"{handle}@crmkit.example")
+        for name in crm.enabled_plugins():
+            crm.hooks.call_one(name, "crmkit_demo_prepare", None, crm=crm,
+                               products=sample.PRODUCTS)
         rows = sample.customers(rng, count)
         result = crm.customers.add_many(rows)
         say(f"customers: {result.created} created ({sum(r.get('type') == 'organisation' for r in rows)}"

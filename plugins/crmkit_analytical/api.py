@@ -12,7 +12,7 @@ import datetime as dt
 from decimal import Decimal
 from typing import Any
 
-from crmkit.plugin import ensure_utc
+from crmkit.plugin import ValidationError, ensure_utc
 
 from . import (clv, clv_formula, funnel, kpis, ladder, lifecycle, pareto, retention, rfm,
                satisfaction, segments, values)
@@ -47,17 +47,27 @@ class AnalyticalAPI:
 
     # -- RFM ----------------------------------------------------------------------
 
-    def rfm(self, as_of: dt.datetime | None = None) -> list[RFMScore]:
-        """RFM scores and segment of every customer with a purchase, by customer id."""
-        return self._read(rfm.scores, self._as_of(as_of))
+    def rfm(self, as_of: dt.datetime | None = None, measure: str = "revenue"
+            ) -> list[RFMScore]:
+        """RFM scores and segment of every customer with a purchase, by customer id.
 
-    def rfm_segments(self, as_of: dt.datetime | None = None) -> dict[str, int]:
-        """Customers per RFM segment, in rule order."""
-        return self._read(rfm.segment_counts, self._as_of(as_of))
+        ``measure`` ``margin`` or ``profit`` (from a plugin's ``crmkit_customer_measure``)
+        replaces net spend in the monetary value."""
+        as_of = self._as_of(as_of)
+        return self._read(rfm.scores, as_of, self._values(measure, as_of, None))
 
-    def rfm_grid(self, as_of: dt.datetime | None = None) -> list[dict[str, Any]]:
-        """Customers and mean net spend per (R, F) score cell."""
-        return self._read(rfm.grid, self._as_of(as_of))
+    def rfm_segments(self, as_of: dt.datetime | None = None, measure: str = "revenue"
+                     ) -> dict[str, int]:
+        """Customers per RFM segment, in rule order (``measure`` as in :meth:`rfm`)."""
+        as_of = self._as_of(as_of)
+        return self._read(rfm.segment_counts, as_of, self._values(measure, as_of, None))
+
+    def rfm_grid(self, as_of: dt.datetime | None = None, measure: str = "revenue"
+                 ) -> list[dict[str, Any]]:
+        """Customers and mean monetary value per (R, F) score cell (``measure`` as in
+        :meth:`rfm`)."""
+        as_of = self._as_of(as_of)
+        return self._read(rfm.grid, as_of, self._values(measure, as_of, None))
 
     # -- CLV ----------------------------------------------------------------------
 
@@ -189,10 +199,30 @@ class AnalyticalAPI:
         return self._read(cohort_matrix, self._as_of(as_of), cohorts, months)
 
     def pareto(self, as_of: dt.datetime | None = None, since: dt.datetime | None = None,
-               curve_points: int = 0) -> Pareto:
-        """Revenue concentration (top share of customers, smallest set for the revenue target)."""
+               curve_points: int = 0, measure: str = "revenue") -> Pareto:
+        """Revenue concentration (top share of customers, smallest set for the revenue target).
+
+        ``measure`` ranks by another money measure a plugin provides per customer
+        (``crmkit_customer_measure``: ``margin`` and ``profit`` with the catalogue plugin)."""
         since = None if since is None else ensure_utc(since, "since")
-        return self._read(pareto.analyse, self._as_of(as_of), since, curve_points)
+        as_of = self._as_of(as_of)
+        values = self._values(measure, as_of, since)
+        return self._read(pareto.analyse, as_of, since, curve_points, values, measure)
+
+    def _values(self, measure: str, as_of: dt.datetime, since: dt.datetime | None):
+        """The SELECT of ``(customer_id, units)`` of ``measure`` from the plugin providing it
+        (None for revenue, which is built in)."""
+        if measure == "revenue":
+            return None
+        for name in self.crm.enabled_plugins():
+            found = self.crm.hooks.call_one(name, "crmkit_customer_measure", None,
+                                            config=self.crm.plugin_config(name), measure=measure,
+                                            as_of=as_of, since=since)
+            if found is not None:
+                return found
+        raise ValidationError(f"measure: no enabled plugin provides {measure!r} per customer "
+                              "(revenue is built in; margin and profit come with the catalogue "
+                              "plugin)")
 
     def ladder(self, as_of: dt.datetime | None = None) -> list[LadderPosition]:
         """Every customer's rung on the loyalty ladder."""

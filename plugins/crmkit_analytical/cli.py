@@ -58,9 +58,12 @@ def group() -> None:
 @format_option
 @click.option("--summary", is_flag=True, help="Customers per segment instead of one row each.")
 @click.option("--grid", is_flag=True, help="Customers and mean spend per (R, F) cell.")
+@click.option("--measure", type=click.Choice(["revenue", "margin", "profit"]), default="revenue",
+              show_default=True, help="The monetary value: net spend, or gross margin or profit "
+              "(these need the catalogue plugin).")
 @plot_option
 @pass_state
-def rfm(state, as_of, fmt, summary, grid, plot) -> None:
+def rfm(state, as_of, fmt, summary, grid, measure, plot) -> None:
     """RFM scores and segment of every customer who bought.
 
     Scores run from 1 to the configured bins; higher is better.
@@ -69,23 +72,25 @@ def rfm(state, as_of, fmt, summary, grid, plot) -> None:
     Examples:
       crmkit analytical rfm --as-of 2026-12-01 --summary
       crmkit analytical rfm --grid --plot rfm.png
+      crmkit analytical rfm --measure profit
     """
     _check_plot(plot)
     with state.open() as crm:
         api, moment = _api(crm), resolve_as_of(crm, as_of)
         if summary:
-            rows = [{"segment": k, "customers": v} for k, v in api.rfm_segments(moment).items()]
+            rows = [{"segment": k, "customers": v}
+                    for k, v in api.rfm_segments(moment, measure).items()]
             output(rows, ["segment", "customers"], fmt)
         elif grid:
-            output(api.rfm_grid(moment), ["r", "f", "customers", "mean_net_spend"], fmt)
+            output(api.rfm_grid(moment, measure), ["r", "f", "customers", "mean_net_spend"], fmt)
         else:
             rows = [{"customer": s.external_id, **{k: getattr(s, k) for k in (
                 "recency_days", "frequency", "monetary", "r", "f", "m", "segment")}}
-                for s in api.rfm(moment)]
+                for s in api.rfm(moment, measure)]
             output(rows, ["customer", "recency_days", "frequency", "monetary", "r", "f", "m",
                           "segment"], fmt)
         if plot:
-            cells, bins = api.rfm_grid(moment), api.config["rfm"]["bins"]
+            cells, bins = api.rfm_grid(moment, measure), api.config["rfm"]["bins"]
             _plot(plot, lambda charts: charts.rfm_grid(cells, bins, plot),
                   None if cells else "no customer has a purchase up to --as-of")
 
@@ -424,24 +429,29 @@ def funnel(state, as_of, by, since, outcomes, fmt, plot) -> None:
 @group.command()
 @as_of_option
 @click.option("--since", default=None, metavar="DATE", help="Only revenue after this date.")
+@click.option("--measure", type=click.Choice(["revenue", "margin", "profit"]), default="revenue",
+              show_default=True, help="Rank customers by revenue, or by gross margin or profit "
+              "(these need the catalogue plugin).")
 @format_option
 @plot_option
 @pass_state
-def pareto(state, as_of, since, fmt, plot) -> None:
+def pareto(state, as_of, since, measure, fmt, plot) -> None:
     """Revenue concentration (Pareto).
 
     The top 20 % of customers' share of revenue, and the customers making 80 %.
+    With --measure margin or profit, the same on what customers earn.
 
     \b
     Example:
       crmkit analytical pareto --as-of 2026-12-01 --since 2026-01-01
+      crmkit analytical pareto --measure profit
     """
     _check_plot(plot)
     with state.open() as crm:
         result = _api(crm).pareto(resolve_as_of(crm, as_of), _since(since),
-                                  curve_points=200 if plot else 0)
+                                  curve_points=200 if plot else 0, measure=measure)
     output_document({k: getattr(result, k) for k in (
-        "customers", "revenue", "top_share", "top_customers", "top_revenue_share",
+        "measure", "customers", "revenue", "top_share", "top_customers", "top_revenue_share",
         "revenue_target", "customers_for_target", "customer_share_for_target")}, fmt)
     _plot(plot, lambda charts: charts.pareto(result, plot),
           None if result.customers else "no customer has revenue up to --as-of")

@@ -21,14 +21,13 @@ from crmkit.plugin import CRMError
 from . import charts
 from .errors import ModelFitError
 
-CATEGORIES = ["electronics", "books", "garden", "toys", "clothing", "grocery"]
 COMMENTS = ["great service", "delivery was late", "friendly staff", "too expensive",
             "easy checkout", "product broke after a week", "will buy again", "slow support"]
 CHANNELS = ["email", "sms", "phone", "web", "store", "social"]
 
 
-def history(rng: random.Random, start: dt.datetime, end: dt.datetime,
-                 per_customer: float) -> list[dict[str, Any]]:
+def history(rng: random.Random, start: dt.datetime, end: dt.datetime, per_customer: float,
+            products: list[dict[str, str]]) -> list[dict[str, Any]]:
     """One demo customer's purchases and surveys (``crmkit_demo_interactions``).
 
     Purchases follow the processes the CLV models assume, so their fits on the
@@ -36,7 +35,8 @@ def history(rng: random.Random, start: dt.datetime, end: dt.datetime,
     gamma distribution, drops out after each purchase with a probability drawn
     from a beta distribution (BG/NBD), and spends around a personal mean drawn
     from a gamma distribution (Gamma-Gamma).  A little over half of
-    ``per_customer`` are purchases; surveys come while the customer is active.
+    ``per_customer`` are purchases, each of a few of the sample ``products``;
+    surveys come while the customer is active.
     """
     days = (end - start).days
     mean_rate = per_customer * 0.55 / (days * 0.6)  # purchases per day while alive
@@ -46,7 +46,7 @@ def history(rng: random.Random, start: dt.datetime, end: dt.datetime,
     mean_spend = 4.0 / rng.gammavariate(3.0, 1 / 75)  # p / nu with nu ~ Gamma(q=3, gamma=75)
     rows, at = [], first
     while at < end:
-        rows.append(_purchase(rng, at, mean_spend))
+        rows.append(_purchase(rng, at, mean_spend, products))
         if rng.random() < dropout:
             break
         at += dt.timedelta(days=rng.expovariate(rate))
@@ -56,15 +56,19 @@ def history(rng: random.Random, start: dt.datetime, end: dt.datetime,
     return rows
 
 
-def _purchase(rng: random.Random, at: dt.datetime, mean_spend: float) -> dict[str, Any]:
+def _purchase(rng: random.Random, at: dt.datetime, mean_spend: float,
+              products: list[dict[str, str]]) -> dict[str, Any]:
     """A purchase of a few items whose total is gamma-distributed around ``mean_spend``."""
     total = max(rng.gammavariate(4.0, mean_spend / 4.0), 5.0)
     weights = [rng.random() + 0.2 for _ in range(rng.randint(1, 3))]
-    items = [{"sku": f"SKU-{rng.randrange(1000)}", "category": rng.choice(CATEGORIES),
-              "amount": str(Decimal(round(total * w / sum(weights), 2)).quantize(Decimal("0.01")))}
-             for w in weights]
-    if rng.random() < 0.5:
-        items.append({"sku": "DELIVERY", "category": "delivery", "amount": "4.99"})
+    items = []
+    for w in weights:
+        product = products[rng.randrange(len(products))]
+        price = str(Decimal(round(total * w / sum(weights), 2)).quantize(Decimal("0.01")))
+        items.append({"sku": product["sku"], "category": product["category"], "qty": 1,
+                      "unit_price": price, "amount": price})
+    if rng.random() < 0.5:  # a charge line: no sku, only its amount
+        items.append({"category": "delivery", "amount": "4.99"})
     return {"occurred_at": at + dt.timedelta(minutes=rng.randrange(1440)), "kind": "purchase",
             "channel": rng.choice(CHANNELS), "amount": sum(Decimal(i["amount"]) for i in items),
             "payload": {"items": items}}

@@ -1,8 +1,9 @@
-"""Pareto analysis: how concentrated revenue is across customers.
+"""Pareto analysis: how concentrated revenue (or another money measure) is across customers.
 
 Customers with a purchase up to ``as_of`` (optionally after ``since``) are
-ranked by net spend, highest first (ties by customer id).  With n customers
-and total revenue R:
+ranked by net spend, highest first (ties by customer id); with another
+measure (``margin``, ``profit``: a plugin's ``crmkit_customer_measure``) the
+customers that measure lists are ranked by it.  With n customers and total R:
 
 * top customers = ⌈top_share · n⌉ (default 20 %); their share of R;
 * the smallest set reaching ``revenue_share`` of R (default 80 %): the least k
@@ -27,11 +28,15 @@ from . import sales
 from .results import Pareto
 
 
-def _ranked(config: dict[str, Any], as_of: dt.datetime, since: dt.datetime | None):
-    per = (select(I.c.customer_id, func.sum(sales.net_units(config)).label("net"))
-           .where(sales.sales_kinds(config), sales.within(as_of, since))
-           .group_by(I.c.customer_id)
-           .having(func.sum(sales.purchase_flag(config)) > 0)).subquery("pa_per")
+def _ranked(config: dict[str, Any], as_of: dt.datetime, since: dt.datetime | None, values=None):
+    if values is None:
+        per = (select(I.c.customer_id, func.sum(sales.net_units(config)).label("net"))
+               .where(sales.sales_kinds(config), sales.within(as_of, since))
+               .group_by(I.c.customer_id)
+               .having(func.sum(sales.purchase_flag(config)) > 0)).subquery("pa_per")
+    else:
+        given = values.subquery("pa_values")
+        per = select(given.c.customer_id, given.c.units.label("net")).subquery("pa_per")
     order = (per.c.net.desc(), per.c.customer_id)
     return select(per.c.net,
                   func.row_number().over(order_by=order).label("rn"),
@@ -47,11 +52,14 @@ def _share(part, whole) -> float | None:
 
 
 def analyse(conn, config: dict[str, Any], as_of: dt.datetime, since: dt.datetime | None = None,
-            curve_points: int = 0) -> Pareto:
-    """Revenue concentration; ``curve_points`` > 0 also samples the cumulative curve for a chart."""
+            curve_points: int = 0, values=None, measure: str = "revenue") -> Pareto:
+    """Revenue concentration; ``curve_points`` > 0 also samples the cumulative curve for a chart.
+
+    ``values``: a SELECT of ``(customer_id, units)`` of the ``measure`` to rank by instead of
+    revenue."""
     top = Fraction(str(config["pareto"]["top_share"]))
     target = Fraction(str(config["pareto"]["revenue_share"]))
-    ranked = _ranked(config, as_of, since)
+    ranked = _ranked(config, as_of, since, values)
     in_top = (ranked.c.rn - 1) * top.denominator < ranked.c.n * top.numerator
     reaches = ranked.c.cum * target.denominator >= ranked.c.total * target.numerator
     row = conn.execute(select(
@@ -75,4 +83,5 @@ def analyse(conn, config: dict[str, Any], as_of: dt.datetime, since: dt.datetime
                   top_share=float(top), top_customers=int(row.top_n or 0),
                   top_revenue_share=_share(int(row.top_net or 0), total) if total > 0 else None,
                   revenue_target=float(target), customers_for_target=k,
-                  customer_share_for_target=_share(k, n) if k else None, curve=curve)
+                  customer_share_for_target=_share(k, n) if k else None, curve=curve,
+                  measure=measure)

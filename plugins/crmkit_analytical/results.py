@@ -147,6 +147,8 @@ class Pareto:
     customers_for_target: int
     customer_share_for_target: float | None
     curve: list[tuple[float, float]] = attrs.field(factory=list)
+    measure: str = "revenue"
+    """What ``revenue`` and the shares measure: revenue, or a plugin's measure (margin, profit)."""
 
 
 @attrs.frozen

@@ -11,6 +11,10 @@ values the same count, so equal values always get equal scores, and the best
 customers (however many share the best value, a single customer included) get
 ``bins``.  Segments are the configured rules compiled to one
 ``CASE`` (first match wins).
+
+``values`` (a SELECT of ``(customer_id, units)`` from a plugin's
+``crmkit_customer_measure``, e.g. gross margin or profit) replaces net spend in M for
+the same customers (0 where the measure has no row).
 """
 
 from __future__ import annotations
@@ -54,10 +58,15 @@ def values_query(config: dict[str, Any], as_of: dt.datetime):
             .having(func.sum(sales.purchase_flag(config)) > 0))
 
 
-def scored_query(config: dict[str, Any], as_of: dt.datetime):
+def scored_query(config: dict[str, Any], as_of: dt.datetime, values=None):
     """Per customer: recency_days, frequency, monetary units, r, f, m (a subquery-ready select)."""
     bins = config["rfm"]["bins"]
     per = values_query(config, as_of).subquery("rfm_values")
+    if values is not None:
+        given = values.subquery("rfm_measure")
+        per = (select(per.c.customer_id, per.c.last_day, per.c.frequency,
+                      func.coalesce(given.c.units, 0).label("net"))
+               .outerjoin(given, given.c.customer_id == per.c.customer_id)).subquery("rfm_values_m")
     recency = (literal(day_of(as_of)) - per.c.last_day)
     if config["rfm"]["monetary"] == "mean":
         monetary = per.c.net * 1.0 / per.c.frequency
@@ -96,10 +105,10 @@ def segment_case(config: dict[str, Any], scored):
                 else_=null())
 
 
-def query(config: dict[str, Any], as_of: dt.datetime):
+def query(config: dict[str, Any], as_of: dt.datetime, values=None):
     """The full RFM select, by customer id: customer_id, external_id, recency_days,
     frequency, net (money units), r, f, m, segment."""
-    scored = scored_query(config, as_of).subquery("rfm_scored")
+    scored = scored_query(config, as_of, values).subquery("rfm_scored")
     return (select(scored.c.customer_id, C.c.external_id, scored.c.recency_days,
                    scored.c.frequency, scored.c.net, scored.c.r, scored.c.f, scored.c.m,
                    segment_case(config, scored).label("segment"))
@@ -107,10 +116,10 @@ def query(config: dict[str, Any], as_of: dt.datetime):
             .order_by(scored.c.customer_id))
 
 
-def scores(conn, config: dict[str, Any], as_of: dt.datetime) -> list[RFMScore]:
+def scores(conn, config: dict[str, Any], as_of: dt.datetime, values=None) -> list[RFMScore]:
     """Every scored customer, by customer id."""
     mean = config["rfm"]["monetary"] == "mean"
-    rows = conn.execute(query(config, as_of))
+    rows = conn.execute(query(config, as_of, values))
     places = Decimal("0.0001")
     result = []
     append = result.append
@@ -124,9 +133,10 @@ def scores(conn, config: dict[str, Any], as_of: dt.datetime) -> list[RFMScore]:
     return result
 
 
-def segment_counts(conn, config: dict[str, Any], as_of: dt.datetime) -> dict[str, int]:
+def segment_counts(conn, config: dict[str, Any], as_of: dt.datetime, values=None
+                   ) -> dict[str, int]:
     """Customers per segment (``None`` for customers no rule matched), in rule order."""
-    scored = scored_query(config, as_of).subquery("rfm_scored")
+    scored = scored_query(config, as_of, values).subquery("rfm_scored")
     label = segment_case(config, scored).label("segment")
     rows = dict(conn.execute(select(label, func.count()).group_by(label)).all())
     ordered = {rule["name"]: rows.pop(rule["name"], 0) for rule in config["rfm"]["segments"]}
@@ -135,9 +145,9 @@ def segment_counts(conn, config: dict[str, Any], as_of: dt.datetime) -> dict[str
     return ordered
 
 
-def grid(conn, config: dict[str, Any], as_of: dt.datetime) -> list[dict[str, Any]]:
+def grid(conn, config: dict[str, Any], as_of: dt.datetime, values=None) -> list[dict[str, Any]]:
     """Customers and mean monetary value per (r, f) cell: the RFM grid."""
-    scored = scored_query(config, as_of).subquery("rfm_scored")
+    scored = scored_query(config, as_of, values).subquery("rfm_scored")
     rows = conn.execute(select(scored.c.r, scored.c.f, func.count().label("customers"),
                                func.sum(scored.c.net).label("net"))
                         .group_by(scored.c.r, scored.c.f).order_by(scored.c.r, scored.c.f))

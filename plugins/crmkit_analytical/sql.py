@@ -16,6 +16,7 @@ from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.types import TypeDecorator
 
 from crmkit.plugin import MONEY_SCALE, PortableExpression
+from crmkit.plugin import month_number  # noqa: F401  (the analytics modules import it from here)
 
 EPOCH = dt.date(1970, 1, 1)
 
@@ -56,11 +57,6 @@ _DayNumber = PortableExpression.of(
     sqlite="CAST(julianday(substr({0}, 1, 10)) - 2440587.5 AS INTEGER)",
     postgresql="(CAST(({0}) AT TIME ZONE 'UTC' AS DATE) - DATE '1970-01-01')")
 
-_MonthNumber = PortableExpression.of(
-    "MonthNumber", Integer(),
-    sqlite="(CAST(substr({0}, 1, 4) AS INTEGER) * 12 + CAST(substr({0}, 6, 2) AS INTEGER) - 1)",
-    postgresql=("CAST(EXTRACT(YEAR FROM ({0}) AT TIME ZONE 'UTC') * 12"
-                " + EXTRACT(MONTH FROM ({0}) AT TIME ZONE 'UTC') - 1 AS INTEGER)"))
 
 _JSONNumber = PortableExpression.of(
     "JSONNumber", Float(),
@@ -80,11 +76,6 @@ _JSONText = PortableExpression.of(
 def day_number(column) -> ColumnElement:
     """SQL: the UTC day number (integer) of a timestamp column."""
     return _DayNumber(column)
-
-
-def month_number(column) -> ColumnElement:
-    """SQL: the UTC month number (``year * 12 + month - 1``) of a timestamp column."""
-    return _MonthNumber(column)
 
 
 def json_number(column, key: str) -> ColumnElement:

@@ -1,8 +1,9 @@
 """A purchase's line items in excluded categories: the money they take off what earns points.
 
-The items are ``payload["items"]``: an item counts when it is an object whose
-``category`` is one of the excluded categories and whose ``amount`` is a JSON
-number or a decimal text (``"4.99"``, ``"-1"``, ``" 5 "``); amounts are taken
+The items are ``payload["items"]`` in the core's line-item convention
+(``crmkit.plugin.line_total_units``): an item counts when it is an object whose
+``category`` is one of the excluded categories and whose line total (its
+``amount``, else ``qty × unit_price − discount``) is usable; amounts are taken
 at money precision (rounded half away from zero to 4 decimal places).
 Anything else in ``items``, and ``items`` that is not a list, is ignored.
 
@@ -13,43 +14,13 @@ parsed: parsing them again in SQL (on SQLite ``json_each`` and one
 
 from __future__ import annotations
 
-import functools
-import math
-import re
-from decimal import ROUND_HALF_UP, Decimal
 from typing import Any, Iterable
 
-from crmkit.plugin import MONEY_SCALE
-
-AMOUNT_TEXT = re.compile(r" *[+-]?([0-9]+[.]?[0-9]*|[.][0-9]+) *")
-"""A decimal amount written as text: optional sign, digits with at most one point, spaces around."""
+from crmkit.plugin import line_total_units
 
 LIMIT_UNITS = 10**18
 """Excluded units are clamped to ±this, so amount − excluded stays a 64-bit integer
 (stored amounts are below 10^14 currency units, 10^18 money units)."""
-
-
-def amount_units(amount: Any) -> int | None:
-    """An item's ``amount`` in money units, or None when it is not a usable amount."""
-    if isinstance(amount, str):
-        return _text_units(amount)
-    if isinstance(amount, bool):
-        return None
-    if isinstance(amount, int):
-        return amount * MONEY_SCALE
-    if isinstance(amount, float) and math.isfinite(amount):
-        return _units(repr(amount))
-    return None
-
-
-@functools.lru_cache(maxsize=4096)
-def _text_units(text: str) -> int | None:
-    """``amount_units`` of a text amount (the same few texts recur: delivery, tax lines)."""
-    return _units(text.strip(" ")) if AMOUNT_TEXT.fullmatch(text) else None
-
-
-def _units(decimal_text: str) -> int:
-    return int((Decimal(decimal_text) * MONEY_SCALE).to_integral_value(ROUND_HALF_UP))
 
 
 def excluded_units(payload: Any, categories: frozenset[str]) -> int:
@@ -61,7 +32,7 @@ def excluded_units(payload: Any, categories: frozenset[str]) -> int:
     for item in items:
         if isinstance(item, dict) and isinstance(item.get("category"), str) \
                 and item["category"] in categories:
-            units = amount_units(item.get("amount"))
+            units = line_total_units(item)
             if units is not None:
                 total += units
     return max(-LIMIT_UNITS, min(LIMIT_UNITS, total))

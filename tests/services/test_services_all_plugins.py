@@ -38,6 +38,10 @@ def everything(crm_url, clock):
         assert "testvendor" in crm.enabled_plugins()
         crm.staff.add("ana", "Ana Costa", "sales")
         crm.staff.add("dee", "Dee Patel", "support")
+        if "catalogue" in crm.enabled_plugins():  # the product the purchases' line items name
+            crm.plugin("catalogue").add_products([{
+                "sku": "COBOL-1", "name": "COBOL book", "category": "books",
+                "list_price": "250.00", "unit_cost": "100.00"}])
         yield crm
 
 
@@ -48,7 +52,8 @@ def grace(crm, external_id: str, email: str = EMAIL) -> None:
     crm.interactions.record_many([
         {"customer": external_id, "occurred_at": T0, "amount": "250.00", "channel": "web",
          "external_id": f"{external_id}-o1",
-         "payload": {"items": [{"sku": "COBOL-1", "category": "books", "amount": "250.00"}]}},
+         "payload": {"items": [{"sku": "COBOL-1", "category": "books", "qty": 1,
+                                "unit_price": "250.00", "amount": "250.00"}]}},
         {"customer": external_id, "occurred_at": T0 + dt.timedelta(days=1), "kind": "complaint",
          "channel": "email", "external_id": f"{external_id}-k1",
          "payload": {"text": f"This is {NAME}, call me on {PHONE} or {EMAIL}",

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from crmkit_loyalty.line_items import LIMIT_UNITS, amount_units, excluded_by_interaction, excluded_units
+from crmkit_loyalty.line_items import LIMIT_UNITS, excluded_by_interaction, excluded_units
+
+from crmkit.plugin import amount_units
 
 DELIVERY = frozenset({"delivery"})
 

@@ -1,0 +1,199 @@
+"""The public API of catalogue: ``crm.plugin("catalogue")``.
+
+Reads use ``crm.read()``, writes ``crm.transaction()``; computations take
+``as_of`` (default: the CRM clock's now) and return plain data.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from typing import Any
+
+from sqlalchemy import delete, select
+
+from crmkit.plugin import ConflictError, NotFound, ValidationError, customers, ensure_utc
+
+from . import offers, products, profit
+from .profit import ACQUISITION_REASON
+from .tables import offer_lists, offers as offer_rows
+
+
+MAX_SEGMENT_MEMBERS = 10_000
+"""The most customers an offer list saved as an analytical segment may hold."""
+
+
+class CatalogueAPI:
+    """Products, line items, profit, association rules and next-best offers."""
+
+    def __init__(self, crm):
+        self.crm = crm
+
+    @property
+    def config(self) -> dict[str, Any]:
+        """The plugin's stored configuration."""
+        return self.crm.plugin_config("catalogue")
+
+    def _as_of(self, as_of: dt.datetime | None) -> dt.datetime:
+        return self.crm.clock.now() if as_of is None else ensure_utc(as_of, "as_of")
+
+    # -- products -------------------------------------------------------------------
+
+    def add_products(self, rows: list[dict[str, Any]]) -> products.ImportReport:
+        """Create or update products by SKU; any bad row is one ValidationError, nothing written."""
+        labels = [f"row {n}" for n in range(1, len(rows) + 1)]
+        return self._write_products("rows", rows, labels, [], skip_invalid=False)
+
+    def import_products(self, path: str, fmt: str | None = None, skip_invalid: bool = False
+                        ) -> products.ImportReport:
+        """Import products from a CSV (header: sku, name, category, list_price, unit_cost,
+        active_from, active_to) or JSON Lines file.  Every bad line is reported as
+        ``line N: field: problem``; any bad line rejects the file
+        (``products.ImportRejected``, nothing written) unless ``skip_invalid``."""
+        records, labels, problems = products.read_file(
+            path, fmt, self.crm.core_config["max_import_bytes"])
+        return self._write_products(path, records, labels, problems, skip_invalid)
+
+    def _write_products(self, path, records, labels, problems, skip_invalid):
+        report = products.ImportReport(path=path, read=len(records) + len(problems))
+        rows, bad = products.check_rows(records, labels, problems)
+        report.problems = sorted(problems, key=lambda p: int(p[0].rsplit(" ", 1)[-1]))
+        report.rejected = len(bad)
+        if bad and not skip_invalid:
+            raise products.ImportRejected(report)
+        with self.crm.transaction() as tx:  # ``rows`` holds the good rows only
+            products.upsert(tx.conn, rows, tx.now(), report)
+            tx.audit("import", "catalogue_products", os.path.basename(path)[:200],
+                     {"read": report.read, "created": report.created, "updated": report.updated,
+                      "unchanged": report.unchanged, "rejected": report.rejected})
+        return report
+
+    def product(self, sku: str) -> products.Product:
+        """One product (NotFound names the SKU)."""
+        with self.crm.read() as conn:
+            return products.get(conn, sku)
+
+    def products(self, category: str | None = None, active_at: dt.datetime | None = None
+                 ) -> list[products.Product]:
+        """Products by SKU; ``category`` includes its subcategories; ``active_at`` keeps those on
+        sale then."""
+        with self.crm.read() as conn:
+            return products.listing(conn, category,
+                                    None if active_at is None else ensure_utc(active_at, "as_of"))
+
+    # -- profit ---------------------------------------------------------------------
+
+    def profit(self, by: str = "customer", as_of: dt.datetime | None = None,
+               since: dt.datetime | None = None, period: str = "month") -> list[profit.ProfitLine]:
+        """Profit per customer (most profitable first), per saved segment of the analytical
+        plugin, or per calendar ``period`` (month, quarter, year), for purchases and costs up
+        to ``as_of`` (and after ``since``).  Acquisition cost is 0: see ``ACQUISITION_REASON``."""
+        as_of = self._as_of(as_of)
+        since = None if since is None else ensure_utc(since, "since")
+        if by not in profit.BY:
+            raise ValidationError(f"by: {by!r} is not one of {', '.join(profit.BY)}")
+        if period not in profit.PERIODS:
+            raise ValidationError(f"period: {period!r} is not one of {', '.join(profit.PERIODS)}")
+        with self.crm.read() as conn:
+            if by == "period":
+                return profit.by_period(conn, self.config, as_of, since, period)
+            per_customer = profit.by_customer(conn, self.config, as_of, since)
+        if by == "customer":
+            return per_customer
+        if "analytical" not in self.crm.enabled_plugins():
+            raise ValidationError("profit by segment needs the analytical plugin's saved "
+                                  "segments: crmkit plugins enable analytical")
+        analytical = self.crm.plugin("analytical")
+        members = {}
+        for name in analytical.segment_names():
+            ids = analytical.segment_members(name, as_of)
+            members[name] = set(self.crm.customers.external_ids_by_id(ids).values())
+        return profit.by_segment(per_customer, members)
+
+    acquisition_reason = ACQUISITION_REASON
+    """Why acquisition cost is 0 in every profit report."""
+
+    # -- cross-sell and up-sell -------------------------------------------------------
+
+    def rules(self, as_of: dt.datetime | None = None, **overrides: Any) -> list[dict[str, Any]]:
+        """Association rules over the baskets up to ``as_of`` (keys of the ``rules``
+        configuration may be overridden: min_support, min_confidence, min_lift, max_itemset,
+        basket, window_days)."""
+        unknown = sorted(set(overrides) - set(self.config["rules"]))
+        if unknown:
+            raise ValidationError(f"rules: unknown setting {unknown[0]!r} (allowed: "
+                                  f"{', '.join(sorted(self.config['rules']))})")
+        with self.crm.read() as conn:
+            return offers.association_rules(conn, self.config, self._as_of(as_of), overrides)
+
+    def offers(self, customer: str | None = None, as_of: dt.datetime | None = None
+               ) -> list[dict[str, Any]]:
+        """Next-best offers ``{customer, rank, sku, kind, score}`` (kind ``cross`` or ``up``),
+        for one customer or every customer who bought something, best first."""
+        as_of = self._as_of(as_of)
+        customer_id = None if customer is None else self.crm.customers.get(customer).id
+        with self.crm.read() as conn:
+            found = offers.next_best(conn, self.config, as_of, customer_id)
+        names = self.crm.customers.external_ids_by_id({o["customer_id"] for o in found})
+        return [{"customer": names[o.pop("customer_id")], **o} for o in found]
+
+    def save_offers(self, name: str, as_of: dt.datetime | None = None,
+                    replace: bool = False, segment: bool = False) -> int:
+        """Save every customer's offers at ``as_of`` as the list ``name`` (a campaign targets its
+        members, :meth:`offer_list`); returns the customers in it.
+
+        ``segment`` also saves (or replaces) the analytical plugin's segment ``name`` whose
+        members are the list's customers (``external_id in [...]``, at most
+        ``MAX_SEGMENT_MEMBERS``), so that anything targeting saved segments reaches them."""
+        name = (name or "").strip()
+        if not name or len(name) > 100:
+            raise ValidationError("name: 1 to 100 characters")
+        as_of = self._as_of(as_of)
+        with self.crm.transaction() as tx:
+            exists = tx.conn.execute(select(offer_lists.c.name)
+                                     .where(offer_lists.c.name == name)).first()
+            if exists and not replace:
+                raise ConflictError(f"offer list {name!r} exists: use --replace to recompute it")
+            tx.conn.execute(delete(offer_rows).where(offer_rows.c.list_name == name))
+            tx.conn.execute(delete(offer_lists).where(offer_lists.c.name == name))
+            found = offers.next_best(tx.conn, self.config, as_of)
+            tx.conn.execute(offer_lists.insert().values(
+                name=name, as_of=as_of, settings={"rules": self.config["rules"],
+                                                  "offers": self.config["offers"]},
+                created_at=tx.now(), actor=tx.actor))
+            if found:
+                tx.conn.execute(offer_rows.insert(), [dict(o, list_name=name) for o in found])
+            if segment:
+                self._save_segment(name, {o["customer_id"] for o in found})
+            tx.audit("create", "catalogue_offer_lists", name,
+                     {"as_of": as_of.isoformat(), "offers": len(found)})
+        return len({o["customer_id"] for o in found})
+
+    def _save_segment(self, name: str, customer_ids: set[int]) -> None:
+        """The analytical segment of the offer list's customers (inside the caller's transaction)."""
+        if "analytical" not in self.crm.enabled_plugins():
+            raise ValidationError("--segment saves an analytical segment: crmkit plugins enable "
+                                  "analytical (or save the offer list without --segment)")
+        if len(customer_ids) > MAX_SEGMENT_MEMBERS:
+            raise ValidationError(f"--segment: {len(customer_ids)} customers; a segment listing "
+                                  f"its members holds at most {MAX_SEGMENT_MEMBERS} (target the "
+                                  "offer list itself instead)")
+        members = sorted(self.crm.customers.external_ids_by_id(customer_ids).values())
+        self.crm.plugin("analytical").save_segment(
+            name, {"field": "external_id", "op": "in", "value": members},
+            f"customers of the catalogue offer list {name!r}", replace=True)
+
+    def offer_list(self, name: str) -> list[dict[str, Any]]:
+        """The members of a saved offer list: ``{customer, rank, sku, kind, score}``."""
+        with self.crm.read() as conn:
+            if conn.execute(select(offer_lists.c.name).where(offer_lists.c.name == name)).first() is None:
+                raise NotFound(f"offer list {name!r} not found (crmkit catalogue offers --save "
+                               "NAME saves one)")
+            rows = conn.execute(
+                select(customers.c.external_id, offer_rows.c.rank, offer_rows.c.sku,
+                       offer_rows.c.kind, offer_rows.c.score)
+                .join(customers, customers.c.id == offer_rows.c.customer_id)
+                .where(offer_rows.c.list_name == name)
+                .order_by(customers.c.external_id, offer_rows.c.rank)).all()
+        return [{"customer": r.external_id, "rank": r.rank, "sku": r.sku, "kind": r.kind,
+                 "score": r.score} for r in rows]

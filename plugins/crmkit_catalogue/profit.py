@@ -1,0 +1,185 @@
+"""Profit: gross margin of purchases − cost to serve − acquisition cost, in SQL.
+
+* **gross margin** = Σ over the customer's line items of (line total − qty ×
+  the product's unit cost when the purchase was written);
+* **cost to serve** = Σ over the core's domain events of the types in
+  ``cost_to_serve.event_costs`` (by default ``case.opened`` and
+  ``task.created``, emitted by the operational plugin) of their unit cost, plus
+  the minutes in interactions' ``payload.<handling_field>`` × ``cost_per_hour`` / 60
+  (read only when ``cost_per_hour`` > 0);
+* **acquisition cost**: no enabled plugin records campaign costs, so it is 0 and
+  every report says why.
+
+Cost to serve is read from the events table, not from another plugin's tables:
+every plugin's events land there with the customer and the time, so whatever
+plugin opens cases (or a vendor's helpdesk plugin emitting the same types) is
+counted, per period and as of any date, without the plugins knowing each other.
+
+Everything is summed in integer money units by one GROUP BY per part; the parts
+are joined per customer (or per period) in SQL.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
+
+import attrs
+from sqlalchemy import (BigInteger, Float, and_, case, cast, func, literal, literal_column,
+                        select, union_all)
+
+from crmkit.plugin import (MONEY_SCALE, JsonPath, customers as C, events as E,
+                           interactions as I, month_number, to_money)
+
+from .tables import items
+
+ACQUISITION_REASON = ("acquisition cost 0: no enabled plugin records campaign costs "
+                      "(a campaigns plugin would attribute them)")
+BY = ("customer", "segment", "period")
+PERIODS = {"month": 1, "quarter": 3, "year": 12}
+FOUR = Decimal("0.0001")
+PLACES = len(str(MONEY_SCALE)) - 1
+"""Decimal places of money units (MONEY_SCALE = 10**PLACES)."""
+
+
+@attrs.frozen
+class ProfitLine:
+    """Profit of one customer, segment or period; money as Decimals."""
+
+    key: str
+    customers: int
+    revenue: Decimal
+    cost_of_goods: Decimal
+    gross_margin: Decimal
+    cost_to_serve: Decimal
+    acquisition_cost: Decimal
+    profit: Decimal
+
+    def as_dict(self, key_name: str) -> dict[str, Any]:
+        """The line as a row for output, its key under ``key_name``."""
+        row = attrs.asdict(self)
+        row[key_name] = row.pop("key")
+        return row
+
+
+def _units(text: str) -> int:
+    return int(to_money(text) * MONEY_SCALE)
+
+
+def _window(column, as_of: dt.datetime, since: dt.datetime | None):
+    return column <= as_of if since is None else and_(column <= as_of, column > since)
+
+
+def parts(config: dict[str, Any], as_of: dt.datetime, since: dt.datetime | None, key):
+    """SELECT of ``(k, revenue, cogs, serve, minutes)`` rows, one per part, ``key(table)`` the
+    grouping column of each part's table."""
+    zero = literal(0, BigInteger)
+    selects = [select(key(items).label("k"), func.sum(items.c.total_units).label("revenue"),
+                      func.sum(items.c.cost_units).label("cogs"), zero.label("serve"),
+                      cast(literal(0), Float).label("minutes"))
+               .where(_window(items.c.occurred_at, as_of, since)).group_by(key(items))]
+    costs = {kind: _units(cost) for kind, cost in config["cost_to_serve"]["event_costs"].items()
+             if _units(cost)}
+    if costs:
+        unit = case(*[(E.c.type == kind, literal(units, BigInteger))
+                      for kind, units in sorted(costs.items())], else_=zero)
+        selects.append(select(key(E).label("k"), zero, zero, func.sum(unit),
+                              cast(literal(0), Float))
+                       .where(E.c.type.in_(sorted(costs)), E.c.customer_id.is_not(None),
+                              _window(E.c.occurred_at, as_of, since))
+                       .group_by(key(E)))
+    if _units(config["cost_to_serve"]["cost_per_hour"]):
+        minutes = JsonPath(I.c.payload, [config["cost_to_serve"]["handling_field"]]).number()
+        selects.append(select(key(I).label("k"), zero, zero, zero, func.sum(minutes))
+                       .where(minutes.is_not(None), _window(I.c.occurred_at, as_of, since))
+                       .group_by(key(I)))
+    every = union_all(*selects).subquery("pf_parts")
+    return (select(every.c.k, func.sum(every.c.revenue).label("revenue"),
+                   func.sum(every.c.cogs).label("cogs"), func.sum(every.c.serve).label("serve"),
+                   func.sum(every.c.minutes).label("minutes"))
+            .group_by(every.c.k))
+
+
+def _money(units) -> Decimal:
+    """Stored money units as an exact Decimal with 4 places."""
+    return Decimal(int(units or 0)).scaleb(-PLACES)
+
+
+def _line(config, key: str, customers: int, revenue, cogs, serve, minutes) -> ProfitLine:
+    serve = _money(serve)
+    if minutes:
+        per_hour = to_money(config["cost_to_serve"]["cost_per_hour"])
+        serve += (Decimal(repr(float(minutes))) * per_hour / 60).quantize(FOUR, ROUND_HALF_UP)
+    revenue, cogs = _money(revenue), _money(cogs)
+    margin = revenue - cogs
+    return ProfitLine(key, customers, revenue, cogs, margin, serve, FOUR * 0, margin - serve)
+
+
+def by_customer(conn, config, as_of, since=None) -> list[ProfitLine]:
+    """Profit per customer with any purchase or cost to serve, most profitable first."""
+    q = parts(config, as_of, since, lambda t: t.c.customer_id).subquery("pf_customer")
+    rows = conn.execute(select(C.c.external_id, q.c.revenue, q.c.cogs, q.c.serve, q.c.minutes)
+                        .join(C, C.c.id == q.c.k)).all()
+    lines = [_line(config, r.external_id, 1, r.revenue, r.cogs, r.serve, r.minutes)
+             for r in rows]
+    return sorted(lines, key=lambda line: (-line.profit, line.key))
+
+
+def customer_units(config, as_of, since=None, measure: str = "profit"):
+    """SELECT of ``(customer_id, units)``: each customer's gross margin or profit in money
+    units (handling time rounded per customer) — what other plugins rank customers by."""
+    q = parts(config, as_of, since, lambda t: t.c.customer_id).subquery("pf_units")
+    value = q.c.revenue - q.c.cogs
+    if measure == "profit":
+        per_minute = Decimal(_units(config["cost_to_serve"]["cost_per_hour"])) / 60
+        value = value - q.c.serve - cast(func.round(q.c.minutes * float(per_minute)), BigInteger)
+    return select(q.c.k.label("customer_id"), value.label("units"))
+
+
+def by_period(conn, config, as_of, since=None, period: str = "month") -> list[ProfitLine]:
+    """Profit per calendar period (UTC) of the purchases and costs, in time order."""
+    step = PERIODS[period]
+    q = parts(config, as_of, since, lambda t: _period_number(t.c.occurred_at, step)
+              ).subquery("pf_period")
+    customers = _customers_per_period(conn, as_of, since, step)
+    out = []
+    for r in conn.execute(select(q).order_by(q.c.k)):
+        out.append(_line(config, _label(int(r.k), period), customers.get(int(r.k), 0),
+                         r.revenue, r.cogs, r.serve, r.minutes))
+    return out
+
+
+def _customers_per_period(conn, as_of, since, step) -> dict[int, int]:
+    key = _period_number(items.c.occurred_at, step)
+    return dict(conn.execute(select(key, func.count(items.c.customer_id.distinct()))
+                             .where(_window(items.c.occurred_at, as_of, since))
+                             .group_by(key)).all())
+
+
+def _period_number(column, step: int):
+    """SQL: the period number of a timestamp (month number // months per period)."""
+    month = month_number(column)
+    # the divisor inline, not bound: PostgreSQL's GROUP BY must see the same expression
+    return month // literal_column(str(int(step))) if step > 1 else month
+
+
+def _label(number: int, period: str) -> str:
+    if period == "month":
+        return f"{number // 12:04d}-{number % 12 + 1:02d}"
+    if period == "quarter":
+        return f"{number // 4:04d}-Q{number % 4 + 1}"
+    return f"{number:04d}"
+
+
+def by_segment(per_customer: list[ProfitLine], members: dict[str, set[str]]) -> list[ProfitLine]:
+    """Profit per segment (a customer in several segments counts in each) from the per-customer
+    lines and each segment's members (external ids)."""
+    out = []
+    for name, who in members.items():
+        mine = [line for line in per_customer if line.key in who]
+        total = lambda f: sum((getattr(line, f) for line in mine), Decimal(0))  # noqa: E731
+        out.append(ProfitLine(name, len(mine), total("revenue"), total("cost_of_goods"),
+                              total("gross_margin"), total("cost_to_serve"),
+                              total("acquisition_cost"), total("profit")))
+    return out
