@@ -17,7 +17,8 @@ package:
   own for the customer's timeline, ``timeline`` in ``dataservices.py`` → ``crmkit_timeline``,
   ``crmkit_merge_customers``, ``crmkit_export_customer``, ``crmkit_erase_customer``;
 * ``demo``: ``run`` and, when defined, ``refresh`` and ``history`` in ``demo.py`` →
-  ``crmkit_demo``, ``crmkit_demo_refresh``, ``crmkit_demo_interactions``.
+  ``crmkit_demo``, ``crmkit_demo_refresh``, ``crmkit_demo_interactions`` (``history`` takes
+  that hook's arguments but ``customer``).
 
 An explicit ``@hookimpl`` of the same hook in the plugin's module wins.
 """

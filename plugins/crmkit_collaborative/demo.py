@@ -18,8 +18,10 @@ SUBJECTS = ["Following up on your message", "Your order update", "About your rec
 COMPLAINTS = ["delivery was late", "too expensive", "product broke after a week", "slow support"]
 
 
-def history(rng, start: dt.datetime, end: dt.datetime, per_customer: float) -> list[dict]:
-    """One demo customer's complaints over the history (``crmkit_demo_interactions``)."""
+def history(rng, start: dt.datetime, end: dt.datetime, per_customer: float,
+            products: list[dict[str, str]]) -> list[dict]:
+    """One demo customer's complaints over the history (``crmkit_demo_interactions``; the
+    sample ``products`` are not needed)."""
     days = (end - start).total_seconds() / 86400
     return [{"occurred_at": start + dt.timedelta(days=rng.uniform(0, days)), "kind": "complaint",
              "channel": rng.choice(CHANNELS["complaint"]), "direction": "inbound",
