@@ -63,6 +63,7 @@ class CRM:
         from .interactions import InteractionService
         from .plugin_admin import PluginAdmin
         from .staff import StaffService
+        from .webhooks import WebhookService
 
         self.customers = CustomerService(self)
         """Customers: add, get, find, update, list."""
@@ -74,6 +75,8 @@ class CRM:
         """The append-only domain event log."""
         self.plugins = PluginAdmin(self)
         """Installed plugins: list, enable, disable, configure."""
+        self.webhooks = WebhookService(self)
+        """Webhooks: add, list, remove, and their delivery log."""
 
     # -- opening -------------------------------------------------------------
 

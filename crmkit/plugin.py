@@ -98,6 +98,11 @@ _LAZY: dict[str, tuple[str, str]] = {
     "SentimentAnalyser": ("crmkit.sentiment", "SentimentAnalyser"),
     "detect_language": ("crmkit.sentiment", "detect_language"),
     "score_texts": ("crmkit.sentiment", "score_texts"),
+    # Deferred work (crmkit worker) and webhooks.
+    "Job": ("crmkit.worker", "Job"),
+    "WorkContext": ("crmkit.worker", "WorkContext"),
+    "claim_due": ("crmkit.worker", "claim_due"),
+    "sign_webhook": ("crmkit.webhooks", "sign"),
     # Command-line helpers.
     "State": ("crmkit.cli.common", "State"),
     "pass_state": ("crmkit.cli.common", "pass_state"),
@@ -142,6 +147,8 @@ if TYPE_CHECKING:  # pragma: no cover
     from .transaction import HookContext, Transaction
     from .types import (MAX_JSON_DEPTH, MONEY_SCALE, JSONType, Money, UTCDateTime, json_pointer,
                         json_problem, parse_json, to_currency, to_money)
+    from .webhooks import sign as sign_webhook
+    from .worker import Job, WorkContext, claim_due
 
 
 def __getattr__(name: str):
