@@ -153,8 +153,8 @@ class Worker:
     def run_round(self, skip: set[str] = frozenset()) -> int:
         """Run one batch of every job (except those in ``skip``); return the items handled.
 
-        A job that raises is logged and added to :attr:`errors` (and to ``skip``, when a
-        mutable set is given); the other jobs still run.
+        A job that raises is added to :attr:`errors` (and to ``skip``, when a mutable set
+        is given); the other jobs still run.
         """
         total = 0
         for job in collect_jobs(self.crm):
@@ -169,9 +169,7 @@ class Worker:
                     raise PluginError(f"its run returned {count!r}, not how many items it "
                                       "handled (0 when nothing was due)")
             except Exception as exc:
-                message = f"job {job.name} failed: {_describe(exc)}"
-                log.error(message)
-                self.errors.append(message)
+                self.errors.append(f"job {job.name} failed: {_describe(exc)}")
                 if isinstance(skip, set):
                     skip.add(job.name)
                 continue
@@ -181,7 +179,7 @@ class Worker:
 
     def drain(self) -> int:
         """Run rounds until no job has anything due (``crmkit worker --once``); a job that
-        failed is not run again.  Returns the items handled."""
+        failed is not run again (:attr:`errors` says why).  Returns the items handled."""
         failed: set[str] = set()
         total = 0
         while not self.stop.is_set():
@@ -193,10 +191,19 @@ class Worker:
 
     def serve(self, poll_seconds: float = DEFAULT_POLL_SECONDS) -> int:
         """Run rounds until :attr:`stop` is set, waiting ``poll_seconds`` whenever nothing
-        was due.  Returns the items handled."""
+        was due.  Failures are logged and the worker goes on (a job that failed runs again
+        next round; a database that cannot be reached is tried again after the wait), so
+        :attr:`errors` stays empty.  Returns the items handled."""
         total = 0
         while not self.stop.is_set():
-            count = self.run_round()
+            try:
+                count = self.run_round()
+            except CRMError as exc:
+                self.errors.append(f"worker round failed: {_describe(exc)}")
+                count = 0
+            for message in self.errors:
+                log.error(message)
+            self.errors.clear()
             total += count
             if count == 0:
                 self.stop.wait(poll_seconds)

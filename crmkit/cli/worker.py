@@ -19,7 +19,9 @@ def worker(state, once, batch_size, poll_seconds) -> None:
     """Run deferred work: deliver webhooks, and every enabled plugin's jobs.
 
     Without --once the worker polls until SIGTERM or SIGINT, then finishes the
-    batch in hand and exits (a second signal stops it at once).  On PostgreSQL
+    batch in hand and exits (a second signal stops it at once); a failing job
+    is logged and tried again.  With --once, a failing job is logged, the
+    others still run, and the exit code is 1.  On PostgreSQL
     several workers can run at once: each claims different rows.  On SQLite run
     one.  A worker that is killed loses nothing: what it had claimed is claimed
     again once its lease (batch size x timeout + 60 s for webhooks) has passed.
@@ -54,6 +56,6 @@ def worker(state, once, batch_size, poll_seconds) -> None:
     click.echo(f"handled {total} item{'s' if total != 1 else ''}"
                + (f" ({by_job})" if by_job else ""))
     if runner.errors:
-        for line in runner.errors:
-            click.echo(f"error: {line}", err=True)
-        raise click.exceptions.Exit(1)
+        from ..errors import CRMError
+
+        raise CRMError("; ".join(runner.errors))

@@ -79,3 +79,53 @@ def test_bad_jobs_are_a_plugin_error_naming_the_plugin(crm_url, clock, jobs, mes
         with pytest.raises(PluginError) as caught:
             collect_jobs(crm)
         assert str(caught.value) == message
+
+
+def test_a_serving_worker_goes_on_after_a_failing_job(crm_url, clock, caplog):
+    calls: list[str] = []
+
+    def flaky(ctx) -> int:
+        calls.append("run")
+        if len(calls) == 1:
+            raise RuntimeError("the gateway is down")
+        runner.stop.set()  # as SIGTERM would
+        return 0
+
+    with open_with(crm_url, clock, flaky=plugin_with_jobs("flaky", [Job("flaky.send", flaky)])
+                   ) as crm:
+        runner = Worker(crm)
+        assert runner.serve(poll_seconds=0.01) == 0
+        assert calls == ["run", "run"] and runner.errors == []
+    assert [r.getMessage() for r in caplog.records if r.name == "crmkit.worker"] == [
+        "job flaky.send failed: RuntimeError: the gateway is down"]
+
+
+FLAKY_MODULE = '''
+import crmkit
+
+PLUGIN = crmkit.PluginInfo(name="flakyjobs", description="a job that fails")
+
+
+def fail(ctx):
+    raise RuntimeError("the gateway is down")
+
+
+@crmkit.hookimpl
+def crmkit_worker_jobs(crm):
+    from crmkit.plugin import Job
+
+    return [Job("flakyjobs.send", fail)]
+'''
+
+
+def test_worker_once_with_a_failing_job_exits_1_with_one_error_line(run_cli, tmp_path,
+                                                                     monkeypatch):
+    (tmp_path / "crmkit_flakyjobs_module.py").write_text(FLAKY_MODULE, encoding="utf-8")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    plugins = ("crmkit_flakyjobs_module",)
+    assert run_cli("init")[0] == 0
+    assert run_cli("plugins", "enable", "flakyjobs", plugins=plugins)[0] == 0
+    code, out, err = run_cli("worker", "--once", plugins=plugins)
+    assert (code, out.strip()) == (1, "handled 0 items")
+    assert err.strip().splitlines() == [
+        "error: job flakyjobs.send failed: RuntimeError: the gateway is down"]
