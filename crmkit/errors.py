@@ -60,7 +60,15 @@ class DatabaseError(CRMError):
     """The database URL is wrong, unreachable, or its schema does not fit this crmkit."""
 
 
+class Unauthenticated(CRMError):
+    """No valid credentials: an unknown, revoked or expired token, or a refused sign-in (HTTP 401)."""
+
+
+class PermissionDenied(CRMError):
+    """The authenticated staff member's role does not grant what was asked (HTTP 403)."""
+
+
 __all__ = [
     "CRMError", "ValidationError", "ConfigError", "PluginError", "NotFound", "ConflictError",
-    "PreconditionFailed", "ConsentError", "DatabaseError",
+    "PreconditionFailed", "ConsentError", "DatabaseError", "Unauthenticated", "PermissionDenied",
 ]

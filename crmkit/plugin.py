@@ -29,6 +29,11 @@ _LAZY: dict[str, tuple[str, str]] = {
     "Staff": ("crmkit.models", "Staff"),
     "Event": ("crmkit.models", "Event"),
     "WriteResult": ("crmkit.models", "WriteResult"),
+    "ApiToken": ("crmkit.models", "ApiToken"),
+    # Roles and permissions.
+    "Principal": ("crmkit.auth", "Principal"),
+    "CORE_PERMISSIONS": ("crmkit.auth", "CORE_PERMISSIONS"),
+    "PII_FIELDS": ("crmkit.auth", "PII_FIELDS"),
     # Errors.
     "CRMError": ("crmkit.errors", "CRMError"),
     "ValidationError": ("crmkit.errors", "ValidationError"),
@@ -38,6 +43,8 @@ _LAZY: dict[str, tuple[str, str]] = {
     "ConflictError": ("crmkit.errors", "ConflictError"),
     "ConsentError": ("crmkit.errors", "ConsentError"),
     "DatabaseError": ("crmkit.errors", "DatabaseError"),
+    "Unauthenticated": ("crmkit.errors", "Unauthenticated"),
+    "PermissionDenied": ("crmkit.errors", "PermissionDenied"),
     "raise_problems": ("crmkit.pipeline", "raise_problems"),
     # Core tables.
     "NAMING": ("crmkit.tables", "NAMING"),
@@ -119,6 +126,7 @@ _LAZY: dict[str, tuple[str, str]] = {
 }
 
 if TYPE_CHECKING:  # pragma: no cover
+    from .auth import CORE_PERMISSIONS, PII_FIELDS, Principal
     from .bulk import driver_value, insert_rows, update_rows
     from .cli.common import (State, as_of_option, atomic_write, edited_config, format_option,
                              jsonable, load_json_file, output, output_document, pass_state,
@@ -135,10 +143,11 @@ if TYPE_CHECKING:  # pragma: no cover
     from .config import validate as validate_config
     from .db import PortableExpression, allocate_ids, days_between, json_array_contains
     from .errors import (ConfigError, ConflictError, ConsentError, CRMError, DatabaseError,
-                         NotFound, PluginError, ValidationError)
+                         NotFound, PermissionDenied, PluginError, Unauthenticated,
+                         ValidationError)
     from .markers import hookimpl
-    from .models import (Batch, Customer, Event, Interaction, PluginInfo, Staff, TimelineEntry,
-                         WriteResult)
+    from .models import (ApiToken, Batch, Customer, Event, Interaction, PluginInfo, Staff,
+                         TimelineEntry, WriteResult)
     from .pipeline import raise_problems
     from .sentiment import Sentiment, SentimentAnalyser, detect_language, score_texts
     from .services.records import MAX_LINE_BYTES, SourceFile, file_format, unneutralise
