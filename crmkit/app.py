@@ -58,6 +58,7 @@ class CRM:
         self._apis: dict[str, Any] = {}
         self._core_config: dict[str, Any] | None = None
 
+        from .auth import AuthService, TokenService
         from .customers import CustomerService
         from .events import EventLog
         from .interactions import InteractionService
@@ -77,6 +78,10 @@ class CRM:
         """Installed plugins: list, enable, disable, configure."""
         self.webhooks = WebhookService(self)
         """Webhooks: add, list, remove, and their delivery log."""
+        self.auth = AuthService(self)
+        """Authentication (API tokens, passwords) and permission checks."""
+        self.tokens = TokenService(self)
+        """API tokens of staff members: create, list, revoke."""
 
     # -- opening -------------------------------------------------------------
 

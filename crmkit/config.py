@@ -7,6 +7,7 @@ import functools
 import json
 from typing import Any
 
+from .auth import ROLES_SCHEMA
 from .errors import ConfigError
 from .types import json_pointer, json_problem, parse_json
 
@@ -96,6 +97,7 @@ CORE_SCHEMA: dict[str, Any] = {
             "description": "Largest accepted import file, in bytes (default 16 GiB; files are "
                            "streamed, so this bounds the work of one import, not memory).",
         },
+        "roles": ROLES_SCHEMA,
     },
 }
 """The JSON Schema of the core's own configuration (``crmkit config``)."""

@@ -48,6 +48,10 @@ class ConflictError(CRMError):
     """A write conflicts with what is stored (for example a reused external id)."""
 
 
+class PreconditionFailed(ConflictError):
+    """A conditional change's precondition no longer holds (a stale ETag); nothing was written."""
+
+
 class ConsentError(CRMError):
     """An outbound contact was attempted on a channel without the customer's consent."""
 
@@ -56,7 +60,15 @@ class DatabaseError(CRMError):
     """The database URL is wrong, unreachable, or its schema does not fit this crmkit."""
 
 
+class Unauthenticated(CRMError):
+    """No valid credentials: an unknown, revoked or expired token, or a refused sign-in (HTTP 401)."""
+
+
+class PermissionDenied(CRMError):
+    """The authenticated staff member's role does not grant what was asked (HTTP 403)."""
+
+
 __all__ = [
     "CRMError", "ValidationError", "ConfigError", "PluginError", "NotFound", "ConflictError",
-    "ConsentError", "DatabaseError",
+    "PreconditionFailed", "ConsentError", "DatabaseError", "Unauthenticated", "PermissionDenied",
 ]

@@ -107,6 +107,45 @@ def crmkit_customer_schema(config):
 
 
 @hookspec
+def crmkit_permissions():
+    """Return a dict ``{permission: one-line description}`` of this plugin's own permissions.
+
+    Each name is ``<plugin name>.<action>`` (``operational.read``,
+    ``loyalty.redeem``); roles grant them by name or pattern
+    (``operational.*``, ``*.read``) in the core config's ``roles``.  The
+    default roles grant every ``<plugin>.read`` to viewers and every
+    ``<plugin>.read`` and ``<plugin>.write`` to agents, so name reading and
+    writing actions ``read`` and ``write``.  ``crm.auth.permissions()``
+    lists the core's and every enabled plugin's.
+    """
+
+
+@hookspec
+def crmkit_permission_allowed(crm, principal, permission, resource):
+    """Decide row-level access: return False to refuse, True or None (no opinion) to let be.
+
+    Called on every enabled plugin by ``crm.auth.allowed`` and
+    ``crm.auth.require``, only after the principal's role grants
+    ``permission``; one False refuses.  ``principal`` is a
+    :class:`crmkit.plugin.Principal` (``handle``, ``role``, ``can()``);
+    ``resource`` is the record being reached, as a dict, or None for an
+    action on no particular record.  Refused on a resource, ``require``
+    raises NotFound (the record does not exist for this principal, so its
+    existence does not leak); without one, PermissionDenied.  Return None
+    for permissions and resources that are not this plugin's.  Must be
+    cheap and must not write.  Example: an agent sees only the leads they
+    own::
+
+        @crmkit.hookimpl
+        def crmkit_permission_allowed(principal, permission, resource):
+            if (permission.startswith("operational.") and resource is not None
+                    and principal.role == "agent"):
+                return resource.get("owner") == principal.handle
+            return None
+    """
+
+
+@hookspec
 def crmkit_sentiment_analysers():
     """Return a list of sentiment analysers, each scoring texts of the languages it declares.
 
@@ -119,6 +158,23 @@ def crmkit_sentiment_analysers():
     use :func:`crmkit.sentiment.score_texts`, which picks the analyser by the
     text's language and leaves texts in other languages unscored.  When two
     enabled plugins declare the same language, the first in calling order wins.
+    """
+
+
+# -- the HTTP API ---------------------------------------------------------------
+
+
+@hookspec
+def crmkit_routes(crm):
+    """Return this plugin's HTTP endpoints: a list of :class:`crmkit.plugin.Endpoint`.
+
+    They are mounted under ``/api/v1/<plugin name>/`` (an Endpoint's ``path`` is relative
+    to that), listed in ``/openapi.json``, and served by ``crmkit serve`` while the plugin
+    is enabled.  The core authenticates the caller, checks the Endpoint's ``permission``
+    and validates the query and body against its JSON Schemas before the handler runs;
+    handlers of every method but GET run inside one transaction whose audit actor is the
+    caller.  Raise crmkit errors (``NotFound``, ``ValidationError`` …) to answer with a
+    problem document.  Called once per change of the enabled plugins.
     """
 
 
@@ -285,9 +341,10 @@ def crmkit_demo_refresh(crm):
 __all__ = [
     "crmkit_config_schema", "crmkit_check_config", "crmkit_migrations", "crmkit_tables",
     "crmkit_cli", "crmkit_plugin_api", "crmkit_event_types", "crmkit_customer_schema",
+    "crmkit_permissions", "crmkit_permission_allowed",
     "crmkit_validate_customers", "crmkit_validate_interactions", "crmkit_enrich_interactions",
     "crmkit_react_customers", "crmkit_react_interactions", "crmkit_on_events",
     "crmkit_after_commit", "crmkit_sweep", "crmkit_timeline", "crmkit_merge_customers",
     "crmkit_export_customer", "crmkit_erase_customer", "crmkit_worker_jobs", "crmkit_demo",
-    "crmkit_demo_refresh",
+    "crmkit_demo_refresh", "crmkit_routes",
 ]

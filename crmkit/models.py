@@ -57,6 +57,21 @@ class Staff:
     team: str
     email: str | None = None
     active: bool = True
+    role: str = "agent"
+    """The role whose permissions the member has (core config ``roles``)."""
+
+
+@attrs.frozen
+class ApiToken:
+    """An API token of a staff member; the secret itself is never stored, only its SHA-256."""
+
+    id: int
+    staff_handle: str
+    name: str | None
+    created_at: dt.datetime
+    expires_at: dt.datetime | None = None
+    revoked_at: dt.datetime | None = None
+    last_used_at: dt.datetime | None = None
 
 
 @attrs.frozen
@@ -154,6 +169,6 @@ def jsonable(value: Any) -> Any:
 
 
 __all__ = [
-    "Customer", "Interaction", "Staff", "Event", "Batch", "TimelineEntry", "WriteResult",
-    "PluginInfo", "to_customer", "jsonable",
+    "Customer", "Interaction", "Staff", "ApiToken", "Event", "Batch", "TimelineEntry",
+    "WriteResult", "PluginInfo", "to_customer", "jsonable",
 ]

@@ -29,6 +29,11 @@ _LAZY: dict[str, tuple[str, str]] = {
     "Staff": ("crmkit.models", "Staff"),
     "Event": ("crmkit.models", "Event"),
     "WriteResult": ("crmkit.models", "WriteResult"),
+    "ApiToken": ("crmkit.models", "ApiToken"),
+    # Roles and permissions.
+    "Principal": ("crmkit.auth", "Principal"),
+    "CORE_PERMISSIONS": ("crmkit.auth", "CORE_PERMISSIONS"),
+    "PII_FIELDS": ("crmkit.auth", "PII_FIELDS"),
     # Errors.
     "CRMError": ("crmkit.errors", "CRMError"),
     "ValidationError": ("crmkit.errors", "ValidationError"),
@@ -38,6 +43,8 @@ _LAZY: dict[str, tuple[str, str]] = {
     "ConflictError": ("crmkit.errors", "ConflictError"),
     "ConsentError": ("crmkit.errors", "ConsentError"),
     "DatabaseError": ("crmkit.errors", "DatabaseError"),
+    "Unauthenticated": ("crmkit.errors", "Unauthenticated"),
+    "PermissionDenied": ("crmkit.errors", "PermissionDenied"),
     "raise_problems": ("crmkit.pipeline", "raise_problems"),
     # Core tables.
     "NAMING": ("crmkit.tables", "NAMING"),
@@ -103,6 +110,10 @@ _LAZY: dict[str, tuple[str, str]] = {
     "WorkContext": ("crmkit.worker", "WorkContext"),
     "claim_due": ("crmkit.worker", "claim_due"),
     "sign_webhook": ("crmkit.webhooks", "sign"),
+    # HTTP endpoints (the crmkit_routes hook).
+    "Endpoint": ("crmkit.web.endpoints", "Endpoint"),
+    "Call": ("crmkit.web.endpoints", "Call"),
+    "Reply": ("crmkit.web.endpoints", "Reply"),
     # Command-line helpers.
     "State": ("crmkit.cli.common", "State"),
     "pass_state": ("crmkit.cli.common", "pass_state"),
@@ -120,6 +131,7 @@ _LAZY: dict[str, tuple[str, str]] = {
 }
 
 if TYPE_CHECKING:  # pragma: no cover
+    from .auth import CORE_PERMISSIONS, PII_FIELDS, Principal
     from .bulk import driver_value, insert_rows, update_rows
     from .cli.common import (State, as_of_option, atomic_write, edited_config, format_option,
                              jsonable, load_json_file, output, output_document, pass_state,
@@ -136,10 +148,11 @@ if TYPE_CHECKING:  # pragma: no cover
     from .config import validate as validate_config
     from .db import PortableExpression, allocate_ids, days_between, json_array_contains
     from .errors import (ConfigError, ConflictError, ConsentError, CRMError, DatabaseError,
-                         NotFound, PluginError, ValidationError)
+                         NotFound, PermissionDenied, PluginError, Unauthenticated,
+                         ValidationError)
     from .markers import hookimpl
-    from .models import (Batch, Customer, Event, Interaction, PluginInfo, Staff, TimelineEntry,
-                         WriteResult)
+    from .models import (ApiToken, Batch, Customer, Event, Interaction, PluginInfo, Staff,
+                         TimelineEntry, WriteResult)
     from .pipeline import raise_problems
     from .sentiment import Sentiment, SentimentAnalyser, detect_language, score_texts
     from .services.records import MAX_LINE_BYTES, SourceFile, file_format, unneutralise
@@ -147,6 +160,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from .transaction import HookContext, Transaction
     from .types import (MAX_JSON_DEPTH, MONEY_SCALE, JSONType, Money, UTCDateTime, json_pointer,
                         json_problem, parse_json, to_currency, to_money)
+    from .web.endpoints import Call, Endpoint, Reply
     from .webhooks import sign as sign_webhook
     from .worker import Job, WorkContext, claim_due
 

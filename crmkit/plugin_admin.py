@@ -10,9 +10,11 @@ from __future__ import annotations
 from typing import Any
 
 import attrs
+from sqlalchemy import select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from . import __version__, plugins, tables
+from .auth import check_roles
 from .config import CORE_SCHEMA, check_schema, validate
 from .errors import PluginError
 from .versions import satisfies
@@ -213,6 +215,9 @@ class PluginAdmin:
         completed = validate(CORE_SCHEMA, config, "core config")
         check_schema(completed["customer_attributes"], "core config /customer_attributes")
         with self.crm.transaction(require_plugins=False) as tx:
+            staff = tables.staff
+            check_roles(completed["roles"], dict(tx.conn.execute(
+                select(staff.c.handle, staff.c.role).where(staff.c.active.is_(True))).all()))
             _upsert(tx.conn, tables.settings, {"name": "core", "value": completed,
                                                "updated_at": tx.now()}, ["name"])
             tx.audit("configure", "settings", "core", {"new": completed})

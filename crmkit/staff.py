@@ -7,6 +7,7 @@ from sqlalchemy import insert, select, update
 from . import tables
 from .errors import ConflictError, NotFound, ValidationError
 from .models import Staff
+from .auth import DEFAULT_ROLE, MIN_PASSWORD_LENGTH, hash_password
 from .types import IDENTIFIER, clean_text, normal_text
 
 SYSTEM_ACTOR = "system"
@@ -14,13 +15,14 @@ SYSTEM_ACTOR = "system"
 
 
 class StaffService:
-    """``crm.staff``: add, list and remove staff members."""
+    """``crm.staff``: add, list and remove staff members; their roles and passwords."""
 
     def __init__(self, crm):
         self.crm = crm
 
-    def add(self, handle: str, name: str, team: str, email: str | None = None) -> Staff:
-        """Add a staff member; the handle is unique."""
+    def add(self, handle: str, name: str, team: str, email: str | None = None,
+            role: str = DEFAULT_ROLE) -> Staff:
+        """Add a staff member with a role of the core config's ``roles``; the handle is unique."""
         for field, value in (("handle", handle), ("name", name), ("team", team)):
             if not isinstance(value, str) or not value.strip():
                 raise ValidationError(f"staff {field}: required non-empty text")
@@ -28,13 +30,15 @@ class StaffService:
         name, team = clean_text(name, "staff name"), clean_text(team, "staff team")
         if email is not None:
             email = clean_text(email, "staff email")
+        self._check_role(role)
         with self.crm.transaction() as tx:
             if tx.conn.execute(select(tables.staff.c.id).where(tables.staff.c.handle == handle)).first():
                 raise ConflictError(f"staff handle {handle!r} already exists")
             tx.conn.execute(insert(tables.staff), {"handle": handle, "name": name, "team": team,
                                                    "email": email, "active": True,
-                                                   "created_at": tx.now()})
-            tx.audit("create", "staff", handle, {"name": name, "team": team})
+                                                   "created_at": tx.now(), "role": role,
+                                                   "failed_logins": 0})
+            tx.audit("create", "staff", handle, {"name": name, "team": team, "role": role})
         return self.get(handle)
 
     def remove(self, handle: str) -> Staff:
@@ -51,6 +55,42 @@ class StaffService:
                             .values(active=False))
             tx.audit("update", "staff", handle, {"active": [True, False]})
         return self.get(handle)
+
+    def set_role(self, handle: str, role: str) -> Staff:
+        """Give a staff member another role (one of the core config's ``roles``)."""
+        self._check_role(role)
+        member = self.get(handle)
+        if member.role != role:
+            with self.crm.transaction() as tx:
+                tx.conn.execute(update(tables.staff).where(tables.staff.c.id == member.id)
+                                .values(role=role))
+                tx.audit("update", "staff", member.handle, {"role": [member.role, role]})
+        return self.get(handle)
+
+    def set_password(self, handle: str, password: str) -> None:
+        """Set a staff member's sign-in password (stored as an argon2id hash, never as text).
+
+        It must have at least :data:`crmkit.auth.MIN_PASSWORD_LENGTH` characters.  A new
+        password also lifts a sign-in lock-out.  The audit row says only that it changed.
+        """
+        if not isinstance(password, str) or len(password) < MIN_PASSWORD_LENGTH:
+            length = len(password) if isinstance(password, str) else 0
+            raise ValidationError(f"password of {handle!r}: at least {MIN_PASSWORD_LENGTH} "
+                                  f"characters are required (got {length})")
+        clean_text(password, "password")
+        member = self.get(handle)
+        password_hash = hash_password(password)
+        with self.crm.transaction() as tx:
+            tx.conn.execute(update(tables.staff).where(tables.staff.c.id == member.id)
+                            .values(password_hash=password_hash, failed_logins=0,
+                                    locked_until=None))
+            tx.audit("update", "staff", member.handle, {"password": "changed"})
+
+    def _check_role(self, role: str) -> None:
+        roles = self.crm.core_config["roles"]
+        if role not in roles:
+            raise ValidationError(f"role {role!r} is not defined (roles: {', '.join(sorted(roles))};"
+                              " the core config's roles define them)")
 
     def get(self, handle: str) -> Staff:
         """One staff member by handle."""
@@ -92,7 +132,7 @@ class StaffService:
 
 def _to_staff(row) -> Staff:
     return Staff(id=row["id"], handle=row["handle"], name=row["name"], team=row["team"],
-                 email=row["email"], active=row["active"])
+                 email=row["email"], active=row["active"], role=row["role"])
 
 
 __all__ = ["SYSTEM_ACTOR", "StaffService"]

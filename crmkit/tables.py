@@ -81,6 +81,23 @@ staff = Table(
     Column("team", String(100), nullable=False, index=True),
     Column("active", Boolean, nullable=False, default=True),
     Column("created_at", UTCDateTime, nullable=False),
+    Column("role", String(100), nullable=False),
+    Column("password_hash", String(300)),
+    Column("failed_logins", Integer, nullable=False, default=0),
+    Column("locked_until", UTCDateTime),
+)
+
+api_tokens = Table(
+    "api_tokens",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("staff_id", Integer, ForeignKey("staff.id"), nullable=False, index=True),
+    Column("name", String(200)),
+    Column("token_hash", String(64), nullable=False, unique=True),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("expires_at", UTCDateTime),
+    Column("revoked_at", UTCDateTime),
+    Column("last_used_at", UTCDateTime),
 )
 
 events = Table(
@@ -191,6 +208,7 @@ __all__ = [
     "customers",
     "interactions",
     "staff",
+    "api_tokens",
     "events",
     "plugin_state",
     "settings",

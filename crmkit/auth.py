@@ -1,0 +1,497 @@
+"""Who may do what: principals, roles and permissions, API tokens and password sign-in.
+
+A *permission* is a name ``<area>.<action>``: the core's are :data:`CORE_PERMISSIONS`, each
+plugin declares its own (``<plugin>.<action>``) through ``crmkit_permissions``.  A *role*
+(core config ``roles``) grants a list of permission *patterns*: ``*`` (everything),
+``customers.read`` (one permission), ``operational.*`` (every permission of an area),
+``*.read`` (one action in every area), each optionally prefixed with ``!`` to exclude what
+it matches (an exclusion wins over every grant).  Every staff member has one role.
+
+``crm.auth`` authenticates (an API token, or a handle and password) and answers permission
+questions: the role must grant the permission, and no enabled plugin's
+``crmkit_permission_allowed`` hook may refuse it (row-level rules).  ``crm.tokens`` creates,
+lists and revokes API tokens; only the SHA-256 of a token's secret is stored.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import hashlib
+import re
+import secrets
+from typing import Any, Iterable, Mapping
+
+import attrs
+from sqlalchemy import insert, or_, select, update
+
+from . import tables
+from .errors import (ConfigError, ConflictError, NotFound, PermissionDenied, PluginError,
+                     Unauthenticated, ValidationError)
+from .models import ApiToken
+from .types import LINE, clean_text, normal_text
+
+CORE_PERMISSIONS: dict[str, str] = {
+    "customers.read": "see customers, their timelines and interactions' customers",
+    "customers.write": "add and change customers",
+    "customers.pii": "see customers' personal data (name, email, phone, personal attributes) "
+                     "unmasked",
+    "customers.merge": "merge duplicate customers",
+    "customers.erase": "erase a customer's personal data (privacy request)",
+    "customers.export": "export everything stored about a customer",
+    "interactions.read": "see interactions",
+    "interactions.write": "record interactions",
+    "events.read": "read the domain event log",
+    "plugins.read": "see the installed plugins and their configuration",
+    "plugins.configure": "enable, disable and configure plugins",
+    "staff.manage": "add and remove staff, change roles and passwords",
+    "tokens.manage": "create, list and revoke API tokens",
+    "webhooks.manage": "add, list and remove webhooks",
+    "audit.read": "read the audit log",
+}
+"""The core's permissions and what each allows."""
+
+DEFAULT_ROLES: dict[str, list[str]] = {
+    "admin": ["*"],
+    "manager": ["*", "!staff.manage", "!tokens.manage", "!plugins.configure"],
+    "agent": ["customers.pii", "*.read", "*.write", "!audit.read"],
+    "viewer": ["*.read"],
+}
+"""The roles of a new CRM (core config ``roles``): admin may do everything; manager everything
+but staff, token and plugin administration; agent reads and writes customers (personal data
+included), interactions and every plugin's data, and reads events and plugins (not the audit
+log); viewer only reads, with personal data masked."""
+
+DEFAULT_ROLE = "agent"
+"""The role of a staff member added without one."""
+
+PII_FIELDS: tuple[str, ...] = ("name", "email", "phone")
+"""Customer fields that are personal data; :meth:`AuthService.mask_pii` also masks every
+attribute whose customer-schema property says ``"x-personal": true``."""
+
+PERSONAL = "x-personal"
+"""The customer-schema keyword (``"x-personal": true``) that marks an attribute personal data."""
+
+MASK = "***"
+"""What a masked personal value reads."""
+
+TOKEN_PREFIX = "crmkit_"
+"""Every API token secret starts with this (then 32 random bytes, URL-safe base64)."""
+
+LAST_USED_RESOLUTION = dt.timedelta(minutes=1)
+"""A token's ``last_used_at`` is written at most this often (reads stay cheap)."""
+
+MIN_PASSWORD_LENGTH = 10
+"""The shortest password ``crm.staff.set_password`` accepts (characters)."""
+
+MAX_FAILED_SIGN_INS = 5
+"""Failed password sign-ins in a row that lock a handle for :data:`LOCKOUT`."""
+
+LOCKOUT = dt.timedelta(minutes=15)
+"""How long (by the CRM clock) a handle stays locked after :data:`MAX_FAILED_SIGN_INS`."""
+
+SIGN_IN_REFUSED = (f"sign-in refused: wrong handle or password, or too many failed attempts "
+                   f"({MAX_FAILED_SIGN_INS} in a row lock a handle for "
+                   f"{LOCKOUT.seconds // 60} minutes)")
+"""The one message of every refused password sign-in: it never says whether the handle exists."""
+
+_NAME = r"[A-Za-z0-9_-]+"
+_PATTERN = re.compile(rf"!?(\*|(\*|{_NAME})\.(\*|{_NAME}))")
+_PERMISSION = re.compile(rf"{_NAME}\.{_NAME}")
+_CORE_AREAS = frozenset(name.split(".")[0] for name in CORE_PERMISSIONS)
+
+ROLES_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "default": DEFAULT_ROLES,
+    "propertyNames": {"pattern": "^[A-Za-z0-9_-]{1,100}$"},
+    "additionalProperties": {"type": "array", "items": {"type": "string", "minLength": 1}},
+    "description": "Roles and the permission patterns each grants: * (everything), "
+                   "customers.read (one permission), operational.* (an area), *.read (an "
+                   "action in every area); !pattern excludes what it matches.",
+}
+"""The JSON Schema of the core config's ``roles`` (:func:`check_roles` checks the patterns)."""
+
+
+def _matches(pattern: str, permission: str) -> bool:
+    if pattern == "*":
+        return True
+    wanted, parts = pattern.split("."), permission.split(".")
+    return len(wanted) == len(parts) and all(w in ("*", p) for w, p in zip(wanted, parts))
+
+
+def grants(patterns: Iterable[str], permission: str) -> bool:
+    """Whether role ``patterns`` grant ``permission``: one pattern matches it and no ``!``
+    pattern does."""
+    granted = False
+    for pattern in patterns:
+        if pattern.startswith("!"):
+            if _matches(pattern[1:], permission):
+                return False
+        elif _matches(pattern, permission):
+            granted = True
+    return granted
+
+
+@attrs.frozen
+class Principal:
+    """Who is acting: a staff handle, their role and the role's permission patterns."""
+
+    handle: str
+    role: str
+    permissions: frozenset[str]
+
+    def can(self, permission: str) -> bool:
+        """Whether the role grants ``permission`` (patterns expanded; no plugin is asked)."""
+        return grants(self.permissions, permission)
+
+
+def check_roles(roles: Mapping[str, list[str]], staff_roles: Mapping[str, str] | None = None
+                ) -> None:
+    """Raise ConfigError unless every pattern of ``roles`` is well formed and every role in
+    ``staff_roles`` (handle → role) is defined."""
+    for role, patterns in roles.items():
+        for index, pattern in enumerate(patterns):
+            where = f"core config /roles/{role}/{index}"
+            if not _PATTERN.fullmatch(pattern):
+                raise ConfigError(
+                    f"{where}: {pattern!r} is not a permission pattern (allowed: *, a "
+                    "permission such as customers.read, an area such as operational.*, an "
+                    "action in every area such as *.read; ! before one excludes it)")
+            name = pattern.lstrip("!")
+            area, _, action = name.partition(".")
+            if area in _CORE_AREAS and action != "*" and name not in CORE_PERMISSIONS:
+                known = ", ".join(p for p in CORE_PERMISSIONS if p.startswith(area + "."))
+                raise ConfigError(f"{where}: {name!r} is not a core permission (allowed in "
+                                  f"{area}: {known})")
+    for handle, role in sorted((staff_roles or {}).items()):
+        if role not in roles:
+            raise ConfigError(f"core config /roles: role {role!r} is used by staff member "
+                              f"{handle!r}; give them another role first (`crmkit staff role "
+                              f"{handle} ROLE`) or keep it (roles: {', '.join(sorted(roles))})")
+
+
+def token_hash(secret: str) -> str:
+    """The stored form of a token secret: its SHA-256, hex."""
+    return hashlib.sha256(secret.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+@functools.cache
+def _hasher():
+    from argon2 import PasswordHasher
+
+    return PasswordHasher()  # argon2id with the RFC 9106 low-memory parameters
+
+
+@functools.cache
+def _decoy_hash() -> str:
+    return _hasher().hash(secrets.token_urlsafe(16))
+
+
+def hash_password(password: str) -> str:
+    """The argon2id hash of ``password`` (what ``staff.password_hash`` stores)."""
+    return _hasher().hash(password)
+
+
+def _verify(password_hash: str, password: str) -> bool:
+    from argon2.exceptions import InvalidHashError, VerificationError
+
+    try:
+        return _hasher().verify(password_hash, password)
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+class AuthService:
+    """``crm.auth``: authenticate staff and decide what they may do."""
+
+    def __init__(self, crm):
+        self.crm = crm
+
+    # -- permissions -----------------------------------------------------------------------
+
+    def roles(self) -> dict[str, list[str]]:
+        """Every role and its permission patterns (core config ``roles``)."""
+        return self.crm.core_config["roles"]
+
+    def permissions(self) -> dict[str, str]:
+        """Every known permission and its description: the core's, then each enabled
+        plugin's ``crmkit_permissions`` (each must be named ``<plugin>.<action>``)."""
+        known = dict(CORE_PERMISSIONS)
+        for plugin in self.crm.enabled_plugins():
+            declared = self.crm.hooks.call_one(plugin, "crmkit_permissions", None) or {}
+            for name, description in declared.items():
+                if (not isinstance(name, str) or not _PERMISSION.fullmatch(name)
+                        or name.split(".")[0] != plugin or not isinstance(description, str)):
+                    raise PluginError(f"plugin {plugin!r}: crmkit_permissions declares {name!r};"
+                                      f" each must be named {plugin}.<action> and map to a "
+                                      "one-line description")
+                known[name] = description
+        return known
+
+    def principal(self, handle: str) -> Principal:
+        """The Principal of an active staff member (Unauthenticated for an unknown or removed
+        one: they may not act)."""
+        with self.crm.read() as conn:
+            row = conn.execute(select(tables.staff.c.handle, tables.staff.c.role,
+                                      tables.staff.c.active)
+                               .where(tables.staff.c.handle == _handle(handle))).first()
+        if row is None or not row.active:
+            raise Unauthenticated(f"{handle!r} is not an active staff member")
+        return self._principal(row.handle, row.role)
+
+    def _principal(self, handle: str, role: str) -> Principal:
+        patterns = self.roles().get(role)
+        if patterns is None:
+            raise ConfigError(f"staff member {handle!r} has role {role!r}, which the core "
+                              f"config's roles do not define (roles: "
+                              f"{', '.join(sorted(self.roles()))})")
+        return Principal(handle, role, frozenset(patterns))
+
+    def allowed(self, principal: Principal, permission: str,
+                resource: dict | None = None) -> bool:
+        """Whether ``principal`` may ``permission`` (on ``resource``): the role grants it and
+        no enabled plugin's ``crmkit_permission_allowed`` returns False."""
+        return principal.can(permission) and self._plugins_allow(principal, permission, resource)
+
+    def _plugins_allow(self, principal: Principal, permission: str,
+                       resource: dict | None) -> bool:
+        verdicts = self.crm.hooks.call("crmkit_permission_allowed", None, crm=self.crm,
+                                       principal=principal, permission=permission,
+                                       resource=resource)
+        return all(verdict is not False for _, verdict in verdicts)
+
+    def require(self, principal: Principal, permission: str, resource: dict | None = None
+                ) -> None:
+        """Raise PermissionDenied unless :meth:`allowed`; when the role grants the permission
+        but a plugin refuses it on ``resource``, raise NotFound instead (a row the principal
+        may not see does not exist for them)."""
+        if not principal.can(permission):
+            raise PermissionDenied(f"{principal.handle!r} (role {principal.role}) may not "
+                                   f"{permission}: the role does not grant it")
+        if not self._plugins_allow(principal, permission, resource):
+            if resource is not None:
+                raise NotFound("not found")
+            raise PermissionDenied(f"{principal.handle!r} (role {principal.role}) may not "
+                                   f"{permission}")
+
+    def personal_attributes(self) -> frozenset[str]:
+        """Customer attributes marked ``"x-personal": true`` in the customer schema."""
+        properties = self.crm.customers.attribute_schema().get("properties", {})
+        return frozenset(name for name, sub in properties.items()
+                         if isinstance(sub, dict) and sub.get(PERSONAL) is True)
+
+    def mask_pii(self, principal: Principal, customer: dict) -> dict:
+        """A copy of ``customer`` (a customer as a dict) with its personal values (the
+        :data:`PII_FIELDS` and personal attributes) replaced by ``"***"``, unless
+        ``principal`` is allowed ``customers.pii`` on it.  Empty values stay empty."""
+        if self.allowed(principal, "customers.pii", customer):
+            return dict(customer)
+        masked = {key: MASK if key in PII_FIELDS and value not in (None, "") else value
+                  for key, value in customer.items()}
+        attributes = customer.get("attributes")
+        personal = self.personal_attributes() if isinstance(attributes, dict) else ()
+        if personal:
+            masked["attributes"] = {key: MASK if key in personal and value is not None else value
+                                    for key, value in attributes.items()}
+        return masked
+
+    # -- authentication ----------------------------------------------------------------------
+
+    def authenticate_token(self, secret: str) -> Principal:
+        """The Principal of an API token's staff member; Unauthenticated for a missing,
+        unknown, revoked or expired token, or one whose member was removed."""
+        if not isinstance(secret, str) or not secret:
+            raise Unauthenticated("no API token given")
+        t, s = tables.api_tokens, tables.staff
+        with self.crm.read() as conn:
+            row = conn.execute(
+                select(t.c.id, t.c.expires_at, t.c.revoked_at, t.c.last_used_at,
+                       s.c.handle, s.c.role, s.c.active)
+                .join(s, s.c.id == t.c.staff_id).where(t.c.token_hash == token_hash(secret))
+            ).first()
+        now = self.crm.clock.now()
+        if row is None:
+            raise Unauthenticated("unknown API token")
+        if row.revoked_at is not None:
+            raise Unauthenticated("the API token was revoked")
+        if row.expires_at is not None and row.expires_at <= now:
+            raise Unauthenticated(f"the API token expired at {row.expires_at:%Y-%m-%d %H:%M} UTC")
+        if not row.active:
+            raise Unauthenticated("the API token's staff member was removed")
+        principal = self._principal(row.handle, row.role)
+        stale = now - LAST_USED_RESOLUTION
+        if row.last_used_at is None or row.last_used_at <= stale:
+            self._write(update(t).where(t.c.id == row.id).where(
+                or_(t.c.last_used_at.is_(None), t.c.last_used_at <= stale))
+                .values(last_used_at=now))
+        return principal
+
+    def authenticate_password(self, handle: str, password: str) -> Principal:
+        """The Principal of a staff member signing in with their password.
+
+        Every refusal is Unauthenticated with :data:`SIGN_IN_REFUSED`, whatever the reason
+        (unknown or removed handle, no password set, wrong password, locked): the message
+        never tells whether the handle exists.  :data:`MAX_FAILED_SIGN_INS` failures in a row
+        lock the handle for :data:`LOCKOUT` by the CRM clock, even for the right password;
+        the lock-out is audited.
+        """
+        s = tables.staff
+        handle = _handle(handle)
+        password = password if isinstance(password, str) else ""
+        with self.crm.read() as conn:
+            row = conn.execute(select(s.c.handle, s.c.active, s.c.password_hash)
+                               .where(s.c.handle == handle)).first()
+        if row is None or not row.active or row.password_hash is None:
+            _verify(_decoy_hash(), password)  # as slow as a real attempt: no timing tell
+            raise Unauthenticated(SIGN_IN_REFUSED)
+        correct = _verify(row.password_hash, password)
+
+        def record(tx) -> Principal | None:
+            now = tx.now()
+            current = tx.conn.execute(select(s).where(s.c.handle == handle).with_for_update()
+                                      ).mappings().one()
+            if current["locked_until"] is not None and current["locked_until"] > now:
+                return None
+            if correct:
+                changes: dict[str, Any] = {}
+                if current["failed_logins"] or current["locked_until"] is not None:
+                    changes.update(failed_logins=0, locked_until=None)
+                if _hasher().check_needs_rehash(current["password_hash"]):
+                    changes["password_hash"] = hash_password(password)
+                if changes:
+                    tx.conn.execute(update(s).where(s.c.id == current["id"]).values(**changes))
+                return self._principal(current["handle"], current["role"])
+            failures = (0 if current["locked_until"] is not None else current["failed_logins"]) + 1
+            if failures < MAX_FAILED_SIGN_INS:
+                tx.conn.execute(update(s).where(s.c.id == current["id"])
+                                .values(failed_logins=failures, locked_until=None))
+                return None
+            until = now + LOCKOUT
+            tx.conn.execute(update(s).where(s.c.id == current["id"])
+                            .values(failed_logins=0, locked_until=until))
+            tx.audit("lock", "staff", handle, {"failed_sign_ins": failures,
+                                               "locked_until": until.isoformat()})
+            return None
+
+        with self.crm.transaction(require_plugins=False) as tx:
+            principal = record(tx)
+        if principal is None:
+            raise Unauthenticated(SIGN_IN_REFUSED)
+        return principal
+
+    def _write(self, statement) -> None:
+        """Execute one bookkeeping statement: in the open transaction, or committed alone."""
+        active = self.crm.current_transaction()
+        if active is not None:
+            active.conn.execute(statement)
+            return
+        with self.crm.connect(write=True) as conn:
+            conn.execute(statement)
+            conn.commit()
+
+
+class TokenService:
+    """``crm.tokens``: API tokens of staff members (the secret is shown once, stored hashed)."""
+
+    def __init__(self, crm):
+        self.crm = crm
+
+    def create(self, staff_handle: str, name: str | None = None,
+               expires_at: dt.datetime | None = None) -> tuple[ApiToken, str]:
+        """Create a token for an active staff member; return it and its secret (shown once).
+
+        ``expires_at`` (aware) must be in the future; without it the token lasts until revoked.
+        """
+        if name is not None:
+            name = clean_text(name, "token name", LINE).strip()
+            if not name or len(name) > 200:
+                raise ValidationError("token name: 1 to 200 characters")
+        if expires_at is not None and (expires_at.tzinfo is None
+                                       or expires_at <= self.crm.clock.now()):
+            raise ValidationError(f"token expiry {expires_at.isoformat()}: must be a time with "
+                                  "a UTC offset, in the future")
+        secret = TOKEN_PREFIX + secrets.token_urlsafe(32)
+
+        def work(tx) -> int:
+            staff_id = _active_staff_id(tx.conn, staff_handle)
+            token_id = tx.conn.execute(insert(tables.api_tokens).values(
+                staff_id=staff_id, name=name, token_hash=token_hash(secret),
+                created_at=tx.now(), expires_at=expires_at)).inserted_primary_key[0]
+            tx.audit("create", "api_tokens", str(token_id), {
+                "staff": _handle(staff_handle), "name": name,
+                "expires_at": expires_at.isoformat() if expires_at else None})
+            return token_id
+
+        token_id = self.crm.run_transaction(work)
+        return self.get(token_id), secret
+
+    def get(self, token_id: int) -> ApiToken:
+        """One token by id (never its secret)."""
+        [token] = self._select(id=token_id) or [None]
+        if token is None:
+            raise NotFound(f"no API token {token_id}")
+        return token
+
+    def list(self, staff_handle: str | None = None) -> list[ApiToken]:
+        """Every token (revoked and expired ones included) by id, optionally of one member."""
+        if staff_handle is not None:
+            with self.crm.read() as conn:
+                if conn.execute(select(tables.staff.c.id).where(
+                        tables.staff.c.handle == _handle(staff_handle))).first() is None:
+                    raise NotFound(f"no staff member {staff_handle!r}")
+        return self._select(handle=staff_handle)
+
+    def revoke(self, token_id: int) -> ApiToken:
+        """Revoke a token: it authenticates nobody from now on (kept for the record)."""
+        t = tables.api_tokens
+
+        def work(tx) -> None:
+            row = tx.conn.execute(select(t.c.revoked_at).where(t.c.id == token_id)
+                                  .with_for_update()).first()
+            if row is None:
+                raise NotFound(f"no API token {token_id}")
+            if row.revoked_at is not None:
+                raise ConflictError(f"API token {token_id} was already revoked at "
+                                    f"{row.revoked_at:%Y-%m-%d %H:%M} UTC")
+            tx.conn.execute(update(t).where(t.c.id == token_id).values(revoked_at=tx.now()))
+            tx.audit("revoke", "api_tokens", str(token_id), {"revoked_at": tx.now().isoformat()})
+
+        self.crm.run_transaction(work)
+        return self.get(token_id)
+
+    def _select(self, id: int | None = None, handle: str | None = None) -> list[ApiToken]:
+        t, s = tables.api_tokens, tables.staff
+        query = (select(t.c.id, s.c.handle, t.c.name, t.c.created_at, t.c.expires_at,
+                        t.c.revoked_at, t.c.last_used_at)
+                 .join(s, s.c.id == t.c.staff_id).order_by(t.c.id))
+        if id is not None:
+            query = query.where(t.c.id == id)
+        if handle is not None:
+            query = query.where(s.c.handle == _handle(handle))
+        with self.crm.read() as conn:
+            return [ApiToken(id=r.id, staff_handle=r.handle, name=r.name,
+                             created_at=r.created_at, expires_at=r.expires_at,
+                             revoked_at=r.revoked_at, last_used_at=r.last_used_at)
+                    for r in conn.execute(query)]
+
+
+def _handle(handle: Any) -> str:
+    return normal_text(handle) if isinstance(handle, str) else ""
+
+
+def _active_staff_id(conn, handle: str) -> int:
+    row = conn.execute(select(tables.staff.c.id, tables.staff.c.active)
+                       .where(tables.staff.c.handle == _handle(handle))).first()
+    if row is None:
+        raise NotFound(f"no staff member {handle!r}")
+    if not row.active:
+        raise ValidationError(f"staff member {handle!r} was removed: they may not have tokens")
+    return row.id
+
+
+__all__ = [
+    "CORE_PERMISSIONS", "DEFAULT_ROLES", "DEFAULT_ROLE", "PII_FIELDS", "PERSONAL", "MASK",
+    "TOKEN_PREFIX", "LAST_USED_RESOLUTION", "MIN_PASSWORD_LENGTH", "MAX_FAILED_SIGN_INS",
+    "LOCKOUT", "SIGN_IN_REFUSED", "ROLES_SCHEMA", "grants", "Principal", "check_roles",
+    "token_hash", "hash_password", "AuthService", "TokenService",
+]

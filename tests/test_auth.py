@@ -1,0 +1,368 @@
+"""Authentication and roles: API tokens, passwords and lock-out, role grants, row-level hooks,
+masking of personal data, and the roles of staff who existed before roles."""
+
+from __future__ import annotations
+
+import datetime as dt
+import types
+
+import pytest
+from sqlalchemy import inspect, select, text
+
+import crmkit
+from crmkit import CRM, tables
+from crmkit.auth import (CORE_PERMISSIONS, DEFAULT_ROLES, LOCKOUT, MAX_FAILED_SIGN_INS,
+                         SIGN_IN_REFUSED, TOKEN_PREFIX, Principal, token_hash)
+from crmkit.errors import (ConfigError, ConflictError, NotFound, PermissionDenied, PluginError,
+                           Unauthenticated, ValidationError)
+
+UTC = dt.timezone.utc
+
+
+def database_text(crm) -> str:
+    """Every value of every table of the CRM's database, as one text."""
+    with crm.connect() as conn:
+        parts = []
+        for name in inspect(conn).get_table_names():
+            for row in conn.execute(text(f'SELECT * FROM "{name}"')):
+                parts.append(repr(tuple(row)))
+        return "\n".join(parts)
+
+
+def principal(role: str, handle: str = "ana") -> Principal:
+    return Principal(handle, role, frozenset(DEFAULT_ROLES[role]))
+
+
+# -- tokens --------------------------------------------------------------------------------
+
+
+def test_tokens_are_created_listed_and_revoked(crm, clock):
+    crm.staff.add("ana", "Ana", "sales", role="viewer")
+    crm.staff.add("ben", "Ben", "sales")
+    token, secret = crm.tokens.create("ana", name="laptop")
+    other, _ = crm.tokens.create("ben", expires_at=clock.now() + dt.timedelta(days=30))
+    assert secret.startswith(TOKEN_PREFIX) and len(secret) == len(TOKEN_PREFIX) + 43
+    assert (token.staff_handle, token.name, token.created_at, token.revoked_at) == (
+        "ana", "laptop", clock.now(), None)
+    assert [t.id for t in crm.tokens.list()] == [token.id, other.id]
+    assert [t.id for t in crm.tokens.list("ben")] == [other.id]
+    assert crm.auth.authenticate_token(secret) == principal("viewer")
+
+    clock.advance(hours=1)
+    revoked = crm.tokens.revoke(token.id)
+    assert revoked.revoked_at == clock.now()
+    with pytest.raises(Unauthenticated, match="the API token was revoked"):
+        crm.auth.authenticate_token(secret)
+    with pytest.raises(ConflictError, match=f"API token {token.id} was already revoked"):
+        crm.tokens.revoke(token.id)
+    with pytest.raises(NotFound, match="no API token 999"):
+        crm.tokens.revoke(999)
+    with pytest.raises(NotFound, match="no staff member 'nobody'"):
+        crm.tokens.list("nobody")
+    with crm.connect() as conn:
+        audited = conn.execute(select(tables.audit_log.c.action, tables.audit_log.c.record_key)
+                               .where(tables.audit_log.c.table_name == "api_tokens")
+                               .order_by(tables.audit_log.c.id)).all()
+    assert audited == [("create", str(token.id)), ("create", str(other.id)),
+                       ("revoke", str(token.id))]
+
+
+def test_only_the_hash_of_a_token_is_stored(crm):
+    crm.staff.add("ana", "Ana", "sales")
+    _, secret = crm.tokens.create("ana")
+    stored = database_text(crm)
+    assert secret not in stored and secret[len(TOKEN_PREFIX):] not in stored
+    assert token_hash(secret) in stored
+
+
+def test_an_expired_token_is_refused(crm, clock):
+    crm.staff.add("ana", "Ana", "sales")
+    _, secret = crm.tokens.create("ana", expires_at=clock.now() + dt.timedelta(hours=2))
+    clock.advance(hours=1, minutes=59)
+    assert crm.auth.authenticate_token(secret).handle == "ana"
+    clock.advance(minutes=1)
+    with pytest.raises(Unauthenticated, match="the API token expired at 2025-01-01 14:00 UTC"):
+        crm.auth.authenticate_token(secret)
+
+
+@pytest.mark.parametrize("secret, message", [
+    ("", "no API token given"),
+    ("crmkit_not-a-token", "unknown API token"),
+])
+def test_missing_and_unknown_tokens_are_refused(crm, secret, message):
+    with pytest.raises(Unauthenticated, match=message):
+        crm.auth.authenticate_token(secret)
+
+
+def test_a_removed_members_token_is_refused(crm):
+    crm.staff.add("ana", "Ana", "sales")
+    _, secret = crm.tokens.create("ana")
+    crm.staff.remove("ana")
+    with pytest.raises(Unauthenticated, match="staff member was removed"):
+        crm.auth.authenticate_token(secret)
+    with pytest.raises(ValidationError, match="'ana' was removed"):
+        crm.tokens.create("ana")
+
+
+def test_token_input_is_checked(crm, clock):
+    crm.staff.add("ana", "Ana", "sales")
+    with pytest.raises(ValidationError, match="must be a time with a UTC offset, in the future"):
+        crm.tokens.create("ana", expires_at=clock.now())
+    with pytest.raises(NotFound, match="no staff member 'nobody'"):
+        crm.tokens.create("nobody")
+    with pytest.raises(ValidationError, match="token name: 1 to 200 characters"):
+        crm.tokens.create("ana", name=" ")
+    assert crm.tokens.list() == []
+
+
+def test_last_used_is_written_at_most_once_a_minute(crm, clock):
+    crm.staff.add("ana", "Ana", "sales")
+    token, secret = crm.tokens.create("ana")
+    start = clock.now()
+    crm.auth.authenticate_token(secret)
+    clock.advance(seconds=59)
+    crm.auth.authenticate_token(secret)
+    assert crm.tokens.get(token.id).last_used_at == start
+    clock.advance(seconds=1)
+    crm.auth.authenticate_token(secret)
+    assert crm.tokens.get(token.id).last_used_at == start + dt.timedelta(minutes=1)
+
+
+# -- passwords -------------------------------------------------------------------------------
+
+
+def test_password_sign_in(crm):
+    crm.staff.add("ana", "Ana", "sales", role="manager")
+    crm.staff.set_password("ana", "correct horse battery")
+    assert crm.auth.authenticate_password("ana", "correct horse battery") == principal("manager")
+    for handle, password in [("ana", "wrong password!"), ("nobody", "correct horse battery"),
+                             ("ana", None)]:
+        with pytest.raises(Unauthenticated) as refused:
+            crm.auth.authenticate_password(handle, password)
+        assert str(refused.value) == SIGN_IN_REFUSED
+    stored = database_text(crm)
+    assert "correct horse battery" not in stored and "$argon2id$" in stored
+    with crm.connect() as conn:
+        changes = conn.execute(select(tables.audit_log.c.changes)
+                               .where(tables.audit_log.c.record_key == "ana")
+                               .order_by(tables.audit_log.c.id.desc())).scalar()
+    assert changes == {"password": "changed"}
+
+
+def test_a_short_password_is_refused(crm):
+    crm.staff.add("ana", "Ana", "sales")
+    with pytest.raises(ValidationError, match=r"password of 'ana': at least 10 characters are "
+                                              r"required \(got 9\)"):
+        crm.staff.set_password("ana", "123456789")
+    with pytest.raises(NotFound, match="no staff member 'nobody'"):
+        crm.staff.set_password("nobody", "long enough password")
+    with pytest.raises(Unauthenticated):
+        crm.auth.authenticate_password("ana", "123456789")
+
+
+def test_repeated_failures_lock_a_handle_for_15_minutes(crm, clock):
+    crm.staff.add("ana", "Ana", "sales")
+    crm.staff.set_password("ana", "correct horse battery")
+    for _ in range(MAX_FAILED_SIGN_INS):
+        with pytest.raises(Unauthenticated):
+            crm.auth.authenticate_password("ana", "wrong password!")
+    locked_at = clock.now()
+    clock.advance(minutes=14, seconds=59)
+    with pytest.raises(Unauthenticated) as refused:  # locked: even the right password
+        crm.auth.authenticate_password("ana", "correct horse battery")
+    assert str(refused.value) == SIGN_IN_REFUSED  # the same words as for an unknown handle
+    clock.advance(seconds=1)
+    assert crm.auth.authenticate_password("ana", "correct horse battery").handle == "ana"
+    with crm.connect() as conn:
+        lock = conn.execute(select(tables.audit_log.c.action, tables.audit_log.c.changes)
+                            .where(tables.audit_log.c.action == "lock")).one()
+    assert lock.changes == {"failed_sign_ins": MAX_FAILED_SIGN_INS,
+                            "locked_until": (locked_at + LOCKOUT).isoformat()}
+
+
+def test_a_success_resets_the_count_of_failures(crm):
+    crm.staff.add("ana", "Ana", "sales")
+    crm.staff.set_password("ana", "correct horse battery")
+    for _ in range(2):
+        for _ in range(MAX_FAILED_SIGN_INS - 1):
+            with pytest.raises(Unauthenticated):
+                crm.auth.authenticate_password("ana", "wrong password!")
+        assert crm.auth.authenticate_password("ana", "correct horse battery").handle == "ana"
+
+
+def test_a_new_password_lifts_a_lock_out(crm):
+    crm.staff.add("ana", "Ana", "sales")
+    crm.staff.set_password("ana", "correct horse battery")
+    for _ in range(MAX_FAILED_SIGN_INS):
+        with pytest.raises(Unauthenticated):
+            crm.auth.authenticate_password("ana", "wrong password!")
+    crm.staff.set_password("ana", "another good password")
+    assert crm.auth.authenticate_password("ana", "another good password").handle == "ana"
+
+
+# -- roles and permissions -------------------------------------------------------------------
+
+
+def test_default_roles_grant_by_pattern():
+    admin, manager, agent, viewer = (principal(r) for r in ("admin", "manager", "agent",
+                                                            "viewer"))
+    assert all(admin.can(p) for p in CORE_PERMISSIONS) and admin.can("loyalty.redeem")
+    assert {p for p in CORE_PERMISSIONS if not manager.can(p)} == {
+        "staff.manage", "tokens.manage", "plugins.configure"}
+    assert manager.can("loyalty.redeem")
+    assert {p for p in CORE_PERMISSIONS if agent.can(p)} == {
+        "customers.read", "customers.write", "customers.pii", "interactions.read",
+        "interactions.write", "events.read", "plugins.read"}
+    assert agent.can("operational.read") and agent.can("operational.write")
+    assert not agent.can("loyalty.redeem")
+    assert {p for p in CORE_PERMISSIONS if viewer.can(p)} == {
+        "customers.read", "interactions.read", "events.read", "plugins.read", "audit.read"}
+    assert viewer.can("operational.read") and not viewer.can("operational.write")
+
+
+def test_configured_roles(crm):
+    roles = {**DEFAULT_ROLES, "auditor": ["audit.read", "operational.*", "!operational.erase"]}
+    crm.plugins.configure_core({**crm.core_config, "roles": roles})
+    crm.staff.add("ida", "Ida", "audit", role="auditor")
+    ida = crm.auth.principal("ida")
+    assert ida == Principal("ida", "auditor", frozenset(roles["auditor"]))
+    assert ida.can("audit.read") and ida.can("operational.close")
+    assert not ida.can("operational.erase") and not ida.can("customers.read")
+    assert crm.staff.set_role("ida", "viewer").role == "viewer"
+    assert crm.auth.principal("ida").role == "viewer"
+    with crm.connect() as conn:
+        changes = conn.execute(select(tables.audit_log.c.changes)
+                               .where(tables.audit_log.c.record_key == "ida")
+                               .order_by(tables.audit_log.c.id.desc())).scalar()
+    assert changes == {"role": ["auditor", "viewer"]}
+
+
+@pytest.mark.parametrize("roles, message", [
+    ({"agent": [""]}, "/roles/agent/0"),
+    ({"agent": ["customers.read", "customers..read"]},
+     "core config /roles/agent/1: 'customers..read' is not a permission pattern"),
+    ({"agent": ["customers.raed"]},
+     "core config /roles/agent/0: 'customers.raed' is not a core permission (allowed in "
+     "customers: customers.read, "),
+    ({"admin": ["*"]}, "core config /roles: role 'agent' is used by staff member 'ana'"),
+])
+def test_bad_roles_are_refused(crm, roles, message):
+    crm.staff.add("ana", "Ana", "sales")
+    before = crm.core_config
+    with pytest.raises(ConfigError) as refused:
+        crm.plugins.configure_core({**crm.core_config, "roles": roles})
+    assert message in str(refused.value)
+    crm._core_config = None
+    assert crm.core_config == before
+
+
+def test_an_unknown_role_is_refused(crm):
+    with pytest.raises(ValidationError, match=r"role 'boss' is not defined \(roles: admin, "
+                                              r"agent, manager, viewer"):
+        crm.staff.add("ana", "Ana", "sales", role="boss")
+    assert crm.staff.list() == []
+    crm.staff.add("ana", "Ana", "sales")
+    with pytest.raises(ValidationError, match="role 'boss' is not defined"):
+        crm.staff.set_role("ana", "boss")
+    assert crm.staff.get("ana").role == "agent"
+
+
+def test_principal_of_an_unknown_or_removed_member(crm):
+    with pytest.raises(Unauthenticated, match="'nobody' is not an active staff member"):
+        crm.auth.principal("nobody")
+    crm.staff.add("ana", "Ana", "sales")
+    crm.staff.remove("ana")
+    with pytest.raises(Unauthenticated, match="'ana' is not an active staff member"):
+        crm.auth.principal("ana")
+
+
+# -- plugins' permissions and row-level rules --------------------------------------------------
+
+
+def owned_leads_plugin(declared=None) -> types.ModuleType:
+    """A plugin whose agents may reach only the leads they own."""
+    module = types.ModuleType("ownership")
+    module.PLUGIN = crmkit.PluginInfo(name="ownership", description="leads have owners")
+    module.crmkit_permissions = crmkit.hookimpl(lambda: declared or {
+        "ownership.read": "see leads", "ownership.write": "change leads"})
+
+    def crmkit_permission_allowed(principal, permission, resource):
+        if permission.startswith("ownership.") and principal.role == "agent":
+            return resource is not None and resource["owner"] == principal.handle
+        return None
+
+    module.crmkit_permission_allowed = crmkit.hookimpl(crmkit_permission_allowed)
+    return module
+
+
+@pytest.fixture
+def ownership_crm(crm_url, clock):
+    with CRM.open(crm_url, clock=clock, create=True,
+                  extra_plugins={"ownership": owned_leads_plugin()}) as crm:
+        crm.plugins.enable("ownership")
+        yield crm
+
+
+def test_a_plugin_refuses_a_row_as_not_found(ownership_crm):
+    crm = ownership_crm
+    ana, manager, viewer = principal("agent"), principal("manager"), principal("viewer")
+    own, others = {"id": 1, "owner": "ana"}, {"id": 2, "owner": "ben"}
+    crm.auth.require(ana, "ownership.write", own)
+    assert crm.auth.allowed(ana, "ownership.read", own)
+    assert not crm.auth.allowed(ana, "ownership.read", others)
+    with pytest.raises(NotFound, match="not found"):
+        crm.auth.require(ana, "ownership.read", others)
+    with pytest.raises(PermissionDenied, match=r"'ana' \(role agent\) may not ownership.read$"):
+        crm.auth.require(ana, "ownership.read")
+    crm.auth.require(manager, "ownership.read", others)  # the hook has no opinion on managers
+    with pytest.raises(PermissionDenied, match="may not ownership.write: the role does not "
+                                               "grant it"):
+        crm.auth.require(viewer, "ownership.write", others)  # the role refuses first: 403
+    assert crm.auth.permissions() == {**CORE_PERMISSIONS, "ownership.read": "see leads",
+                                      "ownership.write": "change leads"}
+
+
+def test_a_permission_outside_the_plugins_name_is_refused(crm_url, clock):
+    plugin = owned_leads_plugin({"customers.delete": "delete customers"})
+    with CRM.open(crm_url, clock=clock, create=True, extra_plugins={"ownership": plugin}) as crm:
+        crm.plugins.enable("ownership")
+        with pytest.raises(PluginError, match="crmkit_permissions declares 'customers.delete'; "
+                                              "each must be named ownership.<action>"):
+            crm.auth.permissions()
+
+
+# -- personal data ------------------------------------------------------------------------------
+
+
+def test_personal_data_is_masked_without_customers_pii(crm):
+    crm.plugins.configure_core({**crm.core_config, "customer_attributes": {
+        "type": "object", "properties": {"birthday": {"type": "string", "x-personal": True},
+                                         "segment": {"type": "string"}}}})
+    customer = crmkit.models.jsonable(crm.customers.add(
+        "C1", "Ada Lovelace", email="ada@example.com",
+        attributes={"birthday": "1815-12-10", "segment": "gold"}))
+    assert crm.auth.mask_pii(principal("agent"), customer) == customer
+    masked = crm.auth.mask_pii(principal("viewer"), customer)
+    assert masked == {**customer, "name": "***", "email": "***", "phone": None,
+                      "attributes": {"birthday": "***", "segment": "gold"}}
+    assert customer["name"] == "Ada Lovelace"  # the caller's dict is left alone
+
+
+# -- upgrading a database from before roles ----------------------------------------------------
+
+
+def test_existing_staff_become_admins_on_upgrade(crm_url, clock):
+    from crmkit import migrate
+
+    with CRM.open(crm_url, clock=clock, create=True) as crm, crm.connect(write=True) as conn:
+        migrate.downgrade(conn, "core@core_0002")
+        conn.execute(text("INSERT INTO staff (handle, name, team, active, created_at) "
+                          "VALUES ('old', 'Old Timer', 'sales', :yes, :at)"),
+                     {"yes": True, "at": clock.now()})
+        conn.commit()
+    with CRM.open(crm_url, clock=clock, upgrade=True) as crm:
+        assert crm.staff.get("old").role == "admin"
+        assert crm.auth.principal("old").can("staff.manage")
+        assert crm.staff.add("new", "New Hire", "sales").role == "agent"
+        _, secret = crm.tokens.create("old")
+        assert crm.auth.authenticate_token(secret).handle == "old"
