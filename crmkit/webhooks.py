@@ -201,40 +201,44 @@ def _webhook(row) -> Webhook:
 # -- checking input -----------------------------------------------------------------------------
 
 
+def _refused(field: str, detail: str) -> ValidationError:
+    """One ValidationError about a webhook's ``field`` (``url``, ``event_types``, ``secret``):
+    its message names the field, its problem gives the HTTP API the JSON pointer."""
+    label = "events" if field == "event_types" else field
+    return ValidationError(f"webhook {label}: {detail}", [("webhook", field, detail)])
+
+
 def check_url(url: Any) -> str:
     """``url`` if it is an absolute http(s) URL with a host; else one ValidationError."""
     allowed = "(allowed: an absolute http:// or https:// URL with a host)"
     if not isinstance(url, str) or not url.strip():
-        raise ValidationError(f"webhook url: required {allowed}")
+        raise _refused("url", f"required {allowed}")
     url = url.strip()
     if len(url) > MAX_URL_LENGTH:
-        raise ValidationError(f"webhook url: {len(url)} characters; at most {MAX_URL_LENGTH}")
+        raise _refused("url", f"{len(url)} characters; at most {MAX_URL_LENGTH}")
     if any(ch.isspace() or ord(ch) < 32 or ord(ch) == 127 for ch in url):
-        raise ValidationError(f"webhook url: {url!r} contains spaces or control characters")
+        raise _refused("url", f"{url!r} contains spaces or control characters")
     parts = urlsplit(url)
     if parts.scheme.lower() not in ("http", "https"):
-        raise ValidationError(f"webhook url: {url!r} is not an http(s) URL {allowed}")
+        raise _refused("url", f"{url!r} is not an http(s) URL {allowed}")
     try:
         port = parts.port
     except ValueError:
-        raise ValidationError(f"webhook url: {url!r} has an invalid port {allowed}") from None
+        raise _refused("url", f"{url!r} has an invalid port {allowed}") from None
     if not parts.hostname or port == 0:
-        raise ValidationError(f"webhook url: {url!r} has no host {allowed}")
+        raise _refused("url", f"{url!r} has no host {allowed}")
     return url
 
 
 def check_secret(secret: Any) -> str:
     """``secret`` if it is text of 16 to 500 characters; else one ValidationError."""
     if not isinstance(secret, str) or not secret:
-        raise ValidationError("webhook secret: empty (give at least "
-                              f"{MIN_SECRET_LENGTH} characters, e.g. from "
-                              "`python -c 'import secrets; print(secrets.token_hex(32))'`)")
+        raise _refused("secret", f"empty (give at least {MIN_SECRET_LENGTH} characters, e.g. "
+                       "from `python -c 'import secrets; print(secrets.token_hex(32))'`)")
     if len(secret) < MIN_SECRET_LENGTH:
-        raise ValidationError(f"webhook secret: {len(secret)} characters; at least "
-                              f"{MIN_SECRET_LENGTH}")
+        raise _refused("secret", f"{len(secret)} characters; at least {MIN_SECRET_LENGTH}")
     if len(secret) > MAX_SECRET_LENGTH:
-        raise ValidationError(f"webhook secret: {len(secret)} characters; at most "
-                              f"{MAX_SECRET_LENGTH}")
+        raise _refused("secret", f"{len(secret)} characters; at most {MAX_SECRET_LENGTH}")
     return secret
 
 
@@ -244,14 +248,13 @@ def check_event_types(event_types: Iterable[str], known: dict[str, str]) -> list
         event_types = [event_types]
     wanted = sorted({t.strip() for t in event_types if isinstance(t, str) and t.strip()})
     if not wanted:
-        raise ValidationError("webhook events: none given (crmkit events types lists them)")
+        raise _refused("event_types", "none given (crmkit events types lists them)")
     unknown = [t for t in wanted if t not in known]
     if unknown:
         hint = difflib.get_close_matches(unknown[0], list(known), n=1)
         also = f" (did you mean {hint[0]!r}?)" if hint else ""
-        raise ValidationError(
-            f"webhook events: unknown event type {unknown[0]!r}{also}; allowed: the "
-            f"{len(known)} types `crmkit events types` lists")
+        raise _refused("event_types", f"unknown event type {unknown[0]!r}{also}; allowed: the "
+                       f"{len(known)} types `crmkit events types` lists")
     return wanted
 
 
