@@ -23,7 +23,8 @@ from sqlalchemy.exc import IntegrityError
 
 from ..config import check_schema, describe_error, fill_defaults, schema_errors, schema_validator
 from ..errors import (ConfigError, ConflictError, ConsentError, CRMError, DatabaseError,
-                      NotFound, PluginError, PreconditionFailed, ValidationError)
+                      NotFound, PermissionDenied, PluginError, PreconditionFailed,
+                      Unauthenticated, ValidationError)
 from ..models import jsonable
 from ..types import json_pointer, parse_json
 from . import idempotency
@@ -56,6 +57,7 @@ def error_status(exc: CRMError) -> int:
 _FAMILY_STATUS: dict[type, int] = {
     ValidationError: 422, ConfigError: 422, ConsentError: 422, NotFound: 404,
     ConflictError: 409, PreconditionFailed: 412, PluginError: 409, DatabaseError: 503,
+    Unauthenticated: 401, PermissionDenied: 403,
 }
 
 
@@ -294,8 +296,6 @@ class Dispatcher:
 
     def authenticate(self, headers: Mapping[str, str]):
         """The Principal of the request's bearer token (Unauthenticated without a valid one)."""
-        from ..errors import Unauthenticated
-
         scheme, _, secret = headers.get("authorization", "").strip().partition(" ")
         if scheme.lower() != "bearer" or not secret.strip():
             raise Unauthenticated("send an API token as 'Authorization: Bearer TOKEN' "

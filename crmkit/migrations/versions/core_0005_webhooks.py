@@ -1,7 +1,7 @@
 """core: webhooks and their deliveries (the outbox the worker drains).
 
 Revision ID: core_0005
-Revises: core_0003
+Revises: core_0004
 """
 
 import sqlalchemy as sa
@@ -9,7 +9,7 @@ from alembic import op
 from sqlalchemy.dialects import postgresql
 
 revision = "core_0005"
-down_revision = "core_0003"
+down_revision = "core_0004"
 branch_labels = None
 depends_on = None
 
