@@ -36,8 +36,9 @@ def create_app(crm, *, max_body_bytes: int = MAX_BODY_BYTES, close_crm: bool = F
     otherwise the caller keeps owning it.
     """
     from .resources import core_endpoints
+    from .webhooks import webhook_endpoints
 
-    dispatcher = Dispatcher(crm, core_endpoints(), max_body_bytes)
+    dispatcher = Dispatcher(crm, [*core_endpoints(), *webhook_endpoints()], max_body_bytes)
 
     async def api(request: Request) -> Response:
         try:
