@@ -88,3 +88,33 @@ def test_the_webhook_routes_are_in_the_openapi_document(api):
     assert {"get", "post"} <= set(paths["/api/v1/webhooks"])
     assert {"get", "delete"} <= set(paths["/api/v1/webhooks/{webhook_id}"])
     assert "get" in paths["/api/v1/webhooks/deliveries"]
+
+
+def test_a_webhook_added_over_http_gets_what_is_written_over_http(served, clock, tmp_path):
+    """A real ``crmkit serve``, a real receiver and a real ``crmkit worker --once``."""
+    import json
+    import subprocess
+
+    from webhooks.support import Receiver, valid_signature, worker_command, worker_env
+
+    server = served()
+    admin = server.client(server.token("root", role="admin"))
+    receiver = Receiver(tmp_path)
+    try:
+        added = admin.post("/api/v1/webhooks", json={**HOOK, "url": receiver.url})
+        assert added.status_code == 201, added.text
+        created = admin.post("/api/v1/customers", json={"external_id": "C1", "name": "Ada"})
+        assert created.status_code == 201, created.text
+        done = subprocess.run(worker_command("--once"), env=worker_env(server.crm_url,
+                                                                       clock.now()),
+                              capture_output=True, text=True, timeout=120)
+        assert done.returncode == 0, done.stderr
+        (request,) = receiver.log()
+        assert valid_signature(request, SECRET)
+        body = json.loads(request["body"])
+        assert (body["type"], body["customer"]) == ("customer.created", "C1")
+        (row,) = admin.get("/api/v1/webhooks/deliveries").json()["items"]
+        assert (row["delivery_id"], row["status"], row["last_status_code"]) == (
+            request["headers"]["x-crmkit-delivery"], "delivered", 200)
+    finally:
+        receiver.stop()

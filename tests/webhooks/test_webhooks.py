@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
-import hmac
 import json
 import signal
 from collections import Counter
@@ -16,19 +14,13 @@ from crmkit import CRM, FixedClock
 from crmkit.tables import audit_log, webhook_deliveries, webhooks
 from crmkit.webhooks import LEASE_MARGIN_SECONDS, sign
 
-from .conftest import SECRET, T0, wait_for
+from .support import SECRET, T0, valid_signature, wait_for
 
 
 @pytest.fixture
 def crm(crm_url):
     with CRM.open(crm_url, clock=FixedClock(T0), create=True) as instance:
         yield instance
-
-
-def valid_signature(request: dict, secret: str = SECRET) -> bool:
-    expected = "sha256=" + hmac.new(secret.encode(), request["body"].encode("utf-8"),
-                                    hashlib.sha256).hexdigest()
-    return hmac.compare_digest(expected, request["headers"]["x-crmkit-signature"])
 
 
 def deliveries(crm) -> list[dict]:
