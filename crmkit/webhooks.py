@@ -261,14 +261,16 @@ def check_event_types(event_types: Iterable[str], known: dict[str, str]) -> list
 # -- queueing, inside the transaction that caused the event -------------------------------------
 
 
+_ACTIVE = (select(tables.webhooks.c.id, tables.webhooks.c.event_types)
+           .where(tables.webhooks.c.active.is_(True)).order_by(tables.webhooks.c.id))
+
+
 def _subscribers(tx: "Transaction") -> dict[str, list[int]]:
     """``{event type: [active webhook ids]}``, read once per transaction."""
     found = tx.webhook_subscribers
     if found is None:
-        w = tables.webhooks
         found = {}
-        for webhook_id, types in tx.conn.execute(select(w.c.id, w.c.event_types)
-                                                 .where(w.c.active.is_(True)).order_by(w.c.id)):
+        for webhook_id, types in tx.conn.execute(_ACTIVE):
             for event_type in types:
                 found.setdefault(event_type, []).append(webhook_id)
         tx.webhook_subscribers = found
