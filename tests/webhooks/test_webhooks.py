@@ -322,3 +322,21 @@ def test_bad_input_is_one_clear_error_and_writes_nothing(crm, run_cli, monkeypat
     with crm.read() as conn:
         assert conn.execute(select(func.count()).select_from(webhooks)).scalar() == 0
         assert conn.execute(select(func.count()).select_from(audit_log)).scalar() == 0
+
+
+def test_what_erasure_removed_is_never_sent_afterwards(crm, receiver):
+    """Bodies are built when sent, from the stored (and by now redacted) events."""
+    from crmkit.worker import Worker
+
+    hook = receiver()
+    crm.webhooks.add(hook.url, ["customer.created", "customer.erased"], SECRET)
+    crm.customers.add("ada@example.com", "Ada Lovelace", email="ada@example.com")
+    crm.customers.erase("ada@example.com")
+    assert Worker(crm).drain() == 2
+    bodies = [json.loads(r["body"]) for r in hook.log()]
+    assert [b["type"] for b in bodies] == ["customer.created", "customer.erased"]
+    assert not any("ada@example.com" in r["body"] or "Lovelace" in r["body"]
+                   for r in hook.log())
+    new_id = bodies[1]["customer"]
+    assert new_id.startswith("erased-") and bodies[0]["customer"] == new_id
+    assert bodies[0]["payload"] == {"external_id": new_id}
