@@ -350,14 +350,14 @@ def _post(client, url: str, secret: str, row: dict[str, Any],
 
     headers = {"Content-Type": "application/json", SIGNATURE_HEADER: sign(secret, body),
                EVENT_HEADER: row["event_type"], DELIVERY_HEADER: row["delivery_id"]}
-    try:
-        response = client.post(url, content=body, headers=headers)
+    try:  # the response's status is all that counts: its body is never read
+        with client.stream("POST", url, content=body, headers=headers) as response:
+            status, reason = response.status_code, response.reason_phrase
     except httpx.HTTPError as exc:
         return None, f"{type(exc).__name__}: {exc}"[:MAX_ERROR_LENGTH]
-    if 200 <= response.status_code < 300:
-        return response.status_code, None
-    reason = response.reason_phrase or "no reason given"
-    return response.status_code, f"HTTP {response.status_code} {reason}"[:MAX_ERROR_LENGTH]
+    if 200 <= status < 300:
+        return status, None
+    return status, f"HTTP {status} {reason or 'no reason given'}"[:MAX_ERROR_LENGTH]
 
 
 def _record(crm: "CRM", row: dict[str, Any], status_code: int | None, error: str | None,
