@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import concurrent.futures
 import datetime as dt
+import os
+import signal
 
 import pytest
 from sqlalchemy import func, select
@@ -155,3 +157,29 @@ def test_a_condition_injection_in_q_is_plain_text(served):
     assert client.get("/api/v1/customers", params={"q": "ada"}).json()["items"][0][
         "external_id"] == "C1"
     assert snapshot(server) == before
+
+
+def test_sigterm_finishes_the_request_in_flight(served, tmp_path):
+    server = served(plugins=["webtest"], local_plugins=["crmkit_webtest"])
+    token = server.token("ann")
+    started, release = tmp_path / "started", tmp_path / "release"
+    os.mkfifo(started)
+    os.mkfifo(release)
+
+    def call():
+        with server.client(token) as client:
+            return client.post("/api/v1/webtest/wait",
+                               json={"started": str(started), "release": str(release)})
+
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        answer = pool.submit(call)
+        with open(started) as fifo:  # returns once the handler runs
+            assert fifo.read() == "in flight\n"
+        server.process.send_signal(signal.SIGTERM)
+        with open(release, "w") as fifo:
+            fifo.write("done")
+        response = answer.result(timeout=120)
+    assert response.status_code == 200 and response.json() == {"released": "done"}
+    # uvicorn ends by re-raising the SIGTERM it handled (newer versions) or exits 0 (older)
+    assert server.process.wait(timeout=120) in (0, -signal.SIGTERM)
+    assert "Traceback" not in server.log.read_text()
