@@ -89,8 +89,9 @@ class StaffService:
     def _check_role(self, role: str) -> None:
         roles = self.crm.core_config["roles"]
         if role not in roles:
-            raise ValidationError(f"role {role!r} is not defined (roles: {', '.join(sorted(roles))};"
-                              " the core config's roles define them)")
+            raise ValidationError(f"role {role!r} is not defined (roles: "
+                                  f"{', '.join(sorted(roles))}; the core config's roles define "
+                                  "them)")
 
     def get(self, handle: str) -> Staff:
         """One staff member by handle."""
