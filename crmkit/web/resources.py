@@ -286,12 +286,19 @@ def list_plugins(call: Call) -> list[Any]:
     return [jsonable(status) for status in call.crm.plugins.list()]
 
 
+def _installed(call: Call) -> str:
+    name = call.path_params["name"]
+    if name not in call.crm.installed:
+        raise NotFound(f"no plugin named {name!r} is installed")
+    return name
+
+
 def plugin_config(call: Call) -> dict[str, Any]:
-    return call.crm.plugins.config(call.path_params["name"])
+    return call.crm.plugins.config(_installed(call))
 
 
 def put_plugin_config(call: Call) -> dict[str, Any]:
-    name = call.path_params["name"]
+    name = _installed(call)
     schema = call.crm.plugins.schema(name)
     document = fill_defaults(schema, call.body)
     errors = schema_errors(schema_validator(schema), document, f"plugin {name!r} config schema")
