@@ -173,7 +173,8 @@ class Dispatcher:
     def table(self) -> list[Mounted]:
         """Every mounted endpoint for the plugin state last read (core first)."""
         with self._lock:
-            key = self.crm._state_key
+            # the hook caller too: another thread may be between setting the state and the hooks
+            key = (self.crm._state_key, id(self.crm.hooks))
             if key != self._table_key:
                 self._table = self._build()
                 self._table_key = key

@@ -115,3 +115,13 @@ def test_events_after_and_plugins_config(api, admin):
     assert sorted(e["pointer"] for e in wrong.json()["errors"]) == ["/colour",
                                                                      "/points_per_unit"]
     assert api.crm.plugins.config("loyalty")["points_per_unit"] == 2
+
+
+def test_a_role_without_pii_sees_no_personal_values_in_the_timeline(api, admin):
+    admin.post("/api/v1/customers", json={"external_id": "C1", "email": "ada@example.com"})
+    admin.patch("/api/v1/customers/C1", json={"email": "ada@lovelace.org"})
+    viewer = api.client(api.token("vic", role="viewer"))
+    entries = viewer.get("/api/v1/customers/C1/timeline").json()
+    assert [e["summary"] for e in entries] == ["updated email by root", "create by root"]
+    assert all(e["details"] == {} for e in entries)
+    assert "ada@" not in str(entries)
