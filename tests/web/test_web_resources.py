@@ -89,8 +89,23 @@ def test_interactions_one_or_a_list_and_their_listing(api, admin):
         {"customer": "C404", "kind": "call", "occurred_at": "yesterday"}])
     assert bad.status_code == 422
     assert [e["pointer"] for e in bad.json()["errors"]] == ["/1/occurred_at"]
-    listed = admin.get("/api/v1/interactions", params={"customer": "C1"}).json()["items"]
-    assert [i["kind"] for i in listed] == ["visit", "call", "purchase"]
+    listed = admin.get("/api/v1/interactions", params={"customer": "C1"}).json()
+    assert [i["kind"] for i in listed["items"]] == ["visit", "call", "purchase"]
+    assert listed["next_cursor"] is None
+    admin.post("/api/v1/interactions", json=[  # two at one instant: the id breaks the tie
+        {"customer": "C1", "kind": "survey", "occurred_at": "2024-12-02"},
+        {"customer": "C1", "kind": "complaint", "occurred_at": "2024-12-02"}])
+    pages, cursor = [], None
+    while True:
+        page = admin.get("/api/v1/interactions", params={
+            "limit": 2, **({"cursor": cursor} if cursor else {})}).json()
+        pages.append([i["kind"] for i in page["items"]])
+        cursor = page["next_cursor"]
+        if cursor is None:
+            break
+    assert pages == [["visit", "complaint"], ["survey", "call"], ["purchase"]]
+    assert admin.get("/api/v1/interactions", params={"since": "soon"}).json()["errors"][0][
+        "parameter"] == "since"
     assert [i["kind"] for i in admin.get("/api/v1/interactions", params={
         "since": "2024-12-02T12:00:00Z"}).json()["items"]] == ["visit"]
 
