@@ -323,6 +323,17 @@ def test_a_plugin_refuses_a_row_as_not_found(ownership_crm):
                                       "ownership.write": "change leads"}
 
 
+def test_a_row_level_rule_that_fails_refuses(crm_url, clock):
+    plugin = owned_leads_plugin()
+    plugin.crmkit_permission_allowed = crmkit.hookimpl(
+        lambda principal, permission, resource: "yes")
+    with CRM.open(crm_url, clock=clock, create=True, extra_plugins={"ownership": plugin}) as crm:
+        crm.plugins.enable("ownership")
+        with pytest.raises(PluginError, match="plugin 'ownership': crmkit_permission_allowed "
+                                              "must return True, False or None, got str"):
+            crm.auth.require(principal("agent"), "ownership.read", {"owner": "ana"})
+
+
 def test_a_permission_outside_the_plugins_name_is_refused(crm_url, clock):
     plugin = owned_leads_plugin({"customers.delete": "delete customers"})
     with CRM.open(crm_url, clock=clock, create=True, extra_plugins={"ownership": plugin}) as crm:
