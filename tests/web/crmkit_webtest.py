@@ -35,6 +35,15 @@ def wait(call):
 
 
 @crmkit.hookimpl
+def crmkit_permission_allowed(principal, permission, resource):
+    """Row-level rule: customers tagged "secret" exist only for admins."""
+    if (permission.startswith("customers.") and resource is not None
+            and "secret" in resource.get("tags", ()) and principal.role != "admin"):
+        return False
+    return None
+
+
+@crmkit.hookimpl
 def crmkit_routes(crm):
     return [
         Endpoint("POST", "echo/{thing}", echo, "customers.read", "Echo the validated request.",

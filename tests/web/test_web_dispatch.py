@@ -205,3 +205,23 @@ def test_core_0004_adds_the_idempotency_keys_with_one_key_per_caller(crm_url, cl
         conn.execute(insert(tables.idempotency_keys), [row, dict(row, actor="bob")])
         with pytest.raises(IntegrityError):
             conn.execute(insert(tables.idempotency_keys), row)
+
+
+def test_a_plugins_row_level_rule_hides_core_customers_as_if_missing(web):
+    admin = web.client(web.admin)
+    admin.post("/api/v1/customers", json={"external_id": "C1", "tags": ["secret"]})
+    admin.post("/api/v1/customers", json={"external_id": "C2", "name": "Open"})
+    manager = web.client(web.token("mia", role="manager"))
+    before = counts(web.crm)
+    for method, path, body in (("GET", "/api/v1/customers/C1", None),
+                               ("GET", "/api/v1/customers/C1/timeline", None),
+                               ("PATCH", "/api/v1/customers/C1", {"name": "Seen"}),
+                               ("POST", "/api/v1/customers/C2/merge", {"duplicate": "C1"}),
+                               ("GET", "/api/v1/customers/C9", None)):
+        answer = manager.request(method, path, json=body)
+        assert answer.status_code == 404, path
+        assert answer.json()["detail"] in ("no customer 'C1'", "no customer 'C9'")
+    assert [c["external_id"] for c in manager.get("/api/v1/customers").json()["items"]] == [
+        "C2"]
+    assert counts(web.crm) == before
+    assert web.client(web.admin).get("/api/v1/customers/C1").status_code == 200
