@@ -395,7 +395,11 @@ def core_endpoints() -> list[Endpoint]:
                  response_schema={"type": "object"}),
         Endpoint("POST", "interactions", record_interactions, "interactions.write",
                  "Record one interaction, or a list of them atomically.",
-                 body_schema=INTERACTIONS_IN, response_schema=INTERACTION, status=201),
+                 body_schema=INTERACTIONS_IN, status=201, response_schema={"oneOf": [
+                     INTERACTION,
+                     {"type": "object", "description": "what a list did",
+                      "properties": {"created": {"type": "integer"},
+                                     "unchanged": {"type": "integer"}}}]}),
         Endpoint("GET", "interactions", list_interactions, "interactions.read",
                  "Interactions, newest first, of a customer, a kind, since a time.",
                  query_schema=_query({"customer": text, "kind": text,
