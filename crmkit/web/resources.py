@@ -128,22 +128,44 @@ def _external_id(call: Call) -> str:
     return value
 
 
-def encode_cursor(last_id: int) -> str:
-    """An opaque page cursor: the position after the last item shown."""
-    return base64.urlsafe_b64encode(f"c{last_id}".encode()).decode().rstrip("=")
+def _visible(call: Call, customer: Customer, permission: str) -> dict[str, Any]:
+    """The customer's document, or the NotFound of a missing customer when a plugin's
+    row-level rule (``crmkit_permission_allowed``) keeps it from the caller."""
+    document = customer_document(call.crm, customer)
+    if not call.crm.auth.allowed(call.principal, permission, document):
+        raise NotFound(f"no customer {customer.external_id!r}")
+    return document
 
 
-def decode_cursor(text: str) -> int:
+def _customer(call: Call, permission: str, external_id: str | None = None) -> Customer:
+    """The customer of the path (or ``external_id``), if the caller may ``permission`` it."""
+    customer = call.crm.customers.get(external_id or _external_id(call))
+    _visible(call, customer, permission)
+    return customer
+
+
+def encode_cursor(position: Any) -> str:
+    """An opaque page cursor: the position (JSON) after the last item shown."""
+    return base64.urlsafe_b64encode(json.dumps(position).encode()).decode().rstrip("=")
+
+
+def decode_cursor(text: str) -> Any:
     """The position a cursor of :func:`encode_cursor` stands for; a ValidationError otherwise."""
     try:
-        raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4)).decode()
-        if raw[:1] == "c" and raw[1:].isdigit():
-            return int(raw[1:])
+        position = json.loads(base64.urlsafe_b64decode(text + "=" * (-len(text) % 4)))
     except ValueError:
-        pass
-    raise ValidationError(f"cursor {text!r} is not a cursor this API handed out",
-                          [("query", "cursor", "not a cursor this API handed out (pass "
-                            "next_cursor of the previous page)")])
+        raise _bad_cursor(text) from None
+    if type(position) is int or (
+            isinstance(position, list) and len(position) == 2 and isinstance(position[0], str)
+            and isinstance(position[1], int)):
+        return position
+    raise _bad_cursor(text)
+
+
+def _bad_cursor(text: str) -> ValidationError:
+    return ValidationError(f"cursor {text!r} is not a cursor this API handed out",
+                           [("query", "cursor", "not a cursor this API handed out (pass "
+                             "next_cursor of the previous page)")])
 
 
 def search_customers(call: Call) -> dict[str, Any]:
@@ -154,9 +176,13 @@ def search_customers(call: Call) -> dict[str, Any]:
             raise ValidationError(f"query parameter {name}: {problem}",
                                   [("query", name, problem)])
     after = decode_cursor(call.query["cursor"]) if "cursor" in call.query else None
+    if after is not None and not isinstance(after, int):
+        raise _bad_cursor(call.query["cursor"])
     found = call.crm.customers.search(q, tag=tag, limit=limit + 1, after=after)
     page = found[:limit]
-    items = [call.crm.auth.mask_pii(call.principal, customer_document(call.crm, c)) for c in page]
+    documents = [customer_document(call.crm, c) for c in page]
+    items = [call.crm.auth.mask_pii(call.principal, d) for d in documents
+             if call.crm.auth.allowed(call.principal, "customers.read", d)]
     more = len(found) > limit
     return {"items": items, "next_cursor": encode_cursor(page[-1].id) if more else None}
 
@@ -169,7 +195,7 @@ def create_customer(call: Call) -> Reply:
 
 
 def get_customer(call: Call) -> Reply:
-    return _shown(call, call.crm.customers.get(_external_id(call)))
+    return _shown(call, _customer(call, "customers.read"))
 
 
 def patch_customer(call: Call) -> Reply:
@@ -181,9 +207,10 @@ def patch_customer(call: Call) -> Reply:
                           .with_for_update()).mappings().first()
     if row is None:
         crm.customers.get(external_id)  # NotFound, naming the merge when there was one
+    document = _visible(call, to_customer(row), "customers.write")
     wanted = call.headers.get("if-match")
     if wanted is not None:
-        current = etag(customer_document(crm, to_customer(row)))
+        current = etag(document)
         tags = [t.strip() for t in wanted.split(",")]
         if "*" not in tags and current not in tags:
             raise PreconditionFailed(
@@ -193,7 +220,8 @@ def patch_customer(call: Call) -> Reply:
 
 
 def customer_timeline(call: Call) -> list[dict[str, Any]]:
-    entries = call.crm.customers.timeline(_external_id(call), call.query["limit"])
+    customer = _customer(call, "customers.read")
+    entries = call.crm.customers.timeline(customer.external_id, call.query["limit"])
     shown = [jsonable(entry) for entry in entries]
     if not call.crm.auth.allowed(call.principal, "customers.pii"):
         for entry in shown:  # audit details hold old and new personal values
@@ -202,17 +230,19 @@ def customer_timeline(call: Call) -> list[dict[str, Any]]:
 
 
 def merge_customer(call: Call) -> Reply:
-    keep = call.crm.customers.merge(_external_id(call), call.body["duplicate"])
+    keep = _customer(call, "customers.merge")
+    duplicate = _customer(call, "customers.merge", call.body["duplicate"])
+    keep = call.crm.customers.merge(keep.external_id, duplicate.external_id)
     return _shown(call, keep)
 
 
 def erase_customer(call: Call) -> Reply:
-    return _shown(call, call.crm.customers.erase(_external_id(call)))
+    return _shown(call, call.crm.customers.erase(_customer(call, "customers.erase").external_id))
 
 
 def export_customer(call: Call) -> dict[str, Any]:
     call.require("customers.pii")
-    external_id = _external_id(call)
+    external_id = _customer(call, "customers.export").external_id
     return call.crm.run_transaction(lambda tx: call.crm.customers.export_data(external_id),
                                     actor=call.principal.handle)
 
@@ -260,12 +290,26 @@ def record_interactions(call: Call) -> Reply:
 
 
 def list_interactions(call: Call) -> dict[str, Any]:
-    query = call.query
-    since = parse_timestamp(query["since"], "since") if "since" in query else None
+    query, limit = call.query, call.query["limit"]
+    try:
+        since = parse_timestamp(query["since"], "since") if "since" in query else None
+    except ValidationError as exc:
+        raise ValidationError(str(exc), [("query", "since", str(exc).removeprefix("since: "))]
+                              ) from None
+    before = None
+    if "cursor" in query:
+        position = decode_cursor(query["cursor"])
+        if not isinstance(position, list):
+            raise _bad_cursor(query["cursor"])
+        before = (parse_timestamp(position[0], "cursor"), position[1])
     found = call.crm.interactions.list(customer=query.get("customer"), kind=query.get("kind"),
-                                       since=since, limit=query["limit"])
-    external = call.crm.customers.external_ids_by_id(i.customer_id for i in found)
-    return {"items": [interaction_document(i, external.get(i.customer_id)) for i in found]}
+                                       since=since, limit=limit + 1, before=before)
+    page = found[:limit]
+    external = call.crm.customers.external_ids_by_id(i.customer_id for i in page)
+    last = page[-1] if len(found) > limit else None
+    return {"items": [interaction_document(i, external.get(i.customer_id)) for i in page],
+            "next_cursor": None if last is None else encode_cursor(
+                [last.occurred_at.isoformat(), last.id])}
 
 
 # -- events and plugins ---------------------------------------------------------------------
@@ -286,12 +330,19 @@ def list_plugins(call: Call) -> list[Any]:
     return [jsonable(status) for status in call.crm.plugins.list()]
 
 
+def _installed(call: Call) -> str:
+    name = call.path_params["name"]
+    if name not in call.crm.installed:
+        raise NotFound(f"no plugin named {name!r} is installed")
+    return name
+
+
 def plugin_config(call: Call) -> dict[str, Any]:
-    return call.crm.plugins.config(call.path_params["name"])
+    return call.crm.plugins.config(_installed(call))
 
 
 def put_plugin_config(call: Call) -> dict[str, Any]:
-    name = call.path_params["name"]
+    name = _installed(call)
     schema = call.crm.plugins.schema(name)
     document = fill_defaults(schema, call.body)
     errors = schema_errors(schema_validator(schema), document, f"plugin {name!r} config schema")
@@ -344,11 +395,16 @@ def core_endpoints() -> list[Endpoint]:
                  response_schema={"type": "object"}),
         Endpoint("POST", "interactions", record_interactions, "interactions.write",
                  "Record one interaction, or a list of them atomically.",
-                 body_schema=INTERACTIONS_IN, response_schema=INTERACTION, status=201),
+                 body_schema=INTERACTIONS_IN, status=201, response_schema={"oneOf": [
+                     INTERACTION,
+                     {"type": "object", "description": "what a list did",
+                      "properties": {"created": {"type": "integer"},
+                                     "unchanged": {"type": "integer"}}}]}),
         Endpoint("GET", "interactions", list_interactions, "interactions.read",
                  "Interactions, newest first, of a customer, a kind, since a time.",
                  query_schema=_query({"customer": text, "kind": text,
-                                      "since": {"type": "string"}, "limit": PAGE}),
+                                      "since": {"type": "string"}, "limit": PAGE,
+                                      "cursor": {"type": "string"}}),
                  response_schema=_page_of(INTERACTION)),
         Endpoint("GET", "events", list_events, "events.read",
                  "Stored domain events after an event id, oldest first (for pollers).",

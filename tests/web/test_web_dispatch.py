@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import func, select
 
+import crmkit_webbroken
 import crmkit_webtest
 from crmkit import CRM, tables
 from crmkit.web.dispatch import problem_errors
@@ -17,7 +18,8 @@ from web_support import InProcess
 def web(crm_url, clock):
     """The API in-process with the webtest plugin enabled; ``web.admin`` is an admin token."""
     with CRM.open(crm_url, clock=clock, create=True,
-                  extra_plugins={"webtest": crmkit_webtest}) as crm:
+                  extra_plugins={"webtest": crmkit_webtest,
+                                 "webbroken": crmkit_webbroken}) as crm:
         crm.plugins.enable("webtest")
         helper = InProcess(crm)
         helper.admin = helper.token("root", role="admin")
@@ -122,6 +124,40 @@ def test_routes_methods_and_tokens(web):
     assert anonymous.headers["www-authenticate"] == "Bearer"
     assert "Authorization: Bearer" in anonymous.json()["detail"]
     assert web.client("not-a-token").get("/api/v1/customers").status_code == 401
+    client = web.client(web.admin)
+    outside = client.get("/nothing")
+    assert outside.status_code == 404
+    assert outside.headers["content-type"] == "application/problem+json"
+    unknown = client.get("/api/v1/plugins/nosuch/config")
+    assert unknown.status_code == 404 and "no plugin named 'nosuch'" in unknown.json()["detail"]
+
+
+def test_a_plugin_whose_routes_cannot_be_mounted_loses_only_its_own(web, caplog):
+    web.crm.plugins.enable("webbroken")
+    client = web.client(web.admin)
+    assert client.get("/api/v1/webbroken/fine").status_code == 404
+    assert client.get("/api/v1/customers").status_code == 200
+    assert client.post("/api/v1/webtest/echo/x", json={"name": "A"}).status_code == 200
+    assert ("plugin 'webbroken': its HTTP routes are not served: POST /api/v1/webbroken/bad "
+            "body schema: invalid JSON Schema") in caplog.text
+
+
+def test_the_app_mounts_inside_another_asgi_app(web):
+    from starlette.applications import Starlette
+    from starlette.routing import Mount
+
+    from crmkit.web import create_app
+    from web_support import InProcessClient
+
+    outer = InProcessClient(Starlette(routes=[Mount("/crm", app=create_app(web.crm))]))
+    try:
+        outer.headers["Authorization"] = f"Bearer {web.admin}"
+        assert outer.get("/crm/api/v1/customers").json() == {"items": [], "next_cursor": None}
+        assert outer.post("/crm/api/v1/webtest/echo/x", json={"name": "A"}).json()[
+            "params"] == {"thing": "x"}
+        assert "/api/v1/customers" in outer.get("/crm/openapi.json").json()["paths"]
+    finally:
+        outer.close()
 
 
 def test_disabling_a_plugin_removes_its_routes(web):
@@ -169,3 +205,45 @@ def test_core_0004_adds_the_idempotency_keys_with_one_key_per_caller(crm_url, cl
         conn.execute(insert(tables.idempotency_keys), [row, dict(row, actor="bob")])
         with pytest.raises(IntegrityError):
             conn.execute(insert(tables.idempotency_keys), row)
+
+
+def test_a_plugins_row_level_rule_hides_core_customers_as_if_missing(web):
+    admin = web.client(web.admin)
+    admin.post("/api/v1/customers", json={"external_id": "C1", "tags": ["secret"]})
+    admin.post("/api/v1/customers", json={"external_id": "C2", "name": "Open"})
+    manager = web.client(web.token("mia", role="manager"))
+    before = counts(web.crm)
+    for method, path, body in (("GET", "/api/v1/customers/C1", None),
+                               ("GET", "/api/v1/customers/C1/timeline", None),
+                               ("PATCH", "/api/v1/customers/C1", {"name": "Seen"}),
+                               ("POST", "/api/v1/customers/C2/merge", {"duplicate": "C1"}),
+                               ("GET", "/api/v1/customers/C9", None)):
+        answer = manager.request(method, path, json=body)
+        assert answer.status_code == 404, path
+        assert answer.json()["detail"] in ("no customer 'C1'", "no customer 'C9'")
+    assert [c["external_id"] for c in manager.get("/api/v1/customers").json()["items"]] == [
+        "C2"]
+    assert counts(web.crm) == before
+    assert web.client(web.admin).get("/api/v1/customers/C1").status_code == 200
+
+
+def test_a_body_over_the_limit_is_refused_also_without_a_content_length(web):
+    before = counts(web.crm)
+
+    async def chunks():
+        for _ in range(3):
+            yield b" " * 400_000
+
+    answer = web.client(web.admin).post("/api/v1/webtest/customers", content=chunks(),
+                                        headers={"Content-Type": "application/json"})
+    assert answer.status_code == 413
+    assert answer.json()["detail"] == "the request body is larger than 1048576 bytes (the limit)"
+    assert counts(web.crm) == before
+
+
+def test_a_bad_idempotency_key_is_one_problem_naming_the_header(web):
+    answer = web.client(web.admin).post("/api/v1/webtest/customers", json={"external_id": "I1"},
+                                        headers={"Idempotency-Key": "x" * 201})
+    assert answer.status_code == 422
+    assert answer.json()["errors"] == [{"header": "Idempotency-Key",
+                                        "detail": "201 characters; at most 200"}]

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import concurrent.futures
 import datetime as dt
+import os
+import signal
 
 import pytest
 from sqlalchemy import func, select
@@ -68,7 +70,7 @@ def test_an_expired_token_is_refused(served, clock):
 
 
 def test_idempotency_key_twice_and_concurrently_stores_one_interaction(served):
-    server = served()
+    server = served(workers=2)  # the racing requests may reach different processes
     agent = server.token("ann")
     client = server.client(agent)
     assert client.post("/api/v1/customers", json={"external_id": "C1"}).status_code == 201
@@ -155,3 +157,41 @@ def test_a_condition_injection_in_q_is_plain_text(served):
     assert client.get("/api/v1/customers", params={"q": "ada"}).json()["items"][0][
         "external_id"] == "C1"
     assert snapshot(server) == before
+
+
+def test_sigterm_finishes_the_request_in_flight(served, tmp_path):
+    server = served(plugins=["webtest"], local_plugins=["crmkit_webtest"])
+    token = server.token("ann")
+    started, release = tmp_path / "started", tmp_path / "release"
+    os.mkfifo(started)
+    os.mkfifo(release)
+
+    def call():
+        with server.client(token) as client:
+            return client.post("/api/v1/webtest/wait",
+                               json={"started": str(started), "release": str(release)})
+
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        answer = pool.submit(call)
+        with open(started) as fifo:  # returns once the handler runs
+            assert fifo.read() == "in flight\n"
+        server.process.send_signal(signal.SIGTERM)
+        with open(release, "w") as fifo:
+            fifo.write("done")
+        response = answer.result(timeout=120)
+    assert response.status_code == 200 and response.json() == {"released": "done"}
+    # uvicorn ends by re-raising the SIGTERM it handled (newer versions) or exits 0 (older)
+    assert server.process.wait(timeout=120) in (0, -signal.SIGTERM)
+    assert "Traceback" not in server.log.read_text()
+
+
+def test_an_unexpected_error_is_logged_with_its_traceback_and_never_sent(served):
+    server = served(plugins=["webtest"], local_plugins=["crmkit_webtest"])
+    with server.client(server.token("ann")) as client:
+        answer = client.post("/api/v1/webtest/fail", json={"external_id": "W1"})
+    assert answer.status_code == 500
+    assert "secret" not in answer.text and "Traceback" not in answer.text
+    log = server.log.read_text()
+    assert "ERROR crmkit.web: internal error answering POST /api/v1/webtest/fail" in log
+    assert "Traceback" in log and "RuntimeError: a bug with a secret detail" in log
+    assert snapshot(server)["customers"] == 0
