@@ -64,6 +64,7 @@ class CRM:
         from .interactions import InteractionService
         from .plugin_admin import PluginAdmin
         from .staff import StaffService
+        from .webhooks import WebhookService
 
         self.customers = CustomerService(self)
         """Customers: add, get, find, update, list."""
@@ -75,6 +76,8 @@ class CRM:
         """The append-only domain event log."""
         self.plugins = PluginAdmin(self)
         """Installed plugins: list, enable, disable, configure."""
+        self.webhooks = WebhookService(self)
+        """Webhooks: add, list, remove, and their delivery log."""
         self.auth = AuthService(self)
         """Authentication (API tokens, passwords) and permission checks."""
         self.tokens = TokenService(self)

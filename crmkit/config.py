@@ -54,6 +54,30 @@ CORE_SCHEMA: dict[str, Any] = {
             "description": "Accept any --actor name; by default an actor must be an active staff "
                            "handle (or system).",
         },
+        "webhooks": {
+            "type": "object",
+            "additionalProperties": False,
+            "default": {},
+            "description": "How `crmkit worker` delivers webhooks (read when the worker starts).",
+            "properties": {
+                "timeout_seconds": {
+                    "type": "number", "exclusiveMinimum": 0, "maximum": 300, "default": 10,
+                    "description": "How long one delivery waits for the receiver's response.",
+                },
+                "backoff_base_seconds": {
+                    "type": "number", "exclusiveMinimum": 0, "default": 60,
+                    "description": "Wait before the second attempt; each further wait doubles.",
+                },
+                "backoff_cap_seconds": {
+                    "type": "number", "exclusiveMinimum": 0, "default": 21600,
+                    "description": "Longest wait between two attempts.",
+                },
+                "max_attempts": {
+                    "type": "integer", "minimum": 1, "maximum": 100, "default": 10,
+                    "description": "Attempts before a delivery is marked failed.",
+                },
+            },
+        },
         "max_field_length": {
             "type": "integer",
             "minimum": 1,

@@ -162,6 +162,23 @@ def crmkit_sentiment_analysers():
     """
 
 
+# -- the HTTP API ---------------------------------------------------------------
+
+
+@hookspec
+def crmkit_routes(crm):
+    """Return this plugin's HTTP endpoints: a list of :class:`crmkit.plugin.Endpoint`.
+
+    They are mounted under ``/api/v1/<plugin name>/`` (an Endpoint's ``path`` is relative
+    to that), listed in ``/openapi.json``, and served by ``crmkit serve`` while the plugin
+    is enabled.  The core authenticates the caller, checks the Endpoint's ``permission``
+    and validates the query and body against its JSON Schemas before the handler runs;
+    handlers of every method but GET run inside one transaction whose audit actor is the
+    caller.  Raise crmkit errors (``NotFound``, ``ValidationError`` …) to answer with a
+    problem document.  Called once per change of the enabled plugins.
+    """
+
+
 # -- the write pipeline -------------------------------------------------------
 
 
@@ -288,6 +305,28 @@ def crmkit_erase_customer(ctx, customer_id):
     """
 
 
+# -- deferred work ------------------------------------------------------------
+
+
+@hookspec
+def crmkit_worker_jobs(crm):
+    """Return the list of :class:`crmkit.plugin.Job` that ``crmkit worker`` runs for this plugin.
+
+    A job is the deferred work of one outbox table the plugin writes in the
+    transaction that caused it (messages to send, calls to make).
+    ``Job(name, run)``: ``name`` is ``<plugin>.<what>`` and unique; ``run(ctx)``
+    gets a :class:`crmkit.plugin.WorkContext` (``crm``, ``worker_id``, ``now``
+    from the CRM clock, ``batch_size``), handles ONE batch of due work and
+    returns how many items it handled (0 when nothing is due: the worker then
+    moves on, and ``crmkit worker --once`` exits when every job returns 0).
+    Take the batch with :func:`crmkit.plugin.claim_due` (safe with several
+    workers on PostgreSQL), do the slow part outside any transaction, and
+    record each item's outcome in its own short transaction as soon as it is
+    known.  An exception is logged and the worker goes on with the other
+    jobs.  Called on every enabled plugin at each round of the worker.
+    """
+
+
 # -- demo ---------------------------------------------------------------------
 
 
@@ -352,6 +391,6 @@ __all__ = [
     "crmkit_validate_customers", "crmkit_validate_interactions", "crmkit_enrich_interactions",
     "crmkit_react_customers", "crmkit_react_interactions", "crmkit_on_events",
     "crmkit_after_commit", "crmkit_sweep", "crmkit_timeline", "crmkit_merge_customers",
-    "crmkit_export_customer", "crmkit_erase_customer", "crmkit_demo", "crmkit_demo_prepare",
-    "crmkit_demo_refresh",
+    "crmkit_export_customer", "crmkit_erase_customer", "crmkit_worker_jobs", "crmkit_demo",
+    "crmkit_demo_prepare", "crmkit_demo_interactions", "crmkit_demo_refresh", "crmkit_routes",
 ]

@@ -19,6 +19,7 @@ from . import tables
 from .errors import PluginError, ValidationError
 from .models import Batch, WriteResult
 from .transaction import Transaction
+from .webhooks import queue_interaction_deliveries
 
 log = logging.getLogger("crmkit.pipeline")
 
@@ -107,6 +108,8 @@ def react(tx: Transaction, kind: str, batch: Batch) -> None:
                               "nothing of this command was written")
 
     tx.crm.hooks.call(f"crmkit_react_{kind}", tx, after_each=rows_still_there, batch=batch)
+    if kind == "interactions":
+        queue_interaction_deliveries(tx, batch)
     tx.deliver_events()
     events = tx.delivered[before:]
     del tx.delivered[before:]  # handed on with the batch: a long transaction keeps only what it needs

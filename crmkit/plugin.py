@@ -41,6 +41,7 @@ _LAZY: dict[str, tuple[str, str]] = {
     "PluginError": ("crmkit.errors", "PluginError"),
     "NotFound": ("crmkit.errors", "NotFound"),
     "ConflictError": ("crmkit.errors", "ConflictError"),
+    "PreconditionFailed": ("crmkit.errors", "PreconditionFailed"),
     "ConsentError": ("crmkit.errors", "ConsentError"),
     "DatabaseError": ("crmkit.errors", "DatabaseError"),
     "Unauthenticated": ("crmkit.errors", "Unauthenticated"),
@@ -112,6 +113,15 @@ _LAZY: dict[str, tuple[str, str]] = {
     "SentimentAnalyser": ("crmkit.sentiment", "SentimentAnalyser"),
     "detect_language": ("crmkit.sentiment", "detect_language"),
     "score_texts": ("crmkit.sentiment", "score_texts"),
+    # Deferred work (crmkit worker) and webhooks.
+    "Job": ("crmkit.worker", "Job"),
+    "WorkContext": ("crmkit.worker", "WorkContext"),
+    "claim_due": ("crmkit.worker", "claim_due"),
+    "sign_webhook": ("crmkit.webhooks", "sign"),
+    # HTTP endpoints (the crmkit_routes hook).
+    "Endpoint": ("crmkit.web.endpoints", "Endpoint"),
+    "Call": ("crmkit.web.endpoints", "Call"),
+    "Reply": ("crmkit.web.endpoints", "Reply"),
     # Command-line helpers.
     "State": ("crmkit.cli.common", "State"),
     "pass_state": ("crmkit.cli.common", "pass_state"),
@@ -149,8 +159,8 @@ if TYPE_CHECKING:  # pragma: no cover
     from .line_items import (LineItem, amount_units, line_item_problems, line_total_units,
                              times_units)
     from .errors import (ConfigError, ConflictError, ConsentError, CRMError, DatabaseError,
-                         NotFound, PermissionDenied, PluginError, Unauthenticated,
-                         ValidationError)
+                         NotFound, PermissionDenied, PluginError, PreconditionFailed,
+                         Unauthenticated, ValidationError)
     from .markers import hookimpl
     from .models import (ApiToken, Batch, Customer, Event, Interaction, PluginInfo, Staff,
                          TimelineEntry, WriteResult)
@@ -161,6 +171,9 @@ if TYPE_CHECKING:  # pragma: no cover
     from .transaction import HookContext, Transaction
     from .types import (MAX_JSON_DEPTH, MONEY_SCALE, JSONType, Money, UTCDateTime, json_pointer,
                         json_problem, parse_json, to_currency, to_money)
+    from .web.endpoints import Call, Endpoint, Reply
+    from .webhooks import sign as sign_webhook
+    from .worker import Job, WorkContext, claim_due
 
 
 def __getattr__(name: str):

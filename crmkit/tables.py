@@ -19,6 +19,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    UniqueConstraint,
 )
 
 from .types import JSONType, Money, UTCDateTime
@@ -166,6 +167,58 @@ privacy_requests = Table(
     Column("details", JSONType, nullable=False),
 )
 
+idempotency_keys = Table(
+    "idempotency_keys",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("actor", String(200), nullable=False),
+    Column("key", String(200), nullable=False),
+    Column("request_hash", String(64), nullable=False),
+    Column("status", Integer, nullable=False),
+    Column("response", Text, nullable=False),
+    Column("headers", JSONType, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False, index=True),
+    UniqueConstraint("actor", "key"),
+)
+"""API requests' Idempotency-Keys with the response they got (crmkit.web.idempotency)."""
+
+webhooks = Table(
+    "webhooks",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("url", String(2000), nullable=False),
+    Column("event_types", JSONType, nullable=False),
+    Column("secret", String(500), nullable=False),
+    Column("active", Boolean, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+)
+"""Webhook subscriptions: where to POST which event types, signed with ``secret``
+(emptied when the webhook is removed; the row stays for its delivery log)."""
+
+webhook_deliveries = Table(
+    "webhook_deliveries",
+    metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True),
+    Column("delivery_id", String(36), nullable=False, unique=True),
+    Column("webhook_id", Integer, ForeignKey("webhooks.id"), nullable=False),
+    Column("event_type", String(100), nullable=False),
+    Column("event_id", BigInteger, nullable=True),
+    Column("interaction_id", BigInteger, nullable=True),
+    Column("status", String(10), nullable=False),
+    Column("attempts", Integer, nullable=False),
+    Column("next_attempt_at", UTCDateTime, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("last_attempt_at", UTCDateTime, nullable=True),
+    Column("last_status_code", Integer, nullable=True),
+    Column("last_error", String(500), nullable=True),
+    Column("delivered_at", UTCDateTime, nullable=True),
+    Index("ix_webhook_deliveries_due", "status", "next_attempt_at"),
+    Index("ix_webhook_deliveries_webhook", "webhook_id", "id"),
+)
+"""The webhooks' outbox and delivery log: one row per event and subscribed webhook, written in
+the event's transaction (``event_id``, or ``interaction_id`` for ``interaction.recorded``);
+``status`` pending → delivered, or failed after the last attempt."""
+
 __all__ = [
     "metadata",
     "customers",
@@ -178,4 +231,7 @@ __all__ = [
     "audit_log",
     "consents",
     "privacy_requests",
+    "idempotency_keys",
+    "webhooks",
+    "webhook_deliveries",
 ]

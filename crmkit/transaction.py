@@ -20,6 +20,7 @@ from .db import allocate_ids
 from .errors import PluginError
 from .models import Batch, Event
 from .types import IDENTIFIER, clean_text
+from .webhooks import queue_event_deliveries
 
 if TYPE_CHECKING:
     from .app import CRM
@@ -39,6 +40,8 @@ class ReadContext:
         self._contexts: dict[str, HookContext] = {}
         self.command: str | None = crm.command
         """The command recorded in this transaction's audit rows (erasure redacts it)."""
+        self.webhook_subscribers: dict[str, list[int]] | None = None
+        """``{event type: [webhook ids]}`` once read (:mod:`crmkit.webhooks`)."""
 
     def context(self, plugin: str) -> "HookContext":
         """The hook context of ``plugin`` here."""
@@ -123,6 +126,7 @@ class Transaction(ReadContext):
                 row["id"] = first + offset
             insert_rows(self.conn, tables.events, rows)
             batch = [Event(**row) for row in rows]
+            queue_event_deliveries(self, batch)
             self.delivered.extend(batch)
             self._depth = depth + 1
             self.crm.hooks.call("crmkit_on_events", self, events=batch)

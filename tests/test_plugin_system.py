@@ -11,7 +11,7 @@ from sqlalchemy import func, inspect, select
 
 import crmkit
 import crmkit_testvendor
-from crmkit import CRM, hookimpl, tables
+from crmkit import CRM, hookimpl, migrate, tables
 from crmkit.errors import ConfigError, PluginError, ValidationError
 
 UTC = dt.timezone.utc

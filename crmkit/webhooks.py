@@ -1,0 +1,427 @@
+"""Webhooks: signed HTTP POSTs of domain events to other systems, delivered by ``crmkit worker``.
+
+A webhook subscribes a URL to event types.  Whenever a transaction stores an event of a
+subscribed type (or, for ``interaction.recorded``, writes an interaction), it also writes one
+row per subscribed webhook into ``webhook_deliveries``, in the same transaction: an event
+that committed is never lost, and one that rolled back is never sent.  The worker's
+``webhooks.deliver`` job POSTs each as JSON with ``X-Crmkit-Signature`` (:func:`sign`),
+``X-Crmkit-Event`` and ``X-Crmkit-Delivery`` (a unique id: a delivery sent twice, after a
+worker died mid-request, carries the same id, so receivers can drop the duplicate).  A 2xx
+response delivers it; anything else is retried with exponential backoff by the CRM clock up
+to ``webhooks.max_attempts`` (core config), then the delivery is marked failed.
+
+The body is built when it is sent, from the stored event or interaction: what erasure
+redacts is never sent afterwards.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import difflib
+import hashlib
+import hmac
+import json
+import uuid
+from typing import TYPE_CHECKING, Any, Iterable
+from urllib.parse import urlsplit
+
+import attrs
+from sqlalchemy import bindparam, func, select, update
+
+from . import tables
+from .bulk import insert_rows
+from .errors import ConflictError, NotFound, ValidationError
+from .models import Batch, Event, jsonable
+from .worker import Job, WorkContext, claim_due
+
+if TYPE_CHECKING:
+    from .app import CRM
+    from .transaction import Transaction
+
+SIGNATURE_HEADER = "X-Crmkit-Signature"
+EVENT_HEADER = "X-Crmkit-Event"
+DELIVERY_HEADER = "X-Crmkit-Delivery"
+
+PENDING, DELIVERED, FAILED = "pending", "delivered", "failed"
+STATUSES = (PENDING, DELIVERED, FAILED)
+
+INTERACTION_RECORDED = "interaction.recorded"
+"""Not a stored event: its deliveries point at the interaction itself."""
+
+MIN_SECRET_LENGTH = 16
+MAX_SECRET_LENGTH = 500
+MAX_URL_LENGTH = 2000
+MAX_ERROR_LENGTH = 500
+
+LEASE_MARGIN_SECONDS = 60
+"""Added to ``batch size × timeout`` for the lease of a claimed batch of deliveries."""
+
+
+def sign(secret: str, body: bytes) -> str:
+    """The ``X-Crmkit-Signature`` of ``body``: ``sha256=`` and the hex HMAC-SHA256 of the raw
+    body bytes keyed with the webhook's secret (UTF-8).  Receivers compute the same and
+    compare with :func:`hmac.compare_digest`."""
+    digest = hmac.new(secret.encode("utf-8"), body, hashlib.sha256).hexdigest()
+    return f"sha256={digest}"
+
+
+def retry_delay(attempts: int, base_seconds: float, cap_seconds: float) -> dt.timedelta:
+    """The wait after the ``attempts``-th failed attempt: ``base × 2^(attempts-1)``, at most the cap."""
+    return dt.timedelta(seconds=min(cap_seconds, base_seconds * 2.0 ** min(attempts - 1, 64)))
+
+
+@attrs.frozen
+class Webhook:
+    """A subscription (its secret is never handed out)."""
+
+    id: int
+    url: str
+    event_types: tuple[str, ...]
+    active: bool
+    created_at: dt.datetime
+
+
+@attrs.frozen
+class Delivery:
+    """One event sent (or to be sent) to one webhook, with its latest attempt."""
+
+    id: int
+    delivery_id: str
+    webhook_id: int
+    event_type: str
+    event_id: int | None
+    interaction_id: int | None
+    status: str
+    attempts: int
+    next_attempt_at: dt.datetime
+    created_at: dt.datetime
+    last_attempt_at: dt.datetime | None
+    last_status_code: int | None
+    last_error: str | None
+    delivered_at: dt.datetime | None
+
+
+class WebhookService:
+    """``crm.webhooks``: add, list, remove webhooks; read their delivery log."""
+
+    def __init__(self, crm: "CRM"):
+        self.crm = crm
+
+    def add(self, url: str, event_types: Iterable[str], secret: str) -> Webhook:
+        """Subscribe ``url`` (http or https) to ``event_types`` (names from ``crm.events.types()``),
+        signing each delivery with ``secret`` (at least 16 characters)."""
+        url = check_url(url)
+        secret = check_secret(secret)
+        wanted = check_event_types(event_types, self.crm.events.types())
+        with self.crm.transaction() as tx:
+            row = {"url": url, "event_types": wanted, "secret": secret, "active": True,
+                   "created_at": tx.now()}
+            webhook_id = tx.conn.execute(tables.webhooks.insert().values(row)).inserted_primary_key[0]
+            tx.audit("create", "webhooks", str(webhook_id), {"url": url, "event_types": wanted})
+        return self.get(webhook_id)
+
+    def jobs(self) -> list[Job]:
+        """The worker job that delivers webhooks: ``webhooks.deliver``."""
+        return [Job("webhooks.deliver", deliver_batch)]
+
+    def get(self, webhook_id: int) -> Webhook:
+        """One webhook by id (removed ones too)."""
+        with self.crm.read() as conn:
+            row = conn.execute(select(tables.webhooks).where(
+                tables.webhooks.c.id == webhook_id)).mappings().first()
+        if row is None:
+            raise NotFound(f"no webhook with id {webhook_id} (crmkit webhooks list shows them)")
+        return _webhook(row)
+
+    def list(self, include_removed: bool = False) -> list[Webhook]:
+        """Webhooks in id order; removed ones only with ``include_removed``."""
+        w = tables.webhooks
+        query = select(w).order_by(w.c.id)
+        if not include_removed:
+            query = query.where(w.c.active.is_(True))
+        with self.crm.read() as conn:
+            return [_webhook(row) for row in conn.execute(query).mappings()]
+
+    def counts(self) -> dict[int, dict[str, int]]:
+        """``{webhook id: {status: deliveries}}``."""
+        d = tables.webhook_deliveries
+        query = select(d.c.webhook_id, d.c.status, func.count()).group_by(d.c.webhook_id,
+                                                                         d.c.status)
+        found: dict[int, dict[str, int]] = {}
+        with self.crm.read() as conn:
+            for webhook_id, status, count in conn.execute(query):
+                found.setdefault(webhook_id, {})[status] = count
+        return found
+
+    def remove(self, webhook_id: int) -> Webhook:
+        """Stop a webhook: nothing more is queued for it, its pending deliveries are marked
+        failed and its secret is wiped; the row and its delivery log stay."""
+        w, d = tables.webhooks, tables.webhook_deliveries
+        with self.crm.transaction() as tx:
+            row = tx.conn.execute(select(w.c.active).where(w.c.id == webhook_id)
+                                  .with_for_update()).first()
+            if row is None:
+                raise NotFound(f"no webhook with id {webhook_id} (crmkit webhooks list shows them)")
+            if not row.active:
+                raise ConflictError(f"webhook {webhook_id} was already removed")
+            tx.conn.execute(update(w).where(w.c.id == webhook_id).values(active=False, secret=""))
+            dropped = tx.conn.execute(
+                update(d).where(d.c.webhook_id == webhook_id, d.c.status == PENDING)
+                .values(status=FAILED, last_error="webhook removed before delivery")).rowcount
+            tx.audit("update", "webhooks", str(webhook_id),
+                     {"active": [True, False], "pending_deliveries_failed": dropped})
+        return self.get(webhook_id)
+
+    def deliveries(self, status: str | None = None, webhook_id: int | None = None,
+                   after_id: int | None = None, limit: int | None = 100) -> list[Delivery]:
+        """The delivery log, oldest first: filtered by status and webhook; page with
+        ``after_id`` (the last ``Delivery.id`` seen)."""
+        if status is not None and status not in STATUSES:
+            raise ValidationError(f"delivery status: {status!r} is not one of "
+                                  f"{', '.join(STATUSES)}")
+        d = tables.webhook_deliveries
+        query = select(d).order_by(d.c.id)
+        if status is not None:
+            query = query.where(d.c.status == status)
+        if webhook_id is not None:
+            query = query.where(d.c.webhook_id == webhook_id)
+        if after_id is not None:
+            query = query.where(d.c.id > after_id)
+        if limit is not None:
+            query = query.limit(limit)
+        with self.crm.read() as conn:
+            return [Delivery(**row) for row in conn.execute(query).mappings()]
+
+
+def _webhook(row) -> Webhook:
+    return Webhook(row["id"], row["url"], tuple(row["event_types"]), row["active"],
+                   row["created_at"])
+
+
+# -- checking input -----------------------------------------------------------------------------
+
+
+def _refused(field: str, detail: str) -> ValidationError:
+    """One ValidationError about a webhook's ``field`` (``url``, ``event_types``, ``secret``):
+    its message names the field, its problem gives the HTTP API the JSON pointer."""
+    label = "events" if field == "event_types" else field
+    return ValidationError(f"webhook {label}: {detail}", [("webhook", field, detail)])
+
+
+def check_url(url: Any) -> str:
+    """``url`` if it is an absolute http(s) URL with a host; else one ValidationError."""
+    allowed = "(allowed: an absolute http:// or https:// URL with a host)"
+    if not isinstance(url, str) or not url.strip():
+        raise _refused("url", f"required {allowed}")
+    url = url.strip()
+    if len(url) > MAX_URL_LENGTH:
+        raise _refused("url", f"{len(url)} characters; at most {MAX_URL_LENGTH}")
+    if any(ch.isspace() or ord(ch) < 32 or ord(ch) == 127 for ch in url):
+        raise _refused("url", f"{url!r} contains spaces or control characters")
+    parts = urlsplit(url)
+    if parts.scheme.lower() not in ("http", "https"):
+        raise _refused("url", f"{url!r} is not an http(s) URL {allowed}")
+    try:
+        port = parts.port
+    except ValueError:
+        raise _refused("url", f"{url!r} has an invalid port {allowed}") from None
+    if not parts.hostname or port == 0:
+        raise _refused("url", f"{url!r} has no host {allowed}")
+    return url
+
+
+def check_secret(secret: Any) -> str:
+    """``secret`` if it is text of 16 to 500 characters; else one ValidationError."""
+    if not isinstance(secret, str) or not secret:
+        raise _refused("secret", f"empty (give at least {MIN_SECRET_LENGTH} characters, e.g. "
+                       "from `python -c 'import secrets; print(secrets.token_hex(32))'`)")
+    if len(secret) < MIN_SECRET_LENGTH:
+        raise _refused("secret", f"{len(secret)} characters; at least {MIN_SECRET_LENGTH}")
+    if len(secret) > MAX_SECRET_LENGTH:
+        raise _refused("secret", f"{len(secret)} characters; at most {MAX_SECRET_LENGTH}")
+    return secret
+
+
+def check_event_types(event_types: Iterable[str], known: dict[str, str]) -> list[str]:
+    """The distinct event types asked for, sorted, each one of ``known``; else one error."""
+    if isinstance(event_types, str):
+        event_types = [event_types]
+    wanted = sorted({t.strip() for t in event_types if isinstance(t, str) and t.strip()})
+    if not wanted:
+        raise _refused("event_types", "none given (crmkit events types lists them)")
+    unknown = [t for t in wanted if t not in known]
+    if unknown:
+        hint = difflib.get_close_matches(unknown[0], list(known), n=1)
+        also = f" (did you mean {hint[0]!r}?)" if hint else ""
+        raise _refused("event_types", f"unknown event type {unknown[0]!r}{also}; allowed: the "
+                       f"{len(known)} types `crmkit events types` lists")
+    return wanted
+
+
+# -- queueing, inside the transaction that caused the event -------------------------------------
+
+
+_ACTIVE = (select(tables.webhooks.c.id, tables.webhooks.c.event_types)
+           .where(tables.webhooks.c.active.is_(True)).order_by(tables.webhooks.c.id))
+
+
+def _subscribers(tx: "Transaction") -> dict[str, list[int]]:
+    """``{event type: [active webhook ids]}``, read once per transaction."""
+    found = tx.webhook_subscribers
+    if found is None:
+        found = {}
+        for webhook_id, types in tx.conn.execute(_ACTIVE):
+            for event_type in types:
+                found.setdefault(event_type, []).append(webhook_id)
+        tx.webhook_subscribers = found
+    return found
+
+
+def queue_event_deliveries(tx: "Transaction", events: list[Event]) -> None:
+    """Write a pending delivery for each stored event and webhook subscribed to its type."""
+    subscribers = _subscribers(tx)
+    if not subscribers:
+        return
+    _queue(tx, [(e.type, e.id, None) for e in events], subscribers)
+
+
+def queue_interaction_deliveries(tx: "Transaction", batch: Batch) -> None:
+    """Write a pending ``interaction.recorded`` delivery for each interaction of ``batch`` and
+    each webhook subscribed to that type."""
+    subscribers = _subscribers(tx)
+    if INTERACTION_RECORDED not in subscribers:
+        return
+    _queue(tx, [(INTERACTION_RECORDED, None, row["id"]) for row in batch.rows], subscribers)
+
+
+def _queue(tx: "Transaction", items: list[tuple[str, int | None, int | None]],
+           subscribers: dict[str, list[int]]) -> None:
+    now = tx.now()
+    rows = [{"delivery_id": str(uuid.uuid4()), "webhook_id": webhook_id, "event_type": type_,
+             "event_id": event_id, "interaction_id": interaction_id, "status": PENDING,
+             "attempts": 0, "next_attempt_at": now, "created_at": now}
+            for type_, event_id, interaction_id in items
+            for webhook_id in subscribers.get(type_, ())]
+    insert_rows(tx.conn, tables.webhook_deliveries, rows)
+
+
+# -- delivering (the worker's job) ---------------------------------------------------------------
+
+
+def deliver_batch(ctx: WorkContext) -> int:
+    """Claim a batch of due deliveries, POST each, record each outcome; return how many."""
+    import httpx
+
+    settings = ctx.crm.core_config["webhooks"]
+    d = tables.webhook_deliveries
+    lease = dt.timedelta(seconds=settings["timeout_seconds"] * ctx.batch_size
+                         + LEASE_MARGIN_SECONDS)
+    rows = claim_due(ctx, d, lease=lease, where=[d.c.status == PENDING],
+                     values={"attempts": d.c.attempts + 1})
+    if not rows:
+        return 0
+    w = tables.webhooks
+    with ctx.crm.read() as conn:
+        hooks = {r.id: r for r in conn.execute(
+            select(w.c.id, w.c.url, w.c.secret, w.c.active)
+            .where(w.c.id.in_(bindparam("ids", expanding=True))),
+            {"ids": sorted({row["webhook_id"] for row in rows})})}
+        bodies = event_bodies(conn, rows)
+    from . import __version__
+
+    with httpx.Client(timeout=settings["timeout_seconds"], follow_redirects=False,
+                      headers={"User-Agent": f"crmkit/{__version__}"}) as client:
+        for row in rows:
+            hook, body = hooks[row["webhook_id"]], bodies.get(row["id"])
+            if not hook.active:
+                outcome = (None, "webhook removed before delivery", True)
+            elif body is None:
+                outcome = (None, "the event's record no longer exists", True)
+            else:
+                outcome = (*_post(client, hook.url, hook.secret, row, body), False)
+            _record(ctx.crm, row, *outcome, settings)
+    return len(rows)
+
+
+def _post(client, url: str, secret: str, row: dict[str, Any],
+          body: bytes) -> tuple[int | None, str | None]:
+    """One attempt: ``(status code, error)``; a 2xx has no error."""
+    import httpx
+
+    headers = {"Content-Type": "application/json", SIGNATURE_HEADER: sign(secret, body),
+               EVENT_HEADER: row["event_type"], DELIVERY_HEADER: row["delivery_id"]}
+    try:  # the response's status is all that counts: its body is never read
+        with client.stream("POST", url, content=body, headers=headers) as response:
+            status, reason = response.status_code, response.reason_phrase
+    except httpx.HTTPError as exc:
+        return None, f"{type(exc).__name__}: {exc}"[:MAX_ERROR_LENGTH]
+    if 200 <= status < 300:
+        return status, None
+    return status, f"HTTP {status} {reason or 'no reason given'}"[:MAX_ERROR_LENGTH]
+
+
+def _record(crm: "CRM", row: dict[str, Any], status_code: int | None, error: str | None,
+            permanent: bool, settings: dict[str, Any]) -> None:
+    now = crm.clock.now()
+    values: dict[str, Any] = {"last_attempt_at": now, "last_status_code": status_code,
+                              "last_error": error}
+    if error is None:
+        values.update(status=DELIVERED, delivered_at=now)
+    elif permanent or row["attempts"] >= settings["max_attempts"]:
+        values["status"] = FAILED
+    else:
+        values["next_attempt_at"] = now + retry_delay(
+            row["attempts"], settings["backoff_base_seconds"], settings["backoff_cap_seconds"])
+    d = tables.webhook_deliveries
+    statement = update(d).where(d.c.id == row["id"], d.c.status == PENDING).values(values)
+    crm.run_transaction(lambda tx: tx.conn.execute(statement))
+
+
+def event_bodies(conn, rows: list[dict[str, Any]]) -> dict[int, bytes]:
+    """``{delivery row id: JSON body}`` built from the stored events and interactions (rows
+    whose record is gone are absent)."""
+    e, i, c = tables.events, tables.interactions, tables.customers
+    ids = bindparam("ids", expanding=True)
+    events = {r["id"]: r for r in conn.execute(
+        select(e).where(e.c.id.in_(ids)),
+        {"ids": sorted({r["event_id"] for r in rows if r["event_id"] is not None})}).mappings()}
+    interactions = {r["id"]: r for r in conn.execute(
+        select(i).where(i.c.id.in_(ids)),
+        {"ids": sorted({r["interaction_id"] for r in rows
+                        if r["interaction_id"] is not None})}).mappings()}
+    customer_ids = {r["customer_id"] for r in [*events.values(), *interactions.values()]}
+    external = dict(conn.execute(select(c.c.id, c.c.external_id).where(c.c.id.in_(ids)),
+                                 {"ids": sorted(x for x in customer_ids if x is not None)}).all())
+    bodies = {}
+    for row in rows:
+        if row["event_id"] is not None and row["event_id"] in events:
+            event = events[row["event_id"]]
+            document = {"event_id": event["id"], "type": event["type"],
+                        "occurred_at": event["occurred_at"], "source": event["source"],
+                        "customer": external.get(event["customer_id"]),
+                        "payload": event["payload"]}
+        elif row["interaction_id"] is not None and row["interaction_id"] in interactions:
+            item = interactions[row["interaction_id"]]
+            document = {"event_id": None, "type": INTERACTION_RECORDED,
+                        "occurred_at": item["recorded_at"], "source": "core",
+                        "customer": external.get(item["customer_id"]),
+                        "payload": {"interaction_id": item["id"],
+                                    "external_id": item["external_id"],
+                                    "occurred_at": item["occurred_at"], "kind": item["kind"],
+                                    "channel": item["channel"], "direction": item["direction"],
+                                    "amount": item["amount"], "currency": item["currency"],
+                                    "payload": item["payload"]}}
+        else:
+            continue
+        bodies[row["id"]] = json.dumps(jsonable(document), sort_keys=True, ensure_ascii=False,
+                                       separators=(",", ":")).encode("utf-8")
+    return bodies
+
+
+__all__ = [
+    "sign", "retry_delay", "Webhook", "Delivery", "WebhookService", "check_url", "check_secret",
+    "check_event_types", "queue_event_deliveries", "queue_interaction_deliveries",
+    "deliver_batch", "event_bodies", "SIGNATURE_HEADER", "EVENT_HEADER",
+    "DELIVERY_HEADER", "STATUSES", "PENDING", "DELIVERED", "FAILED", "INTERACTION_RECORDED",
+    "MIN_SECRET_LENGTH", "LEASE_MARGIN_SECONDS",
+]

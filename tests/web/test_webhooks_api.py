@@ -1,0 +1,120 @@
+"""/api/v1/webhooks: the webhooks and their delivery log over HTTP (webhooks.manage)."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import func, select
+
+from crmkit.tables import audit_log, webhooks
+
+SECRET = "api-secret-0123456789abcdef"
+HOOK = {"url": "https://example.com/hooks", "event_types": ["customer.created"],
+        "secret": SECRET}
+
+
+def test_admin_adds_lists_reads_and_removes_a_webhook_never_seeing_its_secret(api):
+    admin = api.client(api.token("root", role="admin"))
+    created = admin.post("/api/v1/webhooks", json=HOOK)
+    assert created.status_code == 201, created.text
+    hook = created.json()
+    assert hook == {"id": 1, "url": "https://example.com/hooks",
+                    "event_types": ["customer.created"], "active": True,
+                    "created_at": hook["created_at"], "pending": 0, "delivered": 0,
+                    "failed": 0}
+    assert created.headers["location"] == "/api/v1/webhooks/1"
+    api.crm.customers.add("C1", "Ada")
+
+    listed = admin.get("/api/v1/webhooks")
+    assert [(h["id"], h["pending"]) for h in listed.json()["items"]] == [(1, 1)]
+    log = admin.get("/api/v1/webhooks/deliveries", params={"status": "pending"}).json()
+    (row,) = log["items"]
+    assert (row["webhook"], row["event_type"], row["status"], row["attempts"]) == (
+        1, "customer.created", "pending", 0)
+    assert log["next_after"] == row["row"]
+    assert admin.get("/api/v1/webhooks/deliveries",
+                     params={"after": log["next_after"]}).json()["items"] == []
+
+    removed = admin.delete("/api/v1/webhooks/1")
+    assert removed.status_code == 200
+    assert (removed.json()["active"], removed.json()["failed"]) == (False, 1)
+    assert admin.get("/api/v1/webhooks").json()["items"] == []
+    assert [h["id"] for h in admin.get("/api/v1/webhooks",
+                                       params={"include_removed": "true"}).json()["items"]] == [1]
+    assert admin.delete("/api/v1/webhooks/1").status_code == 409
+    assert admin.get("/api/v1/webhooks/7").status_code == 404
+    assert admin.get("/api/v1/webhooks/seven").status_code == 404
+    with api.crm.read() as conn:
+        actors = conn.execute(select(audit_log.c.actor).where(
+            audit_log.c.table_name == "webhooks").order_by(audit_log.c.id)).scalars().all()
+    assert actors == ["root", "root"]
+    everything = listed.text + log.__repr__() + removed.text
+    assert SECRET not in everything
+
+
+@pytest.mark.parametrize("role, status", [(None, 401), ("agent", 403), ("viewer", 403),
+                                          ("manager", 201)])
+def test_only_roles_with_webhooks_manage_may_add(api, role, status):
+    client = api.client(api.token(f"user_{role}", role=role) if role else None)
+    assert client.post("/api/v1/webhooks", json=HOOK).status_code == status
+
+
+@pytest.mark.parametrize("change, pointer, detail", [
+    ({"url": "ftp://example.com/x"}, "/url",
+     "'ftp://example.com/x' is not an http(s) URL (allowed: an absolute http:// or https:// "
+     "URL with a host)"),
+    ({"event_types": ["customer.craeted"]}, "/event_types",
+     "unknown event type 'customer.craeted' (did you mean 'customer.created'?)"),
+    ({"secret": ""}, "/secret", "empty (give at least 16 characters"),
+    ({"secret": "short"}, "/secret", "5 characters; at least 16"),
+    ({"colour": "red"}, "/colour", "unknown key"),
+])
+def test_bad_input_is_one_problem_with_its_pointer_and_nothing_is_written(api, change, pointer,
+                                                                         detail):
+    admin = api.client(api.token("root", role="admin"))
+    answer = admin.post("/api/v1/webhooks", json={**HOOK, **change})
+    assert answer.status_code == 422, answer.text
+    assert answer.headers["content-type"].startswith("application/problem+json")
+    (error,) = answer.json()["errors"]
+    assert error["pointer"] == pointer and error["detail"].startswith(detail), error
+    assert SECRET not in answer.text
+    with api.crm.read() as conn:
+        assert conn.execute(select(func.count()).select_from(webhooks)).scalar() == 0
+        assert conn.execute(select(func.count()).select_from(audit_log).where(
+            audit_log.c.table_name == "webhooks")).scalar() == 0
+
+
+def test_the_webhook_routes_are_in_the_openapi_document(api):
+    paths = api.client().get("/openapi.json").json()["paths"]
+    assert {"get", "post"} <= set(paths["/api/v1/webhooks"])
+    assert {"get", "delete"} <= set(paths["/api/v1/webhooks/{webhook_id}"])
+    assert "get" in paths["/api/v1/webhooks/deliveries"]
+
+
+def test_a_webhook_added_over_http_gets_what_is_written_over_http(served, clock, tmp_path):
+    """A real ``crmkit serve``, a real receiver and a real ``crmkit worker --once``."""
+    import json
+    import subprocess
+
+    from webhooks.support import Receiver, valid_signature, worker_command, worker_env
+
+    server = served()
+    admin = server.client(server.token("root", role="admin"))
+    receiver = Receiver(tmp_path)
+    try:
+        added = admin.post("/api/v1/webhooks", json={**HOOK, "url": receiver.url})
+        assert added.status_code == 201, added.text
+        created = admin.post("/api/v1/customers", json={"external_id": "C1", "name": "Ada"})
+        assert created.status_code == 201, created.text
+        done = subprocess.run(worker_command("--once"), env=worker_env(server.crm_url,
+                                                                       clock.now()),
+                              capture_output=True, text=True, timeout=120)
+        assert done.returncode == 0, done.stderr
+        (request,) = receiver.log()
+        assert valid_signature(request, SECRET)
+        body = json.loads(request["body"])
+        assert (body["type"], body["customer"]) == ("customer.created", "C1")
+        (row,) = admin.get("/api/v1/webhooks/deliveries").json()["items"]
+        assert (row["delivery_id"], row["status"], row["last_status_code"]) == (
+            request["headers"]["x-crmkit-delivery"], "delivered", 200)
+    finally:
+        receiver.stop()

@@ -1,0 +1,342 @@
+"""Webhooks delivered by a real ``crmkit worker`` process to a real receiver on 127.0.0.1."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import signal
+from collections import Counter
+
+import pytest
+from sqlalchemy import func, select
+
+from crmkit import CRM, FixedClock
+from crmkit.tables import audit_log, webhook_deliveries, webhooks
+from crmkit.webhooks import LEASE_MARGIN_SECONDS, sign
+
+from .support import SECRET, T0, valid_signature, wait_for
+
+
+@pytest.fixture
+def crm(crm_url):
+    with CRM.open(crm_url, clock=FixedClock(T0), create=True) as instance:
+        yield instance
+
+
+def deliveries(crm) -> list[dict]:
+    with crm.read() as conn:
+        return [dict(r) for r in conn.execute(
+            select(webhook_deliveries).order_by(webhook_deliveries.c.id)).mappings()]
+
+
+def some_activity(crm, customers: int = 3) -> None:
+    """``customers`` customers created, two of them merged, and one interaction each."""
+    for n in range(customers):
+        crm.customers.add(f"C{n}", f"Customer {n}", email=f"c{n}@example.com")
+    crm.customers.merge("C0", "C1")
+    crm.interactions.record_many([{"customer": f"C{n}", "kind": "visit", "occurred_at": T0}
+                                  for n in range(customers) if n != 1])
+
+
+def test_signature_known_answer():
+    """RFC 4231 test case 2 (HMAC-SHA256 of "what do ya want for nothing?" keyed "Jefe")."""
+    assert sign("Jefe", b"what do ya want for nothing?") == (
+        "sha256=5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843")
+
+
+def test_each_event_is_received_once_with_a_valid_signature(crm, receiver, worker):
+    everything = receiver()
+    merges = receiver()
+    crm.webhooks.add(everything.url, ["customer.created", "customer.merged",
+                                      "interaction.recorded"], SECRET)
+    crm.webhooks.add(merges.url, ["customer.merged"], "another-secret-0123456789")
+    some_activity(crm)
+    queued = deliveries(crm)
+    assert Counter(d["event_type"] for d in queued) == {
+        "customer.created": 3, "customer.merged": 2, "interaction.recorded": 2}
+
+    done = worker.run(T0)
+    assert "handled 7 items (webhooks.deliver 7)" in done.stdout
+
+    received = everything.log()
+    assert Counter(r["headers"]["x-crmkit-event"] for r in received) == {
+        "customer.created": 3, "customer.merged": 1, "interaction.recorded": 2}
+    assert all(valid_signature(r) for r in received)
+    ids = [r["headers"]["x-crmkit-delivery"] for r in received]
+    assert len(set(ids)) == len(ids) == 6
+    by_id = {d["delivery_id"]: d for d in deliveries(crm)}
+    assert set(ids) <= set(by_id)
+    for request in received:
+        body = json.loads(request["body"])
+        assert body["type"] == request["headers"]["x-crmkit-event"]
+        assert request["headers"]["content-type"] == "application/json"
+    merged = next(json.loads(r["body"]) for r in received
+                  if r["headers"]["x-crmkit-event"] == "customer.merged")
+    assert merged["customer"] == "C0" and merged["payload"]["duplicate_external_id"] == "C1"
+    visits = [json.loads(r["body"]) for r in received
+              if r["headers"]["x-crmkit-event"] == "interaction.recorded"]
+    assert sorted(v["customer"] for v in visits) == ["C0", "C2"]
+    assert {v["payload"]["kind"] for v in visits} == {"visit"}
+
+    (only_merge,) = merges.log()
+    assert valid_signature(only_merge, "another-secret-0123456789")
+    assert json.loads(only_merge["body"]) == merged
+    assert {d["status"] for d in deliveries(crm)} == {"delivered"}
+    assert {d["attempts"] for d in deliveries(crm)} == {1}
+
+    again = worker.run(T0 + dt.timedelta(days=1))
+    assert "handled 0 items" in again.stdout
+    assert len(everything.log()) == 6 and len(merges.log()) == 1
+
+
+def test_a_receiver_failing_three_times_gets_it_on_the_fourth_try(crm, receiver, worker):
+    flaky = receiver(fail=3)
+    crm.webhooks.add(flaky.url, ["customer.created"], SECRET)
+    crm.customers.add("C1", "Ada")
+    (queued,) = deliveries(crm)
+
+    base = crm.core_config["webhooks"]["backoff_base_seconds"]
+    at = T0
+    for attempt, wait in ((1, 1), (2, 2), (3, 4)):
+        worker.run(at)
+        (row,) = deliveries(crm)
+        assert (row["status"], row["attempts"], row["last_status_code"]) == ("pending", attempt,
+                                                                             500)
+        assert row["last_error"] == "HTTP 500 Internal Server Error"
+        assert row["next_attempt_at"] == at + dt.timedelta(seconds=base * wait)
+        worker.run(row["next_attempt_at"] - dt.timedelta(seconds=1))  # not due yet: nothing sent
+        assert len(flaky.log()) == attempt
+        at = row["next_attempt_at"]
+    worker.run(at)
+    (row,) = deliveries(crm)
+    assert (row["status"], row["attempts"], row["last_status_code"]) == ("delivered", 4, 200)
+    assert row["delivered_at"] == at and row["last_error"] is None
+    received = flaky.log()
+    assert len(received) == 4
+    assert {r["headers"]["x-crmkit-delivery"] for r in received} == {queued["delivery_id"]}
+    assert len({r["body"] for r in received}) == 1 and all(valid_signature(r) for r in received)
+
+
+def test_a_delivery_fails_after_max_attempts_and_unreachable_receivers_are_retried(crm, worker):
+    config = dict(crm.core_config)
+    config["webhooks"] = {**config["webhooks"], "max_attempts": 2, "backoff_base_seconds": 10}
+    crm.plugins.configure_core(config)
+    crm.webhooks.add("http://127.0.0.1:9/nothing-listens", ["customer.created"], SECRET)
+    crm.customers.add("C1", "Ada")
+    worker.run(T0)
+    (row,) = deliveries(crm)
+    assert (row["status"], row["attempts"], row["last_status_code"]) == ("pending", 1, None)
+    assert row["last_error"].startswith("ConnectError")
+    worker.run(T0 + dt.timedelta(seconds=10))
+    (row,) = deliveries(crm)
+    assert (row["status"], row["attempts"]) == ("failed", 2)
+    assert "handled 0 items" in worker.run(T0 + dt.timedelta(days=30)).stdout
+
+
+def test_a_worker_killed_mid_delivery_and_restarted_loses_nothing(crm, receiver, worker):
+    """The second request is held; the worker is SIGKILLed while it waits.  Restarted before
+    its lease ran out it sends nothing; after, it sends everything it had claimed: the
+    in-flight delivery a second time with the same delivery id and body, nothing else twice."""
+    held = receiver(hold=2)
+    crm.webhooks.add(held.url, ["customer.created", "customer.merged", "interaction.recorded"],
+                     SECRET)
+    some_activity(crm, customers=5)
+    queued = deliveries(crm)
+    assert len(queued) == 10
+
+    process = worker.start(T0, "--once", "--batch-size", "10")
+    wait_for(lambda: len(held.log()) >= 2, "the worker's second request")
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    held.release()
+
+    in_flight = held.log()[1]["headers"]["x-crmkit-delivery"]
+    state = {d["delivery_id"]: d for d in deliveries(crm)}
+    assert [d["status"] for d in state.values()].count("delivered") == 1
+    assert state[in_flight]["status"] == "pending"
+
+    assert "handled 0 items" in worker.run(T0).stdout  # still leased to the dead worker
+    lease = dt.timedelta(seconds=crm.core_config["webhooks"]["timeout_seconds"] * 10
+                         + LEASE_MARGIN_SECONDS)
+    worker.run(T0 + lease)
+
+    assert {d["status"] for d in deliveries(crm)} == {"delivered"}
+    received = held.log()
+    assert all(valid_signature(r) for r in received)
+    counts = Counter(r["headers"]["x-crmkit-delivery"] for r in received)
+    assert set(counts) == {d["delivery_id"] for d in queued}
+    assert {k: v for k, v in counts.items() if v > 1} == {in_flight: 2}
+    bodies = {r["body"] for r in received if r["headers"]["x-crmkit-delivery"] == in_flight}
+    assert len(bodies) == 1
+
+
+def test_sigterm_finishes_the_batch_in_hand(crm, receiver, worker):
+    held = receiver(hold=1)
+    crm.webhooks.add(held.url, ["customer.created"], SECRET)
+    for n in range(4):
+        crm.customers.add(f"C{n}", f"Customer {n}")
+    process = worker.start(T0, "--batch-size", "10", "--poll-seconds", "0.05")
+    wait_for(lambda: len(held.log()) >= 1, "the worker's first request")
+    process.send_signal(signal.SIGTERM)
+    held.release()
+    out, err = process.communicate(timeout=60)
+    assert process.returncode == 0, err
+    assert "handled 4 items" in out
+    assert [d["status"] for d in deliveries(crm)] == ["delivered"] * 4
+    assert len(held.log()) == 4
+
+
+ON_POSTGRESQL = pytest.mark.parametrize("crm_url", ["postgresql"], indirect=True)
+
+
+@pytest.mark.postgres
+@ON_POSTGRESQL
+def test_two_workers_at_once_on_postgresql_deliver_each_event_once(crm, receiver, worker):
+    config = dict(crm.core_config)  # the held request must not time out, however slow the
+    config["webhooks"] = {**config["webhooks"], "timeout_seconds": 300}  # second worker is
+    crm.plugins.configure_core(config)
+    held = receiver(hold=1)
+    crm.webhooks.add(held.url, ["customer.created"], SECRET)
+    crm.customers.add_many([{"external_id": f"C{n}", "name": f"Customer {n}"}
+                            for n in range(40)])
+    first = worker.start(T0, "--once", "--batch-size", "5")
+    wait_for(lambda: len(held.log()) >= 1, "the first worker's first request")
+    # while the first worker holds its batch, a second one delivers everything else
+    second = worker.run(T0, "--batch-size", "5")
+    assert "handled 35 items" in second.stdout
+    held.release()
+    out, err = first.communicate(timeout=60)
+    assert first.returncode == 0, err
+    assert "handled 5 items" in out
+    counts = Counter(r["headers"]["x-crmkit-delivery"] for r in held.log())
+    assert len(counts) == 40 and set(counts.values()) == {1}
+    assert {d["status"] for d in deliveries(crm)} == {"delivered"}
+
+
+@pytest.mark.postgres
+@ON_POSTGRESQL
+def test_claims_skip_rows_another_worker_has_locked(crm, crm_url):
+    """A claim neither waits for nor takes rows another transaction holds FOR UPDATE."""
+    from crmkit.worker import WorkContext, claim_due
+
+    crm.webhooks.add("http://127.0.0.1:9/x", ["customer.created"], SECRET)
+    crm.customers.add_many([{"external_id": f"C{n}", "name": f"N{n}"} for n in range(6)])
+    d = webhook_deliveries
+    with CRM.open(crm_url, clock=FixedClock(T0)) as other, other.connect(write=True) as conn:
+        with conn.begin():
+            locked = conn.execute(select(d.c.id).order_by(d.c.id).limit(3)
+                                  .with_for_update()).scalars().all()
+            ctx = WorkContext(crm, "test", T0, 10)
+            claimed = claim_due(ctx, d, lease=dt.timedelta(minutes=5),
+                                where=[d.c.status == "pending"])
+            assert sorted(r["id"] for r in claimed) == sorted(set(range(1, 7)) - set(locked))
+            assert {r["next_attempt_at"] for r in claimed} == {T0 + dt.timedelta(minutes=5)}
+
+
+# -- the outbox is written with the event, or not at all -----------------------------------------
+
+
+def test_deliveries_are_written_in_the_events_transaction(crm):
+    from crmkit.errors import ValidationError
+
+    crm.webhooks.add("http://127.0.0.1:9/x", ["customer.created", "interaction.recorded"], SECRET)
+    with pytest.raises(ValidationError):
+        crm.interactions.record_many([{"customer": "nobody", "kind": "visit", "occurred_at": T0}])
+    with pytest.raises(RuntimeError), crm.transaction():
+        crm.customers.add("C9", "Rolled Back")
+        raise RuntimeError("the command failed after the event")
+    assert deliveries(crm) == []
+    crm.customers.add("C1", "Ada")
+    crm.interactions.record_many([{"customer": "C1", "kind": "visit", "occurred_at": T0}] * 3)
+    assert Counter(d["event_type"] for d in deliveries(crm)) == {"customer.created": 1,
+                                                                 "interaction.recorded": 3}
+
+
+def test_a_removed_webhook_gets_nothing_more_and_keeps_its_log(crm, run_cli):
+    hook = crm.webhooks.add("https://example.com/x", ["customer.created"], SECRET)
+    crm.customers.add("C1", "Ada")
+    code, out, err = run_cli("webhooks", "remove", str(hook.id))
+    assert code == 0, err
+    crm.customers.add("C2", "Bo")
+    (row,) = deliveries(crm)
+    assert (row["status"], row["last_error"]) == ("failed", "webhook removed before delivery")
+    with crm.read() as conn:
+        assert conn.execute(select(webhooks.c.secret, webhooks.c.active)).one() == ("", False)
+    assert crm.webhooks.list() == [] and len(crm.webhooks.list(include_removed=True)) == 1
+    code, out, err = run_cli("webhooks", "remove", str(hook.id))
+    assert (code, err.strip()) == (1, f"error: webhook {hook.id} was already removed")
+
+
+# -- the command line ------------------------------------------------------------------------------
+
+
+def test_cli_add_list_and_deliveries_never_show_the_secret(crm, run_cli, monkeypatch):
+    monkeypatch.setenv("HOOK_SECRET", SECRET)
+    code, out, err = run_cli("webhooks", "add", "https://example.com/hooks", "--events",
+                             "customer.created, customer.merged", "--secret-env", "HOOK_SECRET")
+    assert (code, out.strip()) == (0, "added webhook 1: https://example.com/hooks "
+                                      "(customer.created, customer.merged)"), err
+    code, out, err = run_cli("webhooks", "add", "http://127.0.0.1:8080/in", "--events",
+                             "customer.created", input=SECRET + "\n")
+    assert code == 0, err
+    crm.customers.add("C1", "Ada")
+    code, out, err = run_cli("webhooks", "list", "--format", "json")
+    listed = json.loads(out)
+    assert [(h["id"], h["events"], h["pending"]) for h in listed] == [
+        (1, ["customer.created", "customer.merged"], 1), (2, ["customer.created"], 1)]
+    code, out, err = run_cli("webhooks", "deliveries", "--status", "pending", "--format", "csv")
+    assert code == 0 and out.count("customer.created") == 2
+    with crm.read() as conn:
+        changes = conn.execute(select(audit_log.c.changes, audit_log.c.command)
+                               .where(audit_log.c.table_name == "webhooks")).all()
+    shown = out + json.dumps(listed) + json.dumps([list(map(str, c)) for c in changes])
+    assert len(changes) == 2 and SECRET not in shown
+
+
+@pytest.mark.parametrize("args, env, stdin, message", [
+    (["ftp://example.com/x", "--events", "customer.created", "--secret-env", "S"], SECRET, None,
+     "error: webhook url: 'ftp://example.com/x' is not an http(s) URL (allowed: an absolute "
+     "http:// or https:// URL with a host)"),
+    (["https:///no-host", "--events", "customer.created", "--secret-env", "S"], SECRET, None,
+     "error: webhook url: 'https:///no-host' has no host"),
+    (["https://example.com/x", "--events", "customer.created,customer.craeted", "--secret-env",
+      "S"], SECRET, None, "error: webhook events: unknown event type 'customer.craeted' "
+     "(did you mean 'customer.created'?); allowed: the 6 types `crmkit events types` lists"),
+    (["https://example.com/x", "--events", "customer.created", "--secret-env", "S"], "", None,
+     "error: webhook secret: empty (give at least 16 characters"),
+    (["https://example.com/x", "--events", "customer.created"], None, "\n",
+     "error: webhook secret: empty (give at least 16 characters"),
+    (["https://example.com/x", "--events", "customer.created", "--secret-env", "UNSET_VAR"],
+     None, None, "error: webhook secret: environment variable UNSET_VAR is not set"),
+    (["https://example.com/x", "--events", "customer.created", "--secret-env", "S"], "short",
+     None, "error: webhook secret: 5 characters; at least 16"),
+])
+def test_bad_input_is_one_clear_error_and_writes_nothing(crm, run_cli, monkeypatch, args, env,
+                                                         stdin, message):
+    monkeypatch.delenv("UNSET_VAR", raising=False)
+    if env is not None:
+        monkeypatch.setenv("S", env)
+    code, out, err = run_cli("webhooks", "add", *args, input=stdin)
+    assert code == 1
+    assert err.startswith(message) and len(err.strip().splitlines()) == 1, err
+    with crm.read() as conn:
+        assert conn.execute(select(func.count()).select_from(webhooks)).scalar() == 0
+        assert conn.execute(select(func.count()).select_from(audit_log)).scalar() == 0
+
+
+def test_what_erasure_removed_is_never_sent_afterwards(crm, receiver):
+    """Bodies are built when sent, from the stored (and by now redacted) events."""
+    from crmkit.worker import Worker
+
+    hook = receiver()
+    crm.webhooks.add(hook.url, ["customer.created", "customer.erased"], SECRET)
+    crm.customers.add("ada@example.com", "Ada Lovelace", email="ada@example.com")
+    crm.customers.erase("ada@example.com")
+    assert Worker(crm).drain() == 2
+    bodies = [json.loads(r["body"]) for r in hook.log()]
+    assert [b["type"] for b in bodies] == ["customer.created", "customer.erased"]
+    assert not any("ada@example.com" in r["body"] or "Lovelace" in r["body"]
+                   for r in hook.log())
+    new_id = bodies[1]["customer"]
+    assert new_id.startswith("erased-") and bodies[0]["customer"] == new_id
+    assert bodies[0]["payload"] == {"external_id": new_id}
