@@ -40,7 +40,7 @@ def test_a_plugin_endpoint_gets_its_validated_request(web):
     assert answer.json() == {"body": {"name": "Ada", "count": 1},
                              "query": {"limit": 3, "exact": True, "tag": ["a", "b"]},
                              "params": {"thing": "x y"}, "plugin": "webtest",
-                             "caller": "root"}
+                             "caller": "root", "credentials_seen": False}
 
 
 @pytest.mark.parametrize("query, parameter, fragment", [
