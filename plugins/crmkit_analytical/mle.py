@@ -202,6 +202,24 @@ def log_rising(y, x):
     return result
 
 
+def digamma_rising(y, x):
+    """ψ(y+x) − ψ(y) (x ≥ 0), the derivative of :func:`log_rising` in y, without cancellation
+    for large y (the asymptotic series of ψ beyond 1000)."""
+    from scipy.special import digamma
+
+    y, x = np.broadcast_arrays(np.asarray(y, dtype=float), np.asarray(x, dtype=float))
+    result = np.empty(y.shape)
+    small = y < 1000.0
+    result[small] = digamma(y[small] + x[small]) - digamma(y[small])
+    yl, xl = y[~small], x[~small]
+
+    def series(v):  # ψ(v) − ln v
+        return -1 / (2 * v) - 1 / (12 * v ** 2) + 1 / (120 * v ** 4) - 1 / (252 * v ** 6)
+
+    result[~small] = np.log1p(xl / yl) + series(yl + xl) - series(yl)
+    return result
+
+
 def standard_errors(neg_ll_grad, theta: np.ndarray) -> np.ndarray:
     """Square roots of the diagonal of the inverse observed information (NaN if singular)."""
     k = len(theta)
