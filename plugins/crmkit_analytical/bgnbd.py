@@ -125,8 +125,6 @@ def neg_log_likelihood(rows: Rows):
     ln(A3+A4) = ln A3 + ln(1+e^d) and A4's share of the sum is the logistic
     function of d.
     """
-    from scipy.special import expit
-
     w, xs, ts, Ts = rows.w, rows.xs, rows.ts, rows.Ts
     w_x = np.bincount(rows.x_at, w, minlength=len(xs))
     w_T = np.bincount(rows.T_at, w, minlength=len(Ts))
@@ -145,20 +143,22 @@ def neg_log_likelihood(rows: Rows):
         log_odds = np.where(positive, np.log(a) + np.log(inv_bx), 0.0)
         d_r_log = log1p_t[t_at] - log1p_T[T_at]  # ln((α+t_x)/(α+T)) without cancellation
         d = log_odds[x_at] - r * d_r_log - xr * (log_t[t_at] - log_T[T_at])
-        share = wr * expit(d)  # weight × A4's share of A3 + A4
-        ll = (np.dot(w_x, mle.log_rising(r, xs) + _log_a2(a, b, xs))
-              - r * np.dot(w_T, log1p_T) - np.dot(wx_T, log_T) + np.dot(wr, np.logaddexp(0.0, d)))
+        softplus, share = mle.softplus_and_share(d)
+        share *= wr  # weight × A4's share of A3 + A4
+        dot = mle.dot
+        ll = (dot(w_x, mle.log_rising(r, xs) + _log_a2(a, b, xs))
+              - r * dot(w_T, log1p_T) - dot(wx_T, log_T) + dot(wr, softplus))
         # r/α − (r+x)/(α+T) = (r·T/α − x)/(α+T); 1/(α+t_x) − 1/(α+T) = (T − t_x)/((α+t_x)(α+T))
-        d_alpha = (np.dot(w_T * r * Ts / alpha - wx_T, inv_T)
-                   - np.dot(share * (r + xr) * gap, inv_t[t_at] * inv_T[T_at]))
+        d_alpha = (dot(w_T * r * Ts / alpha - wx_T, inv_T)
+                   - dot(share * (r + xr) * gap, inv_t[t_at] * inv_T[T_at]))
         rising_ab = mle.digamma_rising(a + b, xs)
         grad = np.array([
-            np.dot(w_x, mle.digamma_rising(r, xs)) - np.dot(w_T, log1p_T) - np.dot(share, d_r_log),
+            dot(w_x, mle.digamma_rising(r, xs)) - dot(w_T, log1p_T) - dot(share, d_r_log),
             d_alpha,
-            -np.dot(w_x, rising_ab) + np.sum(share) / a,
-            np.dot(w_x, mle.digamma_rising(b, xs) - rising_ab) - np.dot(share, inv_bx[x_at]),
+            -dot(w_x, rising_ab) + float(np.sum(share)) / a,
+            dot(w_x, mle.digamma_rising(b, xs) - rising_ab) - dot(share, inv_bx[x_at]),
         ])
-        return -float(ll), -grad
+        return -ll, -grad
 
     return evaluate
 

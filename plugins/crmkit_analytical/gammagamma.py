@@ -145,20 +145,27 @@ def neg_log_likelihood(rows: Rows):
     w, xs, x = rows.w, rows.xs, rows.x
     w_x = np.bincount(rows.x_at, w, minlength=len(xs))
     xm, wx = x * rows.m, w * x
-    w_log_m = float(np.dot(w, np.log(rows.m)))
+    log_xm = np.log(xm)
+    w_log_m = mle.dot(w, np.log(rows.m))
+    dot = mle.dot
 
     def evaluate(theta):
         p, q, v = theta
         pxs = p * xs
         u = xm / v
-        sum_l = float(np.dot(w, np.log1p(u)))
-        sum_xl = float(np.dot(wx, np.log1p(1 / u)))
-        ll = np.dot(w_x, _log_inverse_beta(q, pxs)) - q * sum_l - p * sum_xl - w_log_m
-        d_p = np.dot(w_x * xs, mle.digamma_rising(pxs, q)) - sum_xl
-        d_q = np.dot(w_x, mle.digamma_rising(q, pxs)) - sum_l
+        log1p_u = np.log1p(u)
+        # ln(1 + 1/u) = ln(1+u) − ln u: relative error about u·1e-16, so directly for u > 100
+        log1p_inverse = log1p_u - (log_xm - np.log(v))
+        huge = u > 100
+        if huge.any():
+            log1p_inverse[huge] = np.log1p(1 / u[huge])
+        sum_l, sum_xl = dot(w, log1p_u), dot(wx, log1p_inverse)
+        ll = dot(w_x, _log_inverse_beta(q, pxs)) - q * sum_l - p * sum_xl - w_log_m
+        d_p = dot(w_x * xs, mle.digamma_rising(pxs, q)) - sum_xl
+        d_q = dot(w_x, mle.digamma_rising(q, pxs)) - sum_l
         # q/v − (px+q)/(v+x·m) = (q·u − p·x)/(v·(1+u)): no cancellation when q and v are huge
-        d_v = np.dot(w, (q * u - p * x) / (1 + u)) / v
-        return -float(ll), -np.array([d_p, d_q, d_v])
+        d_v = dot(w, (q * u - p * x) / (1 + u)) / v
+        return -ll, -np.array([d_p, d_q, d_v])
 
     return evaluate
 

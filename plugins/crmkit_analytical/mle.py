@@ -184,6 +184,18 @@ def maximise(model: str, names: Sequence[str],
                iterations=optimum.iterations)
 
 
+def dot(a, b) -> float:
+    """Σ a·b of two vectors, without BLAS (whose threads cost more than they save here)."""
+    return float(np.einsum("i,i->", a, b))
+
+
+def softplus_and_share(d):
+    """ln(1 + e^d) and the logistic 1/(1 + e^−d), sharing one exponential, for any d."""
+    e = np.exp(-np.abs(d))
+    inverse = 1.0 / (1.0 + e)
+    return np.maximum(d, 0.0) + np.log1p(e), np.where(d >= 0, inverse, e * inverse)
+
+
 def log_rising(y, x):
     """ln Γ(y+x) − ln Γ(y) (x ≥ 0), without cancellation for large y (Stirling's series beyond 1000)."""
     from scipy.special import gammaln
