@@ -71,6 +71,23 @@ class _MonthNumber(PortableExpression):
     }
 
 
+class _DayKey(PortableExpression):
+    inherit_cache = True
+    templates = {
+        "sqlite": "substr({0}, 1, 10)",  # the stored text's UTC date: no date arithmetic
+        "postgresql": _DayNumber.templates["postgresql"],
+    }
+
+
+class _NextDay(PortableExpression):
+    inherit_cache = True
+    templates = {
+        # the stored text sorts as the instant does: 'YYYY-MM-DD' of the next day is its midnight
+        "sqlite": "date(substr({0}, 1, 10), '+1 day')",
+        "postgresql": "((date_trunc('day', ({0}) AT TIME ZONE 'UTC') + INTERVAL '1 day') AT TIME ZONE 'UTC')",
+    }
+
+
 class _JSONNumber(PortableExpression):
     inherit_cache = True
     type = Float()
@@ -96,6 +113,17 @@ class _JSONText(PortableExpression):
 def day_number(column) -> ColumnElement:
     """SQL: the UTC day number (integer) of a timestamp column."""
     return _DayNumber(column)
+
+
+def day_key(column) -> ColumnElement:
+    """SQL: a value equal for exactly the instants of one UTC day (cheaper than
+    :func:`day_number` where only equality matters, as in ``COUNT(DISTINCT …)``)."""
+    return _DayKey(column)
+
+
+def next_day_start(column) -> ColumnElement:
+    """SQL: midnight UTC after the instant in ``column``, comparable with timestamp columns."""
+    return _NextDay(column)
 
 
 def month_number(column) -> ColumnElement:
