@@ -243,11 +243,18 @@ def p_alive(params: Params, x, t_x, T) -> np.ndarray:
 
 
 def expected_purchases(params: Params, t: float, x, t_x, T) -> np.ndarray:
-    """E[purchases in (T, T+t] | x, t_x, T] (paper, eq. 10), numerically stable.
+    """E[purchases in (T, T+t] | x, t_x, T] (paper, eq. 10), numerically stable:
+    P(alive) × :func:`purchases_if_alive`."""
+    x, t_x, T = _arrays(x, t_x, T)
+    return purchases_if_alive(params, t, x, T) * p_alive(params, x, t_x, T)
 
-    E = (a+b+x−1)/(a−1) · [1 − G] · P(alive) with
-    G = ((α+T)/(α+T+t))^(r+x) · 2F1(r+x, b+x; a+b+x−1; z), z = t/(α+T+t).
-    G is evaluated three ways, each used where the previous one is not finite:
+
+def purchases_if_alive(params: Params, t: float, x, T) -> np.ndarray:
+    """E[purchases in (T, T+t] | alive at T, x] = (a+b+x−1)/(a−1) · [1 − G]: depends on x and T
+    only (not t_x), so customers sharing (x, T) share it.
+
+    G = ((α+T)/(α+T+t))^(r+x) · 2F1(r+x, b+x; a+b+x−1; z), z = t/(α+T+t), is
+    evaluated three ways, each used where the previous one is not finite:
 
     1. Euler's transformation (1−z)^(a−1) · 2F1(a+b−1−r, a−1; a+b+x−1; z), whose
        first parameters do not grow with x (customers with hundreds of purchases);
@@ -258,7 +265,7 @@ def expected_purchases(params: Params, t: float, x, t_x, T) -> np.ndarray:
     """
     from scipy.special import hyp2f1
 
-    x, t_x, T = _arrays(x, t_x, T)
+    x, T = np.asarray(x, dtype=float), np.asarray(T, dtype=float)
     r, alpha, a, b = params.r, params.alpha, params.a, params.b
     if abs(a - 1.0) < 1e-6:  # removable singularity at a = 1: step off it (error ~1e-6 relative)
         a = 1.0 + 1e-6
@@ -274,7 +281,7 @@ def expected_purchases(params: Params, t: float, x, t_x, T) -> np.ndarray:
             bad = ~np.isfinite(g) | (g < 0) | (g > 1)
         if np.any(bad):
             g[bad] = _g_series(r + x[bad], b + x[bad], c[bad], z[bad])
-        result = c / (a - 1) * (1.0 - g) * p_alive(Params(r, alpha, a, b), x, t_x, T)
+        result = c / (a - 1) * (1.0 - g)
     if not np.all(np.isfinite(result)):
         raise ModelFitError(f"BG/NBD expected purchases are not finite for r={r:.4g}, "
                             f"alpha={alpha:.4g}, a={a:.4g}, b={b:.4g} (a + b + x - 1 must be > 0)")

@@ -191,18 +191,29 @@ def _finite(value: float) -> float | None:
     return None if value == float("inf") else value
 
 
-def discounted_purchases(params: bgnbd.Params, settings: Settings, x, t_x, T):
-    """Σ_{i=1..months} (E[purchases up to month i] − E[up to month i−1]) / (1+d)^i per customer."""
+def discounted_purchases(params: bgnbd.Params, settings: Settings, x, T):
+    """Σ_{i=1..months} (E[purchases up to month i] − E[up to month i−1]) / (1+d)^i per customer,
+    given alive (multiply by P(alive))."""
     import numpy as np
 
     per_month = DAYS_PER_MONTH / settings.unit_days
     total = np.zeros_like(x)
     previous = np.zeros_like(x)
     for i in range(1, settings.months + 1):
-        cumulative = bgnbd.expected_purchases(params, i * per_month, x, t_x, T)
+        cumulative = bgnbd.purchases_if_alive(params, i * per_month, x, T)
         total += (cumulative - previous) / (1 + settings.discount_rate) ** i
         previous = cumulative
     return total
+
+
+def _distinct_pairs(x, T):
+    """The distinct (x, T) pairs and each customer's index into them."""
+    import numpy as np
+
+    (xs, xi), (Ts, Ti) = (np.unique(v, return_inverse=True) for v in (x, T))
+    _, first, inverse = np.unique(xi.astype(np.int64) * len(Ts) + Ti, return_index=True,
+                                  return_inverse=True)
+    return x[first], T[first], inverse.ravel()
 
 
 def money_cents(values):
@@ -226,12 +237,15 @@ def predict(data: Summary, settings: Settings, bg, gg) -> CLVPredictions:
     import numpy as np
 
     x, t_x, T = data.x, data.t_x, data.T
+    pair_x, pair_T, pair = _distinct_pairs(x, T)  # what a customer would buy if alive: by (x, T)
     try:
         with np.errstate(all="raise", under="ignore"):
             alive = bgnbd.p_alive(bg.params, x, t_x, T)
-            purchases = bgnbd.expected_purchases(bg.params, settings.horizon, x, t_x, T)
+            purchases = alive * bgnbd.purchases_if_alive(bg.params, settings.horizon, pair_x,
+                                                          pair_T)[pair]
             spend = gammagamma.expected_spend(gg.params, x, data.monetary)
-            clv = settings.margin * spend * discounted_purchases(bg.params, settings, x, t_x, T)
+            clv = (settings.margin * spend * alive
+                   * discounted_purchases(bg.params, settings, pair_x, pair_T)[pair])
     except FloatingPointError as exc:
         raise ModelFitError(f"CLV prediction failed numerically ({exc}) with {bg.params} "
                             f"and {gg.params}") from None
