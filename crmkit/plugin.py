@@ -129,6 +129,7 @@ _LAZY: dict[str, tuple[str, str]] = {
     "as_of_option": ("crmkit.cli.common", "as_of_option"),
     "resolve_as_of": ("crmkit.cli.common", "resolve_as_of"),
     "output": ("crmkit.cli.common", "output"),
+    "output_rows": ("crmkit.cli.common", "output_rows"),
     "output_document": ("crmkit.cli.common", "output_document"),
     "jsonable": ("crmkit.models", "jsonable"),
     "load_json_file": ("crmkit.cli.common", "load_json_file"),
@@ -142,8 +143,8 @@ if TYPE_CHECKING:  # pragma: no cover
     from .auth import CORE_PERMISSIONS, PII_FIELDS, Principal
     from .bulk import driver_value, insert_rows, update_rows
     from .cli.common import (State, as_of_option, atomic_write, edited_config, format_option,
-                             jsonable, load_json_file, output, output_document, pass_state,
-                             progress, resolve_as_of, status)
+                             jsonable, load_json_file, output, output_document, output_rows,
+                             pass_state, progress, resolve_as_of, status)
     from .clock import (UTC, Clock, FixedClock, SystemClock, ensure_utc, out_of_range,
                         parse_timestamp, utc_in_range)
     from .condition_sql import (CUSTOMER_FIELDS, JsonPath, column_test, customer_condition,

@@ -45,20 +45,28 @@ class PluginAdmin:
         self.crm = crm
 
     def list(self) -> list[PluginStatus]:
-        """Every installed plugin (loaded to read its metadata) and every one the database records.
+        """Every installed plugin and every one the database records.
 
         Works without a crmkit database (a missing SQLite file is not created):
-        the installed plugins are listed with ``enabled=None``.
+        the installed plugins are listed with ``enabled=None``.  A plugin's
+        metadata and whether it imports come from a cache keyed by its
+        distribution's name, version, entry point and newest source file
+        (:func:`crmkit.plugins.listing_facts`), so a listing imports only the
+        plugins that changed since the last one.
         """
         crm = self.crm
         known = crm.has_schema()
+        recorded: dict[str, dict[str, Any]] = {}
         if known:
             with crm.read() as conn:
-                crm.refresh_plugins(conn)
+                recorded = {r.name: {"enabled": r.enabled, "version": r.version}
+                            for r in conn.execute(select(tables.plugin_state.c.name,
+                                                         tables.plugin_state.c.enabled,
+                                                         tables.plugin_state.c.version))}
+        facts = plugins.listing_facts(crm.installed)
         result = []
-        states = crm.plugin_states() if known else {}
-        for name in sorted(set(crm.installed) | set(states)):
-            state = states.get(name, {})
+        for name in sorted(set(crm.installed) | set(recorded)):
+            state = recorded.get(name, {})
             enabled = state.get("enabled", False) if known else None
             if name not in crm.installed:
                 result.append(PluginStatus(
@@ -66,17 +74,15 @@ class PluginAdmin:
                     f"enabled but not installed: install it or `crmkit plugins disable {name}`"
                     if enabled else "not installed; its data and configuration are kept"))
                 continue
-            plugin = plugins.load(crm.installed[name])
-            plugins.register(crm.pm, plugin)
-            if plugin.broken:
+            fact = facts[name]
+            if fact.error is not None:
                 status = "broken"
             elif not known:
                 status = "installed"
             else:
                 status = "enabled" if enabled else "disabled"
-            info = plugin.info
-            result.append(PluginStatus(name, plugin.version, enabled, tuple(info.requires), status,
-                                       info.description, plugin.error))
+            result.append(PluginStatus(name, crm.installed[name].version, enabled, fact.requires,
+                                       status, fact.description, fact.error))
         return result
 
     def payload_keys(self) -> frozenset[str]:

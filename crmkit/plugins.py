@@ -15,6 +15,7 @@ import logging
 import os
 import re
 import sys
+from pathlib import Path
 from pprint import pprint
 from types import ModuleType
 from typing import TYPE_CHECKING, Any, Iterable
@@ -91,6 +92,113 @@ def load(plugin: InstalledPlugin) -> InstalledPlugin:
 TRACE_HOOKS = "CRMKIT_TRACE_HOOKS"
 """Environment variable: ``1`` prints every hook call (arguments, implementations, results)
 to stderr."""
+
+
+CACHE_DIR_ENV = "CRMKIT_CACHE_DIR"
+"""Where crmkit keeps its caches (default ``$XDG_CACHE_HOME/crmkit`` or ``~/.cache/crmkit``)."""
+
+LISTING_CACHE = "plugin-listing.json"
+
+
+@attrs.frozen
+class ListingFacts:
+    """What ``crmkit plugins list`` shows of an installed plugin: requirements, description,
+    and the import error of a broken one."""
+
+    requires: tuple[str, ...]
+    description: str
+    error: str | None
+
+
+def cache_dir() -> Path:
+    """The directory of crmkit's caches (``CRMKIT_CACHE_DIR`` overrides the default)."""
+    given = os.environ.get(CACHE_DIR_ENV)
+    if given:
+        return Path(given)
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "crmkit"
+
+
+def _newest_source(module_name: str) -> int | None:
+    """The latest modification time (ns) of the module's Python files (a package: all of
+    them, subpackages included); None when the module cannot be found."""
+    import importlib.util
+
+    try:
+        spec = importlib.util.find_spec(module_name)
+    except (ImportError, ValueError):
+        return None
+    if spec is None:
+        return None
+    newest = 0
+    for folder in spec.submodule_search_locations or []:
+        for root, _dirs, files in os.walk(folder):
+            for file in files:
+                if file.endswith(".py"):
+                    newest = max(newest, os.stat(os.path.join(root, file)).st_mtime_ns)
+    if spec.origin and os.path.exists(spec.origin):
+        newest = max(newest, os.stat(spec.origin).st_mtime_ns)
+    return newest
+
+
+def _listing_key(plugin: InstalledPlugin) -> list[Any]:
+    """The cache key: distribution version, entry point and the newest source file's mtime
+    (an editable install changes the files, not the version)."""
+    return [plugin.name, plugin.version, plugin.source,
+            _newest_source(plugin.source.partition(":")[0])]
+
+
+def listing_facts(installed: dict[str, InstalledPlugin]) -> dict[str, ListingFacts]:
+    """Each installed plugin's :class:`ListingFacts`, without importing it when the cache
+    has its facts under an unchanged key; the others are imported (a failure is the
+    plugin's error) and the cache is rewritten.  An unreadable or unwritable cache only
+    costs the imports."""
+    import json
+
+    path = cache_dir() / LISTING_CACHE
+    try:
+        cached = json.loads(path.read_text(encoding="utf-8"))
+        entries = cached if isinstance(cached, dict) else {}
+    except (OSError, ValueError):
+        entries = {}
+    facts: dict[str, ListingFacts] = {}
+    changed = False
+    for name, plugin in installed.items():
+        key = None if plugin.module is not None else _listing_key(plugin)
+        entry = entries.get(name)
+        if key is not None and isinstance(entry, dict) and entry.get("key") == key:
+            facts[name] = ListingFacts(tuple(entry["requires"]), entry["description"],
+                                       entry["error"])
+            continue
+        load(plugin)
+        register(new_manager(), plugin)  # an invalid hook implementation is broken too
+        info = plugin.info
+        facts[name] = ListingFacts(tuple(info.requires), info.description, plugin.error)
+        if key is not None:
+            entries[name] = {"key": key, "requires": list(info.requires),
+                             "description": info.description, "error": plugin.error}
+            changed = True
+    if changed:
+        _write_atomically(path, json.dumps(entries, indent=1, sort_keys=True))
+    return facts
+
+
+def _write_atomically(path: Path, text: str) -> None:
+    """Replace ``path`` with ``text`` (readers see the old or the new file); errors are ignored."""
+    import tempfile
+
+    temporary = None
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile("w", encoding="utf-8", dir=path.parent, delete=False,
+                                         prefix=".listing-", suffix=".tmp") as handle:
+            temporary = handle.name
+            handle.write(text)
+        os.replace(temporary, path)
+    except OSError as exc:
+        log.info("plugin listing cache not written to %s: %s", path, exc)
+        if temporary is not None and os.path.exists(temporary):
+            os.unlink(temporary)
 
 
 def new_manager() -> pluggy.PluginManager:
@@ -420,5 +528,7 @@ def call_impl(plugin, hook, function, argnames, tx, kwargs):
 
 __all__ = [
     "ENTRY_POINT_GROUP", "InstalledPlugin", "discover", "load", "new_manager", "register",
-    "dependency_order", "HookCaller", "call_impl", "adapt", "implementations", "hook_object", "PluginHooks", "TRACE_HOOKS", "RESULTS", "RUNNING_HOOK", "guard_transactions",
+    "dependency_order", "HookCaller", "call_impl", "adapt", "implementations", "hook_object",
+    "PluginHooks", "TRACE_HOOKS", "RESULTS", "RUNNING_HOOK", "guard_transactions",
+    "CACHE_DIR_ENV", "ListingFacts", "cache_dir", "listing_facts",
 ]

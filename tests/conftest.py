@@ -27,6 +27,14 @@ settings.load_profile("crmkit")
 import crmkit_testvendor  # noqa: E402
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _cache_dir(tmp_path_factory):
+    """crmkit's caches (the plugin listing's) go to a temporary directory, never the user's."""
+    import os
+
+    os.environ["CRMKIT_CACHE_DIR"] = str(tmp_path_factory.mktemp("crmkit-cache"))
+
+
 @pytest.fixture
 def vendor_crm(crm_url, clock):
     """A CRM with the test vendor plugin registered (not yet enabled)."""

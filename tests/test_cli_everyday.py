@@ -200,3 +200,22 @@ def test_long_commands_show_progress_on_a_terminal_and_nothing_when_piped(crm, c
     assert len(out.splitlines()) == 5002
     code, out, err = run_cli("sweep")
     assert code == 0 and err == ""
+
+
+def test_output_rows_writes_the_csv_output_writes_streaming_tuples(capsys):
+    """Tuples in column order give output()'s CSV: numbers and decimals as they are, empty
+    for None, formula-like text neutralised in the text columns; a generator is consumed once."""
+    from decimal import Decimal
+
+    from crmkit.cli.common import output, output_rows
+
+    columns = ["customer", "count", "share", "amount", "segment"]
+    tuples = [("C1", 3, 0.25, Decimal("12.50"), None), ("=SUM(A1)", 0, 1e-05, Decimal("-0.0100"),
+              "+vip"), ("'@x", 12, 2.0, Decimal("0E-4"), "plain, with comma")]
+    output([dict(zip(columns, row)) for row in tuples], columns, "csv")
+    expected = capsys.readouterr().out
+    output_rows((row for row in tuples), columns, "csv", text=["customer", "segment"])
+    assert capsys.readouterr().out == expected
+    assert "'=SUM(A1)" in expected and "''@x" in expected and ",'+vip" in expected
+    output_rows(iter(tuples), columns, "json")
+    assert json.loads(capsys.readouterr().out)[1]["customer"] == "=SUM(A1)"

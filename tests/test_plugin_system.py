@@ -278,3 +278,52 @@ def test_money_sums_are_exact(vendor_crm):
                                  + [{"customer": "C1", "occurred_at": T0, "amount": "0.2"}])
     with crm.read() as conn:
         assert conn.execute(select(func.sum(tables.interactions.c.amount))).scalar() == Decimal("0.3")
+
+
+def test_plugins_list_reads_the_cached_import_status_and_reports_a_plugin_broken_since(
+        crm_url, clock, tmp_path, monkeypatch):
+    """A second listing imports no unchanged plugin; editing a plugin's files (same version)
+    makes the listing import it again, so a plugin broken after caching is still reported."""
+    import os
+    import sys
+
+    site = tmp_path / "site"
+    package = site / "crmkit_cachedemo"
+    package.mkdir(parents=True)
+    source = package / "__init__.py"
+    source.write_text("import crmkit\nPLUGIN = crmkit.PluginInfo(name='cachedemo', "
+                      "description='Cache demo.', requires=('testvendor',))\n")
+    dist = site / "crmkit_cachedemo-1.0.dist-info"
+    dist.mkdir()
+    (dist / "METADATA").write_text("Name: crmkit-cachedemo\nVersion: 1.0\n\n")
+    (dist / "entry_points.txt").write_text("[crmkit]\ncachedemo = crmkit_cachedemo\n")
+    monkeypatch.syspath_prepend(str(site))
+    monkeypatch.setenv("CRMKIT_CACHE_DIR", str(tmp_path / "cache"))
+
+    def listed():
+        with open_with(crm_url, clock) as crm:
+            return {p.name: p for p in crm.plugins.list()}["cachedemo"]
+
+    sys.modules.pop("crmkit_cachedemo", None)  # each run imports its own copy
+
+    first = listed()
+    assert (first.status, first.requires, first.description) == ("disabled", ("testvendor",),
+                                                                 "Cache demo.")
+    assert (tmp_path / "cache" / "plugin-listing.json").exists()
+
+    sys.modules.pop("crmkit_cachedemo")  # a listing that imported it would have to again
+    imported = []
+    real_load = crmkit.plugins.load
+    monkeypatch.setattr(crmkit.plugins, "load", lambda p: imported.append(p.name) or real_load(p))
+    again = listed()
+    assert (again.status, again.requires, again.description) == ("disabled", ("testvendor",),
+                                                                 "Cache demo.")
+    assert "cachedemo" not in imported and "analytical" not in imported
+
+    source.write_text("raise RuntimeError('broken on purpose')\n")
+    later = os.stat(source).st_mtime_ns + 2_000_000_000  # coarse file-system clocks
+    os.utime(source, ns=(later, later))
+    broken = listed()
+    assert broken.status == "broken"
+    assert broken.error == "RuntimeError: broken on purpose"
+    assert "cachedemo" in imported

@@ -20,6 +20,8 @@ import click
 from ..models import jsonable
 
 FORMATS = ("table", "json", "csv")
+_FORMULA_STARTS = frozenset("'=+-@\t\r")
+"""First characters of the text cells :func:`crmkit.services.records.neutralise` may change."""
 
 
 @attrs.define
@@ -135,6 +137,36 @@ def output(rows: Iterable[dict[str, Any]], columns: Sequence[str], fmt: str,
         click.echo(f"note: stopped at --limit {limit}; there may be more ({more})", err=True)
 
 
+
+def output_rows(rows: Iterable[Sequence[Any]], columns: Sequence[str], fmt: str,
+                text: Sequence[str] = ()) -> None:
+    """:func:`output` for rows given as tuples in ``columns`` order; CSV is streamed.
+
+    For large listings: CSV rows are written as they come, each cell as the
+    ``csv`` module writes it (``None`` empty, numbers and Decimals as ``str``
+    gives them), so pass no booleans or lists; the ``text`` columns (give every
+    column that can hold text) are formula-neutralised as :func:`output` does.
+    Table and JSON go through :func:`output`.
+    """
+    if fmt != "csv":
+        output([dict(zip(columns, row)) for row in rows], columns, fmt)
+        return
+    from ..services.records import neutralise
+
+    positions = [list(columns).index(name) for name in text]
+    writer = csv.writer(sys.stdout, lineterminator="\n")
+    writer.writerow(columns)
+    chunk: list[Sequence[Any]] = []
+    for row in rows:
+        for i in positions:
+            cell = row[i]
+            if cell and cell[0] in _FORMULA_STARTS and neutralise(cell) != cell:
+                row = [*row[:i], neutralise(cell), *row[i + 1:]]
+        chunk.append(row)
+        if len(chunk) == 10_000:
+            writer.writerows(chunk)
+            chunk = []
+    writer.writerows(chunk)
 
 
 def output_document(document: Any, fmt: str) -> None:
@@ -302,6 +334,6 @@ def load_json_file(path: str, what: str) -> Any:
 
 __all__ = [
     "FORMATS", "State", "pass_state", "log_to_stderr", "format_option", "as_of_option",
-    "resolve_as_of", "jsonable", "output", "output_document", "progress", "status",
+    "resolve_as_of", "jsonable", "output", "output_rows", "output_document", "progress", "status",
     "edited_config", "atomic_write", "load_json_file",
 ]

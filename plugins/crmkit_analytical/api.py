@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal
-from typing import Any
+from typing import Any, Iterator
 
 from crmkit.plugin import ValidationError, ensure_utc
 
@@ -18,8 +18,8 @@ from . import (clv, clv_formula, funnel, kpis, ladder, lifecycle, pareto, retent
                satisfaction, segments, values)
 from .cohorts import matrix as cohort_matrix
 from .errors import ModelFitError
-from .results import (CLVFit, CLVOutcome, CLVPrediction, CLVSummary, CohortCell, CustomerValue, FunnelOutcome,
-                      FunnelStep, KPIStatus, LadderPosition, LifecycleUpdate, Pareto,
+from .results import (CLVFit, CLVOutcome, CLVPrediction, CLVPredictions, CLVSummary, CohortCell,
+                      CustomerValue, FunnelOutcome, FunnelStep, KPIStatus, LadderPosition, LifecycleUpdate, Pareto,
                       RetentionPeriod, RFMScore, Score, Segment, VOCCount)
 
 NAME = "analytical"
@@ -56,6 +56,15 @@ class AnalyticalAPI:
         as_of = self._as_of(as_of)
         return self._read(rfm.scores, as_of, self._values(measure, as_of, None))
 
+    def rfm_rows(self, as_of: dt.datetime | None = None, measure: str = "revenue"
+                 ) -> Iterator[tuple]:
+        """:meth:`rfm` as tuples (external_id, recency_days, frequency, monetary, r, f, m,
+        segment), streamed from the database while iterated (for large exports)."""
+        as_of = self._as_of(as_of)
+        values = self._values(measure, as_of, None)
+        with self.crm.read() as conn:
+            yield from rfm.table_rows(conn, self.config, as_of, values)
+
     def rfm_segments(self, as_of: dt.datetime | None = None, measure: str = "revenue"
                      ) -> dict[str, int]:
         """Customers per RFM segment, in rule order (``measure`` as in :meth:`rfm`)."""
@@ -81,8 +90,7 @@ class AnalyticalAPI:
         """Fit BG/NBD and Gamma-Gamma at ``as_of``; ModelFitError when they cannot be fitted."""
         as_of = self._as_of(as_of)
         settings = clv.Settings.from_config(self.config, time_unit=time_unit)
-        rows = self._read(clv.summaries, as_of, settings.time_unit)
-        return clv.fit(rows, settings, as_of)[0]
+        return clv.fit(self._read(clv.summary, as_of, settings.time_unit), settings, as_of)[0]
 
     def clv_predictions(self, as_of: dt.datetime | None = None, horizon: float | None = None,
                         time_unit: str | None = None, discount_rate: float | None = None,
@@ -97,12 +105,22 @@ class AnalyticalAPI:
                 months: int | None = None, store: bool = False
                 ) -> tuple[CLVFit, list[CLVPrediction]]:
         """One fit and its predictions together (the arguments of :meth:`clv_predictions`)."""
+        fitted, predictions = self.clv_predict(as_of, horizon, time_unit, discount_rate, months,
+                                               store)
+        return fitted, predictions.rows()
+
+    def clv_predict(self, as_of: dt.datetime | None = None, horizon: float | None = None,
+                    time_unit: str | None = None, discount_rate: float | None = None,
+                    months: int | None = None, store: bool = False
+                    ) -> tuple[CLVFit, CLVPredictions]:
+        """:meth:`clv_run` with the predictions as numpy arrays (:class:`CLVPredictions`):
+        for large customer bases, no Python object per customer."""
         as_of = self._as_of(as_of)
         settings = clv.Settings.from_config(self.config, horizon=horizon, time_unit=time_unit,
                                             discount_rate=discount_rate, months=months)
-        rows = self._read(clv.summaries, as_of, settings.time_unit)
-        fitted, bg, gg = clv.fit(rows, settings, as_of)
-        predictions = clv.predict(rows, settings, bg, gg)
+        data = self._read(clv.summary, as_of, settings.time_unit)
+        fitted, bg, gg = clv.fit(data, settings, as_of)
+        predictions = clv.predict(data, settings, bg, gg)
         if store:
             with self.crm.transaction() as tx:
                 clv.store(tx, fitted, settings, predictions)
@@ -122,7 +140,9 @@ class AnalyticalAPI:
             run_id = clv.stored_run(conn, as_of, settings)
             predictions = clv.stored_predictions(conn, run_id) if run_id is not None else None
         if predictions is None:
-            predictions = self.clv_predictions(as_of, store=True)
+            fresh = self.clv_predict(as_of, store=True)[1]
+            return {cid: Decimal(cents).scaleb(-2) for cid, cents in
+                    zip(fresh.customer_id.tolist(), fresh.clv_cents.tolist())}
         return {p.customer_id: p.clv for p in predictions}
 
     def clv_outcome(self, as_of: dt.datetime | None = None) -> CLVOutcome:

@@ -88,25 +88,79 @@ def log_likelihood(params: Params, x, t_x, T, weights=None) -> float:
     return float(np.sum(terms if weights is None else terms * np.asarray(weights, dtype=float)))
 
 
-def _neg_ll_grad(theta, x, t_x, T, w):
-    """Negative log-likelihood and its analytic gradient in (r, α, a, b)."""
-    from scipy.special import digamma
+@attrs.frozen
+class Rows:
+    """Distinct (x, t_x, T) rows with their customer counts ``w``, and each row's index into
+    the distinct x, t_x and T values (the likelihood's costly pieces depend on one of them)."""
 
-    r, alpha, a, b = theta
-    ln_a3, ln_a4 = _log_parts(r, alpha, a, b, x, t_x, T)
-    ln_sum = np.logaddexp(ln_a3, ln_a4)
-    w4 = np.exp(ln_a4 - ln_sum)
-    w3 = 1.0 - w4
-    ll = mle.log_rising(r, x) + _log_a2(a, b, x) + ln_sum
-    d_r = (digamma(r + x) - digamma(r) - w3 * np.log1p(T / alpha)
-           - w4 * np.log1p(t_x / alpha))
-    d_alpha = r / alpha - (r + x) * (w3 / (alpha + T) + w4 / (alpha + t_x))
-    dg_ab, dg_abx = digamma(a + b), digamma(a + b + x)
-    d_a = dg_ab - dg_abx + w4 / a
-    safe = np.where(x > 0, b + x - 1, 1.0)
-    d_b = dg_ab + digamma(b + x) - digamma(b) - dg_abx - w4 / safe
-    grad = np.array([np.dot(w, d) for d in (d_r, d_alpha, d_a, d_b)])
-    return -float(np.dot(w, ll)), -grad
+    x: np.ndarray
+    t_x: np.ndarray
+    T: np.ndarray
+    w: np.ndarray
+    xs: np.ndarray
+    x_at: np.ndarray
+    ts: np.ndarray
+    t_at: np.ndarray
+    Ts: np.ndarray
+    T_at: np.ndarray
+
+
+def distinct_rows(x, t_x, T, weights=None) -> Rows:
+    """Group identical customers: the likelihood's cost grows with distinct rows, not customers."""
+    x, t_x, T = _arrays(x, t_x, T)
+    weights = np.ones(len(x)) if weights is None else np.asarray(weights, dtype=float)
+    (xs, xi), (ts, ti), (Ts, Ti) = (np.unique(v, return_inverse=True) for v in (x, t_x, T))
+    key = (xi.astype(np.int64) * len(ts) + ti) * len(Ts) + Ti
+    _, first, group = np.unique(key, return_index=True, return_inverse=True)
+    w = np.bincount(group.ravel(), weights, minlength=len(first))
+    return Rows(x[first], t_x[first], T[first], w, xs, xi[first], ts, ti[first], Ts, Ti[first])
+
+
+def neg_log_likelihood(rows: Rows):
+    """``theta -> (−ln L, −∇ ln L)`` over (r, α, a, b) for ``rows``, with the analytic gradient.
+
+    Terms that depend on x, t_x or T alone are evaluated once per distinct
+    value; only the mixture of A3 and A4 is computed per row (repeat buyers).
+    A4/A3 = e^d with d = ln a − ln(b+x−1) − (r+x)·ln((α+t_x)/(α+T)), so
+    ln(A3+A4) = ln A3 + ln(1+e^d) and A4's share of the sum is the logistic
+    function of d.
+    """
+    w, xs, ts, Ts = rows.w, rows.xs, rows.ts, rows.Ts
+    w_x = np.bincount(rows.x_at, w, minlength=len(xs))
+    w_T = np.bincount(rows.T_at, w, minlength=len(Ts))
+    wx_T = np.bincount(rows.T_at, w * rows.x, minlength=len(Ts))
+    repeat = rows.x > 0
+    xr, wr = rows.x[repeat], w[repeat]
+    x_at, t_at, T_at = rows.x_at[repeat], rows.t_at[repeat], rows.T_at[repeat]
+    gap = Ts[T_at] - ts[t_at]  # T − t_x >= 0
+    positive = xs > 0
+
+    def evaluate(theta):
+        r, alpha, a, b = theta
+        log1p_T, log_T, inv_T = np.log1p(Ts / alpha), np.log(alpha + Ts), 1.0 / (alpha + Ts)
+        log1p_t, log_t, inv_t = np.log1p(ts / alpha), np.log(alpha + ts), 1.0 / (alpha + ts)
+        inv_bx = 1.0 / np.where(positive, b + xs - 1, 1.0)
+        log_odds = np.where(positive, np.log(a) + np.log(inv_bx), 0.0)
+        d_r_log = log1p_t[t_at] - log1p_T[T_at]  # ln((α+t_x)/(α+T)) without cancellation
+        d = log_odds[x_at] - r * d_r_log - xr * (log_t[t_at] - log_T[T_at])
+        softplus, share = mle.softplus_and_share(d)
+        share *= wr  # weight × A4's share of A3 + A4
+        dot = mle.dot
+        ll = (dot(w_x, mle.log_rising(r, xs) + _log_a2(a, b, xs))
+              - r * dot(w_T, log1p_T) - dot(wx_T, log_T) + dot(wr, softplus))
+        # r/α − (r+x)/(α+T) = (r·T/α − x)/(α+T); 1/(α+t_x) − 1/(α+T) = (T − t_x)/((α+t_x)(α+T))
+        d_alpha = (dot(w_T * r * Ts / alpha - wx_T, inv_T)
+                   - dot(share * (r + xr) * gap, inv_t[t_at] * inv_T[T_at]))
+        rising_ab = mle.digamma_rising(a + b, xs)
+        grad = np.array([
+            dot(w_x, mle.digamma_rising(r, xs)) - dot(w_T, log1p_T) - dot(share, d_r_log),
+            d_alpha,
+            -dot(w_x, rising_ab) + float(np.sum(share)) / a,
+            dot(w_x, mle.digamma_rising(b, xs) - rising_ab) - dot(share, inv_bx[x_at]),
+        ])
+        return -ll, -grad
+
+    return evaluate
 
 
 def starts(x, t_x, T) -> list[list[float]]:
@@ -150,11 +204,8 @@ def fit(x, t_x, T, max_iterations: int = 1000, penalizer_coef: float = 0.0) -> F
                             "has bought on more than one day")
     if np.any(x < 0) or np.any(t_x < 0) or np.any(T < t_x):
         raise ModelFitError("BG/NBD fit needs x >= 0 and 0 <= t_x <= T for every customer")
-    rows, weights = np.unique(np.column_stack([x, t_x, T]), axis=0, return_counts=True)
-    ux, utx, uT = rows[:, 0], rows[:, 1], rows[:, 2]
-    w = weights.astype(float)
     try:
-        result = mle.maximise("BG/NBD", NAMES, lambda th: _neg_ll_grad(th, ux, utx, uT, w),
+        result = mle.maximise("BG/NBD", NAMES, neg_log_likelihood(distinct_rows(x, t_x, T)),
                               starts(x, t_x, T), max_iterations, penalizer_coef * n)
     except ModelFitError as exc:
         if not exc.at_bound:
@@ -192,11 +243,18 @@ def p_alive(params: Params, x, t_x, T) -> np.ndarray:
 
 
 def expected_purchases(params: Params, t: float, x, t_x, T) -> np.ndarray:
-    """E[purchases in (T, T+t] | x, t_x, T] (paper, eq. 10), numerically stable.
+    """E[purchases in (T, T+t] | x, t_x, T] (paper, eq. 10), numerically stable:
+    P(alive) × :func:`purchases_if_alive`."""
+    x, t_x, T = _arrays(x, t_x, T)
+    return purchases_if_alive(params, t, x, T) * p_alive(params, x, t_x, T)
 
-    E = (a+b+x−1)/(a−1) · [1 − G] · P(alive) with
-    G = ((α+T)/(α+T+t))^(r+x) · 2F1(r+x, b+x; a+b+x−1; z), z = t/(α+T+t).
-    G is evaluated three ways, each used where the previous one is not finite:
+
+def purchases_if_alive(params: Params, t: float, x, T) -> np.ndarray:
+    """E[purchases in (T, T+t] | alive at T, x] = (a+b+x−1)/(a−1) · [1 − G]: depends on x and T
+    only (not t_x), so customers sharing (x, T) share it.
+
+    G = ((α+T)/(α+T+t))^(r+x) · 2F1(r+x, b+x; a+b+x−1; z), z = t/(α+T+t), is
+    evaluated three ways, each used where the previous one is not finite:
 
     1. Euler's transformation (1−z)^(a−1) · 2F1(a+b−1−r, a−1; a+b+x−1; z), whose
        first parameters do not grow with x (customers with hundreds of purchases);
@@ -207,7 +265,7 @@ def expected_purchases(params: Params, t: float, x, t_x, T) -> np.ndarray:
     """
     from scipy.special import hyp2f1
 
-    x, t_x, T = _arrays(x, t_x, T)
+    x, T = np.asarray(x, dtype=float), np.asarray(T, dtype=float)
     r, alpha, a, b = params.r, params.alpha, params.a, params.b
     if abs(a - 1.0) < 1e-6:  # removable singularity at a = 1: step off it (error ~1e-6 relative)
         a = 1.0 + 1e-6
@@ -223,7 +281,7 @@ def expected_purchases(params: Params, t: float, x, t_x, T) -> np.ndarray:
             bad = ~np.isfinite(g) | (g < 0) | (g > 1)
         if np.any(bad):
             g[bad] = _g_series(r + x[bad], b + x[bad], c[bad], z[bad])
-        result = c / (a - 1) * (1.0 - g) * p_alive(Params(r, alpha, a, b), x, t_x, T)
+        result = c / (a - 1) * (1.0 - g)
     if not np.all(np.isfinite(result)):
         raise ModelFitError(f"BG/NBD expected purchases are not finite for r={r:.4g}, "
                             f"alpha={alpha:.4g}, a={a:.4g}, b={b:.4g} (a + b + x - 1 must be > 0)")

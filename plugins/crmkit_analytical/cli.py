@@ -5,8 +5,8 @@ from __future__ import annotations
 import click
 
 from crmkit.plugin import (
-    as_of_option, format_option, load_json_file, output, output_document, pass_state,
-    resolve_as_of, status,
+    as_of_option, format_option, load_json_file, output, output_document, output_rows,
+    pass_state, resolve_as_of, status,
 )
 
 
@@ -84,11 +84,9 @@ def rfm(state, as_of, fmt, summary, grid, measure, plot) -> None:
         elif grid:
             output(api.rfm_grid(moment, measure), ["r", "f", "customers", "mean_net_spend"], fmt)
         else:
-            rows = [{"customer": s.external_id, **{k: getattr(s, k) for k in (
-                "recency_days", "frequency", "monetary", "r", "f", "m", "segment")}}
-                for s in api.rfm(moment, measure)]
-            output(rows, ["customer", "recency_days", "frequency", "monetary", "r", "f", "m",
-                          "segment"], fmt)
+            output_rows(api.rfm_rows(moment, measure), ["customer", "recency_days", "frequency",
+                                                         "monetary", "r", "f", "m", "segment"],
+                        fmt, text=["customer", "segment"])
         if plot:
             cells, bins = api.rfm_grid(moment, measure), api.config["rfm"]["bins"]
             _plot(plot, lambda charts: charts.rfm_grid(cells, bins, plot),
@@ -156,13 +154,24 @@ def predict(state, as_of, horizon, time_unit, discount_rate, months, store, fmt)
     """
     with state.open() as crm, status("clv predict") as say:
         say("fitting BG/NBD and Gamma-Gamma, predicting per customer")
-        predictions = _api(crm).clv_predictions(resolve_as_of(crm, as_of), horizon, time_unit,
-                                                discount_rate, months, store=store)
-    rows = [{"customer": p.external_id, "frequency": p.frequency, "recency": round(p.recency, 4),
-             "T": round(p.T, 4), "monetary": p.monetary, "p_alive": round(p.p_alive, 4),
-             "expected_purchases": round(p.expected_purchases, 4),
-             "expected_spend": p.expected_spend, "clv": p.clv} for p in predictions]
-    output(rows, PREDICT_COLUMNS, fmt)
+        predictions = _api(crm).clv_predict(resolve_as_of(crm, as_of), horizon, time_unit,
+                                            discount_rate, months, store=store)[1]
+    output_rows(_prediction_rows(predictions), PREDICT_COLUMNS, fmt, text=["customer"])
+
+
+def _prediction_rows(p):
+    """Tuples in PREDICT_COLUMNS order: floats to 4 places, money as exact decimals."""
+    from decimal import Decimal
+
+    import numpy as np
+
+    def decimals(values, places):
+        return [Decimal(v).scaleb(-places) for v in values.tolist()]
+
+    return zip(p.external_id, p.x.astype(np.int64).tolist(), *(
+        np.round(v, 4).tolist() for v in (p.t_x, p.T)), decimals(p.monetary_units, 4),
+        *(np.round(v, 4).tolist() for v in (p.p_alive, p.expected_purchases)),
+        decimals(p.spend_cents, 2), decimals(p.clv_cents, 2))
 
 
 @clv.command()

@@ -24,14 +24,14 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 import attrs
-from sqlalchemy import case, func, insert, literal, select
+from sqlalchemy import BigInteger, cast, distinct, func, insert, select
 
 from crmkit.plugin import MONEY_SCALE, customers as C, interactions as I
 
 from . import bgnbd, gammagamma, sales
 from .errors import ModelFitError
-from .results import CLVFit, CLVPrediction, CLVSummary
-from .sql import day_number, day_of
+from .results import CLVFit, CLVPrediction, CLVPredictions, CLVSummary
+from .sql import day_key, day_number, day_of, next_day_start
 from .tables import clv_predictions, clv_runs
 
 UNIT_DAYS = {"day": 1.0, "week": 7.0, "month": 365.25 / 12}
@@ -76,62 +76,105 @@ class Settings:
 
 
 def summary_query(config: dict[str, Any], as_of: dt.datetime):
-    """Per customer: first and last purchase day, x and repeat net spend units (one SQL pass)."""
-    day = day_number(I.c.occurred_at)
-    daily = (select(I.c.customer_id, day.label("day"),
-                    func.max(sales.purchase_flag(config)).label("bought"),
-                    func.sum(sales.net_units(config)).label("net"))
-             .where(sales.sales_kinds(config), sales.within(as_of))
-             .group_by(I.c.customer_id, day)).subquery("clv_daily")
-    first = func.min(case((daily.c.bought == 1, daily.c.day))).over(partition_by=daily.c.customer_id)
-    marked = select(daily, first.label("first_day")).subquery("clv_marked")
-    return (select(marked.c.customer_id,
-                   marked.c.first_day,
-                   func.max(case((marked.c.bought == 1, marked.c.day))).label("last_day"),
-                   (func.sum(marked.c.bought) - 1).label("x"),
-                   func.sum(case((marked.c.day > marked.c.first_day, marked.c.net), else_=literal(0)))
-                   .label("repeat_net"))
-            .where(marked.c.first_day.is_not(None))
-            .group_by(marked.c.customer_id, marked.c.first_day))
+    """Per customer with a purchase: first and last purchase day, x and repeat net spend units.
+
+    One GROUP BY over the purchases; the repeat spend (purchases less refunds
+    from the day after the first purchase on) is a sum over the customer's
+    later interactions, an index range on (customer_id, occurred_at).
+    """
+    bought = (select(I.c.customer_id, func.min(I.c.occurred_at).label("first_at"),
+                     func.max(I.c.occurred_at).label("last_at"),
+                     func.count(distinct(day_key(I.c.occurred_at))).label("days"))
+              .where(sales.is_purchase(config), sales.within(as_of))
+              .group_by(I.c.customer_id)).subquery("clv_bought")
+    repeat = (select(func.coalesce(func.sum(sales.net_units(config)), 0))
+              .where(I.c.customer_id == bought.c.customer_id, sales.sales_kinds(config),
+                     sales.within(as_of), I.c.occurred_at >= next_day_start(bought.c.first_at))
+              .scalar_subquery())
+    return select(bought.c.customer_id,
+                  day_number(bought.c.first_at).label("first_day"),
+                  day_number(bought.c.last_at).label("last_day"),
+                  (bought.c.days - 1).label("x"),
+                  repeat.label("repeat_net"))
+
+
+@attrs.frozen
+class Summary:
+    """The calibration summary as arrays, one entry per customer (by customer id).
+
+    ``monetary_units`` is the mean repeat spend in money units (ten-thousandths),
+    rounded half to even as ``Decimal.quantize`` rounds.
+    """
+
+    customer_id: Any
+    external_id: list[str]
+    x: Any
+    t_x: Any
+    T: Any
+    monetary_units: Any
+
+    def __len__(self) -> int:
+        return len(self.x)
+
+    @property
+    def monetary(self):
+        """Mean repeat spend as floats (0 when x = 0)."""
+        return self.monetary_units / MONEY_SCALE
+
+    def rows(self) -> list[CLVSummary]:
+        """One :class:`CLVSummary` per customer."""
+        return [CLVSummary(cid, ext, x, t_x, T, Decimal(units).scaleb(-4))
+                for cid, ext, x, t_x, T, units in zip(
+                    self.customer_id.tolist(), self.external_id, self.x.astype(int).tolist(),
+                    self.t_x.tolist(), self.T.tolist(), self.monetary_units.tolist())]
+
+
+def _mean_units(total, count):
+    """``total / count`` rounded half to even (integer arrays; 0 where count is 0)."""
+    import numpy as np
+
+    safe = np.where(count > 0, count, 1)
+    quotient, remainder = np.divmod(total, safe)
+    up = (2 * remainder > safe) | ((2 * remainder == safe) & (quotient % 2 == 1))
+    return np.where(count > 0, quotient + up, 0)
+
+
+def summary(conn, config: dict[str, Any], as_of: dt.datetime, time_unit: str) -> Summary:
+    """The calibration summary of every customer with a purchase up to ``as_of``: one SQL
+    GROUP BY, then numpy (no per-customer Python)."""
+    import numpy as np
+
+    unit = UNIT_DAYS[time_unit]
+    end = day_of(as_of)
+    sub = summary_query(config, as_of).subquery("clv_summary")
+    rows = conn.execute(select(sub.c.customer_id, C.c.external_id, sub.c.first_day, sub.c.last_day,
+                               sub.c.x, cast(sub.c.repeat_net, BigInteger))
+                        .join(C, C.c.id == sub.c.customer_id)
+                        .order_by(sub.c.customer_id)).all()
+    if not rows:
+        empty = np.zeros(0)
+        return Summary(np.zeros(0, dtype=np.int64), [], empty, empty, empty,
+                       np.zeros(0, dtype=np.int64))
+    ids, external, first, last, x, repeat = zip(*rows)
+    first, x = np.array(first, dtype=np.int64), np.array(x, dtype=np.int64)
+    repeat = np.maximum(np.array(repeat, dtype=np.int64), 0)
+    return Summary(np.array(ids, dtype=np.int64), list(external), x.astype(float),
+                   (np.array(last, dtype=np.int64) - first) / unit, (end - first) / unit,
+                   _mean_units(repeat, x))
 
 
 def summaries(conn, config: dict[str, Any], as_of: dt.datetime, time_unit: str) -> list[CLVSummary]:
     """The calibration summary of every customer with a purchase up to ``as_of``."""
-    unit = UNIT_DAYS[time_unit]
-    end = day_of(as_of)
-    sub = summary_query(config, as_of).subquery("clv_summary")
-    rows = conn.execute(select(sub, C.c.external_id).join(C, C.c.id == sub.c.customer_id)
-                        .order_by(sub.c.customer_id))
-    result = []
-    for row in rows:
-        x = int(row.x)
-        repeat = max(int(row.repeat_net or 0), 0)
-        monetary = (Decimal(repeat) / MONEY_SCALE / x) if x > 0 else Decimal(0)
-        result.append(CLVSummary(row.customer_id, row.external_id, x,
-                                 (row.last_day - row.first_day) / unit,
-                                 (end - row.first_day) / unit,
-                                 monetary.quantize(Decimal("0.0001"))))
-    return result
+    return summary(conn, config, as_of, time_unit).rows()
 
 
-def _arrays(rows: list[CLVSummary]):
-    import numpy as np
-
-    x = np.array([r.frequency for r in rows], dtype=float)
-    t_x = np.array([r.recency for r in rows], dtype=float)
-    T = np.array([r.T for r in rows], dtype=float)
-    m = np.array([float(r.monetary) for r in rows], dtype=float)
-    return x, t_x, T, m
-
-
-def fit(rows: list[CLVSummary], settings: Settings, as_of: dt.datetime):
-    """Fit both models on the summaries; returns (CLVFit, bgnbd FitResult, gamma-gamma FitResult)."""
-    if not rows:
+def fit(data: Summary, settings: Settings, as_of: dt.datetime):
+    """Fit both models on the summary; returns (CLVFit, bgnbd FitResult, gamma-gamma FitResult)."""
+    if not len(data):
         raise ModelFitError("CLV fit needs customers with purchases up to "
                             f"{as_of.isoformat()}; there are none")
-    x, t_x, T, m = _arrays(rows)
-    bg = bgnbd.fit(x, t_x, T, settings.max_iterations, settings.penalizer_coef)
-    gg = gammagamma.fit(x, m, settings.max_iterations, settings.penalizer_coef)
+    bg = bgnbd.fit(data.x, data.t_x, data.T, settings.max_iterations, settings.penalizer_coef)
+    gg = gammagamma.fit(data.x, data.monetary, settings.max_iterations, settings.penalizer_coef)
     document = CLVFit(
         as_of=as_of, time_unit=settings.time_unit,
         bgnbd={"r": bg.params.r, "alpha": bg.params.alpha, "a": bg.params.a, "b": bg.params.b,
@@ -148,43 +191,66 @@ def _finite(value: float) -> float | None:
     return None if value == float("inf") else value
 
 
-def discounted_purchases(params: bgnbd.Params, settings: Settings, x, t_x, T):
-    """Σ_{i=1..months} (E[purchases up to month i] − E[up to month i−1]) / (1+d)^i per customer."""
+def discounted_purchases(params: bgnbd.Params, settings: Settings, x, T):
+    """Σ_{i=1..months} (E[purchases up to month i] − E[up to month i−1]) / (1+d)^i per customer,
+    given alive (multiply by P(alive))."""
     import numpy as np
 
     per_month = DAYS_PER_MONTH / settings.unit_days
     total = np.zeros_like(x)
     previous = np.zeros_like(x)
     for i in range(1, settings.months + 1):
-        cumulative = bgnbd.expected_purchases(params, i * per_month, x, t_x, T)
+        cumulative = bgnbd.purchases_if_alive(params, i * per_month, x, T)
         total += (cumulative - previous) / (1 + settings.discount_rate) ** i
         previous = cumulative
     return total
 
 
-def _money(value: float) -> Decimal:
-    return Decimal(repr(float(value))).quantize(CENT, rounding=ROUND_HALF_UP)
-
-
-def predict(rows: list[CLVSummary], settings: Settings, bg, gg) -> list[CLVPrediction]:
-    """Per customer: P(alive), expected purchases over the horizon, expected spend, CLV."""
+def _distinct_pairs(x, T):
+    """The distinct (x, T) pairs and each customer's index into them."""
     import numpy as np
 
-    if not rows:
-        return []
-    x, t_x, T, m = _arrays(rows)
+    (xs, xi), (Ts, Ti) = (np.unique(v, return_inverse=True) for v in (x, T))
+    _, first, inverse = np.unique(xi.astype(np.int64) * len(Ts) + Ti, return_index=True,
+                                  return_inverse=True)
+    return x[first], T[first], inverse.ravel()
+
+
+def money_cents(values):
+    """Float amounts as whole cents, rounded half up on their shortest decimal form (as
+    ``Decimal(repr(v)).quantize(CENT, ROUND_HALF_UP)``): numpy, with Decimal only for the
+    rare values within rounding noise of a half cent."""
+    import numpy as np
+
+    values = np.asarray(values, dtype=float)
+    scaled = values * 100
+    cents = np.floor(scaled + 0.5)
+    near_half = np.abs(scaled - np.floor(scaled) - 0.5) < 1e-6 * np.maximum(1.0, np.abs(scaled))
+    for i in np.flatnonzero(near_half):
+        cents[i] = int(Decimal(repr(float(values[i]))).quantize(CENT, rounding=ROUND_HALF_UP)
+                       .scaleb(2))
+    return cents.astype(np.int64)
+
+
+def predict(data: Summary, settings: Settings, bg, gg) -> CLVPredictions:
+    """Per customer: P(alive), expected purchases over the horizon, expected spend, CLV (arrays)."""
+    import numpy as np
+
+    x, t_x, T = data.x, data.t_x, data.T
+    pair_x, pair_T, pair = _distinct_pairs(x, T)  # what a customer would buy if alive: by (x, T)
     try:
         with np.errstate(all="raise", under="ignore"):
             alive = bgnbd.p_alive(bg.params, x, t_x, T)
-            purchases = bgnbd.expected_purchases(bg.params, settings.horizon, x, t_x, T)
-            spend = gammagamma.expected_spend(gg.params, x, m)
-            clv = settings.margin * spend * discounted_purchases(bg.params, settings, x, t_x, T)
+            purchases = alive * bgnbd.purchases_if_alive(bg.params, settings.horizon, pair_x,
+                                                          pair_T)[pair]
+            spend = gammagamma.expected_spend(gg.params, x, data.monetary)
+            clv = (settings.margin * spend * alive
+                   * discounted_purchases(bg.params, settings, pair_x, pair_T)[pair])
     except FloatingPointError as exc:
         raise ModelFitError(f"CLV prediction failed numerically ({exc}) with {bg.params} "
                             f"and {gg.params}") from None
-    return [CLVPrediction(r.customer_id, r.external_id, r.frequency, r.recency, r.T, r.monetary,
-                          float(a), float(p), _money(s), _money(v))
-            for r, a, p, s, v in zip(rows, alive, purchases, spend, clv)]
+    return CLVPredictions(data.customer_id, data.external_id, x, t_x, T, data.monetary_units,
+                          alive, purchases, money_cents(spend), money_cents(clv))
 
 
 def data_version(conn) -> int:
@@ -196,21 +262,31 @@ def _stored_settings(conn, settings: Settings) -> dict[str, Any]:
     return dict(attrs.asdict(settings), interactions_through=data_version(conn))
 
 
-def store(tx, fitted: CLVFit, settings: Settings, predictions: list[CLVPrediction]) -> int:
+def store(tx, fitted: CLVFit, settings: Settings, predictions: CLVPredictions) -> int:
     """Store a run and its per-customer predictions (erased customers' rows are not kept)."""
-    erased = {r[0] for r in tx.conn.execute(select(C.c.id).where(C.c.erased_at.is_not(None)))}
-    kept = [p for p in predictions if p.customer_id not in erased]
+    import numpy as np
+
+    erased = [r[0] for r in tx.conn.execute(select(C.c.id).where(C.c.erased_at.is_not(None)))]
+    kept = ~np.isin(predictions.customer_id, np.array(erased, dtype=np.int64))
     run_id = tx.conn.execute(insert(clv_runs).values(
         as_of=fitted.as_of, created_at=tx.now(), actor=tx.actor,
         settings=_stored_settings(tx.conn, settings), bgnbd=fitted.bgnbd, gamma_gamma=fitted.gamma_gamma,
-        customers=len(predictions), total_clv=sum((p.clv for p in predictions), Decimal(0)),
+        customers=len(predictions),
+        total_clv=Decimal(int(predictions.clv_cents.sum())).scaleb(-2),
     ).returning(clv_runs.c.id)).scalar_one()
-    for start in range(0, len(kept), 5000):
-        tx.conn.execute(insert(clv_predictions), [
-            {"run_id": run_id, "customer_id": p.customer_id, "frequency": p.frequency,
-             "recency": p.recency, "age": p.T, "monetary": p.monetary, "p_alive": p.p_alive,
-             "expected_purchases": p.expected_purchases, "expected_spend": p.expected_spend,
-             "clv": p.clv} for p in kept[start:start + 5000]])
+    p = predictions
+    cents = MONEY_SCALE // 100  # money units per cent: the values bind as stored units
+    columns = (np.full(len(p), run_id), p.customer_id, p.x.astype(np.int64), p.t_x, p.T,
+               p.monetary_units, p.p_alive, p.expected_purchases, p.spend_cents * cents,
+               p.clv_cents * cents)
+    values = list(zip(*(column[kept].tolist() for column in columns)))
+    names = ("run_id", "customer_id", "frequency", "recency", "age", "monetary", "p_alive",
+             "expected_purchases", "expected_spend", "clv")
+    mark = "?" if tx.conn.dialect.paramstyle == "qmark" else "%s"
+    for start in range(0, len(values), 20_000):
+        tx.conn.exec_driver_sql(f"INSERT INTO {clv_predictions.name} ({', '.join(names)}) "
+                                f"VALUES ({', '.join([mark] * len(names))})",
+                                values[start:start + 20_000])
     return run_id
 
 

@@ -102,38 +102,103 @@ def log_likelihood(params: Params, x, m, weights=None) -> float:
     return float(np.sum(terms if weights is None else terms * np.asarray(weights, dtype=float)))
 
 
-def _neg_ll_grad(theta, x, m, w):
-    from scipy.special import digamma
+@attrs.frozen
+class Rows:
+    """Distinct (x, m_x) rows with their customer counts ``w``, and each row's index into the
+    distinct x values (the Gamma-function terms depend on x alone)."""
 
-    p, q, v = theta
-    px = p * x
-    log_vxm = np.log(v + x * m)
-    ll = _terms(p, q, v, x, m)
-    dg = digamma(px + q)
-    d_p = x * (dg - digamma(px) + np.log(m) + np.log(x) - log_vxm)
-    d_q = dg - digamma(q) - np.log1p(x * m / v)
-    d_v = q / v - (px + q) / (v + x * m)
-    grad = np.array([np.dot(w, d) for d in (d_p, d_q, d_v)])
-    return -float(np.dot(w, ll)), -grad
+    x: np.ndarray
+    m: np.ndarray
+    w: np.ndarray
+    xs: np.ndarray
+    x_at: np.ndarray
 
 
-def _neg_ll_grad_reparam(theta, x, m, w):
-    """Negative log-likelihood and gradient in (p, q, w = v/q)."""
-    p, q, scale = theta
-    value, (g_p, g_q, g_v) = _neg_ll_grad((p, q, scale * q), x, m, w)
-    return value, np.array([g_p, g_q + scale * g_v, q * g_v])
+def distinct_rows(x, m) -> Rows:
+    """Group identical customers: the likelihood's cost grows with distinct rows, not customers."""
+    x, m = np.asarray(x, dtype=float), np.asarray(m, dtype=float)
+    (xs, xi), (_, mi) = (np.unique(v, return_inverse=True) for v in (x, m))
+    key = xi.astype(np.int64) * (int(mi.max(initial=0)) + 1) + mi
+    _, first, counts = np.unique(key, return_index=True, return_counts=True)
+    return Rows(x[first], m[first], counts.astype(float), xs, xi[first])
 
 
-def _limit_neg_ll_grad(theta, x, m, w):
-    """The q → ∞ limit: x·m_x ~ Gamma(px, rate 1/scale); parameters (p, scale)."""
+def _log_inverse_beta(q, px):
+    """−ln B(q, px) = ln Γ(q+px) − ln Γ(q) − ln Γ(px), the rising factorial taken from the
+    larger argument so that nothing cancels when q or px is huge."""
+    from scipy.special import gammaln
+
+    with np.errstate(all="ignore"):
+        from_q = mle.log_rising(q, px) - gammaln(px)
+        from_px = mle.log_rising(px, q) - gammaln(q)
+    return np.where(q >= px, from_q, from_px)
+
+
+def neg_log_likelihood(rows: Rows):
+    """``theta -> (−ln L, −∇ ln L)`` over (p, q, v) for ``rows``, with the analytic gradient.
+
+    With u = x·m_x/v a customer's ln L is
+    −ln B(q, px) − q ln(1+u) − px ln(1+1/u) − ln m_x: the Gamma functions are
+    evaluated once per distinct x, two logarithms per row, and no terms cancel
+    when p, q or v is huge.
+    """
+    w, xs, x = rows.w, rows.xs, rows.x
+    w_x = np.bincount(rows.x_at, w, minlength=len(xs))
+    xm, wx = x * rows.m, w * x
+    log_xm = np.log(xm)
+    w_log_m = mle.dot(w, np.log(rows.m))
+    dot = mle.dot
+
+    def evaluate(theta):
+        p, q, v = theta
+        pxs = p * xs
+        u = xm / v
+        log1p_u = np.log1p(u)
+        # ln(1 + 1/u) = ln(1+u) − ln u: relative error about u·1e-16, so directly for u > 100
+        log1p_inverse = log1p_u - (log_xm - np.log(v))
+        huge = u > 100
+        if huge.any():
+            log1p_inverse[huge] = np.log1p(1 / u[huge])
+        sum_l, sum_xl = dot(w, log1p_u), dot(wx, log1p_inverse)
+        ll = dot(w_x, _log_inverse_beta(q, pxs)) - q * sum_l - p * sum_xl - w_log_m
+        d_p = dot(w_x * xs, mle.digamma_rising(pxs, q)) - sum_xl
+        d_q = dot(w_x, mle.digamma_rising(q, pxs)) - sum_l
+        # q/v − (px+q)/(v+x·m) = (q·u − p·x)/(v·(1+u)): no cancellation when q and v are huge
+        d_v = dot(w, (q * u - p * x) / (1 + u)) / v
+        return -ll, -np.array([d_p, d_q, d_v])
+
+    return evaluate
+
+
+def _in_scale(natural):
+    """The objective of :func:`neg_log_likelihood` over (p, q, w = v/q) instead of (p, q, v)."""
+    def evaluate(theta):
+        p, q, scale = theta
+        value, (g_p, g_q, g_v) = natural(np.array([p, q, scale * q]))
+        return value, np.array([g_p, g_q + scale * g_v, q * g_v])
+    return evaluate
+
+
+def limit_neg_log_likelihood(rows: Rows):
+    """The q → ∞ limit, x·m_x ~ Gamma(px, rate 1/scale): ``theta -> (−ln L, −∇ ln L)`` over
+    (p, scale); every term depends on x alone or sums over rows once."""
     from scipy.special import digamma, gammaln
 
-    p, scale = theta
-    px = p * x
-    ll = px * np.log(x / scale) + (px - 1) * np.log(m) - x * m / scale - gammaln(px)
-    d_p = x * (np.log(x / scale) + np.log(m) - digamma(px))
-    d_scale = -px / scale + x * m / scale ** 2
-    return -float(np.dot(w, ll)), -np.array([np.dot(w, d_p), np.dot(w, d_scale)])
+    w, xs = rows.w, rows.xs
+    w_x = np.bincount(rows.x_at, w, minlength=len(xs))
+    wx, w_xm = float(np.dot(w, rows.x)), float(np.dot(w, rows.x * rows.m))
+    wx_log_m, w_log_m = float(np.dot(w * rows.x, np.log(rows.m))), float(np.dot(w, np.log(rows.m)))
+    log_xs = np.log(xs)
+
+    def evaluate(theta):
+        p, scale = theta
+        pxs = p * xs
+        ll = (np.dot(w_x, pxs * log_xs - gammaln(pxs)) - p * wx * np.log(scale)
+              + p * wx_log_m - w_log_m - w_xm / scale)
+        d_p = np.dot(w_x * xs, log_xs - digamma(pxs)) - wx * np.log(scale) + wx_log_m
+        d_scale = -p * wx / scale + w_xm / scale ** 2
+        return -float(ll), -np.array([d_p, d_scale])
+    return evaluate
 
 
 def starts(x, m, w) -> list[list[float]]:
@@ -164,13 +229,12 @@ def fit(x, m, max_iterations: int = 1000, penalizer_coef: float = 0.0) -> FitRes
     if len(x) < 2:
         raise ModelFitError(f"Gamma-Gamma fit needs customers with repeat purchases of positive "
                             f"value; there {'is' if len(x) == 1 else 'are'} {len(x)}")
-    rows, weights = np.unique(np.column_stack([x, m]), axis=0, return_counts=True)
-    ux, um, w = rows[:, 0], rows[:, 1], weights.astype(float)
+    rows = distinct_rows(x, m)
+    natural = neg_log_likelihood(rows)
     penalty = penalizer_coef * len(x)
-    begin = starts(ux, um, w)
+    begin = starts(rows.x, rows.m, rows.w)
     try:
-        result = mle.maximise("Gamma-Gamma", ("p", "q", "scale"),
-                              lambda th: _neg_ll_grad_reparam(th, ux, um, w),
+        result = mle.maximise("Gamma-Gamma", ("p", "q", "scale"), _in_scale(natural),
                               begin, max_iterations, penalty)
     except ModelFitError as exc:
         if exc.limits != {"q": "∞"} and exc.at_bound != ("q",):
@@ -180,7 +244,7 @@ def fit(x, m, max_iterations: int = 1000, penalizer_coef: float = 0.0) -> FitRes
                                 "or a penalty (clv.penalizer_coef, e.g. 0.01), give a fit",
                                 at_bound=exc.at_bound, limits=exc.limits) from None
         limit = mle.maximise("Gamma-Gamma (no heterogeneity)", ("p", "scale"),
-                             lambda th: _limit_neg_ll_grad(th, ux, um, w),
+                             limit_neg_log_likelihood(rows),
                              [[p, scale * q / (q - 1)] for p, q, scale in begin], max_iterations, penalty)
         params = Params(limit.params["p"], math.inf, math.inf, limit.params["scale"])
         errors = {"p": limit.standard_errors["p"], "q": math.nan, "v": math.nan}
@@ -188,15 +252,10 @@ def fit(x, m, max_iterations: int = 1000, penalizer_coef: float = 0.0) -> FitRes
     fitted = result.params
     params = Params(fitted["p"], fitted["q"], fitted["scale"] * fitted["q"])
     require_q_above_one(params)
-    errors = _natural_errors(ux, um, w, params)
-    return FitResult(params, result.log_likelihood, len(x), errors, result.iterations)
-
-
-def _natural_errors(x, m, w, params: Params) -> dict[str, float]:
-    """Standard errors of (p, q, v) from the observed information in those parameters."""
-    errors = mle.standard_errors(lambda th: _neg_ll_grad(th, x, m, w),
-                                 np.array([params.p, params.q, params.v]))
-    return dict(zip(NAMES, (float(e) for e in errors)))
+    # standard errors of (p, q, v) from the observed information in those parameters
+    errors = mle.standard_errors(natural, np.array([params.p, params.q, params.v]))
+    return FitResult(params, result.log_likelihood, len(x),
+                     dict(zip(NAMES, (float(e) for e in errors))), result.iterations)
 
 
 def expected_spend(params: Params, x, m) -> np.ndarray:

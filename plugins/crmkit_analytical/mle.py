@@ -184,6 +184,18 @@ def maximise(model: str, names: Sequence[str],
                iterations=optimum.iterations)
 
 
+def dot(a, b) -> float:
+    """Σ a·b of two vectors, without BLAS (whose threads cost more than they save here)."""
+    return float(np.einsum("i,i->", a, b))
+
+
+def softplus_and_share(d):
+    """ln(1 + e^d) and the logistic 1/(1 + e^−d), sharing one exponential, for any d."""
+    e = np.exp(-np.abs(d))
+    inverse = 1.0 / (1.0 + e)
+    return np.maximum(d, 0.0) + np.log1p(e), np.where(d >= 0, inverse, e * inverse)
+
+
 def log_rising(y, x):
     """ln Γ(y+x) − ln Γ(y) (x ≥ 0), without cancellation for large y (Stirling's series beyond 1000)."""
     from scipy.special import gammaln
@@ -199,6 +211,24 @@ def log_rising(y, x):
         return 1 / (12 * v) - 1 / (360 * v ** 3) + 1 / (1260 * v ** 5)
 
     result[~small] = (yl - 0.5) * np.log1p(xl / yl) + xl * np.log(z) - xl + series(z) - series(yl)
+    return result
+
+
+def digamma_rising(y, x):
+    """ψ(y+x) − ψ(y) (x ≥ 0), the derivative of :func:`log_rising` in y, without cancellation
+    for large y (the asymptotic series of ψ beyond 1000)."""
+    from scipy.special import digamma
+
+    y, x = np.broadcast_arrays(np.asarray(y, dtype=float), np.asarray(x, dtype=float))
+    result = np.empty(y.shape)
+    small = y < 1000.0
+    result[small] = digamma(y[small] + x[small]) - digamma(y[small])
+    yl, xl = y[~small], x[~small]
+
+    def series(v):  # ψ(v) − ln v
+        return -1 / (2 * v) - 1 / (12 * v ** 2) + 1 / (120 * v ** 4) - 1 / (252 * v ** 6)
+
+    result[~small] = np.log1p(xl / yl) + series(yl + xl) - series(yl)
     return result
 
 

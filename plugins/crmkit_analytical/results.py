@@ -72,6 +72,37 @@ class CLVPrediction:
 
 
 @attrs.frozen
+class CLVPredictions:
+    """Every customer's CLV prediction as numpy arrays (one entry per customer, by customer id):
+    the summary (``x``, ``t_x``, ``T``, ``monetary_units`` in ten-thousandths), ``p_alive``,
+    ``expected_purchases``, and ``spend_cents`` / ``clv_cents`` in whole cents."""
+
+    customer_id: Any
+    external_id: list[str]
+    x: Any
+    t_x: Any
+    T: Any
+    monetary_units: Any
+    p_alive: Any
+    expected_purchases: Any
+    spend_cents: Any
+    clv_cents: Any
+
+    def __len__(self) -> int:
+        return len(self.x)
+
+    def rows(self) -> list[CLVPrediction]:
+        """One :class:`CLVPrediction` per customer."""
+        return [CLVPrediction(cid, ext, x, t_x, T, Decimal(m).scaleb(-4), alive, purchases,
+                              Decimal(spend).scaleb(-2), Decimal(clv).scaleb(-2))
+                for cid, ext, x, t_x, T, m, alive, purchases, spend, clv in zip(
+                    self.customer_id.tolist(), self.external_id, self.x.astype(int).tolist(),
+                    self.t_x.tolist(), self.T.tolist(), self.monetary_units.tolist(),
+                    self.p_alive.tolist(), self.expected_purchases.tolist(),
+                    self.spend_cents.tolist(), self.clv_cents.tolist())]
+
+
+@attrs.frozen
 class Score:
     """A satisfaction score (NPS, CSAT or CES) with its sample and the insufficient flag."""
 

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal
-from typing import Any
+from typing import Any, Iterator
 
 from sqlalchemy import case, distinct, func, literal, null, select
 
@@ -116,21 +116,34 @@ def query(config: dict[str, Any], as_of: dt.datetime, values=None):
             .order_by(scored.c.customer_id))
 
 
+def _monetary(config: dict[str, Any]):
+    """``(net units, frequency) -> Decimal`` monetary value as the config defines it."""
+    places = Decimal("0.0001")
+    if config["rfm"]["monetary"] == "mean":
+        return lambda net, frequency: (Decimal(int(net or 0)) / MONEY_SCALE
+                                       / frequency).quantize(places)
+    # whole money units → an exact decimal with the money scale's places
+    return lambda net, frequency: Decimal(int(net or 0)).scaleb(-MONEY_PLACES)
+
+
 def scores(conn, config: dict[str, Any], as_of: dt.datetime, values=None) -> list[RFMScore]:
     """Every scored customer, by customer id."""
-    mean = config["rfm"]["monetary"] == "mean"
-    rows = conn.execute(query(config, as_of, values))
-    places = Decimal("0.0001")
-    result = []
-    append = result.append
-    for cid, external_id, recency, frequency, net, r, f, m, segment in rows:
-        if mean:
-            monetary = (Decimal(int(net or 0)) / MONEY_SCALE / frequency).quantize(places)
-        else:  # whole money units → an exact decimal with the money scale's places
-            monetary = Decimal(int(net or 0)).scaleb(-MONEY_PLACES)
-        append(RFMScore(cid, external_id, int(recency), int(frequency), monetary, int(r), int(f),
-                        int(m), segment))
-    return result
+    monetary = _monetary(config)
+    return [RFMScore(cid, external_id, int(recency), int(frequency), monetary(net, frequency),
+                     int(r), int(f), int(m), segment)
+            for cid, external_id, recency, frequency, net, r, f, m, segment
+            in conn.execute(query(config, as_of, values))]
+
+
+def table_rows(conn, config: dict[str, Any], as_of: dt.datetime, values=None
+               ) -> Iterator[tuple]:
+    """Every scored customer as a tuple (external_id, recency_days, frequency, monetary, r, f,
+    m, segment), by customer id, streamed from the query (no object per customer)."""
+    monetary = _monetary(config)
+    for chunk in conn.execute(query(config, as_of, values)).partitions(10_000):
+        for _, external_id, recency, frequency, net, r, f, m, segment in chunk:
+            yield (external_id, int(recency), int(frequency), monetary(net, frequency), int(r),
+                   int(f), int(m), segment)
 
 
 def segment_counts(conn, config: dict[str, Any], as_of: dt.datetime, values=None

@@ -13,7 +13,7 @@ from decimal import Decimal
 
 from sqlalchemy import BigInteger, Float, Integer, String, bindparam, type_coerce
 from sqlalchemy.sql.elements import ColumnElement
-from sqlalchemy.types import TypeDecorator
+from sqlalchemy.types import NullType, TypeDecorator
 
 from crmkit.plugin import MONEY_SCALE, PortableExpression
 from crmkit.plugin import month_number  # noqa: F401  (the analytics modules import it from here)
@@ -72,10 +72,33 @@ _JSONText = PortableExpression.of(
     postgresql=("(CASE WHEN jsonb_typeof(({0})::jsonb -> {1}) IN ('string', 'number') "
                 "THEN ({0})::jsonb ->> {1} END)"))
 
+_DayKey = PortableExpression.of(
+    "DayKey", NullType(),
+    sqlite="substr({0}, 1, 10)",  # the stored text's UTC date: no date arithmetic
+    postgresql=_DayNumber.templates["postgresql"])
+
+# the stored text sorts as the instant does: 'YYYY-MM-DD' of the next day is its midnight
+_NextDay = PortableExpression.of(
+    "NextDay", NullType(),
+    sqlite="date(substr({0}, 1, 10), '+1 day')",
+    postgresql=("((date_trunc('day', ({0}) AT TIME ZONE 'UTC') + INTERVAL '1 day')"
+                " AT TIME ZONE 'UTC')"))
+
 
 def day_number(column) -> ColumnElement:
     """SQL: the UTC day number (integer) of a timestamp column."""
     return _DayNumber(column)
+
+
+def day_key(column) -> ColumnElement:
+    """SQL: a value equal for exactly the instants of one UTC day (cheaper than
+    :func:`day_number` where only equality matters, as in ``COUNT(DISTINCT …)``)."""
+    return _DayKey(column)
+
+
+def next_day_start(column) -> ColumnElement:
+    """SQL: midnight UTC after the instant in ``column``, comparable with timestamp columns."""
+    return _NextDay(column)
 
 
 def json_number(column, key: str) -> ColumnElement:

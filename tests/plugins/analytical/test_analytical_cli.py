@@ -81,6 +81,14 @@ def test_rfm(shop, run_cli):
     assert sum(int(r["customers"]) for r in grid) == 120
 
 
+def test_rfm_csv_streams_every_customer_as_the_api_scores_them(shop, run_cli):
+    rows = run_csv(run_cli, "rfm")
+    assert [(r["customer"], int(r["recency_days"]), int(r["frequency"]), r["monetary"],
+             int(r["r"]), int(r["f"]), int(r["m"]), r["segment"] or None) for r in rows] == [
+        (s.external_id, s.recency_days, s.frequency, str(s.monetary), s.r, s.f, s.m, s.segment)
+        for s in shop.plugin("analytical").rfm(at(AS_OF))]
+
+
 def test_clv_fit_document_shape(shop, run_cli):
     document = run_json(run_cli, "clv", "fit", "--time-unit", "week")
     assert set(document) == {"bgnbd", "gamma_gamma"}

@@ -11,11 +11,12 @@ import warnings
 from decimal import Decimal, getcontext
 from pathlib import Path
 
+import attrs
 import numpy as np
 import pytest
 
 from analytical_simulate import bgnbd_customers, gamma_gamma_means
-from crmkit_analytical import bgnbd, gammagamma
+from crmkit_analytical import bgnbd, gammagamma, mle
 from crmkit_analytical.errors import ModelFitError
 
 DATA = Path(__file__).parent / "data" / "cdnow_summary.csv"
@@ -280,8 +281,8 @@ def test_hundreds_of_purchases_raise_no_overflow_warnings():
     with warnings.catch_warnings(), np.errstate(all="raise", under="ignore"):
         warnings.simplefilter("error")
         values = [bgnbd.log_likelihood_terms(CDNOW_BG, x, t_x, T),
-                  bgnbd._neg_ll_grad(np.array([0.243, 4.414, 0.793, 2.426]), x, t_x, T,
-                                     np.ones(5))[1],
+                  bgnbd.neg_log_likelihood(bgnbd.distinct_rows(x, t_x, T))(
+                      np.array([0.243, 4.414, 0.793, 2.426]))[1],
                   bgnbd.p_alive(CDNOW_BG, x, t_x, T),
                   bgnbd.expected_purchases(CDNOW_BG, 52, x, t_x, T),
                   gammagamma.log_likelihood_terms(gg_params, x[1:], m[1:]),
@@ -326,3 +327,68 @@ def test_log_likelihoods_stay_exact_for_huge_parameters():
                      + (px - 1) * D(m).ln() + px * D(x).ln())
         got = gammagamma.log_likelihood_terms(gammagamma.Params(p, q, v), [x], [m])[0]
         assert got == pytest.approx(float(reference), abs=1e-9)
+
+
+def finite_difference_gradient(objective, log_theta: np.ndarray, step: float = 1e-6) -> np.ndarray:
+    """Central differences of ``objective`` in each log-parameter."""
+    gradient = []
+    for unit in np.eye(len(log_theta)) * step:
+        gradient.append((objective(log_theta + unit)[0] - objective(log_theta - unit)[0]) / (2 * step))
+    return np.array(gradient)
+
+
+@pytest.mark.parametrize("theta", [(0.243, 4.414, 0.793, 2.426), (2e8, 4e8, 0.793, 2.426),
+                                   (0.243, 4.414, 3e8, 1.6e10), (3e9, 5e9, 2e9, 7e10)],
+                         ids=["cdnow", "huge-r-alpha", "huge-a-b", "all-huge"])
+def test_bgnbd_analytic_gradient_matches_finite_differences(theta):
+    """The objective the optimiser sees (over ln θ, on distinct rows with weights) equals the
+    per-customer log-likelihood and its gradient equals central differences, near the
+    limits the identification check visits too."""
+    d = cdnow()
+    x, t_x, T = np.r_[d["x"], d["x"][:500]], np.r_[d["t_x"], d["t_x"][:500]], np.r_[d["T"], d["T"][:500]]
+    rows = bgnbd.distinct_rows(x, t_x, T)
+    assert len(rows.x) < len(x) and rows.w.sum() == len(x)
+    objective = mle.penalised(bgnbd.neg_log_likelihood(rows), 0.0)
+    log_theta = np.log(theta)
+    value, gradient = objective(log_theta)
+    assert -value == pytest.approx(bgnbd.log_likelihood(bgnbd.Params(*theta), x, t_x, T), abs=1e-8)
+    numeric = finite_difference_gradient(objective, log_theta)
+    assert gradient == pytest.approx(numeric, rel=1e-5, abs=1e-4)
+
+
+@pytest.mark.parametrize("theta", [(6.25, 3.74, 15.44), (4.0, 1e12, 2.5e13), (8e6, 3.97, 1e-5)],
+                         ids=["cdnow", "huge-q-v", "huge-p"])
+def test_gamma_gamma_analytic_gradient_matches_finite_differences(theta):
+    d = cdnow()
+    repeat = (d["x"] > 0) & (d["zbar"] > 0)
+    x, m = d["x"][repeat], d["zbar"][repeat]
+    objective = mle.penalised(gammagamma.neg_log_likelihood(gammagamma.distinct_rows(x, m)), 0.0)
+    log_theta = np.log(theta)
+    value, gradient = objective(log_theta)
+    assert -value == pytest.approx(gammagamma.log_likelihood(gammagamma.Params(*theta), x, m),
+                                   abs=1e-4 if theta[0] > 1e6 else 1e-8)
+    numeric = finite_difference_gradient(objective, log_theta)
+    assert gradient == pytest.approx(numeric, rel=1e-5, abs=1e-4)
+
+
+@pytest.mark.parametrize("base", ["cdnow", "simulated"])
+def test_every_starting_point_reaches_the_same_optimum(monkeypatch, base):
+    """Each data-driven start alone gives the parameters of the best-of-all fit (to 1e-6)."""
+    if base == "cdnow":
+        d = cdnow()
+        x, t_x, T, m = d["x"], d["t_x"], d["T"], d["zbar"]
+    else:
+        rng, x, t_x, T = simulated_base(seed=2)
+        m = np.zeros_like(x)
+        m[x > 0] = gamma_gamma_means(rng, x[x > 0], p=6.0, q=4.0, v=15.0)
+    bg, gg = bgnbd.fit(x, t_x, T), gammagamma.fit(x, m)
+    bg_starts, gg_starts = bgnbd.starts(x, t_x, T), gammagamma.starts
+    assert len(bg_starts) == 3
+    for start in bg_starts:
+        monkeypatch.setattr(bgnbd, "starts", lambda *args, start=start: [start])
+        alone = bgnbd.fit(x, t_x, T)
+        assert attrs.astuple(alone.params) == pytest.approx(attrs.astuple(bg.params), rel=1e-6)
+    for index in range(2):
+        monkeypatch.setattr(gammagamma, "starts", lambda *args, i=index: [gg_starts(*args)[i]])
+        alone = gammagamma.fit(x, m)
+        assert attrs.astuple(alone.params)[:3] == pytest.approx(attrs.astuple(gg.params)[:3], rel=1e-6)
