@@ -187,14 +187,18 @@ class CustomerService:
         with self.crm.read() as conn:
             return [to_customer(r) for r in conn.execute(query).mappings()]
 
-    def search(self, text: str | None, tag: str | None = None, limit: int = 100) -> list[Customer]:
+    def search(self, text: str | None, tag: str | None = None, limit: int = 100,
+               after: int | None = None) -> list[Customer]:
         """Customers whose name, email, external id or a tag contains ``text`` (any case), or
         whose phone contains its digits; with ``tag`` only customers carrying that tag.
 
-        Erased customers are never found.  Results are in id order.
+        Erased customers are never found.  Results are in id order; ``after`` (an internal
+        id, the last one of the previous page) starts past it.
         """
         c = tables.customers.c
         query = select(tables.customers).where(c.erased_at.is_(None)).order_by(c.id).limit(limit)
+        if after is not None:
+            query = query.where(c.id > after)
         if text is not None and text.strip():
             needle = normal_text(text.strip()).lower()
             matches = [func.lower(column).contains(needle, autoescape=True)

@@ -48,6 +48,10 @@ class ConflictError(CRMError):
     """A write conflicts with what is stored (for example a reused external id)."""
 
 
+class PreconditionFailed(ConflictError):
+    """A conditional change's precondition no longer holds (a stale ETag); nothing was written."""
+
+
 class ConsentError(CRMError):
     """An outbound contact was attempted on a channel without the customer's consent."""
 
@@ -66,5 +70,5 @@ class PermissionDenied(CRMError):
 
 __all__ = [
     "CRMError", "ValidationError", "ConfigError", "PluginError", "NotFound", "ConflictError",
-    "ConsentError", "DatabaseError", "Unauthenticated", "PermissionDenied",
+    "PreconditionFailed", "ConsentError", "DatabaseError", "Unauthenticated", "PermissionDenied",
 ]

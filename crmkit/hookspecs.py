@@ -161,6 +161,23 @@ def crmkit_sentiment_analysers():
     """
 
 
+# -- the HTTP API ---------------------------------------------------------------
+
+
+@hookspec
+def crmkit_routes(crm):
+    """Return this plugin's HTTP endpoints: a list of :class:`crmkit.plugin.Endpoint`.
+
+    They are mounted under ``/api/v1/<plugin name>/`` (an Endpoint's ``path`` is relative
+    to that), listed in ``/openapi.json``, and served by ``crmkit serve`` while the plugin
+    is enabled.  The core authenticates the caller, checks the Endpoint's ``permission``
+    and validates the query and body against its JSON Schemas before the handler runs;
+    handlers of every method but GET run inside one transaction whose audit actor is the
+    caller.  Raise crmkit errors (``NotFound``, ``ValidationError`` …) to answer with a
+    problem document.  Called once per change of the enabled plugins.
+    """
+
+
 # -- the write pipeline -------------------------------------------------------
 
 
@@ -307,4 +324,5 @@ __all__ = [
     "crmkit_react_customers", "crmkit_react_interactions", "crmkit_on_events",
     "crmkit_after_commit", "crmkit_sweep", "crmkit_timeline", "crmkit_merge_customers",
     "crmkit_export_customer", "crmkit_erase_customer", "crmkit_demo", "crmkit_demo_refresh",
+    "crmkit_routes",
 ]

@@ -105,6 +105,10 @@ _LAZY: dict[str, tuple[str, str]] = {
     "SentimentAnalyser": ("crmkit.sentiment", "SentimentAnalyser"),
     "detect_language": ("crmkit.sentiment", "detect_language"),
     "score_texts": ("crmkit.sentiment", "score_texts"),
+    # HTTP endpoints (the crmkit_routes hook).
+    "Endpoint": ("crmkit.web.endpoints", "Endpoint"),
+    "Call": ("crmkit.web.endpoints", "Call"),
+    "Reply": ("crmkit.web.endpoints", "Reply"),
     # Command-line helpers.
     "State": ("crmkit.cli.common", "State"),
     "pass_state": ("crmkit.cli.common", "pass_state"),
@@ -151,6 +155,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from .transaction import HookContext, Transaction
     from .types import (MAX_JSON_DEPTH, MONEY_SCALE, JSONType, Money, UTCDateTime, json_pointer,
                         json_problem, parse_json, to_currency, to_money)
+    from .web.endpoints import Call, Endpoint, Reply
 
 
 def __getattr__(name: str):

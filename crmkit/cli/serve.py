@@ -1,0 +1,40 @@
+"""``crmkit serve``: run the HTTP API (crmkit.web on uvicorn)."""
+
+from __future__ import annotations
+
+import os
+
+import click
+
+from .common import pass_state
+
+
+@click.command()
+@click.option("--host", default="127.0.0.1", show_default=True,
+              help="Address to listen on (0.0.0.0 for every interface).")
+@click.option("--port", type=click.IntRange(0, 65535), default=8000, show_default=True,
+              help="TCP port to listen on.")
+@click.option("--workers", type=click.IntRange(1), default=1, show_default=True,
+              help="Worker processes (each opens its own database connections; on SQLite "
+              "writes still take turns).")
+@pass_state
+def serve(state, host, port, workers) -> None:
+    """Serve the HTTP API (/api/v1, /openapi.json, /docs) on the --db database.
+
+    Clients authenticate with an API token (crmkit tokens create).  Stop with
+    Ctrl-C or SIGTERM: requests already being answered are finished first.
+
+    \b
+    Example:
+      crmkit --db postgresql+psycopg://crm@db/crm serve --host 0.0.0.0 --workers 4
+    """
+    import uvicorn
+
+    with state.open():  # a wrong URL or an outdated schema: one line now, not in every worker
+        pass
+    os.environ["CRMKIT_DATABASE_URL"] = state.db_url
+    os.environ["CRMKIT_PLUGINS"] = ",".join(state.local_plugins)
+    click.echo(f"crmkit API on http://{host}:{port}/api/v1 (documentation at /docs)", err=True)
+    uvicorn.run("crmkit.web.server:application", factory=True, host=host, port=port,
+                workers=workers, log_level="warning", access_log=False,
+                server_header=False)

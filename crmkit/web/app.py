@@ -1,0 +1,102 @@
+"""``create_app(crm)``: the ASGI application of ``crmkit serve`` (Starlette).
+
+Routes: ``/api/v1/...`` (the core's resources and every enabled plugin's endpoints, through
+:class:`crmkit.web.dispatch.Dispatcher`), ``/openapi.json``, ``/docs`` and ``/health``.
+A developer can mount the application inside their own ASGI app::
+
+    from starlette.applications import Starlette
+    from starlette.routing import Mount
+    crm = crmkit.CRM.open("sqlite:///crm.db")
+    app = Starlette(routes=[Mount("/crm", app=crmkit.web.create_app(crm))])
+"""
+
+from __future__ import annotations
+
+import contextlib
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from .dispatch import (MAX_BODY_BYTES, ApiError, ApiRequest, ApiResponse, Dispatcher, problem)
+from .endpoints import METHODS
+from .openapi import openapi_document
+
+
+def create_app(crm, *, max_body_bytes: int = MAX_BODY_BYTES, close_crm: bool = False
+               ) -> Starlette:
+    """The ASGI application serving ``crm``'s HTTP API.
+
+    ``max_body_bytes`` bounds a request body (413 beyond).  ``close_crm`` closes the CRM
+    when the application shuts down (``crmkit serve`` opens one per worker process);
+    otherwise the caller keeps owning it.
+    """
+    from .resources import core_endpoints
+
+    dispatcher = Dispatcher(crm, core_endpoints(), max_body_bytes)
+
+    async def api(request: Request) -> Response:
+        try:
+            body = await _read_body(request, max_body_bytes)
+        except ApiError as exc:
+            return _send(problem(exc.status, exc.detail, headers=exc.headers))
+        headers = {k.lower(): v for k, v in request.headers.items()}
+        answer = await run_in_threadpool(dispatcher.handle, ApiRequest(
+            request.method, request.path_params["path"], request.query_params.multi_items(),
+            headers, body))
+        return _send(answer)
+
+    async def health(request: Request) -> Response:
+        return JSONResponse({"status": "ok"})
+
+    async def openapi(request: Request) -> Response:
+        table = await run_in_threadpool(dispatcher.refresh)
+        return JSONResponse(openapi_document(table))
+
+    async def http_error(request: Request, exc: Exception) -> Response:
+        status = getattr(exc, "status_code", 500)
+        return _send(problem(status, str(getattr(exc, "detail", "")) or "no such page"))
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Any):
+        try:
+            yield
+        finally:
+            if close_crm:
+                crm.close()
+
+    routes = [
+        Route("/health", health, methods=["GET"]),
+        Route("/openapi.json", openapi, methods=["GET"]),
+        Route("/api/v1/{path:path}", api, methods=list(METHODS)),
+    ]
+    app = Starlette(routes=routes, lifespan=lifespan,
+                    exception_handlers={HTTPException: http_error})
+    app.state.dispatcher = dispatcher
+    return app
+
+
+def _send(answer: ApiResponse) -> Response:
+    return Response(answer.body, answer.status, dict(answer.headers), answer.media_type)
+
+
+async def _read_body(request: Request, limit: int) -> bytes:
+    """The request body, refused with 413 as soon as it is known to exceed ``limit`` bytes."""
+    too_large = ApiError(413, f"the request body is larger than {limit} bytes (the limit)")
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise too_large
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise too_large
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+__all__ = ["create_app"]

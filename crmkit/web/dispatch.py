@@ -1,0 +1,470 @@
+"""The dispatcher: from an HTTP request to an Endpoint's handler and back to JSON.
+
+Order of work for one request, each step answering with one RFC 9457 problem document when
+it refuses: match the route (404/405), authenticate the ``Authorization: Bearer`` token (401),
+check the endpoint's permission (403), validate the query and the JSON body against the
+endpoint's schemas (400 for malformed JSON, 422 with the JSON pointer of each problem), run
+the handler (every method but GET inside ``crm.run_transaction(..., actor=principal.handle)``,
+so the handler's writes commit together and are audited under the caller), and encode the
+result.  No stack trace ever reaches a client: an unexpected exception is logged and answered
+with a bare 500 problem.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import threading
+from typing import Any, Iterable, Mapping, Sequence
+
+import attrs
+from sqlalchemy.exc import IntegrityError
+
+from ..config import check_schema, describe_error, fill_defaults, schema_errors, schema_validator
+from ..errors import (ConfigError, ConflictError, ConsentError, CRMError, DatabaseError,
+                      NotFound, PermissionDenied, PluginError, PreconditionFailed,
+                      Unauthenticated, ValidationError)
+from ..models import jsonable
+from ..types import json_pointer, parse_json
+from . import idempotency
+from .endpoints import Call, Endpoint, Reply
+
+log = logging.getLogger("crmkit.web")
+
+API_PREFIX = "/api/v1"
+"""Where the API is mounted; core endpoints sit right under it, plugins' under ``/<plugin>/``."""
+MAX_BODY_BYTES = 1_048_576
+"""The largest request body accepted (413 beyond)."""
+PROBLEM_TYPE = "application/problem+json"
+
+_STATUS_TITLES = {400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found",
+                  405: "Method Not Allowed", 409: "Conflict", 412: "Precondition Failed",
+                  413: "Content Too Large", 415: "Unsupported Media Type",
+                  422: "Unprocessable Content", 500: "Internal Server Error",
+                  503: "Service Unavailable"}
+
+
+def error_status(exc: CRMError) -> int:
+    """The HTTP status of a crmkit error (by its class, else its nearest base class)."""
+    for cls in type(exc).__mro__:
+        status = _FAMILY_STATUS.get(cls)
+        if status:
+            return status
+    return 422
+
+
+_FAMILY_STATUS: dict[type, int] = {
+    ValidationError: 422, ConfigError: 422, ConsentError: 422, NotFound: 404,
+    ConflictError: 409, PreconditionFailed: 412, PluginError: 409, DatabaseError: 503,
+    Unauthenticated: 401, PermissionDenied: 403,
+}
+
+
+class ApiError(Exception):
+    """A refusal of the HTTP layer itself (no route, wrong method, malformed JSON, too large)."""
+
+    def __init__(self, status: int, detail: str, headers: Mapping[str, str] | None = None):
+        super().__init__(detail)
+        self.status = status
+        self.detail = detail
+        self.headers = dict(headers or {})
+
+
+@attrs.frozen
+class ApiRequest:
+    """What the dispatcher needs of one HTTP request (read by the ASGI side)."""
+
+    method: str
+    path: str
+    """The path below /api/v1, without the leading slash (``customers/C1``)."""
+    query: Sequence[tuple[str, str]]
+    headers: Mapping[str, str]
+    """Lower-case header names."""
+    body: bytes
+
+
+@attrs.frozen
+class ApiResponse:
+    """What the dispatcher answers: status, headers and encoded body."""
+
+    status: int
+    body: bytes
+    media_type: str = "application/json"
+    headers: Mapping[str, str] = attrs.field(factory=dict)
+
+
+def problem(status: int, detail: str, errors: list[dict[str, str]] | None = None,
+            headers: Mapping[str, str] | None = None) -> ApiResponse:
+    """An RFC 9457 problem document (``type`` about:blank, ``title`` the status's phrase);
+    ``errors`` lists each problem with its JSON ``pointer`` (body) or ``parameter`` (query)."""
+    document: dict[str, Any] = {"type": "about:blank", "title": _STATUS_TITLES.get(status, "Error"),
+                                "status": status, "detail": detail}
+    if errors:
+        document["errors"] = errors
+    return ApiResponse(status, encode(document), PROBLEM_TYPE, dict(headers or {}))
+
+
+def encode(data: Any) -> bytes:
+    """JSON bytes of handler data (Decimal as text, datetimes in ISO 8601, attrs objects)."""
+    return json.dumps(jsonable(data), ensure_ascii=False, separators=(",", ":")).encode()
+
+
+@attrs.frozen
+class Mounted:
+    """An Endpoint at its place: full path under /api/v1, mounting plugin, compiled matcher."""
+
+    endpoint: Endpoint
+    plugin: str | None
+    path: str
+    pattern: re.Pattern
+    body_validator: Any
+    query_validator: Any
+
+
+_PARAM = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
+
+
+def _compile(path: str) -> re.Pattern:
+    parts, last = [], 0
+    for match in _PARAM.finditer(path):
+        parts.append(re.escape(path[last:match.start()]))
+        parts.append(f"(?P<{match.group(1)}>[^/]+)")
+        last = match.end()
+    parts.append(re.escape(path[last:]))
+    return re.compile("".join(parts) + r"\Z")
+
+
+def mount(endpoint: Endpoint, plugin: str | None) -> Mounted:
+    """Place ``endpoint`` (of ``plugin``, or the core's) and compile its path and schemas."""
+    path = endpoint.path if plugin is None else f"{plugin}/{endpoint.path}".rstrip("/")
+    where = f"{endpoint.method} {API_PREFIX}/{path}"
+    validators = []
+    for kind, schema in (("body", endpoint.body_schema), ("query", endpoint.query_schema)):
+        if schema is None:
+            validators.append(None)
+            continue
+        check_schema(schema, f"{where} {kind} schema")
+        validators.append(schema_validator(schema))
+    return Mounted(endpoint, plugin, path, _compile(path), *validators)
+
+
+class Dispatcher:
+    """Routes API requests of one CRM to the endpoints of the core and the enabled plugins.
+
+    The table of endpoints is rebuilt when the enabled plugins change (checked on every
+    request), so enabling or disabling a plugin changes the API without a restart.
+    """
+
+    def __init__(self, crm, core: Iterable[Endpoint] = (), max_body_bytes: int = MAX_BODY_BYTES):
+        self.crm = crm
+        self.core = list(core)
+        self.max_body_bytes = max_body_bytes
+        self._table: list[Mounted] = []
+        self._table_key: Any = object()
+        self._lock = threading.Lock()
+
+    # -- the table ---------------------------------------------------------------------
+
+    def table(self) -> list[Mounted]:
+        """Every mounted endpoint for the plugin state last read (core first)."""
+        with self._lock:
+            key = self.crm._state_key
+            if key != self._table_key:
+                self._table = self._build()
+                self._table_key = key
+            return self._table
+
+    def refresh(self) -> list[Mounted]:
+        """Read the plugin state from the database, then :meth:`table`."""
+        with self.crm.read() as conn:
+            self.crm.refresh_plugins(conn)
+        return self.table()
+
+    def _build(self) -> list[Mounted]:
+        table = [mount(endpoint, None) for endpoint in self.core]
+        for name, endpoints in self.crm.hooks.call("crmkit_routes", None, crm=self.crm):
+            for endpoint in endpoints or ():
+                if not isinstance(endpoint, Endpoint):
+                    raise PluginError(f"plugin {name!r}: crmkit_routes must return Endpoint "
+                                      f"objects, got {type(endpoint).__name__}")
+                table.append(mount(endpoint, name))
+        seen: dict[tuple[str, str], str] = {}
+        for item in table:
+            key = (item.endpoint.method, _PARAM.sub("{}", item.path))
+            if key in seen:
+                raise PluginError(f"{item.endpoint.method} {API_PREFIX}/{item.path} is declared "
+                                  f"twice ({seen[key]} and {item.plugin or 'core'})")
+            seen[key] = item.plugin or "core"
+        return table
+
+    def match(self, method: str, path: str) -> tuple[Mounted, dict[str, str]]:
+        """The endpoint for ``method path`` and its path parameters; ApiError 404/405."""
+        allowed = []
+        for item in self.table():
+            found = item.pattern.match(path)
+            if found is None:
+                continue
+            if item.endpoint.method == method:
+                return item, found.groupdict()
+            allowed.append(item.endpoint.method)
+        if allowed:
+            raise ApiError(405, f"{method} is not allowed on {API_PREFIX}/{path} (allowed: "
+                           f"{', '.join(sorted(set(allowed)))})",
+                           {"Allow": ", ".join(sorted(set(allowed)))})
+        raise ApiError(404, f"no API route {API_PREFIX}/{path}")
+
+    # -- one request -------------------------------------------------------------------
+
+    def handle(self, request: ApiRequest) -> ApiResponse:
+        """Answer one request; never raises."""
+        try:
+            return self._handle(request)
+        except ApiError as exc:
+            return problem(exc.status, exc.detail, headers=exc.headers)
+        except CRMError as exc:
+            return self._error(exc, request)
+        except Exception:
+            log.exception("internal error answering %s %s/%s", request.method, API_PREFIX,
+                          request.path)
+            return problem(500, "internal error: the server logged the details")
+
+    def _error(self, exc: CRMError, request: ApiRequest) -> ApiResponse:
+        status = error_status(exc)
+        headers = {"WWW-Authenticate": "Bearer"} if status == 401 else {}
+        errors = None
+        if isinstance(exc, ValidationError) and exc.problems:
+            errors = problem_errors(exc.problems, _is_list_body(request.body))
+        if status >= 500:
+            log.error("%s %s/%s: %s", request.method, API_PREFIX, request.path, exc)
+        return problem(status, str(exc), errors, headers)
+
+    def _handle(self, request: ApiRequest) -> ApiResponse:
+        self.refresh()
+        principal = self.authenticate(request.headers)
+        item, params = self.match(request.method, request.path)
+        endpoint = item.endpoint
+        self.crm.auth.require(principal, endpoint.permission)
+        query = parse_query(item, request.query)
+        body = parse_body(item, request.body)
+        call = Call(self.crm, principal, item.plugin, params, query, body, request.headers)
+        if endpoint.method == "GET":
+            return reply(endpoint.handler(call), endpoint.status)
+        key = request.headers.get(idempotency.HEADER)
+        if key is not None and endpoint.method == "POST":
+            return self._idempotent(item, call, request, idempotency.checked_key(key))
+        command = f"api {endpoint.method} {API_PREFIX}/{item.path}"
+
+        def work(tx):
+            tx.command = command
+            return reply(endpoint.handler(call), endpoint.status)
+
+        return self.crm.run_transaction(work, actor=principal.handle)
+
+    def _idempotent(self, item: Mounted, call: Call, request: ApiRequest, key: str
+                    ) -> ApiResponse:
+        """Run a POST once per (caller, Idempotency-Key); see :mod:`crmkit.web.idempotency`."""
+        actor = call.principal.handle
+        request_hash = idempotency.fingerprint(request.method, request.path, request.query,
+                                               request.body)
+        with self.crm.read() as conn:
+            found = idempotency.stored(conn, actor, key)
+        if found is not None:
+            return _replayed(found, request_hash, key)
+        command = f"api POST {API_PREFIX}/{item.path}"
+
+        def work(tx):
+            tx.command = command
+            found = idempotency.stored(tx.conn, actor, key)  # committed while this one waited
+            if found is not None:
+                return found
+            answer = reply(item.endpoint.handler(call), item.endpoint.status)
+            if answer.status < 300:
+                idempotency.store(tx.conn, actor, key, request_hash, answer.status, answer.body,
+                                  dict(answer.headers), tx.now())
+            return answer
+
+        try:
+            answer = self.crm.run_transaction(work, actor=actor)
+        except IntegrityError:
+            with self.crm.read() as conn:
+                found = idempotency.stored(conn, actor, key)
+            if found is None:
+                raise
+            answer = found  # a concurrent request with this key committed first
+        return _replayed(answer, request_hash, key) if isinstance(answer, dict) else answer
+
+    def authenticate(self, headers: Mapping[str, str]):
+        """The Principal of the request's bearer token (Unauthenticated without a valid one)."""
+        from ..errors import Unauthenticated
+
+        scheme, _, secret = headers.get("authorization", "").strip().partition(" ")
+        if scheme.lower() != "bearer" or not secret.strip():
+            raise Unauthenticated("send an API token as 'Authorization: Bearer TOKEN' "
+                                  "(`crmkit tokens create --staff HANDLE`)")
+        return self.crm.auth.authenticate_token(secret.strip())
+
+
+def _replayed(found: dict[str, Any], request_hash: str, key: str) -> ApiResponse:
+    if found["request_hash"] != request_hash:
+        raise idempotency.mismatch(key)
+    return ApiResponse(found["status"], found["response"].encode("utf-8"),
+                       headers={**found["headers"], "Idempotent-Replayed": "true"})
+
+
+def reply(result: Any, status: int) -> ApiResponse:
+    """Encode a handler's result (data, or a :class:`Reply` with its own status and headers)."""
+    headers: Mapping[str, str] = {}
+    if isinstance(result, Reply):
+        status, headers, result = result.status, dict(result.headers), result.body
+    if status == 204:
+        return ApiResponse(204, b"", headers=headers)
+    return ApiResponse(status, encode(result), headers=headers)
+
+
+# -- request parsing ------------------------------------------------------------------------
+
+
+def parse_body(item: Mounted, raw: bytes) -> Any:
+    """The request's JSON body validated against the endpoint's body schema (None if empty)."""
+    if not raw.strip():
+        if item.body_validator is not None:
+            _raise_schema_errors(item.body_validator, None, "body", item)
+        return None
+    if item.body_validator is None:
+        raise ValidationError(f"{item.endpoint.method} {API_PREFIX}/{item.path} takes no "
+                              "request body", [("body", "", "no body is accepted here")])
+    try:
+        body = parse_json(raw.decode("utf-8"))
+    except UnicodeDecodeError as exc:
+        raise ApiError(400, f"the request body is not UTF-8 (byte {exc.start})") from None
+    except json.JSONDecodeError as exc:
+        raise ApiError(400, f"the request body is not valid JSON: {exc.msg} at line "
+                       f"{exc.lineno} column {exc.colno}") from None
+    except ValueError as exc:
+        raise ApiError(400, f"the request body is not acceptable JSON: {exc}") from None
+    return _raise_schema_errors(item.body_validator, body, "body", item)
+
+
+def _raise_schema_errors(validator, document: Any, where: str, item: Mounted) -> Any:
+    if document is None:
+        raise ValidationError("a JSON request body is required",
+                              [(where, "", "required: a JSON document")])
+    document = fill_defaults(validator.schema, document)
+    errors = schema_errors(validator, document, f"{API_PREFIX}/{item.path} {where} schema")
+    if errors:
+        problems = [(where, *_split_described(describe_error(e))) for e in errors]
+        raise ValidationError.from_problems(problems)
+    return document
+
+
+def _split_described(text: str) -> tuple[str, str]:
+    """``"/a/b: message"`` → ``("/a/b", "message")`` (describe_error's form)."""
+    pointer, _, message = text.partition(": ")
+    return ("" if pointer == "/" else pointer), message
+
+
+def parse_query(item: Mounted, pairs: Sequence[tuple[str, str]]) -> dict[str, Any]:
+    """The query parameters, coerced to their declared types and validated (defaults filled).
+
+    A parameter given twice is refused unless the schema declares it an array.
+    """
+    schema = item.endpoint.query_schema
+    if schema is None:
+        if pairs:
+            raise ValidationError(f"{API_PREFIX}/{item.path} takes no query parameters",
+                                  [("query", pairs[0][0], "unknown parameter (allowed: none)")])
+        return {}
+    properties = schema.get("properties", {})
+    problems: list[tuple[str, str, str]] = []
+    query: dict[str, Any] = {}
+    for name, text in pairs:
+        declared = properties.get(name, {})
+        if declared.get("type") == "array":
+            query.setdefault(name, []).append(_coerce(text, declared.get("items", {}), name,
+                                                      problems))
+        elif name in query:
+            problems.append(("query", name, "given more than once"))
+        else:
+            query[name] = _coerce(text, declared, name, problems)
+    if problems:
+        raise ValidationError.from_problems(problems)
+    query = fill_defaults(schema, query)
+    errors = schema_errors(item.query_validator, query, f"{API_PREFIX}/{item.path} query schema")
+    if errors:
+        found = []
+        for error in errors:
+            pointer, message = _split_described(describe_error(error))
+            found.append(("query", pointer.lstrip("/").split("/")[0], message))
+        raise ValidationError.from_problems(found)
+    return query
+
+
+_TRUE, _FALSE = ("true", "1", "yes"), ("false", "0", "no")
+
+
+def _coerce(text: str, schema: dict[str, Any], name: str, problems: list) -> Any:
+    kind = schema.get("type")
+    try:
+        if kind == "integer":
+            return int(text.strip())
+        if kind == "number":
+            value = float(text.strip())
+            if value != value or value in (float("inf"), float("-inf")):
+                raise ValueError
+            return value
+    except ValueError:
+        problems.append(("query", name, f"{text!r} is not {'an integer' if kind == 'integer' else 'a number'}"))
+        return text
+    if kind == "boolean":
+        if text.lower() in _TRUE:
+            return True
+        if text.lower() in _FALSE:
+            return False
+        problems.append(("query", name, f"{text!r} is not a boolean (true or false)"))
+    return text
+
+
+# -- problems -----------------------------------------------------------------------------
+
+
+_ROW = re.compile(r"row (\d+)\Z")
+_SUB_POINTER = re.compile(r"(/[^:\s]*): (.*)\Z", re.S)
+
+
+def problem_errors(problems: Iterable[tuple[str, str, str]], list_body: bool
+                   ) -> list[dict[str, str]]:
+    """The ``errors`` member of a problem document: each ValidationError problem with the JSON
+    pointer into the request body (or the query ``parameter``) it is about.
+
+    Problems of the request checks carry their pointer already (``("body", "/a/b", …)``); those
+    of the write pipeline name a field of a record (``("customer", "email", …)`` for a single
+    body, ``("row 3", "kind", …)`` for the third element of a list body), and a field's own
+    ``/pointer: message`` (attributes, payloads) extends the pointer.
+    """
+    errors = []
+    for where, field, message in problems:
+        if where in ("query", "header"):
+            errors.append({"parameter" if where == "query" else "header": field,
+                           "detail": message})
+            continue
+        if where == "body":
+            errors.append({"pointer": field, "detail": message})
+            continue
+        row = _ROW.match(where)
+        base = json_pointer([str(int(row.group(1)) - 1)]) if row and list_body else ""
+        pointer = base if field in ("", "row") else base + json_pointer([field])
+        sub = _SUB_POINTER.match(message)
+        if sub:
+            pointer, message = pointer + ("" if sub.group(1) == "/" else sub.group(1)), sub.group(2)
+        errors.append({"pointer": pointer, "detail": message})
+    return errors
+
+
+def _is_list_body(raw: bytes) -> bool:
+    return raw.lstrip()[:1] == b"["
+
+
+__all__ = ["API_PREFIX", "MAX_BODY_BYTES", "PROBLEM_TYPE", "ApiError", "ApiRequest",
+           "ApiResponse", "Dispatcher", "Mounted", "error_status", "mount", "problem",
+           "problem_errors", "parse_body", "parse_query", "reply", "encode"]

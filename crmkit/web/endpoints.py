@@ -1,0 +1,95 @@
+"""Declared HTTP endpoints, framework-neutral: what the core and every plugin mount under /api/v1.
+
+A plugin returns a list of :class:`Endpoint` from its ``crmkit_routes(crm)`` hook; they are
+mounted under ``/api/v1/<plugin>/``.  The core's own resources are Endpoint lists too.  The
+dispatcher (:mod:`crmkit.web.dispatch`) authenticates the caller, checks ``permission``,
+validates the query and the body against their JSON Schemas, runs the handler (inside
+``crm.run_transaction(..., actor=principal.handle)`` for every method but GET) and turns
+crmkit errors into RFC 9457 problem documents.
+"""
+
+from __future__ import annotations
+
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Any, Callable, Mapping
+
+import attrs
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ..app import CRM
+    from ..auth import Principal
+
+METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
+"""The HTTP methods an Endpoint may declare."""
+
+
+def _check_method(instance, attribute, value) -> None:
+    if value not in METHODS:
+        raise ValueError(f"Endpoint method {value!r} is not one of {', '.join(METHODS)}")
+
+
+def _check_path(instance, attribute, value) -> None:
+    if not isinstance(value, str) or value.startswith("/") or "//" in value:
+        raise ValueError(f"Endpoint path {value!r} must be relative to its mount "
+                         "(\"leads/{external_id}\", no leading or double slash)")
+
+
+@attrs.frozen
+class Endpoint:
+    """One HTTP operation: method, path (relative to its mount), handler, permission, schemas.
+
+    ``handler(call)`` returns JSON-able data (sent with ``status``) or a :class:`Reply`.
+    ``body_schema`` and ``query_schema`` are JSON Schemas (Draft 2020-12) checked before the
+    handler runs; query values are coerced to the integer/number/boolean types the query
+    schema declares.  ``response_schema`` documents the success body in ``/openapi.json``.
+    """
+
+    method: str = attrs.field(validator=_check_method)
+    path: str = attrs.field(validator=_check_path)
+    handler: Callable[["Call"], Any]
+    permission: str
+    summary: str
+    body_schema: dict | None = None
+    query_schema: dict | None = None
+    response_schema: dict | None = None
+    status: int = 200
+
+
+@attrs.frozen
+class Reply:
+    """A handler's answer when it needs its own status or headers (``ETag``, ``Location``)."""
+
+    body: Any
+    status: int = 200
+    headers: Mapping[str, str] = attrs.field(factory=lambda: MappingProxyType({}))
+
+
+@attrs.frozen
+class Call:
+    """What a handler receives: the CRM, who is calling, and the validated request."""
+
+    crm: "CRM"
+    principal: "Principal"
+    plugin: str | None
+    """The plugin that mounted the endpoint (``"operational"``); None for the core's routes."""
+    path_params: dict[str, str]
+    query: dict[str, Any]
+    """The query parameters, validated against the endpoint's query schema (defaults filled)."""
+    body: Any
+    """The request body, parsed and validated against the endpoint's body schema, or None."""
+    headers: Mapping[str, str] = attrs.field(factory=lambda: MappingProxyType({}))
+    """The request headers (lower-case names)."""
+
+    def api(self) -> Any:
+        """The public API of the mounting plugin (``crm.plugin(call.plugin)``)."""
+        if self.plugin is None:
+            raise ValueError("a core endpoint has no plugin API")
+        return self.crm.plugin(self.plugin)
+
+    def require(self, permission: str, resource: dict | None = None) -> None:
+        """Raise PermissionDenied (or NotFound for a row the caller may not see) unless the
+        caller holds ``permission`` (on ``resource``): ``crm.auth.require(principal, …)``."""
+        self.crm.auth.require(self.principal, permission, resource)
+
+
+__all__ = ["METHODS", "Endpoint", "Reply", "Call"]

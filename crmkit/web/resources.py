@@ -1,0 +1,371 @@
+"""The core's resources under /api/v1, declared as Endpoints like every plugin's.
+
+Every write goes through the same Python services as the CLI (``crm.customers``,
+``crm.interactions``, ``crm.plugins``), so the same pipeline, hooks, validation and audit
+apply; the dispatcher runs each write in one transaction audited under the caller.  Customers
+are named by external id in every URL and body; personal fields are masked for callers
+without ``customers.pii`` (``crm.auth.mask_pii``).
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+from typing import Any
+
+from sqlalchemy import select
+
+from .. import tables
+from ..clock import parse_timestamp
+from ..config import describe_error, fill_defaults, schema_errors, schema_validator
+from ..errors import NotFound, PreconditionFailed, ValidationError
+from ..models import Customer, jsonable, to_customer
+from ..types import IDENTIFIER, text_problem
+from .endpoints import Call, Endpoint, Reply
+
+MAX_PAGE_SIZE = 200
+"""The most items one page of a listing holds (``limit`` above it is refused)."""
+DEFAULT_PAGE_SIZE = 50
+MAX_BATCH = 1000
+"""The most interactions one ``POST /api/v1/interactions`` list may hold."""
+
+_TEXT = {"type": ["string", "null"]}
+_CUSTOMER_PROPERTIES: dict[str, Any] = {
+    "external_id": {"type": "string", "minLength": 1, "maxLength": 200},
+    "name": {"type": ["string", "null"], "maxLength": 300},
+    "type": {"enum": ["person", "organisation"]},
+    "email": {"type": ["string", "null"], "maxLength": 320},
+    "phone": {"type": ["string", "null"], "maxLength": 64},
+    "organisation": {"type": ["string", "null"], "maxLength": 200,
+                     "description": "the external id of the organisation a person belongs to"},
+    "preferred_channel": {"type": ["string", "null"], "maxLength": 40},
+    "lifecycle_stage": {"type": ["string", "null"], "maxLength": 40},
+    "tags": {"type": "array", "items": {"type": "string", "minLength": 1}},
+    "attributes": {"type": "object",
+                   "description": "validated against the customer attributes schema"},
+}
+CUSTOMER_CREATE = {"type": "object", "required": ["external_id"],
+                   "properties": _CUSTOMER_PROPERTIES, "additionalProperties": False}
+CUSTOMER_PATCH = {"type": "object", "minProperties": 1, "additionalProperties": False,
+                  "properties": {k: v for k, v in _CUSTOMER_PROPERTIES.items()
+                                 if k != "external_id"}}
+CUSTOMER = {"type": "object", "properties": {
+    **_CUSTOMER_PROPERTIES,
+    "created_at": {"type": "string", "format": "date-time"},
+    "updated_at": {"type": "string", "format": "date-time"},
+    "erased_at": {"type": ["string", "null"], "format": "date-time"}}}
+PAGE = {"type": "integer", "minimum": 1, "maximum": MAX_PAGE_SIZE, "default": DEFAULT_PAGE_SIZE}
+
+
+def _page_of(item: dict[str, Any], cursor: str = "next_cursor") -> dict[str, Any]:
+    return {"type": "object", "properties": {"items": {"type": "array", "items": item},
+                                             cursor: {"type": ["string", "integer", "null"]}}}
+
+
+_INTERACTION_PROPERTIES: dict[str, Any] = {
+    "customer": {"type": "string", "minLength": 1, "maxLength": 200,
+                 "description": "the customer's external id"},
+    "occurred_at": {"type": "string", "description": "ISO 8601 (default: now)"},
+    "kind": {"type": "string", "minLength": 1, "maxLength": 40, "default": "purchase"},
+    "channel": _TEXT,
+    "direction": {"enum": ["inbound", "outbound"]},
+    "amount": {"type": ["string", "number", "null"],
+               "description": "exact decimal; text keeps every digit"},
+    "currency": _TEXT,
+    "external_id": _TEXT,
+    "payload": {"type": ["object", "null"]},
+}
+INTERACTION_IN = {"type": "object", "required": ["customer"],
+                  "properties": _INTERACTION_PROPERTIES, "additionalProperties": False}
+INTERACTIONS_IN = {"oneOf": [INTERACTION_IN, {"type": "array", "minItems": 1,
+                                              "maxItems": MAX_BATCH, "items": INTERACTION_IN}]}
+INTERACTION = {"type": "object", "properties": {
+    "id": {"type": "integer"}, **_INTERACTION_PROPERTIES, "actor": _TEXT,
+    "recorded_at": {"type": "string", "format": "date-time"}}}
+EVENT = {"type": "object", "properties": {
+    "id": {"type": "integer"}, "type": {"type": "string"}, "customer": _TEXT,
+    "occurred_at": {"type": "string"}, "source": {"type": "string"},
+    "payload": {"type": "object"}}}
+
+
+# -- customers ------------------------------------------------------------------------------
+
+
+def customer_document(crm, customer: Customer) -> dict[str, Any]:
+    """A customer as the API shows it: external ids only (the organisation's too)."""
+    organisation = None
+    if customer.organisation_id is not None:
+        organisation = crm.customers.external_ids_by_id([customer.organisation_id]).get(
+            customer.organisation_id)
+    return {"external_id": customer.external_id, "type": customer.type, "name": customer.name,
+            "email": customer.email, "phone": customer.phone, "organisation": organisation,
+            "preferred_channel": customer.preferred_channel,
+            "lifecycle_stage": customer.lifecycle_stage, "tags": list(customer.tags),
+            "attributes": customer.attributes, "created_at": customer.created_at,
+            "updated_at": customer.updated_at, "erased_at": customer.erased_at}
+
+
+def etag(document: dict[str, Any]) -> str:
+    """The entity tag of a customer document: a hash of every stored field (quoted)."""
+    text = json.dumps(jsonable(document), sort_keys=True, ensure_ascii=False)
+    return '"' + hashlib.sha256(text.encode()).hexdigest()[:32] + '"'
+
+
+def _shown(call: Call, customer: Customer, status: int = 200,
+           headers: dict[str, str] | None = None) -> Reply:
+    document = customer_document(call.crm, customer)
+    tag = etag(document)
+    return Reply(call.crm.auth.mask_pii(call.principal, document), status,
+                 {"ETag": tag, **(headers or {})})
+
+
+def _external_id(call: Call) -> str:
+    value = call.path_params["external_id"]
+    problem = text_problem(value, IDENTIFIER)
+    if problem is not None:
+        raise NotFound(f"no customer {value!r}")
+    return value
+
+
+def encode_cursor(last_id: int) -> str:
+    """An opaque page cursor: the position after the last item shown."""
+    return base64.urlsafe_b64encode(f"c{last_id}".encode()).decode().rstrip("=")
+
+
+def decode_cursor(text: str) -> int:
+    """The position a cursor of :func:`encode_cursor` stands for; a ValidationError otherwise."""
+    try:
+        raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4)).decode()
+        if raw[:1] == "c" and raw[1:].isdigit():
+            return int(raw[1:])
+    except ValueError:
+        pass
+    raise ValidationError(f"cursor {text!r} is not a cursor this API handed out",
+                          [("query", "cursor", "not a cursor this API handed out (pass "
+                            "next_cursor of the previous page)")])
+
+
+def search_customers(call: Call) -> dict[str, Any]:
+    q, tag, limit = call.query.get("q"), call.query.get("tag"), call.query["limit"]
+    for name, value in (("q", q), ("tag", tag)):
+        problem = None if value is None else text_problem(value)
+        if problem is not None:
+            raise ValidationError(f"query parameter {name}: {problem}",
+                                  [("query", name, problem)])
+    after = decode_cursor(call.query["cursor"]) if "cursor" in call.query else None
+    found = call.crm.customers.search(q, tag=tag, limit=limit + 1, after=after)
+    page = found[:limit]
+    items = [call.crm.auth.mask_pii(call.principal, customer_document(call.crm, c)) for c in page]
+    more = len(found) > limit
+    return {"items": items, "next_cursor": encode_cursor(page[-1].id) if more else None}
+
+
+def create_customer(call: Call) -> Reply:
+    body = dict(call.body)
+    customer = call.crm.customers.add(body.pop("external_id"), body.pop("name", None), **body)
+    return _shown(call, customer, 201,
+                  {"Location": f"/api/v1/customers/{customer.external_id}"})
+
+
+def get_customer(call: Call) -> Reply:
+    return _shown(call, call.crm.customers.get(_external_id(call)))
+
+
+def patch_customer(call: Call) -> Reply:
+    external_id = _external_id(call)
+    crm = call.crm
+    tx = crm.current_transaction()
+    c = tables.customers
+    row = tx.conn.execute(select(c).where(c.c.external_id == external_id)
+                          .with_for_update()).mappings().first()
+    if row is None:
+        crm.customers.get(external_id)  # NotFound, naming the merge when there was one
+    wanted = call.headers.get("if-match")
+    if wanted is not None:
+        current = etag(customer_document(crm, to_customer(row)))
+        tags = [t.strip() for t in wanted.split(",")]
+        if "*" not in tags and current not in tags:
+            raise PreconditionFailed(
+                f"customer {external_id!r} changed since the ETag {wanted} was read (now "
+                f"{current}): GET it again and repeat the change; nothing was written")
+    return _shown(call, crm.customers.update(external_id, **call.body))
+
+
+def customer_timeline(call: Call) -> list[dict[str, Any]]:
+    entries = call.crm.customers.timeline(_external_id(call), call.query["limit"])
+    shown = [jsonable(entry) for entry in entries]
+    if not call.crm.auth.allowed(call.principal, "customers.pii"):
+        for entry in shown:  # audit details hold old and new personal values
+            entry["details"] = {}
+    return shown
+
+
+def merge_customer(call: Call) -> Reply:
+    keep = call.crm.customers.merge(_external_id(call), call.body["duplicate"])
+    return _shown(call, keep)
+
+
+def erase_customer(call: Call) -> Reply:
+    return _shown(call, call.crm.customers.erase(_external_id(call)))
+
+
+def export_customer(call: Call) -> dict[str, Any]:
+    call.require("customers.pii")
+    external_id = _external_id(call)
+    return call.crm.run_transaction(lambda tx: call.crm.customers.export_data(external_id),
+                                    actor=call.principal.handle)
+
+
+# -- interactions ---------------------------------------------------------------------------
+
+
+def interaction_document(interaction, customer: str | None) -> dict[str, Any]:
+    """An interaction as the API shows it (its customer by external id)."""
+    document = jsonable(interaction)
+    document.pop("customer_id")
+    return {"id": document.pop("id"), "customer": customer, **document}
+
+
+def _interaction_rows(call: Call, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    now = call.crm.clock.now()
+    problems = []
+    rows = []
+    for index, item in enumerate(items):
+        row = dict(item, actor=call.principal.handle)
+        text = row.get("occurred_at")
+        if text is None:
+            row["occurred_at"] = now
+        else:
+            try:
+                row["occurred_at"] = parse_timestamp(text, "occurred_at")
+            except ValidationError as exc:
+                problems.append((f"row {index + 1}", "occurred_at",
+                                 str(exc).removeprefix("occurred_at: ")))
+        rows.append(row)
+    if problems:
+        raise ValidationError.from_problems(problems)
+    return rows
+
+
+def record_interactions(call: Call) -> Reply:
+    crm = call.crm
+    if isinstance(call.body, dict):
+        row = _interaction_rows(call, [call.body])[0]
+        interaction = crm.interactions.record(**row)
+        return Reply(interaction_document(interaction, row["customer"]), 201)
+    rows = _interaction_rows(call, call.body)
+    result = crm.interactions.record_many(rows, batch_size=MAX_BATCH, atomic=True)
+    return Reply({"created": result.created, "unchanged": result.unchanged}, 201)
+
+
+def list_interactions(call: Call) -> dict[str, Any]:
+    query = call.query
+    since = parse_timestamp(query["since"], "since") if "since" in query else None
+    found = call.crm.interactions.list(customer=query.get("customer"), kind=query.get("kind"),
+                                       since=since, limit=query["limit"])
+    external = call.crm.customers.external_ids_by_id(i.customer_id for i in found)
+    return {"items": [interaction_document(i, external.get(i.customer_id)) for i in found]}
+
+
+# -- events and plugins ---------------------------------------------------------------------
+
+
+def list_events(call: Call) -> dict[str, Any]:
+    query = call.query
+    found = call.crm.events.list(type=query.get("type"), after_id=query.get("after"),
+                                 limit=query["limit"])
+    external = call.crm.customers.external_ids_by_id(e.customer_id for e in found)
+    items = [{"id": e.id, "type": e.type, "customer": external.get(e.customer_id),
+              "occurred_at": e.occurred_at, "source": e.source, "payload": e.payload}
+             for e in found]
+    return {"items": items, "next_after": found[-1].id if found else query.get("after")}
+
+
+def list_plugins(call: Call) -> list[Any]:
+    return [jsonable(status) for status in call.crm.plugins.list()]
+
+
+def plugin_config(call: Call) -> dict[str, Any]:
+    return call.crm.plugins.config(call.path_params["name"])
+
+
+def put_plugin_config(call: Call) -> dict[str, Any]:
+    name = call.path_params["name"]
+    schema = call.crm.plugins.schema(name)
+    document = fill_defaults(schema, call.body)
+    errors = schema_errors(schema_validator(schema), document, f"plugin {name!r} config schema")
+    if errors:
+        problems = []
+        for error in errors:
+            pointer, _, message = describe_error(error).partition(": ")
+            problems.append(("body", "" if pointer == "/" else pointer, message))
+        raise ValidationError.from_problems(problems)
+    return call.crm.plugins.configure(name, call.body)
+
+
+def _query(properties: dict[str, Any]) -> dict[str, Any]:
+    return {"type": "object", "properties": properties, "additionalProperties": False}
+
+
+def core_endpoints() -> list[Endpoint]:
+    """The core's resources under /api/v1."""
+    text = {"type": "string", "minLength": 1, "maxLength": 200}
+    return [
+        Endpoint("GET", "customers", search_customers, "customers.read",
+                 "Search customers by name, email, phone, external id or tag (cursor pages).",
+                 query_schema=_query({"q": {"type": "string", "maxLength": 200}, "tag": text,
+                                      "limit": PAGE, "cursor": {"type": "string"}}),
+                 response_schema=_page_of(CUSTOMER)),
+        Endpoint("POST", "customers", create_customer, "customers.write",
+                 "Create a customer.", body_schema=CUSTOMER_CREATE, response_schema=CUSTOMER,
+                 status=201),
+        Endpoint("GET", "customers/{external_id}", get_customer, "customers.read",
+                 "One customer (with its ETag).", response_schema=CUSTOMER),
+        Endpoint("PATCH", "customers/{external_id}", patch_customer, "customers.write",
+                 "Change fields of a customer (If-Match: its ETag; attributes merge key by key).",
+                 body_schema=CUSTOMER_PATCH, response_schema=CUSTOMER),
+        Endpoint("GET", "customers/{external_id}/timeline", customer_timeline,
+                 "customers.read", "The customer's timeline, newest first, from every plugin.",
+                 query_schema=_query({"limit": PAGE}),
+                 response_schema={"type": "array", "items": {"type": "object"}}),
+        Endpoint("POST", "customers/{external_id}/merge", merge_customer, "customers.merge",
+                 "Merge a duplicate customer into this one (every plugin's rows move).",
+                 body_schema={"type": "object", "required": ["duplicate"],
+                              "additionalProperties": False,
+                              "properties": {"duplicate": {**text, "description":
+                                                           "the duplicate's external id"}}},
+                 response_schema=CUSTOMER),
+        Endpoint("POST", "customers/{external_id}/erase", erase_customer, "customers.erase",
+                 "Erase the customer's personal data in every table (privacy request).",
+                 response_schema=CUSTOMER),
+        Endpoint("GET", "customers/{external_id}/export", export_customer, "customers.export",
+                 "Everything held about the customer (privacy access request; recorded).",
+                 response_schema={"type": "object"}),
+        Endpoint("POST", "interactions", record_interactions, "interactions.write",
+                 "Record one interaction, or a list of them atomically.",
+                 body_schema=INTERACTIONS_IN, response_schema=INTERACTION, status=201),
+        Endpoint("GET", "interactions", list_interactions, "interactions.read",
+                 "Interactions, newest first, of a customer, a kind, since a time.",
+                 query_schema=_query({"customer": text, "kind": text,
+                                      "since": {"type": "string"}, "limit": PAGE}),
+                 response_schema=_page_of(INTERACTION)),
+        Endpoint("GET", "events", list_events, "events.read",
+                 "Stored domain events after an event id, oldest first (for pollers).",
+                 query_schema=_query({"after": {"type": "integer", "minimum": 0},
+                                      "type": text, "limit": PAGE}),
+                 response_schema=_page_of(EVENT, "next_after")),
+        Endpoint("GET", "plugins", list_plugins, "plugins.read",
+                 "Installed plugins: version, status, requirements.",
+                 response_schema={"type": "array", "items": {"type": "object"}}),
+        Endpoint("GET", "plugins/{name}/config", plugin_config, "plugins.read",
+                 "A plugin's stored configuration.", response_schema={"type": "object"}),
+        Endpoint("PUT", "plugins/{name}/config", put_plugin_config, "plugins.configure",
+                 "Replace an enabled plugin's configuration (checked against its JSON Schema).",
+                 body_schema={"type": "object"}, response_schema={"type": "object"}),
+    ]
+
+
+__all__ = ["MAX_PAGE_SIZE", "DEFAULT_PAGE_SIZE", "MAX_BATCH", "core_endpoints",
+           "customer_document", "interaction_document", "etag", "encode_cursor",
+           "decode_cursor"]

@@ -1,0 +1,29 @@
+"""The application ``crmkit serve`` runs in each uvicorn worker process.
+
+uvicorn imports :func:`application` by name in every worker; the database URL and the local
+plugin modules come from the environment ``crmkit serve`` sets (``CRMKIT_DATABASE_URL``,
+``CRMKIT_PLUGINS``), the same variables the CLI reads.
+"""
+
+from __future__ import annotations
+
+import os
+
+from starlette.applications import Starlette
+
+from .app import create_app
+
+
+def application() -> Starlette:
+    """Open the CRM named by the environment and build its app (closed at shutdown)."""
+    from ..app import CRM
+    from ..cli.common import State
+
+    modules = [m.strip() for m in os.environ.get("CRMKIT_PLUGINS", "").split(",") if m.strip()]
+    local = State(db_url="", actor="system", debug=False, argv=[], local_plugins=modules)
+    crm = CRM.open(os.environ["CRMKIT_DATABASE_URL"], extra_plugins=local.extra_plugins())
+    crm.command = "api"
+    return create_app(crm, close_crm=True)
+
+
+__all__ = ["application"]

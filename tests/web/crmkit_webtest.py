@@ -1,0 +1,51 @@
+"""A local test plugin with HTTP endpoints: what the dispatcher does around a handler."""
+
+from __future__ import annotations
+
+import crmkit
+from crmkit.plugin import Endpoint, NotFound, Reply
+
+PLUGIN = crmkit.PluginInfo(name="webtest", description="HTTP endpoints for the API tests.")
+
+
+def echo(call):
+    return {"body": call.body, "query": call.query, "params": call.path_params,
+            "plugin": call.plugin, "caller": call.principal.handle}
+
+
+def add_then_fail(call):
+    """Writes a customer through the public API, then fails: nothing may stay written."""
+    call.crm.customers.add(call.body["external_id"], "Written then rolled back")
+    if call.body.get("fail") == "crm":
+        raise NotFound("the second step found nothing")
+    raise RuntimeError("a bug with a secret detail: /srv/secret/path")
+
+
+def add(call):
+    customer = call.crm.customers.add(call.body["external_id"], "Added by a plugin route")
+    return Reply({"external_id": customer.external_id}, 201, {"X-Plugin": "webtest"})
+
+
+@crmkit.hookimpl
+def crmkit_routes(crm):
+    return [
+        Endpoint("POST", "echo/{thing}", echo, "customers.read", "Echo the validated request.",
+                 body_schema={"type": "object", "additionalProperties": False,
+                              "required": ["name"],
+                              "properties": {"name": {"type": "string"},
+                                             "count": {"type": "integer", "default": 1},
+                                             "nested": {"type": "object", "properties": {
+                                                 "n": {"type": "integer"}}}}},
+                 query_schema={"type": "object", "additionalProperties": False,
+                               "properties": {"limit": {"type": "integer", "maximum": 10,
+                                                        "default": 5},
+                                              "exact": {"type": "boolean"},
+                                              "tag": {"type": "array",
+                                                      "items": {"type": "string"}}}}),
+        Endpoint("POST", "fail", add_then_fail, "customers.write", "Write, then fail.",
+                 body_schema={"type": "object"}),
+        Endpoint("POST", "customers", add, "customers.write", "Add a customer.",
+                 body_schema={"type": "object", "required": ["external_id"],
+                              "properties": {"external_id": {"type": "string"}}},
+                 status=201),
+    ]

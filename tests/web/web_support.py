@@ -1,0 +1,165 @@
+"""Helpers of the HTTP API tests: real ``crmkit serve`` processes and the in-process app
+(the fixtures in conftest.py hand them out)."""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+from crmkit import CRM
+
+TESTS = Path(__file__).resolve().parent.parent
+STARTUP_SECONDS = 60
+"""How long a server may take to answer /health before the test fails (a deadline, not a wait)."""
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class Tokens:
+    """Staff members with roles and their API tokens, made through the Python API."""
+
+    def __init__(self, open_crm):
+        self._open = open_crm
+
+    def token(self, handle: str, role: str = "agent", expires_at=None) -> str:
+        """Add staff member ``handle`` with ``role`` (once) and return a new token's secret."""
+        with self._open() as crm:
+            if not any(s.handle == handle for s in crm.staff.list(active_only=False)):
+                crm.staff.add(handle, handle.title(), "api")
+            crm.staff.set_role(handle, role)
+            _, secret = crm.tokens.create(handle, name="test", expires_at=expires_at)
+        return secret
+
+
+class Served(Tokens):
+    """A running ``crmkit serve`` process."""
+
+    def __init__(self, crm_url: str, process: subprocess.Popen, port: int, log: Path,
+                 extra_plugins: dict, clock):
+        self.crm_url = crm_url
+        self.clock = clock
+        self.process = process
+        self.url = f"http://127.0.0.1:{port}"
+        self.log = log
+        self._extra = extra_plugins
+        super().__init__(self.open)
+
+    def open(self) -> CRM:
+        """The server's database, opened in the test (close it: use ``with``)."""
+        return CRM.open(self.crm_url, clock=self.clock, extra_plugins=self._extra)
+
+    def client(self, token: str | None = None, **options) -> httpx.Client:
+        """An HTTP client on the server, sending ``token`` as a bearer token when given."""
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        return httpx.Client(base_url=self.url, headers=headers, timeout=60, **options)
+
+    def wait_ready(self) -> None:
+        deadline = time.monotonic() + STARTUP_SECONDS
+        while True:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"crmkit serve exited with {self.process.returncode}: "
+                                   f"{self.log.read_text(errors='replace')}")
+            try:
+                if httpx.get(self.url + "/health", timeout=5).status_code == 200:
+                    return
+            except httpx.TransportError:
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"crmkit serve did not answer within {STARTUP_SECONDS} s: "
+                                   f"{self.log.read_text(errors='replace')}")
+            time.sleep(0.05)  # polling interval of the readiness check, not a wait for a result
+
+    def stop(self) -> int:
+        """SIGTERM (graceful: in-flight requests finish) and wait; returns the exit code."""
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        return self.process.returncode
+
+
+def prepare_database(crm_url: str, clock, plugins=(), extra_plugins=None, configs=None) -> None:
+    """Create the schema of ``crm_url`` and enable ``plugins`` (with ``configs[name]``)."""
+    with CRM.open(crm_url, clock=clock, create=True, extra_plugins=extra_plugins) as crm:
+        for name in plugins:
+            crm.plugins.enable(name, (configs or {}).get(name))
+
+
+def plugin_paths() -> list[Path]:
+    """Where the test plugins live (local plugin modules the server imports)."""
+    return [TESTS / "vendor_plugin", TESTS / "web"]
+
+
+class InProcessClient:
+    """A synchronous httpx client on an ASGI app in this process (httpx's ASGITransport run
+    through an anyio blocking portal): ``client.get(url)``, ``client.post(url, json=…)``."""
+
+    def __init__(self, app):
+        import anyio.from_thread
+
+        self._portal_context = anyio.from_thread.start_blocking_portal()
+        self._portal = self._portal_context.__enter__()
+        self._client = httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
+                                         base_url="http://testserver")
+        self.headers = self._client.headers
+
+    def request(self, method: str, url: str, **options) -> httpx.Response:
+        return self._portal.call(functools.partial(self._client.request, method, url,
+                                                   **options))
+
+    def get(self, url: str, **options) -> httpx.Response:
+        return self.request("GET", url, **options)
+
+    def post(self, url: str, **options) -> httpx.Response:
+        return self.request("POST", url, **options)
+
+    def put(self, url: str, **options) -> httpx.Response:
+        return self.request("PUT", url, **options)
+
+    def patch(self, url: str, **options) -> httpx.Response:
+        return self.request("PATCH", url, **options)
+
+    def delete(self, url: str, **options) -> httpx.Response:
+        return self.request("DELETE", url, **options)
+
+    def close(self) -> None:
+        self._portal.call(self._client.aclose)
+        self._portal_context.__exit__(None, None, None)
+
+
+class InProcess(Tokens):
+    """The API of a CRM served in-process (``create_app``), for fast route tests."""
+
+    def __init__(self, crm):
+        from crmkit.web import create_app
+
+        self.crm = crm
+        self.app = create_app(crm)
+        self._client = InProcessClient(self.app)
+        super().__init__(lambda: contextlib.nullcontext(crm))
+
+    def client(self, token: str | None = None) -> InProcessClient:
+        """The client, sending ``token`` as a bearer token when given (none otherwise)."""
+        self._client.headers.pop("Authorization", None)
+        if token:
+            self._client.headers["Authorization"] = f"Bearer {token}"
+        return self._client
+
+    def close(self) -> None:
+        self._client.close()
