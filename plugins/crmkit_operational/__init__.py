@@ -129,3 +129,24 @@ def crmkit_demo(crm, rng):
     from .demo import run
 
     return run(crm, rng)
+
+
+@hookimpl
+def crmkit_routes(crm):
+    from .routes import endpoints
+
+    return endpoints()
+
+
+@hookimpl
+def crmkit_permissions():
+    from .routes import PERMISSIONS
+
+    return dict(PERMISSIONS)
+
+
+@hookimpl
+def crmkit_permission_allowed(crm, principal, permission, resource):
+    from .routes import permission_allowed
+
+    return permission_allowed(principal, permission, resource)
