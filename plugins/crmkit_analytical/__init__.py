@@ -132,3 +132,17 @@ def crmkit_demo_refresh(crm):
     from .demo import refresh
 
     return refresh(crm)
+
+
+@hookimpl
+def crmkit_routes(crm):
+    from .routes import endpoints
+
+    return endpoints()
+
+
+@hookimpl
+def crmkit_permissions():
+    from .routes import PERMISSIONS
+
+    return dict(PERMISSIONS)
