@@ -133,3 +133,17 @@ def crmkit_demo(crm, rng):
     from .demo import demo
 
     return demo(crm, rng)
+
+
+@hookimpl
+def crmkit_routes(crm):
+    from .routes import endpoints
+
+    return endpoints()
+
+
+@hookimpl
+def crmkit_permissions():
+    from .routes import PERMISSIONS
+
+    return dict(PERMISSIONS)
