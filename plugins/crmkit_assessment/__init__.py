@@ -77,3 +77,17 @@ def crmkit_demo(crm, rng):
     from .demo import run
 
     return run(crm, rng)
+
+
+@hookimpl
+def crmkit_routes(crm):
+    from .routes import endpoints
+
+    return endpoints()
+
+
+@hookimpl
+def crmkit_permissions():
+    from .routes import PERMISSIONS
+
+    return dict(PERMISSIONS)
