@@ -41,6 +41,7 @@ _LAZY: dict[str, tuple[str, str]] = {
     "PluginError": ("crmkit.errors", "PluginError"),
     "NotFound": ("crmkit.errors", "NotFound"),
     "ConflictError": ("crmkit.errors", "ConflictError"),
+    "PreconditionFailed": ("crmkit.errors", "PreconditionFailed"),
     "ConsentError": ("crmkit.errors", "ConsentError"),
     "DatabaseError": ("crmkit.errors", "DatabaseError"),
     "Unauthenticated": ("crmkit.errors", "Unauthenticated"),
@@ -143,8 +144,8 @@ if TYPE_CHECKING:  # pragma: no cover
     from .config import validate as validate_config
     from .db import PortableExpression, allocate_ids, days_between, json_array_contains
     from .errors import (ConfigError, ConflictError, ConsentError, CRMError, DatabaseError,
-                         NotFound, PermissionDenied, PluginError, Unauthenticated,
-                         ValidationError)
+                         NotFound, PermissionDenied, PluginError, PreconditionFailed,
+                         Unauthenticated, ValidationError)
     from .markers import hookimpl
     from .models import (ApiToken, Batch, Customer, Event, Interaction, PluginInfo, Staff,
                          TimelineEntry, WriteResult)

@@ -180,9 +180,9 @@ RESULTS: dict[str, tuple[tuple[type, ...], str]] = {
     "crmkit_sweep": ((dict,), "a dict of counts or None"),
     "crmkit_timeline": ((list, tuple), "a list of TimelineEntry or None"),
     "crmkit_event_types": ((dict,), "a dict {event type: description} or None"),
+    "crmkit_routes": ((list, tuple), "a list of crmkit.plugin.Endpoint or None"),
     "crmkit_permissions": ((dict,), "a dict {permission: description} or None"),
     "crmkit_permission_allowed": ((bool,), "True, False or None"),
-    "crmkit_routes": ((list, tuple), "a list of crmkit.plugin.Endpoint or None"),
 }
 """What the hooks whose result the core uses must return (as the hook specifications say)."""
 

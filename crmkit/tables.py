@@ -19,6 +19,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    UniqueConstraint,
 )
 
 from .types import JSONType, Money, UTCDateTime
@@ -166,6 +167,21 @@ privacy_requests = Table(
     Column("details", JSONType, nullable=False),
 )
 
+idempotency_keys = Table(
+    "idempotency_keys",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("actor", String(200), nullable=False),
+    Column("key", String(200), nullable=False),
+    Column("request_hash", String(64), nullable=False),
+    Column("status", Integer, nullable=False),
+    Column("response", Text, nullable=False),
+    Column("headers", JSONType, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False, index=True),
+    UniqueConstraint("actor", "key"),
+)
+"""API requests' Idempotency-Keys with the response they got (crmkit.web.idempotency)."""
+
 __all__ = [
     "metadata",
     "customers",
@@ -178,4 +194,5 @@ __all__ = [
     "audit_log",
     "consents",
     "privacy_requests",
+    "idempotency_keys",
 ]

@@ -13,13 +13,15 @@ A developer can mount the application inside their own ASGI app::
 from __future__ import annotations
 
 import contextlib
+import importlib.util
+from pathlib import Path
 from typing import Any
 
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import FileResponse, HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
 
 from .dispatch import (MAX_BODY_BYTES, ApiError, ApiRequest, ApiResponse, Dispatcher, problem)
@@ -57,6 +59,15 @@ def create_app(crm, *, max_body_bytes: int = MAX_BODY_BYTES, close_crm: bool = F
         table = await run_in_threadpool(dispatcher.refresh)
         return JSONResponse(openapi_document(table))
 
+    async def docs_page(request: Request) -> Response:
+        return HTMLResponse(DOCS_PAGE)
+
+    async def docs_asset(request: Request) -> Response:
+        name = request.path_params["name"]
+        if name not in DOCS_ASSETS:
+            return _send(problem(404, f"no documentation file {name!r}"))
+        return FileResponse(swagger_ui_folder() / name, media_type=DOCS_ASSETS[name])
+
     async def http_error(request: Request, exc: Exception) -> Response:
         status = getattr(exc, "status_code", 500)
         return _send(problem(status, str(getattr(exc, "detail", "")) or "no such page"))
@@ -72,12 +83,49 @@ def create_app(crm, *, max_body_bytes: int = MAX_BODY_BYTES, close_crm: bool = F
     routes = [
         Route("/health", health, methods=["GET"]),
         Route("/openapi.json", openapi, methods=["GET"]),
+        Route("/docs", docs_page, methods=["GET"]),
+        Route("/docs/{name}", docs_asset, methods=["GET"]),
         Route("/api/v1/{path:path}", api, methods=list(METHODS)),
     ]
     app = Starlette(routes=routes, lifespan=lifespan,
                     exception_handlers={HTTPException: http_error})
     app.state.dispatcher = dispatcher
     return app
+
+
+DOCS_ASSETS = {"swagger-ui.css": "text/css", "swagger-ui-bundle.js": "text/javascript",
+               "favicon-32x32.png": "image/png"}
+"""The Swagger UI files /docs uses, served from the swagger-ui-py package (no CDN)."""
+
+DOCS_PAGE = """<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<title>crmkit API</title>
+<link rel="icon" type="image/png" href="docs/favicon-32x32.png">
+<link rel="stylesheet" href="docs/swagger-ui.css">
+</head>
+<body>
+<div id="swagger-ui"></div>
+<script src="docs/swagger-ui-bundle.js"></script>
+<script>
+window.ui = SwaggerUIBundle({url: "openapi.json", dom_id: "#swagger-ui",
+                             persistAuthorization: false});
+</script>
+</body>
+</html>
+"""
+"""The interactive page: Swagger UI on ``/openapi.json`` (relative URLs, so it works
+wherever the application is mounted)."""
+
+
+def swagger_ui_folder() -> Path:
+    """The folder of Swagger UI's files in the installed swagger-ui-py package (found without
+    importing it: crmkit needs its files, not its code)."""
+    spec = importlib.util.find_spec("swagger_ui")
+    if spec is None or not spec.submodule_search_locations:
+        raise RuntimeError("the swagger-ui-py package is not installed (a crmkit dependency)")
+    return Path(next(iter(spec.submodule_search_locations))) / "static"
 
 
 def _send(answer: ApiResponse) -> Response:
@@ -99,4 +147,4 @@ async def _read_body(request: Request, limit: int) -> bytes:
     return b"".join(chunks)
 
 
-__all__ = ["create_app"]
+__all__ = ["create_app", "swagger_ui_folder", "DOCS_PAGE", "DOCS_ASSETS"]

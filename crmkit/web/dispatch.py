@@ -296,8 +296,6 @@ class Dispatcher:
 
     def authenticate(self, headers: Mapping[str, str]):
         """The Principal of the request's bearer token (Unauthenticated without a valid one)."""
-        from ..errors import Unauthenticated
-
         scheme, _, secret = headers.get("authorization", "").strip().partition(" ")
         if scheme.lower() != "bearer" or not secret.strip():
             raise Unauthenticated("send an API token as 'Authorization: Bearer TOKEN' "

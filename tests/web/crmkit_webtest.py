@@ -26,6 +26,14 @@ def add(call):
     return Reply({"external_id": customer.external_id}, 201, {"X-Plugin": "webtest"})
 
 
+def wait(call):
+    """Answers only after the test let it go: opening a FIFO blocks until the other end opens."""
+    with open(call.body["started"], "w") as started:
+        started.write("in flight\n")
+    with open(call.body["release"]) as release:
+        return {"released": release.read().strip()}
+
+
 @crmkit.hookimpl
 def crmkit_routes(crm):
     return [
@@ -44,6 +52,9 @@ def crmkit_routes(crm):
                                                       "items": {"type": "string"}}}}),
         Endpoint("POST", "fail", add_then_fail, "customers.write", "Write, then fail.",
                  body_schema={"type": "object"}),
+        Endpoint("POST", "wait", wait, "customers.read", "Answer when the test says so.",
+                 body_schema={"type": "object", "properties": {
+                     "started": {"type": "string"}, "release": {"type": "string"}}}),
         Endpoint("POST", "customers", add, "customers.write", "Add a customer.",
                  body_schema={"type": "object", "required": ["external_id"],
                               "properties": {"external_id": {"type": "string"}}},

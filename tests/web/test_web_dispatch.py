@@ -1,0 +1,171 @@
+"""The dispatcher, in-process: routing, authentication, validation, transactions, problems."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import func, select
+
+import crmkit_webtest
+from crmkit import CRM, tables
+from crmkit.web.dispatch import problem_errors
+from crmkit.web.endpoints import Endpoint
+
+from web_support import InProcess
+
+
+@pytest.fixture
+def web(crm_url, clock):
+    """The API in-process with the webtest plugin enabled; ``web.admin`` is an admin token."""
+    with CRM.open(crm_url, clock=clock, create=True,
+                  extra_plugins={"webtest": crmkit_webtest}) as crm:
+        crm.plugins.enable("webtest")
+        helper = InProcess(crm)
+        helper.admin = helper.token("root", role="admin")
+        yield helper
+        helper.close()
+
+
+def counts(crm) -> tuple[int, int]:
+    with crm.read() as conn:
+        return (conn.execute(select(func.count()).select_from(tables.customers)).scalar(),
+                conn.execute(select(func.count()).select_from(tables.audit_log)).scalar())
+
+
+def test_a_plugin_endpoint_gets_its_validated_request(web):
+    answer = web.client(web.admin).post("/api/v1/webtest/echo/x%20y?limit=3&exact=true"
+                                        "&tag=a&tag=b", json={"name": "Ada"})
+    assert answer.status_code == 200
+    assert answer.json() == {"body": {"name": "Ada", "count": 1},
+                             "query": {"limit": 3, "exact": True, "tag": ["a", "b"]},
+                             "params": {"thing": "x y"}, "plugin": "webtest",
+                             "caller": "root"}
+
+
+@pytest.mark.parametrize("query, parameter, fragment", [
+    ("limit=ten", "limit", "'ten' is not an integer"),
+    ("limit=11", "limit", "11 is greater than the maximum of 10"),
+    ("exact=perhaps", "exact", "'perhaps' is not a boolean"),
+    ("limit=1&limit=2", "limit", "given more than once"),
+    ("colour=red", "colour", "unknown key"),
+])
+def test_a_bad_query_parameter_is_one_problem_naming_it(web, query, parameter, fragment):
+    answer = web.client(web.admin).post(f"/api/v1/webtest/echo/x?{query}", json={"name": "A"})
+    assert answer.status_code == 422
+    assert answer.headers["content-type"] == "application/problem+json"
+    problem = answer.json()
+    assert problem["status"] == 422 and problem["title"] == "Unprocessable Content"
+    assert len(problem["errors"]) == 1
+    assert problem["errors"][0]["parameter"] == parameter
+    assert fragment in problem["errors"][0]["detail"]
+
+
+@pytest.mark.parametrize("body, pointer, fragment", [
+    ({"name": 5}, "/name", "5 is not of type 'string'"),
+    ({"name": "A", "colour": "red"}, "/colour", "unknown key"),
+    ({"name": "A", "nested": {"n": "x"}}, "/nested/n", "'x' is not of type 'integer'"),
+    ({}, "", "'name' is a required property"),
+])
+def test_a_body_against_its_schema_is_one_problem_with_its_pointer(web, body, pointer,
+                                                                  fragment):
+    answer = web.client(web.admin).post("/api/v1/webtest/echo/x", json=body)
+    assert answer.status_code == 422
+    errors = answer.json()["errors"]
+    assert [e["pointer"] for e in errors] == [pointer]
+    assert fragment in errors[0]["detail"]
+
+
+@pytest.mark.parametrize("raw, fragment", [
+    (b'{"name": "A",}', "not valid JSON: Expecting property name enclosed in double quotes at "
+                        "line 1 column 14"),
+    (b"\xff\xfe", "not UTF-8"),
+    (b"[" * 40 + b"]" * 40, "nested deeper than 32 levels"),
+])
+def test_malformed_json_is_a_400_problem(web, raw, fragment):
+    answer = web.client(web.admin).post("/api/v1/webtest/echo/x", content=raw,
+                                        headers={"Content-Type": "application/json"})
+    assert answer.status_code == 400
+    assert fragment in answer.json()["detail"]
+
+
+def test_a_write_that_fails_leaves_nothing_and_shows_no_stack_trace(web, caplog):
+    before = counts(web.crm)
+    answer = web.client(web.admin).post("/api/v1/webtest/fail", json={"external_id": "W1"})
+    assert answer.status_code == 500
+    assert answer.json()["detail"] == "internal error: the server logged the details"
+    assert "secret" not in answer.text and "Traceback" not in answer.text
+    assert "RuntimeError: a bug with a secret detail" in caplog.text
+    assert counts(web.crm) == before
+    answer = web.client(web.admin).post("/api/v1/webtest/fail",
+                                        json={"external_id": "W1", "fail": "crm"})
+    assert answer.status_code == 404
+    assert answer.json()["detail"] == "the second step found nothing"
+    assert counts(web.crm) == before
+
+
+def test_a_plugin_write_is_audited_under_the_caller_and_its_reply_kept(web):
+    answer = web.client(web.admin).post("/api/v1/webtest/customers", json={"external_id": "P1"})
+    assert answer.status_code == 201
+    assert answer.headers["X-Plugin"] == "webtest"
+    with web.crm.read() as conn:
+        row = conn.execute(select(tables.audit_log.c.actor, tables.audit_log.c.command)
+                           .where(tables.audit_log.c.record_key == "P1")).one()
+    assert row == ("root", "api POST /api/v1/webtest/customers")
+
+
+def test_routes_methods_and_tokens(web):
+    client = web.client(web.admin)
+    assert client.get("/api/v1/nothing/here").status_code == 404
+    wrong = client.get("/api/v1/webtest/fail")
+    assert wrong.status_code == 405 and wrong.headers["allow"] == "POST"
+    anonymous = web.client(None).get("/api/v1/customers")
+    assert anonymous.status_code == 401
+    assert anonymous.headers["www-authenticate"] == "Bearer"
+    assert "Authorization: Bearer" in anonymous.json()["detail"]
+    assert web.client("not-a-token").get("/api/v1/customers").status_code == 401
+
+
+def test_disabling_a_plugin_removes_its_routes(web):
+    client = web.client(web.admin)
+    assert client.post("/api/v1/webtest/echo/x", json={"name": "A"}).status_code == 200
+    web.crm.plugins.disable("webtest")
+    assert client.post("/api/v1/webtest/echo/x", json={"name": "A"}).status_code == 404
+    assert "/api/v1/webtest/echo/{thing}" not in client.get("/openapi.json").json()["paths"]
+
+
+def test_an_endpoint_declares_a_known_method_and_a_relative_path():
+    with pytest.raises(ValueError, match="'FETCH' is not one of GET, POST, PUT, PATCH, DELETE"):
+        Endpoint("FETCH", "x", print, "p", "s")
+    with pytest.raises(ValueError, match="must be relative to its mount"):
+        Endpoint("GET", "/x", print, "p", "s")
+
+
+def test_pipeline_problems_get_pointers_into_the_body():
+    problems = [("row 2", "email", "'x' is not an email address"),
+                ("row 1", "attributes", "/size: 'L' is not of type 'integer'"),
+                ("customer", "row", "expected a mapping")]
+    assert problem_errors(problems, list_body=True) == [
+        {"pointer": "/1/email", "detail": "'x' is not an email address"},
+        {"pointer": "/0/attributes/size", "detail": "'L' is not of type 'integer'"},
+        {"pointer": "", "detail": "expected a mapping"}]
+    assert problem_errors([("row 1", "kind", "required")], list_body=False) == [
+        {"pointer": "/kind", "detail": "required"}]
+
+
+def test_core_0004_adds_the_idempotency_keys_with_one_key_per_caller(crm_url, clock):
+    import datetime as dt
+
+    from sqlalchemy import insert, inspect
+    from sqlalchemy.exc import IntegrityError
+
+    from crmkit import migrate
+
+    with CRM.open(crm_url, clock=clock, create=True) as crm, crm.connect(write=True) as conn:
+        migrate.downgrade(conn, "core@core_0003")
+        conn.commit()
+        assert "idempotency_keys" not in inspect(conn).get_table_names()
+    with CRM.open(crm_url, clock=clock, upgrade=True) as crm, crm.connect(write=True) as conn:
+        row = {"actor": "ann", "key": "k", "request_hash": "h", "status": 201, "response": "{}",
+               "headers": {}, "created_at": dt.datetime(2025, 1, 1, tzinfo=dt.timezone.utc)}
+        conn.execute(insert(tables.idempotency_keys), [row, dict(row, actor="bob")])
+        with pytest.raises(IntegrityError):
+            conn.execute(insert(tables.idempotency_keys), row)

@@ -1,0 +1,117 @@
+"""The core resources under /api/v1, in-process: what each does through the core services."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import select
+
+from crmkit import tables
+
+
+@pytest.fixture
+def admin(api):
+    return api.client(api.token("root", role="admin"))
+
+
+def test_customer_search_pages_with_a_cursor(api, admin):
+    for n in range(1, 8):
+        assert admin.post("/api/v1/customers", json={
+            "external_id": f"C{n}", "name": f"Person {n}", "tags": ["vip"] if n % 2 else [],
+        }).status_code == 201
+    first = admin.get("/api/v1/customers", params={"tag": "vip", "limit": 2}).json()
+    assert [c["external_id"] for c in first["items"]] == ["C1", "C3"]
+    second = admin.get("/api/v1/customers", params={"tag": "vip", "limit": 2,
+                                                    "cursor": first["next_cursor"]}).json()
+    assert [c["external_id"] for c in second["items"]] == ["C5", "C7"]
+    assert second["next_cursor"] is None
+    found = admin.get("/api/v1/customers", params={"q": "person 6"}).json()
+    assert [c["external_id"] for c in found["items"]] == ["C6"]
+    too_many = admin.get("/api/v1/customers", params={"limit": 201})
+    assert too_many.status_code == 422
+    assert too_many.json()["errors"] == [{"parameter": "limit",
+                                          "detail": "201 is greater than the maximum of 200 (allowed: maximum 200)"}]
+    forged = admin.get("/api/v1/customers", params={"cursor": "abc"})
+    assert forged.status_code == 422 and forged.json()["errors"][0]["parameter"] == "cursor"
+
+
+def test_customer_read_patch_timeline_merge_export_erase(api, admin):
+    admin.post("/api/v1/customers", json={"external_id": "ORG", "type": "organisation",
+                                          "name": "Acme"})
+    created = admin.post("/api/v1/customers", json={
+        "external_id": "C1", "name": "Ada", "organisation": "ORG", "attributes": {"size": 3}})
+    assert created.json()["organisation"] == "ORG"
+    assert "id" not in created.json()
+    patched = admin.patch("/api/v1/customers/C1", json={"attributes": {"shoe": 38},
+                                                        "email": "ada@example.com"})
+    assert patched.status_code == 200
+    assert patched.json()["attributes"] == {"size": 3, "shoe": 38}
+    bad = admin.patch("/api/v1/customers/C1", json={"email": "nope"})
+    assert bad.status_code == 422
+    assert bad.json()["errors"] == [{"pointer": "/email",
+                                     "detail": "'nope' is not an email address"}]
+    timeline = admin.get("/api/v1/customers/C1/timeline").json()
+    assert [e["kind"] for e in timeline] == ["customers.update", "customers.create"]
+    admin.post("/api/v1/customers", json={"external_id": "C2", "phone": "+1 202 555 0100"})
+    merged = admin.post("/api/v1/customers/C1/merge", json={"duplicate": "C2"})
+    assert merged.status_code == 200 and merged.json()["phone"] == "+12025550100"
+    gone = admin.get("/api/v1/customers/C2")
+    assert gone.status_code == 404 and "was merged into 'C1'" in gone.json()["detail"]
+    exported = admin.get("/api/v1/customers/C1/export")
+    assert exported.status_code == 200
+    assert exported.json()["customer"]["email"] == "ada@example.com"
+    erased = admin.post("/api/v1/customers/C1/erase")
+    assert erased.status_code == 200 and erased.json()["email"] is None
+    assert erased.json()["erased_at"] is not None
+    with api.crm.read() as conn:
+        actors = {r.actor for r in conn.execute(select(tables.audit_log.c.actor).where(
+            tables.audit_log.c.table_name == "customers"))}
+        requests = conn.execute(select(tables.privacy_requests.c.actor,
+                                       tables.privacy_requests.c.kind)).all()
+    assert actors == {"root"}
+    assert sorted(requests) == [("root", "erase"), ("root", "export")]
+
+
+def test_interactions_one_or_a_list_and_their_listing(api, admin):
+    admin.post("/api/v1/customers", json={"external_id": "C1"})
+    one = admin.post("/api/v1/interactions", json={
+        "customer": "C1", "occurred_at": "2024-12-01T10:00:00+01:00", "amount": "12.50",
+        "currency": "EUR", "payload": {"sku": "A1"}})
+    assert one.status_code == 201
+    document = one.json()
+    assert (document["customer"], document["occurred_at"], document["amount"],
+            document["actor"]) == ("C1", "2024-12-01T09:00:00+00:00", "12.50", "root")
+    many = admin.post("/api/v1/interactions", json=[
+        {"customer": "C1", "kind": "call", "occurred_at": "2024-12-02"},
+        {"customer": "C1", "kind": "visit", "occurred_at": "2024-12-03"}])
+    assert many.status_code == 201 and many.json() == {"created": 2, "unchanged": 0}
+    bad = admin.post("/api/v1/interactions", json=[
+        {"customer": "C1", "kind": "call", "occurred_at": "2024-12-04"},
+        {"customer": "C404", "kind": "call", "occurred_at": "yesterday"}])
+    assert bad.status_code == 422
+    assert [e["pointer"] for e in bad.json()["errors"]] == ["/1/occurred_at"]
+    listed = admin.get("/api/v1/interactions", params={"customer": "C1"}).json()["items"]
+    assert [i["kind"] for i in listed] == ["visit", "call", "purchase"]
+    assert [i["kind"] for i in admin.get("/api/v1/interactions", params={
+        "since": "2024-12-02T12:00:00Z"}).json()["items"]] == ["visit"]
+
+
+def test_events_after_and_plugins_config(api, admin):
+    admin.post("/api/v1/customers", json={"external_id": "C1"})
+    events = admin.get("/api/v1/events").json()
+    assert [(e["type"], e["customer"]) for e in events["items"]] == [("customer.created", "C1")]
+    admin.post("/api/v1/customers", json={"external_id": "C2"})
+    after = admin.get("/api/v1/events", params={"after": events["next_after"]}).json()
+    assert [e["customer"] for e in after["items"]] == ["C2"]
+    plugins = {p["name"]: p["status"] for p in admin.get("/api/v1/plugins").json()}
+    assert plugins["loyalty"] == "disabled"
+    api.crm.plugins.enable("loyalty")
+    config = admin.get("/api/v1/plugins/loyalty/config").json()
+    config["points_per_unit"] = 2
+    assert admin.put("/api/v1/plugins/loyalty/config", json=config).json()[
+        "points_per_unit"] == 2
+    wrong = admin.put("/api/v1/plugins/loyalty/config", json={**config, "points_per_unit": -1,
+                                                                "colour": "red"})
+    assert wrong.status_code == 422
+    assert sorted(e["pointer"] for e in wrong.json()["errors"]) == ["/colour",
+                                                                     "/points_per_unit"]
+    assert api.crm.plugins.config("loyalty")["points_per_unit"] == 2
