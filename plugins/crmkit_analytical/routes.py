@@ -13,7 +13,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from crmkit.plugin import Endpoint, jsonable, parse_timestamp
+from crmkit.plugin import Endpoint, closed_object, jsonable, timestamp_or_none
 
 READ = "analytical.read"
 WRITE = "analytical.write"
@@ -34,11 +34,6 @@ OPTIONAL_NUMBER = {"type": ["number", "null"]}
 AS_OF = {**INSTANT, "description": "Compute as of this instant (default: now)."}
 
 
-def _object(properties: dict[str, Any], required: tuple[str, ...] = ()) -> dict[str, Any]:
-    return {"type": "object", "properties": properties, "required": list(required),
-            "additionalProperties": False}
-
-
 def _clv_options() -> dict[str, Any]:
     """The CLV settings a prediction may override, as the config schema states them."""
     config = json.loads((Path(__file__).parent / "config.schema.json").read_text())
@@ -48,13 +43,11 @@ def _clv_options() -> dict[str, Any]:
 
 
 def _as_of(call):
-    text = call.query.get("as_of")
-    return None if text is None else parse_timestamp(text, "as_of")
+    return timestamp_or_none(call.query.get("as_of"), "as_of")
 
 
 def _since(call):
-    text = call.query.get("since")
-    return None if text is None else parse_timestamp(text, "since")
+    return timestamp_or_none(call.query.get("since"), "since")
 
 
 def _per_customer(rows) -> list[dict[str, Any]]:
@@ -125,17 +118,17 @@ def remove_segment(call):
 
 def endpoints() -> list[Endpoint]:
     """analytical's endpoints (the ``crmkit_routes`` answer)."""
-    as_of = _object({"as_of": AS_OF})
+    as_of = closed_object({"as_of": AS_OF})
     counts = {"type": "object", "additionalProperties": INTEGER}
-    score = _object({"metric": TEXT, "value": OPTIONAL_NUMBER, "responses": INTEGER,
-                     "insufficient": {"type": "boolean"}, "min_sample": INTEGER,
-                     "details": counts})
-    segment_schema = _object({"name": TEXT, "condition": {"type": "object"},
-                              "description": OPTIONAL_TEXT, "updated_at": INSTANT})
+    score = closed_object({"metric": TEXT, "value": OPTIONAL_NUMBER, "responses": INTEGER,
+                           "insufficient": {"type": "boolean"}, "min_sample": INTEGER,
+                           "details": counts})
+    segment_schema = closed_object({"name": TEXT, "condition": {"type": "object"},
+                                    "description": OPTIONAL_TEXT, "updated_at": INSTANT})
     return [
         Endpoint("GET", "rfm", rfm, READ,
                  "RFM scores and segment of every customer with a purchase.",
-                 query_schema=as_of, response_schema={"type": "array", "items": _object({
+                 query_schema=as_of, response_schema={"type": "array", "items": closed_object({
                      "customer": TEXT, "recency_days": INTEGER, "frequency": INTEGER,
                      "monetary": DECIMAL, "r": INTEGER, "f": INTEGER, "m": INTEGER,
                      "segment": OPTIONAL_TEXT})}),
@@ -145,31 +138,31 @@ def endpoints() -> list[Endpoint]:
         Endpoint("GET", "clv/predictions", clv_predictions, READ,
                  "Fit BG/NBD and Gamma-Gamma; per customer P(alive), expected purchases and "
                  "spend, and CLV (the run is not stored).",
-                 query_schema=_object({"as_of": AS_OF, **_clv_options()}),
-                 response_schema={"type": "array", "items": _object({
+                 query_schema=closed_object({"as_of": AS_OF, **_clv_options()}),
+                 response_schema={"type": "array", "items": closed_object({
                      "customer": TEXT, "frequency": INTEGER, "recency": NUMBER, "T": NUMBER,
                      "monetary": DECIMAL, "p_alive": NUMBER, "expected_purchases": NUMBER,
                      "expected_spend": DECIMAL, "clv": DECIMAL})}),
         Endpoint("GET", "pareto", pareto, READ,
                  "Revenue concentration: the top customers' share and the customers making "
                  "the revenue target.",
-                 query_schema=_object({"as_of": AS_OF, "since": INSTANT}),
-                 response_schema=_object({
+                 query_schema=closed_object({"as_of": AS_OF, "since": INSTANT}),
+                 response_schema=closed_object({
                      "customers": INTEGER, "revenue": DECIMAL, "top_share": NUMBER,
                      "top_customers": INTEGER, "top_revenue_share": OPTIONAL_NUMBER,
                      "revenue_target": NUMBER, "customers_for_target": INTEGER,
                      "customer_share_for_target": OPTIONAL_NUMBER})),
         Endpoint("GET", "kpis", kpis, READ, "Every configured KPI measured at as_of.",
-                 query_schema=as_of, response_schema={"type": "array", "items": _object({
+                 query_schema=as_of, response_schema={"type": "array", "items": closed_object({
                      "name": TEXT, "metric": TEXT, "period": TEXT, "period_start": INSTANT,
                      "measured_at": INSTANT, "value": OPTIONAL_NUMBER, "target": NUMBER,
                      "direction": TEXT, "attainment": OPTIONAL_NUMBER, "status": TEXT,
                      "owner": OPTIONAL_TEXT, "deadline": INSTANT, "note": OPTIONAL_TEXT})}),
         Endpoint("GET", "satisfaction", satisfaction, READ,
                  "NPS, CSAT and CES over the satisfaction window.",
-                 query_schema=_object({"as_of": AS_OF, "days": {"type": "integer",
-                                                                "minimum": 1}}),
-                 response_schema=_object({"nps": score, "csat": score, "ces": score})),
+                 query_schema=closed_object({"as_of": AS_OF, "days": {"type": "integer",
+                                                                      "minimum": 1}}),
+                 response_schema=closed_object({"nps": score, "csat": score, "ces": score})),
         Endpoint("GET", "lifecycle", lifecycle, READ,
                  "Customers per lifecycle stage computed from purchase history.",
                  query_schema=as_of, response_schema=counts),
@@ -177,10 +170,10 @@ def endpoints() -> list[Endpoint]:
                  response_schema={"type": "array", "items": segment_schema}),
         Endpoint("POST", "segments", save_segment, WRITE,
                  "Save a segment: a named condition over customers.",
-                 body_schema=_object({"name": TEXT, "condition": {"type": "object"},
-                                      "description": OPTIONAL_TEXT,
-                                      "replace": {"type": "boolean", "default": False}},
-                                     ("name", "condition")),
+                 body_schema=closed_object({"name": TEXT, "condition": {"type": "object"},
+                                            "description": OPTIONAL_TEXT,
+                                            "replace": {"type": "boolean", "default": False}},
+                                           ("name", "condition")),
                  response_schema=segment_schema, status=201),
         Endpoint("GET", "segments/{name}", segment, READ,
                  "One saved segment and its members (external ids) at as_of.",
@@ -189,5 +182,5 @@ def endpoints() -> list[Endpoint]:
                      **segment_schema["properties"],
                      "members": {"type": "array", "items": TEXT}}}),
         Endpoint("DELETE", "segments/{name}", remove_segment, WRITE, "Delete a saved segment.",
-                 response_schema=_object({"removed": TEXT})),
+                 response_schema=closed_object({"removed": TEXT})),
     ]

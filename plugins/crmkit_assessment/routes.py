@@ -8,9 +8,7 @@ calls the public API (``call.api()``).
 
 from __future__ import annotations
 
-from typing import Any
-
-from crmkit.plugin import Endpoint, NotFound, jsonable, parse_timestamp
+from crmkit.plugin import Endpoint, closed_object, jsonable, record_id, timestamp_or_none
 
 from .questionnaire import answers_schema
 
@@ -27,11 +25,6 @@ INSTANT = {"type": "string", "format": "date-time"}
 NUMBER = {"type": "number"}
 
 
-def _object(properties: dict[str, Any], required: tuple[str, ...] = ()) -> dict[str, Any]:
-    return {"type": "object", "properties": properties, "required": list(required),
-            "additionalProperties": False}
-
-
 REPORT = {"type": "object", "required": ["id", "taken_at", "scores", "answers", "gaps"],
           "properties": {"id": {"type": "integer"}, "taken_at": INSTANT,
                          "note": {"type": ["string", "null"]}, "scores": {"type": "object"},
@@ -44,8 +37,7 @@ def questionnaire(call):
 
 
 def assess(call):
-    text = call.query.get("as_of")
-    as_of = None if text is None else parse_timestamp(text, "as_of")
+    as_of = timestamp_or_none(call.query.get("as_of"), "as_of")
     return jsonable(call.api().assess(call.body, as_of))
 
 
@@ -54,10 +46,8 @@ def latest(call):
 
 
 def one(call):
-    text = call.path_params["assessment_id"]
-    if not text.isdigit() or len(text) > 18:
-        raise NotFound(f"no assessment {text!r}")
-    return jsonable(call.api().report(int(text)))
+    return jsonable(call.api().report(record_id(call.path_params["assessment_id"],
+                                                "assessment")))
 
 
 def history(call):
@@ -70,16 +60,16 @@ def endpoints() -> list[Endpoint]:
     return [
         Endpoint("GET", "questionnaire", questionnaire, READ,
                  "Every questionnaire item in order, with the module addressing a gap in it.",
-                 response_schema={"type": "array", "items": _object({
+                 response_schema={"type": "array", "items": closed_object({
                      "part": TEXT, "key": TEXT, "wording": TEXT, "module": TEXT})}),
         Endpoint("POST", "assessments", assess, WRITE,
                  "Score an answers document, gather the evidence, store the assessment; "
                  "answers its report.",
-                 body_schema=answers, query_schema=_object({"as_of": INSTANT}),
+                 body_schema=answers, query_schema=closed_object({"as_of": INSTANT}),
                  response_schema=REPORT, status=201),
         Endpoint("GET", "assessments", history, READ,
                  "Every assessment, oldest first, with the change in overall score.",
-                 response_schema={"type": "array", "items": _object({
+                 response_schema={"type": "array", "items": closed_object({
                      "id": {"type": "integer"}, "taken_at": INSTANT, "actor": TEXT,
                      "indicators": NUMBER, "capabilities": NUMBER, "questions": NUMBER,
                      "overall": NUMBER, "band": TEXT,

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from crmkit.plugin import Endpoint, NotFound, jsonable, parse_timestamp
+from crmkit.plugin import Endpoint, closed_object, jsonable, record_id, timestamp_or_none
 
 READ = "collaborative.read"
 WRITE = "collaborative.write"
@@ -28,16 +28,11 @@ OPTIONAL_INSTANT = {"type": ["string", "null"], "format": "date-time"}
 INTEGER = {"type": "integer"}
 
 
-def _object(properties: dict[str, Any], required: tuple[str, ...] = ()) -> dict[str, Any]:
-    return {"type": "object", "properties": properties, "required": list(required),
-            "additionalProperties": False}
-
-
-WORK_ITEM = _object({
+WORK_ITEM = closed_object({
     "id": INTEGER, "customer": TEXT, "interaction_id": INTEGER, "team": TEXT, "state": TEXT,
     "assignee": OPTIONAL_TEXT, "rule": TEXT, "subject": TEXT, "created_at": INSTANT,
     "updated_at": INSTANT, "ack_due_at": OPTIONAL_INSTANT})
-HISTORY_ENTRY = _object({
+HISTORY_ENTRY = closed_object({
     "at": INSTANT, "actor": TEXT, "action": TEXT, "from_state": OPTIONAL_TEXT, "to_state": TEXT,
     "team": TEXT, "assignee": OPTIONAL_TEXT, "note": OPTIONAL_TEXT, "from_team": OPTIONAL_TEXT})
 WORK_ITEM_WITH_HISTORY = {**WORK_ITEM, "properties": {
@@ -52,10 +47,7 @@ def _item(work_item) -> dict[str, Any]:
 
 
 def _item_id(call) -> int:
-    text = call.path_params["item_id"]
-    if not text.isdigit() or len(text) > 18:
-        raise NotFound(f"no work item {text!r}")
-    return int(text)
+    return record_id(call.path_params["item_id"], "work item")
 
 
 def _document(call, item_id: int) -> dict[str, Any]:
@@ -89,8 +81,7 @@ def _change(action):
 
 
 def team_load(call):
-    text = call.query.get("as_of")
-    return jsonable(call.api().team_load(None if text is None else parse_timestamp(text, "as_of")))
+    return jsonable(call.api().team_load(timestamp_or_none(call.query.get("as_of"), "as_of")))
 
 
 def contact(call):
@@ -108,7 +99,7 @@ def endpoints() -> list[Endpoint]:
     return [
         Endpoint("GET", "queues/{team}", queue, READ,
                  "A team's work items, oldest first (default: the open ones).",
-                 query_schema=_object({"state": {
+                 query_schema=closed_object({"state": {
                      "type": "array", "items": TEXT,
                      "description": "Only items in this state (repeatable: queued, assigned, "
                                     "in_progress, done)."}}),
@@ -121,7 +112,7 @@ def endpoints() -> list[Endpoint]:
         Endpoint("POST", f"{item_path}/assign",
                  _change(lambda api, i, b: api.assign(i, b["assignee"])), WRITE,
                  "Assign a work item to an active staff member of its team.",
-                 body_schema=_object({"assignee": TEXT}, ("assignee",)),
+                 body_schema=closed_object({"assignee": TEXT}, ("assignee",)),
                  response_schema=WORK_ITEM_WITH_HISTORY),
         Endpoint("POST", f"{item_path}/start", _change(lambda api, i, b: api.start(i)), WRITE,
                  "Start work on an assigned item.", response_schema=WORK_ITEM_WITH_HISTORY),
@@ -130,7 +121,7 @@ def endpoints() -> list[Endpoint]:
         Endpoint("POST", f"{item_path}/handoff",
                  _change(lambda api, i, b: api.hand_off(i, b["team"], b["note"])), WRITE,
                  "Hand an open item to another team with a note (to be acknowledged).",
-                 body_schema=_object({"team": TEXT, "note": TEXT}, ("team", "note")),
+                 body_schema=closed_object({"team": TEXT, "note": TEXT}, ("team", "note")),
                  response_schema=WORK_ITEM_WITH_HISTORY),
         Endpoint("POST", f"{item_path}/acknowledge",
                  _change(lambda api, i, b: api.acknowledge(i)), WRITE,
@@ -138,18 +129,18 @@ def endpoints() -> list[Endpoint]:
                  response_schema=WORK_ITEM_WITH_HISTORY),
         Endpoint("GET", "teams/load", team_load, READ,
                  "Open work per team, with hand-offs awaiting acknowledgement and overdue.",
-                 query_schema=_object({"as_of": INSTANT}),
-                 response_schema={"type": "array", "items": _object({
+                 query_schema=closed_object({"as_of": INSTANT}),
+                 response_schema={"type": "array", "items": closed_object({
                      "team": TEXT, "queued": INTEGER, "assigned": INTEGER,
                      "in_progress": INTEGER, "awaiting_ack": INTEGER,
                      "overdue_ack": INTEGER})}),
         Endpoint("POST", "contacts", contact, WRITE,
                  "Contact a customer outbound: the preferred channel, or another with an "
                  "override reason; consent applies.",
-                 body_schema=_object({"customer": TEXT, "subject": TEXT, "channel": TEXT,
-                                      "override_reason": TEXT, "kind": TEXT,
-                                      "work_item_id": INTEGER}, ("customer", "subject")),
-                 response_schema=_object({
+                 body_schema=closed_object({"customer": TEXT, "subject": TEXT, "channel": TEXT,
+                                            "override_reason": TEXT, "kind": TEXT,
+                                            "work_item_id": INTEGER}, ("customer", "subject")),
+                 response_schema=closed_object({
                      "customer": TEXT, "id": INTEGER, "interaction_id": INTEGER,
                      "channel": TEXT, "preferred_channel": OPTIONAL_TEXT,
                      "override_reason": OPTIONAL_TEXT, "subject": TEXT}),

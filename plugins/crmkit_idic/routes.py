@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from crmkit.plugin import Endpoint, jsonable, parse_timestamp
+from crmkit.plugin import Endpoint, closed_object, jsonable, timestamp_or_none
 
 READ = "idic.read"
 WRITE = "idic.write"
@@ -32,42 +32,37 @@ BOOLEAN = {"type": "boolean"}
 COUNTS = {"type": "object", "additionalProperties": INTEGER}
 
 
-def _object(properties: dict[str, Any], required: tuple[str, ...] = ()) -> dict[str, Any]:
-    return {"type": "object", "properties": properties, "required": list(required),
-            "additionalProperties": False}
+def _as_of(call):
+    return timestamp_or_none(call.query.get("as_of"), "as_of")
 
 
-def _instant(text: str | None, name: str):
-    return None if text is None else parse_timestamp(text, name)
-
-
-AS_OF = _object({"as_of": INSTANT})
-PROGRESS = _object({"customer": TEXT, "name": OPTIONAL_TEXT, "identified": BOOLEAN,
-                    "differentiated": BOOLEAN, "interacted": BOOLEAN, "customised": BOOLEAN,
-                    "score": INTEGER})
+AS_OF = closed_object({"as_of": INSTANT})
+PROGRESS = closed_object({"customer": TEXT, "name": OPTIONAL_TEXT, "identified": BOOLEAN,
+                          "differentiated": BOOLEAN, "interacted": BOOLEAN, "customised": BOOLEAN,
+                          "score": INTEGER})
 
 
 def groups(call):
-    return jsonable(call.api().groups(_instant(call.query.get("as_of"), "as_of"),
+    return jsonable(call.api().groups(_as_of(call),
                                       call.query.get("group")))
 
 
 def group_of(call):
     customer = call.path_params["customer"]
     return {"customer": customer, "value_group": call.api().group_of(
-        customer, _instant(call.query.get("as_of"), "as_of"))}
+        customer, _as_of(call))}
 
 
 def differentiate(call):
     body = call.body or {}
-    done = call.api().differentiate(_instant(body.get("as_of"), "as_of"))
+    done = call.api().differentiate(timestamp_or_none(body.get("as_of"), "as_of"))
     return jsonable({"run_id": done.run_id, "as_of": done.as_of, "value_groups": done.counts,
                      "needs_groups": done.needs_counts, "changed": done.changed,
                      "clv_missing": done.clv_missing})
 
 
 def due(call):
-    rows = jsonable(call.api().due(_instant(call.query.get("as_of"), "as_of"),
+    rows = jsonable(call.api().due(_as_of(call),
                                    call.query.get("group")))
     for row in rows:
         row.pop("customer_id")
@@ -78,7 +73,7 @@ def record_dialogue(call):
     b = call.body
     dialogue_id = call.api().record_dialogue(
         call.path_params["customer"], b.get("summary"), b.get("channel"),
-        _instant(b.get("at"), "at"), b.get("direction", "outbound"))
+        timestamp_or_none(b.get("at"), "at"), b.get("direction", "outbound"))
     return {"customer": call.path_params["customer"], "dialogue_id": dialogue_id}
 
 
@@ -106,11 +101,11 @@ def _progress(found) -> dict[str, Any]:
 
 def progress(call):
     return _progress(call.api().progress(call.path_params["customer"],
-                                         _instant(call.query.get("as_of"), "as_of")))
+                                         _as_of(call)))
 
 
 def report(call):
-    return jsonable(call.api().report(_instant(call.query.get("as_of"), "as_of")))
+    return jsonable(call.api().report(_as_of(call)))
 
 
 def endpoints() -> list[Endpoint]:
@@ -118,54 +113,54 @@ def endpoints() -> list[Endpoint]:
     return [
         Endpoint("GET", "duplicates", duplicates, READ,
                  "Candidate duplicate customers, best first, each with a score and reasons.",
-                 query_schema=_object({"min_score": {"type": "number"}}),
-                 response_schema=_object({
-                     "pairs": {"type": "array", "items": _object({
+                 query_schema=closed_object({"min_score": {"type": "number"}}),
+                 response_schema=closed_object({
+                     "pairs": {"type": "array", "items": closed_object({
                          "first": TEXT, "second": TEXT, "first_name": OPTIONAL_TEXT,
                          "second_name": OPTIONAL_TEXT, "score": {"type": "number"},
                          "reasons": {"type": "array", "items": TEXT}})},
                      "compared": INTEGER,
-                     "skipped_blocks": {"type": "array", "items": _object(
+                     "skipped_blocks": {"type": "array", "items": closed_object(
                          {"key": TEXT, "records": INTEGER})}})),
         Endpoint("POST", "duplicates/dismiss", dismiss, WRITE,
                  "Record that two customers are different people (no longer listed).",
-                 body_schema=_object({"first": TEXT, "second": TEXT}, ("first", "second")),
-                 response_schema=_object({"dismissed": {"type": "array", "items": TEXT}})),
+                 body_schema=closed_object({"first": TEXT, "second": TEXT}, ("first", "second")),
+                 response_schema=closed_object({"dismissed": {"type": "array", "items": TEXT}})),
         Endpoint("POST", "differentiations", differentiate, WRITE,
                  "Group every customer by value and needs; saved as a run.",
-                 body_schema=_object({"as_of": INSTANT}),
-                 response_schema=_object({
+                 body_schema=closed_object({"as_of": INSTANT}),
+                 response_schema=closed_object({
                      "run_id": {"type": ["integer", "null"]}, "as_of": INSTANT,
                      "value_groups": COUNTS, "needs_groups": COUNTS, "changed": INTEGER,
                      "clv_missing": OPTIONAL_TEXT}),
                  status=201),
         Endpoint("GET", "groups", groups, READ,
                  "Members of the latest differentiation at or before as_of.",
-                 query_schema=_object({"as_of": INSTANT, "group": TEXT}),
-                 response_schema={"type": "array", "items": _object({
+                 query_schema=closed_object({"as_of": INSTANT, "group": TEXT}),
+                 response_schema={"type": "array", "items": closed_object({
                      "customer": TEXT, "name": OPTIONAL_TEXT, "value_group": TEXT,
                      "needs_group": OPTIONAL_TEXT, "current_value": DECIMAL,
                      "potential_value": DECIMAL, "cost_to_serve": DECIMAL})}),
         Endpoint("GET", "customers/{customer}/group", group_of, READ,
                  "A customer's value group in the latest differentiation.",
                  query_schema=AS_OF,
-                 response_schema=_object({"customer": TEXT, "value_group": OPTIONAL_TEXT})),
+                 response_schema=closed_object({"customer": TEXT, "value_group": OPTIONAL_TEXT})),
         Endpoint("GET", "due", due, READ,
                  "Customers due for contact under their group's contact plan.",
-                 query_schema=_object({"as_of": INSTANT, "group": TEXT}),
-                 response_schema={"type": "array", "items": _object({
+                 query_schema=closed_object({"as_of": INSTANT, "group": TEXT}),
+                 response_schema={"type": "array", "items": closed_object({
                      "customer": TEXT, "name": OPTIONAL_TEXT, "value_group": TEXT,
                      "needs_group": OPTIONAL_TEXT, "plan": TEXT, "frequency_days": INTEGER,
                      "channel": TEXT, "last_contact": OPTIONAL_INSTANT,
                      "days_since": {"type": ["integer", "null"]}})}),
         Endpoint("POST", "customers/{customer}/dialogues", record_dialogue, WRITE,
                  "Record a dialogue with a customer (outbound needs consent on the channel).",
-                 body_schema=_object({"summary": TEXT, "channel": TEXT, "at": INSTANT,
-                                      "direction": TEXT}),
-                 response_schema=_object({"customer": TEXT, "dialogue_id": INTEGER}),
+                 body_schema=closed_object({"summary": TEXT, "channel": TEXT, "at": INSTANT,
+                                            "direction": TEXT}),
+                 response_schema=closed_object({"customer": TEXT, "dialogue_id": INTEGER}),
                  status=201),
         Endpoint("GET", "treatments", treatments, READ, "Every treatment with its arm sizes.",
-                 response_schema={"type": "array", "items": _object({
+                 response_schema={"type": "array", "items": closed_object({
                      "id": INTEGER, "name": TEXT, "group": TEXT, "type": TEXT, "detail": TEXT,
                      "holdout_share": {"type": "number"}, "start": INSTANT,
                      "end": OPTIONAL_INSTANT, "treated": INTEGER, "held_out": INTEGER})}),

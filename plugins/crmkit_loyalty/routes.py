@@ -7,9 +7,7 @@ Every handler calls the public API (``call.api()``), which holds the rules.
 
 from __future__ import annotations
 
-from typing import Any
-
-from crmkit.plugin import Endpoint, jsonable, parse_timestamp
+from crmkit.plugin import Endpoint, closed_object, jsonable, timestamp_or_none
 
 READ = "loyalty.read"
 WRITE = "loyalty.write"
@@ -34,24 +32,18 @@ AS_OF = {"type": "object", "additionalProperties": False,
                                                           "(default: now)."}}}
 
 
-def _object(properties: dict[str, Any], required: tuple[str, ...] = ()) -> dict[str, Any]:
-    return {"type": "object", "properties": properties, "required": list(required),
-            "additionalProperties": False}
-
-
-MEMBER = _object({"external_id": TEXT, "tier": OPTIONAL_TEXT, "joined_at": INSTANT,
-                  "review_at": INSTANT, "purchases": INTEGER, "balance": INTEGER,
-                  "available": INTEGER, "locked": INTEGER, "owed": INTEGER})
-STATEMENT_LINE = _object({"id": INTEGER, "at": INSTANT, "type": TEXT, "source": TEXT,
-                          "points": INTEGER, "balance": INTEGER, "owed_change": INTEGER,
-                          "reason": OPTIONAL_TEXT, "expires_at": OPTIONAL_INSTANT})
-REWARD = _object({"code": TEXT, "name": TEXT, "points": INTEGER,
-                  "stock": {"type": ["integer", "null"]}, "active": {"type": "boolean"}})
+MEMBER = closed_object({"external_id": TEXT, "tier": OPTIONAL_TEXT, "joined_at": INSTANT,
+                        "review_at": INSTANT, "purchases": INTEGER, "balance": INTEGER,
+                        "available": INTEGER, "locked": INTEGER, "owed": INTEGER})
+STATEMENT_LINE = closed_object({"id": INTEGER, "at": INSTANT, "type": TEXT, "source": TEXT,
+                                "points": INTEGER, "balance": INTEGER, "owed_change": INTEGER,
+                                "reason": OPTIONAL_TEXT, "expires_at": OPTIONAL_INSTANT})
+REWARD = closed_object({"code": TEXT, "name": TEXT, "points": INTEGER,
+                        "stock": {"type": ["integer", "null"]}, "active": {"type": "boolean"}})
 
 
 def _as_of(call):
-    text = call.query.get("as_of")
-    return None if text is None else parse_timestamp(text, "as_of")
+    return timestamp_or_none(call.query.get("as_of"), "as_of")
 
 
 def member(call):
@@ -93,7 +85,7 @@ def adjust(call):
 
 def endpoints() -> list[Endpoint]:
     """loyalty's endpoints (the ``crmkit_routes`` answer)."""
-    posted = _object({"ledger_id": INTEGER, "member": MEMBER})
+    posted = closed_object({"ledger_id": INTEGER, "member": MEMBER})
     return [
         Endpoint("GET", "members/{customer}", member, READ,
                  "A member's standing: tier, balance, available, locked and owed points.",
@@ -103,29 +95,30 @@ def endpoints() -> list[Endpoint]:
                  query_schema=AS_OF, response_schema={"type": "array", "items": STATEMENT_LINE}),
         Endpoint("POST", "members/{customer}/redeem", redeem, REDEEM,
                  "Redeem a reward now (spends the member's points, oldest first).",
-                 body_schema=_object({"reward": {**TEXT, "description": "The reward's code."}},
-                                     ("reward",)),
+                 body_schema=closed_object(
+                     {"reward": {**TEXT, "description": "The reward's code."}}, ("reward",)),
                  response_schema=posted, status=201),
         Endpoint("POST", "members/{customer}/adjust", adjust, ADJUST,
                  "Add (positive) or deduct (negative) points by hand, with a reason.",
-                 body_schema=_object({"points": INTEGER, "reason": TEXT}, ("points", "reason")),
+                 body_schema=closed_object({"points": INTEGER, "reason": TEXT},
+                                           ("points", "reason")),
                  response_schema=posted, status=201),
         Endpoint("GET", "tiers", tiers, READ,
                  "The configured tiers, lowest first, with their member counts.",
-                 response_schema={"type": "array", "items": _object({
+                 response_schema={"type": "array", "items": closed_object({
                      "name": TEXT, "threshold": DECIMAL, "multiplier": DECIMAL,
                      "members": INTEGER})}),
         Endpoint("GET", "rewards", rewards, READ, "The rewards catalogue.",
                  response_schema={"type": "array", "items": REWARD}),
         Endpoint("POST", "rewards", add_reward, WRITE, "Add a reward to the catalogue.",
-                 body_schema=_object({"code": TEXT, "points": INTEGER,
-                                      "stock": {"type": ["integer", "null"]}, "name": TEXT},
-                                     ("code", "points")),
+                 body_schema=closed_object({"code": TEXT, "points": INTEGER,
+                                            "stock": {"type": ["integer", "null"]}, "name": TEXT},
+                                           ("code", "points")),
                  response_schema=REWARD, status=201),
         Endpoint("GET", "liability", liability, READ,
                  "Outstanding points and their cost per tier.",
                  query_schema=AS_OF,
-                 response_schema={"type": "array", "items": _object({
+                 response_schema={"type": "array", "items": closed_object({
                      "tier": OPTIONAL_TEXT, "members": INTEGER, "points": INTEGER,
                      "liability": DECIMAL})}),
     ]

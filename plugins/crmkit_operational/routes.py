@@ -15,7 +15,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from crmkit.plugin import Endpoint, NotFound, jsonable, parse_timestamp
+from crmkit.plugin import (Endpoint, NotFound, closed_object, jsonable, parse_timestamp, record_id,
+                           timestamp_or_none)
 
 from .pipeline import DIMENSIONS
 
@@ -43,23 +44,18 @@ LIMIT = {"type": "integer", "minimum": 1, "maximum": 1000, "default": 100,
 CUSTOMER_FILTER = {"type": "string", "description": "Only this customer's (external id)."}
 
 
-def _object(properties: dict[str, Any], required: tuple[str, ...] = ()) -> dict[str, Any]:
-    return {"type": "object", "properties": properties, "required": list(required),
-            "additionalProperties": False}
-
-
 def _listing(item: dict[str, Any]) -> dict[str, Any]:
     return {"type": "array", "items": item}
 
 
-HISTORY = _listing(_object({"from_stage": OPTIONAL_TEXT, "to_stage": TEXT, "at": INSTANT,
-                            "actor": TEXT}))
-LEAD_ROW = _object({"customer": TEXT, "name": OPTIONAL_TEXT, "stage": TEXT, "score": DECIMAL,
-                    "owner": OPTIONAL_TEXT, "scored_at": OPTIONAL_INSTANT})
-LEAD = _object({"customer": TEXT, "stage": TEXT, "score": DECIMAL,
-                "scored_at": OPTIONAL_INSTANT, "owner": OPTIONAL_TEXT, "created_at": INSTANT,
-                "updated_at": INSTANT, "history": HISTORY})
-OPPORTUNITY = _object({
+HISTORY = _listing(closed_object({"from_stage": OPTIONAL_TEXT, "to_stage": TEXT, "at": INSTANT,
+                                  "actor": TEXT}))
+LEAD_ROW = closed_object({"customer": TEXT, "name": OPTIONAL_TEXT, "stage": TEXT, "score": DECIMAL,
+                          "owner": OPTIONAL_TEXT, "scored_at": OPTIONAL_INSTANT})
+LEAD = closed_object({"customer": TEXT, "stage": TEXT, "score": DECIMAL,
+                      "scored_at": OPTIONAL_INSTANT, "owner": OPTIONAL_TEXT, "created_at": INSTANT,
+                      "updated_at": INSTANT, "history": HISTORY})
+OPPORTUNITY = closed_object({
     "id": {"type": "integer"}, "customer": TEXT, "name": TEXT, "stage": TEXT, "amount": DECIMAL,
     "currency": TEXT, "owner": OPTIONAL_TEXT,
     "expected_close": {"type": ["string", "null"], "format": "date"},
@@ -67,11 +63,11 @@ OPPORTUNITY = _object({
     "closed_at": OPTIONAL_INSTANT})
 OPPORTUNITY_WITH_HISTORY = {**OPPORTUNITY, "properties": {**OPPORTUNITY["properties"],
                                                           "history": HISTORY}}
-TASK = _object({
+TASK = closed_object({
     "id": {"type": "integer"}, "customer": TEXT, "subject": TEXT, "kind": TEXT,
     "assignee": OPTIONAL_TEXT, "due_at": INSTANT, "status": TEXT, "source": OPTIONAL_TEXT,
     "created_at": INSTANT, "closed_at": OPTIONAL_INSTANT})
-CASE = _object({
+CASE = closed_object({
     "id": {"type": "integer"}, "customer": TEXT, "subject": TEXT, "priority": TEXT,
     "status": TEXT, "source": OPTIONAL_TEXT, "interaction_id": {"type": ["integer", "null"]},
     "assignee": OPTIONAL_TEXT, "opened_at": INSTANT, "first_response_due": INSTANT,
@@ -79,8 +75,8 @@ CASE = _object({
     "resolved_at": OPTIONAL_INSTANT, "closed_at": OPTIONAL_INSTANT,
     "first_response_breached_at": OPTIONAL_INSTANT, "resolution_breached_at": OPTIONAL_INSTANT,
     "updated_at": INSTANT})
-STAGE_BODY = _object({"stage": TEXT}, ("stage",))
-STATUS_BODY = _object({"status": TEXT}, ("status",))
+STAGE_BODY = closed_object({"stage": TEXT}, ("stage",))
+STATUS_BODY = closed_object({"status": TEXT}, ("status",))
 
 
 # -- the row-level rule ------------------------------------------------------------------------
@@ -110,16 +106,8 @@ def _owner_filter(call, asked: str | None) -> tuple[bool, str | None]:
     return asked in (None, call.principal.handle), call.principal.handle
 
 
-def _record_id(call, name: str, what: str) -> int:
-    text = call.path_params[name]
-    if not text.isdigit() or len(text) > 18:
-        raise NotFound(f"no {what} with id {text!r}")
-    return int(text)
-
-
 def _as_of(call):
-    text = call.query.get("as_of")
-    return None if text is None else parse_timestamp(text, "as_of")
+    return timestamp_or_none(call.query.get("as_of"), "as_of")
 
 
 def _public(row: dict[str, Any]) -> dict[str, Any]:
@@ -178,7 +166,7 @@ def assign_lead(call):
 
 
 def _opportunity(call, permission: str) -> dict[str, Any]:
-    found = call.api().opportunity(_record_id(call, "opportunity_id", "opportunity"))
+    found = call.api().opportunity(record_id(call.path_params["opportunity_id"], "opportunity"))
     call.require(permission, {"owner": found["owner"]})
     return found
 
@@ -204,7 +192,8 @@ def create_opportunity(call):
     opportunity_id = call.api().create_opportunity(
         b["customer"], b["name"], b["amount"], b.get("currency"),
         b.get("owner", call.principal.handle),
-        None if close is None else parse_timestamp(close, "expected_close").date(), b.get("stage"))
+        None if close is None else parse_timestamp(close, "expected_close").date(),
+        b.get("stage"))
     return _opportunity_document(call, opportunity_id)
 
 
@@ -226,7 +215,7 @@ def weighted_pipeline(call):
 
 
 def _task(call, permission: str) -> dict[str, Any]:
-    found = call.api().task(_record_id(call, "task_id", "task"))
+    found = call.api().task(record_id(call.path_params["task_id"], "task"))
     call.require(permission, {"owner": found["assignee"]})
     return found
 
@@ -267,7 +256,7 @@ def close_task(call):
 
 
 def _case(call, permission: str) -> dict[str, Any]:
-    found = call.api().case(_record_id(call, "case_id", "case"))
+    found = call.api().case(record_id(call.path_params["case_id"], "case"))
     call.require(permission, {"owner": found["assignee"]})
     return found
 
@@ -313,8 +302,8 @@ def endpoints() -> list[Endpoint]:
     task_path, case_path = "tasks/{task_id}", "cases/{case_id}"
     return [
         Endpoint("GET", "leads", list_leads, READ, "Leads with their stored scores, highest first.",
-                 query_schema=_object({"stage": TEXT, "min_score": {"type": "number"},
-                                       "owner": TEXT, "limit": LIMIT}),
+                 query_schema=closed_object({"stage": TEXT, "min_score": {"type": "number"},
+                                             "owner": TEXT, "limit": LIMIT}),
                  response_schema=_listing(LEAD_ROW)),
         Endpoint("GET", lead_path, get_lead, READ,
                  "A customer's lead: stage, score, owner and stage history.",
@@ -324,17 +313,17 @@ def endpoints() -> list[Endpoint]:
                  body_schema=STAGE_BODY, response_schema=LEAD),
         Endpoint("POST", f"{lead_path}/assign", assign_lead, WRITE,
                  "Assign or reassign a lead, within a team or by territory.",
-                 body_schema=_object({"team": TEXT}), response_schema=LEAD),
+                 body_schema=closed_object({"team": TEXT}), response_schema=LEAD),
         Endpoint("GET", "opportunities", list_opportunities, READ, "Opportunities, newest first.",
-                 query_schema=_object({"stage": TEXT, "owner": TEXT, "customer": CUSTOMER_FILTER,
-                                       "limit": LIMIT}),
+                 query_schema=closed_object({"stage": TEXT, "owner": TEXT,
+                                                   "customer": CUSTOMER_FILTER, "limit": LIMIT}),
                  response_schema=_listing(OPPORTUNITY)),
         Endpoint("POST", "opportunities", create_opportunity, WRITE,
                  "Create an opportunity (owner: the caller unless given).",
-                 body_schema=_object({"customer": TEXT, "name": TEXT, "amount": MONEY_IN,
-                                      "currency": TEXT, "owner": TEXT,
-                                      "expected_close": {"type": "string", "format": "date"},
-                                      "stage": TEXT}, ("customer", "name", "amount")),
+                 body_schema=closed_object({"customer": TEXT, "name": TEXT, "amount": MONEY_IN,
+                                            "currency": TEXT, "owner": TEXT,
+                                            "expected_close": {"type": "string", "format": "date"},
+                                            "stage": TEXT}, ("customer", "name", "amount")),
                  response_schema=OPPORTUNITY_WITH_HISTORY, status=201),
         Endpoint("GET", opp_path, get_opportunity, READ, "One opportunity with its stage history.",
                  response_schema=OPPORTUNITY_WITH_HISTORY),
@@ -346,39 +335,40 @@ def endpoints() -> list[Endpoint]:
                      "renewal_id": {"type": ["integer", "null"]}}}),
         Endpoint("GET", "pipeline", weighted_pipeline, READ,
                  "Weighted pipeline: amount × win probability of the open opportunities.",
-                 query_schema=_object({"by": {"type": "array", "items": {"enum": list(DIMENSIONS)},
-                                              "minItems": 1, "default": ["stage"],
-                                              "description": "Group by (repeatable)."},
-                                       "as_of": INSTANT}),
+                 query_schema=closed_object({
+                     "by": {"type": "array", "items": {"enum": list(DIMENSIONS)}, "minItems": 1,
+                            "default": ["stage"], "description": "Group by (repeatable)."},
+                     "as_of": INSTANT}),
                  response_schema=_listing({"type": "object", "properties": {
                      "currency": TEXT, "opportunities": {"type": "integer"}, "amount": DECIMAL,
                      "weighted": DECIMAL, "probability": {"type": "integer"}}})),
         Endpoint("GET", "tasks", list_tasks, READ, "Tasks by due time.",
-                 query_schema=_object({"overdue": {"type": "boolean", "default": False},
-                                       "assignee": TEXT,
-                                       "status": {"enum": ["open", "done", "cancelled", "all"],
-                                                  "default": "open"},
-                                       "customer": CUSTOMER_FILTER, "as_of": INSTANT,
-                                       "limit": LIMIT}),
+                 query_schema=closed_object({"overdue": {"type": "boolean", "default": False},
+                                             "assignee": TEXT,
+                                             "status": {"enum": ["open", "done", "cancelled",
+                                                                 "all"], "default": "open"},
+                                             "customer": CUSTOMER_FILTER, "as_of": INSTANT,
+                                             "limit": LIMIT}),
                  response_schema=_listing(TASK)),
         Endpoint("POST", "tasks", create_task, WRITE,
                  "Create a task (assignee: the caller unless given).",
-                 body_schema=_object({"customer": TEXT, "subject": TEXT,
-                                      "assignee": OPTIONAL_TEXT, "due_at": INSTANT},
-                                     ("customer", "subject", "due_at")),
+                 body_schema=closed_object({"customer": TEXT, "subject": TEXT,
+                                            "assignee": OPTIONAL_TEXT, "due_at": INSTANT},
+                                           ("customer", "subject", "due_at")),
                  response_schema=TASK, status=201),
         Endpoint("GET", task_path, get_task, READ, "One task.", response_schema=TASK),
         Endpoint("POST", f"{task_path}/status", close_task, WRITE,
                  "Close an open task as done or cancelled.",
-                 body_schema=_object({"status": {"enum": ["done", "cancelled"]}}, ("status",)),
+                 body_schema=closed_object({"status": {"enum": ["done", "cancelled"]}},
+                                           ("status",)),
                  response_schema=TASK),
         Endpoint("GET", "cases", list_cases, READ, "Service cases, newest first.",
-                 query_schema=_object({"status": TEXT, "assignee": TEXT,
-                                       "customer": CUSTOMER_FILTER, "limit": LIMIT}),
+                 query_schema=closed_object({"status": TEXT, "assignee": TEXT,
+                                             "customer": CUSTOMER_FILTER, "limit": LIMIT}),
                  response_schema=_listing(CASE)),
         Endpoint("POST", "cases", open_case, WRITE, "Open a service case (SLA due times set).",
-                 body_schema=_object({"customer": TEXT, "subject": TEXT, "priority": TEXT,
-                                      "source": TEXT}, ("customer", "subject")),
+                 body_schema=closed_object({"customer": TEXT, "subject": TEXT, "priority": TEXT,
+                                            "source": TEXT}, ("customer", "subject")),
                  response_schema=CASE, status=201),
         Endpoint("GET", case_path, get_case, READ, "One service case.", response_schema=CASE),
         Endpoint("POST", f"{case_path}/status", move_case, WRITE,

@@ -9,9 +9,7 @@ the same code as ``crmkit social import``.
 
 from __future__ import annotations
 
-from typing import Any
-
-from crmkit.plugin import Endpoint, jsonable, parse_timestamp
+from crmkit.plugin import Endpoint, closed_object, jsonable, timestamp_or_none
 
 from .mentions import FIELDS
 
@@ -32,24 +30,18 @@ MAX_MENTIONS = 1000
 """Most mentions one request may import (a file goes through ``crmkit social import``)."""
 
 
-def _object(properties: dict[str, Any], required: tuple[str, ...] = ()) -> dict[str, Any]:
-    return {"type": "object", "properties": properties, "required": list(required),
-            "additionalProperties": False}
-
-
 def _instant(call, name: str):
-    text = call.query.get(name)
-    return None if text is None else parse_timestamp(text, name)
+    return timestamp_or_none(call.query.get(name), name)
 
 
-IDENTITY = _object({"customer": TEXT, "platform": TEXT, "handle": TEXT, "linked_at": INSTANT})
-MENTION = _object({
+IDENTITY = closed_object({"customer": TEXT, "platform": TEXT, "handle": TEXT, "linked_at": INSTANT})
+MENTION = closed_object({
     "id": INTEGER, "platform": TEXT, "post_id": TEXT, "handle": TEXT, "customer": OPTIONAL_TEXT,
     "text": OPTIONAL_TEXT, "posted_at": INSTANT, "likes": INTEGER, "comments": INTEGER,
     "shares": INTEGER, "sentiment": {"type": ["number", "null"]}, "language": OPTIONAL_TEXT,
     "unscored_reason": OPTIONAL_TEXT, "label": TEXT})
-REFERRAL = _object({"id": INTEGER, "referrer": TEXT, "referee": TEXT, "redeemed_at": INSTANT,
-                    "converted_at": OPTIONAL_INSTANT, "converted": {"type": "boolean"}})
+REFERRAL = closed_object({"id": INTEGER, "referrer": TEXT, "referee": TEXT, "redeemed_at": INSTANT,
+                          "converted_at": OPTIONAL_INSTANT, "converted": {"type": "boolean"}})
 
 
 def identities(call):
@@ -113,22 +105,23 @@ def endpoints() -> list[Endpoint]:
     return [
         Endpoint("GET", "identities", identities, READ,
                  "Linked handles with their customer, optionally of one customer.",
-                 query_schema=_object({"customer": TEXT}), response_schema=identities_of),
+                 query_schema=closed_object({"customer": TEXT}), response_schema=identities_of),
         Endpoint("POST", "customers/{customer}/identities", link, WRITE,
                  "Link a handle to a customer (a handle another customer owns is a conflict).",
-                 body_schema=_object({"platform": TEXT, "handle": TEXT}, ("platform", "handle")),
-                 response_schema=_object({"linked": {"type": "boolean"},
-                                          "identities": identities_of}),
+                 body_schema=closed_object({"platform": TEXT, "handle": TEXT},
+                                           ("platform", "handle")),
+                 response_schema=closed_object({"linked": {"type": "boolean"},
+                                                "identities": identities_of}),
                  status=201),
         Endpoint("DELETE", "customers/{customer}/identities/{platform}/{handle}", unlink, WRITE,
                  "Remove a customer's handle.",
-                 response_schema=_object({"identities": identities_of})),
+                 response_schema=closed_object({"identities": identities_of})),
         Endpoint("GET", "mentions", mentions, READ,
                  "Mentions posted up to as_of, newest first, with their sentiment label.",
-                 query_schema=_object({"customer": TEXT, "label": TEXT, "since": INSTANT,
-                                       "as_of": INSTANT,
-                                       "limit": {"type": "integer", "minimum": 1,
-                                                 "maximum": 1000, "default": 100}}),
+                 query_schema=closed_object({"customer": TEXT, "label": TEXT, "since": INSTANT,
+                                             "as_of": INSTANT,
+                                             "limit": {"type": "integer", "minimum": 1,
+                                                       "maximum": 1000, "default": 100}}),
                  response_schema={"type": "array", "items": MENTION}),
         Endpoint("POST", "mentions", import_mentions, WRITE,
                  "Import one mention or a list (all checked first; nothing stored if any is "
@@ -136,28 +129,28 @@ def endpoints() -> list[Endpoint]:
                  body_schema={"oneOf": [mention_in, {"type": "array", "items": mention_in,
                                                      "minItems": 1,
                                                      "maxItems": MAX_MENTIONS}]},
-                 response_schema=_object({"read": INTEGER, "created": INTEGER,
-                                          "updated": INTEGER, "unchanged": INTEGER,
-                                          "alerts": INTEGER}),
+                 response_schema=closed_object({"read": INTEGER, "created": INTEGER,
+                                                "updated": INTEGER, "unchanged": INTEGER,
+                                                "alerts": INTEGER}),
                  status=201),
         Endpoint("GET", "sentiment", sentiment, READ,
                  "Mentions per sentiment label posted in [since, as_of].",
-                 query_schema=_object({"since": INSTANT, "as_of": INSTANT}),
-                 response_schema=_object({"mentions": INTEGER, "positive": INTEGER,
-                                          "neutral": INTEGER, "negative": INTEGER,
-                                          "average": {"type": ["number", "null"]},
-                                          "unscored": INTEGER})),
+                 query_schema=closed_object({"since": INSTANT, "as_of": INSTANT}),
+                 response_schema=closed_object({"mentions": INTEGER, "positive": INTEGER,
+                                                "neutral": INTEGER, "negative": INTEGER,
+                                                "average": {"type": ["number", "null"]},
+                                                "unscored": INTEGER})),
         Endpoint("POST", "customers/{customer}/referral-code", referral_code, WRITE,
                  "The customer's referral code (created on the first request).",
-                 response_schema=_object({"customer": TEXT, "code": TEXT})),
+                 response_schema=closed_object({"customer": TEXT, "code": TEXT})),
         Endpoint("POST", "referrals", redeem_referral, WRITE,
                  "A new customer redeems a referral code (once; never a self-referral).",
-                 body_schema=_object({"code": TEXT, "referee": {
+                 body_schema=closed_object({"code": TEXT, "referee": {
                      **TEXT, "description": "The new customer's external id."}},
                      ("code", "referee")),
                  response_schema=REFERRAL, status=201),
         Endpoint("GET", "referrals", referrals, READ,
                  "Referrals redeemed up to as_of, with whether each converted.",
-                 query_schema=_object({"as_of": INSTANT}),
+                 query_schema=closed_object({"as_of": INSTANT}),
                  response_schema={"type": "array", "items": REFERRAL}),
     ]

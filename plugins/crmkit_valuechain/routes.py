@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from crmkit.plugin import Endpoint, jsonable, parse_timestamp
+from crmkit.plugin import Endpoint, closed_object, jsonable, timestamp_or_none
 
 READ = "valuechain.read"
 WRITE = "valuechain.write"
@@ -29,28 +29,22 @@ INSTANT = {"type": "string", "format": "date-time"}
 INTEGER = {"type": "integer"}
 
 
-def _object(properties: dict[str, Any], required: tuple[str, ...] = ()) -> dict[str, Any]:
-    return {"type": "object", "properties": properties, "required": list(required),
-            "additionalProperties": False}
-
-
 def _as_of(call):
-    text = call.query.get("as_of")
-    return None if text is None else parse_timestamp(text, "as_of")
+    return timestamp_or_none(call.query.get("as_of"), "as_of")
 
 
-CHECK = _object({"stage": INTEGER, "met": {"type": "boolean"}, "detail": TEXT,
-                 "evidence": {"type": "object"}})
-SSC = _object({"customer": TEXT, "name": OPTIONAL_TEXT, "group": TEXT,
-               "reasons": {"type": "array", "items": TEXT}, "note": OPTIONAL_TEXT,
-               "marked_at": INSTANT})
-NETWORK_MEMBER = _object({"id": INTEGER, "kind": TEXT, "name": TEXT, "role": TEXT,
-                          "group": OPTIONAL_TEXT, "customer": OPTIONAL_TEXT,
-                          "recorded_at": INSTANT})
-ACTION = _object({"group": TEXT, "kind": TEXT, "description": TEXT, "recorded_at": INSTANT})
-CONDITIONS = _object({"ratings": {"type": "object",
-                                  "additionalProperties": {"type": ["integer", "null"]}},
-                      "weakest": OPTIONAL_TEXT, "unrated": {"type": "array", "items": TEXT}})
+CHECK = closed_object({"stage": INTEGER, "met": {"type": "boolean"}, "detail": TEXT,
+                       "evidence": {"type": "object"}})
+SSC = closed_object({"customer": TEXT, "name": OPTIONAL_TEXT, "group": TEXT,
+                     "reasons": {"type": "array", "items": TEXT}, "note": OPTIONAL_TEXT,
+                     "marked_at": INSTANT})
+NETWORK_MEMBER = closed_object({"id": INTEGER, "kind": TEXT, "name": TEXT, "role": TEXT,
+                                "group": OPTIONAL_TEXT, "customer": OPTIONAL_TEXT,
+                                "recorded_at": INSTANT})
+ACTION = closed_object({"group": TEXT, "kind": TEXT, "description": TEXT, "recorded_at": INSTANT})
+CONDITIONS = closed_object({"ratings": {"type": "object",
+                                        "additionalProperties": {"type": ["integer", "null"]}},
+                            "weakest": OPTIONAL_TEXT, "unrated": {"type": "array", "items": TEXT}})
 
 
 def report(call):
@@ -135,7 +129,7 @@ def rate(call):
 
 def endpoints() -> list[Endpoint]:
     """valuechain's endpoints (the ``crmkit_routes`` answer)."""
-    as_of = _object({"as_of": INSTANT})
+    as_of = closed_object({"as_of": INSTANT})
     return [
         Endpoint("GET", "report", report, READ,
                  "The chain's progress, the blocking stage and the weakest supporting condition.",
@@ -148,51 +142,51 @@ def endpoints() -> list[Endpoint]:
                  response_schema=CHECK),
         Endpoint("POST", "stages/{stage}/reopen", reopen, WRITE,
                  "Reopen a completed stage and every later one.",
-                 response_schema=_object({"reopened": {"type": "array", "items": INTEGER}})),
+                 response_schema=closed_object({"reopened": {"type": "array", "items": INTEGER}})),
         Endpoint("GET", "suggestions", suggestions, READ,
                  "High-value SSC candidates from predicted CLV, best first.",
-                 query_schema=_object({"as_of": INSTANT, "top_share": {"type": "number"}}),
-                 response_schema={"type": "array", "items": _object({
+                 query_schema=closed_object({"as_of": INSTANT, "top_share": {"type": "number"}}),
+                 response_schema={"type": "array", "items": closed_object({
                      "rank": INTEGER, "customer": TEXT, "name": OPTIONAL_TEXT,
                      "clv": {"type": "string"}, "marked": {"type": "boolean"}})}),
         Endpoint("GET", "sscs", sscs, READ, "Every strategically significant customer.",
                  response_schema={"type": "array", "items": SSC}),
         Endpoint("POST", "sscs", mark, WRITE,
                  "Mark a customer as strategically significant, with reasons.",
-                 body_schema=_object({"customer": TEXT,
-                                      "reasons": {"type": "array", "items": TEXT},
-                                      "group": TEXT, "note": TEXT}, ("customer", "reasons")),
+                 body_schema=closed_object({"customer": TEXT,
+                                            "reasons": {"type": "array", "items": TEXT},
+                                            "group": TEXT, "note": TEXT}, ("customer", "reasons")),
                  response_schema=SSC, status=201),
         Endpoint("DELETE", "sscs/{customer}", unmark, WRITE, "Remove a customer's SSC mark.",
-                 response_schema=_object({"unmarked": TEXT})),
+                 response_schema=closed_object({"unmarked": TEXT})),
         Endpoint("GET", "network", network, READ,
                  "Suppliers, partners, employees and owners with their roles.",
                  response_schema={"type": "array", "items": NETWORK_MEMBER}),
         Endpoint("POST", "network", add_network_member, WRITE,
                  "Record a network member and its role towards the SSCs.",
-                 body_schema=_object({"kind": TEXT, "name": TEXT, "role": TEXT, "group": TEXT,
-                                      "customer": TEXT}, ("kind", "name", "role")),
+                 body_schema=closed_object({"kind": TEXT, "name": TEXT, "role": TEXT, "group": TEXT,
+                                            "customer": TEXT}, ("kind", "name", "role")),
                  response_schema=NETWORK_MEMBER, status=201),
         Endpoint("GET", "propositions", propositions, READ,
                  "The value proposition of each SSC group.",
                  response_schema={"type": "object", "additionalProperties": TEXT}),
         Endpoint("PUT", "propositions/{group}", set_proposition, WRITE,
                  "Record (or replace) an SSC group's value proposition.",
-                 body_schema=_object({"text": TEXT}, ("text",)),
-                 response_schema=_object({"group": TEXT, "text": TEXT})),
+                 body_schema=closed_object({"text": TEXT}, ("text",)),
+                 response_schema=closed_object({"group": TEXT, "text": TEXT})),
         Endpoint("GET", "actions", actions, READ,
                  "Acquisition, retention and development actions per SSC group.",
                  response_schema={"type": "array", "items": ACTION}),
         Endpoint("POST", "actions", add_action, WRITE,
                  "Record an acquisition, retention or development action for an SSC group.",
-                 body_schema=_object({"group": TEXT, "kind": TEXT, "description": TEXT},
-                                     ("group", "kind", "description")),
-                 response_schema=_object({"id": INTEGER}), status=201),
+                 body_schema=closed_object({"group": TEXT, "kind": TEXT, "description": TEXT},
+                                           ("group", "kind", "description")),
+                 response_schema=closed_object({"id": INTEGER}), status=201),
         Endpoint("GET", "conditions", conditions, READ,
                  "Latest supporting-condition ratings, the weakest and the unrated ones.",
                  query_schema=as_of, response_schema=CONDITIONS),
         Endpoint("POST", "conditions/{condition}/ratings", rate, WRITE,
                  "Rate a supporting condition 1–5.",
-                 body_schema=_object({"rating": INTEGER, "note": TEXT}, ("rating",)),
+                 body_schema=closed_object({"rating": INTEGER, "note": TEXT}, ("rating",)),
                  response_schema=CONDITIONS, status=201),
     ]
