@@ -269,3 +269,12 @@ def test_served_an_agent_reading_another_agents_lead_gets_404(served, clock):
         moved = mia.post(f"{API}/leads/C2/stage", json={"stage": "mql"})
         assert moved.status_code == 200, moved.text
         assert moved.json()["history"][-1]["actor"] == "mia"
+
+
+def test_a_role_granted_operational_all_reaches_every_record(ops, clients):
+    config = dict(ops.core_config)
+    config["roles"] = {**config["roles"], "viewer": ["*.read", "operational.all"]}
+    ops.plugins.configure_core(config)
+    assert [r["customer"] for r in clients["vic"].get(f"{API}/leads").json()] == ["C1", "C2"]
+    assert clients["vic"].get(f"{API}/leads/C2").json()["owner"] == "bo"
+    is_problem(clients["vic"].post(f"{API}/leads/C2/stage", json={"stage": "mql"}), 403)
