@@ -170,6 +170,19 @@ def check_roles(roles: Mapping[str, list[str]], staff_roles: Mapping[str, str] |
                               f"{handle} ROLE`) or keep it (roles: {', '.join(sorted(roles))})")
 
 
+def permissions_problem(plugin: str, declared: Any) -> str | None:
+    """What is wrong with what ``plugin``'s ``crmkit_permissions`` returned, or None."""
+    if not isinstance(declared, dict):
+        return "crmkit_permissions must return {permission: description}"
+    for name, description in declared.items():
+        if (not isinstance(name, str) or not _PERMISSION.fullmatch(name)
+                or name.split(".")[0] != plugin or not isinstance(description, str)
+                or not description.strip()):
+            return (f"crmkit_permissions declares {name!r}; each must be named "
+                    f"{plugin}.<action> and map to a one-line description")
+    return None
+
+
 def token_hash(secret: str) -> str:
     """The stored form of a token secret: its SHA-256, hex."""
     return hashlib.sha256(secret.encode("utf-8", "surrogatepass")).hexdigest()
@@ -206,6 +219,7 @@ class AuthService:
 
     def __init__(self, crm):
         self.crm = crm
+        self._personal: tuple[Any, frozenset[str]] = (None, frozenset())
 
     # -- permissions -----------------------------------------------------------------------
 
@@ -219,13 +233,10 @@ class AuthService:
         known = dict(CORE_PERMISSIONS)
         for plugin in self.crm.enabled_plugins():
             declared = self.crm.hooks.call_one(plugin, "crmkit_permissions", None) or {}
-            for name, description in declared.items():
-                if (not isinstance(name, str) or not _PERMISSION.fullmatch(name)
-                        or name.split(".")[0] != plugin or not isinstance(description, str)):
-                    raise PluginError(f"plugin {plugin!r}: crmkit_permissions declares {name!r};"
-                                      f" each must be named {plugin}.<action> and map to a "
-                                      "one-line description")
-                known[name] = description
+            problem = permissions_problem(plugin, declared)
+            if problem:
+                raise PluginError(f"plugin {plugin!r}: {problem}")
+            known.update(declared)
         return known
 
     def principal(self, handle: str) -> Principal:
@@ -276,9 +287,13 @@ class AuthService:
 
     def personal_attributes(self) -> frozenset[str]:
         """Customer attributes marked ``"x-personal": true`` in the customer schema."""
-        properties = self.crm.customers.attribute_schema().get("properties", {})
-        return frozenset(name for name, sub in properties.items()
-                         if isinstance(sub, dict) and sub.get(PERSONAL) is True)
+        key = (self.crm._state_key, repr(self.crm.core_config["customer_attributes"]))
+        if self._personal[0] != key:
+            properties = self.crm.customers.attribute_schema().get("properties", {})
+            personal = frozenset(name for name, sub in properties.items()
+                                 if isinstance(sub, dict) and sub.get(PERSONAL) is True)
+            self._personal = (key, personal)
+        return self._personal[1]
 
     def mask_pii(self, principal: Principal, customer: dict) -> dict:
         """A copy of ``customer`` (a customer as a dict) with its personal values (the
@@ -339,12 +354,18 @@ class AuthService:
         handle = _handle(handle)
         password = password if isinstance(password, str) else ""
         with self.crm.read() as conn:
-            row = conn.execute(select(s.c.handle, s.c.active, s.c.password_hash)
+            row = conn.execute(select(s.c.handle, s.c.role, s.c.active, s.c.password_hash,
+                                      s.c.failed_logins, s.c.locked_until)
                                .where(s.c.handle == handle)).first()
         if row is None or not row.active or row.password_hash is None:
             _verify(_decoy_hash(), password)  # as slow as a real attempt: no timing tell
             raise Unauthenticated(SIGN_IN_REFUSED)
         correct = _verify(row.password_hash, password)
+        if row.locked_until is not None and row.locked_until > self.crm.clock.now():
+            raise Unauthenticated(SIGN_IN_REFUSED)
+        if (correct and not row.failed_logins and row.locked_until is None
+                and not _hasher().check_needs_rehash(row.password_hash)):
+            return self._principal(row.handle, row.role)  # nothing to record
 
         def record(tx) -> Principal | None:
             now = tx.now()
@@ -493,5 +514,6 @@ __all__ = [
     "CORE_PERMISSIONS", "DEFAULT_ROLES", "DEFAULT_ROLE", "PII_FIELDS", "PERSONAL", "MASK",
     "TOKEN_PREFIX", "LAST_USED_RESOLUTION", "MIN_PASSWORD_LENGTH", "MAX_FAILED_SIGN_INS",
     "LOCKOUT", "SIGN_IN_REFUSED", "ROLES_SCHEMA", "grants", "Principal", "check_roles",
+    "permissions_problem",
     "token_hash", "hash_password", "AuthService", "TokenService",
 ]

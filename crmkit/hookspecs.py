@@ -133,8 +133,9 @@ def crmkit_permission_allowed(crm, principal, permission, resource):
     raises NotFound (the record does not exist for this principal, so its
     existence does not leak); without one, PermissionDenied.  Return None
     for permissions and resources that are not this plugin's.  Must be
-    cheap and must not write.  Example: an agent sees only the leads they
-    own::
+    cheap and must not write.  An exception, or a result that is not
+    True, False or None, refuses with a PluginError naming the plugin.
+    Example: an agent sees only the leads they own::
 
         @crmkit.hookimpl
         def crmkit_permission_allowed(principal, permission, resource):

@@ -7,7 +7,7 @@ import json
 from decimal import Decimal
 from typing import Any, Iterable, Sequence
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import and_, bindparam, or_, select
 
 from . import tables
 from .clock import EARLIEST, LATEST, UTC, out_of_range, utc_in_range
@@ -91,10 +91,19 @@ class InteractionService:
         return _to_interaction(row)
 
     def list(self, customer: str | None = None, kind: str | None = None,
-             since: dt.datetime | None = None, limit: int | None = 100) -> list[Interaction]:
-        """Interactions, newest first, optionally of one customer (external id) or kind."""
+             since: dt.datetime | None = None, limit: int | None = 100,
+             before: tuple[dt.datetime, int] | None = None) -> list[Interaction]:
+        """Interactions, newest first, optionally of one customer (external id) or kind.
+
+        ``before`` — ``(occurred_at, id)`` of the last interaction of the previous page —
+        starts past it.
+        """
         t = tables.interactions
         query = select(t).order_by(t.c.occurred_at.desc(), t.c.id.desc())
+        if before is not None:
+            at, last_id = before
+            query = query.where(or_(t.c.occurred_at < at,
+                                    and_(t.c.occurred_at == at, t.c.id < last_id)))
         if customer is not None:
             query = query.where(t.c.customer_id == self.crm.customers.get(customer).id)
         if kind is not None:

@@ -5,9 +5,9 @@ from __future__ import annotations
 from sqlalchemy import insert, select, update
 
 from . import tables
+from .auth import DEFAULT_ROLE, MIN_PASSWORD_LENGTH, hash_password
 from .errors import ConflictError, NotFound, ValidationError
 from .models import Staff
-from .auth import DEFAULT_ROLE, MIN_PASSWORD_LENGTH, hash_password
 from .types import IDENTIFIER, clean_text, normal_text
 
 SYSTEM_ACTOR = "system"
@@ -59,9 +59,9 @@ class StaffService:
     def set_role(self, handle: str, role: str) -> Staff:
         """Give a staff member another role (one of the core config's ``roles``)."""
         self._check_role(role)
-        member = self.get(handle)
-        if member.role != role:
-            with self.crm.transaction() as tx:
+        with self.crm.transaction() as tx:
+            member = self.get(handle)  # read in the transaction: the audit shows the real change
+            if member.role != role:
                 tx.conn.execute(update(tables.staff).where(tables.staff.c.id == member.id)
                                 .values(role=role))
                 tx.audit("update", "staff", member.handle, {"role": [member.role, role]})
@@ -89,8 +89,9 @@ class StaffService:
     def _check_role(self, role: str) -> None:
         roles = self.crm.core_config["roles"]
         if role not in roles:
-            raise ValidationError(f"role {role!r} is not defined (roles: {', '.join(sorted(roles))};"
-                              " the core config's roles define them)")
+            raise ValidationError(f"role {role!r} is not defined (roles: "
+                                  f"{', '.join(sorted(roles))}; the core config's roles define "
+                                  "them)")
 
     def get(self, handle: str) -> Staff:
         """One staff member by handle."""

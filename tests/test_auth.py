@@ -238,7 +238,8 @@ def test_configured_roles(crm):
 
 
 @pytest.mark.parametrize("roles, message", [
-    ({"agent": [""]}, "/roles/agent/0"),
+    ({"agent": [""]}, "core config: /roles/agent/0: ''"),
+    ({"agent": ["*"], "bad role": ["*"]}, "core config: /roles: 'bad role' does not match"),
     ({"agent": ["customers.read", "customers..read"]},
      "core config /roles/agent/1: 'customers..read' is not a permission pattern"),
     ({"agent": ["customers.raed"]},
@@ -322,6 +323,17 @@ def test_a_plugin_refuses_a_row_as_not_found(ownership_crm):
                                       "ownership.write": "change leads"}
 
 
+def test_a_row_level_rule_that_fails_refuses(crm_url, clock):
+    plugin = owned_leads_plugin()
+    plugin.crmkit_permission_allowed = crmkit.hookimpl(
+        lambda principal, permission, resource: "yes")
+    with CRM.open(crm_url, clock=clock, create=True, extra_plugins={"ownership": plugin}) as crm:
+        crm.plugins.enable("ownership")
+        with pytest.raises(PluginError, match="plugin 'ownership': crmkit_permission_allowed "
+                                              "must return True, False or None, got str"):
+            crm.auth.require(principal("agent"), "ownership.read", {"owner": "ana"})
+
+
 def test_a_permission_outside_the_plugins_name_is_refused(crm_url, clock):
     plugin = owned_leads_plugin({"customers.delete": "delete customers"})
     with CRM.open(crm_url, clock=clock, create=True, extra_plugins={"ownership": plugin}) as crm:
@@ -366,3 +378,39 @@ def test_existing_staff_become_admins_on_upgrade(crm_url, clock):
         assert crm.staff.add("new", "New Hire", "sales").role == "agent"
         _, secret = crm.tokens.create("old")
         assert crm.auth.authenticate_token(secret).handle == "old"
+
+
+def test_a_hash_with_outdated_parameters_is_renewed_at_sign_in(crm):
+    from argon2 import PasswordHasher
+    from sqlalchemy import update
+
+    crm.staff.add("ana", "Ana", "sales")
+    weak = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1).hash("correct horse")
+    with crm.connect(write=True) as conn:
+        conn.execute(update(tables.staff).values(password_hash=weak))
+        conn.commit()
+    assert crm.auth.authenticate_password("ana", "correct horse").handle == "ana"
+    with crm.connect() as conn:
+        renewed = conn.execute(select(tables.staff.c.password_hash)).scalar()
+    assert renewed != weak and not PasswordHasher().check_needs_rehash(renewed)
+    assert crm.auth.authenticate_password("ana", "correct horse").handle == "ana"
+
+
+def test_concurrent_failures_are_all_counted(crm):
+    from concurrent.futures import ThreadPoolExecutor
+
+    crm.staff.add("ana", "Ana", "sales")
+    crm.staff.set_password("ana", "correct horse battery")
+
+    def attempt(_) -> str:
+        try:
+            crm.auth.authenticate_password("ana", "wrong password!")
+        except Unauthenticated as refused:
+            return str(refused)
+        return "signed in"
+
+    with ThreadPoolExecutor(MAX_FAILED_SIGN_INS) as pool:
+        outcomes = list(pool.map(attempt, range(MAX_FAILED_SIGN_INS)))
+    assert outcomes == [SIGN_IN_REFUSED] * MAX_FAILED_SIGN_INS
+    with pytest.raises(Unauthenticated):  # every failure counted: the handle is locked
+        crm.auth.authenticate_password("ana", "correct horse battery")

@@ -164,11 +164,15 @@ def test_describing_hooks_must_return_the_right_shapes():
         """Commands."""
 
     module = module_with("shapes", crmkit_event_types=lambda: ["shapes.done"],
+                         crmkit_permissions=lambda: {"shapes.read": "see shapes",
+                                                     "customers.delete": "delete customers"},
                          crmkit_customer_schema=lambda config: {"level": {"type": "integer"}},
                          crmkit_cli=lambda: group)
     report = run(module)
     assert fails(report) == [
         ("hooks", "crmkit_event_types must return {event type: description} with text values"),
+        ("hooks", "crmkit_permissions declares 'customers.delete'; each must be named "
+                  "shapes.<action> and map to a one-line description"),
         ("hooks", 'crmkit_customer_schema must return a dict with "properties"'),
     ]
     assert ("hooks", "warn") in {(f.check, f.status) for f in report.findings

@@ -334,6 +334,7 @@ def _describing_hooks(plugin: plugins.InstalledPlugin) -> list[Finding]:
     """What the describing hooks return has the right shape."""
     import click
 
+    from ..auth import permissions_problem
     from ..config import check_schema, fill_defaults
     from ..errors import ConfigError
 
@@ -343,6 +344,10 @@ def _describing_hooks(plugin: plugins.InstalledPlugin) -> list[Finding]:
             isinstance(k, str) and isinstance(v, str) and v for k, v in events.items())):
         out.append(Finding("hooks", FAIL, "crmkit_event_types must return {event type: "
                                           "description} with text values"))
+    declared = _call(plugin, "crmkit_permissions")
+    problem = permissions_problem(plugin.name, declared) if declared is not None else None
+    if problem:
+        out.append(Finding("hooks", FAIL, problem))
     schema = _call(plugin, "crmkit_config_schema")
     defaults = fill_defaults(schema, {}) if isinstance(schema, dict) else {}
     fragment = _call(plugin, "crmkit_customer_schema", config=defaults)

@@ -135,6 +135,10 @@ def _compile(path: str) -> re.Pattern:
     return re.compile("".join(parts) + r"\Z")
 
 
+def _route_key(item: Mounted) -> tuple[str, str]:
+    return item.endpoint.method, _PARAM.sub("{}", item.path)
+
+
 def mount(endpoint: Endpoint, plugin: str | None) -> Mounted:
     """Place ``endpoint`` (of ``plugin``, or the core's) and compile its path and schemas."""
     path = endpoint.path if plugin is None else f"{plugin}/{endpoint.path}".rstrip("/")
@@ -169,7 +173,8 @@ class Dispatcher:
     def table(self) -> list[Mounted]:
         """Every mounted endpoint for the plugin state last read (core first)."""
         with self._lock:
-            key = self.crm._state_key
+            # the hook caller too: another thread may be between setting the state and the hooks
+            key = (self.crm._state_key, id(self.crm.hooks))
             if key != self._table_key:
                 self._table = self._build()
                 self._table_key = key
@@ -182,21 +187,36 @@ class Dispatcher:
         return self.table()
 
     def _build(self) -> list[Mounted]:
+        """The core's endpoints, then each enabled plugin's.  A plugin whose routes cannot be
+        mounted (its hook fails, an Endpoint is malformed or taken) loses its routes, with
+        the reason logged; the rest of the API keeps working."""
         table = [mount(endpoint, None) for endpoint in self.core]
-        for name, endpoints in self.crm.hooks.call("crmkit_routes", None, crm=self.crm):
-            for endpoint in endpoints or ():
-                if not isinstance(endpoint, Endpoint):
-                    raise PluginError(f"plugin {name!r}: crmkit_routes must return Endpoint "
-                                      f"objects, got {type(endpoint).__name__}")
-                table.append(mount(endpoint, name))
-        seen: dict[tuple[str, str], str] = {}
-        for item in table:
-            key = (item.endpoint.method, _PARAM.sub("{}", item.path))
-            if key in seen:
-                raise PluginError(f"{item.endpoint.method} {API_PREFIX}/{item.path} is declared "
-                                  f"twice ({seen[key]} and {item.plugin or 'core'})")
-            seen[key] = item.plugin or "core"
+        taken = {_route_key(item): "the core" for item in table}
+        for name, _, _ in self.crm.hooks.impls("crmkit_routes"):
+            try:
+                mounted = self._plugin_routes(name, taken)
+            except CRMError as exc:
+                log.error("plugin %r: its HTTP routes are not served: %s", name, exc)
+                continue
+            taken.update((_route_key(item), f"plugin {name!r}") for item in mounted)
+            table.extend(mounted)
         return table
+
+    def _plugin_routes(self, name: str, taken: dict[tuple[str, str], str]) -> list[Mounted]:
+        mounted: list[Mounted] = []
+        for endpoint in self.crm.hooks.call_one(name, "crmkit_routes", None, crm=self.crm) or ():
+            if not isinstance(endpoint, Endpoint):
+                raise PluginError(f"crmkit_routes must return crmkit.plugin.Endpoint objects, "
+                                  f"got {type(endpoint).__name__}")
+            item = mount(endpoint, name)
+            owner = taken.get(_route_key(item)) or next(
+                (f"plugin {name!r}" for other in mounted if _route_key(other) == _route_key(item)),
+                None)
+            if owner is not None:
+                raise PluginError(f"{endpoint.method} {API_PREFIX}/{item.path} is already "
+                                  f"declared by {owner}")
+            mounted.append(item)
+        return mounted
 
     def match(self, method: str, path: str) -> tuple[Mounted, dict[str, str]]:
         """The endpoint for ``method path`` and its path parameters; ApiError 404/405."""

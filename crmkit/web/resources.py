@@ -128,22 +128,28 @@ def _external_id(call: Call) -> str:
     return value
 
 
-def encode_cursor(last_id: int) -> str:
-    """An opaque page cursor: the position after the last item shown."""
-    return base64.urlsafe_b64encode(f"c{last_id}".encode()).decode().rstrip("=")
+def encode_cursor(position: Any) -> str:
+    """An opaque page cursor: the position (JSON) after the last item shown."""
+    return base64.urlsafe_b64encode(json.dumps(position).encode()).decode().rstrip("=")
 
 
-def decode_cursor(text: str) -> int:
+def decode_cursor(text: str) -> Any:
     """The position a cursor of :func:`encode_cursor` stands for; a ValidationError otherwise."""
     try:
-        raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4)).decode()
-        if raw[:1] == "c" and raw[1:].isdigit():
-            return int(raw[1:])
+        position = json.loads(base64.urlsafe_b64decode(text + "=" * (-len(text) % 4)))
     except ValueError:
-        pass
-    raise ValidationError(f"cursor {text!r} is not a cursor this API handed out",
-                          [("query", "cursor", "not a cursor this API handed out (pass "
-                            "next_cursor of the previous page)")])
+        raise _bad_cursor(text) from None
+    if type(position) is int or (
+            isinstance(position, list) and len(position) == 2 and isinstance(position[0], str)
+            and isinstance(position[1], int)):
+        return position
+    raise _bad_cursor(text)
+
+
+def _bad_cursor(text: str) -> ValidationError:
+    return ValidationError(f"cursor {text!r} is not a cursor this API handed out",
+                           [("query", "cursor", "not a cursor this API handed out (pass "
+                             "next_cursor of the previous page)")])
 
 
 def search_customers(call: Call) -> dict[str, Any]:
@@ -154,6 +160,8 @@ def search_customers(call: Call) -> dict[str, Any]:
             raise ValidationError(f"query parameter {name}: {problem}",
                                   [("query", name, problem)])
     after = decode_cursor(call.query["cursor"]) if "cursor" in call.query else None
+    if after is not None and not isinstance(after, int):
+        raise _bad_cursor(call.query["cursor"])
     found = call.crm.customers.search(q, tag=tag, limit=limit + 1, after=after)
     page = found[:limit]
     items = [call.crm.auth.mask_pii(call.principal, customer_document(call.crm, c)) for c in page]
@@ -260,12 +268,26 @@ def record_interactions(call: Call) -> Reply:
 
 
 def list_interactions(call: Call) -> dict[str, Any]:
-    query = call.query
-    since = parse_timestamp(query["since"], "since") if "since" in query else None
+    query, limit = call.query, call.query["limit"]
+    try:
+        since = parse_timestamp(query["since"], "since") if "since" in query else None
+    except ValidationError as exc:
+        raise ValidationError(str(exc), [("query", "since", str(exc).removeprefix("since: "))]
+                              ) from None
+    before = None
+    if "cursor" in query:
+        position = decode_cursor(query["cursor"])
+        if not isinstance(position, list):
+            raise _bad_cursor(query["cursor"])
+        before = (parse_timestamp(position[0], "cursor"), position[1])
     found = call.crm.interactions.list(customer=query.get("customer"), kind=query.get("kind"),
-                                       since=since, limit=query["limit"])
-    external = call.crm.customers.external_ids_by_id(i.customer_id for i in found)
-    return {"items": [interaction_document(i, external.get(i.customer_id)) for i in found]}
+                                       since=since, limit=limit + 1, before=before)
+    page = found[:limit]
+    external = call.crm.customers.external_ids_by_id(i.customer_id for i in page)
+    last = page[-1] if len(found) > limit else None
+    return {"items": [interaction_document(i, external.get(i.customer_id)) for i in page],
+            "next_cursor": None if last is None else encode_cursor(
+                [last.occurred_at.isoformat(), last.id])}
 
 
 # -- events and plugins ---------------------------------------------------------------------
@@ -286,12 +308,19 @@ def list_plugins(call: Call) -> list[Any]:
     return [jsonable(status) for status in call.crm.plugins.list()]
 
 
+def _installed(call: Call) -> str:
+    name = call.path_params["name"]
+    if name not in call.crm.installed:
+        raise NotFound(f"no plugin named {name!r} is installed")
+    return name
+
+
 def plugin_config(call: Call) -> dict[str, Any]:
-    return call.crm.plugins.config(call.path_params["name"])
+    return call.crm.plugins.config(_installed(call))
 
 
 def put_plugin_config(call: Call) -> dict[str, Any]:
-    name = call.path_params["name"]
+    name = _installed(call)
     schema = call.crm.plugins.schema(name)
     document = fill_defaults(schema, call.body)
     errors = schema_errors(schema_validator(schema), document, f"plugin {name!r} config schema")
@@ -348,7 +377,8 @@ def core_endpoints() -> list[Endpoint]:
         Endpoint("GET", "interactions", list_interactions, "interactions.read",
                  "Interactions, newest first, of a customer, a kind, since a time.",
                  query_schema=_query({"customer": text, "kind": text,
-                                      "since": {"type": "string"}, "limit": PAGE}),
+                                      "since": {"type": "string"}, "limit": PAGE,
+                                      "cursor": {"type": "string"}}),
                  response_schema=_page_of(INTERACTION)),
         Endpoint("GET", "events", list_events, "events.read",
                  "Stored domain events after an event id, oldest first (for pollers).",

@@ -7,6 +7,7 @@ plugin modules come from the environment ``crmkit serve`` sets (``CRMKIT_DATABAS
 
 from __future__ import annotations
 
+import logging
 import os
 
 from starlette.applications import Starlette
@@ -23,7 +24,22 @@ def application() -> Starlette:
     local = State(db_url="", actor="system", debug=False, argv=[], local_plugins=modules)
     crm = CRM.open(os.environ["CRMKIT_DATABASE_URL"], extra_plugins=local.extra_plugins())
     crm.command = "api"
+    log_errors_with_tracebacks()
     return create_app(crm, close_crm=True)
 
 
-__all__ = ["application"]
+def log_errors_with_tracebacks() -> None:
+    """Send the server's own log (``crmkit.web``: a request's unexpected error with its
+    traceback) to stderr, stamped; the client only ever sees a bare 500 problem."""
+    logger = logging.getLogger("crmkit.web")
+    if any(getattr(h, "crmkit_server", False) for h in logger.handlers):
+        return
+    handler = logging.StreamHandler()
+    handler.crmkit_server = True
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    logger.propagate = False
+
+
+__all__ = ["application", "log_errors_with_tracebacks"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import func, select
 
+import crmkit_webbroken
 import crmkit_webtest
 from crmkit import CRM, tables
 from crmkit.web.dispatch import problem_errors
@@ -17,7 +18,8 @@ from web_support import InProcess
 def web(crm_url, clock):
     """The API in-process with the webtest plugin enabled; ``web.admin`` is an admin token."""
     with CRM.open(crm_url, clock=clock, create=True,
-                  extra_plugins={"webtest": crmkit_webtest}) as crm:
+                  extra_plugins={"webtest": crmkit_webtest,
+                                 "webbroken": crmkit_webbroken}) as crm:
         crm.plugins.enable("webtest")
         helper = InProcess(crm)
         helper.admin = helper.token("root", role="admin")
@@ -122,6 +124,40 @@ def test_routes_methods_and_tokens(web):
     assert anonymous.headers["www-authenticate"] == "Bearer"
     assert "Authorization: Bearer" in anonymous.json()["detail"]
     assert web.client("not-a-token").get("/api/v1/customers").status_code == 401
+    client = web.client(web.admin)
+    outside = client.get("/nothing")
+    assert outside.status_code == 404
+    assert outside.headers["content-type"] == "application/problem+json"
+    unknown = client.get("/api/v1/plugins/nosuch/config")
+    assert unknown.status_code == 404 and "no plugin named 'nosuch'" in unknown.json()["detail"]
+
+
+def test_a_plugin_whose_routes_cannot_be_mounted_loses_only_its_own(web, caplog):
+    web.crm.plugins.enable("webbroken")
+    client = web.client(web.admin)
+    assert client.get("/api/v1/webbroken/fine").status_code == 404
+    assert client.get("/api/v1/customers").status_code == 200
+    assert client.post("/api/v1/webtest/echo/x", json={"name": "A"}).status_code == 200
+    assert ("plugin 'webbroken': its HTTP routes are not served: POST /api/v1/webbroken/bad "
+            "body schema: invalid JSON Schema") in caplog.text
+
+
+def test_the_app_mounts_inside_another_asgi_app(web):
+    from starlette.applications import Starlette
+    from starlette.routing import Mount
+
+    from crmkit.web import create_app
+    from web_support import InProcessClient
+
+    outer = InProcessClient(Starlette(routes=[Mount("/crm", app=create_app(web.crm))]))
+    try:
+        outer.headers["Authorization"] = f"Bearer {web.admin}"
+        assert outer.get("/crm/api/v1/customers").json() == {"items": [], "next_cursor": None}
+        assert outer.post("/crm/api/v1/webtest/echo/x", json={"name": "A"}).json()[
+            "params"] == {"thing": "x"}
+        assert "/api/v1/customers" in outer.get("/crm/openapi.json").json()["paths"]
+    finally:
+        outer.close()
 
 
 def test_disabling_a_plugin_removes_its_routes(web):

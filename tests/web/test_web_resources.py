@@ -89,8 +89,23 @@ def test_interactions_one_or_a_list_and_their_listing(api, admin):
         {"customer": "C404", "kind": "call", "occurred_at": "yesterday"}])
     assert bad.status_code == 422
     assert [e["pointer"] for e in bad.json()["errors"]] == ["/1/occurred_at"]
-    listed = admin.get("/api/v1/interactions", params={"customer": "C1"}).json()["items"]
-    assert [i["kind"] for i in listed] == ["visit", "call", "purchase"]
+    listed = admin.get("/api/v1/interactions", params={"customer": "C1"}).json()
+    assert [i["kind"] for i in listed["items"]] == ["visit", "call", "purchase"]
+    assert listed["next_cursor"] is None
+    admin.post("/api/v1/interactions", json=[  # two at one instant: the id breaks the tie
+        {"customer": "C1", "kind": "survey", "occurred_at": "2024-12-02"},
+        {"customer": "C1", "kind": "complaint", "occurred_at": "2024-12-02"}])
+    pages, cursor = [], None
+    while True:
+        page = admin.get("/api/v1/interactions", params={
+            "limit": 2, **({"cursor": cursor} if cursor else {})}).json()
+        pages.append([i["kind"] for i in page["items"]])
+        cursor = page["next_cursor"]
+        if cursor is None:
+            break
+    assert pages == [["visit", "complaint"], ["survey", "call"], ["purchase"]]
+    assert admin.get("/api/v1/interactions", params={"since": "soon"}).json()["errors"][0][
+        "parameter"] == "since"
     assert [i["kind"] for i in admin.get("/api/v1/interactions", params={
         "since": "2024-12-02T12:00:00Z"}).json()["items"]] == ["visit"]
 
@@ -115,3 +130,13 @@ def test_events_after_and_plugins_config(api, admin):
     assert sorted(e["pointer"] for e in wrong.json()["errors"]) == ["/colour",
                                                                      "/points_per_unit"]
     assert api.crm.plugins.config("loyalty")["points_per_unit"] == 2
+
+
+def test_a_role_without_pii_sees_no_personal_values_in_the_timeline(api, admin):
+    admin.post("/api/v1/customers", json={"external_id": "C1", "email": "ada@example.com"})
+    admin.patch("/api/v1/customers/C1", json={"email": "ada@lovelace.org"})
+    viewer = api.client(api.token("vic", role="viewer"))
+    entries = viewer.get("/api/v1/customers/C1/timeline").json()
+    assert [e["summary"] for e in entries] == ["updated email by root", "create by root"]
+    assert all(e["details"] == {} for e in entries)
+    assert "ada@" not in str(entries)

@@ -183,3 +183,15 @@ def test_sigterm_finishes_the_request_in_flight(served, tmp_path):
     # uvicorn ends by re-raising the SIGTERM it handled (newer versions) or exits 0 (older)
     assert server.process.wait(timeout=120) in (0, -signal.SIGTERM)
     assert "Traceback" not in server.log.read_text()
+
+
+def test_an_unexpected_error_is_logged_with_its_traceback_and_never_sent(served):
+    server = served(plugins=["webtest"], local_plugins=["crmkit_webtest"])
+    with server.client(server.token("ann")) as client:
+        answer = client.post("/api/v1/webtest/fail", json={"external_id": "W1"})
+    assert answer.status_code == 500
+    assert "secret" not in answer.text and "Traceback" not in answer.text
+    log = server.log.read_text()
+    assert "ERROR crmkit.web: internal error answering POST /api/v1/webtest/fail" in log
+    assert "Traceback" in log and "RuntimeError: a bug with a secret detail" in log
+    assert snapshot(server)["customers"] == 0
