@@ -180,36 +180,40 @@ def clean_env() -> dict[str, str]:
     return env
 
 
-def served_route_and_permission(python: Path, work: Path, env: dict[str, str]) -> None:
-    """The installed plugin's route and permission through a real ``crmkit serve`` on 127.0.0.1:
-    an agent records a visit (201), a viewer reads it but may not record one (403)."""
+def served_route_and_permission(crmkit, python: Path, work: Path, env: dict[str, str]) -> None:
+    """The installed plugin's route and permission through a real ``crmkit serve`` on 127.0.0.1,
+    with staff and tokens made by the CLI: an agent records a visit (201), a viewer reads it but
+    may not record one (403)."""
     import signal
     import socket
     import time
 
     import httpx
 
-    make_tokens = ("import sys; from crmkit import CRM\n"
-                   "with CRM.open('sqlite:///crm.db') as crm:\n"
-                   "    for role in ('agent', 'viewer'):\n"
-                   "        crm.staff.add(role, role.title(), 'front desk', role=role)\n"
-                   "        print(crm.tokens.create(role)[1])\n")
-    made = subprocess.run([str(python), "-c", make_tokens], cwd=work, env=env,
-                          capture_output=True, text=True)
-    assert made.returncode == 0, made.stderr
-    agent, viewer = made.stdout.split()
+    secrets = {}
+    for role in ("agent", "viewer"):
+        added = crmkit("staff", "add", role, "--name", role.title(), "--team", "desk",
+                       "--role", role)
+        assert added.returncode == 0, added.stderr
+        made = crmkit("tokens", "create", "--staff", role)
+        assert made.returncode == 0, made.stderr
+        secrets[role] = made.stdout.strip().splitlines()[-1]
+    agent, viewer = secrets["agent"], secrets["viewer"]
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-    server = subprocess.Popen(
-        [str(python), "-c", "import sys; from crmkit.cli import main; sys.exit(main(sys.argv[1:]))",
-         "--db", "sqlite:///crm.db", "serve", "--port", str(port)],
-        cwd=work, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    log = work / "serve.log"
+    with log.open("wb") as sink:
+        server = subprocess.Popen(
+            [str(python), "-c",
+             "import sys; from crmkit.cli import main; sys.exit(main(sys.argv[1:]))",
+             "--db", "sqlite:///crm.db", "serve", "--port", str(port)],
+            cwd=work, env=env, stdout=sink, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}/api/v1/dental/customers/A"
     try:
         deadline = time.monotonic() + 60
         while True:  # poll readiness with a deadline
-            assert server.poll() is None, server.stderr.read()
+            assert server.poll() is None, log.read_text(errors="replace")
             try:
                 if httpx.get(f"http://127.0.0.1:{port}/health", timeout=5).status_code == 200:
                     break
@@ -319,7 +323,7 @@ def test_end_to_end_new_plugin_from_wheel(tmp_path):
     assert len(json.loads(listed.stdout)) == 1  # the rejected visit left nothing behind
     checked = crmkit("plugins", "check", "dental")
     assert checked.returncode == 0, checked.stdout + checked.stderr
-    served_route_and_permission(python, work, env)
+    served_route_and_permission(crmkit, python, work, env)
 
     tests = subprocess.run([str(python), "-m", "pytest", "-q", "-p", "no:cacheprovider",
                             str(target / "tests")], cwd=work, env=env, capture_output=True, text=True)
