@@ -1,8 +1,8 @@
 """collaborative's HTTP routes, mounted under ``/api/v1/collaborative/``.
 
 Team queues and work items (assign, start, complete, hand off, acknowledge),
-team load, and outbound contact (the customer's preferred channel, consent
-enforced).  Every handler calls the public API (``call.api()``), which
+team load, customers' consent per channel, and outbound contact (the
+customer's preferred channel, consent enforced).  Every handler calls the public API (``call.api()``), which
 holds the rules.
 """
 
@@ -16,9 +16,11 @@ READ = "collaborative.read"
 WRITE = "collaborative.write"
 
 PERMISSIONS = {
-    READ: "See team queues, work items with their history, and team load.",
-    WRITE: "Assign, start, complete, hand off and acknowledge work items; contact customers "
-           "outbound (recorded as an interaction; consent applies).",
+    READ: "See team queues, work items with their history, team load and customers' consent "
+          "per channel.",
+    WRITE: "Assign, start, complete, hand off and acknowledge work items; record a customer's "
+           "consent on a channel; contact customers outbound (recorded as an interaction; "
+           "consent applies).",
 }
 
 TEXT = {"type": "string"}
@@ -35,6 +37,8 @@ WORK_ITEM = closed_object({
 HISTORY_ENTRY = closed_object({
     "at": INSTANT, "actor": TEXT, "action": TEXT, "from_state": OPTIONAL_TEXT, "to_state": TEXT,
     "team": TEXT, "assignee": OPTIONAL_TEXT, "note": OPTIONAL_TEXT, "from_team": OPTIONAL_TEXT})
+CONSENT = closed_object({"channel": TEXT, "granted": {"type": "boolean"}, "source": TEXT,
+                         "recorded_at": INSTANT})
 WORK_ITEM_WITH_HISTORY = {**WORK_ITEM, "properties": {
     **WORK_ITEM["properties"], "history": {"type": "array", "items": HISTORY_ENTRY}}}
 
@@ -82,6 +86,16 @@ def _change(action):
 
 def team_load(call):
     return jsonable(call.api().team_load(timestamp_or_none(call.query.get("as_of"), "as_of")))
+
+
+def consents(call):
+    return jsonable(call.crm.customers.consents(call.path_params["customer"]))
+
+
+def set_consent(call):
+    p = call.path_params
+    return jsonable(call.crm.customers.set_consent(p["customer"], p["channel"],
+                                                   call.body["granted"], call.body["source"]))
 
 
 def contact(call):
@@ -134,6 +148,15 @@ def endpoints() -> list[Endpoint]:
                      "team": TEXT, "queued": INTEGER, "assigned": INTEGER,
                      "in_progress": INTEGER, "awaiting_ack": INTEGER,
                      "overdue_ack": INTEGER})}),
+        Endpoint("GET", "customers/{customer}/consents", consents, READ,
+                 "A customer's consent decisions, one per channel (no decision: no consent).",
+                 response_schema={"type": "array", "items": CONSENT}),
+        Endpoint("PUT", "customers/{customer}/consents/{channel}", set_consent, WRITE,
+                 "Record that a customer granted or withdrew consent on a channel (audited).",
+                 body_schema=closed_object({"granted": {"type": "boolean"}, "source": {
+                     **TEXT, "description": "Where the decision came from (web form, call …)."}},
+                     ("granted", "source")),
+                 response_schema=CONSENT),
         Endpoint("POST", "contacts", contact, WRITE,
                  "Contact a customer outbound: the preferred channel, or another with an "
                  "override reason; consent applies.",

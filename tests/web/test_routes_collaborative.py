@@ -1,5 +1,5 @@
 """collaborative's routes: queues, work items (assign, start, hand off, acknowledge, complete),
-team load, outbound contact with consent; permissions.
+team load, consents, outbound contact with consent; permissions.
 
 In-process (``api_client``) on SQLite and PostgreSQL, at the test clock (2025-01-01 12:00 UTC).
 dee and eli are in support, ivy in billing (all agents); vic is a viewer.  A complaint is
@@ -118,13 +118,36 @@ def test_team_load(dee):
          "overdue_ack": 0}]
 
 
+def test_consents_per_channel(dee, desk):
+    assert dee.get(f"{API}/customers/C1/consents").json() == []
+    granted = dee.put(f"{API}/customers/C1/consents/email",
+                      json={"granted": True, "source": "phone call"})
+    assert granted.status_code == 200, granted.text
+    assert granted.json() == {"channel": "email", "granted": True, "source": "phone call",
+                              "recorded_at": NOW}
+    assert dee.get(f"{API}/customers/C1/consents").json() == [granted.json()]
+    bad = problem(dee.put(f"{API}/customers/C1/consents/sms", json={"granted": "yes",
+                                                                    "source": "x"}), 422)
+    assert [e["pointer"] for e in bad["errors"]] == ["/granted"]
+    problem(dee.put(f"{API}/customers/C9/consents/sms", json={"granted": True, "source": "x"}),
+            404)
+    with api_client(desk, role="viewer") as viewer:
+        assert viewer.get(f"{API}/customers/C1/consents").json() == [granted.json()]
+        problem(viewer.put(f"{API}/customers/C1/consents/email",
+                           json={"granted": False, "source": "x"}), 403)
+    assert [(c.channel, c.granted) for c in desk.customers.consents("C1")] == [("email", True)]
+    [event] = desk.events.list(type="consent.changed")
+    assert event.payload == {"external_id": "C1", "channel": "email", "granted": True}
+
+
 def test_outbound_contact_needs_consent(dee, desk):
     before = len(desk.interactions.list())
     refused = problem(dee.post(f"{API}/contacts", json={"customer": "C1", "subject": "Refund"}),
                       422)
     assert "consent" in refused["detail"]
     assert len(desk.interactions.list()) == before
-    desk.customers.set_consent("C1", "email", True, "web form")
+    assert dee.put(f"{API}/customers/C1/consents/email",
+                   json={"granted": True, "source": "web form"}).status_code == 200
     sent = dee.post(f"{API}/contacts", json={"customer": "C1", "subject": "Refund"})
     assert sent.status_code == 201, sent.text
     assert {k: sent.json()[k] for k in ("customer", "channel", "preferred_channel",
