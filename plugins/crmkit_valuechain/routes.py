@@ -105,8 +105,7 @@ def propositions(call):
 
 def set_proposition(call):
     call.api().set_proposition(call.path_params["group"], call.body["text"])
-    return {"group": call.path_params["group"], "text": call.api().propositions()[
-        call.path_params["group"]]}
+    return call.api().propositions()
 
 
 def actions(call):
@@ -171,9 +170,9 @@ def endpoints() -> list[Endpoint]:
                  "The value proposition of each SSC group.",
                  response_schema={"type": "object", "additionalProperties": TEXT}),
         Endpoint("PUT", "propositions/{group}", set_proposition, WRITE,
-                 "Record (or replace) an SSC group's value proposition.",
+                 "Record (or replace) an SSC group's value proposition; answers every group's.",
                  body_schema=closed_object({"text": TEXT}, ("text",)),
-                 response_schema=closed_object({"group": TEXT, "text": TEXT})),
+                 response_schema={"type": "object", "additionalProperties": TEXT}),
         Endpoint("GET", "actions", actions, READ,
                  "Acquisition, retention and development actions per SSC group.",
                  response_schema={"type": "array", "items": ACTION}),

@@ -79,8 +79,12 @@ def test_network_propositions_actions_and_conditions(manager):
     assert manager.get(f"{API}/network").json() == [member.json()]
     problem(manager.post(f"{API}/network", json={"kind": "rival", "name": "X", "role": "y"}), 422)
     assert manager.put(f"{API}/propositions/default", json={"text": "next-day delivery"}).json() \
-        == {"group": "default", "text": "next-day delivery"}
-    assert manager.get(f"{API}/propositions").json() == {"default": "next-day delivery"}
+        == {"default": "next-day delivery"}
+    # the group name is trimmed as the command trims it
+    assert manager.put(f"{API}/propositions/%20vip%20", json={"text": "a named contact"}).json() \
+        == {"default": "next-day delivery", "vip": "a named contact"}
+    assert manager.get(f"{API}/propositions").json() == {"default": "next-day delivery",
+                                                         "vip": "a named contact"}
     assert manager.post(f"{API}/actions", json={"group": "default", "kind": "retention",
                                                 "description": "quarterly review"}
                         ).status_code == 201
