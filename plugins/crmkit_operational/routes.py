@@ -38,7 +38,8 @@ OPTIONAL_TEXT = {"type": ["string", "null"]}
 INSTANT = {"type": "string", "format": "date-time"}
 OPTIONAL_INSTANT = {"type": ["string", "null"], "format": "date-time"}
 DECIMAL = {"type": "string", "description": "An exact decimal number."}
-MONEY_IN = {"type": ["string", "number"], "description": "A decimal number (text keeps it exact)."}
+MONEY_IN = {"type": ["string", "integer"],
+            "description": "An exact decimal number as text (\"1200.50\") or a whole number."}
 LIMIT = {"type": "integer", "minimum": 1, "maximum": 1000, "default": 100,
          "description": "Most rows to return."}
 CUSTOMER_FILTER = {"type": "string", "description": "Only this customer's (external id)."}

@@ -161,6 +161,7 @@ def test_opportunities_create_get_move_and_pipeline(clients, ops):
 def test_a_bad_opportunity_writes_nothing(clients, ops):
     for body, pointer in (({"customer": "C1", "name": "X"}, ""),
                           ({"customer": "C1", "name": "X", "amount": True}, "/amount"),
+                          ({"customer": "C1", "name": "X", "amount": 12.5}, "/amount"),
                           ({"customer": "C1", "name": "X", "amount": "1", "colour": "red"},
                            "/colour")):
         problem = is_problem(clients["ana"].post(f"{API}/opportunities", json=body), 422)
