@@ -128,6 +128,22 @@ def _external_id(call: Call) -> str:
     return value
 
 
+def _visible(call: Call, customer: Customer, permission: str) -> dict[str, Any]:
+    """The customer's document, or the NotFound of a missing customer when a plugin's
+    row-level rule (``crmkit_permission_allowed``) keeps it from the caller."""
+    document = customer_document(call.crm, customer)
+    if not call.crm.auth.allowed(call.principal, permission, document):
+        raise NotFound(f"no customer {customer.external_id!r}")
+    return document
+
+
+def _customer(call: Call, permission: str, external_id: str | None = None) -> Customer:
+    """The customer of the path (or ``external_id``), if the caller may ``permission`` it."""
+    customer = call.crm.customers.get(external_id or _external_id(call))
+    _visible(call, customer, permission)
+    return customer
+
+
 def encode_cursor(position: Any) -> str:
     """An opaque page cursor: the position (JSON) after the last item shown."""
     return base64.urlsafe_b64encode(json.dumps(position).encode()).decode().rstrip("=")
@@ -164,7 +180,9 @@ def search_customers(call: Call) -> dict[str, Any]:
         raise _bad_cursor(call.query["cursor"])
     found = call.crm.customers.search(q, tag=tag, limit=limit + 1, after=after)
     page = found[:limit]
-    items = [call.crm.auth.mask_pii(call.principal, customer_document(call.crm, c)) for c in page]
+    documents = [customer_document(call.crm, c) for c in page]
+    items = [call.crm.auth.mask_pii(call.principal, d) for d in documents
+             if call.crm.auth.allowed(call.principal, "customers.read", d)]
     more = len(found) > limit
     return {"items": items, "next_cursor": encode_cursor(page[-1].id) if more else None}
 
@@ -177,7 +195,7 @@ def create_customer(call: Call) -> Reply:
 
 
 def get_customer(call: Call) -> Reply:
-    return _shown(call, call.crm.customers.get(_external_id(call)))
+    return _shown(call, _customer(call, "customers.read"))
 
 
 def patch_customer(call: Call) -> Reply:
@@ -189,9 +207,10 @@ def patch_customer(call: Call) -> Reply:
                           .with_for_update()).mappings().first()
     if row is None:
         crm.customers.get(external_id)  # NotFound, naming the merge when there was one
+    document = _visible(call, to_customer(row), "customers.write")
     wanted = call.headers.get("if-match")
     if wanted is not None:
-        current = etag(customer_document(crm, to_customer(row)))
+        current = etag(document)
         tags = [t.strip() for t in wanted.split(",")]
         if "*" not in tags and current not in tags:
             raise PreconditionFailed(
@@ -201,7 +220,8 @@ def patch_customer(call: Call) -> Reply:
 
 
 def customer_timeline(call: Call) -> list[dict[str, Any]]:
-    entries = call.crm.customers.timeline(_external_id(call), call.query["limit"])
+    customer = _customer(call, "customers.read")
+    entries = call.crm.customers.timeline(customer.external_id, call.query["limit"])
     shown = [jsonable(entry) for entry in entries]
     if not call.crm.auth.allowed(call.principal, "customers.pii"):
         for entry in shown:  # audit details hold old and new personal values
@@ -210,17 +230,19 @@ def customer_timeline(call: Call) -> list[dict[str, Any]]:
 
 
 def merge_customer(call: Call) -> Reply:
-    keep = call.crm.customers.merge(_external_id(call), call.body["duplicate"])
+    keep = _customer(call, "customers.merge")
+    duplicate = _customer(call, "customers.merge", call.body["duplicate"])
+    keep = call.crm.customers.merge(keep.external_id, duplicate.external_id)
     return _shown(call, keep)
 
 
 def erase_customer(call: Call) -> Reply:
-    return _shown(call, call.crm.customers.erase(_external_id(call)))
+    return _shown(call, call.crm.customers.erase(_customer(call, "customers.erase").external_id))
 
 
 def export_customer(call: Call) -> dict[str, Any]:
     call.require("customers.pii")
-    external_id = _external_id(call)
+    external_id = _customer(call, "customers.export").external_id
     return call.crm.run_transaction(lambda tx: call.crm.customers.export_data(external_id),
                                     actor=call.principal.handle)
 
@@ -373,7 +395,11 @@ def core_endpoints() -> list[Endpoint]:
                  response_schema={"type": "object"}),
         Endpoint("POST", "interactions", record_interactions, "interactions.write",
                  "Record one interaction, or a list of them atomically.",
-                 body_schema=INTERACTIONS_IN, response_schema=INTERACTION, status=201),
+                 body_schema=INTERACTIONS_IN, status=201, response_schema={"oneOf": [
+                     INTERACTION,
+                     {"type": "object", "description": "what a list did",
+                      "properties": {"created": {"type": "integer"},
+                                     "unchanged": {"type": "integer"}}}]}),
         Endpoint("GET", "interactions", list_interactions, "interactions.read",
                  "Interactions, newest first, of a customer, a kind, since a time.",
                  query_schema=_query({"customer": text, "kind": text,

@@ -10,7 +10,8 @@ PLUGIN = crmkit.PluginInfo(name="webtest", description="HTTP endpoints for the A
 
 def echo(call):
     return {"body": call.body, "query": call.query, "params": call.path_params,
-            "plugin": call.plugin, "caller": call.principal.handle}
+            "plugin": call.plugin, "caller": call.principal.handle,
+            "credentials_seen": "authorization" in call.headers}
 
 
 def add_then_fail(call):
@@ -32,6 +33,15 @@ def wait(call):
         started.write("in flight\n")
     with open(call.body["release"]) as release:
         return {"released": release.read().strip()}
+
+
+@crmkit.hookimpl
+def crmkit_permission_allowed(principal, permission, resource):
+    """Row-level rule: customers tagged "secret" exist only for admins."""
+    if (permission.startswith("customers.") and resource is not None
+            and "secret" in resource.get("tags", ()) and principal.role != "admin"):
+        return False
+    return None
 
 
 @crmkit.hookimpl
