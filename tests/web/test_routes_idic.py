@@ -53,12 +53,17 @@ def test_duplicates_and_dismissing_a_pair(agent, idic):
     assert [(p["first"], p["second"]) for p in found["pairs"]] == [("A", "A2")]
     assert found["pairs"][0]["score"] == idic.plugin("idic").find_duplicates().pairs[0].score
     assert "first_id" not in found["pairs"][0]
-    dismissed = agent.post(f"{API}/duplicates/dismiss", json={"first": "A", "second": "A2"})
-    assert dismissed.status_code == 200, dismissed.text
-    assert agent.get(f"{API}/duplicates").json()["pairs"] == []
     bad = problem(agent.post(f"{API}/duplicates/dismiss", json={"first": "A"}), 422)
     assert [e["pointer"] for e in bad["errors"]] == [""]
+    bad = problem(agent.post(f"{API}/duplicates/dismiss", json={"first": "A", "second": ["A2"]}),
+                  422)
+    assert [e["pointer"] for e in bad["errors"]] == ["/second"]
     problem(agent.post(f"{API}/duplicates/dismiss", json={"first": "A", "second": "ZZ"}), 404)
+    assert len(agent.get(f"{API}/duplicates").json()["pairs"]) == 1  # nothing was dismissed
+    dismissed = agent.post(f"{API}/duplicates/dismiss", json={"first": "A", "second": "A2"})
+    assert dismissed.status_code == 200, dismissed.text
+    assert dismissed.json() == {"dismissed": ["A", "A2"]}
+    assert agent.get(f"{API}/duplicates").json()["pairs"] == []
 
 
 def test_differentiation_groups_and_progress(agent, idic):
