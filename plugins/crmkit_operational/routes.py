@@ -100,6 +100,15 @@ def permission_allowed(principal, permission: str, resource: dict | None) -> boo
     return False
 
 
+def _require_own(call, permission: str, owner: str | None, missing: str) -> None:
+    """``call.require(permission)`` on a record of ``owner``; another's record is NotFound with
+    ``missing``, the very text of a record that does not exist (nothing tells them apart)."""
+    try:
+        call.require(permission, {"owner": owner})
+    except NotFound:
+        raise NotFound(missing) from None
+
+
 def _owner_filter(call, asked: str | None) -> tuple[bool, str | None]:
     """(any rows visible, owner to filter by) for a listing that asked for ``asked``'s rows."""
     if not restricted(call.principal):
@@ -121,10 +130,11 @@ def _public(row: dict[str, Any]) -> dict[str, Any]:
 
 def _lead(call, customer: str, permission: str) -> dict[str, Any]:
     """The lead of ``customer`` after the permission and row-level check (NotFound if none)."""
+    missing = f"customer {customer!r} is not in the lead funnel"
     lead = call.api().lead(customer)
     if lead is None:
-        raise NotFound(f"customer {customer!r} is not in the lead funnel")
-    call.require(permission, {"owner": lead["owner"]})
+        raise NotFound(missing)
+    _require_own(call, permission, lead["owner"], missing)
     return lead
 
 
@@ -168,7 +178,7 @@ def assign_lead(call):
 
 def _opportunity(call, permission: str) -> dict[str, Any]:
     found = call.api().opportunity(record_id(call.path_params["opportunity_id"], "opportunity"))
-    call.require(permission, {"owner": found["owner"]})
+    _require_own(call, permission, found["owner"], f"no opportunity with id {found['id']}")
     return found
 
 
@@ -217,7 +227,7 @@ def weighted_pipeline(call):
 
 def _task(call, permission: str) -> dict[str, Any]:
     found = call.api().task(record_id(call.path_params["task_id"], "task"))
-    call.require(permission, {"owner": found["assignee"]})
+    _require_own(call, permission, found["assignee"], f"no task with id {found['id']}")
     return found
 
 
@@ -258,7 +268,7 @@ def close_task(call):
 
 def _case(call, permission: str) -> dict[str, Any]:
     found = call.api().case(record_id(call.path_params["case_id"], "case"))
-    call.require(permission, {"owner": found["assignee"]})
+    _require_own(call, permission, found["assignee"], f"no case with id {found['id']}")
     return found
 
 

@@ -63,11 +63,13 @@ def test_an_agent_reads_their_lead(clients):
         "history": [{"from_stage": None, "to_stage": "lead", "at": NOW, "actor": "system"}]}
 
 
-def test_an_agent_reading_another_agents_lead_gets_404_not_403(clients):
+def test_an_agent_reading_another_agents_lead_gets_404_not_403(clients, ops):
     problem = is_problem(clients["ana"].get(f"{API}/leads/C2"), 404)
-    assert problem["detail"] == "not found"
-    # the same answer as for a lead that does not exist: nothing tells them it does
-    assert is_problem(clients["ana"].get(f"{API}/leads/C9"), 404)["status"] == 404
+    # the answer for a customer who has no lead: nothing tells them C2's exists
+    assert problem["detail"] == "customer 'C2' is not in the lead funnel"
+    ops.customers.add("C3", lifecycle_stage="active")  # a client, not in the lead funnel
+    assert is_problem(clients["ana"].get(f"{API}/leads/C3"), 404)["detail"] == (
+        "customer 'C3' is not in the lead funnel")
     # moving it is refused the same way, and it stays where it was
     is_problem(clients["ana"].post(f"{API}/leads/C2/stage", json={"stage": "mql"}), 404)
     assert clients["bo"].get(f"{API}/leads/C2").json()["stage"] == "lead"
@@ -141,7 +143,10 @@ def test_opportunities_create_get_move_and_pipeline(clients, ops):
         "history": [{"from_stage": None, "to_stage": "qualification", "at": NOW,
                      "actor": "ana"}]}
     assert clients["ana"].get(f"{API}/opportunities/{opportunity_id}").json() == created
-    is_problem(clients["bo"].get(f"{API}/opportunities/{opportunity_id}"), 404)
+    hidden = is_problem(clients["bo"].get(f"{API}/opportunities/{opportunity_id}"), 404)
+    assert hidden["detail"] == f"no opportunity with id {opportunity_id}"
+    assert is_problem(clients["bo"].get(f"{API}/opportunities/{opportunity_id + 1}"), 404)[
+        "detail"] == f"no opportunity with id {opportunity_id + 1}"
     is_problem(clients["bo"].post(f"{API}/opportunities/{opportunity_id}/stage",
                                   json={"stage": "proposal"}), 404)
     moved = clients["ana"].post(f"{API}/opportunities/{opportunity_id}/stage",
@@ -264,7 +269,7 @@ def test_served_an_agent_reading_another_agents_lead_gets_404(served, clock):
         refused = ana.get(f"{API}/leads/C2")
         assert refused.status_code == 404, refused.text
         assert refused.headers["content-type"].startswith("application/problem+json")
-        assert refused.json()["detail"] == "not found"
+        assert refused.json()["detail"] == "customer 'C2' is not in the lead funnel"
         assert ana.post(f"{API}/leads/C2/stage", json={"stage": "mql"}).status_code == 404
         assert mia.get(f"{API}/leads/C2").json()["stage"] == "lead"
         moved = mia.post(f"{API}/leads/C2/stage", json={"stage": "mql"})
