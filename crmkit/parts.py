@@ -16,6 +16,9 @@ package:
 * ``dataservices``: ``merge``, ``export``, ``erase`` and, when the plugin has entries of its
   own for the customer's timeline, ``timeline`` in ``dataservices.py`` → ``crmkit_timeline``,
   ``crmkit_merge_customers``, ``crmkit_export_customer``, ``crmkit_erase_customer``;
+* ``routes``: ``endpoints()`` and ``PERMISSIONS`` in ``routes.py`` and, when defined,
+  ``permission_allowed(principal, permission, resource)`` → ``crmkit_routes``,
+  ``crmkit_permissions``, ``crmkit_permission_allowed``;
 * ``demo``: ``run`` and, when defined, ``refresh`` and ``history`` in ``demo.py`` →
   ``crmkit_demo``, ``crmkit_demo_refresh``, ``crmkit_demo_interactions`` (``history`` takes
   that hook's arguments but ``customer``).
@@ -35,7 +38,7 @@ from .errors import PluginError
 from .markers import hookimpl
 from .models import PluginInfo
 
-PARTS = ("cli", "config", "settings", "migrations", "tables", "dataservices", "demo")
+PARTS = ("cli", "config", "settings", "migrations", "tables", "dataservices", "demo", "routes")
 """The parts a plugin may declare in ``PluginInfo.parts`` (the API is ``PluginInfo.api``)."""
 
 
@@ -80,6 +83,8 @@ def declared_hooks(module: ModuleType, info: PluginInfo) -> dict[str, Callable]:
         found.update(_data_services(part))
     if "demo" in info.parts:
         found.update(_demo(part))
+    if "routes" in info.parts:
+        found.update(_routes(part))
     return {hook: hookimpl(function) for hook, function in found.items()}
 
 
@@ -114,6 +119,20 @@ def _demo(part: Callable[[str], ModuleType]) -> dict[str, Callable]:
         return None if history is None else history(rng, start, end, per_customer, products)
 
     return {f.__name__: f for f in (crmkit_demo, crmkit_demo_refresh, crmkit_demo_interactions)}
+
+
+def _routes(part: Callable[[str], ModuleType]) -> dict[str, Callable]:
+    def crmkit_routes(crm):
+        return part("routes").endpoints()
+
+    def crmkit_permissions():
+        return dict(part("routes").PERMISSIONS)
+
+    def crmkit_permission_allowed(crm, principal, permission, resource):
+        rule = getattr(part("routes"), "permission_allowed", None)
+        return None if rule is None else rule(principal, permission, resource)
+
+    return {f.__name__: f for f in (crmkit_routes, crmkit_permissions, crmkit_permission_allowed)}
 
 
 def config_schema(path: Path) -> dict[str, Any]:

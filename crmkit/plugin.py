@@ -122,6 +122,9 @@ _LAZY: dict[str, tuple[str, str]] = {
     "Endpoint": ("crmkit.web.endpoints", "Endpoint"),
     "Call": ("crmkit.web.endpoints", "Call"),
     "Reply": ("crmkit.web.endpoints", "Reply"),
+    "closed_object": ("crmkit.web.schemas", "closed_object"),
+    "timestamp_or_none": ("crmkit.web.schemas", "timestamp_or_none"),
+    "record_id": ("crmkit.web.schemas", "record_id"),
     # Command-line helpers.
     "State": ("crmkit.cli.common", "State"),
     "pass_state": ("crmkit.cli.common", "pass_state"),
@@ -175,6 +178,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from .web.endpoints import Call, Endpoint, Reply
     from .webhooks import sign as sign_webhook
     from .worker import Job, WorkContext, claim_due
+    from .web.schemas import closed_object, record_id, timestamp_or_none
 
 
 def __getattr__(name: str):

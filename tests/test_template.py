@@ -36,6 +36,7 @@ RENDERED = {
     "crmkit_dental_clinic/cli.py", "crmkit_dental_clinic/config.schema.json",
     "crmkit_dental_clinic/logic.py", "crmkit_dental_clinic/tables.py",
     "crmkit_dental_clinic/dataservices.py", "crmkit_dental_clinic/demo.py",
+    "crmkit_dental_clinic/routes.py",
     "crmkit_dental_clinic/migrations/dental_clinic_0001.py",
 }
 
@@ -180,6 +181,101 @@ def clean_env() -> dict[str, str]:
     return env
 
 
+def served_route_and_permission(crmkit, python: Path, work: Path, env: dict[str, str]) -> None:
+    """The installed plugin's route and permission through a real ``crmkit serve`` on 127.0.0.1,
+    with staff and tokens made by the CLI: an agent records a visit (201), a viewer reads it but
+    may not record one (403)."""
+    import signal
+    import socket
+    import time
+
+    import httpx
+
+    secrets = {}
+    for role in ("agent", "viewer"):
+        added = crmkit("staff", "add", role, "--name", role.title(), "--team", "desk",
+                       "--role", role)
+        assert added.returncode == 0, added.stderr
+        made = crmkit("tokens", "create", "--staff", role)
+        assert made.returncode == 0, made.stderr
+        secrets[role] = made.stdout.strip().splitlines()[-1]
+    agent, viewer = secrets["agent"], secrets["viewer"]
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    log = work / "serve.log"
+    with log.open("wb") as sink:
+        server = subprocess.Popen(
+            [str(python), "-c",
+             "import sys; from crmkit.cli import main; sys.exit(main(sys.argv[1:]))",
+             "--db", "sqlite:///crm.db", "serve", "--port", str(port)],
+            cwd=work, env=env, stdout=sink, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}/api/v1/dental/customers/A"
+    try:
+        deadline = time.monotonic() + 60
+        while True:  # poll readiness with a deadline
+            assert server.poll() is None, log.read_text(errors="replace")
+            try:
+                if httpx.get(f"http://127.0.0.1:{port}/health", timeout=5).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            assert time.monotonic() < deadline, "crmkit serve did not start within 60 s"
+            time.sleep(0.05)
+        recorded = httpx.post(f"{url}/visits", json={"at": "2024-07-01T10:00:00Z"},
+                              headers={"Authorization": f"Bearer {agent}"}, timeout=30)
+        assert recorded.status_code == 201, recorded.text
+        assert (recorded.json()["visits"], recorded.json()["last_visit_at"]) == (
+            2, "2024-07-01T10:00:00+00:00")
+        refused = httpx.post(f"{url}/visits", json={"at": "2024-07-02"},
+                             headers={"Authorization": f"Bearer {viewer}"}, timeout=30)
+        assert refused.status_code == 403, refused.text
+        assert "dental.write" in refused.json()["detail"]
+        read = httpx.get(url, headers={"Authorization": f"Bearer {viewer}"}, timeout=30)
+        assert read.json()["visits"] == 2
+        assert "/api/v1/dental/customers/{customer}/visits" in httpx.get(
+            f"http://127.0.0.1:{port}/openapi.json", timeout=30).json()["paths"]
+    finally:
+        server.send_signal(signal.SIGTERM)
+        server.wait(timeout=60)
+
+
+def test_the_rendered_plugins_route_and_permission_work_in_process(tmp_path, monkeypatch,
+                                                                   crm_url, clock):
+    import importlib
+
+    from crmkit import CRM
+    from crmkit.devtools.testing import api_client
+
+    target = scaffold.render("dental", tmp_path, "Recall reminders.")
+    monkeypatch.syspath_prepend(str(target))
+    plugin = importlib.import_module("crmkit_dental")
+    try:
+        with CRM.open(crm_url, clock=clock, create=True,
+                      extra_plugins={"dental": plugin}) as crm:
+            crm.plugins.enable("dental")
+            crm.customers.add("A")
+            assert crm.auth.permissions()["dental.write"] == "Record visits."
+            with api_client(crm, role="agent") as agent:
+                recorded = agent.post("/api/v1/dental/customers/A/visits",
+                                      json={"at": "2024-06-01", "note": "x" * 281})
+                assert recorded.status_code == 422  # the plugin's own pipeline rule
+                assert "281 characters; at most 280" in recorded.json()["detail"]
+                recorded = agent.post("/api/v1/dental/customers/A/visits",
+                                      json={"at": "2024-06-01", "note": "check-up"})
+                assert recorded.status_code == 201, recorded.text
+                assert recorded.json()["visits"] == 1
+            with api_client(crm, role="viewer") as viewer:
+                assert viewer.get("/api/v1/dental/customers/A").json()["visits"] == 1
+                assert viewer.post("/api/v1/dental/customers/A/visits",
+                                   json={"at": "2024-06-02"}).status_code == 403
+            assert crm.plugin("dental").status("A")["visits"] == 1
+    finally:
+        for module in [m for m in sys.modules
+                       if m == "crmkit_dental" or m.startswith("crmkit_dental.")]:
+            monkeypatch.delitem(sys.modules, module)
+
+
 def test_end_to_end_new_plugin_from_wheel(tmp_path):
     work = tmp_path / "work"
     work.mkdir()
@@ -228,6 +324,7 @@ def test_end_to_end_new_plugin_from_wheel(tmp_path):
     assert len(json.loads(listed.stdout)) == 1  # the rejected visit left nothing behind
     checked = crmkit("plugins", "check", "dental")
     assert checked.returncode == 0, checked.stdout + checked.stderr
+    served_route_and_permission(crmkit, python, work, env)
 
     tests = subprocess.run([str(python), "-m", "pytest", "-q", "-p", "no:cacheprovider",
                             str(target / "tests")], cwd=work, env=env, capture_output=True, text=True)

@@ -8,7 +8,9 @@ Fixtures:
 * ``clock`` — a :class:`crmkit.FixedClock` at 2025-01-01 12:00 UTC.
 * ``crm`` — ``CRM.open(crm_url, clock=clock, create=True)``, closed afterwards.
 
-``run_cli(args)`` runs the ``crmkit`` command in-process and returns its exit code.
+``run_cli(args)`` runs the ``crmkit`` command in-process and returns its exit code;
+``api_client(crm, role=…)`` is an HTTP client on the API app, in-process, with the token of
+a staff member of that role.
 
 A PostgreSQL server that cannot start fails the PostgreSQL tests, with the
 reason; they never skip.  Set ``CRMKIT_TEST_BACKENDS=sqlite`` to run only the
@@ -17,6 +19,7 @@ SQLite backend deliberately (a machine without the server binaries).
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import itertools
 import os
@@ -166,4 +169,29 @@ def run_cli(args: list[str]) -> int:
     return main(args)
 
 
-__all__ = ["PostgresServer", "find_pg_bindir", "backends", "run_cli"]
+@contextlib.contextmanager
+def api_client(crm, role: str = "admin", handle: str | None = None, team: str = "staff"):
+    """An HTTP client on ``crmkit.web.create_app(crm)`` (in-process: no server, no port),
+    sending the API token of staff member ``handle`` (default: the role's name).
+
+    The staff member is added with ``role`` and ``team`` unless they exist; a new token is
+    created each time.  The client is a ``starlette.testclient.TestClient``: ``client.get(
+    "/api/v1/...")``, ``client.post(..., json=...)``; answers keep the app's status codes.
+    """
+    from starlette.testclient import TestClient
+
+    from ..errors import NotFound
+    from ..web import create_app
+
+    handle = handle or role
+    try:
+        crm.staff.get(handle)
+    except NotFound:
+        crm.staff.add(handle, handle.title(), team, role=role)
+    _token, secret = crm.tokens.create(handle, name="api_client")
+    with TestClient(create_app(crm), headers={"Authorization": f"Bearer {secret}"},
+                    raise_server_exceptions=True) as client:
+        yield client
+
+
+__all__ = ["PostgresServer", "find_pg_bindir", "backends", "run_cli", "api_client"]

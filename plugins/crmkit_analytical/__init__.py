@@ -16,7 +16,7 @@ PLUGIN = crmkit.PluginInfo(
                 "NPS/CSAT/CES, funnel, Pareto, loyalty ladder, segments, KPIs.",
     payload_keys=("nps", "csat", "ces", "sku", "category"),
     api="AnalyticalAPI",
-    parts=("cli", "config", "settings", "migrations", "tables", "dataservices", "demo"),
+    parts=("cli", "config", "settings", "migrations", "tables", "dataservices", "demo", "routes"),
 )
 
 

@@ -14,7 +14,7 @@ PLUGIN = crmkit.PluginInfo(
     description="CRM capability assessment: scores, band, gaps mapped to crmkit modules, history.",
     after=("*",),  # its evidence reads what the other plugins hold
     api="AssessmentAPI",
-    parts=("cli", "config", "settings", "migrations", "tables", "demo"),
+    parts=("cli", "config", "settings", "migrations", "tables", "demo", "routes"),
 )
 
 

@@ -14,7 +14,7 @@ PLUGIN = crmkit.PluginInfo(
     description="IDIC: duplicate detection, value/needs groups, contact plans, treatments with holdouts.",
     requires=("analytical",),
     api="IdicAPI",
-    parts=("cli", "config", "settings", "migrations", "tables", "dataservices", "demo"),
+    parts=("cli", "config", "settings", "migrations", "tables", "dataservices", "demo", "routes"),
 )
 
 

@@ -15,7 +15,7 @@ PLUGIN = crmkit.PluginInfo(
                 "with SLAs, automation rules.",
     payload_keys=("priority",),
     api="OperationalAPI",
-    parts=("cli", "config", "settings", "migrations", "tables", "dataservices", "demo"),
+    parts=("cli", "config", "settings", "migrations", "tables", "dataservices", "demo", "routes"),
 )
 
 

@@ -110,10 +110,10 @@ class OperationalAPI:
             return scoring.rescore(ctx, None, self._as_of(as_of))
 
     def scores(self, stage: str | None = None, min_score: float | None = None,
-               limit: int | None = 1000) -> list[dict[str, Any]]:
-        """Stored scores, highest first."""
+               limit: int | None = 1000, owner: str | None = None) -> list[dict[str, Any]]:
+        """Stored scores, highest first (``owner``: only the leads of this staff handle)."""
         with self.crm.read() as conn:
-            return scoring.stored_scores(conn, stage, min_score, limit)
+            return scoring.stored_scores(conn, stage, min_score, limit, owner)
 
     # -- opportunities -------------------------------------------------------------------
 
@@ -131,11 +131,20 @@ class OperationalAPI:
             return funnel.move_opportunity(ctx, opportunity_id, stage)
 
     def opportunities(self, stage: str | None = None, owner: str | None = None,
-                      customer: int | str | None = None) -> list[dict[str, Any]]:
-        """Opportunities, newest first."""
+                      customer: int | str | None = None,
+                      limit: int | None = None) -> list[dict[str, Any]]:
+        """Opportunities, newest first (at most ``limit``)."""
         with self.crm.read() as conn:
             cid = self._id(conn, customer) if customer is not None else None
-            return funnel.opportunity_list(conn, stage, owner, cid)
+            return funnel.opportunity_list(conn, stage, owner, cid, limit)
+
+    def opportunity(self, opportunity_id: int) -> dict[str, Any]:
+        """One opportunity (with its customer's external id)."""
+        with self.crm.read() as conn:
+            found = funnel.opportunity_list(conn, opportunity_id=opportunity_id)
+        if not found:
+            raise NotFound(f"no opportunity with id {opportunity_id}")
+        return found[0]
 
     def stage_history(self, entity: str, record_id: int) -> list[dict[str, Any]]:
         """Stage history of a lead (record id = customer id) or an opportunity, oldest first."""
@@ -163,11 +172,21 @@ class OperationalAPI:
 
     def tasks(self, overdue: bool = False, assignee: str | None = None,
               status: str | None = "open", customer: int | str | None = None,
-              as_of: dt.datetime | None = None) -> list[dict[str, Any]]:
+              as_of: dt.datetime | None = None, limit: int | None = 1000) -> list[dict[str, Any]]:
         """Tasks by due time (``overdue``: open and due before ``as_of``)."""
         with self.crm.read() as conn:
             cid = self._id(conn, customer) if customer is not None else None
-            return task_service.list_tasks(conn, self._as_of(as_of), overdue, assignee, status, cid)
+            return task_service.list_tasks(conn, self._as_of(as_of), overdue, assignee, status, cid,
+                                           limit)
+
+    def task(self, task_id: int) -> dict[str, Any]:
+        """One task (with its customer's external id)."""
+        with self.crm.read() as conn:
+            found = task_service.list_tasks(conn, self.crm.clock.now(), status=None,
+                                            task_id=task_id)
+        if not found:
+            raise NotFound(f"no task with id {task_id}")
+        return found[0]
 
     # -- cases -------------------------------------------------------------------------------
 
@@ -182,21 +201,19 @@ class OperationalAPI:
             return cases.respond(ctx, case_id)
 
     def cases(self, status: str | None = None, assignee: str | None = None,
-              customer: int | str | None = None) -> list[dict[str, Any]]:
+              customer: int | str | None = None, limit: int | None = 1000) -> list[dict[str, Any]]:
         """Cases, newest first."""
         with self.crm.read() as conn:
             cid = self._id(conn, customer) if customer is not None else None
-            return cases.list_cases(conn, status, assignee, cid)
+            return cases.list_cases(conn, status, assignee, cid, limit)
 
     def case(self, case_id: int) -> dict[str, Any]:
-        """One case."""
+        """One case (with its customer's external id)."""
         with self.crm.read() as conn:
-            from .tables import cases as table
-
-            row = conn.execute(select(table).where(table.c.id == case_id)).mappings().first()
-        if row is None:
+            found = cases.list_cases(conn, case_id=case_id)
+        if not found:
             raise NotFound(f"no case with id {case_id}")
-        return dict(row)
+        return found[0]
 
     # -- automation and the clock --------------------------------------------------------------
 

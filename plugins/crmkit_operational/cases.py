@@ -196,7 +196,8 @@ def sweep_close(ctx) -> int:
 
 
 def list_cases(conn, status: str | None = None, assignee: str | None = None,
-               customer_id: int | None = None, limit: int | None = 1000) -> list[dict[str, Any]]:
+               customer_id: int | None = None, limit: int | None = 1000,
+               case_id: int | None = None) -> list[dict[str, Any]]:
     """Cases, newest first, with the customer's external id."""
     c = cases
     query = (select(c, customers.c.external_id.label("customer"))
@@ -207,6 +208,8 @@ def list_cases(conn, status: str | None = None, assignee: str | None = None,
         query = query.where(c.c.assignee == assignee)
     if customer_id is not None:
         query = query.where(c.c.customer_id == customer_id)
+    if case_id is not None:
+        query = query.where(c.c.id == case_id)
     if limit is not None:
         query = query.limit(limit)
     return [dict(r) for r in conn.execute(query).mappings()]

@@ -263,7 +263,8 @@ def _renewal_name(name: str) -> str:
 
 
 def opportunity_list(conn, stage: str | None = None, owner: str | None = None,
-                     customer_id: int | None = None) -> list[dict[str, Any]]:
+                     customer_id: int | None = None, limit: int | None = None,
+                     opportunity_id: int | None = None) -> list[dict[str, Any]]:
     """Opportunities (with the customer's external id), newest first."""
     o = opportunities
     query = (select(o, customers.c.external_id.label("customer"))
@@ -274,6 +275,10 @@ def opportunity_list(conn, stage: str | None = None, owner: str | None = None,
         query = query.where(o.c.owner == owner)
     if customer_id is not None:
         query = query.where(o.c.customer_id == customer_id)
+    if opportunity_id is not None:
+        query = query.where(o.c.id == opportunity_id)
+    if limit is not None:
+        query = query.limit(limit)
     return [dict(r) for r in conn.execute(query).mappings()]
 
 

@@ -216,7 +216,7 @@ def _rescore_leads(ctx, who: Customers, as_of: dt.datetime, batch) -> tuple[np.n
 
 
 def stored_scores(conn, stage: str | None = None, min_score: float | None = None,
-                  limit: int | None = 1000) -> list[dict[str, Any]]:
+                  limit: int | None = 1000, owner: str | None = None) -> list[dict[str, Any]]:
     """Stored lead scores, highest first, with the customer's external id."""
     query = (select(customers.c.external_id.label("customer"), customers.c.name, leads.c.stage,
                     leads.c.score, leads.c.owner, leads.c.scored_at)
@@ -226,6 +226,8 @@ def stored_scores(conn, stage: str | None = None, min_score: float | None = None
         query = query.where(leads.c.stage == stage)
     if min_score is not None:
         query = query.where(leads.c.score >= min_score)
+    if owner is not None:
+        query = query.where(leads.c.owner == owner)
     if limit is not None:
         query = query.limit(limit)
     rows = []

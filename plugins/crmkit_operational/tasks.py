@@ -74,7 +74,7 @@ def close_task(ctx, task_id: int, status: str) -> None:
 
 def list_tasks(conn, as_of: dt.datetime, overdue: bool = False, assignee: str | None = None,
                status: str | None = "open", customer_id: int | None = None,
-               limit: int | None = 1000) -> list[dict[str, Any]]:
+               limit: int | None = 1000, task_id: int | None = None) -> list[dict[str, Any]]:
     """Tasks by due time; ``overdue`` = open and due before ``as_of``."""
     t = tasks
     query = (select(t.c.id, customers.c.external_id.label("customer"), t.c.subject, t.c.kind,
@@ -89,6 +89,8 @@ def list_tasks(conn, as_of: dt.datetime, overdue: bool = False, assignee: str | 
         query = query.where(t.c.assignee == assignee)
     if customer_id is not None:
         query = query.where(t.c.customer_id == customer_id)
+    if task_id is not None:
+        query = query.where(t.c.id == task_id)
     if limit is not None:
         query = query.limit(limit)
     return [dict(r) for r in conn.execute(query).mappings()]

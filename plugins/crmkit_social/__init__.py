@@ -18,7 +18,7 @@ PLUGIN = crmkit.PluginInfo(
     description="Social CRM: handles, mention import with English and Chinese sentiment, "
                 "engagement, referrals.",
     api="SocialAPI",
-    parts=("cli", "config", "settings", "migrations", "tables", "dataservices", "demo"),
+    parts=("cli", "config", "settings", "migrations", "tables", "dataservices", "demo", "routes"),
 )
 
 

@@ -1,0 +1,34 @@
+"""Helpers for declaring and answering endpoints: closed object schemas, optional timestamps,
+integer record ids in paths.  Every plugin's routes use them (through ``crmkit.plugin``)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from ..clock import parse_timestamp
+from ..errors import NotFound
+
+
+def closed_object(properties: dict[str, Any], required: tuple[str, ...] = ()) -> dict[str, Any]:
+    """The JSON Schema of an object with ``properties`` (optional unless ``required``) and no
+    other key: an unknown key in a body or query is refused with its JSON pointer."""
+    return {"type": "object", "properties": properties, "required": list(required),
+            "additionalProperties": False}
+
+
+def timestamp_or_none(text: str | None, field: str) -> dt.datetime | None:
+    """``parse_timestamp(text, field)`` (ISO 8601, a bare date is midnight UTC), None for None:
+    for an optional ``as_of``, ``since`` or date in a query or body."""
+    return None if text is None else parse_timestamp(text, field)
+
+
+def record_id(text: str, what: str) -> int:
+    """The integer record id in a path parameter; NotFound ("no WHAT with id 'TEXT'") unless
+    ``text`` is one (so a malformed id answers like an unknown one: 404)."""
+    if not text.isdigit() or len(text) > 18:
+        raise NotFound(f"no {what} with id {text!r}")
+    return int(text)
+
+
+__all__ = ["closed_object", "timestamp_or_none", "record_id"]

@@ -1,0 +1,171 @@
+"""collaborative's HTTP routes, mounted under ``/api/v1/collaborative/``.
+
+Team queues and work items (assign, start, complete, hand off, acknowledge),
+team load, customers' consent per channel, and outbound contact (the
+customer's preferred channel, consent enforced).  Every handler calls the public API (``call.api()``), which
+holds the rules.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from crmkit.plugin import Endpoint, closed_object, jsonable, record_id, timestamp_or_none
+
+READ = "collaborative.read"
+WRITE = "collaborative.write"
+
+PERMISSIONS = {
+    READ: "See team queues, work items with their history, team load and customers' consent "
+          "per channel.",
+    WRITE: "Assign, start, complete, hand off and acknowledge work items; record a customer's "
+           "consent on a channel; contact customers outbound (recorded as an interaction; "
+           "consent applies).",
+}
+
+TEXT = {"type": "string"}
+OPTIONAL_TEXT = {"type": ["string", "null"]}
+INSTANT = {"type": "string", "format": "date-time"}
+OPTIONAL_INSTANT = {"type": ["string", "null"], "format": "date-time"}
+INTEGER = {"type": "integer"}
+
+
+WORK_ITEM = closed_object({
+    "id": INTEGER, "customer": TEXT, "interaction_id": INTEGER, "team": TEXT, "state": TEXT,
+    "assignee": OPTIONAL_TEXT, "rule": TEXT, "subject": TEXT, "created_at": INSTANT,
+    "updated_at": INSTANT, "ack_due_at": OPTIONAL_INSTANT})
+HISTORY_ENTRY = closed_object({
+    "at": INSTANT, "actor": TEXT, "action": TEXT, "from_state": OPTIONAL_TEXT, "to_state": TEXT,
+    "team": TEXT, "assignee": OPTIONAL_TEXT, "note": OPTIONAL_TEXT, "from_team": OPTIONAL_TEXT})
+CONSENT = closed_object({"channel": TEXT, "granted": {"type": "boolean"}, "source": TEXT,
+                         "recorded_at": INSTANT})
+WORK_ITEM_WITH_HISTORY = {**WORK_ITEM, "properties": {
+    **WORK_ITEM["properties"], "history": {"type": "array", "items": HISTORY_ENTRY}}}
+
+
+def _item(work_item) -> dict[str, Any]:
+    """A work item keyed by its customer's external id (``customer``), without internal ids."""
+    row = jsonable(work_item)
+    row.pop("customer_id")
+    return {"customer": row.pop("external_id"), **row}
+
+
+def _item_id(call) -> int:
+    return record_id(call.path_params["item_id"], "work item")
+
+
+def _document(call, item_id: int) -> dict[str, Any]:
+    api = call.api()
+    return {**_item(api.work_item(item_id)), "history": jsonable(api.history(item_id))}
+
+
+def queue(call):
+    states = call.query.get("state")
+    api = call.api()
+    items = api.queue(call.path_params["team"]) if states is None else api.queue(
+        call.path_params["team"], tuple(states))
+    return [_item(i) for i in items]
+
+
+def customer_items(call):
+    return [_item(i) for i in call.api().items_of(call.path_params["customer"])]
+
+
+def work_item(call):
+    return _document(call, _item_id(call))
+
+
+def _change(action):
+    """A handler that applies ``action(api, item_id, body)`` and answers the changed item."""
+    def handler(call):
+        item_id = _item_id(call)
+        action(call.api(), item_id, call.body or {})
+        return _document(call, item_id)
+    return handler
+
+
+def team_load(call):
+    return jsonable(call.api().team_load(timestamp_or_none(call.query.get("as_of"), "as_of")))
+
+
+def consents(call):
+    return jsonable(call.crm.customers.consents(call.path_params["customer"]))
+
+
+def set_consent(call):
+    p = call.path_params
+    return jsonable(call.crm.customers.set_consent(p["customer"], p["channel"],
+                                                   call.body["granted"], call.body["source"]))
+
+
+def contact(call):
+    b = call.body
+    done = jsonable(call.api().contact(b["customer"], b["subject"], b.get("channel"),
+                                       b.get("override_reason"), b.get("kind", "message"),
+                                       b.get("work_item_id")))
+    done.pop("customer_id")
+    return {"customer": b["customer"], **done}
+
+
+def endpoints() -> list[Endpoint]:
+    """collaborative's endpoints (the ``crmkit_routes`` answer)."""
+    item_path = "items/{item_id}"
+    return [
+        Endpoint("GET", "queues/{team}", queue, READ,
+                 "A team's work items, oldest first (default: the open ones).",
+                 query_schema=closed_object({"state": {
+                     "type": "array", "items": TEXT,
+                     "description": "Only items in this state (repeatable: queued, assigned, "
+                                    "in_progress, done)."}}),
+                 response_schema={"type": "array", "items": WORK_ITEM}),
+        Endpoint("GET", "customers/{customer}/items", customer_items, READ,
+                 "Every work item of one customer, oldest first.",
+                 response_schema={"type": "array", "items": WORK_ITEM}),
+        Endpoint("GET", item_path, work_item, READ, "One work item with its history.",
+                 response_schema=WORK_ITEM_WITH_HISTORY),
+        Endpoint("POST", f"{item_path}/assign",
+                 _change(lambda api, i, b: api.assign(i, b["assignee"])), WRITE,
+                 "Assign a work item to an active staff member of its team.",
+                 body_schema=closed_object({"assignee": TEXT}, ("assignee",)),
+                 response_schema=WORK_ITEM_WITH_HISTORY),
+        Endpoint("POST", f"{item_path}/start", _change(lambda api, i, b: api.start(i)), WRITE,
+                 "Start work on an assigned item.", response_schema=WORK_ITEM_WITH_HISTORY),
+        Endpoint("POST", f"{item_path}/complete", _change(lambda api, i, b: api.complete(i)),
+                 WRITE, "Mark an in-progress item done.", response_schema=WORK_ITEM_WITH_HISTORY),
+        Endpoint("POST", f"{item_path}/handoff",
+                 _change(lambda api, i, b: api.hand_off(i, b["team"], b["note"])), WRITE,
+                 "Hand an open item to another team with a note (to be acknowledged).",
+                 body_schema=closed_object({"team": TEXT, "note": TEXT}, ("team", "note")),
+                 response_schema=WORK_ITEM_WITH_HISTORY),
+        Endpoint("POST", f"{item_path}/acknowledge",
+                 _change(lambda api, i, b: api.acknowledge(i)), WRITE,
+                 "Acknowledge the item's pending hand-off.",
+                 response_schema=WORK_ITEM_WITH_HISTORY),
+        Endpoint("GET", "teams/load", team_load, READ,
+                 "Open work per team, with hand-offs awaiting acknowledgement and overdue.",
+                 query_schema=closed_object({"as_of": INSTANT}),
+                 response_schema={"type": "array", "items": closed_object({
+                     "team": TEXT, "queued": INTEGER, "assigned": INTEGER,
+                     "in_progress": INTEGER, "awaiting_ack": INTEGER,
+                     "overdue_ack": INTEGER})}),
+        Endpoint("GET", "customers/{customer}/consents", consents, READ,
+                 "A customer's consent decisions, one per channel (no decision: no consent).",
+                 response_schema={"type": "array", "items": CONSENT}),
+        Endpoint("PUT", "customers/{customer}/consents/{channel}", set_consent, WRITE,
+                 "Record that a customer granted or withdrew consent on a channel (audited).",
+                 body_schema=closed_object({"granted": {"type": "boolean"}, "source": {
+                     **TEXT, "description": "Where the decision came from (web form, call …)."}},
+                     ("granted", "source")),
+                 response_schema=CONSENT),
+        Endpoint("POST", "contacts", contact, WRITE,
+                 "Contact a customer outbound: the preferred channel, or another with an "
+                 "override reason; consent applies.",
+                 body_schema=closed_object({"customer": TEXT, "subject": TEXT, "channel": TEXT,
+                                            "override_reason": TEXT, "kind": TEXT,
+                                            "work_item_id": INTEGER}, ("customer", "subject")),
+                 response_schema=closed_object({
+                     "customer": TEXT, "id": INTEGER, "interaction_id": INTEGER,
+                     "channel": TEXT, "preferred_channel": OPTIONAL_TEXT,
+                     "override_reason": OPTIONAL_TEXT, "subject": TEXT}),
+                 status=201),
+    ]

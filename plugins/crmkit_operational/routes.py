@@ -1,0 +1,392 @@
+"""operational's HTTP routes, mounted under ``/api/v1/operational/``.
+
+Leads, opportunities, tasks and cases: list, get, create and move, plus the
+weighted pipeline.  Every handler calls the public API (``call.api()``);
+the rules (stages, money, SLAs, who may be assigned) live there, so a body
+schema states only the shape.
+
+Row-level rule: a staff member without ``operational.all`` reaches only the
+leads and opportunities they own and the tasks and cases assigned to them;
+another's is "not found" (404, so that nobody learns it exists), and lists
+hold only their own.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from crmkit.plugin import (Endpoint, NotFound, closed_object, jsonable, parse_timestamp, record_id,
+                           timestamp_or_none)
+
+from .pipeline import DIMENSIONS
+
+READ = "operational.read"
+WRITE = "operational.write"
+ALL_RECORDS = "operational.all"
+
+PERMISSIONS = {
+    READ: "See leads, opportunities, tasks, cases and the pipeline.",
+    WRITE: "Create and move leads, opportunities, tasks and cases.",
+    ALL_RECORDS: "Reach every lead, opportunity, task and case, not only one's own "
+                 "(without it a staff member reaches only those they own or are assigned).",
+}
+
+# -- JSON Schemas ----------------------------------------------------------------------------
+
+TEXT = {"type": "string"}
+OPTIONAL_TEXT = {"type": ["string", "null"]}
+INSTANT = {"type": "string", "format": "date-time"}
+OPTIONAL_INSTANT = {"type": ["string", "null"], "format": "date-time"}
+DECIMAL = {"type": "string", "description": "An exact decimal number."}
+MONEY_IN = {"type": ["string", "integer"],
+            "description": "An exact decimal number as text (\"1200.50\") or a whole number."}
+LIMIT = {"type": "integer", "minimum": 1, "maximum": 1000, "default": 100,
+         "description": "Most rows to return."}
+CUSTOMER_FILTER = {"type": "string", "description": "Only this customer's (external id)."}
+
+
+def _listing(item: dict[str, Any]) -> dict[str, Any]:
+    return {"type": "array", "items": item}
+
+
+HISTORY = _listing(closed_object({"from_stage": OPTIONAL_TEXT, "to_stage": TEXT, "at": INSTANT,
+                                  "actor": TEXT}))
+LEAD_ROW = closed_object({"customer": TEXT, "name": OPTIONAL_TEXT, "stage": TEXT, "score": DECIMAL,
+                          "owner": OPTIONAL_TEXT, "scored_at": OPTIONAL_INSTANT})
+LEAD = closed_object({"customer": TEXT, "stage": TEXT, "score": DECIMAL,
+                      "scored_at": OPTIONAL_INSTANT, "owner": OPTIONAL_TEXT, "created_at": INSTANT,
+                      "updated_at": INSTANT, "history": HISTORY})
+OPPORTUNITY = closed_object({
+    "id": {"type": "integer"}, "customer": TEXT, "name": TEXT, "stage": TEXT, "amount": DECIMAL,
+    "currency": TEXT, "owner": OPTIONAL_TEXT,
+    "expected_close": {"type": ["string", "null"], "format": "date"},
+    "renewal_of": {"type": ["integer", "null"]}, "created_at": INSTANT, "updated_at": INSTANT,
+    "closed_at": OPTIONAL_INSTANT})
+OPPORTUNITY_WITH_HISTORY = {**OPPORTUNITY, "properties": {**OPPORTUNITY["properties"],
+                                                          "history": HISTORY}}
+TASK = closed_object({
+    "id": {"type": "integer"}, "customer": TEXT, "subject": TEXT, "kind": TEXT,
+    "assignee": OPTIONAL_TEXT, "due_at": INSTANT, "status": TEXT, "source": OPTIONAL_TEXT,
+    "created_at": INSTANT, "closed_at": OPTIONAL_INSTANT})
+CASE = closed_object({
+    "id": {"type": "integer"}, "customer": TEXT, "subject": TEXT, "priority": TEXT,
+    "status": TEXT, "source": OPTIONAL_TEXT, "interaction_id": {"type": ["integer", "null"]},
+    "assignee": OPTIONAL_TEXT, "opened_at": INSTANT, "first_response_due": INSTANT,
+    "resolution_due": INSTANT, "first_response_at": OPTIONAL_INSTANT,
+    "resolved_at": OPTIONAL_INSTANT, "closed_at": OPTIONAL_INSTANT,
+    "first_response_breached_at": OPTIONAL_INSTANT, "resolution_breached_at": OPTIONAL_INSTANT,
+    "updated_at": INSTANT})
+STAGE_BODY = closed_object({"stage": TEXT}, ("stage",))
+STATUS_BODY = closed_object({"status": TEXT}, ("status",))
+
+
+# -- the row-level rule ------------------------------------------------------------------------
+
+
+def restricted(principal) -> bool:
+    """True when ``principal`` reaches only the records they own (no ``operational.all``)."""
+    return not principal.can(ALL_RECORDS)
+
+
+def permission_allowed(principal, permission: str, resource: dict | None) -> bool | None:
+    """The ``crmkit_permission_allowed`` answer: False for another's record, else no opinion.
+
+    ``resource`` is ``{"owner": handle}`` (the owner of a lead or opportunity, the
+    assignee of a task or case) for an operational permission.
+    """
+    if (resource is None or "owner" not in resource or not permission.startswith("operational.")
+            or not restricted(principal) or resource["owner"] == principal.handle):
+        return None
+    return False
+
+
+def _require_own(call, permission: str, owner: str | None, missing: str) -> None:
+    """``call.require(permission)`` on a record of ``owner``; another's record is NotFound with
+    ``missing``, the very text of a record that does not exist (nothing tells them apart)."""
+    try:
+        call.require(permission, {"owner": owner})
+    except NotFound:
+        raise NotFound(missing) from None
+
+
+def _owner_filter(call, asked: str | None) -> tuple[bool, str | None]:
+    """(any rows visible, owner to filter by) for a listing that asked for ``asked``'s rows."""
+    if not restricted(call.principal):
+        return True, asked
+    return asked in (None, call.principal.handle), call.principal.handle
+
+
+def _as_of(call):
+    return timestamp_or_none(call.query.get("as_of"), "as_of")
+
+
+def _public(row: dict[str, Any]) -> dict[str, Any]:
+    """A row without the internal customer id (URLs and bodies carry external ids)."""
+    return jsonable({k: v for k, v in row.items() if k != "customer_id"})
+
+
+# -- leads -------------------------------------------------------------------------------------
+
+
+def _lead(call, customer: str, permission: str) -> dict[str, Any]:
+    """The lead of ``customer`` after the permission and row-level check (NotFound if none)."""
+    missing = f"customer {customer!r} is not in the lead funnel"
+    lead = call.api().lead(customer)
+    if lead is None:
+        raise NotFound(missing)
+    _require_own(call, permission, lead["owner"], missing)
+    return lead
+
+
+def _lead_document(call, customer: str) -> dict[str, Any]:
+    lead = call.api().lead(customer)
+    history = call.api().stage_history("lead", lead.pop("customer_id"))
+    return jsonable({"customer": customer, **lead, "history": history})
+
+
+def list_leads(call):
+    visible, owner = _owner_filter(call, call.query.get("owner"))
+    if not visible:
+        return []
+    q = call.query
+    return jsonable(call.api().scores(q.get("stage"), q.get("min_score"), q.get("limit", 100),
+                                      owner))
+
+
+def get_lead(call):
+    customer = call.path_params["customer"]
+    _lead(call, customer, READ)
+    return _lead_document(call, customer)
+
+
+def move_lead(call):
+    customer = call.path_params["customer"]
+    _lead(call, customer, WRITE)
+    call.api().set_lead_stage(customer, call.body["stage"])
+    return _lead_document(call, customer)
+
+
+def assign_lead(call):
+    customer = call.path_params["customer"]
+    _lead(call, customer, WRITE)
+    call.api().assign_lead(customer, call.body.get("team"))
+    return _lead_document(call, customer)
+
+
+# -- opportunities -----------------------------------------------------------------------------
+
+
+def _opportunity(call, permission: str) -> dict[str, Any]:
+    found = call.api().opportunity(record_id(call.path_params["opportunity_id"], "opportunity"))
+    _require_own(call, permission, found["owner"], f"no opportunity with id {found['id']}")
+    return found
+
+
+def _opportunity_document(call, opportunity_id: int) -> dict[str, Any]:
+    api = call.api()
+    return _public({**api.opportunity(opportunity_id),
+                    "history": api.stage_history("opportunity", opportunity_id)})
+
+
+def list_opportunities(call):
+    visible, owner = _owner_filter(call, call.query.get("owner"))
+    if not visible:
+        return []
+    q = call.query
+    rows = call.api().opportunities(q.get("stage"), owner, q.get("customer"), q.get("limit", 100))
+    return [_public(r) for r in rows]
+
+
+def create_opportunity(call):
+    b = call.body
+    close = b.get("expected_close")
+    opportunity_id = call.api().create_opportunity(
+        b["customer"], b["name"], b["amount"], b.get("currency"),
+        b.get("owner", call.principal.handle),
+        None if close is None else parse_timestamp(close, "expected_close").date(),
+        b.get("stage"))
+    return _opportunity_document(call, opportunity_id)
+
+
+def get_opportunity(call):
+    return _opportunity_document(call, _opportunity(call, READ)["id"])
+
+
+def move_opportunity(call):
+    opportunity_id = _opportunity(call, WRITE)["id"]
+    renewal = call.api().move_opportunity(opportunity_id, call.body["stage"])
+    return {**_opportunity_document(call, opportunity_id), "renewal_id": renewal}
+
+
+def weighted_pipeline(call):
+    return jsonable(call.api().weighted_pipeline(_as_of(call), tuple(call.query["by"])))
+
+
+# -- tasks -------------------------------------------------------------------------------------
+
+
+def _task(call, permission: str) -> dict[str, Any]:
+    found = call.api().task(record_id(call.path_params["task_id"], "task"))
+    _require_own(call, permission, found["assignee"], f"no task with id {found['id']}")
+    return found
+
+
+def list_tasks(call):
+    visible, assignee = _owner_filter(call, call.query.get("assignee"))
+    if not visible:
+        return []
+    q = call.query
+    status = q.get("status", "open")
+    rows = call.api().tasks(q.get("overdue", False), assignee, None if status == "all" else status,
+                            q.get("customer"), _as_of(call), q.get("limit", 100))
+    return jsonable(rows)
+
+
+def create_task(call):
+    b = call.body
+    task_id = call.api().create_task(b["customer"], b["subject"],
+                                     b.get("assignee", call.principal.handle),
+                                     parse_timestamp(b["due_at"], "due_at"))
+    return jsonable(call.api().task(task_id))
+
+
+def get_task(call):
+    return jsonable(_task(call, READ))
+
+
+def close_task(call):
+    task_id = _task(call, WRITE)["id"]
+    if call.body["status"] == "cancelled":
+        call.api().cancel_task(task_id)
+    else:
+        call.api().complete_task(task_id)
+    return jsonable(call.api().task(task_id))
+
+
+# -- cases -------------------------------------------------------------------------------------
+
+
+def _case(call, permission: str) -> dict[str, Any]:
+    found = call.api().case(record_id(call.path_params["case_id"], "case"))
+    _require_own(call, permission, found["assignee"], f"no case with id {found['id']}")
+    return found
+
+
+def list_cases(call):
+    visible, assignee = _owner_filter(call, call.query.get("assignee"))
+    if not visible:
+        return []
+    q = call.query
+    rows = call.api().cases(q.get("status"), assignee, q.get("customer"), q.get("limit", 100))
+    return [_public(r) for r in rows]
+
+
+def open_case(call):
+    b = call.body
+    case_id = call.api().open_case(b["customer"], b["subject"], b.get("priority", "normal"),
+                                   b.get("source"))
+    return _public(call.api().case(case_id))
+
+
+def get_case(call):
+    return _public(_case(call, READ))
+
+
+def move_case(call):
+    case_id = _case(call, WRITE)["id"]
+    call.api().move_case(case_id, call.body["status"])
+    return _public(call.api().case(case_id))
+
+
+def respond_to_case(call):
+    case_id = _case(call, WRITE)["id"]
+    first = call.api().respond(case_id)
+    return {**_public(call.api().case(case_id)), "first_response": first}
+
+
+# -- the endpoints -----------------------------------------------------------------------------
+
+
+def endpoints() -> list[Endpoint]:
+    """operational's endpoints (the ``crmkit_routes`` answer)."""
+    lead_path, opp_path = "leads/{customer}", "opportunities/{opportunity_id}"
+    task_path, case_path = "tasks/{task_id}", "cases/{case_id}"
+    return [
+        Endpoint("GET", "leads", list_leads, READ, "Leads with their stored scores, highest first.",
+                 query_schema=closed_object({"stage": TEXT, "min_score": {"type": "number"},
+                                             "owner": TEXT, "limit": LIMIT}),
+                 response_schema=_listing(LEAD_ROW)),
+        Endpoint("GET", lead_path, get_lead, READ,
+                 "A customer's lead: stage, score, owner and stage history.",
+                 response_schema=LEAD),
+        Endpoint("POST", f"{lead_path}/stage", move_lead, WRITE,
+                 "Move a lead to a stage (lead, mql, sal, sql, disqualified).",
+                 body_schema=STAGE_BODY, response_schema=LEAD),
+        Endpoint("POST", f"{lead_path}/assign", assign_lead, WRITE,
+                 "Assign or reassign a lead, within a team or by territory.",
+                 body_schema=closed_object({"team": TEXT}), response_schema=LEAD),
+        Endpoint("GET", "opportunities", list_opportunities, READ, "Opportunities, newest first.",
+                 query_schema=closed_object({"stage": TEXT, "owner": TEXT,
+                                                   "customer": CUSTOMER_FILTER, "limit": LIMIT}),
+                 response_schema=_listing(OPPORTUNITY)),
+        Endpoint("POST", "opportunities", create_opportunity, WRITE,
+                 "Create an opportunity (owner: the caller unless given).",
+                 body_schema=closed_object({"customer": TEXT, "name": TEXT, "amount": MONEY_IN,
+                                            "currency": TEXT, "owner": TEXT,
+                                            "expected_close": {"type": "string", "format": "date"},
+                                            "stage": TEXT}, ("customer", "name", "amount")),
+                 response_schema=OPPORTUNITY_WITH_HISTORY, status=201),
+        Endpoint("GET", opp_path, get_opportunity, READ, "One opportunity with its stage history.",
+                 response_schema=OPPORTUNITY_WITH_HISTORY),
+        Endpoint("POST", f"{opp_path}/stage", move_opportunity, WRITE,
+                 "Move an opportunity to a stage (won and lost are final).",
+                 body_schema=STAGE_BODY,
+                 response_schema={**OPPORTUNITY_WITH_HISTORY, "properties": {
+                     **OPPORTUNITY_WITH_HISTORY["properties"],
+                     "renewal_id": {"type": ["integer", "null"]}}}),
+        Endpoint("GET", "pipeline", weighted_pipeline, READ,
+                 "Weighted pipeline: amount × win probability of the open opportunities.",
+                 query_schema=closed_object({
+                     "by": {"type": "array", "items": {"enum": list(DIMENSIONS)}, "minItems": 1,
+                            "default": ["stage"], "description": "Group by (repeatable)."},
+                     "as_of": INSTANT}),
+                 response_schema=_listing({"type": "object", "properties": {
+                     "currency": TEXT, "opportunities": {"type": "integer"}, "amount": DECIMAL,
+                     "weighted": DECIMAL, "probability": {"type": "integer"}}})),
+        Endpoint("GET", "tasks", list_tasks, READ, "Tasks by due time.",
+                 query_schema=closed_object({"overdue": {"type": "boolean", "default": False},
+                                             "assignee": TEXT,
+                                             "status": {"enum": ["open", "done", "cancelled",
+                                                                 "all"], "default": "open"},
+                                             "customer": CUSTOMER_FILTER, "as_of": INSTANT,
+                                             "limit": LIMIT}),
+                 response_schema=_listing(TASK)),
+        Endpoint("POST", "tasks", create_task, WRITE,
+                 "Create a task (assignee: the caller unless given).",
+                 body_schema=closed_object({"customer": TEXT, "subject": TEXT,
+                                            "assignee": OPTIONAL_TEXT, "due_at": INSTANT},
+                                           ("customer", "subject", "due_at")),
+                 response_schema=TASK, status=201),
+        Endpoint("GET", task_path, get_task, READ, "One task.", response_schema=TASK),
+        Endpoint("POST", f"{task_path}/status", close_task, WRITE,
+                 "Close an open task as done or cancelled.",
+                 body_schema=closed_object({"status": {"enum": ["done", "cancelled"]}},
+                                           ("status",)),
+                 response_schema=TASK),
+        Endpoint("GET", "cases", list_cases, READ, "Service cases, newest first.",
+                 query_schema=closed_object({"status": TEXT, "assignee": TEXT,
+                                             "customer": CUSTOMER_FILTER, "limit": LIMIT}),
+                 response_schema=_listing(CASE)),
+        Endpoint("POST", "cases", open_case, WRITE, "Open a service case (SLA due times set).",
+                 body_schema=closed_object({"customer": TEXT, "subject": TEXT, "priority": TEXT,
+                                            "source": TEXT}, ("customer", "subject")),
+                 response_schema=CASE, status=201),
+        Endpoint("GET", case_path, get_case, READ, "One service case.", response_schema=CASE),
+        Endpoint("POST", f"{case_path}/status", move_case, WRITE,
+                 "Move a case (open → in_progress → resolved → closed; reopen).",
+                 body_schema=STATUS_BODY, response_schema=CASE),
+        Endpoint("POST", f"{case_path}/respond", respond_to_case, WRITE,
+                 "Record the first response to a case now.",
+                 response_schema={**CASE, "properties": {**CASE["properties"],
+                                                         "first_response": {"type": "boolean"}}}),
+    ]

@@ -1,0 +1,156 @@
+"""social's HTTP routes, mounted under ``/api/v1/social/``.
+
+Customers' social identities (link, unlink, list), mentions (import and
+list) with their sentiment summary, and referrals (a customer's code,
+redeeming one, the list).  Every handler calls the public API
+(``call.api()``), which holds the rules: an imported mention is checked by
+the same code as ``crmkit social import``.
+"""
+
+from __future__ import annotations
+
+from crmkit.plugin import Endpoint, closed_object, jsonable, timestamp_or_none
+
+from .mentions import FIELDS
+
+READ = "social.read"
+WRITE = "social.write"
+
+PERMISSIONS = {
+    READ: "See social identities, mentions with their sentiment, and referrals.",
+    WRITE: "Link and unlink identities, import mentions, issue and redeem referral codes.",
+}
+
+TEXT = {"type": "string"}
+OPTIONAL_TEXT = {"type": ["string", "null"]}
+INSTANT = {"type": "string", "format": "date-time"}
+OPTIONAL_INSTANT = {"type": ["string", "null"], "format": "date-time"}
+INTEGER = {"type": "integer"}
+MAX_MENTIONS = 1000
+"""Most mentions one request may import (a file goes through ``crmkit social import``)."""
+
+
+def _instant(call, name: str):
+    return timestamp_or_none(call.query.get(name), name)
+
+
+IDENTITY = closed_object({"customer": TEXT, "platform": TEXT, "handle": TEXT, "linked_at": INSTANT})
+MENTION = closed_object({
+    "id": INTEGER, "platform": TEXT, "post_id": TEXT, "handle": TEXT, "customer": OPTIONAL_TEXT,
+    "text": OPTIONAL_TEXT, "posted_at": INSTANT, "likes": INTEGER, "comments": INTEGER,
+    "shares": INTEGER, "sentiment": {"type": ["number", "null"]}, "language": OPTIONAL_TEXT,
+    "unscored_reason": OPTIONAL_TEXT, "label": TEXT})
+REFERRAL = closed_object({"id": INTEGER, "referrer": TEXT, "referee": TEXT, "redeemed_at": INSTANT,
+                          "converted_at": OPTIONAL_INSTANT, "converted": {"type": "boolean"}})
+
+
+def identities(call):
+    return jsonable(call.api().identities(call.query.get("customer")))
+
+
+def link(call):
+    customer = call.path_params["customer"]
+    linked = call.api().link_handle(customer, call.body["platform"], call.body["handle"])
+    return {"linked": linked, "identities": jsonable(call.api().identities(customer))}
+
+
+def unlink(call):
+    p = call.path_params
+    call.api().unlink_handle(p["customer"], p["platform"], p["handle"])
+    return {"identities": jsonable(call.api().identities(p["customer"]))}
+
+
+def mentions(call):
+    q = call.query
+    rows = call.api().mentions(q.get("customer"), q.get("label"), _instant(call, "since"),
+                               _instant(call, "as_of"), q.get("limit"))
+    out = []
+    for row in jsonable(rows):
+        row.pop("customer_id")
+        out.append({**row, "customer": row.pop("external_id")})
+    return out
+
+
+def import_mentions(call):
+    records = call.body if isinstance(call.body, list) else [call.body]
+    labels = ([f"row {n + 1}" for n in range(len(records))] if isinstance(call.body, list)
+              else ["mention"])
+    return jsonable(call.api().import_mentions(records, labels))
+
+
+def sentiment(call):
+    return jsonable(call.api().sentiment_summary(_instant(call, "since"), _instant(call, "as_of")))
+
+
+def referral_code(call):
+    return {"customer": call.path_params["customer"],
+            "code": call.api().referral_code(call.path_params["customer"])}
+
+
+def redeem_referral(call):
+    done = call.api().redeem_referral(call.body["code"], call.body["referee"])
+    [row] = [r for r in call.api().referrals() if r["id"] == done.id]
+    return jsonable(row)
+
+
+def referrals(call):
+    return jsonable(call.api().referrals(_instant(call, "as_of")))
+
+
+def endpoints() -> list[Endpoint]:
+    """social's endpoints (the ``crmkit_routes`` answer)."""
+    mention_in = {"type": "object", "description": "A mention: " + ", ".join(FIELDS)
+                  + " (checked as by `crmkit social import`)."}
+    identities_of = {"type": "array", "items": IDENTITY}
+    return [
+        Endpoint("GET", "identities", identities, READ,
+                 "Linked handles with their customer, optionally of one customer.",
+                 query_schema=closed_object({"customer": TEXT}), response_schema=identities_of),
+        Endpoint("POST", "customers/{customer}/identities", link, WRITE,
+                 "Link a handle to a customer (a handle another customer owns is a conflict).",
+                 body_schema=closed_object({"platform": TEXT, "handle": TEXT},
+                                           ("platform", "handle")),
+                 response_schema=closed_object({"linked": {"type": "boolean"},
+                                                "identities": identities_of}),
+                 status=201),
+        Endpoint("DELETE", "customers/{customer}/identities/{platform}/{handle}", unlink, WRITE,
+                 "Remove a customer's handle.",
+                 response_schema=closed_object({"identities": identities_of})),
+        Endpoint("GET", "mentions", mentions, READ,
+                 "Mentions posted up to as_of, newest first, with their sentiment label.",
+                 query_schema=closed_object({"customer": TEXT, "label": TEXT, "since": INSTANT,
+                                             "as_of": INSTANT,
+                                             "limit": {"type": "integer", "minimum": 1,
+                                                       "maximum": 1000, "default": 100}}),
+                 response_schema={"type": "array", "items": MENTION}),
+        Endpoint("POST", "mentions", import_mentions, WRITE,
+                 "Import one mention or a list (all checked first; nothing stored if any is "
+                 "bad; a known post is updated, never duplicated).",
+                 body_schema={"oneOf": [mention_in, {"type": "array", "items": mention_in,
+                                                     "minItems": 1,
+                                                     "maxItems": MAX_MENTIONS}]},
+                 response_schema=closed_object({"read": INTEGER, "created": INTEGER,
+                                                "updated": INTEGER, "unchanged": INTEGER,
+                                                "alerts": INTEGER}),
+                 status=201),
+        Endpoint("GET", "sentiment", sentiment, READ,
+                 "Mentions per sentiment label posted in [since, as_of].",
+                 query_schema=closed_object({"since": INSTANT, "as_of": INSTANT}),
+                 response_schema=closed_object({"mentions": INTEGER, "positive": INTEGER,
+                                                "neutral": INTEGER, "negative": INTEGER,
+                                                "average": {"type": ["number", "null"]},
+                                                "unscored": INTEGER})),
+        Endpoint("POST", "customers/{customer}/referral-code", referral_code, WRITE,
+                 "The customer's referral code (created on the first request).",
+                 response_schema=closed_object({"customer": TEXT, "code": TEXT})),
+        Endpoint("POST", "referrals", redeem_referral, WRITE,
+                 "A new customer redeems a referral code (once; never a self-referral).",
+                 body_schema=closed_object({"code": TEXT, "referee": {
+                     **TEXT, "description": "The new customer's external id."}},
+                     ("code", "referee")),
+                 response_schema=REFERRAL, status=201),
+        Endpoint("GET", "referrals", referrals, READ,
+                 "Referrals redeemed up to as_of, with whether each converted.",
+                 query_schema=closed_object({"as_of": INSTANT}),
+                 response_schema={"type": "array", "items": REFERRAL}),
+    ]

@@ -1,0 +1,158 @@
+"""collaborative's routes: queues, work items (assign, start, hand off, acknowledge, complete),
+team load, consents, outbound contact with consent; permissions.
+
+In-process (``api_client``) on SQLite and PostgreSQL, at the test clock (2025-01-01 12:00 UTC).
+dee and eli are in support, ivy in billing (all agents); vic is a viewer.  A complaint is
+routed to support by the default rules.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from crmkit.devtools.testing import api_client
+
+API = "/api/v1/collaborative"
+NOW = "2025-01-01T12:00:00+00:00"
+
+
+@pytest.fixture
+def desk(crm, clock):
+    """collaborative enabled; C2's complaint waits in support's queue."""
+    crm.plugins.enable("collaborative")
+    crm.staff.add("dee", "Dee", "support", role="agent")
+    crm.staff.add("eli", "Eli", "support", role="agent")
+    crm.staff.add("ivy", "Ivy", "billing", role="agent")
+    crm.customers.add("C1", "Ada", preferred_channel="email")
+    crm.customers.add("C2", "Bob", preferred_channel="sms")
+    crm.interactions.record("C2", clock.now(), kind="complaint", channel="email")
+    return crm
+
+
+@pytest.fixture
+def dee(desk):
+    with api_client(desk, handle="dee") as client:
+        yield client
+
+
+def problem(answer, status: int) -> dict:
+    assert answer.status_code == status, answer.text
+    assert answer.headers["content-type"].startswith("application/problem+json")
+    return answer.json()
+
+
+def test_a_team_queue_and_one_item(dee, desk):
+    queue = dee.get(f"{API}/queues/support")
+    assert queue.status_code == 200, queue.text
+    [item] = queue.json()
+    assert {k: item[k] for k in ("customer", "team", "state", "assignee", "created_at",
+                                 "ack_due_at")} == {
+        "customer": "C2", "team": "support", "state": "queued", "assignee": None,
+        "created_at": NOW, "ack_due_at": None}
+    assert "customer_id" not in item and "external_id" not in item
+    assert dee.get(f"{API}/queues/billing").json() == []
+    assert dee.get(f"{API}/queues/support", params={"state": "done"}).json() == []
+    assert problem(dee.get(f"{API}/queues/support", params={"state": "lost"}), 422)[
+        "detail"].startswith("state: 'lost' is not a work item state")
+    one = dee.get(f"{API}/items/{item['id']}").json()
+    assert one == {**item, "history": [
+        {"at": NOW, "actor": "system", "action": "routed", "from_state": None,
+         "to_state": "queued", "team": "support", "assignee": None, "note": None,
+         "from_team": None}]}
+    assert dee.get(f"{API}/customers/C2/items").json() == [item]
+    problem(dee.get(f"{API}/items/999"), 404)
+
+
+def test_a_work_item_through_its_states_and_a_hand_off(dee, desk):
+    [item] = dee.get(f"{API}/queues/support").json()
+    path = f"{API}/items/{item['id']}"
+    assigned = dee.post(f"{path}/assign", json={"assignee": "eli"})
+    assert assigned.status_code == 200, assigned.text
+    assert (assigned.json()["state"], assigned.json()["assignee"]) == ("assigned", "eli")
+    assert assigned.json()["history"][-1]["actor"] == "dee"
+    handed = dee.post(f"{path}/handoff", json={"team": "billing", "note": "a refund"})
+    assert handed.status_code == 200, handed.text
+    assert (handed.json()["team"], handed.json()["state"]) == ("billing", "queued")
+    assert handed.json()["ack_due_at"] is not None
+    assert (handed.json()["history"][-1]["note"], handed.json()["history"][-1]["from_team"]) == (
+        "a refund", "support")
+    with api_client(desk, handle="ivy") as ivy:
+        acknowledged = ivy.post(f"{path}/acknowledge")
+        assert acknowledged.status_code == 200, acknowledged.text
+        assert acknowledged.json()["ack_due_at"] is None
+        ivy.post(f"{path}/assign", json={"assignee": "ivy"})
+        assert ivy.post(f"{path}/start").json()["state"] == "in_progress"
+        done = ivy.post(f"{path}/complete")
+    assert done.json()["state"] == "done"
+    assert [h["action"] for h in done.json()["history"]] == [
+        "routed", "assigned", "handed_off", "acknowledged", "assigned", "started", "done"]
+    problem(dee.post(f"{path}/start"), 409)  # done: nothing starts again
+
+
+def test_a_bad_hand_off_is_one_problem_and_changes_nothing(dee, desk):
+    [item] = dee.get(f"{API}/queues/support").json()
+    path = f"{API}/items/{item['id']}"
+    bad = problem(dee.post(f"{path}/handoff", json={"team": "billing"}), 422)
+    assert [e["pointer"] for e in bad["errors"]] == [""]
+    bad = problem(dee.post(f"{path}/handoff", json={"team": "billing", "note": 7}), 422)
+    assert [e["pointer"] for e in bad["errors"]] == ["/note"]
+    bad = problem(dee.post(f"{path}/handoff", json={"team": "biling", "note": "x"}), 422)
+    assert "unknown team 'biling'" in bad["detail"]
+    assert len(dee.get(path).json()["history"]) == 1
+    assert dee.get(path).json()["team"] == "support"
+
+
+def test_a_viewer_may_read_but_not_change(desk):
+    [item] = desk.plugin("collaborative").queue("support")
+    with api_client(desk, role="viewer") as viewer:
+        assert [i["id"] for i in viewer.get(f"{API}/queues/support").json()] == [item.id]
+        refused = problem(viewer.post(f"{API}/items/{item.id}/assign",
+                                      json={"assignee": "dee"}), 403)
+    assert "collaborative.write" in refused["detail"]
+    assert desk.plugin("collaborative").work_item(item.id).state == "queued"
+
+
+def test_team_load(dee):
+    assert dee.get(f"{API}/teams/load").json() == [
+        {"team": "support", "queued": 1, "assigned": 0, "in_progress": 0, "awaiting_ack": 0,
+         "overdue_ack": 0}]
+
+
+def test_consents_per_channel(dee, desk):
+    assert dee.get(f"{API}/customers/C1/consents").json() == []
+    granted = dee.put(f"{API}/customers/C1/consents/email",
+                      json={"granted": True, "source": "phone call"})
+    assert granted.status_code == 200, granted.text
+    assert granted.json() == {"channel": "email", "granted": True, "source": "phone call",
+                              "recorded_at": NOW}
+    assert dee.get(f"{API}/customers/C1/consents").json() == [granted.json()]
+    bad = problem(dee.put(f"{API}/customers/C1/consents/sms", json={"granted": "yes",
+                                                                    "source": "x"}), 422)
+    assert [e["pointer"] for e in bad["errors"]] == ["/granted"]
+    problem(dee.put(f"{API}/customers/C9/consents/sms", json={"granted": True, "source": "x"}),
+            404)
+    with api_client(desk, role="viewer") as viewer:
+        assert viewer.get(f"{API}/customers/C1/consents").json() == [granted.json()]
+        problem(viewer.put(f"{API}/customers/C1/consents/email",
+                           json={"granted": False, "source": "x"}), 403)
+    assert [(c.channel, c.granted) for c in desk.customers.consents("C1")] == [("email", True)]
+    [event] = desk.events.list(type="consent.changed")
+    assert event.payload == {"external_id": "C1", "channel": "email", "granted": True}
+
+
+def test_outbound_contact_needs_consent(dee, desk):
+    before = len(desk.interactions.list())
+    refused = problem(dee.post(f"{API}/contacts", json={"customer": "C1", "subject": "Refund"}),
+                      422)
+    assert "consent" in refused["detail"]
+    assert len(desk.interactions.list()) == before
+    assert dee.put(f"{API}/customers/C1/consents/email",
+                   json={"granted": True, "source": "web form"}).status_code == 200
+    sent = dee.post(f"{API}/contacts", json={"customer": "C1", "subject": "Refund"})
+    assert sent.status_code == 201, sent.text
+    assert {k: sent.json()[k] for k in ("customer", "channel", "preferred_channel",
+                                        "override_reason", "subject")} == {
+        "customer": "C1", "channel": "email", "preferred_channel": "email",
+        "override_reason": None, "subject": "Refund"}
+    [recorded] = [i for i in desk.interactions.list() if i.id == sent.json()["interaction_id"]]
+    assert (recorded.kind, recorded.direction, recorded.actor) == ("message", "outbound", "dee")
