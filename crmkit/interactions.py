@@ -77,7 +77,7 @@ class InteractionService:
         with self.crm.read() as conn:
             tx = Transaction(self.crm, conn, self.crm.actor)
             self.crm.refresh_plugins(conn)
-            _, problems = prepare(tx, list(rows), labels, create_customers, dry_run=True)
+            _, _, problems = prepare(tx, list(rows), list(labels), create_customers, lock=False)
         return problems
 
     def get(self, interaction_id: int) -> Interaction:
@@ -118,25 +118,24 @@ def write_batch(tx: Transaction, chunk: list[Any], offset: int, labels: Sequence
                 create_customers: bool = False) -> WriteResult:
     """Validate, enrich, persist and react to one batch inside ``tx``."""
     labels = labels or [f"row {offset + i + 1}" for i in range(len(chunk))]
-    rows, problems = prepare(tx, chunk, labels, create_customers)
+    rows, _, problems = prepare(tx, chunk, list(labels), create_customers)
     raise_problems(problems)
-    if not rows:
-        return WriteResult(unchanged=len(chunk))
-    if tx.crm.hooks.impls("crmkit_enrich_interactions"):
-        for row in rows:  # enrichment may change a payload in place: serialise it again
-            row[PAYLOAD_TEXT] = None
-        tx.crm.hooks.call("crmkit_enrich_interactions", tx, rows=rows)
-    inserted, unchanged = persist(tx, rows)
-    result = WriteResult(created=len(inserted), unchanged=len(chunk) - len(inserted))
-    if inserted:
-        react(tx, "interactions",
-              Batch("interactions", inserted, inserted[0]["id"], inserted[-1]["id"]))
+    result = write_checked(tx, rows, create_customers)
+    result.unchanged += len(chunk) - len(rows)
     return result
 
 
-def prepare(tx: Transaction, chunk: list[Any], labels: Sequence[str], create_customers: bool,
-            dry_run: bool = False) -> tuple[list[dict[str, Any]], list[Problem]]:
-    """Core checks, customer resolution, in-batch duplicates, then plugin validation."""
+def prepare(tx: Transaction, chunk: list[Any], labels: list[str], create_customers: bool,
+            lock: bool = True, dedupe: bool = True
+            ) -> tuple[list[dict[str, Any]], list[str], list[Problem]]:
+    """Core checks, customer resolution, in-batch duplicates (unless not ``dedupe``: the
+    caller compares repeated external ids itself), then plugin validation.
+
+    Returns the good rows, their labels and every problem.  With
+    ``create_customers`` a row of an unknown customer keeps ``customer_id``
+    None: :func:`write_checked` creates the customers of the rows that passed.
+    ``lock`` share-locks the customers found (see ``CustomerService.lock``).
+    """
     normalise = Normaliser(tx.crm.core_config, tx.now())
     problems: list[Problem] = []
     rows: list[dict[str, Any]] = []
@@ -146,11 +145,39 @@ def prepare(tx: Transaction, chunk: list[Any], labels: Sequence[str], create_cus
         if row is not None:
             rows.append(row)
             row_labels.append(where)
-    _resolve_customers(tx, rows, row_labels, problems, create_customers, dry_run)
-    rows, row_labels = _dedupe(rows, row_labels, problems)
+    _resolve_customers(tx, rows, row_labels, problems, create_customers, lock)
+    if dedupe:
+        rows, row_labels = _dedupe(rows, row_labels, problems)
     if rows:
         problems.extend(plugin_problems(tx, "crmkit_validate_interactions", rows, row_labels))
-    return rows, problems
+        if len(problems) > 0:
+            bad = {where for where, _, _ in problems}
+            kept = [(row, where) for row, where in zip(rows, row_labels) if where not in bad]
+            rows, row_labels = [r for r, _ in kept], [w for _, w in kept]
+    return rows, row_labels, problems
+
+
+def write_checked(tx: Transaction, rows: list[dict[str, Any]],
+                  create_customers: bool = False) -> WriteResult:
+    """Enrich, persist and react to rows :func:`prepare` passed (they are not checked again).
+
+    With ``create_customers`` the customers of rows without ``customer_id`` are
+    created first.  Rows already stored identically count as ``unchanged``.
+    """
+    if not rows:
+        return WriteResult()
+    if create_customers:
+        _create_customers(tx, rows)
+    if tx.crm.hooks.impls("crmkit_enrich_interactions"):
+        for row in rows:  # enrichment may change a payload in place: serialise it again
+            row[PAYLOAD_TEXT] = None
+        tx.crm.hooks.call("crmkit_enrich_interactions", tx, rows=rows)
+    inserted, unchanged = persist(tx, rows)
+    result = WriteResult(created=len(inserted), unchanged=unchanged)
+    if inserted:
+        react(tx, "interactions",
+              Batch("interactions", inserted, inserted[0]["id"], inserted[-1]["id"]))
+    return result
 
 
 _FIELD_SET = frozenset(FIELDS)
@@ -333,16 +360,14 @@ def payload_json(row: dict[str, Any]) -> str | None:
     return text
 
 
-def _resolve_customers(tx, rows, labels, problems, create_customers, dry_run) -> None:
+def _resolve_customers(tx, rows, labels, problems, create_customers, lock) -> None:
     """Set each row's ``customer_id``, share-locking the customers (see
-    ``CustomerService.lock``) unless ``dry_run``; unknown ones are problems."""
-    service, lock = tx.crm.customers, not dry_run
+    ``CustomerService.lock``) with ``lock``; unknown ones are problems, or with
+    ``create_customers`` keep ``customer_id`` None (created by :func:`write_checked`)."""
+    service = tx.crm.customers
     refs = {row["customer"] for row in rows if row["customer_id"] is None}
     ids = service.ids_by_external_id(refs, tx.conn, lock=lock) if refs else {}
     missing = refs - ids.keys()
-    if missing and create_customers and not dry_run:
-        ids.update(service.create_minimal(tx, sorted(missing)))
-        missing = set()
     given = {row["customer_id"] for row in rows if row["customer_id"] is not None}
     if given:
         known = service.existing_ids(given, tx.conn, lock=lock)
@@ -363,6 +388,23 @@ def _resolve_customers(tx, rows, labels, problems, create_customers, dry_run) ->
     for i in reversed(keep_bad):
         del rows[i]
         del labels[i]
+
+
+def _create_customers(tx, rows) -> int:
+    """Create the customers of the rows without ``customer_id`` (from their external id) and
+    fill it in; returns how many were created."""
+    pending = [row for row in rows if row["customer_id"] is None]
+    if not pending:
+        return 0
+    refs = sorted({row["customer"] for row in pending})
+    service = tx.crm.customers
+    ids = service.ids_by_external_id(refs, tx.conn, lock=True)
+    missing = [ref for ref in refs if ref not in ids]
+    if missing:
+        ids.update(service.create_minimal(tx, missing))
+    for row in pending:
+        row["customer_id"] = ids[row["customer"]]
+    return len(missing)
 
 
 def _unknown(ref: str, merged: tuple[str, dt.datetime] | None) -> str:
@@ -531,5 +573,6 @@ def _existing_by_external_id(conn, external_ids) -> dict[str, dict[str, Any]]:
 
 __all__ = [
     "FIELDS", "DIRECTIONS", "COMPARED", "InteractionService", "write_batch", "prepare",
+    "write_checked",
     "PAYLOAD_TEXT", "Normaliser", "payload_json", "persist",
 ]
