@@ -7,9 +7,10 @@ import json
 import re
 from typing import Any, Iterable, Sequence
 
-from sqlalchemy import bindparam, func, insert, or_, select, update
+from sqlalchemy import bindparam, func, or_, select, update
 
 from . import tables
+from .bulk import insert_rows
 from .config import describe_error, schema_errors, schema_validator
 from .db import allocate_ids, json_array_contains, lock_rows
 from .errors import ConflictError, NotFound, ValidationError
@@ -619,7 +620,7 @@ def _insert(tx, rows) -> Batch:
             row["organisation_id"] = ids[ref]
     columns = [col.name for col in tables.customers.columns if col.name != "erased_at"]
     params = [{col: row.get(col) for col in columns} for row in rows]
-    tx.conn.execute(insert(tables.customers), params)
+    insert_rows(tx.conn, tables.customers, params)
     audit_rows = [
         {"at": now, "actor": tx.actor, "action": "create", "table_name": "customers",
          "record_key": row["external_id"], "customer_id": row["id"],
@@ -628,7 +629,7 @@ def _insert(tx, rows) -> Batch:
          "command": tx.command}
         for row in rows
     ]
-    tx.conn.execute(insert(tables.audit_log), audit_rows)
+    insert_rows(tx.conn, tables.audit_log, audit_rows)
     for row in rows:
         tx.emit("customer.created", row["id"], {"external_id": row["external_id"]})
     return Batch("customers", rows, first, first + len(rows) - 1)
