@@ -15,7 +15,8 @@ from .config import describe_error, schema_errors, schema_validator
 from .db import allocate_ids, json_array_contains, lock_rows
 from .errors import ConflictError, NotFound, ValidationError
 from .models import Batch, Customer, WriteResult, to_customer
-from .pipeline import Problem, plugin_problems, raise_problems, react, run_batches
+from . import pipeline
+from .pipeline import Checked, Problem, run_batches
 from .transaction import Transaction
 from .types import (IDENTIFIER, LINE, TEXT, UNSTORABLE_TEXT, json_problem, normal_text,
                     text_problem, to_phone, unstorable_text)
@@ -81,7 +82,7 @@ class CustomerService:
         with self.crm.read() as conn:
             self.crm.refresh_plugins(conn)
             tx = Transaction(self.crm, conn, self.crm.actor)
-            return prepare(tx, list(rows), list(labels), upsert=True)[2]
+            return pipeline.check(tx, CustomerRows(upsert=True), list(rows), list(labels))[1]
 
     def preview(self, rows: Sequence[dict[str, Any]], labels: Sequence[str]
                 ) -> tuple[list[str], list[str], list[Problem]]:
@@ -93,8 +94,10 @@ class CustomerService:
         with self.crm.read() as conn:
             self.crm.refresh_plugins(conn)
             tx = Transaction(self.crm, conn, self.crm.actor)
-            new_rows, updates, problems = prepare(tx, list(rows), list(labels), upsert=True)
-        return [r["external_id"] for r in new_rows], [u[1] for u in updates], problems
+            checked, problems = pipeline.check(tx, CustomerRows(upsert=True), list(rows),
+                                               list(labels))
+        return ([r["external_id"] for r in checked.rows], [u[1] for u in checked.updates],
+                problems)
 
     def create_minimal(self, tx: Transaction, external_ids: Sequence[str]) -> dict[str, int]:
         """Create bare customers (external id only) inside ``tx``; return their ids."""
@@ -388,20 +391,36 @@ def merged_away(external_id: str, keep: str, at: dt.datetime) -> str:
 
 
 def write_batch(tx: Transaction, chunk: list[Any], labels: list[str], upsert: bool) -> WriteResult:
-    """Validate, then insert new customers and update changed ones, inside ``tx``."""
-    new_rows, updates, problems = prepare(tx, chunk, labels, upsert)
-    raise_problems(problems)
-    result = WriteResult(unchanged=len(chunk) - len(new_rows) - len(updates))
-    _apply_updates(tx, updates)
-    result.updated = len(updates)
-    if new_rows:
-        react(tx, "customers", _insert(tx, new_rows))
-        result.created = len(new_rows)
-    tx.deliver_events()
-    return result
+    """The write pipeline for one batch of customers inside ``tx``: new ones are inserted,
+    changed ones updated."""
+    return pipeline.write_batch(tx, CustomerRows(upsert), chunk, labels)
 
 
-def prepare(tx: Transaction, chunk: list[Any], labels: list[str], upsert: bool):
+class CustomerRows:
+    """Customers as the write pipeline takes them (a :class:`crmkit.pipeline.RowKind`): new
+    rows are inserted (and validated by plugins), changed stored ones updated;
+    ``upsert=False`` refuses stored external ids."""
+
+    name = "customers"
+    enrich_hook = None
+
+    def __init__(self, upsert: bool):
+        self.upsert = upsert
+
+    def normalise(self, tx: Transaction, chunk: list[Any], labels: list[str]
+                  ) -> tuple[Checked, list[Problem]]:
+        """Check rows; split them into new rows and ``(id, external_id, old, new)`` updates."""
+        return _split(tx, chunk, labels, self.upsert)
+
+    def persist(self, tx: Transaction, checked: Checked) -> tuple[Batch | None, WriteResult]:
+        """Apply the updates, insert the new rows."""
+        _apply_updates(tx, checked.updates)
+        batch = _insert(tx, checked.rows) if checked.rows else None
+        return batch, WriteResult(created=len(checked.rows), updated=len(checked.updates))
+
+
+def _split(tx: Transaction, chunk: list[Any], labels: list[str], upsert: bool
+           ) -> tuple[Checked, list[Problem]]:
     """Check rows; split them into new rows and ``(id, external_id, old, new)`` updates."""
     problems: list[Problem] = []
     rows, row_labels = [], []
@@ -458,9 +477,7 @@ def prepare(tx: Transaction, chunk: list[Any], labels: list[str], upsert: bool):
         old, new = _changes(stored, row)
         if new:
             updates.append((stored["id"], row["external_id"], old, new))
-    if new_rows:
-        problems.extend(plugin_problems(tx, "crmkit_validate_customers", new_rows, new_labels))
-    return new_rows, updates, problems
+    return Checked(new_rows, new_labels, updates), problems
 
 
 def _normalise(raw, where, problems, config) -> dict[str, Any] | None:
@@ -644,5 +661,5 @@ def _jsonable(value):
 
 __all__ = [
     "TYPES", "FIELDS", "TEXT_LIMITS", "UPDATABLE", "EMAIL", "PHONE_TEXT", "PHONE_MARKS",
-    "CustomerService", "to_customer", "write_batch", "prepare", "merged_away",
+    "CustomerService", "CustomerRows", "to_customer", "write_batch", "merged_away",
 ]

@@ -15,7 +15,8 @@ from .customers import merged_away
 from .db import allocate_ids
 from .errors import ConflictError, NotFound, ValidationError
 from .models import Batch, Interaction, WriteResult
-from .pipeline import Problem, plugin_problems, raise_problems, react, run_batches
+from . import pipeline
+from .pipeline import Checked, Problem, run_batches
 from .transaction import Transaction
 from .types import (ASCII_CONTROLS, IDENTIFIER, ISO_4217, LINE, MAX_JSON_DEPTH, MONEY_SCALE,
                     UNSTORABLE_TEXT, json_problem, normal_text, sqlite_timestamp, text_problem,
@@ -77,7 +78,8 @@ class InteractionService:
         with self.crm.read() as conn:
             tx = Transaction(self.crm, conn, self.crm.actor)
             self.crm.refresh_plugins(conn)
-            _, _, problems = prepare(tx, list(rows), list(labels), create_customers, lock=False)
+            _, problems = pipeline.check(tx, InteractionRows(create_customers, lock=False),
+                                         list(rows), list(labels))
         return problems
 
     def get(self, interaction_id: int) -> Interaction:
@@ -116,68 +118,63 @@ def _to_interaction(row) -> Interaction:
 
 def write_batch(tx: Transaction, chunk: list[Any], offset: int, labels: Sequence[str] | None = None,
                 create_customers: bool = False) -> WriteResult:
-    """Validate, enrich, persist and react to one batch inside ``tx``."""
-    labels = labels or [f"row {offset + i + 1}" for i in range(len(chunk))]
-    rows, _, problems = prepare(tx, chunk, list(labels), create_customers)
-    raise_problems(problems)
-    result = write_checked(tx, rows, create_customers)
-    result.unchanged += len(chunk) - len(rows)
-    return result
+    """The write pipeline for one batch of interactions inside ``tx``."""
+    labels = list(labels or [f"row {offset + i + 1}" for i in range(len(chunk))])
+    return pipeline.write_batch(tx, InteractionRows(create_customers), chunk, labels)
 
 
-def prepare(tx: Transaction, chunk: list[Any], labels: list[str], create_customers: bool,
-            lock: bool = True, dedupe: bool = True
-            ) -> tuple[list[dict[str, Any]], list[str], list[Problem]]:
-    """Core checks, customer resolution, in-batch duplicates (unless not ``dedupe``: the
-    caller compares repeated external ids itself), then plugin validation.
+class InteractionRows:
+    """Interactions as the write pipeline takes them (a :class:`crmkit.pipeline.RowKind`).
 
-    Returns the good rows, their labels and every problem.  With
-    ``create_customers`` a row of an unknown customer keeps ``customer_id``
-    None: :func:`write_checked` creates the customers of the rows that passed.
-    ``lock`` share-locks the customers found (see ``CustomerService.lock``).
+    ``create_customers``: a row of an unknown customer keeps ``customer_id``
+    None through the checks; persist creates the customers of the rows that
+    passed.  ``lock`` share-locks the customers found (see
+    ``CustomerService.lock``).  Without ``dedupe`` repeated external ids in a
+    batch are left to the caller (the import compares them over the whole file).
     """
-    normalise = Normaliser(tx.crm.core_config, tx.now())
-    problems: list[Problem] = []
-    rows: list[dict[str, Any]] = []
-    row_labels: list[str] = []
-    for raw, where in zip(chunk, labels):
-        row = normalise(raw, where, problems)
-        if row is not None:
-            rows.append(row)
-            row_labels.append(where)
-    _resolve_customers(tx, rows, row_labels, problems, create_customers, lock)
-    if dedupe:
-        rows, row_labels = _dedupe(rows, row_labels, problems)
-    if rows:
-        problems.extend(plugin_problems(tx, "crmkit_validate_interactions", rows, row_labels))
-        if len(problems) > 0:
-            bad = {where for where, _, _ in problems}
-            kept = [(row, where) for row, where in zip(rows, row_labels) if where not in bad]
-            rows, row_labels = [r for r, _ in kept], [w for _, w in kept]
-    return rows, row_labels, problems
 
+    name = "interactions"
+    enrich_hook = "crmkit_enrich_interactions"
 
-def write_checked(tx: Transaction, rows: list[dict[str, Any]],
-                  create_customers: bool = False) -> WriteResult:
-    """Enrich, persist and react to rows :func:`prepare` passed (they are not checked again).
+    def __init__(self, create_customers: bool = False, lock: bool = True, dedupe: bool = True):
+        self.create_customers = create_customers
+        self.lock = lock
+        self.dedupe = dedupe
 
-    With ``create_customers`` the customers of rows without ``customer_id`` are
-    created first.  Rows already stored identically count as ``unchanged``.
-    """
-    if not rows:
-        return WriteResult()
-    if create_customers:
-        _create_customers(tx, rows)
-    if tx.crm.hooks.impls("crmkit_enrich_interactions"):
-        for row in rows:  # enrichment may change a payload in place: serialise it again
+    def normalise(self, tx: Transaction, chunk: list[Any], labels: list[str]
+                  ) -> tuple[Checked, list[Problem]]:
+        """Core checks, customer resolution and in-batch duplicates."""
+        normalise = Normaliser(tx.crm.core_config, tx.now())
+        problems: list[Problem] = []
+        rows: list[dict[str, Any]] = []
+        row_labels: list[str] = []
+        for raw, where in zip(chunk, labels):
+            row = normalise(raw, where, problems)
+            if row is not None:
+                rows.append(row)
+                row_labels.append(where)
+        _resolve_customers(tx, rows, row_labels, problems, self.create_customers, self.lock)
+        if self.dedupe:
+            rows, row_labels = _dedupe(rows, row_labels, problems)
+        return Checked(rows, row_labels), problems
+
+    def before_enrich(self, tx: Transaction, checked: Checked) -> None:
+        """Enrichment may change a payload in place: it is serialised again."""
+        for row in checked.rows:
             row[PAYLOAD_TEXT] = None
-        tx.crm.hooks.call("crmkit_enrich_interactions", tx, rows=rows)
-    inserted, unchanged = persist(tx, rows)
-    result = WriteResult(created=len(inserted), unchanged=unchanged)
-    if inserted:
-        react(tx, "interactions",
-              Batch("interactions", inserted, inserted[0]["id"], inserted[-1]["id"]))
-    return result
+
+    def persist(self, tx: Transaction, checked: Checked) -> tuple[Batch | None, WriteResult]:
+        """Create the rows' new customers, then insert the rows (identical re-records skipped)."""
+        rows = checked.rows
+        if not rows:
+            return None, WriteResult()
+        if self.create_customers:
+            _create_customers(tx, rows)
+        inserted, _ = persist(tx, rows)
+        if not inserted:
+            return None, WriteResult()
+        return (Batch("interactions", inserted, inserted[0]["id"], inserted[-1]["id"]),
+                WriteResult(created=len(inserted)))
 
 
 _FIELD_SET = frozenset(FIELDS)
@@ -363,7 +360,7 @@ def payload_json(row: dict[str, Any]) -> str | None:
 def _resolve_customers(tx, rows, labels, problems, create_customers, lock) -> None:
     """Set each row's ``customer_id``, share-locking the customers (see
     ``CustomerService.lock``) with ``lock``; unknown ones are problems, or with
-    ``create_customers`` keep ``customer_id`` None (created by :func:`write_checked`)."""
+    ``create_customers`` keep ``customer_id`` None (created by ``InteractionRows.persist``)."""
     service = tx.crm.customers
     refs = {row["customer"] for row in rows if row["customer_id"] is None}
     ids = service.ids_by_external_id(refs, tx.conn, lock=lock) if refs else {}
@@ -572,7 +569,6 @@ def _existing_by_external_id(conn, external_ids) -> dict[str, dict[str, Any]]:
 
 
 __all__ = [
-    "FIELDS", "DIRECTIONS", "COMPARED", "InteractionService", "write_batch", "prepare",
-    "write_checked",
+    "FIELDS", "DIRECTIONS", "COMPARED", "InteractionService", "InteractionRows", "write_batch",
     "PAYLOAD_TEXT", "Normaliser", "payload_json", "persist",
 ]

@@ -3,7 +3,7 @@ it atomically.
 
 The import runs in one transaction on one connection.  It reads the file
 record by record, turns each into a row (:mod:`.columns`) and checks it in
-batches with the pipeline's own checks (``crmkit.interactions.prepare`` /
+batches with the pipeline's own checks (``crmkit.pipeline.check`` /
 ``crm.customers.preview``: core rules, the attributes schema, every plugin's
 ``crmkit_validate_*``).  A batch holds as many records as :data:`BATCH_BYTES`
 allows.  What must be known across batches — each good row's external id,
@@ -15,7 +15,7 @@ row) are SQL queries over them.  Python holds one batch at a time, so memory
 does not grow with the file.
 
 Interactions: each batch's good rows go on through the rest of the pipeline
-(:func:`crmkit.interactions.write_checked`: enrich, persist, react) as soon as
+(:func:`crmkit.pipeline.write_checked`: enrich, persist, react) as soon as
 they are checked, so no row is checked twice.  Once a row is rejected (without
 ``skip_invalid``) the rest of the file is only checked and the transaction is
 rolled back.  Customers: organisations may come after the people naming them,
@@ -38,9 +38,9 @@ from sqlalchemy import (BigInteger, Column, Index, Integer, MetaData, SmallInteg
 from .. import customers, tables
 from ..bulk import insert_rows
 from ..errors import ValidationError
-from ..interactions import prepare, write_checked
+from ..interactions import InteractionRows
 from ..models import WriteResult
-from ..pipeline import Problem, collector_paused
+from ..pipeline import Checked, Problem, check, collector_paused, write_checked
 from ..types import to_money
 from .columns import CustomerReader, InteractionReader, attribute_types, check_header
 from .records import SourceFile, file_format
@@ -442,15 +442,15 @@ class _Import:
         if unless_rejected:
             write = not (self.any_rejected or self.rejected_now)
         labels = [f"line {n}" for n in lines]
-        checked, checked_labels, problems = prepare(tx, rows, labels, self.create_customers,
-                                                    lock=write, dedupe=False)
+        checked, problems = check(tx, InteractionRows(self.create_customers, lock=write,
+                                                      dedupe=False), rows, labels)
         bad = self._take_problems(problems)
         good = [(row, line) for row, line in zip(rows, lines) if line not in bad]
         stored: set[str] = set()
         if not write:
             if self.create_customers:
                 self.scratch.insert_new(_NEW_CUSTOMERS, "external_id", sorted(
-                    {row["customer"] for row in checked if row["customer_id"] is None}))
+                    {row["customer"] for row in checked.rows if row["customer_id"] is None}))
             if self.report.dry_run:
                 stored = _stored_interaction_ids(tx.conn, [row["external_id"] for row, _ in good])
         insert_rows(self.scratch.conn, _ROWS, [
@@ -460,17 +460,18 @@ class _Import:
         if not write or unless_rejected and self.rejected_now:
             return
         seen: set[str] = set()
-        kept = []
-        for row, where in zip(checked, checked_labels):
+        kept = Checked([], [])
+        for row, where in zip(checked.rows, checked.labels):
             ext = row["external_id"]
             if ext not in seen and int(where.split()[1]) not in repeated:
                 seen.add(ext)  # an identical repeat in the batch is unchanged
-                kept.append(row)
-        new_customers = {row["customer"] for row in kept if row["customer_id"] is None}
-        result = write_checked(tx, kept, self.create_customers)
+                kept.rows.append(row)
+                kept.labels.append(where)
+        new_customers = {row["customer"] for row in kept.rows if row["customer_id"] is None}
+        result = write_checked(tx, InteractionRows(self.create_customers), kept)
         report = self.report
         report.created += result.created
-        report.unchanged += result.unchanged + len(good) - len(repeated) - len(kept)
+        report.unchanged += len(good) - len(repeated) - result.created
         report.new_customers += len(new_customers)
 
     def _check_customers(self, rows, lines, contents) -> None:
