@@ -12,14 +12,15 @@ from sqlalchemy import bindparam, select
 from . import tables
 from .clock import EARLIEST, LATEST, UTC, out_of_range, utc_in_range
 from .customers import merged_away
+from .bulk import insert_new
 from .db import allocate_ids
 from .errors import ConflictError, NotFound, ValidationError
 from .models import Batch, Interaction, WriteResult
 from . import pipeline
 from .pipeline import Checked, Problem, run_batches
 from .transaction import Transaction
-from .types import (ASCII_CONTROLS, IDENTIFIER, ISO_4217, LINE, MAX_JSON_DEPTH, MONEY_SCALE,
-                    UNSTORABLE_TEXT, json_problem, normal_text, sqlite_timestamp, text_problem,
+from .types import (ASCII_CONTROLS, IDENTIFIER, ISO_4217, LINE, MAX_JSON_DEPTH,
+                    UNSTORABLE_TEXT, json_problem, normal_text, text_problem,
                     to_currency, to_money, unstorable_text)
 
 FIELDS = ("customer", "customer_id", "occurred_at", "kind", "channel", "direction", "amount",
@@ -456,87 +457,13 @@ def persist(tx: Transaction, rows: list[dict[str, Any]]) -> tuple[list[dict], in
         if row["actor"] is None:
             row["actor"] = actor
         row.pop("customer", None)
-    if conn.dialect.name == "sqlite":
-        inserted = _insert_sqlite(conn, rows)
-    else:
-        inserted = _insert_postgres(conn, rows)
+    inserted = insert_new(conn, tables.interactions, _STORED, [
+        (r["id"], r["customer_id"], r["occurred_at"], r["channel"], r["kind"], r["direction"],
+         r["amount"], r["currency"], r["external_id"], payload_json(r), r["actor"],
+         r["recorded_at"]) for r in rows], "external_id")
     if inserted == len(rows):
         return rows, 0
     return _split_existing(conn, rows, first)
-
-
-def _insert_sqlite(conn, rows) -> int:
-    recorded = sqlite_timestamp(rows[0]["recorded_at"])
-    params = [
-        (r["id"], r["customer_id"], sqlite_timestamp(r["occurred_at"]), r["channel"], r["kind"],
-         r["direction"],
-         None if r["amount"] is None else int(r["amount"] * MONEY_SCALE),
-         r["currency"], r["external_id"], payload_json(r), r["actor"], recorded)
-        for r in rows
-    ]
-    cursor = conn.connection.driver_connection.cursor()
-    cursor.executemany(
-        "INSERT INTO interactions (id, customer_id, occurred_at, channel, kind, direction, amount,"
-        " currency, external_id, payload, actor, recorded_at)"
-        " VALUES (?,?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT (external_id) DO NOTHING",
-        params,
-    )
-    return cursor.rowcount
-
-
-_COLUMNS = ("id", "customer_id", "occurred_at", "channel", "kind", "direction", "amount",
-            "currency", "external_id", "payload", "actor", "recorded_at")
-
-
-def _insert_postgres(conn, rows) -> int:
-    """COPY the batch straight into ``interactions``; fall back to staging on a duplicate.
-
-    External ids already stored are filtered out first (one indexed lookup), so
-    the common case is a single COPY.  A concurrent writer storing the same
-    external id meanwhile makes the COPY fail inside a savepoint; the batch is
-    then COPYed into a temp table and inserted with ``ON CONFLICT DO NOTHING``.
-    """
-    import psycopg
-
-    cursor = conn.connection.driver_connection.cursor()
-    external = [r["external_id"] for r in rows if r["external_id"] is not None]
-    stored = set()
-    if external:
-        cursor.execute("SELECT external_id FROM interactions WHERE external_id = ANY(%s)",
-                       (external,))
-        stored = {r[0] for r in cursor.fetchall()}
-    fresh = [r for r in rows if r["external_id"] not in stored] if stored else rows
-    if not fresh:
-        return 0
-    cursor.execute("SAVEPOINT crmkit_copy")
-    try:
-        _copy(cursor, "interactions", fresh)
-    except psycopg.errors.UniqueViolation:
-        cursor.execute("ROLLBACK TO SAVEPOINT crmkit_copy")
-        return _insert_staged(cursor, fresh)
-    cursor.execute("RELEASE SAVEPOINT crmkit_copy")
-    return len(fresh)
-
-
-def _insert_staged(cursor, rows) -> int:
-    cursor.execute("CREATE TEMP TABLE IF NOT EXISTS crmkit_stage_interactions "
-                   "(LIKE interactions INCLUDING DEFAULTS)")
-    cursor.execute("TRUNCATE crmkit_stage_interactions")
-    _copy(cursor, "crmkit_stage_interactions", rows)
-    columns = ", ".join(_COLUMNS)
-    cursor.execute(f"INSERT INTO interactions ({columns}) SELECT {columns} "
-                   "FROM crmkit_stage_interactions ON CONFLICT (external_id) DO NOTHING")
-    return cursor.rowcount
-
-
-def _copy(cursor, table: str, rows) -> None:
-    with cursor.copy(f"COPY {table} ({', '.join(_COLUMNS)}) FROM STDIN") as copy:
-        for r in rows:
-            copy.write_row((r["id"], r["customer_id"], r["occurred_at"], r["channel"], r["kind"],
-                            r["direction"],
-                            None if r["amount"] is None else int(r["amount"] * MONEY_SCALE),
-                            r["currency"], r["external_id"], payload_json(r),
-                            r["actor"], r["recorded_at"]))
 
 
 def _split_existing(conn, rows, first):

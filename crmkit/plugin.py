@@ -71,6 +71,7 @@ _LAZY: dict[str, tuple[str, str]] = {
     "json_array_contains": ("crmkit.db", "json_array_contains"),
     "allocate_ids": ("crmkit.db", "allocate_ids"),
     "insert_rows": ("crmkit.bulk", "insert_rows"),
+    "insert_new": ("crmkit.bulk", "insert_new"),
     "update_rows": ("crmkit.bulk", "update_rows"),
     "driver_value": ("crmkit.bulk", "driver_value"),
     # Configuration and the condition language.
@@ -115,7 +116,7 @@ _LAZY: dict[str, tuple[str, str]] = {
 }
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .bulk import driver_value, insert_rows, update_rows
+    from .bulk import driver_value, insert_new, insert_rows, update_rows
     from .cli.common import (State, as_of_option, atomic_write, edited_config, format_option,
                              jsonable, load_json_file, output, output_document, pass_state,
                              progress, resolve_as_of, status)
