@@ -164,7 +164,7 @@ _PENDING_ORGS = Table("crmkit_import_pending_orgs", _SCRATCH,
 
 _LOOKUP_CHUNK = 5000
 
-BATCH_BYTES = 32 * 1024 * 1024
+BATCH_BYTES = 20 * 1024 * 1024
 """The memory one import batch may take, estimated as :data:`ROW_BYTES` per record plus
 :data:`BYTES_PER_FILE_BYTE` per byte of the file it came from.  A batch is one pass of the
 write pipeline (one react step per plugin), so bigger batches cost less per row; this

@@ -342,21 +342,21 @@ def counted(crm_url, clock):
 def test_each_row_is_validated_once_and_batches_are_sized_by_memory(counted, tmp_path,
                                                                    monkeypatch):
     crm, seen = counted
-    path = write(tmp_path / "i.csv", interaction_lines(12_000))
+    path = write(tmp_path / "i.csv", interaction_lines(7_000))
     report = import_file(crm, "interactions", path)
-    assert report.summary() == "read 12000, created 12000, updated 0, unchanged 0, rejected 0"
-    assert sum(seen["validated"]) == 12_000          # the check is the write's check
-    assert seen["reacted"] == [12_000]               # 12,000 short rows fit one batch
+    assert report.summary() == "read 7000, created 7000, updated 0, unchanged 0, rejected 0"
+    assert sum(seen["validated"]) == 7_000           # the check is the write's check
+    assert seen["reacted"] == [7_000]                # 7,000 short rows fit one batch
     from crmkit.services import importing
 
     seen["validated"].clear()
     seen["reacted"].clear()
-    monkeypatch.setattr(importing, "BATCH_BYTES", 4_000 * importing.ROW_BYTES)
+    monkeypatch.setattr(importing, "BATCH_BYTES", 2_500 * importing.ROW_BYTES)
     path = write(tmp_path / "j.csv", [line.replace(",o", ",p") for line in
-                                      interaction_lines(12_000)])
+                                      interaction_lines(7_000)])
     import_file(crm, "interactions", path)
-    assert sum(seen["validated"]) == 12_000 and len(seen["reacted"]) == 4
-    assert max(seen["reacted"]) < 4_000                 # the file's bytes count too
+    assert sum(seen["validated"]) == 7_000 and len(seen["reacted"]) == 4
+    assert max(seen["reacted"]) < 2_500                 # the file's bytes count too
 
 
 def test_a_file_rejected_after_rows_were_written_leaves_nothing(counted, tmp_path):
