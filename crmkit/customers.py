@@ -12,7 +12,7 @@ from sqlalchemy import bindparam, func, or_, select, update
 from . import tables
 from .bulk import insert_rows
 from .config import describe_error, schema_errors, schema_validator
-from .db import allocate_ids, json_array_contains, lock_rows
+from .db import allocate_ids, json_array_contains, lock_rows, select_in
 from .errors import ConflictError, NotFound, ValidationError
 from .models import Batch, Customer, WriteResult, to_customer
 from . import pipeline
@@ -146,9 +146,8 @@ class CustomerService:
                  .order_by(e.c.id))
         refs = sorted(set(external_ids))
         found: dict[str, tuple[str, dt.datetime]] = {}
-        for start in range(0, len(refs), 5000):
-            for ref, keep, at in conn.execute(query, {"refs": refs[start:start + 5000]}):
-                found[ref] = (keep, at)
+        for ref, keep, at in select_in(conn, query, "refs", refs):
+            found[ref] = (keep, at)
         return found
 
     def missing_message(self, conn, external_id: str, role: str = "") -> str:
@@ -254,8 +253,7 @@ class CustomerService:
         found: dict[str, int] = {}
         query = select(c.c.external_id, c.c.id).where(c.c.external_id.in_(
             bindparam("refs", expanding=True)))
-        for start in range(0, len(refs), 5000):
-            found.update(conn.execute(query, {"refs": refs[start:start + 5000]}).all())
+        found.update(select_in(conn, query, "refs", refs))
         if lock and found:
             locked = {r.id: r.external_id
                       for r in lock_rows(conn, c, found.values(), ["external_id"])}
@@ -269,8 +267,7 @@ class CustomerService:
         found: dict[int, str] = {}
         query = select(c.id, c.external_id).where(c.id.in_(bindparam("ids", expanding=True)))
         with self.crm.read() as conn:
-            for start in range(0, len(wanted), 5000):
-                found.update(conn.execute(query, {"ids": wanted[start:start + 5000]}).all())
+            found.update(select_in(conn, query, "ids", wanted))
         return found
 
     def existing_ids(self, ids: Iterable[int], conn, lock: bool = False) -> set[int]:
@@ -578,9 +575,8 @@ def _existing(conn, external_ids: list[str]) -> dict[str, dict[str, Any]]:
     c = tables.customers
     found: dict[str, dict[str, Any]] = {}
     query = select(c).where(c.c.external_id.in_(bindparam("refs", expanding=True)))
-    for start in range(0, len(external_ids), 5000):
-        for row in conn.execute(query, {"refs": external_ids[start:start + 5000]}).mappings():
-            found[row["external_id"]] = dict(row)
+    for row in select_in(conn, query, "refs", external_ids):
+        found[row.external_id] = dict(row._mapping)
     return found
 
 

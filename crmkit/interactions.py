@@ -13,7 +13,7 @@ from . import tables
 from .clock import EARLIEST, LATEST, UTC, out_of_range, utc_in_range
 from .customers import merged_away
 from .bulk import insert_new
-from .db import allocate_ids
+from .db import allocate_ids, select_in
 from .errors import ConflictError, NotFound, ValidationError
 from .models import Batch, Interaction, WriteResult
 from . import pipeline
@@ -487,11 +487,9 @@ def _split_existing(conn, rows, first):
 def _existing_by_external_id(conn, external_ids) -> dict[str, dict[str, Any]]:
     t = tables.interactions
     result: dict[str, dict[str, Any]] = {}
-    ids = list(external_ids)
-    for start in range(0, len(ids), 5000):
-        query = select(t).where(t.c.external_id.in_(bindparam("ids", expanding=True)))
-        for row in conn.execute(query, {"ids": ids[start:start + 5000]}).mappings():
-            result[row["external_id"]] = dict(row)
+    query = select(t).where(t.c.external_id.in_(bindparam("ids", expanding=True)))
+    for row in select_in(conn, query, "ids", list(external_ids)):
+        result[row.external_id] = dict(row._mapping)
     return result
 
 

@@ -121,3 +121,17 @@ def test_insert_new_stores_what_sqlalchemy_stores_and_skips_stored_keys(crm, twi
         assert _stored(conn, driver) == _stored(conn, reference)
         amounts = conn.execute(select(driver.c.amount).order_by(driver.c.id)).scalars().all()
     assert amounts == [Decimal("12.3456"), None, Decimal("-1")]
+
+
+def test_select_in_binds_any_number_of_values_in_slices(crm, monkeypatch):
+    from sqlalchemy import bindparam
+
+    from crmkit import db, tables
+
+    crm.customers.add_many({"external_id": f"S{i}"} for i in range(25))
+    monkeypatch.setattr(db, "IN_LIST_SIZE", 10)        # 3 slices: 10, 10, 5 (+ 2 unknown)
+    c = tables.customers.c
+    query = select(c.external_id).where(c.external_id.in_(bindparam("refs", expanding=True)))
+    with crm.read() as conn:
+        found = db.select_in(conn, query, "refs", [f"S{i}" for i in range(27)])
+    assert sorted(r[0] for r in found) == sorted(f"S{i}" for i in range(25))

@@ -37,6 +37,7 @@ from sqlalchemy import (BigInteger, Column, Index, Integer, MetaData, SmallInteg
 
 from .. import customers, tables
 from ..bulk import insert_rows
+from ..db import select_in
 from ..errors import ValidationError
 from ..interactions import InteractionRows
 from ..models import WriteResult
@@ -162,8 +163,6 @@ _PENDING_ORGS = Table("crmkit_import_pending_orgs", _SCRATCH,
                       Column("ref", Text, nullable=False), prefixes=["TEMPORARY"])
 """Customer rows naming an organisation that is neither stored nor in their batch."""
 
-_LOOKUP_CHUNK = 5000
-
 BATCH_BYTES = 20 * 1024 * 1024
 """The memory one import batch may take, estimated as :data:`ROW_BYTES` per record plus
 :data:`BYTES_PER_FILE_BYTE` per byte of the file it came from.  A batch is one pass of the
@@ -240,11 +239,7 @@ class _Scratch:
     def derived_counts(self, digests: list[str]) -> dict[str, int]:
         c = _DERIVED.c
         query = select(c.digest, c.seen).where(c.digest.in_(bindparam("d", expanding=True)))
-        found: dict[str, int] = {}
-        for start in range(0, len(digests), _LOOKUP_CHUNK):
-            found.update(self.conn.execute(
-                query, {"d": digests[start:start + _LOOKUP_CHUNK]}).all())
-        return found
+        return dict(select_in(self.conn, query, "d", digests))
 
     def save_counts(self, counts: dict[str, int]) -> None:
         if counts:
@@ -607,10 +602,7 @@ class _Import:
 def _stored_interaction_ids(conn, external_ids: list[str]) -> set[str]:
     t = tables.interactions
     query = select(t.c.external_id).where(t.c.external_id.in_(bindparam("ids", expanding=True)))
-    found: set[str] = set()
-    for start in range(0, len(external_ids), 5000):
-        found.update(conn.execute(query, {"ids": external_ids[start:start + 5000]}).scalars())
-    return found
+    return {row[0] for row in select_in(conn, query, "ids", external_ids)}
 
 
 def _stored_organisations(crm, refs: set[str]) -> set[str]:
