@@ -23,50 +23,15 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from import_bench import baseline, write_csv  # noqa: E402
+from import_bench import PLUGINS, baseline, crmkit_import, run, write_csv  # noqa: E402
 
-PLUGINS = ("analytical", "assessment", "collaborative", "idic", "loyalty", "operational",
-           "social", "valuechain")
 GOAL_MB = 200
-CRMKIT = [str(Path(sys.executable).with_name("crmkit"))]
-"""The ``crmkit`` script installed next to this Python (``pip install -e .``)."""
-
-
-def run(command: list[str]) -> tuple[float, float, str]:
-    """Run ``command`` as a child process; return its peak RSS in MB, seconds and stdout."""
-    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
-        start = time.perf_counter()
-        child = subprocess.Popen(command, stdout=out, stderr=err)
-        _, status, usage = os.wait4(child.pid, 0)  # this child's own rusage
-        seconds = time.perf_counter() - start
-        child.returncode = os.waitstatus_to_exitcode(status)  # reaped here, not by Popen
-        out.seek(0)
-        err.seek(0)
-        out_text, err_text = out.read(), err.read()
-    if child.returncode != 0:
-        raise SystemExit(f"{' '.join(command[1:])} failed:\n{err_text}")
-    maxrss = usage.ru_maxrss  # KiB on Linux, bytes on macOS
-    peak = maxrss / (1024 * 1024) if sys.platform == "darwin" else maxrss / 1024
-    return peak, seconds, out_text
-
-
-def crmkit_import(folder: Path, path: Path, plugins: tuple[str, ...]) -> tuple[float, float, str]:
-    """Set up a database with ``plugins`` enabled, then import ``path`` as a user would."""
-    db = ["--db", f"sqlite:///{folder / 'crm.db'}"]
-    subprocess.run(CRMKIT + db + ["init"], check=True, capture_output=True)
-    for name in plugins:
-        subprocess.run(CRMKIT + db + ["plugins", "enable", name], check=True,
-                       capture_output=True)
-    return run(CRMKIT + db + ["import", "interactions", str(path), "--create-customers"])
 
 
 def main() -> None:

@@ -1,10 +1,12 @@
-"""Bulk writes for the core and plugins: many rows in one driver ``executemany``.
+"""Bulk writes for the core and plugins: many rows in one driver ``executemany`` or ``COPY``.
 
 When a batch writes tens of thousands of rows, SQLAlchemy's per-row parameter
 handling costs more than SQLite's own insert.  On SQLite these helpers bind
 each value exactly as its column type would (a ``UTCDateTime`` once per
 distinct value: a batch's rows share their timestamps) and hand the rows to
-the driver; on PostgreSQL they use SQLAlchemy's ``executemany``.
+the driver; on PostgreSQL :func:`insert_rows` uses SQLAlchemy's ``executemany``
+and :func:`insert_new` ``COPY``.  This module is the one place that writes below
+SQLAlchemy and encodes money and instants for the driver.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from typing import Any, Callable, Iterable, Sequence
 
 from sqlalchemy import Column, Connection, Table, insert
 
-from .types import UTCDateTime
+from .types import Money, UTCDateTime, money_units, sqlite_timestamp
 
 
 def driver_value(conn: Connection, column: Column, value: Any) -> Any:
@@ -66,6 +68,99 @@ def update_rows(conn: Connection, table: Table, key: str, columns: Sequence[str]
     conn.exec_driver_sql(f"UPDATE {table.name} SET {assignments} WHERE {key} = {mark}", rows)
 
 
+def insert_new(conn: Connection, table: Table, columns: Sequence[str],
+               rows: Sequence[Sequence[Any]], unique: str) -> int:
+    """Insert ``rows`` (tuples of the ``columns``' values) except those whose ``unique`` value
+    is already stored; return how many were inserted.
+
+    Values come in their Python form (``Decimal`` money, aware datetimes; a JSON
+    column's value as its JSON text) and are encoded here, once, as their column
+    types store them (money in whole units, :func:`crmkit.types.money_units`;
+    instants on SQLite as :func:`crmkit.types.sqlite_timestamp`).  SQLite: one
+    executemany ``INSERT … ON CONFLICT (unique) DO NOTHING``.  PostgreSQL: one
+    ``COPY`` of the rows whose ``unique`` value is not stored yet; when a
+    concurrent writer stores one meanwhile, the rows are COPYed into a temporary
+    table and inserted from there with ``ON CONFLICT DO NOTHING``.
+    """
+    if not rows:
+        return 0
+    sqlite = conn.dialect.name == "sqlite"
+    encoders = [(n, _encoder(table.c[name], sqlite)) for n, name in enumerate(columns)]
+    encoders = [(n, encode) for n, encode in encoders if encode is not None]
+    if encoders:
+        rows = [_encoded(row, encoders) for row in rows]
+    cursor = conn.connection.driver_connection.cursor()
+    names = ", ".join(columns)
+    if sqlite:
+        cursor.executemany(f"INSERT INTO {table.name} ({names}) VALUES "
+                           f"({', '.join('?' * len(columns))}) ON CONFLICT ({unique}) DO NOTHING",
+                           rows)
+        return cursor.rowcount
+    return _copy_new(cursor, table.name, columns, rows, unique)
+
+
+def _encoder(column: Column, sqlite: bool) -> Callable[[Any], Any] | None:
+    """How :func:`insert_new` encodes a value of ``column`` (None: as it is)."""
+    if isinstance(column.type, Money):
+        return money_units
+    if sqlite and isinstance(column.type, UTCDateTime):
+        done: dict[Any, str] = {}  # a batch's rows share their timestamps
+
+        def timestamp(value):
+            found = done.get(value)
+            if found is None:
+                found = done[value] = sqlite_timestamp(value)
+            return found
+        return timestamp
+    return None
+
+
+def _encoded(row: Sequence[Any], encoders: list[tuple[int, Callable[[Any], Any]]]) -> list[Any]:
+    values = list(row)
+    for n, encode in encoders:
+        value = values[n]
+        if value is not None:
+            values[n] = encode(value)
+    return values
+
+
+def _copy_new(cursor, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]],
+              unique: str) -> int:
+    """PostgreSQL's :func:`insert_new`: COPY the rows not stored yet, staged on a duplicate."""
+    import psycopg
+
+    at = columns.index(unique)
+    keys = [row[at] for row in rows if row[at] is not None]
+    if keys:
+        cursor.execute(f"SELECT {unique} FROM {table} WHERE {unique} = ANY(%s)", (keys,))
+        stored = {r[0] for r in cursor.fetchall()}
+        if stored:
+            rows = [row for row in rows if row[at] not in stored]
+    if not rows:
+        return 0
+    cursor.execute("SAVEPOINT crmkit_copy")
+    try:
+        _copy(cursor, table, columns, rows)
+    except psycopg.errors.UniqueViolation:
+        cursor.execute("ROLLBACK TO SAVEPOINT crmkit_copy")
+        stage = f"crmkit_stage_{table}"
+        cursor.execute(f"CREATE TEMP TABLE IF NOT EXISTS {stage} (LIKE {table} INCLUDING DEFAULTS)")
+        cursor.execute(f"TRUNCATE {stage}")
+        _copy(cursor, stage, columns, rows)
+        names = ", ".join(columns)
+        cursor.execute(f"INSERT INTO {table} ({names}) SELECT {names} FROM {stage} "
+                       f"ON CONFLICT ({unique}) DO NOTHING")
+        return cursor.rowcount
+    cursor.execute("RELEASE SAVEPOINT crmkit_copy")
+    return len(rows)
+
+
+def _copy(cursor, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
+    with cursor.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
+        for row in rows:
+            copy.write_row(row)
+
+
 def _processor(conn: Connection, column: Column) -> Callable[[Any], Any] | None:
     """The bind processor SQLAlchemy itself would use for ``column`` on this connection."""
     return column.type.dialect_impl(conn.dialect).bind_processor(conn.dialect)
@@ -87,4 +182,4 @@ def _row_processor(conn: Connection, column: Column) -> Callable[[Any], Any] | N
     return remembered
 
 
-__all__ = ["driver_value", "insert_rows", "update_rows"]
+__all__ = ["driver_value", "insert_new", "insert_rows", "update_rows"]

@@ -7,14 +7,16 @@ import json
 import re
 from typing import Any, Iterable, Sequence
 
-from sqlalchemy import bindparam, func, insert, or_, select, update
+from sqlalchemy import bindparam, func, or_, select, update
 
 from . import tables
+from .bulk import insert_rows
 from .config import describe_error, schema_errors, schema_validator
-from .db import allocate_ids, json_array_contains, lock_rows
+from .db import allocate_ids, json_array_contains, lock_rows, select_in
 from .errors import ConflictError, NotFound, ValidationError
 from .models import Batch, Customer, WriteResult, to_customer
-from .pipeline import Problem, plugin_problems, raise_problems, react, run_batches
+from . import pipeline
+from .pipeline import Checked, Problem, run_batches
 from .transaction import ReadContext, Transaction
 from .types import (IDENTIFIER, LINE, TEXT, UNSTORABLE_TEXT, json_problem, normal_text,
                     text_problem, to_phone, unstorable_text)
@@ -80,7 +82,7 @@ class CustomerService:
         with self.crm.read() as conn:
             self.crm.refresh_plugins(conn)
             tx = ReadContext(self.crm, conn)
-            return prepare(tx, list(rows), list(labels), upsert=True)[2]
+            return pipeline.check(tx, CustomerRows(upsert=True), list(rows), list(labels))[1]
 
     def preview(self, rows: Sequence[dict[str, Any]], labels: Sequence[str]
                 ) -> tuple[list[str], list[str], list[Problem]]:
@@ -92,8 +94,10 @@ class CustomerService:
         with self.crm.read() as conn:
             self.crm.refresh_plugins(conn)
             tx = ReadContext(self.crm, conn)
-            new_rows, updates, problems = prepare(tx, list(rows), list(labels), upsert=True)
-        return [r["external_id"] for r in new_rows], [u[1] for u in updates], problems
+            checked, problems = pipeline.check(tx, CustomerRows(upsert=True), list(rows),
+                                               list(labels))
+        return ([r["external_id"] for r in checked.rows], [u[1] for u in checked.updates],
+                problems)
 
     def create_minimal(self, tx: Transaction, external_ids: Sequence[str]) -> dict[str, int]:
         """Create bare customers (external id only) inside ``tx``; return their ids."""
@@ -142,9 +146,8 @@ class CustomerService:
                  .order_by(e.c.id))
         refs = sorted(set(external_ids))
         found: dict[str, tuple[str, dt.datetime]] = {}
-        for start in range(0, len(refs), 5000):
-            for ref, keep, at in conn.execute(query, {"refs": refs[start:start + 5000]}):
-                found[ref] = (keep, at)
+        for ref, keep, at in select_in(conn, query, "refs", refs):
+            found[ref] = (keep, at)
         return found
 
     def missing_message(self, conn, external_id: str, role: str = "") -> str:
@@ -254,8 +257,7 @@ class CustomerService:
         found: dict[str, int] = {}
         query = select(c.c.external_id, c.c.id).where(c.c.external_id.in_(
             bindparam("refs", expanding=True)))
-        for start in range(0, len(refs), 5000):
-            found.update(conn.execute(query, {"refs": refs[start:start + 5000]}).all())
+        found.update(select_in(conn, query, "refs", refs))
         if lock and found:
             locked = {r.id: r.external_id
                       for r in lock_rows(conn, c, found.values(), ["external_id"])}
@@ -269,8 +271,7 @@ class CustomerService:
         found: dict[int, str] = {}
         query = select(c.id, c.external_id).where(c.id.in_(bindparam("ids", expanding=True)))
         with self.crm.read() as conn:
-            for start in range(0, len(wanted), 5000):
-                found.update(conn.execute(query, {"ids": wanted[start:start + 5000]}).all())
+            found.update(select_in(conn, query, "ids", wanted))
         return found
 
     def existing_ids(self, ids: Iterable[int], conn, lock: bool = False) -> set[int]:
@@ -391,20 +392,36 @@ def merged_away(external_id: str, keep: str, at: dt.datetime) -> str:
 
 
 def write_batch(tx: Transaction, chunk: list[Any], labels: list[str], upsert: bool) -> WriteResult:
-    """Validate, then insert new customers and update changed ones, inside ``tx``."""
-    new_rows, updates, problems = prepare(tx, chunk, labels, upsert)
-    raise_problems(problems)
-    result = WriteResult(unchanged=len(chunk) - len(new_rows) - len(updates))
-    _apply_updates(tx, updates)
-    result.updated = len(updates)
-    if new_rows:
-        react(tx, "customers", _insert(tx, new_rows))
-        result.created = len(new_rows)
-    tx.deliver_events()
-    return result
+    """The write pipeline for one batch of customers inside ``tx``: new ones are inserted,
+    changed ones updated."""
+    return pipeline.write_batch(tx, CustomerRows(upsert), chunk, labels)
 
 
-def prepare(tx: ReadContext, chunk: list[Any], labels: list[str], upsert: bool):
+class CustomerRows:
+    """Customers as the write pipeline takes them (a :class:`crmkit.pipeline.RowKind`): new
+    rows are inserted (and validated by plugins), changed stored ones updated;
+    ``upsert=False`` refuses stored external ids."""
+
+    name = "customers"
+    enrich_hook = None
+
+    def __init__(self, upsert: bool):
+        self.upsert = upsert
+
+    def normalise(self, tx: Transaction, chunk: list[Any], labels: list[str]
+                  ) -> tuple[Checked, list[Problem]]:
+        """Check rows; split them into new rows and ``(id, external_id, old, new)`` updates."""
+        return _split(tx, chunk, labels, self.upsert)
+
+    def persist(self, tx: Transaction, checked: Checked) -> tuple[Batch | None, WriteResult]:
+        """Apply the updates, insert the new rows."""
+        _apply_updates(tx, checked.updates)
+        batch = _insert(tx, checked.rows) if checked.rows else None
+        return batch, WriteResult(created=len(checked.rows), updated=len(checked.updates))
+
+
+def _split(tx: Transaction, chunk: list[Any], labels: list[str], upsert: bool
+           ) -> tuple[Checked, list[Problem]]:
     """Check rows; split them into new rows and ``(id, external_id, old, new)`` updates."""
     problems: list[Problem] = []
     rows, row_labels = [], []
@@ -461,9 +478,7 @@ def prepare(tx: ReadContext, chunk: list[Any], labels: list[str], upsert: bool):
         old, new = _changes(stored, row)
         if new:
             updates.append((stored["id"], row["external_id"], old, new))
-    if new_rows:
-        problems.extend(plugin_problems(tx, "crmkit_validate_customers", new_rows, new_labels))
-    return new_rows, updates, problems
+    return Checked(new_rows, new_labels, updates), problems
 
 
 def _normalise(raw, where, problems, config) -> dict[str, Any] | None:
@@ -564,9 +579,8 @@ def _existing(conn, external_ids: list[str]) -> dict[str, dict[str, Any]]:
     c = tables.customers
     found: dict[str, dict[str, Any]] = {}
     query = select(c).where(c.c.external_id.in_(bindparam("refs", expanding=True)))
-    for start in range(0, len(external_ids), 5000):
-        for row in conn.execute(query, {"refs": external_ids[start:start + 5000]}).mappings():
-            found[row["external_id"]] = dict(row)
+    for row in select_in(conn, query, "refs", external_ids):
+        found[row.external_id] = dict(row._mapping)
     return found
 
 
@@ -623,7 +637,7 @@ def _insert(tx, rows) -> Batch:
             row["organisation_id"] = ids[ref]
     columns = [col.name for col in tables.customers.columns if col.name != "erased_at"]
     params = [{col: row.get(col) for col in columns} for row in rows]
-    tx.conn.execute(insert(tables.customers), params)
+    insert_rows(tx.conn, tables.customers, params)
     audit_rows = [
         {"at": now, "actor": tx.actor, "action": "create", "table_name": "customers",
          "record_key": row["external_id"], "customer_id": row["id"],
@@ -632,7 +646,7 @@ def _insert(tx, rows) -> Batch:
          "command": tx.command}
         for row in rows
     ]
-    tx.conn.execute(insert(tables.audit_log), audit_rows)
+    insert_rows(tx.conn, tables.audit_log, audit_rows)
     for row in rows:
         tx.emit("customer.created", row["id"], {"external_id": row["external_id"]})
     return Batch("customers", rows, first, first + len(rows) - 1)
@@ -647,5 +661,5 @@ def _jsonable(value):
 
 __all__ = [
     "TYPES", "FIELDS", "TEXT_LIMITS", "UPDATABLE", "EMAIL", "PHONE_TEXT", "PHONE_MARKS",
-    "CustomerService", "to_customer", "write_batch", "prepare", "merged_away",
+    "CustomerService", "CustomerRows", "to_customer", "write_batch", "merged_away",
 ]

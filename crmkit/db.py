@@ -184,6 +184,19 @@ def _owner_only_if_new(path: str) -> None:
         pass
 
 
+IN_LIST_SIZE = 5000
+"""The most values one ``IN (…)`` list binds (drivers and servers cap a statement's parameters)."""
+
+
+def select_in(conn: Connection, query: Any, name: str, values: Sequence[Any]) -> list[Any]:
+    """The rows of ``query``, whose expanding bind parameter ``name`` takes ``values``, bound
+    :data:`IN_LIST_SIZE` at a time."""
+    rows: list[Any] = []
+    for start in range(0, len(values), IN_LIST_SIZE):
+        rows.extend(conn.execute(query, {name: values[start:start + IN_LIST_SIZE]}).all())
+    return rows
+
+
 def lock_rows(conn: Connection, table: Table, ids: Iterable[int], columns: Sequence[str] = (),
               exclusive: bool = False) -> list[Any]:
     """Lock the rows ``ids`` of ``table`` in id order and return ``(id, *columns)`` of those
@@ -199,10 +212,7 @@ def lock_rows(conn: Connection, table: Table, ids: Iterable[int], columns: Seque
     query = (select(table.c.id, *(table.c[name] for name in columns))
              .where(table.c.id.in_(bindparam("ids", expanding=True)))
              .order_by(table.c.id).with_for_update(read=not exclusive, key_share=not exclusive))
-    rows = []
-    for start in range(0, len(ordered), 5000):
-        rows.extend(conn.execute(query, {"ids": ordered[start:start + 5000]}).all())
-    return rows
+    return select_in(conn, query, "ids", ordered)
 
 
 def allocate_ids(conn: Connection, table: Table, count: int) -> int:
@@ -300,6 +310,8 @@ def days_between(later, earlier) -> ColumnElement:
 
 
 __all__ = [
+    "IN_LIST_SIZE",
+    "select_in",
     "PortableExpression",
     "create",
     "missing_sqlite_file",

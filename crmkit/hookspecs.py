@@ -212,13 +212,20 @@ def crmkit_validate_interactions(ctx, rows):
 
     ``rows`` is a list of dicts with the ``interactions`` columns
     (``customer_id`` resolved, ``amount`` a Decimal, ``occurred_at`` aware UTC).
-    Return a list of problems ``(index, field, message)`` or ``None``.
+    ``customer_id`` is None for a customer that ``create_customers`` /
+    ``--create-customers`` creates once the rows passed every check (its
+    external id is in ``row["customer"]``).  Each row is validated once per
+    import or ``record_many`` call.  Return a list of problems ``(index, field,
+    message)`` or ``None``.
     """
 
 
 @hookspec
 def crmkit_enrich_interactions(ctx, rows):
     """Add derived fields to interaction rows before they are written (mutate in place).
+
+    The rows passed every check; ``customer_id`` is None for a customer that
+    ``create_customers`` creates when the rows are stored.
 
     Typical use: put a derived value into ``row["payload"]``.
     """

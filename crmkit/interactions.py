@@ -12,13 +12,15 @@ from sqlalchemy import and_, bindparam, or_, select
 from . import tables
 from .clock import EARLIEST, LATEST, UTC, out_of_range, utc_in_range
 from .customers import merged_away
-from .db import allocate_ids
+from .bulk import insert_new
+from .db import allocate_ids, select_in
 from .errors import ConflictError, NotFound, ValidationError
 from .models import Batch, Interaction, WriteResult
-from .pipeline import Problem, plugin_problems, raise_problems, react, run_batches
+from . import pipeline
+from .pipeline import Checked, Problem, run_batches
 from .transaction import ReadContext, Transaction
-from .types import (ASCII_CONTROLS, IDENTIFIER, ISO_4217, LINE, MAX_JSON_DEPTH, MONEY_SCALE,
-                    UNSTORABLE_TEXT, json_problem, normal_text, sqlite_timestamp, text_problem,
+from .types import (ASCII_CONTROLS, IDENTIFIER, ISO_4217, LINE, MAX_JSON_DEPTH,
+                    UNSTORABLE_TEXT, json_problem, normal_text, text_problem,
                     to_currency, to_money, unstorable_text)
 
 FIELDS = ("customer", "customer_id", "occurred_at", "kind", "channel", "direction", "amount",
@@ -77,7 +79,8 @@ class InteractionService:
         with self.crm.read() as conn:
             tx = ReadContext(self.crm, conn)
             self.crm.refresh_plugins(conn)
-            _, problems = prepare(tx, list(rows), labels, create_customers, dry_run=True)
+            _, problems = pipeline.check(tx, InteractionRows(create_customers, lock=False),
+                                         list(rows), list(labels))
         return problems
 
     def get(self, interaction_id: int) -> Interaction:
@@ -125,41 +128,63 @@ def _to_interaction(row) -> Interaction:
 
 def write_batch(tx: Transaction, chunk: list[Any], offset: int, labels: Sequence[str] | None = None,
                 create_customers: bool = False) -> WriteResult:
-    """Validate, enrich, persist and react to one batch inside ``tx``."""
-    labels = labels or [f"row {offset + i + 1}" for i in range(len(chunk))]
-    rows, problems = prepare(tx, chunk, labels, create_customers)
-    raise_problems(problems)
-    if not rows:
-        return WriteResult(unchanged=len(chunk))
-    if tx.crm.hooks.impls("crmkit_enrich_interactions"):
-        for row in rows:  # enrichment may change a payload in place: serialise it again
+    """The write pipeline for one batch of interactions inside ``tx``."""
+    labels = list(labels or [f"row {offset + i + 1}" for i in range(len(chunk))])
+    return pipeline.write_batch(tx, InteractionRows(create_customers), chunk, labels)
+
+
+class InteractionRows:
+    """Interactions as the write pipeline takes them (a :class:`crmkit.pipeline.RowKind`).
+
+    ``create_customers``: a row of an unknown customer keeps ``customer_id``
+    None through the checks; persist creates the customers of the rows that
+    passed.  ``lock`` share-locks the customers found (see
+    ``CustomerService.lock``).  Without ``dedupe`` repeated external ids in a
+    batch are left to the caller (the import compares them over the whole file).
+    """
+
+    name = "interactions"
+    enrich_hook = "crmkit_enrich_interactions"
+
+    def __init__(self, create_customers: bool = False, lock: bool = True, dedupe: bool = True):
+        self.create_customers = create_customers
+        self.lock = lock
+        self.dedupe = dedupe
+
+    def normalise(self, tx: Transaction, chunk: list[Any], labels: list[str]
+                  ) -> tuple[Checked, list[Problem]]:
+        """Core checks, customer resolution and in-batch duplicates."""
+        normalise = Normaliser(tx.crm.core_config, tx.now())
+        problems: list[Problem] = []
+        rows: list[dict[str, Any]] = []
+        row_labels: list[str] = []
+        for raw, where in zip(chunk, labels):
+            row = normalise(raw, where, problems)
+            if row is not None:
+                rows.append(row)
+                row_labels.append(where)
+        _resolve_customers(tx, rows, row_labels, problems, self.create_customers, self.lock)
+        if self.dedupe:
+            rows, row_labels = _dedupe(rows, row_labels, problems)
+        return Checked(rows, row_labels), problems
+
+    def before_enrich(self, tx: Transaction, checked: Checked) -> None:
+        """Enrichment may change a payload in place: it is serialised again."""
+        for row in checked.rows:
             row[PAYLOAD_TEXT] = None
-        tx.crm.hooks.call("crmkit_enrich_interactions", tx, rows=rows)
-    inserted, unchanged = persist(tx, rows)
-    result = WriteResult(created=len(inserted), unchanged=len(chunk) - len(inserted))
-    if inserted:
-        react(tx, "interactions",
-              Batch("interactions", inserted, inserted[0]["id"], inserted[-1]["id"]))
-    return result
 
-
-def prepare(tx: Transaction, chunk: list[Any], labels: Sequence[str], create_customers: bool,
-            dry_run: bool = False) -> tuple[list[dict[str, Any]], list[Problem]]:
-    """Core checks, customer resolution, in-batch duplicates, then plugin validation."""
-    normalise = Normaliser(tx.crm.core_config, tx.now())
-    problems: list[Problem] = []
-    rows: list[dict[str, Any]] = []
-    row_labels: list[str] = []
-    for raw, where in zip(chunk, labels):
-        row = normalise(raw, where, problems)
-        if row is not None:
-            rows.append(row)
-            row_labels.append(where)
-    _resolve_customers(tx, rows, row_labels, problems, create_customers, dry_run)
-    rows, row_labels = _dedupe(rows, row_labels, problems)
-    if rows:
-        problems.extend(plugin_problems(tx, "crmkit_validate_interactions", rows, row_labels))
-    return rows, problems
+    def persist(self, tx: Transaction, checked: Checked) -> tuple[Batch | None, WriteResult]:
+        """Create the rows' new customers, then insert the rows (identical re-records skipped)."""
+        rows = checked.rows
+        if not rows:
+            return None, WriteResult()
+        if self.create_customers:
+            _create_customers(tx, rows)
+        inserted, _ = persist(tx, rows)
+        if not inserted:
+            return None, WriteResult()
+        return (Batch("interactions", inserted, inserted[0]["id"], inserted[-1]["id"]),
+                WriteResult(created=len(inserted)))
 
 
 _FIELD_SET = frozenset(FIELDS)
@@ -342,16 +367,14 @@ def payload_json(row: dict[str, Any]) -> str | None:
     return text
 
 
-def _resolve_customers(tx, rows, labels, problems, create_customers, dry_run) -> None:
+def _resolve_customers(tx, rows, labels, problems, create_customers, lock) -> None:
     """Set each row's ``customer_id``, share-locking the customers (see
-    ``CustomerService.lock``) unless ``dry_run``; unknown ones are problems."""
-    service, lock = tx.crm.customers, not dry_run
+    ``CustomerService.lock``) with ``lock``; unknown ones are problems, or with
+    ``create_customers`` keep ``customer_id`` None (created by ``InteractionRows.persist``)."""
+    service = tx.crm.customers
     refs = {row["customer"] for row in rows if row["customer_id"] is None}
     ids = service.ids_by_external_id(refs, tx.conn, lock=lock) if refs else {}
     missing = refs - ids.keys()
-    if missing and create_customers and not dry_run:
-        ids.update(service.create_minimal(tx, sorted(missing)))
-        missing = set()
     given = {row["customer_id"] for row in rows if row["customer_id"] is not None}
     if given:
         known = service.existing_ids(given, tx.conn, lock=lock)
@@ -372,6 +395,23 @@ def _resolve_customers(tx, rows, labels, problems, create_customers, dry_run) ->
     for i in reversed(keep_bad):
         del rows[i]
         del labels[i]
+
+
+def _create_customers(tx, rows) -> int:
+    """Create the customers of the rows without ``customer_id`` (from their external id) and
+    fill it in; returns how many were created."""
+    pending = [row for row in rows if row["customer_id"] is None]
+    if not pending:
+        return 0
+    refs = sorted({row["customer"] for row in pending})
+    service = tx.crm.customers
+    ids = service.ids_by_external_id(refs, tx.conn, lock=True)
+    missing = [ref for ref in refs if ref not in ids]
+    if missing:
+        ids.update(service.create_minimal(tx, missing))
+    for row in pending:
+        row["customer_id"] = ids[row["customer"]]
+    return len(missing)
 
 
 def _unknown(ref: str, merged: tuple[str, dt.datetime] | None) -> str:
@@ -426,87 +466,13 @@ def persist(tx: Transaction, rows: list[dict[str, Any]]) -> tuple[list[dict], in
         if row["actor"] is None:
             row["actor"] = actor
         row.pop("customer", None)
-    if conn.dialect.name == "sqlite":
-        inserted = _insert_sqlite(conn, rows)
-    else:
-        inserted = _insert_postgres(conn, rows)
+    inserted = insert_new(conn, tables.interactions, _STORED, [
+        (r["id"], r["customer_id"], r["occurred_at"], r["channel"], r["kind"], r["direction"],
+         r["amount"], r["currency"], r["external_id"], payload_json(r), r["actor"],
+         r["recorded_at"]) for r in rows], "external_id")
     if inserted == len(rows):
         return rows, 0
     return _split_existing(conn, rows, first)
-
-
-def _insert_sqlite(conn, rows) -> int:
-    recorded = sqlite_timestamp(rows[0]["recorded_at"])
-    params = [
-        (r["id"], r["customer_id"], sqlite_timestamp(r["occurred_at"]), r["channel"], r["kind"],
-         r["direction"],
-         None if r["amount"] is None else int(r["amount"] * MONEY_SCALE),
-         r["currency"], r["external_id"], payload_json(r), r["actor"], recorded)
-        for r in rows
-    ]
-    cursor = conn.connection.driver_connection.cursor()
-    cursor.executemany(
-        "INSERT INTO interactions (id, customer_id, occurred_at, channel, kind, direction, amount,"
-        " currency, external_id, payload, actor, recorded_at)"
-        " VALUES (?,?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT (external_id) DO NOTHING",
-        params,
-    )
-    return cursor.rowcount
-
-
-_COLUMNS = ("id", "customer_id", "occurred_at", "channel", "kind", "direction", "amount",
-            "currency", "external_id", "payload", "actor", "recorded_at")
-
-
-def _insert_postgres(conn, rows) -> int:
-    """COPY the batch straight into ``interactions``; fall back to staging on a duplicate.
-
-    External ids already stored are filtered out first (one indexed lookup), so
-    the common case is a single COPY.  A concurrent writer storing the same
-    external id meanwhile makes the COPY fail inside a savepoint; the batch is
-    then COPYed into a temp table and inserted with ``ON CONFLICT DO NOTHING``.
-    """
-    import psycopg
-
-    cursor = conn.connection.driver_connection.cursor()
-    external = [r["external_id"] for r in rows if r["external_id"] is not None]
-    stored = set()
-    if external:
-        cursor.execute("SELECT external_id FROM interactions WHERE external_id = ANY(%s)",
-                       (external,))
-        stored = {r[0] for r in cursor.fetchall()}
-    fresh = [r for r in rows if r["external_id"] not in stored] if stored else rows
-    if not fresh:
-        return 0
-    cursor.execute("SAVEPOINT crmkit_copy")
-    try:
-        _copy(cursor, "interactions", fresh)
-    except psycopg.errors.UniqueViolation:
-        cursor.execute("ROLLBACK TO SAVEPOINT crmkit_copy")
-        return _insert_staged(cursor, fresh)
-    cursor.execute("RELEASE SAVEPOINT crmkit_copy")
-    return len(fresh)
-
-
-def _insert_staged(cursor, rows) -> int:
-    cursor.execute("CREATE TEMP TABLE IF NOT EXISTS crmkit_stage_interactions "
-                   "(LIKE interactions INCLUDING DEFAULTS)")
-    cursor.execute("TRUNCATE crmkit_stage_interactions")
-    _copy(cursor, "crmkit_stage_interactions", rows)
-    columns = ", ".join(_COLUMNS)
-    cursor.execute(f"INSERT INTO interactions ({columns}) SELECT {columns} "
-                   "FROM crmkit_stage_interactions ON CONFLICT (external_id) DO NOTHING")
-    return cursor.rowcount
-
-
-def _copy(cursor, table: str, rows) -> None:
-    with cursor.copy(f"COPY {table} ({', '.join(_COLUMNS)}) FROM STDIN") as copy:
-        for r in rows:
-            copy.write_row((r["id"], r["customer_id"], r["occurred_at"], r["channel"], r["kind"],
-                            r["direction"],
-                            None if r["amount"] is None else int(r["amount"] * MONEY_SCALE),
-                            r["currency"], r["external_id"], payload_json(r),
-                            r["actor"], r["recorded_at"]))
 
 
 def _split_existing(conn, rows, first):
@@ -530,15 +496,13 @@ def _split_existing(conn, rows, first):
 def _existing_by_external_id(conn, external_ids) -> dict[str, dict[str, Any]]:
     t = tables.interactions
     result: dict[str, dict[str, Any]] = {}
-    ids = list(external_ids)
-    for start in range(0, len(ids), 5000):
-        query = select(t).where(t.c.external_id.in_(bindparam("ids", expanding=True)))
-        for row in conn.execute(query, {"ids": ids[start:start + 5000]}).mappings():
-            result[row["external_id"]] = dict(row)
+    query = select(t).where(t.c.external_id.in_(bindparam("ids", expanding=True)))
+    for row in select_in(conn, query, "ids", list(external_ids)):
+        result[row.external_id] = dict(row._mapping)
     return result
 
 
 __all__ = [
-    "FIELDS", "DIRECTIONS", "COMPARED", "InteractionService", "write_batch", "prepare",
+    "FIELDS", "DIRECTIONS", "COMPARED", "InteractionService", "InteractionRows", "write_batch",
     "PAYLOAD_TEXT", "Normaliser", "payload_json", "persist",
 ]

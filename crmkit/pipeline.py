@@ -1,8 +1,13 @@
 """The write pipeline shared by customers and interactions.
 
-validate (core checks, then ``crmkit_validate_*``) → enrich → persist (one
-executemany per batch, ids allocated as one range) → react (``crmkit_react_*``
-with the whole batch) → events delivered → commit → after-commit.
+normalise (core checks) → validate (``crmkit_validate_*``) → enrich
+(``crmkit_enrich_*``) → persist (one executemany per batch, ids allocated as
+one range) → react (``crmkit_react_*`` with the whole batch) → events delivered
+→ commit → after-commit.
+
+This module owns that sequence (:func:`check`, :func:`write_checked`,
+:func:`write_batch`); each kind of row supplies only what differs (a
+:class:`RowKind`: its normalise and persist steps).
 """
 
 from __future__ import annotations
@@ -11,8 +16,9 @@ import contextlib
 import gc
 import itertools
 import logging
-from typing import Any, Iterable, Iterator, Sequence
+from typing import Any, Iterable, Iterator, Protocol, Sequence
 
+import attrs
 from sqlalchemy import func, select
 
 from . import tables
@@ -25,6 +31,80 @@ log = logging.getLogger("crmkit.pipeline")
 
 Problem = tuple[str, str, str]
 """``(where, field, message)``: ``where`` is ``row N`` or ``line N``."""
+
+
+@attrs.define
+class Checked:
+    """Rows that passed the checks, ready for enrich and persist."""
+
+    rows: list[dict[str, Any]]
+    """The rows to insert (those the validate and enrich hooks see)."""
+    labels: list[str]
+    """Each row's ``row N`` / ``line N``."""
+    updates: list[Any] = attrs.field(factory=list)
+    """Changes to stored rows (customers' upserts), persisted beside the inserts."""
+
+    def without(self, bad: set[str]) -> "Checked":
+        """The rows whose label is not in ``bad``."""
+        kept = [(row, where) for row, where in zip(self.rows, self.labels) if where not in bad]
+        return Checked([row for row, _ in kept], [where for _, where in kept], self.updates)
+
+
+class RowKind(Protocol):
+    """What one kind of row supplies to the pipeline; the pipeline owns the sequence."""
+
+    name: str
+    """The table, and the suffix of its hooks (``crmkit_validate_<name>``, …)."""
+    enrich_hook: str | None
+    """The enrich hook of this kind, if it has one."""
+
+    def normalise(self, tx: Transaction, chunk: list[Any], labels: list[str]
+                  ) -> tuple[Checked, list[Problem]]:
+        """The core checks: the normalised good rows and every problem."""
+
+    def before_enrich(self, tx: Transaction, checked: Checked) -> None:
+        """Prepare the rows for the enrich hook (which may change them in place)."""
+
+    def persist(self, tx: Transaction, checked: Checked) -> tuple[Batch | None, WriteResult]:
+        """Store the rows: the batch of inserted rows (or None) and the created/updated counts."""
+
+
+def check(tx: Transaction, kind: RowKind, chunk: list[Any], labels: list[str]
+          ) -> tuple[Checked, list[Problem]]:
+    """normalise → validate: the rows that passed every check, and every problem."""
+    checked, problems = kind.normalise(tx, chunk, labels)
+    if checked.rows:
+        found = plugin_problems(tx, f"crmkit_validate_{kind.name}", checked.rows, checked.labels)
+        if found:
+            problems.extend(found)
+            checked = checked.without({where for where, _, _ in found})
+    return checked, problems
+
+
+def write_checked(tx: Transaction, kind: RowKind, checked: Checked) -> WriteResult:
+    """enrich → persist → react → events, for rows :func:`check` passed (never checked again).
+
+    The result counts what was created and updated.
+    """
+    if kind.enrich_hook and checked.rows and tx.crm.hooks.impls(kind.enrich_hook):
+        kind.before_enrich(tx, checked)
+        tx.crm.hooks.call(kind.enrich_hook, tx, rows=checked.rows)
+    batch, result = kind.persist(tx, checked)
+    if batch is not None:
+        react(tx, kind.name, batch)
+    tx.deliver_events()
+    return result
+
+
+def write_batch(tx: Transaction, kind: RowKind, chunk: list[Any], labels: list[str]
+                ) -> WriteResult:
+    """The whole pipeline for one batch inside ``tx``: any problem raises a ValidationError
+    and writes nothing; rows neither created nor updated count as unchanged."""
+    checked, problems = check(tx, kind, chunk, labels)
+    raise_problems(problems)
+    result = write_checked(tx, kind, checked)
+    result.unchanged = len(chunk) - result.created - result.updated
+    return result
 
 
 def batched(iterable: Iterable[Any], size: int) -> Iterator[list[Any]]:
@@ -173,6 +253,6 @@ def run_batches(crm, rows: Iterable[Any], batch_size: int, atomic: bool,
 
 
 __all__ = [
-    "Problem", "batched", "collector_paused", "plugin_problems", "raise_problems", "react",
+    "Problem", "Checked", "RowKind", "check", "write_checked", "write_batch", "batched", "collector_paused", "plugin_problems", "raise_problems", "react",
     "after_commit", "run_batches",
 ]

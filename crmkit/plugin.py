@@ -86,6 +86,7 @@ _LAZY: dict[str, tuple[str, str]] = {
     "json_array_contains": ("crmkit.db", "json_array_contains"),
     "allocate_ids": ("crmkit.db", "allocate_ids"),
     "insert_rows": ("crmkit.bulk", "insert_rows"),
+    "insert_new": ("crmkit.bulk", "insert_new"),
     "update_rows": ("crmkit.bulk", "update_rows"),
     "driver_value": ("crmkit.bulk", "driver_value"),
     # Configuration and the condition language.
@@ -144,7 +145,7 @@ _LAZY: dict[str, tuple[str, str]] = {
 
 if TYPE_CHECKING:  # pragma: no cover
     from .auth import CORE_PERMISSIONS, PII_FIELDS, Principal
-    from .bulk import driver_value, insert_rows, update_rows
+    from .bulk import driver_value, insert_new, insert_rows, update_rows
     from .cli.common import (State, as_of_option, atomic_write, edited_config, format_option,
                              jsonable, load_json_file, output, output_document, output_rows,
                              pass_state, progress, resolve_as_of, status)

@@ -33,6 +33,8 @@ AMOUNT_SYNTAX = "[+-]digits[.digits] with ASCII digits 0-9, e.g. 120.50 or -5"
 """The one accepted form of an amount given as text (no exponent, no ``_``, no other digits)."""
 
 _AMOUNT_TEXT = re.compile(r"[+-]?[0-9]+(?:[.][0-9]+)?")
+_PLAIN_AMOUNT = re.compile(r"[+-]?[0-9]{1,14}(?:[.][0-9]{1,4})?").fullmatch
+"""Text that :func:`to_money` takes as is: within range and at most 4 decimal places."""
 _MAX_MONEY = Decimal(10) ** 14
 
 
@@ -46,6 +48,8 @@ def to_money(value: object, field: str = "amount") -> Decimal:
     whose message starts with ``field`` and whose only problem is
     ``("", field, message)``.
     """
+    if type(value) is str and _PLAIN_AMOUNT(value):  # the common case: one regex decides
+        return Decimal(value)
     from .errors import ValidationError
 
     def refuse(message: str) -> ValidationError:

@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import (Column, DateTime, Integer, LargeBinary, MetaData, String, Table, insert,
                         select)
 
-from crmkit.bulk import driver_value, insert_rows, update_rows
+from crmkit.bulk import driver_value, insert_new, insert_rows, update_rows
 from crmkit.types import JSONType, Money, UTCDateTime, sqlite_timestamp
 
 UTC = dt.timezone.utc
@@ -104,3 +104,34 @@ def test_empty_writes_do_nothing(crm, twins):
         update_rows(tx.conn, driver, "id", ("label",), [])
     with crm.read() as conn:
         assert _stored(conn, driver) == []
+
+
+def test_insert_new_stores_what_sqlalchemy_stores_and_skips_stored_keys(crm, twins):
+    reference, driver = twins
+    columns = ("id", "at", "amount", "label")
+    with crm.transaction() as tx:
+        tx.conn.execute(insert(reference), [{k: row[k] for k in columns if k in row}
+                                            | {"label": f"row {row['id']}"} for row in ROWS])
+        first = insert_new(tx.conn, driver, columns, [
+            (row["id"], row["at"], row["amount"], f"row {row['id']}") for row in ROWS[:2]], "id")
+        again = insert_new(tx.conn, driver, columns, [
+            (row["id"], row["at"], row["amount"], f"row {row['id']}") for row in ROWS], "id")
+    assert (first, again) == (2, 1)                     # ids 1 and 2 were stored: skipped
+    with crm.read() as conn:
+        assert _stored(conn, driver) == _stored(conn, reference)
+        amounts = conn.execute(select(driver.c.amount).order_by(driver.c.id)).scalars().all()
+    assert amounts == [Decimal("12.3456"), None, Decimal("-1")]
+
+
+def test_select_in_binds_any_number_of_values_in_slices(crm, monkeypatch):
+    from sqlalchemy import bindparam
+
+    from crmkit import db, tables
+
+    crm.customers.add_many({"external_id": f"S{i}"} for i in range(25))
+    monkeypatch.setattr(db, "IN_LIST_SIZE", 10)        # 3 slices: 10, 10, 5 (+ 2 unknown)
+    c = tables.customers.c
+    query = select(c.external_id).where(c.external_id.in_(bindparam("refs", expanding=True)))
+    with crm.read() as conn:
+        found = db.select_in(conn, query, "refs", [f"S{i}" for i in range(27)])
+    assert sorted(r[0] for r in found) == sorted(f"S{i}" for i in range(25))

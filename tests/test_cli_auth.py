@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import re
 
-import click.testing
 import pytest
 from sqlalchemy import select
 

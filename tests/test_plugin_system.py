@@ -11,7 +11,7 @@ from sqlalchemy import func, inspect, select
 
 import crmkit
 import crmkit_testvendor
-from crmkit import CRM, hookimpl, migrate, tables
+from crmkit import CRM, hookimpl, tables
 from crmkit.errors import ConfigError, PluginError, ValidationError
 
 UTC = dt.timezone.utc
@@ -327,3 +327,37 @@ def test_plugins_list_reads_the_cached_import_status_and_reports_a_plugin_broken
     assert broken.status == "broken"
     assert broken.error == "RuntimeError: broken on purpose"
     assert "cachedemo" in imported
+
+
+def test_the_pipeline_runs_one_stage_sequence_for_customers_and_interactions(crm_url, clock):
+    calls = []
+
+    def note(stage):
+        return lambda rows=None, batch=None, events=None: calls.append(
+            (stage, [r.get("customer_id", r.get("external_id")) for r in rows or batch.rows
+                     ] if events is None else sorted({e.type for e in events})))
+
+    recorder = make_plugin("recorder", **{
+        "crmkit_validate_customers": lambda rows: note("validate customers")(rows=rows),
+        "crmkit_react_customers": lambda batch: note("react customers")(batch=batch),
+        "crmkit_validate_interactions": lambda rows: note("validate interactions")(rows=rows),
+        "crmkit_enrich_interactions": lambda rows: note("enrich interactions")(rows=rows),
+        "crmkit_react_interactions": lambda batch: note("react interactions")(batch=batch),
+        "crmkit_on_events": lambda events: note("events")(events=events)})
+    with open_with(crm_url, clock, recorder=recorder) as crm:
+        crm.plugins.enable("recorder")
+        crm.customers.add("C1")
+        first = crm.customers.get("C1").id
+        calls.clear()
+        crm.interactions.record_many(
+            [{"customer": "C1", "occurred_at": T0, "external_id": "a"},
+             {"customer": "NEW", "occurred_at": T0, "external_id": "b"}], create_customers=True)
+    new = first + 1
+    assert calls == [
+        ("validate interactions", [first, None]),   # NEW is created once the rows passed
+        ("enrich interactions", [first, None]),
+        ("validate customers", ["NEW"]),
+        ("react customers", ["NEW"]),
+        ("events", ["customer.created"]),
+        ("react interactions", [first, new]),
+    ]

@@ -35,15 +35,17 @@ def _progress_bar(label: str, length: int):
                    "rejects the file).")
 @click.option("--dry-run", is_flag=True, help="Check everything, write nothing, say what "
               "would happen.")
-@click.option("--batch-size", type=click.IntRange(1, 100_000), default=5000, show_default=True,
-              help="Rows written per transaction.")
+@click.option("--batch-size", type=click.IntRange(1, 1_000_000),
+              help="Rows checked and written per pipeline batch (default: as many as a "
+                   "fixed memory budget holds).")
 @pass_state
 def import_(state, kind, file, file_format, create_customers, skip_invalid, dry_run,
             batch_size) -> None:
     """Import customers or interactions from FILE (CSV or JSON Lines).
 
-    KIND is customers or interactions.  The whole file is checked first;
-    every bad row is reported as "line N: field: problem".  Customers are
+    KIND is customers or interactions.  Every row is checked once; any bad
+    row writes nothing (unless --skip-invalid) and every bad row is reported
+    as "line N: field: problem".  Customers are
     upserted by external id; re-importing the same file changes nothing.
 
     \b

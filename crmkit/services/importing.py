@@ -1,29 +1,32 @@
-"""``crmkit import``: two streaming passes over a file — check everything, then write atomically.
+"""``crmkit import``: one streaming pass over a file that checks every row once and writes
+it atomically.
 
-Both passes run in one transaction on one connection.  Pass 1 reads the
-file record by record, turns each into a row (:mod:`.columns`) and checks it
-in batches with the pipeline's own checks (``crm.customers.preview`` /
-``crm.interactions.check``: core rules, the attributes schema, every plugin's
-``crmkit_validate_*``).  What must be known across batches — each good row's
-external id, content hash and line, the rejected lines, the customers to
-create, the organisations of the file — goes into temporary tables on the
-import's connection (:class:`_Scratch`), and the checks that need the whole
-file (a repeated external id with different content, an organisation named
-before its row) are SQL queries over them.  Python holds one batch at a time,
-so memory does not grow with the file.
+The import runs in one transaction on one connection.  It reads the file
+record by record, turns each into a row (:mod:`.columns`) and checks it in
+batches with the pipeline's own checks (``crmkit.pipeline.check`` /
+``crm.customers.preview``: core rules, the attributes schema, every plugin's
+``crmkit_validate_*``).  A batch holds as many records as :data:`BATCH_BYTES`
+allows.  What must be known across batches — each good row's external id,
+content hash and line, the rejected lines, the customers to create, the
+organisations of the file — goes into temporary tables on the import's
+connection (:class:`_Scratch`), and the checks that need earlier lines (a
+repeated external id with different content, an organisation named before its
+row) are SQL queries over them.  Python holds one batch at a time, so memory
+does not grow with the file.
 
-Pass 2 runs only when nothing was rejected (or with ``skip_invalid``): it reads
-the file again and streams the good rows through ``record_many`` /
-``add_many`` with ``atomic=True`` in the same transaction, so a failure leaves
-nothing behind.  The temporary tables are dropped before the commit (and
-vanish with a rollback).
+Interactions: each batch's good rows go on through the rest of the pipeline
+(:func:`crmkit.pipeline.write_checked`: enrich, persist, react) as soon as
+they are checked, so no row is checked twice.  Once a row is rejected (without
+``skip_invalid``) the rest of the file is only checked and the transaction is
+rolled back.  Customers: organisations may come after the people naming them,
+so the whole file is checked first and written by a second pass.  The
+temporary tables are dropped before the commit (and vanish with a rollback).
 """
 
 from __future__ import annotations
 
 import contextlib
 import hashlib
-import itertools
 import json
 import os
 from typing import Any, Callable, ContextManager, Iterable, Iterator
@@ -32,9 +35,13 @@ import attrs
 from sqlalchemy import (BigInteger, Column, Index, Integer, MetaData, SmallInteger, Table, Text,
                         bindparam, delete, exists, func, select, text)
 
-from .. import tables
+from .. import customers, tables
+from ..bulk import insert_rows
+from ..db import select_in
 from ..errors import ValidationError
-from ..pipeline import Problem, batched
+from ..interactions import InteractionRows
+from ..models import WriteResult
+from ..pipeline import Checked, Problem, check, collector_paused, write_checked
 from ..types import to_money
 from .columns import CustomerReader, InteractionReader, attribute_types, check_header
 from .records import SourceFile, file_format
@@ -86,7 +93,7 @@ class ImportRejected(ValidationError):
 
 def import_file(crm, kind: str, path: str, fmt: str | None = None, *,
                 create_customers: bool = False, skip_invalid: bool = False,
-                dry_run: bool = False, batch_size: int = 5000,
+                dry_run: bool = False, batch_size: int | None = None,
                 progress: ProgressFactory | None = None) -> ImportReport:
     """Import customers or interactions from a CSV or JSON Lines file.
 
@@ -96,6 +103,8 @@ def import_file(crm, kind: str, path: str, fmt: str | None = None, *,
     rows.  ``dry_run`` checks everything and writes nothing.  Customers are
     upserted by external id; interactions without an external id get one
     derived from their content, so re-importing a file changes nothing.
+    ``batch_size`` caps the rows of one batch; without it a batch holds as many
+    rows as :data:`BATCH_BYTES` allows.
     """
     if kind not in KINDS:
         raise ValidationError(f"cannot import {kind!r}: use one of {', '.join(KINDS)}")
@@ -105,24 +114,25 @@ def import_file(crm, kind: str, path: str, fmt: str | None = None, *,
     job = _Import(crm, kind, source, create_customers, batch_size, progress)
     report = job.report
     report.dry_run = dry_run
-    refusal: ValidationError | None = None
     with crm.transaction() as tx, _Scratch.opened(tx.conn) as job.scratch:
-        job.check()
+        job.tx = tx
+        job.check(write=not dry_run and kind == "interactions", skip_invalid=skip_invalid)
         if source.format == "jsonl" and report.read == 0:
-            refusal = ValidationError(f"{path}: no records (only blank lines)")
-        elif report.rejected and not skip_invalid:
-            refusal = ImportRejected(report)
-        elif dry_run:
+            raise ValidationError(f"{path}: no records (only blank lines)")
+        if report.rejected and not skip_invalid:
+            report.created = report.unchanged = report.new_customers = 0
+            raise ImportRejected(report)  # rolls back whatever was written
+        if dry_run:
             job.predict()
         else:
-            job.write()
+            if kind == "customers":
+                job.write()
+            report.written = True
             tx.audit("import", kind, os.path.basename(path)[:200], {
                 "file": os.path.basename(path), "read": report.read, "created": report.created,
                 "updated": report.updated, "unchanged": report.unchanged,
                 "rejected": report.rejected, "new_customers": report.new_customers,
                 "skip_invalid": skip_invalid})
-    if refusal is not None:  # raised once the scratch tables are gone, nothing else written
-        raise refusal
     report.after_commit_errors = list(tx.after_commit_errors)
     return report
 
@@ -153,7 +163,16 @@ _PENDING_ORGS = Table("crmkit_import_pending_orgs", _SCRATCH,
                       Column("ref", Text, nullable=False), prefixes=["TEMPORARY"])
 """Customer rows naming an organisation that is neither stored nor in their batch."""
 
-_LOOKUP_CHUNK = 5000
+BATCH_BYTES = 20 * 1024 * 1024
+"""The memory one import batch may take, estimated as :data:`ROW_BYTES` per record plus
+:data:`BYTES_PER_FILE_BYTE` per byte of the file it came from.  A batch is one pass of the
+write pipeline (one react step per plugin), so bigger batches cost less per row; this
+bounds the Python memory of a batch whatever the rows' width."""
+ROW_BYTES = 2048
+"""Estimated memory of one record's row while its batch is checked and written (the row
+dicts, their values, the driver's parameters, the batch's share of plugin work)."""
+BYTES_PER_FILE_BYTE = 8
+"""Estimated memory per byte of a record's text beyond :data:`ROW_BYTES` (wide payloads)."""
 
 SQLITE_IMPORT_CACHE_KIB = 32 * 1024
 """SQLite page cache of the import's connection while it imports (the usual one is
@@ -220,11 +239,7 @@ class _Scratch:
     def derived_counts(self, digests: list[str]) -> dict[str, int]:
         c = _DERIVED.c
         query = select(c.digest, c.seen).where(c.digest.in_(bindparam("d", expanding=True)))
-        found: dict[str, int] = {}
-        for start in range(0, len(digests), _LOOKUP_CHUNK):
-            found.update(self.conn.execute(
-                query, {"d": digests[start:start + _LOOKUP_CHUNK]}).all())
-        return found
+        return dict(select_in(self.conn, query, "d", digests))
 
     def save_counts(self, counts: dict[str, int]) -> None:
         if counts:
@@ -306,6 +321,8 @@ class _Import:
         self.report = ImportReport(kind, source.path)
         self.rejected_now: list[int] = []
         """Lines rejected in the current batch, flushed to the scratch table after it."""
+        self.any_rejected = False
+        """Whether a line of an earlier batch was rejected."""
         header = source.header() if source.format == "csv" else None
         with crm.read() as conn:
             crm.refresh_plugins(conn)
@@ -318,14 +335,22 @@ class _Import:
 
     # -- pass 1: check ----------------------------------------------------------------
 
-    def check(self) -> None:
-        """Read and check the whole file; remember rejected lines and duplicate evidence."""
+    def check(self, write: bool = False, skip_invalid: bool = False) -> None:
+        """Read and check the whole file; remember rejected lines and duplicate evidence.
+
+        ``write`` (interactions): each batch's good rows are written as soon as they
+        are checked, in the import's transaction, so every row is checked once;
+        after a rejected row (unless ``skip_invalid``) the rest is only checked,
+        and the caller rolls back.
+        """
         report = self.report
         derive = _DerivedIds(self.scratch) if self.kind == "interactions" else None
         reader = self.reader
         csv_file = self.source.format == "csv"
-        with self._bar("checking", self.source.size) as tick:
-            for chunk in batched(self.source.records(tick), self.batch_size):
+        if write:
+            self.tx.keep_rows = False
+        with self._bar("importing" if write else "checking", self.source.size) as tick:
+            for chunk in self._batches(tick):
                 rows, lines, contents = [], [], {}
                 for record in chunk:
                     report.read += 1
@@ -346,13 +371,37 @@ class _Import:
                     if self.kind == "customers":
                         self._check_customers(rows, lines, contents)
                     else:
-                        self._check_interactions(rows, lines, contents)
+                        with collector_paused():
+                            self._check_interactions(rows, lines, contents,
+                                                     write and (skip_invalid or None))
                 self._flush_rejected()
         if self.kind == "customers":
             self._find_unknown_organisations()
-        self._find_conflicting_repeats()
         report.rejected = self.scratch.count(_REJECTED)
         report.problems.sort(key=lambda p: int(p[0].split()[1]))
+
+    def _batches(self, tick) -> Iterator[list]:
+        """The file's records in batches of at most ``batch_size`` records when it was given,
+        else of as many as :data:`BATCH_BYTES` allows (see :data:`ROW_BYTES`)."""
+        read = 0
+
+        def counted(size: int) -> None:
+            nonlocal read
+            read += size
+            if tick is not None:
+                tick(size)
+
+        limit = self.batch_size
+        chunk: list = []
+        start = 0
+        for record in self.source.records(counted):
+            chunk.append(record)
+            if (len(chunk) == limit or limit is None and
+                    len(chunk) * ROW_BYTES + (read - start) * BYTES_PER_FILE_BYTE >= BATCH_BYTES):
+                yield chunk
+                chunk, start = [], read
+        if chunk:
+            yield chunk
 
     def reject(self, line: int, field: str, message: str) -> None:
         """Record a problem of ``line`` (kept up to MAX_KEPT_PROBLEMS, counted beyond)."""
@@ -366,6 +415,8 @@ class _Import:
             self.report.problems_not_kept += 1
 
     def _flush_rejected(self) -> None:
+        if self.rejected_now:
+            self.any_rejected = True
         self.scratch.insert_new(_REJECTED, "line", sorted(set(self.rejected_now)))
         self.rejected_now = []
 
@@ -377,22 +428,46 @@ class _Import:
             self.reject(line, field, message)
         return bad
 
-    def _check_interactions(self, rows, lines, contents) -> None:
+    def _check_interactions(self, rows, lines, contents, write: bool | None) -> None:
+        """Check one batch (and with ``write`` write its good rows): the pipeline's checks,
+        then repeats of earlier lines' external ids.  ``write=None``: write unless a line of
+        the file was rejected."""
+        tx = self.tx
+        unless_rejected = write is None
+        if unless_rejected:
+            write = not (self.any_rejected or self.rejected_now)
         labels = [f"line {n}" for n in lines]
-        bad = self._take_problems(
-            self.crm.interactions.check(rows, labels, create_customers=self.create_customers))
+        checked, problems = check(tx, InteractionRows(self.create_customers, lock=write,
+                                                      dedupe=False), rows, labels)
+        bad = self._take_problems(problems)
         good = [(row, line) for row, line in zip(rows, lines) if line not in bad]
         stored: set[str] = set()
-        with self.crm.read() as conn:
+        if not write:
             if self.create_customers:
-                refs = {row["customer"] for row, _ in good}
-                known = self.crm.customers.ids_by_external_id(refs, conn)
-                self.scratch.insert_new(_NEW_CUSTOMERS, "external_id", sorted(refs - known.keys()))
+                self.scratch.insert_new(_NEW_CUSTOMERS, "external_id", sorted(
+                    {row["customer"] for row in checked.rows if row["customer_id"] is None}))
             if self.report.dry_run:
-                stored = _stored_interaction_ids(conn, [row["external_id"] for row, _ in good])
-        self.scratch.insert(_ROWS, [
+                stored = _stored_interaction_ids(tx.conn, [row["external_id"] for row, _ in good])
+        insert_rows(self.scratch.conn, _ROWS, [
             {"line": line, "key": row["external_id"], "content": contents[line],
              "flag": _SAME if row["external_id"] in stored else _NEW} for row, line in good])
+        repeated = self._find_conflicting_repeats(lines[0], lines[-1])
+        if not write or unless_rejected and self.rejected_now:
+            return
+        seen: set[str] = set()
+        kept = Checked([], [])
+        for row, where in zip(checked.rows, checked.labels):
+            ext = row["external_id"]
+            if ext not in seen and int(where.split()[1]) not in repeated:
+                seen.add(ext)  # an identical repeat in the batch is unchanged
+                kept.rows.append(row)
+                kept.labels.append(where)
+        new_customers = {row["customer"] for row in kept.rows if row["customer_id"] is None}
+        result = write_checked(tx, InteractionRows(self.create_customers), kept)
+        report = self.report
+        report.created += result.created
+        report.unchanged += len(good) - len(repeated) - result.created
+        report.new_customers += len(new_customers)
 
     def _check_customers(self, rows, lines, contents) -> None:
         refs = {row["organisation"] for row in rows if row.get("organisation")}
@@ -420,7 +495,8 @@ class _Import:
             flag = _NEW if ext in new_ids else _UPDATED if ext in updated_ids else _SAME
             remembered.append({"line": line, "key": ext, "content": contents[line], "flag": flag})
         self.scratch.insert_new(_ORGANISATIONS, "external_id", organisations)
-        self.scratch.insert(_ROWS, remembered)
+        insert_rows(self.scratch.conn, _ROWS, remembered)
+        self._find_conflicting_repeats(lines[0], lines[-1])
 
     def _reject_found(self, found: str, field: str, message: str) -> None:
         """Reject every ``(line, detail)`` that the query ``found`` selects, in line order.
@@ -447,20 +523,22 @@ class _Import:
             "organisation", "{!r} is not an organisation customer "
             "(neither stored nor an organisation row of this file)")
 
-    def _find_conflicting_repeats(self) -> None:
-        """A repeated external id with different content rejects the later lines.
-
-        Each later row of an external id is compared with its first row, in
-        SQL over the scratch table (its index on ``(key, line)`` groups them).
-        """
+    def _find_conflicting_repeats(self, first: int, last: int) -> set[int]:
+        """Reject the lines from ``first`` to ``last`` that repeat an earlier line's external id
+        with different content (compared with its first line, over the scratch table, whose
+        index on ``(key, line)`` groups them); return them."""
         rows = _ROWS.name
-        self._reject_found(
-            f"SELECT later.line AS line, head.line AS detail FROM {rows} AS later "
-            f"JOIN (SELECT key, min(line) AS line FROM {rows} GROUP BY key HAVING count(*) > 1)"
-            f" AS head ON head.key = later.key AND later.line > head.line "
-            f"JOIN {rows} AS head_row ON head_row.line = head.line "
-            "WHERE later.content <> head_row.content",
-            "external_id", "repeats the external id of line {} with different content")
+        found = self.scratch.conn.execute(text(
+            "SELECT f.line, f.head FROM (SELECT later.line AS line, later.content AS content, "
+            f"(SELECT min(h.line) FROM {rows} AS h WHERE h.key = later.key) AS head "
+            f"FROM {rows} AS later WHERE later.line BETWEEN :first AND :last) AS f "
+            f"JOIN {rows} AS head_row ON head_row.line = f.head "
+            "WHERE f.head < f.line AND head_row.content <> f.content ORDER BY f.line"),
+            {"first": first, "last": last}).all()
+        for line, head in found:
+            self.reject(line, "external_id",
+                        f"repeats the external id of line {head} with different content")
+        return {line for line, _ in found}
 
     # -- dry run ----------------------------------------------------------------------
 
@@ -483,48 +561,37 @@ class _Import:
     # -- pass 2: write ----------------------------------------------------------------
 
     def write(self) -> None:
-        """Stream the good rows through the write pipeline in the import's transaction."""
+        """Customers: stream the good rows through the write pipeline in the import's
+        transaction, the file's organisations first (people refer to them)."""
         report = self.report
-        crm = self.crm
-        if self.kind == "interactions":
-            with self._bar("writing", self.source.size) as tick:
-                result = crm.interactions.record_many(
-                    self._rows(tick), batch_size=self.batch_size, atomic=True,
-                    create_customers=self.create_customers)
-            report.new_customers = self.scratch.count(_NEW_CUSTOMERS)
-        else:
-            organisations = self.scratch.any(_ORGANISATIONS)
-            passes = 2 if organisations else 1
-            with self._bar("writing", self.source.size * passes) as tick:
-                if organisations:  # organisations first: people refer to them
-                    rows: Iterator[dict] = itertools.chain(
-                        self._rows(tick, lambda r: r.get("type") == "organisation"),
-                        self._rows(tick, lambda r: r.get("type") != "organisation"))
-                else:
-                    rows = self._rows(tick)
-                result = crm.customers.add_many(rows, batch_size=self.batch_size, atomic=True,
-                                                upsert=True)
+        organisations = self.scratch.any(_ORGANISATIONS)
+        passes = 2 if organisations else 1
+        result = WriteResult()
+        self.tx.keep_rows = False
+        with self._bar("writing", self.source.size * passes) as tick:
+            wanted = ([lambda r: r.get("type") == "organisation",
+                       lambda r: r.get("type") != "organisation"] if organisations else [None])
+            for only in wanted:
+                for chunk in self._batches(tick):
+                    rows, labels = self._good_rows(chunk, only)
+                    if rows:
+                        with collector_paused():
+                            result.add(customers.write_batch(self.tx, rows, labels, upsert=True))
         report.created, report.updated = result.created, result.updated
         report.unchanged = result.unchanged
-        report.written = True
 
-    def _rows(self, tick, wanted: Callable[[dict], bool] | None = None) -> Iterator[dict]:
-        derive = _DerivedIds(self.scratch) if self.kind == "interactions" else None
-        reader = self.reader
-        for chunk in batched(self.source.records(tick), self.batch_size):
-            rows, lines = [], []
-            for record in chunk:
-                if record.problem is None:
-                    row, _ = reader(record.values)
-                    if row is not None:
-                        rows.append(row)
-                        lines.append(record.line)
-            if derive is not None:
-                derive(rows)
-            rejected = self.scratch.rejected_between(chunk[0].line, chunk[-1].line)
-            for row, line in zip(rows, lines):
-                if line not in rejected and (wanted is None or wanted(row)):
-                    yield row
+    def _good_rows(self, chunk, wanted: Callable[[dict], bool] | None
+                   ) -> tuple[list[dict], list[str]]:
+        """The rows of ``chunk``'s lines that passed the check (and ``wanted``), labelled."""
+        rejected = self.scratch.rejected_between(chunk[0].line, chunk[-1].line)
+        rows, labels = [], []
+        for record in chunk:
+            if record.problem is None and record.line not in rejected:
+                row, _ = self.reader(record.values)
+                if row is not None and (wanted is None or wanted(row)):
+                    rows.append(row)
+                    labels.append(f"line {record.line}")
+        return rows, labels
 
     def _bar(self, label: str, length: int):
         if self.progress is None:
@@ -535,10 +602,7 @@ class _Import:
 def _stored_interaction_ids(conn, external_ids: list[str]) -> set[str]:
     t = tables.interactions
     query = select(t.c.external_id).where(t.c.external_id.in_(bindparam("ids", expanding=True)))
-    found: set[str] = set()
-    for start in range(0, len(external_ids), 5000):
-        found.update(conn.execute(query, {"ids": external_ids[start:start + 5000]}).scalars())
-    return found
+    return {row[0] for row in select_in(conn, query, "ids", external_ids)}
 
 
 def _stored_organisations(crm, refs: set[str]) -> set[str]:

@@ -304,3 +304,70 @@ def test_a_file_over_max_import_bytes_is_refused_before_reading(shop, tmp_path):
     assert counts(shop) == before
     shop.plugins.configure_core({**shop.core_config, "max_import_bytes": size})
     assert import_file(shop, "interactions", str(path)).created == 10
+
+
+def counting_plugin(seen: dict[str, list[int]]):
+    """A plugin recording how many rows each validate and react call gets."""
+    import types
+
+    import crmkit
+    from crmkit import hookimpl
+
+    module = types.ModuleType("plugin_counting")
+    module.PLUGIN = crmkit.PluginInfo(name="counting", description="counts rows")
+
+    def crmkit_validate_interactions(rows):
+        seen["validated"].append(len(rows))
+
+    def crmkit_react_interactions(batch):
+        seen["reacted"].append(len(batch.rows))
+
+    module.crmkit_validate_interactions = hookimpl(crmkit_validate_interactions)
+    module.crmkit_react_interactions = hookimpl(crmkit_react_interactions)
+    return module
+
+
+@pytest.fixture
+def counted(crm_url, clock):
+    from crmkit import CRM
+
+    seen: dict[str, list[int]] = {"validated": [], "reacted": []}
+    with CRM.open(crm_url, clock=clock, create=True,
+                  extra_plugins={"counting": counting_plugin(seen)}) as crm:
+        crm.plugins.enable("counting")
+        crm.customers.add_many({"external_id": f"C{i}"} for i in range(50))
+        yield crm, seen
+
+
+def test_each_row_is_validated_once_and_batches_are_sized_by_memory(counted, tmp_path,
+                                                                   monkeypatch):
+    crm, seen = counted
+    path = write(tmp_path / "i.csv", interaction_lines(7_000))
+    report = import_file(crm, "interactions", path)
+    assert report.summary() == "read 7000, created 7000, updated 0, unchanged 0, rejected 0"
+    assert sum(seen["validated"]) == 7_000           # the check is the write's check
+    assert seen["reacted"] == [7_000]                # 7,000 short rows fit one batch
+    from crmkit.services import importing
+
+    seen["validated"].clear()
+    seen["reacted"].clear()
+    monkeypatch.setattr(importing, "BATCH_BYTES", 2_500 * importing.ROW_BYTES)
+    path = write(tmp_path / "j.csv", [line.replace(",o", ",p") for line in
+                                      interaction_lines(7_000)])
+    import_file(crm, "interactions", path)
+    assert sum(seen["validated"]) == 7_000 and len(seen["reacted"]) == 4
+    assert max(seen["reacted"]) < 2_500                 # the file's bytes count too
+
+
+def test_a_file_rejected_after_rows_were_written_leaves_nothing(counted, tmp_path):
+    crm, seen = counted
+    lines = interaction_lines(9_000)
+    lines[8_500] = "C1,2024-05-01,purchase,web,oops,USD,bad,x\n"
+    path = write(tmp_path / "i.csv", lines)
+    before = counts(crm)
+    with pytest.raises(ImportRejected) as caught:
+        import_file(crm, "interactions", path, batch_size=1_000)
+    assert caught.value.report.summary() == (
+        "read 9000, created 0, updated 0, unchanged 0, rejected 1")
+    assert seen["reacted"] == [1_000] * 8               # batches before the bad one were written
+    assert counts(crm) == before                        # … and rolled back

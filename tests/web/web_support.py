@@ -5,11 +5,9 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import os
 import signal
 import socket
 import subprocess
-import sys
 import time
 from pathlib import Path
 
