@@ -174,7 +174,7 @@ class Dispatcher:
         """Every mounted endpoint for the plugin state last read (core first)."""
         with self._lock:
             # the hook caller too: another thread may be between setting the state and the hooks
-            key = (self.crm._state_key, id(self.crm.hooks))
+            key = (self.crm.plugins_revision, id(self.crm.hooks))
             if key != self._table_key:
                 self._table = self._build()
                 self._table_key = key
