@@ -1,0 +1,153 @@
+"""catalogue's HTTP routes, mounted under ``/api/v1/catalogue/``.
+
+Products (list, one, import a list), profit per customer, segment or period,
+association rules and next-best offers.  Every handler calls the public API
+(``call.api()``), which holds the rules: an imported list of products is
+checked by the same code as ``crmkit catalogue import`` (any bad row rejects
+the list, nothing written; ``row N`` is the pointer ``/N-1``), and a report's
+``as_of`` query (default: now) makes it reproducible.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from crmkit.plugin import Endpoint, closed_object, jsonable, timestamp_or_none
+
+from .products import FIELDS, REQUIRED
+from .profit import BY, PERIODS
+
+READ = "catalogue.read"
+WRITE = "catalogue.write"
+
+PERMISSIONS = {
+    READ: "See the products, profit per customer, segment or period, association rules and "
+          "next-best offers.",
+    WRITE: "Import products (create or update them by SKU).",
+}
+
+TEXT = {"type": "string"}
+INSTANT = {"type": "string", "format": "date-time"}
+OPTIONAL_INSTANT = {"type": ["string", "null"], "format": "date-time"}
+DECIMAL = {"type": "string", "description": "An exact decimal number."}
+INTEGER = {"type": "integer"}
+NUMBER = {"type": "number"}
+AS_OF = {**INSTANT, "description": "Compute as of this instant (default: now)."}
+MAX_PRODUCTS = 1000
+"""Most products one request may import (a file goes through ``crmkit catalogue import``)."""
+
+PRODUCT = closed_object({"sku": TEXT, "name": TEXT, "category": TEXT, "list_price": DECIMAL,
+                         "unit_cost": DECIMAL, "active_from": OPTIONAL_INSTANT,
+                         "active_to": OPTIONAL_INSTANT})
+OFFER = closed_object({"customer": TEXT, "rank": INTEGER, "sku": TEXT,
+                       "kind": {"enum": ["cross", "up"]}, "score": NUMBER})
+
+
+def _rules_options() -> dict[str, Any]:
+    """The ``rules`` settings a request may override, as the config schema states them."""
+    config = json.loads((Path(__file__).parent / "config.schema.json").read_text())
+    rules = config["properties"]["rules"]["properties"]
+    return {name: {k: v for k, v in spec.items() if k != "default"}
+            for name, spec in rules.items()}
+
+
+def _as_of(call):
+    return timestamp_or_none(call.query.get("as_of"), "as_of")
+
+
+def products(call):
+    active_at = (_as_of(call) or call.crm.clock.now()) if call.query["active"] else None
+    return jsonable(call.api().products(call.query.get("category"), active_at))
+
+
+def product(call):
+    return jsonable(call.api().product(call.path_params["sku"]))
+
+
+def import_products(call):
+    report = call.api().add_products(call.body)
+    return {"read": report.read, "created": report.created, "updated": report.updated,
+            "unchanged": report.unchanged}
+
+
+def profit(call):
+    q = call.query
+    api = call.api()
+    lines = api.profit(q["by"], _as_of(call), timestamp_or_none(q.get("since"), "since"),
+                       q["period"])
+    return {"lines": jsonable([line.as_dict(q["by"]) for line in lines]),
+            "note": api.acquisition_reason}
+
+
+def rules(call):
+    overrides = {k: v for k, v in call.query.items() if k != "as_of"}
+    return call.api().rules(_as_of(call), **overrides)
+
+
+def offers(call):
+    return call.api().offers(None, _as_of(call))
+
+
+def customer_offers(call):
+    return call.api().offers(call.path_params["customer"], _as_of(call))
+
+
+def endpoints() -> list[Endpoint]:
+    """catalogue's endpoints (the ``crmkit_routes`` answer)."""
+    as_of = closed_object({"as_of": AS_OF})
+    product_in = {"type": "object", "description": "A product: " + ", ".join(FIELDS)
+                  + " (required: " + ", ".join(REQUIRED)
+                  + "; checked as by `crmkit catalogue import`)."}
+    money = {name: DECIMAL for name in ("revenue", "cost_of_goods", "gross_margin",
+                                        "cost_to_serve", "acquisition_cost", "profit")}
+    profit_line = closed_object({**{key: TEXT for key in BY}, "customers": INTEGER, **money})
+    offers_schema = {"type": "array", "items": OFFER}
+    return [
+        Endpoint("GET", "products", products, READ,
+                 "Products by SKU; a category includes its subcategories; active keeps those "
+                 "on sale at as_of.",
+                 query_schema=closed_object({
+                     "category": {**TEXT, "description": "A category path such as drinks/tea."},
+                     "active": {"type": "boolean", "default": False,
+                                "description": "Only products on sale at as_of."},
+                     "as_of": {**INSTANT, "description": "With active: on sale at this "
+                                                         "instant (default: now)."}}),
+                 response_schema={"type": "array", "items": PRODUCT}),
+        Endpoint("GET", "products/{sku}", product, READ, "One product.",
+                 response_schema=PRODUCT),
+        Endpoint("POST", "products", import_products, WRITE,
+                 "Import a list of products, upserted by SKU (all checked first; nothing "
+                 "stored if any is bad).",
+                 body_schema={"type": "array", "items": product_in, "minItems": 1,
+                              "maxItems": MAX_PRODUCTS},
+                 response_schema=closed_object({"read": INTEGER, "created": INTEGER,
+                                                "updated": INTEGER, "unchanged": INTEGER}),
+                 status=201),
+        Endpoint("GET", "profit", profit, READ,
+                 "Profit (gross margin − cost to serve − acquisition cost) per customer, saved "
+                 "segment or period, for purchases and costs in (since, as_of].",
+                 query_schema=closed_object({
+                     "by": {"enum": list(BY), "default": "customer"},
+                     "period": {"enum": list(PERIODS), "default": "month",
+                                "description": "The calendar period (UTC) of by=period."},
+                     "since": INSTANT, "as_of": AS_OF}),
+                 response_schema=closed_object({"lines": {"type": "array",
+                                                          "items": profit_line},
+                                                "note": TEXT})),
+        Endpoint("GET", "rules", rules, READ,
+                 "Association rules over the baskets up to as_of, highest lift first "
+                 "(thresholds default to the configuration's).",
+                 query_schema=closed_object({"as_of": AS_OF, **_rules_options()}),
+                 response_schema={"type": "array", "items": closed_object({
+                     "antecedents": {"type": "array", "items": TEXT},
+                     "consequents": {"type": "array", "items": TEXT},
+                     "support": NUMBER, "confidence": NUMBER, "lift": NUMBER})}),
+        Endpoint("GET", "offers", offers, READ,
+                 "Next-best offers of every customer who bought something, best first.",
+                 query_schema=as_of, response_schema=offers_schema),
+        Endpoint("GET", "customers/{customer}/offers", customer_offers, READ,
+                 "One customer's next-best offers (cross-sell and up-sell), best first.",
+                 query_schema=as_of, response_schema=offers_schema),
+    ]
