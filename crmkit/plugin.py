@@ -110,6 +110,8 @@ _LAZY: dict[str, tuple[str, str]] = {
     "Endpoint": ("crmkit.web.endpoints", "Endpoint"),
     "Call": ("crmkit.web.endpoints", "Call"),
     "Reply": ("crmkit.web.endpoints", "Reply"),
+    # Web app cards (the crmkit_customer_card hook).
+    "Card": ("crmkit.web.cards", "Card"),
     # Command-line helpers.
     "State": ("crmkit.cli.common", "State"),
     "pass_state": ("crmkit.cli.common", "pass_state"),
@@ -156,6 +158,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from .transaction import HookContext, Transaction
     from .types import (MAX_JSON_DEPTH, MONEY_SCALE, JSONType, Money, UTCDateTime, json_pointer,
                         json_problem, parse_json, to_currency, to_money)
+    from .web.cards import Card
     from .web.endpoints import Call, Endpoint, Reply
 
 
