@@ -132,3 +132,10 @@ def crmkit_demo_refresh(crm):
     from .demo import refresh
 
     return refresh(crm)
+
+
+@hookimpl
+def crmkit_customer_card(crm, principal, customer):
+    from .card import card
+
+    return card(crm, principal, customer)

@@ -140,3 +140,10 @@ def crmkit_demo(crm, rng):
     from .demo import demo
 
     return demo(crm, rng)
+
+
+@hookimpl
+def crmkit_customer_card(crm, principal, customer):
+    from .card import card
+
+    return card(crm, principal, customer)

@@ -93,3 +93,10 @@ def crmkit_demo(crm, rng):
     from .demo import run
 
     return run(crm, rng)
+
+
+@hookimpl
+def crmkit_customer_card(crm, principal, customer):
+    from .card import card
+
+    return card(crm, principal, customer)
