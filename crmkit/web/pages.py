@@ -230,8 +230,8 @@ class Pages:
 
         def write(tx):
             tx.command = "web POST /customers/{external_id}/notes"
-            self.crm.interactions.record(customer=external_id, kind="note", channel="web",
-                                         payload={"text": text})
+            self.crm.interactions.record(customer=external_id, occurred_at=tx.now(),
+                                         kind="note", channel="web", payload={"text": text})
 
         try:
             self.crm.run_transaction(write, actor=principal.handle)

@@ -1,0 +1,153 @@
+"""The staff web app over HTTP (no browser): sign-in, CSRF, permissions, masking, no XSS.
+
+Every test runs against a real ``crmkit serve`` process (``served``) on SQLite and on
+PostgreSQL; the browser tests are in test_web_browser.py.
+"""
+
+from __future__ import annotations
+
+import re
+
+import httpx
+import pytest
+
+from crmkit.auth import MAX_FAILED_SIGN_INS, SIGN_IN_REFUSED
+from crmkit.web.pages import CSRF_REFUSED
+
+PASSWORD = "correct horse battery"
+SCRIPT_NAME = "<script>alert('x')</script> Ann"
+
+
+def add_member(server, handle: str, role: str) -> None:
+    """A staff member with ``role`` and the password :data:`PASSWORD`."""
+    server.token(handle, role=role)
+    with server.open() as crm:
+        crm.staff.set_password(handle, PASSWORD)
+
+
+def csrf(page: httpx.Response) -> str:
+    return re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)
+
+
+def sign_in(server, handle: str, password: str = PASSWORD) -> tuple[httpx.Client, httpx.Response]:
+    client = server.client()
+    token = csrf(client.get("/login"))
+    answer = client.post("/login", data={"csrf_token": token, "username": handle,
+                                         "password": password})
+    return client, answer
+
+
+@pytest.fixture
+def shop(served):
+    """A served CRM with loyalty enabled, customer C1 whose name is a script (with one
+    purchase and a note holding a script), and members ann (agent) and vic (viewer)."""
+    server = served(plugins=["loyalty"])
+    with server.open() as crm:
+        crm.customers.add("C1", SCRIPT_NAME, email="ann@example.com", phone="+442079460000")
+        crm.interactions.record("C1", crm.clock.now(), kind="purchase", amount="12.50")
+        crm.interactions.record("C1", crm.clock.now(), kind="note",
+                                payload={"text": "<img src=x onerror=alert(2)>"})
+    add_member(server, "ann", "agent")
+    add_member(server, "vic", "viewer")
+    return server
+
+
+def test_sign_in_search_and_the_360_show_a_script_in_a_name_as_text(shop):
+    client, answer = sign_in(shop, "ann")
+    assert (answer.status_code, answer.headers["location"]) == (303, "/customers")
+    cookie = answer.headers["set-cookie"]
+    assert "HttpOnly" in cookie and "SameSite=lax" in cookie and "Secure" not in cookie
+    for page in (client.get("/customers", params={"q": "ann"}), client.get("/customers/C1")):
+        assert page.status_code == 200
+        assert "<script>alert" not in page.text and "<img src=x" not in page.text
+        assert "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt; Ann" in page.text
+        assert "ann@example.com" in page.text
+    page = client.get("/customers/C1")
+    assert "&lt;img src=x onerror=alert(2)&gt;" in page.text  # the note, in the timeline
+    assert 'data-panel="loyalty"' in page.text
+    assert "<dt>Tier</dt><dd>bronze</dd><dt>Balance</dt><dd>12 points</dd>" in page.text
+    purchases = client.get("/customers/C1", params={"kind": "purchase"}).text
+    assert 'data-kind="purchase"' in purchases and 'data-kind="note"' not in purchases
+
+
+def test_a_post_without_the_csrf_token_or_with_another_one_is_refused(shop):
+    client, _ = sign_in(shop, "ann")
+    page = client.get("/customers/C1")
+    for token in (None, "forged", csrf(shop.client().get("/login"))):
+        data = {"note": "sneaky"} | ({"csrf_token": token} if token else {})
+        answer = client.post("/customers/C1/notes", data=data)
+        assert answer.status_code == 403
+        assert "nothing was changed" in answer.text
+    assert client.post("/customers/C1/notes", data={"csrf_token": csrf(page), "note": "ok"}
+                       ).status_code == 303
+    with shop.open() as crm:
+        notes = [i.payload for i in crm.interactions.list(customer="C1", kind="note")]
+    assert sorted(n["text"] for n in notes) == ["<img src=x onerror=alert(2)>", "ok"]
+    cross_site = shop.client().post("/login", data={"username": "ann", "password": PASSWORD})
+    assert cross_site.status_code == 403 and CSRF_REFUSED.split(":")[0] in cross_site.text
+
+
+def test_a_viewer_sees_masked_data_no_note_form_and_a_forged_post_is_refused(shop):
+    client, _ = sign_in(shop, "vic")
+    page = client.get("/customers/C1")
+    assert page.status_code == 200
+    assert "ann@example.com" not in page.text and "+442079460000" not in page.text
+    assert "Ann" not in page.text and "***" in page.text
+    assert 'action="/customers/C1/notes"' not in page.text
+    found = client.get("/customers", params={"q": "C1"})
+    assert "C1" in found.text and "ann@example.com" not in found.text
+    answer = client.post("/customers/C1/notes", data={"csrf_token": csrf(page), "note": "x"})
+    assert answer.status_code == 403 and "interactions.write" in answer.text
+    with shop.open() as crm:
+        assert len(crm.interactions.list(customer="C1", kind="note")) == 1
+
+
+def test_repeated_failures_lock_the_handle_with_auth_s_message(shop):
+    for _ in range(MAX_FAILED_SIGN_INS):
+        _, answer = sign_in(shop, "ann", "wrong password!")
+        assert answer.status_code == 401
+        assert SIGN_IN_REFUSED.replace("'", "&#39;") in answer.text
+    _, answer = sign_in(shop, "ann")
+    assert answer.status_code == 401  # the right password, but locked
+    assert SIGN_IN_REFUSED.replace("'", "&#39;") in answer.text
+    assert "location" not in answer.headers
+
+
+def test_pages_need_a_valid_session_and_sign_out_ends_it(shop):
+    anonymous = shop.client()
+    answer = anonymous.get("/customers/C1")
+    assert (answer.status_code, answer.headers["location"]) == (
+        303, "/login?next=%2Fcustomers%2FC1")
+    client, _ = sign_in(shop, "ann")
+    cookie = client.cookies["crmkit_session"]
+    body, mac = cookie.split(".")
+    forged = shop.client(cookies={"crmkit_session": body + "." + mac[::-1]})
+    assert forged.get("/customers").status_code == 303
+    page = client.get("/customers")
+    assert client.post("/logout", data={"csrf_token": csrf(page)}).status_code == 303
+    assert client.get("/customers").status_code == 303
+
+
+def test_sign_in_goes_back_only_to_a_page_of_this_site(shop):
+    client = shop.client()
+    token = csrf(client.get("/login"))
+    for target, expected in (("/customers/C1", "/customers/C1"), ("//evil.example/x", "/customers"),
+                             ("https://evil.example/", "/customers")):
+        answer = client.post("/login", data={"csrf_token": token, "username": "ann",
+                                             "password": PASSWORD, "next": target})
+        assert answer.headers["location"] == expected
+        token = csrf(client.get("/login"))
+
+
+def test_the_cookie_is_secure_over_https_and_signed_with_one_key_per_database(api):
+    from crmkit import tables
+    from sqlalchemy import func, select
+
+    client = api.client()
+    secure = client.get("https://testserver/login").headers["set-cookie"]
+    plain = client.get("http://testserver/login").headers["set-cookie"]  # not sent back on http
+    assert "Secure" not in plain and "Secure" in secure and "HttpOnly" in secure
+    with api.crm.read() as conn:
+        keys = conn.execute(select(func.count()).select_from(tables.settings)
+                            .where(tables.settings.c.name == "web_session_key")).scalar()
+    assert keys == 1
