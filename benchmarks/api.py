@@ -17,7 +17,6 @@ import argparse
 import asyncio
 import datetime as dt
 import json
-import os
 import random
 import signal
 import socket
@@ -26,9 +25,12 @@ import subprocess
 import sys
 import tempfile
 import time
+from decimal import Decimal
 from pathlib import Path
 
 UTC = dt.timezone.utc
+MONEY_UNITS = 10_000
+"""Money is stored as an integer count of 1/10,000 units (crmkit's MONEY_SCALE)."""
 
 
 # -- the bare application (run in its own process with --bare-server) ------------------------
@@ -67,8 +69,8 @@ def bare_app(url: str):
             conn.execute(text(
                 "INSERT INTO interactions (customer_id, occurred_at, kind, direction, amount, "
                 "currency, recorded_at) VALUES (:c, :o, :k, 'inbound', :a, 'USD', :r)"),
-                {"c": customer, "o": body["occurred_at"], "k": body["kind"],
-                 "a": body["amount"], "r": now})
+                {"c": customer, "o": dt.datetime.fromisoformat(body["occurred_at"]),
+                 "k": body["kind"], "a": int(Decimal(body["amount"]) * MONEY_UNITS), "r": now})
         return JSONResponse({"customer": body["customer"]}, 201)
 
     return Starlette(routes=[
@@ -91,6 +93,7 @@ async def load(base: str, token: str | None, requests: list[tuple[str, str, dict
         queue.put_nowait(item)
     latencies: list[float] = []
     errors = 0
+    first_error: list[str] = []
     headers = {"Authorization": f"Bearer {token}"} if token else {}
 
     async def client() -> None:
@@ -103,12 +106,16 @@ async def load(base: str, token: str | None, requests: list[tuple[str, str, dict
                     answer = await session.request(method, path, json=body)
                     if answer.status_code >= 300:
                         errors += 1
-                except httpx.HTTPError:
+                        first_error[:] = first_error or [f"{answer.status_code} {answer.text}"]
+                except httpx.HTTPError as exc:
                     errors += 1
+                    first_error[:] = first_error or [repr(exc)]
                 latencies.append(time.perf_counter() - start)
 
     start = time.perf_counter()
     await asyncio.gather(*(client() for _ in range(clients)))
+    if first_error:
+        print(f"  first error: {first_error[0][:300]}")
     return time.perf_counter() - start, latencies, errors
 
 
@@ -118,16 +125,17 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def start(command: list[str], port: int, env: dict | None = None) -> subprocess.Popen:
-    """Start a server process and wait (polling /health, 60 s deadline) until it answers."""
+def start(command: list[str], port: int, log: Path) -> subprocess.Popen:
+    """Start a server process (its output to ``log``) and wait (polling /health, 60 s
+    deadline) until it answers."""
     import httpx
 
-    process = subprocess.Popen(command, env={**os.environ, **(env or {})},
-                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    with log.open("wb") as sink:
+        process = subprocess.Popen(command, stdout=sink, stderr=subprocess.STDOUT)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise SystemExit(f"{command[0]} exited: {process.stderr.read().decode()}")
+            raise SystemExit(f"{command[0]} exited: {log.read_text(errors='replace')}")
         try:
             if httpx.get(f"http://127.0.0.1:{port}/health", timeout=2).status_code == 200:
                 return process
@@ -213,9 +221,9 @@ def main() -> None:
             crmkit_port, bare_port = free_port(), free_port()
             crmkit = start([str(Path(sys.executable).with_name("crmkit")), "--db", url, "serve",
                             "--port", str(crmkit_port), "--workers", str(args.workers)],
-                           crmkit_port)
+                           crmkit_port, Path(folder) / "crmkit.log")
             bare = start([sys.executable, __file__, "--bare-server", "--url", url,
-                          "--port", str(bare_port)], bare_port)
+                          "--port", str(bare_port)], bare_port, Path(folder) / "bare.log")
             rates: dict[str, float] = {}
             try:
                 print(f"{args.requests} requests per side, {args.clients} clients, "
@@ -229,6 +237,10 @@ def main() -> None:
             finally:
                 stop(crmkit)
                 stop(bare)
+                for name in ("crmkit.log", "bare.log"):
+                    text = (Path(folder) / name).read_text(errors="replace")
+                    if "Traceback" in text or "ERROR" in text:
+                        print(f"{name} (tail):\n{text[-2000:]}")
             print(json.dumps({
                 "reads ratio": round(rates["crmkit reads"] / rates["bare reads"], 2),
                 "reads goal": 0.5,

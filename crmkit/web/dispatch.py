@@ -267,7 +267,8 @@ class Dispatcher:
         self.crm.auth.require(principal, endpoint.permission)
         query = parse_query(item, request.query)
         body = parse_body(item, request.body)
-        call = Call(self.crm, principal, item.plugin, params, query, body, request.headers)
+        headers = {k: v for k, v in request.headers.items() if k != "authorization"}
+        call = Call(self.crm, principal, item.plugin, params, query, body, headers)
         if endpoint.method == "GET":
             return reply(endpoint.handler(call), endpoint.status)
         key = request.headers.get(idempotency.HEADER)

@@ -78,7 +78,7 @@ class Call:
     body: Any
     """The request body, parsed and validated against the endpoint's body schema, or None."""
     headers: Mapping[str, str] = attrs.field(factory=lambda: MappingProxyType({}))
-    """The request headers (lower-case names)."""
+    """The request headers (lower-case names), without the caller's credentials."""
 
     def api(self) -> Any:
         """The public API of the mounting plugin (``crm.plugin(call.plugin)``)."""

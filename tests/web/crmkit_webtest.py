@@ -10,7 +10,8 @@ PLUGIN = crmkit.PluginInfo(name="webtest", description="HTTP endpoints for the A
 
 def echo(call):
     return {"body": call.body, "query": call.query, "params": call.path_params,
-            "plugin": call.plugin, "caller": call.principal.handle}
+            "plugin": call.plugin, "caller": call.principal.handle,
+            "credentials_seen": "authorization" in call.headers}
 
 
 def add_then_fail(call):

@@ -40,7 +40,7 @@ def test_a_plugin_endpoint_gets_its_validated_request(web):
     assert answer.json() == {"body": {"name": "Ada", "count": 1},
                              "query": {"limit": 3, "exact": True, "tag": ["a", "b"]},
                              "params": {"thing": "x y"}, "plugin": "webtest",
-                             "caller": "root"}
+                             "caller": "root", "credentials_seen": False}
 
 
 @pytest.mark.parametrize("query, parameter, fragment", [
@@ -225,3 +225,25 @@ def test_a_plugins_row_level_rule_hides_core_customers_as_if_missing(web):
         "C2"]
     assert counts(web.crm) == before
     assert web.client(web.admin).get("/api/v1/customers/C1").status_code == 200
+
+
+def test_a_body_over_the_limit_is_refused_also_without_a_content_length(web):
+    before = counts(web.crm)
+
+    async def chunks():
+        for _ in range(3):
+            yield b" " * 400_000
+
+    answer = web.client(web.admin).post("/api/v1/webtest/customers", content=chunks(),
+                                        headers={"Content-Type": "application/json"})
+    assert answer.status_code == 413
+    assert answer.json()["detail"] == "the request body is larger than 1048576 bytes (the limit)"
+    assert counts(web.crm) == before
+
+
+def test_a_bad_idempotency_key_is_one_problem_naming_the_header(web):
+    answer = web.client(web.admin).post("/api/v1/webtest/customers", json={"external_id": "I1"},
+                                        headers={"Idempotency-Key": "x" * 201})
+    assert answer.status_code == 422
+    assert answer.json()["errors"] == [{"header": "Idempotency-Key",
+                                        "detail": "201 characters; at most 200"}]
