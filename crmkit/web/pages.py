@@ -247,14 +247,15 @@ class Pages:
     # -- routes ------------------------------------------------------------------------
 
     def routes(self) -> list[BaseRoute]:
+        page = functools.partial(Route, include_in_schema=False)  # pages are not the API
         return [
-            Route("/", self.home, methods=["GET"]),
-            Route("/login", self.login_page, methods=["GET"]),
-            Route("/login", self.login, methods=["POST"]),
-            Route("/logout", self.logout, methods=["POST"]),
-            Route("/customers", self.customers, methods=["GET"]),
-            Route("/customers/{external_id}", self.customer, methods=["GET"]),
-            Route("/customers/{external_id}/notes", self.add_note, methods=["POST"]),
+            page("/", self.home, methods=["GET"]),
+            page("/login", self.login_page, methods=["GET"]),
+            page("/login", self.login, methods=["POST"]),
+            page("/logout", self.logout, methods=["POST"]),
+            page("/customers", self.customers, methods=["GET"]),
+            page("/customers/{external_id}", self.customer, methods=["GET"]),
+            page("/customers/{external_id}/notes", self.add_note, methods=["POST"]),
             Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),
         ]
 

@@ -151,3 +151,30 @@ def test_the_cookie_is_secure_over_https_and_signed_with_one_key_per_database(ap
         keys = conn.execute(select(func.count()).select_from(tables.settings)
                             .where(tables.settings.c.name == "web_session_key")).scalar()
     assert keys == 1
+
+
+def test_a_failing_card_is_shown_as_such_and_the_rest_of_the_page_renders(served):
+    server = served(plugins=["loyalty", "cardtest"], local_plugins=["crmkit_cardtest"])
+    with server.open() as crm:
+        crm.customers.add_many([{"external_id": e, "name": f"Name {e}"}
+                                for e in ("GOOD", "BAD", "ODD", "NONE")])
+    add_member(server, "ann", "agent")
+    add_member(server, "vic", "viewer")
+    client, _ = sign_in(server, "ann")
+    good = client.get("/customers/GOOD").text
+    assert ('<section class="card" data-panel="cardtest" aria-labelledby="card-cardtest">\n'
+            '  <h2 id="card-cardtest">Test card</h2>') in good
+    assert "<dt>Seen as</dt><dd>Name GOOD</dd><dt>Empty</dt><dd></dd>" in good
+    assert "<p>&lt;b&gt;a note&lt;/b&gt;</p>" in good
+    for broken in ("BAD", "ODD"):
+        page = client.get(f"/customers/{broken}")
+        assert page.status_code == 200
+        assert "this card could not be shown (the server logged why)" in page.text
+        assert 'data-panel="loyalty"' in page.text
+    none = client.get("/customers/NONE").text
+    assert 'data-panel="cardtest"' not in none and 'data-panel="loyalty"' in none
+    log = server.log.read_text()
+    assert "plugin 'cardtest': its customer card failed" in log and "a bug in the card" in log
+    assert "crmkit_customer_card returned dict, not a crmkit.plugin.Card" in log
+    viewer, _ = sign_in(server, "vic")
+    assert "<dt>Seen as</dt><dd>***</dd>" in viewer.get("/customers/GOOD").text
