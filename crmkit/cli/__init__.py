@@ -27,7 +27,7 @@ CORE_COMMANDS = {
     "import": ("crmkit.cli.io:import_", "Import customers or interactions from CSV or JSON Lines."),
     "export": ("crmkit.cli.io:export", "Export customers or interactions to CSV or JSON Lines."),
     "audit": ("crmkit.cli.audit:audit", "Show the audit log: who changed what, when, how."),
-    "serve": ("crmkit.cli.serve:serve", "Serve the HTTP API (/api/v1, /openapi.json, /docs)."),
+    "serve": ("crmkit.cli.serve:serve", "Serve the HTTP API and the staff web app."),
 }
 
 
