@@ -117,9 +117,10 @@ class Pages:
 
     def principal(self, request: Request):
         """The signed-in staff member's Principal, or None (no, expired or forged session,
-        or a member no longer active)."""
-        handle = sessions.signed_in_handle(self.session(request), self.crm.clock.now())
-        if handle is None:
+        a member no longer active, or whose password changed since they signed in)."""
+        session = self.session(request)
+        handle = sessions.signed_in_handle(session, self.crm.clock.now())
+        if handle is None or session.get("password") != sessions.password_mark(self.crm, handle):
             return None
         try:
             return self.crm.auth.principal(handle)
@@ -163,9 +164,10 @@ class Pages:
         except Unauthenticated as exc:
             return self.render(request, "login.html", 401, next=_local(form.get("next")),
                                error=str(exc), username=form.get("username", ""))
+        mark = await run_in_threadpool(sessions.password_mark, self.crm, principal.handle)
         response = RedirectResponse(target, 303)
         self.set_cookie(request, response,
-                        sessions.new_session(principal.handle, self.crm.clock.now()))
+                        sessions.new_session(principal.handle, self.crm.clock.now(), mark))
         return response
 
     async def logout(self, request: Request) -> Response:

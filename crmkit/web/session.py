@@ -80,9 +80,21 @@ def unsign(key: bytes, value: str | None) -> dict[str, Any] | None:
     return session if isinstance(session, dict) and isinstance(session.get("csrf"), str) else None
 
 
-def new_session(handle: str | None, now: dt.datetime) -> dict[str, Any]:
-    """A fresh session (a new CSRF token) for ``handle`` (None: not signed in yet)."""
-    return {"csrf": secrets.token_urlsafe(32), "handle": handle, "issued": now.isoformat()}
+def new_session(handle: str | None, now: dt.datetime, password: str | None = None
+                ) -> dict[str, Any]:
+    """A fresh session (a new CSRF token) for ``handle`` (None: not signed in yet);
+    ``password`` is the member's :func:`password_mark` at sign-in."""
+    return {"csrf": secrets.token_urlsafe(32), "handle": handle, "issued": now.isoformat(),
+            "password": password}
+
+
+def password_mark(crm, handle: str) -> str | None:
+    """A short digest of the member's stored password hash: a session signed in before
+    the password changed (``crmkit staff password``) no longer matches it."""
+    s = tables.staff
+    with crm.read() as conn:
+        stored = conn.execute(select(s.c.password_hash).where(s.c.handle == handle)).scalar()
+    return None if stored is None else hashlib.sha256(stored.encode()).hexdigest()[:32]
 
 
 def signed_in_handle(session: dict[str, Any] | None, now: dt.datetime) -> str | None:
@@ -105,4 +117,4 @@ def csrf_ok(session: dict[str, Any] | None, sent: Any) -> bool:
 
 
 __all__ = ["COOKIE", "CSRF_FIELD", "KEY_SETTING", "MAX_AGE", "session_key", "sign", "unsign",
-           "new_session", "signed_in_handle", "csrf_ok"]
+           "new_session", "password_mark", "signed_in_handle", "csrf_ok"]

@@ -178,3 +178,14 @@ def test_a_failing_card_is_shown_as_such_and_the_rest_of_the_page_renders(served
     assert "crmkit_customer_card returned dict, not a crmkit.plugin.Card" in log
     viewer, _ = sign_in(server, "vic")
     assert "<dt>Seen as</dt><dd>***</dd>" in viewer.get("/customers/GOOD").text
+
+
+def test_changing_the_password_ends_the_sessions_signed_in_before(shop):
+    client, _ = sign_in(shop, "ann")
+    assert client.get("/customers").status_code == 200
+    with shop.open() as crm:
+        crm.staff.set_password("ann", "another long password")
+    answer = client.get("/customers")
+    assert (answer.status_code, answer.headers["location"]) == (303, "/login?next=%2Fcustomers")
+    again, _ = sign_in(shop, "ann", "another long password")
+    assert again.get("/customers").status_code == 200
