@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 from crmkit.plugin import Card
+
+CENT = Decimal("0.01")
 
 
 def card(crm, principal, customer) -> Card:
@@ -19,6 +23,6 @@ def card(crm, principal, customer) -> Card:
         rows.append(("RFM scores", f"R{score.r} F{score.f} M{score.m}"))
         rows.append(("Last purchase", f"{score.recency_days} days ago"))
         rows.append(("Purchases", str(score.frequency)))
-        rows.append(("Spend", str(score.monetary)))
+        rows.append(("Spend", str(score.monetary.quantize(CENT))))
     rows.append(("Lifecycle stage", api.lifecycle_stages().get(customer_id, "—")))
     return Card("Analytics", rows)

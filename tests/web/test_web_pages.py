@@ -6,6 +6,7 @@ PostgreSQL; the browser tests are in test_web_browser.py.
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 
 import httpx
@@ -189,3 +190,25 @@ def test_changing_the_password_ends_the_sessions_signed_in_before(shop):
     assert (answer.status_code, answer.headers["location"]) == (303, "/login?next=%2Fcustomers")
     again, _ = sign_in(shop, "ann", "another long password")
     assert again.get("/customers").status_code == 200
+
+
+def test_the_analytical_card_shows_rfm_and_the_lifecycle_stage(api, clock):
+    crm = api.crm
+    crm.plugins.enable("analytical")
+    crm.customers.add("C1", "Ann")
+    for days, amount in ((40, "10.25"), (10, "15")):
+        crm.interactions.record("C1", clock.now() - dt.timedelta(days=days), amount=amount)
+    api.token("ann", role="agent")
+    crm.staff.set_password("ann", PASSWORD)
+    client = api.client()
+    token = csrf(client.get("/login"))
+    client.post("/login", data={"csrf_token": token, "username": "ann", "password": PASSWORD})
+    page = client.get("/customers/C1").text
+    card = page[page.index('data-panel="analytical"'):]
+    card = card[:card.index("</section>")]
+    assert "<dt>Last purchase</dt><dd>10 days ago</dd><dt>Purchases</dt><dd>2</dd>" in card
+    assert "<dt>Spend</dt><dd>25.25</dd>" in card  # to the cent
+    segment = crm.plugin("analytical").rfm()[0].segment
+    assert f"<dt>RFM segment</dt><dd>{segment}</dd>" in card.replace("&#39;", "'")
+    stage = crm.plugin("analytical").lifecycle_stages()[crm.customers.get("C1").id]
+    assert f"<dt>Lifecycle stage</dt><dd>{stage}</dd>" in card
