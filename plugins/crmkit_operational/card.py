@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 from crmkit.plugin import Card
+
+CENT = Decimal("0.01")
 
 OPEN_CASE_STATES = ("open", "in_progress")
 
@@ -23,12 +27,14 @@ def card(crm, principal, customer) -> Card:
         rows.append(("Lead owner", lead.get("owner") or "nobody"))
     opportunities = [o for o in api.opportunities(customer=external_id)
                      if o.get("closed_at") is None]
-    totals: dict[str, object] = {}
+    totals: dict[str, Decimal] = {}
     for o in opportunities:
         currency = o.get("currency") or ""
-        totals[currency] = totals.get(currency, 0) + o["amount"]
-    amounts = ", ".join(f"{amount} {currency}".strip() for currency, amount in sorted(totals.items()))
-    rows.append(("Open opportunities", f"{len(opportunities)}" + (f" ({amounts})" if amounts else "")))
+        totals[currency] = totals.get(currency, Decimal(0)) + o["amount"]
+    amounts = ", ".join(f"{amount.quantize(CENT)} {currency}".strip()
+                        for currency, amount in sorted(totals.items()))
+    rows.append(("Open opportunities",
+                 f"{len(opportunities)}" + (f" ({amounts})" if amounts else "")))
     tasks = api.tasks(customer=external_id)
     overdue = sum(1 for t in tasks if t["due_at"] is not None and t["due_at"] < now)
     rows.append(("Open tasks", f"{len(tasks)}" + (f" ({overdue} overdue)" if overdue else "")))
@@ -41,12 +47,14 @@ def card(crm, principal, customer) -> Card:
 
 def sla_state(case: dict, now) -> str:
     """The SLA state of an open case, in words (never by colour alone)."""
-    if case["resolution_breached_at"] is not None or case["first_response_breached_at"] is not None:
+    if (case["resolution_breached_at"] is not None
+            or case["first_response_breached_at"] is not None):
         return "SLA breached"
-    due = case["resolution_due"] if case["first_response_at"] is not None else case["first_response_due"]
+    responded = case["first_response_at"] is not None
+    due = case["resolution_due"] if responded else case["first_response_due"]
     if due is None:
         return "no SLA"
     if due < now:
         return "SLA breached"
-    what = "resolution" if case["first_response_at"] is not None else "first response"
+    what = "resolution" if responded else "first response"
     return f"{what} due {due:%Y-%m-%d %H:%M} UTC"

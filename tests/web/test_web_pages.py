@@ -212,3 +212,30 @@ def test_the_analytical_card_shows_rfm_and_the_lifecycle_stage(api, clock):
     assert f"<dt>RFM segment</dt><dd>{segment}</dd>" in card.replace("&#39;", "'")
     stage = crm.plugin("analytical").lifecycle_stages()[crm.customers.get("C1").id]
     assert f"<dt>Lifecycle stage</dt><dd>{stage}</dd>" in card
+
+
+def test_the_operational_card_shows_tasks_opportunities_and_cases_with_their_sla(api, clock):
+    crm = api.crm
+    crm.plugins.enable("operational")
+    crm.customers.add("C1", "Ann")
+    operational = crm.plugin("operational")
+    operational.create_task("C1", "call back", None, clock.now() - dt.timedelta(hours=1))
+    operational.create_task("C1", "send offer", None, clock.now() + dt.timedelta(days=1))
+    operational.create_opportunity("C1", "Renewal", "1200", "EUR")
+    case = operational.open_case("C1", "<b>broken</b> printer", "high")
+    due = operational.case(case)["first_response_due"]
+    api.token("ann", role="agent")
+    crm.staff.set_password("ann", PASSWORD)
+    client = api.client()
+    token = csrf(client.get("/login"))
+    client.post("/login", data={"csrf_token": token, "username": "ann", "password": PASSWORD})
+    page = client.get("/customers/C1").text
+    card = page[page.index('data-panel="operational"'):]
+    card = card[:card.index("</section>")]
+    assert "<dt>Open opportunities</dt><dd>1 (1200.00 EUR)</dd>" in card
+    assert "<dt>Open tasks</dt><dd>2 (1 overdue)</dd>" in card
+    assert (f"<dt>Case #{case}</dt><dd>&lt;b&gt;broken&lt;/b&gt; printer — open, high, "
+            f"first response due {due:%Y-%m-%d %H:%M} UTC</dd>") in card
+    clock.set(due + dt.timedelta(minutes=1))
+    card = client.get("/customers/C1").text
+    assert f"printer — open, high, SLA breached</dd>" in card
