@@ -239,3 +239,27 @@ def test_the_operational_card_shows_tasks_opportunities_and_cases_with_their_sla
     clock.set(due + dt.timedelta(minutes=1))
     card = client.get("/customers/C1").text
     assert f"printer — open, high, SLA breached</dd>" in card
+
+
+def test_the_social_card_hides_handles_from_a_viewer(api):
+    crm = api.crm
+    crm.plugins.enable("social")
+    crm.customers.add("C1", "Ann")
+    crm.plugin("social").link_handle("C1", "twitter", "@Ann_Smith")
+    for handle, role in (("ann", "agent"), ("vic", "viewer")):
+        api.token(handle, role=role)
+        crm.staff.set_password(handle, PASSWORD)
+    client = api.client()
+    shown = {}
+    for handle in ("ann", "vic"):
+        token = csrf(client.get("/login"))
+        client.post("/login", data={"csrf_token": token, "username": handle,
+                                    "password": PASSWORD})
+        page = client.get("/customers/C1").text
+        card = page[page.index('data-panel="social"'):]
+        shown[handle] = card[:card.index("</section>")]
+    linked = crm.plugin("social").identities("C1")[0]["handle"]
+    assert f"<dt>twitter</dt><dd>{linked}</dd>" in shown["ann"]
+    assert linked not in shown["vic"]
+    assert "<dt>Handles</dt><dd>1 linked (hidden: personal data)</dd>" in shown["vic"]
+    assert "<dt>Mentions</dt><dd>0</dd>" in shown["vic"]
