@@ -263,3 +263,24 @@ def test_the_social_card_hides_handles_from_a_viewer(api):
     assert linked not in shown["vic"]
     assert "<dt>Handles</dt><dd>1 linked (hidden: personal data)</dd>" in shown["vic"]
     assert "<dt>Mentions</dt><dd>0</dd>" in shown["vic"]
+
+
+def test_the_loyalty_card_shows_the_points_expiring_within_30_days(api, clock):
+    crm = api.crm
+    crm.plugins.enable("loyalty")
+    crm.customers.add("C1", "Ann")
+    crm.interactions.record("C1", clock.now() - dt.timedelta(days=340), amount="20")
+    loyalty = crm.plugin("loyalty")
+    early = loyalty.balance("C1")
+    crm.interactions.record("C1", clock.now() - dt.timedelta(days=1), amount="50")
+    expires = loyalty.statement("C1")[0].expires_at
+    assert early > 0 and clock.now() < expires < clock.now() + dt.timedelta(days=30)
+    api.token("ann", role="agent")
+    crm.staff.set_password("ann", PASSWORD)
+    client = api.client()
+    token = csrf(client.get("/login"))
+    client.post("/login", data={"csrf_token": token, "username": "ann", "password": PASSWORD})
+    page = client.get("/customers/C1").text
+    assert (f"<dt>Balance</dt><dd>{loyalty.balance('C1')} points</dd>" in page)
+    assert (f"<dt>Expiring in 30 days</dt><dd>{early} points (first on {expires:%Y-%m-%d})"
+            "</dd>") in page
