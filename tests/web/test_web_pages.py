@@ -284,3 +284,27 @@ def test_the_loyalty_card_shows_the_points_expiring_within_30_days(api, clock):
     assert (f"<dt>Balance</dt><dd>{loyalty.balance('C1')} points</dd>" in page)
     assert (f"<dt>Expiring in 30 days</dt><dd>{early} points (first on {expires:%Y-%m-%d})"
             "</dd>") in page
+
+
+def test_the_valuechain_and_idic_cards(api):
+    crm = api.crm
+    for name in ("analytical", "idic", "valuechain"):
+        crm.plugins.enable(name)
+    crm.customers.add_many([{"external_id": "C1", "name": "Ann", "email": "ann@example.com"},
+                            {"external_id": "C2", "name": "Bo"}])
+    crm.plugin("valuechain").mark_ssc("C1", ["benchmark"], note="reference <customer>")
+    api.token("ann", role="agent")
+    crm.staff.set_password("ann", PASSWORD)
+    client = api.client()
+    token = csrf(client.get("/login"))
+    client.post("/login", data={"csrf_token": token, "username": "ann", "password": PASSWORD})
+    marked, plain = client.get("/customers/C1").text, client.get("/customers/C2").text
+    ssc = next(s for s in crm.plugin("valuechain").sscs() if s.customer == "C1")
+    assert (f"<dt>Strategically significant</dt><dd>✓ yes, since {ssc.marked_at:%Y-%m-%d}</dd>"
+            f"<dt>Group</dt><dd>{ssc.group}</dd><dt>Reasons</dt><dd>benchmark</dd>"
+            "<dt>Note</dt><dd>reference &lt;customer&gt;</dd>") in marked
+    assert "<dt>Strategically significant</dt><dd>✗ no</dd>" in plain
+    progress = crm.plugin("idic").progress("C1")
+    assert f"<dt>Progress</dt><dd>{progress.score} of 4 steps</dd>" in marked
+    assert f"<dt>Identified</dt><dd>{'✓ yes' if progress.identified else '✗ no'}</dd>" in marked
+    assert "<dt>Value group</dt><dd>not differentiated yet</dd>" in marked
