@@ -308,3 +308,28 @@ def test_the_valuechain_and_idic_cards(api):
     assert f"<dt>Progress</dt><dd>{progress.score} of 4 steps</dd>" in marked
     assert f"<dt>Identified</dt><dd>{'✓ yes' if progress.identified else '✗ no'}</dd>" in marked
     assert "<dt>Value group</dt><dd>not differentiated yet</dd>" in marked
+
+
+def test_the_collaborative_card_shows_channel_and_consent_to_roles_that_see_personal_data(api):
+    crm = api.crm
+    crm.plugins.enable("collaborative")
+    crm.customers.add("C1", "Ann", preferred_channel="email")
+    crm.customers.set_consent("C1", "email", True, "web form")
+    crm.customers.set_consent("C1", "sms", False, "call")
+    for handle, role in (("ann", "agent"), ("vic", "viewer")):
+        api.token(handle, role=role)
+        crm.staff.set_password(handle, PASSWORD)
+    client = api.client()
+    cards = {}
+    for handle in ("ann", "vic"):
+        token = csrf(client.get("/login"))
+        client.post("/login", data={"csrf_token": token, "username": handle,
+                                    "password": PASSWORD})
+        page = client.get("/customers/C1").text
+        card = page[page.index('data-panel="collaborative"'):]
+        cards[handle] = card[:card.index("</section>")]
+    assert ("<dt>Preferred channel</dt><dd>email</dd><dt>Consent: email</dt><dd>granted</dd>"
+            "<dt>Consent: sms</dt><dd>withdrawn</dd><dt>Open work items</dt><dd>0</dd>"
+            ) in cards["ann"]
+    assert ("<dt>Preferred channel</dt><dd>email</dd><dt>Open work items</dt><dd>0</dd>"
+            ) in cards["vic"]
