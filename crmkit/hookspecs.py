@@ -179,6 +179,22 @@ def crmkit_routes(crm):
     """
 
 
+@hookspec
+def crmkit_customer_card(crm, principal, customer):
+    """Return this plugin's summary card of one customer for the web app's 360 page.
+
+    A :class:`crmkit.plugin.Card` (``title``, ``rows`` of ``(label, value)``, an optional
+    ``note``), or None when the plugin has nothing to show for this customer.  Values are
+    shown as text (never as HTML).  ``customer`` is the customer document as ``principal``
+    may see it (external ids, personal fields already masked without ``customers.pii``);
+    read through your own public API.  Called only while the plugin is enabled and when
+    ``principal`` holds ``<plugin>.read`` on this customer; the card is rendered in an
+    element ``data-panel="<plugin name>"``.  Must be quick (one page shows every card)
+    and must not write.  An exception, or a result that is not a Card or None, shows a
+    card saying it could not be shown (logged by the server); the page still renders.
+    """
+
+
 # -- the write pipeline -------------------------------------------------------
 
 
@@ -400,4 +416,5 @@ __all__ = [
     "crmkit_after_commit", "crmkit_sweep", "crmkit_timeline", "crmkit_merge_customers",
     "crmkit_export_customer", "crmkit_erase_customer", "crmkit_worker_jobs", "crmkit_demo",
     "crmkit_demo_prepare", "crmkit_demo_interactions", "crmkit_demo_refresh", "crmkit_routes",
+    "crmkit_customer_card",
 ]

@@ -19,6 +19,7 @@ package:
 * ``routes``: ``endpoints()`` and ``PERMISSIONS`` in ``routes.py`` and, when defined,
   ``permission_allowed(principal, permission, resource)`` → ``crmkit_routes``,
   ``crmkit_permissions``, ``crmkit_permission_allowed``;
+* ``card``: ``card(crm, principal, customer)`` in ``card.py`` → ``crmkit_customer_card``;
 * ``demo``: ``run`` and, when defined, ``refresh`` and ``history`` in ``demo.py`` →
   ``crmkit_demo``, ``crmkit_demo_refresh``, ``crmkit_demo_interactions`` (``history`` takes
   that hook's arguments but ``customer``).
@@ -38,7 +39,8 @@ from .errors import PluginError
 from .markers import hookimpl
 from .models import PluginInfo
 
-PARTS = ("cli", "config", "settings", "migrations", "tables", "dataservices", "demo", "routes")
+PARTS = ("cli", "config", "settings", "migrations", "tables", "dataservices", "demo", "routes",
+         "card")
 """The parts a plugin may declare in ``PluginInfo.parts`` (the API is ``PluginInfo.api``)."""
 
 
@@ -85,6 +87,10 @@ def declared_hooks(module: ModuleType, info: PluginInfo) -> dict[str, Callable]:
         found.update(_demo(part))
     if "routes" in info.parts:
         found.update(_routes(part))
+    if "card" in info.parts:
+        def crmkit_customer_card(crm, principal, customer):
+            return part("card").card(crm, principal, customer)
+        found["crmkit_customer_card"] = crmkit_customer_card
     return {hook: hookimpl(function) for hook, function in found.items()}
 
 

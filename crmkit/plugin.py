@@ -126,6 +126,8 @@ _LAZY: dict[str, tuple[str, str]] = {
     "closed_object": ("crmkit.web.schemas", "closed_object"),
     "timestamp_or_none": ("crmkit.web.schemas", "timestamp_or_none"),
     "record_id": ("crmkit.web.schemas", "record_id"),
+    # Web app cards (the crmkit_customer_card hook).
+    "Card": ("crmkit.web.cards", "Card"),
     # Command-line helpers.
     "State": ("crmkit.cli.common", "State"),
     "pass_state": ("crmkit.cli.common", "pass_state"),
@@ -176,6 +178,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from .transaction import HookContext, Transaction
     from .types import (MAX_JSON_DEPTH, MONEY_SCALE, JSONType, Money, UTCDateTime, json_pointer,
                         json_problem, parse_json, to_currency, to_money)
+    from .web.cards import Card
     from .web.endpoints import Call, Endpoint, Reply
     from .webhooks import sign as sign_webhook
     from .worker import Job, WorkContext, claim_due

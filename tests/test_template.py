@@ -33,7 +33,8 @@ TEMPLATE = ROOT / "plugin_template"
 RENDERED = {
     ".gitignore", "README.md", "ci.sh", "pyproject.toml", "tests/test_dental_clinic.py",
     "crmkit_dental_clinic/__init__.py", "crmkit_dental_clinic/api.py",
-    "crmkit_dental_clinic/cli.py", "crmkit_dental_clinic/config.schema.json",
+    "crmkit_dental_clinic/card.py", "crmkit_dental_clinic/cli.py",
+    "crmkit_dental_clinic/config.schema.json",
     "crmkit_dental_clinic/logic.py", "crmkit_dental_clinic/tables.py",
     "crmkit_dental_clinic/dataservices.py", "crmkit_dental_clinic/demo.py",
     "crmkit_dental_clinic/routes.py",

@@ -29,7 +29,7 @@ CORE_COMMANDS = {
     "audit": ("crmkit.cli.audit:audit", "Show the audit log: who changed what, when, how."),
     "webhooks": ("crmkit.cli.webhooks:webhooks", "Send events to other systems as signed HTTP POSTs."),
     "worker": ("crmkit.cli.worker:worker", "Run deferred work: webhook deliveries, plugins' jobs."),
-    "serve": ("crmkit.cli.serve:serve", "Serve the HTTP API (/api/v1, /openapi.json, /docs)."),
+    "serve": ("crmkit.cli.serve:serve", "Serve the HTTP API and the staff web app."),
 }
 
 

@@ -19,10 +19,13 @@ from .common import pass_state
               "writes still take turns).")
 @pass_state
 def serve(state, host, port, workers) -> None:
-    """Serve the HTTP API (/api/v1, /openapi.json, /docs) on the --db database.
+    """Serve the HTTP API and the staff web app.
 
-    Clients authenticate with an API token (crmkit tokens create).  Stop with
-    Ctrl-C or SIGTERM: requests already being answered are finished first.
+    The API is under /api/v1 (described at /openapi.json and /docs) and the web
+    app's pages start at /login, both on the --db database.  Clients authenticate
+    with an API token (crmkit tokens create); staff sign in to the web app with
+    their password (crmkit staff password HANDLE).  Stop with Ctrl-C or SIGTERM:
+    requests already being answered are finished first.
 
     \b
     Example:
@@ -34,7 +37,8 @@ def serve(state, host, port, workers) -> None:
         pass
     os.environ["CRMKIT_DATABASE_URL"] = state.db_url
     os.environ["CRMKIT_PLUGINS"] = ",".join(state.local_plugins)
-    click.echo(f"crmkit API on http://{host}:{port}/api/v1 (documentation at /docs)", err=True)
+    click.echo(f"crmkit API on http://{host}:{port}/api/v1 (documentation at /docs), "
+               f"web app at http://{host}:{port}/login", err=True)
     uvicorn.run("crmkit.web.server:application", factory=True, host=host, port=port,
                 workers=workers, log_level="warning", access_log=False,
                 server_header=False)

@@ -1,7 +1,8 @@
 """``create_app(crm)``: the ASGI application of ``crmkit serve`` (Starlette).
 
 Routes: ``/api/v1/...`` (the core's resources and every enabled plugin's endpoints, through
-:class:`crmkit.web.dispatch.Dispatcher`), ``/openapi.json``, ``/docs`` and ``/health``.
+:class:`crmkit.web.dispatch.Dispatcher`), ``/openapi.json``, ``/docs`` and ``/health``; the
+staff web app's pages (``/login``, ``/customers``…, :mod:`crmkit.web.pages`).
 A developer can mount the application inside their own ASGI app::
 
     from starlette.applications import Starlette
@@ -37,6 +38,7 @@ def create_app(crm, *, max_body_bytes: int = MAX_BODY_BYTES, close_crm: bool = F
     when the application shuts down (``crmkit serve`` opens one per worker process);
     otherwise the caller keeps owning it.
     """
+    from .pages import page_routes
     from .resources import core_endpoints
     from .webhooks import webhook_endpoints
 
@@ -87,6 +89,7 @@ def create_app(crm, *, max_body_bytes: int = MAX_BODY_BYTES, close_crm: bool = F
         Route("/docs", docs_page, methods=["GET"]),
         Route("/docs/{name}", docs_asset, methods=["GET"]),
         Route("/api/v1/{path:path}", api, methods=list(METHODS)),
+        *page_routes(crm),
     ]
     app = Starlette(routes=routes, lifespan=lifespan,
                     exception_handlers={HTTPException: http_error})

@@ -16,7 +16,8 @@ PLUGIN = crmkit.PluginInfo(
                 "NPS/CSAT/CES, funnel, Pareto, loyalty ladder, segments, KPIs.",
     payload_keys=("nps", "csat", "ces", "sku", "category"),
     api="AnalyticalAPI",
-    parts=("cli", "config", "settings", "migrations", "tables", "dataservices", "demo", "routes"),
+    parts=("cli", "config", "settings", "migrations", "tables", "dataservices", "demo", "routes",
+           "card"),
 )
 
 

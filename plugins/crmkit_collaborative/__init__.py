@@ -15,7 +15,8 @@ PLUGIN = crmkit.PluginInfo(
     name="collaborative",
     description="Interaction centre: routing rules, work items, team hand-offs, outbound channels.",
     api="CollaborativeAPI",
-    parts=("cli", "config", "settings", "migrations", "tables", "dataservices", "demo", "routes"),
+    parts=("cli", "config", "settings", "migrations", "tables", "dataservices", "demo", "routes",
+           "card"),
 )
 
 

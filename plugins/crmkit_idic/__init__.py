@@ -14,7 +14,8 @@ PLUGIN = crmkit.PluginInfo(
     description="IDIC: duplicate detection, value/needs groups, contact plans, treatments with holdouts.",
     requires=("analytical",),
     api="IdicAPI",
-    parts=("cli", "config", "settings", "migrations", "tables", "dataservices", "demo", "routes"),
+    parts=("cli", "config", "settings", "migrations", "tables", "dataservices", "demo", "routes",
+           "card"),
 )
 
 

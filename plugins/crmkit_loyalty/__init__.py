@@ -17,7 +17,8 @@ PLUGIN = crmkit.PluginInfo(
     description="Loyalty program: points ledger, tiers, rewards, milestones, referral bonuses.",
     payload_keys=("sku", "category", "refund_of"),
     api="LoyaltyAPI",
-    parts=("cli", "config", "settings", "migrations", "tables", "dataservices", "demo", "routes"),
+    parts=("cli", "config", "settings", "migrations", "tables", "dataservices", "demo", "routes",
+           "card"),
 )
 
 

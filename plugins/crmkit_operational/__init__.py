@@ -15,7 +15,8 @@ PLUGIN = crmkit.PluginInfo(
                 "with SLAs, automation rules.",
     payload_keys=("priority",),
     api="OperationalAPI",
-    parts=("cli", "config", "settings", "migrations", "tables", "dataservices", "demo", "routes"),
+    parts=("cli", "config", "settings", "migrations", "tables", "dataservices", "demo", "routes",
+           "card"),
 )
 
 

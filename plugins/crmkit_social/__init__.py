@@ -18,7 +18,8 @@ PLUGIN = crmkit.PluginInfo(
     description="Social CRM: handles, mention import with English and Chinese sentiment, "
                 "engagement, referrals.",
     api="SocialAPI",
-    parts=("cli", "config", "settings", "migrations", "tables", "dataservices", "demo", "routes"),
+    parts=("cli", "config", "settings", "migrations", "tables", "dataservices", "demo", "routes",
+           "card"),
 )
 
 

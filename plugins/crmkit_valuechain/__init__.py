@@ -13,7 +13,7 @@ PLUGIN = crmkit.PluginInfo(
     description="Buttle's CRM value chain: SSCs, intimacy, network, propositions, lifecycle; conditions.",
     requires=("analytical",),
     api="ValueChainAPI",
-    parts=("cli", "config", "migrations", "tables", "dataservices", "demo", "routes"),
+    parts=("cli", "config", "migrations", "tables", "dataservices", "demo", "routes", "card"),
 )
 
 

@@ -20,10 +20,12 @@ PLUGINS_IN_ORDER = sorted(docgen.builtin_plugins(), key=lambda name: name not in
 
 
 def mounted_operations(app) -> set[tuple[str, str]]:
-    """(method, path) of every route the application answers: its own and the API's."""
+    """(method, path) of every route the application answers: its own and the API's (not the
+    web app's pages, which are declared outside the schema)."""
     found = set()
     for route in app.routes:
-        if isinstance(route, Route) and "{path:path}" not in route.path:
+        if (isinstance(route, Route) and route.include_in_schema
+                and "{path:path}" not in route.path):
             found.update((method, route.path) for method in route.methods - {"HEAD"})
     for item in app.state.dispatcher.table():
         found.add((item.endpoint.method, f"/api/v1/{item.path}"))

@@ -1,0 +1,83 @@
+"""Summary cards on the customer 360 page: what each enabled plugin knows about a customer.
+
+A plugin implements ``crmkit_customer_card(crm, principal, customer)`` and returns a
+:class:`Card` (or None: nothing to show for this customer).  The page renders every card in
+an element ``data-panel="<plugin name>"``, with every value shown as text (autoescaped).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import attrs
+
+from ..errors import CRMError
+
+log = logging.getLogger("crmkit.web")
+
+
+def _rows(value: Any) -> tuple[tuple[str, str], ...]:
+    rows = []
+    for row in value:
+        label, shown = row
+        rows.append((str(label), "" if shown is None else str(shown)))
+    return tuple(rows)
+
+
+@attrs.frozen
+class Card:
+    """One plugin's summary of a customer: a title and rows of (label, value), shown as text.
+
+    ``rows`` values are converted to text (None shows empty); ``note`` is an optional line
+    under the rows (``"not a loyalty member"``).
+    """
+
+    title: str = attrs.field(converter=str)
+    rows: tuple[tuple[str, str], ...] = attrs.field(converter=_rows, factory=tuple)
+    note: str | None = None
+
+
+@attrs.frozen
+class ShownCard:
+    """A card as the 360 page shows it: the plugin it comes from, and its card or the
+    problem that kept it from being drawn."""
+
+    plugin: str
+    card: Card | None
+    problem: str | None = None
+
+
+def customer_cards(crm, principal, customer: dict[str, Any]) -> list[ShownCard]:
+    """Every enabled plugin's card for ``customer`` (the customer document as the principal
+    may see it), in plugin order.
+
+    A plugin's card is asked for only when the principal holds ``<plugin>.read`` (on this
+    customer); a plugin that fails, or returns something that is not a :class:`Card`,
+    gets a card saying so (its error logged) and the other cards are still shown.
+    """
+    shown = []
+    for name, _, _ in crm.hooks.impls("crmkit_customer_card"):
+        if not crm.auth.allowed(principal, f"{name}.read", customer):
+            continue
+        try:
+            card = crm.hooks.call_one(name, "crmkit_customer_card", None, crm=crm,
+                                      principal=principal, customer=customer)
+        except CRMError as exc:
+            log.error("plugin %r: its customer card failed: %s", name, exc)
+            shown.append(ShownCard(name, None, "this card could not be shown (the server "
+                                               "logged why)"))
+            continue
+        if card is None:
+            continue
+        if not isinstance(card, Card):
+            log.error("plugin %r: crmkit_customer_card returned %s, not a crmkit.plugin.Card",
+                      name, type(card).__name__)
+            shown.append(ShownCard(name, None, "this card could not be shown (the server "
+                                               "logged why)"))
+            continue
+        shown.append(ShownCard(name, card))
+    return shown
+
+
+__all__ = ["Card", "ShownCard", "customer_cards"]

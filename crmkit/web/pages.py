@@ -1,0 +1,283 @@
+"""The staff web app: server-rendered pages (Jinja2, autoescaped) beside the JSON API.
+
+``/login`` and sign-out, ``/customers?q=`` (the API's own search handler) and the customer
+360 ``/customers/{external_id}`` (profile, consent, timeline, one card per enabled plugin).
+A signed session cookie (:mod:`crmkit.web.session`) names the staff member; every page
+checks the same permissions as the API (``crm.auth``) and masks personal data the same way;
+every POST must carry the session's CSRF token (403 and nothing changed otherwise).
+"""
+
+from __future__ import annotations
+
+import functools
+import urllib.parse
+from pathlib import Path
+from typing import Any, Callable
+
+import jinja2
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, RedirectResponse, Response
+from starlette.routing import BaseRoute, Mount, Route
+from starlette.staticfiles import StaticFiles
+
+from ..errors import (ConfigError, NotFound, PermissionDenied, Unauthenticated,
+                      ValidationError)
+from ..models import jsonable
+from . import resources, session as sessions
+from .cards import customer_cards
+from .endpoints import Call
+
+HERE = Path(__file__).resolve().parent
+TIMELINE_WINDOW = 200
+"""How many of a customer's newest timeline entries the 360 page reads (then filters)."""
+SEARCH_PAGE = 50
+"""How many customers one search page lists."""
+MAX_FORM_BYTES = 65_536
+"""The largest form body a page accepts."""
+
+
+@functools.cache
+def templates() -> jinja2.Environment:
+    """The web app's templates (in the package), every value autoescaped."""
+    return jinja2.Environment(loader=jinja2.FileSystemLoader(HERE / "templates"),
+                              autoescape=True, undefined=jinja2.StrictUndefined)
+
+
+def signed_in(handler: Callable) -> Callable:
+    """Run a page handler for a signed-in member (else redirect to /login) in a worker
+    thread, answering crmkit errors with an error page of the API's status."""
+
+    async def page(self, request: Request) -> Response:
+        principal = await run_in_threadpool(self.principal, request)
+        if principal is None:
+            root = request.scope.get("root_path", "")
+            wanted = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+            if request.method != "GET":
+                return self.refused(request, 403, CSRF_REFUSED)
+            return RedirectResponse(
+                f"{root}/login?{urllib.parse.urlencode({'next': wanted})}", 303)
+        form = None
+        if request.method == "POST":
+            form = await self.form(request)
+            if form is None or not sessions.csrf_ok(self.session(request),
+                                                    form.get(sessions.CSRF_FIELD)):
+                return self.refused(request, 403, CSRF_REFUSED, principal)
+        try:
+            return await run_in_threadpool(handler, self, request, principal, form)
+        except PermissionDenied as exc:
+            return self.refused(request, 403, str(exc), principal)
+        except NotFound as exc:
+            return self.refused(request, 404, str(exc), principal)
+        except ConfigError as exc:
+            return self.refused(request, 500, str(exc), principal)
+
+    return page
+
+
+class Pages:
+    """The page handlers of one CRM's web app."""
+
+    def __init__(self, crm):
+        self.crm = crm
+        self._key: bytes | None = None
+
+    # -- plumbing ----------------------------------------------------------------------
+
+    def key(self) -> bytes:
+        if self._key is None:
+            self._key = sessions.session_key(self.crm)
+        return self._key
+
+    def session(self, request: Request) -> dict[str, Any] | None:
+        return sessions.unsign(self.key(), request.cookies.get(sessions.COOKIE))
+
+    def render(self, request: Request, name: str, status: int = 200,
+               session: dict[str, Any] | None = None, principal=None, **values: Any
+               ) -> HTMLResponse:
+        """The page ``name`` with the session's CSRF token, the signed-in principal and
+        ``values``; sets the cookie when ``session`` is new."""
+        current = self.session(request)
+        fresh = session is not None and session != current
+        session = session or current or sessions.new_session(None, self.crm.clock.now())
+        html = templates().get_template(name).render(
+            root=request.scope.get("root_path", ""), csrf=session["csrf"],
+            csrf_field=sessions.CSRF_FIELD, principal=principal, **values)
+        response = HTMLResponse(html, status)
+        if fresh or current is None:
+            self.set_cookie(request, response, session)
+        response.headers["Cache-Control"] = "no-store"
+        return response
+
+    def set_cookie(self, request: Request, response: Response, session: dict[str, Any]) -> None:
+        response.set_cookie(sessions.COOKIE, sessions.sign(self.key(), session),
+                            max_age=int(sessions.MAX_AGE.total_seconds()),
+                            path=request.scope.get("root_path", "") or "/", httponly=True,
+                            samesite="lax", secure=request.url.scheme == "https")
+
+    def principal(self, request: Request):
+        """The signed-in staff member's Principal, or None (no, expired or forged session,
+        a member no longer active, or whose password changed since they signed in)."""
+        session = self.session(request)
+        handle = sessions.signed_in_handle(session, self.crm.clock.now())
+        if handle is None or session.get("password") != sessions.password_mark(self.crm, handle):
+            return None
+        try:
+            return self.crm.auth.principal(handle)
+        except Unauthenticated:
+            return None
+
+    async def form(self, request: Request) -> dict[str, str] | None:
+        """The URL-encoded form of a POST (first value of each field); None when too large."""
+        body = b""
+        async for chunk in request.stream():
+            body += chunk
+            if len(body) > MAX_FORM_BYTES:
+                return None
+        pairs = urllib.parse.parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True)
+        fields: dict[str, str] = {}
+        for name, value in pairs:
+            fields.setdefault(name, value)
+        return fields
+
+    def refused(self, request: Request, status: int, message: str, principal=None
+                ) -> HTMLResponse:
+        return self.render(request, "error.html", status, principal=principal,
+                           code=status, message=message)
+
+    # -- pages -------------------------------------------------------------------------
+
+    async def login_page(self, request: Request) -> Response:
+        return self.render(request, "login.html", next=_local(request.query_params.get("next")),
+                           error=None, username="")
+
+    async def login(self, request: Request) -> Response:
+        form = await self.form(request)
+        session = self.session(request)
+        if form is None or not sessions.csrf_ok(session, form.get(sessions.CSRF_FIELD)):
+            return self.refused(request, 403, CSRF_REFUSED)
+        target = _local(form.get("next")) or f"{request.scope.get('root_path', '')}/customers"
+        try:
+            principal = await run_in_threadpool(self.crm.auth.authenticate_password,
+                                                form.get("username", ""),
+                                                form.get("password", ""))
+        except Unauthenticated as exc:
+            return self.render(request, "login.html", 401, next=_local(form.get("next")),
+                               error=str(exc), username=form.get("username", ""))
+        mark = await run_in_threadpool(sessions.password_mark, self.crm, principal.handle)
+        response = RedirectResponse(target, 303)
+        self.set_cookie(request, response,
+                        sessions.new_session(principal.handle, self.crm.clock.now(), mark))
+        return response
+
+    async def logout(self, request: Request) -> Response:
+        form = await self.form(request)
+        if form is None or not sessions.csrf_ok(self.session(request),
+                                                form.get(sessions.CSRF_FIELD)):
+            return self.refused(request, 403, CSRF_REFUSED)
+        response = RedirectResponse(f"{request.scope.get('root_path', '')}/login", 303)
+        self.set_cookie(request, response, sessions.new_session(None, self.crm.clock.now()))
+        return response
+
+    async def home(self, request: Request) -> Response:
+        return RedirectResponse(f"{request.scope.get('root_path', '')}/customers", 303)
+
+    @signed_in
+    def customers(self, request: Request, principal, form) -> Response:
+        self.crm.auth.require(principal, "customers.read")
+        q = request.query_params.get("q", "")
+        query: dict[str, Any] = {"limit": SEARCH_PAGE}
+        if q.strip():
+            query["q"] = q
+        error, items = None, []
+        try:
+            items = resources.search_customers(self._call(principal, query))["items"]
+        except ValidationError as exc:
+            error = str(exc)
+        return self.render(request, "customers.html", 422 if error else 200,
+                           principal=principal, q=q, items=items, error=error)
+
+    @signed_in
+    def customer(self, request: Request, principal, form) -> Response:
+        external_id = request.path_params["external_id"]
+        call = self._call(principal, {"limit": TIMELINE_WINDOW}, external_id)
+        document = resources.get_customer(call).body
+        entries = resources.customer_timeline(call)
+        sources = sorted({e["source"] for e in entries})
+        kinds = sorted({e["kind"] for e in entries})
+        source, kind = request.query_params.get("source", ""), request.query_params.get("kind", "")
+        shown = [e for e in entries if (not source or e["source"] == source)
+                 and (not kind or e["kind"] == kind)]
+        consents = []
+        if self.crm.auth.allowed(principal, "customers.pii"):
+            consents = [jsonable(c) for c in self.crm.customers.consents(external_id)]
+        cards = customer_cards(self.crm, principal, document)
+        return self.render(
+            request, "customer.html", principal=principal, customer=document,
+            consents=consents, consents_visible=self.crm.auth.allowed(principal,
+                                                                      "customers.pii"),
+            cards=cards, timeline=shown, sources=sources, kinds=kinds, source=source,
+            kind=kind, can_note=self.crm.auth.allowed(principal, "interactions.write"),
+            window=TIMELINE_WINDOW, note_error=None)
+
+    @signed_in
+    def add_note(self, request: Request, principal, form) -> Response:
+        self.crm.auth.require(principal, "interactions.write")
+        call = self._call(principal, {}, request.path_params["external_id"])
+        external_id = resources.get_customer(call).body["external_id"]
+        text = (form or {}).get("note", "").strip()
+        if not text:
+            return self.refused(request, 422, "the note is empty: write the note's text",
+                                principal)
+
+        def write(tx):
+            tx.command = "web POST /customers/{external_id}/notes"
+            self.crm.interactions.record(customer=external_id, occurred_at=tx.now(),
+                                         kind="note", channel="web", payload={"text": text})
+
+        try:
+            self.crm.run_transaction(write, actor=principal.handle)
+        except ValidationError as exc:
+            return self.refused(request, 422, str(exc), principal)
+        root = request.scope.get("root_path", "")
+        return RedirectResponse(f"{root}/customers/{urllib.parse.quote(external_id)}", 303)
+
+    def _call(self, principal, query: dict[str, Any], external_id: str | None = None) -> Call:
+        params = {} if external_id is None else {"external_id": external_id}
+        return Call(self.crm, principal, None, params, query, None)
+
+    # -- routes ------------------------------------------------------------------------
+
+    def routes(self) -> list[BaseRoute]:
+        page = functools.partial(Route, include_in_schema=False)  # pages are not the API
+        return [
+            page("/", self.home, methods=["GET"]),
+            page("/login", self.login_page, methods=["GET"]),
+            page("/login", self.login, methods=["POST"]),
+            page("/logout", self.logout, methods=["POST"]),
+            page("/customers", self.customers, methods=["GET"]),
+            page("/customers/{external_id}", self.customer, methods=["GET"]),
+            page("/customers/{external_id}/notes", self.add_note, methods=["POST"]),
+            Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),
+        ]
+
+
+CSRF_REFUSED = ("refused: this form's security token is missing or out of date (reload the "
+                "page and send the form again); nothing was changed")
+"""The page of a POST without the session's CSRF token (or with another one)."""
+
+
+def _local(target: str | None) -> str | None:
+    """``target`` when it is a path on this site (no scheme, host or ``//``), else None."""
+    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
+        return None
+    return target
+
+
+def page_routes(crm) -> list[BaseRoute]:
+    """The web app's routes for ``crm``."""
+    return Pages(crm).routes()
+
+
+__all__ = ["Pages", "page_routes", "templates", "CSRF_REFUSED", "TIMELINE_WINDOW",
+           "SEARCH_PAGE", "MAX_FORM_BYTES"]

@@ -1,0 +1,28 @@
+"""The analytical card of the customer 360 page: RFM scores and segment, lifecycle stage."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from crmkit.plugin import Card
+
+CENT = Decimal("0.01")
+
+
+def card(crm, principal, customer) -> Card:
+    """The customer's RFM scores and segment (now) and their lifecycle stage."""
+    api = crm.plugin("analytical")
+    external_id = customer["external_id"]
+    customer_id = crm.customers.get(external_id).id
+    rows: list[tuple[str, str]] = []
+    score = next((s for s in api.rfm() if s.customer_id == customer_id), None)
+    if score is None:
+        rows.append(("RFM", "no purchase yet"))
+    else:
+        rows.append(("RFM segment", score.segment))
+        rows.append(("RFM scores", f"R{score.r} F{score.f} M{score.m}"))
+        rows.append(("Last purchase", f"{score.recency_days} days ago"))
+        rows.append(("Purchases", str(score.frequency)))
+        rows.append(("Spend", str(score.monetary.quantize(CENT))))
+    rows.append(("Lifecycle stage", api.lifecycle_stages().get(customer_id, "—")))
+    return Card("Analytics", rows)

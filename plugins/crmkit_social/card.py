@@ -1,0 +1,35 @@
+"""The social card of the customer 360 page: linked handles and the sentiment of mentions."""
+
+from __future__ import annotations
+
+import collections
+
+from crmkit.plugin import Card
+
+RECENT_MENTIONS = 50
+"""How many of the customer's newest mentions the sentiment counts cover."""
+
+
+def card(crm, principal, customer) -> Card:
+    """Linked handles (shown to roles that see personal data) and the sentiment labels of
+    the customer's newest mentions."""
+    api = crm.plugin("social")
+    external_id = customer["external_id"]
+    rows: list[tuple[str, str]] = []
+    identities = api.identities(external_id)
+    if crm.auth.allowed(principal, "customers.pii"):
+        for identity in identities:
+            rows.append((identity["platform"], identity["handle"]))
+    else:
+        rows.append(("Handles", f"{len(identities)} linked (hidden: personal data)"))
+    mentions = api.mentions(customer=external_id, limit=RECENT_MENTIONS)
+    labels = collections.Counter(m.label for m in mentions)
+    rows.append(("Mentions", str(len(mentions)) + (f" (newest {RECENT_MENTIONS})"
+                                                    if len(mentions) == RECENT_MENTIONS else "")))
+    for label, count in sorted(labels.items(), key=lambda item: (-item[1], str(item[0]))):
+        rows.append((f"Sentiment: {label or 'unscored'}", str(count)))
+    if mentions:
+        newest = mentions[0]
+        rows.append(("Latest mention", f"{newest.posted_at:%Y-%m-%d} on {newest.platform}, "
+                                       f"{newest.label or 'unscored'}"))
+    return Card("Social", rows)

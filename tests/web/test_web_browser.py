@@ -1,0 +1,165 @@
+"""The staff web app in a real headless Chromium (Selenium, the system's chromedriver).
+
+A ``crmkit demo`` database (50 customers, 3 interactions each on average: the full demo of
+3,000 customers takes minutes on a shared machine) with every built-in plugin enabled is
+served by a real ``crmkit serve`` on 127.0.0.1; the browser signs in from the keyboard,
+searches, opens a customer 360 whose cards come from every plugin implementing
+``crmkit_customer_card``, checks it at phone width, and signs out.  Screenshots of the 360
+(desktop and phone width) are saved under ``artifacts/web/`` (git-ignored; the directory
+``CRMKIT_ARTIFACTS`` names instead, when set).
+
+The test skips when Chromium or chromedriver is missing, except under ``CI=true``, where a
+missing browser fails it.  SQLite only (the HTTP-level tests cover PostgreSQL).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from crmkit import CRM
+from web_support import Served, free_port
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+CHROMEDRIVER = shutil.which("chromedriver") or "/usr/bin/chromedriver"
+NOW = "2026-03-02T10:00:00+00:00"
+"""The demo's and the server's clock (CRMKIT_NOW): the pages show the same data every run."""
+PASSWORD = "correct horse battery"
+SCRIPT_NAME = "<script>window.pwned=1</script>Zed"
+CARD_PLUGINS = {"operational", "loyalty", "analytical", "collaborative", "social", "idic",
+                "valuechain"}
+"""The built-in plugins with a customer card."""
+ROOT = Path(__file__).resolve().parents[2]
+ARTIFACTS = Path(os.environ.get("CRMKIT_ARTIFACTS") or ROOT / "artifacts") / "web"
+WAIT_SECONDS = 30
+"""Deadline for a page element to appear (a deadline, not a wait)."""
+
+
+def browser_available() -> bool:
+    return all(os.access(path, os.X_OK) for path in (CHROMIUM, CHROMEDRIVER))
+
+
+@pytest.fixture
+def browser():
+    """A headless Chromium driven through the system's chromedriver (nothing downloaded)."""
+    if not browser_available():
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"Chromium ({CHROMIUM}) and chromedriver ({CHROMEDRIVER}) are needed "
+                        "under CI=true: apt-get install chromium chromium-driver")
+        pytest.skip("Chromium or chromedriver is not installed (apt-get install chromium "
+                    "chromium-driver)")
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for argument in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage",
+                     "--disable-gpu", "--window-size=1280,1000", "--lang=en-GB"):
+        options.add_argument(argument)
+    driver = webdriver.Chrome(service=Service(executable_path=CHROMEDRIVER), options=options)
+    yield driver
+    driver.quit()
+
+
+@pytest.fixture
+def demo_server(tmp_path):
+    """``crmkit demo`` (small) on SQLite, staff member ana's password set, a customer whose
+    name is a script, served by ``crmkit serve``."""
+    url = f"sqlite:///{tmp_path / 'demo.db'}"
+    crmkit = str(Path(sys.executable).parent / "crmkit")
+    env = dict(os.environ, CRMKIT_NOW=NOW)
+    made = subprocess.run([crmkit, "--db", url, "demo", "--customers", "50",
+                           "--interactions-per-customer", "3"], cwd=tmp_path, env=env,
+                          capture_output=True, text=True)
+    assert made.returncode == 0, made.stderr
+    set_password = subprocess.run([crmkit, "--db", url, "staff", "password", "ana"],
+                                  input=PASSWORD + "\n", env=env, capture_output=True,
+                                  text=True)
+    assert set_password.returncode == 0, set_password.stderr
+    with CRM.open(url) as crm:
+        crm.customers.add("X1", SCRIPT_NAME, email="zed@example.com")
+    port = free_port()
+    log = tmp_path / "serve.log"
+    with log.open("wb") as sink:
+        process = subprocess.Popen([crmkit, "--db", url, "serve", "--port", str(port)],
+                                   stdout=sink, stderr=subprocess.STDOUT, env=env, cwd=tmp_path)
+    server = Served(url, process, port, log, {}, None)
+    try:
+        server.wait_ready()
+        yield server
+    finally:
+        server.stop()
+
+
+def test_sign_in_search_open_a_360_with_every_card_and_sign_out(browser, demo_server):
+    from selenium.common.exceptions import NoAlertPresentException
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
+    from selenium.webdriver.support import expected_conditions as ec
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    wait = WebDriverWait(browser, WAIT_SECONDS)
+    with CRM.open(demo_server.crm_url) as crm:
+        with crm.read() as conn:
+            crm.refresh_plugins(conn)
+        carded = {name for name, _, _ in crm.hooks.impls("crmkit_customer_card")}
+        target = crm.plugin("operational").cases()[0]["customer"]
+    assert carded == CARD_PLUGINS
+
+    browser.get(demo_server.url + "/customers")  # not signed in: sent to the sign-in form
+    wait.until(ec.presence_of_element_located((By.ID, "username")))
+    assert "/login?next=%2Fcustomers" in browser.current_url
+    browser.find_element(By.ID, "username").send_keys("ana")
+    browser.find_element(By.ID, "password").send_keys(PASSWORD + Keys.ENTER)  # keyboard only
+    search = wait.until(ec.presence_of_element_located((By.ID, "q")))
+    assert browser.find_element(By.CSS_SELECTOR, "[data-who]").text == "ana"
+
+    search.send_keys("Zed" + Keys.ENTER)
+    wait.until(ec.staleness_of(search))  # the results page replaced the unfiltered list
+    row = wait.until(ec.presence_of_element_located((By.CSS_SELECTOR, '[data-customer="X1"]')))
+    assert row.find_element(By.TAG_NAME, "a").text == SCRIPT_NAME  # shown as text
+    row.find_element(By.TAG_NAME, "a").click()
+    name = wait.until(ec.presence_of_element_located((By.CSS_SELECTOR, "[data-customer-name]")))
+    assert name.text == SCRIPT_NAME
+    assert browser.execute_script("return window.pwned === undefined")
+    with pytest.raises(NoAlertPresentException):
+        browser.switch_to.alert.text
+
+    search = browser.find_element(By.CSS_SELECTOR, "header a.brand")
+    search.click()
+    box = wait.until(ec.presence_of_element_located((By.ID, "q")))
+    box.send_keys(target + Keys.ENTER)
+    wait.until(ec.staleness_of(box))
+    wait.until(ec.presence_of_element_located(
+        (By.CSS_SELECTOR, f'[data-customer="{target}"] a'))).click()
+    wait.until(ec.presence_of_element_located((By.CSS_SELECTOR, '[data-panel="operational"]')))
+    panels = {e.get_attribute("data-panel")
+              for e in browser.find_elements(By.CSS_SELECTOR, "[data-panel]")}
+    assert panels == CARD_PLUGINS | {"profile", "consent"}
+    operational = browser.find_element(By.CSS_SELECTOR, '[data-panel="operational"]').text
+    assert "Case #" in operational and ("due" in operational or "breached" in operational)
+    unlabelled = browser.execute_script("""
+        return [...document.querySelectorAll('input, select, textarea')]
+          .filter(e => e.type !== 'hidden' && !(e.labels && e.labels.length))
+          .map(e => e.name);""")
+    assert unlabelled == []
+
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    assert browser.save_screenshot(str(ARTIFACTS / "customer-360-desktop.png"))
+    browser.set_window_size(390, 1600)
+    wait.until(lambda driver: driver.execute_script("return window.innerWidth") <= 400)
+    assert browser.execute_script(
+        "return document.documentElement.scrollWidth <= window.innerWidth")  # no sideways scroll
+    assert browser.save_screenshot(str(ARTIFACTS / "customer-360-phone.png"))
+    browser.set_window_size(1280, 1000)
+
+    browser.find_element(By.CSS_SELECTOR, ".signout button").click()
+    wait.until(ec.presence_of_element_located((By.ID, "username")))
+    browser.get(demo_server.url + "/customers")
+    wait.until(ec.presence_of_element_located((By.ID, "username")))
+    assert "/login" in browser.current_url

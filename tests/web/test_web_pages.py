@@ -1,0 +1,335 @@
+"""The staff web app over HTTP (no browser): sign-in, CSRF, permissions, masking, no XSS.
+
+Every test runs against a real ``crmkit serve`` process (``served``) on SQLite and on
+PostgreSQL; the browser tests are in test_web_browser.py.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+
+import httpx
+import pytest
+
+from crmkit.auth import MAX_FAILED_SIGN_INS, SIGN_IN_REFUSED
+from crmkit.web.pages import CSRF_REFUSED
+
+PASSWORD = "correct horse battery"
+SCRIPT_NAME = "<script>alert('x')</script> Ann"
+
+
+def add_member(server, handle: str, role: str) -> None:
+    """A staff member with ``role`` and the password :data:`PASSWORD`."""
+    server.token(handle, role=role)
+    with server.open() as crm:
+        crm.staff.set_password(handle, PASSWORD)
+
+
+def csrf(page: httpx.Response) -> str:
+    return re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)
+
+
+def sign_in(server, handle: str, password: str = PASSWORD) -> tuple[httpx.Client, httpx.Response]:
+    client = server.client()
+    token = csrf(client.get("/login"))
+    answer = client.post("/login", data={"csrf_token": token, "username": handle,
+                                         "password": password})
+    return client, answer
+
+
+@pytest.fixture
+def shop(served):
+    """A served CRM with loyalty enabled, customer C1 whose name is a script (with one
+    purchase and a note holding a script), and members ann (agent) and vic (viewer)."""
+    server = served(plugins=["loyalty"])
+    with server.open() as crm:
+        crm.customers.add("C1", SCRIPT_NAME, email="ann@example.com", phone="+442079460000")
+        crm.interactions.record("C1", crm.clock.now(), kind="purchase", amount="12.50")
+        crm.interactions.record("C1", crm.clock.now(), kind="note",
+                                payload={"text": "<img src=x onerror=alert(2)>"})
+    add_member(server, "ann", "agent")
+    add_member(server, "vic", "viewer")
+    return server
+
+
+def test_sign_in_search_and_the_360_show_a_script_in_a_name_as_text(shop):
+    client, answer = sign_in(shop, "ann")
+    assert (answer.status_code, answer.headers["location"]) == (303, "/customers")
+    cookie = answer.headers["set-cookie"]
+    assert "HttpOnly" in cookie and "SameSite=lax" in cookie and "Secure" not in cookie
+    for page in (client.get("/customers", params={"q": "ann"}), client.get("/customers/C1")):
+        assert page.status_code == 200
+        assert "<script>alert" not in page.text and "<img src=x" not in page.text
+        assert "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt; Ann" in page.text
+        assert "ann@example.com" in page.text
+    page = client.get("/customers/C1")
+    assert "&lt;img src=x onerror=alert(2)&gt;" in page.text  # the note, in the timeline
+    assert 'data-panel="loyalty"' in page.text
+    assert "<dt>Tier</dt><dd>bronze</dd><dt>Balance</dt><dd>12 points</dd>" in page.text
+    purchases = client.get("/customers/C1", params={"kind": "purchase"}).text
+    assert 'data-kind="purchase"' in purchases and 'data-kind="note"' not in purchases
+
+
+def test_a_post_without_the_csrf_token_or_with_another_one_is_refused(shop):
+    client, _ = sign_in(shop, "ann")
+    page = client.get("/customers/C1")
+    for token in (None, "forged", csrf(shop.client().get("/login"))):
+        data = {"note": "sneaky"} | ({"csrf_token": token} if token else {})
+        answer = client.post("/customers/C1/notes", data=data)
+        assert answer.status_code == 403
+        assert "nothing was changed" in answer.text
+    assert client.post("/customers/C1/notes", data={"csrf_token": csrf(page), "note": "ok"}
+                       ).status_code == 303
+    with shop.open() as crm:
+        notes = [i.payload for i in crm.interactions.list(customer="C1", kind="note")]
+    assert sorted(n["text"] for n in notes) == ["<img src=x onerror=alert(2)>", "ok"]
+    cross_site = shop.client().post("/login", data={"username": "ann", "password": PASSWORD})
+    assert cross_site.status_code == 403 and CSRF_REFUSED.split(":")[0] in cross_site.text
+
+
+def test_a_viewer_sees_masked_data_no_note_form_and_a_forged_post_is_refused(shop):
+    client, _ = sign_in(shop, "vic")
+    page = client.get("/customers/C1")
+    assert page.status_code == 200
+    assert "ann@example.com" not in page.text and "+442079460000" not in page.text
+    assert "Ann" not in page.text and "***" in page.text
+    assert 'action="/customers/C1/notes"' not in page.text
+    found = client.get("/customers", params={"q": "C1"})
+    assert "C1" in found.text and "ann@example.com" not in found.text
+    answer = client.post("/customers/C1/notes", data={"csrf_token": csrf(page), "note": "x"})
+    assert answer.status_code == 403 and "interactions.write" in answer.text
+    with shop.open() as crm:
+        assert len(crm.interactions.list(customer="C1", kind="note")) == 1
+
+
+def test_repeated_failures_lock_the_handle_with_auth_s_message(shop):
+    for _ in range(MAX_FAILED_SIGN_INS):
+        _, answer = sign_in(shop, "ann", "wrong password!")
+        assert answer.status_code == 401
+        assert SIGN_IN_REFUSED.replace("'", "&#39;") in answer.text
+    _, answer = sign_in(shop, "ann")
+    assert answer.status_code == 401  # the right password, but locked
+    assert SIGN_IN_REFUSED.replace("'", "&#39;") in answer.text
+    assert "location" not in answer.headers
+
+
+def test_pages_need_a_valid_session_and_sign_out_ends_it(shop):
+    anonymous = shop.client()
+    answer = anonymous.get("/customers/C1")
+    assert (answer.status_code, answer.headers["location"]) == (
+        303, "/login?next=%2Fcustomers%2FC1")
+    client, _ = sign_in(shop, "ann")
+    cookie = client.cookies["crmkit_session"]
+    body, mac = cookie.split(".")
+    forged = shop.client(cookies={"crmkit_session": body + "." + mac[::-1]})
+    assert forged.get("/customers").status_code == 303
+    page = client.get("/customers")
+    assert client.post("/logout", data={"csrf_token": csrf(page)}).status_code == 303
+    assert client.get("/customers").status_code == 303
+
+
+def test_sign_in_goes_back_only_to_a_page_of_this_site(shop):
+    client = shop.client()
+    token = csrf(client.get("/login"))
+    for target, expected in (("/customers/C1", "/customers/C1"), ("//evil.example/x", "/customers"),
+                             ("https://evil.example/", "/customers")):
+        answer = client.post("/login", data={"csrf_token": token, "username": "ann",
+                                             "password": PASSWORD, "next": target})
+        assert answer.headers["location"] == expected
+        token = csrf(client.get("/login"))
+
+
+def test_the_cookie_is_secure_over_https_and_signed_with_one_key_per_database(api):
+    from crmkit import tables
+    from sqlalchemy import func, select
+
+    client = api.client()
+    secure = client.get("https://testserver/login").headers["set-cookie"]
+    plain = client.get("http://testserver/login").headers["set-cookie"]  # not sent back on http
+    assert "Secure" not in plain and "Secure" in secure and "HttpOnly" in secure
+    with api.crm.read() as conn:
+        keys = conn.execute(select(func.count()).select_from(tables.settings)
+                            .where(tables.settings.c.name == "web_session_key")).scalar()
+    assert keys == 1
+
+
+def test_a_failing_card_is_shown_as_such_and_the_rest_of_the_page_renders(served):
+    server = served(plugins=["loyalty", "cardtest"], local_plugins=["crmkit_cardtest"])
+    with server.open() as crm:
+        crm.customers.add_many([{"external_id": e, "name": f"Name {e}"}
+                                for e in ("GOOD", "BAD", "ODD", "NONE")])
+    add_member(server, "ann", "agent")
+    add_member(server, "vic", "viewer")
+    client, _ = sign_in(server, "ann")
+    good = client.get("/customers/GOOD").text
+    assert ('<section class="card" data-panel="cardtest" aria-labelledby="card-cardtest">\n'
+            '  <h2 id="card-cardtest">Test card</h2>') in good
+    assert "<dt>Seen as</dt><dd>Name GOOD</dd><dt>Empty</dt><dd></dd>" in good
+    assert "<p>&lt;b&gt;a note&lt;/b&gt;</p>" in good
+    for broken in ("BAD", "ODD"):
+        page = client.get(f"/customers/{broken}")
+        assert page.status_code == 200
+        assert "this card could not be shown (the server logged why)" in page.text
+        assert 'data-panel="loyalty"' in page.text
+    none = client.get("/customers/NONE").text
+    assert 'data-panel="cardtest"' not in none and 'data-panel="loyalty"' in none
+    log = server.log.read_text()
+    assert "plugin 'cardtest': its customer card failed" in log and "a bug in the card" in log
+    assert "crmkit_customer_card returned dict, not a crmkit.plugin.Card" in log
+    viewer, _ = sign_in(server, "vic")
+    assert "<dt>Seen as</dt><dd>***</dd>" in viewer.get("/customers/GOOD").text
+
+
+def test_changing_the_password_ends_the_sessions_signed_in_before(shop):
+    client, _ = sign_in(shop, "ann")
+    assert client.get("/customers").status_code == 200
+    with shop.open() as crm:
+        crm.staff.set_password("ann", "another long password")
+    answer = client.get("/customers")
+    assert (answer.status_code, answer.headers["location"]) == (303, "/login?next=%2Fcustomers")
+    again, _ = sign_in(shop, "ann", "another long password")
+    assert again.get("/customers").status_code == 200
+
+
+def test_the_analytical_card_shows_rfm_and_the_lifecycle_stage(api, clock):
+    crm = api.crm
+    crm.plugins.enable("analytical")
+    crm.customers.add("C1", "Ann")
+    for days, amount in ((40, "10.25"), (10, "15")):
+        crm.interactions.record("C1", clock.now() - dt.timedelta(days=days), amount=amount)
+    api.token("ann", role="agent")
+    crm.staff.set_password("ann", PASSWORD)
+    client = api.client()
+    token = csrf(client.get("/login"))
+    client.post("/login", data={"csrf_token": token, "username": "ann", "password": PASSWORD})
+    page = client.get("/customers/C1").text
+    card = page[page.index('data-panel="analytical"'):]
+    card = card[:card.index("</section>")]
+    assert "<dt>Last purchase</dt><dd>10 days ago</dd><dt>Purchases</dt><dd>2</dd>" in card
+    assert "<dt>Spend</dt><dd>25.25</dd>" in card  # to the cent
+    segment = crm.plugin("analytical").rfm()[0].segment
+    assert f"<dt>RFM segment</dt><dd>{segment}</dd>" in card.replace("&#39;", "'")
+    stage = crm.plugin("analytical").lifecycle_stages()[crm.customers.get("C1").id]
+    assert f"<dt>Lifecycle stage</dt><dd>{stage}</dd>" in card
+
+
+def test_the_operational_card_shows_tasks_opportunities_and_cases_with_their_sla(api, clock):
+    crm = api.crm
+    crm.plugins.enable("operational")
+    crm.customers.add("C1", "Ann")
+    operational = crm.plugin("operational")
+    operational.create_task("C1", "call back", None, clock.now() - dt.timedelta(hours=1))
+    operational.create_task("C1", "send offer", None, clock.now() + dt.timedelta(days=1))
+    operational.create_opportunity("C1", "Renewal", "1200", "EUR")
+    case = operational.open_case("C1", "<b>broken</b> printer", "high")
+    due = operational.case(case)["first_response_due"]
+    api.token("ann", role="agent")
+    crm.staff.set_password("ann", PASSWORD)
+    client = api.client()
+    token = csrf(client.get("/login"))
+    client.post("/login", data={"csrf_token": token, "username": "ann", "password": PASSWORD})
+    page = client.get("/customers/C1").text
+    card = page[page.index('data-panel="operational"'):]
+    card = card[:card.index("</section>")]
+    assert "<dt>Open opportunities</dt><dd>1 (1200.00 EUR)</dd>" in card
+    assert "<dt>Open tasks</dt><dd>2 (1 overdue)</dd>" in card
+    assert (f"<dt>Case #{case}</dt><dd>&lt;b&gt;broken&lt;/b&gt; printer — open, high, "
+            f"first response due {due:%Y-%m-%d %H:%M} UTC</dd>") in card
+    clock.set(due + dt.timedelta(minutes=1))
+    card = client.get("/customers/C1").text
+    assert f"printer — open, high, SLA breached</dd>" in card
+
+
+def test_the_social_card_hides_handles_from_a_viewer(api):
+    crm = api.crm
+    crm.plugins.enable("social")
+    crm.customers.add("C1", "Ann")
+    crm.plugin("social").link_handle("C1", "twitter", "@Ann_Smith")
+    for handle, role in (("ann", "agent"), ("vic", "viewer")):
+        api.token(handle, role=role)
+        crm.staff.set_password(handle, PASSWORD)
+    client = api.client()
+    shown = {}
+    for handle in ("ann", "vic"):
+        token = csrf(client.get("/login"))
+        client.post("/login", data={"csrf_token": token, "username": handle,
+                                    "password": PASSWORD})
+        page = client.get("/customers/C1").text
+        card = page[page.index('data-panel="social"'):]
+        shown[handle] = card[:card.index("</section>")]
+    linked = crm.plugin("social").identities("C1")[0]["handle"]
+    assert f"<dt>twitter</dt><dd>{linked}</dd>" in shown["ann"]
+    assert linked not in shown["vic"]
+    assert "<dt>Handles</dt><dd>1 linked (hidden: personal data)</dd>" in shown["vic"]
+    assert "<dt>Mentions</dt><dd>0</dd>" in shown["vic"]
+
+
+def test_the_loyalty_card_shows_the_points_expiring_within_30_days(api, clock):
+    crm = api.crm
+    crm.plugins.enable("loyalty")
+    crm.customers.add("C1", "Ann")
+    crm.interactions.record("C1", clock.now() - dt.timedelta(days=340), amount="20")
+    loyalty = crm.plugin("loyalty")
+    early = loyalty.balance("C1")
+    crm.interactions.record("C1", clock.now() - dt.timedelta(days=1), amount="50")
+    expires = loyalty.statement("C1")[0].expires_at
+    assert early > 0 and clock.now() < expires < clock.now() + dt.timedelta(days=30)
+    api.token("ann", role="agent")
+    crm.staff.set_password("ann", PASSWORD)
+    client = api.client()
+    token = csrf(client.get("/login"))
+    client.post("/login", data={"csrf_token": token, "username": "ann", "password": PASSWORD})
+    page = client.get("/customers/C1").text
+    assert (f"<dt>Balance</dt><dd>{loyalty.balance('C1')} points</dd>" in page)
+    assert (f"<dt>Expiring in 30 days</dt><dd>{early} points (first on {expires:%Y-%m-%d})"
+            "</dd>") in page
+
+
+def test_the_valuechain_and_idic_cards(api):
+    crm = api.crm
+    for name in ("analytical", "idic", "valuechain"):
+        crm.plugins.enable(name)
+    crm.customers.add_many([{"external_id": "C1", "name": "Ann", "email": "ann@example.com"},
+                            {"external_id": "C2", "name": "Bo"}])
+    crm.plugin("valuechain").mark_ssc("C1", ["benchmark"], note="reference <customer>")
+    api.token("ann", role="agent")
+    crm.staff.set_password("ann", PASSWORD)
+    client = api.client()
+    token = csrf(client.get("/login"))
+    client.post("/login", data={"csrf_token": token, "username": "ann", "password": PASSWORD})
+    marked, plain = client.get("/customers/C1").text, client.get("/customers/C2").text
+    ssc = next(s for s in crm.plugin("valuechain").sscs() if s.customer == "C1")
+    assert (f"<dt>Strategically significant</dt><dd>✓ yes, since {ssc.marked_at:%Y-%m-%d}</dd>"
+            f"<dt>Group</dt><dd>{ssc.group}</dd><dt>Reasons</dt><dd>benchmark</dd>"
+            "<dt>Note</dt><dd>reference &lt;customer&gt;</dd>") in marked
+    assert "<dt>Strategically significant</dt><dd>✗ no</dd>" in plain
+    progress = crm.plugin("idic").progress("C1")
+    assert f"<dt>Progress</dt><dd>{progress.score} of 4 steps</dd>" in marked
+    assert f"<dt>Identified</dt><dd>{'✓ yes' if progress.identified else '✗ no'}</dd>" in marked
+    assert "<dt>Value group</dt><dd>not differentiated yet</dd>" in marked
+
+
+def test_the_collaborative_card_shows_channel_and_consent_to_roles_that_see_personal_data(api):
+    crm = api.crm
+    crm.plugins.enable("collaborative")
+    crm.customers.add("C1", "Ann", preferred_channel="email")
+    crm.customers.set_consent("C1", "email", True, "web form")
+    crm.customers.set_consent("C1", "sms", False, "call")
+    for handle, role in (("ann", "agent"), ("vic", "viewer")):
+        api.token(handle, role=role)
+        crm.staff.set_password(handle, PASSWORD)
+    client = api.client()
+    cards = {}
+    for handle in ("ann", "vic"):
+        token = csrf(client.get("/login"))
+        client.post("/login", data={"csrf_token": token, "username": handle,
+                                    "password": PASSWORD})
+        page = client.get("/customers/C1").text
+        card = page[page.index('data-panel="collaborative"'):]
+        cards[handle] = card[:card.index("</section>")]
+    assert ("<dt>Preferred channel</dt><dd>email</dd><dt>Consent: email</dt><dd>granted</dd>"
+            "<dt>Consent: sms</dt><dd>withdrawn</dd><dt>Open work items</dt><dd>0</dd>"
+            ) in cards["ann"]
+    assert ("<dt>Preferred channel</dt><dd>email</dd><dt>Open work items</dt><dd>0</dd>"
+            ) in cards["vic"]
