@@ -106,6 +106,8 @@ _LAZY: dict[str, tuple[str, str]] = {
     "JsonPath": ("crmkit.condition_sql", "JsonPath"),
     # Reading CSV and JSON-lines files.
     "SourceFile": ("crmkit.services.records", "SourceFile"),
+    "ImportReport": ("crmkit.services.importing", "ImportReport"),
+    "ImportRejected": ("crmkit.services.importing", "ImportRejected"),
     "file_format": ("crmkit.services.records", "file_format"),
     "unneutralise": ("crmkit.services.records", "unneutralise"),
     "MAX_LINE_BYTES": ("crmkit.services.records", "MAX_LINE_BYTES"),
@@ -173,6 +175,7 @@ if TYPE_CHECKING:  # pragma: no cover
                          TimelineEntry, WriteResult)
     from .pipeline import raise_problems
     from .sentiment import Sentiment, SentimentAnalyser, detect_language, score_texts
+    from .services.importing import ImportRejected, ImportReport
     from .services.records import MAX_LINE_BYTES, SourceFile, file_format, unneutralise
     from .tables import NAMING, customers, events, interactions, staff
     from .transaction import HookContext, Transaction

@@ -12,7 +12,8 @@ from typing import Any
 
 from sqlalchemy import delete, select
 
-from crmkit.plugin import ConflictError, NotFound, ValidationError, customers, ensure_utc
+from crmkit.plugin import (ConflictError, ImportRejected, ImportReport, NotFound, ValidationError,
+                           customers, ensure_utc)
 
 from . import offers, products, profit
 from .profit import ACQUISITION_REASON
@@ -39,28 +40,28 @@ class CatalogueAPI:
 
     # -- products -------------------------------------------------------------------
 
-    def add_products(self, rows: list[dict[str, Any]]) -> products.ImportReport:
+    def add_products(self, rows: list[dict[str, Any]]) -> ImportReport:
         """Create or update products by SKU; any bad row is one ValidationError, nothing written."""
         labels = [f"row {n}" for n in range(1, len(rows) + 1)]
         return self._write_products("rows", rows, labels, [], skip_invalid=False)
 
     def import_products(self, path: str, fmt: str | None = None, skip_invalid: bool = False
-                        ) -> products.ImportReport:
+                        ) -> ImportReport:
         """Import products from a CSV (header: sku, name, category, list_price, unit_cost,
         active_from, active_to) or JSON Lines file.  Every bad line is reported as
         ``line N: field: problem``; any bad line rejects the file
-        (``products.ImportRejected``, nothing written) unless ``skip_invalid``."""
+        (``ImportRejected``, nothing written) unless ``skip_invalid``."""
         records, labels, problems = products.read_file(
             path, fmt, self.crm.core_config["max_import_bytes"])
         return self._write_products(path, records, labels, problems, skip_invalid)
 
     def _write_products(self, path, records, labels, problems, skip_invalid):
-        report = products.ImportReport(path=path, read=len(records) + len(problems))
+        report = ImportReport(kind="products", path=path, read=len(records) + len(problems))
         rows, bad = products.check_rows(records, labels, problems)
         report.problems = sorted(problems, key=lambda p: int(p[0].rsplit(" ", 1)[-1]))
         report.rejected = len(bad)
         if bad and not skip_invalid:
-            raise products.ImportRejected(report)
+            raise ImportRejected(report)
         with self.crm.transaction() as tx:  # ``rows`` holds the good rows only
             products.upsert(tx.conn, rows, tx.now(), report)
             tx.audit("import", "catalogue_products", os.path.basename(path)[:200],

@@ -5,7 +5,7 @@ from __future__ import annotations
 import attrs
 import click
 
-from crmkit.plugin import (ValidationError, as_of_option, format_option, output,
+from crmkit.plugin import (ImportRejected, ValidationError, as_of_option, format_option, output,
                            output_document, parse_timestamp, pass_state, resolve_as_of)
 
 PRODUCT_COLUMNS = ["sku", "name", "category", "list_price", "unit_cost", "active_from",
@@ -39,7 +39,6 @@ def import_(state, file, file_format, skip_invalid) -> None:
     Example:
       crmkit catalogue import products.csv
     """
-    from .products import ImportRejected
 
     with state.open() as crm:
         try:

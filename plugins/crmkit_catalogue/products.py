@@ -18,7 +18,7 @@ from typing import Any, Iterable
 import attrs
 from sqlalchemy import and_, or_, select
 
-from crmkit.plugin import (NotFound, SourceFile, ValidationError, file_format,
+from crmkit.plugin import (ImportReport, NotFound, SourceFile, ValidationError, file_format,
                            parse_timestamp, to_money, unneutralise)
 
 from .tables import categories, products
@@ -45,34 +45,6 @@ class Product:
         """Whether the product is on sale at ``at``."""
         return ((self.active_from is None or self.active_from <= at)
                 and (self.active_to is None or at < self.active_to))
-
-
-@attrs.define
-class ImportReport:
-    """What a product import did (or, rejected, found)."""
-
-    path: str
-    read: int = 0
-    created: int = 0
-    updated: int = 0
-    unchanged: int = 0
-    rejected: int = 0
-    problems: list[tuple[str, str, str]] = attrs.field(factory=list)
-
-    def summary(self) -> str:
-        """``read R, created C, updated U, unchanged K, rejected X``."""
-        return (f"read {self.read}, created {self.created}, updated {self.updated}, "
-                f"unchanged {self.unchanged}, rejected {self.rejected}")
-
-
-class ImportRejected(ValidationError):
-    """The file has bad rows and ``skip_invalid`` was not given: nothing was written."""
-
-    def __init__(self, report: ImportReport):
-        head = ValidationError.from_problems(list(report.problems))
-        super().__init__(f"{report.path}: {report.rejected} bad row(s), nothing written:\n"
-                         f"{head}", list(report.problems))
-        self.report = report
 
 
 def category_path(value: Any) -> tuple[str | None, str | None]:
