@@ -125,6 +125,26 @@ class SourceFile:
             else:
                 yield from _jsonl_records(handle, progress)
 
+    def read_all(self) -> tuple[list[Any], list[str], list[tuple[str, str, str]]]:
+        """The whole file at once, for a plugin's small imports: the records (a CSV record as
+        ``{column: cell}`` with the spreadsheet-formula escaping undone, so a file written by
+        ``crmkit export`` reads back exactly; a JSON Lines record as its value), their labels
+        (``line N``), and ``(line N, field, problem)`` for each line that is no record."""
+        header = self.header() if self.format == "csv" else None
+        records, labels, problems = [], [], []
+        for record in self.records():
+            where = f"line {record.line}"
+            if record.values is None:
+                field, message = record.problem or ("row", "unreadable")
+                problems.append((where, field, message))
+                continue
+            values = record.values
+            if header is not None:
+                values = {k: unneutralise(v) for k, v in zip(header, values)}
+            records.append(values)
+            labels.append(where)
+        return records, labels, problems
+
 
 _PROGRESS_STEP = 1 << 16
 

@@ -19,7 +19,7 @@ import attrs
 from sqlalchemy import and_, or_, select
 
 from crmkit.plugin import (ImportReport, NotFound, SourceFile, ValidationError, file_format,
-                           parse_timestamp, to_money, unneutralise)
+                           parse_timestamp, to_money)
 
 from .tables import categories, products
 
@@ -135,19 +135,7 @@ def read_file(path: str, fmt: str | None, max_bytes: int | None
                     else f"unknown column(s) {', '.join(unknown)}")
             raise ValidationError(f"{path}: line 1: header: {what} (columns: "
                                   f"{', '.join(FIELDS)}; required: {', '.join(REQUIRED)})")
-    records, labels, problems = [], [], []
-    for record in source.records():
-        where = f"line {record.line}"
-        if record.values is None:
-            field, message = record.problem or ("row", "unreadable")
-            problems.append((where, field, message))
-            continue
-        values = record.values
-        if header is not None:
-            values = {k: unneutralise(v) for k, v in zip(header, values)}
-        records.append(values)
-        labels.append(where)
-    return records, labels, problems
+    return source.read_all()
 
 
 def check_rows(records: Iterable[Any], labels: Iterable[str],

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from crmkit.plugin import SourceFile, file_format, unneutralise
+from crmkit.plugin import SourceFile, file_format
 
 
 def read(path: str, fmt: str | None = None, max_bytes: int | None = None
@@ -14,18 +14,4 @@ def read(path: str, fmt: str | None = None, max_bytes: int | None = None
     CSV cells get the core's spreadsheet-formula escaping undone, so a file
     written by ``crmkit export`` reads back exactly.
     """
-    source = SourceFile(path, file_format(path, fmt), max_bytes)
-    header = source.header() if source.format == "csv" else None
-    records, labels, problems = [], [], []
-    for record in source.records():
-        where = f"line {record.line}"
-        if record.values is None:
-            field, message = record.problem or ("row", "unreadable")
-            problems.append((where, field, message))
-            continue
-        values = record.values
-        if header is not None:  # a CSV record is its cells in header order
-            values = {k: unneutralise(v) for k, v in zip(header, values)}
-        records.append(values)
-        labels.append(where)
-    return records, labels, problems
+    return SourceFile(path, file_format(path, fmt), max_bytes).read_all()

@@ -371,3 +371,14 @@ def test_a_file_rejected_after_rows_were_written_leaves_nothing(counted, tmp_pat
         "read 9000, created 0, updated 0, unchanged 0, rejected 1")
     assert seen["reacted"] == [1_000] * 8               # batches before the bad one were written
     assert counts(crm) == before                        # … and rolled back
+
+
+def test_source_file_read_all_undoes_the_formula_escaping_and_names_bad_lines(tmp_path):
+    from crmkit.plugin import SourceFile
+
+    path = tmp_path / "rows.csv"
+    path.write_text('sku,name\nA-1,"\'=SUM(1)"\nB-2,x,one cell too many\n', encoding="utf-8")
+    records, labels, problems = SourceFile(str(path), "csv").read_all()
+    assert records == [{"sku": "A-1", "name": "=SUM(1)"}]
+    assert labels == ["line 2"]
+    assert [where for where, _field, _message in problems] == ["line 3"]
