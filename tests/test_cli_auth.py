@@ -88,7 +88,8 @@ def test_staff_password_prompts_twice_in_a_terminal(run_cli, crm_url, monkeypatc
     code, out, err = run_cli("staff", "password", "ana",
                              input="first password\nsecond password\n"
                                    "correct horse battery\ncorrect horse battery\n")
-    assert code == 0 and out == "password of ana set\n", err
+    # click 8.1.0's test runner echoes a newline per hidden answer to stdout; later ones do not
+    assert code == 0 and out.strip() == "password of ana set", err
     assert "do not match" in err and "correct horse battery" not in err + out  # not echoed
     with CRM.open(crm_url) as crm:
         assert crm.auth.authenticate_password("ana", "correct horse battery").handle == "ana"
