@@ -12,6 +12,7 @@ import random
 import pytest
 
 from crmkit.devtools.testing import api_client
+from web_support import problem
 
 API = "/api/v1/analytical"
 UTC = dt.timezone.utc
@@ -43,12 +44,6 @@ def viewer(shop):
 def agent(shop):
     with api_client(shop, role="agent") as client:
         yield client
-
-
-def problem(answer, status: int) -> dict:
-    assert answer.status_code == status, answer.text
-    assert answer.headers["content-type"].startswith("application/problem+json")
-    return answer.json()
 
 
 def test_rfm(viewer, shop):

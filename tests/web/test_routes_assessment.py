@@ -10,6 +10,7 @@ import copy
 import pytest
 
 from crmkit.devtools.testing import api_client
+from web_support import problem
 
 API = "/api/v1/assessment"
 NOW = "2025-01-01T12:00:00+00:00"
@@ -41,12 +42,6 @@ def assessing(crm):
 def manager(assessing):
     with api_client(assessing, role="manager") as client:
         yield client
-
-
-def problem(answer, status: int) -> dict:
-    assert answer.status_code == status, answer.text
-    assert answer.headers["content-type"].startswith("application/problem+json")
-    return answer.json()
 
 
 def test_questionnaire(manager):

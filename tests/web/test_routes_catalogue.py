@@ -17,6 +17,7 @@ from sqlalchemy import select
 
 from crmkit.devtools.testing import api_client
 from crmkit.tables import audit_log
+from web_support import problem
 
 API = "/api/v1/catalogue"
 UTC = dt.timezone.utc
@@ -65,12 +66,6 @@ def viewer(shop):
 def agent(shop):
     with api_client(shop, role="agent") as client:
         yield client
-
-
-def problem(answer, status: int) -> dict:
-    assert answer.status_code == status, answer.text
-    assert answer.headers["content-type"].startswith("application/problem+json")
-    return answer.json()
 
 
 def skus(crm) -> list[str]:

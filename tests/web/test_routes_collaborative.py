@@ -11,6 +11,7 @@ from __future__ import annotations
 import pytest
 
 from crmkit.devtools.testing import api_client
+from web_support import problem
 
 API = "/api/v1/collaborative"
 NOW = "2025-01-01T12:00:00+00:00"
@@ -33,12 +34,6 @@ def desk(crm, clock):
 def dee(desk):
     with api_client(desk, handle="dee") as client:
         yield client
-
-
-def problem(answer, status: int) -> dict:
-    assert answer.status_code == status, answer.text
-    assert answer.headers["content-type"].startswith("application/problem+json")
-    return answer.json()
 
 
 def test_a_team_queue_and_one_item(dee, desk):

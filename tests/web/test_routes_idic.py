@@ -14,6 +14,7 @@ from sqlalchemy import select
 
 from crmkit.devtools.testing import api_client
 from crmkit_idic.tables import dialogues
+from web_support import problem
 
 API = "/api/v1/idic"
 NOW = "2025-01-01T12:00:00+00:00"
@@ -40,12 +41,6 @@ def idic(crm):
 def agent(idic):
     with api_client(idic, role="agent") as client:
         yield client
-
-
-def problem(answer, status: int) -> dict:
-    assert answer.status_code == status, answer.text
-    assert answer.headers["content-type"].startswith("application/problem+json")
-    return answer.json()
 
 
 def test_duplicates_and_dismissing_a_pair(agent, idic):

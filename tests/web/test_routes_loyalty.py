@@ -15,6 +15,7 @@ from sqlalchemy import func, select
 
 from crmkit.devtools.testing import api_client
 from crmkit_loyalty.tables import ledger
+from web_support import problem
 
 API = "/api/v1/loyalty"
 PLAIN = {"tiers": [], "milestones": [], "expiry_mode": "none"}
@@ -48,12 +49,6 @@ def manager(shop):
 def ledger_rows(crm) -> int:
     with crm.read() as conn:
         return conn.execute(select(func.count()).select_from(ledger)).scalar_one()
-
-
-def problem(answer, status: int) -> dict:
-    assert answer.status_code == status, answer.text
-    assert answer.headers["content-type"].startswith("application/problem+json")
-    return answer.json()
 
 
 def test_member_and_statement(agent):

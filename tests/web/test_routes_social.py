@@ -10,6 +10,7 @@ from sqlalchemy import func, select
 
 from crmkit.devtools.testing import api_client
 from crmkit_social.tables import mentions
+from web_support import problem
 
 API = "/api/v1/social"
 
@@ -26,12 +27,6 @@ def social(crm):
 def agent(social):
     with api_client(social, role="agent") as client:
         yield client
-
-
-def problem(answer, status: int) -> dict:
-    assert answer.status_code == status, answer.text
-    assert answer.headers["content-type"].startswith("application/problem+json")
-    return answer.json()
 
 
 def stored_mentions(crm) -> int:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import pytest
 
 from crmkit.devtools.testing import api_client
+from web_support import problem
 
 API = "/api/v1/valuechain"
 NOW = "2025-01-01T12:00:00+00:00"
@@ -27,12 +28,6 @@ def chain(crm):
 def manager(chain):
     with api_client(chain, role="manager") as client:
         yield client
-
-
-def problem(answer, status: int) -> dict:
-    assert answer.status_code == status, answer.text
-    assert answer.headers["content-type"].startswith("application/problem+json")
-    return answer.json()
 
 
 def test_sscs_and_the_first_stage(manager, chain):

@@ -238,7 +238,7 @@ def test_the_operational_card_shows_tasks_opportunities_and_cases_with_their_sla
             f"first response due {due:%Y-%m-%d %H:%M} UTC</dd>") in card
     clock.set(due + dt.timedelta(minutes=1))
     card = client.get("/customers/C1").text
-    assert f"printer — open, high, SLA breached</dd>" in card
+    assert "printer — open, high, SLA breached</dd>" in card
 
 
 def test_the_social_card_hides_handles_from_a_viewer(api):

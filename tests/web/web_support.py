@@ -20,6 +20,13 @@ STARTUP_SECONDS = 60
 """How long a server may take to answer /health before the test fails (a deadline, not a wait)."""
 
 
+def problem(answer, status: int) -> dict:
+    """The RFC 9457 problem document of ``answer``, after checking its status and media type."""
+    assert answer.status_code == status, answer.text
+    assert answer.headers["content-type"].startswith("application/problem+json")
+    return answer.json()
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
