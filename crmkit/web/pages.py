@@ -27,6 +27,7 @@ from ..models import jsonable
 from . import resources, session as sessions
 from .cards import customer_cards
 from .endpoints import Call
+from .formatting import FILTERS
 
 HERE = Path(__file__).resolve().parent
 TIMELINE_WINDOW = 200
@@ -39,9 +40,15 @@ MAX_FORM_BYTES = 65_536
 
 @functools.cache
 def templates() -> jinja2.Environment:
-    """The web app's templates (in the package), every value autoescaped."""
-    return jinja2.Environment(loader=jinja2.FileSystemLoader(HERE / "templates"),
-                              autoescape=True, undefined=jinja2.StrictUndefined)
+    """The web app's templates (in the package), every value autoescaped; text is marked
+    for translation (``{{ _("…") }}``, ``{% trans %}``) and formatted by
+    :mod:`crmkit.web.formatting`'s filters."""
+    environment = jinja2.Environment(loader=jinja2.FileSystemLoader(HERE / "templates"),
+                                     autoescape=True, undefined=jinja2.StrictUndefined,
+                                     extensions=["jinja2.ext.i18n"])
+    environment.install_null_translations(newstyle=True)
+    environment.filters.update(FILTERS)
+    return environment
 
 
 def signed_in(handler: Callable) -> Callable:

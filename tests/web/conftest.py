@@ -9,6 +9,11 @@
   (SIGTERM, in-flight requests finish) when the test ends.
 * ``api`` — the same helper on an in-process application (``create_app`` on the ``crm``
   fixture, through httpx's ASGI transport): fast route tests.
+* ``browser`` — a headless Chromium (Selenium, the system's chromedriver); skips when it is
+  not installed, except under ``CI=true`` where that fails the test.
+* ``demo_site`` — a small ``crmkit demo`` database served by a real ``crmkit serve``, once
+  per test process (:mod:`browser_support`): ``demo_site.member("bo", "agent")`` adds a
+  member who can sign in, ``demo_site.sign_in(browser, "bo")`` signs them in.
 """
 
 from __future__ import annotations
@@ -21,6 +26,8 @@ from pathlib import Path
 
 import pytest
 
+from browser_support import (CHROMEDRIVER, CHROMIUM, browser_available,
+                             start_chromium, start_demo_site)
 from web_support import InProcess, Served, free_port, plugin_paths, prepare_database
 
 
@@ -67,3 +74,25 @@ def api(crm):
     helper = InProcess(crm)
     yield helper
     helper.close()
+
+
+@pytest.fixture
+def browser():
+    """A headless Chromium driven through the system's chromedriver (nothing downloaded)."""
+    if not browser_available():
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"Chromium ({CHROMIUM}) and chromedriver ({CHROMEDRIVER}) are needed "
+                        "under CI=true: apt-get install chromium chromium-driver")
+        pytest.skip("Chromium or chromedriver is not installed (apt-get install chromium "
+                    "chromium-driver)")
+    driver = start_chromium()
+    yield driver
+    driver.quit()
+
+
+@pytest.fixture(scope="session")
+def demo_site(tmp_path_factory):
+    """A served small ``crmkit demo`` (SQLite), shared by the browser tests of one process."""
+    site = start_demo_site(tmp_path_factory.mktemp("demo-site"))
+    yield site
+    site.stop()

@@ -1,8 +1,7 @@
 """The staff web app in a real headless Chromium (Selenium, the system's chromedriver).
 
-A ``crmkit demo`` database (50 customers, 3 interactions each on average: the full demo of
-3,000 customers takes minutes on a shared machine) with every built-in plugin enabled is
-served by a real ``crmkit serve`` on 127.0.0.1; the browser signs in from the keyboard,
+A small ``crmkit demo`` database with every built-in plugin enabled is served by a real
+``crmkit serve`` on 127.0.0.1 (the ``demo_site`` fixture); the browser signs in from the keyboard,
 searches, opens a customer 360 whose cards come from every plugin implementing
 ``crmkit_customer_card``, checks it at phone width, and signs out.  Screenshots of the 360
 (desktop and phone width) are saved under ``artifacts/web/`` (git-ignored; the directory
@@ -14,89 +13,17 @@ missing browser fails it.  SQLite only (the HTTP-level tests cover PostgreSQL).
 
 from __future__ import annotations
 
-import os
-import shutil
-import subprocess
-import sys
-from pathlib import Path
-
 import pytest
 
+from browser_support import ARTIFACTS, PASSWORD, SCRIPT_NAME, WAIT_SECONDS
 from crmkit import CRM
-from web_support import Served, free_port
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-CHROMEDRIVER = shutil.which("chromedriver") or "/usr/bin/chromedriver"
-NOW = "2026-03-02T10:00:00+00:00"
-"""The demo's and the server's clock (CRMKIT_NOW): the pages show the same data every run."""
-PASSWORD = "correct horse battery"
-SCRIPT_NAME = "<script>window.pwned=1</script>Zed"
 CARD_PLUGINS = {"operational", "loyalty", "analytical", "collaborative", "social", "idic",
                 "valuechain"}
 """The built-in plugins with a customer card."""
-ROOT = Path(__file__).resolve().parents[2]
-ARTIFACTS = Path(os.environ.get("CRMKIT_ARTIFACTS") or ROOT / "artifacts") / "web"
-WAIT_SECONDS = 30
-"""Deadline for a page element to appear (a deadline, not a wait)."""
 
 
-def browser_available() -> bool:
-    return all(os.access(path, os.X_OK) for path in (CHROMIUM, CHROMEDRIVER))
-
-
-@pytest.fixture
-def browser():
-    """A headless Chromium driven through the system's chromedriver (nothing downloaded)."""
-    if not browser_available():
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"Chromium ({CHROMIUM}) and chromedriver ({CHROMEDRIVER}) are needed "
-                        "under CI=true: apt-get install chromium chromium-driver")
-        pytest.skip("Chromium or chromedriver is not installed (apt-get install chromium "
-                    "chromium-driver)")
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    for argument in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage",
-                     "--disable-gpu", "--window-size=1280,1000", "--lang=en-GB"):
-        options.add_argument(argument)
-    driver = webdriver.Chrome(service=Service(executable_path=CHROMEDRIVER), options=options)
-    yield driver
-    driver.quit()
-
-
-@pytest.fixture
-def demo_server(tmp_path):
-    """``crmkit demo`` (small) on SQLite, staff member ana's password set, a customer whose
-    name is a script, served by ``crmkit serve``."""
-    url = f"sqlite:///{tmp_path / 'demo.db'}"
-    crmkit = str(Path(sys.executable).parent / "crmkit")
-    env = dict(os.environ, CRMKIT_NOW=NOW)
-    made = subprocess.run([crmkit, "--db", url, "demo", "--customers", "50",
-                           "--interactions-per-customer", "3"], cwd=tmp_path, env=env,
-                          capture_output=True, text=True)
-    assert made.returncode == 0, made.stderr
-    set_password = subprocess.run([crmkit, "--db", url, "staff", "password", "ana"],
-                                  input=PASSWORD + "\n", env=env, capture_output=True,
-                                  text=True)
-    assert set_password.returncode == 0, set_password.stderr
-    with CRM.open(url) as crm:
-        crm.customers.add("X1", SCRIPT_NAME, email="zed@example.com")
-    port = free_port()
-    log = tmp_path / "serve.log"
-    with log.open("wb") as sink:
-        process = subprocess.Popen([crmkit, "--db", url, "serve", "--port", str(port)],
-                                   stdout=sink, stderr=subprocess.STDOUT, env=env, cwd=tmp_path)
-    server = Served(url, process, port, log, {}, None)
-    try:
-        server.wait_ready()
-        yield server
-    finally:
-        server.stop()
-
-
-def test_sign_in_search_open_a_360_with_every_card_and_sign_out(browser, demo_server):
+def test_sign_in_search_open_a_360_with_every_card_and_sign_out(browser, demo_site):
     from selenium.common.exceptions import NoAlertPresentException
     from selenium.webdriver.common.by import By
     from selenium.webdriver.common.keys import Keys
@@ -104,14 +31,14 @@ def test_sign_in_search_open_a_360_with_every_card_and_sign_out(browser, demo_se
     from selenium.webdriver.support.ui import WebDriverWait
 
     wait = WebDriverWait(browser, WAIT_SECONDS)
-    with CRM.open(demo_server.crm_url) as crm:
+    with CRM.open(demo_site.crm_url) as crm:
         with crm.read() as conn:
             crm.refresh_plugins(conn)
         carded = {name for name, _, _ in crm.hooks.impls("crmkit_customer_card")}
         target = crm.plugin("operational").cases()[0]["customer"]
     assert carded == CARD_PLUGINS
 
-    browser.get(demo_server.url + "/customers")  # not signed in: sent to the sign-in form
+    browser.get(demo_site.url + "/customers")  # not signed in: sent to the sign-in form
     wait.until(ec.presence_of_element_located((By.ID, "username")))
     assert "/login?next=%2Fcustomers" in browser.current_url
     browser.find_element(By.ID, "username").send_keys("ana")
@@ -160,6 +87,6 @@ def test_sign_in_search_open_a_360_with_every_card_and_sign_out(browser, demo_se
 
     browser.find_element(By.CSS_SELECTOR, ".signout button").click()
     wait.until(ec.presence_of_element_located((By.ID, "username")))
-    browser.get(demo_server.url + "/customers")
+    browser.get(demo_site.url + "/customers")
     wait.until(ec.presence_of_element_located((By.ID, "username")))
     assert "/login" in browser.current_url
