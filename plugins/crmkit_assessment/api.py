@@ -38,8 +38,9 @@ class AssessmentAPI:
         """Every item, in order."""
         return list(questionnaire.ITEMS)
 
-    def modules(self) -> dict[str, str]:
-        """Item key → the module that addresses a gap in it (configuration overrides applied)."""
+    def modules(self) -> dict[str, str | None]:
+        """Item key → the module that addresses a gap in it, None where software cannot
+        (configuration overrides applied)."""
         return {i.key: self.config["gap_modules"].get(i.key, i.module) for i in questionnaire.ITEMS}
 
     def assess(self, answers: dict[str, Any], as_of: dt.datetime | None = None,
@@ -102,10 +103,14 @@ class AssessmentAPI:
             parts[part] = rows
         gaps = scoring.gaps(answers, self.config["gap_max_rating"], modules)
         for gap in gaps:
-            gap["module_enabled"] = gap["module"] in enabled
-            gap["module_installed"] = gap["module"] in installed
+            gap["module_enabled"] = gap["module"] is not None and gap["module"] in enabled
+            gap["module_installed"] = gap["module"] is not None and gap["module"] in installed
         return {"id": run_id, "taken_at": taken_at, "note": note, "scores": scores,
-                "answers": parts, "gaps": gaps, "change": _change(scores, previous)}
+                "band_evidence": scoring.band_evidence(answers, self.config["cutoffs"]),
+                "answers": parts, "gaps": gaps,
+                "gaps_by_class": {name: sum(g["gap_class"] == name for g in gaps)
+                                  for name in questionnaire.GAP_CLASSES},
+                "change": _change(scores, previous)}
 
     def history(self) -> list[dict[str, Any]]:
         """Every assessment, oldest first, each with the change in overall score."""

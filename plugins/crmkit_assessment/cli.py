@@ -46,14 +46,25 @@ def show(report: dict, fmt: str) -> None:
                f"capabilities {s['capabilities']['mean']} / 5 ({s['capabilities']['percent']}%), "
                f"questions {s['questions']['yes']} / {s['questions']['of']} yes "
                f"({s['questions']['percent']}%)")
+    evidence = report["band_evidence"]
+    click.echo(f"  {evidence['band']} firms report a sales return of about "
+               f"{evidence['sales_return_percent']}% from CRM")
+    following = evidence["next"]
+    if following:
+        click.echo(f"  next band {following['band']} (about {following['sales_return_percent']}%)"
+                   f" needs an overall of {following['overall_at_least']}: "
+                   f"{following['points_short']} points short; raise "
+                   + ", ".join(r["item"] for r in following["raise"]))
     change = report["change"]
     if change:
         click.echo(f"  change since {change['since']:%Y-%m-%d}: overall {change['overall']:+}, "
                    f"band {change['band']}")
     rows = [dict(r, part=part) for part, items in report["answers"].items() for r in items]
     output(rows, ["part", "item", "answer", "evidence", "evidence_agrees"], fmt)
-    click.echo("gaps:")
-    output(report["gaps"], ["part", "item", "answer", "module", "module_enabled"], fmt)
+    click.echo("gaps: " + ", ".join(f"{count} {name}"
+                                    for name, count in report["gaps_by_class"].items()))
+    output(report["gaps"], ["part", "item", "answer", "gap_class", "module", "module_enabled"],
+           fmt)
 
 
 @group.command()
@@ -138,5 +149,6 @@ def questions(state, fmt) -> None:
         modules = crm.plugin("assessment").modules()
     from .questionnaire import ITEMS
 
-    output([{"part": i.part, "key": i.key, "wording": i.wording, "module": modules[i.key]}
-            for i in ITEMS], ["part", "key", "wording", "module"], fmt)
+    output([{"part": i.part, "key": i.key, "wording": i.wording, "gap_class": i.gap_class,
+             "module": modules[i.key]} for i in ITEMS],
+           ["part", "key", "wording", "gap_class", "module"], fmt)

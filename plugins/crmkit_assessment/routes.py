@@ -25,10 +25,13 @@ INSTANT = {"type": "string", "format": "date-time"}
 NUMBER = {"type": "number"}
 
 
-REPORT = {"type": "object", "required": ["id", "taken_at", "scores", "answers", "gaps"],
+REPORT = {"type": "object", "required": ["id", "taken_at", "scores", "band_evidence", "answers",
+                                         "gaps", "gaps_by_class"],
           "properties": {"id": {"type": "integer"}, "taken_at": INSTANT,
                          "note": {"type": ["string", "null"]}, "scores": {"type": "object"},
+                         "band_evidence": {"type": "object"},
                          "answers": {"type": "object"}, "gaps": {"type": "array"},
+                         "gaps_by_class": {"type": "object"},
                          "change": {"type": ["object", "null"]}}}
 
 
@@ -59,9 +62,11 @@ def endpoints() -> list[Endpoint]:
     answers = {k: v for k, v in answers_schema().items() if k != "$schema"}
     return [
         Endpoint("GET", "questionnaire", questionnaire, READ,
-                 "Every questionnaire item in order, with the module addressing a gap in it.",
+                 "Every questionnaire item in order, with the class of a gap in it and the "
+                 "module addressing it (null where software cannot).",
                  response_schema={"type": "array", "items": closed_object({
-                     "part": TEXT, "key": TEXT, "wording": TEXT, "module": TEXT})}),
+                     "part": TEXT, "key": TEXT, "wording": TEXT, "gap_class": TEXT,
+                     "module": {"type": ["string", "null"]}})}),
         Endpoint("POST", "assessments", assess, WRITE,
                  "Score an answers document, gather the evidence, store the assessment; "
                  "answers its report.",

@@ -48,8 +48,9 @@ def test_questionnaire(manager):
     items = manager.get(f"{API}/questionnaire").json()
     assert [sum(1 for i in items if i["part"] == part)
             for part in ("indicators", "capabilities", "questions")] == [6, 6, 11]
-    assert {k: items[-1][k] for k in ("part", "key", "module")} == {
-        "part": "questions", "key": "management_backing", "module": "valuechain"}
+    assert {k: items[-1][k] for k in ("part", "key", "gap_class", "module")} == {
+        "part": "questions", "key": "management_backing", "gap_class": "strategy",
+        "module": None}
     assert [i["key"] for i in items[:6]] == list(ANSWERS["indicators"])
 
 

@@ -36,17 +36,25 @@ ANSWERS = {
 # capabilities: sum 15 -> mean 2.5, (15 - 6) / 24 = 37.5 %
 # questions: 5 yes of 11 -> 45.45 %
 # overall: (50 + 37.5 + 45.4545) / 3 = 44.318 -> 44.3: average (40 <= 44.3 < 70)
-GAPS = [("indicators", "expectations_met", 2, "operational"),
-        ("indicators", "experience_managed", 1, "analytical"),
-        ("capabilities", "strategic_information_use", 2, "analytical"),
-        ("capabilities", "every_contact", 2, "collaborative"),
-        ("capabilities", "technology_for_opportunities", 1, "operational"),
-        ("questions", "profit_per_customer", False, "idic"),
-        ("questions", "campaigns_in_forecasts", False, "operational"),
-        ("questions", "loyal_rewarded", False, "loyalty"),
-        ("questions", "campaign_return_measured", False, "idic"),
-        ("questions", "customer_centred_culture", False, "valuechain"),
-        ("questions", "management_backing", False, "valuechain")]
+GAPS = [("indicators", "expectations_met", 2, "process", "operational"),
+        ("indicators", "experience_managed", 1, "process", "analytical"),
+        ("capabilities", "strategic_information_use", 2, "strategy", "analytical"),
+        ("capabilities", "every_contact", 2, "process", "collaborative"),
+        ("capabilities", "technology_for_opportunities", 1, "technology", "operational"),
+        ("questions", "profit_per_customer", False, "technology", "catalogue"),
+        ("questions", "campaigns_in_forecasts", False, "process", "campaigns"),
+        ("questions", "loyal_rewarded", False, "process", "loyalty"),
+        ("questions", "campaign_return_measured", False, "technology", "campaigns"),
+        ("questions", "customer_centred_culture", False, "mindset", None),
+        ("questions", "management_backing", False, "strategy", None)]
+# Gains of raising an item to the top answer, in overall points: a rating r of the six
+# indicators or capabilities (5 - r) * 100 / 24 / 3 (1 -> 5.556, 2 -> 4.167), a "no"
+# 100 / 11 / 3 = 3.030.  From 44.318 to the leading cut-off 70 (25.682 short): the two 1s
+# (+11.111 -> 55.429), the three 2s (+12.5 -> 67.929), then the first "no" in questionnaire
+# order, profit_per_customer (+3.030 -> 70.959).
+RAISE_TO_LEADING = [("experience_managed", 5.56), ("technology_for_opportunities", 5.56),
+                    ("expectations_met", 4.17), ("strategic_information_use", 4.17),
+                    ("every_contact", 4.17), ("profit_per_customer", 3.03)]
 
 
 @pytest.fixture
@@ -69,8 +77,40 @@ def test_known_answers_give_the_hand_computed_scores_and_band(acrm):
         "questions": {"yes": 5, "of": 11, "percent": 45.5},
         "overall": 44.3, "band": "average",
     }
-    assert [(g["part"], g["item"], g["answer"], g["module"]) for g in report["gaps"]] == GAPS
+    assert [(g["part"], g["item"], g["answer"], g["gap_class"], g["module"])
+            for g in report["gaps"]] == GAPS
+    assert report["gaps_by_class"] == {"technology": 3, "mindset": 1, "process": 5,
+                                       "strategy": 2}
+    assert [g["module_enabled"] for g in report["gaps"] if g["module"] is None] == [False, False]
+    evidence = report["band_evidence"]
+    assert (evidence["band"], evidence["sales_return_percent"]) == ("average", 13)
+    following = evidence["next"]
+    assert (following["band"], following["sales_return_percent"],
+            following["overall_at_least"], following["points_short"]) == ("leading", 33, 70, 25.7)
+    assert [(r["item"], r["gain"]) for r in following["raise"]] == RAISE_TO_LEADING
     assert report["change"] is None
+
+
+@pytest.mark.parametrize("rating, yes, band, sales_return, raised", [
+    # all 1s and no: 0 points; each 1 raised to 5 adds 5.556, so 8 of them reach 40 (44.4):
+    # the six indicators, then the first two capabilities
+    (1, False, "lagging", -1, ["information_asset", "clv_assessed", "expectations_met",
+                               "strategy_matched_to_value", "integration",
+                               "experience_managed", "strategic_information_use",
+                               "every_contact"]),
+    (5, True, "leading", 33, None),  # 100 points: nothing higher to reach
+])
+def test_the_band_says_what_return_it_resembles_and_what_the_next_requires(
+        acrm, rating, yes, band, sales_return, raised):
+    answers = {part: {key: (yes if part == "questions" else rating) for key in values}
+               for part, values in ANSWERS.items()}
+    evidence = acrm.plugin("assessment").assess(answers, save=False)["band_evidence"]
+    assert (evidence["band"], evidence["sales_return_percent"]) == (band, sales_return)
+    if raised is None:
+        assert evidence["next"] is None
+    else:
+        assert evidence["next"]["overall_at_least"] == 40
+        assert [r["item"] for r in evidence["next"]["raise"]] == raised
 
 
 def stand_in_loyalty(active: bool) -> types.ModuleType:
@@ -220,7 +260,13 @@ def test_cli_answers_file_interactive_report_history(acrm, run_cli, tmp_path):
         "2,2025-04-01T00:00:00+00:00,50.0,37.5,54.5,47.3,average,3.0"]
     code, out, _ = run_cli("assessment", "report", "1")
     assert code == 0
-    assert re.search(r"^questions\s+loyal_rewarded\s+no\s+loyalty\s+no$", out, re.M)
+    assert re.search(r"^questions\s+loyal_rewarded\s+no\s+process\s+loyalty\s+no$", out, re.M)
+    assert re.search(r"^questions\s+customer_centred_culture\s+no\s+mindset\s+no$", out, re.M)
+    assert "gaps: 3 technology, 1 mindset, 5 process, 2 strategy" in out
+    assert ("average firms report a sales return of about 13% from CRM\n  next band leading "
+            "(about 33%) needs an overall of 70: 25.7 points short; raise experience_managed, "
+            "technology_for_opportunities, expectations_met, strategic_information_use, "
+            "every_contact, profit_per_customer\n") in out
     assert re.search(r"^questions\s+preferred_channel_known\s+yes\s+preferred channel recorded "
                      r"for 75% of 4 customers\s+no$", out, re.M)
 
