@@ -14,12 +14,13 @@ from typing import Any, Iterator
 
 from crmkit.plugin import ValidationError, ensure_utc
 
-from . import (clv, clv_formula, funnel, kpis, ladder, lifecycle, pareto, retention, rfm,
-               satisfaction, segments, values)
+from . import (clv, clv_formula, engagement, funnel, growth, kpis, ladder, lifecycle, pareto,
+               phases, retention, rfm, satisfaction, segments, values)
 from .cohorts import matrix as cohort_matrix
 from .errors import ModelFitError
 from .results import (CLVFit, CLVOutcome, CLVPrediction, CLVPredictions, CLVSummary, CohortCell,
-                      CustomerValue, FunnelOutcome, FunnelStep, KPIStatus, LadderPosition, LifecycleUpdate, Pareto,
+                      CustomerValue, EngagementKind, EngagementScore, FunnelOutcome, FunnelStep,
+                      GrowthRow, KPIStatus, LadderPosition, LifecycleUpdate, Pareto, PhaseRow,
                       RetentionPeriod, RFMScore, Score, Segment, VOCCount)
 
 NAME = "analytical"
@@ -205,6 +206,41 @@ class AnalyticalAPI:
         as_of = self._as_of(as_of)
         with self.crm.transaction() as tx:
             return lifecycle.update(tx.context(NAME), self.config, as_of)
+
+    def phases(self, as_of: dt.datetime | None = None) -> list[PhaseRow]:
+        """Every customer's relationship phase (establish, develop, mature, decline; prospect
+        without a purchase) with the spend and engagement trends it was decided on."""
+        return self._read(phases.rows, self._as_of(as_of))
+
+    def phase_counts(self, as_of: dt.datetime | None = None) -> dict[str, int]:
+        """Customers per relationship phase."""
+        return self._read(phases.counts, self._as_of(as_of))
+
+    # -- engagement, growth -------------------------------------------------------
+
+    def engagement(self, as_of: dt.datetime | None = None) -> list[EngagementScore]:
+        """Every engaged customer's weighted interaction count in the window, highest first."""
+        return self._read(engagement.scores, self._as_of(as_of))
+
+    def engagement_by_kind(self, as_of: dt.datetime | None = None) -> list[EngagementKind]:
+        """Interactions and engagement points per kind in the window."""
+        return self._read(engagement.by_kind, self._as_of(as_of))
+
+    def average_engagement(self, as_of: dt.datetime | None = None) -> float | None:
+        """Mean engagement over every customer (the unengaged count 0)."""
+        return self._read(engagement.average, self._as_of(as_of))
+
+    def sales_growth(self, as_of: dt.datetime | None = None, period: str = "month",
+                     periods: int = 12, measure: str = "revenue") -> list[GrowthRow]:
+        """Sales of the last ``periods`` whole periods and their growth over the period
+        before, on revenue or a plugin's measure (``margin`` with the catalogue plugin)."""
+        as_of = self._as_of(as_of)
+        query = None
+        if measure != "revenue":
+            self._values(measure, as_of, None)  # refuse a measure no plugin provides
+            def query(end, since):
+                return self._values(measure, end, since)
+        return self._read(growth.rows, as_of, period, periods, query)
 
     # -- retention, cohorts, Pareto, ladder ----------------------------------------
 

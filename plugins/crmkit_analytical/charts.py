@@ -1,4 +1,5 @@
-"""Charts of results people would rather look at (cohorts, RFM grid, funnel, Pareto curve).
+"""Charts of results people would rather look at (cohorts, RFM grid, funnel, Pareto curve,
+sales growth, relationship phases).
 
 Drawn with matplotlib's object API (no global pyplot state) into PNG or SVG.
 matplotlib is the optional ``plots`` extra: without it, asking for a chart is
@@ -13,7 +14,7 @@ from typing import Any, Sequence
 from crmkit.plugin import ValidationError
 
 from .errors import MissingExtra
-from .results import CohortCell, FunnelStep, Pareto
+from .results import CohortCell, FunnelStep, GrowthRow, Pareto
 
 FORMATS = (".png", ".svg")
 INSTALL = "pip install 'crmkit[plots]'"
@@ -105,6 +106,31 @@ def funnel(steps: Sequence[FunnelStep], path: str | Path) -> Path:
         ax.text(s.reached, i, f" {s.reached}", va="center", fontsize=8)
     ax.set_xlabel("customers (flows) reaching the stage")
     ax.set_title(f"Funnel ({group})")
+    return _save(figure, path)
+
+
+def growth(rows: Sequence[GrowthRow], measure: str, path: str | Path) -> Path:
+    """Sales per period as bars, with each period's growth over the one before."""
+    figure = _figure(path)
+    ax = figure.add_subplot()
+    labels = [r.period for r in rows]
+    bars = ax.bar(labels, [float(r.value) for r in rows], color="tab:blue")
+    ax.bar_label(bars, labels=["" if r.growth_percent is None else f"{r.growth_percent:+.1f}%"
+                               for r in rows], fontsize=8)
+    ax.set_ylabel(measure)
+    ax.tick_params(axis="x", labelrotation=45)
+    ax.set_title(f"Sales growth ({measure})")
+    return _save(figure, path)
+
+
+def phases(counts: dict[str, int], path: str | Path) -> Path:
+    """Customers per relationship phase."""
+    figure = _figure(path)
+    ax = figure.add_subplot()
+    bars = ax.bar(list(counts), list(counts.values()), color="tab:green")
+    ax.bar_label(bars)
+    ax.set_ylabel("customers")
+    ax.set_title("Relationship phases")
     return _save(figure, path)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import attrs
 import click
 
 from crmkit.plugin import (
@@ -276,6 +277,91 @@ def lifecycle(state, as_of, fmt, each, update) -> None:
         else:
             output([{"stage": k, "customers": v} for k, v in api.lifecycle_counts(moment).items()],
                    ["stage", "customers"], fmt)
+
+
+@group.command()
+@as_of_option
+@click.option("--customers", "each", is_flag=True,
+              help="One row per customer, with the trends behind the phase.")
+@format_option
+@plot_option
+@pass_state
+def phases(state, as_of, each, fmt, plot) -> None:
+    """Relationship phases: establish, develop, mature, decline.
+
+    Lifecycle as relationship phase, decided from tenure, the spend trend and the engagement trend (recent window against
+    the one before); customers without a purchase are prospects.
+
+    \b
+    Example:
+      crmkit analytical phases --as-of 2026-12-01 --customers --format csv
+    """
+    _check_plot(plot)
+    with state.open() as crm:
+        api, moment = _api(crm), resolve_as_of(crm, as_of)
+        if each:
+            output([attrs.asdict(r) for r in api.phases(moment)],
+                   ["external_id", "phase", "recent_spend", "prior_spend", "recent_engagement",
+                    "prior_engagement"], fmt)
+            return
+        counts = api.phase_counts(moment)
+    output([{"phase": k, "customers": v} for k, v in counts.items()], ["phase", "customers"], fmt)
+    _plot(plot, lambda charts: charts.phases(counts, plot),
+          None if any(counts.values()) else "no customer up to --as-of")
+
+
+@group.command()
+@as_of_option
+@click.option("--customers", "each", is_flag=True, help="One row per engaged customer.")
+@format_option
+@pass_state
+def engagement(state, as_of, each, fmt) -> None:
+    """Engagement across channels, weighted per interaction kind.
+
+    Every kind of interaction counts.  Without --customers: interactions and points per kind in the window, and the mean
+    over every customer on stderr.
+
+    \b
+    Example:
+      crmkit analytical engagement --customers --format csv
+    """
+    with state.open() as crm:
+        api, moment = _api(crm), resolve_as_of(crm, as_of)
+        if each:
+            output([attrs.asdict(r) for r in api.engagement(moment)],
+                   ["external_id", "interactions", "score"], fmt)
+            return
+        kinds, mean = api.engagement_by_kind(moment), api.average_engagement(moment)
+    output([attrs.asdict(k) for k in kinds], ["kind", "interactions", "points"], fmt)
+    click.echo(f"average engagement per customer: {'none' if mean is None else mean}", err=True)
+
+
+@group.command()
+@as_of_option
+@click.option("--period", type=click.Choice(["month", "quarter", "year"]), default="month",
+              show_default=True, help="Calendar period.")
+@click.option("--periods", "count", type=click.IntRange(1, 240), default=12, show_default=True,
+              help="How many whole periods before --as-of.")
+@click.option("--measure", type=click.Choice(["revenue", "margin"]), default="revenue",
+              show_default=True, help="Revenue, or margin (with the catalogue plugin).")
+@format_option
+@plot_option
+@pass_state
+def growth(state, as_of, period, count, measure, fmt, plot) -> None:
+    """Sales growth period over period.
+
+    Each whole period's sales, the period before's, the change and the growth in per cent.
+
+    \b
+    Example:
+      crmkit analytical growth --period quarter --periods 4 --measure margin
+    """
+    _check_plot(plot)
+    with state.open() as crm:
+        rows = _api(crm).sales_growth(resolve_as_of(crm, as_of), period, count, measure)
+    output([attrs.asdict(r) for r in rows],
+           ["period", "start", "end", "value", "previous", "change", "growth_percent"], fmt)
+    _plot(plot, lambda charts: charts.growth(rows, measure, plot), None)
 
 
 def _external_ids(crm, ids) -> dict[int, str]:

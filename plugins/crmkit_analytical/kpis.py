@@ -14,7 +14,10 @@ from the period's first instant up to m (period to date).  Metrics:
   stage that reach the won stage ÷ those passing through the first stage,
   ``win_rate`` won ÷ (won + lost), for flows that entered in the period;
 * ``average_clv`` mean predicted CLV at m (fits the models; when they cannot
-  be fitted the value is empty and ``note`` says why).
+  be fitted the value is empty and ``note`` says why);
+* ``sales_growth`` % growth of the period-to-date revenue over the same span of the
+  period before (see growth); ``average_engagement`` mean engagement score at m over
+  every customer (see engagement).
 
 Attainment = value / target (``up``) or target / value (``down``; a value of 0
 or less fully attains a ``down`` target).  Status: ``on_track`` ≥ 1.0,
@@ -27,6 +30,7 @@ customers at the start) the value is empty and the status ``no_data``
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from decimal import Decimal
 from typing import Any, Callable
 
@@ -34,7 +38,7 @@ from sqlalchemy import func, select
 
 from crmkit.plugin import MONEY_SCALE, interactions as I, parse_timestamp
 
-from . import funnel, periods, retention, sales, satisfaction
+from . import engagement, funnel, growth, periods, retention, sales, satisfaction
 from .errors import ModelFitError
 from .results import KPIStatus
 
@@ -110,13 +114,24 @@ def _average_clv(conn, config, start, end, crm) -> float | None:
     return round(float(sum(p.clv for p in predictions) / len(predictions)), 2)
 
 
+def _sales_growth(conn, config, start, end, crm, period: str) -> float | None:
+    return growth.period_to_date(conn, config, start + ONE_MICROSECOND, end, period)
+
+
+def _average_engagement(conn, config, start, end, crm) -> float | None:
+    return engagement.average(conn, config, end)
+
+
 METRICS: dict[str, Callable[..., float | None]] = {
     "revenue": _revenue, "average_order_value": _aov, "new_customers": _new_customers,
     "active_customers": _active, "repeat_rate": _repeat_rate,
     "crr": _retention("crr"), "churn": _retention("churn"),
     "nps": _satisfaction("nps"), "csat": _satisfaction("csat"), "ces": _satisfaction("ces"),
     "conversion_rate": _conversion, "win_rate": _win_rate, "average_clv": _average_clv,
+    "sales_growth": _sales_growth, "average_engagement": _average_engagement,
 }
+PER_PERIOD = {"sales_growth"}
+"""Metrics that also take the KPI's period (comparing with the period before)."""
 
 
 def attainment(value: float | None, target: float, direction: str) -> float | None:
@@ -148,7 +163,10 @@ def evaluate(conn, crm, config: dict[str, Any], kpi: dict[str, Any], as_of: dt.d
     start = periods.start_of(moment, kpi["period"])
     note = None
     try:
-        value = METRICS[kpi["metric"]](conn, config, start - ONE_MICROSECOND, moment, crm)
+        measure = METRICS[kpi["metric"]]
+        if kpi["metric"] in PER_PERIOD:
+            measure = functools.partial(measure, period=kpi["period"])
+        value = measure(conn, config, start - ONE_MICROSECOND, moment, crm)
     except ModelFitError as exc:  # average_clv without a fit: no value, and why
         value, note = None, f"CLV not fitted: {exc}"
     attained = attainment(value, kpi["target"], kpi["direction"])

@@ -183,6 +183,50 @@ class Pareto:
 
 
 @attrs.frozen
+class GrowthRow:
+    """One period's sales and its growth over the period before."""
+
+    period: str
+    start: dt.datetime
+    end: dt.datetime
+    value: Decimal
+    previous: Decimal
+    change: Decimal
+    growth_percent: float | None
+    """``(value − previous) / previous × 100``; None when the previous period had nothing."""
+
+
+@attrs.frozen
+class EngagementScore:
+    """One customer's engagement: interactions in the window and their weighted sum."""
+
+    external_id: str
+    interactions: int
+    score: float
+
+
+@attrs.frozen
+class EngagementKind:
+    """One interaction kind's part of engagement in the window."""
+
+    kind: str
+    interactions: int
+    points: float
+
+
+@attrs.frozen
+class PhaseRow:
+    """One customer's relationship phase and the spend and engagement trends behind it."""
+
+    external_id: str
+    phase: str
+    recent_spend: Decimal
+    prior_spend: Decimal
+    recent_engagement: float
+    prior_engagement: float
+
+
+@attrs.frozen
 class LadderPosition:
     """A customer's rung on the loyalty ladder and the facts it was decided on."""
 

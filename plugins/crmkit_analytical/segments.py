@@ -5,7 +5,8 @@ Fields a segment condition may use:
 * customer fields: ``type``, ``external_id``, ``preferred_channel``,
   ``lifecycle_stage`` (the customer record's column), ``tags``,
   ``attributes.KEY``;
-* ``lifecycle``: the computed lifecycle stage at ``as_of``;
+* ``lifecycle``: the computed lifecycle stage at ``as_of`` — the recency stage, or the
+  relationship phase when config ``lifecycle.model`` is ``relationship``;
 * ``rfm.segment``, ``rfm.r``, ``rfm.f``, ``rfm.m``, ``rfm.recency_days``,
   ``rfm.frequency``, ``rfm.monetary``: RFM at ``as_of`` (NULL without purchases);
 * ``clv``, ``p_alive``: from the latest stored CLV run computed at or before
@@ -29,7 +30,7 @@ from crmkit.plugin import (
     condition_to_sql, customer_field, customers as C, interactions as I, is_customer_field,
 )
 
-from . import lifecycle, rfm, sales, values
+from . import phases, rfm, sales, values
 from .results import Segment
 from .sql import money_value
 from .tables import clv_predictions, clv_runs, segments as S
@@ -58,7 +59,7 @@ def members_query(config: dict[str, Any], condition: dict[str, Any], as_of: dt.d
     source = C
     columns: dict[str, Any] = {}
     if "lifecycle" in used:
-        stage = lifecycle.stages_query(config, as_of).subquery("sg_lifecycle")
+        stage = phases.segment_stages_query(config, as_of).subquery("sg_lifecycle")
         source = source.outerjoin(stage, stage.c.customer_id == C.c.id)
         columns["lifecycle"] = stage.c.stage
     if used & {f for f in COMPUTED if f.startswith("rfm.")}:

@@ -294,7 +294,8 @@ def test_plot_file_name_must_be_png_or_svg(crm, run_cli, tmp_path):
 def test_plots_are_drawn(shop, run_cli, tmp_path):
     pytest.importorskip("matplotlib")
     for command, name in ((["rfm", "--grid"], "rfm.png"), (["cohorts"], "cohorts.svg"),
-                          (["funnel"], "funnel.png"), (["pareto"], "pareto.svg")):
+                          (["funnel"], "funnel.png"), (["pareto"], "pareto.svg"),
+                          (["growth"], "growth.png"), (["phases"], "phases.svg")):
         target = tmp_path / name
         code, _, err = run_cli("analytical", *command, "--as-of", AS_OF, "--plot", str(target))
         assert code == 0, err
