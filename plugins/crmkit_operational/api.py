@@ -13,9 +13,10 @@ from typing import Any, Sequence
 
 from sqlalchemy import select
 
-from crmkit.plugin import NotFound, Transaction, customers
+from crmkit.plugin import NotFound, Transaction, ValidationError, customers
 
-from . import assignment, automation, cases, funnel, pipeline, reactions, rows, scoring
+from . import (assignment, automation, cases, cycle, forecast, funnel, pipeline, reactions,
+               rows, scoring)
 from . import tasks as task_service
 from .tables import leads, outbox
 
@@ -157,6 +158,32 @@ class OperationalAPI:
         with self.crm.read() as conn:
             config = self.crm.plugin_config(PLUGIN)
             return pipeline.weighted_pipeline(conn, config, self._as_of(as_of), by)
+
+    def sales_cycles(self, as_of: dt.datetime | None = None, since: dt.datetime | None = None
+                     ) -> list[dict[str, Any]]:
+        """Every opportunity won in ``(since, as_of]`` with its sales-cycle length in days
+        (from its customer's lead, or from the opportunity itself)."""
+        with self.crm.read() as conn:
+            return cycle.cycles(conn, self._as_of(as_of), since)
+
+    def sales_cycle(self, as_of: dt.datetime | None = None, since: dt.datetime | None = None,
+                    by: str | None = None) -> list[dict[str, Any]]:
+        """Median, quartiles, mean and distribution of the sales-cycle length, overall or by
+        ``"owner"``."""
+        if by not in (None, "owner"):
+            raise ValidationError(f"by: {by!r} is not one of owner (or nothing: overall)")
+        rows = self.sales_cycles(as_of, since)
+        return cycle.summary(rows, by) if rows else []
+
+    def forecast_accuracy(self, as_of: dt.datetime | None = None, months: int = 12
+                          ) -> dict[str, list[dict[str, Any]]]:
+        """The weighted pipeline at each month's start against what was won in the month,
+        for the last ``months`` whole months: per month, and MAPE and bias per currency."""
+        if months < 1:
+            raise ValidationError(f"months: {months} must be at least 1")
+        with self.crm.read() as conn:
+            return forecast.accuracy(conn, self.crm.plugin_config(PLUGIN), self._as_of(as_of),
+                                     months)
 
     # -- tasks -------------------------------------------------------------------------------
 

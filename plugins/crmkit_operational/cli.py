@@ -52,6 +52,67 @@ def pipeline(state, by, as_of, fmt) -> None:
     output(rows, columns, fmt)
 
 
+@group.command(name="cycle")
+@click.option("--by", type=click.Choice(["owner"]), default=None,
+              help="One row per opportunity owner (default: overall).")
+@click.option("--since", default=None, metavar="DATE", help="Only opportunities won after it.")
+@click.option("--opportunities", "each", is_flag=True,
+              help="One row per won opportunity instead of the summary.")
+@as_of_option
+@format_option
+@pass_state
+def sales_cycle(state, by, since, each, as_of, fmt) -> None:
+    """Sales-cycle length: lead created to opportunity won.
+
+    Median, quartiles, mean, shortest, longest and a distribution in days.
+
+    \b
+    Example:
+      crmkit operational cycle --by owner --since 2026-01-01 --format csv
+    """
+    with state.open() as crm:
+        api, moment = _api(crm), resolve_as_of(crm, as_of)
+        start = _when(since, "--since")
+        if each:
+            output(api.sales_cycles(moment, start),
+                   ["opportunity", "customer", "owner", "from", "started", "won_at", "days"], fmt)
+            return
+        rows = api.sales_cycle(moment, start, by)
+    from .cycle import BUCKETS
+
+    output(rows, ([by] if by else []) + [
+        "won", "median_days", "p25_days", "p75_days", "mean_days", "min_days", "max_days",
+        *[f"days_{label}" for _, label in BUCKETS]], fmt)
+
+
+@group.command(name="forecast-accuracy")
+@click.option("--months", type=click.IntRange(1, 120), default=12, show_default=True,
+              help="How many whole months before --as-of.")
+@as_of_option
+@format_option
+@pass_state
+def forecast_accuracy(state, months, as_of, fmt) -> None:
+    """Forecast accuracy: weighted pipeline vs what was won.
+
+    Each month's weighted pipeline at its start (opportunities expected to close in it)
+    against the amounts won in it; then MAPE and bias per currency.
+
+    \b
+    Example:
+      crmkit operational forecast-accuracy --months 6 --format json
+    """
+    with state.open() as crm:
+        result = _api(crm).forecast_accuracy(resolve_as_of(crm, as_of), months)
+    if fmt == "json":
+        output_document(result, fmt)
+        return
+    output(result["months"], ["month", "currency", "forecast", "actual", "error",
+                              "abs_percent_error"], fmt)
+    if fmt == "table":
+        click.echo("")
+    output(result["summary"], ["currency", "months", "mape", "bias"], fmt)
+
+
 @group.command()
 @click.option("--stage", default=None, help="Only leads at this stage.")
 @click.option("--min", "min_score", type=float, default=None, help="Only scores at least this.")

@@ -1,0 +1,85 @@
+"""Sales-cycle length and forecast accuracy on a hand-built funnel (issue 24 section 3)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+
+import pytest
+
+from crmkit.errors import ValidationError
+
+MANUAL = {"assignment": {"assign_leads_on": "never"}}
+UTC = dt.timezone.utc
+
+
+@pytest.fixture
+def funnel(crm, clock, operational, staff):
+    """Day 0 (2025-01-01 12:00): C1's lead (a new prospect); C2 and C3 are customers: O2 (ben, 500, close 01-20) for C2 without a lead;
+    O3 (ana, 2000, close 02-10).  Day 10: O1 (ana, 1000, close 02-15) for C1.  Day 15: O2 won.
+    Day 20: O3 to commit (90 %).  Day 40 (02-10): O1 won.  Day 45: O3 lost."""
+    api = operational(MANUAL)
+    staff("sales", "ana", "ben")
+    crm.customers.add("C1")  # a new prospect enters the funnel as a lead
+    for name in ("C2", "C3"):
+        crm.customers.add(name, lifecycle_stage="customer")  # existing customers: no lead
+    o2 = api.create_opportunity("C2", "Starter", "500", owner="ben",
+                                expected_close=dt.date(2025, 1, 20))
+    o3 = api.create_opportunity("C3", "Fleet", "2000", owner="ana",
+                                expected_close=dt.date(2025, 2, 10))
+    clock.advance(days=10)
+    o1 = api.create_opportunity("C1", "Pilot", "1000", owner="ana",
+                                expected_close=dt.date(2025, 2, 15))
+    clock.advance(days=5)
+    api.move_opportunity(o2, "won")
+    clock.advance(days=5)
+    api.move_opportunity(o3, "commit")
+    clock.advance(days=20)
+    api.move_opportunity(o1, "won")
+    clock.advance(days=5)
+    api.move_opportunity(o3, "lost")
+    return api
+
+
+def test_sales_cycle_from_lead_or_opportunity_to_won(funnel):
+    rows = {r["customer"]: (r["owner"], r["from"], r["days"]) for r in funnel.sales_cycles()}
+    # C1: lead day 0 -> won day 40; C2 has no lead: its opportunity day 0 -> won day 15;
+    # C3's opportunity was lost: no cycle
+    assert rows == {"C1": ("ana", "lead", 40.0), "C2": ("ben", "opportunity", 15.0)}
+    [overall] = funnel.sales_cycle()
+    # [15, 40]: median 27.5; inclusive quartiles 15 + 0.25 x 25 = 21.25 and 33.75
+    assert overall == {"won": 2, "median_days": 27.5, "p25_days": 21.25, "p75_days": 33.75,
+                       "mean_days": 27.5, "min_days": 15.0, "max_days": 40.0,
+                       "days_0-30": 1, "days_31-60": 1, "days_61-90": 0, "days_91-180": 0,
+                       "days_181+": 0}
+    by_owner = {r["owner"]: (r["won"], r["median_days"]) for r in funnel.sales_cycle(by="owner")}
+    assert by_owner == {"ana": (1, 40.0), "ben": (1, 15.0)}
+    since = dt.datetime(2025, 2, 1, tzinfo=UTC)
+    assert [r["customer"] for r in funnel.sales_cycles(since=since)] == ["C1"]
+    with pytest.raises(ValidationError, match="by: 'stage' is not one of owner"):
+        funnel.sales_cycle(by="stage")
+
+
+def test_forecast_accuracy_by_hand(funnel):
+    result = funnel.forecast_accuracy(as_of=dt.datetime(2025, 3, 1, tzinfo=UTC), months=2)
+    # January: nothing was open at 01-01 00:00 (forecast 0); O2 won 500: 100 % off.
+    # February: at 02-01 O1 (qualification 10 % x 1000 = 100) and O3 (commit 90 % x 2000 =
+    # 1800) were expected to close in February: 1900; O1 won 1000: |1000 - 1900| = 90 % off.
+    assert [(r["month"], r["forecast"], r["actual"], r["error"], r["abs_percent_error"])
+            for r in result["months"]] == [
+        ("2025-01", Decimal(0), Decimal(500), Decimal(500), 100.0),
+        ("2025-02", Decimal(1900), Decimal(1000), Decimal(-900), 90.0)]
+    # MAPE (100 + 90) / 2 = 95; bias ((0 - 500) + (1900 - 1000)) / 1500 = +26.67 %
+    assert result["summary"] == [{"currency": "USD", "months": 2, "mape": 95.0, "bias": 26.67}]
+    with pytest.raises(ValidationError, match="months: 0 must be at least 1"):
+        funnel.forecast_accuracy(months=0)
+
+
+def test_cli_cycle_and_forecast_accuracy(funnel, run_cli):
+    code, out, _ = run_cli("operational", "cycle", "--by", "owner", "--format", "csv")
+    assert code == 0
+    assert out.splitlines()[1:] == ["ana,1,40.0,40.0,40.0,40.0,40.0,40.0,0,1,0,0,0",
+                                    "ben,1,15.0,15.0,15.0,15.0,15.0,15.0,1,0,0,0,0"]
+    code, out, _ = run_cli("operational", "forecast-accuracy", "--months", "2", "--as-of",
+                           "2025-03-01", "--format", "json")
+    assert code == 0 and '"mape": 95.0' in out and '"bias": 26.67' in out
