@@ -14,12 +14,12 @@ from typing import Any, Iterator
 
 from crmkit.plugin import ValidationError, ensure_utc
 
-from . import (clv, clv_formula, engagement, funnel, growth, kpis, ladder, lifecycle, pareto,
+from . import (clv, clv_formula, engagement, equity, funnel, growth, kpis, ladder, lifecycle, pareto,
                phases, retention, rfm, satisfaction, segments, values)
 from .cohorts import matrix as cohort_matrix
 from .errors import ModelFitError
 from .results import (CLVFit, CLVOutcome, CLVPrediction, CLVPredictions, CLVSummary, CohortCell,
-                      CustomerValue, EngagementKind, EngagementScore, FunnelOutcome, FunnelStep,
+                      CustomerEquity, CustomerValue, EngagementKind, EngagementScore, FunnelOutcome, FunnelStep,
                       GrowthRow, KPIStatus, LadderPosition, LifecycleUpdate, Pareto, PhaseRow,
                       RetentionPeriod, RFMScore, Score, Segment, VOCCount)
 
@@ -190,6 +190,12 @@ class AnalyticalAPI:
         cent = Decimal("0.01")
         return [CustomerValue(cid, names[cid], current.get(cid, Decimal(0)).quantize(cent),
                               potential[cid]) for cid in sorted(potential)]
+
+    def customer_equity(self, as_of: dt.datetime | None = None) -> CustomerEquity:
+        """Σ CLV of current customers + prospects × conversion probability × expected value
+        of a new customer, with each part (raises ModelFitError when CLV cannot be fitted)."""
+        as_of = self._as_of(as_of)
+        return self._read(equity.compute, as_of, self.clv_by_customer(as_of))
 
     # -- lifecycle ----------------------------------------------------------------
 

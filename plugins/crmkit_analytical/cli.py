@@ -364,6 +364,25 @@ def growth(state, as_of, period, count, measure, fmt, plot) -> None:
     _plot(plot, lambda charts: charts.growth(rows, measure, plot), None)
 
 
+@group.command()
+@as_of_option
+@format_option
+@pass_state
+def equity(state, as_of, fmt) -> None:
+    """Customer equity, with its parts.
+
+    Σ CLV of current customers + prospects × conversion probability × the expected value
+    of a new customer.
+
+    \b
+    Example:
+      crmkit analytical equity --as-of 2026-12-01 --format json
+    """
+    with state.open() as crm:
+        result = _api(crm).customer_equity(resolve_as_of(crm, as_of))
+    output_document(attrs.asdict(result), fmt)
+
+
 def _external_ids(crm, ids) -> dict[int, str]:
     from sqlalchemy import select
 

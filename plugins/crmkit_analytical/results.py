@@ -227,6 +227,26 @@ class PhaseRow:
 
 
 @attrs.frozen
+class CustomerEquity:
+    """Customer equity with its parts: Σ CLV of current customers + prospects × conversion
+    probability × expected value of a new customer (amounts to the cent)."""
+
+    as_of: dt.datetime
+    customers: int
+    current_value: Decimal
+    prospects: int
+    conversion_probability: float | None
+    conversion_source: str
+    """``config`` (equity.conversion_probability) or ``funnel`` (lead-to-won)."""
+    new_customer_value: Decimal | None
+    new_customers_counted: int
+    """How many recent first-time buyers the new-customer value is the mean of (0: of all)."""
+    prospect_value: Decimal
+    equity: Decimal
+    note: str | None = None
+
+
+@attrs.frozen
 class LadderPosition:
     """A customer's rung on the loyalty ladder and the facts it was decided on."""
 
