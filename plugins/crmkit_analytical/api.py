@@ -14,14 +14,15 @@ from typing import Any, Iterator
 
 from crmkit.plugin import ValidationError, ensure_utc
 
-from . import (clv, clv_formula, engagement, equity, funnel, growth, kpis, ladder, lifecycle, pareto,
-               phases, retention, rfm, satisfaction, segments, values)
+from . import (clv, clv_formula, engagement, equity, funnel, growth, kpis, ladder, lifecycle,
+               pareto, perceived_value, phases, relationship, retention, rfm, satisfaction,
+               segments, values)
 from .cohorts import matrix as cohort_matrix
 from .errors import ModelFitError
 from .results import (CLVFit, CLVOutcome, CLVPrediction, CLVPredictions, CLVSummary, CohortCell,
                       CustomerEquity, CustomerValue, EngagementKind, EngagementScore, FunnelOutcome, FunnelStep,
-                      GrowthRow, KPIStatus, LadderPosition, LifecycleUpdate, Pareto, PhaseRow,
-                      RetentionPeriod, RFMScore, Score, Segment, VOCCount)
+                      GrowthRow, KPIStatus, LadderPosition, LifecycleUpdate, Pareto,
+                      PerceivedValue, PhaseRow, RelationshipQuality, RetentionPeriod, RFMScore, Score, Segment, VOCCount)
 
 NAME = "analytical"
 
@@ -221,6 +222,18 @@ class AnalyticalAPI:
     def phase_counts(self, as_of: dt.datetime | None = None) -> dict[str, int]:
         """Customers per relationship phase."""
         return self._read(phases.counts, self._as_of(as_of))
+
+    # -- relationship quality, perceived value ------------------------------------
+
+    def relationship_quality(self, as_of: dt.datetime | None = None
+                             ) -> list[RelationshipQuality]:
+        """Trust, satisfaction, commitment (0–100) and their mean, the index, of every
+        customer with an interaction in the window."""
+        return self._read(relationship.scores, self._as_of(as_of))
+
+    def perceived_value(self, as_of: dt.datetime | None = None) -> list[PerceivedValue]:
+        """Perceived benefit, cost and net value of every respondent, then per saved segment."""
+        return self._read(perceived_value.by_segment, self._as_of(as_of))
 
     # -- engagement, growth -------------------------------------------------------
 

@@ -98,7 +98,7 @@ def rfm(state, as_of, fmt, summary, grid, measure, plot) -> None:
 
 @group.group()
 def clv() -> None:
-    """Customer lifetime value: model fits, predictions, formula.
+    """Customer lifetime value: fits, predictions, formula.
 
     BG/NBD and Gamma-Gamma fits and per-customer predictions, and the
     closed-form CLV formula.
@@ -287,7 +287,7 @@ def lifecycle(state, as_of, fmt, each, update) -> None:
 @plot_option
 @pass_state
 def phases(state, as_of, each, fmt, plot) -> None:
-    """Relationship phases: establish, develop, mature, decline.
+    """Relationship phases (establish, develop, mature...).
 
     Lifecycle as relationship phase, decided from tenure, the spend trend and the engagement trend (recent window against
     the one before); customers without a purchase are prospects.
@@ -316,7 +316,7 @@ def phases(state, as_of, each, fmt, plot) -> None:
 @format_option
 @pass_state
 def engagement(state, as_of, each, fmt) -> None:
-    """Engagement across channels, weighted per interaction kind.
+    """Engagement across channels, weighted per kind.
 
     Every kind of interaction counts.  Without --customers: interactions and points per kind in the window, and the mean
     over every customer on stderr.
@@ -381,6 +381,51 @@ def equity(state, as_of, fmt) -> None:
     with state.open() as crm:
         result = _api(crm).customer_equity(resolve_as_of(crm, as_of))
     output_document(attrs.asdict(result), fmt)
+
+
+@group.command(name="relationship")
+@as_of_option
+@click.option("--customers", "each", is_flag=True, help="One row per customer.")
+@format_option
+@pass_state
+def relationship_quality(state, as_of, each, fmt) -> None:
+    """Relationship quality: trust, satisfaction, commitment.
+
+    Each 0-100 from survey items and behaviour; the index is their mean.  Without
+    --customers: the customers scored and the mean of each.
+
+    \b
+    Example:
+      crmkit analytical relationship --customers --format csv
+    """
+    from .relationship import summary
+
+    with state.open() as crm:
+        rows = _api(crm).relationship_quality(resolve_as_of(crm, as_of))
+    if each:
+        output([dict(attrs.asdict(r), surveyed=" ".join(r.surveyed)) for r in rows],
+               ["external_id", "trust", "satisfaction", "commitment", "index", "surveyed"], fmt)
+    else:
+        output_document(summary(rows), fmt)
+
+
+@group.command(name="perceived-value")
+@as_of_option
+@format_option
+@pass_state
+def perceived_value(state, as_of, fmt) -> None:
+    """Perceived benefit against cost, per segment.
+
+    From survey items (config perceived_value): every respondent, then each saved segment.
+
+    \b
+    Example:
+      crmkit analytical perceived-value --format csv
+    """
+    with state.open() as crm:
+        rows = _api(crm).perceived_value(resolve_as_of(crm, as_of))
+    output([attrs.asdict(r) for r in rows], ["group", "respondents", "benefit", "cost", "net"],
+           fmt)
 
 
 def _external_ids(crm, ids) -> dict[int, str]:

@@ -247,6 +247,32 @@ class CustomerEquity:
 
 
 @attrs.frozen
+class RelationshipQuality:
+    """One customer's relationship quality: trust, satisfaction and commitment (0–100) and
+    their mean, the index."""
+
+    external_id: str
+    trust: float
+    satisfaction: float
+    commitment: float
+    index: float
+    surveyed: tuple[str, ...]
+    """The components the customer answered survey items for (the others: behaviour only)."""
+
+
+@attrs.frozen
+class PerceivedValue:
+    """Perceived benefit and perceived cost (0–100, means of survey items) of a group of
+    respondents, and the net value benefit − cost."""
+
+    group: str
+    respondents: int
+    benefit: float | None
+    cost: float | None
+    net: float | None
+
+
+@attrs.frozen
 class LadderPosition:
     """A customer's rung on the loyalty ladder and the facts it was decided on."""
 

@@ -37,6 +37,28 @@ def check_config(crm, config: dict[str, Any]) -> None:
         if stage in funnel["stages"]:
             raise ConfigError(f"/funnel/lost_stages: {stage!r} is also an ordered stage")
     _check_kpis(config["kpis"])
+    _check_survey_items(config)
+
+
+def _check_survey_items(config: dict[str, Any]) -> None:
+    from .surveys import SCALES, scales
+
+    for key, scale in config["survey_items"].items():
+        if key in SCALES:
+            raise ConfigError(f"/survey_items/{key}: {key} is built in with the scale "
+                              f"{SCALES[key][0]}-{SCALES[key][1]} (choose another key)")
+        if scale["max"] <= scale["min"]:
+            raise ConfigError(f"/survey_items/{key}/max: {scale['max']} must be above min "
+                              f"{scale['min']}")
+    known = scales(config)
+    for section, sides in (("relationship_quality", ("trust", "satisfaction", "commitment")),
+                           ("perceived_value", ("benefit", "cost"))):
+        for side in sides:
+            for i, item in enumerate(config[section][side]):
+                if item not in known:
+                    raise ConfigError(f"/{section}/{side}/{i}: {item!r} is not a survey item "
+                                      f"(allowed: {', '.join(known)}; declare others in "
+                                      "/survey_items)")
 
 
 def _check_kpis(kpis: list[dict[str, Any]]) -> None:
