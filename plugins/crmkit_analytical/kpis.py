@@ -17,7 +17,11 @@ from the period's first instant up to m (period to date).  Metrics:
   be fitted the value is empty and ``note`` says why);
 * ``sales_growth`` % growth of the period-to-date revenue over the same span of the
   period before (see growth); ``average_engagement`` mean engagement score at m over
-  every customer (see engagement).
+  every customer (see engagement);
+* ``customer_equity`` at m (see equity); ``relationship_quality`` the mean index at m;
+  ``perceived_value`` the net perceived value of every respondent at m;
+* ``sales_cycle_days`` the median sales-cycle length of the opportunities won in the
+  period (the operational plugin's; without it the value is empty and ``note`` says why).
 
 Attainment = value / target (``up``) or target / value (``down``; a value of 0
 or less fully attains a ``down`` target).  Status: ``on_track`` ≥ 1.0,
@@ -36,9 +40,10 @@ from typing import Any, Callable
 
 from sqlalchemy import func, select
 
-from crmkit.plugin import MONEY_SCALE, interactions as I, parse_timestamp
+from crmkit.plugin import MONEY_SCALE, ConfigError, interactions as I, parse_timestamp
 
-from . import engagement, funnel, growth, periods, retention, sales, satisfaction
+from . import (engagement, funnel, growth, perceived_value, periods, relationship, retention,
+               sales, satisfaction)
 from .errors import ModelFitError
 from .results import KPIStatus
 
@@ -122,6 +127,35 @@ def _average_engagement(conn, config, start, end, crm) -> float | None:
     return engagement.average(conn, config, end)
 
 
+class MetricUnavailable(Exception):
+    """A metric that cannot be measured here (its message says why: the KPI's note)."""
+
+
+def _equity(conn, config, start, end, crm) -> float | None:
+    return float(crm.plugin("analytical").customer_equity(end).equity)
+
+
+def _relationship_quality(conn, config, start, end, crm) -> float | None:
+    return relationship.summary(relationship.scores(conn, config, end))["index"]
+
+
+def _perceived_value(conn, config, start, end, crm) -> float | None:
+    try:
+        everyone = perceived_value.group("all", list(
+            perceived_value.respondents(conn, config, end).values()))
+    except ConfigError as exc:
+        raise MetricUnavailable(str(exc)) from None
+    return everyone.net
+
+
+def _sales_cycle_days(conn, config, start, end, crm) -> float | None:
+    if "operational" not in crm.enabled_plugins():
+        raise MetricUnavailable("sales cycles come from the operational plugin, which is not "
+                                "enabled")
+    found = crm.plugin("operational").sales_cycle(end, since=start)
+    return found[0]["median_days"] if found else None
+
+
 METRICS: dict[str, Callable[..., float | None]] = {
     "revenue": _revenue, "average_order_value": _aov, "new_customers": _new_customers,
     "active_customers": _active, "repeat_rate": _repeat_rate,
@@ -129,6 +163,8 @@ METRICS: dict[str, Callable[..., float | None]] = {
     "nps": _satisfaction("nps"), "csat": _satisfaction("csat"), "ces": _satisfaction("ces"),
     "conversion_rate": _conversion, "win_rate": _win_rate, "average_clv": _average_clv,
     "sales_growth": _sales_growth, "average_engagement": _average_engagement,
+    "customer_equity": _equity, "relationship_quality": _relationship_quality,
+    "perceived_value": _perceived_value, "sales_cycle_days": _sales_cycle_days,
 }
 PER_PERIOD = {"sales_growth"}
 """Metrics that also take the KPI's period (comparing with the period before)."""
@@ -169,6 +205,8 @@ def evaluate(conn, crm, config: dict[str, Any], kpi: dict[str, Any], as_of: dt.d
         value = measure(conn, config, start - ONE_MICROSECOND, moment, crm)
     except ModelFitError as exc:  # average_clv without a fit: no value, and why
         value, note = None, f"CLV not fitted: {exc}"
+    except MetricUnavailable as exc:
+        value, note = None, str(exc)
     attained = attainment(value, kpi["target"], kpi["direction"])
     shown = None if attained is None else (None if attained == float("inf") else round(attained, 4))
     return KPIStatus(kpi["name"], kpi["metric"], kpi["period"], start, moment, value,

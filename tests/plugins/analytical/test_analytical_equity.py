@@ -98,3 +98,14 @@ def test_equity_refuses_when_clv_cannot_be_fitted(crm):
     record(crm, [row("A", days_ago(5), amount=10)])
     with pytest.raises(ModelFitError, match="repeat purchases"):
         crm.plugin("analytical").customer_equity()
+
+
+def test_customer_equity_is_a_smart_kpi(crm):
+    kpi = {"name": "equity", "metric": "customer_equity", "target": 1000,
+           "deadline": "2025-06-30"}
+    crm.plugins.enable("analytical", {"kpis": [kpi], "equity": {"conversion_probability": 0.2}})
+    rows, _, _ = purchase_history(customers=120)
+    record(crm, rows)
+    api = crm.plugin("analytical")
+    [status] = api.kpis()
+    assert status.value == float(api.customer_equity().equity)

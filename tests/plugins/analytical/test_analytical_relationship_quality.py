@@ -89,3 +89,22 @@ def test_cli_relationship_quality(crm, run_cli):
     code, out, _ = run_cli("analytical", "relationship", "--as-of", "2025-01-01T12:00",
                            "--format", "json")
     assert code == 0 and '"index": 66.67' in out
+
+
+def test_relationship_quality_and_perceived_value_are_smart_kpis(crm):
+    kpis = [{"name": "rq", "metric": "relationship_quality", "target": 50,
+             "deadline": "2025-06-30"},
+            {"name": "pv", "metric": "perceived_value", "target": 10, "deadline": "2025-06-30"}]
+    crm.plugins.enable("analytical", dict(CONFIG, kpis=kpis))
+    record(crm, [row("B", days_ago(20), amount=10),                       # index 66.67
+                 row("R1", days_ago(3), "survey", pv_quality=5, pv_price=3)])
+    got = {k.name: (k.value, k.status, k.note) for k in crm.plugin("analytical").kpis()}
+    # R1 behaviour only (answered no relationship item): an interaction in the recent half
+    # (50), no complaint (100), no purchase (0): 50.00; B: 66.67; the mean of the shown
+    # indices (66.67 + 50.00) / 2 = 58.335 -> 58.34
+    assert got["rq"] == (58.34, "on_track", None)
+    assert got["pv"] == (50.0, "on_track", None)  # R1: benefit 100 - cost 50
+    crm.plugins.configure("analytical", dict(CONFIG, kpis=kpis, perceived_value={}))
+    [_, pv] = crm.plugin("analytical").kpis()
+    assert (pv.value, pv.status) == (None, "no_data")
+    assert pv.note.startswith("/perceived_value: name the survey items of both benefit and cost")

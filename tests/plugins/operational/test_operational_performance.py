@@ -83,3 +83,17 @@ def test_cli_cycle_and_forecast_accuracy(funnel, run_cli):
     code, out, _ = run_cli("operational", "forecast-accuracy", "--months", "2", "--as-of",
                            "2025-03-01", "--format", "json")
     assert code == 0 and '"mape": 95.0' in out and '"bias": 26.67' in out
+
+
+def test_median_sales_cycle_is_a_smart_kpi(crm, funnel):
+    kpi = {"name": "cycle", "metric": "sales_cycle_days", "target": 30, "direction": "down",
+           "period": "quarter", "deadline": "2025-12-31"}
+    crm.plugins.enable("analytical", {"kpis": [kpi]})
+    [status] = crm.plugin("analytical").kpis()
+    # Q1 to date (the clock is at day 45): cycles of 15 and 40 days -> median 27.5
+    assert (status.value, status.attainment, status.status) == (27.5, round(30 / 27.5, 4),
+                                                                "on_track")
+    crm.plugins.disable("operational")
+    [status] = crm.plugin("analytical").kpis()
+    assert (status.value, status.note) == (
+        None, "sales cycles come from the operational plugin, which is not enabled")
