@@ -40,7 +40,7 @@ def create_app(crm, *, max_body_bytes: int = MAX_BODY_BYTES, close_crm: bool = F
     when the application shuts down (``crmkit serve`` opens one per worker process);
     otherwise the caller keeps owning it.
     """
-    from . import board
+    from . import board, mywork
     from .pages import Pages
     from .resources import core_endpoints
     from .webhooks import webhook_endpoints
@@ -95,6 +95,7 @@ def create_app(crm, *, max_body_bytes: int = MAX_BODY_BYTES, close_crm: bool = F
         Route("/api/v1/{path:path}", api, methods=list(METHODS)),
         *site.routes(),
         *board.routes(site),
+        *mywork.routes(site),
     ]
     app = Starlette(routes=routes, lifespan=lifespan,
                     exception_handlers={HTTPException: http_error})
