@@ -274,6 +274,19 @@ class CustomerService:
             found.update(select_in(conn, query, "ids", wanted))
         return found
 
+    def names(self, external_ids: Iterable[str]) -> dict[str, str | None]:
+        """Map external ids to the customers' names, in one query (unknown ids are absent;
+        a customer without a name maps to None).  Names are personal data: mask them with
+        ``crm.auth.mask_pii`` before showing them to a caller."""
+        c = tables.customers.c
+        wanted = sorted(set(external_ids))
+        found: dict[str, str | None] = {}
+        query = select(c.external_id, c.name).where(
+            c.external_id.in_(bindparam("refs", expanding=True)))
+        with self.crm.read() as conn:
+            found.update(select_in(conn, query, "refs", wanted))
+        return found
+
     def existing_ids(self, ids: Iterable[int], conn, lock: bool = False) -> set[int]:
         """The subset of ``ids`` that are customers (share-locked with ``lock``, as by
         :meth:`lock`)."""

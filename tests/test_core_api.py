@@ -42,6 +42,13 @@ def test_customer_round_trip(crm):
                                                                       "customer.updated"]
 
 
+def test_names_maps_external_ids_to_names_in_one_call(crm):
+    crm.customers.add_many([{"external_id": "C1", "name": "Ada"}, {"external_id": "C2"},
+                            {"external_id": "C3", "name": "Cy"}])
+    assert crm.customers.names(["C2", "C1", "C1", "NOPE"]) == {"C1": "Ada", "C2": None}
+    assert crm.customers.names([]) == {}
+
+
 def test_customer_errors_leave_nothing(crm):
     crm.customers.add("C1", "Ada")
     with pytest.raises(ConflictError, match="already exists"):

@@ -261,7 +261,17 @@ class Dispatcher:
 
     def _handle(self, request: ApiRequest) -> ApiResponse:
         self.refresh()
-        principal = self.authenticate(request.headers)
+        return self.run(self.authenticate(request.headers), request)
+
+    def run(self, principal, request: ApiRequest, via: str = "api") -> ApiResponse:
+        """Answer ``request`` for ``principal`` (already authenticated, plugin state already
+        read): route, permission, query and body schemas, then the handler (every method but
+        GET in a transaction audited as ``"<via> METHOD /api/v1/<path>"``).  Refusals raise
+        ApiError or a crmkit error instead of being answered (:meth:`handle` answers them).
+
+        The web app's pages call the API's handlers through this (``via="web"``), so a page
+        obeys exactly the API's permissions, row-level rules and validation.
+        """
         item, params = self.match(request.method, request.path)
         endpoint = item.endpoint
         self.crm.auth.require(principal, endpoint.permission)
@@ -274,7 +284,7 @@ class Dispatcher:
         key = request.headers.get(idempotency.HEADER)
         if key is not None and endpoint.method == "POST":
             return self._idempotent(item, call, request, idempotency.checked_key(key))
-        command = f"api {endpoint.method} {API_PREFIX}/{item.path}"
+        command = f"{via} {endpoint.method} {API_PREFIX}/{item.path}"
 
         def work(tx):
             tx.command = command

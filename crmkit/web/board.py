@@ -1,0 +1,125 @@
+"""The pipeline board ``/board``: the operational plugin's opportunities by stage.
+
+One column per configured opportunity stage, then ``won`` and ``lost``; each card shows the
+opportunity's name, customer, amount, owner and its stage's win probability.  A card moves
+by the keyboard-accessible form on it (a labelled stage select and a **Move** button, which
+works without JavaScript) or by dragging it onto another column (``static/board.js`` sends
+the same form).  Every read and move goes through operational's API handlers
+(:meth:`Pages.api`): the same permissions, row-level rule (an agent without
+``operational.all`` sees and moves only their own) and transition rules; an illegal move
+shows the rule's message (422) and changes nothing.  Under the columns, the weighted
+pipeline per owner (Σ amount × probability, summed in SQL by the API).
+"""
+
+from __future__ import annotations
+
+import functools
+import urllib.parse
+from typing import Any, Iterable
+
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+from starlette.routing import BaseRoute, Route
+
+from ..errors import NotFound, ValidationError
+from .pages import Pages, signed_in
+
+PLUGIN = "operational"
+FINAL_STAGES = (("won", 100), ("lost", 0))
+"""operational's closed stages after the configured ones, with their win probability."""
+OPEN_COLUMN = 200
+"""The most opportunities one open stage's column shows (the newest)."""
+CLOSED_COLUMN = 20
+"""The most opportunities the won and lost columns show (the newest)."""
+NOT_ENABLED = ("the pipeline board shows the operational plugin's opportunities, and it is "
+               "not enabled (`crmkit plugins enable operational`)")
+
+
+def customer_names(site: Pages, principal, external_ids: Iterable[str]) -> dict[str, str | None]:
+    """The names of customers as ``principal`` may see them (``***`` without
+    ``customers.pii``; none at all without ``customers.read``)."""
+    crm = site.crm
+    if not crm.auth.allowed(principal, "customers.read"):
+        return {}
+    return {ref: crm.auth.mask_pii(principal, {"external_id": ref, "name": name})["name"]
+            for ref, name in crm.customers.names(external_ids).items()}
+
+
+def columns(site: Pages, principal) -> list[dict[str, Any]]:
+    """The board's columns: stage, probability, whether it is open, and its opportunities
+    as the API lists them for ``principal`` (newest first), each with ``customer_name``."""
+    stages = [(s["name"], s["probability"])
+              for s in site.crm.plugin_config(PLUGIN)["funnel"]["opportunity_stages"]]
+    shown = []
+    for name, probability in stages + list(FINAL_STAGES):
+        closed = (name, probability) in FINAL_STAGES
+        limit = CLOSED_COLUMN if closed else OPEN_COLUMN
+        items = site.api(principal, "GET", f"{PLUGIN}/opportunities",
+                         {"stage": name, "limit": limit})
+        shown.append({"stage": name, "probability": probability, "closed": closed,
+                      "limit": limit, "items": items})
+    names = customer_names(site, principal,
+                           {o["customer"] for column in shown for o in column["items"]})
+    for column in shown:
+        for item in column["items"]:
+            item["customer_name"] = names.get(item["customer"])
+    return shown
+
+
+def weighted_by_owner(site: Pages, principal) -> list[dict[str, Any]]:
+    """The API's weighted pipeline grouped by owner (and currency); a principal without
+    ``operational.all`` gets only their own row, as the API's listings give only their own."""
+    rows = site.api(principal, "GET", f"{PLUGIN}/pipeline", {"by": ["owner"]})
+    if site.crm.auth.allowed(principal, f"{PLUGIN}.all"):
+        return rows
+    return [r for r in rows if r["owner"] == principal.handle]
+
+
+def show(site: Pages, request: Request, principal, status: int = 200,
+         error: str | None = None) -> Response:
+    """The board page (``error``: the refused move's message, shown above the columns)."""
+    try:
+        pipeline = weighted_by_owner(site, principal)
+    except NotFound:
+        return site.refused(request, 404, NOT_ENABLED, principal)
+    shown = columns(site, principal)
+    moved_id = request.query_params.get("moved", "") if error is None else ""
+    moved = next((dict(o, stage=c["stage"]) for c in shown for o in c["items"]
+                  if str(o["id"]) == moved_id), None)
+    return site.render(request, "board.html", status, principal=principal, columns=shown,
+                       pipeline=pipeline, error=error, moved=moved,
+                       can_move=site.crm.auth.allowed(principal, f"{PLUGIN}.write"))
+
+
+@signed_in
+def board_page(site: Pages, request: Request, principal, form) -> Response:
+    return show(site, request, principal)
+
+
+@signed_in
+def move(site: Pages, request: Request, principal, form) -> Response:
+    """Move an opportunity to the form's ``stage`` through operational's API handler."""
+    opportunity = request.path_params["opportunity_id"]
+    path = f"{PLUGIN}/opportunities/{urllib.parse.quote(opportunity, safe='')}/stage"
+    try:
+        site.api(principal, "POST", path, body={"stage": (form or {}).get("stage", "")})
+    except ValidationError as exc:
+        return show(site, request, principal, 422, str(exc))
+    root = request.scope.get("root_path", "")
+    query = urllib.parse.urlencode({"moved": opportunity})
+    return RedirectResponse(f"{root}/board?{query}#opportunity-{urllib.parse.quote(opportunity)}",
+                            303)
+
+
+def routes(site: Pages) -> list[BaseRoute]:
+    """The board's pages."""
+    page = functools.partial(Route, include_in_schema=False)
+    return [
+        page("/board", functools.partial(board_page, site), methods=["GET"]),
+        page("/board/opportunities/{opportunity_id}/stage", functools.partial(move, site),
+             methods=["POST"]),
+    ]
+
+
+__all__ = ["routes", "columns", "weighted_by_owner", "customer_names", "FINAL_STAGES",
+           "OPEN_COLUMN", "CLOSED_COLUMN"]
