@@ -153,11 +153,13 @@ class OperationalAPI:
             return funnel.history(conn, entity, record_id)
 
     def weighted_pipeline(self, as_of: dt.datetime | None = None,
-                          by: Sequence[str] = ("stage",)) -> list[dict[str, Any]]:
-        """Σ amount × probability of open opportunities per ``by`` and currency."""
+                          by: Sequence[str] = ("stage",), owner: str | None = None
+                          ) -> list[dict[str, Any]]:
+        """Σ amount × probability of open opportunities per ``by`` and currency (only
+        ``owner``'s opportunities when given)."""
         with self.crm.read() as conn:
             config = self.crm.plugin_config(PLUGIN)
-            return pipeline.weighted_pipeline(conn, config, self._as_of(as_of), by)
+            return pipeline.weighted_pipeline(conn, config, self._as_of(as_of), by, owner)
 
     def sales_cycles(self, as_of: dt.datetime | None = None, since: dt.datetime | None = None
                      ) -> list[dict[str, Any]]:

@@ -33,11 +33,13 @@ def stage_as_of(as_of: dt.datetime):
 
 
 def weighted_pipeline(conn, config: dict[str, Any], as_of: dt.datetime,
-                      by: Sequence[str] = ("stage",)) -> list[dict[str, Any]]:
+                      by: Sequence[str] = ("stage",), owner: str | None = None
+                      ) -> list[dict[str, Any]]:
     """Rows per ``by`` (any of stage, owner, month) and currency: count, amount, weighted amount.
 
     ``weighted = Σ amount × probability / 100`` over opportunities open at
-    ``as_of`` (won and lost are closed business, not pipeline).
+    ``as_of`` (won and lost are closed business, not pipeline); only ``owner``'s
+    opportunities when ``owner`` is given.
     """
     unknown = [d for d in by if d not in DIMENSIONS]
     if unknown or not by:
@@ -57,6 +59,8 @@ def weighted_pipeline(conn, config: dict[str, Any], as_of: dt.datetime,
              .join(current, current.c.record_id == o.c.id)
              .where(current.c.stage.in_(stages.opportunity))
              .group_by(*[columns[d] for d in by], o.c.currency))
+    if owner is not None:
+        query = query.where(o.c.owner == owner)
     rows = []
     for r in conn.execute(query).mappings():
         row = {d: r[d] for d in by}

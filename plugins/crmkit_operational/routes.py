@@ -219,7 +219,9 @@ def move_opportunity(call):
 
 
 def weighted_pipeline(call):
-    return jsonable(call.api().weighted_pipeline(_as_of(call), tuple(call.query["by"])))
+    """The weighted pipeline; a member without ``operational.all`` sees only their own."""
+    owner = call.principal.handle if restricted(call.principal) else None
+    return jsonable(call.api().weighted_pipeline(_as_of(call), tuple(call.query["by"]), owner))
 
 
 # -- tasks -------------------------------------------------------------------------------------

@@ -161,6 +161,10 @@ def test_opportunities_create_get_move_and_pipeline(clients, ops):
                                 "currency": "USD", "opportunities": 1, "amount": "1200.5",
                                 "weighted": "600.25"}]
     is_problem(clients["mia"].get(f"{API}/pipeline", params={"by": "colour"}), 422)
+    # an agent without operational.all gets only their own opportunities' pipeline
+    assert clients["bo"].get(f"{API}/pipeline", params={"by": "owner"}).json() == []
+    assert [r["owner"] for r in clients["ana"].get(f"{API}/pipeline",
+                                                   params={"by": "owner"}).json()] == ["ana"]
 
 
 def test_a_bad_opportunity_writes_nothing(clients, ops):
