@@ -19,7 +19,7 @@ PLUGIN = crmkit.PluginInfo(
     description="Products and line items: profit per customer, association rules, "
                 "next-best offers.",
     api="CatalogueAPI",
-    parts=("cli", "config", "migrations", "tables", "dataservices", "demo", "routes"),
+    parts=("cli", "config", "migrations", "tables", "dataservices", "demo", "routes", "card"),
 )
 
 

@@ -67,14 +67,22 @@ def _units(text: str) -> int:
     return int(to_money(text) * MONEY_SCALE)
 
 
-def _window(column, as_of: dt.datetime, since: dt.datetime | None):
+def _period(column, as_of: dt.datetime, since: dt.datetime | None):
     return column <= as_of if since is None else and_(column <= as_of, column > since)
 
 
-def parts(config: dict[str, Any], as_of: dt.datetime, since: dt.datetime | None, key):
+def parts(config: dict[str, Any], as_of: dt.datetime, since: dt.datetime | None, key,
+          customer_id: int | None = None):
     """SELECT of ``(k, revenue, cogs, serve, minutes)`` rows, one per part, ``key(table)`` the
-    grouping column of each part's table."""
+    grouping column of each part's table (only ``customer_id``'s rows when given)."""
     zero = literal(0, BigInteger)
+
+    def _window(column, as_of, since):  # the period, and the customer when one is asked for
+        inside = _period(column, as_of, since)
+        if customer_id is None:
+            return inside
+        return and_(inside, column.table.c.customer_id == customer_id)
+
     selects = [select(key(items).label("k"), func.sum(items.c.total_units).label("revenue"),
                       func.sum(items.c.cost_units).label("cogs"), zero.label("serve"),
                       cast(literal(0), Float).label("minutes"))
@@ -116,9 +124,12 @@ def _line(config, key: str, customers: int, revenue, cogs, serve, minutes) -> Pr
     return ProfitLine(key, customers, revenue, cogs, margin, serve, FOUR * 0, margin - serve)
 
 
-def by_customer(conn, config, as_of, since=None) -> list[ProfitLine]:
-    """Profit per customer with any purchase or cost to serve, most profitable first."""
-    q = parts(config, as_of, since, lambda t: t.c.customer_id).subquery("pf_customer")
+def by_customer(conn, config, as_of, since=None, customer_id: int | None = None
+                ) -> list[ProfitLine]:
+    """Profit per customer with any purchase or cost to serve, most profitable first (only
+    ``customer_id``'s line when given)."""
+    q = parts(config, as_of, since, lambda t: t.c.customer_id, customer_id
+              ).subquery("pf_customer")
     rows = conn.execute(select(C.c.external_id, q.c.revenue, q.c.cogs, q.c.serve, q.c.minutes)
                         .join(C, C.c.id == q.c.k)).all()
     lines = [_line(config, r.external_id, 1, r.revenue, r.cogs, r.serve, r.minutes)
@@ -153,7 +164,7 @@ def by_period(conn, config, as_of, since=None, period: str = "month") -> list[Pr
 def _customers_per_period(conn, as_of, since, step) -> dict[int, int]:
     key = _period_number(items.c.occurred_at, step)
     return dict(conn.execute(select(key, func.count(items.c.customer_id.distinct()))
-                             .where(_window(items.c.occurred_at, as_of, since))
+                             .where(_period(items.c.occurred_at, as_of, since))
                              .group_by(key)).all())
 
 

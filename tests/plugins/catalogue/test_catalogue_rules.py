@@ -139,3 +139,30 @@ def test_an_offer_list_saved_as_an_analytical_segment(crm, catalogue, run_cli, m
     assert [o["customer"] for o in api.offer_list("s1")][:1] == ["A"]
     code, _, err = run_cli("catalogue", "offers", "--list", "s2")
     assert code != 0 and err.startswith("error: offer list 's2' not found")
+
+
+def test_the_360_card_shows_profit_and_the_next_best_offers(crm, catalogue, clock):
+    from crmkit.auth import Principal
+    from crmkit_catalogue.card import card
+
+    api = catalogue({"rules": {"min_support": 0.2, "min_confidence": 0.2, "min_lift": 0}},
+                    customers=("A", "B", "C", "D", "E"))
+    crm.interactions.record_many([
+        order("A", at(2025, 1, 1), line("BREAD-S", 1, 10), line("TEA", 1, 5)),
+        order("B", at(2025, 1, 2), line("BREAD-S", 2, 10), line("TEA", 1, 5)),
+        order("C", at(2025, 1, 3), line("BREAD-S", 1, 10), line("TEA", 2, 5)),
+        order("C", at(2025, 1, 4), line("BREAD-S", 1, 10)),
+        order("D", at(2025, 1, 5), line("COFFEE", 1, 8), line("TEA", 1, 5))])
+    clock.set(at(2025, 2, 1))
+    admin = Principal("ana", "admin", frozenset({"*"}))
+    shown = card(crm, admin, {"external_id": "A"})
+    # A: revenue 10 + 5, cost of goods 4 + 1: margin 10, nothing to serve; the offers of
+    # test_rules_and_offers_from_stored_purchases
+    assert shown.title == "Products and profit"
+    assert shown.rows == (("Revenue", "15.00"), ("Gross margin", "10.00"),
+                          ("Cost to serve", "0.00"), ("Profit", "10.00"),
+                          ("Offer 1", "Coffee (COFFEE): up-sell, score 0.50"),
+                          ("Offer 2", "Large loaf (BREAD-L): up-sell, score 0.25"))
+    assert shown.note is None
+    empty = card(crm, admin, {"external_id": "E"})
+    assert (empty.rows, empty.note) == ((), "no purchase with line items yet")
