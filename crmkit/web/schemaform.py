@@ -4,8 +4,8 @@
 ``properties`` becomes a fieldset of its properties; a string, number, integer, boolean or
 ``enum`` a labelled input (the schema's ``title`` or the property name as the label, its
 ``description`` as help text); an array of scalars a textarea holding one item per line;
-anything else (conditions and other ``$ref``, arrays of objects, maps, ``oneOf``…) a JSON
-textarea for that sub-tree.  :func:`document` reads the submitted form back into a document
+anything else (conditions and other ``$ref``, arrays of objects, maps, ``oneOf``, an object
+or array that may be ``null``…) a JSON textarea for that sub-tree.  :func:`document` reads the submitted form back into a document
 (to be validated by the caller: nothing here decides what is valid), and :func:`place`
 attaches errors, by JSON pointer, to the nearest field that shows them.
 
@@ -87,7 +87,9 @@ def _kind(schema: Any) -> str:
     """How a sub-schema is edited (see :class:`Field`)."""
     if not isinstance(schema, dict) or any(key in schema for key in COMPOSITE):
         return "json"
-    types, _ = _types(schema)
+    types, nullable = _types(schema)
+    if nullable and types & {"object", "array"}:
+        return "json"  # null or a whole value: no set of fields says which
     if "enum" in schema:
         return "select" if all(v is None or isinstance(v, (str, int, float)) for v in
                                 schema["enum"]) else "json"

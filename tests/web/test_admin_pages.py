@@ -371,3 +371,21 @@ def test_the_audit_log_pages_newest_first_and_filters_by_actor_and_command(crm, 
     assert keys == [f"C{n:02d}" for n in range(9, -1, -1)] and 'rel="next"' not in page.text
     assert admin.get("/admin/audit", params={"actor": "nobody"}).text.count("data-audit=") == 0
     assert admin.get("/admin/audit", params={"before": "garbage"}).status_code == 422
+
+
+BUILT_IN = ("analytical", "assessment", "catalogue", "collaborative", "idic", "loyalty",
+            "operational", "social", "valuechain")
+
+
+def test_every_built_in_plugin_s_form_sends_back_its_stored_configuration(crm, admin):
+    for name in BUILT_IN:
+        if name not in crm.enabled_plugins():
+            crm.plugins.enable(name)
+    for name in BUILT_IN:
+        before = crm.plugins.config(name)
+        page = admin.get(f"/admin/plugins/{name}")
+        assert page.status_code == 200, name
+        answer = admin.post(f"/admin/plugins/{name}",
+                            data=form_of(page, f"/admin/plugins/{name}"))
+        assert answer.status_code == 303, (name, answer.text)
+        assert crm.plugins.config(name) == before, name
