@@ -100,3 +100,16 @@ def test_errors_go_to_the_deepest_field_of_their_pointer_and_into_the_summary():
 ])
 def test_problems_are_read_from_each_kind_of_error(error, problems):
     assert schemaform.problems_of(error) == problems
+
+
+def test_config_validation_lists_each_problem_by_pointer():
+    from crmkit.config import validate
+
+    with pytest.raises(ConfigError) as refused:
+        validate(SCHEMA, {"mode": "c", "limits": {"max": "x"}, "extra": 1}, "plugin 'p' config")
+    assert refused.value.problems == [
+        ("/extra", "unknown key (allowed: keys calendar, codes, limits, map, mode, name, note, on, "
+                   "rows, rule, weird/key~)"),
+        ("/limits/max", "'x' is not of type 'integer' (allowed: type integer)"),
+        ("/mode", "'c' is not one of ['a', 'b'] (allowed: \"a\", \"b\")")]
+    assert str(refused.value).startswith("plugin 'p' config: /extra: unknown key")
