@@ -328,8 +328,10 @@ def token_create(site, request: Request, principal, form) -> Response:
     try:
         expires = entered["expires"].strip()
         expires_at = parse_timestamp(expires, "expires") if expires else None
-        token, secret = _write(site, principal, "POST /admin/tokens", lambda: site.crm.tokens.create(
-            entered["staff"], name=entered["name"].strip() or None, expires_at=expires_at))
+        token, secret = _write(site, principal, "POST /admin/tokens",
+                               lambda: site.crm.tokens.create(
+                                   entered["staff"], name=entered["name"].strip() or None,
+                                   expires_at=expires_at))
     except CRMError as exc:
         return _tokens_page(site, request, principal, error_status(exc), str(exc), entered)
     return _render(site, request, "admin_token.html", principal, 201, token=token,

@@ -5,9 +5,10 @@
 ``enum`` a labelled input (the schema's ``title`` or the property name as the label, its
 ``description`` as help text); an array of scalars a textarea holding one item per line;
 anything else (conditions and other ``$ref``, arrays of objects, maps, ``oneOf``, an object
-or array that may be ``null``…) a JSON textarea for that sub-tree.  :func:`document` reads the submitted form back into a document
-(to be validated by the caller: nothing here decides what is valid), and :func:`place`
-attaches errors, by JSON pointer, to the nearest field that shows them.
+or array that may be ``null``…) a JSON textarea for that sub-tree.  :func:`document` reads
+the submitted form back into a document (to be validated by the caller: nothing here decides
+what is valid), and :func:`place` attaches errors, by JSON pointer, to the nearest field
+that shows them.
 
 An empty input leaves its key out (the schema's default fills it), except that a nullable
 value becomes ``null`` and an empty list of lines ``[]``; text that is not a number in a
@@ -210,7 +211,8 @@ def problems_of(exc: CRMError) -> list[tuple[str, str]]:
     return [(found[1], found[2])] if found else [("", str(exc))]
 
 
-def place(form: Field, problems: list[tuple[str, str]]) -> tuple[Field, list[tuple[Field | None, str, str]]]:
+def place(form: Field, problems: list[tuple[str, str]]
+          ) -> tuple[Field, list[tuple[Field | None, str, str]]]:
     """``form`` with each problem attached to the deepest field whose pointer is the
     problem's or an ancestor of it, and the summary: ``(field or None, pointer, message)``
     for each problem in order (None: the whole document)."""
