@@ -394,7 +394,9 @@ def validate(schema: dict[str, Any], document: Any, where: str) -> Any:
     errors = schema_errors(schema_validator(schema), completed, where)
     if errors:
         lines = [describe_error(e) for e in errors]
-        raise ConfigError(f"{where}: " + "; ".join(lines))
+        problems = [(pointer if pointer != "/" else "", message)
+                    for pointer, _, message in (line.partition(": ") for line in lines)]
+        raise ConfigError(f"{where}: " + "; ".join(lines), problems)
     return completed
 
 

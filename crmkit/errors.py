@@ -33,7 +33,12 @@ class ValidationError(CRMError):
 
 
 class ConfigError(CRMError):
-    """A configuration document does not match its JSON Schema."""
+    """A configuration document does not match its JSON Schema.  ``problems`` lists every
+    ``(JSON pointer, message)`` when the raiser knows them (``""`` is the whole document)."""
+
+    def __init__(self, message: str, problems: list[tuple[str, str]] | None = None):
+        super().__init__(message)
+        self.problems = problems or []
 
 
 class PluginError(CRMError):

@@ -73,6 +73,12 @@ class ApiToken:
     revoked_at: dt.datetime | None = None
     last_used_at: dt.datetime | None = None
 
+    def status(self, now: dt.datetime) -> str:
+        """``revoked``, ``expired`` (at ``now``) or ``active``."""
+        if self.revoked_at is not None:
+            return "revoked"
+        return "expired" if self.expires_at is not None and self.expires_at <= now else "active"
+
 
 @attrs.frozen
 class Event:

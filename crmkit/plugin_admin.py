@@ -144,14 +144,9 @@ class PluginAdmin:
                 completed = validate(self.schema(name), kept,
                                      f"plugin {name!r} kept configuration (replace it with "
                                      "--config FILE)")
-            enabled = {n for n, s in crm.plugin_states().items() if s["enabled"]}
-            missing = [r for r in info.requires if r not in enabled]
-            if missing:
-                raise PluginError(
-                    f"plugin {name!r} requires {', '.join(missing)}, which "
-                    f"{'is' if len(missing) == 1 else 'are'} not enabled: "
-                    f"`crmkit plugins enable {missing[0]}` first"
-                )
+            blocker = self._missing_requirements(name, info)
+            if blocker:
+                raise PluginError(blocker)
             self._check_config_hook(tx, name, completed)
             self._migrate(tx, name)
             self._store(tx, name, True, plugin.version, completed)
@@ -179,21 +174,49 @@ class PluginAdmin:
             state = states.get(name)
             if state is None or not state["enabled"]:
                 raise PluginError(f"plugin {name!r} is not enabled")
-            dependants = []
-            for other, other_state in states.items():
-                if other_state["enabled"] and other != name and other in crm.installed:
-                    other_plugin = plugins.load(crm.installed[other])
-                    if not other_plugin.broken and name in other_plugin.info.requires:
-                        dependants.append(other)
-            if dependants:
-                raise PluginError(
-                    f"cannot disable {name!r}: {', '.join(sorted(dependants))} "
-                    f"require{'s' if len(dependants) == 1 else ''} it; disable "
-                    f"{'it' if len(dependants) == 1 else 'them'} first"
-                )
+            blocker = self._dependants(name)
+            if blocker:
+                raise PluginError(blocker)
             self._store(tx, name, False, state["version"], state["config"])
             tx.audit("disable", "plugin_state", name, {})
             crm.refresh_plugins(tx.conn)
+
+    def blockers(self, name: str) -> tuple[str | None, str | None]:
+        """What refuses enabling and disabling ``name`` now: ``(enable, disable)``, each the
+        error text :meth:`enable` / :meth:`disable` would raise for the plugin's
+        requirements (a missing requirement; an enabled plugin requiring it), or None."""
+        with self.crm.read() as conn:
+            self.crm.refresh_plugins(conn)
+        enable = None
+        plugin = self.crm.installed.get(name)
+        if plugin is not None and not plugins.load(plugin).broken:
+            enable = self._missing_requirements(name, plugin.info)
+        return enable, self._dependants(name)
+
+    def _missing_requirements(self, name: str, info) -> str | None:
+        """Why ``name`` cannot be enabled while what it requires is not, or None."""
+        enabled = {n for n, s in self.crm.plugin_states().items() if s["enabled"]}
+        missing = [r for r in info.requires if r not in enabled]
+        if not missing:
+            return None
+        return (f"plugin {name!r} requires {', '.join(missing)}, which "
+                f"{'is' if len(missing) == 1 else 'are'} not enabled: "
+                f"`crmkit plugins enable {missing[0]}` first")
+
+    def _dependants(self, name: str) -> str | None:
+        """Why ``name`` cannot be disabled while enabled plugins require it, or None."""
+        crm = self.crm
+        dependants = []
+        for other, other_state in crm.plugin_states().items():
+            if other_state["enabled"] and other != name and other in crm.installed:
+                other_plugin = plugins.load(crm.installed[other])
+                if not other_plugin.broken and name in other_plugin.info.requires:
+                    dependants.append(other)
+        if not dependants:
+            return None
+        return (f"cannot disable {name!r}: {', '.join(sorted(dependants))} "
+                f"require{'s' if len(dependants) == 1 else ''} it; disable "
+                f"{'it' if len(dependants) == 1 else 'them'} first")
 
     def configure(self, name: str, config: dict[str, Any]) -> dict[str, Any]:
         """Replace an enabled plugin's configuration (validated); return the stored config."""

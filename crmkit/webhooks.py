@@ -173,14 +173,16 @@ class WebhookService:
         return self.get(webhook_id)
 
     def deliveries(self, status: str | None = None, webhook_id: int | None = None,
-                   after_id: int | None = None, limit: int | None = 100) -> list[Delivery]:
-        """The delivery log, oldest first: filtered by status and webhook; page with
-        ``after_id`` (the last ``Delivery.id`` seen)."""
+                   after_id: int | None = None, limit: int | None = 100,
+                   newest_first: bool = False) -> list[Delivery]:
+        """The delivery log, oldest first (``newest_first``: the most recent first):
+        filtered by status and webhook; page with ``after_id`` (the last ``Delivery.id``
+        seen)."""
         if status is not None and status not in STATUSES:
             raise ValidationError(f"delivery status: {status!r} is not one of "
                                   f"{', '.join(STATUSES)}")
         d = tables.webhook_deliveries
-        query = select(d).order_by(d.c.id)
+        query = select(d).order_by(d.c.id.desc() if newest_first else d.c.id)
         if status is not None:
             query = query.where(d.c.status == status)
         if webhook_id is not None:

@@ -58,9 +58,7 @@ def list_(state, handle, fmt) -> None:
     with state.open() as crm:
         now = crm.clock.now()
         rows = [{"id": t.id, "staff": t.staff_handle, "name": t.name,
-                 "status": ("revoked" if t.revoked_at is not None else
-                            "expired" if t.expires_at is not None and t.expires_at <= now
-                            else "active"),
+                 "status": t.status(now),
                  "created_at": t.created_at, "expires_at": t.expires_at,
                  "last_used_at": t.last_used_at, "revoked_at": t.revoked_at}
                 for t in crm.tokens.list(handle)]

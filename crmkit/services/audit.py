@@ -39,11 +39,14 @@ class AuditLog:
 
     def list(self, customer: str | None = None, since: dt.datetime | None = None,
              action: str | None = None, actor: str | None = None, table: str | None = None,
-             limit: int | None = 100) -> list[AuditEntry]:
+             limit: int | None = 100, command: str | None = None,
+             before: tuple[dt.datetime, int] | None = None) -> list[AuditEntry]:
         """Entries newest first, filtered.
 
         ``customer`` (an external id) matches the customer's rows and, for a
         customer merged away, the customer rows still keyed by that id.
+        ``command`` matches entries whose command contains that text (any case);
+        ``before`` (an entry's ``(at, id)``) pages on: only entries older than it.
         """
         a = tables.audit_log
         query = select(a).order_by(a.c.at.desc(), a.c.id.desc())
@@ -61,6 +64,11 @@ class AuditLog:
                 query = query.where(a.c.actor == actor)
             if table is not None:
                 query = query.where(a.c.table_name == table)
+            if command is not None:
+                query = query.where(a.c.command.icontains(command, autoescape=True))
+            if before is not None:
+                at, row_id = before
+                query = query.where(or_(a.c.at < at, and_(a.c.at == at, a.c.id < row_id)))
             if limit is not None:
                 query = query.limit(limit)
             return [AuditEntry(**dict(r)) for r in conn.execute(query).mappings()]

@@ -330,7 +330,8 @@ def list_plugins(call: Call) -> list[Any]:
     return [jsonable(status) for status in call.crm.plugins.list()]
 
 
-def _installed(call: Call) -> str:
+def installed_plugin(call: Call) -> str:
+    """The path's plugin name if it is installed, else NotFound."""
     name = call.path_params["name"]
     if name not in call.crm.installed:
         raise NotFound(f"no plugin named {name!r} is installed")
@@ -338,11 +339,11 @@ def _installed(call: Call) -> str:
 
 
 def plugin_config(call: Call) -> dict[str, Any]:
-    return call.crm.plugins.config(_installed(call))
+    return call.crm.plugins.config(installed_plugin(call))
 
 
 def put_plugin_config(call: Call) -> dict[str, Any]:
-    name = _installed(call)
+    name = installed_plugin(call)
     schema = call.crm.plugins.schema(name)
     document = fill_defaults(schema, call.body)
     errors = schema_errors(schema_validator(schema), document, f"plugin {name!r} config schema")
@@ -424,4 +425,4 @@ def core_endpoints() -> list[Endpoint]:
 
 __all__ = ["MAX_PAGE_SIZE", "DEFAULT_PAGE_SIZE", "MAX_BATCH", "core_endpoints",
            "customer_document", "interaction_document", "etag", "encode_cursor",
-           "decode_cursor"]
+           "decode_cursor", "installed_plugin", "put_plugin_config"]

@@ -1,0 +1,470 @@
+"""The admin pages of the staff web app, under ``/admin``.
+
+Plugins (enable, disable, what their requirements block; a configuration form generated
+from each plugin's JSON Schema by :mod:`crmkit.web.schemaform`), staff, roles, API tokens,
+webhooks and the audit log.  Each page needs the permission of the matching API route or
+CLI command (``plugins.read`` / ``plugins.configure``, ``staff.manage``, ``tokens.manage``,
+``webhooks.manage``, ``audit.read``) and every write goes through the same code as the API
+and the CLI (``crm.plugins``, the API's handlers, ``crm.staff``, ``crm.tokens``,
+``crm.webhooks``), in a transaction whose audit rows name the signed-in member and the page.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import urllib.parse
+from typing import Any, Callable
+
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+from starlette.routing import BaseRoute, Route
+
+from .. import plugins as plugin_modules
+from ..clock import parse_timestamp
+from ..errors import CRMError, NotFound, ValidationError
+from ..services.audit import AuditLog
+from . import resources, schemaform, webhooks
+from .dispatch import error_status
+from .endpoints import Call
+from .pages import signed_in
+
+SECTIONS = (("plugins", "plugins.read"), ("staff", "staff.manage"), ("roles", "staff.manage"),
+            ("tokens", "tokens.manage"), ("webhooks", "webhooks.manage"),
+            ("audit", "audit.read"))
+"""Each admin page and the permission it needs (the nav link shows with any of them)."""
+PERMISSIONS = tuple(sorted({permission for _, permission in SECTIONS}))
+"""The permissions that make the admin link show."""
+AUDIT_PAGE = 50
+"""Audit-log entries per page."""
+RECENT_DELIVERIES = 50
+"""How many of the newest webhook deliveries the webhooks page lists."""
+
+
+def _root(request: Request) -> str:
+    return request.scope.get("root_path", "")
+
+
+def _done(request: Request, path: str, done: str, item: str = "") -> RedirectResponse:
+    """Back to ``path`` after a change, saying what was done (``?done=…&item=…``)."""
+    query = urllib.parse.urlencode({"done": done, **({"item": item} if item else {})})
+    return RedirectResponse(f"{_root(request)}/admin/{path}?{query}", 303)
+
+
+def _render(site, request: Request, template: str, principal, status: int = 200,
+            **values: Any) -> Response:
+    values.setdefault("error", None)
+    return site.render(request, template, status, principal=principal,
+                       section=template[6:-5],
+                       sections=[s for s, p in SECTIONS if site.crm.auth.allowed(principal, p)],
+                       done=request.query_params.get("done", ""),
+                       item=request.query_params.get("item", ""), **values)
+
+
+def _write(site, principal, command: str, work: Callable[[], Any],
+           plugin_admin: bool = False) -> Any:
+    """Run ``work`` in a transaction acting as ``principal``, audited as ``web COMMAND``.
+    Plugin administration runs like ``crmkit plugins``: while a plugin is broken too."""
+    if plugin_admin:
+        with site.crm.transaction(principal.handle, require_plugins=False) as tx:
+            tx.command = f"web {command}"
+            return work()
+
+    def run(tx):
+        tx.command = f"web {command}"
+        return work()
+
+    return site.crm.run_transaction(run, actor=principal.handle)
+
+
+# -- index ---------------------------------------------------------------------------------
+
+
+@signed_in
+def index(site, request: Request, principal, form) -> Response:
+    allowed = [s for s, p in SECTIONS if site.crm.auth.allowed(principal, p)]
+    if not allowed:
+        site.crm.auth.require(principal, PERMISSIONS[0])
+    return _render(site, request, "admin.html", principal)
+
+
+# -- plugins -------------------------------------------------------------------------------
+
+
+def _plugin_rows(crm) -> list[dict[str, Any]]:
+    """Every plugin as ``crm.plugins.list()`` shows it, with its ``after`` and what blocks
+    enabling or disabling it."""
+    rows = []
+    for status in crm.plugins.list():
+        installed = crm.installed.get(status.name)
+        after: tuple[str, ...] = ()
+        if installed is not None and not plugin_modules.load(installed).broken:
+            after = tuple(installed.info.after)
+        blocks_enable, blocks_disable = crm.plugins.blockers(status.name)
+        rows.append({"plugin": status, "after": after, "blocks_enable": blocks_enable,
+                     "blocks_disable": blocks_disable,
+                     "can_enable": not status.enabled and status.status == "disabled",
+                     "can_disable": bool(status.enabled)})
+    return rows
+
+
+def _plugins_page(site, request, principal, status: int = 200, error: str | None = None
+                  ) -> Response:
+    site.crm.auth.require(principal, "plugins.read")
+    return _render(site, request, "admin_plugins.html", principal, status,
+                   rows=_plugin_rows(site.crm), error=error,
+                   can_configure=site.crm.auth.allowed(principal, "plugins.configure"))
+
+
+@signed_in
+def plugin_list(site, request: Request, principal, form) -> Response:
+    return _plugins_page(site, request, principal)
+
+
+def _switch(action: str):
+    @signed_in
+    def handler(site, request: Request, principal, form) -> Response:
+        site.crm.auth.require(principal, "plugins.configure")
+        name = request.path_params["name"]
+        switch = site.crm.plugins.enable if action == "enable" else site.crm.plugins.disable
+        try:
+            _write(site, principal, f"POST /admin/plugins/{name}/{action}",
+                   lambda: switch(name), plugin_admin=True)
+        except CRMError as exc:
+            return _plugins_page(site, request, principal, error_status(exc), str(exc))
+        return _done(request, "plugins", f"{action}d", name)
+
+    handler.__name__ = f"plugin_{action}"
+    return handler
+
+
+plugin_enable = _switch("enable")
+plugin_disable = _switch("disable")
+
+
+def _installed(site, name: str) -> str:
+    """``name`` if it is an installed plugin (the API's rule), else NotFound."""
+    return resources.installed_plugin(Call(site.crm, None, None, {"name": name}, {}, None))
+
+
+def _config_page(site, request, principal, name: str, submitted: dict[str, str] | None = None,
+                 problems: list[tuple[str, str]] = (), status: int = 200) -> Response:
+    crm = site.crm
+    schema = crm.plugins.schema(name)
+    enabled = crm.plugin_states().get(name, {}).get("enabled", False)
+    stored = crm.plugins.kept_config(name)
+    form, summary = schemaform.place(schemaform.fields(schema, stored, submitted, name),
+                                     list(problems))
+    return _render(site, request, "admin_plugin.html", principal, status, plugin=name,
+                   schema=schema, stored=stored, enabled=enabled, form=form, summary=summary,
+                   editable=enabled and crm.auth.allowed(principal, "plugins.configure"))
+
+
+@signed_in
+def plugin_page(site, request: Request, principal, form) -> Response:
+    site.crm.auth.require(principal, "plugins.read")
+    name = _installed(site, request.path_params["name"])
+    try:
+        return _config_page(site, request, principal, name)
+    except CRMError as exc:  # a broken plugin: no schema to show
+        return site.refused(request, error_status(exc), str(exc), principal)
+
+
+@signed_in
+def plugin_configure(site, request: Request, principal, form) -> Response:
+    """Store the configuration the form stands for, through the API's PUT handler (the
+    plugin's schema, then ``crm.plugins.configure``: crmkit_check_config); on any error
+    nothing is stored and the form comes back with the entered values and the errors."""
+    crm = site.crm
+    crm.auth.require(principal, "plugins.configure")
+    name = _installed(site, request.path_params["name"])
+    submitted = dict(form or {})
+    document, problems = schemaform.document(
+        schemaform.fields(crm.plugins.schema(name), None, submitted), submitted)
+    status = 422
+    if not problems:
+        call = Call(crm, principal, None, {"name": name}, {},
+                    document if document is not None else {})
+        try:
+            _write(site, principal, f"POST /admin/plugins/{name}",
+                   lambda: resources.put_plugin_config(call), plugin_admin=True)
+        except CRMError as exc:
+            problems, status = schemaform.problems_of(exc), error_status(exc)
+        else:
+            return _done(request, f"plugins/{urllib.parse.quote(name)}", "configured", name)
+    return _config_page(site, request, principal, name, submitted, problems, status)
+
+
+# -- staff and roles -----------------------------------------------------------------------
+
+
+def _staff_page(site, request, principal, status: int = 200, error: str | None = None,
+                entered: dict[str, str] | None = None) -> Response:
+    site.crm.auth.require(principal, "staff.manage")
+    return _render(site, request, "admin_staff.html", principal, status,
+                   staff=site.crm.staff.list(active_only=False),
+                   roles=sorted(site.crm.auth.roles()), error=error, entered=entered or {})
+
+
+@signed_in
+def staff_list(site, request: Request, principal, form) -> Response:
+    return _staff_page(site, request, principal)
+
+
+@signed_in
+def staff_add(site, request: Request, principal, form) -> Response:
+    site.crm.auth.require(principal, "staff.manage")
+    entered = {k: (form or {}).get(k, "") for k in ("handle", "name", "team", "email", "role")}
+    try:
+        member = _write(site, principal, "POST /admin/staff", lambda: site.crm.staff.add(
+            entered["handle"], entered["name"], entered["team"], entered["email"] or None,
+            entered["role"]))
+    except CRMError as exc:
+        return _staff_page(site, request, principal, error_status(exc), str(exc), entered)
+    return _done(request, "staff", "staff-added", member.handle)
+
+
+@signed_in
+def staff_role(site, request: Request, principal, form) -> Response:
+    site.crm.auth.require(principal, "staff.manage")
+    handle = request.path_params["handle"]
+    try:
+        _write(site, principal, f"POST /admin/staff/{handle}/role",
+               lambda: site.crm.staff.set_role(handle, (form or {}).get("role", "")))
+    except CRMError as exc:
+        return _staff_page(site, request, principal, error_status(exc), str(exc))
+    return _done(request, "staff", "role-changed", handle)
+
+
+@signed_in
+def staff_deactivate(site, request: Request, principal, form) -> Response:
+    site.crm.auth.require(principal, "staff.manage")
+    handle = request.path_params["handle"]
+    try:
+        _write(site, principal, f"POST /admin/staff/{handle}/deactivate",
+               lambda: site.crm.staff.remove(handle))
+    except CRMError as exc:
+        return _staff_page(site, request, principal, error_status(exc), str(exc))
+    return _done(request, "staff", "deactivated", handle)
+
+
+ROLE_FIELD = "role:"
+"""The roles form names each role's textarea ``role:NAME`` (one permission pattern a line)."""
+
+
+def _roles_page(site, request, principal, status: int = 200,
+                problems: list[tuple[str, str]] = (), entered: dict[str, str] | None = None
+                ) -> Response:
+    site.crm.auth.require(principal, "staff.manage")
+    roles = site.crm.auth.roles()
+    if entered is None:
+        entered = {f"{ROLE_FIELD}{role}": "\n".join(patterns) for role, patterns in roles.items()}
+        entered.update(new_role="", new_patterns="")
+    shown = [(name[len(ROLE_FIELD):], text) for name, text in entered.items()
+             if name.startswith(ROLE_FIELD)]
+    errors: dict[str, list[str]] = {}
+    for pointer, message in problems:
+        role = pointer.split("/")[2] if pointer.startswith("/roles/") else ""
+        errors.setdefault(role if any(role == r for r, _ in shown) else "", []).append(
+            f"{pointer}: {message}" if pointer else message)
+    return _render(site, request, "admin_roles.html", principal, status, roles=roles,
+                   shown=shown, entered=entered, errors=errors,
+                   permissions=site.crm.auth.permissions(), role_field=ROLE_FIELD)
+
+
+@signed_in
+def roles_list(site, request: Request, principal, form) -> Response:
+    return _roles_page(site, request, principal)
+
+
+@signed_in
+def roles_save(site, request: Request, principal, form) -> Response:
+    """Replace the core config's ``roles`` with the form's (an emptied role is removed),
+    through ``crm.plugins.configure_core`` as ``crmkit config`` does."""
+    crm = site.crm
+    crm.auth.require(principal, "staff.manage")
+    entered = {k: v for k, v in (form or {}).items()
+               if k.startswith(ROLE_FIELD) or k in ("new_role", "new_patterns")}
+    roles: dict[str, list[str]] = {}
+    for name, text in entered.items():
+        if name.startswith(ROLE_FIELD):
+            patterns = [line.strip() for line in text.splitlines() if line.strip()]
+            if patterns:
+                roles[name[len(ROLE_FIELD):]] = patterns
+    if entered.get("new_role", "").strip():
+        roles[entered["new_role"].strip()] = [
+            line.strip() for line in entered.get("new_patterns", "").splitlines() if line.strip()]
+    try:
+        _write(site, principal, "POST /admin/roles",
+               lambda: crm.plugins.configure_core({**crm.core_config, "roles": roles}),
+               plugin_admin=True)
+    except CRMError as exc:
+        return _roles_page(site, request, principal, error_status(exc),
+                           schemaform.problems_of(exc), entered)
+    return _done(request, "roles", "roles-saved")
+
+
+# -- tokens --------------------------------------------------------------------------------
+
+
+def _tokens_page(site, request, principal, status: int = 200, error: str | None = None,
+                 entered: dict[str, str] | None = None) -> Response:
+    site.crm.auth.require(principal, "tokens.manage")
+    return _render(site, request, "admin_tokens.html", principal, status,
+                   tokens=site.crm.tokens.list(), now=site.crm.clock.now(),
+                   staff=site.crm.staff.list(), error=error, entered=entered or {})
+
+
+@signed_in
+def token_list(site, request: Request, principal, form) -> Response:
+    return _tokens_page(site, request, principal)
+
+
+@signed_in
+def token_create(site, request: Request, principal, form) -> Response:
+    """Create a token; its secret is on this answer only (never stored, never shown again)."""
+    site.crm.auth.require(principal, "tokens.manage")
+    entered = {k: (form or {}).get(k, "") for k in ("staff", "name", "expires")}
+    try:
+        expires = entered["expires"].strip()
+        expires_at = parse_timestamp(expires, "expires") if expires else None
+        token, secret = _write(site, principal, "POST /admin/tokens",
+                               lambda: site.crm.tokens.create(
+                                   entered["staff"], name=entered["name"].strip() or None,
+                                   expires_at=expires_at))
+    except CRMError as exc:
+        return _tokens_page(site, request, principal, error_status(exc), str(exc), entered)
+    return _render(site, request, "admin_token.html", principal, 201, token=token,
+                   secret=secret)
+
+
+@signed_in
+def token_revoke(site, request: Request, principal, form) -> Response:
+    site.crm.auth.require(principal, "tokens.manage")
+    text = request.path_params["token_id"]
+    try:
+        if not text.isdigit():
+            raise NotFound(f"no API token {text}")
+        _write(site, principal, f"POST /admin/tokens/{text}/revoke",
+               lambda: site.crm.tokens.revoke(int(text)))
+    except CRMError as exc:
+        return _tokens_page(site, request, principal, error_status(exc), str(exc))
+    return _done(request, "tokens", "revoked", text)
+
+
+# -- webhooks ------------------------------------------------------------------------------
+
+
+def _webhook_call(site, principal, params=None, query=None, body=None) -> Call:
+    return Call(site.crm, principal, None, params or {}, query or {}, body)
+
+
+def _webhooks_page(site, request, principal, status: int = 200, error: str | None = None,
+                   entered: dict[str, str] | None = None) -> Response:
+    crm = site.crm
+    crm.auth.require(principal, webhooks.PERMISSION)
+    hooks = webhooks.list_webhooks(_webhook_call(site, principal,
+                                                 query={"include_removed": True}))["items"]
+    recent = [webhooks.delivery_document(d)
+              for d in crm.webhooks.deliveries(limit=RECENT_DELIVERIES, newest_first=True)]
+    return _render(site, request, "admin_webhooks.html", principal, status, hooks=hooks,
+                   deliveries=recent, event_types=sorted(crm.events.types()), error=error,
+                   entered=entered or {}, shown=RECENT_DELIVERIES)
+
+
+@signed_in
+def webhook_list(site, request: Request, principal, form) -> Response:
+    return _webhooks_page(site, request, principal)
+
+
+@signed_in
+def webhook_add(site, request: Request, principal, form) -> Response:
+    """Add a webhook through the API's handler (the same checks as ``POST /api/v1/webhooks``)."""
+    site.crm.auth.require(principal, webhooks.PERMISSION)
+    entered = {k: (form or {}).get(k, "") for k in ("url", "event_types", "secret")}
+    body = {"url": entered["url"], "secret": entered["secret"],
+            "event_types": [t.strip() for t in entered["event_types"].splitlines() if t.strip()]}
+    try:
+        answer = _write(site, principal, "POST /admin/webhooks", lambda: webhooks.add_webhook(
+            _webhook_call(site, principal, body=body)))
+    except CRMError as exc:
+        return _webhooks_page(site, request, principal, error_status(exc), str(exc),
+                              {**entered, "secret": ""})
+    return _done(request, "webhooks", "webhook-added", str(answer.body["id"]))
+
+
+@signed_in
+def webhook_remove(site, request: Request, principal, form) -> Response:
+    site.crm.auth.require(principal, webhooks.PERMISSION)
+    params = {"webhook_id": request.path_params["webhook_id"]}
+    try:
+        _write(site, principal, f"POST /admin/webhooks/{params['webhook_id']}/remove",
+               lambda: webhooks.remove_webhook(_webhook_call(site, principal, params)))
+    except CRMError as exc:
+        return _webhooks_page(site, request, principal, error_status(exc), str(exc))
+    return _done(request, "webhooks", "webhook-removed", params["webhook_id"])
+
+
+# -- audit log -----------------------------------------------------------------------------
+
+
+@signed_in
+def audit(site, request: Request, principal, form) -> Response:
+    """The audit log, newest first, :data:`AUDIT_PAGE` entries a page (``?before=`` the
+    cursor of the last entry shown), filtered by actor and command text."""
+    site.crm.auth.require(principal, "audit.read")
+    actor = request.query_params.get("actor", "").strip()
+    command = request.query_params.get("command", "").strip()
+    cursor = request.query_params.get("before", "")
+    error, entries, before = None, [], None
+    try:
+        if cursor:
+            position = resources.decode_cursor(cursor)
+            if not isinstance(position, list):
+                raise ValidationError(f"before: {cursor!r} is not a page of this log")
+            before = (parse_timestamp(str(position[0]), "before"), position[1])
+        entries = AuditLog(site.crm).list(actor=actor or None, command=command or None,
+                                          before=before, limit=AUDIT_PAGE + 1)
+    except CRMError as exc:
+        error = str(exc)
+    more = len(entries) > AUDIT_PAGE
+    entries = entries[:AUDIT_PAGE]
+    following = (resources.encode_cursor([entries[-1].at.isoformat(), entries[-1].id])
+                 if more else None)
+    return _render(site, request, "admin_audit.html", principal, 422 if error else 200,
+                   entries=[(e, json.dumps(e.changes, ensure_ascii=False, sort_keys=True))
+                            for e in entries], actor=actor, command=command, error=error,
+                   following=following, first_page=not cursor)
+
+
+def routes(site) -> list[BaseRoute]:
+    """The admin pages of ``site`` (a :class:`crmkit.web.pages.Pages`)."""
+    page = functools.partial(Route, include_in_schema=False)
+
+    def bind(handler):
+        return functools.partial(handler, site)
+
+    return [
+        page("/admin", bind(index), methods=["GET"]),
+        page("/admin/plugins", bind(plugin_list), methods=["GET"]),
+        page("/admin/plugins/{name}", bind(plugin_page), methods=["GET"]),
+        page("/admin/plugins/{name}", bind(plugin_configure), methods=["POST"]),
+        page("/admin/plugins/{name}/enable", bind(plugin_enable), methods=["POST"]),
+        page("/admin/plugins/{name}/disable", bind(plugin_disable), methods=["POST"]),
+        page("/admin/staff", bind(staff_list), methods=["GET"]),
+        page("/admin/staff", bind(staff_add), methods=["POST"]),
+        page("/admin/staff/{handle}/role", bind(staff_role), methods=["POST"]),
+        page("/admin/staff/{handle}/deactivate", bind(staff_deactivate), methods=["POST"]),
+        page("/admin/roles", bind(roles_list), methods=["GET"]),
+        page("/admin/roles", bind(roles_save), methods=["POST"]),
+        page("/admin/tokens", bind(token_list), methods=["GET"]),
+        page("/admin/tokens", bind(token_create), methods=["POST"]),
+        page("/admin/tokens/{token_id}/revoke", bind(token_revoke), methods=["POST"]),
+        page("/admin/webhooks", bind(webhook_list), methods=["GET"]),
+        page("/admin/webhooks", bind(webhook_add), methods=["POST"]),
+        page("/admin/webhooks/{webhook_id}/remove", bind(webhook_remove), methods=["POST"]),
+        page("/admin/audit", bind(audit), methods=["GET"]),
+    ]
+
+
+__all__ = ["routes", "SECTIONS", "PERMISSIONS", "AUDIT_PAGE", "RECENT_DELIVERIES", "ROLE_FIELD"]

@@ -1,0 +1,391 @@
+"""The admin pages over HTTP (no browser): plugins and their generated configuration forms,
+staff, roles, API tokens, webhooks, the audit log; permissions, CSRF, no XSS.
+
+Every test runs the app in-process (``api``: ``crmkit.web.create_app`` on the ``crm``
+fixture) on SQLite and on PostgreSQL; the browser test is test_browser_admin.py.
+"""
+
+from __future__ import annotations
+
+import html.parser
+import json
+import re
+
+import pytest
+
+from crmkit.errors import PluginError
+from crmkit.services.audit import AuditLog
+from crmkit.web.pages import CSRF_REFUSED
+from web_support import InProcess
+
+PASSWORD = "correct horse battery"
+SCRIPT = "<script>window.pwned=1</script>"
+
+
+def csrf(page) -> str:
+    return re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)
+
+
+def member(crm, site: InProcess, handle: str, role: str):
+    """Sign ``handle`` (added with ``role``) in on ``site``; returns the signed-in client."""
+    site.token(handle, role)
+    crm.staff.set_password(handle, PASSWORD)
+    client = site.client()
+    answer = client.post("/login", data={"csrf_token": csrf(client.get("/login")),
+                                         "username": handle, "password": PASSWORD})
+    assert answer.status_code == 303, answer.text
+    return client
+
+
+@pytest.fixture
+def admin(crm, api):
+    """Member ``boss`` (role admin) signed in, loyalty enabled."""
+    crm.plugins.enable("loyalty")
+    return member(crm, api, "boss", "admin")
+
+
+@pytest.fixture
+def other(crm):
+    """A second in-process site (its own cookies) for a second member."""
+    site = InProcess(crm)
+    yield site
+    site.close()
+
+
+class Inputs(html.parser.HTMLParser):
+    """The successful controls of the form posting to ``action``, as a browser sends them."""
+
+    def __init__(self, action: str):
+        super().__init__()
+        self.action, self.inside, self.values = action, False, {}
+        self._textarea = self._select = None
+
+    def handle_starttag(self, tag, attrs):
+        a = dict(attrs)
+        if tag == "form":
+            self.inside = a.get("action") == self.action
+        if not self.inside or "disabled" in a:
+            return
+        if tag == "input" and (a.get("type") != "checkbox" or "checked" in a):
+            self.values[a["name"]] = a.get("value", "on")
+        elif tag == "textarea":
+            self._textarea, self.values[a["name"]] = a["name"], ""
+        elif tag == "select":
+            self._select = a["name"]
+        elif tag == "option" and self._select and "selected" in a:
+            self.values[self._select] = a["value"]
+
+    def handle_data(self, data):
+        if self._textarea:
+            self.values[self._textarea] += data
+
+    def handle_endtag(self, tag):
+        if tag == "form":
+            self.inside = False
+        elif tag == "textarea":
+            self._textarea = None
+        elif tag == "select":
+            self._select = None
+
+
+def form_of(page, action: str) -> dict[str, str]:
+    parser = Inputs(action)
+    parser.feed(page.text)
+    assert parser.values, f"no form posting to {action}"
+    return parser.values
+
+
+def field_error(page, field_id: str) -> str:
+    """The error text shown at input ``field_id`` (which must point to it)."""
+    tag = re.search(rf'<(?:input|select|textarea|fieldset)[^>]*id="{re.escape(field_id)}"[^>]*>',
+                    page.text).group(0)
+    assert 'aria-invalid="true"' in tag and f"{field_id}-error" in tag, tag
+    return re.search(rf'id="{re.escape(field_id)}-error"[^>]*>(.*?)</p>', page.text,
+                     re.DOTALL).group(1)
+
+
+# -- plugins ---------------------------------------------------------------------------------
+
+
+def test_enabling_a_plugin_whose_requirement_is_off_shows_the_cli_s_refusal(crm, admin):
+    page = admin.get("/admin/plugins")
+    assert page.status_code == 200
+    with pytest.raises(PluginError) as refusal:
+        crm.plugins.enable("idic")  # what `crmkit plugins enable idic` prints
+    shown = str(refusal.value).replace("'", "&#39;")
+    row = re.search(r'<tr data-plugin="idic".*?</tr>', page.text, re.DOTALL).group(0)
+    assert "Requires: analytical" in row and shown in row  # the blocker, before trying
+    answer = admin.post("/admin/plugins/idic/enable", data={"csrf_token": csrf(page)})
+    assert answer.status_code == 409 and shown in answer.text
+    assert crm.plugins.kept_config("idic") is None  # nothing changed
+    for name in ("analytical", "idic"):
+        answer = admin.post(f"/admin/plugins/{name}/enable", data={"csrf_token": csrf(page)})
+        assert (answer.status_code, answer.headers["location"]) == (
+            303, f"/admin/plugins?done=enabled&item={name}")
+    assert {"analytical", "idic"} <= set(crm.enabled_plugins())
+    page = admin.get("/admin/plugins")
+    with pytest.raises(PluginError) as refusal:
+        crm.plugins.disable("analytical")
+    shown = str(refusal.value).replace("'", "&#39;")
+    assert shown == "cannot disable &#39;analytical&#39;: idic requires it; disable it first"
+    assert shown in re.search(r'<tr data-plugin="analytical".*?</tr>', page.text,
+                              re.DOTALL).group(0)
+    answer = admin.post("/admin/plugins/analytical/disable", data={"csrf_token": csrf(page)})
+    assert answer.status_code == 409 and shown in answer.text
+    assert "analytical" in crm.enabled_plugins()
+    answer = admin.post("/admin/plugins/idic/disable", data={"csrf_token": csrf(page)})
+    assert answer.status_code == 303
+    assert "idic" not in crm.enabled_plugins()
+    [entry] = AuditLog(crm).list(action="disable")
+    assert (entry.actor, entry.record_key, entry.command) == (
+        "boss", "idic", "web POST /admin/plugins/idic/disable")
+
+
+def test_the_generated_form_round_trips_and_a_valid_change_is_what_the_cli_shows(
+        crm, admin, run_cli):
+    before = crm.plugins.config("loyalty")
+    page = admin.get("/admin/plugins/loyalty")
+    fields = form_of(page, "/admin/plugins/loyalty")
+    assert fields["config/expiry_mode"] == '"rolling"'
+    assert fields["config/excluded_categories"] == "delivery\ntax\ngift_card"
+    assert json.loads(fields["config/tiers"]) == before["tiers"]  # arrays of objects: JSON
+    assert 'for="f-lock_days">lock_days</label>' in page.text
+    assert ('<p class="hint" id="f-lock_days-help">Days earned purchase points stay locked'
+            in page.text)  # the schema's description, the input described by it
+    answer = admin.post("/admin/plugins/loyalty", data=fields)
+    assert answer.status_code == 303, answer.text
+    assert crm.plugins.config("loyalty") == before  # the form as shown changes nothing
+    fields |= {"config/lock_days": "14", "config/excluded_categories": "tax\n\nshipping\n",
+               "config/expiry_mode": '"calendar"'}
+    answer = admin.post("/admin/plugins/loyalty", data=fields)
+    assert (answer.status_code, answer.headers["location"]) == (
+        303, "/admin/plugins/loyalty?done=configured&item=loyalty")
+    expected = before | {"lock_days": 14, "excluded_categories": ["tax", "shipping"],
+                         "expiry_mode": "calendar"}
+    assert crm.plugins.config("loyalty") == expected
+    code, out, _ = run_cli("plugins", "config", "loyalty")
+    assert code == 0 and json.loads(out) == expected
+    entry, unchanged = AuditLog(crm).list(action="configure")  # newest first
+    assert (entry.actor, entry.command) == ("boss", "web POST /admin/plugins/loyalty")
+    assert entry.changes["new"] == expected
+
+
+def test_schema_violations_are_shown_at_their_fields_and_nothing_is_stored(crm, admin):
+    before = crm.plugins.config("loyalty")
+    fields = form_of(admin.get("/admin/plugins/loyalty"), "/admin/plugins/loyalty")
+    wrong = fields | {"config/lock_days": "-1", "config/expiry_months": "twelve"}
+    answer = admin.post("/admin/plugins/loyalty", data=wrong)
+    assert answer.status_code == 422
+    assert "-1 is less than the minimum of 0" in field_error(answer, "f-lock_days")
+    assert "&#39;twelve&#39; is not of type &#39;integer&#39;" in field_error(
+        answer, "f-expiry_months")
+    summary = re.search(r'<div class="error-summary".*?</div>', answer.text, re.DOTALL).group(0)
+    assert '<a href="#f-lock_days">/lock_days: -1 is less than the minimum of 0' in summary
+    assert '<a href="#f-expiry_months">/expiry_months:' in summary
+    kept = form_of(answer, "/admin/plugins/loyalty")
+    assert (kept["config/lock_days"], kept["config/expiry_months"]) == ("-1", "twelve")
+    assert crm.plugins.config("loyalty") == before
+    # what only the plugin's crmkit_check_config can say, at the pointer it names
+    tiers = json.dumps([{"name": "bronze", "threshold": 0}, {"name": "silver", "threshold": 0}])
+    answer = admin.post("/admin/plugins/loyalty", data=fields | {"config/tiers": tiers})
+    assert answer.status_code == 422
+    assert "/tiers/1/threshold: 0 is not above the previous tier" in answer.text
+    assert "is not above the previous tier" in field_error(answer, "f-tiers")
+    assert json.loads(form_of(answer, "/admin/plugins/loyalty")["config/tiers"]) == json.loads(
+        tiers)
+    answer = admin.post("/admin/plugins/loyalty", data=fields | {"config/tiers": "[{"})
+    assert answer.status_code == 422
+    assert "not valid JSON" in field_error(answer, "f-tiers")
+    assert crm.plugins.config("loyalty") == before
+    assert AuditLog(crm).list(action="configure") == []
+
+
+def test_a_post_without_the_csrf_token_changes_nothing(crm, admin):
+    before = crm.plugins.config("loyalty")
+    fields = form_of(admin.get("/admin/plugins/loyalty"), "/admin/plugins/loyalty")
+    del fields["csrf_token"]
+    for path, data in (("/admin/plugins/loyalty", fields | {"config/lock_days": "3"}),
+                       ("/admin/plugins/loyalty/disable", {}),
+                       ("/admin/staff", {"handle": "eve", "name": "Eve", "team": "x"}),
+                       ("/admin/tokens", {"staff": "boss"})):
+        answer = admin.post(path, data=data)
+        assert answer.status_code == 403 and "nothing was changed" in answer.text
+    assert crm.plugins.config("loyalty") == before and "loyalty" in crm.enabled_plugins()
+    assert [s.handle for s in crm.staff.list()] == ["boss"]
+    assert len(crm.tokens.list()) == 1  # boss's own, made by the fixture
+    assert CSRF_REFUSED.split(":")[0] in answer.text
+
+
+def test_members_without_the_permission_see_no_admin_link_and_are_refused(crm, api, other):
+    crm.plugins.enable("loyalty")
+    roles = crm.core_config["roles"] | {"clerk": ["customers.read"]}
+    crm.plugins.configure_core(crm.core_config | {"roles": roles})
+    clerk = member(crm, api, "cleo", "clerk")
+    page = clerk.get("/customers")
+    assert page.status_code == 200 and 'data-nav="admin"' not in page.text
+    for path in ("/admin", "/admin/plugins", "/admin/plugins/loyalty", "/admin/audit"):
+        assert clerk.get(path).status_code == 403
+    agent = member(crm, other, "ann", "agent")
+    page = agent.get("/admin/plugins")  # agents read plugins (plugins.read), no controls
+    assert page.status_code == 200 and 'data-nav="admin"' in page.text
+    assert "/disable" not in page.text and "<button" not in page.text.split("</header>")[1]
+    config = agent.get("/admin/plugins/loyalty")
+    assert 'method="post" action="/admin/plugins/loyalty"' not in config.text
+    assert "data-config" in config.text
+    for path in ("/admin/staff", "/admin/roles", "/admin/tokens", "/admin/webhooks",
+                 "/admin/audit"):
+        assert agent.get(path).status_code == 403, path
+    token = csrf(page)
+    before = crm.plugins.config("loyalty")
+    for path, data in (("/admin/plugins/loyalty", {"config/lock_days": "3"}),
+                       ("/admin/plugins/loyalty/disable", {}),
+                       ("/admin/staff", {"handle": "eve", "name": "Eve", "team": "x"}),
+                       ("/admin/staff/cleo/role", {"role": "admin"}),
+                       ("/admin/roles", {"role:agent": "*"}),
+                       ("/admin/tokens", {"staff": "ann"}),
+                       ("/admin/webhooks", {"url": "https://example.com/h",
+                                            "event_types": "customer.created",
+                                            "secret": "s" * 20})):
+        answer = agent.post(path, data=data | {"csrf_token": token})
+        assert answer.status_code == 403, path
+        assert "may not" in answer.text
+    assert crm.plugins.config("loyalty") == before and "loyalty" in crm.enabled_plugins()
+    assert crm.staff.get("cleo").role == "clerk" and crm.auth.roles() == roles
+    assert len(crm.tokens.list()) == 2 and crm.webhooks.list() == []
+
+
+# -- staff, roles, tokens, webhooks, audit ----------------------------------------------------
+
+
+def test_staff_are_added_given_a_role_and_deactivated_and_a_script_name_is_text(crm, admin):
+    page = admin.get("/admin/staff")
+    answer = admin.post("/admin/staff", data={
+        "csrf_token": csrf(page), "handle": "zed", "name": SCRIPT + "Zed", "team": "sales",
+        "email": "", "role": "viewer"})
+    assert answer.status_code == 303
+    zed = crm.staff.get("zed")
+    assert (zed.name, zed.role, zed.email) == (SCRIPT + "Zed", "viewer", None)
+    page = admin.get("/admin/staff")
+    assert SCRIPT not in page.text and "&lt;script&gt;window.pwned=1&lt;/script&gt;Zed" in page.text
+    answer = admin.post("/admin/staff", data={
+        "csrf_token": csrf(page), "handle": "zed", "name": "Again", "team": "sales",
+        "role": "agent"})
+    assert answer.status_code == 409 and "staff handle &#39;zed&#39; already exists" in answer.text
+    assert 'value="Again"' in answer.text  # what was entered stays
+    answer = admin.post("/admin/staff/zed/role", data={"csrf_token": csrf(page), "role": "boss"})
+    assert answer.status_code == 422 and "role &#39;boss&#39; is not defined" in answer.text
+    assert admin.post("/admin/staff/zed/role", data={"csrf_token": csrf(page),
+                                                     "role": "manager"}).status_code == 303
+    assert admin.post("/admin/staff/zed/deactivate",
+                      data={"csrf_token": csrf(page)}).status_code == 303
+    zed = crm.staff.get("zed")
+    assert (zed.role, zed.active) == ("manager", False)
+    audit = admin.get("/admin/audit", params={"actor": "boss", "command": "/admin/staff"})
+    assert audit.status_code == 200
+    assert SCRIPT not in audit.text and "&lt;script&gt;" in audit.text  # the audited name
+    assert audit.text.count("data-audit=") == 3
+
+
+def test_roles_are_edited_through_the_core_config_validation(crm, admin):
+    page = admin.get("/admin/roles")
+    fields = form_of(page, "/admin/roles")
+    assert fields["role:viewer"] == "*.read"
+    answer = admin.post("/admin/roles", data=fields | {"role:viewer": "*.read\ncustomers.reed"})
+    assert answer.status_code == 422
+    assert "&#39;customers.reed&#39; is not a core permission" in field_error(
+        answer, "role-3-viewer")
+    assert form_of(answer, "/admin/roles")["role:viewer"] == "*.read\ncustomers.reed"
+    assert crm.auth.roles()["viewer"] == ["*.read"]
+    answer = admin.post("/admin/roles", data=fields | {"role:admin": ""})
+    assert answer.status_code == 422 and "role &#39;admin&#39; is used by staff member" in (
+        answer.text)
+    answer = admin.post("/admin/roles", data=fields | {"new_role": "auditor",
+                                                       "new_patterns": "audit.read\n"})
+    assert answer.status_code == 303
+    assert crm.auth.roles()["auditor"] == ["audit.read"]
+    [entry] = AuditLog(crm).list(table="settings")
+    assert (entry.actor, entry.command) == ("boss", "web POST /admin/roles")
+
+
+def test_a_token_s_secret_is_shown_once_and_a_revoked_token_stops_working(crm, admin):
+    page = admin.get("/admin/tokens")
+    answer = admin.post("/admin/tokens", data={"csrf_token": csrf(page), "staff": "boss",
+                                               "name": "laptop", "expires": "2025-06-30"})
+    assert answer.status_code == 201
+    secret = re.search(r'value="(crmkit_[^"]+)" data-secret', answer.text).group(1)
+    assert crm.auth.authenticate_token(secret).handle == "boss"
+    token = next(t for t in crm.tokens.list() if t.name == "laptop")
+    assert token.expires_at.isoformat() == "2025-06-30T00:00:00+00:00"
+    listing = admin.get("/admin/tokens")
+    assert secret not in listing.text and f'data-token="{token.id}" data-status="active"' in (
+        listing.text)
+    answer = admin.post("/admin/tokens", data={"csrf_token": csrf(page), "staff": "boss",
+                                               "expires": "2024-01-01"})
+    assert answer.status_code == 422 and "must be a time with a UTC offset, in the future" in (
+        answer.text)
+    answer = admin.post(f"/admin/tokens/{token.id}/revoke", data={"csrf_token": csrf(page)})
+    assert answer.status_code == 303
+    assert f'data-token="{token.id}" data-status="revoked"' in admin.get("/admin/tokens").text
+    assert crm.tokens.get(token.id).revoked_at is not None
+
+
+def test_webhooks_are_added_through_the_api_s_checks_and_a_script_url_is_text(crm, admin):
+    page = admin.get("/admin/webhooks")
+    url = "https://example.com/hook?x=" + SCRIPT
+    bad = admin.post("/admin/webhooks", data={"csrf_token": csrf(page), "url": url,
+                                              "event_types": "customer.creatd",
+                                              "secret": "s" * 20})
+    assert bad.status_code == 422
+    assert "unknown event type &#39;customer.creatd&#39; (did you mean" in bad.text
+    assert crm.webhooks.list() == []
+    answer = admin.post("/admin/webhooks", data={"csrf_token": csrf(page), "url": url,
+                                                 "event_types": "customer.created\n",
+                                                 "secret": "s" * 20})
+    assert answer.status_code == 303, answer.text
+    [hook] = crm.webhooks.list()
+    assert (hook.url, hook.event_types) == (url, ("customer.created",))
+    crm.customers.add("C1", "Cy")
+    page = admin.get("/admin/webhooks")
+    assert SCRIPT not in page.text and "?x=&lt;script&gt;window.pwned=1&lt;/script&gt;" in page.text
+    assert "s" * 20 not in page.text
+    assert re.search(r'data-delivery="\d+">.*?customer\.created.*?pending', page.text,
+                     re.DOTALL)
+    assert "0 delivered, 1 pending, 0 failed" in page.text
+    answer = admin.post(f"/admin/webhooks/{hook.id}/remove", data={"csrf_token": csrf(page)})
+    assert answer.status_code == 303
+    assert crm.webhooks.get(hook.id).active is False
+    answer = admin.post(f"/admin/webhooks/{hook.id}/remove", data={"csrf_token": csrf(page)})
+    assert answer.status_code == 409 and "was already removed" in answer.text
+
+
+def test_the_audit_log_pages_newest_first_and_filters_by_actor_and_command(crm, admin, clock):
+    for number in range(60):
+        clock.advance(seconds=1)
+        crm.customers.add(f"C{number:02d}", f"Customer {number}")
+    page = admin.get("/admin/audit", params={"actor": "system", "command": ""})
+    keys = re.findall(r"<td data-label=\"Record\">customers (C\d\d)</td>", page.text)
+    assert keys == [f"C{n:02d}" for n in range(59, 9, -1)]  # 50, newest first
+    older = re.search(r'href="(/admin/audit\?[^"]+)" rel="next"', page.text).group(1)
+    page = admin.get(older.replace("&amp;", "&"))
+    keys = re.findall(r"<td data-label=\"Record\">customers (C\d\d)</td>", page.text)
+    assert keys == [f"C{n:02d}" for n in range(9, -1, -1)] and 'rel="next"' not in page.text
+    assert admin.get("/admin/audit", params={"actor": "nobody"}).text.count("data-audit=") == 0
+    assert admin.get("/admin/audit", params={"before": "garbage"}).status_code == 422
+
+
+BUILT_IN = ("analytical", "assessment", "catalogue", "collaborative", "idic", "loyalty",
+            "operational", "social", "valuechain")
+
+
+def test_every_built_in_plugin_s_form_sends_back_its_stored_configuration(crm, admin):
+    for name in BUILT_IN:
+        if name not in crm.enabled_plugins():
+            crm.plugins.enable(name)
+    for name in BUILT_IN:
+        before = crm.plugins.config(name)
+        page = admin.get(f"/admin/plugins/{name}")
+        assert page.status_code == 200, name
+        answer = admin.post(f"/admin/plugins/{name}",
+                            data=form_of(page, f"/admin/plugins/{name}"))
+        assert answer.status_code == 303, (name, answer.text)
+        assert crm.plugins.config(name) == before, name
