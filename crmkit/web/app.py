@@ -2,7 +2,9 @@
 
 Routes: ``/api/v1/...`` (the core's resources and every enabled plugin's endpoints, through
 :class:`crmkit.web.dispatch.Dispatcher`), ``/openapi.json``, ``/docs`` and ``/health``; the
-staff web app's pages (``/login``, ``/customers``…, :mod:`crmkit.web.pages`).
+staff web app's pages (``/login``, ``/customers``…, :mod:`crmkit.web.pages`; each area of
+the app, such as :mod:`crmkit.web.dashboards`, adds its routes here: an area imports
+:mod:`crmkit.web.pages`, so the pages module cannot import it).
 A developer can mount the application inside their own ASGI app::
 
     from starlette.applications import Starlette
@@ -38,11 +40,13 @@ def create_app(crm, *, max_body_bytes: int = MAX_BODY_BYTES, close_crm: bool = F
     when the application shuts down (``crmkit serve`` opens one per worker process);
     otherwise the caller keeps owning it.
     """
-    from .pages import page_routes
+    from . import dashboards
+    from .pages import Pages
     from .resources import core_endpoints
     from .webhooks import webhook_endpoints
 
     dispatcher = Dispatcher(crm, [*core_endpoints(), *webhook_endpoints()], max_body_bytes)
+    site = Pages(crm)
 
     async def api(request: Request) -> Response:
         try:
@@ -89,7 +93,8 @@ def create_app(crm, *, max_body_bytes: int = MAX_BODY_BYTES, close_crm: bool = F
         Route("/docs", docs_page, methods=["GET"]),
         Route("/docs/{name}", docs_asset, methods=["GET"]),
         Route("/api/v1/{path:path}", api, methods=list(METHODS)),
-        *page_routes(crm),
+        *site.routes(),
+        *dashboards.routes(site),
     ]
     app = Starlette(routes=routes, lifespan=lifespan,
                     exception_handlers={HTTPException: http_error})

@@ -90,8 +90,10 @@ PANEL_FAILED = "this plugin's panels could not be shown (the server logged why)"
 """The problem shown for a plugin whose panels failed unexpectedly."""
 
 
-def dashboard_panels(crm, principal, as_of: datetime) -> list[ShownPanel]:
-    """Every enabled plugin's panels as of ``as_of``, in plugin order.
+def dashboard_panels(crm, principal, as_of: datetime, plugin: str | None = None
+                     ) -> list[ShownPanel]:
+    """Every enabled plugin's panels as of ``as_of``, in plugin order (only ``plugin``'s
+    when given).
 
     A plugin is asked only when ``principal`` holds ``<plugin>.read``; its panels' names
     must start with ``<plugin>.`` (so a name tells whose panel it is).  A plugin whose
@@ -101,6 +103,8 @@ def dashboard_panels(crm, principal, as_of: datetime) -> list[ShownPanel]:
     """
     shown: list[ShownPanel] = []
     for name, _, _ in crm.hooks.impls("crmkit_dashboard_panels"):
+        if plugin is not None and name != plugin:
+            continue
         if not crm.auth.allowed(principal, f"{name}.read"):
             continue
         try:

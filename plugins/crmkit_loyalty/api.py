@@ -8,7 +8,7 @@ from decimal import Decimal
 import attrs
 from sqlalchemy import func, select
 
-from crmkit.plugin import NotFound, ValidationError
+from crmkit.plugin import NotFound, ValidationError, month_number
 
 from . import expiry, ledger as lg, rewards, tiers
 from .errors import NotEnoughPoints
@@ -61,6 +61,17 @@ class LiabilityLine:
     """Outstanding points and their cost for one tier (``tier`` None: members without a tier)."""
 
     tier: str | None
+    members: int
+    points: int
+    liability: Decimal
+
+
+@attrs.frozen
+class ExpiryLiabilityLine:
+    """Points still open at ``as_of`` that expire in one month (``month`` ``"YYYY-MM"``,
+    None: points that never expire) and what they cost."""
+
+    month: str | None
     members: int
     points: int
     liability: Decimal
@@ -186,6 +197,27 @@ class LoyaltyAPI:
         lines = [LiabilityLine(tier, count, int(points or 0), (int(points or 0) * cost))
                  for tier, count, points in rows]
         return sorted(lines, key=lambda line: order.get(line.tier, -1))
+
+    def liability_by_expiry(self, as_of: dt.datetime | None = None
+                            ) -> list[ExpiryLiabilityLine]:
+        """Points left in the lots earned up to ``as_of`` (less what was spent or expired by
+        then) × ``cost_per_point``, per UTC month of the lots' expiry, soonest first (points
+        that never expire last); summed in SQL."""
+        moment = self._now(as_of)
+        cost = self.settings.cost_per_point
+        month = month_number(ledger.c.expires_at).label("month")
+        remaining = ledger.c.points - lg.used_points(moment)
+        query = (select(month, func.count(func.distinct(ledger.c.customer_id)),
+                        func.sum(remaining))
+                 .where(ledger.c.points > 0, ledger.c.at <= moment, remaining > 0)
+                 .group_by(month))
+        with self.crm.read() as conn:
+            rows = conn.execute(query).all()
+        lines = [ExpiryLiabilityLine(None if number is None
+                                     else f"{number // 12:04d}-{number % 12 + 1:02d}",
+                                     count, int(points), int(points) * cost)
+                 for number, count, points in rows]
+        return sorted(lines, key=lambda line: (line.month is None, line.month or ""))
 
     def rewards(self) -> list[rewards.Reward]:
         """The rewards catalogue."""
