@@ -71,7 +71,7 @@ def _svg(panel: Panel, height: float, body: list[str]) -> Markup:
     return Markup(
         f'<svg xmlns="http://www.w3.org/2000/svg" class="chart chart-{escape(panel.chart)}" '
         f'viewBox="0 0 {WIDTH} {height:.0f}" role="img" aria-labelledby="{ident}" '
-        f'font-family="system-ui, sans-serif" font-size="13">'
+        f'font-family="system-ui, sans-serif" font-size="14">'
         f'<title id="{ident}">{escape(panel.title)}</title>{"".join(body)}</svg>')
 
 
