@@ -56,6 +56,15 @@ class AnalyticalAPI:
         as_of = self._as_of(as_of)
         return self._read(rfm.scores, as_of, self._values(measure, as_of, None))
 
+    def rfm_score(self, external_id: str, as_of: dt.datetime | None = None,
+                  measure: str = "revenue") -> RFMScore | None:
+        """One customer's :meth:`rfm` score (scored among every customer), None when they have
+        no purchase: for a single customer, without a Python object per customer."""
+        as_of = self._as_of(as_of)
+        customer_id = self.crm.customers.get(external_id).id
+        return self._read(rfm.customer_score, as_of, customer_id, external_id,
+                          self._values(measure, as_of, None))
+
     def rfm_rows(self, as_of: dt.datetime | None = None, measure: str = "revenue"
                  ) -> Iterator[tuple]:
         """:meth:`rfm` as tuples (external_id, recency_days, frequency, monetary, r, f, m,
@@ -227,6 +236,11 @@ class AnalyticalAPI:
     def lifecycle_stages(self, as_of: dt.datetime | None = None) -> dict[int, str]:
         """``{customer id: stage}`` computed from purchase history at ``as_of``."""
         return self._read(lifecycle.stages, self._as_of(as_of))
+
+    def lifecycle_stage(self, external_id: str, as_of: dt.datetime | None = None) -> str | None:
+        """One customer's stage computed from their purchase history at ``as_of``."""
+        customer_id = self.crm.customers.get(external_id).id
+        return self._read(lifecycle.stage_of, self._as_of(as_of), customer_id)
 
     def lifecycle_counts(self, as_of: dt.datetime | None = None) -> dict[str, int]:
         """Customers per lifecycle stage."""

@@ -19,9 +19,8 @@ def card(crm, principal, customer) -> Card:
     their latest survey scores."""
     api = crm.plugin("analytical")
     external_id = customer["external_id"]
-    customer_id = crm.customers.get(external_id).id
     rows: list[tuple[str, str]] = []
-    score = next((s for s in api.rfm() if s.customer_id == customer_id), None)
+    score = api.rfm_score(external_id)
     if score is None:
         rows.append(("RFM", "no purchase yet"))
     else:
@@ -30,7 +29,7 @@ def card(crm, principal, customer) -> Card:
         rows.append(("Last purchase", f"{score.recency_days} days ago"))
         rows.append(("Purchases", str(score.frequency)))
         rows.append(("Spend", str(score.monetary.quantize(CENT))))
-    rows.append(("Lifecycle stage", api.lifecycle_stages().get(customer_id, "—")))
+    rows.append(("Lifecycle stage", api.lifecycle_stage(external_id) or "—"))
     found = api.customer_clv(external_id)
     note = None
     if found is None:

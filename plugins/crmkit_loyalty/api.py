@@ -145,12 +145,9 @@ class LoyaltyAPI:
                 raise NotFound(f"customer {external_id!r} is not a loyalty member "
                                "(members join with their first purchase)")
             balance, owed = lg.sums(conn, [customer_id], moment).get(customer_id, (0, 0))
-            lots = lg.open_lots(conn, [customer_id], as_of=as_of).get(customer_id, [])
-        available = sum(lot.remaining for lot in lots if lot.spendable(moment))
-        locked = sum(lot.remaining for lot in lots
-                     if lot.available_at is not None and lot.available_at > moment)
+            totals = lg.lot_totals(conn, customer_id, moment, as_of=as_of)
         return Member(external_id, row["tier"], row["joined_at"], row["review_at"],
-                      row["purchases"], balance, available, locked, owed)
+                      row["purchases"], balance, totals.available, totals.locked, owed)
 
     def statement(self, external_id: str, as_of: dt.datetime | None = None) -> list[StatementLine]:
         """The member's ledger rows dated at or before ``as_of`` in the order written, with running balance."""
