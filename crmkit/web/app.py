@@ -3,7 +3,7 @@
 Routes: ``/api/v1/...`` (the core's resources and every enabled plugin's endpoints, through
 :class:`crmkit.web.dispatch.Dispatcher`), ``/openapi.json``, ``/docs`` and ``/health``; the
 staff web app's pages (``/login``, ``/customers``…, :mod:`crmkit.web.pages`; each area of
-the app, such as :mod:`crmkit.web.board` or :mod:`crmkit.web.admin`, adds its routes here: an area imports
+the app, such as :mod:`crmkit.web.board`, adds its routes here: an area imports
 :mod:`crmkit.web.pages`, so the pages module cannot import it).
 A developer can mount the application inside their own ASGI app::
 
@@ -40,7 +40,7 @@ def create_app(crm, *, max_body_bytes: int = MAX_BODY_BYTES, close_crm: bool = F
     when the application shuts down (``crmkit serve`` opens one per worker process);
     otherwise the caller keeps owning it.
     """
-    from . import admin, board, mywork
+    from . import admin, board, dashboards, mywork
     from .pages import Pages
     from .resources import core_endpoints
     from .webhooks import webhook_endpoints
@@ -97,6 +97,7 @@ def create_app(crm, *, max_body_bytes: int = MAX_BODY_BYTES, close_crm: bool = F
         *board.routes(site),
         *mywork.routes(site),
         *admin.routes(site),
+        *dashboards.routes(site),
     ]
     app = Starlette(routes=routes, lifespan=lifespan,
                     exception_handlers={HTTPException: http_error})

@@ -20,9 +20,10 @@ from . import (clv, clv_formula, engagement, equity, funnel, growth, kpis, ladde
 from .cohorts import matrix as cohort_matrix
 from .errors import ModelFitError
 from .results import (CLVFit, CLVOutcome, CLVPrediction, CLVPredictions, CLVSummary, CohortCell,
-                      CustomerEquity, CustomerValue, EngagementKind, EngagementScore, FunnelOutcome, FunnelStep,
-                      GrowthRow, KPIStatus, LadderPosition, LifecycleUpdate, Pareto,
-                      PerceivedValue, PhaseRow, RelationshipQuality, RetentionPeriod, RFMScore, Score, Segment, VOCCount)
+                      CustomerEquity, CustomerValue, EngagementKind, EngagementScore,
+                      FunnelOutcome, FunnelStep, GrowthRow, KPIStatus, LadderPosition,
+                      LifecycleUpdate, Pareto, PerceivedValue, PhaseRow, RelationshipQuality,
+                      RetentionPeriod, RFMScore, Score, Segment, SurveyAnswer, VOCCount)
 
 NAME = "analytical"
 
@@ -58,6 +59,15 @@ class AnalyticalAPI:
         as_of = self._as_of(as_of)
         return self._read(rfm.scores, as_of, self._values(measure, as_of, None))
 
+    def rfm_score(self, external_id: str, as_of: dt.datetime | None = None,
+                  measure: str = "revenue") -> RFMScore | None:
+        """One customer's :meth:`rfm` score (scored among every customer), None when they have
+        no purchase: for a single customer, without a Python object per customer."""
+        as_of = self._as_of(as_of)
+        customer_id = self.crm.customers.get(external_id).id
+        return self._read(rfm.customer_score, as_of, customer_id, external_id,
+                          self._values(measure, as_of, None))
+
     def rfm_rows(self, as_of: dt.datetime | None = None, measure: str = "revenue"
                  ) -> Iterator[tuple]:
         """:meth:`rfm` as tuples (external_id, recency_days, frequency, monetary, r, f, m,
@@ -88,11 +98,43 @@ class AnalyticalAPI:
         settings = clv.Settings.from_config(self.config, time_unit=time_unit)
         return self._read(clv.summaries, self._as_of(as_of), settings.time_unit)
 
-    def clv_fit(self, as_of: dt.datetime | None = None, time_unit: str | None = None) -> CLVFit:
-        """Fit BG/NBD and Gamma-Gamma at ``as_of``; ModelFitError when they cannot be fitted."""
+    def clv_fit(self, as_of: dt.datetime | None = None, time_unit: str | None = None,
+                keep: bool = False) -> CLVFit:
+        """Fit BG/NBD and Gamma-Gamma at ``as_of``; ModelFitError when they cannot be fitted.
+
+        ``keep`` stores the parameters (``crmkit analytical clv fit`` does): the customer
+        card's P(alive) and CLV use the latest kept fit (:meth:`latest_clv_fit`)."""
         as_of = self._as_of(as_of)
         settings = clv.Settings.from_config(self.config, time_unit=time_unit)
-        return clv.fit(self._read(clv.summary, as_of, settings.time_unit), settings, as_of)[0]
+        fitted = clv.fit(self._read(clv.summary, as_of, settings.time_unit), settings, as_of)[0]
+        if keep:
+            with self.crm.transaction() as tx:
+                clv.keep_fit(tx, fitted)
+        return fitted
+
+    def latest_clv_fit(self) -> CLVFit | None:
+        """The latest kept fit (``clv fit``) or stored run's fit (``clv predict --store``),
+        whichever was kept last; None when there is neither."""
+        with self.crm.read() as conn:
+            found = clv.latest_fit(conn)
+        return None if found is None else found[0]
+
+    def customer_clv(self, external_id: str, as_of: dt.datetime | None = None
+                     ) -> tuple[CLVFit, CLVPrediction | None] | None:
+        """One customer's P(alive), expected purchases and CLV at ``as_of`` from the latest
+        kept fit's parameters (:meth:`latest_clv_fit`; config ``clv`` settings in its time
+        unit): ``(fit, prediction)``, the prediction None when the customer has no purchase
+        up to ``as_of``; None when no fit was kept.  Reads only this customer's purchases."""
+        as_of = self._as_of(as_of)
+        fitted = self.latest_clv_fit()
+        if fitted is None:
+            return None
+        customer_id = self.crm.customers.get(external_id).id
+        settings = clv.Settings.from_config(self.config, time_unit=fitted.time_unit)
+        data = self._read(clv.summary, as_of, settings.time_unit, customer_id)
+        if not len(data):
+            return fitted, None
+        return fitted, clv.predict(data, settings, *clv.model_params(fitted)).rows()[0]
 
     def clv_predictions(self, as_of: dt.datetime | None = None, horizon: float | None = None,
                         time_unit: str | None = None, discount_rate: float | None = None,
@@ -122,7 +164,7 @@ class AnalyticalAPI:
                                             discount_rate=discount_rate, months=months)
         data = self._read(clv.summary, as_of, settings.time_unit)
         fitted, bg, gg = clv.fit(data, settings, as_of)
-        predictions = clv.predict(data, settings, bg, gg)
+        predictions = clv.predict(data, settings, bg.params, gg.params)
         if store:
             with self.crm.transaction() as tx:
                 clv.store(tx, fitted, settings, predictions)
@@ -203,6 +245,11 @@ class AnalyticalAPI:
     def lifecycle_stages(self, as_of: dt.datetime | None = None) -> dict[int, str]:
         """``{customer id: stage}`` computed from purchase history at ``as_of``."""
         return self._read(lifecycle.stages, self._as_of(as_of))
+
+    def lifecycle_stage(self, external_id: str, as_of: dt.datetime | None = None) -> str | None:
+        """One customer's stage computed from their purchase history at ``as_of``."""
+        customer_id = self.crm.customers.get(external_id).id
+        return self._read(lifecycle.stage_of, self._as_of(as_of), customer_id)
 
     def lifecycle_counts(self, as_of: dt.datetime | None = None) -> dict[str, int]:
         """Customers per lifecycle stage."""
@@ -330,6 +377,13 @@ class AnalyticalAPI:
                               ) -> list[dict[str, Any]]:
         """NPS, CSAT and CES per month of the window."""
         return self._read(satisfaction.by_month, self._as_of(as_of), days)
+
+    def survey_answers(self, external_id: str, as_of: dt.datetime | None = None,
+                       limit: int = 5) -> list[SurveyAnswer]:
+        """One customer's latest survey answers with a score (NPS, CSAT or CES) up to
+        ``as_of``, newest first (at most ``limit``)."""
+        customer_id = self.crm.customers.get(external_id).id
+        return self._read(satisfaction.answers, customer_id, self._as_of(as_of), limit)
 
     def voc(self, as_of: dt.datetime | None = None, since: dt.datetime | None = None
             ) -> list[VOCCount]:

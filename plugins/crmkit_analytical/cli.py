@@ -115,16 +115,18 @@ time_unit_option = click.option("--time-unit", type=click.Choice(["day", "week",
 @format_option
 @pass_state
 def fit(state, as_of, time_unit, fmt) -> None:
-    """Fit BG/NBD and Gamma-Gamma; print the parameters.
+    """Fit BG/NBD and Gamma-Gamma; print and keep the parameters.
 
-    The models are fitted on the purchase history up to --as-of.
+    The models are fitted on the purchase history up to --as-of.  The
+    parameters are kept: the web app's customer card computes each
+    customer's P(alive), expected purchases and CLV from the latest fit.
 
     \b
     Example:
       crmkit analytical clv fit --as-of 2026-12-01 --time-unit week --format json
     """
     with state.open() as crm:
-        result = _api(crm).clv_fit(resolve_as_of(crm, as_of), time_unit)
+        result = _api(crm).clv_fit(resolve_as_of(crm, as_of), time_unit, keep=True)
     output_document(result.document(), fmt)
 
 

@@ -32,7 +32,7 @@ from . import bgnbd, gammagamma, sales
 from .errors import ModelFitError
 from .results import CLVFit, CLVPrediction, CLVPredictions, CLVSummary
 from .sql import day_key, day_number, day_of, next_day_start
-from .tables import clv_predictions, clv_runs
+from .tables import clv_fits, clv_predictions, clv_runs
 
 UNIT_DAYS = {"day": 1.0, "week": 7.0, "month": 365.25 / 12}
 DAYS_PER_MONTH = 365.25 / 12
@@ -75,17 +75,19 @@ class Settings:
         return UNIT_DAYS[self.time_unit]
 
 
-def summary_query(config: dict[str, Any], as_of: dt.datetime):
+def summary_query(config: dict[str, Any], as_of: dt.datetime, customer_id: int | None = None):
     """Per customer with a purchase: first and last purchase day, x and repeat net spend units.
 
     One GROUP BY over the purchases; the repeat spend (purchases less refunds
     from the day after the first purchase on) is a sum over the customer's
-    later interactions, an index range on (customer_id, occurred_at).
+    later interactions, an index range on (customer_id, occurred_at).  ``customer_id``:
+    that customer only.
     """
     bought = (select(I.c.customer_id, func.min(I.c.occurred_at).label("first_at"),
                      func.max(I.c.occurred_at).label("last_at"),
                      func.count(distinct(day_key(I.c.occurred_at))).label("days"))
-              .where(sales.is_purchase(config), sales.within(as_of))
+              .where(sales.is_purchase(config), sales.within(as_of),
+                     *([] if customer_id is None else [I.c.customer_id == customer_id]))
               .group_by(I.c.customer_id)).subquery("clv_bought")
     repeat = (select(func.coalesce(func.sum(sales.net_units(config)), 0))
               .where(I.c.customer_id == bought.c.customer_id, sales.sales_kinds(config),
@@ -139,14 +141,15 @@ def _mean_units(total, count):
     return np.where(count > 0, quotient + up, 0)
 
 
-def summary(conn, config: dict[str, Any], as_of: dt.datetime, time_unit: str) -> Summary:
-    """The calibration summary of every customer with a purchase up to ``as_of``: one SQL
-    GROUP BY, then numpy (no per-customer Python)."""
+def summary(conn, config: dict[str, Any], as_of: dt.datetime, time_unit: str,
+            customer_id: int | None = None) -> Summary:
+    """The calibration summary of every customer with a purchase up to ``as_of`` (only
+    ``customer_id`` when given): one SQL GROUP BY, then numpy (no per-customer Python)."""
     import numpy as np
 
     unit = UNIT_DAYS[time_unit]
     end = day_of(as_of)
-    sub = summary_query(config, as_of).subquery("clv_summary")
+    sub = summary_query(config, as_of, customer_id).subquery("clv_summary")
     rows = conn.execute(select(sub.c.customer_id, C.c.external_id, sub.c.first_day, sub.c.last_day,
                                sub.c.x, cast(sub.c.repeat_net, BigInteger))
                         .join(C, C.c.id == sub.c.customer_id)
@@ -232,25 +235,67 @@ def money_cents(values):
     return cents.astype(np.int64)
 
 
-def predict(data: Summary, settings: Settings, bg, gg) -> CLVPredictions:
-    """Per customer: P(alive), expected purchases over the horizon, expected spend, CLV (arrays)."""
+def predict(data: Summary, settings: Settings, bg: bgnbd.Params, gg: gammagamma.Params
+            ) -> CLVPredictions:
+    """Per customer: P(alive), expected purchases over the horizon, expected spend, CLV (arrays),
+    from the models' parameters."""
     import numpy as np
 
     x, t_x, T = data.x, data.t_x, data.T
     pair_x, pair_T, pair = _distinct_pairs(x, T)  # what a customer would buy if alive: by (x, T)
     try:
         with np.errstate(all="raise", under="ignore"):
-            alive = bgnbd.p_alive(bg.params, x, t_x, T)
-            purchases = alive * bgnbd.purchases_if_alive(bg.params, settings.horizon, pair_x,
+            alive = bgnbd.p_alive(bg, x, t_x, T)
+            purchases = alive * bgnbd.purchases_if_alive(bg, settings.horizon, pair_x,
                                                           pair_T)[pair]
-            spend = gammagamma.expected_spend(gg.params, x, data.monetary)
+            spend = gammagamma.expected_spend(gg, x, data.monetary)
             clv = (settings.margin * spend * alive
-                   * discounted_purchases(bg.params, settings, pair_x, pair_T)[pair])
+                   * discounted_purchases(bg, settings, pair_x, pair_T)[pair])
     except FloatingPointError as exc:
-        raise ModelFitError(f"CLV prediction failed numerically ({exc}) with {bg.params} "
-                            f"and {gg.params}") from None
+        raise ModelFitError(f"CLV prediction failed numerically ({exc}) with {bg} "
+                            f"and {gg}") from None
     return CLVPredictions(data.customer_id, data.external_id, x, t_x, T, data.monetary_units,
                           alive, purchases, money_cents(spend), money_cents(clv))
+
+
+def model_params(fitted: CLVFit) -> tuple[bgnbd.Params, gammagamma.Params]:
+    """The models' parameters of a fit document (kept or fresh): the no-heterogeneity limit
+    of Gamma-Gamma (q = v = ∞, kept as null) gets its common scale back from the mean spend."""
+    b, g = fitted.bgnbd, fitted.gamma_gamma
+    if g["q"] is None:
+        gamma = gammagamma.Params(g["p"], float("inf"), float("inf"),
+                                  scale=g["mean_spend"] / g["p"])
+    else:
+        gamma = gammagamma.Params(g["p"], g["q"], g["v"])
+    return bgnbd.Params(b["r"], b["alpha"], b["a"], b["b"]), gamma
+
+
+def keep_fit(tx, fitted: CLVFit) -> int:
+    """Keep a fit's parameters (``clv fit``); returns its id."""
+    return tx.conn.execute(insert(clv_fits).values(
+        as_of=fitted.as_of, created_at=tx.now(), actor=tx.actor, time_unit=fitted.time_unit,
+        bgnbd=fitted.bgnbd, gamma_gamma=fitted.gamma_gamma).returning(clv_fits.c.id)
+    ).scalar_one()
+
+
+def latest_fit(conn) -> tuple[CLVFit, dt.datetime] | None:
+    """The latest kept fit (``clv fit``) or stored run's fit (``clv predict --store``), with
+    when it was kept; None when there is neither."""
+    found = []
+    fit = conn.execute(select(clv_fits).order_by(clv_fits.c.created_at.desc(),
+                                                 clv_fits.c.id.desc()).limit(1)).first()
+    if fit is not None:
+        found.append((fit.created_at, CLVFit(fit.as_of, fit.time_unit, fit.bgnbd,
+                                             fit.gamma_gamma)))
+    run = conn.execute(select(clv_runs).order_by(clv_runs.c.created_at.desc(),
+                                                 clv_runs.c.id.desc()).limit(1)).first()
+    if run is not None:
+        found.append((run.created_at, CLVFit(run.as_of, run.settings["time_unit"], run.bgnbd,
+                                             run.gamma_gamma)))
+    if not found:
+        return None
+    created_at, fitted = max(found, key=lambda pair: pair[0])
+    return fitted, created_at
 
 
 def data_version(conn) -> int:

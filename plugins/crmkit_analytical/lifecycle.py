@@ -37,11 +37,13 @@ from .tables import lifecycle as L
 STAGES = ("prospect", "new", "won_back", "active", "at_risk", "lapsed")
 
 
-def history_query(config: dict[str, Any], as_of: dt.datetime):
-    """Per customer with a purchase: first and last purchase day, and the gap before the last."""
+def history_query(config: dict[str, Any], as_of: dt.datetime, customer_id: int | None = None):
+    """Per customer with a purchase (only ``customer_id`` when given): first and last purchase
+    day, and the gap before the last."""
     day = day_number(I.c.occurred_at)
+    one = [] if customer_id is None else [I.c.customer_id == customer_id]
     days = (select(I.c.customer_id, day.label("day"))
-            .where(sales.is_purchase(config), sales.within(as_of))
+            .where(sales.is_purchase(config), sales.within(as_of), *one)
             .group_by(I.c.customer_id, day)).subquery("lc_days")
     order = days.c.day
     lagged = select(days.c.customer_id, days.c.day,
@@ -70,20 +72,30 @@ def stage_case(config: dict[str, Any], as_of: dt.datetime, history):
         else_=literal("lapsed"))
 
 
-def stages_query(config: dict[str, Any], as_of: dt.datetime, include_erased: bool = True):
-    """``(customer_id, stage)`` of every customer known at ``as_of`` (created by then, or buying)."""
-    history = history_query(config, as_of).subquery("lc_history")
+def stages_query(config: dict[str, Any], as_of: dt.datetime, include_erased: bool = True,
+                 customer_id: int | None = None):
+    """``(customer_id, stage)`` of every customer known at ``as_of`` (created by then, or
+    buying); only ``customer_id``'s when given."""
+    history = history_query(config, as_of, customer_id).subquery("lc_history")
     query = (select(C.c.id.label("customer_id"), stage_case(config, as_of, history).label("stage"))
              .select_from(C.outerjoin(history, history.c.customer_id == C.c.id))
              .where(or_(C.c.created_at <= as_of, history.c.first_day.is_not(None))))
     if not include_erased:
         query = query.where(C.c.erased_at.is_(None))
+    if customer_id is not None:
+        query = query.where(C.c.id == customer_id)
     return query
 
 
 def stages(conn, config: dict[str, Any], as_of: dt.datetime) -> dict[int, str]:
     """``{customer id: stage}`` at ``as_of``."""
     return dict(conn.execute(stages_query(config, as_of)).all())
+
+
+def stage_of(conn, config: dict[str, Any], as_of: dt.datetime, customer_id: int) -> str | None:
+    """One customer's stage at ``as_of`` (None when not known then), from their purchases only."""
+    row = conn.execute(stages_query(config, as_of, customer_id=customer_id)).one_or_none()
+    return None if row is None else row.stage
 
 
 def counts(conn, config: dict[str, Any], as_of: dt.datetime) -> dict[str, int]:

@@ -115,6 +115,16 @@ class Score:
 
 
 @attrs.frozen
+class SurveyAnswer:
+    """One survey interaction's scores (None: not answered)."""
+
+    at: dt.datetime
+    nps: int | None
+    csat: int | None
+    ces: int | None
+
+
+@attrs.frozen
 class RetentionPeriod:
     """Customer retention over one period: S, E, N and CRR = (E − N) / S × 100."""
 

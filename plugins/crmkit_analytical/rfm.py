@@ -23,7 +23,7 @@ import datetime as dt
 from decimal import Decimal
 from typing import Any, Iterator
 
-from sqlalchemy import case, distinct, func, literal, null, select
+from sqlalchemy import case, distinct, func, literal, null, select, true
 
 from crmkit.plugin import (
     MONEY_SCALE, ConfigError, condition_to_sql as to_sql, customers as C, interactions as I,
@@ -58,20 +58,25 @@ def values_query(config: dict[str, Any], as_of: dt.datetime):
             .having(func.sum(sales.purchase_flag(config)) > 0))
 
 
-def scored_query(config: dict[str, Any], as_of: dt.datetime, values=None):
-    """Per customer: recency_days, frequency, monetary units, r, f, m (a subquery-ready select)."""
-    bins = config["rfm"]["bins"]
+def _measured(config: dict[str, Any], as_of: dt.datetime, values=None):
+    """The per-customer values subquery (``values`` replacing net spend when given) and the
+    monetary expression over it."""
     per = values_query(config, as_of).subquery("rfm_values")
     if values is not None:
         given = values.subquery("rfm_measure")
         per = (select(per.c.customer_id, per.c.last_day, per.c.frequency,
                       func.coalesce(given.c.units, 0).label("net"))
                .outerjoin(given, given.c.customer_id == per.c.customer_id)).subquery("rfm_values_m")
-    recency = (literal(day_of(as_of)) - per.c.last_day)
     if config["rfm"]["monetary"] == "mean":
-        monetary = per.c.net * 1.0 / per.c.frequency
-    else:
-        monetary = per.c.net
+        return per, per.c.net * 1.0 / per.c.frequency
+    return per, per.c.net
+
+
+def scored_query(config: dict[str, Any], as_of: dt.datetime, values=None):
+    """Per customer: recency_days, frequency, monetary units, r, f, m (a subquery-ready select)."""
+    bins = config["rfm"]["bins"]
+    per, monetary = _measured(config, as_of, values)
+    recency = (literal(day_of(as_of)) - per.c.last_day)
     n = func.count().over()
 
     def score(worst_first, best_first):
@@ -133,6 +138,48 @@ def scores(conn, config: dict[str, Any], as_of: dt.datetime, values=None) -> lis
                      int(r), int(f), int(m), segment)
             for cid, external_id, recency, frequency, net, r, f, m, segment
             in conn.execute(query(config, as_of, values))]
+
+
+def customer_score(conn, config: dict[str, Any], as_of: dt.datetime, customer_id: int,
+                   external_id: str, values=None) -> RFMScore | None:
+    """One customer's RFM, None without a purchase: the same scores as :func:`scores`, in one
+    statement that counts the customers better and worse than this one (all the score
+    formula needs) instead of ranking every customer."""
+    bins = config["rfm"]["bins"]
+    per, monetary = _measured(config, as_of, values)
+    every = select(per.c.customer_id, per.c.last_day, per.c.frequency, per.c.net,
+                   monetary.label("monetary_units")).cte("rfm_every")  # computed once
+    mine = (select(every.c.last_day, every.c.frequency, every.c.net, every.c.monetary_units)
+            .where(every.c.customer_id == customer_id)).subquery("rfm_mine")
+
+    def tally(condition):
+        return func.sum(case((condition, 1), else_=0))
+
+    counted = (select(mine, func.count().label("n"),
+                      *[tally(getattr(every.c, column) > getattr(mine.c, column)).label(f"{key}_up")
+                        for key, column in (("r", "last_day"), ("f", "frequency"),
+                                            ("m", "monetary_units"))],
+                      *[tally(getattr(every.c, column) < getattr(mine.c, column)).label(f"{key}_down")
+                        for key, column in (("r", "last_day"), ("f", "frequency"),
+                                            ("m", "monetary_units"))])
+               .select_from(mine.join(every, true()))
+               .group_by(*mine.c)).subquery("rfm_counted")
+
+    def score(key):  # the best value scores bins, else ⌊bins · worse / n⌋ + 1
+        better, worse = counted.c[f"{key}_up"], counted.c[f"{key}_down"]
+        return case((better == 0, bins), else_=worse * bins // counted.c.n + 1)
+
+    one = select((literal(day_of(as_of)) - counted.c.last_day).label("recency_days"),
+                 counted.c.frequency, counted.c.net, counted.c.monetary_units,
+                 score("r").label("r"), score("f").label("f"), score("m").label("m")
+                 ).subquery("rfm_one")
+    row = conn.execute(select(one.c.recency_days, one.c.frequency, one.c.net, one.c.r,
+                              one.c.f, one.c.m, segment_case(config, one))).one_or_none()
+    if row is None:
+        return None
+    recency, frequency, net, r, f, m, segment = row
+    return RFMScore(customer_id, external_id, int(recency), int(frequency),
+                    _monetary(config)(net, frequency), int(r), int(f), int(m), segment)
 
 
 def table_rows(conn, config: dict[str, Any], as_of: dt.datetime, values=None

@@ -28,7 +28,8 @@ from sqlalchemy import and_, case, false, func, not_, or_, select
 from crmkit.plugin import detect_language
 from crmkit.plugin import interactions as I
 
-from .results import Score, VOCCount
+from .results import Score, SurveyAnswer, VOCCount
+from .surveys import SCALES
 from .sql import json_number, json_text, month_label, month_number
 
 
@@ -111,6 +112,19 @@ def by_month(conn, config: dict[str, Any], as_of: dt.datetime, days: int | None 
             for suffix, v in (("", score.value), ("_responses", score.responses),
                               ("_insufficient", score.insufficient))}})
     return out
+
+
+def answers(conn, config: dict[str, Any], customer_id: int, as_of: dt.datetime, limit: int
+            ) -> list[SurveyAnswer]:
+    """A customer's latest survey answers with a score on its scale, newest first."""
+    scores = {key: _answer(key, low, high) for key, (low, high) in SCALES.items()}
+    rows = conn.execute(
+        select(I.c.occurred_at, *[score.label(key) for key, score in scores.items()])
+        .where(I.c.customer_id == customer_id, I.c.kind.in_(config["survey_kinds"]),
+               I.c.occurred_at <= as_of, or_(*[s.is_not(None) for s in scores.values()]))
+        .order_by(I.c.occurred_at.desc(), I.c.id.desc()).limit(limit))
+    whole = (lambda value: None if value is None else int(value))
+    return [SurveyAnswer(r.occurred_at, whole(r.nps), whole(r.csat), whole(r.ces)) for r in rows]
 
 
 def voc(conn, config: dict[str, Any], as_of: dt.datetime, since: dt.datetime | None = None

@@ -1,4 +1,5 @@
-"""The analytical plugin's tables: saved segments, stored lifecycle stages, CLV runs and predictions."""
+"""The analytical plugin's tables: saved segments, stored lifecycle stages, CLV runs and
+predictions, kept CLV fits."""
 
 from __future__ import annotations
 
@@ -59,4 +60,16 @@ clv_predictions = Table(
 )
 """Per-customer predictions of a stored run (``age`` is the model's T)."""
 
-ALL = [segments, lifecycle, clv_runs, clv_predictions]
+clv_fits = Table(
+    "analytical_clv_fits", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("as_of", UTCDateTime, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("actor", String(200), nullable=False),
+    Column("time_unit", String(10), nullable=False),
+    Column("bgnbd", JSONType, nullable=False),
+    Column("gamma_gamma", JSONType, nullable=False),
+)
+"""Fitted model parameters kept by ``clv fit`` (a stored run keeps its own in ``clv_runs``)."""
+
+ALL = [segments, lifecycle, clv_runs, clv_predictions, clv_fits]

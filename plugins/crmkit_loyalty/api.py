@@ -8,7 +8,7 @@ from decimal import Decimal
 import attrs
 from sqlalchemy import func, select
 
-from crmkit.plugin import NotFound, ValidationError
+from crmkit.plugin import NotFound, ValidationError, month_number
 
 from . import expiry, ledger as lg, rewards, tiers
 from .errors import NotEnoughPoints
@@ -61,6 +61,17 @@ class LiabilityLine:
     """Outstanding points and their cost for one tier (``tier`` None: members without a tier)."""
 
     tier: str | None
+    members: int
+    points: int
+    liability: Decimal
+
+
+@attrs.frozen
+class ExpiryLiabilityLine:
+    """Points still open at ``as_of`` that expire in one month (``month`` ``"YYYY-MM"``,
+    None: points that never expire) and what they cost."""
+
+    month: str | None
     members: int
     points: int
     liability: Decimal
@@ -134,12 +145,9 @@ class LoyaltyAPI:
                 raise NotFound(f"customer {external_id!r} is not a loyalty member "
                                "(members join with their first purchase)")
             balance, owed = lg.sums(conn, [customer_id], moment).get(customer_id, (0, 0))
-            lots = lg.open_lots(conn, [customer_id], as_of=as_of).get(customer_id, [])
-        available = sum(lot.remaining for lot in lots if lot.spendable(moment))
-        locked = sum(lot.remaining for lot in lots
-                     if lot.available_at is not None and lot.available_at > moment)
+            totals = lg.lot_totals(conn, customer_id, moment, as_of=as_of)
         return Member(external_id, row["tier"], row["joined_at"], row["review_at"],
-                      row["purchases"], balance, available, locked, owed)
+                      row["purchases"], balance, totals.available, totals.locked, owed)
 
     def statement(self, external_id: str, as_of: dt.datetime | None = None) -> list[StatementLine]:
         """The member's ledger rows dated at or before ``as_of`` in the order written, with running balance."""
@@ -186,6 +194,27 @@ class LoyaltyAPI:
         lines = [LiabilityLine(tier, count, int(points or 0), (int(points or 0) * cost))
                  for tier, count, points in rows]
         return sorted(lines, key=lambda line: order.get(line.tier, -1))
+
+    def liability_by_expiry(self, as_of: dt.datetime | None = None
+                            ) -> list[ExpiryLiabilityLine]:
+        """Points left in the lots earned up to ``as_of`` (less what was spent or expired by
+        then) × ``cost_per_point``, per UTC month of the lots' expiry, soonest first (points
+        that never expire last); summed in SQL."""
+        moment = self._now(as_of)
+        cost = self.settings.cost_per_point
+        month = month_number(ledger.c.expires_at).label("month")
+        remaining = ledger.c.points - lg.used_points(moment)
+        query = (select(month, func.count(func.distinct(ledger.c.customer_id)),
+                        func.sum(remaining))
+                 .where(ledger.c.points > 0, ledger.c.at <= moment, remaining > 0)
+                 .group_by(month))
+        with self.crm.read() as conn:
+            rows = conn.execute(query).all()
+        lines = [ExpiryLiabilityLine(None if number is None
+                                     else f"{number // 12:04d}-{number % 12 + 1:02d}",
+                                     count, int(points), int(points) * cost)
+                 for number, count, points in rows]
+        return sorted(lines, key=lambda line: (line.month is None, line.month or ""))
 
     def rewards(self) -> list[rewards.Reward]:
         """The rewards catalogue."""

@@ -24,11 +24,8 @@ def card(crm, principal, customer) -> Card:
     now = crm.clock.now()
     customer_id = crm.customers.get(external_id).id
     with crm.read() as conn:
-        lots = lg.open_lots(conn, [customer_id], expiring_by=now + EXPIRING_WITHIN
-                            ).get(customer_id, [])
-    expiring = [lot for lot in lots if lot.expires_at is not None and lot.expires_at > now]
-    soon = sum(lot.remaining for lot in expiring)
-    first = min((lot.expires_at for lot in expiring), default=None)
+        totals = lg.lot_totals(conn, customer_id, now, expiring_by=now + EXPIRING_WITHIN)
+    soon, first = totals.expiring, totals.first_expiry
     rows = [("Tier", member.tier or "none"),
             ("Balance", f"{member.balance} points"),
             ("Spendable now", f"{member.available} points"),

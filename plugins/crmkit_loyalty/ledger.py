@@ -10,7 +10,7 @@ import datetime as dt
 from typing import Any, Iterable
 
 import attrs
-from sqlalchemy import bindparam, func, select, update
+from sqlalchemy import and_, bindparam, case, false, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from crmkit.plugin import allocate_ids, insert_rows
@@ -110,6 +110,39 @@ def open_lots(conn, customer_ids: Iterable[int], expiring_by: dt.datetime | None
     for lots in result.values():
         lots.sort(key=Lot.fifo_key)
     return result
+
+
+@attrs.frozen
+class LotTotals:
+    """One customer's open lots summed at a moment: spendable and locked points, and the points
+    whose lots expire after the moment but by ``expiring_by`` (with the first such expiry)."""
+
+    available: int
+    locked: int
+    expiring: int
+    first_expiry: dt.datetime | None
+
+
+def lot_totals(conn, customer_id: int, moment: dt.datetime, as_of: dt.datetime | None = None,
+               expiring_by: dt.datetime | None = None) -> LotTotals:
+    """:class:`LotTotals` of the lots :func:`open_lots` lists (``as_of`` as there), summed in
+    SQL: spendable as :meth:`Lot.spendable` decides at ``moment``."""
+    remaining = ledger.c.points - used_points(as_of)
+    unlocked = or_(ledger.c.available_at.is_(None), ledger.c.available_at <= moment)
+    unexpired = or_(ledger.c.expires_at.is_(None), ledger.c.expires_at > moment)
+    soon = (false() if expiring_by is None
+            else and_(ledger.c.expires_at > moment, ledger.c.expires_at <= expiring_by))
+
+    def total(condition):
+        return func.coalesce(func.sum(case((condition, remaining), else_=0)), 0)
+
+    query = (select(total(and_(unlocked, unexpired)), total(ledger.c.available_at > moment),
+                    total(soon), func.min(case((soon, ledger.c.expires_at))))
+             .where(ledger.c.customer_id == customer_id, ledger.c.points > 0, remaining > 0))
+    if as_of is not None:
+        query = query.where(ledger.c.at <= as_of)
+    available, locked, expiring, first = conn.execute(query).one()
+    return LotTotals(int(available), int(locked), int(expiring), first)
 
 
 def take(lots: list[Lot], points: int, first: Iterable[int] = (),

@@ -187,6 +187,13 @@ class OperationalAPI:
             return forecast.accuracy(conn, self.crm.plugin_config(PLUGIN), self._as_of(as_of),
                                      months)
 
+    def stage_counts(self, as_of: dt.datetime | None = None) -> list[dict[str, Any]]:
+        """The funnel at ``as_of``: per stage, the records at it now, the customers who
+        reached it (or a later stage) and the conversion to the next stage, in percent."""
+        with self.crm.read() as conn:
+            config = self.crm.plugin_config(PLUGIN)
+            return pipeline.stage_counts(conn, config, self._as_of(as_of))
+
     # -- tasks -------------------------------------------------------------------------------
 
     def complete_task(self, task_id: int) -> None:

@@ -12,11 +12,11 @@ import datetime as dt
 from decimal import Decimal
 from typing import Any, Sequence
 
-from sqlalchemy import BigInteger, String, case, cast, func, select, type_coerce
+from sqlalchemy import BigInteger, String, case, cast, func, select, type_coerce, union_all
 
 from crmkit.plugin import MONEY_SCALE
 
-from .stages import Stages
+from .stages import DISQUALIFIED, LEAD_STAGES, LOST, WON, Stages
 from .tables import opportunities, stage_history
 
 DIMENSIONS = ("stage", "owner", "month")
@@ -76,4 +76,46 @@ def weighted_pipeline(conn, config: dict[str, Any], as_of: dt.datetime,
     return rows
 
 
-__all__ = ["weighted_pipeline", "stage_as_of", "DIMENSIONS"]
+def stage_counts(conn, config: dict[str, Any], as_of: dt.datetime) -> list[dict[str, Any]]:
+    """The funnel at ``as_of``, one row per stage in order (lead stages, opportunity stages,
+    won, then the exits lost and disqualified), from the stage history in SQL.
+
+    ``current``: leads and opportunities whose stage at ``as_of`` is this one;
+    ``reached``: customers whose furthest stage (over their lead's and opportunities'
+    moves up to ``as_of``) is this one or a later one (None for the exits);
+    ``conversion``: % of those reaching this stage who reached the next (one decimal;
+    None for the last ordered stage, the exits, or when none reached this one).
+    """
+    h = stage_history
+    ordered = list(LEAD_STAGES) + Stages(config).opportunity + [WON]
+    order = {name: i for i, name in enumerate(ordered)}
+    ranked = (select(h.c.to_stage.label("stage"),
+                     func.row_number().over(partition_by=(h.c.entity, h.c.record_id),
+                                            order_by=(h.c.at.desc(), h.c.id.desc())).label("rn"))
+              .where(h.c.at <= as_of).subquery("current_stages"))
+    current = dict(conn.execute(select(ranked.c.stage, func.count())
+                                .where(ranked.c.rn == 1).group_by(ranked.c.stage)).all())
+    moves = union_all(*[select(h.c.customer_id, case(order, value=column).label("position"))
+                        .where(h.c.at <= as_of) for column in (h.c.from_stage, h.c.to_stage)]
+                      ).subquery("stage_positions")
+    furthest = (select(func.max(moves.c.position).label("position"))
+                .group_by(moves.c.customer_id).subquery("furthest_stage"))
+    at_most = dict(conn.execute(select(furthest.c.position, func.count())
+                                .where(furthest.c.position.is_not(None))
+                                .group_by(furthest.c.position)).all())
+    reached = [sum(n for position, n in at_most.items() if position >= index)
+               for index in range(len(ordered))]
+    rows = []
+    for index, name in enumerate(ordered):
+        following = reached[index + 1] if index + 1 < len(ordered) else None
+        conversion = (None if following is None or not reached[index]
+                      else round(following * 100 / reached[index], 1))
+        rows.append({"stage": name, "current": int(current.get(name, 0)),
+                     "reached": reached[index], "conversion": conversion})
+    for name in (LOST, DISQUALIFIED):
+        rows.append({"stage": name, "current": int(current.get(name, 0)), "reached": None,
+                     "conversion": None})
+    return rows
+
+
+__all__ = ["weighted_pipeline", "stage_as_of", "stage_counts", "DIMENSIONS"]

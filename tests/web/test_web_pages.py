@@ -214,6 +214,55 @@ def test_the_analytical_card_shows_rfm_and_the_lifecycle_stage(api, clock):
     assert f"<dt>Lifecycle stage</dt><dd>{stage}</dd>" in card
 
 
+def analytical_card(client, external_id: str) -> str:
+    page = client.get(f"/customers/{external_id}").text
+    card = page[page.index('data-panel="analytical"'):]
+    return card[:card.index("</section>")]
+
+
+def test_the_analytical_card_shows_clv_and_p_alive_from_the_latest_fit_and_survey_scores(
+        api, clock):
+    from crmkit_analytical import clv
+    from crmkit_analytical.results import CLVFit
+
+    crm = api.crm
+    crm.plugins.enable("analytical")
+    crm.customers.add("C1", "Ann")
+    crm.customers.add("C2", "Bob")
+    for days, amount in ((40, "10"), (10, "20")):
+        crm.interactions.record("C1", clock.now() - dt.timedelta(days=days), amount=amount)
+    for days, payload in ((30, {"nps": 6}), (20, {"nps": 9, "csat": 4}), (5, {"ces": 2}),
+                          (3, {"comment": "no score"}), (1, {"nps": 10})):
+        crm.interactions.record("C1", clock.now() - dt.timedelta(days=days), kind="survey",
+                                payload=payload)
+    api.token("ann", role="agent")
+    crm.staff.set_password("ann", PASSWORD)
+    client = api.client()
+    token = csrf(client.get("/login"))
+    client.post("/login", data={"csrf_token": token, "username": "ann", "password": PASSWORD})
+    card = analytical_card(client, "C1")
+    assert "<p>no CLV fit yet: run crmkit analytical clv fit</p>" in card
+    assert "P(alive)" not in card
+    assert ("<dt>Survey 2024-12-31</dt><dd>NPS 10</dd><dt>Survey 2024-12-27</dt><dd>CES 2</dd>"
+            "<dt>Survey 2024-12-12</dt><dd>NPS 9, CSAT 4</dd>") in card  # newest three
+    with crm.transaction() as tx:  # a kept fit with round parameters, in weeks
+        clv.keep_fit(tx, CLVFit(clock.now(), "week", {"r": 1.0, "alpha": 10.0, "a": 1.0,
+                                                       "b": 3.0},
+                                {"p": 6.0, "q": 4.0, "v": 15.0}))
+    card = analytical_card(client, "C1")
+    # x = 1 repeat purchase, t_x = 30/7, T = 40/7 weeks:
+    # P(alive) = 1 / (1 + a/(b + x − 1) · ((α + T)/(α + t_x))^(r + x)) = 1 / (1 + 1.21/3)
+    assert "<dt>P(alive)</dt><dd>71 %</dd>" in card
+    assert "<dt>CLV fit</dt><dd>as of 2025-01-01</dd>" in card
+    assert "no CLV fit yet" not in card
+    prediction = crm.plugin("analytical").customer_clv("C1")[1]
+    assert prediction.p_alive == pytest.approx(1 / (1 + 1.21 / 3))
+    assert f"<dt>CLV (12 months)</dt><dd>{prediction.clv}</dd>" in card
+    assert prediction.clv > 0
+    assert "<dt>CLV</dt><dd>no purchase yet</dd>" in analytical_card(client, "C2")
+    assert "<dt>NPS</dt><dd>no survey answer yet</dd>" in analytical_card(client, "C2")
+
+
 def test_the_operational_card_shows_tasks_opportunities_and_cases_with_their_sla(api, clock):
     crm = api.crm
     crm.plugins.enable("operational")

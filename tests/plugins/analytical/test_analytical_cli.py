@@ -90,6 +90,7 @@ def test_rfm_csv_streams_every_customer_as_the_api_scores_them(shop, run_cli):
 
 
 def test_clv_fit_document_shape(shop, run_cli):
+    assert shop.plugin("analytical").latest_clv_fit() is None
     document = run_json(run_cli, "clv", "fit", "--time-unit", "week")
     assert set(document) == {"bgnbd", "gamma_gamma"}
     assert list(document["bgnbd"]) == ["r", "alpha", "a", "b", "log_likelihood", "customers"]
@@ -99,6 +100,8 @@ def test_clv_fit_document_shape(shop, run_cli):
     assert document["bgnbd"]["customers"] == 120
     days = run_json(run_cli, "clv", "fit", "--time-unit", "day")
     assert days["bgnbd"]["alpha"] == pytest.approx(7 * document["bgnbd"]["alpha"], rel=1e-3)
+    kept = shop.plugin("analytical").latest_clv_fit()  # the latest fit is kept for the card
+    assert (kept.time_unit, kept.as_of, kept.document()) == ("day", at(AS_OF), days)
 
 
 def test_clv_predict_rows(shop, run_cli):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from decimal import Decimal
 
@@ -115,13 +116,16 @@ def lifecycle_history(crm):
                  row("L", days_ago(200), amount=10)])
 
 
-def test_lifecycle_stages_by_hand(crm):
+def test_lifecycle_stages_by_hand(crm, clock):
     crm.plugins.enable("analytical")
     lifecycle_history(crm)
     names = {v: k for k, v in ids(crm).items()}
     stages = {names[c]: s for c, s in crm.plugin("analytical").lifecycle_stages().items()}
     assert stages == {"P": "prospect", "N": "new", "A": "active", "W": "won_back",
                       "R": "at_risk", "L": "lapsed"}
+    one = crm.plugin("analytical").lifecycle_stage  # one customer's, as on the 360 card
+    assert {name: one(name) for name in stages} == stages
+    assert one("W", as_of=clock.now() - dt.timedelta(days=100)) == "lapsed"  # before coming back
 
 
 def test_lifecycle_thresholds_change_the_stages(crm):

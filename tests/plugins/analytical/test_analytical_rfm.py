@@ -34,7 +34,12 @@ def load(crm) -> None:
 
 
 def scored(crm):
-    return {s.external_id: s for s in crm.plugin("analytical").rfm()}
+    """Every customer's RFM; checks that each one's ``rfm_score`` (one customer, as on the
+    360 card) is the same."""
+    api = crm.plugin("analytical")
+    every = {s.external_id: s for s in api.rfm()}
+    assert {external_id: api.rfm_score(external_id) for external_id in every} == every
+    return every
 
 
 def test_quintiles_worked_by_hand(crm):
@@ -42,6 +47,7 @@ def test_quintiles_worked_by_hand(crm):
     load(crm)
     got = scored(crm)
     assert sorted(got) == [f"C{i:02d}" for i in range(1, 11)]
+    assert crm.plugin("analytical").rfm_score("C11") is None  # no purchase
     # score = ⌊5 · (customers strictly worse) / 10⌋ + 1 (the best value: 5)
     # R (days): C08 300, C09 200, C01 100, C02 = C03 50, C10 30, C06 20, C07 10, C04 5, C05 1
     # F: 1 (C01 C04 C08), 2 (C02 C06 C10), 3 (C03 C09), 4 (C07), 5 (C05)
