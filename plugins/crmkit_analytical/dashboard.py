@@ -1,9 +1,15 @@
 """analytical's panels on the web app's dashboards: KPIs with attainment, cohort retention,
-the RFM grid, the Pareto curve and the NPS/CSAT trend (each aggregated in SQL by the API)."""
+the RFM grid, the Pareto curve, the NPS/CSAT trend, sales growth, relationship phases,
+engagement, relationship quality, perceived value and customer equity (each aggregated in
+SQL by the API)."""
 
 from __future__ import annotations
 
-from crmkit.plugin import Panel
+from sqlalchemy import func, select
+
+from crmkit.plugin import ConfigError, Panel
+
+from .tables import clv_runs
 
 COHORTS = 6
 """How many of the latest first-purchase months the retention heat map shows."""
@@ -17,7 +23,9 @@ def panels(crm, principal, as_of) -> list[Panel]:
     """Every analytical panel at ``as_of``."""
     api = crm.plugin("analytical")
     return [kpis(api, as_of), cohort_retention(api, as_of), rfm_grid(api, as_of),
-            pareto(api, as_of), satisfaction(api, as_of)]
+            pareto(api, as_of), satisfaction(api, as_of), sales_growth(api, as_of),
+            phases(api, as_of), engagement(api, as_of), relationship_quality(api, as_of),
+            perceived_value(api, as_of), customer_equity(crm, api, as_of)]
 
 
 def kpis(api, as_of) -> Panel:
@@ -86,3 +94,93 @@ def satisfaction(api, as_of) -> Panel:
                  note="NPS = % promoters (9–10) − % detractors (0–6); CSAT = % of answers 4 "
                       "or 5. Months with fewer answers than the minimum sample are still "
                       "shown.")
+
+
+GROWTH_MONTHS = 12
+"""How many whole months the sales growth panel shows."""
+
+
+def sales_growth(api, as_of) -> Panel:
+    """Net revenue of each of the last 12 whole months and its growth over the month before."""
+    rows = [(r.period, r.value, r.previous, r.growth_percent)
+            for r in api.sales_growth(as_of, "month", GROWTH_MONTHS)]
+    return Panel(name="analytical.sales-growth", title="Sales growth by month",
+                 columns=("Month", "Revenue", "Month before", "Growth (%)"), rows=rows,
+                 chart="bar", x=0, y=(1,),
+                 note="Net revenue (purchases minus refunds); growth = (this − before) / "
+                      "before × 100, empty when the month before had none.")
+
+
+def phases(api, as_of) -> Panel:
+    """Customers per relationship phase."""
+    counts = api.phase_counts(as_of)
+    return Panel(name="analytical.relationship-phases", title="Relationship phases",
+                 columns=("Phase", "Customers"), rows=tuple(counts.items()), chart="bar",
+                 x=0, y=(1,),
+                 note="From tenure and the spend and engagement trends of the recent window "
+                      "against the one before (crmkit analytical phases).")
+
+
+def engagement(api, as_of) -> Panel:
+    """Interactions and engagement points per kind in the engagement window."""
+    rows = [(k.kind, k.interactions, k.points) for k in api.engagement_by_kind(as_of)]
+    mean = api.average_engagement(as_of)
+    return Panel(name="analytical.engagement", title="Engagement across channels",
+                 columns=("Kind", "Interactions", "Points"), rows=rows, chart="bar", x=0,
+                 y=(2,), note=None if mean is None else
+                 f"Mean engagement per customer (the unengaged counting 0): {mean}.")
+
+
+def relationship_quality(api, as_of) -> Panel:
+    """The mean trust, satisfaction, commitment and index over the customers scored."""
+    from .relationship import summary
+
+    found = summary(api.relationship_quality(as_of))
+    rows = [(name, found[name]) for name in ("trust", "satisfaction", "commitment", "index")
+            ] if found["customers"] else []
+    return Panel(name="analytical.relationship-quality", title="Relationship quality (0–100)",
+                 columns=("Component", "Mean"), rows=rows, chart="bar", x=0, y=(1,),
+                 note=f"Means over {found['customers']} customers with an interaction in the "
+                      "window; each component blends survey items and behaviour.")
+
+
+def perceived_value(api, as_of) -> Panel:
+    """Perceived benefit, cost and net value of every respondent and per saved segment."""
+    columns = ("Group", "Respondents", "Benefit", "Cost", "Net value")
+    try:
+        rows = [(v.group, v.respondents, v.benefit, v.cost, v.net)
+                for v in api.perceived_value(as_of)]
+    except ConfigError as exc:
+        return Panel(name="analytical.perceived-value", title="Perceived value",
+                     columns=columns, rows=(), chart="table", note=str(exc))
+    return Panel(name="analytical.perceived-value", title="Perceived value", columns=columns,
+                 rows=rows, chart="bar", x=0, y=(2, 3),
+                 note="Benefit and cost: means of the survey items (0–100); net = benefit − "
+                      "cost.")
+
+
+def customer_equity(crm, api, as_of) -> Panel:
+    """Customer equity's parts from the latest stored CLV run at or before ``as_of`` (a page
+    view never fits the models)."""
+    from .clv import stored_predictions
+    from .equity import compute
+
+    columns = ("Part", "Value")
+    with crm.read() as conn:
+        run_id = conn.execute(select(func.max(clv_runs.c.id))
+                              .where(clv_runs.c.as_of <= as_of)).scalar()
+        if run_id is None:
+            return Panel(name="analytical.customer-equity", title="Customer equity",
+                         columns=columns, rows=(), chart="table",
+                         note="No stored CLV run yet: run crmkit analytical clv predict "
+                              "(or crmkit analytical equity).")
+        clv = {p.customer_id: p.clv for p in stored_predictions(conn, run_id)}
+        found = compute(conn, api.config, as_of, clv)
+    rows = [("Current customers' CLV", found.current_value),
+            ("Prospects' expected value", found.prospect_value), ("Customer equity", found.equity)]
+    return Panel(name="analytical.customer-equity", title="Customer equity", columns=columns,
+                 rows=rows, chart="bar", x=0, y=(1,),
+                 note=f"{found.customers} customers, {found.prospects} prospects at a conversion "
+                      f"probability of {found.conversion_probability} ({found.conversion_source})"
+                      f"; CLV from the stored run {run_id}." + (f" {found.note}" if found.note
+                                                                 else ""))

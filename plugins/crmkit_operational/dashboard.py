@@ -1,20 +1,55 @@
-"""operational's panel on the web app's dashboards: the funnel (stage counts, conversion)."""
+"""operational's panels on the web app's dashboards: the funnel (stage counts, conversion),
+the sales-cycle length and the forecast accuracy."""
 
 from __future__ import annotations
 
 from crmkit.plugin import Panel
 
 
+FORECAST_MONTHS = 6
+"""How many whole months the forecast accuracy panel compares."""
+
+
 def panels(crm, principal, as_of) -> list[Panel]:
+    """Every operational panel at ``as_of``."""
+    api = crm.plugin("operational")
+    return [funnel(api, as_of), sales_cycle(api, as_of), forecast_accuracy(api, as_of)]
+
+
+def sales_cycle(api, as_of) -> Panel:
+    """Won opportunities per sales-cycle length bin, with the median."""
+    from .cycle import BUCKETS
+
+    found = api.sales_cycle(as_of)
+    rows = [(f"{label} days", found[0][f"days_{label}"]) for _, label in BUCKETS] if found else []
+    return Panel(name="operational.sales-cycle", title="Sales-cycle length",
+                 columns=("Lead to won", "Opportunities won"), rows=rows, chart="bar", x=0,
+                 y=(1,), note=(f"Median {found[0]['median_days']} days over {found[0]['won']} "
+                               "won opportunities.") if found else "No opportunity won yet.")
+
+
+def forecast_accuracy(api, as_of) -> Panel:
+    """Each month's weighted-pipeline forecast against what was won, per currency."""
+    result = api.forecast_accuracy(as_of, FORECAST_MONTHS)
+    rows = [(f"{r['month']} {r['currency']}", r["forecast"], r["actual"], r["abs_percent_error"])
+            for r in result["months"]]
+    summary = "; ".join(f"{s['currency']}: MAPE {s['mape']} %, bias {s['bias']} %"
+                        for s in result["summary"] if s["months"])
+    return Panel(name="operational.forecast-accuracy", title="Forecast accuracy",
+                 columns=("Month", "Forecast", "Won", "Off by (%)"), rows=rows, chart="bar",
+                 x=0, y=(1, 2), note=summary or "Nothing won in these months.")
+
+
+def funnel(api, as_of) -> Panel:
     """The funnel at ``as_of``: customers reaching each stage (drawn), records at each stage
     now and the conversion to the next stage."""
-    rows = crm.plugin("operational").stage_counts(as_of)
+    rows = api.stage_counts(as_of)
     ordered = [r for r in rows if r["reached"] is not None]
     exits = ", ".join(f"{r['current']} {r['stage']}" for r in rows if r["reached"] is None)
-    return [Panel(
+    return Panel(
         name="operational.funnel", title="Funnel",
         columns=("Stage", "Reached (customers)", "At this stage now", "Conversion to next (%)"),
         rows=[(r["stage"], r["reached"], r["current"], r["conversion"]) for r in ordered],
         chart="funnel", x=0, y=(1,),
         note=f"Reached: customers whose furthest stage is this one or a later one. "
-             f"Closed without winning: {exits}.")]
+             f"Closed without winning: {exits}.")

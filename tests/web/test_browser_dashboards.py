@@ -12,8 +12,11 @@ from __future__ import annotations
 from browser_support import ARTIFACTS, WAIT_SECONDS
 
 PANELS = ["analytical.kpis", "analytical.cohort-retention", "analytical.rfm-grid",
-          "analytical.pareto", "analytical.satisfaction", "loyalty.liability",
-          "operational.funnel"]
+          "analytical.pareto", "analytical.satisfaction", "analytical.sales-growth",
+          "analytical.relationship-phases", "analytical.engagement",
+          "analytical.relationship-quality", "analytical.perceived-value",
+          "analytical.customer-equity", "loyalty.liability",
+          "operational.funnel", "operational.sales-cycle", "operational.forecast-accuracy"]
 """The built-in plugins' panels, in plugin order."""
 
 

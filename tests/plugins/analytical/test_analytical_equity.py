@@ -109,3 +109,20 @@ def test_customer_equity_is_a_smart_kpi(crm):
     api = crm.plugin("analytical")
     [status] = api.kpis()
     assert status.value == float(api.customer_equity().equity)
+
+
+def test_the_equity_panel_uses_the_latest_stored_run_and_never_fits(crm):
+    from crmkit_analytical import dashboard
+
+    crm.plugins.enable("analytical", {"equity": {"conversion_probability": 0.2}})
+    rows, _, _ = purchase_history(customers=120)
+    record(crm, rows)
+    api = crm.plugin("analytical")
+    empty = dashboard.customer_equity(crm, api, AS_OF)
+    assert empty.rows == () and empty.note.startswith("No stored CLV run yet")
+    assert api.last_clv_run() is None  # the page view fitted nothing
+    got = api.customer_equity()  # fits and stores a run at AS_OF
+    shown = dashboard.customer_equity(crm, api, AS_OF)
+    assert shown.rows == (("Current customers' CLV", got.current_value),
+                          ("Prospects' expected value", got.prospect_value),
+                          ("Customer equity", got.equity))

@@ -174,3 +174,24 @@ def test_cli_growth_phases_and_engagement(crm, run_cli):
                              "--format", "csv")
     assert code == 0 and out.splitlines()[0] == "kind,interactions,points"
     assert "average engagement per customer" in err
+
+
+def test_dashboard_panels_show_growth_phases_and_engagement(crm):
+    from crmkit_analytical import dashboard
+
+    crm.plugins.enable("analytical", ENGAGEMENT)
+    growth_history(crm)
+    phase_history(crm)
+    api = crm.plugin("analytical")
+    growth = dashboard.sales_growth(api, days_ago(0, hour=12))
+    # November 120 (+20 % over October's 100); December: G2's 60, E's 100 (12-02) and the
+    # purchases of 12-22 by D, M, X and Y (200 + 110 + 50 + 100) = 620
+    rows = {r[0]: r[1:] for r in growth.rows}
+    assert len(growth.rows) == 12
+    assert rows["2024-11"] == (Decimal("120"), Decimal("100"), 20.0)
+    assert rows["2024-12"][0] == Decimal("620")
+    phases = dashboard.phases(api, days_ago(0, hour=12))
+    assert dict(phases.rows) == api.phase_counts(days_ago(0, hour=12))
+    engaged = dashboard.engagement(api, days_ago(0, hour=12))
+    assert [r[0] for r in engaged.rows] == [k.kind for k in api.engagement_by_kind(
+        days_ago(0, hour=12))]

@@ -108,3 +108,22 @@ def test_relationship_quality_and_perceived_value_are_smart_kpis(crm):
     [_, pv] = crm.plugin("analytical").kpis()
     assert (pv.value, pv.status) == (None, "no_data")
     assert pv.note.startswith("/perceived_value: name the survey items of both benefit and cost")
+
+
+def test_dashboard_panels_of_relationship_quality_and_perceived_value(crm):
+    from crmkit_analytical import dashboard
+
+    crm.plugins.enable("analytical")
+    api = crm.plugin("analytical")
+    unset = dashboard.perceived_value(api, days_ago(0))
+    assert (unset.rows, unset.chart) == ((), "table")
+    assert unset.note.startswith("/perceived_value: name the survey items")
+    crm.plugins.configure("analytical", CONFIG)
+    record(crm, [row("B", days_ago(20), amount=10),
+                 row("R1", days_ago(3), "survey", pv_quality=5, pv_price=3)])
+    quality = dashboard.relationship_quality(api, days_ago(0))
+    # B 50/100/50 (66.67), R1 50/100/0 (50.00), as in the KPI test
+    assert quality.rows == (("trust", 50.0), ("satisfaction", 100.0), ("commitment", 25.0),
+                            ("index", 58.34))
+    value = dashboard.perceived_value(api, days_ago(0))
+    assert value.rows == (("all", 1, 100.0, 50.0, 50.0),)

@@ -97,3 +97,16 @@ def test_median_sales_cycle_is_a_smart_kpi(crm, funnel):
     [status] = crm.plugin("analytical").kpis()
     assert (status.value, status.note) == (
         None, "sales cycles come from the operational plugin, which is not enabled")
+
+
+def test_dashboard_panels_of_the_sales_cycle_and_forecast_accuracy(funnel):
+    from crmkit_operational import dashboard
+
+    cycle = dashboard.sales_cycle(funnel, dt.datetime(2025, 3, 1, tzinfo=UTC))
+    assert cycle.rows == (("0-30 days", 1), ("31-60 days", 1), ("61-90 days", 0),
+                          ("91-180 days", 0), ("181+ days", 0))
+    assert cycle.note == "Median 27.5 days over 2 won opportunities."
+    accuracy = dashboard.forecast_accuracy(funnel, dt.datetime(2025, 3, 1, tzinfo=UTC))
+    assert accuracy.rows[-2:] == (("2025-01 USD", Decimal(0), Decimal(500), 100.0),
+                                  ("2025-02 USD", Decimal(1900), Decimal(1000), 90.0))
+    assert accuracy.note == "USD: MAPE 95.0 %, bias 26.67 %"
