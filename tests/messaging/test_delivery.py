@@ -73,6 +73,23 @@ def test_a_batch_goes_out_once_each_with_its_headers_and_a_rerun_sends_nothing(
     assert server.count() == 40
 
 
+def test_text_beyond_ascii_and_html_arrive_intact(crm, smtp_server, worker):
+    server = smtp_server()
+    use_smtp(crm, server)
+    crm.customers.add("Z1", "Zoë", email="zoe@example.com")
+    crm.messages.enqueue([Outgoing(
+        "email", "zoe@example.com", "Bonjour Zoë,\n10 € de remise – 今日だけ", customer="Z1",
+        subject="Prix spécial – 20 % 🎉", html="<p>Bonjour <b>Zoë</b> 🎉</p>",
+        headers={"X-Campaign": "été", "Subject": "not this one"})])
+    worker.run(T0)
+    (mail,) = server.log()
+    assert (mail["headers"]["subject"], mail["headers"]["x-campaign"]) == (
+        "Prix spécial – 20 % 🎉", "été")
+    assert mail["text"].splitlines() == ["Bonjour Zoë,", "10 € de remise – 今日だけ"]
+    assert mail["html"].strip() == "<p>Bonjour <b>Zoë</b> 🎉</p>"
+    assert mail["headers"]["content-type"].startswith("multipart/alternative")
+
+
 def test_starttls_and_auth_with_the_password_from_the_environment(
         crm, smtp_server, worker, tmp_path, monkeypatch):
     cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
