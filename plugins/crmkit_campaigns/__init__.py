@@ -13,6 +13,7 @@ deliver.
 from __future__ import annotations
 
 import crmkit
+from crmkit import hookimpl
 
 from .channels import crmkit_channels  # noqa: F401  (the email and webhook channels)
 
@@ -22,5 +23,13 @@ PLUGIN = crmkit.PluginInfo(
                 "caps, A/B variants, holdout, email and webhook delivery.",
     after=("analytical", "collaborative"),
     api="CampaignsAPI",
-    parts=("cli", "config", "migrations", "tables", "dataservices", "demo"),
+    parts=("cli", "config", "migrations", "tables", "dataservices", "demo", "routes"),
 )
+
+
+@hookimpl
+def crmkit_worker_jobs(crm):
+    """``campaigns.render``: plan due scheduled campaigns, render due recipients into messages."""
+    from .rendering import jobs
+
+    return jobs(crm)
