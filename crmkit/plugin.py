@@ -53,6 +53,8 @@ _LAZY: dict[str, tuple[str, str]] = {
     "interactions": ("crmkit.tables", "interactions"),
     "staff": ("crmkit.tables", "staff"),
     "events": ("crmkit.tables", "events"),
+    "consents": ("crmkit.tables", "consents"),
+    "messages": ("crmkit.tables", "messages"),
     # Column types, money and JSON.
     "Money": ("crmkit.types", "Money"),
     "UTCDateTime": ("crmkit.types", "UTCDateTime"),
@@ -121,6 +123,11 @@ _LAZY: dict[str, tuple[str, str]] = {
     "WorkContext": ("crmkit.worker", "WorkContext"),
     "claim_due": ("crmkit.worker", "claim_due"),
     "sign_webhook": ("crmkit.webhooks", "sign"),
+    # Outgoing messages and their channels (the crmkit_channels hook).
+    "Outgoing": ("crmkit.messaging", "Outgoing"),
+    "Channel": ("crmkit.messaging", "Channel"),
+    "Sending": ("crmkit.messaging", "Sending"),
+    "SendResult": ("crmkit.messaging", "SendResult"),
     # HTTP endpoints (the crmkit_routes hook).
     "Endpoint": ("crmkit.web.endpoints", "Endpoint"),
     "Call": ("crmkit.web.endpoints", "Call"),
@@ -167,6 +174,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from .config import validate as validate_config
     from .db import (PortableExpression, allocate_ids, days_between, json_array_contains,
                      month_number)
+    from .messaging import Channel, Outgoing, SendResult, Sending
     from .line_items import (LineItem, amount_units, line_item_problems, line_total_units,
                              times_units)
     from .errors import (ConfigError, ConflictError, ConsentError, CRMError, DatabaseError,
@@ -179,7 +187,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from .sentiment import Sentiment, SentimentAnalyser, detect_language, score_texts
     from .services.importing import ImportRejected, ImportReport
     from .services.records import MAX_LINE_BYTES, SourceFile, file_format, unneutralise
-    from .tables import NAMING, customers, events, interactions, staff
+    from .tables import NAMING, consents, customers, events, interactions, messages, staff
     from .transaction import HookContext, Transaction
     from .types import (MAX_JSON_DEPTH, MONEY_SCALE, JSONType, Money, UTCDateTime, json_pointer,
                         json_problem, parse_json, to_currency, to_money)

@@ -2,6 +2,7 @@
 
 Routes: ``/api/v1/...`` (the core's resources and every enabled plugin's endpoints, through
 :class:`crmkit.web.dispatch.Dispatcher`), ``/openapi.json``, ``/docs`` and ``/health``; the
+messages' tracking links (``/t/...``, no sign-in, :mod:`crmkit.web.tracking`); the
 staff web app's pages (``/login``, ``/customers``…, :mod:`crmkit.web.pages`; each area of
 the app, such as :mod:`crmkit.web.board`, adds its routes here: an area imports
 :mod:`crmkit.web.pages`, so the pages module cannot import it).
@@ -43,6 +44,7 @@ def create_app(crm, *, max_body_bytes: int = MAX_BODY_BYTES, close_crm: bool = F
     from . import admin, board, dashboards, mywork
     from .pages import Pages
     from .resources import core_endpoints
+    from .tracking import tracking_routes
     from .webhooks import webhook_endpoints
 
     dispatcher = Dispatcher(crm, [*core_endpoints(), *webhook_endpoints()], max_body_bytes)
@@ -93,6 +95,7 @@ def create_app(crm, *, max_body_bytes: int = MAX_BODY_BYTES, close_crm: bool = F
         Route("/docs", docs_page, methods=["GET"]),
         Route("/docs/{name}", docs_asset, methods=["GET"]),
         Route("/api/v1/{path:path}", api, methods=list(METHODS)),
+        *tracking_routes(crm),
         *site.routes(),
         *board.routes(site),
         *mywork.routes(site),

@@ -1,0 +1,79 @@
+"""campaigns' tables: campaigns, their A/B variants, and one row per planned recipient.
+
+A campaign's audience is planned set-based into ``campaign_recipients`` (one row
+per campaign and customer: planned, skipped with a reason, or held out); the
+worker renders due planned rows into the core's ``messages`` and keeps the
+Message-ID here.  Money is the core's ``Money`` (a Decimal; whole
+ten-thousandths in the database).
+"""
+
+from sqlalchemy import (BigInteger, Boolean, CheckConstraint, Column, Float, ForeignKey, Integer,
+                        MetaData, String, Table, Text, UniqueConstraint)
+
+from crmkit.plugin import NAMING, JSONType, Money, UTCDateTime
+
+metadata = MetaData(naming_convention=NAMING)
+ID = BigInteger().with_variant(Integer, "sqlite")
+
+STATUSES = ("draft", "scheduled", "running", "paused", "done")
+"""A campaign's statuses."""
+
+RECIPIENT_STATUSES = ("planned", "queued", "skipped", "held_out")
+"""A recipient's statuses."""
+
+campaigns = Table(
+    "campaigns", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("name", String(100), nullable=False, unique=True),
+    Column("goal", Text),
+    Column("channel", String(40), nullable=False),
+    Column("audience", JSONType, nullable=False),
+    Column("subject", Text),
+    Column("template", Text, nullable=False),
+    Column("holdout", Float, nullable=False),
+    Column("cost_fixed", Money, nullable=False),
+    Column("cost_per_message", Money, nullable=False),
+    Column("schedule_at", UTCDateTime),
+    Column("status", String(20), nullable=False),
+    Column("attribution_days", Integer),
+    Column("seed", BigInteger, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("created_by", String(200), nullable=False),
+    CheckConstraint("holdout >= 0 AND holdout < 1", name="holdout_fraction"),
+    CheckConstraint("cost_fixed >= 0", name="cost_fixed_not_negative"),
+    CheckConstraint("cost_per_message >= 0", name="cost_per_message_not_negative"),
+    CheckConstraint("status IN ('draft', 'scheduled', 'running', 'paused', 'done')",
+                    name="status"),
+)
+"""Campaigns: audience ``{"segment": NAME}`` or ``{"if": CONDITION}``, the message, holdout,
+costs, schedule and status; ``seed`` makes the holdout and variant draws stable."""
+
+variants = Table(
+    "campaign_variants", metadata,
+    Column("campaign_id", Integer, ForeignKey("campaigns.id"), primary_key=True),
+    Column("name", String(20), primary_key=True),
+    Column("share", Float, nullable=False),
+    Column("subject", Text),
+    Column("template", Text, nullable=False),
+    CheckConstraint("share > 0 AND share <= 1", name="share"),
+)
+"""A/B variants of a campaign's message: the shares of the sent recipients add up to 1."""
+
+recipients = Table(
+    "campaign_recipients", metadata,
+    Column("id", ID, primary_key=True),
+    Column("campaign_id", Integer, ForeignKey("campaigns.id"), nullable=False),
+    Column("customer_id", Integer, ForeignKey("customers.id"), nullable=False, index=True),
+    Column("variant", String(20)),
+    Column("holdout", Boolean, nullable=False),
+    Column("status", String(20), nullable=False),
+    Column("reason", String(100)),
+    Column("message_id", String(250)),
+    Column("planned_at", UTCDateTime, nullable=False),
+    UniqueConstraint("campaign_id", "customer_id", name="uq_campaign_recipients_campaign"),
+    CheckConstraint("status IN ('planned', 'queued', 'skipped', 'held_out')", name="status"),
+)
+"""One row per campaign and customer: planned (to render), queued (its message is in the core's
+``messages``, ``message_id``), skipped (``reason``) or held out."""
+
+ALL = [campaigns, variants, recipients]
