@@ -13,12 +13,47 @@ deliver.
 from __future__ import annotations
 
 import crmkit
+from crmkit import hookimpl
 
 PLUGIN = crmkit.PluginInfo(
     name="campaigns",
     description="Marketing campaigns: segment or condition audiences, consent and frequency "
                 "caps, A/B variants, holdout, email and webhook delivery.",
     after=("analytical", "collaborative"),
+    payload_keys=("coupon",),
     api="CampaignsAPI",
     parts=("cli", "config", "migrations", "tables", "dataservices", "demo"),
 )
+
+
+@hookimpl
+def crmkit_event_types():
+    return {"coupon.issued": "a coupon was issued to a customer for a redeemed loyalty reward "
+                             "(payload: code, kind, value, source)"}
+
+
+@hookimpl
+def crmkit_validate_interactions(ctx, rows):
+    """Refuse purchases naming an unknown, expired, used or someone else's coupon."""
+    from .coupons import problems
+
+    return problems(ctx.conn, rows)
+
+
+@hookimpl
+def crmkit_react_interactions(ctx, batch):
+    """Record the coupons the batch's purchases redeemed (one INSERT … SELECT)."""
+    from .coupons import redeem
+
+    redeem(ctx, batch)
+
+
+@hookimpl
+def crmkit_on_events(ctx, events):
+    """A redeemed loyalty reward configured as a coupon (``coupons.rewards``) issues one."""
+    redeemed = [e for e in events if e.type == "reward.redeemed"]
+    rewards = ctx.config.get("coupons", {}).get("rewards", {})
+    if redeemed and rewards:
+        from .coupons import issue_reward_coupons
+
+        issue_reward_coupons(ctx, rewards, redeemed)
