@@ -62,6 +62,7 @@ class CRM:
         from .customers import CustomerService
         from .events import EventLog
         from .interactions import InteractionService
+        from .messaging import MessageService
         from .plugin_admin import PluginAdmin
         from .staff import StaffService
         from .webhooks import WebhookService
@@ -78,6 +79,8 @@ class CRM:
         """Installed plugins: list, enable, disable, configure."""
         self.webhooks = WebhookService(self)
         """Webhooks: add, list, remove, and their delivery log."""
+        self.messages = MessageService(self)
+        """Outgoing messages: queue them (sent by the worker), list them, tracking links."""
         self.auth = AuthService(self)
         """Authentication (API tokens, passwords) and permission checks."""
         self.tokens = TokenService(self)

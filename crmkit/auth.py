@@ -510,7 +510,30 @@ def _active_staff_id(conn, handle: str) -> int:
     return row.id
 
 
+def database_secret(crm, setting: str) -> bytes:
+    """A random 32-byte key generated once per database and kept in the ``settings`` row
+    ``setting``: never in the repository or a configuration file, the same for every process
+    of one database (the web app's session key, the tracking links' key)."""
+    from sqlalchemy.exc import IntegrityError
+
+    s = tables.settings
+    with crm.read() as conn:
+        value = conn.execute(select(s.c.value).where(s.c.name == setting)).scalar()
+    if value is not None:
+        return bytes.fromhex(value["key"])
+    try:
+        with crm.transaction(require_plugins=False) as tx:
+            tx.conn.execute(insert(s).values(name=setting, value={"key": secrets.token_hex(32)},
+                                             updated_at=tx.now()))
+    except IntegrityError:
+        pass  # another process stored it first
+    with crm.read() as conn:
+        return bytes.fromhex(conn.execute(select(s.c.value).where(s.c.name == setting))
+                             .scalar_one()["key"])
+
+
 __all__ = [
+    "database_secret",
     "CORE_PERMISSIONS", "DEFAULT_ROLES", "DEFAULT_ROLE", "PII_FIELDS", "PERSONAL", "MASK",
     "TOKEN_PREFIX", "LAST_USED_RESOLUTION", "MIN_PASSWORD_LENGTH", "MAX_FAILED_SIGN_INS",
     "LOCKOUT", "SIGN_IN_REFUSED", "ROLES_SCHEMA", "grants", "Principal", "check_roles",

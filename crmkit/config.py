@@ -78,6 +78,42 @@ CORE_SCHEMA: dict[str, Any] = {
                 },
             },
         },
+        "messages": {
+            "type": "object",
+            "additionalProperties": False,
+            "default": {},
+            "description": "How `crmkit worker` sends queued messages through their channels.",
+            "properties": {
+                "lease_seconds": {
+                    "type": "number", "minimum": 10, "default": 900,
+                    "description": "How long a worker holds a claimed batch: longer than "
+                                   "sending one batch can take (a killed worker's messages "
+                                   "are sent again once it runs out).",
+                },
+                "backoff_base_seconds": {
+                    "type": "number", "exclusiveMinimum": 0, "default": 300,
+                    "description": "Wait after a temporary failure before the second "
+                                   "attempt; each further wait doubles.",
+                },
+                "backoff_cap_seconds": {
+                    "type": "number", "exclusiveMinimum": 0, "default": 21600,
+                    "description": "Longest wait between two attempts.",
+                },
+                "max_attempts": {
+                    "type": "integer", "minimum": 1, "maximum": 100, "default": 8,
+                    "description": "Attempts before a message that keeps failing temporarily "
+                                   "is marked failed.",
+                },
+            },
+        },
+        "public_url": {
+            "type": ["string", "null"],
+            "pattern": "^https?://[^/?#\\s]+(/[^?#\\s]*)?$",
+            "default": None,
+            "description": "The address people reach `crmkit serve` at (https://crm.example.com, "
+                           "no query): the base of the tracking and unsubscribe links in "
+                           "messages; null: no tracking links can be made.",
+        },
         "max_field_length": {
             "type": "integer",
             "minimum": 1,

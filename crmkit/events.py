@@ -7,6 +7,7 @@ import datetime as dt
 from sqlalchemy import select
 
 from . import tables
+from .messaging import EVENT_TYPES as MESSAGE_EVENT_TYPES
 from .models import Event
 
 CORE_EVENT_TYPES = {
@@ -17,6 +18,7 @@ CORE_EVENT_TYPES = {
     "consent.changed": "a customer granted or withdrew consent on a channel",
     "interaction.recorded": "an interaction was recorded; not stored per row: plugins see "
                             "interactions set-based in crmkit_react_interactions",
+    **MESSAGE_EVENT_TYPES,
 }
 """Event types the core itself emits."""
 

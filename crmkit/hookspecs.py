@@ -350,6 +350,24 @@ def crmkit_worker_jobs(crm):
     """
 
 
+@hookspec
+def crmkit_channels(crm):
+    """Return the list of :class:`crmkit.plugin.Channel` this plugin delivers messages through.
+
+    A channel has a ``name`` (the ``channel`` of the messages it sends: ``email``, ``sms``)
+    and ``send(batch)``: ``batch`` is a list of :class:`crmkit.plugin.Sending` (queued
+    messages of that channel, at most the worker's batch size); it returns one
+    :class:`crmkit.plugin.SendResult` per message, ``sent``, ``retry`` (temporary: the worker
+    tries again after a backoff), ``failed`` or ``bounced`` (permanent), with a detail.
+    Return a list, or better yield each result as soon as the server has answered: the
+    worker records it at once, so a worker killed mid-batch sends again only the messages
+    then in flight.  ``send`` may use several connections at once and runs outside any
+    transaction; read settings from ``crm.plugin_config(<plugin>)`` and secrets from the
+    environment, never from the configuration.  Two channels of one name are a PluginError.
+    Called by the worker's ``messages.send`` job at each batch.
+    """
+
+
 # -- demo ---------------------------------------------------------------------
 
 
@@ -416,5 +434,5 @@ __all__ = [
     "crmkit_after_commit", "crmkit_sweep", "crmkit_timeline", "crmkit_merge_customers",
     "crmkit_export_customer", "crmkit_erase_customer", "crmkit_worker_jobs", "crmkit_demo",
     "crmkit_demo_prepare", "crmkit_demo_interactions", "crmkit_demo_refresh", "crmkit_routes",
-    "crmkit_customer_card",
+    "crmkit_customer_card", "crmkit_channels",
 ]

@@ -121,6 +121,11 @@ _LAZY: dict[str, tuple[str, str]] = {
     "WorkContext": ("crmkit.worker", "WorkContext"),
     "claim_due": ("crmkit.worker", "claim_due"),
     "sign_webhook": ("crmkit.webhooks", "sign"),
+    # Outgoing messages and their channels (the crmkit_channels hook).
+    "Outgoing": ("crmkit.messaging", "Outgoing"),
+    "Channel": ("crmkit.messaging", "Channel"),
+    "Sending": ("crmkit.messaging", "Sending"),
+    "SendResult": ("crmkit.messaging", "SendResult"),
     # HTTP endpoints (the crmkit_routes hook).
     "Endpoint": ("crmkit.web.endpoints", "Endpoint"),
     "Call": ("crmkit.web.endpoints", "Call"),
@@ -165,6 +170,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from .config import validate as validate_config
     from .db import (PortableExpression, allocate_ids, days_between, json_array_contains,
                      month_number)
+    from .messaging import Channel, Outgoing, SendResult, Sending
     from .line_items import (LineItem, amount_units, line_item_problems, line_total_units,
                              times_units)
     from .errors import (ConfigError, ConflictError, ConsentError, CRMError, DatabaseError,

@@ -219,6 +219,33 @@ webhook_deliveries = Table(
 the event's transaction (``event_id``, or ``interaction_id`` for ``interaction.recorded``);
 ``status`` pending → delivered, or failed after the last attempt."""
 
+messages = Table(
+    "messages",
+    metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True),
+    Column("message_id", String(250), nullable=False, unique=True),
+    Column("channel", String(40), nullable=False),
+    Column("customer_id", Integer, ForeignKey("customers.id"), nullable=True, index=True),
+    Column("recipient", String(2000), nullable=False),
+    Column("subject", Text, nullable=True),
+    Column("body", Text, nullable=False),
+    Column("html", Text, nullable=True),
+    Column("headers", JSONType, nullable=False),
+    Column("meta", JSONType, nullable=False),
+    Column("source", String(100), nullable=False),
+    Column("status", String(10), nullable=False),
+    Column("attempts", Integer, nullable=False),
+    Column("next_attempt_at", UTCDateTime, nullable=False),
+    Column("sent_at", UTCDateTime, nullable=True),
+    Column("error", String(500), nullable=True),
+    Column("created_at", UTCDateTime, nullable=False),
+    Index("ix_messages_due", "status", "next_attempt_at"),
+)
+"""The outbox of outgoing messages (crmkit.messaging): one row per message, written in the
+transaction that decided to send it; ``status`` queued → sent, or failed / bounced (with
+``error``), or cancelled.  ``message_id`` (an RFC 5322 Message-ID) never changes, so a message
+sent twice after a crash carries the same one."""
+
 __all__ = [
     "metadata",
     "customers",
@@ -234,4 +261,5 @@ __all__ = [
     "idempotency_keys",
     "webhooks",
     "webhook_deliveries",
+    "messages",
 ]

@@ -112,7 +112,7 @@ def new_worker_id() -> str:
 
 
 def collect_jobs(crm: "CRM") -> list[Job]:
-    """The core's jobs (``crm.webhooks.jobs()``), then each enabled plugin's
+    """The core's jobs (``crm.webhooks.jobs()``, ``crm.messages.jobs()``), then each enabled plugin's
     (``crmkit_worker_jobs``), in hook order.
 
     Plugin state is read afresh, so a plugin enabled while a worker runs gets its jobs run.
@@ -120,7 +120,7 @@ def collect_jobs(crm: "CRM") -> list[Job]:
     """
     with crm.read() as conn:
         crm.refresh_plugins(conn)
-    jobs = list(crm.webhooks.jobs())
+    jobs = [*crm.webhooks.jobs(), *crm.messages.jobs()]
     owners = {job.name: "core" for job in jobs}
     for plugin, result in crm.hooks.call("crmkit_worker_jobs", None, crm=crm):
         for job in result or ():
@@ -169,7 +169,7 @@ class Worker:
                     raise PluginError(f"its run returned {count!r}, not how many items it "
                                       "handled (0 when nothing was due)")
             except Exception as exc:
-                self.errors.append(f"job {job.name} failed: {_describe(exc)}")
+                self.errors.append(f"job {job.name} failed: {describe_failure(exc)}")
                 if isinstance(skip, set):
                     skip.add(job.name)
                 continue
@@ -199,7 +199,7 @@ class Worker:
             try:
                 count = self.run_round()
             except CRMError as exc:
-                self.errors.append(f"worker round failed: {_describe(exc)}")
+                self.errors.append(f"worker round failed: {describe_failure(exc)}")
                 count = 0
             for message in self.errors:
                 log.error(message)
@@ -210,7 +210,9 @@ class Worker:
         return total
 
 
-def _describe(exc: Exception) -> str:
+def describe_failure(exc: Exception) -> str:
+    """One line for an exception a job raised: a crmkit error's message, a database error
+    described, anything else with its type; a database password is never shown."""
     from sqlalchemy.exc import StatementError
 
     from .db import describe_error, hide_password
@@ -223,4 +225,5 @@ def _describe(exc: Exception) -> str:
 
 
 __all__ = ["Job", "WorkContext", "Worker", "claim_due", "collect_jobs", "new_worker_id",
+           "describe_failure",
            "DEFAULT_BATCH_SIZE", "DEFAULT_POLL_SECONDS"]

@@ -30,7 +30,8 @@ from .references import customer_tables, pointing_at
 FILLED = ("name", "email", "phone", "organisation_id", "preferred_channel", "lifecycle_stage")
 """Fields KEEP takes from DUPLICATE when its own value is empty."""
 
-_MOVED_BY_CORE = (tables.interactions, tables.audit_log, tables.events, tables.privacy_requests)
+_MOVED_BY_CORE = (tables.interactions, tables.audit_log, tables.events, tables.privacy_requests,
+                  tables.messages)
 
 
 @attrs.frozen

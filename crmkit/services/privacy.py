@@ -33,6 +33,7 @@ from sqlalchemy import String, Text, bindparam, cast, func, insert, or_, select,
 
 from .. import tables
 from ..errors import NotFound, PluginError
+from ..messaging import erase_messages
 from ..models import Customer, jsonable, to_customer
 from .redaction import CORE_KEPT_KEYS, redact_command, redact_payload, redact_values
 from .references import CustomerTable, customer_tables, pointing_at
@@ -65,6 +66,8 @@ def export_data(crm, external_id: str,
                                tables.audit_log.c.id),
             "events": _rows(conn, tables.events, tables.events.c.customer_id == cid,
                             tables.events.c.id),
+            "messages": _rows(conn, tables.messages, tables.messages.c.customer_id == cid,
+                              tables.messages.c.id),
             "privacy_requests": _rows(conn, tables.privacy_requests,
                                       tables.privacy_requests.c.customer_id == cid,
                                       tables.privacy_requests.c.id),
@@ -117,6 +120,7 @@ def erase(crm, external_id: str) -> Customer:
                                                             needles=needles)),
             "audit_log": _redact_audit(conn, cid),
         }
+        rows["messages"] = erase_messages(conn, cid)
         _redact_json(conn, tables.privacy_requests, "details", cid,
                      lambda v: redact_payload(v, kept=True, aliases=aliases, needles=needles))
         consents = tables.consents

@@ -16,10 +16,10 @@ import json
 import secrets
 from typing import Any
 
-from sqlalchemy import insert, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import select
 
 from .. import tables
+from ..auth import database_secret
 
 COOKIE = "crmkit_session"
 """The name of the session cookie."""
@@ -33,21 +33,7 @@ CSRF_FIELD = "csrf_token"
 
 def session_key(crm) -> bytes:
     """The database's signing key, generated and stored the first time it is needed."""
-    s = tables.settings
-    with crm.read() as conn:
-        value = conn.execute(select(s.c.value).where(s.c.name == KEY_SETTING)).scalar()
-    if value is not None:
-        return bytes.fromhex(value["key"])
-    try:
-        with crm.transaction(require_plugins=False) as tx:
-            tx.conn.execute(insert(s).values(name=KEY_SETTING,
-                                             value={"key": secrets.token_hex(32)},
-                                             updated_at=tx.now()))
-    except IntegrityError:
-        pass  # another worker stored it first
-    with crm.read() as conn:
-        return bytes.fromhex(conn.execute(select(s.c.value).where(s.c.name == KEY_SETTING))
-                             .scalar_one()["key"])
+    return database_secret(crm, KEY_SETTING)
 
 
 def _b64(data: bytes) -> str:

@@ -301,7 +301,7 @@ def test_cli_add_list_and_deliveries_never_show_the_secret(crm, run_cli, monkeyp
      "error: webhook url: 'https:///no-host' has no host"),
     (["https://example.com/x", "--events", "customer.created,customer.craeted", "--secret-env",
       "S"], SECRET, None, "error: webhook events: unknown event type 'customer.craeted' "
-     "(did you mean 'customer.created'?); allowed: the 6 types `crmkit events types` lists"),
+     "(did you mean 'customer.created'?); allowed: the 9 types `crmkit events types` lists"),
     (["https://example.com/x", "--events", "customer.created", "--secret-env", "S"], "", None,
      "error: webhook secret: empty (give at least 16 characters"),
     (["https://example.com/x", "--events", "customer.created"], None, "\n",

@@ -39,13 +39,14 @@ def test_plugin_jobs_run_until_nothing_is_due(crm_url, clock):
     seen: list = []
     sms = plugin_with_jobs("sms", [ticking("sms.send", [3, 2], seen)])
     with open_with(crm_url, clock, sms=sms) as crm:
-        assert [job.name for job in collect_jobs(crm)] == ["webhooks.deliver", "sms.send"]
+        assert [job.name for job in collect_jobs(crm)] == ["webhooks.deliver", "messages.send",
+                                                           "sms.send"]
         runner = Worker(crm, batch_size=7, worker_id="w1")
         assert runner.drain() == 5
-        assert runner.handled == {"webhooks.deliver": 0, "sms.send": 5}
+        assert runner.handled == {"webhooks.deliver": 0, "messages.send": 0, "sms.send": 5}
         assert seen == [("sms.send", clock.now(), 7, "w1")] * 3
         crm.plugins.disable("sms")
-        assert [job.name for job in collect_jobs(crm)] == ["webhooks.deliver"]
+        assert [job.name for job in collect_jobs(crm)] == ["webhooks.deliver", "messages.send"]
 
 
 def test_a_failing_job_is_reported_and_the_others_still_run(crm_url, clock):
