@@ -57,3 +57,23 @@ def crmkit_on_events(ctx, events):
         from .coupons import issue_reward_coupons
 
         issue_reward_coupons(ctx, rewards, redeemed)
+
+
+@hookimpl
+def crmkit_forecast_contributions(crm, as_of):
+    """Each campaign's attributed revenue still expected within its attribution window."""
+    from .report import forecast
+
+    with crm.read() as conn:
+        return forecast(conn, crm.plugin_config("campaigns"),
+                        crm.core_config["default_currency"], as_of)
+
+
+@hookimpl
+def crmkit_lead_sources(ctx, customer_ids):
+    """A customer entering the lead funnel within a campaign's attribution window of its
+    message comes from that campaign."""
+    from .attribution import lead_sources, settings
+
+    model, days = settings(ctx.config)
+    return lead_sources(ctx.conn, customer_ids, model, ctx.now(), days)

@@ -26,6 +26,16 @@ class CampaignsAPI:
         with self.crm.read() as conn:
             return campaign_summaries(conn)
 
+    def report(self, name: str, as_of=None):
+        """The campaign's :class:`~crmkit_campaigns.report.CampaignReport` as of ``as_of``
+        (default now): deliveries, responses, revenue, cost, ROI, holdout and uplift."""
+        from .report import report
+
+        moment = self.crm.clock.now() if as_of is None else as_of
+        with self.crm.read() as conn:
+            return report(conn, self.config, self.crm.core_config["default_currency"], name,
+                          moment)
+
     def set_offer(self, name: str, kind: str, value, currency: str | None = None,
                   valid_days: int | None = None, expires_at=None, shared_code: str | None = None,
                   max_uses: int | None = None) -> int:

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import click
 
-from crmkit.plugin import format_option, output, pass_state
+from crmkit.plugin import (as_of_option, format_option, output, output_document, pass_state,
+                           resolve_as_of)
 
 
 @click.group(name="campaigns")
@@ -27,6 +28,38 @@ def list_campaigns(state, fmt) -> None:
     with state.open() as crm:
         rows = crm.plugin("campaigns").list()
     output(rows, LIST_COLUMNS, fmt)
+
+
+@group.command()
+@click.argument("name")
+@click.option("--plot", "plot", default=None, metavar="FILE",
+              help="Also draw the funnel per variant into FILE (.png or .svg; needs "
+                   "crmkit[plots]).")
+@as_of_option
+@format_option
+@pass_state
+def report(state, name, plot, as_of, fmt) -> None:
+    """Campaign NAME's results: sent, converted, revenue, ROI, uplift.
+
+    Deliveries, responses, revenue, cost, ROI and uplift over the holdout.  One row for all recipients, one per A/B variant and one for the holdout;
+    --format json prints one object with the totals at the top.
+
+    \b
+    Example:
+      crmkit campaigns report spring-sale --format json --plot spring.png
+    """
+    from . import report as reporting
+
+    if plot is not None:
+        reporting.check_plot(plot)
+    with state.open() as crm:
+        result = crm.plugin("campaigns").report(name, resolve_as_of(crm, as_of))
+    if fmt == "json":
+        output_document(result.document(), fmt)
+    else:
+        output(result.rows(), reporting.COLUMNS, fmt)
+    if plot is not None:
+        click.echo(f"chart written to {reporting.plot(result, plot)}", err=True)
 
 
 @group.command()

@@ -153,10 +153,16 @@ class OperationalAPI:
 
     def weighted_pipeline(self, as_of: dt.datetime | None = None,
                           by: Sequence[str] = ("stage",)) -> list[dict[str, Any]]:
-        """Σ amount × probability of open opportunities per ``by`` and currency."""
+        """Σ amount × probability of open opportunities per ``by`` and currency, with the
+        expected revenue other plugins contribute (``crmkit_forecast_contributions``)."""
+        moment = self._as_of(as_of)
         with self.crm.read() as conn:
             config = self.crm.plugin_config(PLUGIN)
-            return pipeline.weighted_pipeline(conn, config, self._as_of(as_of), by)
+            rows = pipeline.weighted_pipeline(conn, config, moment, by)
+        answers = self.crm.hooks.call("crmkit_forecast_contributions", None, crm=self.crm,
+                                      as_of=moment)
+        contributed = [item for _, found in answers for item in found or ()]
+        return pipeline.with_contributions(rows, contributed, by)
 
     # -- tasks -------------------------------------------------------------------------------
 
