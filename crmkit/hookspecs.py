@@ -195,6 +195,25 @@ def crmkit_customer_card(crm, principal, customer):
     """
 
 
+@hookspec
+def crmkit_dashboard_panels(crm, principal, as_of):
+    """Return this plugin's panels for the web app's ``/dashboards`` page.
+
+    A list of :class:`crmkit.plugin.Panel` (``name`` — a slug starting with
+    ``<plugin>.`` —, ``title``, ``columns``, ``rows``, ``chart``, ``x``, ``y``, ``note``)
+    computed as of ``as_of`` (an aware datetime: the page's ``?as_of=``, a date meaning
+    midnight UTC as with ``--as-of``, else now);
+    an empty list when there is nothing to show.  The page draws each panel's chart as
+    SVG, shows its rows in a table and serves them as CSV at
+    ``/dashboards/<panel name>.csv``.  Called only while the plugin is enabled and when
+    ``principal`` holds ``<plugin>.read``; read through your own public API, aggregating
+    in SQL (one page shows every panel), and never write.  A crmkit error shows its text
+    in place of the plugin's panels; any other failure, or a result that is not a list of
+    Panels, shows that the panels could not be shown (logged by the server).  The other
+    plugins' panels still render.
+    """
+
+
 # -- the write pipeline -------------------------------------------------------
 
 

@@ -136,6 +136,8 @@ _LAZY: dict[str, tuple[str, str]] = {
     "record_id": ("crmkit.web.schemas", "record_id"),
     # Web app cards (the crmkit_customer_card hook).
     "Card": ("crmkit.web.cards", "Card"),
+    # Web app dashboards (the crmkit_dashboard_panels hook).
+    "Panel": ("crmkit.web.panels", "Panel"),
     # Command-line helpers.
     "State": ("crmkit.cli.common", "State"),
     "pass_state": ("crmkit.cli.common", "pass_state"),
@@ -189,6 +191,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from .types import (MAX_JSON_DEPTH, MONEY_SCALE, JSONType, Money, UTCDateTime, json_pointer,
                         json_problem, parse_json, to_currency, to_money)
     from .web.cards import Card
+    from .web.panels import Panel
     from .web.endpoints import Call, Endpoint, Reply
     from .webhooks import sign as sign_webhook
     from .worker import Job, WorkContext, claim_due

@@ -69,6 +69,13 @@ FILES = {
         def run(crm, rng):
             return ["demo of {name}"]
     ''',
+    "dashboard.py": '''
+        from crmkit.plugin import Panel
+
+        def panels(crm, principal, as_of):
+            return [Panel("{name}.days", "Days", ("Day", "Count"),
+                          [(as_of.date().isoformat(), 1)])]
+    ''',
 }
 
 
@@ -96,7 +103,7 @@ def make_package(tmp_path, monkeypatch):
 
 def test_declared_parts_are_found_by_convention_and_imported_when_needed(
         crm_url, clock, make_package):
-    module = make_package("partly", ("config", "settings", "dataservices", "demo"))
+    module = make_package("partly", ("config", "settings", "dataservices", "demo", "dashboard"))
     with CRM.open(crm_url, clock=clock, create=True, extra_plugins={"partly": module}) as crm:
         assert crm.plugins.schema("partly")["properties"]["limit"]["default"] == 3
         with pytest.raises(ConfigError, match=r"^/limit: 9 is more than 5$"):
@@ -114,6 +121,10 @@ def test_declared_parts_are_found_by_convention_and_imported_when_needed(
             "demo of partly"]
         assert crm.hooks.call_one("partly", "crmkit_demo_refresh", None, crm=crm) is None
         assert crm.customers.export_data("C1")["plugins"]["partly"] == {"seen": True}
+        assert "crmkit_partly.dashboard" not in sys.modules
+        [panel] = crm.hooks.call_one("partly", "crmkit_dashboard_panels", None, crm=crm,
+                                     principal=None, as_of=clock.now())
+        assert (panel.name, panel.rows) == ("partly.days", (("2025-01-01", 1),))
 
 
 def test_an_explicit_hookimpl_takes_the_place_of_a_declared_part(crm_url, clock, make_package):
