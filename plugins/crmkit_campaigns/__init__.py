@@ -22,7 +22,7 @@ PLUGIN = crmkit.PluginInfo(
     after=("analytical", "collaborative"),
     payload_keys=("coupon",),
     api="CampaignsAPI",
-    parts=("cli", "config", "migrations", "tables", "dataservices", "demo"),
+    parts=("cli", "config", "migrations", "tables", "dataservices", "demo", "dashboard"),
 )
 
 

@@ -193,3 +193,15 @@ def test_campaign_revenue_in_the_operational_forecast(crm, shop):
     # After the window closed nothing more is expected.
     assert [r for r in crm.plugin("operational").weighted_pipeline(at(12))
             if r["stage"] == "campaign autumn"] == []
+
+
+def test_dashboard_panel(crm, shop):
+    spring(shop)
+    [panel] = [p for _, found in crm.hooks.call("crmkit_dashboard_panels", None, crm=crm,
+                                                principal=None, as_of=at(31))
+               for p in found or ()]
+    assert (panel.name, panel.chart, panel.y) == ("campaigns.results", "bar", (3, 4))
+    assert panel.columns[3] == "Revenue (USD)"
+    # Uplift 0.175 → 17.5 points, interval −31.2 to 53.4 (see test_known_answer_report).
+    assert panel.rows == (("spring", 9, 3, Decimal("180.0000"), Decimal("104.5000"),
+                           Decimal("0.7225"), 17.5, -31.2, 53.4),)
