@@ -53,6 +53,7 @@ _LAZY: dict[str, tuple[str, str]] = {
     "interactions": ("crmkit.tables", "interactions"),
     "staff": ("crmkit.tables", "staff"),
     "events": ("crmkit.tables", "events"),
+    "consents": ("crmkit.tables", "consents"),
     "messages": ("crmkit.tables", "messages"),
     # Column types, money and JSON.
     "Money": ("crmkit.types", "Money"),
@@ -186,7 +187,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from .sentiment import Sentiment, SentimentAnalyser, detect_language, score_texts
     from .services.importing import ImportRejected, ImportReport
     from .services.records import MAX_LINE_BYTES, SourceFile, file_format, unneutralise
-    from .tables import NAMING, customers, events, interactions, messages, staff
+    from .tables import NAMING, consents, customers, events, interactions, messages, staff
     from .transaction import HookContext, Transaction
     from .types import (MAX_JSON_DEPTH, MONEY_SCALE, JSONType, Money, UTCDateTime, json_pointer,
                         json_problem, parse_json, to_currency, to_money)

@@ -325,6 +325,15 @@ class AnalyticalAPI:
             condition = segments.get(conn, name).condition
             return segments.members(conn, self.config, condition, as_of)
 
+    def segment_query(self, name: str, as_of: dt.datetime | None = None):
+        """The SQL SELECT of the ids of the customers (not erased) in a saved segment at
+        ``as_of``, to use inside a query on the same database (a campaign's audience):
+        set-based, never materialised in Python.  NotFound for an unknown name."""
+        as_of = self._as_of(as_of)
+        with self.crm.read() as conn:
+            condition = segments.get(conn, name).condition
+        return segments.members_query(self.config, condition, as_of)
+
     def evaluate_segment(self, condition: dict[str, Any], as_of: dt.datetime | None = None
                          ) -> list[int]:
         """Customer ids matching an unsaved condition (to try a definition out)."""

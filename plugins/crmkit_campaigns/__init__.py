@@ -22,8 +22,17 @@ PLUGIN = crmkit.PluginInfo(
     after=("analytical", "collaborative"),
     payload_keys=("coupon",),
     api="CampaignsAPI",
-    parts=("cli", "config", "migrations", "tables", "dataservices", "demo", "dashboard"),
+    parts=("cli", "config", "migrations", "tables", "dataservices", "demo", "routes",
+           "dashboard"),
 )
+
+
+@hookimpl
+def crmkit_worker_jobs(crm):
+    """``campaigns.render``: plan due scheduled campaigns, render due recipients into messages."""
+    from .rendering import jobs
+
+    return jobs(crm)
 
 
 @hookimpl
@@ -77,3 +86,4 @@ def crmkit_lead_sources(ctx, customer_ids):
 
     model, days = settings(ctx.config)
     return lead_sources(ctx.conn, customer_ids, model, ctx.now(), days)
+

@@ -1,15 +1,23 @@
 """The public API of campaigns: ``crm.plugin("campaigns")``.
 
-Other plugins and applications use this object, never the tables.
+Other plugins and applications use this object, never the tables.  Every write
+checks its whole input first: a bad one is one error and writes nothing.
 """
 
 from __future__ import annotations
 
-from typing import Any
+import datetime as dt
+from decimal import Decimal
+from typing import Any, Iterable
+
+from . import definition, planning
+from .definition import Variant
 
 
 class CampaignsAPI:
-    """Plan, schedule and run campaigns."""
+    """Add, show, list, schedule, run and pause campaigns."""
+
+    Variant = Variant
 
     def __init__(self, crm):
         self.crm = crm
@@ -19,12 +27,42 @@ class CampaignsAPI:
         """The plugin's stored configuration."""
         return self.crm.plugin_config("campaigns")
 
+    def add(self, name: str, *, channel: str, template: str, subject: str | None = None,
+            segment: str | None = None, condition: dict[str, Any] | None = None,
+            holdout: float = 0.0, cost: Decimal | str | int = "0",
+            cost_per_message: Decimal | str | int = "0", goal: str | None = None,
+            variants: Iterable[Variant] = (), attribution_days: int | None = None,
+            template_label: str = "template") -> dict[str, Any]:
+        """Add a draft campaign for a saved ``segment`` (analytical) or a ``condition`` over
+        customer fields; returns it as :meth:`show` does.  ``template_label`` names the
+        template in errors (the CLI passes the file name)."""
+        return definition.add(self.crm, name, channel=channel, template=template,
+                              subject=subject, segment=segment, condition=condition,
+                              holdout=holdout, cost=cost, cost_per_message=cost_per_message,
+                              goal=goal, variants_given=variants,
+                              attribution_days=attribution_days, template_label=template_label)
+
+    def show(self, name: str) -> dict[str, Any]:
+        """One campaign: definition, variants and recipients by status, reason and variant."""
+        return definition.show(self.crm, name)
+
     def list(self) -> list[dict[str, Any]]:
         """Every campaign, newest first: name, channel, status, schedule and recipient counts."""
-        from .planning import campaign_summaries
-
         with self.crm.read() as conn:
-            return campaign_summaries(conn)
+            return definition.summaries(conn)
+
+    def schedule(self, name: str, at: dt.datetime) -> dict[str, Any]:
+        """Start the campaign at ``at`` (in the future): the worker plans and renders it then."""
+        return definition.schedule(self.crm, name, at)
+
+    def run(self, name: str) -> dict[str, Any]:
+        """Plan the campaign's recipients now (set-based; only customers not planned yet) and
+        mark it running; ``new`` is how many rows this run added."""
+        return planning.run(self.crm, name)
+
+    def pause(self, name: str) -> dict[str, Any]:
+        """Stop rendering the campaign's messages until :meth:`run` resumes it."""
+        return definition.pause(self.crm, name)
 
     def report(self, name: str, as_of=None):
         """The campaign's :class:`~crmkit_campaigns.report.CampaignReport` as of ``as_of``

@@ -1,0 +1,260 @@
+"""Rendering when due: the worker job ``campaigns.render`` turns planned recipients into messages.
+
+Each round it first plans the scheduled campaigns whose time has come, then
+takes a batch of planned recipients of running campaigns that are due (no
+schedule, or the schedule has passed) and, in one transaction, renders each
+one's message (the variant's subject and template, sandboxed Jinja2 over the
+customer's fields), queues them all with ``crm.messages.enqueue`` (meta
+``{"campaign", "variant"}``) and marks the recipients queued with their
+Message-ID.  Links in the body go through ``crm.messages.click_url``; an email
+also gets an open pixel and an unsubscribe link.  A customer inside the quiet
+hours (in the time zone of the customer's attribute, else the CRM's) gets the
+message's ``not_before`` set to their end.  A message that cannot be rendered
+(a value the template cannot use) skips that recipient with the reason.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import html as html_lib
+import re
+from email.utils import make_msgid
+from html.parser import HTMLParser
+from typing import Any, Callable
+from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo
+
+import attrs
+from jinja2 import TemplateError
+from sqlalchemy import bindparam, exists, or_, select, update
+
+from crmkit.plugin import UTC, CRMError, Job, Outgoing, customers, is_timezone
+
+from . import templates
+from .definition import ADDRESSED_BY, attribute_names, campaign_variants
+from .planning import due_scheduled, run
+from .tables import campaigns, recipients
+from .templates import URL
+
+REASON_MAX = 100
+HREF = re.compile(r"""(\bhref\s*=\s*)(["'])(https?://[^"']+)\2""", re.I)
+TRAILING = ".,;:!?)"
+
+
+def jobs(crm) -> list[Job]:
+    """The plugin's worker job."""
+    return [Job("campaigns.render", render_job)]
+
+
+def render_job(ctx) -> int:
+    """One round: plan due scheduled campaigns, then render one batch of due recipients."""
+    planned = 0
+    for name in due_scheduled(ctx.crm, ctx.now):
+        run(ctx.crm, name)
+        planned += 1
+    return planned + render_batch(ctx.crm, ctx.now, ctx.batch_size)
+
+
+def quiet_until(now: dt.datetime, zone: ZoneInfo, start: dt.time, end: dt.time
+                ) -> dt.datetime | None:
+    """When the quiet hours ``start``–``end`` (local to ``zone``) around ``now`` end, in UTC;
+    None when ``now`` is outside them (or start equals end: no quiet hours)."""
+    local = now.astimezone(zone)
+    at = local.time().replace(tzinfo=None)
+    if start == end:
+        return None
+    if start < end:
+        if not start <= at < end:
+            return None
+        day = local.date()
+    else:  # over midnight
+        if end <= at < start:
+            return None
+        day = local.date() + dt.timedelta(days=1) if at >= start else local.date()
+    return dt.datetime.combine(day, end, tzinfo=zone).astimezone(UTC)
+
+
+@functools.lru_cache(maxsize=256)
+def _zone(name: str) -> ZoneInfo:
+    return ZoneInfo(name)
+
+
+def _hhmm(text: str) -> dt.time:
+    hours, minutes = text.split(":")
+    return dt.time(int(hours), int(minutes))
+
+
+def each_url(text: str, replace: Callable[[str], str]) -> str:
+    """``text`` with each http(s) URL replaced by ``replace(url)`` (a sentence's trailing
+    punctuation is not part of the URL)."""
+    def one(match: re.Match) -> str:
+        url = match.group(0)
+        stripped = url.rstrip(TRAILING)
+        return replace(stripped) + url[len(stripped):]
+
+    return URL.sub(one, text)
+
+
+def track_text(text: str, link: Callable[[str], str]) -> str:
+    """``text`` with each http(s) URL replaced by its tracking link."""
+    return each_url(text, link)
+
+
+def track_html(markup: str, link: Callable[[str], str]) -> str:
+    """``markup`` with each ``href="http(s)://…"`` pointing at its tracking link."""
+    return HREF.sub(lambda m: f"{m[1]}{m[2]}{html_lib.escape(link(html_lib.unescape(m[3])))}"
+                              f"{m[2]}", markup)
+
+
+class _Text(HTMLParser):
+    """The text of an HTML message, for its plain-text part: blocks on their own lines, a
+    link's address after its text."""
+
+    BLOCKS = {"p", "div", "br", "li", "tr", "h1", "h2", "h3", "h4", "h5", "h6", "table"}
+
+    def __init__(self):
+        super().__init__(convert_charrefs=True)
+        self.parts: list[str] = []
+        self.href: list[str | None] = []
+        self.skip = 0
+
+    def handle_starttag(self, tag, attrs):
+        if tag in ("style", "script", "head"):
+            self.skip += 1
+        if tag in self.BLOCKS:
+            self.parts.append("\n")
+        if tag == "a":
+            self.href.append(dict(attrs).get("href"))
+
+    def handle_endtag(self, tag):
+        if tag in ("style", "script", "head"):
+            self.skip = max(0, self.skip - 1)
+        if tag == "a" and self.href:
+            href = self.href.pop()
+            if href:
+                self.parts.append(f" ({href})")
+        if tag in self.BLOCKS:
+            self.parts.append("\n")
+
+    def handle_data(self, data):
+        if not self.skip:
+            self.parts.append(data)
+
+
+def html_to_text(markup: str) -> str:
+    """The plain-text alternative of an HTML message."""
+    parser = _Text()
+    parser.feed(markup)
+    parser.close()
+    lines = [" ".join(line.split()) for line in "".join(parser.parts).splitlines()]
+    text = "\n".join(lines)
+    return re.sub(r"\n{3,}", "\n\n", text).strip() + "\n"
+
+
+def email_parts(rendered: str, is_html: bool, link: Callable[[str], str], pixel: str,
+                unsubscribe: str) -> tuple[str, str]:
+    """``(text, html)`` of an email: tracked links, the unsubscribe link in both parts and the
+    open pixel in the HTML."""
+    footer_html = (f'<p style="font-size:small"><a href="{html_lib.escape(unsubscribe)}">'
+                   f'Unsubscribe</a></p><img src="{html_lib.escape(pixel)}" width="1" '
+                   'height="1" alt="">')
+    if is_html:
+        markup = track_html(rendered, link)
+        text = html_to_text(markup)
+        end = markup.lower().rfind("</body>")
+        markup = (markup[:end] + footer_html + markup[end:] if end >= 0
+                  else markup + footer_html)
+    else:
+        text = track_text(rendered, link)
+        linked = each_url(html_lib.escape(text, False), lambda url: f'<a href="{url}">{url}</a>')
+        markup = f'<div style="white-space:pre-wrap">{linked}</div>{footer_html}'
+    text = text.rstrip("\n") + f"\n\n--\nUnsubscribe: {unsubscribe}\n"
+    return text, markup
+
+
+def render_batch(crm, now: dt.datetime, limit: int) -> int:
+    """Render up to ``limit`` due planned recipients into queued messages; returns how many."""
+    config = crm.plugin_config("campaigns")
+    attributes = attribute_names(crm)
+    quiet = config["quiet_hours"]
+    window = None if quiet is None else (_hhmm(quiet["start"]), _hhmm(quiet["end"]))
+    default_zone = crm.core_config["timezone"]
+    zone_key = config["timezone_attribute"]
+    domain = urlsplit(crm.core_config.get("public_url") or "").hostname or "crmkit.invalid"
+    r, c, cu = recipients.c, campaigns.c, customers.c
+    query = (select(r.id, r.variant, r.campaign_id, c.name.label("campaign"), c.channel,
+                    c.subject.label("campaign_subject"), c.template.label("campaign_template"),
+                    cu.external_id, cu.type, cu.name, cu.email, cu.phone, cu.preferred_channel,
+                    cu.lifecycle_stage, cu.tags, cu.attributes)
+             .join_from(recipients, campaigns, c.id == r.campaign_id)
+             .join(customers, cu.id == r.customer_id)
+             .where(r.status == "planned", c.status == "running",
+                    or_(c.schedule_at.is_(None), c.schedule_at <= now))
+             .order_by(r.id).limit(limit).with_for_update(of=recipients, skip_locked=True))
+
+    def work(tx) -> int:
+        rows = [dict(row) for row in tx.conn.execute(query).mappings()]
+        if not rows:
+            return 0
+        chosen = {cid: {v.name: v for v in campaign_variants(tx.conn, cid)}
+                  for cid in {row["campaign_id"] for row in rows}}
+        outgoing, queued, skipped = [], [], []
+        for row in rows:
+            try:
+                message = _message(crm, row, chosen[row["campaign_id"]], attributes, domain)
+            except (TemplateError, CRMError, ValueError, TypeError) as exc:
+                skipped.append({"rid": row["id"],
+                                "why": f"render failed: {exc}"[:REASON_MAX]})
+                continue
+            zone_name = (row["attributes"] or {}).get(zone_key)
+            known = isinstance(zone_name, str) and is_timezone(zone_name)
+            zone = _zone(zone_name if known else default_zone)
+            wait = None if window is None else quiet_until(now, zone, *window)
+            outgoing.append(message if wait is None else attrs.evolve(message, not_before=wait))
+            queued.append(row["id"])
+        ids = crm.messages.enqueue(outgoing) if outgoing else []
+        if queued:
+            tx.conn.execute(update(recipients).where(r.id == bindparam("rid"))
+                            .values(status="queued", message_id=bindparam("mid")),
+                            [{"rid": rid, "mid": mid} for rid, mid in zip(queued, ids)])
+        if skipped:
+            tx.conn.execute(update(recipients).where(r.id == bindparam("rid"))
+                            .values(status="skipped", reason=bindparam("why")), skipped)
+        pending = exists().where(r.campaign_id == c.id, r.status == "planned")
+        tx.conn.execute(update(campaigns).where(
+            c.id.in_({row["campaign_id"] for row in rows}), c.status == "running", ~pending)
+            .values(status="done"))
+        return len(rows)
+
+    return crm.run_transaction(work, actor="campaigns")
+
+
+def _message(crm, row: dict[str, Any], chosen: dict, attributes: list[str], domain: str
+             ) -> Outgoing:
+    """One recipient's rendered message (Message-ID chosen here, so its links can name it)."""
+    variant = chosen.get(row["variant"]) if row["variant"] is not None else None
+    subject = variant.subject if variant is not None else row["campaign_subject"]
+    template = variant.template if variant is not None else row["campaign_template"]
+    values = templates.context(row, attributes, row["campaign"])
+    body = templates.render(template, values)
+    title = None if subject is None else " ".join(templates.render(subject, values).split())
+    message_id = make_msgid(domain=domain)
+
+    def link(url: str) -> str:
+        return crm.messages.click_url(message_id, url)
+
+    channel = row["channel"]
+    address = row[ADDRESSED_BY[channel]] if channel in ADDRESSED_BY else row["external_id"]
+    meta = {"campaign": row["campaign"], "variant": row["variant"]}
+    if channel == "email":
+        text, markup = email_parts(body, templates.is_html(template), link,
+                                   crm.messages.open_pixel_url(message_id),
+                                   crm.messages.unsubscribe_url(message_id))
+        return Outgoing(channel=channel, recipient=address, body=text, subject=title,
+                        html=markup, meta=meta, customer=row["external_id"], source="campaigns",
+                        message_id=message_id)
+    if URL.search(body):
+        body = track_text(body, link)
+    return Outgoing(channel=channel, recipient=address, body=body, subject=title, meta=meta,
+                    customer=row["external_id"], source="campaigns", message_id=message_id)

@@ -1,0 +1,115 @@
+"""Message templates: sandboxed Jinja2 over the customer's fields, checked before anything is written.
+
+A template sees the customer's fields by name (``{{ name }}``, ``{{ email }}``,
+``{{ attributes.city }}``, ``{% if "vip" in tags %}``) and ``campaign`` (the
+campaign's name).  It runs in Jinja2's sandbox (no access to Python internals)
+with ``StrictUndefined``; :func:`check` refuses, before a campaign is stored, a
+syntax error or any name that is not a customer field or a declared customer
+attribute, so rendering cannot fail for a missing name.  A template whose first
+character is ``<`` is HTML (its values are escaped); any other is plain text.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from typing import Any, Iterable
+
+from jinja2 import StrictUndefined, TemplateSyntaxError, meta, nodes
+from jinja2.sandbox import SandboxedEnvironment
+
+from crmkit.plugin import CUSTOMER_FIELDS, ValidationError
+
+FIELDS = tuple(f for f in CUSTOMER_FIELDS if f != "attributes.*") + ("attributes",)
+"""The customer fields a template may name (``attributes`` holds the declared attributes)."""
+
+EXTRA = ("campaign",)
+"""Names a template may use besides the customer's fields."""
+
+URL = re.compile(r"https?://[^\s<>\"']+")
+"""An http(s) link in a message (rewritten to a tracking link when rendered)."""
+
+MAX_TEMPLATE = 200_000
+"""Longest template, in characters."""
+
+
+def is_html(template: str) -> bool:
+    """Whether ``template`` is HTML (it starts with ``<``) rather than plain text."""
+    return template.lstrip().startswith("<")
+
+
+def _finalize(value: Any) -> Any:
+    return "" if value is None else value
+
+
+@functools.cache
+def environment(html: bool) -> SandboxedEnvironment:
+    """The sandboxed environment: undefined names fail, None prints as nothing, HTML escapes."""
+    return SandboxedEnvironment(undefined=StrictUndefined, autoescape=html,
+                                finalize=_finalize, keep_trailing_newline=True)
+
+
+def check(template: Any, where: str, attributes: Iterable[str]) -> None:
+    """Raise one ValidationError naming ``where`` unless ``template`` parses and uses only
+    customer fields, declared ``attributes`` and ``campaign``."""
+    if not isinstance(template, str) or not template.strip():
+        raise ValidationError(f"{where}: the template is empty",
+                              [(where, "template", "required non-empty text")])
+    if len(template) > MAX_TEMPLATE:
+        raise ValidationError(f"{where}: {len(template)} characters; at most {MAX_TEMPLATE}",
+                              [(where, "template", f"at most {MAX_TEMPLATE} characters")])
+    env = environment(is_html(template))
+    try:
+        tree = env.parse(template)
+    except TemplateSyntaxError as exc:
+        problem = f"line {exc.lineno}: {exc.message}"
+        raise ValidationError(f"{where}: {problem}", [(where, "template", problem)]) from None
+    allowed = set(FIELDS) | set(EXTRA)
+    unknown = sorted(meta.find_undeclared_variables(tree) - allowed)
+    if unknown:
+        problem = (f"unknown field {unknown[0]!r} (a template may use: "
+                   f"{', '.join(FIELDS + EXTRA)})")
+        raise ValidationError(f"{where}: {problem}", [(where, "template", problem)])
+    declared = set(attributes)
+    for key, line in _attribute_keys(tree):
+        if key not in declared:
+            known = ", ".join(sorted(declared)) or "none declared"
+            problem = (f"line {line}: unknown customer attribute 'attributes.{key}' "
+                       f"(declared attributes: {known})")
+            raise ValidationError(f"{where}: {problem}", [(where, "template", problem)])
+
+
+def _attribute_keys(tree: nodes.Template) -> list[tuple[str, int]]:
+    """``(key, line)`` of every ``attributes.KEY`` / ``attributes["KEY"]`` in the template."""
+    found = []
+    for node in tree.find_all((nodes.Getattr, nodes.Getitem)):
+        target = node.node
+        if not (isinstance(target, nodes.Name) and target.name == "attributes"):
+            continue
+        if isinstance(node, nodes.Getattr):
+            found.append((node.attr, node.lineno))
+        elif isinstance(node.arg, nodes.Const) and isinstance(node.arg.value, str):
+            found.append((node.arg.value, node.lineno))
+    return sorted(found, key=lambda k: (k[1], k[0]))
+
+
+@functools.lru_cache(maxsize=64)
+def compiled(template: str):
+    """The compiled Jinja2 template (cached: a campaign renders one template many times)."""
+    return environment(is_html(template)).from_string(template)
+
+
+def render(template: str, context: dict[str, Any]) -> str:
+    """Render a checked template with one customer's ``context``."""
+    return compiled(template).render(context)
+
+
+def context(customer: dict[str, Any], attributes: Iterable[str], campaign: str) -> dict[str, Any]:
+    """What a template sees for one customer row: its fields, its attributes (every declared
+    one present, None when the customer has none) and the campaign's name."""
+    values = {f: customer.get(f) for f in FIELDS if f != "attributes"}
+    values["tags"] = list(customer.get("tags") or ())
+    values["attributes"] = {**{key: None for key in attributes}, **(customer.get("attributes")
+                                                                   or {})}
+    values["campaign"] = campaign
+    return values
