@@ -11,6 +11,7 @@ from decimal import Decimal
 import pytest
 from results_support import Campaigns, at
 
+from crmkit.devtools.testing import api_client
 from crmkit.errors import NotFound
 from crmkit_campaigns.report import newcombe, wilson
 
@@ -205,3 +206,19 @@ def test_dashboard_panel(crm, shop):
     # Uplift 0.175 → 17.5 points, interval −31.2 to 53.4 (see test_known_answer_report).
     assert panel.rows == (("spring", 9, 3, Decimal("180.0000"), Decimal("104.5000"),
                            Decimal("0.7225"), 17.5, -31.2, 53.4),)
+
+
+def test_report_and_coupons_routes(crm, shop):
+    spring(shop)
+    with api_client(crm, role="admin") as client:
+        answer = client.get("/api/v1/campaigns/campaigns/spring/report",
+                            params={"as_of": "2025-01-31T00:00:00Z"})
+        assert answer.status_code == 200
+        document = answer.json()
+        assert (document["sent"], document["converted"], document["revenue"], document["cost"],
+                document["roi"], document["holdout"]) == (
+            9, 3, "180.0000", "104.5000", "0.7225", {"size": 5, "conversions": 1, "rate": 0.2})
+        assert document["uplift"]["low"] == pytest.approx(-0.311712, abs=1e-5)
+        assert [v["variant"] for v in document["variants"]] == ["A", "B"]
+        assert client.get("/api/v1/campaigns/campaigns/nope/report").status_code == 404
+        assert client.get("/api/v1/campaigns/campaigns/spring/coupons").json() == []
