@@ -67,7 +67,9 @@ CLICKED, OPENED, UNSUBSCRIBED = "message.clicked", "message.opened", "message.un
 TRACKING_KEY_SETTING = "tracking_key"
 """The ``settings`` row holding the key that signs tracking links (generated on first use)."""
 
-MESSAGE_ID = re.compile(r"<[^<>@\s]{1,200}@[^<>@\s]{1,200}>")
+MESSAGE_ID = re.compile(r"<[^<>@\s]{1,100}@[^<>@\s]{1,77}>")
+"""An RFC 5322 Message-ID as crmkit stores it: at most 180 characters, so the consent source
+``unsubscribe link <Message-ID>`` fits."""
 MAX_RECIPIENT = 2000
 MAX_ERROR_LENGTH = 500
 DEFAULT_LIST_LIMIT = 100
@@ -272,6 +274,61 @@ class MessageService:
         """The one-click unsubscribe link of ``message_id`` (GET confirms, POST withdraws the
         customer's consent on the message's channel; RFC 8058)."""
         return self._link("u", message_id)
+
+    def resolve(self, kind: str, token: str) -> tuple[Message, str | None] | None:
+        """The message (and, for a click, the target URL) a tracking token of ``kind``
+        (``c`` click, ``o`` open, ``u`` unsubscribe) stands for; None for a forged, altered
+        or malformed token or a message that does not exist.  The message of an erased
+        customer comes without its customer: nothing more is recorded about them."""
+        found = self.read_token(kind, token)
+        if found is None:
+            return None
+        m, c = tables.messages, tables.customers
+        with self.crm.read() as conn:
+            row = conn.execute(_SELECT.add_columns(c.c.erased_at)
+                               .where(m.c.message_id == found[0])).mappings().first()
+        if row is None:
+            return None
+        row = dict(row)
+        if row.pop("erased_at") is not None:
+            row["customer"] = None
+        return Message(**row), found[1]
+
+    def record_click(self, message: Message, url: str) -> None:
+        """Record ``message.clicked`` (payload: the message's meta, message_id, url)."""
+        self._record_interaction(message, CLICKED, {"url": url})
+
+    def record_open(self, message: Message) -> None:
+        """Record ``message.opened`` (payload: the message's meta, message_id)."""
+        self._record_interaction(message, OPENED, {})
+
+    def unsubscribe(self, message: Message) -> bool:
+        """Withdraw the customer's consent on the message's channel through the consent
+        ledger (source ``unsubscribe link <Message-ID>``) and record
+        ``message.unsubscribed``, in one transaction; False (nothing recorded) when consent
+        on that channel was already withdrawn or the message has no customer."""
+        if message.customer is None:
+            return False
+
+        def withdraw(tx) -> bool:
+            current = {c.channel: c.granted for c in self.crm.customers.consents(
+                message.customer)}
+            if current.get(message.channel) is False:
+                return False
+            self.crm.customers.set_consent(message.customer, message.channel, False,
+                                           source=f"unsubscribe link {message.message_id}")
+            self._record_interaction(message, UNSUBSCRIBED, {})
+            return True
+
+        return self.crm.run_transaction(withdraw)
+
+    def _record_interaction(self, message: Message, kind: str, extra: dict[str, Any]) -> None:
+        if message.customer is None:
+            return
+        self.crm.interactions.record(
+            customer=message.customer, occurred_at=self.crm.clock.now(), kind=kind,
+            channel=message.channel, direction="inbound",
+            payload={**message.meta, "message_id": message.message_id, **extra})
 
     def read_token(self, kind: str, token: str) -> tuple[str, str | None] | None:
         """``(message_id, target URL or None)`` of a tracking token of ``kind`` (``c``, ``o``,

@@ -2,6 +2,7 @@
 
 Routes: ``/api/v1/...`` (the core's resources and every enabled plugin's endpoints, through
 :class:`crmkit.web.dispatch.Dispatcher`), ``/openapi.json``, ``/docs`` and ``/health``; the
+messages' tracking links (``/t/...``, no sign-in, :mod:`crmkit.web.tracking`); the
 staff web app's pages (``/login``, ``/customers``…, :mod:`crmkit.web.pages`).
 A developer can mount the application inside their own ASGI app::
 
@@ -40,6 +41,7 @@ def create_app(crm, *, max_body_bytes: int = MAX_BODY_BYTES, close_crm: bool = F
     """
     from .pages import page_routes
     from .resources import core_endpoints
+    from .tracking import tracking_routes
     from .webhooks import webhook_endpoints
 
     dispatcher = Dispatcher(crm, [*core_endpoints(), *webhook_endpoints()], max_body_bytes)
@@ -89,6 +91,7 @@ def create_app(crm, *, max_body_bytes: int = MAX_BODY_BYTES, close_crm: bool = F
         Route("/docs", docs_page, methods=["GET"]),
         Route("/docs/{name}", docs_asset, methods=["GET"]),
         Route("/api/v1/{path:path}", api, methods=list(METHODS)),
+        *tracking_routes(crm),
         *page_routes(crm),
     ]
     app = Starlette(routes=routes, lifespan=lifespan,

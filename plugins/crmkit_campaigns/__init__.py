@@ -15,6 +15,8 @@ from __future__ import annotations
 import crmkit
 from crmkit import hookimpl
 
+from .channels import crmkit_channels  # noqa: F401  (the email and webhook channels)
+
 PLUGIN = crmkit.PluginInfo(
     name="campaigns",
     description="Marketing campaigns: segment or condition audiences, consent and frequency "

@@ -7,8 +7,8 @@ Message-ID here.  Money is the core's ``Money`` (a Decimal; whole
 ten-thousandths in the database).
 """
 
-from sqlalchemy import (BigInteger, Boolean, CheckConstraint, Column, Float, ForeignKey, Index,
-                        Integer, MetaData, String, Table, Text, UniqueConstraint)
+from sqlalchemy import (BigInteger, Boolean, CheckConstraint, Column, Float, ForeignKey, Integer,
+                        MetaData, String, Table, Text, UniqueConstraint)
 
 from crmkit.plugin import NAMING, JSONType, Money, UTCDateTime
 
@@ -72,7 +72,6 @@ recipients = Table(
     Column("planned_at", UTCDateTime, nullable=False),
     UniqueConstraint("campaign_id", "customer_id", name="uq_campaign_recipients_campaign"),
     CheckConstraint("status IN ('planned', 'queued', 'skipped', 'held_out')", name="status"),
-    Index("ix_campaign_recipients_status", "status", "campaign_id"),
 )
 """One row per campaign and customer: planned (to render), queued (its message is in the core's
 ``messages``, ``message_id``), skipped (``reason``) or held out."""

@@ -69,8 +69,6 @@ def upgrade() -> None:
                            name="ck_campaign_recipients_status"),
     )
     op.create_index("ix_campaign_recipients_customer_id", "campaign_recipients", ["customer_id"])
-    op.create_index("ix_campaign_recipients_status", "campaign_recipients",
-                    ["status", "campaign_id"])
 
 
 def downgrade() -> None:

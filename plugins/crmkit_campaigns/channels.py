@@ -1,0 +1,280 @@
+"""The built-in channels: ``email`` (SMTP) and ``webhook`` (a signed JSON POST).
+
+Both read their settings from the campaigns configuration (``email``, ``webhook``) when a
+batch is sent, and their secrets from the environment variables it names, never from the
+configuration itself.
+
+``email`` sends each message over one of ``email.connections`` SMTP connections in parallel
+(stdlib :mod:`smtplib`; STARTTLS when ``email.starttls``; AUTH with ``email.username`` and the
+password in ``$email.password_env``), with its ``Message-ID`` and, for a message to a customer
+when the core config ``public_url`` is set, ``List-Unsubscribe`` (the one-click link) and
+``List-Unsubscribe-Post: List-Unsubscribe=One-Click`` (RFC 8058).  Replies are mapped to
+outcomes: accepted → sent; 4xx → retry; a recipient refused with 5xx → bounced; another 5xx
+→ failed; a connection refused or lost → retry (saying which server).  Each result is
+yielded as soon as the server has answered, so the worker records it at once.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import queue
+import smtplib
+import ssl
+import threading
+from email.message import EmailMessage
+from email.utils import format_datetime
+from typing import Any, Iterator
+
+import crmkit
+from crmkit.plugin import ConfigError, SendResult, jsonable, sign_webhook
+
+PLUGIN_NAME = "campaigns"
+SIGNATURE_HEADER = "X-Crmkit-Signature"
+MESSAGE_ID_HEADER = "X-Crmkit-Message-Id"
+RESERVED = frozenset({"from", "to", "subject", "message-id", "date"})
+"""Headers the email channel sets itself (a message's own headers may not replace them)."""
+
+
+def _settings(crm, section: str) -> dict[str, Any]:
+    return crm.plugin_config(PLUGIN_NAME).get(section) or {}
+
+
+def _secret(variable: str | None, setting: str) -> str | None:
+    """The value of the environment variable ``variable`` (None when no variable is named)."""
+    if not variable:
+        return None
+    value = os.environ.get(variable)
+    if not value:
+        raise ConfigError(f"campaigns config {setting} names the environment variable "
+                          f"{variable}, which is not set in the worker's environment")
+    return value
+
+
+def _required(settings: dict[str, Any], key: str, section: str, example: str) -> Any:
+    if not settings.get(key):
+        raise ConfigError(f"campaigns config {section}.{key} is not set: crmkit plugins "
+                          f"config campaigns --set {section}.{key}={example}")
+    return settings[key]
+
+
+# -- email --------------------------------------------------------------------------------------
+
+
+class EmailChannel:
+    """The ``email`` channel: SMTP with STARTTLS and AUTH, several connections at once."""
+
+    name = "email"
+
+    def __init__(self, crm):
+        self.crm = crm
+
+    def send(self, batch) -> Iterator[SendResult]:
+        settings = _settings(self.crm, "email")
+        _required(settings, "host", "email", "smtp.example.com")
+        _required(settings, "sender", "email", "news@example.com")
+        password = _secret(settings.get("password_env"), "email.password_env")
+        if settings.get("username") and password is None:
+            raise ConfigError("campaigns config email.username is set but email.password_env "
+                              "is not: name the environment variable holding the password")
+        todo: queue.SimpleQueue = queue.SimpleQueue()
+        for message in batch:
+            todo.put(message)
+        results: queue.SimpleQueue = queue.SimpleQueue()
+        count = max(1, min(settings["connections"], len(batch)))
+        threads = [threading.Thread(target=self._connection, daemon=True,
+                                    args=(settings, password, todo, results),
+                                    name=f"crmkit-smtp-{n}") for n in range(count)]
+        for thread in threads:
+            thread.start()
+        for _ in batch:
+            result = results.get()
+            if isinstance(result, BaseException):
+                raise result
+            yield result
+
+    def _connection(self, settings: dict[str, Any], password: str | None,
+                    todo: queue.SimpleQueue, results: queue.SimpleQueue) -> None:
+        """One SMTP connection: send messages from ``todo`` until it is empty; after a
+        connection failure, report every message left as a retry."""
+        where = f"SMTP server {settings['host']}:{settings['port']}"
+        smtp = None
+        broken = None
+        try:
+            while True:
+                try:
+                    message = todo.get_nowait()
+                except queue.Empty:
+                    return
+                if broken is not None:
+                    results.put(SendResult(message.message_id, "retry", broken))
+                    continue
+                try:
+                    if smtp is None:
+                        smtp = self._connect(settings, password)
+                    results.put(self._send_one(smtp, settings, message))
+                except smtplib.SMTPServerDisconnected as exc:
+                    smtp = None
+                    results.put(SendResult(message.message_id, "retry",
+                                           f"{where} closed the connection: {exc}"))
+                except smtplib.SMTPResponseException as exc:
+                    detail = f"{where} answered {exc.smtp_code} {_text(exc.smtp_error)}"
+                    if exc.smtp_code >= 500 and not isinstance(
+                            exc, smtplib.SMTPAuthenticationError):
+                        results.put(SendResult(message.message_id, "failed", detail))
+                    else:
+                        broken = detail
+                        results.put(SendResult(message.message_id, "retry", detail))
+                    smtp = _close(smtp)
+                except (OSError, smtplib.SMTPException) as exc:
+                    broken = f"cannot reach {where}: {exc}"
+                    results.put(SendResult(message.message_id, "retry", broken))
+                    smtp = _close(smtp)
+        except Exception as exc:  # a bug: raised by send() in the worker's thread
+            results.put(exc)
+        finally:
+            _close(smtp, polite=True)
+
+    def _connect(self, settings: dict[str, Any], password: str | None) -> smtplib.SMTP:
+        smtp = smtplib.SMTP(settings["host"], settings["port"],
+                            timeout=settings["timeout_seconds"])
+        try:
+            smtp.ehlo()
+            if settings["starttls"]:
+                smtp.starttls(context=ssl.create_default_context())
+                smtp.ehlo()
+            if settings.get("username"):
+                smtp.login(settings["username"], password)
+        except BaseException:
+            _close(smtp)
+            raise
+        return smtp
+
+    def _send_one(self, smtp: smtplib.SMTP, settings: dict[str, Any], message) -> SendResult:
+        """Send one message on an open connection; a refused recipient is its result, other
+        SMTP errors are raised to the connection loop."""
+        try:
+            mail = self.compose(settings["sender"], message)
+        except (ValueError, TypeError) as exc:
+            return SendResult(message.message_id, "failed", f"cannot be written as an email: "
+                                                            f"{exc}")
+        try:
+            smtp.send_message(mail, from_addr=settings["sender"], to_addrs=[message.recipient])
+        except smtplib.SMTPRecipientsRefused as exc:
+            code, reply = next(iter(exc.recipients.values()))
+            detail = f"recipient {message.recipient} refused: {code} {_text(reply)}"
+            return SendResult(message.message_id, "bounced" if code >= 500 else "retry", detail)
+        except smtplib.SMTPDataError as exc:
+            detail = f"message refused: {exc.smtp_code} {_text(exc.smtp_error)}"
+            return SendResult(message.message_id, "failed" if exc.smtp_code >= 500 else "retry",
+                              detail)
+        return SendResult(message.message_id, "sent",
+                          f"accepted by {settings['host']}:{settings['port']}")
+
+    def compose(self, sender: str, message) -> EmailMessage:
+        """The email of one :class:`crmkit.plugin.Sending`: its own headers, then From, To,
+        Subject, Date, Message-ID and the unsubscribe headers."""
+        mail = EmailMessage()
+        for name, value in message.headers.items():
+            if name.lower() not in RESERVED:
+                mail[name] = value
+        mail["From"] = sender
+        mail["To"] = message.recipient
+        mail["Subject"] = message.subject or ""
+        mail["Date"] = format_datetime(self.crm.clock.now())
+        mail["Message-ID"] = message.message_id
+        if (message.customer is not None and "List-Unsubscribe" not in mail
+                and self.crm.core_config.get("public_url")):
+            mail["List-Unsubscribe"] = f"<{self.crm.messages.unsubscribe_url(message.message_id)}>"
+            mail["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
+        mail.set_content(message.body)
+        if message.html is not None:
+            mail.add_alternative(message.html, subtype="html")
+        return mail
+
+
+def _text(reply: bytes | str) -> str:
+    return (reply.decode("utf-8", "replace") if isinstance(reply, bytes) else str(reply)
+            ).replace("\n", " ")
+
+
+def _close(smtp: smtplib.SMTP | None, polite: bool = False) -> None:
+    """Close ``smtp`` (with QUIT when ``polite``); always returns None."""
+    if smtp is None:
+        return None
+    try:
+        if polite:
+            smtp.quit()
+        else:
+            smtp.close()
+    except (OSError, smtplib.SMTPException):
+        smtp.close()
+    return None
+
+
+# -- webhook ------------------------------------------------------------------------------------
+
+
+class WebhookChannel:
+    """The ``webhook`` channel: each message a JSON POST to ``webhook.url``, signed like the
+    core's webhooks (``X-Crmkit-Signature``), with ``X-Crmkit-Message-Id``; it waits for the
+    answer as long as the core's webhooks do (core config ``webhooks.timeout_seconds``).
+    2xx → sent; 408, 429, 5xx or no answer → retry; any other status → failed."""
+
+    name = "webhook"
+
+    def __init__(self, crm):
+        self.crm = crm
+
+    def send(self, batch) -> Iterator[SendResult]:
+        import httpx
+
+        settings = _settings(self.crm, "webhook")
+        url = _required(settings, "url", "webhook", "https://hooks.example.com/crm")
+        secret = _secret(settings.get("secret_env"), "webhook.secret_env")
+        if secret is None:
+            raise ConfigError("campaigns config webhook.secret_env is not set: name the "
+                              "environment variable holding the signing secret")
+        timeout = self.crm.core_config["webhooks"]["timeout_seconds"]
+        with httpx.Client(timeout=timeout, follow_redirects=False,
+                          headers={"User-Agent": f"crmkit/{crmkit.__version__}"}) as client:
+            for message in batch:
+                yield self._post(client, url, secret, message)
+
+    @staticmethod
+    def body(message) -> bytes:
+        """The JSON document POSTed for one message."""
+        document = {"message_id": message.message_id, "recipient": message.recipient,
+                    "customer": message.customer, "subject": message.subject,
+                    "body": message.body, "html": message.html, "headers": message.headers,
+                    "meta": message.meta}
+        return json.dumps(jsonable(document), sort_keys=True, ensure_ascii=False,
+                          separators=(",", ":")).encode("utf-8")
+
+    def _post(self, client, url: str, secret: str, message) -> SendResult:
+        import httpx
+
+        body = self.body(message)
+        headers = {"Content-Type": "application/json", SIGNATURE_HEADER: sign_webhook(secret, body),
+                   MESSAGE_ID_HEADER: message.message_id}
+        try:
+            with client.stream("POST", url, content=body, headers=headers) as response:
+                status, reason = response.status_code, response.reason_phrase
+        except httpx.HTTPError as exc:
+            return SendResult(message.message_id, "retry", f"POST {url}: {type(exc).__name__}: "
+                                                           f"{exc}")
+        detail = f"POST {url}: HTTP {status} {reason or ''}".strip()
+        if 200 <= status < 300:
+            return SendResult(message.message_id, "sent", detail)
+        temporary = status >= 500 or status in (408, 429)
+        return SendResult(message.message_id, "retry" if temporary else "failed", detail)
+
+
+@crmkit.hookimpl
+def crmkit_channels(crm):
+    """The campaigns plugin's channels: ``email`` and ``webhook``."""
+    return [EmailChannel(crm), WebhookChannel(crm)]
+
+
+__all__ = ["EmailChannel", "WebhookChannel", "crmkit_channels", "SIGNATURE_HEADER",
+           "MESSAGE_ID_HEADER"]

@@ -1,0 +1,189 @@
+"""The built-in channels against real servers: ``crmkit worker --once`` sends queued messages
+to an SMTP server process (aiosmtpd) and to an HTTP receiver, on the CRM clock."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import signal
+import subprocess
+
+import pytest
+
+from crmkit import CRM
+from crmkit.plugin import Outgoing
+from webhooks.support import DEADLINE_S, T0, valid_signature, wait_for, worker_command, worker_env
+
+SENDER = "news@shop.example"
+PUBLIC_URL = "https://crm.example.com"
+
+
+@pytest.fixture
+def crm(crm_url):
+    from crmkit.clock import FixedClock
+
+    with CRM.open(crm_url, clock=FixedClock(T0), create=True) as instance:
+        instance.plugins.enable("campaigns")
+        instance.plugins.configure_core({**instance.core_config, "public_url": PUBLIC_URL})
+        yield instance
+
+
+def use_smtp(crm, server, **settings) -> None:
+    email = {"host": "127.0.0.1", "port": server.port, "sender": SENDER, **settings}
+    crm.plugins.configure("campaigns", {**crm.plugin_config("campaigns"), "email": email})
+
+
+def queue_emails(crm, count: int, start: int = 0, **extra) -> list[str]:
+    for n in range(start, start + count):
+        crm.customers.add(f"C{n}", f"Customer {n}", email=f"c{n}@example.com")
+    return crm.messages.enqueue([
+        Outgoing("email", f"c{n}@example.com", f"Hello {n}", subject=f"Offer {n}",
+                 customer=f"C{n}", meta={"campaign": "spring"}, **extra)
+        for n in range(start, start + count)])
+
+
+def states(crm) -> dict[str, tuple[str, int, str | None]]:
+    return {m.message_id: (m.status, m.attempts, m.error) for m in crm.messages.list(limit=None)}
+
+
+def test_a_batch_goes_out_once_each_with_its_headers_and_a_rerun_sends_nothing(
+        crm, smtp_server, worker):
+    server = smtp_server()
+    use_smtp(crm, server, connections=4)
+    ids = queue_emails(crm, 40, html="<p>Hello</p>")
+    done = worker.run(T0)
+    assert "handled 40 items (messages.send 40)" in done.stdout
+    log = server.log()
+    assert sorted(m["headers"]["message-id"] for m in log) == sorted(ids)
+    first = next(m for m in log if m["headers"]["message-id"] == ids[7])
+    unsubscribe = crm.messages.unsubscribe_url(ids[7])
+    assert first["mail_from"] == SENDER and first["rcpt_tos"] == ["c7@example.com"]
+    assert {k: first["headers"][k] for k in ("from", "to", "subject", "list-unsubscribe",
+                                             "list-unsubscribe-post", "date")} == {
+        "from": SENDER, "to": "c7@example.com", "subject": "Offer 7",
+        "list-unsubscribe": f"<{unsubscribe}>",
+        "list-unsubscribe-post": "List-Unsubscribe=One-Click",
+        "date": "Wed, 01 Jan 2025 12:00:00 +0000"}
+    assert unsubscribe.startswith(f"{PUBLIC_URL}/t/u/")
+    assert first["text"].splitlines() == ["Hello 7"]
+    assert set(states(crm).values()) == {("sent", 1, None)}
+    assert len(crm.events.list(type="message.sent")) == 40
+    again = worker.run(T0 + dt.timedelta(days=1))
+    assert "handled 0 items" in again.stdout
+    assert server.count() == 40
+
+
+def test_starttls_and_auth_with_the_password_from_the_environment(
+        crm, smtp_server, worker, tmp_path, monkeypatch):
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+                    "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
+                    "-keyout", str(key), "-out", str(cert)], check=True, capture_output=True)
+    server = smtp_server("--tls", str(cert), str(key), "--auth", "mailer:s3cret-pass")
+    use_smtp(crm, server, starttls=True, username="mailer", password_env="CRM_SMTP_PASSWORD")
+    monkeypatch.setenv("SSL_CERT_FILE", str(cert))  # the worker trusts the test certificate
+    monkeypatch.setenv("CRM_SMTP_PASSWORD", "wrong")
+    (message_id,) = queue_emails(crm, 1)
+    worker.run(T0)
+    status, attempts, error = states(crm)[message_id]
+    assert (status, attempts) == ("queued", 1)
+    assert error.startswith(f"SMTP server 127.0.0.1:{server.port} answered 535 ")
+    monkeypatch.setenv("CRM_SMTP_PASSWORD", "s3cret-pass")
+    worker.run(T0 + dt.timedelta(minutes=5))
+    assert states(crm)[message_id] == ("sent", 2, None)
+    assert [m["headers"]["message-id"] for m in server.log()] == [message_id]
+    assert "s3cret-pass" not in json.dumps(crm.plugin_config("campaigns"))
+
+
+def test_a_killed_worker_restarted_loses_nothing_and_resends_only_the_held_message(
+        crm, smtp_server, worker):
+    """The 4th message is held by the server (received, not yet answered); the worker is
+    SIGKILLed while it waits.  Restarted before its lease has run out it sends nothing;
+    after, it sends the rest: only the held message arrives twice, with its Message-ID."""
+    server = smtp_server("--hold", "4")
+    use_smtp(crm, server, connections=1)
+    ids = queue_emails(crm, 8)
+    process = worker.start(T0, "--once")
+    wait_for(lambda: server.count() == 4, "the 4th message to be held")
+    wait_for(lambda: [s for s, _, _ in states(crm).values()].count("sent") == 3,
+             "the three answered messages to be recorded")
+    process.send_signal(signal.SIGKILL)
+    process.wait(timeout=DEADLINE_S)
+    server.release()
+    assert "handled 0 items" in worker.run(T0 + dt.timedelta(minutes=14)).stdout
+    lease = dt.timedelta(seconds=crm.core_config["messages"]["lease_seconds"])
+    assert "handled 5 items" in worker.run(T0 + lease).stdout
+    received = [m["headers"]["message-id"] for m in server.log()]
+    assert received == ids[:4] + ids[3:]
+    assert {i: s for i, (s, _, _) in states(crm).items()} == dict.fromkeys(ids, "sent")
+    assert [states(crm)[i][1] for i in ids] == [1, 1, 1, 2, 2, 2, 2, 2]
+
+
+def test_refusals_are_recorded_bounced_failed_or_retried_by_the_crm_clock(
+        crm, smtp_server, worker):
+    refusing = smtp_server("--data-code", "554", "--refuse", "c1@example.com")
+    use_smtp(crm, refusing)
+    refused, bounced = queue_emails(crm, 2)
+    worker.run(T0)
+    assert states(crm) == {refused: ("failed", 1, "message refused: 554 message refused"),
+                           bounced: ("bounced", 1, "recipient c1@example.com refused: 550 "
+                                                   "5.1.1 <c1@example.com>: no such mailbox")}
+    assert [e.payload["error"] for e in crm.events.list(type="message.bounced")] == [
+        states(crm)[bounced][2]]
+
+    busy = smtp_server("--data-code", "451", "--data-count", "1")
+    use_smtp(crm, busy)
+    (later,) = queue_emails(crm, 1, start=2)
+    worker.run(T0)
+    assert states(crm)[later] == ("queued", 1, "message refused: 451 try again later")
+    base = crm.core_config["messages"]["backoff_base_seconds"]
+    assert "handled 0 items" in worker.run(T0 + dt.timedelta(seconds=base - 1)).stdout
+    worker.run(T0 + dt.timedelta(seconds=base))
+    assert states(crm)[later] == ("sent", 2, None)
+    assert busy.count() == 2
+
+
+def test_a_server_that_cannot_be_reached_is_retried_with_a_clear_detail(
+        crm, smtp_server, worker):
+    gone = smtp_server()
+    use_smtp(crm, gone, connections=2)
+    gone.stop()
+    ids = queue_emails(crm, 3)
+    worker.run(T0)
+    detail = f"cannot reach SMTP server 127.0.0.1:{gone.port}: [Errno 111] Connection refused"
+    assert states(crm) == dict.fromkeys(ids, ("queued", 1, detail))
+
+
+def test_an_unconfigured_email_channel_is_one_error_and_nothing_is_lost(crm):
+    queue_emails(crm, 2)
+    done = subprocess.run(worker_command("--once"), env=worker_env(crm.url, T0),
+                          capture_output=True, text=True, timeout=DEADLINE_S)
+    assert done.returncode == 1
+    assert done.stderr.strip() == (
+        "error: job messages.send failed: channel 'email' failed: campaigns config email.host "
+        "is not set: crmkit plugins config campaigns --set email.host=smtp.example.com")
+    assert {s for s, _, _ in states(crm).values()} == {"queued"}
+
+
+def test_the_webhook_channel_posts_signed_json_and_retries_a_failing_receiver(
+        crm, receiver, worker, monkeypatch):
+    hook = receiver(fail=1)
+    crm.plugins.configure("campaigns", {**crm.plugin_config("campaigns"),
+                                        "webhook": {"url": hook.url, "secret_env": "HOOK_KEY"}})
+    monkeypatch.setenv("HOOK_KEY", "test-secret-0123456789abcdef")
+    crm.customers.add("C1", "Ada", email="ada@example.com")
+    first, second = crm.messages.enqueue([
+        Outgoing("webhook", "ada-handle", "Hi Ada", customer="C1", meta={"campaign": "x"}),
+        Outgoing("webhook", "bob-handle", "Hi Bob")])
+    worker.run(T0)
+    assert states(crm) == {first: ("queued", 1, f"POST {hook.url}: HTTP 500 Internal Server "
+                                                "Error"),
+                           second: ("sent", 1, None)}
+    worker.run(T0 + dt.timedelta(minutes=5))
+    assert states(crm)[first] == ("sent", 2, None)
+    log = hook.log()
+    assert [r["headers"]["x-crmkit-message-id"] for r in log] == [first, second, first]
+    assert all(valid_signature(r) for r in log)
+    assert json.loads(log[2]["body"]) == {
+        "message_id": first, "recipient": "ada-handle", "customer": "C1", "subject": None,
+        "body": "Hi Ada", "html": None, "headers": {}, "meta": {"campaign": "x"}}

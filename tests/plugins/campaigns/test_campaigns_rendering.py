@@ -1,0 +1,138 @@
+"""Rendering when due: the worker job ``campaigns.render`` turns planned recipients into queued
+messages (sandboxed templates, tracked links, open pixel, unsubscribe link, quiet hours)."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from campaigns_support import PUBLIC_URL
+from sqlalchemy import select
+
+from crmkit.tables import customers
+from crmkit.worker import WorkContext, collect_jobs
+from crmkit_campaigns.tables import recipients
+
+UTC = dt.timezone.utc
+ALL = {"field": "type", "op": "eq", "value": "person"}
+LINK = "https://shop.example.com/spring?ref=mail"
+
+
+@pytest.fixture
+def shop(crm, campaigns):
+    """Three consented customers (Ann in Tokyo, Bob in New York, Cy with no time zone) and
+    Dee, who never consented; the declared attributes ``city`` and ``timezone``."""
+    crm.plugins.configure_core({**crm.core_config, "public_url": PUBLIC_URL,
+                                "customer_attributes": {"type": "object", "properties": {
+                                    "city": {"type": "string"},
+                                    "timezone": {"type": "string"}}}})
+    crm.customers.add_many([
+        {"external_id": "ANN", "name": "Ann <b>", "email": "ann@example.com",
+         "attributes": {"city": "Tokyo", "timezone": "Asia/Tokyo"}},
+        {"external_id": "BOB", "name": "Bob", "email": "bob@example.com",
+         "attributes": {"city": "New York", "timezone": "America/New_York"}},
+        {"external_id": "CY", "name": "Cy", "email": "cy@example.com"},
+        {"external_id": "DEE", "name": "Dee", "email": "dee@example.com"}])
+    for x in ("ANN", "BOB", "CY"):
+        crm.customers.set_consent(x, "email", True, "signup form")
+    crm.customers.set_consent("ANN", "webhook", True, "app")
+    return campaigns({"quiet_hours": {"start": "21:00", "end": "08:00"}})
+
+
+def render(crm, clock) -> int:
+    """One run of the worker job campaigns.render."""
+    job = next(j for j in collect_jobs(crm) if j.name == "campaigns.render")
+    return job.run(WorkContext(crm, "test", clock.now(), 100))
+
+
+def statuses(crm) -> dict[str, tuple]:
+    with crm.read() as conn:
+        return {r.external_id: (r.status, r.reason, r.message_id) for r in conn.execute(
+            select(customers.c.external_id, recipients.c.status, recipients.c.reason,
+                   recipients.c.message_id)
+            .join_from(recipients, customers, customers.c.id == recipients.c.customer_id))}
+
+
+def test_due_recipients_become_tracked_messages_once(crm, clock, shop):
+    shop.add("spring", channel="email", condition=ALL, subject="Spring in {{ attributes.city "
+             "or 'town' }}", template=f"Dear {{{{ name }}}},\nsee {LINK}.\n")
+    shop.run("spring")
+    assert render(crm, clock) == 3
+    messages = {m.customer: m for m in crm.messages.list(meta={"campaign": "spring"})}
+    assert sorted(messages) == ["ANN", "BOB", "CY"]
+    assert {x: s[2] for x, s in statuses(crm).items() if s[0] == "queued"} == {
+        x: m.message_id for x, m in messages.items()}
+    assert statuses(crm)["DEE"][:2] == ("skipped", "no consent")
+    cy = messages["CY"]
+    assert (cy.channel, cy.recipient, cy.subject, cy.source) == (
+        "email", "cy@example.com", "Spring in town", "campaigns")
+    assert cy.meta == {"campaign": "spring", "variant": None}
+    assert LINK not in cy.body and f"{PUBLIC_URL}/t/c/" in cy.body
+    click = cy.body.split("see ")[1].split(".\n")[0]
+    assert crm.messages.read_token("c", click.rsplit("/", 1)[1]) == (cy.message_id, LINK)
+    assert f"Unsubscribe: {crm.messages.unsubscribe_url(cy.message_id)}" in cy.body
+    assert crm.messages.open_pixel_url(cy.message_id) in cy.html
+    assert f'<a href="{click}">' in cy.html
+    assert "Dear Ann &lt;b&gt;," in messages["ANN"].html     # plain text, escaped once in HTML
+    assert "&amp;lt;" not in messages["ANN"].html
+    assert "Dear Ann <b>" in messages["ANN"].body
+    assert shop.show("spring")["status"] == "done"
+    assert render(crm, clock) == 0                     # nothing planned is left
+    assert len(crm.messages.list(meta={"campaign": "spring"})) == 3
+
+
+def test_quiet_hours_in_the_customers_time_zone_delay_the_message(crm, clock, shop):
+    # 2025-01-01 12:00 UTC is 21:00 in Tokyo (quiet until 08:00 there, 23:00 UTC) and 07:00 in
+    # New York (quiet until 08:00 there, 13:00 UTC); Cy has no time zone: the CRM's, UTC, noon
+    shop.add("spring", channel="email", condition=ALL, subject="Hi", template="Hi")
+    shop.run("spring")
+    render(crm, clock)
+    due = {m.customer: m.next_attempt_at for m in crm.messages.list(meta={"campaign": "spring"})}
+    assert due == {"ANN": dt.datetime(2025, 1, 1, 23, tzinfo=UTC),
+                   "BOB": dt.datetime(2025, 1, 1, 13, tzinfo=UTC),
+                   "CY": clock.now()}
+
+
+def test_an_html_template_escapes_values_and_tracks_its_links(crm, clock, shop):
+    shop.add("html", channel="email", condition={"field": "external_id", "op": "eq",
+                                                 "value": "ANN"}, subject="Hi",
+             template=f'<html><body><p>Dear {{{{ name }}}}</p><a href="{LINK}">Shop</a>'
+                      '</body></html>')
+    shop.run("html")
+    render(crm, clock)
+    [ann] = crm.messages.list(meta={"campaign": "html"})
+    assert "Dear Ann &lt;b&gt;" in ann.html and LINK not in ann.html
+    assert ann.html.index(crm.messages.open_pixel_url(ann.message_id)) < ann.html.index("</body>")
+    assert "Dear Ann <b>" in ann.body and f"Shop ({PUBLIC_URL}/t/c/" in ann.body
+
+
+def test_the_sandbox_refuses_internals_and_skips_that_recipient(crm, clock, shop):
+    shop.add("probe", channel="email", condition={"field": "external_id", "op": "eq",
+                                                  "value": "CY"},
+             subject="Hi", template="{{ name.__class__.__mro__ }}")
+    shop.run("probe")
+    assert render(crm, clock) == 1
+    status, reason, message_id = statuses(crm)["CY"]
+    assert (status, message_id) == ("skipped", None)
+    assert reason.startswith("render failed: access to attribute '__class__' of 'str' object "
+                             "is unsafe")
+    assert crm.messages.list(meta={"campaign": "probe"}) == []
+
+
+def test_a_scheduled_campaign_is_planned_and_sent_when_due_and_pause_holds_it(crm, clock, shop):
+    shop.add("later", channel="webhook", condition=ALL, template=f"Hi {{{{ name }}}} {LINK}")
+    shop.schedule("later", clock.now() + dt.timedelta(hours=1))
+    assert render(crm, clock) == 0 and statuses(crm) == {}
+    clock.advance(hours=1)
+    assert render(crm, clock) == 1 + 1                 # the campaign planned, Ann rendered
+    [ann] = crm.messages.list(meta={"campaign": "later"})
+    assert (ann.recipient, ann.html) == ("ANN", None)
+    assert ann.body.startswith("Hi Ann <b> https://crm.example.com/t/c/")
+    assert shop.show("later")["status"] == "done"
+
+    shop.add("held", channel="email", condition=ALL, subject="Hi", template="Hi")
+    shop.run("held")
+    shop.pause("held")
+    assert render(crm, clock) == 0
+    shop.run("held")                                   # resumes it
+    assert render(crm, clock) == 3
