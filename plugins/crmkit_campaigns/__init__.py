@@ -89,3 +89,12 @@ def crmkit_lead_sources(ctx, customer_ids):
     model, days = settings(ctx.config)
     return lead_sources(ctx.conn, customer_ids, model, ctx.now(), days)
 
+
+@hookimpl
+def crmkit_sweep(ctx):
+    """Plan the customers the configured triggers (``triggers``) selected."""
+    if not ctx.config["triggers"]:
+        return None
+    from .triggers import sweep
+
+    return {"campaign_recipients_triggered": sweep(ctx)}
