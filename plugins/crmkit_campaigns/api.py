@@ -32,15 +32,17 @@ class CampaignsAPI:
             holdout: float = 0.0, cost: Decimal | str | int = "0",
             cost_per_message: Decimal | str | int = "0", goal: str | None = None,
             variants: Iterable[Variant] = (), attribution_days: int | None = None,
-            template_label: str = "template") -> dict[str, Any]:
+            template_label: str = "template", seed: int | None = None) -> dict[str, Any]:
         """Add a draft campaign for a saved ``segment`` (analytical) or a ``condition`` over
         customer fields; returns it as :meth:`show` does.  ``template_label`` names the
-        template in errors (the CLI passes the file name)."""
+        template in errors (the CLI passes the file name); ``seed`` (default: random) fixes
+        the holdout and variant draws."""
         return definition.add(self.crm, name, channel=channel, template=template,
                               subject=subject, segment=segment, condition=condition,
                               holdout=holdout, cost=cost, cost_per_message=cost_per_message,
                               goal=goal, variants_given=variants,
-                              attribution_days=attribution_days, template_label=template_label)
+                              attribution_days=attribution_days, template_label=template_label,
+                              seed=seed)
 
     def show(self, name: str) -> dict[str, Any]:
         """One campaign: definition, variants and recipients by status, reason and variant."""

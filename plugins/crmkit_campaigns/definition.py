@@ -163,8 +163,9 @@ def add(crm, name: Any, *, channel: Any, template: Any, subject: Any = None,
         segment: str | None = None, condition: Any = None, holdout: Any = 0.0,
         cost: Any = "0", cost_per_message: Any = "0", goal: Any = None,
         variants_given: Iterable[Variant] = (), attribution_days: Any = None,
-        template_label: str = "template") -> dict[str, Any]:
-    """Check every part of a new campaign, then store it as a draft (audited)."""
+        template_label: str = "template", seed: int | None = None) -> dict[str, Any]:
+    """Check every part of a new campaign, then store it as a draft (audited).  ``seed``
+    (default: random) fixes the holdout and variant draws, for a reproducible demo."""
     name = _one_line(name, "name", NAME_MAX)
     channel = check_channel(crm, channel)
     audience = check_audience(crm, segment, condition)
@@ -192,7 +193,8 @@ def add(crm, name: Any, *, channel: Any, template: Any, subject: Any = None,
                "subject": subject, "template": template, "holdout": holdout,
                "cost_fixed": cost_fixed, "cost_per_message": per_message, "schedule_at": None,
                "status": "draft", "attribution_days": attribution_days,
-               "seed": secrets.randbelow(SEED_RANGE), "created_at": tx.now(),
+               "seed": secrets.randbelow(SEED_RANGE) if seed is None else seed % SEED_RANGE,
+               "created_at": tx.now(),
                "created_by": tx.actor}
         campaign_id = tx.conn.execute(insert(campaigns).values(row)
                                       .returning(campaigns.c.id)).scalar_one()

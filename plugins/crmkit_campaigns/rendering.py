@@ -10,7 +10,8 @@ Message-ID.  Links in the body go through ``crm.messages.click_url``; an email
 also gets an open pixel and an unsubscribe link.  A customer inside the quiet
 hours (in the time zone of the customer's attribute, else the CRM's) gets the
 message's ``not_before`` set to their end.  A message that cannot be rendered
-(a value the template cannot use) skips that recipient with the reason.
+(a value the template cannot use) skips that recipient with the reason, and so does a
+customer who withdrew consent (or was erased) after the campaign was planned.
 """
 
 from __future__ import annotations
@@ -27,9 +28,9 @@ from zoneinfo import ZoneInfo
 
 import attrs
 from jinja2 import TemplateError
-from sqlalchemy import bindparam, exists, or_, select, update
+from sqlalchemy import and_, bindparam, exists, or_, select, update
 
-from crmkit.plugin import UTC, CRMError, Job, Outgoing, customers, is_timezone
+from crmkit.plugin import UTC, CRMError, Job, Outgoing, consents, customers, is_timezone
 
 from . import templates
 from .coupons import issue_for
@@ -188,9 +189,12 @@ def render_batch(crm, now: dt.datetime, limit: int) -> int:
                     c.channel,
                     c.subject.label("campaign_subject"), c.template.label("campaign_template"),
                     cu.external_id, cu.type, cu.name, cu.email, cu.phone, cu.preferred_channel,
-                    cu.lifecycle_stage, cu.tags, cu.attributes)
+                    cu.lifecycle_stage, cu.tags, cu.attributes, cu.erased_at,
+                    consents.c.granted)
              .join_from(recipients, campaigns, c.id == r.campaign_id)
              .join(customers, cu.id == r.customer_id)
+             .outerjoin(consents, and_(consents.c.customer_id == cu.id,
+                                       consents.c.channel == c.channel))
              .where(r.status == "planned", c.status == "running",
                     or_(c.schedule_at.is_(None), c.schedule_at <= now))
              .order_by(r.id).limit(limit).with_for_update(of=recipients, skip_locked=True))
@@ -208,6 +212,10 @@ def render_batch(crm, now: dt.datetime, limit: int) -> int:
                 row.setdefault("coupon", codes.get(row["customer_id"]))
         outgoing, queued, skipped = [], [], []
         for row in rows:
+            if row["erased_at"] is not None or not row["granted"]:  # since it was planned
+                skipped.append({"rid": row["id"], "why": "erased" if row["erased_at"]
+                                else "consent withdrawn"})
+                continue
             try:
                 message = _message(crm, row, chosen[row["campaign_id"]], attributes, domain)
             except (TemplateError, CRMError, ValueError, TypeError) as exc:

@@ -108,3 +108,13 @@ def test_no_cap_configured_and_a_condition_on_customer_columns(crm, clock, campa
     assert result["new"] == 36
     assert result["skipped_by_reason"] == {"no address": 2}
     assert result["planned"] == 34
+
+
+def test_a_given_seed_gives_the_same_draws(crm, thousand):
+    api = thousand
+    crm.plugins.configure("campaigns", {})             # no cap: "one" does not cap "two"
+    for name in ("one", "two"):
+        api.add(name, channel="email", condition=NORTH, subject="Hi", template="Hi",
+                holdout=0.5, seed=12345)
+        api.run(name)
+    assert recipient_rows(crm, "one") == recipient_rows(crm, "two")

@@ -136,3 +136,17 @@ def test_a_scheduled_campaign_is_planned_and_sent_when_due_and_pause_holds_it(cr
     assert render(crm, clock) == 0
     shop.run("held")                                   # resumes it
     assert render(crm, clock) == 3
+
+
+def test_consent_withdrawn_after_planning_is_respected_when_rendering(crm, clock, shop):
+    shop.add("spring", channel="email", condition=ALL, subject="Hi", template="Hi")
+    shop.schedule("spring", clock.now() + dt.timedelta(days=1))
+    shop.run("spring")                                 # planned now, rendered tomorrow
+    crm.customers.set_consent("CY", "email", False, "phone call")
+    crm.customers.erase("BOB")
+    clock.advance(days=1)
+    assert render(crm, clock) == 3
+    assert sorted(s[:2] for s in statuses(crm).values() if s[0] != "queued") == [
+        ("skipped", "consent withdrawn"), ("skipped", "erased"), ("skipped", "no consent")]
+    assert statuses(crm)["CY"][:2] == ("skipped", "consent withdrawn")
+    assert [m.customer for m in crm.messages.list(meta={"campaign": "spring"})] == ["ANN"]
