@@ -29,12 +29,12 @@ plans more)."""
 
 
 def triggered(trigger: dict[str, Any], since: dt.datetime, now: dt.datetime):
-    """SELECT of the customers whose ``after`` interaction since ``since`` was not followed by
-    ``unless`` within ``hours``, the hours having passed by ``now``."""
+    """SELECT of the customers whose ``after`` interaction recorded since ``since`` was not
+    followed by ``unless`` within ``hours``, the hours having passed by ``now``."""
     seen, later = interactions.alias("seen"), interactions.alias("later")
     hours = trigger["hours"]
     query = select(seen.c.customer_id).where(
-        seen.c.kind == trigger["after"], seen.c.occurred_at >= since,
+        seen.c.kind == trigger["after"], seen.c.recorded_at >= since,
         seen.c.occurred_at <= now - dt.timedelta(hours=hours))
     if trigger["unless"] is not None:
         query = query.where(~exists().where(
