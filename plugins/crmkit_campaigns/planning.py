@@ -26,9 +26,9 @@ import datetime as dt
 from typing import Any
 
 from sqlalchemy import (BigInteger, Boolean, String, and_, case, cast, exists, func, insert,
-                        literal, not_, null, or_, select, union_all, update)
+                        literal, not_, null, or_, select, true, union_all, update)
 
-from crmkit.plugin import ValidationError, consents, customer_condition, customers
+from crmkit.plugin import ValidationError, consents, customer_condition, customers, messages
 
 from . import templates
 from .definition import (ADDRESSED_BY, SEED_RANGE, campaign_row, campaign_variants,
@@ -55,18 +55,19 @@ def threshold(fraction: float) -> int:
     return int(round(fraction * SEED_RANGE))
 
 
-def audience_query(crm, audience: dict[str, Any], as_of: dt.datetime):
-    """SELECT of the audience's customer ids (not erased): a saved segment, or a condition."""
-    if "segment" in audience:
-        return crm.plugin("analytical").segment_query(audience["segment"], as_of)
-    return select(customers.c.id).where(customers.c.erased_at.is_(None),
-                                        customer_condition(audience["if"]))
+def audience(crm, definition: dict[str, Any], as_of: dt.datetime):
+    """``(source, test)``: ``customers`` joined to a saved segment's members, or ``customers``
+    and the condition as a WHERE test (no second pass over customers); erased ones excluded."""
+    if "segment" in definition:
+        members = crm.plugin("analytical").segment_query(definition["segment"], as_of
+                                                         ).subquery("audience")
+        return customers.join(members, members.c.id == customers.c.id), true()
+    return customers, and_(customers.c.erased_at.is_(None),
+                           customer_condition(definition["if"]))
 
 
 def cap_counts(config: dict[str, Any], channel: str, campaign_id: int, now: dt.datetime):
     """Messages per customer counted against the channel's frequency cap (None: no cap)."""
-    from crmkit.plugin import messages
-
     cap = config["frequency_caps"].get(channel)
     if cap is None:
         return None, None
@@ -89,11 +90,10 @@ def plan_query(crm, campaign: dict[str, Any], config: dict[str, Any], now: dt.da
     """The SELECT of the new ``campaign_recipients`` rows (columns in ``PLANNED`` order)."""
     channel = campaign["channel"]
     c = customers.c
-    members = audience_query(crm, campaign["audience"], now).subquery("audience")
+    source, in_audience = audience(crm, campaign["audience"], now)
     consent = consents.alias("consent")
-    source = (customers.join(members, members.c.id == c.id)
-              .outerjoin(consent, and_(consent.c.customer_id == c.id,
-                                       consent.c.channel == channel)))
+    source = source.outerjoin(consent, and_(consent.c.customer_id == c.id,
+                                            consent.c.channel == channel))
     rules = []
     if channel in ADDRESSED_BY:
         address = c[ADDRESSED_BY[channel]]
@@ -113,7 +113,7 @@ def plan_query(crm, campaign: dict[str, Any], config: dict[str, Any], now: dt.da
     decided = (select(c.id.label("customer_id"), case(*rules, else_=null()).label("reason"),
                       draw(c.id, seed, HOLDOUT_SALT).label("holdout_draw"),
                       draw(c.id, seed, VARIANT_SALT).label("variant_draw"))
-               .select_from(source).where(not_(already))).subquery("decided")
+               .select_from(source).where(in_audience, not_(already))).subquery("decided")
     held = and_(decided.c.reason.is_(None),
                 decided.c.holdout_draw < threshold(campaign["holdout"]))
     status = case((decided.c.reason.is_not(None), "skipped"), (held, "held_out"),
@@ -133,7 +133,7 @@ def _variant(crm, campaign: dict[str, Any], decided):
     with crm.read() as conn:
         chosen = campaign_variants(conn, campaign["id"])
     if not chosen:
-        return null().cast(String)
+        return cast(null(), String)
     bands, total = [], 0.0
     for v in chosen[:-1]:
         total += v.share
