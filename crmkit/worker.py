@@ -112,8 +112,8 @@ def new_worker_id() -> str:
 
 
 def collect_jobs(crm: "CRM") -> list[Job]:
-    """The core's jobs (``crm.webhooks.jobs()``, ``crm.messages.jobs()``), then each enabled plugin's
-    (``crmkit_worker_jobs``), in hook order.
+    """The core's jobs (``crm.webhooks.jobs()``, ``crm.messages.jobs()``), then each enabled
+    plugin's (``crmkit_worker_jobs``), in hook order.
 
     Plugin state is read afresh, so a plugin enabled while a worker runs gets its jobs run.
     A hook returning something other than Jobs, or two jobs of one name, is a PluginError.

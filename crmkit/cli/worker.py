@@ -16,7 +16,7 @@ from .common import pass_state
               show_default=True, help="How long an idle worker waits before looking again.")
 @pass_state
 def worker(state, once, batch_size, poll_seconds) -> None:
-    """Run deferred work: deliver webhooks, and every enabled plugin's jobs.
+    """Run deferred work: deliver webhooks, send queued messages, run plugins' jobs.
 
     Without --once the worker polls until SIGTERM or SIGINT, then finishes the
     batch in hand and exits (a second signal stops it at once); a failing job
@@ -24,7 +24,8 @@ def worker(state, once, batch_size, poll_seconds) -> None:
     others still run, and the exit code is 1.  On PostgreSQL
     several workers can run at once: each claims different rows.  On SQLite run
     one.  A worker that is killed loses nothing: what it had claimed is claimed
-    again once its lease (batch size x timeout + 60 s for webhooks) has passed.
+    again once its lease (batch size x timeout + 60 s for webhooks, core config
+    messages.lease_seconds for messages) has passed.
 
     \b
     Example:

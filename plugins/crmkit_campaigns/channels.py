@@ -22,7 +22,12 @@ import queue
 import smtplib
 import ssl
 import threading
-from email.message import EmailMessage
+from email import charset as charsets
+from email import policy as policies
+from email.header import Header
+from email.message import Message
+from email.mime.multipart import MIMEMultipart
+from email.mime.text import MIMEText
 from email.utils import format_datetime
 from typing import Any, Iterator
 
@@ -34,6 +39,11 @@ SIGNATURE_HEADER = "X-Crmkit-Signature"
 MESSAGE_ID_HEADER = "X-Crmkit-Message-Id"
 RESERVED = frozenset({"from", "to", "subject", "message-id", "date"})
 """Headers the email channel sets itself (a message's own headers may not replace them)."""
+
+UTF8 = charsets.Charset("utf-8")
+UTF8.body_encoding = charsets.QP  # readable text in the raw email, not base64
+UNFOLDED = policies.compat32.clone(max_line_length=998)
+"""Headers are folded only past RFC 5322's line limit: a long List-Unsubscribe stays on one line."""
 
 
 def _settings(crm, section: str) -> dict[str, Any]:
@@ -171,26 +181,41 @@ class EmailChannel:
         return SendResult(message.message_id, "sent",
                           f"accepted by {settings['host']}:{settings['port']}")
 
-    def compose(self, sender: str, message) -> EmailMessage:
+    def compose(self, sender: str, message) -> Message:
         """The email of one :class:`crmkit.plugin.Sending`: its own headers, then From, To,
-        Subject, Date, Message-ID and the unsubscribe headers."""
-        mail = EmailMessage()
+        Subject, Date, Message-ID and the unsubscribe headers; text, or text and HTML as
+        multipart/alternative.  (The email package's compat32 classes: several times faster
+        to build and write than ``EmailMessage``, which matters at hundreds a second.)"""
+        text = _part(message.body, "plain")
+        if message.html is None:
+            mail = text
+        else:
+            mail = MIMEMultipart("alternative", policy=UNFOLDED)
+            mail.attach(text)
+            mail.attach(_part(message.html, "html"))
         for name, value in message.headers.items():
             if name.lower() not in RESERVED:
-                mail[name] = value
+                mail[name] = _header(value)
         mail["From"] = sender
         mail["To"] = message.recipient
-        mail["Subject"] = message.subject or ""
+        mail["Subject"] = _header(message.subject or "")
         mail["Date"] = format_datetime(self.crm.clock.now())
         mail["Message-ID"] = message.message_id
         if (message.customer is not None and "List-Unsubscribe" not in mail
                 and self.crm.core_config.get("public_url")):
             mail["List-Unsubscribe"] = f"<{self.crm.messages.unsubscribe_url(message.message_id)}>"
             mail["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
-        mail.set_content(message.body)
-        if message.html is not None:
-            mail.add_alternative(message.html, subtype="html")
         return mail
+
+
+def _part(content: str, subtype: str) -> MIMEText:
+    return MIMEText(content, subtype, "us-ascii" if content.isascii() else UTF8,
+                    policy=UNFOLDED)
+
+
+def _header(value: str) -> str | Header:
+    """ASCII text as it is; other text RFC 2047-encoded."""
+    return value if value.isascii() else Header(value, "utf-8")
 
 
 def _text(reply: bytes | str) -> str:

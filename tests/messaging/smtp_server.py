@@ -61,11 +61,12 @@ def main() -> None:
                 number = counted[0]
                 if not args.count_only:
                     mail = message_from_bytes(envelope.content, policy=policy.default)
-                    body = mail.get_body(("plain",))
+                    body, html = mail.get_body(("plain",)), mail.get_body(("html",))
                     received.append({
                         "mail_from": envelope.mail_from, "rcpt_tos": list(envelope.rcpt_tos),
                         "headers": {k.lower(): str(v) for k, v in mail.items()},
                         "text": body.get_content() if body is not None else None,
+                        "html": html.get_content() if html is not None else None,
                         "answer": args.data_code if refused else 250})
             if number == args.hold:
                 await asyncio.get_running_loop().run_in_executor(None, released.wait)

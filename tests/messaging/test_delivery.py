@@ -7,6 +7,7 @@ import datetime as dt
 import json
 import signal
 import subprocess
+from collections import Counter
 
 import pytest
 
@@ -73,6 +74,23 @@ def test_a_batch_goes_out_once_each_with_its_headers_and_a_rerun_sends_nothing(
     assert server.count() == 40
 
 
+def test_text_beyond_ascii_and_html_arrive_intact(crm, smtp_server, worker):
+    server = smtp_server()
+    use_smtp(crm, server)
+    crm.customers.add("Z1", "Zoë", email="zoe@example.com")
+    crm.messages.enqueue([Outgoing(
+        "email", "zoe@example.com", "Bonjour Zoë,\n10 € de remise – 今日だけ", customer="Z1",
+        subject="Prix spécial – 20 % 🎉", html="<p>Bonjour <b>Zoë</b> 🎉</p>",
+        headers={"X-Campaign": "été", "Subject": "not this one"})])
+    worker.run(T0)
+    (mail,) = server.log()
+    assert (mail["headers"]["subject"], mail["headers"]["x-campaign"]) == (
+        "Prix spécial – 20 % 🎉", "été")
+    assert mail["text"].splitlines() == ["Bonjour Zoë,", "10 € de remise – 今日だけ"]
+    assert mail["html"].strip() == "<p>Bonjour <b>Zoë</b> 🎉</p>"
+    assert mail["headers"]["content-type"].startswith("multipart/alternative")
+
+
 def test_starttls_and_auth_with_the_password_from_the_environment(
         crm, smtp_server, worker, tmp_path, monkeypatch):
     cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
@@ -117,6 +135,27 @@ def test_a_killed_worker_restarted_loses_nothing_and_resends_only_the_held_messa
     assert received == ids[:4] + ids[3:]
     assert {i: s for i, (s, _, _) in states(crm).items()} == dict.fromkeys(ids, "sent")
     assert [states(crm)[i][1] for i in ids] == [1, 1, 1, 2, 2, 2, 2, 2]
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("crm_url", ["postgresql"], indirect=True)
+def test_two_workers_at_once_on_postgresql_send_each_message_once(crm, smtp_server, worker):
+    """The server holds the first message; while the first worker waits for its answer, a
+    second worker sends every other batch."""
+    server = smtp_server("--hold", "1")
+    use_smtp(crm, server, connections=1)
+    ids = queue_emails(crm, 30)
+    first = worker.start(T0, "--once", "--batch-size", "5")
+    wait_for(lambda: server.count() >= 1, "the first worker's first message")
+    second = worker.run(T0, "--batch-size", "5")
+    assert "handled 25 items" in second.stdout
+    server.release()
+    out, err = first.communicate(timeout=DEADLINE_S)
+    assert first.returncode == 0, err
+    assert "handled 5 items" in out
+    counts = Counter(m["headers"]["message-id"] for m in server.log())
+    assert sorted(counts) == sorted(ids) and set(counts.values()) == {1}
+    assert {s for s, _, _ in states(crm).values()} == {"sent"}
 
 
 def test_refusals_are_recorded_bounced_failed_or_retried_by_the_crm_clock(
