@@ -157,3 +157,20 @@ def test_a_merged_duplicates_coupons_and_redemptions_follow_it(crm, shop):
     assert sorted((c.customer, c.uses) for c in api.coupons("spring")) == [("A", 0), ("A", 1)]
     exported = crm.customers.export_data("A")["plugins"]["campaigns"]["coupons"]
     assert sorted(c["uses"] for c in exported) == [0, 1]
+
+
+def test_a_code_used_up_by_a_concurrent_purchase_rolls_the_batch_back(crm, shop, monkeypatch):
+    """Two purchases validated at once both see the code unused; the second to be stored
+    finds it used up and is refused with nothing written (checks run before the write)."""
+    import crmkit_campaigns.coupons as coupons
+
+    shop.planned("spring", at(1), "A")
+    api = crm.plugin("campaigns")
+    api.set_offer("spring", "percent", "10")
+    code = codes(api, "spring")["A"]
+    shop.purchase("A", "20", at(2), coupon=code)
+    monkeypatch.setattr(coupons, "problems", lambda conn, rows: [])  # the other's check passed
+    with pytest.raises(ConflictError, match=f"coupon '{code}' was used up by another purchase "
+                                            "meanwhile; nothing was written"):
+        shop.purchase("A", "25", at(3), coupon=code)
+    assert written(crm) == (1, 1) and api.coupons("spring")[0].uses == 1
