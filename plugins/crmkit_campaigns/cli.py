@@ -219,7 +219,8 @@ def pause(state, name, fmt) -> None:
 def report(state, name, plot, as_of, fmt) -> None:
     """Campaign NAME's results: sent, converted, revenue, ROI, uplift.
 
-    Deliveries, responses, revenue, cost, ROI and uplift over the holdout.  One row for all recipients, one per A/B variant and one for the holdout;
+    Deliveries, responses, revenue, cost, ROI and uplift over the holdout.
+    One row for all recipients, one per A/B variant and one for the holdout;
     --format json prints one object with the totals at the top.
 
     \b

@@ -240,8 +240,10 @@ def problems(conn, rows: list[dict[str, Any]]) -> list[tuple[int, str, str]]:
         select(c.id, c.code, c.customer_id, c.expires_at, c.max_uses, c.uses)
         .where(c.code.in_(sorted(set(wanted.values())))))}
     shared = [row.id for row in known.values() if row.customer_id is None]
-    used_by = set(conn.execute(select(redemptions.c.coupon_id, redemptions.c.customer_id)
-                               .where(redemptions.c.coupon_id.in_(shared))).all()) if shared else set()
+    used_by = set()
+    if shared:
+        used_by = set(conn.execute(select(redemptions.c.coupon_id, redemptions.c.customer_id)
+                                   .where(redemptions.c.coupon_id.in_(shared))).all())
     uses_here: dict[str, int] = {}
     customers_here: set[tuple[str, Any]] = set()
     for index, code in wanted.items():

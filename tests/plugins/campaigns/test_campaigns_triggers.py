@@ -36,7 +36,8 @@ def test_browse_without_purchase_gets_a_coupon_email_and_the_purchase_is_attribu
         crm, smtp_server, worker):
     server = smtp_server()
     for external_id in ("B1", "B2", "B3"):
-        crm.customers.add(external_id, external_id.title(), email=f"{external_id.lower()}@x.example")
+        crm.customers.add(external_id, external_id.title(),
+                          email=f"{external_id.lower()}@x.example")
         crm.customers.set_consent(external_id, "email", True, "signup form")
     api = crm.plugin("campaigns")
     api.add("browsed", channel="email", condition={"all": []}, subject="A gift for you",
