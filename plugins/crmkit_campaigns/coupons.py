@@ -220,8 +220,8 @@ def listing(conn, campaign_id: int | None = None,
 
 def problems(conn, rows: list[dict[str, Any]]) -> list[tuple[int, str, str]]:
     """Row problems of the purchases naming a coupon (``payload.coupon``): not text, unknown,
-    expired when bought, issued to another customer, or used up (counting earlier rows of
-    the same batch)."""
+    expired when bought, an amount in another currency, issued to another customer, or used
+    up (counting earlier rows of the same batch)."""
     wanted: dict[int, str] = {}
     found: list[tuple[int, str, str]] = []
     for index, row in enumerate(rows):
@@ -237,7 +237,8 @@ def problems(conn, rows: list[dict[str, Any]]) -> list[tuple[int, str, str]]:
         return found
     c = coupons.c
     known = {row.code: row for row in conn.execute(
-        select(c.id, c.code, c.customer_id, c.expires_at, c.max_uses, c.uses)
+        select(c.id, c.code, c.customer_id, c.expires_at, c.max_uses, c.uses, c.value,
+               c.currency)
         .where(c.code.in_(sorted(set(wanted.values())))))}
     shared = [row.id for row in known.values() if row.customer_id is None]
     used_by = set()
@@ -253,6 +254,9 @@ def problems(conn, rows: list[dict[str, Any]]) -> list[tuple[int, str, str]]:
         elif row.expires_at is not None and rows[index]["occurred_at"] > row.expires_at:
             found.append((index, "payload.coupon", f"coupon {code!r} expired at "
                           f"{row.expires_at.isoformat()}, before this purchase"))
+        elif row.currency is not None and rows[index].get("currency") != row.currency:
+            found.append((index, "payload.coupon", f"coupon {code!r} is worth {row.value} "
+                          f"{row.currency}; this purchase is in {rows[index].get('currency')}"))
         elif row.customer_id is not None and row.customer_id != customer_id:
             found.append((index, "payload.coupon", f"coupon {code!r} was issued to another "
                           "customer"))

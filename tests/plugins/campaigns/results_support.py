@@ -112,10 +112,11 @@ class Campaigns:
             payload={"message_id": self.message_id(campaign, external_id), "campaign": campaign})
 
     def purchase(self, external_id: str, amount: str, when: dt.datetime,
-                 coupon: str | None = None):
+                 coupon=None, currency: str | None = None):
+        """A purchase (in the CRM's currency unless ``currency``), redeeming ``coupon`` if given."""
         self.serial += 1
         return self.crm.interactions.record(
-            external_id, when, kind="purchase", amount=Decimal(amount),
+            external_id, when, kind="purchase", amount=Decimal(amount), currency=currency,
             external_id=f"P{self.serial}", payload=None if coupon is None else {"coupon": coupon})
 
     def reply(self, external_id: str, when: dt.datetime, kind: str = "email"):

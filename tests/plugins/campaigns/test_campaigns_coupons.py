@@ -55,6 +55,7 @@ def test_unique_codes_are_issued_per_recipient_and_redeemed_once(crm, shop, cloc
     ("used", "coupon '{code}' has already been used"),
     ("other", "coupon '{code}' was issued to another customer"),
     ("not text", "12 is not a coupon code (text)"),
+    ("currency", "coupon '{code}' is worth 5.0000 EUR; this purchase is in USD"),
 ])
 def test_a_bad_coupon_is_one_row_error_and_nothing_is_written(crm, shop, case, message):
     shop.planned("spring", at(1), "A", "B")
@@ -62,13 +63,14 @@ def test_a_bad_coupon_is_one_row_error_and_nothing_is_written(crm, shop, case, m
     api.set_offer("spring", "amount", "5", currency="EUR", valid_days=14)
     code = codes(api, "spring")["A"]
     if case == "used":
-        shop.purchase("A", "20", at(2), coupon=code)
+        shop.purchase("A", "20", at(2), coupon=code, currency="EUR")
     before = written(crm)
     customer, when, coupon = {"unknown": ("A", at(2), "nope"), "expired": ("A", at(16), code),
                               "used": ("A", at(3), code), "other": ("B", at(2), code),
-                              "not text": ("A", at(2), 12)}[case]
+                              "not text": ("A", at(2), 12), "currency": ("A", at(2), code)}[case]
     with pytest.raises(ValidationError) as caught:
-        shop.purchase(customer, "20", when, coupon=coupon)
+        shop.purchase(customer, "20", when, coupon=coupon,
+                      currency=None if case == "currency" else "EUR")
     assert str(caught.value) == f"row 1: payload.coupon: {message.format(code=code)} [campaigns]"
     assert written(crm) == before
 
