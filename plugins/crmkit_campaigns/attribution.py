@@ -103,18 +103,23 @@ def lead_sources(conn, customer_ids: list[int], model: str, now: dt.datetime,
                  default_days: int) -> dict[int, str]:
     """``{customer id: "campaign NAME"}`` for the customers a campaign's message reached
     within its attribution window before ``now`` (the model picks among several): the
-    source of a lead they become now."""
+    source of a lead they become now.  One query over the id range (a whole import's new
+    customers is one range), filtered to ``customer_ids`` here: no huge ``IN`` list."""
+    if not customer_ids:
+        return {}
+    wanted = set(customer_ids)
     t = touches(now, default_days)
     order = t.c.touched_at.asc() if model == "first_touch" else t.c.touched_at.desc()
     ranked = (select(t.c.customer_id, campaigns.c.name,
                      func.row_number().over(partition_by=t.c.customer_id,
                                             order_by=(order, t.c.campaign_id)).label("n"))
               .join(campaigns, campaigns.c.id == t.c.campaign_id)
-              .where(t.c.customer_id.in_(customer_ids),
+              .where(t.c.customer_id.between(min(wanted), max(wanted)),
                      days_between(bindparam("now", now, UTCDateTime), t.c.touched_at) <= t.c.days)
               .subquery())
     return {customer_id: f"campaign {name}" for customer_id, name in conn.execute(
-        select(ranked.c.customer_id, ranked.c.name).where(ranked.c.n == 1))}
+        select(ranked.c.customer_id, ranked.c.name).where(ranked.c.n == 1))
+        if customer_id in wanted}
 
 
 def settings(config: dict[str, Any]) -> tuple[str, int]:
