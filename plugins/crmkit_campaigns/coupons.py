@@ -35,6 +35,8 @@ ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
 """Code characters: no 0/O or 1/I, so a code read aloud or typed from print survives."""
 CODE_LENGTH = 10
 MAX_CODE = 60
+IN_CHUNK = 1000
+"""Most customer ids in one ``IN`` list (a campaign may have 100,000 recipients)."""
 
 
 @attrs.frozen
@@ -162,11 +164,15 @@ def issue_for(tx, campaign_id: int, customer_ids: Sequence[int]) -> dict[int, st
             tx.conn.execute(insert(coupons), {**base, "code": offer.shared_code,
                                               "customer_id": None, "max_uses": offer.max_uses})
         return {cid: offer.shared_code for cid in customer_ids}
-    codes = dict(tx.conn.execute(select(c.customer_id, c.code).where(
-        c.campaign_id == campaign_id, c.customer_id.in_(list(customer_ids)))).all())
+    wanted = list(dict.fromkeys(customer_ids))
+    codes: dict[int, str] = {}
+    for start in range(0, len(wanted), IN_CHUNK):  # bounded IN lists, whatever the audience
+        codes.update(tx.conn.execute(select(c.customer_id, c.code).where(
+            c.campaign_id == campaign_id,
+            c.customer_id.in_(wanted[start:start + IN_CHUNK]))).all())
     prefix = _prefix(tx.conn, campaign_id)
     new = [{**base, "code": new_code(prefix), "customer_id": cid, "max_uses": 1}
-           for cid in dict.fromkeys(customer_ids) if cid not in codes]
+           for cid in wanted if cid not in codes]
     insert_rows(tx.conn, coupons, new)
     codes.update((row["customer_id"], row["code"]) for row in new)
     return {cid: codes[cid] for cid in customer_ids}

@@ -176,3 +176,13 @@ def test_a_code_used_up_by_a_concurrent_purchase_rolls_the_batch_back(crm, shop,
                                             "meanwhile; nothing was written"):
         shop.purchase("A", "25", at(3), coupon=code)
     assert written(crm) == (1, 1) and api.coupons("spring")[0].uses == 1
+
+
+def test_an_offer_for_a_large_audience_issues_every_code_in_bounded_queries(crm, shop):
+    import crmkit_campaigns.coupons as coupons
+
+    crm.customers.add_many([{"external_id": f"L{n}"} for n in range(2500)])
+    shop.planned("big", at(1), *[f"L{n}" for n in range(2500)])
+    assert crm.plugin("campaigns").set_offer("big", "percent", "5") == 2500
+    assert len({c.code for c in crm.plugin("campaigns").coupons("big")}) == 2500
+    assert coupons.IN_CHUNK < 2500
