@@ -242,7 +242,7 @@ def render_batch(crm, now: dt.datetime, limit: int) -> int:
             .values(status="done"))
         return len(rows)
 
-    return crm.run_transaction(work, actor="campaigns")
+    return crm.run_transaction(work)
 
 
 def _message(crm, row: dict[str, Any], chosen: dict, attributes: list[str], domain: str
