@@ -39,6 +39,7 @@ from . import tables
 from .auth import database_secret
 from .bulk import insert_rows
 from .clock import ensure_utc
+from .db import select_in
 from .errors import ConfigError, NotFound, PluginError, ValidationError
 from .models import jsonable
 from .types import LINE, json_problem, text_problem
@@ -200,11 +201,11 @@ class MessageService:
                 problems.append(("messages", "message_id", f"{twice} is given twice"))
             elif ids:
                 m = tables.messages
-                taken = tx.conn.execute(select(m.c.message_id).where(
-                    m.c.message_id.in_(bindparam("ids", expanding=True))), {"ids": ids}).first()
-                if taken is not None:
+                taken = select_in(tx.conn, select(m.c.message_id).where(
+                    m.c.message_id.in_(bindparam("ids", expanding=True))), "ids", ids)
+                if taken:
                     problems.append(("messages", "message_id",
-                                     f"{taken[0]} is already queued (a Message-ID is unique)"))
+                                     f"{taken[0][0]} is already queued (a Message-ID is unique)"))
             if problems:
                 raise ValidationError.from_problems(problems)
             insert_rows(tx.conn, tables.messages, rows)
@@ -386,8 +387,6 @@ def _unb64(text: str) -> bytes:
 
 
 def _customer_ids(conn, external_ids: set[str]) -> dict[str, int]:
-    from .db import select_in
-
     c = tables.customers
     query = select(c.c.external_id, c.c.id).where(c.c.external_id.in_(bindparam("ids",
                                                                                expanding=True)))

@@ -199,3 +199,13 @@ def test_merge_moves_messages_and_erasure_removes_their_content(outbox):
     (message,) = outbox.messages.list()
     assert (message.recipient, message.subject, message.body, message.status, message.error) == (
         "erased", None, "", "cancelled", "cancelled: the customer was erased")
+
+
+def test_more_messages_than_one_statement_can_bind_are_queued_in_one_call(outbox):
+    """PostgreSQL binds at most 65,535 parameters per statement: the check that no
+    Message-ID is taken binds them in chunks."""
+    count = 70_000
+    ids = outbox.messages.enqueue(Outgoing("test", f"c{n}@example.com", "Hello")
+                                  for n in range(count))
+    assert len(set(ids)) == count
+    assert len(outbox.messages.list(limit=None)) == count
