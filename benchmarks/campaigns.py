@@ -19,7 +19,7 @@ bare table are emptied between runs, untimed), and the fastest runs are compared
 the ratio is crmkit's time ÷ the baseline's (goal ≤ 2×).
 
     python benchmarks/campaigns.py --customers 100000 --repeat 3
-    python benchmarks/campaigns.py --customers 100000 --db postgresql://…/bench
+    python benchmarks/campaigns.py --customers 100000 --pg
     python benchmarks/campaigns.py --customers 10000
 """
 
@@ -40,6 +40,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 from crmkit import CRM  # noqa: E402
 from crmkit.cli import main  # noqa: E402
 from crmkit.condition_sql import customer_condition  # noqa: E402
+from crmkit.devtools.testing import PostgresServer  # noqa: E402
 from crmkit.messaging import Outgoing  # noqa: E402
 from crmkit.tables import consents, customers  # noqa: E402
 from crmkit_campaigns.tables import campaigns, recipients  # noqa: E402
@@ -117,9 +118,21 @@ def main_(argv: list[str] | None = None) -> int:
     parser.add_argument("--customers", type=int, default=100_000)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--db", default=None, help="A database URL (default: a new SQLite file).")
+    parser.add_argument("--pg", action="store_true",
+                        help="On a throwaway PostgreSQL server (needs the server binaries).")
     args = parser.parse_args(argv)
+    server = PostgresServer().start() if args.pg else None
+    try:
+        return measure(args, server.url() if server else args.db)
+    finally:
+        if server is not None:
+            server.stop()
+
+
+def measure(args: argparse.Namespace, db: str | None) -> int:
+    """Build the database, run both sides, print the times and the ratio."""
     with tempfile.TemporaryDirectory() as tmp:
-        url = args.db or f"sqlite:///{Path(tmp) / 'bench.db'}"
+        url = db or f"sqlite:///{Path(tmp) / 'bench.db'}"
         with CRM.open(url, create=True) as crm:
             started = time.perf_counter()
             build(crm, args.customers)

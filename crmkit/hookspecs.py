@@ -232,6 +232,34 @@ def crmkit_customer_measure(config, measure, as_of, since):
 
 
 @hookspec
+def crmkit_forecast_contributions(crm, as_of):
+    """Expected revenue this plugin adds to the sales forecast (operational's weighted pipeline).
+
+    Return a list of dicts (or ``None``), one per source of expected revenue as
+    of ``as_of``: ``label`` (text shown as its stage, e.g. ``"campaign spring"``),
+    ``owner`` (a staff handle or None), ``currency``, ``count`` (how many
+    prospects), ``amount`` (a Decimal: what they bring if every one converts),
+    ``probability`` (a whole percentage, the chance each converts) and
+    ``expected_close`` (the ``datetime.date`` by which it is expected).  The
+    forecast weights ``amount`` by ``probability`` as it does an opportunity's.
+    The campaigns plugin adds each campaign's attributed revenue still expected
+    within its attribution window.
+    """
+
+
+@hookspec
+def crmkit_lead_sources(ctx, customer_ids):
+    """Where new leads came from: return ``{customer_id: source}`` (text, at most 200
+    characters) for those of ``customer_ids`` this plugin knows a source for, or ``None``.
+
+    Called in the transaction in which the customers enter operational's lead
+    funnel; the first plugin (in plugin order) naming a customer's source wins and
+    it is stored with the lead.  The campaigns plugin answers ``"campaign NAME"``
+    for a customer who enters within a campaign's attribution window of its message.
+    """
+
+
+@hookspec
 def crmkit_validate_customers(ctx, rows):
     """Check customer rows before they are written.
 

@@ -22,8 +22,10 @@ PLUGIN = crmkit.PluginInfo(
     description="Marketing campaigns: segment or condition audiences, consent and frequency "
                 "caps, A/B variants, holdout, email and webhook delivery.",
     after=("analytical", "collaborative"),
+    payload_keys=("coupon",),
     api="CampaignsAPI",
-    parts=("cli", "config", "migrations", "tables", "dataservices", "demo", "routes"),
+    parts=("cli", "config", "migrations", "tables", "dataservices", "demo", "routes",
+           "dashboard"),
 )
 
 
@@ -33,3 +35,66 @@ def crmkit_worker_jobs(crm):
     from .rendering import jobs
 
     return jobs(crm)
+
+
+@hookimpl
+def crmkit_event_types():
+    return {"coupon.issued": "a coupon was issued to a customer for a redeemed loyalty reward "
+                             "(payload: code, kind, value, source)"}
+
+
+@hookimpl
+def crmkit_validate_interactions(ctx, rows):
+    """Refuse purchases naming an unknown, expired, used or someone else's coupon."""
+    from .coupons import problems
+
+    return problems(ctx.conn, rows)
+
+
+@hookimpl
+def crmkit_react_interactions(ctx, batch):
+    """Record the coupons the batch's purchases redeemed (one INSERT … SELECT)."""
+    from .coupons import redeem
+
+    redeem(ctx, batch)
+
+
+@hookimpl
+def crmkit_on_events(ctx, events):
+    """A redeemed loyalty reward configured as a coupon (``coupons.rewards``) issues one."""
+    redeemed = [e for e in events if e.type == "reward.redeemed"]
+    rewards = ctx.config.get("coupons", {}).get("rewards", {})
+    if redeemed and rewards:
+        from .coupons import issue_reward_coupons
+
+        issue_reward_coupons(ctx, rewards, redeemed)
+
+
+@hookimpl
+def crmkit_forecast_contributions(crm, as_of):
+    """Each campaign's attributed revenue still expected within its attribution window."""
+    from .report import forecast
+
+    with crm.read() as conn:
+        return forecast(conn, crm.plugin_config("campaigns"),
+                        crm.core_config["default_currency"], as_of)
+
+
+@hookimpl
+def crmkit_lead_sources(ctx, customer_ids):
+    """A customer entering the lead funnel within a campaign's attribution window of its
+    message comes from that campaign."""
+    from .attribution import lead_sources, settings
+
+    model, days = settings(ctx.config)
+    return lead_sources(ctx.conn, customer_ids, model, ctx.now(), days)
+
+
+@hookimpl
+def crmkit_sweep(ctx):
+    """Plan the customers the configured triggers (``triggers``) selected."""
+    if not ctx.config["triggers"]:
+        return None
+    from .triggers import sweep
+
+    return {"campaign_recipients_triggered": sweep(ctx)}

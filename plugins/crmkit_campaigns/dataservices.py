@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import attrs
 from sqlalchemy import and_, delete, exists, select, update
 
-from .tables import campaigns, recipients
+from crmkit.plugin import jsonable
+
+from .coupons import listing
+from .tables import campaigns, coupons, recipients, redemptions
 
 
 def merge(ctx, keep_id: int, duplicate_id: int) -> None:
@@ -17,6 +21,9 @@ def merge(ctx, keep_id: int, duplicate_id: int) -> None:
                             kept.c.customer_id == keep_id))))
     ctx.conn.execute(update(recipients).where(recipients.c.customer_id == duplicate_id)
                      .values(customer_id=keep_id))
+    for table in (coupons, redemptions):  # the duplicate's codes and redemptions are the kept's
+        ctx.conn.execute(update(table).where(table.c.customer_id == duplicate_id)
+                         .values(customer_id=keep_id))
 
 
 def export(ctx, customer_id: int) -> dict:
@@ -28,7 +35,9 @@ def export(ctx, customer_id: int) -> dict:
         .join_from(recipients, campaigns, campaigns.c.id == r.campaign_id)
         .where(r.customer_id == customer_id).order_by(r.planned_at, campaigns.c.name))
     return {"recipients": [{**row._mapping, "planned_at": row.planned_at.isoformat()}
-                           for row in rows]}
+                           for row in rows],
+            "coupons": [jsonable(attrs.asdict(c, recurse=False))
+                        for c in listing(ctx.conn, customer_id=customer_id)]}
 
 
 def erase(ctx, customer_id: int) -> None:

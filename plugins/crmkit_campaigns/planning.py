@@ -28,7 +28,7 @@ from typing import Any
 from sqlalchemy import (BigInteger, Boolean, String, and_, case, cast, exists, func, insert,
                         literal, not_, null, or_, select, true, union_all, update)
 
-from crmkit.plugin import ValidationError, consents, customer_condition, customers
+from crmkit.plugin import ValidationError, consents, customer_condition, customers, messages
 
 from . import templates
 from .definition import (ADDRESSED_BY, SEED_RANGE, campaign_row, campaign_variants,
@@ -68,8 +68,6 @@ def audience(crm, definition: dict[str, Any], as_of: dt.datetime):
 
 def cap_counts(config: dict[str, Any], channel: str, campaign_id: int, now: dt.datetime):
     """Messages per customer counted against the channel's frequency cap (None: no cap)."""
-    from crmkit.plugin import messages
-
     cap = config["frequency_caps"].get(channel)
     if cap is None:
         return None, None
@@ -135,7 +133,7 @@ def _variant(crm, campaign: dict[str, Any], decided):
     with crm.read() as conn:
         chosen = campaign_variants(conn, campaign["id"])
     if not chosen:
-        return null().cast(String)
+        return cast(null(), String)
     bands, total = [], 0.0
     for v in chosen[:-1]:
         total += v.share

@@ -33,6 +33,7 @@ from sqlalchemy import and_, bindparam, exists, or_, select, update
 from crmkit.plugin import UTC, CRMError, Job, Outgoing, consents, customers, is_timezone
 
 from . import templates
+from .coupons import issue_for
 from .definition import ADDRESSED_BY, attribute_names, campaign_variants
 from .planning import due_scheduled, run
 from .tables import campaigns, recipients
@@ -184,7 +185,8 @@ def render_batch(crm, now: dt.datetime, limit: int) -> int:
     zone_key = config["timezone_attribute"]
     domain = urlsplit(crm.core_config.get("public_url") or "").hostname or "crmkit.invalid"
     r, c, cu = recipients.c, campaigns.c, customers.c
-    query = (select(r.id, r.variant, r.campaign_id, c.name.label("campaign"), c.channel,
+    query = (select(r.id, r.customer_id, r.variant, r.campaign_id, c.name.label("campaign"),
+                    c.channel,
                     c.subject.label("campaign_subject"), c.template.label("campaign_template"),
                     cu.external_id, cu.type, cu.name, cu.email, cu.phone, cu.preferred_channel,
                     cu.lifecycle_stage, cu.tags, cu.attributes, cu.erased_at,
@@ -203,6 +205,11 @@ def render_batch(crm, now: dt.datetime, limit: int) -> int:
             return 0
         chosen = {cid: {v.name: v for v in campaign_variants(tx.conn, cid)}
                   for cid in {row["campaign_id"] for row in rows}}
+        for cid in chosen:  # the campaign's coupon codes, when it has an offer
+            codes = issue_for(tx, cid, [row["customer_id"] for row in rows
+                                        if row["campaign_id"] == cid])
+            for row in rows:
+                row.setdefault("coupon", codes.get(row["customer_id"]))
         outgoing, queued, skipped = [], [], []
         for row in rows:
             if row["erased_at"] is not None or not row["granted"]:  # since it was planned
@@ -235,7 +242,7 @@ def render_batch(crm, now: dt.datetime, limit: int) -> int:
             .values(status="done"))
         return len(rows)
 
-    return crm.run_transaction(work, actor="campaigns")
+    return crm.run_transaction(work)
 
 
 def _message(crm, row: dict[str, Any], chosen: dict, attributes: list[str], domain: str
@@ -244,7 +251,7 @@ def _message(crm, row: dict[str, Any], chosen: dict, attributes: list[str], doma
     variant = chosen.get(row["variant"]) if row["variant"] is not None else None
     subject = variant.subject if variant is not None else row["campaign_subject"]
     template = variant.template if variant is not None else row["campaign_template"]
-    values = templates.context(row, attributes, row["campaign"])
+    values = {**templates.context(row, attributes, row["campaign"]), "coupon": row["coupon"]}
     body = templates.render(template, values)
     title = None if subject is None else " ".join(templates.render(subject, values).split())
     message_id = make_msgid(domain=domain)

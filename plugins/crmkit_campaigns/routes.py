@@ -82,6 +82,40 @@ def pause(call):
     return jsonable(call.api().pause(call.path_params["name"]))
 
 
+def report(call):
+    at = call.query.get("as_of")
+    result = call.api().report(call.path_params["name"],
+                               None if at is None else parse_timestamp(at, "as_of"))
+    return jsonable(result.document())
+
+
+def coupons(call):
+    return jsonable(call.api().coupons(call.path_params["name"]))
+
+
+NUMBERS = {"type": "object", "properties": {
+    name: INTEGER for name in ("recipients", "sent", "delivered", "bounced", "opened", "clicked",
+                               "unsubscribed", "replied", "converted", "treated",
+                               "treated_conversions")}}
+UPLIFT = {"type": ["object", "null"], "properties": {
+    "difference": NUMBER, "low": NUMBER, "high": NUMBER, "confidence": NUMBER, "method": TEXT}}
+LINE = {"type": "object", "properties": {
+    **NUMBERS["properties"], "revenue": DECIMAL, "cost": DECIMAL,
+    "roi": {"type": ["string", "null"]}, "conversion_rate": {"type": ["number", "null"]},
+    "uplift": UPLIFT}}
+REPORT = {"type": "object", "properties": {
+    **LINE["properties"], "campaign": TEXT, "status": TEXT, "as_of": TEXT, "model": TEXT,
+    "attribution_days": INTEGER, "currency": TEXT,
+    "holdout": closed_object({"size": INTEGER, "conversions": INTEGER,
+                              "rate": {"type": ["number", "null"]}}),
+    "variants": {"type": "array", "items": {"type": "object", "properties": {
+        "variant": TEXT, **LINE["properties"]}}}}}
+COUPON = closed_object({"code": TEXT, "campaign": OPTIONAL_TEXT, "customer": OPTIONAL_TEXT,
+                        "kind": TEXT, "value": DECIMAL, "currency": OPTIONAL_TEXT,
+                        "expires_at": OPTIONAL_INSTANT, "max_uses": {"type": ["integer", "null"]},
+                        "uses": INTEGER, "source": TEXT, "issued_at": TEXT})
+
+
 def endpoints() -> list[Endpoint]:
     """campaigns' endpoints (the ``crmkit_routes`` answer)."""
     new = {"type": "object", "additionalProperties": False,
@@ -122,4 +156,14 @@ def endpoints() -> list[Endpoint]:
         Endpoint("POST", "campaigns/{name}/pause", pause, WRITE,
                  "Pause the campaign: no more messages are rendered until it is run again.",
                  response_schema=CAMPAIGN),
+        Endpoint("GET", "campaigns/{name}/report", report, READ,
+                 "The campaign's results: deliveries, responses, revenue, cost, ROI, holdout "
+                 "and uplift with its 95 % interval, in all and per variant.",
+                 query_schema=closed_object({"as_of": {
+                     "type": "string", "format": "date-time",
+                     "description": "Compute as of this instant (default: now)."}}),
+                 response_schema=REPORT),
+        Endpoint("GET", "campaigns/{name}/coupons", coupons, READ,
+                 "The campaign's coupons with their customer, value, expiry and uses.",
+                 response_schema={"type": "array", "items": COUPON}),
     ]

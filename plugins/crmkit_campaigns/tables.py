@@ -62,8 +62,8 @@ variants = Table(
 recipients = Table(
     "campaign_recipients", metadata,
     Column("id", ID, primary_key=True),
-    Column("campaign_id", Integer, ForeignKey("campaigns.id"), nullable=False),
-    Column("customer_id", Integer, ForeignKey("customers.id"), nullable=False, index=True),
+    Column("campaign_id", Integer, nullable=False),
+    Column("customer_id", Integer, nullable=False, index=True),
     Column("variant", String(20)),
     Column("holdout", Boolean, nullable=False),
     Column("status", String(20), nullable=False),
@@ -74,6 +74,59 @@ recipients = Table(
     CheckConstraint("status IN ('planned', 'queued', 'skipped', 'held_out')", name="status"),
 )
 """One row per campaign and customer: planned (to render), queued (its message is in the core's
-``messages``, ``message_id``), skipped (``reason``) or held out."""
+``messages``, ``message_id``), skipped (``reason``) or held out.
 
-ALL = [campaigns, variants, recipients]
+No foreign keys: planning writes the rows in one INSERT … SELECT from ``customers`` for the
+campaign row it holds locked, so both references hold by construction (campaigns and
+customers are never deleted; a merge moves the rows), and checking them row by row doubled
+the time of planning a large audience."""
+
+offers = Table(
+    "campaigns_offers", metadata,
+    Column("campaign_id", Integer, ForeignKey("campaigns.id"), primary_key=True),
+    Column("kind", String(10), nullable=False),
+    Column("value", Money, nullable=False),
+    Column("currency", String(3)),
+    Column("valid_days", Integer),
+    Column("expires_at", UTCDateTime),
+    Column("shared_code", String(60)),
+    Column("max_uses", Integer),
+    Column("created_at", UTCDateTime, nullable=False),
+    CheckConstraint("kind IN ('amount', 'percent')", name="kind"),
+    CheckConstraint("value > 0", name="value_positive"),
+)
+"""A campaign's coupon offer: an amount or a percentage off, valid for days from issue or until
+a date; a unique code per recipient (used once) or one shared code (once per customer, at
+most ``max_uses`` in all)."""
+
+coupons = Table(
+    "campaigns_coupons", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("code", String(60), nullable=False, unique=True),
+    Column("campaign_id", Integer, ForeignKey("campaigns.id"), index=True),
+    Column("customer_id", Integer, ForeignKey("customers.id"), index=True),
+    Column("kind", String(10), nullable=False),
+    Column("value", Money, nullable=False),
+    Column("currency", String(3)),
+    Column("expires_at", UTCDateTime),
+    Column("max_uses", Integer),
+    Column("uses", Integer, nullable=False),
+    Column("source", String(200), nullable=False),
+    Column("issued_at", UTCDateTime, nullable=False),
+    CheckConstraint("kind IN ('amount', 'percent')", name="kind"),
+)
+"""Issued coupon codes: a campaign's (``campaign_id``) or a loyalty reward's (``source``);
+``customer_id`` is the only customer who may use a unique code (NULL: a shared code);
+``uses`` counts the redemptions (at most ``max_uses``; NULL: no limit)."""
+
+redemptions = Table(
+    "campaigns_redemptions", metadata,
+    Column("id", ID, primary_key=True),
+    Column("coupon_id", Integer, ForeignKey("campaigns_coupons.id"), nullable=False, index=True),
+    Column("customer_id", Integer, ForeignKey("customers.id"), nullable=False, index=True),
+    Column("interaction_id", ID, ForeignKey("interactions.id"), nullable=False, unique=True),
+    Column("redeemed_at", UTCDateTime, nullable=False),
+)
+"""One row per purchase that redeemed a coupon (written in the purchase's transaction)."""
+
+ALL = [campaigns, variants, recipients, offers, coupons, redemptions]

@@ -23,8 +23,9 @@ from crmkit.plugin import CUSTOMER_FIELDS, ValidationError
 FIELDS = tuple(f for f in CUSTOMER_FIELDS if f != "attributes.*") + ("attributes",)
 """The customer fields a template may name (``attributes`` holds the declared attributes)."""
 
-EXTRA = ("campaign",)
-"""Names a template may use besides the customer's fields."""
+EXTRA = ("campaign", "coupon")
+"""Names a template may use besides the customer's fields (``coupon``: the recipient's coupon
+code when the campaign has a coupon offer, else empty)."""
 
 URL = re.compile(r"https?://[^\s<>\"']+")
 """An http(s) link in a message (rewritten to a tracking link when rendered)."""

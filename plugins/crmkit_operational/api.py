@@ -155,11 +155,18 @@ class OperationalAPI:
     def weighted_pipeline(self, as_of: dt.datetime | None = None,
                           by: Sequence[str] = ("stage",), owner: str | None = None
                           ) -> list[dict[str, Any]]:
-        """Σ amount × probability of open opportunities per ``by`` and currency (only
-        ``owner``'s opportunities when given)."""
+        """Σ amount × probability of open opportunities per ``by`` and currency, with the
+        expected revenue other plugins contribute (``crmkit_forecast_contributions``); only
+        ``owner``'s opportunities and contributions when ``owner`` is given."""
+        moment = self._as_of(as_of)
         with self.crm.read() as conn:
             config = self.crm.plugin_config(PLUGIN)
-            return pipeline.weighted_pipeline(conn, config, self._as_of(as_of), by, owner)
+            rows = pipeline.weighted_pipeline(conn, config, moment, by, owner)
+        answers = self.crm.hooks.call("crmkit_forecast_contributions", None, crm=self.crm,
+                                      as_of=moment)
+        contributed = [item for _, found in answers for item in found or ()
+                       if owner is None or item.get("owner") == owner]
+        return pipeline.with_contributions(rows, contributed, by)
 
     def sales_cycles(self, as_of: dt.datetime | None = None, since: dt.datetime | None = None
                      ) -> list[dict[str, Any]]:

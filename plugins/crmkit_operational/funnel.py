@@ -49,12 +49,25 @@ def ensure_leads(ctx, customer_ids: Sequence[int] | Select | None = None,
     if not entering:
         return 0
     now = ctx.now()
+    sources = lead_sources(ctx, [cid for cid, _ in entering])
     ctx.conn.execute(insert(leads), [
         {"customer_id": cid, "stage": st, "score": 0.0, "scored_at": None, "owner": None,
-         "created_at": now, "updated_at": now} for cid, st in entering])
+         "source": sources.get(cid), "created_at": now, "updated_at": now}
+        for cid, st in entering])
     record_history(ctx, "lead", [(cid, cid, None, st, None, None, None) for cid, st in entering])
     after_lead_moves(ctx, entering)
     return len(entering)
+
+
+def lead_sources(ctx, customer_ids: Sequence[int]) -> dict[int, str]:
+    """Where the customers entering the funnel came from, as the plugins implementing
+    ``crmkit_lead_sources`` say (the first plugin naming a customer wins)."""
+    found: dict[int, str] = {}
+    for _, answer in ctx.crm.hooks.call("crmkit_lead_sources", ctx.tx,
+                                        customer_ids=list(customer_ids)):
+        for customer_id, source in (answer or {}).items():
+            found.setdefault(customer_id, str(source)[:200])
+    return found
 
 
 def record_history(ctx, entity: str, moves: Iterable[tuple]) -> None:
@@ -105,9 +118,11 @@ def move_leads(ctx, moves: Sequence[tuple[int, str]], strict: bool = True) -> li
         return []
     now = ctx.now()
     if fresh:
+        sources = lead_sources(ctx, fresh)
         ctx.conn.execute(insert(leads), [
-            {"customer_id": cid, "stage": to, "score": 0.0, "owner": None, "created_at": now,
-             "updated_at": now} for cid, to in done if cid in set(fresh)])
+            {"customer_id": cid, "stage": to, "score": 0.0, "owner": None,
+             "source": sources.get(cid), "created_at": now, "updated_at": now}
+            for cid, to in done if cid in set(fresh)])
     existing = [{"cid": cid, "to": to} for cid, to in done if cid not in set(fresh)]
     if existing:
         ctx.conn.execute(update(leads).where(leads.c.customer_id == bindparam("cid"))

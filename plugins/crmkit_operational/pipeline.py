@@ -118,4 +118,33 @@ def stage_counts(conn, config: dict[str, Any], as_of: dt.datetime) -> list[dict[
     return rows
 
 
-__all__ = ["weighted_pipeline", "stage_as_of", "stage_counts", "DIMENSIONS"]
+
+def with_contributions(rows: list[dict[str, Any]], contributions: Sequence[dict[str, Any]],
+                       by: Sequence[str]) -> list[dict[str, Any]]:
+    """``rows`` with the expected revenue other plugins contribute (the
+    ``crmkit_forecast_contributions`` hook) added: each contribution is counted in the row of
+    its label (as stage), owner and expected close month, and currency, after the
+    opportunities' rows when its label is a stage of its own."""
+    if not contributions:
+        return rows
+    keyed = {tuple(r[d] for d in by) + (r["currency"],): r for r in rows}
+    for item in contributions:
+        values = {"stage": item["label"], "owner": item.get("owner"),
+                  "month": item["expected_close"].isoformat()[:7]}
+        key = tuple(values[d] for d in by) + (item["currency"],)
+        row = keyed.get(key)
+        if row is None:
+            row = keyed[key] = {**{d: values[d] for d in by}, "currency": item["currency"],
+                                "opportunities": 0, "amount": Decimal(0),
+                                "weighted": Decimal(0)}
+            if "stage" in by:
+                row["probability"] = item["probability"]
+            rows.append(row)
+        row["opportunities"] += item["count"]
+        row["amount"] += item["amount"]
+        row["weighted"] += item["amount"] * item["probability"] / 100
+    return rows
+
+
+__all__ = ["weighted_pipeline", "with_contributions", "stage_as_of", "stage_counts",
+           "DIMENSIONS"]

@@ -55,7 +55,7 @@ LEAD_ROW = closed_object({"customer": TEXT, "name": OPTIONAL_TEXT, "stage": TEXT
                           "owner": OPTIONAL_TEXT, "scored_at": OPTIONAL_INSTANT})
 LEAD = closed_object({"customer": TEXT, "stage": TEXT, "score": DECIMAL,
                       "scored_at": OPTIONAL_INSTANT, "owner": OPTIONAL_TEXT, "created_at": INSTANT,
-                      "updated_at": INSTANT, "history": HISTORY})
+                      "updated_at": INSTANT, "source": OPTIONAL_TEXT, "history": HISTORY})
 OPPORTUNITY = closed_object({
     "id": {"type": "integer"}, "customer": TEXT, "name": TEXT, "stage": TEXT, "amount": DECIMAL,
     "currency": TEXT, "owner": OPTIONAL_TEXT,

@@ -34,10 +34,12 @@ leads = Table(
     Column("created_at", UTCDateTime, nullable=False),
     Column("updated_at", UTCDateTime, nullable=False),
     Column("hits", LargeBinary),
+    Column("source", String(200)),
     Index("ix_operational_leads_stage", "stage"),
 )
 """One row per customer in the lead funnel: stage (lead, mql, sal, sql, disqualified), score, owner,
-and the scoring hits the score was summed from (packed, see :mod:`.hits`; NULL: not known)."""
+the scoring hits the score was summed from (packed, see :mod:`.hits`; NULL: not known), and
+where the lead came from (``crmkit_lead_sources``, e.g. ``campaign spring``; NULL: not known)."""
 
 opportunities = Table(
     "operational_opportunities", metadata,

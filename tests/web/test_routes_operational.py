@@ -59,7 +59,7 @@ def test_an_agent_reads_their_lead(clients):
     assert answer.status_code == 200, answer.text
     assert answer.json() == {
         "customer": "C1", "stage": "lead", "score": "0.00", "scored_at": NOW, "owner": "ana",
-        "created_at": NOW, "updated_at": NOW,
+        "created_at": NOW, "updated_at": NOW, "source": None,
         "history": [{"from_stage": None, "to_stage": "lead", "at": NOW, "actor": "system"}]}
 
 

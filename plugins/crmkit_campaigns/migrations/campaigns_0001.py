@@ -56,8 +56,8 @@ def upgrade() -> None:
     op.create_table(
         "campaign_recipients",
         sa.Column("id", ID, primary_key=True),
-        sa.Column("campaign_id", sa.Integer, sa.ForeignKey("campaigns.id"), nullable=False),
-        sa.Column("customer_id", sa.Integer, sa.ForeignKey("customers.id"), nullable=False),
+        sa.Column("campaign_id", sa.Integer, nullable=False),
+        sa.Column("customer_id", sa.Integer, nullable=False),
         sa.Column("variant", sa.String(20)),
         sa.Column("holdout", sa.Boolean, nullable=False),
         sa.Column("status", sa.String(20), nullable=False),

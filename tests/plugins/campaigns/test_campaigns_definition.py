@@ -162,7 +162,7 @@ def test_the_cli(crm, api, run_cli, tmp_path, cli_on_test_clock):
     assert code == 1
     assert err == (f"error: --template-file {bad}: unknown field 'age' (a template may use: "
                    "external_id, type, name, email, phone, preferred_channel, lifecycle_stage, "
-                   "tags, attributes, campaign)\n")
+                   "tags, attributes, campaign, coupon)\n")
     code, _, err = run_cli("campaigns", "add", "autumn", "--channel", "email", "--if", "{",
                            "--subject", "Hi", "--template-file", str(template))
     assert code == 1 and err.startswith("error: --if: not valid JSON")
