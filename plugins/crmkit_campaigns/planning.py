@@ -25,8 +25,9 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import (BigInteger, Boolean, String, and_, case, cast, exists, func, insert,
-                        literal, not_, null, or_, select, true, union_all, update)
+from sqlalchemy import (BigInteger, Boolean, String, and_, case, cast, func, literal, not_, null,
+                        or_, select, true, union_all, update)
+from sqlalchemy.dialects import postgresql, sqlite
 
 from crmkit.plugin import ValidationError, consents, customer_condition, customers, messages
 
@@ -66,11 +67,14 @@ def audience(crm, definition: dict[str, Any], as_of: dt.datetime):
                            customer_condition(definition["if"]))
 
 
-def cap_counts(config: dict[str, Any], channel: str, campaign_id: int, now: dt.datetime):
-    """Messages per customer counted against the channel's frequency cap (None: no cap)."""
+def capped(config: dict[str, Any], channel: str, campaign_id: int, now: dt.datetime):
+    """SELECT of the customers at the channel's frequency cap (None: the channel has no cap):
+    messages queued or sent on it in the window plus recipients other campaigns planned on it.
+    Used as ``id IN (…)``, which both databases evaluate once (a hashed subplan, an ephemeral
+    index) rather than once per customer."""
     cap = config["frequency_caps"].get(channel)
     if cap is None:
-        return None, None
+        return None
     m = messages.c
     sent = select(m.customer_id.label("customer_id")).where(
         m.channel == channel, m.customer_id.is_not(None),
@@ -81,9 +85,8 @@ def cap_counts(config: dict[str, Any], channel: str, campaign_id: int, now: dt.d
                .where(campaigns.c.channel == channel, recipients.c.status == "planned",
                       recipients.c.campaign_id != campaign_id))
     counted = union_all(sent, planned).subquery("counted")
-    per_customer = (select(counted.c.customer_id, func.count().label("n"))
-                    .group_by(counted.c.customer_id).subquery("capped"))
-    return per_customer, cap["messages"]
+    return (select(counted.c.customer_id).group_by(counted.c.customer_id)
+            .having(func.count() >= cap["messages"]))
 
 
 def plan_query(crm, campaign: dict[str, Any], config: dict[str, Any], now: dt.datetime):
@@ -102,25 +105,31 @@ def plan_query(crm, campaign: dict[str, Any], config: dict[str, Any], now: dt.da
               (not_(consent.c.granted), literal("consent withdrawn", String)),
               (and_(c.preferred_channel.is_not(None), c.preferred_channel != channel),
                literal("prefers ", String) + c.preferred_channel)]
-    per_customer, cap = cap_counts(config, channel, campaign["id"], now)
-    if per_customer is not None:
-        source = source.outerjoin(per_customer, per_customer.c.customer_id == c.id)
-        rules.append((func.coalesce(per_customer.c.n, 0) >= cap,
-                      literal("frequency cap", String)))
+    at_cap = capped(config, channel, campaign["id"], now)
+    if at_cap is not None:
+        rules.append((c.id.in_(at_cap), literal("frequency cap", String)))
     seed = campaign["seed"]
-    already = exists().where(recipients.c.campaign_id == campaign["id"],
-                             recipients.c.customer_id == c.id)
     decided = (select(c.id.label("customer_id"), case(*rules, else_=null()).label("reason"),
                       draw(c.id, seed, HOLDOUT_SALT).label("holdout_draw"),
                       draw(c.id, seed, VARIANT_SALT).label("variant_draw"))
-               .select_from(source).where(in_audience, not_(already))).subquery("decided")
+               .select_from(source).where(in_audience)).subquery("decided")
     held = and_(decided.c.reason.is_(None),
                 decided.c.holdout_draw < threshold(campaign["holdout"]))
     status = case((decided.c.reason.is_not(None), "skipped"), (held, "held_out"),
                   else_="planned")
     return select(literal(campaign["id"]), decided.c.customer_id,
                   _variant(crm, campaign, decided), cast(held, Boolean), status,
-                  decided.c.reason, literal(now, recipients.c.planned_at.type))
+                  decided.c.reason, literal(now, recipients.c.planned_at.type)
+                  ).where(true())  # SQLite: a WHERE before ON CONFLICT keeps the parse unambiguous
+
+
+def plan_statement(conn, select_rows):
+    """INSERT the planned rows, skipping customers the campaign already has a row for (the
+    unique (campaign_id, customer_id) index decides: no anti-join reading the table being
+    written, which PostgreSQL may plan as a scan per row)."""
+    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+    return (dialect.insert(recipients).from_select(PLANNED, select_rows)
+            .on_conflict_do_nothing(index_elements=["campaign_id", "customer_id"]))
 
 
 PLANNED = ["campaign_id", "customer_id", "variant", "holdout", "status", "reason", "planned_at"]
@@ -167,8 +176,7 @@ def run(crm, name: str) -> dict[str, Any]:
         check_runnable(crm, tx.conn, campaign)
         rows = select(func.count()).where(recipients.c.campaign_id == campaign["id"])
         before = tx.conn.execute(rows).scalar_one()
-        tx.conn.execute(insert(recipients).from_select(
-            PLANNED, plan_query(crm, campaign, config, tx.now())))
+        tx.conn.execute(plan_statement(tx.conn, plan_query(crm, campaign, config, tx.now())))
         added = tx.conn.execute(rows).scalar_one() - before
         tx.conn.execute(update(campaigns).where(campaigns.c.id == campaign["id"])
                         .values(status="running"))
