@@ -46,11 +46,7 @@ class CRM:
         self.actor = actor
         self.command: str = "api"
         self._local = threading.local()
-        self.installed = plugins.discover()
-        for name, module in (extra_plugins or {}).items():
-            self.installed[name] = plugins.InstalledPlugin(
-                name, f"{module.__name__}", "local", module=module
-            )
+        self.installed = plugins.discover(extra_plugins)
         self.pm = plugins.new_manager()
         self._state: dict[str, dict[str, Any]] = {}
         self._state_key: Any = None

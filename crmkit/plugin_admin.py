@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import attrs
 from sqlalchemy import select
 from sqlalchemy.dialects import postgresql, sqlite
 
@@ -17,25 +16,8 @@ from . import __version__, plugins, tables
 from .auth import check_roles
 from .config import CORE_SCHEMA, check_schema, validate
 from .errors import PluginError
+from .plugins import PluginStatus
 from .versions import satisfies
-
-
-@attrs.frozen
-class PluginStatus:
-    """One row of ``crmkit plugins list``.
-
-    ``status`` is ``enabled``, ``disabled``, ``broken``, ``not installed`` (a
-    plugin the database records but that is not installed) or, without a
-    crmkit database, ``installed`` (``enabled`` is then None: unknown).
-    """
-
-    name: str
-    version: str
-    enabled: bool | None
-    requires: tuple[str, ...]
-    status: str
-    description: str
-    error: str | None = None
 
 
 class PluginAdmin:
@@ -55,35 +37,14 @@ class PluginAdmin:
         plugins that changed since the last one.
         """
         crm = self.crm
-        known = crm.has_schema()
-        recorded: dict[str, dict[str, Any]] = {}
-        if known:
+        recorded = None
+        if crm.has_schema():
             with crm.read() as conn:
                 recorded = {r.name: {"enabled": r.enabled, "version": r.version}
                             for r in conn.execute(select(tables.plugin_state.c.name,
                                                          tables.plugin_state.c.enabled,
                                                          tables.plugin_state.c.version))}
-        facts = plugins.listing_facts(crm.installed)
-        result = []
-        for name in sorted(set(crm.installed) | set(recorded)):
-            state = recorded.get(name, {})
-            enabled = state.get("enabled", False) if known else None
-            if name not in crm.installed:
-                result.append(PluginStatus(
-                    name, state["version"], enabled, (), "not installed",
-                    f"enabled but not installed: install it or `crmkit plugins disable {name}`"
-                    if enabled else "not installed; its data and configuration are kept"))
-                continue
-            fact = facts[name]
-            if fact.error is not None:
-                status = "broken"
-            elif not known:
-                status = "installed"
-            else:
-                status = "enabled" if enabled else "disabled"
-            result.append(PluginStatus(name, crm.installed[name].version, enabled, fact.requires,
-                                       status, fact.description, fact.error))
-        return result
+        return plugins.statuses(crm.installed, recorded)
 
     def payload_keys(self) -> frozenset[str]:
         """The payload keys installed plugins declare not personal (``PluginInfo.payload_keys``).

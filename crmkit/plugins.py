@@ -22,10 +22,8 @@ from typing import TYPE_CHECKING, Any, Iterable
 
 import attrs
 import pluggy
-from sqlalchemy import event
 
 from . import hookspecs, parts
-from .db import concurrency_abort
 from .errors import CRMError, PluginError
 from .markers import PROJECT
 from .models import PluginInfo
@@ -61,13 +59,16 @@ class InstalledPlugin:
         return self.error is not None
 
 
-def discover() -> dict[str, InstalledPlugin]:
-    """Find every plugin of the entry-point group without importing it."""
+def discover(local: dict[str, ModuleType] | None = None) -> dict[str, InstalledPlugin]:
+    """Find every plugin of the entry-point group without importing it; ``local`` adds
+    already imported plugin modules by name (``--plugin``), replacing an installed one."""
     from .entrypoints import entry_points
 
     found: dict[str, InstalledPlugin] = {}
     for ep in entry_points(ENTRY_POINT_GROUP):
         found.setdefault(ep.name, InstalledPlugin(ep.name, ep.value, ep.version))
+    for name, module in (local or {}).items():
+        found[name] = InstalledPlugin(name, module.__name__, "local", module=module)
     return found
 
 
@@ -181,6 +182,56 @@ def listing_facts(installed: dict[str, InstalledPlugin]) -> dict[str, ListingFac
     if changed:
         _write_atomically(path, json.dumps(entries, indent=1, sort_keys=True))
     return facts
+
+
+@attrs.frozen
+class PluginStatus:
+    """One row of ``crmkit plugins list``.
+
+    ``status`` is ``enabled``, ``disabled``, ``broken``, ``not installed`` (a
+    plugin the database records but that is not installed) or, without a
+    crmkit database, ``installed`` (``enabled`` is then None: unknown).
+    """
+
+    name: str
+    version: str
+    enabled: bool | None
+    requires: tuple[str, ...]
+    status: str
+    description: str
+    error: str | None = None
+
+
+def statuses(installed: dict[str, InstalledPlugin],
+             recorded: dict[str, dict[str, Any]] | None) -> list[PluginStatus]:
+    """Every installed plugin and every one the database records, by name.
+
+    ``recorded`` maps the plugin names of the database's plugin state to their
+    ``enabled`` and ``version``; None when there is no crmkit database.
+    """
+    known = recorded is not None
+    recorded = recorded or {}
+    facts = listing_facts(installed)
+    result = []
+    for name in sorted(set(installed) | set(recorded)):
+        state = recorded.get(name, {})
+        enabled = state.get("enabled", False) if known else None
+        if name not in installed:
+            result.append(PluginStatus(
+                name, state["version"], enabled, (), "not installed",
+                f"enabled but not installed: install it or `crmkit plugins disable {name}`"
+                if enabled else "not installed; its data and configuration are kept"))
+            continue
+        fact = facts[name]
+        if fact.error is not None:
+            status = "broken"
+        elif not known:
+            status = "installed"
+        else:
+            status = "enabled" if enabled else "disabled"
+        result.append(PluginStatus(name, installed[name].version, enabled, fact.requires,
+                                   status, fact.description, fact.error))
+    return result
 
 
 def _write_atomically(path: Path, text: str) -> None:
@@ -449,6 +500,8 @@ def guard_transactions(engine) -> None:
     The transaction belongs to the command: a hook that ended it would commit half a
     batch.  Savepoints (``ctx.conn.begin_nested()``) stay allowed.
     """
+    from sqlalchemy import event
+
     def refuse(conn, *_args) -> None:
         running = conn.info.get(RUNNING_HOOK)
         if running is not None:
@@ -501,6 +554,8 @@ def call_impl(plugin, hook, function, argnames, tx, kwargs):
     except CRMError:
         raise
     except Exception as exc:
+        from .db import concurrency_abort
+
         if concurrency_abort(exc) is not None:  # a concurrent transaction's doing, not the plugin's
             raise
         raise PluginError(
@@ -530,5 +585,5 @@ __all__ = [
     "ENTRY_POINT_GROUP", "InstalledPlugin", "discover", "load", "new_manager", "register",
     "dependency_order", "HookCaller", "call_impl", "adapt", "implementations", "hook_object",
     "PluginHooks", "TRACE_HOOKS", "RESULTS", "RUNNING_HOOK", "guard_transactions",
-    "CACHE_DIR_ENV", "ListingFacts", "cache_dir", "listing_facts",
+    "CACHE_DIR_ENV", "ListingFacts", "cache_dir", "listing_facts", "PluginStatus", "statuses",
 ]

@@ -19,6 +19,26 @@ def test_help_does_not_import_heavy_modules():
     assert "plugins" in out.stdout and "demo" in out.stdout
 
 
+def test_plugins_list_on_a_sqlite_file_imports_no_sqlalchemy_and_lists_as_the_api(tmp_path):
+    from crmkit import CRM
+
+    url = f"sqlite:///{tmp_path / 'crm.db'}"
+    with CRM.open(url, create=True) as crm:
+        crm.plugins.enable("analytical")
+        listed = [[p.name, p.version, p.enabled, ",".join(p.requires), p.status,
+                   p.error or p.description] for p in crm.plugins.list()]
+    code = ("import json, sys; from crmkit.cli import main\n"
+            f"main(['--db', {url!r}, 'plugins', 'list', '--format', 'json'])\n"
+            "print('HEAVY', [m for m in ('sqlalchemy', 'alembic') if m in sys.modules])")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True).stdout
+    text, _, heavy = out.rpartition("HEAVY ")
+    assert heavy.strip() == "[]"
+    assert [list(row.values()) for row in json.loads(text)] == listed
+    assert {"analytical": "enabled", "loyalty": "disabled"}.items() <= {
+        row["name"]: row["status"] for row in json.loads(text)}.items()
+
+
 def test_init_customers_and_interactions(run_cli):
     assert run_cli("customers", "list")[0] != 0  # no schema yet
     code, out, err = run_cli("customers", "list")

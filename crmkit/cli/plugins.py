@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import click
 
 from .common import (edited_config, format_option, load_json_file, output, output_document,
@@ -29,22 +31,58 @@ def list_(state, fmt: str) -> None:
     Example:
       crmkit plugins list --format json
     """
-    from ..app import CRM
+    listed = _listed_from_sqlite_file(state)
+    if listed is None:
+        from ..app import CRM
 
-    crm = CRM(state.db_url, actor=state.actor, extra_plugins=state.extra_plugins())
-    try:
-        rows = [
-            {"name": p.name, "version": p.version, "enabled": p.enabled,
+        crm = CRM(state.db_url, actor=state.actor, extra_plugins=state.extra_plugins())
+        try:
+            listed = crm.plugins.list()
+        finally:
+            crm.close()
+    rows = [{"name": p.name, "version": p.version, "enabled": p.enabled,
              "requires": ",".join(p.requires), "status": p.status,
-             "description": p.error if p.error else p.description}
-            for p in crm.plugins.list()
-        ]
-    finally:
-        crm.close()
+             "description": p.error if p.error else p.description} for p in listed]
     if any(row["enabled"] is None for row in rows):
         click.echo("note: no crmkit database at the --db URL: enabled or not is unknown "
                    "(`crmkit init` creates one)", err=True)
     output(rows, ["name", "version", "enabled", "requires", "status", "description"], fmt)
+
+
+_SQLITE_FILE_URL = re.compile(r"sqlite:///([^?%]+)")
+"""A ``sqlite:///PATH`` URL with a plain file path (no query, no escapes)."""
+
+
+def _listed_from_sqlite_file(state):
+    """``crm.plugins.list()`` for a plain SQLite file URL, read with the standard library's
+    sqlite3 instead of SQLAlchemy (whose import alone takes most of the listing's time);
+    None for any other URL or when sqlite3 fails, and the listing then goes through the
+    CRM (which gives its usual answer or error).  Reads what PluginAdmin.list reads: the
+    core's migration table and ``plugin_state``; creates no missing file."""
+    import sqlite3
+    from pathlib import Path
+
+    from ..plugins import discover, statuses
+
+    match = _SQLITE_FILE_URL.fullmatch(state.db_url)
+    if match is None or match.group(1) == ":memory:":
+        return None
+    recorded = None
+    if Path(match.group(1)).exists():
+        try:
+            conn = sqlite3.connect(match.group(1))
+            try:
+                if conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' "
+                                "AND name = 'alembic_version'").fetchone() and \
+                        conn.execute("SELECT 1 FROM alembic_version").fetchone():
+                    recorded = {name: {"enabled": bool(enabled), "version": version}
+                                for name, enabled, version in conn.execute(
+                                    "SELECT name, enabled, version FROM plugin_state")}
+            finally:
+                conn.close()
+        except sqlite3.Error:
+            return None
+    return statuses(discover(state.extra_plugins()), recorded)
 
 
 @plugins.command()

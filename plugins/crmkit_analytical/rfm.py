@@ -79,8 +79,10 @@ def scored_query(config: dict[str, Any], as_of: dt.datetime, values=None):
     recency = (literal(day_of(as_of)) - per.c.last_day)
     n = func.count().over()
 
-    def score(worst_first, best_first):
-        return case((func.rank().over(order_by=best_first) == 1, bins),
+    def score(worst_first, best):
+        # "ranked first from the best end" is "equal to the best value": an aggregate over
+        # the whole window, without the sort a second RANK() would cost
+        return case((worst_first.element == best.over(), bins),
                     else_=(func.rank().over(order_by=worst_first) - 1) * bins // n + 1)
 
     return select(per.c.customer_id,
@@ -88,9 +90,9 @@ def scored_query(config: dict[str, Any], as_of: dt.datetime, values=None):
                   per.c.frequency,
                   per.c.net,
                   monetary.label("monetary_units"),
-                  score(recency.desc(), recency.asc()).label("r"),
-                  score(per.c.frequency.asc(), per.c.frequency.desc()).label("f"),
-                  score(monetary.asc(), monetary.desc()).label("m"))
+                  score(recency.desc(), func.min(recency)).label("r"),
+                  score(per.c.frequency.asc(), func.max(per.c.frequency)).label("f"),
+                  score(monetary.asc(), func.max(monetary)).label("m"))
 
 
 def segment_case(config: dict[str, Any], scored):
