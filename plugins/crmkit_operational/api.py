@@ -16,7 +16,7 @@ from sqlalchemy import select
 from crmkit.plugin import NotFound, Transaction, ValidationError, customers
 
 from . import (assignment, automation, cases, cycle, forecast, funnel, pipeline, reactions,
-               rows, scoring)
+               rows, scoring, sources)
 from . import tasks as task_service
 from .tables import leads, outbox
 
@@ -183,6 +183,13 @@ class OperationalAPI:
             raise ValidationError(f"by: {by!r} is not one of owner (or nothing: overall)")
         rows = self.sales_cycles(as_of, since)
         return cycle.summary(rows, by) if rows else []
+
+    def lead_sources(self, as_of: dt.datetime | None = None, since: dt.datetime | None = None
+                     ) -> list[dict[str, Any]]:
+        """Leads, conversions and won revenue (per currency) by lead source, for the leads
+        created in ``(since, as_of]``."""
+        with self.crm.read() as conn:
+            return sources.attribution(conn, self._as_of(as_of), since)
 
     def forecast_accuracy(self, as_of: dt.datetime | None = None, months: int = 12
                           ) -> dict[str, list[dict[str, Any]]]:

@@ -85,6 +85,31 @@ def sales_cycle(state, by, since, each, as_of, fmt) -> None:
         *[f"days_{label}" for _, label in BUCKETS]], fmt)
 
 
+@group.command(name="sources")
+@click.option("--since", default=None, metavar="DATE", help="Only leads created after it.")
+@as_of_option
+@format_option
+@pass_state
+def lead_sources(state, since, as_of, fmt) -> None:
+    """Lead-source attribution: leads, conversions, revenue.
+
+    Per lead source: the leads created, how many of their customers won an opportunity, the
+    conversion, the opportunities won and their amounts per currency.
+
+    \b
+    Example:
+      crmkit operational sources --since 2026-01-01 --format csv
+    """
+    with state.open() as crm:
+        rows = _api(crm).lead_sources(resolve_as_of(crm, as_of), _when(since, "--since"))
+    if fmt == "json":
+        output_document(rows, fmt)
+        return
+    output([dict(r, revenue="; ".join(f"{amount:.2f} {currency}"
+                                      for currency, amount in r["revenue"].items()))
+            for r in rows], ["source", "leads", "converted", "conversion", "won", "revenue"], fmt)
+
+
 @group.command(name="forecast-accuracy")
 @click.option("--months", type=click.IntRange(1, 120), default=12, show_default=True,
               help="How many whole months before --as-of.")

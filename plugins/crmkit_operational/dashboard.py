@@ -1,5 +1,5 @@
 """operational's panels on the web app's dashboards: the funnel (stage counts, conversion),
-the sales-cycle length and the forecast accuracy."""
+the sales-cycle length, lead sources and the forecast accuracy."""
 
 from __future__ import annotations
 
@@ -13,7 +13,19 @@ FORECAST_MONTHS = 6
 def panels(crm, principal, as_of) -> list[Panel]:
     """Every operational panel at ``as_of``."""
     api = crm.plugin("operational")
-    return [funnel(api, as_of), sales_cycle(api, as_of), forecast_accuracy(api, as_of)]
+    return [funnel(api, as_of), sales_cycle(api, as_of), lead_sources(api, as_of),
+            forecast_accuracy(api, as_of)]
+
+
+def lead_sources(api, as_of) -> Panel:
+    """Leads and conversions per lead source, with the revenue won."""
+    rows = [(r["source"], r["leads"], r["converted"], r["conversion"],
+             "; ".join(f"{amount:.2f} {currency}" for currency, amount in r["revenue"].items()))
+            for r in api.lead_sources(as_of)]
+    return Panel(name="operational.lead-sources", title="Lead sources",
+                 columns=("Source", "Leads", "Converted", "Conversion (%)", "Revenue won"),
+                 rows=rows, chart="bar", x=0, y=(1, 2),
+                 note="Converted: leads whose customer won an opportunity.")
 
 
 def sales_cycle(api, as_of) -> Panel:

@@ -15,8 +15,9 @@ PANELS = ["analytical.kpis", "analytical.cohort-retention", "analytical.rfm-grid
           "analytical.pareto", "analytical.satisfaction", "analytical.sales-growth",
           "analytical.relationship-phases", "analytical.engagement",
           "analytical.relationship-quality", "analytical.perceived-value",
-          "analytical.customer-equity", "loyalty.liability",
-          "operational.funnel", "operational.sales-cycle", "operational.forecast-accuracy"]
+          "analytical.customer-equity", "campaigns.results", "loyalty.liability",
+          "operational.funnel", "operational.sales-cycle", "operational.lead-sources",
+          "operational.forecast-accuracy"]
 """The built-in plugins' panels, in plugin order."""
 
 

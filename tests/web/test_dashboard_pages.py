@@ -174,7 +174,8 @@ ORDER = ["analytical.kpis", "analytical.cohort-retention", "analytical.rfm-grid"
          "analytical.relationship-phases", "analytical.engagement",
          "analytical.relationship-quality", "analytical.perceived-value",
          "analytical.customer-equity", "loyalty.liability",
-         "operational.funnel", "operational.sales-cycle", "operational.forecast-accuracy"]
+         "operational.funnel", "operational.sales-cycle", "operational.lead-sources",
+         "operational.forecast-accuracy"]
 """The panels in plugin order (analytical, loyalty, operational), each plugin's in its order."""
 
 
@@ -244,7 +245,8 @@ def test_a_member_without_analytical_read_sees_no_analytical_panel_nor_its_csv(s
     client = sign_in(site, "sam")
     page = client.get("/dashboards").text
     assert list(sections(page)) == ["loyalty.liability", "operational.funnel",
-                                    "operational.sales-cycle", "operational.forecast-accuracy"]
+                                    "operational.sales-cycle", "operational.lead-sources",
+                                    "operational.forecast-accuracy"]
     assert 'data-plugin="analytical"' not in page and 'data-plugin="paneltest"' not in page
     refused = client.get("/dashboards/analytical.rfm-grid.csv")
     assert refused.status_code == 403 and "analytical.read" in refused.text

@@ -83,6 +83,10 @@ def test_cli_cycle_and_forecast_accuracy(funnel, run_cli):
     code, out, _ = run_cli("operational", "forecast-accuracy", "--months", "2", "--as-of",
                            "2025-03-01", "--format", "json")
     assert code == 0 and '"mape": 95.0' in out and '"bias": 26.67' in out
+    code, out, _ = run_cli("operational", "sources", "--format", "csv")
+    # only C1 came in as a lead (C2 and C3 were customers already): won O1, 1000 USD
+    assert code == 0 and out.splitlines() == [
+        "source,leads,converted,conversion,won,revenue", "(none),1,1,100.0,1,1000.00 USD"]
 
 
 def test_median_sales_cycle_is_a_smart_kpi(crm, funnel):
@@ -110,3 +114,52 @@ def test_dashboard_panels_of_the_sales_cycle_and_forecast_accuracy(funnel):
     assert accuracy.rows[-2:] == (("2025-01 USD", Decimal(0), Decimal(500), 100.0),
                                   ("2025-02 USD", Decimal(1900), Decimal(1000), 90.0))
     assert accuracy.note == "USD: MAPE 95.0 %, bias 26.67 %"
+    sources = dashboard.lead_sources(funnel, dt.datetime(2025, 3, 1, tzinfo=UTC))
+    assert sources.rows == (("(none)", 1, 1, 100.0, "1000.00 USD"),)
+
+
+def web_source_plugin():
+    """A plugin naming the source of the leads of customers whose external id starts "W"."""
+    import types
+
+    import crmkit
+    from crmkit import hookimpl
+    from crmkit.plugin import customers
+    from sqlalchemy import select
+
+    module = types.ModuleType("websource")
+    module.PLUGIN = crmkit.PluginInfo(name="websource", description="leads from the web form")
+
+    def crmkit_lead_sources(ctx, customer_ids):
+        rows = ctx.conn.execute(select(customers.c.id, customers.c.external_id)
+                                .where(customers.c.id.in_(customer_ids)))
+        return {cid: "web form" for cid, ref in rows if ref.startswith("W")}
+
+    module.crmkit_lead_sources = hookimpl(crmkit_lead_sources)
+    return module
+
+
+def test_lead_source_attribution_by_hand(crm_url, clock):
+    import crmkit
+
+    with crmkit.CRM.open(crm_url, clock=clock, create=True,
+                         extra_plugins={"websource": web_source_plugin()}) as crm:
+        crm.plugins.enable("websource")
+        crm.plugins.enable("operational", MANUAL)
+        api = crm.plugin("operational")
+        for ref in ("W1", "W2", "N1", "N2"):
+            crm.customers.add(ref)  # each enters the funnel as a lead
+        clock.advance(days=1)
+        won = [api.create_opportunity("W1", "A", "1000"), api.create_opportunity("N2", "B", "200"),
+               api.create_opportunity("N2", "C", "50", currency="EUR")]
+        api.create_opportunity("W2", "D", "300")  # still open
+        for opportunity in won:
+            api.move_opportunity(opportunity, "won")
+        got = api.lead_sources()
+    # web form: W1 and W2, W1 converted (1000 USD); no source: N1 and N2, N2 converted with
+    # two wins (200 USD, 50 EUR)
+    assert got == [
+        {"source": "(none)", "leads": 2, "converted": 1, "conversion": 50.0, "won": 2,
+         "revenue": {"EUR": Decimal("50"), "USD": Decimal("200")}},
+        {"source": "web form", "leads": 2, "converted": 1, "conversion": 50.0, "won": 1,
+         "revenue": {"USD": Decimal("1000")}}]
