@@ -10,6 +10,8 @@ import datetime as dt
 from decimal import Decimal
 from typing import Any, Iterable
 
+from crmkit.plugin import ValidationError
+
 from . import definition, planning
 from .definition import Variant
 
@@ -75,6 +77,19 @@ class CampaignsAPI:
         with self.crm.read() as conn:
             return report(conn, self.config, self.crm.core_config["default_currency"], name,
                           moment)
+
+    def returns(self, since: dt.datetime, as_of: dt.datetime | None = None) -> dict[str, Any]:
+        """CRM ROI and customer acquisition cost of the campaigns created in ``(since,
+        as_of]``, with every input: revenue, campaign and CRM costs, new customers."""
+        from .returns import returns
+
+        moment = self.crm.clock.now() if as_of is None else as_of
+        if since >= moment:
+            raise ValidationError(f"since: {since.isoformat()} is not before as_of "
+                                  f"{moment.isoformat()}")
+        with self.crm.read() as conn:
+            return returns(conn, self.config, self.crm.core_config["default_currency"], since,
+                           moment)
 
     def set_offer(self, name: str, kind: str, value, currency: str | None = None,
                   valid_days: int | None = None, expires_at=None, shared_code: str | None = None,

@@ -209,6 +209,29 @@ def pause(state, name, fmt) -> None:
 
 
 @group.command()
+@click.option("--since", required=True, metavar="DATE",
+              help="The period starts after this date (its campaigns were created in it).")
+@as_of_option
+@format_option
+@pass_state
+def returns(state, since, as_of, fmt) -> None:
+    """CRM ROI and customer acquisition cost of a period.
+
+    Revenue attributed to the period's campaigns against their costs and the CRM's
+    running cost (config costs), and acquisition cost per new customer, inputs shown.
+
+    \b
+    Example:
+      crmkit campaigns returns --since 2026-01-01 --as-of 2026-07-01 --format json
+    """
+    with state.open() as crm:
+        result = crm.plugin("campaigns").returns(parse_timestamp(since, "--since"),
+                                                 resolve_as_of(crm, as_of))
+    output_document(dict(result, campaigns=", ".join(result["campaigns"]))
+                    if fmt != "json" else result, fmt)
+
+
+@group.command()
 @click.argument("name")
 @click.option("--plot", "plot", default=None, metavar="FILE",
               help="Also draw the funnel per variant into FILE (.png or .svg; needs "

@@ -12,7 +12,7 @@ import pytest
 from results_support import Campaigns, at
 
 from crmkit.devtools.testing import api_client
-from crmkit.errors import NotFound
+from crmkit.errors import NotFound, ValidationError
 from crmkit_campaigns.report import newcombe, wilson
 
 
@@ -223,3 +223,27 @@ def test_report_and_coupons_routes(crm, shop):
         assert [v["variant"] for v in document["variants"]] == ["A", "B"]
         assert client.get("/api/v1/campaigns/campaigns/nope/report").status_code == 404
         assert client.get("/api/v1/campaigns/campaigns/spring/coupons").json() == []
+
+
+def test_crm_roi_and_acquisition_cost_of_a_period_by_hand(crm, shop, run_cli, cli_on_test_clock):
+    spring(shop)
+    # 10 a day of running the CRM, 2 a day of acquisition outside campaigns
+    crm.plugins.configure("campaigns", {"costs": {"crm_per_month": 304.375,
+                                                  "acquisition_per_month": 60.875}})
+    since = at(31, month=12, year=2024)
+    got = crm.plugin("campaigns").returns(since, at(31))
+    # 31 days = 31 / 30.4375 months; CRM cost 10 x 31 = 310; cost 104.50 (spring) + 310 =
+    # 414.50; ROI (180 - 414.50) / 414.50 = -0.5657 -> -0.57.  Acquisition 104.50 + 2 x 31
+    # = 166.50 over the 5 first-time buyers of January (A1, B1, A2, H1, A3): 33.30
+    assert {k: got[k] for k in ("campaigns", "months", "revenue", "campaign_cost", "crm_cost",
+                                "cost", "roi", "acquisition_cost", "new_customers", "cac")} == {
+        "campaigns": ["spring"], "months": 1.02, "revenue": Decimal("180.00"),
+        "campaign_cost": Decimal("104.50"), "crm_cost": Decimal("310.00"),
+        "cost": Decimal("414.50"), "roi": Decimal("-0.57"),
+        "acquisition_cost": Decimal("166.50"), "new_customers": 5, "cac": Decimal("33.30")}
+    assert crm.plugin("campaigns").returns(at(2), at(31))["campaigns"] == []  # made on 1 Jan
+    with pytest.raises(ValidationError, match="since: .* is not before as_of"):
+        crm.plugin("campaigns").returns(at(31), at(31))
+    code, out, _ = run_cli("campaigns", "returns", "--since", "2024-12-31", "--as-of",
+                           "2025-01-31", "--format", "json")
+    assert code == 0 and json.loads(out)["cac"] == "33.30"
