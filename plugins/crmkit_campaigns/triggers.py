@@ -15,11 +15,11 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import exists, func, insert, select, update
+from sqlalchemy import exists, func, select, update
 
 from crmkit.plugin import days_between, interactions
 
-from .planning import PLANNED, plan_query
+from .planning import plan_query, plan_statement
 from .tables import campaigns, recipients
 
 ACTIVE = ("draft", "scheduled", "running", "done")
@@ -58,8 +58,8 @@ def sweep(ctx) -> int:
         due = triggered(trigger, campaign["created_at"], ctx.now())
         count = select(func.count()).where(recipients.c.campaign_id == campaign["id"])
         before = ctx.conn.execute(count).scalar_one()
-        ctx.conn.execute(insert(recipients).from_select(
-            PLANNED, query.where(query.selected_columns.customer_id.in_(due))))
+        ctx.conn.execute(plan_statement(
+            ctx.conn, query.where(query.selected_columns.customer_id.in_(due))))
         added = ctx.conn.execute(count).scalar_one() - before
         if added and campaign["status"] != "running":
             ctx.conn.execute(update(campaigns).where(campaigns.c.id == campaign["id"])
