@@ -20,6 +20,8 @@ package:
   ``permission_allowed(principal, permission, resource)`` → ``crmkit_routes``,
   ``crmkit_permissions``, ``crmkit_permission_allowed``;
 * ``card``: ``card(crm, principal, customer)`` in ``card.py`` → ``crmkit_customer_card``;
+* ``locale``: the ``locale/`` folder of gettext catalogues (``locale/<lang>/LC_MESSAGES/
+  messages.po``) → ``crmkit_locale_dir``;
 * ``demo``: ``run`` and, when defined, ``refresh`` and ``history`` in ``demo.py`` →
   ``crmkit_demo``, ``crmkit_demo_refresh``, ``crmkit_demo_interactions`` (``history`` takes
   that hook's arguments but ``customer``).
@@ -40,7 +42,7 @@ from .markers import hookimpl
 from .models import PluginInfo
 
 PARTS = ("cli", "config", "settings", "migrations", "tables", "dataservices", "demo", "routes",
-         "card")
+         "card", "locale")
 """The parts a plugin may declare in ``PluginInfo.parts`` (the API is ``PluginInfo.api``)."""
 
 
@@ -91,6 +93,10 @@ def declared_hooks(module: ModuleType, info: PluginInfo) -> dict[str, Callable]:
         def crmkit_customer_card(crm, principal, customer):
             return part("card").card(crm, principal, customer)
         found["crmkit_customer_card"] = crmkit_customer_card
+    if "locale" in info.parts:
+        def crmkit_locale_dir():
+            return folder / "locale"
+        found["crmkit_locale_dir"] = crmkit_locale_dir
     return {hook: hookimpl(function) for hook, function in found.items()}
 
 

@@ -130,6 +130,11 @@ _LAZY: dict[str, tuple[str, str]] = {
     "record_id": ("crmkit.web.schemas", "record_id"),
     # Web app cards (the crmkit_customer_card hook).
     "Card": ("crmkit.web.cards", "Card"),
+    # Translation into the current web request's language (the plugin part "locale").
+    "gettext": ("crmkit.i18n", "gettext"),
+    "ngettext": ("crmkit.i18n", "ngettext"),
+    "current_locale": ("crmkit.i18n", "current_locale"),
+    "translating": ("crmkit.i18n", "translating"),
     # Command-line helpers.
     "State": ("crmkit.cli.common", "State"),
     "pass_state": ("crmkit.cli.common", "pass_state"),
@@ -167,6 +172,7 @@ if TYPE_CHECKING:  # pragma: no cover
                      month_number)
     from .line_items import (LineItem, amount_units, line_item_problems, line_total_units,
                              times_units)
+    from .i18n import current_locale, gettext, ngettext, translating
     from .errors import (ConfigError, ConflictError, ConsentError, CRMError, DatabaseError,
                          NotFound, PermissionDenied, PluginError, PreconditionFailed,
                          Unauthenticated, ValidationError)

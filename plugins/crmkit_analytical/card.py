@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from crmkit.plugin import Card
+from crmkit.plugin import Card, gettext as _, ngettext
 
 CENT = Decimal("0.01")
 
@@ -17,12 +17,14 @@ def card(crm, principal, customer) -> Card:
     rows: list[tuple[str, str]] = []
     score = next((s for s in api.rfm() if s.customer_id == customer_id), None)
     if score is None:
-        rows.append(("RFM", "no purchase yet"))
+        rows.append((_("RFM"), _("no purchase yet")))
     else:
-        rows.append(("RFM segment", score.segment))
-        rows.append(("RFM scores", f"R{score.r} F{score.f} M{score.m}"))
-        rows.append(("Last purchase", f"{score.recency_days} days ago"))
-        rows.append(("Purchases", str(score.frequency)))
-        rows.append(("Spend", str(score.monetary.quantize(CENT))))
-    rows.append(("Lifecycle stage", api.lifecycle_stages().get(customer_id, "—")))
-    return Card("Analytics", rows)
+        rows.append((_("RFM segment"), score.segment))
+        rows.append((_("RFM scores"), f"R{score.r} F{score.f} M{score.m}"))
+        rows.append((_("Last purchase"), ngettext("{days} day ago", "{days} days ago",
+                                                  score.recency_days
+                                                  ).format(days=score.recency_days)))
+        rows.append((_("Purchases"), str(score.frequency)))
+        rows.append((_("Spend"), str(score.monetary.quantize(CENT))))
+    rows.append((_("Lifecycle stage"), api.lifecycle_stages().get(customer_id, "—")))
+    return Card(_("Analytics"), rows)
