@@ -11,6 +11,7 @@ import datetime as dt
 import re
 from pathlib import Path
 
+import jinja2
 import pytest
 
 from crmkit import CRM
@@ -19,6 +20,7 @@ from crmkit.errors import ValidationError
 from crmkit.i18n import (LOCALES, accepted, current_locale, gettext, negotiate, ngettext,
                          translating, translations)
 from crmkit.services.audit import AuditLog
+from crmkit.web.formatting import FILTERS
 from crmkit.web.pages import CSRF_REFUSED
 from test_web_pages import add_member, csrf, sign_in
 
@@ -66,6 +68,8 @@ def test_accept_language_zh_cn_shows_chinese_pages_cards_and_dates(shop):
     # The loyalty plugin's card, translated by its own catalogue (plugin part "locale").
     assert '<h2 id="card-loyalty">忠诚度</h2>' in page.text
     assert "<dt>会员等级</dt><dd>bronze</dd><dt>积分余额</dt><dd>12 积分</dd>" in page.text
+    # The timeline's instant, formatted for the locale in the CRM's time zone (UTC).
+    assert '<time datetime="2025-01-01T12:00:00+00:00">2025年1月1日 12:00</time>' in page.text
     missing = client.get("/customers/NOPE")
     assert missing.status_code == 404 and "<h1>未找到</h1>" in missing.text
 
@@ -73,6 +77,7 @@ def test_accept_language_zh_cn_shows_chinese_pages_cards_and_dates(shop):
     english = client.get("/customers/C1")
     assert '<html lang="en">' in english.text and '<h2 id="card-loyalty">Loyalty</h2>' in english.text
     assert "<dt>Tier</dt><dd>bronze</dd><dt>Balance</dt><dd>12 points</dd>" in english.text
+    assert '<time datetime="2025-01-01T12:00:00+00:00">Jan 1, 2025, 12:00\u202fPM</time>' in english.text
 
 
 def test_the_member_s_choice_beats_the_header_and_the_switcher_needs_csrf(shop):
@@ -149,6 +154,30 @@ def test_a_language_that_is_not_offered_is_refused_and_nothing_changes(crm):
         crm.staff.set_locale("bo", "zh-CN")
     assert crm.staff.get("bo").locale is None
     assert crm.staff.set_locale("bo", "zh-Hans").locale == "zh-Hans"
+
+
+FORMATS = ("{{ n|number }}|{{ n|number(2) }}|{{ 7|number }}|{{ m|money('EUR') }}|"
+           "{{ m|money('CNY') }}|{{ at|datetime }}|{{ at|date }}|{{ day|date }}|{{ none|number }}")
+
+
+@pytest.mark.parametrize("locale, zone, shown", [
+    ("en", "UTC", "1,234,567.891|1,234,567.89|7|€1,234.50|CN¥1,234.50|"
+                  "Mar 2, 2026, 10:05\u202fPM|Mar 2, 2026|Mar 2, 2026|"),
+    ("en", "Asia/Shanghai", "1,234,567.891|1,234,567.89|7|€1,234.50|CN¥1,234.50|"
+                            "Mar 3, 2026, 6:05\u202fAM|Mar 3, 2026|Mar 2, 2026|"),
+    ("zh-Hans", "Asia/Shanghai", "1,234,567.891|1,234,567.89|7|€1,234.50|¥1,234.50|"
+                                 "2026年3月3日 06:05|2026年3月3日|2026年3月2日|"),
+    (None, None, "1,234,567.891|1,234,567.89|7|€1,234.50|CN¥1,234.50|"
+                 "Mar 2, 2026, 10:05\u202fPM|Mar 2, 2026|Mar 2, 2026|"),
+])
+def test_numbers_money_and_instants_are_formatted_for_the_locale(locale, zone, shown):
+    environment = jinja2.Environment(undefined=jinja2.StrictUndefined)
+    environment.filters.update(FILTERS)
+    values = {"n": 1234567.891, "m": "1234.5", "at": "2026-03-02T22:05:00+00:00",
+              "day": "2026-03-02", "none": None}
+    if locale is not None:
+        values |= {"locale": locale, "timezone": zone}
+    assert environment.from_string(FORMATS).render(values) == shown
 
 
 def test_the_python_helpers_translate_into_the_current_language_only(crm):
