@@ -70,6 +70,7 @@ def update(folder: Path) -> list[Path]:
         else:
             catalogue = Catalog(locale=folder_name(tag), domain=DOMAIN, project="crmkit",
                                 fuzzy=False)
+        template.creation_date = catalogue.creation_date  # an update keeps the header
         catalogue.update(template, no_fuzzy_matching=True)
         catalogue.obsolete.clear()  # a text no longer used leaves the catalogue
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -147,7 +148,7 @@ def main(argv: Iterable[str] | None = None) -> int:
     return 1 if found else 0
 
 
+__all__ = ["CORE", "locale_root", "extract", "languages", "update", "problems", "main"]
+
 if __name__ == "__main__":
     sys.exit(main())
-
-__all__ = ["CORE", "locale_root", "extract", "languages", "update", "problems", "main"]

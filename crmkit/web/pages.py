@@ -53,6 +53,9 @@ def templates() -> jinja2.Environment:
                                      autoescape=True, undefined=jinja2.StrictUndefined,
                                      extensions=["jinja2.ext.i18n"])
     environment.install_gettext_callables(i18n.gettext, i18n.ngettext, newstyle=True)
+    # What Pages.render passes for each request, as it is outside one (English).
+    environment.globals.update(locale=i18n.DEFAULT_LOCALE, locales=i18n.LOCALES,
+                               chosen_locale=None, here="")
     environment.filters.update(FILTERS)
     return environment
 

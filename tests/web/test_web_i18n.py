@@ -274,3 +274,16 @@ def test_core_0007_adds_the_staff_locale_column_to_an_existing_database(crm_url,
     with CRM.open(crm_url, clock=clock, upgrade=True) as crm:
         assert crm.staff.get("bo").locale is None
         assert crm.staff.set_locale("bo", "zh-Hans").locale == "zh-Hans"
+
+
+def test_a_template_rendered_outside_a_request_is_english_and_inside_one_translated(crm):
+    from crmkit.web.pages import templates
+
+    page = templates().get_template("login.html")
+    values = {"root": "", "csrf": "t", "csrf_field": "csrf_token", "principal": None,
+              "next": None, "error": None, "username": ""}
+    english = page.render(values)
+    assert '<html lang="en">' in english and "<h1>Sign in</h1>" in english
+    with translating(crm, "zh-Hans"):
+        chinese = page.render(values, locale="zh-Hans")
+    assert '<html lang="zh-Hans">' in chinese and "<h1>登录</h1>" in chinese
