@@ -1,7 +1,8 @@
 """The staff web app: server-rendered pages (Jinja2, autoescaped) beside the JSON API.
 
-``/login`` and sign-out, ``/customers?q=`` (the API's own search handler) and the customer
-360 ``/customers/{external_id}`` (profile, consent, timeline, one card per enabled plugin).
+``/login`` and sign-out, ``/customers?q=`` (the API's own search handler), the customer
+360 ``/customers/{external_id}`` (profile, consent, timeline, one card per enabled plugin)
+and ``/settings/language`` (the member's language, :mod:`crmkit.i18n`).
 A signed session cookie (:mod:`crmkit.web.session`) names the staff member; every page
 checks the same permissions as the API (``crm.auth``) and masks personal data the same way;
 every POST must carry the session's CSRF token (403 and nothing changed otherwise).
@@ -68,7 +69,7 @@ def signed_in(handler: Callable) -> Callable:
         principal = await run_in_threadpool(self.member, request)
         if principal is None:
             root = request.scope.get("root_path", "")
-            wanted = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+            wanted = _here(request)
             if request.method != "GET":
                 return self.refused(request, 403, CSRF_REFUSED)
             return RedirectResponse(
@@ -116,8 +117,8 @@ class Pages:
 
         Besides ``values`` the templates get ``locale`` (the page's BCP 47 tag, also what
         the formatting filters use), ``timezone`` (the CRM's), ``locales`` (tag → name),
-        ``chosen_locale`` (the member's preference or None) and ``here`` (this page's
-        path, where the language switcher returns)."""
+        ``chosen_locale`` (the member's preference or None) and ``here`` (where the
+        language switcher returns: this page, when it was asked for with GET)."""
         current = self.session(request)
         fresh = session is not None and session != current
         session = session or current or sessions.new_session(None, self.crm.clock.now())
@@ -128,7 +129,7 @@ class Pages:
                 csrf_field=sessions.CSRF_FIELD, principal=principal, locale=language.tag,
                 timezone=self.crm.core_config["timezone"], locales=i18n.LOCALES,
                 chosen_locale=getattr(request.state, "chosen_locale", None),
-                here=request.url.path + (f"?{request.url.query}" if request.url.query else ""),
+                here=_here(request) if request.method == "GET" else "",
                 **values)
         response = HTMLResponse(html, status)
         if fresh or current is None:
@@ -337,6 +338,11 @@ class Pages:
 CSRF_REFUSED = ("refused: this form's security token is missing or out of date (reload the "
                 "page and send the form again); nothing was changed")
 """The page of a POST without the session's CSRF token (or with another one)."""
+
+
+def _here(request: Request) -> str:
+    """The path and query of ``request``."""
+    return request.url.path + (f"?{request.url.query}" if request.url.query else "")
 
 
 def _local(target: str | None) -> str | None:

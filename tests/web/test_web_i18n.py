@@ -72,6 +72,11 @@ def test_accept_language_zh_cn_shows_chinese_pages_cards_and_dates(shop):
     assert '<time datetime="2025-01-01T12:00:00+00:00">2025年1月1日 12:00</time>' in page.text
     missing = client.get("/customers/NOPE")
     assert missing.status_code == 404 and "<h1>未找到</h1>" in missing.text
+    empty = client.post("/customers/C1/notes", data={"csrf_token": csrf(page), "note": " "})
+    assert empty.status_code == 422 and "<h1>出现问题</h1>" in empty.text
+    assert '<input type="hidden" name="next" value="">' in empty.text  # not back to a POST
+    assert '<input type="hidden" name="next" value="/customers/C1?kind=purchase">' in client.get(
+        "/customers/C1", params={"kind": "purchase"}).text
 
     client.headers.update({"Accept-Language": "zh-TW"})  # Traditional Chinese is not offered
     english = client.get("/customers/C1")
