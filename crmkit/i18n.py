@@ -148,10 +148,12 @@ def negotiate(preference: str | None, accept_language: str | None) -> str:
 
 @attrs.frozen
 class Language:
-    """A request's language: its BCP 47 ``tag`` and the ``translations`` to use."""
+    """A request's language: its BCP 47 ``tag``, the ``translations`` to use and the time
+    zone (IANA name: the CRM's) instants are shown in."""
 
     tag: str
     translations: object
+    timezone: str = "UTC"
 
 
 _current: contextvars.ContextVar[Language | None] = contextvars.ContextVar(
@@ -160,8 +162,8 @@ _current: contextvars.ContextVar[Language | None] = contextvars.ContextVar(
 
 def language(crm, tag: str) -> Language:
     """The :class:`Language` ``tag`` for ``crm`` (the core's and enabled plugins'
-    catalogues)."""
-    return Language(tag, translations(tag, catalogue_roots(crm)))
+    catalogues, the core config's ``timezone``)."""
+    return Language(tag, translations(tag, catalogue_roots(crm)), crm.core_config["timezone"])
 
 
 @contextlib.contextmanager
@@ -189,6 +191,12 @@ def current_locale() -> str:
     return DEFAULT_LOCALE if current is None else current.tag
 
 
+def current_timezone() -> str:
+    """The time zone the current request shows instants in (``"UTC"`` outside a request)."""
+    current = _current.get()
+    return "UTC" if current is None else current.timezone
+
+
 def gettext(message: str) -> str:
     """``message`` in the current request's language (as written outside a request or when
     no catalogue translates it).  Placeholders are ``{name}`` fields filled afterwards:
@@ -208,5 +216,5 @@ def ngettext(singular: str, plural: str, count: int) -> str:
 
 __all__ = ["LOCALES", "DEFAULT_LOCALE", "SOURCE_LOCALE", "CATALOGUES", "DOMAIN", "Language",
            "folder_name", "catalogue_file", "read_catalogue", "translations", "catalogue_roots",
-           "accepted", "negotiate", "language", "activated", "translating", "current_locale", "gettext",
-           "ngettext"]
+           "accepted", "negotiate", "language", "activated", "translating", "current_locale",
+           "current_timezone", "gettext", "ngettext"]

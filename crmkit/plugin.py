@@ -135,6 +135,10 @@ _LAZY: dict[str, tuple[str, str]] = {
     "ngettext": ("crmkit.i18n", "ngettext"),
     "current_locale": ("crmkit.i18n", "current_locale"),
     "translating": ("crmkit.i18n", "translating"),
+    "format_number": ("crmkit.web.formatting", "format_number"),
+    "format_money": ("crmkit.web.formatting", "format_money"),
+    "format_datetime": ("crmkit.web.formatting", "format_datetime"),
+    "format_date": ("crmkit.web.formatting", "format_date"),
     # Command-line helpers.
     "State": ("crmkit.cli.common", "State"),
     "pass_state": ("crmkit.cli.common", "pass_state"),
@@ -189,6 +193,7 @@ if TYPE_CHECKING:  # pragma: no cover
                         json_problem, parse_json, to_currency, to_money)
     from .web.cards import Card
     from .web.endpoints import Call, Endpoint, Reply
+    from .web.formatting import format_date, format_datetime, format_money, format_number
     from .webhooks import sign as sign_webhook
     from .worker import Job, WorkContext, claim_due
     from .web.schemas import closed_object, record_id, timestamp_or_none

@@ -127,7 +127,7 @@ class Pages:
             html = templates().get_template(name).render(
                 root=request.scope.get("root_path", ""), csrf=session["csrf"],
                 csrf_field=sessions.CSRF_FIELD, principal=principal, locale=language.tag,
-                timezone=self.crm.core_config["timezone"], locales=i18n.LOCALES,
+                timezone=language.timezone, locales=i18n.LOCALES,
                 chosen_locale=getattr(request.state, "chosen_locale", None),
                 here=_here(request) if request.method == "GET" else "",
                 **values)

@@ -2,12 +2,7 @@
 
 from __future__ import annotations
 
-from decimal import Decimal
-
-from crmkit.plugin import Card, gettext as _, ngettext
-
-CENT = Decimal("0.01")
-
+from crmkit.plugin import Card, format_number, gettext as _, ngettext
 
 def card(crm, principal, customer) -> Card:
     """The customer's RFM scores and segment (now) and their lifecycle stage."""
@@ -25,6 +20,6 @@ def card(crm, principal, customer) -> Card:
                                                   score.recency_days
                                                   ).format(days=score.recency_days)))
         rows.append((_("Purchases"), str(score.frequency)))
-        rows.append((_("Spend"), str(score.monetary.quantize(CENT))))
+        rows.append((_("Spend"), format_number(score.monetary, 2)))
     rows.append((_("Lifecycle stage"), api.lifecycle_stages().get(customer_id, "—")))
     return Card(_("Analytics"), rows)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from crmkit.plugin import Card, NotFound, gettext as _, ngettext
+from crmkit.plugin import Card, NotFound, format_date, format_number, gettext as _, ngettext
 
 from . import ledger as lg
 
@@ -32,7 +32,7 @@ def card(crm, principal, customer) -> Card:
     expiring_soon = points(soon)
     if first:
         expiring_soon = _("{points} (first on {date})").format(points=expiring_soon,
-                                                                date=f"{first:%Y-%m-%d}")
+                                                                date=format_date(first))
     rows = [(_("Tier"), member.tier or _("none")),
             (_("Balance"), points(member.balance)),
             (_("Spendable now"), points(member.available)),
@@ -46,4 +46,4 @@ def card(crm, principal, customer) -> Card:
 
 def points(count: int) -> str:
     """``count`` points, in the request's language."""
-    return ngettext("{count} point", "{count} points", count).format(count=count)
+    return ngettext("{count} point", "{count} points", count).format(count=format_number(count))

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from crmkit.plugin import Card, gettext as _
-
-CENT = Decimal("0.01")
+from crmkit.plugin import Card, format_datetime, format_money, format_number, gettext as _
 
 OPEN_CASE_STATES = ("open", "in_progress")
 
@@ -31,7 +29,7 @@ def card(crm, principal, customer) -> Card:
     for o in opportunities:
         currency = o.get("currency") or ""
         totals[currency] = totals.get(currency, Decimal(0)) + o["amount"]
-    amounts = ", ".join(f"{amount.quantize(CENT)} {currency}".strip()
+    amounts = ", ".join(format_money(amount, currency) if currency else format_number(amount, 2)
                         for currency, amount in sorted(totals.items()))
     rows.append((_("Open opportunities"),
                  f"{len(opportunities)}" + (f" ({amounts})" if amounts else "")))
@@ -58,5 +56,5 @@ def sla_state(case: dict, now) -> str:
         return _("no SLA")
     if due < now:
         return _("SLA breached")
-    shown = _("resolution due {at} UTC") if responded else _("first response due {at} UTC")
-    return shown.format(at=f"{due:%Y-%m-%d %H:%M}")
+    shown = _("resolution due {at}") if responded else _("first response due {at}")
+    return shown.format(at=format_datetime(due))

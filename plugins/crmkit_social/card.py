@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import collections
 
-from crmkit.plugin import Card, gettext as _
+from crmkit.plugin import Card, format_date, gettext as _
 
 RECENT_MENTIONS = 50
 """How many of the customer's newest mentions the sentiment counts cover."""
@@ -33,6 +33,6 @@ def card(crm, principal, customer) -> Card:
     if mentions:
         newest = mentions[0]
         rows.append((_("Latest mention"), _("{date} on {platform}, {label}").format(
-            date=f"{newest.posted_at:%Y-%m-%d}", platform=newest.platform,
+            date=format_date(newest.posted_at), platform=newest.platform,
             label=newest.label or _("unscored"))))
     return Card(_("Social"), rows)

@@ -3,7 +3,7 @@ significant, why, and their group's value proposition."""
 
 from __future__ import annotations
 
-from crmkit.plugin import Card, gettext as _
+from crmkit.plugin import Card, format_date, gettext as _
 
 
 def card(crm, principal, customer) -> Card:
@@ -14,7 +14,7 @@ def card(crm, principal, customer) -> Card:
     if ssc is None:
         return Card(_("Value chain"), [(_("Strategically significant"), _("✗ no"))])
     rows = [(_("Strategically significant"),
-             _("✓ yes, since {date}").format(date=f"{ssc.marked_at:%Y-%m-%d}")),
+             _("✓ yes, since {date}").format(date=format_date(ssc.marked_at))),
             (_("Group"), ssc.group),
             (_("Reasons"), ", ".join(ssc.reasons))]
     if ssc.note:

@@ -292,3 +292,32 @@ def test_a_template_rendered_outside_a_request_is_english_and_inside_one_transla
     with translating(crm, "zh-Hans"):
         chinese = page.render(values, locale="zh-Hans")
     assert '<html lang="zh-Hans">' in chinese and "<h1>登录</h1>" in chinese
+
+
+def test_a_plugin_card_formats_its_money_and_instants_for_the_language_and_zone(crm):
+    from crmkit.auth import Principal
+
+    crm.plugins.configure_core({"timezone": "Asia/Shanghai"})  # instants shown in UTC+8
+    crm.plugins.enable("operational")
+    crm.customers.add("C1", "Lin")
+    operational = crm.plugin("operational")
+    operational.create_opportunity("C1", "Renewal", "1200", "CNY")
+    operational.open_case("C1", "printer", "high")
+    principal = Principal("ann", "agent", frozenset({"*.read"}))
+
+    def card():
+        (_, shown), = [(name, result) for name, result in crm.hooks.call(
+            "crmkit_customer_card", None, crm=crm, principal=principal,
+            customer={"external_id": "C1"}) if name == "operational"]
+        return dict(shown.rows)
+
+    outside = card()  # no request: English, UTC
+    assert outside["Open opportunities"] == "1 (CN¥1,200.00)"
+    assert outside["Case #1"].endswith("first response due Jan 1, 2025, 4:00\u202fPM")
+    with translating(crm, "en"):
+        english = card()
+    assert english["Case #1"].endswith("first response due Jan 2, 2025, 12:00\u202fAM")
+    with translating(crm, "zh-Hans"):
+        chinese = card()
+    assert chinese["未结商机"] == "1 (¥1,200.00)"
+    assert chinese["工单 #1"].endswith("首次响应时限 2025年1月2日 00:00")
