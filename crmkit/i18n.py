@@ -197,6 +197,12 @@ def current_timezone() -> str:
     return "UTC" if current is None else current.timezone
 
 
+def N_(message: str) -> str:
+    """Mark ``message`` for the catalogues where it is defined (a constant) and return it
+    unchanged; :func:`gettext` translates it where it is shown."""
+    return message
+
+
 def gettext(message: str) -> str:
     """``message`` in the current request's language (as written outside a request or when
     no catalogue translates it).  Placeholders are ``{name}`` fields filled afterwards:
@@ -217,4 +223,4 @@ def ngettext(singular: str, plural: str, count: int) -> str:
 __all__ = ["LOCALES", "DEFAULT_LOCALE", "SOURCE_LOCALE", "CATALOGUES", "DOMAIN", "Language",
            "folder_name", "catalogue_file", "read_catalogue", "translations", "catalogue_roots",
            "accepted", "negotiate", "language", "activated", "translating", "current_locale",
-           "current_timezone", "gettext", "ngettext"]
+           "current_timezone", "N_", "gettext", "ngettext"]

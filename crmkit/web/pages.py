@@ -197,6 +197,10 @@ class Pages:
 
     def refused(self, request: Request, status: int, message: str, principal=None
                 ) -> HTMLResponse:
+        """The error page of ``status`` saying ``message`` (in the request's language when a
+        catalogue translates it: texts marked with :func:`crmkit.i18n.N_`)."""
+        with i18n.activated(self.language(request)):
+            message = i18n.gettext(message)
         return self.render(request, "error.html", status, principal=principal,
                            code=status, message=message)
 
@@ -282,8 +286,8 @@ class Pages:
         external_id = resources.get_customer(call).body["external_id"]
         text = (form or {}).get("note", "").strip()
         if not text:
-            return self.refused(request, 422, "the note is empty: write the note's text",
-                                principal)
+            return self.refused(request, 422,
+                                i18n.N_("the note is empty: write the note's text"), principal)
 
         def write(tx):
             tx.command = "web POST /customers/{external_id}/notes"
@@ -335,8 +339,8 @@ class Pages:
         ]
 
 
-CSRF_REFUSED = ("refused: this form's security token is missing or out of date (reload the "
-                "page and send the form again); nothing was changed")
+CSRF_REFUSED = i18n.N_("refused: this form's security token is missing or out of date "
+                       "(reload the page and send the form again); nothing was changed")
 """The page of a POST without the session's CSRF token (or with another one)."""
 
 

@@ -74,6 +74,7 @@ def test_accept_language_zh_cn_shows_chinese_pages_cards_and_dates(shop):
     assert missing.status_code == 404 and "<h1>未找到</h1>" in missing.text
     empty = client.post("/customers/C1/notes", data={"csrf_token": csrf(page), "note": " "})
     assert empty.status_code == 422 and "<h1>出现问题</h1>" in empty.text
+    assert "备注为空：请填写备注内容" in empty.text
     assert '<input type="hidden" name="next" value="">' in empty.text  # not back to a POST
     assert '<input type="hidden" name="next" value="/customers/C1?kind=purchase">' in client.get(
         "/customers/C1", params={"kind": "purchase"}).text
@@ -133,6 +134,7 @@ def test_a_signed_out_page_in_chinese_still_refuses_a_post_without_csrf(shop):
     answer = chinese_client(shop).post("/settings/language", data={"locale": "zh-Hans"})
     assert answer.status_code == 403 and '<html lang="zh-Hans">' in answer.text
     assert "<h1>无权操作</h1>" in answer.text
+    assert "已拒绝：此表单的安全令牌缺失或已过期（请刷新页面后重新提交表单）；未做任何更改" in answer.text
 
 
 @pytest.mark.parametrize("header, chosen", [
