@@ -82,12 +82,18 @@ def translations(locale: str, roots: tuple[Path, ...]):
     for root in roots:
         catalogue = read_catalogue(root, locale)
         for message in catalogue or ():
-            if message.id and message.string and not message.fuzzy and message.id not in merged:
+            if _translated(message) and message.id not in merged:
                 merged[message.id] = message
     compiled = io.BytesIO()
     write_mo(compiled, merged)
     compiled.seek(0)
     return Translations(compiled, domain=DOMAIN)
+
+
+def _translated(message) -> bool:
+    """Whether a catalogue entry translates its text: every form filled in, not fuzzy."""
+    strings = message.string if isinstance(message.string, (list, tuple)) else [message.string]
+    return bool(message.id) and all(strings) and not message.fuzzy
 
 
 def catalogue_roots(crm) -> tuple[Path, ...]:

@@ -204,6 +204,7 @@ def test_the_python_helpers_translate_into_the_current_language_only(crm):
 def test_the_core_s_translation_wins_over_a_plugin_s_and_a_mo_file_is_read(tmp_path):
     from babel.messages.catalog import Catalog
     from babel.messages.mofile import write_mo
+    from babel.messages.pofile import write_po
 
     plugin = tmp_path / "locale"
     catalogue = Catalog(locale="zh_Hans")
@@ -213,9 +214,19 @@ def test_the_core_s_translation_wins_over_a_plugin_s_and_a_mo_file_is_read(tmp_p
     path.parent.mkdir(parents=True)
     with path.open("wb") as stream:
         write_mo(stream, catalogue)
-    merged = translations("zh-Hans", (catalogues.CORE / "web" / "locale", plugin))
+    other = tmp_path / "other"
+    unfinished = Catalog(locale="zh_Hans")
+    unfinished.add(("{n} visit", "{n} visits"), ("",))  # left untranslated: English stays
+    unfinished.add("Guessed text", "猜测的译文", flags=["fuzzy"])
+    path = other / "zh_Hans" / "LC_MESSAGES" / "messages.po"
+    path.parent.mkdir(parents=True)
+    with path.open("wb") as stream:
+        write_po(stream, unfinished)
+    merged = translations("zh-Hans", (catalogues.CORE / "web" / "locale", plugin, other))
     assert merged.gettext("Customers") == "客户"
     assert merged.gettext("Vendor text") == "供应商文本"
+    assert merged.ngettext("{n} visit", "{n} visits", 2) == "{n} visits"
+    assert merged.gettext("Guessed text") == "Guessed text"
 
 
 def plugin_folders() -> list[Path]:
