@@ -214,6 +214,21 @@ def crmkit_dashboard_panels(crm, principal, as_of):
     """
 
 
+@hookspec
+def crmkit_locale_dir():
+    """Return the directory (``pathlib.Path``) of this plugin's translations: one gettext
+    catalogue per language, ``<dir>/<lang>/LC_MESSAGES/messages.po`` (or a compiled
+    ``messages.mo``), ``<lang>`` a tag of :data:`crmkit.i18n.LOCALES` with ``_`` for
+    ``-`` (``zh_Hans``).
+
+    The web app merges the catalogues of every enabled plugin into the core's, for the
+    request's language: texts the plugin passes through :func:`crmkit.plugin.gettext` and
+    :func:`crmkit.plugin.ngettext` (card titles and labels, panel titles) are shown
+    translated.  A text the core or an earlier plugin already translates keeps that
+    translation.  The plugin part ``locale`` implements it (the ``locale/`` folder).
+    """
+
+
 # -- the write pipeline -------------------------------------------------------
 
 

@@ -59,6 +59,9 @@ class Staff:
     active: bool = True
     role: str = "agent"
     """The role whose permissions the member has (core config ``roles``)."""
+    locale: str | None = None
+    """The web app language the member chose (a BCP 47 tag of :data:`crmkit.i18n.LOCALES`);
+    None: the browser's ``Accept-Language`` decides."""
 
 
 @attrs.frozen

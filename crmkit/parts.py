@@ -22,6 +22,8 @@ package:
 * ``card``: ``card(crm, principal, customer)`` in ``card.py`` → ``crmkit_customer_card``;
 * ``dashboard``: ``panels(crm, principal, as_of)`` in ``dashboard.py`` →
   ``crmkit_dashboard_panels``;
+* ``locale``: the ``locale/`` folder of gettext catalogues (``locale/<lang>/LC_MESSAGES/
+  messages.po``) → ``crmkit_locale_dir``;
 * ``demo``: ``run`` and, when defined, ``refresh`` and ``history`` in ``demo.py`` →
   ``crmkit_demo``, ``crmkit_demo_refresh``, ``crmkit_demo_interactions`` (``history`` takes
   that hook's arguments but ``customer``).
@@ -42,7 +44,7 @@ from .markers import hookimpl
 from .models import PluginInfo
 
 PARTS = ("cli", "config", "settings", "migrations", "tables", "dataservices", "demo", "routes",
-         "card", "dashboard")
+         "card", "dashboard", "locale")
 """The parts a plugin may declare in ``PluginInfo.parts`` (the API is ``PluginInfo.api``)."""
 
 
@@ -97,6 +99,10 @@ def declared_hooks(module: ModuleType, info: PluginInfo) -> dict[str, Callable]:
         def crmkit_dashboard_panels(crm, principal, as_of):
             return part("dashboard").panels(crm, principal, as_of)
         found["crmkit_dashboard_panels"] = crmkit_dashboard_panels
+    if "locale" in info.parts:
+        def crmkit_locale_dir():
+            return folder / "locale"
+        found["crmkit_locale_dir"] = crmkit_locale_dir
     return {hook: hookimpl(function) for hook, function in found.items()}
 
 

@@ -139,6 +139,15 @@ _LAZY: dict[str, tuple[str, str]] = {
     "Card": ("crmkit.web.cards", "Card"),
     # Web app dashboards (the crmkit_dashboard_panels hook).
     "Panel": ("crmkit.web.panels", "Panel"),
+    # Translation into the current web request's language (the plugin part "locale").
+    "gettext": ("crmkit.i18n", "gettext"),
+    "ngettext": ("crmkit.i18n", "ngettext"),
+    "current_locale": ("crmkit.i18n", "current_locale"),
+    "translating": ("crmkit.i18n", "translating"),
+    "format_number": ("crmkit.web.formatting", "format_number"),
+    "format_money": ("crmkit.web.formatting", "format_money"),
+    "format_datetime": ("crmkit.web.formatting", "format_datetime"),
+    "format_date": ("crmkit.web.formatting", "format_date"),
     # Command-line helpers.
     "State": ("crmkit.cli.common", "State"),
     "pass_state": ("crmkit.cli.common", "pass_state"),
@@ -177,6 +186,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from .messaging import Channel, Outgoing, SendResult, Sending
     from .line_items import (LineItem, amount_units, line_item_problems, line_total_units,
                              times_units)
+    from .i18n import current_locale, gettext, ngettext, translating
     from .errors import (ConfigError, ConflictError, ConsentError, CRMError, DatabaseError,
                          NotFound, PermissionDenied, PluginError, PreconditionFailed,
                          Unauthenticated, ValidationError)
@@ -194,6 +204,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from .web.cards import Card
     from .web.panels import Panel
     from .web.endpoints import Call, Endpoint, Reply
+    from .web.formatting import format_date, format_datetime, format_money, format_number
     from .webhooks import sign as sign_webhook
     from .worker import Job, WorkContext, claim_due
     from .web.schemas import closed_object, record_id, timestamp_or_none

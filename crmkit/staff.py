@@ -86,6 +86,22 @@ class StaffService:
                                     locked_until=None))
             tx.audit("update", "staff", member.handle, {"password": "changed"})
 
+    def set_locale(self, handle: str, locale: str | None) -> Staff:
+        """Set the web app language of a staff member: a tag of :data:`crmkit.i18n.LOCALES`
+        (``"zh-Hans"``), or None to follow the browser's ``Accept-Language``."""
+        from .i18n import LOCALES
+
+        if locale is not None and locale not in LOCALES:
+            raise ValidationError(f"language {locale!r} of {handle!r}: not available "
+                                  f"(available: {', '.join(LOCALES)})")
+        with self.crm.transaction() as tx:
+            member = self.get(handle)
+            if member.locale != locale:
+                tx.conn.execute(update(tables.staff).where(tables.staff.c.id == member.id)
+                                .values(locale=locale))
+                tx.audit("update", "staff", member.handle, {"locale": [member.locale, locale]})
+        return self.get(handle)
+
     def _check_role(self, role: str) -> None:
         roles = self.crm.core_config["roles"]
         if role not in roles:
@@ -133,7 +149,8 @@ class StaffService:
 
 def _to_staff(row) -> Staff:
     return Staff(id=row["id"], handle=row["handle"], name=row["name"], team=row["team"],
-                 email=row["email"], active=row["active"], role=row["role"])
+                 email=row["email"], active=row["active"], role=row["role"],
+                 locale=row["locale"])
 
 
 __all__ = ["SYSTEM_ACTOR", "StaffService"]

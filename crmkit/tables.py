@@ -86,6 +86,7 @@ staff = Table(
     Column("password_hash", String(300)),
     Column("failed_logins", Integer, nullable=False, default=0),
     Column("locked_until", UTCDateTime),
+    Column("locale", String(35)),
 )
 
 api_tokens = Table(

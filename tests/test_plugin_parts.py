@@ -19,7 +19,7 @@ BUILT_IN = sorted((ROOT / "plugins").glob("crmkit_*"))
 PART_HOOKS = {"crmkit_plugin_api", "crmkit_cli", "crmkit_config_schema", "crmkit_check_config",
               "crmkit_migrations", "crmkit_tables", "crmkit_timeline", "crmkit_merge_customers",
               "crmkit_export_customer", "crmkit_erase_customer", "crmkit_demo",
-              "crmkit_demo_refresh", "crmkit_demo_interactions"}
+              "crmkit_demo_refresh", "crmkit_demo_interactions", "crmkit_locale_dir"}
 
 FILES = {
     "__init__.py": '''
@@ -163,6 +163,8 @@ def test_built_in_plugins_declare_their_parts_instead_of_forwarding_hooks(packag
             assert (package / "config.schema.json").is_file()
         elif part == "migrations":
             assert (package / "migrations").is_dir()
+        elif part == "locale":
+            assert (package / "locale" / "zh_Hans" / "LC_MESSAGES" / "messages.po").is_file()
         else:
             assert (package / f"{part}.py").is_file(), part
     found = plugins.implementations(plugins.InstalledPlugin(info.name, package.name, "test",

@@ -39,6 +39,7 @@ RENDERED = {
     "crmkit_dental_clinic/dataservices.py", "crmkit_dental_clinic/demo.py",
     "crmkit_dental_clinic/routes.py",
     "crmkit_dental_clinic/migrations/dental_clinic_0001.py",
+    "crmkit_dental_clinic/locale/zh_Hans/LC_MESSAGES/messages.po",
 }
 
 

@@ -13,6 +13,7 @@ from typing import Any
 import attrs
 
 from ..errors import CRMError
+from ..i18n import gettext
 
 log = logging.getLogger("crmkit.web")
 
@@ -57,6 +58,7 @@ def customer_cards(crm, principal, customer: dict[str, Any]) -> list[ShownCard]:
     gets a card saying so (its error logged) and the other cards are still shown.
     """
     shown = []
+    failed = gettext("this card could not be shown (the server logged why)")
     for name, _, _ in crm.hooks.impls("crmkit_customer_card"):
         if not crm.auth.allowed(principal, f"{name}.read", customer):
             continue
@@ -65,16 +67,14 @@ def customer_cards(crm, principal, customer: dict[str, Any]) -> list[ShownCard]:
                                       principal=principal, customer=customer)
         except CRMError as exc:
             log.error("plugin %r: its customer card failed: %s", name, exc)
-            shown.append(ShownCard(name, None, "this card could not be shown (the server "
-                                               "logged why)"))
+            shown.append(ShownCard(name, None, failed))
             continue
         if card is None:
             continue
         if not isinstance(card, Card):
             log.error("plugin %r: crmkit_customer_card returned %s, not a crmkit.plugin.Card",
                       name, type(card).__name__)
-            shown.append(ShownCard(name, None, "this card could not be shown (the server "
-                                               "logged why)"))
+            shown.append(ShownCard(name, None, failed))
             continue
         shown.append(ShownCard(name, card))
     return shown

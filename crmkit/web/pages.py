@@ -1,7 +1,8 @@
 """The staff web app: server-rendered pages (Jinja2, autoescaped) beside the JSON API.
 
-``/login`` and sign-out, ``/customers?q=`` (the API's own search handler) and the customer
-360 ``/customers/{external_id}`` (profile, consent, timeline, one card per enabled plugin).
+``/login`` and sign-out, ``/customers?q=`` (the API's own search handler), the customer
+360 ``/customers/{external_id}`` (profile, consent, timeline, one card per enabled plugin)
+and ``/settings/language`` (the member's language, :mod:`crmkit.i18n`).
 A signed session cookie (:mod:`crmkit.web.session`) names the staff member; every page
 checks the same permissions as the API (``crm.auth``) and masks personal data the same way;
 every POST must carry the session's CSRF token (403 and nothing changed otherwise).
@@ -22,6 +23,7 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
+from .. import i18n
 from ..errors import (ConfigError, NotFound, PermissionDenied, Unauthenticated,
                       ValidationError)
 from ..models import jsonable
@@ -44,11 +46,19 @@ MAX_FORM_BYTES = 65_536
 def templates() -> jinja2.Environment:
     """The web app's templates (in the package), every value autoescaped; text is marked
     for translation (``{{ _("…") }}``, ``{% trans %}``) and formatted by
-    :mod:`crmkit.web.formatting`'s filters."""
+    :mod:`crmkit.web.formatting`'s filters.
+
+    The environment is built once: ``_``, ``gettext`` and ``ngettext`` (newstyle:
+    ``_("%(n)s left", n=3)``) translate into the language :func:`crmkit.i18n.activated`
+    makes current, so every template, macros imported without context included, renders in
+    the request's language."""
     environment = jinja2.Environment(loader=jinja2.FileSystemLoader(HERE / "templates"),
                                      autoescape=True, undefined=jinja2.StrictUndefined,
                                      extensions=["jinja2.ext.i18n"])
-    environment.install_null_translations(newstyle=True)
+    environment.install_gettext_callables(i18n.gettext, i18n.ngettext, newstyle=True)
+    # What Pages.render passes for each request, as it is outside one (English).
+    environment.globals.update(locale=i18n.DEFAULT_LOCALE, locales=i18n.LOCALES,
+                               chosen_locale=None, here="")
     environment.filters.update(FILTERS)
     return environment
 
@@ -58,10 +68,10 @@ def signed_in(handler: Callable) -> Callable:
     thread, answering crmkit errors with an error page of the API's status."""
 
     async def page(self, request: Request) -> Response:
-        principal = await run_in_threadpool(self.principal, request)
+        principal = await run_in_threadpool(self.member, request)
         if principal is None:
             root = request.scope.get("root_path", "")
-            wanted = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+            wanted = _here(request)
             if request.method != "GET":
                 return self.refused(request, 403, CSRF_REFUSED)
             return RedirectResponse(
@@ -73,7 +83,7 @@ def signed_in(handler: Callable) -> Callable:
                                                     form.get(sessions.CSRF_FIELD)):
                 return self.refused(request, 403, CSRF_REFUSED, principal)
         try:
-            return await run_in_threadpool(handler, self, request, principal, form)
+            return await run_in_threadpool(self.in_language, request, handler, principal, form)
         except PermissionDenied as exc:
             return self.refused(request, 403, str(exc), principal)
         except NotFound as exc:
@@ -106,14 +116,25 @@ class Pages:
     def render(self, request: Request, name: str, status: int = 200,
                session: dict[str, Any] | None = None, principal=None, **values: Any
                ) -> HTMLResponse:
-        """The page ``name`` with the session's CSRF token, the signed-in principal and
-        ``values``; sets the cookie when ``session`` is new."""
+        """The page ``name`` in the request's language with the session's CSRF token, the
+        signed-in principal and ``values``; sets the cookie when ``session`` is new.
+
+        Besides ``values`` the templates get ``locale`` (the page's BCP 47 tag, also what
+        the formatting filters use), ``timezone`` (the CRM's), ``locales`` (tag → name),
+        ``chosen_locale`` (the member's preference or None) and ``here`` (where the
+        language switcher returns: this page, when it was asked for with GET)."""
         current = self.session(request)
         fresh = session is not None and session != current
         session = session or current or sessions.new_session(None, self.crm.clock.now())
-        html = templates().get_template(name).render(
-            root=request.scope.get("root_path", ""), csrf=session["csrf"],
-            csrf_field=sessions.CSRF_FIELD, principal=principal, **values)
+        language = self.language(request)
+        with i18n.activated(language):
+            html = templates().get_template(name).render(
+                root=request.scope.get("root_path", ""), csrf=session["csrf"],
+                csrf_field=sessions.CSRF_FIELD, principal=principal, locale=language.tag,
+                timezone=language.timezone, locales=i18n.LOCALES,
+                chosen_locale=getattr(request.state, "chosen_locale", None),
+                here=_here(request) if request.method == "GET" else "",
+                **values)
         response = HTMLResponse(html, status)
         if fresh or current is None:
             self.set_cookie(request, response, session)
@@ -125,6 +146,33 @@ class Pages:
                             max_age=int(sessions.MAX_AGE.total_seconds()),
                             path=request.scope.get("root_path", "") or "/", httponly=True,
                             samesite="lax", secure=request.url.scheme == "https")
+
+    def member(self, request: Request):
+        """The signed-in member's Principal (or None, see :meth:`principal`); settles the
+        request's language: the member's preference, else the browser's."""
+        principal = self.principal(request)
+        preference = None
+        if principal is not None:
+            preference = self.crm.staff.get(principal.handle).locale
+        request.state.chosen_locale = preference
+        request.state.language = i18n.language(
+            self.crm, i18n.negotiate(preference, request.headers.get("accept-language")))
+        return principal
+
+    def language(self, request: Request) -> i18n.Language:
+        """The request's language (settled by :meth:`member`; for pages shown to anyone,
+        the browser's ``Accept-Language``)."""
+        chosen = getattr(request.state, "language", None)
+        if chosen is None:
+            chosen = i18n.language(self.crm,
+                                   i18n.negotiate(None, request.headers.get("accept-language")))
+        return chosen
+
+    def in_language(self, request: Request, handler: Callable, principal, form) -> Response:
+        """Run a page handler with the request's language current (plugin cards translate
+        with :func:`crmkit.i18n.gettext`)."""
+        with i18n.activated(self.language(request)):
+            return handler(self, request, principal, form)
 
     def principal(self, request: Request):
         """The signed-in staff member's Principal, or None (no, expired or forged session,
@@ -153,6 +201,10 @@ class Pages:
 
     def refused(self, request: Request, status: int, message: str, principal=None
                 ) -> HTMLResponse:
+        """The error page of ``status`` saying ``message`` (in the request's language when a
+        catalogue translates it: texts marked with :func:`crmkit.i18n.N_`)."""
+        with i18n.activated(self.language(request)):
+            message = i18n.gettext(message)
         return self.render(request, "error.html", status, principal=principal,
                            code=status, message=message)
 
@@ -238,8 +290,8 @@ class Pages:
         external_id = resources.get_customer(call).body["external_id"]
         text = (form or {}).get("note", "").strip()
         if not text:
-            return self.refused(request, 422, "the note is empty: write the note's text",
-                                principal)
+            return self.refused(request, 422,
+                                i18n.N_("the note is empty: write the note's text"), principal)
 
         def write(tx):
             tx.command = "web POST /customers/{external_id}/notes"
@@ -270,6 +322,23 @@ class Pages:
             raise (NotFound if exc.status in (404, 405) else ValidationError)(exc.detail) from None
         return json.loads(answer.body) if answer.body else None
 
+    @signed_in
+    def set_language(self, request: Request, principal, form) -> Response:
+        """Store the member's language (a tag of :data:`crmkit.i18n.LOCALES`, or empty:
+        follow the browser) and go back to the page the switcher was on."""
+        choice = (form or {}).get("locale", "") or None
+
+        def write(tx):
+            tx.command = "web POST /settings/language"
+            self.crm.staff.set_locale(principal.handle, choice)
+
+        try:
+            self.crm.run_transaction(write, actor=principal.handle)
+        except ValidationError as exc:
+            return self.refused(request, 422, str(exc), principal)
+        root = request.scope.get("root_path", "")
+        return RedirectResponse(_local((form or {}).get("next")) or f"{root}/customers", 303)
+
     def _call(self, principal, query: dict[str, Any], external_id: str | None = None) -> Call:
         params = {} if external_id is None else {"external_id": external_id}
         return Call(self.crm, principal, None, params, query, None)
@@ -286,18 +355,24 @@ class Pages:
             page("/customers", self.customers, methods=["GET"]),
             page("/customers/{external_id}", self.customer, methods=["GET"]),
             page("/customers/{external_id}/notes", self.add_note, methods=["POST"]),
+            page("/settings/language", self.set_language, methods=["POST"]),
             Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),
         ]
 
 
-CSRF_REFUSED = ("refused: this form's security token is missing or out of date (reload the "
-                "page and send the form again); nothing was changed")
+CSRF_REFUSED = i18n.N_("refused: this form's security token is missing or out of date "
+                       "(reload the page and send the form again); nothing was changed")
 """The page of a POST without the session's CSRF token (or with another one)."""
 
 
 def _query_text(value: Any) -> str:
     """A query parameter's text (booleans as ``true``/``false``)."""
     return str(value).lower() if isinstance(value, bool) else str(value)
+
+
+def _here(request: Request) -> str:
+    """The path and query of ``request``."""
+    return request.url.path + (f"?{request.url.query}" if request.url.query else "")
 
 
 def _local(target: str | None) -> str | None:

@@ -17,7 +17,7 @@ PLUGIN = crmkit.PluginInfo(
     payload_keys=("nps", "csat", "ces", "sku", "category"),
     api="AnalyticalAPI",
     parts=("cli", "config", "settings", "migrations", "tables", "dataservices", "demo", "routes",
-           "card", "dashboard"),
+           "card", "dashboard", "locale"),
 )
 
 

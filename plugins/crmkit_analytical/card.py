@@ -3,15 +3,10 @@ and P(alive) from the latest kept CLV fit, and the latest NPS/CSAT answers."""
 
 from __future__ import annotations
 
-from decimal import Decimal
+from crmkit.plugin import Card, format_number, gettext as _, ngettext
 
-from crmkit.plugin import Card
-
-CENT = Decimal("0.01")
 SURVEY_ROWS = 3
 """How many of the customer's latest survey answers the card shows."""
-NO_FIT = "no CLV fit yet: run crmkit analytical clv fit"
-"""The card's note when no CLV fit was kept."""
 
 
 def card(crm, principal, customer) -> Card:
@@ -22,35 +17,39 @@ def card(crm, principal, customer) -> Card:
     rows: list[tuple[str, str]] = []
     score = api.rfm_score(external_id)
     if score is None:
-        rows.append(("RFM", "no purchase yet"))
+        rows.append((_("RFM"), _("no purchase yet")))
     else:
-        rows.append(("RFM segment", score.segment))
-        rows.append(("RFM scores", f"R{score.r} F{score.f} M{score.m}"))
-        rows.append(("Last purchase", f"{score.recency_days} days ago"))
-        rows.append(("Purchases", str(score.frequency)))
-        rows.append(("Spend", str(score.monetary.quantize(CENT))))
-    rows.append(("Lifecycle stage", api.lifecycle_stage(external_id) or "—"))
+        rows.append((_("RFM segment"), score.segment))
+        rows.append((_("RFM scores"), f"R{score.r} F{score.f} M{score.m}"))
+        rows.append((_("Last purchase"), ngettext("{days} day ago", "{days} days ago",
+                                                  score.recency_days
+                                                  ).format(days=score.recency_days)))
+        rows.append((_("Purchases"), str(score.frequency)))
+        rows.append((_("Spend"), format_number(score.monetary, 2)))
+    rows.append((_("Lifecycle stage"), api.lifecycle_stage(external_id) or "—"))
     found = api.customer_clv(external_id)
     note = None
     if found is None:
-        note = NO_FIT
+        note = _("no CLV fit yet: run crmkit analytical clv fit")
     else:
         fitted, prediction = found
         settings = api.config["clv"]
         if prediction is None:
-            rows.append(("CLV", "no purchase yet"))
+            rows.append((_("CLV"), _("no purchase yet")))
         else:
-            rows.append((f"CLV ({settings['months']} months)", str(prediction.clv)))
-            rows.append(("P(alive)", f"{prediction.p_alive * 100:.0f} %"))
-            rows.append((f"Expected purchases (next {settings['horizon']:g} "
-                         f"{fitted.time_unit}s)", f"{prediction.expected_purchases:.2f}"))
-        rows.append(("CLV fit", f"as of {fitted.as_of:%Y-%m-%d}"))
+            rows.append((_("CLV ({months} months)").format(months=settings["months"]),
+                         format_number(prediction.clv, 2)))
+            rows.append((_("P(alive)"), f"{prediction.p_alive * 100:.0f} %"))
+            rows.append((_("Expected purchases (next {horizon:g} {unit}s)").format(
+                horizon=settings["horizon"], unit=fitted.time_unit),
+                f"{prediction.expected_purchases:.2f}"))
+        rows.append((_("CLV fit"), _("as of {date}").format(date=f"{fitted.as_of:%Y-%m-%d}")))
     answers = api.survey_answers(external_id, limit=SURVEY_ROWS)
     if not answers:
-        rows.append(("NPS", "no survey answer yet"))
+        rows.append((_("NPS"), _("no survey answer yet")))
     for answer in answers:
         scores = [f"{name} {value}" for name, value in
                   (("NPS", answer.nps), ("CSAT", answer.csat), ("CES", answer.ces))
                   if value is not None]
-        rows.append((f"Survey {answer.at:%Y-%m-%d}", ", ".join(scores)))
-    return Card("Analytics", rows, note=note)
+        rows.append((_("Survey {date}").format(date=f"{answer.at:%Y-%m-%d}"), ", ".join(scores)))
+    return Card(_("Analytics"), rows, note=note)

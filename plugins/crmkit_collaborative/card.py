@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from crmkit.plugin import Card
+from crmkit.plugin import Card, gettext as _
 
 from .workitems import OPEN_STATES
 
@@ -12,15 +12,17 @@ def card(crm, principal, customer) -> Card:
     (team, state, assignee, whether a hand-off awaits acknowledgement)."""
     api = crm.plugin("collaborative")
     external_id = customer["external_id"]
-    rows = [("Preferred channel", customer.get("preferred_channel") or "none")]
+    rows = [(_("Preferred channel"), customer.get("preferred_channel") or _("none"))]
     if crm.auth.allowed(principal, "customers.pii"):
         for consent in crm.customers.consents(external_id):
-            rows.append((f"Consent: {consent.channel}",
-                         "granted" if consent.granted else "withdrawn"))
+            rows.append((_("Consent: {channel}").format(channel=consent.channel),
+                         _("granted") if consent.granted else _("withdrawn")))
     items = [item for item in api.items_of(external_id) if item.state in OPEN_STATES]
-    rows.append(("Open work items", str(len(items))))
+    rows.append((_("Open work items"), str(len(items))))
     for item in items:
-        waiting = ", hand-off to acknowledge" if item.ack_due_at is not None else ""
+        shown = (_("{subject} — {state}, {assignee}, hand-off to acknowledge")
+                 if item.ack_due_at is not None else _("{subject} — {state}, {assignee}"))
         rows.append((f"#{item.id} {item.team}",
-                     f"{item.subject} — {item.state}, {item.assignee or 'unassigned'}{waiting}"))
-    return Card("Contact and work", rows)
+                     shown.format(subject=item.subject, state=item.state,
+                                  assignee=item.assignee or _("unassigned"))))
+    return Card(_("Contact and work"), rows)

@@ -15,7 +15,7 @@ PLUGIN = crmkit.PluginInfo(
     requires=("analytical",),
     api="IdicAPI",
     parts=("cli", "config", "settings", "migrations", "tables", "dataservices", "demo", "routes",
-           "card"),
+           "card", "locale"),
 )
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from crmkit.plugin import Card
+from crmkit.plugin import Card, gettext as _
 
 
 def card(crm, principal, customer) -> Card:
@@ -10,9 +10,10 @@ def card(crm, principal, customer) -> Card:
     api = crm.plugin("idic")
     external_id = customer["external_id"]
     progress = api.progress(external_id)
-    steps = [("Identified", progress.identified), ("Differentiated", progress.differentiated),
-             ("Interacted", progress.interacted), ("Customised", progress.customised)]
-    rows = [("Value group", api.group_of(external_id) or "not differentiated yet"),
-            ("Progress", f"{progress.score} of 4 steps")]
-    rows += [(name, "✓ yes" if reached else "✗ no") for name, reached in steps]
-    return Card("IDIC", rows)
+    steps = [(_("Identified"), progress.identified),
+             (_("Differentiated"), progress.differentiated),
+             (_("Interacted"), progress.interacted), (_("Customised"), progress.customised)]
+    rows = [(_("Value group"), api.group_of(external_id) or _("not differentiated yet")),
+            (_("Progress"), _("{score} of 4 steps").format(score=progress.score))]
+    rows += [(name, _("✓ yes") if reached else _("✗ no")) for name, reached in steps]
+    return Card(_("IDIC"), rows)

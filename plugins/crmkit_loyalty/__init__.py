@@ -18,7 +18,7 @@ PLUGIN = crmkit.PluginInfo(
     payload_keys=("sku", "category", "refund_of"),
     api="LoyaltyAPI",
     parts=("cli", "config", "settings", "migrations", "tables", "dataservices", "demo", "routes",
-           "card", "dashboard"),
+           "card", "dashboard", "locale"),
 )
 
 

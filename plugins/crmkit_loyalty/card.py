@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from crmkit.plugin import Card, NotFound
+from crmkit.plugin import Card, NotFound, format_date, format_number, gettext as _, ngettext
 
 from . import ledger as lg
 
@@ -19,20 +19,28 @@ def card(crm, principal, customer) -> Card:
     try:
         member = api.member(external_id)
     except NotFound:
-        return Card("Loyalty", (), note="not a loyalty member (members join with their first "
-                                        "purchase)")
+        return Card(_("Loyalty"), (), note=_("not a loyalty member (members join with their "
+                                             "first purchase)"))
     now = crm.clock.now()
     customer_id = crm.customers.get(external_id).id
     with crm.read() as conn:
         totals = lg.lot_totals(conn, customer_id, now, expiring_by=now + EXPIRING_WITHIN)
     soon, first = totals.expiring, totals.first_expiry
-    rows = [("Tier", member.tier or "none"),
-            ("Balance", f"{member.balance} points"),
-            ("Spendable now", f"{member.available} points"),
-            ("Expiring in 30 days", f"{soon} points" + (f" (first on {first:%Y-%m-%d})"
-                                                         if first else ""))]
+    expiring_soon = points(soon)
+    if first:
+        expiring_soon = _("{points} (first on {date})").format(points=expiring_soon,
+                                                                date=format_date(first))
+    rows = [(_("Tier"), member.tier or _("none")),
+            (_("Balance"), points(member.balance)),
+            (_("Spendable now"), points(member.available)),
+            (_("Expiring in 30 days"), expiring_soon)]
     if member.locked:
-        rows.append(("Locked (return window)", f"{member.locked} points"))
+        rows.append((_("Locked (return window)"), points(member.locked)))
     if member.owed:
-        rows.append(("Owed", f"{member.owed} points"))
-    return Card("Loyalty", rows)
+        rows.append((_("Owed"), points(member.owed)))
+    return Card(_("Loyalty"), rows)
+
+
+def points(count: int) -> str:
+    """``count`` points, in the request's language."""
+    return ngettext("{count} point", "{count} points", count).format(count=format_number(count))

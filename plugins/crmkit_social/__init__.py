@@ -19,7 +19,7 @@ PLUGIN = crmkit.PluginInfo(
                 "engagement, referrals.",
     api="SocialAPI",
     parts=("cli", "config", "settings", "migrations", "tables", "dataservices", "demo", "routes",
-           "card"),
+           "card", "locale"),
 )
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import collections
 
-from crmkit.plugin import Card
+from crmkit.plugin import Card, format_date, gettext as _
 
 RECENT_MENTIONS = 50
 """How many of the customer's newest mentions the sentiment counts cover."""
@@ -21,15 +21,18 @@ def card(crm, principal, customer) -> Card:
         for identity in identities:
             rows.append((identity["platform"], identity["handle"]))
     else:
-        rows.append(("Handles", f"{len(identities)} linked (hidden: personal data)"))
+        rows.append((_("Handles"), _("{count} linked (hidden: personal data)").format(
+            count=len(identities))))
     mentions = api.mentions(customer=external_id, limit=RECENT_MENTIONS)
     labels = collections.Counter(m.label for m in mentions)
-    rows.append(("Mentions", str(len(mentions)) + (f" (newest {RECENT_MENTIONS})"
-                                                    if len(mentions) == RECENT_MENTIONS else "")))
+    rows.append((_("Mentions"), _("{count} (newest {limit})").format(
+        count=len(mentions), limit=RECENT_MENTIONS) if len(mentions) == RECENT_MENTIONS
+        else str(len(mentions))))
     for label, count in sorted(labels.items(), key=lambda item: (-item[1], str(item[0]))):
-        rows.append((f"Sentiment: {label or 'unscored'}", str(count)))
+        rows.append((_("Sentiment: {label}").format(label=label or _("unscored")), str(count)))
     if mentions:
         newest = mentions[0]
-        rows.append(("Latest mention", f"{newest.posted_at:%Y-%m-%d} on {newest.platform}, "
-                                       f"{newest.label or 'unscored'}"))
-    return Card("Social", rows)
+        rows.append((_("Latest mention"), _("{date} on {platform}, {label}").format(
+            date=format_date(newest.posted_at), platform=newest.platform,
+            label=newest.label or _("unscored"))))
+    return Card(_("Social"), rows)

@@ -13,7 +13,8 @@ PLUGIN = crmkit.PluginInfo(
     description="Buttle's CRM value chain: SSCs, intimacy, network, propositions, lifecycle; conditions.",
     requires=("analytical",),
     api="ValueChainAPI",
-    parts=("cli", "config", "migrations", "tables", "dataservices", "demo", "routes", "card"),
+    parts=("cli", "config", "migrations", "tables", "dataservices", "demo", "routes", "card",
+           "locale"),
 )
 
 

@@ -3,7 +3,7 @@ significant, why, and their group's value proposition."""
 
 from __future__ import annotations
 
-from crmkit.plugin import Card
+from crmkit.plugin import Card, format_date, gettext as _
 
 
 def card(crm, principal, customer) -> Card:
@@ -12,13 +12,14 @@ def card(crm, principal, customer) -> Card:
     external_id = customer["external_id"]
     ssc = next((s for s in api.sscs() if s.customer == external_id), None)
     if ssc is None:
-        return Card("Value chain", [("Strategically significant", "✗ no")])
-    rows = [("Strategically significant", f"✓ yes, since {ssc.marked_at:%Y-%m-%d}"),
-            ("Group", ssc.group),
-            ("Reasons", ", ".join(ssc.reasons))]
+        return Card(_("Value chain"), [(_("Strategically significant"), _("✗ no"))])
+    rows = [(_("Strategically significant"),
+             _("✓ yes, since {date}").format(date=format_date(ssc.marked_at))),
+            (_("Group"), ssc.group),
+            (_("Reasons"), ", ".join(ssc.reasons))]
     if ssc.note:
-        rows.append(("Note", ssc.note))
+        rows.append((_("Note"), ssc.note))
     proposition = api.propositions().get(ssc.group)
     if proposition:
-        rows.append(("Value proposition", proposition))
-    return Card("Value chain", rows)
+        rows.append((_("Value proposition"), proposition))
+    return Card(_("Value chain"), rows)
