@@ -72,4 +72,4 @@ def test_the_dashboards_draw_each_panel_beside_its_numbers_at_desktop_and_phone_
     browser.execute_script("arguments[0].value = '2025-06-30'", date)
     date.send_keys(Keys.ENTER)
     wait.until(ec.url_contains("as_of=2025-06-30"))
-    assert "2025-06-30 00:00" in browser.find_element(By.CSS_SELECTOR, "main .hint").text
+    assert "Jun 30, 2025, 12:00\u202fAM" in browser.find_element(By.CSS_SELECTOR, "main .hint").text

@@ -80,13 +80,13 @@ def work(api, clock):
 def test_my_open_tasks_with_due_and_overdue_in_words(api, work):
     page = sign_in(api, "dee").get("/my-work")
     assert page.status_code == 200
-    assert "As of 2025-01-01 12:00 (the CRM's clock)." in page.text
+    assert "As of Jan 1, 2025, 12:00\u202fPM (the CRM's clock)." in page.text
     soon = entry(page, "task", work["soon"])
     assert "<strong>Call &lt;b&gt;back&lt;/b&gt;</strong>" in soon
     assert ">&lt;script&gt;alert(&#39;c&#39;)&lt;/script&gt; Cleo</a>" in soon
-    assert "Due in 2 h 5 min (2025-01-01 14:05)" in soon
+    assert "Due in 2 h 5 min (Jan 1, 2025, 2:05 PM)" in soon
     late = entry(page, "task", work["late"])
-    assert "Overdue by 1 d 3 h</span> (2024-12-31 09:00)" in late
+    assert "Overdue by 1 d 3 h</span> (Dec 31, 2024, 9:00 AM)" in late
     assert '<span aria-hidden="true">⚠ </span>' in late  # a mark and words, not colour alone
     assert "Complete<span" in late
     assert f'data-task="{work["ivy"]}"' not in page.text  # another's task is not listed
@@ -97,14 +97,14 @@ def test_my_open_cases_count_down_their_sla_on_the_crm_clock(api, work):
     page = sign_in(api, "dee").get("/my-work")
     high = entry(page, "case", work["high"])
     assert "Case #%d: Cannot log in</strong>" % work["high"] in high
-    assert ('data-sla="running">First response: 4 h 0 min left (due 2025-01-01 16:00)'
+    assert ('data-sla="running">First response: 4 h 0 min left (due Jan 1, 2025, 4:00 PM)'
             in high)
-    assert 'data-sla="running">Resolution: 1 d 0 h left (due 2025-01-02 12:00)' in high
+    assert 'data-sla="running">Resolution: 1 d 0 h left (due Jan 2, 2025, 12:00 PM)' in high
     urgent = entry(page, "case", work["urgent"])
     assert ('data-sla="breached">First response: <span class="late"><span aria-hidden="true">'
-            '⚠ </span>SLA breached 5 h 0 min ago</span> (due 2025-01-01 07:00)') in urgent
+            '⚠ </span>SLA breached 5 h 0 min ago</span> (due Jan 1, 2025, 7:00 AM)') in urgent
     assert "Resolution: <span class=\"late\"><span aria-hidden=\"true\">⚠ </span>SLA breached " \
-           "2 h 0 min ago</span> (due 2025-01-01 10:00)" in urgent
+           "2 h 0 min ago</span> (due Jan 1, 2025, 10:00 AM)" in urgent
     api.crm.run_transaction(lambda tx: api.crm.plugin("operational").respond(work["high"]),
                             actor="dee")
     answered = entry(sign_in(api, "dee").get("/my-work"), "case", work["high"])
@@ -131,7 +131,7 @@ def test_acknowledging_a_hand_off_goes_through_collaborative_s_api(api, work):
     page = client.get("/my-work")
     shown = entry(page, "handoff", work["item"])
     assert "From " in shown and " by dee: <q>A &lt;i&gt;billing&lt;/i&gt; question</q>" in shown
-    assert "Acknowledge within 4 h 0 min (2025-01-01 16:00)" in shown
+    assert "Acknowledge within 4 h 0 min (Jan 1, 2025, 4:00 PM)" in shown
     assert "Work handed to your team (billing)" in page.text
     answer = client.post(f"/my-work/handoffs/{work['item']}/acknowledge",
                          data={"csrf_token": csrf(page)})
