@@ -460,8 +460,10 @@ def _split(tx: Transaction, chunk: list[Any], labels: list[str], upsert: bool
         stored = existing.get(row["external_id"])
         if "attributes" in row or stored is None:
             merged = {**((stored or {}).get("attributes") or {}), **row.get("attributes", {})}
-            for message in service.attribute_problems(merged):
-                problems.append((where, "attributes", message))
+            found = service.attribute_problems(merged)
+            problems.extend((where, "attributes", message) for message in found)
+            if found:
+                continue
         if stored is None:
             row.setdefault("type", "person")
             row.setdefault("tags", [])
