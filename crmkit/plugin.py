@@ -58,6 +58,9 @@ _LAZY: dict[str, tuple[str, str]] = {
     "UTCDateTime": ("crmkit.types", "UTCDateTime"),
     "JSONType": ("crmkit.types", "JSONType"),
     "MONEY_SCALE": ("crmkit.types", "MONEY_SCALE"),
+    "MONEY_LIMIT": ("crmkit.types", "MONEY_LIMIT"),
+    "money_units": ("crmkit.types", "money_units"),
+    "money_from_units": ("crmkit.types", "money_from_units"),
     "to_money": ("crmkit.types", "to_money"),
     "to_currency": ("crmkit.types", "to_currency"),
     "parse_json": ("crmkit.types", "parse_json"),
@@ -179,8 +182,9 @@ if TYPE_CHECKING:  # pragma: no cover
     from .services.records import MAX_LINE_BYTES, SourceFile, file_format, unneutralise
     from .tables import NAMING, customers, events, interactions, staff
     from .transaction import HookContext, Transaction
-    from .types import (MAX_JSON_DEPTH, MONEY_SCALE, JSONType, Money, UTCDateTime, json_pointer,
-                        json_problem, parse_json, to_currency, to_money)
+    from .types import (MAX_JSON_DEPTH, MONEY_LIMIT, MONEY_SCALE, JSONType, Money, UTCDateTime,
+                        json_pointer, json_problem, money_from_units, money_units, parse_json,
+                        to_currency, to_money)
     from .web.cards import Card
     from .web.endpoints import Call, Endpoint, Reply
     from .webhooks import sign as sign_webhook

@@ -17,7 +17,7 @@ from sqlalchemy import func, select
 from crmkit import tables
 from crmkit.errors import ConfigError, ConflictError, ValidationError
 from crmkit.services.importing import ImportRejected, import_file
-from crmkit.types import to_currency, to_money
+from crmkit.types import money_from_units, money_units, to_currency, to_money
 
 UTC = dt.timezone.utc
 T0 = dt.datetime(2024, 5, 1, 9, 30, tzinfo=UTC)
@@ -44,6 +44,19 @@ def test_amount_text_outside_the_documented_syntax_is_refused_by_to_money(text):
                                          ("007.1", "7.1")])
 def test_amount_text_in_the_documented_syntax_is_exact(text, value):
     assert to_money(text) == Decimal(value)
+
+
+@pytest.mark.parametrize("text", ["0", "12.5", "-0.0001", "99999999999999.9999"])
+def test_money_units_and_back_give_what_a_money_column_reads(crm, text):
+    units = money_units(to_money(text))
+    assert money_from_units(units) == Decimal(text)
+    assert str(money_from_units(units)) == str(Decimal(text).quantize(Decimal("0.0001")))
+    crm.customers.add("C1")
+    crm.interactions.record("C1", dt.datetime(2024, 5, 1, tzinfo=dt.timezone.utc),
+                            kind="adjustment", amount=to_money(text), external_id="m1")
+    with crm.read() as conn:
+        stored = conn.execute(select(tables.interactions.c.amount)).scalar_one()
+    assert str(stored) == str(money_from_units(units))
 
 
 @pytest.mark.parametrize("text", ["١٢٣", "１２３", "1_000"])

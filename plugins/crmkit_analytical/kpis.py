@@ -32,7 +32,7 @@ from typing import Any, Callable
 
 from sqlalchemy import func, select
 
-from crmkit.plugin import MONEY_SCALE, interactions as I, parse_timestamp
+from crmkit.plugin import interactions as I, money_from_units, parse_timestamp
 
 from . import funnel, periods, retention, sales, satisfaction
 from .errors import ModelFitError
@@ -44,7 +44,7 @@ ONE_MICROSECOND = dt.timedelta(microseconds=1)
 def _revenue(conn, config, start, end, crm) -> float | None:
     total = conn.execute(select(func.sum(sales.net_units(config)))
                          .where(sales.sales_kinds(config), sales.within(end, start))).scalar()
-    return float(Decimal(int(total or 0)) / MONEY_SCALE)
+    return float(money_from_units(total or 0))
 
 
 def _aov(conn, config, start, end, crm) -> float | None:
@@ -52,7 +52,7 @@ def _aov(conn, config, start, end, crm) -> float | None:
                        .where(sales.is_purchase(config), sales.within(end, start))).one()
     if not row[1]:
         return None
-    return round(float(Decimal(int(row[0] or 0)) / MONEY_SCALE / row[1]), 2)
+    return round(float(money_from_units(row[0] or 0) / row[1]), 2)
 
 
 def _first_purchases(config, end):

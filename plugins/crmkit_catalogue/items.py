@@ -14,7 +14,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from crmkit.plugin import MONEY_SCALE, LineItem, insert_rows, line_item_problems, times_units
+from crmkit.plugin import LineItem, insert_rows, line_item_problems, money_units, times_units
 
 from .tables import items, products
 
@@ -45,7 +45,7 @@ def _checked(config, rows, found) -> dict[int, list[LineItem]]:
             continue
         amount = row.get("amount")
         lines: list[LineItem] = []
-        units = None if amount is None else int(Decimal(amount) * MONEY_SCALE)
+        units = None if amount is None else money_units(Decimal(amount))
         for field, message in line_item_problems(payload, units, lines):
             found.append((index, field, message))
         checked[index] = lines
@@ -65,7 +65,7 @@ def store(ctx, batch) -> int:
     if not checked:
         return 0
     skus = sorted({item.sku for lines in checked.values() for item in lines})
-    cost = {sku: int(unit_cost * MONEY_SCALE) for sku, unit_cost in ctx.conn.execute(
+    cost = {sku: money_units(unit_cost) for sku, unit_cost in ctx.conn.execute(
         select(products.c.sku, products.c.unit_cost).where(products.c.sku.in_(skus)))}
     out = []
     for index, lines in checked.items():

@@ -29,8 +29,8 @@ import attrs
 from sqlalchemy import (BigInteger, Float, and_, case, cast, func, literal, literal_column,
                         select, union_all)
 
-from crmkit.plugin import (MONEY_SCALE, JsonPath, customers as C, events as E,
-                           interactions as I, month_number, to_money)
+from crmkit.plugin import (JsonPath, customers as C, events as E, interactions as I,
+                           money_from_units, money_units, month_number, to_money)
 
 from .tables import items
 
@@ -39,8 +39,6 @@ ACQUISITION_REASON = ("acquisition cost 0: no enabled plugin records campaign co
 BY = ("customer", "segment", "period")
 PERIODS = {"month": 1, "quarter": 3, "year": 12}
 FOUR = Decimal("0.0001")
-PLACES = len(str(MONEY_SCALE)) - 1
-"""Decimal places of money units (MONEY_SCALE = 10**PLACES)."""
 
 
 @attrs.frozen
@@ -64,7 +62,7 @@ class ProfitLine:
 
 
 def _units(text: str) -> int:
-    return int(to_money(text) * MONEY_SCALE)
+    return money_units(to_money(text))
 
 
 def _window(column, as_of: dt.datetime, since: dt.datetime | None):
@@ -103,7 +101,7 @@ def parts(config: dict[str, Any], as_of: dt.datetime, since: dt.datetime | None,
 
 def _money(units) -> Decimal:
     """Stored money units as an exact Decimal with 4 places."""
-    return Decimal(int(units or 0)).scaleb(-PLACES)
+    return money_from_units(units or 0)
 
 
 def _line(config, key: str, customers: int, revenue, cogs, serve, minutes) -> ProfitLine:
