@@ -47,6 +47,7 @@ _LAZY: dict[str, tuple[str, str]] = {
     "Unauthenticated": ("crmkit.errors", "Unauthenticated"),
     "PermissionDenied": ("crmkit.errors", "PermissionDenied"),
     "raise_problems": ("crmkit.pipeline", "raise_problems"),
+    "drop_repeats": ("crmkit.pipeline", "drop_repeats"),
     # Core tables.
     "NAMING": ("crmkit.tables", "NAMING"),
     "customers": ("crmkit.tables", "customers"),
@@ -176,7 +177,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from .markers import hookimpl
     from .models import (ApiToken, Batch, Customer, Event, Interaction, PluginInfo, Staff,
                          TimelineEntry, WriteResult)
-    from .pipeline import raise_problems
+    from .pipeline import drop_repeats, raise_problems
     from .sentiment import Sentiment, SentimentAnalyser, detect_language, score_texts
     from .services.importing import ImportRejected, ImportReport
     from .services.records import MAX_LINE_BYTES, SourceFile, file_format, unneutralise

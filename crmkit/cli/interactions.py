@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import click
 
+from ..services.columns import INTERACTION_COLUMNS
 from .common import format_option, output, pass_state
 
-COLUMNS = ["id", "customer", "occurred_at", "kind", "channel", "direction", "amount", "currency",
-           "external_id"]
+COLUMNS = ["id", *(c for c in INTERACTION_COLUMNS if c not in ("actor", "payload"))]
 
 
 @click.group()

@@ -18,8 +18,8 @@ from typing import Any, Iterable
 import attrs
 from sqlalchemy import and_, or_, select
 
-from crmkit.plugin import (ImportReport, NotFound, SourceFile, ValidationError, file_format,
-                           parse_timestamp, to_money)
+from crmkit.plugin import (ImportReport, NotFound, SourceFile, ValidationError, drop_repeats,
+                           file_format, parse_timestamp, to_money)
 
 from .tables import categories, products
 
@@ -142,17 +142,12 @@ def check_rows(records: Iterable[Any], labels: Iterable[str],
                problems: list[tuple[str, str, str]]) -> tuple[list[dict[str, Any]], set[str]]:
     """The good rows (a SKU repeated with other values is a problem) and the bad lines;
     ``problems`` gets every problem appended."""
-    rows, seen = [], {}
-    for record, where in zip(records, labels):
-        row = check_row(record, where, problems)
-        if row is None:
-            continue
-        if row["sku"] in seen and seen[row["sku"]][0] != row:
-            problems.append((where, "sku", f"{row['sku']!r} repeats {seen[row['sku']][1]} "
-                             "with different values"))
-        elif row["sku"] not in seen:
-            seen[row["sku"]] = (row, where)
-            rows.append(row)
+    checked = [(row, where) for record, where in zip(records, labels)
+               if (row := check_row(record, where, problems)) is not None]
+    rows, _ = drop_repeats([row for row, _ in checked], [where for _, where in checked],
+                           problems, key=lambda row: row["sku"], field="sku",
+                           name=lambda row: repr(row["sku"]),
+                           differences=lambda a, b: "values" if a != b else "")
     return rows, {where for where, _, _ in problems}
 
 
