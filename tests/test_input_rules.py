@@ -379,3 +379,17 @@ def test_an_import_with_a_bad_phone_names_the_line(crm, tmp_path):
 def test_a_region_in_brackets_reads_a_national_number(crm):
     assert crm.customers.add("C1", phone="020 7946 0018 (GB)").phone == "+442079460018"
     assert crm.customers.add("C2", phone="(212) 555-0199 (us)").phone == "+12125550199"
+
+
+def test_a_repeated_id_in_a_batch_is_dropped_when_identical_and_a_problem_when_not():
+    from crmkit.plugin import drop_repeats
+
+    rows = [{"id": "a", "v": 1}, {"id": None, "v": 2}, {"id": "a", "v": 1}, {"id": None, "v": 2},
+            {"id": "a", "v": 3}, {"id": "b", "v": 4}]
+    problems: list = []
+    kept, labels = drop_repeats(rows, [f"line {n}" for n in range(2, 8)], problems,
+                                key=lambda row: row["id"], field="id",
+                                name=lambda row: repr(row["id"]))
+    assert labels == ["line 2", "line 3", "line 5", "line 7"]
+    assert kept == [rows[0], rows[1], rows[3], rows[5]]
+    assert problems == [("line 6", "id", "'a' repeats line 2 with different content")]
