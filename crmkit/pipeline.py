@@ -155,6 +155,26 @@ def plugin_problems(tx: Transaction, hook: str, rows: list[dict[str, Any]],
     return problems
 
 
+def record_fits(record: Any, where: str, fields: Sequence[str], required: Sequence[str],
+                problems: list[Problem]) -> bool:
+    """Whether one record has the shape of a row: a mapping of known ``fields`` with every
+    ``required`` one given (not None, not blank text).  Otherwise its problems are appended
+    (not a mapping; the first unknown field, naming the allowed ones; each required field)."""
+    if not isinstance(record, dict):
+        problems.append((where, "row",
+                         f"expected a mapping of fields, got {type(record).__name__}"))
+        return False
+    unknown = sorted(set(record) - set(fields))
+    if unknown:
+        problems.append((where, unknown[0], f"unknown field (allowed: {', '.join(fields)})"))
+        return False
+    missing = [(where, field, "required") for field in required
+               if record.get(field) is None or isinstance(record[field], str)
+               and not record[field].strip()]
+    problems.extend(missing)
+    return not missing
+
+
 def drop_repeats(rows: Sequence[dict[str, Any]], labels: Sequence[str], problems: list[Problem],
                  key: Callable[[dict[str, Any]], Hashable | None], field: str,
                  name: Callable[[dict[str, Any]], str],
@@ -286,6 +306,6 @@ def run_batches(crm, rows: Iterable[Any], batch_size: int, atomic: bool,
 
 
 __all__ = [
-    "Problem", "Checked", "RowKind", "check", "write_checked", "write_batch", "batched", "collector_paused", "plugin_problems", "drop_repeats", "raise_problems", "react",
+    "Problem", "Checked", "RowKind", "check", "write_checked", "write_batch", "batched", "collector_paused", "plugin_problems", "record_fits", "drop_repeats", "raise_problems", "react",
     "after_commit", "run_batches",
 ]

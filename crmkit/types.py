@@ -16,7 +16,7 @@ import re
 import unicodedata
 from decimal import Decimal
 
-from sqlalchemy import JSON, BigInteger, DateTime
+from sqlalchemy import JSON, BigInteger, DateTime, Integer
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.types import TypeDecorator
 
@@ -30,6 +30,8 @@ MONEY_LIMIT = Decimal(10) ** 14
 
 JSONType = JSON().with_variant(JSONB(), "postgresql")
 """JSON column type: JSONB on PostgreSQL, JSON text on SQLite."""
+BigIdType = BigInteger().with_variant(Integer(), "sqlite")
+"""Id column type of tables that may pass 2^31 rows: BIGINT, on SQLite INTEGER (the rowid)."""
 
 
 AMOUNT_SYNTAX = "[+-]digits[.digits] with ASCII digits 0-9, e.g. 120.50 or -5"
@@ -362,7 +364,8 @@ def sqlite_timestamp(value: dt.datetime) -> str:
 
 
 __all__ = [
-    "MONEY_SCALE", "MONEY_LIMIT", "JSONType", "to_money", "money_units", "money_from_units", "Money", "UTCDateTime",
+    "MONEY_SCALE", "MONEY_LIMIT", "JSONType", "BigIdType", "to_money", "money_units",
+    "money_from_units", "Money", "UTCDateTime",
     "UNSTORABLE_TEXT", "unstorable_text", "MAX_JSON_DEPTH", "json_problem", "json_pointer",
     "parse_json", "sqlite_timestamp", "AMOUNT_SYNTAX", "ISO_4217", "to_currency", "to_phone",
     "IDENTIFIER", "LINE", "TEXT", "ASCII_CONTROLS", "text_problem", "normal_text", "clean_text",

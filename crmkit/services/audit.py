@@ -14,6 +14,7 @@ import attrs
 from sqlalchemy import and_, or_, select
 
 from .. import tables
+from ..db import where_given
 
 
 @attrs.frozen
@@ -55,14 +56,8 @@ class AuditLog:
                 query = query.where(by_key if cid is None else or_(a.c.customer_id == cid, by_key))
             if since is not None:
                 query = query.where(a.c.at >= since)
-            if action is not None:
-                query = query.where(a.c.action == action)
-            if actor is not None:
-                query = query.where(a.c.actor == actor)
-            if table is not None:
-                query = query.where(a.c.table_name == table)
-            if limit is not None:
-                query = query.limit(limit)
+            query = where_given(query, (a.c.action, action), (a.c.actor, actor),
+                                (a.c.table_name, table), limit=limit)
             return [AuditEntry(**dict(r)) for r in conn.execute(query).mappings()]
 
 

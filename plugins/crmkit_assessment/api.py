@@ -7,7 +7,7 @@ from typing import Any
 
 from sqlalchemy import insert, select
 
-from crmkit.plugin import ConfigError, NotFound, ValidationError
+from crmkit.plugin import PluginAPI, ConfigError, NotFound, ValidationError
 
 from . import evidence, questionnaire, scoring
 from .tables import runs
@@ -23,16 +23,10 @@ def validate_answers(document: Any, where: str = "answers") -> dict[str, Any]:
         raise ValidationError(str(exc)) from None
 
 
-class AssessmentAPI:
+class AssessmentAPI(PluginAPI):
     """The CRM capability assessment: take it, keep it, compare it."""
 
-    def __init__(self, crm):
-        self.crm = crm
-
-    @property
-    def config(self) -> dict[str, Any]:
-        """The plugin's current configuration."""
-        return self.crm.plugin_config("assessment")
+    plugin = "assessment"
 
     def questionnaire(self) -> list[questionnaire.Item]:
         """Every item, in order."""

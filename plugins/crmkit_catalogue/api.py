@@ -12,8 +12,8 @@ from typing import Any
 
 from sqlalchemy import delete, select
 
-from crmkit.plugin import (ConflictError, ImportRejected, ImportReport, NotFound, ValidationError,
-                           customers, ensure_utc)
+from crmkit.plugin import (ConflictError, ImportRejected, ImportReport, NotFound, PluginAPI,
+                           ValidationError, customers, ensure_utc)
 
 from . import offers, products, profit
 from .profit import ACQUISITION_REASON
@@ -24,16 +24,10 @@ MAX_SEGMENT_MEMBERS = 10_000
 """The most customers an offer list saved as an analytical segment may hold."""
 
 
-class CatalogueAPI:
+class CatalogueAPI(PluginAPI):
     """Products, line items, profit, association rules and next-best offers."""
 
-    def __init__(self, crm):
-        self.crm = crm
-
-    @property
-    def config(self) -> dict[str, Any]:
-        """The plugin's stored configuration."""
-        return self.crm.plugin_config("catalogue")
+    plugin = "catalogue"
 
     def _as_of(self, as_of: dt.datetime | None) -> dt.datetime:
         return self.crm.clock.now() if as_of is None else ensure_utc(as_of, "as_of")

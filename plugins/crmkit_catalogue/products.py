@@ -19,7 +19,7 @@ import attrs
 from sqlalchemy import and_, or_, select
 
 from crmkit.plugin import (ImportReport, NotFound, SourceFile, ValidationError, drop_repeats,
-                           file_format, parse_timestamp, to_money)
+                           file_format, parse_timestamp, record_fits, to_money)
 
 from .tables import categories, products
 
@@ -64,21 +64,10 @@ def category_path(value: Any) -> tuple[str | None, str | None]:
 
 def check_row(record: Any, where: str, problems: list) -> dict[str, Any] | None:
     """A product row normalised for storing, or None with its problems appended."""
-    if not isinstance(record, dict):
-        problems.append((where, "row", f"expected a mapping of fields, got {type(record).__name__}"))
+    if not record_fits(record, where, FIELDS, REQUIRED, problems):
         return None
     before = len(problems)
-    unknown = sorted(set(record) - set(FIELDS))
-    if unknown:
-        problems.append((where, unknown[0], f"unknown field (allowed: {', '.join(FIELDS)})"))
-        return None
     row: dict[str, Any] = {}
-    for field in REQUIRED:
-        value = record.get(field)
-        if value is None or (isinstance(value, str) and not value.strip()):
-            problems.append((where, field, "required"))
-    if len(problems) > before:
-        return None
     for field in ("sku", "name"):
         value = record[field]
         if not isinstance(value, str):

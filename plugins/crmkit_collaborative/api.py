@@ -8,7 +8,7 @@ from typing import Any
 import attrs
 from sqlalchemy import and_, case, func, select
 
-from crmkit.plugin import ValidationError, customers, ensure_utc, interactions
+from crmkit.plugin import PluginAPI, ValidationError, customers, ensure_utc, interactions
 
 from . import handoffs as handoff_rules
 from . import outbound, routing, workitems
@@ -69,14 +69,10 @@ def _pending_ack():
             .group_by(h.work_item_id).subquery("pending_ack"))
 
 
-class CollaborativeAPI:
+class CollaborativeAPI(PluginAPI):
     """Routing, work items, hand-offs and outbound contact."""
 
-    def __init__(self, crm):
-        self.crm = crm
-
-    def _config(self) -> dict[str, Any]:
-        return self.crm.plugin_config("collaborative")
+    plugin = "collaborative"
 
     # -- routing ------------------------------------------------------------------------
 
@@ -116,11 +112,11 @@ class CollaborativeAPI:
 
     def routed(self, kind: str, direction: str = "inbound") -> bool:
         """Whether interactions of this kind and direction become work items."""
-        config = self._config()
+        config = self.config
         return kind in config["routed_kinds"] and direction in config["routed_directions"]
 
     def _decide(self, rows: list[Any], as_of: dt.datetime | None) -> list[routing.Decision]:
-        config = self._config()
+        config = self.config
         as_of = self.crm.clock.now() if as_of is None else ensure_utc(as_of, "as_of")
         rules = routing.rules_of(config)
         documents = [routing.routing_data(r) for r in rows]

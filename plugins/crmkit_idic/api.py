@@ -9,22 +9,16 @@ from typing import Any
 import attrs
 from sqlalchemy import insert, select
 
-from crmkit.plugin import NotFound, ValidationError, customers
+from crmkit.plugin import PluginAPI, NotFound, ValidationError, customers
 
 from . import customise, differentiate, duplicates, interact, progress
 from .tables import dismissed, groups, runs
 
 
-class IdicAPI:
+class IdicAPI(PluginAPI):
     """Identify, differentiate, interact, customise (Peppers & Rogers) over this CRM."""
 
-    def __init__(self, crm):
-        self.crm = crm
-
-    @property
-    def config(self) -> dict[str, Any]:
-        """The plugin's current configuration."""
-        return self.crm.plugin_config("idic")
+    plugin = "idic"
 
     def _as_of(self, as_of: dt.datetime | None) -> dt.datetime:
         return self.crm.clock.now() if as_of is None else as_of

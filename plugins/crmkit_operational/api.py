@@ -13,7 +13,7 @@ from typing import Any, Sequence
 
 from sqlalchemy import select
 
-from crmkit.plugin import NotFound, Transaction, customers
+from crmkit.plugin import PluginAPI, NotFound, Transaction, customers
 
 from . import assignment, automation, cases, funnel, pipeline, reactions, rows, scoring
 from . import tasks as task_service
@@ -22,11 +22,10 @@ from .tables import leads, outbox
 PLUGIN = "operational"
 
 
-class OperationalAPI:
+class OperationalAPI(PluginAPI):
     """Funnel, scoring, assignment, tasks, cases and automation of one CRM."""
 
-    def __init__(self, crm):
-        self.crm = crm
+    plugin = "operational"
 
     # -- plumbing ------------------------------------------------------------------
 

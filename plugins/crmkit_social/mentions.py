@@ -21,7 +21,7 @@ import attrs
 from sqlalchemy import bindparam, insert, select, update
 
 from crmkit.plugin import (ValidationError, allocate_ids, drop_repeats, ensure_utc,
-                           parse_timestamp, raise_problems, score_texts)
+                           parse_timestamp, raise_problems, record_fits, score_texts)
 
 from . import identities, sentiment
 from .tables import identities as identity_table
@@ -72,18 +72,9 @@ def check(records: Iterable[Any], labels: list[str],
 
 
 def _normalise(record: Any, where: str, problems: list) -> dict[str, Any] | None:
-    if not isinstance(record, dict):
-        problems.append((where, "row", f"expected a mapping of fields, got {type(record).__name__}"))
+    if not record_fits(record, where, FIELDS, REQUIRED, problems):
         return None
     before = len(problems)
-    unknown = sorted(set(record) - set(FIELDS))
-    if unknown:
-        problems.append((where, unknown[0], f"unknown field (allowed: {', '.join(FIELDS)})"))
-    for field in REQUIRED:
-        if record.get(field) in (None, ""):
-            problems.append((where, field, "required"))
-    if len(problems) > before:
-        return None
     row: dict[str, Any] = {}
     problem = identities.platform_problem(record["platform"])
     if problem:

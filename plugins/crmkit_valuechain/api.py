@@ -5,19 +5,15 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+from crmkit.plugin import PluginAPI
+
 from . import chain, network, portfolio, support
 
 
-class ValueChainAPI:
+class ValueChainAPI(PluginAPI):
     """Buttle's CRM value chain: SSCs, intimacy, network, propositions, lifecycle, conditions."""
 
-    def __init__(self, crm):
-        self.crm = crm
-
-    @property
-    def config(self) -> dict[str, Any]:
-        """The plugin's current configuration."""
-        return self.crm.plugin_config("valuechain")
+    plugin = "valuechain"
 
     def _as_of(self, as_of: dt.datetime | None) -> dt.datetime:
         return self.crm.clock.now() if as_of is None else as_of
