@@ -36,7 +36,7 @@ class IdicAPI(PluginAPI):
             rows = conn.execute(select(c.id, c.external_id, c.type, c.name, c.email, c.phone)
                                 .where(c.erased_at.is_(None)).order_by(c.id)).all()
         return [duplicates.Record(r.id, r.external_id, r.type, r.name, r.email, r.phone,
-                                  frozenset(handles.get(r.id, ()))) for r in rows]
+                                  handles=frozenset(handles.get(r.id, ()))) for r in rows]
 
     def find_duplicates(self, min_score: float | None = None) -> duplicates.Result:
         """Candidate duplicate pairs (best first), each with a score and its reasons."""
