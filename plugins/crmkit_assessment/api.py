@@ -10,6 +10,7 @@ from sqlalchemy import insert, select
 from crmkit.plugin import PluginAPI, ConfigError, NotFound, ValidationError
 
 from . import evidence, questionnaire, scoring
+from .settings import Settings
 from .tables import runs
 
 
@@ -27,6 +28,7 @@ class AssessmentAPI(PluginAPI):
     """The CRM capability assessment: take it, keep it, compare it."""
 
     plugin = "assessment"
+    settings_class = Settings
 
     def questionnaire(self) -> list[questionnaire.Item]:
         """Every item, in order."""
@@ -34,7 +36,7 @@ class AssessmentAPI(PluginAPI):
 
     def modules(self) -> dict[str, str]:
         """Item key → the module that addresses a gap in it (configuration overrides applied)."""
-        return {i.key: self.config["gap_modules"].get(i.key, i.module) for i in questionnaire.ITEMS}
+        return {i.key: self.settings.gap_modules.get(i.key, i.module) for i in questionnaire.ITEMS}
 
     def assess(self, answers: dict[str, Any], as_of: dt.datetime | None = None,
                note: str | None = None, save: bool = True) -> dict[str, Any]:
@@ -43,8 +45,8 @@ class AssessmentAPI(PluginAPI):
         note = note if note is not None else answers.pop("note", None)
         answers.pop("note", None)
         as_of = self.crm.clock.now() if as_of is None else as_of
-        scores = scoring.score(answers, self.config["cutoffs"])
-        found = evidence.gather(self.crm, self.config, as_of)
+        scores = scoring.score(answers, self.settings)
+        found = evidence.gather(self.crm, self.settings, as_of)
         if not save:
             return self._report(None, as_of, answers, scores, found, note, None)
         with self.crm.transaction() as tx:
@@ -94,7 +96,7 @@ class AssessmentAPI(PluginAPI):
                              "evidence": finding["text"] if finding else None,
                              "evidence_agrees": _agrees(part, answer, finding)})
             parts[part] = rows
-        gaps = scoring.gaps(answers, self.config["gap_max_rating"], modules)
+        gaps = scoring.gaps(answers, self.settings.gap_max_rating, modules)
         for gap in gaps:
             gap["module_enabled"] = gap["module"] in enabled
             gap["module_installed"] = gap["module"] in installed

@@ -14,6 +14,7 @@ from __future__ import annotations
 from typing import Any
 
 from .questionnaire import PARTS, items
+from .settings import Settings
 
 
 def part_percent(part: str, answers: dict[str, Any]) -> float:
@@ -24,16 +25,16 @@ def part_percent(part: str, answers: dict[str, Any]) -> float:
     return (sum(answers[k] for k in keys) - len(keys)) / (4 * len(keys)) * 100
 
 
-def band(overall: float, cutoffs: dict[str, float]) -> str:
+def band(overall: float, settings: Settings) -> str:
     """``lagging``, ``average`` or ``leading`` for an overall score."""
-    if overall < cutoffs["average"]:
+    if overall < settings.average_from:
         return "lagging"
-    if overall < cutoffs["leading"]:
+    if overall < settings.leading_from:
         return "average"
     return "leading"
 
 
-def score(answers: dict[str, dict[str, Any]], cutoffs: dict[str, float]) -> dict[str, Any]:
+def score(answers: dict[str, dict[str, Any]], settings: Settings) -> dict[str, Any]:
     """Per-part scores, overall score and band."""
     result: dict[str, Any] = {}
     percents = []
@@ -50,7 +51,7 @@ def score(answers: dict[str, dict[str, Any]], cutoffs: dict[str, float]) -> dict
                             "percent": round(percent, 1)}
     overall = sum(percents) / len(percents)
     result["overall"] = round(overall, 1)
-    result["band"] = band(overall, cutoffs)
+    result["band"] = band(overall, settings)
     return result
 
 
