@@ -8,7 +8,6 @@ over all SSCs, computed in SQL.
 
 from __future__ import annotations
 
-
 import attrs
 from sqlalchemy import String, and_, case, cast, func, literal, select
 
