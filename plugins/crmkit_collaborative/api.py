@@ -12,6 +12,7 @@ from crmkit.plugin import PluginAPI, ValidationError, customers, ensure_utc, int
 
 from . import handoffs as handoff_rules
 from . import outbound, routing, workitems
+from .settings import Settings
 from .tables import handoffs, history, work_items
 
 
@@ -73,6 +74,7 @@ class CollaborativeAPI(PluginAPI):
     """Routing, work items, hand-offs and outbound contact."""
 
     plugin = "collaborative"
+    settings_class = Settings
 
     # -- routing ------------------------------------------------------------------------
 
@@ -112,16 +114,14 @@ class CollaborativeAPI(PluginAPI):
 
     def routed(self, kind: str, direction: str = "inbound") -> bool:
         """Whether interactions of this kind and direction become work items."""
-        config = self.config
-        return kind in config["routed_kinds"] and direction in config["routed_directions"]
+        return self.settings.routes(kind, direction)
 
     def _decide(self, rows: list[Any], as_of: dt.datetime | None) -> list[routing.Decision]:
-        config = self.config
+        settings = self.settings
         as_of = self.crm.clock.now() if as_of is None else ensure_utc(as_of, "as_of")
-        rules = routing.rules_of(config)
         documents = [routing.routing_data(r) for r in rows]
-        routing.add_plugin_fields(self.crm, rules, documents, as_of)
-        return [routing.decide(rules, config["routing"]["fallback"], d) for d in documents]
+        routing.add_plugin_fields(self.crm, settings.rules, documents, as_of)
+        return [routing.decide(settings.rules, settings.fallback, d) for d in documents]
 
     # -- work items ----------------------------------------------------------------------
 
