@@ -16,14 +16,15 @@ from sqlalchemy import select
 
 from crmkit.plugin import LineItem, insert_rows, line_item_problems, money_units, times_units
 
+from .settings import Settings, settings_of
 from .tables import items, products
 
 
-def problems(config: dict[str, Any], conn, rows: list[dict[str, Any]]
+def problems(settings: Settings, conn, rows: list[dict[str, Any]]
              ) -> list[tuple[int, str, str]]:
     """``(index, field, message)`` for every purchase whose line items break a rule."""
     found: list[tuple[int, str, str]] = []
-    checked = _checked(config, rows, found)
+    checked = _checked(settings, rows, found)
     skus = {item.sku for lines in checked.values() for item in lines}
     if skus:
         known = _known(conn, skus)
@@ -36,8 +37,8 @@ def problems(config: dict[str, Any], conn, rows: list[dict[str, Any]]
     return found
 
 
-def _checked(config, rows, found) -> dict[int, list[LineItem]]:
-    kinds = set(config["purchase_kinds"])
+def _checked(settings: Settings, rows, found) -> dict[int, list[LineItem]]:
+    kinds = settings.purchase_kinds
     checked: dict[int, list[LineItem]] = {}
     for index, row in enumerate(rows):
         payload = row.get("payload")
@@ -61,7 +62,7 @@ def store(ctx, batch) -> int:
     """Copy the batch's purchases' line items into ``catalogue_items`` with the products'
     unit costs now; returns the number of lines stored."""
     unused: list = []
-    checked = _checked(ctx.config, batch.rows, unused)
+    checked = _checked(settings_of(ctx.config), batch.rows, unused)
     if not checked:
         return 0
     skus = sorted({item.sku for lines in checked.values() for item in lines})
