@@ -437,21 +437,15 @@ def _split(tx: Transaction, chunk: list[Any], labels: list[str], upsert: bool
            ) -> tuple[Checked, list[Problem]]:
     """Check rows; split them into new rows and ``(id, external_id, old, new)`` updates."""
     problems: list[Problem] = []
-    rows, row_labels = [], []
-    seen: dict[str, int] = {}
+    normalised, normalised_labels = [], []
     for raw, where in zip(chunk, labels):
         row = _normalise(raw, where, problems, tx.crm.core_config)
-        if row is None:
-            continue
-        ext = row["external_id"]
-        if ext in seen:
-            if rows[seen[ext]] != row:
-                problems.append((where, "external_id",
-                                 f"{ext!r} repeats {row_labels[seen[ext]]} with different content"))
-            continue
-        seen[ext] = len(rows)
-        rows.append(row)
-        row_labels.append(where)
+        if row is not None:
+            normalised.append(row)
+            normalised_labels.append(where)
+    rows, row_labels = pipeline.drop_repeats(
+        normalised, normalised_labels, problems, key=lambda row: row["external_id"],
+        field="external_id", name=lambda row: repr(row["external_id"]))
     existing = _existing(tx.conn, [r["external_id"] for r in rows])
     org_refs = {r["organisation"] for r in rows if r.get("organisation")}
     orgs = _existing(tx.conn, list(org_refs)) if org_refs else {}
@@ -473,8 +467,10 @@ def _split(tx: Transaction, chunk: list[Any], labels: list[str], upsert: bool
         stored = existing.get(row["external_id"])
         if "attributes" in row or stored is None:
             merged = {**((stored or {}).get("attributes") or {}), **row.get("attributes", {})}
-            for message in service.attribute_problems(merged):
-                problems.append((where, "attributes", message))
+            found = service.attribute_problems(merged)
+            problems.extend((where, "attributes", message) for message in found)
+            if found:
+                continue
         if stored is None:
             row.setdefault("type", "person")
             row.setdefault("tags", [])

@@ -197,6 +197,15 @@ def select_in(conn: Connection, query: Any, name: str, values: Sequence[Any]) ->
     return rows
 
 
+def where_given(query: Any, *tests: tuple[Any, Any], limit: int | None = None) -> Any:
+    """``query`` with ``column == value`` for each ``(column, value)`` whose value is not None,
+    and at most ``limit`` rows when it is given: the optional filters of a listing."""
+    for column, value in tests:
+        if value is not None:
+            query = query.where(column == value)
+    return query if limit is None else query.limit(limit)
+
+
 def lock_rows(conn: Connection, table: Table, ids: Iterable[int], columns: Sequence[str] = (),
               exclusive: bool = False) -> list[Any]:
     """Lock the rows ``ids`` of ``table`` in id order and return ``(id, *columns)`` of those
@@ -312,6 +321,7 @@ def days_between(later, earlier) -> ColumnElement:
 __all__ = [
     "IN_LIST_SIZE",
     "select_in",
+    "where_given",
     "PortableExpression",
     "create",
     "missing_sqlite_file",

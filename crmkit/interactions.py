@@ -26,10 +26,11 @@ from .types import (ASCII_CONTROLS, IDENTIFIER, ISO_4217, LINE, MAX_JSON_DEPTH,
 FIELDS = ("customer", "customer_id", "occurred_at", "kind", "channel", "direction", "amount",
           "currency", "external_id", "payload", "actor")
 DIRECTIONS = ("inbound", "outbound")
-COMPARED = ("customer_id", "occurred_at", "kind", "channel", "direction", "amount", "currency",
-            "payload", "actor")
-_STORED = ("id", "customer_id", "occurred_at", "channel", "kind", "direction", "amount",
-           "currency", "external_id", "payload", "actor", "recorded_at")
+"""The fields an interaction row may give: the one list of them (the file columns of
+:mod:`crmkit.services.columns` and the CLI's columns derive from it)."""
+COMPARED = tuple(f for f in FIELDS if f in tables.interactions.c and f != "external_id")
+"""What a repeated external id must repeat (in a batch or of a stored interaction)."""
+_STORED = tuple(column.name for column in tables.interactions.columns)
 
 
 class InteractionService:
@@ -165,7 +166,10 @@ class InteractionRows:
                 row_labels.append(where)
         _resolve_customers(tx, rows, row_labels, problems, self.create_customers, self.lock)
         if self.dedupe:
-            rows, row_labels = _dedupe(rows, row_labels, problems)
+            rows, row_labels = pipeline.drop_repeats(
+                rows, row_labels, problems, key=lambda row: row["external_id"],
+                field="external_id", name=lambda row: repr(row["external_id"]),
+                differences=lambda a, b: ", ".join(_differences(a, b)))
         return Checked(rows, row_labels), problems
 
     def before_enrich(self, tx: Transaction, checked: Checked) -> None:
@@ -418,26 +422,6 @@ def _unknown(ref: str, merged: tuple[str, dt.datetime] | None) -> str:
     if merged is None:
         return f"unknown customer {ref!r} (create it first, or import with --create-customers)"
     return merged_away(ref, *merged)
-
-
-def _dedupe(rows, labels, problems):
-    seen: dict[str, int] = {}
-    kept, kept_labels = [], []
-    for row, where in zip(rows, labels):
-        ext = row["external_id"]
-        if ext is None:
-            kept.append(row)
-            kept_labels.append(where)
-            continue
-        first = seen.get(ext)
-        if first is None:
-            seen[ext] = len(kept)
-            kept.append(row)
-            kept_labels.append(where)
-        elif _differences(kept[first], row):
-            problems.append((where, "external_id", f"{ext!r} repeats {kept_labels[first]} with "
-                             f"different {', '.join(_differences(kept[first], row))}"))
-    return kept, kept_labels
 
 
 def _differences(a: dict[str, Any], b: dict[str, Any]) -> list[str]:

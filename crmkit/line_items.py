@@ -25,7 +25,7 @@ import re
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any, Iterator, NamedTuple
 
-from .types import MONEY_SCALE
+from .types import MONEY_SCALE, money_from_units
 
 __all__ = ["AMOUNT_TEXT", "amount_units", "line_total_units", "line_item_problems",
            "times_units", "LineItem"]
@@ -180,5 +180,5 @@ def _item_problems(index: int, item: dict, where: str):
 
 def _show(units: int) -> str:
     """Money units as a plain decimal text (``8.5``, ``-1``)."""
-    text = format(Decimal(units) / MONEY_SCALE, "f")
+    text = format(money_from_units(units), "f")
     return text.rstrip("0").rstrip(".") if "." in text else text

@@ -16,7 +16,7 @@ import contextlib
 import gc
 import itertools
 import logging
-from typing import Any, Iterable, Iterator, Protocol, Sequence
+from typing import Any, Callable, Hashable, Iterable, Iterator, Protocol, Sequence
 
 import attrs
 from sqlalchemy import func, select
@@ -155,6 +155,59 @@ def plugin_problems(tx: Transaction, hook: str, rows: list[dict[str, Any]],
     return problems
 
 
+def record_fits(record: Any, where: str, fields: Sequence[str], required: Sequence[str],
+                problems: list[Problem]) -> bool:
+    """Whether one record has the shape of a row: a mapping of known ``fields`` with every
+    ``required`` one given (not None, not blank text).  Otherwise its problems are appended
+    (not a mapping; the first unknown field, naming the allowed ones; each required field)."""
+    if not isinstance(record, dict):
+        problems.append((where, "row",
+                         f"expected a mapping of fields, got {type(record).__name__}"))
+        return False
+    unknown = sorted(set(record) - set(fields))
+    if unknown:
+        problems.append((where, unknown[0], f"unknown field (allowed: {', '.join(fields)})"))
+        return False
+    missing = [(where, field, "required") for field in required
+               if record.get(field) is None or isinstance(record[field], str)
+               and not record[field].strip()]
+    problems.extend(missing)
+    return not missing
+
+
+def drop_repeats(rows: Sequence[dict[str, Any]], labels: Sequence[str], problems: list[Problem],
+                 key: Callable[[dict[str, Any]], Hashable | None], field: str,
+                 name: Callable[[dict[str, Any]], str],
+                 differences: Callable[[dict[str, Any], dict[str, Any]], str] | None = None,
+                 ) -> tuple[list[dict[str, Any]], list[str]]:
+    """The rows of one batch with each ``key`` once: the one rule for ids repeated in a batch.
+
+    The first row of a key is kept; a later one with the same content is dropped (it
+    changes nothing), one with different content is a problem ``(where, field, "<name>
+    repeats <first row's label> with different <what>")``, ``what`` being
+    ``differences(first, later)`` (empty: the same) or, without it, ``content``.
+    Rows whose key is None are all kept.  Returns the kept rows and their labels.
+    """
+    first_of: dict[Hashable, int] = {}
+    kept: list[dict[str, Any]] = []
+    kept_labels: list[str] = []
+    for row, where in zip(rows, labels):
+        value = key(row)
+        first = None if value is None else first_of.get(value)
+        if first is None:
+            if value is not None:
+                first_of[value] = len(kept)
+            kept.append(row)
+            kept_labels.append(where)
+            continue
+        what = (differences(kept[first], row) if differences is not None
+                else "content" if kept[first] != row else "")
+        if what:
+            problems.append((where, field, f"{name(row)} repeats {kept_labels[first]} with "
+                             f"different {what}"))
+    return kept, kept_labels
+
+
 def raise_problems(problems: list[Problem]) -> None:
     """Raise one ValidationError listing every problem, if there are any."""
     if problems:
@@ -253,6 +306,6 @@ def run_batches(crm, rows: Iterable[Any], batch_size: int, atomic: bool,
 
 
 __all__ = [
-    "Problem", "Checked", "RowKind", "check", "write_checked", "write_batch", "batched", "collector_paused", "plugin_problems", "raise_problems", "react",
+    "Problem", "Checked", "RowKind", "check", "write_checked", "write_batch", "batched", "collector_paused", "plugin_problems", "record_fits", "drop_repeats", "raise_problems", "react",
     "after_commit", "run_batches",
 ]

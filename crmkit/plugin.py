@@ -47,6 +47,8 @@ _LAZY: dict[str, tuple[str, str]] = {
     "Unauthenticated": ("crmkit.errors", "Unauthenticated"),
     "PermissionDenied": ("crmkit.errors", "PermissionDenied"),
     "raise_problems": ("crmkit.pipeline", "raise_problems"),
+    "drop_repeats": ("crmkit.pipeline", "drop_repeats"),
+    "record_fits": ("crmkit.pipeline", "record_fits"),
     # Core tables.
     "NAMING": ("crmkit.tables", "NAMING"),
     "customers": ("crmkit.tables", "customers"),
@@ -59,7 +61,11 @@ _LAZY: dict[str, tuple[str, str]] = {
     "Money": ("crmkit.types", "Money"),
     "UTCDateTime": ("crmkit.types", "UTCDateTime"),
     "JSONType": ("crmkit.types", "JSONType"),
+    "BigIdType": ("crmkit.types", "BigIdType"),
     "MONEY_SCALE": ("crmkit.types", "MONEY_SCALE"),
+    "MONEY_LIMIT": ("crmkit.types", "MONEY_LIMIT"),
+    "money_units": ("crmkit.types", "money_units"),
+    "money_from_units": ("crmkit.types", "money_from_units"),
     "to_money": ("crmkit.types", "to_money"),
     "to_currency": ("crmkit.types", "to_currency"),
     "parse_json": ("crmkit.types", "parse_json"),
@@ -87,6 +93,10 @@ _LAZY: dict[str, tuple[str, str]] = {
     "month_number": ("crmkit.db", "month_number"),
     "json_array_contains": ("crmkit.db", "json_array_contains"),
     "allocate_ids": ("crmkit.db", "allocate_ids"),
+    # A plugin's API object and typed settings.
+    "PluginAPI": ("crmkit.plugin_base", "PluginAPI"),
+    "typed_settings": ("crmkit.plugin_base", "typed_settings"),
+    "where_given": ("crmkit.db", "where_given"),
     "insert_rows": ("crmkit.bulk", "insert_rows"),
     "insert_new": ("crmkit.bulk", "insert_new"),
     "update_rows": ("crmkit.bulk", "update_rows"),
@@ -153,6 +163,7 @@ _LAZY: dict[str, tuple[str, str]] = {
     "pass_state": ("crmkit.cli.common", "pass_state"),
     "format_option": ("crmkit.cli.common", "format_option"),
     "as_of_option": ("crmkit.cli.common", "as_of_option"),
+    "limit_option": ("crmkit.cli.common", "limit_option"),
     "resolve_as_of": ("crmkit.cli.common", "resolve_as_of"),
     "output": ("crmkit.cli.common", "output"),
     "output_rows": ("crmkit.cli.common", "output_rows"),
@@ -169,6 +180,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from .auth import CORE_PERMISSIONS, PII_FIELDS, Principal
     from .bulk import driver_value, insert_new, insert_rows, update_rows
     from .cli.common import (State, as_of_option, atomic_write, edited_config, format_option,
+                             limit_option,
                              jsonable, load_json_file, output, output_document, output_rows,
                              pass_state, progress, resolve_as_of, status)
     from .clock import (UTC, Clock, FixedClock, SystemClock, ensure_utc, out_of_range,
@@ -182,7 +194,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from .config import is_timezone, schema_validator
     from .config import validate as validate_config
     from .db import (PortableExpression, allocate_ids, days_between, json_array_contains,
-                     month_number)
+                     month_number, where_given)
     from .messaging import Channel, Outgoing, SendResult, Sending
     from .line_items import (LineItem, amount_units, line_item_problems, line_total_units,
                              times_units)
@@ -193,14 +205,17 @@ if TYPE_CHECKING:  # pragma: no cover
     from .markers import hookimpl
     from .models import (ApiToken, Batch, Customer, Event, Interaction, PluginInfo, Staff,
                          TimelineEntry, WriteResult)
-    from .pipeline import raise_problems
+    from .pipeline import drop_repeats, raise_problems, record_fits
+    from .plugin_base import PluginAPI, typed_settings
     from .sentiment import Sentiment, SentimentAnalyser, detect_language, score_texts
     from .services.importing import ImportRejected, ImportReport
     from .services.records import MAX_LINE_BYTES, SourceFile, file_format, unneutralise
     from .tables import NAMING, consents, customers, events, interactions, messages, staff
     from .transaction import HookContext, Transaction
-    from .types import (MAX_JSON_DEPTH, MONEY_SCALE, JSONType, Money, UTCDateTime, json_pointer,
-                        json_problem, parse_json, to_currency, to_money)
+    from .types import (MAX_JSON_DEPTH, MONEY_LIMIT, MONEY_SCALE, BigIdType, JSONType, Money,
+                        UTCDateTime,
+                        json_pointer, json_problem, money_from_units, money_units, parse_json,
+                        to_currency, to_money)
     from .web.cards import Card
     from .web.panels import Panel
     from .web.endpoints import Call, Endpoint, Reply

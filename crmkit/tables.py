@@ -22,7 +22,7 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 
-from .types import JSONType, Money, UTCDateTime
+from .types import BigIdType, JSONType, Money, UTCDateTime
 
 NAMING = {
     "ix": "ix_%(column_0_label)s",
@@ -57,7 +57,7 @@ customers = Table(
 interactions = Table(
     "interactions",
     metadata,
-    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True),
+    Column("id", BigIdType, primary_key=True),
     Column("customer_id", Integer, ForeignKey("customers.id"), nullable=False),
     Column("occurred_at", UTCDateTime, nullable=False),
     Column("channel", String(40)),
@@ -105,7 +105,7 @@ api_tokens = Table(
 events = Table(
     "events",
     metadata,
-    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True),
+    Column("id", BigIdType, primary_key=True),
     Column("type", String(100), nullable=False),
     Column("customer_id", Integer, nullable=True, index=True),
     Column("occurred_at", UTCDateTime, nullable=False),
@@ -136,7 +136,7 @@ settings = Table(
 audit_log = Table(
     "audit_log",
     metadata,
-    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True),
+    Column("id", BigIdType, primary_key=True),
     Column("at", UTCDateTime, nullable=False),
     Column("actor", String(200), nullable=False),
     Column("action", String(50), nullable=False),
@@ -199,7 +199,7 @@ webhooks = Table(
 webhook_deliveries = Table(
     "webhook_deliveries",
     metadata,
-    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True),
+    Column("id", BigIdType, primary_key=True),
     Column("delivery_id", String(36), nullable=False, unique=True),
     Column("webhook_id", Integer, ForeignKey("webhooks.id"), nullable=False),
     Column("event_type", String(100), nullable=False),

@@ -16,17 +16,22 @@ import re
 import unicodedata
 from decimal import Decimal
 
-from sqlalchemy import JSON, BigInteger, DateTime
+from sqlalchemy import JSON, BigInteger, DateTime, Integer
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.types import TypeDecorator
 
 from .clock import UTC
 
-MONEY_SCALE = 10_000
+MONEY_PLACES = 4
+MONEY_SCALE = 10**MONEY_PLACES
 """Stored money units per currency unit (four decimal places)."""
+MONEY_LIMIT = Decimal(10) ** 14
+"""Every amount is smaller than this in size (:func:`to_money` refuses larger ones)."""
 
 JSONType = JSON().with_variant(JSONB(), "postgresql")
 """JSON column type: JSONB on PostgreSQL, JSON text on SQLite."""
+BigIdType = BigInteger().with_variant(Integer(), "sqlite")
+"""Id column type of tables that may pass 2^31 rows: BIGINT, on SQLite INTEGER (the rowid)."""
 
 
 AMOUNT_SYNTAX = "[+-]digits[.digits] with ASCII digits 0-9, e.g. 120.50 or -5"
@@ -35,7 +40,6 @@ AMOUNT_SYNTAX = "[+-]digits[.digits] with ASCII digits 0-9, e.g. 120.50 or -5"
 _AMOUNT_TEXT = re.compile(r"[+-]?[0-9]+(?:[.][0-9]+)?")
 _PLAIN_AMOUNT = re.compile(r"[+-]?[0-9]{1,14}(?:[.][0-9]{1,4})?").fullmatch
 """Text that :func:`to_money` takes as is: within range and at most 4 decimal places."""
-_MAX_MONEY = Decimal(10) ** 14
 
 
 def to_money(value: object, field: str = "amount") -> Decimal:
@@ -71,7 +75,7 @@ def to_money(value: object, field: str = "amount") -> Decimal:
         raise refuse(f"{value!r} is not a finite number")
     if result.as_tuple().exponent < -4:  # type: ignore[operator]
         raise refuse(f"{value} has more than 4 decimal places")
-    if abs(result) >= _MAX_MONEY:
+    if abs(result) >= MONEY_LIMIT:
         raise refuse(f"{value} is out of range (|amount| < 10^14)")
     return result
 
@@ -146,6 +150,12 @@ def money_units(value: Decimal) -> int:
     return int(value * MONEY_SCALE)
 
 
+def money_from_units(units: int) -> Decimal:
+    """Stored money units (1/``MONEY_SCALE``) as the exact Decimal with four places that a
+    :class:`Money` column reads (``12500`` → ``Decimal("1.2500")``)."""
+    return Decimal(int(units)).scaleb(-MONEY_PLACES)
+
+
 class Money(TypeDecorator):
     """Exact money: a Decimal in Python, whole ten-thousandths in the database."""
 
@@ -160,7 +170,7 @@ class Money(TypeDecorator):
     def process_result_value(self, value, dialect):
         if value is None:
             return None
-        return (Decimal(int(value)) / MONEY_SCALE).quantize(Decimal("0.0001"))
+        return money_from_units(value)
 
     @property
     def python_type(self):  # pragma: no cover - informational
@@ -354,7 +364,8 @@ def sqlite_timestamp(value: dt.datetime) -> str:
 
 
 __all__ = [
-    "MONEY_SCALE", "JSONType", "to_money", "money_units", "Money", "UTCDateTime",
+    "MONEY_SCALE", "MONEY_LIMIT", "JSONType", "BigIdType", "to_money", "money_units",
+    "money_from_units", "Money", "UTCDateTime",
     "UNSTORABLE_TEXT", "unstorable_text", "MAX_JSON_DEPTH", "json_problem", "json_pointer",
     "parse_json", "sqlite_timestamp", "AMOUNT_SYNTAX", "ISO_4217", "to_currency", "to_phone",
     "IDENTIFIER", "LINE", "TEXT", "ASCII_CONTROLS", "text_problem", "normal_text", "clean_text",

@@ -17,7 +17,7 @@ from sqlalchemy import func, select
 from crmkit import tables
 from crmkit.errors import ConfigError, ConflictError, ValidationError
 from crmkit.services.importing import ImportRejected, import_file
-from crmkit.types import to_currency, to_money
+from crmkit.types import money_from_units, money_units, to_currency, to_money
 
 UTC = dt.timezone.utc
 T0 = dt.datetime(2024, 5, 1, 9, 30, tzinfo=UTC)
@@ -44,6 +44,19 @@ def test_amount_text_outside_the_documented_syntax_is_refused_by_to_money(text):
                                          ("007.1", "7.1")])
 def test_amount_text_in_the_documented_syntax_is_exact(text, value):
     assert to_money(text) == Decimal(value)
+
+
+@pytest.mark.parametrize("text", ["0", "12.5", "-0.0001", "99999999999999.9999"])
+def test_money_units_and_back_give_what_a_money_column_reads(crm, text):
+    units = money_units(to_money(text))
+    assert money_from_units(units) == Decimal(text)
+    assert str(money_from_units(units)) == str(Decimal(text).quantize(Decimal("0.0001")))
+    crm.customers.add("C1")
+    crm.interactions.record("C1", dt.datetime(2024, 5, 1, tzinfo=dt.timezone.utc),
+                            kind="adjustment", amount=to_money(text), external_id="m1")
+    with crm.read() as conn:
+        stored = conn.execute(select(tables.interactions.c.amount)).scalar_one()
+    assert str(stored) == str(money_from_units(units))
 
 
 @pytest.mark.parametrize("text", ["١٢٣", "１２３", "1_000"])
@@ -366,3 +379,17 @@ def test_an_import_with_a_bad_phone_names_the_line(crm, tmp_path):
 def test_a_region_in_brackets_reads_a_national_number(crm):
     assert crm.customers.add("C1", phone="020 7946 0018 (GB)").phone == "+442079460018"
     assert crm.customers.add("C2", phone="(212) 555-0199 (us)").phone == "+12125550199"
+
+
+def test_a_repeated_id_in_a_batch_is_dropped_when_identical_and_a_problem_when_not():
+    from crmkit.plugin import drop_repeats
+
+    rows = [{"id": "a", "v": 1}, {"id": None, "v": 2}, {"id": "a", "v": 1}, {"id": None, "v": 2},
+            {"id": "a", "v": 3}, {"id": "b", "v": 4}]
+    problems: list = []
+    kept, labels = drop_repeats(rows, [f"line {n}" for n in range(2, 8)], problems,
+                                key=lambda row: row["id"], field="id",
+                                name=lambda row: repr(row["id"]))
+    assert labels == ["line 2", "line 3", "line 5", "line 7"]
+    assert kept == [rows[0], rows[1], rows[3], rows[5]]
+    assert problems == [("line 6", "id", "'a' repeats line 2 with different content")]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from .common import format_option, output, pass_state
+from .common import format_option, limit_option, output, pass_state
 
 COLUMNS = ["id", "at", "actor", "action", "table_name", "record_key", "changes", "command"]
 
@@ -15,8 +15,7 @@ COLUMNS = ["id", "at", "actor", "action", "table_name", "record_key", "changes",
 @click.option("--action", help="Only this action (create, update, merge, erase, consent, "
               "import, enable, disable, configure).")
 @click.option("--actor", help="Only this actor (staff handle or system).")
-@click.option("--limit", type=click.IntRange(1), default=100, show_default=True,
-              help="Most entries to show.")
+@limit_option("entries")
 @format_option
 @pass_state
 def audit(state, customer, since, action, actor, limit, fmt) -> None:

@@ -97,6 +97,12 @@ def as_of_option(func: Callable) -> Callable:
                         help="Compute as of this ISO date or date-time (default: now).")(func)
 
 
+def limit_option(what: str, default: int = 100) -> Callable[[Callable], Callable]:
+    """Add ``--limit N`` (at least 1; ``default``), helped as "Most WHAT to show."."""
+    return click.option("--limit", type=click.IntRange(1), default=default, show_default=True,
+                        help=f"Most {what} to show.")
+
+
 def resolve_as_of(crm, text: str | None) -> dt.datetime:
     """The ``--as-of`` moment: parsed text (a bare date is midnight UTC) or the clock's now."""
     from ..clock import parse_timestamp
@@ -264,6 +270,22 @@ class _Quiet:
         return False
 
 
+def config_options(func: Callable) -> Callable:
+    """Add the options of a command that shows or changes a configuration (see
+    :func:`edited_config`): ``--set KEY=VALUE`` (repeatable), ``--file PATH``, ``--format``."""
+    for option in reversed((
+        click.option("--set", "assignments", multiple=True, metavar="KEY=VALUE",
+                     help="Change one key (dotted keys nest, numbers index arrays: "
+                     "tiers.0.threshold=5; VALUE is text for a text key, JSON otherwise)."),
+        click.option("--file", "path", type=click.Path(dir_okay=False),
+                     help="Replace with a JSON file."),
+        click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="json",
+                     show_default=True, help="Output format."),
+    )):
+        func = option(func)
+    return func
+
+
 def edited_config(document: dict, path: str | None, assignments, what: str,
                   schema: dict | None = None) -> dict:
     """``document`` replaced by the JSON file at ``path`` (if given; it must hold an object),
@@ -334,6 +356,7 @@ def load_json_file(path: str, what: str) -> Any:
 
 __all__ = [
     "FORMATS", "State", "pass_state", "log_to_stderr", "format_option", "as_of_option",
-    "resolve_as_of", "jsonable", "output", "output_rows", "output_document", "progress", "status",
-    "edited_config", "atomic_write", "load_json_file",
+    "limit_option", "resolve_as_of", "jsonable", "output", "output_rows", "output_document",
+    "progress", "status",
+    "config_options", "edited_config", "atomic_write", "load_json_file",
 ]

@@ -4,16 +4,11 @@ from __future__ import annotations
 
 import click
 
-from .common import edited_config, output_document, pass_state
+from .common import config_options, edited_config, output_document, pass_state
 
 
 @click.command()
-@click.option("--set", "assignments", multiple=True, metavar="KEY=VALUE",
-              help="Change one key (dotted keys nest, numbers index arrays: tiers.0.threshold=5; "
-              "VALUE is text for a text key, JSON otherwise).")
-@click.option("--file", "path", type=click.Path(dir_okay=False), help="Replace with a JSON file.")
-@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="json",
-              show_default=True, help="Output format.")
+@config_options
 @pass_state
 def config(state, assignments, path, fmt) -> None:
     """Show the core configuration, or change it with --set / --file (validated).

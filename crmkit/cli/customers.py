@@ -8,7 +8,7 @@ import click
 
 from ..errors import ValidationError
 from ..types import parse_json
-from .common import atomic_write, format_option, output, output_document, pass_state
+from .common import atomic_write, format_option, limit_option, output, output_document, pass_state
 
 COLUMNS = ["external_id", "type", "name", "email", "phone", "preferred_channel",
            "lifecycle_stage", "tags"]
@@ -127,8 +127,7 @@ def update(state, external_id, name, type_, email, phone, organisation, preferre
 @customers.command()
 @click.argument("text", required=False)
 @click.option("--tag", help="Only customers with this tag.")
-@click.option("--limit", type=click.IntRange(1), default=100, show_default=True,
-              help="Most customers to show.")
+@limit_option("customers")
 @format_option
 @pass_state
 def search(state, text, tag, limit, fmt) -> None:
@@ -151,8 +150,7 @@ def search(state, text, tag, limit, fmt) -> None:
 
 
 @customers.command("list")
-@click.option("--limit", type=click.IntRange(1), default=100, show_default=True,
-              help="Most customers to show.")
+@limit_option("customers")
 @click.option("--offset", type=click.IntRange(0), default=0, help="Customers to skip first.")
 @click.option("--type", "type_", type=click.Choice(["person", "organisation"]),
               help="Only persons or only organisations.")
@@ -181,8 +179,7 @@ def vars_of(customer) -> dict:
 
 @customers.command()
 @click.argument("external_id")
-@click.option("--limit", type=click.IntRange(1), default=20, show_default=True,
-              help="Timeline entries to show.")
+@limit_option("timeline entries", default=20)
 @format_option
 @pass_state
 def show(state, external_id, limit, fmt) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from .common import format_option, output, pass_state
+from .common import format_option, limit_option, output, pass_state
 
 
 @click.group()
@@ -17,8 +17,7 @@ def events() -> None:
 @click.option("--customer", help="Only events of this customer (external id).")
 @click.option("--after", type=click.IntRange(0), default=None, metavar="EVENT_ID",
               help="Only events after this event id (to page on from the last one shown).")
-@click.option("--limit", type=click.IntRange(1), default=100, show_default=True,
-              help="Most events to show.")
+@limit_option("events")
 @format_option
 @pass_state
 def list_(state, type_, customer, after, limit, fmt) -> None:

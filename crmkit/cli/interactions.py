@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import click
 
-from .common import format_option, output, pass_state
+from ..services.columns import INTERACTION_COLUMNS
+from .common import format_option, limit_option, output, pass_state
 
-COLUMNS = ["id", "customer", "occurred_at", "kind", "channel", "direction", "amount", "currency",
-           "external_id"]
+COLUMNS = ["id", *(c for c in INTERACTION_COLUMNS if c not in ("actor", "payload"))]
 
 
 @click.group()
@@ -57,8 +57,7 @@ def record(state, customer, kind, occurred_at, channel, direction, amount, curre
 @interactions.command("list")
 @click.option("--customer", help="Only this customer's (external id).")
 @click.option("--kind", help="Only interactions of this kind (purchase, visit, ...).")
-@click.option("--limit", type=click.IntRange(1), default=100, show_default=True,
-              help="Most interactions to show.")
+@limit_option("interactions")
 @format_option
 @pass_state
 def list_(state, customer, kind, limit, fmt) -> None:

@@ -6,8 +6,8 @@ import re
 
 import click
 
-from .common import (edited_config, format_option, load_json_file, output, output_document,
-                     pass_state)
+from .common import (config_options, edited_config, format_option, load_json_file, output,
+                     output_document, pass_state)
 
 
 @click.group()
@@ -129,12 +129,7 @@ def disable(state, name: str) -> None:
 
 @plugins.command("config")
 @click.argument("name")
-@click.option("--set", "assignments", multiple=True, metavar="KEY=VALUE",
-              help="Change one key (dotted keys nest, numbers index arrays: tiers.0.threshold=5; "
-              "VALUE is text for a text key, JSON otherwise).")
-@click.option("--file", "path", type=click.Path(dir_okay=False), help="Replace with a JSON file.")
-@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="json",
-              show_default=True, help="Output format.")
+@config_options
 @pass_state
 def config_(state, name: str, assignments, path, fmt) -> None:
     """Show plugin NAME's configuration, or change it.

@@ -7,7 +7,7 @@ import sys
 
 import click
 
-from .common import format_option, output, pass_state
+from .common import format_option, limit_option, output, pass_state
 
 
 @click.group()
@@ -107,8 +107,7 @@ def remove(state, webhook_id) -> None:
 @click.option("--webhook", "webhook_id", type=int, metavar="ID", help="Only this webhook's.")
 @click.option("--after", type=click.IntRange(0), default=None, metavar="ROW",
               help="Only rows after this one (page on from the last row shown).")
-@click.option("--limit", type=click.IntRange(1), default=100, show_default=True,
-              help="Most deliveries to show.")
+@limit_option("deliveries")
 @format_option
 @pass_state
 def deliveries(state, status, webhook_id, after, limit, fmt) -> None:

@@ -14,6 +14,7 @@ import attrs
 from sqlalchemy import and_, or_, select
 
 from .. import tables
+from ..db import where_given
 
 
 @attrs.frozen
@@ -58,12 +59,8 @@ class AuditLog:
                 query = query.where(by_key if cid is None else or_(a.c.customer_id == cid, by_key))
             if since is not None:
                 query = query.where(a.c.at >= since)
-            if action is not None:
-                query = query.where(a.c.action == action)
-            if actor is not None:
-                query = query.where(a.c.actor == actor)
-            if table is not None:
-                query = query.where(a.c.table_name == table)
+            query = where_given(query, (a.c.action, action), (a.c.actor, actor),
+                                (a.c.table_name, table))
             if command is not None:
                 query = query.where(a.c.command.icontains(command, autoescape=True))
             if before is not None:

@@ -23,13 +23,15 @@ from typing import Any
 
 from ..clock import UTC, out_of_range, parse_timestamp, utc_in_range
 from ..errors import ValidationError
+from ..interactions import FIELDS
 from ..types import parse_json
 from .records import neutralise, unneutralise
 
 CUSTOMER_COLUMNS = ("external_id", "name", "type", "email", "phone", "organisation",
                     "preferred_channel", "lifecycle_stage", "tags")
-INTERACTION_COLUMNS = ("customer", "occurred_at", "kind", "channel", "direction", "amount",
-                       "currency", "external_id", "actor", "payload")
+INTERACTION_COLUMNS = (*(f for f in FIELDS if f not in ("customer_id", "payload")), "payload")
+"""An interaction file's columns: the interaction fields (the customer by its external id),
+the payload last."""
 ATTR = "attr."
 REQUIRED = {"customers": ("external_id",), "interactions": ("customer", "occurred_at")}
 _INTEGER = re.compile(r"-?(0|[1-9][0-9]{0,17})\Z")

@@ -3,9 +3,8 @@ it atomically.
 
 The import runs in one transaction on one connection.  It reads the file
 record by record, turns each into a row (:mod:`.columns`) and checks it in
-batches with the pipeline's own checks (``crmkit.pipeline.check`` /
-``crm.customers.preview``: core rules, the attributes schema, every plugin's
-``crmkit_validate_*``).  A batch holds as many records as :data:`BATCH_BYTES`
+batches with the pipeline's own checks (``crmkit.pipeline.check``: core rules, the
+attributes schema, every plugin's ``crmkit_validate_*``).  A batch holds as many records as :data:`BATCH_BYTES`
 allows.  What must be known across batches — each good row's external id,
 content hash and line, the rejected lines, the customers to create, the
 organisations of the file — goes into temporary tables on the import's
@@ -14,13 +13,15 @@ repeated external id with different content, an organisation named before its
 row) are SQL queries over them.  Python holds one batch at a time, so memory
 does not grow with the file.
 
-Interactions: each batch's good rows go on through the rest of the pipeline
+Each batch's good rows go on through the rest of the pipeline
 (:func:`crmkit.pipeline.write_checked`: enrich, persist, react) as soon as
 they are checked, so no row is checked twice.  Once a row is rejected (without
 ``skip_invalid``) the rest of the file is only checked and the transaction is
-rolled back.  Customers: organisations may come after the people naming them,
-so the whole file is checked first and written by a second pass.  The
-temporary tables are dropped before the commit (and vanish with a rollback).
+rolled back.  Customers: a person naming an organisation that comes later in
+the file is checked with the others but written after the whole file, once
+its organisation is (a second read of the file that writes only those lines,
+without checking them again).  The temporary tables are dropped before the
+commit (and vanish with a rollback).
 """
 
 from __future__ import annotations
@@ -35,13 +36,14 @@ import attrs
 from sqlalchemy import (BigInteger, Column, Index, Integer, MetaData, SmallInteger, Table, Text,
                         bindparam, delete, exists, func, select, text)
 
-from .. import customers, tables
+from .. import tables
+from ..customers import CustomerRows
 from ..bulk import insert_rows
 from ..db import select_in
 from ..errors import ValidationError
 from ..interactions import InteractionRows
-from ..models import WriteResult
-from ..pipeline import Checked, Problem, check, collector_paused, write_checked
+from ..pipeline import (Checked, Problem, check, collector_paused, raise_problems,
+                        write_checked)
 from ..types import to_money
 from .columns import CustomerReader, InteractionReader, attribute_types, check_header
 from .records import SourceFile, file_format
@@ -116,7 +118,7 @@ def import_file(crm, kind: str, path: str, fmt: str | None = None, *,
     report.dry_run = dry_run
     with crm.transaction() as tx, _Scratch.opened(tx.conn) as job.scratch:
         job.tx = tx
-        job.check(write=not dry_run and kind == "interactions", skip_invalid=skip_invalid)
+        job.check(write=not dry_run, skip_invalid=skip_invalid)
         if source.format == "jsonl" and report.read == 0:
             raise ValidationError(f"{path}: no records (only blank lines)")
         if report.rejected and not skip_invalid:
@@ -126,7 +128,7 @@ def import_file(crm, kind: str, path: str, fmt: str | None = None, *,
             job.predict()
         else:
             if kind == "customers":
-                job.write()
+                job.write_deferred()
             report.written = True
             tx.audit("import", kind, os.path.basename(path)[:200], {
                 "file": os.path.basename(path), "read": report.read, "created": report.created,
@@ -338,10 +340,11 @@ class _Import:
     def check(self, write: bool = False, skip_invalid: bool = False) -> None:
         """Read and check the whole file; remember rejected lines and duplicate evidence.
 
-        ``write`` (interactions): each batch's good rows are written as soon as they
-        are checked, in the import's transaction, so every row is checked once;
-        after a rejected row (unless ``skip_invalid``) the rest is only checked,
-        and the caller rolls back.
+        ``write``: each batch's good rows are written as soon as they are checked, in
+        the import's transaction, so every row is checked once; after a rejected row
+        (unless ``skip_invalid``) the rest is only checked, and the caller rolls back.
+        Customers naming an organisation of a later line wait for
+        :meth:`write_deferred`.
         """
         report = self.report
         derive = _DerivedIds(self.scratch) if self.kind == "interactions" else None
@@ -368,12 +371,10 @@ class _Import:
                 if derive is not None:
                     derive(rows)
                 if rows:
-                    if self.kind == "customers":
-                        self._check_customers(rows, lines, contents)
-                    else:
-                        with collector_paused():
-                            self._check_interactions(rows, lines, contents,
-                                                     write and (skip_invalid or None))
+                    check_batch = (self._check_customers if self.kind == "customers"
+                                   else self._check_interactions)
+                    with collector_paused():
+                        check_batch(rows, lines, contents, write and (skip_invalid or None))
                 self._flush_rejected()
         if self.kind == "customers":
             self._find_unknown_organisations()
@@ -469,34 +470,54 @@ class _Import:
         report.unchanged += len(good) - len(repeated) - result.created
         report.new_customers += len(new_customers)
 
-    def _check_customers(self, rows, lines, contents) -> None:
+    def _check_customers(self, rows, lines, contents, write: bool | None) -> None:
+        """Check one batch of customers (and with ``write`` write its good rows, as
+        :meth:`_check_interactions` does).  A person naming an organisation that is neither
+        stored nor in the batch is checked without it and its line remembered: it is
+        written by :meth:`write_deferred` once the whole file is read."""
+        tx = self.tx
+        unless_rejected = write is None
+        if unless_rejected:
+            write = not (self.any_rejected or self.rejected_now)
         refs = {row["organisation"] for row in rows if row.get("organisation")}
         in_chunk = {row.get("external_id") for row in rows if row.get("type") == "organisation"}
-        stored_orgs = _stored_organisations(self.crm, refs - in_chunk) if refs else set()
-        checked, pending = [], []
+        stored_orgs = _stored_organisations(tx.conn, refs - in_chunk) if refs else set()
+        to_check, pending = [], []
         for row, line in zip(rows, lines):
             ref = row.get("organisation")
             if ref and ref not in in_chunk and ref not in stored_orgs:
                 pending.append({"line": line, "ref": ref})
                 row = {k: v for k, v in row.items() if k != "organisation"}
-            checked.append(row)
+            to_check.append(row)
         self.scratch.insert(_PENDING_ORGS, pending)
         labels = [f"line {n}" for n in lines]
-        new, updated, problems = self.crm.customers.preview(checked, labels)
+        checked, problems = check(tx, CustomerRows(upsert=True), to_check, labels)
         bad = self._take_problems(problems)
-        new_ids, updated_ids = set(new), set(updated)
-        remembered, organisations = [], []
+        new_ids = {row["external_id"] for row in checked.rows}
+        updated_ids = {external_id for _, external_id, _, _ in checked.updates}
+        remembered, organisations, keys = [], [], {}
         for row, line in zip(rows, lines):
             if line in bad:
                 continue
-            ext = row["external_id"].strip()
+            ext = keys[line] = row["external_id"].strip()
             if row.get("type") == "organisation":
                 organisations.append(ext)
             flag = _NEW if ext in new_ids else _UPDATED if ext in updated_ids else _SAME
             remembered.append({"line": line, "key": ext, "content": contents[line], "flag": flag})
         self.scratch.insert_new(_ORGANISATIONS, "external_id", organisations)
         insert_rows(self.scratch.conn, _ROWS, remembered)
-        self._find_conflicting_repeats(lines[0], lines[-1])
+        repeated = self._find_conflicting_repeats(lines[0], lines[-1])
+        if not write or unless_rejected and self.rejected_now:
+            return
+        later = {item["line"] for item in pending} - bad - repeated
+        held = {keys[line] for line in later | repeated}  # a batch holds each external id once
+        kept = checked.without({f"line {line}" for line in later | repeated})
+        kept.updates = [update for update in checked.updates if update[1] not in held]
+        result = write_checked(tx, CustomerRows(upsert=True), kept)
+        report = self.report
+        report.created += result.created
+        report.updated += result.updated
+        report.unchanged += len(keys) - len(repeated) - len(later) - result.created - result.updated
 
     def _reject_found(self, found: str, field: str, message: str) -> None:
         """Reject every ``(line, detail)`` that the query ``found`` selects, in line order.
@@ -558,39 +579,41 @@ class _Import:
         total = conn.execute(text(f"SELECT count(*) FROM {rows} AS r WHERE {kept}")).scalar_one()
         report.unchanged = total - report.created - report.updated
 
-    # -- pass 2: write ----------------------------------------------------------------
+    # -- customers naming a later organisation --------------------------------------------
 
-    def write(self) -> None:
-        """Customers: stream the good rows through the write pipeline in the import's
-        transaction, the file's organisations first (people refer to them)."""
+    def write_deferred(self) -> None:
+        """Write the customers whose organisation came later in the file (now stored), read
+        again from the file: normalised with their organisation, not validated again."""
+        if not self.scratch.any(_PENDING_ORGS):
+            return
         report = self.report
-        organisations = self.scratch.any(_ORGANISATIONS)
-        passes = 2 if organisations else 1
-        result = WriteResult()
-        self.tx.keep_rows = False
-        with self._bar("writing", self.source.size * passes) as tick:
-            wanted = ([lambda r: r.get("type") == "organisation",
-                       lambda r: r.get("type") != "organisation"] if organisations else [None])
-            for only in wanted:
-                for chunk in self._batches(tick):
-                    rows, labels = self._good_rows(chunk, only)
-                    if rows:
-                        with collector_paused():
-                            result.add(customers.write_batch(self.tx, rows, labels, upsert=True))
-        report.created, report.updated = result.created, result.updated
-        report.unchanged = result.unchanged
+        kind = CustomerRows(upsert=True)
+        with self._bar("writing", self.source.size) as tick:
+            for chunk in self._batches(tick):
+                rows, labels = self._deferred_rows(chunk)
+                if rows:
+                    with collector_paused():
+                        checked, problems = kind.normalise(self.tx, rows, labels)
+                        raise_problems(problems)
+                        result = write_checked(self.tx, kind, checked)
+                    report.created += result.created
+                    report.updated += result.updated
+                    report.unchanged += len(rows) - result.created - result.updated
 
-    def _good_rows(self, chunk, wanted: Callable[[dict], bool] | None
-                   ) -> tuple[list[dict], list[str]]:
-        """The rows of ``chunk``'s lines that passed the check (and ``wanted``), labelled."""
-        rejected = self.scratch.rejected_between(chunk[0].line, chunk[-1].line)
+    def _deferred_rows(self, chunk) -> tuple[list[dict], list[str]]:
+        """The rows of ``chunk``'s lines that wait for their organisation and were not
+        rejected, labelled."""
+        first, last = chunk[0].line, chunk[-1].line
+        line = _PENDING_ORGS.c.line
+        waiting = set(self.scratch.conn.execute(
+            select(line).where(line.between(first, last))).scalars())
+        waiting -= self.scratch.rejected_between(first, last)
         rows, labels = [], []
         for record in chunk:
-            if record.problem is None and record.line not in rejected:
+            if record.line in waiting:
                 row, _ = self.reader(record.values)
-                if row is not None and (wanted is None or wanted(row)):
-                    rows.append(row)
-                    labels.append(f"line {record.line}")
+                rows.append(row)
+                labels.append(f"line {record.line}")
         return rows, labels
 
     def _bar(self, label: str, length: int):
@@ -605,12 +628,11 @@ def _stored_interaction_ids(conn, external_ids: list[str]) -> set[str]:
     return {row[0] for row in select_in(conn, query, "ids", external_ids)}
 
 
-def _stored_organisations(crm, refs: set[str]) -> set[str]:
+def _stored_organisations(conn, refs: set[str]) -> set[str]:
     c = tables.customers.c
     query = select(c.external_id).where(c.external_id.in_(bindparam("refs", expanding=True)),
                                         c.type == "organisation")
-    with crm.read() as conn:
-        return set(conn.execute(query, {"refs": sorted(refs)}).scalars())
+    return {row[0] for row in select_in(conn, query, "refs", sorted(refs))}
 
 
 __all__ = ["ImportRejected", "ImportReport", "KINDS", "MAX_KEPT_PROBLEMS", "import_file"]

@@ -3,7 +3,8 @@
 A file is read as bytes one physical line at a time, so that a line that is
 not UTF-8 or is longer than :data:`MAX_LINE_BYTES` is reported by its number
 and a file of any size never sits in memory.  Each pass over a file opens it
-again (an import makes two passes: check, then write).
+again (a customer import reads it again for the people naming a later
+organisation).
 """
 
 from __future__ import annotations

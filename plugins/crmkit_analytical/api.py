@@ -12,7 +12,7 @@ import datetime as dt
 from decimal import Decimal
 from typing import Any, Iterator
 
-from crmkit.plugin import ValidationError, ensure_utc
+from crmkit.plugin import PluginAPI, ValidationError, ensure_utc
 
 from . import (clv, clv_formula, engagement, equity, funnel, growth, kpis, ladder, lifecycle,
                pareto, perceived_value, phases, relationship, retention, rfm, satisfaction,
@@ -28,18 +28,12 @@ from .results import (CLVFit, CLVOutcome, CLVPrediction, CLVPredictions, CLVSumm
 NAME = "analytical"
 
 
-class AnalyticalAPI:
+class AnalyticalAPI(PluginAPI):
     """Analytics over the CRM's interactions and events; see each method."""
 
-    def __init__(self, crm):
-        self.crm = crm
+    plugin = "analytical"
 
     # -- helpers ------------------------------------------------------------------
-
-    @property
-    def config(self) -> dict[str, Any]:
-        """The plugin's stored configuration (defaults filled in)."""
-        return self.crm.plugin_config(NAME)
 
     def _as_of(self, as_of: dt.datetime | None) -> dt.datetime:
         return self.crm.clock.now() if as_of is None else ensure_utc(as_of, "as_of")

@@ -21,6 +21,7 @@ import numpy as np
 
 from . import mle
 from .errors import ModelFitError
+from .mle import FitResult
 
 NAMES = ("r", "alpha", "a", "b")
 
@@ -33,17 +34,6 @@ class Params:
     alpha: float
     a: float
     b: float
-
-
-@attrs.frozen
-class FitResult:
-    """A fitted BG/NBD model with its log-likelihood and standard errors."""
-
-    params: Params
-    log_likelihood: float
-    customers: int
-    standard_errors: dict[str, float]
-    iterations: int
 
 
 def _arrays(x, t_x, T):

@@ -6,8 +6,8 @@ import attrs
 import click
 
 from crmkit.plugin import (
-    as_of_option, format_option, load_json_file, output, output_document, output_rows,
-    pass_state, resolve_as_of, status,
+    as_of_option, format_option, load_json_file, money_from_units, output, output_document,
+    output_rows, pass_state, resolve_as_of, status,
 )
 
 
@@ -172,7 +172,8 @@ def _prediction_rows(p):
         return [Decimal(v).scaleb(-places) for v in values.tolist()]
 
     return zip(p.external_id, p.x.astype(np.int64).tolist(), *(
-        np.round(v, 4).tolist() for v in (p.t_x, p.T)), decimals(p.monetary_units, 4),
+        np.round(v, 4).tolist() for v in (p.t_x, p.T)),
+        [money_from_units(v) for v in p.monetary_units.tolist()],
         *(np.round(v, 4).tolist() for v in (p.p_alive, p.expected_purchases)),
         decimals(p.spend_cents, 2), decimals(p.clv_cents, 2))
 

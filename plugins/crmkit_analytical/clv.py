@@ -30,7 +30,7 @@ from crmkit.plugin import MONEY_SCALE, customers as C, interactions as I
 
 from . import bgnbd, gammagamma, sales
 from .errors import ModelFitError
-from .results import CLVFit, CLVPrediction, CLVPredictions, CLVSummary
+from .results import CLVFit, CLVPrediction, CLVPredictions, CLVSummaries
 from .sql import day_key, day_number, day_of, next_day_start
 from .tables import clv_fits, clv_predictions, clv_runs
 
@@ -100,37 +100,6 @@ def summary_query(config: dict[str, Any], as_of: dt.datetime, customer_id: int |
                   repeat.label("repeat_net"))
 
 
-@attrs.frozen
-class Summary:
-    """The calibration summary as arrays, one entry per customer (by customer id).
-
-    ``monetary_units`` is the mean repeat spend in money units (ten-thousandths),
-    rounded half to even as ``Decimal.quantize`` rounds.
-    """
-
-    customer_id: Any
-    external_id: list[str]
-    x: Any
-    t_x: Any
-    T: Any
-    monetary_units: Any
-
-    def __len__(self) -> int:
-        return len(self.x)
-
-    @property
-    def monetary(self):
-        """Mean repeat spend as floats (0 when x = 0)."""
-        return self.monetary_units / MONEY_SCALE
-
-    def rows(self) -> list[CLVSummary]:
-        """One :class:`CLVSummary` per customer."""
-        return [CLVSummary(cid, ext, x, t_x, T, Decimal(units).scaleb(-4))
-                for cid, ext, x, t_x, T, units in zip(
-                    self.customer_id.tolist(), self.external_id, self.x.astype(int).tolist(),
-                    self.t_x.tolist(), self.T.tolist(), self.monetary_units.tolist())]
-
-
 def _mean_units(total, count):
     """``total / count`` rounded half to even (integer arrays; 0 where count is 0)."""
     import numpy as np
@@ -142,7 +111,7 @@ def _mean_units(total, count):
 
 
 def summary(conn, config: dict[str, Any], as_of: dt.datetime, time_unit: str,
-            customer_id: int | None = None) -> Summary:
+            customer_id: int | None = None) -> CLVSummaries:
     """The calibration summary of every customer with a purchase up to ``as_of`` (only
     ``customer_id`` when given): one SQL GROUP BY, then numpy (no per-customer Python)."""
     import numpy as np
@@ -156,12 +125,12 @@ def summary(conn, config: dict[str, Any], as_of: dt.datetime, time_unit: str,
                         .order_by(sub.c.customer_id)).all()
     if not rows:
         empty = np.zeros(0)
-        return Summary(np.zeros(0, dtype=np.int64), [], empty, empty, empty,
+        return CLVSummaries(np.zeros(0, dtype=np.int64), [], empty, empty, empty,
                        np.zeros(0, dtype=np.int64))
     ids, external, first, last, x, repeat = zip(*rows)
     first, x = np.array(first, dtype=np.int64), np.array(x, dtype=np.int64)
     repeat = np.maximum(np.array(repeat, dtype=np.int64), 0)
-    return Summary(np.array(ids, dtype=np.int64), list(external), x.astype(float),
+    return CLVSummaries(np.array(ids, dtype=np.int64), list(external), x.astype(float),
                    (np.array(last, dtype=np.int64) - first) / unit, (end - first) / unit,
                    _mean_units(repeat, x))
 
@@ -171,7 +140,7 @@ def summaries(conn, config: dict[str, Any], as_of: dt.datetime, time_unit: str) 
     return summary(conn, config, as_of, time_unit).rows()
 
 
-def fit(data: Summary, settings: Settings, as_of: dt.datetime):
+def fit(data: CLVSummaries, settings: Settings, as_of: dt.datetime):
     """Fit both models on the summary; returns (CLVFit, bgnbd FitResult, gamma-gamma FitResult)."""
     if not len(data):
         raise ModelFitError("CLV fit needs customers with purchases up to "
@@ -235,7 +204,7 @@ def money_cents(values):
     return cents.astype(np.int64)
 
 
-def predict(data: Summary, settings: Settings, bg: bgnbd.Params, gg: gammagamma.Params
+def predict(data: CLVSummaries, settings: Settings, bg: bgnbd.Params, gg: gammagamma.Params
             ) -> CLVPredictions:
     """Per customer: P(alive), expected purchases over the horizon, expected spend, CLV (arrays),
     from the models' parameters."""

@@ -11,11 +11,7 @@ from __future__ import annotations
 
 from decimal import ROUND_HALF_UP, Decimal
 
-from crmkit.plugin import ValidationError
-
-
-MONEY_LIMIT = Decimal(10) ** 14
-"""Margins and CLVs are money: their size stays below this (as ``crmkit.types.to_money``)."""
+from crmkit.plugin import MONEY_LIMIT, ValidationError
 
 
 def _decimal(value, name: str) -> Decimal:

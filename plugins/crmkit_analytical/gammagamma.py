@@ -29,6 +29,7 @@ import numpy as np
 
 from . import mle
 from .errors import ModelFitError
+from .mle import FitResult
 
 NAMES = ("p", "q", "v")
 
@@ -58,17 +59,6 @@ class Params:
             return self.p * self.scale
         require_q_above_one(self)
         return self.p * self.v / (self.q - 1)
-
-
-@attrs.frozen
-class FitResult:
-    """A fitted Gamma-Gamma model."""
-
-    params: Params
-    log_likelihood: float
-    customers: int
-    standard_errors: dict[str, float]
-    iterations: int
 
 
 def require_q_above_one(params: Params) -> None:

@@ -40,7 +40,7 @@ from typing import Any, Callable
 
 from sqlalchemy import func, select
 
-from crmkit.plugin import MONEY_SCALE, ConfigError, interactions as I, parse_timestamp
+from crmkit.plugin import ConfigError, interactions as I, money_from_units, parse_timestamp
 
 from . import (engagement, funnel, growth, perceived_value, periods, relationship, retention,
                sales, satisfaction)
@@ -53,7 +53,7 @@ ONE_MICROSECOND = dt.timedelta(microseconds=1)
 def _revenue(conn, config, start, end, crm) -> float | None:
     total = conn.execute(select(func.sum(sales.net_units(config)))
                          .where(sales.sales_kinds(config), sales.within(end, start))).scalar()
-    return float(Decimal(int(total or 0)) / MONEY_SCALE)
+    return float(money_from_units(total or 0))
 
 
 def _aov(conn, config, start, end, crm) -> float | None:
@@ -61,7 +61,7 @@ def _aov(conn, config, start, end, crm) -> float | None:
                        .where(sales.is_purchase(config), sales.within(end, start))).one()
     if not row[1]:
         return None
-    return round(float(Decimal(int(row[0] or 0)) / MONEY_SCALE / row[1]), 2)
+    return round(float(money_from_units(row[0] or 0) / row[1]), 2)
 
 
 def _first_purchases(config, end):

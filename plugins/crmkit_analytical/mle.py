@@ -19,12 +19,24 @@ gradient) at the optimum.
 
 from __future__ import annotations
 
-from typing import Callable, Sequence
+from typing import Any, Callable, Sequence
 
 import attrs
 import numpy as np
 
 from .errors import ModelFitError
+
+@attrs.frozen
+class FitResult:
+    """A fitted model (BG/NBD or Gamma-Gamma: ``params`` is that model's ``Params``) with its
+    log-likelihood, standard errors and the optimiser's iterations."""
+
+    params: Any
+    log_likelihood: float
+    customers: int
+    standard_errors: dict[str, float]
+    iterations: int
+
 
 LOG_BOUND = 18.0
 """Search box for log-parameters: each parameter stays within e^±18 (about 1.5e-8 .. 6.6e7)."""

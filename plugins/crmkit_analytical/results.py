@@ -8,6 +8,8 @@ from typing import Any
 
 import attrs
 
+from crmkit.plugin import MONEY_SCALE, money_from_units
+
 
 @attrs.frozen
 class RFMScore:
@@ -37,6 +39,37 @@ class CLVSummary:
 
 
 @attrs.frozen
+class CLVSummaries:
+    """The calibration summary as arrays, one entry per customer (by customer id).
+
+    ``monetary_units`` is the mean repeat spend in money units (ten-thousandths),
+    rounded half to even as ``Decimal.quantize`` rounds.
+    """
+
+    customer_id: Any
+    external_id: list[str]
+    x: Any
+    t_x: Any
+    T: Any
+    monetary_units: Any
+
+    def __len__(self) -> int:
+        return len(self.x)
+
+    @property
+    def monetary(self):
+        """Mean repeat spend as floats (0 when x = 0)."""
+        return self.monetary_units / MONEY_SCALE
+
+    def rows(self) -> list[CLVSummary]:
+        """One :class:`CLVSummary` per customer."""
+        return [CLVSummary(cid, ext, x, t_x, T, money_from_units(units))
+                for cid, ext, x, t_x, T, units in zip(
+                    self.customer_id.tolist(), self.external_id, self.x.astype(int).tolist(),
+                    self.t_x.tolist(), self.T.tolist(), self.monetary_units.tolist())]
+
+
+@attrs.frozen
 class CLVFit:
     """Fitted BG/NBD and Gamma-Gamma parameters at a calibration end."""
 
@@ -56,15 +89,9 @@ GAMMA_GAMMA_KEYS = ("p", "q", "v", "log_likelihood", "customers")
 
 
 @attrs.frozen
-class CLVPrediction:
+class CLVPrediction(CLVSummary):
     """Per-customer CLV prediction: summary, P(alive), expected purchases and spend, CLV."""
 
-    customer_id: int
-    external_id: str
-    frequency: int
-    recency: float
-    T: float
-    monetary: Decimal
     p_alive: float
     expected_purchases: float
     expected_spend: Decimal
@@ -72,28 +99,19 @@ class CLVPrediction:
 
 
 @attrs.frozen
-class CLVPredictions:
+class CLVPredictions(CLVSummaries):
     """Every customer's CLV prediction as numpy arrays (one entry per customer, by customer id):
     the summary (``x``, ``t_x``, ``T``, ``monetary_units`` in ten-thousandths), ``p_alive``,
     ``expected_purchases``, and ``spend_cents`` / ``clv_cents`` in whole cents."""
 
-    customer_id: Any
-    external_id: list[str]
-    x: Any
-    t_x: Any
-    T: Any
-    monetary_units: Any
     p_alive: Any
     expected_purchases: Any
     spend_cents: Any
     clv_cents: Any
 
-    def __len__(self) -> int:
-        return len(self.x)
-
     def rows(self) -> list[CLVPrediction]:
         """One :class:`CLVPrediction` per customer."""
-        return [CLVPrediction(cid, ext, x, t_x, T, Decimal(m).scaleb(-4), alive, purchases,
+        return [CLVPrediction(cid, ext, x, t_x, T, money_from_units(m), alive, purchases,
                               Decimal(spend).scaleb(-2), Decimal(clv).scaleb(-2))
                 for cid, ext, x, t_x, T, m, alive, purchases, spend, clv in zip(
                     self.customer_id.tolist(), self.external_id, self.x.astype(int).tolist(),

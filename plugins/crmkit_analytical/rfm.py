@@ -26,11 +26,8 @@ from typing import Any, Iterator
 from sqlalchemy import case, distinct, func, literal, null, select, true
 
 from crmkit.plugin import (
-    MONEY_SCALE, ConfigError, condition_to_sql as to_sql, customers as C, interactions as I,
+    ConfigError, condition_to_sql as to_sql, customers as C, interactions as I, money_from_units,
 )
-
-MONEY_PLACES = len(str(MONEY_SCALE)) - 1
-"""Decimal places of stored money units (MONEY_SCALE = 10**MONEY_PLACES)."""
 
 from . import sales
 from .results import RFMScore
@@ -127,10 +124,8 @@ def _monetary(config: dict[str, Any]):
     """``(net units, frequency) -> Decimal`` monetary value as the config defines it."""
     places = Decimal("0.0001")
     if config["rfm"]["monetary"] == "mean":
-        return lambda net, frequency: (Decimal(int(net or 0)) / MONEY_SCALE
-                                       / frequency).quantize(places)
-    # whole money units → an exact decimal with the money scale's places
-    return lambda net, frequency: Decimal(int(net or 0)).scaleb(-MONEY_PLACES)
+        return lambda net, frequency: (money_from_units(net or 0) / frequency).quantize(places)
+    return lambda net, frequency: money_from_units(net or 0)
 
 
 def scores(conn, config: dict[str, Any], as_of: dt.datetime, values=None) -> list[RFMScore]:
@@ -214,5 +209,5 @@ def grid(conn, config: dict[str, Any], as_of: dt.datetime, values=None) -> list[
                                func.sum(scored.c.net).label("net"))
                         .group_by(scored.c.r, scored.c.f).order_by(scored.c.r, scored.c.f))
     return [{"r": int(r.r), "f": int(r.f), "customers": int(r.customers),
-             "mean_net_spend": (Decimal(int(r.net or 0)) / MONEY_SCALE / r.customers)
+             "mean_net_spend": (money_from_units(r.net or 0) / r.customers)
              .quantize(Decimal("0.01"))} for r in rows]

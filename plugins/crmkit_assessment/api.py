@@ -7,9 +7,10 @@ from typing import Any
 
 from sqlalchemy import insert, select
 
-from crmkit.plugin import ConfigError, NotFound, ValidationError
+from crmkit.plugin import PluginAPI, ConfigError, NotFound, ValidationError
 
 from . import evidence, questionnaire, scoring
+from .settings import Settings
 from .tables import runs
 
 
@@ -23,16 +24,11 @@ def validate_answers(document: Any, where: str = "answers") -> dict[str, Any]:
         raise ValidationError(str(exc)) from None
 
 
-class AssessmentAPI:
+class AssessmentAPI(PluginAPI):
     """The CRM capability assessment: take it, keep it, compare it."""
 
-    def __init__(self, crm):
-        self.crm = crm
-
-    @property
-    def config(self) -> dict[str, Any]:
-        """The plugin's current configuration."""
-        return self.crm.plugin_config("assessment")
+    plugin = "assessment"
+    settings_class = Settings
 
     def questionnaire(self) -> list[questionnaire.Item]:
         """Every item, in order."""
@@ -41,7 +37,7 @@ class AssessmentAPI:
     def modules(self) -> dict[str, str | None]:
         """Item key → the module that addresses a gap in it, None where software cannot
         (configuration overrides applied)."""
-        return {i.key: self.config["gap_modules"].get(i.key, i.module) for i in questionnaire.ITEMS}
+        return {i.key: self.settings.gap_modules.get(i.key, i.module) for i in questionnaire.ITEMS}
 
     def assess(self, answers: dict[str, Any], as_of: dt.datetime | None = None,
                note: str | None = None, save: bool = True) -> dict[str, Any]:
@@ -50,8 +46,8 @@ class AssessmentAPI:
         note = note if note is not None else answers.pop("note", None)
         answers.pop("note", None)
         as_of = self.crm.clock.now() if as_of is None else as_of
-        scores = scoring.score(answers, self.config["cutoffs"])
-        found = evidence.gather(self.crm, self.config, as_of)
+        scores = scoring.score(answers, self.settings)
+        found = evidence.gather(self.crm, self.settings, as_of)
         if not save:
             return self._report(None, as_of, answers, scores, found, note, None)
         with self.crm.transaction() as tx:
@@ -101,12 +97,12 @@ class AssessmentAPI:
                              "evidence": finding["text"] if finding else None,
                              "evidence_agrees": _agrees(part, answer, finding)})
             parts[part] = rows
-        gaps = scoring.gaps(answers, self.config["gap_max_rating"], modules)
+        gaps = scoring.gaps(answers, self.settings.gap_max_rating, modules)
         for gap in gaps:
             gap["module_enabled"] = gap["module"] is not None and gap["module"] in enabled
             gap["module_installed"] = gap["module"] is not None and gap["module"] in installed
         return {"id": run_id, "taken_at": taken_at, "note": note, "scores": scores,
-                "band_evidence": scoring.band_evidence(answers, self.config["cutoffs"]),
+                "band_evidence": scoring.band_evidence(answers, self.settings),
                 "answers": parts, "gaps": gaps,
                 "gaps_by_class": {name: sum(g["gap_class"] == name for g in gaps)
                                   for name in questionnaire.GAP_CLASSES},

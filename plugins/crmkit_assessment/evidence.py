@@ -31,6 +31,8 @@ from sqlalchemy import and_, case, func, or_, select
 
 from crmkit.plugin import customers, interactions
 
+from .settings import Settings
+
 
 def _finding(text: str, supports: bool | None = None) -> dict[str, Any]:
     return {"text": text, "supports": supports}
@@ -62,7 +64,7 @@ def _count_interactions(conn, as_of: dt.datetime, days: int, kind: str | None = 
     return int(conn.execute(query).scalar_one())
 
 
-def gather(crm, config: dict[str, Any], as_of: dt.datetime) -> dict[str, dict[str, Any]]:
+def gather(crm, settings: Settings, as_of: dt.datetime) -> dict[str, dict[str, Any]]:
     """Evidence per item key (items without evidence are absent)."""
     found: dict[str, dict[str, Any]] = {}
     with crm.read() as conn:
@@ -73,7 +75,7 @@ def gather(crm, config: dict[str, Any], as_of: dt.datetime) -> dict[str, dict[st
         share = channel / total
         found["preferred_channel_known"] = _finding(
             f"preferred channel recorded for {share:.0%} of {total} customers",
-            share >= config["preferred_channel_min_share"])
+            share >= settings.preferred_channel_min_share)
         text = f"{contact / total:.0%} of customers have an email or phone"
         if _enabled(crm, "idic"):
             rate = crm.plugin("idic").identification_rate(as_of)
@@ -84,12 +86,12 @@ def gather(crm, config: dict[str, Any], as_of: dt.datetime) -> dict[str, dict[st
     found["expectations_met"] = found["experience_managed"] = _finding(
         f"{surveys} survey responses in the last 365 days")
     found["every_contact"] = _finding(f"{recent} interactions recorded in the last 90 days")
-    for key, finding in _plugin_findings(crm, config, as_of).items():
+    for key, finding in _plugin_findings(crm, settings, as_of).items():
         found[key] = finding
     return found
 
 
-def _plugin_findings(crm, config: dict[str, Any], as_of: dt.datetime) -> dict[str, dict]:
+def _plugin_findings(crm, settings: Settings, as_of: dt.datetime) -> dict[str, dict]:
     found: dict[str, dict] = {}
 
     def analytical() -> None:
@@ -108,11 +110,11 @@ def _plugin_findings(crm, config: dict[str, Any], as_of: dt.datetime) -> dict[st
         else:
             age = (as_of - last).days
             found["clv_assessed"] = _finding(f"CLV last computed {last:%Y-%m-%d} ({age} days ago)",
-                                             age <= config["clv_max_age_days"])
+                                             age <= settings.clv_max_age_days)
         names = api.segment_names()
         segmented = _finding(f"{len(names)} saved segments" + (f": {', '.join(names[:8])}"
                                                                if names else ""),
-                             len(names) >= config["min_segments"])
+                             len(names) >= settings.min_segments)
         found["segmented_several_ways"] = segmented
         found["information_for_sales_marketing"] = segmented
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 from typing import Any
 
 from .questionnaire import ITEMS, PARTS, items
+from .settings import Settings
 
 BANDS = ("lagging", "average", "leading")
 SALES_RETURN_PERCENT = {"lagging": -1, "average": 13, "leading": 33}
@@ -32,16 +33,16 @@ def part_percent(part: str, answers: dict[str, Any]) -> float:
     return (sum(answers[k] for k in keys) - len(keys)) / (4 * len(keys)) * 100
 
 
-def band(overall: float, cutoffs: dict[str, float]) -> str:
+def band(overall: float, settings: Settings) -> str:
     """``lagging``, ``average`` or ``leading`` for an overall score."""
-    if overall < cutoffs["average"]:
+    if overall < settings.average_from:
         return "lagging"
-    if overall < cutoffs["leading"]:
+    if overall < settings.leading_from:
         return "average"
     return "leading"
 
 
-def score(answers: dict[str, dict[str, Any]], cutoffs: dict[str, float]) -> dict[str, Any]:
+def score(answers: dict[str, dict[str, Any]], settings: Settings) -> dict[str, Any]:
     """Per-part scores, overall score and band."""
     result: dict[str, Any] = {}
     percents = []
@@ -58,7 +59,7 @@ def score(answers: dict[str, dict[str, Any]], cutoffs: dict[str, float]) -> dict
                             "percent": round(percent, 1)}
     overall = sum(percents) / len(percents)
     result["overall"] = round(overall, 1)
-    result["band"] = band(overall, cutoffs)
+    result["band"] = band(overall, settings)
     return result
 
 
@@ -85,20 +86,19 @@ def item_gain(part: str, answer: Any) -> float:
     return (5 - answer) * 100 / (4 * count) / len(PARTS)
 
 
-def band_evidence(answers: dict[str, dict[str, Any]], cutoffs: dict[str, float]
-                  ) -> dict[str, Any]:
+def band_evidence(answers: dict[str, dict[str, Any]], settings: Settings) -> dict[str, Any]:
     """Which band the answers resemble, the sales return firms of that band report, and what
     the next band requires: its cut-off, the points short, and the fewest items to raise to
     the top answer to get there (largest gain first, questionnaire order on ties)."""
     overall = sum(part_percent(part, answers[part]) for part in PARTS) / len(PARTS)
-    current = band(overall, cutoffs)
+    current = band(overall, settings)
     result: dict[str, Any] = {"band": current,
                               "sales_return_percent": SALES_RETURN_PERCENT[current],
                               "next": None}
     if current == "leading":
         return result
     following = BANDS[BANDS.index(current) + 1]
-    needed = cutoffs[following]
+    needed = settings.leading_from if following == "leading" else settings.average_from
     candidates = sorted(
         ((item_gain(item.part, answers[item.part][item.key]), order, item)
          for order, item in enumerate(ITEMS)),

@@ -28,8 +28,9 @@ def crmkit_validate_interactions(ctx, rows):
     """Refuse purchases whose line items name an unknown SKU, a quantity ≤ 0, or do not add
     up to the amount."""
     from .items import problems
+    from .settings import settings_of
 
-    return problems(ctx.config, ctx.conn, rows)
+    return problems(settings_of(ctx.config), ctx.conn, rows)
 
 
 @hookimpl
@@ -52,5 +53,6 @@ def crmkit_customer_measure(config, measure, as_of, since):
     if measure not in ("margin", "profit"):
         return None
     from .profit import customer_units
+    from .settings import settings_of
 
-    return customer_units(config, as_of, since, measure)
+    return customer_units(settings_of(config), as_of, since, measure)

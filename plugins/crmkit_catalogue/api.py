@@ -10,13 +10,15 @@ import datetime as dt
 import os
 from typing import Any
 
+import attrs
 from sqlalchemy import delete, select
 
-from crmkit.plugin import (ConflictError, ImportRejected, ImportReport, NotFound, ValidationError,
-                           customers, ensure_utc)
+from crmkit.plugin import (ConflictError, ImportRejected, ImportReport, NotFound, PluginAPI,
+                           ValidationError, customers, ensure_utc)
 
 from . import offers, products, profit
 from .profit import ACQUISITION_REASON
+from .settings import Rules, Settings
 from .tables import offer_lists, offers as offer_rows
 
 
@@ -24,16 +26,11 @@ MAX_SEGMENT_MEMBERS = 10_000
 """The most customers an offer list saved as an analytical segment may hold."""
 
 
-class CatalogueAPI:
+class CatalogueAPI(PluginAPI):
     """Products, line items, profit, association rules and next-best offers."""
 
-    def __init__(self, crm):
-        self.crm = crm
-
-    @property
-    def config(self) -> dict[str, Any]:
-        """The plugin's stored configuration."""
-        return self.crm.plugin_config("catalogue")
+    plugin = "catalogue"
+    settings_class = Settings
 
     def _as_of(self, as_of: dt.datetime | None) -> dt.datetime:
         return self.crm.clock.now() if as_of is None else ensure_utc(as_of, "as_of")
@@ -97,8 +94,8 @@ class CatalogueAPI:
             raise ValidationError(f"period: {period!r} is not one of {', '.join(profit.PERIODS)}")
         with self.crm.read() as conn:
             if by == "period":
-                return profit.by_period(conn, self.config, as_of, since, period)
-            per_customer = profit.by_customer(conn, self.config, as_of, since)
+                return profit.by_period(conn, self.settings, as_of, since, period)
+            per_customer = profit.by_customer(conn, self.settings, as_of, since)
         if by == "customer":
             return per_customer
         if "analytical" not in self.crm.enabled_plugins():
@@ -120,12 +117,14 @@ class CatalogueAPI:
         """Association rules over the baskets up to ``as_of`` (keys of the ``rules``
         configuration may be overridden: min_support, min_confidence, min_lift, max_itemset,
         basket, window_days)."""
-        unknown = sorted(set(overrides) - set(self.config["rules"]))
+        allowed = attrs.fields_dict(Rules)
+        unknown = sorted(set(overrides) - set(allowed))
         if unknown:
             raise ValidationError(f"rules: unknown setting {unknown[0]!r} (allowed: "
-                                  f"{', '.join(sorted(self.config['rules']))})")
+                                  f"{', '.join(sorted(allowed))})")
+        rules = attrs.evolve(self.settings.rules, **overrides)
         with self.crm.read() as conn:
-            return offers.association_rules(conn, self.config, self._as_of(as_of), overrides)
+            return offers.association_rules(conn, rules, self._as_of(as_of))
 
     def offers(self, customer: str | None = None, as_of: dt.datetime | None = None
                ) -> list[dict[str, Any]]:
@@ -134,7 +133,7 @@ class CatalogueAPI:
         as_of = self._as_of(as_of)
         customer_id = None if customer is None else self.crm.customers.get(customer).id
         with self.crm.read() as conn:
-            found = offers.next_best(conn, self.config, as_of, customer_id)
+            found = offers.next_best(conn, self.settings, as_of, customer_id)
         names = self.crm.customers.external_ids_by_id({o["customer_id"] for o in found})
         return [{"customer": names[o.pop("customer_id")], **o} for o in found]
 
@@ -157,10 +156,11 @@ class CatalogueAPI:
                 raise ConflictError(f"offer list {name!r} exists: use --replace to recompute it")
             tx.conn.execute(delete(offer_rows).where(offer_rows.c.list_name == name))
             tx.conn.execute(delete(offer_lists).where(offer_lists.c.name == name))
-            found = offers.next_best(tx.conn, self.config, as_of)
+            settings = self.settings
+            found = offers.next_best(tx.conn, settings, as_of)
             tx.conn.execute(offer_lists.insert().values(
-                name=name, as_of=as_of, settings={"rules": self.config["rules"],
-                                                  "offers": self.config["offers"]},
+                name=name, as_of=as_of, settings={"rules": attrs.asdict(settings.rules),
+                                                  "offers": attrs.asdict(settings.offers)},
                 created_at=tx.now(), actor=tx.actor))
             if found:
                 tx.conn.execute(offer_rows.insert(), [dict(o, list_name=name) for o in found])

@@ -17,7 +17,7 @@ def card(crm, principal, customer) -> Card:
     external_id = customer["external_id"]
     customer_id = crm.customers.get(external_id).id
     with crm.read() as conn:
-        lines = by_customer(conn, api.config, crm.clock.now(), customer_id=customer_id)
+        lines = by_customer(conn, api.settings, crm.clock.now(), customer_id=customer_id)
     rows = []
     if lines:
         line = lines[0]

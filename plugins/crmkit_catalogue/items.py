@@ -14,16 +14,17 @@ from typing import Any
 
 from sqlalchemy import select
 
-from crmkit.plugin import MONEY_SCALE, LineItem, insert_rows, line_item_problems, times_units
+from crmkit.plugin import LineItem, insert_rows, line_item_problems, money_units, times_units
 
+from .settings import Settings, settings_of
 from .tables import items, products
 
 
-def problems(config: dict[str, Any], conn, rows: list[dict[str, Any]]
+def problems(settings: Settings, conn, rows: list[dict[str, Any]]
              ) -> list[tuple[int, str, str]]:
     """``(index, field, message)`` for every purchase whose line items break a rule."""
     found: list[tuple[int, str, str]] = []
-    checked = _checked(config, rows, found)
+    checked = _checked(settings, rows, found)
     skus = {item.sku for lines in checked.values() for item in lines}
     if skus:
         known = _known(conn, skus)
@@ -36,8 +37,8 @@ def problems(config: dict[str, Any], conn, rows: list[dict[str, Any]]
     return found
 
 
-def _checked(config, rows, found) -> dict[int, list[LineItem]]:
-    kinds = set(config["purchase_kinds"])
+def _checked(settings: Settings, rows, found) -> dict[int, list[LineItem]]:
+    kinds = settings.purchase_kinds
     checked: dict[int, list[LineItem]] = {}
     for index, row in enumerate(rows):
         payload = row.get("payload")
@@ -45,7 +46,7 @@ def _checked(config, rows, found) -> dict[int, list[LineItem]]:
             continue
         amount = row.get("amount")
         lines: list[LineItem] = []
-        units = None if amount is None else int(Decimal(amount) * MONEY_SCALE)
+        units = None if amount is None else money_units(Decimal(amount))
         for field, message in line_item_problems(payload, units, lines):
             found.append((index, field, message))
         checked[index] = lines
@@ -61,11 +62,11 @@ def store(ctx, batch) -> int:
     """Copy the batch's purchases' line items into ``catalogue_items`` with the products'
     unit costs now; returns the number of lines stored."""
     unused: list = []
-    checked = _checked(ctx.config, batch.rows, unused)
+    checked = _checked(settings_of(ctx.config), batch.rows, unused)
     if not checked:
         return 0
     skus = sorted({item.sku for lines in checked.values() for item in lines})
-    cost = {sku: int(unit_cost * MONEY_SCALE) for sku, unit_cost in ctx.conn.execute(
+    cost = {sku: money_units(unit_cost) for sku, unit_cost in ctx.conn.execute(
         select(products.c.sku, products.c.unit_cost).where(products.c.sku.in_(skus)))}
     out = []
     for index, lines in checked.items():

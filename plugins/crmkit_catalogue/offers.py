@@ -18,22 +18,23 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+import attrs
 import numpy as np
 from sqlalchemy import func, select
 
 from . import rules as mining
 from .products import active_condition
+from .settings import Rules, Settings
 from .tables import items, products
 
 
-def load_baskets(conn, config: dict[str, Any], as_of: dt.datetime):
+def load_baskets(conn, rules: Rules, as_of: dt.datetime):
     """``(basket ids, product indexes, skus)`` of the line items up to ``as_of``
     (a basket: one purchase, or one customer's items in the window before ``as_of``)."""
-    settings = config["rules"]
-    key = items.c.interaction_id if settings["basket"] == "order" else items.c.customer_id
+    key = items.c.interaction_id if rules.basket == "order" else items.c.customer_id
     query = select(key, items.c.sku).where(items.c.occurred_at <= as_of)
-    if settings["basket"] == "window":
-        query = query.where(items.c.occurred_at > as_of - dt.timedelta(days=settings["window_days"]))
+    if rules.basket == "window":
+        query = query.where(items.c.occurred_at > as_of - dt.timedelta(days=rules.window_days))
     rows = conn.execute(query).all()
     skus = sorted(conn.execute(select(products.c.sku)).scalars())
     if not rows:
@@ -44,13 +45,11 @@ def load_baskets(conn, config: dict[str, Any], as_of: dt.datetime):
     return baskets, product, skus
 
 
-def association_rules(conn, config: dict[str, Any], as_of: dt.datetime,
-                      overrides: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+def association_rules(conn, rules: Rules, as_of: dt.datetime) -> list[dict[str, Any]]:
     """The rules as rows (antecedents, consequents as SKU lists; support, confidence, lift),
-    best lift first; ``overrides`` replaces keys of the ``rules`` configuration."""
-    settings = dict(config["rules"], **(overrides or {}))
-    baskets, product, skus = load_baskets(conn, dict(config, rules=settings), as_of)
-    found = _mine(baskets, product, skus, settings)
+    best lift first."""
+    baskets, product, skus = load_baskets(conn, rules, as_of)
+    found = _mine(baskets, product, skus, rules)
     out = [{"antecedents": [skus[i] for i in a], "consequents": [skus[i] for i in c],
             "support": float(s), "confidence": float(cf), "lift": float(lf)}
            for a, c, s, cf, lf in zip(found.antecedents, found.consequents, found.support,
@@ -59,17 +58,17 @@ def association_rules(conn, config: dict[str, Any], as_of: dt.datetime,
     return out
 
 
-def _mine(baskets, product, skus, settings) -> mining.Rules:
+def _mine(baskets, product, skus, rules: Rules) -> mining.Rules:
     x = mining.basket_matrix(baskets, product, len(skus))
-    return mining.mine(x, settings["min_support"], settings["min_confidence"],
-                       settings["min_lift"], settings["max_itemset"])
+    return mining.mine(x, rules.min_support, rules.min_confidence, rules.min_lift,
+                       rules.max_itemset)
 
 
-def next_best(conn, config: dict[str, Any], as_of: dt.datetime,
+def next_best(conn, settings: Settings, as_of: dt.datetime,
               customer_id: int | None = None) -> list[dict[str, Any]]:
     """Offers ``{customer_id, rank, sku, kind, score}`` per customer, best first."""
-    baskets, product, skus = load_baskets(conn, config, as_of)
-    found = _mine(baskets, product, skus, dict(config["rules"], max_itemset=2))
+    baskets, product, skus = load_baskets(conn, settings.rules, as_of)
+    found = _mine(baskets, product, skus, attrs.evolve(settings.rules, max_itemset=2))
     catalogue = conn.execute(select(products.c.sku, products.c.category, products.c.list_price,
                                     active_condition(as_of).label("active"))
                              .order_by(products.c.sku)).all()
@@ -89,7 +88,7 @@ def next_best(conn, config: dict[str, Any], as_of: dt.datetime,
     o_cust = np.array([r.customer_id for r in owned], np.int64)
     o_prod = np.array([index[r.sku] for r in owned], np.int64)
     o_qty = np.array([r.qty for r in owned], float)
-    return _rank(config["offers"], found, o_cust, o_prod, o_qty, category, price, active, skus,
+    return _rank(settings.offers, found, o_cust, o_prod, o_qty, category, price, active, skus,
                  len(category_names))
 
 
@@ -146,12 +145,12 @@ def _rank(settings, found, o_cust, o_prod, o_qty, category, price, active, skus,
     at_cat = np.minimum(at_cat, len(cat_keys) - 1)
     cat_share = np.where(found_cat, share[at_cat], 0.0)
     up = found_cat & (price[prod] > cheapest[at_cat])
-    score = best + settings["category_weight"] * cat_share
+    score = best + settings.category_weight * cat_share
     sku_rank = np.argsort(np.argsort(np.array(skus, dtype=object)))
     order = np.lexsort((sku_rank[prod], -score, cust))
     cust, prod, score, up = cust[order], prod[order], score[order], up[order]
     rank = np.arange(len(cust)) - np.searchsorted(cust, cust, "left") + 1
-    top = rank <= settings["per_customer"]
+    top = rank <= settings.per_customer
     return [{"customer_id": int(c), "rank": int(r), "sku": skus[p],
              "kind": "up" if u else "cross", "score": round(float(s), 12)}
             for c, r, p, s, u in zip(cust[top], rank[top], prod[top], score[top], up[top])]

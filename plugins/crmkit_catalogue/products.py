@@ -18,8 +18,8 @@ from typing import Any, Iterable
 import attrs
 from sqlalchemy import and_, or_, select
 
-from crmkit.plugin import (ImportReport, NotFound, SourceFile, ValidationError, file_format,
-                           parse_timestamp, to_money)
+from crmkit.plugin import (ImportReport, NotFound, SourceFile, ValidationError, drop_repeats,
+                           file_format, parse_timestamp, record_fits, to_money)
 
 from .tables import categories, products
 
@@ -64,21 +64,10 @@ def category_path(value: Any) -> tuple[str | None, str | None]:
 
 def check_row(record: Any, where: str, problems: list) -> dict[str, Any] | None:
     """A product row normalised for storing, or None with its problems appended."""
-    if not isinstance(record, dict):
-        problems.append((where, "row", f"expected a mapping of fields, got {type(record).__name__}"))
+    if not record_fits(record, where, FIELDS, REQUIRED, problems):
         return None
     before = len(problems)
-    unknown = sorted(set(record) - set(FIELDS))
-    if unknown:
-        problems.append((where, unknown[0], f"unknown field (allowed: {', '.join(FIELDS)})"))
-        return None
     row: dict[str, Any] = {}
-    for field in REQUIRED:
-        value = record.get(field)
-        if value is None or (isinstance(value, str) and not value.strip()):
-            problems.append((where, field, "required"))
-    if len(problems) > before:
-        return None
     for field in ("sku", "name"):
         value = record[field]
         if not isinstance(value, str):
@@ -142,17 +131,12 @@ def check_rows(records: Iterable[Any], labels: Iterable[str],
                problems: list[tuple[str, str, str]]) -> tuple[list[dict[str, Any]], set[str]]:
     """The good rows (a SKU repeated with other values is a problem) and the bad lines;
     ``problems`` gets every problem appended."""
-    rows, seen = [], {}
-    for record, where in zip(records, labels):
-        row = check_row(record, where, problems)
-        if row is None:
-            continue
-        if row["sku"] in seen and seen[row["sku"]][0] != row:
-            problems.append((where, "sku", f"{row['sku']!r} repeats {seen[row['sku']][1]} "
-                             "with different values"))
-        elif row["sku"] not in seen:
-            seen[row["sku"]] = (row, where)
-            rows.append(row)
+    checked = [(row, where) for record, where in zip(records, labels)
+               if (row := check_row(record, where, problems)) is not None]
+    rows, _ = drop_repeats([row for row, _ in checked], [where for _, where in checked],
+                           problems, key=lambda row: row["sku"], field="sku",
+                           name=lambda row: repr(row["sku"]),
+                           differences=lambda a, b: "values" if a != b else "")
     return rows, {where for where, _, _ in problems}
 
 

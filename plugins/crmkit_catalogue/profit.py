@@ -29,9 +29,10 @@ import attrs
 from sqlalchemy import (BigInteger, Float, and_, case, cast, func, literal, literal_column,
                         select, union_all)
 
-from crmkit.plugin import (MONEY_SCALE, JsonPath, customers as C, events as E,
-                           interactions as I, month_number, to_money)
+from crmkit.plugin import (JsonPath, customers as C, events as E, interactions as I,
+                           money_from_units, money_units, month_number)
 
+from .settings import Settings
 from .tables import items
 
 ACQUISITION_REASON = ("acquisition cost 0: no enabled plugin records campaign costs "
@@ -39,8 +40,6 @@ ACQUISITION_REASON = ("acquisition cost 0: no enabled plugin records campaign co
 BY = ("customer", "segment", "period")
 PERIODS = {"month": 1, "quarter": 3, "year": 12}
 FOUR = Decimal("0.0001")
-PLACES = len(str(MONEY_SCALE)) - 1
-"""Decimal places of money units (MONEY_SCALE = 10**PLACES)."""
 
 
 @attrs.frozen
@@ -63,15 +62,11 @@ class ProfitLine:
         return row
 
 
-def _units(text: str) -> int:
-    return int(to_money(text) * MONEY_SCALE)
-
-
 def _period(column, as_of: dt.datetime, since: dt.datetime | None):
     return column <= as_of if since is None else and_(column <= as_of, column > since)
 
 
-def parts(config: dict[str, Any], as_of: dt.datetime, since: dt.datetime | None, key,
+def parts(settings: Settings, as_of: dt.datetime, since: dt.datetime | None, key,
           customer_id: int | None = None):
     """SELECT of ``(k, revenue, cogs, serve, minutes)`` rows, one per part, ``key(table)`` the
     grouping column of each part's table (only ``customer_id``'s rows when given)."""
@@ -87,8 +82,7 @@ def parts(config: dict[str, Any], as_of: dt.datetime, since: dt.datetime | None,
                       func.sum(items.c.cost_units).label("cogs"), zero.label("serve"),
                       cast(literal(0), Float).label("minutes"))
                .where(_window(items.c.occurred_at, as_of, since)).group_by(key(items))]
-    costs = {kind: _units(cost) for kind, cost in config["cost_to_serve"]["event_costs"].items()
-             if _units(cost)}
+    costs = settings.event_costs
     if costs:
         unit = case(*[(E.c.type == kind, literal(units, BigInteger))
                       for kind, units in sorted(costs.items())], else_=zero)
@@ -97,8 +91,8 @@ def parts(config: dict[str, Any], as_of: dt.datetime, since: dt.datetime | None,
                        .where(E.c.type.in_(sorted(costs)), E.c.customer_id.is_not(None),
                               _window(E.c.occurred_at, as_of, since))
                        .group_by(key(E)))
-    if _units(config["cost_to_serve"]["cost_per_hour"]):
-        minutes = JsonPath(I.c.payload, [config["cost_to_serve"]["handling_field"]]).number()
+    if settings.cost_per_hour:
+        minutes = JsonPath(I.c.payload, [settings.handling_field]).number()
         selects.append(select(key(I).label("k"), zero, zero, zero, func.sum(minutes))
                        .where(minutes.is_not(None), _window(I.c.occurred_at, as_of, since))
                        .group_by(key(I)))
@@ -111,52 +105,51 @@ def parts(config: dict[str, Any], as_of: dt.datetime, since: dt.datetime | None,
 
 def _money(units) -> Decimal:
     """Stored money units as an exact Decimal with 4 places."""
-    return Decimal(int(units or 0)).scaleb(-PLACES)
+    return money_from_units(units or 0)
 
 
-def _line(config, key: str, customers: int, revenue, cogs, serve, minutes) -> ProfitLine:
+def _line(settings: Settings, key: str, customers: int, revenue, cogs, serve, minutes) -> ProfitLine:
     serve = _money(serve)
     if minutes:
-        per_hour = to_money(config["cost_to_serve"]["cost_per_hour"])
-        serve += (Decimal(repr(float(minutes))) * per_hour / 60).quantize(FOUR, ROUND_HALF_UP)
+        serve += (Decimal(repr(float(minutes))) * settings.cost_per_hour / 60).quantize(FOUR, ROUND_HALF_UP)
     revenue, cogs = _money(revenue), _money(cogs)
     margin = revenue - cogs
     return ProfitLine(key, customers, revenue, cogs, margin, serve, FOUR * 0, margin - serve)
 
 
-def by_customer(conn, config, as_of, since=None, customer_id: int | None = None
+def by_customer(conn, settings, as_of, since=None, customer_id: int | None = None
                 ) -> list[ProfitLine]:
     """Profit per customer with any purchase or cost to serve, most profitable first (only
     ``customer_id``'s line when given)."""
-    q = parts(config, as_of, since, lambda t: t.c.customer_id, customer_id
+    q = parts(settings, as_of, since, lambda t: t.c.customer_id, customer_id
               ).subquery("pf_customer")
     rows = conn.execute(select(C.c.external_id, q.c.revenue, q.c.cogs, q.c.serve, q.c.minutes)
                         .join(C, C.c.id == q.c.k)).all()
-    lines = [_line(config, r.external_id, 1, r.revenue, r.cogs, r.serve, r.minutes)
+    lines = [_line(settings, r.external_id, 1, r.revenue, r.cogs, r.serve, r.minutes)
              for r in rows]
     return sorted(lines, key=lambda line: (-line.profit, line.key))
 
 
-def customer_units(config, as_of, since=None, measure: str = "profit"):
+def customer_units(settings, as_of, since=None, measure: str = "profit"):
     """SELECT of ``(customer_id, units)``: each customer's gross margin or profit in money
     units (handling time rounded per customer) — what other plugins rank customers by."""
-    q = parts(config, as_of, since, lambda t: t.c.customer_id).subquery("pf_units")
+    q = parts(settings, as_of, since, lambda t: t.c.customer_id).subquery("pf_units")
     value = q.c.revenue - q.c.cogs
     if measure == "profit":
-        per_minute = Decimal(_units(config["cost_to_serve"]["cost_per_hour"])) / 60
+        per_minute = Decimal(money_units(settings.cost_per_hour)) / 60
         value = value - q.c.serve - cast(func.round(q.c.minutes * float(per_minute)), BigInteger)
     return select(q.c.k.label("customer_id"), value.label("units"))
 
 
-def by_period(conn, config, as_of, since=None, period: str = "month") -> list[ProfitLine]:
+def by_period(conn, settings, as_of, since=None, period: str = "month") -> list[ProfitLine]:
     """Profit per calendar period (UTC) of the purchases and costs, in time order."""
     step = PERIODS[period]
-    q = parts(config, as_of, since, lambda t: _period_number(t.c.occurred_at, step)
+    q = parts(settings, as_of, since, lambda t: _period_number(t.c.occurred_at, step)
               ).subquery("pf_period")
     customers = _customers_per_period(conn, as_of, since, step)
     out = []
     for r in conn.execute(select(q).order_by(q.c.k)):
-        out.append(_line(config, _label(int(r.k), period), customers.get(int(r.k), 0),
+        out.append(_line(settings, _label(int(r.k), period), customers.get(int(r.k), 0),
                          r.revenue, r.cogs, r.serve, r.minutes))
     return out
 

@@ -10,10 +10,9 @@ exact sums.
 from sqlalchemy import (BigInteger, CheckConstraint, Column, Float, ForeignKey, Index, Integer,
                         MetaData, String, Table)
 
-from crmkit.plugin import NAMING, JSONType, Money, UTCDateTime
+from crmkit.plugin import NAMING, BigIdType, JSONType, Money, UTCDateTime
 
 metadata = MetaData(naming_convention=NAMING)
-ID = BigInteger().with_variant(Integer, "sqlite")
 
 categories = Table(
     "catalogue_categories", metadata,
@@ -42,8 +41,8 @@ products = Table(
 
 items = Table(
     "catalogue_items", metadata,
-    Column("id", ID, primary_key=True),
-    Column("interaction_id", ID, ForeignKey("interactions.id"), nullable=False, index=True),
+    Column("id", BigIdType, primary_key=True),
+    Column("interaction_id", BigIdType, ForeignKey("interactions.id"), nullable=False, index=True),
     Column("customer_id", Integer, ForeignKey("customers.id"), nullable=False),
     Column("occurred_at", UTCDateTime, nullable=False),
     Column("line", Integer, nullable=False),

@@ -8,10 +8,11 @@ from typing import Any
 import attrs
 from sqlalchemy import and_, case, func, select
 
-from crmkit.plugin import ValidationError, customers, ensure_utc, interactions
+from crmkit.plugin import PluginAPI, ValidationError, customers, ensure_utc, interactions
 
 from . import handoffs as handoff_rules
 from . import outbound, routing, workitems
+from .settings import Settings
 from .tables import handoffs, history, work_items
 
 
@@ -69,14 +70,11 @@ def _pending_ack():
             .group_by(h.work_item_id).subquery("pending_ack"))
 
 
-class CollaborativeAPI:
+class CollaborativeAPI(PluginAPI):
     """Routing, work items, hand-offs and outbound contact."""
 
-    def __init__(self, crm):
-        self.crm = crm
-
-    def _config(self) -> dict[str, Any]:
-        return self.crm.plugin_config("collaborative")
+    plugin = "collaborative"
+    settings_class = Settings
 
     # -- routing ------------------------------------------------------------------------
 
@@ -116,16 +114,14 @@ class CollaborativeAPI:
 
     def routed(self, kind: str, direction: str = "inbound") -> bool:
         """Whether interactions of this kind and direction become work items."""
-        config = self._config()
-        return kind in config["routed_kinds"] and direction in config["routed_directions"]
+        return self.settings.routes(kind, direction)
 
     def _decide(self, rows: list[Any], as_of: dt.datetime | None) -> list[routing.Decision]:
-        config = self._config()
+        settings = self.settings
         as_of = self.crm.clock.now() if as_of is None else ensure_utc(as_of, "as_of")
-        rules = routing.rules_of(config)
         documents = [routing.routing_data(r) for r in rows]
-        routing.add_plugin_fields(self.crm, rules, documents, as_of)
-        return [routing.decide(rules, config["routing"]["fallback"], d) for d in documents]
+        routing.add_plugin_fields(self.crm, settings.rules, documents, as_of)
+        return [routing.decide(settings.rules, settings.fallback, d) for d in documents]
 
     # -- work items ----------------------------------------------------------------------
 

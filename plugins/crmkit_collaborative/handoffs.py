@@ -10,6 +10,7 @@ from sqlalchemy import insert, select, update
 from crmkit.plugin import ConflictError, ValidationError, allocate_ids, staff
 
 from . import workitems
+from .settings import settings_of
 from .tables import handoffs, work_items
 
 NOTE_LIMIT = 2000
@@ -17,11 +18,11 @@ NOTE_LIMIT = 2000
 
 def known_teams(ctx) -> set[str]:
     """Teams with an active staff member, plus every team the configuration names."""
-    config = ctx.config
+    settings = settings_of(ctx)
     teams = set(ctx.conn.execute(select(staff.c.team).where(staff.c.active.is_(True))
                                  .distinct()).scalars())
-    teams |= {r["to"] for r in config["routing"]["rules"]}
-    teams |= {config["routing"]["fallback"], config["escalation_team"]}
+    teams |= {rule.team for rule in settings.rules}
+    teams |= {settings.fallback, settings.escalation_team}
     return teams
 
 
@@ -50,7 +51,7 @@ def hand_off(ctx, item_id: int, team: str, note: str) -> int:
                               f"(known: {', '.join(sorted(teams))})")
     workitems.acknowledge_pending(ctx, item)
     now = ctx.now()
-    due = now + dt.timedelta(hours=ctx.config["ack_hours"])
+    due = now + dt.timedelta(hours=settings_of(ctx).ack_hours)
     handoff_id = _move(ctx, [item], "handoff", team, note, due)[0]
     ctx.emit("handoff.created", item["customer_id"],
              {"work_item_id": item_id, "handoff_id": handoff_id, "from": item["team"],
@@ -111,8 +112,8 @@ def escalate_due(ctx) -> int:
         return 0
     ctx.conn.execute(update(handoffs).where(h.id.in_([d["handoff_id"] for d in due]))
                      .values(escalated_at=now))
-    target = ctx.config["escalation_team"]
-    hours = ctx.config["ack_hours"]
+    settings = settings_of(ctx)
+    target, hours = settings.escalation_team, settings.ack_hours
     items = [dict(d) for d in due]
     escalation_ids = _move(ctx, items, "escalation", target,
                            f"not acknowledged within {hours:g} h", None)

@@ -1,18 +1,17 @@
 """collaborative's tables: work items, their hand-offs and history, outbound contacts."""
 
-from sqlalchemy import BigInteger, Column, ForeignKey, Index, Integer, MetaData, String, Table
+from sqlalchemy import Column, ForeignKey, Index, Integer, MetaData, String, Table
 
-from crmkit.plugin import NAMING, UTCDateTime
+from crmkit.plugin import NAMING, BigIdType, UTCDateTime
 
 metadata = MetaData(naming_convention=NAMING)
 
-INTERACTION_ID = BigInteger().with_variant(Integer, "sqlite")
 
 work_items = Table(
     "collaborative_work_items", metadata,
     Column("id", Integer, primary_key=True),
     Column("customer_id", Integer, ForeignKey("customers.id"), nullable=False, index=True),
-    Column("interaction_id", INTERACTION_ID, ForeignKey("interactions.id"), nullable=False,
+    Column("interaction_id", BigIdType, ForeignKey("interactions.id"), nullable=False,
            unique=True),
     Column("team", String(100), nullable=False),
     Column("state", String(20), nullable=False),
@@ -66,7 +65,7 @@ contacts = Table(
     "collaborative_contacts", metadata,
     Column("id", Integer, primary_key=True),
     Column("customer_id", Integer, ForeignKey("customers.id"), nullable=False, index=True),
-    Column("interaction_id", INTERACTION_ID, ForeignKey("interactions.id"), nullable=False),
+    Column("interaction_id", BigIdType, ForeignKey("interactions.id"), nullable=False),
     Column("work_item_id", Integer, ForeignKey("collaborative_work_items.id")),
     Column("channel", String(40), nullable=False),
     Column("preferred_channel", String(40)),

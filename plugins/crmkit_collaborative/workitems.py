@@ -18,6 +18,7 @@ from crmkit.plugin import (
 )
 
 from . import routing
+from .settings import settings_of
 from .tables import handoffs, history, work_items
 
 QUEUED, ASSIGNED, IN_PROGRESS, DONE = "queued", "assigned", "in_progress", "done"
@@ -27,26 +28,24 @@ OPEN_STATES = (QUEUED, ASSIGNED, IN_PROGRESS)
 
 def route_batch(ctx, batch) -> int:
     """Turn the batch's routable interactions into work items (react hook); return how many."""
-    config = ctx.config
+    settings = settings_of(ctx)
     i, c = interactions.c, customers.c
-    since = ctx.now() - dt.timedelta(hours=config["route_max_age_hours"])
+    since = ctx.now() - dt.timedelta(hours=settings.route_max_age_hours)
     query = (select(i.id, i.customer_id, i.kind, i.channel, i.direction, i.amount, i.currency,
                     i.payload, c.external_id, c.type, c.tags, c.lifecycle_stage,
                     c.preferred_channel, c.attributes)
              .join(customers, customers.c.id == i.customer_id)
              .where(i.id.between(batch.first_id, batch.last_id),
-                    i.kind.in_(config["routed_kinds"]),
-                    i.direction.in_(config["routed_directions"]),
+                    i.kind.in_(settings.routed_kinds),
+                    i.direction.in_(settings.routed_directions),
                     i.occurred_at >= since)
              .order_by(i.id))
     rows = ctx.conn.execute(query).mappings().all()
     if not rows:
         return 0
-    rules = routing.rules_of(config)
     documents = [routing.routing_data(r) for r in rows]
-    routing.add_plugin_fields(ctx.crm, rules, documents, ctx.now())
-    fallback = config["routing"]["fallback"]
-    decisions = [routing.decide(rules, fallback, d) for d in documents]
+    routing.add_plugin_fields(ctx.crm, settings.rules, documents, ctx.now())
+    decisions = [routing.decide(settings.rules, settings.fallback, d) for d in documents]
     create(ctx, [(r["id"], r["customer_id"], subject_of(r), d) for r, d in zip(rows, decisions)])
     return len(rows)
 

@@ -9,22 +9,18 @@ from typing import Any
 import attrs
 from sqlalchemy import insert, select
 
-from crmkit.plugin import NotFound, ValidationError, customers
+from crmkit.plugin import PluginAPI, NotFound, ValidationError, customers
 
 from . import customise, differentiate, duplicates, interact, progress
+from .settings import Settings
 from .tables import dismissed, groups, runs
 
 
-class IdicAPI:
+class IdicAPI(PluginAPI):
     """Identify, differentiate, interact, customise (Peppers & Rogers) over this CRM."""
 
-    def __init__(self, crm):
-        self.crm = crm
-
-    @property
-    def config(self) -> dict[str, Any]:
-        """The plugin's current configuration."""
-        return self.crm.plugin_config("idic")
+    plugin = "idic"
+    settings_class = Settings
 
     def _as_of(self, as_of: dt.datetime | None) -> dt.datetime:
         return self.crm.clock.now() if as_of is None else as_of
@@ -42,11 +38,11 @@ class IdicAPI:
             rows = conn.execute(select(c.id, c.external_id, c.type, c.name, c.email, c.phone)
                                 .where(c.erased_at.is_(None)).order_by(c.id)).all()
         return [duplicates.Record(r.id, r.external_id, r.type, r.name, r.email, r.phone,
-                                  frozenset(handles.get(r.id, ()))) for r in rows]
+                                  handles=frozenset(handles.get(r.id, ()))) for r in rows]
 
     def find_duplicates(self, min_score: float | None = None) -> duplicates.Result:
         """Candidate duplicate pairs (best first), each with a score and its reasons."""
-        settings = duplicates.Settings.from_config(self.config)
+        settings = self.settings.matching
         if min_score is not None:
             if not 0 <= min_score <= 1:
                 raise ValidationError(f"min_score: {min_score} is outside 0 to 1")
@@ -83,7 +79,7 @@ class IdicAPI:
                             since: dt.datetime | None = None) -> progress.IdentificationRate:
         """Share of interactions (up to as-of, from ``since``) attributed to an identified customer."""
         with self.crm.read() as conn:
-            return progress.identification_rate(self.crm, conn, self.config, self._as_of(as_of),
+            return progress.identification_rate(self.crm, conn, self.settings, self._as_of(as_of),
                                                 since)
 
     # -- differentiate -----------------------------------------------------------
@@ -93,7 +89,7 @@ class IdicAPI:
         """Group every customer by value and needs; saved as a run, running treatments updated."""
         as_of = self._as_of(as_of)
         with self.crm.transaction() as tx:
-            result = differentiate.run(self.crm, tx, self.config, as_of, save=save)
+            result = differentiate.run(self.crm, tx, self.settings, as_of, save=save)
             if save and result.run_id is not None:
                 customise.assign(tx, result.run_id, as_of)
             return result
@@ -147,14 +143,14 @@ class IdicAPI:
             ) -> list[interact.DueContact]:
         """Customers due for contact under their group's contact plan."""
         with self.crm.read() as conn:
-            return interact.due(conn, self.config, self._as_of(as_of), group)
+            return interact.due(conn, self.settings, self._as_of(as_of), group)
 
     def record_dialogue(self, external_id: str, summary: str | None = None,
                         channel: str | None = None, at: dt.datetime | None = None,
                         direction: str = "outbound") -> int:
         """Record a dialogue with a customer; outbound needs consent on the channel."""
         with self.crm.transaction() as tx:
-            return interact.record_dialogue(self.crm, tx, self.config, external_id, channel,
+            return interact.record_dialogue(self.crm, tx, self.settings, external_id, channel,
                                             summary, self._as_of(at), direction)
 
     # -- customise ---------------------------------------------------------------
@@ -164,7 +160,7 @@ class IdicAPI:
                       start: dt.datetime | None = None) -> customise.Treatment:
         """Start a treatment for a group; members are split treated / holdout deterministically."""
         with self.crm.transaction() as tx:
-            return customise.add(tx, self.config, name, group, type, detail, holdout_share,
+            return customise.add(tx, self.settings, name, group, type, detail, holdout_share,
                                  self._as_of(start))
 
     def end_treatment(self, name: str, at: dt.datetime | None = None) -> customise.Treatment:
@@ -181,14 +177,14 @@ class IdicAPI:
                as_of: dt.datetime | None = None) -> customise.Uplift:
         """Treated minus holdout on ``revenue``, ``purchases`` or ``purchase_rate``."""
         with self.crm.read() as conn:
-            return customise.uplift(conn, self.config, name, metric, self._as_of(as_of))
+            return customise.uplift(conn, self.settings, name, metric, self._as_of(as_of))
 
     # -- progress ----------------------------------------------------------------
 
     def progress(self, external_id: str, as_of: dt.datetime | None = None) -> progress.Progress:
         """One customer's IDIC progress (0–4)."""
         with self.crm.read() as conn:
-            found = progress.per_customer(self.crm, conn, self.config, self._as_of(as_of),
+            found = progress.per_customer(self.crm, conn, self.settings, self._as_of(as_of),
                                           external_id)
         if not found:
             raise NotFound(f"no customer {external_id!r} (not erased) at that date")
@@ -197,16 +193,16 @@ class IdicAPI:
     def progress_list(self, as_of: dt.datetime | None = None) -> list[progress.Progress]:
         """Every customer's IDIC progress."""
         with self.crm.read() as conn:
-            return progress.per_customer(self.crm, conn, self.config, self._as_of(as_of))
+            return progress.per_customer(self.crm, conn, self.settings, self._as_of(as_of))
 
     def report(self, as_of: dt.datetime | None = None) -> dict[str, Any]:
         """The IDIC report: identification, groups, contacts due, treatments, progress."""
         as_of = self._as_of(as_of)
         run = self.differentiation_run(as_of)
         with self.crm.read() as conn:
-            rate = progress.identification_rate(self.crm, conn, self.config, as_of)
-            dist = progress.distribution(self.crm, conn, self.config, as_of)
-            due = interact.due(conn, self.config, as_of) if run is not None else []
+            rate = progress.identification_rate(self.crm, conn, self.settings, as_of)
+            dist = progress.distribution(self.crm, conn, self.settings, as_of)
+            due = interact.due(conn, self.settings, as_of) if run is not None else []
             treats = customise.list_all(conn)
         return {
             "as_of": as_of,

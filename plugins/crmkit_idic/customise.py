@@ -24,7 +24,7 @@ from crmkit.plugin import (
     MONEY_SCALE, ConflictError, NotFound, ValidationError, customers, interactions,
 )
 
-from .differentiate import VALUE_GROUPS
+from .settings import VALUE_GROUPS, Settings
 from .tables import groups, members, runs, treatments
 
 TYPES = ("offer", "service_level", "channel")
@@ -59,24 +59,20 @@ class Treatment:
     held_out: int = 0
 
 
-def group_names(config: dict[str, Any]) -> list[str]:
-    """Every group a treatment or plan can name: value groups, then needs groups."""
-    return list(VALUE_GROUPS) + [g["name"] for g in config["needs_groups"]]
-
-
-def add(tx, config: dict[str, Any], name: str, group: str, type: str, detail: str,
+def add(tx, settings: Settings, name: str, group: str, type: str, detail: str,
         holdout_share: float | None, start: dt.datetime) -> Treatment:
     """Create a treatment and assign the group's members of the latest run at or before start."""
     problems = []
     if not name or len(name) > 100:
         problems.append(f"name: {name!r} must be 1 to 100 characters")
-    if group not in group_names(config):
-        problems.append(f"group: {group!r} is not a group (allowed: {', '.join(group_names(config))})")
+    if group not in settings.group_names:
+        problems.append(f"group: {group!r} is not a group (allowed: "
+                        f"{', '.join(settings.group_names)})")
     if type not in TYPES:
         problems.append(f"type: {type!r} is not one of {', '.join(TYPES)}")
     if not detail or len(detail) > 500:
         problems.append("detail: required, at most 500 characters")
-    share = config["holdout_share"] if holdout_share is None else holdout_share
+    share = settings.holdout_share if holdout_share is None else holdout_share
     if not 0 <= share <= 0.9:
         problems.append(f"holdout_share: {share} is outside 0 to 0.9")
     if problems:
@@ -183,11 +179,11 @@ class Uplift:
     significant: bool | None
 
 
-def _member_values(config: dict[str, Any], treatment: Treatment, metric: str,
+def _member_values(settings: Settings, treatment: Treatment, metric: str,
                    upper: dt.datetime):
     """SQL: one row per member (holdout, v) with the member's value of ``metric``."""
-    bought = interactions.c.kind.in_(config["purchase_kinds"])
-    refunded = interactions.c.kind.in_(config["refund_kinds"])
+    bought = interactions.c.kind.in_(settings.purchase_kinds)
+    refunded = interactions.c.kind.in_(settings.refund_kinds)
     joined = members.outerjoin(interactions, and_(
         interactions.c.customer_id == members.c.customer_id,
         interactions.c.occurred_at >= members.c.assigned_at,
@@ -209,14 +205,14 @@ def _member_values(config: dict[str, Any], treatment: Treatment, metric: str,
     return query.subquery("per_member"), scale
 
 
-def uplift(conn, config: dict[str, Any], name: str, metric: str, as_of: dt.datetime) -> Uplift:
+def uplift(conn, settings: Settings, name: str, metric: str, as_of: dt.datetime) -> Uplift:
     """Compare the arms on ``revenue`` (net spend per member), ``purchases`` (per member)
     or ``purchase_rate`` (share of members who purchased), aggregated in SQL."""
     if metric not in METRICS:
         raise ValidationError(f"metric: {metric!r} is not one of {', '.join(METRICS)}")
     t = get(conn, name)
     upper = as_of if t.end is None else min(as_of, t.end)
-    per, scale = _member_values(config, t, metric, upper)
+    per, scale = _member_values(settings, t, metric, upper)
     v = cast(per.c.v, Float)
     query = (select(per.c.holdout, func.count(), func.coalesce(func.sum(per.c.v), 0),
                     func.coalesce(func.sum(v * v), 0.0))

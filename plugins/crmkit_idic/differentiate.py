@@ -21,9 +21,9 @@ from sqlalchemy import and_, exists, func, insert, or_, select
 from crmkit.plugin import PluginError, customers, interactions
 
 from . import needs
+from .settings import VALUE_GROUPS, Settings
 from .tables import groups, runs
 
-VALUE_GROUPS = ("MVC", "MGC", "BZ", "maintain")
 ZERO = Decimal("0")
 CENT = Decimal("0.01")
 
@@ -89,20 +89,20 @@ def population(as_of: dt.datetime):
                                    interactions.c.occurred_at <= as_of)))
 
 
-def costs_to_serve(conn, config: dict[str, Any], as_of: dt.datetime) -> dict[int, Decimal]:
+def costs_to_serve(conn, settings: Settings, as_of: dt.datetime) -> dict[int, Decimal]:
     """Cost to serve per customer: priced service interactions in the window plus the attribute."""
-    prices = {k: Decimal(str(v)) for k, v in config["cost_per_kind"].items()}
+    prices = settings.prices
     cost: dict[int, Decimal] = {}
     if prices:
-        since = as_of - dt.timedelta(days=config["cost_window_days"])
+        since = as_of - dt.timedelta(days=settings.cost_window_days)
         query = (select(interactions.c.customer_id, interactions.c.kind, func.count())
                  .where(interactions.c.kind.in_(list(prices)),
                         interactions.c.occurred_at > since, interactions.c.occurred_at <= as_of)
                  .group_by(interactions.c.customer_id, interactions.c.kind))
         for customer_id, kind, count in conn.execute(query):
             cost[customer_id] = cost.get(customer_id, ZERO) + prices[kind] * count
-    attribute = customers.c.attributes[config["cost_attribute"]].as_float()
-    query = select(customers.c.id, customers.c.attributes[config["cost_attribute"]]).where(
+    attribute = customers.c.attributes[settings.cost_attribute].as_float()
+    query = select(customers.c.id, customers.c.attributes[settings.cost_attribute]).where(
         attribute.is_not(None), customers.c.erased_at.is_(None))
     for customer_id, value in conn.execute(query):
         if isinstance(value, (int, float)) and not isinstance(value, bool) and value > 0:
@@ -124,7 +124,7 @@ class Differentiation:
     """Why there is no predicted CLV (potential value 0 for everyone), if so."""
 
 
-def compute(crm, conn, config: dict[str, Any], as_of: dt.datetime
+def compute(crm, conn, settings: Settings, as_of: dt.datetime
             ) -> tuple[list[dict[str, Any]], str | None]:
     """One row per customer (not erased): values, value group, needs group; and why there is
     no predicted CLV (None when there is)."""
@@ -135,15 +135,15 @@ def compute(crm, conn, config: dict[str, Any], as_of: dt.datetime
     current = analytical.current_value(as_of)
     outcome = analytical.clv_outcome(as_of)
     potential = outcome.values
-    cost = costs_to_serve(conn, config, as_of)
+    cost = costs_to_serve(conn, settings, as_of)
     query = (select(customers.c.id, customers.c.external_id,
-                    needs.needs_case(config["needs_groups"]).label("needs"))
+                    needs.needs_case(list(settings.needs_groups)).label("needs"))
              .where(population(as_of)).order_by(customers.c.id))
     people = conn.execute(query).all()
     values = [CustomerValue(r.id, _decimal(current.get(r.id)), _decimal(potential.get(r.id)),
                             cost.get(r.id, ZERO))
               for r in people]
-    value_group = classify(values, config["mvc_share"], config["mgc_share"])
+    value_group = classify(values, settings.mvc_share, settings.mgc_share)
     return [{"customer_id": v.customer_id, "customer": r.external_id,
              "value_group": value_group[v.customer_id], "needs_group": r.needs,
              "current_value": v.current.quantize(CENT), "potential_value": v.potential.quantize(CENT),
@@ -164,10 +164,10 @@ def latest_run_id(conn, as_of: dt.datetime | None = None) -> int | None:
     return conn.execute(query).scalar()
 
 
-def run(crm, tx, config: dict[str, Any], as_of: dt.datetime, save: bool = True
+def run(crm, tx, settings: Settings, as_of: dt.datetime, save: bool = True
         ) -> Differentiation:
     """Compute the groups; with ``save`` store them as a run and emit ``idic.group_changed``."""
-    rows, clv_missing = compute(crm, tx.conn, config, as_of)
+    rows, clv_missing = compute(crm, tx.conn, settings, as_of)
     counts = Counter(r["value_group"] for r in rows)
     counts = {g: counts.get(g, 0) for g in VALUE_GROUPS}
     needs_counts = dict(Counter(r["needs_group"] for r in rows if r["needs_group"]))
@@ -180,10 +180,10 @@ def run(crm, tx, config: dict[str, Any], as_of: dt.datetime, save: bool = True
                                       .where(groups.c.run_id == previous_id)).all())
     run_id = tx.conn.execute(insert(runs).values(
         as_of=as_of, created_at=tx.now(), actor=tx.actor,
-        settings={"mvc_share": config["mvc_share"], "mgc_share": config["mgc_share"],
-                  "cost_per_kind": config["cost_per_kind"],
-                  "cost_window_days": config["cost_window_days"],
-                  "needs_groups": [g["name"] for g in config["needs_groups"]],
+        settings={"mvc_share": settings.mvc_share, "mgc_share": settings.mgc_share,
+                  "cost_per_kind": settings.cost_per_kind,
+                  "cost_window_days": settings.cost_window_days,
+                  "needs_groups": [g["name"] for g in settings.needs_groups],
                   "clv_missing": clv_missing},
         counts={"value": counts, "needs": needs_counts}).returning(runs.c.id)).scalar_one()
     if rows:

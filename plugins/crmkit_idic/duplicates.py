@@ -23,19 +23,16 @@ from typing import Any, Iterable
 
 import attrs
 
+from crmkit.plugin import Customer
+
 from . import normalise
 
 
 @attrs.frozen
-class Record:
-    """What matching needs of one customer."""
+class Record(Customer):
+    """What matching needs of one customer: the customer (id, external id, type, name, email,
+    phone) and its social handles."""
 
-    id: int
-    external_id: str
-    type: str
-    name: str | None
-    email: str | None = None
-    phone: str | None = None
     handles: frozenset[str] = frozenset()
 
 

@@ -19,6 +19,7 @@ from sqlalchemy import func, insert, select, union_all
 from crmkit.plugin import NotFound, ValidationError, customers, interactions
 
 from .differentiate import latest_run_id
+from .settings import Settings
 from .tables import dialogues, groups
 
 DIRECTIONS = ("inbound", "outbound")
@@ -49,10 +50,10 @@ class DueContact:
     days_since: int | None
 
 
-def plan_for(config: dict[str, Any], value_group: str | None, needs_group: str | None
+def plan_for(settings: Settings, value_group: str | None, needs_group: str | None
              ) -> Plan | None:
     """The plan of the value group or needs group; the more frequent one when both exist."""
-    plans = config["contact_plans"]
+    plans = settings.contact_plans
     found = [Plan(g, plans[g]["frequency_days"], plans[g].get("channel"))
              for g in (value_group, needs_group) if g is not None and g in plans]
     if not found:
@@ -60,27 +61,27 @@ def plan_for(config: dict[str, Any], value_group: str | None, needs_group: str |
     return min(found, key=lambda p: p.frequency_days)
 
 
-def last_contact_query(config: dict[str, Any], as_of: dt.datetime):
+def last_contact_query(settings: Settings, as_of: dt.datetime):
     """SQL: ``(customer_id, last)``: the latest dialogue or dialogue-kind interaction ≤ as-of."""
     parts = [select(dialogues.c.customer_id.label("customer_id"), dialogues.c.at.label("at"))
              .where(dialogues.c.at <= as_of)]
-    if config["dialogue_kinds"]:
+    if settings.dialogue_kinds:
         parts.append(select(interactions.c.customer_id.label("customer_id"),
                             interactions.c.occurred_at.label("at"))
-                     .where(interactions.c.kind.in_(config["dialogue_kinds"]),
+                     .where(interactions.c.kind.in_(settings.dialogue_kinds),
                             interactions.c.occurred_at <= as_of))
     both = union_all(*parts).subquery("contacts")
     return (select(both.c.customer_id, func.max(both.c.at).label("last"))
             .group_by(both.c.customer_id).subquery("last_contact"))
 
 
-def due(conn, config: dict[str, Any], as_of: dt.datetime, group: str | None = None
+def due(conn, settings: Settings, as_of: dt.datetime, group: str | None = None
         ) -> list[DueContact]:
     """Customers of the latest run at or before as-of who are due for contact."""
     run_id = latest_run_id(conn, as_of)
     if run_id is None:
         raise NotFound("no differentiation at or before this date: run `crmkit idic differentiate`")
-    last = last_contact_query(config, as_of)
+    last = last_contact_query(settings, as_of)
     query = (select(customers.c.id, customers.c.external_id, customers.c.name,
                     customers.c.preferred_channel, groups.c.value_group, groups.c.needs_group,
                     last.c.last)
@@ -92,7 +93,7 @@ def due(conn, config: dict[str, Any], as_of: dt.datetime, group: str | None = No
     for row in conn.execute(query):
         if group is not None and group not in (row.value_group, row.needs_group):
             continue
-        plan = plan_for(config, row.value_group, row.needs_group)
+        plan = plan_for(settings, row.value_group, row.needs_group)
         if plan is None:
             continue
         last_at = row.last
@@ -101,12 +102,12 @@ def due(conn, config: dict[str, Any], as_of: dt.datetime, group: str | None = No
             continue
         out.append(DueContact(row.external_id, row.id, row.name, row.value_group, row.needs_group,
                               plan.group, plan.frequency_days,
-                              plan.channel or row.preferred_channel or config["default_channel"],
+                              plan.channel or row.preferred_channel or settings.default_channel,
                               last_at, days))
     return out
 
 
-def record_dialogue(crm, tx, config: dict[str, Any], external_id: str, channel: str | None,
+def record_dialogue(crm, tx, settings: Settings, external_id: str, channel: str | None,
                     summary: str | None, at: dt.datetime, direction: str = "outbound") -> int:
     """Store one dialogue (outbound ones need the customer's consent on the channel)."""
     if direction not in DIRECTIONS:
@@ -126,9 +127,9 @@ def record_dialogue(crm, tx, config: dict[str, Any], external_id: str, channel: 
         assigned = tx.conn.execute(select(groups.c.value_group, groups.c.needs_group).where(
             groups.c.run_id == run_id, groups.c.customer_id == row.id)).first()
         if assigned is not None:
-            plan = plan_for(config, assigned.value_group, assigned.needs_group)
+            plan = plan_for(settings, assigned.value_group, assigned.needs_group)
     channel = channel or (plan.channel if plan else None) or row.preferred_channel \
-        or config["default_channel"]
+        or settings.default_channel
     if direction == "outbound":
         crm.customers.require_consent(row.id, channel)
     dialogue_id = tx.conn.execute(insert(dialogues).values(

@@ -26,15 +26,16 @@ from sqlalchemy import and_, bindparam, case, exists, false, func, or_, select
 from crmkit.plugin import customers, interactions
 
 from .differentiate import latest_run_id, population
+from .settings import Settings
 from .tables import dialogues, groups, members, treatments
 
 STEPS = ("identified", "differentiated", "interacted", "customised")
 
 
-def identified_sql(config: dict[str, Any]):
+def identified_sql(settings: Settings):
     """SQL condition: the customer has one of the identity fields."""
     parts = [and_(customers.c[f].is_not(None), func.trim(customers.c[f]) != "")
-             for f in config["identity_fields"]]
+             for f in settings.identity_fields]
     return or_(false(), *parts)
 
 
@@ -45,26 +46,26 @@ def social_ids(crm) -> set[int]:
     return {customer_id for customer_id, _platform, _handle in crm.plugin("social").handles()}
 
 
-def flag_columns(conn, config: dict[str, Any], as_of: dt.datetime):
+def flag_columns(conn, settings: Settings, as_of: dt.datetime):
     """SQL expressions of the four steps (``identified`` without social handles)."""
     run_id = latest_run_id(conn, as_of)
     differentiated = (exists().where(groups.c.run_id == run_id,
                                      groups.c.customer_id == customers.c.id)
                       if run_id is not None else false())
-    since = as_of - dt.timedelta(days=config["interact_days"])
+    since = as_of - dt.timedelta(days=settings.interact_days)
     interacted = exists().where(dialogues.c.customer_id == customers.c.id,
                                 dialogues.c.at > since, dialogues.c.at <= as_of)
-    if config["dialogue_kinds"]:
+    if settings.dialogue_kinds:
         interacted = or_(interacted, exists().where(
             interactions.c.customer_id == customers.c.id,
-            interactions.c.kind.in_(config["dialogue_kinds"]),
+            interactions.c.kind.in_(settings.dialogue_kinds),
             interactions.c.occurred_at > since, interactions.c.occurred_at <= as_of))
     customised = exists().where(
         members.c.customer_id == customers.c.id, members.c.holdout.is_(False),
         members.c.assigned_at <= as_of, members.c.treatment_id == treatments.c.id,
         treatments.c.start_at <= as_of,
         or_(treatments.c.end_at.is_(None), treatments.c.end_at >= as_of))
-    return [identified_sql(config), differentiated, interacted, customised]
+    return [identified_sql(settings), differentiated, interacted, customised]
 
 
 def _as_int(condition):
@@ -88,10 +89,10 @@ class Progress:
         return sum((self.identified, self.differentiated, self.interacted, self.customised))
 
 
-def per_customer(crm, conn, config: dict[str, Any], as_of: dt.datetime,
+def per_customer(crm, conn, settings: Settings, as_of: dt.datetime,
                  external_id: str | None = None) -> list[Progress]:
     """Each customer's progress (one customer when ``external_id`` is given)."""
-    flags = flag_columns(conn, config, as_of)
+    flags = flag_columns(conn, settings, as_of)
     query = (select(customers.c.id, customers.c.external_id, customers.c.name,
                     *[_as_int(f).label(s) for f, s in zip(flags, STEPS)])
              .where(population(as_of)).order_by(customers.c.id))
@@ -108,9 +109,9 @@ def _chunks(ids: list[int], size: int = 5000):
         yield ids[start:start + size]
 
 
-def distribution(crm, conn, config: dict[str, Any], as_of: dt.datetime) -> dict[str, Any]:
+def distribution(crm, conn, settings: Settings, as_of: dt.datetime) -> dict[str, Any]:
     """Counts per step and per progress score, aggregated in SQL."""
-    flags = [_as_int(f) for f in flag_columns(conn, config, as_of)]
+    flags = [_as_int(f) for f in flag_columns(conn, settings, as_of)]
     labelled = [f.label(s) for f, s in zip(flags, STEPS)]
     inner = select(customers.c.id, *labelled).where(population(as_of)).subquery()
     cols = [inner.c[s] for s in STEPS]
@@ -146,13 +147,13 @@ class IdentificationRate:
         return round(self.identified / self.interactions, 4) if self.interactions else 0.0
 
 
-def identification_rate(crm, conn, config: dict[str, Any], as_of: dt.datetime,
+def identification_rate(crm, conn, settings: Settings, as_of: dt.datetime,
                         since: dt.datetime | None = None) -> IdentificationRate:
     """Share of the interactions up to as-of (from ``since``) whose customer is identified."""
     window = [interactions.c.occurred_at <= as_of, customers.c.erased_at.is_(None)]
     if since is not None:
         window.append(interactions.c.occurred_at >= since)
-    ident = identified_sql(config)
+    ident = identified_sql(settings)
     base = select(func.count(), func.coalesce(func.sum(_as_int(ident)), 0)).select_from(
         interactions.join(customers, customers.c.id == interactions.c.customer_id)).where(*window)
     total, identified = conn.execute(base).one()

@@ -8,7 +8,7 @@ from decimal import Decimal
 import attrs
 from sqlalchemy import func, select
 
-from crmkit.plugin import NotFound, ValidationError, month_number
+from crmkit.plugin import PluginAPI, NotFound, ValidationError, month_number
 
 from . import expiry, ledger as lg, rewards, tiers
 from .errors import NotEnoughPoints
@@ -77,18 +77,13 @@ class ExpiryLiabilityLine:
     liability: Decimal
 
 
-class LoyaltyAPI:
+class LoyaltyAPI(PluginAPI):
     """Points, tiers, rewards: everything other plugins and apps may call."""
 
-    def __init__(self, crm):
-        self.crm = crm
+    plugin = "loyalty"
+    settings_class = Settings
 
     # -- helpers --------------------------------------------------------------------------
-
-    @property
-    def settings(self) -> Settings:
-        """The current configuration as typed settings."""
-        return Settings.from_config(self.crm.plugin_config("loyalty"))
 
     def _customer_id(self, external_id: str) -> int:
         return self.crm.customers.get(external_id).id

@@ -10,7 +10,7 @@ from crmkit.plugin import TimelineEntry
 
 from . import ledger as lg
 from .ceiling import forget
-from .settings import Settings
+from .settings import settings_of
 from .tables import ledger, members, milestones, referrals
 
 
@@ -45,7 +45,7 @@ def merge(ctx, keep_id: int, duplicate_id: int) -> None:
         conn.execute(update(members).where(members.c.customer_id == duplicate_id)
                      .values(customer_id=keep_id))
     elif dup is not None:
-        s = Settings.from_config(ctx.config)
+        s = settings_of(ctx)
         tier = dup["tier"] if s.rank(dup["tier"]) > s.rank(kept["tier"]) else kept["tier"]
         conn.execute(update(members).where(members.c.customer_id == keep_id).values(
             joined_at=min(kept["joined_at"], dup["joined_at"]), tier=tier,

@@ -26,18 +26,13 @@ from crmkit.plugin import MONEY_SCALE, UTCDateTime, customers, interactions
 from . import ledger as lg
 from .line_items import excluded_by_interaction, excluded_units
 from .portable import add_days, add_months, at_least_zero, integer_pairs, second_new_year
-from .settings import Settings
+from .settings import Settings, settings_of
 from .tables import MAX_POINTS, ledger, members, milestones
 from .tiers import upgrade
 
 LEDGER_COLUMNS = ("customer_id", "at", "type", "source", "points", "owed_change", "reason",
                   "interaction_id", "expires_at", "available_at", "recorded_at", "actor")
 """The ledger columns the INSERT … SELECT statements fill (the rest stay NULL)."""
-
-
-def settings_of(ctx) -> Settings:
-    """The plugin's settings in this hook context."""
-    return Settings.from_config(ctx.config)
 
 
 def react(ctx, batch) -> None:

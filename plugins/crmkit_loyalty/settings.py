@@ -9,7 +9,7 @@ from typing import Any
 
 import attrs
 
-from crmkit.plugin import ConfigError, to_money
+from crmkit.plugin import ConfigError, to_money, typed_settings
 
 
 @attrs.frozen
@@ -88,6 +88,11 @@ class Settings:
         if self.expiry_mode == "calendar":
             return dt.datetime(earned_at.year + 2, 1, 1, tzinfo=dt.timezone.utc)
         return None
+
+
+def settings_of(ctx) -> Settings:
+    """The plugin's settings in this hook context (built once per configuration)."""
+    return typed_settings(Settings, ctx.config)
 
 
 def exact(value: Any) -> Decimal:

@@ -10,13 +10,12 @@ minus its uses, and nothing in the ledger is ever updated or deleted.
 from sqlalchemy import (BigInteger, Boolean, CheckConstraint, Column, ForeignKey, Index, Integer,
                         MetaData, String, Table)
 
-from crmkit.plugin import NAMING, UTCDateTime
+from crmkit.plugin import NAMING, BigIdType, UTCDateTime
 
 metadata = MetaData(naming_convention=NAMING)
 
 QUALIFYING_SOURCES = ("purchase", "milestone", "referral", "refund")
 """The sources whose rows count towards tiers on the ``points`` basis (points − owed_change)."""
-ID = BigInteger().with_variant(Integer, "sqlite")
 
 members = Table(
     "loyalty_members", metadata,
@@ -42,7 +41,7 @@ MAX_POINTS = 2**31 - 1
 
 ledger = Table(
     "loyalty_ledger", metadata,
-    Column("id", ID, primary_key=True),
+    Column("id", BigIdType, primary_key=True),
     Column("customer_id", Integer, ForeignKey("customers.id"), nullable=False),
     Column("at", UTCDateTime, nullable=False),
     Column("type", String(10), nullable=False),
@@ -50,8 +49,8 @@ ledger = Table(
     Column("owed_change", Integer, nullable=False, default=0),
     Column("source", String(20), nullable=False),
     Column("reason", String(300), nullable=False),
-    Column("interaction_id", ID, ForeignKey("interactions.id")),
-    Column("related_id", ID, ForeignKey("loyalty_ledger.id")),
+    Column("interaction_id", BigIdType, ForeignKey("interactions.id")),
+    Column("related_id", BigIdType, ForeignKey("loyalty_ledger.id")),
     Column("reward_code", String(60)),
     Column("expires_at", UTCDateTime),
     Column("available_at", UTCDateTime),
@@ -71,9 +70,9 @@ answers (the purchase earning a refund reverses, the lot an expiry empties).
 
 lot_uses = Table(
     "loyalty_lot_uses", metadata,
-    Column("id", ID, primary_key=True),
-    Column("ledger_id", ID, ForeignKey("loyalty_ledger.id"), nullable=False),
-    Column("lot_id", ID, ForeignKey("loyalty_ledger.id"), nullable=False, index=True),
+    Column("id", BigIdType, primary_key=True),
+    Column("ledger_id", BigIdType, ForeignKey("loyalty_ledger.id"), nullable=False),
+    Column("lot_id", BigIdType, ForeignKey("loyalty_ledger.id"), nullable=False, index=True),
     Column("points", Integer, nullable=False),
     CheckConstraint("points > 0", name="points_positive"),
 )
@@ -96,7 +95,7 @@ milestones = Table(
     "loyalty_milestones", metadata,
     Column("customer_id", Integer, ForeignKey("customers.id"), primary_key=True),
     Column("count", Integer, primary_key=True),
-    Column("ledger_id", ID, ForeignKey("loyalty_ledger.id"), nullable=False),
+    Column("ledger_id", BigIdType, ForeignKey("loyalty_ledger.id"), nullable=False),
     Column("reached_at", UTCDateTime, nullable=False),
 )
 """Milestone bonuses awarded (one row per member and count: never twice)."""
@@ -105,7 +104,7 @@ referrals = Table(
     "loyalty_referrals", metadata,
     Column("referee_id", Integer, ForeignKey("customers.id"), primary_key=True),
     Column("referrer_id", Integer, ForeignKey("customers.id"), nullable=False, index=True),
-    Column("ledger_id", ID, ForeignKey("loyalty_ledger.id"), nullable=False),
+    Column("ledger_id", BigIdType, ForeignKey("loyalty_ledger.id"), nullable=False),
     Column("at", UTCDateTime, nullable=False),
 )
 """Referral bonuses awarded (one per referee)."""

@@ -11,7 +11,7 @@ import attrs
 from sqlalchemy import BigInteger, bindparam, case, func, literal, select, type_coerce, update
 from sqlalchemy.sql import CompoundSelect, Select
 
-from crmkit.plugin import MONEY_SCALE, interactions
+from crmkit.plugin import MONEY_SCALE, interactions, money_from_units
 
 from . import ledger as lg
 from .settings import Settings, Tier, add_months
@@ -80,10 +80,8 @@ def qualifying(conn, s: Settings, customer_ids: Customers, as_of: dt.datetime
     result: dict[int, Decimal] = {}
     for scope in scopes(customer_ids):
         for customer_id, value in conn.execute(value_query(s, scope, as_of)):
-            value = Decimal(int(value or 0))
-            if s.tier_basis == "spend":
-                value = (value / MONEY_SCALE).quantize(Decimal("0.0001"))
-            result[customer_id] = value
+            result[customer_id] = (money_from_units(value or 0) if s.tier_basis == "spend"
+                                   else Decimal(int(value or 0)))
     return result
 
 

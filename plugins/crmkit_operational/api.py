@@ -13,7 +13,7 @@ from typing import Any, Sequence
 
 from sqlalchemy import select
 
-from crmkit.plugin import NotFound, Transaction, ValidationError, customers
+from crmkit.plugin import PluginAPI, NotFound, Transaction, ValidationError, customers
 
 from . import (assignment, automation, cases, cycle, forecast, funnel, pipeline, reactions,
                rows, scoring, sources)
@@ -23,11 +23,10 @@ from .tables import leads, outbox
 PLUGIN = "operational"
 
 
-class OperationalAPI:
+class OperationalAPI(PluginAPI):
     """Funnel, scoring, assignment, tasks, cases and automation of one CRM."""
 
-    def __init__(self, crm):
-        self.crm = crm
+    plugin = "operational"
 
     # -- plumbing ------------------------------------------------------------------
 

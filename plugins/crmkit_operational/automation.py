@@ -27,7 +27,7 @@ import attrs
 from sqlalchemy import bindparam, exists, insert, literal, or_, select, true, update
 
 from crmkit.plugin import (
-    customers, driver_value, evaluate_condition, events, interactions, update_rows,
+    customers, driver_value, evaluate_condition, events, interactions, update_rows, where_given,
 )
 
 from . import actions
@@ -317,14 +317,8 @@ def firing_list(conn, rule: str | None = None, status: str | None = None,
     query = (select(f, customers.c.external_id.label("customer"))
              .select_from(f.outerjoin(customers, customers.c.id == f.c.customer_id))
              .order_by(f.c.id.desc()))
-    if rule is not None:
-        query = query.where(f.c.rule == rule)
-    if status is not None:
-        query = query.where(f.c.status == status)
-    if customer_id is not None:
-        query = query.where(f.c.customer_id == customer_id)
-    if limit is not None:
-        query = query.limit(limit)
+    query = where_given(query, (f.c.rule, rule), (f.c.status, status),
+                        (f.c.customer_id, customer_id), limit=limit)
     return [dict(r) for r in conn.execute(query).mappings()]
 
 

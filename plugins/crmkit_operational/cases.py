@@ -16,7 +16,8 @@ from typing import Any, Sequence
 
 from sqlalchemy import and_, bindparam, insert, or_, select, update
 
-from crmkit.plugin import NotFound, ValidationError, customers, ensure_utc, interactions
+from crmkit.plugin import (NotFound, ValidationError, customers, ensure_utc, interactions,
+                           where_given)
 
 from .business_hours import due_after
 from .rows import insert_all
@@ -202,14 +203,6 @@ def list_cases(conn, status: str | None = None, assignee: str | None = None,
     c = cases
     query = (select(c, customers.c.external_id.label("customer"))
              .join(customers, customers.c.id == c.c.customer_id).order_by(c.c.id.desc()))
-    if status is not None:
-        query = query.where(c.c.status == status)
-    if assignee is not None:
-        query = query.where(c.c.assignee == assignee)
-    if customer_id is not None:
-        query = query.where(c.c.customer_id == customer_id)
-    if case_id is not None:
-        query = query.where(c.c.id == case_id)
-    if limit is not None:
-        query = query.limit(limit)
+    query = where_given(query, (c.c.status, status), (c.c.assignee, assignee),
+                        (c.c.customer_id, customer_id), (c.c.id, case_id), limit=limit)
     return [dict(r) for r in conn.execute(query).mappings()]

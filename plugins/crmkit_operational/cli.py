@@ -5,7 +5,8 @@ from __future__ import annotations
 import click
 
 from crmkit.plugin import (
-    State, as_of_option, format_option, output, output_document, pass_state, resolve_as_of,
+    State, as_of_option, format_option, limit_option, output, output_document, pass_state,
+    resolve_as_of,
 )
 
 PLUGIN = "operational"
@@ -141,8 +142,7 @@ def forecast_accuracy(state, months, as_of, fmt) -> None:
 @group.command()
 @click.option("--stage", default=None, help="Only leads at this stage.")
 @click.option("--min", "min_score", type=float, default=None, help="Only scores at least this.")
-@click.option("--limit", type=click.IntRange(1), default=100, show_default=True,
-              help="Most leads to show.")
+@limit_option("leads")
 @format_option
 @pass_state
 def scores(state, stage, min_score, limit, fmt) -> None:

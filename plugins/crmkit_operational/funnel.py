@@ -13,7 +13,8 @@ from typing import Any, Iterable, Sequence
 
 from sqlalchemy import Select, bindparam, exists, func, insert, literal, or_, select, update
 
-from crmkit.plugin import NotFound, ValidationError, customers, to_currency, to_money
+from crmkit.plugin import (NotFound, ValidationError, customers, to_currency, to_money,
+                           where_given)
 
 from .assignment import assign_team, territory_teams
 from .rows import lead_rows, require_customer
@@ -284,16 +285,8 @@ def opportunity_list(conn, stage: str | None = None, owner: str | None = None,
     o = opportunities
     query = (select(o, customers.c.external_id.label("customer"))
              .join(customers, customers.c.id == o.c.customer_id).order_by(o.c.id.desc()))
-    if stage is not None:
-        query = query.where(o.c.stage == stage)
-    if owner is not None:
-        query = query.where(o.c.owner == owner)
-    if customer_id is not None:
-        query = query.where(o.c.customer_id == customer_id)
-    if opportunity_id is not None:
-        query = query.where(o.c.id == opportunity_id)
-    if limit is not None:
-        query = query.limit(limit)
+    query = where_given(query, (o.c.stage, stage), (o.c.owner, owner),
+                        (o.c.customer_id, customer_id), (o.c.id, opportunity_id), limit=limit)
     return [dict(r) for r in conn.execute(query).mappings()]
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from sqlalchemy import (
-    BigInteger,
     Column,
     Date,
     Float,
@@ -18,11 +17,10 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 
-from crmkit.plugin import NAMING, JSONType, Money, UTCDateTime, customers
+from crmkit.plugin import NAMING, BigIdType, JSONType, Money, UTCDateTime, customers
 
 metadata = MetaData(naming_convention=NAMING)
 
-ID = BigInteger().with_variant(Integer, "sqlite")
 
 leads = Table(
     "operational_leads", metadata,
@@ -59,7 +57,7 @@ opportunities = Table(
 
 stage_history = Table(
     "operational_stage_history", metadata,
-    Column("id", ID, primary_key=True),
+    Column("id", BigIdType, primary_key=True),
     Column("entity", String(20), nullable=False),
     Column("record_id", Integer, nullable=False),
     Column("customer_id", Integer, ForeignKey(customers.c.id), nullable=False, index=True),
@@ -81,7 +79,7 @@ cursors = Table(
 
 assignments = Table(
     "operational_assignments", metadata,
-    Column("id", ID, primary_key=True),
+    Column("id", BigIdType, primary_key=True),
     Column("customer_id", Integer, ForeignKey(customers.c.id), nullable=False, index=True),
     Column("team", String(100), nullable=False),
     Column("assignee", String(100)),
@@ -113,7 +111,7 @@ cases = Table(
     Column("priority", String(10), nullable=False),
     Column("status", String(20), nullable=False),
     Column("source", String(100)),
-    Column("interaction_id", ID, unique=True),
+    Column("interaction_id", BigIdType, unique=True),
     Column("assignee", String(100), index=True),
     Column("opened_at", UTCDateTime, nullable=False),
     Column("first_response_due", UTCDateTime, nullable=False),
@@ -129,7 +127,7 @@ cases = Table(
 
 case_history = Table(
     "operational_case_history", metadata,
-    Column("id", ID, primary_key=True),
+    Column("id", BigIdType, primary_key=True),
     Column("case_id", Integer, ForeignKey("operational_cases.id"), nullable=False, index=True),
     Column("customer_id", Integer, ForeignKey(customers.c.id), nullable=False, index=True),
     Column("from_status", String(20)),
@@ -140,11 +138,11 @@ case_history = Table(
 
 firings = Table(
     "operational_firings", metadata,
-    Column("id", ID, primary_key=True),
+    Column("id", BigIdType, primary_key=True),
     Column("rule", String(100), nullable=False),
     Column("trigger_type", String(100), nullable=False),
     Column("trigger_kind", String(20), nullable=False),
-    Column("trigger_id", ID, nullable=False),
+    Column("trigger_id", BigIdType, nullable=False),
     Column("customer_id", Integer, ForeignKey(customers.c.id), index=True),
     Column("chain_depth", Integer, nullable=False),
     Column("status", String(20), nullable=False),
@@ -161,7 +159,7 @@ firings = Table(
 
 outbox = Table(
     "operational_outbox", metadata,
-    Column("id", ID, primary_key=True),
+    Column("id", BigIdType, primary_key=True),
     Column("customer_id", Integer, ForeignKey(customers.c.id), nullable=False, index=True),
     Column("channel", String(40)),
     Column("template", String(200), nullable=False),
@@ -175,7 +173,7 @@ outbox = Table(
 score_coverage = Table(
     "operational_score_coverage", metadata,
     Column("fingerprint", String(64), primary_key=True),
-    Column("through_id", ID, nullable=False),
+    Column("through_id", BigIdType, nullable=False),
 )
 """The rules' fingerprint the stored hits were made with, and the newest interaction id seen."""
 

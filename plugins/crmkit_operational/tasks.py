@@ -13,7 +13,8 @@ from typing import Any, Sequence
 
 from sqlalchemy import and_, exists, func, select, update
 
-from crmkit.plugin import NotFound, ValidationError, customers, ensure_utc, interactions
+from crmkit.plugin import (NotFound, ValidationError, customers, ensure_utc, interactions,
+                           where_given)
 
 from .assignment import assign_team
 from .rows import insert_all, require_customer
@@ -83,16 +84,10 @@ def list_tasks(conn, as_of: dt.datetime, overdue: bool = False, assignee: str | 
              .where(t.c.created_at <= as_of).order_by(t.c.due_at, t.c.id))
     if overdue:
         query = query.where(t.c.status == "open", t.c.due_at < as_of)
-    elif status is not None:
-        query = query.where(t.c.status == status)
-    if assignee is not None:
-        query = query.where(t.c.assignee == assignee)
-    if customer_id is not None:
-        query = query.where(t.c.customer_id == customer_id)
-    if task_id is not None:
-        query = query.where(t.c.id == task_id)
-    if limit is not None:
-        query = query.limit(limit)
+    else:
+        query = where_given(query, (t.c.status, status))
+    query = where_given(query, (t.c.assignee, assignee), (t.c.customer_id, customer_id),
+                        (t.c.id, task_id), limit=limit)
     return [dict(r) for r in conn.execute(query).mappings()]
 
 

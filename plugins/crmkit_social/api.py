@@ -8,7 +8,7 @@ from typing import Any, Iterable
 import attrs
 from sqlalchemy import case, func, select
 
-from crmkit.plugin import Sentiment, ValidationError, customers, ensure_utc, score_texts
+from crmkit.plugin import PluginAPI, Sentiment, ValidationError, customers, ensure_utc, score_texts
 
 from . import engagement as engagement_rules
 from . import identities as identity_rules
@@ -49,14 +49,10 @@ class SentimentSummary:
     unscored: int = 0
 
 
-class SocialAPI:
+class SocialAPI(PluginAPI):
     """Identities, mentions and sentiment, engagement, referrals."""
 
-    def __init__(self, crm):
-        self.crm = crm
-
-    def _config(self) -> dict[str, Any]:
-        return self.crm.plugin_config("social")
+    plugin = "social"
 
     def _as_of(self, as_of: dt.datetime | None) -> dt.datetime:
         return self.crm.clock.now() if as_of is None else ensure_utc(as_of, "as_of")
@@ -132,7 +128,7 @@ class SocialAPI:
         """The score of ``text`` by the analyser for its language and its label (``unscored``
         with no score when no analyser handles the language)."""
         result = self.analyse(text)
-        return result.score, sentiment.label(result.score, result.language, self._config())
+        return result.score, sentiment.label(result.score, result.language, self.config)
 
     def analyse(self, text: str) -> Sentiment:
         """Score, language, analyser (or the reason it is unscored) of one text."""
@@ -145,7 +141,7 @@ class SocialAPI:
         if label is not None and label not in sentiment.LABELS:
             raise ValidationError(f"label: {label!r} is not one of {', '.join(sentiment.LABELS)}")
         m = mentions.c
-        mood = sentiment.label_sql(m.sentiment, m.language, self._config())
+        mood = sentiment.label_sql(m.sentiment, m.language, self.config)
         query = (select(m.id, m.platform, m.post_id, m.handle, m.customer_id,
                         customers.c.external_id, m.text, m.posted_at, m.likes, m.comments,
                         m.shares, m.sentiment, m.language, m.unscored_reason, mood.label("label"))
@@ -167,7 +163,7 @@ class SocialAPI:
                           as_of: dt.datetime | None = None) -> SentimentSummary:
         """Mentions per label posted in ``[since, as_of]`` (all before ``as_of`` without ``since``)."""
         m = mentions.c
-        mood = sentiment.label_sql(m.sentiment, m.language, self._config())
+        mood = sentiment.label_sql(m.sentiment, m.language, self.config)
 
         def count(name):
             return func.coalesce(func.sum(case((mood == name, 1), else_=0)), 0)
@@ -192,7 +188,7 @@ class SocialAPI:
                    periods: int = 1, customer: str | None = None
                    ) -> list[engagement_rules.Engagement]:
         """Engagement per customer, handle and period, for ``periods`` periods ending at ``as_of``."""
-        config = self._config()
+        config = self.config
         customer_id = self.crm.customers.get(customer).id if customer is not None else None
         with self.crm.read() as conn:
             return engagement_rules.engagement(conn, config, self._as_of(as_of),

@@ -6,7 +6,7 @@ import attrs
 import click
 
 from crmkit.plugin import (
-    as_of_option, format_option, output, output_document, pass_state, resolve_as_of,
+    as_of_option, format_option, limit_option, output, output_document, pass_state, resolve_as_of,
 )
 
 
@@ -94,8 +94,7 @@ def import_(state, path, file_format) -> None:
               help="Only mentions with this sentiment label (unscored: no analyser for the "
                    "text's language).")
 @click.option("--since", help="Only mentions posted on or after this date.")
-@click.option("--limit", type=click.IntRange(1), default=100, show_default=True,
-              help="Most mentions to show.")
+@limit_option("mentions")
 @as_of_option
 @format_option
 @pass_state

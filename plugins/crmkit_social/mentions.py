@@ -20,8 +20,8 @@ from typing import Any, Iterable
 import attrs
 from sqlalchemy import bindparam, insert, select, update
 
-from crmkit.plugin import (ValidationError, allocate_ids, ensure_utc, parse_timestamp,
-                           raise_problems, score_texts)
+from crmkit.plugin import (ValidationError, allocate_ids, drop_repeats, ensure_utc,
+                           parse_timestamp, raise_problems, record_fits, score_texts)
 
 from . import identities, sentiment
 from .tables import identities as identity_table
@@ -61,37 +61,20 @@ def check(records: Iterable[Any], labels: list[str],
           problems: list[tuple[str, str, str]] | None = None) -> list[dict[str, Any]]:
     """Normalise every record; raise one ValidationError listing every bad line (``line N: field: problem``)."""
     problems = list(problems or [])
-    rows: list[dict[str, Any]] = []
-    seen: dict[tuple[str, str], tuple[dict[str, Any], str]] = {}
-    for record, where in zip(records, labels):
-        row = _normalise(record, where, problems)
-        if row is None:
-            continue
-        key = (row["platform"], row["post_id"])
-        if key in seen:
-            if seen[key][0] != row:
-                problems.append((where, "post_id", f"{row['post_id']!r} on {row['platform']} "
-                                 f"repeats {seen[key][1]} with different content"))
-            continue
-        seen[key] = (row, where)
-        rows.append(row)
+    checked = [(row, where) for record, where in zip(records, labels)
+               if (row := _normalise(record, where, problems)) is not None]
+    rows, _ = drop_repeats([row for row, _ in checked], [where for _, where in checked],
+                           problems, key=lambda row: (row["platform"], row["post_id"]),
+                           field="post_id",
+                           name=lambda row: f"{row['post_id']!r} on {row['platform']}")
     raise_problems(problems)
     return rows
 
 
 def _normalise(record: Any, where: str, problems: list) -> dict[str, Any] | None:
-    if not isinstance(record, dict):
-        problems.append((where, "row", f"expected a mapping of fields, got {type(record).__name__}"))
+    if not record_fits(record, where, FIELDS, REQUIRED, problems):
         return None
     before = len(problems)
-    unknown = sorted(set(record) - set(FIELDS))
-    if unknown:
-        problems.append((where, unknown[0], f"unknown field (allowed: {', '.join(FIELDS)})"))
-    for field in REQUIRED:
-        if record.get(field) in (None, ""):
-            problems.append((where, field, "required"))
-    if len(problems) > before:
-        return None
     row: dict[str, Any] = {}
     problem = identities.platform_problem(record["platform"])
     if problem:

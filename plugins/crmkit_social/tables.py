@@ -1,9 +1,9 @@
 """social's tables: identities, mentions, referral codes and referrals."""
 
-from sqlalchemy import (BigInteger, Column, Float, ForeignKey, Index, Integer, MetaData, String,
+from sqlalchemy import (Column, Float, ForeignKey, Index, Integer, MetaData, String,
                         Table, Text, UniqueConstraint)
 
-from crmkit.plugin import NAMING, UTCDateTime
+from crmkit.plugin import NAMING, BigIdType, UTCDateTime
 
 metadata = MetaData(naming_convention=NAMING)
 
@@ -63,7 +63,7 @@ referrals = Table(
     Column("code", String(32)),
     Column("redeemed_at", UTCDateTime, nullable=False),
     Column("converted_at", UTCDateTime),
-    Column("conversion_interaction_id", BigInteger().with_variant(Integer, "sqlite"),
+    Column("conversion_interaction_id", BigIdType,
            ForeignKey("interactions.id")),
 )
 """A redeemed code: the referee is linked to the referrer once; converted at the first purchase."""

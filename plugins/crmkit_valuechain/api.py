@@ -5,19 +5,17 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+from crmkit.plugin import PluginAPI
+
 from . import chain, network, portfolio, support
+from .settings import Settings
 
 
-class ValueChainAPI:
+class ValueChainAPI(PluginAPI):
     """Buttle's CRM value chain: SSCs, intimacy, network, propositions, lifecycle, conditions."""
 
-    def __init__(self, crm):
-        self.crm = crm
-
-    @property
-    def config(self) -> dict[str, Any]:
-        """The plugin's current configuration."""
-        return self.crm.plugin_config("valuechain")
+    plugin = "valuechain"
+    settings_class = Settings
 
     def _as_of(self, as_of: dt.datetime | None) -> dt.datetime:
         return self.crm.clock.now() if as_of is None else as_of
@@ -27,13 +25,13 @@ class ValueChainAPI:
                     top_share: float | None = None) -> list[portfolio.Suggestion]:
         """High-value SSC candidates from predicted CLV (analytical), best first."""
         with self.crm.read() as conn:
-            return portfolio.suggest(self.crm, conn, self.config, self._as_of(as_of), top_share)
+            return portfolio.suggest(self.crm, conn, self.settings, self._as_of(as_of), top_share)
 
     def mark_ssc(self, external_id: str, reasons: list[str], group: str | None = None,
                  note: str | None = None) -> None:
         """Mark a customer as strategically significant (reasons: high_value, benchmark, …)."""
         with self.crm.transaction() as tx:
-            portfolio.mark(tx, self.config, external_id, reasons, group, note)
+            portfolio.mark(tx, self.settings, external_id, reasons, group, note)
 
     def unmark_ssc(self, external_id: str) -> None:
         """Remove a customer's SSC mark."""
@@ -81,12 +79,12 @@ class ValueChainAPI:
     def check(self, stage: int | str) -> chain.Check:
         """A stage's check on the current records."""
         with self.crm.read() as conn:
-            return chain.check(conn, self.config, chain.stage_number(stage))
+            return chain.check(conn, self.settings, chain.stage_number(stage))
 
     def complete(self, stage: int | str) -> chain.Check:
         """Complete a stage (refused, naming the missing stage, when the previous one is open)."""
         with self.crm.transaction() as tx:
-            return chain.complete(tx, self.config, stage)
+            return chain.complete(tx, self.settings, stage)
 
     def reopen(self, stage: int | str) -> list[int]:
         """Reopen a stage and every later one."""
@@ -108,7 +106,7 @@ class ValueChainAPI:
         """The chain's progress, the blocking stage, and the weakest supporting condition."""
         as_of = self._as_of(as_of)
         with self.crm.read() as conn:
-            progress = chain.progress(conn, self.config, as_of)
+            progress = chain.progress(conn, self.settings, as_of)
             conditions = support.latest(conn, as_of)
             sscs = portfolio.list_sscs(conn)
         groups: dict[str, int] = {}

@@ -22,6 +22,7 @@ from crmkit.plugin import ValidationError
 
 from . import intimacy, network, portfolio
 from .errors import StageError
+from .settings import Settings
 from .tables import actions, stages
 
 NAMES = {1: "customer portfolio analysis", 2: "customer intimacy", 3: "network development",
@@ -56,28 +57,28 @@ class Check:
     evidence: dict[str, Any]
 
 
-def check(conn, config: dict[str, Any], stage: int) -> Check:
+def check(conn, settings: Settings, stage: int) -> Check:
     """Evaluate one stage's check on the current records."""
     if stage == 1:
         sscs = portfolio.list_sscs(conn)
         by_reason = {r: sum(r in s.reasons for s in sscs) for r in portfolio.REASONS}
-        met = len(sscs) >= config["min_ssc"]
+        met = len(sscs) >= settings.min_ssc
         detail = (f"{len(sscs)} SSC(s) marked (" + ", ".join(f"{n} {r}" for r, n in by_reason.items() if n)
-                  + f"); at least {config['min_ssc']} needed") if sscs else \
-            f"no SSC marked; at least {config['min_ssc']} needed"
+                  + f"); at least {settings.min_ssc} needed") if sscs else \
+            f"no SSC marked; at least {settings.min_ssc} needed"
         return Check(1, met, detail, {"sscs": len(sscs), "by_reason": by_reason})
     if stage == 2:
-        measured = intimacy.measure(conn, config)
-        met = measured.sscs > 0 and measured.completeness >= config["min_intimacy"]
+        measured = intimacy.measure(conn, settings)
+        met = measured.sscs > 0 and measured.completeness >= settings.min_intimacy
         detail = (f"SSC profile completeness {measured.completeness:.2f} "
-                  f"{'>=' if met else 'is below'} min_intimacy {config['min_intimacy']}"
-                  f" over {measured.sscs} SSC(s) (fields: {', '.join(config['profile_fields'])})")
+                  f"{'>=' if met else 'is below'} min_intimacy {settings.min_intimacy}"
+                  f" over {measured.sscs} SSC(s) (fields: {', '.join(settings.profile_fields)})")
         return Check(2, met, detail, {"completeness": measured.completeness,
                                       "sscs": measured.sscs, "least_complete": measured.weakest})
     if stage == 3:
         kinds = {m["kind"] for m in network.members(conn)}
-        missing = [k for k in config["network_kinds_required"] if k not in kinds]
-        detail = ("network members recorded for " + ", ".join(config["network_kinds_required"])
+        missing = [k for k in settings.network_kinds_required if k not in kinds]
+        detail = ("network members recorded for " + ", ".join(settings.network_kinds_required)
                   if not missing else "no network member of kind " + ", ".join(missing))
         return Check(3, not missing, detail, {"missing_kinds": missing})
     groups = portfolio.ssc_groups(conn)
@@ -90,7 +91,7 @@ def check(conn, config: dict[str, Any], stage: int) -> Check:
                   else "no value proposition for SSC group " + ", ".join(missing))
         return Check(4, met, detail, {"groups": groups, "missing_groups": missing})
     pairs = {(g, k) for g, k in conn.execute(select(actions.c.ssc_group, actions.c.kind))}
-    missing = [f"{g}: {k}" for g in groups for k in config["lifecycle_action_kinds"]
+    missing = [f"{g}: {k}" for g in groups for k in settings.lifecycle_action_kinds
                if (g, k) not in pairs]
     met = bool(groups) and not missing
     detail = ("no SSC group yet" if not groups else
@@ -104,7 +105,7 @@ def completed(conn) -> dict[int, dict[str, Any]]:
     return {r["stage"]: dict(r) for r in conn.execute(select(stages)).mappings()}
 
 
-def complete(tx, config: dict[str, Any], stage: int | str) -> Check:
+def complete(tx, settings: Settings, stage: int | str) -> Check:
     """Complete a stage: the previous one must be complete and this one's check met."""
     number = stage_number(stage)
     done = completed(tx.conn)
@@ -116,7 +117,7 @@ def complete(tx, config: dict[str, Any], stage: int | str) -> Check:
         raise StageError(f"cannot complete {label(number)}: {label(number - 1)} is not complete"
                          + (f" (the chain is open from {label(first_open)})"
                             if first_open != number - 1 else ""))
-    result = check(tx.conn, config, number)
+    result = check(tx.conn, settings, number)
     if not result.met:
         raise StageError(f"cannot complete {label(number)}: {result.detail}")
     tx.conn.execute(insert(stages).values(stage=number, completed_at=tx.now(),
@@ -141,13 +142,13 @@ def reopen(tx, stage: int | str) -> list[int]:
     return reopened
 
 
-def progress(conn, config: dict[str, Any], as_of: dt.datetime) -> dict[str, Any]:
+def progress(conn, settings: Settings, as_of: dt.datetime) -> dict[str, Any]:
     """Every stage (completed or not, check now), and the blocking stage."""
     done = {n: row for n, row in completed(conn).items() if row["completed_at"] <= as_of}
     rows = []
     blocking = None
     for number in NAMES:
-        result = check(conn, config, number)
+        result = check(conn, settings, number)
         row = done.get(number)
         rows.append({"stage": number, "name": NAMES[number],
                      "completed_at": row["completed_at"] if row else None,

@@ -8,13 +8,12 @@ over all SSCs, computed in SQL.
 
 from __future__ import annotations
 
-from typing import Any
-
 import attrs
 from sqlalchemy import String, and_, case, cast, func, literal, select
 
 from crmkit.plugin import customers
 
+from .settings import Settings
 from .tables import ssc
 
 
@@ -52,9 +51,9 @@ class Intimacy:
     weakest: list[tuple[str, float]]
 
 
-def measure(conn, config: dict[str, Any]) -> Intimacy:
+def measure(conn, settings: Settings) -> Intimacy:
     """Profile completeness of the SSCs (mean, and the five least complete)."""
-    share = completeness_expr(config["profile_fields"]).label("share")
+    share = completeness_expr(settings.profile_fields).label("share")
     per = (select(customers.c.id, customers.c.external_id, share)
            .join(ssc, ssc.c.customer_id == customers.c.id).subquery())
     count, mean = conn.execute(select(func.count(), func.avg(per.c.share))).one()

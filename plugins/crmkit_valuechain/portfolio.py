@@ -12,7 +12,6 @@ from __future__ import annotations
 import datetime as dt
 import math
 from decimal import Decimal
-from typing import Any
 
 import attrs
 from sqlalchemy import delete, insert, select, update
@@ -20,6 +19,7 @@ from sqlalchemy import delete, insert, select, update
 from crmkit.plugin import NotFound, PluginError, ValidationError, customers
 
 from .errors import MissingCLV
+from .settings import Settings
 from .tables import ssc
 
 REASONS = ("high_value", "benchmark", "inspiration", "door_opener")
@@ -48,13 +48,13 @@ class SSC:
     marked_at: dt.datetime
 
 
-def suggest(crm, conn, config: dict[str, Any], as_of: dt.datetime,
+def suggest(crm, conn, settings: Settings, as_of: dt.datetime,
             top_share: float | None = None) -> list[Suggestion]:
     """Customers to consider as high-value SSCs, best first."""
     if "analytical" not in crm.enabled_plugins():
         raise PluginError("valuechain needs the analytical plugin for CLV: "
                           "`crmkit plugins enable analytical`")
-    share = config["ssc_top_share"] if top_share is None else top_share
+    share = settings.ssc_top_share if top_share is None else top_share
     if not 0 < share <= 1:
         raise ValidationError(f"top share: {share} is outside (0, 1]")
     outcome = crm.plugin("analytical").clv_outcome(as_of)
@@ -91,7 +91,7 @@ def _customer_id(conn, external_id: str) -> int:
     return row.id
 
 
-def mark(tx, config: dict[str, Any], external_id: str, reasons: list[str],
+def mark(tx, settings: Settings, external_id: str, reasons: list[str],
          group: str | None = None, note: str | None = None) -> None:
     """Mark (or re-mark) a customer as an SSC; audited, emits ``valuechain.ssc_marked``."""
     reasons = list(dict.fromkeys(reasons))
@@ -99,7 +99,7 @@ def mark(tx, config: dict[str, Any], external_id: str, reasons: list[str],
     if not reasons or bad:
         raise ValidationError(f"reasons: {bad[0] if bad else 'none given'!r} — give one or more "
                               f"of {', '.join(REASONS)}")
-    group = group or config["default_ssc_group"]
+    group = group or settings.default_ssc_group
     if len(group) > 100:
         raise ValidationError("group: at most 100 characters")
     if note is not None and len(note) > 1000:

@@ -307,7 +307,8 @@ def test_a_file_over_max_import_bytes_is_refused_before_reading(shop, tmp_path):
 
 
 def counting_plugin(seen: dict[str, list[int]]):
-    """A plugin recording how many rows each validate and react call gets."""
+    """A plugin recording how many rows each validate and react call gets (and the external
+    ids of the customers it validates)."""
     import types
 
     import crmkit
@@ -322,6 +323,10 @@ def counting_plugin(seen: dict[str, list[int]]):
     def crmkit_react_interactions(batch):
         seen["reacted"].append(len(batch.rows))
 
+    def crmkit_validate_customers(rows):
+        seen["customers"].extend(row["external_id"] for row in rows)
+
+    module.crmkit_validate_customers = hookimpl(crmkit_validate_customers)
     module.crmkit_validate_interactions = hookimpl(crmkit_validate_interactions)
     module.crmkit_react_interactions = hookimpl(crmkit_react_interactions)
     return module
@@ -331,7 +336,7 @@ def counting_plugin(seen: dict[str, list[int]]):
 def counted(crm_url, clock):
     from crmkit import CRM
 
-    seen: dict[str, list[int]] = {"validated": [], "reacted": []}
+    seen: dict[str, list] = {"validated": [], "reacted": [], "customers": []}
     with CRM.open(crm_url, clock=clock, create=True,
                   extra_plugins={"counting": counting_plugin(seen)}) as crm:
         crm.plugins.enable("counting")
@@ -382,3 +387,27 @@ def test_source_file_read_all_undoes_the_formula_escaping_and_names_bad_lines(tm
     assert records == [{"sku": "A-1", "name": "=SUM(1)"}]
     assert labels == ["line 2"]
     assert [where for where, _field, _message in problems] == ["line 3"]
+
+
+def test_each_customer_row_is_validated_once_even_before_its_organisation(counted, tmp_path):
+    crm, seen = counted
+    seen["customers"].clear()                          # the fixture's own customers
+    rows = [f"P{i},Person {i},person,,ORG,,,\n" for i in range(5)]      # ORG comes later
+    rows += [f"Q{i},Person {i},person,,,,,\n" for i in range(5)]
+    rows.append("ORG,Acme,organisation,,,,,\n")
+    rows.append("P9,Person 9,person,,LOST,,,\n")                       # no such organisation
+    path = customers_csv(tmp_path, rows)
+    report = import_file(crm, "customers", path, batch_size=3, skip_invalid=True)
+    assert report.summary() == "read 12, created 11, updated 0, unchanged 0, rejected 1"
+    assert report.problems == [("line 13", "organisation", "'LOST' is not an organisation "
+                                "customer (neither stored nor an organisation row of this file)")]
+    assert sorted(seen["customers"]) == sorted(
+        [f"P{i}" for i in range(5)] + [f"Q{i}" for i in range(5)] + ["ORG", "P9"])
+    org = crm.customers.get("ORG")
+    assert {crm.customers.get(f"P{i}").organisation_id for i in range(5)} == {org.id}
+    assert crm.customers.get("Q1").organisation_id is None
+    assert crm.customers.count() == 50 + 11
+    seen["customers"].clear()
+    again = import_file(crm, "customers", path, batch_size=3, skip_invalid=True)
+    assert again.summary() == "read 12, created 0, updated 0, unchanged 11, rejected 1"
+    assert seen["customers"] == ["P9"]                 # only new rows are validated

@@ -6,19 +6,18 @@ Revises:
 
 import sqlalchemy as sa
 from alembic import op
-from sqlalchemy.dialects import postgresql
+
+from crmkit.types import BigIdType, JSONType as JSON_TYPE
 
 revision = "core_0001"
 down_revision = None
 branch_labels = ("core",)
 depends_on = None
 
-JSON_TYPE = sa.JSON().with_variant(postgresql.JSONB(), "postgresql")
-
 
 def upgrade() -> None:
     op.create_table('audit_log',
-    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('id', BigIdType, nullable=False),
     sa.Column('at', sa.DateTime(timezone=True), nullable=False),
     sa.Column('actor', sa.String(length=200), nullable=False),
     sa.Column('action', sa.String(length=50), nullable=False),
@@ -52,7 +51,7 @@ def upgrade() -> None:
     op.create_index(op.f('ix_customers_email'), 'customers', ['email'], unique=False)
     op.create_index(op.f('ix_customers_organisation_id'), 'customers', ['organisation_id'], unique=False)
     op.create_table('events',
-    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('id', BigIdType, nullable=False),
     sa.Column('type', sa.String(length=100), nullable=False),
     sa.Column('customer_id', sa.Integer(), nullable=True),
     sa.Column('occurred_at', sa.DateTime(timezone=True), nullable=False),
@@ -109,7 +108,7 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('customer_id', 'channel', name=op.f('pk_consents'))
     )
     op.create_table('interactions',
-    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('id', BigIdType, nullable=False),
     sa.Column('customer_id', sa.Integer(), nullable=False),
     sa.Column('occurred_at', sa.DateTime(timezone=True), nullable=False),
     sa.Column('channel', sa.String(length=40), nullable=True),

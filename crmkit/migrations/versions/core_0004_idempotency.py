@@ -6,14 +6,13 @@ Revises: core_0003
 
 import sqlalchemy as sa
 from alembic import op
-from sqlalchemy.dialects import postgresql
+
+from crmkit.types import JSONType as JSON_TYPE
 
 revision = "core_0004"
 down_revision = "core_0003"
 branch_labels = None
 depends_on = None
-
-JSON_TYPE = sa.JSON().with_variant(postgresql.JSONB(), "postgresql")
 
 
 def upgrade() -> None:

@@ -5,14 +5,13 @@ Revision ID: analytical_0001
 
 import sqlalchemy as sa
 from alembic import op
-from sqlalchemy.dialects import postgresql
+
+from crmkit.plugin import JSONType as JSON
 
 revision = "analytical_0001"
 down_revision = None
 branch_labels = ("analytical",)
 depends_on = None
-
-JSON = sa.JSON().with_variant(postgresql.JSONB(), "postgresql")
 
 
 def upgrade() -> None:

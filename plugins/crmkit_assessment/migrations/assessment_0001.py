@@ -5,14 +5,14 @@ Revision ID: assessment_0001
 
 import sqlalchemy as sa
 from alembic import op
-from sqlalchemy.dialects import postgresql
+
+from crmkit.plugin import JSONType as JSON_TYPE
 
 revision = "assessment_0001"
 down_revision = None
 branch_labels = ("assessment",)
 depends_on = None
 
-JSON_TYPE = sa.JSON().with_variant(postgresql.JSONB(), "postgresql")
 TIME = sa.DateTime(timezone=True)
 
 

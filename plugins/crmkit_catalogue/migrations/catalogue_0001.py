@@ -5,16 +5,15 @@ Revision ID: catalogue_0001
 
 import sqlalchemy as sa
 from alembic import op
-from sqlalchemy.dialects import postgresql
+
+from crmkit.plugin import BigIdType as ID, JSONType as JSON
 
 revision = "catalogue_0001"
 down_revision = None
 branch_labels = ("catalogue",)
 depends_on = None
 
-ID = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 TIME = sa.DateTime(timezone=True)
-JSON = sa.JSON().with_variant(postgresql.JSONB(), "postgresql")
 
 
 def upgrade() -> None:

@@ -6,12 +6,13 @@ Revision ID: collaborative_0001
 import sqlalchemy as sa
 from alembic import op
 
+from crmkit.plugin import BigIdType as INTERACTION_ID
+
 revision = "collaborative_0001"
 down_revision = None
 branch_labels = ("collaborative",)
 depends_on = None
 
-INTERACTION_ID = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 WHEN = sa.DateTime(timezone=True)
 
 

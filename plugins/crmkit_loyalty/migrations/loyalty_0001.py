@@ -6,12 +6,13 @@ Revision ID: loyalty_0001
 import sqlalchemy as sa
 from alembic import op
 
+from crmkit.plugin import BigIdType as ID
+
 revision = "loyalty_0001"
 down_revision = None
 branch_labels = ("loyalty",)
 depends_on = None
 
-ID = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 TIME = sa.DateTime(timezone=True)
 
 

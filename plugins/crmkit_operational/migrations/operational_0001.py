@@ -6,15 +6,13 @@ Revises:
 
 import sqlalchemy as sa
 from alembic import op
-from sqlalchemy.dialects import postgresql
+
+from crmkit.plugin import BigIdType as ID_TYPE, JSONType as JSON_TYPE
 
 revision = "operational_0001"
 down_revision = None
 branch_labels = ("operational",)
 depends_on = None
-
-JSON_TYPE = sa.JSON().with_variant(postgresql.JSONB(), "postgresql")
-ID_TYPE = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 
 
 def upgrade() -> None:

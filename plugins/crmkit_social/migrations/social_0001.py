@@ -6,6 +6,8 @@ Revision ID: social_0001
 import sqlalchemy as sa
 from alembic import op
 
+from crmkit.plugin import BigIdType
+
 revision = "social_0001"
 down_revision = None
 branch_labels = ("social",)
@@ -77,7 +79,7 @@ def upgrade() -> None:
         sa.Column("code", sa.String(32), nullable=True),
         sa.Column("redeemed_at", WHEN, nullable=False),
         sa.Column("converted_at", WHEN, nullable=True),
-        sa.Column("conversion_interaction_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
+        sa.Column("conversion_interaction_id", BigIdType,
                   nullable=True),
         sa.ForeignKeyConstraint(["referrer_id"], ["customers.id"],
                                 name=op.f("fk_social_referrals_referrer_id_customers")),
