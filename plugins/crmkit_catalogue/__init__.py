@@ -19,7 +19,8 @@ PLUGIN = crmkit.PluginInfo(
     description="Products and line items: profit per customer, association rules, "
                 "next-best offers.",
     api="CatalogueAPI",
-    parts=("cli", "config", "migrations", "tables", "dataservices", "demo", "routes", "card"),
+    parts=("cli", "config", "migrations", "tables", "dataservices", "demo", "routes", "card",
+           "locale"),
 )
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from crmkit.plugin import Card
+from crmkit.plugin import Card, format_number, gettext as _
 
 from .profit import by_customer
 
@@ -21,18 +21,23 @@ def card(crm, principal, customer) -> Card:
     rows = []
     if lines:
         line = lines[0]
-        rows += [("Revenue", f"{line.revenue:.2f}"), ("Gross margin", f"{line.gross_margin:.2f}"),
-                 ("Cost to serve", f"{line.cost_to_serve:.2f}"), ("Profit", f"{line.profit:.2f}")]
+        rows += [(_("Revenue"), format_number(line.revenue, 2)),
+                 (_("Gross margin"), format_number(line.gross_margin, 2)),
+                 (_("Cost to serve"), format_number(line.cost_to_serve, 2)),
+                 (_("Profit"), format_number(line.profit, 2))]
     offers = api.offers(external_id)[:SHOWN_OFFERS]
     names = {sku: api.product(sku).name for sku in {o["sku"] for o in offers}}
     for offer in offers:
-        kind = "up-sell" if offer["kind"] == "up" else "cross-sell"
-        rows.append((f"Offer {offer['rank']}", f"{names[offer['sku']]} ({offer['sku']}): {kind}, "
-                                               f"score {offer['score']:.2f}"))
+        kind = _("up-sell") if offer["kind"] == "up" else _("cross-sell")
+        rows.append((_("Offer {rank}").format(rank=offer["rank"]),
+                     _("{name} ({sku}): {kind}, score {score}").format(
+                         name=names[offer["sku"]], sku=offer["sku"], kind=kind,
+                         score=format_number(offer["score"], 2))))
     if not rows:
-        return Card("Products and profit", (), note="no purchase with line items yet")
-    note = None if offers else "no next-best offer (nothing the rules or categories suggest)"
-    return Card("Products and profit", rows, note=note)
+        return Card(_("Products and profit"), (), note=_("no purchase with line items yet"))
+    note = (None if offers
+            else _("no next-best offer (nothing the rules or categories suggest)"))
+    return Card(_("Products and profit"), rows, note=note)
 
 
 __all__ = ["card", "SHOWN_OFFERS"]

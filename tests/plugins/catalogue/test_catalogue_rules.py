@@ -166,3 +166,10 @@ def test_the_360_card_shows_profit_and_the_next_best_offers(crm, catalogue, cloc
     assert shown.note is None
     empty = card(crm, admin, {"external_id": "E"})
     assert (empty.rows, empty.note) == ((), "no purchase with line items yet")
+    from crmkit.plugin import translating
+
+    with translating(crm, "zh-Hans"):
+        chinese = card(crm, admin, {"external_id": "A"})
+    assert chinese.title == "产品与利润"
+    assert chinese.rows[0] == ("收入", "15.00")
+    assert chinese.rows[4] == ("推荐 1", "Coffee（COFFEE）：向上销售，得分 0.50")
