@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from sqlalchemy import func, select
 
-from crmkit.plugin import ConfigError, Panel
+from crmkit.plugin import ConfigError, Panel, gettext as _
 
 from .tables import clv_runs
 
@@ -33,11 +33,12 @@ def kpis(api, as_of) -> Panel:
     rows = [(k.name, None if k.attainment is None else round(k.attainment * 100, 1),
              k.value, k.target, k.status.replace("_", " "), k.period)
             for k in api.kpis(as_of)]
-    return Panel(name="analytical.kpis", title="KPIs",
-                 columns=("KPI", "Attainment (%)", "Value", "Target", "Status", "Period"),
+    return Panel(name="analytical.kpis", title=_("KPIs"),
+                 columns=(_("KPI"), _("Attainment (%)"), _("Value"), _("Target"), _("Status"),
+                          _("Period")),
                  rows=rows, chart="bar", x=0, y=(1,),
-                 note=None if rows else "No KPIs configured: add them to the analytical "
-                                        "configuration's kpis.")
+                 note=None if rows else _("No KPIs configured: add them to the analytical "
+                                          "configuration's kpis."))
 
 
 def cohort_retention(api, as_of) -> Panel:
@@ -51,11 +52,12 @@ def cohort_retention(api, as_of) -> Panel:
     months = range(COHORT_MONTHS + 1)
     rows = [(cohort, sizes[cohort], *(shares.get(k) for k in months))
             for cohort, shares in cohorts.items()]
-    return Panel(name="analytical.cohort-retention", title="Cohort retention (% buying)",
-                 columns=("Cohort", "Customers", *(f"Month {k}" for k in months)),
+    return Panel(name="analytical.cohort-retention", title=_("Cohort retention (% buying)"),
+                 columns=(_("Cohort"), _("Customers"),
+                          *(_("Month {k}").format(k=k) for k in months)),
                  rows=rows, chart="heatmap", x=0, y=tuple(range(2, COHORT_MONTHS + 3)),
-                 note="Customers by the month of their first purchase; each cell is the "
-                      "% of them who bought in the k-th month after it.")
+                 note=_("Customers by the month of their first purchase; each cell is the "
+                      "% of them who bought in the k-th month after it."))
 
 
 def rfm_grid(api, as_of) -> Panel:
@@ -64,10 +66,11 @@ def rfm_grid(api, as_of) -> Panel:
     counts = {(cell["r"], cell["f"]): cell["customers"] for cell in api.rfm_grid(as_of)}
     rows = [(f"R{r}", *(counts.get((r, f), 0) for f in range(1, bins + 1)))
             for r in range(bins, 0, -1)] if counts else []
-    return Panel(name="analytical.rfm-grid", title="RFM grid (customers by R and F score)",
-                 columns=("Recency score", *(f"F{f}" for f in range(1, bins + 1))),
+    return Panel(name="analytical.rfm-grid", title=_("RFM grid (customers by R and F score)"),
+                 columns=(_("Recency score"), *(f"F{f}" for f in range(1, bins + 1))),
                  rows=rows, chart="heatmap", x=0, y=tuple(range(1, bins + 1)),
-                 note=f"Scores run 1–{bins}; higher is better (more recent, more frequent).")
+                 note=_("Scores run 1–{bins}; higher is better (more recent, more frequent)."
+                        ).format(bins=bins))
 
 
 def pareto(api, as_of) -> Panel:
@@ -76,11 +79,13 @@ def pareto(api, as_of) -> Panel:
     rows = [(round(x, 1), round(y, 1)) for x, y in result.curve]
     note = None
     if result.customers and result.top_revenue_share is not None:
-        note = (f"The top {result.top_share * 100:g} % of {result.customers} customers bring "
-                f"{result.top_revenue_share} % of revenue; {result.revenue_target * 100:g} % "
-                f"of revenue comes from {result.customer_share_for_target} % of customers.")
-    return Panel(name="analytical.pareto", title="Pareto curve (revenue concentration)",
-                 columns=("Customers (%)", "Revenue (%)"), rows=rows, chart="curve", x=0,
+        note = _("The top {top:g} % of {customers} customers bring {top_share} % of revenue; "
+                 "{target:g} % of revenue comes from {target_share} % of customers.").format(
+            top=result.top_share * 100, customers=result.customers,
+            top_share=result.top_revenue_share, target=result.revenue_target * 100,
+            target_share=result.customer_share_for_target)
+    return Panel(name="analytical.pareto", title=_("Pareto curve (revenue concentration)"),
+                 columns=(_("Customers (%)"), _("Revenue (%)")), rows=rows, chart="curve", x=0,
                  y=(1,), note=note)
 
 
@@ -88,12 +93,13 @@ def satisfaction(api, as_of) -> Panel:
     """NPS and CSAT per month of the satisfaction window, with the number of answers."""
     rows = [(m["month"], m["nps"], m["csat"], m["nps_responses"], m["csat_responses"])
             for m in api.satisfaction_by_month(as_of)]
-    return Panel(name="analytical.satisfaction", title="NPS and CSAT by month",
-                 columns=("Month", "NPS", "CSAT (%)", "NPS answers", "CSAT answers"),
+    return Panel(name="analytical.satisfaction", title=_("NPS and CSAT by month"),
+                 columns=(_("Month"), _("NPS"), _("CSAT (%)"), _("NPS answers"),
+                          _("CSAT answers")),
                  rows=rows, chart="line", x=0, y=(1, 2),
-                 note="NPS = % promoters (9–10) − % detractors (0–6); CSAT = % of answers 4 "
-                      "or 5. Months with fewer answers than the minimum sample are still "
-                      "shown.")
+                 note=_("NPS = % promoters (9–10) − % detractors (0–6); CSAT = % of answers "
+                        "4 or 5. Months with fewer answers than the minimum sample are still "
+                        "shown."))
 
 
 GROWTH_MONTHS = 12
@@ -104,31 +110,33 @@ def sales_growth(api, as_of) -> Panel:
     """Net revenue of each of the last 12 whole months and its growth over the month before."""
     rows = [(r.period, r.value, r.previous, r.growth_percent)
             for r in api.sales_growth(as_of, "month", GROWTH_MONTHS)]
-    return Panel(name="analytical.sales-growth", title="Sales growth by month",
-                 columns=("Month", "Revenue", "Month before", "Growth (%)"), rows=rows,
+    return Panel(name="analytical.sales-growth", title=_("Sales growth by month"),
+                 columns=(_("Month"), _("Revenue"), _("Month before"), _("Growth (%)")),
+                 rows=rows,
                  chart="bar", x=0, y=(1,),
-                 note="Net revenue (purchases minus refunds); growth = (this − before) / "
-                      "before × 100, empty when the month before had none.")
+                 note=_("Net revenue (purchases minus refunds); growth = (this − before) / "
+                      "before × 100, empty when the month before had none."))
 
 
 def phases(api, as_of) -> Panel:
     """Customers per relationship phase."""
     counts = api.phase_counts(as_of)
-    return Panel(name="analytical.relationship-phases", title="Relationship phases",
-                 columns=("Phase", "Customers"), rows=tuple(counts.items()), chart="bar",
+    return Panel(name="analytical.relationship-phases", title=_("Relationship phases"),
+                 columns=(_("Phase"), _("Customers")), rows=tuple(counts.items()), chart="bar",
                  x=0, y=(1,),
-                 note="From tenure and the spend and engagement trends of the recent window "
-                      "against the one before (crmkit analytical phases).")
+                 note=_("From tenure and the spend and engagement trends of the recent window "
+                      "against the one before (crmkit analytical phases)."))
 
 
 def engagement(api, as_of) -> Panel:
     """Interactions and engagement points per kind in the engagement window."""
     rows = [(k.kind, k.interactions, k.points) for k in api.engagement_by_kind(as_of)]
     mean = api.average_engagement(as_of)
-    return Panel(name="analytical.engagement", title="Engagement across channels",
-                 columns=("Kind", "Interactions", "Points"), rows=rows, chart="bar", x=0,
+    return Panel(name="analytical.engagement", title=_("Engagement across channels"),
+                 columns=(_("Kind"), _("Interactions"), _("Points")), rows=rows, chart="bar", x=0,
                  y=(2,), note=None if mean is None else
-                 f"Mean engagement per customer (the unengaged counting 0): {mean}.")
+                 _("Mean engagement per customer (the unengaged counting 0): {mean}.").format(
+                     mean=mean))
 
 
 def relationship_quality(api, as_of) -> Panel:
@@ -136,27 +144,30 @@ def relationship_quality(api, as_of) -> Panel:
     from .relationship import summary
 
     found = summary(api.relationship_quality(as_of))
-    rows = [(name, found[name]) for name in ("trust", "satisfaction", "commitment", "index")
-            ] if found["customers"] else []
-    return Panel(name="analytical.relationship-quality", title="Relationship quality (0–100)",
-                 columns=("Component", "Mean"), rows=rows, chart="bar", x=0, y=(1,),
-                 note=f"Means over {found['customers']} customers with an interaction in the "
-                      "window; each component blends survey items and behaviour.")
+    names = {"trust": _("trust"), "satisfaction": _("satisfaction"),
+             "commitment": _("commitment"), "index": _("index")}
+    rows = [(names[name], found[name]) for name in names] if found["customers"] else []
+    return Panel(name="analytical.relationship-quality",
+                 title=_("Relationship quality (0–100)"),
+                 columns=(_("Component"), _("Mean")), rows=rows, chart="bar", x=0, y=(1,),
+                 note=_("Means over {customers} customers with an interaction in the window; "
+                        "each component blends survey items and behaviour.").format(
+                     customers=found["customers"]))
 
 
 def perceived_value(api, as_of) -> Panel:
     """Perceived benefit, cost and net value of every respondent and per saved segment."""
-    columns = ("Group", "Respondents", "Benefit", "Cost", "Net value")
+    columns = (_("Group"), _("Respondents"), _("Benefit"), _("Cost"), _("Net value"))
     try:
         rows = [(v.group, v.respondents, v.benefit, v.cost, v.net)
                 for v in api.perceived_value(as_of)]
     except ConfigError as exc:
-        return Panel(name="analytical.perceived-value", title="Perceived value",
+        return Panel(name="analytical.perceived-value", title=_("Perceived value"),
                      columns=columns, rows=(), chart="table", note=str(exc))
-    return Panel(name="analytical.perceived-value", title="Perceived value", columns=columns,
+    return Panel(name="analytical.perceived-value", title=_("Perceived value"), columns=columns,
                  rows=rows, chart="bar", x=0, y=(2, 3),
-                 note="Benefit and cost: means of the survey items (0–100); net = benefit − "
-                      "cost.")
+                 note=_("Benefit and cost: means of the survey items (0–100); net = benefit − "
+                      "cost."))
 
 
 def customer_equity(crm, api, as_of) -> Panel:
@@ -165,22 +176,24 @@ def customer_equity(crm, api, as_of) -> Panel:
     from .clv import stored_predictions
     from .equity import compute
 
-    columns = ("Part", "Value")
+    columns = (_("Part"), _("Value"))
     with crm.read() as conn:
         run_id = conn.execute(select(func.max(clv_runs.c.id))
                               .where(clv_runs.c.as_of <= as_of)).scalar()
         if run_id is None:
-            return Panel(name="analytical.customer-equity", title="Customer equity",
+            return Panel(name="analytical.customer-equity", title=_("Customer equity"),
                          columns=columns, rows=(), chart="table",
-                         note="No stored CLV run yet: run crmkit analytical clv predict "
-                              "(or crmkit analytical equity).")
+                         note=_("No stored CLV run yet: run crmkit analytical clv predict "
+                              "(or crmkit analytical equity)."))
         clv = {p.customer_id: p.clv for p in stored_predictions(conn, run_id)}
         found = compute(conn, api.config, as_of, clv)
-    rows = [("Current customers' CLV", found.current_value),
-            ("Prospects' expected value", found.prospect_value), ("Customer equity", found.equity)]
-    return Panel(name="analytical.customer-equity", title="Customer equity", columns=columns,
+    rows = [(_("Current customers' CLV"), found.current_value),
+            (_("Prospects' expected value"), found.prospect_value),
+            (_("Customer equity"), found.equity)]
+    note = _("{customers} customers, {prospects} prospects at a conversion probability of "
+             "{probability} ({source}); CLV from the stored run {run}.").format(
+        customers=found.customers, prospects=found.prospects,
+        probability=found.conversion_probability, source=found.conversion_source, run=run_id)
+    return Panel(name="analytical.customer-equity", title=_("Customer equity"), columns=columns,
                  rows=rows, chart="bar", x=0, y=(1,),
-                 note=f"{found.customers} customers, {found.prospects} prospects at a conversion "
-                      f"probability of {found.conversion_probability} ({found.conversion_source})"
-                      f"; CLV from the stored run {run_id}." + (f" {found.note}" if found.note
-                                                                 else ""))
+                 note=note + (f" {found.note}" if found.note else ""))

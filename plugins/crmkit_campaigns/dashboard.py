@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from crmkit.plugin import Panel
+from crmkit.plugin import Panel, gettext as _
 
 
 def panels(crm, principal, as_of) -> list[Panel]:
@@ -19,10 +19,12 @@ def panels(crm, principal, as_of) -> list[Panel]:
                      None if uplift is None else round(100 * uplift.low, 1),
                      None if uplift is None else round(100 * uplift.high, 1)))
     currency = crm.core_config["default_currency"]
-    return [Panel(name="campaigns.results", title="Campaign results",
-                  columns=("Campaign", "Sent", "Converted", f"Revenue ({currency})",
-                           f"Cost ({currency})", "ROI", "Uplift (points)", "Uplift low",
-                           "Uplift high"),
+    return [Panel(name="campaigns.results", title=_("Campaign results"),
+                  columns=(_("Campaign"), _("Sent"), _("Converted"),
+                           _("Revenue ({currency})").format(currency=currency),
+                           _("Cost ({currency})").format(currency=currency), _("ROI"),
+                           _("Uplift (points)"), _("Uplift low"), _("Uplift high")),
                   rows=rows, chart="bar", x=0, y=(3, 4),
-                  note="Revenue credited by the attribution model; uplift over the holdout "
-                       "in percentage points with its 95 % interval (crmkit campaigns report).")]
+                  note=_("Revenue credited by the attribution model; uplift over the holdout "
+                         "in percentage points with its 95 % interval (crmkit campaigns "
+                         "report)."))]

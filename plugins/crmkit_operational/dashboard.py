@@ -3,7 +3,7 @@ the sales-cycle length, lead sources and the forecast accuracy."""
 
 from __future__ import annotations
 
-from crmkit.plugin import Panel
+from crmkit.plugin import Panel, gettext as _
 
 
 FORECAST_MONTHS = 6
@@ -22,10 +22,11 @@ def lead_sources(api, as_of) -> Panel:
     rows = [(r["source"], r["leads"], r["converted"], r["conversion"],
              "; ".join(f"{amount:.2f} {currency}" for currency, amount in r["revenue"].items()))
             for r in api.lead_sources(as_of)]
-    return Panel(name="operational.lead-sources", title="Lead sources",
-                 columns=("Source", "Leads", "Converted", "Conversion (%)", "Revenue won"),
+    return Panel(name="operational.lead-sources", title=_("Lead sources"),
+                 columns=(_("Source"), _("Leads"), _("Converted"), _("Conversion (%)"),
+                          _("Revenue won")),
                  rows=rows, chart="bar", x=0, y=(1, 2),
-                 note="Converted: leads whose customer won an opportunity.")
+                 note=_("Converted: leads whose customer won an opportunity."))
 
 
 def sales_cycle(api, as_of) -> Panel:
@@ -33,11 +34,14 @@ def sales_cycle(api, as_of) -> Panel:
     from .cycle import BUCKETS
 
     found = api.sales_cycle(as_of)
-    rows = [(f"{label} days", found[0][f"days_{label}"]) for _, label in BUCKETS] if found else []
-    return Panel(name="operational.sales-cycle", title="Sales-cycle length",
-                 columns=("Lead to won", "Opportunities won"), rows=rows, chart="bar", x=0,
-                 y=(1,), note=(f"Median {found[0]['median_days']} days over {found[0]['won']} "
-                               "won opportunities.") if found else "No opportunity won yet.")
+    rows = ([(_("{days} days").format(days=label), found[0][f"days_{label}"])
+             for _upper, label in BUCKETS] if found else [])
+    note = (_("Median {days} days over {won} won opportunities.").format(
+        days=found[0]["median_days"], won=found[0]["won"]) if found
+        else _("No opportunity won yet."))
+    return Panel(name="operational.sales-cycle", title=_("Sales-cycle length"),
+                 columns=(_("Lead to won"), _("Opportunities won")), rows=rows, chart="bar",
+                 x=0, y=(1,), note=note)
 
 
 def forecast_accuracy(api, as_of) -> Panel:
@@ -45,11 +49,13 @@ def forecast_accuracy(api, as_of) -> Panel:
     result = api.forecast_accuracy(as_of, FORECAST_MONTHS)
     rows = [(f"{r['month']} {r['currency']}", r["forecast"], r["actual"], r["abs_percent_error"])
             for r in result["months"]]
-    summary = "; ".join(f"{s['currency']}: MAPE {s['mape']} %, bias {s['bias']} %"
+    summary = "; ".join(_("{currency}: MAPE {mape} %, bias {bias} %").format(
+                            currency=s["currency"], mape=s["mape"], bias=s["bias"])
                         for s in result["summary"] if s["months"])
-    return Panel(name="operational.forecast-accuracy", title="Forecast accuracy",
-                 columns=("Month", "Forecast", "Won", "Off by (%)"), rows=rows, chart="bar",
-                 x=0, y=(1, 2), note=summary or "Nothing won in these months.")
+    return Panel(name="operational.forecast-accuracy", title=_("Forecast accuracy"),
+                 columns=(_("Month"), _("Forecast"), _("Won"), _("Off by (%)")), rows=rows,
+                 chart="bar", x=0, y=(1, 2),
+                 note=summary or _("Nothing won in these months."))
 
 
 def funnel(api, as_of) -> Panel:
@@ -59,9 +65,10 @@ def funnel(api, as_of) -> Panel:
     ordered = [r for r in rows if r["reached"] is not None]
     exits = ", ".join(f"{r['current']} {r['stage']}" for r in rows if r["reached"] is None)
     return Panel(
-        name="operational.funnel", title="Funnel",
-        columns=("Stage", "Reached (customers)", "At this stage now", "Conversion to next (%)"),
+        name="operational.funnel", title=_("Funnel"),
+        columns=(_("Stage"), _("Reached (customers)"), _("At this stage now"),
+                 _("Conversion to next (%)")),
         rows=[(r["stage"], r["reached"], r["current"], r["conversion"]) for r in ordered],
         chart="funnel", x=0, y=(1,),
-        note=f"Reached: customers whose furthest stage is this one or a later one. "
-             f"Closed without winning: {exits}.")
+        note=_("Reached: customers whose furthest stage is this one or a later one. "
+               "Closed without winning: {exits}.").format(exits=exits))

@@ -287,3 +287,15 @@ def test_a_panel_that_cannot_be_drawn_is_refused_when_made(arguments, message):
              **arguments}
     with pytest.raises(ValueError, match=re.escape(message)):
         Panel(**given)
+
+
+def test_the_panels_speak_the_page_s_language(site):
+    client = sign_in(site)
+    page = client.get("/dashboards", headers={"Accept-Language": "zh-CN"}).text
+    shown = sections(page)
+    funnel = shown["operational.funnel"]
+    assert "销售漏斗" in funnel and '<th scope="col">阶段</th>' in funnel
+    assert "关键绩效指标" in shown["analytical.kpis"]
+    assert "按到期月份的积分负债" in shown["loyalty.liability"]
+    english = sections(client.get("/dashboards").text)["operational.funnel"]
+    assert "Funnel" in english and "销售漏斗" not in english

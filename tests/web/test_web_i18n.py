@@ -240,7 +240,8 @@ def plugin_folders() -> list[Path]:
 
 def test_every_marked_text_of_the_core_and_the_built_in_plugins_is_translated():
     folders = plugin_folders()
-    assert {f.name for f in folders} == {"crmkit", "crmkit_analytical", "crmkit_catalogue",
+    assert {f.name for f in folders} == {"crmkit", "crmkit_analytical", "crmkit_campaigns",
+                                         "crmkit_catalogue",
                                          "crmkit_collaborative",
                                          "crmkit_idic", "crmkit_loyalty", "crmkit_operational",
                                          "crmkit_social", "crmkit_valuechain"}
