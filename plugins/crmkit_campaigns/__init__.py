@@ -25,7 +25,7 @@ PLUGIN = crmkit.PluginInfo(
     payload_keys=("coupon",),
     api="CampaignsAPI",
     parts=("cli", "config", "migrations", "tables", "dataservices", "demo", "routes",
-           "dashboard", "locale"),
+           "dashboard", "locale", "card"),
 )
 
 

@@ -19,7 +19,7 @@ from browser_support import ARTIFACTS, PASSWORD, SCRIPT_NAME, WAIT_SECONDS
 from crmkit import CRM
 
 CARD_PLUGINS = {"operational", "loyalty", "analytical", "collaborative", "social", "idic",
-                "valuechain", "catalogue"}
+                "valuechain", "catalogue", "campaigns"}
 """The built-in plugins with a customer card."""
 
 

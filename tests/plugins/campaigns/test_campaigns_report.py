@@ -247,3 +247,36 @@ def test_crm_roi_and_acquisition_cost_of_a_period_by_hand(crm, shop, run_cli, cl
     code, out, _ = run_cli("campaigns", "returns", "--since", "2024-12-31", "--as-of",
                            "2025-01-31", "--format", "json")
     assert code == 0 and json.loads(out)["cac"] == "33.30"
+
+
+def test_the_360_card_shows_each_campaign_s_outcome_and_the_coupons(crm, shop):
+    from sqlalchemy import insert
+
+    from crmkit.auth import Principal
+    from crmkit.plugin import translating
+    from crmkit_campaigns.card import card
+    from crmkit_campaigns.tables import coupons
+
+    spring(shop)
+    shop.planned("summer", at(2), "A1")
+    with crm.connect(write=True) as conn:
+        conn.execute(insert(coupons).values(
+            code="SPRING-A1", campaign_id=None, customer_id=crm.customers.get("A1").id,
+            kind="amount", value=Decimal("5"), currency="USD", expires_at=at(31),
+            max_uses=1, uses=1, source="test", issued_at=at(1)))
+        conn.commit()
+    admin = Principal("ana", "admin", frozenset({"*"}))
+    shown = card(crm, admin, {"external_id": "A1"})
+    assert shown.title == "Campaigns"
+    assert shown.rows == (("Campaign summer", "planned, not sent yet"),
+                          ("Campaign spring", "message sent"),
+                          ("Coupon SPRING-A1", "5.00, used 1 of 1 times, expires Jan 31, 2025"))
+    assert card(crm, admin, {"external_id": "H1"}).rows == (
+        ("Campaign spring", "held out (the control group: nothing sent)"),)
+    assert card(crm, admin, {"external_id": "X1"}).rows == (
+        ("Campaign spring", "message bounced"),)
+    crm.customers.add("NEW")
+    nothing = card(crm, admin, {"external_id": "NEW"})
+    assert (nothing.rows, nothing.note) == ((), "in no campaign yet")
+    with translating(crm, "zh-Hans"):
+        assert card(crm, admin, {"external_id": "H1"}).title == "营销活动"
