@@ -110,3 +110,19 @@ def start_demo_site(folder: Path) -> DemoSite:
         site.stop()
         raise
     return site
+
+
+def replaced(element):
+    """A wait condition: the page holding ``element`` has been replaced.  Selenium's
+    ``staleness_of`` asks the element and fails when Chromium answers, mid-navigation, that
+    the node "does not belong to the document"; that answer means the same thing here."""
+    from selenium.common.exceptions import WebDriverException
+
+    def check(driver) -> bool:
+        try:
+            element.is_enabled()
+        except WebDriverException:  # stale, or detached while the new page loads
+            return True
+        return False
+
+    return check

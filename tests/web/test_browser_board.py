@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from browser_support import ARTIFACTS, NOW, SCRIPT_NAME, WAIT_SECONDS
+from browser_support import ARTIFACTS, NOW, SCRIPT_NAME, WAIT_SECONDS, replaced
 from crmkit import CRM
 from crmkit.clock import FixedClock
 
@@ -88,7 +88,7 @@ def test_move_by_keyboard_by_drag_and_an_illegal_move_on_the_board(browser, demo
     focused = browser.switch_to.active_element
     assert focused.text == "Move" and focused.tag_name == "button"
     focused.send_keys(Keys.ENTER)
-    wait.until(ec.staleness_of(chooser))
+    wait.until(replaced(chooser))
     notice = wait.until(ec.presence_of_element_located((By.CSS_SELECTOR, "[data-moved]")))
     assert notice.text == "✓ “Keyboard deal” moved to proposal."
     assert column_of(by_keys) == "proposal" and stage(demo_site, by_keys) == "proposal"
@@ -98,7 +98,7 @@ def test_move_by_keyboard_by_drag_and_an_illegal_move_on_the_board(browser, demo
     assert dragged.get_attribute("draggable") == "true"
     target = browser.find_element(By.CSS_SELECTOR, 'section[data-stage="negotiation"]')
     browser.execute_script(DRAG, dragged, target)
-    wait.until(ec.staleness_of(dragged))
+    wait.until(replaced(dragged))
     notice = wait.until(ec.presence_of_element_located((By.CSS_SELECTOR, "[data-moved]")))
     assert notice.text == "✓ “Dragged deal” moved to negotiation."
     assert column_of(by_drag) == "negotiation" and stage(demo_site, by_drag) == "negotiation"
@@ -107,7 +107,7 @@ def test_move_by_keyboard_by_drag_and_an_illegal_move_on_the_board(browser, demo
     dragged = card(by_drag)
     target = browser.find_element(By.CSS_SELECTOR, 'section[data-stage="qualification"]')
     browser.execute_script(DRAG, dragged, target)
-    wait.until(ec.staleness_of(dragged))
+    wait.until(replaced(dragged))
     refused = wait.until(ec.presence_of_element_located((By.CSS_SELECTOR, "[data-move-error]")))
     assert refused.text == (f"opportunity {by_drag}: moving back from 'negotiation' to "
                             "'qualification' is not allowed (funnel.allow_backward is false)")
@@ -118,7 +118,7 @@ def test_move_by_keyboard_by_drag_and_an_illegal_move_on_the_board(browser, demo
     chooser.send_keys("q")
     chooser.send_keys(Keys.TAB)
     browser.switch_to.active_element.send_keys(Keys.ENTER)
-    wait.until(ec.staleness_of(chooser))
+    wait.until(replaced(chooser))
     refused = wait.until(ec.presence_of_element_located((By.CSS_SELECTOR, "[data-move-error]")))
     assert "moving back from 'proposal' to 'qualification' is not allowed" in refused.text
     assert column_of(by_keys) == "proposal" and stage(demo_site, by_keys) == "proposal"
@@ -161,7 +161,7 @@ def test_complete_a_task_on_my_work(browser, demo_site):
     assert browser.save_screenshot(str(ARTIFACTS / "my-work-desktop.png"))
 
     item.find_element(By.TAG_NAME, "button").send_keys(Keys.ENTER)  # keyboard
-    wait.until(ec.staleness_of(item))
+    wait.until(replaced(item))
     wait.until(ec.presence_of_element_located((By.CSS_SELECTOR, '[role="status"]')))
     assert browser.find_element(By.CSS_SELECTOR, '[role="status"]').text == "✓ Task completed."
     assert not browser.find_elements(By.CSS_SELECTOR, f'[data-task="{task}"]')

@@ -9,7 +9,7 @@ SQLite only (the HTTP-level tests in test_web_i18n.py cover PostgreSQL).
 
 from __future__ import annotations
 
-from browser_support import ARTIFACTS, WAIT_SECONDS
+from browser_support import ARTIFACTS, WAIT_SECONDS, replaced
 from crmkit import CRM
 
 
@@ -39,7 +39,7 @@ def test_switch_to_chinese_and_see_the_search_and_the_360_in_chinese(browser, de
 
     box = browser.find_element(By.ID, "q")
     box.send_keys(target + Keys.ENTER)
-    wait.until(ec.staleness_of(box))
+    wait.until(replaced(box))
     caption = browser.find_element(By.CSS_SELECTOR, "table.results caption").text
     assert caption.endswith(f"位客户与“{target}”匹配")
     wait.until(ec.presence_of_element_located(

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import pytest
 
-from browser_support import ARTIFACTS, PASSWORD, SCRIPT_NAME, WAIT_SECONDS
+from browser_support import ARTIFACTS, PASSWORD, SCRIPT_NAME, WAIT_SECONDS, replaced
 from crmkit import CRM
 
 CARD_PLUGINS = {"operational", "loyalty", "analytical", "collaborative", "social", "idic",
@@ -47,7 +47,7 @@ def test_sign_in_search_open_a_360_with_every_card_and_sign_out(browser, demo_si
     assert browser.find_element(By.CSS_SELECTOR, "[data-who]").text == "ana"
 
     search.send_keys("Zed" + Keys.ENTER)
-    wait.until(ec.staleness_of(search))  # the results page replaced the unfiltered list
+    wait.until(replaced(search))  # the results page replaced the unfiltered list
     row = wait.until(ec.presence_of_element_located((By.CSS_SELECTOR, '[data-customer="X1"]')))
     assert row.find_element(By.TAG_NAME, "a").text == SCRIPT_NAME  # shown as text
     row.find_element(By.TAG_NAME, "a").click()
@@ -61,7 +61,7 @@ def test_sign_in_search_open_a_360_with_every_card_and_sign_out(browser, demo_si
     search.click()
     box = wait.until(ec.presence_of_element_located((By.ID, "q")))
     box.send_keys(target + Keys.ENTER)
-    wait.until(ec.staleness_of(box))
+    wait.until(replaced(box))
     wait.until(ec.presence_of_element_located(
         (By.CSS_SELECTOR, f'[data-customer="{target}"] a'))).click()
     wait.until(ec.presence_of_element_located((By.CSS_SELECTOR, '[data-panel="operational"]')))
