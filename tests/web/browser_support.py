@@ -126,3 +126,23 @@ def replaced(element):
         return False
 
     return check
+
+
+def unlabelled_inputs(driver) -> list[str]:
+    """The names of the page's visible inputs, selects and text areas that have no label."""
+    return driver.execute_script("""
+        return [...document.querySelectorAll('input, select, textarea')]
+          .filter(e => e.type !== 'hidden' && !(e.labels && e.labels.length))
+          .map(e => e.name);""")
+
+
+def to_phone_width(driver) -> None:
+    """Narrow the window to a phone's width (390 px) and check that the page does not scroll
+    sideways."""
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    driver.set_window_size(390, 1600)
+    WebDriverWait(driver, WAIT_SECONDS).until(
+        lambda d: d.execute_script("return window.innerWidth") <= 400)
+    assert driver.execute_script(
+        "return document.documentElement.scrollWidth <= window.innerWidth")

@@ -10,7 +10,7 @@ to ``browser_support.ARTIFACTS``.  SQLite only (the HTTP-level tests cover Postg
 
 from __future__ import annotations
 
-from browser_support import ARTIFACTS, WAIT_SECONDS
+from browser_support import ARTIFACTS, WAIT_SECONDS, to_phone_width, unlabelled_inputs
 from crmkit import CRM
 
 FIELD = "f-max_downgrade_steps"
@@ -37,11 +37,7 @@ def test_a_schema_violation_shows_at_its_field_then_a_valid_change_is_stored(bro
             (By.CSS_SELECTOR, '[data-plugin="loyalty"] a'))).click()
         field = wait.until(ec.presence_of_element_located((By.ID, FIELD)))
         assert field.get_attribute("value") == str(before["max_downgrade_steps"])
-        unlabelled = browser.execute_script("""
-            return [...document.querySelectorAll('input, select, textarea')]
-              .filter(e => e.type !== 'hidden' && !(e.labels && e.labels.length))
-              .map(e => e.name);""")
-        assert unlabelled == []
+        assert unlabelled_inputs(browser) == []
 
         field.clear()
         field.send_keys("0")
@@ -60,10 +56,7 @@ def test_a_schema_violation_shows_at_its_field_then_a_valid_change_is_stored(bro
         ARTIFACTS.mkdir(parents=True, exist_ok=True)
         browser.execute_script("arguments[0].scrollIntoView({block: 'center'})", field)
         assert browser.save_screenshot(str(ARTIFACTS / "admin-config-form-desktop.png"))
-        browser.set_window_size(390, 1600)
-        wait.until(lambda driver: driver.execute_script("return window.innerWidth") <= 400)
-        assert browser.execute_script(
-            "return document.documentElement.scrollWidth <= window.innerWidth")
+        to_phone_width(browser)  # no sideways scroll
         browser.execute_script("arguments[0].scrollIntoView({block: 'center'})", field)
         assert browser.save_screenshot(str(ARTIFACTS / "admin-config-form-phone.png"))
         browser.set_window_size(1280, 1000)

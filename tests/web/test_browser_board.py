@@ -16,7 +16,8 @@ from __future__ import annotations
 
 import datetime as dt
 
-from browser_support import ARTIFACTS, NOW, SCRIPT_NAME, WAIT_SECONDS, replaced
+from browser_support import (ARTIFACTS, NOW, SCRIPT_NAME, WAIT_SECONDS, replaced, to_phone_width,
+                             unlabelled_inputs)
 from crmkit import CRM
 from crmkit.clock import FixedClock
 
@@ -76,9 +77,7 @@ def test_move_by_keyboard_by_drag_and_an_illegal_move_on_the_board(browser, demo
     names = {e.text for e in card(by_keys).find_elements(By.CSS_SELECTOR, "[data-deal-customer]")}
     assert names == {SCRIPT_NAME}  # shown as text
     assert browser.execute_script("return window.pwned === undefined")
-    assert browser.execute_script("""
-        return [...document.querySelectorAll('input, select, textarea')]
-          .filter(e => e.type !== 'hidden' && !(e.labels && e.labels.length)).length""") == 0
+    assert unlabelled_inputs(browser) == []
 
     # by the keyboard control: type-ahead in the stage list, Tab to Move, Enter
     chooser = card(by_keys).find_element(By.TAG_NAME, "select")
@@ -128,10 +127,7 @@ def test_move_by_keyboard_by_drag_and_an_illegal_move_on_the_board(browser, demo
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     browser.set_window_size(1280, 1300)
     assert browser.save_screenshot(str(ARTIFACTS / "board-desktop.png"))
-    browser.set_window_size(390, 1600)
-    wait.until(lambda driver: driver.execute_script("return window.innerWidth") <= 400)
-    assert browser.execute_script(
-        "return document.documentElement.scrollWidth <= window.innerWidth")  # no sideways scroll
+    to_phone_width(browser)  # no sideways scroll
     columns = browser.find_elements(By.CSS_SELECTOR, "section[data-stage]")
     assert columns[0].location["x"] == columns[1].location["x"]  # stacked, one under another
     assert browser.save_screenshot(str(ARTIFACTS / "board-phone.png"))

@@ -9,7 +9,7 @@ test_dashboard_pages.py cover PostgreSQL and the numbers themselves).
 
 from __future__ import annotations
 
-from browser_support import ARTIFACTS, WAIT_SECONDS
+from browser_support import ARTIFACTS, WAIT_SECONDS, to_phone_width, unlabelled_inputs
 
 PANELS = ["analytical.kpis", "analytical.cohort-retention", "analytical.rfm-grid",
           "analytical.pareto", "analytical.satisfaction", "analytical.sales-growth",
@@ -53,18 +53,11 @@ def test_the_dashboards_draw_each_panel_beside_its_numbers_at_desktop_and_phone_
     assert grid.find_element(By.PARTIAL_LINK_TEXT, "Download CSV").get_attribute(
         "href").endswith("/dashboards/analytical.rfm-grid.csv")
 
-    unlabelled = browser.execute_script("""
-        return [...document.querySelectorAll('input, select, textarea')]
-          .filter(e => e.type !== 'hidden' && !(e.labels && e.labels.length))
-          .map(e => e.name);""")
-    assert unlabelled == []
+    assert unlabelled_inputs(browser) == []
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     assert browser.save_screenshot(str(ARTIFACTS / "dashboards-desktop.png"))
 
-    browser.set_window_size(390, 1600)
-    wait.until(lambda driver: driver.execute_script("return window.innerWidth") <= 400)
-    assert browser.execute_script(
-        "return document.documentElement.scrollWidth <= window.innerWidth")  # no sideways scroll
+    to_phone_width(browser)  # no sideways scroll
     assert browser.save_screenshot(str(ARTIFACTS / "dashboards-phone.png"))
     browser.set_window_size(1280, 1000)
 

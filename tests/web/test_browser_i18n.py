@@ -9,7 +9,7 @@ SQLite only (the HTTP-level tests in test_web_i18n.py cover PostgreSQL).
 
 from __future__ import annotations
 
-from browser_support import ARTIFACTS, WAIT_SECONDS, replaced
+from browser_support import ARTIFACTS, WAIT_SECONDS, replaced, unlabelled_inputs
 from crmkit import CRM
 
 
@@ -51,11 +51,7 @@ def test_switch_to_chinese_and_see_the_search_and_the_360_in_chinese(browser, de
     assert operational.find_element(By.TAG_NAME, "h2").text == "销售与服务"
     assert "工单 #" in operational.text and "Case #" not in operational.text
     assert browser.find_element(By.ID, "card-analytical").text == "客户分析"
-    unlabelled = browser.execute_script("""
-        return [...document.querySelectorAll('input, select, textarea')]
-          .filter(e => e.type !== 'hidden' && !(e.labels && e.labels.length))
-          .map(e => e.name);""")
-    assert unlabelled == []
+    assert unlabelled_inputs(browser) == []
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     assert browser.save_screenshot(str(ARTIFACTS / "customer-360-zh.png"))
 

@@ -15,7 +15,8 @@ from __future__ import annotations
 
 import pytest
 
-from browser_support import ARTIFACTS, PASSWORD, SCRIPT_NAME, WAIT_SECONDS, replaced
+from browser_support import (ARTIFACTS, PASSWORD, SCRIPT_NAME, WAIT_SECONDS, replaced,
+                             to_phone_width, unlabelled_inputs)
 from crmkit import CRM
 
 CARD_PLUGINS = {"operational", "loyalty", "analytical", "collaborative", "social", "idic",
@@ -70,18 +71,11 @@ def test_sign_in_search_open_a_360_with_every_card_and_sign_out(browser, demo_si
     assert panels == CARD_PLUGINS | {"profile", "consent"}
     operational = browser.find_element(By.CSS_SELECTOR, '[data-panel="operational"]').text
     assert "Case #" in operational and ("due" in operational or "breached" in operational)
-    unlabelled = browser.execute_script("""
-        return [...document.querySelectorAll('input, select, textarea')]
-          .filter(e => e.type !== 'hidden' && !(e.labels && e.labels.length))
-          .map(e => e.name);""")
-    assert unlabelled == []
+    assert unlabelled_inputs(browser) == []
 
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     assert browser.save_screenshot(str(ARTIFACTS / "customer-360-desktop.png"))
-    browser.set_window_size(390, 1600)
-    wait.until(lambda driver: driver.execute_script("return window.innerWidth") <= 400)
-    assert browser.execute_script(
-        "return document.documentElement.scrollWidth <= window.innerWidth")  # no sideways scroll
+    to_phone_width(browser)  # no sideways scroll
     assert browser.save_screenshot(str(ARTIFACTS / "customer-360-phone.png"))
     browser.set_window_size(1280, 1000)
 
