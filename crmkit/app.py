@@ -53,6 +53,7 @@ class CRM:
         self.hooks = plugins.HookCaller(self.pm, [])
         self._apis: dict[str, Any] = {}
         self._core_config: dict[str, Any] | None = None
+        self._core_stored: Any = None
 
         from .auth import AuthService, TokenService
         from .customers import CustomerService
@@ -287,6 +288,7 @@ class CRM:
             select(tables.plugin_state.c.name, tables.plugin_state.c.enabled,
                    tables.plugin_state.c.config, tables.plugin_state.c.version)
         ).all()
+        self._load_core_config(conn)
         key = tuple(sorted((r.name, r.enabled, repr(r.config), r.version) for r in rows))
         if key == self._state_key:
             return
@@ -337,6 +339,17 @@ class CRM:
     def remember_core_config(self, config: dict[str, Any]) -> None:
         """Use ``config`` (validated, just stored in this process) as the core configuration."""
         self._core_config = config
+        self._core_stored = config
+
+    def _load_core_config(self, conn: Connection) -> None:
+        """Read the stored core configuration; validate it again only when it changed (another
+        process, such as the CLI beside a running server, may have changed it)."""
+        row = conn.execute(
+            select(tables.settings.c.value).where(tables.settings.c.name == "core")).first()
+        stored = row[0] if row else {}
+        if self._core_config is None or stored != self._core_stored:
+            self._core_config = validate(CORE_SCHEMA, stored, "core config")
+            self._core_stored = stored
 
     def enabled_plugins(self) -> list[str]:
         """Names of the enabled plugins, in hook-calling order."""
@@ -354,10 +367,7 @@ class CRM:
         """The core's configuration with defaults filled in."""
         if self._core_config is None:
             with self.read() as conn:
-                row = conn.execute(
-                    select(tables.settings.c.value).where(tables.settings.c.name == "core")
-                ).first()
-            self._core_config = validate(CORE_SCHEMA, row[0] if row else {}, "core config")
+                self._load_core_config(conn)
         return self._core_config
 
     def plugin(self, name: str) -> Any:

@@ -253,8 +253,24 @@ def test_bad_roles_are_refused(crm, roles, message):
     with pytest.raises(ConfigError) as refused:
         crm.plugins.configure_core({**crm.core_config, "roles": roles})
     assert message in str(refused.value)
-    crm._core_config = None
     assert crm.core_config == before
+    with CRM.open(crm.url) as other:
+        assert other.core_config == before
+
+
+def test_a_running_crm_sees_roles_another_process_configured(crm):
+    """A server's CRM object picks up a role added by the CLI (another CRM object) at its
+    next read of plugin state, without a restart."""
+    crm.staff.add("ida", "Ida", "audit")
+    with CRM.open(crm.url) as server:
+        assert server.auth.principal("ida").role == "agent"
+        crm.plugins.configure_core({**crm.core_config, "roles": {
+            **DEFAULT_ROLES, "auditor": ["audit.read"]}})
+        crm.staff.set_role("ida", "auditor")
+        with server.read() as conn:
+            server.refresh_plugins(conn)
+        ida = server.auth.principal("ida")
+        assert ida == Principal("ida", "auditor", frozenset(["audit.read"]))
 
 
 def test_an_unknown_role_is_refused(crm):
