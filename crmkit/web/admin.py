@@ -17,7 +17,7 @@ import urllib.parse
 from typing import Any, Callable
 
 from starlette.requests import Request
-from starlette.responses import RedirectResponse, Response
+from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from .. import plugins as plugin_modules
@@ -41,14 +41,6 @@ RECENT_DELIVERIES = 50
 """How many of the newest webhook deliveries the webhooks page lists."""
 
 
-def _root(request: Request) -> str:
-    return request.scope.get("root_path", "")
-
-
-def _done(request: Request, path: str, done: str, item: str = "") -> RedirectResponse:
-    """Back to ``path`` after a change, saying what was done (``?done=…&item=…``)."""
-    query = urllib.parse.urlencode({"done": done, **({"item": item} if item else {})})
-    return RedirectResponse(f"{_root(request)}/admin/{path}?{query}", 303)
 
 
 def _render(site, request: Request, template: str, principal, status: int = 200,
@@ -57,8 +49,7 @@ def _render(site, request: Request, template: str, principal, status: int = 200,
     return site.render(request, template, status, principal=principal,
                        section=template[6:-5],
                        sections=[s for s, p in SECTIONS if site.crm.auth.allowed(principal, p)],
-                       done=request.query_params.get("done", ""),
-                       item=request.query_params.get("item", ""), **values)
+                       **dict(zip(("done", "item"), site.done_notice(request))), **values)
 
 
 def _write(site, principal, command: str, work: Callable[[], Any],
@@ -132,7 +123,7 @@ def _switch(action: str):
                    lambda: switch(name), plugin_admin=True)
         except CRMError as exc:
             return _plugins_page(site, request, principal, error_status(exc), str(exc))
-        return _done(request, "plugins", f"{action}d", name)
+        return site.done_redirect(request, "/admin/plugins", f"{action}d", name)
 
     handler.__name__ = f"plugin_{action}"
     return handler
@@ -191,7 +182,8 @@ def plugin_configure(site, request: Request, principal, form) -> Response:
         except CRMError as exc:
             problems, status = schemaform.problems_of(exc), error_status(exc)
         else:
-            return _done(request, f"plugins/{urllib.parse.quote(name)}", "configured", name)
+            return site.done_redirect(request, f"/admin/plugins/{urllib.parse.quote(name)}",
+                                      "configured", name)
     return _config_page(site, request, principal, name, submitted, problems, status)
 
 
@@ -221,7 +213,7 @@ def staff_add(site, request: Request, principal, form) -> Response:
             entered["role"]))
     except CRMError as exc:
         return _staff_page(site, request, principal, error_status(exc), str(exc), entered)
-    return _done(request, "staff", "staff-added", member.handle)
+    return site.done_redirect(request, "/admin/staff", "staff-added", member.handle)
 
 
 @signed_in
@@ -233,7 +225,7 @@ def staff_role(site, request: Request, principal, form) -> Response:
                lambda: site.crm.staff.set_role(handle, (form or {}).get("role", "")))
     except CRMError as exc:
         return _staff_page(site, request, principal, error_status(exc), str(exc))
-    return _done(request, "staff", "role-changed", handle)
+    return site.done_redirect(request, "/admin/staff", "role-changed", handle)
 
 
 @signed_in
@@ -245,7 +237,7 @@ def staff_deactivate(site, request: Request, principal, form) -> Response:
                lambda: site.crm.staff.remove(handle))
     except CRMError as exc:
         return _staff_page(site, request, principal, error_status(exc), str(exc))
-    return _done(request, "staff", "deactivated", handle)
+    return site.done_redirect(request, "/admin/staff", "deactivated", handle)
 
 
 ROLE_FIELD = "role:"
@@ -301,7 +293,7 @@ def roles_save(site, request: Request, principal, form) -> Response:
     except CRMError as exc:
         return _roles_page(site, request, principal, error_status(exc),
                            schemaform.problems_of(exc), entered)
-    return _done(request, "roles", "roles-saved")
+    return site.done_redirect(request, "/admin/roles", "roles-saved")
 
 
 # -- tokens --------------------------------------------------------------------------------
@@ -349,7 +341,7 @@ def token_revoke(site, request: Request, principal, form) -> Response:
                lambda: site.crm.tokens.revoke(int(text)))
     except CRMError as exc:
         return _tokens_page(site, request, principal, error_status(exc), str(exc))
-    return _done(request, "tokens", "revoked", text)
+    return site.done_redirect(request, "/admin/tokens", "revoked", text)
 
 
 # -- webhooks ------------------------------------------------------------------------------
@@ -390,7 +382,7 @@ def webhook_add(site, request: Request, principal, form) -> Response:
     except CRMError as exc:
         return _webhooks_page(site, request, principal, error_status(exc), str(exc),
                               {**entered, "secret": ""})
-    return _done(request, "webhooks", "webhook-added", str(answer.body["id"]))
+    return site.done_redirect(request, "/admin/webhooks", "webhook-added", str(answer.body["id"]))
 
 
 @signed_in
@@ -402,7 +394,7 @@ def webhook_remove(site, request: Request, principal, form) -> Response:
                lambda: webhooks.remove_webhook(_webhook_call(site, principal, params)))
     except CRMError as exc:
         return _webhooks_page(site, request, principal, error_status(exc), str(exc))
-    return _done(request, "webhooks", "webhook-removed", params["webhook_id"])
+    return site.done_redirect(request, "/admin/webhooks", "webhook-removed", params["webhook_id"])
 
 
 # -- audit log -----------------------------------------------------------------------------

@@ -17,7 +17,7 @@ import urllib.parse
 from typing import Any, Callable
 
 from starlette.requests import Request
-from starlette.responses import RedirectResponse, Response
+from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from ..errors import ConflictError, NotFound, PermissionDenied, ValidationError
@@ -98,9 +98,7 @@ def show(site: Pages, request: Request, principal, status: int = 200,
     handoffs, handoffs_problem = _section(lambda: _handoffs(site, principal, team, now))
     names = customer_names(site, principal, {row["customer"] for rows in (tasks, cases, handoffs)
                                              for row in rows or ()})
-    done = None
-    if error is None and request.query_params.get("done"):
-        done = request.query_params.get("done")
+    done = site.done_notice(request)[0] if error is None else ""
     return site.render(
         request, "mywork.html", status, principal=principal, now=now, team=team, names=names,
         tasks=tasks, tasks_problem=tasks_problem, cases=cases, cases_problem=cases_problem,
@@ -124,8 +122,7 @@ def _change(site: Pages, request: Request, principal, path: str, body: Any, done
         return show(site, request, principal, 409, str(exc))
     except ValidationError as exc:
         return show(site, request, principal, 422, str(exc))
-    root = request.scope.get("root_path", "")
-    return RedirectResponse(f"{root}/my-work?{urllib.parse.urlencode({'done': done})}", 303)
+    return site.done_redirect(request, "/my-work", done)
 
 
 @signed_in

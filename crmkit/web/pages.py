@@ -113,6 +113,25 @@ class Pages:
     def session(self, request: Request) -> dict[str, Any] | None:
         return sessions.unsign(self.key(), request.cookies.get(sessions.COOKIE))
 
+    def done_redirect(self, request: Request, path: str, done: str, item: str = ""
+                      ) -> RedirectResponse:
+        """303 back to ``path`` (under the app's root) after a change, with a notice of what
+        was done (``?done=…&item=…``) signed for this session (``mark``)."""
+        mark = sessions.notice_mark(self.key(), self.session(request), done, item)
+        query = urllib.parse.urlencode({"done": done, **({"item": item} if item else {}),
+                                        "mark": mark})
+        return RedirectResponse(f"{request.scope.get('root_path', '')}{path}?{query}", 303)
+
+    def done_notice(self, request: Request) -> tuple[str, str]:
+        """The ``(done, item)`` notice :meth:`done_redirect` sent to this session; ``("", "")``
+        for none, or for a link made for another session or altered."""
+        params = request.query_params
+        done, item = params.get("done", ""), params.get("item", "")
+        if done and sessions.notice_ok(self.key(), self.session(request), params.get("mark"),
+                                       done, item):
+            return done, item
+        return "", ""
+
     def render(self, request: Request, name: str, status: int = 200,
                session: dict[str, Any] | None = None, principal=None, **values: Any
                ) -> HTMLResponse:

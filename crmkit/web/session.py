@@ -102,5 +102,20 @@ def csrf_ok(session: dict[str, Any] | None, sent: Any) -> bool:
             and hmac.compare_digest(sent.encode(), session["csrf"].encode()))
 
 
+def notice_mark(key: bytes, session: dict[str, Any] | None, *parts: str) -> str:
+    """A short HMAC binding a "done" notice (``parts``: what was done, to what) to this
+    session, so a link crafted elsewhere cannot make a page claim a change it did not make."""
+    csrf = session["csrf"] if session else ""
+    message = "\0".join([csrf, *parts]).encode()
+    return _b64(hmac.new(key, message, hashlib.sha256).digest()[:16])
+
+
+def notice_ok(key: bytes, session: dict[str, Any] | None, mark: Any, *parts: str) -> bool:
+    """True when ``mark`` is :func:`notice_mark` of ``parts`` for this session."""
+    return (session is not None and isinstance(mark, str)
+            and hmac.compare_digest(mark, notice_mark(key, session, *parts)))
+
+
 __all__ = ["COOKIE", "CSRF_FIELD", "KEY_SETTING", "MAX_AGE", "session_key", "sign", "unsign",
-           "new_session", "password_mark", "signed_in_handle", "csrf_ok"]
+           "new_session", "password_mark", "signed_in_handle", "csrf_ok", "notice_mark",
+           "notice_ok"]

@@ -120,8 +120,9 @@ def test_enabling_a_plugin_whose_requirement_is_off_shows_the_cli_s_refusal(crm,
     assert crm.plugins.kept_config("idic") is None  # nothing changed
     for name in ("analytical", "idic"):
         answer = admin.post(f"/admin/plugins/{name}/enable", data={"csrf_token": csrf(page)})
-        assert (answer.status_code, answer.headers["location"]) == (
-            303, f"/admin/plugins?done=enabled&item={name}")
+        assert answer.status_code == 303
+        assert re.fullmatch(rf"/admin/plugins\?done=enabled&item={name}&mark=[\w-]{{22}}",
+                            answer.headers["location"])
     assert {"analytical", "idic"} <= set(crm.enabled_plugins())
     page = admin.get("/admin/plugins")
     with pytest.raises(PluginError) as refusal:
@@ -141,6 +142,20 @@ def test_enabling_a_plugin_whose_requirement_is_off_shows_the_cli_s_refusal(crm,
         "boss", "idic", "web POST /admin/plugins/idic/disable")
 
 
+def test_a_done_notice_is_shown_only_for_the_change_this_session_made(crm, admin, other):
+    page = admin.get("/admin/plugins")
+    answer = admin.post("/admin/plugins/analytical/enable", data={"csrf_token": csrf(page)})
+    location = answer.headers["location"]
+    notice = "Plugin analytical was enabled."
+    assert notice in admin.get(location).text
+    crafted = location.replace("item=analytical", "item=backdoor")
+    assert "Plugin backdoor was enabled." not in admin.get(crafted).text
+    assert notice not in admin.get(location.split("&mark=")[0]).text  # no mark
+    intruder = member(crm, other, "ivy", "admin")  # another session: the link says nothing
+    shown = intruder.get(location)
+    assert shown.status_code == 200 and notice not in shown.text
+
+
 def test_the_generated_form_round_trips_and_a_valid_change_is_what_the_cli_shows(
         crm, admin, run_cli):
     before = crm.plugins.config("loyalty")
@@ -158,8 +173,9 @@ def test_the_generated_form_round_trips_and_a_valid_change_is_what_the_cli_shows
     fields |= {"config/lock_days": "14", "config/excluded_categories": "tax\n\nshipping\n",
                "config/expiry_mode": '"calendar"'}
     answer = admin.post("/admin/plugins/loyalty", data=fields)
-    assert (answer.status_code, answer.headers["location"]) == (
-        303, "/admin/plugins/loyalty?done=configured&item=loyalty")
+    assert answer.status_code == 303
+    assert re.fullmatch(r"/admin/plugins/loyalty\?done=configured&item=loyalty&mark=[\w-]{22}",
+                        answer.headers["location"])
     expected = before | {"lock_days": 14, "excluded_categories": ["tax", "shipping"],
                          "expiry_mode": "calendar"}
     assert crm.plugins.config("loyalty") == expected
