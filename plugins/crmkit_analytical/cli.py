@@ -784,11 +784,11 @@ def kpis(state, as_of, fmt) -> None:
     """
     with state.open() as crm:
         rows = _api(crm).kpis(resolve_as_of(crm, as_of))
-    output([{"name": k.name, "metric": k.metric, "period": k.period,
+    output([{"name": k.name, "metric": k.metric, "measure": k.measure, "period": k.period,
              "period_start": k.period_start.date().isoformat(), "value": k.value,
              "target": k.target, "direction": k.direction, "attainment": k.attainment,
              "status": k.status, "owner": k.owner, "deadline": k.deadline.date().isoformat(),
              "note": k.note}
             for k in rows],
-           ["name", "metric", "period", "period_start", "value", "target", "direction",
+           ["name", "metric", "measure", "period", "period_start", "value", "target", "direction",
             "attainment", "status", "owner", "deadline", "note"], fmt)
