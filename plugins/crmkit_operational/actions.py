@@ -10,96 +10,26 @@ Each action is a one-key object in a rule's ``do`` list:
 * ``{"queue_message": {"template": T, "channel": C}}`` — into ``operational_outbox``; channel
   defaults to the customer's preferred channel; refused without consent.
 * ``{"emit": {"type": "automation.NAME", "payload": {...}}}`` — a custom event.
+
+The configuration checks of these objects are in :mod:`.settings`.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any, Callable, Sequence
+from typing import Callable, Sequence
 
 from sqlalchemy import bindparam, select
 
-from crmkit.plugin import CRMError, ConfigError, customers
+from crmkit.plugin import CRMError, customers
 
-from .catalogue import AUTOMATION_PREFIX
-from .stages import DISQUALIFIED, LEAD_STAGES
 from .rows import insert_all
 from .tables import outbox
 
-NAMES = ("create_task", "assign", "set_stage", "add_tag", "remove_tag", "queue_message", "emit")
 DEFAULT_DUE_HOURS = 24
 
 
-def check(action: Any, pointer: str) -> None:
-    """Raise ConfigError (with ``pointer``) unless ``action`` is a well-formed action."""
-    if not isinstance(action, dict) or len(action) != 1:
-        raise ConfigError(f"{pointer}: an action is an object with exactly one key "
-                          f"(one of {', '.join(NAMES)})")
-    (name, args), = action.items()
-    where = f"{pointer}/{name}"
-    if name not in NAMES:
-        raise ConfigError(f"{pointer}: unknown action {name!r} (allowed: {', '.join(NAMES)})")
-    if name in ("add_tag", "remove_tag"):
-        _text(args, where, "a tag")
-    elif name == "set_stage":
-        allowed = LEAD_STAGES + (DISQUALIFIED,)
-        if args not in allowed:
-            raise ConfigError(f"{where}: {args!r} is not a lead stage (allowed: {', '.join(allowed)})")
-    elif name == "create_task":
-        _object(args, where, {"subject", "due_hours", "assignee", "team"}, {"subject"})
-        _text(args["subject"], f"{where}/subject", "the task subject")
-        if "due_hours" in args and (not isinstance(args["due_hours"], (int, float))
-                                    or isinstance(args["due_hours"], bool) or args["due_hours"] < 0):
-            raise ConfigError(f"{where}/due_hours: must be a number >= 0")
-        for key in ("assignee", "team"):
-            if args.get(key) is not None:
-                _text(args[key], f"{where}/{key}", "a staff handle" if key == "assignee" else "a team")
-    elif name == "assign":
-        _object(args, where, {"team"}, set())
-        if args.get("team") is not None:
-            _text(args["team"], f"{where}/team", "a team")
-    elif name == "queue_message":
-        _object(args, where, {"template", "channel"}, {"template"})
-        _text(args["template"], f"{where}/template", "a template name")
-        if args.get("channel") is not None:
-            _text(args["channel"], f"{where}/channel", "a channel")
-    elif name == "emit":
-        _object(args, where, {"type", "payload"}, {"type"})
-        if not isinstance(args["type"], str) or not args["type"].startswith(AUTOMATION_PREFIX) \
-                or len(args["type"]) <= len(AUTOMATION_PREFIX):
-            raise ConfigError(f"{where}/type: {args['type']!r} must be named "
-                              f"'{AUTOMATION_PREFIX}<name>'")
-        if not isinstance(args.get("payload", {}), dict):
-            raise ConfigError(f"{where}/payload: must be an object")
-
-
-def _text(value: Any, where: str, what: str) -> None:
-    if not isinstance(value, str) or not value.strip():
-        raise ConfigError(f"{where}: must be {what} (non-empty text)")
-
-
-def _object(value: Any, where: str, keys: set[str], required: set[str]) -> None:
-    if not isinstance(value, dict):
-        raise ConfigError(f"{where}: must be an object with keys {', '.join(sorted(keys))}")
-    unknown = sorted(set(value) - keys)
-    if unknown:
-        raise ConfigError(f"{where}/{unknown[0]}: unknown key (allowed: {', '.join(sorted(keys))})")
-    missing = sorted(required - set(value))
-    if missing:
-        raise ConfigError(f"{where}/{missing[0]}: required")
-
-
-def emitted_types(config: dict[str, Any]) -> set[str]:
-    """The custom ``automation.*`` event types the configured rules emit."""
-    found = set()
-    for rule in config["automation"]["rules"]:
-        for action in rule.get("do", []):
-            if isinstance(action, dict) and isinstance(action.get("emit"), dict):
-                found.add(action["emit"].get("type"))
-    return {t for t in found if isinstance(t, str)}
-
-
-def run(ctx, rule: dict[str, Any], fired: Sequence[tuple[int, int]]) -> dict[int, str]:
+def run(ctx, rule, fired: Sequence[tuple[int, int]]) -> dict[int, str]:
     """Run ``rule``'s actions for ``[(firing_id, customer_id)]``; return an outcome per firing.
 
     A runner returns its outcomes by customer id (a dict; a missing customer is ``ok``) or,
@@ -107,11 +37,11 @@ def run(ctx, rule: dict[str, Any], fired: Sequence[tuple[int, int]]) -> dict[int
     a customer can fire twice in one batch.
     """
     outcomes: dict[int, list[str]] = {fid: [] for fid, _ in fired}
-    for action in rule["do"]:
-        (name, args), = action.items()
+    for action in rule.actions:
+        name = action.name
         runner: Callable = RUNNERS[name]
         try:
-            results = runner(ctx, rule, args, [cid for _, cid in fired])
+            results = runner(ctx, rule, action.args, [cid for _, cid in fired])
         except CRMError as exc:
             results = {cid: f"failed: {exc}" for _, cid in fired}
         for n, (fid, cid) in enumerate(fired):
@@ -136,7 +66,7 @@ def _create_task(ctx, rule, args, ids) -> list[str]:
     due = ctx.now() + dt.timedelta(hours=args.get("due_hours", DEFAULT_DUE_HOURS))
     task_ids = create_tasks(ctx, [{"customer_id": cid, "subject": args["subject"],
                                    "assignee": assignee, "due_at": due, "kind": "automation",
-                                   "source": f"rule {rule['name']}"} for cid, assignee in zip(ids, who)])
+                                   "source": f"rule {rule.name}"} for cid, assignee in zip(ids, who)])
     return [f"task {tid} for {assignee or 'nobody'}" for tid, assignee in zip(task_ids, who)]
 
 
@@ -203,13 +133,13 @@ def _queue_message(ctx, rule, args, ids) -> dict[int, str]:
             ok, reason = allowed(cid, channel)
         params.append({"customer_id": cid, "channel": channel, "template": args["template"],
                        "status": "queued" if ok else "refused", "reason": reason,
-                       "rule": rule["name"], "created_at": now})
+                       "rule": rule.name, "created_at": now})
     ids_out = insert_all(ctx.conn, outbox, params)
     for oid, p in zip(ids_out, params):
         if p["status"] == "queued":
             ctx.emit("message.queued", p["customer_id"], {
                 "outbox_id": oid, "channel": p["channel"], "template": p["template"],
-                "rule": rule["name"]})
+                "rule": rule.name})
             result[p["customer_id"]] = f"queued on {p['channel']}"
         else:
             result[p["customer_id"]] = f"refused: {p['reason']}"
@@ -218,7 +148,7 @@ def _queue_message(ctx, rule, args, ids) -> dict[int, str]:
 
 def _emit(ctx, rule, args, ids) -> dict[int, str]:
     for cid in ids:
-        ctx.emit(args["type"], cid, dict(args.get("payload", {}), rule=rule["name"]))
+        ctx.emit(args["type"], cid, dict(args.get("payload", {}), rule=rule.name))
     return {}
 
 

@@ -18,6 +18,7 @@ from crmkit.plugin import PluginAPI, NotFound, Transaction, ValidationError, cus
 from . import (assignment, automation, cases, cycle, forecast, funnel, pipeline, reactions,
                rows, scoring, sources)
 from . import tasks as task_service
+from .settings import Settings
 from .tables import leads, outbox
 
 PLUGIN = "operational"
@@ -27,6 +28,7 @@ class OperationalAPI(PluginAPI):
     """Funnel, scoring, assignment, tasks, cases and automation of one CRM."""
 
     plugin = "operational"
+    settings_class = Settings
 
     # -- plumbing ------------------------------------------------------------------
 
@@ -159,8 +161,7 @@ class OperationalAPI(PluginAPI):
         ``owner``'s opportunities and contributions when ``owner`` is given."""
         moment = self._as_of(as_of)
         with self.crm.read() as conn:
-            config = self.crm.plugin_config(PLUGIN)
-            rows = pipeline.weighted_pipeline(conn, config, moment, by, owner)
+            rows = pipeline.weighted_pipeline(conn, self.settings.funnel.stages, moment, by, owner)
         answers = self.crm.hooks.call("crmkit_forecast_contributions", None, crm=self.crm,
                                       as_of=moment)
         contributed = [item for _, found in answers for item in found or ()
@@ -197,15 +198,14 @@ class OperationalAPI(PluginAPI):
         if months < 1:
             raise ValidationError(f"months: {months} must be at least 1")
         with self.crm.read() as conn:
-            return forecast.accuracy(conn, self.crm.plugin_config(PLUGIN), self._as_of(as_of),
+            return forecast.accuracy(conn, self.settings.funnel.stages, self._as_of(as_of),
                                      months)
 
     def stage_counts(self, as_of: dt.datetime | None = None) -> list[dict[str, Any]]:
         """The funnel at ``as_of``: per stage, the records at it now, the customers who
         reached it (or a later stage) and the conversion to the next stage, in percent."""
         with self.crm.read() as conn:
-            config = self.crm.plugin_config(PLUGIN)
-            return pipeline.stage_counts(conn, config, self._as_of(as_of))
+            return pipeline.stage_counts(conn, self.settings.funnel.stages, self._as_of(as_of))
 
     # -- tasks -------------------------------------------------------------------------------
 

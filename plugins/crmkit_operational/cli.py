@@ -489,11 +489,10 @@ def rules(ctx, fmt) -> None:
     if ctx.invoked_subcommand is not None:
         return
     with ctx.find_object(State).open() as crm:
-        config = crm.plugin_config(PLUGIN)
-        _api(crm)
-    rows = [{"name": r["name"], "on": r["on"], "if": r.get("if"), "wait_hours": r["wait_hours"],
-             "unless": r["unless"], "cooldown_hours": r["cooldown_hours"],
-             "do": [next(iter(a)) for a in r["do"]]} for r in config["automation"]["rules"]]
+        automation = _api(crm).settings.automation
+    rows = [{"name": r.name, "on": r.on, "if": r.condition, "wait_hours": r.wait_hours,
+             "unless": r.unless, "cooldown_hours": r.cooldown_hours,
+             "do": [a.name for a in r.actions]} for r in automation.rules]
     output(rows, ["name", "on", "if", "wait_hours", "unless", "cooldown_hours", "do"], fmt)
 
 

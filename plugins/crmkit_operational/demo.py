@@ -40,7 +40,7 @@ def run(crm, rng) -> list[str]:
     with crm.read() as conn:
         qualified = list(conn.execute(select(leads.c.customer_id, leads.c.owner)
                                       .where(leads.c.stage == "mql").order_by(leads.c.customer_id)))
-    stages = [s["name"] for s in config["funnel"]["opportunity_stages"]]
+    stages = api.settings.funnel.stages.opportunity
     for customer_id, owner in rng.sample(qualified, len(qualified) * 2 // 3):
         amount = Decimal(rng.randrange(50_000, 2_500_000)) / 100
         close = (now + dt.timedelta(days=rng.randrange(5, 150))).date()
