@@ -135,6 +135,8 @@ _LAZY: dict[str, tuple[str, str]] = {
     "sign_webhook": ("crmkit.webhooks", "sign"),
     # Outgoing messages and their channels (the crmkit_channels hook).
     "Outgoing": ("crmkit.messaging", "Outgoing"),
+    "ADDRESSED_BY": ("crmkit.messaging", "ADDRESSED_BY"),
+    "customer_address": ("crmkit.messaging", "customer_address"),
     "Channel": ("crmkit.messaging", "Channel"),
     "Sending": ("crmkit.messaging", "Sending"),
     "SendResult": ("crmkit.messaging", "SendResult"),
@@ -195,7 +197,8 @@ if TYPE_CHECKING:  # pragma: no cover
     from .config import validate as validate_config
     from .db import (PortableExpression, allocate_ids, days_between, json_array_contains,
                      month_number, where_given)
-    from .messaging import Channel, Outgoing, SendResult, Sending
+    from .messaging import (ADDRESSED_BY, Channel, Outgoing, SendResult, Sending,
+                            customer_address)
     from .line_items import (LineItem, amount_units, line_item_problems, line_total_units,
                              times_units)
     from .i18n import current_locale, gettext, ngettext, translating

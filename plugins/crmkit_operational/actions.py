@@ -7,8 +7,9 @@ Each action is a one-key object in a rule's ``do`` list:
 * ``{"assign": {"team": TEAM}}`` — (re)assign the lead: TEAM, or the territories when omitted.
 * ``{"set_stage": STAGE}`` — move the lead (the funnel's rules apply).
 * ``{"add_tag": TAG}`` / ``{"remove_tag": TAG}`` — through ``crm.customers`` (audited).
-* ``{"queue_message": {"template": T, "channel": C}}`` — into ``operational_outbox``; channel
-  defaults to the customer's preferred channel; refused without consent.
+* ``{"queue_message": {"body": B, "subject": S, "channel": C}}`` — into the core outbox
+  (``crm.messages``, sent by ``crmkit worker``); channel defaults to the customer's preferred
+  channel; refused without an address, consent, or when the customer prefers another.
 * ``{"emit": {"type": "automation.NAME", "payload": {...}}}`` — a custom event.
 
 The configuration checks of these objects are in :mod:`.settings`.
@@ -21,10 +22,7 @@ from typing import Callable, Sequence
 
 from sqlalchemy import bindparam, select
 
-from crmkit.plugin import CRMError, customers
-
-from .rows import insert_all
-from .tables import outbox
+from crmkit.plugin import CRMError, Outgoing, customer_address, customers
 
 DEFAULT_DUE_HOURS = 24
 
@@ -108,41 +106,40 @@ def _tags(add: bool):
     return run_tags
 
 
-def consent_checker(crm) -> Callable[[int, str], tuple[bool, str | None]]:
-    """``(customer_id, channel) -> (allowed, reason)`` from the core's consent service."""
-    def check(cid: int, channel: str) -> tuple[bool, str | None]:
-        if crm.customers.has_consent(cid, channel):
-            return True, None
-        return False, f"no consent for channel {channel!r}"
-    return check
-
-
-def _queue_message(ctx, rule, args, ids) -> dict[int, str]:
-    rows = ctx.conn.execute(select(customers.c.id, customers.c.preferred_channel)
-                            .where(customers.c.id.in_(bindparam("ids", expanding=True))),
-                            {"ids": list(ids)}).all()
-    preferred = dict(rows)
-    allowed = consent_checker(ctx.crm)
-    now = ctx.now()
-    params, result = [], {}
-    for cid in ids:
-        channel = args.get("channel") or preferred.get(cid)
+def _queue_message(ctx, rule, args, ids) -> list[str]:
+    """Queue the message in the core outbox (``crm.messages``) for each customer who can get it
+    on the channel (the rule's, else the customer's preferred one); else the first reason, in
+    the order campaigns skip recipients: no address, no consent, prefers another channel."""
+    c = customers.c
+    rows = ctx.conn.execute(select(c.id, c.external_id, c.email, c.phone, c.preferred_channel)
+                            .where(c.id.in_(bindparam("ids", expanding=True))),
+                            {"ids": list(ids)}).mappings().all()
+    by_id = {row["id"]: row for row in rows}
+    result, outgoing = [], []
+    for n, cid in enumerate(ids):
+        customer = by_id[cid]
+        preferred = customer["preferred_channel"]
+        channel = args.get("channel") or preferred
+        address = None if channel is None else customer_address(channel, customer)
         if channel is None:
-            ok, reason = False, "no channel (none given and no preferred channel)"
+            result.append("refused: no channel (none given and no preferred channel)")
+        elif address is None:
+            result.append(f"refused: no address for channel {channel!r}")
+        elif not ctx.crm.customers.has_consent(cid, channel):
+            result.append(f"refused: no consent for channel {channel!r}")
+        elif preferred is not None and preferred != channel:
+            result.append(f"refused: the customer prefers {preferred!r}")
         else:
-            ok, reason = allowed(cid, channel)
-        params.append({"customer_id": cid, "channel": channel, "template": args["template"],
-                       "status": "queued" if ok else "refused", "reason": reason,
-                       "rule": rule.name, "created_at": now})
-    ids_out = insert_all(ctx.conn, outbox, params)
-    for oid, p in zip(ids_out, params):
-        if p["status"] == "queued":
-            ctx.emit("message.queued", p["customer_id"], {
-                "outbox_id": oid, "channel": p["channel"], "template": p["template"],
-                "rule": rule.name})
-            result[p["customer_id"]] = f"queued on {p['channel']}"
-        else:
-            result[p["customer_id"]] = f"refused: {p['reason']}"
+            result.append("")
+            outgoing.append((n, Outgoing(
+                channel=channel, recipient=address, body=args["body"],
+                subject=args.get("subject"), customer=customer["external_id"],
+                source="operational", meta={"rule": rule.name})))
+    message_ids = ctx.crm.messages.enqueue([m for _, m in outgoing]) if outgoing else []
+    for (n, message), message_id in zip(outgoing, message_ids):
+        ctx.emit("message.queued", ids[n], {"message_id": message_id,
+                                            "channel": message.channel, "rule": rule.name})
+        result[n] = f"queued {message_id} on {message.channel}"
     return result
 
 

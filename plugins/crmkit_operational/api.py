@@ -19,7 +19,7 @@ from . import (assignment, automation, cases, cycle, forecast, funnel, pipeline,
                rows, scoring, sources)
 from . import tasks as task_service
 from .settings import Settings
-from .tables import leads, outbox
+from .tables import leads
 
 PLUGIN = "operational"
 
@@ -272,15 +272,6 @@ class OperationalAPI(PluginAPI):
         with self.crm.read() as conn:
             cid = self._id(conn, customer) if customer is not None else None
             return automation.firing_list(conn, rule, status, cid)
-
-    def outbox(self, status: str | None = None) -> list[dict[str, Any]]:
-        """Messages queued (or refused) by automation, newest first."""
-        query = (select(outbox, customers.c.external_id.label("customer"))
-                 .join(customers, customers.c.id == outbox.c.customer_id).order_by(outbox.c.id.desc()))
-        if status is not None:
-            query = query.where(outbox.c.status == status)
-        with self.crm.read() as conn:
-            return [dict(r) for r in conn.execute(query).mappings()]
 
     def sweep(self) -> dict[str, int]:
         """Run operational's time-based rules at the CRM clock's now (idempotent)."""

@@ -471,7 +471,7 @@ def case_respond(state, case) -> None:
     click.echo(f"case {case}: " + ("first response recorded" if first else "already responded"))
 
 
-# -- automation, assignment, outbox, sweep ---------------------------------------------------------
+# -- automation, assignment, sweep -----------------------------------------------------------------
 
 
 @group.group(invoke_without_command=True)
@@ -535,26 +535,6 @@ def assign(state, team, customer, subject) -> None:
     with state.open() as crm:
         who = _api(crm).assign_to_team(team, customer, subject)
     click.echo(who or "unassigned: nobody in the team can take it")
-
-
-@group.command()
-@click.option("--status", type=click.Choice(["queued", "refused"]), default=None,
-              help="Only queued or only refused messages.")
-@format_option
-@pass_state
-def outbox(state, status, fmt) -> None:
-    """Messages queued or refused by automation.
-
-    A message is refused for lack of consent.
-
-    \b
-    Example:
-      crmkit operational outbox --status refused
-    """
-    with state.open() as crm:
-        rows = _api(crm).outbox(status)
-    output(rows, ["id", "customer", "channel", "template", "status", "reason", "rule",
-                  "created_at"], fmt)
 
 
 @group.command()

@@ -23,7 +23,8 @@ DEMO_RULES = [
     {"name": "won-thank-you", "on": "stage.changed",
      "if": {"all": [{"field": "payload.entity", "op": "eq", "value": "opportunity"},
                     {"field": "payload.to", "op": "eq", "value": "won"}]},
-     "do": [{"queue_message": {"template": "thank-you-for-your-order"}},
+     "do": [{"queue_message": {"subject": "Thank you for your order",
+                                "body": "Thank you for your order: we are on it."}},
             {"add_tag": "won-deal"}]},
 ]
 PRODUCTS = ["Annual plan", "Team licence", "Onboarding package", "Support upgrade", "Hardware bundle"]

@@ -358,10 +358,13 @@ def check_action(action: Any, pointer: str) -> None:
         if args.get("team") is not None:
             _text(args["team"], f"{where}/team", "a team")
     elif name == "queue_message":
-        _object(args, where, {"template", "channel"}, {"template"})
-        _text(args["template"], f"{where}/template", "a template name")
-        if args.get("channel") is not None:
-            _text(args["channel"], f"{where}/channel", "a channel")
+        _object(args, where, {"subject", "body", "channel"}, {"body"})
+        _text(args["body"], f"{where}/body", "the message text")
+        for key, what in (("subject", "the subject (one line)"), ("channel", "a channel")):
+            if args.get(key) is not None:
+                _text(args[key], f"{where}/{key}", what)
+                if "\n" in args[key] or "\r" in args[key]:
+                    raise ConfigError(f"{where}/{key}: must be {what} (no line break)")
     elif name == "emit":
         _object(args, where, {"type", "payload"}, {"type"})
         if not isinstance(args["type"], str) or not args["type"].startswith(AUTOMATION_PREFIX) \
