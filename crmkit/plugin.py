@@ -67,6 +67,7 @@ _LAZY: dict[str, tuple[str, str]] = {
     "money_units": ("crmkit.types", "money_units"),
     "money_from_units": ("crmkit.types", "money_from_units"),
     "to_money": ("crmkit.types", "to_money"),
+    "condition_money": ("crmkit.types", "condition_money"),
     "to_currency": ("crmkit.types", "to_currency"),
     "parse_json": ("crmkit.types", "parse_json"),
     "json_problem": ("crmkit.types", "json_problem"),
@@ -218,7 +219,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from .types import (MAX_JSON_DEPTH, MONEY_LIMIT, MONEY_SCALE, BigIdType, JSONType, Money,
                         UTCDateTime,
                         json_pointer, json_problem, money_from_units, money_units, parse_json,
-                        to_currency, to_money)
+                        to_currency, to_money, condition_money)
     from .web.cards import Card
     from .web.panels import Panel
     from .web.endpoints import Call, Endpoint, Reply

@@ -108,7 +108,8 @@ def on_events(ctx, delivered: Sequence[Any]) -> None:
             continue
         facts = dict(data[event.customer_id], payload=_payload_for_conditions(event.payload))
         for rule in by_type[event.type]:
-            if rule.condition is not None and not evaluate_condition(rule.condition, facts):
+            if rule.condition is not None and not evaluate_condition(rule.exact_condition,
+                                                                     facts):
                 continue
             triggers.append(Trigger(rule, "event", event.id, event.customer_id, event.depth,
                                     event.occurred_at))
@@ -139,7 +140,8 @@ def on_interactions(ctx, batch) -> None:
                   "due_at": now + dt.timedelta(hours=rule.wait_hours),
                   "actions": [a.name for a in rule.actions], "outcome": outcome}
         fields = FieldSQL()
-        condition = fields.compile(rule.condition) if rule.condition is not None else true()
+        condition = (fields.compile(rule.exact_condition) if rule.condition is not None
+                     else true())
         source = i
         if "customer" in fields.reads:
             source = source.join(customers, customers.c.id == i.c.customer_id)

@@ -9,7 +9,7 @@ from typing import Any
 
 import attrs
 
-from crmkit.plugin import ConfigError, check_condition, typed_settings
+from crmkit.plugin import ConfigError, check_condition, condition_money, typed_settings
 
 from .business_hours import BusinessCalendar, Calendar
 from .catalogue import AUTOMATION_PREFIX, EVENT_TYPES, fields_for
@@ -17,6 +17,8 @@ from .sqlfields import FieldSQL
 from .stages import DISQUALIFIED, LEAD_STAGES, LOST, WON, Stages
 
 DEFAULT_STRATEGY = "round_robin"
+MONEY_FIELDS = ("payload.amount",)
+"""Condition fields holding money (an interaction's or an opportunity's amount)."""
 ACTION_NAMES = ("create_task", "assign", "set_stage", "add_tag", "remove_tag", "queue_message",
                 "emit")
 
@@ -155,10 +157,17 @@ class Rule:
     name: str
     on: str
     condition: dict[str, Any] | None
+    """The condition as configured."""
     wait_hours: float
     unless: str | None
     cooldown_hours: float
     actions: tuple[Action, ...]
+    exact_condition: dict[str, Any] | None = attrs.field(init=False)
+    """The condition that runs: its amounts as exact Decimals (:func:`exact_amounts`)."""
+
+    @exact_condition.default
+    def _exact(self) -> dict[str, Any] | None:
+        return exact_amounts(self.condition)
 
 
 @attrs.frozen
@@ -229,6 +238,23 @@ class Settings:
                      r["cooldown_hours"], tuple(Action.of(a) for a in r["do"]))
                 for r in config["automation"]["rules"])),
         )
+
+
+def exact_amounts(condition: dict[str, Any] | None) -> dict[str, Any] | None:
+    """``condition`` with the values compared with :data:`MONEY_FIELDS` as exact Decimals
+    (:func:`condition_money`), so a rule compares amounts as money in Python and SQL alike."""
+    if condition is None:
+        return None
+    if "all" in condition or "any" in condition:
+        key = "all" if "all" in condition else "any"
+        return {key: [exact_amounts(part) for part in condition[key]]}
+    if "not" in condition:
+        return {"not": exact_amounts(condition["not"])}
+    value = condition.get("value")
+    if condition["field"] not in MONEY_FIELDS or value is None or condition["op"] == "exists":
+        return condition
+    return dict(condition, value=[condition_money(v) for v in value] if isinstance(value, list)
+                else condition_money(value))
 
 
 def settings_of(ctx) -> Settings:
@@ -322,7 +348,8 @@ def _automation(crm, config) -> None:
                 raise ConfigError(f"{where}/{key}: unknown event type {event_type!r}{hint} "
                                   f"(known: {', '.join(sorted(known))})")
         if "if" in rule:
-            check_condition(rule["if"], fields_for(rule["on"]), f"{where}/if")
+            check_condition(rule["if"], fields_for(rule["on"]), f"{where}/if",
+                            money_fields=MONEY_FIELDS)
             if rule["on"] == "interaction.recorded":
                 _sql_check(rule["if"], f"{where}/if", with_payload=True)
         for j, action in enumerate(rule["do"]):

@@ -296,3 +296,31 @@ def test_each_firing_names_the_task_its_own_action_created(crm, clock, operation
     outcomes = sorted(f["outcome"] for f in api.firings(rule="call-back"))
     assert outcomes == [f"create_task: task {tid} for ana" for tid in created]
 
+
+def test_an_amount_with_more_places_than_money_keeps_is_a_config_error(crm, clock, operational):
+    rule = {"name": "big", "on": "interaction.recorded",
+            "if": {"field": "payload.amount", "op": "gt", "value": 99.99999},
+            "do": [{"add_tag": "big"}]}
+    with pytest.raises(ConfigError, match=r"^/automation/rules/0/if/value: 99\.99999 has more "
+                                          r"than 4 decimal places"):
+        operational(rules(rule))
+    assert "operational" not in crm.enabled_plugins()
+    api = operational(rules(dict(rule, **{"if": dict(rule["if"], value=99.9999)})))
+    crm.customers.add_many([{"external_id": "C1"}, {"external_id": "C2"}])
+    crm.interactions.record_many([{"customer": "C1", "occurred_at": clock.now(), "amount": "100"},
+                                  {"customer": "C2", "occurred_at": clock.now(),
+                                   "amount": "99.9999"}])
+    assert fired(api) == [("C1", "fired")]
+
+
+def test_an_event_amount_compares_as_the_money_the_rule_wrote(crm, operational):
+    """stage.changed is matched in Python: 0.1 in the rule is the amount 0.1, as in SQL."""
+    api = operational(rules({"name": "tiny", "on": "stage.changed",
+                             "if": {"all": [{"field": "payload.to", "op": "eq", "value": "won"},
+                                            {"field": "payload.amount", "op": "eq",
+                                             "value": 0.1}]},
+                             "do": [{"add_tag": "tiny-win"}]}))
+    crm.customers.add("C1")
+    opportunity = api.create_opportunity("C1", "Sample", "0.10", "GBP")
+    api.move_opportunity(opportunity, "won")
+    assert fired(api) == [("C1", "fired")] and crm.customers.get("C1").tags == ("tiny-win",)
