@@ -23,7 +23,7 @@ import copy
 from typing import Any, Callable, Iterable
 
 from .errors import ConfigError
-from .types import json_problem
+from .types import condition_money, json_problem
 
 OPS = ("eq", "ne", "lt", "le", "gt", "ge", "in", "contains", "exists")
 
@@ -60,19 +60,22 @@ def with_condition_schema(schema: dict[str, Any]) -> dict[str, Any]:
     return result
 
 
-def check(condition: Any, fields: Callable[[str], bool] | Iterable[str], pointer: str) -> None:
+def check(condition: Any, fields: Callable[[str], bool] | Iterable[str], pointer: str,
+          money_fields: Iterable[str] = ()) -> None:
     """Raise ConfigError (naming the JSON pointer) unless ``condition`` is well formed.
 
     ``fields`` says which field paths exist: a set of names (a name ending in
     ``.*`` allows any sub-path) or a predicate.  A condition nested deeper than
     :data:`crmkit.types.MAX_JSON_DEPTH` JSON levels, or holding NaN or an
-    infinite number, is refused.
+    infinite number, is refused.  The values compared with ``money_fields``
+    must be amounts by :func:`crmkit.types.condition_money` (at most 4 decimal
+    places: money is never rounded to match).
     """
     problem = json_problem(condition)
     if problem:
         raise ConfigError(pointer + problem)
     allowed = fields if callable(fields) else _field_predicate(set(fields))
-    _check(condition, allowed, pointer)
+    _check(condition, allowed, pointer, frozenset(money_fields))
 
 
 def _field_predicate(names: set[str]) -> Callable[[str], bool]:
@@ -84,7 +87,8 @@ def _field_predicate(names: set[str]) -> Callable[[str], bool]:
     return known
 
 
-def _check(condition: Any, known: Callable[[str], bool], pointer: str) -> None:
+def _check(condition: Any, known: Callable[[str], bool], pointer: str,
+           money: frozenset[str]) -> None:
     if not isinstance(condition, dict) or len(condition) == 0:
         raise ConfigError(f"{pointer}: a condition must be an object with field/op, all, any or not")
     if "all" in condition or "any" in condition:
@@ -93,10 +97,10 @@ def _check(condition: Any, known: Callable[[str], bool], pointer: str) -> None:
         if not isinstance(parts, list):
             raise ConfigError(f"{pointer}/{key}: must be a list of conditions")
         for i, part in enumerate(parts):
-            _check(part, known, f"{pointer}/{key}/{i}")
+            _check(part, known, f"{pointer}/{key}/{i}", money)
         return
     if "not" in condition:
-        _check(condition["not"], known, f"{pointer}/not")
+        _check(condition["not"], known, f"{pointer}/not", money)
         return
     field, op = condition.get("field"), condition.get("op")
     if not isinstance(field, str) or not field:
@@ -120,6 +124,10 @@ def _check(condition: Any, known: Callable[[str], bool], pointer: str) -> None:
         raise ConfigError(f"{pointer}/value: null can only be compared with eq or ne")
     elif isinstance(value, bool) and op in ("lt", "le", "gt", "ge", "contains"):
         raise ConfigError(f"{pointer}/value: op {op!r} needs a text or number, not a boolean")
+    if field in money and value is not None:
+        for where, amount in ([(f"{pointer}/value/{i}", v) for i, v in enumerate(value)]
+                              if op == "in" else [(f"{pointer}/value", value)]):
+            condition_money(amount, where)
 
 
 def _is_scalar(value: Any) -> bool:

@@ -72,6 +72,9 @@ MESSAGE_ID = re.compile(r"<[^<>@\s]{1,100}@[^<>@\s]{1,77}>")
 """An RFC 5322 Message-ID as crmkit stores it: at most 180 characters, so the consent source
 ``unsubscribe link <Message-ID>`` fits."""
 MAX_RECIPIENT = 2000
+ADDRESSED_BY = {"email": "email", "sms": "phone"}
+"""The customer column holding the address of a channel; other channels address the customer
+by external id (a webhook receiver looks the customer up)."""
 MAX_ERROR_LENGTH = 500
 DEFAULT_LIST_LIMIT = 100
 
@@ -165,6 +168,15 @@ class Message:
     sent_at: dt.datetime | None
     error: str | None
     created_at: dt.datetime
+
+
+def customer_address(channel: str, customer: Mapping[str, Any]) -> str | None:
+    """The recipient of a message on ``channel`` to ``customer`` (a mapping with the customer
+    columns): its column of :data:`ADDRESSED_BY` (email, phone), else its ``external_id``;
+    None when that is empty (the customer cannot be reached there)."""
+    column = ADDRESSED_BY.get(channel)
+    address = customer[column] if column is not None else customer["external_id"]
+    return address or None
 
 
 # -- the service -----------------------------------------------------------------------------
@@ -656,5 +668,5 @@ __all__ = [
     "Outgoing", "Sending", "SendResult", "Channel", "Message", "MessageService",
     "collect_channels", "send_due", "erase_messages", "STATUSES", "OUTCOMES", "EVENT_TYPES",
     "QUEUED", "SENT", "FAILED", "BOUNCED", "CANCELLED", "CLICKED", "OPENED", "UNSUBSCRIBED",
-    "TRACKING_KEY_SETTING", "MESSAGE_ID",
+    "TRACKING_KEY_SETTING", "MESSAGE_ID", "ADDRESSED_BY", "customer_address",
 ]

@@ -68,6 +68,7 @@ _LAZY: dict[str, tuple[str, str]] = {
     "money_units": ("crmkit.types", "money_units"),
     "money_from_units": ("crmkit.types", "money_from_units"),
     "to_money": ("crmkit.types", "to_money"),
+    "condition_money": ("crmkit.types", "condition_money"),
     "to_currency": ("crmkit.types", "to_currency"),
     "parse_json": ("crmkit.types", "parse_json"),
     "json_problem": ("crmkit.types", "json_problem"),
@@ -136,6 +137,8 @@ _LAZY: dict[str, tuple[str, str]] = {
     "sign_webhook": ("crmkit.webhooks", "sign"),
     # Outgoing messages and their channels (the crmkit_channels hook).
     "Outgoing": ("crmkit.messaging", "Outgoing"),
+    "ADDRESSED_BY": ("crmkit.messaging", "ADDRESSED_BY"),
+    "customer_address": ("crmkit.messaging", "customer_address"),
     "Channel": ("crmkit.messaging", "Channel"),
     "Sending": ("crmkit.messaging", "Sending"),
     "SendResult": ("crmkit.messaging", "SendResult"),
@@ -204,7 +207,8 @@ if TYPE_CHECKING:  # pragma: no cover
     from .config import validate as validate_config
     from .db import (PortableExpression, allocate_ids, days_between, json_array_contains,
                      month_number, where_given)
-    from .messaging import Channel, Outgoing, SendResult, Sending
+    from .messaging import (ADDRESSED_BY, Channel, Outgoing, SendResult, Sending,
+                            customer_address)
     from .line_items import (LineItem, amount_units, line_item_problems, line_total_units,
                              times_units)
     from .i18n import current_locale, gettext, ngettext, translating
@@ -226,7 +230,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from .types import (MAX_JSON_DEPTH, MONEY_LIMIT, MONEY_SCALE, BigIdType, JSONType, Money,
                         UTCDateTime,
                         json_pointer, json_problem, money_from_units, money_units, parse_json,
-                        to_currency, to_money)
+                        to_currency, to_money, condition_money)
     from .web.cards import Card
     from .web.panels import Panel
     from .web.endpoints import Call, Endpoint, Reply

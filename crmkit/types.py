@@ -145,6 +145,25 @@ def to_phone(value: str, region: str | None, field: str = "phone") -> str:
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 
+def condition_money(value: object, field: str = "value") -> Decimal:
+    """A money amount compared in a condition, as the exact Decimal it reads as: the one rule
+    for every condition on a money field (an amount, a monetary value, a CLV).
+
+    A JSON number is taken as written (``0.1`` is ``0.1``, not the binary float); it, an int,
+    a Decimal or decimal text must then pass :func:`to_money`: at most 4 decimal places (what
+    money keeps), ``|amount| < 10^14``.  Never rounded or truncated: anything else is one
+    :class:`~crmkit.errors.ConfigError` starting with ``field``.
+    """
+    from .errors import ConfigError, ValidationError
+
+    if isinstance(value, float) and math.isfinite(value):
+        value = Decimal(repr(value))
+    try:
+        return to_money(value, field)
+    except ValidationError as exc:
+        raise ConfigError(str(exc)) from None
+
+
 def money_units(value: Decimal) -> int:
     """Convert an exact Decimal amount to stored units."""
     return int(value * MONEY_SCALE)
@@ -364,7 +383,7 @@ def sqlite_timestamp(value: dt.datetime) -> str:
 
 
 __all__ = [
-    "MONEY_SCALE", "MONEY_LIMIT", "JSONType", "BigIdType", "to_money", "money_units",
+    "MONEY_SCALE", "MONEY_LIMIT", "JSONType", "BigIdType", "to_money", "condition_money", "money_units",
     "money_from_units", "Money", "UTCDateTime",
     "UNSTORABLE_TEXT", "unstorable_text", "MAX_JSON_DEPTH", "json_problem", "json_pointer",
     "parse_json", "sqlite_timestamp", "AMOUNT_SYNTAX", "ISO_4217", "to_currency", "to_phone",

@@ -122,3 +122,30 @@ def test_unknown_customer_field_is_a_config_error():
         customer_condition({"field": 'attributes.a"b', "op": "eq", "value": 1})
     with pytest.raises(ConfigError, match="tags support only"):
         customer_condition({"field": "tags", "op": "gt", "value": 1})
+
+
+@pytest.mark.parametrize("value, exact", [
+    (0.1, "0.1"), (19.99, "19.99"), (5, "5"), ("12.5000", "12.5000"), (1e-4, "0.0001"),
+])
+def test_a_condition_amount_is_the_exact_decimal_it_reads_as(value, exact):
+    from decimal import Decimal
+
+    from crmkit.types import condition_money
+
+    assert condition_money(value) == Decimal(exact)
+
+
+@pytest.mark.parametrize("condition, message", [
+    ({"field": "amount", "op": "ge", "value": 10.00005},
+     "/if/value: 10.00005 has more than 4 decimal places"),
+    ({"any": [{"field": "kind", "op": "eq", "value": "x"},
+              {"field": "amount", "op": "in", "value": [1, "2.123456"]}]},
+     "/if/any/1/value/1: 2.123456 has more than 4 decimal places"),
+    ({"field": "amount", "op": "lt", "value": "ten"},
+     "/if/value: 'ten' is not a number"),
+])
+def test_money_fields_refuse_what_money_cannot_hold_instead_of_rounding(condition, message):
+    with pytest.raises(ConfigError) as caught:
+        conditions.check(condition, {"amount", "kind"}, "/if", money_fields=("amount",))
+    assert str(caught.value).startswith(message)
+    conditions.check(condition, {"amount", "kind"}, "/if")  # other numbers are not money

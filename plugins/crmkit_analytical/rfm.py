@@ -34,6 +34,7 @@ from .results import RFMScore
 from .sql import day_number, day_of, money_value
 
 FIELDS = ("r", "f", "m", "recency_days", "frequency", "monetary")
+MONEY_FIELDS = ("monetary",)
 """Fields a segment rule may test."""
 
 

@@ -38,6 +38,8 @@ from .tables import clv_predictions, clv_runs, segments as S
 COMPUTED = ("lifecycle", "rfm.segment", "rfm.r", "rfm.f", "rfm.m", "rfm.recency_days",
             "rfm.frequency", "rfm.monetary", "clv", "p_alive", "current_value", "purchases")
 FIELDS = (*CUSTOMER_FIELDS, *COMPUTED)
+MONEY_FIELDS = ("rfm.monetary", "clv", "current_value")
+"""The fields holding money amounts (compared by the core's condition_money rule)."""
 NAME_MAX = 100
 
 
@@ -105,7 +107,7 @@ def check(name: str, condition: Any) -> None:
     if not isinstance(name, str) or not name.strip() or len(name) > NAME_MAX:
         raise ValidationError(f"segment name: {name!r} must be 1..{NAME_MAX} characters of text")
     try:
-        check_condition(condition, FIELDS, "/condition")
+        check_condition(condition, FIELDS, "/condition", money_fields=MONEY_FIELDS)
     except ConfigError as exc:
         raise ValidationError(f"segment {name!r}: {exc}") from None
 

@@ -23,7 +23,8 @@ def check_config(crm, config: dict[str, Any]) -> None:
     for i, segment in enumerate(config["rfm"]["segments"]):
         if names.index(segment["name"]) != i:
             raise ConfigError(f"/rfm/segments/{i}/name: {segment['name']!r} is used twice")
-        check_condition(segment["if"], rfm.FIELDS, f"/rfm/segments/{i}/if")
+        check_condition(segment["if"], rfm.FIELDS, f"/rfm/segments/{i}/if",
+                        money_fields=rfm.MONEY_FIELDS)
     rungs = [r["rung"] for r in config["ladder"]]
     for i, rung in enumerate(config["ladder"]):
         if rung["rung"] == "prospect" or rungs.index(rung["rung"]) != i:

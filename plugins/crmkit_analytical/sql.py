@@ -15,7 +15,7 @@ from sqlalchemy import BigInteger, Float, Integer, String, bindparam, type_coerc
 from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.types import NullType, TypeDecorator
 
-from crmkit.plugin import MONEY_SCALE, PortableExpression
+from crmkit.plugin import MONEY_SCALE, PortableExpression, condition_money, money_units
 from crmkit.plugin import month_number  # noqa: F401  (the analytics modules import it from here)
 
 EPOCH = dt.date(1970, 1, 1)
@@ -112,7 +112,9 @@ def json_text(column, key: str) -> ColumnElement:
 
 
 class MoneyValue(TypeDecorator):
-    """Integer money units compared with numbers from conditions (floats read as written: 0.1 is 0.1)."""
+    """Integer money units compared with amounts from conditions, converted by the core's one
+    rule (:func:`crmkit.plugin.condition_money`: 0.1 is 0.1; more than 4 decimal places is
+    refused, never rounded; the conditions are checked with it before they run)."""
 
     impl = BigInteger
     cache_ok = True
@@ -122,9 +124,7 @@ class MoneyValue(TypeDecorator):
             return None
         if isinstance(value, (list, tuple)):
             return [self.process_bind_param(v, dialect) for v in value]
-        if isinstance(value, bool) or not isinstance(value, (int, float, Decimal, str)):
-            raise TypeError(f"{value!r} is not an amount")
-        return int((Decimal(str(value)) * MONEY_SCALE).to_integral_value())
+        return money_units(condition_money(value))
 
 
 def money_value(units_expr) -> ColumnElement:

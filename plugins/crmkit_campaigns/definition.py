@@ -31,9 +31,6 @@ MAX_VARIANTS = 10
 SHARE_TOLERANCE = 1e-9
 SEED_RANGE = 2_147_483_647
 """Seeds are drawn in [0, 2^31 - 1): the modulus of the holdout and variant draws."""
-ADDRESSED_BY = {"email": "email", "sms": "phone"}
-"""The customer column holding the address of a channel; other channels address the customer
-by external id (a webhook receiver looks the customer up)."""
 
 
 @attrs.frozen

@@ -29,11 +29,11 @@ from sqlalchemy import (BigInteger, Boolean, String, and_, case, cast, func, lit
                         or_, select, true, union_all, update)
 from sqlalchemy.dialects import postgresql, sqlite
 
-from crmkit.plugin import ValidationError, consents, customer_condition, customers, messages
+from crmkit.plugin import (ADDRESSED_BY, ValidationError, consents, customer_condition,
+                           customers, messages)
 
 from . import templates
-from .definition import (ADDRESSED_BY, SEED_RANGE, campaign_row, campaign_variants,
-                         recipient_counts)
+from .definition import SEED_RANGE, campaign_row, campaign_variants, recipient_counts
 from .tables import campaigns, recipients
 
 HOLDOUT_SALT = 1

@@ -30,11 +30,12 @@ import attrs
 from jinja2 import TemplateError
 from sqlalchemy import and_, bindparam, exists, or_, select, update
 
-from crmkit.plugin import UTC, CRMError, Job, Outgoing, consents, customers, is_timezone
+from crmkit.plugin import (UTC, CRMError, Job, Outgoing, consents, customer_address, customers,
+                           is_timezone)
 
 from . import templates
 from .coupons import issue_for
-from .definition import ADDRESSED_BY, attribute_names, campaign_variants
+from .definition import attribute_names, campaign_variants
 from .planning import due_scheduled, run
 from .tables import campaigns, recipients
 from .templates import URL
@@ -260,7 +261,7 @@ def _message(crm, row: dict[str, Any], chosen: dict, attributes: list[str], doma
         return crm.messages.click_url(message_id, url)
 
     channel = row["channel"]
-    address = row[ADDRESSED_BY[channel]] if channel in ADDRESSED_BY else row["external_id"]
+    address = customer_address(channel, row)
     meta = {"campaign": row["campaign"], "variant": row["variant"]}
     if channel == "email":
         text, markup = email_parts(body, templates.is_html(template), link,

@@ -7,99 +7,27 @@ Each action is a one-key object in a rule's ``do`` list:
 * ``{"assign": {"team": TEAM}}`` — (re)assign the lead: TEAM, or the territories when omitted.
 * ``{"set_stage": STAGE}`` — move the lead (the funnel's rules apply).
 * ``{"add_tag": TAG}`` / ``{"remove_tag": TAG}`` — through ``crm.customers`` (audited).
-* ``{"queue_message": {"template": T, "channel": C}}`` — into ``operational_outbox``; channel
-  defaults to the customer's preferred channel; refused without consent.
+* ``{"queue_message": {"body": B, "subject": S, "channel": C}}`` — into the core outbox
+  (``crm.messages``, sent by ``crmkit worker``); channel defaults to the customer's preferred
+  channel; refused without an address, consent, or when the customer prefers another.
 * ``{"emit": {"type": "automation.NAME", "payload": {...}}}`` — a custom event.
+
+The configuration checks of these objects are in :mod:`.settings`.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any, Callable, Sequence
+from typing import Callable, Sequence
 
 from sqlalchemy import bindparam, select
 
-from crmkit.plugin import CRMError, ConfigError, customers
+from crmkit.plugin import CRMError, Outgoing, customer_address, customers
 
-from .catalogue import AUTOMATION_PREFIX
-from .stages import DISQUALIFIED, LEAD_STAGES
-from .rows import insert_all
-from .tables import outbox
-
-NAMES = ("create_task", "assign", "set_stage", "add_tag", "remove_tag", "queue_message", "emit")
 DEFAULT_DUE_HOURS = 24
 
 
-def check(action: Any, pointer: str) -> None:
-    """Raise ConfigError (with ``pointer``) unless ``action`` is a well-formed action."""
-    if not isinstance(action, dict) or len(action) != 1:
-        raise ConfigError(f"{pointer}: an action is an object with exactly one key "
-                          f"(one of {', '.join(NAMES)})")
-    (name, args), = action.items()
-    where = f"{pointer}/{name}"
-    if name not in NAMES:
-        raise ConfigError(f"{pointer}: unknown action {name!r} (allowed: {', '.join(NAMES)})")
-    if name in ("add_tag", "remove_tag"):
-        _text(args, where, "a tag")
-    elif name == "set_stage":
-        allowed = LEAD_STAGES + (DISQUALIFIED,)
-        if args not in allowed:
-            raise ConfigError(f"{where}: {args!r} is not a lead stage (allowed: {', '.join(allowed)})")
-    elif name == "create_task":
-        _object(args, where, {"subject", "due_hours", "assignee", "team"}, {"subject"})
-        _text(args["subject"], f"{where}/subject", "the task subject")
-        if "due_hours" in args and (not isinstance(args["due_hours"], (int, float))
-                                    or isinstance(args["due_hours"], bool) or args["due_hours"] < 0):
-            raise ConfigError(f"{where}/due_hours: must be a number >= 0")
-        for key in ("assignee", "team"):
-            if args.get(key) is not None:
-                _text(args[key], f"{where}/{key}", "a staff handle" if key == "assignee" else "a team")
-    elif name == "assign":
-        _object(args, where, {"team"}, set())
-        if args.get("team") is not None:
-            _text(args["team"], f"{where}/team", "a team")
-    elif name == "queue_message":
-        _object(args, where, {"template", "channel"}, {"template"})
-        _text(args["template"], f"{where}/template", "a template name")
-        if args.get("channel") is not None:
-            _text(args["channel"], f"{where}/channel", "a channel")
-    elif name == "emit":
-        _object(args, where, {"type", "payload"}, {"type"})
-        if not isinstance(args["type"], str) or not args["type"].startswith(AUTOMATION_PREFIX) \
-                or len(args["type"]) <= len(AUTOMATION_PREFIX):
-            raise ConfigError(f"{where}/type: {args['type']!r} must be named "
-                              f"'{AUTOMATION_PREFIX}<name>'")
-        if not isinstance(args.get("payload", {}), dict):
-            raise ConfigError(f"{where}/payload: must be an object")
-
-
-def _text(value: Any, where: str, what: str) -> None:
-    if not isinstance(value, str) or not value.strip():
-        raise ConfigError(f"{where}: must be {what} (non-empty text)")
-
-
-def _object(value: Any, where: str, keys: set[str], required: set[str]) -> None:
-    if not isinstance(value, dict):
-        raise ConfigError(f"{where}: must be an object with keys {', '.join(sorted(keys))}")
-    unknown = sorted(set(value) - keys)
-    if unknown:
-        raise ConfigError(f"{where}/{unknown[0]}: unknown key (allowed: {', '.join(sorted(keys))})")
-    missing = sorted(required - set(value))
-    if missing:
-        raise ConfigError(f"{where}/{missing[0]}: required")
-
-
-def emitted_types(config: dict[str, Any]) -> set[str]:
-    """The custom ``automation.*`` event types the configured rules emit."""
-    found = set()
-    for rule in config["automation"]["rules"]:
-        for action in rule.get("do", []):
-            if isinstance(action, dict) and isinstance(action.get("emit"), dict):
-                found.add(action["emit"].get("type"))
-    return {t for t in found if isinstance(t, str)}
-
-
-def run(ctx, rule: dict[str, Any], fired: Sequence[tuple[int, int]]) -> dict[int, str]:
+def run(ctx, rule, fired: Sequence[tuple[int, int]]) -> dict[int, str]:
     """Run ``rule``'s actions for ``[(firing_id, customer_id)]``; return an outcome per firing.
 
     A runner returns its outcomes by customer id (a dict; a missing customer is ``ok``) or,
@@ -107,11 +35,11 @@ def run(ctx, rule: dict[str, Any], fired: Sequence[tuple[int, int]]) -> dict[int
     a customer can fire twice in one batch.
     """
     outcomes: dict[int, list[str]] = {fid: [] for fid, _ in fired}
-    for action in rule["do"]:
-        (name, args), = action.items()
+    for action in rule.actions:
+        name = action.name
         runner: Callable = RUNNERS[name]
         try:
-            results = runner(ctx, rule, args, [cid for _, cid in fired])
+            results = runner(ctx, rule, action.args, [cid for _, cid in fired])
         except CRMError as exc:
             results = {cid: f"failed: {exc}" for _, cid in fired}
         for n, (fid, cid) in enumerate(fired):
@@ -136,7 +64,7 @@ def _create_task(ctx, rule, args, ids) -> list[str]:
     due = ctx.now() + dt.timedelta(hours=args.get("due_hours", DEFAULT_DUE_HOURS))
     task_ids = create_tasks(ctx, [{"customer_id": cid, "subject": args["subject"],
                                    "assignee": assignee, "due_at": due, "kind": "automation",
-                                   "source": f"rule {rule['name']}"} for cid, assignee in zip(ids, who)])
+                                   "source": f"rule {rule.name}"} for cid, assignee in zip(ids, who)])
     return [f"task {tid} for {assignee or 'nobody'}" for tid, assignee in zip(task_ids, who)]
 
 
@@ -178,47 +106,46 @@ def _tags(add: bool):
     return run_tags
 
 
-def consent_checker(crm) -> Callable[[int, str], tuple[bool, str | None]]:
-    """``(customer_id, channel) -> (allowed, reason)`` from the core's consent service."""
-    def check(cid: int, channel: str) -> tuple[bool, str | None]:
-        if crm.customers.has_consent(cid, channel):
-            return True, None
-        return False, f"no consent for channel {channel!r}"
-    return check
-
-
-def _queue_message(ctx, rule, args, ids) -> dict[int, str]:
-    rows = ctx.conn.execute(select(customers.c.id, customers.c.preferred_channel)
-                            .where(customers.c.id.in_(bindparam("ids", expanding=True))),
-                            {"ids": list(ids)}).all()
-    preferred = dict(rows)
-    allowed = consent_checker(ctx.crm)
-    now = ctx.now()
-    params, result = [], {}
-    for cid in ids:
-        channel = args.get("channel") or preferred.get(cid)
+def _queue_message(ctx, rule, args, ids) -> list[str]:
+    """Queue the message in the core outbox (``crm.messages``) for each customer who can get it
+    on the channel (the rule's, else the customer's preferred one); else the first reason, in
+    the order campaigns skip recipients: no address, no consent, prefers another channel."""
+    c = customers.c
+    rows = ctx.conn.execute(select(c.id, c.external_id, c.email, c.phone, c.preferred_channel)
+                            .where(c.id.in_(bindparam("ids", expanding=True))),
+                            {"ids": list(ids)}).mappings().all()
+    by_id = {row["id"]: row for row in rows}
+    result, outgoing = [], []
+    for n, cid in enumerate(ids):
+        customer = by_id[cid]
+        preferred = customer["preferred_channel"]
+        channel = args.get("channel") or preferred
+        address = None if channel is None else customer_address(channel, customer)
         if channel is None:
-            ok, reason = False, "no channel (none given and no preferred channel)"
+            result.append("refused: no channel (none given and no preferred channel)")
+        elif address is None:
+            result.append(f"refused: no address for channel {channel!r}")
+        elif not ctx.crm.customers.has_consent(cid, channel):
+            result.append(f"refused: no consent for channel {channel!r}")
+        elif preferred is not None and preferred != channel:
+            result.append(f"refused: the customer prefers {preferred!r}")
         else:
-            ok, reason = allowed(cid, channel)
-        params.append({"customer_id": cid, "channel": channel, "template": args["template"],
-                       "status": "queued" if ok else "refused", "reason": reason,
-                       "rule": rule["name"], "created_at": now})
-    ids_out = insert_all(ctx.conn, outbox, params)
-    for oid, p in zip(ids_out, params):
-        if p["status"] == "queued":
-            ctx.emit("message.queued", p["customer_id"], {
-                "outbox_id": oid, "channel": p["channel"], "template": p["template"],
-                "rule": rule["name"]})
-            result[p["customer_id"]] = f"queued on {p['channel']}"
-        else:
-            result[p["customer_id"]] = f"refused: {p['reason']}"
+            result.append("")
+            outgoing.append((n, Outgoing(
+                channel=channel, recipient=address, body=args["body"],
+                subject=args.get("subject"), customer=customer["external_id"],
+                source="operational", meta={"rule": rule.name})))
+    message_ids = ctx.crm.messages.enqueue([m for _, m in outgoing]) if outgoing else []
+    for (n, message), message_id in zip(outgoing, message_ids):
+        ctx.emit("message.queued", ids[n], {"message_id": message_id,
+                                            "channel": message.channel, "rule": rule.name})
+        result[n] = f"queued {message_id} on {message.channel}"
     return result
 
 
 def _emit(ctx, rule, args, ids) -> dict[int, str]:
     for cid in ids:
-        ctx.emit(args["type"], cid, dict(args.get("payload", {}), rule=rule["name"]))
+        ctx.emit(args["type"], cid, dict(args.get("payload", {}), rule=rule.name))
     return {}
 
 

@@ -18,7 +18,8 @@ from crmkit.plugin import PluginAPI, NotFound, Transaction, ValidationError, cus
 from . import (assignment, automation, cases, cycle, forecast, funnel, pipeline, reactions,
                rows, scoring, sources)
 from . import tasks as task_service
-from .tables import leads, outbox
+from .settings import Settings
+from .tables import leads
 
 PLUGIN = "operational"
 
@@ -27,6 +28,7 @@ class OperationalAPI(PluginAPI):
     """Funnel, scoring, assignment, tasks, cases and automation of one CRM."""
 
     plugin = "operational"
+    settings_class = Settings
 
     # -- plumbing ------------------------------------------------------------------
 
@@ -159,8 +161,7 @@ class OperationalAPI(PluginAPI):
         ``owner``'s opportunities and contributions when ``owner`` is given."""
         moment = self._as_of(as_of)
         with self.crm.read() as conn:
-            config = self.crm.plugin_config(PLUGIN)
-            rows = pipeline.weighted_pipeline(conn, config, moment, by, owner)
+            rows = pipeline.weighted_pipeline(conn, self.settings.funnel.stages, moment, by, owner)
         answers = self.crm.hooks.call("crmkit_forecast_contributions", None, crm=self.crm,
                                       as_of=moment)
         contributed = [item for _, found in answers for item in found or ()
@@ -197,15 +198,14 @@ class OperationalAPI(PluginAPI):
         if months < 1:
             raise ValidationError(f"months: {months} must be at least 1")
         with self.crm.read() as conn:
-            return forecast.accuracy(conn, self.crm.plugin_config(PLUGIN), self._as_of(as_of),
+            return forecast.accuracy(conn, self.settings.funnel.stages, self._as_of(as_of),
                                      months)
 
     def stage_counts(self, as_of: dt.datetime | None = None) -> list[dict[str, Any]]:
         """The funnel at ``as_of``: per stage, the records at it now, the customers who
         reached it (or a later stage) and the conversion to the next stage, in percent."""
         with self.crm.read() as conn:
-            config = self.crm.plugin_config(PLUGIN)
-            return pipeline.stage_counts(conn, config, self._as_of(as_of))
+            return pipeline.stage_counts(conn, self.settings.funnel.stages, self._as_of(as_of))
 
     # -- tasks -------------------------------------------------------------------------------
 
@@ -272,15 +272,6 @@ class OperationalAPI(PluginAPI):
         with self.crm.read() as conn:
             cid = self._id(conn, customer) if customer is not None else None
             return automation.firing_list(conn, rule, status, cid)
-
-    def outbox(self, status: str | None = None) -> list[dict[str, Any]]:
-        """Messages queued (or refused) by automation, newest first."""
-        query = (select(outbox, customers.c.external_id.label("customer"))
-                 .join(customers, customers.c.id == outbox.c.customer_id).order_by(outbox.c.id.desc()))
-        if status is not None:
-            query = query.where(outbox.c.status == status)
-        with self.crm.read() as conn:
-            return [dict(r) for r in conn.execute(query).mappings()]
 
     def sweep(self) -> dict[str, int]:
         """Run operational's time-based rules at the CRM clock's now (idempotent)."""

@@ -19,18 +19,10 @@ from sqlalchemy.dialects import postgresql, sqlite
 from crmkit.plugin import customers
 
 from .rows import insert_all
+from .settings import settings_of
 from .tables import assignments, cases, cursors, leads, tasks
 
-DEFAULT_STRATEGY = "round_robin"
 OPEN_CASE_STATUSES = ("open", "in_progress")
-
-
-def team_settings(config: dict[str, Any], team: str) -> tuple[str, dict[str, int], int | None]:
-    """(strategy, weights by handle, capacity) of ``team``."""
-    section = config["assignment"]
-    settings = section["teams"].get(team, {})
-    capacity = settings["capacity"] if "capacity" in settings else section["capacity"]
-    return settings.get("strategy", DEFAULT_STRATEGY), settings.get("weights", {}), capacity
 
 
 def open_items(conn, handles: Sequence[str]) -> dict[str, int]:
@@ -54,8 +46,9 @@ class Picker:
         self.ctx = ctx
         self.team = team
         self.staff = [s.handle for s in ctx.crm.staff.list(team=team)]
-        self.strategy, weights, self.capacity = team_settings(ctx.config, team)
-        self.weights = {h: int(weights.get(h, 1)) for h in self.staff}
+        settings = settings_of(ctx).assignment.team(team)
+        self.strategy, self.capacity = settings.strategy, settings.capacity
+        self.weights = {h: int(settings.weights.get(h, 1)) for h in self.staff}
         row = locked_cursor(ctx.conn, team, ctx.now())
         self.last = row.last_handle
         stored = dict(row.current)
@@ -130,23 +123,23 @@ def territory_teams(ctx, customer_ids: Sequence[int]) -> dict[int, str]:
     """The team of each lead: the first territory whose condition holds, else ``lead_team``."""
     from .sqlfields import FieldSQL
 
-    section = ctx.config["assignment"]
+    section = settings_of(ctx).assignment
     result: dict[int, str] = {}
     remaining = list(customer_ids)
     fields = FieldSQL(interaction_table=None)
-    for territory in section["territories"]:
+    for territory in section.territories:
         if not remaining:
             break
         query = (select(customers.c.id)
                  .select_from(customers.outerjoin(leads, leads.c.customer_id == customers.c.id))
                  .where(customers.c.id.in_(bindparam("ids", expanding=True)),
-                        fields.compile(territory["if"])))
+                        fields.compile(territory.condition)))
         matched = {r[0] for r in ctx.conn.execute(query, {"ids": remaining})}
         for cid in matched:
-            result[cid] = territory["team"]
+            result[cid] = territory.team
         remaining = [cid for cid in remaining if cid not in matched]
     for cid in remaining:
-        result[cid] = section["lead_team"]
+        result[cid] = section.lead_team
     return result
 
 

@@ -32,6 +32,7 @@ from crmkit.plugin import (
 
 from . import actions
 from .rows import insert_all
+from .settings import Automation, Rule, settings_of
 from .tables import firings, leads
 
 log = logging.getLogger("crmkit.operational")
@@ -43,7 +44,7 @@ INTERACTION = "interaction.recorded"
 class Trigger:
     """One event (or interaction) that a rule's condition accepted."""
 
-    rule: dict[str, Any]
+    rule: Rule
     kind: str
     trigger_id: int
     customer_id: int
@@ -51,11 +52,11 @@ class Trigger:
     at: dt.datetime
 
 
-def rules_by_type(config: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
+def rules_by_type(automation: Automation) -> dict[str, list[Rule]]:
     """Configured rules grouped by the event type they listen to."""
-    grouped: dict[str, list[dict[str, Any]]] = {}
-    for rule in config["automation"]["rules"]:
-        grouped.setdefault(rule["on"], []).append(rule)
+    grouped: dict[str, list[Rule]] = {}
+    for rule in automation.rules:
+        grouped.setdefault(rule.on, []).append(rule)
     return grouped
 
 
@@ -95,7 +96,7 @@ def _payload_for_conditions(payload: dict[str, Any]) -> dict[str, Any]:
 
 def on_events(ctx, delivered: Sequence[Any]) -> None:
     """Match delivered events against the rules; start the firings."""
-    by_type = rules_by_type(ctx.config)
+    by_type = rules_by_type(settings_of(ctx).automation)
     relevant = [e for e in delivered if e.type in by_type and e.type != INTERACTION
                 and e.customer_id is not None]
     if not relevant:
@@ -107,7 +108,8 @@ def on_events(ctx, delivered: Sequence[Any]) -> None:
             continue
         facts = dict(data[event.customer_id], payload=_payload_for_conditions(event.payload))
         for rule in by_type[event.type]:
-            if "if" in rule and not evaluate_condition(rule["if"], facts):
+            if rule.condition is not None and not evaluate_condition(rule.exact_condition,
+                                                                     facts):
                 continue
             triggers.append(Trigger(rule, "event", event.id, event.customer_id, event.depth,
                                     event.occurred_at))
@@ -124,7 +126,7 @@ def on_interactions(ctx, batch) -> None:
     """
     from .sqlfields import FieldSQL
 
-    rules = rules_by_type(ctx.config).get(INTERACTION, [])
+    rules = settings_of(ctx).automation.listening_to(INTERACTION)
     if not rules:
         return
     conn, i, f = ctx.conn, interactions, firings
@@ -133,19 +135,20 @@ def on_interactions(ctx, batch) -> None:
     firing_now = []
     for rule in rules:
         status, outcome = _initial_status(ctx, rule, 0)
-        values = {"rule": rule["name"], "trigger_type": INTERACTION, "trigger_kind": "interaction",
+        values = {"rule": rule.name, "trigger_type": INTERACTION, "trigger_kind": "interaction",
                   "chain_depth": 0, "status": status, "triggered_at": now,
-                  "due_at": now + dt.timedelta(hours=rule["wait_hours"]),
-                  "actions": [next(iter(a)) for a in rule["do"]], "outcome": outcome}
+                  "due_at": now + dt.timedelta(hours=rule.wait_hours),
+                  "actions": [a.name for a in rule.actions], "outcome": outcome}
         fields = FieldSQL()
-        condition = fields.compile(rule["if"]) if "if" in rule else true()
+        condition = (fields.compile(rule.exact_condition) if rule.condition is not None
+                     else true())
         source = i
         if "customer" in fields.reads:
             source = source.join(customers, customers.c.id == i.c.customer_id)
         if "lead" in fields.reads:
             source = source.outerjoin(leads, leads.c.customer_id == i.c.customer_id)
         matched = (select(i.c.id, i.c.customer_id).select_from(source)
-                   .where(in_batch, condition, ~exists().where(f.c.rule == rule["name"],
+                   .where(in_batch, condition, ~exists().where(f.c.rule == rule.name,
                                                                f.c.trigger_kind == "interaction",
                                                                f.c.trigger_id == i.c.id))
                    .order_by(i.c.id))
@@ -157,17 +160,17 @@ def on_interactions(ctx, batch) -> None:
         added = conn.execute(insert(f).from_select(["trigger_id", "customer_id", *values], query))
         if status == "stopped" and added.rowcount:
             log.warning("operational automation: rule %r stopped for %d interactions: %s",
-                        rule["name"], added.rowcount, outcome)
+                        rule.name, added.rowcount, outcome)
     _record(ctx, firing_now)
 
 
-def _initial_status(ctx, rule: dict[str, Any], depth: int) -> tuple[str, str | None]:
+def _initial_status(ctx, rule: Rule, depth: int) -> tuple[str, str | None]:
     """A new firing's status and outcome: stopped (chain too deep), waiting or pending."""
-    max_depth = ctx.config["automation"]["max_chain_depth"]
+    max_depth = settings_of(ctx).automation.max_chain_depth
     if depth >= max_depth:
         return "stopped", (f"event chain depth {depth} reached automation.max_chain_depth "
                            f"{max_depth}: not fired")
-    return ("waiting" if rule["wait_hours"] > 0 else "pending"), None
+    return ("waiting" if rule.wait_hours > 0 else "pending"), None
 
 
 def start(ctx, triggers: Sequence[Trigger]) -> None:
@@ -177,19 +180,19 @@ def start(ctx, triggers: Sequence[Trigger]) -> None:
     known = _known_keys(ctx.conn, triggers)
     rows = []
     for t in triggers:
-        key = (t.rule["name"], t.kind, t.trigger_id)
+        key = (t.rule.name, t.kind, t.trigger_id)
         if key in known:
             continue
         known.add(key)
         status, outcome = _initial_status(ctx, t.rule, t.depth)
         if status == "stopped":
             log.warning("operational automation: rule %r stopped for customer %s: %s",
-                        t.rule["name"], t.customer_id, outcome)
-        rows.append({"rule": t.rule["name"], "trigger_type": t.rule["on"], "trigger_kind": t.kind,
+                        t.rule.name, t.customer_id, outcome)
+        rows.append({"rule": t.rule.name, "trigger_type": t.rule.on, "trigger_kind": t.kind,
                      "trigger_id": t.trigger_id, "customer_id": t.customer_id,
                      "chain_depth": t.depth, "status": status, "triggered_at": t.at,
-                     "due_at": t.at + dt.timedelta(hours=t.rule["wait_hours"]), "fired_at": None,
-                     "actions": [next(iter(a)) for a in t.rule["do"]], "outcome": outcome})
+                     "due_at": t.at + dt.timedelta(hours=t.rule.wait_hours), "fired_at": None,
+                     "actions": [a.name for a in t.rule.actions], "outcome": outcome})
     _record(ctx, rows)
 
 
@@ -222,14 +225,14 @@ def _decide(ctx, pending: Sequence[tuple[Any, str, int]]
            ) -> list[tuple[Any, str, str, dt.datetime | None]]:
     """Fire ``[(key, rule name, customer_id)]`` now, honouring cooldowns: run the actions of
     those that fire; return ``(key, status, outcome, fired_at)`` for each."""
-    rules = {r["name"]: r for r in ctx.config["automation"]["rules"]}
+    automation = settings_of(ctx).automation
     now = ctx.now()
     decided = []
     by_rule: dict[str, list[tuple[Any, int]]] = {}
     for key, name, cid in pending:
         by_rule.setdefault(name, []).append((key, cid))
     for name, items in by_rule.items():
-        rule = rules.get(name)
+        rule = automation.rule(name)
         if rule is None:
             decided += [(key, "cancelled", "rule no longer configured", None) for key, _ in items]
             continue
@@ -238,9 +241,9 @@ def _decide(ctx, pending: Sequence[tuple[Any, str, int]]
         for key, cid in items:
             if cid in cooling or cid in seen:
                 decided.append((key, "cooldown",
-                                f"fired for this customer within {rule['cooldown_hours']} h", None))
+                                f"fired for this customer within {rule.cooldown_hours} h", None))
                 continue
-            if rule["cooldown_hours"] > 0:
+            if rule.cooldown_hours > 0:
                 seen.add(cid)
             go.append((key, cid))
         if go:
@@ -259,13 +262,13 @@ def fire(ctx, due: Sequence[tuple[int, str, int]]) -> int:
     return sum(status == "fired" for _, status, _, _ in decided)
 
 
-def _cooling(conn, rule: dict[str, Any], customer_ids: list[int], now: dt.datetime) -> set[int]:
+def _cooling(conn, rule: Rule, customer_ids: list[int], now: dt.datetime) -> set[int]:
     """Customers for whom ``rule`` fired within its cooldown window."""
-    if rule["cooldown_hours"] <= 0:
+    if rule.cooldown_hours <= 0:
         return set()
-    since = now - dt.timedelta(hours=rule["cooldown_hours"])
+    since = now - dt.timedelta(hours=rule.cooldown_hours)
     query = select(firings.c.customer_id).where(
-        firings.c.rule == rule["name"], firings.c.status == "fired", firings.c.fired_at > since,
+        firings.c.rule == rule.name, firings.c.status == "fired", firings.c.fired_at > since,
         firings.c.customer_id.in_(bindparam("ids", expanding=True)))
     return set(conn.execute(query, {"ids": sorted(set(customer_ids))}).scalars())
 
@@ -278,10 +281,10 @@ def sweep(ctx) -> dict[str, int]:
                            .order_by(firings.c.id)).all()
     if not due:
         return {"rules_fired": 0, "rules_cancelled": 0}
-    rules = {r["name"]: r for r in ctx.config["automation"]["rules"]}
+    rules = {r.name: r for r in settings_of(ctx).automation.rules}
     cancelled = set()
-    for unless in {rules[r.rule]["unless"] for r in due if r.rule in rules} - {None}:
-        ids = [r.id for r in due if r.rule in rules and rules[r.rule]["unless"] == unless]
+    for unless in {rules[r.rule].unless for r in due if r.rule in rules} - {None}:
+        ids = [r.id for r in due if r.rule in rules and rules[r.rule].unless == unless]
         cancelled |= _happened(ctx.conn, unless, ids)
     if cancelled:
         ctx.conn.execute(update(firings).where(firings.c.id.in_(bindparam("ids", expanding=True)))

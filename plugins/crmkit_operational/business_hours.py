@@ -10,6 +10,8 @@ import datetime as dt
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+import attrs
+
 from crmkit.plugin import ConfigError
 
 UTC = dt.timezone.utc
@@ -32,18 +34,36 @@ def zone(name: str, where: str) -> ZoneInfo:
         raise ConfigError(f"{where}: {name!r} is not an IANA time zone (e.g. Europe/London)") from None
 
 
+@attrs.frozen
+class Calendar:
+    """The configured ``cases.calendar``: working weekdays, opening hours and holidays."""
+
+    timezone: str | None
+    """IANA zone (None: the CRM's time zone)."""
+    days: tuple[str, ...]
+    opens: str
+    closes: str
+    holidays: tuple[str, ...]
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any]) -> "Calendar":
+        """The calendar of the (schema-valid) ``cases.calendar`` object."""
+        return cls(config.get("timezone"), tuple(config["days"]), config["opens"],
+                   config["closes"], tuple(config["holidays"]))
+
+
 class BusinessCalendar:
     """Working days and hours in one time zone."""
 
-    def __init__(self, config: dict[str, Any], default_timezone: str = "UTC"):
-        self.tz = zone(config.get("timezone") or default_timezone, "/cases/calendar/timezone")
-        self.days = {DAYS.index(d) for d in config["days"]}
-        self.opens = parse_clock(config["opens"])
-        self.closes = parse_clock(config["closes"])
-        self.holidays = {dt.date.fromisoformat(d) for d in config["holidays"]}
+    def __init__(self, calendar: Calendar, default_timezone: str = "UTC"):
+        self.tz = zone(calendar.timezone or default_timezone, "/cases/calendar/timezone")
+        self.days = {DAYS.index(d) for d in calendar.days}
+        self.opens = parse_clock(calendar.opens)
+        self.closes = parse_clock(calendar.closes)
+        self.holidays = {dt.date.fromisoformat(d) for d in calendar.holidays}
         if self.closes <= self.opens:
-            raise ConfigError(f"/cases/calendar/closes: {config['closes']} is not after opens "
-                              f"{config['opens']}")
+            raise ConfigError(f"/cases/calendar/closes: {calendar.closes} is not after opens "
+                              f"{calendar.opens}")
 
     def _local(self, day: dt.date, offset: dt.timedelta) -> dt.datetime:
         midnight = dt.datetime(day.year, day.month, day.day)
@@ -68,10 +88,10 @@ class BusinessCalendar:
         raise ConfigError("the business calendar has no working hours in the next ten years")
 
 
-def due_after(config: dict[str, Any], default_timezone: str, start: dt.datetime,
+def due_after(calendar: Calendar | None, default_timezone: str, start: dt.datetime,
               hours: float) -> dt.datetime:
-    """``start`` plus ``hours``: business hours with ``cases.calendar``, wall-clock without."""
-    calendar = config["cases"]["calendar"]
+    """``start`` plus ``hours``: business hours with ``calendar`` (``cases.calendar``),
+    wall-clock without."""
     if calendar is None:
         return start + dt.timedelta(hours=hours)
     return BusinessCalendar(calendar, default_timezone).add_hours(start, hours)

@@ -21,6 +21,7 @@ from crmkit.plugin import (NotFound, ValidationError, customers, ensure_utc, int
 
 from .business_hours import due_after
 from .rows import insert_all
+from .settings import settings_of
 from .tables import case_history, cases
 
 PRIORITIES = ("low", "normal", "high", "urgent")
@@ -42,22 +43,23 @@ def open_cases(ctx, rows: Sequence[dict[str, Any]]) -> list[int]:
 
     if not rows:
         return []
-    config = ctx.config
+    settings = settings_of(ctx).cases
     tz = ctx.crm.core_config["timezone"]
-    team = config["cases"]["team"]
+    team = settings.team
     picks = (assign_team(ctx, team, [(r["customer_id"], f"case: {r['subject']}"[:300]) for r in rows])
              if team else [None] * len(rows))
     now = ctx.now()
     params = []
     for row, who in zip(rows, picks):
-        target = config["cases"]["targets"][row["priority"]]
+        target = settings.targets[row["priority"]]
         opened = row.get("opened_at") or now
         params.append({
             "customer_id": row["customer_id"], "subject": row["subject"][:300],
             "priority": row["priority"], "status": "open", "source": row.get("source"),
             "interaction_id": row.get("interaction_id"), "assignee": who, "opened_at": opened,
-            "first_response_due": due_after(config, tz, opened, target["first_response_hours"]),
-            "resolution_due": due_after(config, tz, opened, target["resolution_hours"]),
+            "first_response_due": due_after(settings.calendar, tz, opened,
+                                            target.first_response_hours),
+            "resolution_due": due_after(settings.calendar, tz, opened, target.resolution_hours),
             "updated_at": now})
     ids = insert_all(ctx.conn, cases, params)
     _history(ctx, [(case_id, p["customer_id"], None, "open") for case_id, p in zip(ids, params)])
@@ -109,11 +111,12 @@ def move_case(ctx, case_id: int, to: str) -> None:
     now = ctx.now()
     values: dict[str, Any] = {"status": to, "updated_at": now}
     if row.status == "resolved" and to == "in_progress":
-        window = dt.timedelta(days=ctx.config["cases"]["reopen_days"])
+        reopen_days = settings_of(ctx).cases.reopen_days
+        window = dt.timedelta(days=reopen_days)
         if now - row.resolved_at > window:
             raise ValidationError(
                 f"{what}: resolved on {row.resolved_at.date()}, more than "
-                f"{ctx.config['cases']['reopen_days']} days ago (cases.reopen_days); open a new case")
+                f"{reopen_days} days ago (cases.reopen_days); open a new case")
         values["resolved_at"] = None
     if row.first_response_at is None and row.status == "open":
         values["first_response_at"] = now
@@ -141,7 +144,7 @@ def respond(ctx, case_id: int, at: dt.datetime | None = None) -> bool:
 def open_for_complaints(ctx, batch) -> int:
     """Open a case per complaint in the batch (set-based select, one insert); return how many."""
     i = interactions
-    cutoff = ctx.now() - dt.timedelta(days=ctx.config["cases"]["complaint_max_age_days"])
+    cutoff = ctx.now() - dt.timedelta(days=settings_of(ctx).cases.complaint_max_age_days)
     query = (select(i.c.id, i.c.customer_id, i.c.occurred_at, i.c.payload)
              .where(i.c.id.between(batch.first_id, batch.last_id), i.c.kind == "complaint",
                     i.c.occurred_at >= cutoff).order_by(i.c.id))
@@ -181,7 +184,7 @@ def sweep_breaches(ctx) -> int:
 def sweep_close(ctx) -> int:
     """Close resolved cases whose reopen window has passed; return how many."""
     now = ctx.now()
-    cutoff = now - dt.timedelta(days=ctx.config["cases"]["reopen_days"])
+    cutoff = now - dt.timedelta(days=settings_of(ctx).cases.reopen_days)
     rows = ctx.conn.execute(select(cases.c.id, cases.c.customer_id).where(
         cases.c.status == "resolved", cases.c.resolved_at < cutoff).order_by(cases.c.id)).all()
     if not rows:

@@ -21,8 +21,8 @@ EVENT_TYPES = {
     "case.opened": "a service case was opened (payload: case_id, priority, source, assignee)",
     "case.status_changed": "a case moved state (payload: case_id, from, to)",
     "case.sla_breached": "a case missed a target (payload: case_id, target, due_at, priority)",
-    "message.queued": "automation queued an outbound message (payload: outbox_id, channel, "
-                      "template, rule)",
+    "message.queued": "automation queued a message in the outbox crmkit worker sends (payload: "
+                      "message_id, channel, rule)",
 }
 """The events operational emits (its ``crmkit_event_types``)."""
 
@@ -51,7 +51,7 @@ PAYLOADS: dict[str, set[str]] = {
     "case.opened": {"case_id", "priority", "source", "assignee"},
     "case.status_changed": {"case_id", "from", "to"},
     "case.sla_breached": {"case_id", "target", "due_at", "priority"},
-    "message.queued": {"outbox_id", "channel", "template", "rule"},
+    "message.queued": {"message_id", "channel", "rule"},
     "social.negative_mention": {"mention_id", "platform", "handle", "score"},
     "referral.converted": {"referrer_id", "referee_id", "interaction_id"},
     "tier.changed": {"from", "to"},

@@ -501,7 +501,7 @@ def case_respond(state, case) -> None:
     click.echo(f"case {case}: " + ("first response recorded" if first else "already responded"))
 
 
-# -- automation, assignment, outbox, sweep ---------------------------------------------------------
+# -- automation, assignment, sweep -----------------------------------------------------------------
 
 
 @group.group(invoke_without_command=True)
@@ -519,11 +519,10 @@ def rules(ctx, fmt) -> None:
     if ctx.invoked_subcommand is not None:
         return
     with ctx.find_object(State).open() as crm:
-        config = crm.plugin_config(PLUGIN)
-        _api(crm)
-    rows = [{"name": r["name"], "on": r["on"], "if": r.get("if"), "wait_hours": r["wait_hours"],
-             "unless": r["unless"], "cooldown_hours": r["cooldown_hours"],
-             "do": [next(iter(a)) for a in r["do"]]} for r in config["automation"]["rules"]]
+        automation = _api(crm).settings.automation
+    rows = [{"name": r.name, "on": r.on, "if": r.condition, "wait_hours": r.wait_hours,
+             "unless": r.unless, "cooldown_hours": r.cooldown_hours,
+             "do": [a.name for a in r.actions]} for r in automation.rules]
     output(rows, ["name", "on", "if", "wait_hours", "unless", "cooldown_hours", "do"], fmt)
 
 
@@ -566,26 +565,6 @@ def assign(state, team, customer, subject) -> None:
     with state.open() as crm:
         who = _api(crm).assign_to_team(team, customer, subject)
     click.echo(who or "unassigned: nobody in the team can take it")
-
-
-@group.command()
-@click.option("--status", type=click.Choice(["queued", "refused"]), default=None,
-              help="Only queued or only refused messages.")
-@format_option
-@pass_state
-def outbox(state, status, fmt) -> None:
-    """Messages queued or refused by automation.
-
-    A message is refused for lack of consent.
-
-    \b
-    Example:
-      crmkit operational outbox --status refused
-    """
-    with state.open() as crm:
-        rows = _api(crm).outbox(status)
-    output(rows, ["id", "customer", "channel", "template", "status", "reason", "rule",
-                  "created_at"], fmt)
 
 
 @group.command()

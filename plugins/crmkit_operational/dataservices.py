@@ -12,11 +12,10 @@ from crmkit.plugin import TimelineEntry
 
 from . import hits
 from .stages import LEAD_STAGES
-from .tables import (assignments, case_history, cases, firings, leads, opportunities, outbox,
+from .tables import (assignments, case_history, cases, firings, leads, opportunities,
                      stage_history, tasks)
 
-CUSTOMER_TABLES = (opportunities, stage_history, assignments, tasks, cases, case_history, firings,
-                   outbox)
+CUSTOMER_TABLES = (opportunities, stage_history, assignments, tasks, cases, case_history, firings)
 """Tables whose rows simply follow the customer id (leads need merging: one row per customer)."""
 
 ERASED = "(erased)"

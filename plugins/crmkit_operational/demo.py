@@ -23,7 +23,8 @@ DEMO_RULES = [
     {"name": "won-thank-you", "on": "stage.changed",
      "if": {"all": [{"field": "payload.entity", "op": "eq", "value": "opportunity"},
                     {"field": "payload.to", "op": "eq", "value": "won"}]},
-     "do": [{"queue_message": {"template": "thank-you-for-your-order"}},
+     "do": [{"queue_message": {"subject": "Thank you for your order",
+                                "body": "Thank you for your order: we are on it."}},
             {"add_tag": "won-deal"}]},
 ]
 PRODUCTS = ["Annual plan", "Team licence", "Onboarding package", "Support upgrade", "Hardware bundle"]
@@ -40,7 +41,7 @@ def run(crm, rng) -> list[str]:
     with crm.read() as conn:
         qualified = list(conn.execute(select(leads.c.customer_id, leads.c.owner)
                                       .where(leads.c.stage == "mql").order_by(leads.c.customer_id)))
-    stages = [s["name"] for s in config["funnel"]["opportunity_stages"]]
+    stages = api.settings.funnel.stages.opportunity
     for customer_id, owner in rng.sample(qualified, len(qualified) * 2 // 3):
         amount = Decimal(rng.randrange(50_000, 2_500_000)) / 100
         close = (now + dt.timedelta(days=rng.randrange(5, 150))).date()

@@ -21,7 +21,7 @@ from sqlalchemy import BigInteger, func, select, type_coerce
 from crmkit.plugin import MONEY_SCALE
 
 from .pipeline import weighted_pipeline
-from .stages import WON
+from .stages import WON, Stages
 from .tables import opportunities, stage_history
 
 UTC = dt.timezone.utc
@@ -49,7 +49,7 @@ def won_between(conn, start: dt.datetime, end: dt.datetime) -> dict[str, Decimal
     return {r.currency: Decimal(int(r.units or 0)) / MONEY_SCALE for r in conn.execute(query)}
 
 
-def accuracy(conn, config: dict[str, Any], as_of: dt.datetime, months: int
+def accuracy(conn, stages: Stages, as_of: dt.datetime, months: int
              ) -> dict[str, list[dict[str, Any]]]:
     """``{"months": [...], "summary": [...]}``: one row per month and currency (forecast,
     actual, error = actual − forecast, abs_percent_error), and per currency the months
@@ -59,7 +59,7 @@ def accuracy(conn, config: dict[str, Any], as_of: dt.datetime, months: int
     for start, end in zip(starts, starts[1:]):
         label = f"{start.year:04d}-{start.month:02d}"
         forecast = {r["currency"]: r["weighted"]
-                    for r in weighted_pipeline(conn, config, start, ("month",))
+                    for r in weighted_pipeline(conn, stages, start, ("month",))
                     if r["month"] == label}
         actual = won_between(conn, start, end)
         for currency in sorted(set(forecast) | set(actual)):

@@ -18,7 +18,8 @@ from crmkit.plugin import (NotFound, ValidationError, customers, to_currency, to
 
 from .assignment import assign_team, territory_teams
 from .rows import lead_rows, require_customer
-from .stages import DISQUALIFIED, LEAD_STAGES, LOST, WON, Stages
+from .settings import settings_of
+from .stages import DISQUALIFIED, LEAD_STAGES, LOST, WON
 from .tables import leads, opportunities, stage_history, tasks
 from .tasks import create_tasks, first_contact_due
 
@@ -35,7 +36,7 @@ def ensure_leads(ctx, customer_ids: Sequence[int] | Select | None = None,
     c = customers.c
     stage = func.coalesce(c.lifecycle_stage, literal("lead"))
     eligible = c.lifecycle_stage.in_(LEAD_STAGES)
-    if ctx.config["funnel"]["new_customers_are_leads"]:
+    if settings_of(ctx).funnel.new_customers_are_leads:
         eligible = or_(eligible, c.lifecycle_stage.is_(None))
     query = select(c.id, stage).where(
         eligible, c.erased_at.is_(None),
@@ -97,7 +98,7 @@ def move_leads(ctx, moves: Sequence[tuple[int, str]], strict: bool = True) -> li
     written); otherwise forbidden moves are skipped.  Leads reaching
     ``assignment.assign_leads_on`` without an owner are assigned.
     """
-    stages = Stages(ctx.config)
+    stages = settings_of(ctx).funnel.stages
     current = lead_rows(ctx.conn, [cid for cid, _ in moves])
     done, fresh, history = [], [], []
     for cid, to in moves:
@@ -202,7 +203,7 @@ def assign_leads(ctx, customer_ids: Sequence[int], only_unowned: bool = True,
 
 def after_lead_moves(ctx, moves: Sequence[tuple[int, str]]) -> None:
     """Assign unowned leads that reached the configured ``assign_leads_on`` stage."""
-    trigger = ctx.config["assignment"]["assign_leads_on"]
+    trigger = settings_of(ctx).assignment.assign_leads_on
     if trigger == "never":
         return
     order = {s: i for i, s in enumerate(LEAD_STAGES)}
@@ -223,7 +224,7 @@ def create_opportunity(ctx, customer_id: int, name: str, amount: Any, currency: 
     ``sql``; a disqualified lead cannot get an opportunity.  A customer outside
     the lead funnel (an existing client) simply gets the opportunity.
     """
-    stages = Stages(ctx.config)
+    stages = settings_of(ctx).funnel.stages
     require_customer(ctx.conn, customer_id)
     stage = stage or stages.first_opportunity_stage
     if stage not in stages.opportunity:
@@ -255,7 +256,7 @@ def create_opportunity(ctx, customer_id: int, name: str, amount: Any, currency: 
 
 def move_opportunity(ctx, opportunity_id: int, to: str) -> int | None:
     """Move an opportunity; a win with ``renewal_after_days`` creates the renewal (its id returned)."""
-    stages = Stages(ctx.config)
+    stages = settings_of(ctx).funnel.stages
     row = ctx.conn.execute(select(opportunities).where(opportunities.c.id == opportunity_id)).first()
     if row is None:
         raise NotFound(f"no opportunity with id {opportunity_id}")
@@ -265,7 +266,7 @@ def move_opportunity(ctx, opportunity_id: int, to: str) -> int | None:
         stage=to, updated_at=now, closed_at=now if to in (WON, LOST) else None))
     record_history(ctx, "opportunity", [(row.id, row.customer_id, row.stage, to, row.owner,
                                          row.amount, row.currency)])
-    days = ctx.config["funnel"]["renewal_after_days"]
+    days = settings_of(ctx).funnel.renewal_after_days
     if to == WON and days:
         return create_opportunity(
             ctx, row.customer_id, _renewal_name(row.name), row.amount, row.currency, row.owner,

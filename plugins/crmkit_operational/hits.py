@@ -39,6 +39,7 @@ from sqlalchemy import and_, case, delete, func, insert, literal, or_, select, u
 
 from crmkit.plugin import interactions
 
+from .settings import ScoringRule, settings_of
 from .tables import leads, score_coverage
 
 MATCH_KEYS = ("kind", "channel", "direction")
@@ -130,7 +131,7 @@ def unpack(stored: Sequence[tuple[int, bytes]]) -> Hits:
     return Hits.of(customer, records["rule"], records["at"], records["interaction"])
 
 
-def from_rows(rules: Sequence[dict[str, Any]], rows: Sequence[dict[str, Any]],
+def from_rows(rules: Sequence[ScoringRule], rows: Sequence[dict[str, Any]],
               customer_ids: Iterable[int]) -> Hits:
     """The matches among interaction ``rows`` (dicts with the interaction columns) of ``customer_ids``."""
     combos = list(map(itemgetter(*MATCH_KEYS), rows))
@@ -141,20 +142,20 @@ def from_rows(rules: Sequence[dict[str, Any]], rows: Sequence[dict[str, Any]],
     chosen = [rows[n] for n in wanted]
     at = np.fromiter(map(micros, map(itemgetter("occurred_at"), chosen)), np.int64, len(chosen))
     ids = np.fromiter(map(itemgetter("id"), chosen), np.int64, len(chosen))
-    matches = np.array([[all(dict(zip(MATCH_KEYS, combo))[f] == v for f, v in rule["match"].items())
+    matches = np.array([[all(dict(zip(MATCH_KEYS, combo))[f] == v for f, v in rule.match.items())
                          for rule in rules] for combo in position], bool).reshape(len(position), len(rules))
     row, rule = np.nonzero(matches[key[wanted]])
     return Hits.of(customer[wanted][row], rule, at[row], ids[row])
 
 
-def rule_matches(rules: Sequence[dict[str, Any]]) -> list[Any]:
+def rule_matches(rules: Sequence[ScoringRule]) -> list[Any]:
     """SQL condition per rule: the interaction matches the rule's ``match``."""
     i = interactions
-    return [and_(*[i.c[k] == rule["match"][k] for k in MATCH_KEYS if k in rule["match"]])
+    return [and_(*[i.c[k] == rule.match[k] for k in MATCH_KEYS if k in rule.match])
             for rule in rules]
 
 
-def capped_matches(rules: Sequence[dict[str, Any]], *where: Any):
+def capped_matches(rules: Sequence[ScoringRule], *where: Any):
     """SELECT ``(customer_id, rule, occurred_at, interaction_id)``: each customer's ``cap`` most recent matches
     per rule among the interactions satisfying ``where``.
 
@@ -175,11 +176,11 @@ def capped_matches(rules: Sequence[dict[str, Any]], *where: Any):
     return union_all(*[
         select(ranked.c.customer_id, literal(j).label("rule"), ranked.c.occurred_at,
                ranked.c.id.label("interaction_id"))
-        .where(ranked.c[f"m{j}"] == 1, ranked.c[f"n{j}"] <= rule["cap"])
+        .where(ranked.c[f"m{j}"] == 1, ranked.c[f"n{j}"] <= rule.cap)
         for j, rule in enumerate(rules)])
 
 
-def from_interactions(conn, rules: Sequence[dict[str, Any]], customer_ids: Sequence[int] | None,
+def from_interactions(conn, rules: Sequence[ScoringRule], customer_ids: Sequence[int] | None,
                       until: dt.datetime | None = None) -> Hits:
     """The hits of ``customer_ids`` (None: everybody) computed from their interactions.
 
@@ -195,7 +196,7 @@ def from_interactions(conn, rules: Sequence[dict[str, Any]], customer_ids: Seque
         parts = [_hits_of(conn.execute(capped_matches(
                      rules, interactions.c.customer_id.in_(ids[start:start + CHUNK]), *where)))
                  for start in range(0, len(ids), CHUNK)]
-    return Hits.concat(parts).capped([rule["cap"] for rule in rules])
+    return Hits.concat(parts).capped([rule.cap for rule in rules])
 
 
 def _hits_of(rows) -> Hits:
@@ -204,9 +205,9 @@ def _hits_of(rows) -> Hits:
                    [r[3] for r in rows])
 
 
-def fingerprint(rules: Sequence[dict[str, Any]]) -> str:
+def fingerprint(rules: Sequence[ScoringRule]) -> str:
     """What the hits depend on: each rule's match and cap, in order."""
-    text = json.dumps([[rule["match"], rule["cap"]] for rule in rules], sort_keys=True)
+    text = json.dumps([[rule.match, rule.cap] for rule in rules], sort_keys=True)
     return hashlib.sha256(text.encode()).hexdigest()
 
 
@@ -231,7 +232,7 @@ def sync(ctx, first_id: int | None = None, last_id: int | None = None) -> bool:
     batch.  The mark then moves to the newest interaction.  Returns whether
     any hits may have been forgotten.
     """
-    rules = ctx.config["scoring"]["rules"]
+    rules = settings_of(ctx).scoring.rules
     conn = ctx.conn
     if not rules:  # hits stored now are empty: whatever rules come next start afresh
         conn.execute(delete(score_coverage))

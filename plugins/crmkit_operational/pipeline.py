@@ -32,7 +32,7 @@ def stage_as_of(as_of: dt.datetime):
     return select(ranked.c.record_id, ranked.c.stage).where(ranked.c.rn == 1).subquery()
 
 
-def weighted_pipeline(conn, config: dict[str, Any], as_of: dt.datetime,
+def weighted_pipeline(conn, stages: Stages, as_of: dt.datetime,
                       by: Sequence[str] = ("stage",), owner: str | None = None
                       ) -> list[dict[str, Any]]:
     """Rows per ``by`` (any of stage, owner, month) and currency: count, amount, weighted amount.
@@ -44,7 +44,6 @@ def weighted_pipeline(conn, config: dict[str, Any], as_of: dt.datetime,
     unknown = [d for d in by if d not in DIMENSIONS]
     if unknown or not by:
         raise ValueError(f"group by {', '.join(unknown) or 'nothing'}: allowed {', '.join(DIMENSIONS)}")
-    stages = Stages(config)
     o = opportunities
     current = stage_as_of(as_of)
     probability = case({s: stages.probability[s] for s in stages.opportunity},
@@ -76,7 +75,7 @@ def weighted_pipeline(conn, config: dict[str, Any], as_of: dt.datetime,
     return rows
 
 
-def stage_counts(conn, config: dict[str, Any], as_of: dt.datetime) -> list[dict[str, Any]]:
+def stage_counts(conn, stages: Stages, as_of: dt.datetime) -> list[dict[str, Any]]:
     """The funnel at ``as_of``, one row per stage in order (lead stages, opportunity stages,
     won, then the exits lost and disqualified), from the stage history in SQL.
 
@@ -87,7 +86,7 @@ def stage_counts(conn, config: dict[str, Any], as_of: dt.datetime) -> list[dict[
     None for the last ordered stage, the exits, or when none reached this one).
     """
     h = stage_history
-    ordered = list(LEAD_STAGES) + Stages(config).opportunity + [WON]
+    ordered = list(LEAD_STAGES) + stages.opportunity + [WON]
     order = {name: i for i, name in enumerate(ordered)}
     ranked = (select(h.c.to_stage.label("stage"),
                      func.row_number().over(partition_by=(h.c.entity, h.c.record_id),

@@ -12,6 +12,7 @@ from sqlalchemy import select
 
 from . import automation, cases, hits, scoring, tasks
 from .funnel import ensure_leads
+from .settings import settings_of
 from .tables import leads
 
 
@@ -33,21 +34,22 @@ def new_interactions(ctx, batch) -> None:
     in_batch = hits.customers_in(batch.first_id, batch.last_id)
     ensure_leads(ctx, in_batch)
     scoring.rescore(ctx, in_batch, batch=batch)
-    if ctx.config["open_case_on_complaint"]:
+    if settings_of(ctx).open_case_on_complaint:
         cases.open_for_complaints(ctx, batch)
     automation.on_interactions(ctx, batch)
 
 
 def events(ctx, delivered: Sequence[Any]) -> None:
     """Rescore on attribute changes, open cases for negative mentions, run automation rules."""
+    settings = settings_of(ctx)
     changed = sorted({e.customer_id for e in delivered if e.type == "customer.updated"
                       and e.customer_id is not None
                       and {"attributes", "lifecycle_stage"} & set(e.payload.get("fields", []))})
     if changed:
         entered = ensure_leads(ctx, changed)
-        if entered or ctx.config["scoring"]["fit"]:
+        if entered or settings.scoring.fit:
             scoring.rescore(ctx, changed)
-    if ctx.config["open_case_on_negative_mention"]:
+    if settings.open_case_on_negative_mention:
         mentions = [e for e in delivered
                     if e.type == "social.negative_mention" and e.customer_id is not None]
         if mentions:

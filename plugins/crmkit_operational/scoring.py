@@ -26,6 +26,7 @@ from crmkit.plugin import customers, driver_value, update_rows
 
 from . import hits
 from .hits import Hits, from_interactions
+from .settings import Scoring, settings_of
 from .tables import leads
 
 CHUNK = 2000
@@ -47,10 +48,8 @@ def _fit(ctx) -> Any:
 
     fields = FieldSQL(interaction_table=None)
     total = literal(0.0, Float)
-    for rule in ctx.config["scoring"]["fit"]:
-        condition = {"field": f"customer.attributes.{rule['attribute']}", "op": rule["op"],
-                     "value": rule["value"]}
-        total = total + case((fields.compile(condition), float(rule["points"])), else_=0.0)
+    for rule in settings_of(ctx).scoring.fit:
+        total = total + case((fields.compile(rule.condition), rule.points), else_=0.0)
     return total
 
 
@@ -61,7 +60,7 @@ def _leads(ctx, who: Customers, lock: bool = False) -> Sequence[tuple[int, float
     hits after this one's, not over them.
     """
     source = leads
-    if ctx.config["scoring"]["fit"]:
+    if settings_of(ctx).scoring.fit:
         source = leads.join(customers, customers.c.id == leads.c.customer_id)
     query = (select(leads.c.customer_id, _fit(ctx), leads.c.hits).select_from(source)
              .where(_among(leads.c.customer_id, who)).order_by(leads.c.customer_id))
@@ -70,18 +69,17 @@ def _leads(ctx, who: Customers, lock: bool = False) -> Sequence[tuple[int, float
     return ctx.conn.execute(query).all()
 
 
-def decayed_points(config: dict[str, Any], matches: Hits, as_of: dt.datetime
+def decayed_points(scoring: Scoring, matches: Hits, as_of: dt.datetime
                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The customers of ``matches`` (sorted), each one's Σ weight × 0.5^(age_days / half_life),
     and whether it has a match after ``as_of`` (which counts nothing)."""
-    scoring = config["scoring"]
     if not len(matches.at):
         return np.empty(0, np.int64), np.empty(0), np.empty(0, bool)
-    weights = np.array([float(rule["weight"]) for rule in scoring["rules"]])
+    weights = np.array([rule.weight for rule in scoring.rules])
     age_days = (hits.micros(as_of) - matches.at) / MICROS_PER_DAY
     later = age_days < 0
     value = np.where(later, 0.0, weights[matches.rule]
-                     * 0.5 ** (np.maximum(age_days, 0.0) / float(scoring["half_life_days"])))
+                     * 0.5 ** (np.maximum(age_days, 0.0) / scoring.half_life_days))
     ids, index = np.unique(matches.customer, return_inverse=True)
     points = np.bincount(index, weights=value, minlength=len(ids))
     late = np.bincount(index, weights=later, minlength=len(ids)) > 0
@@ -128,12 +126,12 @@ def compute(ctx, who: Customers, as_of: dt.datetime) -> dict[int, Decimal]:
     if _no_one(who):
         return {}
     rows = _leads(ctx, who)
-    rules = ctx.config["scoring"]["rules"]
+    scoring = settings_of(ctx).scoring
     customer_ids = np.array([cid for cid, _, _ in rows], np.int64)
-    matches = from_interactions(ctx.conn, rules, customer_ids.tolist(), until=as_of)
-    ids, points, _ = decayed_points(ctx.config, matches, as_of)
+    matches = from_interactions(ctx.conn, scoring.rules, customer_ids.tolist(), until=as_of)
+    ids, points, _ = decayed_points(scoring, matches, as_of)
     fit = np.array([fit for _, fit, _ in rows], float)
-    cents = score_cents(fit + _points_of(customer_ids, ids, points), ctx.config["scoring"]["max_score"])
+    cents = score_cents(fit + _points_of(customer_ids, ids, points), scoring.max_score)
     return {cid: from_cents(c) for cid, c in zip(customer_ids.tolist(), cents.tolist())}
 
 
@@ -169,7 +167,7 @@ def rescore(ctx, who: Customers = None, as_of: dt.datetime | None = None,
         return 0, []
     customer_ids = np.concatenate([ids for ids, _ in parts])
     cents = np.concatenate([c for _, c in parts])
-    threshold = Decimal(str(ctx.config["scoring"]["mql_threshold"]))
+    threshold = settings_of(ctx).scoring.mql_threshold
     qualified = cents >= int((threshold * 100).to_integral_value(ROUND_CEILING))
     score_of = dict(zip(customer_ids[qualified].tolist(), cents[qualified].tolist()))
     reached = sorted(score_of)
@@ -187,11 +185,11 @@ def rescore(ctx, who: Customers = None, as_of: dt.datetime | None = None,
 def _rescore_leads(ctx, who: Customers, as_of: dt.datetime, batch) -> tuple[np.ndarray, np.ndarray]:
     """Bring the hits of the leads among ``who`` up to date, store them with the scores;
     return the leads' customer ids and scores in cents."""
-    conn, config = ctx.conn, ctx.config
+    conn, scoring = ctx.conn, settings_of(ctx).scoring
     rows = _leads(ctx, who, lock=True)
     if not rows:
         return np.empty(0, np.int64), np.empty(0, np.int64)
-    rules = config["scoring"]["rules"]
+    rules = scoring.rules
     customer_ids = np.array([cid for cid, _, _ in rows], np.int64)
     fit = np.array([fit for _, fit, _ in rows], float)
     known = [(cid, blob) for cid, _, blob in rows if blob is not None]
@@ -200,13 +198,13 @@ def _rescore_leads(ctx, who: Customers, as_of: dt.datetime, batch) -> tuple[np.n
     if batch is not None:
         added = hits.from_rows(rules, batch.rows, {cid for cid, _ in known})
         parts.append(added.without(stored.interaction))
-    matches = Hits.concat(parts).capped([rule["cap"] for rule in rules])
-    ids, points, late = decayed_points(config, matches, as_of)
+    matches = Hits.concat(parts).capped([rule.cap for rule in rules])
+    ids, points, late = decayed_points(scoring, matches, as_of)
     if late.any():  # their capped matches at as_of may be older ones than the stored hits keep
         later = ids[late]
-        live = decayed_points(config, from_interactions(conn, rules, later.tolist(), until=as_of), as_of)
+        live = decayed_points(scoring, from_interactions(conn, rules, later.tolist(), until=as_of), as_of)
         points[late] = _points_of(later, live[0], live[1])
-    cents = score_cents(fit + _points_of(customer_ids, ids, points), config["scoring"]["max_score"])
+    cents = score_cents(fit + _points_of(customer_ids, ids, points), scoring.max_score)
     packed = matches.packed(customer_ids.tolist())
     scored_at = driver_value(conn, leads.c.scored_at, as_of)
     update_rows(conn, leads, "customer_id", ("score", "scored_at", "hits"),

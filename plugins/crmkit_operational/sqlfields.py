@@ -16,7 +16,8 @@ from typing import Any
 from sqlalchemy import false, func
 
 from crmkit.plugin import (
-    ConfigError, JsonPath, column_test, condition_to_sql, customer_test, interactions,
+    ConfigError, JsonPath, column_test, condition_money, condition_to_sql, customer_test,
+    interactions,
 )
 
 from .tables import leads
@@ -60,8 +61,9 @@ class FieldSQL:
         if rest == ["interaction_id"]:
             return column_test(table.c.id, op, value)
         if len(rest) == 1 and rest[0] in INTERACTION_COLUMNS:
-            if rest[0] == "amount":
-                value = [_money(v) for v in value] if isinstance(value, list) else _money(value)
+            if rest[0] == "amount" and value is not None:
+                value = ([condition_money(v) for v in value] if isinstance(value, list)
+                         else condition_money(value))
             return column_test(table.c[rest[0]], op, value)
         raise ConfigError(f"unknown field {field!r}")
 
@@ -69,14 +71,6 @@ class FieldSQL:
         """The whole condition as one SQL boolean (every value a bound parameter)."""
         return condition_to_sql(condition, lambda field, op: (
             lambda value: func.coalesce(self.expression(field, op, value), false())))
-
-
-def _money(value: Any) -> Any:
-    if isinstance(value, bool) or value is None:
-        return value
-    if isinstance(value, (int, float)):
-        return Decimal(str(value))
-    return value
 
 
 def _number(value: Any) -> Any:

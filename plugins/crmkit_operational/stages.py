@@ -8,7 +8,7 @@ Moves go forward one or more stages; backward only with ``allow_backward``;
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Sequence
 
 from crmkit.plugin import ValidationError
 
@@ -22,12 +22,11 @@ FINAL = (WON, LOST, DISQUALIFIED)
 class Stages:
     """The stage order and win probabilities of one configuration."""
 
-    def __init__(self, config: dict[str, Any]):
-        funnel = config["funnel"]
-        self.opportunity = [s["name"] for s in funnel["opportunity_stages"]]
-        self.probability = {s["name"]: s["probability"] for s in funnel["opportunity_stages"]}
+    def __init__(self, opportunity_stages: Sequence[dict[str, Any]], allow_backward: bool):
+        self.opportunity = [s["name"] for s in opportunity_stages]
+        self.probability = {s["name"]: s["probability"] for s in opportunity_stages}
         self.probability.update({WON: 100, LOST: 0})
-        self.allow_backward = funnel["allow_backward"]
+        self.allow_backward = allow_backward
         self.order = {name: i for i, name in enumerate(LEAD_STAGES + tuple(self.opportunity) + (WON,))}
 
     @property

@@ -1,4 +1,4 @@
-"""operational's tables: leads, opportunities, stage history, tasks, cases, automation, outbox."""
+"""operational's tables: leads, opportunities, stage history, tasks, cases, automation."""
 
 from __future__ import annotations
 
@@ -157,19 +157,6 @@ firings = Table(
 )
 """Every rule firing: waiting, fired, cancelled (unless), cooldown, stopped (chain), failed."""
 
-outbox = Table(
-    "operational_outbox", metadata,
-    Column("id", BigIdType, primary_key=True),
-    Column("customer_id", Integer, ForeignKey(customers.c.id), nullable=False, index=True),
-    Column("channel", String(40)),
-    Column("template", String(200), nullable=False),
-    Column("status", String(20), nullable=False),
-    Column("reason", String(300)),
-    Column("rule", String(100)),
-    Column("created_at", UTCDateTime, nullable=False),
-)
-"""Messages queued by automation (status queued) or refused for lack of consent (status refused)."""
-
 score_coverage = Table(
     "operational_score_coverage", metadata,
     Column("fingerprint", String(64), primary_key=True),
@@ -178,4 +165,4 @@ score_coverage = Table(
 """The rules' fingerprint the stored hits were made with, and the newest interaction id seen."""
 
 ALL = [leads, opportunities, stage_history, cursors, assignments, tasks, cases, case_history,
-       firings, outbox, score_coverage]
+       firings, score_coverage]

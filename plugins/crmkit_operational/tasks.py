@@ -18,6 +18,7 @@ from crmkit.plugin import (NotFound, ValidationError, customers, ensure_utc, int
 
 from .assignment import assign_team
 from .rows import insert_all, require_customer
+from .settings import settings_of
 from .tables import leads, tasks
 
 STATUSES = ("open", "done", "cancelled")
@@ -25,7 +26,7 @@ STATUSES = ("open", "done", "cancelled")
 
 def first_contact_due(ctx) -> dt.datetime:
     """When a first-contact task created now is due."""
-    return ctx.now() + dt.timedelta(hours=ctx.config["tasks"]["first_contact_hours"])
+    return ctx.now() + dt.timedelta(hours=settings_of(ctx).tasks.first_contact_hours)
 
 
 def create_tasks(ctx, rows: Sequence[dict[str, Any]]) -> list[int]:
@@ -94,7 +95,7 @@ def list_tasks(conn, as_of: dt.datetime, overdue: bool = False, assignee: str | 
 def sweep_dormant(ctx) -> int:
     """Create re-engagement tasks for dormant customers (idempotent); return how many."""
     now = ctx.now()
-    cutoff = now - dt.timedelta(days=ctx.config["tasks"]["dormant_days"])
+    cutoff = now - dt.timedelta(days=settings_of(ctx).tasks.dormant_days)
     last = (select(interactions.c.customer_id, func.max(interactions.c.occurred_at).label("last"))
             .group_by(interactions.c.customer_id).subquery())
     already = exists().where(tasks.c.customer_id == last.c.customer_id, tasks.c.kind == "dormant",
@@ -108,7 +109,7 @@ def sweep_dormant(ctx) -> int:
     if not found:
         return 0
     owners = {r.customer_id: r.owner for r in found}
-    team = ctx.config["tasks"]["dormant_team"]
+    team = settings_of(ctx).tasks.dormant_team
     unowned = [r.customer_id for r in found if r.owner is None]
     if team and unowned:
         picks = assign_team(ctx, team, [(cid, "dormant customer") for cid in unowned])

@@ -13,6 +13,7 @@ from crmkit.plugin import PluginAPI, Sentiment, ValidationError, customers, ensu
 from . import engagement as engagement_rules
 from . import identities as identity_rules
 from . import mention_files, mentions as mention_rules, referrals as referral_rules, sentiment
+from .settings import Settings
 from .tables import identities, mentions, referral_codes, referrals
 
 
@@ -53,6 +54,7 @@ class SocialAPI(PluginAPI):
     """Identities, mentions and sentiment, engagement, referrals."""
 
     plugin = "social"
+    settings_class = Settings
 
     def _as_of(self, as_of: dt.datetime | None) -> dt.datetime:
         return self.crm.clock.now() if as_of is None else ensure_utc(as_of, "as_of")
@@ -128,7 +130,7 @@ class SocialAPI(PluginAPI):
         """The score of ``text`` by the analyser for its language and its label (``unscored``
         with no score when no analyser handles the language)."""
         result = self.analyse(text)
-        return result.score, sentiment.label(result.score, result.language, self.config)
+        return result.score, sentiment.label(result.score, result.language, self.settings)
 
     def analyse(self, text: str) -> Sentiment:
         """Score, language, analyser (or the reason it is unscored) of one text."""
@@ -141,7 +143,7 @@ class SocialAPI(PluginAPI):
         if label is not None and label not in sentiment.LABELS:
             raise ValidationError(f"label: {label!r} is not one of {', '.join(sentiment.LABELS)}")
         m = mentions.c
-        mood = sentiment.label_sql(m.sentiment, m.language, self.config)
+        mood = sentiment.label_sql(m.sentiment, m.language, self.settings)
         query = (select(m.id, m.platform, m.post_id, m.handle, m.customer_id,
                         customers.c.external_id, m.text, m.posted_at, m.likes, m.comments,
                         m.shares, m.sentiment, m.language, m.unscored_reason, mood.label("label"))
@@ -163,7 +165,7 @@ class SocialAPI(PluginAPI):
                           as_of: dt.datetime | None = None) -> SentimentSummary:
         """Mentions per label posted in ``[since, as_of]`` (all before ``as_of`` without ``since``)."""
         m = mentions.c
-        mood = sentiment.label_sql(m.sentiment, m.language, self.config)
+        mood = sentiment.label_sql(m.sentiment, m.language, self.settings)
 
         def count(name):
             return func.coalesce(func.sum(case((mood == name, 1), else_=0)), 0)
@@ -188,11 +190,12 @@ class SocialAPI(PluginAPI):
                    periods: int = 1, customer: str | None = None
                    ) -> list[engagement_rules.Engagement]:
         """Engagement per customer, handle and period, for ``periods`` periods ending at ``as_of``."""
-        config = self.config
+        settings = self.settings
         customer_id = self.crm.customers.get(customer).id if customer is not None else None
         with self.crm.read() as conn:
-            return engagement_rules.engagement(conn, config, self._as_of(as_of),
-                                               period or config["engagement_period"], periods,
+            return engagement_rules.engagement(conn, settings.engagement_weights,
+                                               self._as_of(as_of),
+                                               period or settings.engagement_period, periods,
                                                customer_id)
 
     # -- referrals ---------------------------------------------------------------------------------

@@ -14,6 +14,7 @@ import crmkit
 
 from . import mentions as mention_rules
 from . import sentiment
+from .settings import settings_of
 from .tables import identities, mentions, referral_codes, referrals
 
 ERASED = "(erased)"
@@ -29,7 +30,7 @@ def timeline(ctx, customer_id: int, limit: int) -> list:
                                             summary=f"{row['platform']} handle @{row['handle']} linked"))
     for row in ctx.conn.execute(select(mentions).where(m.customer_id == customer_id)
                                 .order_by(m.posted_at.desc(), m.id.desc()).limit(limit)).mappings():
-        mood = sentiment.label(row["sentiment"], row["language"], ctx.config)
+        mood = sentiment.label(row["sentiment"], row["language"], settings_of(ctx))
         scored = "" if row["sentiment"] is None else f" ({row['sentiment']:+.2f})"
         text = row["text"] or ""
         shown = text if len(text) <= 80 else text[:77] + "..."

@@ -8,13 +8,13 @@ statement runs on SQLite and PostgreSQL.
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
 
 import attrs
 from sqlalchemy import case, func, literal, select
 
 from crmkit.plugin import UTC, ValidationError, customers
 
+from .settings import EngagementWeights
 from .tables import mentions
 
 UNITS = ("day", "week", "month", "quarter", "year")
@@ -74,11 +74,10 @@ def period_starts(as_of: dt.datetime, unit: str, count: int) -> list[dt.datetime
     return starts[::-1]
 
 
-def engagement(conn, config: dict[str, Any], as_of: dt.datetime, unit: str, count: int,
+def engagement(conn, weights: EngagementWeights, as_of: dt.datetime, unit: str, count: int,
                customer_id: int | None = None) -> list[Engagement]:
     """Engagement of known customers' mentions posted in the periods up to ``as_of`` (inclusive)."""
     starts = period_starts(as_of, unit, count)
-    weights = config["engagement_weights"]
     m = mentions.c
     bucket = case(*[(m.posted_at >= s, literal(n)) for n, s in reversed(list(enumerate(starts)))],
                   else_=None)
@@ -89,8 +88,8 @@ def engagement(conn, config: dict[str, Any], as_of: dt.datetime, unit: str, coun
         inner = inner.where(m.customer_id == customer_id)
     inner = inner.subquery("dated")
     d = inner.c
-    score = (func.sum(d.likes) * weights["likes"] + func.sum(d.comments) * weights["comments"]
-             + func.sum(d.shares) * weights["shares"]).label("engagement")
+    score = (func.sum(d.likes) * weights.likes + func.sum(d.comments) * weights.comments
+             + func.sum(d.shares) * weights.shares).label("engagement")
     query = (select(d.customer_id, customers.c.external_id, d.platform, d.handle, d.bucket,
                     func.count().label("mentions"), func.sum(d.likes).label("likes"),
                     func.sum(d.comments).label("comments"), func.sum(d.shares).label("shares"),

@@ -23,7 +23,8 @@ from sqlalchemy import bindparam, insert, select, update
 from crmkit.plugin import (ValidationError, allocate_ids, drop_repeats, ensure_utc,
                            parse_timestamp, raise_problems, record_fits, score_texts)
 
-from . import identities, sentiment
+from . import identities
+from .settings import settings_of
 from .tables import identities as identity_table
 from .tables import mentions
 
@@ -253,7 +254,7 @@ def _alert(ctx, candidates: list[dict[str, Any]]) -> int:
     of their language."""
     due = [m for m in candidates
            if m["customer_id"] is not None and m["sentiment"] is not None
-           and m["sentiment"] <= sentiment.thresholds(ctx.config, m["language"])["case_threshold"]]
+           and m["sentiment"] <= settings_of(ctx).thresholds_for(m["language"]).case]
     if not due:
         return 0
     ctx.conn.execute(update(mentions).where(mentions.c.id.in_([m["id"] for m in due]))

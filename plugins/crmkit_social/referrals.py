@@ -13,6 +13,7 @@ from crmkit.plugin import (
     ConflictError, NotFound, ValidationError, allocate_ids, customers, interactions,
 )
 
+from .settings import settings_of
 from .tables import referral_codes, referrals
 
 ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
@@ -49,7 +50,7 @@ def code_for(ctx, customer_id: int) -> str:
                             .order_by(c.created_at, c.code).limit(1)).scalar()
     if code is not None:
         return code
-    length = ctx.config["referral_code_length"]
+    length = settings_of(ctx).referral_code_length
     for _ in range(10):
         candidate = new_code(length)
         if ctx.conn.execute(select(c.code).where(c.code == candidate)).first() is None:
@@ -98,7 +99,7 @@ def redeem(ctx, code: str, referee) -> Referral:
         raise ConflictError(f"{who} was already referred by {earlier.external_id!r} on "
                             f"{earlier.redeemed_at:%Y-%m-%d}; a customer is referred once")
     now = ctx.now()
-    days = ctx.config["referral_redeem_days"]
+    days = settings_of(ctx).referral_redeem_days
     if referee.created_at is not None and referee.created_at < now - dt.timedelta(days=days):
         raise ValidationError(f"{who} became a customer on {referee.created_at:%Y-%m-%d}; codes "
                               f"can be redeemed within {days} days of joining")

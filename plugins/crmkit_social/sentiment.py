@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import functools
 import re
-from typing import Any
+
+from .settings import Settings
 
 POSITIVE, NEUTRAL, NEGATIVE, UNSCORED = "positive", "neutral", "negative", "unscored"
 LABELS = (POSITIVE, NEUTRAL, NEGATIVE, UNSCORED)
@@ -93,36 +94,29 @@ class SnowNLPAnalyser:
 ANALYSERS = (VaderAnalyser(), SnowNLPAnalyser())
 
 
-def thresholds(config: dict[str, Any], language: str | None) -> dict[str, float]:
-    """``positive_threshold``, ``negative_threshold`` and ``case_threshold`` for a language."""
-    own = config["language_thresholds"].get(language) if language else None
-    return own or {k: config[k] for k in ("positive_threshold", "negative_threshold",
-                                         "case_threshold")}
-
-
-def label(value: float | None, language: str | None, config: dict[str, Any]) -> str:
+def label(value: float | None, language: str | None, settings: Settings) -> str:
     """``positive`` at or above the language's positive threshold, ``negative`` at or below its
     negative threshold, ``unscored`` without a score, else ``neutral``."""
     if value is None:
         return UNSCORED
-    limits = thresholds(config, language)
-    if value >= limits["positive_threshold"]:
+    limits = settings.thresholds_for(language)
+    if value >= limits.positive:
         return POSITIVE
-    if value <= limits["negative_threshold"]:
+    if value <= limits.negative:
         return NEGATIVE
     return NEUTRAL
 
 
-def label_sql(score_column, language_column, config: dict[str, Any]):
+def label_sql(score_column, language_column, settings: Settings):
     """The same rule as a SQL CASE expression over the score and language columns."""
     from sqlalchemy import and_, case
 
     whens = [(score_column.is_(None), UNSCORED)]
-    for language, limits in sorted(config["language_thresholds"].items()):
+    for language, limits in sorted(settings.language_thresholds.items()):
         mine = language_column == language
-        whens += [(and_(mine, score_column >= limits["positive_threshold"]), POSITIVE),
-                  (and_(mine, score_column <= limits["negative_threshold"]), NEGATIVE),
+        whens += [(and_(mine, score_column >= limits.positive), POSITIVE),
+                  (and_(mine, score_column <= limits.negative), NEGATIVE),
                   (mine, NEUTRAL)]
-    whens += [(score_column >= config["positive_threshold"], POSITIVE),
-              (score_column <= config["negative_threshold"], NEGATIVE)]
+    whens += [(score_column >= settings.thresholds.positive, POSITIVE),
+              (score_column <= settings.thresholds.negative, NEGATIVE)]
     return case(*whens, else_=NEUTRAL)

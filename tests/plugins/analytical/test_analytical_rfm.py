@@ -137,6 +137,24 @@ def test_a_bad_segment_rule_is_a_config_error_naming_the_pointer(crm):
     assert "analytical" not in crm.enabled_plugins()
 
 
+def test_a_money_amount_with_more_places_than_money_keeps_is_refused_not_rounded(crm):
+    from crmkit.errors import ConfigError, ValidationError
+
+    with pytest.raises(ConfigError, match=r"^/rfm/segments/0/if/value: 100\.00005 has more "
+                                          r"than 4 decimal places"):
+        crm.plugins.enable("analytical", {"rfm": {"segments": [
+            {"name": "big", "if": {"field": "monetary", "op": "ge", "value": 100.00005}}]}})
+    assert "analytical" not in crm.enabled_plugins()
+    crm.plugins.enable("analytical")
+    load(crm)
+    api = crm.plugin("analytical")
+    with pytest.raises(ValidationError, match=r"/condition/value/1: 0\.00005 has more than 4 "
+                                              r"decimal places"):
+        api.evaluate_segment({"field": "rfm.monetary", "op": "in", "value": [100, 0.00005]})
+    big = api.evaluate_segment({"field": "rfm.monetary", "op": "ge", "value": 100.0001})
+    assert big == api.evaluate_segment({"field": "rfm.monetary", "op": "gt", "value": "100"})
+
+
 def test_rfm_grid_counts_cells(crm):
     crm.plugins.enable("analytical")
     load(crm)

@@ -158,25 +158,84 @@ def test_every_interaction_rule_sees_the_batch_as_it_was_before_any_action(crm, 
     assert all(f["fired_at"] == clock.now() for f in api.firings())
 
 
-def test_queue_message_honours_preferred_channel_and_consent(crm, operational):
+def outcomes(api, rule):
+    return {f["customer"]: f["outcome"] for f in api.firings(rule=rule)}
+
+
+def test_queue_message_honours_preferred_channel_address_and_consent(crm, operational):
     rule = {"name": "welcome", "on": "customer.created",
-            "do": [{"queue_message": {"template": "welcome"}}]}
+            "do": [{"queue_message": {"body": "Welcome!"}}]}
     api = operational(rules(rule))
-    crm.customers.add("C0", preferred_channel="email")  # consent comes after the welcome
+    crm.customers.add("C0", email="c0@example.com", preferred_channel="email")  # consent comes after
     crm.customers.set_consent("C0", "email", True, "signup form")
-    crm.customers.add("C1", preferred_channel="sms")
+    crm.customers.add("C1", email="c1@example.com", phone="+442079460018", preferred_channel="sms")
     crm.customers.add("C2")
-    outbox = {m["customer"]: (m["channel"], m["status"], m["reason"]) for m in api.outbox()}
-    assert outbox["C0"] == ("email", "refused", "no consent for channel 'email'")
-    assert outbox["C1"] == ("sms", "refused", "no consent for channel 'sms'")
-    assert outbox["C2"] == (None, "refused", "no channel (none given and no preferred channel)")
+    crm.customers.add("C3", preferred_channel="email")
+    assert outcomes(api, "welcome") == {
+        "C0": "queue_message: refused: no consent for channel 'email'",
+        "C1": "queue_message: refused: no consent for channel 'sms'",
+        "C2": "queue_message: refused: no channel (none given and no preferred channel)",
+        "C3": "queue_message: refused: no address for channel 'email'"}
+    assert crm.messages.list() == []
     crm.customers.set_consent("C1", "sms", True, "phone call")
+    crm.customers.set_consent("C1", "email", True, "signup form")
     crm.plugins.configure("operational", rules(
-        {"name": "hello", "on": "customer.updated", "do": [{"queue_message": {"template": "hi"}}]}))
+        {"name": "hello", "on": "customer.updated",
+         "do": [{"queue_message": {"subject": "Hi", "body": "Hello Ada"}}]},
+        {"name": "mail", "on": "customer.updated",
+         "do": [{"queue_message": {"body": "By mail", "channel": "email"}}]}))
     crm.customers.update("C1", name="Ada L")
-    [queued] = api.outbox(status="queued")
-    assert (queued["customer"], queued["channel"], queued["template"]) == ("C1", "sms", "hi")
-    assert [e.payload["outbox_id"] for e in crm.events.list(type="message.queued")] == [queued["id"]]
+    [message] = crm.messages.list()
+    assert (message.channel, message.recipient, message.customer, message.subject, message.body,
+            message.source, message.meta, message.status) == (
+        "sms", "+442079460018", "C1", "Hi", "Hello Ada", "operational", {"rule": "hello"}, "queued")
+    assert outcomes(api, "hello")["C1"] == f"queue_message: queued {message.message_id} on sms"
+    assert outcomes(api, "mail")["C1"] == "queue_message: refused: the customer prefers 'sms'"
+    assert [e.payload for e in crm.events.list(type="message.queued")] == [
+        {"message_id": message.message_id, "channel": "sms", "rule": "hello"}]
+
+
+def test_a_queued_message_rolls_back_with_the_change_that_fired_it(crm, operational):
+    from crmkit.errors import ValidationError
+
+    api = operational(rules({"name": "hello", "on": "customer.updated",
+                             "do": [{"queue_message": {"body": "Hello"}}]}))
+    crm.customers.add("C1", email="c1@example.com", preferred_channel="email")
+    crm.customers.set_consent("C1", "email", True, "signup form")
+
+    def update_then_fail(tx):
+        crm.customers.update("C1", name="Ada")
+        raise ValidationError("stop")
+
+    with pytest.raises(ValidationError, match="stop"):
+        crm.run_transaction(update_then_fail)
+    assert crm.messages.list() == [] and api.firings() == []
+    crm.customers.update("C1", name="Ada")
+    [message] = crm.messages.list()
+    assert (message.recipient, message.body) == ("c1@example.com", "Hello")
+
+
+def test_migration_0003_drops_the_old_automation_outbox(crm_url, clock):
+    from pathlib import Path
+
+    import sqlalchemy as sa
+
+    import crmkit_operational
+    from crmkit import CRM, migrate
+
+    migrations = Path(crmkit_operational.__file__).parent / "migrations"
+    with CRM.open(crm_url, clock=clock, create=True) as crm:
+        crm.plugins.enable("operational", QUIET)
+        crm.customers.add("C1")
+        with crm.connect(write=True) as conn:
+            migrate.downgrade(conn, "operational@operational_0002", [migrations])
+            conn.execute(sa.text(
+                "INSERT INTO operational_outbox (id, customer_id, template, status, created_at) "
+                "VALUES (1, 1, 'welcome', 'queued', '2030-01-01 00:00:00')"))
+            conn.commit()
+    with CRM.open(crm_url, clock=clock, upgrade=True) as crm, crm.connect() as conn:
+        assert "operational_outbox" not in sa.inspect(conn).get_table_names()
+        assert crm.plugin("operational").firings() == []
 
 
 @pytest.mark.parametrize("rule, pointer, message", [
@@ -236,3 +295,32 @@ def test_each_firing_names_the_task_its_own_action_created(crm, clock, operation
     assert len(created) == 2
     outcomes = sorted(f["outcome"] for f in api.firings(rule="call-back"))
     assert outcomes == [f"create_task: task {tid} for ana" for tid in created]
+
+
+def test_an_amount_with_more_places_than_money_keeps_is_a_config_error(crm, clock, operational):
+    rule = {"name": "big", "on": "interaction.recorded",
+            "if": {"field": "payload.amount", "op": "gt", "value": 99.99999},
+            "do": [{"add_tag": "big"}]}
+    with pytest.raises(ConfigError, match=r"^/automation/rules/0/if/value: 99\.99999 has more "
+                                          r"than 4 decimal places"):
+        operational(rules(rule))
+    assert "operational" not in crm.enabled_plugins()
+    api = operational(rules(dict(rule, **{"if": dict(rule["if"], value=99.9999)})))
+    crm.customers.add_many([{"external_id": "C1"}, {"external_id": "C2"}])
+    crm.interactions.record_many([{"customer": "C1", "occurred_at": clock.now(), "amount": "100"},
+                                  {"customer": "C2", "occurred_at": clock.now(),
+                                   "amount": "99.9999"}])
+    assert fired(api) == [("C1", "fired")]
+
+
+def test_an_event_amount_compares_as_the_money_the_rule_wrote(crm, operational):
+    """stage.changed is matched in Python: 0.1 in the rule is the amount 0.1, as in SQL."""
+    api = operational(rules({"name": "tiny", "on": "stage.changed",
+                             "if": {"all": [{"field": "payload.to", "op": "eq", "value": "won"},
+                                            {"field": "payload.amount", "op": "eq",
+                                             "value": 0.1}]},
+                             "do": [{"add_tag": "tiny-win"}]}))
+    crm.customers.add("C1")
+    opportunity = api.create_opportunity("C1", "Sample", "0.10", "GBP")
+    api.move_opportunity(opportunity, "won")
+    assert fired(api) == [("C1", "fired")] and crm.customers.get("C1").tags == ("tiny-win",)

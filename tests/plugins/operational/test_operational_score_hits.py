@@ -111,7 +111,7 @@ def test_incremental_scores_equal_the_definition_on_random_data(crm, clock, oper
     more = random_rows(rng, clock, customers, 60, start=150)
     record(crm, more)
     check(crm, clock, api, RULES, rows + more, customers)
-    assert_hits_are_the_capped_matches(crm, RULES, customers)
+    assert_hits_are_the_capped_matches(crm, api.settings.scoring.rules, customers)
     assert 0 < hits_per_group(crm, customers) <= max(r["cap"] for r in RULES)
     # rescore (a rebuild of the hits) gives the same numbers
     stored = {c: api.lead(c)["score"] for c in customers}
@@ -230,4 +230,4 @@ def test_a_batch_added_twice_in_one_transaction_counts_once(crm, clock, operatio
         ctx = tx.context("operational")
         scoring.rescore(ctx, hits.customers_in(batch.first_id, batch.last_id), batch=batch)
     check(crm, clock, api, RULES, rows, customers)
-    assert_hits_are_the_capped_matches(crm, RULES, customers)
+    assert_hits_are_the_capped_matches(crm, api.settings.scoring.rules, customers)

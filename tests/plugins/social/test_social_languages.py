@@ -49,14 +49,14 @@ def test_language_is_the_script_of_most_letters(text, language):
 
 def test_the_labelled_set_agrees_with_the_analysers_on_85_percent_of_each_language(crm):
     crm.plugins.enable("social")
-    config = crm.plugin_config("social")
+    settings = crm.plugin("social").settings
     rows = labelled_set()
     results = score_texts(crm, [text for _, _, text in rows])
     agree: dict[str, list[bool]] = {}
     for (language, label, _), result in zip(rows, results):
         assert result.language == language
         agree.setdefault(language, []).append(
-            sentiment.label(result.score, result.language, config) == label)
+            sentiment.label(result.score, result.language, settings) == label)
     assert {language: len(hits) for language, hits in agree.items()} == {"zh": 64, "en": 30}
     for language, hits in agree.items():
         assert sum(hits) / len(hits) >= 0.85, language
