@@ -1,4 +1,4 @@
-"""Planning a campaign: one INSERT … SELECT of its audience into ``campaign_recipients``.
+"""Planning a campaign: one INSERT … SELECT of its audience into ``campaigns_recipients``.
 
 Each customer of the audience (not erased, not planned for this campaign yet)
 gets one row, decided in SQL, in this order:
@@ -90,7 +90,7 @@ def capped(config: dict[str, Any], channel: str, campaign_id: int, now: dt.datet
 
 
 def plan_query(crm, campaign: dict[str, Any], config: dict[str, Any], now: dt.datetime):
-    """The SELECT of the new ``campaign_recipients`` rows (columns in ``PLANNED`` order).
+    """The SELECT of the new ``campaigns_recipients`` rows (columns in ``PLANNED`` order).
 
     Each customer's reason and draws are computed once, in a MATERIALIZED common table
     expression: the status, holdout and variant columns all depend on them, and both
