@@ -3,12 +3,15 @@
 Builds a database of ``--customers`` customers (80 % of them in the audience
 ``region = north``; email consent granted for 3 in 4, withdrawn for some, none
 for the rest; a preferred channel of sms for 1 in 25; a frequency cap of 2
-emails in 7 days that 1 in 10 customers has reached) and then times, in the
-same process and database:
+emails in 7 days that 1 in 10 customers has reached) and then times, against the
+same database:
 
-* **crmkit**: the command ``crmkit campaigns run`` (in-process, through the CLI's
-  code path: the audience, consent, preferred channel, caps, holdout and variant
-  draws, the recipient rows, the counts printed);
+* **crmkit**: the command ``crmkit campaigns run`` in-process, through the CLI's
+  code path (opening the database, loading the plugins, the audience, consent,
+  preferred channel, caps, holdout and variant draws, the recipient rows, the
+  counts printed).  **This is the goal figure** (≤ 2× the baseline);
+* **process**: the same command as its own ``crmkit`` process, Python's and
+  crmkit's start-up included (what a user at a shell waits for);
 * **api**: the same planning through ``crm.plugin("campaigns").run`` on an open CRM
   (without the command's start: opening the database, loading the plugins);
 * **baseline**: one ``INSERT INTO bare_audience SELECT id FROM customers WHERE …``
@@ -16,7 +19,7 @@ same process and database:
 
 Each side runs ``--repeat`` times, interleaved (the campaign's recipients and the
 bare table are emptied between runs, untimed), and the fastest runs are compared;
-the ratio is crmkit's time ÷ the baseline's (goal ≤ 2×).
+each ratio is that side's time ÷ the baseline's.
 
     python benchmarks/campaigns.py --customers 100000 --repeat 3
     python benchmarks/campaigns.py --customers 100000 --pg
@@ -28,6 +31,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import io
+import subprocess
 import sys
 import tempfile
 import time
@@ -37,6 +41,7 @@ from sqlalchemy import Column, Integer, MetaData, Table, delete, insert, select
 
 sys.path.insert(0, str(Path(__file__).parent))
 
+from _common import child_env  # noqa: E402
 from crmkit import CRM  # noqa: E402
 from crmkit.cli import main  # noqa: E402
 from crmkit.condition_sql import customer_condition  # noqa: E402
@@ -90,6 +95,18 @@ def crmkit_side(url: str) -> float:
     return seconds
 
 
+def process_side(url: str, env: dict[str, str]) -> float:
+    """``crmkit campaigns run bench`` as its own process, start-up included."""
+    command = [str(Path(sys.executable).with_name("crmkit")), "--db", url, "campaigns", "run",
+               "bench", "--format", "json"]
+    start = time.perf_counter()
+    done = subprocess.run(command, capture_output=True, text=True, env=env)
+    seconds = time.perf_counter() - start
+    if done.returncode != 0:
+        raise SystemExit(f"crmkit campaigns run exited {done.returncode}: {done.stderr.strip()}")
+    return seconds
+
+
 def api_side(crm: CRM) -> float:
     """``crm.plugin("campaigns").run("bench")`` on the open CRM: the planning without the
     command's start (opening the database, loading the plugins)."""
@@ -140,10 +157,14 @@ def measure(args: argparse.Namespace, db: str | None) -> int:
             started = time.perf_counter()
             build(crm, args.customers)
             print(f"setup: {args.customers:,} customers in {time.perf_counter() - started:.1f} s")
-            times: dict[str, list[float]] = {"crmkit": [], "api": [], "baseline": []}
+            times: dict[str, list[float]] = {"crmkit": [], "process": [], "api": [],
+                                             "baseline": []}
+            env = child_env()
             for _ in range(args.repeat):
                 reset(crm)
                 times["crmkit"].append(crmkit_side(url))
+                reset(crm)
+                times["process"].append(process_side(url, env))
                 reset(crm)
                 times["api"].append(api_side(crm))
                 times["baseline"].append(baseline_side(crm))
@@ -152,12 +173,14 @@ def measure(args: argparse.Namespace, db: str | None) -> int:
                 bare = len(conn.execute(select(BARE.c.customer_id)).all())
     for name, seconds in times.items():
         print(f"  {name}: {', '.join(f'{s:.2f}' for s in seconds)} s")
-    ours, api, base = min(times["crmkit"]), min(times["api"]), min(times["baseline"])
+    base = min(times["baseline"])
     print(f"audience {bare:,}: planned {shown['planned']:,}, held out {shown['held_out']:,}, "
           f"skipped {shown['skipped']:,} {shown['skipped_by_reason']}")
-    print(f"planning: baseline {base:.2f} s, crmkit campaigns run {ours:.2f} s, ratio "
-          f"{ours / base:.2f}x (goal <= 2x); the API call alone {api:.2f} s, ratio "
-          f"{api / base:.2f}x")
+    print(f"planning: baseline {base:.2f} s; crmkit campaigns run in-process "
+          f"{min(times['crmkit']):.2f} s, ratio {min(times['crmkit']) / base:.2f}x (goal <= 2x); "
+          f"as a process (start-up included) {min(times['process']):.2f} s, ratio "
+          f"{min(times['process']) / base:.2f}x; the API call alone {min(times['api']):.2f} s, "
+          f"ratio {min(times['api']) / base:.2f}x")
     return 0
 
 

@@ -12,6 +12,11 @@ connections); and the CPU time per message of the worker and of the SMTP server,
 not depend on what else the machine is doing (on a busy machine the rate does).  The server
 must have received each message once and every message must be recorded as sent, or the run
 fails.
+
+In the same run, as the yardstick of what the machine allows at the moment, **plain
+smtplib** sends as many emails of the same size to the same server over the same number of
+connections (one thread and one connection each, the emails built with ``MIMEText``; no
+database, no start-up): a loaded machine shows in both figures.
 """
 
 from __future__ import annotations
@@ -21,10 +26,13 @@ import datetime as dt
 import json
 import os
 import resource
+import smtplib
 import subprocess
 import sys
 import tempfile
+import threading
 import time
+from email.mime.text import MIMEText
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -75,6 +83,32 @@ def prepare(url: str, messages: int, port: int, connections: int) -> None:
             for n in range(messages)])
 
 
+def plain_smtplib(port: int, messages: int, connections: int) -> float:
+    """Seconds plain smtplib takes to send ``messages`` emails over ``connections`` threads."""
+    numbers = iter(range(messages))
+    lock = threading.Lock()
+
+    def connection() -> None:
+        with smtplib.SMTP("127.0.0.1", port, timeout=30) as smtp:
+            while True:
+                with lock:
+                    n = next(numbers, None)
+                if n is None:
+                    return
+                mail = MIMEText(f"Hello Customer {n},\n\nOur spring offer.")
+                mail["From"], mail["To"] = "news@shop.example", f"c{n}@example.com"
+                mail["Subject"], mail["Message-ID"] = "Spring offer", f"<{n}@baseline.example>"
+                smtp.send_message(mail)
+
+    threads = [threading.Thread(target=connection) for _ in range(connections)]
+    with Timer() as timer:
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    return timer.seconds
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--messages", type=int, default=5000)
@@ -104,6 +138,9 @@ def main() -> None:
             worker_cpu = (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
             received = httpx.get(f"{control}/_count", timeout=10).json()
             server_cpu = cpu_seconds(server.pid)
+            baseline = plain_smtplib(port, args.messages, args.connections)
+            if httpx.get(f"{control}/_count", timeout=10).json() != received + args.messages:
+                raise SystemExit("plain smtplib: the server did not receive every message")
         finally:
             server.kill()
             server.wait()
@@ -117,6 +154,9 @@ def main() -> None:
           f"connections in {timer.seconds:.2f} s: {rate:,.0f} messages/s")
     print(f"ratio to the goal ({GOAL:.0f} messages/s): {rate / GOAL:.2f}x "
           f"({'met' if rate >= GOAL else 'NOT met'})")
+    print(f"plain smtplib (no database, no start-up) sent as many over {args.connections} "
+          f"connections in {baseline:.2f} s: {args.messages / baseline:,.0f} messages/s; "
+          f"crmkit's rate is {rate * baseline / args.messages:.2f}x of it")
     per = 1000 / args.messages
     print(f"CPU per message: worker {worker_cpu * per:.2f} ms (its start included), SMTP "
           f"server {server_cpu * per:.2f} ms; load average {os.getloadavg()[0]:.1f} on "

@@ -292,3 +292,14 @@ def test_a_plugin_is_enabled_after_the_plugins_it_requires(capsys):
     assert main(["plugins", "check", "valuechain"]) == 0
     enable = [line for line in capsys.readouterr().out.splitlines() if line.startswith("enable")]
     assert enable and " ok " in enable[0] and "after enabling analytical" in enable[0]
+
+
+BUILT_IN = sorted(p.name.removeprefix("crmkit_")
+                  for p in (Path(__file__).parent.parent / "plugins").glob("crmkit_*"))
+
+
+@pytest.mark.parametrize("name", BUILT_IN)
+def test_every_built_in_plugin_passes_the_check(name):
+    """Each plugin shipped in plugins/ passes every check (campaigns' first tables broke the
+    naming rule: campaigns, campaign_variants, campaign_recipients)."""
+    assert fails(plugin_check.check_plugin(name)) == []

@@ -42,8 +42,31 @@ RESERVED = frozenset({"from", "to", "subject", "message-id", "date"})
 
 UTF8 = charsets.Charset("utf-8")
 UTF8.body_encoding = charsets.QP  # readable text in the raw email, not base64
-UNFOLDED = policies.compat32.clone(max_line_length=998)
-"""Headers are folded only past RFC 5322's line limit: a long List-Unsubscribe stays on one line."""
+
+
+class _Unfolded(policies.Compat32):
+    """compat32 that folds a header only past RFC 5322's line limit (a long List-Unsubscribe
+    stays on one line), and writes a header that fits on its line in ASCII as it is, which
+    is what compat32 writes for it too, without building an ``email.header.Header`` for it:
+    that was most of the time of writing an email."""
+
+    def _fits(self, name: str, value: Any) -> bool:
+        return (isinstance(value, str) and value.isascii() and "\n" not in value
+                and "\r" not in value and len(name) + 2 + len(value) <= self.max_line_length)
+
+    def fold(self, name, value):
+        if self._fits(name, value):
+            return f"{name}: {value}{self.linesep}"
+        return super().fold(name, value)
+
+    def fold_binary(self, name, value):
+        if self._fits(name, value):
+            return f"{name}: {value}{self.linesep}".encode("ascii")
+        return super().fold_binary(name, value)
+
+
+UNFOLDED = _Unfolded(max_line_length=998)
+"""The policy of the emails written (see :class:`_Unfolded`)."""
 
 
 def _settings(crm, section: str) -> dict[str, Any]:

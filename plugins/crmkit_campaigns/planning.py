@@ -1,4 +1,4 @@
-"""Planning a campaign: one INSERT … SELECT of its audience into ``campaign_recipients``.
+"""Planning a campaign: one INSERT … SELECT of its audience into ``campaigns_recipients``.
 
 Each customer of the audience (not erased, not planned for this campaign yet)
 gets one row, decided in SQL, in this order:
@@ -33,7 +33,8 @@ from crmkit.plugin import (ADDRESSED_BY, ValidationError, consents, customer_con
                            customers, messages)
 
 from . import templates
-from .definition import SEED_RANGE, campaign_row, campaign_variants, recipient_counts
+from .definition import (PLANNING_REASONS, SEED_RANGE, campaign_row, campaign_variants,
+                         recipient_counts)
 from .tables import campaigns, recipients
 
 HOLDOUT_SALT = 1
@@ -90,29 +91,37 @@ def capped(config: dict[str, Any], channel: str, campaign_id: int, now: dt.datet
 
 
 def plan_query(crm, campaign: dict[str, Any], config: dict[str, Any], now: dt.datetime):
-    """The SELECT of the new ``campaign_recipients`` rows (columns in ``PLANNED`` order)."""
+    """The SELECT of the new ``campaigns_recipients`` rows (columns in ``PLANNED`` order).
+
+    Each customer's reason and draws are computed once, in a MATERIALIZED common table
+    expression: the status, holdout and variant columns all depend on them, and both
+    databases would otherwise inline the expression (the consent tests, the frequency-cap
+    lookup, the hash draws) into every column that uses it."""
     channel = campaign["channel"]
     c = customers.c
     source, in_audience = audience(crm, campaign["audience"], now)
     consent = consents.alias("consent")
     source = source.outerjoin(consent, and_(consent.c.customer_id == c.id,
                                             consent.c.channel == channel))
+    no_address, no_consent, withdrawn, at_cap_reason = (literal(reason, String)
+                                                         for reason in PLANNING_REASONS)
     rules = []
     if channel in ADDRESSED_BY:
         address = c[ADDRESSED_BY[channel]]
-        rules.append((or_(address.is_(None), address == ""), literal("no address", String)))
-    rules += [(consent.c.granted.is_(None), literal("no consent", String)),
-              (not_(consent.c.granted), literal("consent withdrawn", String)),
+        rules.append((or_(address.is_(None), address == ""), no_address))
+    rules += [(consent.c.granted.is_(None), no_consent),
+              (not_(consent.c.granted), withdrawn),
               (and_(c.preferred_channel.is_not(None), c.preferred_channel != channel),
                literal("prefers ", String) + c.preferred_channel)]
     at_cap = capped(config, channel, campaign["id"], now)
     if at_cap is not None:
-        rules.append((c.id.in_(at_cap), literal("frequency cap", String)))
+        rules.append((c.id.in_(at_cap), at_cap_reason))
     seed = campaign["seed"]
     decided = (select(c.id.label("customer_id"), case(*rules, else_=null()).label("reason"),
                       draw(c.id, seed, HOLDOUT_SALT).label("holdout_draw"),
                       draw(c.id, seed, VARIANT_SALT).label("variant_draw"))
-               .select_from(source).where(in_audience)).subquery("decided")
+               .select_from(source).where(in_audience)
+               ).cte("decided").prefix_with("MATERIALIZED")
     held = and_(decided.c.reason.is_(None),
                 decided.c.holdout_draw < threshold(campaign["holdout"]))
     status = case((decided.c.reason.is_not(None), "skipped"), (held, "held_out"),
@@ -175,7 +184,7 @@ def run(crm, name: str) -> dict[str, Any]:
         campaign = campaign_row(tx.conn, name, lock=True)
         check_runnable(crm, tx.conn, campaign)
         rows = select(func.count()).where(recipients.c.campaign_id == campaign["id"])
-        before = tx.conn.execute(rows).scalar_one()
+        before = tx.conn.execute(rows).scalar_one()  # (sqlite3 has no rowcount for WITH …)
         tx.conn.execute(plan_statement(tx.conn, plan_query(crm, campaign, config, tx.now())))
         added = tx.conn.execute(rows).scalar_one() - before
         tx.conn.execute(update(campaigns).where(campaigns.c.id == campaign["id"])

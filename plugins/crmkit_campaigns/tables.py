@@ -1,6 +1,7 @@
-"""campaigns' tables: campaigns, their A/B variants, and one row per planned recipient.
+"""campaigns' tables (each named ``campaigns_<thing>``, the plugin-table rule): campaigns,
+their A/B variants, and one row per planned recipient.
 
-A campaign's audience is planned set-based into ``campaign_recipients`` (one row
+A campaign's audience is planned set-based into ``campaigns_recipients`` (one row
 per campaign and customer: planned, skipped with a reason, or held out); the
 worker renders due planned rows into the core's ``messages`` and keeps the
 Message-ID here.  Money is the core's ``Money`` (a Decimal; whole
@@ -22,7 +23,7 @@ RECIPIENT_STATUSES = ("planned", "queued", "skipped", "held_out")
 """A recipient's statuses."""
 
 campaigns = Table(
-    "campaigns", metadata,
+    "campaigns_campaigns", metadata,
     Column("id", Integer, primary_key=True),
     Column("name", String(100), nullable=False, unique=True),
     Column("goal", Text),
@@ -49,8 +50,8 @@ campaigns = Table(
 costs, schedule and status; ``seed`` makes the holdout and variant draws stable."""
 
 variants = Table(
-    "campaign_variants", metadata,
-    Column("campaign_id", Integer, ForeignKey("campaigns.id"), primary_key=True),
+    "campaigns_variants", metadata,
+    Column("campaign_id", Integer, ForeignKey("campaigns_campaigns.id"), primary_key=True),
     Column("name", String(20), primary_key=True),
     Column("share", Float, nullable=False),
     Column("subject", Text),
@@ -60,7 +61,7 @@ variants = Table(
 """A/B variants of a campaign's message: the shares of the sent recipients add up to 1."""
 
 recipients = Table(
-    "campaign_recipients", metadata,
+    "campaigns_recipients", metadata,
     Column("id", ID, primary_key=True),
     Column("campaign_id", Integer, nullable=False),
     Column("customer_id", Integer, nullable=False, index=True),
@@ -70,7 +71,7 @@ recipients = Table(
     Column("reason", String(100)),
     Column("message_id", String(250)),
     Column("planned_at", UTCDateTime, nullable=False),
-    UniqueConstraint("campaign_id", "customer_id", name="uq_campaign_recipients_campaign"),
+    UniqueConstraint("campaign_id", "customer_id", name="uq_campaigns_recipients_campaign"),
     CheckConstraint("status IN ('planned', 'queued', 'skipped', 'held_out')", name="status"),
 )
 """One row per campaign and customer: planned (to render), queued (its message is in the core's
@@ -83,7 +84,7 @@ the time of planning a large audience."""
 
 offers = Table(
     "campaigns_offers", metadata,
-    Column("campaign_id", Integer, ForeignKey("campaigns.id"), primary_key=True),
+    Column("campaign_id", Integer, ForeignKey("campaigns_campaigns.id"), primary_key=True),
     Column("kind", String(10), nullable=False),
     Column("value", Money, nullable=False),
     Column("currency", String(3)),
@@ -103,7 +104,7 @@ coupons = Table(
     "campaigns_coupons", metadata,
     Column("id", Integer, primary_key=True),
     Column("code", String(60), nullable=False, unique=True),
-    Column("campaign_id", Integer, ForeignKey("campaigns.id"), index=True),
+    Column("campaign_id", Integer, ForeignKey("campaigns_campaigns.id"), index=True),
     Column("customer_id", Integer, ForeignKey("customers.id"), index=True),
     Column("kind", String(10), nullable=False),
     Column("value", Money, nullable=False),
