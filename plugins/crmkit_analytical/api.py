@@ -103,7 +103,7 @@ class AnalyticalAPI(PluginAPI):
         fitted = clv.fit(self._read(clv.summary, as_of, settings.time_unit), settings, as_of)[0]
         if keep:
             with self.crm.transaction() as tx:
-                clv.keep_fit(tx, fitted)
+                clv.keep_fit(tx, fitted, settings)
         return fitted
 
     def latest_clv_fit(self) -> CLVFit | None:
@@ -152,13 +152,21 @@ class AnalyticalAPI(PluginAPI):
                     months: int | None = None, store: bool = False
                     ) -> tuple[CLVFit, CLVPredictions]:
         """:meth:`clv_run` with the predictions as numpy arrays (:class:`CLVPredictions`):
-        for large customer bases, no Python object per customer."""
+        for large customer bases, no Python object per customer.  A fit kept by
+        :meth:`clv_fit` at the same ``as_of`` and time unit on the same data is reused
+        (the same parameters, without fitting again)."""
         as_of = self._as_of(as_of)
         settings = clv.Settings.from_config(self.config, horizon=horizon, time_unit=time_unit,
                                             discount_rate=discount_rate, months=months)
-        data = self._read(clv.summary, as_of, settings.time_unit)
-        fitted, bg, gg = clv.fit(data, settings, as_of)
-        predictions = clv.predict(data, settings, bg.params, gg.params)
+        with self.crm.read() as conn:
+            data = clv.summary(conn, self.config, as_of, settings.time_unit)
+            fitted = clv.kept_fit(conn, as_of, settings)
+        if fitted is None:
+            fitted, bg, gg = clv.fit(data, settings, as_of)
+            params = bg.params, gg.params
+        else:
+            params = clv.model_params(fitted)
+        predictions = clv.predict(data, settings, *params)
         if store:
             with self.crm.transaction() as tx:
                 clv.store(tx, fitted, settings, predictions)

@@ -239,12 +239,35 @@ def model_params(fitted: CLVFit) -> tuple[bgnbd.Params, gammagamma.Params]:
     return bgnbd.Params(b["r"], b["alpha"], b["a"], b["b"]), gamma
 
 
-def keep_fit(tx, fitted: CLVFit) -> int:
-    """Keep a fit's parameters (``clv fit``); returns its id."""
+def fit_conditions(conn, settings: Settings) -> dict[str, Any]:
+    """What a fit at a given ``as_of`` and time unit depends on besides them: the fit
+    settings and the data version (see :func:`kept_fit`)."""
+    return {"max_iterations": settings.max_iterations, "penalizer_coef": settings.penalizer_coef,
+            "interactions_through": data_version(conn)}
+
+
+def keep_fit(tx, fitted: CLVFit, settings: Settings | None = None) -> int:
+    """Keep a fit's parameters (``clv fit``); returns its id.  With ``settings``, the
+    :func:`fit_conditions` are kept too, so that :func:`kept_fit` can reuse it."""
+    conditions = None if settings is None else fit_conditions(tx.conn, settings)
     return tx.conn.execute(insert(clv_fits).values(
         as_of=fitted.as_of, created_at=tx.now(), actor=tx.actor, time_unit=fitted.time_unit,
-        bgnbd=fitted.bgnbd, gamma_gamma=fitted.gamma_gamma).returning(clv_fits.c.id)
-    ).scalar_one()
+        bgnbd=fitted.bgnbd, gamma_gamma=fitted.gamma_gamma, settings=conditions
+    ).returning(clv_fits.c.id)).scalar_one()
+
+
+def kept_fit(conn, as_of: dt.datetime, settings: Settings) -> CLVFit | None:
+    """The latest kept fit at exactly ``as_of`` in ``settings.time_unit`` with the same
+    :func:`fit_conditions` (no interaction recorded since), if any: fitting again on the same
+    data would give the same parameters, so ``clv predict`` uses it instead."""
+    wanted = fit_conditions(conn, settings)
+    rows = conn.execute(select(clv_fits).where(clv_fits.c.as_of == as_of,
+                                               clv_fits.c.time_unit == settings.time_unit)
+                        .order_by(clv_fits.c.id.desc()))
+    for row in rows:
+        if row.settings == wanted:
+            return CLVFit(row.as_of, row.time_unit, row.bgnbd, row.gamma_gamma)
+    return None
 
 
 def latest_fit(conn) -> tuple[CLVFit, dt.datetime] | None:

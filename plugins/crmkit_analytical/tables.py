@@ -69,7 +69,10 @@ clv_fits = Table(
     Column("time_unit", String(10), nullable=False),
     Column("bgnbd", JSONType, nullable=False),
     Column("gamma_gamma", JSONType, nullable=False),
+    Column("settings", JSONType),
 )
-"""Fitted model parameters kept by ``clv fit`` (a stored run keeps its own in ``clv_runs``)."""
+"""Fitted model parameters kept by ``clv fit`` (a stored run keeps its own in ``clv_runs``);
+``settings``: what the fit depends on (fit settings, the data version), for reuse by
+``clv predict``; NULL for fits kept before it was recorded."""
 
 ALL = [segments, lifecycle, clv_runs, clv_predictions, clv_fits]

@@ -1,0 +1,25 @@
+"""analytical: a kept CLV fit records what it was fitted on (``settings``), so that
+``crmkit analytical clv predict`` reuses it instead of fitting again.
+
+Revision ID: analytical_0003
+"""
+
+import sqlalchemy as sa
+from alembic import op
+
+from crmkit.plugin import JSONType as JSON
+
+revision = "analytical_0003"
+down_revision = "analytical_0002"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    with op.batch_alter_table("analytical_clv_fits") as batch:
+        batch.add_column(sa.Column("settings", JSON, nullable=True))
+
+
+def downgrade() -> None:
+    with op.batch_alter_table("analytical_clv_fits") as batch:
+        batch.drop_column("settings")
