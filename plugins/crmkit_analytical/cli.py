@@ -107,14 +107,19 @@ def clv() -> None:
 
 time_unit_option = click.option("--time-unit", type=click.Choice(["day", "week", "month"]),
                                 default=None, help="Model time unit (default: config clv.time_unit).")
+clv_measure_option = click.option(
+    "--measure", type=click.Choice(["revenue", "margin"]), default="revenue", show_default=True,
+    help="The value per purchase the spend model is fitted on: net spend, or gross margin "
+         "(needs the catalogue plugin; config clv.margin is then not applied).")
 
 
 @clv.command()
 @as_of_option
 @time_unit_option
+@clv_measure_option
 @format_option
 @pass_state
-def fit(state, as_of, time_unit, fmt) -> None:
+def fit(state, as_of, time_unit, measure, fmt) -> None:
     """Fit BG/NBD and Gamma-Gamma; print and keep the parameters.
 
     The models are fitted on the purchase history up to --as-of.  The
@@ -122,11 +127,13 @@ def fit(state, as_of, time_unit, fmt) -> None:
     customer's P(alive), expected purchases and CLV from the latest fit.
 
     \b
-    Example:
+    Examples:
       crmkit analytical clv fit --as-of 2026-12-01 --time-unit week --format json
+      crmkit analytical clv fit --measure margin
     """
     with state.open() as crm:
-        result = _api(crm).clv_fit(resolve_as_of(crm, as_of), time_unit, keep=True)
+        result = _api(crm).clv_fit(resolve_as_of(crm, as_of), time_unit, keep=True,
+                                   measure=measure)
     output_document(result.document(), fmt)
 
 
@@ -145,20 +152,23 @@ PREDICT_COLUMNS = ["customer", "frequency", "recency", "T", "monetary", "p_alive
               help="CLV horizon in months (default: config clv.months).")
 @click.option("--store/--no-store", default=True, show_default=True,
               help="Keep the run (segments' clv field, last_clv_run, the timeline).")
+@clv_measure_option
 @format_option
 @pass_state
-def predict(state, as_of, horizon, time_unit, discount_rate, months, store, fmt) -> None:
+def predict(state, as_of, horizon, time_unit, discount_rate, months, store, measure, fmt) -> None:
     """Per customer: P(alive), expected purchases and spend, and CLV.
 
     \b
-    Example:
+    Examples:
       crmkit analytical clv predict --as-of 2026-12-01 --months 12 \\
         --format csv > clv.csv
+      crmkit analytical clv predict --measure margin --format csv > clv.csv
     """
     with state.open() as crm, status("clv predict") as say:
         say("fitting BG/NBD and Gamma-Gamma, predicting per customer")
         predictions = _api(crm).clv_predict(resolve_as_of(crm, as_of), horizon, time_unit,
-                                            discount_rate, months, store=store)[1]
+                                            discount_rate, months, store=store,
+                                            measure=measure)[1]
     output_rows(_prediction_rows(predictions), PREDICT_COLUMNS, fmt, text=["customer"])
 
 

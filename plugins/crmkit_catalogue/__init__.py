@@ -57,3 +57,13 @@ def crmkit_customer_measure(config, measure, as_of, since):
     from .settings import settings_of
 
     return customer_units(settings_of(config), as_of, since, measure)
+
+
+@hookimpl
+def crmkit_purchase_measure(config, measure, as_of):
+    """``margin`` (gross margin) per purchase in money units, in SQL."""
+    if measure != "margin":
+        return None
+    from .profit import purchase_margin_units
+
+    return purchase_margin_units(as_of)
