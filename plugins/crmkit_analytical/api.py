@@ -125,7 +125,7 @@ class AnalyticalAPI(PluginAPI):
         fitted = clv.fit(data, settings, as_of)[0]
         if keep:
             with self.crm.transaction() as tx:
-                clv.keep_fit(tx, fitted, settings)
+                clv.keep_fit(tx, fitted, settings, data)
         return fitted
 
     def latest_clv_fit(self) -> CLVFit | None:
@@ -181,16 +181,18 @@ class AnalyticalAPI(PluginAPI):
         """:meth:`clv_run` with the predictions as numpy arrays (:class:`CLVPredictions`):
         for large customer bases, no Python object per customer.  A fit kept by
         :meth:`clv_fit` at the same ``as_of`` and time unit on the same data is reused
-        (the same parameters, without fitting again)."""
+        with the summary it was fitted on (the same summary and parameters, without
+        computing them again)."""
         as_of = self._as_of(as_of)
         settings = clv.Settings.from_config(self.config, horizon=horizon, time_unit=time_unit,
                                             discount_rate=discount_rate, months=months,
                                             measure=measure)
         per_purchase = self._purchase_values(measure, as_of)
         with self.crm.read() as conn:
-            data = clv.summary(conn, self.config, as_of, settings.time_unit,
-                               per_purchase=per_purchase)
-            fitted = clv.kept_fit(conn, as_of, settings)
+            fitted, data = clv.kept_fit(conn, as_of, settings) or (None, None)
+            if data is None:
+                data = clv.summary(conn, self.config, as_of, settings.time_unit,
+                                   per_purchase=per_purchase)
         if fitted is None:
             fitted, bg, gg = clv.fit(data, settings, as_of)
             params = bg.params, gg.params

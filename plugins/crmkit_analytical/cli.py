@@ -169,20 +169,27 @@ def predict(state, as_of, horizon, time_unit, discount_rate, months, store, meas
         predictions = _api(crm).clv_predict(resolve_as_of(crm, as_of), horizon, time_unit,
                                             discount_rate, months, store=store,
                                             measure=measure)[1]
-    output_rows(_prediction_rows(predictions), PREDICT_COLUMNS, fmt, text=["customer"])
+    output_rows(_prediction_rows(predictions, fmt == "csv"), PREDICT_COLUMNS, fmt,
+                text=["customer"])
 
 
-def _prediction_rows(p):
-    """Tuples in PREDICT_COLUMNS order: floats to 4 places, money as exact decimals."""
+def _prediction_rows(p, as_text: bool = False):
+    """Tuples in PREDICT_COLUMNS order: floats to 4 places, money as exact decimals (with
+    ``as_text``, as the text ``str`` gives those decimals: for CSV, without a Decimal each)."""
     from decimal import Decimal
 
     import numpy as np
 
     def decimals(values, places):
+        if as_text:
+            scale = 10 ** places
+            return [f"{'-' if v < 0 else ''}{abs(v) // scale}.{abs(v) % scale:0{places}d}"
+                    for v in values.tolist()]
         return [Decimal(v).scaleb(-places) for v in values.tolist()]
 
     return zip(p.external_id, p.x.astype(np.int64).tolist(), *(
         np.round(v, 4).tolist() for v in (p.t_x, p.T)),
+        decimals(p.monetary_units, 4) if as_text else
         [money_from_units(v) for v in p.monetary_units.tolist()],
         *(np.round(v, 4).tolist() for v in (p.p_alive, p.expected_purchases)),
         decimals(p.spend_cents, 2), decimals(p.clv_cents, 2))

@@ -28,7 +28,7 @@ from typing import Any
 import attrs
 from sqlalchemy import BigInteger, cast, distinct, func, insert, select
 
-from crmkit.plugin import MONEY_SCALE, customers as C, interactions as I
+from crmkit.plugin import MONEY_SCALE, customers as C, events as E, interactions as I
 
 from . import bgnbd, gammagamma, sales
 from .errors import ModelFitError
@@ -261,32 +261,65 @@ def model_params(fitted: CLVFit) -> tuple[bgnbd.Params, gammagamma.Params]:
 
 def fit_conditions(conn, settings: Settings) -> dict[str, Any]:
     """What a fit at a given ``as_of`` and time unit depends on besides them: the fit
-    settings and the data version (see :func:`kept_fit`)."""
+    settings and the data version (the highest interaction and event ids: a merge or an
+    erasure emits an event; see :func:`kept_fit`)."""
     return {"max_iterations": settings.max_iterations, "penalizer_coef": settings.penalizer_coef,
-            "measure": settings.measure, "interactions_through": data_version(conn)}
+            "measure": settings.measure, "interactions_through": data_version(conn),
+            "events_through": int(conn.execute(select(func.max(E.c.id))).scalar() or 0)}
 
 
-def keep_fit(tx, fitted: CLVFit, settings: Settings | None = None) -> int:
+def summary_bytes(data: CLVSummaries) -> bytes:
+    """The summary as a numpy ``.npz`` (no pickles), for :func:`keep_fit`."""
+    import io
+
+    import numpy as np
+
+    out = io.BytesIO()
+    np.savez(out, customer_id=data.customer_id, external_id=np.array(data.external_id, dtype=str),
+             x=data.x, t_x=data.t_x, T=data.T, monetary_units=data.monetary_units)
+    return out.getvalue()
+
+
+def summary_from_bytes(blob: bytes) -> CLVSummaries:
+    """The summary :func:`summary_bytes` wrote."""
+    import io
+
+    import numpy as np
+
+    with np.load(io.BytesIO(blob), allow_pickle=False) as stored:
+        return CLVSummaries(stored["customer_id"], stored["external_id"].tolist(), stored["x"],
+                            stored["t_x"], stored["T"], stored["monetary_units"])
+
+
+def keep_fit(tx, fitted: CLVFit, settings: Settings | None = None,
+             data: CLVSummaries | None = None) -> int:
     """Keep a fit's parameters (``clv fit``); returns its id.  With ``settings``, the
-    :func:`fit_conditions` are kept too, so that :func:`kept_fit` can reuse it."""
+    :func:`fit_conditions` are kept too, and with ``data`` the summary it was fitted on, so
+    that :func:`kept_fit` can reuse them."""
     conditions = None if settings is None else fit_conditions(tx.conn, settings)
     return tx.conn.execute(insert(clv_fits).values(
         as_of=fitted.as_of, created_at=tx.now(), actor=tx.actor, time_unit=fitted.time_unit,
-        bgnbd=fitted.bgnbd, gamma_gamma=fitted.gamma_gamma, settings=conditions
+        bgnbd=fitted.bgnbd, gamma_gamma=fitted.gamma_gamma, settings=conditions,
+        summary=None if data is None else summary_bytes(data)
     ).returning(clv_fits.c.id)).scalar_one()
 
 
-def kept_fit(conn, as_of: dt.datetime, settings: Settings) -> CLVFit | None:
+def kept_fit(conn, as_of: dt.datetime, settings: Settings
+             ) -> tuple[CLVFit, CLVSummaries | None] | None:
     """The latest kept fit at exactly ``as_of`` in ``settings.time_unit`` with the same
-    :func:`fit_conditions` (no interaction recorded since), if any: fitting again on the same
-    data would give the same parameters, so ``clv predict`` uses it instead."""
+    :func:`fit_conditions` (nothing recorded, merged or erased since), and the summary it was
+    fitted on when kept, if any: fitting again on the same data would give the same summary
+    and parameters, so ``clv predict`` uses them instead."""
     wanted = fit_conditions(conn, settings)
-    rows = conn.execute(select(clv_fits).where(clv_fits.c.as_of == as_of,
-                                               clv_fits.c.time_unit == settings.time_unit)
+    rows = conn.execute(select(clv_fits.c.id, clv_fits.c.settings)
+                        .where(clv_fits.c.as_of == as_of,
+                               clv_fits.c.time_unit == settings.time_unit)
                         .order_by(clv_fits.c.id.desc()))
-    for row in rows:
-        if row.settings == wanted:
-            return CLVFit(row.as_of, row.time_unit, row.bgnbd, row.gamma_gamma, settings.measure)
+    for fit_id, conditions in rows.all():
+        if conditions == wanted:
+            row = conn.execute(select(clv_fits).where(clv_fits.c.id == fit_id)).one()
+            return (CLVFit(row.as_of, row.time_unit, row.bgnbd, row.gamma_gamma, settings.measure),
+                    None if row.summary is None else summary_from_bytes(row.summary))
     return None
 
 

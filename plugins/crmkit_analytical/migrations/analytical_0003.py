@@ -1,5 +1,6 @@
-"""analytical: a kept CLV fit records what it was fitted on (``settings``), so that
-``crmkit analytical clv predict`` reuses it instead of fitting again.
+"""analytical: a kept CLV fit records what it depends on (``settings``) and the calibration
+summary it was fitted on (``summary``), so that ``crmkit analytical clv predict`` reuses both
+instead of computing them again.
 
 Revision ID: analytical_0003
 """
@@ -18,8 +19,10 @@ depends_on = None
 def upgrade() -> None:
     with op.batch_alter_table("analytical_clv_fits") as batch:
         batch.add_column(sa.Column("settings", JSON, nullable=True))
+        batch.add_column(sa.Column("summary", sa.LargeBinary, nullable=True))
 
 
 def downgrade() -> None:
     with op.batch_alter_table("analytical_clv_fits") as batch:
+        batch.drop_column("summary")
         batch.drop_column("settings")

@@ -175,8 +175,9 @@ def test_predict_reuses_the_fit_kept_at_the_same_as_of_on_the_same_data(crm):
     assert reused_fit.gamma_gamma == fresh_fit.gamma_gamma
     for name in ("p_alive", "expected_purchases"):
         np.testing.assert_allclose(getattr(reused, name), getattr(fresh, name), rtol=1e-12)
-    for name in ("spend_cents", "clv_cents", "customer_id", "monetary_units"):
+    for name in ("spend_cents", "clv_cents", "customer_id", "monetary_units", "x", "t_x", "T"):
         assert getattr(reused, name).tolist() == getattr(fresh, name).tolist()
+    assert reused.external_id == fresh.external_id
     # the kept parameters are what predict uses: a kept fit with a changed a shows through
     from crmkit_analytical.tables import clv_fits
     from sqlalchemy import update
@@ -195,3 +196,17 @@ def test_predict_reuses_the_fit_kept_at_the_same_as_of_on_the_same_data(crm):
     refitted = api.clv_predict(AS_OF)[0]
     assert refitted.bgnbd["a"] != kept.bgnbd["a"] * 2
     assert refitted.bgnbd["customers"] == kept.bgnbd["customers"]
+
+
+def test_predict_does_not_reuse_a_kept_fit_once_customers_were_merged(crm):
+    crm.plugins.enable("analytical")
+    rows, _, _ = simulated_history()
+    record(crm, rows)
+    api = crm.plugin("analytical")
+    kept = api.clv_fit(AS_OF, keep=True)
+    customers = kept.bgnbd["customers"]
+    [first, second] = [s.external_id for s in api.clv_summary(AS_OF)[:2]]
+    crm.customers.merge(first, second)  # moves interactions: no new interaction id
+    refitted, predictions = api.clv_predict(AS_OF)
+    assert refitted.bgnbd["customers"] == customers - 1 == len(predictions)
+    assert second not in predictions.external_id
