@@ -487,7 +487,6 @@ def crmkit_demo_refresh(crm):
     """
 
 
-
 @hookspec
 def crmkit_acquisition_costs(crm, as_of, since):
     """What acquiring each customer cost, in SQL, for profit per customer.
@@ -506,6 +505,22 @@ def crmkit_acquisition_costs(crm, as_of, since):
     """
 
 
+@hookspec
+def crmkit_purchase_measure(config, measure, as_of):
+    """A money measure per purchase, in SQL, for models of the value of each purchase.
+
+    ``measure`` names it (the catalogue plugin provides ``margin``: each
+    purchase's line totals less the quantities × the products' unit costs).
+    Return a SQLAlchemy SELECT of two columns, ``interaction_id`` and ``units``
+    (the measure in money units, 1/``MONEY_SCALE``), at most one row per
+    interaction, over interactions up to ``as_of``; or None when this plugin does
+    not provide ``measure``.  An interaction without a row counts 0 (a purchase
+    without line items has no known margin).  ``config`` is this plugin's
+    configuration.  The analytical plugin's CLV fits its Gamma-Gamma spend model
+    on it (``crmkit analytical clv fit|predict --measure``).
+    """
+
+
 __all__ = [
     "crmkit_config_schema", "crmkit_check_config", "crmkit_migrations", "crmkit_tables",
     "crmkit_cli", "crmkit_plugin_api", "crmkit_event_types", "crmkit_customer_schema",
@@ -517,4 +532,5 @@ __all__ = [
     "crmkit_export_customer", "crmkit_erase_customer", "crmkit_worker_jobs", "crmkit_demo",
     "crmkit_demo_prepare", "crmkit_demo_interactions", "crmkit_demo_refresh", "crmkit_routes",
     "crmkit_customer_card", "crmkit_channels", "crmkit_acquisition_costs",
+    "crmkit_purchase_measure",
 ]

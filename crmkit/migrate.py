@@ -15,6 +15,7 @@ Core revision ids start with ``core_``.
 
 from __future__ import annotations
 
+import re
 import threading
 from pathlib import Path
 from typing import Iterable
@@ -113,16 +114,44 @@ def downgrade(conn: Connection, target: str, locations: Iterable[Path] = ()) -> 
     _run(conn, script, branch, lambda rev, _ctx: script._downgrade_revs(target, rev))
 
 
+_REVISION_LINE = re.compile(r"""^(down_revision|revision)\s*(?::[^=\n]*)?=\s*(?:(None)|["']([^"']+)["'])\s*$""",
+                            re.MULTILINE)
+
+
+def plain_head(folder: Path) -> str | None:
+    """The head of the single line of revisions in ``folder``, read from the scripts' plain
+    ``revision = "…"`` / ``down_revision = "…"`` lines without importing alembic or them;
+    None when that is not certain (a script without such lines, a merge, several heads)."""
+    down_of: dict[str, str | None] = {}
+    try:
+        scripts = sorted(folder.glob("*.py"))
+        for script in scripts:
+            found = dict((name, none or value)
+                         for name, none, value in _REVISION_LINE.findall(script.read_text("utf-8")))
+            if "revision" not in found or "down_revision" not in found or found["revision"] in down_of:
+                return None
+            down_of[found["revision"]] = found["down_revision"]
+    except (OSError, UnicodeDecodeError):
+        return None
+    heads = set(down_of) - {down for down in down_of.values() if down is not None}
+    return heads.pop() if len(heads) == 1 else None
+
+
 def pending(conn: Connection, branches: dict[str, Path | None]) -> dict[str, list[str]]:
     """For each branch (``core`` and enabled plugins), the revisions not yet applied.
 
+    A branch whose recorded revision is the :func:`plain_head` of its scripts has
+    none, without loading alembic; every other case is alembic's answer.
     Raises :class:`DatabaseError` when a branch's version table records a
     revision its scripts do not know: a newer crmkit or plugin wrote it.
     """
     result = {}
     for branch, location in branches.items():
-        script = script_directory([location] if location is not None else [])
         current = current_revisions(conn, branch)
+        if current and current == {plain_head(CORE_VERSIONS if location is None else location)}:
+            result[branch] = []
+            continue
+        script = script_directory([location] if location is not None else [])
         known = {rev.revision for rev in script.walk_revisions()}
         unknown = current - known
         if unknown:
@@ -155,5 +184,6 @@ def _chain(script, start: str) -> list[str]:
 
 __all__ = [
     "CORE_VERSIONS", "CORE_BRANCH", "script_directory", "version_table", "current_revisions",
-    "MIGRATION_WAIT_S", "upgrade", "upgrade_branch", "head_revision", "downgrade", "pending",
+    "MIGRATION_WAIT_S", "upgrade", "upgrade_branch", "head_revision", "downgrade", "plain_head",
+    "pending",
 ]

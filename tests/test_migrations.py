@@ -103,3 +103,42 @@ def test_core_0002_widens_the_audit_command_of_an_existing_database(crm_url, clo
         crm.customers.add("C1")
         [entry] = AuditLog(crm).list(limit=1)
         assert entry.command == crm.command
+
+
+def test_plain_head_reads_a_single_line_of_revisions_or_gives_up(tmp_path):
+    from crmkit.migrate import plain_head
+
+    (tmp_path / "evolving_0001.py").write_text(REV1)
+    assert plain_head(tmp_path) == "evolving_0001"
+    (tmp_path / "evolving_0002.py").write_text(REV2)
+    assert plain_head(tmp_path) == "evolving_0002"
+    # a second head (a branch off evolving_0001): not certain
+    (tmp_path / "evolving_0003.py").write_text(REV2.replace('"evolving_0002"', '"evolving_0003"'))
+    assert plain_head(tmp_path) is None
+    (tmp_path / "evolving_0003.py").write_text(
+        REV2.replace('revision = "evolving_0002"', 'revision = "evolving_" + "0003"'))
+    assert plain_head(tmp_path) is None  # a computed revision id: not read, not guessed
+
+
+def test_an_up_to_date_schema_is_checked_without_loading_the_scripts(crm_url, clock, tmp_path,
+                                                                     monkeypatch):
+    from crmkit import migrate
+
+    versions = tmp_path / "versions"
+    versions.mkdir()
+    (versions / "evolving_0001.py").write_text(REV1)
+    plugin = {"evolving": evolving_plugin(versions)}
+    with CRM.open(crm_url, clock=clock, create=True, extra_plugins=plugin) as crm:
+        crm.plugins.enable("evolving")
+
+    def no_alembic(*args, **kwargs):
+        raise AssertionError("alembic's script directory was loaded")
+
+    monkeypatch.setattr(migrate, "script_directory", no_alembic)
+    with CRM.open(crm_url, clock=clock, extra_plugins=plugin) as crm:
+        with crm.connect() as conn:
+            assert crm.pending_migrations(conn) == {"core": [], "evolving": []}
+    monkeypatch.undo()
+    (versions / "evolving_0002.py").write_text(REV2)  # behind: alembic's answer, as before
+    with pytest.raises(DatabaseError, match=r"needs schema migrations: evolving \(1\)"):
+        CRM.open(crm_url, clock=clock, extra_plugins=plugin)

@@ -86,24 +86,46 @@ class AnalyticalAPI(PluginAPI):
 
     # -- CLV ----------------------------------------------------------------------
 
-    def clv_summary(self, as_of: dt.datetime | None = None, time_unit: str | None = None
-                    ) -> list[CLVSummary]:
-        """The calibration summary (x, t_x, T, monetary) of every customer with a purchase."""
+    def clv_summary(self, as_of: dt.datetime | None = None, time_unit: str | None = None,
+                    measure: str = "revenue") -> list[CLVSummary]:
+        """The calibration summary (x, t_x, T, monetary) of every customer with a purchase;
+        ``measure`` ``margin`` (from a plugin's ``crmkit_purchase_measure``: the catalogue's)
+        makes monetary the mean margin of the repeat purchases instead of their net spend."""
+        as_of = self._as_of(as_of)
         settings = clv.Settings.from_config(self.config, time_unit=time_unit)
-        return self._read(clv.summaries, self._as_of(as_of), settings.time_unit)
+        return self._read(clv.summaries, as_of, settings.time_unit,
+                          self._purchase_values(measure, as_of))
+
+    def _purchase_values(self, measure: str, as_of: dt.datetime):
+        """The SELECT of ``(interaction_id, units)`` of ``measure`` from the plugin providing it
+        (None for revenue, which is built in)."""
+        if measure == "revenue":
+            return None
+        for name in self.crm.enabled_plugins():
+            found = self.crm.hooks.call_one(name, "crmkit_purchase_measure", None,
+                                            config=self.crm.plugin_config(name), measure=measure,
+                                            as_of=as_of)
+            if found is not None:
+                return found
+        raise ValidationError(f"measure: no enabled plugin provides {measure!r} per purchase "
+                              "(revenue is built in; margin comes with the catalogue plugin)")
 
     def clv_fit(self, as_of: dt.datetime | None = None, time_unit: str | None = None,
-                keep: bool = False) -> CLVFit:
+                keep: bool = False, measure: str = "revenue") -> CLVFit:
         """Fit BG/NBD and Gamma-Gamma at ``as_of``; ModelFitError when they cannot be fitted.
 
         ``keep`` stores the parameters (``crmkit analytical clv fit`` does): the customer
-        card's P(alive) and CLV use the latest kept fit (:meth:`latest_clv_fit`)."""
+        card's P(alive) and CLV use the latest kept fit (:meth:`latest_clv_fit`).
+        ``measure`` ``margin`` fits the Gamma-Gamma model on each purchase's margin (see
+        :meth:`clv_summary`)."""
         as_of = self._as_of(as_of)
-        settings = clv.Settings.from_config(self.config, time_unit=time_unit)
-        fitted = clv.fit(self._read(clv.summary, as_of, settings.time_unit), settings, as_of)[0]
+        settings = clv.Settings.from_config(self.config, time_unit=time_unit, measure=measure)
+        data = self._read(clv.summary, as_of, settings.time_unit,
+                          per_purchase=self._purchase_values(measure, as_of))
+        fitted = clv.fit(data, settings, as_of)[0]
         if keep:
             with self.crm.transaction() as tx:
-                clv.keep_fit(tx, fitted)
+                clv.keep_fit(tx, fitted, settings, data)
         return fitted
 
     def latest_clv_fit(self) -> CLVFit | None:
@@ -124,41 +146,59 @@ class AnalyticalAPI(PluginAPI):
         if fitted is None:
             return None
         customer_id = self.crm.customers.get(external_id).id
-        settings = clv.Settings.from_config(self.config, time_unit=fitted.time_unit)
-        data = self._read(clv.summary, as_of, settings.time_unit, customer_id)
+        settings = clv.Settings.from_config(self.config, time_unit=fitted.time_unit,
+                                            measure=fitted.measure)
+        data = self._read(clv.summary, as_of, settings.time_unit, customer_id,
+                          self._purchase_values(fitted.measure, as_of))
         if not len(data):
             return fitted, None
         return fitted, clv.predict(data, settings, *clv.model_params(fitted)).rows()[0]
 
     def clv_predictions(self, as_of: dt.datetime | None = None, horizon: float | None = None,
                         time_unit: str | None = None, discount_rate: float | None = None,
-                        months: int | None = None, store: bool = False) -> list[CLVPrediction]:
+                        months: int | None = None, store: bool = False,
+                        measure: str = "revenue") -> list[CLVPrediction]:
         """Fit at ``as_of`` and predict per customer (defaults from config ``clv``: 52 weeks,
         1 % a month over 12 months).  ``store`` keeps the run (``last_clv_run``, segments' ``clv``).
+        ``measure`` ``margin``: expected spend and CLV on margin (see :meth:`clv_summary`;
+        config ``clv.margin`` is then not applied).
         """
-        return self.clv_run(as_of, horizon, time_unit, discount_rate, months, store)[1]
+        return self.clv_run(as_of, horizon, time_unit, discount_rate, months, store, measure)[1]
 
     def clv_run(self, as_of: dt.datetime | None = None, horizon: float | None = None,
                 time_unit: str | None = None, discount_rate: float | None = None,
-                months: int | None = None, store: bool = False
+                months: int | None = None, store: bool = False, measure: str = "revenue"
                 ) -> tuple[CLVFit, list[CLVPrediction]]:
         """One fit and its predictions together (the arguments of :meth:`clv_predictions`)."""
         fitted, predictions = self.clv_predict(as_of, horizon, time_unit, discount_rate, months,
-                                               store)
+                                               store, measure)
         return fitted, predictions.rows()
 
     def clv_predict(self, as_of: dt.datetime | None = None, horizon: float | None = None,
                     time_unit: str | None = None, discount_rate: float | None = None,
-                    months: int | None = None, store: bool = False
+                    months: int | None = None, store: bool = False, measure: str = "revenue"
                     ) -> tuple[CLVFit, CLVPredictions]:
         """:meth:`clv_run` with the predictions as numpy arrays (:class:`CLVPredictions`):
-        for large customer bases, no Python object per customer."""
+        for large customer bases, no Python object per customer.  A fit kept by
+        :meth:`clv_fit` at the same ``as_of`` and time unit on the same data is reused
+        with the summary it was fitted on (the same summary and parameters, without
+        computing them again)."""
         as_of = self._as_of(as_of)
         settings = clv.Settings.from_config(self.config, horizon=horizon, time_unit=time_unit,
-                                            discount_rate=discount_rate, months=months)
-        data = self._read(clv.summary, as_of, settings.time_unit)
-        fitted, bg, gg = clv.fit(data, settings, as_of)
-        predictions = clv.predict(data, settings, bg.params, gg.params)
+                                            discount_rate=discount_rate, months=months,
+                                            measure=measure)
+        per_purchase = self._purchase_values(measure, as_of)
+        with self.crm.read() as conn:
+            fitted, data = clv.kept_fit(conn, as_of, settings) or (None, None)
+            if data is None:
+                data = clv.summary(conn, self.config, as_of, settings.time_unit,
+                                   per_purchase=per_purchase)
+        if fitted is None:
+            fitted, bg, gg = clv.fit(data, settings, as_of)
+            params = bg.params, gg.params
+        else:
+            params = clv.model_params(fitted)
+        predictions = clv.predict(data, settings, *params)
         if store:
             with self.crm.transaction() as tx:
                 clv.store(tx, fitted, settings, predictions)

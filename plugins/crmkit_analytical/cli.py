@@ -99,14 +99,19 @@ def clv() -> None:
 
 time_unit_option = click.option("--time-unit", type=click.Choice(["day", "week", "month"]),
                                 default=None, help="Model time unit (default: config clv.time_unit).")
+clv_measure_option = click.option(
+    "--measure", type=click.Choice(["revenue", "margin"]), default="revenue", show_default=True,
+    help="The value per purchase the spend model is fitted on: net spend, or gross margin "
+         "(needs the catalogue plugin; config clv.margin is then not applied).")
 
 
 @clv.command()
 @as_of_option
 @time_unit_option
+@clv_measure_option
 @format_option
 @pass_state
-def fit(state, as_of, time_unit, fmt) -> None:
+def fit(state, as_of, time_unit, measure, fmt) -> None:
     """Fit BG/NBD and Gamma-Gamma; print and keep the parameters.
 
     The models are fitted on the purchase history up to --as-of.  The
@@ -114,11 +119,13 @@ def fit(state, as_of, time_unit, fmt) -> None:
     customer's P(alive), expected purchases and CLV from the latest fit.
 
     \b
-    Example:
+    Examples:
       crmkit analytical clv fit --as-of 2026-12-01 --time-unit week --format json
+      crmkit analytical clv fit --measure margin
     """
     with state.open() as crm:
-        result = _api(crm).clv_fit(resolve_as_of(crm, as_of), time_unit, keep=True)
+        result = _api(crm).clv_fit(resolve_as_of(crm, as_of), time_unit, keep=True,
+                                   measure=measure)
     output_document(result.document(), fmt)
 
 
@@ -137,34 +144,44 @@ PREDICT_COLUMNS = ["customer", "frequency", "recency", "T", "monetary", "p_alive
               help="CLV horizon in months (default: config clv.months).")
 @click.option("--store/--no-store", default=True, show_default=True,
               help="Keep the run (segments' clv field, last_clv_run, the timeline).")
+@clv_measure_option
 @format_option
 @pass_state
-def predict(state, as_of, horizon, time_unit, discount_rate, months, store, fmt) -> None:
+def predict(state, as_of, horizon, time_unit, discount_rate, months, store, measure, fmt) -> None:
     """Per customer: P(alive), expected purchases and spend, and CLV.
 
     \b
-    Example:
+    Examples:
       crmkit analytical clv predict --as-of 2026-12-01 --months 12 \\
         --format csv > clv.csv
+      crmkit analytical clv predict --measure margin --format csv > clv.csv
     """
     with state.open() as crm, status("clv predict") as say:
         say("fitting BG/NBD and Gamma-Gamma, predicting per customer")
         predictions = _api(crm).clv_predict(resolve_as_of(crm, as_of), horizon, time_unit,
-                                            discount_rate, months, store=store)[1]
-    output_rows(_prediction_rows(predictions), PREDICT_COLUMNS, fmt, text=["customer"])
+                                            discount_rate, months, store=store,
+                                            measure=measure)[1]
+    output_rows(_prediction_rows(predictions, fmt == "csv"), PREDICT_COLUMNS, fmt,
+                text=["customer"])
 
 
-def _prediction_rows(p):
-    """Tuples in PREDICT_COLUMNS order: floats to 4 places, money as exact decimals."""
+def _prediction_rows(p, as_text: bool = False):
+    """Tuples in PREDICT_COLUMNS order: floats to 4 places, money as exact decimals (with
+    ``as_text``, as the text ``str`` gives those decimals: for CSV, without a Decimal each)."""
     from decimal import Decimal
 
     import numpy as np
 
     def decimals(values, places):
+        if as_text:
+            scale = 10 ** places
+            return [f"{'-' if v < 0 else ''}{abs(v) // scale}.{abs(v) % scale:0{places}d}"
+                    for v in values.tolist()]
         return [Decimal(v).scaleb(-places) for v in values.tolist()]
 
     return zip(p.external_id, p.x.astype(np.int64).tolist(), *(
         np.round(v, 4).tolist() for v in (p.t_x, p.T)),
+        decimals(p.monetary_units, 4) if as_text else
         [money_from_units(v) for v in p.monetary_units.tolist()],
         *(np.round(v, 4).tolist() for v in (p.p_alive, p.expected_purchases)),
         decimals(p.spend_cents, 2), decimals(p.clv_cents, 2))

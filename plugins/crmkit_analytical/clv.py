@@ -9,7 +9,9 @@ calendar days:
 * t_x (recency) = last purchase day − first purchase day;
 * T = day of ``as_of`` − first purchase day;
 * monetary = (spend on repeat purchase days − refunds after the first purchase
-  day) / x, floored at 0; 0 when x = 0.
+  day) / x, floored at 0; 0 when x = 0.  With another measure (``margin``: a
+  plugin's ``crmkit_purchase_measure``), the measure of the interactions on
+  repeat purchase days replaces their net spend.
 
 Only these per-customer arrays leave the database; fitting and prediction run
 in numpy/scipy.  CLV over ``months`` months with a monthly discount rate d:
@@ -26,7 +28,7 @@ from typing import Any
 import attrs
 from sqlalchemy import BigInteger, cast, distinct, func, insert, select
 
-from crmkit.plugin import MONEY_SCALE, customers as C, interactions as I
+from crmkit.plugin import MONEY_SCALE, customers as C, events as E, interactions as I
 
 from . import bgnbd, gammagamma, sales
 from .errors import ModelFitError
@@ -50,10 +52,12 @@ class Settings:
     margin: float = 1.0
     max_iterations: int = 1000
     penalizer_coef: float = 0.0
+    measure: str = "revenue"
 
     @classmethod
     def from_config(cls, config: dict[str, Any], **overrides: Any) -> "Settings":
-        """Config values, with any non-None override replacing them; bad values are errors."""
+        """Config values, with any non-None override replacing them; bad values are errors.
+        ``measure`` (not in the config) is ``revenue`` unless given."""
         from crmkit.plugin import ValidationError
 
         values = {k: config["clv"][k] for k in ("time_unit", "horizon", "discount_rate", "months",
@@ -74,14 +78,22 @@ class Settings:
         """Days per model time unit."""
         return UNIT_DAYS[self.time_unit]
 
+    @property
+    def value_share(self) -> float:
+        """The share of the modelled value per purchase that the CLV counts: ``margin`` on
+        revenue; 1 when the model is already of margin."""
+        return self.margin if self.measure == "revenue" else 1.0
 
-def summary_query(config: dict[str, Any], as_of: dt.datetime, customer_id: int | None = None):
+
+def summary_query(config: dict[str, Any], as_of: dt.datetime, customer_id: int | None = None,
+                  per_purchase=None):
     """Per customer with a purchase: first and last purchase day, x and repeat net spend units.
 
     One GROUP BY over the purchases; the repeat spend (purchases less refunds
     from the day after the first purchase on) is a sum over the customer's
     later interactions, an index range on (customer_id, occurred_at).  ``customer_id``:
-    that customer only.
+    that customer only.  ``per_purchase``: a SELECT of ``(interaction_id, units)``
+    (``crmkit_purchase_measure``) summed instead of the net spend (0 where it has no row).
     """
     bought = (select(I.c.customer_id, func.min(I.c.occurred_at).label("first_at"),
                      func.max(I.c.occurred_at).label("last_at"),
@@ -89,10 +101,15 @@ def summary_query(config: dict[str, Any], as_of: dt.datetime, customer_id: int |
               .where(sales.is_purchase(config), sales.within(as_of),
                      *([] if customer_id is None else [I.c.customer_id == customer_id]))
               .group_by(I.c.customer_id)).subquery("clv_bought")
-    repeat = (select(func.coalesce(func.sum(sales.net_units(config)), 0))
-              .where(I.c.customer_id == bought.c.customer_id, sales.sales_kinds(config),
-                     sales.within(as_of), I.c.occurred_at >= next_day_start(bought.c.first_at))
-              .scalar_subquery())
+    later = (I.c.customer_id == bought.c.customer_id, sales.sales_kinds(config),
+             sales.within(as_of), I.c.occurred_at >= next_day_start(bought.c.first_at))
+    if per_purchase is None:
+        repeat = select(func.coalesce(func.sum(sales.net_units(config)), 0)).where(*later)
+    else:
+        measured = per_purchase.subquery("clv_measure")
+        repeat = (select(func.coalesce(func.sum(measured.c.units), 0))
+                  .select_from(I.join(measured, measured.c.interaction_id == I.c.id)).where(*later))
+    repeat = repeat.scalar_subquery()
     return select(bought.c.customer_id,
                   day_number(bought.c.first_at).label("first_day"),
                   day_number(bought.c.last_at).label("last_day"),
@@ -111,14 +128,15 @@ def _mean_units(total, count):
 
 
 def summary(conn, config: dict[str, Any], as_of: dt.datetime, time_unit: str,
-            customer_id: int | None = None) -> CLVSummaries:
+            customer_id: int | None = None, per_purchase=None) -> CLVSummaries:
     """The calibration summary of every customer with a purchase up to ``as_of`` (only
-    ``customer_id`` when given): one SQL GROUP BY, then numpy (no per-customer Python)."""
+    ``customer_id`` when given): one SQL GROUP BY, then numpy (no per-customer Python).
+    ``per_purchase``: see :func:`summary_query`."""
     import numpy as np
 
     unit = UNIT_DAYS[time_unit]
     end = day_of(as_of)
-    sub = summary_query(config, as_of, customer_id).subquery("clv_summary")
+    sub = summary_query(config, as_of, customer_id, per_purchase).subquery("clv_summary")
     rows = conn.execute(select(sub.c.customer_id, C.c.external_id, sub.c.first_day, sub.c.last_day,
                                sub.c.x, cast(sub.c.repeat_net, BigInteger))
                         .join(C, C.c.id == sub.c.customer_id)
@@ -135,9 +153,10 @@ def summary(conn, config: dict[str, Any], as_of: dt.datetime, time_unit: str,
                    _mean_units(repeat, x))
 
 
-def summaries(conn, config: dict[str, Any], as_of: dt.datetime, time_unit: str) -> list[CLVSummary]:
+def summaries(conn, config: dict[str, Any], as_of: dt.datetime, time_unit: str,
+              per_purchase=None) -> list[CLVSummary]:
     """The calibration summary of every customer with a purchase up to ``as_of``."""
-    return summary(conn, config, as_of, time_unit).rows()
+    return summary(conn, config, as_of, time_unit, per_purchase=per_purchase).rows()
 
 
 def fit(data: CLVSummaries, settings: Settings, as_of: dt.datetime):
@@ -154,7 +173,8 @@ def fit(data: CLVSummaries, settings: Settings, as_of: dt.datetime):
         gamma_gamma={"p": gg.params.p, "q": _finite(gg.params.q), "v": _finite(gg.params.v),
                      "log_likelihood": gg.log_likelihood, "customers": gg.customers,
                      "heterogeneous": gg.params.heterogeneous,
-                     "mean_spend": gg.params.population_mean})
+                     "mean_spend": gg.params.population_mean},
+        measure=settings.measure)
     return document, bg, gg
 
 
@@ -218,7 +238,7 @@ def predict(data: CLVSummaries, settings: Settings, bg: bgnbd.Params, gg: gammag
             purchases = alive * bgnbd.purchases_if_alive(bg, settings.horizon, pair_x,
                                                           pair_T)[pair]
             spend = gammagamma.expected_spend(gg, x, data.monetary)
-            clv = (settings.margin * spend * alive
+            clv = (settings.value_share * spend * alive
                    * discounted_purchases(bg, settings, pair_x, pair_T)[pair])
     except FloatingPointError as exc:
         raise ModelFitError(f"CLV prediction failed numerically ({exc}) with {bg} "
@@ -239,12 +259,68 @@ def model_params(fitted: CLVFit) -> tuple[bgnbd.Params, gammagamma.Params]:
     return bgnbd.Params(b["r"], b["alpha"], b["a"], b["b"]), gamma
 
 
-def keep_fit(tx, fitted: CLVFit) -> int:
-    """Keep a fit's parameters (``clv fit``); returns its id."""
+def fit_conditions(conn, settings: Settings) -> dict[str, Any]:
+    """What a fit at a given ``as_of`` and time unit depends on besides them: the fit
+    settings and the data version (the highest interaction and event ids: a merge or an
+    erasure emits an event; see :func:`kept_fit`)."""
+    return {"max_iterations": settings.max_iterations, "penalizer_coef": settings.penalizer_coef,
+            "measure": settings.measure, "interactions_through": data_version(conn),
+            "events_through": int(conn.execute(select(func.max(E.c.id))).scalar() or 0)}
+
+
+def summary_bytes(data: CLVSummaries) -> bytes:
+    """The summary as a numpy ``.npz`` (no pickles), for :func:`keep_fit`."""
+    import io
+
+    import numpy as np
+
+    out = io.BytesIO()
+    np.savez(out, customer_id=data.customer_id, external_id=np.array(data.external_id, dtype=str),
+             x=data.x, t_x=data.t_x, T=data.T, monetary_units=data.monetary_units)
+    return out.getvalue()
+
+
+def summary_from_bytes(blob: bytes) -> CLVSummaries:
+    """The summary :func:`summary_bytes` wrote."""
+    import io
+
+    import numpy as np
+
+    with np.load(io.BytesIO(blob), allow_pickle=False) as stored:
+        return CLVSummaries(stored["customer_id"], stored["external_id"].tolist(), stored["x"],
+                            stored["t_x"], stored["T"], stored["monetary_units"])
+
+
+def keep_fit(tx, fitted: CLVFit, settings: Settings | None = None,
+             data: CLVSummaries | None = None) -> int:
+    """Keep a fit's parameters (``clv fit``); returns its id.  With ``settings``, the
+    :func:`fit_conditions` are kept too, and with ``data`` the summary it was fitted on, so
+    that :func:`kept_fit` can reuse them."""
+    conditions = None if settings is None else fit_conditions(tx.conn, settings)
     return tx.conn.execute(insert(clv_fits).values(
         as_of=fitted.as_of, created_at=tx.now(), actor=tx.actor, time_unit=fitted.time_unit,
-        bgnbd=fitted.bgnbd, gamma_gamma=fitted.gamma_gamma).returning(clv_fits.c.id)
-    ).scalar_one()
+        bgnbd=fitted.bgnbd, gamma_gamma=fitted.gamma_gamma, settings=conditions,
+        summary=None if data is None else summary_bytes(data)
+    ).returning(clv_fits.c.id)).scalar_one()
+
+
+def kept_fit(conn, as_of: dt.datetime, settings: Settings
+             ) -> tuple[CLVFit, CLVSummaries | None] | None:
+    """The latest kept fit at exactly ``as_of`` in ``settings.time_unit`` with the same
+    :func:`fit_conditions` (nothing recorded, merged or erased since), and the summary it was
+    fitted on when kept, if any: fitting again on the same data would give the same summary
+    and parameters, so ``clv predict`` uses them instead."""
+    wanted = fit_conditions(conn, settings)
+    rows = conn.execute(select(clv_fits.c.id, clv_fits.c.settings)
+                        .where(clv_fits.c.as_of == as_of,
+                               clv_fits.c.time_unit == settings.time_unit)
+                        .order_by(clv_fits.c.id.desc()))
+    for fit_id, conditions in rows.all():
+        if conditions == wanted:
+            row = conn.execute(select(clv_fits).where(clv_fits.c.id == fit_id)).one()
+            return (CLVFit(row.as_of, row.time_unit, row.bgnbd, row.gamma_gamma, settings.measure),
+                    None if row.summary is None else summary_from_bytes(row.summary))
+    return None
 
 
 def latest_fit(conn) -> tuple[CLVFit, dt.datetime] | None:
@@ -254,13 +330,14 @@ def latest_fit(conn) -> tuple[CLVFit, dt.datetime] | None:
     fit = conn.execute(select(clv_fits).order_by(clv_fits.c.created_at.desc(),
                                                  clv_fits.c.id.desc()).limit(1)).first()
     if fit is not None:
-        found.append((fit.created_at, CLVFit(fit.as_of, fit.time_unit, fit.bgnbd,
-                                             fit.gamma_gamma)))
+        found.append((fit.created_at, CLVFit(fit.as_of, fit.time_unit, fit.bgnbd, fit.gamma_gamma,
+                                             (fit.settings or {}).get("measure", "revenue"))))
     run = conn.execute(select(clv_runs).order_by(clv_runs.c.created_at.desc(),
                                                  clv_runs.c.id.desc()).limit(1)).first()
     if run is not None:
         found.append((run.created_at, CLVFit(run.as_of, run.settings["time_unit"], run.bgnbd,
-                                             run.gamma_gamma)))
+                                             run.gamma_gamma,
+                                             run.settings.get("measure", "revenue"))))
     if not found:
         return None
     created_at, fitted = max(found, key=lambda pair: pair[0])

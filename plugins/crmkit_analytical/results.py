@@ -71,12 +71,14 @@ class CLVSummaries:
 
 @attrs.frozen
 class CLVFit:
-    """Fitted BG/NBD and Gamma-Gamma parameters at a calibration end."""
+    """Fitted BG/NBD and Gamma-Gamma parameters at a calibration end; ``measure``: the value
+    per purchase the Gamma-Gamma model was fitted on (``revenue`` or a plugin's, e.g. ``margin``)."""
 
     as_of: dt.datetime
     time_unit: str
     bgnbd: dict[str, Any]
     gamma_gamma: dict[str, Any]
+    measure: str = "revenue"
 
     def document(self) -> dict[str, Any]:
         """The ``clv fit --format json`` document: exactly the keys MODULES.md specifies."""

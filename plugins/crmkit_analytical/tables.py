@@ -3,7 +3,8 @@ predictions, kept CLV fits."""
 
 from __future__ import annotations
 
-from sqlalchemy import Column, Float, ForeignKey, Index, Integer, MetaData, String, Table
+from sqlalchemy import (Column, Float, ForeignKey, Index, Integer, LargeBinary, MetaData, String,
+                        Table)
 
 from crmkit.plugin import NAMING, JSONType, Money, UTCDateTime
 
@@ -69,7 +70,12 @@ clv_fits = Table(
     Column("time_unit", String(10), nullable=False),
     Column("bgnbd", JSONType, nullable=False),
     Column("gamma_gamma", JSONType, nullable=False),
+    Column("settings", JSONType),
+    Column("summary", LargeBinary),
 )
-"""Fitted model parameters kept by ``clv fit`` (a stored run keeps its own in ``clv_runs``)."""
+"""Fitted model parameters kept by ``clv fit`` (a stored run keeps its own in ``clv_runs``);
+``settings``: what the fit depends on (fit settings, the data version) and ``summary``: the
+calibration summary it was fitted on (numpy ``.npz``), both for reuse by ``clv predict``;
+NULL for fits kept before they were recorded."""
 
 ALL = [segments, lifecycle, clv_runs, clv_predictions, clv_fits]

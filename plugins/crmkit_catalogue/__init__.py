@@ -58,3 +58,13 @@ def crmkit_customer_measure(crm, config, measure, as_of, since):
 
     acquired = list(acquisitions(crm, as_of, since).values()) if measure == "profit" else ()
     return customer_units(settings_of(config), as_of, since, measure, acquired)
+
+
+@hookimpl
+def crmkit_purchase_measure(config, measure, as_of):
+    """``margin`` (gross margin) per purchase in money units, in SQL."""
+    if measure != "margin":
+        return None
+    from .profit import purchase_margin_units
+
+    return purchase_margin_units(as_of)

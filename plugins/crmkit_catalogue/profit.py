@@ -172,6 +172,14 @@ def customer_units(settings, as_of, since=None, measure: str = "profit", acquire
     return select(q.c.k.label("customer_id"), value.label("units"))
 
 
+def purchase_margin_units(as_of):
+    """SELECT of ``(interaction_id, units)``: each purchase's gross margin in money units
+    (its line totals less quantity × unit cost), for purchases up to ``as_of``."""
+    return (select(items.c.interaction_id,
+                   func.sum(items.c.total_units - items.c.cost_units).label("units"))
+            .where(items.c.occurred_at <= as_of).group_by(items.c.interaction_id))
+
+
 def by_period(conn, settings, as_of, since=None, period: str = "month", acquired=()
               ) -> list[ProfitLine]:
     """Profit per calendar period (UTC) of the purchases and costs, in time order (an

@@ -321,3 +321,19 @@ def test_plots_of_empty_data_write_nothing_and_say_so(crm, run_cli, tmp_path, co
     assert code == 0, err
     assert err.strip() == f"nothing to plot: {reason}; no chart written to {target}"
     assert out and not target.exists()
+
+
+def test_clv_predict_csv_text_is_what_the_decimals_print():
+    import numpy as np
+    from crmkit_analytical.cli import _prediction_rows
+    from crmkit_analytical.results import CLVPredictions
+
+    cents = np.array([0, 5, -5, 100, 4855, -123456789, 99], dtype=np.int64)
+    units = np.array([0, 5, -5, 10000, 490810, -1234567891, 9999], dtype=np.int64)
+    floats = np.array([0.0, 1e-5, 0.12345, 2.5, 69.57142857, 1e6, 3.0])
+    p = CLVPredictions(np.arange(7), [f"C{i}" for i in range(7)], floats, floats, floats, units,
+                       floats, floats, cents, cents[::-1].copy())
+    decimal_rows = [tuple(str(cell) for cell in row) for row in _prediction_rows(p)]
+    text_rows = [tuple(str(cell) for cell in row) for row in _prediction_rows(p, as_text=True)]
+    assert text_rows == decimal_rows
+    assert decimal_rows[2][4] == "-0.0005" and decimal_rows[2][7] == "-0.05"

@@ -160,3 +160,53 @@ def test_customer_values_pair_current_and_potential(crm):
         recent = sum((a for d, a in spent if d > 700), Decimal(0))
         assert values[ext].current_value == recent, ext
         assert values[ext].potential_value == potential[values[ext].customer_id]
+
+
+def test_predict_reuses_the_fit_kept_at_the_same_as_of_on_the_same_data(crm):
+    crm.plugins.enable("analytical")
+    rows, _, _ = simulated_history()
+    record(crm, rows)
+    api = crm.plugin("analytical")
+    fresh_fit, fresh = api.clv_predict(AS_OF)  # nothing kept: fitted here
+    kept = api.clv_fit(AS_OF, keep=True)
+    reused_fit, reused = api.clv_predict(AS_OF)
+    # the reference path and the reuse path give the same parameters and predictions
+    assert reused_fit.bgnbd == kept.bgnbd == fresh_fit.bgnbd
+    assert reused_fit.gamma_gamma == fresh_fit.gamma_gamma
+    for name in ("p_alive", "expected_purchases"):
+        np.testing.assert_allclose(getattr(reused, name), getattr(fresh, name), rtol=1e-12)
+    for name in ("spend_cents", "clv_cents", "customer_id", "monetary_units", "x", "t_x", "T"):
+        assert getattr(reused, name).tolist() == getattr(fresh, name).tolist()
+    assert reused.external_id == fresh.external_id
+    # the kept parameters are what predict uses: a kept fit with a changed a shows through
+    from crmkit_analytical.tables import clv_fits
+    from sqlalchemy import update
+
+    with crm.transaction() as tx:
+        tx.conn.execute(update(clv_fits).values(bgnbd={**kept.bgnbd, "a": kept.bgnbd["a"] * 2}))
+    assert api.clv_predict(AS_OF)[0].bgnbd["a"] == kept.bgnbd["a"] * 2
+    # another as-of, another time unit, other fit settings or new data: fitted again
+    assert api.clv_predict(AS_OF - dt.timedelta(days=1))[0].bgnbd["a"] != kept.bgnbd["a"] * 2
+    assert api.clv_predict(AS_OF, time_unit="day")[0].time_unit == "day"
+    crm.plugins.configure("analytical", {"clv": {"max_iterations": 500}})
+    assert api.clv_predict(AS_OF)[0].bgnbd == kept.bgnbd
+    crm.plugins.configure("analytical", {"clv": {"max_iterations": 1000}})
+    assert api.clv_predict(AS_OF)[0].bgnbd["a"] == kept.bgnbd["a"] * 2
+    record(crm, [row("S0000", "2024-12-31T11:00", amount=10)])
+    refitted = api.clv_predict(AS_OF)[0]
+    assert refitted.bgnbd["a"] != kept.bgnbd["a"] * 2
+    assert refitted.bgnbd["customers"] == kept.bgnbd["customers"]
+
+
+def test_predict_does_not_reuse_a_kept_fit_once_customers_were_merged(crm):
+    crm.plugins.enable("analytical")
+    rows, _, _ = simulated_history()
+    record(crm, rows)
+    api = crm.plugin("analytical")
+    kept = api.clv_fit(AS_OF, keep=True)
+    customers = kept.bgnbd["customers"]
+    [first, second] = [s.external_id for s in api.clv_summary(AS_OF)[:2]]
+    crm.customers.merge(first, second)  # moves interactions: no new interaction id
+    refitted, predictions = api.clv_predict(AS_OF)
+    assert refitted.bgnbd["customers"] == customers - 1 == len(predictions)
+    assert second not in predictions.external_id

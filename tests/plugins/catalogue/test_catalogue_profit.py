@@ -187,3 +187,66 @@ def test_rfm_monetary_on_profit_and_margin(crm, clock, catalogue, run_cli):
     code, out, _ = run_cli("analytical", "rfm", "--measure", "profit", "--as-of", "2025-07-01",
                            "--format", "csv")
     assert code == 0 and "C1,91,4,-5.0000,1,3,1,at risk" in out.splitlines()  # Apr 1 → Jul 1
+
+
+def test_clv_on_margin_fits_the_spend_model_on_each_repeat_purchase_margin(crm, clock, catalogue,
+                                                                           run_cli):
+    import numpy as np
+    import pytest
+    from crmkit_analytical import gammagamma
+
+    from crmkit.errors import ValidationError
+
+    build(crm, clock, catalogue)
+    # a purchase without line items has no known margin (0) but is a purchase day
+    crm.interactions.record("C6", at(2025, 6, 20), kind="purchase", amount=Decimal(40))
+    crm.plugins.enable("analytical", {"clv": {"penalizer_coef": 0.01, "margin": 0.5}})
+    analytical = crm.plugin("analytical")
+    # every order is on its own day: x = orders − 1; monetary = the repeat orders' margins / x
+    # C1 (16 + 14 + 3) / 3, C2 (14 + 9) / 2, C3 (14 + 4) / 2, C4 (7 + 6) / 2,
+    # C5 (12 + 12 + 3) / 3, C6 (4 + 10 + 0) / 3
+    hand = {"C1": (3, Decimal(11)), "C2": (2, Decimal("11.5")), "C3": (2, Decimal(9)),
+            "C4": (2, Decimal("6.5")), "C5": (3, Decimal(9)),
+            "C6": (3, Decimal("4.6667"))}
+    got = {s.external_id: (s.frequency, s.monetary)
+           for s in analytical.clv_summary(AS_OF, measure="margin")}
+    assert got == hand
+    # on revenue: C1 (30 + 18 + 8) / 3 = 18.6667, C6 (5 + 15 + 40) / 3 = 20
+    revenue = {s.external_id: s.monetary for s in analytical.clv_summary(AS_OF)}
+    assert (revenue["C1"], revenue["C6"]) == (Decimal("18.6667"), Decimal(20))
+    # the Gamma-Gamma fit and expected spend take exactly those monetary values
+    x = np.array([hand[c][0] for c in CUSTOMERS], dtype=float)
+    m = np.array([float(hand[c][1]) for c in CUSTOMERS])
+    expected = gammagamma.fit(x, m, penalizer_coef=0.01)
+    fitted, predictions = analytical.clv_predict(AS_OF, measure="margin")
+    assert fitted.measure == "margin"
+    for name in ("p", "q", "v"):
+        assert fitted.gamma_gamma[name] == pytest.approx(getattr(expected.params, name), rel=1e-9)
+    assert predictions.monetary_units.tolist() == [int(hand[c][1] * 10000) for c in CUSTOMERS]
+    spend = gammagamma.expected_spend(expected.params, x, m)
+    assert predictions.spend_cents.tolist() == [int(v) for v in np.round(spend * 100)]
+    # clv.margin (the share of revenue kept) is not applied to a model of margin
+    revenue_fit, on_revenue = analytical.clv_predict(AS_OF)
+    assert revenue_fit.measure == "revenue"
+    # the same BG/NBD fit: CLV / expected spend is the same purchase factor on both measures,
+    # halved on revenue by clv.margin 0.5 (to the cents' rounding)
+    np.testing.assert_allclose(on_revenue.clv_cents / on_revenue.spend_cents,
+                               0.5 * predictions.clv_cents / predictions.spend_cents, rtol=2e-3)
+    # through the CLI: the same parameters, kept with their measure, reused by predict
+    code, out, err = run_cli("analytical", "clv", "fit", "--as-of", "2025-07-01T12:00:00Z",
+                             "--measure", "margin", "--format", "json")
+    assert code == 0, err
+    assert json.loads(out)["gamma_gamma"]["p"] == fitted.gamma_gamma["p"]
+    assert analytical.latest_clv_fit().measure == "margin"
+    code, out, err = run_cli("analytical", "clv", "predict", "--as-of", "2025-07-01T12:00:00Z",
+                             "--measure", "margin", "--format", "csv", "--no-store")
+    assert code == 0, err
+    assert out.splitlines()[1].startswith("C1,3,") and ",11.0000," in out.splitlines()[1]
+    # a measure no enabled plugin provides: one clear error, nothing kept
+    crm.plugins.disable("catalogue")
+    message = ("measure: no enabled plugin provides 'margin' per purchase (revenue is built in; "
+               "margin comes with the catalogue plugin)")
+    with pytest.raises(ValidationError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        analytical.clv_fit(AS_OF, measure="margin")
+    code, out, err = run_cli("analytical", "clv", "predict", "--measure", "margin")
+    assert code != 0 and out == "" and err.strip() == f"error: {message}"
