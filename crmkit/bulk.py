@@ -88,7 +88,7 @@ def insert_new(conn: Connection, table: Table, columns: Sequence[str],
     encoders = [(n, _encoder(table.c[name], sqlite)) for n, name in enumerate(columns)]
     encoders = [(n, encode) for n, encode in encoders if encode is not None]
     if encoders:
-        rows = [_encoded(row, encoders) for row in rows]
+        rows = _encoded(rows, encoders)
     cursor = conn.connection.driver_connection.cursor()
     names = ", ".join(columns)
     if sqlite:
@@ -104,24 +104,30 @@ def _encoder(column: Column, sqlite: bool) -> Callable[[Any], Any] | None:
     if isinstance(column.type, Money):
         return money_units
     if sqlite and isinstance(column.type, UTCDateTime):
-        done: dict[Any, str] = {}  # a batch's rows share their timestamps
-
-        def timestamp(value):
-            found = done.get(value)
-            if found is None:
-                found = done[value] = sqlite_timestamp(value)
-            return found
-        return timestamp
+        return sqlite_timestamp
     return None
 
 
-def _encoded(row: Sequence[Any], encoders: list[tuple[int, Callable[[Any], Any]]]) -> list[Any]:
-    values = list(row)
+def _encoded(rows: Sequence[Sequence[Any]], encoders: list[tuple[int, Callable[[Any], Any]]]
+             ) -> list[tuple]:
+    """``rows`` with the values of the ``encoders``' columns encoded (None stays None).
+
+    Column by column: the rows are transposed, each encoded column is mapped at
+    once, and the columns zipped back into rows.  A value equal to the one
+    before it is encoded once (a batch's rows share ``recorded_at``).
+    """
+    values = list(zip(*rows))
     for n, encode in encoders:
-        value = values[n]
-        if value is not None:
-            values[n] = encode(value)
-    return values
+        encoded = []
+        add = encoded.append
+        last = last_encoded = None
+        for value in values[n]:
+            if value is not last:
+                last = value
+                last_encoded = None if value is None else encode(value)
+            add(last_encoded)
+        values[n] = encoded
+    return list(zip(*values))
 
 
 def _copy_new(cursor, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]],
