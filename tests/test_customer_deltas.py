@@ -104,3 +104,29 @@ def test_a_customers_batch_has_no_deltas(crm_url, clock):
         batch = crmkit.Batch("customers", [], 1, 1)
         with crm.connect() as conn, pytest.raises(ValueError, match="interactions batches"):
             batch.customer_deltas(conn)
+
+
+def test_after_an_atomic_import_the_rowless_batches_still_have_their_deltas(crm_url, clock):
+    module = types.ModuleType("plugin_late")
+    module.PLUGIN = crmkit.PluginInfo(name="late", description="late test plugin")
+    seen: list = []
+
+    @hookimpl
+    def crmkit_after_commit(ctx, kind, batch, events):
+        if kind == "interactions":
+            seen.append((len(batch.rows), batch.customer_deltas(ctx.conn)))
+
+    module.crmkit_after_commit = crmkit_after_commit
+    with CRM.open(crm_url, clock=clock, create=True, extra_plugins={"late": module}) as crm:
+        crm.plugins.enable("late")
+        crm.interactions.record_many(
+            [{"customer": "A", "occurred_at": START + dt.timedelta(days=n), "kind": "purchase",
+              "amount": n} for n in range(5)], batch_size=3, atomic=True, create_customers=True)
+        a = crm.customers.get("A").id
+    assert seen == [
+        (0, {a: {"purchase": CustomerDelta(a, "purchase", 3, Decimal(3), START,
+                                           START + dt.timedelta(days=2))}}),
+        (0, {a: {"purchase": CustomerDelta(a, "purchase", 2, Decimal(7),
+                                           START + dt.timedelta(days=3),
+                                           START + dt.timedelta(days=4))}}),
+    ]
