@@ -450,6 +450,7 @@ def _split(tx: Transaction, chunk: list[Any], labels: list[str], upsert: bool
     batch_orgs = {r["external_id"] for r in rows if r.get("type", "person") == "organisation"}
     new_rows, updates, new_labels = [], [], []
     service = tx.crm.customers
+    no_attributes: list[str] | None = None  # the schema's problems with no attributes at all
     for row, where in zip(rows, row_labels):
         ref = row.pop("organisation", None)
         if ref is not None:
@@ -465,7 +466,12 @@ def _split(tx: Transaction, chunk: list[Any], labels: list[str], upsert: bool
         stored = existing.get(row["external_id"])
         if "attributes" in row or stored is None:
             merged = {**((stored or {}).get("attributes") or {}), **row.get("attributes", {})}
-            found = service.attribute_problems(merged)
+            if merged:
+                found = service.attribute_problems(merged)
+            else:  # most new rows (all of --create-customers): checked once per batch
+                if no_attributes is None:
+                    no_attributes = service.attribute_problems({})
+                found = no_attributes
             problems.extend((where, "attributes", message) for message in found)
             if found:
                 continue
