@@ -4,8 +4,8 @@ When a batch writes tens of thousands of rows, SQLAlchemy's per-row parameter
 handling costs more than SQLite's own insert.  On SQLite these helpers bind
 each value exactly as its column type would (a ``UTCDateTime`` once per
 distinct value: a batch's rows share their timestamps) and hand the rows to
-the driver; on PostgreSQL :func:`insert_rows` uses SQLAlchemy's ``executemany``
-and :func:`insert_new` ``COPY``.  This module is the one place that writes below
+the driver; on PostgreSQL both :func:`insert_rows` and :func:`insert_new` use
+``COPY``.  This module is the one place that writes below
 SQLAlchemy and encodes money and instants for the driver.
 """
 
@@ -14,9 +14,15 @@ from __future__ import annotations
 from operator import itemgetter
 from typing import Any, Callable, Iterable, Sequence
 
-from sqlalchemy import Column, Connection, Table, insert
+from sqlalchemy import Column, Connection, DateTime, Table, insert
+from sqlalchemy.exc import DBAPIError
 
 from .types import Money, UTCDateTime, money_units, sqlite_timestamp
+
+
+COPY_MIN_ROWS = 100
+"""On PostgreSQL :func:`insert_rows` COPYs this many rows or more; fewer go in one SQLAlchemy
+insert (as fast for a few rows, and seen by the engine's statement events)."""
 
 
 def driver_value(conn: Connection, column: Column, value: Any) -> Any:
@@ -28,14 +34,22 @@ def driver_value(conn: Connection, column: Column, value: Any) -> Any:
 def insert_rows(conn: Connection, table: Table, rows: Sequence[dict[str, Any]]) -> None:
     """Insert ``rows`` (dicts with the same keys) into ``table`` with one executemany.
 
-    Columns left out get their scalar defaults; a table with a callable or SQL
-    default among the left-out columns goes through SQLAlchemy's insert.
+    Columns left out get their scalar defaults (and on PostgreSQL their server
+    defaults, such as an identity); a table with a callable or SQL default among
+    the left-out columns goes through SQLAlchemy's insert, and so on PostgreSQL
+    do fewer than :data:`COPY_MIN_ROWS` rows and rows with a zoneless ``DateTime``
+    column (COPY's text would drop an aware value's offset where a bound
+    parameter converts it).  Each value is bound as
+    its column type binds it; SQLite takes the rows in one driver executemany,
+    PostgreSQL in one ``COPY``.
     """
     if not rows:
         return
     given = list(rows[0])
     left_out = [c for c in table.columns if c.name not in given and c.default is not None]
-    if conn.dialect.name != "sqlite" or not all(c.default.is_scalar for c in left_out):
+    sqlite = conn.dialect.name == "sqlite"
+    if not all(c.default.is_scalar for c in left_out) or not sqlite and (
+            len(rows) < COPY_MIN_ROWS or any(_zoneless(table.c[name]) for name in given)):
         conn.execute(insert(table), list(rows))
         return
     names = given + [c.name for c in left_out]
@@ -49,8 +63,17 @@ def insert_rows(conn: Connection, table: Table, rows: Sequence[dict[str, Any]]) 
         for n, process in converted:
             values[n] = process(values[n])
         params.append(tuple(values))
-    conn.exec_driver_sql(f"INSERT INTO {table.name} ({', '.join(names)}) "
-                         f"VALUES ({', '.join('?' * len(names))})", params)
+    if sqlite:
+        conn.exec_driver_sql(f"INSERT INTO {table.name} ({', '.join(names)}) "
+                             f"VALUES ({', '.join('?' * len(names))})", params)
+    else:
+        import psycopg
+
+        try:
+            _copy(conn.connection.driver_connection.cursor(), table.name, names, params)
+        except psycopg.Error as exc:  # raised as SQLAlchemy's executemany would raise it
+            raise DBAPIError.instance(f"COPY {table.name}", None, exc, psycopg.Error,
+                                      dialect=conn.dialect) from exc
 
 
 def update_rows(conn: Connection, table: Table, key: str, columns: Sequence[str],
@@ -88,7 +111,7 @@ def insert_new(conn: Connection, table: Table, columns: Sequence[str],
     encoders = [(n, _encoder(table.c[name], sqlite)) for n, name in enumerate(columns)]
     encoders = [(n, encode) for n, encode in encoders if encode is not None]
     if encoders:
-        rows = [_encoded(row, encoders) for row in rows]
+        rows = _encoded(rows, encoders)
     cursor = conn.connection.driver_connection.cursor()
     names = ", ".join(columns)
     if sqlite:
@@ -104,24 +127,30 @@ def _encoder(column: Column, sqlite: bool) -> Callable[[Any], Any] | None:
     if isinstance(column.type, Money):
         return money_units
     if sqlite and isinstance(column.type, UTCDateTime):
-        done: dict[Any, str] = {}  # a batch's rows share their timestamps
-
-        def timestamp(value):
-            found = done.get(value)
-            if found is None:
-                found = done[value] = sqlite_timestamp(value)
-            return found
-        return timestamp
+        return sqlite_timestamp
     return None
 
 
-def _encoded(row: Sequence[Any], encoders: list[tuple[int, Callable[[Any], Any]]]) -> list[Any]:
-    values = list(row)
+def _encoded(rows: Sequence[Sequence[Any]], encoders: list[tuple[int, Callable[[Any], Any]]]
+             ) -> list[tuple]:
+    """``rows`` with the values of the ``encoders``' columns encoded (None stays None).
+
+    Column by column: the rows are transposed, each encoded column is mapped at
+    once, and the columns zipped back into rows.  A value equal to the one
+    before it is encoded once (a batch's rows share ``recorded_at``).
+    """
+    values = list(zip(*rows))
     for n, encode in encoders:
-        value = values[n]
-        if value is not None:
-            values[n] = encode(value)
-    return values
+        encoded = []
+        add = encoded.append
+        last = last_encoded = None
+        for value in values[n]:
+            if value is not last:
+                last = value
+                last_encoded = None if value is None else encode(value)
+            add(last_encoded)
+        values[n] = encoded
+    return list(zip(*values))
 
 
 def _copy_new(cursor, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]],
@@ -161,6 +190,13 @@ def _copy(cursor, table: str, columns: Sequence[str], rows: Sequence[Sequence[An
             copy.write_row(row)
 
 
+def _zoneless(column: Column) -> bool:
+    """Whether ``column`` is a plain ``DateTime`` without time zone."""
+    kind = column.type
+    kind = getattr(kind, "impl_instance", kind)
+    return isinstance(kind, DateTime) and not kind.timezone
+
+
 def _processor(conn: Connection, column: Column) -> Callable[[Any], Any] | None:
     """The bind processor SQLAlchemy itself would use for ``column`` on this connection."""
     return column.type.dialect_impl(conn.dialect).bind_processor(conn.dialect)
@@ -182,4 +218,4 @@ def _row_processor(conn: Connection, column: Column) -> Callable[[Any], Any] | N
     return remembered
 
 
-__all__ = ["driver_value", "insert_new", "insert_rows", "update_rows"]
+__all__ = ["COPY_MIN_ROWS", "driver_value", "insert_new", "insert_rows", "update_rows"]

@@ -242,9 +242,9 @@ class CustomerService:
                            lock: bool = False) -> dict[str, int]:
         """Map external ids to internal ids (unknown ones are absent).
 
-        On SQLite the ids travel as one JSON array joined through ``json_each``
-        (a batch resolves tens of thousands at once; bound one by one they
-        cost more to render than to look up).  ``lock`` (inside a write
+        On SQLite the ids travel as one JSON array joined through ``json_each``,
+        on PostgreSQL as one array parameter (a batch resolves tens of thousands
+        at once; bound one by one they cost more to render than to look up).  ``lock`` (inside a write
         transaction): share-lock the customers found, in id order, as
         :meth:`lock` does; one merged away meanwhile is absent.
         """
@@ -254,10 +254,8 @@ class CustomerService:
             return dict(conn.exec_driver_sql(
                 "SELECT c.external_id, c.id FROM json_each(?) AS j"
                 " JOIN customers AS c ON c.external_id = j.value", (json.dumps(refs),)).all())
-        found: dict[str, int] = {}
-        query = select(c.c.external_id, c.c.id).where(c.c.external_id.in_(
-            bindparam("refs", expanding=True)))
-        found.update(select_in(conn, query, "refs", refs))
+        found = dict(conn.exec_driver_sql(  # one array parameter, however many ids
+            "SELECT external_id, id FROM customers WHERE external_id = ANY(%s)", (refs,)).all())
         if lock and found:
             locked = {r.id: r.external_id
                       for r in lock_rows(conn, c, found.values(), ["external_id"])}
@@ -452,6 +450,7 @@ def _split(tx: Transaction, chunk: list[Any], labels: list[str], upsert: bool
     batch_orgs = {r["external_id"] for r in rows if r.get("type", "person") == "organisation"}
     new_rows, updates, new_labels = [], [], []
     service = tx.crm.customers
+    no_attributes: list[str] | None = None  # the schema's problems with no attributes at all
     for row, where in zip(rows, row_labels):
         ref = row.pop("organisation", None)
         if ref is not None:
@@ -467,7 +466,12 @@ def _split(tx: Transaction, chunk: list[Any], labels: list[str], upsert: bool
         stored = existing.get(row["external_id"])
         if "attributes" in row or stored is None:
             merged = {**((stored or {}).get("attributes") or {}), **row.get("attributes", {})}
-            found = service.attribute_problems(merged)
+            if merged:
+                found = service.attribute_problems(merged)
+            else:  # most new rows (all of --create-customers): checked once per batch
+                if no_attributes is None:
+                    no_attributes = service.attribute_problems({})
+                found = no_attributes
             problems.extend((where, "attributes", message) for message in found)
             if found:
                 continue

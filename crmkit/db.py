@@ -218,6 +218,10 @@ def lock_rows(conn: Connection, table: Table, ids: Iterable[int], columns: Seque
     reads.
     """
     ordered = sorted(set(ids))
+    if conn.dialect.name == "postgresql":  # one array parameter, however many ids
+        return conn.exec_driver_sql(
+            f"SELECT {', '.join(['id', *columns])} FROM {table.name} WHERE id = ANY(%s) "
+            f"ORDER BY id FOR {'UPDATE' if exclusive else 'KEY SHARE'}", (ordered,)).all()
     query = (select(table.c.id, *(table.c[name] for name in columns))
              .where(table.c.id.in_(bindparam("ids", expanding=True)))
              .order_by(table.c.id).with_for_update(read=not exclusive, key_share=not exclusive))

@@ -326,6 +326,12 @@ def crmkit_react_interactions(ctx, batch):
     Work set-based: one statement per batch using
     ``interactions.c.id.between(batch.first_id, batch.last_id)``, not one per row.
     An exception rolls the whole batch back.
+
+    ``batch.customer_deltas(ctx.conn)`` gives, for each customer the batch
+    touched, what it added per interaction kind (count, amount sum, first and
+    last ``occurred_at``: a :class:`crmkit.plugin.CustomerDelta`), computed once
+    per batch and shared by every plugin's hook: update derived state (counts,
+    totals, scores) from it rather than from each customer's history.
     """
 
 

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import attrs
+
+if TYPE_CHECKING:
+    from .deltas import CustomerDelta
 
 
 @attrs.frozen
@@ -104,9 +107,29 @@ class Batch:
     rows: list[dict[str, Any]]
     first_id: int
     last_id: int
+    _deltas: Any = attrs.field(default=None, init=False, eq=False, repr=False)
 
     def __len__(self) -> int:
         return len(self.rows)
+
+    def customer_deltas(self, conn) -> "dict[int, dict[str, CustomerDelta]]":
+        """What this batch of interactions added to each customer it touched:
+        ``{customer_id: {kind: CustomerDelta}}`` (count, amount sum, first and last
+        ``occurred_at`` per kind; see :class:`crmkit.plugin.CustomerDelta`).
+
+        Computed from the stored rows with one grouped SELECT on ``conn`` (the
+        hook's ``ctx.conn``) on the first call and cached on the batch, so every
+        react hook of the batch shares one computation; it also works on the batches
+        without rows that after-commit hooks receive.  Only interactions batches have
+        deltas (a ValueError otherwise).
+        """
+        if self.kind != "interactions":
+            raise ValueError(f"customer deltas exist for interactions batches, not {self.kind}")
+        if self._deltas is None:
+            from .deltas import customer_deltas
+
+            object.__setattr__(self, "_deltas", customer_deltas(conn, self.first_id, self.last_id))
+        return self._deltas
 
 
 @attrs.frozen

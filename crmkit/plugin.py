@@ -24,6 +24,7 @@ _LAZY: dict[str, tuple[str, str]] = {
     "PluginInfo": ("crmkit.models", "PluginInfo"),
     "TimelineEntry": ("crmkit.models", "TimelineEntry"),
     "Batch": ("crmkit.models", "Batch"),
+    "CustomerDelta": ("crmkit.deltas", "CustomerDelta"),
     "Customer": ("crmkit.models", "Customer"),
     "Interaction": ("crmkit.models", "Interaction"),
     "Staff": ("crmkit.models", "Staff"),
@@ -205,6 +206,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from .conditions import with_condition_schema
     from .config import is_timezone, schema_validator
     from .config import validate as validate_config
+    from .deltas import CustomerDelta
     from .db import (PortableExpression, allocate_ids, days_between, json_array_contains,
                      month_number, where_given)
     from .messaging import (ADDRESSED_BY, Channel, Outgoing, SendResult, Sending,

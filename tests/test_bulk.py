@@ -8,8 +8,9 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import (Column, DateTime, Integer, LargeBinary, MetaData, String, Table, insert,
                         select)
+from sqlalchemy.exc import IntegrityError
 
-from crmkit.bulk import driver_value, insert_new, insert_rows, update_rows
+from crmkit.bulk import COPY_MIN_ROWS, driver_value, insert_new, insert_rows, update_rows
 from crmkit.types import JSONType, Money, UTCDateTime, sqlite_timestamp
 
 UTC = dt.timezone.utc
@@ -67,6 +68,40 @@ def test_insert_rows_stores_what_sqlalchemy_stores(crm, twins):
     assert [r["label"] for r in read] == ["plain"] * 3  # the scalar default of a left-out column
     assert read[1]["at"] == ROWS[0]["at"] and read[2]["at"].microsecond == 250
     assert read[0]["amount"] == Decimal("12.3456") and read[0]["data"] == {"tags": ["a", "é"], "n": 1}
+
+
+def test_a_large_batch_stores_what_sqlalchemy_stores(crm):
+    """From COPY_MIN_ROWS rows on, PostgreSQL takes them in one COPY: the same values."""
+    metadata = MetaData()
+    pair = [Table(name, metadata, Column("id", Integer, primary_key=True),
+                  Column("at", UTCDateTime, nullable=False), Column("amount", Money),
+                  Column("data", JSONType), Column("blob", LargeBinary),
+                  Column("label", String(20), default="plain"))
+            for name in ("bulk_many_reference", "bulk_many_driver")]
+    metadata.create_all(crm.engine)
+    rows = [{**{k: v for k, v in ROWS[n % 3].items() if k != "wall"}, "id": n + 1}
+            for n in range(COPY_MIN_ROWS)]
+    with crm.transaction() as tx:
+        tx.conn.execute(insert(pair[0]), rows)
+        insert_rows(tx.conn, pair[1], rows)
+    with crm.read() as conn:
+        stored = [[tuple(r) for r in conn.exec_driver_sql(
+            f"SELECT id, at, amount, data, blob, label FROM {table.name} ORDER BY id")]
+            for table in pair]
+    assert stored[1] == stored[0] and len(stored[0]) == COPY_MIN_ROWS
+    assert {row[5] for row in stored[1]} == {"plain"}
+
+
+def test_a_large_batch_repeating_a_stored_key_is_an_integrity_error(crm, twins):
+    """A constraint broken by the COPY is SQLAlchemy's IntegrityError, as an insert's is."""
+    _, driver = twins
+    rows = [{"id": n + 1, "at": ROWS[0]["at"]} for n in range(COPY_MIN_ROWS)]
+    with crm.transaction() as tx:
+        insert_rows(tx.conn, driver, rows[:1])
+    with pytest.raises(IntegrityError), crm.transaction() as tx:
+        insert_rows(tx.conn, driver, rows)
+    with crm.read() as conn:
+        assert conn.exec_driver_sql(f"SELECT count(*) FROM {driver.name}").scalar() == 1
 
 
 def test_a_callable_default_of_a_left_out_column_is_applied(crm):

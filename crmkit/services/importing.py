@@ -355,8 +355,8 @@ class _Import:
         with self._bar("importing" if write else "checking", self.source.size) as tick:
             for chunk in self._batches(tick):
                 rows, lines, contents = [], [], {}
+                report.read += len(chunk)
                 for record in chunk:
-                    report.read += 1
                     if record.problem is not None:
                         self.reject(record.line, *record.problem)
                         continue
@@ -367,7 +367,8 @@ class _Import:
                         continue
                     rows.append(row)
                     lines.append(record.line)
-                    contents[record.line] = _content_hash(record.values, csv_file)
+                    contents[record.line] = (hash(tuple(record.values)) if csv_file
+                                             else _content_hash(record.values, False))
                 if derive is not None:
                     derive(rows)
                 if rows:
@@ -459,7 +460,7 @@ class _Import:
         kept = Checked([], [])
         for row, where in zip(checked.rows, checked.labels):
             ext = row["external_id"]
-            if ext not in seen and int(where.split()[1]) not in repeated:
+            if ext not in seen and not (repeated and int(where.split()[1]) in repeated):
                 seen.add(ext)  # an identical repeat in the batch is unchanged
                 kept.rows.append(row)
                 kept.labels.append(where)

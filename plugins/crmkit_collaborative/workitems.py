@@ -27,10 +27,17 @@ OPEN_STATES = (QUEUED, ASSIGNED, IN_PROGRESS)
 
 
 def route_batch(ctx, batch) -> int:
-    """Turn the batch's routable interactions into work items (react hook); return how many."""
+    """Turn the batch's routable interactions into work items (react hook); return how many.
+
+    The batch's customer deltas tell whether it holds a recent enough interaction of a
+    routed kind at all; only then are its routable interactions selected.
+    """
     settings = settings_of(ctx)
     i, c = interactions.c, customers.c
     since = ctx.now() - dt.timedelta(hours=settings.route_max_age_hours)
+    if not any(delta.kind in settings.routed_kinds and delta.last_at >= since
+               for kinds in batch.customer_deltas(ctx.conn).values() for delta in kinds.values()):
+        return 0
     query = (select(i.id, i.customer_id, i.kind, i.channel, i.direction, i.amount, i.currency,
                     i.payload, c.external_id, c.type, c.tags, c.lifecycle_stage,
                     c.preferred_channel, c.attributes)

@@ -4,9 +4,12 @@ Earning is set-based SQL over the batch's id range (``id BETWEEN first_id AND
 last_id``): one upsert enrols new members and counts purchases, one INSERT …
 SELECT writes the earn rows (eligible amounts, tier multipliers and the floor
 in exact integer money units), one query finds the members who owe points or
-crossed a milestone.  Only those members, and the tier upgrades, come back to
-Python.  Refunds, which consume lots first-in-first-out, are worked out per
-refund.
+crossed a milestone.  Who bought and how many purchases each made come from
+the batch's customer deltas (:meth:`crmkit.Batch.customer_deltas`, computed
+once for every plugin), so milestones are found from each member's count
+before the batch plus what the batch added, never by reading history.  Only
+those members, and the tier upgrades, come back to Python.  Refunds, which
+consume lots first-in-first-out, are worked out per refund.
 """
 
 from __future__ import annotations
@@ -37,16 +40,16 @@ LEDGER_COLUMNS = ("customer_id", "at", "type", "source", "points", "owed_change"
 
 def react(ctx, batch) -> None:
     """Earn, pay owed points, award milestones, reverse refunds and upgrade tiers for a batch."""
-    has_purchases = any(r["kind"] == "purchase" for r in batch.rows)
+    bought = purchase_counts(ctx, batch)
     refunds = [r for r in batch.rows if r["kind"] == "refund"
                and isinstance((r.get("payload") or {}).get("refund_of"), str)]
-    if not has_purchases and not refunds:
+    if bought is None and not refunds:
         return
     s = settings_of(ctx)
     scope = []
-    if has_purchases:
-        earn(ctx, s, batch)
-        scope.append(purchasers(batch))
+    if bought is not None:
+        earn(ctx, s, batch, bought)
+        scope.append(select(bought.c.key))
     if refunds:
         reversed_for = reverse_refunds(ctx, refunds)
         if reversed_for:
@@ -61,13 +64,19 @@ def batch_purchases(batch):
                 interactions.c.kind == "purchase")
 
 
-def purchasers(batch):
-    """SELECT of the customer ids with a purchase in the batch."""
-    return select(interactions.c.customer_id).where(batch_purchases(batch)).distinct()
+def purchase_counts(ctx, batch) -> CTE | None:
+    """CTE ``loyalty_bought(key: customer id, value: purchases)`` of the batch's purchasers,
+    from its customer deltas; None when the batch has no purchase."""
+    counts = {customer_id: kinds["purchase"].count
+              for customer_id, kinds in batch.customer_deltas(ctx.conn).items()
+              if "purchase" in kinds}
+    return integer_pairs("loyalty_bought", counts, ctx.conn.dialect.name) if counts else None
 
 
-def earn(ctx, s: Settings, batch) -> None:
-    """Enrol new members, count purchases, write earn rows and milestone bonuses; settle debts."""
+def earn(ctx, s: Settings, batch, bought: CTE) -> None:
+    """Enrol new members, count purchases, write earn rows and milestone bonuses; settle debts.
+
+    ``bought`` is :func:`purchase_counts`' CTE of the batch."""
     conn = ctx.conn
     count_purchases(conn, s, batch)
     stamps = {"recorded_at": literal(ctx.now(), UTCDateTime()),
@@ -76,7 +85,7 @@ def earn(ctx, s: Settings, batch) -> None:
     pairs = integer_pairs("loyalty_excluded", excluded, conn.dialect.name) if excluded else None
     conn.execute(insert(ledger).from_select(LEDGER_COLUMNS, earn_rows(s, batch, stamps, pairs)))
     owing, crossing = {}, {}
-    for customer_id, owed, start, count, fresh in conn.execute(member_states(s, batch)):
+    for customer_id, owed, start, count, fresh in conn.execute(member_states(s, bought)):
         if owed > 0:
             owing[customer_id] = owed
         if count is not None and fresh:
@@ -90,14 +99,6 @@ def earn(ctx, s: Settings, batch) -> None:
 def purchase_amount():
     """SQL: an interaction's amount in money units, NULL as 0."""
     return func.coalesce(type_coerce(interactions.c.amount, BigInteger()), 0)
-
-
-def batch_counts(batch):
-    """Subquery ``(customer_id, n, first_at)``: each purchaser's purchases in the batch."""
-    i = interactions.c
-    return (select(i.customer_id, func.count().label("n"),
-                   func.min(i.occurred_at).label("first_at"))
-            .where(batch_purchases(batch)).group_by(i.customer_id).subquery())
 
 
 def count_purchases(conn, s: Settings, batch) -> None:
@@ -133,20 +134,21 @@ def count_purchases(conn, s: Settings, batch) -> None:
               "qualifying_ceiling": statement.excluded.qualifying_ceiling}))
 
 
-def member_states(s: Settings, batch):
-    """SELECT ``(customer_id, owed, start, count, fresh)`` of the batch's purchasers who owe
-    points or crossed a milestone (run after the counts were updated): ``start`` is their
-    purchase count before the batch, ``count`` the highest milestone reached
-    (start < count <= start + n), ``fresh`` whether it was never awarded before."""
-    counts = batch_counts(batch)
-    start = members.c.purchases - counts.c.n
+def member_states(s: Settings, bought: CTE):
+    """SELECT ``(customer_id, owed, start, count, fresh)`` of the batch's purchasers
+    (``bought``: :func:`purchase_counts`) who owe points or crossed a milestone (run after
+    the counts were updated): ``start`` is their purchase count before the batch, ``count``
+    the highest milestone reached (start < count <= start + n), ``fresh`` whether it was
+    never awarded before."""
+    counts = bought.alias("counts")
+    start = members.c.purchases - counts.c.value
     reached = (case(*[(and_(start < c, members.c.purchases >= c), c)
                       for c in sorted(s.milestones, reverse=True)])
                if s.milestones else null())
-    fresh = ~exists().where(milestones.c.customer_id == counts.c.customer_id,
+    fresh = ~exists().where(milestones.c.customer_id == counts.c.key,
                             milestones.c.count == reached)
-    return (select(counts.c.customer_id, members.c.owed, start, reached, fresh)
-            .join_from(counts, members, members.c.customer_id == counts.c.customer_id)
+    return (select(counts.c.key, members.c.owed, start, reached, fresh)
+            .join_from(counts, members, members.c.customer_id == counts.c.key)
             .where(or_(members.c.owed > 0, and_(reached.is_not(None), fresh))))
 
 

@@ -142,9 +142,16 @@ def respond(ctx, case_id: int, at: dt.datetime | None = None) -> bool:
 
 
 def open_for_complaints(ctx, batch) -> int:
-    """Open a case per complaint in the batch (set-based select, one insert); return how many."""
+    """Open a case per complaint in the batch (set-based select, one insert); return how many.
+
+    The batch's customer deltas tell whether it holds a recent enough complaint at all;
+    only then are its complaints selected.
+    """
     i = interactions
     cutoff = ctx.now() - dt.timedelta(days=settings_of(ctx).cases.complaint_max_age_days)
+    if not any("complaint" in kinds and kinds["complaint"].last_at >= cutoff
+               for kinds in batch.customer_deltas(ctx.conn).values()):
+        return 0
     query = (select(i.c.id, i.c.customer_id, i.c.occurred_at, i.c.payload)
              .where(i.c.id.between(batch.first_id, batch.last_id), i.c.kind == "complaint",
                     i.c.occurred_at >= cutoff).order_by(i.c.id))
