@@ -174,6 +174,7 @@ _LAZY: dict[str, tuple[str, str]] = {
     "status": ("crmkit.cli.common", "status"),
     "progress": ("crmkit.cli.common", "progress"),
     "atomic_write": ("crmkit.cli.common", "atomic_write"),
+    "save_chart": ("crmkit.cli.common", "save_chart"),
 }
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -182,7 +183,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from .cli.common import (State, as_of_option, atomic_write, edited_config, format_option,
                              limit_option,
                              jsonable, load_json_file, output, output_document, output_rows,
-                             pass_state, progress, resolve_as_of, status)
+                             pass_state, progress, resolve_as_of, save_chart, status)
     from .clock import (UTC, Clock, FixedClock, SystemClock, ensure_utc, out_of_range,
                         parse_timestamp, utc_in_range)
     from .condition_sql import (CUSTOMER_FIELDS, JsonPath, column_test, customer_condition,

@@ -12,6 +12,7 @@ import os
 import sys
 import tempfile
 from decimal import Decimal
+from pathlib import Path
 from typing import IO, Any, Callable, Iterable, Iterator, Sequence
 
 import attrs
@@ -340,6 +341,19 @@ def atomic_write(path: str, prefix: str = ".crmkit-") -> Iterator[IO[str]]:
         raise
 
 
+def save_chart(figure: Any, path: str | os.PathLike) -> Path:
+    """Write the matplotlib ``figure`` to the ``--plot`` file ``path`` (its format from the
+    file name) and return the path; a file that cannot be written is one ValidationError."""
+    from ..errors import ValidationError
+
+    target = Path(path)
+    try:
+        figure.savefig(target)
+    except OSError as exc:
+        raise ValidationError(f"--plot {path}: cannot write the file: {exc.strerror}") from None
+    return target
+
+
 def load_json_file(path: str, what: str) -> Any:
     """Read a JSON document; a missing file or bad JSON is one clear error."""
     from ..errors import ConfigError
@@ -358,5 +372,5 @@ __all__ = [
     "FORMATS", "State", "pass_state", "log_to_stderr", "format_option", "as_of_option",
     "limit_option", "resolve_as_of", "jsonable", "output", "output_rows", "output_document",
     "progress", "status",
-    "config_options", "edited_config", "atomic_write", "load_json_file",
+    "config_options", "edited_config", "atomic_write", "save_chart", "load_json_file",
 ]

@@ -11,7 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Sequence
 
-from crmkit.plugin import ValidationError
+from crmkit.plugin import ValidationError, save_chart
 
 from .errors import MissingExtra
 from .results import CohortCell, FunnelStep, GrowthRow, Pareto
@@ -45,15 +45,6 @@ def _figure(path: str | Path, size=(8, 5)):
     return Figure(figsize=size, layout="constrained")
 
 
-def _save(figure, path: str | Path) -> Path:
-    target = Path(path)
-    try:
-        figure.savefig(target)
-    except OSError as exc:
-        raise ValidationError(f"--plot {path}: cannot write the file: {exc.strerror}") from None
-    return target
-
-
 def cohorts(cells: Sequence[CohortCell], path: str | Path, metric: str = "share") -> Path:
     """Heatmap of the cohort matrix (share of members purchasing, or revenue per member)."""
     figure = _figure(path)
@@ -72,7 +63,7 @@ def cohorts(cells: Sequence[CohortCell], path: str | Path, metric: str = "share"
     ax.set_title("Cohorts: % of members purchasing" if metric == "share"
                  else "Cohorts: revenue per member")
     figure.colorbar(image, ax=ax)
-    return _save(figure, path)
+    return save_chart(figure, path)
 
 
 def rfm_grid(cells: Sequence[dict[str, Any]], bins: int, path: str | Path) -> Path:
@@ -92,7 +83,7 @@ def rfm_grid(cells: Sequence[dict[str, Any]], bins: int, path: str | Path) -> Pa
     ax.set_ylabel("F score (5 = most frequent)")
     ax.set_title("RFM grid: customers per cell")
     figure.colorbar(image, ax=ax)
-    return _save(figure, path)
+    return save_chart(figure, path)
 
 
 def funnel(steps: Sequence[FunnelStep], path: str | Path) -> Path:
@@ -106,7 +97,7 @@ def funnel(steps: Sequence[FunnelStep], path: str | Path) -> Path:
         ax.text(s.reached, i, f" {s.reached}", va="center", fontsize=8)
     ax.set_xlabel("customers (flows) reaching the stage")
     ax.set_title(f"Funnel ({group})")
-    return _save(figure, path)
+    return save_chart(figure, path)
 
 
 def growth(rows: Sequence[GrowthRow], measure: str, path: str | Path) -> Path:
@@ -120,7 +111,7 @@ def growth(rows: Sequence[GrowthRow], measure: str, path: str | Path) -> Path:
     ax.set_ylabel(measure)
     ax.tick_params(axis="x", labelrotation=45)
     ax.set_title(f"Sales growth ({measure})")
-    return _save(figure, path)
+    return save_chart(figure, path)
 
 
 def phases(counts: dict[str, int], path: str | Path) -> Path:
@@ -131,7 +122,7 @@ def phases(counts: dict[str, int], path: str | Path) -> Path:
     ax.bar_label(bars)
     ax.set_ylabel("customers")
     ax.set_title("Relationship phases")
-    return _save(figure, path)
+    return save_chart(figure, path)
 
 
 def pareto(result: Pareto, path: str | Path) -> Path:
@@ -153,4 +144,4 @@ def pareto(result: Pareto, path: str | Path) -> Path:
     ax.set_ylim(0, 105)
     ax.legend(loc="lower right", fontsize=8)
     ax.set_title("Pareto curve")
-    return _save(figure, path)
+    return save_chart(figure, path)

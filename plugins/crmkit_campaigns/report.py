@@ -34,7 +34,7 @@ import attrs
 from sqlalchemy import BigInteger, and_, case, exists, func, select, type_coerce
 
 from crmkit.plugin import (MONEY_SCALE, CRMError, NotFound, ValidationError, days_between,
-                           interactions, messages)
+                           interactions, messages, save_chart)
 
 from . import attribution
 from .tables import campaigns, recipients
@@ -358,12 +358,7 @@ def plot(result: CampaignReport, path: str) -> Path:
             if uplift else "no holdout to compare with")
     axes.set_title(f"Campaign {result.campaign}: {note}")
     axes.legend()
-    target = Path(path)
-    try:
-        figure.savefig(target)
-    except OSError as exc:
-        raise ValidationError(f"--plot {path}: cannot write the file: {exc.strerror}") from None
-    return target
+    return save_chart(figure, path)
 
 
 __all__ = ["CampaignReport", "Line", "Holdout", "Uplift", "COLUMNS", "report", "forecast",
