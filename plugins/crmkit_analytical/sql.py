@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal
+from typing import Any, Sequence
 
 from sqlalchemy import BigInteger, Float, Integer, String, bindparam, type_coerce
 from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.types import NullType, TypeDecorator
 
-from crmkit.plugin import MONEY_SCALE, PortableExpression
+from crmkit.plugin import (MONEY_SCALE, ConfigError, PortableExpression, customer_field,
+                           is_customer_field)
 from crmkit.plugin import month_number  # noqa: F401  (the analytics modules import it from here)
 
 EPOCH = dt.date(1970, 1, 1)
@@ -131,3 +133,16 @@ def money_value(units_expr) -> ColumnElement:
     """An integer-units expression that compares exactly with amounts given as numbers."""
     return type_coerce(units_expr, MoneyValue())
 
+
+def field_columns(computed: dict[str, Any], what: str, allowed: Sequence[str]):
+    """The column lookup ``condition_to_sql`` takes: a field of ``computed`` is its column, a
+    customer field is the customers table's; any other is a ConfigError naming ``what``
+    (``"segment"``, ``"ladder"``) and the ``allowed`` fields."""
+    def column_for(field: str, op: str):
+        if field in computed:
+            return computed[field]
+        if is_customer_field(field):
+            return customer_field(field, op)
+        raise ConfigError(f"{what} field {field!r} is unknown (allowed: {', '.join(allowed)})")
+
+    return column_for
