@@ -145,6 +145,14 @@ _LAZY: dict[str, tuple[str, str]] = {
     "closed_object": ("crmkit.web.schemas", "closed_object"),
     "timestamp_or_none": ("crmkit.web.schemas", "timestamp_or_none"),
     "record_id": ("crmkit.web.schemas", "record_id"),
+    "TEXT": ("crmkit.web.schemas", "TEXT"),
+    "OPTIONAL_TEXT": ("crmkit.web.schemas", "OPTIONAL_TEXT"),
+    "INSTANT": ("crmkit.web.schemas", "INSTANT"),
+    "OPTIONAL_INSTANT": ("crmkit.web.schemas", "OPTIONAL_INSTANT"),
+    "INTEGER": ("crmkit.web.schemas", "INTEGER"),
+    "NUMBER": ("crmkit.web.schemas", "NUMBER"),
+    "OPTIONAL_NUMBER": ("crmkit.web.schemas", "OPTIONAL_NUMBER"),
+    "DECIMAL": ("crmkit.web.schemas", "DECIMAL"),
     # Web app cards (the crmkit_customer_card hook).
     "Card": ("crmkit.web.cards", "Card"),
     # Web app dashboards (the crmkit_dashboard_panels hook).
@@ -223,7 +231,8 @@ if TYPE_CHECKING:  # pragma: no cover
     from .web.formatting import format_date, format_datetime, format_money, format_number
     from .webhooks import sign as sign_webhook
     from .worker import Job, WorkContext, claim_due
-    from .web.schemas import closed_object, record_id, timestamp_or_none
+    from .web.schemas import (DECIMAL, INSTANT, INTEGER, NUMBER, OPTIONAL_INSTANT, OPTIONAL_NUMBER,
+                              OPTIONAL_TEXT, TEXT, closed_object, record_id, timestamp_or_none)
 
 
 def __getattr__(name: str):

@@ -13,7 +13,8 @@ import json
 from pathlib import Path
 from typing import Any
 
-from crmkit.plugin import Endpoint, closed_object, jsonable, timestamp_or_none
+from crmkit.plugin import (DECIMAL, INSTANT, INTEGER, NUMBER, OPTIONAL_NUMBER, OPTIONAL_TEXT,
+                           TEXT, Endpoint, closed_object, jsonable, timestamp_or_none)
 
 READ = "analytical.read"
 WRITE = "analytical.write"
@@ -24,13 +25,6 @@ PERMISSIONS = {
     WRITE: "Save and delete segments.",
 }
 
-TEXT = {"type": "string"}
-OPTIONAL_TEXT = {"type": ["string", "null"]}
-INSTANT = {"type": "string", "format": "date-time"}
-DECIMAL = {"type": "string", "description": "An exact decimal number."}
-INTEGER = {"type": "integer"}
-NUMBER = {"type": "number"}
-OPTIONAL_NUMBER = {"type": ["number", "null"]}
 AS_OF = {**INSTANT, "description": "Compute as of this instant (default: now)."}
 
 

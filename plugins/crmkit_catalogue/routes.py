@@ -14,7 +14,8 @@ import json
 from pathlib import Path
 from typing import Any
 
-from crmkit.plugin import Endpoint, closed_object, jsonable, timestamp_or_none
+from crmkit.plugin import (DECIMAL, INSTANT, INTEGER, NUMBER, OPTIONAL_INSTANT, TEXT, Endpoint,
+                           closed_object, jsonable, timestamp_or_none)
 
 from .products import FIELDS, REQUIRED
 from .profit import BY, PERIODS
@@ -28,12 +29,6 @@ PERMISSIONS = {
     WRITE: "Import products (create or update them by SKU).",
 }
 
-TEXT = {"type": "string"}
-INSTANT = {"type": "string", "format": "date-time"}
-OPTIONAL_INSTANT = {"type": ["string", "null"], "format": "date-time"}
-DECIMAL = {"type": "string", "description": "An exact decimal number."}
-INTEGER = {"type": "integer"}
-NUMBER = {"type": "number"}
 AS_OF = {**INSTANT, "description": "Compute as of this instant (default: now)."}
 MAX_PRODUCTS = 1000
 """Most products one request may import (a file goes through ``crmkit catalogue import``)."""
