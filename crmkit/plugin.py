@@ -153,6 +153,7 @@ _LAZY: dict[str, tuple[str, str]] = {
     "NUMBER": ("crmkit.web.schemas", "NUMBER"),
     "OPTIONAL_NUMBER": ("crmkit.web.schemas", "OPTIONAL_NUMBER"),
     "DECIMAL": ("crmkit.web.schemas", "DECIMAL"),
+    "AS_OF_INSTANT": ("crmkit.web.schemas", "AS_OF_INSTANT"),
     # Web app cards (the crmkit_customer_card hook).
     "Card": ("crmkit.web.cards", "Card"),
     # Web app dashboards (the crmkit_dashboard_panels hook).
@@ -231,8 +232,9 @@ if TYPE_CHECKING:  # pragma: no cover
     from .web.formatting import format_date, format_datetime, format_money, format_number
     from .webhooks import sign as sign_webhook
     from .worker import Job, WorkContext, claim_due
-    from .web.schemas import (DECIMAL, INSTANT, INTEGER, NUMBER, OPTIONAL_INSTANT, OPTIONAL_NUMBER,
-                              OPTIONAL_TEXT, TEXT, closed_object, record_id, timestamp_or_none)
+    from .web.schemas import (AS_OF_INSTANT, DECIMAL, INSTANT, INTEGER, NUMBER, OPTIONAL_INSTANT,
+                              OPTIONAL_NUMBER, OPTIONAL_TEXT, TEXT, closed_object, record_id,
+                              timestamp_or_none)
 
 
 def __getattr__(name: str):

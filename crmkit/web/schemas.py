@@ -25,6 +25,8 @@ OPTIONAL_NUMBER = {"type": ["number", "null"]}
 """JSON Schema: a number or null."""
 DECIMAL = {"type": "string", "description": "An exact decimal number."}
 """JSON Schema: an exact decimal number written as a string (money, ratios)."""
+AS_OF_INSTANT = {**INSTANT, "description": "Compute as of this instant (default: now)."}
+"""JSON Schema: the ``as_of`` of a report or computation (a timestamp; the default is now)."""
 
 
 def closed_object(properties: dict[str, Any], required: tuple[str, ...] = ()) -> dict[str, Any]:
@@ -49,4 +51,5 @@ def record_id(text: str, what: str) -> int:
 
 
 __all__ = ["TEXT", "OPTIONAL_TEXT", "INSTANT", "OPTIONAL_INSTANT", "INTEGER", "NUMBER",
-           "OPTIONAL_NUMBER", "DECIMAL", "closed_object", "timestamp_or_none", "record_id"]
+           "OPTIONAL_NUMBER", "DECIMAL", "AS_OF_INSTANT", "closed_object", "timestamp_or_none",
+           "record_id"]

@@ -8,8 +8,8 @@ a negative cost… is a 422 naming the field, and nothing is stored).
 
 from __future__ import annotations
 
-from crmkit.plugin import (INTEGER, NUMBER, OPTIONAL_INSTANT, OPTIONAL_TEXT, TEXT, Endpoint,
-                           closed_object, jsonable, parse_timestamp)
+from crmkit.plugin import (AS_OF_INSTANT, INTEGER, NUMBER, OPTIONAL_INSTANT, OPTIONAL_TEXT, TEXT,
+                           Endpoint, closed_object, jsonable, parse_timestamp)
 
 from .definition import NAME_MAX, Variant
 
@@ -155,9 +155,7 @@ def endpoints() -> list[Endpoint]:
         Endpoint("GET", "campaigns/{name}/report", report, READ,
                  "The campaign's results: deliveries, responses, revenue, cost, ROI, holdout "
                  "and uplift with its 95 % interval, in all and per variant.",
-                 query_schema=closed_object({"as_of": {
-                     "type": "string", "format": "date-time",
-                     "description": "Compute as of this instant (default: now)."}}),
+                 query_schema=closed_object({"as_of": AS_OF_INSTANT}),
                  response_schema=REPORT),
         Endpoint("GET", "campaigns/{name}/coupons", coupons, READ,
                  "The campaign's coupons with their customer, value, expiry and uses.",

@@ -7,8 +7,9 @@ Every handler calls the public API (``call.api()``), which holds the rules.
 
 from __future__ import annotations
 
-from crmkit.plugin import (DECIMAL, INSTANT, INTEGER, OPTIONAL_INSTANT, OPTIONAL_TEXT, TEXT,
-                           Endpoint, closed_object, jsonable, timestamp_or_none)
+from crmkit.plugin import (AS_OF_INSTANT, DECIMAL, INSTANT, INTEGER, OPTIONAL_INSTANT,
+                           OPTIONAL_TEXT, TEXT, Endpoint, closed_object, jsonable,
+                           timestamp_or_none)
 
 READ = "loyalty.read"
 WRITE = "loyalty.write"
@@ -23,8 +24,7 @@ PERMISSIONS = {
 }
 
 AS_OF = {"type": "object", "additionalProperties": False,
-         "properties": {"as_of": {**INSTANT, "description": "Compute as of this instant "
-                                                          "(default: now)."}}}
+         "properties": {"as_of": AS_OF_INSTANT}}
 
 
 MEMBER = closed_object({"external_id": TEXT, "tier": OPTIONAL_TEXT, "joined_at": INSTANT,
