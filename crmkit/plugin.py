@@ -91,6 +91,14 @@ _LAZY: dict[str, tuple[str, str]] = {
     "PortableExpression": ("crmkit.db", "PortableExpression"),
     "days_between": ("crmkit.db", "days_between"),
     "month_number": ("crmkit.db", "month_number"),
+    "day_number": ("crmkit.db", "day_number"),
+    "day_key": ("crmkit.db", "day_key"),
+    "next_day_start": ("crmkit.db", "next_day_start"),
+    "json_number": ("crmkit.db", "json_number"),
+    "json_text": ("crmkit.db", "json_text"),
+    "add_months": ("crmkit.db", "add_months"),
+    "add_days": ("crmkit.db", "add_days"),
+    "at_least_zero": ("crmkit.db", "at_least_zero"),
     "json_array_contains": ("crmkit.db", "json_array_contains"),
     "allocate_ids": ("crmkit.db", "allocate_ids"),
     # A plugin's API object and typed settings.
@@ -203,8 +211,9 @@ if TYPE_CHECKING:  # pragma: no cover
     from .conditions import with_condition_schema
     from .config import is_timezone, schema_validator
     from .config import validate as validate_config
-    from .db import (PortableExpression, allocate_ids, days_between, json_array_contains,
-                     month_number, where_given)
+    from .db import (PortableExpression, add_days, add_months, allocate_ids, at_least_zero,
+                     day_key, day_number, days_between, json_array_contains, json_number,
+                     json_text, month_number, next_day_start, where_given)
     from .messaging import Channel, Outgoing, SendResult, Sending
     from .line_items import (LineItem, amount_units, line_item_problems, line_total_units,
                              times_units)
