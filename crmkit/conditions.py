@@ -20,6 +20,7 @@ parameter: user text never becomes SQL.
 from __future__ import annotations
 
 import copy
+import operator
 from typing import Any, Callable, Iterable
 
 from .errors import ConfigError
@@ -156,6 +157,10 @@ def evaluate(condition: dict[str, Any], data: dict[str, Any]) -> bool:
     return compare(value, condition["op"], condition.get("value"))
 
 
+_ORDERING = {"lt": operator.lt, "le": operator.le, "gt": operator.gt, "ge": operator.ge}
+"""The ordering operators, for Python values (:func:`compare`) and SQL columns (:func:`to_sql`)."""
+
+
 def compare(value: Any, op: str, expected: Any) -> bool:
     """Apply one operator; incomparable types and missing values give False (never raise)."""
     if op == "exists":
@@ -167,14 +172,8 @@ def compare(value: Any, op: str, expected: Any) -> bool:
             return value == expected
         if op == "ne":
             return value != expected
-        if op == "lt":
-            return value < expected
-        if op == "le":
-            return value <= expected
-        if op == "gt":
-            return value > expected
-        if op == "ge":
-            return value >= expected
+        if op in _ORDERING:
+            return _ORDERING[op](value, expected)
         if op == "in":
             return value in expected
         if op == "contains":
@@ -213,14 +212,8 @@ def to_sql(condition: dict[str, Any], column_for: Callable[[str, str], Any]):
         return column == value
     if op == "ne":
         return or_(column != value, column.is_(None)) if value is not None else column.is_not(None)
-    if op == "lt":
-        return column < value
-    if op == "le":
-        return column <= value
-    if op == "gt":
-        return column > value
-    if op == "ge":
-        return column >= value
+    if op in _ORDERING:
+        return _ORDERING[op](column, value)
     if op == "in":
         return column.in_(list(value))
     if op == "contains":

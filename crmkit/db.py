@@ -13,14 +13,17 @@ import zlib
 from pathlib import Path
 from typing import Any, Iterable, Sequence
 
-from sqlalchemy import Boolean, Float, Integer, Table, bindparam, create_engine, event, func, select, text
+from sqlalchemy import (BigInteger, Boolean, Float, Integer, String, Table, bindparam,
+                        create_engine, event, func, literal_column, select, text)
 from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError, StatementError
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.sql.functions import FunctionElement
+from sqlalchemy.types import NullType
 
 from .errors import DatabaseError
+from .types import UTCDateTime
 from .wal import AUTOCHECKPOINT_PAGES, WAL_SIZE_LIMIT_BYTES, Checkpointer
 
 SQLITE_BUSY_TIMEOUT_S = 30.0
@@ -322,6 +325,121 @@ def days_between(later, earlier) -> ColumnElement:
     return _DaysBetween(later, earlier)
 
 
+# UTC calendar arithmetic on timestamp columns.  On SQLite a timestamp is the text
+# UTCDateTime stores (YYYY-MM-DD HH:MM:SS.ffffff), so date parts are read and rebuilt as
+# text and the time of day is kept verbatim.
+
+_SQLITE_KEY = "'$.\"' || {1} || '\"'"  # the JSON path of the bound key {1}
+
+
+# _DayNumber: the date part of the stored text (UTCDateTime writes 'YYYY-MM-DD HH:MM:SS.ffffff'):
+# julianday() of a whole instant rounds to milliseconds and CAST truncates toward zero
+_DayNumber = PortableExpression.of(
+    "DayNumber", Integer(),
+    sqlite="CAST(julianday(substr({0}, 1, 10)) - 2440587.5 AS INTEGER)",
+    postgresql="(CAST(({0}) AT TIME ZONE 'UTC' AS DATE) - DATE '1970-01-01')")
+
+
+_JSONNumber = PortableExpression.of(
+    "JSONNumber", Float(),
+    sqlite=(f"(CASE WHEN json_type({{0}}, {_SQLITE_KEY}) IN ('integer', 'real') "
+            f"THEN json_extract({{0}}, {_SQLITE_KEY}) END)"),
+    postgresql=("(CASE WHEN jsonb_typeof(({0})::jsonb -> {1}) = 'number' "
+                "THEN CAST(({0})::jsonb ->> {1} AS DOUBLE PRECISION) END)"))
+
+_JSONText = PortableExpression.of(
+    "JSONText", String(),
+    sqlite=(f"(CASE WHEN json_type({{0}}, {_SQLITE_KEY}) IN ('text', 'integer', 'real') "
+            f"THEN CAST(json_extract({{0}}, {_SQLITE_KEY}) AS TEXT) END)"),
+    postgresql=("(CASE WHEN jsonb_typeof(({0})::jsonb -> {1}) IN ('string', 'number') "
+                "THEN ({0})::jsonb ->> {1} END)"))
+
+_DayKey = PortableExpression.of(
+    "DayKey", NullType(),
+    sqlite="substr({0}, 1, 10)",  # the stored text's UTC date: no date arithmetic
+    postgresql=_DayNumber.templates["postgresql"])
+
+# the stored text sorts as the instant does: 'YYYY-MM-DD' of the next day is its midnight
+_NextDay = PortableExpression.of(
+    "NextDay", NullType(),
+    sqlite="date(substr({0}, 1, 10), '+1 day')",
+    postgresql=("((date_trunc('day', ({0}) AT TIME ZONE 'UTC') + INTERVAL '1 day')"
+                " AT TIME ZONE 'UTC')"))
+
+
+def day_number(column) -> ColumnElement:
+    """SQL: the UTC day number (integer) of a timestamp column."""
+    return _DayNumber(column)
+
+
+def day_key(column) -> ColumnElement:
+    """SQL: a value equal for exactly the instants of one UTC day (cheaper than
+    :func:`day_number` where only equality matters, as in ``COUNT(DISTINCT …)``)."""
+    return _DayKey(column)
+
+
+def next_day_start(column) -> ColumnElement:
+    """SQL: midnight UTC after the instant in ``column``, comparable with timestamp columns."""
+    return _NextDay(column)
+
+
+def json_number(column, key: str) -> ColumnElement:
+    """SQL: ``column[key]`` when it is a JSON number, else NULL (text never breaks a query)."""
+    return _JSONNumber(column, bindparam(None, key, type_=String(), unique=True))
+
+
+def json_text(column, key: str) -> ColumnElement:
+    """SQL: ``column[key]`` as text when it is a JSON string or number, else NULL."""
+    return _JSONText(column, bindparam(None, key, type_=String(), unique=True))
+
+
+# SQLite overflows a short month into the next (Feb 29 + 12 months = Mar 1):
+# when the day changed, the month's last day is the day before the result's month.
+# Days before the 29th exist in every month (the common, cheap case).  Only the date
+# part goes through SQLite's date functions: they round to milliseconds, which would
+# carry 23:59:59.9995 and later into the next day.
+_AddMonths = PortableExpression.of(
+    "AddMonths", UTCDateTime(),
+    sqlite="(CASE WHEN substr({0}, 9, 2) < '29'"
+           " THEN date(substr({0}, 1, 10), {1} || ' months')"
+           " WHEN strftime('%d', substr({0}, 1, 10), {1} || ' months') = substr({0}, 9, 2)"
+           " THEN date(substr({0}, 1, 10), {1} || ' months')"
+           " ELSE date(substr({0}, 1, 10), {1} || ' months', 'start of month', '-1 day')"
+           " END || substr({0}, 11))",
+    postgresql="((({0}) AT TIME ZONE 'UTC' + interval '1 month' * {1}) AT TIME ZONE 'UTC')")
+
+
+_AddDays = PortableExpression.of(
+    "AddDays", UTCDateTime(),
+    sqlite="(date(substr({0}, 1, 10), {1} || ' days') || substr({0}, 11))",
+    postgresql="((({0}) AT TIME ZONE 'UTC' + interval '1 day' * {1}) AT TIME ZONE 'UTC')")
+
+
+_AtLeastZero = PortableExpression.of("AtLeastZero", BigInteger(), sqlite="max({0}, 0)",
+                                      postgresql="GREATEST({0}, 0)")
+
+
+def _inline_int(value: int) -> ColumnElement:
+    """An integer constant rendered inline (it is part of the statement's cache key)."""
+    return literal_column(str(int(value)))
+
+
+def add_months(moment, months: int) -> ColumnElement:
+    """SQL: ``moment`` plus ``months`` calendar months, the day clamped to the month's end
+    (31 January + 1 month is 28 or 29 February; the time of day is kept)."""
+    return _AddMonths(moment, _inline_int(months))
+
+
+def add_days(moment, days: int) -> ColumnElement:
+    """SQL: ``moment`` plus ``days`` days (UTC, so always 24 hours each)."""
+    return moment if days == 0 else _AddDays(moment, _inline_int(days))
+
+
+def at_least_zero(value) -> ColumnElement:
+    """SQL: ``value``, or 0 when it is negative (evaluated once)."""
+    return _AtLeastZero(value)
+
+
 __all__ = [
     "IN_LIST_SIZE",
     "select_in",
@@ -336,6 +454,14 @@ __all__ = [
     "json_array_contains",
     "days_between",
     "month_number",
+    "day_number",
+    "day_key",
+    "next_day_start",
+    "json_number",
+    "json_text",
+    "add_months",
+    "add_days",
+    "at_least_zero",
     "concurrency_abort",
     "CONCURRENCY_ABORTS",
     "SQLITE_BUSY_TIMEOUT_S",

@@ -94,6 +94,14 @@ _LAZY: dict[str, tuple[str, str]] = {
     "PortableExpression": ("crmkit.db", "PortableExpression"),
     "days_between": ("crmkit.db", "days_between"),
     "month_number": ("crmkit.db", "month_number"),
+    "day_number": ("crmkit.db", "day_number"),
+    "day_key": ("crmkit.db", "day_key"),
+    "next_day_start": ("crmkit.db", "next_day_start"),
+    "json_number": ("crmkit.db", "json_number"),
+    "json_text": ("crmkit.db", "json_text"),
+    "add_months": ("crmkit.db", "add_months"),
+    "add_days": ("crmkit.db", "add_days"),
+    "at_least_zero": ("crmkit.db", "at_least_zero"),
     "json_array_contains": ("crmkit.db", "json_array_contains"),
     "allocate_ids": ("crmkit.db", "allocate_ids"),
     # A plugin's API object and typed settings.
@@ -150,6 +158,15 @@ _LAZY: dict[str, tuple[str, str]] = {
     "closed_object": ("crmkit.web.schemas", "closed_object"),
     "timestamp_or_none": ("crmkit.web.schemas", "timestamp_or_none"),
     "record_id": ("crmkit.web.schemas", "record_id"),
+    "TEXT": ("crmkit.web.schemas", "TEXT"),
+    "OPTIONAL_TEXT": ("crmkit.web.schemas", "OPTIONAL_TEXT"),
+    "INSTANT": ("crmkit.web.schemas", "INSTANT"),
+    "OPTIONAL_INSTANT": ("crmkit.web.schemas", "OPTIONAL_INSTANT"),
+    "INTEGER": ("crmkit.web.schemas", "INTEGER"),
+    "NUMBER": ("crmkit.web.schemas", "NUMBER"),
+    "OPTIONAL_NUMBER": ("crmkit.web.schemas", "OPTIONAL_NUMBER"),
+    "DECIMAL": ("crmkit.web.schemas", "DECIMAL"),
+    "AS_OF_INSTANT": ("crmkit.web.schemas", "AS_OF_INSTANT"),
     # Web app cards (the crmkit_customer_card hook).
     "Card": ("crmkit.web.cards", "Card"),
     # Web app dashboards (the crmkit_dashboard_panels hook).
@@ -207,8 +224,9 @@ if TYPE_CHECKING:  # pragma: no cover
     from .config import is_timezone, schema_validator
     from .config import validate as validate_config
     from .deltas import CustomerDelta
-    from .db import (PortableExpression, allocate_ids, days_between, json_array_contains,
-                     month_number, where_given)
+    from .db import (PortableExpression, add_days, add_months, allocate_ids, at_least_zero,
+                     day_key, day_number, days_between, json_array_contains, json_number,
+                     json_text, month_number, next_day_start, where_given)
     from .messaging import (ADDRESSED_BY, Channel, Outgoing, SendResult, Sending,
                             customer_address)
     from .line_items import (LineItem, amount_units, line_item_problems, line_total_units,
@@ -239,7 +257,9 @@ if TYPE_CHECKING:  # pragma: no cover
     from .web.formatting import format_date, format_datetime, format_money, format_number
     from .webhooks import sign as sign_webhook
     from .worker import Job, WorkContext, claim_due
-    from .web.schemas import closed_object, record_id, timestamp_or_none
+    from .web.schemas import (AS_OF_INSTANT, DECIMAL, INSTANT, INTEGER, NUMBER, OPTIONAL_INSTANT,
+                              OPTIONAL_NUMBER, OPTIONAL_TEXT, TEXT, closed_object, record_id,
+                              timestamp_or_none)
 
 
 def __getattr__(name: str):

@@ -223,7 +223,7 @@ the event's transaction (``event_id``, or ``interaction_id`` for ``interaction.r
 messages = Table(
     "messages",
     metadata,
-    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True),
+    Column("id", BigIdType, primary_key=True),
     Column("message_id", String(250), nullable=False, unique=True),
     Column("channel", String(40), nullable=False),
     Column("customer_id", Integer, ForeignKey("customers.id"), nullable=True, index=True),

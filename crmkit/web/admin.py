@@ -11,14 +11,13 @@ and the CLI (``crm.plugins``, the API's handlers, ``crm.staff``, ``crm.tokens``,
 
 from __future__ import annotations
 
-import functools
 import json
 import urllib.parse
 from typing import Any, Callable
 
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import BaseRoute, Route
+from starlette.routing import BaseRoute
 
 from .. import plugins as plugin_modules
 from ..clock import parse_timestamp
@@ -27,7 +26,7 @@ from ..services.audit import AuditLog
 from . import resources, schemaform, webhooks
 from .dispatch import error_status
 from .endpoints import Call
-from .pages import signed_in
+from .pages import signed_in, site_pages
 
 SECTIONS = (("plugins", "plugins.read"), ("staff", "staff.manage"), ("roles", "staff.manage"),
             ("tokens", "tokens.manage"), ("webhooks", "webhooks.manage"),
@@ -431,32 +430,28 @@ def audit(site, request: Request, principal, form) -> Response:
 
 def routes(site) -> list[BaseRoute]:
     """The admin pages of ``site`` (a :class:`crmkit.web.pages.Pages`)."""
-    page = functools.partial(Route, include_in_schema=False)
-
-    def bind(handler):
-        return functools.partial(handler, site)
-
-    return [
-        page("/admin", bind(index), methods=["GET"]),
-        page("/admin/plugins", bind(plugin_list), methods=["GET"]),
-        page("/admin/plugins/{name}", bind(plugin_page), methods=["GET"]),
-        page("/admin/plugins/{name}", bind(plugin_configure), methods=["POST"]),
-        page("/admin/plugins/{name}/enable", bind(plugin_enable), methods=["POST"]),
-        page("/admin/plugins/{name}/disable", bind(plugin_disable), methods=["POST"]),
-        page("/admin/staff", bind(staff_list), methods=["GET"]),
-        page("/admin/staff", bind(staff_add), methods=["POST"]),
-        page("/admin/staff/{handle}/role", bind(staff_role), methods=["POST"]),
-        page("/admin/staff/{handle}/deactivate", bind(staff_deactivate), methods=["POST"]),
-        page("/admin/roles", bind(roles_list), methods=["GET"]),
-        page("/admin/roles", bind(roles_save), methods=["POST"]),
-        page("/admin/tokens", bind(token_list), methods=["GET"]),
-        page("/admin/tokens", bind(token_create), methods=["POST"]),
-        page("/admin/tokens/{token_id}/revoke", bind(token_revoke), methods=["POST"]),
-        page("/admin/webhooks", bind(webhook_list), methods=["GET"]),
-        page("/admin/webhooks", bind(webhook_add), methods=["POST"]),
-        page("/admin/webhooks/{webhook_id}/remove", bind(webhook_remove), methods=["POST"]),
-        page("/admin/audit", bind(audit), methods=["GET"]),
-    ]
+    return site_pages(
+        site,
+        ("GET", "/admin", index),
+        ("GET", "/admin/plugins", plugin_list),
+        ("GET", "/admin/plugins/{name}", plugin_page),
+        ("POST", "/admin/plugins/{name}", plugin_configure),
+        ("POST", "/admin/plugins/{name}/enable", plugin_enable),
+        ("POST", "/admin/plugins/{name}/disable", plugin_disable),
+        ("GET", "/admin/staff", staff_list),
+        ("POST", "/admin/staff", staff_add),
+        ("POST", "/admin/staff/{handle}/role", staff_role),
+        ("POST", "/admin/staff/{handle}/deactivate", staff_deactivate),
+        ("GET", "/admin/roles", roles_list),
+        ("POST", "/admin/roles", roles_save),
+        ("GET", "/admin/tokens", token_list),
+        ("POST", "/admin/tokens", token_create),
+        ("POST", "/admin/tokens/{token_id}/revoke", token_revoke),
+        ("GET", "/admin/webhooks", webhook_list),
+        ("POST", "/admin/webhooks", webhook_add),
+        ("POST", "/admin/webhooks/{webhook_id}/remove", webhook_remove),
+        ("GET", "/admin/audit", audit),
+    )
 
 
 __all__ = ["routes", "SECTIONS", "PERMISSIONS", "AUDIT_PAGE", "RECENT_DELIVERIES", "ROLE_FIELD"]

@@ -13,16 +13,15 @@ pipeline per owner (Σ amount × probability, summed in SQL by the API).
 
 from __future__ import annotations
 
-import functools
 import urllib.parse
 from typing import Any, Iterable
 
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
-from starlette.routing import BaseRoute, Route
+from starlette.routing import BaseRoute
 
 from ..errors import NotFound, ValidationError
-from .pages import Pages, signed_in
+from .pages import Pages, signed_in, site_pages
 
 PLUGIN = "operational"
 FINAL_STAGES = (("won", 100), ("lost", 0))
@@ -110,12 +109,8 @@ def move(site: Pages, request: Request, principal, form) -> Response:
 
 def routes(site: Pages) -> list[BaseRoute]:
     """The board's pages."""
-    page = functools.partial(Route, include_in_schema=False)
-    return [
-        page("/board", functools.partial(board_page, site), methods=["GET"]),
-        page("/board/opportunities/{opportunity_id}/stage", functools.partial(move, site),
-             methods=["POST"]),
-    ]
+    return site_pages(site, ("GET", "/board", board_page),
+                      ("POST", "/board/opportunities/{opportunity_id}/stage", move))
 
 
 __all__ = ["routes", "columns", "weighted_by_owner", "customer_names", "FINAL_STAGES",

@@ -8,7 +8,7 @@ an element ``data-panel="<plugin name>"``, with every value shown as text (autoe
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import Any, Iterator
 
 import attrs
 
@@ -49,6 +49,24 @@ class ShownCard:
     problem: str | None = None
 
 
+def readable_answers(crm, hook: str, principal, arguments: dict[str, Any],
+                     resource: dict[str, Any] | None = None, only: str | None = None
+                     ) -> Iterator[tuple[str, Any, CRMError | None]]:
+    """Each enabled plugin's answer to the web hook ``hook`` (called with ``arguments``), in
+    plugin order (``only``'s when given), asked only when ``principal`` holds
+    ``<plugin>.read`` (on ``resource``): ``(plugin, answer, None)``, or
+    ``(plugin, None, error)`` when the hook raised a CRMError."""
+    for name, _, _ in crm.hooks.impls(hook):
+        if only is not None and name != only:
+            continue
+        if not crm.auth.allowed(principal, f"{name}.read", resource):
+            continue
+        try:
+            yield name, crm.hooks.call_one(name, hook, None, **arguments), None
+        except CRMError as exc:
+            yield name, None, exc
+
+
 def customer_cards(crm, principal, customer: dict[str, Any]) -> list[ShownCard]:
     """Every enabled plugin's card for ``customer`` (the customer document as the principal
     may see it), in plugin order.
@@ -59,14 +77,11 @@ def customer_cards(crm, principal, customer: dict[str, Any]) -> list[ShownCard]:
     """
     shown = []
     failed = gettext("this card could not be shown (the server logged why)")
-    for name, _, _ in crm.hooks.impls("crmkit_customer_card"):
-        if not crm.auth.allowed(principal, f"{name}.read", customer):
-            continue
-        try:
-            card = crm.hooks.call_one(name, "crmkit_customer_card", None, crm=crm,
-                                      principal=principal, customer=customer)
-        except CRMError as exc:
-            log.error("plugin %r: its customer card failed: %s", name, exc)
+    arguments = {"crm": crm, "principal": principal, "customer": customer}
+    for name, card, error in readable_answers(crm, "crmkit_customer_card", principal, arguments,
+                                              resource=customer):
+        if error is not None:
+            log.error("plugin %r: its customer card failed: %s", name, error)
             shown.append(ShownCard(name, None, failed))
             continue
         if card is None:
@@ -80,4 +95,4 @@ def customer_cards(crm, principal, customer: dict[str, Any]) -> list[ShownCard]:
     return shown
 
 
-__all__ = ["Card", "ShownCard", "customer_cards"]
+__all__ = ["Card", "ShownCard", "customer_cards", "readable_answers"]

@@ -11,18 +11,17 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
-import functools
 import io
 
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import BaseRoute, Route
+from starlette.routing import BaseRoute
 
 from ..clock import parse_timestamp
 from ..errors import NotFound, ValidationError
 from ..services.records import neutralise
 from .charts import chart
-from .pages import Pages, signed_in
+from .pages import Pages, signed_in, site_pages
 from .panels import NAME_PATTERN, Panel, dashboard_panels
 
 
@@ -82,10 +81,8 @@ def panel_csv_text(panel: Panel) -> str:
 
 def routes(site: Pages) -> list[BaseRoute]:
     """The dashboards page and each panel's CSV."""
-    page = functools.partial(Route, include_in_schema=False)
-    return [page("/dashboards", functools.partial(dashboards, site), methods=["GET"]),
-            page("/dashboards/{panel}.csv", functools.partial(panel_csv, site),
-                 methods=["GET"])]
+    return site_pages(site, ("GET", "/dashboards", dashboards),
+                      ("GET", "/dashboards/{panel}.csv", panel_csv))
 
 
 __all__ = ["routes", "as_of_of", "panel_csv_text"]

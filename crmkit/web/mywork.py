@@ -12,17 +12,16 @@ not enabled, or that the member's role may not read, says so; the others still s
 from __future__ import annotations
 
 import datetime as dt
-import functools
 import urllib.parse
 from typing import Any, Callable
 
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import BaseRoute, Route
+from starlette.routing import BaseRoute
 
 from ..errors import ConflictError, NotFound, PermissionDenied, ValidationError
 from .board import customer_names
-from .pages import Pages, signed_in
+from .pages import Pages, signed_in, site_pages
 
 SHOWN = 100
 """The most tasks, and the most cases per status, the page lists."""
@@ -143,14 +142,9 @@ def acknowledge(site: Pages, request: Request, principal, form) -> Response:
 
 def routes(site: Pages) -> list[BaseRoute]:
     """My work's pages."""
-    page = functools.partial(Route, include_in_schema=False)
-    return [
-        page("/my-work", functools.partial(my_work, site), methods=["GET"]),
-        page("/my-work/tasks/{task_id}/done", functools.partial(complete_task, site),
-             methods=["POST"]),
-        page("/my-work/handoffs/{item_id}/acknowledge", functools.partial(acknowledge, site),
-             methods=["POST"]),
-    ]
+    return site_pages(site, ("GET", "/my-work", my_work),
+                      ("POST", "/my-work/tasks/{task_id}/done", complete_task),
+                      ("POST", "/my-work/handoffs/{item_id}/acknowledge", acknowledge))
 
 
 __all__ = ["routes", "countdown", "span", "SHOWN", "OPEN_CASE_STATUSES"]

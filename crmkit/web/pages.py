@@ -63,6 +63,13 @@ def templates() -> jinja2.Environment:
     return environment
 
 
+def site_pages(site: "Pages", *pages: tuple[str, str, Callable]) -> list[BaseRoute]:
+    """The routes of web pages (``(method, path, handler)``; a handler gets ``site`` first),
+    kept out of the API's schema."""
+    return [Route(path, functools.partial(handler, site), methods=[method],
+                  include_in_schema=False) for method, path, handler in pages]
+
+
 def signed_in(handler: Callable) -> Callable:
     """Run a page handler for a signed-in member (else redirect to /login) in a worker
     thread, answering crmkit errors with an error page of the API's status."""
@@ -401,5 +408,5 @@ def _local(target: str | None) -> str | None:
     return target
 
 
-__all__ = ["Pages", "templates", "CSRF_REFUSED", "TIMELINE_WINDOW",
+__all__ = ["Pages", "site_pages", "templates", "CSRF_REFUSED", "TIMELINE_WINDOW",
            "SEARCH_PAGE", "MAX_FORM_BYTES"]

@@ -15,7 +15,8 @@ from typing import Any
 
 import attrs
 
-from ..errors import CRMError, PluginError
+from ..errors import PluginError
+from .cards import readable_answers
 
 log = logging.getLogger("crmkit.web")
 
@@ -102,20 +103,15 @@ def dashboard_panels(crm, principal, as_of: datetime, plugin: str | None = None
     :data:`PANEL_FAILED` (its error logged).  The other plugins' panels still show.
     """
     shown: list[ShownPanel] = []
-    for name, _, _ in crm.hooks.impls("crmkit_dashboard_panels"):
-        if plugin is not None and name != plugin:
-            continue
-        if not crm.auth.allowed(principal, f"{name}.read"):
-            continue
-        try:
-            panels = crm.hooks.call_one(name, "crmkit_dashboard_panels", None, crm=crm,
-                                        principal=principal, as_of=as_of)
-        except PluginError as exc:
-            log.error("plugin %r: its dashboard panels failed: %s", name, exc)
+    arguments = {"crm": crm, "principal": principal, "as_of": as_of}
+    answers = readable_answers(crm, "crmkit_dashboard_panels", principal, arguments, only=plugin)
+    for name, panels, error in answers:
+        if isinstance(error, PluginError):
+            log.error("plugin %r: its dashboard panels failed: %s", name, error)
             shown.append(ShownPanel(name, None, PANEL_FAILED))
             continue
-        except CRMError as exc:
-            shown.append(ShownPanel(name, None, str(exc)))
+        if error is not None:
+            shown.append(ShownPanel(name, None, str(error)))
             continue
         if not isinstance(panels, (list, tuple)) or not all(isinstance(p, Panel)
                                                             for p in panels):

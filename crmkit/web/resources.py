@@ -23,6 +23,7 @@ from ..errors import NotFound, PreconditionFailed, ValidationError
 from ..models import Customer, jsonable, to_customer
 from ..types import IDENTIFIER, text_problem
 from .endpoints import Call, Endpoint, Reply
+from .schemas import OPTIONAL_TEXT
 
 MAX_PAGE_SIZE = 200
 """The most items one page of a listing holds (``limit`` above it is refused)."""
@@ -30,7 +31,6 @@ DEFAULT_PAGE_SIZE = 50
 MAX_BATCH = 1000
 """The most interactions one ``POST /api/v1/interactions`` list may hold."""
 
-_TEXT = {"type": ["string", "null"]}
 _CUSTOMER_PROPERTIES: dict[str, Any] = {
     "external_id": {"type": "string", "minLength": 1, "maxLength": 200},
     "name": {"type": ["string", "null"], "maxLength": 300},
@@ -68,12 +68,12 @@ _INTERACTION_PROPERTIES: dict[str, Any] = {
                  "description": "the customer's external id"},
     "occurred_at": {"type": "string", "description": "ISO 8601 (default: now)"},
     "kind": {"type": "string", "minLength": 1, "maxLength": 40, "default": "purchase"},
-    "channel": _TEXT,
+    "channel": OPTIONAL_TEXT,
     "direction": {"enum": ["inbound", "outbound"]},
     "amount": {"type": ["string", "number", "null"],
                "description": "exact decimal; text keeps every digit"},
-    "currency": _TEXT,
-    "external_id": _TEXT,
+    "currency": OPTIONAL_TEXT,
+    "external_id": OPTIONAL_TEXT,
     "payload": {"type": ["object", "null"]},
 }
 INTERACTION_IN = {"type": "object", "required": ["customer"],
@@ -81,10 +81,10 @@ INTERACTION_IN = {"type": "object", "required": ["customer"],
 INTERACTIONS_IN = {"oneOf": [INTERACTION_IN, {"type": "array", "minItems": 1,
                                               "maxItems": MAX_BATCH, "items": INTERACTION_IN}]}
 INTERACTION = {"type": "object", "properties": {
-    "id": {"type": "integer"}, **_INTERACTION_PROPERTIES, "actor": _TEXT,
+    "id": {"type": "integer"}, **_INTERACTION_PROPERTIES, "actor": OPTIONAL_TEXT,
     "recorded_at": {"type": "string", "format": "date-time"}}}
 EVENT = {"type": "object", "properties": {
-    "id": {"type": "integer"}, "type": {"type": "string"}, "customer": _TEXT,
+    "id": {"type": "integer"}, "type": {"type": "string"}, "customer": OPTIONAL_TEXT,
     "occurred_at": {"type": "string"}, "source": {"type": "string"},
     "payload": {"type": "object"}}}
 

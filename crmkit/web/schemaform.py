@@ -245,13 +245,8 @@ def _attach(field: Field, attached: dict[str, list[str]]) -> Field:
 
 
 def _find(field: Field, pointer: str) -> Field | None:
-    if field.pointer == pointer:
-        return field
-    for child in field.children:
-        found = _find(child, pointer)
-        if found is not None:
-            return found
-    return None
+    found = _deepest(field, pointer)
+    return found if found is not None and found.pointer == pointer else None
 
 
 __all__ = ["Field", "PREFIX", "fields", "document", "place", "problems_of", "escape"]

@@ -9,6 +9,25 @@ from typing import Any
 from ..clock import parse_timestamp
 from ..errors import NotFound
 
+TEXT = {"type": "string"}
+"""JSON Schema: a string."""
+OPTIONAL_TEXT = {"type": ["string", "null"]}
+"""JSON Schema: a string or null."""
+INSTANT = {"type": "string", "format": "date-time"}
+"""JSON Schema: an ISO 8601 timestamp."""
+OPTIONAL_INSTANT = {"type": ["string", "null"], "format": "date-time"}
+"""JSON Schema: an ISO 8601 timestamp or null."""
+INTEGER = {"type": "integer"}
+"""JSON Schema: an integer."""
+NUMBER = {"type": "number"}
+"""JSON Schema: a number."""
+OPTIONAL_NUMBER = {"type": ["number", "null"]}
+"""JSON Schema: a number or null."""
+DECIMAL = {"type": "string", "description": "An exact decimal number."}
+"""JSON Schema: an exact decimal number written as a string (money, ratios)."""
+AS_OF_INSTANT = {**INSTANT, "description": "Compute as of this instant (default: now)."}
+"""JSON Schema: the ``as_of`` of a report or computation (a timestamp; the default is now)."""
+
 
 def closed_object(properties: dict[str, Any], required: tuple[str, ...] = ()) -> dict[str, Any]:
     """The JSON Schema of an object with ``properties`` (optional unless ``required``) and no
@@ -31,4 +50,6 @@ def record_id(text: str, what: str) -> int:
     return int(text)
 
 
-__all__ = ["closed_object", "timestamp_or_none", "record_id"]
+__all__ = ["TEXT", "OPTIONAL_TEXT", "INSTANT", "OPTIONAL_INSTANT", "INTEGER", "NUMBER",
+           "OPTIONAL_NUMBER", "DECIMAL", "AS_OF_INSTANT", "closed_object", "timestamp_or_none",
+           "record_id"]

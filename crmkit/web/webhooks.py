@@ -9,6 +9,7 @@ from ..errors import NotFound
 from ..models import jsonable
 from ..webhooks import MAX_SECRET_LENGTH, MAX_URL_LENGTH, STATUSES, Delivery, Webhook
 from .endpoints import Call, Endpoint, Reply
+from .schemas import INSTANT, OPTIONAL_INSTANT
 
 PERMISSION = "webhooks.manage"
 MAX_PAGE_SIZE = 200
@@ -26,21 +27,19 @@ WEBHOOK_IN = {
                    "description": "the signing secret (16 characters or more); never returned"},
     },
 }
-_TIME = {"type": "string", "format": "date-time"}
-_MAYBE_TIME = {"type": ["string", "null"], "format": "date-time"}
 WEBHOOK = {"type": "object", "properties": {
     "id": {"type": "integer"}, "url": {"type": "string"},
     "event_types": {"type": "array", "items": {"type": "string"}},
-    "active": {"type": "boolean"}, "created_at": _TIME,
+    "active": {"type": "boolean"}, "created_at": INSTANT,
     **{status: {"type": "integer"} for status in STATUSES}}}
 DELIVERY = {"type": "object", "properties": {
     "row": {"type": "integer"}, "delivery_id": {"type": "string"},
     "webhook": {"type": "integer"}, "event_type": {"type": "string"},
     "event_id": {"type": ["integer", "null"]}, "interaction_id": {"type": ["integer", "null"]},
     "status": {"enum": list(STATUSES)}, "attempts": {"type": "integer"},
-    "next_attempt_at": _MAYBE_TIME, "last_attempt_at": _MAYBE_TIME,
+    "next_attempt_at": OPTIONAL_INSTANT, "last_attempt_at": OPTIONAL_INSTANT,
     "last_status_code": {"type": ["integer", "null"]},
-    "last_error": {"type": ["string", "null"]}, "delivered_at": _MAYBE_TIME}}
+    "last_error": {"type": ["string", "null"]}, "delivered_at": OPTIONAL_INSTANT}}
 
 
 def webhook_document(hook: Webhook, counts: dict[str, int]) -> dict[str, Any]:

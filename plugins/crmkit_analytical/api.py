@@ -12,7 +12,7 @@ import datetime as dt
 from decimal import Decimal
 from typing import Any, Iterator
 
-from crmkit.plugin import PluginAPI, ensure_utc
+from crmkit.plugin import PluginAPI, ValidationError, ensure_utc
 
 from . import (clv, clv_formula, engagement, equity, funnel, growth, kpis, ladder, lifecycle,
                pareto, perceived_value, phases, relationship, retention, rfm, sales,

@@ -32,7 +32,7 @@ from crmkit.plugin import MONEY_SCALE, customers as C, events as E, interactions
 
 from . import bgnbd, gammagamma, sales
 from .errors import ModelFitError
-from .results import CLVFit, CLVPrediction, CLVPredictions, CLVSummaries
+from .results import CLVFit, CLVPrediction, CLVPredictions, CLVSummaries, CLVSummary
 from .sql import day_key, day_number, day_of, next_day_start
 from .tables import clv_fits, clv_predictions, clv_runs
 

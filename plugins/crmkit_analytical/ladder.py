@@ -21,13 +21,12 @@ from typing import Any
 from sqlalchemy import case, func, literal, or_, select
 
 from crmkit.plugin import (
-    CUSTOMER_FIELDS, ConfigError, condition_to_sql as to_sql, customer_field, customers as C,
-    events as E, interactions as I, is_customer_field,
+    CUSTOMER_FIELDS, condition_to_sql as to_sql, customers as C, events as E, interactions as I,
 )
 
 from . import sales
 from .results import LadderPosition
-from .sql import json_number
+from .sql import field_columns, json_number
 
 FACTS = ("purchases", "best_nps", "referrals")
 FIELDS = (*FACTS, *CUSTOMER_FIELDS)
@@ -46,14 +45,7 @@ def _query(config: dict[str, Any], as_of: dt.datetime):
                 .group_by(E.c.customer_id)).subquery("ld_referred")
     facts = {"purchases": func.coalesce(bought.c.n, 0), "best_nps": rated.c.best,
              "referrals": func.coalesce(referred.c.n, 0)}
-
-    def column_for(field: str, op: str):
-        if field in facts:
-            return facts[field]
-        if is_customer_field(field):
-            return customer_field(field, op)
-        raise ConfigError(f"ladder field {field!r} is unknown (allowed: {', '.join(FIELDS)})")
-
+    column_for = field_columns(facts, "ladder", FIELDS)
     rungs = list(reversed(config["ladder"]))
     rung = (case(*[(to_sql(r["if"], column_for), literal(r["rung"])) for r in rungs],
                  else_=literal("prospect")) if rungs else literal("prospect"))

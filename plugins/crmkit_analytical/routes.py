@@ -13,7 +13,9 @@ import json
 from pathlib import Path
 from typing import Any
 
-from crmkit.plugin import Endpoint, closed_object, jsonable, timestamp_or_none
+from crmkit.plugin import (AS_OF_INSTANT, DECIMAL, INSTANT, INTEGER, NUMBER, OPTIONAL_NUMBER,
+                           OPTIONAL_TEXT, TEXT, Endpoint, closed_object, jsonable,
+                           timestamp_or_none)
 
 READ = "analytical.read"
 WRITE = "analytical.write"
@@ -24,14 +26,6 @@ PERMISSIONS = {
     WRITE: "Save and delete segments.",
 }
 
-TEXT = {"type": "string"}
-OPTIONAL_TEXT = {"type": ["string", "null"]}
-INSTANT = {"type": "string", "format": "date-time"}
-DECIMAL = {"type": "string", "description": "An exact decimal number."}
-INTEGER = {"type": "integer"}
-NUMBER = {"type": "number"}
-OPTIONAL_NUMBER = {"type": ["number", "null"]}
-AS_OF = {**INSTANT, "description": "Compute as of this instant (default: now)."}
 
 
 def _clv_options() -> dict[str, Any]:
@@ -118,7 +112,7 @@ def remove_segment(call):
 
 def endpoints() -> list[Endpoint]:
     """analytical's endpoints (the ``crmkit_routes`` answer)."""
-    as_of = closed_object({"as_of": AS_OF})
+    as_of = closed_object({"as_of": AS_OF_INSTANT})
     counts = {"type": "object", "additionalProperties": INTEGER}
     score = closed_object({"metric": TEXT, "value": OPTIONAL_NUMBER, "responses": INTEGER,
                            "insufficient": {"type": "boolean"}, "min_sample": INTEGER,
@@ -138,7 +132,7 @@ def endpoints() -> list[Endpoint]:
         Endpoint("GET", "clv/predictions", clv_predictions, READ,
                  "Fit BG/NBD and Gamma-Gamma; per customer P(alive), expected purchases and "
                  "spend, and CLV (the run is not stored).",
-                 query_schema=closed_object({"as_of": AS_OF, **_clv_options()}),
+                 query_schema=closed_object({"as_of": AS_OF_INSTANT, **_clv_options()}),
                  response_schema={"type": "array", "items": closed_object({
                      "customer": TEXT, "frequency": INTEGER, "recency": NUMBER, "T": NUMBER,
                      "monetary": DECIMAL, "p_alive": NUMBER, "expected_purchases": NUMBER,
@@ -146,7 +140,7 @@ def endpoints() -> list[Endpoint]:
         Endpoint("GET", "pareto", pareto, READ,
                  "Revenue concentration: the top customers' share and the customers making "
                  "the revenue target.",
-                 query_schema=closed_object({"as_of": AS_OF, "since": INSTANT}),
+                 query_schema=closed_object({"as_of": AS_OF_INSTANT, "since": INSTANT}),
                  response_schema=closed_object({
                      "customers": INTEGER, "revenue": DECIMAL, "top_share": NUMBER,
                      "top_customers": INTEGER, "top_revenue_share": OPTIONAL_NUMBER,
@@ -161,7 +155,7 @@ def endpoints() -> list[Endpoint]:
                      "measure": TEXT})}),
         Endpoint("GET", "satisfaction", satisfaction, READ,
                  "NPS, CSAT and CES over the satisfaction window.",
-                 query_schema=closed_object({"as_of": AS_OF, "days": {"type": "integer",
+                 query_schema=closed_object({"as_of": AS_OF_INSTANT, "days": {"type": "integer",
                                                                       "minimum": 1}}),
                  response_schema=closed_object({"nps": score, "csat": score, "ces": score})),
         Endpoint("GET", "lifecycle", lifecycle, READ,

@@ -27,12 +27,12 @@ from sqlalchemy import delete, func, select, update
 
 from crmkit.plugin import (
     CUSTOMER_FIELDS, ConfigError, ConflictError, NotFound, ValidationError, check_condition,
-    condition_to_sql, customer_field, customers as C, interactions as I, is_customer_field,
+    condition_to_sql, customers as C, interactions as I,
 )
 
 from . import phases, rfm, sales, values
 from .results import Segment
-from .sql import money_value
+from .sql import field_columns, money_value
 from .tables import clv_predictions, clv_runs, segments as S
 
 COMPUTED = ("lifecycle", "rfm.segment", "rfm.r", "rfm.f", "rfm.m", "rfm.recency_days",
@@ -89,14 +89,7 @@ def members_query(config: dict[str, Any], condition: dict[str, Any], as_of: dt.d
                   .group_by(I.c.customer_id)).subquery("sg_bought")
         source = source.outerjoin(bought, bought.c.customer_id == C.c.id)
         columns["purchases"] = func.coalesce(bought.c.n, 0)
-
-    def column_for(field: str, op: str):
-        if field in columns:
-            return columns[field]
-        if is_customer_field(field):
-            return customer_field(field, op)
-        raise ConfigError(f"segment field {field!r} is unknown (allowed: {', '.join(FIELDS)})")
-
+    column_for = field_columns(columns, "segment", FIELDS)
     return (select(C.c.id).select_from(source)
             .where(C.c.erased_at.is_(None), condition_to_sql(condition, column_for))
             .order_by(C.c.id))

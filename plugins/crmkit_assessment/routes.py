@@ -8,7 +8,8 @@ calls the public API (``call.api()``).
 
 from __future__ import annotations
 
-from crmkit.plugin import Endpoint, closed_object, jsonable, record_id, timestamp_or_none
+from crmkit.plugin import (INSTANT, NUMBER, TEXT, Endpoint, closed_object, jsonable, record_id,
+                           timestamp_or_none)
 
 from .questionnaire import answers_schema
 
@@ -19,10 +20,6 @@ PERMISSIONS = {
     READ: "See the questionnaire, the assessment reports and their history.",
     WRITE: "Take (store) a capability assessment.",
 }
-
-TEXT = {"type": "string"}
-INSTANT = {"type": "string", "format": "date-time"}
-NUMBER = {"type": "number"}
 
 
 REPORT = {"type": "object", "required": ["id", "taken_at", "scores", "band_evidence", "answers",

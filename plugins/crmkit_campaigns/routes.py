@@ -8,7 +8,8 @@ a negative cost… is a 422 naming the field, and nothing is stored).
 
 from __future__ import annotations
 
-from crmkit.plugin import Endpoint, closed_object, jsonable, parse_timestamp
+from crmkit.plugin import (AS_OF_INSTANT, INTEGER, NUMBER, OPTIONAL_INSTANT, OPTIONAL_TEXT, TEXT,
+                           Endpoint, closed_object, jsonable, parse_timestamp)
 
 from .definition import NAME_MAX, Variant
 
@@ -21,12 +22,7 @@ PERMISSIONS = {
     WRITE: "Add, schedule, run and pause campaigns.",
 }
 
-TEXT = {"type": "string"}
-OPTIONAL_TEXT = {"type": ["string", "null"]}
-INTEGER = {"type": "integer"}
-NUMBER = {"type": "number"}
 DECIMAL = {"type": "string", "description": "An exact decimal amount."}
-OPTIONAL_INSTANT = {"type": ["string", "null"], "format": "date-time"}
 COUNTS = {"type": "object", "properties": {
     "planned": INTEGER, "queued": INTEGER, "skipped": INTEGER, "held_out": INTEGER,
     "skipped_by_reason": {"type": "object", "additionalProperties": INTEGER},
@@ -159,9 +155,7 @@ def endpoints() -> list[Endpoint]:
         Endpoint("GET", "campaigns/{name}/report", report, READ,
                  "The campaign's results: deliveries, responses, revenue, cost, ROI, holdout "
                  "and uplift with its 95 % interval, in all and per variant.",
-                 query_schema=closed_object({"as_of": {
-                     "type": "string", "format": "date-time",
-                     "description": "Compute as of this instant (default: now)."}}),
+                 query_schema=closed_object({"as_of": AS_OF_INSTANT}),
                  response_schema=REPORT),
         Endpoint("GET", "campaigns/{name}/coupons", coupons, READ,
                  "The campaign's coupons with their customer, value, expiry and uses.",

@@ -11,10 +11,9 @@ ten-thousandths in the database).
 from sqlalchemy import (BigInteger, Boolean, CheckConstraint, Column, Float, ForeignKey, Integer,
                         MetaData, String, Table, Text, UniqueConstraint)
 
-from crmkit.plugin import NAMING, JSONType, Money, UTCDateTime
+from crmkit.plugin import NAMING, BigIdType as ID, JSONType, Money, UTCDateTime
 
 metadata = MetaData(naming_convention=NAMING)
-ID = BigInteger().with_variant(Integer, "sqlite")
 
 STATUSES = ("draft", "scheduled", "running", "paused", "done")
 """A campaign's statuses."""

@@ -14,7 +14,8 @@ import json
 from pathlib import Path
 from typing import Any
 
-from crmkit.plugin import Endpoint, closed_object, jsonable, timestamp_or_none
+from crmkit.plugin import (AS_OF_INSTANT, DECIMAL, INSTANT, INTEGER, NUMBER, OPTIONAL_INSTANT,
+                           TEXT, Endpoint, closed_object, jsonable, timestamp_or_none)
 
 from .products import FIELDS, REQUIRED
 from .profit import BY, PERIODS
@@ -28,13 +29,6 @@ PERMISSIONS = {
     WRITE: "Import products (create or update them by SKU).",
 }
 
-TEXT = {"type": "string"}
-INSTANT = {"type": "string", "format": "date-time"}
-OPTIONAL_INSTANT = {"type": ["string", "null"], "format": "date-time"}
-DECIMAL = {"type": "string", "description": "An exact decimal number."}
-INTEGER = {"type": "integer"}
-NUMBER = {"type": "number"}
-AS_OF = {**INSTANT, "description": "Compute as of this instant (default: now)."}
 MAX_PRODUCTS = 1000
 """Most products one request may import (a file goes through ``crmkit catalogue import``)."""
 
@@ -96,7 +90,7 @@ def customer_offers(call):
 
 def endpoints() -> list[Endpoint]:
     """catalogue's endpoints (the ``crmkit_routes`` answer)."""
-    as_of = closed_object({"as_of": AS_OF})
+    as_of = closed_object({"as_of": AS_OF_INSTANT})
     product_in = {"type": "object", "description": "A product: " + ", ".join(FIELDS)
                   + " (required: " + ", ".join(REQUIRED)
                   + "; checked as by `crmkit catalogue import`)."}
@@ -132,14 +126,14 @@ def endpoints() -> list[Endpoint]:
                      "by": {"enum": list(BY), "default": "customer"},
                      "period": {"enum": list(PERIODS), "default": "month",
                                 "description": "The calendar period (UTC) of by=period."},
-                     "since": INSTANT, "as_of": AS_OF}),
+                     "since": INSTANT, "as_of": AS_OF_INSTANT}),
                  response_schema=closed_object({"lines": {"type": "array",
                                                           "items": profit_line},
                                                 "note": TEXT})),
         Endpoint("GET", "rules", rules, READ,
                  "Association rules over the baskets up to as_of, highest lift first "
                  "(thresholds default to the configuration's).",
-                 query_schema=closed_object({"as_of": AS_OF, **_rules_options()}),
+                 query_schema=closed_object({"as_of": AS_OF_INSTANT, **_rules_options()}),
                  response_schema={"type": "array", "items": closed_object({
                      "antecedents": {"type": "array", "items": TEXT},
                      "consequents": {"type": "array", "items": TEXT},

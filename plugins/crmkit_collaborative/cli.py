@@ -176,34 +176,36 @@ def assign(state, item, handle, fmt) -> None:
         _show(crm.plugin("collaborative").assign(item, handle), fmt)
 
 
-@group.command()
-@click.argument("item", type=int)
-@format_option
-@pass_state
-def start(state, item, fmt) -> None:
-    """Start work on ITEM (acknowledges a pending hand-off).
+def _item_step(name: str, method: str, help_text: str) -> None:
+    """Add the command NAME ITEM: the collaborative API's METHOD on work ITEM, the item shown."""
+
+    @group.command(name, help=help_text)
+    @click.argument("item", type=int)
+    @format_option
+    @pass_state
+    def step(state, item, fmt) -> None:
+        with state.open() as crm:
+            _show(getattr(crm.plugin("collaborative"), method)(item), fmt)
+
+
+_item_step("start", "start", """Start work on ITEM (acknowledges a pending hand-off).
 
     \b
     Example:
       crmkit collaborative start 17
-    """
-    with state.open() as crm:
-        _show(crm.plugin("collaborative").start(item), fmt)
-
-
-@group.command()
-@click.argument("item", type=int)
-@format_option
-@pass_state
-def done(state, item, fmt) -> None:
-    """Mark ITEM done.
+    """)
+_item_step("done", "complete", """Mark ITEM done.
 
     \b
     Example:
       crmkit collaborative done 17
-    """
-    with state.open() as crm:
-        _show(crm.plugin("collaborative").complete(item), fmt)
+    """)
+_item_step("ack", "acknowledge", """Acknowledge the hand-off of ITEM waiting for your team.
+
+    \b
+    Example:
+      crmkit --actor ivy collaborative ack 17
+    """)
 
 
 @group.command()
@@ -224,21 +226,6 @@ def handoff(state, item, team, note, fmt) -> None:
     """
     with state.open() as crm:
         _show(crm.plugin("collaborative").hand_off(item, team, note), fmt)
-
-
-@group.command()
-@click.argument("item", type=int)
-@format_option
-@pass_state
-def ack(state, item, fmt) -> None:
-    """Acknowledge the hand-off of ITEM waiting for your team.
-
-    \b
-    Example:
-      crmkit --actor ivy collaborative ack 17
-    """
-    with state.open() as crm:
-        _show(crm.plugin("collaborative").acknowledge(item), fmt)
 
 
 @group.command()

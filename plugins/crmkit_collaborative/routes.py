@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from crmkit.plugin import Endpoint, closed_object, jsonable, record_id, timestamp_or_none
+from crmkit.plugin import (INSTANT, INTEGER, OPTIONAL_INSTANT, OPTIONAL_TEXT, TEXT, Endpoint,
+                           closed_object, jsonable, record_id, timestamp_or_none)
 
 READ = "collaborative.read"
 WRITE = "collaborative.write"
@@ -22,12 +23,6 @@ PERMISSIONS = {
            "consent on a channel; contact customers outbound (recorded as an interaction; "
            "consent applies).",
 }
-
-TEXT = {"type": "string"}
-OPTIONAL_TEXT = {"type": ["string", "null"]}
-INSTANT = {"type": "string", "format": "date-time"}
-OPTIONAL_INSTANT = {"type": ["string", "null"], "format": "date-time"}
-INTEGER = {"type": "integer"}
 
 
 WORK_ITEM = closed_object({

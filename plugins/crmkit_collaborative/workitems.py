@@ -153,22 +153,25 @@ def assign(ctx, item_id: int, handle: str) -> None:
     _set_state(ctx, item, "assigned", ASSIGNED, handle)
 
 
+def _advance(ctx, item_id: int, step: str, needs: str, hint: str, action: str,
+             to_state: str) -> None:
+    """Move an item in state ``needs`` on to ``to_state`` for its assignee, logged as
+    ``action`` (acknowledges a pending hand-off); in another state ``step`` is refused."""
+    item = get(ctx.conn, item_id)
+    if item["state"] != needs:
+        raise _refuse(item, step, f"state {needs} ({hint})")
+    acknowledge_pending(ctx, item)
+    _set_state(ctx, item, action, to_state, item["assignee"])
+
+
 def start(ctx, item_id: int) -> None:
     """Start work on an assigned item (acknowledges a pending hand-off)."""
-    item = get(ctx.conn, item_id)
-    if item["state"] != ASSIGNED:
-        raise _refuse(item, "start", "state assigned (assign it first)")
-    acknowledge_pending(ctx, item)
-    _set_state(ctx, item, "started", IN_PROGRESS, item["assignee"])
+    _advance(ctx, item_id, "start", ASSIGNED, "assign it first", "started", IN_PROGRESS)
 
 
 def complete(ctx, item_id: int) -> None:
     """Mark an in-progress item done (acknowledges a pending hand-off)."""
-    item = get(ctx.conn, item_id)
-    if item["state"] != IN_PROGRESS:
-        raise _refuse(item, "done", "state in_progress (start it first)")
-    acknowledge_pending(ctx, item)
-    _set_state(ctx, item, "done", DONE, item["assignee"])
+    _advance(ctx, item_id, "done", IN_PROGRESS, "start it first", "done", DONE)
 
 
 def acknowledge_pending(ctx, item: dict[str, Any]) -> int | None:

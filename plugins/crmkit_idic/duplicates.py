@@ -182,20 +182,14 @@ def compare(a: Record, ka: Keys, b: Record, kb: Keys, settings: Settings,
     signals: list[str] = []
     conflicts = 0
     reasons: list[str] = []
-    if ka.email and kb.email:
-        if same_email:
-            signals.append("email")
-            reasons.append(f"same email {ka.email}")
-        else:
-            conflicts += 1
-            reasons.append("different emails")
-    if ka.phone and kb.phone:
-        if same_phone:
-            signals.append("phone")
-            reasons.append(f"same phone {ka.phone}")
-        else:
-            conflicts += 1
-            reasons.append("different phones")
+    for signal, mine, theirs in (("email", ka.email, kb.email), ("phone", ka.phone, kb.phone)):
+        if mine and theirs:
+            if mine == theirs:
+                signals.append(signal)
+                reasons.append(f"same {signal} {mine}")
+            else:
+                conflicts += 1
+                reasons.append(f"different {signal}s")
     if shared:
         signals.append("handle")
         reasons.append("same social handle " + ", ".join(f"@{h}" for h in sorted(shared)))

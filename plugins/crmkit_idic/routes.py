@@ -11,7 +11,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from crmkit.plugin import Endpoint, closed_object, jsonable, timestamp_or_none
+from crmkit.plugin import (INSTANT, INTEGER, OPTIONAL_INSTANT, OPTIONAL_TEXT, TEXT, Endpoint,
+                           closed_object, jsonable, timestamp_or_none)
 
 READ = "idic.read"
 WRITE = "idic.write"
@@ -22,12 +23,7 @@ PERMISSIONS = {
     WRITE: "Run the differentiation, dismiss duplicate pairs and record dialogues.",
 }
 
-TEXT = {"type": "string"}
-OPTIONAL_TEXT = {"type": ["string", "null"]}
-INSTANT = {"type": "string", "format": "date-time"}
-OPTIONAL_INSTANT = {"type": ["string", "null"], "format": "date-time"}
 DECIMAL = {"type": ["string", "null"], "description": "An exact decimal number."}
-INTEGER = {"type": "integer"}
 BOOLEAN = {"type": "boolean"}
 COUNTS = {"type": "object", "additionalProperties": INTEGER}
 

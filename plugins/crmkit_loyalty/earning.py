@@ -24,11 +24,12 @@ from sqlalchemy import (BigInteger, String, and_, case, cast, exists, func, inse
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.sql.selectable import CTE
 
-from crmkit.plugin import MONEY_SCALE, UTCDateTime, customers, interactions
+from crmkit.plugin import (MONEY_SCALE, UTCDateTime, add_days, add_months, at_least_zero,
+                           customers, interactions)
 
 from . import ledger as lg
 from .line_items import excluded_by_interaction, excluded_units
-from .portable import add_days, add_months, at_least_zero, integer_pairs, second_new_year
+from .portable import integer_pairs, second_new_year
 from .settings import Settings, settings_of
 from .tables import MAX_POINTS, ledger, members, milestones
 from .tiers import upgrade

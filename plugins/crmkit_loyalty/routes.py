@@ -7,7 +7,9 @@ Every handler calls the public API (``call.api()``), which holds the rules.
 
 from __future__ import annotations
 
-from crmkit.plugin import Endpoint, closed_object, jsonable, timestamp_or_none
+from crmkit.plugin import (AS_OF_INSTANT, DECIMAL, INSTANT, INTEGER, OPTIONAL_INSTANT,
+                           OPTIONAL_TEXT, TEXT, Endpoint, closed_object, jsonable,
+                           timestamp_or_none)
 
 READ = "loyalty.read"
 WRITE = "loyalty.write"
@@ -21,15 +23,8 @@ PERMISSIONS = {
     ADJUST: "Add or deduct a member's points by hand (audited).",
 }
 
-TEXT = {"type": "string"}
-OPTIONAL_TEXT = {"type": ["string", "null"]}
-INSTANT = {"type": "string", "format": "date-time"}
-OPTIONAL_INSTANT = {"type": ["string", "null"], "format": "date-time"}
-DECIMAL = {"type": "string", "description": "An exact decimal number."}
-INTEGER = {"type": "integer"}
 AS_OF = {"type": "object", "additionalProperties": False,
-         "properties": {"as_of": {**INSTANT, "description": "Compute as of this instant "
-                                                          "(default: now)."}}}
+         "properties": {"as_of": AS_OF_INSTANT}}
 
 
 MEMBER = closed_object({"external_id": TEXT, "tier": OPTIONAL_TEXT, "joined_at": INSTANT,

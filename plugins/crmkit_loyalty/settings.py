@@ -108,15 +108,20 @@ def add_months(moment: dt.datetime, months: int) -> dt.datetime:
     return moment.replace(year=year, month=month, day=day)
 
 
+def _once(seen: set, value: Any, error: str) -> None:
+    """Note ``value`` as seen; a value seen before is the ConfigError ``error``."""
+    if value in seen:
+        raise ConfigError(error)
+    seen.add(value)
+
+
 def check_config(crm, config: dict[str, Any]) -> None:
     """What the JSON Schema cannot say: unique, strictly rising tiers and unique milestones."""
     previous = None
     names: set[str] = set()
     for i, tier in enumerate(config["tiers"]):
-        if tier["name"] in names:
-            raise ConfigError(f"/tiers/{i}/name: tier {tier['name']!r} appears twice "
-                              "(allowed: unique names)")
-        names.add(tier["name"])
+        _once(names, tier["name"], f"/tiers/{i}/name: tier {tier['name']!r} appears twice "
+                                   "(allowed: unique names)")
         threshold = exact(tier["threshold"])
         if previous is not None and threshold <= previous:
             raise ConfigError(f"/tiers/{i}/threshold: {tier['threshold']} is not above the "
@@ -125,7 +130,5 @@ def check_config(crm, config: dict[str, Any]) -> None:
         previous = threshold
     counts: set[int] = set()
     for i, milestone in enumerate(config["milestones"]):
-        if milestone["count"] in counts:
-            raise ConfigError(f"/milestones/{i}/count: {milestone['count']} appears twice "
-                              "(allowed: one bonus per count)")
-        counts.add(milestone["count"])
+        _once(counts, milestone["count"], f"/milestones/{i}/count: {milestone['count']} appears "
+                                          "twice (allowed: one bonus per count)")

@@ -15,7 +15,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from crmkit.plugin import (Endpoint, NotFound, closed_object, jsonable, parse_timestamp, record_id,
+from crmkit.plugin import (DECIMAL, INSTANT, OPTIONAL_INSTANT, OPTIONAL_TEXT, TEXT, Endpoint,
+                           NotFound, closed_object, jsonable, parse_timestamp, record_id,
                            timestamp_or_none)
 
 from .pipeline import DIMENSIONS
@@ -33,11 +34,6 @@ PERMISSIONS = {
 
 # -- JSON Schemas ----------------------------------------------------------------------------
 
-TEXT = {"type": "string"}
-OPTIONAL_TEXT = {"type": ["string", "null"]}
-INSTANT = {"type": "string", "format": "date-time"}
-OPTIONAL_INSTANT = {"type": ["string", "null"], "format": "date-time"}
-DECIMAL = {"type": "string", "description": "An exact decimal number."}
 MONEY_IN = {"type": ["string", "integer"],
             "description": "An exact decimal number as text (\"1200.50\") or a whole number."}
 LIMIT = {"type": "integer", "minimum": 1, "maximum": 1000, "default": 100,

@@ -9,7 +9,8 @@ the same code as ``crmkit social import``.
 
 from __future__ import annotations
 
-from crmkit.plugin import Endpoint, closed_object, jsonable, timestamp_or_none
+from crmkit.plugin import (INSTANT, INTEGER, OPTIONAL_INSTANT, OPTIONAL_TEXT, TEXT, Endpoint,
+                           closed_object, jsonable, timestamp_or_none)
 
 from .mentions import FIELDS
 
@@ -21,11 +22,6 @@ PERMISSIONS = {
     WRITE: "Link and unlink identities, import mentions, issue and redeem referral codes.",
 }
 
-TEXT = {"type": "string"}
-OPTIONAL_TEXT = {"type": ["string", "null"]}
-INSTANT = {"type": "string", "format": "date-time"}
-OPTIONAL_INSTANT = {"type": ["string", "null"], "format": "date-time"}
-INTEGER = {"type": "integer"}
 MAX_MENTIONS = 1000
 """Most mentions one request may import (a file goes through ``crmkit social import``)."""
 

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from crmkit.plugin import Endpoint, closed_object, jsonable, timestamp_or_none
+from crmkit.plugin import (INSTANT, INTEGER, OPTIONAL_TEXT, TEXT, Endpoint, closed_object,
+                           jsonable, timestamp_or_none)
 
 READ = "valuechain.read"
 WRITE = "valuechain.write"
@@ -22,11 +23,6 @@ PERMISSIONS = {
     WRITE: "Complete and reopen stages, mark SSCs, record network members, propositions, "
            "actions and condition ratings.",
 }
-
-TEXT = {"type": "string"}
-OPTIONAL_TEXT = {"type": ["string", "null"]}
-INSTANT = {"type": "string", "format": "date-time"}
-INTEGER = {"type": "integer"}
 
 
 def _as_of(call):

@@ -6,15 +6,13 @@ Revises: core_0005
 
 import sqlalchemy as sa
 from alembic import op
-from sqlalchemy.dialects import postgresql
+
+from crmkit.types import BigIdType as BIG_ID, JSONType as JSON_TYPE
 
 revision = "core_0006"
 down_revision = "core_0005"
 branch_labels = None
 depends_on = None
-
-JSON_TYPE = sa.JSON().with_variant(postgresql.JSONB(), "postgresql")
-BIG_ID = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 
 
 def upgrade() -> None:

@@ -133,6 +133,11 @@ def test_report_command_formats_and_errors(crm, shop, run_cli, cli_on_test_clock
     assert (code, out, err) == (1, "", "error: no campaign 'nope' (see `crmkit campaigns list`)\n")
     code, out, err = run_cli("campaigns", "report", "spring", "--plot", "chart.pdf")
     assert (code, err) == (1, "error: --plot chart.pdf: the file name must end in .png or .svg\n")
+    missing = tmp_path / "no-such-folder" / "spring.png"
+    code, out, err = run_cli("campaigns", "report", "spring", "--as-of", "2025-01-31",
+                             "--plot", str(missing))
+    assert (code, err) == (1, f"error: --plot {missing}: cannot write the file: "
+                              "No such file or directory\n")
 
 
 def two_campaigns(shop):

@@ -11,8 +11,9 @@ from decimal import Decimal
 
 from sqlalchemy import Column, Integer, MetaData, Table, insert, select
 
+from crmkit.plugin import add_days, add_months
 from crmkit.types import UTCDateTime
-from crmkit_loyalty.portable import add_days, add_months, second_new_year
+from crmkit_loyalty.portable import second_new_year
 from crmkit_loyalty.settings import add_months as py_add_months
 from crmkit_loyalty.tables import ledger, members
 
