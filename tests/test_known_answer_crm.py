@@ -168,12 +168,13 @@ def test_sales_growth_on_revenue_and_margin(shop):
 
 def test_sales_cycle_length(shop):
     operational = shop.plugin("operational")
-    cycles = [(r["customer"], r["owner"], r["from"], r["days"])
+    cycles = [(r["customer"], r["owner"], r["source"], r["from"], r["days"])
               for r in operational.sales_cycles(AS_OF)]
     # D: lead 25 Jul → won 1 Aug = 7 days; A (a client, no lead): opportunity 2 Sep → won
     # 15 Oct = 28 + 15 = 43 days; L1: lead 22 Jul → won 10 Nov = 9 + 31 + 30 + 31 + 10 = 111
-    assert cycles == [("D", "ana", "lead", 7.0), ("A", "ana", "opportunity", 43.0),
-                      ("L1", "bo", "lead", 111.0)]
+    assert cycles == [("D", "ana", "campaign autumn", "lead", 7.0),
+                      ("A", "ana", "(none)", "opportunity", 43.0),
+                      ("L1", "bo", "campaign autumn", "lead", 111.0)]
     [overall] = operational.sales_cycle(AS_OF)
     # [7, 43, 111]: median 43; inclusive quartiles 7 + ½ × 36 = 25 and 43 + ½ × 68 = 77;
     # mean 161 / 3 = 53.67; one each in 0–30, 31–60 and 91–180
@@ -185,6 +186,10 @@ def test_sales_cycle_length(shop):
                 for r in operational.sales_cycle(AS_OF, by="owner")}
     # ana [7, 43]: median 25, quartiles 7 + ¼ × 36 = 16 and 7 + ¾ × 36 = 34; bo [111]
     assert by_owner == {"ana": (2, 25.0, 16.0, 34.0), "bo": (1, 111.0, 111.0, 111.0)}
+    by_source = {r["source"]: (r["won"], r["median_days"], r["mean_days"])
+                 for r in operational.sales_cycle(AS_OF, by="source")}
+    # D and L1 came from the campaign: [7, 111], median = mean = 59; A has no lead: (none)
+    assert by_source == {"(none)": (1, 43.0, 43.0), "campaign autumn": (2, 59.0, 59.0)}
 
 
 def test_win_rate(shop):

@@ -54,8 +54,8 @@ def pipeline(state, by, as_of, fmt) -> None:
 
 
 @group.command(name="cycle")
-@click.option("--by", type=click.Choice(["owner"]), default=None,
-              help="One row per opportunity owner (default: overall).")
+@click.option("--by", type=click.Choice(["owner", "source"]), default=None,
+              help="One row per opportunity owner or lead source (default: overall).")
 @click.option("--since", default=None, metavar="DATE", help="Only opportunities won after it.")
 @click.option("--opportunities", "each", is_flag=True,
               help="One row per won opportunity instead of the summary.")
@@ -76,7 +76,8 @@ def sales_cycle(state, by, since, each, as_of, fmt) -> None:
         start = _when(since, "--since")
         if each:
             output(api.sales_cycles(moment, start),
-                   ["opportunity", "customer", "owner", "from", "started", "won_at", "days"], fmt)
+                   ["opportunity", "customer", "owner", "source", "from", "started", "won_at",
+                    "days"], fmt)
             return
         rows = api.sales_cycle(moment, start, by)
     from .cycle import BUCKETS
