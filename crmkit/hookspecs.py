@@ -233,7 +233,7 @@ def crmkit_locale_dir():
 
 
 @hookspec
-def crmkit_customer_measure(config, measure, as_of, since):
+def crmkit_customer_measure(crm, config, measure, as_of, since):
     """A money measure per customer, in SQL, for analytics that rank or sum customers.
 
     ``measure`` names it (the catalogue plugin provides ``margin`` and
@@ -241,8 +241,9 @@ def crmkit_customer_measure(config, measure, as_of, since):
     and ``units`` (the measure in money units, 1/``MONEY_SCALE``), over what
     happened up to ``as_of`` (and after ``since`` unless it is None), or None
     when this plugin does not provide ``measure``.  ``config`` is this
-    plugin's configuration.  The analytical plugin's Pareto analysis and RFM
-    monetary value use it (``--measure``).
+    plugin's configuration; ``crm`` lets it ask other plugins' hooks (the
+    catalogue's profit subtracts ``crmkit_acquisition_costs``).  The analytical
+    plugin's Pareto analysis, RFM monetary value and KPIs use it (``--measure``).
     """
 
 
@@ -486,6 +487,25 @@ def crmkit_demo_refresh(crm):
     """
 
 
+
+@hookspec
+def crmkit_acquisition_costs(crm, as_of, since):
+    """What acquiring each customer cost, in SQL, for profit per customer.
+
+    Return a SQLAlchemy SELECT of three columns, one row per customer this
+    plugin attributes an acquisition cost to: ``customer_id``, ``acquired_at``
+    (when the customer was acquired: the cost falls in that moment's period)
+    and ``units`` (the cost in money units, 1/``MONEY_SCALE``, not negative);
+    only acquisitions up to ``as_of`` (and after ``since`` unless it is None).
+    Return None when this plugin has nothing to attribute.  Build it set-based
+    (no query or Python loop per customer): the caller unions every plugin's
+    SELECT into its own GROUP BY, and rows of several plugins for one customer
+    add up.  The campaigns plugin shares each campaign's cost equally among the
+    customers whose first purchase it is credited with; the catalogue plugin's
+    profit (gross margin − cost to serve − acquisition cost) subtracts it.
+    """
+
+
 __all__ = [
     "crmkit_config_schema", "crmkit_check_config", "crmkit_migrations", "crmkit_tables",
     "crmkit_cli", "crmkit_plugin_api", "crmkit_event_types", "crmkit_customer_schema",
@@ -496,5 +516,5 @@ __all__ = [
     "crmkit_after_commit", "crmkit_sweep", "crmkit_timeline", "crmkit_merge_customers",
     "crmkit_export_customer", "crmkit_erase_customer", "crmkit_worker_jobs", "crmkit_demo",
     "crmkit_demo_prepare", "crmkit_demo_interactions", "crmkit_demo_refresh", "crmkit_routes",
-    "crmkit_customer_card", "crmkit_channels",
+    "crmkit_customer_card", "crmkit_channels", "crmkit_acquisition_costs",
 ]

@@ -331,7 +331,7 @@ class AnalyticalAPI(PluginAPI):
         if measure == "revenue":
             return None
         for name in self.crm.enabled_plugins():
-            found = self.crm.hooks.call_one(name, "crmkit_customer_measure", None,
+            found = self.crm.hooks.call_one(name, "crmkit_customer_measure", None, crm=self.crm,
                                             config=self.crm.plugin_config(name), measure=measure,
                                             as_of=as_of, since=since)
             if found is not None:

@@ -81,6 +81,15 @@ def crmkit_forecast_contributions(crm, as_of):
 
 
 @hookimpl
+def crmkit_acquisition_costs(crm, as_of, since):
+    """Each campaign's cost shared equally among the customers whose first purchase it is
+    credited with."""
+    from .returns import acquisition_costs
+
+    return acquisition_costs(crm.plugin_config("campaigns"), as_of, since)
+
+
+@hookimpl
 def crmkit_lead_sources(ctx, customer_ids):
     """A customer entering the lead funnel within a campaign's attribution window of its
     message comes from that campaign."""

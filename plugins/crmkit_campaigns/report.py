@@ -229,9 +229,19 @@ def _purchased_within(days: int, as_of: dt.datetime):
                           days_between(i.occurred_at, r.planned_at) <= days)
 
 
+def delivered_by(as_of: dt.datetime):
+    """A recipient's message was delivered (status ``sent``) by ``as_of``."""
+    return and_(messages.c.status == "sent", messages.c.sent_at <= as_of)
+
+
+def reached():
+    """A recipient who is sent the message: not held out, not skipped."""
+    return and_(recipients.c.holdout.is_(False), recipients.c.status != "skipped")
+
+
 def _counts(conn, campaign_id: int, days: int, as_of: dt.datetime) -> dict[str | None, dict]:
     r, m = recipients.c, messages.c
-    delivered = and_(m.status == "sent", m.sent_at <= as_of)
+    delivered = delivered_by(as_of)
 
     def count(condition):
         return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
@@ -242,7 +252,7 @@ def _counts(conn, campaign_id: int, days: int, as_of: dt.datetime) -> dict[str |
                     count(and_(delivered, _purchased_within(days, as_of)))
                     .label("treated_conversions"))
              .outerjoin(messages, m.message_id == r.message_id)
-             .where(r.campaign_id == campaign_id, r.holdout.is_(False), r.status != "skipped")
+             .where(r.campaign_id == campaign_id, reached())
              .group_by(r.variant))
     found = {}
     for row in conn.execute(query).mappings():
@@ -367,5 +377,5 @@ def plot(result: CampaignReport, path: str) -> Path:
 
 
 __all__ = ["CampaignReport", "Line", "Holdout", "Uplift", "COLUMNS", "report", "forecast",
-           "wilson",
+           "wilson", "delivered_by", "reached",
            "newcombe", "check_plot", "plot", "Z95"]

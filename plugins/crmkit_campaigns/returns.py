@@ -8,6 +8,13 @@ For the campaigns created in ``(since, as_of]``, with every input shown:
 * CRM ROI = (benefit − cost) / cost;
 * customer acquisition cost (CAC) = (Σ campaign costs + ``costs.acquisition_per_month`` ×
   months) / the new customers of the period (first purchase in it).
+
+Per customer (:func:`acquisition_costs`, the ``crmkit_acquisition_costs`` answer): a
+customer is *acquired* by the campaign credited (:mod:`.attribution`: its message within the
+attribution window, or its coupon) with their first purchase ever (the earliest, ties by
+the lower interaction id); a campaign's cost as of ``as_of`` is shared equally among the
+customers it acquired up to ``as_of``, in whole money units, the remainder one unit each to
+the lowest customer ids, so the shares add up to the cost exactly.
 """
 
 from __future__ import annotations
@@ -16,12 +23,13 @@ import datetime as dt
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import BigInteger, case, func, or_, select, type_coerce
 
-from crmkit.plugin import interactions as I
+from crmkit.plugin import interactions as I, messages
 
-from .report import report
-from .tables import campaigns
+from . import attribution
+from .report import delivered_by, reached, report
+from .tables import campaigns, recipients
 
 CENT = Decimal("0.01")
 MONTH_DAYS = Decimal("365.25") / 12
@@ -61,8 +69,53 @@ def returns(conn, config: dict[str, Any], currency: str, since: dt.datetime,
         "cac": _cents(acquisition_cost / acquired) if acquired else None}
 
 
+def campaign_costs(as_of: dt.datetime):
+    """Subquery: each campaign's cost as of ``as_of`` in money units (campaign_id, units):
+    ``cost_fixed`` + ``cost_per_message`` × the messages sent (delivered or bounced), as
+    the campaign's report counts them."""
+    r, m, c = recipients.c, messages.c, campaigns.c
+    sent = (select(r.campaign_id, func.count().label("sent"))
+            .join(messages, m.message_id == r.message_id)
+            .where(reached(), or_(delivered_by(as_of), m.status == "bounced"))
+            .group_by(r.campaign_id)).subquery("cc_sent")
+    units = (type_coerce(c.cost_fixed, BigInteger)
+             + type_coerce(c.cost_per_message, BigInteger) * func.coalesce(sent.c.sent, 0))
+    return (select(c.id.label("campaign_id"), units.label("units"))
+            .outerjoin(sent, sent.c.campaign_id == c.id)).subquery("campaign_costs")
+
+
+def acquisition_costs(config: dict[str, Any], as_of: dt.datetime,
+                      since: dt.datetime | None):
+    """SELECT of ``(customer_id, acquired_at, units)``: each customer a campaign acquired in
+    ``(since, as_of]`` (first purchase credited to it), their share of its cost in money
+    units (see the module's docstring); one statement, window functions."""
+    model, days = attribution.settings(config)
+    i = I.c
+    purchases = (select(i.id, i.customer_id, i.occurred_at,
+                        func.row_number().over(partition_by=i.customer_id,
+                                               order_by=(i.occurred_at, i.id)).label("n"))
+                 .where(i.kind == "purchase", i.occurred_at <= as_of)).subquery("ac_purchases")
+    credited = attribution.credited("conversion", model, as_of, days)
+    acquired = (select(credited.c.campaign_id, purchases.c.customer_id,
+                       purchases.c.occurred_at.label("acquired_at"),
+                       func.count().over(partition_by=credited.c.campaign_id).label("acquired"),
+                       func.row_number().over(partition_by=credited.c.campaign_id,
+                                              order_by=purchases.c.customer_id).label("rank"))
+                .join(purchases, purchases.c.id == credited.c.interaction_id)
+                .where(purchases.c.n == 1)).subquery("ac_acquired")
+    cost = campaign_costs(as_of)
+    share = (cost.c.units // acquired.c.acquired
+             + case((acquired.c.rank <= cost.c.units % acquired.c.acquired, 1), else_=0))
+    query = (select(acquired.c.customer_id, acquired.c.acquired_at,
+                    type_coerce(share, BigInteger).label("units"))
+             .join(cost, cost.c.campaign_id == acquired.c.campaign_id))
+    if since is not None:
+        query = query.where(acquired.c.acquired_at > since)
+    return query
+
+
 def _cents(value: Decimal) -> Decimal:
     return value.quantize(CENT, ROUND_HALF_UP)
 
 
-__all__ = ["returns", "new_customers"]
+__all__ = ["returns", "new_customers", "campaign_costs", "acquisition_costs"]

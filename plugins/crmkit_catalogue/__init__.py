@@ -49,11 +49,12 @@ def crmkit_demo_prepare(crm, products):
 
 
 @hookimpl
-def crmkit_customer_measure(config, measure, as_of, since):
+def crmkit_customer_measure(crm, config, measure, as_of, since):
     """``margin`` (gross margin) and ``profit`` per customer in money units, in SQL."""
     if measure not in ("margin", "profit"):
         return None
-    from .profit import customer_units
+    from .profit import acquisitions, customer_units
     from .settings import settings_of
 
-    return customer_units(settings_of(config), as_of, since, measure)
+    acquired = list(acquisitions(crm, as_of, since).values()) if measure == "profit" else ()
+    return customer_units(settings_of(config), as_of, since, measure, acquired)

@@ -17,7 +17,6 @@ from crmkit.plugin import (ConflictError, ImportRejected, ImportReport, NotFound
                            ValidationError, customers, ensure_utc)
 
 from . import offers, products, profit
-from .profit import ACQUISITION_REASON
 from .settings import Rules, Settings
 from .tables import offer_lists, offers as offer_rows
 
@@ -85,17 +84,20 @@ class CatalogueAPI(PluginAPI):
                since: dt.datetime | None = None, period: str = "month") -> list[profit.ProfitLine]:
         """Profit per customer (most profitable first), per saved segment of the analytical
         plugin, or per calendar ``period`` (month, quarter, year), for purchases and costs up
-        to ``as_of`` (and after ``since``).  Acquisition cost is 0: see ``ACQUISITION_REASON``."""
+        to ``as_of`` (and after ``since``).  Acquisition cost is what the enabled plugins'
+        ``crmkit_acquisition_costs`` attribute (see :meth:`acquisition_note`)."""
         as_of = self._as_of(as_of)
         since = None if since is None else ensure_utc(since, "since")
         if by not in profit.BY:
             raise ValidationError(f"by: {by!r} is not one of {', '.join(profit.BY)}")
         if period not in profit.PERIODS:
             raise ValidationError(f"period: {period!r} is not one of {', '.join(profit.PERIODS)}")
+        acquired = list(profit.acquisitions(self.crm, as_of, since).values())
         with self.crm.read() as conn:
             if by == "period":
-                return profit.by_period(conn, self.settings, as_of, since, period)
-            per_customer = profit.by_customer(conn, self.settings, as_of, since)
+                return profit.by_period(conn, self.settings, as_of, since, period, acquired)
+            per_customer = profit.by_customer(conn, self.settings, as_of, since,
+                                              acquired=acquired)
         if by == "customer":
             return per_customer
         if "analytical" not in self.crm.enabled_plugins():
@@ -108,8 +110,11 @@ class CatalogueAPI(PluginAPI):
             members[name] = set(self.crm.customers.external_ids_by_id(ids).values())
         return profit.by_segment(per_customer, members)
 
-    acquisition_reason = ACQUISITION_REASON
-    """Why acquisition cost is 0 in every profit report."""
+    def acquisition_note(self) -> str:
+        """Which enabled plugins the profit reports' acquisition cost comes from, or why it
+        is 0."""
+        now = self.crm.clock.now()
+        return profit.acquisition_note(list(profit.acquisitions(self.crm, now, None)))
 
     # -- cross-sell and up-sell -------------------------------------------------------
 

@@ -108,7 +108,9 @@ def profit(state, by, period, since, as_of, fmt) -> None:
 
     Gross margin is the line items' totals minus quantity × unit cost; cost to
     serve is the configured cost per event (cases, tasks) plus handling time.
-    A note on standard error says why acquisition cost is 0.
+    Acquisition cost is each customer's share of the campaign costs that
+    acquired them (with the campaigns plugin); a note on standard error says
+    where it comes from, or why it is 0.
 
     \b
     Example:
@@ -119,7 +121,7 @@ def profit(state, by, period, since, as_of, fmt) -> None:
         start = None if since is None else parse_timestamp(since, "--since")
         lines = api.profit(by, resolve_as_of(crm, as_of), start, period)
     output([line.as_dict(by) for line in lines], [by, *PROFIT_COLUMNS], fmt)
-    click.echo(f"note: {api.acquisition_reason}", err=True)
+    click.echo(f"note: {api.acquisition_note()}", err=True)
 
 
 @group.command()

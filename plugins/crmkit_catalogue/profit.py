@@ -7,8 +7,10 @@
   ``task.created``, emitted by the operational plugin) of their unit cost, plus
   the minutes in interactions' ``payload.<handling_field>`` × ``cost_per_hour`` / 60
   (read only when ``cost_per_hour`` > 0);
-* **acquisition cost**: no enabled plugin records campaign costs, so it is 0 and
-  every report says why.
+* **acquisition cost** = Σ the rows every enabled plugin's ``crmkit_acquisition_costs``
+  attributes to the customer (the campaigns plugin: each campaign's cost shared equally
+  among the customers whose first purchase it is credited with), in the period of the
+  acquisition; 0 when no enabled plugin answers, and every report says so.
 
 Cost to serve is read from the events table, not from another plugin's tables:
 every plugin's events land there with the customer and the time, so whatever
@@ -37,6 +39,7 @@ from .tables import items
 
 ACQUISITION_REASON = ("acquisition cost 0: no enabled plugin records campaign costs "
                       "(a campaigns plugin would attribute them)")
+ACQUISITION_FROM = "acquisition cost attributed by the enabled plugins: {plugins}"
 BY = ("customer", "segment", "period")
 PERIODS = {"month": 1, "quarter": 3, "year": 12}
 FOUR = Decimal("0.0001")
@@ -66,11 +69,26 @@ def _period(column, as_of: dt.datetime, since: dt.datetime | None):
     return column <= as_of if since is None else and_(column <= as_of, column > since)
 
 
+def acquisitions(crm, as_of: dt.datetime, since: dt.datetime | None) -> dict[str, Any]:
+    """``{plugin: SELECT of (customer_id, acquired_at, units)}``: every enabled plugin's
+    ``crmkit_acquisition_costs`` answer."""
+    return {plugin: found for plugin, found in crm.hooks.call(
+        "crmkit_acquisition_costs", None, crm=crm, as_of=as_of, since=since)
+        if found is not None}
+
+
+def acquisition_note(plugins) -> str:
+    """Where the reports' acquisition cost comes from (``plugins`` answered the hook)."""
+    return ACQUISITION_FROM.format(plugins=", ".join(plugins)) if plugins else ACQUISITION_REASON
+
+
 def parts(settings: Settings, as_of: dt.datetime, since: dt.datetime | None, key,
-          customer_id: int | None = None):
-    """SELECT of ``(k, revenue, cogs, serve, minutes)`` rows, one per part, ``key(table)`` the
-    grouping column of each part's table (only ``customer_id``'s rows when given)."""
+          customer_id: int | None = None, acquired=()):
+    """SELECT of ``(k, revenue, cogs, serve, minutes, acquired)`` rows, one per part,
+    ``key(table)`` the grouping column of each part's table (only ``customer_id``'s rows when
+    given); ``acquired`` the ``crmkit_acquisition_costs`` SELECTs (:func:`acquisitions`)."""
     zero = literal(0, BigInteger)
+    no_minutes = cast(literal(0), Float)
 
     def _window(column, as_of, since):  # the period, and the customer when one is asked for
         inside = _period(column, as_of, since)
@@ -80,26 +98,34 @@ def parts(settings: Settings, as_of: dt.datetime, since: dt.datetime | None, key
 
     selects = [select(key(items).label("k"), func.sum(items.c.total_units).label("revenue"),
                       func.sum(items.c.cost_units).label("cogs"), zero.label("serve"),
-                      cast(literal(0), Float).label("minutes"))
+                      no_minutes.label("minutes"), zero.label("acquired"))
                .where(_window(items.c.occurred_at, as_of, since)).group_by(key(items))]
     costs = settings.event_costs
     if costs:
         unit = case(*[(E.c.type == kind, literal(units, BigInteger))
                       for kind, units in sorted(costs.items())], else_=zero)
-        selects.append(select(key(E).label("k"), zero, zero, func.sum(unit),
-                              cast(literal(0), Float))
+        selects.append(select(key(E).label("k"), zero, zero, func.sum(unit), no_minutes, zero)
                        .where(E.c.type.in_(sorted(costs)), E.c.customer_id.is_not(None),
                               _window(E.c.occurred_at, as_of, since))
                        .group_by(key(E)))
     if settings.cost_per_hour:
         minutes = JsonPath(I.c.payload, [settings.handling_field]).number()
-        selects.append(select(key(I).label("k"), zero, zero, zero, func.sum(minutes))
+        selects.append(select(key(I).label("k"), zero, zero, zero, func.sum(minutes), zero)
                        .where(minutes.is_not(None), _window(I.c.occurred_at, as_of, since))
                        .group_by(key(I)))
+    if acquired:
+        every_plugin = union_all(*[select(a.c.customer_id, a.c.acquired_at.label("occurred_at"),
+                                          a.c.units) for a in (q.subquery() for q in acquired)]
+                                 ).subquery("pf_acquired")
+        selects.append(select(key(every_plugin).label("k"), zero, zero, zero, no_minutes,
+                              func.sum(every_plugin.c.units))
+                       .where(_window(every_plugin.c.occurred_at, as_of, since))
+                       .group_by(key(every_plugin)))
     every = union_all(*selects).subquery("pf_parts")
     return (select(every.c.k, func.sum(every.c.revenue).label("revenue"),
                    func.sum(every.c.cogs).label("cogs"), func.sum(every.c.serve).label("serve"),
-                   func.sum(every.c.minutes).label("minutes"))
+                   func.sum(every.c.minutes).label("minutes"),
+                   func.sum(every.c.acquired).label("acquired"))
             .group_by(every.c.k))
 
 
@@ -108,49 +134,56 @@ def _money(units) -> Decimal:
     return money_from_units(units or 0)
 
 
-def _line(settings: Settings, key: str, customers: int, revenue, cogs, serve, minutes) -> ProfitLine:
+def _line(settings: Settings, key: str, customers: int, revenue, cogs, serve, minutes,
+          acquired) -> ProfitLine:
     serve = _money(serve)
     if minutes:
         serve += (Decimal(repr(float(minutes))) * settings.cost_per_hour / 60).quantize(FOUR, ROUND_HALF_UP)
-    revenue, cogs = _money(revenue), _money(cogs)
+    revenue, cogs, acquired = _money(revenue), _money(cogs), _money(acquired)
     margin = revenue - cogs
-    return ProfitLine(key, customers, revenue, cogs, margin, serve, FOUR * 0, margin - serve)
+    return ProfitLine(key, customers, revenue, cogs, margin, serve, acquired,
+                      margin - serve - acquired)
 
 
-def by_customer(conn, settings, as_of, since=None, customer_id: int | None = None
-                ) -> list[ProfitLine]:
-    """Profit per customer with any purchase or cost to serve, most profitable first (only
-    ``customer_id``'s line when given)."""
-    q = parts(settings, as_of, since, lambda t: t.c.customer_id, customer_id
+def by_customer(conn, settings, as_of, since=None, customer_id: int | None = None,
+                acquired=()) -> list[ProfitLine]:
+    """Profit per customer with any purchase, cost to serve or acquisition cost, most
+    profitable first (only ``customer_id``'s line when given)."""
+    q = parts(settings, as_of, since, lambda t: t.c.customer_id, customer_id, acquired
               ).subquery("pf_customer")
-    rows = conn.execute(select(C.c.external_id, q.c.revenue, q.c.cogs, q.c.serve, q.c.minutes)
+    rows = conn.execute(select(C.c.external_id, q.c.revenue, q.c.cogs, q.c.serve, q.c.minutes,
+                               q.c.acquired)
                         .join(C, C.c.id == q.c.k)).all()
-    lines = [_line(settings, r.external_id, 1, r.revenue, r.cogs, r.serve, r.minutes)
-             for r in rows]
+    lines = [_line(settings, r.external_id, 1, r.revenue, r.cogs, r.serve, r.minutes,
+                   r.acquired) for r in rows]
     return sorted(lines, key=lambda line: (-line.profit, line.key))
 
 
-def customer_units(settings, as_of, since=None, measure: str = "profit"):
+def customer_units(settings, as_of, since=None, measure: str = "profit", acquired=()):
     """SELECT of ``(customer_id, units)``: each customer's gross margin or profit in money
     units (handling time rounded per customer) — what other plugins rank customers by."""
-    q = parts(settings, as_of, since, lambda t: t.c.customer_id).subquery("pf_units")
+    q = parts(settings, as_of, since, lambda t: t.c.customer_id, acquired=acquired
+              ).subquery("pf_units")
     value = q.c.revenue - q.c.cogs
     if measure == "profit":
         per_minute = Decimal(money_units(settings.cost_per_hour)) / 60
-        value = value - q.c.serve - cast(func.round(q.c.minutes * float(per_minute)), BigInteger)
+        value = (value - q.c.serve - q.c.acquired
+                 - cast(func.round(q.c.minutes * float(per_minute)), BigInteger))
     return select(q.c.k.label("customer_id"), value.label("units"))
 
 
-def by_period(conn, settings, as_of, since=None, period: str = "month") -> list[ProfitLine]:
-    """Profit per calendar period (UTC) of the purchases and costs, in time order."""
+def by_period(conn, settings, as_of, since=None, period: str = "month", acquired=()
+              ) -> list[ProfitLine]:
+    """Profit per calendar period (UTC) of the purchases and costs, in time order (an
+    acquisition cost in the period of the acquisition)."""
     step = PERIODS[period]
-    q = parts(settings, as_of, since, lambda t: _period_number(t.c.occurred_at, step)
-              ).subquery("pf_period")
+    q = parts(settings, as_of, since, lambda t: _period_number(t.c.occurred_at, step),
+              acquired=acquired).subquery("pf_period")
     customers = _customers_per_period(conn, as_of, since, step)
     out = []
     for r in conn.execute(select(q).order_by(q.c.k)):
         out.append(_line(settings, _label(int(r.k), period), customers.get(int(r.k), 0),
-                         r.revenue, r.cogs, r.serve, r.minutes))
+                         r.revenue, r.cogs, r.serve, r.minutes, r.acquired))
     return out
 
 

@@ -78,7 +78,7 @@ def profit(call):
     lines = api.profit(q["by"], _as_of(call), timestamp_or_none(q.get("since"), "since"),
                        q["period"])
     return {"lines": jsonable([line.as_dict(q["by"]) for line in lines]),
-            "note": api.acquisition_reason}
+            "note": api.acquisition_note()}
 
 
 def rules(call):

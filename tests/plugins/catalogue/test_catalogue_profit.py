@@ -102,7 +102,7 @@ def test_profit_per_customer_segment_and_period(crm, clock, catalogue):
         ("C4", *_money(39, 20, 19, 5, 0, 14)),
         ("C1", *_money(76, 31, 45, 50, 0, -5)),
     ]
-    assert "acquisition cost 0" in api.acquisition_reason
+    assert api.acquisition_note().startswith("acquisition cost 0: no enabled plugin")
     assert [(x.key, x.customers, x.revenue, x.gross_margin, x.cost_to_serve, x.profit)
             for x in api.profit("period", AS_OF)] == [
         ("2025-01", 4, *_money(70, 36, 10, 26)),
