@@ -81,18 +81,19 @@ def test_profit_per_customer(shop):
     # cost to serve: case 25, task 5, handling 30 an hour (config).
     # A: a manual task 5                                  → 86 − 5 = 81
     # B: nothing                                          → 50
-    # D: the first-contact task of its lead reaching sql  → 49 − 5 = 44
     # F: nothing                                          → 41
     # E: one case 25                                      → 39 − 25 = 14
+    # D: the first-contact task of its lead reaching sql 5, and acquisition: D's first
+    #    purchase (1 Aug) is the only first purchase credited to "autumn" (B had bought
+    #    in March), so D carries its whole cost 30 + 4 × 0.50 = 32 → 49 − 5 − 32 = 12
     # C: two cases 50 + a 40-minute call 40/60 × 30 = 20  → 66 − 70 = −4
     # L1, L2, L3 (leads, no purchase): a first-contact task each → −5
-    # acquisition cost: 0 (no plugin records it yet)
     assert got == [
         ("A", *money(240, 154, 86, 5, 0, 81)),
         ("B", *money(95, 45, 50, 0, 0, 50)),
-        ("D", *money(105, 56, 49, 5, 0, 44)),
         ("F", *money(105, 64, 41, 0, 0, 41)),
         ("E", *money(85, 46, 39, 25, 0, 14)),
+        ("D", *money(105, 56, 49, 5, 32, 12)),
         ("C", *money(190, 124, 66, 70, 0, -4)),
         ("L1", *money(0, 0, 0, 5, 0, -5)),
         ("L2", *money(0, 0, 0, 5, 0, -5)),
@@ -106,6 +107,7 @@ def test_profit_per_segment_and_per_quarter(shop):
                            line.cost_to_serve, line.profit)
                 for line in catalogue.profit("segment", AS_OF)}
     # duo = A + B: revenue 240 + 95, margin 86 + 50, serve 5 → profit 131
+    # (D, acquired by the campaign, is in neither)
     # declining = C, E, F (phase decline): revenue 190 + 85 + 105 = 380,
     #   margin 66 + 39 + 41 = 146, serve 70 + 25 = 95 → profit 51
     assert segments == {"duo": (2, *money(335, 136, 5, 131)),
@@ -116,21 +118,21 @@ def test_profit_per_segment_and_per_quarter(shop):
     #     L3's first-contact task (10 Mar) 5 → 76
     # Q2: 50 + 60 + 15 + 35 + 50 = 210, margin 20 + 24 + 10 + 18 + 15 = 87; C's case → 62
     # Q3: 70 + 40 + 25 + 30 = 165, margin 23 + 24 + 14 + 13 = 74;
-    #     tasks of D, L1, L2 (15) + E's case (25) = 40 → 34
+    #     tasks of D, L1, L2 (15) + E's case (25) = 40, D acquired on 1 Aug (32) → 2
     # Q4: 50 + 35 + 30 + 50 + 30 + 10 = 205, margin 20 + 18 + 12 + 15 + 20 + 4 = 89;
     #     C's case 25 + C's call 20 + A's task 5 = 50 → 39
     assert quarters == [("2024-Q1", *money(240, 81, 5, 76)), ("2024-Q2", *money(210, 87, 25, 62)),
-                        ("2024-Q3", *money(165, 74, 40, 34)), ("2024-Q4", *money(205, 89, 50, 39))]
+                        ("2024-Q3", *money(165, 74, 40, 2)), ("2024-Q4", *money(205, 89, 50, 39))]
 
 
 def test_pareto_on_profit(shop):
     got = shop.plugin("analytical").pareto(AS_OF, measure="profit")
-    # 9 customers with a purchase or a cost to serve; profit 81, 50, 44, 41, 14, −4, −5 × 3:
-    # total 211.  Top ⌈20 % × 9⌉ = 2: (81 + 50) / 211 = 62.09 % → 62.1.
-    # 80 % of 211 = 168.8: 81 → 131 → 175 reaches it with 3 customers, 3 / 9 = 33.3 %.
+    # 9 customers with a purchase or a cost to serve; profit 81, 50, 41, 14, 12, −4, −5 × 3:
+    # total 179.  Top ⌈20 % × 9⌉ = 2: (81 + 50) / 179 = 73.18 % → 73.2.
+    # 80 % of 179 = 143.2: 81 → 131 → 172 reaches it with 3 customers, 3 / 9 = 33.3 %.
     assert (got.measure, got.customers, got.revenue, got.top_customers, got.top_revenue_share,
             got.customers_for_target, got.customer_share_for_target) == (
-        "profit", 9, Decimal("211.00"), 2, 62.1, 3, 33.3)
+        "profit", 9, Decimal("179.00"), 2, 73.2, 3, 33.3)
 
 
 def test_customer_equity_and_its_parts(shop):
