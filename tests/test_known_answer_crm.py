@@ -29,9 +29,11 @@ import datetime as dt
 from decimal import ROUND_HALF_UP, Decimal
 
 import pytest
+from sqlalchemy import func, select
 
 from crmkit.clock import FixedClock
 from crmkit.devtools.testing import backends
+from crmkit.plugin import events, interactions
 from known_answer_data import AS_OF, build, day, open_crm
 
 UTC = dt.timezone.utc
@@ -62,10 +64,6 @@ def cents(value: Decimal) -> Decimal:
 
 def test_the_dataset_is_the_one_described(shop):
     with shop.read() as conn:
-        from sqlalchemy import func, select
-
-        from crmkit.plugin import events, interactions
-
         orders = conn.execute(select(func.count()).where(interactions.c.kind == "purchase")
                               ).scalar()
         cases = conn.execute(select(func.count()).where(events.c.type == "case.opened")

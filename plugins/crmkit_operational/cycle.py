@@ -57,8 +57,8 @@ def cycles(conn, as_of: dt.datetime, since: dt.datetime | None = None) -> list[d
     for r in conn.execute(query).mappings():
         days = (r["won_at"] - r["started"]).total_seconds() / 86400
         rows.append({"opportunity": r["id"], "customer": r["external_id"], "owner": r["owner"],
-                     "source": r["source"], "started": r["started"], "won_at": r["won_at"], "from": r["start"],
-                     "days": round(days, 4)})
+                     "source": r["source"], "started": r["started"], "won_at": r["won_at"],
+                     "from": r["start"], "days": round(days, 4)})
     return rows
 
 
