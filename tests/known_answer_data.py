@@ -95,6 +95,12 @@ CONFIG = {
         "lifecycle": {"model": "relationship"},
         # six customers cannot identify BG/NBD without a penalty (the fit says so)
         "clv": {"penalizer_coef": 0.01},
+        # SMART KPIs over 2024, measured at its last second
+        "kpis": [{"name": name, "metric": name, "target": 1, "period": "year",
+                  "deadline": "2024-12-31T23:59:59Z"}
+                 for name in ("revenue", "new_customers", "conversion_rate", "win_rate",
+                              "sales_cycle_days", "average_engagement", "relationship_quality",
+                              "perceived_value")],
     },
 }
 

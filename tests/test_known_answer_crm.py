@@ -315,3 +315,15 @@ def test_perceived_value_per_segment(shop):
     # declining (C, E, F; F did not answer): 37.5 and 50; duo (A, B): 87.5 and 50
     assert got == [("all", 4, 62.5, 50.0, 12.5), ("declining", 2, 37.5, 50.0, -12.5),
                    ("duo", 2, 87.5, 50.0, 37.5)]
+
+
+def test_the_metrics_as_smart_kpis(shop):
+    got = {k.name: k.value for k in shop.plugin("analytical").kpis(AS_OF)}
+    # 2024 to its last second: the same figures as above
+    # revenue 820; new customers A–F (first purchases all in 2024); conversion 2 / 4 flows
+    # through "lead" won = 50 %; win rate 60 %; median cycle of the 3 wins 43 days;
+    # engagement 22 / 9 = 2.4444; relationship quality (96.11 + 70.83 + 29.72 + 83.33 +
+    # 88.33 + 83.33) / 6 = 451.65 / 6 = 75.275 → 75.28; perceived net value 12.5
+    assert got == {"revenue": 820.0, "new_customers": 6, "conversion_rate": 50.0,
+                   "win_rate": 60.0, "sales_cycle_days": 43.0, "average_engagement": 2.4444,
+                   "relationship_quality": 75.28, "perceived_value": 12.5}
