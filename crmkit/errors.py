@@ -73,7 +73,12 @@ class PermissionDenied(CRMError):
     """The authenticated staff member's role does not grant what was asked (HTTP 403)."""
 
 
+class MissingExtra(CRMError):
+    """An optional dependency (an extra such as ``plots``) is not installed; says how to install it."""
+
+
 __all__ = [
     "CRMError", "ValidationError", "ConfigError", "PluginError", "NotFound", "ConflictError",
     "PreconditionFailed", "ConsentError", "DatabaseError", "Unauthenticated", "PermissionDenied",
+    "MissingExtra",
 ]

@@ -46,6 +46,7 @@ _LAZY: dict[str, tuple[str, str]] = {
     "DatabaseError": ("crmkit.errors", "DatabaseError"),
     "Unauthenticated": ("crmkit.errors", "Unauthenticated"),
     "PermissionDenied": ("crmkit.errors", "PermissionDenied"),
+    "MissingExtra": ("crmkit.errors", "MissingExtra"),
     "raise_problems": ("crmkit.pipeline", "raise_problems"),
     "drop_repeats": ("crmkit.pipeline", "drop_repeats"),
     "record_fits": ("crmkit.pipeline", "record_fits"),
@@ -174,6 +175,14 @@ _LAZY: dict[str, tuple[str, str]] = {
     "status": ("crmkit.cli.common", "status"),
     "progress": ("crmkit.cli.common", "progress"),
     "atomic_write": ("crmkit.cli.common", "atomic_write"),
+    # Charts (--plot).
+    "plot_option": ("crmkit.charts", "plot_option"),
+    "PLOTS_INSTALL": ("crmkit.charts", "PLOTS_INSTALL"),
+    "charts_available": ("crmkit.charts", "charts_available"),
+    "check_chart": ("crmkit.charts", "check_chart"),
+    "chart_figure": ("crmkit.charts", "chart_figure"),
+    "save_chart": ("crmkit.charts", "save_chart"),
+    "draw_chart": ("crmkit.charts", "draw_chart"),
 }
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -199,9 +208,11 @@ if TYPE_CHECKING:  # pragma: no cover
     from .line_items import (LineItem, amount_units, line_item_problems, line_total_units,
                              times_units)
     from .i18n import current_locale, gettext, ngettext, translating
+    from .charts import (PLOTS_INSTALL, chart_figure, charts_available, check_chart,
+                         draw_chart, plot_option, save_chart)
     from .errors import (ConfigError, ConflictError, ConsentError, CRMError, DatabaseError,
-                         NotFound, PermissionDenied, PluginError, PreconditionFailed,
-                         Unauthenticated, ValidationError)
+                         MissingExtra, NotFound, PermissionDenied, PluginError,
+                         PreconditionFailed, Unauthenticated, ValidationError)
     from .markers import hookimpl
     from .models import (ApiToken, Batch, Customer, Event, Interaction, PluginInfo, Staff,
                          TimelineEntry, WriteResult)

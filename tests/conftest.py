@@ -94,6 +94,51 @@ def run_cli(crm_url, cli_runner):
     return run
 
 
+class DrawnCharts:
+    """The matplotlib figures ``--plot`` saved (each still written to its file), by path, with
+    the series each shows (read after drawing, so tick labels are set)."""
+
+    def __init__(self):
+        self.figures = {}
+
+    def axes(self, path):
+        return self.figures[str(path)].axes[0]
+
+    def bars(self, path) -> list[float]:
+        """The heights of the chart's bars, series after series (NaN: no bar)."""
+        return [patch.get_height() for patch in self.axes(path).patches]
+
+    def ticks(self, path) -> list[str]:
+        """The x-axis tick labels."""
+        return [label.get_text() for label in self.axes(path).get_xticklabels()]
+
+    def legend(self, path) -> list[str]:
+        """The legend's entries."""
+        return [text.get_text() for text in self.axes(path).get_legend().get_texts()]
+
+    def lines(self, path) -> dict[str, list[float]]:
+        """Each plotted line's y values, by its label."""
+        return {line.get_label(): [float(y) for y in line.get_ydata()]
+                for line in self.axes(path).get_lines()}
+
+
+@pytest.fixture
+def drawn_charts(monkeypatch):
+    """Record every matplotlib figure saved during the test (see :class:`DrawnCharts`)."""
+    pytest.importorskip("matplotlib")
+    from matplotlib.figure import Figure
+
+    drawn = DrawnCharts()
+    save = Figure.savefig
+
+    def recording(figure, path, *args, **kwargs):
+        save(figure, path, *args, **kwargs)
+        drawn.figures[str(path)] = figure
+
+    monkeypatch.setattr(Figure, "savefig", recording)
+    return drawn
+
+
 def pytest_collection_modifyitems(config, items):
     """Tests marked ``postgres`` are deselected, never skipped, in a run that leaves the
     PostgreSQL server out (``CRMKIT_TEST_BACKENDS=sqlite``, as the lowest-versions CI run)."""

@@ -12,11 +12,11 @@ import datetime as dt
 from decimal import Decimal
 from typing import Any, Iterator
 
-from crmkit.plugin import PluginAPI, ValidationError, ensure_utc
+from crmkit.plugin import PluginAPI, ensure_utc
 
 from . import (clv, clv_formula, engagement, equity, funnel, growth, kpis, ladder, lifecycle,
-               pareto, perceived_value, phases, relationship, retention, rfm, satisfaction,
-               segments, values)
+               pareto, perceived_value, phases, relationship, retention, rfm, sales,
+               satisfaction, segments, values)
 from .cohorts import matrix as cohort_matrix
 from .errors import ModelFitError
 from .results import (CLVFit, CLVOutcome, CLVPrediction, CLVPredictions, CLVSummary, CohortCell,
@@ -328,17 +328,7 @@ class AnalyticalAPI(PluginAPI):
     def _values(self, measure: str, as_of: dt.datetime, since: dt.datetime | None):
         """The SELECT of ``(customer_id, units)`` of ``measure`` from the plugin providing it
         (None for revenue, which is built in)."""
-        if measure == "revenue":
-            return None
-        for name in self.crm.enabled_plugins():
-            found = self.crm.hooks.call_one(name, "crmkit_customer_measure", None, crm=self.crm,
-                                            config=self.crm.plugin_config(name), measure=measure,
-                                            as_of=as_of, since=since)
-            if found is not None:
-                return found
-        raise ValidationError(f"measure: no enabled plugin provides {measure!r} per customer "
-                              "(revenue is built in; margin and profit come with the catalogue "
-                              "plugin)")
+        return sales.measure_query(self.crm, measure, as_of, since)
 
     def ladder(self, as_of: dt.datetime | None = None) -> list[LadderPosition]:
         """Every customer's rung on the loyalty ladder."""

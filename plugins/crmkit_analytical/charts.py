@@ -1,9 +1,10 @@
 """Charts of results people would rather look at (cohorts, RFM grid, funnel, Pareto curve,
-sales growth, relationship phases).
+sales growth, relationship phases, equity, engagement, relationship quality, perceived
+value).
 
-Drawn with matplotlib's object API (no global pyplot state) into PNG or SVG.
-matplotlib is the optional ``plots`` extra: without it, asking for a chart is
-a :class:`MissingExtra` error saying ``pip install 'crmkit[plots]'``.
+Drawn with matplotlib's object API through the core's chart helpers
+(``chart_figure``, ``save_chart``): without matplotlib, asking for a chart is a
+``MissingExtra`` error saying ``pip install 'crmkit[plots]'``.
 """
 
 from __future__ import annotations
@@ -11,47 +12,14 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Sequence
 
-from crmkit.plugin import ValidationError
+from crmkit.plugin import PLOTS_INSTALL as INSTALL
+from crmkit.plugin import chart_figure as _figure
+from crmkit.plugin import charts_available as available
+from crmkit.plugin import check_chart as check
+from crmkit.plugin import save_chart as _save
 
-from .errors import MissingExtra
-from .results import CohortCell, FunnelStep, GrowthRow, Pareto
-
-FORMATS = (".png", ".svg")
-INSTALL = "pip install 'crmkit[plots]'"
-
-
-def available() -> bool:
-    """Whether matplotlib can be imported."""
-    try:
-        import matplotlib  # noqa: F401
-    except ImportError:
-        return False
-    return True
-
-
-def check(path: str | Path) -> None:
-    """Fail early (before any computation) on a bad file name or a missing matplotlib."""
-    suffix = Path(path).suffix.lower()
-    if suffix not in FORMATS:
-        raise ValidationError(f"--plot {path}: the file name must end in .png or .svg")
-    if not available():
-        raise MissingExtra(f"--plot needs matplotlib, which is not installed: {INSTALL}")
-
-
-def _figure(path: str | Path, size=(8, 5)):
-    check(path)
-    from matplotlib.figure import Figure
-
-    return Figure(figsize=size, layout="constrained")
-
-
-def _save(figure, path: str | Path) -> Path:
-    target = Path(path)
-    try:
-        figure.savefig(target)
-    except OSError as exc:
-        raise ValidationError(f"--plot {path}: cannot write the file: {exc.strerror}") from None
-    return target
+from .results import (CohortCell, CustomerEquity, EngagementScore, FunnelStep, GrowthRow, Pareto,
+                      PerceivedValue)
 
 
 def cohorts(cells: Sequence[CohortCell], path: str | Path, metric: str = "share") -> Path:
@@ -153,4 +121,69 @@ def pareto(result: Pareto, path: str | Path) -> Path:
     ax.set_ylim(0, 105)
     ax.legend(loc="lower right", fontsize=8)
     ax.set_title("Pareto curve")
+    return _save(figure, path)
+
+
+def equity(result: CustomerEquity, path: str | Path) -> Path:
+    """Customer equity's parts as bars: current customers' CLV, prospects' expected value,
+    and their sum."""
+    figure = _figure(path)
+    ax = figure.add_subplot()
+    labels = [f"current customers ({result.customers})",
+              f"prospects ({result.prospects})", "equity"]
+    bars = ax.bar(labels, [float(result.current_value), float(result.prospect_value),
+                           float(result.equity)],
+                  color=["tab:blue", "tab:orange", "tab:green"])
+    ax.bar_label(bars, fmt="%.2f")
+    ax.set_ylabel("value")
+    ax.set_title("Customer equity = Σ CLV of customers + prospects × conversion × "
+                 "new-customer value", fontsize=9)
+    return _save(figure, path)
+
+
+def engagement(scores: Sequence[EngagementScore], path: str | Path, bins: int = 10) -> Path:
+    """The distribution of the engaged customers' scores (a histogram)."""
+    figure = _figure(path)
+    ax = figure.add_subplot()
+    ax.hist([s.score for s in scores], bins=bins, color="tab:purple", edgecolor="white")
+    ax.set_xlabel("engagement score (weighted interactions in the window)")
+    ax.set_ylabel("customers")
+    ax.set_title(f"Engagement across channels ({len(scores)} engaged customers)")
+    return _save(figure, path)
+
+
+def relationship(summary: dict[str, Any], path: str | Path) -> Path:
+    """The mean of each relationship-quality component and of the index (0–100)."""
+    figure = _figure(path)
+    ax = figure.add_subplot()
+    names = ("trust", "satisfaction", "commitment", "index")
+    bars = ax.bar(names, [summary[n] for n in names],
+                  color=["tab:blue", "tab:orange", "tab:green", "tab:grey"])
+    ax.bar_label(bars, fmt="%.1f")
+    ax.set_ylim(0, 100)
+    ax.set_ylabel("mean (0-100)")
+    ax.set_title(f"Relationship quality ({summary['customers']} customers)")
+    return _save(figure, path)
+
+
+def perceived_value(groups: Sequence[PerceivedValue], path: str | Path) -> Path:
+    """Perceived benefit and cost per group (every respondent, then each segment)."""
+    figure = _figure(path)
+    ax = figure.add_subplot()
+    shown = [g for g in groups if g.respondents]
+    xs = range(len(shown))
+    width = 0.4
+
+    def heights(side):  # a side nobody answered is no bar
+        return [float("nan") if getattr(g, side) is None else getattr(g, side) for g in shown]
+
+    ax.bar([x - width / 2 for x in xs], heights("benefit"), width, label="benefit",
+           color="tab:green")
+    ax.bar([x + width / 2 for x in xs], heights("cost"), width, label="cost", color="tab:red")
+    ax.set_xticks(list(xs), [g.group + ("" if g.net is None else f"\nnet {g.net:+.1f}")
+                             for g in shown])
+    ax.set_ylim(0, 100)
+    ax.set_ylabel("mean (0-100)")
+    ax.legend()
+    ax.set_title("Perceived value: benefit against cost")
     return _save(figure, path)

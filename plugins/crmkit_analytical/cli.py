@@ -6,8 +6,8 @@ import attrs
 import click
 
 from crmkit.plugin import (
-    as_of_option, format_option, load_json_file, money_from_units, output, output_document,
-    output_rows, pass_state, resolve_as_of, status,
+    as_of_option, draw_chart, format_option, load_json_file, money_from_units, output,
+    output_document, output_rows, pass_state, plot_option, resolve_as_of, status,
 )
 
 
@@ -21,12 +21,6 @@ def _since(text):
     return None if text is None else parse_timestamp(text, "--since")
 
 
-def plot_option(func):
-    """Add ``--plot FILE.png|svg`` (needs the ``plots`` extra)."""
-    return click.option("--plot", "plot", default=None, metavar="FILE",
-                        help="Also draw a chart into FILE (.png or .svg; needs crmkit[plots]).")(func)
-
-
 def _check_plot(plot):
     if plot is not None:
         from . import charts
@@ -34,17 +28,15 @@ def _check_plot(plot):
         charts.check(plot)
 
 
-def _plot(plot, draw, empty: str | None) -> None:
-    """Draw the chart with ``draw(charts)``; when ``empty`` says there is no data, write no file,
-    say so on stderr and go on (exit 0: the listing itself succeeded)."""
-    if not plot:
-        return
-    if empty:
-        click.echo(f"nothing to plot: {empty}; no chart written to {plot}", err=True)
-        return
-    from . import charts
+def _plot(plot: str | None, draw, empty: str | None) -> None:
+    """``--plot``: draw the chart with ``draw(charts)`` (this plugin's charts module), or say
+    why there is nothing to draw (see ``draw_chart``)."""
+    def drawn():
+        from . import charts
 
-    click.echo(f"chart written to {draw(charts)}", err=True)
+        return draw(charts)
+
+    draw_chart(plot, drawn, empty)
 
 
 @click.group(name="analytical")
@@ -317,26 +309,32 @@ def phases(state, as_of, each, fmt, plot) -> None:
 @as_of_option
 @click.option("--customers", "each", is_flag=True, help="One row per engaged customer.")
 @format_option
+@plot_option
 @pass_state
-def engagement(state, as_of, each, fmt) -> None:
+def engagement(state, as_of, each, fmt, plot) -> None:
     """Engagement across channels, weighted per kind.
 
     Every kind of interaction counts.  Without --customers: interactions and points per kind in the window, and the mean
-    over every customer on stderr.
+    over every customer on stderr.  --plot draws the distribution of the customers' scores.
 
     \b
     Example:
-      crmkit analytical engagement --customers --format csv
+      crmkit analytical engagement --customers --format csv --plot engagement.png
     """
+    _check_plot(plot)
     with state.open() as crm:
         api, moment = _api(crm), resolve_as_of(crm, as_of)
-        if each:
-            output([attrs.asdict(r) for r in api.engagement(moment)],
-                   ["external_id", "interactions", "score"], fmt)
-            return
-        kinds, mean = api.engagement_by_kind(moment), api.average_engagement(moment)
-    output([attrs.asdict(k) for k in kinds], ["kind", "interactions", "points"], fmt)
-    click.echo(f"average engagement per customer: {'none' if mean is None else mean}", err=True)
+        scores = api.engagement(moment) if each or plot else None
+        if not each:
+            kinds, mean = api.engagement_by_kind(moment), api.average_engagement(moment)
+    if each:
+        output([attrs.asdict(r) for r in scores], ["external_id", "interactions", "score"], fmt)
+    else:
+        output([attrs.asdict(k) for k in kinds], ["kind", "interactions", "points"], fmt)
+        click.echo(f"average engagement per customer: {'none' if mean is None else mean}",
+                   err=True)
+    _plot(plot, lambda charts: charts.engagement(scores, plot),
+          None if scores else "no engaged customer in the window up to --as-of")
 
 
 @group.command()
@@ -370,39 +368,46 @@ def growth(state, as_of, period, count, measure, fmt, plot) -> None:
 @group.command()
 @as_of_option
 @format_option
+@plot_option
 @pass_state
-def equity(state, as_of, fmt) -> None:
+def equity(state, as_of, fmt, plot) -> None:
     """Customer equity, with its parts.
 
     Σ CLV of current customers + prospects × conversion probability × the expected value
-    of a new customer.
+    of a new customer.  --plot draws the parts as bars.
 
     \b
     Example:
-      crmkit analytical equity --as-of 2026-12-01 --format json
+      crmkit analytical equity --as-of 2026-12-01 --format json --plot equity.svg
     """
+    _check_plot(plot)
     with state.open() as crm:
         result = _api(crm).customer_equity(resolve_as_of(crm, as_of))
     output_document(attrs.asdict(result), fmt)
+    _plot(plot, lambda charts: charts.equity(result, plot),
+          None if result.customers or result.prospects
+          else "no customer or prospect up to --as-of")
 
 
 @group.command(name="relationship")
 @as_of_option
 @click.option("--customers", "each", is_flag=True, help="One row per customer.")
 @format_option
+@plot_option
 @pass_state
-def relationship_quality(state, as_of, each, fmt) -> None:
+def relationship_quality(state, as_of, each, fmt, plot) -> None:
     """Relationship quality: trust, satisfaction, commitment.
 
     Each 0-100 from survey items and behaviour; the index is their mean.  Without
-    --customers: the customers scored and the mean of each.
+    --customers: the customers scored and the mean of each.  --plot draws the means.
 
     \b
     Example:
-      crmkit analytical relationship --customers --format csv
+      crmkit analytical relationship --customers --plot relationship.png
     """
     from .relationship import summary
 
+    _check_plot(plot)
     with state.open() as crm:
         rows = _api(crm).relationship_quality(resolve_as_of(crm, as_of))
     if each:
@@ -410,25 +415,32 @@ def relationship_quality(state, as_of, each, fmt) -> None:
                ["external_id", "trust", "satisfaction", "commitment", "index", "surveyed"], fmt)
     else:
         output_document(summary(rows), fmt)
+    _plot(plot, lambda charts: charts.relationship(summary(rows), plot),
+          None if rows else "no customer scored up to --as-of")
 
 
 @group.command(name="perceived-value")
 @as_of_option
 @format_option
+@plot_option
 @pass_state
-def perceived_value(state, as_of, fmt) -> None:
+def perceived_value(state, as_of, fmt, plot) -> None:
     """Perceived benefit against cost, per segment.
 
     From survey items (config perceived_value): every respondent, then each saved segment.
+    --plot draws benefit and cost per group.
 
     \b
     Example:
-      crmkit analytical perceived-value --format csv
+      crmkit analytical perceived-value --format csv --plot value.png
     """
+    _check_plot(plot)
     with state.open() as crm:
         rows = _api(crm).perceived_value(resolve_as_of(crm, as_of))
     output([attrs.asdict(r) for r in rows], ["group", "respondents", "benefit", "cost", "net"],
            fmt)
+    _plot(plot, lambda charts: charts.perceived_value(rows, plot),
+          None if any(r.respondents for r in rows) else "no survey answer up to --as-of")
 
 
 def _external_ids(crm, ids) -> dict[int, str]:
@@ -784,11 +796,11 @@ def kpis(state, as_of, fmt) -> None:
     """
     with state.open() as crm:
         rows = _api(crm).kpis(resolve_as_of(crm, as_of))
-    output([{"name": k.name, "metric": k.metric, "period": k.period,
+    output([{"name": k.name, "metric": k.metric, "measure": k.measure, "period": k.period,
              "period_start": k.period_start.date().isoformat(), "value": k.value,
              "target": k.target, "direction": k.direction, "attainment": k.attainment,
              "status": k.status, "owner": k.owner, "deadline": k.deadline.date().isoformat(),
              "note": k.note}
             for k in rows],
-           ["name", "metric", "period", "period_start", "value", "target", "direction",
+           ["name", "metric", "measure", "period", "period_start", "value", "target", "direction",
             "attainment", "status", "owner", "deadline", "note"], fmt)

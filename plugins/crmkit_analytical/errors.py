@@ -21,7 +21,3 @@ class ModelFitError(CRMError):
         super().__init__(message)
         self.at_bound = at_bound
         self.limits = limits or {}
-
-
-class MissingExtra(CRMError):
-    """An optional dependency (an extra such as ``plots``) is not installed; says how to install it."""

@@ -59,14 +59,14 @@ def rows(conn, config: dict[str, Any], as_of: dt.datetime, period: str, count: i
 
 
 def period_to_date(conn, config: dict[str, Any], start: dt.datetime, moment: dt.datetime,
-                   period: str) -> float | None:
-    """Revenue growth of ``[start, moment]`` over the same span of the period before (the
-    SMART KPI ``sales_growth``)."""
+                   period: str, measure_query: MeasureQuery | None = None) -> float | None:
+    """Growth of revenue (or the measure) of ``[start, moment]`` over the same span of the
+    period before (the SMART KPI ``sales_growth``)."""
     previous_start = periods.add(start, period, -1)
     span = moment - start
     previous_end = min(previous_start + span, start - ONE_MICROSECOND)
-    this = total(conn, config, start, moment + ONE_MICROSECOND, None)
-    before = total(conn, config, previous_start, previous_end + ONE_MICROSECOND, None)
+    this = total(conn, config, start, moment + ONE_MICROSECOND, measure_query)
+    before = total(conn, config, previous_start, previous_end + ONE_MICROSECOND, measure_query)
     return growth_percent(this, before)
 
 

@@ -23,6 +23,13 @@ from the period's first instant up to m (period to date).  Metrics:
 * ``sales_cycle_days`` the median sales-cycle length of the opportunities won in the
   period (the operational plugin's; without it the value is empty and ``note`` says why).
 
+The money metrics (``MONEY_METRICS``: ``revenue``, ``average_order_value``,
+``sales_growth``) take a ``measure``: ``revenue`` (net spend, the default) or a money
+measure a plugin provides per customer (``margin``, ``profit`` with the catalogue
+plugin): the sum of its values over the period to date (per purchase of the period for
+``average_order_value``).  If no enabled plugin provides it when measured, the value is
+empty and ``note`` says why.
+
 Attainment = value / target (``up``) or target / value (``down``; a value of 0
 or less fully attains a ``down`` target).  Status: ``on_track`` ≥ 1.0,
 ``at_risk`` ≥ 0.9, else ``off_track``; once as_of is past the deadline,
@@ -40,7 +47,8 @@ from typing import Any, Callable
 
 from sqlalchemy import func, select
 
-from crmkit.plugin import ConfigError, interactions as I, money_from_units, parse_timestamp
+from crmkit.plugin import (ConfigError, ValidationError, interactions as I, money_from_units,
+                           parse_timestamp)
 
 from . import (engagement, funnel, growth, perceived_value, periods, relationship, retention,
                sales, satisfaction)
@@ -50,18 +58,23 @@ from .results import KPIStatus
 ONE_MICROSECOND = dt.timedelta(microseconds=1)
 
 
-def _revenue(conn, config, start, end, crm) -> float | None:
-    total = conn.execute(select(func.sum(sales.net_units(config)))
-                         .where(sales.sales_kinds(config), sales.within(end, start))).scalar()
-    return float(money_from_units(total or 0))
+def _total(conn, config, start, end, query) -> Decimal:
+    """Net revenue (``query`` None) or the measure's sum over ``(start, end]``."""
+    return growth.total(conn, config, start + ONE_MICROSECOND, end + ONE_MICROSECOND, query)
 
 
-def _aov(conn, config, start, end, crm) -> float | None:
+def _revenue(conn, config, start, end, crm, query=None) -> float | None:
+    return float(_total(conn, config, start, end, query))
+
+
+def _aov(conn, config, start, end, crm, query=None) -> float | None:
     row = conn.execute(select(func.sum(sales.net_units(config)), func.count())
                        .where(sales.is_purchase(config), sales.within(end, start))).one()
     if not row[1]:
         return None
-    return round(float(money_from_units(row[0] or 0) / row[1]), 2)
+    total = money_from_units(row[0] or 0) if query is None else _total(conn, config, start,
+                                                                        end, query)
+    return round(float(total / row[1]), 2)
 
 
 def _first_purchases(config, end):
@@ -119,8 +132,8 @@ def _average_clv(conn, config, start, end, crm) -> float | None:
     return round(float(sum(p.clv for p in predictions) / len(predictions)), 2)
 
 
-def _sales_growth(conn, config, start, end, crm, period: str) -> float | None:
-    return growth.period_to_date(conn, config, start + ONE_MICROSECOND, end, period)
+def _sales_growth(conn, config, start, end, crm, period: str, query=None) -> float | None:
+    return growth.period_to_date(conn, config, start + ONE_MICROSECOND, end, period, query)
 
 
 def _average_engagement(conn, config, start, end, crm) -> float | None:
@@ -168,6 +181,20 @@ METRICS: dict[str, Callable[..., float | None]] = {
 }
 PER_PERIOD = {"sales_growth"}
 """Metrics that also take the KPI's period (comparing with the period before)."""
+MONEY_METRICS = ("average_order_value", "revenue", "sales_growth")
+"""Metrics that sum money, on the KPI's ``measure`` (revenue, margin, profit)."""
+
+
+def _measure(crm, measure: str, moment: dt.datetime):
+    """``(as_of, since) -> SELECT`` of the KPI's money measure, None for revenue;
+    MetricUnavailable when no enabled plugin provides it."""
+    if measure == "revenue":
+        return None
+    try:
+        sales.measure_query(crm, measure, moment, None)
+    except ValidationError:
+        raise MetricUnavailable(sales.missing_measure(measure, "measure")) from None
+    return functools.partial(sales.measure_query, crm, measure)
 
 
 def attainment(value: float | None, target: float, direction: str) -> float | None:
@@ -198,10 +225,13 @@ def evaluate(conn, crm, config: dict[str, Any], kpi: dict[str, Any], as_of: dt.d
     moment = min(as_of, deadline)
     start = periods.start_of(moment, kpi["period"])
     note = None
+    measure_name = kpi.get("measure", "revenue")
     try:
         measure = METRICS[kpi["metric"]]
         if kpi["metric"] in PER_PERIOD:
             measure = functools.partial(measure, period=kpi["period"])
+        if kpi["metric"] in MONEY_METRICS:
+            measure = functools.partial(measure, query=_measure(crm, measure_name, moment))
         value = measure(conn, config, start - ONE_MICROSECOND, moment, crm)
     except ModelFitError as exc:  # average_clv without a fit: no value, and why
         value, note = None, f"CLV not fitted: {exc}"
@@ -211,7 +241,7 @@ def evaluate(conn, crm, config: dict[str, Any], kpi: dict[str, Any], as_of: dt.d
     shown = None if attained is None else (None if attained == float("inf") else round(attained, 4))
     return KPIStatus(kpi["name"], kpi["metric"], kpi["period"], start, moment, value,
                      kpi["target"], kpi["direction"], shown, status(attained, as_of > deadline),
-                     kpi.get("owner"), deadline, note)
+                     kpi.get("owner"), deadline, note, measure_name)
 
 
 def report(conn, crm, config: dict[str, Any], as_of: dt.datetime) -> list[KPIStatus]:

@@ -339,6 +339,8 @@ class KPIStatus:
     deadline: dt.datetime
     note: str | None = None
     """Why there is no value when the metric could not be measured (e.g. CLV not fitted)."""
+    measure: str = "revenue"
+    """What a money metric sums: revenue, or a plugin's measure (margin, profit)."""
 
 
 @attrs.frozen

@@ -12,7 +12,7 @@ from typing import Any
 
 from sqlalchemy import and_, case, literal
 
-from crmkit.plugin import interactions as I
+from crmkit.plugin import ValidationError, interactions as I
 
 from .sql import units
 
@@ -51,6 +51,27 @@ def net_units(config: dict[str, Any]):
     if not refunds:
         return case((I.c.amount.is_(None), literal(0)), else_=amount)
     return case((I.c.amount.is_(None), literal(0)), (I.c.kind.in_(refunds), -amount), else_=amount)
+
+
+def missing_measure(measure: str, where: str) -> str:
+    """The error text for a money measure no enabled plugin provides, at ``where``."""
+    return (f"{where}: no enabled plugin provides {measure!r} per customer (revenue is built "
+            "in; margin and profit come with the catalogue plugin)")
+
+
+def measure_query(crm, measure: str, as_of: dt.datetime, since: dt.datetime | None):
+    """The SELECT of ``(customer_id, units)`` of the money ``measure`` over ``(since, as_of]``
+    from the first enabled plugin providing it (``crmkit_customer_measure``); None for
+    ``revenue``, which is built in.  ValidationError when no enabled plugin provides it."""
+    if measure == "revenue":
+        return None
+    for name in crm.enabled_plugins():
+        found = crm.hooks.call_one(name, "crmkit_customer_measure", None, crm=crm,
+                                   config=crm.plugin_config(name), measure=measure,
+                                   as_of=as_of, since=since)
+        if found is not None:
+            return found
+    raise ValidationError(missing_measure(measure, "measure"))
 
 
 def purchase_flag(config: dict[str, Any]):

@@ -36,7 +36,7 @@ def check_config(crm, config: dict[str, Any]) -> None:
     for stage in funnel["lost_stages"]:
         if stage in funnel["stages"]:
             raise ConfigError(f"/funnel/lost_stages: {stage!r} is also an ordered stage")
-    _check_kpis(config["kpis"])
+    _check_kpis(crm, config["kpis"])
     _check_survey_items(config)
 
 
@@ -61,8 +61,11 @@ def _check_survey_items(config: dict[str, Any]) -> None:
                                       "/survey_items)")
 
 
-def _check_kpis(kpis: list[dict[str, Any]]) -> None:
+def _check_kpis(crm, kpis: list[dict[str, Any]]) -> None:
     from crmkit.plugin import parse_timestamp
+
+    from .kpis import MONEY_METRICS
+    from .sales import measure_query, missing_measure
 
     seen = set()
     for i, kpi in enumerate(kpis):
@@ -74,3 +77,13 @@ def _check_kpis(kpis: list[dict[str, Any]]) -> None:
         except ValidationError:
             raise ConfigError(f"/kpis/{i}/deadline: {kpi['deadline']!r} is not an ISO 8601 date "
                               "or date-time (e.g. 2025-12-31)") from None
+        measure = kpi.get("measure", "revenue")
+        if measure == "revenue":
+            continue
+        if kpi["metric"] not in MONEY_METRICS:
+            raise ConfigError(f"/kpis/{i}/measure: {measure!r} applies to the money metrics "
+                              f"only ({', '.join(MONEY_METRICS)}), not to {kpi['metric']!r}")
+        try:
+            measure_query(crm, measure, crm.clock.now(), None)
+        except ValidationError:
+            raise ConfigError(missing_measure(measure, f"/kpis/{i}/measure")) from None

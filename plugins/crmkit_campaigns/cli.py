@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import click
 
-from crmkit.plugin import (ValidationError, as_of_option, format_option, output, output_document,
-                           parse_json, parse_timestamp, pass_state, resolve_as_of)
+from crmkit.plugin import (ValidationError, as_of_option, check_chart, draw_chart,
+                           format_option, output, output_document, parse_json, parse_timestamp,
+                           pass_state, plot_option, resolve_as_of)
 
 
 @click.group(name="campaigns")
@@ -213,22 +214,31 @@ def pause(state, name, fmt) -> None:
               help="The period starts after this date (its campaigns were created in it).")
 @as_of_option
 @format_option
+@plot_option
 @pass_state
-def returns(state, since, as_of, fmt) -> None:
+def returns(state, since, as_of, fmt, plot) -> None:
     """CRM ROI and customer acquisition cost of a period.
 
     Revenue attributed to the period's campaigns against their costs and the CRM's
     running cost (config costs), and acquisition cost per new customer, inputs shown.
+    --plot draws the benefit against the costs.
 
     \b
     Example:
       crmkit campaigns returns --since 2026-01-01 --as-of 2026-07-01 --format json
     """
+    if plot is not None:
+        check_chart(plot)
     with state.open() as crm:
         result = crm.plugin("campaigns").returns(parse_timestamp(since, "--since"),
                                                  resolve_as_of(crm, as_of))
     output_document(dict(result, campaigns=", ".join(result["campaigns"]))
                     if fmt != "json" else result, fmt)
+    from .returns import plot as draw
+
+    draw_chart(plot, lambda: draw(result, plot),
+               None if result["revenue"] or result["cost"] else "no revenue and no cost in "
+                                                                "the period")
 
 
 @group.command()
@@ -253,7 +263,7 @@ def report(state, name, plot, as_of, fmt) -> None:
     from . import report as reporting
 
     if plot is not None:
-        reporting.check_plot(plot)
+        check_chart(plot)
     with state.open() as crm:
         result = crm.plugin("campaigns").report(name, resolve_as_of(crm, as_of))
     if fmt == "json":

@@ -33,8 +33,8 @@ from typing import Any
 import attrs
 from sqlalchemy import BigInteger, and_, case, exists, func, select, type_coerce
 
-from crmkit.plugin import (MONEY_SCALE, CRMError, NotFound, ValidationError, days_between,
-                           interactions, messages)
+from crmkit.plugin import (MONEY_SCALE, NotFound, chart_figure, days_between, interactions,
+                           messages, save_chart)
 
 from . import attribution
 from .tables import campaigns, recipients
@@ -333,28 +333,11 @@ def forecast(conn, config: dict[str, Any], currency: str,
     return found
 
 
-PLOT_FORMATS = (".png", ".svg")
-
-
-def check_plot(path: str) -> None:
-    """Fail before any work on a chart file name that is not .png/.svg or without matplotlib."""
-    if Path(path).suffix.lower() not in PLOT_FORMATS:
-        raise ValidationError(f"--plot {path}: the file name must end in .png or .svg")
-    try:
-        import matplotlib  # noqa: F401
-    except ImportError:
-        raise CRMError("--plot needs matplotlib, which is not installed: "
-                       "pip install 'crmkit[plots]'") from None
-
-
 def plot(result: CampaignReport, path: str) -> Path:
     """A bar chart of the funnel (sent → converted) per variant, and the holdout's rate."""
-    check_plot(path)
-    from matplotlib.figure import Figure
-
     stages = ("sent", "delivered", "opened", "clicked", "converted")
     lines = list(result.variants) or [result.all]
-    figure = Figure(figsize=(8, 5), layout="constrained")
+    figure = chart_figure(path)
     axes = figure.add_subplot()
     width = 0.8 / len(lines)
     for n, line in enumerate(lines):
@@ -368,14 +351,9 @@ def plot(result: CampaignReport, path: str) -> Path:
             if uplift else "no holdout to compare with")
     axes.set_title(f"Campaign {result.campaign}: {note}")
     axes.legend()
-    target = Path(path)
-    try:
-        figure.savefig(target)
-    except OSError as exc:
-        raise ValidationError(f"--plot {path}: cannot write the file: {exc.strerror}") from None
-    return target
+    return save_chart(figure, path)
 
 
 __all__ = ["CampaignReport", "Line", "Holdout", "Uplift", "COLUMNS", "report", "forecast",
            "wilson", "delivered_by", "reached",
-           "newcombe", "check_plot", "plot", "Z95"]
+           "newcombe", "plot", "Z95"]

@@ -21,11 +21,12 @@ from __future__ import annotations
 
 import datetime as dt
 from decimal import ROUND_HALF_UP, Decimal
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import BigInteger, case, func, or_, select, type_coerce
 
-from crmkit.plugin import interactions as I, messages
+from crmkit.plugin import chart_figure, interactions as I, messages, save_chart
 
 from . import attribution
 from .report import delivered_by, reached, report
@@ -114,8 +115,26 @@ def acquisition_costs(config: dict[str, Any], as_of: dt.datetime,
     return query
 
 
+def plot(result: dict[str, Any], path: str) -> Path:
+    """Bars of the period's benefit (attributed revenue) against its costs (the campaigns',
+    the CRM's running cost), with ROI and CAC in the title."""
+    figure = chart_figure(path)
+    axes = figure.add_subplot()
+    parts = (("revenue", "tab:green"), ("campaign_cost", "tab:red"), ("crm_cost", "tab:orange"))
+    bars = axes.bar([name.replace("_", " ") for name, _ in parts],
+                    [float(result[name]) for name, _ in parts],
+                    color=[colour for _, colour in parts])
+    axes.bar_label(bars, fmt="%.2f")
+    axes.set_ylabel(result["currency"])
+    roi = "none" if result["roi"] is None else f"{result['roi']:+.2f}"
+    cac = "none" if result["cac"] is None else f"{result['cac']:.2f}"
+    axes.set_title(f"CRM returns: ROI {roi}, CAC {cac} ({result['new_customers']} new "
+                   "customers)")
+    return save_chart(figure, path)
+
+
 def _cents(value: Decimal) -> Decimal:
     return value.quantize(CENT, ROUND_HALF_UP)
 
 
-__all__ = ["returns", "new_customers", "campaign_costs", "acquisition_costs"]
+__all__ = ["returns", "new_customers", "campaign_costs", "acquisition_costs", "plot"]

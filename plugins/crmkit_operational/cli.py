@@ -5,8 +5,8 @@ from __future__ import annotations
 import click
 
 from crmkit.plugin import (
-    State, as_of_option, format_option, limit_option, output, output_document, pass_state,
-    resolve_as_of,
+    State, as_of_option, check_chart, draw_chart, format_option, limit_option, output,
+    output_document, pass_state, plot_option, resolve_as_of,
 )
 
 PLUGIN = "operational"
@@ -20,6 +20,17 @@ def _when(text: str | None, what: str):
     from crmkit.plugin import parse_timestamp
 
     return None if text is None else parse_timestamp(text, what)
+
+
+def _plot(plot: str | None, draw, empty: str | None) -> None:
+    """``--plot``: draw the chart with ``draw(charts)`` (this plugin's charts module), or say
+    why there is nothing to draw (see ``draw_chart``)."""
+    def drawn():
+        from . import charts
+
+        return draw(charts)
+
+    draw_chart(plot, drawn, empty)
 
 
 @click.group(name=PLUGIN)
@@ -61,16 +72,20 @@ def pipeline(state, by, as_of, fmt) -> None:
               help="One row per won opportunity instead of the summary.")
 @as_of_option
 @format_option
+@plot_option
 @pass_state
-def sales_cycle(state, by, since, each, as_of, fmt) -> None:
+def sales_cycle(state, by, since, each, as_of, fmt, plot) -> None:
     """Sales-cycle length: lead created to opportunity won.
 
-    Median, quartiles, mean, shortest, longest and a distribution in days.
+    Median, quartiles, mean, shortest, longest and a distribution in days; --plot draws
+    the distribution (one series per owner or source with --by).
 
     \b
     Example:
-      crmkit operational cycle --by owner --since 2026-01-01 --format csv
+      crmkit operational cycle --by owner --since 2026-01-01 --plot cycle.png
     """
+    if plot is not None:
+        check_chart(plot)
     with state.open() as crm:
         api, moment = _api(crm), resolve_as_of(crm, as_of)
         start = _when(since, "--since")
@@ -78,38 +93,47 @@ def sales_cycle(state, by, since, each, as_of, fmt) -> None:
             output(api.sales_cycles(moment, start),
                    ["opportunity", "customer", "owner", "source", "from", "started", "won_at",
                     "days"], fmt)
-            return
-        rows = api.sales_cycle(moment, start, by)
-    from .cycle import BUCKETS
+        rows = api.sales_cycle(moment, start, by) if plot or not each else None
+    if not each:
+        from .cycle import BUCKETS
 
-    output(rows, ([by] if by else []) + [
-        "won", "median_days", "p25_days", "p75_days", "mean_days", "min_days", "max_days",
-        *[f"days_{label}" for _, label in BUCKETS]], fmt)
+        output(rows, ([by] if by else []) + [
+            "won", "median_days", "p25_days", "p75_days", "mean_days", "min_days", "max_days",
+            *[f"days_{label}" for _, label in BUCKETS]], fmt)
+    _plot(plot, lambda charts: charts.sales_cycle(rows, by, plot),
+          None if rows else "no opportunity won up to --as-of")
 
 
 @group.command(name="sources")
 @click.option("--since", default=None, metavar="DATE", help="Only leads created after it.")
 @as_of_option
 @format_option
+@plot_option
 @pass_state
-def lead_sources(state, since, as_of, fmt) -> None:
+def lead_sources(state, since, as_of, fmt, plot) -> None:
     """Lead-source attribution: leads, conversions, revenue.
 
     Per lead source: the leads created, how many of their customers won an opportunity, the
-    conversion, the opportunities won and their amounts per currency.
+    conversion, the opportunities won and their amounts per currency.  --plot draws leads
+    and conversions per source.
 
     \b
     Example:
-      crmkit operational sources --since 2026-01-01 --format csv
+      crmkit operational sources --since 2026-01-01 --plot sources.png
     """
+    if plot is not None:
+        check_chart(plot)
     with state.open() as crm:
         rows = _api(crm).lead_sources(resolve_as_of(crm, as_of), _when(since, "--since"))
     if fmt == "json":
         output_document(rows, fmt)
-        return
-    output([dict(r, revenue="; ".join(f"{amount:.2f} {currency}"
-                                      for currency, amount in r["revenue"].items()))
-            for r in rows], ["source", "leads", "converted", "conversion", "won", "revenue"], fmt)
+    else:
+        output([dict(r, revenue="; ".join(f"{amount:.2f} {currency}"
+                                          for currency, amount in r["revenue"].items()))
+                for r in rows], ["source", "leads", "converted", "conversion", "won", "revenue"],
+               fmt)
+    _plot(plot, lambda charts: charts.lead_sources(rows, plot),
+          None if rows else "no lead up to --as-of")
 
 
 @group.command(name="forecast-accuracy")
@@ -117,27 +141,33 @@ def lead_sources(state, since, as_of, fmt) -> None:
               help="How many whole months before --as-of.")
 @as_of_option
 @format_option
+@plot_option
 @pass_state
-def forecast_accuracy(state, months, as_of, fmt) -> None:
+def forecast_accuracy(state, months, as_of, fmt, plot) -> None:
     """Forecast accuracy: weighted pipeline vs what was won.
 
     Each month's weighted pipeline at its start (opportunities expected to close in it)
-    against the amounts won in it; then MAPE and bias per currency.
+    against the amounts won in it; then MAPE and bias per currency.  --plot draws
+    forecast and actual per month.
 
     \b
     Example:
-      crmkit operational forecast-accuracy --months 6 --format json
+      crmkit operational forecast-accuracy --months 6 --plot forecast.svg
     """
+    if plot is not None:
+        check_chart(plot)
     with state.open() as crm:
         result = _api(crm).forecast_accuracy(resolve_as_of(crm, as_of), months)
     if fmt == "json":
         output_document(result, fmt)
-        return
-    output(result["months"], ["month", "currency", "forecast", "actual", "error",
-                              "abs_percent_error"], fmt)
-    if fmt == "table":
-        click.echo("")
-    output(result["summary"], ["currency", "months", "mape", "bias"], fmt)
+    else:
+        output(result["months"], ["month", "currency", "forecast", "actual", "error",
+                                  "abs_percent_error"], fmt)
+        if fmt == "table":
+            click.echo("")
+        output(result["summary"], ["currency", "months", "mape", "bias"], fmt)
+    _plot(plot, lambda charts: charts.forecast_accuracy(result["months"], plot),
+          None if result["months"] else "no forecast or won amount in the months")
 
 
 @group.command()

@@ -260,6 +260,28 @@ def test_crm_roi_and_acquisition_cost_of_a_period_by_hand(crm, shop, run_cli, cl
     assert code == 0 and json.loads(out)["cac"] == "33.30"
 
 
+def test_returns_plot_shows_the_benefit_against_the_costs(crm, shop, run_cli, tmp_path,
+                                                          drawn_charts):
+    spring(shop)
+    crm.plugins.configure("campaigns", {"costs": {"crm_per_month": 304.375}})
+    target = tmp_path / "returns.png"
+    code, _, err = run_cli("campaigns", "returns", "--since", "2024-12-31", "--as-of",
+                           "2025-01-31", "--plot", str(target))
+    assert code == 0 and err == f"chart written to {target}\n"
+    assert target.read_bytes()[:4] == b"\x89PNG"
+    axes = drawn_charts.axes(target)
+    # as test_crm_roi_and_acquisition_cost_of_a_period_by_hand: revenue 180, spring's cost
+    # 104.50, the CRM's 310; ROI (180 - 414.50) / 414.50 = -0.57; CAC 104.50 / 5 = 20.90
+    assert drawn_charts.bars(target) == [180.0, 104.5, 310.0]
+    assert drawn_charts.ticks(target) == ["revenue", "campaign cost", "crm cost"]
+    assert axes.get_title() == "CRM returns: ROI -0.57, CAC 20.90 (5 new customers)"
+    crm.plugins.configure("campaigns", {})  # no running cost: February has nothing to show
+    code, _, err = run_cli("campaigns", "returns", "--since", "2025-02-01", "--as-of",
+                           "2025-02-28", "--plot", str(tmp_path / "none.png"))
+    assert code == 0 and err == ("nothing to plot: no revenue and no cost in the period; no "
+                                 f"chart written to {tmp_path / 'none.png'}\n")
+
+
 def test_the_360_card_shows_each_campaign_s_outcome_and_the_coupons(crm, shop):
     from sqlalchemy import insert
 

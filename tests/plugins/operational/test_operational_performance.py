@@ -93,6 +93,50 @@ def test_cli_cycle_and_forecast_accuracy(funnel, run_cli):
         "source,leads,converted,conversion,won,revenue", "(none),1,1,100.0,1,1000.00 USD"]
 
 
+def test_plots_of_the_cycle_forecast_accuracy_and_sources(funnel, run_cli, tmp_path,
+                                                           drawn_charts):
+    cycle = tmp_path / "cycle.png"
+    code, _, err = run_cli("operational", "cycle", "--by", "owner", "--format", "csv",
+                           "--plot", str(cycle))
+    assert code == 0 and err == f"chart written to {cycle}\n"
+    assert cycle.read_bytes()[:4] == b"\x89PNG"
+    # one series per owner over the buckets: ana's 40 days, ben's 15
+    assert drawn_charts.bars(cycle) == [0, 1, 0, 0, 0, 1, 0, 0, 0, 0]
+    assert drawn_charts.legend(cycle) == ["ana: median 40.0 days", "ben: median 15.0 days"]
+    assert drawn_charts.ticks(cycle) == ["0-30 days", "31-60 days", "61-90 days",
+                                         "91-180 days", "181+ days"]
+    forecast = tmp_path / "forecast.svg"
+    code, _, err = run_cli("operational", "forecast-accuracy", "--months", "2", "--as-of",
+                           "2025-03-01", "--plot", str(forecast))
+    assert code == 0 and err == f"chart written to {forecast}\n"
+    assert b"<svg" in forecast.read_bytes()[:400]
+    assert drawn_charts.lines(forecast) == {"forecast USD": [0.0, 1900.0],
+                                            "actual USD": [500.0, 1000.0]}
+    assert drawn_charts.ticks(forecast) == ["2025-01", "2025-02"]
+    sources = tmp_path / "sources.png"
+    code, _, err = run_cli("operational", "sources", "--format", "json", "--plot", str(sources))
+    assert code == 0 and err == f"chart written to {sources}\n"
+    assert (drawn_charts.bars(sources), drawn_charts.ticks(sources)) == ([1, 1], ["(none)"])
+
+
+@pytest.mark.parametrize("command, reason", [
+    (["cycle"], "no opportunity won up to --as-of"),
+    (["forecast-accuracy"], "no forecast or won amount in the months"),
+    (["sources"], "no lead up to --as-of"),
+])
+def test_plots_of_nothing_write_no_file_and_say_so(operational, run_cli, tmp_path, command,
+                                                   reason):
+    pytest.importorskip("matplotlib")
+    operational()
+    target = tmp_path / "chart.png"
+    code, _, err = run_cli("operational", *command, "--plot", str(target))
+    assert code == 0 and err == f"nothing to plot: {reason}; no chart written to {target}\n"
+    assert not target.exists()
+    code, _, err = run_cli("operational", *command, "--plot", str(tmp_path / "chart.pdf"))
+    assert (code, err) == (1, f"error: --plot {tmp_path / 'chart.pdf'}: the file name must "
+                              "end in .png or .svg\n")
+
+
 def test_median_sales_cycle_is_a_smart_kpi(crm, funnel):
     kpi = {"name": "cycle", "metric": "sales_cycle_days", "target": 30, "direction": "down",
            "period": "quarter", "deadline": "2025-12-31"}
