@@ -293,15 +293,17 @@ def mlxtend_rules(baskets: list[list[int]], min_support: float) -> int:
 
 
 def catalogue_part(path: Path, repeat: int, min_support: float) -> None:
+    import attrs
+
     from crmkit_catalogue import offers as catalogue_offers
     from crmkit_catalogue import rules as mining
 
     with CRM.open(f"sqlite:///{path}") as crm:
         api = crm.plugin("catalogue")
-        config = dict(api.config, rules=dict(api.config["rules"], min_support=min_support,
-                                             min_confidence=0.0, min_lift=0.0, max_itemset=2))
+        rules = attrs.evolve(api.settings.rules, min_support=min_support, min_confidence=0.0,
+                             min_lift=0.0, max_itemset=2)
         with crm.read() as conn:
-            basket, product, skus = catalogue_offers.load_baskets(conn, config, AS_OF)
+            basket, product, skus = catalogue_offers.load_baskets(conn, rules, AS_OF)
         order = np.argsort(basket, kind="stable")
         starts = np.flatnonzero(np.r_[True, basket[order][1:] != basket[order][:-1]])
         baskets = [chunk.tolist() for chunk in np.split(product[order], starts[1:])]

@@ -19,6 +19,7 @@ window are scored; every sum runs in SQL.
 from __future__ import annotations
 
 import datetime as dt
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from sqlalchemy import Float, and_, case, cast, func, literal, select
@@ -94,12 +95,17 @@ def scores(conn, config: dict[str, Any], as_of: dt.datetime) -> list[Relationshi
 
 
 def summary(rows: list[RelationshipQuality]) -> dict[str, Any]:
-    """Customers scored, and the mean of each component and of the index."""
+    """Customers scored, and the mean of each component and of the index (exact over the
+    two-decimal figures shown, rounded half up: 75.275 is 75.28)."""
     if not rows:
         return {"customers": 0, **{c: None for c in (*COMPONENTS, "index")}}
     return {"customers": len(rows),
-            **{c: round(sum(getattr(r, c) for r in rows) / len(rows), 2)
-               for c in (*COMPONENTS, "index")}}
+            **{c: _mean([getattr(r, c) for r in rows]) for c in (*COMPONENTS, "index")}}
+
+
+def _mean(figures: list[float]) -> float:
+    total = sum((Decimal(repr(f)) for f in figures), Decimal(0))
+    return float((total / len(figures)).quantize(Decimal("0.01"), ROUND_HALF_UP))
 
 
 __all__ = ["COMPONENTS", "scores", "summary", "behaviour_query", "survey_query"]

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 from typing import Any
 
@@ -195,10 +195,10 @@ def report(conn, config: dict[str, Any], currency: str, name: str,
             fixed = campaign.cost_fixed
         else:  # a variant carries the fixed cost in proportion to the messages it sent
             fixed = campaign.cost_fixed * sent / total_sent if total_sent else Decimal(0)
-        cost = (fixed + campaign.cost_per_message * sent).quantize(CENT)
+        cost = (fixed + campaign.cost_per_message * sent).quantize(CENT, ROUND_HALF_UP)
         revenue = sum((credited["conversion"].get(v, (0, Decimal(0)))[1] for v in variants),
                       Decimal(0)).quantize(CENT)
-        roi = ((revenue - cost) / cost).quantize(CENT) if cost else None
+        roi = ((revenue - cost) / cost).quantize(CENT, ROUND_HALF_UP) if cost else None
         treated, converted = numbers["treated"], numbers["treated_conversions"]
         return Line(
             group=group, recipients=numbers["recipients"], sent=sent,

@@ -177,10 +177,11 @@ class OperationalAPI(PluginAPI):
 
     def sales_cycle(self, as_of: dt.datetime | None = None, since: dt.datetime | None = None,
                     by: str | None = None) -> list[dict[str, Any]]:
-        """Median, quartiles, mean and distribution of the sales-cycle length, overall or by
-        ``"owner"``."""
-        if by not in (None, "owner"):
-            raise ValidationError(f"by: {by!r} is not one of owner (or nothing: overall)")
+        """Median, quartiles, mean and distribution of the sales-cycle length, overall, by
+        ``"owner"`` or by lead ``"source"``."""
+        if by not in (None, "owner", "source"):
+            raise ValidationError(f"by: {by!r} is not one of owner, source (or nothing: "
+                                  "overall)")
         rows = self.sales_cycles(as_of, since)
         return cycle.summary(rows, by) if rows else []
 

@@ -65,8 +65,8 @@ def pipeline(state, by, as_of, fmt) -> None:
 
 
 @group.command(name="cycle")
-@click.option("--by", type=click.Choice(["owner"]), default=None,
-              help="One row per opportunity owner (default: overall).")
+@click.option("--by", type=click.Choice(["owner", "source"]), default=None,
+              help="One row per opportunity owner or lead source (default: overall).")
 @click.option("--since", default=None, metavar="DATE", help="Only opportunities won after it.")
 @click.option("--opportunities", "each", is_flag=True,
               help="One row per won opportunity instead of the summary.")
@@ -78,7 +78,7 @@ def sales_cycle(state, by, since, each, as_of, fmt, plot) -> None:
     """Sales-cycle length: lead created to opportunity won.
 
     Median, quartiles, mean, shortest, longest and a distribution in days; --plot draws
-    the distribution (one series per owner with --by owner).
+    the distribution (one series per owner or source with --by).
 
     \b
     Example:
@@ -91,7 +91,8 @@ def sales_cycle(state, by, since, each, as_of, fmt, plot) -> None:
         start = _when(since, "--since")
         if each:
             output(api.sales_cycles(moment, start),
-                   ["opportunity", "customer", "owner", "from", "started", "won_at", "days"], fmt)
+                   ["opportunity", "customer", "owner", "source", "from", "started", "won_at",
+                    "days"], fmt)
         rows = api.sales_cycle(moment, start, by) if plot or not each else None
     if not each:
         from .cycle import BUCKETS

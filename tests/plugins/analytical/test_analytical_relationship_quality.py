@@ -127,3 +127,14 @@ def test_dashboard_panels_of_relationship_quality_and_perceived_value(crm):
                             ("index", 58.34))
     value = dashboard.perceived_value(api, days_ago(0))
     assert value.rows == (("all", 1, 100.0, 50.0, 50.0),)
+
+
+def test_the_summary_mean_rounds_half_up_exactly():
+    from crmkit_analytical.relationship import summary
+    from crmkit_analytical.results import RelationshipQuality
+
+    rows = [RelationshipQuality(str(i), 100.0, 100.0, 100.0, index, ())
+            for i, index in enumerate([96.11, 70.83, 29.72, 83.33, 88.33, 83.33])]
+    # 451.65 / 6 = 75.275 → 75.28 (float rounding gave 75.27: 75.275 is 75.27499… in binary)
+    assert summary(rows) == {"customers": 6, "trust": 100.0, "satisfaction": 100.0,
+                             "commitment": 100.0, "index": 75.28}

@@ -60,6 +60,17 @@ def test_wilson_and_newcombe_match_published_values():
     assert newcombe(1, 2, 0, 0) is None
 
 
+def test_an_roi_exactly_half_way_rounds_half_up(crm, shop):
+    shop.customers("R1", "R2", "R3", "R4")
+    shop.campaign("tie", at(1), {f"R{n}": (None, at(1, 10)) for n in range(1, 5)},
+                  cost_fixed="30", cost_per_message="0.50", attribution_days=10)
+    shop.purchase("R1", "25", at(2))
+    shop.purchase("R2", "40", at(3))
+    # cost 30 + 4 × 0.50 = 32; ROI (65 − 32) / 32 = 1.03125 → 1.0313 (not 1.0312, to even)
+    line = crm.plugin("campaigns").report("tie", at(31)).all
+    assert (line.revenue, line.cost, line.roi) == (
+        Decimal("65"), Decimal("32"), Decimal("1.0313"))
+
 def test_known_answer_report(crm, shop, clock):
     spring(shop)
     result = crm.plugin("campaigns").report("spring", at(31))

@@ -80,6 +80,10 @@ def test_cli_cycle_and_forecast_accuracy(funnel, run_cli):
     assert code == 0
     assert out.splitlines()[1:] == ["ana,1,40.0,40.0,40.0,40.0,40.0,40.0,0,1,0,0,0",
                                     "ben,1,15.0,15.0,15.0,15.0,15.0,15.0,1,0,0,0,0"]
+    code, out, _ = run_cli("operational", "cycle", "--by", "source", "--format", "csv")
+    # no plugin names sources here: both cycles fall under (none), median (15 + 40) / 2
+    assert code == 0 and out.splitlines()[1:] == [
+        "(none),2,27.5,21.25,33.75,27.5,15.0,40.0,1,1,0,0,0"]
     code, out, _ = run_cli("operational", "forecast-accuracy", "--months", "2", "--as-of",
                            "2025-03-01", "--format", "json")
     assert code == 0 and '"mape": 95.0' in out and '"bias": 26.67' in out
