@@ -143,7 +143,8 @@ def _line(settings: Settings, key: str, customers: int, revenue, cogs, serve, mi
           acquired) -> ProfitLine:
     serve = _money(serve)
     if minutes:
-        serve += (Decimal(repr(float(minutes))) * settings.cost_per_hour / 60).quantize(FOUR, ROUND_HALF_UP)
+        serve += (Decimal(repr(float(minutes))) * settings.cost_per_hour / 60
+                  ).quantize(FOUR, ROUND_HALF_UP)
     revenue, cogs, acquired = _money(revenue), _money(cogs), _money(acquired)
     margin = revenue - cogs
     return ProfitLine(key, customers, revenue, cogs, margin, serve, acquired,
