@@ -16,6 +16,7 @@ import crmkit
 from crmkit import hookimpl
 
 from .channels import crmkit_channels  # noqa: F401  (the email and webhook channels)
+from .settings import settings_of
 
 PLUGIN = crmkit.PluginInfo(
     name="campaigns",
@@ -63,7 +64,7 @@ def crmkit_react_interactions(ctx, batch):
 def crmkit_on_events(ctx, events):
     """A redeemed loyalty reward configured as a coupon (``coupons.rewards``) issues one."""
     redeemed = [e for e in events if e.type == "reward.redeemed"]
-    rewards = ctx.config.get("coupons", {}).get("rewards", {})
+    rewards = settings_of(ctx.config).reward_coupons
     if redeemed and rewards:
         from .coupons import issue_reward_coupons
 
@@ -76,7 +77,7 @@ def crmkit_forecast_contributions(crm, as_of):
     from .report import forecast
 
     with crm.read() as conn:
-        return forecast(conn, crm.plugin_config("campaigns"),
+        return forecast(conn, settings_of(crm.plugin_config("campaigns")),
                         crm.core_config["default_currency"], as_of)
 
 
@@ -86,23 +87,24 @@ def crmkit_acquisition_costs(crm, as_of, since):
     credited with."""
     from .returns import acquisition_costs
 
-    return acquisition_costs(crm.plugin_config("campaigns"), as_of, since)
+    return acquisition_costs(settings_of(crm.plugin_config("campaigns")), as_of, since)
 
 
 @hookimpl
 def crmkit_lead_sources(ctx, customer_ids):
     """A customer entering the lead funnel within a campaign's attribution window of its
     message comes from that campaign."""
-    from .attribution import lead_sources, settings
+    from .attribution import lead_sources
 
-    model, days = settings(ctx.config)
-    return lead_sources(ctx.conn, customer_ids, model, ctx.now(), days)
+    settings = settings_of(ctx.config)
+    return lead_sources(ctx.conn, customer_ids, settings.attribution_model, ctx.now(),
+                        settings.attribution_days)
 
 
 @hookimpl
 def crmkit_sweep(ctx):
     """Plan the customers the configured triggers (``triggers``) selected."""
-    if not ctx.config["triggers"]:
+    if not settings_of(ctx.config).triggers:
         return None
     from .triggers import sweep
 

@@ -10,24 +10,19 @@ import datetime as dt
 from decimal import Decimal
 from typing import Any, Iterable
 
-from crmkit.plugin import ValidationError
+from crmkit.plugin import PluginAPI, ValidationError
 
 from . import definition, planning
 from .definition import Variant
+from .settings import Settings
 
 
-class CampaignsAPI:
+class CampaignsAPI(PluginAPI):
     """Add, show, list, schedule, run and pause campaigns."""
 
+    plugin = "campaigns"
+    settings_class = Settings
     Variant = Variant
-
-    def __init__(self, crm):
-        self.crm = crm
-
-    @property
-    def config(self) -> dict[str, Any]:
-        """The plugin's stored configuration."""
-        return self.crm.plugin_config("campaigns")
 
     def add(self, name: str, *, channel: str, template: str, subject: str | None = None,
             segment: str | None = None, condition: dict[str, Any] | None = None,
@@ -75,7 +70,7 @@ class CampaignsAPI:
 
         moment = self.crm.clock.now() if as_of is None else as_of
         with self.crm.read() as conn:
-            return report(conn, self.config, self.crm.core_config["default_currency"], name,
+            return report(conn, self.settings, self.crm.core_config["default_currency"], name,
                           moment)
 
     def returns(self, since: dt.datetime, as_of: dt.datetime | None = None) -> dict[str, Any]:
@@ -88,7 +83,7 @@ class CampaignsAPI:
             raise ValidationError(f"since: {since.isoformat()} is not before as_of "
                                   f"{moment.isoformat()}")
         with self.crm.read() as conn:
-            return returns(conn, self.config, self.crm.core_config["default_currency"], since,
+            return returns(conn, self.settings, self.crm.core_config["default_currency"], since,
                            moment)
 
     def set_offer(self, name: str, kind: str, value, currency: str | None = None,

@@ -18,7 +18,6 @@ Everything here is one SELECT (window functions), never a loop over rows.
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
 
 from sqlalchemy import and_, bindparam, func, literal, not_, select, union_all
 
@@ -122,11 +121,5 @@ def lead_sources(conn, customer_ids: list[int], model: str, now: dt.datetime,
         if customer_id in wanted}
 
 
-def settings(config: dict[str, Any]) -> tuple[str, int]:
-    """``(model, default days)`` from the plugin's configuration."""
-    section = config.get("attribution") or {}
-    return section.get("model", "last_touch"), section.get("days", 30)
-
-
 __all__ = ["MODELS", "TRACKING", "touches", "is_reply", "credited", "tracked",
-           "lead_sources", "settings"]
+           "lead_sources"]

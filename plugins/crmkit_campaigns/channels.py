@@ -34,6 +34,8 @@ from typing import Any, Iterator
 import crmkit
 from crmkit.plugin import ConfigError, SendResult, jsonable, sign_webhook
 
+from .settings import Email, Webhook, settings_of
+
 PLUGIN_NAME = "campaigns"
 SIGNATURE_HEADER = "X-Crmkit-Signature"
 MESSAGE_ID_HEADER = "X-Crmkit-Message-Id"
@@ -69,10 +71,6 @@ UNFOLDED = _Unfolded(max_line_length=998)
 """The policy of the emails written (see :class:`_Unfolded`)."""
 
 
-def _settings(crm, section: str) -> dict[str, Any]:
-    return crm.plugin_config(PLUGIN_NAME).get(section) or {}
-
-
 def _secret(variable: str | None, setting: str) -> str | None:
     """The value of the environment variable ``variable`` (None when no variable is named)."""
     if not variable:
@@ -84,11 +82,12 @@ def _secret(variable: str | None, setting: str) -> str | None:
     return value
 
 
-def _required(settings: dict[str, Any], key: str, section: str, example: str) -> Any:
-    if not settings.get(key):
+def _required(settings: Email | Webhook, key: str, section: str, example: str) -> Any:
+    value = getattr(settings, key)
+    if not value:
         raise ConfigError(f"campaigns config {section}.{key} is not set: crmkit plugins "
                           f"config campaigns --set {section}.{key}={example}")
-    return settings[key]
+    return value
 
 
 # -- email --------------------------------------------------------------------------------------
@@ -103,18 +102,18 @@ class EmailChannel:
         self.crm = crm
 
     def send(self, batch) -> Iterator[SendResult]:
-        settings = _settings(self.crm, "email")
+        settings = settings_of(self.crm.plugin_config(PLUGIN_NAME)).email
         _required(settings, "host", "email", "smtp.example.com")
         _required(settings, "sender", "email", "news@example.com")
-        password = _secret(settings.get("password_env"), "email.password_env")
-        if settings.get("username") and password is None:
+        password = _secret(settings.password_env, "email.password_env")
+        if settings.username and password is None:
             raise ConfigError("campaigns config email.username is set but email.password_env "
                               "is not: name the environment variable holding the password")
         todo: queue.SimpleQueue = queue.SimpleQueue()
         for message in batch:
             todo.put(message)
         results: queue.SimpleQueue = queue.SimpleQueue()
-        count = max(1, min(settings["connections"], len(batch)))
+        count = max(1, min(settings.connections, len(batch)))
         threads = [threading.Thread(target=self._connection, daemon=True,
                                     args=(settings, password, todo, results),
                                     name=f"crmkit-smtp-{n}") for n in range(count)]
@@ -126,11 +125,11 @@ class EmailChannel:
                 raise result
             yield result
 
-    def _connection(self, settings: dict[str, Any], password: str | None,
+    def _connection(self, settings: Email, password: str | None,
                     todo: queue.SimpleQueue, results: queue.SimpleQueue) -> None:
         """One SMTP connection: send messages from ``todo`` until it is empty; after a
         connection failure, report every message left as a retry."""
-        where = f"SMTP server {settings['host']}:{settings['port']}"
+        where = f"SMTP server {settings.host}:{settings.port}"
         smtp = None
         broken = None
         try:
@@ -168,31 +167,30 @@ class EmailChannel:
         finally:
             _close(smtp, polite=True)
 
-    def _connect(self, settings: dict[str, Any], password: str | None) -> smtplib.SMTP:
-        smtp = smtplib.SMTP(settings["host"], settings["port"],
-                            timeout=settings["timeout_seconds"])
+    def _connect(self, settings: Email, password: str | None) -> smtplib.SMTP:
+        smtp = smtplib.SMTP(settings.host, settings.port, timeout=settings.timeout_seconds)
         try:
             smtp.ehlo()
-            if settings["starttls"]:
+            if settings.starttls:
                 smtp.starttls(context=ssl.create_default_context())
                 smtp.ehlo()
-            if settings.get("username"):
-                smtp.login(settings["username"], password)
+            if settings.username:
+                smtp.login(settings.username, password)
         except BaseException:
             _close(smtp)
             raise
         return smtp
 
-    def _send_one(self, smtp: smtplib.SMTP, settings: dict[str, Any], message) -> SendResult:
+    def _send_one(self, smtp: smtplib.SMTP, settings: Email, message) -> SendResult:
         """Send one message on an open connection; a refused recipient is its result, other
         SMTP errors are raised to the connection loop."""
         try:
-            mail = self.compose(settings["sender"], message)
+            mail = self.compose(settings.sender, message)
         except (ValueError, TypeError) as exc:
             return SendResult(message.message_id, "failed", f"cannot be written as an email: "
                                                             f"{exc}")
         try:
-            smtp.send_message(mail, from_addr=settings["sender"], to_addrs=[message.recipient])
+            smtp.send_message(mail, from_addr=settings.sender, to_addrs=[message.recipient])
         except smtplib.SMTPRecipientsRefused as exc:
             code, reply = next(iter(exc.recipients.values()))
             detail = f"recipient {message.recipient} refused: {code} {_text(reply)}"
@@ -202,7 +200,7 @@ class EmailChannel:
             return SendResult(message.message_id, "failed" if exc.smtp_code >= 500 else "retry",
                               detail)
         return SendResult(message.message_id, "sent",
-                          f"accepted by {settings['host']}:{settings['port']}")
+                          f"accepted by {settings.host}:{settings.port}")
 
     def compose(self, sender: str, message) -> Message:
         """The email of one :class:`crmkit.plugin.Sending`: its own headers, then From, To,
@@ -277,9 +275,9 @@ class WebhookChannel:
     def send(self, batch) -> Iterator[SendResult]:
         import httpx
 
-        settings = _settings(self.crm, "webhook")
+        settings = settings_of(self.crm.plugin_config(PLUGIN_NAME)).webhook
         url = _required(settings, "url", "webhook", "https://hooks.example.com/crm")
-        secret = _secret(settings.get("secret_env"), "webhook.secret_env")
+        secret = _secret(settings.secret_env, "webhook.secret_env")
         if secret is None:
             raise ConfigError("campaigns config webhook.secret_env is not set: name the "
                               "environment variable holding the signing secret")

@@ -28,6 +28,7 @@ from sqlalchemy import func, insert, select, update
 from crmkit.plugin import (ConflictError, JsonPath, NotFound, ValidationError, customers,
                            insert_rows, interactions, to_currency, to_money)
 
+from .settings import RewardCoupon
 from .tables import campaigns, coupons, offers, recipients, redemptions
 
 KINDS = ("amount", "percent")
@@ -184,20 +185,19 @@ def _prefix(conn, campaign_id: int) -> str:
     return letters[:8]
 
 
-def issue_reward_coupons(ctx, settings: dict[str, Any], events: Sequence[Any]) -> int:
+def issue_reward_coupons(ctx, rewards: dict[str, RewardCoupon], events: Sequence[Any]) -> int:
     """Issue a coupon to each member whose redeemed loyalty reward is configured as one
     (``coupons.rewards``); emit ``coupon.issued`` with the code.  Return how many."""
     rows = []
     now = ctx.now()
     for event in events:
-        spec = settings.get(event.payload.get("reward"))
-        if spec is None or event.customer_id is None:
+        coupon = rewards.get(event.payload.get("reward"))
+        if coupon is None or event.customer_id is None:
             continue
-        kind = "percent" if "percent" in spec else "amount"
-        days = spec.get("valid_days")
+        days = coupon.valid_days
         rows.append({"code": new_code("REWARD"), "campaign_id": None,
-                     "customer_id": event.customer_id, "kind": kind,
-                     "value": to_money(str(spec[kind])), "currency": spec.get("currency"),
+                     "customer_id": event.customer_id, "kind": coupon.kind,
+                     "value": coupon.value, "currency": coupon.currency,
                      "expires_at": now + dt.timedelta(days=days) if days else None,
                      "max_uses": 1, "uses": 0,
                      "source": f"loyalty reward {event.payload['reward']}", "issued_at": now})

@@ -35,6 +35,7 @@ from crmkit.plugin import (ADDRESSED_BY, ValidationError, consents, customer_con
 from . import templates
 from .definition import (PLANNING_REASONS, SEED_RANGE, campaign_row, campaign_variants,
                          recipient_counts)
+from .settings import Settings, settings_of
 from .tables import campaigns, recipients
 
 HOLDOUT_SALT = 1
@@ -68,18 +69,18 @@ def audience(crm, definition: dict[str, Any], as_of: dt.datetime):
                            customer_condition(definition["if"]))
 
 
-def capped(config: dict[str, Any], channel: str, campaign_id: int, now: dt.datetime):
+def capped(settings: Settings, channel: str, campaign_id: int, now: dt.datetime):
     """SELECT of the customers at the channel's frequency cap (None: the channel has no cap):
     messages queued or sent on it in the window plus recipients other campaigns planned on it.
     Used as ``id IN (…)``, which both databases evaluate once (a hashed subplan, an ephemeral
     index) rather than once per customer."""
-    cap = config["frequency_caps"].get(channel)
+    cap = settings.frequency_caps.get(channel)
     if cap is None:
         return None
     m = messages.c
     sent = select(m.customer_id.label("customer_id")).where(
         m.channel == channel, m.customer_id.is_not(None),
-        m.created_at >= now - dt.timedelta(days=cap["days"]),
+        m.created_at >= now - dt.timedelta(days=cap.days),
         m.status.not_in(("cancelled", "failed")))
     planned = (select(recipients.c.customer_id.label("customer_id"))
                .join(campaigns, campaigns.c.id == recipients.c.campaign_id)
@@ -87,10 +88,10 @@ def capped(config: dict[str, Any], channel: str, campaign_id: int, now: dt.datet
                       recipients.c.campaign_id != campaign_id))
     counted = union_all(sent, planned).subquery("counted")
     return (select(counted.c.customer_id).group_by(counted.c.customer_id)
-            .having(func.count() >= cap["messages"]))
+            .having(func.count() >= cap.messages))
 
 
-def plan_query(crm, campaign: dict[str, Any], config: dict[str, Any], now: dt.datetime):
+def plan_query(crm, campaign: dict[str, Any], settings: Settings, now: dt.datetime):
     """The SELECT of the new ``campaigns_recipients`` rows (columns in ``PLANNED`` order).
 
     Each customer's reason and draws are computed once, in a MATERIALIZED common table
@@ -113,7 +114,7 @@ def plan_query(crm, campaign: dict[str, Any], config: dict[str, Any], now: dt.da
               (not_(consent.c.granted), withdrawn),
               (and_(c.preferred_channel.is_not(None), c.preferred_channel != channel),
                literal("prefers ", String) + c.preferred_channel)]
-    at_cap = capped(config, channel, campaign["id"], now)
+    at_cap = capped(settings, channel, campaign["id"], now)
     if at_cap is not None:
         rules.append((c.id.in_(at_cap), at_cap_reason))
     seed = campaign["seed"]
@@ -178,14 +179,14 @@ def check_runnable(crm, conn, campaign: dict[str, Any]) -> None:
 def run(crm, name: str) -> dict[str, Any]:
     """Plan the campaign's recipients (a new audience member of a running campaign too) and
     mark it running; returns how many rows this run added and the counts by status."""
-    config = crm.plugin_config("campaigns")
+    settings = settings_of(crm.plugin_config("campaigns"))
 
     def work(tx) -> int:
         campaign = campaign_row(tx.conn, name, lock=True)
         check_runnable(crm, tx.conn, campaign)
         rows = select(func.count()).where(recipients.c.campaign_id == campaign["id"])
         before = tx.conn.execute(rows).scalar_one()  # (sqlite3 has no rowcount for WITH …)
-        tx.conn.execute(plan_statement(tx.conn, plan_query(crm, campaign, config, tx.now())))
+        tx.conn.execute(plan_statement(tx.conn, plan_query(crm, campaign, settings, tx.now())))
         added = tx.conn.execute(rows).scalar_one() - before
         tx.conn.execute(update(campaigns).where(campaigns.c.id == campaign["id"])
                         .values(status="running"))

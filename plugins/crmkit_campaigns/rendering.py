@@ -37,6 +37,7 @@ from . import templates
 from .coupons import issue_for
 from .definition import attribute_names, campaign_variants
 from .planning import due_scheduled, run
+from .settings import settings_of
 from .tables import campaigns, recipients
 from .templates import URL
 
@@ -81,11 +82,6 @@ def quiet_until(now: dt.datetime, zone: ZoneInfo, start: dt.time, end: dt.time
 @functools.lru_cache(maxsize=256)
 def _zone(name: str) -> ZoneInfo:
     return ZoneInfo(name)
-
-
-def _hhmm(text: str) -> dt.time:
-    hours, minutes = text.split(":")
-    return dt.time(int(hours), int(minutes))
 
 
 def each_url(text: str, replace: Callable[[str], str]) -> str:
@@ -178,12 +174,11 @@ def email_parts(rendered: str, is_html: bool, link: Callable[[str], str], pixel:
 
 def render_batch(crm, now: dt.datetime, limit: int) -> int:
     """Render up to ``limit`` due planned recipients into queued messages; returns how many."""
-    config = crm.plugin_config("campaigns")
+    settings = settings_of(crm.plugin_config("campaigns"))
     attributes = attribute_names(crm)
-    quiet = config["quiet_hours"]
-    window = None if quiet is None else (_hhmm(quiet["start"]), _hhmm(quiet["end"]))
+    quiet = settings.quiet_hours
     default_zone = crm.core_config["timezone"]
-    zone_key = config["timezone_attribute"]
+    zone_key = settings.timezone_attribute
     domain = urlsplit(crm.core_config.get("public_url") or "").hostname or "crmkit.invalid"
     r, c, cu = recipients.c, campaigns.c, customers.c
     query = (select(r.id, r.customer_id, r.variant, r.campaign_id, c.name.label("campaign"),
@@ -226,7 +221,7 @@ def render_batch(crm, now: dt.datetime, limit: int) -> int:
             zone_name = (row["attributes"] or {}).get(zone_key)
             known = isinstance(zone_name, str) and is_timezone(zone_name)
             zone = _zone(zone_name if known else default_zone)
-            wait = None if window is None else quiet_until(now, zone, *window)
+            wait = None if quiet is None else quiet_until(now, zone, quiet.start, quiet.end)
             outgoing.append(message if wait is None else attrs.evolve(message, not_before=wait))
             queued.append(row["id"])
         ids = crm.messages.enqueue(outgoing) if outgoing else []

@@ -37,6 +37,7 @@ from crmkit.plugin import (MONEY_SCALE, NotFound, chart_figure, days_between, in
                            messages, save_chart)
 
 from . import attribution
+from .settings import Settings
 from .tables import campaigns, recipients
 
 CENT = Decimal("0.0001")
@@ -167,7 +168,7 @@ def newcombe(x1: int, n1: int, x2: int, n2: int, z: float = Z95) -> Uplift | Non
                   difference + math.sqrt((u1 - p1) ** 2 + (p2 - l2) ** 2))
 
 
-def report(conn, config: dict[str, Any], currency: str, name: str,
+def report(conn, settings: Settings, currency: str, name: str,
            as_of: dt.datetime) -> CampaignReport:
     """The report of campaign ``name`` as of ``as_of`` (NotFound for an unknown campaign)."""
     c = campaigns.c
@@ -175,7 +176,7 @@ def report(conn, config: dict[str, Any], currency: str, name: str,
                                    c.cost_per_message).where(c.name == name)).first()
     if campaign is None:
         raise NotFound(f"no campaign {name!r} (see `crmkit campaigns list`)")
-    model, default_days = attribution.settings(config)
+    model, default_days = settings.attribution_model, settings.attribution_days
     days = campaign.attribution_days or default_days
     counts = _counts(conn, campaign.id, days, as_of)
     tracked = _tracked(conn, campaign.id, as_of)
@@ -296,14 +297,14 @@ def _holdout(conn, campaign_id: int, days: int, as_of: dt.datetime) -> tuple[int
     return int(size), int(conversions)
 
 
-def forecast(conn, config: dict[str, Any], currency: str,
+def forecast(conn, settings: Settings, currency: str,
              as_of: dt.datetime) -> list[dict[str, Any]]:
     """Each campaign's revenue still expected within its attribution window (the
     ``crmkit_forecast_contributions`` answer): the delivered recipients whose window is open
     at ``as_of`` and who have not converted yet, each bringing the campaign's revenue per
     converted customer so far with its conversion rate so far (converted / delivered).  A
     campaign with no conversion yet, or no open window, expects nothing."""
-    model, default_days = attribution.settings(config)
+    model, default_days = settings.attribution_model, settings.attribution_days
     found = []
     for campaign_id, name, own_days in conn.execute(
             select(campaigns.c.id, campaigns.c.name, campaigns.c.attribution_days)
@@ -321,7 +322,7 @@ def forecast(conn, config: dict[str, Any], currency: str,
                    ~exists().where(credited.c.customer_id == r.customer_id))).one()
         if not waiting:
             continue
-        line = report(conn, config, currency, name, as_of).all
+        line = report(conn, settings, currency, name, as_of).all
         if not line.converted or not line.delivered:
             continue
         found.append({"label": f"campaign {name}", "owner": None, "currency": currency,

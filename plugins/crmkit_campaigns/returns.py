@@ -30,6 +30,7 @@ from crmkit.plugin import chart_figure, interactions as I, messages, save_chart
 
 from . import attribution
 from .report import delivered_by, reached, report
+from .settings import Settings
 from .tables import campaigns, recipients
 
 CENT = Decimal("0.01")
@@ -44,20 +45,19 @@ def new_customers(conn, since: dt.datetime, as_of: dt.datetime) -> int:
     return int(conn.execute(select(func.count()).where(first.c.first > since)).scalar())
 
 
-def returns(conn, config: dict[str, Any], currency: str, since: dt.datetime,
+def returns(conn, settings: Settings, currency: str, since: dt.datetime,
             as_of: dt.datetime) -> dict[str, Any]:
     """The inputs, CRM ROI and CAC of the period (amounts in ``currency``, to the cent)."""
     names = list(conn.execute(select(campaigns.c.name)
                               .where(campaigns.c.created_at > since,
                                      campaigns.c.created_at <= as_of)
                               .order_by(campaigns.c.created_at, campaigns.c.id)).scalars())
-    lines = [report(conn, config, currency, name, as_of).all for name in names]
+    lines = [report(conn, settings, currency, name, as_of).all for name in names]
     revenue = sum((line.revenue for line in lines), Decimal(0))
     campaign_cost = sum((line.cost for line in lines), Decimal(0))
     months = Decimal((as_of - since).total_seconds()) / 86400 / MONTH_DAYS
-    costs = config["costs"]
-    crm_cost = _cents(Decimal(str(costs["crm_per_month"])) * months)
-    acquisition_cost = _cents(campaign_cost + Decimal(str(costs["acquisition_per_month"])) * months)
+    crm_cost = _cents(settings.crm_per_month * months)
+    acquisition_cost = _cents(campaign_cost + settings.acquisition_per_month * months)
     cost = campaign_cost + crm_cost
     acquired = new_customers(conn, since, as_of)
     return {
@@ -85,12 +85,12 @@ def campaign_costs(as_of: dt.datetime):
             .outerjoin(sent, sent.c.campaign_id == c.id)).subquery("campaign_costs")
 
 
-def acquisition_costs(config: dict[str, Any], as_of: dt.datetime,
+def acquisition_costs(settings: Settings, as_of: dt.datetime,
                       since: dt.datetime | None):
     """SELECT of ``(customer_id, acquired_at, units)``: each customer a campaign acquired in
     ``(since, as_of]`` (first purchase credited to it), their share of its cost in money
     units (see the module's docstring); one statement, window functions."""
-    model, days = attribution.settings(config)
+    model, days = settings.attribution_model, settings.attribution_days
     i = I.c
     purchases = (select(i.id, i.customer_id, i.occurred_at,
                         func.row_number().over(partition_by=i.customer_id,

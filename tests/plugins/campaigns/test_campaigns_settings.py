@@ -1,0 +1,40 @@
+"""The campaigns configuration as typed settings: exact money, parsed times, defaults filled,
+built once per stored configuration and anew after it changes."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+
+from crmkit_campaigns.settings import Cap, QuietHours, RewardCoupon, Trigger
+
+
+def test_settings_are_typed_and_built_once_per_configuration(crm, campaigns):
+    api = campaigns({
+        "email": {"host": "smtp.example.com", "sender": "news@example.com"},
+        "frequency_caps": {"email": {"messages": 3, "days": 7}},
+        "quiet_hours": {"start": "21:30", "end": "08:00"},
+        "costs": {"crm_per_month": 0.1, "acquisition_per_month": 304.375},
+        "triggers": [{"campaign": "browsed", "after": "browse"}],
+        "coupons": {"rewards": {"MUG": {"percent": "12.5", "valid_days": 30},
+                                "TENNER": {"amount": "10.00", "currency": "EUR"}}}})
+    settings = api.settings
+    assert (settings.email.host, settings.email.port, settings.email.sender,
+            settings.email.starttls, settings.email.connections) == (
+        "smtp.example.com", 25, "news@example.com", False, 4)
+    assert settings.webhook.url is None
+    assert settings.frequency_caps == {"email": Cap(messages=3, days=7)}
+    assert settings.quiet_hours == QuietHours(dt.time(21, 30), dt.time(8, 0))
+    assert settings.crm_per_month == Decimal("0.1")  # not the float's binary expansion
+    assert settings.acquisition_per_month == Decimal("304.375")
+    assert (settings.attribution_model, settings.attribution_days) == ("last_touch", 30)
+    assert settings.triggers == (Trigger("browsed", "browse", "purchase", 48),)
+    assert settings.reward_coupons == {
+        "MUG": RewardCoupon("percent", Decimal("12.5"), None, 30),
+        "TENNER": RewardCoupon("amount", Decimal("10.00"), "EUR", None)}
+    assert settings.timezone_attribute == "timezone"
+    assert api.settings is settings
+    crm.plugins.configure("campaigns", {"attribution": {"model": "first_touch", "days": 7}})
+    changed = api.settings
+    assert (changed.attribution_model, changed.attribution_days) == ("first_touch", 7)
+    assert changed.quiet_hours is None and changed.triggers == ()
