@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from sqlalchemy import event
 
+from crmkit.bulk import COPY_MIN_ROWS
+
 CONFIG = {
     "scoring": {"rules": [{"match": {"kind": "visit"}, "weight": 10, "cap": 3},
                           {"match": {"kind": "call"}, "weight": 5}],
@@ -41,16 +43,19 @@ def statements_for_batch(crm, clock, size: int, offset: int) -> int:
 def test_statements_per_batch_do_not_grow_with_the_batch(crm, clock, operational, staff):
     api = operational(CONFIG)
     staff("sales", "ana", "ben")
-    small = statements_for_batch(crm, clock, 4, 0)
-    large = statements_for_batch(crm, clock, 120, 1000)
+    # both at least COPY_MIN_ROWS customers, so that on PostgreSQL both batches write every
+    # table the same way (a COPY is not a statement the engine sees)
+    small = statements_for_batch(crm, clock, COPY_MIN_ROWS, 0)
+    large = statements_for_batch(crm, clock, 2 * COPY_MIN_ROWS, 1000)
     assert small == large
     # and the work was done: every customer scored 2 x 10 + 5 (+5 fit from 10 employees on),
     # was promoted and assigned, and got a follow-up task
     scores = {s["customer"]: s for s in api.scores(limit=None)}
     assert (scores["S1000"]["score"], scores["S1000"]["stage"]) == (25, "mql")
     assert (scores["S1019"]["score"], scores["S1019"]["stage"]) == (30, "mql")
-    assert len(api.tasks(status=None)) == 3 * 124  # first contact + a follow-up per visit (2)
-    assert len(api.firings(status="waiting")) == 3 * 124
+    # a first contact and a follow-up per visit (2) for each of the 3 x COPY_MIN_ROWS customers
+    assert len(api.tasks(status=None)) == 3 * 3 * COPY_MIN_ROWS
+    assert len(api.firings(status="waiting")) == 3 * 3 * COPY_MIN_ROWS
     clock.advance(hours=2)
     crm.sweep()
     assert crm.customers.get("S1119").tags == ("seen",)
