@@ -186,7 +186,7 @@ def customer_equity(crm, api, as_of) -> Panel:
                          note=_("No stored CLV run yet: run crmkit analytical clv predict "
                               "(or crmkit analytical equity)."))
         clv = {p.customer_id: p.clv for p in stored_predictions(conn, run_id)}
-        found = compute(conn, api.config, as_of, clv)
+        found = compute(conn, api.settings, as_of, clv)
     rows = [(_("Current customers' CLV"), found.current_value),
             (_("Prospects' expected value"), found.prospect_value),
             (_("Customer equity"), found.equity)]
