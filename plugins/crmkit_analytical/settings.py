@@ -59,7 +59,7 @@ class Phases:
 
 
 @attrs.frozen
-class RelationshipQuality:
+class QualityItems:
     """The survey items of each component, the behaviour's weight and the window."""
 
     trust: tuple[str, ...]
@@ -74,7 +74,7 @@ class RelationshipQuality:
 
 
 @attrs.frozen
-class PerceivedValue:
+class ValueItems:
     """The survey items of perceived benefit and cost, and the window."""
 
     benefit: tuple[str, ...]
@@ -123,7 +123,7 @@ class Funnel:
 
 
 @attrs.frozen
-class Pareto:
+class ParetoShares:
     """Revenue concentration shares, exact."""
 
     top_share: Fraction
@@ -162,15 +162,15 @@ class Settings:
     phases: Phases
     survey_items: dict[str, tuple[int, int]]
     """Declared survey item → its (min, max) scale."""
-    relationship_quality: RelationshipQuality
-    perceived_value: PerceivedValue
+    relationship_quality: QualityItems
+    perceived_value: ValueItems
     equity: Equity
     engagement: Engagement
     satisfaction: Satisfaction
     voc_tags: dict[str, tuple[str, ...]]
     voc_user_words: tuple[str, ...]
     funnel: Funnel
-    pareto: Pareto
+    pareto: ParetoShares
     ladder: tuple[NamedRule, ...]
     """Rungs above prospect, lowest first."""
     kpis: tuple[KPI, ...]
@@ -199,12 +199,12 @@ class Settings:
                           phases["growth_percent"], phases["decline_percent"]),
             survey_items={key: (scale["min"], scale["max"])
                           for key, scale in config["survey_items"].items()},
-            relationship_quality=RelationshipQuality(
+            relationship_quality=QualityItems(
                 tuple(quality["trust"]), tuple(quality["satisfaction"]),
                 tuple(quality["commitment"]), quality["behaviour_weight"],
                 quality["window_days"]),
-            perceived_value=PerceivedValue(tuple(value["benefit"]), tuple(value["cost"]),
-                                           value["window_days"]),
+            perceived_value=ValueItems(tuple(value["benefit"]), tuple(value["cost"]),
+                                       value["window_days"]),
             equity=Equity(equity["conversion_probability"], equity["conversion_days"],
                           equity["new_customer_days"]),
             engagement=Engagement(engagement["days"], dict(engagement["weights"]),
@@ -215,8 +215,8 @@ class Settings:
             voc_user_words=tuple(config["voc_user_words"]),
             funnel=Funnel(tuple(funnel["stages"]), funnel["won_stage"],
                           tuple(funnel["lost_stages"])),
-            pareto=Pareto(Fraction(str(pareto["top_share"])),
-                          Fraction(str(pareto["revenue_share"]))),
+            pareto=ParetoShares(Fraction(str(pareto["top_share"])),
+                                Fraction(str(pareto["revenue_share"]))),
             ladder=tuple(NamedRule(r["rung"], r["if"]) for r in config["ladder"]),
             kpis=tuple(KPI(k["name"], k["metric"], k.get("measure", "revenue"), k["target"],
                            k["direction"], k["period"], k.get("owner"),
