@@ -29,23 +29,27 @@ def crmkit_event_types():
 
 @hookimpl
 def crmkit_validate_interactions(ctx, rows):
+    from .settings import settings_of
     from .surveys import problems
 
-    return problems(ctx.config, rows)
+    return problems(settings_of(ctx), rows)
 
 
 @hookimpl
 def crmkit_enrich_interactions(ctx, rows):
+    from .settings import settings_of
     from .surveys import normalise
 
-    normalise(ctx.config, rows)
+    normalise(settings_of(ctx), rows)
 
 
 @hookimpl
 def crmkit_sweep(ctx):
     from .lifecycle import update
+    from .settings import settings_of
 
-    if not ctx.config["lifecycle"]["update_on_sweep"]:
+    settings = settings_of(ctx)
+    if not settings.lifecycle.update_on_sweep:
         return None
-    result = update(ctx, ctx.config, ctx.now())
+    result = update(ctx, settings, ctx.now())
     return {"lifecycle_changes": result.changed}

@@ -24,6 +24,7 @@ from .results import (CLVFit, CLVOutcome, CLVPrediction, CLVPredictions, CLVSumm
                       FunnelOutcome, FunnelStep, GrowthRow, KPIStatus, LadderPosition,
                       LifecycleUpdate, Pareto, PerceivedValue, PhaseRow, RelationshipQuality,
                       RetentionPeriod, RFMScore, Score, Segment, SurveyAnswer, VOCCount)
+from .settings import Settings
 
 NAME = "analytical"
 
@@ -32,6 +33,7 @@ class AnalyticalAPI(PluginAPI):
     """Analytics over the CRM's interactions and events; see each method."""
 
     plugin = "analytical"
+    settings_class = Settings
 
     # -- helpers ------------------------------------------------------------------
 
@@ -40,7 +42,7 @@ class AnalyticalAPI(PluginAPI):
 
     def _read(self, fn, *args, **kwargs):
         with self.crm.read() as conn:
-            return fn(conn, self.config, *args, **kwargs)
+            return fn(conn, self.settings, *args, **kwargs)
 
     # -- RFM ----------------------------------------------------------------------
 
@@ -69,7 +71,7 @@ class AnalyticalAPI(PluginAPI):
         as_of = self._as_of(as_of)
         values = self._values(measure, as_of, None)
         with self.crm.read() as conn:
-            yield from rfm.table_rows(conn, self.config, as_of, values)
+            yield from rfm.table_rows(conn, self.settings, as_of, values)
 
     def rfm_segments(self, as_of: dt.datetime | None = None, measure: str = "revenue"
                      ) -> dict[str, int]:
@@ -92,7 +94,7 @@ class AnalyticalAPI(PluginAPI):
         ``measure`` ``margin`` (from a plugin's ``crmkit_purchase_measure``: the catalogue's)
         makes monetary the mean margin of the repeat purchases instead of their net spend."""
         as_of = self._as_of(as_of)
-        settings = clv.Settings.from_config(self.config, time_unit=time_unit)
+        settings = self.settings.clv.overridden(time_unit=time_unit)
         return self._read(clv.summaries, as_of, settings.time_unit,
                           self._purchase_values(measure, as_of))
 
@@ -119,7 +121,7 @@ class AnalyticalAPI(PluginAPI):
         ``measure`` ``margin`` fits the Gamma-Gamma model on each purchase's margin (see
         :meth:`clv_summary`)."""
         as_of = self._as_of(as_of)
-        settings = clv.Settings.from_config(self.config, time_unit=time_unit, measure=measure)
+        settings = self.settings.clv.overridden(time_unit=time_unit, measure=measure)
         data = self._read(clv.summary, as_of, settings.time_unit,
                           per_purchase=self._purchase_values(measure, as_of))
         fitted = clv.fit(data, settings, as_of)[0]
@@ -146,8 +148,8 @@ class AnalyticalAPI(PluginAPI):
         if fitted is None:
             return None
         customer_id = self.crm.customers.get(external_id).id
-        settings = clv.Settings.from_config(self.config, time_unit=fitted.time_unit,
-                                            measure=fitted.measure)
+        settings = self.settings.clv.overridden(time_unit=fitted.time_unit,
+                                                measure=fitted.measure)
         data = self._read(clv.summary, as_of, settings.time_unit, customer_id,
                           self._purchase_values(fitted.measure, as_of))
         if not len(data):
@@ -184,14 +186,14 @@ class AnalyticalAPI(PluginAPI):
         with the summary it was fitted on (the same summary and parameters, without
         computing them again)."""
         as_of = self._as_of(as_of)
-        settings = clv.Settings.from_config(self.config, horizon=horizon, time_unit=time_unit,
-                                            discount_rate=discount_rate, months=months,
-                                            measure=measure)
+        settings = self.settings.clv.overridden(horizon=horizon, time_unit=time_unit,
+                                                discount_rate=discount_rate, months=months,
+                                                measure=measure)
         per_purchase = self._purchase_values(measure, as_of)
         with self.crm.read() as conn:
             fitted, data = clv.kept_fit(conn, as_of, settings) or (None, None)
             if data is None:
-                data = clv.summary(conn, self.config, as_of, settings.time_unit,
+                data = clv.summary(conn, self.settings, as_of, settings.time_unit,
                                    per_purchase=per_purchase)
         if fitted is None:
             fitted, bg, gg = clv.fit(data, settings, as_of)
@@ -213,7 +215,7 @@ class AnalyticalAPI(PluginAPI):
         fits, predicts and stores a run.
         """
         as_of = self._as_of(as_of)
-        settings = clv.Settings.from_config(self.config)
+        settings = self.settings.clv
         with self.crm.read() as conn:
             run_id = clv.stored_run(conn, as_of, settings)
             predictions = clv.stored_predictions(conn, run_id) if run_id is not None else None
@@ -293,7 +295,7 @@ class AnalyticalAPI(PluginAPI):
         """Store stages at ``as_of`` and emit ``lifecycle.changed`` for every change."""
         as_of = self._as_of(as_of)
         with self.crm.transaction() as tx:
-            return lifecycle.update(tx.context(NAME), self.config, as_of)
+            return lifecycle.update(tx.context(NAME), self.settings, as_of)
 
     def phases(self, as_of: dt.datetime | None = None) -> list[PhaseRow]:
         """Every customer's relationship phase (establish, develop, mature, decline; prospect
@@ -456,7 +458,7 @@ class AnalyticalAPI(PluginAPI):
         as_of = self._as_of(as_of)
         with self.crm.read() as conn:
             condition = segments.get(conn, name).condition
-            return segments.members(conn, self.config, condition, as_of)
+            return segments.members(conn, self.settings, condition, as_of)
 
     def segment_query(self, name: str, as_of: dt.datetime | None = None):
         """The SQL SELECT of the ids of the customers (not erased) in a saved segment at
@@ -465,7 +467,7 @@ class AnalyticalAPI(PluginAPI):
         as_of = self._as_of(as_of)
         with self.crm.read() as conn:
             condition = segments.get(conn, name).condition
-        return segments.members_query(self.config, condition, as_of)
+        return segments.members_query(self.settings, condition, as_of)
 
     def evaluate_segment(self, condition: dict[str, Any], as_of: dt.datetime | None = None
                          ) -> list[int]:
@@ -473,7 +475,7 @@ class AnalyticalAPI(PluginAPI):
         segments.check("(preview)", condition)
         as_of = self._as_of(as_of)
         with self.crm.read() as conn:
-            return segments.members(conn, self.config, condition, as_of)
+            return segments.members(conn, self.settings, condition, as_of)
 
     # -- KPIs ---------------------------------------------------------------------
 
@@ -481,5 +483,5 @@ class AnalyticalAPI(PluginAPI):
         """Every configured KPI measured at ``as_of``."""
         as_of = self._as_of(as_of)
         with self.crm.read() as conn:
-            return kpis.report(conn, self.crm, self.config, as_of)
+            return kpis.report(conn, self.crm, self.settings, as_of)
 

@@ -33,15 +33,15 @@ def card(crm, principal, customer) -> Card:
         note = _("no CLV fit yet: run crmkit analytical clv fit")
     else:
         fitted, prediction = found
-        settings = api.config["clv"]
+        defaults = api.settings.clv
         if prediction is None:
             rows.append((_("CLV"), _("no purchase yet")))
         else:
-            rows.append((_("CLV ({months} months)").format(months=settings["months"]),
+            rows.append((_("CLV ({months} months)").format(months=defaults.months),
                          format_number(prediction.clv, 2)))
             rows.append((_("P(alive)"), f"{prediction.p_alive * 100:.0f} %"))
             rows.append((_("Expected purchases (next {horizon:g} {unit}s)").format(
-                horizon=settings["horizon"], unit=fitted.time_unit),
+                horizon=defaults.horizon, unit=fitted.time_unit),
                 f"{prediction.expected_purchases:.2f}"))
         rows.append((_("CLV fit"), _("as of {date}").format(date=f"{fitted.as_of:%Y-%m-%d}")))
     answers = api.survey_answers(external_id, limit=SURVEY_ROWS)

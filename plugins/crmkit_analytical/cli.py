@@ -81,7 +81,7 @@ def rfm(state, as_of, fmt, summary, grid, measure, plot) -> None:
                                                          "monetary", "r", "f", "m", "segment"],
                         fmt, text=["customer", "segment"])
         if plot:
-            cells, bins = api.rfm_grid(moment, measure), api.config["rfm"]["bins"]
+            cells, bins = api.rfm_grid(moment, measure), api.settings.rfm.bins
             _plot(plot, lambda charts: charts.rfm_grid(cells, bins, plot),
                   None if cells else "no customer has a purchase up to --as-of")
 

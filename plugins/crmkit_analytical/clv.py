@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import datetime as dt
 from decimal import ROUND_HALF_UP, Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import attrs
 from sqlalchemy import BigInteger, cast, distinct, func, insert, select
@@ -36,6 +36,9 @@ from .results import CLVFit, CLVPrediction, CLVPredictions, CLVSummaries, CLVSum
 from .sql import day_key, day_number, day_of, next_day_start
 from .tables import clv_fits, clv_predictions, clv_runs
 
+if TYPE_CHECKING:
+    from .settings import Settings as PluginSettings
+
 UNIT_DAYS = {"day": 1.0, "week": 7.0, "month": 365.25 / 12}
 DAYS_PER_MONTH = 365.25 / 12
 CENT = Decimal("0.01")
@@ -43,7 +46,7 @@ CENT = Decimal("0.01")
 
 @attrs.frozen
 class Settings:
-    """How a CLV computation is run (defaults from the plugin config's ``clv``)."""
+    """How a CLV computation is run (the configured ``clv`` defaults: the plugin settings' ``clv``)."""
 
     time_unit: str = "week"
     horizon: float = 52
@@ -54,14 +57,11 @@ class Settings:
     penalizer_coef: float = 0.0
     measure: str = "revenue"
 
-    @classmethod
-    def from_config(cls, config: dict[str, Any], **overrides: Any) -> "Settings":
-        """Config values, with any non-None override replacing them; bad values are errors.
-        ``measure`` (not in the config) is ``revenue`` unless given."""
+    def overridden(self, **overrides: Any) -> "Settings":
+        """These settings with any non-None override replacing them; bad values are errors."""
         from crmkit.plugin import ValidationError
 
-        values = {k: config["clv"][k] for k in ("time_unit", "horizon", "discount_rate", "months",
-                                                  "margin", "max_iterations", "penalizer_coef")}
+        values = attrs.asdict(self)
         values.update({k: v for k, v in overrides.items() if v is not None})
         if values["time_unit"] not in UNIT_DAYS:
             raise ValidationError(f"time_unit: {values['time_unit']!r} is not one of day, week, month")
@@ -71,7 +71,7 @@ class Settings:
             raise ValidationError(f"discount_rate: {values['discount_rate']} must be in [0, 1]")
         if int(values["months"]) != values["months"] or values["months"] < 1:
             raise ValidationError(f"months: {values['months']} must be a whole number >= 1")
-        return cls(**values)
+        return Settings(**values)
 
     @property
     def unit_days(self) -> float:
@@ -85,7 +85,7 @@ class Settings:
         return self.margin if self.measure == "revenue" else 1.0
 
 
-def summary_query(config: dict[str, Any], as_of: dt.datetime, customer_id: int | None = None,
+def summary_query(settings: PluginSettings, as_of: dt.datetime, customer_id: int | None = None,
                   per_purchase=None):
     """Per customer with a purchase: first and last purchase day, x and repeat net spend units.
 
@@ -98,13 +98,13 @@ def summary_query(config: dict[str, Any], as_of: dt.datetime, customer_id: int |
     bought = (select(I.c.customer_id, func.min(I.c.occurred_at).label("first_at"),
                      func.max(I.c.occurred_at).label("last_at"),
                      func.count(distinct(day_key(I.c.occurred_at))).label("days"))
-              .where(sales.is_purchase(config), sales.within(as_of),
+              .where(sales.is_purchase(settings), sales.within(as_of),
                      *([] if customer_id is None else [I.c.customer_id == customer_id]))
               .group_by(I.c.customer_id)).subquery("clv_bought")
-    later = (I.c.customer_id == bought.c.customer_id, sales.sales_kinds(config),
+    later = (I.c.customer_id == bought.c.customer_id, sales.sales_kinds(settings),
              sales.within(as_of), I.c.occurred_at >= next_day_start(bought.c.first_at))
     if per_purchase is None:
-        repeat = select(func.coalesce(func.sum(sales.net_units(config)), 0)).where(*later)
+        repeat = select(func.coalesce(func.sum(sales.net_units(settings)), 0)).where(*later)
     else:
         measured = per_purchase.subquery("clv_measure")
         repeat = (select(func.coalesce(func.sum(measured.c.units), 0))
@@ -127,7 +127,7 @@ def _mean_units(total, count):
     return np.where(count > 0, quotient + up, 0)
 
 
-def summary(conn, config: dict[str, Any], as_of: dt.datetime, time_unit: str,
+def summary(conn, settings: PluginSettings, as_of: dt.datetime, time_unit: str,
             customer_id: int | None = None, per_purchase=None) -> CLVSummaries:
     """The calibration summary of every customer with a purchase up to ``as_of`` (only
     ``customer_id`` when given): one SQL GROUP BY, then numpy (no per-customer Python).
@@ -136,7 +136,7 @@ def summary(conn, config: dict[str, Any], as_of: dt.datetime, time_unit: str,
 
     unit = UNIT_DAYS[time_unit]
     end = day_of(as_of)
-    sub = summary_query(config, as_of, customer_id, per_purchase).subquery("clv_summary")
+    sub = summary_query(settings, as_of, customer_id, per_purchase).subquery("clv_summary")
     rows = conn.execute(select(sub.c.customer_id, C.c.external_id, sub.c.first_day, sub.c.last_day,
                                sub.c.x, cast(sub.c.repeat_net, BigInteger))
                         .join(C, C.c.id == sub.c.customer_id)
@@ -153,10 +153,10 @@ def summary(conn, config: dict[str, Any], as_of: dt.datetime, time_unit: str,
                    _mean_units(repeat, x))
 
 
-def summaries(conn, config: dict[str, Any], as_of: dt.datetime, time_unit: str,
+def summaries(conn, settings: PluginSettings, as_of: dt.datetime, time_unit: str,
               per_purchase=None) -> list[CLVSummary]:
     """The calibration summary of every customer with a purchase up to ``as_of``."""
-    return summary(conn, config, as_of, time_unit, per_purchase=per_purchase).rows()
+    return summary(conn, settings, as_of, time_unit, per_purchase=per_purchase).rows()
 
 
 def fit(data: CLVSummaries, settings: Settings, as_of: dt.datetime):

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 from decimal import ROUND_HALF_UP, Decimal
-from typing import Any
+from typing import TYPE_CHECKING
 
 from sqlalchemy import case, distinct, func, select
 
@@ -22,8 +22,11 @@ from . import sales
 from .results import CohortCell
 from .sql import month_label, month_number, month_of
 
+if TYPE_CHECKING:
+    from .settings import Settings
 
-def matrix(conn, config: dict[str, Any], as_of: dt.datetime, cohorts: int = 12,
+
+def matrix(conn, settings: Settings, as_of: dt.datetime, cohorts: int = 12,
            months: int = 12) -> list[CohortCell]:
     """The cohort matrix as cells, by cohort then month."""
     if cohorts < 1 or months < 0:
@@ -31,18 +34,18 @@ def matrix(conn, config: dict[str, Any], as_of: dt.datetime, cohorts: int = 12,
     last = month_of(as_of)
     month = month_number(I.c.occurred_at)
     first = (select(I.c.customer_id, func.min(month).label("cohort"))
-             .where(sales.is_purchase(config), sales.within(as_of))
+             .where(sales.is_purchase(settings), sales.within(as_of))
              .group_by(I.c.customer_id)).subquery("co_first")
     oldest = last - cohorts + 1
     sizes = dict(conn.execute(select(first.c.cohort, func.count())
                               .where(first.c.cohort >= oldest).group_by(first.c.cohort)).all())
     k = (month - first.c.cohort).label("k")
-    buyer = func.count(distinct(case((sales.is_purchase(config), I.c.customer_id))))
+    buyer = func.count(distinct(case((sales.is_purchase(settings), I.c.customer_id))))
     rows = conn.execute(
         select(first.c.cohort, k, buyer.label("buyers"),
-               func.sum(sales.net_units(config)).label("net"))
+               func.sum(sales.net_units(settings)).label("net"))
         .select_from(first.join(I, I.c.customer_id == first.c.customer_id))
-        .where(first.c.cohort >= oldest, sales.sales_kinds(config), sales.within(as_of),
+        .where(first.c.cohort >= oldest, sales.sales_kinds(settings), sales.within(as_of),
                month >= first.c.cohort, month - first.c.cohort <= months)
         .group_by(first.c.cohort, k).order_by(first.c.cohort, k))
     found = {(r.cohort, r.k): r for r in rows}

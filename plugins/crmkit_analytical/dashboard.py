@@ -62,7 +62,7 @@ def cohort_retention(api, as_of) -> Panel:
 
 def rfm_grid(api, as_of) -> Panel:
     """Customers per recency score (rows, best first) and frequency score (columns)."""
-    bins = api.config["rfm"]["bins"]
+    bins = api.settings.rfm.bins
     counts = {(cell["r"], cell["f"]): cell["customers"] for cell in api.rfm_grid(as_of)}
     rows = [(f"R{r}", *(counts.get((r, f), 0) for f in range(1, bins + 1)))
             for r in range(bins, 0, -1)] if counts else []
@@ -186,7 +186,7 @@ def customer_equity(crm, api, as_of) -> Panel:
                          note=_("No stored CLV run yet: run crmkit analytical clv predict "
                               "(or crmkit analytical equity)."))
         clv = {p.customer_id: p.clv for p in stored_predictions(conn, run_id)}
-        found = compute(conn, api.config, as_of, clv)
+        found = compute(conn, api.settings, as_of, clv)
     rows = [(_("Current customers' CLV"), found.current_value),
             (_("Prospects' expected value"), found.prospect_value),
             (_("Customer equity"), found.equity)]

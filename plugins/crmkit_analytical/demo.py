@@ -178,7 +178,7 @@ def _charts(crm, api, now: dt.datetime, pareto) -> str:
     folder = chart_dir(crm)
     try:
         folder.mkdir(parents=True, exist_ok=True)
-        drawn = [charts.rfm_grid(api.rfm_grid(now), api.config["rfm"]["bins"],
+        drawn = [charts.rfm_grid(api.rfm_grid(now), api.settings.rfm.bins,
                                  folder / "rfm-grid.png"),
                  charts.cohorts(api.cohorts(now), folder / "cohorts.png"),
                  charts.pareto(pareto, folder / "pareto.png")]

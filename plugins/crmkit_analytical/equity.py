@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import datetime as dt
 from decimal import ROUND_HALF_UP, Decimal
-from typing import Any
+from typing import TYPE_CHECKING
 
 from sqlalchemy import func, select
 
@@ -26,46 +26,49 @@ from crmkit.plugin import customers as C, interactions as I
 from . import funnel, sales
 from .results import CustomerEquity
 
+if TYPE_CHECKING:
+    from .settings import Settings
+
 CENT = Decimal("0.01")
 
 
-def prospects(conn, config: dict[str, Any], as_of: dt.datetime) -> int:
+def prospects(conn, settings: Settings, as_of: dt.datetime) -> int:
     """Customers (not erased, created by ``as_of``) without a purchase up to ``as_of``."""
-    bought = select(I.c.customer_id).where(sales.is_purchase(config), sales.within(as_of))
+    bought = select(I.c.customer_id).where(sales.is_purchase(settings), sales.within(as_of))
     return int(conn.execute(select(func.count()).where(
         C.c.erased_at.is_(None), C.c.created_at <= as_of, C.c.id.not_in(bought))).scalar())
 
 
-def recent_first_buyers(conn, config: dict[str, Any], as_of: dt.datetime) -> set[int]:
+def recent_first_buyers(conn, settings: Settings, as_of: dt.datetime) -> set[int]:
     """Customers whose first purchase is within the last ``equity.new_customer_days`` days."""
-    since = as_of - dt.timedelta(days=config["equity"]["new_customer_days"])
+    since = as_of - dt.timedelta(days=settings.equity.new_customer_days)
     first = (select(I.c.customer_id, func.min(I.c.occurred_at).label("first"))
-             .where(sales.is_purchase(config), sales.within(as_of))
+             .where(sales.is_purchase(settings), sales.within(as_of))
              .group_by(I.c.customer_id)).subquery("eq_first")
     return set(conn.execute(select(first.c.customer_id).where(first.c.first > since)).scalars())
 
 
-def conversion(conn, config: dict[str, Any], as_of: dt.datetime) -> tuple[float | None, str]:
+def conversion(conn, settings: Settings, as_of: dt.datetime) -> tuple[float | None, str]:
     """The conversion probability (0–1) and where it comes from (``config`` or ``funnel``);
     None when neither gives one."""
-    fixed = config["equity"]["conversion_probability"]
+    fixed = settings.equity.conversion_probability
     if fixed is not None:
         return float(fixed), "config"
-    since = as_of - dt.timedelta(days=config["equity"]["conversion_days"])
-    percent = funnel.lead_to_won(conn, config, as_of, since=since)
+    since = as_of - dt.timedelta(days=settings.equity.conversion_days)
+    percent = funnel.lead_to_won(conn, settings, as_of, since=since)
     return (None if percent is None else percent / 100), "funnel"
 
 
-def compute(conn, config: dict[str, Any], as_of: dt.datetime, clv: dict[int, Decimal]
+def compute(conn, settings: Settings, as_of: dt.datetime, clv: dict[int, Decimal]
             ) -> CustomerEquity:
     """The equity and its parts from ``clv`` (predicted CLV per customer id with a purchase;
     erased customers are left out)."""
     erased = set(conn.execute(select(C.c.id).where(C.c.erased_at.is_not(None))).scalars())
     values = {cid: value for cid, value in clv.items() if cid not in erased}
     current = sum(values.values(), Decimal(0))
-    waiting = prospects(conn, config, as_of)
-    probability, source = conversion(conn, config, as_of)
-    recent = recent_first_buyers(conn, config, as_of) & set(values)
+    waiting = prospects(conn, settings, as_of)
+    probability, source = conversion(conn, settings, as_of)
+    recent = recent_first_buyers(conn, settings, as_of) & set(values)
     basis = recent or set(values)
     new_value = (sum((values[c] for c in basis), Decimal(0)) / len(basis)) if basis else None
     note = None

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import datetime as dt
 from decimal import ROUND_HALF_UP, Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import String, and_, case, cast, func, literal, select
 
@@ -34,6 +34,9 @@ from crmkit.plugin import ValidationError, days_between, events as E
 
 from .results import FunnelOutcome, FunnelStep
 from .sql import json_text, month_label, month_number
+
+if TYPE_CHECKING:
+    from .settings import Settings
 
 GROUPS = ("all", "owner", "month", "quarter", "year")
 
@@ -50,8 +53,8 @@ def _events(as_of: dt.datetime):
             .where(E.c.type == "stage.changed", E.c.occurred_at <= as_of)).subquery("fn_events")
 
 
-def _records(config: dict[str, Any], ev, by: str, since: dt.datetime | None):
-    stages = config["funnel"]["stages"]
+def _records(settings: Settings, ev, by: str, since: dt.datetime | None):
+    stages = settings.funnel.stages
     index = {name: i for i, name in enumerate(stages)}
 
     def idx(col):
@@ -64,8 +67,8 @@ def _records(config: dict[str, Any], ev, by: str, since: dt.datetime | None):
     per = (select(ev.c.flow,
                   func.min(idx(ev.c.frm)).label("lo_from"), func.min(idx(ev.c.dest)).label("lo_to"),
                   func.max(idx(ev.c.frm)).label("hi_from"), func.max(idx(ev.c.dest)).label("hi_to"),
-                  func.max(case((ev.c.dest == config["funnel"]["won_stage"], 1), else_=0)).label("won"),
-                  func.max(case((ev.c.dest.in_(config["funnel"]["lost_stages"]), 1),
+                  func.max(case((ev.c.dest == settings.funnel.won_stage, 1), else_=0)).label("won"),
+                  func.max(case((ev.c.dest.in_(settings.funnel.lost_stages), 1),
                                 else_=0)).label("lost"),
                   func.min(ev.c.occurred_at).label("entered"))
            .group_by(ev.c.flow)).subquery("fn_per")
@@ -101,14 +104,14 @@ def _percent(part: int, whole: int) -> float | None:
     return float((Decimal(part) * 100 / whole).quantize(Decimal("0.1"), ROUND_HALF_UP))
 
 
-def report(conn, config: dict[str, Any], as_of: dt.datetime, by: str = "all",
+def report(conn, settings: Settings, as_of: dt.datetime, by: str = "all",
            since: dt.datetime | None = None) -> tuple[list[FunnelStep], list[FunnelOutcome]]:
     """Funnel steps and outcomes per group."""
     if by not in GROUPS:
         raise ValidationError(f"by: {by!r} is not one of {', '.join(GROUPS)}")
-    stages = config["funnel"]["stages"]
+    stages = settings.funnel.stages
     ev = _events(as_of)
-    rec = _records(config, ev, by, since)
+    rec = _records(settings, ev, by, since)
     reached = [func.sum(case((and_(rec.c.lo <= i, rec.c.hi >= i), 1), else_=0)).label(f"s{i}")
                for i in range(len(stages))]
     went_on = [func.sum(case((and_(rec.c.lo <= i, rec.c.hi > i), 1), else_=0)).label(f"n{i}")
@@ -116,7 +119,7 @@ def report(conn, config: dict[str, Any], as_of: dt.datetime, by: str = "all",
     rows = conn.execute(select(rec.c.grp, func.count().label("records"),
                                func.sum(rec.c.won).label("won"), func.sum(rec.c.lost).label("lost"),
                                *reached, *went_on).group_by(rec.c.grp).order_by(rec.c.grp)).all()
-    medians = _median_days(conn, config, ev, rec)
+    medians = _median_days(conn, settings, ev, rec)
     steps, outcomes = [], []
     for row in rows:
         group = _label(row.grp, by)
@@ -132,18 +135,18 @@ def report(conn, config: dict[str, Any], as_of: dt.datetime, by: str = "all",
     return steps, outcomes
 
 
-def lead_to_won(conn, config: dict[str, Any], as_of: dt.datetime,
+def lead_to_won(conn, settings: Settings, as_of: dt.datetime,
                 since: dt.datetime | None = None) -> float | None:
     """% of the flows passing through the first stage that go on to ``won_stage`` (None: no flow)."""
-    rec = _records(config, _events(as_of), "all", since)
-    won = config["funnel"]["stages"].index(config["funnel"]["won_stage"])
+    rec = _records(settings, _events(as_of), "all", since)
+    won = settings.funnel.stages.index(settings.funnel.won_stage)
     entered, reached = conn.execute(select(
         func.sum(case((rec.c.lo == 0, 1), else_=0)),
         func.sum(case((and_(rec.c.lo == 0, rec.c.hi >= won), 1), else_=0)))).one()
     return _percent(int(reached or 0), int(entered or 0))
 
 
-def _median_days(conn, config: dict[str, Any], ev, rec) -> dict[tuple[Any, str], float]:
+def _median_days(conn, settings: Settings, ev, rec) -> dict[tuple[Any, str], float]:
     """Median days in each ordered stage per group (completed stays only), in SQL."""
     key = (ev.c.entity, ev.c.rec)
     order = (ev.c.occurred_at, ev.c.id)
@@ -154,7 +157,7 @@ def _median_days(conn, config: dict[str, Any], ev, rec) -> dict[tuple[Any, str],
                         days_between(stays.c.left_at, stays.c.occurred_at).label("d"))
                  .select_from(stays.join(rec, rec.c.flow == stays.c.flow))
                  .where(stays.c.left_at.is_not(None),
-                        stays.c.stage.in_(config["funnel"]["stages"]))).subquery("fn_durations")
+                        stays.c.stage.in_(settings.funnel.stages))).subquery("fn_durations")
     part = (durations.c.grp, durations.c.stage)
     ranked = select(durations.c.grp, durations.c.stage, durations.c.d,
                     func.row_number().over(partition_by=part, order_by=durations.c.d).label("rn"),

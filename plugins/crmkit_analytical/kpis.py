@@ -43,59 +43,61 @@ from __future__ import annotations
 import datetime as dt
 import functools
 from decimal import Decimal
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Callable
 
 from sqlalchemy import func, select
 
-from crmkit.plugin import (ConfigError, ValidationError, interactions as I, money_from_units,
-                           parse_timestamp)
+from crmkit.plugin import ConfigError, ValidationError, interactions as I, money_from_units
 
 from . import (engagement, funnel, growth, perceived_value, periods, relationship, retention,
                sales, satisfaction)
 from .errors import ModelFitError
 from .results import KPIStatus
 
+if TYPE_CHECKING:
+    from .settings import KPI, Settings
+
 ONE_MICROSECOND = dt.timedelta(microseconds=1)
 
 
-def _total(conn, config, start, end, query) -> Decimal:
+def _total(conn, settings, start, end, query) -> Decimal:
     """Net revenue (``query`` None) or the measure's sum over ``(start, end]``."""
-    return growth.total(conn, config, start + ONE_MICROSECOND, end + ONE_MICROSECOND, query)
+    return growth.total(conn, settings, start + ONE_MICROSECOND, end + ONE_MICROSECOND, query)
 
 
-def _revenue(conn, config, start, end, crm, query=None) -> float | None:
-    return float(_total(conn, config, start, end, query))
+def _revenue(conn, settings, start, end, crm, query=None) -> float | None:
+    return float(_total(conn, settings, start, end, query))
 
 
-def _aov(conn, config, start, end, crm, query=None) -> float | None:
-    row = conn.execute(select(func.sum(sales.net_units(config)), func.count())
-                       .where(sales.is_purchase(config), sales.within(end, start))).one()
+def _aov(conn, settings, start, end, crm, query=None) -> float | None:
+    row = conn.execute(select(func.sum(sales.net_units(settings)), func.count())
+                       .where(sales.is_purchase(settings), sales.within(end, start))).one()
     if not row[1]:
         return None
-    total = money_from_units(row[0] or 0) if query is None else _total(conn, config, start,
+    total = money_from_units(row[0] or 0) if query is None else _total(conn, settings, start,
                                                                         end, query)
     return round(float(total / row[1]), 2)
 
 
-def _first_purchases(config, end):
+def _first_purchases(settings, end):
     return (select(I.c.customer_id, func.min(I.c.occurred_at).label("first"))
-            .where(sales.is_purchase(config), I.c.occurred_at <= end)
+            .where(sales.is_purchase(settings), I.c.occurred_at <= end)
             .group_by(I.c.customer_id)).subquery("kpi_first")
 
 
-def _new_customers(conn, config, start, end, crm) -> float | None:
-    first = _first_purchases(config, end)
+def _new_customers(conn, settings, start, end, crm) -> float | None:
+    first = _first_purchases(settings, end)
     return float(conn.execute(select(func.count()).where(first.c.first > start)).scalar())
 
 
-def _active(conn, config, start, end, crm) -> float | None:
-    totals, _ = retention.counting(conn, config, [end])
+def _active(conn, settings, start, end, crm) -> float | None:
+    totals, _ = retention.counting(conn, settings, [end])
     return float(totals[0])
 
 
-def _repeat_rate(conn, config, start, end, crm) -> float | None:
-    first = _first_purchases(config, end)
-    buyers = (select(I.c.customer_id).where(sales.is_purchase(config), sales.within(end, start))
+def _repeat_rate(conn, settings, start, end, crm) -> float | None:
+    first = _first_purchases(settings, end)
+    buyers = (select(I.c.customer_id).where(sales.is_purchase(settings), sales.within(end, start))
               .group_by(I.c.customer_id)).subquery("kpi_buyers")
     row = conn.execute(select(func.count(), func.count().filter(first.c.first <= start))
                        .select_from(buyers.join(first, first.c.customer_id == buyers.c.customer_id))
@@ -104,64 +106,64 @@ def _repeat_rate(conn, config, start, end, crm) -> float | None:
 
 
 def _retention(which: str):
-    def measure(conn, config, start, end, crm) -> float | None:
-        period = retention.between(conn, config, start, end)
+    def measure(conn, settings, start, end, crm) -> float | None:
+        period = retention.between(conn, settings, start, end)
         return period.crr if which == "crr" else period.churn
     return measure
 
 
 def _satisfaction(which: str):
-    def measure(conn, config, start, end, crm) -> float | None:
-        return satisfaction.scores_between(conn, config, start, end)[which].value
+    def measure(conn, settings, start, end, crm) -> float | None:
+        return satisfaction.scores_between(conn, settings, start, end)[which].value
     return measure
 
 
-def _conversion(conn, config, start, end, crm) -> float | None:
-    return funnel.lead_to_won(conn, config, end, since=start)
+def _conversion(conn, settings, start, end, crm) -> float | None:
+    return funnel.lead_to_won(conn, settings, end, since=start)
 
 
-def _win_rate(conn, config, start, end, crm) -> float | None:
-    _, outcomes = funnel.report(conn, config, end, "all", since=start)
+def _win_rate(conn, settings, start, end, crm) -> float | None:
+    _, outcomes = funnel.report(conn, settings, end, "all", since=start)
     return outcomes[0].win_rate if outcomes else None
 
 
-def _average_clv(conn, config, start, end, crm) -> float | None:
+def _average_clv(conn, settings, start, end, crm) -> float | None:
     predictions = crm.plugin("analytical").clv_predictions(end)
     if not predictions:
         return None
     return round(float(sum(p.clv for p in predictions) / len(predictions)), 2)
 
 
-def _sales_growth(conn, config, start, end, crm, period: str, query=None) -> float | None:
-    return growth.period_to_date(conn, config, start + ONE_MICROSECOND, end, period, query)
+def _sales_growth(conn, settings, start, end, crm, period: str, query=None) -> float | None:
+    return growth.period_to_date(conn, settings, start + ONE_MICROSECOND, end, period, query)
 
 
-def _average_engagement(conn, config, start, end, crm) -> float | None:
-    return engagement.average(conn, config, end)
+def _average_engagement(conn, settings, start, end, crm) -> float | None:
+    return engagement.average(conn, settings, end)
 
 
 class MetricUnavailable(Exception):
     """A metric that cannot be measured here (its message says why: the KPI's note)."""
 
 
-def _equity(conn, config, start, end, crm) -> float | None:
+def _equity(conn, settings, start, end, crm) -> float | None:
     return float(crm.plugin("analytical").customer_equity(end).equity)
 
 
-def _relationship_quality(conn, config, start, end, crm) -> float | None:
-    return relationship.summary(relationship.scores(conn, config, end))["index"]
+def _relationship_quality(conn, settings, start, end, crm) -> float | None:
+    return relationship.summary(relationship.scores(conn, settings, end))["index"]
 
 
-def _perceived_value(conn, config, start, end, crm) -> float | None:
+def _perceived_value(conn, settings, start, end, crm) -> float | None:
     try:
         everyone = perceived_value.group("all", list(
-            perceived_value.respondents(conn, config, end).values()))
+            perceived_value.respondents(conn, settings, end).values()))
     except ConfigError as exc:
         raise MetricUnavailable(str(exc)) from None
     return everyone.net
 
 
-def _sales_cycle_days(conn, config, start, end, crm) -> float | None:
+def _sales_cycle_days(conn, settings, start, end, crm) -> float | None:
     if "operational" not in crm.enabled_plugins():
         raise MetricUnavailable("sales cycles come from the operational plugin, which is not "
                                 "enabled")
@@ -219,33 +221,33 @@ def status(attained: float | None, past_deadline: bool) -> str:
     return "off_track"
 
 
-def evaluate(conn, crm, config: dict[str, Any], kpi: dict[str, Any], as_of: dt.datetime) -> KPIStatus:
+def evaluate(conn, crm, settings: Settings, kpi: KPI, as_of: dt.datetime) -> KPIStatus:
     """Measure one KPI definition at ``as_of``."""
-    deadline = parse_timestamp(kpi["deadline"], "deadline")
+    deadline = kpi.deadline
     moment = min(as_of, deadline)
-    start = periods.start_of(moment, kpi["period"])
+    start = periods.start_of(moment, kpi.period)
     note = None
-    measure_name = kpi.get("measure", "revenue")
+    measure_name = kpi.measure
     try:
-        measure = METRICS[kpi["metric"]]
-        if kpi["metric"] in PER_PERIOD:
-            measure = functools.partial(measure, period=kpi["period"])
-        if kpi["metric"] in MONEY_METRICS:
+        measure = METRICS[kpi.metric]
+        if kpi.metric in PER_PERIOD:
+            measure = functools.partial(measure, period=kpi.period)
+        if kpi.metric in MONEY_METRICS:
             measure = functools.partial(measure, query=_measure(crm, measure_name, moment))
-        value = measure(conn, config, start - ONE_MICROSECOND, moment, crm)
+        value = measure(conn, settings, start - ONE_MICROSECOND, moment, crm)
     except ModelFitError as exc:  # average_clv without a fit: no value, and why
         value, note = None, f"CLV not fitted: {exc}"
     except MetricUnavailable as exc:
         value, note = None, str(exc)
-    attained = attainment(value, kpi["target"], kpi["direction"])
+    attained = attainment(value, kpi.target, kpi.direction)
     shown = None if attained is None else (None if attained == float("inf") else round(attained, 4))
-    return KPIStatus(kpi["name"], kpi["metric"], kpi["period"], start, moment, value,
-                     kpi["target"], kpi["direction"], shown, status(attained, as_of > deadline),
-                     kpi.get("owner"), deadline, note, measure_name)
+    return KPIStatus(kpi.name, kpi.metric, kpi.period, start, moment, value,
+                     kpi.target, kpi.direction, shown, status(attained, as_of > deadline),
+                     kpi.owner, deadline, note, measure_name)
 
 
-def report(conn, crm, config: dict[str, Any], as_of: dt.datetime) -> list[KPIStatus]:
+def report(conn, crm, settings: Settings, as_of: dt.datetime) -> list[KPIStatus]:
     """Every configured KPI, in config order."""
-    return [evaluate(conn, crm, config, kpi, as_of) for kpi in config["kpis"]]
+    return [evaluate(conn, crm, settings, kpi, as_of) for kpi in settings.kpis]
 
 

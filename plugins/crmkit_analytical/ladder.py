@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import Counter
-from typing import Any
+from typing import TYPE_CHECKING
 
 from sqlalchemy import case, func, literal, or_, select
 
@@ -28,17 +28,20 @@ from . import sales
 from .results import LadderPosition
 from .sql import field_columns, json_number
 
+if TYPE_CHECKING:
+    from .settings import Settings
+
 FACTS = ("purchases", "best_nps", "referrals")
 FIELDS = (*FACTS, *CUSTOMER_FIELDS)
 
 
-def _query(config: dict[str, Any], as_of: dt.datetime):
+def _query(settings: Settings, as_of: dt.datetime):
     bought = (select(I.c.customer_id, func.count().label("n"))
-              .where(sales.is_purchase(config), sales.within(as_of))
+              .where(sales.is_purchase(settings), sales.within(as_of))
               .group_by(I.c.customer_id)).subquery("ld_bought")
     nps = json_number(I.c.payload, "nps")
     rated = (select(I.c.customer_id, func.max(case(((nps >= 0) & (nps <= 10), nps))).label("best"))
-             .where(I.c.kind.in_(config["survey_kinds"]), sales.within(as_of))
+             .where(I.c.kind.in_(settings.survey_kinds), sales.within(as_of))
              .group_by(I.c.customer_id)).subquery("ld_rated")
     referred = (select(E.c.customer_id, func.count().label("n"))
                 .where(E.c.type == "referral.converted", E.c.occurred_at <= as_of)
@@ -46,8 +49,8 @@ def _query(config: dict[str, Any], as_of: dt.datetime):
     facts = {"purchases": func.coalesce(bought.c.n, 0), "best_nps": rated.c.best,
              "referrals": func.coalesce(referred.c.n, 0)}
     column_for = field_columns(facts, "ladder", FIELDS)
-    rungs = list(reversed(config["ladder"]))
-    rung = (case(*[(to_sql(r["if"], column_for), literal(r["rung"])) for r in rungs],
+    rungs = list(reversed(settings.ladder))
+    rung = (case(*[(to_sql(r.condition, column_for), literal(r.name)) for r in rungs],
                  else_=literal("prospect")) if rungs else literal("prospect"))
     return (select(C.c.id, C.c.external_id, rung.label("rung"), facts["purchases"].label("purchases"),
                    facts["best_nps"].label("best_nps"), facts["referrals"].label("referrals"))
@@ -57,16 +60,16 @@ def _query(config: dict[str, Any], as_of: dt.datetime):
             .where(or_(C.c.created_at <= as_of, bought.c.n.is_not(None))))
 
 
-def positions(conn, config: dict[str, Any], as_of: dt.datetime) -> list[LadderPosition]:
+def positions(conn, settings: Settings, as_of: dt.datetime) -> list[LadderPosition]:
     """Every customer's rung, by customer id."""
-    rows = conn.execute(_query(config, as_of).order_by(C.c.id))
+    rows = conn.execute(_query(settings, as_of).order_by(C.c.id))
     return [LadderPosition(r.id, r.external_id, r.rung, int(r.purchases),
                            None if r.best_nps is None else float(r.best_nps), int(r.referrals))
             for r in rows]
 
 
-def counts(conn, config: dict[str, Any], as_of: dt.datetime) -> dict[str, int]:
+def counts(conn, settings: Settings, as_of: dt.datetime) -> dict[str, int]:
     """Customers per rung, from prospect up (zeros included)."""
-    sub = _query(config, as_of).subquery("ld_all")
+    sub = _query(settings, as_of).subquery("ld_all")
     found = Counter(dict(conn.execute(select(sub.c.rung, func.count()).group_by(sub.c.rung)).all()))
-    return {name: int(found.get(name, 0)) for name in ["prospect"] + [r["rung"] for r in config["ladder"]]}
+    return {name: int(found.get(name, 0)) for name in ["prospect"] + [r.name for r in settings.ladder]}

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import Counter
-from typing import Any
+from typing import TYPE_CHECKING
 
 from sqlalchemy import and_, bindparam, case, func, insert, literal, or_, select
 from sqlalchemy import update as sql_update
@@ -34,16 +34,19 @@ from .results import LifecycleUpdate
 from .sql import day_number, day_of
 from .tables import lifecycle as L
 
+if TYPE_CHECKING:
+    from .settings import Settings
+
 STAGES = ("prospect", "new", "won_back", "active", "at_risk", "lapsed")
 
 
-def history_query(config: dict[str, Any], as_of: dt.datetime, customer_id: int | None = None):
+def history_query(settings: Settings, as_of: dt.datetime, customer_id: int | None = None):
     """Per customer with a purchase (only ``customer_id`` when given): first and last purchase
     day, and the gap before the last."""
     day = day_number(I.c.occurred_at)
     one = [] if customer_id is None else [I.c.customer_id == customer_id]
     days = (select(I.c.customer_id, day.label("day"))
-            .where(sales.is_purchase(config), sales.within(as_of), *one)
+            .where(sales.is_purchase(settings), sales.within(as_of), *one)
             .group_by(I.c.customer_id, day)).subquery("lc_days")
     order = days.c.day
     lagged = select(days.c.customer_id, days.c.day,
@@ -57,27 +60,27 @@ def history_query(config: dict[str, Any], as_of: dt.datetime, customer_id: int |
             .group_by(lagged.c.customer_id))
 
 
-def stage_case(config: dict[str, Any], as_of: dt.datetime, history):
+def stage_case(settings: Settings, as_of: dt.datetime, history):
     """SQL ``CASE`` giving the stage from a row of :func:`history_query` (NULLs = prospect)."""
-    rules = config["lifecycle"]
+    rules = settings.lifecycle
     today = literal(day_of(as_of))
     since_last = today - history.c.last_day
     return case(
         (history.c.first_day.is_(None), literal("prospect")),
-        (today - history.c.first_day <= rules["new_days"], literal("new")),
-        (and_(since_last <= rules["active_days"], history.c.gap > rules["lapsed_days"]),
+        (today - history.c.first_day <= rules.new_days, literal("new")),
+        (and_(since_last <= rules.active_days, history.c.gap > rules.lapsed_days),
          literal("won_back")),
-        (since_last <= rules["active_days"], literal("active")),
-        (since_last <= rules["lapsed_days"], literal("at_risk")),
+        (since_last <= rules.active_days, literal("active")),
+        (since_last <= rules.lapsed_days, literal("at_risk")),
         else_=literal("lapsed"))
 
 
-def stages_query(config: dict[str, Any], as_of: dt.datetime, include_erased: bool = True,
+def stages_query(settings: Settings, as_of: dt.datetime, include_erased: bool = True,
                  customer_id: int | None = None):
     """``(customer_id, stage)`` of every customer known at ``as_of`` (created by then, or
     buying); only ``customer_id``'s when given."""
-    history = history_query(config, as_of, customer_id).subquery("lc_history")
-    query = (select(C.c.id.label("customer_id"), stage_case(config, as_of, history).label("stage"))
+    history = history_query(settings, as_of, customer_id).subquery("lc_history")
+    query = (select(C.c.id.label("customer_id"), stage_case(settings, as_of, history).label("stage"))
              .select_from(C.outerjoin(history, history.c.customer_id == C.c.id))
              .where(or_(C.c.created_at <= as_of, history.c.first_day.is_not(None))))
     if not include_erased:
@@ -87,28 +90,28 @@ def stages_query(config: dict[str, Any], as_of: dt.datetime, include_erased: boo
     return query
 
 
-def stages(conn, config: dict[str, Any], as_of: dt.datetime) -> dict[int, str]:
+def stages(conn, settings: Settings, as_of: dt.datetime) -> dict[int, str]:
     """``{customer id: stage}`` at ``as_of``."""
-    return dict(conn.execute(stages_query(config, as_of)).all())
+    return dict(conn.execute(stages_query(settings, as_of)).all())
 
 
-def stage_of(conn, config: dict[str, Any], as_of: dt.datetime, customer_id: int) -> str | None:
+def stage_of(conn, settings: Settings, as_of: dt.datetime, customer_id: int) -> str | None:
     """One customer's stage at ``as_of`` (None when not known then), from their purchases only."""
-    row = conn.execute(stages_query(config, as_of, customer_id=customer_id)).one_or_none()
+    row = conn.execute(stages_query(settings, as_of, customer_id=customer_id)).one_or_none()
     return None if row is None else row.stage
 
 
-def counts(conn, config: dict[str, Any], as_of: dt.datetime) -> dict[str, int]:
+def counts(conn, settings: Settings, as_of: dt.datetime) -> dict[str, int]:
     """Customers per stage at ``as_of`` (every stage listed, zeros included)."""
-    sub = stages_query(config, as_of).subquery("lc_stages")
+    sub = stages_query(settings, as_of).subquery("lc_stages")
     found = dict(conn.execute(select(sub.c.stage, func.count()).group_by(sub.c.stage)).all())
     return {stage: int(found.get(stage, 0)) for stage in STAGES}
 
 
-def update(ctx, config: dict[str, Any], as_of: dt.datetime) -> LifecycleUpdate:
+def update(ctx, settings: Settings, as_of: dt.datetime) -> LifecycleUpdate:
     """Store stages at ``as_of``; emit ``lifecycle.changed`` for each customer whose stage changed."""
     conn = ctx.conn
-    current = dict(conn.execute(stages_query(config, as_of, include_erased=False)).all())
+    current = dict(conn.execute(stages_query(settings, as_of, include_erased=False)).all())
     stored = dict(conn.execute(select(L.c.customer_id, L.c.stage)).all())
     now = ctx.now()
     fresh = [{"customer_id": c, "stage": s, "previous_stage": None, "changed_at": as_of,

@@ -17,8 +17,7 @@ from __future__ import annotations
 
 import datetime as dt
 from decimal import ROUND_HALF_UP, Decimal
-from fractions import Fraction
-from typing import Any
+from typing import TYPE_CHECKING
 
 from sqlalchemy import case, func, literal, or_, select
 
@@ -27,13 +26,16 @@ from crmkit.plugin import MONEY_SCALE, interactions as I
 from . import sales
 from .results import Pareto
 
+if TYPE_CHECKING:
+    from .settings import Settings
 
-def _ranked(config: dict[str, Any], as_of: dt.datetime, since: dt.datetime | None, values=None):
+
+def _ranked(settings: Settings, as_of: dt.datetime, since: dt.datetime | None, values=None):
     if values is None:
-        per = (select(I.c.customer_id, func.sum(sales.net_units(config)).label("net"))
-               .where(sales.sales_kinds(config), sales.within(as_of, since))
+        per = (select(I.c.customer_id, func.sum(sales.net_units(settings)).label("net"))
+               .where(sales.sales_kinds(settings), sales.within(as_of, since))
                .group_by(I.c.customer_id)
-               .having(func.sum(sales.purchase_flag(config)) > 0)).subquery("pa_per")
+               .having(func.sum(sales.purchase_flag(settings)) > 0)).subquery("pa_per")
     else:
         given = values.subquery("pa_values")
         per = select(given.c.customer_id, given.c.units.label("net")).subquery("pa_per")
@@ -51,15 +53,15 @@ def _share(part, whole) -> float | None:
     return float((Decimal(part) * 100 / Decimal(whole)).quantize(Decimal("0.1"), ROUND_HALF_UP))
 
 
-def analyse(conn, config: dict[str, Any], as_of: dt.datetime, since: dt.datetime | None = None,
+def analyse(conn, settings: Settings, as_of: dt.datetime, since: dt.datetime | None = None,
             curve_points: int = 0, values=None, measure: str = "revenue") -> Pareto:
     """Revenue concentration; ``curve_points`` > 0 also samples the cumulative curve for a chart.
 
     ``values``: a SELECT of ``(customer_id, units)`` of the ``measure`` to rank by instead of
     revenue."""
-    top = Fraction(str(config["pareto"]["top_share"]))
-    target = Fraction(str(config["pareto"]["revenue_share"]))
-    ranked = _ranked(config, as_of, since, values)
+    top = settings.pareto.top_share
+    target = settings.pareto.revenue_share
+    ranked = _ranked(settings, as_of, since, values)
     in_top = (ranked.c.rn - 1) * top.denominator < ranked.c.n * top.numerator
     reaches = ranked.c.cum * target.denominator >= ranked.c.total * target.numerator
     row = conn.execute(select(

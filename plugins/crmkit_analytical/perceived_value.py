@@ -11,7 +11,7 @@ respondent (``all``) and each saved segment's members.
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from typing import TYPE_CHECKING
 
 from sqlalchemy import func, select
 
@@ -21,21 +21,24 @@ from . import segments, surveys
 from .results import PerceivedValue
 from .tables import segments as S
 
+if TYPE_CHECKING:
+    from .settings import Settings
+
 SIDES = ("benefit", "cost")
 
 
-def respondents(conn, config: dict[str, Any], as_of: dt.datetime
+def respondents(conn, settings: Settings, as_of: dt.datetime
                 ) -> dict[int, dict[str, float]]:
     """``{customer id: {"benefit": …, "cost": …}}`` of every respondent (a side missing
     when they answered none of its items)."""
-    rules = config["perceived_value"]
-    if not rules["benefit"] or not rules["cost"]:
+    rules = settings.perceived_value
+    if not rules.benefit or not rules.cost:
         raise ConfigError("/perceived_value: name the survey items of both benefit and cost "
                           "(e.g. {\"benefit\": [\"pv_quality\"], \"cost\": [\"pv_price\"]})")
     found: dict[int, dict[str, float]] = {}
     for side in SIDES:
-        latest = surveys.latest_scores(config, rules[side], as_of,
-                                       rules["window_days"]).subquery(f"pv_{side}")
+        latest = surveys.latest_scores(settings, rules.items(side), as_of,
+                                       rules.window_days).subquery(f"pv_{side}")
         query = (select(latest.c.customer_id, func.avg(latest.c.score))
                  .group_by(latest.c.customer_id))
         for customer, score in conn.execute(query):
@@ -54,12 +57,12 @@ def group(name: str, answers: list[dict[str, float]]) -> PerceivedValue:
     return PerceivedValue(name, len(answers), means["benefit"], means["cost"], net)
 
 
-def by_segment(conn, config: dict[str, Any], as_of: dt.datetime) -> list[PerceivedValue]:
+def by_segment(conn, settings: Settings, as_of: dt.datetime) -> list[PerceivedValue]:
     """Every respondent (``all``), then each saved segment's respondents, by segment name."""
-    found = respondents(conn, config, as_of)
+    found = respondents(conn, settings, as_of)
     rows = [group("all", list(found.values()))]
     for name, condition in conn.execute(select(S.c.name, S.c.condition).order_by(S.c.name)):
-        members = segments.members(conn, config, condition, as_of)
+        members = segments.members(conn, settings, condition, as_of)
         rows.append(group(name, [found[m] for m in members if m in found]))
     return rows
 

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import Counter
-from typing import Any
+from typing import TYPE_CHECKING
 
 from sqlalchemy import and_, case, func, literal, or_, select
 
@@ -32,22 +32,25 @@ from . import engagement, lifecycle, sales
 from .results import PhaseRow
 from .sql import to_decimal
 
+if TYPE_CHECKING:
+    from .settings import Settings
+
 PHASES = ("prospect", "establish", "develop", "mature", "decline")
 
 
-def trends_query(config: dict[str, Any], as_of: dt.datetime):
+def trends_query(settings: Settings, as_of: dt.datetime):
     """Per customer with an interaction up to ``as_of``: whether they bought, whether before
     the establish cut-off, and recent/prior spend (units) and engagement."""
-    rules = config["phases"]
-    window = dt.timedelta(days=rules["window_days"])
+    rules = settings.phases
+    window = dt.timedelta(days=rules.window_days)
     recent = I.c.occurred_at > as_of - window
     prior = and_(I.c.occurred_at > as_of - 2 * window, I.c.occurred_at <= as_of - window)
-    established = as_of - dt.timedelta(days=rules["establish_days"])
-    spend = case((sales.sales_kinds(config), sales.net_units(config)), else_=literal(0))
-    points = engagement.weight(config)
+    established = as_of - dt.timedelta(days=rules.establish_days)
+    spend = case((sales.sales_kinds(settings), sales.net_units(settings)), else_=literal(0))
+    points = engagement.weight(settings)
     return (select(I.c.customer_id,
-                   func.max(sales.purchase_flag(config)).label("bought"),
-                   func.max(case((and_(sales.is_purchase(config), I.c.occurred_at <= established),
+                   func.max(sales.purchase_flag(settings)).label("bought"),
+                   func.max(case((and_(sales.is_purchase(settings), I.c.occurred_at <= established),
                                   1), else_=0)).label("early"),
                    func.sum(case((recent, spend), else_=literal(0))).label("recent_units"),
                    func.sum(case((prior, spend), else_=literal(0))).label("prior_units"),
@@ -56,10 +59,10 @@ def trends_query(config: dict[str, Any], as_of: dt.datetime):
             .where(I.c.occurred_at <= as_of).group_by(I.c.customer_id))
 
 
-def phase_case(config: dict[str, Any], trends):
+def phase_case(settings: Settings, trends):
     """SQL ``CASE`` giving the phase from a row of :func:`trends_query` (NULLs = prospect)."""
-    rules = config["phases"]
-    fall, rise = 100 - rules["decline_percent"], 100 + rules["growth_percent"]
+    rules = settings.phases
+    fall, rise = 100 - rules.decline_percent, 100 + rules.growth_percent
     recent, prior = trends.c.recent_units, trends.c.prior_units
     return case(
         (or_(trends.c.bought.is_(None), trends.c.bought == 0), literal("prospect")),
@@ -71,19 +74,19 @@ def phase_case(config: dict[str, Any], trends):
         else_=literal("mature"))
 
 
-def phases_query(config: dict[str, Any], as_of: dt.datetime):
+def phases_query(settings: Settings, as_of: dt.datetime):
     """``(customer_id, stage)`` of every customer known at ``as_of`` (as
     :func:`lifecycle.stages_query`, so segments can use either)."""
-    trends = trends_query(config, as_of).subquery("ph_trends")
-    return (select(C.c.id.label("customer_id"), phase_case(config, trends).label("stage"))
+    trends = trends_query(settings, as_of).subquery("ph_trends")
+    return (select(C.c.id.label("customer_id"), phase_case(settings, trends).label("stage"))
             .select_from(C.outerjoin(trends, trends.c.customer_id == C.c.id))
             .where(or_(C.c.created_at <= as_of, trends.c.bought.is_not(None))))
 
 
-def rows(conn, config: dict[str, Any], as_of: dt.datetime) -> list[PhaseRow]:
+def rows(conn, settings: Settings, as_of: dt.datetime) -> list[PhaseRow]:
     """Every customer's phase with the trends it was decided on, by external id."""
-    trends = trends_query(config, as_of).subquery("ph_rows")
-    query = (select(C.c.external_id, phase_case(config, trends).label("phase"),
+    trends = trends_query(settings, as_of).subquery("ph_rows")
+    query = (select(C.c.external_id, phase_case(settings, trends).label("phase"),
                     trends.c.recent_units, trends.c.prior_units, trends.c.recent_points,
                     trends.c.prior_points)
              .select_from(C.outerjoin(trends, trends.c.customer_id == C.c.id))
@@ -95,18 +98,18 @@ def rows(conn, config: dict[str, Any], as_of: dt.datetime) -> list[PhaseRow]:
                      round(float(r.prior_points or 0), 4)) for r in conn.execute(query)]
 
 
-def counts(conn, config: dict[str, Any], as_of: dt.datetime) -> dict[str, int]:
+def counts(conn, settings: Settings, as_of: dt.datetime) -> dict[str, int]:
     """Customers (not erased) per phase at ``as_of``, every phase listed."""
-    tally = Counter(row.phase for row in rows(conn, config, as_of))
+    tally = Counter(row.phase for row in rows(conn, settings, as_of))
     return {phase: tally.get(phase, 0) for phase in PHASES}
 
 
-def segment_stages_query(config: dict[str, Any], as_of: dt.datetime):
+def segment_stages_query(settings: Settings, as_of: dt.datetime):
     """The ``(customer_id, stage)`` query segments' ``lifecycle`` field reads: recency stages
     or relationship phases, as config ``lifecycle.model`` says."""
-    if config["lifecycle"]["model"] == "relationship":
-        return phases_query(config, as_of)
-    return lifecycle.stages_query(config, as_of)
+    if settings.lifecycle.model == "relationship":
+        return phases_query(settings, as_of)
+    return lifecycle.stages_query(settings, as_of)
 
 
 __all__ = ["PHASES", "trends_query", "phase_case", "phases_query", "rows", "counts",

@@ -20,9 +20,9 @@ from __future__ import annotations
 
 import datetime as dt
 from decimal import ROUND_HALF_UP, Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Float, and_, case, cast, func, literal, select
+from sqlalchemy import Float, case, cast, func, literal, select
 
 from crmkit.plugin import customers as C, interactions as I
 
@@ -30,18 +30,21 @@ from . import sales, surveys
 from .results import RelationshipQuality
 from .sql import day_key
 
+if TYPE_CHECKING:
+    from .settings import Settings
+
 COMPONENTS = ("trust", "satisfaction", "commitment")
 
 
-def behaviour_query(config: dict[str, Any], as_of: dt.datetime):
+def behaviour_query(settings: Settings, as_of: dt.datetime):
     """``(customer_id, trust, satisfaction, commitment)`` behavioural parts (0–100) of every
     customer with an interaction in the window."""
-    days = config["relationship_quality"]["window_days"]
+    days = settings.relationship_quality.window_days
     since, middle = as_of - dt.timedelta(days=days), as_of - dt.timedelta(days=days / 2)
     early = func.max(case((I.c.occurred_at <= middle, 1), else_=0))
     late = func.max(case((I.c.occurred_at > middle, 1), else_=0))
-    complaints = func.sum(case((I.c.kind.in_(config["complaint_kinds"]), 1), else_=0))
-    buying_days = func.count(func.distinct(case((sales.is_purchase(config),
+    complaints = func.sum(case((I.c.kind.in_(settings.complaint_kinds), 1), else_=0))
+    buying_days = func.count(func.distinct(case((sales.is_purchase(settings),
                                                  day_key(I.c.occurred_at)))))
     return (select(I.c.customer_id,
                    cast((early + late) * 50, Float).label("trust"),
@@ -52,27 +55,27 @@ def behaviour_query(config: dict[str, Any], as_of: dt.datetime):
             .group_by(I.c.customer_id))
 
 
-def survey_query(config: dict[str, Any], as_of: dt.datetime, component: str):
+def survey_query(settings: Settings, as_of: dt.datetime, component: str):
     """``(customer_id, score)``: the mean of each customer's latest answers to the
     component's items, or None when the component has no items."""
-    items = config["relationship_quality"][component]
+    items = settings.relationship_quality.items(component)
     if not items:
         return None
-    latest = surveys.latest_scores(config, items, as_of,
-                                   config["relationship_quality"]["window_days"]).subquery()
+    latest = surveys.latest_scores(settings, items, as_of,
+                                   settings.relationship_quality.window_days).subquery()
     return (select(latest.c.customer_id, func.avg(latest.c.score).label("score"))
             .group_by(latest.c.customer_id))
 
 
-def scores(conn, config: dict[str, Any], as_of: dt.datetime) -> list[RelationshipQuality]:
+def scores(conn, settings: Settings, as_of: dt.datetime) -> list[RelationshipQuality]:
     """Every scored customer's components and index, by external id."""
-    weight = config["relationship_quality"]["behaviour_weight"]
-    behaviour = behaviour_query(config, as_of).subquery("rq_behaviour")
+    weight = settings.relationship_quality.behaviour_weight
+    behaviour = behaviour_query(settings, as_of).subquery("rq_behaviour")
     source = C.join(behaviour, behaviour.c.customer_id == C.c.id)
     columns, answered = [], []
     for component in COMPONENTS:
         part = behaviour.c[component]
-        query = survey_query(config, as_of, component)
+        query = survey_query(settings, as_of, component)
         if query is None:
             columns.append(part.label(component))
             answered.append(literal(False).label(f"{component}_surveyed"))

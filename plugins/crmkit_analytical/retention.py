@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import datetime as dt
 from decimal import ROUND_HALF_UP, Decimal
-from typing import Any
+from typing import TYPE_CHECKING
 
 from sqlalchemy import and_, func, literal, select, union_all
 
@@ -25,6 +25,9 @@ from crmkit.plugin import UTCDateTime, interactions as I
 
 from . import periods, sales
 from .results import RetentionPeriod
+
+if TYPE_CHECKING:
+    from .settings import Settings
 
 
 def crr(start_customers: int, end_customers: int, new_customers: int) -> float | None:
@@ -40,9 +43,9 @@ def churn(rate: float | None) -> float | None:
     return None if rate is None else float((Decimal("100") - Decimal(repr(rate))).quantize(Decimal("0.1")))
 
 
-def counting(conn, config: dict[str, Any], moments: list[dt.datetime]):
+def counting(conn, settings: Settings, moments: list[dt.datetime]):
     """For each instant, who counts: returns (count per instant, new-vs-previous per instant)."""
-    lapsed = dt.timedelta(days=config["lifecycle"]["lapsed_days"])
+    lapsed = dt.timedelta(days=settings.lifecycle.lapsed_days)
     bounds = [(m - lapsed, m) for m in moments]
     windows = union_all(*[select(literal(i).label("i"), literal(lo, UTCDateTime).label("lo"),
                                  literal(hi, UTCDateTime).label("hi"))
@@ -50,7 +53,7 @@ def counting(conn, config: dict[str, Any], moments: list[dt.datetime]):
     active = (select(windows.c.i, I.c.customer_id)
               .select_from(windows.join(I, and_(I.c.occurred_at >= windows.c.lo,
                                                I.c.occurred_at <= windows.c.hi)))
-              .where(sales.is_purchase(config))
+              .where(sales.is_purchase(settings))
               .group_by(windows.c.i, I.c.customer_id)).subquery("ret_active")
     before = active.alias("ret_before")
     rows = conn.execute(
@@ -66,10 +69,10 @@ def counting(conn, config: dict[str, Any], moments: list[dt.datetime]):
     return totals, fresh
 
 
-def acquired(conn, config: dict[str, Any], spans: list[tuple[dt.datetime, dt.datetime]]) -> list[int]:
+def acquired(conn, settings: Settings, spans: list[tuple[dt.datetime, dt.datetime]]) -> list[int]:
     """Customers whose first purchase fell in each ``(start, end]``."""
     first = (select(I.c.customer_id, func.min(I.c.occurred_at).label("first"))
-             .where(sales.is_purchase(config), I.c.occurred_at <= spans[-1][1])
+             .where(sales.is_purchase(settings), I.c.occurred_at <= spans[-1][1])
              .group_by(I.c.customer_id)).subquery("ret_first")
     windows = union_all(*[select(literal(i).label("i"), literal(s, UTCDateTime).label("lo"),
                                  literal(e, UTCDateTime).label("hi"))
@@ -82,22 +85,22 @@ def acquired(conn, config: dict[str, Any], spans: list[tuple[dt.datetime, dt.dat
     return [int(rows.get(i, 0)) for i in range(len(spans))]
 
 
-def between(conn, config: dict[str, Any], start: dt.datetime, end: dt.datetime,
+def between(conn, settings: Settings, start: dt.datetime, end: dt.datetime,
             name: str = "") -> RetentionPeriod:
     """Retention over one span (any two instants)."""
-    totals, fresh = counting(conn, config, [start, end])
-    got = acquired(conn, config, [(start, end)])[0]
+    totals, fresh = counting(conn, settings, [start, end])
+    got = acquired(conn, settings, [(start, end)])[0]
     rate = crr(totals[0], totals[1], fresh[1])
     return RetentionPeriod(name, start, end, totals[0], totals[1], fresh[1], got, rate, churn(rate))
 
 
-def report(conn, config: dict[str, Any], as_of: dt.datetime, period: str = "month",
+def report(conn, settings: Settings, as_of: dt.datetime, period: str = "month",
            count: int = 12) -> list[RetentionPeriod]:
     """Retention for the last ``count`` whole periods before ``as_of``, oldest first."""
     spans = periods.complete_periods(as_of, period, count)
     moments = [spans[0][0]] + [end for _, end in spans]
-    totals, fresh = counting(conn, config, moments)
-    got = acquired(conn, config, spans)
+    totals, fresh = counting(conn, settings, moments)
+    got = acquired(conn, settings, spans)
     out = []
     for i, (start, end) in enumerate(spans):
         rate = crr(totals[i], totals[i + 1], fresh[i + 1])

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal
-from typing import Any, Iterator
+from typing import TYPE_CHECKING, Any, Iterator
 
 from sqlalchemy import case, distinct, func, literal, null, select, true
 
@@ -33,47 +33,50 @@ from . import sales
 from .results import RFMScore
 from .sql import day_number, day_of, money_value
 
+if TYPE_CHECKING:
+    from .settings import Settings
+
 FIELDS = ("r", "f", "m", "recency_days", "frequency", "monetary")
 MONEY_FIELDS = ("monetary",)
 """Fields a segment rule may test."""
 
 
-def values_query(config: dict[str, Any], as_of: dt.datetime):
+def values_query(settings: Settings, as_of: dt.datetime):
     """Per customer: last purchase day, F and net spend units (customers with a purchase)."""
     day = day_number(I.c.occurred_at)
-    purchase = sales.is_purchase(config)
-    if config["rfm"]["frequency"] == "days":
+    purchase = sales.is_purchase(settings)
+    if settings.rfm.frequency == "days":
         frequency = func.count(distinct(case((purchase, day))))
     else:
-        frequency = func.sum(sales.purchase_flag(config))
+        frequency = func.sum(sales.purchase_flag(settings))
     # the day of the latest purchase instant: one day conversion per customer, not per row
     return (select(I.c.customer_id,
                    day_number(func.max(case((purchase, I.c.occurred_at)))).label("last_day"),
                    frequency.label("frequency"),
-                   func.sum(sales.net_units(config)).label("net"))
-            .where(sales.sales_kinds(config), sales.within(as_of))
+                   func.sum(sales.net_units(settings)).label("net"))
+            .where(sales.sales_kinds(settings), sales.within(as_of))
             .group_by(I.c.customer_id)
-            .having(func.sum(sales.purchase_flag(config)) > 0))
+            .having(func.sum(sales.purchase_flag(settings)) > 0))
 
 
-def _measured(config: dict[str, Any], as_of: dt.datetime, values=None):
+def _measured(settings: Settings, as_of: dt.datetime, values=None):
     """The per-customer values subquery (``values`` replacing net spend when given) and the
     monetary expression over it."""
-    per = values_query(config, as_of).subquery("rfm_values")
+    per = values_query(settings, as_of).subquery("rfm_values")
     if values is not None:
         given = values.subquery("rfm_measure")
         per = (select(per.c.customer_id, per.c.last_day, per.c.frequency,
                       func.coalesce(given.c.units, 0).label("net"))
                .outerjoin(given, given.c.customer_id == per.c.customer_id)).subquery("rfm_values_m")
-    if config["rfm"]["monetary"] == "mean":
+    if settings.rfm.monetary == "mean":
         return per, per.c.net * 1.0 / per.c.frequency
     return per, per.c.net
 
 
-def scored_query(config: dict[str, Any], as_of: dt.datetime, values=None):
+def scored_query(settings: Settings, as_of: dt.datetime, values=None):
     """Per customer: recency_days, frequency, monetary units, r, f, m (a subquery-ready select)."""
-    bins = config["rfm"]["bins"]
-    per, monetary = _measured(config, as_of, values)
+    bins = settings.rfm.bins
+    per, monetary = _measured(settings, as_of, values)
     recency = (literal(day_of(as_of)) - per.c.last_day)
     n = func.count().over()
 
@@ -93,9 +96,9 @@ def scored_query(config: dict[str, Any], as_of: dt.datetime, values=None):
                   score(monetary.asc(), func.max(monetary)).label("m"))
 
 
-def segment_case(config: dict[str, Any], scored):
+def segment_case(settings: Settings, scored):
     """SQL ``CASE`` naming the first segment rule that holds for a row of ``scored``."""
-    rules = config["rfm"]["segments"]
+    rules = settings.rfm.segments
     if not rules:
         return null()
 
@@ -106,45 +109,45 @@ def segment_case(config: dict[str, Any], scored):
             return money_value(scored.c.monetary_units)
         return scored.c[field]
 
-    return case(*[(to_sql(rule["if"], column_for), literal(rule["name"])) for rule in rules],
+    return case(*[(to_sql(rule.condition, column_for), literal(rule.name)) for rule in rules],
                 else_=null())
 
 
-def query(config: dict[str, Any], as_of: dt.datetime, values=None):
+def query(settings: Settings, as_of: dt.datetime, values=None):
     """The full RFM select, by customer id: customer_id, external_id, recency_days,
     frequency, net (money units), r, f, m, segment."""
-    scored = scored_query(config, as_of, values).subquery("rfm_scored")
+    scored = scored_query(settings, as_of, values).subquery("rfm_scored")
     return (select(scored.c.customer_id, C.c.external_id, scored.c.recency_days,
                    scored.c.frequency, scored.c.net, scored.c.r, scored.c.f, scored.c.m,
-                   segment_case(config, scored).label("segment"))
+                   segment_case(settings, scored).label("segment"))
             .join(C, C.c.id == scored.c.customer_id)
             .order_by(scored.c.customer_id))
 
 
-def _monetary(config: dict[str, Any]):
+def _monetary(settings: Settings):
     """``(net units, frequency) -> Decimal`` monetary value as the config defines it."""
     places = Decimal("0.0001")
-    if config["rfm"]["monetary"] == "mean":
+    if settings.rfm.monetary == "mean":
         return lambda net, frequency: (money_from_units(net or 0) / frequency).quantize(places)
     return lambda net, frequency: money_from_units(net or 0)
 
 
-def scores(conn, config: dict[str, Any], as_of: dt.datetime, values=None) -> list[RFMScore]:
+def scores(conn, settings: Settings, as_of: dt.datetime, values=None) -> list[RFMScore]:
     """Every scored customer, by customer id."""
-    monetary = _monetary(config)
+    monetary = _monetary(settings)
     return [RFMScore(cid, external_id, int(recency), int(frequency), monetary(net, frequency),
                      int(r), int(f), int(m), segment)
             for cid, external_id, recency, frequency, net, r, f, m, segment
-            in conn.execute(query(config, as_of, values))]
+            in conn.execute(query(settings, as_of, values))]
 
 
-def customer_score(conn, config: dict[str, Any], as_of: dt.datetime, customer_id: int,
+def customer_score(conn, settings: Settings, as_of: dt.datetime, customer_id: int,
                    external_id: str, values=None) -> RFMScore | None:
     """One customer's RFM, None without a purchase: the same scores as :func:`scores`, in one
     statement that counts the customers better and worse than this one (all the score
     formula needs) instead of ranking every customer."""
-    bins = config["rfm"]["bins"]
-    per, monetary = _measured(config, as_of, values)
+    bins = settings.rfm.bins
+    per, monetary = _measured(settings, as_of, values)
     every = select(per.c.customer_id, per.c.last_day, per.c.frequency, per.c.net,
                    monetary.label("monetary_units")).cte("rfm_every")  # computed once
     mine = (select(every.c.last_day, every.c.frequency, every.c.net, every.c.monetary_units)
@@ -172,40 +175,40 @@ def customer_score(conn, config: dict[str, Any], as_of: dt.datetime, customer_id
                  score("r").label("r"), score("f").label("f"), score("m").label("m")
                  ).subquery("rfm_one")
     row = conn.execute(select(one.c.recency_days, one.c.frequency, one.c.net, one.c.r,
-                              one.c.f, one.c.m, segment_case(config, one))).one_or_none()
+                              one.c.f, one.c.m, segment_case(settings, one))).one_or_none()
     if row is None:
         return None
     recency, frequency, net, r, f, m, segment = row
     return RFMScore(customer_id, external_id, int(recency), int(frequency),
-                    _monetary(config)(net, frequency), int(r), int(f), int(m), segment)
+                    _monetary(settings)(net, frequency), int(r), int(f), int(m), segment)
 
 
-def table_rows(conn, config: dict[str, Any], as_of: dt.datetime, values=None
+def table_rows(conn, settings: Settings, as_of: dt.datetime, values=None
                ) -> Iterator[tuple]:
     """Every scored customer as a tuple (external_id, recency_days, frequency, monetary, r, f,
     m, segment), by customer id, streamed from the query (no object per customer)."""
-    monetary = _monetary(config)
-    for chunk in conn.execute(query(config, as_of, values)).partitions(10_000):
+    monetary = _monetary(settings)
+    for chunk in conn.execute(query(settings, as_of, values)).partitions(10_000):
         for _, external_id, recency, frequency, net, r, f, m, segment in chunk:
             yield (external_id, int(recency), int(frequency), monetary(net, frequency), int(r),
                    int(f), int(m), segment)
 
 
-def segment_counts(conn, config: dict[str, Any], as_of: dt.datetime, values=None
+def segment_counts(conn, settings: Settings, as_of: dt.datetime, values=None
                    ) -> dict[str, int]:
     """Customers per segment (``None`` for customers no rule matched), in rule order."""
-    scored = scored_query(config, as_of, values).subquery("rfm_scored")
-    label = segment_case(config, scored).label("segment")
+    scored = scored_query(settings, as_of, values).subquery("rfm_scored")
+    label = segment_case(settings, scored).label("segment")
     rows = dict(conn.execute(select(label, func.count()).group_by(label)).all())
-    ordered = {rule["name"]: rows.pop(rule["name"], 0) for rule in config["rfm"]["segments"]}
+    ordered = {rule.name: rows.pop(rule.name, 0) for rule in settings.rfm.segments}
     if rows.get(None):
         ordered["(none)"] = rows[None]
     return ordered
 
 
-def grid(conn, config: dict[str, Any], as_of: dt.datetime, values=None) -> list[dict[str, Any]]:
+def grid(conn, settings: Settings, as_of: dt.datetime, values=None) -> list[dict[str, Any]]:
     """Customers and mean monetary value per (r, f) cell: the RFM grid."""
-    scored = scored_query(config, as_of, values).subquery("rfm_scored")
+    scored = scored_query(settings, as_of, values).subquery("rfm_scored")
     rows = conn.execute(select(scored.c.r, scored.c.f, func.count().label("customers"),
                                func.sum(scored.c.net).label("net"))
                         .group_by(scored.c.r, scored.c.f).order_by(scored.c.r, scored.c.f))

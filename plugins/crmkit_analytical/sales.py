@@ -8,7 +8,7 @@ Purchases are interactions of ``purchase_kinds``; spend is *net*: amounts of
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from typing import TYPE_CHECKING
 
 from sqlalchemy import and_, case, literal
 
@@ -16,25 +16,28 @@ from crmkit.plugin import ValidationError, interactions as I
 
 from .sql import units
 
+if TYPE_CHECKING:
+    from .settings import Settings
 
-def purchase_kinds(config: dict[str, Any]) -> list[str]:
+
+def purchase_kinds(settings: Settings) -> list[str]:
     """The configured purchase kinds."""
-    return list(config["purchase_kinds"])
+    return list(settings.purchase_kinds)
 
 
-def refund_kinds(config: dict[str, Any]) -> list[str]:
+def refund_kinds(settings: Settings) -> list[str]:
     """The configured refund kinds (never also purchase kinds)."""
-    return [k for k in config["refund_kinds"] if k not in config["purchase_kinds"]]
+    return list(settings.refund_kinds)
 
 
-def is_purchase(config: dict[str, Any]):
+def is_purchase(settings: Settings):
     """SQL: this interaction is a purchase."""
-    return I.c.kind.in_(purchase_kinds(config))
+    return I.c.kind.in_(purchase_kinds(settings))
 
 
-def sales_kinds(config: dict[str, Any]):
+def sales_kinds(settings: Settings):
     """SQL: this interaction is a purchase or a refund."""
-    return I.c.kind.in_(purchase_kinds(config) + refund_kinds(config))
+    return I.c.kind.in_(purchase_kinds(settings) + refund_kinds(settings))
 
 
 def within(as_of: dt.datetime, since: dt.datetime | None = None):
@@ -44,9 +47,9 @@ def within(as_of: dt.datetime, since: dt.datetime | None = None):
     return and_(I.c.occurred_at > since, I.c.occurred_at <= as_of)
 
 
-def net_units(config: dict[str, Any]):
+def net_units(settings: Settings):
     """SQL: the interaction's signed amount in units: + for purchases, − for refunds."""
-    refunds = refund_kinds(config)
+    refunds = refund_kinds(settings)
     amount = units(I.c.amount)
     if not refunds:
         return case((I.c.amount.is_(None), literal(0)), else_=amount)
@@ -74,6 +77,6 @@ def measure_query(crm, measure: str, as_of: dt.datetime, since: dt.datetime | No
     raise ValidationError(missing_measure(measure, "measure"))
 
 
-def purchase_flag(config: dict[str, Any]):
+def purchase_flag(settings: Settings):
     """SQL: 1 for a purchase, 0 otherwise (for ``SUM``/``MAX`` in aggregates)."""
-    return case((is_purchase(config), 1), else_=0)
+    return case((is_purchase(settings), 1), else_=0)

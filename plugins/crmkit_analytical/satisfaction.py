@@ -21,7 +21,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 from decimal import ROUND_HALF_UP, Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import and_, case, false, func, not_, or_, select
 
@@ -32,10 +32,13 @@ from .results import Score, SurveyAnswer, VOCCount
 from .surveys import SCALES
 from .sql import json_number, json_text, month_label, month_number
 
+if TYPE_CHECKING:
+    from .settings import Settings
 
-def _window(config: dict[str, Any], as_of: dt.datetime, days: int | None):
-    days = config["satisfaction"]["window_days"] if days is None else days
-    return and_(I.c.kind.in_(config["survey_kinds"]), I.c.occurred_at <= as_of,
+
+def _window(settings: Settings, as_of: dt.datetime, days: int | None):
+    days = settings.satisfaction.window_days if days is None else days
+    return and_(I.c.kind.in_(settings.survey_kinds), I.c.occurred_at <= as_of,
                 I.c.occurred_at > as_of - dt.timedelta(days=days))
 
 
@@ -83,30 +86,30 @@ def _scores(row, min_sample: int) -> dict[str, Score]:
     }
 
 
-def scores(conn, config: dict[str, Any], as_of: dt.datetime, days: int | None = None
+def scores(conn, settings: Settings, as_of: dt.datetime, days: int | None = None
            ) -> dict[str, Score]:
     """NPS, CSAT and CES over the window ending at ``as_of``."""
-    row = conn.execute(select(*_counts()).where(_window(config, as_of, days))).one()
-    return _scores(row, config["satisfaction"]["min_sample"])
+    row = conn.execute(select(*_counts()).where(_window(settings, as_of, days))).one()
+    return _scores(row, settings.satisfaction.min_sample)
 
 
-def scores_between(conn, config: dict[str, Any], start: dt.datetime, end: dt.datetime
+def scores_between(conn, settings: Settings, start: dt.datetime, end: dt.datetime
                    ) -> dict[str, Score]:
     """NPS, CSAT and CES of the answers in ``(start, end]`` (for KPIs)."""
-    where = and_(I.c.kind.in_(config["survey_kinds"]), I.c.occurred_at > start, I.c.occurred_at <= end)
+    where = and_(I.c.kind.in_(settings.survey_kinds), I.c.occurred_at > start, I.c.occurred_at <= end)
     row = conn.execute(select(*_counts()).where(where)).one()
-    return _scores(row, config["satisfaction"]["min_sample"])
+    return _scores(row, settings.satisfaction.min_sample)
 
 
-def by_month(conn, config: dict[str, Any], as_of: dt.datetime, days: int | None = None
+def by_month(conn, settings: Settings, as_of: dt.datetime, days: int | None = None
              ) -> list[dict[str, Any]]:
     """NPS, CSAT and CES per UTC month over the window, oldest first."""
     month = month_number(I.c.occurred_at).label("month")
-    rows = conn.execute(select(month, *_counts()).where(_window(config, as_of, days))
+    rows = conn.execute(select(month, *_counts()).where(_window(settings, as_of, days))
                         .group_by(month).order_by(month))
     out = []
     for row in rows:
-        s = _scores(row, config["satisfaction"]["min_sample"])
+        s = _scores(row, settings.satisfaction.min_sample)
         out.append({"month": month_label(row.month), **{
             f"{k}{suffix}": v for k, score in s.items()
             for suffix, v in (("", score.value), ("_responses", score.responses),
@@ -114,30 +117,30 @@ def by_month(conn, config: dict[str, Any], as_of: dt.datetime, days: int | None 
     return out
 
 
-def answers(conn, config: dict[str, Any], customer_id: int, as_of: dt.datetime, limit: int
+def answers(conn, settings: Settings, customer_id: int, as_of: dt.datetime, limit: int
             ) -> list[SurveyAnswer]:
     """A customer's latest survey answers with a score on its scale, newest first."""
     scores = {key: _answer(key, low, high) for key, (low, high) in SCALES.items()}
     rows = conn.execute(
         select(I.c.occurred_at, *[score.label(key) for key, score in scores.items()])
-        .where(I.c.customer_id == customer_id, I.c.kind.in_(config["survey_kinds"]),
+        .where(I.c.customer_id == customer_id, I.c.kind.in_(settings.survey_kinds),
                I.c.occurred_at <= as_of, or_(*[s.is_not(None) for s in scores.values()]))
         .order_by(I.c.occurred_at.desc(), I.c.id.desc()).limit(limit))
     whole = (lambda value: None if value is None else int(value))
     return [SurveyAnswer(r.occurred_at, whole(r.nps), whole(r.csat), whole(r.ces)) for r in rows]
 
 
-def voc(conn, config: dict[str, Any], as_of: dt.datetime, since: dt.datetime | None = None
+def voc(conn, settings: Settings, as_of: dt.datetime, since: dt.datetime | None = None
         ) -> list[VOCCount]:
     """Tagged comments and complaints per month and tag (tags alphabetical; zeros omitted).
 
     Tags are sorted by name: a JSON object's key order does not survive every
     database (PostgreSQL's JSONB reorders keys).
     """
-    tags = {tag: config["voc_tags"][tag] for tag in sorted(config["voc_tags"])}
+    tags = {tag: settings.voc_tags[tag] for tag in sorted(settings.voc_tags)}
     if not tags:
         return []
-    kinds = list(config["survey_kinds"]) + list(config["complaint_kinds"])
+    kinds = list(settings.survey_kinds) + list(settings.complaint_kinds)
     text = func.lower(func.coalesce(json_text(I.c.payload, "comment"), json_text(I.c.payload, "text")))
     month = month_number(I.c.occurred_at).label("month")
     split = {tag: _split_keywords(words) for tag, words in tags.items()}
@@ -159,7 +162,7 @@ def voc(conn, config: dict[str, Any], as_of: dt.datetime, since: dt.datetime | N
             counts[(row.month, tag)] = int(getattr(row, f"t{i}") or 0)
     every_chinese = sorted({k for _, chinese in split.values() for k in chinese})
     if every_chinese:
-        segment = _segmenter(tuple(every_chinese) + tuple(config["voc_user_words"]))
+        segment = _segmenter(tuple(every_chinese) + tuple(settings.voc_user_words))
         for row in conn.execute(select(month, text.label("text"))
                                 .where(*where, contains_any(every_chinese))):
             words = set(segment(row.text))

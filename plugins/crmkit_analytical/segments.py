@@ -21,7 +21,7 @@ computations a condition mentions are joined in.
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any, Iterator
+from typing import TYPE_CHECKING, Any, Iterator
 
 from sqlalchemy import delete, func, select, update
 
@@ -34,6 +34,9 @@ from . import phases, rfm, sales, values
 from .results import Segment
 from .sql import field_columns, money_value
 from .tables import clv_predictions, clv_runs, segments as S
+
+if TYPE_CHECKING:
+    from .settings import Settings
 
 COMPUTED = ("lifecycle", "rfm.segment", "rfm.r", "rfm.f", "rfm.m", "rfm.recency_days",
             "rfm.frequency", "rfm.monetary", "clv", "p_alive", "current_value", "purchases")
@@ -55,21 +58,21 @@ def _leaves(condition: dict[str, Any]) -> Iterator[dict[str, Any]]:
     yield condition
 
 
-def members_query(config: dict[str, Any], condition: dict[str, Any], as_of: dt.datetime):
+def members_query(settings: Settings, condition: dict[str, Any], as_of: dt.datetime):
     """SELECT of the ids of the customers (not erased) for whom ``condition`` holds."""
     used = {leaf["field"] for leaf in _leaves(condition)}
     source = C
     columns: dict[str, Any] = {}
     if "lifecycle" in used:
-        stage = phases.segment_stages_query(config, as_of).subquery("sg_lifecycle")
+        stage = phases.segment_stages_query(settings, as_of).subquery("sg_lifecycle")
         source = source.outerjoin(stage, stage.c.customer_id == C.c.id)
         columns["lifecycle"] = stage.c.stage
     if used & {f for f in COMPUTED if f.startswith("rfm.")}:
-        scored = rfm.scored_query(config, as_of).subquery("sg_rfm")
+        scored = rfm.scored_query(settings, as_of).subquery("sg_rfm")
         source = source.outerjoin(scored, scored.c.customer_id == C.c.id)
         columns.update({f"rfm.{k}": scored.c[k] for k in ("r", "f", "m", "recency_days", "frequency")})
         columns["rfm.monetary"] = money_value(scored.c.monetary_units)
-        columns["rfm.segment"] = rfm.segment_case(config, scored)
+        columns["rfm.segment"] = rfm.segment_case(settings, scored)
     if used & {"clv", "p_alive"}:
         latest = (select(func.max(clv_runs.c.id)).where(clv_runs.c.as_of <= as_of)
                   .scalar_subquery())
@@ -80,12 +83,12 @@ def members_query(config: dict[str, Any], condition: dict[str, Any], as_of: dt.d
         columns["clv"] = money_value(pred.c.clv)
         columns["p_alive"] = pred.c.p_alive
     if "current_value" in used:
-        current = values.current_value_query(config, as_of).subquery("sg_current")
+        current = values.current_value_query(settings, as_of).subquery("sg_current")
         source = source.outerjoin(current, current.c.customer_id == C.c.id)
         columns["current_value"] = money_value(func.coalesce(current.c.net, 0))
     if "purchases" in used:
         bought = (select(I.c.customer_id, func.count().label("n"))
-                  .where(sales.is_purchase(config), sales.within(as_of))
+                  .where(sales.is_purchase(settings), sales.within(as_of))
                   .group_by(I.c.customer_id)).subquery("sg_bought")
         source = source.outerjoin(bought, bought.c.customer_id == C.c.id)
         columns["purchases"] = func.coalesce(bought.c.n, 0)
@@ -154,6 +157,6 @@ def all_segments(conn) -> list[Segment]:
     return [Segment(r["name"], r["condition"], r["description"], r["updated_at"]) for r in rows]
 
 
-def members(conn, config: dict[str, Any], condition: dict[str, Any], as_of: dt.datetime) -> list[int]:
+def members(conn, settings: Settings, condition: dict[str, Any], as_of: dt.datetime) -> list[int]:
     """Customer ids for whom ``condition`` holds at ``as_of``."""
-    return list(conn.execute(members_query(config, condition, as_of)).scalars())
+    return list(conn.execute(members_query(settings, condition, as_of)).scalars())

@@ -13,7 +13,7 @@ on a 0–100 scale (``(answer − min) / (max − min) × 100``).
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any, Sequence
+from typing import TYPE_CHECKING, Any, Sequence
 
 from sqlalchemy import Float, String, cast, func, literal, select, union_all
 
@@ -21,14 +21,16 @@ from crmkit.plugin import interactions as I
 
 from .sql import json_number
 
+if TYPE_CHECKING:
+    from .settings import Settings
+
 SCALES = {"nps": (0, 10), "csat": (1, 5), "ces": (1, 7)}
 """The built-in survey items and their scales."""
 
 
-def scales(config: dict[str, Any]) -> dict[str, tuple[int, int]]:
+def scales(settings: Settings) -> dict[str, tuple[int, int]]:
     """Every survey item's scale: the built-in ones and config ``survey_items``."""
-    declared = {key: (scale["min"], scale["max"]) for key, scale in config["survey_items"].items()}
-    return {**SCALES, **declared}
+    return {**SCALES, **settings.survey_items}
 
 
 def _whole(value: Any) -> int | None:
@@ -45,10 +47,10 @@ def _whole(value: Any) -> int | None:
     return None
 
 
-def problems(config: dict[str, Any], rows: list[dict[str, Any]]) -> list[tuple[int, str, str]]:
+def problems(settings: Settings, rows: list[dict[str, Any]]) -> list[tuple[int, str, str]]:
     """``(index, field, message)`` for every score outside its scale."""
-    kinds = set(config["survey_kinds"])
-    items = scales(config)
+    kinds = set(settings.survey_kinds)
+    items = scales(settings)
     found = []
     for index, row in enumerate(rows):
         payload = row.get("payload")
@@ -65,10 +67,10 @@ def problems(config: dict[str, Any], rows: list[dict[str, Any]]) -> list[tuple[i
     return found
 
 
-def normalise(config: dict[str, Any], rows: list[dict[str, Any]]) -> None:
+def normalise(settings: Settings, rows: list[dict[str, Any]]) -> None:
     """Store valid scores as integers (``"9"`` → 9)."""
-    kinds = set(config["survey_kinds"])
-    items = scales(config)
+    kinds = set(settings.survey_kinds)
+    items = scales(settings)
     for row in rows:
         payload = row.get("payload")
         if row["kind"] not in kinds or not isinstance(payload, dict):
@@ -79,12 +81,12 @@ def normalise(config: dict[str, Any], rows: list[dict[str, Any]]) -> None:
             row["payload"] = dict(payload, **changed)
 
 
-def latest_scores(config: dict[str, Any], items: Sequence[str], as_of: dt.datetime,
+def latest_scores(settings: Settings, items: Sequence[str], as_of: dt.datetime,
                   days: int):
     """SELECT ``(customer_id, item, score)``: each customer's latest answer to each of
     ``items`` among the surveys in ``(as_of − days, as_of]``, scored 0–100 on the item's
     scale.  ``items`` must be known (:func:`scales`)."""
-    known = scales(config)
+    known = scales(settings)
     since = as_of - dt.timedelta(days=days)
     parts = []
     for item in items:
@@ -94,7 +96,7 @@ def latest_scores(config: dict[str, Any], items: Sequence[str], as_of: dt.dateti
                          func.row_number().over(partition_by=I.c.customer_id,
                                                 order_by=(I.c.occurred_at.desc(), I.c.id.desc())
                                                 ).label("rn"))
-                  .where(I.c.kind.in_(config["survey_kinds"]), answer.is_not(None),
+                  .where(I.c.kind.in_(settings.survey_kinds), answer.is_not(None),
                          I.c.occurred_at > since, I.c.occurred_at <= as_of)
                   .subquery())
         score = (cast(ranked.c.answer, Float) - low) * 100.0 / (high - low)

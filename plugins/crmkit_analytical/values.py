@@ -5,7 +5,7 @@ from __future__ import annotations
 import calendar
 import datetime as dt
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING
 
 from sqlalchemy import func, select
 
@@ -13,6 +13,9 @@ from crmkit.plugin import interactions as I
 
 from . import sales
 from .sql import to_decimal
+
+if TYPE_CHECKING:
+    from .settings import Settings
 
 
 def months_before(moment: dt.datetime, months: int) -> dt.datetime:
@@ -23,14 +26,14 @@ def months_before(moment: dt.datetime, months: int) -> dt.datetime:
     return moment.replace(year=year, month=month, day=day)
 
 
-def current_value_query(config: dict[str, Any], as_of: dt.datetime):
+def current_value_query(settings: Settings, as_of: dt.datetime):
     """Per customer: net spend units in ``(as_of − current_value_months months, as_of]``."""
-    since = months_before(as_of, config["current_value_months"])
-    return (select(I.c.customer_id, func.sum(sales.net_units(config)).label("net"))
-            .where(sales.sales_kinds(config), sales.within(as_of, since))
+    since = months_before(as_of, settings.current_value_months)
+    return (select(I.c.customer_id, func.sum(sales.net_units(settings)).label("net"))
+            .where(sales.sales_kinds(settings), sales.within(as_of, since))
             .group_by(I.c.customer_id))
 
 
-def current_value(conn, config: dict[str, Any], as_of: dt.datetime) -> dict[int, Decimal]:
+def current_value(conn, settings: Settings, as_of: dt.datetime) -> dict[int, Decimal]:
     """``{customer id: net spend}`` of the customers who bought or refunded in the window."""
-    return {cid: to_decimal(net) for cid, net in conn.execute(current_value_query(config, as_of))}
+    return {cid: to_decimal(net) for cid, net in conn.execute(current_value_query(settings, as_of))}

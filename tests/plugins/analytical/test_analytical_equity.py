@@ -28,7 +28,7 @@ def test_equity_by_hand(crm):
     clv = {cid["A"]: Decimal(100), cid["B"]: Decimal(200), cid["C"]: Decimal(400),
            cid["E"]: Decimal(999)}
     with crm.read() as conn:
-        got = equity.compute(conn, crm.plugin_config("analytical"), AS_OF, clv)
+        got = equity.compute(conn, crm.plugin("analytical").settings, AS_OF, clv)
     # current: 100 + 200 + 400 (E is erased); new customers: B and C bought first within
     # 365 days -> (200 + 400) / 2 = 300; prospects P1..P3: 3 x 0.1 x 300 = 90
     assert (got.customers, got.current_value, got.prospects, got.conversion_probability,
@@ -41,7 +41,7 @@ def test_equity_by_hand(crm):
 def test_without_funnel_flows_the_prospects_count_zero_and_the_note_says_why(crm):
     cid = small_base(crm, {})
     with crm.read() as conn:
-        got = equity.compute(conn, crm.plugin_config("analytical"), AS_OF,
+        got = equity.compute(conn, crm.plugin("analytical").settings, AS_OF,
                              {cid["A"]: Decimal(50)})
     # only A has a CLV here and A's first purchase is 400 days old: valued on all (A)
     assert (got.conversion_probability, got.conversion_source, got.new_customer_value,
@@ -63,7 +63,7 @@ def test_conversion_from_the_funnel(crm, clock):
                     else stages[step - 1], "to": stage, "owner": "ana"})
     clock.set(AS_OF)
     with crm.read() as conn:
-        probability, source = equity.conversion(conn, crm.plugin_config("analytical"), AS_OF)
+        probability, source = equity.conversion(conn, crm.plugin("analytical").settings, AS_OF)
     assert (probability, source) == (0.25, "funnel")  # 1 of the 4 flows through lead is won
 
 
@@ -76,7 +76,7 @@ def test_equity_through_the_api_and_cli_uses_the_fitted_clv(crm, run_cli):
     got = api.customer_equity()
     clv = api.clv_by_customer()
     with crm.read() as conn:
-        recent = equity.recent_first_buyers(conn, crm.plugin_config("analytical"), AS_OF)
+        recent = equity.recent_first_buyers(conn, crm.plugin("analytical").settings, AS_OF)
     basis = [clv[c] for c in recent] or list(clv.values())
     expected_new = sum(basis) / len(basis)
     assert got.current_value == sum(clv.values()).quantize(Decimal("0.01"))
