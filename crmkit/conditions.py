@@ -20,7 +20,9 @@ parameter: user text never becomes SQL.
 from __future__ import annotations
 
 import copy
+import math
 import operator
+from decimal import Decimal
 from typing import Any, Callable, Iterable
 
 from .errors import ConfigError
@@ -161,12 +163,27 @@ _ORDERING = {"lt": operator.lt, "le": operator.le, "gt": operator.gt, "ge": oper
 """The ordering operators, for Python values (:func:`compare`) and SQL columns (:func:`to_sql`)."""
 
 
+def _as_read(expected: Any) -> Any:
+    """A JSON number as the exact Decimal it reads as (``0.1`` is ``0.1``), for comparing with a
+    Decimal value such as a money amount; anything else unchanged."""
+    if isinstance(expected, float) and math.isfinite(expected):
+        return Decimal(repr(expected))
+    if isinstance(expected, list):
+        return [_as_read(item) for item in expected]
+    return expected
+
+
 def compare(value: Any, op: str, expected: Any) -> bool:
-    """Apply one operator; incomparable types and missing values give False (never raise)."""
+    """Apply one operator; incomparable types and missing values give False (never raise).
+
+    A Decimal value (money) is compared with a JSON number as written, not with its binary
+    float: ``10.10`` equals ``10.1``."""
     if op == "exists":
         return value is not None
     if value is None:
         return op == "ne" and expected is not None
+    if isinstance(value, Decimal):
+        expected = _as_read(expected)
     try:
         if op == "eq":
             return value == expected

@@ -149,3 +149,21 @@ def test_money_fields_refuse_what_money_cannot_hold_instead_of_rounding(conditio
         conditions.check(condition, {"amount", "kind"}, "/if", money_fields=("amount",))
     assert str(caught.value).startswith(message)
     conditions.check(condition, {"amount", "kind"}, "/if")  # other numbers are not money
+
+
+@pytest.mark.parametrize("condition, expected", [
+    ({"field": "amount", "op": "le", "value": 10.1}, True),
+    ({"field": "amount", "op": "eq", "value": 10.1}, True),
+    ({"field": "amount", "op": "ge", "value": 10.1}, True),
+    ({"field": "amount", "op": "lt", "value": 10.1}, False),
+    ({"field": "amount", "op": "in", "value": [3, 10.1]}, True),
+    ({"field": "amount", "op": "ne", "value": 10.1}, False),
+    ({"field": "amount", "op": "gt", "value": 10.0999}, True),
+])
+def test_a_money_amount_compares_with_the_number_as_written_not_its_binary_float(condition,
+                                                                                 expected):
+    from decimal import Decimal
+
+    # a purchase of 10.10 read from the database is Decimal("10.1000"); the float 10.1 is
+    # 10.0999999999999996…, so an exact Decimal/float comparison would put 10.10 above it
+    assert conditions.evaluate(condition, {"amount": Decimal("10.1000")}) is expected
