@@ -30,13 +30,14 @@ from sqlalchemy import BigInteger, cast, distinct, func, insert, select
 
 from crmkit.plugin import MONEY_SCALE, customers as C, events as E, interactions as I
 
-from . import bgnbd, gammagamma, sales
+from . import sales
 from .errors import ModelFitError
 from .results import CLVFit, CLVPrediction, CLVPredictions, CLVSummaries, CLVSummary
 from .sql import day_key, day_number, day_of, next_day_start
 from .tables import clv_fits, clv_predictions, clv_runs
 
 if TYPE_CHECKING:
+    from . import bgnbd, gammagamma
     from .settings import Settings as PluginSettings
 
 UNIT_DAYS = {"day": 1.0, "week": 7.0, "month": 365.25 / 12}
@@ -161,6 +162,8 @@ def summaries(conn, settings: PluginSettings, as_of: dt.datetime, time_unit: str
 
 def fit(data: CLVSummaries, settings: Settings, as_of: dt.datetime):
     """Fit both models on the summary; returns (CLVFit, bgnbd FitResult, gamma-gamma FitResult)."""
+    from . import bgnbd, gammagamma  # numpy and scipy load only when a model runs
+
     if not len(data):
         raise ModelFitError("CLV fit needs customers with purchases up to "
                             f"{as_of.isoformat()}; there are none")
@@ -187,6 +190,8 @@ def discounted_purchases(params: bgnbd.Params, settings: Settings, x, T):
     """Σ_{i=1..months} (E[purchases up to month i] − E[up to month i−1]) / (1+d)^i per customer,
     given alive (multiply by P(alive))."""
     import numpy as np
+
+    from . import bgnbd  # numpy and scipy load only when a model runs
 
     per_month = DAYS_PER_MONTH / settings.unit_days
     total = np.zeros_like(x)
@@ -230,6 +235,8 @@ def predict(data: CLVSummaries, settings: Settings, bg: bgnbd.Params, gg: gammag
     from the models' parameters."""
     import numpy as np
 
+    from . import bgnbd, gammagamma  # numpy and scipy load only when a model runs
+
     x, t_x, T = data.x, data.t_x, data.T
     pair_x, pair_T, pair = _distinct_pairs(x, T)  # what a customer would buy if alive: by (x, T)
     try:
@@ -250,6 +257,8 @@ def predict(data: CLVSummaries, settings: Settings, bg: bgnbd.Params, gg: gammag
 def model_params(fitted: CLVFit) -> tuple[bgnbd.Params, gammagamma.Params]:
     """The models' parameters of a fit document (kept or fresh): the no-heterogeneity limit
     of Gamma-Gamma (q = v = ∞, kept as null) gets its common scale back from the mean spend."""
+    from . import bgnbd, gammagamma  # numpy and scipy load only when a model runs
+
     b, g = fitted.bgnbd, fitted.gamma_gamma
     if g["q"] is None:
         gamma = gammagamma.Params(g["p"], float("inf"), float("inf"),
