@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 import threading
 from pathlib import Path
 from types import ModuleType
 from typing import Any, Callable, Iterator, TypeVar
 
-from sqlalchemy import inspect, select
+from sqlalchemy import Text, cast, inspect, select
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import DatabaseError as SQLAlchemyDatabaseError
 from sqlalchemy.exc import OperationalError
@@ -41,6 +42,7 @@ class CRM:
                  extra_plugins: dict[str, ModuleType] | None = None):
         self.url = url
         self.engine = db.create(url)
+        self._writers = db.WriterQueue(self.engine)
         plugins.guard_transactions(self.engine)
         self.clock: Clock = clock or default_clock()
         self.actor = actor
@@ -184,7 +186,8 @@ class CRM:
     def connect(self, write: bool = False) -> Iterator[Connection]:
         """A raw connection (SQLite ``BEGIN IMMEDIATE`` when ``write``); caller commits."""
         try:
-            with self.engine.connect() as conn:
+            with self._writers.turn() if write else contextlib.nullcontext(), \
+                    self.engine.connect() as conn:
                 if write:
                     conn = conn.execution_options(**{db.WRITE: True})
                 yield conn
@@ -284,16 +287,17 @@ class CRM:
 
     def refresh_plugins(self, conn: Connection) -> None:
         """Load plugin state from the database; rebuild hook order when it changed."""
-        rows = conn.execute(
-            select(tables.plugin_state.c.name, tables.plugin_state.c.enabled,
-                   tables.plugin_state.c.config, tables.plugin_state.c.version)
-        ).all()
+        state = tables.plugin_state.c
+        # the configs as stored text: decoded only when something changed (this runs for
+        # every HTTP request and every write transaction)
+        rows = conn.execute(select(state.name, state.enabled, cast(state.config, Text),
+                                   state.version)).all()
         self._load_core_config(conn)
-        key = tuple(sorted((r.name, r.enabled, repr(r.config), r.version) for r in rows))
+        key = tuple(sorted(tuple(row) for row in rows))
         if key == self._state_key:
             return
-        self._state = {r.name: {"enabled": r.enabled, "config": r.config, "version": r.version}
-                       for r in rows}
+        self._state = {name: {"enabled": enabled, "config": json.loads(config),
+                              "version": version} for name, enabled, config, version in rows}
         self._state_key = key
         enabled = [n for n, s in self._state.items() if s["enabled"]]
         infos = {}
@@ -339,16 +343,17 @@ class CRM:
     def remember_core_config(self, config: dict[str, Any]) -> None:
         """Use ``config`` (validated, just stored in this process) as the core configuration."""
         self._core_config = config
-        self._core_stored = config
+        self._core_stored = None  # read (and validated) again at the next refresh
 
     def _load_core_config(self, conn: Connection) -> None:
         """Read the stored core configuration; validate it again only when it changed (another
         process, such as the CLI beside a running server, may have changed it)."""
-        row = conn.execute(
-            select(tables.settings.c.value).where(tables.settings.c.name == "core")).first()
-        stored = row[0] if row else {}
+        settings = tables.settings.c
+        stored = conn.execute(select(cast(settings.value, Text))
+                              .where(settings.name == "core")).scalar()
         if self._core_config is None or stored != self._core_stored:
-            self._core_config = validate(CORE_SCHEMA, stored, "core config")
+            self._core_config = validate(CORE_SCHEMA, {} if stored is None else json.loads(stored),
+                                         "core config")
             self._core_stored = stored
 
     def enabled_plugins(self) -> list[str]:
