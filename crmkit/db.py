@@ -7,11 +7,13 @@ foreign keys on, a busy timeout, and transactions that crmkit begins itself
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
+import threading
 import zlib
 from pathlib import Path
-from typing import Any, Iterable, Sequence
+from typing import Any, Iterable, Iterator, Sequence
 
 from sqlalchemy import (BigInteger, Boolean, Float, Integer, String, Table, bindparam,
                         create_engine, event, func, literal_column, select, text)
@@ -28,6 +30,8 @@ from .wal import AUTOCHECKPOINT_PAGES, WAL_SIZE_LIMIT_BYTES, Checkpointer
 
 SQLITE_BUSY_TIMEOUT_S = 30.0
 """How long a SQLite writer waits for the write lock before giving up."""
+SQLITE_POOL_SIZE = 10
+"""SQLite connections kept open for reuse (more are opened when more threads need one)."""
 
 SQLITE_CACHE_KIB = 128 * 1024
 """Page cache per SQLite connection (SQLite's default is 2 MiB); it only grows as pages are read.
@@ -129,6 +133,10 @@ def _sqlite_engine(parsed) -> Engine:
         parsed,
         connect_args={"timeout": SQLITE_BUSY_TIMEOUT_S, "isolation_level": None},
         hide_parameters=True,
+        # a server runs a thread per request: keep connections open for reuse (opening one
+        # runs the PRAGMAs below), and never make a thread wait for a free one (a thread that
+        # holds one and opens another, such as a write beside a read, could wait forever)
+        pool_size=SQLITE_POOL_SIZE, max_overflow=-1,
     )
 
     on_disk = parsed.database not in (None, "", ":memory:")
@@ -157,6 +165,30 @@ def _sqlite_engine(parsed) -> Engine:
         event.listen(engine, "checkin", lambda *_: checkpointer.request())
         event.listen(engine, "engine_disposed", lambda _engine: checkpointer.stop())
     return engine
+
+
+class WriterQueue:
+    """Queues one process's SQLite writers on a lock, so that concurrent write transactions
+    (a server's request threads) take turns at once instead of polling SQLite's busy handler,
+    whose sleeps grow to 100 ms.  Other processes' writers still meet the busy timeout.  On
+    PostgreSQL, which runs writers concurrently, it does nothing."""
+
+    def __init__(self, engine: Engine):
+        self._lock = threading.RLock() if engine.dialect.name == "sqlite" else None
+
+    @contextlib.contextmanager
+    def turn(self) -> Iterator[None]:
+        """Hold this process's write turn for the block (waiting at most the busy timeout,
+        then going on to SQLite's own waiting)."""
+        if self._lock is None:
+            yield
+            return
+        acquired = self._lock.acquire(timeout=SQLITE_BUSY_TIMEOUT_S)
+        try:
+            yield
+        finally:
+            if acquired:
+                self._lock.release()
 
 
 def missing_sqlite_file(engine: Engine) -> str | None:
