@@ -1,0 +1,61 @@
+"""One process's SQLite writers take turns on a lock (crmkit.db.WriterQueue), and threads never
+wait for a pooled connection."""
+
+from __future__ import annotations
+
+import threading
+
+from crmkit import CRM, db
+
+
+def test_a_second_writer_of_the_process_waits_for_the_first_to_finish(tmp_path):
+    queue = db.WriterQueue(db.create(f"sqlite:///{tmp_path / 'q.db'}"))
+    order: list[str] = []
+    first_inside, first_may_leave = threading.Event(), threading.Event()
+
+    def first():
+        with queue.turn():
+            order.append("first in")
+            first_inside.set()
+            first_may_leave.wait()
+            order.append("first out")
+
+    def second():
+        first_inside.wait()
+        with queue.turn():
+            order.append("second in")
+
+    threads = [threading.Thread(target=first), threading.Thread(target=second)]
+    for thread in threads:
+        thread.start()
+    first_inside.wait()
+    threads[1].join(0.2)
+    assert threads[1].is_alive()  # it waits for its turn however long the first one takes
+    first_may_leave.set()
+    for thread in threads:
+        thread.join()
+    assert order == ["first in", "first out", "second in"]
+
+
+def test_a_writer_may_take_its_turn_again_inside_its_turn_and_postgresql_has_no_queue(tmp_path):
+    queue = db.WriterQueue(db.create(f"sqlite:///{tmp_path / 'q.db'}"))
+    with queue.turn(), queue.turn():
+        pass
+    postgres = db.WriterQueue(db.create("postgresql+psycopg://nobody@127.0.0.1:1/none"))
+    with postgres.turn():  # no lock, no connection
+        pass
+
+
+def test_threads_holding_more_connections_than_the_pool_keeps_never_wait(tmp_path):
+    url = f"sqlite:///{tmp_path / 'p.db'}"
+    CRM.open(url, create=True).close()
+    with CRM.open(url) as crm:
+        held = []
+        for _ in range(db.SQLITE_POOL_SIZE + 5):  # beyond the kept ones: opened, not awaited
+            context = crm.read()
+            held.append((context, context.__enter__()))
+        assert all(conn.exec_driver_sql("SELECT 1").scalar() == 1 for _, conn in held)
+        for context, _ in reversed(held):
+            context.__exit__(None, None, None)
+        with crm.transaction() as tx:  # a write beside nothing else still goes through
+            assert tx.conn.exec_driver_sql("SELECT 1").scalar() == 1
