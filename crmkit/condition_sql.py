@@ -17,6 +17,7 @@ from typing import Any
 from sqlalchemy import Numeric, String, and_, bindparam, case, false, not_, or_
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.elements import ColumnElement
+from sqlalchemy.sql.visitors import InternalTraversal
 
 from . import conditions
 from .db import json_array_contains
@@ -34,7 +35,11 @@ CUSTOMER_FIELDS = (*CUSTOMER_COLUMNS, "tags", "attributes.*")
 class _JsonAt(ColumnElement):
     """One JSON path of a JSON column, read as ``what`` (type, text, number, boolean, json)."""
 
-    inherit_cache = False  # the keys are not part of a cache key
+    # the statement cache keys it by column, keys and what (the compiled path depends on
+    # nothing else), so statements holding it are compiled once, not on every execution
+    _traverse_internals = [("column", InternalTraversal.dp_clauseelement),
+                           ("keys", InternalTraversal.dp_string_list),
+                           ("what", InternalTraversal.dp_string)]
 
     def __init__(self, column, keys: tuple[str, ...], what: str):
         self.column, self.keys, self.what = column, keys, what

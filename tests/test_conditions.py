@@ -167,3 +167,20 @@ def test_a_money_amount_compares_with_the_number_as_written_not_its_binary_float
     # a purchase of 10.10 read from the database is Decimal("10.1000"); the float 10.1 is
     # 10.0999999999999996…, so an exact Decimal/float comparison would put 10.10 above it
     assert conditions.evaluate(condition, {"amount": Decimal("10.1000")}) is expected
+
+
+def test_json_path_statements_are_cached_by_their_keys_and_answer_right(crm):
+    from crmkit.condition_sql import JsonPath
+
+    crm.customers.add("C1", "Ann", attributes={"city": "Oslo", "size": "L"})
+    a = tables.customers.c.attributes
+
+    def city_or_size(key):  # a new statement object each time, as a hook builds one per call
+        return select(JsonPath(a, [key]).text()).where(tables.customers.c.external_id == "C1")
+
+    with crm.read() as conn:
+        answers = [(conn.execute(city_or_size(key)), key) for key in ("city", "size", "city")]
+        assert [(result.scalar(), key) for result, key in answers] == [
+            ("Oslo", "city"), ("L", "size"), ("Oslo", "city")]
+        # the third statement reused the first one's compiled form (no compiling per call)
+        assert answers[2][0].context.cache_hit.name == "CACHE_HIT"
