@@ -54,10 +54,12 @@ def crmkit_validate_interactions(ctx, rows):
 
 @hookimpl
 def crmkit_react_interactions(ctx, batch):
-    """Record the coupons the batch's purchases redeemed (one INSERT … SELECT)."""
-    from .coupons import redeem
+    """Record the coupons the batch's purchases redeemed (one INSERT … SELECT; no statement
+    for a batch without a purchase naming a coupon)."""
+    from .coupons import names_a_coupon, redeem
 
-    redeem(ctx, batch)
+    if any(names_a_coupon(row) for row in batch.rows):
+        redeem(ctx, batch)
 
 
 @hookimpl

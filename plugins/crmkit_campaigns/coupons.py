@@ -279,6 +279,12 @@ def problems(conn, rows: list[dict[str, Any]]) -> list[tuple[int, str, str]]:
     return found
 
 
+def names_a_coupon(row: dict) -> bool:
+    """Whether an interaction row (as written) is a purchase whose ``payload.coupon`` is text:
+    the only rows :func:`redeem` can match."""
+    return row["kind"] == "purchase" and isinstance((row.get("payload") or {}).get("coupon"), str)
+
+
 def redeem(ctx, batch) -> int:
     """Record the redemptions of the batch's purchases (one INSERT … SELECT) and count the
     uses; a concurrent redemption that used a code up meanwhile is a ConflictError (the
@@ -318,5 +324,5 @@ def campaign_id_of(conn, name: str) -> int:
 
 
 __all__ = ["Offer", "Coupon", "KINDS", "check_offer", "new_code", "offer_of", "set_offer",
-           "issue_for", "issue_reward_coupons", "listing", "problems", "redeem",
+           "issue_for", "issue_reward_coupons", "listing", "problems", "names_a_coupon", "redeem",
            "campaign_id_of"]

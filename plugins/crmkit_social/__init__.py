@@ -47,6 +47,9 @@ def crmkit_event_types():
 
 @hookimpl
 def crmkit_react_interactions(ctx, batch):
+    """Convert the referrals whose referee made a first purchase in the batch (no statement for
+    a batch without a purchase)."""
     from .referrals import convert_batch
 
-    convert_batch(ctx, batch)
+    if any(row["kind"] == "purchase" for row in batch.rows):
+        convert_batch(ctx, batch)

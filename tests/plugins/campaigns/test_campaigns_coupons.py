@@ -186,3 +186,23 @@ def test_an_offer_for_a_large_audience_issues_every_code_in_bounded_queries(crm,
     assert crm.plugin("campaigns").set_offer("big", "percent", "5") == 2500
     assert len({c.code for c in crm.plugin("campaigns").coupons("big")}) == 2500
     assert coupons.IN_CHUNK < 2500
+
+
+
+def test_interactions_naming_no_coupon_cost_no_coupon_statement(crm, shop):
+    from sqlalchemy import event
+
+    seen: list[str] = []
+
+    def coupon_statements(conn, cursor, statement, parameters, context, executemany):
+        if "campaigns_coupon" in statement:
+            seen.append(statement)
+
+    event.listen(crm.engine, "before_cursor_execute", coupon_statements)
+    try:
+        crm.interactions.record("A", at(3), kind="visit", payload={"coupon": "SPRING-X"})
+        crm.interactions.record("A", at(3), amount="5.00")
+    finally:
+        event.remove(crm.engine, "before_cursor_execute", coupon_statements)
+    assert seen == []  # neither checked nor redeemed: only a purchase's coupon is
+    assert written(crm) == (2, 0)
