@@ -129,17 +129,17 @@ def create(url: str) -> Engine:
 
 
 def _sqlite_engine(parsed) -> Engine:
+    on_disk = parsed.database not in (None, "", ":memory:")
+    # a file: a server runs a thread per request, so keep connections open for reuse (opening
+    # one runs the PRAGMAs below) and never make a thread wait for a free one (a thread that
+    # holds one and opens another, such as a write beside a read, could wait forever); an
+    # in-memory database keeps SQLAlchemy's one connection per thread
+    pool = {"pool_size": SQLITE_POOL_SIZE, "max_overflow": -1} if on_disk else {}
     engine = create_engine(
         parsed,
         connect_args={"timeout": SQLITE_BUSY_TIMEOUT_S, "isolation_level": None},
-        hide_parameters=True,
-        # a server runs a thread per request: keep connections open for reuse (opening one
-        # runs the PRAGMAs below), and never make a thread wait for a free one (a thread that
-        # holds one and opens another, such as a write beside a read, could wait forever)
-        pool_size=SQLITE_POOL_SIZE, max_overflow=-1,
+        hide_parameters=True, **pool,
     )
-
-    on_disk = parsed.database not in (None, "", ":memory:")
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_conn, _record):

@@ -59,3 +59,9 @@ def test_threads_holding_more_connections_than_the_pool_keeps_never_wait(tmp_pat
             context.__exit__(None, None, None)
         with crm.transaction() as tx:  # a write beside nothing else still goes through
             assert tx.conn.exec_driver_sql("SELECT 1").scalar() == 1
+
+
+def test_an_in_memory_crm_keeps_one_connection_per_thread():
+    with CRM.open("sqlite://", create=True) as crm:
+        crm.customers.add("C1")
+        assert crm.customers.count() == 1
