@@ -134,7 +134,8 @@ def _sqlite_engine(parsed) -> Engine:
     # one runs the PRAGMAs below) and never make a thread wait for a free one (a thread that
     # holds one and opens another, such as a write beside a read, could wait forever); an
     # in-memory database keeps SQLAlchemy's one connection per thread
-    pool = {"pool_size": SQLITE_POOL_SIZE, "max_overflow": -1} if on_disk else {}
+    in_memory = not on_disk or parsed.query.get("mode") == "memory"  # SQLAlchemy's own rule
+    pool = {} if in_memory else {"pool_size": SQLITE_POOL_SIZE, "max_overflow": -1}
     engine = create_engine(
         parsed,
         connect_args={"timeout": SQLITE_BUSY_TIMEOUT_S, "isolation_level": None},
