@@ -11,6 +11,7 @@ import contextlib
 import os
 import re
 import threading
+import weakref
 import zlib
 from pathlib import Path
 from typing import Any, Iterable, Iterator, Sequence
@@ -176,6 +177,12 @@ class WriterQueue:
 
     def __init__(self, engine: Engine):
         self._lock = threading.RLock() if engine.dialect.name == "sqlite" else None
+        _WRITER_QUEUES.add(self)
+
+    def _forget_turn(self) -> None:
+        """In a forked child: no thread of the parent holds a turn here."""
+        if self._lock is not None:
+            self._lock = threading.RLock()
 
     @contextlib.contextmanager
     def turn(self) -> Iterator[None]:
@@ -190,6 +197,10 @@ class WriterQueue:
         finally:
             if acquired:
                 self._lock.release()
+
+
+_WRITER_QUEUES: weakref.WeakSet[WriterQueue] = weakref.WeakSet()
+os.register_at_fork(after_in_child=lambda: [queue._forget_turn() for queue in list(_WRITER_QUEUES)])
 
 
 def missing_sqlite_file(engine: Engine) -> str | None:

@@ -66,3 +66,27 @@ def test_an_in_memory_crm_keeps_one_connection_per_thread():
         crm.customers.add("C1")
         assert crm.customers.count() == 1
     db.create("sqlite:///:memory:").dispose()  # SQLAlchemy's in-memory pool takes no overflow
+
+
+def test_a_forked_child_is_not_kept_waiting_by_a_turn_its_parent_holds(tmp_path):
+    import os
+
+    queue = db.WriterQueue(db.create(f"sqlite:///{tmp_path / 'f.db'}"))
+    holding, release = threading.Event(), threading.Event()
+
+    def hold():
+        with queue.turn():
+            holding.set()
+            release.wait()
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    holding.wait()
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - runs in the child, where the holding thread is gone
+        taken = queue._lock.acquire(timeout=5)
+        os._exit(0 if taken else 1)
+    _, status = os.waitpid(pid, 0)
+    release.set()
+    holder.join()
+    assert os.waitstatus_to_exitcode(status) == 0
