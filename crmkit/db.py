@@ -200,7 +200,14 @@ class WriterQueue:
 
 
 _WRITER_QUEUES: weakref.WeakSet[WriterQueue] = weakref.WeakSet()
-os.register_at_fork(after_in_child=lambda: [queue._forget_turn() for queue in list(_WRITER_QUEUES)])
+
+
+def _free_turns_after_fork() -> None:
+    for queue in list(_WRITER_QUEUES):
+        queue._forget_turn()
+
+
+os.register_at_fork(after_in_child=_free_turns_after_fork)
 
 
 def missing_sqlite_file(engine: Engine) -> str | None:
