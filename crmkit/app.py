@@ -191,6 +191,8 @@ class CRM:
                 if write:
                     conn = conn.execution_options(**{db.WRITE: True})
                 yield conn
+        except db.WriteTurnTimeout:
+            raise DatabaseError(_locked_message(self.url)) from None
         except Exception as exc:
             cause = db.concurrency_abort(exc)
             if cause is not None and not isinstance(exc, ConflictError):
@@ -405,11 +407,15 @@ class CRM:
         return self.run_transaction(run)
 
 
+def _locked_message(url: str) -> str:
+    return (f"{db.hide_password(url)}: the database stayed locked by another writer for "
+            f"more than {db.SQLITE_BUSY_TIMEOUT_S:.0f} s; try again")
+
+
 def _operational_message(url: str, exc: OperationalError) -> str:
     text = str(exc.orig) if exc.orig is not None else str(exc)
     if "locked" in text:
-        return (f"{db.hide_password(url)}: the database stayed locked by another writer for "
-                f"more than {db.SQLITE_BUSY_TIMEOUT_S:.0f} s; try again")
+        return _locked_message(url)
     return db.hide_password(f"{url}: {text.strip().splitlines()[0]}")
 
 

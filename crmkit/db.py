@@ -186,17 +186,21 @@ class WriterQueue:
 
     @contextlib.contextmanager
     def turn(self) -> Iterator[None]:
-        """Hold this process's write turn for the block (waiting at most the busy timeout,
-        then going on to SQLite's own waiting)."""
+        """Hold this process's write turn for the block; :class:`WriteTurnTimeout` after
+        waiting the busy timeout for it."""
         if self._lock is None:
             yield
             return
-        acquired = self._lock.acquire(timeout=SQLITE_BUSY_TIMEOUT_S)
+        if not self._lock.acquire(timeout=SQLITE_BUSY_TIMEOUT_S):
+            raise WriteTurnTimeout(f"no write turn within {SQLITE_BUSY_TIMEOUT_S:.0f} s")
         try:
             yield
         finally:
-            if acquired:
-                self._lock.release()
+            self._lock.release()
+
+
+class WriteTurnTimeout(Exception):
+    """Another thread of this process kept the SQLite write turn longer than the busy timeout."""
 
 
 _WRITER_QUEUES: weakref.WeakSet[WriterQueue] = weakref.WeakSet()

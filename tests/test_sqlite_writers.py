@@ -90,3 +90,30 @@ def test_a_forked_child_is_not_kept_waiting_by_a_turn_its_parent_holds(tmp_path)
     release.set()
     holder.join()
     assert os.waitstatus_to_exitcode(status) == 0
+
+
+def test_a_writer_kept_waiting_past_the_busy_timeout_gets_the_locked_error(tmp_path, monkeypatch):
+    import pytest
+
+    from crmkit.errors import DatabaseError
+
+    url = f"sqlite:///{tmp_path / 't.db'}"
+    with CRM.open(url, create=True) as crm:
+        holding, release = threading.Event(), threading.Event()
+
+        def hold():
+            with crm.transaction():
+                holding.set()
+                release.wait()
+
+        holder = threading.Thread(target=hold)
+        holder.start()
+        holding.wait()
+        monkeypatch.setattr(db, "SQLITE_BUSY_TIMEOUT_S", 0.2)
+        try:
+            with pytest.raises(DatabaseError, match="locked by another writer.*try again"):
+                crm.customers.add("C1")
+        finally:
+            release.set()
+            holder.join()
+        assert crm.customers.count() == 0
