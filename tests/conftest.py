@@ -36,6 +36,31 @@ def _cache_dir(tmp_path_factory):
 
 
 @pytest.fixture
+def statements():
+    """``statements(engine, containing="")``: a context manager collecting, in a list it
+    yields, every SQL statement ``engine`` runs in the block that contains the text."""
+    import contextlib
+
+    from sqlalchemy import event
+
+    @contextlib.contextmanager
+    def watch(engine, containing: str = ""):
+        seen: list[str] = []
+
+        def collect(conn, cursor, statement, parameters, context, executemany):
+            if containing in statement:
+                seen.append(statement)
+
+        event.listen(engine, "before_cursor_execute", collect)
+        try:
+            yield seen
+        finally:
+            event.remove(engine, "before_cursor_execute", collect)
+
+    return watch
+
+
+@pytest.fixture
 def vendor_crm(crm_url, clock):
     """A CRM with the test vendor plugin registered (not yet enabled)."""
     from crmkit import CRM

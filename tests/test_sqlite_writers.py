@@ -3,38 +3,52 @@ wait for a pooled connection."""
 
 from __future__ import annotations
 
+import contextlib
+import os
 import threading
 
+import pytest
+
 from crmkit import CRM, db
+from crmkit.errors import DatabaseError
+
+
+@contextlib.contextmanager
+def held_by_another_thread(make_context):
+    """Run the block while another thread is inside ``make_context()`` (it leaves after)."""
+    holding, release = threading.Event(), threading.Event()
+
+    def hold():
+        with make_context():
+            holding.set()
+            release.wait()
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    holding.wait()
+    try:
+        yield holder
+    finally:
+        release.set()
+        holder.join()
 
 
 def test_a_second_writer_of_the_process_waits_for_the_first_to_finish(tmp_path):
     queue = db.WriterQueue(db.create(f"sqlite:///{tmp_path / 'q.db'}"))
     order: list[str] = []
-    first_inside, first_may_leave = threading.Event(), threading.Event()
-
-    def first():
-        with queue.turn():
-            order.append("first in")
-            first_inside.set()
-            first_may_leave.wait()
-            order.append("first out")
 
     def second():
-        first_inside.wait()
         with queue.turn():
             order.append("second in")
 
-    threads = [threading.Thread(target=first), threading.Thread(target=second)]
-    for thread in threads:
-        thread.start()
-    first_inside.wait()
-    threads[1].join(0.2)
-    assert threads[1].is_alive()  # it waits for its turn however long the first one takes
-    first_may_leave.set()
-    for thread in threads:
-        thread.join()
-    assert order == ["first in", "first out", "second in"]
+    with held_by_another_thread(queue.turn):
+        waiting = threading.Thread(target=second)
+        waiting.start()
+        waiting.join(0.2)
+        assert waiting.is_alive()  # it waits for its turn however long the first one takes
+        order.append("first out")
+    waiting.join()
+    assert order == ["first out", "second in"]
 
 
 def test_a_writer_may_take_its_turn_again_inside_its_turn_and_postgresql_has_no_queue(tmp_path):
@@ -69,51 +83,20 @@ def test_an_in_memory_crm_keeps_one_connection_per_thread():
 
 
 def test_a_forked_child_is_not_kept_waiting_by_a_turn_its_parent_holds(tmp_path):
-    import os
-
     queue = db.WriterQueue(db.create(f"sqlite:///{tmp_path / 'f.db'}"))
-    holding, release = threading.Event(), threading.Event()
-
-    def hold():
-        with queue.turn():
-            holding.set()
-            release.wait()
-
-    holder = threading.Thread(target=hold)
-    holder.start()
-    holding.wait()
-    pid = os.fork()
-    if pid == 0:  # pragma: no cover - runs in the child, where the holding thread is gone
-        taken = queue._lock.acquire(timeout=5)
-        os._exit(0 if taken else 1)
-    _, status = os.waitpid(pid, 0)
-    release.set()
-    holder.join()
+    with held_by_another_thread(queue.turn):
+        pid = os.fork()
+        if pid == 0:  # pragma: no cover - runs in the child, where the holding thread is gone
+            taken = queue._lock.acquire(timeout=5)
+            os._exit(0 if taken else 1)
+        _, status = os.waitpid(pid, 0)
     assert os.waitstatus_to_exitcode(status) == 0
 
 
 def test_a_writer_kept_waiting_past_the_busy_timeout_gets_the_locked_error(tmp_path, monkeypatch):
-    import pytest
-
-    from crmkit.errors import DatabaseError
-
-    url = f"sqlite:///{tmp_path / 't.db'}"
-    with CRM.open(url, create=True) as crm:
-        holding, release = threading.Event(), threading.Event()
-
-        def hold():
-            with crm.transaction():
-                holding.set()
-                release.wait()
-
-        holder = threading.Thread(target=hold)
-        holder.start()
-        holding.wait()
-        monkeypatch.setattr(db, "SQLITE_BUSY_TIMEOUT_S", 0.2)
-        try:
+    with CRM.open(f"sqlite:///{tmp_path / 't.db'}", create=True) as crm:
+        with held_by_another_thread(crm.transaction):
+            monkeypatch.setattr(db, "SQLITE_BUSY_TIMEOUT_S", 0.2)
             with pytest.raises(DatabaseError, match="locked by another writer.*try again"):
                 crm.customers.add("C1")
-        finally:
-            release.set()
-            holder.join()
         assert crm.customers.count() == 0

@@ -189,20 +189,10 @@ def test_an_offer_for_a_large_audience_issues_every_code_in_bounded_queries(crm,
 
 
 
-def test_interactions_naming_no_coupon_cost_no_coupon_statement(crm, shop):
-    from sqlalchemy import event
 
-    seen: list[str] = []
-
-    def coupon_statements(conn, cursor, statement, parameters, context, executemany):
-        if "campaigns_coupon" in statement:
-            seen.append(statement)
-
-    event.listen(crm.engine, "before_cursor_execute", coupon_statements)
-    try:
+def test_interactions_naming_no_coupon_cost_no_coupon_statement(crm, shop, statements):
+    with statements(crm.engine, "campaigns_coupon") as seen:
         crm.interactions.record("A", at(3), kind="visit", payload={"coupon": "SPRING-X"})
         crm.interactions.record("A", at(3), amount="5.00")
-    finally:
-        event.remove(crm.engine, "before_cursor_execute", coupon_statements)
     assert seen == []  # neither checked nor redeemed: only a purchase's coupon is
     assert written(crm) == (2, 0)

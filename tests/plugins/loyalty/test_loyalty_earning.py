@@ -5,7 +5,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 import pytest
-from sqlalchemy import event, select
+from sqlalchemy import select
 
 from crmkit_loyalty.errors import NotEnoughPoints
 from crmkit_loyalty.tables import ledger
@@ -195,25 +195,15 @@ def test_non_purchase_interactions_earn_nothing_and_a_rejected_batch_writes_noth
     assert rows_of(crm) == []
 
 
-def test_earning_is_set_based(crm, loyalty):
+def test_earning_is_set_based(crm, loyalty, statements):
     """The number of loyalty statements per batch does not grow with the batch."""
     loyalty({"tiers": [{"name": "base", "threshold": 0}, {"name": "top", "threshold": 10**9}]})
     crm.customers.add_many([{"external_id": f"K{i}"} for i in range(200)])
-    seen: list[str] = []
-
-    def count(conn, cursor, statement, parameters, context, executemany):
-        if "loyalty_" in statement:
-            seen.append(statement)
-
-    event.listen(crm.engine, "before_cursor_execute", count)
-    try:
-        sizes = []
-        for n, start in ((10, 0), (200, 1000)):
-            seen.clear()
+    sizes = []
+    for n, start in ((10, 0), (200, 1000)):
+        with statements(crm.engine, "loyalty_") as seen:
             crm.interactions.record_many([
                 {"customer": f"K{i % 200}", "occurred_at": at(2024, 12, 1),
                  "amount": Decimal("10"), "external_id": f"S{start + i}"} for i in range(n)])
-            sizes.append(len(seen))
-    finally:
-        event.remove(crm.engine, "before_cursor_execute", count)
+        sizes.append(len(seen))
     assert sizes[0] == sizes[1]

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-
-from sqlalchemy import event
-
 from crmkit.bulk import COPY_MIN_ROWS
 
 CONFIG = {
@@ -22,31 +19,24 @@ CONFIG = {
 }
 
 
-def statements_for_batch(crm, clock, size: int, offset: int) -> int:
+def statements_for_batch(crm, clock, statements, size: int, offset: int) -> int:
     crm.customers.add_many([{"external_id": f"S{offset + i}", "attributes": {"employees": i}}
                             for i in range(size)])
     rows = [{"customer": f"S{offset + i}", "occurred_at": clock.now(), "kind": kind}
             for i in range(size) for kind in ("visit", "visit", "call")]
-    seen = []
-
-    def count(conn, cursor, statement, parameters, context, executemany):
-        seen.append(statement)
-
-    event.listen(crm.engine, "before_cursor_execute", count)
-    try:
+    with statements(crm.engine) as seen:
         crm.interactions.record_many(rows, batch_size=10_000)
-    finally:
-        event.remove(crm.engine, "before_cursor_execute", count)
     return len(seen)
 
 
-def test_statements_per_batch_do_not_grow_with_the_batch(crm, clock, operational, staff):
+def test_statements_per_batch_do_not_grow_with_the_batch(crm, clock, operational, staff,
+                                                         statements):
     api = operational(CONFIG)
     staff("sales", "ana", "ben")
     # both at least COPY_MIN_ROWS customers, so that on PostgreSQL both batches write every
     # table the same way (a COPY is not a statement the engine sees)
-    small = statements_for_batch(crm, clock, COPY_MIN_ROWS, 0)
-    large = statements_for_batch(crm, clock, 2 * COPY_MIN_ROWS, 1000)
+    small = statements_for_batch(crm, clock, statements, COPY_MIN_ROWS, 0)
+    large = statements_for_batch(crm, clock, statements, 2 * COPY_MIN_ROWS, 1000)
     assert small == large
     # and the work was done: every customer scored 2 x 10 + 5 (+5 fit from 10 employees on),
     # was promoted and assigned, and got a follow-up task

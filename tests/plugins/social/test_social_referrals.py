@@ -101,22 +101,12 @@ def test_first_purchase_of_the_referee_emits_converted_once(social, clock):
     assert api.referrals(as_of=clock.now() - dt.timedelta(minutes=1))[0]["converted"] is False
 
 
-def test_interactions_without_a_purchase_cost_no_referral_statement(social, clock):
-    from sqlalchemy import event
 
+def test_interactions_without_a_purchase_cost_no_referral_statement(social, clock, statements):
     api = social.plugin("social")
     social.customers.add("NEW")
     api.redeem_referral(api.referral_code("REF"), "NEW")
-    seen: list[str] = []
-
-    def referral_statements(conn, cursor, statement, parameters, context, executemany):
-        if "social_referrals" in statement:
-            seen.append(statement)
-
-    event.listen(social.engine, "before_cursor_execute", referral_statements)
-    try:
+    with statements(social.engine, "social_referrals") as seen:
         social.interactions.record("NEW", clock.now(), kind="visit")
-    finally:
-        event.remove(social.engine, "before_cursor_execute", referral_statements)
     assert seen == []
     assert api.referrals()[0]["converted"] is False
