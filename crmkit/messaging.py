@@ -478,19 +478,9 @@ def _row(item: Any, where: str, customers: dict[str, int], now: dt.datetime, dom
 def collect_channels(crm: "CRM") -> dict[str, Channel]:
     """Every enabled plugin's channels (``crmkit_channels``), by name; a result that is not
     a Channel, or two channels of one name, is a PluginError naming the plugin."""
-    found: dict[str, Channel] = {}
-    owners: dict[str, str] = {}
-    for plugin, result in crm.hooks.call("crmkit_channels", None, crm=crm):
-        for channel in result or ():
-            if not isinstance(channel, Channel) or not isinstance(channel.name, str):
-                raise PluginError(f"plugin {plugin!r}: crmkit_channels must return channels "
-                                  f"(a name and a send method), got {type(channel).__name__}")
-            if channel.name in owners:
-                raise PluginError(f"plugin {plugin!r}: channel {channel.name!r} is already "
-                                  f"provided by plugin {owners[channel.name]!r}")
-            owners[channel.name] = plugin
-            found[channel.name] = channel
-    return found
+    found = crm.hooks.collect_named("crmkit_channels", Channel,
+                                    "channels (a name and a send method)", {}, crm=crm)
+    return {channel.name: channel for _plugin, channel in found}
 
 
 # -- sending (the worker's job) --------------------------------------------------------------

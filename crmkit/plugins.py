@@ -404,6 +404,28 @@ class HookCaller:
         """
         return _call(getattr(self.enabled.hook, hook), hook, tx, after_each, kwargs)
 
+    def collect_named(self, hook: str, kind: type, what: str, owners: dict[str, str],
+                      **kwargs: Any) -> list[tuple[str, Any]]:
+        """The named things (``kind`` objects with a text ``name``) every enabled plugin
+        returns from ``hook``, as ``(plugin, thing)`` in calling order.
+
+        ``owners`` maps the names already taken to who provides them ("core", "plugin 'x'")
+        and is updated.  A result that is not a ``kind``, or a name already taken, is a
+        PluginError naming the plugin; ``what`` names the things in that message.
+        """
+        found: list[tuple[str, Any]] = []
+        for plugin, result in self.call(hook, None, **kwargs):
+            for thing in result or ():
+                if not isinstance(thing, kind) or not isinstance(thing.name, str):
+                    raise PluginError(f"plugin {plugin!r}: {hook} must return {what}, "
+                                      f"got {type(thing).__name__}")
+                if thing.name in owners:
+                    raise PluginError(f"plugin {plugin!r}: {hook}: {thing.name!r} is already "
+                                      f"provided by {owners[thing.name]}")
+                owners[thing.name] = f"plugin {plugin!r}"
+                found.append((plugin, thing))
+        return found
+
     def call_one(self, plugin: str, hook: str, tx: "Transaction | None", **kwargs: Any) -> Any:
         """Call ``hook`` on one plugin (enabled or not); ``None`` if it does not implement it."""
         others = [obj for name, obj in self._pm.list_name_plugin() if name != plugin]

@@ -122,16 +122,8 @@ def collect_jobs(crm: "CRM") -> list[Job]:
         crm.refresh_plugins(conn)
     jobs = [*crm.webhooks.jobs(), *crm.messages.jobs()]
     owners = {job.name: "core" for job in jobs}
-    for plugin, result in crm.hooks.call("crmkit_worker_jobs", None, crm=crm):
-        for job in result or ():
-            if not isinstance(job, Job):
-                raise PluginError(f"plugin {plugin!r}: crmkit_worker_jobs must return "
-                                  f"crmkit.plugin.Job objects, got {type(job).__name__}")
-            if job.name in owners:
-                raise PluginError(f"plugin {plugin!r}: worker job {job.name!r} is already "
-                                  f"defined by {owners[job.name]}")
-            owners[job.name] = plugin
-            jobs.append(job)
+    jobs += [job for _plugin, job in crm.hooks.collect_named(
+        "crmkit_worker_jobs", Job, "crmkit.plugin.Job objects", owners, crm=crm)]
     return jobs
 
 

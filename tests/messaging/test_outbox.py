@@ -181,8 +181,8 @@ def test_two_channels_of_one_name_are_a_plugin_error(outbox):
             "testchannel": channel_plugin(ScriptedChannel()),
             "other": channel_plugin(ScriptedChannel(), "other")}) as crm:
         crm.plugins.enable("other")
-        with pytest.raises(PluginError, match="plugin 'testchannel': channel 'test' is already "
-                                              "provided by plugin 'other'"):
+        with pytest.raises(PluginError, match="plugin 'testchannel': crmkit_channels: 'test' is "
+                                              "already provided by plugin 'other'"):
             crm.messages.channels()
 
 

@@ -73,7 +73,7 @@ def test_a_failing_job_is_reported_and_the_others_still_run(crm_url, clock):
     (["not a job"], "plugin 'odd': crmkit_worker_jobs must return crmkit.plugin.Job objects, "
                     "got str"),
     ([Job("webhooks.deliver", lambda ctx: 0)],
-     "plugin 'odd': worker job 'webhooks.deliver' is already defined by core"),
+     "plugin 'odd': crmkit_worker_jobs: 'webhooks.deliver' is already provided by core"),
 ])
 def test_bad_jobs_are_a_plugin_error_naming_the_plugin(crm_url, clock, jobs, message):
     with open_with(crm_url, clock, odd=plugin_with_jobs("odd", jobs)) as crm:
