@@ -8,7 +8,7 @@ from sqlalchemy import select
 
 from . import tables
 from .messaging import EVENT_TYPES as MESSAGE_EVENT_TYPES
-from .models import Event
+from .models import INTERACTION_RECORDED, Event
 
 CORE_EVENT_TYPES = {
     "customer.created": "a customer was created",
@@ -16,7 +16,7 @@ CORE_EVENT_TYPES = {
     "customer.merged": "a duplicate was merged into a customer (payload: duplicate_id)",
     "customer.erased": "a customer's personal data was erased",
     "consent.changed": "a customer granted or withdrew consent on a channel",
-    "interaction.recorded": "an interaction was recorded; not stored per row: plugins see "
+    INTERACTION_RECORDED: "an interaction was recorded; not stored per row: plugins see "
                             "interactions set-based in crmkit_react_interactions",
     **MESSAGE_EVENT_TYPES,
 }

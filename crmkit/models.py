@@ -86,6 +86,11 @@ class ApiToken:
         return "expired" if self.expires_at is not None and self.expires_at <= now else "active"
 
 
+INTERACTION_RECORDED = "interaction.recorded"
+"""The event type of a recorded interaction: not stored per row (plugins see interactions in
+``crmkit_react_interactions``), but automation rules and webhooks listen to it."""
+
+
 @attrs.frozen
 class Event:
     """A domain event (``interaction.recorded``, ``stage.changed``, …) stored in ``events``."""
@@ -212,5 +217,5 @@ def jsonable(value: Any) -> Any:
 
 __all__ = [
     "Customer", "Interaction", "Staff", "ApiToken", "Event", "Batch", "TimelineEntry",
-    "WriteResult", "PluginInfo", "to_customer", "jsonable",
+    "WriteResult", "PluginInfo", "to_customer", "jsonable", "INTERACTION_RECORDED",
 ]

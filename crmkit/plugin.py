@@ -31,6 +31,7 @@ _LAZY: dict[str, tuple[str, str]] = {
     "Event": ("crmkit.models", "Event"),
     "WriteResult": ("crmkit.models", "WriteResult"),
     "ApiToken": ("crmkit.models", "ApiToken"),
+    "INTERACTION_RECORDED": ("crmkit.models", "INTERACTION_RECORDED"),
     # Roles and permissions.
     "Principal": ("crmkit.auth", "Principal"),
     "CORE_PERMISSIONS": ("crmkit.auth", "CORE_PERMISSIONS"),
@@ -238,8 +239,8 @@ if TYPE_CHECKING:  # pragma: no cover
                          MissingExtra, NotFound, PermissionDenied, PluginError,
                          PreconditionFailed, Unauthenticated, ValidationError)
     from .markers import hookimpl
-    from .models import (ApiToken, Batch, Customer, Event, Interaction, PluginInfo, Staff,
-                         TimelineEntry, WriteResult)
+    from .models import (INTERACTION_RECORDED, ApiToken, Batch, Customer, Event, Interaction,
+                         PluginInfo, Staff, TimelineEntry, WriteResult)
     from .pipeline import drop_repeats, raise_problems, record_fits
     from .plugin_base import PluginAPI, typed_settings
     from .sentiment import Sentiment, SentimentAnalyser, detect_language, score_texts

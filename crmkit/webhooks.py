@@ -31,7 +31,7 @@ from sqlalchemy import bindparam, func, select, update
 from . import tables
 from .bulk import insert_rows
 from .errors import ConflictError, NotFound, ValidationError
-from .models import Batch, Event, jsonable
+from .models import INTERACTION_RECORDED, Batch, Event, jsonable
 from .worker import Job, WorkContext, claim_due
 
 if TYPE_CHECKING:
@@ -44,9 +44,6 @@ DELIVERY_HEADER = "X-Crmkit-Delivery"
 
 PENDING, DELIVERED, FAILED = "pending", "delivered", "failed"
 STATUSES = (PENDING, DELIVERED, FAILED)
-
-INTERACTION_RECORDED = "interaction.recorded"
-"""Not a stored event: its deliveries point at the interaction itself."""
 
 MIN_SECRET_LENGTH = 16
 MAX_SECRET_LENGTH = 500
@@ -424,6 +421,6 @@ __all__ = [
     "sign", "retry_delay", "Webhook", "Delivery", "WebhookService", "check_url", "check_secret",
     "check_event_types", "queue_event_deliveries", "queue_interaction_deliveries",
     "deliver_batch", "event_bodies", "SIGNATURE_HEADER", "EVENT_HEADER",
-    "DELIVERY_HEADER", "STATUSES", "PENDING", "DELIVERED", "FAILED", "INTERACTION_RECORDED",
+    "DELIVERY_HEADER", "STATUSES", "PENDING", "DELIVERED", "FAILED",
     "MIN_SECRET_LENGTH", "LEASE_MARGIN_SECONDS",
 ]

@@ -27,7 +27,8 @@ import attrs
 from sqlalchemy import bindparam, exists, insert, literal, or_, select, true, update
 
 from crmkit.plugin import (
-    customers, driver_value, evaluate_condition, events, interactions, update_rows, where_given,
+    INTERACTION_RECORDED, customers, driver_value, evaluate_condition, events, interactions,
+    update_rows, where_given,
 )
 
 from . import actions
@@ -36,8 +37,6 @@ from .settings import Automation, Rule, settings_of
 from .tables import firings, leads
 
 log = logging.getLogger("crmkit.operational")
-
-INTERACTION = "interaction.recorded"
 
 
 @attrs.frozen
@@ -97,7 +96,7 @@ def _payload_for_conditions(payload: dict[str, Any]) -> dict[str, Any]:
 def on_events(ctx, delivered: Sequence[Any]) -> None:
     """Match delivered events against the rules; start the firings."""
     by_type = rules_by_type(settings_of(ctx).automation)
-    relevant = [e for e in delivered if e.type in by_type and e.type != INTERACTION
+    relevant = [e for e in delivered if e.type in by_type and e.type != INTERACTION_RECORDED
                 and e.customer_id is not None]
     if not relevant:
         return
@@ -126,7 +125,7 @@ def on_interactions(ctx, batch) -> None:
     """
     from .sqlfields import FieldSQL
 
-    rules = settings_of(ctx).automation.listening_to(INTERACTION)
+    rules = settings_of(ctx).automation.listening_to(INTERACTION_RECORDED)
     if not rules:
         return
     conn, i, f = ctx.conn, interactions, firings
@@ -135,8 +134,8 @@ def on_interactions(ctx, batch) -> None:
     firing_now = []
     for rule in rules:
         status, outcome = _initial_status(ctx, rule, 0)
-        values = {"rule": rule.name, "trigger_type": INTERACTION, "trigger_kind": "interaction",
-                  "chain_depth": 0, "status": status, "triggered_at": now,
+        values = {"rule": rule.name, "trigger_type": INTERACTION_RECORDED,
+                  "trigger_kind": "interaction", "chain_depth": 0, "status": status, "triggered_at": now,
                   "due_at": now + dt.timedelta(hours=rule.wait_hours),
                   "actions": [a.name for a in rule.actions], "outcome": outcome}
         fields = FieldSQL()
@@ -297,7 +296,7 @@ def sweep(ctx) -> dict[str, int]:
 def _happened(conn, unless: str, firing_ids: list[int]) -> set[int]:
     """Firings (among ``firing_ids``) whose customer had an ``unless`` during the wait."""
     f = firings
-    if unless == INTERACTION:
+    if unless == INTERACTION_RECORDED:
         i = interactions
         other = exists().where(
             i.c.customer_id == f.c.customer_id, i.c.recorded_at > f.c.triggered_at,

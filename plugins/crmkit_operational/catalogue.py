@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from typing import Callable
 
+from crmkit.plugin import INTERACTION_RECORDED
+
 EVENT_TYPES = {
     "stage.changed": "a lead or opportunity moved stage (payload: entity, record_id, from, to, "
                      "owner, amount, currency)",
@@ -35,7 +37,7 @@ CUSTOMER_FIELDS = {"customer.external_id", "customer.type", "customer.name", "cu
 LEAD_FIELDS = {"lead.stage", "lead.score", "lead.owner"}
 
 PAYLOADS: dict[str, set[str]] = {
-    "interaction.recorded": {"interaction_id", "kind", "channel", "direction", "amount",
+    INTERACTION_RECORDED: {"interaction_id", "kind", "channel", "direction", "amount",
                              "currency", "payload.*"},
     "customer.created": {"external_id"},
     "customer.updated": {"external_id", "fields"},

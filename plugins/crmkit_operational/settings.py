@@ -9,7 +9,9 @@ from typing import Any
 
 import attrs
 
-from crmkit.plugin import ConfigError, check_condition, condition_money, typed_settings
+from crmkit.plugin import (
+    INTERACTION_RECORDED, ConfigError, check_condition, condition_money, typed_settings,
+)
 
 from .business_hours import BusinessCalendar, Calendar
 from .catalogue import AUTOMATION_PREFIX, EVENT_TYPES, fields_for
@@ -350,7 +352,7 @@ def _automation(crm, config) -> None:
         if "if" in rule:
             check_condition(rule["if"], fields_for(rule["on"]), f"{where}/if",
                             money_fields=MONEY_FIELDS)
-            if rule["on"] == "interaction.recorded":
+            if rule["on"] == INTERACTION_RECORDED:
                 _sql_check(rule["if"], f"{where}/if", with_payload=True)
         for j, action in enumerate(rule["do"]):
             check_action(action, f"{where}/do/{j}")
