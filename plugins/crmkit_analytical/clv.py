@@ -47,16 +47,19 @@ CENT = Decimal("0.01")
 
 @attrs.frozen
 class Settings:
-    """How a CLV computation is run (the configured ``clv`` defaults: the plugin settings' ``clv``)."""
+    """How a CLV computation is run: the plugin settings' ``clv``, built from the validated
+    configuration (whose schema holds every default), with a command's overrides."""
 
-    time_unit: str = "week"
-    horizon: float = 52
-    discount_rate: float = 0.01
-    months: int = 12
-    margin: float = 1.0
-    max_iterations: int = 1000
-    penalizer_coef: float = 0.0
+    time_unit: str
+    horizon: float
+    discount_rate: float
+    months: int
+    margin: float
+    max_iterations: int
+    penalizer_coef: float
     measure: str = "revenue"
+    """What the models are fitted to: ``revenue`` (net spend) or ``margin``
+    (``crmkit_purchase_measure``); not configured, chosen per fit."""
 
     def overridden(self, **overrides: Any) -> "Settings":
         """These settings with any non-None override replacing them; bad values are errors."""
