@@ -45,6 +45,14 @@ class State:
             extra[getattr(getattr(module, "PLUGIN", None), "name", module_name)] = module
         return extra
 
+    def show(self, read: Callable[[Any], Iterable[Any]], columns: Sequence[str], fmt: str,
+             **how: Any) -> None:
+        """Open the CRM, read the rows with ``read(crm)`` and print them with :func:`output`
+        (``how``: its ``limit`` and ``more``) once the CRM is closed."""
+        with self.open() as crm:
+            rows = list(read(crm))
+        output(rows, columns, fmt, **how)
+
     def open(self, create: bool = False, upgrade: bool = False):
         """Open the CRM with this invocation's URL, actor (checked against staff), local plugins
         and command (for audit)."""
@@ -110,9 +118,10 @@ def resolve_as_of(crm, text: str | None) -> dt.datetime:
     return crm.clock.now() if text is None else parse_timestamp(text, "--as-of")
 
 
-def output(rows: Iterable[dict[str, Any]], columns: Sequence[str], fmt: str,
+def output(rows: Iterable[Any], columns: Sequence[str], fmt: str,
            limit: int | None = None, more: str = "raise --limit or page with --offset") -> None:
-    """Print ``rows`` as an aligned table, a JSON array, or CSV with a header.
+    """Print ``rows`` (dicts or attrs instances) as an aligned table, a JSON array, or CSV
+    with a header.
 
     In CSV a list of texts (tags) is one cell joined by ``;`` and text cells
     that a spreadsheet would run as a formula get a leading ``'``, as the
@@ -120,7 +129,8 @@ def output(rows: Iterable[dict[str, Any]], columns: Sequence[str], fmt: str,
     ``limit`` is given and the listing reached it, a note on stderr says that
     there may be more and how to see them (``more``), so piped output stays clean.
     """
-    raw = [{c: r.get(c) for c in columns} for r in rows]
+    raw = [{c: r.get(c) if isinstance(r, dict) else getattr(r, c, None) for c in columns}
+           for r in rows]
     rows = [{c: jsonable(v) for c, v in r.items()} for r in raw]
     if fmt == "json":
         click.echo(json.dumps(rows, indent=2, ensure_ascii=False))

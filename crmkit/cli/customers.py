@@ -144,9 +144,8 @@ def search(state, text, tag, limit, fmt) -> None:
     """
     if not text and not tag:
         raise ValidationError("give a TEXT to search for, --tag, or both")
-    with state.open() as crm:
-        rows = [vars_of(c) for c in crm.customers.search(text, tag=tag, limit=limit)]
-    output(rows, COLUMNS, fmt, limit=limit, more="raise --limit or search more narrowly")
+    state.show(lambda crm: crm.customers.search(text, tag=tag, limit=limit), COLUMNS, fmt,
+               limit=limit, more="raise --limit or search more narrowly")
 
 
 @customers.command("list")
@@ -164,17 +163,9 @@ def list_(state, limit, offset, type_, organisation, fmt) -> None:
     Example:
       crmkit customers list --type organisation --limit 20 --offset 40
     """
-    with state.open() as crm:
-        rows = [vars_of(c) for c in crm.customers.list(limit=limit, offset=offset, type=type_,
-                                                        organisation=organisation)]
-    output(rows, COLUMNS, fmt, limit=limit)
-
-
-def vars_of(customer) -> dict:
-    """A customer as a flat dict for output."""
-    import attrs
-
-    return attrs.asdict(customer, recurse=False)
+    state.show(lambda crm: crm.customers.list(limit=limit, offset=offset, type=type_,
+                                              organisation=organisation),
+               COLUMNS, fmt, limit=limit)
 
 
 @customers.command()
@@ -207,9 +198,12 @@ TIMELINE_COLUMNS = ["at", "source", "kind", "summary"]
 
 def customer_360(crm, external_id: str, limit: int) -> dict:
     """The document ``customers show`` prints."""
+    import attrs
+
     customer = crm.customers.get(external_id)
     profile = {("organisation" if k == "organisation_id" else k): v
-               for k, v in vars_of(customer).items() if k not in ("attributes", "id")}
+               for k, v in attrs.asdict(customer, recurse=False).items()
+               if k not in ("attributes", "id")}
     document = {"profile": profile, "attributes": customer.attributes}
     if customer.organisation_id is not None:
         org = crm.customers.get_by_id(customer.organisation_id)
@@ -351,8 +345,5 @@ def consents(state, external_id, fmt) -> None:
     Example:
       crmkit customers consents C00042 --format json
     """
-    import attrs
-
-    with state.open() as crm:
-        rows = [attrs.asdict(c) for c in crm.customers.consents(external_id)]
-    output(rows, ["channel", "granted", "source", "recorded_at"], fmt)
+    state.show(lambda crm: crm.customers.consents(external_id),
+               ["channel", "granted", "source", "recorded_at"], fmt)

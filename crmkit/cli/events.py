@@ -50,6 +50,6 @@ def types(state, fmt) -> None:
     Example:
       crmkit events types --format csv
     """
-    with state.open() as crm:
-        rows = [{"type": k, "description": v} for k, v in sorted(crm.events.types().items())]
-    output(rows, ["type", "description"], fmt)
+    state.show(lambda crm: [{"type": k, "description": v}
+                            for k, v in sorted(crm.events.types().items())],
+               ["type", "description"], fmt)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from .common import format_option, output, pass_state
+from .common import format_option, pass_state
 
 
 @click.group()
@@ -47,11 +47,8 @@ def list_(state, team, fmt) -> None:
     Example:
       crmkit staff list --team sales
     """
-    import attrs
-
-    with state.open() as crm:
-        rows = [attrs.asdict(s) for s in crm.staff.list(team=team)]
-    output(rows, ["handle", "name", "team", "role", "email"], fmt)
+    state.show(lambda crm: crm.staff.list(team=team), ["handle", "name", "team", "role", "email"],
+               fmt)
 
 
 @staff.command()

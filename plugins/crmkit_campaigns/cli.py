@@ -138,9 +138,7 @@ def list_campaigns(state, fmt) -> None:
     """
     from .definition import LIST_COLUMNS
 
-    with state.open() as crm:
-        rows = crm.plugin("campaigns").list()
-    output(rows, LIST_COLUMNS, fmt)
+    state.show(lambda crm: crm.plugin("campaigns").list(), LIST_COLUMNS, fmt)
 
 
 @group.command()

@@ -15,13 +15,6 @@ def _when(text: str | None, field: str):
     return None if text is None else parse_timestamp(text, field)
 
 
-def vars_of(item) -> dict:
-    """An attrs instance as a dict (for ``output``)."""
-    import attrs
-
-    return attrs.asdict(item, recurse=False)
-
-
 @click.group(name="idic")
 def group() -> None:
     """Identify, differentiate, interact, customise (Peppers & Rogers)."""
@@ -148,10 +141,9 @@ def groups(state, group_name, as_of, fmt) -> None:
     Example:
       crmkit idic groups --group MVC --format csv
     """
-    with state.open() as crm:
-        rows = crm.plugin("idic").groups(resolve_as_of(crm, as_of), group_name)
-    output(rows, ["customer", "name", "value_group", "needs_group", "current_value",
-                  "potential_value", "cost_to_serve"], fmt)
+    state.show(lambda crm: crm.plugin("idic").groups(resolve_as_of(crm, as_of), group_name),
+               ["customer", "name", "value_group", "needs_group", "current_value",
+                "potential_value", "cost_to_serve"], fmt)
 
 
 @group.command()
@@ -168,11 +160,9 @@ def due(state, group_name, as_of, fmt) -> None:
     Example:
       crmkit idic due --group MGC --as-of 2026-12-01
     """
-    with state.open() as crm:
-        rows = crm.plugin("idic").due(resolve_as_of(crm, as_of), group_name)
-    output([vars_of(r) for r in rows], ["customer", "name", "value_group", "needs_group", "plan",
-                                        "frequency_days", "channel", "last_contact",
-                                        "days_since"], fmt)
+    state.show(lambda crm: crm.plugin("idic").due(resolve_as_of(crm, as_of), group_name),
+               ["customer", "name", "value_group", "needs_group", "plan", "frequency_days",
+                "channel", "last_contact", "days_since"], fmt)
 
 
 @group.command()
@@ -238,10 +228,9 @@ def treatments_list(state, fmt) -> None:
     Example:
       crmkit idic treatments list --format json
     """
-    with state.open() as crm:
-        rows = crm.plugin("idic").treatments()
-    output([vars_of(t) for t in rows], ["name", "group", "type", "detail", "holdout_share",
-                                        "start", "end", "treated", "held_out"], fmt)
+    state.show(lambda crm: crm.plugin("idic").treatments(),
+               ["name", "group", "type", "detail", "holdout_share", "start", "end", "treated",
+                "held_out"], fmt)
 
 
 @treatments.command("end")
@@ -278,7 +267,7 @@ def uplift(state, name, metric, as_of, fmt) -> None:
     """
     with state.open() as crm:
         result = crm.plugin("idic").uplift(name, metric, resolve_as_of(crm, as_of))
-    output_document(vars_of(result), fmt)
+    output_document(result, fmt)
 
 
 @group.command()
@@ -299,7 +288,9 @@ def progress(state, customer, as_of, fmt) -> None:
         api = crm.plugin("idic")
         when = resolve_as_of(crm, as_of)
         found = [api.progress(customer, when)] if customer else api.progress_list(when)
-    rows = [dict(vars_of(p), progress=p.score) for p in found]
+    import attrs
+
+    rows = [dict(attrs.asdict(p, recurse=False), progress=p.score) for p in found]
     output(rows, ["customer", "name", "identified", "differentiated", "interacted",
                   "customised", "progress"], fmt)
 

@@ -120,9 +120,8 @@ def tiers(ctx, as_of, fmt) -> None:
     if ctx.invoked_subcommand is not None:
         return
     state = ctx.obj
-    with state.open() as crm:
-        rows = [attrs.asdict(t) for t in crm.plugin("loyalty").tiers(resolve_as_of(crm, as_of))]
-    output(rows, TIER_COLUMNS, fmt)
+    state.show(lambda crm: crm.plugin("loyalty").tiers(resolve_as_of(crm, as_of)), TIER_COLUMNS,
+               fmt)
 
 
 @tiers.command()
@@ -183,9 +182,7 @@ def rewards_list(state, fmt) -> None:
     Example:
       crmkit loyalty rewards list --format json
     """
-    with state.open() as crm:
-        rows = [attrs.asdict(r) for r in crm.plugin("loyalty").rewards()]
-    output(rows, REWARD_COLUMNS, fmt)
+    state.show(lambda crm: crm.plugin("loyalty").rewards(), REWARD_COLUMNS, fmt)
 
 
 @rewards.command("add")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import attrs
 import click
 
 from crmkit.plugin import (
@@ -62,8 +61,7 @@ def handles(state, customer, fmt) -> None:
     Example:
       crmkit social handles C00042 --format json
     """
-    with state.open() as crm:
-        output(crm.plugin("social").identities(customer),
+    state.show(lambda crm: crm.plugin("social").identities(customer),
                ["customer", "platform", "handle", "linked_at"], fmt)
 
 
@@ -110,14 +108,12 @@ def mentions(state, customer, label, since, limit, as_of, fmt) -> None:
     """
     from crmkit.plugin import parse_timestamp
 
-    with state.open() as crm:
-        rows = [attrs.asdict(m) for m in crm.plugin("social").mentions(
-            customer, label, parse_timestamp(since, "--since") if since else None,
-            resolve_as_of(crm, as_of), limit)]
-        output(rows, ["id", "platform", "post_id", "handle", "external_id", "posted_at", "likes",
-                      "comments", "shares", "language", "sentiment", "label", "unscored_reason",
-                      "text"], fmt, limit=limit,
-               more="raise --limit or narrow with --customer, --label or --since")
+    since_at = parse_timestamp(since, "--since") if since else None
+    state.show(lambda crm: crm.plugin("social").mentions(customer, label, since_at,
+                                                         resolve_as_of(crm, as_of), limit),
+               ["id", "platform", "post_id", "handle", "external_id", "posted_at", "likes",
+                "comments", "shares", "language", "sentiment", "label", "unscored_reason", "text"],
+               fmt, limit=limit, more="raise --limit or narrow with --customer, --label or --since")
 
 
 @group.command()
@@ -187,11 +183,10 @@ def engagement(state, period, periods, customer, as_of, fmt) -> None:
     Example:
       crmkit social engagement --period week --periods 4 --as-of 2026-12-01
     """
-    with state.open() as crm:
-        rows = [attrs.asdict(e) for e in crm.plugin("social").engagement(
-            resolve_as_of(crm, as_of), period, periods, customer)]
-        output(rows, ["period_start", "external_id", "platform", "handle", "mentions", "likes",
-                      "comments", "shares", "engagement"], fmt)
+    state.show(lambda crm: crm.plugin("social").engagement(resolve_as_of(crm, as_of), period,
+                                                           periods, customer),
+               ["period_start", "external_id", "platform", "handle", "mentions", "likes",
+                "comments", "shares", "engagement"], fmt)
 
 
 @group.command(name="referral-code")
