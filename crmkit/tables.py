@@ -53,6 +53,8 @@ customers = Table(
     Column("updated_at", UTCDateTime, nullable=False),
     Column("erased_at", UTCDateTime, nullable=True),
 )
+"""People and organisations (``type``); ``external_id`` is the key users and imports use,
+``erased_at`` marks a customer whose personal data was erased."""
 
 interactions = Table(
     "interactions",
@@ -71,6 +73,8 @@ interactions = Table(
     Column("recorded_at", UTCDateTime, nullable=False),
     Index("ix_interactions_customer_occurred", "customer_id", "occurred_at"),
 )
+"""Everything that happened with a customer: purchases, visits, calls, surveys, … (``kind``),
+append-only; ``amount`` is money in whole units of :data:`crmkit.types.MONEY_SCALE`."""
 
 staff = Table(
     "staff",
@@ -88,6 +92,7 @@ staff = Table(
     Column("locked_until", UTCDateTime),
     Column("locale", String(35)),
 )
+"""The people who use crmkit: their role, team, password hash and sign-in lock-out."""
 
 api_tokens = Table(
     "api_tokens",
@@ -101,6 +106,7 @@ api_tokens = Table(
     Column("revoked_at", UTCDateTime),
     Column("last_used_at", UTCDateTime),
 )
+"""Staff members' API tokens, stored as hashes (``crmkit tokens``)."""
 
 events = Table(
     "events",
@@ -114,6 +120,8 @@ events = Table(
     Column("payload", JSONType, nullable=False),
     Index("ix_events_type_id", "type", "id"),
 )
+"""The append-only domain event log (``crm.events``); ``depth``: how many rounds of events
+emitted in reaction to events led to this one."""
 
 plugin_state = Table(
     "plugin_state",
@@ -124,6 +132,7 @@ plugin_state = Table(
     Column("config", JSONType, nullable=False),
     Column("updated_at", UTCDateTime, nullable=False),
 )
+"""Each installed plugin's enabled flag, version and validated configuration."""
 
 settings = Table(
     "settings",
@@ -132,6 +141,8 @@ settings = Table(
     Column("value", JSONType, nullable=False),
     Column("updated_at", UTCDateTime, nullable=False),
 )
+"""Named core settings as JSON: the core configuration and the generated keys (the web
+app's session key, the tracking links' key)."""
 
 audit_log = Table(
     "audit_log",
@@ -146,6 +157,7 @@ audit_log = Table(
     Column("changes", JSONType, nullable=False),
     Column("command", Text),
 )
+"""Who changed what and when, with the command that did it (``crmkit audit``)."""
 
 consents = Table(
     "consents",
@@ -156,6 +168,7 @@ consents = Table(
     Column("source", String(200), nullable=False),
     Column("recorded_at", UTCDateTime, nullable=False),
 )
+"""The consent ledger's current decision per customer and channel, with its source."""
 
 privacy_requests = Table(
     "privacy_requests",
@@ -167,6 +180,8 @@ privacy_requests = Table(
     Column("actor", String(200), nullable=False),
     Column("details", JSONType, nullable=False),
 )
+"""Exports and erasures of a customer's personal data: kind, who, when and counts, never
+the data itself."""
 
 idempotency_keys = Table(
     "idempotency_keys",
