@@ -288,10 +288,10 @@ def opportunities(ctx, stage, owner, customer, fmt) -> None:
     """
     if ctx.invoked_subcommand is not None:
         return
-    with ctx.find_object(State).open() as crm:
-        rows = _api(crm).opportunities(stage, owner, customer)
-    output(rows, ["id", "customer", "name", "stage", "amount", "currency", "owner",
-                  "expected_close", "renewal_of"], fmt)
+    ctx.find_object(State).show(
+        lambda crm: _api(crm).opportunities(stage, owner, customer),
+        ["id", "customer", "name", "stage", "amount", "currency", "owner", "expected_close",
+         "renewal_of"], fmt)
 
 
 @opportunities.command("add")
@@ -373,10 +373,10 @@ def tasks(ctx, overdue, assignee, status, customer, as_of, fmt) -> None:
     """
     if ctx.invoked_subcommand is not None:
         return
-    with ctx.find_object(State).open() as crm:
-        rows = _api(crm).tasks(overdue, assignee, None if status == "all" else status, customer,
-                               resolve_as_of(crm, as_of))
-    output(rows, ["id", "customer", "subject", "kind", "assignee", "due_at", "status"], fmt)
+    ctx.find_object(State).show(
+        lambda crm: _api(crm).tasks(overdue, assignee, None if status == "all" else status,
+                                    customer, resolve_as_of(crm, as_of)),
+        ["id", "customer", "subject", "kind", "assignee", "due_at", "status"], fmt)
 
 
 @tasks.command("add")
@@ -446,10 +446,10 @@ def cases(ctx, status, assignee, customer, fmt) -> None:
     """
     if ctx.invoked_subcommand is not None:
         return
-    with ctx.find_object(State).open() as crm:
-        rows = _api(crm).cases(status, assignee, customer)
-    output(rows, ["id", "customer", "subject", "priority", "status", "assignee", "opened_at",
-                  "first_response_due", "resolution_due"], fmt)
+    ctx.find_object(State).show(
+        lambda crm: _api(crm).cases(status, assignee, customer),
+        ["id", "customer", "subject", "priority", "status", "assignee", "opened_at",
+         "first_response_due", "resolution_due"], fmt)
 
 
 @cases.command("open")

@@ -13,7 +13,7 @@ hold only their own.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable
 
 from crmkit.plugin import (DECIMAL, INSTANT, OPTIONAL_INSTANT, OPTIONAL_TEXT, TEXT, Endpoint,
                            NotFound, closed_object, jsonable, parse_timestamp, record_id,
@@ -105,11 +105,16 @@ def _require_own(call, permission: str, owner: str | None, missing: str) -> None
         raise NotFound(missing) from None
 
 
-def _owner_filter(call, asked: str | None) -> tuple[bool, str | None]:
-    """(any rows visible, owner to filter by) for a listing that asked for ``asked``'s rows."""
+def _visible(call, field: str, read: Callable[[str | None], list]) -> list:
+    """The rows ``read(owner)`` lists for the owner the query names in ``field`` (``owner``,
+    ``assignee``; None: everyone's): a restricted member gets only their own rows, and none
+    when the query asks for someone else's."""
+    asked = call.query.get(field)
     if not restricted(call.principal):
-        return True, asked
-    return asked in (None, call.principal.handle), call.principal.handle
+        return read(asked)
+    if asked not in (None, call.principal.handle):
+        return []
+    return read(call.principal.handle)
 
 
 def _as_of(call):
@@ -141,12 +146,9 @@ def _lead_document(call, customer: str) -> dict[str, Any]:
 
 
 def list_leads(call):
-    visible, owner = _owner_filter(call, call.query.get("owner"))
-    if not visible:
-        return []
     q = call.query
-    return jsonable(call.api().scores(q.get("stage"), q.get("min_score"), q.get("limit", 100),
-                                      owner))
+    return jsonable(_visible(call, "owner", lambda owner: call.api().scores(
+        q.get("stage"), q.get("min_score"), q.get("limit", 100), owner)))
 
 
 def get_lead(call):
@@ -185,12 +187,9 @@ def _opportunity_document(call, opportunity_id: int) -> dict[str, Any]:
 
 
 def list_opportunities(call):
-    visible, owner = _owner_filter(call, call.query.get("owner"))
-    if not visible:
-        return []
     q = call.query
-    rows = call.api().opportunities(q.get("stage"), owner, q.get("customer"), q.get("limit", 100))
-    return [_public(r) for r in rows]
+    return [_public(r) for r in _visible(call, "owner", lambda owner: call.api().opportunities(
+        q.get("stage"), owner, q.get("customer"), q.get("limit", 100)))]
 
 
 def create_opportunity(call):
@@ -230,14 +229,11 @@ def _task(call, permission: str) -> dict[str, Any]:
 
 
 def list_tasks(call):
-    visible, assignee = _owner_filter(call, call.query.get("assignee"))
-    if not visible:
-        return []
     q = call.query
     status = q.get("status", "open")
-    rows = call.api().tasks(q.get("overdue", False), assignee, None if status == "all" else status,
-                            q.get("customer"), _as_of(call), q.get("limit", 100))
-    return jsonable(rows)
+    return jsonable(_visible(call, "assignee", lambda assignee: call.api().tasks(
+        q.get("overdue", False), assignee, None if status == "all" else status,
+        q.get("customer"), _as_of(call), q.get("limit", 100))))
 
 
 def create_task(call):
@@ -271,12 +267,9 @@ def _case(call, permission: str) -> dict[str, Any]:
 
 
 def list_cases(call):
-    visible, assignee = _owner_filter(call, call.query.get("assignee"))
-    if not visible:
-        return []
     q = call.query
-    rows = call.api().cases(q.get("status"), assignee, q.get("customer"), q.get("limit", 100))
-    return [_public(r) for r in rows]
+    return [_public(r) for r in _visible(call, "assignee", lambda assignee: call.api().cases(
+        q.get("status"), assignee, q.get("customer"), q.get("limit", 100)))]
 
 
 def open_case(call):
