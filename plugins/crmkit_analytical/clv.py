@@ -337,10 +337,13 @@ def kept_fit(conn, as_of: dt.datetime, settings: Settings
 
 def latest_fit(conn) -> tuple[CLVFit, dt.datetime] | None:
     """The latest kept fit (``clv fit``) or stored run's fit (``clv predict --store``), with
-    when it was kept; None when there is neither."""
+    when it was kept; None when there is neither.  The kept fit's calibration summary (a
+    row per customer, for ``clv predict``) is not read."""
     found = []
-    fit = conn.execute(select(clv_fits).order_by(clv_fits.c.created_at.desc(),
-                                                 clv_fits.c.id.desc()).limit(1)).first()
+    f = clv_fits.c
+    fit = conn.execute(select(f.created_at, f.as_of, f.time_unit, f.bgnbd, f.gamma_gamma,
+                              f.settings)
+                       .order_by(f.created_at.desc(), f.id.desc()).limit(1)).first()
     if fit is not None:
         found.append((fit.created_at, CLVFit(fit.as_of, fit.time_unit, fit.bgnbd, fit.gamma_gamma,
                                              (fit.settings or {}).get("measure", "revenue"))))

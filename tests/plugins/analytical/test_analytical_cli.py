@@ -104,6 +104,17 @@ def test_clv_fit_document_shape(shop, run_cli):
     assert (kept.time_unit, kept.as_of, kept.document()) == ("day", at(AS_OF), days)
 
 
+def test_the_customer_card_reads_a_kept_fit_without_its_calibration_summary(
+        shop, run_cli, statements):
+    run_json(run_cli, "clv", "fit")
+    api = shop.plugin("analytical")
+    with statements(shop.engine, "analytical_clv_fits") as seen:
+        fitted, prediction = api.customer_clv(shop.customers.list(limit=1)[0].external_id,
+                                              at(AS_OF))
+    assert seen and not any("summary" in statement for statement in seen)
+    assert fitted.bgnbd == run_json(run_cli, "clv", "fit")["bgnbd"]
+
+
 def test_clv_predict_rows(shop, run_cli):
     rows = run_csv(run_cli, "clv", "predict", "--horizon", "26", "--discount-rate", "0.02",
                    "--months", "6")
