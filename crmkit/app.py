@@ -209,14 +209,42 @@ class CRM:
 
     @contextlib.contextmanager
     def read(self) -> Iterator[Connection]:
-        """A read-only connection (a consistent snapshot on PostgreSQL and in WAL mode)."""
+        """A read-only connection (a consistent snapshot on PostgreSQL and in WAL mode): the
+        write transaction's when this thread has one open, the shared one inside
+        :meth:`snapshot`, else a connection of its own."""
         active = self.current_transaction()
         if active is not None:
             yield active.conn
             return
+        shared = getattr(self._local, "snapshot", None)
+        if shared is not None:
+            yield shared
+            return
         with self.connect() as conn:
             yield conn
             conn.rollback()
+
+    @contextlib.contextmanager
+    def snapshot(self) -> Iterator[None]:
+        """Every :meth:`read` in this thread inside the block shares one read connection: one
+        snapshot of the data (from the first read on; PostgreSQL's ``REPEATABLE READ``) for
+        a whole page, and one connection taken from the pool instead of one per read.
+
+        A write transaction opened inside the block uses its own connection, and its reads
+        see its writes; the block's reads after it still see the snapshot.  Inside a write
+        transaction, or another snapshot, this does nothing."""
+        if self.current_transaction() is not None or getattr(self._local, "snapshot", None):
+            yield
+            return
+        with self.connect() as conn:
+            if conn.dialect.name == "postgresql":
+                conn.execution_options(isolation_level="REPEATABLE READ")
+            self._local.snapshot = conn
+            try:
+                yield
+            finally:
+                self._local.snapshot = None
+                conn.rollback()
 
     def current_transaction(self) -> Transaction | None:
         """The write transaction open in this thread, if any."""

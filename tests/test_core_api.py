@@ -244,3 +244,28 @@ def test_crmkit_now_pins_the_clock_of_a_process(monkeypatch, tmp_path):
     monkeypatch.setenv("CRMKIT_NOW", "yesterday")
     with pytest.raises(ValidationError, match="CRMKIT_NOW: 'yesterday' is not an ISO 8601"):
         crmkit.CRM.open(f"sqlite:///{tmp_path / 'other.db'}", create=True)
+
+
+def test_the_reads_of_a_snapshot_share_one_connection_and_see_one_state(crm):
+    crm.customers.add("C1", "Ada")
+
+    def count() -> int:
+        with crm.read() as conn:
+            return conn.exec_driver_sql("SELECT count(*) FROM customers").scalar_one()
+
+    with crm.read() as first, crm.read() as second:
+        assert first is not second
+    with crm.snapshot():
+        with crm.read() as first, crm.read() as second:
+            assert first is second
+        with crm.snapshot():  # nested: the same snapshot
+            with crm.read() as inner:
+                assert inner is first
+        assert count() == 1
+        crm.customers.add("C2", "Grace")  # a write transaction of its own, committed
+        assert count() == 1  # the snapshot's reads still see the state of its first read
+    assert count() == 2
+    with crm.transaction():
+        crm.customers.add("C3", "Hedy")
+        with crm.snapshot():  # inside a transaction: its connection, its writes
+            assert count() == 3

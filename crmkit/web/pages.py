@@ -290,17 +290,18 @@ class Pages:
     def customer(self, request: Request, principal, form) -> Response:
         external_id = request.path_params["external_id"]
         call = self._call(principal, {"limit": TIMELINE_WINDOW}, external_id)
-        document = resources.get_customer(call).body
-        entries = resources.customer_timeline(call)
+        with self.crm.snapshot():  # the profile, timeline and every card from one snapshot
+            document = resources.get_customer(call).body
+            entries = resources.customer_timeline(call)
+            consents = []
+            if self.crm.auth.allowed(principal, "customers.pii"):
+                consents = [jsonable(c) for c in self.crm.customers.consents(external_id)]
+            cards = customer_cards(self.crm, principal, document)
         sources = sorted({e["source"] for e in entries})
         kinds = sorted({e["kind"] for e in entries})
         source, kind = request.query_params.get("source", ""), request.query_params.get("kind", "")
         shown = [e for e in entries if (not source or e["source"] == source)
                  and (not kind or e["kind"] == kind)]
-        consents = []
-        if self.crm.auth.allowed(principal, "customers.pii"):
-            consents = [jsonable(c) for c in self.crm.customers.consents(external_id)]
-        cards = customer_cards(self.crm, principal, document)
         return self.render(
             request, "customer.html", principal=principal, customer=document,
             consents=consents, consents_visible=self.crm.auth.allowed(principal,
