@@ -101,10 +101,13 @@ def dashboard_panels(crm, principal, as_of: datetime, plugin: str | None = None
     hook raises a crmkit error shows that error's text in place of its panels; one that
     fails unexpectedly, or returns anything but a list of :class:`Panel`, shows
     :data:`PANEL_FAILED` (its error logged).  The other plugins' panels still show.
+    Every panel is computed from one snapshot of the data (:meth:`crmkit.CRM.snapshot`).
     """
+    with crm.snapshot():
+        answers = list(readable_answers(crm, "crmkit_dashboard_panels", principal,
+                                        {"crm": crm, "principal": principal, "as_of": as_of},
+                                        only=plugin))
     shown: list[ShownPanel] = []
-    arguments = {"crm": crm, "principal": principal, "as_of": as_of}
-    answers = readable_answers(crm, "crmkit_dashboard_panels", principal, arguments, only=plugin)
     for name, panels, error in answers:
         if isinstance(error, PluginError):
             log.error("plugin %r: its dashboard panels failed: %s", name, error)
