@@ -28,11 +28,11 @@ from sqlalchemy import bindparam, exists, insert, literal, or_, select, true, up
 
 from crmkit.plugin import (
     INTERACTION_RECORDED, customers, driver_value, evaluate_condition, events, interactions,
-    update_rows, where_given,
+    update_rows,
 )
 
 from . import actions
-from .rows import insert_all
+from .rows import insert_all, listed
 from .settings import Automation, Rule, settings_of
 from .tables import firings, leads
 
@@ -315,13 +315,9 @@ def _happened(conn, unless: str, firing_ids: list[int]) -> set[int]:
 def firing_list(conn, rule: str | None = None, status: str | None = None,
                 customer_id: int | None = None, limit: int | None = 1000) -> list[dict[str, Any]]:
     """Recorded firings, newest first."""
-    f = firings
-    query = (select(f, customers.c.external_id.label("customer"))
-             .select_from(f.outerjoin(customers, customers.c.id == f.c.customer_id))
-             .order_by(f.c.id.desc()))
-    query = where_given(query, (f.c.rule, rule), (f.c.status, status),
-                        (f.c.customer_id, customer_id), limit=limit)
-    return [dict(r) for r in conn.execute(query).mappings()]
+    f = firings.c
+    return listed(conn, firings, (f.rule, rule), (f.status, status),
+                  (f.customer_id, customer_id), limit=limit)
 
 
 __all__ = ["on_events", "on_interactions", "sweep", "fire", "firing_list"]

@@ -16,11 +16,10 @@ from typing import Any, Sequence
 
 from sqlalchemy import and_, bindparam, insert, or_, select, update
 
-from crmkit.plugin import (NotFound, ValidationError, customers, ensure_utc, interactions,
-                           where_given)
+from crmkit.plugin import NotFound, ValidationError, ensure_utc, interactions
 
 from .business_hours import due_after
-from .rows import insert_all
+from .rows import insert_all, listed
 from .settings import settings_of
 from .tables import case_history, cases
 
@@ -210,9 +209,6 @@ def list_cases(conn, status: str | None = None, assignee: str | None = None,
                customer_id: int | None = None, limit: int | None = 1000,
                case_id: int | None = None) -> list[dict[str, Any]]:
     """Cases, newest first, with the customer's external id."""
-    c = cases
-    query = (select(c, customers.c.external_id.label("customer"))
-             .join(customers, customers.c.id == c.c.customer_id).order_by(c.c.id.desc()))
-    query = where_given(query, (c.c.status, status), (c.c.assignee, assignee),
-                        (c.c.customer_id, customer_id), (c.c.id, case_id), limit=limit)
-    return [dict(r) for r in conn.execute(query).mappings()]
+    c = cases.c
+    return listed(conn, cases, (c.status, status), (c.assignee, assignee),
+                  (c.customer_id, customer_id), (c.id, case_id), limit=limit)

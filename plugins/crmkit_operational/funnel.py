@@ -13,11 +13,10 @@ from typing import Any, Iterable, Sequence
 
 from sqlalchemy import Select, bindparam, exists, func, insert, literal, or_, select, update
 
-from crmkit.plugin import (NotFound, ValidationError, customers, to_currency, to_money,
-                           where_given)
+from crmkit.plugin import NotFound, ValidationError, customers, to_currency, to_money
 
 from .assignment import assign_team, territory_teams
-from .rows import lead_rows, require_customer
+from .rows import lead_rows, listed, require_customer
 from .settings import settings_of
 from .stages import DISQUALIFIED, LEAD_STAGES, LOST, WON
 from .tables import leads, opportunities, stage_history, tasks
@@ -283,12 +282,9 @@ def opportunity_list(conn, stage: str | None = None, owner: str | None = None,
                      customer_id: int | None = None, limit: int | None = None,
                      opportunity_id: int | None = None) -> list[dict[str, Any]]:
     """Opportunities (with the customer's external id), newest first."""
-    o = opportunities
-    query = (select(o, customers.c.external_id.label("customer"))
-             .join(customers, customers.c.id == o.c.customer_id).order_by(o.c.id.desc()))
-    query = where_given(query, (o.c.stage, stage), (o.c.owner, owner),
-                        (o.c.customer_id, customer_id), (o.c.id, opportunity_id), limit=limit)
-    return [dict(r) for r in conn.execute(query).mappings()]
+    o = opportunities.c
+    return listed(conn, opportunities, (o.stage, stage), (o.owner, owner),
+                  (o.customer_id, customer_id), (o.id, opportunity_id), limit=limit)
 
 
 def history(conn, entity: str, record_id: int) -> list[dict[str, Any]]:

@@ -1,8 +1,8 @@
 """Row helpers shared by operational's modules.
 
 Inserts that hand back the new ids (one id range, one bulk insert, no per-row
-RETURNING), and the lookups of customers and leads the funnel, tasks, cases
-and assignment all need.
+RETURNING), listings with the customer's external id, and the lookups of customers
+and leads the funnel, tasks, cases and assignment all need.
 """
 
 from __future__ import annotations
@@ -11,7 +11,9 @@ from typing import Any, Sequence
 
 from sqlalchemy import bindparam, select
 
-from crmkit.plugin import NotFound, ValidationError, allocate_ids, customers, insert_rows
+from crmkit.plugin import (
+    NotFound, ValidationError, allocate_ids, customers, insert_rows, where_given,
+)
 
 from .tables import leads
 
@@ -25,6 +27,16 @@ def insert_all(conn, table, rows: Sequence[dict[str, Any]]) -> list[int]:
     ids = list(range(first, first + len(rows)))
     insert_rows(conn, table, [dict(row, id=i) for row, i in zip(rows, ids)])
     return ids
+
+
+def listed(conn, table, *filters: tuple[Any, Any], limit: int | None) -> list[dict[str, Any]]:
+    """``table``'s rows, newest first, each with its customer's external id as ``customer``
+    (None for a row without a customer), filtered by ``(column, value)`` pairs as
+    ``where_given`` filters them (a None value: any), at most ``limit``."""
+    query = (select(table, customers.c.external_id.label("customer"))
+             .select_from(table.outerjoin(customers, customers.c.id == table.c.customer_id))
+             .order_by(table.c.id.desc()))
+    return [dict(r) for r in conn.execute(where_given(query, *filters, limit=limit)).mappings()]
 
 
 def require_customer(conn, customer_id: int) -> Any:

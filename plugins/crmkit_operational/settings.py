@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal
-from typing import Any
+from typing import Any, Iterator
 
 import attrs
 
@@ -273,17 +273,25 @@ def check_config(crm, config: dict[str, Any]) -> None:
     _automation(crm, config)
 
 
+def _named(items: list[dict[str, Any]], path: str) -> Iterator[tuple[str, dict[str, Any]]]:
+    """Each item of a configured list with its JSON pointer (``path/i``); a ``name`` that
+    appeared before in the list is a ConfigError."""
+    seen = set()
+    for i, item in enumerate(items):
+        where = f"{path}/{i}"
+        if item["name"] in seen:
+            raise ConfigError(f"{where}/name: {item['name']!r} appears twice (names are unique)")
+        seen.add(item["name"])
+        yield where, item
+
+
 def _funnel(config) -> None:
     reserved = set(LEAD_STAGES) | {WON, LOST, DISQUALIFIED}
-    seen = set()
-    for i, stage in enumerate(config["funnel"]["opportunity_stages"]):
-        name = stage["name"]
-        where = f"/funnel/opportunity_stages/{i}/name"
-        if name in reserved:
-            raise ConfigError(f"{where}: {name!r} is reserved (lead stages, won, lost, disqualified)")
-        if name in seen:
-            raise ConfigError(f"{where}: {name!r} appears twice")
-        seen.add(name)
+    for where, stage in _named(config["funnel"]["opportunity_stages"],
+                               "/funnel/opportunity_stages"):
+        if stage["name"] in reserved:
+            raise ConfigError(f"{where}/name: {stage['name']!r} is reserved (lead stages, won, "
+                              "lost, disqualified)")
 
 
 def _sql_check(condition: dict[str, Any], pointer: str, with_payload: bool) -> None:
@@ -309,12 +317,8 @@ def _fit(config) -> None:
 
 
 def _territories(config) -> None:
-    names = set()
-    for i, territory in enumerate(config["assignment"]["territories"]):
-        where = f"/assignment/territories/{i}"
-        if territory["name"] in names:
-            raise ConfigError(f"{where}/name: {territory['name']!r} appears twice")
-        names.add(territory["name"])
+    for where, territory in _named(config["assignment"]["territories"],
+                                   "/assignment/territories"):
         check_condition(territory["if"], fields_for(None), f"{where}/if")
         _sql_check(territory["if"], f"{where}/if", with_payload=False)
 
@@ -334,12 +338,7 @@ def _calendar(crm, config) -> None:
 def _automation(crm, config) -> None:
     emitted = emitted_types(config)
     known = set(crm.events.types()) | set(EVENT_TYPES) | emitted
-    names = set()
-    for i, rule in enumerate(config["automation"]["rules"]):
-        where = f"/automation/rules/{i}"
-        if rule["name"] in names:
-            raise ConfigError(f"{where}/name: {rule['name']!r} appears twice (names are unique)")
-        names.add(rule["name"])
+    for where, rule in _named(config["automation"]["rules"], "/automation/rules"):
         for key in ("on", "unless"):
             event_type = rule.get(key)
             if event_type is None:
