@@ -14,6 +14,8 @@ down_revision = None
 branch_labels = ("operational",)
 depends_on = None
 
+TIME = sa.DateTime(timezone=True)
+
 
 def upgrade() -> None:
     op.create_table("operational_assignments",
@@ -22,7 +24,7 @@ def upgrade() -> None:
     sa.Column("team", sa.String(100), nullable=False),
     sa.Column("assignee", sa.String(100), nullable=True),
     sa.Column("subject", sa.String(300), nullable=False),
-    sa.Column("at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("at", TIME, nullable=False),
     sa.ForeignKeyConstraint(["customer_id"], ["customers.id"], name=op.f("fk_operational_assignments_customer_id_customers")),
     sa.PrimaryKeyConstraint("id", name=op.f("pk_operational_assignments"))
     )
@@ -36,15 +38,15 @@ def upgrade() -> None:
     sa.Column("source", sa.String(100), nullable=True),
     sa.Column("interaction_id", ID_TYPE, nullable=True),
     sa.Column("assignee", sa.String(100), nullable=True),
-    sa.Column("opened_at", sa.DateTime(timezone=True), nullable=False),
-    sa.Column("first_response_due", sa.DateTime(timezone=True), nullable=False),
-    sa.Column("resolution_due", sa.DateTime(timezone=True), nullable=False),
-    sa.Column("first_response_at", sa.DateTime(timezone=True), nullable=True),
-    sa.Column("resolved_at", sa.DateTime(timezone=True), nullable=True),
-    sa.Column("closed_at", sa.DateTime(timezone=True), nullable=True),
-    sa.Column("first_response_breached_at", sa.DateTime(timezone=True), nullable=True),
-    sa.Column("resolution_breached_at", sa.DateTime(timezone=True), nullable=True),
-    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("opened_at", TIME, nullable=False),
+    sa.Column("first_response_due", TIME, nullable=False),
+    sa.Column("resolution_due", TIME, nullable=False),
+    sa.Column("first_response_at", TIME, nullable=True),
+    sa.Column("resolved_at", TIME, nullable=True),
+    sa.Column("closed_at", TIME, nullable=True),
+    sa.Column("first_response_breached_at", TIME, nullable=True),
+    sa.Column("resolution_breached_at", TIME, nullable=True),
+    sa.Column("updated_at", TIME, nullable=False),
     sa.ForeignKeyConstraint(["customer_id"], ["customers.id"], name=op.f("fk_operational_cases_customer_id_customers")),
     sa.PrimaryKeyConstraint("id", name=op.f("pk_operational_cases")),
     sa.UniqueConstraint("interaction_id", name=op.f("uq_operational_cases_interaction_id"))
@@ -56,7 +58,7 @@ def upgrade() -> None:
     sa.Column("team", sa.String(100), nullable=False),
     sa.Column("last_handle", sa.String(100), nullable=True),
     sa.Column("current", JSON_TYPE, nullable=False),
-    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("updated_at", TIME, nullable=False),
     sa.PrimaryKeyConstraint("team", name=op.f("pk_operational_cursors"))
     )
     op.create_table("operational_firings",
@@ -68,9 +70,9 @@ def upgrade() -> None:
     sa.Column("customer_id", sa.Integer, nullable=True),
     sa.Column("chain_depth", sa.Integer, nullable=False),
     sa.Column("status", sa.String(20), nullable=False),
-    sa.Column("triggered_at", sa.DateTime(timezone=True), nullable=False),
-    sa.Column("due_at", sa.DateTime(timezone=True), nullable=False),
-    sa.Column("fired_at", sa.DateTime(timezone=True), nullable=True),
+    sa.Column("triggered_at", TIME, nullable=False),
+    sa.Column("due_at", TIME, nullable=False),
+    sa.Column("fired_at", TIME, nullable=True),
     sa.Column("actions", JSON_TYPE, nullable=False),
     sa.Column("outcome", sa.Text, nullable=True),
     sa.ForeignKeyConstraint(["customer_id"], ["customers.id"], name=op.f("fk_operational_firings_customer_id_customers")),
@@ -84,10 +86,10 @@ def upgrade() -> None:
     sa.Column("customer_id", sa.Integer, nullable=False),
     sa.Column("stage", sa.String(40), nullable=False),
     sa.Column("score", sa.Float, nullable=False),
-    sa.Column("scored_at", sa.DateTime(timezone=True), nullable=True),
+    sa.Column("scored_at", TIME, nullable=True),
     sa.Column("owner", sa.String(100), nullable=True),
-    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
-    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("created_at", TIME, nullable=False),
+    sa.Column("updated_at", TIME, nullable=False),
     sa.Column("hits", sa.LargeBinary(), nullable=True),
     sa.ForeignKeyConstraint(["customer_id"], ["customers.id"], name=op.f("fk_operational_leads_customer_id_customers")),
     sa.PrimaryKeyConstraint("customer_id", name=op.f("pk_operational_leads"))
@@ -103,9 +105,9 @@ def upgrade() -> None:
     sa.Column("owner", sa.String(100), nullable=True),
     sa.Column("expected_close", sa.Date, nullable=True),
     sa.Column("renewal_of", sa.Integer, nullable=True),
-    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
-    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
-    sa.Column("closed_at", sa.DateTime(timezone=True), nullable=True),
+    sa.Column("created_at", TIME, nullable=False),
+    sa.Column("updated_at", TIME, nullable=False),
+    sa.Column("closed_at", TIME, nullable=True),
     sa.ForeignKeyConstraint(["customer_id"], ["customers.id"], name=op.f("fk_operational_opportunities_customer_id_customers")),
     sa.ForeignKeyConstraint(["renewal_of"], ["operational_opportunities.id"], name=op.f("fk_operational_opportunities_renewal_of_operational_opportunities")),
     sa.PrimaryKeyConstraint("id", name=op.f("pk_operational_opportunities"))
@@ -119,7 +121,7 @@ def upgrade() -> None:
     sa.Column("status", sa.String(20), nullable=False),
     sa.Column("reason", sa.String(300), nullable=True),
     sa.Column("rule", sa.String(100), nullable=True),
-    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("created_at", TIME, nullable=False),
     sa.ForeignKeyConstraint(["customer_id"], ["customers.id"], name=op.f("fk_operational_outbox_customer_id_customers")),
     sa.PrimaryKeyConstraint("id", name=op.f("pk_operational_outbox"))
     )
@@ -131,7 +133,7 @@ def upgrade() -> None:
     sa.Column("customer_id", sa.Integer, nullable=False),
     sa.Column("from_stage", sa.String(40), nullable=True),
     sa.Column("to_stage", sa.String(40), nullable=False),
-    sa.Column("at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("at", TIME, nullable=False),
     sa.Column("actor", sa.String(200), nullable=False),
     sa.ForeignKeyConstraint(["customer_id"], ["customers.id"], name=op.f("fk_operational_stage_history_customer_id_customers")),
     sa.PrimaryKeyConstraint("id", name=op.f("pk_operational_stage_history"))
@@ -144,11 +146,11 @@ def upgrade() -> None:
     sa.Column("subject", sa.String(300), nullable=False),
     sa.Column("kind", sa.String(40), nullable=False),
     sa.Column("assignee", sa.String(100), nullable=True),
-    sa.Column("due_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("due_at", TIME, nullable=False),
     sa.Column("status", sa.String(20), nullable=False),
     sa.Column("source", sa.String(200), nullable=True),
-    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
-    sa.Column("closed_at", sa.DateTime(timezone=True), nullable=True),
+    sa.Column("created_at", TIME, nullable=False),
+    sa.Column("closed_at", TIME, nullable=True),
     sa.ForeignKeyConstraint(["customer_id"], ["customers.id"], name=op.f("fk_operational_tasks_customer_id_customers")),
     sa.PrimaryKeyConstraint("id", name=op.f("pk_operational_tasks"))
     )
@@ -161,7 +163,7 @@ def upgrade() -> None:
     sa.Column("customer_id", sa.Integer, nullable=False),
     sa.Column("from_status", sa.String(20), nullable=True),
     sa.Column("to_status", sa.String(20), nullable=False),
-    sa.Column("at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("at", TIME, nullable=False),
     sa.Column("actor", sa.String(200), nullable=False),
     sa.ForeignKeyConstraint(["case_id"], ["operational_cases.id"], name=op.f("fk_operational_case_history_case_id_operational_cases")),
     sa.ForeignKeyConstraint(["customer_id"], ["customers.id"], name=op.f("fk_operational_case_history_customer_id_customers")),
