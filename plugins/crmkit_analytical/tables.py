@@ -31,15 +31,22 @@ lifecycle = Table(
 )
 """The last stored lifecycle stage per customer (written by the sweep / ``lifecycle --update``)."""
 
+
+def _fitted_columns() -> list[Column]:
+    """The columns a stored run and a kept fit share (new Column objects for each table):
+    the fit's ``as_of``, when and by whom it was kept, and the fitted parameters."""
+    return [Column("as_of", UTCDateTime, nullable=False),
+            Column("created_at", UTCDateTime, nullable=False),
+            Column("actor", String(200), nullable=False),
+            Column("bgnbd", JSONType, nullable=False),
+            Column("gamma_gamma", JSONType, nullable=False)]
+
+
 clv_runs = Table(
     "analytical_clv_runs", metadata,
     Column("id", Integer, primary_key=True),
-    Column("as_of", UTCDateTime, nullable=False),
-    Column("created_at", UTCDateTime, nullable=False),
-    Column("actor", String(200), nullable=False),
+    *_fitted_columns(),
     Column("settings", JSONType, nullable=False),
-    Column("bgnbd", JSONType, nullable=False),
-    Column("gamma_gamma", JSONType, nullable=False),
     Column("customers", Integer, nullable=False),
     Column("total_clv", Money, nullable=False),
 )
@@ -64,12 +71,8 @@ clv_predictions = Table(
 clv_fits = Table(
     "analytical_clv_fits", metadata,
     Column("id", Integer, primary_key=True),
-    Column("as_of", UTCDateTime, nullable=False),
-    Column("created_at", UTCDateTime, nullable=False),
-    Column("actor", String(200), nullable=False),
+    *_fitted_columns(),
     Column("time_unit", String(10), nullable=False),
-    Column("bgnbd", JSONType, nullable=False),
-    Column("gamma_gamma", JSONType, nullable=False),
     Column("settings", JSONType),
     Column("summary", LargeBinary),
 )
