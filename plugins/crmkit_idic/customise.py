@@ -15,7 +15,6 @@ import datetime as dt
 import hashlib
 import math
 from decimal import Decimal
-from typing import Any
 
 import attrs
 from sqlalchemy import BigInteger, Float, and_, case, cast, func, insert, select, type_coerce, update

@@ -11,7 +11,6 @@ The channel is the plan's, else the customer's preferred channel, else
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
 
 import attrs
 from sqlalchemy import func, insert, select, union_all
