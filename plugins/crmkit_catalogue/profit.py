@@ -6,7 +6,8 @@
   ``cost_to_serve.event_costs`` (by default ``case.opened`` and
   ``task.created``, emitted by the operational plugin) of their unit cost, plus
   the minutes in interactions' ``payload.<handling_field>`` × ``cost_per_hour`` / 60
-  (read only when ``cost_per_hour`` > 0);
+  (read only when ``cost_per_hour`` > 0), rounded half up to a money unit per customer
+  (or period) in SQL, so every report and every plugin ranking by profit agree;
 * **acquisition cost** = Σ the rows every enabled plugin's ``crmkit_acquisition_costs``
   attributes to the customer (the campaigns plugin: each campaign's cost shared equally
   among the customers whose first purchase it is credited with), in the period of the
@@ -24,7 +25,7 @@ are joined per customer (or per period) in SQL.
 from __future__ import annotations
 
 import datetime as dt
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 from operator import attrgetter
 from typing import Any
 
@@ -43,7 +44,6 @@ ACQUISITION_REASON = ("acquisition cost 0: no enabled plugin records campaign co
 ACQUISITION_FROM = "acquisition cost attributed by the enabled plugins: {plugins}"
 BY = ("customer", "segment", "period")
 PERIODS = {"month": 1, "quarter": 3, "year": 12}
-FOUR = Decimal("0.0001")
 
 
 @attrs.frozen
@@ -85,9 +85,10 @@ def acquisition_note(plugins) -> str:
 
 def parts(settings: Settings, as_of: dt.datetime, since: dt.datetime | None, key,
           customer_id: int | None = None, acquired=()):
-    """SELECT of ``(k, revenue, cogs, serve, minutes, acquired)`` rows, one per part,
-    ``key(table)`` the grouping column of each part's table (only ``customer_id``'s rows when
-    given); ``acquired`` the ``crmkit_acquisition_costs`` SELECTs (:func:`acquisitions`)."""
+    """SELECT of ``(k, revenue, cogs, serve, acquired)`` money units per key, summed over
+    the parts, ``key(table)`` the grouping column of each part's table (only
+    ``customer_id``'s rows when given); ``acquired`` the ``crmkit_acquisition_costs``
+    SELECTs (:func:`acquisitions`).  ``serve`` includes the handling time's cost."""
     zero = literal(0, BigInteger)
     no_minutes = cast(literal(0), Float)
 
@@ -124,10 +125,19 @@ def parts(settings: Settings, as_of: dt.datetime, since: dt.datetime | None, key
                        .group_by(key(every_plugin)))
     every = union_all(*selects).subquery("pf_parts")
     return (select(every.c.k, func.sum(every.c.revenue).label("revenue"),
-                   func.sum(every.c.cogs).label("cogs"), func.sum(every.c.serve).label("serve"),
-                   func.sum(every.c.minutes).label("minutes"),
+                   func.sum(every.c.cogs).label("cogs"),
+                   (func.sum(every.c.serve) + handling_units(settings, func.sum(every.c.minutes))
+                    ).label("serve"),
                    func.sum(every.c.acquired).label("acquired"))
             .group_by(every.c.k))
+
+
+def handling_units(settings: Settings, minutes):
+    """SQL: the cost of ``minutes`` of handling time in money units, rounded half up
+    (⌊minutes × cost_per_hour / 60 + ½⌋: the same rule on both databases, whose ``round``
+    of a float differs on ties)."""
+    per_hour = money_units(settings.cost_per_hour)
+    return cast(func.floor(minutes * per_hour / 60.0 + 0.5), BigInteger)
 
 
 ZERO = money_from_units(0)
@@ -139,13 +149,8 @@ def _money(units) -> Decimal:
     return money_from_units(units) if units else ZERO
 
 
-def _line(settings: Settings, key: str, customers: int, revenue, cogs, serve, minutes,
-          acquired) -> ProfitLine:
-    serve = _money(serve)
-    if minutes:
-        serve += (Decimal(repr(float(minutes))) * settings.cost_per_hour / 60
-                  ).quantize(FOUR, ROUND_HALF_UP)
-    revenue, cogs, acquired = _money(revenue), _money(cogs), _money(acquired)
+def _line(key: str, customers: int, revenue, cogs, serve, acquired) -> ProfitLine:
+    revenue, cogs, serve, acquired = _money(revenue), _money(cogs), _money(serve), _money(acquired)
     margin = revenue - cogs
     return ProfitLine(key, customers, revenue, cogs, margin, serve, acquired,
                       margin - serve - acquired)
@@ -157,11 +162,10 @@ def by_customer(conn, settings, as_of, since=None, customer_id: int | None = Non
     profitable first (only ``customer_id``'s line when given)."""
     q = parts(settings, as_of, since, lambda t: t.c.customer_id, customer_id, acquired
               ).subquery("pf_customer")
-    rows = conn.execute(select(C.c.external_id, q.c.revenue, q.c.cogs, q.c.serve, q.c.minutes,
-                               q.c.acquired)
+    rows = conn.execute(select(C.c.external_id, q.c.revenue, q.c.cogs, q.c.serve, q.c.acquired)
                         .join(C, C.c.id == q.c.k)).all()
-    lines = [_line(settings, key, 1, revenue, cogs, serve, minutes, acquired)
-             for key, revenue, cogs, serve, minutes, acquired in rows]
+    lines = [_line(key, 1, revenue, cogs, serve, acquired)
+             for key, revenue, cogs, serve, acquired in rows]
     # most profitable first, ties by key: two stable sorts on attributes, cheaper than a
     # key tuple (and a negated Decimal) per line
     lines.sort(key=attrgetter("key"))
@@ -176,9 +180,7 @@ def customer_units(settings, as_of, since=None, measure: str = "profit", acquire
               ).subquery("pf_units")
     value = q.c.revenue - q.c.cogs
     if measure == "profit":
-        per_minute = Decimal(money_units(settings.cost_per_hour)) / 60
-        value = (value - q.c.serve - q.c.acquired
-                 - cast(func.round(q.c.minutes * float(per_minute)), BigInteger))
+        value = value - q.c.serve - q.c.acquired
     return select(q.c.k.label("customer_id"), value.label("units"))
 
 
@@ -200,8 +202,8 @@ def by_period(conn, settings, as_of, since=None, period: str = "month", acquired
     customers = _customers_per_period(conn, as_of, since, step)
     out = []
     for r in conn.execute(select(q).order_by(q.c.k)):
-        out.append(_line(settings, _label(int(r.k), period), customers.get(int(r.k), 0),
-                         r.revenue, r.cogs, r.serve, r.minutes, r.acquired))
+        out.append(_line(_label(int(r.k), period), customers.get(int(r.k), 0),
+                         r.revenue, r.cogs, r.serve, r.acquired))
     return out
 
 

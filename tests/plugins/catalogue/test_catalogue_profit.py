@@ -172,6 +172,21 @@ def test_each_cost_setting_changes_the_cost_to_serve(crm, clock, catalogue):
                      "C5": Decimal(40), "C6": Decimal(0)}
 
 
+def test_handling_time_is_rounded_half_up_alike_in_every_report(crm, clock, catalogue):
+    # one money unit (0.0001) a minute: 2.5 minutes cost 2.5 units, rounded half up to 3
+    # both in the profit report and in the profit other plugins rank customers by
+    # (PostgreSQL rounds a float's tie to even: 2)
+    api = build(crm, clock, catalogue)
+    crm.plugins.configure("catalogue", {"cost_to_serve": {"event_costs": {},
+                                                          "cost_per_hour": "0.0060"}})
+    crm.interactions.record("C3", at(2025, 2, 1), kind="call", payload={"handling_minutes": 2.5})
+    costs = {x.key: x.cost_to_serve for x in api.profit("customer", AS_OF)}
+    assert (costs["C3"], costs["C2"]) == (Decimal("0.0003"), Decimal("0.0020"))
+    crm.plugins.enable("analytical")
+    by_profit = {s.external_id: s.monetary for s in crm.plugin("analytical").rfm(AS_OF, "profit")}
+    assert (by_profit["C3"], by_profit["C2"]) == (Decimal("21.9997"), Decimal("38.9980"))
+
+
 def test_rfm_monetary_on_profit_and_margin(crm, clock, catalogue, run_cli):
     build(crm, clock, catalogue)
     crm.plugins.enable("analytical", {"rfm": {"bins": 3}})
