@@ -244,7 +244,7 @@ class CRM:
                 yield
             finally:
                 self._local.snapshot = None
-                conn.rollback()
+            conn.rollback()  # (after an error, returning the connection to the pool does it)
 
     def current_transaction(self) -> Transaction | None:
         """The write transaction open in this thread, if any."""

@@ -265,6 +265,11 @@ def test_the_reads_of_a_snapshot_share_one_connection_and_see_one_state(crm):
         crm.customers.add("C2", "Grace")  # a write transaction of its own, committed
         assert count() == 1  # the snapshot's reads still see the state of its first read
     assert count() == 2
+    with pytest.raises(ZeroDivisionError), crm.snapshot():  # an error passes through unchanged
+        assert count() == 2
+        1 / 0
+    with crm.read() as first, crm.read() as second:  # and the snapshot is over
+        assert first is not second
     with crm.transaction():
         crm.customers.add("C3", "Hedy")
         with crm.snapshot():  # inside a transaction: its connection, its writes
