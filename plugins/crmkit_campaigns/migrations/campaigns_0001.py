@@ -65,8 +65,8 @@ def upgrade() -> None:
         sa.Column("message_id", sa.String(250)),
         sa.Column("planned_at", TIME, nullable=False),
         sa.UniqueConstraint("campaign_id", "customer_id", name="uq_campaign_recipients_campaign"),
-        sa.CheckConstraint("status IN ('planned', 'queued', 'skipped', 'held_out')",
-                           name="ck_campaign_recipients_status"),
+        sa.CheckConstraint("status = 'planned' OR status = 'queued' OR status = 'skipped' "
+                           "OR status = 'held_out'", name="ck_campaign_recipients_status"),
     )
     op.create_index("ix_campaign_recipients_customer_id", "campaign_recipients", ["customer_id"])
 
