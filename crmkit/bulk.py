@@ -63,17 +63,26 @@ def insert_rows(conn: Connection, table: Table, rows: Sequence[dict[str, Any]]) 
         for n, process in converted:
             values[n] = process(values[n])
         params.append(tuple(values))
-    if sqlite:
-        conn.exec_driver_sql(f"INSERT INTO {table.name} ({', '.join(names)}) "
-                             f"VALUES ({', '.join('?' * len(names))})", params)
-    else:
-        import psycopg
+    insert_values(conn, table, names, params)
 
-        try:
-            _copy(conn.connection.driver_connection.cursor(), table.name, names, params)
-        except psycopg.Error as exc:  # raised as SQLAlchemy's executemany would raise it
-            raise DBAPIError.instance(f"COPY {table.name}", None, exc, psycopg.Error,
-                                      dialect=conn.dialect) from exc
+
+def insert_values(conn: Connection, table: Table, columns: Sequence[str],
+                  rows: Sequence[Sequence[Any]]) -> None:
+    """Insert ``rows``, tuples of the ``columns``' values as the driver takes them (no bind
+    processing, no defaults): one driver executemany on SQLite, one ``COPY`` on PostgreSQL."""
+    if not rows:
+        return
+    if conn.dialect.name == "sqlite":
+        conn.exec_driver_sql(f"INSERT INTO {table.name} ({', '.join(columns)}) "
+                             f"VALUES ({', '.join('?' * len(columns))})", rows)
+        return
+    import psycopg
+
+    try:
+        _copy(conn.connection.driver_connection.cursor(), table.name, columns, rows)
+    except psycopg.Error as exc:  # raised as SQLAlchemy's executemany would raise it
+        raise DBAPIError.instance(f"COPY {table.name}", None, exc, psycopg.Error,
+                                  dialect=conn.dialect) from exc
 
 
 def update_rows(conn: Connection, table: Table, key: str, columns: Sequence[str],
@@ -218,4 +227,5 @@ def _row_processor(conn: Connection, column: Column) -> Callable[[Any], Any] | N
     return remembered
 
 
-__all__ = ["COPY_MIN_ROWS", "driver_value", "insert_new", "insert_rows", "update_rows"]
+__all__ = ["COPY_MIN_ROWS", "driver_value", "insert_new", "insert_rows", "insert_values",
+           "update_rows"]

@@ -379,7 +379,13 @@ def sqlite_timestamp(value: dt.datetime) -> str:
     """
     if value.tzinfo is not UTC:
         value = value.astimezone(UTC)
-    return value.isoformat(sep=" ", timespec="microseconds")[:-6]
+    return _SQLITE_TIMESTAMP % (value.year, value.month, value.day, value.hour, value.minute,
+                                value.second, value.microsecond)
+
+
+_SQLITE_TIMESTAMP = "%04d-%02d-%02d %02d:%02d:%02d.%06d"
+""":func:`sqlite_timestamp`'s layout (``%`` formatting: a third faster than ``isoformat``,
+which matters once per imported row)."""
 
 
 __all__ = [

@@ -38,7 +38,7 @@ from sqlalchemy import (BigInteger, Column, Index, Integer, MetaData, SmallInteg
 
 from .. import tables
 from ..customers import CustomerRows
-from ..bulk import insert_rows
+from ..bulk import insert_values
 from ..db import select_in
 from ..errors import ValidationError
 from ..interactions import InteractionRows
@@ -218,6 +218,10 @@ class _Scratch:
     def insert(self, table: Table, rows: list[dict[str, Any]]) -> None:
         if rows:
             self.conn.execute(table.insert(), rows)
+
+    def remember(self, rows: list[tuple[int, str, int, int]]) -> None:
+        """Add good rows to ``crmkit_import_rows`` as ``(line, key, content, flag)``."""
+        insert_values(self.conn, _ROWS, [c.name for c in _ROWS.columns], rows)
 
     def insert_new(self, table: Table, column: str, values: Iterable[Any]) -> None:
         """Insert the values not yet in ``table`` (its primary key is ``column``)."""
@@ -450,9 +454,9 @@ class _Import:
                     {row["customer"] for row in checked.rows if row["customer_id"] is None}))
             if self.report.dry_run:
                 stored = _stored_interaction_ids(tx.conn, [row["external_id"] for row, _ in good])
-        insert_rows(self.scratch.conn, _ROWS, [
-            {"line": line, "key": row["external_id"], "content": contents[line],
-             "flag": _SAME if row["external_id"] in stored else _NEW} for row, line in good])
+        self.scratch.remember([(line, row["external_id"], contents[line],
+                                _SAME if row["external_id"] in stored else _NEW)
+                               for row, line in good])
         repeated = self._find_conflicting_repeats(lines[0], lines[-1])
         if not write or unless_rejected and self.rejected_now:
             return
@@ -504,9 +508,9 @@ class _Import:
             if row.get("type") == "organisation":
                 organisations.append(ext)
             flag = _NEW if ext in new_ids else _UPDATED if ext in updated_ids else _SAME
-            remembered.append({"line": line, "key": ext, "content": contents[line], "flag": flag})
+            remembered.append((line, ext, contents[line], flag))
         self.scratch.insert_new(_ORGANISATIONS, "external_id", organisations)
-        insert_rows(self.scratch.conn, _ROWS, remembered)
+        self.scratch.remember(remembered)
         repeated = self._find_conflicting_repeats(lines[0], lines[-1])
         if not write or unless_rejected and self.rejected_now:
             return
