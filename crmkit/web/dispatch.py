@@ -260,8 +260,17 @@ class Dispatcher:
         return problem(status, str(exc), errors, headers)
 
     def _handle(self, request: ApiRequest) -> ApiResponse:
-        self.refresh()
-        return self.run(self.authenticate(request.headers), request)
+        """Read the plugin state, authenticate, answer.  A GET does it all on one read
+        connection (:meth:`crmkit.CRM.snapshot`): one snapshot of the data, one connection
+        from the pool instead of one per read.  Other methods share one for the first two
+        steps only; their handler runs in a write transaction, and what they read after it
+        (a concurrent request's idempotency record) must be read fresh."""
+        with self.crm.snapshot():
+            self.refresh()
+            principal = self.authenticate(request.headers)
+            if request.method == "GET":
+                return self.run(principal, request)
+        return self.run(principal, request)
 
     def run(self, principal, request: ApiRequest, via: str = "api") -> ApiResponse:
         """Answer ``request`` for ``principal`` (already authenticated, plugin state already
