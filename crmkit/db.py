@@ -31,8 +31,11 @@ from .wal import AUTOCHECKPOINT_PAGES, WAL_SIZE_LIMIT_BYTES, Checkpointer
 
 SQLITE_BUSY_TIMEOUT_S = 30.0
 """How long a SQLite writer waits for the write lock before giving up."""
-SQLITE_POOL_SIZE = 10
-"""SQLite connections kept open for reuse (more are opened when more threads need one)."""
+POOL_SIZE = 10
+"""Connections kept open for reuse, on SQLite and PostgreSQL: at least ``crmkit serve``'s
+default threads (:data:`crmkit.web.server.SERVER_THREADS`), so that a busy server does not open
+and close connections (a new one starts with an empty page cache).  More are opened when more
+threads need one."""
 
 SQLITE_CACHE_KIB = 128 * 1024
 """Page cache per SQLite connection (SQLite's default is 2 MiB); it only grows as pages are read.
@@ -118,7 +121,8 @@ def create(url: str) -> Engine:
         if parsed.drivername == "postgresql":
             parsed = parsed.set(drivername="postgresql+psycopg")
         try:
-            return create_engine(parsed, pool_pre_ping=False, future=True, hide_parameters=True)
+            return create_engine(parsed, pool_pre_ping=False, future=True, hide_parameters=True,
+                                 pool_size=POOL_SIZE)
         except (NoSuchModuleError, ImportError) as exc:
             raise DatabaseError(
                 f"cannot use {parsed.drivername}: {exc} (install crmkit[postgres])"
@@ -136,7 +140,7 @@ def _sqlite_engine(parsed) -> Engine:
     # holds one and opens another, such as a write beside a read, could wait forever); an
     # in-memory database keeps SQLAlchemy's one connection per thread
     in_memory = not on_disk or parsed.query.get("mode") == "memory"  # SQLAlchemy's own rule
-    pool = {} if in_memory else {"pool_size": SQLITE_POOL_SIZE, "max_overflow": -1}
+    pool = {} if in_memory else {"pool_size": POOL_SIZE, "max_overflow": -1}
     engine = create_engine(
         parsed,
         connect_args={"timeout": SQLITE_BUSY_TIMEOUT_S, "isolation_level": None},

@@ -65,7 +65,7 @@ def test_threads_holding_more_connections_than_the_pool_keeps_never_wait(tmp_pat
     CRM.open(url, create=True).close()
     with CRM.open(url) as crm:
         held = []
-        for _ in range(db.SQLITE_POOL_SIZE + 5):  # beyond the kept ones: opened, not awaited
+        for _ in range(db.POOL_SIZE + 5):  # beyond the kept ones: opened, not awaited
             context = crm.read()
             held.append((context, context.__enter__()))
         assert all(conn.exec_driver_sql("SELECT 1").scalar() == 1 for _, conn in held)

@@ -6,6 +6,7 @@ import os
 
 import click
 
+from ..web.server import SERVER_THREADS, THREADS_VARIABLE
 from .common import pass_state
 
 
@@ -17,8 +18,12 @@ from .common import pass_state
 @click.option("--workers", type=click.IntRange(1), default=1, show_default=True,
               help="Worker processes (each opens its own database connections; on SQLite "
               "writes still take turns).")
+@click.option("--threads", type=click.IntRange(1), default=SERVER_THREADS, show_default=True,
+              help="Requests each worker answers at once (its handler threads).  More help "
+              "when requests wait on a remote database; fewer keep Python's interpreter lock "
+              "uncontended.")
 @pass_state
-def serve(state, host, port, workers) -> None:
+def serve(state, host, port, workers, threads) -> None:
     """Serve the HTTP API and the staff web app.
 
     The API is under /api/v1 (described at /openapi.json and /docs) and the web
@@ -37,6 +42,7 @@ def serve(state, host, port, workers) -> None:
         pass
     os.environ["CRMKIT_DATABASE_URL"] = state.db_url
     os.environ["CRMKIT_PLUGINS"] = ",".join(state.local_plugins)
+    os.environ[THREADS_VARIABLE] = str(threads)
     click.echo(f"crmkit API on http://{host}:{port}/api/v1 (documentation at /docs), "
                f"web app at http://{host}:{port}/login", err=True)
     uvicorn.run("crmkit.web.server:application", factory=True, host=host, port=port,

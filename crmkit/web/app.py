@@ -21,6 +21,7 @@ import importlib.util
 from pathlib import Path
 from typing import Any
 
+import anyio.to_thread
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
@@ -33,13 +34,16 @@ from .endpoints import METHODS
 from .openapi import openapi_document
 
 
-def create_app(crm, *, max_body_bytes: int = MAX_BODY_BYTES, close_crm: bool = False
-               ) -> Starlette:
+def create_app(crm, *, max_body_bytes: int = MAX_BODY_BYTES, close_crm: bool = False,
+               threads: int | None = None) -> Starlette:
     """The ASGI application serving ``crm``'s HTTP API.
 
     ``max_body_bytes`` bounds a request body (413 beyond).  ``close_crm`` closes the CRM
     when the application shuts down (``crmkit serve`` opens one per worker process);
-    otherwise the caller keeps owning it.
+    otherwise the caller keeps owning it.  ``threads``: how many requests the process
+    answers at once, set on the event loop's default thread limiter when the application
+    starts (``crmkit serve --threads``; the process is the server's own); None leaves the
+    limiter as the host application has it.
     """
     from . import admin, board, dashboards, mywork
     from .pages import Pages
@@ -83,6 +87,8 @@ def create_app(crm, *, max_body_bytes: int = MAX_BODY_BYTES, close_crm: bool = F
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Any):
+        if threads is not None:
+            anyio.to_thread.current_default_thread_limiter().total_tokens = threads
         try:
             yield
         finally:

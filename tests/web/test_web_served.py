@@ -195,3 +195,31 @@ def test_an_unexpected_error_is_logged_with_its_traceback_and_never_sent(served)
     assert "ERROR crmkit.web: internal error answering POST /api/v1/webtest/fail" in log
     assert "Traceback" in log and "RuntimeError: a bug with a secret detail" in log
     assert snapshot(server)["customers"] == 0
+
+
+def test_threads_bound_the_requests_a_worker_answers_at_once(crm, crm_url, monkeypatch):
+    """``crmkit serve --threads N`` reaches each worker through the environment and sizes the
+    event loop's thread limiter (every request handler runs on it) when the app starts."""
+    import anyio.to_thread
+    from click.testing import CliRunner
+    from starlette.testclient import TestClient
+
+    from crmkit.cli import cli
+    from crmkit.web.server import SERVER_THREADS, THREADS_VARIABLE, application
+
+    def limiter_tokens() -> int:
+        return anyio.to_thread.current_default_thread_limiter().total_tokens
+
+    monkeypatch.setenv("CRMKIT_DATABASE_URL", crm_url)
+    for given, expected in ((None, SERVER_THREADS), ("3", 3)):
+        if given is None:
+            monkeypatch.delenv(THREADS_VARIABLE, raising=False)
+        else:
+            monkeypatch.setenv(THREADS_VARIABLE, given)
+        with TestClient(application()) as client:
+            assert client.get("/health").status_code == 200
+            assert client.portal.call(limiter_tokens) == expected
+
+    refused = CliRunner().invoke(cli, ["--db", crm_url, "serve", "--threads", "0"])
+    assert refused.exit_code == 2
+    assert "--threads" in refused.output and "x>=1" in refused.output
