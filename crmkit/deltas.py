@@ -1,9 +1,10 @@
 """Per-batch customer deltas: what one batch of interactions added to each customer's history.
 
-Computed with one grouped SELECT over the batch's id range (the same on SQLite and
-PostgreSQL) and handed to react hooks through :meth:`crmkit.Batch.customer_deltas`,
-so that plugins update derived state (counts, totals, scores) from what the batch
-added instead of reading each customer's history again.
+Computed once per batch and handed to react hooks through
+:meth:`crmkit.Batch.customer_deltas`, so that plugins update derived state (counts,
+totals, scores) from what the batch added instead of reading each customer's history
+again: from the batch's own rows while it holds them (in its react step), else with
+one grouped SELECT over its id range (the batches after-commit hooks receive).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import attrs
 from sqlalchemy import BigInteger, func, select, type_coerce
 
 from .tables import interactions
-from .types import money_from_units
+from .types import money_from_units, money_units
 
 
 @attrs.frozen
@@ -54,4 +55,29 @@ def customer_deltas(conn, first_id: int, last_id: int) -> Deltas:
     return deltas
 
 
-__all__ = ["CustomerDelta", "Deltas", "customer_deltas"]
+def deltas_of_rows(rows) -> Deltas:
+    """The deltas of persisted interaction rows held in memory (a batch's ``rows``): the
+    same answer as :func:`customer_deltas` over their ids, without reading them back."""
+    totals: dict[tuple[int, str], list] = {}
+    for row in rows:
+        key = (row["customer_id"], row["kind"])
+        at, amount = row["occurred_at"], row["amount"]
+        units = 0 if amount is None else money_units(amount)
+        found = totals.get(key)
+        if found is None:
+            totals[key] = [1, units, at, at]
+            continue
+        found[0] += 1
+        found[1] += units
+        if at < found[2]:
+            found[2] = at
+        elif at > found[3]:
+            found[3] = at
+    deltas: Deltas = {}
+    for (customer_id, kind), (count, units, first_at, last_at) in totals.items():
+        deltas.setdefault(customer_id, {})[kind] = CustomerDelta(
+            customer_id, kind, count, money_from_units(units), first_at, last_at)
+    return deltas
+
+
+__all__ = ["CustomerDelta", "Deltas", "customer_deltas", "deltas_of_rows"]

@@ -122,18 +122,19 @@ class Batch:
         ``{customer_id: {kind: CustomerDelta}}`` (count, amount sum, first and last
         ``occurred_at`` per kind; see :class:`crmkit.plugin.CustomerDelta`).
 
-        Computed from the stored rows with one grouped SELECT on ``conn`` (the
-        hook's ``ctx.conn``) on the first call and cached on the batch, so every
-        react hook of the batch shares one computation; it also works on the batches
-        without rows that after-commit hooks receive.  Only interactions batches have
-        deltas (a ValueError otherwise).
+        Computed on the first call and cached on the batch, so every react hook of
+        the batch shares one computation: from the batch's rows, or, for the batches
+        without rows that after-commit hooks receive, with one grouped SELECT of the
+        stored rows on ``conn`` (the hook's ``ctx.conn``).  Only interactions
+        batches have deltas (a ValueError otherwise).
         """
         if self.kind != "interactions":
             raise ValueError(f"customer deltas exist for interactions batches, not {self.kind}")
         if self._deltas is None:
-            from .deltas import customer_deltas
+            from .deltas import customer_deltas, deltas_of_rows
 
-            object.__setattr__(self, "_deltas", customer_deltas(conn, self.first_id, self.last_id))
+            object.__setattr__(self, "_deltas", deltas_of_rows(self.rows) if self.rows else
+                               customer_deltas(conn, self.first_id, self.last_id))
         return self._deltas
 
 
