@@ -5,8 +5,8 @@ The import runs in one transaction on one connection.  It reads the file
 record by record, turns each into a row (:mod:`.columns`) and checks it in
 batches with the pipeline's own checks (``crmkit.pipeline.check``: core rules, the
 attributes schema, every plugin's ``crmkit_validate_*``).  A batch holds as many records as :data:`BATCH_BYTES`
-allows.  What must be known across batches — each good row's external id,
-content hash and line, the rejected lines, the customers to create, the
+allows.  What must be known across batches — the first line of each external
+id with its content hash, the rejected lines, the customers to create, the
 organisations of the file — goes into temporary tables on the import's
 connection (:class:`_Scratch`), and the checks that need earlier lines (a
 repeated external id with different content, an organisation named before its
@@ -33,12 +33,12 @@ import os
 from typing import Any, Callable, ContextManager, Iterable, Iterator
 
 import attrs
-from sqlalchemy import (BigInteger, Column, Index, Integer, MetaData, SmallInteger, Table, Text,
+from sqlalchemy import (BigInteger, Column, Integer, MetaData, SmallInteger, Table, Text,
                         bindparam, delete, exists, func, select, text)
 
 from .. import tables
 from ..customers import CustomerRows
-from ..bulk import insert_values
+from ..bulk import insert_new
 from ..db import select_in
 from ..errors import ValidationError
 from ..interactions import InteractionRows
@@ -140,15 +140,15 @@ def import_file(crm, kind: str, path: str, fmt: str | None = None, *,
 
 
 _SCRATCH = MetaData()
-_ROWS = Table(
-    "crmkit_import_rows", _SCRATCH,
-    Column("line", Integer, primary_key=True, autoincrement=False),
-    Column("key", Text, nullable=False),
+_HEADS = Table(
+    "crmkit_import_heads", _SCRATCH,
+    Column("key", Text, primary_key=True),
+    Column("line", Integer, nullable=False),
     Column("content", BigInteger, nullable=False),
     Column("flag", SmallInteger, nullable=False),
-    Index("crmkit_import_rows_key", "key", "line"),
-    prefixes=["TEMPORARY"])
-"""Each good row: its external id (``key``), content hash, line and what it would do."""
+    prefixes=["TEMPORARY"], sqlite_with_rowid=False)
+"""The first good line of each external id (``key``) in the file, its head: the line, its
+content hash and what it would do.  Later lines with the key are compared with it."""
 _REJECTED = Table("crmkit_import_rejected", _SCRATCH,
                   Column("line", Integer, primary_key=True, autoincrement=False),
                   prefixes=["TEMPORARY"])
@@ -219,9 +219,30 @@ class _Scratch:
         if rows:
             self.conn.execute(table.insert(), rows)
 
-    def remember(self, rows: list[tuple[int, str, int, int]]) -> None:
-        """Add good rows to ``crmkit_import_rows`` as ``(line, key, content, flag)``."""
-        insert_values(self.conn, _ROWS, [c.name for c in _ROWS.columns], rows)
+    def remember(self, rows: list[tuple[int, str, int, int]]) -> list[tuple[int, int]]:
+        """Add one batch's good rows ``(line, key, content, flag)``, in line order: each key
+        not seen before gets its head (one insert; the heads of earlier batches are read
+        only when the batch repeats one of their keys).  Returns ``(line, head line)`` of
+        the rows repeating a head's key with different content, by line."""
+        heads: dict[str, tuple[int, int]] = {}
+        new_heads, repeats = [], []
+        for line, key, content, flag in rows:
+            if key in heads:
+                repeats.append((line, key, content))
+            else:
+                heads[key] = (line, content)
+                new_heads.append((key, line, content, flag))
+        columns = [c.name for c in _HEADS.columns]
+        if insert_new(self.conn, _HEADS, columns, new_heads, "key") < len(new_heads):
+            c = _HEADS.c
+            query = select(c.key, c.line, c.content).where(
+                c.key.in_(bindparam("keys", expanding=True)))
+            for key, line, content in select_in(self.conn, query, "keys", list(heads)):
+                if line != heads[key][0]:  # an earlier batch's head: this batch repeats it
+                    repeats.append((heads[key][0], key, heads[key][1]))
+                    heads[key] = (line, content)
+        return sorted((line, heads[key][0]) for line, key, content in repeats
+                      if content != heads[key][1])
 
     def insert_new(self, table: Table, column: str, values: Iterable[Any]) -> None:
         """Insert the values not yet in ``table`` (its primary key is ``column``)."""
@@ -329,6 +350,10 @@ class _Import:
         """Lines rejected in the current batch, flushed to the scratch table after it."""
         self.any_rejected = False
         """Whether a line of an earlier batch was rejected."""
+        self.remembered = 0
+        """Good rows checked so far (see :meth:`_remember`)."""
+        self.remembered_rejected = 0
+        """Of those, the rows rejected afterwards (repeats, unknown organisations)."""
         header = source.header() if source.format == "csv" else None
         with crm.read() as conn:
             crm.refresh_plugins(conn)
@@ -454,10 +479,9 @@ class _Import:
                     {row["customer"] for row in checked.rows if row["customer_id"] is None}))
             if self.report.dry_run:
                 stored = _stored_interaction_ids(tx.conn, [row["external_id"] for row, _ in good])
-        self.scratch.remember([(line, row["external_id"], contents[line],
-                                _SAME if row["external_id"] in stored else _NEW)
-                               for row, line in good])
-        repeated = self._find_conflicting_repeats(lines[0], lines[-1])
+        repeated = self._remember([(line, row["external_id"], contents[line],
+                                    _SAME if row["external_id"] in stored else _NEW)
+                                   for row, line in good])
         if not write or unless_rejected and self.rejected_now:
             return
         seen: set[str] = set()
@@ -510,8 +534,7 @@ class _Import:
             flag = _NEW if ext in new_ids else _UPDATED if ext in updated_ids else _SAME
             remembered.append((line, ext, contents[line], flag))
         self.scratch.insert_new(_ORGANISATIONS, "external_id", organisations)
-        self.scratch.remember(remembered)
-        repeated = self._find_conflicting_repeats(lines[0], lines[-1])
+        repeated = self._remember(remembered)
         if not write or unless_rejected and self.rejected_now:
             return
         later = {item["line"] for item in pending} - bad - repeated
@@ -524,15 +547,17 @@ class _Import:
         report.updated += result.updated
         report.unchanged += len(keys) - len(repeated) - len(later) - result.created - result.updated
 
-    def _reject_found(self, found: str, field: str, message: str) -> None:
-        """Reject every ``(line, detail)`` that the query ``found`` selects, in line order.
+    def _reject_found(self, found: str, field: str, message: str) -> int:
+        """Reject every ``(line, detail)`` that the query ``found`` selects, in line order;
+        return how many of those lines were not rejected before.
 
         The lines go to the scratch table in one INSERT … SELECT; only as many
         messages as are still kept are fetched, the rest are counted.
         """
         conn = self.scratch.conn
-        conn.execute(text(f"INSERT INTO {_REJECTED.name} (line) SELECT line FROM ({found}) "
-                          "AS found WHERE true ON CONFLICT (line) DO NOTHING"))
+        newly = conn.execute(text(
+            f"INSERT INTO {_REJECTED.name} (line) SELECT line FROM ({found}) "
+            "AS found WHERE true ON CONFLICT (line) DO NOTHING")).rowcount
         room = MAX_KEPT_PROBLEMS - len(self.report.problems)
         kept = conn.execute(text(f"SELECT line, detail FROM ({found}) AS found "
                                  "ORDER BY line LIMIT :room"), {"room": max(room, 0)}).all()
@@ -540,31 +565,27 @@ class _Import:
             self._keep_problem(line, field, message.format(detail))
         total = conn.execute(text(f"SELECT count(*) FROM ({found}) AS found")).scalar_one()
         self.report.problems_not_kept += total - len(kept)
+        return newly
 
     def _find_unknown_organisations(self) -> None:
         """Reject people whose organisation is neither stored nor an organisation row of the file."""
-        self._reject_found(
+        self.remembered_rejected += self._reject_found(
             f"SELECT p.line AS line, p.ref AS detail FROM {_PENDING_ORGS.name} AS p WHERE NOT "
             f"EXISTS (SELECT 1 FROM {_ORGANISATIONS.name} AS o WHERE o.external_id = p.ref)",
             "organisation", "{!r} is not an organisation customer "
             "(neither stored nor an organisation row of this file)")
 
-    def _find_conflicting_repeats(self, first: int, last: int) -> set[int]:
-        """Reject the lines from ``first`` to ``last`` that repeat an earlier line's external id
-        with different content (compared with its first line, over the scratch table, whose
-        index on ``(key, line)`` groups them); return them."""
-        rows = _ROWS.name
-        found = self.scratch.conn.execute(text(
-            "SELECT f.line, f.head FROM (SELECT later.line AS line, later.content AS content, "
-            f"(SELECT min(h.line) FROM {rows} AS h WHERE h.key = later.key) AS head "
-            f"FROM {rows} AS later WHERE later.line BETWEEN :first AND :last) AS f "
-            f"JOIN {rows} AS head_row ON head_row.line = f.head "
-            "WHERE f.head < f.line AND head_row.content <> f.content ORDER BY f.line"),
-            {"first": first, "last": last}).all()
-        for line, head in found:
+    def _remember(self, rows: list[tuple[int, str, int, int]]) -> set[int]:
+        """Remember one batch's good rows ``(line, key, content, flag)`` (see
+        :meth:`_Scratch.remember`); reject the lines that repeat an earlier line's external
+        id with different content and return them."""
+        conflicts = self.scratch.remember(rows)
+        for line, head in conflicts:
             self.reject(line, "external_id",
                         f"repeats the external id of line {head} with different content")
-        return {line for line, _ in found}
+        self.remembered += len(rows)
+        self.remembered_rejected += len(conflicts)
+        return {line for line, _ in conflicts}
 
     # -- dry run ----------------------------------------------------------------------
 
@@ -572,17 +593,13 @@ class _Import:
         """Fill the report's counts with what the write pass would do (``dry_run``)."""
         report = self.report
         report.new_customers = self.scratch.count(_NEW_CUSTOMERS)
-        conn = self.scratch.conn
-        rows, rejected = _ROWS.name, _REJECTED.name
-        kept = f"NOT EXISTS (SELECT 1 FROM {rejected} AS x WHERE x.line = r.line)"
-        counts = dict(conn.execute(text(
-            f"SELECT r.flag, count(*) FROM {rows} AS r "
-            f"WHERE r.line IN (SELECT min(line) FROM {rows} GROUP BY key) AND {kept} "
-            "GROUP BY r.flag")).all())
+        counts = dict(self.scratch.conn.execute(text(
+            f"SELECT h.flag, count(*) FROM {_HEADS.name} AS h WHERE NOT EXISTS "
+            f"(SELECT 1 FROM {_REJECTED.name} AS x WHERE x.line = h.line) GROUP BY h.flag")).all())
         report.created = counts.get(_NEW, 0)
         report.updated = counts.get(_UPDATED, 0)
-        total = conn.execute(text(f"SELECT count(*) FROM {rows} AS r WHERE {kept}")).scalar_one()
-        report.unchanged = total - report.created - report.updated
+        report.unchanged = (self.remembered - self.remembered_rejected - report.created
+                            - report.updated)
 
     # -- customers naming a later organisation --------------------------------------------
 

@@ -102,6 +102,39 @@ def test_dry_run_checks_everything_and_writes_nothing(shop, tmp_path):
     assert shop.customers.get("NEW1").name is None
 
 
+REPEATS = [
+    "C1,2024-05-01,purchase,web,5.00,USD,o1,\n",    # line 2: o1's first line
+    "C2,2024-05-01,purchase,web,6.00,USD,o2,\n",    # line 3
+    "C1,2024-05-01,purchase,web,5.00,USD,o1,\n",    # line 4: o1 again, the same: unchanged
+    "C3,2024-05-02,visit,store,,,o3,\n",            # line 5
+    "C2,2024-05-01,purchase,web,7.00,USD,o2,\n",    # line 6: o2 with another amount
+    "C1,2024-05-01,purchase,web,5.00,USD,o1,x\n",   # line 7: o1 with a note
+    "C4,2024-05-03,visit,store,,,o4,\n",            # line 8
+    "C4,2024-05-03,visit,store,,,o4,\n",            # line 9: the same as line 8
+    "C1,2024-05-01,purchase,web,5.00,USD,o1,\n",    # line 10: the same as line 2
+]
+
+
+@pytest.mark.parametrize("batch_size", [1, 2, 3, None])
+def test_repeated_external_ids_are_compared_with_their_first_line_in_any_batch(
+        shop, tmp_path, batch_size):
+    """Whether a repeat falls in its first line's batch or a later one, the answer is the same:
+    identical repeats are unchanged, others rejected naming the first line."""
+    path = write(tmp_path / "i.csv", REPEATS)
+    expected = [("line 6", "external_id", "repeats the external id of line 3 with different "
+                 "content"), ("line 7", "external_id", "repeats the external id of line 2 "
+                              "with different content")]
+    for dry_run in (True, False):
+        report = import_file(shop, "interactions", path, batch_size=batch_size,
+                             skip_invalid=True, dry_run=dry_run)
+        assert report.summary() == "read 9, created 4, updated 0, unchanged 3, rejected 2"
+        assert report.problems == expected
+    assert counts(shop)["interactions"] == 4
+    with pytest.raises(ImportRejected) as caught:
+        import_file(shop, "interactions", path, batch_size=batch_size)
+    assert caught.value.report.problems == expected
+
+
 def test_rows_without_external_id_get_stable_content_ids(shop, tmp_path):
     rows = ["C1,2024-05-01,purchase,web,5.00,USD,,\n"] * 2 + ["C2,2024-05-01,visit,,,,,\n"]
     path = write(tmp_path / "i.csv", rows)
@@ -222,6 +255,25 @@ def test_customer_rows_checked_across_the_whole_file(crm, tmp_path):
         ("line 3", "email"), ("line 4", "organisation"), ("line 5", "external_id"),
         ("line 6", "type")]
     assert crm.customers.count() == 0
+
+
+@pytest.mark.parametrize("batch_size", [2, None])
+def test_a_customer_dry_run_counts_what_the_import_then_does(crm, tmp_path, batch_size):
+    path = customers_csv(tmp_path, [
+        "P1,Ann,person,,ORG,,,\n",          # its organisation comes later
+        "P2,Bob,person,,LOST,,,\n",         # no such organisation: rejected
+        "P1,Ann,person,,ORG,,,\n",          # the same as line 2: unchanged
+        "P3,Cy,person,,,,,\n",
+        "P3,Cy B,person,,,,,\n",            # another name: rejected
+        "P2,Bob,person,,LOST,,,\n",         # repeats a rejected line: rejected too
+        "ORG,Acme,organisation,,,,,\n",
+    ])
+    predicted = import_file(crm, "customers", path, batch_size=batch_size, skip_invalid=True,
+                            dry_run=True)
+    done = import_file(crm, "customers", path, batch_size=batch_size, skip_invalid=True)
+    assert predicted.summary() == done.summary() == (
+        "read 7, created 3, updated 0, unchanged 1, rejected 3")
+    assert crm.customers.count() == 3
 
 
 def test_unknown_customer_column_is_a_header_error(crm, tmp_path):
