@@ -28,11 +28,15 @@ package:
   ``crmkit_demo``, ``crmkit_demo_refresh``, ``crmkit_demo_interactions`` (``history`` takes
   that hook's arguments but ``customer``).
 
-An explicit ``@hookimpl`` of the same hook in the plugin's module wins.
+An explicit ``@hookimpl`` of the same hook in the plugin's module wins.  A hook behind
+an optional function ("when defined") is called only for the plugins whose part module
+defines it: the first call of the hook imports those modules and leaves the others out
+(:func:`present`).
 """
 
 from __future__ import annotations
 
+import functools
 import importlib
 import json
 from pathlib import Path
@@ -42,6 +46,10 @@ from typing import Any, Callable
 from .errors import PluginError
 from .markers import hookimpl
 from .models import PluginInfo
+
+PRESENT = "crmkit_present"
+"""Attribute of a part's hook implementation that stands for an optional function of the part
+module: a callable telling whether the module defines it (see :func:`present`)."""
 
 PARTS = ("cli", "config", "settings", "migrations", "tables", "dataservices", "demo", "routes",
          "card", "dashboard", "locale")
@@ -106,10 +114,27 @@ def declared_hooks(module: ModuleType, info: PluginInfo) -> dict[str, Callable]:
     return {hook: hookimpl(function) for hook, function in found.items()}
 
 
+def present(function: Callable) -> bool:
+    """Whether a hook implementation is one: False for a part's implementation that stands for
+    an optional function its module does not define (importing the module to see)."""
+    defined = getattr(function, PRESENT, None)
+    try:
+        return defined is None or defined()
+    except Exception:  # the part does not import: the call then fails naming the plugin
+        return True
+
+
+def _optional(hook: Callable, part: Callable[[str], ModuleType], module: str,
+              name: str) -> Callable:
+    """Mark ``hook`` as implemented only when the part ``module`` defines ``name``."""
+    setattr(hook, PRESENT, lambda: hasattr(part(module), name))
+    return hook
+
+
 def _data_services(part: Callable[[str], ModuleType]) -> dict[str, Callable]:
+    @functools.partial(_optional, part=part, module="dataservices", name="timeline")
     def crmkit_timeline(ctx, customer_id, limit):
-        timeline = getattr(part("dataservices"), "timeline", None)  # no entries of its own
-        return [] if timeline is None else timeline(ctx, customer_id, limit)
+        return part("dataservices").timeline(ctx, customer_id, limit)
 
     def crmkit_merge_customers(ctx, keep_id, duplicate_id):
         part("dataservices").merge(ctx, keep_id, duplicate_id)
@@ -128,13 +153,13 @@ def _demo(part: Callable[[str], ModuleType]) -> dict[str, Callable]:
     def crmkit_demo(crm, rng):
         return part("demo").run(crm, rng)
 
+    @functools.partial(_optional, part=part, module="demo", name="refresh")
     def crmkit_demo_refresh(crm):
-        refresh = getattr(part("demo"), "refresh", None)
-        return None if refresh is None else refresh(crm)
+        return part("demo").refresh(crm)
 
+    @functools.partial(_optional, part=part, module="demo", name="history")
     def crmkit_demo_interactions(rng, start, end, per_customer, products):
-        history = getattr(part("demo"), "history", None)
-        return None if history is None else history(rng, start, end, per_customer, products)
+        return part("demo").history(rng, start, end, per_customer, products)
 
     return {f.__name__: f for f in (crmkit_demo, crmkit_demo_refresh, crmkit_demo_interactions)}
 
@@ -146,9 +171,9 @@ def _routes(part: Callable[[str], ModuleType]) -> dict[str, Callable]:
     def crmkit_permissions():
         return dict(part("routes").PERMISSIONS)
 
+    @functools.partial(_optional, part=part, module="routes", name="permission_allowed")
     def crmkit_permission_allowed(crm, principal, permission, resource):
-        rule = getattr(part("routes"), "permission_allowed", None)
-        return None if rule is None else rule(principal, permission, resource)
+        return part("routes").permission_allowed(principal, permission, resource)
 
     return {f.__name__: f for f in (crmkit_routes, crmkit_permissions, crmkit_permission_allowed)}
 
@@ -165,4 +190,4 @@ def config_schema(path: Path) -> dict[str, Any]:
     return schema
 
 
-__all__ = ["PARTS", "declared_hooks", "config_schema"]
+__all__ = ["PARTS", "PRESENT", "declared_hooks", "config_schema", "present"]

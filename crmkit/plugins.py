@@ -374,6 +374,7 @@ class HookCaller:
         self._pm = pm
         self.order = list(order)
         self._enabled_pm: pluggy.PluginManager | None = None
+        self._callers: dict[str, Any] = {}
 
     @property
     def enabled(self) -> pluggy.PluginManager:
@@ -389,8 +390,22 @@ class HookCaller:
         """``(plugin, function, argnames)`` of the enabled plugins implementing ``hook``, in
         calling order (wrappers left out)."""
         return [(impl.plugin_name, inspect.unwrap(impl.function), tuple(impl.argnames))
-                for impl in reversed(getattr(self.enabled.hook, hook).get_hookimpls())
+                for impl in reversed(self._caller(hook).get_hookimpls())
                 if not (impl.wrapper or impl.hookwrapper)]
+
+    def _caller(self, hook: str):
+        """pluggy's caller of ``hook`` on the enabled plugins, without the part implementations
+        whose optional function the part does not define (:func:`crmkit.parts.present`,
+        decided on first use)."""
+        caller = self._callers.get(hook)
+        if caller is None:
+            caller = getattr(self.enabled.hook, hook)
+            absent = [impl.plugin for impl in caller.get_hookimpls()
+                      if not parts.present(impl.function)]
+            if absent:
+                caller = self.enabled.subset_hook_caller(hook, absent)
+            self._callers[hook] = caller
+        return caller
 
     def call(self, hook: str, tx: "Transaction | None", after_each=None,
              **kwargs: Any) -> list[tuple[str, Any]]:
@@ -402,7 +417,7 @@ class HookCaller:
         (see :func:`call_impl`).  ``after_each(plugin)``, when given, runs after each
         plugin's call: a check that blames that plugin.
         """
-        return _call(getattr(self.enabled.hook, hook), hook, tx, after_each, kwargs)
+        return _call(self._caller(hook), hook, tx, after_each, kwargs)
 
     def collect_named(self, hook: str, kind: type, what: str, owners: dict[str, str],
                       **kwargs: Any) -> list[tuple[str, Any]]:
@@ -430,6 +445,8 @@ class HookCaller:
         """Call ``hook`` on one plugin (enabled or not); ``None`` if it does not implement it."""
         others = [obj for name, obj in self._pm.list_name_plugin() if name != plugin]
         caller = self._pm.subset_hook_caller(hook, remove_plugins=others)
+        if not all(parts.present(impl.function) for impl in caller.get_hookimpls()):
+            return None
         for name, result in _call(caller, hook, tx, None, kwargs):
             if name == plugin:
                 return result

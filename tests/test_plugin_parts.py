@@ -127,6 +127,28 @@ def test_declared_parts_are_found_by_convention_and_imported_when_needed(
         assert (panel.name, panel.rows) == ("partly.days", (("2025-01-01", 1),))
 
 
+def test_a_hook_behind_an_optional_function_leaves_out_the_parts_without_it(
+        crm_url, clock, make_package):
+    seen = make_package("seen", ("config", "dataservices"))
+    unseen = make_package("unseen", ("config", "dataservices"))
+    (Path(unseen.__file__).parent / "dataservices.py").write_text(  # no timeline of its own
+        "def merge(ctx, keep_id, duplicate_id):\n    pass\n\n"
+        "def export(ctx, customer_id):\n    return {}\n\n"
+        "def erase(ctx, customer_id):\n    pass\n", encoding="utf-8")
+    with CRM.open(crm_url, clock=clock, create=True,
+                  extra_plugins={"seen": seen, "unseen": unseen}) as crm:
+        crm.plugins.enable("seen")
+        crm.plugins.enable("unseen")
+        crm.customers.add("C1", "Ada")
+        assert [e.kind for e in crm.customers.timeline("C1") if "seen" in e.kind] == [
+            "seen.seen"]
+        assert [name for name, _, _ in crm.hooks.impls("crmkit_timeline")] == ["seen"]
+        assert [name for name, _, _ in crm.hooks.impls("crmkit_export_customer")] == [
+            "seen", "unseen"]
+        assert crm.hooks.call_one("unseen", "crmkit_timeline", None, ctx=None, customer_id=1,
+                                  limit=5) is None
+
+
 def test_an_explicit_hookimpl_takes_the_place_of_a_declared_part(crm_url, clock, make_package):
     module = make_package("explicit", ("config", "settings"), extra='''
 @hookimpl
