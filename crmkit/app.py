@@ -10,7 +10,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any, Callable, Iterator, TypeVar
 
-from sqlalchemy import Text, cast, inspect, select
+from sqlalchemy import Text, cast, inspect, null, select
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import DatabaseError as SQLAlchemyDatabaseError
 from sqlalchemy.exc import OperationalError
@@ -29,6 +29,16 @@ T = TypeVar("T")
 TRANSACTION_ATTEMPTS = 3
 """How often :meth:`CRM.run_transaction` runs its work when PostgreSQL keeps aborting it for a
 concurrent transaction (deadlock or serialisation failure)."""
+
+STORED_STATE = (
+    select(tables.plugin_state.c.name, tables.plugin_state.c.enabled,
+           cast(tables.plugin_state.c.config, Text), tables.plugin_state.c.version)
+    .union_all(select(tables.settings.c.name, null(), cast(tables.settings.c.value, Text), null())
+               .where(tables.settings.c.name == "core")))
+"""Every plugin's ``(name, enabled, config text, version)`` and the core configuration's
+``("core", NULL, text, NULL)``: what :meth:`CRM.refresh_plugins` reads for every HTTP request
+and write transaction, built once.  The configurations stay text, decoded only when they
+changed."""
 
 
 class CRM:
@@ -316,14 +326,16 @@ class CRM:
     # -- plugins ---------------------------------------------------------------
 
     def refresh_plugins(self, conn: Connection) -> None:
-        """Load plugin state from the database; rebuild hook order when it changed."""
-        state = tables.plugin_state.c
-        # the configs as stored text: decoded only when something changed (this runs for
-        # every HTTP request and every write transaction)
-        rows = conn.execute(select(state.name, state.enabled, cast(state.config, Text),
-                                   state.version)).all()
-        self._load_core_config(conn)
-        key = tuple(sorted(tuple(row) for row in rows))
+        """Load plugin state and the core configuration from the database (one statement,
+        :data:`STORED_STATE`); rebuild hook order when the plugin state changed."""
+        rows, core = [], None
+        for row in conn.execute(STORED_STATE):
+            if row[1] is None:
+                core = row[2]
+            else:
+                rows.append(tuple(row))
+        self._use_core_config(core)
+        key = tuple(sorted(rows))
         if key == self._state_key:
             return
         self._state = {name: {"enabled": enabled, "config": json.loads(config),
@@ -376,11 +388,14 @@ class CRM:
         self._core_stored = None  # read (and validated) again at the next refresh
 
     def _load_core_config(self, conn: Connection) -> None:
-        """Read the stored core configuration; validate it again only when it changed (another
-        process, such as the CLI beside a running server, may have changed it)."""
+        """Read the stored core configuration (:meth:`_use_core_config`)."""
         settings = tables.settings.c
-        stored = conn.execute(select(cast(settings.value, Text))
-                              .where(settings.name == "core")).scalar()
+        self._use_core_config(conn.execute(select(cast(settings.value, Text))
+                                           .where(settings.name == "core")).scalar())
+
+    def _use_core_config(self, stored: str | None) -> None:
+        """Use the stored core configuration's text; validate it again only when it changed
+        (another process, such as the CLI beside a running server, may have changed it)."""
         if self._core_config is None or stored != self._core_stored:
             self._core_config = validate(CORE_SCHEMA, {} if stored is None else json.loads(stored),
                                          "core config")
