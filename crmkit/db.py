@@ -133,6 +133,11 @@ def create(url: str) -> Engine:
     )
 
 
+_CHANGES_SEEN = "crmkit_changes_seen"
+"""Key of a pooled SQLite connection's record info: its ``total_changes`` when it last came
+back to the pool."""
+
+
 def _sqlite_engine(parsed) -> Engine:
     on_disk = parsed.database not in (None, "", ":memory:")
     # a file: a server runs a thread per request, so keep connections open for reuse (opening
@@ -168,7 +173,16 @@ def _sqlite_engine(parsed) -> Engine:
 
     if on_disk:
         checkpointer = Checkpointer(parsed.database)
-        event.listen(engine, "checkin", lambda *_: checkpointer.request())
+
+        def _checkpoint_after_writes(dbapi_conn, record):
+            # only a connection that changed rows since it last came back: a read leaves
+            # nothing to checkpoint (and a server answers mostly reads)
+            changes = None if dbapi_conn is None else dbapi_conn.total_changes  # None: invalidated
+            if changes is not None and changes != record.info.get(_CHANGES_SEEN, 0):
+                record.info[_CHANGES_SEEN] = changes
+                checkpointer.request()
+
+        event.listen(engine, "checkin", _checkpoint_after_writes)
         event.listen(engine, "engine_disposed", lambda _engine: checkpointer.stop())
     return engine
 

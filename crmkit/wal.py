@@ -4,8 +4,8 @@ SQLite's automatic checkpoint runs inside the commit that finds the WAL over
 its limit, so every few batches a bulk load stops to copy pages back into the
 database file and fsync it.  SQLite's documentation suggests the alternative
 used here: a separate thread runs ``PRAGMA wal_checkpoint(PASSIVE)`` (which
-never blocks readers or writers) each time a connection goes back to the pool,
-while the writer carries on.  Writers keep a raised automatic checkpoint as a
+never blocks readers or writers) each time a connection that changed rows goes
+back to the pool, while the writer carries on.  Writers keep a raised automatic checkpoint as a
 backstop, so the WAL stays bounded even when the thread falls behind, and a
 size limit shrinks the file again once a bulk load is over.
 """

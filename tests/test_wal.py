@@ -84,3 +84,17 @@ def test_a_relative_path_is_checkpointed_from_where_it_was_opened(tmp_path, monk
     checkpointer.stop()
     assert _rows_in_database_file(tmp_path / "rel.db", tmp_path) == 500
     writer.close()
+
+
+def test_only_a_connection_that_changed_rows_asks_for_a_checkpoint(tmp_path, monkeypatch):
+    asked = []
+    monkeypatch.setattr(Checkpointer, "request", lambda self: asked.append(self.path))
+    with CRM.open(f"sqlite:///{tmp_path / 'asks.db'}", create=True) as crm:
+        crm.customers.add("C1", "Ada")
+        after_write = len(asked)
+        assert after_write >= 1
+        for _ in range(5):
+            assert crm.customers.get("C1").name == "Ada"
+        assert len(asked) == after_write  # reads leave nothing to checkpoint
+        crm.customers.add("C2", "Bob")
+        assert len(asked) > after_write
