@@ -34,6 +34,10 @@ PHONE_MARKS = (" ", "-", "(", ")", ".", "/", "+")
 """What :meth:`CustomerService.search` ignores when it compares phone digits."""
 _REFERENCES = ("external_id", "organisation")
 """Fields that are external ids: the identifier text rule applies (see crmkit.types)."""
+_CUSTOMER_BY = {column: select(tables.customers).where(
+    tables.customers.c[column] == bindparam("value")) for column in ("id", "external_id")}
+"""The customer whose ``id`` or ``external_id`` is the parameter ``value``, built once (read
+for every API request on a customer)."""
 
 
 class CustomerService:
@@ -111,8 +115,7 @@ class CustomerService:
         """The customer with this external id, or NotFound (naming the customer it was merged
         into, when it was)."""
         try:
-            return self._one(tables.customers.c.external_id == normal_text(external_id),
-                             repr(external_id))
+            return self._one("external_id", normal_text(external_id), repr(external_id))
         except NotFound:
             with self.crm.read() as conn:
                 raise NotFound(self.missing_message(conn, external_id)) from None
@@ -160,11 +163,13 @@ class CustomerService:
 
     def get_by_id(self, customer_id: int) -> Customer:
         """The customer with this internal id, or NotFound."""
-        return self._one(tables.customers.c.id == customer_id, f"with id {customer_id}")
+        return self._one("id", customer_id, f"with id {customer_id}")
 
-    def _one(self, condition, what: str) -> Customer:
+    def _one(self, column: str, value: Any, what: str) -> Customer:
+        """The customer whose ``column`` (``id`` or ``external_id``) is ``value``, or NotFound
+        (no customer ``what``)."""
         with self.crm.read() as conn:
-            row = conn.execute(select(tables.customers).where(condition)).mappings().first()
+            row = conn.execute(_CUSTOMER_BY[column], {"value": value}).mappings().first()
         if row is None:
             raise NotFound(f"no customer {what}")
         return to_customer(row)
