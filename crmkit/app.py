@@ -19,7 +19,7 @@ from . import db, migrate, plugins, tables
 from .clock import Clock, default_clock
 from .config import CORE_SCHEMA, validate
 from .errors import ConflictError, DatabaseError, NotFound, PluginError
-from .pipeline import after_commit
+from .pipeline import after_commit, watch_removals
 from .transaction import Transaction
 
 log = logging.getLogger("crmkit")
@@ -54,6 +54,7 @@ class CRM:
         self.engine = db.create(url)
         self._writers = db.WriterQueue(self.engine)
         plugins.guard_transactions(self.engine)
+        watch_removals(self.engine)
         self.clock: Clock = clock or default_clock()
         self.actor = actor
         self.command: str = "api"

@@ -16,10 +16,11 @@ import contextlib
 import gc
 import itertools
 import logging
+import re
 from typing import Any, Callable, Hashable, Iterable, Iterator, Protocol, Sequence
 
 import attrs
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 
 from . import tables
 from .errors import PluginError, ValidationError
@@ -221,26 +222,56 @@ def _problem_order(problem: Problem) -> tuple[int, str]:
     return (int(number) if number.isdigit() else 0, where)
 
 
+REMOVED_ROWS = "crmkit_removed_rows"
+"""Key of ``Connection.info``, set when a statement that may remove rows (``DELETE``,
+``TRUNCATE``) ran on the connection (:func:`watch_removals`)."""
+_REMOVES_ROWS = re.compile(r"\b(DELETE|TRUNCATE)\b", re.IGNORECASE)
+
+
+def watch_removals(engine) -> None:
+    """Mark a connection (:data:`REMOVED_ROWS`) whenever a statement that may remove rows runs
+    on it, so that :func:`react` counts a batch's rows again only after a plugin that ran one."""
+    def mark(conn, _cursor, statement, *_args) -> None:
+        if _REMOVES_ROWS.search(statement):
+            conn.info[REMOVED_ROWS] = True
+
+    event.listen(engine, "before_cursor_execute", mark)
+
+
 def react(tx: Transaction, kind: str, batch: Batch) -> None:
     """Call the react hooks of ``kind`` with the persisted batch, deliver its events, and
     remember the batch for the after-commit hooks.
 
-    After each plugin's hook the batch's rows must all still be there: a plugin that
-    deleted any is named in a PluginError (and the transaction rolls back).
+    The batch's rows must all still be there afterwards: after each plugin's hook that ran a
+    statement that may remove rows they are counted, and a plugin that deleted any is named
+    in a PluginError (the transaction rolls back); once more after the last hook, for a
+    removal through the database driver's own cursor, which crmkit does not see.
     """
     before = len(tx.delivered)
+    conn = tx.conn
     table = tables.metadata.tables[kind]
     batch_rows = (select(func.count()).select_from(table)
                   .where(table.c.id.between(batch.first_id, batch.last_id)))
 
-    def rows_still_there(plugin: str) -> None:
-        left = tx.conn.execute(batch_rows).scalar_one()
+    def rows_still_there(plugin: str | None) -> None:
+        left = conn.execute(batch_rows).scalar_one()
         if left != len(batch.rows):
-            raise PluginError(f"plugin {plugin!r} deleted {len(batch.rows) - left} of the "
+            who = (f"plugin {plugin!r}" if plugin is not None else
+                   "a plugin (through the database driver's own cursor: one of "
+                   f"{', '.join(tx.crm.enabled_plugins())})")
+            raise PluginError(f"{who} deleted {len(batch.rows) - left} of the "
                               f"{len(batch.rows)} {kind} being written in crmkit_react_{kind}; "
                               "nothing of this command was written")
 
-    tx.crm.hooks.call(f"crmkit_react_{kind}", tx, after_each=rows_still_there, batch=batch)
+    def after_each(plugin: str) -> None:
+        if conn.info.pop(REMOVED_ROWS, False):
+            rows_still_there(plugin)
+
+    hook = f"crmkit_react_{kind}"
+    if tx.crm.hooks.impls(hook):
+        conn.info.pop(REMOVED_ROWS, None)  # what ran before the react step removed none of these
+        tx.crm.hooks.call(hook, tx, after_each=after_each, batch=batch)
+        rows_still_there(None)
     if kind == "interactions":
         queue_interaction_deliveries(tx, batch)
     tx.deliver_events()

@@ -60,6 +60,20 @@ def test_a_hook_that_deletes_the_batch_is_named_and_undone(crm_url, clock):
     assert rel_db.snapshot(crm_url) == before
 
 
+def test_a_delete_through_the_driver_s_cursor_is_caught_after_the_last_hook(crm_url, clock):
+    """crmkit does not see statements run on the driver's own cursor: the count after the
+    last react hook still finds the rows gone, and nothing is written."""
+    with rel_support.open_crm(crm_url, clock) as crm:
+        crm.customers.add("C1", "Ada Lovelace")
+        crm.plugins.enable("relfaulty", {"misbehave": "driver_delete_batch"})
+    before = rel_db.snapshot(crm_url)
+    code, _, err = cli(crm_url, *RECORD)
+    assert_clean_failure(code, err, "a plugin (through the database driver's own cursor: one "
+                                    "of relfaulty) deleted 1 of the 1 interactions being "
+                                    f"written in {REACT}")
+    assert rel_db.snapshot(crm_url) == before
+
+
 def test_a_hook_that_swallows_a_database_error_is_named_not_the_next_plugin(seeded_url):
     """On PostgreSQL the failed statement aborted the transaction: the next plugin's first
     statement would fail, so the core names relfaulty as soon as its hook returns.  On

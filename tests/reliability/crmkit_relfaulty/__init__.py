@@ -33,6 +33,7 @@ MISBEHAVIOURS = {
     "driver_commit": "commits the database driver's connection",
     "rollback": "ctx.conn.rollback()",
     "delete_batch": "deletes the batch's interactions",
+    "driver_delete_batch": "deletes them through the database driver's own cursor",
     "null_core_column": "writes NULL into interactions.kind (NOT NULL)",
     "swallow_db_error": "catches the error of a failing statement and returns",
     "wrong_result": "validate returns a str, sweep a list, timeline a dict",
@@ -107,6 +108,11 @@ def _misbehave(ctx, batch, how) -> None:
     elif how == "delete_batch":
         conn.execute(text("DELETE FROM interactions WHERE id BETWEEN :first AND :last"),
                      batch_ids)
+    elif how == "driver_delete_batch":
+        mark = "?" if conn.dialect.name == "sqlite" else "%s"
+        conn.connection.driver_connection.cursor().execute(
+            f"DELETE FROM interactions WHERE id BETWEEN {mark} AND {mark}",
+            (batch.first_id, batch.last_id))
     elif how == "null_core_column":
         conn.execute(text("UPDATE interactions SET kind = NULL "
                           "WHERE id BETWEEN :first AND :last"), batch_ids)
