@@ -114,10 +114,15 @@ def etag(document: dict[str, Any]) -> str:
 
 def _shown(call: Call, customer: Customer, status: int = 200,
            headers: dict[str, str] | None = None) -> Reply:
-    document = customer_document(call.crm, customer)
-    tag = etag(document)
+    return _answer(call, customer_document(call.crm, customer), status, headers)
+
+
+def _answer(call: Call, document: dict[str, Any], status: int = 200,
+            headers: dict[str, str] | None = None) -> Reply:
+    """A customer's document as the caller may see it (personal fields masked), with its
+    entity tag."""
     return Reply(call.crm.auth.mask_pii(call.principal, document), status,
-                 {"ETag": tag, **(headers or {})})
+                 {"ETag": etag(document), **(headers or {})})
 
 
 def _external_id(call: Call) -> str:
@@ -195,7 +200,8 @@ def create_customer(call: Call) -> Reply:
 
 
 def get_customer(call: Call) -> Reply:
-    return _shown(call, _customer(call, "customers.read"))
+    customer = call.crm.customers.get(_external_id(call))
+    return _answer(call, _visible(call, customer, "customers.read"))
 
 
 def patch_customer(call: Call) -> Reply:
