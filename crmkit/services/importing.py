@@ -246,11 +246,7 @@ class _Scratch:
 
     def insert_new(self, table: Table, column: str, values: Iterable[Any]) -> None:
         """Insert the values not yet in ``table`` (its primary key is ``column``)."""
-        values = list(values)
-        if values:
-            self.conn.execute(text(f"INSERT INTO {table.name} ({column}) VALUES (:v) "
-                                   f"ON CONFLICT ({column}) DO NOTHING"),
-                              [{"v": v} for v in values])
+        insert_new(self.conn, table, [column], [(v,) for v in values], column)
 
     def count(self, table: Table) -> int:
         return self.conn.execute(select(func.count()).select_from(table)).scalar_one()
