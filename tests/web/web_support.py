@@ -7,6 +7,7 @@ import contextlib
 import functools
 import signal
 import socket
+import re
 import subprocess
 import time
 from pathlib import Path
@@ -25,6 +26,12 @@ def problem(answer, status: int) -> dict:
     assert answer.status_code == status, answer.text
     assert answer.headers["content-type"].startswith("application/problem+json")
     return answer.json()
+
+
+def without_csrf_tokens(page: str) -> str:
+    """``page`` with its forms' random CSRF tokens blanked, so a test may assert that some
+    short text is absent without a token containing it by chance."""
+    return re.sub(r'(name="csrf_token" value=")[^"]*"', r'\1"', page)
 
 
 def free_port() -> int:
