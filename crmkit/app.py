@@ -17,7 +17,7 @@ from sqlalchemy.exc import OperationalError
 
 from . import db, migrate, plugins, tables
 from .clock import Clock, default_clock
-from .config import CORE_SCHEMA, validate
+from .config import CORE_SCHEMA, fill_defaults, validate
 from .errors import ConflictError, DatabaseError, NotFound, PluginError
 from .pipeline import after_commit, watch_removals
 from .transaction import Transaction
@@ -328,7 +328,10 @@ class CRM:
 
     def refresh_plugins(self, conn: Connection) -> None:
         """Load plugin state and the core configuration from the database (one statement,
-        :data:`STORED_STATE`); rebuild hook order when the plugin state changed."""
+        :data:`STORED_STATE`); rebuild hook order when the plugin state changed.
+
+        An enabled plugin's stored configuration gets the defaults of keys its installed
+        schema added since it was stored (a plugin upgraded in place)."""
         rows, core = [], None
         for row in conn.execute(STORED_STATE):
             if row[1] is None:
@@ -353,6 +356,11 @@ class CRM:
             if not plugin.broken:
                 infos[name] = plugin.info
         self.hooks = plugins.HookCaller(self.pm, plugins.dependency_order(infos))
+        for name in infos:
+            schema = self.hooks.call_one(name, "crmkit_config_schema", None)
+            if schema is not None:
+                state = self._state[name]
+                state["config"] = fill_defaults(schema, state["config"])
         self._apis.clear()
 
     def require_working_plugins(self) -> None:

@@ -123,6 +123,16 @@ def test_a_kept_configuration_is_revalidated_against_the_current_schema(run_cli,
     assert (config["big_purchase_amount"], config["region"]) == (5, "EU")
 
 
+def test_an_enabled_plugin_upgraded_in_place_reads_the_defaults_of_keys_it_added(
+        run_cli, monkeypatch):
+    run_cli("init")
+    run_cli("plugins", "enable", "testvendor", plugins=VENDOR)
+    run_cli("plugins", "config", "testvendor", "--set", "big_purchase_amount=5", plugins=VENDOR)
+    _vendor_schema(monkeypatch, region={"type": "string", "default": "EU"})  # the new release
+    config = json.loads(run_cli("plugins", "config", "testvendor", plugins=VENDOR)[1])
+    assert (config["big_purchase_amount"], config["region"]) == (5, "EU")
+
+
 def test_demo_refuses_a_database_that_holds_customers_unless_forced(run_cli):
     run_cli("init")
     run_cli("customers", "add", "C1", "--name", "Ada Lovelace")
