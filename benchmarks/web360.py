@@ -5,7 +5,8 @@
 A database (SQLite in a temporary folder, or a throwaway PostgreSQL server with ``--pg``)
 with every installed plugin enabled, ``--customers`` customers with a few purchases each and
 one customer, C000000, with ``--interactions`` interactions of every kind the plugins read
-(purchases, surveys, complaints, visits, notes), a lead, an opportunity, a task and a case.
+(purchases, surveys, complaints, visits, notes), a lead, an opportunity, a task and a case,
+a kept CLV fit and one run of the sweep (as a deployed CRM has: the card reads both).
 A real ``crmkit serve`` process on 127.0.0.1 answers both sides over HTTP, one request at a
 time from one httpx client:
 
@@ -88,6 +89,7 @@ def prepare(url: str, customers: int, interactions: int, seed: int) -> str:
         operational.create_task(TARGET, "Call back", "bench", now + dt.timedelta(days=2))
         operational.open_case(TARGET, "Late delivery")
         crm.plugin("analytical").clv_fit(keep=True)
+        crm.sweep()  # as the scheduled sweep would: stored lifecycle stages and RFM scores
         crm.staff.set_password("bench", PASSWORD)
         _, secret = crm.tokens.create("bench", name="benchmark")
         print(f"plugins enabled: {', '.join(crm.enabled_plugins())}")

@@ -45,11 +45,14 @@ def crmkit_enrich_interactions(ctx, rows):
 
 @hookimpl
 def crmkit_sweep(ctx):
+    from . import rfm
     from .lifecycle import update
     from .settings import settings_of
 
     settings = settings_of(ctx)
-    if not settings.lifecycle.update_on_sweep:
-        return None
-    result = update(ctx, settings, ctx.now())
-    return {"lifecycle_changes": result.changed}
+    counts = {}
+    if settings.lifecycle.update_on_sweep:
+        counts["lifecycle_changes"] = update(ctx, settings, ctx.now()).changed
+    if settings.rfm.store_on_sweep:
+        counts["rfm_changes"] = rfm.store(ctx.conn, settings, ctx.now(), ctx.now())
+    return counts or None

@@ -64,6 +64,15 @@ class AnalyticalAPI(PluginAPI):
         return self._read(rfm.customer_score, as_of, customer_id, external_id,
                           self._values(measure, as_of, None))
 
+    def stored_rfm_score(self, external_id: str) -> tuple[dt.datetime, RFMScore] | None:
+        """The customer's :meth:`rfm` score as the last ``crmkit sweep`` stored it
+        (``rfm.store_on_sweep``), with that sweep's ``as_of``: one row read, however many
+        customers there are.  None when the sweep did not store one (no purchase by then,
+        merged since) or stored none under the current RFM settings."""
+        customer_id = self.crm.customers.get(external_id).id
+        with self.crm.read() as conn:
+            return rfm.stored_score(conn, self.settings, customer_id, external_id)
+
     def rfm_rows(self, as_of: dt.datetime | None = None, measure: str = "revenue"
                  ) -> Iterator[tuple]:
         """:meth:`rfm` as tuples (external_id, recency_days, frequency, monetary, r, f, m,

@@ -10,12 +10,13 @@ SURVEY_ROWS = 3
 
 
 def card(crm, principal, customer) -> Card:
-    """The customer's RFM scores and segment (now), lifecycle stage, CLV and P(alive), and
-    their latest survey scores."""
+    """The customer's RFM scores and segment (as the last sweep stored them, else scored now),
+    lifecycle stage, CLV and P(alive), and their latest survey scores."""
     api = crm.plugin("analytical")
     external_id = customer["external_id"]
     rows: list[tuple[str, str]] = []
-    score = api.rfm_score(external_id)
+    stored = api.stored_rfm_score(external_id)
+    scored_at, score = stored if stored is not None else (None, api.rfm_score(external_id))
     if score is None:
         rows.append((_("RFM"), _("no purchase yet")))
     else:
@@ -26,6 +27,8 @@ def card(crm, principal, customer) -> Card:
                                                   ).format(days=score.recency_days)))
         rows.append((_("Purchases"), str(score.frequency)))
         rows.append((_("Spend"), format_number(score.monetary, 2)))
+        if scored_at is not None:
+            rows.append((_("RFM scored"), _("as of {date}").format(date=f"{scored_at:%Y-%m-%d}")))
     rows.append((_("Lifecycle stage"), api.lifecycle_stage(external_id) or "—"))
     found = api.customer_clv(external_id)
     note = None

@@ -1,9 +1,10 @@
 """Customer data services for the analytical tables: timeline, merge, export, erase.
 
 The per-customer rows are derived profiling results: the stored lifecycle
-stage and stored CLV predictions.  Merge moves them to the kept customer
+stage, stored RFM scores and stored CLV predictions.  Merge moves them to the kept customer
 (dropping the duplicate's row where the kept one has its own: the next sweep
-or run recomputes from the merged history).  Erase deletes them, since they
+or run recomputes from the merged history); both customers' stored RFM scores
+are dropped, so the kept customer is scored from the merged history until the next sweep.  Erase deletes them, since they
 profile a person; run totals (``analytical_clv_runs``) keep their amounts, and
 the core keeps the anonymised interactions they were computed from, so
 aggregates still add up.  Erased customers are never stored again.
@@ -21,6 +22,7 @@ import crmkit
 from .tables import clv_predictions as P
 from .tables import clv_runs as R
 from .tables import lifecycle as L
+from .tables import rfm_scores as S
 
 
 def timeline(ctx, customer_id: int, limit: int) -> list:
@@ -51,6 +53,7 @@ def timeline(ctx, customer_id: int, limit: int) -> list:
 def merge(ctx, keep_id: int, duplicate_id: int) -> None:
     """Move the duplicate's rows to ``keep_id``; afterwards none points at the duplicate."""
     conn = ctx.conn
+    conn.execute(delete(S).where(S.c.customer_id.in_((keep_id, duplicate_id))))
     kept_stage = conn.execute(select(L.c.customer_id).where(L.c.customer_id == keep_id)).first()
     if kept_stage is not None:
         conn.execute(delete(L).where(L.c.customer_id == duplicate_id))
@@ -64,7 +67,7 @@ def merge(ctx, keep_id: int, duplicate_id: int) -> None:
 
 
 def export(ctx, customer_id: int) -> dict[str, Any]:
-    """The stored lifecycle stage and every stored CLV prediction of the customer."""
+    """The stored lifecycle stage, RFM scores and every stored CLV prediction of the customer."""
     conn = ctx.conn
     stage = conn.execute(select(L.c.stage, L.c.previous_stage, L.c.changed_at)
                          .where(L.c.customer_id == customer_id)).mappings().first()
@@ -73,11 +76,17 @@ def export(ctx, customer_id: int) -> dict[str, Any]:
                P.c.expected_purchases, P.c.expected_spend, P.c.clv)
         .join(R, R.c.id == P.c.run_id).where(P.c.customer_id == customer_id)
         .order_by(R.c.as_of, R.c.id)).mappings()
+    scores = conn.execute(select(S.c.last_day, S.c.frequency, S.c.net, S.c.r, S.c.f, S.c.m,
+                                 S.c.segment).where(S.c.customer_id == customer_id)
+                          ).mappings().first()
     return {"lifecycle": dict(stage) if stage is not None else None,
+            "rfm": dict(scores) if scores is not None else None,
             "clv_predictions": [dict(p) for p in predictions]}
 
 
 def erase(ctx, customer_id: int) -> None:
-    """Delete the customer's profiling rows (stage, CLV predictions); run totals stay."""
+    """Delete the customer's profiling rows (stage, RFM scores, CLV predictions); run totals
+    stay."""
     ctx.conn.execute(delete(L).where(L.c.customer_id == customer_id))
+    ctx.conn.execute(delete(S).where(S.c.customer_id == customer_id))
     ctx.conn.execute(delete(P).where(P.c.customer_id == customer_id))

@@ -15,23 +15,32 @@ customers (however many share the best value, a single customer included) get
 ``values`` (a SELECT of ``(customer_id, units)`` from a plugin's
 ``crmkit_customer_measure``, e.g. gross margin or profit) replaces net spend in M for
 the same customers (0 where the measure has no row).
+
+Scoring one customer reads every customer's purchases.  So that the customer 360
+card need not, ``crmkit sweep`` stores every customer's scores (:func:`store`,
+``rfm.store_on_sweep``) and :func:`stored_score` reads one of them back, as of
+that sweep and only while the settings they depend on are unchanged.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import json
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Iterator
 
-from sqlalchemy import case, distinct, func, literal, null, select, true
+from sqlalchemy import (bindparam, case, delete, distinct, exists, func, insert, literal, null,
+                        select, true)
 
 from crmkit.plugin import (
-    ConfigError, condition_to_sql as to_sql, customers as C, interactions as I, money_from_units,
+    ConfigError, condition_to_sql as to_sql, customers as C, insert_rows, interactions as I,
+    money_from_units, update_rows,
 )
 
 from . import sales
 from .results import RFMScore
 from .sql import day_number, day_of, money_value
+from .tables import rfm_scores as S, rfm_sweep as W
 
 if TYPE_CHECKING:
     from .settings import Settings
@@ -146,6 +155,10 @@ def customer_score(conn, settings: Settings, as_of: dt.datetime, customer_id: in
     """One customer's RFM, None without a purchase: the same scores as :func:`scores`, in one
     statement that counts the customers better and worse than this one (all the score
     formula needs) instead of ranking every customer."""
+    if not conn.execute(select(exists().where(
+            I.c.customer_id == customer_id, sales.is_purchase(settings),
+            sales.within(as_of)))).scalar_one():
+        return None  # decided on the customer's own rows, without scoring every customer
     bins = settings.rfm.bins
     per, monetary = _measured(settings, as_of, values)
     every = select(per.c.customer_id, per.c.last_day, per.c.frequency, per.c.net,
@@ -181,6 +194,62 @@ def customer_score(conn, settings: Settings, as_of: dt.datetime, customer_id: in
     recency, frequency, net, r, f, m, segment = row
     return RFMScore(customer_id, external_id, int(recency), int(frequency),
                     _monetary(settings)(net, frequency), int(r), int(f), int(m), segment)
+
+
+_STORED = ("last_day", "frequency", "net", "r", "f", "m", "segment")
+"""The columns of a stored score after the customer id."""
+
+
+def depends_on(settings: Settings) -> dict[str, Any]:
+    """What the scores depend on, as JSON stores it: the purchase and refund kinds and the
+    ``rfm`` settings."""
+    rfm = settings.rfm
+    return json.loads(json.dumps({
+        "purchase_kinds": settings.purchase_kinds, "refund_kinds": settings.refund_kinds,
+        "bins": rfm.bins, "frequency": rfm.frequency, "monetary": rfm.monetary,
+        "segments": [{"name": rule.name, "if": rule.condition} for rule in rfm.segments]}))
+
+
+def store(conn, settings: Settings, as_of: dt.datetime, now: dt.datetime) -> int:
+    """Store every scored customer's RFM at ``as_of`` (erased customers left out) and record
+    the sweep; only rows that changed are written.  Returns how many rows changed."""
+    day = day_of(as_of)
+    current = {cid: (day - int(recency), int(frequency), int(net or 0), int(r), int(f), int(m),
+                     segment)
+               for cid, _, recency, frequency, net, r, f, m, segment
+               in conn.execute(query(settings, as_of).where(C.c.erased_at.is_(None)))}
+    stored = {cid: tuple(rest) for cid, *rest in
+              conn.execute(select(S.c.customer_id, *(S.c[name] for name in _STORED)))}
+    added = [dict(zip(("customer_id", *_STORED), (cid, *values)))
+             for cid, values in current.items() if cid not in stored]
+    changed = [(*values, cid) for cid, values in current.items()
+               if cid in stored and stored[cid] != values]
+    gone = [{"cid": cid} for cid in stored if cid not in current]
+    insert_rows(conn, S, added)
+    update_rows(conn, S, "customer_id", _STORED, changed)
+    if gone:
+        conn.execute(delete(S).where(S.c.customer_id == bindparam("cid")), gone)
+    conn.execute(delete(W))
+    conn.execute(insert(W).values(id=1, as_of=as_of, settings=depends_on(settings),
+                                  customers=len(current), updated_at=now))
+    return len(added) + len(changed) + len(gone)
+
+
+def stored_score(conn, settings: Settings, customer_id: int, external_id: str
+                 ) -> tuple[dt.datetime, RFMScore] | None:
+    """The customer's score as the last sweep stored it, with that sweep's ``as_of``; None
+    when the sweep did not store them (no purchase then, new since, merged) or stored no
+    scores under the current settings."""
+    sweep = conn.execute(select(W.c.as_of, W.c.settings)).first()
+    if sweep is None or sweep.settings != depends_on(settings):
+        return None
+    row = conn.execute(select(*(S.c[name] for name in _STORED))
+                       .where(S.c.customer_id == customer_id)).first()
+    if row is None:
+        return None
+    last_day, frequency, net, r, f, m, segment = row
+    return sweep.as_of, RFMScore(customer_id, external_id, day_of(sweep.as_of) - last_day,
+                                 frequency, _monetary(settings)(net, frequency), r, f, m, segment)
 
 
 def table_rows(conn, settings: Settings, as_of: dt.datetime, values=None

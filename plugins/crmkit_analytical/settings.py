@@ -34,6 +34,8 @@ class RFM:
     monetary: str
     """``sum`` (net spend) or ``mean`` (net spend per F)."""
     segments: tuple[NamedRule, ...]
+    store_on_sweep: bool
+    """``crmkit sweep`` stores every customer's scores (read by the customer 360 card)."""
 
 
 @attrs.frozen
@@ -191,7 +193,8 @@ class Settings:
             complaint_kinds=tuple(config["complaint_kinds"]),
             current_value_months=config["current_value_months"],
             rfm=RFM(rfm["bins"], rfm["frequency"], rfm["monetary"],
-                    tuple(NamedRule(s["name"], s["if"]) for s in rfm["segments"])),
+                    tuple(NamedRule(s["name"], s["if"]) for s in rfm["segments"]),
+                    rfm["store_on_sweep"]),
             clv=CLVSettings(**config["clv"]),
             lifecycle=Lifecycle(life["new_days"], life["active_days"], life["lapsed_days"],
                                 life["update_on_sweep"], life["model"]),

@@ -1,10 +1,10 @@
-"""The analytical plugin's tables: saved segments, stored lifecycle stages, CLV runs and
-predictions, kept CLV fits."""
+"""The analytical plugin's tables: saved segments, stored lifecycle stages and RFM scores, CLV
+runs and predictions, kept CLV fits."""
 
 from __future__ import annotations
 
-from sqlalchemy import (Column, Float, ForeignKey, Index, Integer, LargeBinary, MetaData, String,
-                        Table)
+from sqlalchemy import (BigInteger, Column, Float, ForeignKey, Index, Integer, LargeBinary,
+                        MetaData, SmallInteger, String, Table)
 
 from crmkit.plugin import NAMING, JSONType, Money, UTCDateTime
 
@@ -30,6 +30,33 @@ lifecycle = Table(
     Column("updated_at", UTCDateTime, nullable=False),
 )
 """The last stored lifecycle stage per customer (written by the sweep / ``lifecycle --update``)."""
+
+
+rfm_sweep = Table(
+    "analytical_rfm_sweep", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("as_of", UTCDateTime, nullable=False),
+    Column("settings", JSONType, nullable=False),
+    Column("customers", Integer, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+)
+"""The one row (id 1) saying when the sweep last stored RFM scores and under which settings
+(the kinds and ``rfm`` configuration the scores depend on)."""
+
+rfm_scores = Table(
+    "analytical_rfm_scores", metadata,
+    Column("customer_id", Integer, ForeignKey("customers.id"), primary_key=True),
+    Column("last_day", Integer, nullable=False),
+    Column("frequency", Integer, nullable=False),
+    Column("net", BigInteger, nullable=False),
+    Column("r", SmallInteger, nullable=False),
+    Column("f", SmallInteger, nullable=False),
+    Column("m", SmallInteger, nullable=False),
+    Column("segment", String(60)),
+)
+"""Every scored customer's RFM as the last sweep stored it: the day number of the last
+purchase, F, net spend in money units, the scores and the segment (erased customers are
+never stored)."""
 
 
 def _fitted_columns() -> list[Column]:
@@ -81,4 +108,4 @@ clv_fits = Table(
 calibration summary it was fitted on (numpy ``.npz``), both for reuse by ``clv predict``;
 NULL for fits kept before they were recorded."""
 
-ALL = [segments, lifecycle, clv_runs, clv_predictions, clv_fits]
+ALL = [segments, lifecycle, rfm_sweep, rfm_scores, clv_runs, clv_predictions, clv_fits]

@@ -201,18 +201,32 @@ def test_the_analytical_card_shows_rfm_and_the_lifecycle_stage(api, clock):
         crm.interactions.record("C1", clock.now() - dt.timedelta(days=days), amount=amount)
     api.token("ann", role="agent")
     crm.staff.set_password("ann", PASSWORD)
-    client = api.client()
-    token = csrf(client.get("/login"))
-    client.post("/login", data={"csrf_token": token, "username": "ann", "password": PASSWORD})
-    page = client.get("/customers/C1").text
-    card = page[page.index('data-panel="analytical"'):]
-    card = card[:card.index("</section>")]
+
+    def signed_in():
+        client = api.client()
+        token = csrf(client.get("/login"))
+        client.post("/login", data={"csrf_token": token, "username": "ann", "password": PASSWORD})
+        return client
+
+    card = analytical_card(signed_in(), "C1")
     assert "<dt>Last purchase</dt><dd>10 days ago</dd><dt>Purchases</dt><dd>2</dd>" in card
     assert "<dt>Spend</dt><dd>25.25</dd>" in card  # to the cent
     segment = crm.plugin("analytical").rfm()[0].segment
     assert f"<dt>RFM segment</dt><dd>{segment}</dd>" in card.replace("&#39;", "'")
     stage = crm.plugin("analytical").lifecycle_stages()[crm.customers.get("C1").id]
     assert f"<dt>Lifecycle stage</dt><dd>{stage}</dd>" in card
+    assert "RFM scored" not in card  # scored on the view: no sweep stored a score yet
+    crm.sweep()
+    clock.advance(days=3)
+    crm.interactions.record("C1", clock.now(), amount="5")
+    client = signed_in()  # the session of three days ago expired
+    card = analytical_card(client, "C1")  # the stored score, as of the sweep
+    assert "<dt>Last purchase</dt><dd>10 days ago</dd><dt>Purchases</dt><dd>2</dd>" in card
+    assert "<dt>RFM scored</dt><dd>as of 2025-01-01</dd>" in card
+    crm.sweep()
+    card = analytical_card(client, "C1")
+    assert "<dt>Last purchase</dt><dd>0 days ago</dd><dt>Purchases</dt><dd>3</dd>" in card
+    assert "<dt>RFM scored</dt><dd>as of 2025-01-04</dd>" in card
 
 
 def analytical_card(client, external_id: str) -> str:

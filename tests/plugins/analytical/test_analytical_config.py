@@ -111,9 +111,11 @@ def test_update_on_sweep(crm):
         with crm.read() as conn:
             return conn.execute(select(func.count()).select_from(lifecycle)).scalar()
 
-    crm.plugins.configure("analytical", {"lifecycle": {"update_on_sweep": False}})
+    crm.plugins.configure("analytical", {"lifecycle": {"update_on_sweep": False},
+                                         "rfm": {"store_on_sweep": False}})
     assert crm.sweep()["analytical"] == {}
     assert stored() == 0
-    crm.plugins.configure("analytical", {"lifecycle": {"update_on_sweep": True}})
+    crm.plugins.configure("analytical", {"lifecycle": {"update_on_sweep": True},
+                                         "rfm": {"store_on_sweep": False}})
     assert crm.sweep()["analytical"] == {"lifecycle_changes": 1}
     assert stored() == 1 and crm.events.list(type="lifecycle.changed")[0].payload["to"] == "new"

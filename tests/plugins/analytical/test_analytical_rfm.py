@@ -35,10 +35,14 @@ def load(crm) -> None:
 
 def scored(crm):
     """Every customer's RFM; checks that each one's ``rfm_score`` (one customer, as on the
-    360 card) is the same."""
+    360 card) is the same, and so is the score the sweep stores."""
     api = crm.plugin("analytical")
     every = {s.external_id: s for s in api.rfm()}
     assert {external_id: api.rfm_score(external_id) for external_id in every} == every
+    crm.sweep()
+    now = crm.clock.now()
+    assert {external_id: api.stored_rfm_score(external_id) for external_id in every} == {
+        external_id: (now, score) for external_id, score in every.items()}
     return every
 
 
@@ -164,3 +168,57 @@ def test_rfm_grid_counts_cells(crm):
     assert grid[(4, 5)] == (1, Decimal("100.00"))
     assert grid[(5, 1)] == (1, Decimal("500.00"))
     assert sum(n for n, _ in grid.values()) == 10
+
+
+def test_the_sweep_stores_scores_that_stay_until_the_next_sweep(crm, clock):
+    crm.plugins.enable("analytical")
+    load(crm)
+    api = crm.plugin("analytical")
+    assert api.stored_rfm_score("C01") is None  # no sweep yet
+    swept_at = clock.now()
+    assert crm.sweep()["analytical"]["rfm_changes"] == 10
+    assert api.stored_rfm_score("C11") is None  # no purchase: not stored
+    assert crm.sweep()["analytical"]["rfm_changes"] == 0  # nothing changed: nothing written
+    clock.advance(days=2)
+    record(crm, [row("C01", days_ago(-1), amount=500)])
+    at, before = api.stored_rfm_score("C01")
+    assert at == swept_at and (before.recency_days, before.frequency) == (100, 1)
+    live = api.rfm_score("C01")
+    assert (live.recency_days, live.frequency, live.monetary) == (1, 2, Decimal("510"))
+    changes = crm.sweep()["analytical"]["rfm_changes"]
+    assert changes >= 1  # C01, and whoever C01 overtook
+    assert api.stored_rfm_score("C01") == (clock.now(), live)
+    assert {s.external_id: (clock.now(), s) for s in api.rfm()} == {
+        s.external_id: api.stored_rfm_score(s.external_id) for s in api.rfm()}
+
+
+def test_stored_scores_are_not_read_under_other_settings_nor_stored_when_switched_off(crm):
+    crm.plugins.enable("analytical")
+    load(crm)
+    api = crm.plugin("analytical")
+    crm.sweep()
+    assert api.stored_rfm_score("C04") is not None
+    crm.plugins.configure("analytical", {"rfm": {"bins": 2}})
+    assert api.stored_rfm_score("C04") is None  # scored with five bins
+    crm.plugins.configure("analytical", {"rfm": {"bins": 2, "store_on_sweep": False},
+                                         "lifecycle": {"update_on_sweep": False}})
+    assert crm.sweep()["analytical"] == {}
+    assert api.stored_rfm_score("C04") is None
+    crm.plugins.configure("analytical", {"rfm": {"bins": 5}, "refund_kinds": []})
+    assert api.stored_rfm_score("C10") is None  # the refund kinds changed
+
+
+def test_merge_drops_both_stored_scores_and_erase_drops_the_customer_s(crm):
+    crm.plugins.enable("analytical")
+    load(crm)
+    api = crm.plugin("analytical")
+    crm.sweep()
+    crm.customers.merge("C04", "C05")
+    assert api.stored_rfm_score("C04") is None  # scored live from the merged history
+    assert api.rfm_score("C04").frequency == 6
+    crm.customers.erase("C07")
+    assert api.stored_rfm_score("C07") is None
+    crm.sweep()
+    assert api.stored_rfm_score("C04")[1].frequency == 6
+    assert api.stored_rfm_score("C07") is None  # erased customers are never stored again
+    assert api.stored_rfm_score("C03")[1] == api.rfm_score("C03")
