@@ -7,6 +7,8 @@ one process:
 * RFM through ``crm.plugin("analytical").rfm()`` against a hand-written SQL
   GROUP BY + NTILE on the same database (goal: at most 2x its time), and
   against pandas (read the table, groupby, qcut; load included; goal: faster);
+  one customer's score as the customer 360 card reads it, scored on the view
+  (``rfm_score``) and as the sweep stored it (``stored_rfm_score``);
 * CLV — calibration summary, BG/NBD and Gamma-Gamma fits, predictions —
   through ``clv_run()`` against a plain pandas/scipy pipeline doing the same
   steps (read, per-day summary, Nelder-Mead fits of the papers' likelihoods,
@@ -51,7 +53,7 @@ from _common import START, Timer, peak_rss_mb  # noqa: E402
 
 import numpy as np  # noqa: E402
 
-from crmkit import CRM  # noqa: E402
+from crmkit import CRM, FixedClock  # noqa: E402
 
 AS_OF = dt.datetime(2025, 1, 1, tzinfo=dt.timezone.utc)
 DAYS = (AS_OF - START).days
@@ -343,6 +345,21 @@ def best_of(repeat: int, fn):
     return min(times), result
 
 
+def one_customer(crm, repeat: int) -> None:
+    """One customer's RFM as the customer 360 card reads it: scored among every customer on
+    the view, against the score the sweep stored (the sweep's own time printed)."""
+    api = crm.plugin("analytical")
+    customer = crm.customers.list(limit=1)[0].external_id
+    live, score = best_of(repeat, lambda: api.rfm_score(customer))
+    with Timer() as sweep:
+        crm.sweep()
+    stored, (_, kept) = best_of(repeat, lambda: api.stored_rfm_score(customer))
+    same = "the same score" if kept == score else "DIFFERENT scores"
+    print(f"one customer's RFM (the 360 card): scored on the view {live * 1000:.1f} ms, "
+          f"stored by the sweep {stored * 1000:.2f} ms ({same}; the sweep, lifecycle "
+          f"stages included, {sweep.seconds:.2f} s)")
+
+
 def show(label: str, params: dict) -> str:
     return f"{label}: " + ", ".join(f"{k}={v:.4g}" for k, v in params.items())
 
@@ -376,7 +393,7 @@ def main() -> None:
                 created = build(path, args.customers, args.purchases_per_customer)
             print(f"built {path.name}: {args.customers:,} customers, {created:,} purchases "
                   f"through record_many in {t.seconds:.1f} s")
-        with CRM.open(f"sqlite:///{path}") as crm:
+        with CRM.open(f"sqlite:///{path}", clock=FixedClock(AS_OF)) as crm:
             api = crm.plugin("analytical")
             import scipy.optimize  # noqa: F401  both CLV pipelines use it: import it untimed
             import scipy.special  # noqa: F401
@@ -395,6 +412,7 @@ def main() -> None:
                 ratio_line("RFM vs pandas (read, groupby, qcut)", pd_rfm, ours, "goal > 1x")
             else:
                 print("RFM vs pandas: skipped (pandas is not installed)")
+            one_customer(crm, n)
             ours_clv, (fit, predictions) = best_of(n, lambda: api.clv_run(AS_OF))
             bg, gg = fit.bgnbd, fit.gamma_gamma
             print(f"CLV of {len(predictions):,} customers through clv_run: {ours_clv:.2f} s")
