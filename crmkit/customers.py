@@ -251,21 +251,20 @@ class CustomerService:
         on PostgreSQL as one array parameter (a batch resolves tens of thousands
         at once; bound one by one they cost more to render than to look up).  ``lock`` (inside a write
         transaction): share-lock the customers found, in id order, as
-        :meth:`lock` does; one merged away meanwhile is absent.
+        :meth:`lock` does; one merged away meanwhile is absent.  PostgreSQL finds and locks
+        them in one statement: after waiting for a lock it checks the row's newest version
+        against the external ids again, so a customer merged away or renamed meanwhile is
+        left out.
         """
-        c = tables.customers
         refs = list(external_ids)
         if conn.dialect.name == "sqlite":
             return dict(conn.exec_driver_sql(
                 "SELECT c.external_id, c.id FROM json_each(?) AS j"
                 " JOIN customers AS c ON c.external_id = j.value", (json.dumps(refs),)).all())
-        found = dict(conn.exec_driver_sql(  # one array parameter, however many ids
-            "SELECT external_id, id FROM customers WHERE external_id = ANY(%s)", (refs,)).all())
-        if lock and found:
-            locked = {r.id: r.external_id
-                      for r in lock_rows(conn, c, found.values(), ["external_id"])}
-            found = {ref: i for ref, i in found.items() if locked.get(i) == ref}
-        return found
+        locking = " ORDER BY id FOR KEY SHARE" if lock else ""
+        return dict(conn.exec_driver_sql(  # one array parameter, however many ids
+            f"SELECT external_id, id FROM customers WHERE external_id = ANY(%s){locking}",
+            (refs,)).all())
 
     def external_ids_by_id(self, ids: Iterable[int]) -> dict[int, str]:
         """Map internal customer ids to external ids (unknown ids are absent)."""
