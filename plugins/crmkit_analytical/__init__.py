@@ -54,5 +54,5 @@ def crmkit_sweep(ctx):
     if settings.lifecycle.update_on_sweep:
         counts["lifecycle_changes"] = update(ctx, settings, ctx.now()).changed
     if settings.rfm.store_on_sweep:
-        counts["rfm_changes"] = rfm.store(ctx.conn, settings, ctx.now(), ctx.now())
+        counts["rfm_changes"] = rfm.store(ctx, settings, ctx.now())
     return counts or None

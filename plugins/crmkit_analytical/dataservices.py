@@ -1,13 +1,14 @@
 """Customer data services for the analytical tables: timeline, merge, export, erase.
 
 The per-customer rows are derived profiling results: the stored lifecycle
-stage, stored RFM scores and stored CLV predictions.  Merge moves them to the kept customer
-(dropping the duplicate's row where the kept one has its own: the next sweep
-or run recomputes from the merged history); both customers' stored RFM scores
-are dropped, so the kept customer is scored from the merged history until the next sweep.  Erase deletes them, since they
-profile a person; run totals (``analytical_clv_runs``) keep their amounts, and
-the core keeps the anonymised interactions they were computed from, so
-aggregates still add up.  Erased customers are never stored again.
+stage, stored RFM scores and stored CLV predictions.  Merge moves them to the
+kept customer (dropping the duplicate's row where the kept one has its own:
+the next sweep or run recomputes from the merged history), except the RFM
+scores of both, which are dropped: the kept customer is scored from the merged
+history until the next sweep.  Erase deletes them, since they profile a
+person; run totals (``analytical_clv_runs``) keep their amounts, and the core
+keeps the anonymised interactions they were computed from, so aggregates
+still add up.  Erased customers are never stored again.
 """
 
 from __future__ import annotations

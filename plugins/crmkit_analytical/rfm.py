@@ -210,9 +210,10 @@ def depends_on(settings: Settings) -> dict[str, Any]:
         "segments": [{"name": rule.name, "if": rule.condition} for rule in rfm.segments]}))
 
 
-def store(conn, settings: Settings, as_of: dt.datetime, now: dt.datetime) -> int:
+def store(ctx, settings: Settings, as_of: dt.datetime) -> int:
     """Store every scored customer's RFM at ``as_of`` (erased customers left out) and record
     the sweep; only rows that changed are written.  Returns how many rows changed."""
+    conn = ctx.conn
     day = day_of(as_of)
     current = {cid: (day - int(recency), int(frequency), int(net or 0), int(r), int(f), int(m),
                      segment)
@@ -231,7 +232,7 @@ def store(conn, settings: Settings, as_of: dt.datetime, now: dt.datetime) -> int
         conn.execute(delete(S).where(S.c.customer_id == bindparam("cid")), gone)
     conn.execute(delete(W))
     conn.execute(insert(W).values(id=1, as_of=as_of, settings=depends_on(settings),
-                                  customers=len(current), updated_at=now))
+                                  customers=len(current), updated_at=ctx.now()))
     return len(added) + len(changed) + len(gone)
 
 
