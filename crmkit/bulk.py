@@ -11,8 +11,9 @@ SQLAlchemy and encodes money and instants for the driver.
 
 from __future__ import annotations
 
+import contextlib
 from operator import itemgetter
-from typing import Any, Callable, Iterable, Sequence
+from typing import Any, Callable, Iterable, Iterator, Sequence
 
 from sqlalchemy import Column, Connection, DateTime, Table, insert
 from sqlalchemy.exc import DBAPIError
@@ -76,11 +77,19 @@ def insert_values(conn: Connection, table: Table, columns: Sequence[str],
         conn.exec_driver_sql(f"INSERT INTO {table.name} ({', '.join(columns)}) "
                              f"VALUES ({', '.join('?' * len(columns))})", rows)
         return
+    with _as_sqlalchemy_errors(conn, table):
+        _copy(conn.connection.driver_connection.cursor(), table.name, columns, rows)
+
+
+@contextlib.contextmanager
+def _as_sqlalchemy_errors(conn: Connection, table: Table) -> Iterator[None]:
+    """Raise a PostgreSQL ``COPY``'s driver error as SQLAlchemy's executemany would raise it
+    (a broken constraint is an ``IntegrityError``)."""
     import psycopg
 
     try:
-        _copy(conn.connection.driver_connection.cursor(), table.name, columns, rows)
-    except psycopg.Error as exc:  # raised as SQLAlchemy's executemany would raise it
+        yield
+    except psycopg.Error as exc:
         raise DBAPIError.instance(f"COPY {table.name}", None, exc, psycopg.Error,
                                   dialect=conn.dialect) from exc
 
@@ -128,7 +137,8 @@ def insert_new(conn: Connection, table: Table, columns: Sequence[str],
                            f"({', '.join('?' * len(columns))}) ON CONFLICT ({unique}) DO NOTHING",
                            rows)
         return cursor.rowcount
-    return _copy_new(cursor, table.name, columns, rows, unique)
+    with _as_sqlalchemy_errors(conn, table):
+        return _copy_new(cursor, table.name, columns, rows, unique)
 
 
 def _encoder(column: Column, sqlite: bool) -> Callable[[Any], Any] | None:
