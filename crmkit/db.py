@@ -46,6 +46,11 @@ which at a million interactions costs more than the insert itself."""
 WRITE = "crmkit_write"
 """Execution option: the transaction will write (SQLite begins it IMMEDIATE)."""
 
+ROW_FOREIGN_KEY_CHECKS = "crmkit_row_foreign_key_checks"
+"""Execution option, False: SQLite checks no foreign key row by row in this transaction (the
+writer checks what it wrote itself; see ``CRM.transaction``).  The checks are on again once
+the transaction ends."""
+
 CONCURRENCY_ABORTS = {"40001": "serialization failure", "40P01": "deadlock detected"}
 """SQLSTATEs with which PostgreSQL aborts a transaction because of a concurrent one: nothing
 of it was written and running it again can succeed."""
@@ -168,8 +173,10 @@ def _sqlite_engine(parsed) -> Engine:
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn):
-        write = conn.get_execution_options().get(WRITE, False)
-        conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
+        options = conn.get_execution_options()
+        if not options.get(ROW_FOREIGN_KEY_CHECKS, True):  # a no-op inside a transaction
+            conn.exec_driver_sql("PRAGMA foreign_keys=OFF")
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if options.get(WRITE, False) else "BEGIN")
 
     if on_disk:
         checkpointer = Checkpointer(parsed.database)
@@ -539,5 +546,6 @@ __all__ = [
     "CONCURRENCY_ABORTS",
     "SQLITE_BUSY_TIMEOUT_S",
     "SQLITE_FILE_MODE",
+    "ROW_FOREIGN_KEY_CHECKS",
     "WRITE",
 ]

@@ -142,15 +142,22 @@ class InteractionRows:
     passed.  ``lock`` share-locks the customers found (see
     ``CustomerService.lock``).  Without ``dedupe`` repeated external ids in a
     batch are left to the caller (the import compares them over the whole file).
+    ``known_customers``: external id → id of customers this transaction already
+    found (share-locked with ``lock``) or created; only the others are looked
+    up, and the dict gets those found and created.  Its owner empties it when a
+    customer is merged or erased in the transaction (the import shares one
+    across its batches).
     """
 
     name = "interactions"
     enrich_hook = "crmkit_enrich_interactions"
 
-    def __init__(self, create_customers: bool = False, lock: bool = True, dedupe: bool = True):
+    def __init__(self, create_customers: bool = False, lock: bool = True, dedupe: bool = True,
+                 known_customers: dict[str, int] | None = None):
         self.create_customers = create_customers
         self.lock = lock
         self.dedupe = dedupe
+        self.known_customers = {} if known_customers is None else known_customers
 
     def normalise(self, tx: Transaction, chunk: list[Any], labels: list[str]
                   ) -> tuple[Checked, list[Problem]]:
@@ -164,7 +171,8 @@ class InteractionRows:
             if row is not None:
                 rows.append(row)
                 row_labels.append(where)
-        _resolve_customers(tx, rows, row_labels, problems, self.create_customers, self.lock)
+        _resolve_customers(tx, rows, row_labels, problems, self.create_customers, self.lock,
+                           self.known_customers)
         if self.dedupe:
             rows, row_labels = pipeline.drop_repeats(
                 rows, row_labels, problems, key=lambda row: row["external_id"],
@@ -183,7 +191,7 @@ class InteractionRows:
         if not rows:
             return None, WriteResult()
         if self.create_customers:
-            _create_customers(tx, rows)
+            _create_customers(tx, rows, self.known_customers)
         inserted, _ = persist(tx, rows)
         if not inserted:
             return None, WriteResult()
@@ -371,17 +379,21 @@ def payload_json(row: dict[str, Any]) -> str | None:
     return text
 
 
-def _resolve_customers(tx, rows, labels, problems, create_customers, lock) -> None:
+def _resolve_customers(tx, rows, labels, problems, create_customers, lock,
+                       known: dict[str, int]) -> None:
     """Set each row's ``customer_id``, share-locking the customers (see
     ``CustomerService.lock``) with ``lock``; unknown ones are problems, or with
-    ``create_customers`` keep ``customer_id`` None (created by ``InteractionRows.persist``)."""
+    ``create_customers`` keep ``customer_id`` None (created by ``InteractionRows.persist``).
+    Customers in ``known`` are not looked up again; those found are added to it."""
     service = tx.crm.customers
-    refs = {row["customer"] for row in rows if row["customer_id"] is None}
-    ids = service.ids_by_external_id(refs, tx.conn, lock=lock) if refs else {}
-    missing = refs - ids.keys()
+    refs = {ref for row in rows  # not "- known.keys()": that walks the whole of known
+            if row["customer_id"] is None and (ref := row["customer"]) not in known}
+    found = service.ids_by_external_id(refs, tx.conn, lock=lock) if refs else {}
+    known.update(found)
+    missing = refs - found.keys()
     given = {row["customer_id"] for row in rows if row["customer_id"] is not None}
     if given:
-        known = service.existing_ids(given, tx.conn, lock=lock)
+        existing = service.existing_ids(given, tx.conn, lock=lock)
     merged = service.merged_into(tx.conn, missing) if missing and not create_customers else {}
     keep_bad = []
     for i, row in enumerate(rows):
@@ -392,8 +404,8 @@ def _resolve_customers(tx, rows, labels, problems, create_customers, lock) -> No
                     problems.append((labels[i], "customer", _unknown(ref, merged.get(ref))))
                     keep_bad.append(i)
                 continue
-            row["customer_id"] = ids[ref]
-        elif row["customer_id"] not in known:
+            row["customer_id"] = known[ref]
+        elif row["customer_id"] not in existing:
             problems.append((labels[i], "customer_id", f"no customer with id {row['customer_id']}"))
             keep_bad.append(i)
     for i in reversed(keep_bad):
@@ -401,9 +413,9 @@ def _resolve_customers(tx, rows, labels, problems, create_customers, lock) -> No
         del labels[i]
 
 
-def _create_customers(tx, rows) -> int:
+def _create_customers(tx, rows, known: dict[str, int]) -> int:
     """Create the customers of the rows without ``customer_id`` (from their external id) and
-    fill it in; returns how many were created."""
+    fill it in (adding them to ``known``); returns how many were created."""
     pending = [row for row in rows if row["customer_id"] is None]
     if not pending:
         return 0
@@ -413,6 +425,7 @@ def _create_customers(tx, rows) -> int:
     missing = [ref for ref in refs if ref not in ids]
     if missing:
         ids.update(service.create_minimal(tx, missing))
+    known.update(ids)
     for row in pending:
         row["customer_id"] = ids[row["customer"]]
     return len(missing)

@@ -9,6 +9,7 @@ are stored in ``events`` and delivered to ``crmkit_on_events`` before commit.
 from __future__ import annotations
 
 import datetime as dt
+from collections import Counter
 from typing import TYPE_CHECKING, Any
 
 import attrs
@@ -78,6 +79,8 @@ class Transaction(ReadContext):
     def __init__(self, crm: "CRM", conn: Connection, actor: str):
         super().__init__(crm, conn, actor)
         self._pending: list[dict[str, Any]] = []
+        self.emitted: Counter[str] = Counter()
+        """How many events of each type this transaction has emitted so far."""
         self.delivered: list[Event] = []
         self._depth = 0
         self.written: list[tuple[str, Batch, list[Event]]] = []
@@ -100,6 +103,7 @@ class Transaction(ReadContext):
     def emit(self, type: str, customer_id: int | None = None, payload: dict | None = None,
              source: str = "core") -> None:
         """Buffer a domain event; it is stored and delivered before this transaction commits."""
+        self.emitted[type] += 1
         self._pending.append(
             {
                 "type": type,

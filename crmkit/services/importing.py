@@ -40,7 +40,7 @@ from .. import tables
 from ..customers import CustomerRows
 from ..bulk import insert_new
 from ..db import select_in
-from ..errors import ValidationError
+from ..errors import ConflictError, DatabaseError, ValidationError
 from ..interactions import InteractionRows
 from ..pipeline import (Checked, Problem, check, collector_paused, raise_problems,
                         write_checked)
@@ -116,8 +116,15 @@ def import_file(crm, kind: str, path: str, fmt: str | None = None, *,
     job = _Import(crm, kind, source, create_customers, batch_size, progress)
     report = job.report
     report.dry_run = dry_run
-    with crm.transaction() as tx, _Scratch.opened(tx.conn) as job.scratch:
+    # with no plugin enabled, an interaction import writes only core rows: it checks the
+    # customers they name itself, each once, instead of SQLite row by row
+    self_checked = (kind == "interactions" and not crm.enabled_plugins()
+                    and crm.engine.dialect.name == "sqlite")
+    with crm.transaction(row_foreign_key_checks=not self_checked) as tx, \
+            _Scratch.opened(tx.conn) as job.scratch:
         job.tx = tx
+        if self_checked:
+            job.check_references_itself()
         job.check(write=not dry_run, skip_invalid=skip_invalid)
         if source.format == "jsonl" and report.read == 0:
             raise ValidationError(f"{path}: no records (only blank lines)")
@@ -164,6 +171,12 @@ _PENDING_ORGS = Table("crmkit_import_pending_orgs", _SCRATCH,
                       Column("line", Integer, primary_key=True, autoincrement=False),
                       Column("ref", Text, nullable=False), prefixes=["TEMPORARY"])
 """Customer rows naming an organisation that is neither stored nor in their batch."""
+
+MAX_KNOWN_CUSTOMERS = 100_000
+"""Customers an interaction import remembers across batches so that it looks each up once
+(external id → id, about 150 bytes each; and, checking references itself, the ids checked).
+Past this many, the next batch starts afresh: with :data:`BATCH_BYTES` it bounds the
+import's memory whatever the file."""
 
 BATCH_BYTES = 20 * 1024 * 1024
 """The memory one import batch may take, estimated as :data:`ROW_BYTES` per record plus
@@ -350,6 +363,11 @@ class _Import:
         """Good rows checked so far (see :meth:`_remember`)."""
         self.remembered_rejected = 0
         """Of those, the rows rejected afterwards (repeats, unknown organisations)."""
+        self.checked_customers: set[int] | None = None
+        """With SQLite's per-row foreign-key checks off (see :meth:`check_references_itself`):
+        the customer ids the written interactions were found to name (each is looked up once)."""
+        self._customer_ids: dict[str, int] = {}
+        self._customers_changed: tuple[int, int] = (0, 0)
         header = source.header() if source.format == "csv" else None
         with crm.read() as conn:
             crm.refresh_plugins(conn)
@@ -464,8 +482,10 @@ class _Import:
         if unless_rejected:
             write = not (self.any_rejected or self.rejected_now)
         labels = [f"line {n}" for n in lines]
+        known = self._known_customers()
         checked, problems = check(tx, InteractionRows(self.create_customers, lock=write,
-                                                      dedupe=False), rows, labels)
+                                                      dedupe=False, known_customers=known),
+                                  rows, labels)
         bad = self._take_problems(problems)
         good = [(row, line) for row, line in zip(rows, lines) if line not in bad]
         stored: set[str] = set()
@@ -489,11 +509,52 @@ class _Import:
                 kept.rows.append(row)
                 kept.labels.append(where)
         new_customers = {row["customer"] for row in kept.rows if row["customer_id"] is None}
-        result = write_checked(tx, InteractionRows(self.create_customers), kept)
+        result = write_checked(tx, InteractionRows(self.create_customers,
+                                                   known_customers=known), kept)
+        if self.checked_customers is not None:
+            self._check_customer_references(kept.rows)
         report = self.report
         report.created += result.created
         report.unchanged += len(good) - len(repeated) - result.created
         report.new_customers += len(new_customers)
+
+    def check_references_itself(self) -> None:
+        """Check the written interactions' customers here, once per customer, instead of
+        SQLite row by row: the import's transaction was begun without the per-row checks
+        because no plugin was enabled, so only core rows are written.  Refused (nothing
+        written) when a plugin was enabled meanwhile: its hooks could write rows nobody checks."""
+        if self.crm.enabled_plugins():
+            raise ConflictError("a plugin was enabled while this import started; nothing was "
+                                "written: run it again")
+        self.checked_customers = set()
+
+    def _check_customer_references(self, rows: list[dict[str, Any]]) -> None:
+        """The check SQLite skipped: every customer the written ``rows`` name exists (else the
+        import fails and writes nothing, as the foreign key would)."""
+        checked = self.checked_customers
+        if len(checked) > MAX_KNOWN_CUSTOMERS:
+            checked.clear()
+        ids = sorted({row["customer_id"] for row in rows} - checked)
+        missing = self.tx.conn.exec_driver_sql(
+            "SELECT j.value FROM json_each(?) AS j WHERE NOT EXISTS "
+            "(SELECT 1 FROM customers AS c WHERE c.id = j.value) LIMIT 1",
+            (json.dumps(ids),)).scalar()
+        if missing is not None:
+            raise DatabaseError(f"an interaction names customer id {missing}, which does not "
+                                "exist (FOREIGN KEY constraint failed): nothing was written")
+        checked.update(ids)
+
+    def _known_customers(self) -> dict[str, int]:
+        """The customers this import has found or created so far (external id → id), kept
+        across batches so that each is looked up once; emptied when a customer was merged
+        or erased in the import's transaction since the last batch (a plugin reacting to
+        the rows may do either), and when it holds :data:`MAX_KNOWN_CUSTOMERS`."""
+        emitted = self.tx.emitted
+        changed = (emitted["customer.merged"], emitted["customer.erased"])
+        if changed != self._customers_changed or len(self._customer_ids) > MAX_KNOWN_CUSTOMERS:
+            self._customer_ids.clear()
+            self._customers_changed = changed
+        return self._customer_ids
 
     def _check_customers(self, rows, lines, contents, write: bool | None) -> None:
         """Check one batch of customers (and with ``write`` write its good rows, as

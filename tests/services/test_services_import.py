@@ -358,6 +358,58 @@ def test_a_file_over_max_import_bytes_is_refused_before_reading(shop, tmp_path):
     assert import_file(shop, "interactions", str(path)).created == 10
 
 
+def test_with_no_plugin_the_import_checks_customer_references_itself(shop, tmp_path,
+                                                                      monkeypatch):
+    """With no plugin enabled SQLite checks no foreign key row by row during an interaction
+    import; the import checks its rows' customers itself, writes nothing when one is
+    missing, and the per-row checks are back on afterwards."""
+    from crmkit.customers import CustomerService
+    from crmkit.errors import DatabaseError
+    from sqlalchemy.exc import IntegrityError
+
+    real = CustomerService.ids_by_external_id
+
+    def a_wrong_id_for_c1(self, external_ids, conn, lock=False):
+        return {ref: 999_999 if ref == "C1" else id_ for ref, id_ in
+                real(self, external_ids, conn, lock).items()}
+
+    path = write(tmp_path / "i.csv", interaction_lines(200))
+    before = counts(shop)
+    with monkeypatch.context() as patched:
+        patched.setattr(CustomerService, "ids_by_external_id", a_wrong_id_for_c1)
+        with pytest.raises((DatabaseError, IntegrityError), match="FOREIGN KEY|foreign key"):
+            import_file(shop, "interactions", path)
+    assert counts(shop) == before
+    assert import_file(shop, "interactions", path).created == 200
+    if shop.engine.dialect.name == "sqlite":
+        with shop.read() as conn:
+            assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar_one() == 1
+        with pytest.raises(IntegrityError), shop.transaction() as tx:
+            tx.conn.exec_driver_sql("UPDATE interactions SET customer_id = 999999")
+
+
+def test_a_plugin_enabled_as_an_import_starts_makes_it_write_nothing(clock, tmp_path,
+                                                                     monkeypatch):
+    """The import decided to check its references itself because no plugin was enabled (on
+    SQLite: PostgreSQL checks every row); a plugin enabled before its transaction began (whose
+    hooks could write rows nobody would check) stops it."""
+    from crmkit import CRM
+    from crmkit.errors import ConflictError
+
+    with CRM.open(f"sqlite:///{tmp_path / 'crm.db'}", clock=clock, create=True) as crm:
+        crm.customers.add_many({"external_id": f"C{i}"} for i in range(50))
+        looked = []
+        real = CRM.enabled_plugins
+        monkeypatch.setattr(CRM, "enabled_plugins", lambda self: ["late"] if (
+            looked.append(1) or len(looked) > 1) else real(self))
+        before = counts(crm)
+        with pytest.raises(ConflictError, match="a plugin was enabled while this import"):
+            import_file(crm, "interactions", write(tmp_path / "i.csv", interaction_lines(10)))
+        assert len(looked) == 2
+        monkeypatch.undo()
+        assert counts(crm) == before
+
+
 def counting_plugin(seen: dict[str, list[int]]):
     """A plugin recording how many rows each validate and react call gets (and the external
     ids of the customers it validates)."""
@@ -414,6 +466,45 @@ def test_each_row_is_validated_once_and_batches_are_sized_by_memory(counted, tmp
     import_file(crm, "interactions", path)
     assert sum(seen["validated"]) == 7_000 and len(seen["reacted"]) == 4
     assert max(seen["reacted"]) < 2_500                 # the file's bytes count too
+
+
+def merging_plugin():
+    """A plugin whose interaction react hook merges customer C2 into C1, the first time it runs."""
+    import types
+
+    import crmkit
+    from crmkit import hookimpl
+
+    module = types.ModuleType("plugin_merging")
+    module.PLUGIN = crmkit.PluginInfo(name="merging", description="merges C2 into C1 once")
+    merges = []
+
+    def crmkit_react_interactions(ctx, batch):
+        if not merges:
+            merges.append(ctx.crm.customers.merge("C1", "C2"))
+
+    module.crmkit_react_interactions = hookimpl(crmkit_react_interactions)
+    return module
+
+
+def test_a_customer_merged_away_by_a_plugin_mid_import_is_not_written_to(crm_url, clock,
+                                                                          tmp_path):
+    """The import remembers the customers it found across batches; a merge in a batch's
+    react step makes it look them up again (the merged-away external id is new again)."""
+    from crmkit import CRM
+
+    lines = [f"C{customer},2024-05-0{n},purchase,web,{n}.00,USD,e{n},\n"
+             for n, customer in ((1, 1), (2, 2), (3, 2), (4, 1))]
+    with CRM.open(crm_url, clock=clock, create=True,
+                  extra_plugins={"merging": merging_plugin()}) as crm:
+        crm.plugins.enable("merging")
+        crm.customers.add_many({"external_id": f"C{i}"} for i in (1, 2))
+        report = import_file(crm, "interactions", write(tmp_path / "i.csv", lines),
+                             create_customers=True, batch_size=2)
+        assert report.summary() == "read 4, created 4, updated 0, unchanged 0, rejected 0"
+        assert report.new_customers == 1
+        assert {i.external_id for i in crm.interactions.list(customer="C1")} == {"e1", "e2", "e4"}
+        assert [i.external_id for i in crm.interactions.list(customer="C2")] == ["e3"]
 
 
 def test_a_file_rejected_after_rows_were_written_leaves_nothing(counted, tmp_path):

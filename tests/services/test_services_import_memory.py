@@ -33,7 +33,12 @@ def traced_peak(crm, path: str):
     return report, tracemalloc.get_traced_memory()[1] - before
 
 
-def test_import_peak_memory_does_not_grow_with_the_file(crm, tmp_path):
+def test_import_peak_memory_does_not_grow_with_the_file(crm, tmp_path, monkeypatch):
+    """Beyond the batch, the import keeps only the customers it has looked up, up to
+    ``MAX_KNOWN_CUSTOMERS``: bounded to a batch here, nothing else may grow with the file."""
+    from crmkit.services import importing
+
+    monkeypatch.setattr(importing, "MAX_KNOWN_CUSTOMERS", BATCH)
     warm = interactions_file(tmp_path / "warm.csv", 2 * BATCH, "W")
     small = interactions_file(tmp_path / "small.csv", ROWS, "S")
     large = interactions_file(tmp_path / "large.csv", 4 * ROWS, "L")
