@@ -174,7 +174,8 @@ _PENDING_ORGS = Table("crmkit_import_pending_orgs", _SCRATCH,
 
 MAX_KNOWN_CUSTOMERS = 100_000
 """Customers an interaction import remembers across batches so that it looks each up once
-(external id → id, about 150 bytes each; and, checking references itself, the ids checked).
+(on PostgreSQL external id → id, about 150 bytes each; on SQLite, when it checks the
+references itself, the ids checked, about 60 bytes each).
 Past this many, the next batch starts afresh: with :data:`BATCH_BYTES` it bounds the
 import's memory whatever the file."""
 
@@ -548,7 +549,12 @@ class _Import:
         """The customers this import has found or created so far (external id → id), kept
         across batches so that each is looked up once; emptied when a customer was merged
         or erased in the import's transaction since the last batch (a plugin reacting to
-        the rows may do either), and when it holds :data:`MAX_KNOWN_CUSTOMERS`."""
+        the rows may do either), and when it holds :data:`MAX_KNOWN_CUSTOMERS`.  PostgreSQL
+        only: there each lookup share-locks the customers again (1M rows: 38.9 s → 35.5 s);
+        SQLite looks a batch's customers up as fast as a dict does, so each batch starts
+        empty and the memory stays that of a batch."""
+        if self.tx.conn.dialect.name == "sqlite":
+            return {}
         emitted = self.tx.emitted
         changed = (emitted["customer.merged"], emitted["customer.erased"])
         if changed != self._customers_changed or len(self._customer_ids) > MAX_KNOWN_CUSTOMERS:

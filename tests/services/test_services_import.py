@@ -489,8 +489,9 @@ def merging_plugin():
 
 def test_a_customer_merged_away_by_a_plugin_mid_import_is_not_written_to(crm_url, clock,
                                                                           tmp_path):
-    """The import remembers the customers it found across batches; a merge in a batch's
-    react step makes it look them up again (the merged-away external id is new again)."""
+    """On PostgreSQL the import remembers the customers it found across batches; a merge in a
+    batch's react step makes it look them up again (the merged-away external id is new
+    again).  SQLite looks them up in every batch."""
     from crmkit import CRM
 
     lines = [f"C{customer},2024-05-0{n},purchase,web,{n}.00,USD,e{n},\n"
