@@ -302,10 +302,10 @@ class CRM:
                 if not conn.invalidated:
                     conn.connection.driver_connection.rollback()
                 raise
-            finally:  # on the driver's connection: SQLAlchemy's would begin a transaction
+            finally:
                 if not conn.get_execution_options().get(db.ROW_FOREIGN_KEY_CHECKS, True) \
                         and not conn.invalidated:
-                    conn.connection.driver_connection.execute("PRAGMA foreign_keys=ON")
+                    _foreign_key_checks_back_on(conn)
         tx.after_commit_errors = after_commit(self, tx.written)
 
     def run_transaction(self, work: Callable[[Transaction], T], actor: str | None = None) -> T:
@@ -468,6 +468,16 @@ class CRM:
             return results
 
         return self.run_transaction(run)
+
+
+def _foreign_key_checks_back_on(conn: Connection) -> None:
+    """Turn SQLite's per-row foreign-key checks on again once a transaction without them has
+    ended (on the driver's connection: SQLAlchemy's would begin a transaction, where the
+    pragma does nothing); a connection where they stay off is dropped, never pooled."""
+    driver = conn.connection.driver_connection
+    driver.execute("PRAGMA foreign_keys=ON")
+    if driver.execute("PRAGMA foreign_keys").fetchone()[0] != 1:
+        conn.invalidate()
 
 
 def _locked_message(url: str) -> str:

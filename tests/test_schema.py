@@ -47,3 +47,24 @@ def test_sqlite_pragmas(tmp_path):
             assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
             assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
             assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar() >= 5000
+
+
+def test_a_transaction_without_row_foreign_key_checks_turns_them_on_again(tmp_path):
+    """``row_foreign_key_checks=False`` holds for that transaction only; a connection on which
+    they could not be turned on again (a transaction still open) is dropped, not pooled."""
+    from sqlalchemy.exc import IntegrityError
+
+    from crmkit.app import _foreign_key_checks_back_on
+
+    with CRM.open(f"sqlite:///{tmp_path}/p.db", create=True) as crm:
+        with crm.transaction(row_foreign_key_checks=False) as tx:
+            assert tx.conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 0
+        with pytest.raises(IntegrityError), crm.transaction() as tx:
+            tx.conn.exec_driver_sql("INSERT INTO interactions (customer_id, occurred_at, kind, "
+                                    "direction, recorded_at) VALUES (42, 'x', 'k', 'inbound', 'x')")
+        with crm.connect() as conn:
+            driver = conn.connection.driver_connection
+            driver.execute("PRAGMA foreign_keys=OFF")
+            driver.execute("BEGIN")  # the pragma does nothing inside a transaction
+            _foreign_key_checks_back_on(conn)
+            assert conn.invalidated
