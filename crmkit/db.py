@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any, Iterable, Iterator, Sequence
 
 from sqlalchemy import (BigInteger, Boolean, Float, Integer, String, Table, bindparam,
-                        create_engine, event, func, literal_column, select, text)
+                        create_engine, event, literal_column, select, text)
 from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError, StatementError
 from sqlalchemy.ext.compiler import compiles
@@ -315,15 +315,22 @@ def allocate_ids(conn: Connection, table: Table, count: int) -> int:
     """Reserve ``count`` consecutive ids of ``table`` for this transaction; return the first.
 
     Each batch written through the pipeline gets one contiguous id range, so
-    react hooks can select "this batch" with ``id BETWEEN first AND last``.  On
-    SQLite the write lock held by the transaction makes ``max(id)+1`` safe; on
+    react hooks can select "this batch" with ``id BETWEEN first AND last``.  An id
+    is never given twice, even after its row was deleted.  On SQLite the
+    transaction's write lock makes this safe: the range starts after both the
+    table's highest id and the highest one given before (``id_counters``); on
     PostgreSQL the table's sequence is advanced under an advisory lock.
     """
     if count <= 0:
         raise ValueError("count must be positive")
     if conn.dialect.name == "sqlite":
-        last = conn.execute(select(func.max(table.c.id))).scalar()
-        return (last or 0) + 1
+        highest = f"(SELECT coalesce(max(id), 0) FROM {table.name})"
+        last = conn.execute(text(
+            f"INSERT INTO id_counters (table_name, last_id) SELECT :t, {highest} + :n WHERE true"
+            f" ON CONFLICT (table_name) DO UPDATE SET last_id ="
+            f" max(id_counters.last_id, {highest}) + :n RETURNING last_id"),
+            {"t": table.name, "n": count}).scalar_one()
+        return last - count + 1
     seq = f"{table.name}_id_seq"
     lock_key = zlib.crc32(seq.encode())
     conn.execute(text("SELECT pg_advisory_lock(:k)"), {"k": lock_key})

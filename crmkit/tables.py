@@ -144,6 +144,16 @@ settings = Table(
 """Named core settings as JSON: the core configuration and the generated keys (the web
 app's session key, the tracking links' key)."""
 
+id_counters = Table(
+    "id_counters",
+    metadata,
+    Column("table_name", String(100), primary_key=True),
+    Column("last_id", BigInteger, nullable=False),
+)
+"""SQLite: the highest id :func:`crmkit.db.allocate_ids` has given out per table, so that an
+id is never given again after its row was deleted (a merged-away customer's audit rows keep
+its id).  PostgreSQL's sequences do this; there the table stays empty."""
+
 audit_log = Table(
     "audit_log",
     metadata,
@@ -271,6 +281,7 @@ __all__ = [
     "events",
     "plugin_state",
     "settings",
+    "id_counters",
     "audit_log",
     "consents",
     "privacy_requests",

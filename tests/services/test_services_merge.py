@@ -170,3 +170,22 @@ def test_merge_cli(pair, run_cli):
                              .where(tables.interactions.c.customer_id ==
                                     pair.customers.get("KEEP").id)).scalar()
     assert total == Decimal("15.00")
+
+
+def test_a_customer_created_after_the_newest_was_merged_away_gets_a_new_id(crm):
+    """Ids are never given twice: the merged-away customer's audit rows keep its id, so a new
+    customer reusing it would be shown another person's history."""
+    crm.customers.add("C1", "Ada")
+    crm.customers.add("C2", "Ada L.")
+    merged_away = crm.customers.get("C2").id
+    merge(crm, "C1", "C2")
+    crm.customers.add("C3", "Grace")
+    assert crm.customers.get("C3").id > merged_away
+    assert [(e.action, e.record_key) for e in crm.customers.history("C3")] == [
+        ("create", "C3")]
+    crm.interactions.record("C3", dt.datetime(2025, 1, 1, tzinfo=dt.timezone.utc))
+    with crm.transaction() as tx:  # the newest interaction deleted: its id is not given again
+        newest = tx.conn.execute(select(func.max(tables.interactions.c.id))).scalar_one()
+        tx.conn.execute(tables.interactions.delete().where(tables.interactions.c.id == newest))
+    assert crm.interactions.record("C3", dt.datetime(2025, 1, 2, tzinfo=dt.timezone.utc)).id \
+        > newest
