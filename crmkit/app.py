@@ -18,7 +18,7 @@ from sqlalchemy.exc import OperationalError
 from . import db, migrate, plugins, tables
 from .clock import Clock, default_clock
 from .config import CORE_SCHEMA, fill_defaults, validate
-from .errors import ConflictError, DatabaseError, NotFound, PluginError
+from .errors import ConfigError, ConflictError, DatabaseError, NotFound, PluginError
 from .pipeline import after_commit, watch_removals
 from .transaction import Transaction
 
@@ -62,6 +62,8 @@ class CRM:
         self.installed = plugins.discover(extra_plugins)
         self.pm = plugins.new_manager()
         self._state: dict[str, dict[str, Any]] = {}
+        self._config_errors: dict[str, str] = {}
+        """Why the installed release of an enabled plugin refuses its stored configuration."""
         self._state_key: Any = None
         self.hooks = plugins.HookCaller(self.pm, [])
         self._apis: dict[str, Any] = {}
@@ -342,7 +344,9 @@ class CRM:
         :data:`STORED_STATE`); rebuild hook order when the plugin state changed.
 
         An enabled plugin's stored configuration gets the defaults of keys its installed
-        schema added since it was stored (a plugin upgraded in place)."""
+        schema added since it was stored (a plugin upgraded in place).  One the installed
+        schema refuses (a release changed a key's type, say) blocks writes, as a broken
+        plugin does (:meth:`require_working_plugins`)."""
         rows, core = [], None
         for row in conn.execute(STORED_STATE):
             if row[1] is None:
@@ -367,15 +371,23 @@ class CRM:
             if not plugin.broken:
                 infos[name] = plugin.info
         self.hooks = plugins.HookCaller(self.pm, plugins.dependency_order(infos))
+        self._config_errors = {}
         for name in infos:
             schema = self.hooks.call_one(name, "crmkit_config_schema", None)
             if schema is not None:
                 state = self._state[name]
-                state["config"] = fill_defaults(schema, state["config"])
+                try:
+                    state["config"] = validate(schema, state["config"],
+                                               "stored configuration")
+                except ConfigError as exc:
+                    self._config_errors[name] = str(exc)
+                    if isinstance(state["config"], dict):
+                        state["config"] = fill_defaults(schema, state["config"])
         self._apis.clear()
 
     def require_working_plugins(self) -> None:
-        """Refuse to write while an enabled plugin is missing or broken (its reactions would be lost)."""
+        """Refuse to write while an enabled plugin is missing, broken or refuses its stored
+        configuration (its reactions would be lost or wrong)."""
         for name, state in self._state.items():
             if not state["enabled"]:
                 continue
@@ -389,6 +401,12 @@ class CRM:
                 raise PluginError(
                     f"plugin {name!r} is enabled but broken ({plugin.error}); fix it or "
                     f"`crmkit plugins disable {name}`"
+                )
+            if name in self._config_errors:
+                raise PluginError(
+                    f"plugin {name!r} {plugin.version} does not accept the configuration "
+                    f"stored for it ({self._config_errors[name]}); correct it with `crmkit "
+                    f"plugins config {name} --set KEY=VALUE` or `crmkit plugins disable {name}`"
                 )
 
     def plugin_states(self) -> dict[str, dict[str, Any]]:

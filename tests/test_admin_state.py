@@ -133,6 +133,27 @@ def test_an_enabled_plugin_upgraded_in_place_reads_the_defaults_of_keys_it_added
     assert (config["big_purchase_amount"], config["region"]) == (5, "EU")
 
 
+def test_a_release_that_refuses_the_stored_configuration_blocks_writes_until_it_is_fixed(
+        run_cli, monkeypatch):
+    """A new release changing a key's type: writes are refused naming the key and the fix
+    (its hooks would run on a configuration it does not accept), reads keep working."""
+    run_cli("init")
+    run_cli("plugins", "enable", "testvendor", plugins=VENDOR)
+    run_cli("plugins", "config", "testvendor", "--set", "big_purchase_amount=5", plugins=VENDOR)
+    _vendor_schema(monkeypatch, big_purchase_amount={"type": "string", "default": "high"})
+    code, out, err = run_cli("customers", "add", "C1", plugins=VENDOR)
+    assert code != 0 and out == ""
+    assert "plugin 'testvendor'" in err and "does not accept the configuration stored" in err
+    assert "/big_purchase_amount: 5 is not of type 'string'" in err
+    assert "`crmkit plugins config testvendor --set KEY=VALUE`" in err
+    code, out, err = run_cli("customers", "list", "--format", "json", plugins=VENDOR)
+    assert (code, json.loads(out)) == (0, [])
+    assert run_cli("plugins", "config", "testvendor", "--set", "big_purchase_amount=low",
+                   plugins=VENDOR)[0] == 0
+    code, out, err = run_cli("customers", "add", "C1", plugins=VENDOR)
+    assert code == 0, err
+
+
 def test_demo_refuses_a_database_that_holds_customers_unless_forced(run_cli):
     run_cli("init")
     run_cli("customers", "add", "C1", "--name", "Ada Lovelace")
