@@ -380,7 +380,10 @@ class CRM:
                     state["config"] = validate(schema, state["config"],
                                                "stored configuration")
                 except ConfigError as exc:
-                    self._config_errors[name] = str(exc)
+                    self._config_errors[name] = (
+                        f"plugin {name!r} {self.installed[name].version} does not accept the "
+                        f"configuration stored for it ({exc}); correct it with `crmkit plugins "
+                        f"config {name} --set KEY=VALUE` or `crmkit plugins disable {name}`")
                     if isinstance(state["config"], dict):
                         state["config"] = fill_defaults(schema, state["config"])
         self._apis.clear()
@@ -403,11 +406,13 @@ class CRM:
                     f"`crmkit plugins disable {name}`"
                 )
             if name in self._config_errors:
-                raise PluginError(
-                    f"plugin {name!r} {plugin.version} does not accept the configuration "
-                    f"stored for it ({self._config_errors[name]}); correct it with `crmkit "
-                    f"plugins config {name} --set KEY=VALUE` or `crmkit plugins disable {name}`"
-                )
+                raise PluginError(self._config_errors[name])
+
+    def refused_plugin_configs(self) -> dict[str, str]:
+        """Enabled plugins whose installed release refuses their stored configuration, as last
+        loaded (:meth:`refresh_plugins`): ``{name: why, and the fix}``.  Writes are refused
+        until each is corrected or the plugin disabled."""
+        return dict(self._config_errors)
 
     def plugin_states(self) -> dict[str, dict[str, Any]]:
         """What the database records per plugin, as last loaded (:meth:`refresh_plugins`):

@@ -141,6 +141,9 @@ def test_a_release_that_refuses_the_stored_configuration_blocks_writes_until_it_
     run_cli("plugins", "enable", "testvendor", plugins=VENDOR)
     run_cli("plugins", "config", "testvendor", "--set", "big_purchase_amount=5", plugins=VENDOR)
     _vendor_schema(monkeypatch, big_purchase_amount={"type": "string", "default": "high"})
+    code, out, err = run_cli("db", "upgrade", plugins=VENDOR)
+    assert (code, out) == (0, "schema up to date\n")
+    assert err.startswith("warning: plugin 'testvendor'") and "/big_purchase_amount" in err
     code, out, err = run_cli("customers", "add", "C1", plugins=VENDOR)
     assert code != 0 and out == ""
     assert "plugin 'testvendor'" in err and "does not accept the configuration stored" in err
@@ -152,6 +155,7 @@ def test_a_release_that_refuses_the_stored_configuration_blocks_writes_until_it_
                    plugins=VENDOR)[0] == 0
     code, out, err = run_cli("customers", "add", "C1", plugins=VENDOR)
     assert code == 0, err
+    assert run_cli("db", "upgrade", plugins=VENDOR)[2] == ""
 
 
 def test_demo_refuses_a_database_that_holds_customers_unless_forced(run_cli):

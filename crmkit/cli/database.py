@@ -34,6 +34,9 @@ def db() -> None:
 def upgrade(state) -> None:
     """Apply pending migrations of the core and of every enabled plugin.
 
+    Also warns of each enabled plugin whose installed release refuses its stored
+    configuration (writes are refused until it is corrected).
+
     \b
     Example:
       crmkit db upgrade
@@ -41,7 +44,10 @@ def upgrade(state) -> None:
     with state.open(upgrade=True) as crm:
         with crm.connect() as conn:
             todo = crm.pending_migrations(conn)
+            crm.refresh_plugins(conn)
         click.echo("schema up to date" if not any(todo.values()) else f"still pending: {todo}")
+        for problem in crm.refused_plugin_configs().values():
+            click.echo(f"warning: {problem}; until then writes are refused", err=True)
 
 
 @db.command()
