@@ -215,6 +215,25 @@ def crmkit_dashboard_panels(crm, principal, as_of):
 
 
 @hookspec
+def crmkit_web_pages(crm):
+    """Return this plugin's pages for the staff web app: a :class:`crmkit.plugin.WebPages`
+    (the folder holding the plugin's ``templates/`` and ``static/``, and its
+    :class:`crmkit.plugin.WebPage` list).
+
+    Each page is served at ``/<plugin name><path>`` and each file of ``static/`` at
+    ``/<plugin name>/static/<file>`` while the plugin is enabled (404 otherwise), to
+    signed-in members only; a POST must carry the session's CSRF token, checked before the
+    handler runs.  A handler ``(site, request, principal, form)`` renders the plugin's
+    templates with ``site.render`` (they may ``{% extends "base.html" %}``) and reads and
+    writes through the HTTP API's handlers with ``site.api``, so the API's permissions,
+    row-level rules and validation apply; a crmkit error it raises shows the error page of
+    the API's status.  A page with a ``title`` is linked from the top navigation for the
+    members holding its ``permission``.  Called once per change of the enabled plugins; a
+    failing hook leaves the plugin without pages (logged by the server).
+    """
+
+
+@hookspec
 def crmkit_locale_dir():
     """Return the directory (``pathlib.Path``) of this plugin's translations: one gettext
     catalogue per language, ``<dir>/<lang>/LC_MESSAGES/messages.po`` (or a compiled

@@ -22,6 +22,8 @@ package:
 * ``card``: ``card(crm, principal, customer)`` in ``card.py`` → ``crmkit_customer_card``;
 * ``dashboard``: ``panels(crm, principal, as_of)`` in ``dashboard.py`` →
   ``crmkit_dashboard_panels``;
+* ``pages``: the list ``PAGES`` in ``pages.py`` (:class:`crmkit.plugin.WebPage`), with the
+  package folder's ``templates/`` and ``static/`` → ``crmkit_web_pages``;
 * ``locale``: the ``locale/`` folder of gettext catalogues (``locale/<lang>/LC_MESSAGES/
   messages.po``) → ``crmkit_locale_dir``;
 * ``demo``: ``run`` and, when defined, ``refresh`` and ``history`` in ``demo.py`` →
@@ -52,7 +54,7 @@ PRESENT = "crmkit_present"
 module: a callable telling whether the module defines it (see :func:`present`)."""
 
 PARTS = ("cli", "config", "settings", "migrations", "tables", "dataservices", "demo", "routes",
-         "card", "dashboard", "locale")
+         "card", "dashboard", "pages", "locale")
 """The parts a plugin may declare in ``PluginInfo.parts`` (the API is ``PluginInfo.api``)."""
 
 
@@ -107,6 +109,12 @@ def declared_hooks(module: ModuleType, info: PluginInfo) -> dict[str, Callable]:
         def crmkit_dashboard_panels(crm, principal, as_of):
             return part("dashboard").panels(crm, principal, as_of)
         found["crmkit_dashboard_panels"] = crmkit_dashboard_panels
+    if "pages" in info.parts:
+        def crmkit_web_pages(crm):
+            from .web.plugin_pages import WebPages
+
+            return WebPages(folder, part("pages").PAGES)
+        found["crmkit_web_pages"] = crmkit_web_pages
     if "locale" in info.parts:
         def crmkit_locale_dir():
             return folder / "locale"

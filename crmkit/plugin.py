@@ -172,7 +172,11 @@ _LAZY: dict[str, tuple[str, str]] = {
     "Card": ("crmkit.web.cards", "Card"),
     # Web app dashboards (the crmkit_dashboard_panels hook).
     "Panel": ("crmkit.web.panels", "Panel"),
+    # Web app pages (the crmkit_web_pages hook).
+    "WebPage": ("crmkit.web.plugin_pages", "WebPage"),
+    "WebPages": ("crmkit.web.plugin_pages", "WebPages"),
     # Translation into the current web request's language (the plugin part "locale").
+    "N_": ("crmkit.i18n", "N_"),
     "gettext": ("crmkit.i18n", "gettext"),
     "ngettext": ("crmkit.i18n", "ngettext"),
     "current_locale": ("crmkit.i18n", "current_locale"),
@@ -232,7 +236,7 @@ if TYPE_CHECKING:  # pragma: no cover
                             customer_address)
     from .line_items import (LineItem, amount_units, line_item_problems, line_total_units,
                              times_units)
-    from .i18n import current_locale, gettext, ngettext, translating
+    from .i18n import N_, current_locale, gettext, ngettext, translating
     from .charts import (PLOTS_INSTALL, chart_figure, charts_available, check_chart,
                          draw_chart, plot_option, save_chart)
     from .errors import (ConfigError, ConflictError, ConsentError, CRMError, DatabaseError,
@@ -254,6 +258,7 @@ if TYPE_CHECKING:  # pragma: no cover
                         to_currency, to_money, condition_money)
     from .web.cards import Card
     from .web.panels import Panel
+    from .web.plugin_pages import WebPage, WebPages
     from .web.endpoints import Call, Endpoint, Reply
     from .web.formatting import format_date, format_datetime, format_money, format_number
     from .webhooks import sign as sign_webhook

@@ -4,8 +4,9 @@ Routes: ``/api/v1/...`` (the core's resources and every enabled plugin's endpoin
 :class:`crmkit.web.dispatch.Dispatcher`), ``/openapi.json``, ``/docs`` and ``/health``; the
 messages' tracking links (``/t/...``, no sign-in, :mod:`crmkit.web.tracking`); the
 staff web app's pages (``/login``, ``/customers``…, :mod:`crmkit.web.pages`; each area of
-the app, such as :mod:`crmkit.web.board`, adds its routes here: an area imports
-:mod:`crmkit.web.pages`, so the pages module cannot import it).
+the app, such as :mod:`crmkit.web.mywork`, adds its routes here: an area imports
+:mod:`crmkit.web.pages`, so the pages module cannot import it); last, the enabled plugins'
+pages at ``/<plugin>/…`` (:mod:`crmkit.web.plugin_pages`).
 A developer can mount the application inside their own ASGI app::
 
     from starlette.applications import Starlette
@@ -45,8 +46,9 @@ def create_app(crm, *, max_body_bytes: int = MAX_BODY_BYTES, close_crm: bool = F
     starts (``crmkit serve --threads``; the process is the server's own); None leaves the
     limiter as the host application has it.
     """
-    from . import admin, board, dashboards, mywork
+    from . import admin, dashboards, mywork
     from .pages import Pages
+    from .plugin_pages import plugin_routes
     from .resources import core_endpoints
     from .tracking import tracking_routes
     from .webhooks import webhook_endpoints
@@ -103,10 +105,10 @@ def create_app(crm, *, max_body_bytes: int = MAX_BODY_BYTES, close_crm: bool = F
         Route("/api/v1/{path:path}", api, methods=list(METHODS)),
         *tracking_routes(crm),
         *site.routes(),
-        *board.routes(site),
         *mywork.routes(site),
         *admin.routes(site),
         *dashboards.routes(site),
+        *plugin_routes(site),
     ]
     app = Starlette(routes=routes, lifespan=lifespan,
                     exception_handlers={HTTPException: http_error})

@@ -20,7 +20,6 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute
 
 from ..errors import ConflictError, NotFound, PermissionDenied, ValidationError
-from .board import customer_names
 from .pages import Pages, signed_in, site_pages
 
 SHOWN = 100
@@ -95,8 +94,8 @@ def show(site: Pages, request: Request, principal, status: int = 200,
     tasks, tasks_problem = _section(lambda: _tasks(site, principal, now))
     cases, cases_problem = _section(lambda: _cases(site, principal, now))
     handoffs, handoffs_problem = _section(lambda: _handoffs(site, principal, team, now))
-    names = customer_names(site, principal, {row["customer"] for rows in (tasks, cases, handoffs)
-                                             for row in rows or ()})
+    names = site.customer_names(principal, {row["customer"] for rows in (tasks, cases, handoffs)
+                                            for row in rows or ()})
     done = site.done_notice(request)[0] if error is None else ""
     return site.render(
         request, "mywork.html", status, principal=principal, now=now, team=team, names=names,

@@ -14,8 +14,9 @@ import functools
 import json
 import urllib.parse
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterable
 
+import attrs
 import jinja2
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -24,14 +25,15 @@ from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from .. import i18n
-from ..errors import (ConfigError, NotFound, PermissionDenied, Unauthenticated,
+from ..errors import (ConfigError, CRMError, NotFound, Unauthenticated,
                       ValidationError)
 from ..models import jsonable
 from . import resources, session as sessions
 from .cards import customer_cards
-from .dispatch import ApiError, ApiRequest, Dispatcher, encode
+from .dispatch import ApiError, ApiRequest, Dispatcher, encode, error_status
 from .endpoints import Call
 from .formatting import FILTERS
+from .plugin_pages import PluginPages
 
 HERE = Path(__file__).resolve().parent
 TIMELINE_WINDOW = 200
@@ -43,8 +45,9 @@ MAX_FORM_BYTES = 65_536
 
 
 @functools.cache
-def templates() -> jinja2.Environment:
-    """The web app's templates (in the package), every value autoescaped; text is marked
+def templates(folder: Path | None = None) -> jinja2.Environment:
+    """The web app's templates (in the package; with ``folder``, a plugin's templates
+    folder, whose templates are found first), every value autoescaped; text is marked
     for translation (``{{ _("…") }}``, ``{% trans %}``) and formatted by
     :mod:`crmkit.web.formatting`'s filters.
 
@@ -52,7 +55,8 @@ def templates() -> jinja2.Environment:
     ``_("%(n)s left", n=3)``) translate into the language :func:`crmkit.i18n.activated`
     makes current, so every template, macros imported without context included, renders in
     the request's language."""
-    environment = jinja2.Environment(loader=jinja2.FileSystemLoader(HERE / "templates"),
+    loader = jinja2.FileSystemLoader([*([folder] if folder else []), HERE / "templates"])
+    environment = jinja2.Environment(loader=loader,
                                      autoescape=True, undefined=jinja2.StrictUndefined,
                                      extensions=["jinja2.ext.i18n"])
     environment.install_gettext_callables(i18n.gettext, i18n.ngettext, newstyle=True)
@@ -72,7 +76,8 @@ def site_pages(site: "Pages", *pages: tuple[str, str, Callable]) -> list[BaseRou
 
 def signed_in(handler: Callable) -> Callable:
     """Run a page handler for a signed-in member (else redirect to /login) in a worker
-    thread, answering crmkit errors with an error page of the API's status."""
+    thread, answering crmkit errors with an error page of the API's status (a configuration
+    error: 500)."""
 
     async def page(self, request: Request) -> Response:
         principal = await run_in_threadpool(self.member, request)
@@ -91,12 +96,10 @@ def signed_in(handler: Callable) -> Callable:
                 return self.refused(request, 403, CSRF_REFUSED, principal)
         try:
             return await run_in_threadpool(self.in_language, request, handler, principal, form)
-        except PermissionDenied as exc:
-            return self.refused(request, 403, str(exc), principal)
-        except NotFound as exc:
-            return self.refused(request, 404, str(exc), principal)
         except ConfigError as exc:
             return self.refused(request, 500, str(exc), principal)
+        except CRMError as exc:
+            return self.refused(request, error_status(exc), str(exc), principal)
 
     return page
 
@@ -108,6 +111,8 @@ class Pages:
         self.crm = crm
         self.dispatcher = dispatcher
         """The API's dispatcher: :meth:`api` runs its handlers."""
+        self.plugin_pages = PluginPages(crm)
+        """The enabled plugins' pages (the ``crmkit_web_pages`` hook)."""
         self._key: bytes | None = None
 
     # -- plumbing ----------------------------------------------------------------------
@@ -147,15 +152,21 @@ class Pages:
 
         Besides ``values`` the templates get ``locale`` (the page's BCP 47 tag, also what
         the formatting filters use), ``timezone`` (the CRM's), ``locales`` (tag → name),
-        ``chosen_locale`` (the member's preference or None) and ``here`` (where the
-        language switcher returns: this page, when it was asked for with GET)."""
+        ``chosen_locale`` (the member's preference or None), ``here`` (where the
+        language switcher returns: this page, when it was asked for with GET) and ``nav``
+        (the links to plugin pages the principal may see, :class:`NavLink`).  On a plugin's
+        page, that plugin's templates are found before the core's."""
         current = self.session(request)
         fresh = session is not None and session != current
         session = session or current or sessions.new_session(None, self.crm.clock.now())
         language = self.language(request)
+        environment = templates(getattr(request.state, "templates", None))
         with i18n.activated(language):
-            html = templates().get_template(name).render(
-                root=request.scope.get("root_path", ""), csrf=session["csrf"],
+            nav = [] if principal is None else [
+                attrs.evolve(link, title=i18n.gettext(link.title))
+                for link in self.plugin_pages.nav(principal)]
+            html = environment.get_template(name).render(
+                root=request.scope.get("root_path", ""), csrf=session["csrf"], nav=nav,
                 csrf_field=sessions.CSRF_FIELD, principal=principal, locale=language.tag,
                 timezone=language.timezone, locales=i18n.LOCALES,
                 chosen_locale=getattr(request.state, "chosen_locale", None),
@@ -331,6 +342,15 @@ class Pages:
             return self.refused(request, 422, str(exc), principal)
         root = request.scope.get("root_path", "")
         return RedirectResponse(f"{root}/customers/{urllib.parse.quote(external_id)}", 303)
+
+    def customer_names(self, principal, external_ids: Iterable[str]) -> dict[str, str | None]:
+        """The names of customers as ``principal`` may see them (``***`` without
+        ``customers.pii``; none at all without ``customers.read``)."""
+        crm = self.crm
+        if not crm.auth.allowed(principal, "customers.read"):
+            return {}
+        return {ref: crm.auth.mask_pii(principal, {"external_id": ref, "name": name})["name"]
+                for ref, name in crm.customers.names(external_ids).items()}
 
     def api(self, principal, method: str, path: str, query: dict[str, Any] | None = None,
             body: Any = None) -> Any:

@@ -1,6 +1,6 @@
-"""The pipeline board ``/board`` over HTTP (no browser): columns and cards, the weighted
-pipeline per owner, moves through operational's rules, CSRF, the viewer, the row-level rule,
-names shown as text.
+"""operational's pipeline board ``/operational/board`` over HTTP (no browser): columns and
+cards, the weighted pipeline per owner, moves through operational's rules, CSRF, the viewer,
+the row-level rule, names shown as text, the navigation link.
 
 In-process (``api``) on SQLite and PostgreSQL, at the test clock (2025-01-01 12:00 UTC).
 ana and bo are agents (each sees and moves only their own), mia a manager, vic a viewer.
@@ -14,6 +14,7 @@ import re
 import pytest
 
 from crmkit.web.pages import CSRF_REFUSED
+from crmkit.web.plugin_pages import NO_PAGE
 from web_support import without_csrf_tokens
 
 PASSWORD = "correct horse battery"
@@ -73,7 +74,7 @@ def column_of(page, opportunity_id: int) -> str:
 
 
 def test_the_board_has_a_column_per_stage_and_cards_with_names_as_text(api, deals):
-    page = sign_in(api, "mia").get("/board")
+    page = sign_in(api, "mia").get("/operational/board")
     assert page.status_code == 200
     assert re.findall(r'data-stage="([a-z_]+)"', page.text) == [
         "qualification", "needs_analysis", "proposal", "negotiation", "commit", "won", "lost"]
@@ -88,13 +89,13 @@ def test_the_board_has_a_column_per_stage_and_cards_with_names_as_text(api, deal
     assert '<label for="move-%d">Move to' % deals["ana"] in shown
     options = re.findall(r'<option value="([a-z_]+)">', shown)
     assert options == ["qualification", "needs_analysis", "negotiation", "commit", "won", "lost"]
-    assert 'src="/static/board.js"' in page.text
+    assert 'src="/operational/static/board.js"' in page.text
     assert "data-movable" in shown
     assert column_of(page, deals["bo"]) == "qualification"
 
 
 def test_the_weighted_pipeline_per_owner_is_the_api_s_sum(api, deals):
-    page = sign_in(api, "mia").get("/board")
+    page = sign_in(api, "mia").get("/operational/board")
     rows = re.findall(r'<tr data-owner="(\w*)">.*?<td data-label="Opportunities">(\d+)</td>'
                       r'.*?<td data-label="Amount">([^<]+)</td>.*?data-weighted-amount>([^<]+)<',
                       page.text, re.S)
@@ -104,11 +105,12 @@ def test_the_weighted_pipeline_per_owner_is_the_api_s_sum(api, deals):
 
 def test_a_legal_move_goes_through_the_api_and_is_audited_under_the_member(api, deals):
     client = sign_in(api, "ana")
-    page = client.get("/board")
-    answer = client.post(f"/board/opportunities/{deals['ana']}/stage",
+    page = client.get("/operational/board")
+    answer = client.post(f"/operational/board/opportunities/{deals['ana']}/stage",
                          data={"csrf_token": csrf(page), "stage": "negotiation"})
     assert answer.status_code == 303
-    assert answer.headers["location"] == f"/board?moved={deals['ana']}#opportunity-{deals['ana']}"
+    assert answer.headers["location"] == (f"/operational/board?moved={deals['ana']}"
+                                          f"#opportunity-{deals['ana']}")
     assert stage_of(api.crm, deals["ana"]) == ("negotiation", 2)
     history = api.crm.plugin("operational").stage_history("opportunity", deals["ana"])
     assert (history[-1]["from_stage"], history[-1]["to_stage"], history[-1]["actor"]) == (
@@ -125,9 +127,9 @@ def test_a_legal_move_goes_through_the_api_and_is_audited_under_the_member(api, 
 
 def test_an_illegal_move_shows_the_rule_and_changes_nothing(api, deals):
     client = sign_in(api, "ana")
-    token = csrf(client.get("/board"))
+    token = csrf(client.get("/operational/board"))
     before = stage_of(api.crm, deals["ana"])
-    answer = client.post(f"/board/opportunities/{deals['ana']}/stage",
+    answer = client.post(f"/operational/board/opportunities/{deals['ana']}/stage",
                          data={"csrf_token": token, "stage": "qualification"})
     assert answer.status_code == 422
     rule = (f"opportunity {deals['ana']}: moving back from &#39;proposal&#39; to "
@@ -135,13 +137,13 @@ def test_an_illegal_move_shows_the_rule_and_changes_nothing(api, deals):
     assert f"<span data-move-error>{rule}</span>" in answer.text
     assert column_of(answer, deals["ana"]) == "proposal"  # the card where it was
     assert stage_of(api.crm, deals["ana"]) == before
-    unknown = client.post(f"/board/opportunities/{deals['ana']}/stage",
+    unknown = client.post(f"/operational/board/opportunities/{deals['ana']}/stage",
                           data={"csrf_token": token, "stage": "heaven"})
     assert unknown.status_code == 422
     assert "&#39;heaven&#39; is not an opportunity stage (allowed: qualification," in unknown.text
-    assert client.post(f"/board/opportunities/{deals['ana']}/stage",
+    assert client.post(f"/operational/board/opportunities/{deals['ana']}/stage",
                        data={"csrf_token": token, "stage": "won"}).status_code == 303
-    final = client.post(f"/board/opportunities/{deals['ana']}/stage",
+    final = client.post(f"/operational/board/opportunities/{deals['ana']}/stage",
                         data={"csrf_token": token, "stage": "lost"})
     assert final.status_code == 422
     assert ("cannot leave &#39;won&#39; (create a new opportunity to reopen it)" in final.text)
@@ -153,13 +155,13 @@ def test_a_viewer_sees_no_move_control_and_a_forged_move_is_refused(api, deals):
     watched = api.crm.plugin("operational").create_opportunity("C1", "Watched", "10", "GBP",
                                                                "vic")
     client = sign_in(api, "vic")
-    page = client.get("/board")
+    page = client.get("/operational/board")
     assert page.status_code == 200
     assert "Watched" in card(page, watched)  # a viewer owning one sees it (*.read)
     assert "data-movable" not in page.text and "<form class=\"move\"" not in page.text
     assert "Cleo" not in without_csrf_tokens(page.text) and ">***</a>" in card(page, watched)  # the name masked
     for opportunity in (watched, deals["ana"]):
-        answer = client.post(f"/board/opportunities/{opportunity}/stage",
+        answer = client.post(f"/operational/board/opportunities/{opportunity}/stage",
                              data={"csrf_token": csrf(page), "stage": "proposal"})
         assert answer.status_code == 403
         assert "operational.write" in answer.text
@@ -170,7 +172,7 @@ def test_a_viewer_sees_no_move_control_and_a_forged_move_is_refused(api, deals):
 def test_a_move_without_the_session_s_csrf_token_is_refused(api, deals):
     client = sign_in(api, "ana")
     for data in ({"stage": "negotiation"}, {"stage": "negotiation", "csrf_token": "forged"}):
-        answer = client.post(f"/board/opportunities/{deals['ana']}/stage", data=data)
+        answer = client.post(f"/operational/board/opportunities/{deals['ana']}/stage", data=data)
         assert answer.status_code == 403
         assert CSRF_REFUSED.replace("'", "&#39;") in answer.text
     assert stage_of(api.crm, deals["ana"]) == ("proposal", 1)
@@ -178,20 +180,23 @@ def test_a_move_without_the_session_s_csrf_token_is_refused(api, deals):
 
 def test_an_agent_sees_and_moves_only_their_own(api, deals):
     client = sign_in(api, "ana")
-    page = client.get("/board")
+    page = client.get("/operational/board")
     assert f'id="opportunity-{deals["ana"]}"' in page.text
     assert f'id="opportunity-{deals["bo"]}"' not in page.text and "Small deal" not in page.text
     assert re.findall(r'<tr data-owner="(\w*)">', page.text) == ["ana"]
-    answer = client.post(f"/board/opportunities/{deals['bo']}/stage",
+    answer = client.post(f"/operational/board/opportunities/{deals['bo']}/stage",
                          data={"csrf_token": csrf(page), "stage": "proposal"})
     assert answer.status_code == 404  # as the API: nothing tells another's deal exists
     assert f"no opportunity with id {deals['bo']}" in answer.text
     assert stage_of(api.crm, deals["bo"]) == ("qualification", 1)
 
 
-def test_the_board_says_so_when_operational_is_not_enabled(api):
-    api.crm.staff.add("mia", "Mia", "sales", role="manager")
-    api.crm.staff.set_password("mia", PASSWORD)
-    page = sign_in(api, "mia").get("/board")
+def test_the_board_is_in_the_navigation_and_gone_when_operational_is_disabled(api, deals):
+    client = sign_in(api, "vic")  # a viewer holds operational.read
+    link = '<a href="/operational/board" data-nav="operational">Pipeline</a>'
+    assert link in client.get("/customers").text
+    api.crm.plugins.disable("operational")
+    assert link not in client.get("/customers").text
+    page = client.get("/operational/board")
     assert page.status_code == 404
-    assert "the pipeline board shows the operational plugin&#39;s opportunities" in page.text
+    assert NO_PAGE.replace("'", "&#39;") in page.text

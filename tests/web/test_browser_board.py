@@ -64,7 +64,7 @@ def test_move_by_keyboard_by_drag_and_an_illegal_move_on_the_board(browser, demo
                                               ("450", "12500", "3200"),
                                               ("qualification", "commit", "negotiation")):
             ops.create_opportunity(customer, name, amount, "GBP", member, stage=at)
-    demo_site.sign_in(browser, member, "/board")
+    demo_site.sign_in(browser, member, "/operational/board")
 
     def card(opportunity_id: int):
         return wait.until(ec.presence_of_element_located((By.ID, f"opportunity-{opportunity_id}")))
@@ -122,7 +122,7 @@ def test_move_by_keyboard_by_drag_and_an_illegal_move_on_the_board(browser, demo
     assert "moving back from 'proposal' to 'qualification' is not allowed" in refused.text
     assert column_of(by_keys) == "proposal" and stage(demo_site, by_keys) == "proposal"
 
-    browser.get(demo_site.url + "/board")
+    browser.get(demo_site.url + "/operational/board")
     wait.until(ec.presence_of_element_located((By.CSS_SELECTOR, "[data-board]")))
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     browser.set_window_size(1280, 1300)

@@ -1,11 +1,11 @@
-"""The pipeline board ``/board``: the operational plugin's opportunities by stage.
+"""The pipeline board ``/operational/board``: the opportunities by stage (the web part).
 
 One column per configured opportunity stage, then ``won`` and ``lost``; each card shows the
 opportunity's name, customer, amount, owner and its stage's win probability.  A card moves
 by the keyboard-accessible form on it (a labelled stage select and a **Move** button, which
 works without JavaScript) or by dragging it onto another column (``static/board.js`` sends
-the same form).  Every read and move goes through operational's API handlers
-(:meth:`Pages.api`): the same permissions, row-level rule (an agent without
+the same form).  Every read and move goes through this plugin's API handlers
+(``site.api``): the same permissions, row-level rule (an agent without
 ``operational.all`` sees and moves only their own) and transition rules; an illegal move
 shows the rule's message (422) and changes nothing.  Under the columns, the weighted
 pipeline per owner (Σ amount × probability, summed in SQL by the API).
@@ -14,14 +14,12 @@ pipeline per owner (Σ amount × probability, summed in SQL by the API).
 from __future__ import annotations
 
 import urllib.parse
-from typing import Any, Iterable
+from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
-from starlette.routing import BaseRoute
 
-from ..errors import NotFound, ValidationError
-from .pages import Pages, signed_in, site_pages
+from crmkit.plugin import N_, ValidationError, WebPage
 
 PLUGIN = "operational"
 FINAL_STAGES = (("won", 100), ("lost", 0))
@@ -30,21 +28,9 @@ OPEN_COLUMN = 200
 """The most opportunities one open stage's column shows (the newest)."""
 CLOSED_COLUMN = 20
 """The most opportunities the won and lost columns show (the newest)."""
-NOT_ENABLED = ("the pipeline board shows the operational plugin's opportunities, and it is "
-               "not enabled (`crmkit plugins enable operational`)")
 
 
-def customer_names(site: Pages, principal, external_ids: Iterable[str]) -> dict[str, str | None]:
-    """The names of customers as ``principal`` may see them (``***`` without
-    ``customers.pii``; none at all without ``customers.read``)."""
-    crm = site.crm
-    if not crm.auth.allowed(principal, "customers.read"):
-        return {}
-    return {ref: crm.auth.mask_pii(principal, {"external_id": ref, "name": name})["name"]
-            for ref, name in crm.customers.names(external_ids).items()}
-
-
-def columns(site: Pages, principal) -> list[dict[str, Any]]:
+def columns(site, principal) -> list[dict[str, Any]]:
     """The board's columns: stage, probability, whether it is open, and its opportunities
     as the API lists them for ``principal`` (newest first), each with ``customer_name``."""
     stages = [(s["name"], s["probability"])
@@ -57,27 +43,24 @@ def columns(site: Pages, principal) -> list[dict[str, Any]]:
                          {"stage": name, "limit": limit})
         shown.append({"stage": name, "probability": probability, "closed": closed,
                       "limit": limit, "items": items})
-    names = customer_names(site, principal,
-                           {o["customer"] for column in shown for o in column["items"]})
+    names = site.customer_names(principal,
+                                {o["customer"] for column in shown for o in column["items"]})
     for column in shown:
         for item in column["items"]:
             item["customer_name"] = names.get(item["customer"])
     return shown
 
 
-def weighted_by_owner(site: Pages, principal) -> list[dict[str, Any]]:
+def weighted_by_owner(site, principal) -> list[dict[str, Any]]:
     """The API's weighted pipeline grouped by owner (and currency); a principal without
     ``operational.all`` gets only their own row (the API's row-level rule)."""
     return site.api(principal, "GET", f"{PLUGIN}/pipeline", {"by": ["owner"]})
 
 
-def show(site: Pages, request: Request, principal, status: int = 200,
+def show(site, request: Request, principal, status: int = 200,
          error: str | None = None) -> Response:
     """The board page (``error``: the refused move's message, shown above the columns)."""
-    try:
-        pipeline = weighted_by_owner(site, principal)
-    except NotFound:
-        return site.refused(request, 404, NOT_ENABLED, principal)
+    pipeline = weighted_by_owner(site, principal)
     shown = columns(site, principal)
     moved_id = request.query_params.get("moved", "") if error is None else ""
     moved = next((dict(o, stage=c["stage"]) for c in shown for o in c["items"]
@@ -87,13 +70,12 @@ def show(site: Pages, request: Request, principal, status: int = 200,
                        can_move=site.crm.auth.allowed(principal, f"{PLUGIN}.write"))
 
 
-@signed_in
-def board_page(site: Pages, request: Request, principal, form) -> Response:
+def board_page(site, request: Request, principal, form) -> Response:
+    """The board."""
     return show(site, request, principal)
 
 
-@signed_in
-def move(site: Pages, request: Request, principal, form) -> Response:
+def move(site, request: Request, principal, form) -> Response:
     """Move an opportunity to the form's ``stage`` through operational's API handler."""
     opportunity = request.path_params["opportunity_id"]
     path = f"{PLUGIN}/opportunities/{urllib.parse.quote(opportunity, safe='')}/stage"
@@ -103,15 +85,12 @@ def move(site: Pages, request: Request, principal, form) -> Response:
         return show(site, request, principal, 422, str(exc))
     root = request.scope.get("root_path", "")
     query = urllib.parse.urlencode({"moved": opportunity})
-    return RedirectResponse(f"{root}/board?{query}#opportunity-{urllib.parse.quote(opportunity)}",
-                            303)
+    return RedirectResponse(f"{root}/{PLUGIN}/board?{query}"
+                            f"#opportunity-{urllib.parse.quote(opportunity)}", 303)
 
 
-def routes(site: Pages) -> list[BaseRoute]:
-    """The board's pages."""
-    return site_pages(site, ("GET", "/board", board_page),
-                      ("POST", "/board/opportunities/{opportunity_id}/stage", move))
-
-
-__all__ = ["routes", "columns", "weighted_by_owner", "customer_names", "FINAL_STAGES",
-           "OPEN_COLUMN", "CLOSED_COLUMN"]
+PAGES = [
+    WebPage("/board", board_page, title=N_("Pipeline"), permission=f"{PLUGIN}.read"),
+    WebPage("/board/opportunities/{opportunity_id}/stage", move, methods=["POST"]),
+]
+"""The plugin's web pages (the plugin part ``pages``)."""

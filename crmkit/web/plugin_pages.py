@@ -1,0 +1,195 @@
+"""Pages that plugins add to the staff web app (the ``crmkit_web_pages`` hook).
+
+A plugin returns :class:`WebPages`: its pages and the folder holding its ``templates/``
+and ``static/``.  While the plugin is enabled the app serves each page at
+``/<plugin><path>`` and each file of ``static/`` at ``/<plugin>/static/<file>``; otherwise
+those answer 404.  A page is for signed-in members only (others go to the sign-in page), a
+POST must carry the session's CSRF token (403, handler not run, otherwise), and the crmkit
+errors a handler raises show the error page of the API's status, as for the core's pages.
+A page with a ``title`` gets a link in the top navigation, shown to the members who hold
+its ``permission``.  The core's own top-level paths (``/customers``, ``/admin``,
+``/dashboards`` …) are matched first, so a plugin with such a name cannot add pages.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+import attrs
+from starlette.requests import Request
+from starlette.responses import FileResponse, Response
+from starlette.routing import Route
+
+from ..errors import CRMError, PluginError
+from ..i18n import N_
+
+log = logging.getLogger("crmkit.web")
+
+NO_PAGE = N_("no such page: the address is wrong, or the plugin that serves it is not enabled")
+"""The error page of a plugin page or file that is not served."""
+
+
+@attrs.frozen
+class WebPage:
+    """One page of a plugin: ``path`` under ``/<plugin>`` (starting with ``/``; Starlette's
+    ``{name}`` and ``{name:int}`` parameters, read from ``request.path_params``), the HTTP
+    ``methods`` it answers (GET and POST) and its ``handler``.
+
+    ``handler(site, request, principal, form) -> Response`` runs in a worker thread for a
+    signed-in member; ``site`` is the app's :class:`crmkit.web.pages.Pages` (``render``,
+    ``api``, ``refused``, ``customer_names``, ``crm``), ``form`` the POST's fields (None for
+    GET).  ``title`` puts the page in the navigation for members holding ``permission``
+    (every signed-in member when None), translated when it is shown (mark it with
+    :func:`crmkit.plugin.N_` for the plugin's catalogue); a page without a title, or whose
+    path has parameters, is reached by links only.
+    """
+
+    path: str
+    handler: Callable[..., Response]
+    methods: tuple[str, ...] = attrs.field(default=("GET",), converter=tuple)
+    title: str | None = None
+    permission: str | None = None
+
+    def __attrs_post_init__(self) -> None:
+        if not self.path.startswith("/") or self.path.startswith("/static"):
+            raise PluginError(f"web page path {self.path!r}: must start with '/' and not be "
+                              "under /static (the plugin's files)")
+        unknown = set(self.methods) - {"GET", "POST"}
+        if unknown or not self.methods:
+            raise PluginError(f"web page {self.path!r}: methods must be GET and/or POST, "
+                              f"not {sorted(unknown) or 'none'}")
+
+
+@attrs.frozen
+class WebPages:
+    """What a plugin adds to the web app: its ``pages`` and the ``folder`` holding its
+    ``templates/`` (found before the core's, so they can ``{% extends "base.html" %}``) and
+    ``static/`` (served at ``/<plugin>/static/``); either may be missing."""
+
+    folder: Path
+    pages: tuple[WebPage, ...] = attrs.field(converter=tuple)
+
+
+@attrs.frozen
+class NavLink:
+    """A link of the top navigation to a plugin page."""
+
+    plugin: str
+    href: str
+    title: str
+
+
+@attrs.frozen
+class _Found:
+    plugin: str
+    folder: Path
+    page: WebPage
+    params: dict[str, Any]
+
+
+class PluginPages:
+    """The enabled plugins' pages of one CRM, asked of the hook once per change of the
+    enabled plugins."""
+
+    def __init__(self, crm):
+        self.crm = crm
+        self._key: Any = None
+        self._table: dict[str, tuple[WebPages, list[tuple[Route, WebPage]]]] = {}
+
+    def table(self) -> dict[str, tuple[WebPages, list[tuple[Route, WebPage]]]]:
+        """``{plugin: (its WebPages, [(route, page)])}`` of the enabled plugins, with the
+        plugin state read again.  A plugin whose hook fails or answers something else than
+        :class:`WebPages` has no pages (the reason logged); the others keep theirs."""
+        with self.crm.read() as conn:
+            self.crm.refresh_plugins(conn)
+        key = tuple(self.crm.enabled_plugins())
+        if key != self._key:
+            table = {}
+            for name, _, _ in self.crm.hooks.impls("crmkit_web_pages"):
+                try:
+                    answer = self.crm.hooks.call_one(name, "crmkit_web_pages", None,
+                                                     crm=self.crm)
+                    if not isinstance(answer, WebPages):
+                        raise PluginError(f"crmkit_web_pages must return crmkit.plugin."
+                                          f"WebPages, not {type(answer).__name__}")
+                except CRMError as exc:
+                    log.error("plugin %r: its web pages are not served: %s", name, exc)
+                    continue
+                table[name] = (answer, [(Route(page.path, _unused, methods=list(page.methods)),
+                                         page) for page in answer.pages])
+            self._table, self._key = table, key
+        return self._table
+
+    def find(self, plugin: str, path: str, method: str) -> _Found | None:
+        """The page of ``plugin`` at ``path`` answering ``method`` (None: no such page)."""
+        entry = self.table().get(plugin)
+        if entry is None:
+            return None
+        pages, routes = entry
+        for route, page in routes:
+            match = route.path_regex.match(path)
+            if match and method in page.methods:
+                params = {name: route.param_convertors[name].convert(value)
+                          for name, value in match.groupdict().items()}
+                return _Found(plugin, pages.folder, page, params)
+        return None
+
+    def static_file(self, plugin: str, name: str) -> Path | None:
+        """The file ``name`` of ``plugin``'s ``static/`` folder (None when the plugin is not
+        enabled, has no such file, or ``name`` leads out of the folder)."""
+        entry = self.table().get(plugin)
+        if entry is None:
+            return None
+        folder = (entry[0].folder / "static").resolve()
+        target = (folder / name).resolve()
+        return target if folder in target.parents and target.is_file() else None
+
+    def nav(self, principal) -> Iterator[NavLink]:
+        """The navigation links to plugin pages that ``principal`` may see, in plugin order."""
+        for plugin, (_, routes) in self.table().items():
+            for _, page in routes:
+                if page.title is not None and "{" not in page.path and (
+                        page.permission is None
+                        or self.crm.auth.allowed(principal, page.permission)):
+                    yield NavLink(plugin, f"/{plugin}{page.path}", page.title)
+
+
+def _unused(request: Request) -> None:  # pragma: no cover - routes here only match paths
+    raise AssertionError("plugin page routes are matched, never called")
+
+
+def plugin_routes(site) -> list[Route]:
+    """The app's routes for every plugin page and file (after the core's routes)."""
+    from starlette.concurrency import run_in_threadpool
+
+    from .pages import signed_in
+
+    registry = site.plugin_pages
+
+    async def page(request: Request) -> Response:
+        params = request.path_params
+        plugin, path = params["plugin"], f"/{params['first']}{params['rest']}"
+        found = await run_in_threadpool(registry.find, plugin, path, request.method)
+        if found is None:
+            return site.refused(request, 404, NO_PAGE)
+        request.scope["path_params"] = found.params
+        request.state.templates = found.folder / "templates"
+        return await signed_in(found.page.handler)(site, request)
+
+    async def static(request: Request) -> Response:
+        target = await run_in_threadpool(registry.static_file, request.path_params["plugin"],
+                                         request.path_params["name"])
+        if target is None:
+            return site.refused(request, 404, NO_PAGE)
+        return FileResponse(target)
+
+    return [Route("/{plugin}/static/{name:path}", static, methods=["GET"],
+                  include_in_schema=False),
+            # {first}: at least one character, so that /customers is never /customers/
+            Route("/{plugin}/{first}{rest:path}", page, methods=["GET", "POST"],
+                  include_in_schema=False)]
+
+
+__all__ = ["WebPage", "WebPages", "NavLink", "PluginPages", "plugin_routes", "NO_PAGE"]

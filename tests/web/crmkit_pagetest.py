@@ -1,0 +1,41 @@
+"""A local test plugin with web pages, written as a vendor would (the crmkit_web_pages hook)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from starlette.responses import PlainTextResponse
+
+import crmkit
+from crmkit.plugin import N_, ValidationError, WebPage, WebPages
+
+PLUGIN = crmkit.PluginInfo(name="pagetest", description="Web pages for the web app tests.")
+SEEN: list[tuple[str, dict]] = []
+"""The POSTs the handler ran: (member, form)."""
+
+
+def hello(site, request, principal, form):
+    """The plugin's template (extending the core's base) with the member and a value."""
+    return site.render(request, "pagetest.html", principal=principal,
+                       greeting=request.query_params.get("greeting", "<b>hello</b>"))
+
+
+def item(site, request, principal, form):
+    number = request.path_params["number"]
+    if number > 100:
+        raise ValidationError(f"item {number}: at most 100")
+    return PlainTextResponse(f"item {number + 1}")
+
+
+def note(site, request, principal, form):
+    SEEN.append((principal.handle, dict(form)))
+    return PlainTextResponse("noted")
+
+
+@crmkit.hookimpl
+def crmkit_web_pages(crm):
+    return WebPages(Path(__file__).parent / "pagetest", [
+        WebPage("/hello", hello, title=N_("Hello page"), permission="customers.read"),
+        WebPage("/items/{number:int}", item, title="Items"),
+        WebPage("/notes", note, methods=["POST"]),
+    ])

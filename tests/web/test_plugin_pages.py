@@ -1,0 +1,135 @@
+"""Pages a plugin adds to the web app (the ``crmkit_web_pages`` hook), over HTTP in-process on
+SQLite and PostgreSQL: served under ``/<plugin>/`` only while the plugin is enabled, for
+signed-in members, with CSRF on POST; the plugin's templates and files; the navigation link
+by permission; a failing hook costs only that plugin its pages.
+
+The plugin ``pagetest`` (tests/web/crmkit_pagetest.py) is written as a vendor would write it.
+ann is a manager; rex's role ``reporter`` lacks ``customers.read`` (the hello page's link).
+"""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+import crmkit_pagetest
+import crmkit
+from crmkit import CRM
+from crmkit.web.plugin_pages import NO_PAGE
+from web_support import InProcess
+
+PASSWORD = "correct horse battery"
+
+
+def csrf(page) -> str:
+    return re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)
+
+
+@pytest.fixture
+def site(crm_url, clock):
+    with CRM.open(crm_url, clock=clock, create=True,
+                  extra_plugins={"pagetest": crmkit_pagetest}) as crm:
+        crm.plugins.configure_core({**crm.core_config, "roles": {
+            **crm.core_config["roles"], "reporter": ["interactions.read"]}})
+        for handle, role in (("ann", "manager"), ("rex", "reporter")):
+            crm.staff.add(handle, handle.title(), "sales", role=role)
+            crm.staff.set_password(handle, PASSWORD)
+        crm.plugins.enable("pagetest")
+        api = InProcess(crm)
+        try:
+            yield api
+        finally:
+            api.close()
+
+
+def sign_in(site, handle: str):
+    client = site.client()
+    answer = client.post("/login", data={"csrf_token": csrf(client.get("/login")),
+                                         "username": handle, "password": PASSWORD})
+    assert answer.status_code == 303, answer.text
+    return client
+
+
+def nav_links(page) -> list[tuple[str, str]]:
+    return re.findall(r'<a href="([^"]+)" data-nav="pagetest">([^<]+)</a>', page.text)
+
+
+def test_a_plugin_page_renders_its_template_in_the_site_s_layout(site):
+    page = sign_in(site, "ann").get("/pagetest/hello")
+    assert page.status_code == 200
+    assert "<h1 data-greeting>&lt;b&gt;hello&lt;/b&gt;</h1>" in page.text  # autoescaped
+    assert "<p data-member>ann</p>" in page.text
+    assert '<link rel="stylesheet" href="/static/app.css">' in page.text  # base.html
+    assert nav_links(page) == [("/pagetest/hello", "Hello page")]
+    assert page.headers["cache-control"] == "no-store"
+
+
+def test_path_parameters_are_converted_and_errors_show_the_api_s_status(site):
+    client = sign_in(site, "ann")
+    assert client.get("/pagetest/items/41").text == "item 42"
+    refused = client.get("/pagetest/items/101")
+    assert refused.status_code == 422 and "item 101: at most 100" in refused.text
+    assert client.get("/pagetest/items/x").status_code == 404  # {number:int} does not match
+
+
+def test_the_navigation_link_needs_the_page_s_permission(site):
+    page = sign_in(site, "rex").get("/dashboards")
+    assert ("/pagetest/hello", "Hello page") not in nav_links(page)
+    assert sign_in(site, "rex").get("/pagetest/hello").status_code == 200  # the page checks itself
+
+
+def test_a_signed_out_visitor_goes_to_sign_in_and_a_post_needs_the_csrf_token(site):
+    client = site.client()
+    answer = client.get("/pagetest/hello?greeting=hi")
+    assert answer.status_code == 303
+    assert answer.headers["location"] == "/login?next=%2Fpagetest%2Fhello%3Fgreeting%3Dhi"
+    crmkit_pagetest.SEEN.clear()
+    assert client.post("/pagetest/notes", data={"text": "x"}).status_code == 403
+    signed = sign_in(site, "ann")
+    token = csrf(signed.get("/pagetest/hello"))
+    for data in ({"text": "forged"}, {"text": "forged", "csrf_token": "forged"}):
+        answer = signed.post("/pagetest/notes", data=data)
+        assert answer.status_code == 403
+    assert crmkit_pagetest.SEEN == []
+    assert signed.post("/pagetest/notes", data={"csrf_token": token, "text": "kept"}).text == "noted"
+    assert crmkit_pagetest.SEEN == [("ann", {"csrf_token": token, "text": "kept"})]
+    assert signed.get("/pagetest/notes").status_code == 404  # POST only
+
+
+def test_static_files_are_served_and_the_folder_cannot_be_left(site):
+    client = site.client()
+    assert client.get("/pagetest/static/note.txt").text == "pagetest static file\n"
+    for path in ("/pagetest/static/missing.txt", "/pagetest/static/..%2Ftemplates%2Fpagetest.html",
+                 "/pagetest/static/..%2F..%2Fcrmkit_pagetest.py"):
+        answer = client.get(path)
+        assert answer.status_code == 404, path
+        assert "{% extends" not in answer.text and "hookimpl" not in answer.text
+
+
+def test_a_disabled_plugin_s_pages_files_and_links_are_gone(site):
+    client = sign_in(site, "ann")
+    site.crm.plugins.disable("pagetest")
+    for path in ("/pagetest/hello", "/pagetest/static/note.txt", "/nosuchplugin/hello"):
+        answer = client.get(path)
+        assert answer.status_code == 404, path
+        assert NO_PAGE.replace("'", "&#39;") in answer.text
+    assert nav_links(client.get("/customers")) == []
+    site.crm.plugins.enable("pagetest")
+    assert client.get("/pagetest/hello").status_code == 200
+
+
+def test_a_hook_that_answers_something_else_costs_only_that_plugin_its_pages(site, monkeypatch,
+                                                                             caplog):
+    monkeypatch.setattr(crmkit_pagetest, "crmkit_web_pages",
+                        crmkit.hookimpl(lambda crm: ["not WebPages"]))
+    with CRM.open(site.crm.url, extra_plugins={"pagetest": crmkit_pagetest}) as crm:
+        other = InProcess(crm)
+        try:
+            client = sign_in(other, "ann")
+            page = client.get("/customers")
+            assert page.status_code == 200 and nav_links(page) == []
+            assert client.get("/pagetest/hello").status_code == 404
+        finally:
+            other.close()
+    assert "its web pages are not served" in caplog.text
