@@ -380,10 +380,8 @@ class CRM:
                     state["config"] = validate(schema, state["config"],
                                                "stored configuration")
                 except ConfigError as exc:
-                    self._config_errors[name] = (
-                        f"plugin {name!r} {self.installed[name].version} does not accept the "
-                        f"configuration stored for it ({exc}); correct it with `crmkit plugins "
-                        f"config {name} --set KEY=VALUE` or `crmkit plugins disable {name}`")
+                    self._config_errors[name] = plugins.refused_config(
+                        name, self.installed[name].version, str(exc))
                     if isinstance(state["config"], dict):
                         state["config"] = fill_defaults(schema, state["config"])
         self._apis.clear()

@@ -40,10 +40,12 @@ class PluginAdmin:
         recorded = None
         if crm.has_schema():
             with crm.read() as conn:
-                recorded = {r.name: {"enabled": r.enabled, "version": r.version}
+                recorded = {r.name: {"enabled": r.enabled, "version": r.version,
+                                     "config": r.config}
                             for r in conn.execute(select(tables.plugin_state.c.name,
                                                          tables.plugin_state.c.enabled,
-                                                         tables.plugin_state.c.version))}
+                                                         tables.plugin_state.c.version,
+                                                         tables.plugin_state.c.config))}
         return plugins.statuses(crm.installed, recorded)
 
     def payload_keys(self) -> frozenset[str]:

@@ -99,16 +99,20 @@ CACHE_DIR_ENV = "CRMKIT_CACHE_DIR"
 """Where crmkit keeps its caches (default ``$XDG_CACHE_HOME/crmkit`` or ``~/.cache/crmkit``)."""
 
 LISTING_CACHE = "plugin-listing.json"
+VERDICT_CACHE = "plugin-config-verdicts.json"
+"""Whether each enabled plugin's installed release accepts its stored configuration, by a
+digest of the release, its schema and the configuration (see :func:`config_refusals`)."""
 
 
 @attrs.frozen
 class ListingFacts:
     """What ``crmkit plugins list`` shows of an installed plugin: requirements, description,
-    and the import error of a broken one."""
+    the import error of a broken one, and its configuration schema (None: it has none)."""
 
     requires: tuple[str, ...]
     description: str
     error: str | None
+    schema: dict[str, Any] | None = None
 
 
 def cache_dir() -> Path:
@@ -149,6 +153,18 @@ def _listing_key(plugin: InstalledPlugin) -> list[Any]:
             _newest_source(plugin.source.partition(":")[0])]
 
 
+def _read_cache(path: Path) -> dict[str, Any]:
+    """The entries of a JSON cache file (none when it is missing, unreadable or not an
+    object)."""
+    import json
+
+    try:
+        cached = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return cached if isinstance(cached, dict) else {}
+
+
 def listing_facts(installed: dict[str, InstalledPlugin]) -> dict[str, ListingFacts]:
     """Each installed plugin's :class:`ListingFacts`, without importing it when the cache
     has its facts under an unchanged key; the others are imported (a failure is the
@@ -157,11 +173,7 @@ def listing_facts(installed: dict[str, InstalledPlugin]) -> dict[str, ListingFac
     import json
 
     path = cache_dir() / LISTING_CACHE
-    try:
-        cached = json.loads(path.read_text(encoding="utf-8"))
-        entries = cached if isinstance(cached, dict) else {}
-    except (OSError, ValueError):
-        entries = {}
+    entries = _read_cache(path)
     facts: dict[str, ListingFacts] = {}
     changed = False
     for name, plugin in installed.items():
@@ -169,28 +181,86 @@ def listing_facts(installed: dict[str, InstalledPlugin]) -> dict[str, ListingFac
         entry = entries.get(name)
         if key is not None and isinstance(entry, dict) and entry.get("key") == key:
             facts[name] = ListingFacts(tuple(entry["requires"]), entry["description"],
-                                       entry["error"])
+                                       entry["error"], entry.get("schema"))
             continue
         load(plugin)
-        register(new_manager(), plugin)  # an invalid hook implementation is broken too
+        manager = new_manager()
+        register(manager, plugin)  # an invalid hook implementation is broken too
         info = plugin.info
-        facts[name] = ListingFacts(tuple(info.requires), info.description, plugin.error)
+        facts[name] = ListingFacts(tuple(info.requires), info.description, plugin.error,
+                                   None if plugin.broken else _schema(manager))
         if key is not None:
             entries[name] = {"key": key, "requires": list(info.requires),
-                             "description": info.description, "error": plugin.error}
+                             "description": info.description, "error": plugin.error,
+                             "schema": facts[name].schema}
             changed = True
     if changed:
         _write_atomically(path, json.dumps(entries, indent=1, sort_keys=True))
     return facts
 
 
+def _schema(manager: pluggy.PluginManager) -> dict[str, Any] | None:
+    """The configuration schema of the one plugin registered with ``manager`` (None when it
+    has none, or when its hook fails: enabling it reports that)."""
+    try:
+        answers = manager.hook.crmkit_config_schema()
+    except Exception:
+        return None
+    return answers[0] if answers and isinstance(answers[0], dict) else None
+
+
+def refused_config(name: str, version: str, problem: str) -> str:
+    """The error of an enabled plugin whose installed release refuses its stored
+    configuration (``problem``: the validation's message), with the fix."""
+    return (f"plugin {name!r} {version} does not accept the configuration stored for it "
+            f"({problem}); correct it with `crmkit plugins config {name} --set KEY=VALUE` or "
+            f"`crmkit plugins disable {name}`")
+
+
+def config_refusals(checks: dict[str, tuple[str, dict[str, Any], Any]]) -> dict[str, str]:
+    """Of ``{name: (version, schema, stored configuration)}``, the plugins whose schema
+    refuses their configuration, with :func:`refused_config`'s error.  Verdicts are cached
+    by a digest of the three, so a listing validates (and imports the validator) only
+    after a configuration or a release changed."""
+    import hashlib
+    import json
+
+    path = cache_dir() / VERDICT_CACHE
+    entries = _read_cache(path)
+    refusals, changed = {}, False
+    for name, (version, schema, config) in checks.items():
+        digest = hashlib.sha256(json.dumps([version, schema, config], sort_keys=True,
+                                           default=str).encode()).hexdigest()
+        entry = entries.get(name)
+        if isinstance(entry, dict) and entry.get("key") == digest:
+            error = entry.get("error")
+        else:
+            from .config import validate
+            from .errors import ConfigError
+
+            try:
+                validate(schema, config, "stored configuration")
+                error = None
+            except ConfigError as exc:
+                error = refused_config(name, version, str(exc))
+            entries[name] = {"key": digest, "error": error}
+            changed = True
+        if error is not None:
+            refusals[name] = error
+    if changed:
+        _write_atomically(path, json.dumps(entries, indent=1, sort_keys=True))
+    return refusals
+
+
 @attrs.frozen
 class PluginStatus:
     """One row of ``crmkit plugins list``.
 
-    ``status`` is ``enabled``, ``disabled``, ``broken``, ``not installed`` (a
-    plugin the database records but that is not installed) or, without a
-    crmkit database, ``installed`` (``enabled`` is then None: unknown).
+    ``status`` is ``enabled``, ``disabled``, ``broken``, ``config refused`` (enabled,
+    but the installed release refuses the stored configuration: writes are refused until
+    it is corrected), ``not installed`` (a plugin the database records but that is not
+    installed) or, without a crmkit database, ``installed`` (``enabled`` is then None:
+    unknown).
     """
 
     name: str
@@ -207,11 +277,15 @@ def statuses(installed: dict[str, InstalledPlugin],
     """Every installed plugin and every one the database records, by name.
 
     ``recorded`` maps the plugin names of the database's plugin state to their
-    ``enabled`` and ``version``; None when there is no crmkit database.
+    ``enabled``, ``version`` and stored ``config``; None when there is no crmkit database.
     """
     known = recorded is not None
     recorded = recorded or {}
     facts = listing_facts(installed)
+    refusals = config_refusals({
+        name: (installed[name].version, facts[name].schema, state["config"])
+        for name, state in recorded.items() if state["enabled"] and name in installed
+        and facts[name].error is None and facts[name].schema is not None})
     result = []
     for name in sorted(set(installed) | set(recorded)):
         state = recorded.get(name, {})
@@ -223,14 +297,17 @@ def statuses(installed: dict[str, InstalledPlugin],
                 if enabled else "not installed; its data and configuration are kept"))
             continue
         fact = facts[name]
-        if fact.error is not None:
+        error = fact.error
+        if error is not None:
             status = "broken"
         elif not known:
             status = "installed"
+        elif name in refusals:
+            status, error = "config refused", refusals[name]
         else:
             status = "enabled" if enabled else "disabled"
         result.append(PluginStatus(name, installed[name].version, enabled, fact.requires,
-                                   status, fact.description, fact.error))
+                                   status, fact.description, error))
     return result
 
 
@@ -625,4 +702,5 @@ __all__ = [
     "dependency_order", "HookCaller", "call_impl", "adapt", "implementations", "hook_object",
     "PluginHooks", "TRACE_HOOKS", "RESULTS", "RUNNING_HOOK", "guard_transactions",
     "CACHE_DIR_ENV", "ListingFacts", "cache_dir", "listing_facts", "PluginStatus", "statuses",
+    "config_refusals", "refused_config",
 ]

@@ -136,7 +136,8 @@ def test_an_enabled_plugin_upgraded_in_place_reads_the_defaults_of_keys_it_added
 def test_a_release_that_refuses_the_stored_configuration_blocks_writes_until_it_is_fixed(
         run_cli, monkeypatch):
     """A new release changing a key's type: writes are refused naming the key and the fix
-    (its hooks would run on a configuration it does not accept), reads keep working."""
+    (its hooks would run on a configuration it does not accept), reads keep working, and
+    ``plugins list`` shows the plugin as "config refused" with the same error."""
     run_cli("init")
     run_cli("plugins", "enable", "testvendor", plugins=VENDOR)
     run_cli("plugins", "config", "testvendor", "--set", "big_purchase_amount=5", plugins=VENDOR)
@@ -149,13 +150,22 @@ def test_a_release_that_refuses_the_stored_configuration_blocks_writes_until_it_
     assert "plugin 'testvendor'" in err and "does not accept the configuration stored" in err
     assert "/big_purchase_amount: 5 is not of type 'string'" in err
     assert "`crmkit plugins config testvendor --set KEY=VALUE`" in err
+    refused = err.removeprefix("error: ").strip()
     code, out, err = run_cli("customers", "list", "--format", "json", plugins=VENDOR)
     assert (code, json.loads(out)) == (0, [])
+    listed = {row["name"]: row for row in json.loads(
+        run_cli("plugins", "list", "--format", "json", plugins=VENDOR)[1])}
+    assert listed["testvendor"]["status"] == "config refused"
+    assert listed["testvendor"]["enabled"] is True
+    assert listed["testvendor"]["description"] == refused
     assert run_cli("plugins", "config", "testvendor", "--set", "big_purchase_amount=low",
                    plugins=VENDOR)[0] == 0
     code, out, err = run_cli("customers", "add", "C1", plugins=VENDOR)
     assert code == 0, err
     assert run_cli("db", "upgrade", plugins=VENDOR)[2] == ""
+    listed = {row["name"]: row for row in json.loads(
+        run_cli("plugins", "list", "--format", "json", plugins=VENDOR)[1])}
+    assert listed["testvendor"]["status"] == "enabled"
 
 
 def test_demo_refuses_a_database_that_holds_customers_unless_forced(run_cli):

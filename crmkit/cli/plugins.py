@@ -22,7 +22,9 @@ def list_(state, fmt: str) -> None:
     """List every installed plugin and its status.
 
     Shows each plugin's version, whether it is enabled, its requirements and
-    its status (broken ones with their error).  Plugins the database records
+    its status (broken ones with their error; "config refused" for an enabled
+    plugin whose installed release refuses its stored configuration, with the
+    fix: writes are refused until it is made).  Plugins the database records
     as enabled but that are not installed are listed as "not installed".
     Without a crmkit database the installed plugins are listed with status
     "installed" (enabled unknown).
@@ -59,6 +61,7 @@ def _listed_from_sqlite_file(state):
     None for any other URL or when sqlite3 fails, and the listing then goes through the
     CRM (which gives its usual answer or error).  Reads what PluginAdmin.list reads: the
     core's migration table and ``plugin_state``; creates no missing file."""
+    import json
     import sqlite3
     from pathlib import Path
 
@@ -75,12 +78,13 @@ def _listed_from_sqlite_file(state):
                 if conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' "
                                 "AND name = 'alembic_version'").fetchone() and \
                         conn.execute("SELECT 1 FROM alembic_version").fetchone():
-                    recorded = {name: {"enabled": bool(enabled), "version": version}
-                                for name, enabled, version in conn.execute(
-                                    "SELECT name, enabled, version FROM plugin_state")}
+                    recorded = {name: {"enabled": bool(enabled), "version": version,
+                                       "config": json.loads(config)}
+                                for name, enabled, version, config in conn.execute(
+                                    "SELECT name, enabled, version, config FROM plugin_state")}
             finally:
                 conn.close()
-        except sqlite3.Error:
+        except (sqlite3.Error, ValueError):
             return None
     return statuses(discover(state.extra_plugins()), recorded)
 
