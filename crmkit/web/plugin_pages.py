@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterator
 
 import attrs
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import FileResponse, Response
 from starlette.routing import Route
@@ -160,6 +161,15 @@ def _unused(request: Request) -> None:  # pragma: no cover - routes here only ma
     raise AssertionError("plugin page routes are matched, never called")
 
 
+def _not_served(site, request: Request, plugin: str) -> Response:
+    """404 for a path under ``/<plugin>/`` that is not served: the error page when
+    ``plugin`` names an installed plugin (a page of one that is disabled, say), else the
+    app's usual 404 problem document (``/api/v2/…`` is no page of anyone's)."""
+    if plugin in site.crm.installed:
+        return site.refused(request, 404, NO_PAGE)
+    raise HTTPException(404)
+
+
 def plugin_routes(site) -> list[Route]:
     """The app's routes for every plugin page and file (after the core's routes)."""
     from starlette.concurrency import run_in_threadpool
@@ -173,7 +183,7 @@ def plugin_routes(site) -> list[Route]:
         plugin, path = params["plugin"], f"/{params['first']}{params['rest']}"
         found = await run_in_threadpool(registry.find, plugin, path, request.method)
         if found is None:
-            return site.refused(request, 404, NO_PAGE)
+            return _not_served(site, request, plugin)
         request.scope["path_params"] = found.params
         request.state.templates = found.folder / "templates"
         return await signed_in(found.page.handler)(site, request)
@@ -182,7 +192,7 @@ def plugin_routes(site) -> list[Route]:
         target = await run_in_threadpool(registry.static_file, request.path_params["plugin"],
                                          request.path_params["name"])
         if target is None:
-            return site.refused(request, 404, NO_PAGE)
+            return _not_served(site, request, request.path_params["plugin"])
         return FileResponse(target)
 
     return [Route("/{plugin}/static/{name:path}", static, methods=["GET"],
