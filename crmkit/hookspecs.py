@@ -234,6 +234,25 @@ def crmkit_web_pages(crm):
 
 
 @hookspec
+def crmkit_my_work(site, principal, now):
+    """Return this plugin's sections of the web app's My work page (``/my-work``): a list
+    of :class:`crmkit.plugin.WorkSection` of what waits for ``principal`` at ``now`` (the
+    CRM clock), or an empty list.
+
+    Each section's items are rendered by a template of the plugin's own ``templates/``
+    folder (its :class:`crmkit.plugin.WebPages`), one ``<li>`` each; read them with
+    ``site.api(principal, ...)``, so the API's permissions and row-level rules apply.  An
+    action on an item is one of the plugin's pages (``crmkit_web_pages``) answering with
+    ``site.my_work_action(request, principal, api_path, body, "<plugin>.<key>")``: the API
+    write, then My work with the notice of that key (one of the section's ``notices``) or
+    with the refusal.  Called only while the plugin is enabled and when ``principal`` holds
+    ``<plugin>.read``; must be quick (one page shows every section) and must not write.
+    A crmkit error shows its text in place of the plugin's sections; any other failure
+    shows that they could not be shown (logged by the server).
+    """
+
+
+@hookspec
 def crmkit_locale_dir():
     """Return the directory (``pathlib.Path``) of this plugin's translations: one gettext
     catalogue per language, ``<dir>/<lang>/LC_MESSAGES/messages.po`` (or a compiled

@@ -24,6 +24,7 @@ package:
   ``crmkit_dashboard_panels``;
 * ``pages``: the list ``PAGES`` in ``pages.py`` (:class:`crmkit.plugin.WebPage`), with the
   package folder's ``templates/`` and ``static/`` → ``crmkit_web_pages``;
+* ``work``: ``sections(site, principal, now)`` in ``work.py`` → ``crmkit_my_work``;
 * ``locale``: the ``locale/`` folder of gettext catalogues (``locale/<lang>/LC_MESSAGES/
   messages.po``) → ``crmkit_locale_dir``;
 * ``demo``: ``run`` and, when defined, ``refresh`` and ``history`` in ``demo.py`` →
@@ -54,7 +55,7 @@ PRESENT = "crmkit_present"
 module: a callable telling whether the module defines it (see :func:`present`)."""
 
 PARTS = ("cli", "config", "settings", "migrations", "tables", "dataservices", "demo", "routes",
-         "card", "dashboard", "pages", "locale")
+         "card", "dashboard", "pages", "work", "locale")
 """The parts a plugin may declare in ``PluginInfo.parts`` (the API is ``PluginInfo.api``)."""
 
 
@@ -115,6 +116,10 @@ def declared_hooks(module: ModuleType, info: PluginInfo) -> dict[str, Callable]:
 
             return WebPages(folder, part("pages").PAGES)
         found["crmkit_web_pages"] = crmkit_web_pages
+    if "work" in info.parts:
+        def crmkit_my_work(site, principal, now):
+            return part("work").sections(site, principal, now)
+        found["crmkit_my_work"] = crmkit_my_work
     if "locale" in info.parts:
         def crmkit_locale_dir():
             return folder / "locale"

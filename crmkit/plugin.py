@@ -175,6 +175,9 @@ _LAZY: dict[str, tuple[str, str]] = {
     # Web app pages (the crmkit_web_pages hook).
     "WebPage": ("crmkit.web.plugin_pages", "WebPage"),
     "WebPages": ("crmkit.web.plugin_pages", "WebPages"),
+    # The web app's My work page (the crmkit_my_work hook).
+    "WorkSection": ("crmkit.web.mywork", "WorkSection"),
+    "countdown": ("crmkit.web.mywork", "countdown"),
     # Translation into the current web request's language (the plugin part "locale").
     "N_": ("crmkit.i18n", "N_"),
     "gettext": ("crmkit.i18n", "gettext"),
@@ -259,6 +262,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from .web.cards import Card
     from .web.panels import Panel
     from .web.plugin_pages import WebPage, WebPages
+    from .web.mywork import WorkSection, countdown
     from .web.endpoints import Call, Endpoint, Reply
     from .web.formatting import format_date, format_datetime, format_money, format_number
     from .webhooks import sign as sign_webhook

@@ -1,31 +1,40 @@
-"""My work ``/my-work``: the signed-in staff member's open tasks, open cases with their SLA
-countdown, and the hand-offs waiting for their team to acknowledge.
+"""My work ``/my-work``: what is waiting for the signed-in member, in sections the enabled
+plugins give (the ``crmkit_my_work`` hook).
 
-Tasks and cases come from the operational plugin's API handlers (those assigned to the
-member), hand-offs from the collaborative plugin's (the member's team queue); **Complete**
-and **Acknowledge** send the same handlers' writes (:meth:`Pages.api`), so permissions and
-rules are the API's.  Countdowns run on the CRM clock and are written out ("2 h 5 min
-left", "breached 1 d 3 h ago"): colour is never the only signal.  A section whose plugin is
-not enabled, or that the member's role may not read, says so; the others still show.
+Each plugin whose ``<plugin>.read`` the member holds returns :class:`WorkSection` s: a
+title, the items, the plugin's template showing one item, the text of an empty section, and
+the notices its actions may leave.  The page shows them in plugin order, on the CRM clock,
+with :func:`countdown` s written out ("2 h 5 min left", "breached 1 d 3 h ago": colour is
+never the only signal).  An action is a plugin page (``crmkit_web_pages``) answering with
+:meth:`crmkit.web.pages.Pages.my_work_action`: one API write, then this page with the
+notice of the action's key, or with the refusal.  A plugin whose hook raises a crmkit error shows
+its text in place of its sections; one that fails otherwise, or answers something else
+than a list of :class:`WorkSection`, shows :data:`SECTIONS_FAILED` (logged).  The other
+sections still show.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import urllib.parse
-from typing import Any, Callable
+import logging
+from typing import Any
 
+import attrs
+from markupsafe import Markup
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute
 
-from ..errors import ConflictError, NotFound, PermissionDenied, ValidationError
+from ..errors import PluginError
+from ..i18n import N_, gettext
+from .cards import readable_answers
 from .pages import Pages, signed_in, site_pages
 
-SHOWN = 100
-"""The most tasks, and the most cases per status, the page lists."""
-OPEN_CASE_STATUSES = ("open", "in_progress")
-"""The case statuses that still count as the member's work."""
+log = logging.getLogger("crmkit.web")
+
+SECTIONS_FAILED = N_("this plugin's work could not be shown (the server logged why)")
+"""Shown in place of a plugin's sections when its hook fails with something else than a
+crmkit error, or answers something else than a list of WorkSection."""
 
 
 def span(seconds: float) -> dict[str, int]:
@@ -36,73 +45,95 @@ def span(seconds: float) -> dict[str, int]:
 
 def countdown(due: str | None, now: dt.datetime, breached_at: str | None = None
               ) -> dict[str, Any] | None:
-    """``{"due", "late", "span"}`` of a deadline at ``now``: late once it passed (or the
-    plugin recorded a breach); ``span`` is the time left, or how long ago it passed."""
+    """``{"due", "late", "span"}`` of a deadline (an ISO timestamp, as the API writes it) at
+    ``now``: late once it passed (or the plugin recorded a breach); ``span`` is the time
+    left, or how long ago it passed (:func:`span`).  The template ``work.html``'s macros
+    write it out."""
     if due is None:
         return None
     seconds = (dt.datetime.fromisoformat(due) - now).total_seconds()
     return {"due": due, "late": seconds <= 0 or breached_at is not None, "span": span(seconds)}
 
 
-def _section(read: Callable[[], Any]) -> tuple[Any, str | None]:
-    """(what ``read`` returns, None) or (None, why the section cannot be shown)."""
-    try:
-        return read(), None
-    except NotFound:
-        return None, "not enabled"
-    except PermissionDenied as exc:
-        return None, str(exc)
+@attrs.frozen
+class WorkSection:
+    """One section of My work.
+
+    ``name`` (``<plugin>-<slug>``) marks the section (``data-section``); ``title`` heads it
+    and ``hint`` (optional) explains it; ``items`` are shown in order, each rendered by the
+    plugin's ``template`` (from its ``templates/`` folder, :class:`crmkit.plugin.WebPages`)
+    as one ``<li>``, with ``item`` and ``values`` in its context besides the page's own
+    (``root``, ``csrf``, ``csrf_field``, ``principal``, ``locale``, ``timezone``); ``empty``
+    is shown when there are none.  ``notices`` maps the ``done`` keys the plugin's actions
+    send back (``<plugin>.<key>``) to the line the page then shows.  Texts are shown as
+    text; mark them for translation with ``gettext``.
+    """
+
+    name: str
+    title: str
+    items: tuple[Any, ...] = attrs.field(converter=tuple)
+    template: str
+    empty: str
+    hint: str | None = None
+    values: dict[str, Any] = attrs.field(factory=dict)
+    notices: dict[str, str] = attrs.field(factory=dict)
 
 
-def _tasks(site: Pages, principal, now: dt.datetime) -> list[dict[str, Any]]:
-    items = site.api(principal, "GET", "operational/tasks",
-                     {"assignee": principal.handle, "status": "open", "limit": SHOWN})
-    for task in items:
-        task["countdown"] = countdown(task["due_at"], now)
-    return items
+@attrs.frozen
+class ShownSection:
+    """A section as the page shows it: its title, hint and items' HTML, or the problem
+    that kept the plugin's sections from being shown."""
+
+    name: str
+    title: str
+    hint: str | None = None
+    items: tuple[Markup, ...] = ()
+    empty: str = ""
+    problem: str | None = None
 
 
-def _cases(site: Pages, principal, now: dt.datetime) -> list[dict[str, Any]]:
-    items = []
-    for status in OPEN_CASE_STATUSES:
-        items += site.api(principal, "GET", "operational/cases",
-                          {"assignee": principal.handle, "status": status, "limit": SHOWN})
-    for case in items:
-        case["first_response"] = (None if case["first_response_at"] else countdown(
-            case["first_response_due"], now, case["first_response_breached_at"]))
-        case["resolution"] = countdown(case["resolution_due"], now,
-                                       case["resolution_breached_at"])
-    return sorted(items, key=lambda c: (c["resolution_due"], c["id"]))
-
-
-def _handoffs(site: Pages, principal, team: str, now: dt.datetime) -> list[dict[str, Any]]:
-    queue = site.api(principal, "GET", f"collaborative/queues/{urllib.parse.quote(team, safe='')}")
-    items = [item for item in queue if item["ack_due_at"] is not None]
-    for item in items:
-        history = site.api(principal, "GET", f"collaborative/items/{item['id']}")["history"]
-        handed = [entry for entry in history if entry["action"] == "handed_off"]
-        item["handoff"] = handed[-1] if handed else None
-        item["countdown"] = countdown(item["ack_due_at"], now)
-    return items
+def sections(site: Pages, request: Request, principal, now: dt.datetime
+             ) -> tuple[list[ShownSection], dict[str, str]]:
+    """Every section the enabled plugins give ``principal`` at ``now``, rendered, and the
+    notices of their actions by ``done`` key."""
+    shown, notices = [], {}
+    arguments = {"site": site, "principal": principal, "now": now}
+    for name, answer, error in readable_answers(site.crm, "crmkit_my_work", principal,
+                                                arguments):
+        if isinstance(error, PluginError):
+            log.error("plugin %r: its My work sections failed: %s", name, error)
+            problem = gettext(SECTIONS_FAILED)
+        elif error is not None:
+            problem = str(error)
+        elif not (isinstance(answer, (list, tuple))
+                  and all(isinstance(section, WorkSection) for section in answer)):
+            log.error("plugin %r: crmkit_my_work returned %s, not a list of WorkSection",
+                      name, type(answer).__name__)
+            problem = gettext(SECTIONS_FAILED)
+        else:
+            problem = None
+        if problem is not None:
+            shown.append(ShownSection(name, name, problem=problem))
+            continue
+        folder = site.plugin_pages.folder(name)
+        for section in answer:
+            notices.update(section.notices)
+            shown.append(ShownSection(
+                section.name, section.title, section.hint, empty=section.empty,
+                items=tuple(site.fragment(request, folder, section.template, principal=principal,
+                                          item=item, **section.values)
+                            for item in section.items)))
+    return shown, notices
 
 
 def show(site: Pages, request: Request, principal, status: int = 200,
          error: str | None = None) -> Response:
-    """The page (``error``: why the last button's change was refused)."""
+    """The page (``error``: why the last action's change was refused)."""
     now = site.crm.clock.now()
-    team = site.crm.staff.get(principal.handle).team
-    tasks, tasks_problem = _section(lambda: _tasks(site, principal, now))
-    cases, cases_problem = _section(lambda: _cases(site, principal, now))
-    handoffs, handoffs_problem = _section(lambda: _handoffs(site, principal, team, now))
-    names = site.customer_names(principal, {row["customer"] for rows in (tasks, cases, handoffs)
-                                            for row in rows or ()})
+    shown, notices = sections(site, request, principal, now)
     done = site.done_notice(request)[0] if error is None else ""
-    return site.render(
-        request, "mywork.html", status, principal=principal, now=now, team=team, names=names,
-        tasks=tasks, tasks_problem=tasks_problem, cases=cases, cases_problem=cases_problem,
-        handoffs=handoffs, handoffs_problem=handoffs_problem, error=error, done=done,
-        can_complete=site.crm.auth.allowed(principal, "operational.write"),
-        can_acknowledge=site.crm.auth.allowed(principal, "collaborative.write"))
+    return site.render(request, "mywork.html", status, principal=principal, now=now,
+                       sections=shown, error=error, notice=notices.get(done))
 
 
 @signed_in
@@ -110,40 +141,10 @@ def my_work(site: Pages, request: Request, principal, form) -> Response:
     return show(site, request, principal)
 
 
-def _change(site: Pages, request: Request, principal, path: str, body: Any, done: str
-            ) -> Response:
-    """Send one write to the API; back to the page (``?done=``), or the page with the
-    refusal (422, or 409 for a conflict such as a hand-off already acknowledged)."""
-    try:
-        site.api(principal, "POST", path, body=body)
-    except ConflictError as exc:
-        return show(site, request, principal, 409, str(exc))
-    except ValidationError as exc:
-        return show(site, request, principal, 422, str(exc))
-    return site.done_redirect(request, "/my-work", done)
-
-
-@signed_in
-def complete_task(site: Pages, request: Request, principal, form) -> Response:
-    """Close the task as done through operational's ``POST tasks/{id}/status``."""
-    task = urllib.parse.quote(request.path_params["task_id"], safe="")
-    return _change(site, request, principal, f"operational/tasks/{task}/status",
-                   {"status": "done"}, "task")
-
-
-@signed_in
-def acknowledge(site: Pages, request: Request, principal, form) -> Response:
-    """Acknowledge the hand-off through collaborative's ``POST items/{id}/acknowledge``."""
-    item = urllib.parse.quote(request.path_params["item_id"], safe="")
-    return _change(site, request, principal, f"collaborative/items/{item}/acknowledge", None,
-                   "handoff")
-
-
 def routes(site: Pages) -> list[BaseRoute]:
-    """My work's pages."""
-    return site_pages(site, ("GET", "/my-work", my_work),
-                      ("POST", "/my-work/tasks/{task_id}/done", complete_task),
-                      ("POST", "/my-work/handoffs/{item_id}/acknowledge", acknowledge))
+    """My work's page."""
+    return site_pages(site, ("GET", "/my-work", my_work))
 
 
-__all__ = ["routes", "countdown", "span", "SHOWN", "OPEN_CASE_STATUSES"]
+__all__ = ["routes", "show", "sections", "countdown", "span", "WorkSection", "ShownSection",
+           "SECTIONS_FAILED"]

@@ -18,6 +18,7 @@ from typing import Any, Callable, Iterable
 
 import attrs
 import jinja2
+from markupsafe import Markup
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
@@ -25,7 +26,7 @@ from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from .. import i18n
-from ..errors import (ConfigError, CRMError, NotFound, Unauthenticated,
+from ..errors import (ConfigError, ConflictError, CRMError, NotFound, Unauthenticated,
                       ValidationError)
 from ..models import jsonable
 from . import resources, session as sessions
@@ -166,17 +167,43 @@ class Pages:
                 attrs.evolve(link, title=i18n.gettext(link.title))
                 for link in self.plugin_pages.nav(principal)]
             html = environment.get_template(name).render(
-                root=request.scope.get("root_path", ""), csrf=session["csrf"], nav=nav,
-                csrf_field=sessions.CSRF_FIELD, principal=principal, locale=language.tag,
-                timezone=language.timezone, locales=i18n.LOCALES,
-                chosen_locale=getattr(request.state, "chosen_locale", None),
-                here=_here(request) if request.method == "GET" else "",
-                **values)
+                **_shared_values(request, session, principal, language), nav=nav,
+                locales=i18n.LOCALES, chosen_locale=getattr(request.state, "chosen_locale", None),
+                here=_here(request) if request.method == "GET" else "", **values)
         response = HTMLResponse(html, status)
         if fresh or current is None:
             self.set_cookie(request, response, session)
         response.headers["Cache-Control"] = "no-store"
         return response
+
+    def fragment(self, request: Request, folder: Path | None, name: str, principal=None,
+                 **values: Any) -> Markup:
+        """The template ``name`` rendered as a piece of this request's page (a plugin's My
+        work item, say): found in a plugin's templates ``folder`` before the core's, in the
+        request's language, with the page's ``root``, ``csrf``, ``csrf_field``,
+        ``principal``, ``locale``, ``timezone`` and ``values``."""
+        session = self.session(request) or sessions.new_session(None, self.crm.clock.now())
+        language = self.language(request)
+        with i18n.activated(language):
+            return Markup(templates(folder).get_template(name).render(
+                **_shared_values(request, session, principal, language), **values))
+
+    def my_work_action(self, request: Request, principal, path: str, body: Any, done: str
+                       ) -> Response:
+        """A My work action: send one write to the API (``POST /api/v1/<path>`` with
+        ``body``) as ``principal``; then back to My work with the notice ``done`` (a key of
+        the section's ``notices``), or My work showing the refusal (409 for a conflict,
+        such as a hand-off acknowledged already, 422 for what the rules refuse).  Other
+        refusals (403, 404) show the error page."""
+        from .mywork import show
+
+        try:
+            self.api(principal, "POST", path, body=body)
+        except ConflictError as exc:
+            return show(self, request, principal, 409, str(exc))
+        except ValidationError as exc:
+            return show(self, request, principal, 422, str(exc))
+        return self.done_redirect(request, "/my-work", done)
 
     def set_cookie(self, request: Request, response: Response, session: dict[str, Any]) -> None:
         response.set_cookie(sessions.COOKIE, sessions.sign(self.key(), session),
@@ -410,6 +437,14 @@ class Pages:
 CSRF_REFUSED = i18n.N_("refused: this form's security token is missing or out of date "
                        "(reload the page and send the form again); nothing was changed")
 """The page of a POST without the session's CSRF token (or with another one)."""
+
+
+def _shared_values(request: Request, session: dict[str, Any], principal,
+                   language: i18n.Language) -> dict[str, Any]:
+    """What every template of a page gets, pieces included."""
+    return {"root": request.scope.get("root_path", ""), "csrf": session["csrf"],
+            "csrf_field": sessions.CSRF_FIELD, "principal": principal, "locale": language.tag,
+            "timezone": language.timezone}
 
 
 def _query_text(value: Any) -> str:

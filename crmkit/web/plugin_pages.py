@@ -137,6 +137,11 @@ class PluginPages:
                 return _Found(plugin, pages.folder, page, params)
         return None
 
+    def folder(self, plugin: str) -> Path | None:
+        """The templates folder of an enabled ``plugin`` that has pages (None otherwise)."""
+        entry = self.table().get(plugin)
+        return None if entry is None else entry[0].folder / "templates"
+
     def static_file(self, plugin: str, name: str) -> Path | None:
         """The file ``name`` of ``plugin``'s ``static/`` folder (None when the plugin is not
         enabled, has no such file, or ``name`` leads out of the folder)."""

@@ -16,7 +16,7 @@ PLUGIN = crmkit.PluginInfo(
     description="Interaction centre: routing rules, work items, team hand-offs, outbound channels.",
     api="CollaborativeAPI",
     parts=("cli", "config", "settings", "migrations", "tables", "dataservices", "demo", "routes",
-           "card", "locale"),
+           "card", "pages", "work", "locale"),
 )
 
 

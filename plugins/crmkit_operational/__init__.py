@@ -16,7 +16,7 @@ PLUGIN = crmkit.PluginInfo(
     payload_keys=("priority",),
     api="OperationalAPI",
     parts=("cli", "config", "settings", "migrations", "tables", "dataservices", "demo", "routes",
-           "card", "dashboard", "pages", "locale"),
+           "card", "dashboard", "pages", "work", "locale"),
 )
 
 

@@ -1,6 +1,7 @@
-"""The pipeline board ``/operational/board``: the opportunities by stage (the web part).
+"""This plugin's web pages (the plugin part ``pages``): the pipeline board
+``/operational/board``, and My work's **Complete** (``work.py`` lists the tasks).
 
-One column per configured opportunity stage, then ``won`` and ``lost``; each card shows the
+The board has one column per configured opportunity stage, then ``won`` and ``lost``; each card shows the
 opportunity's name, customer, amount, owner and its stage's win probability.  A card moves
 by the keyboard-accessible form on it (a labelled stage select and a **Move** button, which
 works without JavaScript) or by dragging it onto another column (``static/board.js`` sends
@@ -89,8 +90,16 @@ def move(site, request: Request, principal, form) -> Response:
                             f"#opportunity-{urllib.parse.quote(opportunity)}", 303)
 
 
+def complete_task(site, request: Request, principal, form) -> Response:
+    """My work's **Complete**: close the task as done through ``POST tasks/{id}/status``."""
+    task = urllib.parse.quote(request.path_params["task_id"], safe="")
+    return site.my_work_action(request, principal, f"{PLUGIN}/tasks/{task}/status",
+                               {"status": "done"}, f"{PLUGIN}.task")
+
+
 PAGES = [
     WebPage("/board", board_page, title=N_("Pipeline"), permission=f"{PLUGIN}.read"),
     WebPage("/board/opportunities/{opportunity_id}/stage", move, methods=["POST"]),
+    WebPage("/my-work/tasks/{task_id}/done", complete_task, methods=["POST"]),
 ]
 """The plugin's web pages (the plugin part ``pages``)."""

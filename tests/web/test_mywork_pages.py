@@ -1,6 +1,7 @@
-"""My work ``/my-work`` over HTTP (no browser): the member's open tasks (complete), open cases
-with their SLA countdown on the CRM clock, hand-offs to their team (acknowledge); CSRF, the
-viewer, the row-level rule, names and notes shown as text, worded empty states.
+"""My work ``/my-work`` over HTTP (no browser), with the sections the built-in plugins give
+(``crmkit_my_work``): operational's open tasks (complete) and open cases with their SLA
+countdown on the CRM clock, collaborative's hand-offs to the member's team (acknowledge);
+CSRF, the viewer, the row-level rule, names and notes shown as text, worded empty states.
 
 In-process (``api``) on SQLite and PostgreSQL, at the test clock (2025-01-01 12:00 UTC).
 dee is an agent in support (cases go to support), ivy an agent in billing, vic a viewer in
@@ -115,15 +116,16 @@ def test_my_open_cases_count_down_their_sla_on_the_crm_clock(api, work):
 def test_completing_a_task_goes_through_operational_s_api(api, work):
     client = sign_in(api, "dee")
     page = client.get("/my-work")
-    answer = client.post(f"/my-work/tasks/{work['soon']}/done", data={"csrf_token": csrf(page)})
+    answer = client.post(f"/operational/my-work/tasks/{work['soon']}/done", data={"csrf_token": csrf(page)})
     assert answer.status_code == 303
-    assert re.fullmatch(r"/my-work\?done=task&mark=[\w-]{22}", answer.headers["location"])
+    assert re.fullmatch(r"/my-work\?done=operational\.task&mark=[\w-]{22}",
+                        answer.headers["location"])
     task = api.crm.plugin("operational").task(work["soon"])
     assert (task["status"], task["closed_at"].isoformat()) == ("done",
                                                                "2025-01-01T12:00:00+00:00")
     after = client.get(answer.headers["location"])
     assert "Task completed." in after.text and f'data-task="{work["soon"]}"' not in after.text
-    again = client.post(f"/my-work/tasks/{work['soon']}/done", data={"csrf_token": csrf(page)})
+    again = client.post(f"/operational/my-work/tasks/{work['soon']}/done", data={"csrf_token": csrf(page)})
     assert again.status_code == 422
     assert f"task {work['soon']}: it is already done (only open tasks close)" in again.text
 
@@ -135,16 +137,17 @@ def test_acknowledging_a_hand_off_goes_through_collaborative_s_api(api, work):
     assert "From " in shown and " by dee: <q>A &lt;i&gt;billing&lt;/i&gt; question</q>" in shown
     assert "Acknowledge within 4 h 0 min (Jan 1, 2025, 4:00 PM)" in shown
     assert "Work handed to your team (billing)" in page.text
-    answer = client.post(f"/my-work/handoffs/{work['item']}/acknowledge",
+    answer = client.post(f"/collaborative/my-work/handoffs/{work['item']}/acknowledge",
                          data={"csrf_token": csrf(page)})
     assert answer.status_code == 303
-    assert re.fullmatch(r"/my-work\?done=handoff&mark=[\w-]{22}", answer.headers["location"])
+    assert re.fullmatch(r"/my-work\?done=collaborative\.handoff&mark=[\w-]{22}",
+                        answer.headers["location"])
     history = api.crm.plugin("collaborative").history(work["item"])
     assert (history[-1].action, history[-1].actor) == ("acknowledged", "ivy")
     after = client.get(answer.headers["location"])
     assert "Hand-off acknowledged." in after.text
     assert "No hand-offs are waiting for your team." in after.text
-    again = client.post(f"/my-work/handoffs/{work['item']}/acknowledge",
+    again = client.post(f"/collaborative/my-work/handoffs/{work['item']}/acknowledge",
                         data={"csrf_token": csrf(page)})
     assert again.status_code == 409
     assert f"work item {work['item']} has no hand-off waiting for acknowledgement" in again.text
@@ -155,11 +158,11 @@ def test_a_viewer_sees_no_buttons_and_a_forged_post_is_refused(api, work):
     page = client.get("/my-work")
     assert page.status_code == 200
     assert f'data-handoff="{work["item"]}"' in page.text  # vic's team, billing
-    assert "<form" not in page.text.split('id="tasks-title"')[1]  # no button on the page
+    assert "<form" not in page.text.split('id="operational-tasks-title"')[1]  # no button
     assert "Dan" not in without_csrf_tokens(page.text) and ">***</a>" in entry(page, "handoff", work["item"])
-    for path, permission in ((f"/my-work/handoffs/{work['item']}/acknowledge",
+    for path, permission in ((f"/collaborative/my-work/handoffs/{work['item']}/acknowledge",
                               "collaborative.write"),
-                             (f"/my-work/tasks/{work['soon']}/done", "operational.write")):
+                             (f"/operational/my-work/tasks/{work['soon']}/done", "operational.write")):
         answer = client.post(path, data={"csrf_token": csrf(page)})
         assert answer.status_code == 403 and permission in answer.text
     assert api.crm.plugin("collaborative").work_item(work["item"]).ack_due_at is not None
@@ -169,7 +172,7 @@ def test_a_viewer_sees_no_buttons_and_a_forged_post_is_refused(api, work):
 def test_a_post_without_the_csrf_token_is_refused(api, work):
     client = sign_in(api, "dee")
     for data in ({}, {"csrf_token": "forged"}):
-        answer = client.post(f"/my-work/tasks/{work['soon']}/done", data=data)
+        answer = client.post(f"/operational/my-work/tasks/{work['soon']}/done", data=data)
         assert answer.status_code == 403
         assert CSRF_REFUSED.replace("'", "&#39;") in answer.text
     assert api.crm.plugin("operational").task(work["soon"])["status"] == "open"
@@ -177,7 +180,7 @@ def test_a_post_without_the_csrf_token_is_refused(api, work):
 
 def test_an_agent_cannot_complete_another_s_task(api, work):
     client = sign_in(api, "dee")
-    answer = client.post(f"/my-work/tasks/{work['ivy']}/done",
+    answer = client.post(f"/operational/my-work/tasks/{work['ivy']}/done",
                          data={"csrf_token": csrf(client.get("/my-work"))})
     assert answer.status_code == 404  # as the API: nothing tells it exists
     assert f"no task with id {work['ivy']}" in answer.text
@@ -191,10 +194,13 @@ def test_empty_states_are_worded(api, work):
     assert "No hand-offs are waiting for your team." in page.text
 
 
-def test_a_section_whose_plugin_is_not_enabled_says_so(api):
-    api.crm.plugins.enable("operational")
+def test_only_enabled_plugins_give_sections_and_none_is_worded(api):
     members(api.crm, ("dee", "support", "agent"))
     page = sign_in(api, "dee").get("/my-work")
-    assert page.status_code == 200
-    assert "The collaborative plugin is not enabled." in page.text
+    assert page.status_code == 200 and "data-section" not in page.text
+    assert "Nothing is waiting for you: no enabled plugin lists work here." in page.text
+    api.crm.plugins.enable("operational")
+    page = sign_in(api, "dee").get("/my-work")
+    assert re.findall(r'data-section="([\w-]+)"', page.text) == ["operational-tasks",
+                                                                  "operational-cases"]
     assert "No open tasks are assigned to you." in page.text

@@ -1,7 +1,8 @@
-"""Pages a plugin adds to the web app (the ``crmkit_web_pages`` hook), over HTTP in-process on
-SQLite and PostgreSQL: served under ``/<plugin>/`` only while the plugin is enabled, for
-signed-in members, with CSRF on POST; the plugin's templates and files; the navigation link
-by permission; a failing hook costs only that plugin its pages.
+"""Pages a plugin adds to the web app (the ``crmkit_web_pages`` hook) and its My work sections
+(``crmkit_my_work``), over HTTP in-process on SQLite and PostgreSQL: pages served under
+``/<plugin>/`` only while the plugin is enabled, for signed-in members, with CSRF on POST;
+the plugin's templates and files; the navigation link by permission; a failing hook costs
+only that plugin its pages or sections; a My work action's notice and refusal.
 
 The plugin ``pagetest`` (tests/web/crmkit_pagetest.py) is written as a vendor would write it.
 ann is a manager; rex's role ``reporter`` lacks ``customers.read`` (the hello page's link).
@@ -16,6 +17,7 @@ import pytest
 import crmkit_pagetest
 import crmkit
 from crmkit import CRM
+from crmkit.plugin import ConfigError
 from crmkit.web.plugin_pages import NO_PAGE
 from web_support import InProcess, problem
 
@@ -135,3 +137,42 @@ def test_a_hook_that_answers_something_else_costs_only_that_plugin_its_pages(sit
         finally:
             other.close()
     assert "its web pages are not served" in caplog.text
+
+
+def test_a_plugin_s_my_work_sections_and_action(site):
+    client = sign_in(site, "ann")
+    page = client.get("/my-work")
+    assert re.findall(r'data-section="([\w-]+)"', page.text) == ["pagetest-calls",
+                                                               "pagetest-empty"]
+    item = " ".join(re.search(r"<li data-call>.*?</li>", page.text, re.S).group(0).split())
+    assert item.startswith("<li data-call>&lt;i&gt;Ring&lt;/i&gt; Ada — "
+                           '<a href="/customers/ADA">ADA</a>')
+    assert "Due in 2 h 5 min (Jan 1, 2025, 2:05 PM)" in item  # the core's macros, CRM clock
+    assert "<p class=\"hint\">Ring them today.</p>" in page.text
+    assert "<p class=\"empty\">No letters.</p>" in page.text
+    token = csrf(page)
+    answer = client.post("/pagetest/add", data={"csrf_token": token, "customer": "ADA"})
+    assert answer.status_code == 303
+    assert answer.headers["location"].startswith("/my-work?done=pagetest.added&mark=")
+    assert site.crm.customers.get("ADA").external_id == "ADA"
+    assert "✓ </span>Customer added." in client.get(answer.headers["location"]).text
+    refused = client.post("/pagetest/add", data={"csrf_token": token, "customer": "ADA"})
+    assert refused.status_code == 409  # the API's conflict, on My work
+    assert "data-change-error" in refused.text and "ADA" in refused.text
+    assert 'data-section="pagetest-calls"' in refused.text
+
+
+def test_my_work_shows_a_plugin_s_error_in_place_of_its_sections(site, caplog):
+    assert 'data-section="pagetest-calls"' not in sign_in(site, "rex").get("/my-work").text
+    client = sign_in(site, "ann")  # (the in-process clients share their cookies)
+    try:
+        crmkit_pagetest.BROKEN.append(ConfigError("pagetest: no call list configured"))
+        page = client.get("/my-work")
+        assert page.status_code == 200
+        assert "⚠ </span>pagetest: no call list configured</p>" in page.text
+        crmkit_pagetest.BROKEN[0] = RuntimeError("a bug")
+        page = client.get("/my-work")
+        assert "this plugin&#39;s work could not be shown (the server logged why)" in page.text
+        assert "a bug" not in page.text and "its My work sections failed" in caplog.text
+    finally:
+        crmkit_pagetest.BROKEN.clear()
