@@ -478,14 +478,30 @@ class CRM:
     def sweep(self, progress: Callable[[str], None] | None = None) -> dict[str, dict[str, Any]]:
         """Run every enabled plugin's time-based rules at the clock's now (idempotent).
 
-        ``progress(plugin)``, when given, is called as each plugin's sweep starts.
+        Two phases: each plugin's ``crmkit_sweep_prepare`` reads, from one snapshot and
+        outside any write transaction, what its sweep will write; then every
+        ``crmkit_sweep`` writes in one transaction, getting what its prepare returned.  So
+        other writers wait only for the writing.  ``progress(plugin)``, when given, is
+        called as each plugin's phase starts.
         """
+        as_of = self.clock.now()
+        with self.read() as conn:
+            self.refresh_plugins(conn)
+        prepared = {}
+        with self.snapshot():
+            for name, _, _ in self.hooks.impls("crmkit_sweep_prepare"):
+                if progress is not None:
+                    progress(name)
+                prepared[name] = self.hooks.call_one(name, "crmkit_sweep_prepare", None,
+                                                     crm=self, as_of=as_of)
+
         def run(tx) -> dict[str, dict[str, Any]]:
             results = {}
             for name, _, _ in self.hooks.impls("crmkit_sweep"):
                 if progress is not None:
                     progress(name)
-                results[name] = self.hooks.call_one(name, "crmkit_sweep", tx) or {}
+                results[name] = self.hooks.call_one(name, "crmkit_sweep", tx,
+                                                    prepared=prepared.get(name)) or {}
             return results
 
         return self.run_transaction(run)

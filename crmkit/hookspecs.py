@@ -393,10 +393,25 @@ def crmkit_after_commit(ctx, kind, batch, events):
 
 
 @hookspec
-def crmkit_sweep(ctx):
+def crmkit_sweep_prepare(crm, as_of):
+    """Read what this plugin's sweep will write, before the sweep's write transaction and
+    outside it, so that other writers do not wait for the reading (scoring every customer,
+    say); return any value, which :func:`crmkit_sweep` then receives as ``prepared``.
+
+    Called by ``crmkit sweep`` on every enabled plugin that implements it, with the sweep's
+    ``as_of`` (its clock's now), all plugins reading one snapshot of the data
+    (:meth:`crmkit.CRM.snapshot`); must not write.  Data written between the two phases is
+    the next sweep's: the write phase must leave out what no longer applies (customers
+    merged or erased meanwhile).
+    """
+
+
+@hookspec
+def crmkit_sweep(ctx, prepared):
     """Run time-based rules at ``ctx.now()`` (``crmkit sweep``); must be idempotent.
 
-    Return a dict of counts to report (``{"tasks_created": 3}``) or ``None``.
+    ``prepared`` is what this plugin's :func:`crmkit_sweep_prepare` returned (None without
+    one).  Return a dict of counts to report (``{"tasks_created": 3}``) or ``None``.
     """
 
 

@@ -109,7 +109,7 @@ def test_call_reports_each_plugins_result_in_calling_order(crm_url, clock):
         assert crm.hooks.call("crmkit_event_types", None) == [
             ("loud", {"loud.said": "it spoke"}), ("quiet", None)]
         assert crm.hooks.call_one("loud", "crmkit_event_types", None) == {"loud.said": "it spoke"}
-        assert crm.hooks.call_one("quiet", "crmkit_sweep", None) is None
+        assert crm.hooks.call_one("quiet", "crmkit_sweep", None, prepared=None) is None
 
 
 def test_trace_hooks_prints_each_call_to_stderr(crm_url, clock, monkeypatch, capfd):

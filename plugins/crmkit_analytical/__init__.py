@@ -44,15 +44,14 @@ def crmkit_enrich_interactions(ctx, rows):
 
 
 @hookimpl
-def crmkit_sweep(ctx):
-    from . import rfm
-    from .lifecycle import update
-    from .settings import settings_of
+def crmkit_sweep_prepare(crm, as_of):
+    from .sweep import prepare
 
-    settings = settings_of(ctx)
-    counts = {}
-    if settings.lifecycle.update_on_sweep:
-        counts["lifecycle_changes"] = update(ctx, settings, ctx.now()).changed
-    if settings.rfm.store_on_sweep:
-        counts["rfm_changes"] = rfm.store(ctx, settings, ctx.now())
-    return counts or None
+    return prepare(crm, as_of)
+
+
+@hookimpl
+def crmkit_sweep(ctx, prepared):
+    from .sweep import write
+
+    return write(ctx, prepared)

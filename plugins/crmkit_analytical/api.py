@@ -25,6 +25,7 @@ from .results import (CLVFit, CLVOutcome, CLVPrediction, CLVPredictions, CLVSumm
                       LifecycleUpdate, Pareto, PerceivedValue, PhaseRow, RelationshipQuality,
                       RetentionPeriod, RFMScore, Score, Segment, SurveyAnswer, VOCCount)
 from .settings import Settings
+from .sql import last_event_id, still_current
 
 NAME = "analytical"
 
@@ -303,8 +304,12 @@ class AnalyticalAPI(PluginAPI):
     def update_lifecycle(self, as_of: dt.datetime | None = None) -> LifecycleUpdate:
         """Store stages at ``as_of`` and emit ``lifecycle.changed`` for every change."""
         as_of = self._as_of(as_of)
+        with self.crm.read() as conn:  # computed before the write lock, as the sweep does
+            last_event = last_event_id(conn)
+            current = lifecycle.current_stages(conn, self.settings, as_of)
         with self.crm.transaction() as tx:
-            return lifecycle.update(tx.context(NAME), self.settings, as_of)
+            return lifecycle.update(tx.context(NAME), self.settings, as_of,
+                                    still_current(tx.conn, current, last_event))
 
     def phases(self, as_of: dt.datetime | None = None) -> list[PhaseRow]:
         """Every customer's relationship phase (establish, develop, mature, decline; prospect

@@ -108,10 +108,20 @@ def counts(conn, settings: Settings, as_of: dt.datetime) -> dict[str, int]:
     return {stage: int(found.get(stage, 0)) for stage in STAGES}
 
 
-def update(ctx, settings: Settings, as_of: dt.datetime) -> LifecycleUpdate:
-    """Store stages at ``as_of``; emit ``lifecycle.changed`` for each customer whose stage changed."""
+def current_stages(conn, settings: Settings, as_of: dt.datetime) -> dict[int, str]:
+    """``{customer id: stage}`` at ``as_of`` of every customer not erased: what :func:`update`
+    stores (the sweep reads it before its write transaction)."""
+    return dict(conn.execute(stages_query(settings, as_of, include_erased=False)).all())
+
+
+def update(ctx, settings: Settings, as_of: dt.datetime,
+           current: dict[int, str] | None = None) -> LifecycleUpdate:
+    """Store stages at ``as_of``; emit ``lifecycle.changed`` for each customer whose stage
+    changed.  ``current``: :func:`current_stages` read before this transaction, without the
+    customers changed since (:func:`.sql.still_current`); read now when None."""
     conn = ctx.conn
-    current = dict(conn.execute(stages_query(settings, as_of, include_erased=False)).all())
+    if current is None:
+        current = current_stages(conn, settings, as_of)
     stored = dict(conn.execute(select(L.c.customer_id, L.c.stage)).all())
     now = ctx.now()
     fresh = [{"customer_id": c, "stage": s, "previous_stage": None, "changed_at": as_of,

@@ -210,15 +210,26 @@ def depends_on(settings: Settings) -> dict[str, Any]:
         "segments": [{"name": rule.name, "if": rule.condition} for rule in rfm.segments]}))
 
 
-def store(ctx, settings: Settings, as_of: dt.datetime) -> int:
-    """Store every scored customer's RFM at ``as_of`` (erased customers left out) and record
-    the sweep; only rows that changed are written.  Returns how many rows changed."""
-    conn = ctx.conn
+def scores_to_store(conn, settings: Settings, as_of: dt.datetime) -> dict[int, tuple]:
+    """Every scored customer's stored columns (:data:`_STORED`) at ``as_of``, erased
+    customers left out: what :func:`store` writes (the sweep reads it before its write
+    transaction)."""
     day = day_of(as_of)
-    current = {cid: (day - int(recency), int(frequency), int(net or 0), int(r), int(f), int(m),
-                     segment)
-               for cid, _, recency, frequency, net, r, f, m, segment
-               in conn.execute(query(settings, as_of).where(C.c.erased_at.is_(None)))}
+    return {cid: (day - int(recency), int(frequency), int(net or 0), int(r), int(f), int(m),
+                  segment)
+            for cid, _, recency, frequency, net, r, f, m, segment
+            in conn.execute(query(settings, as_of).where(C.c.erased_at.is_(None)))}
+
+
+def store(ctx, settings: Settings, as_of: dt.datetime,
+          current: dict[int, tuple] | None = None) -> int:
+    """Store every scored customer's RFM at ``as_of`` and record the sweep; only rows that
+    changed are written.  ``current``: :func:`scores_to_store` read before this transaction,
+    without the customers changed since (:func:`.sql.still_current`); read now when None.
+    Returns how many rows changed."""
+    conn = ctx.conn
+    if current is None:
+        current = scores_to_store(conn, settings, as_of)
     stored = {cid: tuple(rest) for cid, *rest in
               conn.execute(select(S.c.customer_id, *(S.c[name] for name in _STORED)))}
     added = [dict(zip(("customer_id", *_STORED), (cid, *values)))

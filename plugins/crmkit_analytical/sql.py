@@ -13,12 +13,12 @@ import datetime as dt
 from decimal import Decimal
 from typing import Any, Sequence
 
-from sqlalchemy import BigInteger, type_coerce
+from sqlalchemy import BigInteger, func, select, type_coerce
 from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.types import TypeDecorator
 
 from crmkit.plugin import (MONEY_SCALE, ConfigError, condition_money, customer_field,
-                           is_customer_field, money_units)
+                           customers, events, is_customer_field, money_units)
 # the analytics modules import the core's portable SQL from here
 from crmkit.plugin import day_key, day_number, month_number, next_day_start  # noqa: F401
 from crmkit.plugin import json_number, json_text  # noqa: F401
@@ -71,6 +71,23 @@ class MoneyValue(TypeDecorator):
 def money_value(units_expr) -> ColumnElement:
     """An integer-units expression that compares exactly with amounts given as numbers."""
     return type_coerce(units_expr, MoneyValue())
+
+
+def last_event_id(conn) -> int:
+    """The newest domain event's id (0 for none): what :func:`still_current` compares with."""
+    return conn.execute(select(func.coalesce(func.max(events.c.id), 0))).scalar_one()
+
+
+def still_current(conn, per_customer: dict[int, Any], last_event: int) -> dict[int, Any]:
+    """``per_customer``, read when :func:`last_event_id` was ``last_event``, without the
+    customers that are gone or erased since and those a merge changed since (their history
+    is another one now)."""
+    live = set(conn.execute(select(customers.c.id).where(customers.c.erased_at.is_(None)))
+               .scalars())
+    merged = set(conn.execute(select(events.c.customer_id).where(
+        events.c.id > last_event, events.c.type == "customer.merged")).scalars())
+    return {customer_id: value for customer_id, value in per_customer.items()
+            if customer_id in live and customer_id not in merged}
 
 
 def field_columns(computed: dict[str, Any], what: str, allowed: Sequence[str]):
