@@ -26,7 +26,7 @@ from ..services.audit import AuditLog
 from . import resources, schemaform, webhooks
 from .dispatch import error_status
 from .endpoints import Call
-from .pages import signed_in, site_pages
+from .signin import signed_in, site_pages
 
 SECTIONS = (("plugins", "plugins.read"), ("staff", "staff.manage"), ("roles", "staff.manage"),
             ("tokens", "tokens.manage"), ("webhooks", "webhooks.manage"),

@@ -21,7 +21,8 @@ from ..clock import parse_timestamp
 from ..errors import NotFound, ValidationError
 from ..services.records import neutralise
 from .charts import chart
-from .pages import Pages, signed_in, site_pages
+from .pages import Pages
+from .signin import signed_in, site_pages
 from .panels import NAME_PATTERN, Panel, dashboard_panels
 
 

@@ -28,7 +28,7 @@ from starlette.routing import BaseRoute
 from ..errors import PluginError
 from ..i18n import N_, gettext
 from .cards import readable_answers
-from .pages import Pages, signed_in, site_pages
+from .signin import signed_in, site_pages
 
 log = logging.getLogger("crmkit.web")
 
@@ -92,7 +92,7 @@ class ShownSection:
     problem: str | None = None
 
 
-def sections(site: Pages, request: Request, principal, now: dt.datetime
+def sections(site, request: Request, principal, now: dt.datetime
              ) -> tuple[list[ShownSection], dict[str, str]]:
     """Every section the enabled plugins give ``principal`` at ``now``, rendered, and the
     notices of their actions by ``done`` key."""
@@ -126,7 +126,7 @@ def sections(site: Pages, request: Request, principal, now: dt.datetime
     return shown, notices
 
 
-def show(site: Pages, request: Request, principal, status: int = 200,
+def show(site, request: Request, principal, status: int = 200,
          error: str | None = None) -> Response:
     """The page (``error``: why the last action's change was refused)."""
     now = site.crm.clock.now()
@@ -137,11 +137,11 @@ def show(site: Pages, request: Request, principal, status: int = 200,
 
 
 @signed_in
-def my_work(site: Pages, request: Request, principal, form) -> Response:
+def my_work(site, request: Request, principal, form) -> Response:
     return show(site, request, principal)
 
 
-def routes(site: Pages) -> list[BaseRoute]:
+def routes(site) -> list[BaseRoute]:
     """My work's page."""
     return site_pages(site, ("GET", "/my-work", my_work))
 

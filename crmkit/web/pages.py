@@ -26,15 +26,16 @@ from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from .. import i18n
-from ..errors import (ConfigError, ConflictError, CRMError, NotFound, Unauthenticated,
-                      ValidationError)
+from ..errors import ConflictError, NotFound, Unauthenticated, ValidationError
 from ..models import jsonable
 from . import resources, session as sessions
 from .cards import customer_cards
-from .dispatch import ApiError, ApiRequest, Dispatcher, encode, error_status
+from .dispatch import ApiError, ApiRequest, Dispatcher, encode
 from .endpoints import Call
 from .formatting import FILTERS
+from .mywork import show as show_my_work
 from .plugin_pages import PluginPages
+from .signin import CSRF_REFUSED, here, signed_in
 
 HERE = Path(__file__).resolve().parent
 TIMELINE_WINDOW = 200
@@ -66,43 +67,6 @@ def templates(folder: Path | None = None) -> jinja2.Environment:
                                chosen_locale=None, here="")
     environment.filters.update(FILTERS)
     return environment
-
-
-def site_pages(site: "Pages", *pages: tuple[str, str, Callable]) -> list[BaseRoute]:
-    """The routes of web pages (``(method, path, handler)``; a handler gets ``site`` first),
-    kept out of the API's schema."""
-    return [Route(path, functools.partial(handler, site), methods=[method],
-                  include_in_schema=False) for method, path, handler in pages]
-
-
-def signed_in(handler: Callable) -> Callable:
-    """Run a page handler for a signed-in member (else redirect to /login) in a worker
-    thread, answering crmkit errors with an error page of the API's status (a configuration
-    error: 500)."""
-
-    async def page(self, request: Request) -> Response:
-        principal = await run_in_threadpool(self.member, request)
-        if principal is None:
-            root = request.scope.get("root_path", "")
-            wanted = _here(request)
-            if request.method != "GET":
-                return self.refused(request, 403, CSRF_REFUSED)
-            return RedirectResponse(
-                f"{root}/login?{urllib.parse.urlencode({'next': wanted})}", 303)
-        form = None
-        if request.method == "POST":
-            form = await self.form(request)
-            if form is None or not sessions.csrf_ok(self.session(request),
-                                                    form.get(sessions.CSRF_FIELD)):
-                return self.refused(request, 403, CSRF_REFUSED, principal)
-        try:
-            return await run_in_threadpool(self.in_language, request, handler, principal, form)
-        except ConfigError as exc:
-            return self.refused(request, 500, str(exc), principal)
-        except CRMError as exc:
-            return self.refused(request, error_status(exc), str(exc), principal)
-
-    return page
 
 
 class Pages:
@@ -169,7 +133,7 @@ class Pages:
             html = environment.get_template(name).render(
                 **_shared_values(request, session, principal, language), nav=nav,
                 locales=i18n.LOCALES, chosen_locale=getattr(request.state, "chosen_locale", None),
-                here=_here(request) if request.method == "GET" else "", **values)
+                here=here(request) if request.method == "GET" else "", **values)
         response = HTMLResponse(html, status)
         if fresh or current is None:
             self.set_cookie(request, response, session)
@@ -195,14 +159,12 @@ class Pages:
         the section's ``notices``), or My work showing the refusal (409 for a conflict,
         such as a hand-off acknowledged already, 422 for what the rules refuse).  Other
         refusals (403, 404) show the error page."""
-        from .mywork import show
-
         try:
             self.api(principal, "POST", path, body=body)
         except ConflictError as exc:
-            return show(self, request, principal, 409, str(exc))
+            return show_my_work(self, request, principal, 409, str(exc))
         except ValidationError as exc:
-            return show(self, request, principal, 422, str(exc))
+            return show_my_work(self, request, principal, 422, str(exc))
         return self.done_redirect(request, "/my-work", done)
 
     def set_cookie(self, request: Request, response: Response, session: dict[str, Any]) -> None:
@@ -434,9 +396,6 @@ class Pages:
         ]
 
 
-CSRF_REFUSED = i18n.N_("refused: this form's security token is missing or out of date "
-                       "(reload the page and send the form again); nothing was changed")
-"""The page of a POST without the session's CSRF token (or with another one)."""
 
 
 def _shared_values(request: Request, session: dict[str, Any], principal,
@@ -452,11 +411,6 @@ def _query_text(value: Any) -> str:
     return str(value).lower() if isinstance(value, bool) else str(value)
 
 
-def _here(request: Request) -> str:
-    """The path and query of ``request``."""
-    return request.url.path + (f"?{request.url.query}" if request.url.query else "")
-
-
 def _local(target: str | None) -> str | None:
     """``target`` when it is a path on this site (no scheme, host or ``//``), else None."""
     if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
@@ -464,5 +418,5 @@ def _local(target: str | None) -> str | None:
     return target
 
 
-__all__ = ["Pages", "site_pages", "templates", "CSRF_REFUSED", "TIMELINE_WINDOW",
+__all__ = ["Pages", "templates", "TIMELINE_WINDOW",
            "SEARCH_PAGE", "MAX_FORM_BYTES"]

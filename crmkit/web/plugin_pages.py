@@ -25,6 +25,7 @@ from starlette.routing import Route
 
 from ..errors import CRMError, PluginError
 from ..i18n import N_
+from .signin import signed_in
 
 log = logging.getLogger("crmkit.web")
 
@@ -178,8 +179,6 @@ def _not_served(site, request: Request, plugin: str) -> Response:
 def plugin_routes(site) -> list[Route]:
     """The app's routes for every plugin page and file (after the core's routes)."""
     from starlette.concurrency import run_in_threadpool
-
-    from .pages import signed_in
 
     registry = site.plugin_pages
 

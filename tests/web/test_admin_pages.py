@@ -15,7 +15,7 @@ import pytest
 
 from crmkit.errors import PluginError
 from crmkit.services.audit import AuditLog
-from crmkit.web.pages import CSRF_REFUSED
+from crmkit.web.signin import CSRF_REFUSED
 from web_support import InProcess
 
 PASSWORD = "correct horse battery"

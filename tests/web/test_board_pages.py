@@ -13,7 +13,7 @@ import re
 
 import pytest
 
-from crmkit.web.pages import CSRF_REFUSED
+from crmkit.web.signin import CSRF_REFUSED
 from crmkit.web.plugin_pages import NO_PAGE
 from web_support import without_csrf_tokens
 

@@ -15,7 +15,7 @@ import re
 
 import pytest
 
-from crmkit.web.pages import CSRF_REFUSED
+from crmkit.web.signin import CSRF_REFUSED
 from web_support import without_csrf_tokens
 
 PASSWORD = "correct horse battery"

@@ -21,7 +21,7 @@ from crmkit.i18n import (LOCALES, accepted, current_locale, gettext, negotiate, 
                          translating, translations)
 from crmkit.services.audit import AuditLog
 from crmkit.web.formatting import FILTERS
-from crmkit.web.pages import CSRF_REFUSED
+from crmkit.web.signin import CSRF_REFUSED
 from test_web_pages import add_member, csrf, sign_in
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -13,7 +13,7 @@ import httpx
 import pytest
 
 from crmkit.auth import MAX_FAILED_SIGN_INS, SIGN_IN_REFUSED
-from crmkit.web.pages import CSRF_REFUSED
+from crmkit.web.signin import CSRF_REFUSED
 from web_support import without_csrf_tokens
 
 PASSWORD = "correct horse battery"

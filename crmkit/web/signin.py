@@ -1,0 +1,72 @@
+"""What every page of the staff web app goes through: sign-in, CSRF, and crmkit errors shown
+as error pages (:func:`signed_in`), and how pages become routes (:func:`site_pages`).
+
+Handlers receive the app's :class:`crmkit.web.pages.Pages` (``site``) first; this module
+only calls its methods, so every area of the app, plugin pages included, can use it
+without importing the pages module.
+"""
+
+from __future__ import annotations
+
+import functools
+import urllib.parse
+from typing import Callable
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+from starlette.routing import BaseRoute, Route
+
+from .. import i18n
+from ..errors import ConfigError, CRMError
+from . import session as sessions
+from .dispatch import error_status
+
+CSRF_REFUSED = i18n.N_("refused: this form's security token is missing or out of date "
+                       "(reload the page and send the form again); nothing was changed")
+"""The page of a POST without the session's CSRF token (or with another one)."""
+
+
+def site_pages(site, *pages: tuple[str, str, Callable]) -> list[BaseRoute]:
+    """The routes of web pages (``(method, path, handler)``; a handler gets ``site`` first),
+    kept out of the API's schema."""
+    return [Route(path, functools.partial(handler, site), methods=[method],
+                  include_in_schema=False) for method, path, handler in pages]
+
+
+def signed_in(handler: Callable) -> Callable:
+    """Run a page handler for a signed-in member (else redirect to /login) in a worker
+    thread, answering crmkit errors with an error page of the API's status (a configuration
+    error: 500)."""
+
+    async def page(self, request: Request) -> Response:
+        principal = await run_in_threadpool(self.member, request)
+        if principal is None:
+            root = request.scope.get("root_path", "")
+            wanted = here(request)
+            if request.method != "GET":
+                return self.refused(request, 403, CSRF_REFUSED)
+            return RedirectResponse(
+                f"{root}/login?{urllib.parse.urlencode({'next': wanted})}", 303)
+        form = None
+        if request.method == "POST":
+            form = await self.form(request)
+            if form is None or not sessions.csrf_ok(self.session(request),
+                                                    form.get(sessions.CSRF_FIELD)):
+                return self.refused(request, 403, CSRF_REFUSED, principal)
+        try:
+            return await run_in_threadpool(self.in_language, request, handler, principal, form)
+        except ConfigError as exc:
+            return self.refused(request, 500, str(exc), principal)
+        except CRMError as exc:
+            return self.refused(request, error_status(exc), str(exc), principal)
+
+    return page
+
+
+def here(request: Request) -> str:
+    """The path and query of ``request``."""
+    return request.url.path + (f"?{request.url.query}" if request.url.query else "")
+
+
+__all__ = ["signed_in", "site_pages", "here", "CSRF_REFUSED"]
