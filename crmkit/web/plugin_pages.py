@@ -100,12 +100,15 @@ class PluginPages:
         self._key: Any = None
         self._table: dict[str, tuple[WebPages, list[tuple[Route, WebPage]]]] = {}
 
-    def table(self) -> dict[str, tuple[WebPages, list[tuple[Route, WebPage]]]]:
-        """``{plugin: (its WebPages, [(route, page)])}`` of the enabled plugins, with the
-        plugin state read again.  A plugin whose hook fails or answers something else than
+    def table(self, reread: bool = False
+              ) -> dict[str, tuple[WebPages, list[tuple[Route, WebPage]]]]:
+        """``{plugin: (its WebPages, [(route, page)])}`` of the enabled plugins (with
+        ``reread``, the plugin state read again first; else as the CRM last read it, as the
+        page's cards are).  A plugin whose hook fails or answers something else than
         :class:`WebPages` has no pages (the reason logged); the others keep theirs."""
-        with self.crm.read() as conn:
-            self.crm.refresh_plugins(conn)
+        if reread:
+            with self.crm.read() as conn:
+                self.crm.refresh_plugins(conn)
         key = tuple(self.crm.enabled_plugins())
         if key != self._key:
             table = {}
@@ -125,8 +128,9 @@ class PluginPages:
         return self._table
 
     def find(self, plugin: str, path: str, method: str) -> _Found | None:
-        """The page of ``plugin`` at ``path`` answering ``method`` (None: no such page)."""
-        entry = self.table().get(plugin)
+        """The page of ``plugin`` at ``path`` answering ``method`` (None: no such page), the
+        plugin state read again."""
+        entry = self.table(reread=True).get(plugin)
         if entry is None:
             return None
         pages, routes = entry
@@ -145,8 +149,9 @@ class PluginPages:
 
     def static_file(self, plugin: str, name: str) -> Path | None:
         """The file ``name`` of ``plugin``'s ``static/`` folder (None when the plugin is not
-        enabled, has no such file, or ``name`` leads out of the folder)."""
-        entry = self.table().get(plugin)
+        enabled, has no such file, or ``name`` leads out of the folder); the plugin state
+        read again."""
+        entry = self.table(reread=True).get(plugin)
         if entry is None:
             return None
         folder = (entry[0].folder / "static").resolve()
