@@ -55,9 +55,11 @@ class WebPage:
     permission: str | None = None
 
     def __attrs_post_init__(self) -> None:
-        if not self.path.startswith("/") or self.path.startswith("/static"):
-            raise PluginError(f"web page path {self.path!r}: must start with '/' and not be "
-                              "under /static (the plugin's files)")
+        if (not self.path.startswith("/") or len(self.path) < 2
+                or self.path.split("/")[1] == "static"):
+            raise PluginError(f"web page path {self.path!r}: must be '/' and a name (the "
+                              "plugin's own page is /<plugin>/<name>), not under /static "
+                              "(the plugin's files)")
         unknown = set(self.methods) - {"GET", "POST"}
         if unknown or not self.methods:
             raise PluginError(f"web page {self.path!r}: methods must be GET and/or POST, "

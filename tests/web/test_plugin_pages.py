@@ -17,7 +17,7 @@ import pytest
 import crmkit_pagetest
 import crmkit
 from crmkit import CRM
-from crmkit.plugin import ConfigError
+from crmkit.plugin import ConfigError, PluginError, WebPage
 from crmkit.web.plugin_pages import NO_PAGE
 from web_support import InProcess, problem
 
@@ -176,3 +176,9 @@ def test_my_work_shows_a_plugin_s_error_in_place_of_its_sections(site, caplog):
         assert "a bug" not in page.text and "its My work sections failed" in caplog.text
     finally:
         crmkit_pagetest.BROKEN.clear()
+
+
+@pytest.mark.parametrize("path", ["hello", "/", "/static", "/static/x.js"])
+def test_a_page_path_that_could_not_be_served_is_refused(path):
+    with pytest.raises(PluginError, match="must be '/' and a name"):
+        WebPage(path, crmkit_pagetest.hello)
