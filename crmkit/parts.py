@@ -197,7 +197,7 @@ def config_schema(path: Path) -> dict[str, Any]:
     text = path.read_text(encoding="utf-8")
     schema = json.loads(text)
     if "#/$defs/condition" in text:
-        from .conditions import with_condition_schema
+        from .condition_schema import with_condition_schema
 
         schema = with_condition_schema(schema)
     return schema

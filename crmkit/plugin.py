@@ -117,7 +117,7 @@ _LAZY: dict[str, tuple[str, str]] = {
     "validate_config": ("crmkit.config", "validate"),
     "schema_validator": ("crmkit.config", "schema_validator"),
     "is_timezone": ("crmkit.config", "is_timezone"),
-    "with_condition_schema": ("crmkit.conditions", "with_condition_schema"),
+    "with_condition_schema": ("crmkit.condition_schema", "with_condition_schema"),
     "check_condition": ("crmkit.conditions", "check"),
     "evaluate_condition": ("crmkit.conditions", "evaluate"),
     "condition_to_sql": ("crmkit.conditions", "to_sql"),
@@ -228,7 +228,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from .conditions import check as check_condition
     from .conditions import evaluate as evaluate_condition
     from .conditions import to_sql as condition_to_sql
-    from .conditions import with_condition_schema
+    from .condition_schema import with_condition_schema
     from .config import is_timezone, schema_validator
     from .config import validate as validate_config
     from .deltas import CustomerDelta

@@ -115,6 +115,7 @@ class PluginAdmin:
             self._store(tx, name, True, plugin.version, completed)
             tx.audit("enable", "plugin_state", name, {"config": completed})
             crm.refresh_plugins(tx.conn)
+        plugins.remember_accepted(name, plugin.version, self.schema(name), completed)
         return completed
 
     def _migrate(self, tx, name: str) -> None:
@@ -194,6 +195,8 @@ class PluginAdmin:
             tx.audit("configure", "plugin_state", name,
                      {"old": state["config"], "new": completed})
             crm.refresh_plugins(tx.conn)
+        plugins.remember_accepted(name, crm.installed[name].version, self.schema(name),
+                                  completed)
         return completed
 
     def config(self, name: str) -> dict[str, Any]:

@@ -220,17 +220,16 @@ def refused_config(name: str, version: str, problem: str) -> str:
 def config_refusals(checks: dict[str, tuple[str, dict[str, Any], Any]]) -> dict[str, str]:
     """Of ``{name: (version, schema, stored configuration)}``, the plugins whose schema
     refuses their configuration, with :func:`refused_config`'s error.  Verdicts are cached
-    by a digest of the three, so a listing validates (and imports the validator) only
-    after a configuration or a release changed."""
-    import hashlib
+    by a digest of the three (:func:`remember_accepted` adds those just validated), so a
+    listing validates (and imports the validator) only after a configuration or a release
+    changed elsewhere."""
     import json
 
     path = cache_dir() / VERDICT_CACHE
     entries = _read_cache(path)
     refusals, changed = {}, False
     for name, (version, schema, config) in checks.items():
-        digest = hashlib.sha256(json.dumps([version, schema, config], sort_keys=True,
-                                           default=str).encode()).hexdigest()
+        digest = _verdict_key(version, schema, config)
         entry = entries.get(name)
         if isinstance(entry, dict) and entry.get("key") == digest:
             error = entry.get("error")
@@ -250,6 +249,25 @@ def config_refusals(checks: dict[str, tuple[str, dict[str, Any], Any]]) -> dict[
     if changed:
         _write_atomically(path, json.dumps(entries, indent=1, sort_keys=True))
     return refusals
+
+
+def remember_accepted(name: str, version: str, schema: dict[str, Any], config: Any) -> None:
+    """Record that ``schema`` accepts ``config``, just validated and stored for ``name``, so
+    that the next listing need not validate it (see :func:`config_refusals`)."""
+    import json
+
+    path = cache_dir() / VERDICT_CACHE
+    entries = _read_cache(path)
+    entries[name] = {"key": _verdict_key(version, schema, config), "error": None}
+    _write_atomically(path, json.dumps(entries, indent=1, sort_keys=True))
+
+
+def _verdict_key(version: str, schema: dict[str, Any], config: Any) -> str:
+    import hashlib
+    import json
+
+    return hashlib.sha256(json.dumps([version, schema, config], sort_keys=True,
+                                     default=str).encode()).hexdigest()
 
 
 @attrs.frozen
@@ -702,5 +720,5 @@ __all__ = [
     "dependency_order", "HookCaller", "call_impl", "adapt", "implementations", "hook_object",
     "PluginHooks", "TRACE_HOOKS", "RESULTS", "RUNNING_HOOK", "guard_transactions",
     "CACHE_DIR_ENV", "ListingFacts", "cache_dir", "listing_facts", "PluginStatus", "statuses",
-    "config_refusals", "refused_config",
+    "config_refusals", "refused_config", "remember_accepted",
 ]
