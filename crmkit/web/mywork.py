@@ -112,18 +112,31 @@ def sections(site, request: Request, principal, now: dt.datetime
             problem = gettext(SECTIONS_FAILED)
         else:
             problem = None
+        if problem is None:
+            try:
+                rendered = _rendered(site, request, principal, name, answer)
+            except Exception:  # the plugin's template: a missing one, a bug in it
+                log.exception("plugin %r: its My work sections could not be rendered", name)
+                problem = gettext(SECTIONS_FAILED)
         if problem is not None:
             shown.append(ShownSection(name, name, problem=problem))
             continue
-        folder = site.plugin_pages.folder(name)
+        shown.extend(rendered)
         for section in answer:
             notices.update(section.notices)
-            shown.append(ShownSection(
-                section.name, section.title, section.hint, empty=section.empty,
-                items=tuple(site.fragment(request, folder, section.template, principal=principal,
-                                          item=item, **section.values)
-                            for item in section.items)))
     return shown, notices
+
+
+def _rendered(site, request: Request, principal, plugin: str,
+              sections: list[WorkSection]) -> list[ShownSection]:
+    """``plugin``'s sections with each item rendered by the plugin's template."""
+    folder = site.plugin_pages.folder(plugin)
+    return [ShownSection(section.name, section.title, section.hint, empty=section.empty,
+                         items=tuple(site.fragment(request, folder, section.template,
+                                                   principal=principal, item=item,
+                                                   **section.values)
+                                     for item in section.items))
+            for section in sections]
 
 
 def show(site, request: Request, principal, status: int = 200,

@@ -130,8 +130,9 @@ class PluginPages:
         return self._table
 
     def find(self, plugin: str, path: str, method: str) -> _Found | None:
-        """The page of ``plugin`` at ``path`` answering ``method`` (None: no such page), the
-        plugin state read again."""
+        """The page of ``plugin`` at ``path`` answering ``method`` (HEAD as GET; None: no
+        such page), the plugin state read again."""
+        method = "GET" if method == "HEAD" else method
         entry = self.table(reread=True).get(plugin)
         if entry is None:
             return None

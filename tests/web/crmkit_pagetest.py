@@ -14,6 +14,8 @@ SEEN: list[tuple[str, dict]] = []
 """The POSTs the handler ran: (member, form)."""
 BROKEN: list[Exception] = []
 """What crmkit_my_work raises (the first one), when the test sets it."""
+TEMPLATE = ["pagetest_item.html"]
+"""The template of the calls section's items."""
 
 
 def hello(site, request, principal, form):
@@ -46,7 +48,7 @@ def crmkit_my_work(site, principal, now):
         raise BROKEN[0]
     due = [{"title": "<i>Ring</i> Ada", "customer": "ADA",
             "countdown": countdown("2025-01-01T14:05:00+00:00", now)}]
-    return [WorkSection("pagetest-calls", "Calls to make", due, "pagetest_item.html",
+    return [WorkSection("pagetest-calls", "Calls to make", due, TEMPLATE[0],
                         "No calls.", hint="Ring them today.", values={"names": {}},
                         notices={"pagetest.added": "Customer added."}),
             WorkSection("pagetest-empty", "Nothing here", [], "pagetest_item.html",

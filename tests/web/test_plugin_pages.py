@@ -176,6 +176,20 @@ def test_my_work_shows_a_plugin_s_error_in_place_of_its_sections(site, caplog):
         assert "a bug" not in page.text and "its My work sections failed" in caplog.text
     finally:
         crmkit_pagetest.BROKEN.clear()
+    crmkit_pagetest.TEMPLATE[0] = "missing.html"  # a template the plugin does not have
+    try:
+        page = client.get("/my-work")
+        assert page.status_code == 200
+        assert "this plugin&#39;s work could not be shown (the server logged why)" in page.text
+        assert "its My work sections could not be rendered" in caplog.text
+    finally:
+        crmkit_pagetest.TEMPLATE[0] = "pagetest_item.html"
+
+
+def test_head_asks_for_a_plugin_page_as_get_does(site):
+    client = sign_in(site, "ann")
+    answer = client.request("HEAD", "/pagetest/hello")
+    assert answer.status_code == 200 and answer.text == ""
 
 
 @pytest.mark.parametrize("path", ["hello", "/", "/static", "/static/x.js"])
