@@ -173,6 +173,7 @@ _LAZY: dict[str, tuple[str, str]] = {
     # Web app dashboards (the crmkit_dashboard_panels hook).
     "Panel": ("crmkit.web.panels", "Panel"),
     # Web app pages (the crmkit_web_pages hook).
+    "Site": ("crmkit.web.plugin_pages", "Site"),
     "WebPage": ("crmkit.web.plugin_pages", "WebPage"),
     "WebPages": ("crmkit.web.plugin_pages", "WebPages"),
     # The web app's My work page (the crmkit_my_work hook).
@@ -261,7 +262,7 @@ if TYPE_CHECKING:  # pragma: no cover
                         to_currency, to_money, condition_money)
     from .web.cards import Card
     from .web.panels import Panel
-    from .web.plugin_pages import WebPage, WebPages
+    from .web.plugin_pages import Site, WebPage, WebPages
     from .web.mywork import WorkSection, countdown
     from .web.endpoints import Call, Endpoint, Reply
     from .web.formatting import format_date, format_datetime, format_money, format_number

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any, Callable, Iterator, Protocol
 
 import attrs
 from starlette.exceptions import HTTPException
@@ -33,6 +33,44 @@ NO_PAGE = N_("no such page: the address is wrong, or the plugin that serves it i
 """The error page of a plugin page or file that is not served."""
 
 
+class Site(Protocol):
+    """What a plugin's page handler, My work sections and actions may use of the web app
+    (``site``; it is :class:`crmkit.web.pages.Pages`).  Everything else of it is the
+    app's own."""
+
+    crm: Any
+    """The CRM the app serves."""
+
+    def render(self, request: Request, name: str, status: int = 200, session=None,
+               principal=None, **values: Any) -> Response:
+        """The page ``name`` (a template of the plugin's ``templates/``, which may extend the
+        core's ``base.html``) in the request's language, ``values`` autoescaped."""
+
+    def api(self, principal, method: str, path: str, query: dict[str, Any] | None = None,
+            body: Any = None) -> Any:
+        """The decoded answer of ``METHOD /api/v1/<path>`` as ``principal`` (the API's
+        permissions, row-level rules and validation); refusals raise crmkit errors."""
+
+    def customer_names(self, principal, external_ids) -> dict[str, str | None]:
+        """Customers' names as ``principal`` may see them."""
+
+    def refused(self, request: Request, status: int, message: str, principal=None
+                ) -> Response:
+        """The error page of ``status`` saying ``message``."""
+
+    def done_redirect(self, request: Request, path: str, done: str, item: str = ""
+                      ) -> Response:
+        """303 to ``path`` with a notice of what was done, signed for this session."""
+
+    def done_notice(self, request: Request) -> tuple[str, str]:
+        """The ``(done, item)`` notice :meth:`done_redirect` sent to this session."""
+
+    def my_work_action(self, request: Request, principal, path: str, body: Any, done: str
+                       ) -> Response:
+        """One API write (``POST /api/v1/<path>``), then My work with the notice ``done``
+        or with the refusal."""
+
+
 @attrs.frozen
 class WebPage:
     """One page of a plugin: ``path`` under ``/<plugin>`` (starting with ``/``; Starlette's
@@ -40,8 +78,8 @@ class WebPage:
     ``methods`` it answers (GET and POST) and its ``handler``.
 
     ``handler(site, request, principal, form) -> Response`` runs in a worker thread for a
-    signed-in member; ``site`` is the app's :class:`crmkit.web.pages.Pages` (``render``,
-    ``api``, ``refused``, ``customer_names``, ``crm``), ``form`` the POST's fields (None for
+    signed-in member; ``site`` is the web app (:class:`Site`: ``render``, ``api``,
+    ``refused``, ``customer_names``, ``crm`` …), ``form`` the POST's fields (None for
     GET).  ``title`` puts the page in the navigation for members holding ``permission``
     (every signed-in member when None), translated when it is shown (mark it with
     :func:`crmkit.plugin.N_` for the plugin's catalogue); a page without a title, or whose
@@ -214,4 +252,5 @@ def plugin_routes(site) -> list[Route]:
                   include_in_schema=False)]
 
 
-__all__ = ["WebPage", "WebPages", "NavLink", "PluginPages", "plugin_routes", "NO_PAGE"]
+__all__ = ["Site", "WebPage", "WebPages", "NavLink", "PluginPages", "plugin_routes",
+           "NO_PAGE"]

@@ -8,10 +8,10 @@ import urllib.parse
 from starlette.requests import Request
 from starlette.responses import Response
 
-from crmkit.plugin import WebPage
+from crmkit.plugin import Site, WebPage
 
 
-def acknowledge(site, request: Request, principal, form) -> Response:
+def acknowledge(site: Site, request: Request, principal, form) -> Response:
     """Acknowledge the hand-off for the member's team through ``POST items/{id}/acknowledge``
     (409 on My work when it was acknowledged already)."""
     item = urllib.parse.quote(request.path_params["item_id"], safe="")

@@ -9,10 +9,10 @@ import datetime as dt
 import urllib.parse
 from typing import Any
 
-from crmkit.plugin import WorkSection, countdown, gettext as _
+from crmkit.plugin import Site, WorkSection, countdown, gettext as _
 
 
-def handoffs(site, principal, team: str, now: dt.datetime) -> list[dict[str, Any]]:
+def handoffs(site: Site, principal, team: str, now: dt.datetime) -> list[dict[str, Any]]:
     """The hand-offs waiting in ``team``'s queue, each with its last ``handoff`` history
     entry and acknowledgement ``countdown``."""
     queue = site.api(principal, "GET", f"collaborative/queues/{urllib.parse.quote(team, safe='')}")
@@ -25,7 +25,7 @@ def handoffs(site, principal, team: str, now: dt.datetime) -> list[dict[str, Any
     return items
 
 
-def sections(site, principal, now: dt.datetime) -> list[WorkSection]:
+def sections(site: Site, principal, now: dt.datetime) -> list[WorkSection]:
     """Hand-offs to acknowledge."""
     team = site.crm.staff.get(principal.handle).team
     waiting = handoffs(site, principal, team, now)

@@ -20,7 +20,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
-from crmkit.plugin import N_, ValidationError, WebPage
+from crmkit.plugin import N_, Site, ValidationError, WebPage
 
 PLUGIN = "operational"
 FINAL_STAGES = (("won", 100), ("lost", 0))
@@ -31,7 +31,7 @@ CLOSED_COLUMN = 20
 """The most opportunities the won and lost columns show (the newest)."""
 
 
-def columns(site, principal) -> list[dict[str, Any]]:
+def columns(site: Site, principal) -> list[dict[str, Any]]:
     """The board's columns: stage, probability, whether it is open, and its opportunities
     as the API lists them for ``principal`` (newest first), each with ``customer_name``."""
     stages = [(s["name"], s["probability"])
@@ -52,13 +52,13 @@ def columns(site, principal) -> list[dict[str, Any]]:
     return shown
 
 
-def weighted_by_owner(site, principal) -> list[dict[str, Any]]:
+def weighted_by_owner(site: Site, principal) -> list[dict[str, Any]]:
     """The API's weighted pipeline grouped by owner (and currency); a principal without
     ``operational.all`` gets only their own row (the API's row-level rule)."""
     return site.api(principal, "GET", f"{PLUGIN}/pipeline", {"by": ["owner"]})
 
 
-def show(site, request: Request, principal, status: int = 200,
+def show(site: Site, request: Request, principal, status: int = 200,
          error: str | None = None) -> Response:
     """The board page (``error``: the refused move's message, shown above the columns)."""
     pipeline = weighted_by_owner(site, principal)
@@ -71,12 +71,12 @@ def show(site, request: Request, principal, status: int = 200,
                        can_move=site.crm.auth.allowed(principal, f"{PLUGIN}.write"))
 
 
-def board_page(site, request: Request, principal, form) -> Response:
+def board_page(site: Site, request: Request, principal, form) -> Response:
     """The board."""
     return show(site, request, principal)
 
 
-def move(site, request: Request, principal, form) -> Response:
+def move(site: Site, request: Request, principal, form) -> Response:
     """Move an opportunity to the form's ``stage`` through operational's API handler."""
     opportunity = request.path_params["opportunity_id"]
     path = f"{PLUGIN}/opportunities/{urllib.parse.quote(opportunity, safe='')}/stage"
@@ -90,7 +90,7 @@ def move(site, request: Request, principal, form) -> Response:
                             f"#opportunity-{urllib.parse.quote(opportunity)}", 303)
 
 
-def complete_task(site, request: Request, principal, form) -> Response:
+def complete_task(site: Site, request: Request, principal, form) -> Response:
     """My work's **Complete**: close the task as done through ``POST tasks/{id}/status``."""
     task = urllib.parse.quote(request.path_params["task_id"], safe="")
     return site.my_work_action(request, principal, f"{PLUGIN}/tasks/{task}/status",

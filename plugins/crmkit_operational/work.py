@@ -7,7 +7,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from crmkit.plugin import WorkSection, countdown, gettext as _
+from crmkit.plugin import Site, WorkSection, countdown, gettext as _
 
 SHOWN = 100
 """The most tasks, and the most cases per status, the page lists."""
@@ -15,7 +15,7 @@ OPEN_CASE_STATUSES = ("open", "in_progress")
 """The case statuses that still count as the member's work."""
 
 
-def tasks(site, principal, now: dt.datetime) -> list[dict[str, Any]]:
+def tasks(site: Site, principal, now: dt.datetime) -> list[dict[str, Any]]:
     """The member's open tasks as the API lists them, each with its due ``countdown``."""
     items = site.api(principal, "GET", "operational/tasks",
                      {"assignee": principal.handle, "status": "open", "limit": SHOWN})
@@ -24,7 +24,7 @@ def tasks(site, principal, now: dt.datetime) -> list[dict[str, Any]]:
     return items
 
 
-def cases(site, principal, now: dt.datetime) -> list[dict[str, Any]]:
+def cases(site: Site, principal, now: dt.datetime) -> list[dict[str, Any]]:
     """The member's open and in-progress cases, the soonest resolution due first, each with
     the countdowns of its first response (until given) and of its resolution."""
     items = []
@@ -39,7 +39,7 @@ def cases(site, principal, now: dt.datetime) -> list[dict[str, Any]]:
     return sorted(items, key=lambda c: (c["resolution_due"], c["id"]))
 
 
-def sections(site, principal, now: dt.datetime) -> list[WorkSection]:
+def sections(site: Site, principal, now: dt.datetime) -> list[WorkSection]:
     """My open tasks and my open cases."""
     open_tasks, open_cases = tasks(site, principal, now), cases(site, principal, now)
     names = site.customer_names(principal, {row["customer"] for row in open_tasks + open_cases})

@@ -196,3 +196,21 @@ def test_head_asks_for_a_plugin_page_as_get_does(site):
 def test_a_page_path_that_could_not_be_served_is_refused(path):
     with pytest.raises(PluginError, match="must be '/' and a name"):
         WebPage(path, crmkit_pagetest.hello)
+
+
+def test_the_web_app_offers_plugins_every_method_of_the_declared_site():
+    """``crmkit.plugin.Site`` is what plugin pages may call: the app's Pages has each method,
+    taking the same parameters (a rename in the app fails here, not in a vendor's plugin)."""
+    import inspect
+
+    from crmkit.plugin import Site
+    from crmkit.web.pages import Pages
+
+    declared = {name: member for name, member in vars(Site).items()
+                if callable(member) and not name.startswith("_")}
+    assert set(declared) == {"render", "api", "customer_names", "refused", "done_redirect",
+                             "done_notice", "my_work_action"}
+    for name, member in declared.items():
+        assert list(inspect.signature(getattr(Pages, name)).parameters) == list(
+            inspect.signature(member).parameters), name
+    assert "crm" in Site.__annotations__
