@@ -481,8 +481,9 @@ class CRM:
         Two phases: each plugin's ``crmkit_sweep_prepare`` reads, from one snapshot and
         outside any write transaction, what its sweep will write; then every
         ``crmkit_sweep`` writes in one transaction, getting what its prepare returned.  So
-        other writers wait only for the writing.  ``progress(plugin)``, when given, is
-        called as each plugin's phase starts.
+        other writers wait only for the writing.  ``progress(step)``, when given, is
+        called as each plugin's phase starts, with ``"reading <plugin>"`` or
+        ``"writing <plugin>"``.
         """
         as_of = self.clock.now()
         with self.read() as conn:
@@ -491,7 +492,7 @@ class CRM:
         with self.snapshot():
             for name, _, _ in self.hooks.impls("crmkit_sweep_prepare"):
                 if progress is not None:
-                    progress(name)
+                    progress(f"reading {name}")
                 prepared[name] = self.hooks.call_one(name, "crmkit_sweep_prepare", None,
                                                      crm=self, as_of=as_of)
 
@@ -499,7 +500,7 @@ class CRM:
             results = {}
             for name, _, _ in self.hooks.impls("crmkit_sweep"):
                 if progress is not None:
-                    progress(name)
+                    progress(f"writing {name}")
                 results[name] = self.hooks.call_one(name, "crmkit_sweep", tx,
                                                     prepared=prepared.get(name)) or {}
             return results

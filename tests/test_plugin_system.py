@@ -268,7 +268,11 @@ def test_plugin_version_range_is_enforced(crm_url, clock):
 
 def test_sweep_calls_enabled_plugins(vendor_crm):
     vendor_crm.plugins.enable("testvendor")
-    assert vendor_crm.sweep() == {"testvendor": {"swept": 1}}
+    vendor_crm.plugins.enable("analytical")
+    steps = []
+    assert vendor_crm.sweep(progress=steps.append)["testvendor"] == {"swept": 1}
+    # each phase names itself: a plugin with both hooks shows up reading, then writing
+    assert steps == ["reading analytical", "writing analytical", "writing testvendor"]
 
 
 def test_money_sums_are_exact(vendor_crm):
