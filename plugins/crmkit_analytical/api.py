@@ -25,7 +25,7 @@ from .results import (CLVFit, CLVOutcome, CLVPrediction, CLVPredictions, CLVSumm
                       LifecycleUpdate, Pareto, PerceivedValue, PhaseRow, RelationshipQuality,
                       RetentionPeriod, RFMScore, Score, Segment, SurveyAnswer, VOCCount)
 from .settings import Settings
-from .sql import last_event_id, still_current
+from .sql import current_customers, last_event_id, still_current
 
 NAME = "analytical"
 
@@ -309,7 +309,7 @@ class AnalyticalAPI(PluginAPI):
             current = lifecycle.current_stages(conn, self.settings, as_of)
         with self.crm.transaction() as tx:
             return lifecycle.update(tx.context(NAME), self.settings, as_of,
-                                    still_current(tx.conn, current, last_event))
+                                    still_current(current, current_customers(tx.conn, last_event)))
 
     def phases(self, as_of: dt.datetime | None = None) -> list[PhaseRow]:
         """Every customer's relationship phase (establish, develop, mature, decline; prospect

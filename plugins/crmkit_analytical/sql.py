@@ -74,20 +74,24 @@ def money_value(units_expr) -> ColumnElement:
 
 
 def last_event_id(conn) -> int:
-    """The newest domain event's id (0 for none): what :func:`still_current` compares with."""
+    """The newest domain event's id (0 for none): what :func:`current_customers` compares with."""
     return conn.execute(select(func.coalesce(func.max(events.c.id), 0))).scalar_one()
 
 
-def still_current(conn, per_customer: dict[int, Any], last_event: int) -> dict[int, Any]:
-    """``per_customer``, read when :func:`last_event_id` was ``last_event``, without the
-    customers that are gone or erased since and those a merge changed since (their history
-    is another one now)."""
+def current_customers(conn, last_event: int) -> set[int]:
+    """The customers neither gone nor erased, and changed by no merge since :func:`last_event_id`
+    was ``last_event`` (a merged customer's history is another one now)."""
     live = set(conn.execute(select(customers.c.id).where(customers.c.erased_at.is_(None)))
                .scalars())
     merged = set(conn.execute(select(events.c.customer_id).where(
         events.c.id > last_event, events.c.type == "customer.merged")).scalars())
+    return live - merged
+
+
+def still_current(per_customer: dict[int, Any], current: set[int]) -> dict[int, Any]:
+    """``per_customer`` without the customers not in ``current`` (:func:`current_customers`)."""
     return {customer_id: value for customer_id, value in per_customer.items()
-            if customer_id in live and customer_id not in merged}
+            if customer_id in current}
 
 
 def field_columns(computed: dict[str, Any], what: str, allowed: Sequence[str]):

@@ -4,7 +4,7 @@
 The computing is the slow part, so it runs before the sweep's write transaction
 (:func:`prepare`, the ``crmkit_sweep_prepare`` hook, from the sweep's read snapshot) and
 other writers do not wait for it; :func:`write` then stores what changed, leaving out the
-customers merged or erased in between (:func:`.sql.still_current`).  Purchases recorded in
+customers merged or erased in between (:func:`.sql.current_customers`).  Purchases recorded in
 between count at the next sweep, as they would had the sweep run a moment earlier.
 """
 
@@ -17,7 +17,7 @@ import attrs
 
 from . import lifecycle, rfm
 from .settings import Settings, settings_of
-from .sql import last_event_id, still_current
+from .sql import current_customers, last_event_id, still_current
 
 
 @attrs.frozen
@@ -49,17 +49,18 @@ def write(ctx, prepared: Prepared | None) -> dict[str, int] | None:
     settings = settings_of(ctx)
     if prepared is None or prepared.settings != settings:
         prepared = Prepared(ctx.now(), settings)
+    current = (None if prepared.stages is None and prepared.scores is None
+               else current_customers(ctx.conn, prepared.last_event))
     counts = {}
     if settings.lifecycle.update_on_sweep:
         counts["lifecycle_changes"] = lifecycle.update(
-            ctx, settings, prepared.as_of, _current(ctx, prepared, prepared.stages)).changed
+            ctx, settings, prepared.as_of, _kept(prepared.stages, current)).changed
     if settings.rfm.store_on_sweep:
         counts["rfm_changes"] = rfm.store(ctx, settings, prepared.as_of,
-                                          _current(ctx, prepared, prepared.scores))
+                                          _kept(prepared.scores, current))
     return counts or None
 
 
-def _current(ctx, prepared: Prepared, per_customer: dict[int, Any] | None
-             ) -> dict[int, Any] | None:
-    return (None if per_customer is None
-            else still_current(ctx.conn, per_customer, prepared.last_event))
+def _kept(per_customer: dict[int, Any] | None, current: set[int] | None
+          ) -> dict[int, Any] | None:
+    return None if per_customer is None else still_current(per_customer, current)
