@@ -16,25 +16,16 @@ import pytest
 from crmkit.errors import PluginError
 from crmkit.services.audit import AuditLog
 from crmkit.web.signin import CSRF_REFUSED
-from web_support import InProcess
+from web_support import InProcess, PASSWORD, csrf, sign_in
 
-PASSWORD = "correct horse battery"
 SCRIPT = "<script>window.pwned=1</script>"
-
-
-def csrf(page) -> str:
-    return re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)
 
 
 def member(crm, site: InProcess, handle: str, role: str):
     """Sign ``handle`` (added with ``role``) in on ``site``; returns the signed-in client."""
     site.token(handle, role)
     crm.staff.set_password(handle, PASSWORD)
-    client = site.client()
-    answer = client.post("/login", data={"csrf_token": csrf(client.get("/login")),
-                                         "username": handle, "password": PASSWORD})
-    assert answer.status_code == 303, answer.text
-    return client
+    return sign_in(site, handle)
 
 
 @pytest.fixture

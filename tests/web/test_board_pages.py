@@ -15,24 +15,10 @@ import pytest
 
 from crmkit.web.signin import CSRF_REFUSED
 from crmkit.web.plugin_pages import NO_PAGE
-from web_support import without_csrf_tokens
+from web_support import PASSWORD, csrf, sign_in, without_csrf_tokens
 
-PASSWORD = "correct horse battery"
 SCRIPT_CUSTOMER = "<script>alert('c')</script> Cleo"
 SCRIPT_DEAL = "<img src=x onerror=alert(1)> Big deal"
-
-
-def csrf(page) -> str:
-    return re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)
-
-
-def sign_in(api, handle: str):
-    """The in-process client, signed in as ``handle`` (replacing any earlier sign-in)."""
-    client = api.client()
-    answer = client.post("/login", data={"csrf_token": csrf(client.get("/login")),
-                                         "username": handle, "password": PASSWORD})
-    assert answer.status_code == 303, answer.text
-    return client
 
 
 @pytest.fixture

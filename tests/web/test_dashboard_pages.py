@@ -16,9 +16,8 @@ import crmkit_paneltest
 from crmkit import CRM
 from crmkit.plugin import UTC
 from crmkit.web.panels import PANEL_FAILED
-from web_support import InProcess, without_csrf_tokens
+from web_support import InProcess, PASSWORD, sign_in, without_csrf_tokens
 
-PASSWORD = "correct horse battery"
 SCRIPT = "<script>alert(1)</script>"
 SVG = "{http://www.w3.org/2000/svg}"
 
@@ -88,16 +87,6 @@ def build(crm, clock, api) -> None:
     for handle, role in (("ann", "manager"), ("sam", "seller")):
         api.token(handle, role)
         crm.staff.set_password(handle, PASSWORD)
-
-
-def sign_in(api, handle: str = "ann"):
-    client = api.client()
-    page = client.get("/login")
-    token = re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)
-    answer = client.post("/login", data={"csrf_token": token, "username": handle,
-                                         "password": PASSWORD})
-    assert answer.status_code == 303, answer.text
-    return client
 
 
 def sections(page: str) -> dict[str, str]:
@@ -191,7 +180,7 @@ ORDER = ["analytical.kpis", "analytical.cohort-retention", "analytical.rfm-grid"
 
 
 def test_each_panel_shows_its_hand_computed_numbers_in_its_table_csv_and_chart(site):
-    client = sign_in(site)
+    client = sign_in(site, "ann")
     page = client.get("/dashboards")
     assert page.status_code == 200
     shown = sections(page.text)
@@ -220,7 +209,7 @@ def test_each_panel_shows_its_hand_computed_numbers_in_its_table_csv_and_chart(s
 
 
 def test_a_script_in_a_label_is_text_in_the_chart_the_table_and_the_csv(site):
-    client = sign_in(site)
+    client = sign_in(site, "ann")
     page = client.get("/dashboards").text
     assert "<script>alert(1)" not in page
     assert page.count("&lt;script&gt;alert(1)&lt;/script&gt;") == 2  # the chart and the table
@@ -228,7 +217,7 @@ def test_a_script_in_a_label_is_text_in_the_chart_the_table_and_the_csv(site):
 
 
 def test_a_failing_plugin_shows_its_problem_and_the_others_still_render(site):
-    page = sign_in(site).get("/dashboards").text
+    page = sign_in(site, "ann").get("/dashboards").text
     problem = re.search(r'<section class="panel" data-plugin="paneltest".*?</section>', page,
                         re.S).group(0)
     assert html.unescape(problem).count(PANEL_FAILED) == 1
@@ -236,7 +225,7 @@ def test_a_failing_plugin_shows_its_problem_and_the_others_still_render(site):
 
 
 def test_as_of_shows_the_panels_as_they_stood_then(site):
-    client = sign_in(site)
+    client = sign_in(site, "ann")
     page = client.get("/dashboards?as_of=2024-11-30")
     assert page.status_code == 200
     assert 'value="2024-11-30"' in page.text
@@ -290,7 +279,7 @@ def test_a_panel_that_cannot_be_drawn_is_refused_when_made(arguments, message):
 
 
 def test_the_panels_speak_the_page_s_language(site):
-    client = sign_in(site)
+    client = sign_in(site, "ann")
     page = client.get("/dashboards", headers={"Accept-Language": "zh-CN"}).text
     shown = sections(page)
     funnel = shown["operational.funnel"]

@@ -19,13 +19,8 @@ import crmkit
 from crmkit import CRM
 from crmkit.plugin import ConfigError, PluginError, WebPage
 from crmkit.web.plugin_pages import NO_PAGE
-from web_support import InProcess, problem
+from web_support import InProcess, PASSWORD, csrf, problem, sign_in
 
-PASSWORD = "correct horse battery"
-
-
-def csrf(page) -> str:
-    return re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)
 
 
 @pytest.fixture
@@ -43,14 +38,6 @@ def site(crm_url, clock):
             yield api
         finally:
             api.close()
-
-
-def sign_in(site, handle: str):
-    client = site.client()
-    answer = client.post("/login", data={"csrf_token": csrf(client.get("/login")),
-                                         "username": handle, "password": PASSWORD})
-    assert answer.status_code == 303, answer.text
-    return client
 
 
 def nav_links(page) -> list[tuple[str, str]]:

@@ -7,16 +7,14 @@ PostgreSQL; the browser tests are in test_web_browser.py.
 from __future__ import annotations
 
 import datetime as dt
-import re
 
 import httpx
 import pytest
 
 from crmkit.auth import MAX_FAILED_SIGN_INS, SIGN_IN_REFUSED
 from crmkit.web.signin import CSRF_REFUSED
-from web_support import without_csrf_tokens
+from web_support import PASSWORD, csrf, without_csrf_tokens
 
-PASSWORD = "correct horse battery"
 SCRIPT_NAME = "<script>alert('x')</script> Ann"
 
 
@@ -25,10 +23,6 @@ def add_member(server, handle: str, role: str) -> None:
     server.token(handle, role=role)
     with server.open() as crm:
         crm.staff.set_password(handle, PASSWORD)
-
-
-def csrf(page: httpx.Response) -> str:
-    return re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)
 
 
 def sign_in(server, handle: str, password: str = PASSWORD) -> tuple[httpx.Client, httpx.Response]:

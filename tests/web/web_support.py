@@ -28,6 +28,25 @@ def problem(answer, status: int) -> dict:
     return answer.json()
 
 
+PASSWORD = "correct horse battery"
+"""The password the web tests give their staff members."""
+
+
+def csrf(page) -> str:
+    """The CSRF token of ``page``'s first form."""
+    return re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)
+
+
+def sign_in(app, handle: str, password: str = PASSWORD):
+    """A new client of ``app`` (a served or in-process app), signed in as ``handle``; an
+    in-process app's clients share their cookies, so this replaces any earlier sign-in."""
+    client = app.client()
+    answer = client.post("/login", data={"csrf_token": csrf(client.get("/login")),
+                                         "username": handle, "password": password})
+    assert answer.status_code == 303, answer.text
+    return client
+
+
 def without_csrf_tokens(page: str) -> str:
     """``page`` with its forms' random CSRF tokens blanked, so a test may assert that some
     short text is absent without a token containing it by chance."""
