@@ -6,8 +6,9 @@ instead of cookiecutter or copier: no extra dependency for every crmkit
 install, and nothing to learn for a vendor who reads the template.
 
 Rules: only files ending in ``.tmpl`` are rendered (the suffix is dropped);
-``{{placeholder}}`` is replaced in contents and paths; an unknown placeholder
-is an error.  The output appears all at once (rendered beside the target and
+``{{placeholder}}`` (no spaces inside the braces) is replaced in contents and
+paths; an unknown placeholder is an error.  ``{{ expression }}``, with spaces, is
+left as it is: the Jinja templates of the plugin's web pages keep theirs.  The output appears all at once (rendered beside the target and
 renamed), so a failure leaves nothing half-written.
 """
 
@@ -26,7 +27,8 @@ from .. import __version__
 from ..errors import ConflictError, PluginError, ValidationError
 
 SUFFIX = ".tmpl"
-PLACEHOLDER = re.compile(r"\{\{\s*([A-Za-z_]+)\s*\}\}")
+PLACEHOLDER = re.compile(r"\{\{([A-Za-z_]+)\}\}")
+"""A placeholder: ``{{name}}``; Jinja's ``{{ name }}``, with spaces, is not one."""
 NAME = re.compile(r"[a-z][a-z0-9_]*")
 """A plugin name, matched in full: a lowercase Python identifier (no trailing newline either)."""
 MAX_NAME = 30
