@@ -38,7 +38,9 @@ RENDERED = {
     "crmkit_dental_clinic/logic.py", "crmkit_dental_clinic/settings.py",
     "crmkit_dental_clinic/tables.py",
     "crmkit_dental_clinic/dataservices.py", "crmkit_dental_clinic/demo.py",
-    "crmkit_dental_clinic/routes.py",
+    "crmkit_dental_clinic/routes.py", "crmkit_dental_clinic/pages.py",
+    "crmkit_dental_clinic/work.py", "crmkit_dental_clinic/templates/dental_clinic_recalls.html",
+    "crmkit_dental_clinic/templates/dental_clinic_work.html",
     "crmkit_dental_clinic/migrations/dental_clinic_0001.py",
     "crmkit_dental_clinic/locale/zh_Hans/LC_MESSAGES/messages.po",
 }

@@ -10,7 +10,8 @@ Fixtures:
 
 ``run_cli(args)`` runs the ``crmkit`` command in-process and returns its exit code;
 ``api_client(crm, role=…)`` is an HTTP client on the API app, in-process, with the token of
-a staff member of that role.
+a staff member of that role; ``web_client(crm, role=…)`` one signed in to the staff web app
+(for a plugin's pages and My work sections), with ``csrf_token(html)`` for the forms it posts.
 
 A PostgreSQL server that cannot start fails the PostgreSQL tests, with the
 reason; they never skip.  Set ``CRMKIT_TEST_BACKENDS=sqlite`` to run only the
@@ -23,6 +24,7 @@ import contextlib
 import datetime as dt
 import itertools
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -194,4 +196,46 @@ def api_client(crm, role: str = "admin", handle: str | None = None, team: str = 
         yield client
 
 
-__all__ = ["PostgresServer", "find_pg_bindir", "backends", "run_cli", "api_client"]
+@contextlib.contextmanager
+def web_client(crm, role: str = "admin", handle: str | None = None, team: str = "staff"):
+    """An HTTP client on ``crmkit.web.create_app(crm)`` (in-process), signed in to the staff web
+    app as ``handle`` (default: the role's name) through its sign-in form, so a plugin's
+    pages can be tested as a member sees them: ``client.get("/<plugin>/<page>")``.
+
+    The staff member is added with ``role`` and ``team`` unless they exist, and given a new
+    password.  Forms the test posts need the session's CSRF token: :func:`csrf_token` reads
+    it from a page.
+    """
+    import secrets
+
+    from starlette.testclient import TestClient
+
+    from ..errors import NotFound
+    from ..web import create_app
+
+    handle = handle or role
+    try:
+        crm.staff.get(handle)
+    except NotFound:
+        crm.staff.add(handle, handle.title(), team, role=role)
+    password = secrets.token_urlsafe(16)
+    crm.staff.set_password(handle, password)
+    with TestClient(create_app(crm), raise_server_exceptions=True) as client:
+        signed = client.post("/login", data={"csrf_token": csrf_token(client.get("/login").text),
+                                             "username": handle, "password": password},
+                             follow_redirects=False)
+        if signed.status_code != 303:
+            raise AssertionError(f"signing {handle} in failed: {signed.status_code} {signed.text}")
+        yield client
+
+
+def csrf_token(page: str) -> str:
+    """The CSRF token of the first form of the web page ``page`` (its HTML)."""
+    found = re.search(r'name="csrf_token" value="([^"]+)"', page)
+    if found is None:
+        raise AssertionError("the page has no form with a CSRF token")
+    return found.group(1)
+
+
+__all__ = ["PostgresServer", "find_pg_bindir", "backends", "run_cli", "api_client", "web_client",
+           "csrf_token"]
