@@ -175,7 +175,11 @@ class Pages:
 
     def member(self, request: Request):
         """The signed-in member's Principal (or None, see :meth:`principal`); settles the
-        request's language: the member's preference, else the browser's."""
+        request's language: the member's preference, else the browser's.  Reads the plugin
+        state first, as the API does for each request, so that the page (its cards, panels,
+        My work sections, plugin pages and navigation) follows a plugin that another process
+        enabled or disabled."""
+        self.dispatcher.refresh()
         principal = self.principal(request)
         preference = None
         if principal is not None:

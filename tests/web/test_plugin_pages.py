@@ -110,6 +110,18 @@ def test_a_disabled_plugin_s_pages_files_and_links_are_gone(site):
     assert client.get("/pagetest/hello").status_code == 200
 
 
+def test_a_plugin_disabled_by_another_process_leaves_my_work_and_the_navigation_at_once(
+        site, crm_url, clock):
+    client = sign_in(site, "ann")
+    assert 'data-section="pagetest-calls"' in client.get("/my-work").text
+    with CRM.open(crm_url, clock=clock, extra_plugins={"pagetest": crmkit_pagetest}) as admin:
+        admin.plugins.disable("pagetest")  # as `crmkit plugins disable` would, beside the server
+    page = client.get("/my-work")
+    assert page.status_code == 200
+    assert "pagetest" not in page.text  # no section, no problem in its place, no link
+    assert nav_links(page) == []
+
+
 def test_a_hook_that_answers_something_else_costs_only_that_plugin_its_pages(site, monkeypatch,
                                                                              caplog):
     monkeypatch.setattr(crmkit_pagetest, "crmkit_web_pages",
