@@ -202,7 +202,7 @@ def test_the_analytical_card_shows_rfm_and_the_lifecycle_stage(api, clock):
         client.post("/login", data={"csrf_token": token, "username": "ann", "password": PASSWORD})
         return client
 
-    card = analytical_card(signed_in(), "C1")
+    card = card_of(signed_in(), "C1", "analytical")
     assert "<dt>Last purchase</dt><dd>10 days ago</dd><dt>Purchases</dt><dd>2</dd>" in card
     assert "<dt>Spend</dt><dd>25.25</dd>" in card  # to the cent
     segment = crm.plugin("analytical").rfm()[0].segment
@@ -214,18 +214,19 @@ def test_the_analytical_card_shows_rfm_and_the_lifecycle_stage(api, clock):
     clock.advance(days=3)
     crm.interactions.record("C1", clock.now(), amount="5")
     client = signed_in()  # the session of three days ago expired
-    card = analytical_card(client, "C1")  # the stored score, as of the sweep
+    card = card_of(client, "C1", "analytical")  # the stored score, as of the sweep
     assert "<dt>Last purchase</dt><dd>10 days ago</dd><dt>Purchases</dt><dd>2</dd>" in card
     assert "<dt>RFM scored</dt><dd>as of 2025-01-01</dd>" in card
     crm.sweep()
-    card = analytical_card(client, "C1")
+    card = card_of(client, "C1", "analytical")
     assert "<dt>Last purchase</dt><dd>0 days ago</dd><dt>Purchases</dt><dd>3</dd>" in card
     assert "<dt>RFM scored</dt><dd>as of 2025-01-04</dd>" in card
 
 
-def analytical_card(client, external_id: str) -> str:
+def card_of(client, external_id: str, plugin: str) -> str:
+    """``plugin``'s card on the customer's 360 page as ``client``'s member sees it."""
     page = client.get(f"/customers/{external_id}").text
-    card = page[page.index('data-panel="analytical"'):]
+    card = page[page.index(f'data-panel="{plugin}"'):]
     return card[:card.index("</section>")]
 
 
@@ -249,7 +250,7 @@ def test_the_analytical_card_shows_clv_and_p_alive_from_the_latest_fit_and_surve
     client = api.client()
     token = csrf(client.get("/login"))
     client.post("/login", data={"csrf_token": token, "username": "ann", "password": PASSWORD})
-    card = analytical_card(client, "C1")
+    card = card_of(client, "C1", "analytical")
     assert "<p>no CLV fit yet: run crmkit analytical clv fit</p>" in card
     assert "P(alive)" not in card
     assert ("<dt>Survey 2024-12-31</dt><dd>NPS 10</dd><dt>Survey 2024-12-27</dt><dd>CES 2</dd>"
@@ -258,7 +259,7 @@ def test_the_analytical_card_shows_clv_and_p_alive_from_the_latest_fit_and_surve
         clv.keep_fit(tx, CLVFit(clock.now(), "week", {"r": 1.0, "alpha": 10.0, "a": 1.0,
                                                        "b": 3.0},
                                 {"p": 6.0, "q": 4.0, "v": 15.0}))
-    card = analytical_card(client, "C1")
+    card = card_of(client, "C1", "analytical")
     # x = 1 repeat purchase, t_x = 30/7, T = 40/7 weeks:
     # P(alive) = 1 / (1 + a/(b + x − 1) · ((α + T)/(α + t_x))^(r + x)) = 1 / (1 + 1.21/3)
     assert "<dt>P(alive)</dt><dd>71 %</dd>" in card
@@ -268,8 +269,8 @@ def test_the_analytical_card_shows_clv_and_p_alive_from_the_latest_fit_and_surve
     assert prediction.p_alive == pytest.approx(1 / (1 + 1.21 / 3))
     assert f"<dt>CLV (12 months)</dt><dd>{prediction.clv}</dd>" in card
     assert prediction.clv > 0
-    assert "<dt>CLV</dt><dd>no purchase yet</dd>" in analytical_card(client, "C2")
-    assert "<dt>NPS</dt><dd>no survey answer yet</dd>" in analytical_card(client, "C2")
+    assert "<dt>CLV</dt><dd>no purchase yet</dd>" in card_of(client, "C2", "analytical")
+    assert "<dt>NPS</dt><dd>no survey answer yet</dd>" in card_of(client, "C2", "analytical")
 
 
 def test_the_operational_card_shows_tasks_opportunities_and_cases_with_their_sla(api, clock):
@@ -284,12 +285,8 @@ def test_the_operational_card_shows_tasks_opportunities_and_cases_with_their_sla
     due = operational.case(case)["first_response_due"]
     api.token("ann", role="agent")
     crm.staff.set_password("ann", PASSWORD)
-    client = api.client()
-    token = csrf(client.get("/login"))
-    client.post("/login", data={"csrf_token": token, "username": "ann", "password": PASSWORD})
-    page = client.get("/customers/C1").text
-    card = page[page.index('data-panel="operational"'):]
-    card = card[:card.index("</section>")]
+    client, _ = sign_in(api, "ann")
+    card = card_of(client, "C1", "operational")
     assert "<dt>Open opportunities</dt><dd>1 (€1,200.00)</dd>" in card
     assert "<dt>Open tasks</dt><dd>2 (1 overdue)</dd>" in card
     assert due == dt.datetime(2025, 1, 1, 16, 0, tzinfo=dt.timezone.utc)
@@ -308,15 +305,8 @@ def test_the_social_card_hides_handles_from_a_viewer(api):
     for handle, role in (("ann", "agent"), ("vic", "viewer")):
         api.token(handle, role=role)
         crm.staff.set_password(handle, PASSWORD)
-    client = api.client()
-    shown = {}
-    for handle in ("ann", "vic"):
-        token = csrf(client.get("/login"))
-        client.post("/login", data={"csrf_token": token, "username": handle,
-                                    "password": PASSWORD})
-        page = client.get("/customers/C1").text
-        card = page[page.index('data-panel="social"'):]
-        shown[handle] = card[:card.index("</section>")]
+    shown = {handle: card_of(sign_in(api, handle)[0], "C1", "social")
+             for handle in ("ann", "vic")}
     linked = crm.plugin("social").identities("C1")[0]["handle"]
     assert f"<dt>twitter</dt><dd>{linked}</dd>" in shown["ann"]
     assert linked not in shown["vic"]
@@ -380,15 +370,8 @@ def test_the_collaborative_card_shows_channel_and_consent_to_roles_that_see_pers
     for handle, role in (("ann", "agent"), ("vic", "viewer")):
         api.token(handle, role=role)
         crm.staff.set_password(handle, PASSWORD)
-    client = api.client()
-    cards = {}
-    for handle in ("ann", "vic"):
-        token = csrf(client.get("/login"))
-        client.post("/login", data={"csrf_token": token, "username": handle,
-                                    "password": PASSWORD})
-        page = client.get("/customers/C1").text
-        card = page[page.index('data-panel="collaborative"'):]
-        cards[handle] = card[:card.index("</section>")]
+    cards = {handle: card_of(sign_in(api, handle)[0], "C1", "collaborative")
+             for handle in ("ann", "vic")}
     assert ("<dt>Preferred channel</dt><dd>email</dd><dt>Consent: email</dt><dd>granted</dd>"
             "<dt>Consent: sms</dt><dd>withdrawn</dd><dt>Open work items</dt><dd>0</dd>"
             ) in cards["ann"]
