@@ -193,7 +193,7 @@ def test_long_commands_show_progress_on_a_terminal_and_nothing_when_piped(crm, c
     crm.plugins.enable("loyalty")
     crm.customers.add_many({"external_id": f"C{i:05d}"} for i in range(5001))
     code, out, err = run_on_a_terminal(crm_url, "sweep")
-    assert code == 0 and "sweep: loyalty" in err and "sweep: operational" in err
+    assert code == 0 and "sweep: writing loyalty" in err and "sweep: writing operational" in err
     assert "plugin" in out  # the result table goes to stdout
     code, out, err = run_on_a_terminal(crm_url, "export", "customers")
     assert code == 0 and "export customers: 5,000 rows written" in err
