@@ -287,6 +287,35 @@ def test_a_hook_that_crashes_during_the_round_trip_is_reported():
                       "crmkit_react_interactions: RuntimeError: kaput")
 
 
+def test_web_faults_are_reported_from_the_pages_that_show_them(tmp_path):
+    from starlette.responses import PlainTextResponse
+
+    from crmkit.plugin import Endpoint, WebPage, WebPages
+
+    def card(crm, principal, customer):
+        raise RuntimeError("no card today")
+
+    def routes(crm):
+        return [Endpoint("GET", "x", lambda call: {}, "webby.read", "x")] * 2  # one route twice
+
+    def hello(site, request, principal, form):
+        return site.render(request, "missing.html")
+
+    def pages(crm):
+        return WebPages(tmp_path, [WebPage("/hello", hello), WebPage("/fine", lambda *a:
+                                                                   PlainTextResponse("ok"))])
+
+    webby = module_with("webby", crmkit_customer_card=card, crmkit_routes=routes,
+                        crmkit_web_pages=pages,
+                        crmkit_permissions=lambda: {"webby.read": "Read."})
+    found = [detail for check, detail in fails(run(webby)) if check == "web"]
+    assert found[0].startswith("GET /webby/hello fails: TemplateNotFound: 'missing.html' not found")
+    assert found[1].startswith("plugin 'webby': its HTTP routes are not served: ")
+    assert found[2] == ("plugin 'webby': its customer card failed: plugin 'webby' failed in "
+                        "crmkit_customer_card: RuntimeError: no card today")
+    assert len(found) == 3  # /webby/fine answered
+
+
 def test_a_plugin_is_enabled_after_the_plugins_it_requires(capsys):
     """valuechain requires analytical: the check enables analytical first instead of failing."""
     assert main(["plugins", "check", "valuechain"]) == 0

@@ -157,7 +157,7 @@ def test_the_rendered_plugin_passes_plugins_check(tmp_path, monkeypatch):
     report = plugin_check.check_plugin("dental", ["crmkit_dental"])
     assert report.ok, report.failures
     assert {f.check for f in report.findings if f.status == "ok"} == {
-        "import", "metadata", "schema", "hooks", "tables", "migrations", "enable"}
+        "import", "metadata", "schema", "hooks", "tables", "migrations", "enable", "web"}
     for module in [m for m in sys.modules if m == "crmkit_dental" or m.startswith("crmkit_dental.")]:
         monkeypatch.delitem(sys.modules, module)
 

@@ -203,8 +203,9 @@ def new(name: str, directory: str, description: str | None) -> None:
 def check(state, name: str, fmt: str) -> None:
     """Check plugin NAME before release.
 
-    Checks its metadata, schema, hooks, migrations, enable and disable.
-    Works on temporary SQLite files, never on --db.  A plugin that is not
+    Checks its metadata, schema, hooks, migrations, enable and disable, and
+    its web parts (routes, pages, card, panels, My work sections) served to
+    a signed-in admin.  Works on temporary SQLite files, never on --db.  A plugin that is not
     installed is checked with "crmkit --plugin MODULE plugins check NAME".
     Exits non-zero when a check fails.
 

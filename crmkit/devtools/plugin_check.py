@@ -16,6 +16,10 @@ Every check runs against temporary SQLite files, never the CRM's own database:
 * **enable** — enable with the defaults, write through the pipeline, run the
   data-service hooks (merge leaves no row on the duplicate), sweep, disable,
   enable again.
+* **web** — serve the web app in-process to a signed-in admin with the plugin
+  enabled: its HTTP routes mount, each of its pages without path parameters
+  answers 200, and the customer 360 page, the dashboards and My work show its
+  card, panels and sections without an error.
 
 A check never stops at the first problem: each finding is ``ok``, ``warn`` or
 ``fail``, and the command exits non-zero when anything failed.
@@ -29,6 +33,7 @@ import difflib
 import functools
 import inspect
 import json
+import logging
 import tempfile
 from pathlib import Path
 from types import ModuleType
@@ -104,12 +109,12 @@ def check(plugin: plugins.InstalledPlugin) -> Report:
     report.findings.append(Finding("import", OK, f"{plugin.source} imports"))
     checks: list[tuple[str, Callable[[plugins.InstalledPlugin], list[Finding]]]] = [
         ("metadata", _metadata), ("schema", _schema), ("hooks", _hooks),
-        ("migrations", _migrations), ("enable", _enable),
+        ("migrations", _migrations), ("enable", _enable), ("web", _web),
     ]
     for label, run in checks:
-        if label == "enable" and any(f.blocks_enable for f in report.findings):
-            report.findings.append(Finding("enable", WARN, "not run: enabling cannot work until "
-                                                           "the failures above are fixed"))
+        if label in ("enable", "web") and any(f.blocks_enable for f in report.findings):
+            report.findings.append(Finding(label, WARN, "not run: enabling cannot work until "
+                                                        "the failures above are fixed"))
             continue
         try:
             report.findings.extend(run(plugin))
@@ -637,6 +642,72 @@ def _enable(plugin: plugins.InstalledPlugin) -> list[Finding]:
         after = f" (after enabling {', '.join(requirements)})" if requirements else ""
         out.append(Finding("enable", OK, f"enables with its defaults{after}; pipeline, sweep, "
                                          "timeline, export, merge, erase, disable and re-enable work"))
+    return out
+
+
+# -- web ------------------------------------------------------------------------------------
+
+WEB_CORE_PAGES = ("/openapi.json", "/customers/CHECK-1", "/dashboards", "/my-work")
+"""The core pages the web check asks for: the API's description (which mounts every plugin's
+routes) and the pages that show plugins' cards, panels and My work sections."""
+
+
+class _ErrorsLogged(logging.Handler):
+    """Collects the error messages crmkit logs (the web app logs a plugin part it cannot show)."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.ERROR)
+        self.messages: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.messages.append(record.getMessage())
+
+
+def _web(plugin: plugins.InstalledPlugin) -> list[Finding]:
+    """Serve the web app with the plugin enabled to a signed-in admin: the core pages showing
+    plugin parts and the plugin's own GET pages without path parameters must answer 200
+    with no error logged about the plugin."""
+    from .webclient import web_client
+
+    name = plugin.name
+    with _scratch_crm(plugin) as crm:
+        try:
+            for required in _requirements(plugin):
+                crm.plugins.enable(required)
+            crm.plugins.enable(name)
+        except Exception as exc:
+            return [Finding("web", WARN, f"not run: enabling fails ({exc})")]
+        crm.customers.add("CHECK-1", "Check One")
+        try:
+            pages = crm.hooks.call_one(name, "crmkit_web_pages", None, crm=crm)
+        except CRMError as exc:
+            return [Finding("web", FAIL, f"its web pages cannot be served: {exc}")]
+        own = [f"/{name}{page.path}" for page in (pages.pages if pages else ())
+               if "GET" in page.methods and "{" not in page.path]
+        out = []
+        logged = _ErrorsLogged()
+        logger = logging.getLogger("crmkit")
+        logger.addHandler(logged)
+        try:
+            with web_client(crm, role="admin") as client:
+                for path in WEB_CORE_PAGES + tuple(own):
+                    try:
+                        status = client.get(path).status_code
+                    except Exception as exc:  # the app re-raises what it did not answer
+                        out.append(Finding("web", FAIL, f"GET {path} fails: "
+                                                        f"{type(exc).__name__}: {exc}"))
+                        continue
+                    if status != 200:
+                        out.append(Finding("web", FAIL, f"GET {path} answers {status}"))
+        finally:
+            logger.removeHandler(logged)
+        out += [Finding("web", FAIL, message) for message in logged.messages
+                if f"plugin {name!r}" in message]
+    if not out:
+        shown = (f"its page {own[0]} answers 200; " if len(own) == 1 else
+                 f"its pages {', '.join(own)} answer 200; " if own else "")
+        out.append(Finding("web", OK, f"{shown}its routes mount and the 360 page, dashboards "
+                                      "and My work show its parts without an error"))
     return out
 
 

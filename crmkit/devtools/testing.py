@@ -20,11 +20,9 @@ SQLite backend deliberately (a machine without the server binaries).
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import itertools
 import os
-import re
 import shutil
 import socket
 import subprocess
@@ -32,6 +30,8 @@ import tempfile
 from pathlib import Path
 
 import pytest
+
+from .webclient import api_client, csrf_token, web_client
 
 PG_VERSIONS = ("15", "16", "17", "14")
 
@@ -169,72 +169,6 @@ def run_cli(args: list[str]) -> int:
     from ..cli import main
 
     return main(args)
-
-
-@contextlib.contextmanager
-def api_client(crm, role: str = "admin", handle: str | None = None, team: str = "staff"):
-    """An HTTP client on ``crmkit.web.create_app(crm)`` (in-process: no server, no port),
-    sending the API token of staff member ``handle`` (default: the role's name).
-
-    The staff member is added with ``role`` and ``team`` unless they exist; a new token is
-    created each time.  The client is a ``starlette.testclient.TestClient``: ``client.get(
-    "/api/v1/...")``, ``client.post(..., json=...)``; answers keep the app's status codes.
-    """
-    from starlette.testclient import TestClient
-
-    from ..errors import NotFound
-    from ..web import create_app
-
-    handle = handle or role
-    try:
-        crm.staff.get(handle)
-    except NotFound:
-        crm.staff.add(handle, handle.title(), team, role=role)
-    _token, secret = crm.tokens.create(handle, name="api_client")
-    with TestClient(create_app(crm), headers={"Authorization": f"Bearer {secret}"},
-                    raise_server_exceptions=True) as client:
-        yield client
-
-
-@contextlib.contextmanager
-def web_client(crm, role: str = "admin", handle: str | None = None, team: str = "staff"):
-    """An HTTP client on ``crmkit.web.create_app(crm)`` (in-process), signed in to the staff web
-    app as ``handle`` (default: the role's name) through its sign-in form, so a plugin's
-    pages can be tested as a member sees them: ``client.get("/<plugin>/<page>")``.
-
-    The staff member is added with ``role`` and ``team`` unless they exist, and given a new
-    password.  Forms the test posts need the session's CSRF token: :func:`csrf_token` reads
-    it from a page.
-    """
-    import secrets
-
-    from starlette.testclient import TestClient
-
-    from ..errors import NotFound
-    from ..web import create_app
-
-    handle = handle or role
-    try:
-        crm.staff.get(handle)
-    except NotFound:
-        crm.staff.add(handle, handle.title(), team, role=role)
-    password = secrets.token_urlsafe(16)
-    crm.staff.set_password(handle, password)
-    with TestClient(create_app(crm), raise_server_exceptions=True) as client:
-        signed = client.post("/login", data={"csrf_token": csrf_token(client.get("/login").text),
-                                             "username": handle, "password": password},
-                             follow_redirects=False)
-        if signed.status_code != 303:
-            raise AssertionError(f"signing {handle} in failed: {signed.status_code} {signed.text}")
-        yield client
-
-
-def csrf_token(page: str) -> str:
-    """The CSRF token of the first form of the web page ``page`` (its HTML)."""
-    found = re.search(r'name="csrf_token" value="([^"]+)"', page)
-    if found is None:
-        raise AssertionError("the page has no form with a CSRF token")
-    return found.group(1)
 
 
 __all__ = ["PostgresServer", "find_pg_bindir", "backends", "run_cli", "api_client", "web_client",
