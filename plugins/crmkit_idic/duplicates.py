@@ -59,6 +59,10 @@ class Pair:
     second_name: str | None
     score: float
     reasons: tuple[str, ...]
+    """Why, with the personal values that matched (``same email ann@example.com``)."""
+    reason_kinds: tuple[str, ...] = ()
+    """The same reasons without personal values (``same email``): what a member who may
+    not see personal data is shown."""
 
 
 @attrs.frozen
@@ -156,8 +160,9 @@ class _Compatibility:
 
 
 def compare(a: Record, ka: Keys, b: Record, kb: Keys, settings: Settings,
-            compatible=None) -> tuple[float, list[str]] | None:
-    """Score one pair; None when nothing matches."""
+            compatible=None) -> tuple[float, list[tuple[str, str | None]]] | None:
+    """Score one pair: ``(score, reasons)``, each reason ``(kind, personal detail or None)``;
+    None when nothing matches."""
     compatible = compatible or _Compatibility(settings)
     name_match = name_conflict = False
     why = None
@@ -181,32 +186,32 @@ def compare(a: Record, ka: Keys, b: Record, kb: Keys, settings: Settings,
         return None
     signals: list[str] = []
     conflicts = 0
-    reasons: list[str] = []
+    reasons: list[tuple[str, str | None]] = []
     for signal, mine, theirs in (("email", ka.email, kb.email), ("phone", ka.phone, kb.phone)):
         if mine and theirs:
             if mine == theirs:
                 signals.append(signal)
-                reasons.append(f"same {signal} {mine}")
+                reasons.append((f"same {signal}", mine))
             else:
                 conflicts += 1
-                reasons.append(f"different {signal}s")
+                reasons.append((f"different {signal}s", None))
     if shared:
         signals.append("handle")
-        reasons.append("same social handle " + ", ".join(f"@{h}" for h in sorted(shared)))
+        reasons.append(("same social handle", ", ".join(f"@{h}" for h in sorted(shared))))
     if ka.person and kb.person:
         if name_conflict:
             conflicts += 1
-            reasons.append(f"different first names ({ka.person[0]} / {kb.person[0]})")
+            reasons.append(("different first names", f"({ka.person[0]} / {kb.person[0]})"))
         elif name_match:
             signals.append("name")
-            reasons.append(f"similar names {a.name!r} ~ {b.name!r} ({why})")
+            reasons.append(("similar names", f"{a.name!r} ~ {b.name!r} ({why})"))
     if org_ratio is not None:
         if name_match:
             signals.append("name")
-            reasons.append(f"similar organisation names {a.name!r} ~ {b.name!r}")
+            reasons.append(("similar organisation names", f"{a.name!r} ~ {b.name!r}"))
         else:
             conflicts += 1
-            reasons.append("different organisation names")
+            reasons.append(("different organisation names", None))
     miss = 1.0
     for signal in signals:
         miss *= 1.0 - settings.weights[signal]
@@ -245,7 +250,10 @@ def find_pairs(records: Iterable[Record], settings: Settings,
         scored = compare(a, keys[i], b, keys[j], settings, compatible)
         if scored is None or scored[0] < settings.min_score:
             continue
-        pairs.append(Pair(a.id, b.id, a.external_id, b.external_id, a.name, b.name,
-                          scored[0], tuple(scored[1])))
+        score, reasons = scored
+        pairs.append(Pair(a.id, b.id, a.external_id, b.external_id, a.name, b.name, score,
+                          tuple(kind if detail is None else f"{kind} {detail}"
+                                for kind, detail in reasons),
+                          tuple(kind for kind, _ in reasons)))
     pairs.sort(key=lambda p: (-p.score, p.first_id, p.second_id))
     return Result(pairs, len(candidates), sorted(skipped))

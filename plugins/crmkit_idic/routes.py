@@ -4,7 +4,8 @@ Identify (duplicate candidates, dismissing a pair), differentiate (run it,
 the groups and one customer's group), interact (contacts due, recording a
 dialogue), customise (treatments), and the IDIC report with each customer's
 progress.  Every handler calls the public API (``call.api()``), which holds
-the rules.
+the rules.  A member without ``customers.pii`` sees names masked (``***``), and a
+duplicate pair's reasons without the values that matched.
 """
 
 from __future__ import annotations
@@ -38,9 +39,13 @@ PROGRESS = closed_object({"customer": TEXT, "name": OPTIONAL_TEXT, "identified":
                           "score": INTEGER})
 
 
+def _as_seen(call, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """``rows`` (each with a customer's ``name``) as the caller may see them."""
+    return [call.crm.auth.mask_pii(call.principal, row) for row in rows]
+
+
 def groups(call):
-    return jsonable(call.api().groups(_as_of(call),
-                                      call.query.get("group")))
+    return _as_seen(call, jsonable(call.api().groups(_as_of(call), call.query.get("group"))))
 
 
 def group_of(call):
@@ -62,7 +67,7 @@ def due(call):
                                    call.query.get("group")))
     for row in rows:
         row.pop("customer_id")
-    return rows
+    return _as_seen(call, rows)
 
 
 def record_dialogue(call):
@@ -73,10 +78,23 @@ def record_dialogue(call):
     return {"customer": call.path_params["customer"], "dialogue_id": dialogue_id}
 
 
+def _pair(call, pair) -> dict[str, Any]:
+    """One duplicate pair as the caller may see it: without ``customers.pii``, masked names
+    and its reasons without the values that matched."""
+    document = {"first": pair.first, "second": pair.second, "first_name": pair.first_name,
+                "second_name": pair.second_name, "score": pair.score,
+                "reasons": list(pair.reasons)}
+    if call.crm.auth.allowed(call.principal, "customers.pii"):
+        return document
+    first, second = (call.crm.auth.mask_pii(call.principal, {"name": name})["name"]
+                     for name in (pair.first_name, pair.second_name))
+    return {**document, "first_name": first, "second_name": second,
+            "reasons": list(pair.reason_kinds)}
+
+
 def duplicates(call):
     found = call.api().find_duplicates(call.query.get("min_score"))
-    return jsonable({"pairs": [{k: v for k, v in jsonable(p).items()
-                                if k not in ("first_id", "second_id")} for p in found.pairs],
+    return jsonable({"pairs": [_pair(call, p) for p in found.pairs],
                      "compared": found.compared,
                      "skipped_blocks": [{"key": key, "records": size}
                                         for key, size in found.skipped_blocks]})
@@ -96,8 +114,8 @@ def _progress(found) -> dict[str, Any]:
 
 
 def progress(call):
-    return _progress(call.api().progress(call.path_params["customer"],
-                                         _as_of(call)))
+    return _as_seen(call, [_progress(call.api().progress(call.path_params["customer"],
+                                                         _as_of(call)))])[0]
 
 
 def report(call):

@@ -114,3 +114,22 @@ def test_a_viewer_may_not_run_the_differentiation(idic):
         problem(viewer.post(f"{API}/differentiations", json={}), 403)
         assert viewer.get(f"{API}/groups").json() == []
     assert idic.plugin("idic").last_differentiation() is None
+
+
+def test_a_member_without_personal_data_sees_names_and_matched_values_masked(idic):
+    """The viewer role reads everything with personal data masked; idic's reads too."""
+    idic.plugin("idic").differentiate()
+    with api_client(idic, role="agent") as agent:
+        [pair] = agent.get(f"{API}/duplicates").json()["pairs"]
+        assert (pair["first_name"], pair["reasons"][0]) == ("Ann Lee", "same email ann@example.com")
+        assert agent.get(f"{API}/customers/A/progress").json()["name"] == "Ann Lee"
+    with api_client(idic, role="viewer") as viewer:
+        [pair] = viewer.get(f"{API}/duplicates").json()["pairs"]
+        assert (pair["first"], pair["second"], pair["first_name"], pair["second_name"]) == (
+            "A", "A2", "***", "***")
+        assert pair["reasons"] == ["same email", "similar names"]
+        assert viewer.get(f"{API}/customers/A/progress").json()["name"] == "***"
+        for path in ("groups", "due"):
+            rows = viewer.get(f"{API}/{path}").json()
+            assert rows and {row["name"] for row in rows} == {"***"}, path
+            assert "Ann Lee" not in str(rows) and "Bo Chan" not in str(rows)
