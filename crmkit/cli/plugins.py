@@ -205,9 +205,9 @@ def check(state, name: str, fmt: str) -> None:
 
     Checks its metadata, schema, hooks, migrations, enable and disable, and
     its web parts (routes, pages, card, panels, My work sections) served to
-    a signed-in admin.  Works on temporary SQLite files, never on --db.  A plugin that is not
-    installed is checked with "crmkit --plugin MODULE plugins check NAME".
-    Exits non-zero when a check fails.
+    a signed-in admin.  Works on temporary SQLite files, never on --db.  A
+    plugin that is not installed is checked with "crmkit --plugin MODULE
+    plugins check NAME".  Exits non-zero when a check fails.
 
     \b
     Examples:

@@ -7,9 +7,10 @@ install, and nothing to learn for a vendor who reads the template.
 
 Rules: only files ending in ``.tmpl`` are rendered (the suffix is dropped);
 ``{{placeholder}}`` (no spaces inside the braces) is replaced in contents and
-paths; an unknown placeholder is an error.  ``{{ expression }}``, with spaces, is
-left as it is: the Jinja templates of the plugin's web pages keep theirs.  The output appears all at once (rendered beside the target and
-renamed), so a failure leaves nothing half-written.
+paths; an unknown placeholder is an error.  ``{{ expression }}``, with spaces,
+is left as it is: the Jinja templates of the plugin's web pages keep theirs.
+The output appears all at once (rendered beside the target and renamed), so a
+failure leaves nothing half-written.
 """
 
 from __future__ import annotations
