@@ -143,8 +143,8 @@ class PluginPages:
     def table(self, reread: bool = False
               ) -> dict[str, tuple[WebPages, list[tuple[Route, WebPage]]]]:
         """``{plugin: (its WebPages, [(route, page)])}`` of the enabled plugins (with
-        ``reread``, the plugin state read again first; else as the CRM last read it, as the
-        page's cards are).  A plugin whose hook fails or answers something else than
+        ``reread``, the plugin state read again first; else as the CRM last read it, which
+        every signed-in page does first, see ``Pages.member``).  A plugin whose hook fails or answers something else than
         :class:`WebPages` has no pages (the reason logged); the others keep theirs."""
         if reread:
             with self.crm.read() as conn:
