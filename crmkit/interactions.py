@@ -437,6 +437,11 @@ def _unknown(ref: str, merged: tuple[str, dt.datetime] | None) -> str:
     return merged_away(ref, *merged)
 
 
+def same_content(stored: dict[str, Any], row: dict[str, Any]) -> bool:
+    """Whether ``row`` repeats the interaction ``stored`` in every field of :data:`COMPARED`."""
+    return not _differences(stored, row)
+
+
 def _differences(a: dict[str, Any], b: dict[str, Any]) -> list[str]:
     return [f for f in COMPARED if _comparable(f, a.get(f)) != _comparable(f, b.get(f))]
 
@@ -501,5 +506,5 @@ def _existing_by_external_id(conn, external_ids) -> dict[str, dict[str, Any]]:
 
 __all__ = [
     "FIELDS", "DIRECTIONS", "COMPARED", "InteractionService", "InteractionRows", "write_batch",
-    "PAYLOAD_TEXT", "Normaliser", "payload_json", "persist",
+    "PAYLOAD_TEXT", "Normaliser", "payload_json", "persist", "same_content",
 ]

@@ -41,7 +41,7 @@ from ..customers import CustomerRows
 from ..bulk import insert_new
 from ..db import select_in
 from ..errors import ConflictError, DatabaseError, ValidationError
-from ..interactions import InteractionRows
+from ..interactions import InteractionRows, same_content
 from ..pipeline import (Checked, Problem, check, collector_paused, raise_problems,
                         write_checked)
 from ..types import to_money
@@ -302,16 +302,18 @@ class _DerivedIds:
         self.scratch = scratch
         scratch.reset_derived()
 
-    def __call__(self, rows: list[dict[str, Any]]) -> None:
-        """Give each row of one batch without an external id its derived one."""
-        pending = []
-        for row in rows:
+    def __call__(self, rows: list[dict[str, Any]]) -> list[int]:
+        """Give each row of one batch without an external id its derived one; return the
+        indexes of those rows."""
+        pending, derived = [], []
+        for index, row in enumerate(rows):
             if not row.get("external_id"):
                 digest = hashlib.blake2b(_canonical(row).encode("utf-8", "surrogatepass"),
                                          digest_size=12).hexdigest()
                 pending.append((row, digest))
+                derived.append(index)
         if not pending:
-            return
+            return derived
         seen = self.scratch.derived_counts(sorted({digest for _, digest in pending}))
         changed = {}
         for row, digest in pending:
@@ -319,6 +321,7 @@ class _DerivedIds:
             seen[digest] = changed[digest] = count + 1
             row["external_id"] = f"h:{digest}" if count == 0 else f"h:{digest}:{count}"
         self.scratch.save_counts(changed)
+        return derived
 
 
 def _content_hash(values: dict[str, Any], csv_file: bool) -> int:
@@ -364,6 +367,11 @@ class _Import:
         """Good rows checked so far (see :meth:`_remember`)."""
         self.remembered_rejected = 0
         """Of those, the rows rejected afterwards (repeats, unknown organisations)."""
+        self.derived_lines: set[int] = set()
+        """The lines of the current batch whose external id the import derived."""
+        self.adopted: set[int] = set()
+        """Stored interactions without an external id that lines of the file repeat (see
+        :meth:`_stored_twins`)."""
         self.checked_customers: set[int] | None = None
         """With SQLite's per-row foreign-key checks off (see :meth:`check_references_itself`):
         the customer ids the written interactions were found to name (each is looked up once)."""
@@ -414,7 +422,7 @@ class _Import:
                     contents[record.line] = (hash(tuple(record.values)) if csv_file
                                              else _content_hash(record.values, False))
                 if derive is not None:
-                    derive(rows)
+                    self.derived_lines = {lines[index] for index in derive(rows)}
                 if rows:
                     check_batch = (self._check_customers if self.kind == "customers"
                                    else self._check_interactions)
@@ -489,6 +497,7 @@ class _Import:
                                   rows, labels)
         bad = self._take_problems(problems)
         good = [(row, line) for row, line in zip(rows, lines) if line not in bad]
+        twins = self._stored_twins(checked) if self.derived_lines else set()
         stored: set[str] = set()
         if not write:
             if self.create_customers:
@@ -497,7 +506,8 @@ class _Import:
             if self.report.dry_run:
                 stored = _stored_interaction_ids(tx.conn, [row["external_id"] for row, _ in good])
         repeated = self._remember([(line, row["external_id"], contents[line],
-                                    _SAME if row["external_id"] in stored else _NEW)
+                                    _SAME if row["external_id"] in stored or line in twins
+                                    else _NEW)
                                    for row, line in good])
         if not write or unless_rejected and self.rejected_now:
             return
@@ -505,7 +515,8 @@ class _Import:
         kept = Checked([], [])
         for row, where in zip(checked.rows, checked.labels):
             ext = row["external_id"]
-            if ext not in seen and not (repeated and int(where.split()[1]) in repeated):
+            line = int(where.split()[1])
+            if ext not in seen and not (repeated and line in repeated) and line not in twins:
                 seen.add(ext)  # an identical repeat in the batch is unchanged
                 kept.rows.append(row)
                 kept.labels.append(where)
@@ -518,6 +529,37 @@ class _Import:
         report.created += result.created
         report.unchanged += len(good) - len(repeated) - result.created
         report.new_customers += len(new_customers)
+
+    def _stored_twins(self, checked: Checked) -> set[int]:
+        """The lines of ``checked`` whose external id the import derived and that repeat a
+        stored interaction without an external id (one recorded through the API, the CLI or
+        a plugin, and exported): they are that interaction, so an exported file imports
+        again unchanged.  Each stored interaction is repeated by one line at most."""
+        actor = self.tx.actor
+        candidates = [(row, line) for row, where in zip(checked.rows, checked.labels)
+                      if (line := int(where.split()[1])) in self.derived_lines
+                      and row["customer_id"] is not None]
+        if not candidates:
+            return set()
+        i = tables.interactions.c
+        moments = [row["occurred_at"] for row, _ in candidates]
+        query = select(tables.interactions).where(
+            i.external_id.is_(None), i.customer_id.in_(bindparam("ids", expanding=True)),
+            i.occurred_at.between(min(moments), max(moments)))
+        stored: dict[tuple, list[dict[str, Any]]] = {}
+        for found in select_in(self.tx.conn, query, "ids",
+                               sorted({row["customer_id"] for row, _ in candidates})):
+            stored.setdefault((found.customer_id, found.occurred_at), []).append(
+                dict(found._mapping))
+        twins = set()
+        for row, line in candidates:
+            as_stored = row if row["actor"] is not None else {**row, "actor": actor}
+            for found in stored.get((row["customer_id"], row["occurred_at"]), ()):
+                if found["id"] not in self.adopted and same_content(found, as_stored):
+                    self.adopted.add(found["id"])
+                    twins.add(line)
+                    break
+        return twins
 
     def check_references_itself(self) -> None:
         """Check the written interactions' customers here, once per customer, instead of

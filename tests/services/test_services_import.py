@@ -555,3 +555,27 @@ def test_each_customer_row_is_validated_once_even_before_its_organisation(counte
     again = import_file(crm, "customers", path, batch_size=3, skip_invalid=True)
     assert again.summary() == "read 12, created 0, updated 0, unchanged 11, rejected 1"
     assert seen["customers"] == ["P9"]                 # only new rows are validated
+
+
+@pytest.mark.parametrize("fmt", ["csv", "jsonl"])
+def test_exported_interactions_without_external_ids_import_again_unchanged(shop, tmp_path,
+                                                                           fmt):
+    at = dt.datetime(2024, 5, 1, 10, tzinfo=UTC)
+    shop.interactions.record("C1", at, kind="visit")
+    shop.interactions.record("C1", at, kind="visit")  # the same twice: two visits
+    shop.interactions.record("C2", at, amount="5.00", payload={"items": [{"sku": "A"}]})
+    shop.interactions.record("C3", at, external_id="given")
+    path = tmp_path / f"i.{fmt}"
+    with open(path, "w", encoding="utf-8", newline="") as handle:
+        assert export(shop, "interactions", handle, fmt) == 4
+    before = counts(shop)["interactions"]
+    unchanged = "read 4, created 0, updated 0, unchanged 4, rejected 0"
+    assert import_file(shop, "interactions", str(path), dry_run=True).summary() == unchanged
+    assert import_file(shop, "interactions", str(path)).summary() == unchanged
+    assert import_file(shop, "interactions", str(path)).summary() == unchanged
+    assert counts(shop)["interactions"] == before == 4
+    with open(path, "a", encoding="utf-8") as handle:  # a third identical visit is new
+        handle.write(path.read_text().splitlines()[-4 if fmt == "csv" else 0] + "\n")
+    report = import_file(shop, "interactions", str(path))
+    assert report.summary() == "read 5, created 1, updated 0, unchanged 4, rejected 0"
+    assert [i.kind for i in shop.interactions.list(customer="C1")] == ["visit"] * 3
