@@ -332,11 +332,33 @@ def _re2_pattern(validator, pattern, instance, schema):
         yield SchemaViolation(f"{shown} does not match {pattern!r}")
 
 
+INTEGER_RANGE = (-(2 ** 63), 2 ** 63 - 1)
+"""The integers a schema's ``"type": "integer"`` accepts: those a 64-bit database column
+holds (a larger one would fail where it is stored or computed with)."""
+
+
+def _bounded_type(validator, types, instance, schema):
+    """The ``type`` keyword, with ``integer`` (unless ``number`` is allowed too) limited to
+    :data:`INTEGER_RANGE`."""
+    from jsonschema import Draft202012Validator
+    from jsonschema.exceptions import ValidationError as SchemaViolation
+
+    yield from Draft202012Validator.VALIDATORS["type"](validator, types, instance, schema)
+    allowed = [types] if isinstance(types, str) else types
+    low, high = INTEGER_RANGE
+    if ("integer" in allowed and "number" not in allowed
+            and validator.is_type(instance, "integer") and not low <= instance <= high):
+        shown = (f"an integer of {len(str(instance))} digits"
+                 if type(instance) is int and instance.bit_length() > 200 else str(instance))
+        yield SchemaViolation(f"{shown} is out of range (integers from {low} to {high})")
+
+
 @functools.cache
 def _validator_class():
     from jsonschema import Draft202012Validator, validators
 
-    return validators.extend(Draft202012Validator, {"pattern": _re2_pattern})
+    return validators.extend(Draft202012Validator, {"pattern": _re2_pattern,
+                                                    "type": _bounded_type})
 
 
 def _references(node: Any, pointer: str):

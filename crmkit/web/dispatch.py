@@ -439,12 +439,17 @@ def parse_query(item: Mounted, pairs: Sequence[tuple[str, str]]) -> dict[str, An
 
 
 _TRUE, _FALSE = ("true", "1", "yes"), ("false", "0", "no")
+_INTEGER_TEXT = re.compile(r"[+-]?[0-9]{1,40}")
+"""An integer query parameter's text (its range is the schema's, see
+``crmkit.config.INTEGER_RANGE``)."""
 
 
 def _coerce(text: str, schema: dict[str, Any], name: str, problems: list) -> Any:
     kind = schema.get("type")
     try:
         if kind == "integer":
+            if not _INTEGER_TEXT.fullmatch(text.strip()):
+                raise ValueError
             return int(text.strip())
         if kind == "number":
             value = float(text.strip())
@@ -452,7 +457,8 @@ def _coerce(text: str, schema: dict[str, Any], name: str, problems: list) -> Any
                 raise ValueError
             return value
     except ValueError:
-        problems.append(("query", name, f"{text!r} is not {'an integer' if kind == 'integer' else 'a number'}"))
+        problems.append(("query", name, f"{text!r} is not an integer (ASCII digits)"
+                         if kind == "integer" else f"{text!r} is not a number"))
         return text
     if kind == "boolean":
         if text.lower() in _TRUE:

@@ -531,7 +531,7 @@ def cohorts(state, as_of, count, months, metric, fmt, plot) -> None:
 
 @group.command()
 @as_of_option
-@click.option("--days", type=click.IntRange(1), default=None,
+@click.option("--days", type=click.IntRange(1, 36_500), default=None,
               help="Window of answers (default: config satisfaction.window_days).")
 @click.option("--by-month", is_flag=True, help="One row per month of the window.")
 @format_option

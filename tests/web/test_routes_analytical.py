@@ -75,6 +75,7 @@ def test_pareto_lifecycle_kpis_and_satisfaction(viewer):
     nps = viewer.get(f"{API}/satisfaction").json()["nps"]
     assert (nps["metric"], nps["value"], nps["responses"]) == ("nps", None, 0)
     problem(viewer.get(f"{API}/satisfaction", params={"days": 0}), 422)
+    problem(viewer.get(f"{API}/satisfaction", params={"days": 10 ** 15}), 422)  # a century at most
 
 
 def test_clv_predictions_are_the_models_and_store_nothing(crm):

@@ -45,6 +45,10 @@ def test_a_plugin_endpoint_gets_its_validated_request(web):
 
 @pytest.mark.parametrize("query, parameter, fragment", [
     ("limit=ten", "limit", "'ten' is not an integer"),
+    ("limit=%EF%BC%95", "limit", "'５' is not an integer (ASCII digits)"),
+    ("limit=-99999999999999999999", "limit", "-99999999999999999999 is out of range "
+                                             "(integers from -9223372036854775808 to "
+                                             "9223372036854775807)"),
     ("limit=11", "limit", "11 is greater than the maximum of 10"),
     ("exact=perhaps", "exact", "'perhaps' is not a boolean"),
     ("limit=1&limit=2", "limit", "given more than once"),
@@ -65,6 +69,8 @@ def test_a_bad_query_parameter_is_one_problem_naming_it(web, query, parameter, f
     ({"name": 5}, "/name", "5 is not of type 'string'"),
     ({"name": "A", "colour": "red"}, "/colour", "unknown key"),
     ({"name": "A", "nested": {"n": "x"}}, "/nested/n", "'x' is not of type 'integer'"),
+    ({"name": "A", "count": 2 ** 70}, "/count", "1180591620717411303424 is out of range"),
+    ({"name": "A", "count": 1e30}, "/count", "1e+30 is out of range"),
     ({}, "", "'name' is a required property"),
 ])
 def test_a_body_against_its_schema_is_one_problem_with_its_pointer(web, body, pointer,
