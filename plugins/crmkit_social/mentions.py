@@ -114,22 +114,27 @@ def _normalise(record: Any, where: str, problems: list) -> dict[str, Any] | None
         value = record.get(field)
         count = _count(value)
         if count is None:
-            problems.append((where, field, f"{value!r} is not a whole number >= 0"))
+            shown = repr(value) if len(repr(value)) <= 40 else f"{repr(value)[:30]}…"
+            problems.append((where, field, f"{shown} is not a whole number from 0 to {MAX_COUNT}"))
         else:
             row[field] = count
     return row if len(problems) == before else None
 
 
+MAX_COUNT = 2 ** 31 - 1
+"""The largest likes, comments or shares count (what their integer columns hold)."""
+
+
 def _count(value: Any) -> int | None:
+    """A count given as an int or ASCII digits, 0 when not given; None when it is no count
+    from 0 to :data:`MAX_COUNT`."""
     if value is None or value == "":
         return 0
-    if isinstance(value, bool):
+    if isinstance(value, str) and value.strip().isascii() and value.strip().isdigit():
+        value = int(value.strip()) if len(value.strip()) <= 12 else MAX_COUNT + 1
+    if isinstance(value, bool) or not isinstance(value, int):
         return None
-    if isinstance(value, int):
-        return value if value >= 0 else None
-    if isinstance(value, str) and value.strip().isdigit():
-        return int(value.strip())
-    return None
+    return value if 0 <= value <= MAX_COUNT else None
 
 
 def store(ctx, rows: list[dict[str, Any]]) -> ImportResult:

@@ -67,7 +67,7 @@ def test_jsonl_import_and_every_bad_line_reported_with_nothing_written(social, t
     message = str(caught.value).splitlines()
     assert [m.split(":")[0] for m in message] == [f"line {n}" for n in (2, 3, 4, 5, 6, 7)]
     assert message[0].startswith("line 2: posted_at: 'yesterday' is not an ISO 8601 date")
-    assert message[1] == "line 3: likes: -4 is not a whole number >= 0"
+    assert message[1] == "line 3: likes: -4 is not a whole number from 0 to 2147483647"
     assert message[2].startswith("line 4: json: not valid JSON")
     assert message[3].startswith("line 5: colour: unknown field (allowed: platform, post_id")
     assert message[4] == "line 6: handle: required"
@@ -75,6 +75,17 @@ def test_jsonl_import_and_every_bad_line_reported_with_nothing_written(social, t
     assert count(social) == 0
     path.write_text("\n".join([lines[0], json.dumps(dict(good, post_id="9", likes=3))]) + "\n")
     assert api.import_file(str(path)).created == 2
+
+
+@pytest.mark.parametrize("likes", [2 ** 31, 2 ** 70, "\u00b2", "99999999999999999999", True, 1.5])
+def test_a_count_beyond_its_column_or_not_a_whole_number_is_refused(social, likes):
+    mention = {"platform": "twitter", "post_id": "1", "handle": "alice", "text": "hi",
+               "posted_at": "2024-12-01", "likes": likes}
+    with pytest.raises(ValidationError, match="likes: .* is not a whole number from 0 to "
+                                              "2147483647"):
+        social.plugin("social").import_mentions([mention])
+    assert count(social) == 0
+    assert social.plugin("social").import_mentions([dict(mention, likes="2147483647")]).read == 1
 
 
 def test_vader_scores_with_the_configured_thresholds(social):
