@@ -8,7 +8,8 @@ schema states only the shape.
 Row-level rule: a staff member without ``operational.all`` reaches only the
 leads and opportunities they own and the tasks and cases assigned to them;
 another's is "not found" (404, so that nobody learns it exists), and lists
-hold only their own.
+hold only their own.  A member without ``customers.pii`` sees the customers' names in the
+lead list masked (``***``).
 """
 
 from __future__ import annotations
@@ -147,8 +148,9 @@ def _lead_document(call, customer: str) -> dict[str, Any]:
 
 def list_leads(call):
     q = call.query
-    return jsonable(_visible(call, "owner", lambda owner: call.api().scores(
+    rows = jsonable(_visible(call, "owner", lambda owner: call.api().scores(
         q.get("stage"), q.get("min_score"), q.get("limit", 100), owner)))
+    return [call.crm.auth.mask_pii(call.principal, row) for row in rows]
 
 
 def get_lead(call):

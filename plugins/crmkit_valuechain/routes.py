@@ -5,6 +5,7 @@ strategically significant customers (suggest, mark, unmark), the network,
 value propositions, lifecycle actions and the supporting conditions'
 ratings.  Every handler calls the public API (``call.api()``), which holds
 the rules; a stage is given as 1–5 or by its key (portfolio, intimacy, …).
+A member without ``customers.pii`` sees the customers' names masked (``***``).
 """
 
 from __future__ import annotations
@@ -59,17 +60,23 @@ def reopen(call):
     return {"reopened": call.api().reopen(call.path_params["stage"])}
 
 
+def _as_seen(call, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """``rows`` (each with a customer's ``name``) as the caller may see them."""
+    return [call.crm.auth.mask_pii(call.principal, row) for row in rows]
+
+
 def suggestions(call):
-    return jsonable(call.api().suggest_ssc(_as_of(call), call.query.get("top_share")))
+    return _as_seen(call, jsonable(call.api().suggest_ssc(_as_of(call),
+                                                          call.query.get("top_share"))))
 
 
 def sscs(call):
-    return jsonable(call.api().sscs())
+    return _as_seen(call, jsonable(call.api().sscs()))
 
 
 def _ssc(call, customer: str) -> dict[str, Any]:
     [found] = [s for s in call.api().sscs() if s.customer == customer]
-    return jsonable(found)
+    return _as_seen(call, [jsonable(found)])[0]
 
 
 def mark(call):

@@ -99,3 +99,12 @@ def test_a_viewer_reads_but_may_not_write(chain):
                                                            "reasons": ["high_value"]}), 403)
     assert "valuechain.write" in refused["detail"]
     assert chain.plugin("valuechain").sscs() == []
+
+
+def test_a_member_without_customers_pii_marks_an_ssc_and_reads_its_name_masked(chain):
+    chain.plugins.configure_core({**chain.core_config, "roles": {
+        **chain.core_config["roles"], "planner": ["*.read", "valuechain.write"]}})
+    with api_client(chain, role="planner") as planner:
+        marked = planner.post(f"{API}/sscs", json={"customer": "C1", "reasons": ["high_value"]})
+        assert (marked.status_code, marked.json()["name"]) == (201, "***")
+        assert [s["name"] for s in planner.get(f"{API}/sscs").json()] == ["***"]
