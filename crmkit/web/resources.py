@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import urllib.parse
 from typing import Any
 
 from sqlalchemy import select
@@ -195,8 +196,8 @@ def search_customers(call: Call) -> dict[str, Any]:
 def create_customer(call: Call) -> Reply:
     body = dict(call.body)
     customer = call.crm.customers.add(body.pop("external_id"), body.pop("name", None), **body)
-    return _shown(call, customer, 201,
-                  {"Location": f"/api/v1/customers/{customer.external_id}"})
+    path = urllib.parse.quote(customer.external_id, safe="")
+    return _shown(call, customer, 201, {"Location": f"/api/v1/customers/{path}"})
 
 
 def get_customer(call: Call) -> Reply:

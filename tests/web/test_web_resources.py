@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import urllib.parse
+
 import pytest
 from sqlalchemy import select
 
@@ -140,3 +142,16 @@ def test_a_role_without_pii_sees_no_personal_values_in_the_timeline(api, admin):
     assert [e["summary"] for e in entries] == ["updated email by root", "create by root"]
     assert all(e["details"] == {} for e in entries)
     assert "ada@" not in str(entries)
+
+
+@pytest.mark.parametrize("external_id", ["Ωmega-1", "Q?x=1#f", "50% off", "a b"])
+def test_a_new_customers_location_is_its_percent_encoded_path_that_reads_and_patches_it(
+        api, admin, external_id):
+    created = admin.post("/api/v1/customers", json={"external_id": external_id})
+    assert created.status_code == 201, created.text
+    location = created.headers["Location"]
+    assert location == "/api/v1/customers/" + urllib.parse.quote(external_id, safe="")
+    assert location.isascii() and not {"?", "#", " "} & set(location)
+    assert admin.get(location).json()["external_id"] == external_id
+    patched = admin.patch(location, json={"name": "Renamed"})
+    assert (patched.status_code, patched.json()["name"]) == (200, "Renamed")
