@@ -32,6 +32,9 @@ EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 PHONE_TEXT = re.compile(r"^[0-9 +()./-]+$")
 PHONE_MARKS = (" ", "-", "(", ")", ".", "/", "+")
 """What :meth:`CustomerService.search` ignores when it compares phone digits."""
+PATH_SEPARATOR = "/"
+"""What a new customer's external id may not contain: the id is a segment of URL paths
+(``/api/v1/customers/{external_id}``), where ``/`` (even percent-encoded) separates segments."""
 _REFERENCES = ("external_id", "organisation")
 """Fields that are external ids: the identifier text rule applies (see crmkit.types)."""
 _CUSTOMER_BY = {column: select(tables.customers).where(
@@ -468,6 +471,11 @@ def _split(tx: Transaction, chunk: list[Any], labels: list[str], upsert: bool
                                  f"{ref!r} is not an organisation customer"))
                 continue
         stored = existing.get(row["external_id"])
+        if stored is None and PATH_SEPARATOR in row["external_id"]:
+            problems.append((where, "external_id", f"{row['external_id']!r} contains "
+                             f"{PATH_SEPARATOR!r}, which a new customer's external id may not "
+                             "(it is a part of URL paths)"))
+            continue
         if "attributes" in row or stored is None:
             merged = {**((stored or {}).get("attributes") or {}), **row.get("attributes", {})}
             if merged:

@@ -155,3 +155,12 @@ def test_a_new_customers_location_is_its_percent_encoded_path_that_reads_and_pat
     assert admin.get(location).json()["external_id"] == external_id
     patched = admin.patch(location, json={"name": "Renamed"})
     assert (patched.status_code, patched.json()["name"]) == (200, "Renamed")
+
+
+def test_a_new_customer_with_a_slash_in_its_external_id_is_refused(api, admin):
+    refused = admin.post("/api/v1/customers", json={"external_id": "a/b"})
+    assert refused.status_code == 422
+    assert refused.json()["errors"] == [{"pointer": "/external_id", "detail": (
+        "'a/b' contains '/', which a new customer's external id may not "
+        "(it is a part of URL paths)")}]
+    assert admin.get("/api/v1/customers").json()["items"] == []
