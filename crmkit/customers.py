@@ -455,14 +455,16 @@ def _split(tx: Transaction, chunk: list[Any], labels: list[str], upsert: bool
     org_refs = {r["organisation"] for r in rows if r.get("organisation")}
     orgs = _existing(tx.conn, list(org_refs)) if org_refs else {}
     batch_orgs = {r["external_id"] for r in rows if r.get("type", "person") == "organisation"}
+    to_people = {r["external_id"] for r in rows if r.get("type") == "person"}
     new_rows, updates, new_labels = [], [], []
     service = tx.crm.customers
     no_attributes: list[str] | None = None  # the schema's problems with no attributes at all
     for row, where in zip(rows, row_labels):
+        leaves = "organisation" in row and row["organisation"] is None
         ref = row.pop("organisation", None)
         if ref is not None:
             org = orgs.get(ref)
-            if org is not None and org["type"] == "organisation":
+            if org is not None and org["type"] == "organisation" and ref not in to_people:
                 row["organisation_id"] = org["id"]
             elif org is None and ref in batch_orgs:
                 row["_organisation_ref"] = ref
@@ -470,7 +472,14 @@ def _split(tx: Transaction, chunk: list[Any], labels: list[str], upsert: bool
                 problems.append((where, "organisation",
                                  f"{ref!r} is not an organisation customer"))
                 continue
+        elif leaves:
+            row["organisation_id"] = None
         stored = existing.get(row["external_id"])
+        if stored is not None:
+            found = _type_problem(tx.conn, stored, row)
+            if found is not None:
+                problems.append((where, *found))
+                continue
         if stored is None and PATH_SEPARATOR in row["external_id"]:
             problems.append((where, "external_id", f"{row['external_id']!r} contains "
                              f"{PATH_SEPARATOR!r}, which a new customer's external id may not "
@@ -504,6 +513,28 @@ def _split(tx: Transaction, chunk: list[Any], labels: list[str], upsert: bool
         if new:
             updates.append((stored["id"], row["external_id"], old, new))
     return Checked(new_rows, new_labels, updates), problems
+
+
+def _type_problem(conn, stored: dict[str, Any], row: dict[str, Any]) -> tuple[str, str] | None:
+    """``(field, problem)`` when ``row`` would leave the stored customer an organisation that
+    belongs to an organisation, or a person whom customers belong to; else None."""
+    kind = row.get("type", stored["type"])
+    joins = "_organisation_ref" in row or row.get("organisation_id") is not None
+    if kind == "organisation" and joins:
+        return "organisation", "an organisation cannot belong to an organisation"
+    if kind == "organisation" and stored["type"] == "person" and row.get(
+            "organisation_id", stored["organisation_id"]) is not None:
+        return "type", (f"{stored['external_id']!r} belongs to an organisation, and an "
+                        "organisation cannot: give \"organisation\": null with the change")
+    if kind == "person" and stored["type"] == "organisation":
+        c = tables.customers.c
+        members = list(conn.execute(select(c.external_id).where(
+            c.organisation_id == stored["id"]).order_by(c.external_id).limit(4)).scalars())
+        if members:
+            shown = ", ".join(map(repr, members[:3])) + (", …" if len(members) > 3 else "")
+            return "type", (f"{stored['external_id']!r} cannot become a person while customers "
+                            f"belong to it ({shown}): give them another organisation first")
+    return None
 
 
 def _normalise(raw, where, problems, config) -> dict[str, Any] | None:

@@ -62,6 +62,41 @@ def test_customer_errors_leave_nothing(crm):
     assert count(crm, tables.customers) == 1
 
 
+def stored_organisations(crm) -> list[tuple]:
+    c = tables.customers.c
+    with crm.read() as conn:
+        return conn.execute(select(c.external_id, c.type, c.organisation_id)
+                            .order_by(c.external_id)).all()
+
+
+def test_a_type_change_keeps_the_organisation_rules_and_a_refused_batch_writes_nothing(crm):
+    org = crm.customers.add("ORG", type="organisation")
+    crm.customers.add_many([{"external_id": "ORG2", "type": "organisation"},
+                            {"external_id": "P1", "organisation": "ORG"},
+                            {"external_id": "P2"}])
+    before = stored_organisations(crm)
+    with pytest.raises(ValidationError, match=r"^customer: type: 'ORG' cannot become a person "
+                       r"while customers belong to it \('P1'\): give them another organisation"):
+        crm.customers.update("ORG", type="person")
+    with pytest.raises(ValidationError, match=r"^customer: type: 'P1' belongs to an "
+                       r"organisation, and an organisation cannot: give \"organisation\": null"):
+        crm.customers.update("P1", type="organisation")
+    with pytest.raises(ValidationError, match=r"^customer: organisation: an organisation "
+                       r"cannot belong to an organisation$"):
+        crm.customers.update("ORG2", organisation="ORG")
+    with pytest.raises(ValidationError) as caught:
+        crm.customers.add_many([{"external_id": "P2", "name": "Bo"},
+                                {"external_id": "ORG2", "type": "person"},
+                                {"external_id": "P1", "organisation": "ORG2"}], atomic=True)
+    assert [p[:2] for p in caught.value.problems] == [("row 3", "organisation")]
+    assert stored_organisations(crm) == before
+    assert crm.customers.get("P2").name is None
+    detached = crm.customers.update("P1", type="organisation", organisation=None)
+    assert (detached.type, detached.organisation_id) == ("organisation", None)
+    assert crm.customers.update("ORG", type="person").type == "person"
+    assert crm.customers.get("ORG").id == org.id
+
+
 def test_record_and_read_back_exact_money(crm):
     crm.customers.add("C1", "Ada")
     stored = crm.interactions.record("C1", T0, kind="purchase", amount=Decimal("199.99"),

@@ -164,3 +164,21 @@ def test_a_new_customer_with_a_slash_in_its_external_id_is_refused(api, admin):
         "'a/b' contains '/', which a new customer's external id may not "
         "(it is a part of URL paths)")}]
     assert admin.get("/api/v1/customers").json()["items"] == []
+
+
+def test_a_patch_of_type_keeps_the_organisation_rules(api, admin):
+    admin.post("/api/v1/customers", json={"external_id": "ORG", "type": "organisation"})
+    admin.post("/api/v1/customers", json={"external_id": "C1", "organisation": "ORG"})
+    demoted = admin.patch("/api/v1/customers/ORG", json={"type": "person"})
+    assert demoted.status_code == 422
+    assert demoted.json()["errors"] == [{"pointer": "/type", "detail": (
+        "'ORG' cannot become a person while customers belong to it ('C1'): give them another "
+        "organisation first")}]
+    promoted = admin.patch("/api/v1/customers/C1", json={"type": "organisation"})
+    assert (promoted.status_code, promoted.json()["errors"][0]["pointer"]) == (422, "/type")
+    assert admin.get("/api/v1/customers/C1").json()["organisation"] == "ORG"
+    detached = admin.patch("/api/v1/customers/C1", json={"type": "organisation",
+                                                         "organisation": None})
+    assert detached.status_code == 200, detached.text
+    assert (detached.json()["type"], detached.json()["organisation"]) == ("organisation", None)
+    assert admin.patch("/api/v1/customers/ORG", json={"type": "person"}).status_code == 200
