@@ -467,8 +467,10 @@ def set_path(document: dict[str, Any], dotted: str, raw_value: str,
     ``VALUE`` is read by the type ``schema`` gives at that JSON pointer: the
     text itself for a string, JSON for anything else (``5``, ``true``,
     ``["a"]``); where the schema says nothing, JSON when it parses and the text
-    otherwise.  A key that does not fit the document or schema, or a value that
-    is not of its type, is a :class:`ConfigError` naming the JSON pointer.
+    otherwise.  For a key of text or null, ``null`` is null and a quoted JSON
+    string is its text (``'"null"'`` is the text null).  A key that does not fit
+    the document or schema, or a value that is not of its type, is a
+    :class:`ConfigError` naming the JSON pointer.
     """
     result = copy.deepcopy(document)
     node: Any = result
@@ -531,7 +533,7 @@ def _parse_value(raw: str, schema: dict[str, Any] | None, pointer: str) -> Any:
     """``raw`` as the schema's type at ``pointer`` wants it (see :func:`set_path`)."""
     types = _types(schema)
     if "string" in types and not types & {"number", "integer", "boolean", "array", "object"}:
-        return raw
+        return _text_or_null(raw) if "null" in types else raw
     try:
         return parse_json(raw)
     except json.JSONDecodeError:
@@ -540,6 +542,20 @@ def _parse_value(raw: str, schema: dict[str, Any] | None, pointer: str) -> Any:
         raise ConfigError(f"{pointer}: {raw} is not {_kind(types)}") from None
     except ValueError as exc:  # nested too deep
         raise ConfigError(f"{pointer}: {exc}") from None
+
+
+def _text_or_null(raw: str) -> str | None:
+    """``raw`` for a key of text or null: ``null`` is null, a quoted JSON string its text."""
+    if raw == "null":
+        return None
+    if raw.startswith('"'):
+        try:
+            value = parse_json(raw)
+        except ValueError:  # not one JSON string: the text itself
+            return raw
+        if isinstance(value, str):
+            return value
+    return raw
 
 
 __all__ = [

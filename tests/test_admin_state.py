@@ -9,6 +9,7 @@ from pathlib import Path
 from sqlalchemy import text
 
 from crmkit import db
+from crmkit.config import set_path
 
 
 def _sqlite_path(url: str) -> Path | None:
@@ -260,6 +261,25 @@ def test_config_set_reads_each_value_by_the_schema_type_at_its_key(run_cli):
     assert [(t["name"], t["threshold"]) for t in config["tiers"]] == [
         ("bronze", 5), ("silver", 1000), ("gold", 5000), ("platinum", 20000)]
     assert json.loads(run_cli("plugins", "config", "loyalty")[1]) == config
+
+
+def test_config_set_null_puts_a_text_or_null_key_back_to_null(run_cli):
+    run_cli("init")
+    run_cli("plugins", "enable", "campaigns")
+    for assignment, username in [("email.username=mailer", "mailer"),
+                                 ("email.username=null", None),
+                                 ('email.username="null"', "null"),
+                                 ('email.username="quoted', '"quoted')]:
+        code, out, err = run_cli("plugins", "config", "campaigns", "--set", assignment)
+        assert code == 0, err
+        assert json.loads(out)["email"]["username"] == username
+    for key, value in [("phone_region", "GB"), ("public_url", "https://crm.example.com")]:
+        assert run_cli("config", "--set", f"{key}={value}")[0] == 0
+        code, out, err = run_cli("config", "--set", f"{key}=null")
+        assert code == 0, err
+        assert json.loads(out)[key] is None
+    text_only = {"type": "object", "properties": {"note": {"type": "string"}}}
+    assert set_path({}, "note", "null", text_only) == {"note": "null"}
 
 
 def test_config_set_errors_name_the_pointer_without_python_reprs(run_cli):

@@ -286,7 +286,8 @@ def config_options(func: Callable) -> Callable:
     for option in reversed((
         click.option("--set", "assignments", multiple=True, metavar="KEY=VALUE",
                      help="Change one key (dotted keys nest, numbers index arrays: "
-                     "tiers.0.threshold=5; VALUE is text for a text key, JSON otherwise)."),
+                     "tiers.0.threshold=5; VALUE is text for a text key, JSON otherwise; "
+                     "for a key of text or null, null is null and '\"null\"' the text)."),
         click.option("--file", "path", type=click.Path(dir_okay=False),
                      help="Replace with a JSON file."),
         click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="json",
