@@ -264,8 +264,9 @@ def _short(value) -> str:
 def export_data(state, external_id, path) -> None:
     """Export everything held about a customer as JSON.
 
-    Gathers what the core and every plugin hold about EXTERNAL_ID.  The
-    request is recorded in the privacy requests once the JSON is written.
+    Gathers what the core and every enabled plugin hold about EXTERNAL_ID
+    (refused while a disabled plugin holds rows about them).  The request
+    is recorded in the privacy requests once the JSON is written.
     A file is written whole or not at all, readable by its owner only.
 
     \b

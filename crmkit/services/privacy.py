@@ -19,7 +19,7 @@ them.  Before committing, the text and JSON
 columns of every row pointing at the person, in every table, are searched for
 the erased name, email and phone: a hit rolls everything back, naming the
 table.  A disabled plugin still holding the person's rows blocks the erasure
-(enable it first).
+and the access request alike (enable it first).
 """
 
 from __future__ import annotations
@@ -46,12 +46,14 @@ def export_data(crm, external_id: str,
                 deliver: Callable[[dict[str, Any]], None] | None = None) -> dict[str, Any]:
     """Everything held about one customer, JSON-ready; the request is recorded.
 
+    Refused, as erasure is, while a disabled plugin still holds rows about them.
     ``deliver`` (if given) receives the document before the request is
     recorded, in the same transaction: if delivering fails, nothing is recorded.
     """
     with crm.transaction() as tx:
         conn = tx.conn
         customer = _load(conn, external_id)
+        _refuse_disabled_holders(crm, conn, customer_tables(crm, conn), customer, "export")
         cid = customer.id
         c = tables.customers
         document: dict[str, Any] = {
@@ -97,7 +99,7 @@ def erase(crm, external_id: str) -> Customer:
         customer = _load(conn, external_id)
         cid = customer.id
         found = customer_tables(crm, conn)
-        _refuse_disabled_holders(crm, conn, found, customer)
+        _refuse_disabled_holders(crm, conn, found, customer, "erase")
         needles = tuple(_needles(customer))
         plugins = [name for name, _ in crm.hooks.call("crmkit_erase_customer", tx,
                                                       customer_id=cid)]
@@ -168,14 +170,21 @@ def _replace_aliases(conn, found: list[CustomerTable], cid: int, aliases: dict[s
                              .values({name: func.replace(col, old, aliases[old])}))
 
 
-def _refuse_disabled_holders(crm, conn, found: list[CustomerTable], customer) -> None:
+_DONE = {"erase": "erased", "export": "exported"}
+"""What each privacy request does to a plugin's data, for messages."""
+
+
+def _refuse_disabled_holders(crm, conn, found: list[CustomerTable], customer,
+                             verb: str) -> None:
+    """Raise PluginError if a table of a disabled or uninstalled plugin holds rows about
+    ``customer``: ``verb`` (``erase``, ``export``) would leave those rows out."""
     enabled = set(crm.enabled_plugins()) | {"core"}
     outside = [t for t in found if t.owner not in enabled]
     for held, column, count in pointing_at(conn, outside, customer.id):
         owner = held.owner
-        fix = (f"`crmkit plugins enable {owner}` so its data is erased too"
+        fix = (f"`crmkit plugins enable {owner}` so its data is {_DONE[verb]} too"
                if owner != "unknown" else "it belongs to no installed plugin: delete those rows")
-        raise PluginError(f"cannot erase {customer.external_id!r}: {held.name}.{column} holds "
+        raise PluginError(f"cannot {verb} {customer.external_id!r}: {held.name}.{column} holds "
                           f"{count} row(s) about them and {fix}")
 
 

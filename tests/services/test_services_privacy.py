@@ -195,6 +195,25 @@ def export_requests(crm) -> int:
                             .where(tables.privacy_requests.c.kind == "export")).scalar_one()
 
 
+def test_export_data_is_refused_while_a_disabled_plugin_holds_data(crm, run_cli, tmp_path):
+    import json
+
+    person(crm)
+    crm.plugins.enable("loyalty")
+    crm.interactions.record("C1", T0, amount=Decimal("20"))
+    crm.plugins.disable("loyalty")
+    target = tmp_path / "c1.json"
+    code, out, err = run_cli("customers", "export-data", "C1", "-o", str(target))
+    assert (code, out) == (1, "")
+    assert err.startswith("error: cannot export 'C1': loyalty_") and err.count("\n") == 1
+    assert "`crmkit plugins enable loyalty`" in err and "exported too" in err
+    assert not target.exists() and export_requests(crm) == 0
+    crm.plugins.enable("loyalty")
+    code, _, err = run_cli("customers", "export-data", "C1", "-o", str(target))
+    assert code == 0, err
+    assert "loyalty" in json.loads(target.read_text(encoding="utf-8"))["plugins"]
+
+
 def test_export_data_to_a_file_is_atomic_private_and_recorded_once_delivered(
         crm, run_cli, tmp_path, monkeypatch):
     import errno
