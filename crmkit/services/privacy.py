@@ -181,11 +181,13 @@ def _refuse_disabled_holders(crm, conn, found: list[CustomerTable], customer,
     enabled = set(crm.enabled_plugins()) | {"core"}
     outside = [t for t in found if t.owner not in enabled]
     for held, column, count in pointing_at(conn, outside, customer.id):
-        owner = held.owner
-        fix = (f"`crmkit plugins enable {owner}` so its data is {_DONE[verb]} too"
-               if owner != "unknown" else "it belongs to no installed plugin: delete those rows")
-        raise PluginError(f"cannot {verb} {customer.external_id!r}: {held.name}.{column} holds "
-                          f"{count} row(s) about them and {fix}")
+        where = (f"cannot {verb} {customer.external_id!r}: {held.name}.{column} holds "
+                 f"{count} row(s) about them")
+        if held.owner == "unknown":
+            raise PluginError(f"{where}, in a table of no installed plugin: delete those rows "
+                              "first")
+        raise PluginError(f"{where}: run `crmkit plugins enable {held.owner}` first so its "
+                          f"data is {_DONE[verb]} too")
 
 
 def _needles(customer: Customer) -> list[str]:
