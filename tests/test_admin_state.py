@@ -201,6 +201,17 @@ def test_plugins_list_works_without_a_database_and_creates_none(crm_url, run_cli
     assert path is None or not path.exists()
 
 
+def test_plugins_schema_works_without_a_database_and_creates_none(crm_url, run_cli):
+    code, out, err = run_cli("plugins", "schema", "loyalty")
+    assert code == 0, err
+    schema = json.loads(out)
+    assert schema["properties"]["lock_days"]["type"] == "integer"
+    path = _sqlite_path(crm_url)
+    assert path is None or not path.exists()
+    run_cli("init")
+    assert json.loads(run_cli("plugins", "schema", "loyalty")[1]) == schema
+
+
 def test_plugins_list_shows_a_plugin_that_is_enabled_but_not_installed(run_cli):
     run_cli("init")
     assert run_cli("plugins", "enable", "testvendor", plugins=VENDOR)[0] == 0

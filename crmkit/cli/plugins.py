@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import re
 
 import click
@@ -35,13 +36,8 @@ def list_(state, fmt: str) -> None:
     """
     listed = _listed_from_sqlite_file(state)
     if listed is None:
-        from ..app import CRM
-
-        crm = CRM(state.db_url, actor=state.actor, extra_plugins=state.extra_plugins())
-        try:
+        with _unopened_crm(state) as crm:
             listed = crm.plugins.list()
-        finally:
-            crm.close()
     rows = [{"name": p.name, "version": p.version, "enabled": p.enabled,
              "requires": ",".join(p.requires), "status": p.status,
              "description": p.error if p.error else p.description} for p in listed]
@@ -49,6 +45,19 @@ def list_(state, fmt: str) -> None:
         click.echo("note: no crmkit database at the --db URL: enabled or not is unknown "
                    "(`crmkit init` creates one)", err=True)
     output(rows, ["name", "version", "enabled", "requires", "status", "description"], fmt)
+
+
+@contextlib.contextmanager
+def _unopened_crm(state):
+    """A CRM on this invocation's URL and plugins that is not opened: what it answers needs
+    no crmkit database (none is checked for, none created)."""
+    from ..app import CRM
+
+    crm = CRM(state.db_url, actor=state.actor, extra_plugins=state.extra_plugins())
+    try:
+        yield crm
+    finally:
+        crm.close()
 
 
 _SQLITE_FILE_URL = re.compile(r"sqlite:///([^?%]+)")
@@ -160,11 +169,13 @@ def config_(state, name: str, assignments, path, fmt) -> None:
 def schema(state, name: str) -> None:
     """Print plugin NAME's configuration JSON Schema.
 
+    Needs no crmkit database: the schema comes from the installed plugin.
+
     \b
     Example:
       crmkit plugins schema loyalty
     """
-    with state.open() as crm:
+    with _unopened_crm(state) as crm:
         output_document(crm.plugins.schema(name), "json")
 
 
