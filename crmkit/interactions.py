@@ -309,8 +309,11 @@ class Normaliser:
 
     @staticmethod
     def _time(value, where, problems):
-        if not isinstance(value, dt.datetime):
+        if value is None:
             problems.append((where, "occurred_at", "required: a timezone-aware datetime"))
+        elif not isinstance(value, dt.datetime):
+            problems.append((where, "occurred_at", "must be a timezone-aware datetime, got "
+                             + type(value).__name__))
         elif value.tzinfo is None or value.utcoffset() is None:
             problems.append((where, "occurred_at",
                              f"naive datetime {value.isoformat()} (give a timezone, e.g. +00:00)"))

@@ -122,6 +122,9 @@ def test_offset_datetimes_are_converted_to_utc(crm):
     "fields, field, message",
     [
         ({"occurred_at": dt.datetime(2024, 1, 1)}, "occurred_at", "naive datetime"),
+        ({"occurred_at": "2025-01-01"}, "occurred_at",
+         "must be a timezone-aware datetime, got str"),
+        ({"occurred_at": None}, "occurred_at", "required: a timezone-aware datetime"),
         ({"amount": "-5"}, "amount", "negative"),
         ({"amount": "abc"}, "amount", "not a number"),
         ({"amount": 1.5}, "amount", "floats are refused"),
