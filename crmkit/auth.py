@@ -430,10 +430,15 @@ class TokenService:
             name = clean_text(name, "token name", LINE).strip()
             if not name or len(name) > 200:
                 raise ValidationError("token name: 1 to 200 characters")
-        if expires_at is not None and (expires_at.tzinfo is None
-                                       or expires_at <= self.crm.clock.now()):
-            raise ValidationError(f"token expiry {expires_at.isoformat()}: must be a time with "
-                                  "a UTC offset, in the future")
+        if expires_at is not None:
+            now = self.crm.clock.now()
+            if expires_at.tzinfo is None or expires_at.utcoffset() is None:
+                raise ValidationError(f"token expiry {expires_at.isoformat()}: must be a time "
+                                      "with a UTC offset")
+            if expires_at <= now:
+                raise ValidationError(f"token expiry {expires_at.isoformat()}: is in the past "
+                                      f"(now is {now.isoformat(timespec='seconds')}); give a "
+                                      "time in the future")
         secret = TOKEN_PREFIX + secrets.token_urlsafe(32)
 
         def work(tx) -> int:

@@ -106,8 +106,14 @@ def test_a_removed_members_token_is_refused(crm):
 
 def test_token_input_is_checked(crm, clock):
     crm.staff.add("ana", "Ana", "sales")
-    with pytest.raises(ValidationError, match="must be a time with a UTC offset, in the future"):
+    with pytest.raises(ValidationError) as refused:
         crm.tokens.create("ana", expires_at=clock.now())
+    now = clock.now().isoformat()
+    assert str(refused.value) == (f"token expiry {now}: is in the past (now is {now}); give a "
+                                  "time in the future")
+    with pytest.raises(ValidationError, match=r"token expiry 2030-01-01T00:00:00: must be a "
+                                              r"time with a UTC offset$"):
+        crm.tokens.create("ana", expires_at=dt.datetime(2030, 1, 1))
     with pytest.raises(NotFound, match="no staff member 'nobody'"):
         crm.tokens.create("nobody")
     with pytest.raises(ValidationError, match="token name: 1 to 200 characters"):

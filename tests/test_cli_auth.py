@@ -151,7 +151,8 @@ def test_tokens_create_list_revoke(run_cli, crm_url, cli_on_test_clock):
 @pytest.mark.parametrize("args, message", [
     (["--staff", "nobody"], "no staff member 'nobody'"),
     (["--staff", "ana", "--expires", "2024-12-31"],
-     "token expiry 2024-12-31T00:00:00+00:00: must be a time with a UTC offset, in the future"),
+     "token expiry 2024-12-31T00:00:00+00:00: is in the past (now is 2025-01-01T12:00:00+00:00); "
+     "give a time in the future"),
     (["--staff", "ana", "--expires", "next week"],
      "--expires: 'next week' is not an ISO 8601 date or date-time"),
 ])

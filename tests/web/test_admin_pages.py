@@ -328,7 +328,7 @@ def test_a_token_s_secret_is_shown_once_and_a_revoked_token_stops_working(crm, a
         listing.text)
     answer = admin.post("/admin/tokens", data={"csrf_token": csrf(page), "staff": "boss",
                                                "expires": "2024-01-01"})
-    assert answer.status_code == 422 and "must be a time with a UTC offset, in the future" in (
+    assert answer.status_code == 422 and "2024-01-01T00:00:00+00:00: is in the past" in (
         answer.text)
     answer = admin.post(f"/admin/tokens/{token.id}/revoke", data={"csrf_token": csrf(page)})
     assert answer.status_code == 303
