@@ -456,6 +456,7 @@ def _split(tx: Transaction, chunk: list[Any], labels: list[str], upsert: bool
     orgs = _existing(tx.conn, list(org_refs)) if org_refs else {}
     batch_orgs = {r["external_id"] for r in rows if r.get("type", "person") == "organisation"}
     to_people = {r["external_id"] for r in rows if r.get("type") == "person"}
+    rejected_orgs = _rejected_organisations(chunk, labels, set(normalised_labels))
     new_rows, updates, new_labels = [], [], []
     service = tx.crm.customers
     no_attributes: list[str] | None = None  # the schema's problems with no attributes at all
@@ -468,6 +469,10 @@ def _split(tx: Transaction, chunk: list[Any], labels: list[str], upsert: bool
                 row["organisation_id"] = org["id"]
             elif org is None and ref in batch_orgs:
                 row["_organisation_ref"] = ref
+            elif org is None and ref in rejected_orgs:
+                problems.append((where, "organisation",
+                                 REJECTED_ORGANISATION.format(ref, rejected_orgs[ref])))
+                continue
             else:
                 problems.append((where, "organisation",
                                  f"{ref!r} is not an organisation customer"))
@@ -535,6 +540,18 @@ def _type_problem(conn, stored: dict[str, Any], row: dict[str, Any]) -> tuple[st
             return "type", (f"{stored['external_id']!r} cannot become a person while customers "
                             f"belong to it ({shown}): give them another organisation first")
     return None
+
+
+REJECTED_ORGANISATION = "{!r}: the organisation's row ({}) was rejected"
+"""The problem of a row naming an organisation whose own row (label) was rejected."""
+
+
+def _rejected_organisations(chunk, labels, accepted: set[str]) -> dict[str, str]:
+    """``{external id: label}`` of the organisation rows of ``chunk`` that normalising
+    rejected (those whose label is not in ``accepted``)."""
+    return {normal_text(raw["external_id"].strip()): where for raw, where in zip(chunk, labels)
+            if where not in accepted and isinstance(raw, dict)
+            and raw.get("type") == "organisation" and isinstance(raw.get("external_id"), str)}
 
 
 def _normalise(raw, where, problems, config) -> dict[str, Any] | None:
@@ -718,4 +735,5 @@ def _jsonable(value):
 __all__ = [
     "TYPES", "FIELDS", "TEXT_LIMITS", "UPDATABLE", "EMAIL", "PHONE_TEXT", "PHONE_MARKS",
     "CustomerService", "CustomerRows", "to_customer", "write_batch", "merged_away",
+    "REJECTED_ORGANISATION",
 ]

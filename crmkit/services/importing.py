@@ -37,7 +37,7 @@ from sqlalchemy import (BigInteger, Column, Integer, MetaData, SmallInteger, Tab
                         bindparam, delete, exists, func, select, text)
 
 from .. import tables
-from ..customers import CustomerRows
+from ..customers import REJECTED_ORGANISATION, CustomerRows
 from ..bulk import insert_new
 from ..db import select_in
 from ..errors import ConflictError, DatabaseError, ValidationError
@@ -171,6 +171,10 @@ _PENDING_ORGS = Table("crmkit_import_pending_orgs", _SCRATCH,
                       Column("line", Integer, primary_key=True, autoincrement=False),
                       Column("ref", Text, nullable=False), prefixes=["TEMPORARY"])
 """Customer rows naming an organisation that is neither stored nor in their batch."""
+_REJECTED_ORGS = Table("crmkit_import_rejected_orgs", _SCRATCH,
+                       Column("external_id", Text, primary_key=True),
+                       Column("line", Integer, nullable=False), prefixes=["TEMPORARY"])
+"""The first rejected organisation row of each external id, for the people naming it."""
 
 MAX_KNOWN_CUSTOMERS = 100_000
 """Customers an interaction import remembers across batches so that it looks each up once
@@ -627,6 +631,13 @@ class _Import:
         labels = [f"line {n}" for n in lines]
         checked, problems = check(tx, CustomerRows(upsert=True), to_check, labels)
         bad = self._take_problems(problems)
+        rejected_orgs: dict[str, int] = {}
+        for row, line in zip(rows, lines):
+            if line in bad and row.get("type") == "organisation" and isinstance(
+                    row.get("external_id"), str):
+                rejected_orgs.setdefault(row["external_id"].strip(), line)
+        insert_new(self.scratch.conn, _REJECTED_ORGS, ["external_id", "line"],
+                   list(rejected_orgs.items()), "external_id")
         new_ids = {row["external_id"] for row in checked.rows}
         updated_ids = {external_id for _, external_id, _, _ in checked.updates}
         remembered, organisations, keys = [], [], {}
@@ -653,8 +664,9 @@ class _Import:
         report.unchanged += len(keys) - len(repeated) - len(later) - result.created - result.updated
 
     def _reject_found(self, found: str, field: str, message: str) -> int:
-        """Reject every ``(line, detail)`` that the query ``found`` selects, in line order;
-        return how many of those lines were not rejected before.
+        """Reject every ``(line, *details)`` that the query ``found`` selects, in line order,
+        with ``message.format(*details)``; return how many of those lines were not rejected
+        before.
 
         The lines go to the scratch table in one INSERT … SELECT; only as many
         messages as are still kept are fetched, the rest are counted.
@@ -664,19 +676,25 @@ class _Import:
             f"INSERT INTO {_REJECTED.name} (line) SELECT line FROM ({found}) "
             "AS found WHERE true ON CONFLICT (line) DO NOTHING")).rowcount
         room = MAX_KEPT_PROBLEMS - len(self.report.problems)
-        kept = conn.execute(text(f"SELECT line, detail FROM ({found}) AS found "
+        kept = conn.execute(text(f"SELECT * FROM ({found}) AS found "
                                  "ORDER BY line LIMIT :room"), {"room": max(room, 0)}).all()
-        for line, detail in kept:
-            self._keep_problem(line, field, message.format(detail))
+        for line, *details in kept:
+            self._keep_problem(line, field, message.format(*details))
         total = conn.execute(text(f"SELECT count(*) FROM ({found}) AS found")).scalar_one()
         self.report.problems_not_kept += total - len(kept)
         return newly
 
     def _find_unknown_organisations(self) -> None:
-        """Reject people whose organisation is neither stored nor an organisation row of the file."""
+        """Reject people whose organisation is neither stored nor a good organisation row of
+        the file, naming the organisation's rejected row if it has one."""
+        unknown = (f"FROM {_PENDING_ORGS.name} AS p LEFT JOIN {_REJECTED_ORGS.name} AS r "
+                   f"ON r.external_id = p.ref WHERE NOT EXISTS (SELECT 1 FROM "
+                   f"{_ORGANISATIONS.name} AS o WHERE o.external_id = p.ref)")
         self.remembered_rejected += self._reject_found(
-            f"SELECT p.line AS line, p.ref AS detail FROM {_PENDING_ORGS.name} AS p WHERE NOT "
-            f"EXISTS (SELECT 1 FROM {_ORGANISATIONS.name} AS o WHERE o.external_id = p.ref)",
+            f"SELECT p.line AS line, p.ref AS ref, 'line ' || r.line AS org_row {unknown} "
+            "AND r.line IS NOT NULL", "organisation", REJECTED_ORGANISATION)
+        self.remembered_rejected += self._reject_found(
+            f"SELECT p.line AS line, p.ref AS ref {unknown} AND r.line IS NULL",
             "organisation", "{!r} is not an organisation customer "
             "(neither stored nor an organisation row of this file)")
 

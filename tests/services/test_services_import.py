@@ -221,6 +221,23 @@ def customers_csv(tmp_path, rows: list[str], name="c.csv") -> str:
     return str(path)
 
 
+@pytest.mark.parametrize("batch_size", [None, 1])
+def test_a_person_of_a_rejected_organisation_row_names_that_row(crm, tmp_path, batch_size):
+    rows = ["P1,Ada,person,ada@example.com,ORG-9,,,\n",            # before the organisation
+            "ORG-9,Acme,organisation,not-an-email,,,,\n",
+            "P2,Bob,person,bob@example.com,ORG-9,,,\n",            # after it
+            "P3,Cy,person,cy@example.com,LOST,,,\n"]
+    path = customers_csv(tmp_path, rows)
+    report = import_file(crm, "customers", path, batch_size=batch_size, skip_invalid=True)
+    rejected = "'ORG-9': the organisation's row (line 3) was rejected"
+    assert sorted(report.problems) == [
+        ("line 2", "organisation", rejected),
+        ("line 3", "email", "'not-an-email' is not an email address"),
+        ("line 4", "organisation", rejected),
+        ("line 5", "organisation", "'LOST' is not an organisation customer (neither stored "
+                                   "nor an organisation row of this file)")]
+
+
 def test_customer_import_upserts_audits_and_is_idempotent(crm, tmp_path):
     rows = [f"P{i},Person {i},person,p{i}@example.com,ORG,news;vip,Leeds,{i}\n" for i in range(6)]
     rows.append("ORG,Acme,organisation,info@acme.example,,b2b,,\n")  # defined after its people
