@@ -190,14 +190,17 @@ class PluginPages:
 
     def static_file(self, plugin: str, name: str) -> Path | None:
         """The file ``name`` of ``plugin``'s ``static/`` folder (None when the plugin is not
-        enabled, has no such file, or ``name`` leads out of the folder); the plugin state
-        read again."""
+        enabled, has no such file, or ``name`` leads out of the folder or is no file name the
+        system takes: a null byte, too long); the plugin state read again."""
         entry = self.table(reread=True).get(plugin)
         if entry is None:
             return None
         folder = (entry[0].folder / "static").resolve()
-        target = (folder / name).resolve()
-        return target if folder in target.parents and target.is_file() else None
+        try:
+            target = (folder / name).resolve()
+            return target if folder in target.parents and target.is_file() else None
+        except (OSError, ValueError):
+            return None
 
     def nav(self, principal) -> Iterator[NavLink]:
         """The navigation links to plugin pages that ``principal`` may see, in plugin order."""

@@ -90,7 +90,8 @@ def test_static_files_are_served_and_the_folder_cannot_be_left(site):
     client = site.client()
     assert client.get("/pagetest/static/note.txt").text == "pagetest static file\n"
     for path in ("/pagetest/static/missing.txt", "/pagetest/static/..%2Ftemplates%2Fpagetest.html",
-                 "/pagetest/static/..%2F..%2Fcrmkit_pagetest.py"):
+                 "/pagetest/static/..%2F..%2Fcrmkit_pagetest.py",
+                 "/pagetest/static/note.txt%00", "/pagetest/static/" + "n" * 300):
         answer = client.get(path)
         assert answer.status_code == 404, path
         assert "{% extends" not in answer.text and "hookimpl" not in answer.text
