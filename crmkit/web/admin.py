@@ -21,11 +21,12 @@ from starlette.routing import BaseRoute
 
 from .. import plugins as plugin_modules
 from ..clock import parse_timestamp
-from ..errors import CRMError, NotFound, ValidationError
+from ..errors import CRMError, ValidationError
 from ..services.audit import AuditLog
 from . import resources, schemaform, webhooks
 from .dispatch import error_status
 from .endpoints import Call
+from .schemas import record_id
 from .signin import signed_in, site_pages
 
 SECTIONS = (("plugins", "plugins.read"), ("staff", "staff.manage"), ("roles", "staff.manage"),
@@ -334,10 +335,9 @@ def token_revoke(site, request: Request, principal, form) -> Response:
     site.crm.auth.require(principal, "tokens.manage")
     text = request.path_params["token_id"]
     try:
-        if not text.isdigit():
-            raise NotFound(f"no API token {text}")
-        _write(site, principal, f"POST /admin/tokens/{text}/revoke",
-               lambda: site.crm.tokens.revoke(int(text)))
+        token_id = record_id(text, "API token")
+        _write(site, principal, f"POST /admin/tokens/{token_id}/revoke",
+               lambda: site.crm.tokens.revoke(token_id))
     except CRMError as exc:
         return _tokens_page(site, request, principal, error_status(exc), str(exc))
     return site.done_redirect(request, "/admin/tokens", "revoked", text)

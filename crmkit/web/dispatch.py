@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import re
 import threading
 from typing import Any, Iterable, Mapping, Sequence
@@ -29,6 +30,7 @@ from ..models import jsonable
 from ..types import json_pointer, parse_json
 from . import idempotency
 from .endpoints import Call, Endpoint, Reply
+from .schemas import INTEGER_MAX, INTEGER_MIN, parse_integer
 
 log = logging.getLogger("crmkit.web")
 
@@ -439,27 +441,26 @@ def parse_query(item: Mounted, pairs: Sequence[tuple[str, str]]) -> dict[str, An
 
 
 _TRUE, _FALSE = ("true", "1", "yes"), ("false", "0", "no")
-_INTEGER_TEXT = re.compile(r"[+-]?[0-9]{1,40}")
-"""An integer query parameter's text (its range is the schema's, see
-``crmkit.config.INTEGER_RANGE``)."""
 
 
 def _coerce(text: str, schema: dict[str, Any], name: str, problems: list) -> Any:
     kind = schema.get("type")
-    try:
-        if kind == "integer":
-            if not _INTEGER_TEXT.fullmatch(text.strip()):
-                raise ValueError
-            return int(text.strip())
-        if kind == "number":
+    if kind == "integer":
+        integer = parse_integer(text.strip())
+        if integer is None:
+            problems.append(("query", name, f"{text!r} is not an integer (ASCII digits, from "
+                                            f"{INTEGER_MIN} to {INTEGER_MAX})"))
+            return text
+        return integer
+    if kind == "number":
+        try:
             value = float(text.strip())
-            if value != value or value in (float("inf"), float("-inf")):
-                raise ValueError
-            return value
-    except ValueError:
-        problems.append(("query", name, f"{text!r} is not an integer (ASCII digits)"
-                         if kind == "integer" else f"{text!r} is not a number"))
-        return text
+        except ValueError:
+            value = math.nan
+        if not math.isfinite(value):
+            problems.append(("query", name, f"{text!r} is not a number"))
+            return text
+        return value
     if kind == "boolean":
         if text.lower() in _TRUE:
             return True

@@ -22,9 +22,9 @@ from ..clock import parse_timestamp
 from ..config import describe_error, fill_defaults, schema_errors, schema_validator
 from ..errors import NotFound, PreconditionFailed, ValidationError
 from ..models import Customer, jsonable, to_customer
-from ..types import IDENTIFIER, text_problem
+from ..types import IDENTIFIER, parse_json, text_problem
 from .endpoints import Call, Endpoint, Reply
-from .schemas import OPTIONAL_TEXT
+from .schemas import OPTIONAL_TEXT, is_database_integer
 
 MAX_PAGE_SIZE = 200
 """The most items one page of a listing holds (``limit`` above it is refused)."""
@@ -156,14 +156,15 @@ def encode_cursor(position: Any) -> str:
 
 
 def decode_cursor(text: str) -> Any:
-    """The position a cursor of :func:`encode_cursor` stands for; a ValidationError otherwise."""
+    """The position a cursor of :func:`encode_cursor` stands for (an id, or a text and an id;
+    ids within the databases' integer range); a ValidationError otherwise."""
     try:
-        position = json.loads(base64.urlsafe_b64decode(text + "=" * (-len(text) % 4)))
+        position = parse_json(base64.urlsafe_b64decode(text + "=" * (-len(text) % 4)).decode())
     except ValueError:
         raise _bad_cursor(text) from None
-    if type(position) is int or (
+    if is_database_integer(position) or (
             isinstance(position, list) and len(position) == 2 and isinstance(position[0], str)
-            and isinstance(position[1], int)):
+            and is_database_integer(position[1])):
         return position
     raise _bad_cursor(text)
 

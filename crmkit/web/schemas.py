@@ -4,9 +4,11 @@ integer record ids in paths.  Every plugin's routes use them (through ``crmkit.p
 from __future__ import annotations
 
 import datetime as dt
+import re
 from typing import Any
 
 from ..clock import parse_timestamp
+from ..config import INTEGER_RANGE
 from ..errors import NotFound
 
 TEXT = {"type": "string"}
@@ -42,14 +44,37 @@ def timestamp_or_none(text: str | None, field: str) -> dt.datetime | None:
     return None if text is None else parse_timestamp(text, field)
 
 
+INTEGER_MIN, INTEGER_MAX = INTEGER_RANGE
+"""The range of the databases' integers (64 bits: SQLite's INTEGER, PostgreSQL's BIGINT), the
+one every schema's ``"type": "integer"`` accepts too."""
+_INTEGER_TEXT = re.compile(r"-?[0-9]{1,19}")
+
+
+def is_database_integer(value: Any) -> bool:
+    """Whether ``value`` is an int (not a bool) the database can store and compare with."""
+    return type(value) is int and INTEGER_MIN <= value <= INTEGER_MAX
+
+
+def parse_integer(text: str) -> int | None:
+    """The integer ``text`` writes in ASCII digits (``-`` before a negative one) within the
+    databases' range (:data:`INTEGER_MIN` to :data:`INTEGER_MAX`); None for anything else,
+    such as other scripts' digits, ``²``, ``+``, ``_`` or spaces."""
+    if not _INTEGER_TEXT.fullmatch(text):
+        return None
+    value = int(text)
+    return value if is_database_integer(value) else None
+
+
 def record_id(text: str, what: str) -> int:
-    """The integer record id in a path parameter; NotFound ("no WHAT with id 'TEXT'") unless
-    ``text`` is one (so a malformed id answers like an unknown one: 404)."""
-    if not text.isdigit() or len(text) > 18:
+    """The integer record id in a path parameter (ASCII digits, at most :data:`INTEGER_MAX`);
+    NotFound ("no WHAT with id 'TEXT'") unless ``text`` is one (so a malformed id answers like
+    an unknown one: 404)."""
+    value = parse_integer(text)
+    if value is None or value < 0:
         raise NotFound(f"no {what} with id {text!r}")
-    return int(text)
+    return value
 
 
 __all__ = ["TEXT", "OPTIONAL_TEXT", "INSTANT", "OPTIONAL_INSTANT", "INTEGER", "NUMBER",
            "OPTIONAL_NUMBER", "DECIMAL", "AS_OF_INSTANT", "closed_object", "timestamp_or_none",
-           "record_id"]
+           "record_id", "parse_integer", "is_database_integer", "INTEGER_MIN", "INTEGER_MAX"]

@@ -5,11 +5,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..errors import NotFound
 from ..models import jsonable
 from ..webhooks import MAX_SECRET_LENGTH, MAX_URL_LENGTH, STATUSES, Delivery, Webhook
 from .endpoints import Call, Endpoint, Reply
-from .schemas import INSTANT, OPTIONAL_INSTANT
+from .schemas import INSTANT, OPTIONAL_INSTANT, record_id
 
 PERMISSION = "webhooks.manage"
 MAX_PAGE_SIZE = 200
@@ -61,10 +60,7 @@ def delivery_document(item: Delivery) -> dict[str, Any]:
 
 
 def _webhook_id(call: Call) -> int:
-    text = call.path_params["webhook_id"]
-    if not text.isdigit():
-        raise NotFound(f"no webhook with id {text!r} (GET /api/v1/webhooks lists them)")
-    return int(text)
+    return record_id(call.path_params["webhook_id"], "webhook")
 
 
 def list_webhooks(call: Call) -> dict[str, Any]:

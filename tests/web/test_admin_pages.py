@@ -7,6 +7,7 @@ fixture) on SQLite and on PostgreSQL; the browser test is test_browser_admin.py.
 
 from __future__ import annotations
 
+import base64
 import html.parser
 import json
 import re
@@ -330,6 +331,10 @@ def test_a_token_s_secret_is_shown_once_and_a_revoked_token_stops_working(crm, a
                                                "expires": "2024-01-01"})
     assert answer.status_code == 422 and "2024-01-01T00:00:00+00:00: is in the past" in (
         answer.text)
+    for malformed in ("9" * 25, "%C2%B2", "%D9%A1"):  # too large, superscript 2, Arabic-Indic 1
+        answer = admin.post(f"/admin/tokens/{malformed}/revoke", data={"csrf_token": csrf(page)})
+        assert answer.status_code == 404 and "no API token with id" in answer.text, malformed
+    assert all(t.revoked_at is None for t in crm.tokens.list())
     answer = admin.post(f"/admin/tokens/{token.id}/revoke", data={"csrf_token": csrf(page)})
     assert answer.status_code == 303
     assert f'data-token="{token.id}" data-status="revoked"' in admin.get("/admin/tokens").text
@@ -358,6 +363,11 @@ def test_webhooks_are_added_through_the_api_s_checks_and_a_script_url_is_text(cr
     assert re.search(r'data-delivery="\d+">.*?customer\.created.*?pending', page.text,
                      re.DOTALL)
     assert "0 delivered, 1 pending, 0 failed" in page.text
+    for malformed in ("9" * 25, "%C2%B2", "%D9%A1"):
+        answer = admin.post(f"/admin/webhooks/{malformed}/remove",
+                            data={"csrf_token": csrf(page)})
+        assert answer.status_code == 404 and "no webhook with id" in answer.text, malformed
+    assert crm.webhooks.get(hook.id).active is True
     answer = admin.post(f"/admin/webhooks/{hook.id}/remove", data={"csrf_token": csrf(page)})
     assert answer.status_code == 303
     assert crm.webhooks.get(hook.id).active is False
@@ -378,6 +388,10 @@ def test_the_audit_log_pages_newest_first_and_filters_by_actor_and_command(crm, 
     assert keys == [f"C{n:02d}" for n in range(9, -1, -1)] and 'rel="next"' not in page.text
     assert admin.get("/admin/audit", params={"actor": "nobody"}).text.count("data-audit=") == 0
     assert admin.get("/admin/audit", params={"before": "garbage"}).status_code == 422
+    for position in ('["2026-01-01", 1' + "0" * 31 + "]", "[" * 4000 + "]" * 4000):
+        before = base64.urlsafe_b64encode(position.encode()).decode()
+        answer = admin.get("/admin/audit", params={"before": before})
+        assert answer.status_code == 422 and "is not a cursor this API handed out" in answer.text
 
 
 BUILT_IN = ("analytical", "assessment", "catalogue", "collaborative", "idic", "loyalty",

@@ -56,6 +56,9 @@ def test_a_team_queue_and_one_item(dee, desk):
          "from_team": None}]}
     assert dee.get(f"{API}/customers/C2/items").json() == [item]
     problem(dee.get(f"{API}/items/999"), 404)
+    for malformed in ("%D9%A1", "%C2%B2", "9" * 25):  # Arabic-Indic 1, superscript 2, too large
+        assert problem(dee.get(f"{API}/items/{malformed}"), 404)["detail"].startswith(
+            "no work item with id")
 
 
 def test_a_work_item_through_its_states_and_a_hand_off(dee, desk):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import urllib.parse
 
 import pytest
@@ -34,6 +35,19 @@ def test_customer_search_pages_with_a_cursor(api, admin):
                                           "detail": "201 is greater than the maximum of 200 (allowed: maximum 200)"}]
     forged = admin.get("/api/v1/customers", params={"cursor": "abc"})
     assert forged.status_code == 422 and forged.json()["errors"][0]["parameter"] == "cursor"
+
+
+@pytest.mark.parametrize("path, position", [
+    ("customers", "1" + "0" * 31),  # beyond the databases' integers
+    ("interactions", '["2025-01-01T00:00:00+00:00", 1' + "0" * 31 + "]"),
+    ("customers", "[" * 4000 + "]" * 4000),  # nested too deep to read
+])
+def test_a_cursor_this_api_did_not_hand_out_is_one_problem(admin, path, position):
+    cursor = base64.urlsafe_b64encode(position.encode()).decode()
+    answer = admin.get(f"/api/v1/{path}", params={"cursor": cursor})
+    assert answer.status_code == 422
+    assert answer.json()["errors"] == [{"parameter": "cursor", "detail": (
+        "not a cursor this API handed out (pass next_cursor of the previous page)")}]
 
 
 def test_customer_read_patch_timeline_merge_export_erase(api, admin):

@@ -43,6 +43,12 @@ def test_admin_adds_lists_reads_and_removes_a_webhook_never_seeing_its_secret(ap
     assert admin.delete("/api/v1/webhooks/1").status_code == 409
     assert admin.get("/api/v1/webhooks/7").status_code == 404
     assert admin.get("/api/v1/webhooks/seven").status_code == 404
+    for malformed in ("9" * 25, "%C2%B2", "%D9%A1"):  # too large, superscript 2, Arabic-Indic 1
+        assert admin.delete(f"/api/v1/webhooks/{malformed}").status_code == 404, malformed
+        assert admin.get(f"/api/v1/webhooks/{malformed}").status_code == 404, malformed
+    too_large = admin.get("/api/v1/webhooks/deliveries", params={"webhook": "9" * 25})
+    assert too_large.status_code == 422
+    assert too_large.json()["errors"][0]["parameter"] == "webhook"
     with api.crm.read() as conn:
         actors = conn.execute(select(audit_log.c.actor).where(
             audit_log.c.table_name == "webhooks").order_by(audit_log.c.id)).scalars().all()
