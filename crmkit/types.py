@@ -13,6 +13,7 @@ import datetime as dt
 import json
 import math
 import re
+import sys
 import unicodedata
 from decimal import Decimal
 
@@ -281,7 +282,8 @@ def json_pointer(path: tuple[str, ...] | list[str]) -> str:
 
 def parse_json(text: str, **options) -> object:
     """``json.loads`` refusing nesting deeper than :data:`MAX_JSON_DEPTH` (a ValueError naming
-    where), so that no later step can overflow the stack.
+    where), so that no later step can overflow the stack, and an integer of more digits than
+    Python converts (a ValueError saying so; text that is no JSON is a JSONDecodeError).
 
     NaN and infinite numbers still parse (as floats); :func:`json_problem`
     refuses them, with their pointer, where the value enters the database.
@@ -290,6 +292,11 @@ def parse_json(text: str, **options) -> object:
         value = json.loads(text, **options)
     except RecursionError:
         raise ValueError(f"nested deeper than {MAX_JSON_DEPTH} levels (the limit)") from None
+    except json.JSONDecodeError:
+        raise
+    except ValueError:  # the only other refusal of json.loads: int()'s digit limit
+        raise ValueError(f"a number has more than {sys.get_int_max_str_digits()} digits "
+                         "(the limit)") from None
     # the common document cannot be too deep: decided on its text
     if text.count("{") + text.count("[") > MAX_JSON_DEPTH:
         problem = json_problem(value, numbers=False)

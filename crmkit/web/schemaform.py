@@ -24,6 +24,7 @@ from typing import Any
 import attrs
 
 from ..errors import CRMError, ConfigError, ValidationError
+from ..types import parse_json
 
 PREFIX = "config"
 """Every generated input's name is this followed by its JSON pointer (``config/lock_days``)."""
@@ -154,7 +155,8 @@ def _shown(kind: str, value: Any) -> str:
 
 def document(form: Field, submitted: dict[str, str]) -> tuple[Any, list[tuple[str, str]]]:
     """The document the submitted form stands for, and the inputs that could not be read
-    at all (JSON that does not parse) as ``(pointer, message)``."""
+    at all (JSON that does not parse or is nested too deep, a number too long to read) as
+    ``(pointer, message)``."""
     problems: list[tuple[str, str]] = []
     present, value = _read(form, submitted, problems)
     return (value if present else None), problems
@@ -174,29 +176,42 @@ def _read(field: Field, submitted: dict[str, str], problems: list) -> tuple[bool
     if field.kind == "checkbox":
         return True, bool(text)
     if field.kind == "lines":
-        return True, [_scalar(line.strip()) for line in text.splitlines() if line.strip()]
+        return True, [_scalar(line.strip(), field.pointer, problems)
+                      for line in text.splitlines() if line.strip()]
     if not text.strip() and not (field.kind == "text" and field.required):
         return field.nullable, None
     if field.kind == "select":
         try:
-            return True, json.loads(text)
+            return True, parse_json(text)
         except ValueError:
             return True, text
     if field.kind == "json":
-        try:
-            return True, json.loads(text)
-        except ValueError as exc:
-            problems.append((field.pointer, f"not valid JSON: {exc.msg} (line {exc.lineno}, "
-                                            f"column {exc.colno})"))
-            return False, None
+        return _json(text, field.pointer, problems)
     if field.kind in ("number", "integer"):
-        return True, _scalar(text.strip())
+        return True, _scalar(text.strip(), field.pointer, problems)
     return True, text
 
 
-def _scalar(text: str) -> Any:
-    """A number when ``text`` is a JSON number, else the text itself."""
-    return json.loads(text) if _NUMBER.fullmatch(text) else text
+def _json(text: str, pointer: str, problems: list) -> tuple[bool, Any]:
+    """``(True, value)`` of the JSON ``text``; ``(False, None)`` and the problem at ``pointer``
+    when it does not parse, is nested too deep or has a number too long to read."""
+    try:
+        return True, parse_json(text)
+    except json.JSONDecodeError as exc:
+        problems.append((pointer, f"not valid JSON: {exc.msg} (line {exc.lineno}, "
+                                  f"column {exc.colno})"))
+    except ValueError as exc:
+        problems.append((pointer, str(exc)))
+    return False, None
+
+
+def _scalar(text: str, pointer: str, problems: list) -> Any:
+    """A number when ``text`` is a JSON number (one too long to read is a problem at
+    ``pointer``), else the text itself."""
+    if not _NUMBER.fullmatch(text):
+        return text
+    read, value = _json(text, pointer, problems)
+    return value if read else text
 
 
 def problems_of(exc: CRMError) -> list[tuple[str, str]]:

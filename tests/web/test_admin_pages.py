@@ -204,6 +204,12 @@ def test_schema_violations_are_shown_at_their_fields_and_nothing_is_stored(crm, 
     answer = admin.post("/admin/plugins/loyalty", data=fields | {"config/tiers": "[{"})
     assert answer.status_code == 422
     assert "not valid JSON" in field_error(answer, "f-tiers")
+    answer = admin.post("/admin/plugins/loyalty", data=fields | {
+        "config/tiers": "[" * 4000 + "]" * 4000, "config/points_per_unit": "9" * 5000})
+    assert answer.status_code == 422
+    assert "nested deeper than 32 levels (the limit)" in field_error(answer, "f-tiers")
+    assert "a number has more than 4300 digits (the limit)" in field_error(
+        answer, "f-points_per_unit")
     assert crm.plugins.config("loyalty") == before
     assert AuditLog(crm).list(action="configure") == []
 

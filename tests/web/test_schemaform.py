@@ -75,6 +75,20 @@ def test_empty_inputs_take_defaults_nulls_or_empty_lists_and_bad_text_is_passed_
                                   "double quotes (line 1, column 2)")]
 
 
+def test_json_nested_too_deep_and_numbers_too_long_to_read_are_problems_at_their_fields():
+    form = schemaform.fields(SCHEMA, None)
+    long_number = "9" * 5000
+    document, problems = schemaform.document(form, {
+        "config/mode": "[" * 4000 + "]" * 4000, "config/rule": "[" * 4000 + "]" * 4000,
+        "config/rows": f"[{long_number}]", "config/limits/max": long_number,
+        "config/limits/rate": f"-{long_number}", "config/codes": f"1\n{long_number}"})
+    too_long = "a number has more than 4300 digits (the limit)"
+    assert problems == [("/limits/max", too_long), ("/limits/rate", too_long),
+                        ("/codes", too_long), ("/rule", "nested deeper than 32 levels (the limit)"),
+                        ("/rows", too_long)]
+    assert document["mode"] == "[" * 4000 + "]" * 4000  # not an option: the schema says so
+
+
 def test_errors_go_to_the_deepest_field_of_their_pointer_and_into_the_summary():
     form = schemaform.fields(SCHEMA, STORED)
     placed, summary = schemaform.place(form, [

@@ -87,6 +87,7 @@ def test_a_body_against_its_schema_is_one_problem_with_its_pointer(web, body, po
                         "line 1 column 14"),
     (b"\xff\xfe", "not UTF-8"),
     (b"[" * 40 + b"]" * 40, "nested deeper than 32 levels"),
+    (b"[" + b"9" * 5000 + b"]", "not acceptable JSON: a number has more than 4300 digits"),
 ])
 def test_malformed_json_is_a_400_problem(web, raw, fragment):
     answer = web.client(web.admin).post("/api/v1/webtest/echo/x", content=raw,
