@@ -4,6 +4,10 @@ Team queues and work items (assign, start, complete, hand off, acknowledge),
 team load, customers' consent per channel, and outbound contact (the
 customer's preferred channel, consent enforced).  Every handler calls the public API (``call.api()``), which
 holds the rules.
+
+Team rule: a hand-off waiting for acknowledgement is its team's to acknowledge.  A staff
+member without ``collaborative.any_team`` who is in another team may not acknowledge it,
+nor start or hand on its item (either of which acknowledges it): 403 naming the team.
 """
 
 from __future__ import annotations
@@ -11,10 +15,12 @@ from __future__ import annotations
 from typing import Any
 
 from crmkit.plugin import (INSTANT, INTEGER, OPTIONAL_INSTANT, OPTIONAL_TEXT, TEXT, Endpoint,
-                           closed_object, jsonable, record_id, timestamp_or_none)
+                           PermissionDenied, closed_object, jsonable, record_id,
+                           timestamp_or_none)
 
 READ = "collaborative.read"
 WRITE = "collaborative.write"
+ANY_TEAM = "collaborative.any_team"
 
 PERMISSIONS = {
     READ: "See team queues, work items with their history, team load and customers' consent "
@@ -22,6 +28,8 @@ PERMISSIONS = {
     WRITE: "Assign, start, complete, hand off and acknowledge work items; record a customer's "
            "consent on a channel; contact customers outbound (recorded as an interaction; "
            "consent applies).",
+    ANY_TEAM: "Acknowledge a hand-off waiting for any team, also by starting or handing on "
+              "its work item (without it only members of the team it waits for may).",
 }
 
 
@@ -70,10 +78,28 @@ def work_item(call):
     return _document(call, _item_id(call))
 
 
-def _change(action):
-    """A handler that applies ``action(api, item_id, body)`` and answers the changed item."""
+def _require_handoff_team(call, item_id: int) -> None:
+    """PermissionDenied unless the caller may acknowledge the hand-off the item waits for, if
+    any: they are in its team (the item's team while it waits) or hold ``ANY_TEAM``."""
+    item = call.api().work_item(item_id)
+    if item.ack_due_at is None or call.crm.auth.allowed(call.principal, ANY_TEAM):
+        return
+    handle = call.principal.handle
+    team = call.crm.staff.get(handle).team
+    if team != item.team:
+        raise PermissionDenied(
+            f"work item {item_id}: its hand-off waits for team {item.team!r} to acknowledge it, "
+            f"and {handle!r} is in team {team!r}; only a member of {item.team!r} (or one "
+            f"holding {ANY_TEAM}) may acknowledge it, start or hand on the item")
+
+
+def _change(action, acknowledges: bool = False):
+    """A handler that applies ``action(api, item_id, body)`` and answers the changed item;
+    when the action ``acknowledges`` a waiting hand-off, only for a caller who may."""
     def handler(call):
         item_id = _item_id(call)
+        if acknowledges:
+            _require_handoff_team(call, item_id)
         action(call.api(), item_id, call.body or {})
         return _document(call, item_id)
     return handler
@@ -123,18 +149,21 @@ def endpoints() -> list[Endpoint]:
                  "Assign a work item to an active staff member of its team.",
                  body_schema=closed_object({"assignee": TEXT}, ("assignee",)),
                  response_schema=WORK_ITEM_WITH_HISTORY),
-        Endpoint("POST", f"{item_path}/start", _change(lambda api, i, b: api.start(i)), WRITE,
+        Endpoint("POST", f"{item_path}/start",
+                 _change(lambda api, i, b: api.start(i), acknowledges=True), WRITE,
                  "Start work on an assigned item.", response_schema=WORK_ITEM_WITH_HISTORY),
         Endpoint("POST", f"{item_path}/complete", _change(lambda api, i, b: api.complete(i)),
                  WRITE, "Mark an in-progress item done.", response_schema=WORK_ITEM_WITH_HISTORY),
         Endpoint("POST", f"{item_path}/handoff",
-                 _change(lambda api, i, b: api.hand_off(i, b["team"], b["note"])), WRITE,
+                 _change(lambda api, i, b: api.hand_off(i, b["team"], b["note"]),
+                         acknowledges=True), WRITE,
                  "Hand an open item to another team with a note (to be acknowledged).",
                  body_schema=closed_object({"team": TEXT, "note": TEXT}, ("team", "note")),
                  response_schema=WORK_ITEM_WITH_HISTORY),
         Endpoint("POST", f"{item_path}/acknowledge",
-                 _change(lambda api, i, b: api.acknowledge(i)), WRITE,
-                 "Acknowledge the item's pending hand-off.",
+                 _change(lambda api, i, b: api.acknowledge(i), acknowledges=True), WRITE,
+                 "Acknowledge the item's pending hand-off (a member of its team, or one "
+                 "holding collaborative.any_team).",
                  response_schema=WORK_ITEM_WITH_HISTORY),
         Endpoint("GET", "teams/load", team_load, READ,
                  "Open work per team, with hand-offs awaiting acknowledgement and overdue.",

@@ -139,6 +139,16 @@ def test_acknowledging_a_hand_off_goes_through_collaborative_s_api(api, work):
     assert f"work item {work['item']} has no hand-off waiting for acknowledgement" in again.text
 
 
+def test_an_agent_of_another_team_cannot_acknowledge_its_hand_off(api, work):
+    client = sign_in(api, "dee")  # support: the item waits for billing
+    answer = client.post(f"/collaborative/my-work/handoffs/{work['item']}/acknowledge",
+                         data={"csrf_token": csrf(client.get("/my-work"))})
+    assert answer.status_code == 403
+    assert ("its hand-off waits for team &#39;billing&#39; to acknowledge it, and &#39;dee&#39; "
+            "is in team &#39;support&#39;") in answer.text
+    assert api.crm.plugin("collaborative").work_item(work["item"]).ack_due_at is not None
+
+
 def test_a_viewer_sees_no_buttons_and_a_forged_post_is_refused(api, work):
     client = sign_in(api, "vic")
     page = client.get("/my-work")

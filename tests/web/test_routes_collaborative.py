@@ -87,6 +87,33 @@ def test_a_work_item_through_its_states_and_a_hand_off(dee, desk):
     problem(dee.post(f"{path}/start"), 409)  # done: nothing starts again
 
 
+def test_only_the_team_a_hand_off_waits_for_or_a_manager_may_acknowledge_it(dee, desk):
+    [item] = dee.get(f"{API}/queues/support").json()
+    path = f"{API}/items/{item['id']}"
+    assert dee.post(f"{path}/handoff", json={"team": "billing", "note": "a refund"}
+                    ).status_code == 200
+    desk.plugin("collaborative").assign(item["id"], "ivy")
+    for step, body in (("acknowledge", None), ("start", None),
+                       ("handoff", {"team": "support", "note": "back"})):
+        refused = problem(dee.post(f"{path}/{step}", json=body), 403)
+        assert refused["detail"] == (
+            f"work item {item['id']}: its hand-off waits for team 'billing' to acknowledge it, "
+            "and 'dee' is in team 'support'; only a member of 'billing' (or one holding "
+            "collaborative.any_team) may acknowledge it, start or hand on the item")
+    unchanged = dee.get(path).json()
+    assert (unchanged["team"], unchanged["state"]) == ("billing", "assigned")
+    assert unchanged["ack_due_at"] is not None
+    assert "acknowledged" not in [h["action"] for h in unchanged["history"]]
+    desk.staff.add("mia", "Mia", "office", role="manager")
+    with api_client(desk, handle="mia") as manager:
+        acknowledged = manager.post(f"{path}/acknowledge")
+    assert acknowledged.status_code == 200, acknowledged.text
+    assert acknowledged.json()["ack_due_at"] is None
+    assert acknowledged.json()["history"][-1]["actor"] == "mia"
+    started = dee.post(f"{path}/start")  # nothing waits for acknowledgement any more
+    assert started.status_code == 200, started.text
+
+
 def test_a_bad_hand_off_is_one_problem_and_changes_nothing(dee, desk):
     [item] = dee.get(f"{API}/queues/support").json()
     path = f"{API}/items/{item['id']}"
