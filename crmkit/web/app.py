@@ -33,6 +33,7 @@ from starlette.routing import Route
 from .dispatch import (MAX_BODY_BYTES, ApiError, ApiRequest, ApiResponse, Dispatcher, problem)
 from .endpoints import METHODS
 from .openapi import openapi_document
+from .schemas import parse_integer
 
 
 def create_app(crm, *, max_body_bytes: int = MAX_BODY_BYTES, close_crm: bool = False,
@@ -158,8 +159,8 @@ def _send(answer: ApiResponse) -> Response:
 async def _read_body(request: Request, limit: int) -> bytes:
     """The request body, refused with 413 as soon as it is known to exceed ``limit`` bytes."""
     too_large = ApiError(413, f"the request body is larger than {limit} bytes (the limit)")
-    declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > limit:
+    declared = parse_integer(request.headers.get("content-length", ""))
+    if declared is not None and declared > limit:
         raise too_large
     chunks, size = [], 0
     async for chunk in request.stream():

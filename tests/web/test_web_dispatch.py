@@ -248,6 +248,13 @@ def test_a_body_over_the_limit_is_refused_also_without_a_content_length(web):
     assert counts(web.crm) == before
 
 
+def test_a_content_length_that_is_no_number_is_not_trusted(web):
+    answer = web.client(web.admin).post(  # "²", which str.isdigit() accepts and int() does not
+        "/api/v1/webtest/customers", content=b'{"external_id": "L1"}',
+        headers={"Content-Type": "application/json", "Content-Length": b"\xb2"})
+    assert answer.status_code == 201, answer.text
+
+
 def test_a_bad_idempotency_key_is_one_problem_naming_the_header(web):
     answer = web.client(web.admin).post("/api/v1/webtest/customers", json={"external_id": "I1"},
                                         headers={"Idempotency-Key": "x" * 201})
