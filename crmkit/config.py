@@ -62,7 +62,8 @@ CORE_SCHEMA: dict[str, Any] = {
             "properties": {
                 "timeout_seconds": {
                     "type": "number", "exclusiveMinimum": 0, "maximum": 300, "default": 10,
-                    "description": "How long one delivery waits for the receiver's response.",
+                    "description": "How long one delivery may take in all: connecting, "
+                                   "sending, and the receiver's status and headers.",
                 },
                 "backoff_base_seconds": {
                     "type": "number", "exclusiveMinimum": 0, "default": 60,

@@ -145,6 +145,8 @@ _LAZY: dict[str, tuple[str, str]] = {
     "WorkContext": ("crmkit.worker", "WorkContext"),
     "claim_due": ("crmkit.worker", "claim_due"),
     "sign_webhook": ("crmkit.webhooks", "sign"),
+    "Poster": ("crmkit.outbound", "Poster"),
+    "PostFailed": ("crmkit.outbound", "PostFailed"),
     # Outgoing messages and their channels (the crmkit_channels hook).
     "Outgoing": ("crmkit.messaging", "Outgoing"),
     "ADDRESSED_BY": ("crmkit.messaging", "ADDRESSED_BY"),
@@ -266,6 +268,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from .web.mywork import WorkSection, countdown
     from .web.endpoints import Call, Endpoint, Reply
     from .web.formatting import format_date, format_datetime, format_money, format_number
+    from .outbound import PostFailed, Poster
     from .webhooks import sign as sign_webhook
     from .worker import Job, WorkContext, claim_due
     from .web.schemas import (AS_OF_INSTANT, DECIMAL, INSTANT, INTEGER, NUMBER, OPTIONAL_INSTANT,

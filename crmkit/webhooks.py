@@ -308,9 +308,8 @@ def _queue(tx: "Transaction", items: list[tuple[str, int | None, int | None]],
 
 
 def deliver_batch(ctx: WorkContext) -> int:
-    """Claim a batch of due deliveries, POST each, record each outcome; return how many."""
-    import httpx
-
+    """Claim a batch of due deliveries, POST each, record each outcome; return how many.
+    Once the worker is stopping, the deliveries not yet attempted are handed back."""
     settings = ctx.crm.core_config["webhooks"]
     d = tables.webhook_deliveries
     lease = dt.timedelta(seconds=settings["timeout_seconds"] * ctx.batch_size
@@ -327,36 +326,47 @@ def deliver_batch(ctx: WorkContext) -> int:
             {"ids": sorted({row["webhook_id"] for row in rows})})}
         bodies = event_bodies(conn, rows)
     from . import __version__
+    from .outbound import Poster
 
-    with httpx.Client(timeout=settings["timeout_seconds"], follow_redirects=False,
-                      headers={"User-Agent": f"crmkit/{__version__}"}) as client:
-        for row in rows:
+    with Poster(settings["timeout_seconds"], f"crmkit/{__version__}") as poster:
+        for number, row in enumerate(rows):
+            if ctx.stop.is_set():
+                _hand_back(ctx.crm, rows[number:])
+                return number
             hook, body = hooks[row["webhook_id"]], bodies.get(row["id"])
             if not hook.active:
                 outcome = (None, "webhook removed before delivery", True)
             elif body is None:
                 outcome = (None, "the event's record no longer exists", True)
             else:
-                outcome = (*_post(client, hook.url, hook.secret, row, body), False)
+                outcome = (*_post(poster, hook.url, hook.secret, row, body), False)
             _record(ctx.crm, row, *outcome, settings)
     return len(rows)
 
 
-def _post(client, url: str, secret: str, row: dict[str, Any],
+def _post(poster, url: str, secret: str, row: dict[str, Any],
           body: bytes) -> tuple[int | None, str | None]:
     """One attempt: ``(status code, error)``; a 2xx has no error."""
-    import httpx
+    from .outbound import PostFailed
 
     headers = {"Content-Type": "application/json", SIGNATURE_HEADER: sign(secret, body),
                EVENT_HEADER: row["event_type"], DELIVERY_HEADER: row["delivery_id"]}
-    try:  # the response's status is all that counts: its body is never read
-        with client.stream("POST", url, content=body, headers=headers) as response:
-            status, reason = response.status_code, response.reason_phrase
-    except httpx.HTTPError as exc:
-        return None, f"{type(exc).__name__}: {exc}"[:MAX_ERROR_LENGTH]
+    try:
+        status, reason = poster.post(url, body, headers)
+    except PostFailed as exc:
+        return None, str(exc)[:MAX_ERROR_LENGTH]
     if 200 <= status < 300:
         return status, None
     return status, f"HTTP {status} {reason or 'no reason given'}"[:MAX_ERROR_LENGTH]
+
+
+def _hand_back(crm: "CRM", rows: list[dict[str, Any]]) -> None:
+    """Make claimed deliveries that were not attempted (the worker is stopping) due again
+    as they were before the claim, so any worker sends them without waiting for the lease."""
+    d = tables.webhook_deliveries
+    statement = (update(d).where(d.c.id.in_([row["id"] for row in rows]), d.c.status == PENDING)
+                 .values(attempts=d.c.attempts - 1, next_attempt_at=crm.clock.now()))
+    crm.run_transaction(lambda tx: tx.conn.execute(statement))
 
 
 def _record(crm: "CRM", row: dict[str, Any], status_code: int | None, error: str | None,

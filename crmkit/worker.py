@@ -45,12 +45,14 @@ DEFAULT_POLL_SECONDS = 1.0
 @attrs.frozen
 class WorkContext:
     """What a job's ``run`` receives: the CRM, this worker's id, the time the batch started
-    (the CRM clock) and how many rows to take at most."""
+    (the CRM clock), how many rows to take at most, and ``stop``, set once the worker is
+    stopping (a job whose items are slow hands back the rest of its batch then)."""
 
     crm: "CRM"
     worker_id: str
     now: dt.datetime
     batch_size: int
+    stop: threading.Event = attrs.field(factory=threading.Event)
 
 
 @attrs.frozen
@@ -130,8 +132,8 @@ def collect_jobs(crm: "CRM") -> list[Job]:
 @attrs.define
 class Worker:
     """Runs every job's batches until nothing is due (:meth:`drain`) or until stopped
-    (:meth:`serve`).  ``stop`` is set by a signal handler: the batch in hand finishes, then
-    the worker returns."""
+    (:meth:`serve`).  ``stop`` is set by a signal handler: the job in hand finishes its
+    batch (webhooks: the delivery in hand, handing back the rest), then the worker returns."""
 
     crm: "CRM"
     batch_size: int = DEFAULT_BATCH_SIZE
@@ -154,7 +156,8 @@ class Worker:
                 break
             if job.name in skip:
                 continue
-            ctx = WorkContext(self.crm, self.worker_id, self.crm.clock.now(), self.batch_size)
+            ctx = WorkContext(self.crm, self.worker_id, self.crm.clock.now(), self.batch_size,
+                              self.stop)
             try:
                 count = job.run(ctx)
                 if not isinstance(count, int) or isinstance(count, bool) or count < 0:

@@ -19,7 +19,8 @@ def worker(state, once, batch_size, poll_seconds) -> None:
     """Run deferred work: deliver webhooks, send queued messages, run plugins' jobs.
 
     Without --once the worker polls until SIGTERM or SIGINT, then finishes the
-    batch in hand and exits (a second signal stops it at once); a failing job
+    job in hand (webhooks: the delivery in hand, handing back the rest of the
+    batch) and exits (a second signal stops it at once); a failing job
     is logged and tried again.  With --once, a failing job is logged, the
     others still run, and the exit code is 1.  On PostgreSQL
     several workers can run at once: each claims different rows.  On SQLite run

@@ -264,7 +264,8 @@ def _close(smtp: smtplib.SMTP | None, polite: bool = False) -> None:
 class WebhookChannel:
     """The ``webhook`` channel: each message a JSON POST to ``webhook.url``, signed like the
     core's webhooks (``X-Crmkit-Signature``), with ``X-Crmkit-Message-Id``; it waits for the
-    answer as long as the core's webhooks do (core config ``webhooks.timeout_seconds``).
+    answer as long as the core's webhooks do (core config ``webhooks.timeout_seconds`` bounds
+    each whole request).
     2xx → sent; 408, 429, 5xx or no answer → retry; any other status → failed."""
 
     name = "webhook"
@@ -273,7 +274,7 @@ class WebhookChannel:
         self.crm = crm
 
     def send(self, batch) -> Iterator[SendResult]:
-        import httpx
+        from crmkit.plugin import Poster
 
         settings = settings_of(self.crm.plugin_config(PLUGIN_NAME)).webhook
         url = _required(settings, "url", "webhook", "https://hooks.example.com/crm")
@@ -282,10 +283,9 @@ class WebhookChannel:
             raise ConfigError("campaigns config webhook.secret_env is not set: name the "
                               "environment variable holding the signing secret")
         timeout = self.crm.core_config["webhooks"]["timeout_seconds"]
-        with httpx.Client(timeout=timeout, follow_redirects=False,
-                          headers={"User-Agent": f"crmkit/{crmkit.__version__}"}) as client:
+        with Poster(timeout, f"crmkit/{crmkit.__version__}") as poster:
             for message in batch:
-                yield self._post(client, url, secret, message)
+                yield self._post(poster, url, secret, message)
 
     @staticmethod
     def body(message) -> bytes:
@@ -297,18 +297,16 @@ class WebhookChannel:
         return json.dumps(jsonable(document), sort_keys=True, ensure_ascii=False,
                           separators=(",", ":")).encode("utf-8")
 
-    def _post(self, client, url: str, secret: str, message) -> SendResult:
-        import httpx
+    def _post(self, poster, url: str, secret: str, message) -> SendResult:
+        from crmkit.plugin import PostFailed
 
         body = self.body(message)
         headers = {"Content-Type": "application/json", SIGNATURE_HEADER: sign_webhook(secret, body),
                    MESSAGE_ID_HEADER: message.message_id}
         try:
-            with client.stream("POST", url, content=body, headers=headers) as response:
-                status, reason = response.status_code, response.reason_phrase
-        except httpx.HTTPError as exc:
-            return SendResult(message.message_id, "retry", f"POST {url}: {type(exc).__name__}: "
-                                                           f"{exc}")
+            status, reason = poster.post(url, body, headers)
+        except PostFailed as exc:
+            return SendResult(message.message_id, "retry", f"POST {url}: {exc}")
         detail = f"POST {url}: HTTP {status} {reason or ''}".strip()
         if 200 <= status < 300:
             return SendResult(message.message_id, "sent", detail)

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 import signal
+import socket
+import threading
 from collections import Counter
 
 import pytest
@@ -170,7 +173,8 @@ def test_a_worker_killed_mid_delivery_and_restarted_loses_nothing(crm, receiver,
     assert len(bodies) == 1
 
 
-def test_sigterm_finishes_the_batch_in_hand(crm, receiver, worker):
+def test_sigterm_stops_after_the_delivery_in_hand_and_hands_back_the_rest(crm, receiver,
+                                                                          worker):
     held = receiver(hold=1)
     crm.webhooks.add(held.url, ["customer.created"], SECRET)
     for n in range(4):
@@ -181,9 +185,89 @@ def test_sigterm_finishes_the_batch_in_hand(crm, receiver, worker):
     held.release()
     out, err = process.communicate(timeout=60)
     assert process.returncode == 0, err
-    assert "handled 4 items" in out
-    assert [d["status"] for d in deliveries(crm)] == ["delivered"] * 4
-    assert len(held.log()) == 4
+    assert "handled 1 item" in out
+    assert len(held.log()) == 1
+    first, *rest = deliveries(crm)
+    assert first["status"] == "delivered"
+    assert {(d["status"], d["attempts"], d["next_attempt_at"]) for d in rest} == {
+        ("pending", 0, T0)}  # due at once for any worker, not after the lease
+
+
+class DeadlineClock:
+    """The deadlines' clock (crmkit.outbound.monotonic): each reading is 0.1 s after the
+    one before, and the readings are counted, so a receiver can answer in step with them."""
+
+    def __init__(self):
+        self.readings = 0
+        self.read = threading.Condition()
+
+    def __call__(self) -> float:
+        with self.read:
+            self.readings += 1
+            self.read.notify_all()
+            return self.readings * 0.1
+
+
+def trickling_receiver(clock: DeadlineClock, lines: int = 50) -> str:
+    """The URL of a receiver (a thread) that answers its one request with a status line, then
+    one header line each time the deadline clock was read again (so that each of the
+    client's reads gets one line) and, after ``lines`` lines, a 200 with no body."""
+    server = socket.create_server(("127.0.0.1", 0))
+
+    def answer() -> None:
+        connection, _ = server.accept()
+        with server, connection:
+            request = b""
+            while b"\r\n\r\n" not in request:
+                request += connection.recv(65536)
+            head, body = request.split(b"\r\n\r\n", 1)
+            length = int(re.search(rb"(?i)content-length: *(\d+)", head).group(1))
+            while len(body) < length:
+                body += connection.recv(65536)
+            try:
+                connection.sendall(b"HTTP/1.1 200 OK\r\n")
+                seen = clock.readings
+                for n in range(lines):
+                    with clock.read:  # in step with the client's reads; a client that never
+                        clock.read.wait_for(lambda: clock.readings > seen, timeout=0.05)
+                        seen = clock.readings  # reads the clock gets a line every 0.05 s
+                    connection.sendall(b"X-Trickle: %d\r\n" % n)
+                connection.sendall(b"Content-Length: 0\r\n\r\n")
+            except ConnectionError:  # the client gave up
+                pass
+
+    threading.Thread(target=answer, daemon=True).start()
+    return f"http://127.0.0.1:{server.getsockname()[1]}/slow"
+
+
+def test_a_receiver_trickling_its_headers_fails_at_the_deadline_and_others_still_get_theirs(
+        crm, receiver, monkeypatch):
+    """timeout_seconds bounds the whole request, not each read: a receiver that sends one
+    header line per read never lets a read time out, yet its delivery fails at the deadline
+    and is retried later, and the next webhook's delivery is sent."""
+    from crmkit import outbound
+    from crmkit.webhooks import deliver_batch
+    from crmkit.worker import WorkContext
+
+    config = dict(crm.core_config)
+    config["webhooks"] = {**config["webhooks"], "timeout_seconds": 1}
+    crm.plugins.configure_core(config)
+    clock = DeadlineClock()
+    monkeypatch.setattr(outbound, "monotonic", clock)
+    healthy = receiver()
+    crm.webhooks.add(trickling_receiver(clock), ["customer.created"], SECRET)
+    crm.webhooks.add(healthy.url, ["customer.created"], SECRET)
+    crm.customers.add("C1", "Ada")
+
+    assert deliver_batch(WorkContext(crm, "test", T0, 10)) == 2
+    slow, fine = deliveries(crm)
+    assert (slow["status"], slow["attempts"], slow["last_status_code"]) == ("pending", 1, None)
+    assert slow["last_error"] == ("ReadTimeout: no complete answer within 1 s "
+                                  "(webhooks.timeout_seconds)")
+    base = crm.core_config["webhooks"]["backoff_base_seconds"]
+    assert slow["next_attempt_at"] == T0 + dt.timedelta(seconds=base)
+    assert (fine["status"], fine["last_status_code"]) == ("delivered", 200)
+    assert len(healthy.log()) == 1
 
 
 ON_POSTGRESQL = pytest.mark.parametrize("crm_url", ["postgresql"], indirect=True)
