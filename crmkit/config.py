@@ -77,6 +77,14 @@ CORE_SCHEMA: dict[str, Any] = {
                     "type": "integer", "minimum": 1, "maximum": 100, "default": 10,
                     "description": "Attempts before a delivery is marked failed.",
                 },
+                "allowed_networks": {
+                    "type": "array", "items": {"type": "string"}, "default": [],
+                    "description": "Non-public networks webhooks may target (CIDR, e.g. "
+                                   "10.0.0.0/8 or 127.0.0.1/32); public addresses are always "
+                                   "allowed, others (loopback, private, link-local such as "
+                                   "the cloud metadata address 169.254.169.254) only when "
+                                   "listed.",
+                },
             },
         },
         "messages": {

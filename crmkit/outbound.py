@@ -1,4 +1,4 @@
-"""The worker's outbound HTTP: POSTs that each end within one deadline.
+"""The worker's outbound HTTP: POSTs that each end within one deadline, to allowed addresses.
 
 A timeout on each network operation does not bound a request: a receiver that sends a
 header line every few seconds never lets one read time out.  :class:`Poster` gives each
@@ -6,14 +6,26 @@ request one deadline, ``timeout`` seconds from its start, that bounds all of it 
 sending, and the answer's status line and headers; the answer's body is never read): every
 network operation may wait only for what is left of it.  Used by the core's webhooks and
 by the campaigns plugin's webhook channel.
+
+A :class:`Destinations` given to the poster limits where it connects: the host's name is
+resolved when connecting and every address it has must be public or in one of the allowed
+networks (core config ``webhooks.allowed_networks``); the connection goes to an address so
+checked, so a DNS answer that changes after a check cannot lead it elsewhere.
 """
 
 from __future__ import annotations
 
+import base64
+import ipaddress
+import socket
 import time
-from typing import Any, Callable
+from typing import Any, Callable, Iterable
+from urllib.parse import unquote, urlsplit, urlunsplit
 
+import attrs
 import httpcore
+
+from .errors import ConfigError
 
 monotonic: Callable[[], float] = time.monotonic
 """The clock of the deadlines (tests replace it)."""
@@ -21,6 +33,75 @@ monotonic: Callable[[], float] = time.monotonic
 
 class PostFailed(Exception):
     """A POST that got no answer; ``str()`` is one line saying why."""
+
+
+class DestinationRefused(httpcore.ConnectError):
+    """A host that resolves to an address deliveries may not connect to."""
+
+
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+Address = ipaddress.IPv4Address | ipaddress.IPv6Address
+
+
+def _kind(address: Address) -> str:
+    for kind in ("unspecified", "loopback", "link_local", "multicast", "private", "reserved"):
+        if getattr(address, f"is_{kind}"):
+            return kind.replace("_", "-")
+    return "non-public"
+
+
+@attrs.frozen
+class Destinations:
+    """Where deliveries may connect: public addresses, and any address in ``allowed``."""
+
+    allowed: tuple[Network, ...] = ()
+
+    @classmethod
+    def of_setting(cls, networks: Iterable[str],
+                   where: str = "core config /webhooks/allowed_networks") -> "Destinations":
+        """From the setting's texts (``10.0.0.0/8``, ``::1``); a ConfigError names a bad one."""
+        parsed = []
+        for number, text in enumerate(networks):
+            try:
+                parsed.append(ipaddress.ip_network(text, strict=False))
+            except ValueError:
+                raise ConfigError(f"{where}/{number}: {text!r} is not a network (allowed: an "
+                                  "address or CIDR network, e.g. 127.0.0.1 or 10.0.0.0/8 or "
+                                  "fd00::/8)") from None
+        return cls(tuple(parsed))
+
+    def refusal(self, address: str) -> str | None:
+        """What kind of address ``address`` is when it may not be connected to ("a loopback
+        address"); None when it may."""
+        ip = ipaddress.ip_address(address.split("%", 1)[0])
+        if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+            ip = ip.ipv4_mapped
+        if any(ip in network for network in self.allowed):
+            return None
+        if ip.is_global and not ip.is_multicast:
+            return None
+        kind = _kind(ip)
+        return f"{'an' if kind[0] in 'aeiou' else 'a'} {kind} address"
+
+    def addresses(self, host: str, port: int) -> list[str]:
+        """The addresses ``host`` resolves to, when each may be connected to; else
+        :class:`DestinationRefused` (and :class:`httpcore.ConnectError` when it does not
+        resolve)."""
+        try:
+            found = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+        except (socket.gaierror, UnicodeError) as exc:
+            raise httpcore.ConnectError(f"cannot resolve {host!r}: {exc}") from None
+        addresses = list(dict.fromkeys(info[4][0] for info in found))
+        for address in addresses:
+            kind = self.refusal(address)
+            if kind is not None:
+                subject = (f"{address} is" if address == host.strip("[]")
+                           else f"{host!r} resolves to {address},")
+                listed = ", ".join(map(str, self.allowed)) or "none"
+                raise DestinationRefused(
+                    f"{subject} {kind}: webhooks may target it only when core config "
+                    f"webhooks.allowed_networks lists it (now: {listed})")
+        return addresses
 
 
 class _Deadline:
@@ -70,18 +151,30 @@ class _DeadlineStream(httpcore.NetworkStream):
 
 
 class _DeadlineBackend(httpcore.NetworkBackend):
-    """Opens TCP connections within the deadline and hands out :class:`_DeadlineStream`s."""
+    """Opens TCP connections, to addresses ``destinations`` allows (any when None), within
+    the deadline, and hands out :class:`_DeadlineStream`s."""
 
-    def __init__(self, deadline: _Deadline):
+    def __init__(self, deadline: _Deadline, destinations: Destinations | None):
         self._deadline = deadline
+        self._destinations = destinations
         self._backend = httpcore.SyncBackend()
 
     def connect_tcp(self, host: str, port: int, timeout: float | None = None,
                     local_address: str | None = None,
                     socket_options=None) -> httpcore.NetworkStream:
-        wait = self._deadline.left(timeout, httpcore.ConnectTimeout)
-        stream = self._backend.connect_tcp(host, port, wait, local_address, socket_options)
-        return _DeadlineStream(stream, self._deadline)
+        addresses = [host] if self._destinations is None else (
+            self._destinations.addresses(host, port))
+        for number, address in enumerate(addresses):
+            wait = self._deadline.left(timeout, httpcore.ConnectTimeout)
+            try:
+                stream = self._backend.connect_tcp(address, port, wait, local_address,
+                                                   socket_options)
+            except httpcore.ConnectError:
+                if number == len(addresses) - 1:
+                    raise
+                continue
+            return _DeadlineStream(stream, self._deadline)
+        raise httpcore.ConnectError(f"{host!r} has no address")
 
     def connect_unix_socket(self, path: str, timeout: float | None = None,
                             socket_options=None) -> httpcore.NetworkStream:
@@ -93,19 +186,26 @@ class _DeadlineBackend(httpcore.NetworkBackend):
 
 class Poster:
     """POSTs over one pool of connections, each request done within ``timeout_seconds``
-    (the core config ``webhooks.timeout_seconds``).  Redirects are not followed and no
-    proxy is used.  Close it (or use it as a context manager) when done."""
+    (the core config ``webhooks.timeout_seconds``), connecting only where ``destinations``
+    allows (anywhere when None).  A user and password in a URL are sent as HTTP basic
+    authentication.  Redirects are not followed and no proxy is used.  Close it (or use it
+    as a context manager) when done."""
 
-    def __init__(self, timeout_seconds: float, user_agent: str):
+    def __init__(self, timeout_seconds: float, user_agent: str,
+                 destinations: Destinations | None = None):
         self.timeout_seconds = timeout_seconds
         self.user_agent = user_agent
         self._deadline = _Deadline()
-        self._pool = httpcore.ConnectionPool(network_backend=_DeadlineBackend(self._deadline))
+        self._pool = httpcore.ConnectionPool(
+            network_backend=_DeadlineBackend(self._deadline, destinations))
 
     def post(self, url: str, body: bytes, headers: dict[str, str]) -> tuple[int, str]:
         """POST ``body`` to ``url``: ``(status code, reason phrase)`` of the answer (its body
         is not read), or :class:`PostFailed` when no answer came within the deadline or the
         receiver could not be reached."""
+        url, credentials = _without_credentials(url)
+        if credentials:
+            headers = {"Authorization": f"Basic {credentials}", **headers}
         wait = self.timeout_seconds
         extensions = {"timeout": {"connect": wait, "read": wait, "write": wait, "pool": wait}}
         self._deadline.start(wait)
@@ -135,4 +235,15 @@ class Poster:
         self.close()
 
 
-__all__ = ["Poster", "PostFailed"]
+def _without_credentials(url: str) -> tuple[str, str | None]:
+    """``url`` without its user and password, and them as a basic authentication token."""
+    parts = urlsplit(url)
+    if parts.username is None and parts.password is None:
+        return url, None
+    token = f"{unquote(parts.username or '')}:{unquote(parts.password or '')}"
+    host = parts.netloc.rpartition("@")[2]
+    return (urlunsplit(parts._replace(netloc=host)),
+            base64.b64encode(token.encode("utf-8")).decode("ascii"))
+
+
+__all__ = ["Poster", "PostFailed", "Destinations", "DestinationRefused"]

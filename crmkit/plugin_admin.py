@@ -223,6 +223,9 @@ class PluginAdmin:
         """Replace the core's configuration (validated against ``CORE_SCHEMA``)."""
         completed = validate(CORE_SCHEMA, config, "core config")
         check_schema(completed["customer_attributes"], "core config /customer_attributes")
+        from .outbound import Destinations
+
+        Destinations.of_setting(completed["webhooks"]["allowed_networks"])
         with self.crm.transaction(require_plugins=False) as tx:
             staff = tables.staff
             check_roles(completed["roles"], dict(tx.conn.execute(

@@ -23,7 +23,7 @@ import hmac
 import json
 import uuid
 from typing import TYPE_CHECKING, Any, Iterable
-from urllib.parse import urlsplit
+from urllib.parse import urlsplit, urlunsplit
 
 import attrs
 from sqlalchemy import bindparam, func, select, update
@@ -69,7 +69,8 @@ def retry_delay(attempts: int, base_seconds: float, cap_seconds: float) -> dt.ti
 
 @attrs.frozen
 class Webhook:
-    """A subscription (its secret is never handed out)."""
+    """A subscription (its secret is never handed out, nor a user or password in its URL:
+    they show as ``***``)."""
 
     id: int
     url: str
@@ -106,15 +107,19 @@ class WebhookService:
 
     def add(self, url: str, event_types: Iterable[str], secret: str) -> Webhook:
         """Subscribe ``url`` (http or https) to ``event_types`` (names from ``crm.events.types()``),
-        signing each delivery with ``secret`` (at least 16 characters)."""
+        signing each delivery with ``secret`` (at least 16 characters).  A host that resolves
+        to an address outside the public internet and core config
+        ``webhooks.allowed_networks`` is refused (it is checked again at each connection)."""
         url = check_url(url)
+        check_destination(url, self.crm.core_config["webhooks"]["allowed_networks"])
         secret = check_secret(secret)
         wanted = check_event_types(event_types, self.crm.events.types())
         with self.crm.transaction() as tx:
             row = {"url": url, "event_types": wanted, "secret": secret, "active": True,
                    "created_at": tx.now()}
             webhook_id = tx.conn.execute(tables.webhooks.insert().values(row)).inserted_primary_key[0]
-            tx.audit("create", "webhooks", str(webhook_id), {"url": url, "event_types": wanted})
+            tx.audit("create", "webhooks", str(webhook_id),
+                     {"url": masked_url(url), "event_types": wanted})
         return self.get(webhook_id)
 
     def jobs(self) -> list[Job]:
@@ -193,7 +198,7 @@ class WebhookService:
 
 
 def _webhook(row) -> Webhook:
-    return Webhook(row["id"], row["url"], tuple(row["event_types"]), row["active"],
+    return Webhook(row["id"], masked_url(row["url"]), tuple(row["event_types"]), row["active"],
                    row["created_at"])
 
 
@@ -227,6 +232,32 @@ def check_url(url: Any) -> str:
     if not parts.hostname or port == 0:
         raise _refused("url", f"{url!r} has no host {allowed}")
     return url
+
+
+def masked_url(url: str) -> str:
+    """``url`` with any user and password in it shown as ``***``."""
+    parts = urlsplit(url)
+    if parts.username is None and parts.password is None:
+        return url
+    return urlunsplit(parts._replace(netloc="***@" + parts.netloc.rpartition("@")[2]))
+
+
+def check_destination(url: str, allowed_networks: list[str]) -> None:
+    """One ValidationError when ``url``'s host resolves to an address webhooks may not
+    target (see :class:`crmkit.outbound.Destinations`); a host that does not resolve now
+    passes (each delivery checks again when it connects)."""
+    import httpcore
+
+    from .outbound import Destinations, DestinationRefused
+
+    parts = urlsplit(url)
+    port = parts.port or (443 if parts.scheme.lower() == "https" else 80)
+    try:
+        Destinations.of_setting(allowed_networks).addresses(parts.hostname, port)
+    except DestinationRefused as exc:
+        raise _refused("url", str(exc)) from None
+    except httpcore.ConnectError:
+        return
 
 
 def check_secret(secret: Any) -> str:
@@ -326,9 +357,10 @@ def deliver_batch(ctx: WorkContext) -> int:
             {"ids": sorted({row["webhook_id"] for row in rows})})}
         bodies = event_bodies(conn, rows)
     from . import __version__
-    from .outbound import Poster
+    from .outbound import Destinations, Poster
 
-    with Poster(settings["timeout_seconds"], f"crmkit/{__version__}") as poster:
+    destinations = Destinations.of_setting(settings["allowed_networks"])
+    with Poster(settings["timeout_seconds"], f"crmkit/{__version__}", destinations) as poster:
         for number, row in enumerate(rows):
             if ctx.stop.is_set():
                 _hand_back(ctx.crm, rows[number:])
@@ -428,7 +460,8 @@ def event_bodies(conn, rows: list[dict[str, Any]]) -> dict[int, bytes]:
 
 
 __all__ = [
-    "sign", "retry_delay", "Webhook", "Delivery", "WebhookService", "check_url", "check_secret",
+    "sign", "retry_delay", "Webhook", "Delivery", "WebhookService", "check_url",
+    "check_destination", "masked_url", "check_secret",
     "check_event_types", "queue_event_deliveries", "queue_interaction_deliveries",
     "deliver_batch", "event_bodies", "SIGNATURE_HEADER", "EVENT_HEADER",
     "DELIVERY_HEADER", "STATUSES", "PENDING", "DELIVERED", "FAILED",

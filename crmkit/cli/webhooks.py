@@ -39,6 +39,10 @@ def _read_secret(secret_env: str | None) -> str:
 def add(state, url, events_, secret_env) -> None:
     """Send events of the given types to URL (http or https).
 
+    URL must reach a public address, or one in core config
+    webhooks.allowed_networks (loopback, private and link-local addresses are
+    refused until listed there).
+
     Each delivery is signed with a secret shared with the receiver: it is read
     from the environment variable --secret-env names, or from stdin, never
     from an argument (arguments are visible to every user in the process list

@@ -96,13 +96,38 @@ def test_the_webhook_routes_are_in_the_openapi_document(api):
     assert "get" in paths["/api/v1/webhooks/deliveries"]
 
 
-def test_a_webhook_added_over_http_gets_what_is_written_over_http(served, clock, tmp_path):
+@pytest.mark.parametrize("url, detail", [
+    ("http://169.254.169.254/latest/meta-data/", "169.254.169.254 is a link-local address: "),
+    ("http://[::1]:8742/ok", "::1 is a loopback address: "),
+    ("http://0x7f000001:8742/ok", "'0x7f000001' resolves to 127.0.0.1, a loopback address: "),
+    ("http://localhost:8741/api/v1/customers", "'localhost' resolves to "),
+    ("https://10.1.2.3/in", "10.1.2.3 is a private address: "),
+    ("http://0.0.0.0:8741/", "0.0.0.0 is an unspecified address: "),
+])
+def test_internal_addresses_are_refused_unless_allowed(api, url, detail):
+    manager = api.client(api.token("boss", role="manager"))
+    answer = manager.post("/api/v1/webhooks", json={**HOOK, "url": url})
+    assert answer.status_code == 422, answer.text
+    (error,) = answer.json()["errors"]
+    assert error["pointer"] == "/url" and error["detail"].startswith(detail), error
+    assert error["detail"].endswith("webhooks may target it only when core config "
+                                    "webhooks.allowed_networks lists it (now: none)")
+    with api.crm.read() as conn:
+        assert conn.execute(select(func.count()).select_from(webhooks)).scalar() == 0
+
+
+def test_a_webhook_added_over_http_gets_what_is_written_over_http(served, clock, tmp_path,
+                                                                   crm_url):
     """A real ``crmkit serve``, a real receiver and a real ``crmkit worker --once``."""
     import json
     import subprocess
 
-    from webhooks.support import Receiver, valid_signature, worker_command, worker_env
+    from crmkit import CRM
+    from webhooks.support import (Receiver, allow_loopback, valid_signature, worker_command,
+                                  worker_env)
 
+    with CRM.open(crm_url, clock=clock, create=True) as crm:
+        allow_loopback(crm)
     server = served()
     admin = server.client(server.token("root", role="admin"))
     receiver = Receiver(tmp_path)

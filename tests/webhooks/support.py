@@ -76,6 +76,13 @@ class Receiver:
         self.process.wait()
 
 
+def allow_loopback(crm) -> None:
+    """Let webhooks target this machine (127.0.0.1), where the tests' receivers listen."""
+    config = dict(crm.core_config)
+    config["webhooks"] = {**config["webhooks"], "allowed_networks": ["127.0.0.1/32"]}
+    crm.plugins.configure_core(config)
+
+
 def worker_command(*args: str) -> list[str]:
     """The ``crmkit worker`` command, run by this interpreter (as the console script does)."""
     return [sys.executable, "-c", "import sys; from crmkit.cli import main; sys.exit(main())",

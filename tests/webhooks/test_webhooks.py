@@ -17,12 +17,13 @@ from crmkit import CRM, FixedClock
 from crmkit.tables import audit_log, webhook_deliveries, webhooks
 from crmkit.webhooks import LEASE_MARGIN_SECONDS, sign
 
-from .support import SECRET, T0, valid_signature, wait_for
+from .support import SECRET, T0, allow_loopback, valid_signature, wait_for
 
 
 @pytest.fixture
 def crm(crm_url):
     with CRM.open(crm_url, clock=FixedClock(T0), create=True) as instance:
+        allow_loopback(instance)
         yield instance
 
 
@@ -270,6 +271,59 @@ def test_a_receiver_trickling_its_headers_fails_at_the_deadline_and_others_still
     assert len(healthy.log()) == 1
 
 
+def test_an_address_no_longer_allowed_when_connecting_is_a_failed_attempt(crm, receiver):
+    """The destination is checked again at each connection (a DNS answer can change): the
+    receiver gets nothing and the attempt says why."""
+    from crmkit.webhooks import deliver_batch
+    from crmkit.worker import WorkContext
+
+    hook = receiver()
+    crm.webhooks.add(hook.url, ["customer.created"], SECRET)
+    crm.customers.add("C1", "Ada")
+    config = dict(crm.core_config)
+    config["webhooks"] = {**config["webhooks"], "allowed_networks": ["10.0.0.0/8"]}
+    crm.plugins.configure_core(config)
+
+    assert deliver_batch(WorkContext(crm, "test", T0, 10)) == 1
+    (row,) = deliveries(crm)
+    assert (row["status"], row["attempts"], row["last_status_code"]) == ("pending", 1, None)
+    assert row["last_error"] == (
+        "DestinationRefused: 127.0.0.1 is a loopback address: webhooks may target it only "
+        "when core config webhooks.allowed_networks lists it (now: 10.0.0.0/8)")
+    assert hook.log() == []
+
+
+def test_a_user_and_password_in_the_url_authenticate_and_are_never_shown(crm, receiver,
+                                                                          run_cli):
+    from crmkit.worker import Worker
+
+    hook = receiver()
+    url = hook.url.replace("http://", "http://crm:pa%40ss@")
+    added = crm.webhooks.add(url, ["customer.created"], SECRET)
+    assert added.url == hook.url.replace("http://", "http://***@")
+    crm.customers.add("C1", "Ada")
+    assert Worker(crm).drain() == 1
+    (request,) = hook.log()
+    assert request["headers"]["authorization"] == "Basic Y3JtOnBhQHNz"  # crm:pa@ss
+    code, out, err = run_cli("webhooks", "list", "--format", "json")
+    with crm.read() as conn:
+        changes = conn.execute(select(audit_log.c.changes)
+                               .where(audit_log.c.table_name == "webhooks")).scalars().all()
+    shown = out + json.dumps(changes, default=str)
+    assert code == 0 and "***@127.0.0.1" in out and "pa%40ss" not in shown, err
+
+
+def test_allowed_networks_must_be_networks(crm):
+    from crmkit.errors import ConfigError
+
+    config = dict(crm.core_config)
+    config["webhooks"] = {**config["webhooks"], "allowed_networks": ["10.0.0.0/8", "10.1/33"]}
+    with pytest.raises(ConfigError, match=r"^core config /webhooks/allowed_networks/1: "
+                                          r"'10.1/33' is not a network \(allowed: "):
+        crm.plugins.configure_core(config)
+    assert crm.core_config["webhooks"]["allowed_networks"] == ["127.0.0.1/32"]
+
+
 ON_POSTGRESQL = pytest.mark.parametrize("crm_url", ["postgresql"], indirect=True)
 
 
@@ -405,7 +459,8 @@ def test_bad_input_is_one_clear_error_and_writes_nothing(crm, run_cli, monkeypat
     assert err.startswith(message) and len(err.strip().splitlines()) == 1, err
     with crm.read() as conn:
         assert conn.execute(select(func.count()).select_from(webhooks)).scalar() == 0
-        assert conn.execute(select(func.count()).select_from(audit_log)).scalar() == 0
+        assert conn.execute(select(func.count()).select_from(audit_log).where(
+            audit_log.c.table_name == "webhooks")).scalar() == 0
 
 
 def test_what_erasure_removed_is_never_sent_afterwards(crm, receiver):
