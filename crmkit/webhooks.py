@@ -4,9 +4,10 @@ A webhook subscribes a URL to event types.  Whenever a transaction stores an eve
 subscribed type (or, for ``interaction.recorded``, writes an interaction), it also writes one
 row per subscribed webhook into ``webhook_deliveries``, in the same transaction: an event
 that committed is never lost, and one that rolled back is never sent.  The worker's
-``webhooks.deliver`` job POSTs each as JSON with ``X-Crmkit-Signature`` (:func:`sign`),
-``X-Crmkit-Event`` and ``X-Crmkit-Delivery`` (a unique id: a delivery sent twice, after a
-worker died mid-request, carries the same id, so receivers can drop the duplicate).  A 2xx
+``webhooks.deliver`` job POSTs each as JSON with ``X-Crmkit-Timestamp``, ``X-Crmkit-Event``,
+``X-Crmkit-Delivery`` (a unique id: a delivery sent twice, after a worker died mid-request,
+carries the same id, so receivers can drop the duplicate) and ``X-Crmkit-Signature``, which
+signs the first three with the body (:func:`delivery_headers`; receivers :func:`verify` it).  A 2xx
 response delivers it; anything else is retried with exponential backoff by the CRM clock up
 to ``webhooks.max_attempts`` (core config), then the delivery is marked failed.
 
@@ -21,8 +22,9 @@ import difflib
 import hashlib
 import hmac
 import json
+import time
 import uuid
-from typing import TYPE_CHECKING, Any, Iterable
+from typing import TYPE_CHECKING, Any, Iterable, Mapping
 from urllib.parse import urlsplit, urlunsplit
 
 import attrs
@@ -41,6 +43,10 @@ if TYPE_CHECKING:
 SIGNATURE_HEADER = "X-Crmkit-Signature"
 EVENT_HEADER = "X-Crmkit-Event"
 DELIVERY_HEADER = "X-Crmkit-Delivery"
+TIMESTAMP_HEADER = "X-Crmkit-Timestamp"
+
+SIGNATURE_TOLERANCE_SECONDS = 300
+"""How far a delivery's timestamp may be from the receiver's clock for :func:`verify`."""
 
 PENDING, DELIVERED, FAILED = "pending", "delivered", "failed"
 STATUSES = (PENDING, DELIVERED, FAILED)
@@ -54,12 +60,47 @@ LEASE_MARGIN_SECONDS = 60
 """Added to ``batch size × timeout`` for the lease of a claimed batch of deliveries."""
 
 
-def sign(secret: str, body: bytes) -> str:
-    """The ``X-Crmkit-Signature`` of ``body``: ``sha256=`` and the hex HMAC-SHA256 of the raw
-    body bytes keyed with the webhook's secret (UTF-8).  Receivers compute the same and
-    compare with :func:`hmac.compare_digest`."""
-    digest = hmac.new(secret.encode("utf-8"), body, hashlib.sha256).hexdigest()
+def sign(secret: str, content: bytes) -> str:
+    """``sha256=`` and the hex HMAC-SHA256 of ``content`` keyed with ``secret`` (UTF-8).
+    A webhook delivery signs :func:`signed_content`."""
+    digest = hmac.new(secret.encode("utf-8"), content, hashlib.sha256).hexdigest()
     return f"sha256={digest}"
+
+
+def signed_content(timestamp: int, delivery_id: str, event_type: str, body: bytes) -> bytes:
+    """What a delivery's ``X-Crmkit-Signature`` signs: its timestamp, delivery id and event
+    type, each followed by a dot (``1735732800.<uuid>.customer.created.``, UTF-8), then the
+    raw body."""
+    return f"{timestamp}.{delivery_id}.{event_type}.".encode("utf-8") + body
+
+
+def delivery_headers(secret: str, body: bytes, delivery_id: str, event_type: str,
+                     timestamp: int) -> dict[str, str]:
+    """The headers of one delivery attempt made at ``timestamp`` (Unix seconds), signed."""
+    return {"Content-Type": "application/json", TIMESTAMP_HEADER: str(timestamp),
+            DELIVERY_HEADER: delivery_id, EVENT_HEADER: event_type,
+            SIGNATURE_HEADER: sign(secret, signed_content(timestamp, delivery_id, event_type,
+                                                          body))}
+
+
+def verify(secret: str, headers: Mapping[str, str], body: bytes,
+           tolerance_seconds: float = SIGNATURE_TOLERANCE_SECONDS,
+           now: float | None = None) -> bool:
+    """Whether a received delivery is genuine: its ``X-Crmkit-Signature`` signs its raw
+    ``body`` with its timestamp, delivery id and event type (``headers``: names in any
+    case), made with ``secret``, at most ``tolerance_seconds`` from ``now`` (Unix seconds;
+    the current time when None), so a captured delivery cannot be replayed later or under
+    another delivery id or event type."""
+    found = {name.lower(): value for name, value in headers.items()}
+    timestamp = found.get(TIMESTAMP_HEADER.lower(), "")
+    if not (timestamp.isascii() and timestamp.isdigit()):
+        return False
+    if abs((time.time() if now is None else now) - int(timestamp)) > tolerance_seconds:
+        return False
+    expected = sign(secret, signed_content(int(timestamp), found.get(DELIVERY_HEADER.lower(), ""),
+                                           found.get(EVENT_HEADER.lower(), ""), body))
+    given = found.get(SIGNATURE_HEADER.lower(), "")
+    return hmac.compare_digest(expected.encode("utf-8"), given.encode("utf-8", "replace"))
 
 
 def retry_delay(attempts: int, base_seconds: float, cap_seconds: float) -> dt.timedelta:
@@ -371,18 +412,19 @@ def deliver_batch(ctx: WorkContext) -> int:
             elif body is None:
                 outcome = (None, "the event's record no longer exists", True)
             else:
-                outcome = (*_post(poster, hook.url, hook.secret, row, body), False)
+                outcome = (*_post(ctx.crm, poster, hook.url, hook.secret, row, body), False)
             _record(ctx.crm, row, *outcome, settings)
     return len(rows)
 
 
-def _post(poster, url: str, secret: str, row: dict[str, Any],
+def _post(crm: "CRM", poster, url: str, secret: str, row: dict[str, Any],
           body: bytes) -> tuple[int | None, str | None]:
-    """One attempt: ``(status code, error)``; a 2xx has no error."""
+    """One attempt, timestamped by the CRM clock: ``(status code, error)``; a 2xx has no
+    error."""
     from .outbound import PostFailed
 
-    headers = {"Content-Type": "application/json", SIGNATURE_HEADER: sign(secret, body),
-               EVENT_HEADER: row["event_type"], DELIVERY_HEADER: row["delivery_id"]}
+    headers = delivery_headers(secret, body, row["delivery_id"], row["event_type"],
+                               int(crm.clock.now().timestamp()))
     try:
         status, reason = poster.post(url, body, headers)
     except PostFailed as exc:
@@ -460,10 +502,10 @@ def event_bodies(conn, rows: list[dict[str, Any]]) -> dict[int, bytes]:
 
 
 __all__ = [
-    "sign", "retry_delay", "Webhook", "Delivery", "WebhookService", "check_url",
-    "check_destination", "masked_url", "check_secret",
-    "check_event_types", "queue_event_deliveries", "queue_interaction_deliveries",
-    "deliver_batch", "event_bodies", "SIGNATURE_HEADER", "EVENT_HEADER",
-    "DELIVERY_HEADER", "STATUSES", "PENDING", "DELIVERED", "FAILED",
-    "MIN_SECRET_LENGTH", "LEASE_MARGIN_SECONDS",
+    "sign", "signed_content", "delivery_headers", "verify", "retry_delay", "Webhook",
+    "Delivery", "WebhookService", "check_url", "check_destination", "masked_url",
+    "check_secret", "check_event_types", "queue_event_deliveries",
+    "queue_interaction_deliveries", "deliver_batch", "event_bodies", "SIGNATURE_HEADER",
+    "EVENT_HEADER", "DELIVERY_HEADER", "TIMESTAMP_HEADER", "SIGNATURE_TOLERANCE_SECONDS",
+    "STATUSES", "PENDING", "DELIVERED", "FAILED", "MIN_SECRET_LENGTH", "LEASE_MARGIN_SECONDS",
 ]

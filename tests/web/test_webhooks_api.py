@@ -123,7 +123,7 @@ def test_a_webhook_added_over_http_gets_what_is_written_over_http(served, clock,
     import subprocess
 
     from crmkit import CRM
-    from webhooks.support import (Receiver, allow_loopback, valid_signature, worker_command,
+    from webhooks.support import (Receiver, allow_loopback, valid_delivery, worker_command,
                                   worker_env)
 
     with CRM.open(crm_url, clock=clock, create=True) as crm:
@@ -141,7 +141,7 @@ def test_a_webhook_added_over_http_gets_what_is_written_over_http(served, clock,
                               capture_output=True, text=True, timeout=120)
         assert done.returncode == 0, done.stderr
         (request,) = receiver.log()
-        assert valid_signature(request, SECRET)
+        assert valid_delivery(request, SECRET)
         body = json.loads(request["body"])
         assert (body["type"], body["customer"]) == ("customer.created", "C1")
         (row,) = admin.get("/api/v1/webhooks/deliveries").json()["items"]

@@ -36,8 +36,19 @@ def wait_for(condition, what: str, deadline_s: float = DEADLINE_S):
         time.sleep(0.02)  # a polling interval, not a wait for something to happen
 
 
+def valid_delivery(request: dict, secret: str = SECRET) -> bool:
+    """Whether a recorded webhook delivery verifies (crmkit.webhooks.verify) at the time its
+    X-Crmkit-Timestamp says it was sent."""
+    from crmkit.webhooks import verify
+
+    headers = request["headers"]
+    return verify(secret, headers, request["body"].encode("utf-8"),
+                  now=int(headers["x-crmkit-timestamp"]))
+
+
 def valid_signature(request: dict, secret: str = SECRET) -> bool:
-    """Whether a recorded request's X-Crmkit-Signature is the HMAC of its raw body."""
+    """Whether a recorded message's X-Crmkit-Signature is the HMAC of its raw body (the
+    campaigns webhook channel's signature)."""
     expected = "sha256=" + hmac.new(secret.encode(), request["body"].encode("utf-8"),
                                     hashlib.sha256).hexdigest()
     return hmac.compare_digest(expected, request["headers"]["x-crmkit-signature"])

@@ -17,7 +17,7 @@ from crmkit import CRM, FixedClock
 from crmkit.tables import audit_log, webhook_deliveries, webhooks
 from crmkit.webhooks import LEASE_MARGIN_SECONDS, sign
 
-from .support import SECRET, T0, allow_loopback, valid_signature, wait_for
+from .support import SECRET, T0, allow_loopback, valid_delivery, wait_for
 
 
 @pytest.fixture
@@ -48,6 +48,38 @@ def test_signature_known_answer():
         "sha256=5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843")
 
 
+def test_a_captured_delivery_verifies_only_as_sent_and_only_while_fresh(crm, receiver):
+    """The signature covers the timestamp (the CRM clock at the attempt), the delivery id,
+    the event type and the body: a captured delivery replayed under a new delivery id, as
+    another event type, with a new timestamp, or later than the tolerance, fails verify."""
+    from crmkit.webhooks import SIGNATURE_TOLERANCE_SECONDS, verify
+    from crmkit.worker import Worker
+
+    hook = receiver()
+    crm.webhooks.add(hook.url, ["customer.created"], SECRET)
+    crm.customers.add("C1", "Ada")
+    assert Worker(crm).drain() == 1
+    (request,) = hook.log()
+    headers, body = request["headers"], request["body"].encode("utf-8")
+    sent = T0.timestamp()
+    assert headers["x-crmkit-timestamp"] == str(int(sent))
+    assert verify(SECRET, headers, body, now=sent)
+    assert verify(SECRET, {k.upper(): v for k, v in headers.items()}, body,
+                  now=sent - SIGNATURE_TOLERANCE_SECONDS)
+    assert verify(SECRET, headers, body, tolerance_seconds=60, now=sent + 60)
+    assert not verify(SECRET, headers, body, tolerance_seconds=60, now=sent + 61)
+    assert not verify(SECRET, headers, body, now=sent + SIGNATURE_TOLERANCE_SECONDS + 1)
+    assert not verify("another-secret-0123456789", headers, body, now=sent)
+    assert not verify(SECRET, headers, body + b" ", now=sent)
+    for name, value in [("x-crmkit-delivery", "3f1c0c56-0000-4000-8000-000000000000"),
+                        ("x-crmkit-event", "customer.merged"),
+                        ("x-crmkit-timestamp", str(int(sent) + 1)),
+                        ("x-crmkit-timestamp", "soon")]:
+        assert not verify(SECRET, {**headers, name: value}, body, now=sent), name
+    without = {k: v for k, v in headers.items() if k != "x-crmkit-timestamp"}
+    assert not verify(SECRET, without, body, now=sent)
+
+
 def test_each_event_is_received_once_with_a_valid_signature(crm, receiver, worker):
     everything = receiver()
     merges = receiver()
@@ -65,7 +97,7 @@ def test_each_event_is_received_once_with_a_valid_signature(crm, receiver, worke
     received = everything.log()
     assert Counter(r["headers"]["x-crmkit-event"] for r in received) == {
         "customer.created": 3, "customer.merged": 1, "interaction.recorded": 2}
-    assert all(valid_signature(r) for r in received)
+    assert all(valid_delivery(r) for r in received)
     ids = [r["headers"]["x-crmkit-delivery"] for r in received]
     assert len(set(ids)) == len(ids) == 6
     by_id = {d["delivery_id"]: d for d in deliveries(crm)}
@@ -83,7 +115,7 @@ def test_each_event_is_received_once_with_a_valid_signature(crm, receiver, worke
     assert {v["payload"]["kind"] for v in visits} == {"visit"}
 
     (only_merge,) = merges.log()
-    assert valid_signature(only_merge, "another-secret-0123456789")
+    assert valid_delivery(only_merge, "another-secret-0123456789")
     assert json.loads(only_merge["body"]) == merged
     assert {d["status"] for d in deliveries(crm)} == {"delivered"}
     assert {d["attempts"] for d in deliveries(crm)} == {1}
@@ -118,7 +150,7 @@ def test_a_receiver_failing_three_times_gets_it_on_the_fourth_try(crm, receiver,
     received = flaky.log()
     assert len(received) == 4
     assert {r["headers"]["x-crmkit-delivery"] for r in received} == {queued["delivery_id"]}
-    assert len({r["body"] for r in received}) == 1 and all(valid_signature(r) for r in received)
+    assert len({r["body"] for r in received}) == 1 and all(valid_delivery(r) for r in received)
 
 
 def test_a_delivery_fails_after_max_attempts_and_unreachable_receivers_are_retried(crm, worker):
@@ -166,7 +198,7 @@ def test_a_worker_killed_mid_delivery_and_restarted_loses_nothing(crm, receiver,
 
     assert {d["status"] for d in deliveries(crm)} == {"delivered"}
     received = held.log()
-    assert all(valid_signature(r) for r in received)
+    assert all(valid_delivery(r) for r in received)
     counts = Counter(r["headers"]["x-crmkit-delivery"] for r in received)
     assert set(counts) == {d["delivery_id"] for d in queued}
     assert {k: v for k, v in counts.items() if v > 1} == {in_flight: 2}
