@@ -347,7 +347,7 @@ class MessageService:
         """``(message_id, target URL or None)`` of a tracking token of ``kind`` (``c``, ``o``,
         ``u``) this database signed; None for a forged, altered or malformed one."""
         body, _, mac = token.partition(".")
-        if not body or not mac or not hmac.compare_digest(mac, self._mac(body)):
+        if not body or not mac or not hmac.compare_digest(mac.encode(), self._mac(body).encode()):
             return None
         try:
             parts = _unb64(body).decode("utf-8").split("\n")

@@ -57,7 +57,7 @@ def unsign(key: bytes, value: str | None) -> dict[str, Any] | None:
         return None
     body, mac = value.split(".")
     expected = _b64(hmac.new(key, body.encode(), hashlib.sha256).digest())
-    if not hmac.compare_digest(mac, expected):
+    if not hmac.compare_digest(mac.encode(), expected.encode()):
         return None
     try:
         session = json.loads(_unb64(body))
@@ -113,7 +113,7 @@ def notice_mark(key: bytes, session: dict[str, Any] | None, *parts: str) -> str:
 def notice_ok(key: bytes, session: dict[str, Any] | None, mark: Any, *parts: str) -> bool:
     """True when ``mark`` is :func:`notice_mark` of ``parts`` for this session."""
     return (session is not None and isinstance(mark, str)
-            and hmac.compare_digest(mark, notice_mark(key, session, *parts)))
+            and hmac.compare_digest(mark.encode(), notice_mark(key, session, *parts).encode()))
 
 
 __all__ = ["COOKIE", "CSRF_FIELD", "KEY_SETTING", "MAX_AGE", "session_key", "sign", "unsign",

@@ -83,6 +83,7 @@ def test_forged_or_altered_links_are_refused_and_record_nothing(site):
         f"{server.url}/t/c/{body[:5]}{other}{body[6:]}.{mac}",       # altered message or URL
         f"{server.url}/t/c/{body}.{mac[:-1]}{'A' if mac[-1] != 'A' else 'B'}",  # altered MAC
         f"{server.url}/t/c/{body}",                                    # no MAC
+        f"{server.url}/t/c/{body}.%C3%A9",                             # a MAC not in ASCII
         f"{server.url}/t/o/{body}.{mac}",                              # a click token as a pixel
         f"{server.url}/t/c/{unsubscribe.rsplit('/', 1)[1]}",           # another kind's token
         f"{server.url}/t/c/not-a-token.AAAAAAAAAAAAAAAAAAAAAA"]

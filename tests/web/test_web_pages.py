@@ -124,6 +124,22 @@ def test_pages_need_a_valid_session_and_sign_out_ends_it(shop):
     assert client.get("/customers").status_code == 303
 
 
+def test_a_cookie_or_notice_mark_that_is_not_ascii_is_no_session_and_no_notice(api):
+    api.token("ann", role="admin")
+    api.crm.staff.set_password("ann", PASSWORD)
+    foreign = {"Cookie": "crmkit_session=a.é".encode()}  # é as UTF-8 bytes
+    client = api.client()
+    assert client.get("/login", headers=foreign).status_code == 200
+    assert client.get("/customers", headers=foreign).status_code == 303  # to sign in
+    answer = client.post("/login", headers=foreign,
+                         data={"csrf_token": "x", "username": "ann", "password": PASSWORD})
+    assert answer.status_code == 403 and "security token" in answer.text
+    client, _ = sign_in(api, "ann")
+    for path in ("/my-work", "/admin/staff"):
+        page = client.get(path, params={"done": "staff-added", "item": "bo", "mark": "é"})
+        assert page.status_code == 200 and 'role="status"' not in page.text, path
+
+
 def test_sign_in_goes_back_only_to_a_page_of_this_site(shop):
     client = shop.client()
     token = csrf(client.get("/login"))
