@@ -208,6 +208,15 @@ idempotency_keys = Table(
 )
 """API requests' Idempotency-Keys with the response they got (crmkit.web.idempotency)."""
 
+revoked_sessions = Table(
+    "revoked_sessions",
+    metadata,
+    Column("session_id", String(64), primary_key=True),
+    Column("expires_at", UTCDateTime, nullable=False, index=True),
+)
+"""Web app sessions signed out before they expired (crmkit.web.session): refused until
+``expires_at``, when they would have expired anyway; a sign-out deletes the rows past it."""
+
 webhooks = Table(
     "webhooks",
     metadata,
@@ -286,6 +295,7 @@ __all__ = [
     "consents",
     "privacy_requests",
     "idempotency_keys",
+    "revoked_sessions",
     "webhooks",
     "webhook_deliveries",
     "messages",

@@ -205,11 +205,12 @@ class Pages:
             return handler(self, request, principal, form)
 
     def principal(self, request: Request):
-        """The signed-in staff member's Principal, or None (no, expired or forged session,
-        a member no longer active, or whose password changed since they signed in)."""
+        """The signed-in staff member's Principal, or None (no, expired, forged or signed-out
+        session, a member no longer active, or whose password changed since they signed in)."""
         session = self.session(request)
         handle = sessions.signed_in_handle(session, self.crm.clock.now())
-        if handle is None or session.get("password") != sessions.password_mark(self.crm, handle):
+        if (handle is None or session.get("password") != sessions.password_mark(self.crm, handle)
+                or sessions.revoked(self.crm, session)):
             return None
         try:
             return self.crm.auth.principal(handle)
@@ -264,10 +265,14 @@ class Pages:
         return response
 
     async def logout(self, request: Request) -> Response:
+        """End the session on the server (its cookie is refused from now on, in every
+        browser holding it; the member's other sessions go on) and go to the sign-in page."""
         form = await self.form(request)
-        if form is None or not sessions.csrf_ok(self.session(request),
-                                                form.get(sessions.CSRF_FIELD)):
+        session = self.session(request)
+        if form is None or not sessions.csrf_ok(session, form.get(sessions.CSRF_FIELD)):
             return self.refused(request, 403, CSRF_REFUSED)
+        if sessions.signed_in_handle(session, self.crm.clock.now()) is not None:
+            await run_in_threadpool(sessions.revoke, self.crm, session)
         response = RedirectResponse(f"{request.scope.get('root_path', '')}/login", 303)
         self.set_cookie(request, response, sessions.new_session(None, self.crm.clock.now()))
         return response

@@ -1,9 +1,11 @@
 """Signed session cookies and CSRF tokens of the staff web app.
 
-The cookie holds a small JSON document (the signed-in handle, when it was issued, and the
-session's CSRF token) and an HMAC-SHA256 of it.  The key is a random secret generated once
-per database and kept in the ``settings`` table (row :data:`KEY_SETTING`): never in the
-repository or the configuration files, the same for every worker process of one database.
+The cookie holds a small JSON document (the signed-in handle, the session's random id, when
+it was issued, and its CSRF token) and an HMAC-SHA256 of it.  The key is a random secret
+generated once per database and kept in the ``settings`` table (row :data:`KEY_SETTING`):
+never in the repository or the configuration files, the same for every worker process of one
+database.  Signing out (:func:`revoke`) stores the session's id in ``revoked_sessions``, so
+that the cookie is refused from then on, by every worker process.
 """
 
 from __future__ import annotations
@@ -16,7 +18,8 @@ import json
 import secrets
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import delete, insert, select
+from sqlalchemy.exc import IntegrityError
 
 from .. import tables
 from ..auth import database_secret
@@ -68,10 +71,10 @@ def unsign(key: bytes, value: str | None) -> dict[str, Any] | None:
 
 def new_session(handle: str | None, now: dt.datetime, password: str | None = None
                 ) -> dict[str, Any]:
-    """A fresh session (a new CSRF token) for ``handle`` (None: not signed in yet);
+    """A fresh session (a new id and CSRF token) for ``handle`` (None: not signed in yet);
     ``password`` is the member's :func:`password_mark` at sign-in."""
-    return {"csrf": secrets.token_urlsafe(32), "handle": handle, "issued": now.isoformat(),
-            "password": password}
+    return {"csrf": secrets.token_urlsafe(32), "handle": handle, "id": secrets.token_urlsafe(16),
+            "issued": now.isoformat(), "password": password}
 
 
 def password_mark(crm, handle: str) -> str | None:
@@ -84,8 +87,10 @@ def password_mark(crm, handle: str) -> str | None:
 
 
 def signed_in_handle(session: dict[str, Any] | None, now: dt.datetime) -> str | None:
-    """The handle of a session still within :data:`MAX_AGE`, else None."""
-    if not session or not isinstance(session.get("handle"), str):
+    """The handle of a session still within :data:`MAX_AGE`, else None (also for a session
+    without an id, which could not be signed out)."""
+    if (not session or not isinstance(session.get("handle"), str)
+            or not isinstance(session.get("id"), str)):
         return None
     try:
         issued = dt.datetime.fromisoformat(session["issued"])
@@ -94,6 +99,28 @@ def signed_in_handle(session: dict[str, Any] | None, now: dt.datetime) -> str | 
     if issued.tzinfo is None or not issued <= now < issued + MAX_AGE:
         return None
     return session["handle"]
+
+
+def revoke(crm, session: dict[str, Any]) -> None:
+    """Sign ``session`` (one for which :func:`signed_in_handle` gives a handle) out on the
+    server: :func:`revoked` is true for it from now on.  Its id is kept until the session
+    would have expired anyway; the ids kept past that are deleted."""
+    r = tables.revoked_sessions
+    expires = dt.datetime.fromisoformat(session["issued"]) + MAX_AGE
+    try:
+        with crm.transaction(require_plugins=False) as tx:
+            tx.conn.execute(delete(r).where(r.c.expires_at <= tx.now()))
+            tx.conn.execute(insert(r).values(session_id=session["id"], expires_at=expires))
+    except IntegrityError:
+        pass  # signed out already (another tab's sign-out sent the same cookie)
+
+
+def revoked(crm, session: dict[str, Any]) -> bool:
+    """True when ``session`` was signed out (:func:`revoke`)."""
+    r = tables.revoked_sessions
+    with crm.read() as conn:
+        return conn.execute(select(r.c.session_id).where(r.c.session_id == session["id"])
+                            ).first() is not None
 
 
 def csrf_ok(session: dict[str, Any] | None, sent: Any) -> bool:
@@ -117,5 +144,5 @@ def notice_ok(key: bytes, session: dict[str, Any] | None, mark: Any, *parts: str
 
 
 __all__ = ["COOKIE", "CSRF_FIELD", "KEY_SETTING", "MAX_AGE", "session_key", "sign", "unsign",
-           "new_session", "password_mark", "signed_in_handle", "csrf_ok", "notice_mark",
-           "notice_ok"]
+           "new_session", "password_mark", "signed_in_handle", "revoke", "revoked", "csrf_ok",
+           "notice_mark", "notice_ok"]

@@ -10,8 +10,11 @@ import datetime as dt
 
 import httpx
 import pytest
+from sqlalchemy import func, inspect, select
 
+from crmkit import CRM, migrate, tables
 from crmkit.auth import MAX_FAILED_SIGN_INS, SIGN_IN_REFUSED
+from crmkit.web import session as sessions
 from crmkit.web.signin import CSRF_REFUSED
 from web_support import PASSWORD, csrf, without_csrf_tokens
 
@@ -115,6 +118,7 @@ def test_pages_need_a_valid_session_and_sign_out_ends_it(shop):
     assert (answer.status_code, answer.headers["location"]) == (
         303, "/login?next=%2Fcustomers%2FC1")
     client, _ = sign_in(shop, "ann")
+    elsewhere, _ = sign_in(shop, "ann")  # the same member in another browser
     cookie = client.cookies["crmkit_session"]
     body, mac = cookie.split(".")
     forged = shop.client(cookies={"crmkit_session": body + "." + mac[::-1]})
@@ -122,6 +126,63 @@ def test_pages_need_a_valid_session_and_sign_out_ends_it(shop):
     page = client.get("/customers")
     assert client.post("/logout", data={"csrf_token": csrf(page)}).status_code == 303
     assert client.get("/customers").status_code == 303
+    kept = shop.client(cookies={"crmkit_session": cookie})  # the cookie, copied before
+    answer = kept.get("/customers")
+    assert (answer.status_code, answer.headers["location"]) == (303, "/login?next=%2Fcustomers")
+    assert kept.post("/logout", data={"csrf_token": csrf(page)}).status_code == 303  # again
+    assert kept.post("/customers/C1/notes", data={"csrf_token": csrf(page), "note": "x"}
+                     ).status_code == 403
+    assert elsewhere.get("/customers").status_code == 200
+
+
+def test_signed_out_sessions_are_kept_until_they_would_have_expired(api, clock):
+    api.token("ann", role="agent")
+    api.crm.staff.set_password("ann", PASSWORD)
+
+    def sign_out() -> str:
+        client, answer = sign_in(api, "ann")
+        cookie = answer.cookies["crmkit_session"]
+        assert client.post("/logout", data={"csrf_token": csrf(client.get("/customers"))}
+                           ).status_code == 303
+        return sessions.unsign(sessions.session_key(api.crm), cookie)["id"]
+
+    def kept() -> list[str]:
+        with api.crm.read() as conn:
+            return conn.execute(select(tables.revoked_sessions.c.session_id)).scalars().all()
+
+    first = sign_out()
+    clock.advance(hours=11)
+    second = sign_out()
+    assert sorted(kept()) == sorted([first, second])
+    clock.advance(hours=1)  # the first session would have expired now
+    third = sign_out()
+    assert sorted(kept()) == sorted([second, third])
+
+
+def test_a_session_without_an_id_is_not_signed_in(api, clock):
+    api.token("ann", role="agent")
+    api.crm.staff.set_password("ann", PASSWORD)
+    session = sessions.new_session("ann", clock.now(),
+                                   sessions.password_mark(api.crm, "ann"))
+    assert sessions.signed_in_handle(session, clock.now()) == "ann"
+    del session["id"]  # a cookie that could not be signed out
+    assert sessions.signed_in_handle(session, clock.now()) is None
+    cookie = sessions.sign(sessions.session_key(api.crm), session)
+    answer = api.client().get("/customers", headers={"Cookie": f"crmkit_session={cookie}"})
+    assert answer.status_code == 303
+
+
+def test_core_0009_adds_the_revoked_sessions_to_an_existing_database(crm_url, clock):
+    with CRM.open(crm_url, clock=clock, create=True) as crm, crm.connect(write=True) as conn:
+        migrate.downgrade(conn, "core@core_0008")
+        conn.commit()
+        assert "revoked_sessions" not in inspect(conn).get_table_names()
+    with CRM.open(crm_url, clock=clock, upgrade=True) as crm:
+        session = sessions.new_session("ann", clock.now())
+        sessions.revoke(crm, session)
+        sessions.revoke(crm, session)  # signed out twice: once is kept
+        assert sessions.revoked(crm, session)
+        assert not sessions.revoked(crm, sessions.new_session("ann", clock.now()))
 
 
 def test_a_cookie_or_notice_mark_that_is_not_ascii_is_no_session_and_no_notice(api):
@@ -152,9 +213,6 @@ def test_sign_in_goes_back_only_to_a_page_of_this_site(shop):
 
 
 def test_the_cookie_is_secure_over_https_and_signed_with_one_key_per_database(api):
-    from crmkit import tables
-    from sqlalchemy import func, select
-
     client = api.client()
     secure = client.get("https://testserver/login").headers["set-cookie"]
     plain = client.get("http://testserver/login").headers["set-cookie"]  # not sent back on http
