@@ -32,7 +32,7 @@ from . import resources, session as sessions
 from .cards import customer_cards
 from .dispatch import ApiError, ApiRequest, Dispatcher, encode
 from .endpoints import Call
-from .formatting import FILTERS
+from .formatting import FILTERS, format_number
 from .mywork import show as show_my_work
 from .plugin_pages import PluginPages
 from .signin import CSRF_REFUSED, here, signed_in
@@ -44,6 +44,9 @@ SEARCH_PAGE = 50
 """How many customers one search page lists."""
 MAX_FORM_BYTES = 65_536
 """The largest form body a page accepts."""
+FORM_TOO_LARGE = i18n.N_("refused: this form is larger than {limit} bytes, the most a form may "
+                         "send (shorten its text and send it again); nothing was changed")
+"""The page of a POST whose form is larger than :data:`MAX_FORM_BYTES`."""
 
 
 @functools.cache
@@ -217,17 +220,24 @@ class Pages:
         except Unauthenticated:
             return None
 
-    async def form(self, request: Request) -> dict[str, str] | None:
-        """The URL-encoded form of a POST (first value of each field); None when too large."""
+    async def form(self, request: Request, principal=None) -> dict[str, str] | Response:
+        """The URL-encoded form of a POST (first value of each field), or the page refusing
+        it (nothing changed): 413 when it is larger than :data:`MAX_FORM_BYTES`, 403 without
+        the session's CSRF token."""
         body = b""
         async for chunk in request.stream():
             body += chunk
             if len(body) > MAX_FORM_BYTES:
-                return None
+                with i18n.activated(self.language(request)):
+                    message = i18n.gettext(FORM_TOO_LARGE).format(
+                        limit=format_number(MAX_FORM_BYTES))
+                return self.refused(request, 413, message, principal)
         pairs = urllib.parse.parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True)
         fields: dict[str, str] = {}
         for name, value in pairs:
             fields.setdefault(name, value)
+        if not sessions.csrf_ok(self.session(request), fields.get(sessions.CSRF_FIELD)):
+            return self.refused(request, 403, CSRF_REFUSED, principal)
         return fields
 
     def refused(self, request: Request, status: int, message: str, principal=None
@@ -247,9 +257,8 @@ class Pages:
 
     async def login(self, request: Request) -> Response:
         form = await self.form(request)
-        session = self.session(request)
-        if form is None or not sessions.csrf_ok(session, form.get(sessions.CSRF_FIELD)):
-            return self.refused(request, 403, CSRF_REFUSED)
+        if isinstance(form, Response):
+            return form
         target = _local(form.get("next")) or f"{request.scope.get('root_path', '')}/customers"
         try:
             principal = await run_in_threadpool(self.crm.auth.authenticate_password,
@@ -268,9 +277,9 @@ class Pages:
         """End the session on the server (its cookie is refused from now on, in every
         browser holding it; the member's other sessions go on) and go to the sign-in page."""
         form = await self.form(request)
+        if isinstance(form, Response):
+            return form
         session = self.session(request)
-        if form is None or not sessions.csrf_ok(session, form.get(sessions.CSRF_FIELD)):
-            return self.refused(request, 403, CSRF_REFUSED)
         if sessions.signed_in_handle(session, self.crm.clock.now()) is not None:
             await run_in_threadpool(sessions.revoke, self.crm, session)
         response = RedirectResponse(f"{request.scope.get('root_path', '')}/login", 303)
@@ -428,4 +437,4 @@ def _local(target: str | None) -> str | None:
 
 
 __all__ = ["Pages", "templates", "TIMELINE_WINDOW",
-           "SEARCH_PAGE", "MAX_FORM_BYTES"]
+           "SEARCH_PAGE", "MAX_FORM_BYTES", "FORM_TOO_LARGE"]

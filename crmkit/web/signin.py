@@ -19,7 +19,6 @@ from starlette.routing import BaseRoute, Route
 
 from .. import i18n
 from ..errors import ConfigError, CRMError
-from . import session as sessions
 from .dispatch import error_status
 
 CSRF_REFUSED = i18n.N_("refused: this form's security token is missing or out of date "
@@ -37,7 +36,8 @@ def site_pages(site, *pages: tuple[str, str, Callable]) -> list[BaseRoute]:
 def signed_in(handler: Callable) -> Callable:
     """Run a page handler for a signed-in member (else redirect to /login) in a worker
     thread, answering crmkit errors with an error page of the API's status (a configuration
-    error: 500)."""
+    error: 500); a POST's form too large or without the session's CSRF token is refused
+    first (``Pages.form``)."""
 
     async def page(self, request: Request) -> Response:
         principal = await run_in_threadpool(self.member, request)
@@ -50,10 +50,9 @@ def signed_in(handler: Callable) -> Callable:
                 f"{root}/login?{urllib.parse.urlencode({'next': wanted})}", 303)
         form = None
         if request.method == "POST":
-            form = await self.form(request)
-            if form is None or not sessions.csrf_ok(self.session(request),
-                                                    form.get(sessions.CSRF_FIELD)):
-                return self.refused(request, 403, CSRF_REFUSED, principal)
+            form = await self.form(request, principal)
+            if isinstance(form, Response):
+                return form
         try:
             return await run_in_threadpool(self.in_language, request, handler, principal, form)
         except ConfigError as exc:

@@ -201,6 +201,27 @@ def test_a_cookie_or_notice_mark_that_is_not_ascii_is_no_session_and_no_notice(a
         assert page.status_code == 200 and 'role="status"' not in page.text, path
 
 
+def test_a_form_over_the_size_limit_is_refused_as_such_and_nothing_is_written(api):
+    api.token("ann", role="agent")
+    api.crm.staff.set_password("ann", PASSWORD)
+    api.crm.customers.add("C1", "Ann")
+    client, _ = sign_in(api, "ann")
+    token = csrf(client.get("/customers/C1"))
+    long_note = {"csrf_token": token, "note": "x" * 70_000}
+    answer = client.post("/customers/C1/notes", data=long_note)
+    assert answer.status_code == 413
+    assert "this form is larger than 65,536 bytes" in answer.text
+    assert "security token" not in answer.text
+    assert api.crm.interactions.list(customer="C1", kind="note") == []
+    chinese = client.post("/customers/C1/notes", data=long_note,
+                          headers={"Accept-Language": "zh-CN"})
+    assert chinese.status_code == 413 and "此表单超过 65,536 字节" in chinese.text
+    assert client.post("/logout", data=long_note).status_code == 413
+    assert client.get("/customers/C1").status_code == 200  # still signed in
+    assert client.post("/customers/C1/notes", data={"csrf_token": token, "note": "x" * 60_000}
+                       ).status_code == 303
+
+
 def test_sign_in_goes_back_only_to_a_page_of_this_site(shop):
     client = shop.client()
     token = csrf(client.get("/login"))
