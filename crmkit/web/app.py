@@ -6,7 +6,8 @@ messages' tracking links (``/t/...``, no sign-in, :mod:`crmkit.web.tracking`); t
 staff web app's pages (``/login``, ``/customers``…, :mod:`crmkit.web.pages`; each area of
 the app, such as :mod:`crmkit.web.mywork`, adds its routes here: an area imports
 :mod:`crmkit.web.pages`, so the pages module cannot import it); last, the enabled plugins'
-pages at ``/<plugin>/…`` (:mod:`crmkit.web.plugin_pages`).
+pages at ``/<plugin>/…`` (:mod:`crmkit.web.plugin_pages`).  Every response carries
+:data:`SECURITY_HEADERS` (:class:`SecurityHeaders`).
 A developer can mount the application inside their own ASGI app::
 
     from starlette.applications import Starlette
@@ -25,7 +26,9 @@ from typing import Any
 import anyio.to_thread
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import MutableHeaders
 from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import FileResponse, HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
@@ -76,7 +79,7 @@ def create_app(crm, *, max_body_bytes: int = MAX_BODY_BYTES, close_crm: bool = F
         return JSONResponse(openapi_document(table))
 
     async def docs_page(request: Request) -> Response:
-        return HTMLResponse(DOCS_PAGE)
+        return HTMLResponse(DOCS_PAGE, headers={"Content-Security-Policy": DOCS_POLICY})
 
     async def docs_asset(request: Request) -> Response:
         name = request.path_params["name"]
@@ -111,10 +114,48 @@ def create_app(crm, *, max_body_bytes: int = MAX_BODY_BYTES, close_crm: bool = F
         *dashboards.routes(site),
         *plugin_routes(site),
     ]
-    app = Starlette(routes=routes, lifespan=lifespan,
+    app = Starlette(routes=routes, lifespan=lifespan, middleware=[Middleware(SecurityHeaders)],
                     exception_handlers={HTTPException: http_error})
     app.state.dispatcher = dispatcher
     return app
+
+
+SECURITY_HEADERS = {
+    "Content-Security-Policy": ("default-src 'self'; object-src 'none'; base-uri 'none'; "
+                                "form-action 'self'; frame-ancestors 'none'"),
+    "X-Frame-Options": "DENY",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+}
+"""The headers of every response, unless it sets one of them itself (as /docs does its
+policy): scripts, styles and images only from the app's own files (no inline script, style
+attribute or event handler), forms sent only to the app, no page shown inside another
+site's frame, no content type guessed, no address sent to other sites."""
+
+DOCS_POLICY = "object-src 'none'; base-uri 'none'; frame-ancestors 'none'"
+"""/docs's Content-Security-Policy: Swagger UI needs inline script and styles."""
+
+
+class SecurityHeaders:
+    """ASGI middleware adding :data:`SECURITY_HEADERS` to every HTTP response that does not
+    set them itself."""
+
+    def __init__(self, app: Any):
+        self.app = app
+
+    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_headers(message: dict) -> None:
+            if message["type"] == "http.response.start":
+                headers = MutableHeaders(scope=message)
+                for name, value in SECURITY_HEADERS.items():
+                    headers.setdefault(name, value)
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
 
 
 DOCS_ASSETS = {"swagger-ui.css": "text/css", "swagger-ui-bundle.js": "text/javascript",
@@ -171,4 +212,5 @@ async def _read_body(request: Request, limit: int) -> bytes:
     return b"".join(chunks)
 
 
-__all__ = ["create_app", "swagger_ui_folder", "DOCS_PAGE", "DOCS_ASSETS"]
+__all__ = ["create_app", "swagger_ui_folder", "SecurityHeaders", "SECURITY_HEADERS",
+           "DOCS_POLICY", "DOCS_PAGE", "DOCS_ASSETS"]

@@ -222,6 +222,30 @@ def test_a_form_over_the_size_limit_is_refused_as_such_and_nothing_is_written(ap
                        ).status_code == 303
 
 
+def test_every_response_carries_the_security_headers(api):
+    from crmkit.web.app import DOCS_POLICY, SECURITY_HEADERS
+
+    api.crm.plugins.enable("operational")
+    secret = api.token("ann", role="admin")
+    api.crm.staff.set_password("ann", PASSWORD)
+    anonymous = {path: api.client().get(path) for path in (
+        "/login", "/customers", "/static/app.css", "/nope/x", "/health", "/openapi.json",
+        "/docs", "/docs/swagger-ui.css")}
+    anonymous["/api/v1/customers"] = api.client(secret).get("/api/v1/customers")
+    client, _ = sign_in(api, "ann")
+    signed_in = {path: client.get(path) for path in (
+        "/customers", "/admin/staff", "/operational/board", "/operational/static/board.js",
+        "/operational/nope")}
+    signed_in["POST /customers/C1/notes"] = client.post("/customers/C1/notes", data={})
+    for path, answer in {**anonymous, **signed_in}.items():
+        expected = dict(SECURITY_HEADERS, **(
+            {"Content-Security-Policy": DOCS_POLICY} if path == "/docs" else {}))
+        assert {name: answer.headers.get(name) for name in expected} == expected, path
+    assert "default-src 'self'" in SECURITY_HEADERS["Content-Security-Policy"]
+    assert [answer.status_code for answer in signed_in.values()] == [200, 200, 200, 200, 404,
+                                                                     403]
+
+
 def test_sign_in_goes_back_only_to_a_page_of_this_site(shop):
     client = shop.client()
     token = csrf(client.get("/login"))
