@@ -49,7 +49,15 @@ def start_chromium():
     for argument in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage",
                      "--disable-gpu", "--window-size=1280,1000", "--lang=en-GB"):
         options.add_argument(argument)
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})  # for csp_violations
     return webdriver.Chrome(service=Service(executable_path=CHROMEDRIVER), options=options)
+
+
+def csp_violations(driver) -> list[str]:
+    """What the browser refused, since the last call, because of a page's
+    Content-Security-Policy (an inline script or style, say), as its console said it."""
+    return [entry["message"] for entry in driver.get_log("browser")
+            if "Content Security Policy" in entry["message"]]
 
 
 class DemoSite(Served):

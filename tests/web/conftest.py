@@ -10,7 +10,8 @@
 * ``api`` — the same helper on an in-process application (``create_app`` on the ``crm``
   fixture, through httpx's ASGI transport): fast route tests.
 * ``browser`` — a headless Chromium (Selenium, the system's chromedriver); skips when it is
-  not installed, except under ``CI=true`` where that fails the test.
+  not installed, except under ``CI=true`` where that fails the test.  The test errors when
+  a page it opened needed what its Content-Security-Policy refuses (an inline script).
 * ``demo_site`` — a small ``crmkit demo`` database served by a real ``crmkit serve``, once
   per test process (:mod:`browser_support`): ``demo_site.member("bo", "agent")`` adds a
   member who can sign in, ``demo_site.sign_in(browser, "bo")`` signs them in.
@@ -26,7 +27,7 @@ from pathlib import Path
 
 import pytest
 
-from browser_support import (CHROMEDRIVER, CHROMIUM, browser_available,
+from browser_support import (CHROMEDRIVER, CHROMIUM, browser_available, csp_violations,
                              start_chromium, start_demo_site)
 from web_support import InProcess, Served, free_port, plugin_paths, prepare_database
 
@@ -86,8 +87,11 @@ def browser():
         pytest.skip("Chromium or chromedriver is not installed (apt-get install chromium "
                     "chromium-driver)")
     driver = start_chromium()
-    yield driver
-    driver.quit()
+    try:
+        yield driver
+        assert csp_violations(driver) == [], "the pages need what their policy refuses"
+    finally:
+        driver.quit()
 
 
 @pytest.fixture(scope="session")
