@@ -3,7 +3,9 @@
 A plugin returns :class:`WebPages`: its pages and the folder holding its ``templates/``
 and ``static/``.  While the plugin is enabled the app serves each page at
 ``/<plugin><path>`` and each file of ``static/`` at ``/<plugin>/static/<file>``; otherwise
-those answer 404.  A page is for signed-in members only (others go to the sign-in page), a
+those answer 404.  A page is for signed-in members only (others go to the sign-in page), and
+so are the files (others get the 404 of an unknown path, as for any path under
+``/<plugin>/`` that is not a page: nothing tells them which plugins are installed); a
 POST must carry the session's CSRF token (403, handler not run, otherwise), and the crmkit
 errors a handler raises show the error page of the API's status, as for the core's pages.
 A page with a ``title`` gets a link in the top navigation, shown to the members who hold
@@ -108,7 +110,8 @@ class WebPage:
 class WebPages:
     """What a plugin adds to the web app: its ``pages`` and the ``folder`` holding its
     ``templates/`` (found before the core's, so they can ``{% extends "base.html" %}``) and
-    ``static/`` (served at ``/<plugin>/static/``); either may be missing."""
+    ``static/`` (served at ``/<plugin>/static/`` to signed-in members); either may be
+    missing."""
 
     folder: Path
     pages: tuple[WebPage, ...] = attrs.field(converter=tuple)
@@ -216,12 +219,14 @@ def _unused(request: Request) -> None:  # pragma: no cover - routes here only ma
     raise AssertionError("plugin page routes are matched, never called")
 
 
-def _not_served(site, request: Request, plugin: str) -> Response:
-    """404 for a path under ``/<plugin>/`` that is not served: the error page when
-    ``plugin`` names an installed plugin (a page of one that is disabled, say), else the
-    app's usual 404 problem document (``/api/v2/…`` is no page of anyone's)."""
-    if plugin in site.crm.installed:
-        return site.refused(request, 404, NO_PAGE)
+def _not_served(site, request: Request, plugin: str, principal) -> Response:
+    """404 for a path under ``/<plugin>/`` that is not served: to a signed-in member
+    (``principal``), the error page when ``plugin`` names an installed plugin (a page of one
+    that is disabled, say); else the app's usual 404 problem document (``/api/v2/…`` is no
+    page of anyone's), also to anyone not signed in, whom it must not tell which plugins are
+    installed."""
+    if principal is not None and plugin in site.crm.installed:
+        return site.refused(request, 404, NO_PAGE, principal)
     raise HTTPException(404)
 
 
@@ -236,16 +241,19 @@ def plugin_routes(site) -> list[Route]:
         plugin, path = params["plugin"], f"/{params['first']}{params['rest']}"
         found = await run_in_threadpool(registry.find, plugin, path, request.method)
         if found is None:
-            return _not_served(site, request, plugin)
+            principal = await run_in_threadpool(site.member, request)
+            return _not_served(site, request, plugin, principal)
         request.scope["path_params"] = found.params
         request.state.templates = found.folder / "templates"
         return await signed_in(found.page.handler)(site, request)
 
     async def static(request: Request) -> Response:
-        target = await run_in_threadpool(registry.static_file, request.path_params["plugin"],
-                                         request.path_params["name"])
+        plugin = request.path_params["plugin"]
+        principal = await run_in_threadpool(site.member, request)
+        target = None if principal is None else await run_in_threadpool(
+            registry.static_file, plugin, request.path_params["name"])
         if target is None:
-            return _not_served(site, request, request.path_params["plugin"])
+            return _not_served(site, request, plugin, principal)
         return FileResponse(target)
 
     return [Route("/{plugin}/static/{name:path}", static, methods=["GET"],

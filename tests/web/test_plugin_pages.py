@@ -86,8 +86,8 @@ def test_a_signed_out_visitor_goes_to_sign_in_and_a_post_needs_the_csrf_token(si
     assert signed.get("/pagetest/notes").status_code == 404  # POST only
 
 
-def test_static_files_are_served_and_the_folder_cannot_be_left(site):
-    client = site.client()
+def test_static_files_are_served_to_members_and_the_folder_cannot_be_left(site):
+    client = sign_in(site, "ann")
     assert client.get("/pagetest/static/note.txt").text == "pagetest static file\n"
     for path in ("/pagetest/static/missing.txt", "/pagetest/static/..%2Ftemplates%2Fpagetest.html",
                  "/pagetest/static/..%2F..%2Fcrmkit_pagetest.py",
@@ -95,6 +95,15 @@ def test_static_files_are_served_and_the_folder_cannot_be_left(site):
         answer = client.get(path)
         assert answer.status_code == 404, path
         assert "{% extends" not in answer.text and "hookimpl" not in answer.text
+
+
+def test_a_visitor_not_signed_in_cannot_tell_an_installed_plugin_from_an_unknown_name(site):
+    client = site.client()
+    for path in ("/static/note.txt", "/nope", "/static/missing.txt"):
+        installed, unknown = client.get(f"/pagetest{path}"), client.get(f"/nosuchplugin{path}")
+        assert problem(installed, 404) == problem(unknown, 404), path
+    member = sign_in(site, "ann")  # a member is told the plugin serves no such page
+    assert NO_PAGE.replace("'", "&#39;") in member.get("/pagetest/nope").text
 
 
 def test_a_disabled_plugin_s_pages_files_and_links_are_gone(site):
