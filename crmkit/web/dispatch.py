@@ -27,7 +27,7 @@ from ..errors import (ConfigError, ConflictError, ConsentError, CRMError, Databa
                       NotFound, PermissionDenied, PluginError, PreconditionFailed,
                       Unauthenticated, ValidationError)
 from ..models import jsonable
-from ..types import json_pointer, parse_json
+from ..types import UNSTORABLE_TEXT, json_pointer, parse_json, unstorable_text
 from . import idempotency
 from .endpoints import Call, Endpoint, Reply
 from .schemas import INTEGER_MAX, INTEGER_MIN, parse_integer
@@ -221,7 +221,10 @@ class Dispatcher:
         return mounted
 
     def match(self, method: str, path: str) -> tuple[Mounted, dict[str, str]]:
-        """The endpoint for ``method path`` and its path parameters; ApiError 404/405."""
+        """The endpoint for ``method path`` and its path parameters; ApiError 404/405 (a
+        path with text no database can store names nothing: 404)."""
+        if unstorable_text(path):
+            raise ApiError(404, f"no API route {API_PREFIX}/{path!r}")
         allowed = []
         for item in self.table():
             found = item.pattern.match(path)
@@ -375,7 +378,8 @@ def parse_body(item: Mounted, raw: bytes) -> Any:
         raise ValidationError(f"{item.endpoint.method} {API_PREFIX}/{item.path} takes no "
                               "request body", [("body", "", "no body is accepted here")])
     try:
-        body = parse_json(raw.decode("utf-8"))
+        text = raw.decode("utf-8")
+        body = parse_json(text)
     except UnicodeDecodeError as exc:
         raise ApiError(400, f"the request body is not UTF-8 (byte {exc.start})") from None
     except json.JSONDecodeError as exc:
@@ -383,6 +387,8 @@ def parse_body(item: Mounted, raw: bytes) -> Any:
                        f"{exc.lineno} column {exc.colno}") from None
     except ValueError as exc:
         raise ApiError(400, f"the request body is not acceptable JSON: {exc}") from None
+    if ("\\u0000" in text or "\\ud" in text.lower()) and unstorable_text(body):
+        raise ValidationError(f"body: {UNSTORABLE_TEXT}", [("body", "", UNSTORABLE_TEXT)])
     return _raise_schema_errors(item.body_validator, body, "body", item)
 
 
@@ -419,6 +425,9 @@ def parse_query(item: Mounted, pairs: Sequence[tuple[str, str]]) -> dict[str, An
     problems: list[tuple[str, str, str]] = []
     query: dict[str, Any] = {}
     for name, text in pairs:
+        if unstorable_text(text) or unstorable_text(name):
+            problems.append(("query", name, UNSTORABLE_TEXT))
+            continue
         declared = properties.get(name, {})
         if declared.get("type") == "array":
             query.setdefault(name, []).append(_coerce(text, declared.get("items", {}), name,

@@ -261,3 +261,16 @@ def test_a_bad_idempotency_key_is_one_problem_naming_the_header(web):
     assert answer.status_code == 422
     assert answer.json()["errors"] == [{"header": "Idempotency-Key",
                                         "detail": "201 characters; at most 200"}]
+
+
+def test_text_no_database_can_store_is_refused_before_any_query(web):
+    client = web.client(web.admin)
+    for params in ({"kind": "\x00"}, {"\x00": "x"}):
+        answer = client.get("/api/v1/interactions", params=params)
+        assert answer.status_code == 422, params        # PostgreSQL refused it with a 500
+        assert "contains a NUL character (U+0000) or a lone surrogate" in answer.text
+    assert client.get("/api/v1/customers/a%00b").status_code == 404
+    answer = client.post("/api/v1/customers", content=b'{"external_id": "C1", "attributes": '
+                         b'{"note": "a\\u0000b"}}', headers={"Content-Type": "application/json"})
+    assert answer.status_code == 422 and "NUL character" in answer.text
+    assert counts(web.crm)[0] == 0
