@@ -70,7 +70,7 @@ def check(conn, settings: Settings, stage: int) -> Check:
     if stage == 2:
         measured = intimacy.measure(conn, settings)
         met = measured.sscs > 0 and measured.completeness >= settings.min_intimacy
-        detail = (f"SSC profile completeness {measured.completeness:.2f} "
+        detail = (f"SSC profile completeness {measured.completeness:.6g} "
                   f"{'>=' if met else 'is below'} min_intimacy {settings.min_intimacy}"
                   f" over {measured.sscs} SSC(s) (fields: {', '.join(settings.profile_fields)})")
         return Check(2, met, detail, {"completeness": measured.completeness,

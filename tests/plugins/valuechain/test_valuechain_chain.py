@@ -66,7 +66,7 @@ def test_stages_are_completed_strictly_in_order(portfolio):
         api.complete(2)
     complete_profile(portfolio, "C1")                      # 4/4; C2 1/4 -> mean 0.625
     assert api.check(2).evidence["completeness"] == 0.625
-    with pytest.raises(StageError, match="completeness 0.62"):
+    with pytest.raises(StageError, match=r"completeness 0.625 is below min_intimacy 0.7 "):
         api.complete(2)
     complete_profile(portfolio, "C2")
     api.complete(2)
