@@ -227,7 +227,7 @@ def evaluate(conn, crm, settings: Settings, kpi: KPI, as_of: dt.datetime) -> KPI
     moment = min(as_of, deadline)
     start = periods.start_of(moment, kpi.period)
     note = None
-    measure_name = kpi.measure
+    measure_name = kpi.measure if kpi.metric in MONEY_METRICS else None
     try:
         measure = METRICS[kpi.metric]
         if kpi.metric in PER_PERIOD:

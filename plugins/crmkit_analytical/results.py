@@ -341,8 +341,9 @@ class KPIStatus:
     deadline: dt.datetime
     note: str | None = None
     """Why there is no value when the metric could not be measured (e.g. CLV not fitted)."""
-    measure: str = "revenue"
-    """What a money metric sums: revenue, or a plugin's measure (margin, profit)."""
+    measure: str | None = "revenue"
+    """What a money metric sums: revenue, or a plugin's measure (margin, profit); None for
+    the other metrics, which sum no money."""
 
 
 @attrs.frozen
