@@ -33,8 +33,8 @@ from typing import Any
 import attrs
 from sqlalchemy import BigInteger, and_, case, exists, func, select, type_coerce
 
-from crmkit.plugin import (MONEY_SCALE, NotFound, chart_figure, days_between, interactions,
-                           messages, save_chart)
+from crmkit.plugin import (MONEY_SCALE, NotFound, ValidationError, chart_figure, days_between,
+                           interactions, messages, save_chart)
 
 from . import attribution
 from .settings import Settings
@@ -173,9 +173,12 @@ def report(conn, settings: Settings, currency: str, name: str,
     """The report of campaign ``name`` as of ``as_of`` (NotFound for an unknown campaign)."""
     c = campaigns.c
     campaign = conn.execute(select(c.id, c.status, c.attribution_days, c.cost_fixed,
-                                   c.cost_per_message).where(c.name == name)).first()
+                                   c.cost_per_message, c.created_at).where(c.name == name)).first()
     if campaign is None:
         raise NotFound(f"no campaign {name!r} (see `crmkit campaigns list`)")
+    if as_of < campaign.created_at:
+        raise ValidationError(f"as_of {as_of.isoformat()}: campaign {name!r} was created at "
+                              f"{campaign.created_at.isoformat()}; report it as of then or later")
     model, default_days = settings.attribution_model, settings.attribution_days
     days = campaign.attribution_days or default_days
     counts = _counts(conn, campaign.id, days, as_of)

@@ -193,6 +193,14 @@ def test_unknown_campaign(crm, shop):
         crm.plugin("campaigns").report("nope")
 
 
+def test_a_report_as_of_before_the_campaign_existed_is_refused(crm, shop):
+    spring(shop)
+    with pytest.raises(ValidationError, match=r"as_of 2000-01-01T00:00:00\+00:00: campaign "
+                                              r"'spring' was created at .*; report it as of "
+                                              "then or later"):
+        crm.plugin("campaigns").report("spring", at(1, year=2000))
+
+
 def test_campaign_revenue_in_the_operational_forecast(crm, shop):
     crm.plugins.enable("operational")
     crm.plugins.enable("campaigns")
