@@ -32,6 +32,8 @@ EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 PHONE_TEXT = re.compile(r"^[0-9 +()./-]+$")
 PHONE_MARKS = (" ", "-", "(", ")", ".", "/", "+")
 """What :meth:`CustomerService.search` ignores when it compares phone digits."""
+MAX_TAGS = 1_000
+"""The most tags one customer may carry."""
 PATH_SEPARATOR = "/"
 """What a new customer's external id may not contain: the id is a segment of URL paths
 (``/api/v1/customers/{external_id}``), where ``/`` (even percent-encoded) separates segments."""
@@ -606,7 +608,12 @@ def _normalise(raw, where, problems, config) -> dict[str, Any] | None:
             problems.append((where, "tags", "must be a list of non-empty texts"))
         else:
             tags = [t.strip() for t in tags]
-            problem = next(filter(None, (text_problem(t) for t in tags)), None)
+            limit = config["max_field_length"]
+            problem = next(filter(None, (text_problem(t) for t in tags)), None) or next(
+                (f"a tag of {len(t)} characters; at most {limit} (core config "
+                 "max_field_length)" for t in tags if len(t) > limit), None)
+            if problem is None and len(tags) > MAX_TAGS:
+                problem = f"{len(tags)} tags; at most {MAX_TAGS}"
             if problem is not None:
                 problems.append((where, "tags", problem))
             row["tags"] = sorted(set(normal_text(t) for t in tags))
@@ -616,7 +623,8 @@ def _normalise(raw, where, problems, config) -> dict[str, Any] | None:
         elif problem := json_problem(row["attributes"]):
             problems.append((where, "attributes", problem))
         else:
-            row["attributes"] = _clean_attributes(row["attributes"], "", where, problems)
+            row["attributes"] = _clean_attributes(row["attributes"], "", where, problems,
+                                                  config["max_field_length"])
     if "organisation_id" in row:
         problems.append((where, "organisation_id", "give the organisation's external id as "
                          "'organisation'"))
@@ -625,10 +633,14 @@ def _normalise(raw, where, problems, config) -> dict[str, Any] | None:
     return row if len(problems) == bad else None
 
 
-def _clean_attributes(value: Any, pointer: str, where: str, problems: list[Problem]) -> Any:
-    """Attribute JSON with every text in NFC; keys are one-line text, string values free text."""
+def _clean_attributes(value: Any, pointer: str, where: str, problems: list[Problem],
+                      limit: int) -> Any:
+    """Attribute JSON with every text in NFC; keys are one-line text, string values free text
+    of at most ``limit`` characters (core config ``max_field_length``)."""
     if isinstance(value, str):
-        problem = text_problem(value, TEXT)
+        problem = text_problem(value, TEXT) or (
+            f"{len(value)} characters; at most {limit} (core config max_field_length)"
+            if len(value) > limit else None)
         if problem is not None:
             problems.append((where, "attributes", f"{pointer or '/'}: {problem}"))
         return normal_text(value)
@@ -640,10 +652,10 @@ def _clean_attributes(value: Any, pointer: str, where: str, problems: list[Probl
             if problem is not None:
                 problems.append((where, "attributes", f"{here}: key {problem}"))
             cleaned[normal_text(key) if isinstance(key, str) else key] = _clean_attributes(
-                item, here, where, problems)
+                item, here, where, problems, limit)
         return cleaned
     if isinstance(value, list):
-        return [_clean_attributes(v, f"{pointer}/{i}", where, problems)
+        return [_clean_attributes(v, f"{pointer}/{i}", where, problems, limit)
                 for i, v in enumerate(value)]
     return value
 

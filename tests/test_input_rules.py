@@ -413,3 +413,18 @@ def test_a_repeated_id_in_a_batch_is_dropped_when_identical_and_a_problem_when_n
     assert labels == ["line 2", "line 3", "line 5", "line 7"]
     assert kept == [rows[0], rows[1], rows[3], rows[5]]
     assert problems == [("line 6", "id", "'a' repeats line 2 with different content")]
+
+
+@pytest.mark.parametrize("fields, message", [
+    ({"tags": ["t" * 21]}, "tags: a tag of 21 characters; at most 20 (core config "
+                           "max_field_length)"),
+    ({"tags": [f"t{i}" for i in range(1_001)]}, "tags: 1001 tags; at most 1000"),
+    ({"attributes": {"note": "n" * 21}}, "attributes: /note: 21 characters; at most 20"),
+    ({"attributes": {"notes": ["ok", "n" * 21]}}, "attributes: /notes/1: 21 characters"),
+])
+def test_tags_and_attribute_texts_keep_the_field_length_limit(crm, fields, message):
+    crm.plugins.configure_core({"max_field_length": 20})
+    with pytest.raises(ValidationError, match=re.escape(message)):
+        crm.customers.add("C1", **fields)
+    assert crm.customers.count() == 0
+    crm.customers.add("C1", tags=["t" * 20], attributes={"note": "n" * 20})
