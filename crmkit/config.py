@@ -427,10 +427,28 @@ def schema_errors(validator, instance: Any, where: str) -> list:
     from referencing.exceptions import Unresolvable
 
     try:
-        return sorted(validator.iter_errors(instance), key=lambda e: list(e.absolute_path))
+        return sorted((found for error in validator.iter_errors(instance)
+                       for found in _in_fitting_branch(error)),
+                      key=lambda e: list(e.absolute_path))
     except Unresolvable as exc:
         raise ConfigError(f"{where}: the schema's reference {getattr(exc, 'ref', '')!r} "
                           "cannot be resolved (only local #... references are allowed)") from None
+
+
+def _in_fitting_branch(error) -> list:
+    """A ``oneOf``/``anyOf`` error as the errors of its one branch whose type fits the
+    instance (the others fail on the type alone), so that each names its own field; else
+    the error itself."""
+    if error.validator not in ("oneOf", "anyOf") or not error.context:
+        return [error]
+    branches: dict[Any, list] = {}
+    for sub in error.context:
+        branches.setdefault(sub.relative_schema_path[0], []).append(sub)
+    fitting = [subs for subs in branches.values()
+               if not any(sub.validator == "type" and not sub.relative_path for sub in subs)]
+    if len(fitting) != 1:
+        return [error]
+    return [found for sub in fitting[0] for found in _in_fitting_branch(sub)]
 
 
 _JSON_TYPES = {dict: "object", list: "array", str: "string", bool: "boolean", int: "number",

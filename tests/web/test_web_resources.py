@@ -105,6 +105,11 @@ def test_interactions_one_or_a_list_and_their_listing(api, admin):
         {"customer": "C404", "kind": "call", "occurred_at": "yesterday"}])
     assert bad.status_code == 422
     assert [e["pointer"] for e in bad.json()["errors"]] == ["/1/occurred_at"]
+    for body, pointer in (({"customer": "C1", "kind": 5}, "/kind"),  # one, or one of a list:
+                          ([{"customer": "C1"}, {"customer": "C1", "direction": "up"}],
+                           "/1/direction")):                   # the field, not the whole body
+        wrong = admin.post("/api/v1/interactions", json=body).json()
+        assert [e["pointer"] for e in wrong["errors"]] == [pointer]
     listed = admin.get("/api/v1/interactions", params={"customer": "C1"}).json()
     assert [i["kind"] for i in listed["items"]] == ["visit", "call", "purchase"]
     assert listed["next_cursor"] is None
