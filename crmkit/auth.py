@@ -29,6 +29,7 @@ from . import tables
 from .errors import (ConfigError, ConflictError, NotFound, PermissionDenied, PluginError,
                      Unauthenticated, ValidationError)
 from .models import ApiToken
+from .services.redaction import command_words
 from .types import LINE, clean_text, normal_text
 
 CORE_PERMISSIONS: dict[str, str] = {
@@ -74,6 +75,13 @@ PERSONAL = "x-personal"
 
 MASK = "***"
 """What a masked personal value reads."""
+
+HIDDEN_ARGUMENTS = "(arguments hidden)"
+"""What stands for the arguments of a recorded command shown masked (:func:`masked_command`)."""
+
+_HTTP_COMMAND = re.compile(r"(?:web|api) [A-Z]+ /\S*")
+"""A command the API or the web app records: a method and a route (``web POST /admin/staff``,
+``api PATCH /api/v1/customers/{external_id}``), never a value."""
 
 TOKEN_PREFIX = "crmkit_"
 """Every API token secret starts with this (then 32 random bytes, URL-safe base64)."""
@@ -188,6 +196,61 @@ def permissions_problem(plugin: str, declared: Any) -> str | None:
             return (f"crmkit_permissions declares {name!r}; each must be named "
                     f"{plugin}.<action> and map to a one-line description")
     return None
+
+
+def masked_changes(table_name: str, changes: Any, personal: Iterable[str]) -> Any:
+    """The ``changes`` of an audit entry of ``table_name`` without customers' personal data.
+
+    For a customer record (table ``customers``: create, update, merge, erase) every value
+    under a :data:`PII_FIELDS` key, at any depth (``{"email": [old, new]}``, a merge's
+    ``fields`` and ``duplicate_profile``), reads :data:`MASK`, and so does every
+    ``personal`` attribute inside an ``attributes`` value; the keys (which fields changed)
+    and every other value stay.  Empty values stay empty.  Other tables' entries are
+    returned as they are: their writers keep personal values out of them."""
+    if table_name != "customers":
+        return changes
+    return _masked_tree(changes, frozenset(personal))
+
+
+def _masked_tree(value: Any, personal: frozenset[str]) -> Any:
+    if isinstance(value, dict):
+        return {key: (_masked_value(item) if key in PII_FIELDS
+                      else _masked_attributes(item, personal) if key == "attributes"
+                      else _masked_tree(item, personal))
+                for key, item in value.items()}
+    if isinstance(value, list):
+        return [_masked_tree(item, personal) for item in value]
+    return value
+
+
+def _masked_value(value: Any) -> Any:
+    if isinstance(value, list):
+        return [_masked_value(item) for item in value]
+    if isinstance(value, dict):
+        return {key: _masked_value(item) for key, item in value.items()}
+    return value if value in (None, "") else MASK
+
+
+def _masked_attributes(value: Any, personal: frozenset[str]) -> Any:
+    if isinstance(value, list):
+        return [_masked_attributes(item, personal) for item in value]
+    if isinstance(value, dict):
+        return {key: _masked_value(item) if key in personal else item
+                for key, item in value.items()}
+    return value
+
+
+def masked_command(command: str | None) -> str | None:
+    """A recorded command without its arguments, which may be personal data
+    (``crmkit customers add C1 --email …`` reads ``crmkit customers add (arguments
+    hidden)``): the command words are kept (:func:`crmkit.services.redaction.command_words`).
+    What the API and the web app record (a method and a route) holds no value and stays."""
+    if not command or _HTTP_COMMAND.fullmatch(command):
+        return command
+    shown = " ".join(command_words(command))
+    if shown == command:
+        return command
+    return f"{shown} {HIDDEN_ARGUMENTS}" if shown else HIDDEN_ARGUMENTS
 
 
 def token_hash(secret: str) -> str:
@@ -316,6 +379,24 @@ class AuthService:
             masked["attributes"] = {key: MASK if key in personal and value is not None else value
                                     for key, value in attributes.items()}
         return masked
+
+    def mask_audit(self, principal: Principal, entry):
+        """An audit-log entry (:class:`crmkit.services.audit.AuditEntry`) as ``principal``
+        may see it: unchanged with ``customers.pii``; else the personal values of a customer
+        record's changes masked (:func:`masked_changes`) and the command without its
+        arguments (:func:`masked_command`).  Who, when, the action, the record and which
+        fields changed stay."""
+        return self.audit_masker(principal)(entry)
+
+    def audit_masker(self, principal: Principal):
+        """:meth:`mask_audit` for many entries of one principal: a function of an entry,
+        the permission asked once."""
+        if self.allowed(principal, "customers.pii"):
+            return lambda entry: entry
+        personal = self.personal_attributes()
+        return lambda entry: attrs.evolve(
+            entry, command=masked_command(entry.command),
+            changes=masked_changes(entry.table_name, entry.changes, personal))
 
     # -- authentication ----------------------------------------------------------------------
 
@@ -544,7 +625,7 @@ __all__ = [
     "database_secret",
     "CORE_PERMISSIONS", "DEFAULT_ROLES", "DEFAULT_ROLE", "PII_FIELDS", "PERSONAL", "MASK",
     "TOKEN_PREFIX", "LAST_USED_RESOLUTION", "MIN_PASSWORD_LENGTH", "MAX_FAILED_SIGN_INS",
-    "LOCKOUT", "SIGN_IN_REFUSED", "ROLES_SCHEMA", "grants", "Principal", "check_roles",
-    "permissions_problem",
+    "LOCKOUT", "SIGN_IN_REFUSED", "ROLES_SCHEMA", "HIDDEN_ARGUMENTS", "grants", "Principal",
+    "check_roles", "permissions_problem", "masked_changes", "masked_command",
     "token_hash", "hash_password", "AuthService", "TokenService",
 ]

@@ -9,7 +9,7 @@ from typing import Any
 
 from .auth import ROLES_SCHEMA
 from .errors import ConfigError
-from .types import json_pointer, json_problem, parse_json
+from .types import json_pointer, json_problem, parse_json, too_long
 
 CORE_SCHEMA: dict[str, Any] = {
     "$schema": "https://json-schema.org/draft/2020-12/schema",
@@ -187,6 +187,8 @@ def describe_error(error) -> str:
     if error.validator == "format" and error.validator_value in FORMATS:
         message = f"{error.instance!r} is not {FORMATS[error.validator_value][0]}"
     pointer = "/" + "/".join(path)
+    if error.validator == "maxLength" and isinstance(error.instance, str):
+        return f"{pointer}: {too_long(error.instance, error.validator_value)}"
     allowed = _allowed(error)
     return f"{pointer}: {message}" + (f" (allowed: {allowed})" if allowed else "")
 

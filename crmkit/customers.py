@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import json
 import re
 from typing import Any, Iterable, Sequence
@@ -19,7 +20,7 @@ from . import pipeline
 from .pipeline import Checked, Problem, run_batches
 from .transaction import ReadContext, Transaction
 from .types import (IDENTIFIER, LINE, TEXT, UNSTORABLE_TEXT, json_problem, normal_text,
-                    text_problem, to_phone, unstorable_text)
+                    text_problem, to_phone, too_long, unstorable_text)
 
 TYPES = ("person", "organisation")
 FIELDS = ("external_id", "name", "type", "email", "phone", "organisation", "organisation_id",
@@ -37,12 +38,23 @@ MAX_TAGS = 1_000
 PATH_SEPARATOR = "/"
 """What a new customer's external id may not contain: the id is a segment of URL paths
 (``/api/v1/customers/{external_id}``), where ``/`` (even percent-encoded) separates segments."""
+MAX_SEARCH_TEXT = 200
+"""The longest text :meth:`CustomerService.search` takes (characters): no name, email or
+external id is longer, and a longer text only makes the database work harder."""
 _REFERENCES = ("external_id", "organisation")
 """Fields that are external ids: the identifier text rule applies (see crmkit.types)."""
 _CUSTOMER_BY = {column: select(tables.customers).where(
     tables.customers.c[column] == bindparam("value")) for column in ("id", "external_id")}
 """The customer whose ``id`` or ``external_id`` is the parameter ``value``, built once (read
 for every API request on a customer)."""
+
+
+def search_text_problem(text: str) -> str | None:
+    """Why ``text`` is no search text (longer than :data:`MAX_SEARCH_TEXT` characters), or
+    None."""
+    if len(text) > MAX_SEARCH_TEXT:
+        return too_long(text, MAX_SEARCH_TEXT)
+    return None
 
 
 class CustomerService:
@@ -201,24 +213,31 @@ class CustomerService:
             return [to_customer(r) for r in conn.execute(query).mappings()]
 
     def search(self, text: str | None, tag: str | None = None, limit: int = 100,
-               after: int | None = None) -> list[Customer]:
+               after: int | None = None, personal: bool = True) -> list[Customer]:
         """Customers whose name, email, external id or a tag contains ``text`` (any case), or
         whose phone contains its digits; with ``tag`` only customers carrying that tag.
 
-        Erased customers are never found.  Results are in id order; ``after`` (an internal
-        id, the last one of the previous page) starts past it.
+        ``personal=False`` matches only what a member without ``customers.pii`` may see:
+        the external id and the tags (a search by name, email or phone would tell, one
+        character at a time, what the masks hide).  A ``text`` longer than
+        :data:`MAX_SEARCH_TEXT` characters is a ValidationError.  Erased customers are never
+        found.  Results are in id order; ``after`` (an internal id, the last one of the
+        previous page) starts past it.
         """
+        problem = None if text is None else search_text_problem(text)
+        if problem is not None:
+            raise ValidationError(f"search text: {problem}", [("", "q", problem)])
         c = tables.customers.c
         query = select(tables.customers).where(c.erased_at.is_(None)).order_by(c.id).limit(limit)
         if after is not None:
             query = query.where(c.id > after)
         if text is not None and text.strip():
             needle = normal_text(text.strip()).lower()
-            matches = [func.lower(column).contains(needle, autoescape=True)
-                       for column in (c.name, c.email, c.external_id)]
+            columns = (c.name, c.email, c.external_id) if personal else (c.external_id,)
+            matches = [func.lower(column).contains(needle, autoescape=True) for column in columns]
             matches.append(json_array_contains(c.tags, text.strip()))
             digits = "".join(ch for ch in needle if ch.isdigit() and ch.isascii())
-            if len(digits) >= 3 and PHONE_TEXT.match(needle):
+            if personal and len(digits) >= 3 and PHONE_TEXT.match(needle):
                 phone_digits = c.phone
                 for mark in PHONE_MARKS:
                     phone_digits = func.replace(phone_digits, mark, "")
@@ -228,6 +247,19 @@ class CustomerService:
             query = query.where(json_array_contains(c.tags, tag))
         with self.crm.read() as conn:
             return [to_customer(r) for r in conn.execute(query).mappings()]
+
+    @staticmethod
+    def found_without_personal(customer: Customer | dict[str, Any], text: str | None) -> bool:
+        """Whether :meth:`search` with ``personal=False`` finds ``customer`` (a Customer or
+        its document) for ``text``: its external id contains the text (any case) or a tag
+        is the text.  Any customer matches no text."""
+        if text is None or not text.strip():
+            return True
+        get = customer.get if isinstance(customer, dict) else functools.partial(getattr,
+                                                                                 customer)
+        needle = normal_text(text.strip()).lower()
+        return (needle in str(get("external_id")).lower()
+                or text.strip() in (get("tags") or ()))
 
     def list(self, limit: int | None = 100, offset: int = 0, type: str | None = None,
              organisation: str | None = None) -> list[Customer]:
@@ -361,11 +393,15 @@ class CustomerService:
 
         require_consent(self.crm, customer_id, channel)
 
-    def timeline(self, external_id: str, limit: int = 100) -> list:
-        """One timeline, newest first: interactions, audit entries, every plugin's entries."""
+    def timeline(self, external_id: str, limit: int = 100, masked: bool = False) -> list:
+        """One timeline, newest first: interactions, audit entries, every plugin's entries.
+
+        ``masked=True``: as a member without ``customers.pii`` may see it (the personal
+        values each entry names read ``***``; an audit entry's details masked as the audit
+        log's, every other entry's left out: :mod:`crmkit.services.timeline`)."""
         from .services.timeline import timeline
 
-        return timeline(self.crm, self.get(external_id).id, limit)
+        return timeline(self.crm, self.get(external_id).id, limit, masked)
 
     def history(self, external_id: str, limit: int | None = 100) -> list:
         """The audit-log entries of one customer, newest first."""

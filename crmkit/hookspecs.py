@@ -423,8 +423,12 @@ def crmkit_timeline(ctx, customer_id, limit):
     """Return this plugin's entries for a customer's timeline.
 
     A list of :class:`crmkit.TimelineEntry` (``at``, ``kind``, ``summary``,
-    ``details``); the core merges every plugin's entries, newest first, and
-    fills in the source plugin.
+    ``details``, ``personal``); the core merges every plugin's entries, newest
+    first, and fills in the source plugin.  Name in ``personal`` each personal
+    value the summary contains, as it appears there (a social handle, a
+    name, a post's text): for a member without ``customers.pii`` the core
+    shows each as ``***`` (wherever it occurs in the summary) and leaves
+    ``details`` out, so put personal data only there.
     """
 
 

@@ -138,15 +138,26 @@ class Batch:
         return self._deltas
 
 
+def _texts(value: Any) -> tuple:
+    """A text, or an iterable of them, as a tuple (one text is one value, not its letters)."""
+    return (value,) if isinstance(value, str) else tuple(value)
+
+
 @attrs.frozen
 class TimelineEntry:
-    """One line of a customer's timeline; ``source`` is filled in by the core."""
+    """One line of a customer's timeline; ``source`` is filled in by the core.
+
+    ``personal`` lists the personal values (a social handle, a name, a post's text) that
+    ``summary`` contains, as they appear in it: for a member without ``customers.pii`` the
+    core shows each as ``***`` (and no ``details`` at all).  It is never shown itself.
+    """
 
     at: dt.datetime
     kind: str
     summary: str
     details: dict[str, Any] = attrs.field(factory=dict)
     source: str = ""
+    personal: tuple[str, ...] = attrs.field(default=(), converter=lambda v: _texts(v))
 
 
 @attrs.define

@@ -344,6 +344,17 @@ _REFUSED_CATEGORIES = {IDENTIFIER: frozenset({"Cc", "Cf", "Zl", "Zp"}),
                        LINE: frozenset({"Cc", "Zl", "Zp"}), TEXT: frozenset({"Cc"})}
 
 
+SHOWN_TOO_LONG = 40
+"""Up to this many characters, a text that is too long is quoted in the message."""
+
+
+def too_long(text: str, limit: int) -> str:
+    """The problem of a ``text`` longer than ``limit`` characters, saying the limit: the text
+    quoted when short, else only its length (an error never repeats a huge input)."""
+    what = repr(text) if len(text) <= SHOWN_TOO_LONG else f"text of {len(text)} characters"
+    return f"{what} is too long (allowed: at most {limit} characters)"
+
+
 def text_problem(text: str, rule: str = LINE) -> str | None:
     """Why ``text`` breaks ``rule`` (:data:`IDENTIFIER`, :data:`LINE` or :data:`TEXT`), naming
     the first refused character by its code point; None when it is fine."""
@@ -401,4 +412,5 @@ __all__ = [
     "UNSTORABLE_TEXT", "unstorable_text", "MAX_JSON_DEPTH", "json_problem", "json_pointer",
     "parse_json", "sqlite_timestamp", "AMOUNT_SYNTAX", "ISO_4217", "to_currency", "to_phone",
     "IDENTIFIER", "LINE", "TEXT", "ASCII_CONTROLS", "text_problem", "normal_text", "clean_text",
+    "too_long",
 ]

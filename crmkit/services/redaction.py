@@ -73,6 +73,13 @@ def redact_command(command: str | None) -> str | None:
     """
     if not command:
         return command
+    return " ".join(command_words(command) + ["(erased arguments)"])
+
+
+def command_words(command: str) -> list[str]:
+    """The words of a recorded command that name it, never an argument: at most the first
+    three command words (``crmkit``, the command, the subcommand), skipping the global
+    options (``--db URL``, ``--actor HANDLE``, ``--plugin NAME``, flags)."""
     words: list[str] = []
     tokens = iter(command.split())
     for token in tokens:
@@ -84,11 +91,11 @@ def redact_command(command: str | None) -> str | None:
         if not _COMMAND_WORD.match(token) or len(words) == 3:
             break
         words.append(token)
-    return " ".join(words + ["(erased arguments)"])
+    return words
 
 
 _VALUED_OPTIONS = frozenset({"--db", "--actor", "--plugin"})
 
 
-__all__ = ["ERASED", "CORE_KEPT_KEYS", "redact_command", "redact_payload", "redact_text",
-           "redact_values"]
+__all__ = ["ERASED", "CORE_KEPT_KEYS", "command_words", "redact_command", "redact_payload",
+           "redact_text", "redact_values"]

@@ -3,6 +3,12 @@
 Each source gives at most ``limit`` newest entries; the core merges them,
 newest first (ties: core before plugins, then by plugin order), keeps
 ``limit`` and names each entry's ``source`` (``core`` or the plugin).
+
+``masked=True`` gives the timeline as a member without ``customers.pii`` may see it: the
+personal values an entry names in ``personal`` read ``***`` in its summary; an audit
+entry's details are masked by the audit log's rule (:meth:`crmkit.auth.AuthService.mask_audit`:
+who and which fields changed stay, personal values and command arguments go); every other
+entry has no details (an interaction's payload, a plugin's details may hold anything).
 """
 
 from __future__ import annotations
@@ -13,26 +19,42 @@ import attrs
 from sqlalchemy import select
 
 from .. import tables
+from ..auth import MASK, masked_changes, masked_command
 from ..clock import UTC
 from ..errors import PluginError
 from ..models import TimelineEntry
 from ..transaction import ReadContext
 
 
-def timeline(crm, customer_id: int, limit: int = 100) -> list[TimelineEntry]:
-    """The merged timeline of one customer (internal id), newest first."""
+def timeline(crm, customer_id: int, limit: int = 100, masked: bool = False
+             ) -> list[TimelineEntry]:
+    """The merged timeline of one customer (internal id), newest first; ``masked``: as a
+    member without ``customers.pii`` may see it."""
     if limit < 1:
         return []
+    hide = _masked if masked else (lambda entry: entry)
     with crm.read() as conn:
         crm.refresh_plugins(conn)
-        entries = _interactions(conn, customer_id, limit) + _audit(conn, customer_id, limit)
+        entries = [hide(e) for e in _interactions(conn, customer_id, limit)]
+        entries += _audit(conn, customer_id, limit,
+                          crm.auth.personal_attributes() if masked else None)
         tx = crm.current_transaction() or ReadContext(crm, conn)
         for plugin, result in crm.hooks.call("crmkit_timeline", tx, customer_id=customer_id,
                                              limit=limit):
             for entry in result or ():
-                entries.append(_checked(plugin, entry))
+                entries.append(hide(_checked(plugin, entry)))
     entries.sort(key=lambda e: e.at, reverse=True)
     return entries[:limit]
+
+
+def _masked(entry: TimelineEntry) -> TimelineEntry:
+    """``entry`` without personal data: its ``personal`` values read ``***`` in the summary
+    (the longest first, so that a value inside another goes with it), and no details."""
+    summary = entry.summary
+    for value in sorted(set(entry.personal), key=len, reverse=True):
+        if value:
+            summary = summary.replace(value, MASK)
+    return attrs.evolve(entry, summary=summary, details={}, personal=())
 
 
 def _checked(plugin: str, entry) -> TimelineEntry:
@@ -43,6 +65,9 @@ def _checked(plugin: str, entry) -> TimelineEntry:
     if not isinstance(at, dt.datetime) or at.tzinfo is None:
         raise PluginError(f"plugin {plugin!r}: crmkit_timeline entry {entry.summary!r} needs an "
                           "aware UTC datetime in 'at'")
+    if not all(isinstance(value, str) for value in entry.personal):
+        raise PluginError(f"plugin {plugin!r}: crmkit_timeline entry {entry.summary!r}: "
+                          "'personal' must list texts (the personal values in the summary)")
     return attrs.evolve(entry, at=at.astimezone(UTC), source=plugin)
 
 
@@ -70,16 +95,26 @@ def _summary(row) -> str:
     return " ".join(parts)
 
 
-def _audit(conn, customer_id: int, limit: int) -> list[TimelineEntry]:
+def _audit(conn, customer_id: int, limit: int, personal: frozenset[str] | None
+           ) -> list[TimelineEntry]:
+    """The customer's audit entries; with ``personal`` (the personal attributes), their
+    details masked as the audit log masks them for a member without ``customers.pii``
+    (:meth:`crmkit.auth.AuthService.mask_audit`)."""
     a = tables.audit_log
     rows = conn.execute(select(a).where(a.c.customer_id == customer_id)
                         .order_by(a.c.at.desc(), a.c.id.desc()).limit(limit)).mappings()
-    return [TimelineEntry(at=r["at"], kind=f"{r['table_name']}.{r['action']}",
-                          summary=_audit_summary(r), details={"actor": r["actor"],
-                                                              "changes": r["changes"],
-                                                              "command": r["command"]},
-                          source="core")
-            for r in rows]
+    entries = []
+    for r in rows:
+        changes, command = r["changes"], r["command"]
+        if personal is not None:
+            changes = masked_changes(r["table_name"], changes, personal)
+            command = masked_command(command)
+        entries.append(TimelineEntry(at=r["at"], kind=f"{r['table_name']}.{r['action']}",
+                                     summary=_audit_summary(r),
+                                     details={"actor": r["actor"], "changes": changes,
+                                              "command": command},
+                                     source="core"))
+    return entries
 
 
 def _audit_summary(row) -> str:

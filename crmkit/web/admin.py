@@ -12,6 +12,7 @@ and the CLI (``crm.plugins``, the API's handlers, ``crm.staff``, ``crm.tokens``,
 from __future__ import annotations
 
 import json
+import logging
 import urllib.parse
 from typing import Any, Callable
 
@@ -23,8 +24,9 @@ from .. import plugins as plugin_modules
 from ..clock import parse_timestamp
 from ..errors import CRMError, ValidationError
 from ..services.audit import AuditLog
+from ..types import too_long
 from . import resources, schemaform, webhooks
-from .dispatch import error_status
+from .dispatch import error_status, shown_message
 from .endpoints import Call
 from .schemas import record_id
 from .signin import signed_in, site_pages
@@ -37,8 +39,17 @@ PERMISSIONS = tuple(sorted({permission for _, permission in SECTIONS}))
 """The permissions that make the admin link show."""
 AUDIT_PAGE = 50
 """Audit-log entries per page."""
+AUDIT_BATCH = 500
+"""How many audit entries one read fetches while the command filter of a member who sees
+commands masked looks for matches."""
+AUDIT_SCAN = 10_000
+"""How many audit entries that search reads for one page at most (then it offers the next)."""
+MAX_AUDIT_FILTER = 200
+"""The longest actor or command text the audit log's filters take (characters)."""
 RECENT_DELIVERIES = 50
 """How many of the newest webhook deliveries the webhooks page lists."""
+
+log = logging.getLogger("crmkit.web")
 
 
 
@@ -122,7 +133,7 @@ def _switch(action: str):
             _write(site, principal, f"POST /admin/plugins/{name}/{action}",
                    lambda: switch(name), plugin_admin=True)
         except CRMError as exc:
-            return _plugins_page(site, request, principal, error_status(exc), str(exc))
+            return _plugins_page(site, request, principal, error_status(exc), shown_message(exc))
         return site.done_redirect(request, "/admin/plugins", f"{action}d", name)
 
     handler.__name__ = f"plugin_{action}"
@@ -158,7 +169,7 @@ def plugin_page(site, request: Request, principal, form) -> Response:
     try:
         return _config_page(site, request, principal, name)
     except CRMError as exc:  # a broken plugin: no schema to show
-        return site.refused(request, error_status(exc), str(exc), principal)
+        return site.refused(request, error_status(exc), shown_message(exc), principal)
 
 
 @signed_in
@@ -212,7 +223,7 @@ def staff_add(site, request: Request, principal, form) -> Response:
             entered["handle"], entered["name"], entered["team"], entered["email"] or None,
             entered["role"]))
     except CRMError as exc:
-        return _staff_page(site, request, principal, error_status(exc), str(exc), entered)
+        return _staff_page(site, request, principal, error_status(exc), shown_message(exc), entered)
     return site.done_redirect(request, "/admin/staff", "staff-added", member.handle)
 
 
@@ -224,7 +235,7 @@ def staff_role(site, request: Request, principal, form) -> Response:
         _write(site, principal, f"POST /admin/staff/{handle}/role",
                lambda: site.crm.staff.set_role(handle, (form or {}).get("role", "")))
     except CRMError as exc:
-        return _staff_page(site, request, principal, error_status(exc), str(exc))
+        return _staff_page(site, request, principal, error_status(exc), shown_message(exc))
     return site.done_redirect(request, "/admin/staff", "role-changed", handle)
 
 
@@ -236,7 +247,7 @@ def staff_deactivate(site, request: Request, principal, form) -> Response:
         _write(site, principal, f"POST /admin/staff/{handle}/deactivate",
                lambda: site.crm.staff.remove(handle))
     except CRMError as exc:
-        return _staff_page(site, request, principal, error_status(exc), str(exc))
+        return _staff_page(site, request, principal, error_status(exc), shown_message(exc))
     return site.done_redirect(request, "/admin/staff", "deactivated", handle)
 
 
@@ -325,7 +336,8 @@ def token_create(site, request: Request, principal, form) -> Response:
                                    entered["staff"], name=entered["name"].strip() or None,
                                    expires_at=expires_at))
     except CRMError as exc:
-        return _tokens_page(site, request, principal, error_status(exc), str(exc), entered)
+        return _tokens_page(site, request, principal, error_status(exc), shown_message(exc),
+                            entered)
     return _render(site, request, "admin_token.html", principal, 201, token=token,
                    secret=secret)
 
@@ -339,7 +351,7 @@ def token_revoke(site, request: Request, principal, form) -> Response:
         _write(site, principal, f"POST /admin/tokens/{token_id}/revoke",
                lambda: site.crm.tokens.revoke(token_id))
     except CRMError as exc:
-        return _tokens_page(site, request, principal, error_status(exc), str(exc))
+        return _tokens_page(site, request, principal, error_status(exc), shown_message(exc))
     return site.done_redirect(request, "/admin/tokens", "revoked", text)
 
 
@@ -379,7 +391,7 @@ def webhook_add(site, request: Request, principal, form) -> Response:
         answer = _write(site, principal, "POST /admin/webhooks", lambda: webhooks.add_webhook(
             _webhook_call(site, principal, body=body)))
     except CRMError as exc:
-        return _webhooks_page(site, request, principal, error_status(exc), str(exc),
+        return _webhooks_page(site, request, principal, error_status(exc), shown_message(exc),
                               {**entered, "secret": ""})
     return site.done_redirect(request, "/admin/webhooks", "webhook-added", str(answer.body["id"]))
 
@@ -392,7 +404,7 @@ def webhook_remove(site, request: Request, principal, form) -> Response:
         _write(site, principal, f"POST /admin/webhooks/{params['webhook_id']}/remove",
                lambda: webhooks.remove_webhook(_webhook_call(site, principal, params)))
     except CRMError as exc:
-        return _webhooks_page(site, request, principal, error_status(exc), str(exc))
+        return _webhooks_page(site, request, principal, error_status(exc), shown_message(exc))
     return site.done_redirect(request, "/admin/webhooks", "webhook-removed", params["webhook_id"])
 
 
@@ -402,30 +414,73 @@ def webhook_remove(site, request: Request, principal, form) -> Response:
 @signed_in
 def audit(site, request: Request, principal, form) -> Response:
     """The audit log, newest first, :data:`AUDIT_PAGE` entries a page (``?before=`` the
-    cursor of the last entry shown), filtered by actor and command text."""
+    cursor of the last entry shown), filtered by actor and command text.  Each entry is shown
+    as ``crm.auth.mask_audit`` gives it: without ``customers.pii`` no customer's personal
+    value and no command's arguments, and the command filter matches only the command as
+    shown (else it would tell, a character at a time, what the masks hide)."""
     site.crm.auth.require(principal, "audit.read")
     actor = request.query_params.get("actor", "").strip()
     command = request.query_params.get("command", "").strip()
     cursor = request.query_params.get("before", "")
-    error, entries, before = None, [], None
+    error, status, entries, following, scanned = None, 200, [], None, None
     try:
+        for name, value in (("actor", actor), ("command", command)):
+            if len(value) > MAX_AUDIT_FILTER:
+                raise ValidationError(f"{name}: {too_long(value, MAX_AUDIT_FILTER)}")
+        before = None
         if cursor:
             position = resources.decode_cursor(cursor)
             if not isinstance(position, list):
                 raise ValidationError(f"before: {cursor!r} is not a page of this log")
             before = (parse_timestamp(str(position[0]), "before"), position[1])
-        entries = AuditLog(site.crm).list(actor=actor or None, command=command or None,
-                                          before=before, limit=AUDIT_PAGE + 1)
+        entries, following, scanned = _audit_page(site.crm, principal, actor or None,
+                                                  command or None, before)
     except CRMError as exc:
-        error = str(exc)
-    more = len(entries) > AUDIT_PAGE
-    entries = entries[:AUDIT_PAGE]
-    following = (resources.encode_cursor([entries[-1].at.isoformat(), entries[-1].id])
-                 if more else None)
-    return _render(site, request, "admin_audit.html", principal, 422 if error else 200,
+        error, status = shown_message(exc), error_status(exc)
+        if status >= 500:
+            log.error("GET /admin/audit: %s", exc)
+    return _render(site, request, "admin_audit.html", principal, status,
                    entries=[(e, json.dumps(e.changes, ensure_ascii=False, sort_keys=True))
                             for e in entries], actor=actor, command=command, error=error,
-                   following=following, first_page=not cursor)
+                   following=following, first_page=not cursor, scanned=scanned,
+                   personal=site.crm.auth.allowed(principal, "customers.pii"))
+
+
+def _audit_page(crm, principal, actor: str | None, command: str | None, before
+                ) -> tuple[list, str | None, int | None]:
+    """One page of the audit log as ``principal`` may see it: the entries, the cursor of the
+    next page (None: no older entry matches) and, when the page stopped after reading
+    :data:`AUDIT_SCAN` entries without filling up, how many it read (else None).
+
+    The command filter is a substring search of the stored commands; for a member who sees
+    them masked, an entry matches only when its masked command contains the text too, so
+    the page reads the log in batches until it is full."""
+    audit_log, mask = AuditLog(crm), crm.auth.audit_masker(principal)
+    if command is None or crm.auth.allowed(principal, "customers.pii"):
+        found = [mask(e) for e in audit_log.list(actor=actor, command=command, before=before,
+                                                 limit=AUDIT_PAGE + 1)]
+        shown = found[:AUDIT_PAGE]
+        return shown, _audit_cursor(shown[-1]) if len(found) > AUDIT_PAGE else None, None
+    needle, shown, read = command.casefold(), [], 0
+    while True:
+        batch = audit_log.list(actor=actor, command=command, before=before, limit=AUDIT_BATCH)
+        for entry in batch:
+            read += 1
+            masked = mask(entry)
+            if needle not in (masked.command or "").casefold():
+                continue
+            if len(shown) == AUDIT_PAGE:
+                return shown, _audit_cursor(shown[-1]), None
+            shown.append(masked)
+        if len(batch) < AUDIT_BATCH:
+            return shown, None, None
+        before = (batch[-1].at, batch[-1].id)
+        if read >= AUDIT_SCAN:
+            return shown, _audit_cursor(batch[-1]), read
+
+
+def _audit_cursor(entry) -> str:
+    return resources.encode_cursor([entry.at.isoformat(), entry.id])
 
 
 def routes(site) -> list[BaseRoute]:

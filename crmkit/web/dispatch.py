@@ -22,6 +22,7 @@ from typing import Any, Iterable, Mapping, Sequence
 import attrs
 from sqlalchemy.exc import IntegrityError
 
+from .. import i18n
 from ..config import check_schema, describe_error, fill_defaults, schema_errors, schema_validator
 from ..errors import (ConfigError, ConflictError, ConsentError, CRMError, DatabaseError,
                       NotFound, PermissionDenied, PluginError, PreconditionFailed,
@@ -45,6 +46,22 @@ _STATUS_TITLES = {400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404
                   413: "Content Too Large", 415: "Unsupported Media Type",
                   422: "Unprocessable Content", 500: "Internal Server Error",
                   503: "Service Unavailable"}
+
+
+DATABASE_UNAVAILABLE = i18n.N_(
+    "the database could not answer this request: try again in a moment, and tell an "
+    "administrator if it goes on (the server's log has the details)")
+"""What a client of the API or the web app is told of a :class:`crmkit.errors.DatabaseError`."""
+
+
+def shown_message(exc: CRMError) -> str:
+    """What a client of the API or a web page is told of ``exc``: its message, but for a
+    DatabaseError :data:`DATABASE_UNAVAILABLE`: its message names the database (the URL:
+    its host, user and name) and quotes the database's own words, which are for the
+    server's log (the API logs every 5xx; :func:`crmkit.web.signin.signed_in` too)."""
+    if isinstance(exc, DatabaseError):
+        return DATABASE_UNAVAILABLE
+    return str(exc)
 
 
 def error_status(exc: CRMError) -> int:
@@ -262,7 +279,7 @@ class Dispatcher:
             errors = problem_errors(exc.problems, _is_list_body(request.body))
         if status >= 500:
             log.error("%s %s/%s: %s", request.method, API_PREFIX, request.path, exc)
-        return problem(status, str(exc), errors, headers)
+        return problem(status, shown_message(exc), errors, headers)
 
     def _handle(self, request: ApiRequest) -> ApiResponse:
         """Read the plugin state, authenticate, answer.  A GET does it all on one read
@@ -520,5 +537,6 @@ def _is_list_body(raw: bytes) -> bool:
 
 
 __all__ = ["API_PREFIX", "MAX_BODY_BYTES", "PROBLEM_TYPE", "ApiError", "ApiRequest",
-           "ApiResponse", "Dispatcher", "Mounted", "error_status", "mount", "problem",
+           "ApiResponse", "DATABASE_UNAVAILABLE", "Dispatcher", "Mounted", "error_status", "mount",
+           "problem", "shown_message",
            "problem_errors", "parse_body", "parse_query", "reply", "encode"]

@@ -30,7 +30,7 @@ from ..errors import ConflictError, NotFound, Unauthenticated, ValidationError
 from ..models import jsonable
 from . import resources, session as sessions
 from .cards import customer_cards
-from .dispatch import ApiError, ApiRequest, Dispatcher, encode
+from .dispatch import ApiError, ApiRequest, Dispatcher, encode, shown_message
 from .endpoints import Call
 from .formatting import FILTERS, format_number
 from .mywork import show as show_my_work
@@ -165,7 +165,7 @@ class Pages:
         try:
             self.api(principal, "POST", path, body=body)
         except ConflictError as exc:
-            return show_my_work(self, request, principal, 409, str(exc))
+            return show_my_work(self, request, principal, 409, shown_message(exc))
         except ValidationError as exc:
             return show_my_work(self, request, principal, 422, str(exc))
         return self.done_redirect(request, "/my-work", done)
@@ -300,9 +300,10 @@ class Pages:
         try:
             items = resources.search_customers(self._call(principal, query))["items"]
         except ValidationError as exc:
-            error = str(exc)
+            error = shown_message(exc)
         return self.render(request, "customers.html", 422 if error else 200,
-                           principal=principal, q=q, items=items, error=error)
+                           principal=principal, q=q, items=items, error=error,
+                           personal=self.crm.auth.allowed(principal, "customers.pii"))
 
     @signed_in
     def customer(self, request: Request, principal, form) -> Response:

@@ -23,8 +23,9 @@ from typing import Any
 
 import attrs
 
-from ..errors import CRMError, ConfigError, ValidationError
+from ..errors import CRMError, ConfigError, DatabaseError, ValidationError
 from ..types import parse_json
+from .dispatch import DATABASE_UNAVAILABLE
 
 PREFIX = "config"
 """Every generated input's name is this followed by its JSON pointer (``config/lock_days``)."""
@@ -222,6 +223,8 @@ def problems_of(exc: CRMError) -> list[tuple[str, str]]:
         return [(field, message) for _, field, message in exc.problems]
     if isinstance(exc, ConfigError) and exc.problems:
         return list(exc.problems)
+    if isinstance(exc, DatabaseError):
+        return [("", DATABASE_UNAVAILABLE)]
     found = re.match(r"[^/]*?(/\S*): (.+)", str(exc), re.DOTALL)
     return [(found[1], found[2])] if found else [("", str(exc))]
 

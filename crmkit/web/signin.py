@@ -9,6 +9,7 @@ without importing the pages module.
 from __future__ import annotations
 
 import functools
+import logging
 import urllib.parse
 from typing import Callable
 
@@ -19,11 +20,13 @@ from starlette.routing import BaseRoute, Route
 
 from .. import i18n
 from ..errors import ConfigError, CRMError
-from .dispatch import error_status
+from .dispatch import error_status, shown_message
 
 CSRF_REFUSED = i18n.N_("refused: this form's security token is missing or out of date "
                        "(reload the page and send the form again); nothing was changed")
 """The page of a POST without the session's CSRF token (or with another one)."""
+
+log = logging.getLogger("crmkit.web")
 
 
 def site_pages(site, *pages: tuple[str, str, Callable]) -> list[BaseRoute]:
@@ -36,8 +39,9 @@ def site_pages(site, *pages: tuple[str, str, Callable]) -> list[BaseRoute]:
 def signed_in(handler: Callable) -> Callable:
     """Run a page handler for a signed-in member (else redirect to /login) in a worker
     thread, answering crmkit errors with an error page of the API's status (a configuration
-    error: 500); a POST's form too large or without the session's CSRF token is refused
-    first (``Pages.form``)."""
+    error: 500) and the API's words (:func:`crmkit.web.dispatch.shown_message`: a database
+    error names no database, its details go to the server's log); a POST's form too large or
+    without the session's CSRF token is refused first (``Pages.form``)."""
 
     async def page(self, request: Request) -> Response:
         principal = await run_in_threadpool(self.member, request)
@@ -58,7 +62,10 @@ def signed_in(handler: Callable) -> Callable:
         except ConfigError as exc:
             return self.refused(request, 500, str(exc), principal)
         except CRMError as exc:
-            return self.refused(request, error_status(exc), str(exc), principal)
+            status = error_status(exc)
+            if status >= 500:
+                log.error("%s %s: %s", request.method, request.url.path, exc)
+            return self.refused(request, status, shown_message(exc), principal)
 
     return page
 

@@ -26,19 +26,23 @@ def timeline(ctx, customer_id: int, limit: int) -> list:
     entries = []
     for row in ctx.conn.execute(select(identities).where(i.customer_id == customer_id)
                                 .order_by(i.linked_at.desc()).limit(limit)).mappings():
+        handle = f"@{row['handle']}"
         entries.append(crmkit.TimelineEntry(at=row["linked_at"], kind="identity",
-                                            summary=f"{row['platform']} handle @{row['handle']} linked"))
+                                            summary=f"{row['platform']} handle {handle} linked",
+                                            personal=(handle,)))
     for row in ctx.conn.execute(select(mentions).where(m.customer_id == customer_id)
                                 .order_by(m.posted_at.desc(), m.id.desc()).limit(limit)).mappings():
         mood = sentiment.label(row["sentiment"], row["language"], settings_of(ctx))
         scored = "" if row["sentiment"] is None else f" ({row['sentiment']:+.2f})"
         text = row["text"] or ""
         shown = text if len(text) <= 80 else text[:77] + "..."
+        handle = f"@{row['handle']}"
         entries.append(crmkit.TimelineEntry(
             at=row["posted_at"], kind="mention",
-            summary=f"{row['platform']} mention by @{row['handle']}, {mood}{scored}: {shown}",
+            summary=f"{row['platform']} mention by {handle}, {mood}{scored}: {shown}",
             details={"mention_id": row["id"], "likes": row["likes"], "comments": row["comments"],
-                     "shares": row["shares"]}))
+                     "shares": row["shares"]},
+            personal=(handle, shown)))
     for row in ctx.conn.execute(select(referral_codes).where(c.customer_id == customer_id)
                                 .order_by(c.created_at.desc()).limit(limit)).mappings():
         entries.append(crmkit.TimelineEntry(at=row["created_at"], kind="referral_code",

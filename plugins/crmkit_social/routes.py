@@ -4,7 +4,8 @@ Customers' social identities (link, unlink, list), mentions (import and
 list) with their sentiment summary, and referrals (a customer's code,
 redeeming one, the list).  Every handler calls the public API
 (``call.api()``), which holds the rules: an imported mention is checked by
-the same code as ``crmkit social import``.
+the same code as ``crmkit social import``.  Handles, post texts and post ids are personal
+data: a caller without ``customers.pii`` reads them as ``***``.
 """
 
 from __future__ import annotations
@@ -40,20 +41,36 @@ REFERRAL = closed_object({"id": INTEGER, "referrer": TEXT, "referee": TEXT, "red
                           "converted_at": OPTIONAL_INSTANT, "converted": {"type": "boolean"}})
 
 
+MASK = "***"
+"""What a handle, a post's text or post id reads for a caller without ``customers.pii``."""
+
+
+def _masked(call, rows: list[dict], fields: tuple[str, ...]) -> list[dict]:
+    """``rows`` as the caller may see them: without ``customers.pii`` the personal
+    ``fields`` (handles, post texts, post ids) read ``***`` (an empty one stays empty)."""
+    if call.crm.auth.allowed(call.principal, "customers.pii"):
+        return rows
+    return [{k: MASK if k in fields and v not in (None, "") else v for k, v in row.items()}
+            for row in rows]
+
+
 def identities(call):
-    return jsonable(call.api().identities(call.query.get("customer")))
+    return _masked(call, jsonable(call.api().identities(call.query.get("customer"))),
+                   ("handle",))
 
 
 def link(call):
     customer = call.path_params["customer"]
     linked = call.api().link_handle(customer, call.body["platform"], call.body["handle"])
-    return {"linked": linked, "identities": jsonable(call.api().identities(customer))}
+    return {"linked": linked, "identities": _masked(
+        call, jsonable(call.api().identities(customer)), ("handle",))}
 
 
 def unlink(call):
     p = call.path_params
     call.api().unlink_handle(p["customer"], p["platform"], p["handle"])
-    return {"identities": jsonable(call.api().identities(p["customer"]))}
+    return {"identities": _masked(call, jsonable(call.api().identities(p["customer"])),
+                                  ("handle",))}
 
 
 def mentions(call):
@@ -64,7 +81,7 @@ def mentions(call):
     for row in jsonable(rows):
         row.pop("customer_id")
         out.append({**row, "customer": row.pop("external_id")})
-    return out
+    return _masked(call, out, ("handle", "text", "post_id"))
 
 
 def import_mentions(call):

@@ -20,7 +20,7 @@ from crmkit.auth import DEFAULT_ROLES
 from crmkit.devtools.testing import api_client
 
 UTC = dt.timezone.utc
-PERSONAL = ("Ann Lee", "ann@example.com", "+4915112345678", "Bo Chan")
+PERSONAL = ("Ann Lee", "ann@example.com", "+4915112345678", "Bo Chan", "ann_lee_77")
 PLUGINS = ("analytical", "operational", "idic", "collaborative", "social", "loyalty",
            "campaigns", "valuechain", "catalogue", "assessment")
 READERS = {"agent": [*DEFAULT_ROLES["agent"], "operational.all"],
@@ -48,8 +48,8 @@ def history(customers: int = 120) -> list[dict]:
 
 def seeded(crm):
     """Every built-in plugin enabled, the :data:`READERS` roles, two customers whose details
-    match, their purchases (A's the most valuable among many other customers'), a sweep and a
-    differentiation and A marked as an SSC (so that lists have their rows)."""
+    match, their purchases (A's the most valuable among many other customers'), a sweep, a
+    differentiation, A marked as an SSC and a social handle (so that lists have their rows)."""
     for name in PLUGINS:
         crm.plugins.enable(name)
     crm.plugins.configure_core({**crm.core_config,
@@ -69,6 +69,7 @@ def seeded(crm):
     crm.sweep()
     crm.plugin("idic").differentiate()
     crm.plugin("valuechain").mark_ssc("A", ["high_value"])
+    crm.plugin("social").link_handle("A", "instagram", "ann_lee_77")
     return crm
 
 
