@@ -24,7 +24,7 @@ from .. import plugins as plugin_modules
 from ..clock import parse_timestamp
 from ..errors import CRMError, ValidationError
 from ..services.audit import AuditLog
-from ..types import too_long
+from ..types import UNSTORABLE_TEXT, too_long, unstorable_text
 from . import resources, schemaform, webhooks
 from .dispatch import error_status, shown_message
 from .endpoints import Call
@@ -427,6 +427,8 @@ def audit(site, request: Request, principal, form) -> Response:
         for name, value in (("actor", actor), ("command", command)):
             if len(value) > MAX_AUDIT_FILTER:
                 raise ValidationError(f"{name}: {too_long(value, MAX_AUDIT_FILTER)}")
+            if unstorable_text(value):
+                raise ValidationError(f"{name}: {UNSTORABLE_TEXT}")
         before = None
         if cursor:
             position = resources.decode_cursor(cursor)

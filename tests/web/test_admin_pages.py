@@ -394,6 +394,9 @@ def test_the_audit_log_pages_newest_first_and_filters_by_actor_and_command(crm, 
     assert keys == [f"C{n:02d}" for n in range(9, -1, -1)] and 'rel="next"' not in page.text
     assert admin.get("/admin/audit", params={"actor": "nobody"}).text.count("data-audit=") == 0
     assert admin.get("/admin/audit", params={"before": "garbage"}).status_code == 422
+    for name in ("actor", "command"):  # PostgreSQL answered a NUL with a 500
+        answer = admin.get("/admin/audit", params={name: "a\x00b"})
+        assert answer.status_code == 422 and "NUL character" in answer.text
     for position in ('["2026-01-01", 1' + "0" * 31 + "]", "[" * 4000 + "]" * 4000):
         before = base64.urlsafe_b64encode(position.encode()).decode()
         answer = admin.get("/admin/audit", params={"before": before})
