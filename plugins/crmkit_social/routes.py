@@ -80,7 +80,8 @@ def mentions(call):
     out = []
     for row in jsonable(rows):
         row.pop("customer_id")
-        out.append({**row, "customer": row.pop("external_id")})
+        customer = row.pop("external_id")
+        out.append({**row, "customer": customer})
     return _masked(call, out, ("handle", "text", "post_id"))
 
 

@@ -72,6 +72,7 @@ def test_import_and_list_mentions(agent, social):
     listed = agent.get(f"{API}/mentions").json()
     assert [(m["post_id"], m["customer"], m["likes"], m["label"]) for m in listed] == [
         ("p2", None, 0, "negative"), ("p1", "C1", 5, "positive")]
+    assert all("external_id" not in m and "customer_id" not in m for m in listed)
     assert [m["post_id"] for m in agent.get(f"{API}/mentions",
                                             params={"customer": "C1"}).json()] == ["p1"]
     assert [m["post_id"] for m in agent.get(f"{API}/mentions",
