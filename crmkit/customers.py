@@ -8,6 +8,7 @@ import json
 import re
 from typing import Any, Iterable, Sequence
 
+import attrs
 from sqlalchemy import bindparam, func, or_, select, update
 
 from . import tables
@@ -470,9 +471,10 @@ class CustomerRows:
         return _split(tx, chunk, labels, self.upsert)
 
     def persist(self, tx: Transaction, checked: Checked) -> tuple[Batch | None, WriteResult]:
-        """Apply the updates, insert the new rows."""
-        _apply_updates(tx, checked.updates)
+        """Insert the new rows, then apply the updates (a stored customer may join an
+        organisation the batch creates)."""
         batch = _insert(tx, checked.rows) if checked.rows else None
+        _apply_updates(tx, _resolved(checked.updates, batch))
         return batch, WriteResult(created=len(checked.rows), updated=len(checked.updates))
 
 
@@ -495,7 +497,7 @@ def _split(tx: Transaction, chunk: list[Any], labels: list[str], upsert: bool
     batch_orgs = {r["external_id"] for r in rows if r.get("type", "person") == "organisation"}
     to_people = {r["external_id"] for r in rows if r.get("type") == "person"}
     rejected_orgs = _rejected_organisations(chunk, labels, set(normalised_labels))
-    new_rows, updates, new_labels = [], [], []
+    new_rows, updates, new_labels, update_labels = [], [], [], []
     service = tx.crm.customers
     no_attributes: list[str] | None = None  # the schema's problems with no attributes at all
     for row, where in zip(rows, row_labels):
@@ -553,9 +555,59 @@ def _split(tx: Transaction, chunk: list[Any], labels: list[str], upsert: bool
             problems.append((where, "external_id", f"customer {row['external_id']!r} already exists"))
             continue
         old, new = _changes(stored, row)
+        if "_organisation_ref" in row:  # an organisation of this batch, inserted before
+            old["organisation_id"] = stored["organisation_id"]
+            new["organisation_id"] = _Inserted(row["_organisation_ref"])
         if new:
             updates.append((stored["id"], row["external_id"], old, new))
-    return Checked(new_rows, new_labels, updates), problems
+            update_labels.append(where)
+    organisation_rows = {row["external_id"]: where for row, where in zip(rows, row_labels)
+                         if row.get("type") == "organisation"}
+    return _without_rejected_organisations(new_rows, new_labels, updates, update_labels,
+                                           organisation_rows, problems), problems
+
+
+def _without_rejected_organisations(new_rows, new_labels, updates, update_labels,
+                                    organisation_rows: dict[str, str],
+                                    problems: list[Problem]) -> Checked:
+    """The checked rows and updates but those naming an organisation of the batch whose own
+    row (``organisation_rows``: external id → label) was rejected, each a problem instead:
+    they would join nothing."""
+    accepted = {row["external_id"] for row in new_rows if row["type"] == "organisation"}
+    kept = Checked([], [], [])
+    for row, where in zip(new_rows, new_labels):
+        ref = row.get("_organisation_ref")
+        if ref is None or ref in accepted:
+            kept.rows.append(row)
+            kept.labels.append(where)
+        else:
+            problems.append((where, "organisation",
+                             REJECTED_ORGANISATION.format(ref, organisation_rows[ref])))
+    for entry, where in zip(updates, update_labels):
+        joins = entry[3].get("organisation_id")
+        if isinstance(joins, _Inserted) and joins.external_id not in accepted:
+            problems.append((where, "organisation", REJECTED_ORGANISATION.format(
+                joins.external_id, organisation_rows[joins.external_id])))
+        else:
+            kept.updates.append(entry)
+    return kept
+
+
+@attrs.frozen
+class _Inserted:
+    """An update's ``organisation_id`` that is the id of a customer of the same batch, known
+    once the batch's new customers are inserted (:meth:`CustomerRows.persist`)."""
+
+    external_id: str
+
+
+def _resolved(updates, batch: Batch | None) -> list:
+    """``updates`` with each :class:`_Inserted` value the id the batch's insert gave it."""
+    ids = {row["external_id"]: row["id"] for row in batch.rows} if batch is not None else {}
+    return [(customer_id, external_id, old,
+             {field: ids[value.external_id] if isinstance(value, _Inserted) else value
+              for field, value in new.items()})
+            for customer_id, external_id, old, new in updates]
 
 
 def _type_problem(conn, stored: dict[str, Any], row: dict[str, Any]) -> tuple[str, str] | None:

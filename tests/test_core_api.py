@@ -312,3 +312,13 @@ def test_the_reads_of_a_snapshot_share_one_connection_and_see_one_state(crm):
         crm.customers.add("C3", "Hedy")
         with crm.snapshot():  # inside a transaction: its connection, its writes
             assert count() == 3
+
+
+def test_a_stored_customer_joins_an_organisation_its_batch_creates(crm):
+    crm.customers.add("P1", "Pat")
+    result = crm.customers.add_many([{"external_id": "P1", "organisation": "ORG"},
+                                     {"external_id": "ORG", "type": "organisation"}])
+    assert (result.created, result.updated) == (1, 1)   # it said "unchanged" and dropped it
+    assert crm.customers.get("P1").organisation_id == crm.customers.get("ORG").id
+    [entry] = [e for e in crm.customers.history("P1") if e.action == "update"]
+    assert entry.changes == {"organisation_id": [None, crm.customers.get("ORG").id]}
