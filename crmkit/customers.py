@@ -14,7 +14,7 @@ from sqlalchemy import bindparam, func, or_, select, update
 from . import tables
 from .bulk import insert_rows
 from .config import describe_error, schema_errors, schema_validator
-from .db import allocate_ids, json_array_contains, lock_rows, select_in
+from .db import allocate_ids, json_array_contains, lock_rows, lowercase, select_in
 from .errors import ConflictError, NotFound, ValidationError
 from .models import Batch, Customer, WriteResult, to_customer
 from . import pipeline
@@ -198,7 +198,7 @@ class CustomerService:
         c = tables.customers.c
         query = select(tables.customers).order_by(c.id).limit(limit)
         if email is not None:
-            query = query.where(func.lower(c.email) == normal_text(email.strip()).lower())
+            query = query.where(lowercase(c.email) == normal_text(email.strip()).lower())
         if phone is not None:
             try:
                 phone = to_phone(phone, self.crm.core_config["phone_region"])
@@ -206,7 +206,7 @@ class CustomerService:
                 pass  # not a number: matches nothing stored
             query = query.where(c.phone == phone)
         if name is not None:
-            query = query.where(func.lower(c.name).contains(normal_text(name).lower(),
+            query = query.where(lowercase(c.name).contains(normal_text(name).lower(),
                                                             autoescape=True))
         if tag is not None:
             query = query.where(json_array_contains(c.tags, normal_text(tag)))
@@ -235,7 +235,7 @@ class CustomerService:
         if text is not None and text.strip():
             needle = normal_text(text.strip()).lower()
             columns = (c.name, c.email, c.external_id) if personal else (c.external_id,)
-            matches = [func.lower(column).contains(needle, autoescape=True) for column in columns]
+            matches = [lowercase(column).contains(needle, autoescape=True) for column in columns]
             matches.append(json_array_contains(c.tags, text.strip()))
             digits = "".join(ch for ch in needle if ch.isdigit() and ch.isascii())
             if personal and len(digits) >= 3 and PHONE_TEXT.match(needle):

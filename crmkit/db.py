@@ -159,6 +159,7 @@ def _sqlite_engine(parsed) -> Engine:
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_conn, _record):
+        dbapi_conn.create_function("crmkit_lower", 1, _python_lower, deterministic=True)
         cur = dbapi_conn.cursor()
         if on_disk:
             _owner_only_if_new(parsed.database)
@@ -407,6 +408,22 @@ def json_array_contains(column, value: str) -> ColumnElement:
     return _JsonContains(column, bindparam(None, value, unique=True))
 
 
+_Lowercase = PortableExpression.of("Lowercase", String(), sqlite="crmkit_lower({0})",
+                                   postgresql="lower({0})")
+
+
+def lowercase(text) -> ColumnElement:
+    """SQL: ``text`` in lower case by Unicode's rules, as Python's ``str.lower`` gives it
+    (SQLite's own ``lower()`` changes only ASCII letters, so ``É`` would stay ``É``), for
+    case-insensitive comparisons with a needle lower-cased in Python."""
+    return _Lowercase(text)
+
+
+def _python_lower(value: Any) -> Any:
+    """SQLite's ``crmkit_lower``: :meth:`str.lower` of a text, other values as they are."""
+    return value.lower() if isinstance(value, str) else value
+
+
 def days_between(later, earlier) -> ColumnElement:
     """SQL expression: fractional days from ``earlier`` to ``later`` (both timestamps)."""
     return _DaysBetween(later, earlier)
@@ -539,6 +556,7 @@ __all__ = [
     "allocate_ids",
     "lock_rows",
     "json_array_contains",
+    "lowercase",
     "days_between",
     "month_number",
     "day_number",

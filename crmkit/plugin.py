@@ -104,6 +104,7 @@ _LAZY: dict[str, tuple[str, str]] = {
     "add_days": ("crmkit.db", "add_days"),
     "at_least_zero": ("crmkit.db", "at_least_zero"),
     "json_array_contains": ("crmkit.db", "json_array_contains"),
+    "lowercase": ("crmkit.db", "lowercase"),
     "allocate_ids": ("crmkit.db", "allocate_ids"),
     # A plugin's API object and typed settings.
     "PluginAPI": ("crmkit.plugin_base", "PluginAPI"),
@@ -237,7 +238,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from .deltas import CustomerDelta
     from .db import (PortableExpression, add_days, add_months, allocate_ids, at_least_zero,
                      day_key, day_number, days_between, json_array_contains, json_number,
-                     json_text, month_number, next_day_start, where_given)
+                     json_text, lowercase, month_number, next_day_start, where_given)
     from .messaging import (ADDRESSED_BY, Channel, Outgoing, SendResult, Sending,
                             customer_address)
     from .line_items import (LineItem, amount_units, line_item_problems, line_total_units,

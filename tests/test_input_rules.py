@@ -428,3 +428,10 @@ def test_tags_and_attribute_texts_keep_the_field_length_limit(crm, fields, messa
         crm.customers.add("C1", **fields)
     assert crm.customers.count() == 0
     crm.customers.add("C1", tags=["t" * 20], attributes={"note": "n" * 20})
+
+
+def test_case_insensitive_search_follows_unicode_on_every_database(crm):
+    crm.customers.add("C1", "Émile Zola Ölberg", email="ÉMILE@example.com")
+    for text in ("émile", "ÖLBERG", "zola ö"):
+        assert [c.external_id for c in crm.customers.search(text)] == ["C1"], text
+    assert [c.external_id for c in crm.customers.find(email="émile@example.com")] == ["C1"]

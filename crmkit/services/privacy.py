@@ -32,6 +32,7 @@ import attrs
 from sqlalchemy import String, Text, bindparam, cast, func, insert, or_, select, update
 
 from .. import tables
+from ..db import lowercase
 from ..errors import NotFound, PluginError
 from ..messaging import erase_messages
 from ..models import Customer, jsonable, to_customer
@@ -215,7 +216,7 @@ def _personal_text_left(conn, found: list[CustomerTable], cid: int,
         refs = ["id"] if held.name == "customers" else list(held.refs)
         about = or_(*[held.clause.c[r] == cid for r in refs])
         for name in held.texts:
-            text = func.lower(cast(held.clause.c[name], Text))
+            text = lowercase(cast(held.clause.c[name], Text))
             matches = or_(*[text.contains(n, autoescape=True) for n in needles])
             if conn.execute(select(func.count()).select_from(held.clause)
                             .where(about, matches)).scalar_one():

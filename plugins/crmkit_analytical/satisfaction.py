@@ -27,6 +27,7 @@ from sqlalchemy import and_, case, false, func, not_, or_, select
 
 from crmkit.plugin import detect_language
 from crmkit.plugin import interactions as I
+from crmkit.plugin import lowercase
 
 from .results import Score, SurveyAnswer, VOCCount
 from .surveys import SCALES
@@ -141,7 +142,7 @@ def voc(conn, settings: Settings, as_of: dt.datetime, since: dt.datetime | None 
     if not tags:
         return []
     kinds = list(settings.survey_kinds) + list(settings.complaint_kinds)
-    text = func.lower(func.coalesce(json_text(I.c.payload, "comment"), json_text(I.c.payload, "text")))
+    text = lowercase(func.coalesce(json_text(I.c.payload, "comment"), json_text(I.c.payload, "text")))
     month = month_number(I.c.occurred_at).label("month")
     split = {tag: _split_keywords(words) for tag, words in tags.items()}
 
