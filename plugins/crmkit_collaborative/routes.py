@@ -18,6 +18,8 @@ from crmkit.plugin import (INSTANT, INTEGER, OPTIONAL_INSTANT, OPTIONAL_TEXT, TE
                            PermissionDenied, closed_object, jsonable, record_id,
                            timestamp_or_none)
 
+from . import workitems
+
 READ = "collaborative.read"
 WRITE = "collaborative.write"
 ANY_TEAM = "collaborative.any_team"
@@ -80,7 +82,13 @@ def work_item(call):
 
 def _require_handoff_team(call, item_id: int) -> None:
     """PermissionDenied unless the caller may acknowledge the hand-off the item waits for, if
-    any: they are in its team (the item's team while it waits) or hold ``ANY_TEAM``."""
+    any: they are in its team (the item's team while it waits) or hold ``ANY_TEAM``.
+
+    Runs in the request's transaction and locks the item's row first, so that a hand-on
+    committing meanwhile is waited for and seen (else the check could pass on the team the
+    item had, and the action acknowledge the hand-off of the team it has now)."""
+    with call.crm.transaction() as tx:  # the request's own: the lock holds until it commits
+        workitems.lock(tx.conn, item_id)
     item = call.api().work_item(item_id)
     if item.ack_due_at is None or call.crm.auth.allowed(call.principal, ANY_TEAM):
         return

@@ -123,6 +123,12 @@ def get(conn, item_id: int) -> dict[str, Any]:
     return dict(row)
 
 
+def lock(conn, item_id: int) -> None:
+    """Lock the work item's row until the transaction ends (PostgreSQL; on SQLite the write
+    transaction already excludes other writers): concurrent changes of it wait."""
+    conn.execute(select(work_items.c.id).where(work_items.c.id == item_id).with_for_update())
+
+
 def _set_state(ctx, item: dict[str, Any], action: str, state: str, assignee: str | None) -> None:
     ctx.conn.execute(update(work_items).where(work_items.c.id == item["id"])
                      .values(state=state, assignee=assignee, updated_at=ctx.now()))
