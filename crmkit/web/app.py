@@ -33,7 +33,8 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
 
-from .dispatch import (MAX_BODY_BYTES, ApiError, ApiRequest, ApiResponse, Dispatcher, problem)
+from .dispatch import (API_PREFIX, MAX_BODY_BYTES, ApiError, ApiRequest, ApiResponse, Dispatcher,
+                       problem, route_path)
 from .endpoints import METHODS
 from .openapi import openapi_document
 from .schemas import parse_integer
@@ -66,9 +67,9 @@ def create_app(crm, *, max_body_bytes: int = MAX_BODY_BYTES, close_crm: bool = F
         except ApiError as exc:
             return _send(problem(exc.status, exc.detail, headers=exc.headers))
         headers = {k.lower(): v for k, v in request.headers.items()}
+        path = route_path(request.scope).removeprefix(f"{API_PREFIX[1:]}/")
         answer = await run_in_threadpool(dispatcher.handle, ApiRequest(
-            request.method, request.path_params["path"], request.query_params.multi_items(),
-            headers, body))
+            request.method, path, request.query_params.multi_items(), headers, body))
         return _send(answer)
 
     async def health(request: Request) -> Response:

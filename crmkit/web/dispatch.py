@@ -16,7 +16,9 @@ import json
 import logging
 import math
 import re
+import string
 import threading
+import urllib.parse
 from typing import Any, Iterable, Mapping, Sequence
 
 import attrs
@@ -96,7 +98,8 @@ class ApiRequest:
 
     method: str
     path: str
-    """The path below /api/v1, without the leading slash (``customers/C1``)."""
+    """The path below /api/v1, without the leading slash, percent-encoded as in the URL
+    (``customers/C1``; ``customers/a%2Fb`` names the customer ``a/b``)."""
     query: Sequence[tuple[str, str]]
     headers: Mapping[str, str]
     """Lower-case header names."""
@@ -136,22 +139,64 @@ class Mounted:
     endpoint: Endpoint
     plugin: str | None
     path: str
-    pattern: re.Pattern
+    segments: tuple[tuple[bool, str], ...]
     body_validator: Any
     query_validator: Any
+
+    def match(self, segments: tuple[str, ...]) -> dict[str, str] | None:
+        """The path parameters when the decoded ``segments`` are this endpoint's path."""
+        if len(segments) != len(self.segments):
+            return None
+        params = {}
+        for (is_param, text), segment in zip(self.segments, segments):
+            if is_param and segment:
+                params[text] = segment
+            elif is_param or segment != text:
+                return None
+        return params
 
 
 _PARAM = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
 
-def _compile(path: str) -> re.Pattern:
-    parts, last = [], 0
-    for match in _PARAM.finditer(path):
-        parts.append(re.escape(path[last:match.start()]))
-        parts.append(f"(?P<{match.group(1)}>[^/]+)")
-        last = match.end()
-    parts.append(re.escape(path[last:]))
-    return re.compile("".join(parts) + r"\Z")
+def _compile(path: str) -> tuple[tuple[bool, str], ...]:
+    """A route path's segments: ``(True, name)`` for ``{name}``, ``(False, text)`` else."""
+    return tuple((True, found.group(1)) if (found := _PARAM.fullmatch(part)) else (False, part)
+                 for part in path.split("/"))
+
+
+def encoded_path(scope: Mapping[str, Any]) -> str:
+    """The request's whole path as the client sent it, percent-encoded (from the server's
+    ``raw_path``, non-ASCII bytes encoded), so that an encoded ``/`` stays inside its
+    segment; the decoded ``path`` encoded again without a raw path, or when the raw path is
+    not that path's end."""
+    path, raw = scope["path"], scope.get("raw_path")
+    if raw:
+        raw = raw.split(b"?", 1)[0]  # (some clients' raw path carries the query)
+        sent = urllib.parse.quote_from_bytes(raw, safe=string.punctuation)
+        try:
+            decoded = urllib.parse.unquote_to_bytes(sent).decode("utf-8")
+        except UnicodeDecodeError:
+            decoded = None
+        if decoded and path.endswith(decoded):
+            return urllib.parse.quote(path[:len(path) - len(decoded)], safe="/") + sent
+    return urllib.parse.quote(path, safe="/")
+
+
+def route_path(scope: Mapping[str, Any]) -> str:
+    """:func:`encoded_path` below the application's ``root_path``, without the leading slash
+    (``api/v1/customers/a%2Fb``)."""
+    return encoded_path(scope).split("/", scope.get("root_path", "").count("/") + 1)[-1]
+
+
+def path_segments(path: str) -> tuple[str, ...] | None:
+    """The decoded segments of a percent-encoded path: ``a%2Fb/c%20d`` is ``("a/b", "c d")``,
+    so a parameter may hold ``/``.  None when a segment is no UTF-8 text once decoded."""
+    try:
+        return tuple(urllib.parse.unquote_to_bytes(part).decode("utf-8")
+                     for part in path.split("/"))
+    except UnicodeDecodeError:
+        return None
 
 
 def _route_key(item: Mounted) -> tuple[str, str]:
@@ -238,17 +283,19 @@ class Dispatcher:
         return mounted
 
     def match(self, method: str, path: str) -> tuple[Mounted, dict[str, str]]:
-        """The endpoint for ``method path`` and its path parameters; ApiError 404/405 (a
-        path with text no database can store names nothing: 404)."""
-        if unstorable_text(path):
+        """The endpoint for ``method path`` and its decoded path parameters; ApiError
+        404/405.  ``path`` is percent-encoded, as in the URL (:func:`path_segments`); a path
+        with text no database can store names nothing: 404."""
+        segments = path_segments(path)
+        if segments is None or any(unstorable_text(segment) for segment in segments):
             raise ApiError(404, f"no API route {API_PREFIX}/{path!r}")
         allowed = []
         for item in self.table():
-            found = item.pattern.match(path)
+            found = item.match(segments)
             if found is None:
                 continue
             if item.endpoint.method == method:
-                return item, found.groupdict()
+                return item, found
             allowed.append(item.endpoint.method)
         if allowed:
             raise ApiError(405, f"{method} is not allowed on {API_PREFIX}/{path} (allowed: "

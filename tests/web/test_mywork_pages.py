@@ -200,3 +200,14 @@ def test_only_enabled_plugins_give_sections_and_none_is_worded(api):
     assert re.findall(r'data-section="([\w-]+)"', page.text) == ["operational-tasks",
                                                                   "operational-cases"]
     assert "No open tasks are assigned to you." in page.text
+
+
+def test_a_team_whose_name_needs_percent_encoding_sees_its_hand_offs(api, work):
+    """The section asks the API for the team's queue with the name percent-encoded in the
+    path, as over HTTP; the API decodes it (it once looked for a team named 'front%20desk')."""
+    crm = api.crm
+    members(crm, ("fay", "front desk", "agent"))
+    crm.run_transaction(lambda tx: crm.plugin("collaborative").hand_off(
+        work["item"], "front desk", "For the front desk"), actor="ivy")
+    page = sign_in(api, "fay").get("/my-work")
+    assert "For the front desk" in entry(page, "handoff", work["item"])
