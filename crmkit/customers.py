@@ -36,9 +36,6 @@ PHONE_MARKS = (" ", "-", "(", ")", ".", "/", "+")
 """What :meth:`CustomerService.search` ignores when it compares phone digits."""
 MAX_TAGS = 1_000
 """The most tags one customer may carry."""
-PATH_SEPARATOR = "/"
-"""What a new customer's external id may not contain: the id is a segment of URL paths
-(``/api/v1/customers/{external_id}``), where ``/`` (even percent-encoded) separates segments."""
 MAX_SEARCH_TEXT = 200
 """The longest text :meth:`CustomerService.search` takes (characters): no name, email or
 external id is longer, and a longer text only makes the database work harder."""
@@ -525,11 +522,6 @@ def _split(tx: Transaction, chunk: list[Any], labels: list[str], upsert: bool
             if found is not None:
                 problems.append((where, *found))
                 continue
-        if stored is None and PATH_SEPARATOR in row["external_id"]:
-            problems.append((where, "external_id", f"{row['external_id']!r} contains "
-                             f"{PATH_SEPARATOR!r}, which a new customer's external id may not "
-                             "(it is a part of URL paths)"))
-            continue
         if "attributes" in row or stored is None:
             merged = {**((stored or {}).get("attributes") or {}), **row.get("attributes", {})}
             if merged:

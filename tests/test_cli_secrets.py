@@ -91,7 +91,7 @@ def test_a_new_sqlite_database_and_its_wal_files_are_owner_only(tmp_path, clock)
 def test_csv_listings_neutralise_formulas_like_the_export(crm, run_cli):
     import csv
 
-    evil = "=HYPERLINK(\"x.example\",\"y\")"  # no "/": a customer id may not hold one
+    evil = "=HYPERLINK(\"http://x\",\"y\")"
     assert run_cli("customers", "add", evil, "--name", "@SUM(1+1)", "--phone", "+44 20 7946 0100",
                    "--email", "x@example.com")[0] == 0
     assert run_cli("interactions", "record", evil, "--kind", "adjustment", "--amount", "-5",

@@ -316,26 +316,6 @@ def test_control_and_bidi_characters_are_refused_in_identifiers_naming_the_code_
             count(crm, tables.staff)) == (1, 0, 0)
 
 
-def test_a_slash_is_refused_in_new_customers_external_ids_everywhere_they_enter(crm, tmp_path):
-    """A customer's external id is a URL path segment, which cannot hold ``/``; an
-    interaction's external id is in no path, so it may."""
-    refused = r"'a/b' contains '/', which a new customer's external id may not \(it is a part"
-    with pytest.raises(ValidationError, match=rf"^customer: external_id: {refused}"):
-        crm.customers.add("a/b", "Ada")
-    with pytest.raises(ValidationError, match=rf"^customer a/b: external_id: {refused}"):
-        crm.interactions.record_many([{"customer": "a/b", "occurred_at": T0}],
-                                     create_customers=True)
-    path = tmp_path / "c.csv"
-    path.write_text("external_id,name\nC1,Ada\na/b,Bob\n", encoding="utf-8")
-    with pytest.raises(ImportRejected) as caught:
-        import_file(crm, "customers", str(path))
-    assert [p[:2] for p in caught.value.problems] == [("line 3", "external_id")]
-    assert (count(crm, tables.customers), count(crm, tables.interactions)) == (0, 0)
-    crm.customers.add("C1")
-    crm.interactions.record("C1", T0, external_id="order/1")
-    assert count(crm, tables.interactions) == 1
-
-
 def test_free_text_rules_names_are_one_line_attribute_texts_may_have_lines(crm):
     with pytest.raises(ValidationError, match=r"^customer: name: contains U\+000A \(a control "
                        r"character\): one-line text may not contain control characters \(tab and "

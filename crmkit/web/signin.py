@@ -20,7 +20,7 @@ from starlette.routing import BaseRoute, Route
 
 from .. import i18n
 from ..errors import ConfigError, CRMError
-from .dispatch import error_status, shown_message
+from .dispatch import encoded_path, error_status, shown_message
 
 CSRF_REFUSED = i18n.N_("refused: this form's security token is missing or out of date "
                        "(reload the page and send the form again); nothing was changed")
@@ -71,8 +71,9 @@ def signed_in(handler: Callable) -> Callable:
 
 
 def here(request: Request) -> str:
-    """The path and query of ``request``."""
-    return request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    """The path (percent-encoded as sent: :func:`crmkit.web.dispatch.encoded_path`) and query
+    of ``request``."""
+    return encoded_path(request.scope) + (f"?{request.url.query}" if request.url.query else "")
 
 
 __all__ = ["signed_in", "site_pages", "here", "CSRF_REFUSED"]

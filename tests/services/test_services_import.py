@@ -240,14 +240,16 @@ def test_a_person_of_a_rejected_organisation_row_names_that_row(crm, tmp_path, b
 
 def test_people_of_an_organisation_row_rejected_after_its_checks_are_rejected_too(crm,
                                                                                  tmp_path):
+    crm.plugins.configure_core({"customer_attributes": {
+        "type": "object", "properties": {"level": {"type": "integer", "maximum": 5}}}})
     crm.customers.add("P0", "Stored")
-    path = customers_csv(tmp_path, ["A/B,Acme,organisation,,,,,\n",   # its id holds a '/'
+    path = customers_csv(tmp_path, ["A/B,Acme,organisation,,,,,9\n",   # its level is too high
                                     "P1,Ada,person,,A/B,,,\n", "P0,,,,A/B,,,\n",
                                     "P2,Cy,person,,,,,\n"])
     report = import_file(crm, "customers", path, skip_invalid=True)  # it raised KeyError
     assert report.summary() == "read 4, created 1, updated 0, unchanged 0, rejected 3"
     rejected = "'A/B': the organisation's row (line 2) was rejected"
-    assert [p[:2] for p in report.problems] == [("line 2", "external_id")] + [
+    assert [p[:2] for p in report.problems] == [("line 2", "attributes")] + [
         (line, "organisation") for line in ("line 3", "line 4")]
     assert {p[2] for p in report.problems[1:]} == {rejected}
     assert crm.customers.get("P0").organisation_id is None

@@ -496,3 +496,31 @@ def test_the_collaborative_card_shows_channel_and_consent_to_roles_that_see_pers
             ) in cards["ann"]
     assert ("<dt>Preferred channel</dt><dd>email</dd><dt>Open work items</dt><dd>0</dd>"
             ) in cards["vic"]
+
+
+def test_a_customer_whose_external_id_holds_a_slash_has_its_pages(shop):
+    """Ids such as ``2024/001`` are common in other systems' exports: the link encodes the
+    ``/`` (``2024%2F001``), and the page, its note form, its redirect and the way back
+    after signing in keep it encoded; the unencoded path names no customer."""
+    with shop.open() as crm:
+        crm.customers.add("ORG/1", "Acme", type="organisation")
+        crm.customers.add("2024/001", "Slash Sam", organisation="ORG/1")
+    signed_out = shop.client()
+    to_login = signed_out.get("/customers/2024%2F001")
+    assert to_login.status_code == 303
+    assert to_login.headers["location"] == "/login?next=%2Fcustomers%2F2024%252F001"
+    client, answer = sign_in(shop, "ann")
+    listing = client.get("/customers", params={"q": "2024"})
+    assert 'href="/customers/2024%2F001"' in listing.text
+    page = client.get("/customers/2024%2F001")
+    assert page.status_code == 200 and "Slash Sam" in page.text
+    assert 'href="/customers/ORG%2F1"' in page.text  # the organisation's link
+    assert 'action="/customers/2024%2F001/notes"' in page.text
+    noted = client.post("/customers/2024%2F001/notes", data={"csrf_token": csrf(page),
+                                                              "note": "hello"})
+    assert (noted.status_code, noted.headers["location"]) == (303, "/customers/2024%2F001")
+    with shop.open() as crm:
+        assert [i.payload for i in crm.interactions.list(customer="2024/001", kind="note")
+                ] == [{"text": "hello"}]
+    for wrong in ("/customers/2024/001", "/customers/2024%2F001/nothing", "/customers/"):
+        assert client.get(wrong).status_code == 404, wrong
