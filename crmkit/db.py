@@ -8,6 +8,7 @@ foreign keys on, a busy timeout, and transactions that crmkit begins itself
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import re
 import threading
@@ -28,6 +29,8 @@ from sqlalchemy.types import NullType
 from .errors import DatabaseError
 from .types import UTCDateTime
 from .wal import AUTOCHECKPOINT_PAGES, WAL_SIZE_LIMIT_BYTES, Checkpointer
+
+log = logging.getLogger("crmkit.db")
 
 SQLITE_BUSY_TIMEOUT_S = 30.0
 """How long a SQLite writer waits for the write lock before giving up."""
@@ -126,12 +129,18 @@ def create(url: str) -> Engine:
         if parsed.drivername == "postgresql":
             parsed = parsed.set(drivername="postgresql+psycopg")
         try:
-            return create_engine(parsed, pool_pre_ping=False, future=True, hide_parameters=True,
-                                 pool_size=POOL_SIZE)
+            engine = create_engine(parsed, pool_pre_ping=False, future=True,
+                                   hide_parameters=True, pool_size=POOL_SIZE)
         except (NoSuchModuleError, ImportError) as exc:
             raise DatabaseError(
                 f"cannot use {parsed.drivername}: {exc} (install crmkit[postgres])"
             ) from None
+
+        @event.listens_for(engine, "first_connect")
+        def _on_first_connect(dbapi_conn, _record):
+            setattr(engine.dialect, _LOWERCASE_COLLATION, _lowercase_collation(dbapi_conn))
+
+        return engine
     raise DatabaseError(
         f"unsupported database {backend!r} in URL {hide_password(url)!r} "
         "(supported: sqlite, postgresql)"
@@ -408,8 +417,53 @@ def json_array_contains(column, value: str) -> ColumnElement:
     return _JsonContains(column, bindparam(None, value, unique=True))
 
 
-_Lowercase = PortableExpression.of("Lowercase", String(), sqlite="crmkit_lower({0})",
-                                   postgresql="lower({0})")
+class _Lowercase(FunctionElement):
+    type = String()
+    inherit_cache = True
+
+
+@compiles(_Lowercase, "sqlite")
+def _sqlite_lowercase(element, compiler, **kw) -> str:
+    return f"crmkit_lower({compiler.process(element.clauses, **kw)})"
+
+
+@compiles(_Lowercase, "postgresql")
+def _postgresql_lowercase(element, compiler, **kw) -> str:
+    text = compiler.process(element.clauses, **kw)
+    collation = getattr(compiler.dialect, _LOWERCASE_COLLATION, None)
+    return f'lower({text} COLLATE "{collation}")' if collation else f"lower({text})"
+
+
+_LOWERCASE_COLLATION = "crmkit_lowercase_collation"
+"""Attribute of a PostgreSQL engine's dialect: the collation :func:`lowercase` names, or None
+when the database's own ``lower()`` already follows Unicode."""
+ICU_ROOT_COLLATION = "und-x-icu"
+"""ICU's language-neutral collation (PostgreSQL built with ICU has it)."""
+
+
+def _lowercase_collation(dbapi_conn) -> str | None:
+    """The collation :func:`lowercase` names on a PostgreSQL database (asked once, on an
+    engine's first connection): none where ``lower()`` follows Unicode; ICU's where the
+    database's ``LC_CTYPE`` (such as ``C``) lower-cases ASCII only; without ICU there, none,
+    said once in the log (comparisons then ignore the case of ASCII letters only)."""
+    cursor = dbapi_conn.cursor()
+    try:
+        cursor.execute("SELECT lower('\u00c9') = '\u00e9'")
+        if cursor.fetchone()[0]:
+            collation = None
+        else:
+            cursor.execute("SELECT collname FROM pg_collation WHERE collname = %s",
+                           (ICU_ROOT_COLLATION,))
+            collation = ICU_ROOT_COLLATION if cursor.fetchone() else None
+            if collation is None:
+                log.warning("this PostgreSQL database's LC_CTYPE lower-cases ASCII letters "
+                            "only and the server has no ICU collation: searches ignore the "
+                            "case of ASCII letters only (create the database with a UTF-8 "
+                            "LC_CTYPE such as C.UTF-8)")
+    finally:
+        cursor.close()
+        dbapi_conn.rollback()
+    return collation
 
 
 def lowercase(text) -> ColumnElement:

@@ -14,7 +14,7 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import func, select
 
-from crmkit import tables
+from crmkit import CRM, tables
 from crmkit.errors import ConfigError, ConflictError, ValidationError
 from crmkit.services.importing import ImportRejected, import_file
 from crmkit.types import money_from_units, money_units, to_currency, to_money
@@ -415,3 +415,12 @@ def test_case_insensitive_search_follows_unicode_on_every_database(crm):
     for text in ("émile", "ÖLBERG", "zola ö"):
         assert [c.external_id for c in crm.customers.search(text)] == ["C1"], text
     assert [c.external_id for c in crm.customers.find(email="émile@example.com")] == ["C1"]
+
+
+def test_case_insensitive_search_follows_unicode_on_a_postgresql_database_of_locale_c(
+        postgres_server, clock):
+    """A database created with LC_CTYPE C lower-cases ASCII only; crmkit compares through
+    ICU's collation there."""
+    with CRM.open(postgres_server.create_database(locale="C"), clock=clock,
+                  create=True) as crm:
+        test_case_insensitive_search_follows_unicode_on_every_database(crm)

@@ -109,14 +109,16 @@ class PostgresServer:
         """SQLAlchemy URL of ``database`` on this server."""
         return f"postgresql+psycopg://postgres@127.0.0.1:{self.port}/{database}"
 
-    def create_database(self) -> str:
-        """Create a fresh, empty database and return its URL."""
+    def create_database(self, locale: str | None = None) -> str:
+        """Create a fresh, empty database and return its URL; ``locale``: its ``LC_CTYPE``
+        and ``LC_COLLATE`` (``"C"``), instead of the server's."""
         import psycopg
 
         name = f"t{os.getpid()}_{next(self._counter)}"
+        chosen = "" if locale is None else f" LC_CTYPE '{locale}' LC_COLLATE '{locale}'"
         with psycopg.connect(f"host=127.0.0.1 port={self.port} user=postgres dbname=postgres",
                              autocommit=True) as conn:
-            conn.execute(f'CREATE DATABASE "{name}" TEMPLATE template0')
+            conn.execute(f'CREATE DATABASE "{name}" TEMPLATE template0{chosen}')
         return self.url(name)
 
 
