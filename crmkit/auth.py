@@ -240,6 +240,18 @@ def _masked_attributes(value: Any, personal: frozenset[str]) -> Any:
     return value
 
 
+def masked_payload(payload: dict[str, Any], personal: Iterable[str] | None) -> dict[str, Any]:
+    """An event's payload without personal data: the value under each ``personal`` key (the
+    keys its type declares, :class:`crmkit.models.EventType`) reads :data:`MASK`, wholly
+    (a list or object within it too); ``personal=None``, a type nobody declares now (a
+    disabled plugin's), masks every value.  The keys and empty values stay."""
+    if personal is None:
+        return _masked_value(payload)
+    personal = frozenset(personal)
+    return {key: _masked_value(value) if key in personal else value
+            for key, value in payload.items()}
+
+
 def masked_command(command: str | None) -> str | None:
     """A recorded command without its arguments, which may be personal data
     (``crmkit customers add C1 --email …`` reads ``crmkit customers add (arguments
@@ -397,6 +409,18 @@ class AuthService:
         return lambda entry: attrs.evolve(
             entry, command=masked_command(entry.command),
             changes=masked_changes(entry.table_name, entry.changes, personal))
+
+    def event_masker(self, principal: Principal):
+        """A function of a stored event (:class:`crmkit.models.Event`) giving it as
+        ``principal`` may see it: unchanged with ``customers.pii``; else its payload
+        without the personal values its type declares (:func:`masked_payload`,
+        ``crm.events.declared()``).  The permission is asked once."""
+        if self.allowed(principal, "customers.pii"):
+            return lambda event: event
+        personal = {name: declared.personal
+                    for name, declared in self.crm.events.declared().items()}
+        return lambda event: attrs.evolve(
+            event, payload=masked_payload(event.payload, personal.get(event.type)))
 
     # -- authentication ----------------------------------------------------------------------
 
@@ -626,6 +650,6 @@ __all__ = [
     "CORE_PERMISSIONS", "DEFAULT_ROLES", "DEFAULT_ROLE", "PII_FIELDS", "PERSONAL", "MASK",
     "TOKEN_PREFIX", "LAST_USED_RESOLUTION", "MIN_PASSWORD_LENGTH", "MAX_FAILED_SIGN_INS",
     "LOCKOUT", "SIGN_IN_REFUSED", "ROLES_SCHEMA", "HIDDEN_ARGUMENTS", "grants", "Principal",
-    "check_roles", "permissions_problem", "masked_changes", "masked_command",
+    "check_roles", "permissions_problem", "masked_changes", "masked_command", "masked_payload",
     "token_hash", "hash_password", "AuthService", "TokenService",
 ]

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 from sqlalchemy import select
 
 from . import tables
+from .errors import PluginError
 from .messaging import EVENT_TYPES as MESSAGE_EVENT_TYPES
-from .models import INTERACTION_RECORDED, Event
+from .models import INTERACTION_RECORDED, Event, EventType
 
-CORE_EVENT_TYPES = {
+CORE_EVENT_TYPES: dict[str, str | EventType] = {
     "customer.created": "a customer was created",
     "customer.updated": "fields of a customer changed (payload: external_id, fields)",
     "customer.merged": "a duplicate was merged into a customer (payload: duplicate_id)",
@@ -20,7 +22,28 @@ CORE_EVENT_TYPES = {
                             "interactions set-based in crmkit_react_interactions",
     **MESSAGE_EVENT_TYPES,
 }
-"""Event types the core itself emits."""
+"""Event types the core itself emits: a description, or an EventType naming the payload keys
+whose values are personal data."""
+
+
+def event_types_problem(declared: Any) -> str | None:
+    """What is wrong with what a plugin's ``crmkit_event_types`` returned, or None."""
+    if not isinstance(declared, dict):
+        return "crmkit_event_types must return {event type: description or EventType}"
+    for name, value in declared.items():
+        description = value.description if isinstance(value, EventType) else value
+        personal = value.personal if isinstance(value, EventType) else ()
+        if (not isinstance(name, str) or not name or not isinstance(description, str)
+                or not description.strip()
+                or not all(isinstance(key, str) and key for key in personal)):
+            return (f"crmkit_event_types declares {name!r}: {value!r}; each event type must "
+                    "map to a one-line description, or to crmkit.plugin.EventType(description, "
+                    "personal=[payload keys])")
+    return None
+
+
+def _event_type(value: str | EventType) -> EventType:
+    return value if isinstance(value, EventType) else EventType(value)
 
 
 class EventLog:
@@ -48,12 +71,21 @@ class EventLog:
         with self.crm.read() as conn:
             return [Event(**dict(r)) for r in conn.execute(query).mappings()]
 
-    def types(self) -> dict[str, str]:
-        """Every known event type: the core's plus each enabled plugin's ``crmkit_event_types``."""
-        known = dict(CORE_EVENT_TYPES)
-        for name in self.crm.enabled_plugins():
-            known.update(self.crm.hooks.call_one(name, "crmkit_event_types", None) or {})
+    def declared(self) -> dict[str, EventType]:
+        """Every known event type as declared: the core's, then each enabled plugin's
+        ``crmkit_event_types`` (a PluginError names a plugin whose declaration is malformed)."""
+        known = {name: _event_type(value) for name, value in CORE_EVENT_TYPES.items()}
+        for plugin in self.crm.enabled_plugins():
+            declared = self.crm.hooks.call_one(plugin, "crmkit_event_types", None) or {}
+            problem = event_types_problem(declared)
+            if problem:
+                raise PluginError(f"plugin {plugin!r}: {problem}")
+            known.update((name, _event_type(value)) for name, value in declared.items())
         return known
 
+    def types(self) -> dict[str, str]:
+        """Every known event type and its description (:meth:`declared`)."""
+        return {name: declared.description for name, declared in self.declared().items()}
 
-__all__ = ["CORE_EVENT_TYPES", "EventLog"]
+
+__all__ = ["CORE_EVENT_TYPES", "EventLog", "event_types_problem"]

@@ -92,6 +92,12 @@ def crmkit_event_types():
 
     Automation rules and routing conditions are checked against the union of
     these (plus the core's own events) at configuration time.
+
+    A type whose payload holds personal data maps to
+    ``crmkit.plugin.EventType(description, personal=[keys])`` instead: the values
+    under those top-level payload keys read ``***`` for a member without
+    ``customers.pii`` (``GET /api/v1/events``); webhooks get them unmasked.  Every
+    payload value of a type no enabled plugin declares reads ``***`` for them.
     """
 
 

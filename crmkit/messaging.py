@@ -41,7 +41,7 @@ from .bulk import insert_rows
 from .clock import ensure_utc
 from .db import select_in
 from .errors import ConfigError, NotFound, PluginError, ValidationError
-from .models import jsonable
+from .models import EventType, jsonable
 from .types import LINE, json_problem, text_problem
 from .webhooks import retry_delay
 from .worker import Job, WorkContext, claim_due, describe_failure
@@ -56,11 +56,13 @@ OUTCOMES = ("sent", "retry", "failed", "bounced")
 
 EVENT_TYPES = {
     "message.sent": "a channel accepted a message (payload: message_id, channel, meta)",
-    "message.failed": "a message could not be sent (payload: message_id, channel, error, meta)",
-    "message.bounced": "a message was refused for its recipient (payload: message_id, "
-                       "channel, error, meta)",
+    "message.failed": EventType("a message could not be sent (payload: message_id, channel, "
+                                "error, meta)", personal="error"),
+    "message.bounced": EventType("a message was refused for its recipient (payload: "
+                                 "message_id, channel, error, meta)", personal="error"),
 }
-"""The core's events about messages (part of :data:`crmkit.events.CORE_EVENT_TYPES`)."""
+"""The core's events about messages (part of :data:`crmkit.events.CORE_EVENT_TYPES`); a
+channel's ``error`` may name the recipient (``550 <ann@example.com>: no such user``)."""
 
 CLICKED, OPENED, UNSUBSCRIBED = "message.clicked", "message.opened", "message.unsubscribed"
 """Interaction kinds the tracking links record on the message's customer."""

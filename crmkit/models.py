@@ -105,6 +105,18 @@ class Event:
 
 
 @attrs.frozen
+class EventType:
+    """An event type as ``crmkit_event_types`` declares it: a one-line ``description`` and
+    the top-level payload keys whose values are personal data (``personal``: a social
+    handle, a channel's error naming the recipient).  A member without ``customers.pii``
+    reads those values as ``***`` in ``GET /api/v1/events``; webhooks get them unmasked.
+    A plain description declares a type whose payload holds nothing personal."""
+
+    description: str
+    personal: tuple[str, ...] = attrs.field(default=(), converter=lambda v: _texts(v))
+
+
+@attrs.frozen
 class Batch:
     """A persisted batch handed to react hooks: rows (dicts with ``id``) and their id range."""
 
@@ -228,6 +240,7 @@ def jsonable(value: Any) -> Any:
 
 
 __all__ = [
-    "Customer", "Interaction", "Staff", "ApiToken", "Event", "Batch", "TimelineEntry",
+    "Customer", "Interaction", "Staff", "ApiToken", "Event", "EventType", "Batch",
+    "TimelineEntry",
     "WriteResult", "PluginInfo", "to_customer", "jsonable", "INTERACTION_RECORDED",
 ]

@@ -29,6 +29,7 @@ _LAZY: dict[str, tuple[str, str]] = {
     "Interaction": ("crmkit.models", "Interaction"),
     "Staff": ("crmkit.models", "Staff"),
     "Event": ("crmkit.models", "Event"),
+    "EventType": ("crmkit.models", "EventType"),
     "WriteResult": ("crmkit.models", "WriteResult"),
     "ApiToken": ("crmkit.models", "ApiToken"),
     "INTERACTION_RECORDED": ("crmkit.models", "INTERACTION_RECORDED"),
@@ -250,8 +251,8 @@ if TYPE_CHECKING:  # pragma: no cover
                          MissingExtra, NotFound, PermissionDenied, PluginError,
                          PreconditionFailed, Unauthenticated, ValidationError)
     from .markers import hookimpl
-    from .models import (INTERACTION_RECORDED, ApiToken, Batch, Customer, Event, Interaction,
-                         PluginInfo, Staff, TimelineEntry, WriteResult)
+    from .models import (INTERACTION_RECORDED, ApiToken, Batch, Customer, Event, EventType,
+                         Interaction, PluginInfo, Staff, TimelineEntry, WriteResult)
     from .pipeline import drop_repeats, raise_problems, record_fits
     from .plugin_base import PluginAPI, typed_settings
     from .sentiment import Sentiment, SentimentAnalyser, detect_language, score_texts

@@ -10,6 +10,7 @@ import pytest
 import crmkit
 from crmkit import CRM, hookimpl
 from crmkit.errors import PluginError
+from crmkit.plugin import EventType
 
 
 def plugin_module(name: str, requires: tuple[str, ...] = (), **hooks) -> types.ModuleType:
@@ -110,6 +111,29 @@ def test_call_reports_each_plugins_result_in_calling_order(crm_url, clock):
             ("loud", {"loud.said": "it spoke"}), ("quiet", None)]
         assert crm.hooks.call_one("loud", "crmkit_event_types", None) == {"loud.said": "it spoke"}
         assert crm.hooks.call_one("quiet", "crmkit_sweep", None, prepared=None) is None
+
+
+def test_event_types_declare_personal_payload_keys_and_a_malformed_one_names_its_plugin(
+        crm_url, clock):
+    declared = {"kept.noted": "a note was kept",
+                "kept.called": EventType("a customer was called (payload: phone, minutes)",
+                                         personal="phone")}
+    plugins = {"kept": plugin_module("kept", crmkit_event_types=hookimpl(lambda: declared)),
+               "odd": plugin_module("odd", crmkit_event_types=hookimpl(
+                   lambda: {"odd.done": EventType("it was done", personal=["who", ""])}))}
+    with open_with(crm_url, clock, **plugins) as crm:
+        crm.plugins.enable("kept")
+        assert crm.events.types()["kept.called"] == declared["kept.called"].description
+        assert crm.events.declared()["kept.called"].personal == ("phone",)
+        assert crm.events.declared()["kept.noted"] == EventType("a note was kept")
+        assert crm.events.declared()["message.bounced"].personal == ("error",)
+        crm.plugins.enable("odd")
+        with pytest.raises(PluginError, match=r"plugin 'odd': crmkit_event_types declares "
+                                              r"'odd.done': .*; each event type must map to a "
+                                              r"one-line description, or to crmkit.plugin."
+                                              r"EventType\(description, personal=\[payload "
+                                              r"keys\]\)"):
+            crm.events.types()
 
 
 def test_trace_hooks_prints_each_call_to_stderr(crm_url, clock, monkeypatch, capfd):

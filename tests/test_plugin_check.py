@@ -14,6 +14,7 @@ from crmkit import hookimpl, plugins
 from crmkit.cli import main
 from crmkit.devtools import plugin_check
 from crmkit.errors import PluginError
+from crmkit.plugin import EventType
 
 BROKEN = Path(__file__).parent / "broken_plugin"
 
@@ -156,6 +157,21 @@ def test_hook_faults_are_each_reported():
         "is a helper)"]
 
 
+def test_event_types_may_declare_personal_payload_keys():
+    sound = module_with("shapes", crmkit_event_types=lambda: {
+        "shapes.done": "a shape was done",
+        "shapes.drawn": EventType("a customer drew a shape (payload: signature)",
+                                  personal="signature")})
+    assert not [f for f in fails(run(sound)) if "crmkit_event_types" in f[1]]
+    blank = module_with("shapes", crmkit_event_types=lambda: {
+        "shapes.drawn": EventType(" ", personal="signature")})
+    assert [f for f in fails(run(blank)) if "crmkit_event_types" in f[1]] == [
+        ("hooks", "crmkit_event_types declares 'shapes.drawn': EventType(description=' ', "
+                  "personal=('signature',)); each event type must map to a one-line "
+                  "description, or to crmkit.plugin.EventType(description, personal=[payload "
+                  "keys])")]
+
+
 def test_describing_hooks_must_return_the_right_shapes():
     import click
 
@@ -170,7 +186,7 @@ def test_describing_hooks_must_return_the_right_shapes():
                          crmkit_cli=lambda: group)
     report = run(module)
     assert fails(report) == [
-        ("hooks", "crmkit_event_types must return {event type: description} with text values"),
+        ("hooks", "crmkit_event_types must return {event type: description or EventType}"),
         ("hooks", "crmkit_permissions declares 'customers.delete'; each must be named "
                   "shapes.<action> and map to a one-line description"),
         ("hooks", 'crmkit_customer_schema must return a dict with "properties"'),

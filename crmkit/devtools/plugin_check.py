@@ -353,13 +353,13 @@ def _describing_hooks(plugin: plugins.InstalledPlugin) -> list[Finding]:
     from ..auth import permissions_problem
     from ..config import check_schema, fill_defaults
     from ..errors import ConfigError
+    from ..events import event_types_problem
 
     out = []
     events = _call(plugin, "crmkit_event_types")
-    if events is not None and not (isinstance(events, dict) and all(
-            isinstance(k, str) and isinstance(v, str) and v for k, v in events.items())):
-        out.append(Finding("hooks", FAIL, "crmkit_event_types must return {event type: "
-                                          "description} with text values"))
+    problem = event_types_problem(events) if events is not None else None
+    if problem:
+        out.append(Finding("hooks", FAIL, problem))
     declared = _call(plugin, "crmkit_permissions")
     problem = permissions_problem(plugin.name, declared) if declared is not None else None
     if problem:

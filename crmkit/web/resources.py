@@ -3,8 +3,9 @@
 Every write goes through the same Python services as the CLI (``crm.customers``,
 ``crm.interactions``, ``crm.plugins``), so the same pipeline, hooks, validation and audit
 apply; the dispatcher runs each write in one transaction audited under the caller.  Customers
-are named by external id in every URL and body; personal fields are masked for callers
-without ``customers.pii`` (``crm.auth.mask_pii``).
+are named by external id in every URL and body; for callers without ``customers.pii``
+customers' personal fields are masked (``crm.auth.mask_pii``), and so are events' personal
+payload values (``crm.auth.event_masker``).
 """
 
 from __future__ import annotations
@@ -88,7 +89,8 @@ INTERACTION = {"type": "object", "properties": {
 EVENT = {"type": "object", "properties": {
     "id": {"type": "integer"}, "type": {"type": "string"}, "customer": OPTIONAL_TEXT,
     "occurred_at": {"type": "string"}, "source": {"type": "string"},
-    "payload": {"type": "object"}}}
+    "payload": {"type": "object", "description": "without customers.pii, the values its "
+                                                 "type declares personal read \"***\""}}}
 
 
 # -- customers ------------------------------------------------------------------------------
@@ -340,13 +342,16 @@ def list_interactions(call: Call) -> dict[str, Any]:
 
 
 def list_events(call: Call) -> dict[str, Any]:
+    """A page of stored events, oldest first; without ``customers.pii`` the payload values
+    their types declare personal masked (``crm.auth.event_masker``)."""
     query = call.query
     found = call.crm.events.list(type=query.get("type"), after_id=query.get("after"),
                                  limit=query["limit"])
     external = call.crm.customers.external_ids_by_id(e.customer_id for e in found)
+    shown = call.crm.auth.event_masker(call.principal)
     items = [{"id": e.id, "type": e.type, "customer": external.get(e.customer_id),
               "occurred_at": e.occurred_at, "source": e.source, "payload": e.payload}
-             for e in found]
+             for e in map(shown, found)]
     return {"items": items, "next_after": found[-1].id if found else query.get("after")}
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import crmkit
 from crmkit import hookimpl
+from crmkit.plugin import EventType
 
 PLUGIN = crmkit.PluginInfo(
     name="social",
@@ -24,8 +25,9 @@ PLUGIN = crmkit.PluginInfo(
 
 
 EVENT_TYPES = {
-    "social.negative_mention": "a known customer's mention scored at or below case_threshold "
-                               "(payload: mention_id, platform, handle, score)",
+    "social.negative_mention": EventType(
+        "a known customer's mention scored at or below case_threshold (payload: mention_id, "
+        "platform, handle, score)", personal="handle"),
     "referral.redeemed": "a new customer redeemed a referral code (payload: referrer_id, "
                          "referee_id, referral_id; customer = referrer)",
     "referral.converted": "a referee made their first purchase (payload: referrer_id, referee_id, "

@@ -197,6 +197,37 @@ def test_the_social_routes_mask_handles_and_posts_for_a_viewer(shop):
         assert agent.get("/api/v1/social/identities").json()[0]["handle"] == HANDLE
 
 
+# -- events and interactions -------------------------------------------------------------------
+
+
+def test_a_viewer_reads_events_without_the_payload_values_their_types_declare_personal(shop):
+    shop.plugin("social").import_mentions([
+        {"platform": "instagram", "post_id": "p2", "handle": HANDLE,
+         "text": "This is the worst service ever", "posted_at": "2024-12-02T10:00:00Z"}])
+    c1 = shop.customers.get("C1").id
+    with shop.transaction() as tx:
+        tx.emit("message.bounced", c1, {"message_id": "<m1@shop.example>", "channel": "email",
+                                        "error": f"550 <{EMAIL}>: no such user",
+                                        "meta": {"campaign": "spring"}})
+        tx.emit("legacy.noted", c1, {"note": f"called {NAME}", "count": 2}, source="legacy")
+    with api_client(shop, role="agent") as agent:
+        full = {e["type"]: e["payload"] for e in agent.get("/api/v1/events").json()["items"]}
+    assert full["social.negative_mention"]["handle"] == HANDLE
+    assert full["message.bounced"]["error"] == f"550 <{EMAIL}>: no such user"
+    assert full["legacy.noted"] == {"note": f"called {NAME}", "count": 2}
+    with api_client(shop, role="viewer") as viewer:
+        answer = viewer.get("/api/v1/events")
+    assert answer.status_code == 200 and personal_in(answer.text) == []
+    shown = {e["type"]: e["payload"] for e in answer.json()["items"]}
+    assert shown["social.negative_mention"] == {**full["social.negative_mention"],
+                                                "handle": "***"}
+    assert shown["message.bounced"] == {**full["message.bounced"], "error": "***"}
+    assert shown["legacy.noted"] == {"note": "***", "count": "***"}  # nobody declares it
+    assert shown["customer.created"] == {"external_id": "C1"}
+    assert shown["customer.updated"] == {"external_id": "C1",
+                                         "fields": ["email", "lifecycle_stage"]}
+
+
 # -- search ----------------------------------------------------------------------------------
 
 
