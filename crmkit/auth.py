@@ -252,6 +252,17 @@ def masked_payload(payload: dict[str, Any], personal: Iterable[str] | None) -> d
             for key, value in payload.items()}
 
 
+def masked_interaction(interaction: dict[str, Any]) -> dict[str, Any]:
+    """An interaction (a dict: the API's document, a timeline entry's details) without
+    personal data: its ``payload``, free-form JSON that often holds a message's text or an
+    address, reads :data:`MASK` as a whole (an empty one stays empty); its kind, channel,
+    direction, amount and times stay."""
+    payload = interaction.get("payload")
+    if payload in (None, {}):
+        return dict(interaction)
+    return {**interaction, "payload": MASK}
+
+
 def masked_command(command: str | None) -> str | None:
     """A recorded command without its arguments, which may be personal data
     (``crmkit customers add C1 --email …`` reads ``crmkit customers add (arguments
@@ -421,6 +432,14 @@ class AuthService:
                     for name, declared in self.crm.events.declared().items()}
         return lambda event: attrs.evolve(
             event, payload=masked_payload(event.payload, personal.get(event.type)))
+
+    def interaction_masker(self, principal: Principal):
+        """A function of an interaction (a dict) giving it as ``principal`` may see it:
+        unchanged with ``customers.pii``, else :func:`masked_interaction`.  The permission
+        is asked once."""
+        if self.allowed(principal, "customers.pii"):
+            return lambda interaction: interaction
+        return masked_interaction
 
     # -- authentication ----------------------------------------------------------------------
 
@@ -651,5 +670,5 @@ __all__ = [
     "TOKEN_PREFIX", "LAST_USED_RESOLUTION", "MIN_PASSWORD_LENGTH", "MAX_FAILED_SIGN_INS",
     "LOCKOUT", "SIGN_IN_REFUSED", "ROLES_SCHEMA", "HIDDEN_ARGUMENTS", "grants", "Principal",
     "check_roles", "permissions_problem", "masked_changes", "masked_command", "masked_payload",
-    "token_hash", "hash_password", "AuthService", "TokenService",
+    "masked_interaction", "token_hash", "hash_password", "AuthService", "TokenService",
 ]

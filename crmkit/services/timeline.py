@@ -7,8 +7,9 @@ newest first (ties: core before plugins, then by plugin order), keeps
 ``masked=True`` gives the timeline as a member without ``customers.pii`` may see it: the
 personal values an entry names in ``personal`` read ``***`` in its summary; an audit
 entry's details are masked by the audit log's rule (:meth:`crmkit.auth.AuthService.mask_audit`:
-who and which fields changed stay, personal values and command arguments go); every other
-entry has no details (an interaction's payload, a plugin's details may hold anything).
+who and which fields changed stay, personal values and command arguments go); an
+interaction's details by the interactions' rule (:func:`crmkit.auth.masked_interaction`:
+the payload reads ``***``); a plugin's entry has no details (they may hold anything).
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import attrs
 from sqlalchemy import select
 
 from .. import tables
-from ..auth import MASK, masked_changes, masked_command
+from ..auth import MASK, masked_changes, masked_command, masked_interaction
 from ..clock import UTC
 from ..errors import PluginError
 from ..models import TimelineEntry
@@ -35,7 +36,7 @@ def timeline(crm, customer_id: int, limit: int = 100, masked: bool = False
     hide = _masked if masked else (lambda entry: entry)
     with crm.read() as conn:
         crm.refresh_plugins(conn)
-        entries = [hide(e) for e in _interactions(conn, customer_id, limit)]
+        entries = _interactions(conn, customer_id, limit, masked)
         entries += _audit(conn, customer_id, limit,
                           crm.auth.personal_attributes() if masked else None)
         tx = crm.current_transaction() or ReadContext(crm, conn)
@@ -71,15 +72,19 @@ def _checked(plugin: str, entry) -> TimelineEntry:
     return attrs.evolve(entry, at=at.astimezone(UTC), source=plugin)
 
 
-def _interactions(conn, customer_id: int, limit: int) -> list[TimelineEntry]:
+def _interactions(conn, customer_id: int, limit: int, masked: bool) -> list[TimelineEntry]:
+    """The customer's interactions; ``masked``: their details without the payload
+    (:func:`crmkit.auth.masked_interaction`; the summary holds no personal value)."""
     t = tables.interactions
     rows = conn.execute(select(t).where(t.c.customer_id == customer_id)
                         .order_by(t.c.occurred_at.desc(), t.c.id.desc()).limit(limit)).mappings()
+    shown = masked_interaction if masked else (lambda details: details)
     return [TimelineEntry(at=r["occurred_at"], kind=r["kind"], summary=_summary(r),
-                          details={"interaction_id": r["id"], "external_id": r["external_id"],
-                                   "channel": r["channel"], "direction": r["direction"],
-                                   "amount": r["amount"], "currency": r["currency"],
-                                   "payload": r["payload"]},
+                          details=shown({"interaction_id": r["id"],
+                                         "external_id": r["external_id"],
+                                         "channel": r["channel"], "direction": r["direction"],
+                                         "amount": r["amount"], "currency": r["currency"],
+                                         "payload": r["payload"]}),
                           source="core")
             for r in rows]
 

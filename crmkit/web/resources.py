@@ -4,8 +4,9 @@ Every write goes through the same Python services as the CLI (``crm.customers``,
 ``crm.interactions``, ``crm.plugins``), so the same pipeline, hooks, validation and audit
 apply; the dispatcher runs each write in one transaction audited under the caller.  Customers
 are named by external id in every URL and body; for callers without ``customers.pii``
-customers' personal fields are masked (``crm.auth.mask_pii``), and so are events' personal
-payload values (``crm.auth.event_masker``).
+customers' personal fields are masked (``crm.auth.mask_pii``), and so are interactions'
+payloads and events' personal payload values (``crm.auth.interaction_masker``,
+``crm.auth.event_masker``).
 """
 
 from __future__ import annotations
@@ -85,7 +86,9 @@ INTERACTIONS_IN = {"oneOf": [INTERACTION_IN, {"type": "array", "minItems": 1,
                                               "maxItems": MAX_BATCH, "items": INTERACTION_IN}]}
 INTERACTION = {"type": "object", "properties": {
     "id": {"type": "integer"}, **_INTERACTION_PROPERTIES, "actor": OPTIONAL_TEXT,
-    "recorded_at": {"type": "string", "format": "date-time"}}}
+    "recorded_at": {"type": "string", "format": "date-time"},
+    "payload": {"type": ["object", "null", "string"],
+                "description": "\"***\" for a caller without customers.pii"}}}
 EVENT = {"type": "object", "properties": {
     "id": {"type": "integer"}, "type": {"type": "string"}, "customer": OPTIONAL_TEXT,
     "occurred_at": {"type": "string"}, "source": {"type": "string"},
@@ -277,7 +280,8 @@ def export_customer(call: Call) -> dict[str, Any]:
 
 
 def interaction_document(interaction, customer: str | None) -> dict[str, Any]:
-    """An interaction as the API shows it (its customer by external id)."""
+    """An interaction as the API stores it (its customer by external id); show it through
+    ``crm.auth.interaction_masker``."""
     document = jsonable(interaction)
     document.pop("customer_id")
     return {"id": document.pop("id"), "customer": customer, **document}
@@ -309,13 +313,16 @@ def record_interactions(call: Call) -> Reply:
     if isinstance(call.body, dict):
         row = _interaction_rows(call, [call.body])[0]
         interaction = crm.interactions.record(**row)
-        return Reply(interaction_document(interaction, row["customer"]), 201)
+        shown = crm.auth.interaction_masker(call.principal)
+        return Reply(shown(interaction_document(interaction, row["customer"])), 201)
     rows = _interaction_rows(call, call.body)
     result = crm.interactions.record_many(rows, batch_size=MAX_BATCH, atomic=True)
     return Reply({"created": result.created, "unchanged": result.unchanged}, 201)
 
 
 def list_interactions(call: Call) -> dict[str, Any]:
+    """A page of interactions, newest first; without ``customers.pii`` their payloads
+    masked (``crm.auth.interaction_masker``), as in the timeline."""
     query, limit = call.query, call.query["limit"]
     try:
         since = parse_timestamp(query["since"], "since") if "since" in query else None
@@ -333,7 +340,8 @@ def list_interactions(call: Call) -> dict[str, Any]:
     page = found[:limit]
     external = call.crm.customers.external_ids_by_id(i.customer_id for i in page)
     last = page[-1] if len(found) > limit else None
-    return {"items": [interaction_document(i, external.get(i.customer_id)) for i in page],
+    shown = call.crm.auth.interaction_masker(call.principal)
+    return {"items": [shown(interaction_document(i, external.get(i.customer_id))) for i in page],
             "next_cursor": None if last is None else encode_cursor(
                 [last.occurred_at.isoformat(), last.id])}
 

@@ -228,6 +228,38 @@ def test_a_viewer_reads_events_without_the_payload_values_their_types_declare_pe
                                          "fields": ["email", "lifecycle_stage"]}
 
 
+def test_a_viewer_reads_interactions_with_their_payloads_masked_as_in_the_timeline(shop):
+    shop.plugins.configure_core({**shop.core_config, "roles": {
+        **shop.core_config["roles"], "clerk": ["*.read", "interactions.write"]}})
+    note = f"{NAME} called from {PHONE}: the scones were stale"
+    shop.interactions.record("C1", dt.datetime(2024, 12, 3, tzinfo=UTC), kind="complaint",
+                             channel="phone", payload={"text": note})
+    shop.interactions.record("C1", dt.datetime(2024, 12, 4, tzinfo=UTC), kind="purchase",
+                             amount="9.50", currency="GBP")
+    with api_client(shop, role="agent") as agent:
+        full = agent.get("/api/v1/interactions", params={"customer": "C1"}).json()["items"]
+    assert [i["payload"] for i in full] == [None, {"text": note}]
+    with api_client(shop, role="viewer") as viewer:
+        answer = viewer.get("/api/v1/interactions", params={"customer": "C1"})
+        entries = viewer.get("/api/v1/customers/C1/timeline").json()
+    with web_client(shop, role="viewer") as viewer:
+        page = viewer.get("/customers/C1")
+    assert answer.status_code == 200 and personal_in(answer.text) == []
+    assert personal_in(page.text) == [] and "stale" not in page.text
+    shown = answer.json()["items"]
+    assert shown == [full[0], {**full[1], "payload": "***"}]
+    complaint = next(e for e in entries if e["kind"] == "complaint")
+    assert complaint["summary"] == "complaint via phone"
+    assert complaint["details"] == {"interaction_id": full[1]["id"], "external_id": None,
+                                    "channel": "phone", "direction": "inbound",
+                                    "amount": None, "currency": None, "payload": "***"}
+    with api_client(shop, role="clerk") as clerk:
+        written = clerk.post("/api/v1/interactions", json={
+            "customer": "C1", "kind": "note", "payload": {"text": note}})
+    assert written.status_code == 201 and written.json()["payload"] == "***"
+    assert shop.interactions.get(written.json()["id"]).payload == {"text": note}
+
+
 # -- search ----------------------------------------------------------------------------------
 
 
