@@ -37,6 +37,7 @@ _LAZY: dict[str, tuple[str, str]] = {
     "Principal": ("crmkit.auth", "Principal"),
     "CORE_PERMISSIONS": ("crmkit.auth", "CORE_PERMISSIONS"),
     "PII_FIELDS": ("crmkit.auth", "PII_FIELDS"),
+    "MASK": ("crmkit.auth", "MASK"),
     # Errors.
     "CRMError": ("crmkit.errors", "CRMError"),
     "ValidationError": ("crmkit.errors", "ValidationError"),
@@ -220,7 +221,7 @@ _LAZY: dict[str, tuple[str, str]] = {
 }
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .auth import CORE_PERMISSIONS, PII_FIELDS, Principal
+    from .auth import CORE_PERMISSIONS, MASK, PII_FIELDS, Principal
     from .bulk import driver_value, insert_new, insert_rows, update_rows
     from .cli.common import (State, as_of_option, atomic_write, edited_config, format_option,
                              limit_option,

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Callable
 
-from crmkit.plugin import INTERACTION_RECORDED
+from crmkit.plugin import INTERACTION_RECORDED, EventType
 
 EVENT_TYPES = {
     "stage.changed": "a lead or opportunity moved stage (payload: entity, record_id, from, to, "
@@ -17,8 +17,10 @@ EVENT_TYPES = {
     "lead.qualified": "a lead's score reached mql_threshold and it became an mql (payload: score, "
                       "threshold)",
     "lead.assigned": "a lead got an owner (payload: owner, team)",
-    "assignment.failed": "nobody in a team could take an item (payload: team, subject)",
-    "task.created": "a task was created (payload: task_id, kind, subject, assignee, due_at)",
+    "assignment.failed": EventType("nobody in a team could take an item (payload: team, "
+                                   "subject)", personal=["subject"]),
+    "task.created": EventType("a task was created (payload: task_id, kind, subject, assignee, "
+                              "due_at)", personal=["subject"]),
     "task.closed": "a task was done or cancelled (payload: task_id, status)",
     "case.opened": "a service case was opened (payload: case_id, priority, source, assignee)",
     "case.status_changed": "a case moved state (payload: case_id, from, to)",
@@ -26,7 +28,8 @@ EVENT_TYPES = {
     "message.queued": "automation queued a message in the outbox crmkit worker sends (payload: "
                       "message_id, channel, rule)",
 }
-"""The events operational emits (its ``crmkit_event_types``)."""
+"""The events operational emits (its ``crmkit_event_types``); a subject is personal (it may
+quote the customer, and erasure clears it)."""
 
 AUTOMATION_PREFIX = "automation."
 """Rules may ``emit`` their own event types, named ``automation.<name>``."""

@@ -38,7 +38,7 @@ def timeline(ctx, customer_id: int, limit: int) -> list[TimelineEntry]:
                           .order_by(t.c.created_at.desc(), t.c.id.desc()).limit(limit)):
         entries.append(TimelineEntry(
             at=r.created_at, kind="task",
-            summary=f"task {r.id} ({r.kind}): {r.subject} — {r.status}",
+            summary=f"task {r.id} ({r.kind}): {r.subject} — {r.status}", personal=[r.subject],
             details={"task_id": r.id, "assignee": r.assignee, "due_at": r.due_at.isoformat()}))
     ch = case_history
     query = (select(ch, cases.c.subject, cases.c.priority).join(cases, cases.c.id == ch.c.case_id)
@@ -48,6 +48,7 @@ def timeline(ctx, customer_id: int, limit: int) -> list[TimelineEntry]:
         move = f"{r.from_status} → {r.to_status}" if r.from_status else "opened"
         entries.append(TimelineEntry(at=r.at, kind="case",
                                      summary=f"case {r.case_id} ({r.priority}): {r.subject} — {move}",
+                                     personal=[r.subject],
                                      details={"case_id": r.case_id, "actor": r.actor}))
     f = firings
     for r in conn.execute(select(f).where(f.c.customer_id == customer_id, f.c.status == "fired")

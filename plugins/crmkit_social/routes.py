@@ -10,7 +10,7 @@ data: a caller without ``customers.pii`` reads them as ``***``.
 
 from __future__ import annotations
 
-from crmkit.plugin import (INSTANT, INTEGER, OPTIONAL_INSTANT, OPTIONAL_TEXT, TEXT, Endpoint,
+from crmkit.plugin import (INSTANT, INTEGER, MASK, OPTIONAL_INSTANT, OPTIONAL_TEXT, TEXT, Endpoint,
                            closed_object, jsonable, timestamp_or_none)
 
 from .mentions import FIELDS
@@ -39,10 +39,6 @@ MENTION = closed_object({
     "unscored_reason": OPTIONAL_TEXT, "label": TEXT})
 REFERRAL = closed_object({"id": INTEGER, "referrer": TEXT, "referee": TEXT, "redeemed_at": INSTANT,
                           "converted_at": OPTIONAL_INSTANT, "converted": {"type": "boolean"}})
-
-
-MASK = "***"
-"""What a handle, a post's text or post id reads for a caller without ``customers.pii``."""
 
 
 def _masked(call, rows: list[dict], fields: tuple[str, ...]) -> list[dict]:

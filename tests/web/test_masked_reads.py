@@ -228,6 +228,35 @@ def test_a_viewer_reads_events_without_the_payload_values_their_types_declare_pe
                                          "fields": ["email", "lifecycle_stage"]}
 
 
+def test_a_viewer_reads_operational_case_and_task_subjects_masked(shop, clock):
+    """operational copies a complaint's text and a negative mention's handle into the cases
+    it opens, and staff write names into task subjects: personal text (erasure clears it),
+    masked for a viewer on the card, in the timeline and in events."""
+    shop.plugins.enable("operational")
+    shop.staff.add("dee", "Dee", "support", role="agent")
+    shop.interactions.record("C1", clock.now(), kind="complaint",
+                             payload={"text": f"{NAME} found the scones stale"})
+    shop.plugin("social").import_mentions([
+        {"platform": "instagram", "post_id": "p3", "handle": HANDLE,
+         "text": "This is the worst service ever", "posted_at": "2024-12-31T10:00:00Z"}])
+    shop.plugin("operational").create_task("C1", f"Call {NAME} back", "dee",
+                                           clock.now() + dt.timedelta(days=1))
+    with api_client(shop, role="agent") as agent:
+        full = agent.get("/api/v1/customers/C1/timeline").json()
+    assert len(personal_in(str([e["summary"] for e in full if e["source"] == "operational"]))) > 1
+    with web_client(shop, role="viewer") as viewer:
+        page = viewer.get("/customers/C1")
+    with api_client(shop, role="viewer") as viewer:
+        entries = viewer.get("/api/v1/customers/C1/timeline").json()
+        events = viewer.get("/api/v1/events").json()["items"]
+    assert page.status_code == 200 and personal_in(page.text) == []
+    assert 'data-panel="operational"' in page.text
+    assert personal_in(str(entries)) == [] and personal_in(str(events)) == []
+    cases = sorted(e["summary"] for e in entries if e["kind"] == "case")
+    assert len(cases) == 2 and all(re.fullmatch(r"case \d \(\w+\): \*\*\* — opened", c)
+                                   for c in cases), cases
+
+
 def test_a_viewer_reads_interactions_with_their_payloads_masked_as_in_the_timeline(shop):
     shop.plugins.configure_core({**shop.core_config, "roles": {
         **shop.core_config["roles"], "clerk": ["*.read", "interactions.write"]}})
