@@ -7,10 +7,10 @@ sending, and the answer's status line and headers; the answer's body is never re
 network operation may wait only for what is left of it.  Used by the core's webhooks and
 by the campaigns plugin's webhook channel.
 
-A :class:`Destinations` given to the poster limits where it connects: the host's name is
-resolved when connecting and every address it has must be public or in one of the allowed
-networks (core config ``webhooks.allowed_networks``); the connection goes to an address so
-checked, so a DNS answer that changes after a check cannot lead it elsewhere.
+The poster's :class:`Destinations` limit where it connects: the host's name is resolved
+when connecting and every address it has must be public or in one of the allowed networks
+(core config ``webhooks.allowed_networks``); the connection goes to an address so checked,
+so a DNS answer that changes after a check cannot lead it elsewhere.
 """
 
 from __future__ import annotations
@@ -151,10 +151,10 @@ class _DeadlineStream(httpcore.NetworkStream):
 
 
 class _DeadlineBackend(httpcore.NetworkBackend):
-    """Opens TCP connections, to addresses ``destinations`` allows (any when None), within
-    the deadline, and hands out :class:`_DeadlineStream`s."""
+    """Opens TCP connections, to addresses ``destinations`` allows, within the deadline,
+    and hands out :class:`_DeadlineStream`s."""
 
-    def __init__(self, deadline: _Deadline, destinations: Destinations | None):
+    def __init__(self, deadline: _Deadline, destinations: Destinations):
         self._deadline = deadline
         self._destinations = destinations
         self._backend = httpcore.SyncBackend()
@@ -162,8 +162,7 @@ class _DeadlineBackend(httpcore.NetworkBackend):
     def connect_tcp(self, host: str, port: int, timeout: float | None = None,
                     local_address: str | None = None,
                     socket_options=None) -> httpcore.NetworkStream:
-        addresses = [host] if self._destinations is None else (
-            self._destinations.addresses(host, port))
+        addresses = self._destinations.addresses(host, port)
         for number, address in enumerate(addresses):
             wait = self._deadline.left(timeout, httpcore.ConnectTimeout)
             try:
@@ -187,17 +186,28 @@ class _DeadlineBackend(httpcore.NetworkBackend):
 class Poster:
     """POSTs over one pool of connections, each request done within ``timeout_seconds``
     (the core config ``webhooks.timeout_seconds``), connecting only where ``destinations``
-    allows (anywhere when None).  A user and password in a URL are sent as HTTP basic
-    authentication.  Redirects are not followed and no proxy is used.  Close it (or use it
-    as a context manager) when done."""
+    allows (by default: public addresses only).  A user and password in a URL are sent as
+    HTTP basic authentication.  Redirects are not followed and no proxy is used.  Close it
+    (or use it as a context manager) when done."""
 
     def __init__(self, timeout_seconds: float, user_agent: str,
-                 destinations: Destinations | None = None):
+                 destinations: Destinations = Destinations()):
         self.timeout_seconds = timeout_seconds
         self.user_agent = user_agent
         self._deadline = _Deadline()
         self._pool = httpcore.ConnectionPool(
             network_backend=_DeadlineBackend(self._deadline, destinations))
+
+    @classmethod
+    def for_webhooks(cls, crm) -> "Poster":
+        """A poster as the core config ``webhooks`` says: each request within
+        ``timeout_seconds``, to public addresses and the ``allowed_networks``;
+        User-Agent ``crmkit/<version>``."""
+        from . import __version__
+
+        settings = crm.core_config["webhooks"]
+        return cls(settings["timeout_seconds"], f"crmkit/{__version__}",
+                   Destinations.of_setting(settings["allowed_networks"]))
 
     def post(self, url: str, body: bytes, headers: dict[str, str]) -> tuple[int, str]:
         """POST ``body`` to ``url``: ``(status code, reason phrase)`` of the answer (its body

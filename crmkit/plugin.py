@@ -148,6 +148,7 @@ _LAZY: dict[str, tuple[str, str]] = {
     "WorkContext": ("crmkit.worker", "WorkContext"),
     "claim_due": ("crmkit.worker", "claim_due"),
     "sign_webhook": ("crmkit.webhooks", "sign"),
+    "check_webhook_destination": ("crmkit.webhooks", "check_destination"),
     "Poster": ("crmkit.outbound", "Poster"),
     "PostFailed": ("crmkit.outbound", "PostFailed"),
     # Outgoing messages and their channels (the crmkit_channels hook).
@@ -272,6 +273,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from .web.endpoints import Call, Endpoint, Reply
     from .web.formatting import format_date, format_datetime, format_money, format_number
     from .outbound import PostFailed, Poster
+    from .webhooks import check_destination as check_webhook_destination
     from .webhooks import sign as sign_webhook
     from .worker import Job, WorkContext, claim_due
     from .web.schemas import (AS_OF_INSTANT, DECIMAL, INSTANT, INTEGER, NUMBER, OPTIONAL_INSTANT,

@@ -151,8 +151,7 @@ class WebhookService:
         signing each delivery with ``secret`` (at least 16 characters).  A host that resolves
         to an address outside the public internet and core config
         ``webhooks.allowed_networks`` is refused (it is checked again at each connection)."""
-        url = check_url(url)
-        check_destination(url, self.crm.core_config["webhooks"]["allowed_networks"])
+        url = check_destination(url, self.crm.core_config["webhooks"]["allowed_networks"])
         secret = check_secret(secret)
         wanted = check_event_types(event_types, self.crm.events.types())
         with self.crm.transaction() as tx:
@@ -283,14 +282,17 @@ def masked_url(url: str) -> str:
     return urlunsplit(parts._replace(netloc="***@" + parts.netloc.rpartition("@")[2]))
 
 
-def check_destination(url: str, allowed_networks: list[str]) -> None:
-    """One ValidationError when ``url``'s host resolves to an address webhooks may not
-    target (see :class:`crmkit.outbound.Destinations`); a host that does not resolve now
-    passes (each delivery checks again when it connects)."""
+def check_destination(url: Any, allowed_networks: list[str]) -> str:
+    """``url`` if :func:`check_url` accepts it and its host resolves only to addresses
+    webhooks may target: public ones and those in ``allowed_networks`` (core config
+    ``webhooks.allowed_networks``; see :class:`crmkit.outbound.Destinations`); else one
+    ValidationError.  A host that does not resolve now passes (each delivery checks again
+    when it connects)."""
     import httpcore
 
     from .outbound import Destinations, DestinationRefused
 
+    url = check_url(url)
     parts = urlsplit(url)
     port = parts.port or (443 if parts.scheme.lower() == "https" else 80)
     try:
@@ -298,7 +300,8 @@ def check_destination(url: str, allowed_networks: list[str]) -> None:
     except DestinationRefused as exc:
         raise _refused("url", str(exc)) from None
     except httpcore.ConnectError:
-        return
+        pass
+    return url
 
 
 def check_secret(secret: Any) -> str:
@@ -397,11 +400,9 @@ def deliver_batch(ctx: WorkContext) -> int:
             .where(w.c.id.in_(bindparam("ids", expanding=True))),
             {"ids": sorted({row["webhook_id"] for row in rows})})}
         bodies = event_bodies(conn, rows)
-    from . import __version__
-    from .outbound import Destinations, Poster
+    from .outbound import Poster
 
-    destinations = Destinations.of_setting(settings["allowed_networks"])
-    with Poster(settings["timeout_seconds"], f"crmkit/{__version__}", destinations) as poster:
+    with Poster.for_webhooks(ctx.crm) as poster:
         for number, row in enumerate(rows):
             if ctx.stop.is_set():
                 _hand_back(ctx.crm, rows[number:])

@@ -25,8 +25,8 @@ PLUGIN = crmkit.PluginInfo(
     after=("analytical", "collaborative"),
     payload_keys=("coupon",),
     api="CampaignsAPI",
-    parts=("cli", "config", "migrations", "tables", "dataservices", "demo", "routes",
-           "dashboard", "locale", "card"),
+    parts=("cli", "config", "settings", "migrations", "tables", "dataservices", "demo",
+           "routes", "dashboard", "locale", "card"),
 )
 
 

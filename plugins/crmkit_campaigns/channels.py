@@ -265,7 +265,8 @@ class WebhookChannel:
     """The ``webhook`` channel: each message a JSON POST to ``webhook.url``, signed like the
     core's webhooks (``X-Crmkit-Signature``), with ``X-Crmkit-Message-Id``; it waits for the
     answer as long as the core's webhooks do (core config ``webhooks.timeout_seconds`` bounds
-    each whole request).
+    each whole request), and connects only to an address the core config
+    ``webhooks.allowed_networks`` allows (public ones always).
     2xx → sent; 408, 429, 5xx or no answer → retry; any other status → failed."""
 
     name = "webhook"
@@ -282,8 +283,7 @@ class WebhookChannel:
         if secret is None:
             raise ConfigError("campaigns config webhook.secret_env is not set: name the "
                               "environment variable holding the signing secret")
-        timeout = self.crm.core_config["webhooks"]["timeout_seconds"]
-        with Poster(timeout, f"crmkit/{crmkit.__version__}") as poster:
+        with Poster.for_webhooks(self.crm) as poster:
             for message in batch:
                 yield self._post(poster, url, secret, message)
 

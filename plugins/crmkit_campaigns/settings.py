@@ -1,4 +1,5 @@
-"""The campaigns configuration as typed settings, built once per stored configuration."""
+"""The campaigns configuration as typed settings, built once per stored configuration, and
+what its schema cannot check (:func:`check_config`)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,8 @@ from typing import Any
 
 import attrs
 
-from crmkit.plugin import to_money, typed_settings
+from crmkit.plugin import (ConfigError, ValidationError, check_webhook_destination, to_money,
+                           typed_settings)
 
 
 @attrs.frozen
@@ -140,5 +142,20 @@ def settings_of(config: dict[str, Any]) -> Settings:
     return typed_settings(Settings, config)
 
 
+def check_config(crm, config: dict[str, Any]) -> None:
+    """Raise ConfigError at ``/webhook/url`` unless the webhook channel's URL may be posted
+    to: an http(s) URL whose host resolves only to public addresses or to addresses in the
+    core config ``webhooks.allowed_networks``, as a core webhook's (the channel checks again
+    at each connection)."""
+    url = config["webhook"]["url"]
+    if url is None:
+        return
+    try:
+        check_webhook_destination(url, crm.core_config["webhooks"]["allowed_networks"])
+    except ValidationError as exc:
+        detail = exc.problems[0][2]
+        raise ConfigError(f"/webhook/url: {detail}", [("/webhook/url", detail)]) from None
+
+
 __all__ = ["Cap", "Email", "QuietHours", "RewardCoupon", "Settings", "Trigger", "Webhook",
-           "settings_of"]
+           "check_config", "settings_of"]

@@ -13,7 +13,8 @@ import pytest
 
 from crmkit import CRM
 from crmkit.plugin import Outgoing
-from webhooks.support import DEADLINE_S, T0, valid_signature, wait_for, worker_command, worker_env
+from webhooks.support import (DEADLINE_S, SECRET, T0, allow_loopback, valid_signature, wait_for,
+                              worker_command, worker_env)
 
 SENDER = "news@shop.example"
 PUBLIC_URL = "https://crm.example.com"
@@ -32,6 +33,13 @@ def crm(crm_url):
 def use_smtp(crm, server, **settings) -> None:
     email = {"host": "127.0.0.1", "port": server.port, "sender": SENDER, **settings}
     crm.plugins.configure("campaigns", {**crm.plugin_config("campaigns"), "email": email})
+
+
+def use_webhook(crm, url: str, monkeypatch) -> None:
+    """The webhook channel posting to ``url``, signing with SECRET (in $HOOK_KEY)."""
+    crm.plugins.configure("campaigns", {**crm.plugin_config("campaigns"),
+                                        "webhook": {"url": url, "secret_env": "HOOK_KEY"}})
+    monkeypatch.setenv("HOOK_KEY", SECRET)
 
 
 def queue_emails(crm, count: int, start: int = 0, **extra) -> list[str]:
@@ -207,9 +215,8 @@ def test_an_unconfigured_email_channel_is_one_error_and_nothing_is_lost(crm):
 def test_the_webhook_channel_posts_signed_json_and_retries_a_failing_receiver(
         crm, receiver, worker, monkeypatch):
     hook = receiver(fail=1)
-    crm.plugins.configure("campaigns", {**crm.plugin_config("campaigns"),
-                                        "webhook": {"url": hook.url, "secret_env": "HOOK_KEY"}})
-    monkeypatch.setenv("HOOK_KEY", "test-secret-0123456789abcdef")
+    allow_loopback(crm)
+    use_webhook(crm, hook.url, monkeypatch)
     crm.customers.add("C1", "Ada", email="ada@example.com")
     first, second = crm.messages.enqueue([
         Outgoing("webhook", "ada-handle", "Hi Ada", customer="C1", meta={"campaign": "x"}),
@@ -226,3 +233,23 @@ def test_the_webhook_channel_posts_signed_json_and_retries_a_failing_receiver(
     assert json.loads(log[2]["body"]) == {
         "message_id": first, "recipient": "ada-handle", "customer": "C1", "subject": None,
         "body": "Hi Ada", "html": None, "headers": {}, "meta": {"campaign": "x"}}
+
+
+def test_a_webhook_url_the_allowed_networks_no_longer_list_is_refused_when_connecting(
+        crm, receiver, worker, monkeypatch):
+    """The channel's destination is checked at each connection, as a core webhook's: once
+    the core config no longer allows the receiver's network, nothing reaches it and the
+    attempt says why."""
+    hook = receiver()
+    allow_loopback(crm)
+    use_webhook(crm, hook.url, monkeypatch)
+    config = dict(crm.core_config)
+    config["webhooks"] = {**config["webhooks"], "allowed_networks": ["10.0.0.0/8"]}
+    crm.plugins.configure_core(config)
+    (message_id,) = crm.messages.enqueue([Outgoing("webhook", "ada-handle", "Hi Ada")])
+    worker.run(T0)
+    assert states(crm) == {message_id: (
+        "queued", 1, f"POST {hook.url}: DestinationRefused: 127.0.0.1 is a loopback address: "
+                     "webhooks may target it only when core config webhooks.allowed_networks "
+                     "lists it (now: 10.0.0.0/8)")}
+    assert hook.log() == []

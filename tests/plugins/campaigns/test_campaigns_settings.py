@@ -1,11 +1,13 @@
 """The campaigns configuration as typed settings: exact money, parsed times, defaults filled,
-built once per stored configuration and anew after it changes."""
+built once per stored configuration and anew after it changes; and what the schema cannot
+check."""
 
 from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal
 
+import pytest
 from crmkit_campaigns.settings import Cap, QuietHours, RewardCoupon, Trigger
 
 
@@ -38,3 +40,40 @@ def test_settings_are_typed_and_built_once_per_configuration(crm, campaigns):
     changed = api.settings
     assert (changed.attribution_model, changed.attribution_days) == ("first_touch", 7)
     assert changed.quiet_hours is None and changed.triggers == ()
+
+
+def test_the_webhook_url_may_target_only_what_core_webhooks_may(crm, campaigns):
+    """The webhook channel's URL is checked when the configuration is set, as a core
+    webhook's: the cloud metadata address, loopback and private addresses are refused, at
+    /webhook/url, until the core config webhooks.allowed_networks lists them."""
+    from crmkit.plugin import ConfigError
+
+    rule = ("webhooks may target it only when core config webhooks.allowed_networks lists it "
+            "(now: none)")
+    metadata = "http://169.254.169.254/latest/meta-data/"
+    with pytest.raises(ConfigError, match=r"^/webhook/url: 169\.254\.169\.254 is a link-local"):
+        crm.plugins.enable("campaigns", {"webhook": {"url": metadata}})
+    assert "campaigns" not in crm.enabled_plugins()
+    campaigns()
+    before = crm.plugin_config("campaigns")
+    for url, detail in [
+            (metadata, f"169.254.169.254 is a link-local address: {rule}"),
+            ("http://127.0.0.1:8080/hook", f"127.0.0.1 is a loopback address: {rule}"),
+            ("https://[::1]/hook", f"::1 is a loopback address: {rule}"),
+            ("http://10.1.2.3/hook", f"10.1.2.3 is a private address: {rule}"),
+            ("http://", "'http://' has no host (allowed: an absolute http:// or https:// URL "
+                        "with a host)")]:
+        with pytest.raises(ConfigError) as refused:
+            crm.plugins.configure("campaigns", {**before, "webhook": {"url": url}})
+        assert (str(refused.value), refused.value.problems) == (
+            f"/webhook/url: {detail}", [("/webhook/url", detail)]), url
+    assert crm.plugin_config("campaigns") == before
+    public = "https://93.184.216.34/hook"
+    assert crm.plugins.configure("campaigns", {**before, "webhook": {"url": public}}
+                                 )["webhook"]["url"] == public
+    config = dict(crm.core_config)
+    config["webhooks"] = {**config["webhooks"], "allowed_networks": ["127.0.0.1/32"]}
+    crm.plugins.configure_core(config)
+    local = "http://127.0.0.1:8080/hook"
+    assert crm.plugins.configure("campaigns", {**before, "webhook": {"url": local}}
+                                 )["webhook"]["url"] == local
