@@ -147,7 +147,7 @@ _LAZY: dict[str, tuple[str, str]] = {
     "Job": ("crmkit.worker", "Job"),
     "WorkContext": ("crmkit.worker", "WorkContext"),
     "claim_due": ("crmkit.worker", "claim_due"),
-    "sign_webhook": ("crmkit.webhooks", "sign"),
+    "webhook_headers": ("crmkit.webhooks", "delivery_headers"),
     "check_webhook_destination": ("crmkit.webhooks", "check_destination"),
     "Poster": ("crmkit.outbound", "Poster"),
     "PostFailed": ("crmkit.outbound", "PostFailed"),
@@ -274,7 +274,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from .web.formatting import format_date, format_datetime, format_money, format_number
     from .outbound import PostFailed, Poster
     from .webhooks import check_destination as check_webhook_destination
-    from .webhooks import sign as sign_webhook
+    from .webhooks import delivery_headers as webhook_headers
     from .worker import Job, WorkContext, claim_due
     from .web.schemas import (AS_OF_INSTANT, DECIMAL, INSTANT, INTEGER, NUMBER, OPTIONAL_INSTANT,
                               OPTIONAL_NUMBER, OPTIONAL_TEXT, TEXT, closed_object, record_id,

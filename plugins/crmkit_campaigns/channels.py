@@ -1,4 +1,4 @@
-"""The built-in channels: ``email`` (SMTP) and ``webhook`` (a signed JSON POST).
+"""The built-in channels: ``email`` (SMTP) and ``webhook`` (a JSON POST signed as webhooks are).
 
 Both read their settings from the campaigns configuration (``email``, ``webhook``) when a
 batch is sent, and their secrets from the environment variables it names, never from the
@@ -22,6 +22,7 @@ import queue
 import smtplib
 import ssl
 import threading
+import uuid
 from email import charset as charsets
 from email import policy as policies
 from email.header import Header
@@ -32,13 +33,14 @@ from email.utils import format_datetime
 from typing import Any, Iterator
 
 import crmkit
-from crmkit.plugin import ConfigError, SendResult, jsonable, sign_webhook
+from crmkit.plugin import ConfigError, SendResult, jsonable, webhook_headers
 
 from .settings import Email, Webhook, settings_of
 
 PLUGIN_NAME = "campaigns"
-SIGNATURE_HEADER = "X-Crmkit-Signature"
 MESSAGE_ID_HEADER = "X-Crmkit-Message-Id"
+EVENT_TYPE = "message"
+"""The ``X-Crmkit-Event`` of every webhook message."""
 RESERVED = frozenset({"from", "to", "subject", "message-id", "date"})
 """Headers the email channel sets itself (a message's own headers may not replace them)."""
 
@@ -262,11 +264,11 @@ def _close(smtp: smtplib.SMTP | None, polite: bool = False) -> None:
 
 
 class WebhookChannel:
-    """The ``webhook`` channel: each message a JSON POST to ``webhook.url``, signed like the
-    core's webhooks (``X-Crmkit-Signature``), with ``X-Crmkit-Message-Id``; it waits for the
-    answer as long as the core's webhooks do (core config ``webhooks.timeout_seconds`` bounds
-    each whole request), and connects only to an address the core config
-    ``webhooks.allowed_networks`` allows (public ones always).
+    """The ``webhook`` channel: each message a JSON POST to ``webhook.url``, sent as the
+    core's webhooks are: with their signed headers (event type :data:`EVENT_TYPE`, delivery
+    id :func:`delivery_id`), within core config ``webhooks.timeout_seconds``, only to an
+    address ``webhooks.allowed_networks`` allows (public ones always); and with
+    ``X-Crmkit-Message-Id``.
     2xx → sent; 408, 429, 5xx or no answer → retry; any other status → failed."""
 
     name = "webhook"
@@ -301,7 +303,8 @@ class WebhookChannel:
         from crmkit.plugin import PostFailed
 
         body = self.body(message)
-        headers = {"Content-Type": "application/json", SIGNATURE_HEADER: sign_webhook(secret, body),
+        headers = {**webhook_headers(secret, body, delivery_id(message.message_id), EVENT_TYPE,
+                                     int(self.crm.clock.now().timestamp())),
                    MESSAGE_ID_HEADER: message.message_id}
         try:
             status, reason = poster.post(url, body, headers)
@@ -314,11 +317,17 @@ class WebhookChannel:
         return SendResult(message.message_id, "retry" if temporary else "failed", detail)
 
 
+def delivery_id(message_id: str) -> str:
+    """The ``X-Crmkit-Delivery`` of a webhook message: a UUID made from its Message-ID (as a
+    ``mid:`` URL), the same on every attempt."""
+    return str(uuid.uuid5(uuid.NAMESPACE_URL, "mid:" + message_id.strip("<>")))
+
+
 @crmkit.hookimpl
 def crmkit_channels(crm):
     """The campaigns plugin's channels: ``email`` and ``webhook``."""
     return [EmailChannel(crm), WebhookChannel(crm)]
 
 
-__all__ = ["EmailChannel", "WebhookChannel", "crmkit_channels", "SIGNATURE_HEADER",
-           "MESSAGE_ID_HEADER"]
+__all__ = ["EmailChannel", "WebhookChannel", "crmkit_channels", "delivery_id",
+           "MESSAGE_ID_HEADER", "EVENT_TYPE"]

@@ -13,7 +13,7 @@ import pytest
 
 from crmkit import CRM
 from crmkit.plugin import Outgoing
-from webhooks.support import (DEADLINE_S, SECRET, T0, allow_loopback, valid_signature, wait_for,
+from webhooks.support import (DEADLINE_S, SECRET, T0, allow_loopback, valid_delivery, wait_for,
                               worker_command, worker_env)
 
 SENDER = "news@shop.example"
@@ -212,8 +212,11 @@ def test_an_unconfigured_email_channel_is_one_error_and_nothing_is_lost(crm):
     assert {s for s, _, _ in states(crm).values()} == {"queued"}
 
 
-def test_the_webhook_channel_posts_signed_json_and_retries_a_failing_receiver(
+def test_the_webhook_channel_posts_json_signed_as_webhooks_are_and_retries_a_failing_receiver(
         crm, receiver, worker, monkeypatch):
+    """Each message is signed as a core webhook delivery is (crmkit.webhooks.verify accepts
+    it), over the attempt's timestamp and a delivery id that stays the same on a retry: a
+    captured message sent again under another message's delivery id does not verify."""
     hook = receiver(fail=1)
     allow_loopback(crm)
     use_webhook(crm, hook.url, monkeypatch)
@@ -225,11 +228,20 @@ def test_the_webhook_channel_posts_signed_json_and_retries_a_failing_receiver(
     assert states(crm) == {first: ("queued", 1, f"POST {hook.url}: HTTP 500 Internal Server "
                                                 "Error"),
                            second: ("sent", 1, None)}
-    worker.run(T0 + dt.timedelta(minutes=5))
+    later = T0 + dt.timedelta(minutes=5)
+    worker.run(later)
     assert states(crm)[first] == ("sent", 2, None)
     log = hook.log()
     assert [r["headers"]["x-crmkit-message-id"] for r in log] == [first, second, first]
-    assert all(valid_signature(r) for r in log)
+    assert all(valid_delivery(r) for r in log)
+    headers = [r["headers"] for r in log]
+    assert [h["x-crmkit-timestamp"] for h in headers] == [
+        str(int(T0.timestamp()))] * 2 + [str(int(later.timestamp()))]
+    assert {h["x-crmkit-event"] for h in headers} == {"message"}
+    deliveries = [h["x-crmkit-delivery"] for h in headers]
+    assert deliveries[0] == deliveries[2] != deliveries[1]
+    replayed = {**log[2], "headers": {**headers[2], "x-crmkit-delivery": deliveries[1]}}
+    assert not valid_delivery(replayed)
     assert json.loads(log[2]["body"]) == {
         "message_id": first, "recipient": "ada-handle", "customer": "C1", "subject": None,
         "body": "Hi Ada", "html": None, "headers": {}, "meta": {"campaign": "x"}}
