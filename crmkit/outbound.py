@@ -8,16 +8,19 @@ network operation may wait only for what is left of it.  Used by the core's webh
 by the campaigns plugin's webhook channel.
 
 The poster's :class:`Destinations` limit where it connects: the host's name is resolved
-when connecting and every address it has must be public or in one of the allowed networks
-(core config ``webhooks.allowed_networks``); the connection goes to an address so checked,
-so a DNS answer that changes after a check cannot lead it elsewhere.
+when connecting (within the deadline too: :func:`resolve`) and every address it has must be
+public or in one of the allowed networks (core config ``webhooks.allowed_networks``); the
+connection goes to an address so checked, so a DNS answer that changes after a check cannot
+lead it elsewhere.
 """
 
 from __future__ import annotations
 
 import base64
 import ipaddress
+import queue
 import socket
+import threading
 import time
 from typing import Any, Callable, Iterable
 from urllib.parse import unquote, urlsplit, urlunsplit
@@ -83,15 +86,17 @@ class Destinations:
         kind = _kind(ip)
         return f"{'an' if kind[0] in 'aeiou' else 'a'} {kind} address"
 
-    def addresses(self, host: str, port: int) -> list[str]:
-        """The addresses ``host`` resolves to, when each may be connected to; else
-        :class:`DestinationRefused` (and :class:`httpcore.ConnectError` when it does not
-        resolve)."""
+    def addresses(self, host: str, port: int, timeout: float | None = None) -> list[str]:
+        """The addresses ``host`` resolves to (waiting at most ``timeout`` seconds for the
+        answer), when each may be connected to; else :class:`DestinationRefused`
+        (:class:`httpcore.ConnectError` when it does not resolve,
+        :class:`httpcore.ConnectTimeout` when the answer is late)."""
         try:
-            found = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-        except (socket.gaierror, UnicodeError) as exc:
+            addresses = resolve(host, port, timeout)
+        except TimeoutError as exc:
+            raise httpcore.ConnectTimeout(str(exc)) from None
+        except (OSError, UnicodeError) as exc:
             raise httpcore.ConnectError(f"cannot resolve {host!r}: {exc}") from None
-        addresses = list(dict.fromkeys(info[4][0] for info in found))
         for address in addresses:
             kind = self.refusal(address)
             if kind is not None:
@@ -102,6 +107,33 @@ class Destinations:
                     f"{subject} {kind}: webhooks may target it only when core config "
                     f"webhooks.allowed_networks lists it (now: {listed})")
         return addresses
+
+
+def resolve(host: str, port: int, timeout: float | None = None) -> list[str]:
+    """The distinct addresses ``host`` resolves to for a TCP connection to ``port``, in the
+    resolver's order: :func:`socket.getaddrinfo`, waited for at most ``timeout`` seconds (None:
+    as long as it takes).  A late answer is a TimeoutError (the lookup, which cannot be
+    cancelled, ends in a daemon thread); a name that does not resolve is the resolver's
+    OSError (``socket.gaierror``) or UnicodeError."""
+    if timeout is None:
+        found = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    else:
+        answer: queue.SimpleQueue = queue.SimpleQueue()
+
+        def look_up() -> None:
+            try:
+                answer.put(socket.getaddrinfo(host, port, type=socket.SOCK_STREAM))
+            except Exception as exc:  # handed to the caller, raised there
+                answer.put(exc)
+
+        threading.Thread(target=look_up, name="crmkit-resolve", daemon=True).start()
+        try:
+            found = answer.get(timeout=max(timeout, 0))
+        except queue.Empty:
+            raise TimeoutError(f"resolving {host!r} took longer than {timeout:g} s") from None
+        if isinstance(found, Exception):
+            raise found
+    return list(dict.fromkeys(info[4][0] for info in found))
 
 
 class _Deadline:
@@ -151,8 +183,8 @@ class _DeadlineStream(httpcore.NetworkStream):
 
 
 class _DeadlineBackend(httpcore.NetworkBackend):
-    """Opens TCP connections, to addresses ``destinations`` allows, within the deadline,
-    and hands out :class:`_DeadlineStream`s."""
+    """Opens TCP connections, to addresses ``destinations`` allows, within the deadline
+    (resolving the host's name too), and hands out :class:`_DeadlineStream`s."""
 
     def __init__(self, deadline: _Deadline, destinations: Destinations):
         self._deadline = deadline
@@ -162,7 +194,8 @@ class _DeadlineBackend(httpcore.NetworkBackend):
     def connect_tcp(self, host: str, port: int, timeout: float | None = None,
                     local_address: str | None = None,
                     socket_options=None) -> httpcore.NetworkStream:
-        addresses = self._destinations.addresses(host, port)
+        addresses = self._destinations.addresses(
+            host, port, self._deadline.left(timeout, httpcore.ConnectTimeout))
         for number, address in enumerate(addresses):
             wait = self._deadline.left(timeout, httpcore.ConnectTimeout)
             try:
@@ -256,4 +289,4 @@ def _without_credentials(url: str) -> tuple[str, str | None]:
             base64.b64encode(token.encode("utf-8")).decode("ascii"))
 
 
-__all__ = ["Poster", "PostFailed", "Destinations", "DestinationRefused"]
+__all__ = ["Poster", "PostFailed", "Destinations", "DestinationRefused", "resolve"]
