@@ -136,31 +136,38 @@ def resolve(host: str, port: int, timeout: float | None = None) -> list[str]:
     return list(dict.fromkeys(info[4][0] for info in found))
 
 
-class _Deadline:
-    """When the request in hand must be done, on :data:`monotonic`."""
+class Deadline:
+    """When the work in hand (a request, an SMTP delivery, a batch) must be done, on
+    :data:`monotonic`; none until :meth:`start`."""
 
     def __init__(self) -> None:
         self.clear()
 
     def start(self, seconds: float) -> None:
+        """The deadline is ``seconds`` from now."""
         self.ends = monotonic() + seconds
 
     def clear(self) -> None:
+        """No deadline."""
         self.ends = float("inf")
 
-    def left(self, timeout: float | None, expired: type[httpcore.TimeoutException]) -> float:
-        """The wait allowed for one operation: ``timeout``, at most what is left; ``expired``
-        is raised when nothing is."""
-        left = self.ends - monotonic()
+    def remaining(self) -> float:
+        """Seconds until the deadline (0 or less once it has passed)."""
+        return self.ends - monotonic()
+
+    def left(self, timeout: float | None, expired: type[Exception]) -> float:
+        """The wait allowed for one operation: ``timeout`` (None: no limit of its own), at
+        most what is left; ``expired`` is raised when nothing is."""
+        left = self.remaining()
         if left <= 0:
-            raise expired("the request's deadline has passed")
+            raise expired("the deadline has passed")
         return left if timeout is None else min(timeout, left)
 
 
 class _DeadlineStream(httpcore.NetworkStream):
     """A connection whose every read and write waits at most until the deadline."""
 
-    def __init__(self, stream: httpcore.NetworkStream, deadline: _Deadline):
+    def __init__(self, stream: httpcore.NetworkStream, deadline: Deadline):
         self._stream, self._deadline = stream, deadline
 
     def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
@@ -186,7 +193,7 @@ class _DeadlineBackend(httpcore.NetworkBackend):
     """Opens TCP connections, to addresses ``destinations`` allows, within the deadline
     (resolving the host's name too), and hands out :class:`_DeadlineStream`s."""
 
-    def __init__(self, deadline: _Deadline, destinations: Destinations):
+    def __init__(self, deadline: Deadline, destinations: Destinations):
         self._deadline = deadline
         self._destinations = destinations
         self._backend = httpcore.SyncBackend()
@@ -227,7 +234,7 @@ class Poster:
                  destinations: Destinations = Destinations()):
         self.timeout_seconds = timeout_seconds
         self.user_agent = user_agent
-        self._deadline = _Deadline()
+        self._deadline = Deadline()
         self._pool = httpcore.ConnectionPool(
             network_backend=_DeadlineBackend(self._deadline, destinations))
 
@@ -289,4 +296,4 @@ def _without_credentials(url: str) -> tuple[str, str | None]:
             base64.b64encode(token.encode("utf-8")).decode("ascii"))
 
 
-__all__ = ["Poster", "PostFailed", "Destinations", "DestinationRefused", "resolve"]
+__all__ = ["Poster", "PostFailed", "Destinations", "DestinationRefused", "Deadline", "resolve"]

@@ -151,6 +151,8 @@ _LAZY: dict[str, tuple[str, str]] = {
     "check_webhook_destination": ("crmkit.webhooks", "check_destination"),
     "Poster": ("crmkit.outbound", "Poster"),
     "PostFailed": ("crmkit.outbound", "PostFailed"),
+    "Deadline": ("crmkit.outbound", "Deadline"),
+    "resolve_host": ("crmkit.outbound", "resolve"),
     # Outgoing messages and their channels (the crmkit_channels hook).
     "Outgoing": ("crmkit.messaging", "Outgoing"),
     "ADDRESSED_BY": ("crmkit.messaging", "ADDRESSED_BY"),
@@ -272,7 +274,8 @@ if TYPE_CHECKING:  # pragma: no cover
     from .web.mywork import WorkSection, countdown
     from .web.endpoints import Call, Endpoint, Reply
     from .web.formatting import format_date, format_datetime, format_money, format_number
-    from .outbound import PostFailed, Poster
+    from .outbound import Deadline, PostFailed, Poster
+    from .outbound import resolve as resolve_host
     from .webhooks import check_destination as check_webhook_destination
     from .webhooks import delivery_headers as webhook_headers
     from .worker import Job, WorkContext, claim_due

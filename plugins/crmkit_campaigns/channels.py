@@ -10,16 +10,21 @@ password in ``$email.password_env``), with its ``Message-ID`` and, for a message
 when the core config ``public_url`` is set, ``List-Unsubscribe`` (the one-click link) and
 ``List-Unsubscribe-Post: List-Unsubscribe=One-Click`` (RFC 8058).  Replies are mapped to
 outcomes: accepted → sent; 4xx → retry; a recipient refused with 5xx → bounced; another 5xx
-→ failed; a connection refused or lost → retry (saying which server).  Each result is
-yielded as soon as the server has answered, so the worker records it at once.
+→ failed; a connection refused or lost → retry (saying which server).  Sending one message,
+with connecting first when its connection is not open yet, is done within
+``email.timeout_seconds``, however slowly the server answers (:class:`_BoundedSMTP`); past
+it, the message is retried and the connection's other messages too.  Each result is yielded
+as soon as the server has answered, so the worker records it at once.
 """
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import queue
 import smtplib
+import socket
 import ssl
 import threading
 import uuid
@@ -33,7 +38,8 @@ from email.utils import format_datetime
 from typing import Any, Iterator
 
 import crmkit
-from crmkit.plugin import ConfigError, SendResult, jsonable, webhook_headers
+from crmkit.plugin import (ConfigError, Deadline, SendResult, jsonable, resolve_host,
+                           webhook_headers)
 
 from .settings import Email, Webhook, settings_of
 
@@ -132,6 +138,7 @@ class EmailChannel:
         """One SMTP connection: send messages from ``todo`` until it is empty; after a
         connection failure, report every message left as a retry."""
         where = f"SMTP server {settings.host}:{settings.port}"
+        deadline = Deadline()
         smtp = None
         broken = None
         try:
@@ -143,34 +150,25 @@ class EmailChannel:
                 if broken is not None:
                     results.put(SendResult(message.message_id, "retry", broken))
                     continue
+                deadline.start(settings.timeout_seconds)
                 try:
                     if smtp is None:
-                        smtp = self._connect(settings, password)
+                        smtp = self._connect(settings, password, deadline)
                     results.put(self._send_one(smtp, settings, message))
-                except smtplib.SMTPServerDisconnected as exc:
-                    smtp = None
-                    results.put(SendResult(message.message_id, "retry",
-                                           f"{where} closed the connection: {exc}"))
-                except smtplib.SMTPResponseException as exc:
-                    detail = f"{where} answered {exc.smtp_code} {_text(exc.smtp_error)}"
-                    if exc.smtp_code >= 500 and not isinstance(
-                            exc, smtplib.SMTPAuthenticationError):
-                        results.put(SendResult(message.message_id, "failed", detail))
-                    else:
-                        broken = detail
-                        results.put(SendResult(message.message_id, "retry", detail))
-                    smtp = _close(smtp)
                 except (OSError, smtplib.SMTPException) as exc:
-                    broken = f"cannot reach {where}: {exc}"
-                    results.put(SendResult(message.message_id, "retry", broken))
+                    outcome, detail, lasts = _failure(exc, where, deadline, settings)
+                    results.put(SendResult(message.message_id, outcome, detail))
+                    broken = detail if lasts else None
                     smtp = _close(smtp)
         except Exception as exc:  # a bug: raised by send() in the worker's thread
             results.put(exc)
         finally:
+            deadline.start(settings.timeout_seconds)
             _close(smtp, polite=True)
 
-    def _connect(self, settings: Email, password: str | None) -> smtplib.SMTP:
-        smtp = smtplib.SMTP(settings.host, settings.port, timeout=settings.timeout_seconds)
+    def _connect(self, settings: Email, password: str | None,
+                 deadline: Deadline) -> smtplib.SMTP:
+        smtp = _BoundedSMTP(settings.host, settings.port, settings.timeout_seconds, deadline)
         try:
             smtp.ehlo()
             if settings.starttls:
@@ -229,6 +227,71 @@ class EmailChannel:
             mail["List-Unsubscribe"] = f"<{self.crm.messages.unsubscribe_url(message.message_id)}>"
             mail["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
         return mail
+
+
+class _BoundedSMTP(smtplib.SMTP):
+    """:class:`smtplib.SMTP` whose every network wait (resolving the server's name,
+    connecting, each read and write, the TLS handshake of STARTTLS) ends by ``deadline``:
+    a server that trickles its replies cannot hold a delivery past it."""
+
+    def __init__(self, host: str, port: int, timeout: float, deadline: Deadline):
+        self.deadline = deadline
+        super().__init__(host, port, timeout=timeout)
+
+    def _wait(self) -> float:
+        return self.deadline.left(None, TimeoutError)
+
+    def _get_socket(self, host, port, timeout):
+        *others, last = resolve_host(host, port, self._wait())
+        for address in others:
+            try:
+                return socket.create_connection((address, port), self._wait(),
+                                                self.source_address)
+            except OSError:
+                continue
+        return socket.create_connection((last, port), self._wait(), self.source_address)
+
+    def send(self, s) -> None:
+        if self.sock is not None:  # what is left of the deadline bounds the whole write
+            self.sock.settimeout(self._wait())
+        super().send(s)
+
+    def getreply(self):
+        if self.file is None and self.sock is not None:  # (again after STARTTLS)
+            self.file = io.BufferedReader(_BoundedReader(self.sock, self._wait))
+        return super().getreply()
+
+
+class _BoundedReader(io.RawIOBase):
+    """A socket's reads, each waiting at most ``wait()`` seconds (a TLS handshake that
+    follows waits at most as long as the last read could)."""
+
+    def __init__(self, sock: socket.socket, wait):
+        self._sock, self._wait = sock, wait
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:
+        self._sock.settimeout(self._wait())
+        return self._sock.recv_into(buffer)
+
+
+def _failure(exc: Exception, where: str, deadline: Deadline,
+             settings: Email) -> tuple[str, str, bool]:
+    """``(outcome, detail, lasts)`` of a message whose delivery raised ``exc``; ``lasts``:
+    the connection's other messages are retried with this detail, not sent."""
+    if isinstance(exc, smtplib.SMTPResponseException):  # the server answered in time
+        detail = f"{where} answered {exc.smtp_code} {_text(exc.smtp_error)}"
+        if exc.smtp_code >= 500 and not isinstance(exc, smtplib.SMTPAuthenticationError):
+            return "failed", detail, False
+        return "retry", detail, True
+    if deadline.remaining() <= 0:
+        return ("retry", f"no complete answer from {where} within "
+                         f"{settings.timeout_seconds:g} s (email.timeout_seconds)", True)
+    if isinstance(exc, smtplib.SMTPServerDisconnected):
+        return "retry", f"{where} closed the connection: {exc}", False
+    return "retry", f"cannot reach {where}: {exc}", True
 
 
 def _part(content: str, subtype: str) -> MIMEText:

@@ -6,7 +6,9 @@ from __future__ import annotations
 import datetime as dt
 import json
 import signal
+import socket
 import subprocess
+import threading
 from collections import Counter
 
 import pytest
@@ -265,3 +267,71 @@ def test_a_webhook_url_the_allowed_networks_no_longer_list_is_refused_when_conne
                      "webhooks may target it only when core config webhooks.allowed_networks "
                      "lists it (now: 10.0.0.0/8)")}
     assert hook.log() == []
+
+
+@pytest.fixture
+def trickling_smtp():
+    """``trickling_smtp(stage)``: the port of an SMTP server (a thread) for one connection
+    that answers at once, except its reply at ``stage`` (``"greeting"``, or ``"data"``: its
+    answer to a message), which it sends one byte every 0.1 s: 5 s for the whole reply, so
+    no single read of it ever waits long."""
+    stop = threading.Event()
+
+    def start(stage: str) -> int:
+        server = socket.create_server(("127.0.0.1", 0))
+
+        def say(connection, reply: bytes, slowly: bool) -> None:
+            if not slowly:
+                connection.sendall(reply)
+                return
+            for byte in reply:
+                if stop.wait(0.1):  # the trickle; the test ends sooner
+                    return
+                connection.sendall(bytes([byte]))
+
+        def serve() -> None:
+            connection, _ = server.accept()
+            with server, connection, connection.makefile("rb") as lines:
+                try:
+                    say(connection, b"220 " + b"." * 44 + b"\r\n", stage == "greeting")
+                    for line in lines:
+                        command = line[:4].upper()
+                        if command == b"DATA":
+                            connection.sendall(b"354 go ahead\r\n")
+                            while next(lines) != b".\r\n":
+                                pass
+                            say(connection, b"250 " + b"." * 44 + b"\r\n", stage == "data")
+                        elif command == b"QUIT":
+                            connection.sendall(b"221 bye\r\n")
+                            return
+                        else:
+                            connection.sendall(b"250 ok\r\n")
+                except OSError:  # the client gave up
+                    pass
+
+        threading.Thread(target=serve, daemon=True).start()
+        return server.getsockname()[1]
+
+    yield start
+    stop.set()
+
+
+@pytest.mark.parametrize("stage", ["greeting", "data"])
+def test_an_smtp_server_trickling_its_reply_fails_the_message_at_the_deadline(
+        crm, trickling_smtp, stage):
+    """email.timeout_seconds bounds a whole delivery (connecting, then the message's
+    conversation), not each read: a server that sends its reply a byte at a time never lets
+    a read time out, yet the message is retried at the deadline, and the connection's other
+    message with it, without waiting again."""
+    from crmkit.worker import Worker
+
+    port = trickling_smtp(stage)
+    crm.plugins.configure("campaigns", {**crm.plugin_config("campaigns"), "email": {
+        "host": "127.0.0.1", "port": port, "sender": SENDER, "connections": 1,
+        "timeout_seconds": 0.5}})
+    ids = queue_emails(crm, 2)
+    runner = Worker(crm)
+    assert runner.drain() == 2 and runner.errors == []
+    detail = (f"no complete answer from SMTP server 127.0.0.1:{port} within 0.5 s "
+              "(email.timeout_seconds)")
+    assert states(crm) == dict.fromkeys(ids, ("queued", 1, detail))
