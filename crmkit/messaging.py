@@ -13,6 +13,8 @@ up to ``messages.max_attempts`` attempts, then failed); ``failed`` or ``bounced`
 with the channel's detail).  A recorded message is never sent again; a worker killed between
 a server's acceptance and the record leaves only the messages then in flight to be sent a
 second time, with the same Message-ID, once their lease (``messages.lease_seconds``) has run out.
+The worker waits for a channel's results no longer than that lease: the messages a stuck
+channel has not reported by then are recorded as retries.
 
 Tracking links (:meth:`MessageService.click_url`, :meth:`~MessageService.open_pixel_url`,
 :meth:`~MessageService.unsubscribe_url`) are HMAC-signed tokens under the core config
@@ -48,6 +50,7 @@ from .worker import Job, WorkContext, claim_due, describe_failure
 
 if TYPE_CHECKING:
     from .app import CRM
+    from .outbound import Deadline
 
 QUEUED, SENT, FAILED, BOUNCED, CANCELLED = "queued", "sent", "failed", "bounced", "cancelled"
 STATUSES = (QUEUED, SENT, FAILED, BOUNCED, CANCELLED)
@@ -491,8 +494,12 @@ def collect_channels(crm: "CRM") -> dict[str, Channel]:
 def send_due(ctx: WorkContext) -> int:
     """Claim a batch of due queued messages, send each through its channel, record each
     outcome as soon as it is known; return how many were handled."""
+    from .outbound import Deadline
+
     crm = ctx.crm
     settings = crm.core_config["messages"]
+    lease = Deadline()
+    lease.start(settings["lease_seconds"])
     m = tables.messages
     rows = claim_due(ctx, m, lease=dt.timedelta(seconds=settings["lease_seconds"]),
                      where=[m.c.status == QUEUED], values={"attempts": m.c.attempts + 1})
@@ -516,7 +523,7 @@ def send_due(ctx: WorkContext) -> int:
             _record(crm, group, [SendResult(r["message_id"], "failed", reason) for r in group],
                     settings)
             continue
-        failure = _send_group(crm, channel, group, external, settings)
+        failure = _send_group(crm, channel, group, external, settings, lease)
         if failure is not None:
             failures.append(failure)
     if failures:
@@ -525,9 +532,11 @@ def send_due(ctx: WorkContext) -> int:
 
 
 def _send_group(crm: "CRM", channel: Channel, group: list[dict[str, Any]],
-                external: dict[int, str], settings: dict[str, Any]) -> str | None:
-    """Send one channel's messages, recording results as they come; the channel's error
-    (its unreported messages are recorded as retries), or None."""
+                external: dict[int, str], settings: dict[str, Any],
+                lease: "Deadline") -> str | None:
+    """Send one channel's messages, recording results as they come until the batch's
+    ``lease`` runs out; the channel's error (its unreported messages are recorded as
+    retries), or None."""
     batch = [Sending(r["message_id"], r["recipient"], r["subject"], r["body"], r["html"],
                      dict(r["headers"]), dict(r["meta"]), external.get(r["customer_id"]),
                      r["attempts"]) for r in group]
@@ -535,7 +544,7 @@ def _send_group(crm: "CRM", channel: Channel, group: list[dict[str, Any]],
     pending = dict(by_id)
     error = None
     try:
-        for results in _as_they_come(lambda: channel.send(batch)):
+        for results in _as_they_come(lambda: channel.send(batch), lease, settings):
             known = []
             for result in results:
                 if not isinstance(result, SendResult) or result.outcome not in OUTCOMES:
@@ -557,10 +566,13 @@ def _send_group(crm: "CRM", channel: Channel, group: list[dict[str, Any]],
 _END = object()
 
 
-def _as_they_come(produce) -> Iterator[list[Any]]:
+def _as_they_come(produce, lease: "Deadline", settings: dict[str, Any]
+                  ) -> Iterator[list[Any]]:
     """Run ``produce()`` (an iterable of results) in a thread and yield, each time, every
     result that has arrived since the last yield (at least one): results reported while the
-    previous ones were being recorded are recorded together, none waits for the batch."""
+    previous ones were being recorded are recorded together, none waits for the batch.
+    Once ``lease`` has run out with results still to come, a PluginError: the thread is left
+    to itself."""
     arrived: queue.SimpleQueue = queue.SimpleQueue()
 
     def pump() -> None:
@@ -574,7 +586,12 @@ def _as_they_come(produce) -> Iterator[list[Any]]:
 
     threading.Thread(target=pump, name="crmkit-channel", daemon=True).start()
     while True:
-        items = [arrived.get()]
+        try:
+            items = [arrived.get(timeout=max(lease.remaining(), 0))]
+        except queue.Empty:
+            raise PluginError(f"no result within the lease of its batch ("
+                              f"{settings['lease_seconds']:g} s, core config "
+                              "messages.lease_seconds)") from None
         while True:
             try:
                 items.append(arrived.get_nowait())

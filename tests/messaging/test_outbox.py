@@ -3,6 +3,7 @@ driven through an in-process test channel whose answers the test chooses."""
 
 from __future__ import annotations
 
+import threading
 import types
 
 import pytest
@@ -174,6 +175,41 @@ def test_a_channel_that_raises_keeps_what_it_reported_and_retries_the_rest(outbo
                                           "hung up"),
         "sent@example.org": ("queued", 1, "channel 'test' failed: RuntimeError: the gateway "
                                           "hung up")}
+
+
+def test_the_worker_waits_for_a_stuck_channel_no_longer_than_the_lease(
+        outbox, channel, monkeypatch):
+    """A channel that stops answering does not hold the worker past the batch's lease
+    (messages.lease_seconds, on the deadlines' clock crmkit.outbound.monotonic): what it
+    reported is kept, the rest is retried with the reason."""
+    from crmkit import outbound
+
+    lease = outbox.core_config["messages"]["lease_seconds"]
+    now = [0.0]
+    monkeypatch.setattr(outbound, "monotonic", lambda: now[0])
+    unstuck = threading.Event()
+
+    def send(batch):
+        now[0] += lease  # the lease runs out while the channel sends its first message ...
+        yield SendResult(batch[0].message_id, "sent", "sent by the test server")
+        unstuck.wait(5)  # ... then it hangs
+        for message in batch[1:]:
+            yield SendResult(message.message_id, "sent", "sent by the test server")
+
+    monkeypatch.setattr(channel, "send", send)
+    outbox.messages.enqueue([Outgoing("test", f"sent@example.{tld}", "a")
+                             for tld in ("com", "org", "net")])
+    runner = Worker(outbox)
+    try:
+        runner.run_round()
+    finally:
+        unstuck.set()
+    reason = (f"channel 'test' failed: no result within the lease of its batch ({lease:g} s, "
+              "core config messages.lease_seconds)")
+    assert runner.errors == [f"job messages.send failed: {reason}"]
+    assert statuses(outbox) == {"sent@example.com": ("sent", 1, None),
+                                "sent@example.org": ("queued", 1, reason),
+                                "sent@example.net": ("queued", 1, reason)}
 
 
 def test_two_channels_of_one_name_are_a_plugin_error(outbox):
