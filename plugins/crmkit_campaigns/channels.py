@@ -38,8 +38,8 @@ from email.utils import format_datetime
 from typing import Any, Iterator
 
 import crmkit
-from crmkit.plugin import (ConfigError, Deadline, SendResult, jsonable, resolve_host,
-                           webhook_headers)
+from crmkit.plugin import (ConfigError, Deadline, SendResult, jsonable, masked_url,
+                           resolve_host, webhook_headers)
 
 from .settings import Email, Webhook, settings_of
 
@@ -369,11 +369,12 @@ class WebhookChannel:
         headers = {**webhook_headers(secret, body, delivery_id(message.message_id), EVENT_TYPE,
                                      int(self.crm.clock.now().timestamp())),
                    MESSAGE_ID_HEADER: message.message_id}
+        shown = masked_url(url)  # the message's error and events never show its credentials
         try:
             status, reason = poster.post(url, body, headers)
         except PostFailed as exc:
-            return SendResult(message.message_id, "retry", f"POST {url}: {exc}")
-        detail = f"POST {url}: HTTP {status} {reason or ''}".strip()
+            return SendResult(message.message_id, "retry", f"POST {shown}: {exc}")
+        detail = f"POST {shown}: HTTP {status} {reason or ''}".strip()
         if 200 <= status < 300:
             return SendResult(message.message_id, "sent", detail)
         temporary = status >= 500 or status in (408, 429)

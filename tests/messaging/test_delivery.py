@@ -249,6 +249,18 @@ def test_the_webhook_channel_posts_json_signed_as_webhooks_are_and_retries_a_fai
         "body": "Hi Ada", "html": None, "headers": {}, "meta": {"campaign": "x"}}
 
 
+def test_a_failed_webhook_message_s_error_shows_no_credentials_of_the_url(
+        crm, receiver, worker, monkeypatch):
+    hook = receiver(fail=1)
+    allow_loopback(crm)
+    use_webhook(crm, hook.url.replace("://", "://crm:s3cret@"), monkeypatch)
+    (message_id,) = crm.messages.enqueue([Outgoing("webhook", "ada-handle", "Hi Ada")])
+    worker.run(T0)
+    shown = hook.url.replace("://", "://***@")
+    assert states(crm) == {message_id: (
+        "queued", 1, f"POST {shown}: HTTP 500 Internal Server Error")}
+
+
 def test_a_webhook_url_the_allowed_networks_no_longer_list_is_refused_when_connecting(
         crm, receiver, worker, monkeypatch):
     """The channel's destination is checked at each connection, as a core webhook's: once
