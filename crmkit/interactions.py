@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 from decimal import Decimal
-from typing import Any, Iterable, Sequence
+from typing import Any, Callable, Iterable, Sequence
 
 from sqlalchemy import and_, bindparam, or_, select
 
@@ -146,15 +146,19 @@ class InteractionRows:
     found (share-locked with ``lock``) or created; only the others are looked
     up, and the dict gets those found and created.  Its owner empties it when a
     customer is merged or erased in the transaction (the import shares one
-    across its batches).
+    across its batches).  ``unwritten(external ids)``: the rows, by external id, of those
+    interactions that the caller checked but has not written (an import's dry run), which
+    the refunds of the batch may name.
     """
 
     name = "interactions"
     enrich_hook = "crmkit_enrich_interactions"
 
     def __init__(self, create_customers: bool = False, lock: bool = True, dedupe: bool = True,
-                 known_customers: dict[str, int] | None = None):
+                 known_customers: dict[str, int] | None = None,
+                 unwritten: Callable[[set[str]], dict[str, dict[str, Any]]] | None = None):
         self.create_customers = create_customers
+        self.unwritten = unwritten
         self.lock = lock
         self.dedupe = dedupe
         self.known_customers = {} if known_customers is None else known_customers
@@ -178,6 +182,7 @@ class InteractionRows:
                 rows, row_labels, problems, key=lambda row: row["external_id"],
                 field="external_id", name=lambda row: repr(row["external_id"]),
                 differences=lambda a, b: ", ".join(_differences(a, b)))
+        _check_refunds(tx.conn, rows, row_labels, problems, self.unwritten)
         return Checked(rows, row_labels), problems
 
     def before_enrich(self, tx: Transaction, checked: Checked) -> None:
@@ -416,6 +421,62 @@ def _resolve_customers(tx, rows, labels, problems, create_customers, lock,
         del labels[i]
 
 
+REFUND_OF = "refund_of"
+"""The payload key by which a refund names the purchase it refunds (its external id)."""
+
+
+def _check_refunds(conn, rows, labels, problems, unwritten=None) -> None:
+    """Reject (and drop) the rows whose ``payload.refund_of`` is not text, or names an
+    interaction of another customer or dated after the row: a refund reverses its own
+    customer's purchase, made before it.  The name is looked up in the batch, then among the
+    stored interactions, then in ``unwritten`` (see :class:`InteractionRows`); a name found
+    nowhere is accepted (a purchase crmkit never recorded: nothing to reverse)."""
+    named = [(i, payload[REFUND_OF]) for i, row in enumerate(rows)
+             if (payload := row["payload"]) and payload.get(REFUND_OF) is not None]
+    if not named:
+        return
+    refs = {ref for _, ref in named if type(ref) is str}
+    found: dict[str, dict[str, Any]] = {}
+    for row in rows:
+        if row["external_id"] in refs:
+            found.setdefault(row["external_id"], row)
+    if refs - found.keys():
+        found.update(_existing_by_external_id(conn, refs - found.keys()))
+    if unwritten is not None and refs - found.keys():
+        found.update(unwritten(refs - found.keys()))
+    bad = []
+    for i, ref in named:
+        problem = _refund_problem(rows[i], ref, found.get(ref) if type(ref) is str else None)
+        if problem is not None:
+            problems.append((labels[i], "payload", f"/{REFUND_OF}: {problem}"))
+            bad.append(i)
+    for i in reversed(bad):
+        del rows[i]
+        del labels[i]
+
+
+def _refund_problem(refund: dict[str, Any], ref: Any, purchase: dict[str, Any] | None
+                    ) -> str | None:
+    if type(ref) is not str:
+        return (f"must be the external id of the purchase refunded, as text "
+                f"(got {type(ref).__name__})")
+    if purchase is None:
+        return None
+    if _owner(purchase) != _owner(refund):
+        return (f"{ref!r} is a {purchase['kind']} of another customer; a refund is recorded "
+                "on the customer of the purchase it refunds")
+    if purchase["occurred_at"] > refund["occurred_at"]:
+        return (f"{ref!r} is a {purchase['kind']} of {purchase['occurred_at'].isoformat()}, "
+                f"after this refund ({refund['occurred_at'].isoformat()}); a refund is dated "
+                "at or after the purchase it refunds")
+    return None
+
+
+def _owner(row: dict[str, Any]) -> int | str:
+    """The row's customer: its id, or the external id of a customer the batch creates."""
+    return row["customer_id"] if row["customer_id"] is not None else row["customer"]
+
+
 def _create_customers(tx, rows, known: dict[str, int]) -> int:
     """Create the customers of the rows without ``customer_id`` (from their external id) and
     fill it in (adding them to ``known``); returns how many were created."""
@@ -509,5 +570,5 @@ def _existing_by_external_id(conn, external_ids) -> dict[str, dict[str, Any]]:
 
 __all__ = [
     "FIELDS", "DIRECTIONS", "COMPARED", "InteractionService", "InteractionRows", "write_batch",
-    "PAYLOAD_TEXT", "Normaliser", "payload_json", "persist", "same_content",
+    "PAYLOAD_TEXT", "REFUND_OF", "Normaliser", "payload_json", "persist", "same_content",
 ]

@@ -322,3 +322,61 @@ def test_a_stored_customer_joins_an_organisation_its_batch_creates(crm):
     assert crm.customers.get("P1").organisation_id == crm.customers.get("ORG").id
     [entry] = [e for e in crm.customers.history("P1") if e.action == "update"]
     assert entry.changes == {"organisation_id": [None, crm.customers.get("ORG").id]}
+
+
+def refund(customer, of, at, external_id, **fields) -> dict:
+    """A refund row naming the purchase ``of`` (external id)."""
+    return {"customer": customer, "occurred_at": at, "kind": "refund",
+            "external_id": external_id, "payload": {"refund_of": of}, **fields}
+
+
+def refund_problems(crm, rows, **options) -> list[tuple[str, str, str]]:
+    """The problems of recording ``rows`` (which must fail); nothing of them is written."""
+    before = count(crm, tables.interactions)
+    with pytest.raises(ValidationError) as caught:
+        crm.interactions.record_many(rows, **options)
+    assert count(crm, tables.interactions) == before
+    return caught.value.problems
+
+
+def test_a_refund_names_a_purchase_of_its_own_customer_made_before_it(crm):
+    crm.customers.add_many([{"external_id": "A"}, {"external_id": "B"}])
+    crm.interactions.record("A", T0, amount="100", external_id="PA")
+    later = T0 + dt.timedelta(days=1)
+    assert refund_problems(crm, [refund("B", "PA", later, "RB")]) == [
+        ("row 1", "payload", "/refund_of: 'PA' is a purchase of another customer; a refund is "
+         "recorded on the customer of the purchase it refunds")]
+    assert refund_problems(crm, [refund("A", "PA", T0 - dt.timedelta(days=31), "RA")]) == [
+        ("row 1", "payload", "/refund_of: 'PA' is a purchase of 2024-05-01T09:30:00+00:00, after "
+         "this refund (2024-03-31T09:30:00+00:00); a refund is dated at or after the purchase "
+         "it refunds")]
+    assert refund_problems(crm, [refund("A", 7, later, "R7")]) == [
+        ("row 1", "payload", "/refund_of: must be the external id of the purchase refunded, as "
+         "text (got int)")]
+    assert crm.interactions.check([refund("B", "PA", later, "RB")], ["line 2"])[0][:2] == (
+        "line 2", "payload")
+    crm.interactions.record_many([refund("A", "PA", T0, "RA"),        # the same instant is fine
+                                  refund("B", "NOT-RECORDED", later, "RN")])
+    assert count(crm, tables.interactions) == 3
+
+
+def test_a_refund_and_its_purchase_in_one_batch_and_after_a_merge(crm):
+    crm.customers.add_many([{"external_id": "A"}, {"external_id": "B"}, {"external_id": "D"}])
+    later = T0 + dt.timedelta(days=1)
+    assert [p[:2] for p in refund_problems(crm, [
+        refund("B", "P1", later, "R1"),                   # names a purchase of a later row
+        {"customer": "A", "occurred_at": T0, "amount": "5", "external_id": "P1"},
+        refund("A", "P1", T0 - dt.timedelta(seconds=1), "R2")])] == [
+        ("row 1", "payload"), ("row 3", "payload")]
+    assert [p[:2] for p in refund_problems(crm, [
+        {"customer": "NEW1", "occurred_at": T0, "amount": "5", "external_id": "PN"},
+        refund("NEW2", "PN", later, "RN2")], create_customers=True)] == [
+        ("row 2", "payload")]
+    crm.interactions.record_many([
+        refund("NEW1", "PN", later, "RN1"),
+        {"customer": "NEW1", "occurred_at": T0, "amount": "5", "external_id": "PN"},
+        {"customer": "D", "occurred_at": T0, "amount": "5", "external_id": "PD"}],
+        create_customers=True)
+    crm.customers.merge("A", "D")
+    crm.interactions.record_many([refund("A", "PD", later, "RD")])   # D's purchase is A's now
+    assert count(crm, tables.interactions) == 4

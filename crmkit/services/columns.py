@@ -23,7 +23,7 @@ from typing import Any
 
 from ..clock import UTC, out_of_range, parse_timestamp, utc_in_range
 from ..errors import ValidationError
-from ..interactions import FIELDS
+from ..interactions import FIELDS, REFUND_OF
 from ..types import parse_json
 from .records import neutralise, unneutralise
 
@@ -38,9 +38,11 @@ _INTEGER = re.compile(r"-?(0|[1-9][0-9]{0,17})\Z")
 _TEXT_INTERACTION = ("customer", "kind", "channel", "direction", "currency", "external_id",
                      "actor")
 
-_TEXT, _CUSTOMER, _TIME, _AMOUNT, _PAYLOAD, _EXTRA = range(6)
+_TEXT, _CUSTOMER, _TIME, _AMOUNT, _PAYLOAD, _EXTRA, _EXTRA_TEXT = range(7)
 _CODES = {"customer": _CUSTOMER, "occurred_at": _TIME, "amount": _AMOUNT, "payload": _PAYLOAD,
-          **{c: _TEXT for c in _TEXT_INTERACTION if c != "customer"}}
+          REFUND_OF: _EXTRA_TEXT, **{c: _TEXT for c in _TEXT_INTERACTION if c != "customer"}}
+"""How a CSV column is read; other columns are :data:`_EXTRA` (payload, whole numbers as
+integers); a ``refund_of`` cell goes to the payload as text, being an external id."""
 
 Problems = list[tuple[str, str]]
 """``(field, message)`` pairs for one row."""
@@ -176,7 +178,8 @@ class InteractionReader:
             else:
                 if extra is None:
                     extra = {}
-                extra[column] = int(value) if _INTEGER.match(value) else value
+                extra[column] = (int(value) if code == _EXTRA and _INTEGER.match(value)
+                                 else value)
         return self._finish(row, payload, extra, problems)
 
     def _json(self, values: dict[str, Any]) -> tuple[dict[str, Any] | None, Problems]:

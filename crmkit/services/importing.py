@@ -7,7 +7,8 @@ batches with the pipeline's own checks (``crmkit.pipeline.check``: core rules, t
 attributes schema, every plugin's ``crmkit_validate_*``).  A batch holds as many records as :data:`BATCH_BYTES`
 allows.  What must be known across batches — the first line of each external
 id with its content hash, the rejected lines, the customers to create, the
-organisations of the file — goes into temporary tables on the import's
+organisations of the file, the interactions checked but not written (which
+later refunds may name) — goes into temporary tables on the import's
 connection (:class:`_Scratch`), and the checks that need earlier lines (a
 repeated external id with different content, an organisation named before its
 row) are SQL queries over them.  Python holds one batch at a time, so memory
@@ -44,7 +45,7 @@ from ..errors import ConflictError, DatabaseError, ValidationError
 from ..interactions import InteractionRows, same_content
 from ..pipeline import (Checked, Problem, check, collector_paused, raise_problems,
                         write_checked)
-from ..types import to_money
+from ..types import UTCDateTime, to_money
 from .columns import CustomerReader, InteractionReader, attribute_types, check_header
 from .records import SourceFile, file_format
 
@@ -175,6 +176,13 @@ _REJECTED_ORGS = Table("crmkit_import_rejected_orgs", _SCRATCH,
                        Column("external_id", Text, primary_key=True),
                        Column("line", Integer, nullable=False), prefixes=["TEMPORARY"])
 """The first rejected organisation row of each external id, for the people naming it."""
+_UNWRITTEN = Table("crmkit_import_unwritten", _SCRATCH,
+                   Column("external_id", Text, primary_key=True),
+                   Column("customer_id", BigInteger), Column("customer", Text),
+                   Column("occurred_at", UTCDateTime, nullable=False),
+                   Column("kind", Text, nullable=False), prefixes=["TEMPORARY"])
+"""The good interaction rows of batches checked but not written (a dry run, or the lines
+after a rejected one), for the refunds of later batches that name them."""
 
 MAX_KNOWN_CUSTOMERS = 100_000
 """Customers an interaction import remembers across batches so that it looks each up once
@@ -265,6 +273,19 @@ class _Scratch:
     def insert_new(self, table: Table, column: str, values: Iterable[Any]) -> None:
         """Insert the values not yet in ``table`` (its primary key is ``column``)."""
         insert_new(self.conn, table, [column], [(v,) for v in values], column)
+
+    def keep_unwritten(self, rows: list[dict[str, Any]]) -> None:
+        """Add checked interaction rows that are not written to :data:`_UNWRITTEN`."""
+        columns = [c.name for c in _UNWRITTEN.columns]
+        insert_new(self.conn, _UNWRITTEN, columns,
+                   [tuple(row[c] for c in columns) for row in rows], "external_id")
+
+    def unwritten(self, external_ids: set[str]) -> dict[str, dict[str, Any]]:
+        """The rows of :data:`_UNWRITTEN` with these external ids, by external id."""
+        query = select(_UNWRITTEN).where(
+            _UNWRITTEN.c.external_id.in_(bindparam("ids", expanding=True)))
+        return {row.external_id: dict(row._mapping)
+                for row in select_in(self.conn, query, "ids", sorted(external_ids))}
 
     def count(self, table: Table) -> int:
         return self.conn.execute(select(func.count()).select_from(table)).scalar_one()
@@ -497,7 +518,8 @@ class _Import:
         labels = [f"line {n}" for n in lines]
         known = self._known_customers()
         checked, problems = check(tx, InteractionRows(self.create_customers, lock=write,
-                                                      dedupe=False, known_customers=known),
+                                                      dedupe=False, known_customers=known,
+                                                      unwritten=self.scratch.unwritten),
                                   rows, labels)
         bad = self._take_problems(problems)
         good = [(row, line) for row, line in zip(rows, lines) if line not in bad]
@@ -514,6 +536,8 @@ class _Import:
                                     else _NEW)
                                    for row, line in good])
         if not write or unless_rejected and self.rejected_now:
+            self.scratch.keep_unwritten([row for row, where in zip(checked.rows, checked.labels)
+                                         if int(where.split()[1]) not in repeated])
             return
         seen: set[str] = set()
         kept = Checked([], [])

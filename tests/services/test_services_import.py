@@ -135,6 +135,36 @@ def test_repeated_external_ids_are_compared_with_their_first_line_in_any_batch(
     assert caught.value.report.problems == expected
 
 
+REFUNDS = [
+    "NOBODY,2024-05-01,purchase,1.00,o0,\n",  # line 2: unknown customer
+    "C1,2024-05-01,purchase,50.00,1001,\n",   # line 3
+    "C2,2024-05-02,refund,50.00,r1,1001\n",   # line 4: C1's purchase
+    "C1,2024-04-30,refund,50.00,r2,1001\n",   # line 5: before the purchase
+    "C1,2024-05-02,refund,20.00,r3,1001\n",   # line 6
+    "C2,2024-05-03,refund,5.00,r4,o-shop\n",  # line 7: a purchase crmkit never recorded
+]
+
+
+@pytest.mark.parametrize("batch_size", [1, 2, None])
+def test_a_refund_of_another_customers_or_a_later_purchase_is_rejected_in_any_batch(
+        shop, tmp_path, batch_size):
+    """The refund rule sees the file's earlier lines in the batch, written, or only checked
+    (a dry run, or the lines after a rejected one), so every answer is the same."""
+    path = write(tmp_path / "r.csv", REFUNDS,
+                 header="customer,occurred_at,kind,amount,external_id,refund_of\n")
+    expected = [("line 4", "payload"), ("line 5", "payload")]
+    with pytest.raises(ImportRejected) as caught:
+        import_file(shop, "interactions", path, batch_size=batch_size)
+    assert [p[:2] for p in caught.value.report.problems[1:]] == expected
+    for dry_run in (True, False):
+        report = import_file(shop, "interactions", path, batch_size=batch_size,
+                             skip_invalid=True, dry_run=dry_run)
+        assert report.summary() == "read 6, created 3, updated 0, unchanged 0, rejected 3"
+        assert [p[:2] for p in report.problems[1:]] == expected
+    assert [(i.external_id, i.payload) for i in shop.interactions.list(kind="refund")] == [
+        ("r4", {"refund_of": "o-shop"}), ("r3", {"refund_of": "1001"})]  # an id stays text
+
+
 def test_rows_without_external_id_get_stable_content_ids(shop, tmp_path):
     rows = ["C1,2024-05-01,purchase,web,5.00,USD,,\n"] * 2 + ["C2,2024-05-01,visit,,,,,\n"]
     path = write(tmp_path / "i.csv", rows)

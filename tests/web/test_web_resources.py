@@ -131,6 +131,21 @@ def test_interactions_one_or_a_list_and_their_listing(api, admin):
         "since": "2024-12-02T12:00:00Z"}).json()["items"]] == ["visit"]
 
 
+def test_a_refund_of_another_customers_purchase_is_one_problem_and_writes_nothing(api, admin):
+    for customer in ("A", "B"):
+        admin.post("/api/v1/customers", json={"external_id": customer})
+    refund = {"customer": "B", "kind": "refund", "occurred_at": "2026-11-02",
+              "payload": {"refund_of": "PA"}}
+    bad = admin.post("/api/v1/interactions", json=[
+        {"customer": "A", "occurred_at": "2026-11-01", "amount": "100", "external_id": "PA"},
+        refund])
+    assert bad.status_code == 422
+    assert bad.json()["errors"] == [{"pointer": "/1/payload/refund_of", "detail": (
+        "'PA' is a purchase of another customer; a refund is recorded on the customer of the "
+        "purchase it refunds")}]
+    assert admin.get("/api/v1/interactions").json()["items"] == []
+
+
 def test_events_after_and_plugins_config(api, admin):
     admin.post("/api/v1/customers", json={"external_id": "C1"})
     events = admin.get("/api/v1/events").json()

@@ -7,12 +7,14 @@ import datetime as dt
 import tempfile
 from pathlib import Path
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from loyalty_support import Shop, at, merge
 from sqlalchemy import select
 
 from crmkit import CRM, FixedClock
+from crmkit.errors import ValidationError
 from crmkit_loyalty.settings import Settings
 from crmkit_loyalty.tables import QUALIFYING_SOURCES, ledger, members
 
@@ -119,19 +121,30 @@ def test_upgrades_with_ceilings_are_the_upgrades_of_summing_every_window(ops):
                 crm.customers.add(name)
             api, shop, live = crm.plugin("loyalty"), Shop(crm), set(CUSTOMERS)
             s = api.settings
+            bought = {}  # purchase external id → (its customer, when)
             for op, a, b, c in ops:
                 now = clock.now()
                 if op == "buy" and CUSTOMERS[a] in live:
                     before = api.tier(CUSTOMERS[a])
-                    shop.purchase(CUSTOMERS[a], str(b), now + dt.timedelta(days=c))
+                    when = now + dt.timedelta(days=c)
+                    bought[shop.purchase(CUSTOMERS[a], str(b), when).external_id] = (
+                        CUSTOMERS[a], when)
                     rank = max(s.rank(before), s.qualified(api.qualifying(CUSTOMERS[a])))
                     assert api.tier(CUSTOMERS[a]) == s.tiers[rank].name
                 elif op == "refund" and CUSTOMERS[a] in live and shop.serial:
-                    shop.refund(CUSTOMERS[a], f"P{b % shop.serial + 1}", now)
+                    target = f"P{b % shop.serial + 1}"
+                    owner, when = bought.get(target, (CUSTOMERS[a], now))
+                    if owner == CUSTOMERS[a] and when <= now:
+                        shop.refund(CUSTOMERS[a], target, now)
+                    else:  # another customer's purchase or a later one: refused by the core
+                        with pytest.raises(ValidationError, match="refund_of"):
+                            shop.refund(CUSTOMERS[a], target, now)
                 elif op == "clock":
                     clock.set(now + dt.timedelta(days=a))
                 elif op == "merge" and a != b and {CUSTOMERS[a], CUSTOMERS[b]} <= live:
                     merge(crm, CUSTOMERS[a], CUSTOMERS[b])
                     live.discard(CUSTOMERS[b])
+                    bought = {ref: (CUSTOMERS[a] if owner == CUSTOMERS[b] else owner, when)
+                              for ref, (owner, when) in bought.items()}
                 with crm.read() as conn:
                     bounded_windows(conn, s)

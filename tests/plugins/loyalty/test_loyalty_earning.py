@@ -182,6 +182,29 @@ def test_refund_in_the_same_batch_and_unknown_refunds(crm, loyalty):
     assert [r["type"] for r in rows_of(crm)] == ["earn", "earn", "reverse"]
 
 
+def test_a_refund_of_another_customers_or_a_later_purchase_is_refused(crm, loyalty, shop,
+                                                                      run_cli):
+    from crmkit.errors import ValidationError
+
+    api = loyalty({"tiers": [], "expiry_mode": "none"}, customers=("A", "B"))
+    shop.purchase("A", "100", at(2026, 11, 1), external_id="PA")
+    code, _, err = run_cli("interactions", "record", "B", "--kind", "refund", "--at",
+                           "2026-11-02", "--payload", '{"refund_of": "PA"}')
+    assert (code, err) == (1, "error: row 1: payload: /refund_of: 'PA' is a purchase of another "
+                              "customer; a refund is recorded on the customer of the purchase "
+                              "it refunds\n")
+    with pytest.raises(ValidationError, match="'PA' is a purchase of 2026-11-01T00:00:00"
+                       r"\+00:00, after this refund \(2026-10-01T00:00:00\+00:00\)"):
+        shop.refund("A", "PA", at(2026, 10, 1))
+    october, december = at(2026, 10, 15), at(2026, 12, 1)
+    assert (api.balance("A", as_of=october), api.balance("A", as_of=december)) == (0, 100)
+    assert sum(line.points for line in api.liability(as_of=october)) == 0
+    assert [r["type"] for r in rows_of(crm, "A")] == ["earn"]
+    assert rows_of(crm, "B") == [] and crm.interactions.list(customer="B") == []
+    shop.refund("A", "PA", at(2026, 11, 1))                    # its own, from its day on
+    assert api.balance("A", as_of=december) == 0
+
+
 def test_non_purchase_interactions_earn_nothing_and_a_rejected_batch_writes_nothing(crm, loyalty):
     from crmkit.errors import ValidationError
 
