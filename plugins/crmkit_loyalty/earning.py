@@ -300,14 +300,13 @@ def reverse_refunds(ctx, refunds: list[dict[str, Any]]) -> set[int]:
     purchases = {}
     for start in range(0, len(refs), lg.CHUNK):
         purchases.update({row.external_id: row for row in conn.execute(
-            select(interactions.c.id, interactions.c.customer_id, interactions.c.amount,
-                   interactions.c.external_id)
+            select(interactions.c.id, interactions.c.amount, interactions.c.external_id)
             .where(interactions.c.external_id.in_(refs[start:start + lg.CHUNK]),
                    interactions.c.kind == "purchase"))})
     if not purchases:
         return set()
-    # the earning may sit with the refund's customer after a merge: look under both
-    customers = {p.customer_id for p in purchases.values()} | {r["customer_id"] for r in refunds}
+    # the core records a refund only on its purchase's customer (after a merge, the survivor)
+    customers = {r["customer_id"] for r in refunds}
     purchase_ids = [p.id for p in purchases.values()]
     earned = {row.interaction_id: row for row in conn.execute(
         select(ledger.c.id, ledger.c.interaction_id, ledger.c.points, ledger.c.customer_id)
