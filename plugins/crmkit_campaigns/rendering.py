@@ -10,8 +10,9 @@ Message-ID.  Links in the body go through ``crm.messages.click_url``; an email
 also gets an open pixel and an unsubscribe link.  A customer inside the quiet
 hours (in the time zone of the customer's attribute, else the CRM's) gets the
 message's ``not_before`` set to their end.  A message that cannot be rendered
-(a value the template cannot use) skips that recipient with the reason, and so does a
-customer who withdrew consent (or was erased) after the campaign was planned.
+(the template failed for that customer, or the message is too large) skips that
+recipient with the reason, and so does a customer who withdrew consent (or was erased)
+after the campaign was planned.
 """
 
 from __future__ import annotations
@@ -27,11 +28,10 @@ from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
 import attrs
-from jinja2 import TemplateError
 from sqlalchemy import and_, bindparam, exists, or_, select, update
 
-from crmkit.plugin import (UTC, CRMError, Job, Outgoing, consents, customer_address, customers,
-                           is_timezone)
+from crmkit.plugin import (UTC, Job, Outgoing, ValidationError, consents, customer_address,
+                           customers, is_timezone)
 
 from . import templates
 from .coupons import issue_for
@@ -39,7 +39,7 @@ from .definition import attribute_names, campaign_variants
 from .planning import due_scheduled, run
 from .settings import settings_of
 from .tables import campaigns, recipients
-from .templates import URL
+from .templates import URL, RenderError
 
 REASON_MAX = 100
 HREF = re.compile(r"""(\bhref\s*=\s*)(["'])(https?://[^"']+)\2""", re.I)
@@ -214,7 +214,7 @@ def render_batch(crm, now: dt.datetime, limit: int) -> int:
                 continue
             try:
                 message = _message(crm, row, chosen[row["campaign_id"]], attributes, domain)
-            except (TemplateError, CRMError, ValueError, TypeError) as exc:
+            except (RenderError, ValidationError) as exc:  # the template's, or a link's
                 skipped.append({"rid": row["id"],
                                 "why": f"render failed: {exc}"[:REASON_MAX]})
                 continue
@@ -256,16 +256,15 @@ def _message(crm, row: dict[str, Any], chosen: dict, attributes: list[str], doma
         return crm.messages.click_url(message_id, url)
 
     channel = row["channel"]
-    address = customer_address(channel, row)
-    meta = {"campaign": row["campaign"], "variant": row["variant"]}
     if channel == "email":
-        text, markup = email_parts(body, templates.is_html(template), link,
-                                   crm.messages.open_pixel_url(message_id),
-                                   crm.messages.unsubscribe_url(message_id))
-        return Outgoing(channel=channel, recipient=address, body=text, subject=title,
-                        html=markup, meta=meta, customer=row["external_id"], source="campaigns",
-                        message_id=message_id)
-    if URL.search(body):
-        body = track_text(body, link)
-    return Outgoing(channel=channel, recipient=address, body=body, subject=title, meta=meta,
+        body, html = email_parts(body, templates.is_html(template), link,
+                                 crm.messages.open_pixel_url(message_id),
+                                 crm.messages.unsubscribe_url(message_id))
+    else:
+        body, html = track_text(body, link), None
+    if max(len(body), len(html or "")) > templates.MAX_MESSAGE_CHARS:
+        raise templates.too_large()
+    return Outgoing(channel=channel, recipient=customer_address(channel, row), body=body,
+                    subject=title, html=html,
+                    meta={"campaign": row["campaign"], "variant": row["variant"]},
                     customer=row["external_id"], source="campaigns", message_id=message_id)

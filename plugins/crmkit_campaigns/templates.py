@@ -7,12 +7,16 @@ with ``StrictUndefined``; :func:`check` refuses, before a campaign is stored, a
 syntax error or any name that is not a customer field or a declared customer
 attribute, so rendering cannot fail for a missing name.  A template whose first
 character is ``<`` is HTML (its values are escaped); any other is plain text.
+
+:func:`render` turns any failure of the template for one customer (an exception it raised,
+or output past :data:`MAX_MESSAGE_CHARS`) into a :class:`RenderError`.
 """
 
 from __future__ import annotations
 
 import functools
 import re
+import traceback
 from typing import Any, Iterable
 
 from jinja2 import StrictUndefined, TemplateSyntaxError, meta, nodes
@@ -33,6 +37,20 @@ URL = re.compile(r"https?://[^\s<>\"']+")
 MAX_TEMPLATE = 200_000
 """Longest template, in characters."""
 
+MAX_MESSAGE_CHARS = 1_000_000
+"""Longest message, in characters: a template's output for one customer, and each part of the
+message made from it (its text and, for an email, its HTML)."""
+
+
+class RenderError(Exception):
+    """A template failed for one customer (it raised, or its message is too large); the
+    message says why."""
+
+
+def too_large() -> RenderError:
+    """The error of a message larger than :data:`MAX_MESSAGE_CHARS`."""
+    return RenderError(f"message larger than {MAX_MESSAGE_CHARS} characters")
+
 
 def is_html(template: str) -> bool:
     """Whether ``template`` is HTML (it starts with ``<``) rather than plain text."""
@@ -43,11 +61,32 @@ def _finalize(value: Any) -> Any:
     return "" if value is None else value
 
 
+class _Sandbox(SandboxedEnvironment):
+    """Jinja2's sandbox, which also refuses, before building it, a text or list repeated
+    (``*``) or joined (``+``) past :data:`MAX_MESSAGE_CHARS`."""
+
+    intercepted_binops = frozenset({"*", "+"})
+
+    def call_binop(self, context, operator, left, right):
+        if _size(operator, left, right) > MAX_MESSAGE_CHARS:
+            raise too_large()
+        return super().call_binop(context, operator, left, right)
+
+
+def _size(operator: str, left: Any, right: Any) -> int:
+    """The length of ``left operator right`` when it repeats or joins texts or lists, else 0."""
+    lengths = [len(x) for x in (left, right) if isinstance(x, (str, list, tuple))]
+    counts = [x for x in (left, right) if isinstance(x, int)]
+    if operator == "*" and len(lengths) == 1 and len(counts) == 1:
+        return lengths[0] * counts[0]
+    return sum(lengths) if operator == "+" and len(lengths) == 2 else 0
+
+
 @functools.cache
 def environment(html: bool) -> SandboxedEnvironment:
     """The sandboxed environment: undefined names fail, None prints as nothing, HTML escapes."""
-    return SandboxedEnvironment(undefined=StrictUndefined, autoescape=html,
-                                finalize=_finalize, keep_trailing_newline=True)
+    return _Sandbox(undefined=StrictUndefined, autoescape=html, finalize=_finalize,
+                    keep_trailing_newline=True)
 
 
 def check(template: Any, where: str, attributes: Iterable[str]) -> None:
@@ -101,8 +140,27 @@ def compiled(template: str):
 
 
 def render(template: str, context: dict[str, Any]) -> str:
-    """Render a checked template with one customer's ``context``."""
-    return compiled(template).render(context)
+    """A checked template's output for one customer's ``context``.  Whatever goes wrong
+    while the template runs is one RenderError (``line N: why``), and so is output past
+    :data:`MAX_MESSAGE_CHARS`: the template is stopped as soon as it gets there."""
+    parts, size = [], 0
+    try:
+        for part in compiled(template).generate(context):
+            size += len(part)
+            if size > MAX_MESSAGE_CHARS:
+                raise too_large()
+            parts.append(part)
+    except Exception as exc:  # the template's (crmkit runs only the sandbox's checks here)
+        raise RenderError(_reason(exc)) from exc
+    return "".join(parts)
+
+
+def _reason(exc: Exception) -> str:
+    """Why the template failed: the line it failed on and the error's message."""
+    why = str(exc) or type(exc).__name__
+    lines = [line for frame, line in traceback.walk_tb(exc.__traceback__)
+             if frame.f_code.co_filename == "<template>"]
+    return f"line {lines[-1]}: {why}" if lines else why
 
 
 def context(customer: dict[str, Any], attributes: Iterable[str], campaign: str) -> dict[str, Any]:

@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from crmkit.tables import customers
 from crmkit.worker import WorkContext, collect_jobs
-from crmkit_campaigns.tables import recipients
+from crmkit_campaigns.tables import campaigns, recipients
 
 UTC = dt.timezone.utc
 ALL = {"field": "type", "op": "eq", "value": "person"}
@@ -45,12 +45,16 @@ def render(crm, clock) -> int:
     return job.run(WorkContext(crm, "test", clock.now(), 100))
 
 
-def statuses(crm) -> dict[str, tuple]:
+def statuses(crm, campaign: str | None = None) -> dict[str, tuple]:
+    """``external id: (status, reason, Message-ID)`` of the recipients (of ``campaign``)."""
+    query = (select(customers.c.external_id, recipients.c.status, recipients.c.reason,
+                    recipients.c.message_id)
+             .join_from(recipients, customers, customers.c.id == recipients.c.customer_id)
+             .join(campaigns, campaigns.c.id == recipients.c.campaign_id))
+    if campaign is not None:
+        query = query.where(campaigns.c.name == campaign)
     with crm.read() as conn:
-        return {r.external_id: (r.status, r.reason, r.message_id) for r in conn.execute(
-            select(customers.c.external_id, recipients.c.status, recipients.c.reason,
-                   recipients.c.message_id)
-            .join_from(recipients, customers, customers.c.id == recipients.c.customer_id))}
+        return {r.external_id: (r.status, r.reason, r.message_id) for r in conn.execute(query)}
 
 
 def test_due_recipients_become_tracked_messages_once(crm, clock, shop):
@@ -114,9 +118,67 @@ def test_the_sandbox_refuses_internals_and_skips_that_recipient(crm, clock, shop
     assert render(crm, clock) == 1
     status, reason, message_id = statuses(crm)["CY"]
     assert (status, message_id) == ("skipped", None)
-    assert reason.startswith("render failed: access to attribute '__class__' of 'str' object "
-                             "is unsafe")
+    assert reason.startswith("render failed: line 1: access to attribute '__class__' of 'str' "
+                             "object is unsafe")
     assert crm.messages.list(meta={"campaign": "probe"}) == []
+
+
+@pytest.mark.parametrize("failing, reason", [
+    ("{% for x in range(200000) %}{% endfor %}",
+     "line 2: Range too big. The sandbox blocks ranges larger than MAX_RANGE (100000)."),
+    ("{{ 1 // 0 }}", "line 2: integer division or modulo by zero"),
+    ("{{ name + 1 }}", 'line 2: can only concatenate str (not "int") to str'),
+    ("{% for x in [1] recursive %}{{ loop([1]) }}{% endfor %}", "line 2: maximum recursion depth"),
+])
+def test_a_template_failing_for_one_customer_skips_only_that_recipient(crm, clock, shop, failing,
+                                                                        reason):
+    shop.add("odd", channel="email", condition=ALL, subject="Hi",
+             template=f"Hi {{{{ name }}}},\n{{% if name == 'Bob' %}}{failing}{{% endif %}}\n")
+    shop.add("fine", channel="email", condition=ALL, subject="Hi", template="Hello\n")
+    shop.run("odd")
+    shop.run("fine")
+    assert render(crm, clock) == 6                     # the job goes on: nothing raised
+    odd = statuses(crm, "odd")
+    assert odd["BOB"][0] == "skipped" and odd["BOB"][1].startswith(f"render failed: {reason}")
+    assert [odd[x][0] for x in ("ANN", "CY")] == ["queued", "queued"]
+    assert {x: s[0] for x, s in statuses(crm, "fine").items()} == {
+        "ANN": "queued", "BOB": "queued", "CY": "queued", "DEE": "skipped"}
+    assert render(crm, clock) == 0
+
+
+def test_an_error_of_crmkit_itself_while_rendering_fails_the_job(crm, clock, shop, monkeypatch):
+    shop.add("spring", channel="email", condition=ALL, subject="Hi", template="Hi")
+    shop.run("spring")
+
+    def broken(message_id):
+        raise TypeError("a bug outside the template")
+
+    monkeypatch.setattr(crm.messages, "open_pixel_url", broken)
+    with pytest.raises(TypeError, match="a bug outside the template"):
+        render(crm, clock)
+    assert {s[0] for x, s in statuses(crm).items() if x != "DEE"} == {"planned"}
+
+
+@pytest.mark.parametrize("template", [
+    "{{ 'ab' * 10 ** 20 }}",                            # refused before it is built
+    "{{ ([0] * 10 ** 20)|length }}",
+    "{% set half = 'a' * 600000 %}{{ half + half }}",
+    "{% for i in range(100000) %}0123456789{% endfor %}!",  # stopped at 1,000,001 characters
+    "{% for i in range(20000) %}https://shop.example.com/ {% endfor %}",  # its tracking links
+])
+def test_a_message_larger_than_the_limit_is_skipped(crm, clock, shop, template):
+    ann = {"field": "external_id", "op": "eq", "value": "ANN"}
+    shop.add("limit", channel="webhook", condition=ann, template="{{ 'a' * 1000000 }}")
+    shop.add("over", channel="webhook", condition=ann, template=template)
+    shop.run("limit")
+    shop.run("over")
+    assert render(crm, clock) == 2
+    status, reason, _ = statuses(crm, "over")["ANN"]
+    assert status == "skipped"
+    assert reason.startswith("render failed: ")
+    assert reason.endswith("message larger than 1000000 characters")
+    [message] = crm.messages.list(meta={"campaign": "limit"})
+    assert message.body == "a" * 1_000_000             # the limit itself goes
 
 
 def test_a_scheduled_campaign_is_planned_and_sent_when_due_and_pause_holds_it(crm, clock, shop):
