@@ -6,13 +6,14 @@ schedule, or the schedule has passed) and, in one transaction, renders each
 one's message (the variant's subject and template, sandboxed Jinja2 over the
 customer's fields), queues them all with ``crm.messages.enqueue`` (meta
 ``{"campaign", "variant"}``) and marks the recipients queued with their
-Message-ID.  Links in the body go through ``crm.messages.click_url``; an email
-also gets an open pixel and an unsubscribe link.  A customer inside the quiet
-hours (in the time zone of the customer's attribute, else the CRM's) gets the
-message's ``not_before`` set to their end.  A message that cannot be rendered
-(the template failed for that customer, or the message is too large) skips that
-recipient with the reason, and so does a customer who withdrew consent (or was erased)
-after the campaign was planned.
+Message-ID.  The links the template writes go through ``crm.messages.click_url`` (a
+value substituted from customer data never becomes a tracking link); an email also
+gets an open pixel and an unsubscribe link.  A customer inside the quiet hours (in
+the time zone of the customer's attribute, else the CRM's) gets the message's
+``not_before`` set to their end.  A message that cannot be rendered (the template
+failed for that customer, or the message is too large) skips that recipient with the
+reason, and so does a customer who withdrew consent (or was erased) after the
+campaign was planned.
 """
 
 from __future__ import annotations
@@ -39,11 +40,17 @@ from .definition import attribute_names, campaign_variants
 from .planning import due_scheduled, run
 from .settings import settings_of
 from .tables import campaigns, recipients
-from .templates import URL, RenderError
+from .templates import CLOSE, OPEN, RenderError, unmark
 
 REASON_MAX = 100
-HREF = re.compile(r"""(\bhref\s*=\s*)(["'])(https?://[^"']+)\2""", re.I)
 TRAILING = ".,;:!?)"
+LINK = re.compile(f"{OPEN}([^{OPEN}{CLOSE}]+){CLOSE}([^\\s<>\"'{OPEN}{CLOSE}]*)")
+"""A link the template wrote (its marked text) and the text that continues it (a value)."""
+HREF = re.compile(f"""(\\bhref\\s*=\\s*)(["']){OPEN}([^"'{OPEN}{CLOSE}]+){CLOSE}([^"']*)\\2""",
+                  re.I)
+"""An ``href`` whose value starts with a link the template wrote."""
+HOST = re.compile(r"https?://[^/?#]+[/?#]", re.I)
+"""The start of a link up to the end of its host."""
 
 
 def jobs(crm) -> list[Job]:
@@ -84,26 +91,46 @@ def _zone(name: str) -> ZoneInfo:
     return ZoneInfo(name)
 
 
-def each_url(text: str, replace: Callable[[str], str]) -> str:
-    """``text`` with each http(s) URL replaced by ``replace(url)`` (a sentence's trailing
-    punctuation is not part of the URL)."""
+def own_link(written: str, substituted: str) -> str | None:
+    """The link the template wrote (``written``) followed by the ``substituted`` text that
+    continues it; None when that text would continue its host (a value may fill in a link's
+    path or query, never where it leads)."""
+    if substituted and not HOST.match(written):
+        return None
+    return written + substituted
+
+
+def pieces(rendered: str, link: Callable[[str], str]) -> list[tuple[str, bool]]:
+    """``rendered`` (a template's output, its own links marked) as ``(text, False)`` and
+    ``(tracking link, True)`` pieces, marks removed; a sentence's trailing punctuation is not
+    part of a link."""
+    found, at = [], 0
+    for match in LINK.finditer(rendered):
+        url = own_link(match[1], match[2])
+        if url is None:
+            continue
+        kept = url.rstrip(TRAILING)
+        found += [(unmark(rendered[at:match.start()]), False), (link(kept), True),
+                  (url[len(kept):], False)]
+        at = match.end()
+    return found + [(unmark(rendered[at:]), False)]
+
+
+def track_text(rendered: str, link: Callable[[str], str]) -> str:
+    """``rendered`` with each link the template wrote replaced by its tracking link."""
+    return "".join(text for text, _ in pieces(rendered, link))
+
+
+def track_html(rendered: str, link: Callable[[str], str]) -> str:
+    """``rendered`` markup with each ``href="http(s)://…"`` the template wrote pointing at its
+    tracking link."""
     def one(match: re.Match) -> str:
-        url = match.group(0)
-        stripped = url.rstrip(TRAILING)
-        return replace(stripped) + url[len(stripped):]
+        url = own_link(match[3], unmark(match[4]))
+        if url is None:
+            return match[0]
+        return f"{match[1]}{match[2]}{html_lib.escape(link(html_lib.unescape(url)))}{match[2]}"
 
-    return URL.sub(one, text)
-
-
-def track_text(text: str, link: Callable[[str], str]) -> str:
-    """``text`` with each http(s) URL replaced by its tracking link."""
-    return each_url(text, link)
-
-
-def track_html(markup: str, link: Callable[[str], str]) -> str:
-    """``markup`` with each ``href="http(s)://…"`` pointing at its tracking link."""
-    return HREF.sub(lambda m: f"{m[1]}{m[2]}{html_lib.escape(link(html_lib.unescape(m[3])))}"
-                              f"{m[2]}", markup)
+    return unmark(HREF.sub(one, rendered))
 
 
 class _Text(HTMLParser):
@@ -165,8 +192,10 @@ def email_parts(rendered: str, is_html: bool, link: Callable[[str], str], pixel:
         markup = (markup[:end] + footer_html + markup[end:] if end >= 0
                   else markup + footer_html)
     else:
-        text = track_text(rendered, link)
-        linked = each_url(html_lib.escape(text, False), lambda url: f'<a href="{url}">{url}</a>')
+        parts = pieces(rendered, link)
+        text = "".join(part for part, _ in parts)
+        linked = "".join(f'<a href="{html_lib.escape(part)}">{html_lib.escape(part)}</a>'
+                         if is_link else html_lib.escape(part, False) for part, is_link in parts)
         markup = f'<div style="white-space:pre-wrap">{linked}</div>{footer_html}'
     text = text.rstrip("\n") + f"\n\n--\nUnsubscribe: {unsubscribe}\n"
     return text, markup
@@ -249,7 +278,8 @@ def _message(crm, row: dict[str, Any], chosen: dict, attributes: list[str], doma
     template = variant.template if variant is not None else row["campaign_template"]
     values = {**templates.context(row, attributes, row["campaign"]), "coupon": row["coupon"]}
     body = templates.render(template, values)
-    title = None if subject is None else " ".join(templates.render(subject, values).split())
+    title = (None if subject is None
+             else " ".join(unmark(templates.render(subject, values)).split()))
     message_id = make_msgid(domain=domain)
 
     def link(url: str) -> str:

@@ -9,7 +9,9 @@ attribute, so rendering cannot fail for a missing name.  A template whose first
 character is ``<`` is HTML (its values are escaped); any other is plain text.
 
 :func:`render` turns any failure of the template for one customer (an exception it raised,
-or output past :data:`MAX_MESSAGE_CHARS`) into a :class:`RenderError`.
+or output past :data:`MAX_MESSAGE_CHARS`) into a :class:`RenderError`, and marks each link
+written in the template's own text (between :data:`OPEN` and :data:`CLOSE`), so that only
+those become tracking links: a value substituted from customer data never does.
 """
 
 from __future__ import annotations
@@ -20,6 +22,8 @@ import traceback
 from typing import Any, Iterable
 
 from jinja2 import StrictUndefined, TemplateSyntaxError, meta, nodes
+from jinja2.ext import Extension
+from jinja2.lexer import Token
 from jinja2.sandbox import SandboxedEnvironment
 
 from crmkit.plugin import CUSTOMER_FIELDS, ValidationError
@@ -32,7 +36,7 @@ EXTRA = ("campaign", "coupon")
 code when the campaign has a coupon offer, else empty)."""
 
 URL = re.compile(r"https?://[^\s<>\"']+")
-"""An http(s) link in a message (rewritten to a tracking link when rendered)."""
+"""An http(s) link (one the template writes in its own text becomes a tracking link)."""
 
 MAX_TEMPLATE = 200_000
 """Longest template, in characters."""
@@ -40,6 +44,12 @@ MAX_TEMPLATE = 200_000
 MAX_MESSAGE_CHARS = 1_000_000
 """Longest message, in characters: a template's output for one customer, and each part of the
 message made from it (its text and, for an email, its HTML)."""
+
+OPEN, CLOSE = "\ufdd0", "\ufdd1"
+"""Around each link written in the template's own text in :func:`render`'s output (Unicode
+noncharacters: removed from the customer's values, so a value can never pass for a link)."""
+
+_UNMARK = {ord(OPEN): None, ord(CLOSE): None}
 
 
 class RenderError(Exception):
@@ -59,6 +69,17 @@ def is_html(template: str) -> bool:
 
 def _finalize(value: Any) -> Any:
     return "" if value is None else value
+
+
+class _Links(Extension):
+    """Marks each http(s) link of the template's own text (not of its ``{{ … }}``)."""
+
+    def filter_stream(self, stream):
+        for token in stream:
+            if token.type == "data" and "://" in token.value:
+                token = Token(token.lineno, "data", URL.sub(
+                    lambda m: f"{OPEN}{m[0]}{CLOSE}", token.value))
+            yield token
 
 
 class _Sandbox(SandboxedEnvironment):
@@ -84,9 +105,10 @@ def _size(operator: str, left: Any, right: Any) -> int:
 
 @functools.cache
 def environment(html: bool) -> SandboxedEnvironment:
-    """The sandboxed environment: undefined names fail, None prints as nothing, HTML escapes."""
+    """The sandboxed environment: undefined names fail, None prints as nothing, HTML escapes,
+    the template's own links are marked."""
     return _Sandbox(undefined=StrictUndefined, autoescape=html, finalize=_finalize,
-                    keep_trailing_newline=True)
+                    keep_trailing_newline=True, extensions=[_Links])
 
 
 def check(template: Any, where: str, attributes: Iterable[str]) -> None:
@@ -140,12 +162,14 @@ def compiled(template: str):
 
 
 def render(template: str, context: dict[str, Any]) -> str:
-    """A checked template's output for one customer's ``context``.  Whatever goes wrong
-    while the template runs is one RenderError (``line N: why``), and so is output past
-    :data:`MAX_MESSAGE_CHARS`: the template is stopped as soon as it gets there."""
+    """A checked template's output for one customer's ``context``, its own links marked
+    (:data:`OPEN` … :data:`CLOSE`).  Whatever goes wrong while the template runs is one
+    RenderError (``line N: why``), and so is output past :data:`MAX_MESSAGE_CHARS`: the
+    template is stopped as soon as it gets there."""
+    values = _unmarked(context)
     parts, size = [], 0
     try:
-        for part in compiled(template).generate(context):
+        for part in compiled(template).generate(values):
             size += len(part)
             if size > MAX_MESSAGE_CHARS:
                 raise too_large()
@@ -153,6 +177,22 @@ def render(template: str, context: dict[str, Any]) -> str:
     except Exception as exc:  # the template's (crmkit runs only the sandbox's checks here)
         raise RenderError(_reason(exc)) from exc
     return "".join(parts)
+
+
+def unmark(text: str) -> str:
+    """``text`` without the link marks of :func:`render`."""
+    return text.translate(_UNMARK)
+
+
+def _unmarked(value: Any) -> Any:
+    """``value`` (the context, JSON-like) with the link marks removed from every text."""
+    if isinstance(value, str):
+        return unmark(value)
+    if isinstance(value, dict):
+        return {_unmarked(k): _unmarked(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_unmarked(v) for v in value]
+    return value
 
 
 def _reason(exc: Exception) -> str:

@@ -57,6 +57,11 @@ def statuses(crm, campaign: str | None = None) -> dict[str, tuple]:
         return {r.external_id: (r.status, r.reason, r.message_id) for r in conn.execute(query)}
 
 
+def click_target(crm, url: str) -> tuple[str, str]:
+    """``(Message-ID, target)`` of a click tracking link."""
+    return crm.messages.read_token("c", url.rsplit("/", 1)[1])
+
+
 def test_due_recipients_become_tracked_messages_once(crm, clock, shop):
     shop.add("spring", channel="email", condition=ALL, subject="Spring in {{ attributes.city "
              "or 'town' }}", template=f"Dear {{{{ name }}}},\nsee {LINK}.\n")
@@ -179,6 +184,42 @@ def test_a_message_larger_than_the_limit_is_skipped(crm, clock, shop, template):
     assert reason.endswith("message larger than 1000000 characters")
     [message] = crm.messages.list(meta={"campaign": "limit"})
     assert message.body == "a" * 1_000_000             # the limit itself goes
+
+
+def test_a_substituted_value_never_becomes_a_tracking_link(crm, clock, shop):
+    crm.customers.update("BOB", name='<a href="https://evil.example/">click</a>')
+    shop.add("hello", channel="email", subject="Hi", template="Hello {{ name }}\n",
+             condition={"field": "external_id", "op": "eq", "value": "BOB"})
+    shop.run("hello")
+    render(crm, clock)
+    [bob] = crm.messages.list(meta={"campaign": "hello"})
+    assert bob.body.startswith('Hello <a href="https://evil.example/">click</a>\n\n--\n')
+    assert "/t/c/" not in bob.body and "/t/c/" not in bob.html
+    assert bob.html.startswith('<div style="white-space:pre-wrap">Hello &lt;a href='
+                               '"https://evil.example/"&gt;click&lt;/a&gt;\n</div>')
+
+
+def test_a_value_may_fill_in_a_template_links_path_never_its_host(crm, clock, shop):
+    crm.customers.update("ANN", attributes={"city": "@evil.example/"})
+    ann = {"field": "external_id", "op": "eq", "value": "ANN"}
+    shop.add("text", channel="webhook", condition=ann,
+             template="Yours: https://shop.example.com/offer?u={{ external_id }}.\n"
+                      "Not: https://shop.example.com{{ attributes.city }} {{ attributes.city }}")
+    shop.add("html", channel="email", condition=ann, subject="Hi",
+             template='<p><a href="https://shop.example.com/offer?u={{ external_id }}">Yours</a>'
+                      '<a href="https://shop.example.com{{ attributes.city }}">Not</a></p>')
+    shop.run("text")
+    shop.run("html")
+    render(crm, clock)
+    [text] = crm.messages.list(meta={"campaign": "text"})
+    yours, theirs = text.body.split("\n")
+    assert click_target(crm, yours.removeprefix("Yours: ").removesuffix(".")) == (
+        text.message_id, "https://shop.example.com/offer?u=ANN")
+    assert theirs == "Not: https://shop.example.com@evil.example/ @evil.example/"
+    [html] = crm.messages.list(meta={"campaign": "html"})
+    tracked = html.html.split('<a href="')[1].split('"')[0]
+    assert click_target(crm, tracked) == (html.message_id, "https://shop.example.com/offer?u=ANN")
+    assert '<a href="https://shop.example.com@evil.example/">Not</a>' in html.html
 
 
 def test_a_scheduled_campaign_is_planned_and_sent_when_due_and_pause_holds_it(crm, clock, shop):
