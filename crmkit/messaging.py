@@ -44,7 +44,7 @@ from .clock import ensure_utc
 from .db import select_in
 from .errors import ConfigError, NotFound, PluginError, ValidationError
 from .models import EventType, jsonable
-from .types import LINE, json_problem, text_problem
+from .types import LINE, UNSTORABLE_TEXT, json_problem, text_problem, unstorable_text
 from .webhooks import retry_delay
 from .worker import Job, WorkContext, claim_due, describe_failure
 
@@ -410,17 +410,15 @@ def _customer_ids(conn, external_ids: set[str]) -> dict[str, int]:
     return dict(select_in(conn, query, "ids", sorted(external_ids)))
 
 
-def _row(item: Any, where: str, customers: dict[str, int], now: dt.datetime, domain: str,
-         problems: list[tuple[str, str, str]]) -> dict[str, Any] | None:
-    """The ``messages`` row of one Outgoing, or None (with its problems added)."""
-    if not isinstance(item, Outgoing):
-        problems.append((where, "message", f"expected crmkit.plugin.Outgoing, got "
-                                           f"{type(item).__name__}"))
-        return None
-    bad = len(problems)
+def outgoing_problems(item: Outgoing) -> list[tuple[str, str]]:
+    """``(field, problem)`` for each field of ``item`` that :meth:`MessageService.enqueue`
+    refuses in itself (its channel, recipient, source, subject, body, html, headers and meta;
+    an unknown customer or a Message-ID already queued is found when it is queued); empty
+    when there is none."""
+    problems: list[tuple[str, str]] = []
 
     def refuse(field: str, detail: str) -> None:
-        problems.append((where, field, detail))
+        problems.append((field, detail))
 
     for field, value, limit, required in (
             ("channel", item.channel, 40, True), ("recipient", item.recipient, MAX_RECIPIENT, True),
@@ -433,9 +431,13 @@ def _row(item: Any, where: str, customers: dict[str, int], now: dt.datetime, dom
             refuse(field, f"{len(value)} characters; at most {limit}")
         elif text_problem(value, LINE):
             refuse(field, text_problem(value, LINE))
+        elif unstorable_text(value):
+            refuse(field, UNSTORABLE_TEXT)
     for field, value in (("body", item.body), ("html", item.html)):
         if not isinstance(value, str) and (field == "body" or value is not None):
             refuse(field, "must be text")
+        elif unstorable_text(value):
+            refuse(field, UNSTORABLE_TEXT)
     headers = item.headers
     if not isinstance(headers, Mapping) or not all(
             isinstance(k, str) and isinstance(v, str) for k, v in headers.items()):
@@ -446,11 +448,32 @@ def _row(item: Any, where: str, customers: dict[str, int], now: dt.datetime, dom
                 refuse("headers", f"{name!r} is not a header name (printable ASCII, no colon)")
             elif text_problem(value, LINE):
                 refuse("headers", f"{name}: {text_problem(value, LINE)}")
+            elif unstorable_text(value):
+                refuse("headers", f"{name}: {UNSTORABLE_TEXT}")
     meta = item.meta
     if not isinstance(meta, Mapping):
         refuse("meta", "must be a JSON object")
     elif json_problem(dict(meta)):
         refuse("meta", json_problem(dict(meta)))
+    elif unstorable_text(dict(meta)):
+        refuse("meta", UNSTORABLE_TEXT)
+    return problems
+
+
+def _row(item: Any, where: str, customers: dict[str, int], now: dt.datetime, domain: str,
+         problems: list[tuple[str, str, str]]) -> dict[str, Any] | None:
+    """The ``messages`` row of one Outgoing, or None (with its problems added)."""
+    if not isinstance(item, Outgoing):
+        problems.append((where, "message", f"expected crmkit.plugin.Outgoing, got "
+                                           f"{type(item).__name__}"))
+        return None
+    bad = len(problems)
+
+    def refuse(field: str, detail: str) -> None:
+        problems.append((where, field, detail))
+
+    for field, detail in outgoing_problems(item):
+        refuse(field, detail)
     customer_id = None
     if item.customer is not None:
         customer_id = customers.get(item.customer) if isinstance(item.customer, str) else None
@@ -472,7 +495,7 @@ def _row(item: Any, where: str, customers: dict[str, int], now: dt.datetime, dom
     return {"message_id": message_id, "channel": item.channel.strip(),
             "customer_id": customer_id, "recipient": item.recipient.strip(),
             "subject": item.subject, "body": item.body, "html": item.html,
-            "headers": dict(headers), "meta": jsonable(dict(meta)), "source": item.source,
+            "headers": dict(item.headers), "meta": jsonable(dict(item.meta)), "source": item.source,
             "status": QUEUED, "attempts": 0, "next_attempt_at": due, "sent_at": None,
             "error": None, "created_at": now}
 

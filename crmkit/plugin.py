@@ -158,6 +158,7 @@ _LAZY: dict[str, tuple[str, str]] = {
     "Outgoing": ("crmkit.messaging", "Outgoing"),
     "ADDRESSED_BY": ("crmkit.messaging", "ADDRESSED_BY"),
     "customer_address": ("crmkit.messaging", "customer_address"),
+    "outgoing_problems": ("crmkit.messaging", "outgoing_problems"),
     "Channel": ("crmkit.messaging", "Channel"),
     "Sending": ("crmkit.messaging", "Sending"),
     "SendResult": ("crmkit.messaging", "SendResult"),
@@ -246,7 +247,7 @@ if TYPE_CHECKING:  # pragma: no cover
                      day_key, day_number, days_between, json_array_contains, json_number,
                      json_text, lowercase, month_number, next_day_start, where_given)
     from .messaging import (ADDRESSED_BY, Channel, Outgoing, SendResult, Sending,
-                            customer_address)
+                            customer_address, outgoing_problems)
     from .line_items import (LineItem, amount_units, line_item_problems, line_total_units,
                              times_units)
     from .i18n import N_, current_locale, gettext, ngettext, translating

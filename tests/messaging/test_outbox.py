@@ -11,7 +11,8 @@ import pytest
 import crmkit
 from crmkit import CRM
 from crmkit.errors import PluginError, ValidationError
-from crmkit.plugin import Outgoing, SendResult
+from crmkit.plugin import Outgoing, SendResult, outgoing_problems
+from crmkit.types import UNSTORABLE_TEXT
 from crmkit.worker import Worker
 
 
@@ -109,6 +110,24 @@ def test_bad_messages_are_one_error_naming_each_and_nothing_is_queued(outbox):
         outbox.messages.enqueue([Outgoing("test", "sent@example.com", "x",
                                           message_id="<once@example.com>")])
     assert len(outbox.messages.list()) == 1
+
+
+def test_text_no_database_can_store_is_refused_in_every_field(outbox):
+    unstorable = UNSTORABLE_TEXT
+    with pytest.raises(ValidationError) as caught:
+        outbox.messages.enqueue([
+            Outgoing("test", "sent@example.com", "a\x00b"),
+            Outgoing("test", "sent@example.com", "x", subject="\ud800", html="\udfff"),
+            Outgoing("test", "sent@example.com", "x", headers={"X-Tag": "\ud800"},
+                     meta={"campaign": "\x00"})])
+    assert str(caught.value).splitlines() == [
+        f"message 1: body: {unstorable}", f"message 2: subject: {unstorable}",
+        f"message 2: html: {unstorable}", f"message 3: headers: X-Tag: {unstorable}",
+        f"message 3: meta: {unstorable}"]
+    assert outbox.messages.list() == []
+    assert outgoing_problems(Outgoing("test", "sent@example.com", "x", subject=" ")) == [
+        ("subject", "required: one line of text")]
+    assert outgoing_problems(Outgoing("test", "sent@example.com", "x", subject="Hi")) == []
 
 
 def test_each_outcome_is_recorded_with_its_detail_and_event(outbox, clock, channel):
