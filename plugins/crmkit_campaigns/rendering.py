@@ -11,9 +11,9 @@ value substituted from customer data never becomes a tracking link); an email al
 gets an open pixel and an unsubscribe link.  A customer inside the quiet hours (in
 the time zone of the customer's attribute, else the CRM's) gets the message's
 ``not_before`` set to their end.  A message that cannot be rendered (the template
-failed for that customer, or the message is too large) skips that recipient with the
-reason, and so does a customer who withdrew consent (or was erased) after the
-campaign was planned.
+failed for that customer, the message is too large, or the outbox would refuse it)
+skips that recipient with the reason, and so does a customer who withdrew consent (or
+was erased) after the campaign was planned.
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ import attrs
 from sqlalchemy import and_, bindparam, exists, or_, select, update
 
 from crmkit.plugin import (UTC, Job, Outgoing, ValidationError, consents, customer_address,
-                           customers, is_timezone)
+                           customers, is_timezone, outgoing_problems)
 
 from . import templates
 from .coupons import issue_for
@@ -244,8 +244,9 @@ def render_batch(crm, now: dt.datetime, limit: int) -> int:
             try:
                 message = _message(crm, row, chosen[row["campaign_id"]], attributes, domain)
             except (RenderError, ValidationError) as exc:  # the template's, or a link's
-                skipped.append({"rid": row["id"],
-                                "why": f"render failed: {exc}"[:REASON_MAX]})
+                why = f"render failed: {exc}"
+                skipped.append({"rid": row["id"], "why": why if len(why) <= REASON_MAX
+                                else why[:REASON_MAX - 1] + "…"})
                 continue
             zone_name = (row["attributes"] or {}).get(zone_key)
             known = isinstance(zone_name, str) and is_timezone(zone_name)
@@ -294,7 +295,11 @@ def _message(crm, row: dict[str, Any], chosen: dict, attributes: list[str], doma
         body, html = track_text(body, link), None
     if max(len(body), len(html or "")) > templates.MAX_MESSAGE_CHARS:
         raise templates.too_large()
-    return Outgoing(channel=channel, recipient=customer_address(channel, row), body=body,
-                    subject=title, html=html,
-                    meta={"campaign": row["campaign"], "variant": row["variant"]},
-                    customer=row["external_id"], source="campaigns", message_id=message_id)
+    message = Outgoing(channel=channel, recipient=customer_address(channel, row), body=body,
+                       subject=title, html=html,
+                       meta={"campaign": row["campaign"], "variant": row["variant"]},
+                       customer=row["external_id"], source="campaigns", message_id=message_id)
+    problems = outgoing_problems(message)
+    if problems:  # (the outbox would refuse the whole batch)
+        raise RenderError(": ".join(problems[0]))
+    return message

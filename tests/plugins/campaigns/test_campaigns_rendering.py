@@ -151,6 +151,20 @@ def test_a_template_failing_for_one_customer_skips_only_that_recipient(crm, cloc
     assert render(crm, clock) == 0
 
 
+def test_a_message_the_outbox_would_refuse_skips_only_that_recipient(crm, clock, shop):
+    # Cy has no city: an empty subject; Bob's body holds a NUL, which no database stores
+    shop.add("odd", channel="email", condition=ALL, subject="{{ attributes.city }}",
+             template="Hi{% if name == 'Bob' %}{{ '%c'|format(0) }}{% endif %}\n")
+    shop.run("odd")
+    assert render(crm, clock) == 3
+    odd = statuses(crm, "odd")
+    assert odd["CY"][:2] == ("skipped", "render failed: subject: required: one line of text")
+    assert odd["BOB"][0] == "skipped" and len(odd["BOB"][1]) == 100
+    assert odd["BOB"][1].startswith("render failed: body: contains a NUL character (U+0000)")
+    assert odd["BOB"][1].endswith("…")
+    assert odd["ANN"][0] == "queued"
+
+
 def test_an_error_of_crmkit_itself_while_rendering_fails_the_job(crm, clock, shop, monkeypatch):
     shop.add("spring", channel="email", condition=ALL, subject="Hi", template="Hi")
     shop.run("spring")
