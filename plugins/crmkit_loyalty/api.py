@@ -6,11 +6,11 @@ import datetime as dt
 from decimal import Decimal
 
 import attrs
-from sqlalchemy import func, select
+from sqlalchemy import and_, case, func, or_, select
 
 from crmkit.plugin import PluginAPI, NotFound, ValidationError, month_number
 
-from . import expiry, ledger as lg, rewards, tiers
+from . import expiry, inactivity, ledger as lg, rewards, tiers
 from .errors import NotEnoughPoints
 from .settings import Settings, add_months
 from .tables import MAX_POINTS, ledger, members
@@ -113,7 +113,9 @@ class LoyaltyAPI(PluginAPI):
         customer_id = self._customer_id(external_id)
         moment = self._now(as_of)
         with self.crm.read() as conn:
-            lots = lg.open_lots(conn, [customer_id], as_of=as_of).get(customer_id, [])
+            lots = lg.open_lots(conn, [customer_id], as_of=as_of,
+                                inactivity=inactivity.of(self.settings, moment)
+                                ).get(customer_id, [])
         return sum(lot.remaining for lot in lots if lot.spendable(moment))
 
     def owed(self, external_id: str) -> int:
@@ -140,7 +142,8 @@ class LoyaltyAPI(PluginAPI):
                 raise NotFound(f"customer {external_id!r} is not a loyalty member "
                                "(members join with their first purchase)")
             balance, owed = lg.sums(conn, [customer_id], moment).get(customer_id, (0, 0))
-            totals = lg.lot_totals(conn, customer_id, moment, as_of=as_of)
+            totals = lg.lot_totals(conn, customer_id, moment, as_of=as_of,
+                                   inactivity=inactivity.of(self.settings, moment))
         return Member(external_id, row["tier"], row["joined_at"], row["review_at"],
                       row["purchases"], balance, totals.available, totals.locked, owed)
 
@@ -176,12 +179,17 @@ class LoyaltyAPI(PluginAPI):
         return values.get(customer_id, Decimal(0))
 
     def liability(self, as_of: dt.datetime | None = None) -> list[LiabilityLine]:
-        """Outstanding points (ledger sums at ``as_of``) × ``cost_per_point``, per current tier."""
+        """Outstanding points × ``cost_per_point``, per current tier: the ledger sums at
+        ``as_of`` less what is left of lots expired by then (what ``expire`` at ``as_of``
+        writes off)."""
         moment = self._now(as_of)
         cost = self.settings.cost_per_point
+        source, expires = lg.lots_with(inactivity.of(self.settings, moment))
+        lapsed = case((and_(ledger.c.points > 0, expires <= moment),
+                       ledger.c.points - lg.used_points(moment)), else_=0)
         query = (select(members.c.tier, func.count(func.distinct(ledger.c.customer_id)),
-                        func.sum(ledger.c.points))
-                 .select_from(ledger.join(members, members.c.customer_id == ledger.c.customer_id))
+                        func.sum(ledger.c.points) - func.sum(lapsed))
+                 .select_from(source.join(members, members.c.customer_id == ledger.c.customer_id))
                  .where(ledger.c.at <= moment).group_by(members.c.tier))
         with self.crm.read() as conn:
             rows = conn.execute(query).all()
@@ -192,16 +200,20 @@ class LoyaltyAPI(PluginAPI):
 
     def liability_by_expiry(self, as_of: dt.datetime | None = None
                             ) -> list[ExpiryLiabilityLine]:
-        """Points left in the lots earned up to ``as_of`` (less what was spent or expired by
-        then) × ``cost_per_point``, per UTC month of the lots' expiry, soonest first (points
-        that never expire last); summed in SQL."""
+        """Points left at ``as_of`` in the lots earned by then that have not expired by then ×
+        ``cost_per_point``, per UTC month of the lots' expiry (in ``inactivity`` mode: when
+        they lapse unless the member is active again), soonest first (points that never
+        expire last); summed in SQL."""
         moment = self._now(as_of)
         cost = self.settings.cost_per_point
-        month = month_number(ledger.c.expires_at).label("month")
+        source, expires = lg.lots_with(inactivity.of(self.settings, moment))
+        month = month_number(expires).label("month")
         remaining = ledger.c.points - lg.used_points(moment)
         query = (select(month, func.count(func.distinct(ledger.c.customer_id)),
                         func.sum(remaining))
-                 .where(ledger.c.points > 0, ledger.c.at <= moment, remaining > 0)
+                 .select_from(source)
+                 .where(ledger.c.points > 0, ledger.c.at <= moment, remaining > 0,
+                        or_(expires.is_(None), expires > moment))
                  .group_by(month))
         with self.crm.read() as conn:
             rows = conn.execute(query).all()
@@ -224,7 +236,7 @@ class LoyaltyAPI(PluginAPI):
         The customer is locked first (``crm.customers.lock``), then the member."""
         return self.crm.run_transaction(lambda tx: rewards.redeem(
             tx, self.crm.customers.lock(tx, external_id).id, external_id, reward_code,
-            tx.now()))
+            tx.now(), inactivity.of(self.settings, tx.now())))
 
     def add_reward(self, code: str, points: int, stock: int | None = None,
                    name: str | None = None) -> rewards.Reward:

@@ -6,7 +6,7 @@ import datetime as dt
 
 from crmkit.plugin import Card, NotFound, format_date, format_number, gettext as _, ngettext
 
-from . import ledger as lg
+from . import inactivity, ledger as lg
 
 EXPIRING_WITHIN = dt.timedelta(days=30)
 """Points whose lots expire within this time of now are shown as expiring soon."""
@@ -24,7 +24,8 @@ def card(crm, principal, customer) -> Card:
     now = crm.clock.now()
     customer_id = crm.customers.get(external_id).id
     with crm.read() as conn:
-        totals = lg.lot_totals(conn, customer_id, now, expiring_by=now + EXPIRING_WITHIN)
+        totals = lg.lot_totals(conn, customer_id, now, expiring_by=now + EXPIRING_WITHIN,
+                               inactivity=inactivity.of(api.settings, now))
     soon, first = totals.expiring, totals.first_expiry
     expiring_soon = points(soon)
     if first:

@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 
 from crmkit.plugin import interactions
 
-from . import ledger as lg
+from . import inactivity, ledger as lg
 from .errors import NotEnoughPoints, OutOfStock
 from .tables import members
 
@@ -74,7 +74,7 @@ def _redemptions(crm, api, rng: random.Random) -> tuple[int, int]:
     now = crm.clock.now()
     with crm.read() as conn:
         ids = list(conn.execute(select(members.c.customer_id)).scalars())
-        lots = lg.open_lots(conn, ids)
+        lots = lg.open_lots(conn, ids, inactivity=inactivity.of(api.settings, now))
     spendable = {c: sum(lot.remaining for lot in ls if lot.spendable(now)) for c, ls in lots.items()}
     rich = sorted(c for c, points in spendable.items() if points >= CATALOGUE[0][2])
     redeemed = refused = 0

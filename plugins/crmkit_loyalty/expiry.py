@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 import attrs
-from sqlalchemy import func, select
+from sqlalchemy import select
 
-from . import ledger as lg
-from .settings import Settings, add_months
+from . import inactivity as inact, ledger as lg
+from .settings import Settings
 from .tables import ledger
 
 
@@ -24,43 +25,41 @@ class ExpiryResult:
 def expire(ctx, s: Settings, as_of: dt.datetime) -> ExpiryResult:
     """Expire what is due at ``as_of``.
 
-    Lots carry the expiry date fixed when they were earned (rolling, calendar);
-    every lot dated at or before ``as_of`` loses what is left of it, dated at
-    its expiry.  In ``inactivity`` mode every lot of a member whose last earn
-    or spend row is ``inactivity_months`` or more before ``as_of`` expires too,
-    dated at that anniversary.  A second run at the same time writes nothing:
-    an expired lot has nothing left.
+    Every lot with points left whose expiry is at or before ``as_of`` loses them,
+    dated at its expiry: the date fixed when it was earned (rolling, calendar)
+    or, in ``inactivity`` mode, the lapse the member's activity up to ``as_of``
+    gives it (see :mod:`.inactivity`), whichever comes first.  A later run
+    writes nothing more for those lots (an expired lot has nothing left), so
+    what is written does not depend on when or how often it runs.
     """
+    conn, rule = ctx.conn, inact.of(s, as_of)
+    lots = _due(rule, as_of).subquery()
+    due = conn.execute(select(lots.c.customer_id).distinct()).scalars().all()
     rows: list[dict] = []
-    dated = ctx.conn.execute(
-        select(ledger.c.customer_id).distinct()
-        .where(ledger.c.points > 0, ledger.c.expires_at <= as_of,
-               ledger.c.points - lg.used_points() > 0)).scalars().all()
-    if dated:
-        lg.lock_members(ctx.conn, dated)
-        for lots in lg.open_lots(ctx.conn, dated, expiring_by=as_of).values():
-            rows += [_expire_row(lot, lot.expires_at, "expired") for lot in lots]
-    if s.expiry_mode == "inactivity":
-        cutoff = add_months(as_of, -s.inactivity_months)
-        last = dict(ctx.conn.execute(
-            select(ledger.c.customer_id, func.max(ledger.c.at))
-            .where(ledger.c.type.in_(("earn", "spend")))
-            .group_by(ledger.c.customer_id)
-            .having(func.max(ledger.c.at) <= cutoff)).all())
-        if last:
-            lg.lock_members(ctx.conn, last)
-            done = {r["related_id"] for r in rows}
-            for customer_id, lots in lg.open_lots(ctx.conn, last).items():
-                at = add_months(last[customer_id], s.inactivity_months)
-                rows += [_expire_row(lot, at, f"expired after {s.inactivity_months} months "
-                                              "without activity")
-                         for lot in lots if lot.id not in done]
-    lg.append(ctx.conn, rows, ctx.now(), ctx.actor)
+    if due:
+        lg.lock_members(conn, due)
+        lapsed = f"expired after {s.inactivity_months} months without activity"
+        for part in lg.chunks(due):
+            rows += [{"customer_id": lot.customer_id, "at": lot.expires_at, "type": "expire",
+                      "source": "expiry", "points": -lot.remaining, "related_id": lot.id,
+                      "reason": "expired" if lot.expires_at == lot.stored else lapsed,
+                      "uses": [(lot.id, lot.remaining)]}
+                     for lot in conn.execute(_due(rule, as_of, part))]
+    lg.append(conn, rows, ctx.now(), ctx.actor)
     return ExpiryResult(len(rows), -sum(r["points"] for r in rows),
                         len({r["customer_id"] for r in rows}))
 
 
-def _expire_row(lot: lg.Lot, at: dt.datetime, reason: str) -> dict:
-    return {"customer_id": lot.customer_id, "at": at, "type": "expire", "source": "expiry",
-            "points": -lot.remaining, "related_id": lot.id, "reason": reason,
-            "uses": [(lot.id, lot.remaining)]}
+def _due(rule: inact.Inactivity | None, as_of: dt.datetime, customers: Any = None):
+    """SELECT ``(id, customer_id, remaining, expires_at, stored)`` of the lots with points left
+    that expire at or before ``as_of``: of ``customers`` (an argument for ``IN``) in id order,
+    or of everyone (None) in no order."""
+    source, expires = lg.lots_with(rule, customers)
+    remaining = ledger.c.points - lg.used_points()
+    query = (select(ledger.c.id, ledger.c.customer_id, remaining.label("remaining"),
+                    expires.label("expires_at"), ledger.c.expires_at.label("stored"))
+             .select_from(source)
+             .where(ledger.c.points > 0, ledger.c.at <= as_of, expires <= as_of, remaining > 0))
+    if customers is not None:
+        query = query.where(ledger.c.customer_id.in_(customers)).order_by(ledger.c.id)
+    return query

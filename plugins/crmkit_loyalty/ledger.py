@@ -12,10 +12,12 @@ from typing import Any, Iterable
 import attrs
 from sqlalchemy import and_, bindparam, case, false, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.sql import ColumnElement, FromClause
 
 from crmkit.plugin import allocate_ids, insert_rows
 
 from .ceiling import raise_ceilings
+from .inactivity import Inactivity
 from .tables import ledger, lot_uses, members
 
 CHUNK = 5000
@@ -87,22 +89,42 @@ def used_points(as_of: dt.datetime | None = None):
     return query.scalar_subquery()
 
 
+def lots_with(inactivity: Inactivity | None, customers: Any = None
+              ) -> tuple[FromClause, ColumnElement]:
+    """``(FROM clause, expiry column)`` of the ledger's rows with the expiry a lot has: its
+    stored date, or under ``inactivity`` the earlier of that and its lapse (see
+    :mod:`.inactivity`; worked out for the customers ``customers``, an argument for ``IN``,
+    None: everyone)."""
+    stored = ledger.c.expires_at
+    if inactivity is None:
+        return ledger, stored
+    dates = inactivity.dates(customers)
+    lapse = dates.c.expires_at
+    return (ledger.outerjoin(dates, dates.c.id == ledger.c.id),
+            case((stored.is_(None), lapse), (lapse.is_(None), stored), (lapse < stored, lapse),
+                 else_=stored))
+
+
 def open_lots(conn, customer_ids: Iterable[int], expiring_by: dt.datetime | None = None,
-              as_of: dt.datetime | None = None) -> dict[int, list[Lot]]:
+              as_of: dt.datetime | None = None, inactivity: Inactivity | None = None
+              ) -> dict[int, list[Lot]]:
     """Each customer's lots with points left, FIFO-ordered.
 
     ``expiring_by``: only lots whose expiry is at or before that time.  ``as_of``:
     the lots as they stood then (rows and uses dated later are ignored).
+    ``inactivity``: lots expire by that rule too (see :mod:`.inactivity`).
     """
     remaining = (ledger.c.points - used_points(as_of)).label("remaining")
     result: dict[int, list[Lot]] = {}
     for part in chunks(customer_ids):
+        source, expires = lots_with(inactivity, part)
         query = (select(ledger.c.id, ledger.c.customer_id, ledger.c.at, remaining,
-                        ledger.c.expires_at, ledger.c.available_at)
+                        expires.label("expires_at"), ledger.c.available_at)
+                 .select_from(source)
                  .where(ledger.c.customer_id.in_(part), ledger.c.points > 0,
                         ledger.c.points - used_points(as_of) > 0))
         if expiring_by is not None:
-            query = query.where(ledger.c.expires_at <= expiring_by)
+            query = query.where(expires <= expiring_by)
         if as_of is not None:
             query = query.where(ledger.c.at <= as_of)
         for row in conn.execute(query):
@@ -124,20 +146,23 @@ class LotTotals:
 
 
 def lot_totals(conn, customer_id: int, moment: dt.datetime, as_of: dt.datetime | None = None,
-               expiring_by: dt.datetime | None = None) -> LotTotals:
-    """:class:`LotTotals` of the lots :func:`open_lots` lists (``as_of`` as there), summed in
-    SQL: spendable as :meth:`Lot.spendable` decides at ``moment``."""
+               expiring_by: dt.datetime | None = None, inactivity: Inactivity | None = None
+               ) -> LotTotals:
+    """:class:`LotTotals` of the lots :func:`open_lots` lists (``as_of`` and ``inactivity`` as
+    there), summed in SQL: spendable as :meth:`Lot.spendable` decides at ``moment``."""
     remaining = ledger.c.points - used_points(as_of)
+    source, expires = lots_with(inactivity, [customer_id])
     unlocked = or_(ledger.c.available_at.is_(None), ledger.c.available_at <= moment)
-    unexpired = or_(ledger.c.expires_at.is_(None), ledger.c.expires_at > moment)
+    unexpired = or_(expires.is_(None), expires > moment)
     soon = (false() if expiring_by is None
-            else and_(ledger.c.expires_at > moment, ledger.c.expires_at <= expiring_by))
+            else and_(expires > moment, expires <= expiring_by))
 
     def total(condition):
         return func.coalesce(func.sum(case((condition, remaining), else_=0)), 0)
 
     query = (select(total(and_(unlocked, unexpired)), total(ledger.c.available_at > moment),
-                    total(soon), func.min(case((soon, ledger.c.expires_at))))
+                    total(soon), func.min(case((soon, expires))))
+             .select_from(source)
              .where(ledger.c.customer_id == customer_id, ledger.c.points > 0, remaining > 0))
     if as_of is not None:
         query = query.where(ledger.c.at <= as_of)

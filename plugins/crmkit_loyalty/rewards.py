@@ -11,6 +11,7 @@ from crmkit.plugin import ConflictError, NotFound, ValidationError
 
 from . import ledger as lg
 from .errors import NotEnoughPoints, OutOfStock
+from .inactivity import Inactivity
 from .tables import rewards
 
 
@@ -80,14 +81,16 @@ def set_active(tx, code: str, active: bool) -> Reward:
     return attrs.evolve(reward, active=active)
 
 
-def redeem(tx, customer_id: int, external_id: str, code: str, moment: dt.datetime) -> int:
+def redeem(tx, customer_id: int, external_id: str, code: str, moment: dt.datetime,
+           inactivity: Inactivity | None) -> int:
     """Spend a reward's points (FIFO over spendable lots) and one unit of its stock, atomically.
 
     The member's row is locked first (``FOR UPDATE`` on PostgreSQL; on SQLite the
     transaction already holds the write lock), so concurrent redemptions by one
     member are serialised and can never overspend; stock is taken by a
     conditional ``UPDATE … WHERE stock > 0``.  Raises NotEnoughPoints or
-    OutOfStock with nothing written (the caller's transaction rolls back).
+    OutOfStock with nothing written (the caller's transaction rolls back).  ``inactivity``:
+    the expiry mode's rule at ``moment``, if it is ``inactivity`` (lapsed points are not spent).
     """
     conn = tx.conn
     reward = get(conn, code)
@@ -96,7 +99,7 @@ def redeem(tx, customer_id: int, external_id: str, code: str, moment: dt.datetim
     if reward.stock is not None and reward.stock <= 0:
         raise OutOfStock(f"reward {code!r} is out of stock")
     lg.lock_members(conn, [customer_id])
-    lots = lg.open_lots(conn, [customer_id]).get(customer_id, [])
+    lots = lg.open_lots(conn, [customer_id], inactivity=inactivity).get(customer_id, [])
     available = sum(lot.remaining for lot in lots if lot.spendable(moment))
     if available < reward.points:
         raise NotEnoughPoints(f"customer {external_id!r} has {available} points available; "

@@ -71,6 +71,8 @@ def test_lapsed_points_cannot_be_spent_before_the_expiry_run(crm, loyalty, shop,
     shop.purchase("C1", "100", at(2023, 12, 1))
     with pytest.raises(NotEnoughPoints):
         api.redeem("C1", "R50")                          # clock 2025-01-01: lot expired 2024-12-01
+    assert [line.points for line in api.liability()] == [0]     # not outstanding either
+    assert api.liability_by_expiry() == []
 
 
 def test_calendar_mode_expires_at_the_end_of_the_following_year(crm, loyalty, shop):
@@ -112,4 +114,45 @@ def test_sweep_runs_expiry_and_reviews(crm, loyalty, shop, clock):
     shop.purchase("C1", "100", at(2023, 6, 1))
     assert crm.sweep()["loyalty"] == {"expire_rows": 1, "points_expired": 100, "tier_changes": 0}
     assert crm.sweep()["loyalty"]["expire_rows"] == 0
+    assert api.balance("C1") == 0
+
+
+INACTIVE_MONTH = dict(NO_BONUS, expiry_mode="inactivity", inactivity_months=1)
+
+
+def test_inactivity_lapsed_points_cannot_be_spent_before_the_expiry_run(crm, loyalty, shop,
+                                                                        clock):
+    api = loyalty(INACTIVE_MONTH)
+    api.add_reward("R", 100)
+    clock.set(at(2026, 1, 31))
+    shop.purchase("C1", "100", at(2026, 1, 31))
+    clock.set(at(2026, 12, 6))
+    assert api.available("C1") == 0
+    with pytest.raises(NotEnoughPoints):
+        api.redeem("C1", "R")                             # lapsed 2026-02-28
+    result = api.expire()
+    assert (result.rows, result.points) == (1, 100)
+    assert [(r.points, r.at) for r in expire_rows(crm)] == [(-100, at(2026, 2, 28))]
+
+
+@pytest.mark.parametrize("runs", [[at(2026, 3, 10), at(2026, 12, 6)], [at(2026, 12, 6)]])
+def test_inactivity_expiry_follows_activity_up_to_as_of_whenever_it_runs(crm, loyalty, shop,
+                                                                         clock, runs):
+    api = loyalty(INACTIVE_MONTH)
+    clock.set(at(2026, 1, 31))
+    shop.purchase("C1", "100", at(2026, 1, 31))
+    clock.set(at(2026, 3, 15))
+    shop.purchase("C1", "100", at(2026, 3, 15))          # too late to keep the January points
+    clock.set(at(2026, 12, 6))
+    march = at(2026, 3, 10)
+    assert api.available("C1", march) == api.member("C1", march).available == 0
+    assert sum(line.points for line in api.liability(march)) == 0
+    assert api.liability_by_expiry(march) == []
+    for run in runs:
+        api.expire(run)
+        assert api.expire(run).rows == 0                  # idempotent
+    assert [(r.points, r.at) for r in expire_rows(crm)] == [(-100, at(2026, 2, 28)),
+                                                            (-100, at(2026, 4, 15))]
+    assert api.available("C1", march) == 0
+    assert [line.points for line in api.liability(march)] == [0]
     assert api.balance("C1") == 0
