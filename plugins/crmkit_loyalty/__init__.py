@@ -34,8 +34,9 @@ def crmkit_event_types():
 @hookimpl
 def crmkit_validate_interactions(ctx, rows):
     from .earning import settings_of, too_many_points
+    from .settings import program_currency
 
-    return too_many_points(settings_of(ctx), rows)
+    return too_many_points(settings_of(ctx), rows, program_currency(ctx.crm))
 
 
 @hookimpl

@@ -12,7 +12,7 @@ from crmkit.plugin import PluginAPI, NotFound, ValidationError, month_number
 
 from . import expiry, inactivity, ledger as lg, rewards, tiers
 from .errors import NotEnoughPoints
-from .settings import Settings, add_months
+from .settings import Settings, add_months, program_currency
 from .tables import MAX_POINTS, ledger, members
 
 
@@ -175,7 +175,8 @@ class LoyaltyAPI(PluginAPI):
         """The member's qualifying value (tier_basis) in the window ending at ``as_of``."""
         customer_id = self._customer_id(external_id)
         with self.crm.read() as conn:
-            values = tiers.qualifying(conn, self.settings, [customer_id], self._now(as_of))
+            values = tiers.qualifying(conn, self.settings, [customer_id], self._now(as_of),
+                                      program_currency(self.crm))
         return values.get(customer_id, Decimal(0))
 
     def liability(self, as_of: dt.datetime | None = None) -> list[LiabilityLine]:

@@ -30,7 +30,7 @@ from crmkit.plugin import (MONEY_SCALE, UTCDateTime, add_days, add_months, at_le
 from . import ledger as lg
 from .line_items import excluded_by_interaction, excluded_units
 from .portable import integer_pairs, second_new_year
-from .settings import Settings, settings_of
+from .settings import Settings, program_currency, settings_of
 from .tables import MAX_POINTS, ledger, members, milestones
 from .tiers import upgrade
 
@@ -78,13 +78,14 @@ def earn(ctx, s: Settings, batch, bought: CTE) -> None:
     """Enrol new members, count purchases, write earn rows and milestone bonuses; settle debts.
 
     ``bought`` is :func:`purchase_counts`' CTE of the batch."""
-    conn = ctx.conn
-    count_purchases(conn, s, batch)
+    conn, currency = ctx.conn, program_currency(ctx.crm)
+    count_purchases(conn, s, batch, currency)
     stamps = {"recorded_at": literal(ctx.now(), UTCDateTime()),
               "actor": literal(ctx.actor, String())}
     excluded = excluded_by_interaction(batch.rows, s.excluded_categories)
     pairs = integer_pairs("loyalty_excluded", excluded, conn.dialect.name) if excluded else None
-    conn.execute(insert(ledger).from_select(LEDGER_COLUMNS, earn_rows(s, batch, stamps, pairs)))
+    conn.execute(insert(ledger).from_select(LEDGER_COLUMNS,
+                                            earn_rows(s, batch, stamps, currency, pairs)))
     owing, crossing = {}, {}
     for customer_id, owed, start, count, fresh in conn.execute(member_states(s, bought)):
         if owed > 0:
@@ -102,14 +103,21 @@ def purchase_amount():
     return func.coalesce(type_coerce(interactions.c.amount, BigInteger()), 0)
 
 
-def count_purchases(conn, s: Settings, batch) -> None:
+def in_currency(currency: str, units):
+    """SQL: ``units`` for an interaction in ``currency`` (the program's,
+    :func:`.settings.program_currency`), 0 for one in any other currency."""
+    return case((interactions.c.currency == currency, units), else_=0)
+
+
+def count_purchases(conn, s: Settings, batch, currency: str) -> None:
     """One upsert: add the batch's purchases to each member's count and raise their upgrade
     ceiling by the most those purchases can earn (see :mod:`.ceiling`), and make every
     purchaser not yet a member one (joined at their first purchase in the batch, reviewed
     ``review_months`` later, ceiling unknown)."""
     i, current = interactions.c, members.alias("current")
     # only purchases dated inside what the ceiling covers raise it; NULL (unknown) stays NULL
-    covered = case((i.occurred_at > current.c.ceiling_from, at_least_zero(purchase_amount())),
+    covered = case((i.occurred_at > current.c.ceiling_from,
+                    in_currency(currency, at_least_zero(purchase_amount()))),
                    else_=0)
     counts = (select(i.customer_id, func.count().label("n"),
                      func.min(i.occurred_at).label("first_at"),
@@ -162,17 +170,19 @@ def lot_expiry(s: Settings, at):
     return null()
 
 
-def too_many_points(s: Settings, rows: list[dict[str, Any]]) -> list[tuple[int, str, str]]:
-    """Problems of the purchases whose eligible amount could earn more points than one ledger
-    entry holds (:data:`.tables.MAX_POINTS`) at the highest tier's rate: refused before
-    anything is written, instead of an integer overflow in the write."""
+def too_many_points(s: Settings, rows: list[dict[str, Any]], currency: str
+                    ) -> list[tuple[int, str, str]]:
+    """Problems of the purchases in ``currency`` (the program's) whose eligible amount could
+    earn more points than one ledger entry holds (:data:`.tables.MAX_POINTS`) at the highest
+    tier's rate: refused before anything is written, instead of an integer overflow in the
+    write."""
     multiplier = max((t.multiplier for t in s.tiers), default=Decimal(1))
     multiplier = max(multiplier, Decimal(1))
     rate = s.points_per_unit * multiplier
     problems = []
     for index, row in enumerate(rows):
         amount = row.get("amount")
-        if row.get("kind") != "purchase" or amount is None:
+        if row.get("kind") != "purchase" or amount is None or row.get("currency") != currency:
             continue
         # excluded items with negative amounts raise what earns above the amount
         eligible = amount - Decimal(excluded_units(row.get("payload"), s.excluded_categories)
@@ -217,10 +227,12 @@ def scaled_floor(units, numerator, denominator: int):
     return units // denominator * numerator + (units % denominator) * numerator // denominator
 
 
-def earn_rows(s: Settings, batch, stamps: dict[str, Any], excluded: CTE | None = None):
+def earn_rows(s: Settings, batch, stamps: dict[str, Any], currency: str,
+              excluded: CTE | None = None):
     """SELECT of the earn rows of the batch's purchases (those earning more than 0 points).
 
-    eligible = max(amount − excluded line items, 0) in money units, ``excluded``
+    eligible = max(amount − excluded line items, 0) in money units for a purchase in
+    ``currency`` (the program's), 0 for any other; ``excluded``
     being ``(key: interaction id, value: units)`` of the purchases with any
     (:mod:`.line_items`); points = floor(eligible × rate × multiplier of the
     member's tier before the batch).
@@ -234,7 +246,8 @@ def earn_rows(s: Settings, batch, stamps: dict[str, Any], excluded: CTE | None =
     numerator, denominator = tier_numerator(s, members.c.tier)
     # materialised: ``eligible`` is worked out once per purchase, not once per use
     units = (select(i.id, i.customer_id, i.occurred_at, i.external_id,
-                    at_least_zero(amount).label("eligible"), numerator.label("n"))
+                    in_currency(currency, at_least_zero(amount)).label("eligible"),
+                    numerator.label("n"))
              .select_from(source)
              .where(batch_purchases(batch)).cte("loyalty_units").prefix_with("MATERIALIZED"))
     points = scaled_floor(units.c.eligible, units.c.n, denominator)

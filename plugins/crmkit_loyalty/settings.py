@@ -95,6 +95,12 @@ def settings_of(ctx) -> Settings:
     return typed_settings(Settings, ctx.config)
 
 
+def program_currency(crm) -> str:
+    """The currency loyalty counts money in: the CRM's ``default_currency`` (core configuration).
+    Purchases and refunds in any other currency earn, reverse and qualify nothing."""
+    return crm.core_config["default_currency"]
+
+
 def exact(value: Any) -> Decimal:
     """A JSON number as an exact Decimal (``1.5`` → ``Decimal("1.5")``, never binary noise)."""
     return Decimal(str(value))

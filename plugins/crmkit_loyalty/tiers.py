@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import math
 from decimal import Decimal
 from typing import Any, Iterable, Union
@@ -14,7 +15,7 @@ from sqlalchemy.sql import CompoundSelect, Select
 from crmkit.plugin import MONEY_SCALE, interactions, money_from_units
 
 from . import ledger as lg
-from .settings import Settings, Tier, add_months
+from .settings import Settings, Tier, add_months, program_currency
 from . import ceiling
 from .tables import QUALIFYING_SOURCES, ledger, members
 
@@ -41,12 +42,13 @@ def scopes(customers: Customers) -> Iterable[Any]:
         yield from lg.chunks(customers)
 
 
-def value_query(s: Settings, scope: Any, as_of: dt.datetime) -> Select:
+def value_query(s: Settings, scope: Any, as_of: dt.datetime, currency: str) -> Select:
     """SELECT ``(customer_id, value)`` of the qualifying value in the window
     (as_of − tier_window_months, as_of], for the customers in ``scope``, in whole units:
     points (``points``: earn rows net of refund reversals), money units (``spend``:
-    purchases minus refunds, ``MONEY_SCALE`` per currency unit) or a count
-    (``purchases``).  Customers with nothing in the window have no row."""
+    purchases minus refunds in ``currency``, the program's, ``MONEY_SCALE`` per currency
+    unit) or a count (``purchases``, in any currency).  Customers with nothing in the
+    window have no row."""
     start = add_months(as_of, -s.tier_window_months)
     if s.tier_basis == "points":
         return (select(ledger.c.customer_id,
@@ -60,7 +62,8 @@ def value_query(s: Settings, scope: Any, as_of: dt.datetime) -> Select:
         value = func.sum(case((i.kind == "purchase", 1), else_=0))
     else:
         amount = type_coerce(i.amount, BigInteger())
-        value = func.coalesce(func.sum(case((i.kind == "purchase", amount), else_=-amount)), 0)
+        value = func.coalesce(func.sum(case((i.currency != currency, 0),
+                                            (i.kind == "purchase", amount), else_=-amount)), 0)
     return (select(i.customer_id, value.label("value"))
             .where(i.customer_id.in_(scope), i.kind.in_(("purchase", "refund")),
                    i.occurred_at > start, i.occurred_at <= as_of)
@@ -73,13 +76,13 @@ def threshold_units(s: Settings, tier: Tier) -> int:
     return math.ceil(tier.threshold * scale)
 
 
-def qualifying(conn, s: Settings, customer_ids: Customers, as_of: dt.datetime
+def qualifying(conn, s: Settings, customer_ids: Customers, as_of: dt.datetime, currency: str
                ) -> dict[int, Decimal]:
     """Each customer's qualifying value in the window (as_of − tier_window_months, as_of]
-    (points, spend in currency units, or purchases; see :func:`value_query`)."""
+    (points, spend in units of ``currency``, or purchases; see :func:`value_query`)."""
     result: dict[int, Decimal] = {}
     for scope in scopes(customer_ids):
-        for customer_id, value in conn.execute(value_query(s, scope, as_of)):
+        for customer_id, value in conn.execute(value_query(s, scope, as_of, currency)):
             result[customer_id] = (money_from_units(value or 0) if s.tier_basis == "spend"
                                    else Decimal(int(value or 0)))
     return result
@@ -95,7 +98,8 @@ def upgrade(ctx, s: Settings, customer_ids: Customers, as_of: dt.datetime) -> li
     """
     if not s.tiers:
         return []
-    find = points_upgrades if s.tier_basis == "points" else value_upgrades
+    find = (points_upgrades if s.tier_basis == "points"
+            else functools.partial(value_upgrades, currency=program_currency(ctx.crm)))
     changes = [change for scope in scopes(customer_ids) for change in find(ctx.conn, s, scope, as_of)]
     apply(ctx, changes, as_of)
     return changes
@@ -123,12 +127,13 @@ def points_upgrades(conn, s: Settings, scope: Any, as_of: dt.datetime) -> list[T
     return changes
 
 
-def value_upgrades(conn, s: Settings, scope: Any, as_of: dt.datetime) -> list[TierChange]:
-    """Upgrades on the ``spend`` and ``purchases`` bases among the members in ``scope``
-    (one query)."""
+def value_upgrades(conn, s: Settings, scope: Any, as_of: dt.datetime, currency: str
+                   ) -> list[TierChange]:
+    """Upgrades on the ``spend`` (in ``currency``) and ``purchases`` bases among the members
+    in ``scope`` (one query)."""
     current = case(*[(members.c.tier == t.name, rank) for rank, t in enumerate(s.tiers)],
                    else_=-1)
-    values = value_query(s, scope, as_of).subquery()
+    values = value_query(s, scope, as_of, currency).subquery()
     value = func.coalesce(values.c.value, 0)
     qualified = case(*[(value >= threshold_units(s, t), rank)
                        for rank, t in reversed(list(enumerate(s.tiers)))], else_=-1)
@@ -149,7 +154,7 @@ def review(ctx, s: Settings, as_of: dt.datetime) -> list[TierChange]:
         .where(members.c.review_at <= as_of))}
     if not due:
         return []
-    values = qualifying(ctx.conn, s, due, as_of)
+    values = qualifying(ctx.conn, s, due, as_of, program_currency(ctx.crm))
     changes, next_review = [], {}
     for customer_id, row in sorted(due.items()):
         current = s.rank(row.tier)

@@ -21,19 +21,20 @@ class Shop:
         self.serial = 0
 
     def purchase(self, customer: str, amount: str, when: dt.datetime, items=None,
-                 external_id: str | None = None):
+                 external_id: str | None = None, currency: str | None = None):
         self.serial += 1
         payload = {"items": items} if items is not None else None
         return self.crm.interactions.record(
-            customer, when, kind="purchase", amount=Decimal(amount),
+            customer, when, kind="purchase", amount=Decimal(amount), currency=currency,
             external_id=external_id or f"P{self.serial}", payload=payload)
 
     def refund(self, customer: str, purchase_external_id: str, when: dt.datetime,
-               amount: str | None = None):
+               amount: str | None = None, currency: str | None = None):
         self.serial += 1
         return self.crm.interactions.record(
             customer, when, kind="refund", amount=None if amount is None else Decimal(amount),
-            external_id=f"R{self.serial}", payload={"refund_of": purchase_external_id})
+            currency=currency, external_id=f"R{self.serial}",
+            payload={"refund_of": purchase_external_id})
 
 
 T_RACE = dt.datetime(2025, 1, 1, 12, tzinfo=UTC)

@@ -62,7 +62,7 @@ def test_counts_milestones_and_tiers_equal_a_recomputation_from_history(crm, clo
                 .order_by(milestones.c.customer_id, milestones.c.count)):
             got_milestones.setdefault(name_of[cid], []).append((count, at))
         s = Settings.from_config(crm.plugins.config("loyalty"))
-        window = tiers.qualifying(conn, s, sorted(ids.values()), clock.now())
+        window = tiers.qualifying(conn, s, sorted(ids.values()), clock.now(), "USD")
 
     assert {n: p for n, (p, _) in stored.items()} == counts
     assert got_milestones == awarded
