@@ -25,7 +25,8 @@ PLUGIN = crmkit.PluginInfo(
 @hookimpl
 def crmkit_event_types():
     return {
-        "tier.changed": "a member's tier changed (payload: from, to, reason upgrade|review)",
+        "tier.changed": "a member's tier changed (payload: from, to, "
+                        "reason upgrade|review|tier removed)",
         "milestone.reached": "a member reached a purchase-count milestone (payload: count, points)",
         "reward.redeemed": "a member redeemed a reward (payload: reward, points, ledger_id)",
     }

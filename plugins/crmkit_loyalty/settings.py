@@ -68,6 +68,10 @@ class Settings:
                 return i
         return -1
 
+    def removed(self, tier: str | None) -> bool:
+        """Whether ``tier`` (a member's stored tier) is no longer configured."""
+        return tier is not None and self.rank(tier) < 0
+
     def multiplier(self, tier: str | None) -> Decimal:
         """The earning multiplier of ``tier`` (1 without a tier)."""
         rank = self.rank(tier)

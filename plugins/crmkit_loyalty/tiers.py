@@ -9,7 +9,7 @@ from decimal import Decimal
 from typing import Any, Iterable, Union
 
 import attrs
-from sqlalchemy import BigInteger, bindparam, case, func, literal, select, type_coerce, update
+from sqlalchemy import BigInteger, and_, bindparam, case, func, or_, select, type_coerce, update
 from sqlalchemy.sql import CompoundSelect, Select
 
 from crmkit.plugin import MONEY_SCALE, interactions, money_from_units
@@ -88,13 +88,29 @@ def qualifying(conn, s: Settings, customer_ids: Customers, as_of: dt.datetime, c
     return result
 
 
+def removed(s: Settings):
+    """SQL: a member's stored tier is no longer configured (the tiers were changed since)."""
+    return and_(members.c.tier.is_not(None), members.c.tier.not_in([t.name for t in s.tiers]))
+
+
+def requalified(s: Settings, customer_id: int, tier: str | None, rank: int) -> TierChange | None:
+    """The change that moves a member holding ``tier`` who qualifies for ``rank`` up to it
+    (reason ``upgrade``), or from a tier no longer configured to it whatever it is (reason
+    ``tier removed``); None when neither applies."""
+    after = s.tiers[rank].name if rank >= 0 else None
+    if s.removed(tier):
+        return TierChange(customer_id, tier, after, "tier removed")
+    return TierChange(customer_id, tier, after, "upgrade") if rank > s.rank(tier) else None
+
+
 def upgrade(ctx, s: Settings, customer_ids: Customers, as_of: dt.datetime) -> list[TierChange]:
-    """Move members up to the highest tier they qualify for now (never down); emit ``tier.changed``.
+    """Move members up to the highest tier they qualify for now (never down), and members whose
+    tier is no longer configured to it whatever it is; emit ``tier.changed``.
 
     On the ``points`` basis only members whose upgrade ceiling may reach their
     next tier have their window summed (see :mod:`.ceiling`); on the others one
     query per scope finds the members whose qualified tier is above their
-    current one.  Only those come back to Python.
+    current one or whose tier was removed.  Only those come back to Python.
     """
     if not s.tiers:
         return []
@@ -106,31 +122,31 @@ def upgrade(ctx, s: Settings, customer_ids: Customers, as_of: dt.datetime) -> li
 
 
 def points_upgrades(conn, s: Settings, scope: Any, as_of: dt.datetime) -> list[TierChange]:
-    """Upgrades on the ``points`` basis among the members in ``scope``: their windows are summed
-    only where the ceiling allows an upgrade, and those members' ceilings are set afresh."""
+    """Upgrades (and moves from removed tiers) on the ``points`` basis among the members in
+    ``scope``: their windows are summed only where the ceiling allows a change (always for a
+    removed tier), and those members' ceilings are set afresh."""
     start = add_months(as_of, -s.tier_window_months)
     above = [(members.c.tier == t.name, threshold_units(s, s.tiers[rank + 1]))
              for rank, t in enumerate(s.tiers[:-1])]
-    next_threshold = case(*above, else_=threshold_units(s, s.tiers[0])) if above \
-        else literal(threshold_units(s, s.tiers[0]))
+    next_threshold = case(*above, (removed(s), 0), else_=threshold_units(s, s.tiers[0]))
     tiers = dict(conn.execute(ceiling.to_check(next_threshold, s.tiers[-1].name, scope, start)).all())
     changes = []
     for part in lg.chunks(tiers):
         window = ceiling.window_points(conn, part, start, as_of)
         for customer_id in part:
             points, _ = window.get(customer_id, (0, 0))
-            rank = s.qualified(Decimal(points))
-            if rank > s.rank(tiers[customer_id]):
-                changes.append(TierChange(customer_id, tiers[customer_id], s.tiers[rank].name,
-                                          "upgrade"))
+            change = requalified(s, customer_id, tiers[customer_id],
+                                 s.qualified(Decimal(points)))
+            if change is not None:
+                changes.append(change)
         ceiling.store(conn, {c: window.get(c, (0, 0))[1] for c in part}, start)
     return changes
 
 
 def value_upgrades(conn, s: Settings, scope: Any, as_of: dt.datetime, currency: str
                    ) -> list[TierChange]:
-    """Upgrades on the ``spend`` (in ``currency``) and ``purchases`` bases among the members
-    in ``scope`` (one query)."""
+    """Upgrades (and moves from removed tiers) on the ``spend`` (in ``currency``) and
+    ``purchases`` bases among the members in ``scope`` (one query)."""
     current = case(*[(members.c.tier == t.name, rank) for rank, t in enumerate(s.tiers)],
                    else_=-1)
     values = value_query(s, scope, as_of, currency).subquery()
@@ -140,18 +156,20 @@ def value_upgrades(conn, s: Settings, scope: Any, as_of: dt.datetime, currency: 
     query = (select(members.c.customer_id, members.c.tier, qualified)
              .select_from(members.outerjoin(values,
                                             values.c.customer_id == members.c.customer_id))
-             .where(members.c.customer_id.in_(scope), qualified > current)
+             .where(members.c.customer_id.in_(scope), or_(qualified > current, removed(s)))
              .order_by(members.c.customer_id))
-    return [TierChange(customer_id, tier, s.tiers[rank].name, "upgrade")
+    return [requalified(s, customer_id, tier, rank)
             for customer_id, tier, rank in conn.execute(query)]
 
 
 def review(ctx, s: Settings, as_of: dt.datetime) -> list[TierChange]:
     """Review every member whose review date has come: up to what they qualify for, or down by at
-    most ``max_downgrade_steps``; the next review is ``review_months`` later (idempotent)."""
+    most ``max_downgrade_steps``; the next review is ``review_months`` later (idempotent).
+    Members whose tier is no longer configured move to the tier they qualify for whatever it
+    is (reason ``tier removed``), due or not (their review date stays)."""
     due = {r.customer_id: r for r in ctx.conn.execute(
         select(members.c.customer_id, members.c.tier, members.c.review_at)
-        .where(members.c.review_at <= as_of))}
+        .where(or_(members.c.review_at <= as_of, removed(s))))}
     if not due:
         return []
     values = qualifying(ctx.conn, s, due, as_of, program_currency(ctx.crm))
@@ -159,19 +177,23 @@ def review(ctx, s: Settings, as_of: dt.datetime) -> list[TierChange]:
     for customer_id, row in sorted(due.items()):
         current = s.rank(row.tier)
         rank = s.qualified(values.get(customer_id, Decimal(0)))
-        if rank < current:
+        if s.removed(row.tier) or rank >= current:
+            change = requalified(s, customer_id, row.tier, rank)
+        else:
             rank = max(rank, current - s.max_downgrade_steps)
-        after = s.tiers[rank].name if rank >= 0 else None
-        if after != row.tier:
-            changes.append(TierChange(customer_id, row.tier, after,
-                                      "review" if rank < current else "upgrade"))
-        moment = row.review_at
-        while moment <= as_of:
-            moment = add_months(moment, s.review_months)
-        next_review[customer_id] = moment
-    ctx.conn.execute(update(members).where(members.c.customer_id == bindparam("cid"))
-                     .values(review_at=bindparam("next")),
-                     [{"cid": c, "next": m} for c, m in next_review.items()])
+            change = TierChange(customer_id, row.tier, s.tiers[rank].name if rank >= 0 else None,
+                                "review")
+        if change is not None:
+            changes.append(change)
+        if row.review_at <= as_of:
+            moment = row.review_at
+            while moment <= as_of:
+                moment = add_months(moment, s.review_months)
+            next_review[customer_id] = moment
+    if next_review:
+        ctx.conn.execute(update(members).where(members.c.customer_id == bindparam("cid"))
+                         .values(review_at=bindparam("next")),
+                         [{"cid": c, "next": m} for c, m in next_review.items()])
     apply(ctx, changes, as_of)
     return changes
 

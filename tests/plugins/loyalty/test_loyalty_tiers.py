@@ -102,6 +102,29 @@ def test_other_bases(crm, loyalty, shop, clock, basis, amounts, expected):
     assert api.tier("C1") == expected
 
 
+@pytest.mark.parametrize("basis, gold, plat", [("points", 1000, 10000), ("purchases", 1, 10)])
+def test_a_removed_tier_is_replaced_by_the_qualified_tier_never_called_an_upgrade(
+        crm, loyalty, shop, clock, basis, gold, plat):
+    api = loyalty(dict(BASE, tier_basis=basis, tiers=[{"name": "bronze", "threshold": 0},
+                                                      {"name": "gold", "threshold": gold}]),
+                  customers=("C1", "C2"))
+    clock.set(at(2024, 12, 1))
+    shop.purchase("C1", "1000", at(2024, 12, 1))
+    shop.purchase("C2", "1000", at(2024, 12, 1))
+    assert api.tier("C1") == api.tier("C2") == "gold"
+    crm.plugins.configure("loyalty", dict(crm.plugins.config("loyalty"), tiers=[
+        {"name": "basic", "threshold": 0}, {"name": "plat", "threshold": plat, "multiplier": 3}]))
+    shop.purchase("C1", "1", at(2024, 12, 2))             # the next purchase places C1
+    assert (api.tier("C1"), api.tier("C2")) == ("basic", "gold")
+    assert changes(crm)[2:] == [("gold", "basic", "tier removed")]
+    review_at = api.member("C2").review_at
+    [change] = api.review_tiers()                         # not due, yet C2 is placed too
+    assert (change.before, change.after, change.reason) == ("gold", "basic", "tier removed")
+    assert api.member("C2").review_at == review_at
+    assert api.review_tiers() == []
+    assert changes(crm)[2:] == [("gold", "basic", "tier removed")] * 2
+
+
 def test_tier_multipliers_and_summary(crm, loyalty, shop, clock):
     api = loyalty({"milestones": []})
     assert [(t.name, t.threshold, t.multiplier) for t in api.tiers()] == [
