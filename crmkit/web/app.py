@@ -90,7 +90,13 @@ def create_app(crm, *, max_body_bytes: int = MAX_BODY_BYTES, close_crm: bool = F
 
     async def http_error(request: Request, exc: Exception) -> Response:
         status = getattr(exc, "status_code", 500)
-        return _send(problem(status, str(getattr(exc, "detail", "")) or "no such page"))
+        headers = dict(getattr(exc, "headers", None) or {})
+        detail = str(getattr(exc, "detail", "")) or "no such page"
+        if status == 405:  # Starlette lists the route's methods in no fixed order
+            headers["Allow"] = ", ".join(sorted(headers["Allow"].split(", ")))
+            detail = (f"{request.method} is not allowed on {request.url.path} (allowed: "
+                      f"{headers['Allow']})")
+        return _send(problem(status, detail, headers=headers))
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Any):

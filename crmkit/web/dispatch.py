@@ -1,7 +1,8 @@
 """The dispatcher: from an HTTP request to an Endpoint's handler and back to JSON.
 
 Order of work for one request, each step answering with one RFC 9457 problem document when
-it refuses: match the route (404/405), authenticate the ``Authorization: Bearer`` token (401),
+it refuses: match the route (404/405; HEAD is answered as GET, the server sending no body),
+authenticate the ``Authorization: Bearer`` token (401),
 check the endpoint's permission (403), validate the query and the JSON body against the
 endpoint's schemas (400 for malformed JSON, 422 with the JSON pointer of each problem), run
 the handler (every method but GET inside ``crm.run_transaction(..., actor=principal.handle)``,
@@ -42,6 +43,9 @@ API_PREFIX = "/api/v1"
 MAX_BODY_BYTES = 1_048_576
 """The largest request body accepted (413 beyond)."""
 PROBLEM_TYPE = "application/problem+json"
+READ_METHODS = ("GET", "HEAD")
+"""The methods that read: a HEAD is answered exactly as a GET of the same URL (the server
+sends the status and headers only), here and on the web app's pages."""
 
 _STATUS_TITLES = {400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found",
                   405: "Method Not Allowed", 409: "Conflict", 412: "Precondition Failed",
@@ -283,24 +287,26 @@ class Dispatcher:
         return mounted
 
     def match(self, method: str, path: str) -> tuple[Mounted, dict[str, str]]:
-        """The endpoint for ``method path`` and its decoded path parameters; ApiError
-        404/405.  ``path`` is percent-encoded, as in the URL (:func:`path_segments`); a path
-        with text no database can store names nothing: 404."""
+        """The endpoint for ``method path`` (HEAD: the GET endpoint) and its decoded path
+        parameters; ApiError 404/405, whose ``Allow`` lists HEAD beside GET.  ``path`` is
+        percent-encoded, as in the URL (:func:`path_segments`); a path with text no database
+        can store names nothing: 404."""
         segments = path_segments(path)
         if segments is None or any(unstorable_text(segment) for segment in segments):
             raise ApiError(404, f"no API route {API_PREFIX}/{path!r}")
-        allowed = []
+        wanted = "GET" if method == "HEAD" else method
+        allowed = set()
         for item in self.table():
             found = item.match(segments)
             if found is None:
                 continue
-            if item.endpoint.method == method:
+            if item.endpoint.method == wanted:
                 return item, found
-            allowed.append(item.endpoint.method)
+            allowed.add(item.endpoint.method)
         if allowed:
+            listed = ", ".join(sorted(allowed | ({"HEAD"} if "GET" in allowed else set())))
             raise ApiError(405, f"{method} is not allowed on {API_PREFIX}/{path} (allowed: "
-                           f"{', '.join(sorted(set(allowed)))})",
-                           {"Allow": ", ".join(sorted(set(allowed)))})
+                           f"{listed})", {"Allow": listed})
         raise ApiError(404, f"no API route {API_PREFIX}/{path}")
 
     # -- one request -------------------------------------------------------------------
@@ -329,7 +335,7 @@ class Dispatcher:
         return problem(status, shown_message(exc), errors, headers)
 
     def _handle(self, request: ApiRequest) -> ApiResponse:
-        """Read the plugin state, authenticate, answer.  A GET does it all on one read
+        """Read the plugin state, authenticate, answer.  A GET (or HEAD) does it all on one read
         connection (:meth:`crmkit.CRM.snapshot`): one snapshot of the data, one connection
         from the pool instead of one per read.  Other methods share one for the first two
         steps only; their handler runs in a write transaction, and what they read after it
@@ -337,7 +343,7 @@ class Dispatcher:
         with self.crm.snapshot():
             self.refresh()
             principal = self.authenticate(request.headers)
-            if request.method == "GET":
+            if request.method in READ_METHODS:
                 return self.run(principal, request)
         return self.run(principal, request)
 
@@ -583,7 +589,7 @@ def _is_list_body(raw: bytes) -> bool:
     return raw.lstrip()[:1] == b"["
 
 
-__all__ = ["API_PREFIX", "MAX_BODY_BYTES", "PROBLEM_TYPE", "ApiError", "ApiRequest",
+__all__ = ["API_PREFIX", "MAX_BODY_BYTES", "PROBLEM_TYPE", "READ_METHODS", "ApiError", "ApiRequest",
            "ApiResponse", "DATABASE_UNAVAILABLE", "Dispatcher", "Mounted", "error_status", "mount",
            "problem", "shown_message",
            "problem_errors", "parse_body", "parse_query", "reply", "encode"]

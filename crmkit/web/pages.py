@@ -22,7 +22,7 @@ from markupsafe import Markup
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
-from starlette.routing import BaseRoute, Mount, Route
+from starlette.routing import BaseRoute, Mount
 from starlette.staticfiles import StaticFiles
 
 from .. import i18n
@@ -30,13 +30,13 @@ from ..errors import ConflictError, NotFound, Unauthenticated, ValidationError
 from ..models import jsonable
 from . import resources, session as sessions
 from .cards import customer_cards
-from .dispatch import (ApiError, ApiRequest, Dispatcher, encode, path_segments, route_path,
-                       shown_message)
+from .dispatch import (READ_METHODS, ApiError, ApiRequest, Dispatcher, encode, path_segments,
+                       route_path, shown_message)
 from .endpoints import Call
 from .formatting import FILTERS, format_number
 from .mywork import show as show_my_work
 from .plugin_pages import NO_PAGE, PluginPages
-from .signin import CSRF_REFUSED, here, signed_in
+from .signin import CSRF_REFUSED, here, path_routes, signed_in
 
 HERE = Path(__file__).resolve().parent
 TIMELINE_WINDOW = 200
@@ -137,7 +137,7 @@ class Pages:
             html = environment.get_template(name).render(
                 **_shared_values(request, session, principal, language), nav=nav,
                 locales=i18n.LOCALES, chosen_locale=getattr(request.state, "chosen_locale", None),
-                here=here(request) if request.method == "GET" else "", **values)
+                here=here(request) if request.method in READ_METHODS else "", **values)
         response = HTMLResponse(html, status)
         if fresh or current is None:
             self.set_cookie(request, response, session)
@@ -403,17 +403,18 @@ class Pages:
     # -- routes ------------------------------------------------------------------------
 
     def routes(self) -> list[BaseRoute]:
-        page = functools.partial(Route, include_in_schema=False)  # pages are not the API
         return [
-            page("/", self.home, methods=["GET"]),
-            page("/login", self.login_page, methods=["GET"]),
-            page("/login", self.login, methods=["POST"]),
-            page("/logout", self.logout, methods=["POST"]),
-            page("/customers", self.customers, methods=["GET"]),
-            # the customer's id is read from the path as sent (it may hold an encoded "/")
-            page("/customers/{path:path}", self.customer, methods=["GET"]),
-            page("/customers/{path:path}", self.add_note, methods=["POST"]),
-            page("/settings/language", self.set_language, methods=["POST"]),
+            *path_routes([
+                ("GET", "/", self.home),
+                ("GET", "/login", self.login_page),
+                ("POST", "/login", self.login),
+                ("POST", "/logout", self.logout),
+                ("GET", "/customers", self.customers),
+                # the customer's id is read from the path as sent (it may hold an encoded "/")
+                ("GET", "/customers/{path:path}", self.customer),
+                ("POST", "/customers/{path:path}", self.add_note),
+                ("POST", "/settings/language", self.set_language),
+            ]),
             Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),
         ]
 

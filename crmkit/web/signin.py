@@ -11,7 +11,7 @@ from __future__ import annotations
 import functools
 import logging
 import urllib.parse
-from typing import Callable
+from typing import Callable, Iterable
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -20,7 +20,7 @@ from starlette.routing import BaseRoute, Route
 
 from .. import i18n
 from ..errors import ConfigError, CRMError
-from .dispatch import encoded_path, error_status, shown_message
+from .dispatch import READ_METHODS, encoded_path, error_status, shown_message
 
 CSRF_REFUSED = i18n.N_("refused: this form's security token is missing or out of date "
                        "(reload the page and send the form again); nothing was changed")
@@ -31,9 +31,26 @@ log = logging.getLogger("crmkit.web")
 
 def site_pages(site, *pages: tuple[str, str, Callable]) -> list[BaseRoute]:
     """The routes of web pages (``(method, path, handler)``; a handler gets ``site`` first),
-    kept out of the API's schema."""
-    return [Route(path, functools.partial(handler, site), methods=[method],
-                  include_in_schema=False) for method, path, handler in pages]
+    kept out of the API's schema (see :func:`path_routes`)."""
+    return path_routes((method, path, functools.partial(handler, site))
+                       for method, path, handler in pages)
+
+
+def path_routes(pages: Iterable[tuple[str, str, Callable]]) -> list[BaseRoute]:
+    """One route per path for ``(method, path, async handler)`` triples, calling the
+    handler of the request's method (a HEAD: the GET handler), kept out of the API's schema.
+    One route per path, so that a 405 lists in ``Allow`` every method the path answers."""
+    by_path: dict[str, dict[str, Callable]] = {}
+    for method, path, handler in pages:
+        by_path.setdefault(path, {})[method] = handler
+    return [_path_route(path, handlers) for path, handlers in by_path.items()]
+
+
+def _path_route(path: str, handlers: dict[str, Callable]) -> Route:
+    async def endpoint(request: Request) -> Response:
+        return await handlers["GET" if request.method == "HEAD" else request.method](request)
+
+    return Route(path, endpoint, methods=list(handlers), include_in_schema=False)
 
 
 def signed_in(handler: Callable) -> Callable:
@@ -48,7 +65,7 @@ def signed_in(handler: Callable) -> Callable:
         if principal is None:
             root = request.scope.get("root_path", "")
             wanted = here(request)
-            if request.method != "GET":
+            if request.method not in READ_METHODS:
                 return self.refused(request, 403, CSRF_REFUSED)
             return RedirectResponse(
                 f"{root}/login?{urllib.parse.urlencode({'next': wanted})}", 303)
@@ -76,4 +93,4 @@ def here(request: Request) -> str:
     return encoded_path(request.scope) + (f"?{request.url.query}" if request.url.query else "")
 
 
-__all__ = ["signed_in", "site_pages", "here", "CSRF_REFUSED"]
+__all__ = ["signed_in", "site_pages", "path_routes", "here", "CSRF_REFUSED"]

@@ -13,7 +13,9 @@ from __future__ import annotations
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
-from starlette.routing import BaseRoute, Route
+from starlette.routing import BaseRoute
+
+from .signin import path_routes
 
 PIXEL = (b"GIF89a\x01\x00\x01\x00\x80\x00\x00\x00\x00\x00\xff\xff\xff!\xf9\x04\x01\x00\x00"
          b"\x00\x00,\x00\x00\x00\x00\x01\x00\x01\x00\x00\x02\x02D\x01\x00;")
@@ -70,12 +72,10 @@ class Tracking:
         return self.page(request, "done" if changed else "already")
 
     def routes(self) -> list[BaseRoute]:
-        return [
-            Route("/t/c/{token}", self.click, methods=["GET"], include_in_schema=False),
-            Route("/t/o/{token}", self.pixel, methods=["GET"], include_in_schema=False),
-            Route("/t/u/{token}", self.confirm, methods=["GET"], include_in_schema=False),
-            Route("/t/u/{token}", self.unsubscribe, methods=["POST"], include_in_schema=False),
-        ]
+        return path_routes([("GET", "/t/c/{token}", self.click),
+                            ("GET", "/t/o/{token}", self.pixel),
+                            ("GET", "/t/u/{token}", self.confirm),
+                            ("POST", "/t/u/{token}", self.unsubscribe)])
 
 
 def tracking_routes(crm) -> list[BaseRoute]:

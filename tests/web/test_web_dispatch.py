@@ -274,3 +274,28 @@ def test_text_no_database_can_store_is_refused_before_any_query(web):
                          b'{"note": "a\\u0000b"}}', headers={"Content-Type": "application/json"})
     assert answer.status_code == 422 and "NUL character" in answer.text
     assert counts(web.crm)[0] == 0
+
+
+def test_head_answers_as_get_without_a_body_on_core_and_plugin_routes(web):
+    web.crm.plugins.enable("catalogue")
+    client = web.client(web.admin)
+    client.post("/api/v1/customers", json={"external_id": "C1", "name": "Ada"})
+    client.post("/api/v1/catalogue/products", json=[{"sku": "T1", "name": "Tea"}])
+    for path in ("/api/v1/customers/C1", "/api/v1/customers?limit=5",
+                 "/api/v1/catalogue/products", "/api/v1/customers/C9"):
+        got, head = client.get(path), client.request("HEAD", path)
+        assert (head.status_code, head.headers) == (got.status_code, got.headers), path
+        assert int(head.headers["content-length"]) == len(got.content) > 0
+        assert head.content == b""
+    assert client.request("HEAD", "/api/v1/webtest/fail").headers["allow"] == "POST"
+    assert web.client(None).request("HEAD", "/api/v1/customers").status_code == 401
+
+
+def test_a_405_lists_head_wherever_get_is_allowed(web):
+    web.crm.plugins.enable("catalogue")
+    client = web.client(web.admin)
+    for path, allow in (("/api/v1/customers/C1", "GET, HEAD, PATCH"),
+                        ("/api/v1/catalogue/products", "GET, HEAD, POST")):
+        answer = client.delete(path)
+        assert answer.status_code == 405 and answer.headers["allow"] == allow
+        assert answer.json()["detail"] == f"DELETE is not allowed on {path} (allowed: {allow})"

@@ -135,6 +135,33 @@ def test_pages_need_a_valid_session_and_sign_out_ends_it(shop):
     assert elsewhere.get("/customers").status_code == 200
 
 
+def test_head_answers_as_get_does_and_a_405_lists_every_method_of_its_path(shop):
+    def same(client, path):
+        got, head = client.get(path), client.head(path)
+        assert head.status_code == got.status_code and head.content == b"", path
+        assert int(head.headers.get("content-length", 0)) == len(got.content), path
+        varying = {"date", "set-cookie"}  # a new session's cookie holds a new CSRF token
+        assert ({k: v for k, v in head.headers.items() if k not in varying}
+                == {k: v for k, v in got.headers.items() if k not in varying}), path
+        return head
+
+    anonymous = shop.client()
+    assert same(anonymous, "/customers/C1").headers["location"] == (
+        "/login?next=%2Fcustomers%2FC1")  # was a 403 refusing a form without a CSRF token
+    same(anonymous, "/login")
+    same(shop.client(shop.token("bo", role="agent")), "/api/v1/customers/C1")
+    client, _ = sign_in(shop, "ann")
+    for path in ("/customers", "/customers/C1?kind=purchase", "/my-work", "/static/app.css"):
+        assert same(client, path).status_code == 200
+    for method, path, allow in (("DELETE", "/login", "GET, HEAD, POST"),
+                                ("PUT", "/customers/C1", "GET, HEAD"),
+                                ("PUT", "/customers/C1/notes", "POST"),
+                                ("PUT", "/t/u/x", "GET, HEAD, POST")):
+        answer = client.request(method, path)
+        assert (answer.status_code, answer.headers.get("allow")) == (405, allow), path
+        assert answer.json()["detail"] == f"{method} is not allowed on {path} (allowed: {allow})"
+
+
 def test_signed_out_sessions_are_kept_until_they_would_have_expired(api, clock):
     api.token("ann", role="agent")
     api.crm.staff.set_password("ann", PASSWORD)
