@@ -4,7 +4,8 @@ Order of work for one request, each step answering with one RFC 9457 problem doc
 it refuses: match the route (404/405; HEAD is answered as GET, the server sending no body),
 authenticate the ``Authorization: Bearer`` token (401),
 check the endpoint's permission (403), validate the query and the JSON body against the
-endpoint's schemas (400 for malformed JSON, 422 with the JSON pointer of each problem), run
+endpoint's schemas (415 for a body not sent as JSON, 400 for malformed JSON, 422 with the
+JSON pointer of each problem), run
 the handler (every method but GET inside ``crm.run_transaction(..., actor=principal.handle)``,
 so the handler's writes commit together and are audited under the caller), and encode the
 result.  No stack trace ever reaches a client: an unexpected exception is logged and answered
@@ -87,13 +88,16 @@ _FAMILY_STATUS: dict[type, int] = {
 
 
 class ApiError(Exception):
-    """A refusal of the HTTP layer itself (no route, wrong method, malformed JSON, too large)."""
+    """A refusal of the HTTP layer itself (no route, wrong method, a body not sent as JSON or
+    malformed, too large); ``errors`` as :func:`problem` takes them."""
 
-    def __init__(self, status: int, detail: str, headers: Mapping[str, str] | None = None):
+    def __init__(self, status: int, detail: str, headers: Mapping[str, str] | None = None,
+                 errors: list[dict[str, str]] | None = None):
         super().__init__(detail)
         self.status = status
         self.detail = detail
         self.headers = dict(headers or {})
+        self.errors = errors
 
 
 @attrs.frozen
@@ -316,7 +320,7 @@ class Dispatcher:
         try:
             return self._handle(request)
         except ApiError as exc:
-            return problem(exc.status, exc.detail, headers=exc.headers)
+            return problem(exc.status, exc.detail, exc.errors, exc.headers)
         except CRMError as exc:
             return self._error(exc, request)
         except Exception:
@@ -360,7 +364,7 @@ class Dispatcher:
         endpoint = item.endpoint
         self.crm.auth.require(principal, endpoint.permission)
         query = parse_query(item, request.query)
-        body = parse_body(item, request.body)
+        body = parse_body(item, request.body, request.headers.get("content-type"))
         headers = {k: v for k, v in request.headers.items() if k != "authorization"}
         call = Call(self.crm, principal, item.plugin, params, query, body, headers)
         if endpoint.method == "GET":
@@ -438,8 +442,28 @@ def reply(result: Any, status: int) -> ApiResponse:
 # -- request parsing ------------------------------------------------------------------------
 
 
-def parse_body(item: Mounted, raw: bytes) -> Any:
-    """The request's JSON body validated against the endpoint's body schema (None if empty)."""
+JSON_MEDIA_TYPES = "application/json or application/*+json, with or without charset=utf-8"
+"""The media types of a JSON request body (its ``Content-Type``)."""
+
+
+def is_json_media_type(content_type: str) -> bool:
+    """Whether ``content_type`` (a ``Content-Type`` value) is one of :data:`JSON_MEDIA_TYPES`
+    (names compared without regard to case; no parameter but the charset)."""
+    media, *parameters = content_type.split(";")
+    kind, _, subtype = media.strip().lower().partition("/")
+    if kind != "application" or not (subtype == "json" or (
+            subtype.endswith("+json") and len(subtype) > len("+json"))):
+        return False
+    for parameter in filter(str.strip, parameters):
+        name, _, value = parameter.partition("=")
+        if name.strip().lower() != "charset" or value.strip().strip('"').lower() != "utf-8":
+            return False
+    return True
+
+
+def parse_body(item: Mounted, raw: bytes, content_type: str | None) -> Any:
+    """The request's JSON body validated against the endpoint's body schema (None if empty);
+    a body whose ``content_type`` is not one of :data:`JSON_MEDIA_TYPES` is a 415."""
     if not raw.strip():
         if item.body_validator is not None:
             _raise_schema_errors(item.body_validator, None, "body", item)
@@ -447,6 +471,11 @@ def parse_body(item: Mounted, raw: bytes) -> Any:
     if item.body_validator is None:
         raise ValidationError(f"{item.endpoint.method} {API_PREFIX}/{item.path} takes no "
                               "request body", [("body", "", "no body is accepted here")])
+    if not is_json_media_type(content_type or ""):
+        sent = "without a Content-Type" if content_type is None else f"as {content_type!r}"
+        message = f"the body is sent {sent} (allowed: {JSON_MEDIA_TYPES})"
+        raise ApiError(415, f"{item.endpoint.method} {API_PREFIX}/{item.path} takes a JSON "
+                       f"body: {message}", errors=[{"header": "Content-Type", "detail": message}])
     try:
         text = raw.decode("utf-8")
         body = parse_json(text)
@@ -592,4 +621,5 @@ def _is_list_body(raw: bytes) -> bool:
 __all__ = ["API_PREFIX", "MAX_BODY_BYTES", "PROBLEM_TYPE", "READ_METHODS", "ApiError", "ApiRequest",
            "ApiResponse", "DATABASE_UNAVAILABLE", "Dispatcher", "Mounted", "error_status", "mount",
            "problem", "shown_message",
-           "problem_errors", "parse_body", "parse_query", "reply", "encode"]
+           "problem_errors", "parse_body", "parse_query", "reply", "encode", "JSON_MEDIA_TYPES",
+           "is_json_media_type"]

@@ -372,7 +372,9 @@ class Pages:
         self.dispatcher.refresh()
         pairs = [(name, _query_text(item)) for name, value in (query or {}).items()
                  for item in (value if isinstance(value, list) else [value])]
-        request = ApiRequest(method, path, pairs, {}, b"" if body is None else encode(body))
+        request = ApiRequest(method, path, pairs,
+                             {} if body is None else {"content-type": "application/json"},
+                             b"" if body is None else encode(body))
         try:
             answer = self.dispatcher.run(principal, request, via="web")
         except ApiError as exc:  # no such route (404/405), or a malformed request (400/413)

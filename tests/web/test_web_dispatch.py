@@ -11,7 +11,7 @@ from crmkit import CRM, tables
 from crmkit.web.dispatch import problem_errors
 from crmkit.web.endpoints import Endpoint
 
-from web_support import InProcess
+from web_support import InProcess, problem
 
 
 @pytest.fixture
@@ -299,3 +299,32 @@ def test_a_405_lists_head_wherever_get_is_allowed(web):
         answer = client.delete(path)
         assert answer.status_code == 405 and answer.headers["allow"] == allow
         assert answer.json()["detail"] == f"DELETE is not allowed on {path} (allowed: {allow})"
+
+
+def test_a_body_is_taken_as_json_only_else_a_415_naming_what_was_sent(web):
+    client = web.client(web.admin)
+    for n, content_type in enumerate((
+            "application/json", "application/json; charset=utf-8",
+            "Application/JSON;Charset=UTF-8", 'application/json; charset="utf-8"',
+            "application/merge-patch+json", "application/vnd.api+json; charset=utf-8")):
+        answer = client.post("/api/v1/webtest/customers", content=b'{"external_id": "J%d"}' % n,
+                             headers={"Content-Type": content_type})
+        assert answer.status_code == 201, content_type
+    before = counts(web.crm)
+    allowed = "(allowed: application/json or application/*+json, with or without charset=utf-8)"
+    for content_type, sent in (
+            (None, "without a Content-Type"), ("text/plain", "as 'text/plain'"),
+            ("application/x-www-form-urlencoded", "as 'application/x-www-form-urlencoded'"),
+            ("multipart/form-data; boundary=x", "as 'multipart/form-data; boundary=x'"),
+            ("application/json; charset=latin-1", "as 'application/json; charset=latin-1'"),
+            ("application/json; version=2", "as 'application/json; version=2'"),
+            ("text/json", "as 'text/json'"), ("application/+json", "as 'application/+json'")):
+        headers = {} if content_type is None else {"Content-Type": content_type}
+        answer = client.post("/api/v1/webtest/customers", content=b'{"external_id": "K1"}',
+                             headers=headers)
+        assert problem(answer, 415)["detail"] == (
+            f"POST /api/v1/webtest/customers takes a JSON body: the body is sent {sent} "
+            f"{allowed}")
+        assert answer.json()["errors"] == [{"header": "Content-Type",
+                                            "detail": f"the body is sent {sent} {allowed}"}]
+    assert counts(web.crm) == before
