@@ -9,7 +9,7 @@ from typing import Any
 
 from .auth import ROLES_SCHEMA
 from .errors import ConfigError
-from .types import json_pointer, json_problem, parse_json, too_long
+from .types import DuplicateKeyError, json_pointer, json_problem, parse_json, too_long
 
 CORE_SCHEMA: dict[str, Any] = {
     "$schema": "https://json-schema.org/draft/2020-12/schema",
@@ -569,6 +569,8 @@ def _parse_value(raw: str, schema: dict[str, Any] | None, pointer: str) -> Any:
         if not types or "string" in types:
             return raw
         raise ConfigError(f"{pointer}: {raw} is not {_kind(types)}") from None
+    except DuplicateKeyError as exc:
+        raise ConfigError(f"{pointer}{exc.pointer}: {exc.problem}") from None
     except ValueError as exc:  # nested too deep
         raise ConfigError(f"{pointer}: {exc}") from None
 

@@ -16,6 +16,7 @@ import re
 import sys
 import unicodedata
 from decimal import Decimal
+from typing import Iterator
 
 from sqlalchemy import JSON, BigInteger, DateTime, Integer
 from sqlalchemy.dialects.postgresql import JSONB
@@ -280,16 +281,42 @@ def json_pointer(path: tuple[str, ...] | list[str]) -> str:
     return "/" + "/".join(p.replace("~", "~0").replace("/", "~1") for p in path)
 
 
+class DuplicateKeyError(ValueError):
+    """A JSON object names one key twice (:func:`parse_json`): ``pointer`` is the JSON pointer
+    of the key, ``problem`` says what is wrong without it."""
+
+    def __init__(self, path: tuple[str, ...], key: str):
+        self.pointer = json_pointer((*path, key))
+        self.problem = f"the key {key!r} is given more than once (allowed: each key once)"
+        super().__init__(f"{self.pointer}: {self.problem}")
+
+
 def parse_json(text: str, **options) -> object:
     """``json.loads`` refusing nesting deeper than :data:`MAX_JSON_DEPTH` (a ValueError naming
-    where), so that no later step can overflow the stack, and an integer of more digits than
-    Python converts (a ValueError saying so; text that is no JSON is a JSONDecodeError).
+    where), so that no later step can overflow the stack, an integer of more digits than
+    Python converts (a ValueError saying so; text that is no JSON is a JSONDecodeError), and
+    an object naming a key twice (a :class:`DuplicateKeyError` naming the key's pointer: JSON
+    leaves the meaning of such an object open, and ``json.loads`` would keep the last value
+    silently).
 
     NaN and infinite numbers still parse (as floats); :func:`json_problem`
     refuses them, with their pointer, where the value enters the database.
     """
+    duplicated: dict[int, tuple[dict, str]] = {}  # holds the objects: their ids stay theirs
+
+    def build(pairs: list[tuple[str, object]]) -> dict:
+        built = dict(pairs)
+        if len(built) != len(pairs):
+            seen: set[str] = set()
+            for key, _ in pairs:
+                if key in seen:
+                    break
+                seen.add(key)
+            duplicated[id(built)] = (built, key)
+        return built
+
     try:
-        value = json.loads(text, **options)
+        value = json.loads(text, object_pairs_hook=build, **options)
     except RecursionError:
         raise ValueError(f"nested deeper than {MAX_JSON_DEPTH} levels (the limit)") from None
     except json.JSONDecodeError:
@@ -302,7 +329,24 @@ def parse_json(text: str, **options) -> object:
         problem = json_problem(value, numbers=False)
         if problem:
             raise ValueError(problem)
+    if duplicated:  # the first in document order: an object is dropped from the value only
+        # by a duplicate key of an object around it, and that one is in the value
+        path, key = next((path, duplicated[id(node)][1]) for node, path in _walk(value)
+                         if id(node) in duplicated)
+        raise DuplicateKeyError(path, key)
     return value
+
+
+def _walk(value: object) -> Iterator[tuple[object, tuple[str, ...]]]:
+    """Every node of JSON-like ``value`` with its path, in document order (no recursion:
+    any depth is safe)."""
+    stack: list[tuple[object, tuple[str, ...]]] = [(value, ())]
+    while stack:
+        node, path = stack.pop()
+        yield node, path
+        if isinstance(node, (dict, list)):
+            items = node.items() if isinstance(node, dict) else enumerate(node)
+            stack.extend(reversed([(v, (*path, str(k))) for k, v in items]))
 
 
 def _encodes(text: str) -> bool:
@@ -410,7 +454,7 @@ __all__ = [
     "MONEY_SCALE", "MONEY_LIMIT", "JSONType", "BigIdType", "to_money", "condition_money", "money_units",
     "money_from_units", "Money", "UTCDateTime",
     "UNSTORABLE_TEXT", "unstorable_text", "MAX_JSON_DEPTH", "json_problem", "json_pointer",
-    "parse_json", "sqlite_timestamp", "AMOUNT_SYNTAX", "ISO_4217", "to_currency", "to_phone",
+    "parse_json", "DuplicateKeyError", "sqlite_timestamp", "AMOUNT_SYNTAX", "ISO_4217", "to_currency", "to_phone",
     "IDENTIFIER", "LINE", "TEXT", "ASCII_CONTROLS", "text_problem", "normal_text", "clean_text",
     "too_long",
 ]

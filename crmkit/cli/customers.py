@@ -7,7 +7,7 @@ import json
 import click
 
 from ..errors import ValidationError
-from ..types import parse_json
+from ..types import DuplicateKeyError, parse_json
 from .common import atomic_write, format_option, limit_option, output, output_document, pass_state
 
 COLUMNS = ["external_id", "type", "name", "email", "phone", "preferred_channel",
@@ -52,7 +52,8 @@ def add(state, external_id, name, type_, email, phone, organisation, preferred_c
 
 
 def parse_attributes(items) -> dict:
-    """``--attr KEY=VALUE`` options as a dict (VALUE is JSON when it parses, text otherwise)."""
+    """``--attr KEY=VALUE`` options as a dict (VALUE is JSON when it parses, text otherwise;
+    JSON naming a key twice in one object is refused)."""
     attributes = {}
     for item in items:
         key, sep, value = item.partition("=")
@@ -60,6 +61,8 @@ def parse_attributes(items) -> dict:
             raise click.BadParameter(f"{item!r} is not KEY=VALUE", param_hint="--attr")
         try:
             attributes[key] = parse_json(value)
+        except DuplicateKeyError as exc:  # JSON, but of no one meaning: not text either
+            raise click.BadParameter(f"{key}: {exc}", param_hint="--attr") from None
         except ValueError:
             attributes[key] = value
     return attributes

@@ -24,7 +24,7 @@ from typing import Any
 from ..clock import UTC, out_of_range, parse_timestamp, utc_in_range
 from ..errors import ValidationError
 from ..interactions import FIELDS, REFUND_OF
-from ..types import parse_json
+from ..types import DuplicateKeyError, parse_json
 from .records import neutralise, unneutralise
 
 CUSTOMER_COLUMNS = ("external_id", "name", "type", "email", "phone", "organisation",
@@ -131,6 +131,9 @@ class CustomerReader:
             return value
         try:
             return parse_json(value)
+        except DuplicateKeyError as exc:  # JSON, but of no one meaning: not text either
+            problems.append((f"attr.{key}", str(exc)))
+            return None
         except ValueError:
             return value
 

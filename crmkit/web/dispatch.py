@@ -5,7 +5,7 @@ it refuses: match the route (404/405; HEAD is answered as GET, the server sendin
 authenticate the ``Authorization: Bearer`` token (401),
 check the endpoint's permission (403), validate the query and the JSON body against the
 endpoint's schemas (415 for a body not sent as JSON, 400 for malformed JSON, 422 with the
-JSON pointer of each problem), run
+JSON pointer of each problem, a key given twice in one object included), run
 the handler (every method but GET inside ``crm.run_transaction(..., actor=principal.handle)``,
 so the handler's writes commit together and are audited under the caller), and encode the
 result.  No stack trace ever reaches a client: an unexpected exception is logged and answered
@@ -32,7 +32,8 @@ from ..errors import (ConfigError, ConflictError, ConsentError, CRMError, Databa
                       NotFound, PermissionDenied, PluginError, PreconditionFailed,
                       Unauthenticated, ValidationError)
 from ..models import jsonable
-from ..types import UNSTORABLE_TEXT, json_pointer, parse_json, unstorable_text
+from ..types import (UNSTORABLE_TEXT, DuplicateKeyError, json_pointer, parse_json,
+                     unstorable_text)
 from . import idempotency
 from .endpoints import Call, Endpoint, Reply
 from .schemas import INTEGER_MAX, INTEGER_MIN, parse_integer
@@ -484,6 +485,8 @@ def parse_body(item: Mounted, raw: bytes, content_type: str | None) -> Any:
     except json.JSONDecodeError as exc:
         raise ApiError(400, f"the request body is not valid JSON: {exc.msg} at line "
                        f"{exc.lineno} column {exc.colno}") from None
+    except DuplicateKeyError as exc:
+        raise ValidationError(f"body: {exc}", [("body", exc.pointer, exc.problem)]) from None
     except ValueError as exc:
         raise ApiError(400, f"the request body is not acceptable JSON: {exc}") from None
     if ("\\u0000" in text or "\\ud" in text.lower()) and unstorable_text(body):

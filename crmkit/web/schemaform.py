@@ -24,7 +24,7 @@ from typing import Any
 import attrs
 
 from ..errors import CRMError, ConfigError, DatabaseError, ValidationError
-from ..types import parse_json
+from ..types import DuplicateKeyError, parse_json
 from .dispatch import DATABASE_UNAVAILABLE
 
 PREFIX = "config"
@@ -195,12 +195,15 @@ def _read(field: Field, submitted: dict[str, str], problems: list) -> tuple[bool
 
 def _json(text: str, pointer: str, problems: list) -> tuple[bool, Any]:
     """``(True, value)`` of the JSON ``text``; ``(False, None)`` and the problem at ``pointer``
-    when it does not parse, is nested too deep or has a number too long to read."""
+    when it does not parse, is nested too deep, has a number too long to read or an object
+    naming a key twice (the problem at that key's pointer under ``pointer``)."""
     try:
         return True, parse_json(text)
     except json.JSONDecodeError as exc:
         problems.append((pointer, f"not valid JSON: {exc.msg} (line {exc.lineno}, "
                                   f"column {exc.colno})"))
+    except DuplicateKeyError as exc:
+        problems.append((pointer + exc.pointer, exc.problem))
     except ValueError as exc:
         problems.append((pointer, str(exc)))
     return False, None

@@ -300,6 +300,62 @@ def test_conditions_nested_deeper_than_the_limit_are_refused_naming_where(crm, r
                                          "levels (the limit)")
 
 
+# -- a key given twice in one JSON object ------------------------------------------------
+
+TWICE = "the key {!r} is given more than once (allowed: each key once)"
+
+
+def test_json_naming_a_key_twice_in_an_import_file_is_a_row_error(crm, tmp_path):
+    crm.customers.add("C1")
+    before = counts(crm)
+    lines = tmp_path / "c.jsonl"
+    lines.write_text('{"external_id": "C2", "attributes": {"a": {"b/c": 1, "b/c": 2}}}\n'
+                     '{"external_id": "C3", "external_id": "C4"}\n')
+    with pytest.raises(ImportRejected) as caught:
+        import_file(crm, "customers", str(lines))
+    assert caught.value.report.problems == [
+        ("line 1", "json", "not valid JSON: /attributes/a/b~1c: " + TWICE.format("b/c")),
+        ("line 2", "json", "not valid JSON: /external_id: " + TWICE.format("external_id"))]
+    people = tmp_path / "c.csv"
+    people.write_text('external_id,attr.size\nC2,"{""w"": 1, ""w"": 2}"\n')
+    with pytest.raises(ImportRejected) as caught:
+        import_file(crm, "customers", str(people))
+    assert caught.value.report.problems == [("line 2", "attr.size", "/w: " + TWICE.format("w"))]
+    sales = tmp_path / "i.csv"
+    sales.write_text('customer,occurred_at,payload\nC1,2024-05-01,"{""n"": 1, ""n"": 1}"\n')
+    with pytest.raises(ImportRejected) as caught:
+        import_file(crm, "interactions", str(sales))
+    assert caught.value.report.problems == [
+        ("line 2", "payload", "not valid JSON: /n: " + TWICE.format("n"))]
+    assert counts(crm) == before
+
+
+def test_json_naming_a_key_twice_on_the_command_line_is_refused_naming_where(run_cli,
+                                                                           tmp_path):
+    run_cli("init")
+    run_cli("customers", "add", "C1")
+    code, _, err = run_cli("customers", "add", "C2", "--attr", 'size={"w": 1, "w": 2}')
+    assert code != 0 and f"--attr: size: /w: {TWICE.format('w')}" in err
+    code, _, err = run_cli("interactions", "record", "C1", "--payload", '{"a": {"b": 1, "b": 2}}')
+    assert code != 0 and err.strip() == (f"error: --payload: not valid JSON: /a/b: "
+                                         f"{TWICE.format('b')}")
+    code, _, err = run_cli("config", "--set",
+                           'customer_attributes={"type": "object", "type": "array"}')
+    assert code != 0 and err.strip() == ("error: core config: --set customer_attributes: "
+                                         f"/customer_attributes/type: {TWICE.format('type')}")
+    assert run_cli("plugins", "enable", "loyalty")[0] == 0
+    stored = run_cli("plugins", "config", "loyalty")[1]
+    config = tmp_path / "loyalty.json"
+    config.write_text('{"points_per_unit": 2, "points_per_unit": 3}')
+    code, _, err = run_cli("plugins", "config", "loyalty", "--file", str(config))
+    assert code != 0 and err.strip() == (
+        f"error: plugin 'loyalty' config: {config} is not valid JSON: /points_per_unit: "
+        f"{TWICE.format('points_per_unit')}")
+    assert run_cli("plugins", "config", "loyalty")[1] == stored
+    assert [c["external_id"] for c in json.loads(
+        run_cli("customers", "list", "--format", "json")[1])] == ["C1"]
+
+
 # -- admin-written regex patterns --------------------------------------------------------
 
 

@@ -89,6 +89,13 @@ def test_json_nested_too_deep_and_numbers_too_long_to_read_are_problems_at_their
     assert document["mode"] == "[" * 4000 + "]" * 4000  # not an option: the schema says so
 
 
+def test_json_naming_a_key_twice_is_a_problem_at_that_key_of_its_field():
+    form = schemaform.fields(SCHEMA, None)
+    _, problems = schemaform.document(form, {"config/rule": '{"a": {"b": 1, "b": 2}}'})
+    assert problems == [("/rule/a/b", "the key 'b' is given more than once (allowed: each key "
+                                      "once)")]
+
+
 def test_errors_go_to_the_deepest_field_of_their_pointer_and_into_the_summary():
     form = schemaform.fields(SCHEMA, STORED)
     placed, summary = schemaform.place(form, [

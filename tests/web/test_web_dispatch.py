@@ -328,3 +328,28 @@ def test_a_body_is_taken_as_json_only_else_a_415_naming_what_was_sent(web):
         assert answer.json()["errors"] == [{"header": "Content-Type",
                                             "detail": f"the body is sent {sent} {allowed}"}]
     assert counts(web.crm) == before
+
+
+def test_a_key_given_twice_in_one_body_object_is_a_422_naming_its_pointer(web):
+    web.crm.plugins.enable("loyalty")
+    client = web.client(web.admin)
+    before, config = counts(web.crm), client.get("/api/v1/plugins/loyalty/config").json()
+    twice = "the key {!r} is given more than once (allowed: each key once)"
+    for path, method, raw, pointer, key in (
+            ("/api/v1/customers", "POST",
+             b'{"external_id": "C1", "attributes": {"a": 1, "a": 2}}', "/attributes/a", "a"),
+            ("/api/v1/interactions", "POST",
+             b'[{"customer": "C1"}, {"customer": "C1", "customer": "C2"}]', "/1/customer",
+             "customer"),
+            ("/api/v1/webtest/echo/x", "POST", b'{"name": "A", "nested": {"n~/": 1, "n~/": 1}}',
+             "/nested/n~0~1", "n~/"),
+            ("/api/v1/plugins/loyalty/config", "PUT",
+             b'{"points_per_unit": 2, "points_per_unit": 0}', "/points_per_unit",
+             "points_per_unit")):
+        answer = client.request(method, path, content=raw,
+                                headers={"Content-Type": "application/json"})
+        assert problem(answer, 422)["errors"] == [{"pointer": pointer,
+                                                   "detail": twice.format(key)}], path
+        assert answer.json()["detail"] == f"body: {pointer}: {twice.format(key)}"
+    assert counts(web.crm) == before
+    assert client.get("/api/v1/plugins/loyalty/config").json() == config
