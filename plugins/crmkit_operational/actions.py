@@ -12,19 +12,34 @@ Each action is a one-key object in a rule's ``do`` list:
   channel; refused without an address, consent, or when the customer prefers another.
 * ``{"emit": {"type": "automation.NAME", "payload": {...}}}`` — a custom event.
 
-The configuration checks of these objects are in :mod:`.settings`.
+The configuration checks of these objects are in :mod:`.settings`.  An action that fails
+does not stop the rule's others; its outcome says why (:func:`failed`).
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from typing import Callable, Sequence
 
 from sqlalchemy import bindparam, select
+from sqlalchemy.exc import SQLAlchemyError
 
-from crmkit.plugin import CRMError, Outgoing, customer_address, customers
+from crmkit.plugin import (ConfigError, ConflictError, ConsentError, NotFound, Outgoing,
+                           PermissionDenied, ValidationError, customer_address, customers)
+
+log = logging.getLogger("crmkit.operational")
 
 DEFAULT_DUE_HOURS = 24
+
+REFUSALS = {ValidationError: "invalid", ConfigError: "misconfigured", NotFound: "not found",
+            ConflictError: "conflict", ConsentError: "no consent",
+            PermissionDenied: "not permitted"}
+"""The crmkit errors whose message is for whoever reads a firing's outcome (it says what was
+refused and why), with the kind of failure each is."""
+FAILED_INTERNALLY = "failed: internal error, see the server log"
+"""The outcome of an action that failed otherwise (a bug, a plugin's failure, the database):
+its error's text may name tables, SQL, paths or a database URL, so only the log gets it."""
 
 
 def run(ctx, rule, fired: Sequence[tuple[int, int]]) -> dict[int, str]:
@@ -40,12 +55,25 @@ def run(ctx, rule, fired: Sequence[tuple[int, int]]) -> dict[int, str]:
         runner: Callable = RUNNERS[name]
         try:
             results = runner(ctx, rule, action.args, [cid for _, cid in fired])
-        except CRMError as exc:
-            results = {cid: f"failed: {exc}" for _, cid in fired}
+        except SQLAlchemyError:
+            raise  # the transaction may be unusable (PostgreSQL): the command fails as a whole
+        except Exception as exc:
+            results = dict.fromkeys((cid for _, cid in fired), failed(exc, rule.name, name))
         for n, (fid, cid) in enumerate(fired):
             outcome = results[n] if isinstance(results, list) else results.get(cid, "ok")
             outcomes[fid].append(f"{name}: {outcome}")
     return {fid: "; ".join(parts) for fid, parts in outcomes.items()}
+
+
+def failed(exc: Exception, rule: str, action: str) -> str:
+    """The outcome of ``action`` of ``rule`` that raised ``exc``: ``failed (KIND): message``
+    for a refusal (:data:`REFUSALS`), else :data:`FAILED_INTERNALLY`, the error logged with
+    its traceback."""
+    kind = next((kind for cls, kind in REFUSALS.items() if isinstance(exc, cls)), None)
+    if kind is not None:
+        return f"failed ({kind}): {exc}"
+    log.error("automation rule %r: action %s failed", rule, action, exc_info=exc)
+    return FAILED_INTERNALLY
 
 
 def _create_task(ctx, rule, args, ids) -> list[str]:

@@ -324,3 +324,36 @@ def test_an_event_amount_compares_as_the_money_the_rule_wrote(crm, operational):
     opportunity = api.create_opportunity("C1", "Sample", "0.10", "GBP")
     api.move_opportunity(opportunity, "won")
     assert fired(api) == [("C1", "fired")] and crm.customers.get("C1").tags == ("tiny-win",)
+
+
+def test_a_failed_action_s_outcome_says_why_a_refusal_and_nothing_else_of_other_errors(
+        crm, operational, monkeypatch, caplog):
+    """A refusal (a crmkit error saying what was refused) is kept with its kind; any other
+    error's text (SQL, paths, a database URL) goes only to the log: the outcome is read by
+    everyone who sees the customer's timeline.  The rule's other actions still run."""
+    from crmkit.errors import DatabaseError, PluginError
+    from crmkit_operational import actions
+
+    rule = {"name": "welcome", "on": "customer.created",
+            "do": [{"create_task": {"subject": "Call", "assignee": "ghost"}},
+                   {"add_tag": "new"}, {"emit": {"type": "automation.welcomed"}}]}
+    api = operational(rules(rule))
+    crm.customers.add("C1")
+    assert outcomes(api, "welcome") == {
+        "C1": "create_task: failed (not found): no staff member 'ghost'; add_tag: ok; emit: ok"}
+    for n, error in enumerate((
+            RuntimeError("SELECT secret FROM /srv/crm/keys"),
+            DatabaseError("postgresql://crm:pw@db.internal/crm: connection refused"),
+            PluginError("plugin 'x' failed in crmkit_validate_customers: KeyError: 'secret'"))):
+        def broken(ctx, rule, args, ids, error=error):
+            raise error
+
+        monkeypatch.setitem(actions.RUNNERS, "add_tag", broken)
+        with caplog.at_level(logging.ERROR, logger="crmkit.operational"):
+            crm.customers.add(f"D{n}")
+        assert outcomes(api, "welcome")[f"D{n}"] == (
+            "create_task: failed (not found): no staff member 'ghost'; add_tag: failed: "
+            "internal error, see the server log; emit: ok")
+        assert "automation rule 'welcome': action add_tag failed" in caplog.text
+        assert str(error) in caplog.text and "Traceback" in caplog.text
+    assert len(crm.events.list(type="automation.welcomed")) == 4
