@@ -13,6 +13,8 @@ N's check met.  Reopening a stage reopens every later one.
 from __future__ import annotations
 
 import datetime as dt
+from decimal import Decimal, localcontext
+from fractions import Fraction
 from typing import Any
 
 import attrs
@@ -47,6 +49,19 @@ def label(stage: int) -> str:
     return f"stage {stage} ({NAMES[stage]})"
 
 
+def _shown(value: Fraction, threshold: Fraction) -> str:
+    """``value`` to six significant digits, or as many more as keep it on its side of
+    ``threshold`` (0.6999999 below 0.7 reads 0.6999999, not 0.700000)."""
+    digits = 6
+    while True:
+        with localcontext() as ctx:
+            ctx.prec = digits
+            text = str(Decimal(value.numerator) / Decimal(value.denominator))
+        if (Fraction(text) >= threshold) == (value >= threshold):
+            return text
+        digits += 1
+
+
 @attrs.frozen
 class Check:
     """Whether a stage's check is met now, with what was measured."""
@@ -69,12 +84,15 @@ def check(conn, settings: Settings, stage: int) -> Check:
         return Check(1, met, detail, {"sscs": len(sscs), "by_reason": by_reason})
     if stage == 2:
         measured = intimacy.measure(conn, settings)
-        met = measured.sscs > 0 and measured.completeness >= settings.min_intimacy
-        detail = (f"SSC profile completeness {measured.completeness:.6g} "
+        threshold = Fraction(str(settings.min_intimacy))     # as configured, not its binary float
+        met = measured.sscs > 0 and measured.completeness >= threshold
+        detail = (f"SSC profile completeness {_shown(measured.completeness, threshold)} "
                   f"{'>=' if met else 'is below'} min_intimacy {settings.min_intimacy}"
                   f" over {measured.sscs} SSC(s) (fields: {', '.join(settings.profile_fields)})")
-        return Check(2, met, detail, {"completeness": measured.completeness,
-                                      "sscs": measured.sscs, "least_complete": measured.weakest})
+        return Check(2, met, detail, {"completeness": float(measured.completeness),
+                                      "sscs": measured.sscs,
+                                      "least_complete": [(ext, float(share))
+                                                         for ext, share in measured.weakest]})
     if stage == 3:
         kinds = {m["kind"] for m in network.members(conn)}
         missing = [k for k in settings.network_kinds_required if k not in kinds]

@@ -3,13 +3,15 @@
 Completeness of one SSC = present profile fields / configured profile fields
 (a text field is present when non-empty; ``tags`` when the list is not empty;
 ``attributes.KEY`` when the attribute is set).  Stage 2's measure is the mean
-over all SSCs, computed in SQL.
+over all SSCs, exact: the present fields are counted in SQL.
 """
 
 from __future__ import annotations
 
+from fractions import Fraction
+
 import attrs
-from sqlalchemy import String, and_, case, cast, func, literal, select
+from sqlalchemy import String, and_, case, cast, func, select
 
 from crmkit.plugin import customers
 
@@ -34,30 +36,31 @@ def present(field: str):
     return case((test, 1), else_=0)
 
 
-def completeness_expr(fields: list[str]):
-    """SQL: the share of ``fields`` present for a customer (0–1)."""
+def present_count(fields: tuple[str, ...]):
+    """SQL: how many of ``fields`` are present for a customer."""
     total = present(fields[0])
     for field in fields[1:]:
         total = total + present(field)
-    return total * literal(1.0) / len(fields)
+    return total
 
 
 @attrs.frozen
 class Intimacy:
-    """The SSCs' mean profile completeness, and the least complete SSCs."""
+    """The SSCs' mean profile completeness, and the least complete SSCs (exact ratios)."""
 
     sscs: int
-    completeness: float
-    weakest: list[tuple[str, float]]
+    completeness: Fraction
+    weakest: list[tuple[str, Fraction]]
 
 
 def measure(conn, settings: Settings) -> Intimacy:
     """Profile completeness of the SSCs (mean, and the five least complete)."""
-    share = completeness_expr(settings.profile_fields).label("share")
-    per = (select(customers.c.id, customers.c.external_id, share)
+    fields = len(settings.profile_fields)
+    count_present = present_count(settings.profile_fields).label("present")
+    per = (select(customers.c.id, customers.c.external_id, count_present)
            .join(ssc, ssc.c.customer_id == customers.c.id).subquery())
-    count, mean = conn.execute(select(func.count(), func.avg(per.c.share))).one()
-    weakest = conn.execute(select(per.c.external_id, per.c.share)
-                           .order_by(per.c.share, per.c.id).limit(5)).all()
-    return Intimacy(int(count), round(float(mean or 0.0), 4),
-                    [(ext, round(float(s), 4)) for ext, s in weakest])
+    count, total = conn.execute(select(func.count(), func.sum(per.c.present))).one()
+    weakest = conn.execute(select(per.c.external_id, per.c.present)
+                           .order_by(per.c.present, per.c.id).limit(5)).all()
+    return Intimacy(int(count), Fraction(int(total), int(count) * fields) if count else Fraction(0),
+                    [(ext, Fraction(int(k), fields)) for ext, k in weakest])

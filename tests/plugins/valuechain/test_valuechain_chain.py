@@ -121,6 +121,38 @@ def test_configured_checks_change_the_chain(portfolio):
     assert not api.check(1).met and "at least 2 needed" in api.check(1).detail
 
 
+def test_stage_2_compares_the_exact_mean_completeness(vcrm):
+    vcrm.customers.add_many([
+        {"external_id": "C1", "name": "Full", "email": "f@x.example", "phone": "+44 20 7946 0018",
+         "preferred_channel": "email"},
+        {"external_id": "C2", "name": "Nameonly"},
+        {"external_id": "C3", "name": "Three", "email": "t@x.example", "phone": "+44 20 7946 0019"}])
+    api = vcrm.plugin("valuechain")
+    for ext in ("C1", "C2", "C3"):
+        api.mark_ssc(ext, ["benchmark"])
+    api.complete(1)
+    # 4, 1 and 3 of 4 fields: (1 + 0.25 + 0.75) / 3 = 2/3 = 0.666666..., which 4 places round to 0.6667
+    vcrm.plugins.configure("valuechain", {"min_intimacy": 0.66669})
+    with pytest.raises(StageError, match=r"completeness 0\.666667 is below min_intimacy 0\.66669 over 3"):
+        api.complete(2)
+    # six digits would read 0.666667, as much as the threshold: the figure gets a seventh
+    vcrm.plugins.configure("valuechain", {"min_intimacy": 0.666667})
+    with pytest.raises(StageError, match=r"completeness 0\.6666667 is below min_intimacy 0\.666667 "):
+        api.complete(2)
+    check = api.check(2)
+    assert check.evidence["completeness"] == 2 / 3
+    assert check.evidence["least_complete"] == [("C2", 0.25), ("C3", 0.75), ("C1", 1.0)]
+    vcrm.plugins.configure("valuechain", {"min_intimacy": 0.66666})
+    assert api.complete(2).detail.startswith("SSC profile completeness 0.666667 >= min_intimacy 0.66666")
+    # the threshold is the decimal configured: 1 of 5 fields meets 0.2 (a float a little above 1/5)
+    api.reopen(2)
+    api.unmark_ssc("C1")
+    api.unmark_ssc("C3")
+    vcrm.plugins.configure("valuechain", {"min_intimacy": 0.2, "profile_fields": [
+        "name", "email", "phone", "preferred_channel", "tags"]})
+    assert api.complete(2).detail.startswith("SSC profile completeness 0.2 >= min_intimacy 0.2 ")
+
+
 def test_supporting_conditions_and_the_weakest(vcrm, clock):
     api = vcrm.plugin("valuechain")
     assert api.report()["weakest_condition"] == "none rated yet"
