@@ -15,6 +15,7 @@ import datetime as dt
 import hashlib
 import math
 from decimal import Decimal
+from fractions import Fraction
 
 import attrs
 from sqlalchemy import BigInteger, Float, and_, case, cast, func, insert, select, type_coerce, update
@@ -29,6 +30,7 @@ from .tables import groups, members, runs, treatments
 TYPES = ("offer", "service_level", "channel")
 METRICS = ("revenue", "purchases", "purchase_rate")
 FOUR = Decimal("0.0001")
+HUNDREDTH = Decimal("0.01")
 
 
 def holdout_value(key: str, treatment: str) -> float:
@@ -157,10 +159,17 @@ def get(conn, name: str) -> Treatment:
     raise NotFound(f"no treatment {name!r}")
 
 
+def _rounded(value: Fraction, places: Decimal) -> Decimal:
+    """An exact ratio rounded to ``places`` for the report."""
+    return (Decimal(value.numerator) / Decimal(value.denominator)).quantize(places)
+
+
 @attrs.frozen
 class Uplift:
     """The uplift of a treatment on one metric (treated mean − holdout mean).
 
+    The means, the uplift (4 places) and the uplift relative to the holdout mean
+    (%, 2 places) are each rounded from the exact means.
     ``standard_error`` is Welch's: sqrt(s²_treated / n_treated + s²_holdout / n_holdout);
     ``significant`` means |uplift| > 1.96 standard errors (about 95 % confidence).
     """
@@ -221,18 +230,17 @@ def uplift(conn, settings: Settings, name: str, metric: str, as_of: dt.datetime)
     for holdout in (False, True):
         n, total, squares = arms.get(holdout, (0, 0, 0.0))
         sizes[holdout] = n
-        means[holdout] = (Decimal(total) / scale / n).quantize(FOUR) if n else Decimal(0)
+        means[holdout] = Fraction(total, scale * n) if n else Fraction(0)
         if n > 1:
             mean = total / n
             variances[holdout] = max(0.0, (squares - n * mean * mean) / (n - 1)) / scale ** 2
     difference = means[False] - means[True]
-    relative = None
-    if means[True] != 0:
-        relative = (difference / means[True] * 100).quantize(Decimal("0.01"))
+    relative = _rounded(difference / means[True] * 100, HUNDREDTH) if means[True] else None
     error = significant = None
     if len(variances) == 2:
         se = math.sqrt(variances[False] / sizes[False] + variances[True] / sizes[True])
         error = Decimal(str(se)).quantize(FOUR)
-        significant = abs(float(difference)) > 1.96 * se if se > 0 else difference != 0
-    return Uplift(name, metric, upper, sizes[False], sizes[True], means[False], means[True],
-                  difference, relative, error, significant)
+        significant = abs(difference) > 1.96 * se if se > 0 else difference != 0
+    return Uplift(name, metric, upper, sizes[False], sizes[True], _rounded(means[False], FOUR),
+                  _rounded(means[True], FOUR), _rounded(difference, FOUR), relative, error,
+                  significant)

@@ -65,13 +65,14 @@ def test_holdout_share_default_comes_from_config(mvc_crm):
     assert t.held_out != sum(in_holdout(f"K{i:02d}", "half", 0.1) for i in range(20))
 
 
-def test_uplift_by_hand(mvc_crm):
+@pytest.mark.parametrize(("share", "k"), [(0.3, 5), (0.6, 9)])
+def test_uplift_by_hand(mvc_crm, share, k):
     api = mvc_crm.plugin("idic")
-    api.add_treatment("coupon", "MVC", "offer", "10% coupon", holdout_share=0.3, start=START)
+    api.add_treatment("coupon", "MVC", "offer", "10% coupon", holdout_share=share, start=START)
     members = [f"K{i:02d}" for i in range(20)]
-    held = [k for k in members if in_holdout(k, "coupon", 0.3)]
-    treated = [k for k in members if k not in held]
-    assert held and treated
+    held = [m for m in members if in_holdout(m, "coupon", share)]
+    treated = [m for m in members if m not in held]
+    assert len(held) == k
     # every treated member spends 30 after the start, one holdout member spends 50 and refunds 10,
     # purchases before the start and by non-members do not count
     rows = [{"customer": k, "occurred_at": START + dt.timedelta(days=3), "amount": "30"}
@@ -83,17 +84,24 @@ def test_uplift_by_hand(mvc_crm):
              {"customer": "K30", "occurred_at": START + dt.timedelta(days=3), "amount": "900"}]
     mvc_crm.interactions.record_many(rows)
     revenue = api.uplift("coupon", "revenue")
-    holdout_mean = (D(40) / len(held)).quantize(D("0.0001"))
-    assert (revenue.treated, revenue.held_out) == (len(treated), len(held))
+    assert (revenue.treated, revenue.held_out) == (20 - k, k)
+    # holdout mean 40 / k, uplift 30 - 40 / k, relative (30 - 40 / k) / (40 / k) = 75 k - 100 %;
+    # k = 9: 4.4444, 25.5556 and 575.00 (the rounded means would give 575.01)
     assert revenue.treated_value == D(30)
-    assert revenue.holdout_value == holdout_mean
-    assert revenue.uplift == D(30) - holdout_mean
+    assert revenue.holdout_value == {5: D("8.0000"), 9: D("4.4444")}[k]
+    assert revenue.uplift == {5: D("22.0000"), 9: D("25.5556")}[k]
+    assert revenue.relative_uplift == {5: D("275.00"), 9: D("575.00")}[k]
     # treated: all 30, variance 0; holdout of k: one 40, the rest 0 -> variance 1600 / k,
     # standard error sqrt(1600 / k / k) = 40 / k
-    assert float(revenue.standard_error) == pytest.approx(40 / len(held), abs=1e-4)
-    assert revenue.significant is (float(revenue.uplift) > 1.96 * 40 / len(held))
-    rate = api.uplift("coupon", "purchase_rate")
-    assert rate.treated_value == 1 and rate.holdout_value == (D(1) / len(held)).quantize(D("0.0001"))
+    assert float(revenue.standard_error) == pytest.approx(40 / k, abs=1e-4)
+    assert revenue.significant is (30 - 40 / k > 1.96 * 40 / k)
+    # one purchase per treated member, one in the holdout: 1 - 1 / k, relative 100 (k - 1) %
+    for metric in ("purchases", "purchase_rate"):
+        counted = api.uplift("coupon", metric)
+        assert counted.treated_value == 1
+        assert counted.holdout_value == {5: D("0.2000"), 9: D("0.1111")}[k]
+        assert counted.uplift == {5: D("0.8000"), 9: D("0.8889")}[k]
+        assert counted.relative_uplift == {5: D("400.00"), 9: D("800.00")}[k]
     # ending the treatment before the purchases leaves nothing to compare
     api.end_treatment("coupon", START + dt.timedelta(days=1))
     ended = api.uplift("coupon", "purchases")
