@@ -412,7 +412,10 @@ class Pages:
                 ("POST", "/login", self.login),
                 ("POST", "/logout", self.logout),
                 ("GET", "/customers", self.customers),
-                # the customer's id is read from the path as sent (it may hold an encoded "/")
+                # the customer's id is read from the path as sent: one holding an encoded "/"
+                # arrives decoded in more segments, for the last two routes
+                ("GET", "/customers/{external_id}", self.customer),
+                ("POST", "/customers/{external_id}/notes", self.add_note),
                 ("GET", "/customers/{path:path}", self.customer),
                 ("POST", "/customers/{path:path}", self.add_note),
                 ("POST", "/settings/language", self.set_language),
