@@ -254,10 +254,10 @@ class AnalyticalAPI(PluginAPI):
             return str(exc)
         return None
 
-    def last_clv_run(self) -> dt.datetime | None:
-        """When a CLV run was last stored (None if never)."""
+    def last_clv_run(self, as_of: dt.datetime | None = None) -> dt.datetime | None:
+        """When a CLV run was last stored, at or before ``as_of`` if given (None if never)."""
         with self.crm.read() as conn:
-            return clv.last_run_at(conn)
+            return clv.last_run_at(conn, as_of)
 
     @staticmethod
     def formula_clv(margin, retention_rate, discount_rate, periods: int | None = None) -> Decimal:
@@ -441,10 +441,10 @@ class AnalyticalAPI(PluginAPI):
 
     # -- segments -----------------------------------------------------------------
 
-    def segment_names(self) -> list[str]:
-        """Names of the saved segments."""
+    def segment_names(self, as_of: dt.datetime | None = None) -> list[str]:
+        """Names of the saved segments, only those saved by ``as_of`` if given."""
         with self.crm.read() as conn:
-            return segments.names(conn)
+            return segments.names(conn, as_of)
 
     def segments(self) -> list[Segment]:
         """The saved segment definitions."""

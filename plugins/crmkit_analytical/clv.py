@@ -417,6 +417,9 @@ def stored_predictions(conn, run_id: int) -> list[CLVPrediction]:
                           r.clv.quantize(CENT)) for r in rows]
 
 
-def last_run_at(conn) -> dt.datetime | None:
-    """When the latest CLV run was stored."""
-    return conn.execute(select(func.max(clv_runs.c.created_at))).scalar()
+def last_run_at(conn, as_of: dt.datetime | None = None) -> dt.datetime | None:
+    """When the latest CLV run (stored at or before ``as_of``, if given) was stored."""
+    query = select(func.max(clv_runs.c.created_at))
+    if as_of is not None:
+        query = query.where(clv_runs.c.created_at <= as_of)
+    return conn.execute(query).scalar()

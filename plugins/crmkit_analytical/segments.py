@@ -146,9 +146,12 @@ def get(conn, name: str) -> Segment:
     return Segment(row["name"], row["condition"], row["description"], row["updated_at"])
 
 
-def names(conn) -> list[str]:
-    """Names of the saved segments, sorted."""
-    return list(conn.execute(select(S.c.name).order_by(S.c.name)).scalars())
+def names(conn, as_of: dt.datetime | None = None) -> list[str]:
+    """Names of the saved segments (saved by ``as_of``, if given), sorted."""
+    query = select(S.c.name).order_by(S.c.name)
+    if as_of is not None:
+        query = query.where(S.c.created_at <= as_of)
+    return list(conn.execute(query).scalars())
 
 
 def all_segments(conn) -> list[Segment]:
