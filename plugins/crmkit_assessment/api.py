@@ -41,13 +41,15 @@ class AssessmentAPI(PluginAPI):
 
     def assess(self, answers: dict[str, Any], as_of: dt.datetime | None = None,
                note: str | None = None, save: bool = True) -> dict[str, Any]:
-        """Score answers, gather evidence, store the assessment; return its report."""
+        """Score answers, gather the evidence at ``as_of`` (default now), store the
+        assessment; return its report."""
         answers = validate_answers(answers)
         note = note if note is not None else answers.pop("note", None)
         answers.pop("note", None)
-        as_of = self.crm.clock.now() if as_of is None else as_of
+        now = self.crm.clock.now()
+        as_of = now if as_of is None else as_of
         scores = scoring.score(answers, self.settings)
-        found = evidence.gather(self.crm, self.settings, as_of)
+        found = evidence.gather(self.crm, self.settings, as_of, past=as_of < now)
         if not save:
             return self._report(None, as_of, answers, scores, found, note, None)
         with self.crm.transaction() as tx:

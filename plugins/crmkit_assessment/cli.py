@@ -93,7 +93,10 @@ def run(state, answers_file, note, as_of, fmt) -> None:
     else:
         answers = ask()
     with state.open() as crm:
-        report = crm.plugin("assessment").assess(answers, resolve_as_of(crm, as_of), note)
+        # no --as-of: None, so the API takes its own now and what is known only as it is
+        # now (the plugins enabled) counts as evidence
+        report = crm.plugin("assessment").assess(
+            answers, None if as_of is None else resolve_as_of(crm, as_of), note)
     show(report, fmt)
 
 

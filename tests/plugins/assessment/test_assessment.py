@@ -267,8 +267,9 @@ def test_cli_answers_file_interactive_report_history(acrm, run_cli, tmp_path):
             "(about 33%) needs an overall of 70: 25.7 points short; raise experience_managed, "
             "technology_for_opportunities, expectations_met, strategic_information_use, "
             "every_contact, profit_per_customer\n") in out
-    assert re.search(r"^questions\s+preferred_channel_known\s+yes\s+preferred channel recorded "
-                     r"for 75% of 4 customers\s+no$", out, re.M)
+    # the customers were added at noon, after the as-of (midnight): none is counted
+    assert re.search(r"^questions\s+preferred_channel_known\s+yes\s+no customers recorded\s+no$",
+                     out, re.M)
 
 
 def test_evidence_from_the_real_analytical_and_idic_plugins(acrm):
@@ -314,14 +315,20 @@ def test_evidence_says_why_clv_is_missing_and_the_assessment_goes_on(acrm):
     assert report["scores"]["overall"] is not None
 
 
+def stand_in_analytical(clock) -> types.ModuleType:
+    """The analytical API contract's ``last_clv_run`` (a run 100 days before the clock's now,
+    whatever the as-of asked for) and ``segment_names``."""
+    module = types.ModuleType("stand_in_analytical_for_assessment")
+    module.PLUGIN = crmkit.PluginInfo(name="analytical", description="stand-in analytical API")
+    module.crmkit_plugin_api = hookimpl(lambda crm: types.SimpleNamespace(
+        last_clv_run=lambda as_of=None: clock.now() - dt.timedelta(days=100),
+        segment_names=lambda as_of=None: ["champions", "at risk"]))
+    return module
+
+
 def test_clv_age_and_segment_count_thresholds_are_configurable(crm_url, clock):
-    analytical = types.ModuleType("stand_in_analytical_for_assessment")
-    analytical.PLUGIN = crmkit.PluginInfo(name="analytical", description="stand-in analytical API")
-    analytical.crmkit_plugin_api = hookimpl(lambda crm: types.SimpleNamespace(
-        last_clv_run=lambda: clock.now() - dt.timedelta(days=100),
-        segment_names=lambda: ["champions", "at risk"]))
     with crmkit.CRM.open(crm_url, clock=clock, create=True,
-                         extra_plugins={"analytical": analytical}) as crm:
+                         extra_plugins={"analytical": stand_in_analytical(clock)}) as crm:
         crm.plugins.enable("analytical")
         crm.plugins.enable("assessment")
         api = crm.plugin("assessment")
@@ -345,3 +352,75 @@ def test_clv_age_and_segment_count_thresholds_are_configurable(crm_url, clock):
             kept = [r[0]["clv_assessed"]["supports"] for r in conn.execute(
                 select(runs.c.evidence).order_by(runs.c.id))]
         assert kept == [True, False]                       # 100 days <= 120, then > 90
+
+
+def positive_evidence(api, as_of: dt.datetime) -> dict[str, tuple[str | None, bool | None]]:
+    """Item key -> (evidence, evidence_agrees) for answers positive everywhere (every rating
+    4, every question yes), so that evidence_agrees is whether the evidence supports them."""
+    answers = {part: {key: (True if part == "questions" else 4) for key in values}
+               for part, values in ANSWERS.items()}
+    report = api.assess(answers, as_of, save=False)
+    return {r["item"]: (r["evidence"], r["evidence_agrees"])
+            for part in report["answers"].values() for r in part}
+
+
+def test_a_clv_run_after_the_as_of_never_supports(crm_url, clock):
+    """An analytical API that answers a run later than the as-of (a negative age) is not
+    taken as CLV assessed then."""
+    with crmkit.CRM.open(crm_url, clock=clock, create=True,
+                         extra_plugins={"analytical": stand_in_analytical(clock)}) as crm:
+        crm.plugins.enable("analytical")
+        crm.plugins.enable("assessment")
+        found = positive_evidence(crm.plugin("assessment"), clock.now() - dt.timedelta(days=200))
+        assert found["clv_assessed"] == ("CLV last computed 2024-09-23 (after the as-of)", False)
+
+
+def test_evidence_counts_only_what_existed_at_the_as_of(acrm, clock):
+    """Customers, their fields, CLV runs, segments, differentiation runs and treatments made
+    after the as-of are not evidence then; what changed since is a range, and what is kept
+    only as it is now (the loyalty plugin's state) supports nothing for an earlier date."""
+    start = clock.now()
+    acrm.plugins.enable("analytical")
+    acrm.plugins.enable("idic")
+    acrm.plugins.configure("analytical", {"clv": {"penalizer_coef": 0.01}})
+    acrm.interactions.record_many([
+        {"customer": c, "amount": str(20 + 5 * i + d % 7),
+         "occurred_at": start - dt.timedelta(days=d + i)}
+        for i, c in enumerate("ABCD") for d in (5, 40, 90)])
+    analytical, idic = acrm.plugin("analytical"), acrm.plugin("idic")
+    analytical.save_segment("emailable", {"field": "preferred_channel", "op": "eq",
+                                          "value": "email"})
+    clock.advance(days=30)                                 # 2025-01-31
+    idic.differentiate()                                   # stores a CLV run too
+    idic.add_treatment("T", "maintain", "offer", "x", holdout_share=0.5)
+    analytical.save_segment("texters", {"field": "preferred_channel", "op": "eq", "value": "sms"})
+    acrm.customers.update("D", preferred_channel="email")
+    acrm.customers.erase("C")
+    acrm.customers.add("E", preferred_channel="sms")
+    clock.advance(days=30)                                 # 2025-03-02
+    api = acrm.plugin("assessment")
+    then = positive_evidence(api, start + dt.timedelta(days=1))
+    # A and B have a channel; C (erased since) and D (changed since) may or may not have had
+    # one: 50 % to 100 %, on both sides of the 80 % threshold
+    assert then["preferred_channel_known"] == (
+        "preferred channel recorded for 50% to 100% of 4 customers (2 changed since: their "
+        "values then are not kept)", None)
+    assert then["information_asset"][0].startswith(
+        "25% to 75% of customers have an email or phone (2 changed since: their values then "
+        "are not kept); ")
+    assert then["clv_assessed"] == ("CLV never computed", False)
+    assert then["segmented_several_ways"] == ("1 saved segments: emailable", False)
+    assert then["strategy_matched_to_value"] == ("customers never differentiated by value",
+                                                 False)
+    assert then["campaign_return_measured"] == ("0 treatments with a holdout group", False)
+    assert then["loyal_rewarded"] == (
+        "loyalty plugin not enabled (as it is now; not kept for earlier dates)", None)
+    now = positive_evidence(api, clock.now())
+    assert now["preferred_channel_known"] == (
+        "preferred channel recorded for 100% of 4 customers", True)
+    assert now["clv_assessed"] == ("CLV last computed 2025-01-31 (30 days ago)", True)
+    assert now["segmented_several_ways"] == ("2 saved segments: emailable, texters", True)
+    assert now["strategy_matched_to_value"] == (
+        "customers last differentiated by value on 2025-01-31", True)
+    assert now["campaign_return_measured"] == ("1 treatments with a holdout group", True)
+    assert now["loyal_rewarded"] == ("loyalty plugin not enabled", False)
