@@ -376,6 +376,10 @@ def crmkit_react_interactions(ctx, batch):
     last ``occurred_at``: a :class:`crmkit.plugin.CustomerDelta`), computed once
     per batch and shared by every plugin's hook: update derived state (counts,
     totals, scores) from it rather than from each customer's history.
+
+    This hook is where the batch's ``interaction.recorded`` events are delivered:
+    events emitted here are one deeper than them (``depth`` 1 for a batch
+    recorded outside any event hook), as in ``crmkit_on_events``.
     """
 
 

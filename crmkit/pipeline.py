@@ -270,7 +270,12 @@ def react(tx: Transaction, kind: str, batch: Batch) -> None:
     hook = f"crmkit_react_{kind}"
     if tx.crm.hooks.impls(hook):
         conn.info.pop(REMOVED_ROWS, None)  # what ran before the react step removed none of these
-        tx.crm.hooks.call(hook, tx, after_each=after_each, batch=batch)
+        # crmkit_react_interactions delivers the batch's interaction.recorded events (not stored
+        # per row, at the depth of an event emitted now): what it emits is one event deeper, as
+        # in crmkit_on_events.  customer.created is an event of its own, delivered after.
+        cause = tx.caused_by(tx.depth) if kind == "interactions" else contextlib.nullcontext()
+        with cause:
+            tx.crm.hooks.call(hook, tx, after_each=after_each, batch=batch)
         rows_still_there(None)
     if kind == "interactions":
         queue_interaction_deliveries(tx, batch)

@@ -120,8 +120,8 @@ events = Table(
     Column("payload", JSONType, nullable=False),
     Index("ix_events_type_id", "type", "id"),
 )
-"""The append-only domain event log (``crm.events``); ``depth``: how many rounds of events
-emitted in reaction to events led to this one."""
+"""The append-only domain event log (``crm.events``); ``depth``: how many events led to this
+one (0 for an event no other caused; 1 for one emitted in reaction to a recorded interaction)."""
 
 plugin_state = Table(
     "plugin_state",

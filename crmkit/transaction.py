@@ -8,9 +8,10 @@ are stored in ``events`` and delivered to ``crmkit_on_events`` before commit.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 from collections import Counter
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Iterator
 
 import attrs
 from sqlalchemy.engine import Connection
@@ -115,6 +116,21 @@ class Transaction(ReadContext):
             }
         )
 
+    @property
+    def depth(self) -> int:
+        """The depth an event emitted now gets: how many events led to it (0: none)."""
+        return self._depth
+
+    @contextlib.contextmanager
+    def caused_by(self, depth: int) -> Iterator[None]:
+        """Inside the block, emitted events were caused by an event at ``depth``: theirs is
+        ``depth + 1`` (the chain's length), restored on leaving."""
+        outer, self._depth = self._depth, depth + 1
+        try:
+            yield
+        finally:
+            self._depth = outer
+
     def deliver_events(self) -> None:
         """Store pending events and deliver them, round by round, until none are left."""
         while self._pending:
@@ -132,9 +148,8 @@ class Transaction(ReadContext):
             batch = [Event(**row) for row in rows]
             queue_event_deliveries(self, batch)
             self.delivered.extend(batch)
-            self._depth = depth + 1
-            self.crm.hooks.call("crmkit_on_events", self, events=batch)
-            self._depth = 0
+            with self.caused_by(depth):
+                self.crm.hooks.call("crmkit_on_events", self, events=batch)
 
     def audit(self, action: str, table_name: str, record_key: str | None,
               changes: dict[str, Any], customer_id: int | None = None) -> None:

@@ -182,6 +182,27 @@ def test_event_loops_are_stopped(crm_url, clock):
         assert crm.customers.count() == 0
 
 
+def test_an_event_emitted_for_a_recorded_interaction_is_one_event_deep(crm_url, clock):
+    def react(ctx, batch):  # the delivery of the batch's interaction.recorded events
+        for row in batch.rows:
+            ctx.emit("echo.seen", row["customer_id"], {"note": row["payload"]["note"]})
+
+    def on_events(ctx, events):  # a reaction that records an interaction: one more event deep
+        for event in events:
+            if event.type == "customer.created":
+                ctx.crm.interactions.record(event.payload["external_id"], T0,
+                                            payload={"note": "nested"})
+
+    echo = make_plugin("echo", crmkit_react_interactions=react, crmkit_on_events=on_events)
+    with open_with(crm_url, clock, echo=echo) as crm:
+        crm.customers.add("C1")
+        crm.plugins.enable("echo")
+        crm.interactions.record("C1", T0, payload={"note": "direct"})
+        crm.customers.add("C2")
+        depths = {e.payload["note"]: e.depth for e in crm.events.list(type="echo.seen")}
+    assert depths == {"direct": 1, "nested": 2}
+
+
 def test_broken_plugin_is_listed_and_others_keep_working(crm_url, clock):
     with open_with(crm_url, clock, testvendor=crmkit_testvendor) as crm:
         crm.installed["broken"] = crmkit.plugins.InstalledPlugin("broken", "no_such_module_xyz", "1")

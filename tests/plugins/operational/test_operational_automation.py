@@ -99,6 +99,25 @@ def test_rules_that_trigger_each_other_stop_at_max_chain_depth(crm, operational,
     assert len(crm.events.list(type="automation.ping")) == 3
 
 
+def test_a_chain_started_by_an_interaction_stops_at_max_chain_depth_like_one_started_by_an_event(
+        crm, clock, operational):
+    start_i = {"name": "start_i", "on": "interaction.recorded",
+               "if": {"field": "payload.kind", "op": "eq", "value": "survey"},
+               "do": [{"emit": {"type": "automation.ping"}}]}
+    start_c = {"name": "start_c", "on": "case.opened", "do": [{"emit": {"type": "automation.ping"}}]}
+    ping = {"name": "ping", "on": "automation.ping", "do": [{"emit": {"type": "automation.pong"}}]}
+    pong = {"name": "pong", "on": "automation.pong", "do": [{"emit": {"type": "automation.ping"}}]}
+    api = operational(rules(start_i, start_c, ping, pong))
+    crm.customers.add_many([{"external_id": c} for c in ("C1", "C2")])
+    crm.interactions.record("C1", clock.now(), kind="survey")
+    api.open_case("C2", "Broken")
+    for start, customer in (("start_i", "C1"), ("start_c", "C2")):
+        chain = [(f["rule"], f["status"], f["chain_depth"])
+                 for f in reversed(api.firings(customer=customer))]
+        assert chain == [(start, "fired", 0), ("ping", "fired", 1), ("pong", "fired", 2),
+                         ("ping", "fired", 3), ("pong", "fired", 4), ("ping", "stopped", 5)]
+
+
 def test_max_chain_depth_is_configurable(crm, operational):
     ping = {"name": "ping", "on": "automation.pong", "do": [{"emit": {"type": "automation.ping"}}]}
     pong = {"name": "pong", "on": "automation.ping", "do": [{"emit": {"type": "automation.pong"}}]}
