@@ -120,8 +120,7 @@ class CollaborativeAPI(PluginAPI):
         settings = self.settings
         as_of = self.crm.clock.now() if as_of is None else ensure_utc(as_of, "as_of")
         documents = [routing.routing_data(r) for r in rows]
-        routing.add_plugin_fields(self.crm, settings.rules, documents, as_of)
-        return [routing.decide(settings.rules, settings.fallback, d) for d in documents]
+        return routing.decide(self.crm, settings.rules, settings.fallback, documents, as_of)
 
     # -- work items ----------------------------------------------------------------------
 

@@ -8,7 +8,7 @@ customer decides.  No match means the configured ``fallback`` team.
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 import attrs
 
@@ -30,6 +30,9 @@ PLUGIN_FIELDS = {"customer.segment": "analytical", "customer.tier": "loyalty"}
 
 SEGMENT_OPS = ("eq", "ne", "in", "contains", "exists")
 """``customer.segment`` is a membership test: these operators only."""
+
+_NEVER: dict[str, Any] = {"any": []}  # a condition that never holds
+_ALWAYS: dict[str, Any] = {"all": []}  # one that always holds
 
 
 @attrs.frozen
@@ -72,16 +75,28 @@ def rules_of(config: dict[str, Any]) -> list[Rule]:
     return sorted(rules, key=lambda r: -r.priority)  # stable: ties keep list order
 
 
-def _membership(condition: dict[str, Any]) -> dict[str, Any]:
-    """Rewrite ``customer.segment`` tests as membership in the customer's list of segments."""
+def _rewrite(condition: dict[str, Any], leaf: Callable[[dict[str, Any], bool], dict[str, Any]],
+             negated: bool = False) -> dict[str, Any]:
+    """``condition`` with each ``{field, op, value}`` test replaced by ``leaf(test, negated)``
+    (``negated``: the test is under an odd number of ``not``)."""
     if "all" in condition or "any" in condition:
         key = "all" if "all" in condition else "any"
-        return {key: [_membership(c) for c in condition[key]]}
+        return {key: [_rewrite(c, leaf, negated) for c in condition[key]]}
     if "not" in condition:
-        return {"not": _membership(condition["not"])}
-    if condition.get("field") != "customer.segment":
-        return condition
-    op, value = condition["op"], condition.get("value")
+        return {"not": _rewrite(condition["not"], leaf, not negated)}
+    return leaf(condition, negated)
+
+
+def _membership(condition: dict[str, Any]) -> dict[str, Any]:
+    """Rewrite ``customer.segment`` tests as membership in the customer's list of segments."""
+    return _rewrite(condition, lambda test, _: _member_test(test))
+
+
+def _member_test(test: dict[str, Any]) -> dict[str, Any]:
+    """One test, as a membership test if it is on ``customer.segment``."""
+    if test.get("field") != "customer.segment":
+        return test
+    op, value = test["op"], test.get("value")
     member = {"field": "customer.segment", "op": "contains"}
     if op in ("eq", "contains"):
         return {**member, "value": value}
@@ -89,7 +104,16 @@ def _membership(condition: dict[str, Any]) -> dict[str, Any]:
         return {"not": {**member, "value": value}}
     if op == "in":
         return {"any": [{**member, "value": v} for v in value]}
-    return condition  # exists: the customer belongs to some segment
+    return test  # exists: the customer belongs to some segment
+
+
+def _unknown(condition: dict[str, Any], fields: frozenset[str]) -> dict[str, Any]:
+    """``condition`` with every test of ``fields`` unknown, as SQL's NULL: neither the test
+    nor its ``not`` holds (``all`` then fails, ``any`` needs another part to hold)."""
+    if not fields:
+        return condition
+    return _rewrite(condition, lambda test, negated: test if test.get("field") not in fields
+                    else _ALWAYS if negated else _NEVER)
 
 
 def referenced(rules: list[Rule], field: str) -> list[dict[str, Any]]:
@@ -97,12 +121,27 @@ def referenced(rules: list[Rule], field: str) -> list[dict[str, Any]]:
     return [leaf for rule in rules for leaf, _ in leaves(rule.condition, "") if leaf.get("field") == field]
 
 
-def decide(rules: list[Rule], fallback: str, data: dict[str, Any]) -> Decision:
+def _first_match(rules: list[Rule], fallback: str, data: dict[str, Any]) -> Decision:
     """The first rule whose condition holds, else the fallback team."""
     for rule in rules:
         if evaluate_condition(rule.condition, data):
             return Decision(rule.team, rule.name)
     return Decision(fallback, FALLBACK)
+
+
+def decide(crm, rules: list[Rule], fallback: str, documents: list[dict[str, Any]],
+           as_of: dt.datetime) -> list[Decision]:
+    """Each document's decision, with the plugin fields the rules use filled in.
+
+    A field whose plugin is no longer enabled is unknown: no test of it holds,
+    negated or not (a customer the plugin knows nothing about is another case:
+    the field is empty, and ``ne`` holds as for any missing value).
+    """
+    enabled = crm.enabled_plugins()
+    _add_plugin_fields(crm, rules, documents, as_of, enabled)
+    missing = frozenset(f for f, plugin in PLUGIN_FIELDS.items() if plugin not in enabled)
+    usable = [attrs.evolve(r, condition=_unknown(r.condition, missing)) for r in rules]
+    return [_first_match(usable, fallback, d) for d in documents]
 
 
 def routing_data(row: Any) -> dict[str, Any]:
@@ -123,14 +162,12 @@ def routing_data(row: Any) -> dict[str, Any]:
     }
 
 
-def add_plugin_fields(crm, rules: list[Rule], documents: list[dict[str, Any]],
-                      as_of: dt.datetime) -> None:
-    """Fill ``customer.segment`` / ``customer.tier`` from analytical / loyalty, only when rules use them.
-
-    A plugin that is no longer enabled leaves the field empty (its conditions
-    then fail).  Segments: one ``segment_members`` call per referenced segment.
+def _add_plugin_fields(crm, rules: list[Rule], documents: list[dict[str, Any]],
+                       as_of: dt.datetime, enabled: list[str]) -> None:
+    """Fill ``customer.segment`` / ``customer.tier`` from analytical / loyalty when rules use
+    them and the plugin is ``enabled``.  Segments: one ``segment_members`` call per
+    referenced segment.
     """
-    enabled = crm.enabled_plugins()
     segment_leaves = referenced(rules, "customer.segment")
     if segment_leaves and "analytical" in enabled:
         analytical = crm.plugin("analytical")

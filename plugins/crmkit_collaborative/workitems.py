@@ -51,8 +51,7 @@ def route_batch(ctx, batch) -> int:
     if not rows:
         return 0
     documents = [routing.routing_data(r) for r in rows]
-    routing.add_plugin_fields(ctx.crm, settings.rules, documents, ctx.now())
-    decisions = [routing.decide(settings.rules, settings.fallback, d) for d in documents]
+    decisions = routing.decide(ctx.crm, settings.rules, settings.fallback, documents, ctx.now())
     create(ctx, [(r["id"], r["customer_id"], subject_of(r), d) for r, d in zip(rows, decisions)])
     return len(rows)
 

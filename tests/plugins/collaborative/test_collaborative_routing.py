@@ -191,6 +191,38 @@ def test_segment_and_tier_conditions_use_the_other_plugins_public_apis(crm_url, 
         assert crm.plugin("collaborative").route("C3", "message").rule == "not at risk"
 
 
+def test_no_test_of_a_disabled_plugins_field_holds_negated_or_not(crm_url, clock):
+    extra = {"analytical": stand_in("analytical", FakeAnalytical({"uk": [1]})),
+             "loyalty": stand_in("loyalty", FakeLoyalty({"C2": "gold"}))}
+    with CRM.open(crm_url, clock=clock, create=True, extra_plugins=extra) as crm:
+        setup_people(crm)  # C1 (id 1, vip), C2 (id 2)
+        crm.plugins.enable("analytical")
+        crm.plugins.enable("loyalty")
+        crm.plugins.enable("collaborative", {"routing": {"fallback": "support", "rules": [
+            {"name": "uk", "to": "ukteam",
+             "if": {"field": "customer.segment", "op": "eq", "value": "uk"}},
+            {"name": "not uk", "to": "rest",
+             "if": {"field": "customer.segment", "op": "ne", "value": "uk"}},
+            {"name": "not gold", "to": "rest",
+             "if": {"field": "customer.tier", "op": "ne", "value": "gold"}},
+            {"name": "not in gold", "to": "rest",
+             "if": {"not": {"field": "customer.tier", "op": "in", "value": ["gold"]}}},
+            {"name": "uk or vip", "to": "sales",
+             "if": {"any": [{"field": "customer.segment", "op": "in", "value": ["uk"]},
+                            {"field": "customer.tags", "op": "contains", "value": "vip"}]}},
+        ]}})
+        api = crm.plugin("collaborative")
+
+        def rules() -> dict[str, str]:
+            return {c: api.route(c, "message", "email").rule for c in ("C1", "C2")}
+
+        assert rules() == {"C1": "uk", "C2": "not uk"}  # in no segment: ne holds
+        crm.plugins.disable("analytical")  # C1 has no tier: ne holds; C2 is gold
+        assert rules() == {"C1": "not gold", "C2": "fallback"}
+        crm.plugins.disable("loyalty")  # C1's tags still match
+        assert rules() == {"C1": "uk or vip", "C2": "fallback"}
+
+
 def test_a_large_batch_becomes_work_items_in_one_pass(crm, clock):
     setup_people(crm)
     crm.plugins.enable("collaborative")
