@@ -206,5 +206,11 @@ class HookContext:
         """Append an audit-log row for a change this plugin made."""
         self.tx.audit(action, table_name, record_key, changes, customer_id)
 
+    def caused_by(self, depth: int):
+        """A block whose emitted events were caused by an event at ``depth`` (theirs is
+        ``depth + 1``): for work an event started that runs later, such as a rule that
+        waits, so that a chain of events keeps its length across the wait."""
+        return self.tx.caused_by(depth)
+
 
 __all__ = ["MAX_EVENT_DEPTH", "ReadContext", "Transaction", "HookContext"]

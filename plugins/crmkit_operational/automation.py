@@ -251,9 +251,15 @@ def _decide(ctx, pending: Sequence[tuple[Any, str, int]]
     return decided
 
 
-def fire(ctx, due: Sequence[tuple[int, str, int]]) -> int:
-    """Fire the stored firings ``[(firing_id, rule name, customer_id)]`` now; return how many fired."""
-    decided = _decide(ctx, due)
+def fire(ctx, due: Sequence[tuple[int, str, int, int]]) -> int:
+    """Fire the stored firings ``[(firing_id, rule name, customer_id, chain depth)]`` now; return
+    how many fired.  Each fires as its trigger's consequence: the events its actions emit are one
+    deeper than the trigger, as when a rule fires at once, so a chain through rules that wait
+    still stops at ``max_chain_depth``."""
+    decided = []
+    for depth in sorted({d for *_, d in due}):
+        with ctx.caused_by(depth):
+            decided += _decide(ctx, [(fid, rule, cid) for fid, rule, cid, d in due if d == depth])
     fired_at = driver_value(ctx.conn, firings.c.fired_at, ctx.now())
     update_rows(ctx.conn, firings, "id", ("status", "outcome", "fired_at"),
                 [(status, outcome, fired_at if at else None, fid)
@@ -275,7 +281,8 @@ def _cooling(conn, rule: Rule, customer_ids: list[int], now: dt.datetime) -> set
 def sweep(ctx) -> dict[str, int]:
     """Run waiting firings that are due: cancel those whose ``unless`` happened; fire the rest."""
     now = ctx.now()
-    due = ctx.conn.execute(select(firings.c.id, firings.c.rule, firings.c.customer_id)
+    due = ctx.conn.execute(select(firings.c.id, firings.c.rule, firings.c.customer_id,
+                                  firings.c.chain_depth)
                            .where(firings.c.status == "waiting", firings.c.due_at <= now)
                            .order_by(firings.c.id)).all()
     if not due:
@@ -289,7 +296,8 @@ def sweep(ctx) -> dict[str, int]:
         ctx.conn.execute(update(firings).where(firings.c.id.in_(bindparam("ids", expanding=True)))
                          .values(status="cancelled", outcome="the unless event happened during "
                                  "the wait"), {"ids": sorted(cancelled)})
-    fired = fire(ctx, [(r.id, r.rule, r.customer_id) for r in due if r.id not in cancelled])
+    fired = fire(ctx, [(r.id, r.rule, r.customer_id, r.chain_depth) for r in due
+                       if r.id not in cancelled])
     return {"rules_fired": fired, "rules_cancelled": len(cancelled)}
 
 

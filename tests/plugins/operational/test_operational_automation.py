@@ -118,6 +118,24 @@ def test_a_chain_started_by_an_interaction_stops_at_max_chain_depth_like_one_sta
                          ("ping", "fired", 3), ("pong", "fired", 4), ("ping", "stopped", 5)]
 
 
+def test_a_chain_through_a_rule_that_waits_keeps_its_depth_across_the_wait(crm, clock, operational):
+    """A waiting firing runs at the sweep as the consequence of its trigger: its actions' events
+    are one deeper than the trigger, so a loop through it stops at max_chain_depth (it once
+    restarted at depth 0 at every sweep and never stopped)."""
+    kick = {"name": "kick", "on": "customer.created", "do": [{"emit": {"type": "automation.ping"}}]}
+    ping = {"name": "ping", "on": "automation.pong", "wait_hours": 1,
+            "do": [{"emit": {"type": "automation.ping"}}]}
+    pong = {"name": "pong", "on": "automation.ping", "do": [{"emit": {"type": "automation.pong"}}]}
+    api = operational(rules(kick, ping, pong))
+    crm.customers.add("C1")
+    for _ in range(4):
+        clock.advance(hours=1)
+        crm.sweep()
+    assert [(f["rule"], f["status"], f["chain_depth"]) for f in reversed(api.firings())] == [
+        ("kick", "fired", 0), ("pong", "fired", 1), ("ping", "fired", 2), ("pong", "fired", 3),
+        ("ping", "fired", 4), ("pong", "stopped", 5)]
+
+
 def test_max_chain_depth_is_configurable(crm, operational):
     ping = {"name": "ping", "on": "automation.pong", "do": [{"emit": {"type": "automation.ping"}}]}
     pong = {"name": "pong", "on": "automation.ping", "do": [{"emit": {"type": "automation.pong"}}]}
