@@ -14,9 +14,14 @@ import io
 import os
 import shutil
 import sys
+import threading
+import time
 from contextlib import redirect_stderr, redirect_stdout
 from pathlib import Path
 from types import ModuleType
+
+import rel_db
+from crmkit.errors import CRMError
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent.parent
@@ -163,3 +168,41 @@ def copy_of_template(key: str, build, crm_url: str, request, templates) -> str:
         conn.execute(f'DROP DATABASE "{name}"')
         conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{built[key, backend]}"')
     return crm_url
+
+
+HANG_GUARD_S = 60
+"""How long a race test waits for a thread or a lock before calling it a hang."""
+
+
+class Outcome(threading.Thread):
+    """Runs ``call`` in a thread and keeps its result or its error text (a crmkit error as
+    ``Type: message``; any other ``UNPLANNED Type: message``)."""
+
+    def __init__(self, call):
+        super().__init__(daemon=True)
+        self.call, self.result, self.error = call, None, None
+
+    def run(self):
+        try:
+            self.result = self.call()
+        except CRMError as exc:
+            self.error = f"{type(exc).__name__}: {exc}"
+        except Exception as exc:  # an unplanned error: the assertions show it
+            self.error = f"UNPLANNED {type(exc).__name__}: {exc}"
+
+    def finish(self) -> "Outcome":
+        self.join(HANG_GUARD_S)
+        assert not self.is_alive(), "a command hung (unreported deadlock)"
+        return self
+
+
+def wait_until_blocked(url: str, backends: int = 1) -> None:
+    """On PostgreSQL, wait until ``backends`` sessions wait for a row lock (SQLite writers wait
+    in the busy handler, which cannot be observed: the outcome must not depend on it)."""
+    if url.startswith("sqlite"):
+        return
+    deadline = time.monotonic() + HANG_GUARD_S
+    while rel_db.count(url, "SELECT count(*) FROM pg_stat_activity WHERE datname = "
+                            "current_database() AND wait_event_type = 'Lock'") < backends:
+        assert time.monotonic() < deadline, "the second command never waited for the first"
+        time.sleep(0.01)  # polling a condition, not waiting for time to pass

@@ -22,9 +22,9 @@ from sqlalchemy import event, text
 
 import rel_db
 import rel_support
-from crmkit.errors import ConflictError, CRMError
+from crmkit.errors import ConflictError
 
-HANG_GUARD_S = 60
+HANG_GUARD_S = rel_support.HANG_GUARD_S
 LOYALTY = {"points_per_unit": 1, "milestones": [], "expiry_mode": "none",
            "tiers": [{"name": "member", "threshold": 0, "multiplier": 1}]}
 """One point per unit of a purchase, nothing else: balances are easy to predict."""
@@ -68,39 +68,6 @@ class StatementGate:
             assert self.opened.wait(HANG_GUARD_S), "the gate was never opened"
 
 
-class Outcome(threading.Thread):
-    """Runs ``call`` in a thread and keeps its result or its error text."""
-
-    def __init__(self, call):
-        super().__init__(daemon=True)
-        self.call, self.result, self.error = call, None, None
-
-    def run(self):
-        try:
-            self.result = self.call()
-        except CRMError as exc:
-            self.error = f"{type(exc).__name__}: {exc}"
-        except Exception as exc:  # an unplanned error: the assertions below show it
-            self.error = f"UNPLANNED {type(exc).__name__}: {exc}"
-
-    def finish(self):
-        self.join(HANG_GUARD_S)
-        assert not self.is_alive(), "a command hung (unreported deadlock)"
-        return self
-
-
-def wait_until_blocked(url: str, backends: int = 1) -> None:
-    """On PostgreSQL, wait until ``backends`` sessions wait for a row lock (SQLite writers wait
-    in the busy handler, which cannot be observed: the outcome must not depend on it)."""
-    if url.startswith("sqlite"):
-        return
-    deadline = time.monotonic() + HANG_GUARD_S
-    while rel_db.count(url, "SELECT count(*) FROM pg_stat_activity WHERE datname = "
-                            "current_database() AND wait_event_type = 'Lock'") < backends:
-        assert time.monotonic() < deadline, "the second command never waited for the first"
-        time.sleep(0.01)  # polling a condition, not waiting for time to pass
-
-
 def on_customer(url: str, external_id: str, table: str = "interactions") -> int:
     return rel_db.count(url, f"SELECT count(*) FROM {table} t JOIN customers c "
                              "ON c.id = t.customer_id WHERE c.external_id = :c", {"c": external_id})
@@ -121,7 +88,7 @@ def merge_paused_before_it_commits(url, clock):
     """A merge of C2 into C1 that has moved every row and waits at its last move."""
     crm = rel_support.open_crm(url, clock, create=False)
     gate = StatementGate(crm, r"^UPDATE events SET customer_id")
-    merge = Outcome(lambda: crm.customers.merge("C1", "C2"))
+    merge = rel_support.Outcome(lambda: crm.customers.merge("C1", "C2"))
     merge.start()
     assert gate.reached.wait(HANG_GUARD_S), "the merge never reached its gate"
     return crm, gate, merge
@@ -132,14 +99,14 @@ def test_a_writer_that_starts_during_a_merge_waits_and_names_the_merge(race_url,
                                                                         command):
     merging, gate, merge = merge_paused_before_it_commits(race_url, clock)
     with merging, rel_support.open_crm(race_url, clock, create=False) as crm:
-        write = Outcome({
+        write = rel_support.Outcome({
             "record": lambda: crm.interactions.record("C2", clock.now(), amount="5",
                                                       external_id="LATE"),
             "adjust": lambda: crm.plugin("loyalty").adjust("C2", -50, "goodwill"),
             "redeem": lambda: crm.plugin("loyalty").redeem("C2", "MUG"),
         }[command])
         write.start()
-        wait_until_blocked(race_url)
+        rel_support.wait_until_blocked(race_url)
         gate.opened.set()
         assert merge.finish().error is None, merge.error
         assert write.finish().error is not None and "UNPLANNED" not in write.error
@@ -159,13 +126,13 @@ def test_a_merge_that_starts_during_a_record_waits_and_moves_it(race_url, clock)
     crmkit_relfaulty.ENTERED.clear()
     with rel_support.open_crm(race_url, clock, create=False) as recording, \
             rel_support.open_crm(race_url, clock, create=False) as merging:
-        record = Outcome(lambda: recording.interactions.record(
+        record = rel_support.Outcome(lambda: recording.interactions.record(
             "C2", clock.now(), amount="5", external_id="DURING"))
         record.start()
         assert crmkit_relfaulty.ENTERED.wait(HANG_GUARD_S), "the record never reached its react"
-        merge = Outcome(lambda: merging.customers.merge("C1", "C2"))
+        merge = rel_support.Outcome(lambda: merging.customers.merge("C1", "C2"))
         merge.start()
-        wait_until_blocked(race_url)
+        rel_support.wait_until_blocked(race_url)
         crmkit_relfaulty.GATE.set()
         assert record.finish().error is None, record.error
         assert merge.finish().error is None, merge.error
@@ -182,12 +149,12 @@ def test_a_merge_that_starts_during_a_loyalty_adjustment_waits_and_moves_it(race
     with rel_support.open_crm(race_url, clock, create=False) as adjusting, \
             rel_support.open_crm(race_url, clock, create=False) as merging:
         gate = StatementGate(adjusting, r"^INSERT INTO loyalty_ledger")
-        adjust = Outcome(lambda: adjusting.plugin("loyalty").adjust("C2", points, "goodwill"))
+        adjust = rel_support.Outcome(lambda: adjusting.plugin("loyalty").adjust("C2", points, "goodwill"))
         adjust.start()
         assert gate.reached.wait(HANG_GUARD_S), "the adjustment never reached its gate"
-        merge = Outcome(lambda: merging.customers.merge("C1", "C2"))
+        merge = rel_support.Outcome(lambda: merging.customers.merge("C1", "C2"))
         merge.start()
-        wait_until_blocked(race_url)
+        rel_support.wait_until_blocked(race_url)
         gate.opened.set()
         assert adjust.finish().error is None, adjust.error
         assert merge.finish().error is None, merge.error
@@ -217,7 +184,7 @@ def test_many_writers_and_a_merge_released_together_end_consistent(race_url, clo
     calls.append(lambda: crms[4].plugin("loyalty").adjust("C2", -60, "goodwill"))
     calls.append(lambda: crms[5].plugin("loyalty").redeem("C2", "MUG"))
     calls.append(lambda: crms[6].plugin("loyalty").adjust("C1", 7, "goodwill"))
-    outcomes = [Outcome(after_barrier(call)) for call in calls]
+    outcomes = [rel_support.Outcome(after_barrier(call)) for call in calls]
     try:
         for o in outcomes:
             o.start()
@@ -258,8 +225,8 @@ def test_a_transaction_aborted_by_a_deadlock_runs_again(race_url, clock):
 
     with rel_support.open_crm(race_url, clock, create=False) as a, \
             rel_support.open_crm(race_url, clock, create=False) as b:
-        both = [Outcome(lambda: a.run_transaction(work("C1", "C2"))),
-                Outcome(lambda: b.run_transaction(work("C2", "C1")))]
+        both = [rel_support.Outcome(lambda: a.run_transaction(work("C1", "C2"))),
+                rel_support.Outcome(lambda: b.run_transaction(work("C2", "C1")))]
         for o in both:
             o.start()
         for o in both:
@@ -303,10 +270,10 @@ def test_two_first_assignments_to_a_team_take_turns(race_url, clock):
     with rel_support.open_crm(race_url, clock, create=False) as first, \
             rel_support.open_crm(race_url, clock, create=False) as second:
         gate = StatementGate(first, r"FROM operational_cursors", after=True)
-        one = Outcome(lambda: first.plugin("operational").assign_to_team("support", ids[0], "x"))
+        one = rel_support.Outcome(lambda: first.plugin("operational").assign_to_team("support", ids[0], "x"))
         one.start()
         assert gate.reached.wait(HANG_GUARD_S), "the first assignment never read the cursor"
-        two = Outcome(lambda: second.plugin("operational").assign_to_team("support", ids[1],
+        two = rel_support.Outcome(lambda: second.plugin("operational").assign_to_team("support", ids[1],
                                                                           "y"))
         two.start()
         deadline = time.monotonic() + HANG_GUARD_S
