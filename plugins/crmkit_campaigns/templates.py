@@ -19,9 +19,9 @@ from __future__ import annotations
 import functools
 import re
 import traceback
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable
 
-from jinja2 import StrictUndefined, TemplateSyntaxError, meta, nodes
+from jinja2 import StrictUndefined, TemplateSyntaxError, meta, nodes, pass_context
 from jinja2.ext import Extension
 from jinja2.lexer import Token
 from jinja2.sandbox import SandboxedEnvironment
@@ -84,14 +84,45 @@ class _Links(Extension):
 
 class _Sandbox(SandboxedEnvironment):
     """Jinja2's sandbox, which also refuses, before building it, a text or list repeated
-    (``*``) or joined (``+``) past :data:`MAX_MESSAGE_CHARS`."""
+    (``*``) or joined (``+``) past :data:`MAX_MESSAGE_CHARS`, and computes nothing while a
+    template is checked or compiled.
 
-    intercepted_binops = frozenset({"*", "+"})
+    Jinja2 works out constant expressions at compile time (``{{ 9 ** (9 ** 9) }}``,
+    ``{{ 'a'|center(1000000000) }}``): in the process checking a new campaign, where no
+    render limit applies.  Every operator is intercepted and every filter and test needs
+    the render context, and Jinja2 folds neither, so they run only when a message is
+    rendered (:mod:`.render_process`)."""
+
+    intercepted_binops = frozenset(SandboxedEnvironment.default_binop_table)
+    intercepted_unops = frozenset(SandboxedEnvironment.default_unop_table)
+
+    def __init__(self, **options):
+        super().__init__(**options)
+        self.filters = {name: _at_render(f) for name, f in self.filters.items()}
+        self.tests = {name: _at_render(f) for name, f in self.tests.items()}
 
     def call_binop(self, context, operator, left, right):
         if _size(operator, left, right) > MAX_MESSAGE_CHARS:
             raise too_large()
         return super().call_binop(context, operator, left, right)
+
+
+def _at_render(function: Callable) -> Callable:
+    """``function`` (a filter or a test) taking the render context, which it ignores, so that
+    Jinja2 never calls it at compile time; what it was given (context, eval context or
+    environment) it still gets."""
+    passed = getattr(function, "jinja_pass_arg", None)
+    if passed is not None and passed.name == "context":
+        return function
+
+    @pass_context
+    def at_render(context, *args, **kwargs):
+        if passed is None:
+            return function(*args, **kwargs)
+        first = context.eval_ctx if passed.name == "eval_context" else context.environment
+        return function(first, *args, **kwargs)
+
+    return at_render
 
 
 def _size(operator: str, left: Any, right: Any) -> int:

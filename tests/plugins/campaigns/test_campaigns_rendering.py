@@ -11,6 +11,7 @@ from sqlalchemy import select
 
 from crmkit.tables import customers
 from crmkit.worker import WorkContext, collect_jobs
+from crmkit_campaigns import templates
 from crmkit_campaigns.tables import campaigns, recipients
 
 UTC = dt.timezone.utc
@@ -149,6 +150,20 @@ def test_a_template_failing_for_one_customer_skips_only_that_recipient(crm, cloc
     assert {x: s[0] for x, s in statuses(crm, "fine").items()} == {
         "ANN": "queued", "BOB": "queued", "CY": "queued", "DEE": "skipped"}
     assert render(crm, clock) == 0
+
+
+def test_checking_and_compiling_a_template_computes_nothing_it_holds():
+    # Jinja2 folds constant expressions while compiling: outside the render limits
+    source = ("{{ 9 ** (9 ** 9) }}{{ 'a'|center(1000000000) }}{{ '%01000000000d' % 1 }}"
+              "{{ -(7 ** 7) }}{% if (10 ** 10) is divisibleby 3 %}{% endif %}")
+    templates.check(source, "template", [])            # returns: nothing was computed
+    code = templates.environment(False).compile(source, raw=True)
+    for call in ("environment.call_binop(context, '**', 9, environment.call_binop(context, "
+                 "'**', 9, 9))", "(context, 'a', 1000000000)",
+                 "environment.call_binop(context, '%', '%01000000000d', 1)",
+                 "environment.call_unop(context, '-', environment.call_binop(context, '**', 7, 7))",
+                 "(context, environment.call_binop(context, '**', 10, 10), 3)"):
+        assert call in code                            # each runs when a message is rendered
 
 
 def test_a_message_the_outbox_would_refuse_skips_only_that_recipient(crm, clock, shop):
