@@ -4,16 +4,17 @@ Each round it first plans the scheduled campaigns whose time has come, then
 takes a batch of planned recipients of running campaigns that are due (no
 schedule, or the schedule has passed) and, in one transaction, renders each
 one's message (the variant's subject and template, sandboxed Jinja2 over the
-customer's fields), queues them all with ``crm.messages.enqueue`` (meta
+customer's fields, run in a child process with CPU and memory limits:
+:mod:`.render_process`), queues them all with ``crm.messages.enqueue`` (meta
 ``{"campaign", "variant"}``) and marks the recipients queued with their
 Message-ID.  The links the template writes go through ``crm.messages.click_url`` (a
 value substituted from customer data never becomes a tracking link); an email also
 gets an open pixel and an unsubscribe link.  A customer inside the quiet hours (in
 the time zone of the customer's attribute, else the CRM's) gets the message's
 ``not_before`` set to their end.  A message that cannot be rendered (the template
-failed for that customer, the message is too large, or the outbox would refuse it)
-skips that recipient with the reason, and so does a customer who withdrew consent (or
-was erased) after the campaign was planned.
+failed for that customer or passed a render limit, the message is too large, or the
+outbox would refuse it) skips that recipient with the reason, and so does a customer
+who withdrew consent (or was erased) after the campaign was planned.
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ from sqlalchemy import and_, bindparam, exists, or_, select, update
 from crmkit.plugin import (UTC, Job, Outgoing, ValidationError, consents, customer_address,
                            customers, is_timezone, outgoing_problems)
 
-from . import templates
+from . import render_process, templates
 from .coupons import issue_for
 from .definition import attribute_names, campaign_variants
 from .planning import due_scheduled, run
@@ -204,6 +205,7 @@ def email_parts(rendered: str, is_html: bool, link: Callable[[str], str], pixel:
 def render_batch(crm, now: dt.datetime, limit: int) -> int:
     """Render up to ``limit`` due planned recipients into queued messages; returns how many."""
     settings = settings_of(crm.plugin_config("campaigns"))
+    renderer = render_process.renderer(settings.render)
     attributes = attribute_names(crm)
     quiet = settings.quiet_hours
     default_zone = crm.core_config["timezone"]
@@ -235,14 +237,19 @@ def render_batch(crm, now: dt.datetime, limit: int) -> int:
                                         if row["campaign_id"] == cid])
             for row in rows:
                 row.setdefault("coupon", codes.get(row["customer_id"]))
-        outgoing, queued, skipped = [], [], []
+        outgoing, queued, skipped, sending = [], [], [], []
         for row in rows:
             if row["erased_at"] is not None or not row["granted"]:  # since it was planned
                 skipped.append({"rid": row["id"], "why": "erased" if row["erased_at"]
                                 else "consent withdrawn"})
-                continue
+            else:
+                sending.append(row)
+        tasks = [_task(row, chosen[row["campaign_id"]], attributes) for row in sending]
+        for row, task, result in zip(sending, tasks, renderer.render_many(tasks)):
             try:
-                message = _message(crm, row, chosen[row["campaign_id"]], attributes, domain)
+                if isinstance(result, RenderError):
+                    raise result
+                message = _message(crm, row, task, result, domain)
             except (RenderError, ValidationError) as exc:  # the template's, or a link's
                 why = f"render failed: {exc}"
                 skipped.append({"rid": row["id"], "why": why if len(why) <= REASON_MAX
@@ -271,16 +278,22 @@ def render_batch(crm, now: dt.datetime, limit: int) -> int:
     return crm.run_transaction(work)
 
 
-def _message(crm, row: dict[str, Any], chosen: dict, attributes: list[str], domain: str
-             ) -> Outgoing:
-    """One recipient's rendered message (Message-ID chosen here, so its links can name it)."""
+def _task(row: dict[str, Any], chosen: dict, attributes: list[str]) -> render_process.Task:
+    """What to render for one recipient: the template and subject of their variant (else the
+    campaign's) and the values they see."""
     variant = chosen.get(row["variant"]) if row["variant"] is not None else None
     subject = variant.subject if variant is not None else row["campaign_subject"]
     template = variant.template if variant is not None else row["campaign_template"]
     values = {**templates.context(row, attributes, row["campaign"]), "coupon": row["coupon"]}
-    body = templates.render(template, values)
-    title = (None if subject is None
-             else " ".join(unmark(templates.render(subject, values)).split()))
+    return render_process.Task(template, subject, values)
+
+
+def _message(crm, row: dict[str, Any], task: render_process.Task,
+             rendered: render_process.Rendered, domain: str) -> Outgoing:
+    """One recipient's message from their ``task``'s rendered template and subject
+    (Message-ID chosen here, so its links can name it)."""
+    body = rendered.body
+    title = None if rendered.subject is None else " ".join(unmark(rendered.subject).split())
     message_id = make_msgid(domain=domain)
 
     def link(url: str) -> str:
@@ -288,7 +301,7 @@ def _message(crm, row: dict[str, Any], chosen: dict, attributes: list[str], doma
 
     channel = row["channel"]
     if channel == "email":
-        body, html = email_parts(body, templates.is_html(template), link,
+        body, html = email_parts(body, templates.is_html(task.template), link,
                                  crm.messages.open_pixel_url(message_id),
                                  crm.messages.unsubscribe_url(message_id))
     else:

@@ -29,6 +29,15 @@ class Email:
 
 
 @attrs.frozen
+class Limits:
+    """What rendering one message may use: CPU seconds and MB of memory
+    (:mod:`.render_process`)."""
+
+    cpu_seconds: int
+    memory_mb: int
+
+
+@attrs.frozen
 class Webhook:
     """The webhook channel (``url`` and ``secret_env`` are required to send)."""
 
@@ -82,6 +91,8 @@ class Settings:
 
     email: Email
     webhook: Webhook
+    render: Limits
+    """What rendering one message may use."""
     frequency_caps: dict[str, Cap]
     """Per channel; a channel not listed has no cap."""
     quiet_hours: QuietHours | None
@@ -106,6 +117,7 @@ class Settings:
         costs = config["costs"]
         return cls(
             email=Email(**config["email"]), webhook=Webhook(**config["webhook"]),
+            render=Limits(**config["render"]),
             frequency_caps={channel: Cap(**cap)
                             for channel, cap in config["frequency_caps"].items()},
             quiet_hours=None if quiet is None else QuietHours(_hhmm(quiet["start"]),
@@ -157,5 +169,5 @@ def check_config(crm, config: dict[str, Any]) -> None:
         raise ConfigError(f"/webhook/url: {detail}", [("/webhook/url", detail)]) from None
 
 
-__all__ = ["Cap", "Email", "QuietHours", "RewardCoupon", "Settings", "Trigger", "Webhook",
+__all__ = ["Cap", "Email", "Limits", "QuietHours", "RewardCoupon", "Settings", "Trigger", "Webhook",
            "check_config", "settings_of"]

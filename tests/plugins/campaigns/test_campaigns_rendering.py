@@ -152,6 +152,31 @@ def test_a_template_failing_for_one_customer_skips_only_that_recipient(crm, cloc
     assert render(crm, clock) == 0
 
 
+CPU = {"cpu_seconds": 1}, "took more than 1 s of CPU (campaigns render.cpu_seconds)"
+MEMORY = {"memory_mb": 64}, "needed more than 64 MB of memory (campaigns render.memory_mb)"
+
+
+@pytest.mark.parametrize("failing, limit", [
+    ("{% for a in range(100000) %}{% for b in range(100000) %}{% endfor %}{% endfor %}", CPU),
+    ("{{ 9 ** (9 ** 9) }}", CPU),                        # one operation in C
+    ("{{ 'a'.ljust(10 ** 9) }}", MEMORY),               # built before any size check
+    ("{{ 'a'|center(10 ** 9) }}", MEMORY),
+])
+def test_a_template_past_a_render_limit_skips_only_that_recipient(crm, clock, shop, failing,
+                                                                   limit):
+    limits, reason = limit
+    crm.plugins.configure("campaigns", {"render": limits})
+    shop.add("odd", channel="email", condition=ALL, subject="Hi {{ name }}",
+             template=f"Hi {{{{ name }}}},\n{{% if name == 'Bob' %}}{failing}{{% endif %}}\n")
+    shop.run("odd")
+    assert render(crm, clock) == 3                     # the job goes on: nothing raised
+    odd = statuses(crm, "odd")
+    assert odd["BOB"][:2] == ("skipped", f"render failed: {reason}")
+    assert [odd[x][0] for x in ("ANN", "CY")] == ["queued", "queued"]  # Cy after Bob
+    assert [m.subject for m in crm.messages.list(meta={"campaign": "odd"})] == ["Hi Ann <b>",
+                                                                               "Hi Cy"]
+
+
 def test_checking_and_compiling_a_template_computes_nothing_it_holds():
     # Jinja2 folds constant expressions while compiling: outside the render limits
     source = ("{{ 9 ** (9 ** 9) }}{{ 'a'|center(1000000000) }}{{ '%01000000000d' % 1 }}"
