@@ -427,8 +427,8 @@ REFUND_OF = "refund_of"
 
 def _check_refunds(conn, rows, labels, problems, unwritten=None) -> None:
     """Reject (and drop) the rows whose ``payload.refund_of`` is not text, or names an
-    interaction of another customer or dated after the row: a refund reverses its own
-    customer's purchase, made before it.  The name is looked up in the batch, then among the
+    interaction that is not a purchase, is another customer's or is dated after the row: a
+    refund reverses its own customer's purchase, made before it.  The name is looked up in the batch, then among the
     stored interactions, then in ``unwritten`` (see :class:`InteractionRows`); a name found
     nowhere is accepted (a purchase crmkit never recorded: nothing to reverse)."""
     named = [(i, payload[REFUND_OF]) for i, row in enumerate(rows)
@@ -462,13 +462,16 @@ def _refund_problem(refund: dict[str, Any], ref: Any, purchase: dict[str, Any] |
                 f"(got {type(ref).__name__})")
     if purchase is None:
         return None
+    if purchase["kind"] != "purchase":
+        return (f"{ref!r} is not a purchase (its kind is {purchase['kind']!r}); a refund "
+                "names the external id of the purchase it refunds")
     if _owner(purchase) != _owner(refund):
-        return (f"{ref!r} is a {purchase['kind']} of another customer; a refund is recorded "
-                "on the customer of the purchase it refunds")
+        return (f"{ref!r} is a purchase of another customer; a refund is recorded on the "
+                "customer of the purchase it refunds")
     if purchase["occurred_at"] > refund["occurred_at"]:
-        return (f"{ref!r} is a {purchase['kind']} of {purchase['occurred_at'].isoformat()}, "
-                f"after this refund ({refund['occurred_at'].isoformat()}); a refund is dated "
-                "at or after the purchase it refunds")
+        return (f"{ref!r} is a purchase of {purchase['occurred_at'].isoformat()}, after this "
+                f"refund ({refund['occurred_at'].isoformat()}); a refund is dated at or after "
+                "the purchase it refunds")
     return None
 
 

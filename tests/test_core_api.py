@@ -380,3 +380,25 @@ def test_a_refund_and_its_purchase_in_one_batch_and_after_a_merge(crm):
     crm.customers.merge("A", "D")
     crm.interactions.record_many([refund("A", "PD", later, "RD")])   # D's purchase is A's now
     assert count(crm, tables.interactions) == 4
+
+
+def test_a_refund_names_a_purchase_not_another_kind_of_interaction(crm, run_cli):
+    crm.customers.add_many([{"external_id": "A"}])
+    crm.interactions.record("A", T0, kind="email", external_id="M1")
+    crm.interactions.record("A", T0, kind="refund", amount="5", external_id="R1")
+    later = T0 + dt.timedelta(days=1)
+    assert refund_problems(crm, [refund("A", "M1", later, "R2")]) == [
+        ("row 1", "payload", "/refund_of: 'M1' is not a purchase (its kind is 'email'); a "
+         "refund names the external id of the purchase it refunds")]
+    assert [p[:2] for p in refund_problems(crm, [
+        refund("A", "R1", later, "R3"),                   # a stored refund
+        {"customer": "A", "occurred_at": T0, "kind": "visit", "external_id": "V1"},
+        refund("A", "V1", later, "R4")])] == [("row 1", "payload"), ("row 3", "payload")]
+    with pytest.raises(ValidationError, match="'R1' is not a purchase"):
+        crm.interactions.record("A", later, kind="refund", payload={"refund_of": "R1"})
+    code, _, err = run_cli("interactions", "record", "A", "--kind", "refund", "--at",
+                           "2024-05-02", "--payload", '{"refund_of": "M1"}')
+    assert (code, err) == (1, "error: row 1: payload: /refund_of: 'M1' is not a purchase (its "
+                              "kind is 'email'); a refund names the external id of the purchase "
+                              "it refunds\n")
+    assert count(crm, tables.interactions) == 2

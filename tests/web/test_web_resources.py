@@ -131,7 +131,7 @@ def test_interactions_one_or_a_list_and_their_listing(api, admin):
         "since": "2024-12-02T12:00:00Z"}).json()["items"]] == ["visit"]
 
 
-def test_a_refund_of_another_customers_purchase_is_one_problem_and_writes_nothing(api, admin):
+def test_a_refund_of_another_customers_purchase_or_not_of_a_purchase_is_one_problem(api, admin):
     for customer in ("A", "B"):
         admin.post("/api/v1/customers", json={"external_id": customer})
     refund = {"customer": "B", "kind": "refund", "occurred_at": "2026-11-02",
@@ -142,6 +142,14 @@ def test_a_refund_of_another_customers_purchase_is_one_problem_and_writes_nothin
     assert bad.status_code == 422
     assert bad.json()["errors"] == [{"pointer": "/1/payload/refund_of", "detail": (
         "'PA' is a purchase of another customer; a refund is recorded on the customer of the "
+        "purchase it refunds")}]
+    assert admin.get("/api/v1/interactions").json()["items"] == []
+    bad = admin.post("/api/v1/interactions", json=[
+        {"customer": "B", "kind": "email", "occurred_at": "2026-11-01", "external_id": "PA"},
+        refund])
+    assert bad.status_code == 422
+    assert bad.json()["errors"] == [{"pointer": "/1/payload/refund_of", "detail": (
+        "'PA' is not a purchase (its kind is 'email'); a refund names the external id of the "
         "purchase it refunds")}]
     assert admin.get("/api/v1/interactions").json()["items"] == []
 
