@@ -148,7 +148,8 @@ class InteractionRows:
     customer is merged or erased in the transaction (the import shares one
     across its batches).  ``unwritten(external ids)``: the rows, by external id, of those
     interactions that the caller checked but has not written (an import's dry run), which
-    the refunds of the batch may name.
+    the refunds of the batch may name.  After :meth:`normalise`, ``unresolved`` holds the
+    labels of the rows whose ``payload.refund_of`` named no interaction found.
     """
 
     name = "interactions"
@@ -162,6 +163,7 @@ class InteractionRows:
         self.lock = lock
         self.dedupe = dedupe
         self.known_customers = {} if known_customers is None else known_customers
+        self.unresolved: list[str] = []
 
     def normalise(self, tx: Transaction, chunk: list[Any], labels: list[str]
                   ) -> tuple[Checked, list[Problem]]:
@@ -182,7 +184,7 @@ class InteractionRows:
                 rows, row_labels, problems, key=lambda row: row["external_id"],
                 field="external_id", name=lambda row: repr(row["external_id"]),
                 differences=lambda a, b: ", ".join(_differences(a, b)))
-        _check_refunds(tx.conn, rows, row_labels, problems, self.unwritten)
+        self.unresolved = _check_refunds(tx.conn, rows, row_labels, problems, self.unwritten)
         return Checked(rows, row_labels), problems
 
     def before_enrich(self, tx: Transaction, checked: Checked) -> None:
@@ -425,16 +427,17 @@ REFUND_OF = "refund_of"
 """The payload key by which a refund names the purchase it refunds (its external id)."""
 
 
-def _check_refunds(conn, rows, labels, problems, unwritten=None) -> None:
+def _check_refunds(conn, rows, labels, problems, unwritten=None) -> list[str]:
     """Reject (and drop) the rows whose ``payload.refund_of`` is not text, or names an
     interaction that is not a purchase, is another customer's or is dated after the row: a
-    refund reverses its own customer's purchase, made before it.  The name is looked up in the batch, then among the
-    stored interactions, then in ``unwritten`` (see :class:`InteractionRows`); a name found
-    nowhere is accepted (a purchase crmkit never recorded: nothing to reverse)."""
+    refund reverses its own customer's purchase, made before it.  The name is looked up in
+    the batch, then among the stored interactions, then in ``unwritten`` (see
+    :class:`InteractionRows`); a name found nowhere is accepted (a purchase crmkit never
+    recorded: nothing to reverse).  Returns the labels of the rows naming such a name."""
     named = [(i, payload[REFUND_OF]) for i, row in enumerate(rows)
              if (payload := row["payload"]) and payload.get(REFUND_OF) is not None]
     if not named:
-        return
+        return []
     refs = {ref for _, ref in named if type(ref) is str}
     found: dict[str, dict[str, Any]] = {}
     for row in rows:
@@ -444,19 +447,25 @@ def _check_refunds(conn, rows, labels, problems, unwritten=None) -> None:
         found.update(_existing_by_external_id(conn, refs - found.keys()))
     if unwritten is not None and refs - found.keys():
         found.update(unwritten(refs - found.keys()))
-    bad = []
+    bad, unresolved = [], []
     for i, ref in named:
-        problem = _refund_problem(rows[i], ref, found.get(ref) if type(ref) is str else None)
+        purchase = found.get(ref) if type(ref) is str else None
+        problem = refund_problem(rows[i], ref, purchase)
         if problem is not None:
             problems.append((labels[i], "payload", f"/{REFUND_OF}: {problem}"))
             bad.append(i)
+        elif purchase is None:
+            unresolved.append(labels[i])
     for i in reversed(bad):
         del rows[i]
         del labels[i]
+    return unresolved
 
 
-def _refund_problem(refund: dict[str, Any], ref: Any, purchase: dict[str, Any] | None
-                    ) -> str | None:
+def refund_problem(refund: dict[str, Any], ref: Any, purchase: dict[str, Any] | None
+                   ) -> str | None:
+    """What is wrong with ``refund`` naming ``ref`` (its ``payload.refund_of``), the external
+    id of the row ``purchase`` (None: no interaction known by it), or None."""
     if type(ref) is not str:
         return (f"must be the external id of the purchase refunded, as text "
                 f"(got {type(ref).__name__})")
@@ -465,7 +474,7 @@ def _refund_problem(refund: dict[str, Any], ref: Any, purchase: dict[str, Any] |
     if purchase["kind"] != "purchase":
         return (f"{ref!r} is not a purchase (its kind is {purchase['kind']!r}); a refund "
                 "names the external id of the purchase it refunds")
-    if _owner(purchase) != _owner(refund):
+    if not _same_customer(purchase, refund):
         return (f"{ref!r} is a purchase of another customer; a refund is recorded on the "
                 "customer of the purchase it refunds")
     if purchase["occurred_at"] > refund["occurred_at"]:
@@ -475,9 +484,12 @@ def _refund_problem(refund: dict[str, Any], ref: Any, purchase: dict[str, Any] |
     return None
 
 
-def _owner(row: dict[str, Any]) -> int | str:
-    """The row's customer: its id, or the external id of a customer the batch creates."""
-    return row["customer_id"] if row["customer_id"] is not None else row["customer"]
+def _same_customer(a: dict[str, Any], b: dict[str, Any]) -> bool:
+    """Whether two checked rows are of one customer: by id, or by external id when either is
+    of a customer still to be created (``customer_id`` None)."""
+    if a["customer_id"] is not None and b["customer_id"] is not None:
+        return a["customer_id"] == b["customer_id"]
+    return a.get("customer") == b.get("customer")
 
 
 def _create_customers(tx, rows, known: dict[str, int]) -> int:
@@ -573,5 +585,6 @@ def _existing_by_external_id(conn, external_ids) -> dict[str, dict[str, Any]]:
 
 __all__ = [
     "FIELDS", "DIRECTIONS", "COMPARED", "InteractionService", "InteractionRows", "write_batch",
-    "PAYLOAD_TEXT", "REFUND_OF", "Normaliser", "payload_json", "persist", "same_content",
+    "PAYLOAD_TEXT", "REFUND_OF", "Normaliser", "payload_json", "persist", "refund_problem",
+    "same_content",
 ]

@@ -8,10 +8,11 @@ attributes schema, every plugin's ``crmkit_validate_*``).  A batch holds as many
 allows.  What must be known across batches — the first line of each external
 id with its content hash, the rejected lines, the customers to create, the
 organisations of the file, the interactions checked but not written (which
-later refunds may name) — goes into temporary tables on the import's
-connection (:class:`_Scratch`), and the checks that need earlier lines (a
-repeated external id with different content, an organisation named before its
-row) are SQL queries over them.  Python holds one batch at a time, so memory
+later refunds may name), the refunds naming an interaction not known yet — goes
+into temporary tables on the import's connection (:class:`_Scratch`), and the
+checks that need earlier lines (a repeated external id with different content,
+an organisation named before its row, a refund's purchase on a later line) are
+SQL queries over them.  Python holds one batch at a time, so memory
 does not grow with the file.
 
 Each batch's good rows go on through the rest of the pipeline
@@ -21,7 +22,9 @@ they are checked, so no row is checked twice.  Once a row is rejected (without
 rolled back.  Customers: a person naming an organisation that comes later in
 the file is checked with the others but written after the whole file, once
 its organisation is (a second read of the file that writes only those lines,
-without checking them again).  The temporary tables are dropped before the
+without checking them again); so is a refund whose ``refund_of`` names no
+interaction stored or on an earlier line, once the later lines that may be its
+purchase have been checked against it (:meth:`_Import.write_held`).  The temporary tables are dropped before the
 commit (and vanish with a rollback).
 """
 
@@ -34,15 +37,15 @@ import os
 from typing import Any, Callable, ContextManager, Iterable, Iterator
 
 import attrs
-from sqlalchemy import (BigInteger, Column, Integer, MetaData, SmallInteger, Table, Text,
-                        bindparam, delete, exists, func, select, text)
+from sqlalchemy import (BigInteger, Column, Index, Integer, MetaData, SmallInteger, Table,
+                        Text, bindparam, delete, exists, func, select, text, update)
 
 from .. import tables
 from ..customers import REJECTED_ORGANISATION, CustomerRows
 from ..bulk import insert_new
 from ..db import select_in
 from ..errors import ConflictError, DatabaseError, ValidationError
-from ..interactions import InteractionRows, same_content
+from ..interactions import REFUND_OF, InteractionRows, refund_problem, same_content
 from ..pipeline import (Checked, Problem, check, collector_paused, raise_problems,
                         write_checked)
 from ..types import UTCDateTime, to_money
@@ -137,6 +140,8 @@ def import_file(crm, kind: str, path: str, fmt: str | None = None, *,
         else:
             if kind == "customers":
                 job.write_deferred()
+            else:
+                job.write_held()
             report.written = True
             tx.audit("import", kind, os.path.basename(path)[:200], {
                 "file": os.path.basename(path), "read": report.read, "created": report.created,
@@ -181,8 +186,17 @@ _UNWRITTEN = Table("crmkit_import_unwritten", _SCRATCH,
                    Column("customer_id", BigInteger), Column("customer", Text),
                    Column("occurred_at", UTCDateTime, nullable=False),
                    Column("kind", Text, nullable=False), prefixes=["TEMPORARY"])
-"""The good interaction rows of batches checked but not written (a dry run, or the lines
-after a rejected one), for the refunds of later batches that name them."""
+"""The good interaction rows of batches checked but not written (a dry run, the lines
+after a rejected one, or held refunds), for the refunds of later batches that name them."""
+_HELD = Table("crmkit_import_held_refunds", _SCRATCH,
+              Column("line", Integer, primary_key=True, autoincrement=False),
+              Column("ref", Text), Column("external_id", Text, nullable=False),
+              Column("customer_id", BigInteger), Column("customer", Text),
+              Column("occurred_at", UTCDateTime, nullable=False),
+              Index("crmkit_import_held_refunds_ref", "ref"), prefixes=["TEMPORARY"])
+"""The good refund rows whose ``refund_of`` (``ref``) named no interaction stored or on an
+earlier line: each later line is checked as their purchase, the first with that external id
+settling it (``ref`` then NULL), and they are written after the whole file."""
 
 MAX_KNOWN_CUSTOMERS = 100_000
 """Customers an interaction import remembers across batches so that it looks each up once
@@ -286,6 +300,33 @@ class _Scratch:
             _UNWRITTEN.c.external_id.in_(bindparam("ids", expanding=True)))
         return {row.external_id: dict(row._mapping)
                 for row in select_in(self.conn, query, "ids", sorted(external_ids))}
+
+    def hold(self, rows: list[tuple[int, dict[str, Any]]]) -> None:
+        """Add refund rows ``(line, row)`` to :data:`_HELD`."""
+        self.insert(_HELD, [{"line": line, "ref": row["payload"][REFUND_OF],
+                             **{c: row[c] for c in ("external_id", "customer_id", "customer",
+                                                    "occurred_at")}}
+                            for line, row in rows])
+
+    def settle_held(self, external_ids: set[str]) -> list[dict[str, Any]]:
+        """The held refunds naming one of ``external_ids`` (each once: their ``ref`` is
+        cleared)."""
+        c = _HELD.c
+        query = select(_HELD).where(c.ref.in_(bindparam("ids", expanding=True)))
+        found = [dict(row._mapping)
+                 for row in select_in(self.conn, query, "ids", sorted(external_ids))]
+        lines = [row["line"] for row in found]
+        if lines:
+            self.conn.execute(update(_HELD).where(
+                c.line.in_(bindparam("lines", expanding=True))).values(ref=None),
+                {"lines": lines})
+        return found
+
+    def held_between(self, first: int, last: int) -> dict[int, str]:
+        """The held refunds from line ``first`` to ``last``: line → external id."""
+        c = _HELD.c
+        return dict(self.conn.execute(
+            select(c.line, c.external_id).where(c.line.between(first, last))).all())
 
     def count(self, table: Table) -> int:
         return self.conn.execute(select(func.count()).select_from(table)).scalar_one()
@@ -397,6 +438,8 @@ class _Import:
         self.adopted: set[int] = set()
         """Stored interactions without an external id that lines of the file repeat (see
         :meth:`_stored_twins`)."""
+        self.open_held = 0
+        """Held refunds (:data:`_HELD`) whose purchase no line has named yet."""
         self.checked_customers: set[int] | None = None
         """With SQLite's per-row foreign-key checks off (see :meth:`check_references_itself`):
         the customer ids the written interactions were found to name (each is looked up once)."""
@@ -517,12 +560,13 @@ class _Import:
             write = not (self.any_rejected or self.rejected_now)
         labels = [f"line {n}" for n in lines]
         known = self._known_customers()
-        checked, problems = check(tx, InteractionRows(self.create_customers, lock=write,
-                                                      dedupe=False, known_customers=known,
-                                                      unwritten=self.scratch.unwritten),
-                                  rows, labels)
+        kind = InteractionRows(self.create_customers, lock=write, dedupe=False,
+                               known_customers=known, unwritten=self.scratch.unwritten)
+        checked, problems = check(tx, kind, rows, labels)
         bad = self._take_problems(problems)
         good = [(row, line) for row, line in zip(rows, lines) if line not in bad]
+        if self.open_held:
+            self._settle_held(checked)
         twins = self._stored_twins(checked) if self.derived_lines else set()
         stored: set[str] = set()
         if not write:
@@ -535,16 +579,27 @@ class _Import:
                                     _SAME if row["external_id"] in stored or line in twins
                                     else _NEW)
                                    for row, line in good])
+        unresolved = set(kind.unresolved)
+        held = [(line, row) for row, where in zip(checked.rows, checked.labels)
+                if where in unresolved and (line := int(where.split()[1])) not in repeated
+                and line not in twins] if unresolved else []
+        if held:
+            self.scratch.hold(held)
+            self.open_held += len(held)
         if not write or unless_rejected and self.rejected_now:
             self.scratch.keep_unwritten([row for row, where in zip(checked.rows, checked.labels)
                                          if int(where.split()[1]) not in repeated])
             return
+        if held:
+            self.scratch.keep_unwritten([row for _, row in held])
+        held_lines = {line for line, _ in held}
         seen: set[str] = set()
         kept = Checked([], [])
         for row, where in zip(checked.rows, checked.labels):
             ext = row["external_id"]
             line = int(where.split()[1])
-            if ext not in seen and not (repeated and line in repeated) and line not in twins:
+            if (ext not in seen and not (repeated and line in repeated) and line not in twins
+                    and line not in held_lines):
                 seen.add(ext)  # an identical repeat in the batch is unchanged
                 kept.rows.append(row)
                 kept.labels.append(where)
@@ -555,8 +610,21 @@ class _Import:
             self._check_customer_references(kept.rows)
         report = self.report
         report.created += result.created
-        report.unchanged += len(good) - len(repeated) - result.created
+        report.unchanged += len(good) - len(repeated) - len(held) - result.created
         report.new_customers += len(new_customers)
+
+    def _settle_held(self, checked: Checked) -> None:
+        """Check the held refunds naming an external id of this batch's good rows against
+        the first such row, as if it had come before them; reject those it contradicts."""
+        first: dict[str, dict[str, Any]] = {}
+        for row in checked.rows:
+            first.setdefault(row["external_id"], row)
+        for refund in self.scratch.settle_held(first.keys()):
+            self.open_held -= 1
+            problem = refund_problem(refund, refund["ref"], first[refund["ref"]])
+            if problem is not None:
+                self.reject(refund["line"], "payload", f"/{REFUND_OF}: {problem}")
+                self.remembered_rejected += 1
 
     def _stored_twins(self, checked: Checked) -> set[int]:
         """The lines of ``checked`` whose external id the import derived and that repeat a
@@ -768,6 +836,43 @@ class _Import:
                     report.created += result.created
                     report.updated += result.updated
                     report.unchanged += len(rows) - result.created - result.updated
+
+    def write_held(self) -> None:
+        """Write the held refunds (:data:`_HELD`) not rejected since, read again from the
+        file with the external ids the check pass gave them: normalised (their customers
+        resolved, their ``refund_of`` checked again, now against the written file), not
+        validated again."""
+        if not self.scratch.any(_HELD):
+            return
+        report = self.report
+        known = self._known_customers()
+        with self._bar("writing", self.source.size) as tick:
+            for chunk in self._batches(tick):
+                first, last = chunk[0].line, chunk[-1].line
+                held = self.scratch.held_between(first, last)
+                for line in self.scratch.rejected_between(first, last):
+                    held.pop(line, None)
+                rows, labels = [], []
+                for record in chunk:
+                    if record.line in held:
+                        row, _ = self.reader(record.values)
+                        row["external_id"] = held[record.line]
+                        rows.append(row)
+                        labels.append(f"line {record.line}")
+                if not rows:
+                    continue
+                kind = InteractionRows(self.create_customers, known_customers=known)
+                with collector_paused():
+                    checked, problems = kind.normalise(self.tx, rows, labels)
+                    raise_problems(problems)
+                    new_customers = {row["customer"] for row in checked.rows
+                                     if row["customer_id"] is None}
+                    result = write_checked(self.tx, kind, checked)
+                if self.checked_customers is not None:
+                    self._check_customer_references(checked.rows)
+                report.created += result.created
+                report.unchanged += len(rows) - result.created
+                report.new_customers += len(new_customers)
 
     def _deferred_rows(self, chunk) -> tuple[list[dict], list[str]]:
         """The rows of ``chunk``'s lines that wait for their organisation and were not

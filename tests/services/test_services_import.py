@@ -165,6 +165,43 @@ def test_a_refund_of_another_customers_or_a_later_purchase_is_rejected_in_any_ba
         ("r4", {"refund_of": "o-shop"}), ("r3", {"refund_of": "1001"})]  # an id stays text
 
 
+EARLY_REFUNDS = [
+    "C2,2024-05-02,refund,50.00,r1,1001\n",   # line 2: C1's purchase, on line 5
+    "C1,2024-04-30,refund,50.00,r2,1001\n",   # line 3: before the purchase
+    "C1,2024-05-02,refund,20.00,r3,1001\n",   # line 4
+    "C1,2024-05-01,purchase,50.00,1001,\n",   # line 5
+    "C1,2024-05-03,refund,5.00,r5,m1\n",      # line 6: an email, on line 7
+    "C1,2024-05-01,email,,m1,\n",             # line 7
+    "C1,2024-05-03,refund,5.00,r7,r3\n",      # line 8: a refund, on line 4
+    "C2,2024-05-03,refund,5.00,r8,o-shop\n",  # line 9: a purchase crmkit never recorded
+]
+
+
+@pytest.mark.parametrize("batch_size", [1, 2, 3, None])
+def test_a_refund_is_checked_against_its_purchase_on_a_later_line_in_any_batch(
+        shop, tmp_path, batch_size):
+    """A refund coming lines before what it names gets the answer of one batch: those of
+    another customer's or a later purchase, or naming no purchase, are rejected; the others
+    are written."""
+    path = write(tmp_path / "r.csv", EARLY_REFUNDS,
+                 header="customer,occurred_at,kind,amount,external_id,refund_of\n")
+    expected = [("line 2", "payload"), ("line 3", "payload"), ("line 6", "payload"),
+                ("line 8", "payload")]
+    with pytest.raises(ImportRejected) as caught:
+        import_file(shop, "interactions", path, batch_size=batch_size)
+    assert [p[:2] for p in caught.value.report.problems] == expected
+    assert counts(shop)["interactions"] == 0
+    for dry_run in (True, False):
+        report = import_file(shop, "interactions", path, batch_size=batch_size,
+                             skip_invalid=True, dry_run=dry_run)
+        assert report.summary() == "read 8, created 4, updated 0, unchanged 0, rejected 4"
+        assert [p[:2] for p in report.problems] == expected
+    assert sorted((i.external_id, i.payload) for i in shop.interactions.list(kind="refund")) == [
+        ("r3", {"refund_of": "1001"}), ("r8", {"refund_of": "o-shop"})]
+    again = import_file(shop, "interactions", path, batch_size=batch_size, skip_invalid=True)
+    assert again.summary() == "read 8, created 0, updated 0, unchanged 4, rejected 4"
+
+
 def test_rows_without_external_id_get_stable_content_ids(shop, tmp_path):
     rows = ["C1,2024-05-01,purchase,web,5.00,USD,,\n"] * 2 + ["C2,2024-05-01,visit,,,,,\n"]
     path = write(tmp_path / "i.csv", rows)
