@@ -275,6 +275,7 @@ class LoyaltyAPI(PluginAPI):
         customer_id = self.crm.customers.lock(tx, external_id).id
         s = self.settings
         now, conn = tx.now(), tx.conn
+        rule = inactivity.of(s, now)
         lg.enrol(conn, {customer_id: now}, lambda joined: add_months(joined, s.review_months))
         member = lg.lock_members(conn, [customer_id])[customer_id]
         row = {"customer_id": customer_id, "at": now, "type": "adjust", "source": "manual",
@@ -282,15 +283,15 @@ class LoyaltyAPI(PluginAPI):
         if points > 0:
             row.update(expires_at=s.lot_expiry(now), available_at=now)
         else:
-            lots = lg.open_lots(conn, [customer_id]).get(customer_id, [])
-            have = sum(lot.remaining for lot in lots)
+            lots = lg.open_lots(conn, [customer_id], inactivity=rule).get(customer_id, [])
+            have = sum(lot.remaining for lot in lg.usable(lots, now, locked=True))
             if have < -points:
                 raise NotEnoughPoints(f"customer {external_id!r} has {have} points; "
                                       f"cannot deduct {-points}")
-            row["uses"] = lg.take(lots, -points)
+            row["uses"] = lg.take(lots, -points, now, locked=True)
         [ledger_id] = lg.append(conn, [row], now, tx.actor)
         if points > 0 and member["owed"]:
-            lg.settle_owed(conn, {customer_id: member["owed"]}, now, tx.actor)
+            lg.settle_owed(conn, {customer_id: member["owed"]}, now, tx.actor, rule)
         tx.audit("adjust", "loyalty_ledger", str(ledger_id),
                  {"points": points, "reason": row["reason"]}, customer_id)
         return ledger_id

@@ -8,7 +8,7 @@ from sqlalchemy import delete, select, update
 
 from crmkit.plugin import TimelineEntry
 
-from . import ledger as lg
+from . import inactivity, ledger as lg
 from .ceiling import forget
 from .settings import settings_of
 from .tables import ledger, members, milestones, referrals
@@ -69,7 +69,8 @@ def merge(ctx, keep_id: int, duplicate_id: int) -> None:
     forget(conn, keep_id)
     owed = conn.execute(select(members.c.owed).where(members.c.customer_id == keep_id)).scalar()
     if owed:
-        lg.settle_owed(conn, {keep_id: owed}, ctx.now(), ctx.actor)
+        lg.settle_owed(conn, {keep_id: owed}, ctx.now(), ctx.actor,
+                       inactivity.of(settings_of(ctx), ctx.now()))
 
 
 def export(ctx, customer_id: int) -> dict[str, Any]:

@@ -27,7 +27,7 @@ from sqlalchemy.sql.selectable import CTE
 from crmkit.plugin import (MONEY_SCALE, UTCDateTime, add_days, add_months, at_least_zero,
                            customers, interactions)
 
-from . import ledger as lg
+from . import inactivity, ledger as lg
 from .line_items import excluded_by_interaction, excluded_units
 from .portable import integer_pairs, second_new_year
 from .settings import Settings, program_currency, settings_of
@@ -52,7 +52,7 @@ def react(ctx, batch) -> None:
         earn(ctx, s, batch, bought)
         scope.append(select(bought.c.key))
     if refunds:
-        reversed_for = reverse_refunds(ctx, refunds)
+        reversed_for = reverse_refunds(ctx, s, refunds)
         if reversed_for:
             scope.append(select(customers.c.id).where(customers.c.id.in_(sorted(reversed_for))))
     if scope:
@@ -95,7 +95,7 @@ def earn(ctx, s: Settings, batch, bought: CTE) -> None:
     award_milestones(ctx, s, batch, crossing)
     if owing:
         lg.lock_members(conn, owing)
-        lg.settle_owed(conn, owing, ctx.now(), ctx.actor)
+        lg.settle_owed(conn, owing, ctx.now(), ctx.actor, inactivity.of(s, ctx.now()))
 
 
 def purchase_amount():
@@ -306,8 +306,9 @@ def reaching_purchases(rows: list[dict[str, Any]], crossing: dict[int, tuple[int
     return reaching
 
 
-def reverse_refunds(ctx, refunds: list[dict[str, Any]]) -> set[int]:
-    """Reverse what each refunded purchase earned: from its own lot first, then FIFO; owe the rest."""
+def reverse_refunds(ctx, s: Settings, refunds: list[dict[str, Any]]) -> set[int]:
+    """Reverse what each refunded purchase earned: from its own lot first, then FIFO, taking
+    only points not expired at the refund (locked ones included); owe the rest."""
     conn, now = ctx.conn, ctx.now()
     refs = sorted({r["payload"]["refund_of"] for r in refunds})
     purchases = {}
@@ -334,7 +335,9 @@ def reverse_refunds(ctx, refunds: list[dict[str, Any]]) -> set[int]:
                ledger.c.related_id.in_(earn_ids))
         .group_by(ledger.c.related_id)).all())
     locked = lg.lock_members(conn, customers)
-    lots = lg.open_lots(conn, customers)
+    # a lapse at or before a refund is the same whatever later activity the rule sees
+    rule = inactivity.of(s, max(r["occurred_at"] for r in refunds))
+    lots = lg.open_lots(conn, customers, inactivity=rule)
     rows, owed = [], {}
     for refund in sorted(refunds, key=lambda r: r["id"]):
         purchase = purchases.get(refund["payload"]["refund_of"])
@@ -346,7 +349,8 @@ def reverse_refunds(ctx, refunds: list[dict[str, Any]]) -> set[int]:
         if want <= 0:
             continue
         reversed_[earning.id] = done + want
-        uses = lg.take(lots.get(earning.customer_id, []), want, first=[earning.id])
+        uses = lg.take(lots.get(earning.customer_id, []), want, refund["occurred_at"],
+                       first=[earning.id], locked=True)
         taken = sum(p for _, p in uses)
         rows.append({"customer_id": earning.customer_id, "at": refund["occurred_at"],
                      "type": "reverse", "source": "refund", "points": -taken,

@@ -35,10 +35,15 @@ class Lot:
     expires_at: dt.datetime | None
     available_at: dt.datetime | None
 
+    def expired(self, moment: dt.datetime) -> bool:
+        """Past its expiry (dated or, under inactivity, its lapse) at ``moment``: empty from
+        then on, whether or not the expiry run has written it off yet."""
+        return self.expires_at is not None and self.expires_at <= moment
+
     def spendable(self, moment: dt.datetime) -> bool:
         """Unlocked and not past its expiry at ``moment``."""
         return ((self.available_at is None or self.available_at <= moment)
-                and (self.expires_at is None or self.expires_at > moment))
+                and not self.expired(moment))
 
     def fifo_key(self) -> tuple:
         """First-in-first-out by expiry: earliest expiry first, undated lots last."""
@@ -170,21 +175,28 @@ def lot_totals(conn, customer_id: int, moment: dt.datetime, as_of: dt.datetime |
     return LotTotals(int(available), int(locked), int(expiring), first)
 
 
-def take(lots: list[Lot], points: int, first: Iterable[int] = (),
-         moment: dt.datetime | None = None) -> list[tuple[int, int]]:
-    """Consume up to ``points`` from ``lots`` (mutated): ``first`` lot ids, then FIFO.
+def usable(lots: Iterable[Lot], moment: dt.datetime, locked: bool = False) -> list[Lot]:
+    """The ``lots`` a debit at ``moment`` may consume: those spendable then
+    (:meth:`Lot.spendable`), or with ``locked`` those not expired then, locked or not."""
+    return [lot for lot in lots
+            if not lot.expired(moment) and (locked or lot.spendable(moment))]
 
-    With ``moment`` only lots spendable then are used.  Returns ``[(lot_id, points)]``;
-    their sum is less than asked when the lots run out.
+
+def take(lots: list[Lot], points: int, moment: dt.datetime, first: Iterable[int] = (),
+         locked: bool = False) -> list[tuple[int, int]]:
+    """Consume up to ``points`` from the :func:`usable` ``lots`` at ``moment`` (mutated):
+    ``first`` lot ids, then FIFO.
+
+    Returns ``[(lot_id, points)]``; their sum is less than asked when the lots run out.
     """
     preferred = set(first)
-    order = [lot for lot in lots if lot.id in preferred] + \
-            [lot for lot in lots if lot.id not in preferred]
+    order = usable([lot for lot in lots if lot.id in preferred] +
+                   [lot for lot in lots if lot.id not in preferred], moment, locked)
     uses = []
     for lot in order:
         if points <= 0:
             break
-        if lot.remaining <= 0 or (moment is not None and not lot.spendable(moment)):
+        if lot.remaining <= 0:
             continue
         used = min(lot.remaining, points)
         lot.remaining -= used
@@ -242,21 +254,24 @@ def sums(conn, customer_ids: Iterable[int] | None, as_of: dt.datetime | None = N
     return result
 
 
-def settle_owed(conn, owed: dict[int, int], now: dt.datetime, actor: str) -> dict[int, int]:
+def settle_owed(conn, owed: dict[int, int], now: dt.datetime, actor: str,
+                inactivity: Inactivity | None) -> dict[int, int]:
     """Pay members' owed points from their lots (new earnings first by construction).
 
     ``owed`` maps customer ids to what they owe; the members must already be
-    locked by the caller when lots may be spent concurrently.  Writes one
-    ``reverse`` row per member that could pay anything; returns what each paid.
+    locked by the caller when lots may be spent concurrently.  Lots expired at
+    ``now`` (``inactivity``: the expiry mode's rule then, see
+    :func:`.inactivity.of`) pay nothing, locked ones do.  Writes one ``reverse``
+    row per member that could pay anything; returns what each paid.
     """
     owing = {c: o for c, o in owed.items() if o > 0}
     if not owing:
         return {}
-    lots = open_lots(conn, owing)
+    lots = open_lots(conn, owing, inactivity=inactivity)
     rows, paid = [], {}
     for customer_id, due in sorted(owing.items()):
         customer_lots = lots.get(customer_id, [])
-        uses = take(customer_lots, due)
+        uses = take(customer_lots, due, now, locked=True)
         amount = sum(p for _, p in uses)
         if amount <= 0:
             continue

@@ -6,7 +6,7 @@ from sqlalchemy import insert, select
 
 from crmkit.plugin import interactions
 
-from . import ledger as lg
+from . import inactivity, ledger as lg
 from .settings import Settings, add_months
 from .tables import referrals
 from .tiers import upgrade
@@ -45,5 +45,6 @@ def award(ctx, s: Settings, events) -> None:
         {"referee_id": referee, "referrer_id": row["customer_id"], "ledger_id": ledger_id,
          "at": row["at"]} for referee, row, ledger_id in zip(todo, rows, ids)])
     locked = lg.lock_members(conn, referrers)
-    lg.settle_owed(conn, {c: m["owed"] for c, m in locked.items()}, ctx.now(), ctx.actor)
+    lg.settle_owed(conn, {c: m["owed"] for c, m in locked.items()}, ctx.now(), ctx.actor,
+                   inactivity.of(s, ctx.now()))
     upgrade(ctx, s, referrers, ctx.now())

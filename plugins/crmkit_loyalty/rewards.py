@@ -100,11 +100,11 @@ def redeem(tx, customer_id: int, external_id: str, code: str, moment: dt.datetim
         raise OutOfStock(f"reward {code!r} is out of stock")
     lg.lock_members(conn, [customer_id])
     lots = lg.open_lots(conn, [customer_id], inactivity=inactivity).get(customer_id, [])
-    available = sum(lot.remaining for lot in lots if lot.spendable(moment))
+    available = sum(lot.remaining for lot in lg.usable(lots, moment))
     if available < reward.points:
         raise NotEnoughPoints(f"customer {external_id!r} has {available} points available; "
                               f"reward {code!r} costs {reward.points}")
-    uses = lg.take(lots, reward.points, moment=moment)
+    uses = lg.take(lots, reward.points, moment)
     [ledger_id] = lg.append(conn, [{
         "customer_id": customer_id, "at": moment, "type": "spend", "source": "reward",
         "points": -reward.points, "reward_code": code, "reason": f"reward {code}",

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from loyalty_support import at
+from loyalty_support import at, merge
 from sqlalchemy import select
 
 from crmkit_loyalty import ledger as lg
@@ -156,3 +156,64 @@ def test_inactivity_expiry_follows_activity_up_to_as_of_whenever_it_runs(crm, lo
     assert api.available("C1", march) == 0
     assert [line.points for line in api.liability(march)] == [0]
     assert api.balance("C1") == 0
+
+
+def owed_rows(crm):
+    """``(source, points, owed_change, at)`` of the reverse rows, in the order written."""
+    with crm.read() as conn:
+        return conn.execute(select(ledger.c.source, ledger.c.points, ledger.c.owed_change,
+                                   ledger.c.at)
+                            .where(ledger.c.type == "reverse").order_by(ledger.c.id)).all()
+
+
+def test_a_refund_after_an_inactivity_lapse_owes_what_the_expiry_run_left(crm, loyalty, shop,
+                                                                          clock):
+    api = loyalty(INACTIVE_MONTH)
+    clock.set(at(2026, 1, 31))
+    shop.purchase("C1", "100", at(2026, 1, 31), external_id="P1")   # lapses 2026-02-28
+    clock.set(at(2026, 3, 15))
+    shop.refund("C1", "P1", at(2026, 3, 15))             # no expiry run yet
+    assert [tuple(r) for r in owed_rows(crm)] == [("refund", 0, 100, at(2026, 3, 15))]
+    assert (api.balance("C1"), api.owed("C1")) == (100, 100)
+    result = api.expire()                                 # still finds the lapsed 100
+    assert (result.rows, result.points) == (1, 100)
+    assert [(r.points, r.at) for r in expire_rows(crm)] == [(-100, at(2026, 2, 28))]
+    assert (api.balance("C1"), api.owed("C1")) == (0, 100)
+    assert [line.points for line in api.liability()] == [0]
+
+
+def test_a_refund_after_its_lot_expired_takes_other_lots_then_owes(crm, loyalty, shop, clock):
+    api = loyalty(dict(NO_BONUS, lock_days=90))           # rolling, 12 months
+    shop.purchase("C1", "100", at(2024, 1, 10), external_id="P1")   # expires 2025-01-10
+    clock.set(at(2025, 2, 1))
+    shop.purchase("C1", "50", at(2025, 1, 20), external_id="P2")    # locked until 2025-04-20
+    shop.refund("C1", "P1", at(2025, 2, 1))              # no expiry run yet
+    assert [tuple(r) for r in owed_rows(crm)] == [("refund", -50, 50, at(2025, 2, 1))]
+    assert (api.expire().points, api.balance("C1"), api.owed("C1")) == (100, 0, 50)
+    assert remaining(crm) == [0, 0]
+
+
+def test_a_deduction_cannot_take_expired_points(crm, loyalty, shop, clock):
+    api = loyalty(NO_BONUS)
+    shop.purchase("C1", "100", at(2024, 1, 10))          # expires 2025-01-10
+    clock.set(at(2025, 2, 1))
+    with pytest.raises(NotEnoughPoints, match="has 0 points; cannot deduct 50"):
+        api.adjust("C1", -50, "duplicate earning")
+    assert api.expire().points == 100
+
+
+def test_owed_points_are_not_paid_from_expired_points(crm, loyalty, shop, clock):
+    api = loyalty(dict(NO_BONUS, lock_days=90), customers=("KEEP", "DUP"))
+    api.add_reward("ALL", 100)
+    shop.purchase("DUP", "80", at(2024, 1, 10))          # expires 2025-01-10
+    clock.set(at(2024, 9, 1))
+    shop.purchase("KEEP", "100", at(2024, 6, 1), external_id="K1")
+    api.redeem("KEEP", "ALL")
+    shop.refund("KEEP", "K1", at(2024, 9, 2))
+    assert api.owed("KEEP") == 100
+    clock.set(at(2025, 2, 1))
+    merge(crm, "KEEP", "DUP")                             # no expiry run yet
+    assert api.owed("KEEP") == 100                        # the 80 had expired: nothing paid
+    shop.purchase("KEEP", "30", at(2025, 2, 1))          # locked, yet it pays
+    assert [tuple(r)[:3] for r in owed_rows(crm)] == [("refund", 0, 100), ("owed", -30, -30)]
+    assert (api.expire().points, api.balance("KEEP"), api.owed("KEEP")) == (80, 0, 70)
