@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from crmkit.plugin import (MASK, Card, format_datetime, format_money, format_number,
-                           gettext as _)
+from crmkit.plugin import Card, format_datetime, format_money, format_number, gettext as _
+
+from .routes import personal_text
 
 OPEN_CASE_STATES = ("open", "in_progress")
 
@@ -14,7 +15,7 @@ def card(crm, principal, customer) -> Card:
     """Lead stage and score, open opportunities (count and amount), open tasks (overdue
     ones counted) and open cases with their SLA state; a case's subject, which may quote
     the customer (a complaint's text, a social handle), reads ``***`` for a member without
-    ``customers.pii``."""
+    ``customers.pii`` on the customer (:func:`personal_text`)."""
     api = crm.plugin("operational")
     external_id = customer["external_id"]
     now = crm.clock.now()
@@ -40,10 +41,9 @@ def card(crm, principal, customer) -> Card:
     overdue = sum(1 for t in tasks if t["due_at"] is not None and t["due_at"] < now)
     rows.append((_("Open tasks"), _("{count} ({overdue} overdue)").format(
         count=len(tasks), overdue=overdue) if overdue else f"{len(tasks)}"))
-    personal = crm.auth.allowed(principal, "customers.pii")
     for case in api.cases(customer=external_id):
         if case["status"] in OPEN_CASE_STATES:
-            subject = case["subject"] if personal else MASK  # it may quote the customer
+            subject = personal_text(crm, principal, customer, case["subject"])
             rows.append((_("Case #{id}").format(id=case["id"]),
                          f"{subject} — {case['status']}, {case['priority']}, "
                          f"{sla_state(case, now)}"))

@@ -8,17 +8,23 @@ schema states only the shape.
 Row-level rule: a staff member without ``operational.all`` reaches only the
 leads and opportunities they own and the tasks and cases assigned to them;
 another's is "not found" (404, so that nobody learns it exists), and lists
-hold only their own.  A member without ``customers.pii`` sees the customers' names in the
-lead list masked (``***``).
+hold only their own.
+
+Personal text: a member without ``customers.pii`` on a customer reads as ``***`` that
+customer's name in the lead list (``crm.auth.mask_pii``), and the name of each of their
+opportunities and the subject of each of their tasks and cases (free text that may name or
+quote them, which erasure clears) in every list, single record and write's answer: one rule,
+:func:`personal_text`, which the board and My work (through these handlers) and the
+customer card share.
 """
 
 from __future__ import annotations
 
 from typing import Any, Callable
 
-from crmkit.plugin import (DECIMAL, INSTANT, OPTIONAL_INSTANT, OPTIONAL_TEXT, TEXT, Endpoint,
-                           NotFound, closed_object, jsonable, parse_timestamp, record_id,
-                           timestamp_or_none)
+from crmkit.plugin import (DECIMAL, INSTANT, MASK, OPTIONAL_INSTANT, OPTIONAL_TEXT, TEXT,
+                           Endpoint, NotFound, closed_object, jsonable, parse_timestamp,
+                           record_id, timestamp_or_none)
 
 from .pipeline import DIMENSIONS
 
@@ -122,9 +128,23 @@ def _as_of(call):
     return timestamp_or_none(call.query.get("as_of"), "as_of")
 
 
-def _public(row: dict[str, Any]) -> dict[str, Any]:
-    """A row without the internal customer id (URLs and bodies carry external ids)."""
-    return jsonable({k: v for k, v in row.items() if k != "customer_id"})
+# -- personal text -----------------------------------------------------------------------------
+
+
+def personal_text(crm, principal, customer: dict[str, Any], text: str) -> str:
+    """``text``, free text about ``customer`` (an opportunity's name, a task's or case's
+    subject, which may name or quote them and which erasure clears), as ``principal`` may
+    read it: ``***`` unless allowed ``customers.pii`` on ``customer`` (a customer as a dict,
+    at least its ``external_id``)."""
+    return text if crm.auth.allowed(principal, "customers.pii", customer) else MASK
+
+
+def _shown(call, row: dict[str, Any], field: str) -> dict[str, Any]:
+    """An opportunity (``field``: ``name``), task or case (``subject``) as the caller may see
+    it (:func:`personal_text`), JSON-ready and without the internal customer id (URLs and
+    bodies carry external ids)."""
+    text = personal_text(call.crm, call.principal, {"external_id": row["customer"]}, row[field])
+    return jsonable({k: v for k, v in {**row, field: text}.items() if k != "customer_id"})
 
 
 # -- leads -------------------------------------------------------------------------------------
@@ -184,14 +204,15 @@ def _opportunity(call, permission: str) -> dict[str, Any]:
 
 def _opportunity_document(call, opportunity_id: int) -> dict[str, Any]:
     api = call.api()
-    return _public({**api.opportunity(opportunity_id),
-                    "history": api.stage_history("opportunity", opportunity_id)})
+    return {**_shown(call, api.opportunity(opportunity_id), "name"),
+            "history": jsonable(api.stage_history("opportunity", opportunity_id))}
 
 
 def list_opportunities(call):
     q = call.query
-    return [_public(r) for r in _visible(call, "owner", lambda owner: call.api().opportunities(
-        q.get("stage"), owner, q.get("customer"), q.get("limit", 100)))]
+    rows = _visible(call, "owner", lambda owner: call.api().opportunities(
+        q.get("stage"), owner, q.get("customer"), q.get("limit", 100)))
+    return [_shown(call, row, "name") for row in rows]
 
 
 def create_opportunity(call):
@@ -233,9 +254,10 @@ def _task(call, permission: str) -> dict[str, Any]:
 def list_tasks(call):
     q = call.query
     status = q.get("status", "open")
-    return jsonable(_visible(call, "assignee", lambda assignee: call.api().tasks(
+    rows = _visible(call, "assignee", lambda assignee: call.api().tasks(
         q.get("overdue", False), assignee, None if status == "all" else status,
-        q.get("customer"), _as_of(call), q.get("limit", 100))))
+        q.get("customer"), _as_of(call), q.get("limit", 100)))
+    return [_shown(call, row, "subject") for row in rows]
 
 
 def create_task(call):
@@ -243,11 +265,11 @@ def create_task(call):
     task_id = call.api().create_task(b["customer"], b["subject"],
                                      b.get("assignee", call.principal.handle),
                                      parse_timestamp(b["due_at"], "due_at"))
-    return jsonable(call.api().task(task_id))
+    return _shown(call, call.api().task(task_id), "subject")
 
 
 def get_task(call):
-    return jsonable(_task(call, READ))
+    return _shown(call, _task(call, READ), "subject")
 
 
 def close_task(call):
@@ -256,7 +278,7 @@ def close_task(call):
         call.api().cancel_task(task_id)
     else:
         call.api().complete_task(task_id)
-    return jsonable(call.api().task(task_id))
+    return _shown(call, call.api().task(task_id), "subject")
 
 
 # -- cases -------------------------------------------------------------------------------------
@@ -270,31 +292,32 @@ def _case(call, permission: str) -> dict[str, Any]:
 
 def list_cases(call):
     q = call.query
-    return [_public(r) for r in _visible(call, "assignee", lambda assignee: call.api().cases(
-        q.get("status"), assignee, q.get("customer"), q.get("limit", 100)))]
+    rows = _visible(call, "assignee", lambda assignee: call.api().cases(
+        q.get("status"), assignee, q.get("customer"), q.get("limit", 100)))
+    return [_shown(call, row, "subject") for row in rows]
 
 
 def open_case(call):
     b = call.body
     case_id = call.api().open_case(b["customer"], b["subject"], b.get("priority", "normal"),
                                    b.get("source"))
-    return _public(call.api().case(case_id))
+    return _shown(call, call.api().case(case_id), "subject")
 
 
 def get_case(call):
-    return _public(_case(call, READ))
+    return _shown(call, _case(call, READ), "subject")
 
 
 def move_case(call):
     case_id = _case(call, WRITE)["id"]
     call.api().move_case(case_id, call.body["status"])
-    return _public(call.api().case(case_id))
+    return _shown(call, call.api().case(case_id), "subject")
 
 
 def respond_to_case(call):
     case_id = _case(call, WRITE)["id"]
     first = call.api().respond(case_id)
-    return {**_public(call.api().case(case_id)), "first_response": first}
+    return {**_shown(call, call.api().case(case_id), "subject"), "first_response": first}
 
 
 # -- the endpoints -----------------------------------------------------------------------------

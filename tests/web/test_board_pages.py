@@ -143,9 +143,11 @@ def test_a_viewer_sees_no_move_control_and_a_forged_move_is_refused(api, deals):
     client = sign_in(api, "vic")
     page = client.get("/operational/board")
     assert page.status_code == 200
-    assert "Watched" in card(page, watched)  # a viewer owning one sees it (*.read)
+    # a viewer owning one sees it (*.read), its name and the customer's masked
+    assert "data-deal-name>***</h3>" in card(page, watched)
     assert "data-movable" not in page.text and "<form class=\"move\"" not in page.text
-    assert "Cleo" not in without_csrf_tokens(page.text) and ">***</a>" in card(page, watched)  # the name masked
+    shown = without_csrf_tokens(page.text)
+    assert "Cleo" not in shown and "Watched" not in shown and ">***</a>" in card(page, watched)
     for opportunity in (watched, deals["ana"]):
         answer = client.post(f"/operational/board/opportunities/{opportunity}/stage",
                              data={"csrf_token": csrf(page), "stage": "proposal"})

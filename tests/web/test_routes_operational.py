@@ -7,9 +7,12 @@ The clock is the test clock: 2025-01-01 12:00 UTC.
 
 from __future__ import annotations
 
+import types
+
 import pytest
 from sqlalchemy import func, select
 
+import crmkit
 from crmkit.devtools.testing import api_client
 from crmkit_operational.tables import opportunities, tasks
 
@@ -252,6 +255,93 @@ def test_cases_open_move_and_respond(clients, ops):
                                                 params={"status": "in_progress"}).json()] == [
         case["id"]]
 
+
+# -- personal text -----------------------------------------------------------------------------
+
+CLEO = "Cleo Marsh's kitchen refit"
+"""Free text naming the customer, as staff write it into names and subjects."""
+
+
+@pytest.fixture
+def clerk(ops):
+    """cid, of the custom role clerk: every operational permission (every record, writes
+    too) but not customers.pii."""
+    ops.plugins.configure_core({**ops.core_config, "roles": {**ops.core_config["roles"],
+                                                             "clerk": ["operational.*"]}})
+    with api_client(ops, role="clerk", handle="cid") as cid:
+        yield cid
+
+
+def test_a_member_without_customers_pii_reads_opportunity_names_masked(clients, clerk):
+    created = clerk.post(f"{API}/opportunities", json={"customer": "C1", "name": CLEO,
+                                                       "amount": "900", "owner": "ana"})
+    assert created.status_code == 201, created.text
+    opportunity = created.json()
+    assert (opportunity["name"], opportunity["amount"], opportunity["owner"]) == (
+        "***", "900.0000", "ana")
+    path = f"{API}/opportunities/{opportunity['id']}"
+    moved = clerk.post(f"{path}/stage", json={"stage": "proposal"})
+    assert moved.status_code == 200, moved.text
+    assert (moved.json()["name"], moved.json()["stage"]) == ("***", "proposal")
+    assert clerk.get(path).json() == {k: v for k, v in moved.json().items() if k != "renewal_id"}
+    assert [o["name"] for o in clerk.get(f"{API}/opportunities").json()] == ["***"]
+    # a member with customers.pii reads it whole: only the answer is masked
+    assert clients["ana"].get(path).json()["name"] == CLEO
+    assert [o["name"] for o in clients["mia"].get(f"{API}/opportunities").json()] == [CLEO]
+
+
+def test_a_member_without_customers_pii_reads_task_and_case_subjects_masked(clients, clerk):
+    created = clerk.post(f"{API}/tasks", json={"customer": "C1", "subject": f"Call about {CLEO}",
+                                               "assignee": "ana",
+                                               "due_at": "2025-01-02T09:00:00Z"})
+    assert created.status_code == 201, created.text
+    task = created.json()
+    assert (task["subject"], task["assignee"]) == ("***", "ana")
+    assert clerk.get(f"{API}/tasks/{task['id']}").json() == task
+    # with the first-contact task of C1's lead
+    assert [t["subject"] for t in clerk.get(f"{API}/tasks").json()] == ["***"] * 3
+    closed = clerk.post(f"{API}/tasks/{task['id']}/status", json={"status": "done"})
+    assert closed.status_code == 200, closed.text
+    assert (closed.json()["subject"], closed.json()["status"]) == ("***", "done")
+    assert clients["ana"].get(f"{API}/tasks/{task['id']}").json()["subject"] == (
+        f"Call about {CLEO}")
+
+    opened = clerk.post(f"{API}/cases", json={"customer": "C2", "subject": f"Dan: {CLEO}"})
+    assert opened.status_code == 201, opened.text
+    case = opened.json()
+    assert case["subject"] == "***"
+    path = f"{API}/cases/{case['id']}"
+    assert clerk.get(path).json() == case
+    assert [c["subject"] for c in clerk.get(f"{API}/cases").json()] == ["***"]
+    responded = clerk.post(f"{path}/respond")
+    assert (responded.json()["subject"], responded.json()["first_response"]) == ("***", True)
+    moved = clerk.post(f"{path}/status", json={"status": "in_progress"})
+    assert (moved.json()["subject"], moved.json()["status"]) == ("***", "in_progress")
+    assert clients["mia"].get(path).json()["subject"] == f"Dan: {CLEO}"
+    assert [c["subject"] for c in clients["mia"].get(f"{API}/cases").json()] == [f"Dan: {CLEO}"]
+
+
+def test_customers_pii_refused_on_one_customer_masks_only_that_customers_text(crm_url, clock):
+    secret = types.ModuleType("secret")
+    secret.PLUGIN = crmkit.PluginInfo(name="secret", description="C2's personal data is hidden")
+    secret.crmkit_permission_allowed = crmkit.hookimpl(
+        lambda principal, permission, resource: False if (
+            permission == "customers.pii" and (resource or {}).get("external_id") == "C2")
+        else None)
+    with crmkit.CRM.open(crm_url, clock=clock, create=True,
+                         extra_plugins={"secret": secret}) as crm:
+        crm.plugins.enable("operational")
+        crm.plugins.enable("secret")
+        crm.customers.add_many([{"external_id": "C1"}, {"external_id": "C2"}])
+        api = crm.plugin("operational")
+        for customer in ("C1", "C2"):
+            api.create_opportunity(customer, f"{customer}'s refit", "10")
+            api.open_case(customer, f"{customer}'s complaint")
+        with api_client(crm, role="manager", handle="mia") as mia:
+            assert [o["name"] for o in mia.get(f"{API}/opportunities").json()] == [
+                "***", "C1's refit"]
+            assert [c["subject"] for c in mia.get(f"{API}/cases").json()] == [
+                "***", "C1's complaint"]
 
 
 # -- against a real server process -------------------------------------------------------------
