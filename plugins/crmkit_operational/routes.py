@@ -170,7 +170,8 @@ def list_leads(call):
     q = call.query
     rows = jsonable(_visible(call, "owner", lambda owner: call.api().scores(
         q.get("stage"), q.get("min_score"), q.get("limit", 100), owner)))
-    return [call.crm.auth.mask_pii(call.principal, row) for row in rows]
+    return [{**row, "name": call.crm.auth.mask_pii(call.principal, {  # asked on the customer
+        "external_id": row["customer"], "name": row["name"]})["name"]} for row in rows]
 
 
 def get_lead(call):

@@ -332,7 +332,8 @@ def test_customers_pii_refused_on_one_customer_masks_only_that_customers_text(cr
                          extra_plugins={"secret": secret}) as crm:
         crm.plugins.enable("operational")
         crm.plugins.enable("secret")
-        crm.customers.add_many([{"external_id": "C1"}, {"external_id": "C2"}])
+        crm.customers.add_many([{"external_id": "C1", "name": "Cleo"},
+                                {"external_id": "C2", "name": "Dan"}])
         api = crm.plugin("operational")
         for customer in ("C1", "C2"):
             api.create_opportunity(customer, f"{customer}'s refit", "10")
@@ -342,6 +343,8 @@ def test_customers_pii_refused_on_one_customer_masks_only_that_customers_text(cr
                 "***", "C1's refit"]
             assert [c["subject"] for c in mia.get(f"{API}/cases").json()] == [
                 "***", "C1's complaint"]
+            assert {r["customer"]: r["name"] for r in mia.get(f"{API}/leads").json()} == {
+                "C1": "Cleo", "C2": "***"}
 
 
 # -- against a real server process -------------------------------------------------------------
