@@ -13,7 +13,9 @@ outcomes: accepted → sent; 4xx → retry; a recipient refused with 5xx → bou
 → failed; a connection refused or lost → retry (saying which server).  Sending one message,
 with connecting first when its connection is not open yet, is done within
 ``email.timeout_seconds``, however slowly the server answers (:class:`_BoundedSMTP`); past
-it, the message is retried and the connection's other messages too.  Each result is yielded
+it, the message is retried and the connection's other messages too.  EHLO gives
+``email.local_hostname``, or this machine's host name (:func:`socket.gethostname`; never a
+DNS lookup).  Each result is yielded
 as soon as the server has answered, so the worker records it at once.
 """
 
@@ -168,7 +170,8 @@ class EmailChannel:
 
     def _connect(self, settings: Email, password: str | None,
                  deadline: Deadline) -> smtplib.SMTP:
-        smtp = _BoundedSMTP(settings.host, settings.port, settings.timeout_seconds, deadline)
+        smtp = _BoundedSMTP(settings.host, settings.port, settings.timeout_seconds, deadline,
+                            settings.local_hostname or socket.gethostname())
         try:
             smtp.ehlo()
             if settings.starttls:
@@ -232,11 +235,14 @@ class EmailChannel:
 class _BoundedSMTP(smtplib.SMTP):
     """:class:`smtplib.SMTP` whose every network wait (resolving the server's name,
     connecting, each read and write, the TLS handshake of STARTTLS) ends by ``deadline``:
-    a server that trickles its replies cannot hold a delivery past it."""
+    a server that trickles its replies cannot hold a delivery past it.  It says EHLO as
+    ``local_hostname``, given, so smtplib never looks this machine's name up in DNS
+    (:func:`socket.getfqdn`, which no deadline bounds)."""
 
-    def __init__(self, host: str, port: int, timeout: float, deadline: Deadline):
+    def __init__(self, host: str, port: int, timeout: float, deadline: Deadline,
+                 local_hostname: str):
         self.deadline = deadline
-        super().__init__(host, port, timeout=timeout)
+        super().__init__(host, port, local_hostname, timeout=timeout)
 
     def _wait(self) -> float:
         return self.deadline.left(None, TimeoutError)

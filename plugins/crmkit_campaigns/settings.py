@@ -26,6 +26,8 @@ class Email:
     """Name of the environment variable holding the SMTP password."""
     connections: int
     timeout_seconds: float
+    local_hostname: str | None
+    """The name given in EHLO; None: this machine's host name."""
 
 
 @attrs.frozen

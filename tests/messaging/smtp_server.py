@@ -6,7 +6,8 @@
 It binds free ports, writes ``{"smtp": PORT, "http": PORT}`` to PORT_FILE (atomically) and
 serves until killed:
 
-* every message (its DATA) is recorded: envelope, parsed headers and text body (with
+* every message (its DATA) is recorded: the name the client gave in EHLO or HELO,
+  envelope, parsed headers and text body (with
   ``--count-only``, only counted) and answered 250, except that
   ``--data-code CODE`` answers CODE instead (for the first K messages with ``--data-count K``);
 * ``--hold N``: the N-th message (1-based) is recorded, then its answer waits until
@@ -63,7 +64,8 @@ def main() -> None:
                     mail = message_from_bytes(envelope.content, policy=policy.default)
                     body, html = mail.get_body(("plain",)), mail.get_body(("html",))
                     received.append({
-                        "mail_from": envelope.mail_from, "rcpt_tos": list(envelope.rcpt_tos),
+                        "ehlo": session.host_name, "mail_from": envelope.mail_from,
+                        "rcpt_tos": list(envelope.rcpt_tos),
                         "headers": {k.lower(): str(v) for k, v in mail.items()},
                         "text": body.get_content() if body is not None else None,
                         "html": html.get_content() if html is not None else None,

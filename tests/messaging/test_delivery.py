@@ -347,3 +347,43 @@ def test_an_smtp_server_trickling_its_reply_fails_the_message_at_the_deadline(
     detail = (f"no complete answer from SMTP server 127.0.0.1:{port} within 0.5 s "
               "(email.timeout_seconds)")
     assert states(crm) == dict.fromkeys(ids, ("queued", 1, detail))
+
+
+def test_ehlo_gives_the_configured_name_or_the_host_name_and_never_looks_it_up_in_dns(
+        crm, smtp_server, monkeypatch):
+    """smtplib finds the name it says EHLO with by a reverse DNS lookup (socket.getfqdn)
+    unless given one, and that lookup no deadline bounds: the channel always gives one,
+    email.local_hostname or else this machine's host name, so no lookup is made."""
+    from crmkit.worker import Worker
+
+    def no_lookup(*_args):
+        raise AssertionError("socket.getfqdn() was called")
+
+    monkeypatch.setattr(socket, "getfqdn", no_lookup)
+    server = smtp_server()
+    use_smtp(crm, server)
+    first = queue_emails(crm, 1)
+    runner = Worker(crm)
+    assert runner.drain() == 1 and runner.errors == []
+    use_smtp(crm, server, local_hostname="mail.shop.example")
+    second = queue_emails(crm, 1, start=1)
+    assert runner.drain() == 1 and runner.errors == []
+    assert states(crm) == dict.fromkeys(first + second, ("sent", 1, None))
+    assert [m["ehlo"] for m in server.log()] == [socket.gethostname(), "mail.shop.example"]
+
+
+def test_local_hostname_is_a_domain_name_or_an_address_literal(crm):
+    """Anything else (a line break would end the EHLO command early) is refused at
+    email.local_hostname and the stored configuration stays as it was."""
+    from crmkit.errors import ConfigError
+
+    for name in ["mail.shop.example", "[192.0.2.7]", "[IPv6:2001:db8::7]"]:
+        crm.plugins.configure("campaigns", {"email": {"local_hostname": name}})
+        assert crm.plugin_config("campaigns")["email"]["local_hostname"] == name
+    before = crm.plugin_config("campaigns")
+    for name in ["mail.shop.example\n", "mail.shop.example\r\nRSET", "bad_name.example", "",
+                 "[not-an-address]"]:
+        with pytest.raises(ConfigError, match=r"^plugin 'campaigns' config: "
+                                              r"/email/local_hostname: "):
+            crm.plugins.configure("campaigns", {"email": {"local_hostname": name}})
+        assert crm.plugin_config("campaigns") == before
