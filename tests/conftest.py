@@ -6,7 +6,9 @@ The ``crm_url``, ``crm``, ``clock`` and ``postgres_server`` fixtures come from
 
 from __future__ import annotations
 
+import socket
 import sys
+import threading
 from pathlib import Path
 
 import pytest
@@ -68,6 +70,45 @@ def vendor_crm(crm_url, clock):
     with CRM.open(crm_url, clock=clock, create=True,
                   extra_plugins={"testvendor": crmkit_testvendor}) as crm:
         yield crm
+
+
+class SlowResolver:
+    """``socket.getaddrinfo`` for one host name, which resolves to the public address
+    93.184.216.34 (other names as usual), except that after :meth:`hold` its lookups get
+    no answer until the test ends (at most 10 s)."""
+
+    PUBLIC = [(socket.AF_INET, socket.SOCK_STREAM, 6, "", ("93.184.216.34", 80))]
+
+    def __init__(self, host: str, resolve):
+        self.host, self._resolve = host, resolve
+        self._held, self.released = threading.Event(), threading.Event()
+
+    def hold(self) -> None:
+        """Lookups of the host from now on wait until the test ends."""
+        self._held.set()
+
+    def __call__(self, host, *args, **kwargs):
+        if host != self.host:
+            return self._resolve(host, *args, **kwargs)
+        if self._held.is_set():
+            self.released.wait(10)
+        return self.PUBLIC
+
+
+@pytest.fixture
+def slow_resolver(monkeypatch):
+    """``slow_resolver(host)``: the :class:`SlowResolver` of ``host``, put in place of
+    ``socket.getaddrinfo``; held lookups are let go when the test ends."""
+    made: list[SlowResolver] = []
+
+    def make(host: str) -> SlowResolver:
+        made.append(SlowResolver(host, socket.getaddrinfo))
+        monkeypatch.setattr(socket, "getaddrinfo", made[-1])
+        return made[-1]
+
+    yield make
+    for resolver in made:
+        resolver.released.set()
 
 
 @pytest.fixture

@@ -303,7 +303,7 @@ def test_a_receiver_trickling_its_headers_fails_at_the_deadline_and_others_still
     assert len(healthy.log()) == 1
 
 
-def test_a_host_name_resolved_too_slowly_fails_at_the_deadline(crm, monkeypatch):
+def test_a_host_name_resolved_too_slowly_fails_at_the_deadline(crm, slow_resolver):
     """Resolving the receiver's name is part of the request the deadline bounds: a resolver
     that does not answer fails the attempt at the deadline (the lookup is left to finish in
     the background)."""
@@ -313,24 +313,11 @@ def test_a_host_name_resolved_too_slowly_fails_at_the_deadline(crm, monkeypatch)
     config = dict(crm.core_config)
     config["webhooks"] = {**config["webhooks"], "timeout_seconds": 0.5}
     crm.plugins.configure_core(config)
-    resolve = socket.getaddrinfo
-    hung, unhung = threading.Event(), threading.Event()
-
-    def slow_resolver(host, *args, **kwargs):
-        if host != "hooks.example.test":
-            return resolve(host, *args, **kwargs)
-        if hung.is_set() and not unhung.wait(5):  # a resolver that does not answer soon
-            raise socket.gaierror(socket.EAI_AGAIN, "Temporary failure in name resolution")
-        return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", ("93.184.216.34", 80))]  # public
-
-    monkeypatch.setattr(socket, "getaddrinfo", slow_resolver)
+    resolver = slow_resolver("hooks.example.test")
     crm.webhooks.add("http://hooks.example.test/hook", ["customer.created"], SECRET)
     crm.customers.add("C1", "Ada")
-    hung.set()
-    try:
-        assert deliver_batch(WorkContext(crm, "test", T0, 10)) == 1
-    finally:
-        unhung.set()
+    resolver.hold()
+    assert deliver_batch(WorkContext(crm, "test", T0, 10)) == 1
     (row,) = deliveries(crm)
     assert (row["status"], row["attempts"], row["last_error"]) == (
         "pending", 1, "ConnectTimeout: no complete answer within 0.5 s "
