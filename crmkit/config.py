@@ -63,7 +63,8 @@ CORE_SCHEMA: dict[str, Any] = {
                 "timeout_seconds": {
                     "type": "number", "exclusiveMinimum": 0, "maximum": 300, "default": 10,
                     "description": "How long one delivery may take in all: connecting, "
-                                   "sending, and the receiver's status and headers.",
+                                   "sending, and the receiver's status and headers; and "
+                                   "how long adding a webhook waits for its host's name.",
                 },
                 "backoff_base_seconds": {
                     "type": "number", "exclusiveMinimum": 0, "default": 60,

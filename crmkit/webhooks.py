@@ -150,8 +150,10 @@ class WebhookService:
         """Subscribe ``url`` (http or https) to ``event_types`` (names from ``crm.events.types()``),
         signing each delivery with ``secret`` (at least 16 characters).  A host that resolves
         to an address outside the public internet and core config
-        ``webhooks.allowed_networks`` is refused (it is checked again at each connection)."""
-        url = check_destination(url, self.crm.core_config["webhooks"]["allowed_networks"])
+        ``webhooks.allowed_networks`` is refused (it is checked again at each connection), and
+        so is one whose name takes longer than ``webhooks.timeout_seconds`` to resolve."""
+        settings = self.crm.core_config["webhooks"]
+        url = check_destination(url, settings["allowed_networks"], settings["timeout_seconds"])
         secret = check_secret(secret)
         wanted = check_event_types(event_types, self.crm.events.types())
         with self.crm.transaction() as tx:
@@ -282,8 +284,9 @@ def masked_url(url: str) -> str:
     return urlunsplit(parts._replace(netloc="***@" + parts.netloc.rpartition("@")[2]))
 
 
-def check_destination(url: Any, allowed_networks: list[str]) -> str:
-    """``url`` if :func:`check_url` accepts it and its host resolves only to addresses
+def check_destination(url: Any, allowed_networks: list[str], timeout_seconds: float) -> str:
+    """``url`` if :func:`check_url` accepts it and its host resolves, within
+    ``timeout_seconds`` (core config ``webhooks.timeout_seconds``), only to addresses
     webhooks may target: public ones and those in ``allowed_networks`` (core config
     ``webhooks.allowed_networks``; see :class:`crmkit.outbound.Destinations`); else one
     ValidationError.  A host that does not resolve now passes (each delivery checks again
@@ -296,9 +299,13 @@ def check_destination(url: Any, allowed_networks: list[str]) -> str:
     parts = urlsplit(url)
     port = parts.port or (443 if parts.scheme.lower() == "https" else 80)
     try:
-        Destinations.of_setting(allowed_networks).addresses(parts.hostname, port)
+        Destinations.of_setting(allowed_networks).addresses(parts.hostname, port,
+                                                            timeout_seconds)
     except DestinationRefused as exc:
         raise _refused("url", str(exc)) from None
+    except httpcore.ConnectTimeout as exc:
+        raise _refused("url", f"{exc} (core config webhooks.timeout_seconds; allowed: a host "
+                              "whose name resolves within it, or an address)") from None
     except httpcore.ConnectError:
         pass
     return url

@@ -41,7 +41,8 @@ def add(state, url, events_, secret_env) -> None:
 
     URL must reach a public address, or one in core config
     webhooks.allowed_networks (loopback, private and link-local addresses are
-    refused until listed there).
+    refused until listed there); its host's name must resolve within core
+    config webhooks.timeout_seconds.
 
     Each delivery is signed with a secret shared with the receiver: it is read
     from the environment variable --secret-env names, or from stdin, never

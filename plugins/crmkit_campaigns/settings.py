@@ -158,14 +158,17 @@ def settings_of(config: dict[str, Any]) -> Settings:
 
 def check_config(crm, config: dict[str, Any]) -> None:
     """Raise ConfigError at ``/webhook/url`` unless the webhook channel's URL may be posted
-    to: an http(s) URL whose host resolves only to public addresses or to addresses in the
-    core config ``webhooks.allowed_networks``, as a core webhook's (the channel checks again
-    at each connection)."""
+    to: an http(s) URL whose host resolves, within the core config
+    ``webhooks.timeout_seconds``, only to public addresses or to addresses in the core config
+    ``webhooks.allowed_networks``, as a core webhook's (the channel checks again at each
+    connection)."""
     url = config["webhook"]["url"]
     if url is None:
         return
+    webhooks = crm.core_config["webhooks"]
     try:
-        check_webhook_destination(url, crm.core_config["webhooks"]["allowed_networks"])
+        check_webhook_destination(url, webhooks["allowed_networks"],
+                                  webhooks["timeout_seconds"])
     except ValidationError as exc:
         detail = exc.problems[0][2]
         raise ConfigError(f"/webhook/url: {detail}", [("/webhook/url", detail)]) from None

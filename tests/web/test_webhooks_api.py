@@ -116,6 +116,25 @@ def test_internal_addresses_are_refused_unless_allowed(api, url, detail):
         assert conn.execute(select(func.count()).select_from(webhooks)).scalar() == 0
 
 
+def test_a_webhook_whose_host_name_resolves_too_slowly_is_a_422_and_not_stored(api,
+                                                                              slow_resolver):
+    config = dict(api.crm.core_config)
+    config["webhooks"] = {**config["webhooks"], "timeout_seconds": 0.05}
+    api.crm.plugins.configure_core(config)
+    slow_resolver("hooks.example.test").hold()
+    manager = api.client(api.token("boss", role="manager"))
+    answer = manager.post("/api/v1/webhooks",
+                          json={**HOOK, "url": "https://hooks.example.test/in"})
+    assert answer.status_code == 422, answer.text
+    (error,) = answer.json()["errors"]
+    assert error["pointer"] == "/url" and error["detail"] == (
+        "resolving 'hooks.example.test' took longer than 0.05 s (core config "
+        "webhooks.timeout_seconds; allowed: a host whose name resolves within it, or an "
+        "address)")
+    with api.crm.read() as conn:
+        assert conn.execute(select(func.count()).select_from(webhooks)).scalar() == 0
+
+
 def test_a_webhook_added_over_http_gets_what_is_written_over_http(served, clock, tmp_path,
                                                                    crm_url):
     """A real ``crmkit serve``, a real receiver and a real ``crmkit worker --once``."""

@@ -324,6 +324,27 @@ def test_a_host_name_resolved_too_slowly_fails_at_the_deadline(crm, slow_resolve
                       "(webhooks.timeout_seconds)")
 
 
+def test_a_webhook_whose_host_name_resolves_too_slowly_is_refused_and_not_stored(
+        crm, slow_resolver):
+    """Adding a webhook checks where its host's name leads within webhooks.timeout_seconds:
+    a resolver that does not answer makes the add fail then, saying so, while the lookup
+    still waits, and nothing is stored."""
+    from crmkit.errors import ValidationError
+
+    config = dict(crm.core_config)
+    config["webhooks"] = {**config["webhooks"], "timeout_seconds": 0.05}
+    crm.plugins.configure_core(config)
+    slow_resolver("hooks.example.test").hold()
+    detail = ("resolving 'hooks.example.test' took longer than 0.05 s (core config "
+              "webhooks.timeout_seconds; allowed: a host whose name resolves within it, or an "
+              "address)")
+    with pytest.raises(ValidationError) as refused:
+        crm.webhooks.add("http://hooks.example.test/hook", ["customer.created"], SECRET)
+    assert (str(refused.value), refused.value.problems) == (
+        f"webhook url: {detail}", [("webhook", "url", detail)])
+    assert crm.webhooks.list(include_removed=True) == []
+
+
 def test_an_address_no_longer_allowed_when_connecting_is_a_failed_attempt(crm, receiver):
     """The destination is checked again at each connection (a DNS answer can change): the
     receiver gets nothing and the attempt says why."""

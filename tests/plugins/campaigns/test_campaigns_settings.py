@@ -77,3 +77,27 @@ def test_the_webhook_url_may_target_only_what_core_webhooks_may(crm, campaigns):
     local = "http://127.0.0.1:8080/hook"
     assert crm.plugins.configure("campaigns", {**before, "webhook": {"url": local}}
                                  )["webhook"]["url"] == local
+
+
+def test_a_webhook_url_whose_host_name_resolves_too_slowly_is_refused(crm, campaigns,
+                                                                      slow_resolver):
+    """The check of the URL's host waits for its name at most the core config
+    webhooks.timeout_seconds; past it the configuration is refused at /webhook/url and
+    stays as it was."""
+    from crmkit.plugin import ConfigError
+
+    config = dict(crm.core_config)
+    config["webhooks"] = {**config["webhooks"], "timeout_seconds": 0.05}
+    crm.plugins.configure_core(config)
+    campaigns()
+    before = crm.plugin_config("campaigns")
+    slow_resolver("hooks.example.test").hold()
+    detail = ("resolving 'hooks.example.test' took longer than 0.05 s (core config "
+              "webhooks.timeout_seconds; allowed: a host whose name resolves within it, or an "
+              "address)")
+    with pytest.raises(ConfigError) as refused:
+        crm.plugins.configure("campaigns", {
+            **before, "webhook": {"url": "https://hooks.example.test/hook"}})
+    assert (str(refused.value), refused.value.problems) == (
+        f"/webhook/url: {detail}", [("/webhook/url", detail)])
+    assert crm.plugin_config("campaigns") == before
