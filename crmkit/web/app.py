@@ -34,7 +34,7 @@ from starlette.responses import FileResponse, HTMLResponse, JSONResponse, Respon
 from starlette.routing import Route
 
 from .dispatch import (API_PREFIX, MAX_BODY_BYTES, ApiError, ApiRequest, ApiResponse, Dispatcher,
-                       problem, route_path)
+                       allow_header, problem, route_path)
 from .endpoints import METHODS
 from .openapi import openapi_document
 from .schemas import parse_integer
@@ -93,7 +93,7 @@ def create_app(crm, *, max_body_bytes: int = MAX_BODY_BYTES, close_crm: bool = F
         headers = dict(getattr(exc, "headers", None) or {})
         detail = str(getattr(exc, "detail", "")) or "no such page"
         if status == 405:  # Starlette lists the route's methods in no fixed order
-            headers["Allow"] = ", ".join(sorted(headers["Allow"].split(", ")))
+            headers["Allow"] = allow_header(headers["Allow"].split(", "))
             detail = (f"{request.method} is not allowed on {request.url.path} (allowed: "
                       f"{headers['Allow']})")
         return _send(problem(status, detail, headers=headers))
@@ -108,7 +108,7 @@ def create_app(crm, *, max_body_bytes: int = MAX_BODY_BYTES, close_crm: bool = F
             if close_crm:
                 crm.close()
 
-    routes = [
+    core = [
         Route("/health", health, methods=["GET"]),
         Route("/openapi.json", openapi, methods=["GET"]),
         Route("/docs", docs_page, methods=["GET"]),
@@ -119,9 +119,9 @@ def create_app(crm, *, max_body_bytes: int = MAX_BODY_BYTES, close_crm: bool = F
         *mywork.routes(site),
         *admin.routes(site),
         *dashboards.routes(site),
-        *plugin_routes(site),
     ]
-    app = Starlette(routes=routes, lifespan=lifespan, middleware=[Middleware(SecurityHeaders)],
+    app = Starlette(routes=[*core, *plugin_routes(site, core)], lifespan=lifespan,
+                    middleware=[Middleware(SecurityHeaders)],
                     exception_handlers={HTTPException: http_error})
     app.state.dispatcher = dispatcher
     return app

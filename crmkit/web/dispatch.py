@@ -72,6 +72,13 @@ def shown_message(exc: CRMError) -> str:
     return str(exc)
 
 
+def allow_header(methods: Iterable[str]) -> str:
+    """The ``Allow`` header of a path answering ``methods``: sorted, HEAD wherever GET is
+    (a HEAD is answered as a GET)."""
+    found = set(methods)
+    return ", ".join(sorted(found | ({"HEAD"} if "GET" in found else set())))
+
+
 def error_status(exc: CRMError) -> int:
     """The HTTP status of a crmkit error (by its class, else its nearest base class)."""
     for cls in type(exc).__mro__:
@@ -309,7 +316,7 @@ class Dispatcher:
                 return item, found
             allowed.add(item.endpoint.method)
         if allowed:
-            listed = ", ".join(sorted(allowed | ({"HEAD"} if "GET" in allowed else set())))
+            listed = allow_header(allowed)
             raise ApiError(405, f"{method} is not allowed on {API_PREFIX}/{path} (allowed: "
                            f"{listed})", {"Allow": listed})
         raise ApiError(404, f"no API route {API_PREFIX}/{path}")
@@ -622,7 +629,7 @@ def _is_list_body(raw: bytes) -> bool:
 
 
 __all__ = ["API_PREFIX", "MAX_BODY_BYTES", "PROBLEM_TYPE", "READ_METHODS", "ApiError", "ApiRequest",
-           "ApiResponse", "DATABASE_UNAVAILABLE", "Dispatcher", "Mounted", "error_status", "mount",
-           "problem", "shown_message",
+           "ApiResponse", "DATABASE_UNAVAILABLE", "Dispatcher", "Mounted", "allow_header",
+           "error_status", "mount", "problem", "shown_message",
            "problem_errors", "parse_body", "parse_query", "reply", "encode", "JSON_MEDIA_TYPES",
            "is_json_media_type"]

@@ -30,12 +30,11 @@ from ..errors import ConflictError, NotFound, Unauthenticated, ValidationError
 from ..models import jsonable
 from . import resources, session as sessions
 from .cards import customer_cards
-from .dispatch import (READ_METHODS, ApiError, ApiRequest, Dispatcher, encode, path_segments,
-                       route_path, shown_message)
+from .dispatch import READ_METHODS, ApiError, ApiRequest, Dispatcher, encode, shown_message
 from .endpoints import Call
 from .formatting import FILTERS, format_number
 from .mywork import show as show_my_work
-from .plugin_pages import NO_PAGE, PluginPages
+from .plugin_pages import PluginPages
 from .signin import CSRF_REFUSED, here, path_routes, signed_in
 
 HERE = Path(__file__).resolve().parent
@@ -308,7 +307,7 @@ class Pages:
 
     @signed_in
     def customer(self, request: Request, principal, form) -> Response:
-        external_id = _customer_in_path(request)
+        external_id = request.path_params["external_id"]
         call = self._call(principal, {"limit": TIMELINE_WINDOW}, external_id)
         with self.crm.snapshot():  # the profile, timeline and every card from one snapshot
             document = resources.get_customer(call).body
@@ -333,7 +332,7 @@ class Pages:
     @signed_in
     def add_note(self, request: Request, principal, form) -> Response:
         self.crm.auth.require(principal, "interactions.write")
-        call = self._call(principal, {}, _customer_in_path(request, "notes"))
+        call = self._call(principal, {}, request.path_params["external_id"])
         external_id = resources.get_customer(call).body["external_id"]
         text = (form or {}).get("note", "").strip()
         if not text:
@@ -412,29 +411,12 @@ class Pages:
                 ("POST", "/login", self.login),
                 ("POST", "/logout", self.logout),
                 ("GET", "/customers", self.customers),
-                # the customer's id is read from the path as sent: one holding an encoded "/"
-                # arrives decoded in more segments, for the last two routes
                 ("GET", "/customers/{external_id}", self.customer),
                 ("POST", "/customers/{external_id}/notes", self.add_note),
-                ("GET", "/customers/{path:path}", self.customer),
-                ("POST", "/customers/{path:path}", self.add_note),
                 ("POST", "/settings/language", self.set_language),
             ]),
             Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),
         ]
-
-
-
-
-def _customer_in_path(request: Request, *after: str) -> str:
-    """The external id in the page's path ``/customers/{external_id}`` followed by the
-    segments ``after``, decoded from the path as sent, so that an id holding ``/`` (sent as
-    ``%2F``) is one segment; NotFound for any other path."""
-    segments = path_segments(route_path(request.scope))
-    if (segments is None or len(segments) != 2 + len(after) or segments[0] != "customers"
-            or not segments[1] or segments[2:] != after):
-        raise NotFound(i18n.gettext(NO_PAGE))
-    return segments[1]
 
 
 def _shared_values(request: Request, session: dict[str, Any], principal,

@@ -3,30 +3,34 @@
 A plugin returns :class:`WebPages`: its pages and the folder holding its ``templates/``
 and ``static/``.  While the plugin is enabled the app serves each page at
 ``/<plugin><path>`` and each file of ``static/`` at ``/<plugin>/static/<file>``; otherwise
-those answer 404.  A page is for signed-in members only (others go to the sign-in page), and
-so are the files (others get the 404 of an unknown path, as for any path under
-``/<plugin>/`` that is not a page: nothing tells them which plugins are installed); a
-POST must carry the session's CSRF token (403, handler not run, otherwise), and the crmkit
-errors a handler raises show the error page of the API's status, as for the core's pages.
+those answer 404 (a method a page does not take: 405, its ``Allow`` listing those it does).
+A page is for signed-in members only (others go to the sign-in page), and so are the files
+(others get the 404 of an unknown path, as for any path under ``/<plugin>/`` that is not a
+page: nothing tells them which plugins are installed); a POST must carry the session's CSRF
+token (403, handler not run, otherwise), and the crmkit errors a handler raises show the
+error page of the API's status, as for the core's pages.
 A page with a ``title`` gets a link in the top navigation, shown to the members who hold
-its ``permission``.  The core's own top-level paths (``/customers``, ``/admin``,
-``/dashboards`` …) are matched first, so a plugin with such a name cannot add pages.
+its ``permission``.  A path under one of the core's own top-level names (``/customers``,
+``/admin``, ``/dashboards`` …) is the core's, so a plugin with such a name cannot add pages.
 """
 
 from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import Any, Callable, Iterator, Protocol
+from typing import Any, Callable, Iterable, Iterator, Protocol
 
 import attrs
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import FileResponse, Response
-from starlette.routing import Route
+from starlette.routing import BaseRoute, Match, Route
+from starlette.types import Scope
 
 from ..errors import CRMError, PluginError
 from ..i18n import N_
+from .dispatch import allow_header
+from .endpoints import METHODS
 from .signin import signed_in
 
 log = logging.getLogger("crmkit.web")
@@ -170,21 +174,25 @@ class PluginPages:
             self._table, self._key = table, key
         return self._table
 
-    def find(self, plugin: str, path: str, method: str) -> _Found | None:
-        """The page of ``plugin`` at ``path`` answering ``method`` (HEAD as GET; None: no
-        such page), the plugin state read again."""
+    def find(self, plugin: str, path: str, method: str) -> _Found | set[str]:
+        """The page of ``plugin`` at ``path`` answering ``method`` (HEAD as GET), else the
+        methods the pages at ``path`` answer (empty: no such page); the plugin state read
+        again."""
         method = "GET" if method == "HEAD" else method
         entry = self.table(reread=True).get(plugin)
         if entry is None:
-            return None
+            return set()
         pages, routes = entry
+        allowed = set()
         for route, page in routes:
             match = route.path_regex.match(path)
             if match and method in page.methods:
                 params = {name: route.param_convertors[name].convert(value)
                           for name, value in match.groupdict().items()}
                 return _Found(plugin, pages.folder, page, params)
-        return None
+            if match:
+                allowed.update(page.methods)
+        return allowed
 
     def folder(self, plugin: str) -> Path | None:
         """The templates folder of an enabled ``plugin`` that has pages (None otherwise)."""
@@ -230,17 +238,23 @@ def _not_served(site, request: Request, plugin: str, principal) -> Response:
     raise HTTPException(404)
 
 
-def plugin_routes(site) -> list[Route]:
-    """The app's routes for every plugin page and file (after the core's routes)."""
+def plugin_routes(site, core: Iterable[BaseRoute]) -> list[Route]:
+    """The app's routes for every plugin page and file, after the ``core`` routes: they
+    match no path under one of the core's top-level names (``/customers/…``,
+    ``/admin/…``), which the core answers (its 404, or its 405 for a method that path does
+    not take); a method a plugin's path does not take is a 405 too."""
     from starlette.concurrency import run_in_threadpool
 
     registry = site.plugin_pages
+    taken = frozenset(route.path.split("/")[1] for route in core)
 
     async def page(request: Request) -> Response:
         params = request.path_params
         plugin, path = params["plugin"], f"/{params['first']}{params['rest']}"
         found = await run_in_threadpool(registry.find, plugin, path, request.method)
-        if found is None:
+        if not isinstance(found, _Found):
+            if found:  # the page takes other methods
+                raise HTTPException(405, headers={"Allow": allow_header(found)})
             principal = await run_in_threadpool(site.member, request)
             return _not_served(site, request, plugin, principal)
         request.scope["path_params"] = found.params
@@ -256,11 +270,24 @@ def plugin_routes(site) -> list[Route]:
             return _not_served(site, request, plugin, principal)
         return FileResponse(target)
 
-    return [Route("/{plugin}/static/{name:path}", static, methods=["GET"],
-                  include_in_schema=False),
-            # {first}: at least one character, so that /customers is never /customers/
-            Route("/{plugin}/{first}{rest:path}", page, methods=["GET", "POST"],
-                  include_in_schema=False)]
+    return [_PluginRoute("/{plugin}/static/{name:path}", static, taken, methods=["GET"]),
+            # {first}: at least one character (a page's path is '/' and a name)
+            _PluginRoute("/{plugin}/{first}{rest:path}", page, taken, methods=list(METHODS))]
+
+
+class _PluginRoute(Route):
+    """A route under ``/{plugin}/`` that matches no path whose first segment is ``taken``
+    (by the core's routes), kept out of the API's schema."""
+
+    def __init__(self, path: str, endpoint: Callable, taken: frozenset[str], methods: list[str]):
+        super().__init__(path, endpoint, methods=methods, include_in_schema=False)
+        self.taken = taken
+
+    def matches(self, scope: Scope) -> tuple[Match, Scope]:
+        match, child = super().matches(scope)
+        if match is not Match.NONE and child["path_params"]["plugin"] in self.taken:
+            return Match.NONE, {}
+        return match, child
 
 
 __all__ = ["Site", "WebPage", "WebPages", "NavLink", "PluginPages", "plugin_routes",

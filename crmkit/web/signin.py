@@ -16,11 +16,13 @@ from typing import Callable, Iterable
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
-from starlette.routing import BaseRoute, Route
+from starlette.routing import BaseRoute, Match, Route
+from starlette.types import Scope
 
 from .. import i18n
 from ..errors import ConfigError, CRMError
-from .dispatch import READ_METHODS, encoded_path, error_status, shown_message
+from .dispatch import (READ_METHODS, encoded_path, error_status, path_segments, route_path,
+                       shown_message)
 
 CSRF_REFUSED = i18n.N_("refused: this form's security token is missing or out of date "
                        "(reload the page and send the form again); nothing was changed")
@@ -38,8 +40,9 @@ def site_pages(site, *pages: tuple[str, str, Callable]) -> list[BaseRoute]:
 
 def path_routes(pages: Iterable[tuple[str, str, Callable]]) -> list[BaseRoute]:
     """One route per path for ``(method, path, async handler)`` triples, calling the
-    handler of the request's method (a HEAD: the GET handler), kept out of the API's schema.
-    One route per path, so that a 405 lists in ``Allow`` every method the path answers."""
+    handler of the request's method (a HEAD: the GET handler), kept out of the API's schema,
+    matched on the path as sent (:class:`_SentPathRoute`).  One route per path, so that a
+    405 lists in ``Allow`` every method the path answers."""
     by_path: dict[str, dict[str, Callable]] = {}
     for method, path, handler in pages:
         by_path.setdefault(path, {})[method] = handler
@@ -50,7 +53,30 @@ def _path_route(path: str, handlers: dict[str, Callable]) -> Route:
     async def endpoint(request: Request) -> Response:
         return await handlers["GET" if request.method == "HEAD" else request.method](request)
 
-    return Route(path, endpoint, methods=list(handlers), include_in_schema=False)
+    return _SentPathRoute(path, endpoint, methods=list(handlers), include_in_schema=False)
+
+
+class _SentPathRoute(Route):
+    """A route matched on the path as the client sent it, percent-encoded
+    (:func:`crmkit.web.dispatch.route_path`), each parameter decoded once matched: as in the
+    API, a parameter may hold an encoded ``/`` (``/customers/2024%2F001`` is the page of the
+    customer ``2024/001``), and ``/customers/2024/001`` names no page."""
+
+    def matches(self, scope: Scope) -> tuple[Match, Scope]:
+        found = self.path_regex.match("/" + route_path(scope)) if scope["type"] == "http" else None
+        if found is None:
+            return Match.NONE, {}
+        params = {}
+        for name, text in found.groupdict().items():
+            segments = path_segments(text)
+            if segments is None:  # not UTF-8 once decoded
+                return Match.NONE, {}
+            params[name] = self.param_convertors[name].convert("/".join(segments))
+        child = {"endpoint": self.endpoint,
+                 "path_params": {**scope.get("path_params", {}), **params}}
+        if self.methods and scope["method"] not in self.methods:
+            return Match.PARTIAL, child
+        return Match.FULL, child
 
 
 def signed_in(handler: Callable) -> Callable:

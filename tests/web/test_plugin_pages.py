@@ -83,7 +83,24 @@ def test_a_signed_out_visitor_goes_to_sign_in_and_a_post_needs_the_csrf_token(si
     assert crmkit_pagetest.SEEN == []
     assert signed.post("/pagetest/notes", data={"csrf_token": token, "text": "kept"}).text == "noted"
     assert crmkit_pagetest.SEEN == [("ann", {"csrf_token": token, "text": "kept"})]
-    assert signed.get("/pagetest/notes").status_code == 404  # POST only
+
+
+def test_a_method_a_plugin_page_does_not_take_is_a_405_listing_those_it_does(site):
+    """A GET of a POST-only page was a 404, and any other method a 405 allowing GET and POST
+    wherever the path led, a page or not."""
+    for client in (sign_in(site, "ann"), site.client()):
+        for method, path, allow in (("GET", "/pagetest/notes", "POST"),
+                                    ("HEAD", "/pagetest/add", "POST"),
+                                    ("PUT", "/pagetest/hello", "GET, HEAD"),
+                                    ("DELETE", "/pagetest/items/3", "GET, HEAD")):
+            answer = client.request(method, path)
+            assert (answer.status_code, answer.headers.get("allow")) == (405, allow), path
+            if method != "HEAD":
+                assert problem(answer, 405)["detail"] == (
+                    f"{method} is not allowed on {path} (allowed: {allow})")
+        for method, path in (("PUT", "/pagetest/nope"), ("PUT", "/nosuchplugin/hello"),
+                             ("DELETE", "/pagetest/items/x")):
+            assert client.request(method, path).status_code == 404, path
 
 
 def test_static_files_are_served_to_members_and_the_folder_cannot_be_left(site):

@@ -162,6 +162,26 @@ def test_head_answers_as_get_does_and_a_405_lists_every_method_of_its_path(shop)
         assert answer.json()["detail"] == f"{method} is not allowed on {path} (allowed: {allow})"
 
 
+def test_a_get_of_a_post_only_page_at_any_depth_is_a_405_and_unknown_paths_stay_404(shop):
+    """A deeper POST-only page was a 404: the plugin pages' ``/<plugin>/…`` (or the customer
+    page's) route took the GET before the page's own route could refuse it."""
+    client, _ = sign_in(shop, "ann")
+    with shop.open() as crm:
+        crm.customers.add("2024/001", "Slash Sam")
+    for path in ("/customers/C1/notes", "/customers/2024%2F001/notes", "/settings/language",
+                 "/admin/staff/ann/role", "/admin/plugins/loyalty/enable",
+                 "/admin/tokens/1/revoke"):
+        for answer in (client.get(path), client.head(path), shop.client().get(path)):
+            assert (answer.status_code, answer.headers.get("allow")) == (405, "POST"), path
+    answer = client.get("/admin/staff/ann/role")
+    assert answer.json()["detail"] == ("GET is not allowed on /admin/staff/ann/role (allowed: "
+                                       "POST)")
+    for path in ("/customers/C1/nothing", "/customers/C1/notes/x", "/admin/staff/ann/nothing",
+                 "/settings/nothing", "/nosuchplugin/page"):
+        assert client.get(path).status_code == 404, path
+        assert client.put(path).status_code == 404, path
+
+
 def test_signed_out_sessions_are_kept_until_they_would_have_expired(api, clock):
     api.token("ann", role="agent")
     api.crm.staff.set_password("ann", PASSWORD)
@@ -549,5 +569,7 @@ def test_a_customer_whose_external_id_holds_a_slash_has_its_pages(shop):
     with shop.open() as crm:
         assert [i.payload for i in crm.interactions.list(customer="2024/001", kind="note")
                 ] == [{"text": "hello"}]
-    for wrong in ("/customers/2024/001", "/customers/2024%2F001/nothing", "/customers/"):
+    for wrong in ("/customers/2024/001", "/customers/2024%2F001/nothing"):
         assert client.get(wrong).status_code == 404, wrong
+    empty = client.get("/customers/")  # names no customer: the list, as /admin/ is /admin
+    assert (empty.status_code, empty.headers["location"]) == (307, f"{shop.url}/customers")
