@@ -45,6 +45,18 @@ class PluginError(CRMError):
     """A plugin is unknown, broken, not enabled, or failed in a hook."""
 
 
+class HookFailed(PluginError):
+    """A plugin's hook raised an exception that is no crmkit error (a bug, a library's or
+    the database's error), wrapped by the hook caller; ``plugin`` and ``hook`` say where.
+    The message adds the exception's type and text, which may quote SQL or internals: the
+    API and the web app tell their clients only where it failed (the server logs the rest)."""
+
+    def __init__(self, plugin: str, hook: str, error: Exception):
+        super().__init__(f"plugin {plugin!r} failed in {hook}: {type(error).__name__}: {error}")
+        self.plugin = plugin
+        self.hook = hook
+
+
 class NotFound(CRMError):
     """A record that was asked for does not exist."""
 
@@ -78,7 +90,7 @@ class MissingExtra(CRMError):
 
 
 __all__ = [
-    "CRMError", "ValidationError", "ConfigError", "PluginError", "NotFound", "ConflictError",
-    "PreconditionFailed", "ConsentError", "DatabaseError", "Unauthenticated", "PermissionDenied",
-    "MissingExtra",
+    "CRMError", "ValidationError", "ConfigError", "PluginError", "HookFailed", "NotFound",
+    "ConflictError", "PreconditionFailed", "ConsentError", "DatabaseError", "Unauthenticated",
+    "PermissionDenied", "MissingExtra",
 ]

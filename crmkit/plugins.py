@@ -24,7 +24,7 @@ import attrs
 import pluggy
 
 from . import hookspecs, parts
-from .errors import CRMError, PluginError
+from .errors import CRMError, HookFailed, PluginError
 from .markers import PROJECT
 from .models import PluginInfo
 
@@ -668,9 +668,10 @@ def call_impl(plugin, hook, function, argnames, tx, kwargs):
     """Call one hook implementation with the arguments it asks for.
 
     Any exception but a deliberate CRMError (or a concurrency abort, which is not the
-    plugin's doing) becomes a PluginError naming the plugin and hook; so do a result of
-    the wrong type (:data:`RESULTS`), ending the transaction (:func:`guard_transactions`),
-    and leaving it failed by swallowing a database error.
+    plugin's doing) becomes a :class:`crmkit.errors.HookFailed` (a PluginError) naming the
+    plugin and hook; a result of the wrong type (:data:`RESULTS`), ending the transaction
+    (:func:`guard_transactions`) and leaving it failed by swallowing a database error are
+    PluginErrors naming them too.
     """
     args = dict(kwargs)
     conn = None
@@ -692,9 +693,7 @@ def call_impl(plugin, hook, function, argnames, tx, kwargs):
 
         if concurrency_abort(exc) is not None:  # a concurrent transaction's doing, not the plugin's
             raise
-        raise PluginError(
-            f"plugin {plugin!r} failed in {hook}: {type(exc).__name__}: {exc}"
-        ) from exc
+        raise HookFailed(plugin, hook, exc) from exc
     finally:
         if conn is not None:
             conn.info[RUNNING_HOOK] = outer

@@ -12,7 +12,6 @@ and the CLI (``crm.plugins``, the API's handlers, ``crm.staff``, ``crm.tokens``,
 from __future__ import annotations
 
 import json
-import logging
 import urllib.parse
 from typing import Any, Callable
 
@@ -26,7 +25,7 @@ from ..errors import CRMError, ValidationError
 from ..services.audit import AuditLog
 from ..types import UNSTORABLE_TEXT, too_long, unstorable_text
 from . import resources, schemaform, webhooks
-from .dispatch import error_status, shown_message
+from .dispatch import error_answer, error_status
 from .endpoints import Call
 from .schemas import record_id
 from .signin import signed_in, site_pages
@@ -48,8 +47,6 @@ MAX_AUDIT_FILTER = 200
 """The longest actor or command text the audit log's filters take (characters)."""
 RECENT_DELIVERIES = 50
 """How many of the newest webhook deliveries the webhooks page lists."""
-
-log = logging.getLogger("crmkit.web")
 
 
 
@@ -133,7 +130,7 @@ def _switch(action: str):
             _write(site, principal, f"POST /admin/plugins/{name}/{action}",
                    lambda: switch(name), plugin_admin=True)
         except CRMError as exc:
-            return _plugins_page(site, request, principal, error_status(exc), shown_message(exc))
+            return _plugins_page(site, request, principal, *_answer(request, exc))
         return site.done_redirect(request, "/admin/plugins", f"{action}d", name)
 
     handler.__name__ = f"plugin_{action}"
@@ -169,7 +166,7 @@ def plugin_page(site, request: Request, principal, form) -> Response:
     try:
         return _config_page(site, request, principal, name)
     except CRMError as exc:  # a broken plugin: no schema to show
-        return site.refused(request, error_status(exc), shown_message(exc), principal)
+        return site.refused(request, *_answer(request, exc), principal)
 
 
 @signed_in
@@ -223,7 +220,7 @@ def staff_add(site, request: Request, principal, form) -> Response:
             entered["handle"], entered["name"], entered["team"], entered["email"] or None,
             entered["role"]))
     except CRMError as exc:
-        return _staff_page(site, request, principal, error_status(exc), shown_message(exc), entered)
+        return _staff_page(site, request, principal, *_answer(request, exc), entered)
     return site.done_redirect(request, "/admin/staff", "staff-added", member.handle)
 
 
@@ -235,7 +232,7 @@ def staff_role(site, request: Request, principal, form) -> Response:
         _write(site, principal, f"POST /admin/staff/{handle}/role",
                lambda: site.crm.staff.set_role(handle, (form or {}).get("role", "")))
     except CRMError as exc:
-        return _staff_page(site, request, principal, error_status(exc), shown_message(exc))
+        return _staff_page(site, request, principal, *_answer(request, exc))
     return site.done_redirect(request, "/admin/staff", "role-changed", handle)
 
 
@@ -247,7 +244,7 @@ def staff_deactivate(site, request: Request, principal, form) -> Response:
         _write(site, principal, f"POST /admin/staff/{handle}/deactivate",
                lambda: site.crm.staff.remove(handle))
     except CRMError as exc:
-        return _staff_page(site, request, principal, error_status(exc), shown_message(exc))
+        return _staff_page(site, request, principal, *_answer(request, exc))
     return site.done_redirect(request, "/admin/staff", "deactivated", handle)
 
 
@@ -336,7 +333,7 @@ def token_create(site, request: Request, principal, form) -> Response:
                                    entered["staff"], name=entered["name"].strip() or None,
                                    expires_at=expires_at))
     except CRMError as exc:
-        return _tokens_page(site, request, principal, error_status(exc), shown_message(exc),
+        return _tokens_page(site, request, principal, *_answer(request, exc),
                             entered)
     return _render(site, request, "admin_token.html", principal, 201, token=token,
                    secret=secret)
@@ -351,7 +348,7 @@ def token_revoke(site, request: Request, principal, form) -> Response:
         _write(site, principal, f"POST /admin/tokens/{token_id}/revoke",
                lambda: site.crm.tokens.revoke(token_id))
     except CRMError as exc:
-        return _tokens_page(site, request, principal, error_status(exc), shown_message(exc))
+        return _tokens_page(site, request, principal, *_answer(request, exc))
     return site.done_redirect(request, "/admin/tokens", "revoked", text)
 
 
@@ -391,7 +388,7 @@ def webhook_add(site, request: Request, principal, form) -> Response:
         answer = _write(site, principal, "POST /admin/webhooks", lambda: webhooks.add_webhook(
             _webhook_call(site, principal, body=body)))
     except CRMError as exc:
-        return _webhooks_page(site, request, principal, error_status(exc), shown_message(exc),
+        return _webhooks_page(site, request, principal, *_answer(request, exc),
                               {**entered, "secret": ""})
     return site.done_redirect(request, "/admin/webhooks", "webhook-added", str(answer.body["id"]))
 
@@ -404,7 +401,7 @@ def webhook_remove(site, request: Request, principal, form) -> Response:
         _write(site, principal, f"POST /admin/webhooks/{params['webhook_id']}/remove",
                lambda: webhooks.remove_webhook(_webhook_call(site, principal, params)))
     except CRMError as exc:
-        return _webhooks_page(site, request, principal, error_status(exc), shown_message(exc))
+        return _webhooks_page(site, request, principal, *_answer(request, exc))
     return site.done_redirect(request, "/admin/webhooks", "webhook-removed", params["webhook_id"])
 
 
@@ -438,9 +435,7 @@ def audit(site, request: Request, principal, form) -> Response:
         entries, following, scanned = _audit_page(site.crm, principal, actor or None,
                                                   command or None, before)
     except CRMError as exc:
-        error, status = shown_message(exc), error_status(exc)
-        if status >= 500:
-            log.error("GET /admin/audit: %s", exc)
+        status, error = _answer(request, exc)
     return _render(site, request, "admin_audit.html", principal, status,
                    entries=[(e, json.dumps(e.changes, ensure_ascii=False, sort_keys=True))
                             for e in entries], actor=actor, command=command, error=error,
@@ -483,6 +478,12 @@ def _audit_page(crm, principal, actor: str | None, command: str | None, before
 
 def _audit_cursor(entry) -> str:
     return resources.encode_cursor([entry.at.isoformat(), entry.id])
+
+
+def _answer(request: Request, exc: CRMError) -> tuple[int, str]:
+    """The status and message of a refusal shown on an admin page (logged when the message
+    leaves something out: :func:`crmkit.web.dispatch.error_answer`)."""
+    return error_answer(exc, f"{request.method} {request.url.path}")
 
 
 def routes(site) -> list[BaseRoute]:

@@ -29,7 +29,7 @@ from sqlalchemy.exc import IntegrityError
 from .. import i18n
 from ..config import check_schema, describe_error, fill_defaults, schema_errors, schema_validator
 from ..errors import (ConfigError, ConflictError, ConsentError, CRMError, DatabaseError,
-                      NotFound, PermissionDenied, PluginError, PreconditionFailed,
+                      HookFailed, NotFound, PermissionDenied, PluginError, PreconditionFailed,
                       Unauthenticated, ValidationError)
 from ..models import jsonable
 from ..types import (UNSTORABLE_TEXT, DuplicateKeyError, json_pointer, parse_json,
@@ -64,12 +64,26 @@ DATABASE_UNAVAILABLE = i18n.N_(
 
 def shown_message(exc: CRMError) -> str:
     """What a client of the API or a web page is told of ``exc``: its message, but for a
-    DatabaseError :data:`DATABASE_UNAVAILABLE`: its message names the database (the URL:
-    its host, user and name) and quotes the database's own words, which are for the
-    server's log (the API logs every 5xx; :func:`crmkit.web.signin.signed_in` too)."""
+    DatabaseError :data:`DATABASE_UNAVAILABLE` (its message names the database: the URL's
+    host, user and name, and quotes the database's own words), and for a HookFailed the
+    plugin and hook that failed (its message quotes an exception that is no crmkit error:
+    a library's or the database's words, SQL, internals); the rest is for the server's log
+    (:func:`error_answer`)."""
     if isinstance(exc, DatabaseError):
         return DATABASE_UNAVAILABLE
+    if isinstance(exc, HookFailed):
+        return f"plugin {exc.plugin!r} failed in {exc.hook}: the server's log has the details"
     return str(exc)
+
+
+def error_answer(exc: CRMError, where: str) -> tuple[int, str]:
+    """The status (:func:`error_status`) and message (:func:`shown_message`) a client of the
+    API or a web page gets for ``exc``; ``exc`` goes to the server's log, with ``where``
+    (the request), when that is a 5xx or the message leaves something out."""
+    status, shown = error_status(exc), shown_message(exc)
+    if status >= 500 or shown != str(exc):
+        log.error("%s: %s", where, exc)
+    return status, shown
 
 
 def allow_header(methods: Iterable[str]) -> str:
@@ -337,14 +351,12 @@ class Dispatcher:
             return problem(500, "internal error: the server logged the details")
 
     def _error(self, exc: CRMError, request: ApiRequest) -> ApiResponse:
-        status = error_status(exc)
+        status, shown = error_answer(exc, f"{request.method} {API_PREFIX}/{request.path}")
         headers = {"WWW-Authenticate": "Bearer"} if status == 401 else {}
         errors = None
         if isinstance(exc, ValidationError) and exc.problems:
             errors = problem_errors(exc.problems, _is_list_body(request.body))
-        if status >= 500:
-            log.error("%s %s/%s: %s", request.method, API_PREFIX, request.path, exc)
-        return problem(status, shown_message(exc), errors, headers)
+        return problem(status, shown, errors, headers)
 
     def _handle(self, request: ApiRequest) -> ApiResponse:
         """Read the plugin state, authenticate, answer.  A GET (or HEAD) does it all on one read
@@ -630,6 +642,6 @@ def _is_list_body(raw: bytes) -> bool:
 
 __all__ = ["API_PREFIX", "MAX_BODY_BYTES", "PROBLEM_TYPE", "READ_METHODS", "ApiError", "ApiRequest",
            "ApiResponse", "DATABASE_UNAVAILABLE", "Dispatcher", "Mounted", "allow_header",
-           "error_status", "mount", "problem", "shown_message",
+           "error_answer", "error_status", "mount", "problem", "shown_message",
            "problem_errors", "parse_body", "parse_query", "reply", "encode", "JSON_MEDIA_TYPES",
            "is_json_media_type"]

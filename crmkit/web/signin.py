@@ -9,7 +9,6 @@ without importing the pages module.
 from __future__ import annotations
 
 import functools
-import logging
 import urllib.parse
 from typing import Callable, Iterable
 
@@ -21,14 +20,11 @@ from starlette.types import Scope
 
 from .. import i18n
 from ..errors import ConfigError, CRMError
-from .dispatch import (READ_METHODS, encoded_path, error_status, path_segments, route_path,
-                       shown_message)
+from .dispatch import READ_METHODS, encoded_path, error_answer, path_segments, route_path
 
 CSRF_REFUSED = i18n.N_("refused: this form's security token is missing or out of date "
                        "(reload the page and send the form again); nothing was changed")
 """The page of a POST without the session's CSRF token (or with another one)."""
-
-log = logging.getLogger("crmkit.web")
 
 
 def site_pages(site, *pages: tuple[str, str, Callable]) -> list[BaseRoute]:
@@ -82,7 +78,7 @@ class _SentPathRoute(Route):
 def signed_in(handler: Callable) -> Callable:
     """Run a page handler for a signed-in member (else redirect to /login) in a worker
     thread, answering crmkit errors with an error page of the API's status (a configuration
-    error: 500) and the API's words (:func:`crmkit.web.dispatch.shown_message`: a database
+    error: 500) and the API's words (:func:`crmkit.web.dispatch.error_answer`: a database
     error names no database, its details go to the server's log); a POST's form too large or
     without the session's CSRF token is refused first (``Pages.form``)."""
 
@@ -105,10 +101,8 @@ def signed_in(handler: Callable) -> Callable:
         except ConfigError as exc:
             return self.refused(request, 500, str(exc), principal)
         except CRMError as exc:
-            status = error_status(exc)
-            if status >= 500:
-                log.error("%s %s: %s", request.method, request.url.path, exc)
-            return self.refused(request, status, shown_message(exc), principal)
+            status, shown = error_answer(exc, f"{request.method} {request.url.path}")
+            return self.refused(request, status, shown, principal)
 
     return page
 

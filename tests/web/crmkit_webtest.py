@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from sqlalchemy import text
+
 import crmkit
-from crmkit.plugin import Endpoint, NotFound, Reply
+from crmkit.plugin import ConflictError, Endpoint, NotFound, PluginError, Reply
 
 PLUGIN = crmkit.PluginInfo(name="webtest", description="HTTP endpoints for the API tests.")
 
@@ -41,6 +43,23 @@ def crmkit_permission_allowed(principal, permission, resource):
     if (permission.startswith("customers.") and resource is not None
             and "secret" in resource.get("tags", ()) and principal.role != "admin"):
         return False
+    return None
+
+
+REFUSALS = {"Refused by webtest": ConflictError("webtest refuses this name: it is reserved"),
+            "Unready for webtest": PluginError("webtest is not set up for new customers yet")}
+"""Customer names the webtest plugin refuses on purpose, with its own words."""
+BROKEN = "Broken by webtest"
+"""A customer name on which the webtest plugin's check fails: a statement on a missing table."""
+
+
+@crmkit.hookimpl
+def crmkit_validate_customers(ctx, rows):
+    for row in rows:
+        if row.get("name") in REFUSALS:
+            raise REFUSALS[row["name"]]
+        if row.get("name") == BROKEN:
+            ctx.conn.execute(text("SELECT secret_column FROM webtest_missing_table"))
     return None
 
 

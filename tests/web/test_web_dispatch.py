@@ -111,6 +111,27 @@ def test_a_write_that_fails_leaves_nothing_and_shows_no_stack_trace(web, caplog)
     assert counts(web.crm) == before
 
 
+def test_a_plugin_hook_failing_in_a_write_names_plugin_and_hook_but_quotes_nothing(web,
+                                                                                    caplog):
+    """The 409 quoted the wrapped exception, here the database's error with its SQL; a
+    refusal the plugin raises on purpose still reaches the client in its own words."""
+    before = counts(web.crm)
+    client = web.client(web.admin)
+    answer = client.post("/api/v1/customers", json={"external_id": "H1",
+                                                    "name": crmkit_webtest.BROKEN})
+    assert problem(answer, 409)["detail"] == ("plugin 'webtest' failed in "
+                                              "crmkit_validate_customers: the server's log has "
+                                              "the details")
+    assert "webtest_missing_table" not in answer.text and "SELECT" not in answer.text
+    assert "POST /api/v1/customers: plugin 'webtest' failed in crmkit_validate_customers: " in (
+        caplog.text)
+    assert "SELECT secret_column FROM webtest_missing_table" in caplog.text
+    for name, refusal in crmkit_webtest.REFUSALS.items():
+        answer = client.post("/api/v1/customers", json={"external_id": "H1", "name": name})
+        assert problem(answer, 409)["detail"] == str(refusal)
+    assert counts(web.crm) == before
+
+
 def test_a_plugin_write_is_audited_under_the_caller_and_its_reply_kept(web):
     answer = web.client(web.admin).post("/api/v1/webtest/customers", json={"external_id": "P1"})
     assert answer.status_code == 201
