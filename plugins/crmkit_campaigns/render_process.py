@@ -135,11 +135,10 @@ class Renderer:
         return RenderError(f"the render process was ended ({_how(code)})")
 
     def _start(self) -> subprocess.Popen:
-        packages = [str(Path(__file__).resolve().parents[1])]
-        import crmkit
-        packages.append(str(Path(crmkit.__file__).resolve().parents[1]))
+        """A new child (this plugin's folder on its path, as it is on ours)."""
+        here = str(Path(__file__).resolve().parents[1])
         env = {**os.environ, "PYTHONPATH": os.pathsep.join(
-            [*packages, *filter(None, os.environ.get("PYTHONPATH", "").split(os.pathsep))])}
+            [here, *filter(None, os.environ.get("PYTHONPATH", "").split(os.pathsep))])}
         child = subprocess.Popen(
             [sys.executable, "-m", __name__, "--cpu-seconds", str(self.limits.cpu_seconds),
              "--memory-mb", str(self.limits.memory_mb)],
