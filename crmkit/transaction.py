@@ -206,6 +206,12 @@ class HookContext:
         """Append an audit-log row for a change this plugin made."""
         self.tx.audit(action, table_name, record_key, changes, customer_id)
 
+    @property
+    def depth(self) -> int:
+        """The depth of an event emitted now: how many events led to it (0: none; in
+        ``crmkit_react_interactions``, one more than the batch's interactions)."""
+        return self.tx.depth
+
     def caused_by(self, depth: int):
         """A block whose emitted events were caused by an event at ``depth`` (theirs is
         ``depth + 1``): for work an event started that runs later, such as a rule that

@@ -130,12 +130,14 @@ def on_interactions(ctx, batch) -> None:
         return
     conn, i, f = ctx.conn, interactions, firings
     now = ctx.now()
+    depth = ctx.depth - 1  # this hook delivers the interactions: what it emits is one deeper
     in_batch = i.c.id.between(batch.first_id, batch.last_id)
     firing_now = []
     for rule in rules:
-        status, outcome = _initial_status(ctx, rule, 0)
+        status, outcome = _initial_status(ctx, rule, depth)
         values = {"rule": rule.name, "trigger_type": INTERACTION_RECORDED,
-                  "trigger_kind": "interaction", "chain_depth": 0, "status": status, "triggered_at": now,
+                  "trigger_kind": "interaction", "chain_depth": depth, "status": status,
+                  "triggered_at": now,
                   "due_at": now + dt.timedelta(hours=rule.wait_hours),
                   "actions": [a.name for a in rule.actions], "outcome": outcome}
         fields = FieldSQL()

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import types
 
 import pytest
 
+import crmkit
 from crmkit.errors import ConfigError
 
 UTC = dt.timezone.utc
@@ -134,6 +136,49 @@ def test_a_chain_through_a_rule_that_waits_keeps_its_depth_across_the_wait(crm, 
     assert [(f["rule"], f["status"], f["chain_depth"]) for f in reversed(api.firings())] == [
         ("kick", "fired", 0), ("pong", "fired", 1), ("ping", "fired", 2), ("pong", "fired", 3),
         ("ping", "fired", 4), ("pong", "stopped", 5)]
+
+
+def greeter() -> types.ModuleType:
+    """A plugin that records a ``welcome`` interaction for each customer created: an interaction
+    one event deep (it is a consequence of ``customer.created``)."""
+    def on_events(ctx, events):
+        for event in events:
+            if event.type == "customer.created":
+                ctx.crm.interactions.record(event.payload["external_id"], ctx.now(),
+                                            kind="welcome")
+
+    module = types.ModuleType("greeter")
+    module.PLUGIN = crmkit.PluginInfo(name="greeter", description="welcomes new customers")
+    module.crmkit_on_events = crmkit.hookimpl(on_events)
+    return module
+
+
+def test_a_rule_on_an_interaction_recorded_in_an_event_chain_fires_at_the_interactions_depth(
+        crm_url, clock):
+    """An interaction a reaction to an event recorded is one event deep: its firings record
+    depth 1 (they recorded 0), the events they emit, at once or after a wait, are at depth 2
+    (after the wait they were at 1), and max_chain_depth 1 stops them (they fired)."""
+    now = {"name": "now", "on": "interaction.recorded", "do": [{"emit": {"type": "automation.ping"}}]}
+    later = {"name": "later", "on": "interaction.recorded", "wait_hours": 1,
+             "do": [{"emit": {"type": "automation.pong"}}]}
+    with crmkit.CRM.open(crm_url, clock=clock, create=True,
+                         extra_plugins={"greeter": greeter()}) as crm:
+        crm.plugins.enable("operational", rules(now, later))
+        crm.plugins.enable("greeter")
+        api = crm.plugin("operational")
+        crm.customers.add("C1")
+        clock.advance(hours=1)
+        crm.sweep()
+        assert sorted((f["rule"], f["status"], f["chain_depth"]) for f in api.firings()) == [
+            ("later", "fired", 1), ("now", "fired", 1)]
+        assert sorted((e.type, e.depth) for e in crm.events.list()
+                      if e.type.startswith("automation.")) == [("automation.ping", 2),
+                                                              ("automation.pong", 2)]
+        crm.plugins.configure("operational", rules(now, later, max_chain_depth=1))
+        crm.customers.add("C2")
+        assert sorted((f["rule"], f["status"], f["chain_depth"])
+                      for f in api.firings(customer="C2")) == [("later", "stopped", 1),
+                                                               ("now", "stopped", 1)]
 
 
 def test_max_chain_depth_is_configurable(crm, operational):
