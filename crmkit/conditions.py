@@ -113,7 +113,9 @@ def lookup(data: dict[str, Any], field: str) -> Any:
 
 
 def evaluate(condition: dict[str, Any], data: dict[str, Any]) -> bool:
-    """Whether ``condition`` holds for ``data``; comparisons with a missing field are false."""
+    """Whether ``condition`` holds for ``data``.  A missing field (absent or null) fails every
+    operator except ``ne`` with a non-null value, which holds: a missing value differs from
+    every value (``eq``/``ne`` null, ``exists``, ``in`` and the rest are false)."""
     if "all" in condition:
         return all(evaluate(c, data) for c in condition["all"])
     if "any" in condition:
@@ -139,7 +141,8 @@ def _as_read(expected: Any) -> Any:
 
 
 def compare(value: Any, op: str, expected: Any) -> bool:
-    """Apply one operator; incomparable types and missing values give False (never raise).
+    """Apply one operator; incomparable types give False (never raise), and so does a missing
+    ``value`` (None), except for ``ne`` with a non-null ``expected``, which holds.
 
     A Decimal value (money) is compared with a JSON number as written, not with its binary
     float: ``10.10`` equals ``10.1``."""
