@@ -13,12 +13,18 @@ that are incompatible).  Two people who only share a surname are never a
 name match: their first names must be equal, a nickname of one another, one a
 prefix of the other (at least ``min_prefix`` letters), or at least
 ``first_name_similarity`` similar (rapidfuzz ratio).
+
+The score is computed exactly, from the weights, penalty and ``min_score`` as
+configured (the decimals, not their binary floats), and compared with
+``min_score`` unrounded; only the score a pair shows is rounded (4 places).
 """
 
 from __future__ import annotations
 
+import functools
 import itertools
 from collections import defaultdict
+from fractions import Fraction
 from typing import Any, Iterable
 
 import attrs
@@ -58,6 +64,7 @@ class Pair:
     first_name: str | None
     second_name: str | None
     score: float
+    """Rounded to 4 places (the pair was listed, and is ordered, by its exact score)."""
     reasons: tuple[str, ...]
     """Why, with the personal values that matched (``same email ann@example.com``)."""
     reason_kinds: tuple[str, ...] = ()
@@ -159,10 +166,16 @@ class _Compatibility:
         return self.known[key]
 
 
+@functools.lru_cache(maxsize=256)
+def _as_configured(number: float) -> Fraction:
+    """A configured number as the exact decimal it was written as (0.1 is 1/10)."""
+    return Fraction(str(number))
+
+
 def compare(a: Record, ka: Keys, b: Record, kb: Keys, settings: Settings,
-            compatible=None) -> tuple[float, list[tuple[str, str | None]]] | None:
-    """Score one pair: ``(score, reasons)``, each reason ``(kind, personal detail or None)``;
-    None when nothing matches."""
+            compatible=None) -> tuple[Fraction, list[tuple[str, str | None]]] | None:
+    """Score one pair exactly: ``(score, reasons)``, each reason ``(kind, personal detail or
+    None)``; None when nothing matches."""
     compatible = compatible or _Compatibility(settings)
     name_match = name_conflict = False
     why = None
@@ -212,11 +225,10 @@ def compare(a: Record, ka: Keys, b: Record, kb: Keys, settings: Settings,
         else:
             conflicts += 1
             reasons.append(("different organisation names", None))
-    miss = 1.0
+    miss = Fraction(1)
     for signal in signals:
-        miss *= 1.0 - settings.weights[signal]
-    score = (1.0 - miss) * (1.0 - settings.conflict_penalty) ** conflicts
-    return round(score, 4), reasons
+        miss *= 1 - _as_configured(settings.weights[signal])
+    return (1 - miss) * (1 - _as_configured(settings.conflict_penalty)) ** conflicts, reasons
 
 
 def find_pairs(records: Iterable[Record], settings: Settings,
@@ -237,7 +249,8 @@ def find_pairs(records: Iterable[Record], settings: Settings,
             skipped.append((key, len(members)))
             continue
         candidates.update(itertools.combinations(members, 2))
-    pairs = []
+    found = []
+    min_score = _as_configured(settings.min_score)
     compatible = _Compatibility(settings)
     for i, j in candidates:
         a, b = records[i], records[j]
@@ -248,12 +261,13 @@ def find_pairs(records: Iterable[Record], settings: Settings,
         if (a.id, b.id) in dismissed:
             continue
         scored = compare(a, keys[i], b, keys[j], settings, compatible)
-        if scored is None or scored[0] < settings.min_score:
+        if scored is None or scored[0] < min_score:
             continue
         score, reasons = scored
-        pairs.append(Pair(a.id, b.id, a.external_id, b.external_id, a.name, b.name, score,
-                          tuple(kind if detail is None else f"{kind} {detail}"
-                                for kind, detail in reasons),
-                          tuple(kind for kind, _ in reasons)))
-    pairs.sort(key=lambda p: (-p.score, p.first_id, p.second_id))
-    return Result(pairs, len(candidates), sorted(skipped))
+        found.append((score, Pair(a.id, b.id, a.external_id, b.external_id, a.name, b.name,
+                                  float(round(score, 4)),
+                                  tuple(kind if detail is None else f"{kind} {detail}"
+                                        for kind, detail in reasons),
+                                  tuple(kind for kind, _ in reasons))))
+    found.sort(key=lambda item: (-item[0], item[1].first_id, item[1].second_id))
+    return Result([pair for _, pair in found], len(candidates), sorted(skipped))

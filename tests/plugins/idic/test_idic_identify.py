@@ -82,6 +82,21 @@ def test_min_score_default_changes_the_listing(icrm):
     assert pairs(icrm) == {}
 
 
+def test_min_score_is_compared_with_the_exact_score_and_only_the_shown_score_is_rounded(icrm):
+    """Email 0.4999 and name 0.6 score 1 - 0.5001 x 0.4 = 0.79996: below min_score 0.8 (it was
+    rounded to 0.8 first and listed), shown as 0.8.  Email 0.1 and name 0.6 score exactly
+    1 - 0.9 x 0.4 = 0.64, which meets min_score 0.64 (in binary floats it is 0.63999…)."""
+    add_people(icrm, [("A", "Jo Smith", "jo@x.com", None, None),
+                      ("B", "Joanne Smith", "jo@x.com", None, None)])
+    icrm.plugins.configure("idic", {"weights": {"email": 0.4999, "name": 0.6}, "min_score": 0.8})
+    assert pairs(icrm) == {}
+    [pair] = pairs(icrm, min_score=0.79996).values()
+    assert pair.score == 0.8
+    icrm.plugins.configure("idic", {"weights": {"email": 0.1, "name": 0.6}, "min_score": 0.64})
+    [pair] = pairs(icrm).values()
+    assert pair.score == 0.64
+
+
 def test_default_region_reads_national_numbers(icrm):
     add_people(icrm, [("P1", "Wei Zhang", None, "+44 20 7946 0018", None),
                       ("P2", "Wei Zhang", None, None, None)])
