@@ -481,6 +481,10 @@ def refund_problem(refund: dict[str, Any], ref: Any, purchase: dict[str, Any] | 
         return (f"{ref!r} is a purchase of {purchase['occurred_at'].isoformat()}, after this "
                 f"refund ({refund['occurred_at'].isoformat()}); a refund is dated at or after "
                 "the purchase it refunds")
+    if (refund["amount"] is not None and purchase["currency"] is not None
+            and refund["currency"] != purchase["currency"]):
+        return (f"{ref!r} is a purchase in {purchase['currency']}, this refund is in "
+                f"{refund['currency']}; a refund is in the currency of the purchase it refunds")
     return None
 
 

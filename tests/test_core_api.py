@@ -382,6 +382,24 @@ def test_a_refund_and_its_purchase_in_one_batch_and_after_a_merge(crm):
     assert count(crm, tables.interactions) == 4
 
 
+def test_a_refund_is_in_the_currency_of_its_purchase(crm):
+    crm.customers.add_many([{"external_id": "A"}])
+    crm.interactions.record("A", T0, amount="50", currency="USD", external_id="P1")
+    later = T0 + dt.timedelta(days=1)
+    assert refund_problems(crm, [
+        refund("A", "P1", later, "R1", amount="1000", currency="JPY"),     # a stored purchase
+        {"customer": "A", "occurred_at": T0, "kind": "purchase", "amount": "9",
+         "currency": "EUR", "external_id": "P2"},
+        refund("A", "P2", later, "R2", amount="9")]) == [                 # the default: USD
+        ("row 1", "payload", "/refund_of: 'P1' is a purchase in USD, this refund is in JPY; a "
+         "refund is in the currency of the purchase it refunds"),
+        ("row 3", "payload", "/refund_of: 'P2' is a purchase in EUR, this refund is in USD; a "
+         "refund is in the currency of the purchase it refunds")]
+    crm.interactions.record_many([refund("A", "P1", later, "R3", amount="20", currency="USD"),
+                                  refund("A", "P1", later, "R4")])         # no amount: the rest
+    assert count(crm, tables.interactions) == 3
+
+
 def test_a_refund_names_a_purchase_not_another_kind_of_interaction(crm, run_cli):
     crm.customers.add_many([{"external_id": "A"}])
     crm.interactions.record("A", T0, kind="email", external_id="M1")

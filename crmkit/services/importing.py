@@ -185,7 +185,8 @@ _UNWRITTEN = Table("crmkit_import_unwritten", _SCRATCH,
                    Column("external_id", Text, primary_key=True),
                    Column("customer_id", BigInteger), Column("customer", Text),
                    Column("occurred_at", UTCDateTime, nullable=False),
-                   Column("kind", Text, nullable=False), prefixes=["TEMPORARY"])
+                   Column("kind", Text, nullable=False), Column("currency", Text),
+                   prefixes=["TEMPORARY"])
 """The good interaction rows of batches checked but not written (a dry run, the lines
 after a rejected one, or held refunds), for the refunds of later batches that name them."""
 _HELD = Table("crmkit_import_held_refunds", _SCRATCH,
@@ -193,6 +194,7 @@ _HELD = Table("crmkit_import_held_refunds", _SCRATCH,
               Column("ref", Text), Column("external_id", Text, nullable=False),
               Column("customer_id", BigInteger), Column("customer", Text),
               Column("occurred_at", UTCDateTime, nullable=False),
+              Column("amount", tables.interactions.c.amount.type), Column("currency", Text),
               Index("crmkit_import_held_refunds_ref", "ref"), prefixes=["TEMPORARY"])
 """The good refund rows whose ``refund_of`` (``ref``) named no interaction stored or on an
 earlier line: each later line is checked as their purchase, the first with that external id
@@ -305,7 +307,7 @@ class _Scratch:
         """Add refund rows ``(line, row)`` to :data:`_HELD`."""
         self.insert(_HELD, [{"line": line, "ref": row["payload"][REFUND_OF],
                              **{c: row[c] for c in ("external_id", "customer_id", "customer",
-                                                    "occurred_at")}}
+                                                    "occurred_at", "amount", "currency")}}
                             for line, row in rows])
 
     def settle_held(self, external_ids: set[str]) -> list[dict[str, Any]]:

@@ -202,6 +202,32 @@ def test_a_refund_is_checked_against_its_purchase_on_a_later_line_in_any_batch(
     assert again.summary() == "read 8, created 0, updated 0, unchanged 4, rejected 4"
 
 
+CURRENCY_REFUNDS = [
+    "C1,2024-05-01,purchase,50.00,USD,p1,\n",   # line 2
+    "C1,2024-05-02,refund,1000,JPY,r1,p1\n",    # line 3: after its purchase, in yen
+    "C1,2024-05-02,refund,1000,JPY,r2,p2\n",    # line 4: before its purchase, in yen
+    "C1,2024-05-01,purchase,50.00,USD,p2,\n",   # line 5
+    "C1,2024-05-02,refund,20.00,USD,r3,p2\n",   # line 6
+    "C1,2024-05-02,refund,,JPY,r4,p1\n",        # line 7: no amount, so no currency
+]
+
+
+@pytest.mark.parametrize("batch_size", [1, 2, None])
+def test_a_refund_is_in_the_currency_of_its_purchase_whatever_the_batch(shop, tmp_path,
+                                                                        batch_size):
+    path = write(tmp_path / "r.csv", CURRENCY_REFUNDS,
+                 header="customer,occurred_at,kind,amount,currency,external_id,refund_of\n")
+    for dry_run in (True, False):
+        report = import_file(shop, "interactions", path, batch_size=batch_size,
+                             skip_invalid=True, dry_run=dry_run)
+        assert report.summary() == "read 6, created 4, updated 0, unchanged 0, rejected 2"
+        assert [tuple(p) for p in report.problems] == [
+            (f"line {line}", "payload", f"/refund_of: 'p{n}' is a purchase in USD, this refund "
+             "is in JPY; a refund is in the currency of the purchase it refunds")
+            for line, n in ((3, 1), (4, 2))]
+    assert sorted(i.external_id for i in shop.interactions.list(kind="refund")) == ["r3", "r4"]
+
+
 def test_rows_without_external_id_get_stable_content_ids(shop, tmp_path):
     rows = ["C1,2024-05-01,purchase,web,5.00,USD,,\n"] * 2 + ["C2,2024-05-01,visit,,,,,\n"]
     path = write(tmp_path / "i.csv", rows)
