@@ -14,7 +14,8 @@ with the channel's detail).  A recorded message is never sent again; a worker ki
 a server's acceptance and the record leaves only the messages then in flight to be sent a
 second time, with the same Message-ID, once their lease (``messages.lease_seconds``) has run out.
 The worker waits for a channel's results no longer than that lease: the messages a stuck
-channel has not reported by then are recorded as retries.
+channel has not reported by then are recorded as retries, and the channel starts none of
+them afterwards (:meth:`Sending.expired`), so only those then in flight can go out twice.
 
 Tracking links (:meth:`MessageService.click_url`, :meth:`~MessageService.open_pixel_url`,
 :meth:`~MessageService.unsubscribe_url`) are HMAC-signed tokens under the core config
@@ -113,7 +114,8 @@ class Outgoing:
 @attrs.frozen
 class Sending:
     """One queued message as a channel gets it (``customer``: the external id, or None;
-    ``attempts``: this attempt's number, 1 the first time)."""
+    ``attempts``: this attempt's number, 1 the first time; ``lease``: how long the worker
+    waits for the batch's results, see :meth:`expired`)."""
 
     message_id: str
     recipient: str
@@ -124,6 +126,13 @@ class Sending:
     meta: dict[str, Any]
     customer: str | None
     attempts: int
+    lease: "Deadline | None" = attrs.field(default=None, eq=False, repr=False)
+
+    def expired(self) -> bool:
+        """Whether the worker has stopped waiting for this message's result (its batch's
+        lease ran out, and it was recorded as a retry): a channel must not start sending it
+        then, or it would go out twice."""
+        return self.lease is not None and self.lease.remaining() <= 0
 
 
 @attrs.frozen
@@ -145,7 +154,8 @@ class Channel(Protocol):
     as it is known (the worker then records it at once, so a crash resends nothing already
     reported).  The channel may use several connections at once.  A message without a
     result is tried again later; an exception is recorded as a retry of the messages not yet
-    reported and then reported by the worker.
+    reported and then reported by the worker.  A channel starts no message that has
+    :meth:`Sending.expired`: the worker stopped waiting for it and will send it again.
     """
 
     name: str
@@ -562,7 +572,7 @@ def _send_group(crm: "CRM", channel: Channel, group: list[dict[str, Any]],
     retries), or None."""
     batch = [Sending(r["message_id"], r["recipient"], r["subject"], r["body"], r["html"],
                      dict(r["headers"]), dict(r["meta"]), external.get(r["customer_id"]),
-                     r["attempts"]) for r in group]
+                     r["attempts"], lease) for r in group]
     by_id = {r["message_id"]: r for r in group}
     pending = dict(by_id)
     error = None

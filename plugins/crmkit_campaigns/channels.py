@@ -16,7 +16,8 @@ with connecting first when its connection is not open yet, is done within
 it, the message is retried and the connection's other messages too.  EHLO gives
 ``email.local_hostname``, or this machine's host name (:func:`socket.gethostname`; never a
 DNS lookup).  Each result is yielded
-as soon as the server has answered, so the worker records it at once.
+as soon as the server has answered, so the worker records it at once.  Neither channel
+starts a message the worker has stopped waiting for (``Sending.expired``: its lease ran out).
 """
 
 from __future__ import annotations
@@ -48,6 +49,8 @@ from .settings import Email, Webhook, settings_of
 PLUGIN_NAME = "campaigns"
 MESSAGE_ID_HEADER = "X-Crmkit-Message-Id"
 EVENT_TYPE = "message"
+EXPIRED = "not started: the worker stopped waiting for it (messages.lease_seconds)"
+"""The result of a message a channel does not start because it has expired."""
 """The ``X-Crmkit-Event`` of every webhook message."""
 RESERVED = frozenset({"from", "to", "subject", "message-id", "date"})
 """Headers the email channel sets itself (a message's own headers may not replace them)."""
@@ -138,7 +141,8 @@ class EmailChannel:
     def _connection(self, settings: Email, password: str | None,
                     todo: queue.SimpleQueue, results: queue.SimpleQueue) -> None:
         """One SMTP connection: send messages from ``todo`` until it is empty; after a
-        connection failure, report every message left as a retry."""
+        connection failure, or once the worker has stopped waiting (:meth:`Sending.expired`),
+        report every message left as a retry."""
         where = f"SMTP server {settings.host}:{settings.port}"
         deadline = Deadline()
         smtp = None
@@ -151,6 +155,9 @@ class EmailChannel:
                     return
                 if broken is not None:
                     results.put(SendResult(message.message_id, "retry", broken))
+                    continue
+                if message.expired():  # recorded as a retry: sent again by a later round
+                    results.put(SendResult(message.message_id, "retry", EXPIRED))
                     continue
                 deadline.start(settings.timeout_seconds)
                 try:
@@ -356,7 +363,10 @@ class WebhookChannel:
                               "environment variable holding the signing secret")
         with Poster.for_webhooks(self.crm) as poster:
             for message in batch:
-                yield self._post(poster, url, secret, message)
+                if message.expired():  # recorded as a retry: sent again by a later round
+                    yield SendResult(message.message_id, "retry", EXPIRED)
+                else:
+                    yield self._post(poster, url, secret, message)
 
     @staticmethod
     def body(message) -> bytes:

@@ -387,3 +387,29 @@ def test_local_hostname_is_a_domain_name_or_an_address_literal(crm):
                                               r"/email/local_hostname: "):
             crm.plugins.configure("campaigns", {"email": {"local_hostname": name}})
         assert crm.plugin_config("campaigns") == before
+
+
+@pytest.mark.parametrize("channel", ["email", "webhook"])
+def test_a_channel_starts_no_message_the_worker_stopped_waiting_for(
+        crm, smtp_server, receiver, monkeypatch, channel):
+    """Once a batch's lease has run out the worker has recorded its unreported messages as
+    retries: a built-in channel that gets to one then sends it not, or it would go out
+    twice."""
+    from crmkit.plugin import Deadline, Sending
+
+    server, hook = smtp_server(), receiver()
+    use_smtp(crm, server)
+    allow_loopback(crm)
+    use_webhook(crm, hook.url, monkeypatch)
+    running, over = Deadline(), Deadline()
+    running.start(600)
+    over.start(0)
+    batch = [Sending(f"<m{n}@shop.example>", f"c{n}@example.com", "Offer", "Hello", None, {},
+                     {}, None, 1, lease) for n, lease in enumerate([running, over])]
+    results = {r.message_id: r for r in crm.messages.channels()[channel].send(batch)}
+    assert {m: r.outcome for m, r in results.items()} == {"<m0@shop.example>": "sent",
+                                                          "<m1@shop.example>": "retry"}
+    assert results["<m1@shop.example>"].detail == (
+        "not started: the worker stopped waiting for it (messages.lease_seconds)")
+    arrived = server.log() if channel == "email" else hook.log()
+    assert len(arrived) == 1

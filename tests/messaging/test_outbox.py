@@ -200,7 +200,8 @@ def test_the_worker_waits_for_a_stuck_channel_no_longer_than_the_lease(
         outbox, channel, monkeypatch):
     """A channel that stops answering does not hold the worker past the batch's lease
     (messages.lease_seconds, on the deadlines' clock crmkit.outbound.monotonic): what it
-    reported is kept, the rest is retried with the reason."""
+    reported is kept, the rest is retried with the reason, and has expired for the channel
+    (Sending.expired), which must not start it when it gets going again."""
     from crmkit import outbound
 
     lease = outbox.core_config["messages"]["lease_seconds"]
@@ -208,10 +209,15 @@ def test_the_worker_waits_for_a_stuck_channel_no_longer_than_the_lease(
     monkeypatch.setattr(outbound, "monotonic", lambda: now[0])
     unstuck = threading.Event()
 
+    expired, finished = [], threading.Event()
+
     def send(batch):
+        expired.append(batch[0].expired())
         now[0] += lease  # the lease runs out while the channel sends its first message ...
         yield SendResult(batch[0].message_id, "sent", "sent by the test server")
         unstuck.wait(5)  # ... then it hangs
+        expired.extend(message.expired() for message in batch[1:])
+        finished.set()
         for message in batch[1:]:
             yield SendResult(message.message_id, "sent", "sent by the test server")
 
@@ -229,6 +235,8 @@ def test_the_worker_waits_for_a_stuck_channel_no_longer_than_the_lease(
     assert statuses(outbox) == {"sent@example.com": ("sent", 1, None),
                                 "sent@example.org": ("queued", 1, reason),
                                 "sent@example.net": ("queued", 1, reason)}
+    assert finished.wait(5)
+    assert expired == [False, True, True]  # what the channel must not start any more
 
 
 def test_two_channels_of_one_name_are_a_plugin_error(outbox):
