@@ -113,9 +113,9 @@ def lookup(data: dict[str, Any], field: str) -> Any:
 
 
 def evaluate(condition: dict[str, Any], data: dict[str, Any]) -> bool:
-    """Whether ``condition`` holds for ``data``.  A missing field (absent or null) fails every
-    operator except ``ne`` with a non-null value, which holds: a missing value differs from
-    every value (``eq``/``ne`` null, ``exists``, ``in`` and the rest are false)."""
+    """Whether ``condition`` holds for ``data``, as :func:`to_sql`'s SQL would.  A missing
+    field (absent or null) is ``eq`` null and ``ne`` every other value; every other test of
+    it (``exists``, ``in``, ``lt`` and the rest) is false."""
     if "all" in condition:
         return all(evaluate(c, data) for c in condition["all"])
     if "any" in condition:
@@ -142,14 +142,15 @@ def _as_read(expected: Any) -> Any:
 
 def compare(value: Any, op: str, expected: Any) -> bool:
     """Apply one operator; incomparable types give False (never raise), and so does a missing
-    ``value`` (None), except for ``ne`` with a non-null ``expected``, which holds.
+    ``value`` (None), except that it is ``eq`` null and ``ne`` anything else, as in SQL
+    (:func:`to_sql`).
 
     A Decimal value (money) is compared with a JSON number as written, not with its binary
     float: ``10.10`` equals ``10.1``."""
     if op == "exists":
         return value is not None
-    if value is None:
-        return op == "ne" and expected is not None
+    if value is None:  # as in SQL: missing is null, equal to null and to nothing else
+        return (op == "eq") is (expected is None) if op in ("eq", "ne") else False
     if isinstance(value, Decimal):
         expected = _as_read(expected)
     try:

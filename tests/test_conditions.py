@@ -113,6 +113,30 @@ def test_customer_fields_compare_by_json_type_on_both_databases(crm, condition, 
     assert found == expected
 
 
+@pytest.mark.parametrize("condition", [
+    {"field": "attributes.size", "op": op, "value": value}
+    for op in ("eq", "ne") for value in (None, 12, "12")] + [
+    {"not": {"field": "attributes.size", "op": "eq", "value": None}},
+    {"field": "attributes.size", "op": "exists"},
+    {"field": "attributes.size", "op": "lt", "value": 20},
+])
+def test_python_and_sql_agree_on_missing_and_null_fields(crm, condition):
+    """A rule decides the same whether it runs in Python (an event's record) or in SQL (a
+    segment, an interaction trigger): ``eq null`` holds for a missing field in both."""
+    from crmkit.condition_sql import customer_condition
+
+    people = {"N12": {"size": 12}, "T12": {"size": "12"}, "NULL": {"size": None}, "NONE": {}}
+    for external_id, attributes in people.items():
+        crm.customers.add(external_id, attributes=attributes)
+    c = tables.customers.c
+    with crm.read() as conn:
+        in_sql = set(conn.execute(select(c.external_id).where(customer_condition(condition)))
+                     .scalars())
+    in_python = {external_id for external_id, attributes in people.items()
+                 if conditions.evaluate(condition, {"attributes": attributes})}
+    assert in_python == in_sql
+
+
 def test_unknown_customer_field_is_a_config_error():
     from crmkit.condition_sql import customer_condition
 
