@@ -40,12 +40,21 @@ def crmkit_config_schema():
 
 
 @hookspec
-def crmkit_check_config(crm, config):
+def crmkit_check_config(crm, config, previous):
     """Check what the JSON Schema cannot express; raise ``ConfigError`` naming the JSON pointer.
 
     Called on this plugin only, with the schema-valid configuration (defaults
     filled in), before ``enable`` or ``config`` stores it.  Typical use: a rule
-    names an event type, field or action that does not exist.
+    names an event type, field or action that does not exist.  ``previous`` is the
+    configuration stored now, which ``config`` replaces (kept from before the plugin
+    was disabled, when enabling), or None if there is none: a check that is slow (one
+    that resolves a host name) may skip what did not change, as it was checked when
+    stored.
+
+    It runs before the write transaction opens, so other writers never wait on it;
+    ``crm.core_config`` and ``crm.plugin_states()`` are as stored just before the
+    call, and the configuration is checked again if either changes before it is
+    written.
     """
 
 

@@ -10,7 +10,8 @@ package:
 * ``cli``: the click group ``group`` in ``cli.py`` → ``crmkit_cli``;
 * ``config``: ``config.schema.json``, with the condition schema added when it refers to
   ``#/$defs/condition`` → ``crmkit_config_schema``;
-* ``settings``: ``check_config(crm, config)`` in ``settings.py`` → ``crmkit_check_config``;
+* ``settings``: ``check_config(crm, config)``, or ``check_config(crm, config, previous)``, in
+  ``settings.py`` → ``crmkit_check_config``;
 * ``migrations``: the ``migrations/`` folder → ``crmkit_migrations``;
 * ``tables``: the list ``ALL`` in ``tables.py`` → ``crmkit_tables``;
 * ``dataservices``: ``merge``, ``export``, ``erase`` and, when the plugin has entries of its
@@ -41,6 +42,7 @@ from __future__ import annotations
 
 import functools
 import importlib
+import inspect
 import json
 from pathlib import Path
 from types import ModuleType
@@ -85,8 +87,12 @@ def declared_hooks(module: ModuleType, info: PluginInfo) -> dict[str, Callable]:
             return config_schema(folder / "config.schema.json")
         found["crmkit_config_schema"] = crmkit_config_schema
     if "settings" in info.parts:
-        def crmkit_check_config(crm, config):
-            part("settings").check_config(crm, config)
+        def crmkit_check_config(crm, config, previous):
+            check = part("settings").check_config
+            if "previous" in inspect.signature(check).parameters:
+                check(crm, config, previous)
+            else:
+                check(crm, config)
         found["crmkit_check_config"] = crmkit_check_config
     if "migrations" in info.parts:
         def crmkit_migrations():

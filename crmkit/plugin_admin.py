@@ -2,12 +2,15 @@
 
 Enable validates the configuration (defaults filled in), checks requirements,
 runs the plugin's migrations and records the state in one transaction: a
-failure leaves the database as it was.
+failure leaves the database as it was.  The plugin's own check of a configuration
+(``crmkit_check_config``, which may wait on the network) runs before that
+transaction opens, so no writer waits on it (:meth:`PluginAdmin.enable`).
 """
 
 from __future__ import annotations
 
-from typing import Any
+import contextlib
+from typing import Any, Callable, Iterator
 
 from sqlalchemy import select
 from sqlalchemy.dialects import postgresql, sqlite
@@ -15,9 +18,13 @@ from sqlalchemy.dialects import postgresql, sqlite
 from . import __version__, plugins, tables
 from .auth import check_roles
 from .config import CORE_SCHEMA, check_schema, validate
-from .errors import PluginError
+from .errors import ConflictError, PluginError
 from .plugins import PluginStatus
 from .versions import satisfies
+
+CHECK_ATTEMPTS = 3
+"""How many times enable and configure check a configuration again when what the check read
+(the plugins' stored state, the core configuration) changed before the write could start."""
 
 
 class PluginAdmin:
@@ -89,7 +96,9 @@ class PluginAdmin:
 
         Without ``config``, a configuration kept from an earlier enable (see
         :meth:`kept_config`) is reused, validated against the plugin's current
-        schema (keys it added get their defaults); otherwise the defaults.
+        schema (keys it added get their defaults); otherwise the defaults.  The
+        plugin checks it (``crmkit_check_config``) before the write transaction
+        opens (see :meth:`_checked_transaction`).
         """
         crm = self.crm
         plugin = self._usable(name)
@@ -99,9 +108,10 @@ class PluginAdmin:
                 f"plugin {name!r} supports crmkit {info.crmkit_versions}, "
                 f"this is crmkit {__version__}"
             )
-        with crm.transaction(require_plugins=False) as tx:
-            kept = None if config is not None else self._stored_config(name)
-            if kept is None:
+
+        def checked() -> dict[str, Any]:
+            kept = self._stored_config(name)
+            if config is not None or kept is None:
                 completed = self.validate_config(name, config)
             else:
                 completed = validate(self.schema(name), kept,
@@ -110,13 +120,41 @@ class PluginAdmin:
             blocker = self._missing_requirements(name, info)
             if blocker:
                 raise PluginError(blocker)
-            self._check_config_hook(tx, name, completed)
+            self._check_config_hook(name, completed, kept)
+            return completed
+
+        with self._checked_transaction(checked) as (tx, completed):
             self._migrate(tx, name)
             self._store(tx, name, True, plugin.version, completed)
             tx.audit("enable", "plugin_state", name, {"config": completed})
             crm.refresh_plugins(tx.conn)
         plugins.remember_accepted(name, plugin.version, self.schema(name), completed)
         return completed
+
+    @contextlib.contextmanager
+    def _checked_transaction(self, check: Callable[[], Any]) -> Iterator[tuple[Any, Any]]:
+        """A write transaction and ``check()``'s result, ``check`` having run before it opened.
+
+        ``check`` reads the plugins' stored state and the core configuration as loaded just
+        before it runs, and may wait (a plugin's ``crmkit_check_config`` resolving a host
+        name): outside the transaction, no other writer waits with it (SQLite has one writer
+        at a time).  The transaction starts only if neither changed meanwhile, so what is
+        stored was checked against what is current when it is written; otherwise ``check``
+        runs again, at most :data:`CHECK_ATTEMPTS` times in all, then a ConflictError."""
+        crm = self.crm
+        for _ in range(CHECK_ATTEMPTS):
+            with crm.read() as conn:
+                crm.refresh_plugins(conn)
+            seen = (crm.plugins_revision, crm.core_config)
+            result = check()
+            with crm.transaction(require_plugins=False) as tx:
+                if (crm.plugins_revision, crm.core_config) == seen:
+                    yield tx, result
+                    return
+        raise ConflictError(
+            f"the plugins' configuration or the core configuration changed while the "
+            f"configuration was checked, {CHECK_ATTEMPTS} times in a row; nothing was "
+            "written: run it again")
 
     def _migrate(self, tx, name: str) -> None:
         """Upgrade the plugin's branch to its head; a failing revision names the plugin."""
@@ -126,9 +164,11 @@ class PluginAdmin:
         if location is not None:
             migrate.upgrade_branch(tx.conn, name, location)
 
-    def _check_config_hook(self, tx, name, config) -> None:
-        """Let the plugin check what a schema cannot express (``crmkit_check_config``)."""
-        self.crm.hooks.call_one(name, "crmkit_check_config", None, crm=self.crm, config=config)
+    def _check_config_hook(self, name, config, previous) -> None:
+        """Let the plugin check what a schema cannot express (``crmkit_check_config``);
+        ``previous``: the configuration stored now, which ``config`` replaces (None if none)."""
+        self.crm.hooks.call_one(name, "crmkit_check_config", None, crm=self.crm, config=config,
+                                previous=previous)
 
     def disable(self, name: str) -> None:
         """Disable ``name`` (its data is kept); refused while an enabled plugin requires it."""
@@ -183,14 +223,19 @@ class PluginAdmin:
                 f"{'it' if len(dependants) == 1 else 'them'} first")
 
     def configure(self, name: str, config: dict[str, Any]) -> dict[str, Any]:
-        """Replace an enabled plugin's configuration (validated); return the stored config."""
+        """Replace an enabled plugin's configuration (validated, then checked by the plugin
+        before the write transaction opens, as :meth:`enable`'s); return the stored config."""
         crm = self.crm
         completed = self.validate_config(name, config)
-        with crm.transaction(require_plugins=False) as tx:
+
+        def checked() -> dict[str, Any]:
             state = crm.plugin_states().get(name)
             if state is None or not state["enabled"]:
                 raise PluginError(f"plugin {name!r} is not enabled: `crmkit plugins enable {name}`")
-            self._check_config_hook(tx, name, completed)
+            self._check_config_hook(name, completed, state["config"])
+            return state
+
+        with self._checked_transaction(checked) as (tx, state):
             self._store(tx, name, True, state["version"], completed)
             tx.audit("configure", "plugin_state", name,
                      {"old": state["config"], "new": completed})

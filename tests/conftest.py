@@ -73,15 +73,16 @@ def vendor_crm(crm_url, clock):
 
 
 class SlowResolver:
-    """``socket.getaddrinfo`` for one host name, which resolves to the public address
-    93.184.216.34 (other names as usual), except that after :meth:`hold` its lookups get
-    no answer until the test ends (at most 10 s)."""
+    """``socket.getaddrinfo`` for one host name, which resolves to ``address`` (by default the
+    public address 93.184.216.34; other names as usual), except that after :meth:`hold` its
+    lookups get no answer until :attr:`released` is set or the test ends (at most 10 s);
+    :attr:`asked` is set when a held lookup starts waiting."""
 
-    PUBLIC = [(socket.AF_INET, socket.SOCK_STREAM, 6, "", ("93.184.216.34", 80))]
-
-    def __init__(self, host: str, resolve):
+    def __init__(self, host: str, resolve, address: str = "93.184.216.34"):
         self.host, self._resolve = host, resolve
+        self.answer = [(socket.AF_INET, socket.SOCK_STREAM, 6, "", (address, 80))]
         self._held, self.released = threading.Event(), threading.Event()
+        self.asked = threading.Event()
 
     def hold(self) -> None:
         """Lookups of the host from now on wait until the test ends."""
@@ -91,18 +92,19 @@ class SlowResolver:
         if host != self.host:
             return self._resolve(host, *args, **kwargs)
         if self._held.is_set():
+            self.asked.set()
             self.released.wait(10)
-        return self.PUBLIC
+        return self.answer
 
 
 @pytest.fixture
 def slow_resolver(monkeypatch):
-    """``slow_resolver(host)``: the :class:`SlowResolver` of ``host``, put in place of
-    ``socket.getaddrinfo``; held lookups are let go when the test ends."""
+    """``slow_resolver(host, address=…)``: the :class:`SlowResolver` of ``host``, put in place
+    of ``socket.getaddrinfo``; held lookups are let go when the test ends."""
     made: list[SlowResolver] = []
 
-    def make(host: str) -> SlowResolver:
-        made.append(SlowResolver(host, socket.getaddrinfo))
+    def make(host: str, **kwargs) -> SlowResolver:
+        made.append(SlowResolver(host, socket.getaddrinfo, **kwargs))
         monkeypatch.setattr(socket, "getaddrinfo", made[-1])
         return made[-1]
 

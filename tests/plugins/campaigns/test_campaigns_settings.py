@@ -5,6 +5,7 @@ check."""
 from __future__ import annotations
 
 import datetime as dt
+from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
 
 import pytest
@@ -86,9 +87,7 @@ def test_a_webhook_url_whose_host_name_resolves_too_slowly_is_refused(crm, campa
     stays as it was."""
     from crmkit.plugin import ConfigError
 
-    config = dict(crm.core_config)
-    config["webhooks"] = {**config["webhooks"], "timeout_seconds": 0.05}
-    crm.plugins.configure_core(config)
+    core_webhooks(crm, timeout_seconds=0.05)
     campaigns()
     before = crm.plugin_config("campaigns")
     slow_resolver("hooks.example.test").hold()
@@ -101,3 +100,63 @@ def test_a_webhook_url_whose_host_name_resolves_too_slowly_is_refused(crm, campa
     assert (str(refused.value), refused.value.problems) == (
         f"/webhook/url: {detail}", [("/webhook/url", detail)])
     assert crm.plugin_config("campaigns") == before
+
+
+HOOK = "https://hooks.example.test/hook"
+
+
+def core_webhooks(crm, **settings):
+    """Set the given keys of the core config's ``webhooks``."""
+    config = dict(crm.core_config)
+    config["webhooks"] = {**config["webhooks"], **settings}
+    crm.plugins.configure_core(config)
+
+
+def test_no_writer_waits_while_the_webhook_url_is_checked(tmp_path, clock, slow_resolver):
+    """SQLite has one writer at a time: the URL's host name is resolved before the
+    configuration's write transaction opens, so while the resolver keeps the check waiting
+    another writer (a customer added) completes; the configuration is stored once it answers."""
+    from crmkit import CRM
+
+    with CRM.open(f"sqlite:///{tmp_path / 'crm.db'}", clock=clock, create=True) as crm:
+        core_webhooks(crm, timeout_seconds=300)
+        crm.plugins.enable("campaigns")
+        before = crm.plugin_config("campaigns")
+        resolver = slow_resolver("hooks.example.test")
+        resolver.hold()
+        with ThreadPoolExecutor(1) as pool:
+            configuring = pool.submit(crm.plugins.configure, "campaigns",
+                                      {**before, "webhook": {"url": HOOK}})
+            assert resolver.asked.wait(10)
+            crm.customers.add("C1", "Ada")
+            assert crm.plugins.config("campaigns")["webhook"]["url"] is None  # still checking
+            resolver.released.set()
+            assert configuring.result()["webhook"]["url"] == HOOK
+        assert crm.plugins.config("campaigns")["webhook"]["url"] == HOOK
+        assert crm.customers.get("C1").name == "Ada"
+
+
+def test_networks_narrowed_while_the_url_is_checked_are_checked_against(crm, campaigns,
+                                                                      slow_resolver):
+    """What is stored was checked against the core config as it is when it is written: the
+    allowed networks narrowed while the URL's host name was being resolved, the URL is
+    checked again against them, and refused; the configuration stays as it was."""
+    from crmkit.plugin import ConfigError
+
+    core_webhooks(crm, timeout_seconds=300, allowed_networks=["10.0.0.0/8"])
+    campaigns()
+    before = crm.plugin_config("campaigns")
+    resolver = slow_resolver("hooks.example.test", address="10.1.2.3")
+    resolver.hold()
+    with ThreadPoolExecutor(1) as pool:
+        configuring = pool.submit(crm.plugins.configure, "campaigns",
+                                  {**before, "webhook": {"url": HOOK}})
+        assert resolver.asked.wait(10)
+        core_webhooks(crm, allowed_networks=[])
+        resolver.released.set()
+        with pytest.raises(ConfigError) as refused:
+            configuring.result()
+    detail = ("'hooks.example.test' resolves to 10.1.2.3, a private address: webhooks may "
+              "target it only when core config webhooks.allowed_networks lists it (now: none)")
+    assert refused.value.problems == [("/webhook/url", detail)]
+    assert crm.plugins.config("campaigns") == before
