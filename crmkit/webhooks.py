@@ -21,6 +21,7 @@ import datetime as dt
 import difflib
 import hashlib
 import hmac
+import ipaddress
 import json
 import time
 import uuid
@@ -284,19 +285,23 @@ def masked_url(url: str) -> str:
     return urlunsplit(parts._replace(netloc="***@" + parts.netloc.rpartition("@")[2]))
 
 
-def check_destination(url: Any, allowed_networks: list[str], timeout_seconds: float) -> str:
+def check_destination(url: Any, allowed_networks: list[str], timeout_seconds: float,
+                      lookup: bool = True) -> str:
     """``url`` if :func:`check_url` accepts it and its host resolves, within
     ``timeout_seconds`` (core config ``webhooks.timeout_seconds``), only to addresses
     webhooks may target: public ones and those in ``allowed_networks`` (core config
     ``webhooks.allowed_networks``; see :class:`crmkit.outbound.Destinations`); else one
     ValidationError.  A host that does not resolve now passes (each delivery checks again
-    when it connects)."""
+    when it connects).  ``lookup=False``: a host name is not resolved (a URL checked
+    before, whose name need not be waited on again); an address host is still checked."""
     import httpcore
 
     from .outbound import Destinations, DestinationRefused
 
     url = check_url(url)
     parts = urlsplit(url)
+    if not lookup and not _is_address(parts.hostname):
+        return url
     port = parts.port or (443 if parts.scheme.lower() == "https" else 80)
     try:
         Destinations.of_setting(allowed_networks).addresses(parts.hostname, port,
@@ -309,6 +314,15 @@ def check_destination(url: Any, allowed_networks: list[str], timeout_seconds: fl
     except httpcore.ConnectError:
         pass
     return url
+
+
+def _is_address(host: str) -> bool:
+    """Whether a URL's host is an IP address (``10.1.2.3``, ``::1``) rather than a name."""
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
 
 
 def check_secret(secret: Any) -> str:

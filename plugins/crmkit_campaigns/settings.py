@@ -156,19 +156,21 @@ def settings_of(config: dict[str, Any]) -> Settings:
     return typed_settings(Settings, config)
 
 
-def check_config(crm, config: dict[str, Any]) -> None:
+def check_config(crm, config: dict[str, Any], previous: dict[str, Any] | None) -> None:
     """Raise ConfigError at ``/webhook/url`` unless the webhook channel's URL may be posted
     to: an http(s) URL whose host resolves, within the core config
     ``webhooks.timeout_seconds``, only to public addresses or to addresses in the core config
     ``webhooks.allowed_networks``, as a core webhook's (the channel checks again at each
-    connection)."""
+    connection).  A URL the ``previous`` configuration has too is not resolved again (it was
+    when set): only an address host is checked, against the networks allowed now."""
     url = config["webhook"]["url"]
     if url is None:
         return
+    unchanged = previous is not None and previous.get("webhook", {}).get("url") == url
     webhooks = crm.core_config["webhooks"]
     try:
         check_webhook_destination(url, webhooks["allowed_networks"],
-                                  webhooks["timeout_seconds"])
+                                  webhooks["timeout_seconds"], lookup=not unchanged)
     except ValidationError as exc:
         detail = exc.problems[0][2]
         raise ConfigError(f"/webhook/url: {detail}", [("/webhook/url", detail)]) from None

@@ -112,6 +112,37 @@ def core_webhooks(crm, **settings):
     crm.plugins.configure_core(config)
 
 
+def test_a_change_keeping_the_webhook_url_does_not_wait_for_its_host_name(crm, campaigns,
+                                                                          slow_resolver):
+    """Only a new or changed webhook URL is resolved: while the resolver does not answer,
+    changing something else (quiet hours) or enabling again with the kept configuration
+    succeeds; a changed URL is still refused at the deadline, and an unchanged address is
+    still checked against the networks allowed now (no lookup needed)."""
+    from crmkit.plugin import ConfigError
+
+    core_webhooks(crm, timeout_seconds=0.05, allowed_networks=["127.0.0.1/32"])
+    resolver = slow_resolver("hooks.example.test")
+    campaigns({"webhook": {"url": HOOK}})
+    before = crm.plugin_config("campaigns")
+    resolver.hold()
+    quiet = {"start": "21:00", "end": "08:00"}
+    assert crm.plugins.configure("campaigns", {**before, "quiet_hours": quiet}
+                                 )["quiet_hours"] == quiet
+    crm.plugins.disable("campaigns")
+    assert crm.plugins.enable("campaigns")["webhook"]["url"] == HOOK
+    with pytest.raises(ConfigError, match=r"^/webhook/url: resolving 'hooks\.example\.test' "
+                                          r"took longer than 0\.05 s"):
+        crm.plugins.configure("campaigns", {
+            **before, "webhook": {"url": "https://hooks.example.test/other"}})
+    local = "http://127.0.0.1:8080/hook"
+    crm.plugins.configure("campaigns", {**before, "webhook": {"url": local}})
+    core_webhooks(crm, allowed_networks=[])
+    with pytest.raises(ConfigError, match=r"^/webhook/url: 127\.0\.0\.1 is a loopback address"):
+        crm.plugins.configure("campaigns", {**before, "webhook": {"url": local},
+                                            "quiet_hours": quiet})
+    assert crm.plugins.config("campaigns")["webhook"]["url"] == local
+
+
 def test_no_writer_waits_while_the_webhook_url_is_checked(tmp_path, clock, slow_resolver):
     """SQLite has one writer at a time: the URL's host name is resolved before the
     configuration's write transaction opens, so while the resolver keeps the check waiting
