@@ -259,6 +259,18 @@ class CRM:
                 self._local.snapshot = None
             conn.rollback()  # (after an error, returning the connection to the pool does it)
 
+    @contextlib.contextmanager
+    def acting_as(self, actor: str, command: str) -> Iterator[None]:
+        """The write transactions this thread opens in the block act as ``actor`` (unless
+        given one) and record ``command`` in their audit rows: for work that opens its own
+        transactions, such as plugin administration (whose checks run before its write)."""
+        outer = getattr(self._local, "acting", None)
+        self._local.acting = (actor, command)
+        try:
+            yield
+        finally:
+            self._local.acting = outer
+
     def current_transaction(self) -> Transaction | None:
         """The write transaction open in this thread, if any."""
         return getattr(self._local, "tx", None)
@@ -288,7 +300,10 @@ class CRM:
                 conn = conn.execution_options(**{db.ROW_FOREIGN_KEY_CHECKS: False})
             try:
                 with conn.begin():
-                    tx = Transaction(self, conn, actor or self.actor)
+                    acting, command = getattr(self._local, "acting", None) or (self.actor,
+                                                                               self.command)
+                    tx = Transaction(self, conn, actor or acting)
+                    tx.command = command
                     self._local.tx = tx
                     try:
                         self.refresh_plugins(conn)

@@ -63,10 +63,10 @@ def _render(site, request: Request, template: str, principal, status: int = 200,
 def _write(site, principal, command: str, work: Callable[[], Any],
            plugin_admin: bool = False) -> Any:
     """Run ``work`` in a transaction acting as ``principal``, audited as ``web COMMAND``.
-    Plugin administration runs like ``crmkit plugins``: while a plugin is broken too."""
+    Plugin administration runs like ``crmkit plugins``: in the transactions it opens itself
+    (the plugin's checks run before its write), while a plugin is broken too."""
     if plugin_admin:
-        with site.crm.transaction(principal.handle, require_plugins=False) as tx:
-            tx.command = f"web {command}"
+        with site.crm.acting_as(principal.handle, f"web {command}"):
             return work()
 
     def run(tx):

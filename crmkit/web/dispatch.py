@@ -7,8 +7,8 @@ check the endpoint's permission (403), validate the query and the JSON body agai
 endpoint's schemas (415 for a body not sent as JSON, 400 for malformed JSON, 422 with the
 JSON pointer of each problem, a key given twice in one object included), run
 the handler (every method but GET inside ``crm.run_transaction(..., actor=principal.handle)``,
-so the handler's writes commit together and are audited under the caller), and encode the
-result.  No stack trace ever reaches a client: an unexpected exception is logged and answered
+so the handler's writes commit together and are audited under the caller; an endpoint with
+``own_transactions`` opens its own, acting as the caller), and encode the result.  No stack trace ever reaches a client: an unexpected exception is logged and answered
 with a bare 500 problem.
 """
 
@@ -374,7 +374,8 @@ class Dispatcher:
     def run(self, principal, request: ApiRequest, via: str = "api") -> ApiResponse:
         """Answer ``request`` for ``principal`` (already authenticated, plugin state already
         read): route, permission, query and body schemas, then the handler (every method but
-        GET in a transaction audited as ``"<via> METHOD /api/v1/<path>"``).  Refusals raise
+        GET in a transaction audited as ``"<via> METHOD /api/v1/<path>"``, or in those it opens
+        itself, audited so too, with ``Endpoint.own_transactions``).  Refusals raise
         ApiError or a crmkit error instead of being answered (:meth:`handle` answers them).
 
         The web app's pages call the API's handlers through this (``via="web"``), so a page
@@ -393,6 +394,9 @@ class Dispatcher:
         if key is not None and endpoint.method == "POST":
             return self._idempotent(item, call, request, idempotency.checked_key(key))
         command = f"{via} {endpoint.method} {API_PREFIX}/{item.path}"
+        if endpoint.own_transactions:
+            with self.crm.acting_as(principal.handle, command):
+                return reply(endpoint.handler(call), endpoint.status)
 
         def work(tx):
             tx.command = command

@@ -53,6 +53,9 @@ class Endpoint:
     query_schema: dict | None = None
     response_schema: dict | None = None
     status: int = 200
+    own_transactions: bool = False
+    """True: the handler opens its own write transactions (acting as the caller), instead of
+    running in one: plugin administration, whose checks must not hold the write lock."""
 
 
 @attrs.frozen

@@ -458,7 +458,8 @@ def core_endpoints() -> list[Endpoint]:
                  "A plugin's stored configuration.", response_schema={"type": "object"}),
         Endpoint("PUT", "plugins/{name}/config", put_plugin_config, "plugins.configure",
                  "Replace an enabled plugin's configuration (checked against its JSON Schema).",
-                 body_schema={"type": "object"}, response_schema={"type": "object"}),
+                 body_schema={"type": "object"}, response_schema={"type": "object"},
+                 own_transactions=True),
     ]
 
 

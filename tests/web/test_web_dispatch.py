@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
+
 import pytest
 from sqlalchemy import func, select
 
@@ -374,3 +376,39 @@ def test_a_key_given_twice_in_one_body_object_is_a_422_naming_its_pointer(web):
         assert answer.json()["detail"] == f"body: {pointer}: {twice.format(key)}"
     assert counts(web.crm) == before
     assert client.get("/api/v1/plugins/loyalty/config").json() == config
+
+
+def test_a_plugin_config_put_holds_no_write_lock_while_the_plugin_checks_it(tmp_path, clock,
+                                                                            slow_resolver):
+    """PUT /api/v1/plugins/NAME/config lets the plugin check the configuration (campaigns
+    resolving webhook.url) before any write transaction opens: on SQLite, which has one writer
+    at a time, another writer completes while the check waits; the change is then stored and
+    audited under the caller and the request."""
+    from crmkit.services.audit import AuditLog
+
+    hook = "https://hooks.example.test/hook"
+    with CRM.open(f"sqlite:///{tmp_path / 'crm.db'}", clock=clock, create=True) as crm:
+        core = dict(crm.core_config)
+        crm.plugins.configure_core({**core, "webhooks": {**core["webhooks"],
+                                                         "timeout_seconds": 300}})
+        crm.plugins.enable("campaigns")
+        body = {**crm.plugin_config("campaigns"), "webhook": {"url": hook}}
+        api = InProcess(crm)
+        try:
+            client = api.client(api.token("root", role="admin"))
+            resolver = slow_resolver("hooks.example.test")
+            resolver.hold()
+            with ThreadPoolExecutor(1) as pool:
+                putting = pool.submit(client.put, "/api/v1/plugins/campaigns/config", json=body)
+                assert resolver.asked.wait(10)
+                crm.customers.add("C1", "Ada")
+                assert crm.plugins.config("campaigns")["webhook"]["url"] is None  # checking
+                resolver.released.set()
+                answer = putting.result()
+        finally:
+            api.close()
+        assert answer.status_code == 200, answer.text
+        assert crm.plugins.config("campaigns")["webhook"]["url"] == hook
+        entry = AuditLog(crm).list(action="configure")[0]  # newest first
+        assert (entry.actor, entry.command) == ("root",
+                                                "api PUT /api/v1/plugins/{name}/config")
