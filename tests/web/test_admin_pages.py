@@ -11,6 +11,7 @@ import base64
 import html.parser
 import json
 import re
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
@@ -419,3 +420,38 @@ def test_every_built_in_plugin_s_form_sends_back_its_stored_configuration(crm, a
                             data=form_of(page, f"/admin/plugins/{name}"))
         assert answer.status_code == 303, (name, answer.text)
         assert crm.plugins.config(name) == before, name
+
+
+def test_a_configuration_the_plugin_checks_slowly_holds_no_write_lock(tmp_path, clock,
+                                                                      slow_resolver):
+    """The configure page stores through crm.plugins, which lets the plugin check the
+    configuration (campaigns resolving webhook.url) before any write transaction opens: on
+    SQLite another writer completes while the check waits; the change is audited as the page."""
+    from crmkit import CRM
+
+    hook = "https://hooks.example.test/hook"
+    with CRM.open(f"sqlite:///{tmp_path / 'crm.db'}", clock=clock, create=True) as crm:
+        core = dict(crm.core_config)
+        crm.plugins.configure_core({**core, "webhooks": {**core["webhooks"],
+                                                         "timeout_seconds": 300}})
+        crm.plugins.enable("campaigns")
+        site = InProcess(crm)
+        try:
+            boss = member(crm, site, "boss", "admin")
+            fields = form_of(boss.get("/admin/plugins/campaigns"), "/admin/plugins/campaigns")
+            resolver = slow_resolver("hooks.example.test")
+            resolver.hold()
+            with ThreadPoolExecutor(1) as pool:
+                posting = pool.submit(boss.post, "/admin/plugins/campaigns",
+                                      data=fields | {"config/webhook/url": hook})
+                assert resolver.asked.wait(10)
+                crm.customers.add("C1", "Ada")
+                assert crm.plugins.config("campaigns")["webhook"]["url"] is None  # checking
+                resolver.released.set()
+                answer = posting.result()
+        finally:
+            site.close()
+        assert answer.status_code == 303, answer.text
+        assert crm.plugins.config("campaigns")["webhook"]["url"] == hook
+        entry = AuditLog(crm).list(action="configure")[0]  # newest first
+        assert (entry.actor, entry.command) == ("boss", "web POST /admin/plugins/campaigns")
