@@ -140,7 +140,8 @@ class PluginAdmin:
         name): outside the transaction, no other writer waits with it (SQLite has one writer
         at a time).  The transaction starts only if neither changed meanwhile, so what is
         stored was checked against what is current when it is written; otherwise ``check``
-        runs again, at most :data:`CHECK_ATTEMPTS` times in all, then a ConflictError."""
+        runs again, at most :data:`CHECK_ATTEMPTS` times in all, then a ConflictError.  Called
+        inside a write transaction this thread opened, everything runs in that one."""
         crm = self.crm
         for _ in range(CHECK_ATTEMPTS):
             with crm.read() as conn:
