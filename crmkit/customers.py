@@ -6,7 +6,7 @@ import datetime as dt
 import functools
 import json
 import re
-from typing import Any, Iterable, Sequence
+from typing import Any, Iterable, Mapping, Sequence, TypeVar
 
 import attrs
 from sqlalchemy import bindparam, func, or_, select, update
@@ -39,6 +39,7 @@ MAX_TAGS = 1_000
 MAX_SEARCH_TEXT = 200
 """The longest text :meth:`CustomerService.search` takes (characters): no name, email or
 external id is longer, and a longer text only makes the database work harder."""
+K = TypeVar("K")
 _REFERENCES = ("external_id", "organisation")
 """Fields that are external ids: the identifier text rule applies (see crmkit.types)."""
 _CUSTOMER_BY = {column: select(tables.customers).where(
@@ -310,6 +311,20 @@ class CustomerService:
         with self.crm.read() as conn:
             found.update(select_in(conn, query, "ids", wanted))
         return found
+
+    def documents(self, customers: Mapping[K, Customer]) -> dict[K, dict[str, Any]]:
+        """Customers (keyed as the caller likes) as the API shows them and row-level rules
+        (``crmkit_permission_allowed``) see them: external ids only, the organisation's
+        too (every organisation looked up in one query)."""
+        organisations = self.external_ids_by_id(c.organisation_id for c in customers.values())
+        return {key: {"external_id": c.external_id, "type": c.type, "name": c.name,
+                      "email": c.email, "phone": c.phone,
+                      "organisation": organisations.get(c.organisation_id),
+                      "preferred_channel": c.preferred_channel,
+                      "lifecycle_stage": c.lifecycle_stage, "tags": list(c.tags),
+                      "attributes": c.attributes, "created_at": c.created_at,
+                      "updated_at": c.updated_at, "erased_at": c.erased_at}
+                for key, c in customers.items()}
 
     def names(self, external_ids: Iterable[str]) -> dict[str, str | None]:
         """Map external ids to the customers' names, in one query (unknown ids are absent;
