@@ -20,7 +20,7 @@ import functools
 import hashlib
 import re
 import secrets
-from typing import Any, Iterable, Mapping
+from typing import Any, Iterable, Mapping, TypeVar
 
 import attrs
 from sqlalchemy import bindparam, insert, or_, select, update
@@ -31,6 +31,8 @@ from .errors import (ConfigError, ConflictError, NotFound, PermissionDenied, Plu
 from .models import ApiToken
 from .services.redaction import command_words
 from .types import LINE, clean_text, normal_text
+
+K = TypeVar("K")
 
 CORE_PERMISSIONS: dict[str, str] = {
     "customers.read": "see customers, their timelines and interactions' customers",
@@ -394,6 +396,11 @@ class AuthService:
         ``principal`` is allowed ``customers.pii`` on it.  Empty values stay empty."""
         if self.allowed(principal, "customers.pii", customer):
             return dict(customer)
+        return self.masked_customer(customer)
+
+    def masked_customer(self, customer: dict) -> dict:
+        """A copy of ``customer`` (a customer as a dict) with its personal values replaced by
+        ``"***"``, whoever asks (:meth:`mask_pii` decides whether to)."""
         masked = {key: MASK if key in PII_FIELDS and value not in (None, "") else value
                   for key, value in customer.items()}
         attributes = customer.get("attributes")
@@ -421,16 +428,30 @@ class AuthService:
             entry, command=masked_command(entry.command),
             changes=masked_changes(entry.table_name, entry.changes, personal))
 
-    def event_masker(self, principal: Principal):
-        """A function of a stored event (:class:`crmkit.models.Event`) giving it as
-        ``principal`` may see it: unchanged with ``customers.pii``; else its payload
-        without the personal values its type declares (:func:`masked_payload`,
-        ``crm.events.declared()``).  The permission is asked once."""
-        if self.allowed(principal, "customers.pii"):
-            return lambda event: event
+    def customer_access(self, principal: Principal, customers: Mapping[K, dict]
+                        ) -> dict[K | None, bool]:
+        """What ``principal`` may see of the rows of ``customers`` (customer documents,
+        ``crm.customers.documents``, keyed as the caller likes) in a list: a customer a
+        plugin's row-level rule refuses ``customers.read`` is absent (leave its rows out;
+        the rules are asked when the role grants ``customers.read``); every other maps to
+        whether its personal data is shown (``customers.pii`` on it), and None to whether
+        personal data about no customer is (``customers.pii`` without a resource).  Each
+        rule is asked once per customer; nothing is read from the database."""
+        access: dict[K | None, bool] = {None: self.allowed(principal, "customers.pii")}
+        reads = principal.can("customers.read")
+        for key, customer in customers.items():
+            if not reads or self.allowed(principal, "customers.read", customer):
+                access[key] = self.allowed(principal, "customers.pii", customer)
+        return access
+
+    def event_masker(self, access: Mapping[int | None, bool]):
+        """A function of a stored event (:class:`crmkit.models.Event`) giving it as a member
+        may see it: unchanged when ``access`` (:meth:`customer_access`, by internal customer
+        id) shows them its customer's personal data; else its payload without the personal
+        values its type declares (:func:`masked_payload`, ``crm.events.declared()``)."""
         personal = {name: declared.personal
                     for name, declared in self.crm.events.declared().items()}
-        return lambda event: attrs.evolve(
+        return lambda event: event if access.get(event.customer_id) else attrs.evolve(
             event, payload=masked_payload(event.payload, personal.get(event.type)))
 
     def interaction_masker(self, principal: Principal):

@@ -312,6 +312,18 @@ class CustomerService:
             found.update(select_in(conn, query, "ids", wanted))
         return found
 
+    def by_id(self, ids: Iterable[int]) -> dict[int, Customer]:
+        """Map internal customer ids to the customers, in one query (unknown ids are
+        absent)."""
+        return {c.id: c for c in self._many("id", {i for i in ids if i is not None})}
+
+    def _many(self, column: str, values: set[Any]) -> list[Customer]:
+        c = tables.customers
+        query = select(c).where(c.c[column].in_(bindparam("values", expanding=True)))
+        with self.crm.read() as conn:
+            rows = select_in(conn, query, "values", sorted(values))
+        return [to_customer(row._mapping) for row in rows]
+
     def documents(self, customers: Mapping[K, Customer]) -> dict[K, dict[str, Any]]:
         """Customers (keyed as the caller likes) as the API shows them and row-level rules
         (``crmkit_permission_allowed``) see them: external ids only, the organisation's

@@ -6,7 +6,9 @@ apply; the dispatcher runs each write in one transaction audited under the calle
 are named by external id in every URL and body; for callers without ``customers.pii``
 customers' personal fields are masked (``crm.auth.mask_pii``), and so are interactions'
 payloads and events' personal payload values (``crm.auth.interaction_masker``,
-``crm.auth.event_masker``).
+``crm.auth.event_masker``).  Lists ask plugins' row-level rules per customer
+(``crm.auth.customer_access``): the rows of a customer a rule hides are left out, and a
+rule refusing ``customers.pii`` on one customer masks that customer's rows.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from typing import Any
 from sqlalchemy import select
 
 from .. import tables
+from ..auth import masked_interaction
 from ..clock import parse_timestamp
 from ..config import describe_error, fill_defaults, schema_errors, schema_validator
 from ..customers import MAX_SEARCH_TEXT, CustomerService, search_text_problem
@@ -147,6 +150,12 @@ def _customer(call: Call, permission: str, external_id: str | None = None) -> Cu
     return customer
 
 
+def _access(call: Call, customers: dict[int, Customer]) -> dict[int | None, bool]:
+    """What the caller may see of the rows of ``customers`` (by internal id) in a list:
+    ``crm.auth.customer_access`` on their documents (one query for their organisations)."""
+    return call.crm.auth.customer_access(call.principal, call.crm.customers.documents(customers))
+
+
 def encode_cursor(position: Any) -> str:
     """An opaque page cursor: the position (JSON) after the last item shown."""
     return base64.urlsafe_b64encode(json.dumps(position).encode()).decode().rstrip("=")
@@ -192,14 +201,16 @@ def search_customers(call: Call) -> dict[str, Any]:
     found = call.crm.customers.search(q, tag=tag, limit=limit + 1, after=after,
                                       personal=personal)
     page = found[:limit]
+    documents = call.crm.customers.documents({c.id: c for c in page})
+    access = auth.customer_access(call.principal, documents)
     items = []
-    for document in call.crm.customers.documents({c.id: c for c in page}).values():
-        if not auth.allowed(call.principal, "customers.read", document):
+    for key, document in documents.items():
+        if key not in access:
             continue
-        if (personal and not auth.allowed(call.principal, "customers.pii", document)
+        if (personal and not access[key]
                 and not CustomerService.found_without_personal(document, q)):
             continue  # a plugin masks this one's personal data: not found by it either
-        items.append(auth.mask_pii(call.principal, document))
+        items.append(document if access[key] else auth.masked_customer(document))
     more = len(found) > limit
     return {"items": items, "next_cursor": encode_cursor(page[-1].id) if more else None}
 
@@ -312,8 +323,9 @@ def record_interactions(call: Call) -> Reply:
 
 
 def list_interactions(call: Call) -> dict[str, Any]:
-    """A page of interactions, newest first; without ``customers.pii`` their payloads
-    masked (``crm.auth.interaction_masker``), as in the timeline."""
+    """A page of interactions, newest first: those of customers a row-level rule hides
+    left out, and without ``customers.pii`` on their customer their payloads masked
+    (``masked_interaction``), as in the timeline."""
     query, limit = call.query, call.query["limit"]
     try:
         since = parse_timestamp(query["since"], "since") if "since" in query else None
@@ -326,31 +338,44 @@ def list_interactions(call: Call) -> dict[str, Any]:
         if not isinstance(position, list):
             raise _bad_cursor(query["cursor"])
         before = (parse_timestamp(position[0], "cursor"), position[1])
-    found = call.crm.interactions.list(customer=query.get("customer"), kind=query.get("kind"),
+    wanted = query.get("customer")
+    if wanted is not None:
+        customer = call.crm.customers.get(wanted)
+        if customer.id not in _access(call, {customer.id: customer}):
+            raise NotFound(f"no customer {wanted!r}")
+    found = call.crm.interactions.list(customer=wanted, kind=query.get("kind"),
                                        since=since, limit=limit + 1, before=before)
     page = found[:limit]
-    external = call.crm.customers.external_ids_by_id(i.customer_id for i in page)
+    customers = call.crm.customers.by_id(i.customer_id for i in page)
+    access = _access(call, customers)
+    items = []
+    for interaction in page:
+        key = interaction.customer_id
+        if key in access:
+            document = interaction_document(interaction, customers[key].external_id)
+            items.append(document if access[key] else masked_interaction(document))
     last = page[-1] if len(found) > limit else None
-    shown = call.crm.auth.interaction_masker(call.principal)
-    return {"items": [shown(interaction_document(i, external.get(i.customer_id))) for i in page],
-            "next_cursor": None if last is None else encode_cursor(
-                [last.occurred_at.isoformat(), last.id])}
+    return {"items": items, "next_cursor": None if last is None else encode_cursor(
+        [last.occurred_at.isoformat(), last.id])}
 
 
 # -- events and plugins ---------------------------------------------------------------------
 
 
 def list_events(call: Call) -> dict[str, Any]:
-    """A page of stored events, oldest first; without ``customers.pii`` the payload values
-    their types declare personal masked (``crm.auth.event_masker``)."""
+    """A page of stored events, oldest first: those of customers a row-level rule hides
+    left out, and without ``customers.pii`` on their customer the payload values their
+    types declare personal masked (``crm.auth.event_masker``)."""
     query = call.query
     found = call.crm.events.list(type=query.get("type"), after_id=query.get("after"),
                                  limit=query["limit"])
-    external = call.crm.customers.external_ids_by_id(e.customer_id for e in found)
-    shown = call.crm.auth.event_masker(call.principal)
-    items = [{"id": e.id, "type": e.type, "customer": external.get(e.customer_id),
+    customers = call.crm.customers.by_id(e.customer_id for e in found)
+    access = _access(call, customers)
+    shown = call.crm.auth.event_masker(access)
+    items = [{"id": e.id, "type": e.type,
+              "customer": None if e.customer_id is None else customers[e.customer_id].external_id,
               "occurred_at": e.occurred_at, "source": e.source, "payload": e.payload}
-             for e in map(shown, found)]
+             for e in map(shown, found) if e.customer_id in access]
     return {"items": items, "next_after": found[-1].id if found else query.get("after")}
 
 

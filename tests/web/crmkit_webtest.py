@@ -39,9 +39,12 @@ def wait(call):
 
 @crmkit.hookimpl
 def crmkit_permission_allowed(principal, permission, resource):
-    """Row-level rule: customers tagged "secret" exist only for admins."""
-    if (permission.startswith("customers.") and resource is not None
-            and "secret" in resource.get("tags", ()) and principal.role != "admin"):
+    """Row-level rules: customers tagged "secret" exist only for admins; the personal data of
+    customers tagged "private" is shown only to admins."""
+    if resource is None or principal.role == "admin" or not permission.startswith("customers."):
+        return None
+    tags = resource.get("tags", ())
+    if "secret" in tags or ("private" in tags and permission == "customers.pii"):
         return False
     return None
 

@@ -1,7 +1,10 @@
-"""Plugins' row-level rules in the API's lists, asked per customer at a cost per page.
+"""Plugins' row-level rules in the API's lists: a customer a rule hides is left out of the
+interaction and event lists, and a customer whose personal data a rule hides has it masked
+there, whatever the member's role holds; the rules are asked at a cost per page.
 
-The webtest plugin's rule: customers tagged "secret" exist only for admins.  The API
-in-process (HTTP through httpx's ASGI transport), on SQLite and PostgreSQL.
+The webtest plugin's rules: customers tagged "secret" exist only for admins, the personal
+data of customers tagged "private" is shown only to admins.  The API in-process (HTTP through
+httpx's ASGI transport), on SQLite and PostgreSQL.
 """
 
 from __future__ import annotations
@@ -12,17 +15,17 @@ import pytest
 
 import crmkit_webtest
 from crmkit import CRM
-from web_support import InProcess
+from web_support import InProcess, problem
 
 UTC = dt.timezone.utc
-TAGS = {"C1": ["secret"], "C2": [], "C3": []}
+TAGS = {"C1": ["secret"], "C2": ["private"], "C3": []}
 
 
 @pytest.fixture
 def web(crm_url, clock):
-    """The API with the webtest plugin enabled; organisation O1 with C1 (secret), C2 and C3,
-    each with a note; ``web.admin`` and ``web.manager`` (whose role holds ``customers.pii``)
-    are tokens."""
+    """The API with the webtest plugin enabled; organisation O1 with C1 (secret), C2 (private)
+    and C3, each with a note; ``web.admin`` and ``web.manager`` (whose role holds
+    ``customers.pii``) are tokens."""
     with CRM.open(crm_url, clock=clock, create=True,
                   extra_plugins={"webtest": crmkit_webtest}) as crm:
         crm.plugins.enable("webtest")
@@ -37,6 +40,50 @@ def web(crm_url, clock):
         helper.manager = helper.token("mia", role="manager")
         yield helper
         helper.close()
+
+
+def test_the_interaction_list_leaves_out_hidden_customers_and_masks_per_customer(
+        web, statements):
+    manager = web.client(web.manager)
+    with statements(web.crm.engine, "FROM customers") as one:
+        first = manager.get("/api/v1/interactions", params={"limit": 1})
+    with statements(web.crm.engine, "FROM customers") as every:
+        answer = manager.get("/api/v1/interactions")
+    assert answer.status_code == 200, answer.text
+    assert [(i["customer"], i["payload"]) for i in answer.json()["items"]] == [
+        ("C3", {"text": "C3's note"}), ("C2", "***")]
+    assert first.json()["items"] == answer.json()["items"][:1]
+    assert len(every) == len(one)  # the rules' customers are read per page, not per row
+    for ref in ("C1", "C9"):
+        refused = problem(manager.get("/api/v1/interactions", params={"customer": ref}), 404)
+        assert refused["detail"] == f"no customer {ref!r}"
+    assert manager.get("/api/v1/interactions", params={"customer": "C2"}).json()["items"][0][
+        "payload"] == "***"
+    full = web.client(web.admin).get("/api/v1/interactions").json()["items"]
+    assert [(i["customer"], i["payload"]) for i in full] == [
+        (ref, {"text": f"{ref}'s note"}) for ref in ("C3", "C2", "C1")]
+
+
+def test_the_event_list_leaves_out_hidden_customers_and_masks_per_customer(web):
+    crm = web.crm
+    with crm.transaction() as tx:
+        for ref in TAGS:
+            tx.emit("message.bounced", crm.customers.get(ref).id,
+                    {"channel": "email", "error": f"550 {ref}'s address"})
+        tx.emit("message.bounced", None, {"channel": "email", "error": "550 nobody's address"})
+    manager = web.client(web.manager)
+    answer = manager.get("/api/v1/events")
+    assert answer.status_code == 200, answer.text
+    items = answer.json()["items"]
+    assert "C1" not in {e["customer"] for e in items}
+    assert {e["customer"] for e in items if e["type"] == "customer.created"} == {"O1", "C2", "C3"}
+    assert [(e["customer"], e["payload"]["error"]) for e in items
+            if e["type"] == "message.bounced"] == [
+        ("C2", "***"), ("C3", "550 C3's address"), (None, "550 nobody's address")]
+    full = web.client(web.admin).get("/api/v1/events", params={"type": "message.bounced"})
+    assert [(e["customer"], e["payload"]["error"]) for e in full.json()["items"]] == [
+        ("C1", "550 C1's address"), ("C2", "550 C2's address"), ("C3", "550 C3's address"),
+        (None, "550 nobody's address")]
 
 
 def test_the_customer_list_reads_organisations_per_page_not_per_customer(web, statements):
