@@ -317,6 +317,10 @@ class CustomerService:
         absent)."""
         return {c.id: c for c in self._many("id", {i for i in ids if i is not None})}
 
+    def by_external_id(self, external_ids: Iterable[str]) -> dict[str, Customer]:
+        """Map external ids to the customers, in one query (unknown ids are absent)."""
+        return {c.external_id: c for c in self._many("external_id", set(external_ids))}
+
     def _many(self, column: str, values: set[Any]) -> list[Customer]:
         c = tables.customers
         query = select(c).where(c.c[column].in_(bindparam("values", expanding=True)))

@@ -11,13 +11,13 @@ RECENT_MENTIONS = 50
 
 
 def card(crm, principal, customer) -> Card:
-    """Linked handles (shown to roles that see personal data) and the sentiment labels of
-    the customer's newest mentions."""
+    """Linked handles (shown to members allowed ``customers.pii`` on this customer) and the
+    sentiment labels of the customer's newest mentions."""
     api = crm.plugin("social")
     external_id = customer["external_id"]
     rows: list[tuple[str, str]] = []
     identities = api.identities(external_id)
-    if crm.auth.allowed(principal, "customers.pii"):
+    if crm.auth.allowed(principal, "customers.pii", customer):
         for identity in identities:
             rows.append((identity["platform"], identity["handle"]))
     else:

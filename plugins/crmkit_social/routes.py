@@ -5,7 +5,7 @@ list) with their sentiment summary, and referrals (a customer's code,
 redeeming one, the list).  Every handler calls the public API
 (``call.api()``), which holds the rules: an imported mention is checked by
 the same code as ``crmkit social import``.  Handles, post texts and post ids are personal
-data: a caller without ``customers.pii`` reads them as ``***``.
+data: a caller not allowed ``customers.pii`` on their customer reads them as ``***``.
 """
 
 from __future__ import annotations
@@ -42,11 +42,16 @@ REFERRAL = closed_object({"id": INTEGER, "referrer": TEXT, "referee": TEXT, "red
 
 
 def _masked(call, rows: list[dict], fields: tuple[str, ...]) -> list[dict]:
-    """``rows`` as the caller may see them: without ``customers.pii`` the personal
-    ``fields`` (handles, post texts, post ids) read ``***`` (an empty one stays empty)."""
-    if call.crm.auth.allowed(call.principal, "customers.pii"):
-        return rows
-    return [{k: MASK if k in fields and v not in (None, "") else v for k, v in row.items()}
+    """``rows`` as the caller may see them: the personal ``fields`` (handles, post texts,
+    post ids) read ``***`` (an empty one stays empty) unless the caller may see the personal
+    data of the row's ``customer`` (``customers.pii`` asked per customer, as a row-level rule
+    may refuse it on one: ``crm.auth.customer_access``)."""
+    crm = call.crm
+    customers = crm.customers.by_external_id(r["customer"] for r in rows
+                                             if r["customer"] is not None)
+    access = crm.auth.customer_access(call.principal, crm.customers.documents(customers))
+    return [row if access.get(row["customer"]) else
+            {k: MASK if k in fields and v not in (None, "") else v for k, v in row.items()}
             for row in rows]
 
 

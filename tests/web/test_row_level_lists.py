@@ -1,6 +1,6 @@
 """Plugins' row-level rules in the API's lists: a customer a rule hides is left out of the
 interaction and event lists, and a customer whose personal data a rule hides has it masked
-there, whatever the member's role holds; the rules are asked at a cost per page.
+there and in the social plugin's lists, whatever the member's role holds.
 
 The webtest plugin's rules: customers tagged "secret" exist only for admins, the personal
 data of customers tagged "private" is shown only to admins.  The API in-process (HTTP through
@@ -15,7 +15,7 @@ import pytest
 
 import crmkit_webtest
 from crmkit import CRM
-from web_support import InProcess, problem
+from web_support import PASSWORD, InProcess, problem, sign_in
 
 UTC = dt.timezone.utc
 TAGS = {"C1": ["secret"], "C2": ["private"], "C3": []}
@@ -84,6 +84,36 @@ def test_the_event_list_leaves_out_hidden_customers_and_masks_per_customer(web):
     assert [(e["customer"], e["payload"]["error"]) for e in full.json()["items"]] == [
         ("C1", "550 C1's address"), ("C2", "550 C2's address"), ("C3", "550 C3's address"),
         (None, "550 nobody's address")]
+
+
+def test_the_social_lists_and_card_mask_handles_and_posts_per_customer(web):
+    web.crm.plugins.enable("social")
+    social = web.crm.plugin("social")
+    for ref in TAGS:
+        social.link_handle(ref, "instagram", f"{ref.lower()}_handle")
+    social.import_mentions([
+        {"platform": "instagram", "post_id": f"p-{handle}", "handle": handle,
+         "text": f"{handle} posted", "posted_at": "2024-12-20T10:00:00Z"}
+        for handle in ("c1_handle", "c2_handle", "c3_handle", "stranger")])
+    manager = web.client(web.manager)
+    identities = manager.get("/api/v1/social/identities")
+    assert identities.status_code == 200, identities.text
+    assert [(i["customer"], i["handle"]) for i in identities.json()] == [
+        ("C1", "***"), ("C2", "***"), ("C3", "c3_handle")]
+    mentions = manager.get("/api/v1/social/mentions").json()
+    assert sorted((m["customer"] or "", m["handle"], m["text"], m["post_id"])
+                  for m in mentions) == [
+        ("", "stranger", "stranger posted", "p-stranger"), ("C1", "***", "***", "***"),
+        ("C2", "***", "***", "***"), ("C3", "c3_handle", "c3_handle posted", "p-c3_handle")]
+    admin = web.client(web.admin)
+    assert [i["handle"] for i in admin.get("/api/v1/social/identities").json()] == [
+        "c1_handle", "c2_handle", "c3_handle"]
+    web.crm.staff.set_password("mia", PASSWORD)
+    pages = sign_in(web, "mia")
+    card = {ref: pages.get(f"/customers/{ref}") for ref in ("C2", "C3")}
+    assert card["C2"].status_code == 200 and "c2_handle" not in card["C2"].text
+    assert "1 linked (hidden: personal data)" in card["C2"].text
+    assert "c3_handle" in card["C3"].text
 
 
 def test_the_customer_list_reads_organisations_per_page_not_per_customer(web, statements):
