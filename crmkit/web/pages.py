@@ -353,13 +353,17 @@ class Pages:
                                 303)
 
     def customer_names(self, principal, external_ids: Iterable[str]) -> dict[str, str | None]:
-        """The names of customers as ``principal`` may see them (``***`` without
-        ``customers.pii``; none at all without ``customers.read``)."""
+        """The names of customers as ``principal`` may see them: ``***`` unless allowed
+        ``customers.pii`` on the customer; none at all without ``customers.read`` on it (the
+        role's, then plugins' row-level rules on the customer's full document: every customer
+        read in two queries)."""
         crm = self.crm
         if not crm.auth.allowed(principal, "customers.read"):
             return {}
-        return {ref: crm.auth.mask_pii(principal, {"external_id": ref, "name": name})["name"]
-                for ref, name in crm.customers.names(external_ids).items()}
+        documents = crm.customers.documents(crm.customers.by_external_id(external_ids))
+        access = crm.auth.customer_access(principal, documents)
+        return {ref: (document if access[ref] else crm.auth.masked_customer(document))["name"]
+                for ref, document in documents.items() if ref in access}
 
     def api(self, principal, method: str, path: str, query: dict[str, Any] | None = None,
             body: Any = None) -> Any:

@@ -10,12 +10,14 @@ leads and opportunities they own and the tasks and cases assigned to them;
 another's is "not found" (404, so that nobody learns it exists), and lists
 hold only their own.
 
-Personal text: a member without ``customers.pii`` on a customer reads as ``***`` that
-customer's name in the lead list (``crm.auth.mask_pii``), and the name of each of their
-opportunities and the subject of each of their tasks and cases (free text that may name or
-quote them, which erasure clears) in every list, single record and write's answer: one rule,
-:func:`personal_text`, which the board and My work (through these handlers) and the
-customer card share.
+Personal text: a member not allowed ``customers.pii`` on a customer (their role lacks it,
+or a plugin's row-level rule refuses it on that customer's full document) reads as ``***``
+that customer's name in the lead list, and the name of each of their opportunities and the
+subject of each of their tasks and cases (free text that may name or quote them, which
+erasure clears) in every list, single record and write's answer, which the board and My work
+show (through these handlers); the customer card asks the same (:func:`personal_text`).  A
+list asks per customer, reading its customers in two queries
+(``crm.auth.access_by_external_id``), never per row.
 """
 
 from __future__ import annotations
@@ -134,17 +136,25 @@ def _as_of(call):
 def personal_text(crm, principal, customer: dict[str, Any], text: str) -> str:
     """``text``, free text about ``customer`` (an opportunity's name, a task's or case's
     subject, which may name or quote them and which erasure clears), as ``principal`` may
-    read it: ``***`` unless allowed ``customers.pii`` on ``customer`` (a customer as a dict,
-    at least its ``external_id``)."""
+    read it: ``***`` unless allowed ``customers.pii`` on ``customer`` (its full document, as
+    ``crm.customers.documents`` gives it: row-level rules may ask any of its fields)."""
     return text if crm.auth.allowed(principal, "customers.pii", customer) else MASK
 
 
+def _shown_all(call, rows: list[dict[str, Any]], field: str) -> list[dict[str, Any]]:
+    """Opportunities (``field``: ``name``), tasks or cases (``subject``) as the caller may see
+    them: ``field`` reads ``***`` unless the caller is allowed ``customers.pii`` on the row's
+    customer (asked once per customer on its full document); JSON-ready and without the
+    internal customer id (URLs and bodies carry external ids)."""
+    access = call.crm.auth.access_by_external_id(call.principal, {r["customer"] for r in rows})
+    return [jsonable({k: v for k, v in row.items() if k != "customer_id"}
+                     | {field: row[field] if access.get(row["customer"]) else MASK})
+            for row in rows]
+
+
 def _shown(call, row: dict[str, Any], field: str) -> dict[str, Any]:
-    """An opportunity (``field``: ``name``), task or case (``subject``) as the caller may see
-    it (:func:`personal_text`), JSON-ready and without the internal customer id (URLs and
-    bodies carry external ids)."""
-    text = personal_text(call.crm, call.principal, {"external_id": row["customer"]}, row[field])
-    return jsonable({k: v for k, v in {**row, field: text}.items() if k != "customer_id"})
+    """One opportunity, task or case as the caller may see it (:func:`_shown_all`)."""
+    return _shown_all(call, [row], field)[0]
 
 
 # -- leads -------------------------------------------------------------------------------------
@@ -170,8 +180,9 @@ def list_leads(call):
     q = call.query
     rows = jsonable(_visible(call, "owner", lambda owner: call.api().scores(
         q.get("stage"), q.get("min_score"), q.get("limit", 100), owner)))
-    return [{**row, "name": call.crm.auth.mask_pii(call.principal, {  # asked on the customer
-        "external_id": row["customer"], "name": row["name"]})["name"]} for row in rows]
+    access = call.crm.auth.access_by_external_id(call.principal, {r["customer"] for r in rows})
+    return [row if row["name"] in (None, "") or access.get(row["customer"]) else {**row, "name": MASK}
+            for row in rows]
 
 
 def get_lead(call):
@@ -213,7 +224,7 @@ def list_opportunities(call):
     q = call.query
     rows = _visible(call, "owner", lambda owner: call.api().opportunities(
         q.get("stage"), owner, q.get("customer"), q.get("limit", 100)))
-    return [_shown(call, row, "name") for row in rows]
+    return _shown_all(call, rows, "name")
 
 
 def create_opportunity(call):
@@ -258,7 +269,7 @@ def list_tasks(call):
     rows = _visible(call, "assignee", lambda assignee: call.api().tasks(
         q.get("overdue", False), assignee, None if status == "all" else status,
         q.get("customer"), _as_of(call), q.get("limit", 100)))
-    return [_shown(call, row, "subject") for row in rows]
+    return _shown_all(call, rows, "subject")
 
 
 def create_task(call):
@@ -295,7 +306,7 @@ def list_cases(call):
     q = call.query
     rows = _visible(call, "assignee", lambda assignee: call.api().cases(
         q.get("status"), assignee, q.get("customer"), q.get("limit", 100)))
-    return [_shown(call, row, "subject") for row in rows]
+    return _shown_all(call, rows, "subject")
 
 
 def open_case(call):

@@ -1,6 +1,7 @@
 """Plugins' row-level rules in the API's lists: a customer a rule hides is left out of the
 interaction and event lists, and a customer whose personal data a rule hides has it masked
-there and in the social plugin's lists, whatever the member's role holds.
+there, in the answers of writes, in the operational and social plugins' lists and in the
+names web pages show, whatever the member's role holds.
 
 The webtest plugin's rules: customers tagged "secret" exist only for admins, the personal
 data of customers tagged "private" is shown only to admins.  The API in-process (HTTP through
@@ -10,6 +11,7 @@ httpx's ASGI transport), on SQLite and PostgreSQL.
 from __future__ import annotations
 
 import datetime as dt
+import html
 
 import pytest
 
@@ -114,6 +116,46 @@ def test_the_social_lists_and_card_mask_handles_and_posts_per_customer(web):
     assert card["C2"].status_code == 200 and "c2_handle" not in card["C2"].text
     assert "1 linked (hidden: personal data)" in card["C2"].text
     assert "c3_handle" in card["C3"].text
+
+
+def test_operational_lists_and_board_mask_text_per_customer_at_a_cost_per_list(web, statements):
+    crm = web.crm
+    crm.plugins.enable("operational")
+    ops = crm.plugin("operational")
+    for ref in TAGS:
+        ops.create_opportunity(ref, f"{ref}'s refit", "10")
+        ops.create_task(ref, f"Call {ref}", "mia", dt.datetime(2024, 12, 30, tzinfo=UTC))
+        ops.open_case(ref, f"{ref}'s complaint")
+        ops.set_lead_stage(ref, "mql")
+    api, manager = "/api/v1/operational", web.client(web.manager)
+    with statements(crm.engine, "FROM customers") as one:
+        first = manager.get(f"{api}/opportunities", params={"limit": 1})
+    with statements(crm.engine, "FROM customers") as every:
+        opportunities = manager.get(f"{api}/opportunities")
+    assert opportunities.status_code == 200, opportunities.text
+    assert len(first.json()) == 1 and len(every) == len(one)  # per list, not per row
+    shown = {"C1": "***", "C2": "***"}  # C1's hidden, C2's personal data refused
+    assert {o["customer"]: o["name"] for o in opportunities.json()} == {
+        "C3": "C3's refit", **shown}
+    assert {t["customer"]: t["subject"] for t in manager.get(f"{api}/tasks").json()} == {
+        "C3": "Call C3", **shown}
+    assert {c["customer"]: c["subject"] for c in manager.get(f"{api}/cases").json()} == {
+        "C3": "C3's complaint", **shown}
+    assert {r["customer"]: r["name"] for r in manager.get(f"{api}/leads").json()} == {
+        "C3": "C3's name", **shown}
+    one_case = manager.get(f"{api}/cases/{ops.cases(customer='C2')[0]['id']}").json()
+    assert one_case["subject"] == "***"
+    admin = web.client(web.admin)
+    assert {t["customer"]: t["subject"] for t in admin.get(f"{api}/tasks").json()} == {
+        ref: f"Call {ref}" for ref in TAGS}
+    crm.staff.set_password("mia", PASSWORD)
+    pages = sign_in(web, "mia")
+    for page in (pages.get("/operational/board"), pages.get("/my-work")):
+        assert page.status_code == 200, page.text
+        text = html.unescape(page.text)
+        assert "C3's name" in text
+        for hidden in ("C1's name", "C2's name", "C2's refit", "Call C2"):
+            assert hidden not in text
 
 
 def test_the_customer_list_reads_organisations_per_page_not_per_customer(web, statements):
