@@ -463,14 +463,6 @@ class AuthService:
         return lambda event: event if access.get(event.customer_id) else attrs.evolve(
             event, payload=masked_payload(event.payload, personal.get(event.type)))
 
-    def interaction_masker(self, principal: Principal):
-        """A function of an interaction (a dict) giving it as ``principal`` may see it:
-        unchanged with ``customers.pii``, else :func:`masked_interaction`.  The permission
-        is asked once."""
-        if self.allowed(principal, "customers.pii"):
-            return lambda interaction: interaction
-        return masked_interaction
-
     # -- authentication ----------------------------------------------------------------------
 
     def authenticate_token(self, secret: str) -> Principal:

@@ -5,7 +5,7 @@ Every write goes through the same Python services as the CLI (``crm.customers``,
 apply; the dispatcher runs each write in one transaction audited under the caller.  Customers
 are named by external id in every URL and body; for callers without ``customers.pii``
 customers' personal fields are masked (``crm.auth.mask_pii``), and so are interactions'
-payloads and events' personal payload values (``crm.auth.interaction_masker``,
+payloads and events' personal payload values (``masked_interaction``,
 ``crm.auth.event_masker``).  Lists ask plugins' row-level rules per customer
 (``crm.auth.customer_access``): the rows of a customer a rule hides are left out, and a
 rule refusing ``customers.pii`` on one customer masks that customer's rows.
@@ -282,8 +282,9 @@ def export_customer(call: Call) -> dict[str, Any]:
 
 
 def interaction_document(interaction, customer: str | None) -> dict[str, Any]:
-    """An interaction as the API stores it (its customer by external id); show it through
-    ``crm.auth.interaction_masker``."""
+    """An interaction as the API stores it (its customer by external id); show it as the
+    caller may see it (``masked_interaction`` unless allowed ``customers.pii`` on its
+    customer)."""
     document = jsonable(interaction)
     document.pop("customer_id")
     return {"id": document.pop("id"), "customer": customer, **document}
@@ -315,8 +316,10 @@ def record_interactions(call: Call) -> Reply:
     if isinstance(call.body, dict):
         row = _interaction_rows(call, [call.body])[0]
         interaction = crm.interactions.record(**row)
-        shown = crm.auth.interaction_masker(call.principal)
-        return Reply(shown(interaction_document(interaction, row["customer"])), 201)
+        key = interaction.customer_id
+        document = interaction_document(interaction, row["customer"])
+        shown = _access(call, crm.customers.by_id([key])).get(key)
+        return Reply(document if shown else masked_interaction(document), 201)
     rows = _interaction_rows(call, call.body)
     result = crm.interactions.record_many(rows, batch_size=MAX_BATCH, atomic=True)
     return Reply({"created": result.created, "unchanged": result.unchanged}, 201)

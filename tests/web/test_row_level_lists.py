@@ -66,6 +66,18 @@ def test_the_interaction_list_leaves_out_hidden_customers_and_masks_per_customer
         (ref, {"text": f"{ref}'s note"}) for ref in ("C3", "C2", "C1")]
 
 
+def test_a_recorded_interaction_is_answered_masked_per_customer(web):
+    manager = web.client(web.manager)
+    written = {ref: manager.post("/api/v1/interactions", json={
+        "customer": ref, "kind": "note", "payload": {"text": f"{ref}'s second note"}})
+        for ref in ("C2", "C3")}
+    assert written["C2"].status_code == 201, written["C2"].text
+    assert written["C2"].json()["payload"] == "***"
+    assert written["C3"].json()["payload"] == {"text": "C3's second note"}
+    assert web.crm.interactions.get(written["C2"].json()["id"]).payload == {
+        "text": "C2's second note"}
+
+
 def test_the_event_list_leaves_out_hidden_customers_and_masks_per_customer(web):
     crm = web.crm
     with crm.transaction() as tx:
