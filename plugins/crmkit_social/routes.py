@@ -5,13 +5,15 @@ list) with their sentiment summary, and referrals (a customer's code,
 redeeming one, the list).  Every handler calls the public API
 (``call.api()``), which holds the rules: an imported mention is checked by
 the same code as ``crmkit social import``.  Handles, post texts and post ids are personal
-data: a caller not allowed ``customers.pii`` on their customer reads them as ``***``.
+data: a caller not allowed ``customers.pii`` on their customer reads them as ``***``; the
+identities and mentions of a customer a plugin's row-level rule hides from the caller are
+left out, and naming it in ``?customer=`` is a 404 like an unknown customer.
 """
 
 from __future__ import annotations
 
 from crmkit.plugin import (INSTANT, INTEGER, MASK, OPTIONAL_INSTANT, OPTIONAL_TEXT, TEXT, Endpoint,
-                           closed_object, jsonable, timestamp_or_none)
+                           NotFound, closed_object, jsonable, timestamp_or_none)
 
 from .mentions import FIELDS
 
@@ -42,22 +44,30 @@ REFERRAL = closed_object({"id": INTEGER, "referrer": TEXT, "referee": TEXT, "red
 
 
 def _masked(call, rows: list[dict], fields: tuple[str, ...]) -> list[dict]:
-    """``rows`` as the caller may see them: the personal ``fields`` (handles, post texts,
-    post ids) read ``***`` (an empty one stays empty) unless the caller may see the personal
-    data of the row's ``customer`` (``customers.pii`` asked per customer, as a row-level rule
-    may refuse it on one: ``crm.auth.customer_access``)."""
-    crm = call.crm
-    customers = crm.customers.by_external_id(r["customer"] for r in rows
-                                             if r["customer"] is not None)
-    access = crm.auth.customer_access(call.principal, crm.customers.documents(customers))
-    return [row if access.get(row["customer"]) else
+    """``rows`` as the caller may see them (the rules asked per customer, as a row-level rule
+    may refuse one: ``crm.auth.access_by_external_id``): the rows of a customer a rule hides
+    (``customers.read``) left out, and the personal ``fields`` (handles, post texts, post
+    ids) read ``***`` (an empty one stays empty) unless the caller may see the personal data
+    of the row's ``customer`` (a row of no customer: ``customers.pii`` of the role)."""
+    access = call.crm.auth.access_by_external_id(
+        call.principal, {r["customer"] for r in rows if r["customer"] is not None})
+    return [row if access[row["customer"]] else
             {k: MASK if k in fields and v not in (None, "") else v for k, v in row.items()}
-            for row in rows]
+            for row in rows if row["customer"] in access]
+
+
+def _asked_customer(call) -> str | None:
+    """The customer the query names (external id), if any; one a row-level rule hides is
+    not found, like an unknown one."""
+    wanted = call.query.get("customer")
+    if wanted is not None and wanted not in call.crm.auth.access_by_external_id(
+            call.principal, [wanted]):
+        raise NotFound(f"no customer {wanted!r}")
+    return wanted
 
 
 def identities(call):
-    return _masked(call, jsonable(call.api().identities(call.query.get("customer"))),
-                   ("handle",))
+    return _masked(call, jsonable(call.api().identities(_asked_customer(call))), ("handle",))
 
 
 def link(call):
@@ -76,7 +86,7 @@ def unlink(call):
 
 def mentions(call):
     q = call.query
-    rows = call.api().mentions(q.get("customer"), q.get("label"), _instant(call, "since"),
+    rows = call.api().mentions(_asked_customer(call), q.get("label"), _instant(call, "since"),
                                _instant(call, "as_of"), q.get("limit"))
     out = []
     for row in jsonable(rows):

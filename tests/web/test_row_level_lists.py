@@ -100,7 +100,10 @@ def test_the_event_list_leaves_out_hidden_customers_and_masks_per_customer(web):
         (None, "550 nobody's address")]
 
 
-def test_the_social_lists_and_card_mask_handles_and_posts_per_customer(web):
+@pytest.fixture
+def social(web):
+    """``web`` with the social plugin enabled: C1, C2 and C3 each with an instagram handle and
+    a mention, and a mention of a stranger."""
     web.crm.plugins.enable("social")
     social = web.crm.plugin("social")
     for ref in TAGS:
@@ -109,15 +112,20 @@ def test_the_social_lists_and_card_mask_handles_and_posts_per_customer(web):
         {"platform": "instagram", "post_id": f"p-{handle}", "handle": handle,
          "text": f"{handle} posted", "posted_at": "2024-12-20T10:00:00Z"}
         for handle in ("c1_handle", "c2_handle", "c3_handle", "stranger")])
+    return web
+
+
+def test_the_social_lists_and_card_mask_handles_and_posts_per_customer(social):
+    web = social
     manager = web.client(web.manager)
     identities = manager.get("/api/v1/social/identities")
     assert identities.status_code == 200, identities.text
     assert [(i["customer"], i["handle"]) for i in identities.json()] == [
-        ("C1", "***"), ("C2", "***"), ("C3", "c3_handle")]
+        ("C2", "***"), ("C3", "c3_handle")]
     mentions = manager.get("/api/v1/social/mentions").json()
     assert sorted((m["customer"] or "", m["handle"], m["text"], m["post_id"])
                   for m in mentions) == [
-        ("", "stranger", "stranger posted", "p-stranger"), ("C1", "***", "***", "***"),
+        ("", "stranger", "stranger posted", "p-stranger"),
         ("C2", "***", "***", "***"), ("C3", "c3_handle", "c3_handle posted", "p-c3_handle")]
     admin = web.client(web.admin)
     assert [i["handle"] for i in admin.get("/api/v1/social/identities").json()] == [
@@ -128,6 +136,23 @@ def test_the_social_lists_and_card_mask_handles_and_posts_per_customer(web):
     assert card["C2"].status_code == 200 and "c2_handle" not in card["C2"].text
     assert "1 linked (hidden: personal data)" in card["C2"].text
     assert "c3_handle" in card["C3"].text
+
+
+def test_the_social_lists_leave_out_hidden_customers_and_refuse_naming_them(social):
+    web = social
+    manager = web.client(web.manager)
+    assert "C1" not in {i["customer"] for i in manager.get("/api/v1/social/identities").json()}
+    assert "C1" not in {m["customer"] for m in manager.get("/api/v1/social/mentions").json()}
+    for path in ("identities", "mentions"):
+        for ref in ("C1", "C9"):
+            refused = problem(manager.get(f"/api/v1/social/{path}", params={"customer": ref}),
+                              404)
+            assert refused["detail"] == f"no customer {ref!r}"
+        assert [row["customer"] for row in manager.get(
+            f"/api/v1/social/{path}", params={"customer": "C2"}).json()] == ["C2"]
+    admin = web.client(web.admin)
+    assert [i["handle"] for i in admin.get("/api/v1/social/identities",
+                                           params={"customer": "C1"}).json()] == ["c1_handle"]
 
 
 def test_operational_lists_and_board_mask_text_per_customer_at_a_cost_per_list(web, statements):
