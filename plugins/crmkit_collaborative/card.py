@@ -8,12 +8,13 @@ from .workitems import OPEN_STATES
 
 
 def card(crm, principal, customer) -> Card:
-    """The preferred contact channel, consent per channel and the open work items
-    (team, state, assignee, whether a hand-off awaits acknowledgement)."""
+    """The preferred contact channel, consent per channel (shown to members allowed
+    ``customers.pii`` on this customer) and the open work items (team, state, assignee,
+    whether a hand-off awaits acknowledgement)."""
     api = crm.plugin("collaborative")
     external_id = customer["external_id"]
     rows = [(_("Preferred channel"), customer.get("preferred_channel") or _("none"))]
-    if crm.auth.allowed(principal, "customers.pii"):
+    if crm.auth.allowed(principal, "customers.pii", customer):
         for consent in crm.customers.consents(external_id):
             rows.append((_("Consent: {channel}").format(channel=consent.channel),
                          _("granted") if consent.granted else _("withdrawn")))

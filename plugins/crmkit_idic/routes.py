@@ -4,16 +4,19 @@ Identify (duplicate candidates, dismissing a pair), differentiate (run it,
 the groups and one customer's group), interact (contacts due, recording a
 dialogue), customise (treatments), and the IDIC report with each customer's
 progress.  Every handler calls the public API (``call.api()``), which holds
-the rules.  A member without ``customers.pii`` sees names masked (``***``), and a
-duplicate pair's reasons without the values that matched.
+the rules.  A member not allowed ``customers.pii`` on a customer (their role lacks it, or a
+plugin's row-level rule refuses it on that customer) sees its name masked (``***``), and a
+duplicate pair's reasons without the values that matched unless allowed it on both
+customers; a list asks per customer, reading its customers in two queries
+(``crm.auth.access_by_external_id``).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from crmkit.plugin import (INSTANT, INTEGER, OPTIONAL_INSTANT, OPTIONAL_TEXT, TEXT, Endpoint,
-                           closed_object, jsonable, timestamp_or_none)
+from crmkit.plugin import (INSTANT, INTEGER, MASK, OPTIONAL_INSTANT, OPTIONAL_TEXT, TEXT,
+                           Endpoint, closed_object, jsonable, timestamp_or_none)
 
 READ = "idic.read"
 WRITE = "idic.write"
@@ -39,9 +42,15 @@ PROGRESS = closed_object({"customer": TEXT, "name": OPTIONAL_TEXT, "identified":
                           "score": INTEGER})
 
 
+def _masked_name(name: str | None) -> str | None:
+    return name if name in (None, "") else MASK
+
+
 def _as_seen(call, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """``rows`` (each with a customer's ``name``) as the caller may see them."""
-    return [call.crm.auth.mask_pii(call.principal, row) for row in rows]
+    """``rows`` (each a ``customer``'s, with its ``name``) as the caller may see them."""
+    shown = call.crm.auth.access_by_external_id(call.principal, {r["customer"] for r in rows})
+    return [row if shown.get(row["customer"]) else {**row, "name": _masked_name(row["name"])}
+            for row in rows]
 
 
 def groups(call):
@@ -78,23 +87,24 @@ def record_dialogue(call):
     return {"customer": call.path_params["customer"], "dialogue_id": dialogue_id}
 
 
-def _pair(call, pair) -> dict[str, Any]:
-    """One duplicate pair as the caller may see it: without ``customers.pii``, masked names
-    and its reasons without the values that matched."""
-    document = {"first": pair.first, "second": pair.second, "first_name": pair.first_name,
-                "second_name": pair.second_name, "score": pair.score,
-                "reasons": list(pair.reasons)}
-    if call.crm.auth.allowed(call.principal, "customers.pii"):
-        return document
-    first, second = (call.crm.auth.mask_pii(call.principal, {"name": name})["name"]
-                     for name in (pair.first_name, pair.second_name))
-    return {**document, "first_name": first, "second_name": second,
-            "reasons": list(pair.reason_kinds)}
+def _pair(pair, shown: dict[str | None, bool]) -> dict[str, Any]:
+    """One duplicate pair as the caller may see it (``shown``: whose personal data, by
+    external id, ``crm.auth.access_by_external_id``): a name
+    masked without ``customers.pii`` on its customer, and the reasons without the values
+    that matched unless allowed it on both."""
+    first, second = shown.get(pair.first), shown.get(pair.second)
+    return {"first": pair.first, "second": pair.second,
+            "first_name": pair.first_name if first else _masked_name(pair.first_name),
+            "second_name": pair.second_name if second else _masked_name(pair.second_name),
+            "score": pair.score,
+            "reasons": list(pair.reasons if first and second else pair.reason_kinds)}
 
 
 def duplicates(call):
     found = call.api().find_duplicates(call.query.get("min_score"))
-    return jsonable({"pairs": [_pair(call, p) for p in found.pairs],
+    shown = call.crm.auth.access_by_external_id(
+        call.principal, {ref for p in found.pairs for ref in (p.first, p.second)})
+    return jsonable({"pairs": [_pair(p, shown) for p in found.pairs],
                      "compared": found.compared,
                      "skipped_blocks": [{"key": key, "records": size}
                                         for key, size in found.skipped_blocks]})

@@ -195,6 +195,42 @@ def test_operational_lists_and_board_mask_text_per_customer_at_a_cost_per_list(w
             assert hidden not in text
 
 
+def test_idic_routes_mask_names_and_matched_values_per_customer(web):
+    crm = web.crm
+    crm.plugins.enable("analytical")
+    crm.plugins.enable("idic")
+    crm.customers.add_many([
+        {"external_id": ref, "name": "Dee Twin", "email": "dee@example.com", "tags": tags}
+        for ref, tags in (("D1", ["private"]), ("D2", []))])
+    crm.plugin("idic").differentiate()
+    api, manager = "/api/v1/idic", web.client(web.manager)
+    [pair] = [p for p in manager.get(f"{api}/duplicates").json()["pairs"]
+              if p["first"] == "D1"]
+    assert (pair["second"], pair["first_name"], pair["second_name"]) == ("D2", "***", "Dee Twin")
+    assert "same email" in pair["reasons"]  # the kind, not the private customer's email
+    assert manager.get(f"{api}/customers/C2/progress").json()["name"] == "***"
+    assert manager.get(f"{api}/customers/C3/progress").json()["name"] == "C3's name"
+    names = {row["customer"]: row["name"] for row in manager.get(f"{api}/groups").json()}
+    assert (names["C2"], names["D1"], names["C3"], names["D2"]) == (
+        "***", "***", "C3's name", "Dee Twin")
+    [full] = [p for p in web.client(web.admin).get(f"{api}/duplicates").json()["pairs"]
+              if p["first"] == "D1"]
+    assert full["first_name"] == "Dee Twin" and "same email dee@example.com" in full["reasons"]
+
+
+def test_the_collaborative_card_shows_consents_per_customer(web):
+    crm = web.crm
+    crm.plugins.enable("collaborative")
+    for ref in ("C2", "C3"):
+        crm.customers.set_consent(ref, "email", True, source="web form")
+    crm.staff.set_password("mia", PASSWORD)
+    pages = sign_in(web, "mia")
+    card = {ref: pages.get(f"/customers/{ref}") for ref in ("C2", "C3")}
+    assert card["C2"].status_code == 200, card["C2"].text
+    assert "Consent: email" not in card["C2"].text
+    assert "Consent: email" in card["C3"].text
+
+
 def test_the_customer_list_reads_organisations_per_page_not_per_customer(web, statements):
     web.crm.customers.add_many([{"external_id": f"M{n:02}", "organisation": "O1"}
                                 for n in range(20)])
