@@ -9,7 +9,9 @@ from __future__ import annotations
 import socket
 import sys
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any, Callable
 
 import pytest
 from hypothesis import HealthCheck, settings
@@ -87,6 +89,18 @@ class SlowResolver:
     def hold(self) -> None:
         """Lookups of the host from now on wait until the test ends."""
         self._held.set()
+
+    def while_held(self, send: Callable[[], Any], meanwhile: Callable[[], None]) -> Any:
+        """What ``send()`` returns (or raises), run in a thread with the host's lookups held:
+        once it waits on one, ``meanwhile()`` runs (what must not wait with it), then the
+        lookup is answered."""
+        self.hold()
+        with ThreadPoolExecutor(1) as pool:
+            sending = pool.submit(send)
+            assert self.asked.wait(10)
+            meanwhile()
+            self.released.set()
+            return sending.result()
 
     def __call__(self, host, *args, **kwargs):
         if host != self.host:

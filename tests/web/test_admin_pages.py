@@ -11,9 +11,9 @@ import base64
 import html.parser
 import json
 import re
-from concurrent.futures import ThreadPoolExecutor
 
 import pytest
+from webhooks.support import slowly_checked_campaigns, writes_while_checking
 
 from crmkit.errors import PluginError
 from crmkit.services.audit import AuditLog
@@ -427,28 +427,16 @@ def test_a_configuration_the_plugin_checks_slowly_holds_no_write_lock(tmp_path, 
     """The configure page stores through crm.plugins, which lets the plugin check the
     configuration (campaigns resolving webhook.url) before any write transaction opens: on
     SQLite another writer completes while the check waits; the change is audited as the page."""
-    from crmkit import CRM
-
     hook = "https://hooks.example.test/hook"
-    with CRM.open(f"sqlite:///{tmp_path / 'crm.db'}", clock=clock, create=True) as crm:
-        core = dict(crm.core_config)
-        crm.plugins.configure_core({**core, "webhooks": {**core["webhooks"],
-                                                         "timeout_seconds": 300}})
-        crm.plugins.enable("campaigns")
+    with slowly_checked_campaigns(tmp_path / "crm.db", clock) as crm:
         site = InProcess(crm)
         try:
             boss = member(crm, site, "boss", "admin")
             fields = form_of(boss.get("/admin/plugins/campaigns"), "/admin/plugins/campaigns")
-            resolver = slow_resolver("hooks.example.test")
-            resolver.hold()
-            with ThreadPoolExecutor(1) as pool:
-                posting = pool.submit(boss.post, "/admin/plugins/campaigns",
-                                      data=fields | {"config/webhook/url": hook})
-                assert resolver.asked.wait(10)
-                crm.customers.add("C1", "Ada")
-                assert crm.plugins.config("campaigns")["webhook"]["url"] is None  # checking
-                resolver.released.set()
-                answer = posting.result()
+            answer = slow_resolver("hooks.example.test").while_held(
+                lambda: boss.post("/admin/plugins/campaigns",
+                                  data=fields | {"config/webhook/url": hook}),
+                lambda: writes_while_checking(crm))
         finally:
             site.close()
         assert answer.status_code == 303, answer.text

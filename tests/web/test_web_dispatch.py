@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
 
 import pytest
+from webhooks.support import slowly_checked_campaigns, writes_while_checking
 from sqlalchemy import func, select
 
 import crmkit_webbroken
@@ -387,24 +387,14 @@ def test_a_plugin_config_put_holds_no_write_lock_while_the_plugin_checks_it(tmp_
     from crmkit.services.audit import AuditLog
 
     hook = "https://hooks.example.test/hook"
-    with CRM.open(f"sqlite:///{tmp_path / 'crm.db'}", clock=clock, create=True) as crm:
-        core = dict(crm.core_config)
-        crm.plugins.configure_core({**core, "webhooks": {**core["webhooks"],
-                                                         "timeout_seconds": 300}})
-        crm.plugins.enable("campaigns")
+    with slowly_checked_campaigns(tmp_path / "crm.db", clock) as crm:
         body = {**crm.plugin_config("campaigns"), "webhook": {"url": hook}}
         api = InProcess(crm)
         try:
             client = api.client(api.token("root", role="admin"))
-            resolver = slow_resolver("hooks.example.test")
-            resolver.hold()
-            with ThreadPoolExecutor(1) as pool:
-                putting = pool.submit(client.put, "/api/v1/plugins/campaigns/config", json=body)
-                assert resolver.asked.wait(10)
-                crm.customers.add("C1", "Ada")
-                assert crm.plugins.config("campaigns")["webhook"]["url"] is None  # checking
-                resolver.released.set()
-                answer = putting.result()
+            answer = slow_resolver("hooks.example.test").while_held(
+                lambda: client.put("/api/v1/plugins/campaigns/config", json=body),
+                lambda: writes_while_checking(crm))
         finally:
             api.close()
         assert answer.status_code == 200, answer.text

@@ -6,6 +6,7 @@ fixtures) and by the HTTP API tests (``from webhooks.support import Receiver``).
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import os
@@ -92,3 +93,25 @@ def worker_command(*args: str) -> list[str]:
 
 def worker_env(crm_url: str, now: dt.datetime) -> dict[str, str]:
     return {**os.environ, "CRMKIT_DATABASE_URL": crm_url, "CRMKIT_NOW": now.isoformat()}
+
+
+@contextlib.contextmanager
+def slowly_checked_campaigns(path: Path, clock):
+    """A CRM on the SQLite file ``path`` (one writer at a time) with campaigns enabled and a
+    webhook host name lookup allowed 300 s (core config webhooks.timeout_seconds), for
+    checks of ``webhook.url`` held by a :class:`SlowResolver` (tests/conftest.py)."""
+    from crmkit import CRM
+
+    with CRM.open(f"sqlite:///{path}", clock=clock, create=True) as crm:
+        config = dict(crm.core_config)
+        crm.plugins.configure_core({**config, "webhooks": {**config["webhooks"],
+                                                           "timeout_seconds": 300}})
+        crm.plugins.enable("campaigns")
+        yield crm
+
+
+def writes_while_checking(crm) -> None:
+    """What runs while campaigns' ``webhook.url`` is being checked (:meth:`SlowResolver.while_held`
+    in tests/conftest.py): another writer completes, and the URL is not stored yet."""
+    crm.customers.add("C1", "Ada")
+    assert crm.plugins.config("campaigns")["webhook"]["url"] is None

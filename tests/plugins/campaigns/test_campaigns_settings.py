@@ -5,10 +5,10 @@ check."""
 from __future__ import annotations
 
 import datetime as dt
-from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
 
 import pytest
+from webhooks.support import slowly_checked_campaigns, writes_while_checking
 from crmkit_campaigns.settings import Cap, QuietHours, RewardCoupon, Trigger
 
 
@@ -147,22 +147,12 @@ def test_no_writer_waits_while_the_webhook_url_is_checked(tmp_path, clock, slow_
     """SQLite has one writer at a time: the URL's host name is resolved before the
     configuration's write transaction opens, so while the resolver keeps the check waiting
     another writer (a customer added) completes; the configuration is stored once it answers."""
-    from crmkit import CRM
-
-    with CRM.open(f"sqlite:///{tmp_path / 'crm.db'}", clock=clock, create=True) as crm:
-        core_webhooks(crm, timeout_seconds=300)
-        crm.plugins.enable("campaigns")
+    with slowly_checked_campaigns(tmp_path / "crm.db", clock) as crm:
         before = crm.plugin_config("campaigns")
-        resolver = slow_resolver("hooks.example.test")
-        resolver.hold()
-        with ThreadPoolExecutor(1) as pool:
-            configuring = pool.submit(crm.plugins.configure, "campaigns",
-                                      {**before, "webhook": {"url": HOOK}})
-            assert resolver.asked.wait(10)
-            crm.customers.add("C1", "Ada")
-            assert crm.plugins.config("campaigns")["webhook"]["url"] is None  # still checking
-            resolver.released.set()
-            assert configuring.result()["webhook"]["url"] == HOOK
+        stored = slow_resolver("hooks.example.test").while_held(
+            lambda: crm.plugins.configure("campaigns", {**before, "webhook": {"url": HOOK}}),
+            lambda: writes_while_checking(crm))
+        assert stored["webhook"]["url"] == HOOK
         assert crm.plugins.config("campaigns")["webhook"]["url"] == HOOK
         assert crm.customers.get("C1").name == "Ada"
 
@@ -177,16 +167,10 @@ def test_networks_narrowed_while_the_url_is_checked_are_checked_against(crm, cam
     core_webhooks(crm, timeout_seconds=300, allowed_networks=["10.0.0.0/8"])
     campaigns()
     before = crm.plugin_config("campaigns")
-    resolver = slow_resolver("hooks.example.test", address="10.1.2.3")
-    resolver.hold()
-    with ThreadPoolExecutor(1) as pool:
-        configuring = pool.submit(crm.plugins.configure, "campaigns",
-                                  {**before, "webhook": {"url": HOOK}})
-        assert resolver.asked.wait(10)
-        core_webhooks(crm, allowed_networks=[])
-        resolver.released.set()
-        with pytest.raises(ConfigError) as refused:
-            configuring.result()
+    with pytest.raises(ConfigError) as refused:
+        slow_resolver("hooks.example.test", address="10.1.2.3").while_held(
+            lambda: crm.plugins.configure("campaigns", {**before, "webhook": {"url": HOOK}}),
+            lambda: core_webhooks(crm, allowed_networks=[]))
     detail = ("'hooks.example.test' resolves to 10.1.2.3, a private address: webhooks may "
               "target it only when core config webhooks.allowed_networks lists it (now: none)")
     assert refused.value.problems == [("/webhook/url", detail)]
