@@ -453,6 +453,20 @@ class AuthService:
         return self.customer_access(
             principal, customers.documents(customers.by_external_id(external_ids)))
 
+    def named_customer(self, principal: Principal, external_id: str | None) -> str | None:
+        """``external_id``, the customer a request names (a list's ``?customer=``, None when
+        it names none; a customer's own route), once checked that ``principal`` may see its
+        rows (:meth:`customer_access`): an unknown customer and one a plugin's row-level rule
+        hides raise the same NotFound (``crm.customers.get``'s)."""
+        if external_id is not None:
+            customers = self.crm.customers
+            customer = customers.get(external_id)
+            if customer.id not in self.customer_access(
+                    principal, customers.documents({customer.id: customer})):
+                with self.crm.read() as conn:
+                    raise NotFound(customers.missing_message(conn, external_id))
+        return external_id
+
     def event_masker(self, access: Mapping[int | None, bool]):
         """A function of a stored event (:class:`crmkit.models.Event`) giving it as a member
         may see it: unchanged when ``access`` (:meth:`customer_access`, by internal customer

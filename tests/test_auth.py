@@ -4,6 +4,7 @@ masking of personal data, and the roles of staff who existed before roles."""
 from __future__ import annotations
 
 import datetime as dt
+import re
 import types
 
 import pytest
@@ -363,6 +364,32 @@ def test_a_permission_outside_the_plugins_name_is_refused(crm_url, clock):
         with pytest.raises(PluginError, match="crmkit_permissions declares 'customers.delete'; "
                                               "each must be named ownership.<action>"):
             crm.auth.permissions()
+
+
+def test_a_customer_a_rule_hides_is_named_as_if_unknown(crm_url, clock):
+    plugin = types.ModuleType("hiding")
+    plugin.PLUGIN = crmkit.PluginInfo(name="hiding", description="hides secret customers")
+    plugin.crmkit_permission_allowed = crmkit.hookimpl(
+        lambda principal, permission, resource: False if (
+            principal.role != "admin" and permission == "customers.read"
+            and resource is not None and "secret" in resource["tags"]) else None)
+    with CRM.open(crm_url, clock=clock, create=True, extra_plugins={"hiding": plugin}) as crm:
+        crm.plugins.enable("hiding")
+        crm.customers.add_many([{"external_id": ref, "tags": tags} for ref, tags in (
+            ("C1", ["secret"]), ("C2", []), ("C3", []))])
+        crm.customers.merge("C2", "C3")
+        agent = principal("agent")
+        assert crm.auth.named_customer(agent, None) is None
+        assert crm.auth.named_customer(agent, "C2") == "C2"
+        assert crm.auth.named_customer(principal("admin"), "C1") == "C1"
+        for ref in ("C1", "C9"):
+            with pytest.raises(NotFound, match=f"^no customer '{ref}'$"):
+                crm.auth.named_customer(agent, ref)
+        with pytest.raises(NotFound) as merged:
+            crm.customers.get("C3")
+        assert "C2" in str(merged.value)
+        with pytest.raises(NotFound, match=f"^{re.escape(str(merged.value))}$"):
+            crm.auth.named_customer(agent, "C3")
 
 
 # -- personal data ------------------------------------------------------------------------------

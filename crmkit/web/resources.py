@@ -7,8 +7,9 @@ are named by external id in every URL and body; for callers without ``customers.
 customers' personal fields are masked (``crm.auth.mask_pii``), and so are interactions'
 payloads and events' personal payload values (``masked_interaction``,
 ``crm.auth.event_masker``).  Lists ask plugins' row-level rules per customer
-(``crm.auth.customer_access``): the rows of a customer a rule hides are left out, and a
-rule refusing ``customers.pii`` on one customer masks that customer's rows.
+(``crm.auth.customer_access``): the rows of a customer a rule hides are left out (and
+``?customer=`` naming it is the 404 of an unknown customer: ``crm.auth.named_customer``),
+and a rule refusing ``customers.pii`` on one customer masks that customer's rows.
 """
 
 from __future__ import annotations
@@ -341,11 +342,7 @@ def list_interactions(call: Call) -> dict[str, Any]:
         if not isinstance(position, list):
             raise _bad_cursor(query["cursor"])
         before = (parse_timestamp(position[0], "cursor"), position[1])
-    wanted = query.get("customer")
-    if wanted is not None:
-        customer = call.crm.customers.get(wanted)
-        if customer.id not in _access(call, {customer.id: customer}):
-            raise NotFound(f"no customer {wanted!r}")
+    wanted = call.crm.auth.named_customer(call.principal, query.get("customer"))
     found = call.crm.interactions.list(customer=wanted, kind=query.get("kind"),
                                        since=since, limit=limit + 1, before=before)
     page = found[:limit]

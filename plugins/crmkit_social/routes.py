@@ -7,13 +7,14 @@ redeeming one, the list).  Every handler calls the public API
 the same code as ``crmkit social import``.  Handles, post texts and post ids are personal
 data: a caller not allowed ``customers.pii`` on their customer reads them as ``***``; the
 identities and mentions of a customer a plugin's row-level rule hides from the caller are
-left out, and naming it in ``?customer=`` is a 404 like an unknown customer.
+left out, and naming it in ``?customer=`` is a 404 like an unknown customer
+(``crm.auth.named_customer``).
 """
 
 from __future__ import annotations
 
 from crmkit.plugin import (INSTANT, INTEGER, MASK, OPTIONAL_INSTANT, OPTIONAL_TEXT, TEXT, Endpoint,
-                           NotFound, closed_object, jsonable, timestamp_or_none)
+                           closed_object, jsonable, timestamp_or_none)
 
 from .mentions import FIELDS
 
@@ -56,18 +57,9 @@ def _masked(call, rows: list[dict], fields: tuple[str, ...]) -> list[dict]:
             for row in rows if row["customer"] in access]
 
 
-def _asked_customer(call) -> str | None:
-    """The customer the query names (external id), if any; one a row-level rule hides is
-    not found, like an unknown one."""
-    wanted = call.query.get("customer")
-    if wanted is not None and wanted not in call.crm.auth.access_by_external_id(
-            call.principal, [wanted]):
-        raise NotFound(f"no customer {wanted!r}")
-    return wanted
-
-
 def identities(call):
-    return _masked(call, jsonable(call.api().identities(_asked_customer(call))), ("handle",))
+    customer = call.crm.auth.named_customer(call.principal, call.query.get("customer"))
+    return _masked(call, jsonable(call.api().identities(customer)), ("handle",))
 
 
 def link(call):
@@ -86,7 +78,8 @@ def unlink(call):
 
 def mentions(call):
     q = call.query
-    rows = call.api().mentions(_asked_customer(call), q.get("label"), _instant(call, "since"),
+    customer = call.crm.auth.named_customer(call.principal, q.get("customer"))
+    rows = call.api().mentions(customer, q.get("label"), _instant(call, "since"),
                                _instant(call, "as_of"), q.get("limit"))
     out = []
     for row in jsonable(rows):
