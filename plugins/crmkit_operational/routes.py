@@ -17,7 +17,9 @@ subject of each of their tasks and cases (free text that may name or quote them,
 erasure clears) in every list, single record and write's answer, which the board and My work
 show (through these handlers); the customer card asks the same (:func:`personal_text`).  A
 list asks per customer, reading its customers in two queries
-(``crm.auth.access_by_external_id``), never per row.
+(``crm.auth.access_by_external_id``), never per row, and leaves out the rows of a customer a
+plugin's row-level rule hides from the member (``customers.read``); ``?customer=`` naming
+that customer is a 404 like an unknown customer (``crm.auth.named_customer``).
 """
 
 from __future__ import annotations
@@ -141,20 +143,35 @@ def personal_text(crm, principal, customer: dict[str, Any], text: str) -> str:
     return text if crm.auth.allowed(principal, "customers.pii", customer) else MASK
 
 
+def _document(row: dict[str, Any], field: str, personal: bool) -> dict[str, Any]:
+    """An opportunity (``field``: ``name``), task or case (``subject``) JSON-ready and without
+    the internal customer id (URLs and bodies carry external ids), ``field`` reading ``***``
+    unless ``personal`` (the caller may see its customer's personal data)."""
+    return jsonable({k: v for k, v in row.items() if k != "customer_id"}
+                    | {field: row[field] if personal else MASK})
+
+
 def _shown_all(call, rows: list[dict[str, Any]], field: str) -> list[dict[str, Any]]:
-    """Opportunities (``field``: ``name``), tasks or cases (``subject``) as the caller may see
-    them: ``field`` reads ``***`` unless the caller is allowed ``customers.pii`` on the row's
-    customer (asked once per customer on its full document); JSON-ready and without the
-    internal customer id (URLs and bodies carry external ids)."""
+    """Opportunities, tasks or cases as the caller may see them in a list (the rules asked
+    once per customer on its full document): the rows of a customer a plugin's row-level rule
+    hides from the caller (``customers.read``) left out, ``field`` reading ``***`` unless the
+    caller is allowed ``customers.pii`` on the row's customer (:func:`_document`)."""
     access = call.crm.auth.access_by_external_id(call.principal, {r["customer"] for r in rows})
-    return [jsonable({k: v for k, v in row.items() if k != "customer_id"}
-                     | {field: row[field] if access.get(row["customer"]) else MASK})
-            for row in rows]
+    return [_document(row, field, access[row["customer"]])
+            for row in rows if row["customer"] in access]
 
 
 def _shown(call, row: dict[str, Any], field: str) -> dict[str, Any]:
-    """One opportunity, task or case as the caller may see it (:func:`_shown_all`)."""
-    return _shown_all(call, [row], field)[0]
+    """One opportunity, task or case as the caller may see it: ``field`` reads ``***`` unless
+    the caller is allowed ``customers.pii`` on its customer (:func:`_document`)."""
+    access = call.crm.auth.access_by_external_id(call.principal, [row["customer"]])
+    return _document(row, field, bool(access.get(row["customer"])))
+
+
+def _named_customer(call) -> str | None:
+    """The customer ``?customer=`` names, if any (``crm.auth.named_customer``: one a
+    plugin's row-level rule hides from the caller is not found, like an unknown one)."""
+    return call.crm.auth.named_customer(call.principal, call.query.get("customer"))
 
 
 # -- leads -------------------------------------------------------------------------------------
@@ -181,8 +198,8 @@ def list_leads(call):
     rows = jsonable(_visible(call, "owner", lambda owner: call.api().scores(
         q.get("stage"), q.get("min_score"), q.get("limit", 100), owner)))
     access = call.crm.auth.access_by_external_id(call.principal, {r["customer"] for r in rows})
-    return [row if row["name"] in (None, "") or access.get(row["customer"]) else {**row, "name": MASK}
-            for row in rows]
+    return [row if row["name"] in (None, "") or access[row["customer"]] else {**row, "name": MASK}
+            for row in rows if row["customer"] in access]
 
 
 def get_lead(call):
@@ -221,9 +238,9 @@ def _opportunity_document(call, opportunity_id: int) -> dict[str, Any]:
 
 
 def list_opportunities(call):
-    q = call.query
+    q, customer = call.query, _named_customer(call)
     rows = _visible(call, "owner", lambda owner: call.api().opportunities(
-        q.get("stage"), owner, q.get("customer"), q.get("limit", 100)))
+        q.get("stage"), owner, customer, q.get("limit", 100)))
     return _shown_all(call, rows, "name")
 
 
@@ -264,11 +281,11 @@ def _task(call, permission: str) -> dict[str, Any]:
 
 
 def list_tasks(call):
-    q = call.query
+    q, customer = call.query, _named_customer(call)
     status = q.get("status", "open")
     rows = _visible(call, "assignee", lambda assignee: call.api().tasks(
         q.get("overdue", False), assignee, None if status == "all" else status,
-        q.get("customer"), _as_of(call), q.get("limit", 100)))
+        customer, _as_of(call), q.get("limit", 100)))
     return _shown_all(call, rows, "subject")
 
 
@@ -303,9 +320,9 @@ def _case(call, permission: str) -> dict[str, Any]:
 
 
 def list_cases(call):
-    q = call.query
+    q, customer = call.query, _named_customer(call)
     rows = _visible(call, "assignee", lambda assignee: call.api().cases(
-        q.get("status"), assignee, q.get("customer"), q.get("limit", 100)))
+        q.get("status"), assignee, customer, q.get("limit", 100)))
     return _shown_all(call, rows, "subject")
 
 

@@ -1,7 +1,8 @@
 """Plugins' row-level rules in the API's lists: a customer a rule hides is left out of the
-interaction and event lists, and a customer whose personal data a rule hides has it masked
-there, in the answers of writes, in the operational and social plugins' lists and in the
-names web pages show, whatever the member's role holds.
+interaction and event lists and of the social and operational plugins' lists (and the
+pages showing them), and naming it is a 404 like an unknown customer; a customer whose
+personal data a rule hides has it masked there, in the answers of writes and in the names
+web pages show, whatever the member's role holds.
 
 The webtest plugin's rules: customers tagged "secret" exist only for admins, the personal
 data of customers tagged "private" is shown only to admins.  The API in-process (HTTP through
@@ -155,15 +156,24 @@ def test_the_social_lists_leave_out_hidden_customers_and_refuse_naming_them(soci
                                            params={"customer": "C1"}).json()] == ["c1_handle"]
 
 
-def test_operational_lists_and_board_mask_text_per_customer_at_a_cost_per_list(web, statements):
-    crm = web.crm
-    crm.plugins.enable("operational")
-    ops = crm.plugin("operational")
+@pytest.fixture
+def operational(web):
+    """``web`` with the operational plugin enabled: C1, C2 and C3 each with an opportunity, a
+    task of mia's, a case and a lead."""
+    web.crm.plugins.enable("operational")
+    ops = web.crm.plugin("operational")
     for ref in TAGS:
         ops.create_opportunity(ref, f"{ref}'s refit", "10")
         ops.create_task(ref, f"Call {ref}", "mia", dt.datetime(2024, 12, 30, tzinfo=UTC))
         ops.open_case(ref, f"{ref}'s complaint")
         ops.set_lead_stage(ref, "mql")
+    return web
+
+
+def test_operational_lists_and_board_mask_text_per_customer_at_a_cost_per_list(
+        operational, statements):
+    web = operational
+    crm, ops = web.crm, web.crm.plugin("operational")
     api, manager = "/api/v1/operational", web.client(web.manager)
     with statements(crm.engine, "FROM customers") as one:
         first = manager.get(f"{api}/opportunities", params={"limit": 1})
@@ -171,7 +181,7 @@ def test_operational_lists_and_board_mask_text_per_customer_at_a_cost_per_list(w
         opportunities = manager.get(f"{api}/opportunities")
     assert opportunities.status_code == 200, opportunities.text
     assert len(first.json()) == 1 and len(every) == len(one)  # per list, not per row
-    shown = {"C1": "***", "C2": "***"}  # C1's hidden, C2's personal data refused
+    shown = {"C2": "***"}  # C2's personal data refused (C1, hidden, is left out)
     assert {o["customer"]: o["name"] for o in opportunities.json()} == {
         "C3": "C3's refit", **shown}
     assert {t["customer"]: t["subject"] for t in manager.get(f"{api}/tasks").json()} == {
@@ -193,6 +203,31 @@ def test_operational_lists_and_board_mask_text_per_customer_at_a_cost_per_list(w
         assert "C3's name" in text
         for hidden in ("C1's name", "C2's name", "C2's refit", "Call C2"):
             assert hidden not in text
+
+
+def test_operational_lists_and_pages_leave_out_hidden_customers_and_refuse_naming_them(
+        operational):
+    web = operational
+    api, manager = "/api/v1/operational", web.client(web.manager)
+    for path in ("leads", "opportunities", "tasks", "cases"):
+        listed = manager.get(f"{api}/{path}")
+        assert listed.status_code == 200, listed.text
+        customers = {row["customer"] for row in listed.json()}
+        assert "C1" not in customers and {"C2", "C3"} <= customers, path
+    for path in ("opportunities", "tasks", "cases"):
+        for ref in ("C1", "C9"):
+            refused = problem(manager.get(f"{api}/{path}", params={"customer": ref}), 404)
+            assert refused["detail"] == f"no customer {ref!r}"
+        assert [row["customer"] for row in manager.get(
+            f"{api}/{path}", params={"customer": "C2"}).json()] == ["C2"]
+    admin = web.client(web.admin)
+    assert [t["subject"] for t in admin.get(f"{api}/tasks", params={"customer": "C1"}).json()
+            ] == ["Call C1"]
+    web.crm.staff.set_password("mia", PASSWORD)
+    pages = sign_in(web, "mia")
+    for page in (pages.get("/operational/board"), pages.get("/my-work")):
+        assert page.status_code == 200, page.text
+        assert '/customers/C3"' in page.text and '/customers/C1"' not in page.text
 
 
 def test_idic_routes_mask_names_and_matched_values_per_customer(web):
