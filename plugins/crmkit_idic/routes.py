@@ -8,7 +8,10 @@ the rules.  A member not allowed ``customers.pii`` on a customer (their role lac
 plugin's row-level rule refuses it on that customer) sees its name masked (``***``), and a
 duplicate pair's reasons without the values that matched unless allowed it on both
 customers; a list asks per customer, reading its customers in two queries
-(``crm.auth.access_by_external_id``).
+(``crm.auth.access_by_external_id``).  A customer a plugin's row-level rule hides from the
+member (``customers.read``) is left out of the lists (with every duplicate pair it is in),
+and its group and progress are a 404 like an unknown customer's
+(``crm.auth.named_customer``).
 """
 
 from __future__ import annotations
@@ -46,11 +49,22 @@ def _masked_name(name: str | None) -> str | None:
     return name if name in (None, "") else MASK
 
 
+def _seen(row: dict[str, Any], personal: bool) -> dict[str, Any]:
+    """``row`` (a customer's, with its ``name``) with the name masked unless ``personal``."""
+    return row if personal else {**row, "name": _masked_name(row["name"])}
+
+
 def _as_seen(call, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """``rows`` (each a ``customer``'s, with its ``name``) as the caller may see them."""
+    """``rows`` (each a ``customer``'s, with its ``name``) as the caller may see them: those
+    of a customer a row-level rule hides left out, the others' names per :func:`_seen`."""
     shown = call.crm.auth.access_by_external_id(call.principal, {r["customer"] for r in rows})
-    return [row if shown.get(row["customer"]) else {**row, "name": _masked_name(row["name"])}
-            for row in rows]
+    return [_seen(row, shown[row["customer"]]) for row in rows if row["customer"] in shown]
+
+
+def _named_customer(call) -> str:
+    """The path's customer (``crm.auth.named_customer``: one a plugin's row-level rule hides
+    from the caller is not found, like an unknown one)."""
+    return call.crm.auth.named_customer(call.principal, call.path_params["customer"])
 
 
 def groups(call):
@@ -58,7 +72,7 @@ def groups(call):
 
 
 def group_of(call):
-    customer = call.path_params["customer"]
+    customer = _named_customer(call)
     return {"customer": customer, "value_group": call.api().group_of(
         customer, _as_of(call))}
 
@@ -89,10 +103,10 @@ def record_dialogue(call):
 
 def _pair(pair, shown: dict[str | None, bool]) -> dict[str, Any]:
     """One duplicate pair as the caller may see it (``shown``: whose personal data, by
-    external id, ``crm.auth.access_by_external_id``): a name
+    external id, ``crm.auth.access_by_external_id``; both customers in it): a name
     masked without ``customers.pii`` on its customer, and the reasons without the values
     that matched unless allowed it on both."""
-    first, second = shown.get(pair.first), shown.get(pair.second)
+    first, second = shown[pair.first], shown[pair.second]
     return {"first": pair.first, "second": pair.second,
             "first_name": pair.first_name if first else _masked_name(pair.first_name),
             "second_name": pair.second_name if second else _masked_name(pair.second_name),
@@ -104,7 +118,8 @@ def duplicates(call):
     found = call.api().find_duplicates(call.query.get("min_score"))
     shown = call.crm.auth.access_by_external_id(
         call.principal, {ref for p in found.pairs for ref in (p.first, p.second)})
-    return jsonable({"pairs": [_pair(p, shown) for p in found.pairs],
+    return jsonable({"pairs": [_pair(p, shown) for p in found.pairs
+                               if p.first in shown and p.second in shown],
                      "compared": found.compared,
                      "skipped_blocks": [{"key": key, "records": size}
                                         for key, size in found.skipped_blocks]})
@@ -124,8 +139,10 @@ def _progress(found) -> dict[str, Any]:
 
 
 def progress(call):
-    return _as_seen(call, [_progress(call.api().progress(call.path_params["customer"],
-                                                         _as_of(call)))])[0]
+    customer = _named_customer(call)
+    shown = call.crm.auth.access_by_external_id(call.principal, [customer])
+    return _seen(_progress(call.api().progress(customer, _as_of(call))),
+                 bool(shown.get(customer)))
 
 
 def report(call):

@@ -1,5 +1,5 @@
 """Plugins' row-level rules in the API's lists: a customer a rule hides is left out of the
-interaction and event lists and of the social and operational plugins' lists (and the
+interaction and event lists and of the social, operational and idic plugins' lists (and the
 pages showing them), and naming it is a 404 like an unknown customer; a customer whose
 personal data a rule hides has it masked there, in the answers of writes and in the names
 web pages show, whatever the member's role holds.
@@ -251,6 +251,33 @@ def test_idic_routes_mask_names_and_matched_values_per_customer(web):
     [full] = [p for p in web.client(web.admin).get(f"{api}/duplicates").json()["pairs"]
               if p["first"] == "D1"]
     assert full["first_name"] == "Dee Twin" and "same email dee@example.com" in full["reasons"]
+
+
+def test_idic_lists_leave_out_hidden_customers_and_refuse_naming_them(web):
+    crm = web.crm
+    crm.plugins.enable("analytical")
+    crm.plugins.enable("idic")
+    crm.customers.add_many([
+        {"external_id": ref, "name": "Dee Twin", "email": "dee@example.com", "tags": tags}
+        for ref, tags in (("S1", ["secret"]), ("D2", []))])
+    crm.plugin("idic").differentiate()
+    api, manager = "/api/v1/idic", web.client(web.manager)
+    for path in ("groups", "due"):
+        listed = manager.get(f"{api}/{path}")
+        assert listed.status_code == 200, listed.text
+        customers = {row["customer"] for row in listed.json()}
+        assert not customers & {"C1", "S1"} and {"C2", "C3", "D2"} <= customers, path
+    pairs = {(p["first"], p["second"]) for p in manager.get(f"{api}/duplicates").json()["pairs"]}
+    assert not {ref for pair in pairs for ref in pair} & {"C1", "S1"}
+    for path in ("group", "progress"):
+        for ref in ("C1", "C9"):
+            refused = problem(manager.get(f"{api}/customers/{ref}/{path}"), 404)
+            assert refused["detail"] == f"no customer {ref!r}"
+        assert manager.get(f"{api}/customers/C3/{path}").json()["customer"] == "C3"
+    admin = web.client(web.admin)
+    assert {"D2", "S1"} in [{p["first"], p["second"]}
+                            for p in admin.get(f"{api}/duplicates").json()["pairs"]]
+    assert admin.get(f"{api}/customers/C1/progress").json()["name"] == "C1's name"
 
 
 def test_the_collaborative_card_shows_consents_per_customer(web):
