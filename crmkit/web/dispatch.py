@@ -94,7 +94,8 @@ def allow_header(methods: Iterable[str]) -> str:
 
 
 def error_status(exc: CRMError) -> int:
-    """The HTTP status of a crmkit error (by its class, else its nearest base class)."""
+    """The HTTP status of a crmkit error (by its class, else its nearest base class): a
+    HookFailed, a plugin's bug and not the client's doing, is a 500."""
     for cls in type(exc).__mro__:
         status = _FAMILY_STATUS.get(cls)
         if status:
@@ -104,8 +105,8 @@ def error_status(exc: CRMError) -> int:
 
 _FAMILY_STATUS: dict[type, int] = {
     ValidationError: 422, ConfigError: 422, ConsentError: 422, NotFound: 404,
-    ConflictError: 409, PreconditionFailed: 412, PluginError: 409, DatabaseError: 503,
-    Unauthenticated: 401, PermissionDenied: 403,
+    ConflictError: 409, PreconditionFailed: 412, PluginError: 409, HookFailed: 500,
+    DatabaseError: 503, Unauthenticated: 401, PermissionDenied: 403,
 }
 
 

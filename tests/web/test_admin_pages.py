@@ -15,6 +15,8 @@ import re
 import pytest
 from webhooks.support import slowly_checked_campaigns, writes_while_checking
 
+import crmkit_checktest
+from crmkit import CRM
 from crmkit.errors import PluginError
 from crmkit.services.audit import AuditLog
 from crmkit.web.signin import CSRF_REFUSED
@@ -133,6 +135,43 @@ def test_enabling_a_plugin_whose_requirement_is_off_shows_the_cli_s_refusal(crm,
     [entry] = AuditLog(crm).list(action="disable")
     assert (entry.actor, entry.record_key, entry.command) == (
         "boss", "idic", "web POST /admin/plugins/idic/disable")
+
+
+@pytest.fixture
+def checktest(crm_url, clock):
+    """A CRM with the checktest plugin installed (not enabled) and member ``boss`` (admin)
+    signed in to it in-process: ``(crm, boss)``; the plugin's hooks work again afterwards."""
+    with CRM.open(crm_url, clock=clock, create=True,
+                  extra_plugins={"checktest": crmkit_checktest}) as crm:
+        site = InProcess(crm)
+        try:
+            yield crm, member(crm, site, "boss", "admin")
+        finally:
+            site.close()
+            crmkit_checktest.FAILING.clear()
+
+
+def test_a_plugin_hook_failing_is_a_500_naming_plugin_and_hook_but_quoting_nothing(
+        checktest, caplog):
+    """A configuration hook's unexpected exception is the plugin's bug, not the member's: the
+    error page and the plugins page answer 500 naming the plugin and the hook; the
+    exception's text (SQL here) is for the server's log; nothing is stored."""
+    crm, boss = checktest
+    shown = "plugin &#39;checktest&#39; failed in {}: the server&#39;s log has the details"
+    crmkit_checktest.FAILING.add("crmkit_config_schema")
+    page = boss.get("/admin/plugins/checktest")
+    assert page.status_code == 500 and shown.format("crmkit_config_schema") in page.text
+    crmkit_checktest.FAILING.clear()
+    crmkit_checktest.FAILING.add("crmkit_check_config")
+    answer = boss.post("/admin/plugins/checktest/enable",
+                       data={"csrf_token": csrf(boss.get("/admin/plugins"))})
+    assert answer.status_code == 500 and shown.format("crmkit_check_config") in answer.text
+    assert crm.plugins.kept_config("checktest") is None
+    assert all(crmkit_checktest.BUG not in a.text for a in (page, answer))
+    for where, hook in (("GET /admin/plugins/checktest", "crmkit_config_schema"),
+                        ("POST /admin/plugins/checktest/enable", "crmkit_check_config")):
+        assert (f"{where}: plugin 'checktest' failed in {hook}: RuntimeError: "
+                f"{crmkit_checktest.BUG}") in caplog.text
 
 
 def test_a_done_notice_is_shown_only_for_the_change_this_session_made(crm, admin, other):

@@ -115,13 +115,15 @@ def test_a_write_that_fails_leaves_nothing_and_shows_no_stack_trace(web, caplog)
 
 def test_a_plugin_hook_failing_in_a_write_names_plugin_and_hook_but_quotes_nothing(web,
                                                                                     caplog):
-    """The 409 quoted the wrapped exception, here the database's error with its SQL; a
-    refusal the plugin raises on purpose still reaches the client in its own words."""
+    """A hook's unexpected exception (here the database's error with its SQL) is a plugin's
+    bug, not a conflict the client could resolve: a 500 naming the plugin and the hook and
+    quoting nothing; a refusal the plugin raises on purpose still reaches the client in its
+    own words."""
     before = counts(web.crm)
     client = web.client(web.admin)
     answer = client.post("/api/v1/customers", json={"external_id": "H1",
                                                     "name": crmkit_webtest.BROKEN})
-    assert problem(answer, 409)["detail"] == ("plugin 'webtest' failed in "
+    assert problem(answer, 500)["detail"] == ("plugin 'webtest' failed in "
                                               "crmkit_validate_customers: the server's log has "
                                               "the details")
     assert "webtest_missing_table" not in answer.text and "SELECT" not in answer.text
