@@ -25,7 +25,7 @@ from ..errors import CRMError, ValidationError
 from ..services.audit import AuditLog
 from ..types import UNSTORABLE_TEXT, too_long, unstorable_text
 from . import resources, schemaform, webhooks
-from .dispatch import error_answer, error_status
+from .dispatch import error_answer
 from .endpoints import Call
 from .schemas import record_id
 from .signin import signed_in, site_pages
@@ -188,7 +188,7 @@ def plugin_configure(site, request: Request, principal, form) -> Response:
             _write(site, principal, f"POST /admin/plugins/{name}",
                    lambda: resources.put_plugin_config(call), plugin_admin=True)
         except CRMError as exc:
-            problems, status = schemaform.problems_of(exc), error_status(exc)
+            problems, status = schemaform.problems_of(exc), _answer(request, exc)[0]
         else:
             return site.done_redirect(request, f"/admin/plugins/{urllib.parse.quote(name)}",
                                       "configured", name)
@@ -299,7 +299,7 @@ def roles_save(site, request: Request, principal, form) -> Response:
                lambda: crm.plugins.configure_core({**crm.core_config, "roles": roles}),
                plugin_admin=True)
     except CRMError as exc:
-        return _roles_page(site, request, principal, error_status(exc),
+        return _roles_page(site, request, principal, _answer(request, exc)[0],
                            schemaform.problems_of(exc), entered)
     return site.done_redirect(request, "/admin/roles", "roles-saved")
 

@@ -23,9 +23,9 @@ from typing import Any
 
 import attrs
 
-from ..errors import CRMError, ConfigError, DatabaseError, ValidationError
+from ..errors import CRMError, ConfigError, ValidationError
 from ..types import DuplicateKeyError, parse_json
-from .dispatch import DATABASE_UNAVAILABLE
+from .dispatch import shown_message
 
 PREFIX = "config"
 """Every generated input's name is this followed by its JSON pointer (``config/lock_days``)."""
@@ -221,13 +221,16 @@ def _scalar(text: str, pointer: str, problems: list) -> Any:
 def problems_of(exc: CRMError) -> list[tuple[str, str]]:
     """``(JSON pointer, message)`` of each problem an error names: a ValidationError's
     problems, a ConfigError's, or the pointer a plugin's ``crmkit_check_config`` puts first
-    in its message (``"/tiers/1/threshold: …"``); ``""`` for the whole document."""
+    in its message (``"/tiers/1/threshold: …"``); ``""`` for the whole document.  Of an error
+    whose message is for the server's log only, what a client is told
+    (:func:`crmkit.web.dispatch.shown_message`: a DatabaseError, a HookFailed)."""
     if isinstance(exc, ValidationError) and exc.problems:
         return [(field, message) for _, field, message in exc.problems]
     if isinstance(exc, ConfigError) and exc.problems:
         return list(exc.problems)
-    if isinstance(exc, DatabaseError):
-        return [("", DATABASE_UNAVAILABLE)]
+    shown = shown_message(exc)
+    if shown != str(exc):
+        return [("", shown)]
     found = re.match(r"[^/]*?(/\S*): (.+)", str(exc), re.DOTALL)
     return [(found[1], found[2])] if found else [("", str(exc))]
 

@@ -154,8 +154,8 @@ def checktest(crm_url, clock):
 def test_a_plugin_hook_failing_is_a_500_naming_plugin_and_hook_but_quoting_nothing(
         checktest, caplog):
     """A configuration hook's unexpected exception is the plugin's bug, not the member's: the
-    error page and the plugins page answer 500 naming the plugin and the hook; the
-    exception's text (SQL here) is for the server's log; nothing is stored."""
+    error page, the plugins page and the configuration form answer 500 naming the plugin and
+    the hook; the exception's text (SQL here) is for the server's log; nothing is stored."""
     crm, boss = checktest
     shown = "plugin &#39;checktest&#39; failed in {}: the server&#39;s log has the details"
     crmkit_checktest.FAILING.add("crmkit_config_schema")
@@ -167,9 +167,17 @@ def test_a_plugin_hook_failing_is_a_500_naming_plugin_and_hook_but_quoting_nothi
                        data={"csrf_token": csrf(boss.get("/admin/plugins"))})
     assert answer.status_code == 500 and shown.format("crmkit_check_config") in answer.text
     assert crm.plugins.kept_config("checktest") is None
-    assert all(crmkit_checktest.BUG not in a.text for a in (page, answer))
+    crmkit_checktest.FAILING.clear()
+    crm.plugins.enable("checktest")
+    fields = form_of(boss.get("/admin/plugins/checktest"), "/admin/plugins/checktest")
+    crmkit_checktest.FAILING.add("crmkit_check_config")
+    form = boss.post("/admin/plugins/checktest", data=fields | {"config/note": "changed"})
+    assert form.status_code == 500 and shown.format("crmkit_check_config") in form.text
+    assert crm.plugins.config("checktest") == {"note": ""}
+    assert all(crmkit_checktest.BUG not in a.text for a in (page, answer, form))
     for where, hook in (("GET /admin/plugins/checktest", "crmkit_config_schema"),
-                        ("POST /admin/plugins/checktest/enable", "crmkit_check_config")):
+                        ("POST /admin/plugins/checktest/enable", "crmkit_check_config"),
+                        ("POST /admin/plugins/checktest", "crmkit_check_config")):
         assert (f"{where}: plugin 'checktest' failed in {hook}: RuntimeError: "
                 f"{crmkit_checktest.BUG}") in caplog.text
 
@@ -359,6 +367,23 @@ def test_roles_are_edited_through_the_core_config_validation(crm, admin):
     assert crm.auth.roles()["auditor"] == ["audit.read"]
     [entry] = AuditLog(crm).list(table="settings")
     assert (entry.actor, entry.command) == ("boss", "web POST /admin/roles")
+
+
+def test_a_database_error_saving_the_roles_names_no_database_and_is_logged(crm, admin,
+                                                                          monkeypatch, caplog):
+    from crmkit.errors import DatabaseError
+    from crmkit.web.dispatch import DATABASE_UNAVAILABLE
+
+    def unreachable(config):
+        raise DatabaseError("postgresql://crm@db.internal/crm: connection refused")
+
+    fields = form_of(admin.get("/admin/roles"), "/admin/roles")
+    monkeypatch.setattr(crm.plugins, "configure_core", unreachable)
+    answer = admin.post("/admin/roles", data=fields | {"role:viewer": "*.read\naudit.read"})
+    assert answer.status_code == 503 and "db.internal" not in answer.text
+    assert DATABASE_UNAVAILABLE.replace("'", "&#39;") in answer.text
+    assert "POST /admin/roles: postgresql://crm@db.internal/crm: connection refused" in (
+        caplog.text)
 
 
 def test_a_token_s_secret_is_shown_once_and_a_revoked_token_stops_working(crm, admin):
