@@ -38,6 +38,8 @@ class ReadContext:
     def __init__(self, crm: "CRM", conn: Connection, actor: str | None = None):
         self.crm = crm
         self.conn = conn
+        active = crm.current_transaction()
+        self._depth = 0 if active is None else active.depth
         self.actor = clean_text(crm.actor if actor is None else actor, "actor", IDENTIFIER)
         self._contexts: dict[str, HookContext] = {}
         self.command: str | None = crm.command
@@ -56,6 +58,23 @@ class ReadContext:
     def now(self) -> dt.datetime:
         """The CRM clock's current time."""
         return self.crm.clock.now()
+
+    @property
+    def depth(self) -> int:
+        """The depth an event emitted now gets: how many events led to it (0: none).  A read
+        emits nothing, but its hooks see the depth of the work that runs it: 0, or in a write
+        transaction (a check a reaction to an event runs) that transaction's depth now."""
+        return self._depth
+
+    @contextlib.contextmanager
+    def caused_by(self, depth: int) -> Iterator[None]:
+        """Inside the block, emitted events were caused by an event at ``depth``: theirs is
+        ``depth + 1`` (the chain's length), restored on leaving."""
+        outer, self._depth = self._depth, depth + 1
+        try:
+            yield
+        finally:
+            self._depth = outer
 
     def emit(self, type: str, customer_id: int | None = None, payload: dict | None = None,
              source: str = "core") -> None:
@@ -83,7 +102,6 @@ class Transaction(ReadContext):
         self.emitted: Counter[str] = Counter()
         """How many events of each type this transaction has emitted so far."""
         self.delivered: list[Event] = []
-        self._depth = 0
         self.written: list[tuple[str, Batch, list[Event]]] = []
         self.keep_rows = True
         self.after_commit_errors: list[str] = []
@@ -115,21 +133,6 @@ class Transaction(ReadContext):
                 "payload": payload or {},
             }
         )
-
-    @property
-    def depth(self) -> int:
-        """The depth an event emitted now gets: how many events led to it (0: none)."""
-        return self._depth
-
-    @contextlib.contextmanager
-    def caused_by(self, depth: int) -> Iterator[None]:
-        """Inside the block, emitted events were caused by an event at ``depth``: theirs is
-        ``depth + 1`` (the chain's length), restored on leaving."""
-        outer, self._depth = self._depth, depth + 1
-        try:
-            yield
-        finally:
-            self._depth = outer
 
     def deliver_events(self) -> None:
         """Store pending events and deliver them, round by round, until none are left."""
@@ -209,7 +212,9 @@ class HookContext:
     @property
     def depth(self) -> int:
         """The depth of an event emitted now: how many events led to it (0: none; in
-        ``crmkit_react_interactions``, one more than the batch's interactions)."""
+        ``crmkit_react_interactions``, one more than the batch's interactions).  In a read-only
+        context (a check, a preview, the timeline) too, where nothing is emitted: a hook shared
+        by a check and a write reads the same depth in both (:attr:`ReadContext.depth`)."""
         return self.tx.depth
 
     def caused_by(self, depth: int):

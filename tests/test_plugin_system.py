@@ -203,6 +203,29 @@ def test_an_event_emitted_for_a_recorded_interaction_is_one_event_deep(crm_url, 
     assert depths == {"direct": 1, "nested": 2}
 
 
+def test_a_hook_reads_its_depth_in_a_check_as_a_write_there_would(crm_url, clock):
+    """ctx.depth in a read-only context (a check, a preview) is the depth of the work that runs
+    it: 0, or inside a reaction to an event that reaction's, as a write there would read; a
+    validate hook shared by checks and writes reads it in both."""
+    seen = []
+
+    def validate(ctx, rows):
+        seen.extend((row["external_id"], ctx.depth) for row in rows)
+
+    def on_events(ctx, events):
+        for event in events:
+            if event.payload.get("external_id") == "C1":
+                ctx.crm.customers.check([{"external_id": "IN-REACTION"}], ["row 1"])
+
+    probe = make_plugin("probe", crmkit_validate_customers=validate, crmkit_on_events=on_events)
+    with open_with(crm_url, clock, probe=probe) as crm:
+        crm.plugins.enable("probe")
+        assert crm.customers.check([{"external_id": "CHECKED"}], ["row 1"]) == []
+        assert crm.customers.preview([{"external_id": "PREVIEWED"}], ["row 1"])[2] == []
+        crm.customers.add("C1")
+    assert seen == [("CHECKED", 0), ("PREVIEWED", 0), ("C1", 0), ("IN-REACTION", 1)]
+
+
 def test_broken_plugin_is_listed_and_others_keep_working(crm_url, clock):
     with open_with(crm_url, clock, testvendor=crmkit_testvendor) as crm:
         crm.installed["broken"] = crmkit.plugins.InstalledPlugin("broken", "no_such_module_xyz", "1")
