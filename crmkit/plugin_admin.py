@@ -123,7 +123,8 @@ class PluginAdmin:
             self._check_config_hook(name, completed, kept)
             return completed
 
-        with self._checked_transaction(checked) as (tx, completed):
+        with self._checked_transaction(f"plugin {name!r} was not enabled", checked
+                                       ) as (tx, completed):
             self._migrate(tx, name)
             self._store(tx, name, True, plugin.version, completed)
             tx.audit("enable", "plugin_state", name, {"config": completed})
@@ -132,7 +133,8 @@ class PluginAdmin:
         return completed
 
     @contextlib.contextmanager
-    def _checked_transaction(self, check: Callable[[], Any]) -> Iterator[tuple[Any, Any]]:
+    def _checked_transaction(self, what: str, check: Callable[[], Any]
+                             ) -> Iterator[tuple[Any, Any]]:
         """A write transaction and ``check()``'s result, ``check`` having run before it opened.
 
         ``check`` reads the plugins' stored state and the core configuration as loaded just
@@ -140,7 +142,8 @@ class PluginAdmin:
         name): outside the transaction, no other writer waits with it (SQLite has one writer
         at a time).  The transaction starts only if neither changed meanwhile, so what is
         stored was checked against what is current when it is written; otherwise ``check``
-        runs again, at most :data:`CHECK_ATTEMPTS` times in all, then a ConflictError.  Called
+        runs again, at most :data:`CHECK_ATTEMPTS` times in all, then a ConflictError starting
+        with ``what`` (``"plugin 'x' was not configured"``).  Called
         inside a write transaction this thread opened, everything runs in that one."""
         crm = self.crm
         for _ in range(CHECK_ATTEMPTS):
@@ -153,7 +156,7 @@ class PluginAdmin:
                     yield tx, result
                     return
         raise ConflictError(
-            f"the plugins' configuration or the core configuration changed while the "
+            f"{what}: the plugins' configuration or the core configuration changed while the "
             f"configuration was checked, {CHECK_ATTEMPTS} times in a row; nothing was "
             "written: run it again")
 
@@ -236,7 +239,8 @@ class PluginAdmin:
             self._check_config_hook(name, completed, state["config"])
             return state
 
-        with self._checked_transaction(checked) as (tx, state):
+        with self._checked_transaction(f"plugin {name!r} was not configured", checked
+                                       ) as (tx, state):
             self._store(tx, name, True, state["version"], completed)
             tx.audit("configure", "plugin_state", name,
                      {"old": state["config"], "new": completed})

@@ -12,7 +12,7 @@ from sqlalchemy import func, inspect, select
 import crmkit
 import crmkit_testvendor
 from crmkit import CRM, hookimpl, tables
-from crmkit.errors import ConfigError, PluginError, ValidationError
+from crmkit.errors import ConfigError, ConflictError, PluginError, ValidationError
 
 UTC = dt.timezone.utc
 T0 = dt.datetime(2024, 5, 1, tzinfo=UTC)
@@ -272,6 +272,81 @@ def test_failed_migration_leaves_database_as_it_was(crm_url, clock, tmp_path):
         assert "badmig_things" not in table_names(crm)
         assert not [p for p in crm.plugins.list() if p.enabled]
         assert versions(crm) == before and all(v.startswith("core_") for v in before)
+
+
+NOTE = {"type": "object", "additionalProperties": False,
+        "properties": {"note": {"type": "string", "default": ""}}}
+"""The configuration schema of the test plugins below: one text, ``note``."""
+
+
+def audited(crm, action: str) -> list[str]:
+    with crm.read() as conn:
+        return list(conn.execute(select(tables.audit_log.c.record_key)
+                                 .where(tables.audit_log.c.action == action)).scalars())
+
+
+def test_a_configuration_changed_under_every_check_is_refused_and_nothing_written(crm_url,
+                                                                                 clock):
+    """enable and configure store a configuration only if the plugins' state and the core
+    configuration are what the plugin's crmkit_check_config read; here another process
+    changes the core configuration during every check: after 3 checks a ConflictError
+    names the plugin, and the plugin's state is as it was."""
+    checked, meddling = [], []
+
+    def check_config(config):
+        checked.append(config["note"])
+        if meddling:  # another process (its own CRM, its own connection) writes meanwhile
+            other = meddling[0]
+            core = other.core_config
+            other.plugins.configure_core({**core, "webhooks": {
+                **core["webhooks"], "timeout_seconds": core["webhooks"]["timeout_seconds"] + 1}})
+
+    probe = make_plugin("probe", crmkit_config_schema=lambda: NOTE,
+                        crmkit_check_config=check_config)
+    with open_with(crm_url, clock, probe=probe) as crm, \
+            CRM.open(crm_url, clock=clock, extra_plugins={"probe": probe}) as other:
+        crm.plugins.enable("probe", {"note": "first"})
+        meddling.append(other)
+        with pytest.raises(ConflictError) as refused:
+            crm.plugins.configure("probe", {"note": "second"})
+        assert str(refused.value) == (
+            "plugin 'probe' was not configured: the plugins' configuration or the core "
+            "configuration changed while the configuration was checked, 3 times in a row; "
+            "nothing was written: run it again")
+        assert checked == ["first", "second", "second", "second"]
+        assert crm.plugins.config("probe") == {"note": "first"}
+        crm.plugins.disable("probe")
+        with pytest.raises(ConflictError, match=r"^plugin 'probe' was not enabled: .* 3 times "
+                                                r"in a row; nothing was written: run it again$"):
+            crm.plugins.enable("probe", {"note": "third"})
+        assert "probe" not in crm.enabled_plugins()
+        assert crm.plugins.kept_config("probe") == {"note": "first"}
+        assert audited(crm, "enable") == ["probe"] and audited(crm, "configure") == ["core"] * 6
+        assert crm.core_config["webhooks"]["timeout_seconds"] == 16
+
+
+def test_a_configuration_changed_under_its_first_check_is_checked_again_and_stored(crm_url,
+                                                                                   clock):
+    """Another process enables a plugin while crmkit_check_config checks a configuration:
+    what the check read is stale, so it checks again, against the state now stored, and the
+    second check's configuration is written."""
+    seen = []
+
+    def check_config(crm, config):
+        seen.append(sorted(crm.enabled_plugins()))
+        if len(seen) == 1:
+            other.plugins.enable("bystander")
+
+    probe = make_plugin("probe", crmkit_config_schema=lambda: NOTE,
+                        crmkit_check_config=check_config)
+    plugins = {"probe": probe, "bystander": make_plugin("bystander")}
+    with open_with(crm_url, clock, **plugins) as crm, \
+            CRM.open(crm_url, clock=clock, extra_plugins=plugins) as other:
+        assert crm.plugins.enable("probe", {"note": "kept"}) == {"note": "kept"}
+        assert seen == [[], ["bystander"]]
+        assert crm.plugins.config("probe") == {"note": "kept"}
+        assert crm.enabled_plugins() == ["bystander", "probe"]
+        assert audited(crm, "enable") == ["bystander", "probe"]
 
 
 def test_hook_order_follows_requirements_then_name(crm_url, clock):
