@@ -325,8 +325,10 @@ class CRM:
                     _foreign_key_checks_back_on(conn)
         tx.after_commit_errors = after_commit(self, tx.written)
 
-    def run_transaction(self, work: Callable[[Transaction], T], actor: str | None = None) -> T:
-        """Run ``work(tx)`` in a write transaction (see :meth:`transaction`) and return its result.
+    def run_transaction(self, work: Callable[[Transaction], T], actor: str | None = None,
+                        require_plugins: bool = True) -> T:
+        """Run ``work(tx)`` in a write transaction (see :meth:`transaction`, which takes
+        ``actor`` and ``require_plugins``) and return its result.
 
         When PostgreSQL aborts the transaction because of a concurrent one (a deadlock or a
         serialisation failure; nothing was written), ``work`` runs again in a new
@@ -341,7 +343,7 @@ class CRM:
         attempt = 1
         while True:
             try:
-                with self.transaction(actor) as tx:
+                with self.transaction(actor, require_plugins) as tx:
                     return work(tx)
             except ConflictError as exc:
                 if db.concurrency_abort(exc) is None:

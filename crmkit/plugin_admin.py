@@ -9,8 +9,7 @@ transaction opens, so no writer waits on it (:meth:`PluginAdmin.enable`).
 
 from __future__ import annotations
 
-import contextlib
-from typing import Any, Callable, Iterator
+from typing import Any, Callable, TypeVar
 
 from sqlalchemy import select
 from sqlalchemy.dialects import postgresql, sqlite
@@ -21,6 +20,8 @@ from .config import CORE_SCHEMA, check_schema, validate
 from .errors import ConflictError, PluginError
 from .plugins import PluginStatus
 from .versions import satisfies
+
+T = TypeVar("T")
 
 CHECK_ATTEMPTS = 3
 """How many times enable and configure check a configuration again when what the check read
@@ -98,7 +99,7 @@ class PluginAdmin:
         :meth:`kept_config`) is reused, validated against the plugin's current
         schema (keys it added get their defaults); otherwise the defaults.  The
         plugin checks it (``crmkit_check_config``) before the write transaction
-        opens (see :meth:`_checked_transaction`).
+        opens (see :meth:`_checked_write`).
         """
         crm = self.crm
         plugin = self._usable(name)
@@ -123,38 +124,46 @@ class PluginAdmin:
             self._check_config_hook(name, completed, kept)
             return completed
 
-        with self._checked_transaction(f"plugin {name!r} was not enabled", checked
-                                       ) as (tx, completed):
+        def write(tx, completed: dict[str, Any]) -> None:
             self._migrate(tx, name)
             self._store(tx, name, True, plugin.version, completed)
             tx.audit("enable", "plugin_state", name, {"config": completed})
             crm.refresh_plugins(tx.conn)
+
+        completed = self._checked_write(f"plugin {name!r} was not enabled", checked, write)
         plugins.remember_accepted(name, plugin.version, self.schema(name), completed)
         return completed
 
-    @contextlib.contextmanager
-    def _checked_transaction(self, what: str, check: Callable[[], Any]
-                             ) -> Iterator[tuple[Any, Any]]:
-        """A write transaction and ``check()``'s result, ``check`` having run before it opened.
+    def _checked_write(self, what: str, check: Callable[[], T], write: Callable[[Any, T], None]
+                       ) -> T:
+        """Run ``check()``, then ``write(tx, its result)`` in a write transaction opened after
+        it; return the result.
 
         ``check`` reads the plugins' stored state and the core configuration as loaded just
         before it runs, and may wait (a plugin's ``crmkit_check_config`` resolving a host
         name): outside the transaction, no other writer waits with it (SQLite has one writer
-        at a time).  The transaction starts only if neither changed meanwhile, so what is
-        stored was checked against what is current when it is written; otherwise ``check``
-        runs again, at most :data:`CHECK_ATTEMPTS` times in all, then a ConflictError starting
-        with ``what`` (``"plugin 'x' was not configured"``).  Called
-        inside a write transaction this thread opened, everything runs in that one."""
+        at a time).  ``write`` runs only if neither changed meanwhile, so what is stored was
+        checked against what is current when it is written; otherwise ``check`` runs again,
+        at most :data:`CHECK_ATTEMPTS` times in all, then a ConflictError starting with
+        ``what`` (``"plugin 'x' was not configured"``).  The transaction is
+        :meth:`crmkit.CRM.run_transaction`'s: one PostgreSQL aborts for a concurrent one runs
+        again, comparing again first.  Called inside a write transaction this thread opened,
+        everything runs in that one."""
         crm = self.crm
         for _ in range(CHECK_ATTEMPTS):
             with crm.read() as conn:
                 crm.refresh_plugins(conn)
             seen = (crm.plugins_revision, crm.core_config)
             result = check()
-            with crm.transaction(require_plugins=False) as tx:
-                if (crm.plugins_revision, crm.core_config) == seen:
-                    yield tx, result
-                    return
+
+            def unchanged_then_write(tx) -> bool:
+                if (crm.plugins_revision, crm.core_config) != seen:
+                    return False
+                write(tx, result)
+                return True
+
+            if crm.run_transaction(unchanged_then_write, require_plugins=False):
+                return result
         raise ConflictError(
             f"{what}: the plugins' configuration or the core configuration changed while the "
             f"configuration was checked, {CHECK_ATTEMPTS} times in a row; nothing was "
@@ -239,12 +248,13 @@ class PluginAdmin:
             self._check_config_hook(name, completed, state["config"])
             return state
 
-        with self._checked_transaction(f"plugin {name!r} was not configured", checked
-                                       ) as (tx, state):
+        def write(tx, state: dict[str, Any]) -> None:
             self._store(tx, name, True, state["version"], completed)
             tx.audit("configure", "plugin_state", name,
                      {"old": state["config"], "new": completed})
             crm.refresh_plugins(tx.conn)
+
+        self._checked_write(f"plugin {name!r} was not configured", checked, write)
         plugins.remember_accepted(name, crm.installed[name].version, self.schema(name),
                                   completed)
         return completed

@@ -55,7 +55,10 @@ class Endpoint:
     status: int = 200
     own_transactions: bool = False
     """True: the handler opens its own write transactions (acting as the caller), instead of
-    running in one: plugin administration, whose checks must not hold the write lock."""
+    running in one: plugin administration, whose checks must not hold the write lock.  Each
+    should be ``crm.run_transaction``'s, which runs one PostgreSQL aborts for a concurrent
+    transaction again (as the one opened for an ordinary handler does); the dispatcher cannot
+    run the handler again, whose earlier transactions may have committed."""
 
 
 @attrs.frozen

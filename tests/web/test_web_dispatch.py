@@ -7,6 +7,7 @@ import pytest
 from webhooks.support import slowly_checked_campaigns, writes_while_checking
 from sqlalchemy import func, select
 
+import crmkit_checktest
 import crmkit_webbroken
 import crmkit_webtest
 from crmkit import CRM, tables
@@ -134,6 +135,45 @@ def test_a_plugin_hook_failing_in_a_write_names_plugin_and_hook_but_quotes_nothi
         answer = client.post("/api/v1/customers", json={"external_id": "H1", "name": name})
         assert problem(answer, 409)["detail"] == str(refusal)
     assert counts(web.crm) == before
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("crm_url", ["postgresql"], indirect=True)
+def test_a_plugin_config_put_aborted_by_a_concurrent_transaction_runs_again(crm_url, clock):
+    """PUT /api/v1/plugins/NAME/config opens its own transactions (own_transactions); when
+    PostgreSQL aborts its write for a concurrent transaction (a serialisation failure, forced
+    here once), the write runs again, as an ordinary endpoint's transaction does: stored and
+    audited once."""
+    import psycopg
+    from sqlalchemy import event
+
+    from crmkit.services.audit import AuditLog
+
+    aborted = []
+
+    def abort_once(conn, cursor, statement, parameters, context, executemany):
+        if statement.startswith("INSERT INTO plugin_state") and not aborted:
+            aborted.append(statement)
+            raise psycopg.errors.SerializationFailure(
+                "could not serialize access due to concurrent update")
+
+    with CRM.open(crm_url, clock=clock, create=True,
+                  extra_plugins={"checktest": crmkit_checktest}) as crm:
+        crm.plugins.enable("checktest")
+        api = InProcess(crm)
+        client = api.client(api.token("root", role="admin"))
+        event.listen(crm.engine, "before_cursor_execute", abort_once)
+        try:
+            answer = client.put("/api/v1/plugins/checktest/config", json={"note": "changed"})
+        finally:
+            event.remove(crm.engine, "before_cursor_execute", abort_once)
+            api.close()
+        assert answer.status_code == 200, answer.text
+        assert answer.json() == {"note": "changed"} and len(aborted) == 1
+        assert crm.plugins.config("checktest") == {"note": "changed"}
+        [entry] = AuditLog(crm).list(action="configure")
+        assert (entry.record_key, entry.actor, entry.changes["new"]) == (
+            "checktest", "root", {"note": "changed"})
 
 
 def test_a_plugin_write_is_audited_under_the_caller_and_its_reply_kept(web):
