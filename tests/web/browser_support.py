@@ -144,6 +144,29 @@ def unlabelled_inputs(driver) -> list[str]:
           .map(e => e.name);""")
 
 
+def words_broken(driver, longest: int = 12) -> list[str]:
+    """The texts of the page's card values (``.card dd``) too narrow for one of their words
+    of at most ``longest`` characters, which then breaks across lines: a value column too
+    narrow for ``at risk`` or ``268 days ago`` (longer words, such as email addresses, may
+    wrap anywhere).  Each word is measured in the value's font outside the page's grid."""
+    return driver.execute_script("""
+        const longest = arguments[0];
+        const probe = document.createElement('span');
+        probe.style.cssText = 'position: absolute; visibility: hidden; white-space: nowrap';
+        document.body.appendChild(probe);
+        const broken = [...document.querySelectorAll('.card dd')].filter(dd => {
+          probe.style.font = getComputedStyle(dd).font;
+          return dd.innerText.split(/\\s+/)
+            .filter(word => word && word.length <= longest)
+            .some(word => {
+              probe.textContent = word;
+              return probe.getBoundingClientRect().width > dd.clientWidth + 0.5;
+            });
+        }).map(dd => dd.innerText);
+        probe.remove();
+        return broken;""", longest)
+
+
 def to_phone_width(driver) -> None:
     """Narrow the window to a phone's width (390 px) and check that the page does not scroll
     sideways."""

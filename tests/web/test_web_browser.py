@@ -3,7 +3,8 @@
 A small ``crmkit demo`` database with every built-in plugin enabled is served by a real
 ``crmkit serve`` on 127.0.0.1 (the ``demo_site`` fixture); the browser signs in from the keyboard,
 searches, opens a customer 360 whose cards come from every plugin implementing
-``crmkit_customer_card``, checks it at phone width, and signs out.  Screenshots of the 360
+``crmkit_customer_card`` (no card value broken inside a short word), checks it at phone width,
+and signs out.  Screenshots of the 360
 (desktop and phone width) are saved under ``artifacts/web/`` (git-ignored; the directory
 ``CRMKIT_ARTIFACTS`` names instead, when set).
 
@@ -16,7 +17,7 @@ from __future__ import annotations
 import pytest
 
 from browser_support import (ARTIFACTS, PASSWORD, SCRIPT_NAME, WAIT_SECONDS, replaced,
-                             to_phone_width, unlabelled_inputs)
+                             to_phone_width, unlabelled_inputs, words_broken)
 from crmkit import CRM
 
 CARD_PLUGINS = {"operational", "loyalty", "analytical", "collaborative", "social", "idic",
@@ -72,10 +73,12 @@ def test_sign_in_search_open_a_360_with_every_card_and_sign_out(browser, demo_si
     operational = browser.find_element(By.CSS_SELECTOR, '[data-panel="operational"]').text
     assert "Case #" in operational and ("due" in operational or "breached" in operational)
     assert unlabelled_inputs(browser) == []
+    assert words_broken(browser) == []  # every card's values readable beside their labels
 
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     assert browser.save_screenshot(str(ARTIFACTS / "customer-360-desktop.png"))
     to_phone_width(browser)  # no sideways scroll
+    assert words_broken(browser) == []
     assert browser.save_screenshot(str(ARTIFACTS / "customer-360-phone.png"))
     browser.set_window_size(1280, 1000)
 
