@@ -3,10 +3,17 @@ and P(alive) from the latest kept CLV fit, and the latest NPS/CSAT answers."""
 
 from __future__ import annotations
 
-from crmkit.plugin import Card, format_number, gettext as _, ngettext
+from crmkit.plugin import N_, Card, format_number, gettext as _, ngettext
 
 SURVEY_ROWS = 3
 """How many of the customer's latest survey answers the card shows."""
+
+EXPECTED_PURCHASES = {
+    "day": N_("Expected purchases (next {horizon:g} days)"),
+    "week": N_("Expected purchases (next {horizon:g} weeks)"),
+    "month": N_("Expected purchases (next {horizon:g} months)"),
+}
+"""The label of the expected purchases over the horizon, by the fit's time unit."""
 
 
 def card(crm, principal, customer) -> Card:
@@ -43,8 +50,8 @@ def card(crm, principal, customer) -> Card:
             rows.append((_("CLV ({months} months)").format(months=defaults.months),
                          format_number(prediction.clv, 2)))
             rows.append((_("P(alive)"), f"{prediction.p_alive * 100:.0f} %"))
-            rows.append((_("Expected purchases (next {horizon:g} {unit}s)").format(
-                horizon=defaults.horizon, unit=fitted.time_unit),
+            rows.append((_(EXPECTED_PURCHASES[fitted.time_unit]).format(
+                horizon=defaults.horizon),
                 f"{prediction.expected_purchases:.2f}"))
         rows.append((_("CLV fit"), _("as of {date}").format(date=f"{fitted.as_of:%Y-%m-%d}")))
     answers = api.survey_answers(external_id, limit=SURVEY_ROWS)

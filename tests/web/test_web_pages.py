@@ -430,6 +430,10 @@ def test_the_analytical_card_shows_clv_and_p_alive_from_the_latest_fit_and_surve
     # P(alive) = 1 / (1 + a/(b + x − 1) · ((α + T)/(α + t_x))^(r + x)) = 1 / (1 + 1.21/3)
     assert "<dt>P(alive)</dt><dd>71 %</dd>" in card
     assert "<dt>CLV fit</dt><dd>as of 2025-01-01</dd>" in card
+    assert "<dt>Expected purchases (next 52 weeks)</dt>" in card
+    client.headers["Accept-Language"] = "zh-CN"  # the unit translated with its label
+    assert "<dt>预计购买次数（未来 52 周）</dt>" in card_of(client, "C1", "analytical")
+    del client.headers["Accept-Language"]
     assert "no CLV fit yet" not in card
     prediction = crm.plugin("analytical").customer_clv("C1")[1]
     assert prediction.p_alive == pytest.approx(1 / (1 + 1.21 / 3))
