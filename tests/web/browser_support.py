@@ -144,27 +144,37 @@ def unlabelled_inputs(driver) -> list[str]:
           .map(e => e.name);""")
 
 
-def words_broken(driver, longest: int = 12) -> list[str]:
-    """The texts of the page's card values (``.card dd``) too narrow for one of their words
-    of at most ``longest`` characters, which then breaks across lines: a value column too
-    narrow for ``at risk`` or ``268 days ago`` (longer words, such as email addresses, may
-    wrap anywhere).  Each word is measured in the value's font outside the page's grid."""
+def words_broken(driver, cells: str = ".card dd", longest: int = 12) -> list[str]:
+    """The texts of the page's ``cells`` (a CSS selector; the cards' values by default) too
+    narrow for one of their words of at most ``longest`` characters, which then breaks
+    across lines: a value column too narrow for ``at risk`` or ``268 days ago`` (longer
+    words, such as email addresses, may wrap anywhere).  Each word is measured in the cell's
+    font outside the page's layout, against the cell's width inside its padding."""
     return driver.execute_script("""
-        const longest = arguments[0];
+        const [cells, longest] = arguments;
         const probe = document.createElement('span');
         probe.style.cssText = 'position: absolute; visibility: hidden; white-space: nowrap';
         document.body.appendChild(probe);
-        const broken = [...document.querySelectorAll('.card dd')].filter(dd => {
-          probe.style.font = getComputedStyle(dd).font;
-          return dd.innerText.split(/\\s+/)
+        const broken = [...document.querySelectorAll(cells)].filter(cell => {
+          const style = getComputedStyle(cell);
+          const room = cell.clientWidth - parseFloat(style.paddingLeft)
+                       - parseFloat(style.paddingRight);
+          probe.style.font = style.font;
+          return cell.innerText.split(/\\s+/)
             .filter(word => word && word.length <= longest)
             .some(word => {
               probe.textContent = word;
-              return probe.getBoundingClientRect().width > dd.clientWidth + 0.5;
+              return probe.getBoundingClientRect().width > room + 0.5;
             });
-        }).map(dd => dd.innerText);
+        }).map(cell => cell.innerText);
         probe.remove();
-        return broken;""", longest)
+        return broken;""", cells, longest)
+
+
+def scrolls_sideways(driver) -> bool:
+    """Whether the page is wider than the window."""
+    return driver.execute_script(
+        "return document.documentElement.scrollWidth > window.innerWidth")
 
 
 def to_phone_width(driver) -> None:
@@ -175,5 +185,4 @@ def to_phone_width(driver) -> None:
     driver.set_window_size(390, 1600)
     WebDriverWait(driver, WAIT_SECONDS).until(
         lambda d: d.execute_script("return window.innerWidth") <= 400)
-    assert driver.execute_script(
-        "return document.documentElement.scrollWidth <= window.innerWidth")
+    assert not scrolls_sideways(driver)

@@ -53,7 +53,8 @@ def audit_rows(page: str) -> list[dict[str, str]]:
     """The audit page's rows: each cell's text by its label."""
     rows = []
     for row in re.findall(r"<tr data-audit=.*?</tr>", page, re.DOTALL):
-        cells = re.findall(r'<td data-label="([^"]+)">(.*?)</td>', row, re.DOTALL)
+        cells = re.findall(r'<td (?:class="token" )?data-label="([^"]+)">(.*?)</td>', row,
+                           re.DOTALL)
         rows.append({label: html.unescape(re.sub(r"<[^>]+>", "", value)).strip()
                      for label, value in cells})
     return rows

@@ -17,7 +17,7 @@ from __future__ import annotations
 import pytest
 
 from browser_support import (ARTIFACTS, PASSWORD, SCRIPT_NAME, WAIT_SECONDS, replaced,
-                             to_phone_width, unlabelled_inputs, words_broken)
+                             scrolls_sideways, to_phone_width, unlabelled_inputs, words_broken)
 from crmkit import CRM
 
 CARD_PLUGINS = {"operational", "loyalty", "analytical", "collaborative", "social", "idic",
@@ -87,3 +87,32 @@ def test_sign_in_search_open_a_360_with_every_card_and_sign_out(browser, demo_si
     browser.get(demo_site.url + "/customers")
     wait.until(ec.presence_of_element_located((By.ID, "username")))
     assert "/login" in browser.current_url
+
+
+def test_tables_keep_short_words_whole_and_wrap_long_values(browser, demo_site):
+    """A table leaves every column room for its short words (the plugins table squeezed
+    "Status" into "Stat us" and "Disable assessment" into "assessmen t" beside the long
+    descriptions), and a long value without spaces (an external id, an email address, a name)
+    wraps or scrolls in its table instead of widening the page."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions as ec
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    wait = WebDriverWait(browser, WAIT_SECONDS)
+    long_id = "LONG-" + "x" * 150
+    with CRM.open(demo_site.crm_url) as crm:
+        crm.customers.add(long_id, "N" * 120, email="a" * 60 + "@example.com")
+    cells = ".results th, .results td"
+    demo_site.sign_in(browser, demo_site.member("tables_admin"), "/admin/plugins")
+    browser.set_window_size(1280, 1000)
+    assert words_broken(browser, cells) == []
+    assert not scrolls_sideways(browser)
+    browser.get(demo_site.url + "/customers?q=LONG-")
+    wait.until(ec.presence_of_element_located((By.CSS_SELECTOR, f'[data-customer="{long_id}"]')))
+    assert words_broken(browser, cells) == []
+    assert not scrolls_sideways(browser)
+    browser.get(demo_site.url + "/admin/audit")
+    wait.until(ec.presence_of_element_located((By.CSS_SELECTOR, "table.audit")))
+    assert long_id in browser.find_element(By.CSS_SELECTOR, "table.audit").text
+    assert words_broken(browser, cells) == []
+    assert not scrolls_sideways(browser)
