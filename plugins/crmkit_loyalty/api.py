@@ -13,7 +13,7 @@ from crmkit.plugin import PluginAPI, NotFound, ValidationError, month_number
 from . import expiry, inactivity, ledger as lg, rewards, tiers
 from .errors import NotEnoughPoints
 from .settings import Settings, add_months, program_currency
-from .tables import MAX_POINTS, ledger, members
+from .tables import IS_LOT, MAX_POINTS, ledger, members
 
 
 @attrs.frozen
@@ -109,13 +109,14 @@ class LoyaltyAPI(PluginAPI):
             return lg.sums(conn, [customer_id], self._now(as_of)).get(customer_id, (0, 0))[0]
 
     def available(self, external_id: str, as_of: dt.datetime | None = None) -> int:
-        """Points that can be spent at ``as_of`` (unlocked, unexpired)."""
+        """Points that can be spent at ``as_of`` (unlocked, unexpired; what an expiry run
+        with a later date wrote off counts)."""
         customer_id = self._customer_id(external_id)
         moment = self._now(as_of)
         with self.crm.read() as conn:
             lots = lg.open_lots(conn, [customer_id], as_of=as_of,
-                                inactivity=inactivity.of(self.settings, moment)
-                                ).get(customer_id, [])
+                                inactivity=inactivity.of(self.settings, moment),
+                                written_off_after=moment).get(customer_id, [])
         return sum(lot.remaining for lot in lots if lot.spendable(moment))
 
     def owed(self, external_id: str) -> int:
@@ -186,7 +187,7 @@ class LoyaltyAPI(PluginAPI):
         moment = self._now(as_of)
         cost = self.settings.cost_per_point
         source, expires = lg.lots_with(inactivity.of(self.settings, moment))
-        lapsed = case((and_(ledger.c.points > 0, expires <= moment),
+        lapsed = case((and_(IS_LOT, expires <= moment),
                        ledger.c.points - lg.used_points(moment)), else_=0)
         query = (select(members.c.tier, func.count(func.distinct(ledger.c.customer_id)),
                         func.sum(ledger.c.points) - func.sum(lapsed))
@@ -213,7 +214,7 @@ class LoyaltyAPI(PluginAPI):
         query = (select(month, func.count(func.distinct(ledger.c.customer_id)),
                         func.sum(remaining))
                  .select_from(source)
-                 .where(ledger.c.points > 0, ledger.c.at <= moment, remaining > 0,
+                 .where(IS_LOT, ledger.c.at <= moment, remaining > 0,
                         or_(expires.is_(None), expires > moment))
                  .group_by(month))
         with self.crm.read() as conn:
@@ -283,7 +284,8 @@ class LoyaltyAPI(PluginAPI):
         if points > 0:
             row.update(expires_at=s.lot_expiry(now), available_at=now)
         else:
-            lots = lg.open_lots(conn, [customer_id], inactivity=rule).get(customer_id, [])
+            lots = lg.open_lots(conn, [customer_id], inactivity=rule,
+                                written_off_after=now).get(customer_id, [])
             have = sum(lot.remaining for lot in lg.usable(lots, now, locked=True))
             if have < -points:
                 raise NotEnoughPoints(f"customer {external_id!r} has {have} points; "

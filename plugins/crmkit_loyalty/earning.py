@@ -337,7 +337,8 @@ def reverse_refunds(ctx, s: Settings, refunds: list[dict[str, Any]]) -> set[int]
     locked = lg.lock_members(conn, customers)
     # a lapse at or before a refund is the same whatever later activity the rule sees
     rule = inactivity.of(s, max(r["occurred_at"] for r in refunds))
-    lots = lg.open_lots(conn, customers, inactivity=rule)
+    lots = lg.open_lots(conn, customers, inactivity=rule,
+                        written_off_after=min(r["occurred_at"] for r in refunds))
     rows, owed = [], {}
     for refund in sorted(refunds, key=lambda r: r["id"]):
         purchase = purchases.get(refund["payload"]["refund_of"])
@@ -351,7 +352,7 @@ def reverse_refunds(ctx, s: Settings, refunds: list[dict[str, Any]]) -> set[int]
         reversed_[earning.id] = done + want
         uses = lg.take(lots.get(earning.customer_id, []), want, refund["occurred_at"],
                        first=[earning.id], locked=True)
-        taken = sum(p for _, p in uses)
+        taken = sum(use.points for use in uses)
         rows.append({"customer_id": earning.customer_id, "at": refund["occurred_at"],
                      "type": "reverse", "source": "refund", "points": -taken,
                      "owed_change": want - taken, "interaction_id": refund["id"],

@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from . import inactivity as inact, ledger as lg
 from .settings import Settings
-from .tables import ledger
+from .tables import IS_LOT, ledger
 
 
 @attrs.frozen
@@ -43,7 +43,7 @@ def expire(ctx, s: Settings, as_of: dt.datetime) -> ExpiryResult:
             rows += [{"customer_id": lot.customer_id, "at": lot.expires_at, "type": "expire",
                       "source": "expiry", "points": -lot.remaining, "related_id": lot.id,
                       "reason": "expired" if lot.expires_at == lot.stored else lapsed,
-                      "uses": [(lot.id, lot.remaining)]}
+                      "uses": [lg.Use(lot.id, lot.remaining)]}
                      for lot in conn.execute(_due(rule, as_of, part))]
     lg.append(conn, rows, ctx.now(), ctx.actor)
     return ExpiryResult(len(rows), -sum(r["points"] for r in rows),
@@ -59,7 +59,7 @@ def _due(rule: inact.Inactivity | None, as_of: dt.datetime, customers: Any = Non
     query = (select(ledger.c.id, ledger.c.customer_id, remaining.label("remaining"),
                     expires.label("expires_at"), ledger.c.expires_at.label("stored"))
              .select_from(source)
-             .where(ledger.c.points > 0, ledger.c.at <= as_of, expires <= as_of, remaining > 0))
+             .where(IS_LOT, ledger.c.at <= as_of, expires <= as_of, remaining > 0))
     if customers is not None:
         query = query.where(ledger.c.customer_id.in_(customers)).order_by(ledger.c.id)
     return query

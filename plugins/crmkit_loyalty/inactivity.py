@@ -26,7 +26,7 @@ from sqlalchemy.sql import Subquery
 
 from crmkit.plugin import UTCDateTime, add_months
 
-from .tables import ledger
+from .tables import IS_LOT, ledger
 
 ACTIVITY = or_(ledger.c.type.in_(("earn", "spend")),
                and_(ledger.c.type == "adjust", ledger.c.points > 0))
@@ -62,7 +62,7 @@ class Inactivity:
                 .join_from(ledger, spells, and_(
                     spells.c.customer_id == ledger.c.customer_id, spells.c.at >= ledger.c.at,
                     or_(spells.c.after.is_(None), spells.c.after < ledger.c.at)))
-                .where(ledger.c.points > 0, *scope).subquery("loyalty_lapses"))
+                .where(IS_LOT, *scope).subquery("loyalty_lapses"))
 
 
 def of(s, moment: dt.datetime) -> Inactivity | None:

@@ -7,7 +7,7 @@ and is set-based: one statement per call whatever the number of customers.
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any, Iterable
+from typing import Any, Iterable, NamedTuple
 
 import attrs
 from sqlalchemy import and_, bindparam, case, false, func, or_, select, update
@@ -18,15 +18,30 @@ from crmkit.plugin import allocate_ids, insert_rows
 
 from .ceiling import raise_ceilings
 from .inactivity import Inactivity
-from .tables import ledger, lot_uses, members
+from .tables import IS_LOT, ledger, lot_uses, members
 
 CHUNK = 5000
 """Most ids bound in one ``IN`` list."""
 
 
 @attrs.define
+class WriteOff:
+    """What expire rows dated ``at`` took from a lot, net of what was given back since
+    (``expire_id``: the first of them, the expiry run's row)."""
+
+    expire_id: int
+    at: dt.datetime
+    points: int
+
+
+@attrs.define
 class Lot:
-    """A ledger row with positive points and what is left of it."""
+    """A ledger row with positive points and what is left of it.
+
+    ``written_off``: the part of ``remaining`` that an expire row dated after the moment
+    :func:`open_lots` was asked about wrote off, which a debit before that row gives back
+    before taking it (see :func:`take`).
+    """
 
     id: int
     customer_id: int
@@ -34,6 +49,14 @@ class Lot:
     remaining: int
     expires_at: dt.datetime | None
     available_at: dt.datetime | None
+    written_off: WriteOff | None = None
+
+    def left(self, moment: dt.datetime) -> int:
+        """What a debit at ``moment`` may take of ``remaining``: all of it, less what an expire
+        row dated at or before ``moment`` wrote off."""
+        if self.written_off is not None and self.written_off.at <= moment:
+            return self.remaining - self.written_off.points
+        return self.remaining
 
     def expired(self, moment: dt.datetime) -> bool:
         """Past its expiry (dated or, under inactivity, its lapse) at ``moment``: empty from
@@ -50,6 +73,16 @@ class Lot:
         return (self.expires_at is None, self.expires_at or self.at, self.at, self.id)
 
 
+class Use(NamedTuple):
+    """``points`` a ledger row takes from the lot ``lot_id`` (negative: gives back to it).
+    ``given_back``: how many of them the row first gives back from the expiry that wrote
+    them off (:func:`append` writes that give-back before the row)."""
+
+    lot_id: int
+    points: int
+    given_back: WriteOff | None = None
+
+
 def chunks(ids: Iterable[int]) -> Iterable[list[int]]:
     """``ids`` sorted, in lists of at most :data:`CHUNK`."""
     ordered = sorted(set(ids))
@@ -58,29 +91,51 @@ def chunks(ids: Iterable[int]) -> Iterable[list[int]]:
 
 
 def append(conn, rows: list[dict[str, Any]], now: dt.datetime, actor: str) -> list[int]:
-    """Append ledger rows (each may carry ``uses``: ``[(lot_id, points)]``); return their ids.
+    """Append ledger rows (each may carry ``uses``: ``[Use]``); return their ids.
 
-    One id range, one executemany for the rows and one for their lot uses; rows that add
-    qualifying points raise their members' upgrade ceilings.
+    A row taking points an expiry wrote off (:attr:`Use.given_back`) is preceded by the row
+    giving them back (:func:`give_back`).  One id range, one executemany for the rows and
+    one for their lot uses; rows that add qualifying points raise their members' upgrade
+    ceilings.
     """
     if not rows:
         return []
     raise_ceilings(conn, rows)
-    first = allocate_ids(conn, ledger, len(rows))
-    stored, uses = [], []
-    for offset, row in enumerate(rows):
+    written = []                        # (row, whether it is one of ``rows``)
+    for row in rows:
+        written += [(give_back(row, use), False) for use in row.get("uses", ())
+                    if use.given_back]
+        written.append((row, True))
+    first = allocate_ids(conn, ledger, len(written))
+    stored, uses, ids = [], [], []
+    for offset, (row, asked) in enumerate(written):
         row_id = first + offset
         values = {"id": row_id, "owed_change": 0, "interaction_id": None, "related_id": None,
                   "reward_code": None, "expires_at": None, "available_at": None,
                   "recorded_at": now, "actor": actor}
         values.update({k: v for k, v in row.items() if k != "uses"})
         stored.append(values)
-        uses.extend({"ledger_id": row_id, "lot_id": lot_id, "points": points}
-                    for lot_id, points in row.get("uses", ()) if points > 0)
+        uses.extend({"ledger_id": row_id, "lot_id": use.lot_id, "points": use.points}
+                    for use in row.get("uses", ()) if use.points)
+        if asked:
+            ids.append(row_id)
     insert_rows(conn, ledger, stored)
     if uses:
         insert_rows(conn, lot_uses, uses)
-    return [first + i for i in range(len(rows))]
+    return ids
+
+
+def give_back(debit: dict[str, Any], use: Use) -> dict[str, Any]:
+    """The ``expire`` row of positive points, dated at the expiry and naming it, that gives
+    back to ``use``'s lot what that expiry wrote off of the points the ``debit``, dated
+    before it, takes (:attr:`Use.given_back`): not a lot, not earned, not activity."""
+    expiry = use.given_back
+    return {"customer_id": debit["customer_id"], "at": expiry.at, "type": "expire",
+            "source": "expiry", "points": expiry.points, "related_id": expiry.expire_id,
+            "reason": f"expiry given back: {expiry.points} points of lot {use.lot_id} were "
+                      f"still valid on {debit['at'].date().isoformat()}, the date of a debit "
+                      "recorded after the expiry",
+            "uses": [Use(use.lot_id, -expiry.points)]}
 
 
 def used_points(as_of: dt.datetime | None = None):
@@ -92,6 +147,20 @@ def used_points(as_of: dt.datetime | None = None):
         debit = ledger.alias("debit")
         query = query.where(debit.c.id == lot_uses.c.ledger_id, debit.c.at <= as_of)
     return query.scalar_subquery()
+
+
+def write_off(after: dt.datetime, as_of: dt.datetime | None = None):
+    """Correlated SQL ``(points, expire id, date)`` for the outer ledger row (a lot): what
+    the expire rows dated after ``after`` (and at or before ``as_of`` when given) took from
+    it, net of what was given back, the first such row and its date (NULL: none)."""
+    expire = ledger.alias("loyalty_expiry")
+    query = select().where(lot_uses.c.lot_id == ledger.c.id, expire.c.id == lot_uses.c.ledger_id,
+                           expire.c.type == "expire", expire.c.at > after)
+    if as_of is not None:
+        query = query.where(expire.c.at <= as_of)
+    return tuple(query.add_columns(column).scalar_subquery()
+                 for column in (func.coalesce(func.sum(lot_uses.c.points), 0),
+                                func.min(expire.c.id), func.min(expire.c.at)))
 
 
 def lots_with(inactivity: Inactivity | None, customers: Any = None
@@ -111,29 +180,41 @@ def lots_with(inactivity: Inactivity | None, customers: Any = None
 
 
 def open_lots(conn, customer_ids: Iterable[int], expiring_by: dt.datetime | None = None,
-              as_of: dt.datetime | None = None, inactivity: Inactivity | None = None
-              ) -> dict[int, list[Lot]]:
+              as_of: dt.datetime | None = None, inactivity: Inactivity | None = None,
+              written_off_after: dt.datetime | None = None) -> dict[int, list[Lot]]:
     """Each customer's lots with points left, FIFO-ordered.
 
     ``expiring_by``: only lots whose expiry is at or before that time.  ``as_of``:
     the lots as they stood then (rows and uses dated later are ignored).
     ``inactivity``: lots expire by that rule too (see :mod:`.inactivity`).
+    ``written_off_after``: what expire rows dated after that time wrote off counts as left,
+    noted as the lot's :attr:`Lot.written_off` (what a debit dated before those rows gives
+    back before taking it).
     """
-    remaining = (ledger.c.points - used_points(as_of)).label("remaining")
+    remaining = ledger.c.points - used_points(as_of)
+    written_off = []
+    if written_off_after is not None:
+        off = write_off(written_off_after, as_of)
+        remaining = remaining + off[0]
+        written_off = [column.label(name) for column, name
+                       in zip(off, ("written_off", "expire_id", "expired_at"))]
     result: dict[int, list[Lot]] = {}
     for part in chunks(customer_ids):
         source, expires = lots_with(inactivity, part)
-        query = (select(ledger.c.id, ledger.c.customer_id, ledger.c.at, remaining,
-                        expires.label("expires_at"), ledger.c.available_at)
+        query = (select(ledger.c.id, ledger.c.customer_id, ledger.c.at,
+                        remaining.label("remaining"), expires.label("expires_at"),
+                        ledger.c.available_at, *written_off)
                  .select_from(source)
-                 .where(ledger.c.customer_id.in_(part), ledger.c.points > 0,
-                        ledger.c.points - used_points(as_of) > 0))
+                 .where(ledger.c.customer_id.in_(part), IS_LOT, remaining > 0))
         if expiring_by is not None:
             query = query.where(expires <= expiring_by)
         if as_of is not None:
             query = query.where(ledger.c.at <= as_of)
         for row in conn.execute(query):
-            result.setdefault(row.customer_id, []).append(Lot(*row))
+            lot = Lot(*row[:6])
+            if written_off and row.written_off:
+                lot.written_off = WriteOff(row.expire_id, row.expired_at, row.written_off)
+            result.setdefault(row.customer_id, []).append(lot)
     for lots in result.values():
         lots.sort(key=Lot.fifo_key)
     return result
@@ -154,8 +235,9 @@ def lot_totals(conn, customer_id: int, moment: dt.datetime, as_of: dt.datetime |
                expiring_by: dt.datetime | None = None, inactivity: Inactivity | None = None
                ) -> LotTotals:
     """:class:`LotTotals` of the lots :func:`open_lots` lists (``as_of`` and ``inactivity`` as
-    there), summed in SQL: spendable as :meth:`Lot.spendable` decides at ``moment``."""
-    remaining = ledger.c.points - used_points(as_of)
+    there, written off after ``moment`` counting as left), summed in SQL: spendable as
+    :meth:`Lot.spendable` decides at ``moment``."""
+    remaining = ledger.c.points - used_points(as_of) + write_off(moment, as_of)[0]
     source, expires = lots_with(inactivity, [customer_id])
     unlocked = or_(ledger.c.available_at.is_(None), ledger.c.available_at <= moment)
     unexpired = or_(expires.is_(None), expires > moment)
@@ -168,7 +250,7 @@ def lot_totals(conn, customer_id: int, moment: dt.datetime, as_of: dt.datetime |
     query = (select(total(and_(unlocked, unexpired)), total(ledger.c.available_at > moment),
                     total(soon), func.min(case((soon, expires))))
              .select_from(source)
-             .where(ledger.c.customer_id == customer_id, ledger.c.points > 0, remaining > 0))
+             .where(ledger.c.customer_id == customer_id, IS_LOT, remaining > 0))
     if as_of is not None:
         query = query.where(ledger.c.at <= as_of)
     available, locked, expiring, first = conn.execute(query).one()
@@ -183,11 +265,13 @@ def usable(lots: Iterable[Lot], moment: dt.datetime, locked: bool = False) -> li
 
 
 def take(lots: list[Lot], points: int, moment: dt.datetime, first: Iterable[int] = (),
-         locked: bool = False) -> list[tuple[int, int]]:
+         locked: bool = False) -> list[Use]:
     """Consume up to ``points`` from the :func:`usable` ``lots`` at ``moment`` (mutated):
-    ``first`` lot ids, then FIFO.
+    ``first`` lot ids, then FIFO; from each lot what :meth:`Lot.left` allows, its points
+    never written off first, then those an expiry dated after ``moment`` wrote off (given
+    back: :attr:`Use.given_back`).
 
-    Returns ``[(lot_id, points)]``; their sum is less than asked when the lots run out.
+    Returns the uses; their sum is less than asked when the lots run out.
     """
     preferred = set(first)
     order = usable([lot for lot in lots if lot.id in preferred] +
@@ -196,12 +280,17 @@ def take(lots: list[Lot], points: int, moment: dt.datetime, first: Iterable[int]
     for lot in order:
         if points <= 0:
             break
-        if lot.remaining <= 0:
+        used = min(lot.left(moment), points)
+        if used <= 0:
             continue
-        used = min(lot.remaining, points)
+        expiry = lot.written_off
+        given = 0 if expiry is None else max(used - (lot.remaining - expiry.points), 0)
         lot.remaining -= used
         points -= used
-        uses.append((lot.id, used))
+        if given:
+            expiry.points -= given
+        uses.append(Use(lot.id, used,
+                        WriteOff(expiry.expire_id, expiry.at, given) if given else None))
     return uses
 
 
@@ -267,15 +356,15 @@ def settle_owed(conn, owed: dict[int, int], now: dt.datetime, actor: str,
     owing = {c: o for c, o in owed.items() if o > 0}
     if not owing:
         return {}
-    lots = open_lots(conn, owing, inactivity=inactivity)
+    lots = open_lots(conn, owing, inactivity=inactivity, written_off_after=now)
     rows, paid = [], {}
     for customer_id, due in sorted(owing.items()):
         customer_lots = lots.get(customer_id, [])
         uses = take(customer_lots, due, now, locked=True)
-        amount = sum(p for _, p in uses)
+        amount = sum(use.points for use in uses)
         if amount <= 0:
             continue
-        at = max(lot.at for lot in customer_lots if lot.id in {u[0] for u in uses})
+        at = max(lot.at for lot in customer_lots if lot.id in {use.lot_id for use in uses})
         rows.append({"customer_id": customer_id, "at": at, "type": "reverse", "source": "owed",
                      "points": -amount, "owed_change": -amount,
                      "reason": "owed points paid off from new earnings", "uses": uses})

@@ -99,7 +99,8 @@ def redeem(tx, customer_id: int, external_id: str, code: str, moment: dt.datetim
     if reward.stock is not None and reward.stock <= 0:
         raise OutOfStock(f"reward {code!r} is out of stock")
     lg.lock_members(conn, [customer_id])
-    lots = lg.open_lots(conn, [customer_id], inactivity=inactivity).get(customer_id, [])
+    lots = lg.open_lots(conn, [customer_id], inactivity=inactivity,
+                        written_off_after=moment).get(customer_id, [])
     available = sum(lot.remaining for lot in lg.usable(lots, moment))
     if available < reward.points:
         raise NotEnoughPoints(f"customer {external_id!r} has {available} points available; "

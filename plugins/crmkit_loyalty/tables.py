@@ -1,14 +1,16 @@
 """loyalty's tables: members, the append-only ledger, lot uses, rewards, milestones, referrals.
 
 The ledger is the truth: a member's balance is the sum of its ``points``, what
-they owe is the sum of ``owed_change``.  Rows with positive points are *lots*;
-every debit (spend, expire, reverse, negative adjust) records which lots it
-consumed in ``loyalty_lot_uses``, so a lot's remaining points are its points
-minus its uses, and nothing in the ledger is ever updated or deleted.
+they owe is the sum of ``owed_change``.  Rows with positive points are *lots*
+(:data:`IS_LOT`); every debit (spend, expire, reverse, negative adjust) records
+which lots it consumed in ``loyalty_lot_uses``, and an ``expire`` row of positive
+points gives back to the lot it names what an expiry took (a negative use), so a
+lot's remaining points are its points minus its uses, and nothing in the ledger
+is ever updated or deleted.
 """
 
 from sqlalchemy import (BigInteger, Boolean, CheckConstraint, Column, ForeignKey, Index, Integer,
-                        MetaData, String, Table)
+                        MetaData, String, Table, and_)
 
 from crmkit.plugin import NAMING, BigIdType, UTCDateTime
 
@@ -65,8 +67,13 @@ ledger = Table(
 ``source`` says what wrote the row (``purchase``, ``milestone``, ``referral``,
 ``refund``, ``owed``, ``reward``, ``expiry`` or ``manual``); ``interaction_id`` is the
 interaction it came from (a purchase, a refund); ``related_id`` the ledger row it
-answers (the purchase earning a refund reverses, the lot an expiry empties).
+answers (the purchase earning a refund reverses, the lot an expiry empties, the
+expire row an expiry give-back reverses).
 """
+
+IS_LOT = and_(ledger.c.points > 0, ledger.c.type != "expire")
+"""SQL: a ledger row is a lot (it adds points; an ``expire`` row with positive points gives
+back to a lot what an expiry took from it, and is no lot itself)."""
 
 lot_uses = Table(
     "loyalty_lot_uses", metadata,
@@ -74,9 +81,10 @@ lot_uses = Table(
     Column("ledger_id", BigIdType, ForeignKey("loyalty_ledger.id"), nullable=False),
     Column("lot_id", BigIdType, ForeignKey("loyalty_ledger.id"), nullable=False, index=True),
     Column("points", Integer, nullable=False),
-    CheckConstraint("points > 0", name="points_positive"),
+    CheckConstraint("points <> 0", name="points_not_zero"),
 )
-"""Which lot each debit consumed, and how many of its points (append-only)."""
+"""Which lot each debit consumed, and how many of its points (append-only); negative points:
+what an expiry give-back returned to the lot."""
 
 rewards = Table(
     "loyalty_rewards", metadata,

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from loyalty_support import at, merge
-from sqlalchemy import select
+from sqlalchemy import inspect, select
 
+import crmkit_loyalty
+from crmkit import migrate
 from crmkit_loyalty import ledger as lg
 from crmkit_loyalty.errors import NotEnoughPoints
-from crmkit_loyalty.tables import ledger
+from crmkit_loyalty.tables import IS_LOT, ledger
 
 NO_BONUS = {"tiers": [], "milestones": []}
 
@@ -17,7 +21,7 @@ def remaining(crm, customer="C1"):
     cid = crm.customers.get(customer).id
     with crm.read() as conn:
         rows = conn.execute(select(ledger.c.id, ledger.c.points).where(
-            ledger.c.customer_id == cid, ledger.c.points > 0).order_by(ledger.c.id)).all()
+            ledger.c.customer_id == cid, IS_LOT).order_by(ledger.c.id)).all()
         left = {lot.id: lot.remaining for lot in lg.open_lots(conn, [cid]).get(cid, [])}
     return [left.get(row.id, 0) for row in rows]
 
@@ -217,3 +221,104 @@ def test_owed_points_are_not_paid_from_expired_points(crm, loyalty, shop, clock)
     shop.purchase("KEEP", "30", at(2025, 2, 1))          # locked, yet it pays
     assert [tuple(r)[:3] for r in owed_rows(crm)] == [("refund", 0, 100), ("owed", -30, -30)]
     assert (api.expire().points, api.balance("KEEP"), api.owed("KEEP")) == (80, 0, 70)
+
+
+SIX_MONTHS = dict(NO_BONUS, expiry_months=6)
+
+
+def statement_rows(api, customer="C1"):
+    """``(type, source, points, owed_change, at)`` of the member's statement, in the order
+    written."""
+    return [(line.type, line.source, line.points, line.owed_change, line.at)
+            for line in api.statement(customer)]
+
+
+def test_a_refund_dated_before_an_expiry_run_takes_back_what_the_run_wrote_off(crm, loyalty,
+                                                                               shop, clock):
+    api = loyalty(SIX_MONTHS)
+    shop.purchase("C1", "100", at(2024, 12, 31), external_id="P1")     # expires 2025-06-30
+    clock.set(at(2025, 7, 2))
+    assert api.expire(at(2025, 7, 1)).points == 100
+    shop.refund("C1", "P1", at(2025, 6, 15))             # recorded after the run
+    assert (api.balance("C1"), api.owed("C1")) == (0, 0)
+    assert statement_rows(api) == [
+        ("earn", "purchase", 100, 0, at(2024, 12, 31)),
+        ("expire", "expiry", -100, 0, at(2025, 6, 30)),
+        ("expire", "expiry", 100, 0, at(2025, 6, 30)),   # the expiry given back
+        ("reverse", "refund", -100, 0, at(2025, 6, 15))]
+    [expired, given_back] = [line for line in api.statement("C1") if line.type == "expire"]
+    assert "2025-06-15" in given_back.reason
+    with crm.read() as conn:
+        related = conn.execute(select(ledger.c.related_id).where(ledger.c.id == given_back.id)
+                               ).scalar()
+    assert related == expired.id
+    assert [line.balance for line in api.statement("C1")] == [100, 0, 100, 0]
+    for moment in (at(2025, 6, 20), at(2025, 6, 30), at(2025, 7, 2)):
+        assert api.balance("C1", moment) == api.member("C1", moment).balance == 0
+        assert api.available("C1", moment) == 0
+        assert sum(line.points for line in api.liability(moment)) == 0
+    assert remaining(crm) == [0]
+    assert api.expire(at(2025, 7, 1)).rows == 0           # nothing more to write off
+    assert api.qualifying("C1", at(2025, 7, 2)) == 0      # the give-back is not earned
+
+
+def order_outcome(crm, api, shop, clock, customer, purchase, run_first):
+    """Balance, owed and net expired points of ``customer`` after a lot of 100 (expiring
+    2025-06-30) and one of 50 (expiring 2025-09-30), an expiry run as of 2025-07-01 and a
+    refund of the first purchase dated 2025-06-15 recorded after or before that run."""
+    clock.set(at(2024, 12, 31))
+    shop.purchase(customer, "100", at(2024, 12, 31), external_id=purchase)
+    shop.purchase(customer, "50", at(2025, 3, 31))
+    clock.set(at(2025, 7, 2))
+    if run_first:
+        api.expire(at(2025, 7, 1))
+    shop.refund(customer, purchase, at(2025, 6, 15), amount="60")
+    api.expire(at(2025, 7, 1))
+    expired = -sum(line.points for line in api.statement(customer) if line.type == "expire")
+    return api.balance(customer), api.owed(customer), expired
+
+
+def test_a_backdated_refund_takes_the_same_whether_the_expiry_ran_first(crm, loyalty, shop,
+                                                                        clock):
+    api = loyalty(SIX_MONTHS, customers=("RUN_FIRST", "RUN_AFTER"))
+    first = order_outcome(crm, api, shop, clock, "RUN_FIRST", "FIRST", run_first=True)
+    after = order_outcome(crm, api, shop, clock, "RUN_AFTER", "AFTER", run_first=False)
+    assert first == after == (50, 0, 40)          # 60 refunded from the lot, 40 expired
+
+
+def test_debits_now_take_back_what_an_expiry_run_as_of_a_later_date_wrote_off(crm, loyalty,
+                                                                              shop, clock):
+    api = loyalty(SIX_MONTHS)
+    api.add_reward("R60", 60)
+    shop.purchase("C1", "100", at(2024, 12, 31))         # expires 2025-06-30
+    clock.set(at(2025, 6, 1))
+    assert api.expire(at(2025, 7, 1)).points == 100       # a run ahead of the clock
+    assert api.available("C1") == api.member("C1").available == 100
+    api.redeem("C1", "R60")
+    api.adjust("C1", -40, "duplicate earning")
+    assert (api.balance("C1"), api.owed("C1"), remaining(crm)) == (0, 0, [0])
+    assert [line.points for line in api.statement("C1", at(2025, 7, 1))] == [
+        100, -100, 60, -60, 40, -40]
+    assert api.balance("C1", at(2025, 7, 1)) == 0
+
+
+def test_loyalty_0002_lets_a_database_of_loyalty_0001_give_back_an_expiry(crm, loyalty, shop,
+                                                                          clock):
+    api = loyalty(SIX_MONTHS)
+    shop.purchase("C1", "100", at(2024, 12, 31), external_id="P1")     # expires 2025-06-30
+    clock.set(at(2025, 7, 2))
+    assert api.expire(at(2025, 7, 1)).points == 100
+    migrations = Path(crmkit_loyalty.__file__).parent / "migrations"
+    with crm.connect(write=True) as conn:
+        migrate.downgrade(conn, "loyalty@loyalty_0001", [migrations])
+        migrate.upgrade(conn, "loyalty@head", [migrations])
+        conn.commit()
+        found = inspect(conn)
+        assert [i["column_names"] for i in found.get_indexes("loyalty_lot_uses")] == [["lot_id"]]
+        assert {fk["referred_table"] for fk in found.get_foreign_keys("loyalty_lot_uses")} == {
+            "loyalty_ledger"}
+        assert [c["name"] for c in found.get_check_constraints("loyalty_lot_uses")] == [
+            "ck_loyalty_lot_uses_points_not_zero"]
+    assert remaining(crm) == [0]                          # the expiry's use is kept
+    shop.refund("C1", "P1", at(2025, 6, 15))
+    assert (api.balance("C1"), api.owed("C1"), remaining(crm)) == (0, 0, [0])
