@@ -1,6 +1,7 @@
 """Property: over random earn/spend/refund/expire sequences the balance equals the ledger sum,
 matches a plain-Python model of the rules, and never goes below zero; time moves on with or
-without an expiry run, and no debit takes points expired before it either way.
+without an expiry run, and no debit takes points expired before it either way; a refund
+dated back before an expiry run takes what that run wrote off of lots still valid then.
 
 Runs on SQLite only (each example builds a fresh database; on PostgreSQL that
 costs seconds per example); the rules under test are the same SQL on both.
@@ -13,7 +14,7 @@ import tempfile
 from decimal import Decimal
 from pathlib import Path
 
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import func, select
 
@@ -30,6 +31,7 @@ CONFIG = {"tiers": [], "milestones": [], "expiry_mode": "rolling", "expiry_month
 operations = st.lists(st.one_of(
     st.tuples(st.just("buy"), st.integers(1, 300)),
     st.tuples(st.just("refund"), st.integers(0, 20)),
+    st.tuples(st.just("late refund"), st.tuples(st.integers(0, 20), st.integers(1, 120))),
     st.tuples(st.just("spend"), st.integers(1, 250)),
     st.tuples(st.just("advance"), st.integers(1, 120)),
     st.tuples(st.just("wait"), st.integers(1, 120)),
@@ -38,10 +40,11 @@ operations = st.lists(st.one_of(
 
 class Model:
     """The rules in plain Python: lots consumed FIFO by expiry, owed points, expiry; a lot
-    expired at a debit's moment is empty to it, whether or not the expiry run came."""
+    expired at a debit's moment is empty to it, and one valid then is whole to it (what an
+    expiry run wrote off included), whether or not the expiry run came."""
 
     def __init__(self):
-        self.lots: list[dict] = []          # id, points, remaining, at, expires
+        self.lots: list[dict] = []          # id, points, remaining, written_off, at, expires
         self.owed = 0
         self.purchases: list[tuple[str, int | None]] = []    # (external id, lot id)
         self.refunded: set[str] = set()
@@ -52,8 +55,10 @@ class Model:
     def take(self, points, lots):
         taken = 0
         for lot in lots:
-            used = min(lot["remaining"], points - taken)
-            lot["remaining"] -= used
+            used = min(lot["remaining"] + lot["written_off"], points - taken)
+            given_back = max(used - lot["remaining"], 0)
+            lot["written_off"] -= given_back
+            lot["remaining"] -= used - given_back
             taken += used
         return taken
 
@@ -61,7 +66,7 @@ class Model:
         return [lot for lot in self.lots if lot["expires"] > now]
 
     def buy(self, points, now, external_id, lot_id):
-        lot = {"id": lot_id, "points": points, "remaining": points, "at": now,
+        lot = {"id": lot_id, "points": points, "remaining": points, "written_off": 0, "at": now,
                "expires": add_months(now, 3)}
         self.lots.append(lot)
         self.purchases.append((external_id, lot_id))
@@ -86,6 +91,7 @@ class Model:
     def expire(self, now):
         for lot in self.lots:
             if lot["expires"] <= now:
+                lot["written_off"] += lot["remaining"]
                 lot["remaining"] = 0
 
     @property
@@ -95,6 +101,7 @@ class Model:
 
 @settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(ops=operations)
+@example(ops=[("buy", 100), ("advance", 100), ("late refund", (0, 20))])   # run, then refund
 def test_balance_equals_ledger_sum_and_the_model(ops):
     with tempfile.TemporaryDirectory() as tmp:
         clock = FixedClock(START)
@@ -113,14 +120,18 @@ def test_balance_equals_ledger_sum_and_the_model(ops):
                         lot_id = conn.execute(select(func.max(ledger.c.id))
                                               .where(ledger.c.source == "purchase")).scalar()
                     model.buy(value, now, f"P{serial}", lot_id)
-                elif op == "refund":
+                elif op in ("refund", "late refund"):
                     open_ = [p for p, _ in model.purchases if p not in model.refunded]
                     if not open_:
                         continue
-                    target = open_[value % len(open_)]
-                    crm.interactions.record("C1", now, kind="refund", external_id=f"R-{target}",
+                    index, back = (value, 0) if op == "refund" else value
+                    target = open_[index % len(open_)]
+                    bought = next(lot["at"] for lot in model.lots
+                                  if lot["id"] == dict(model.purchases)[target])
+                    when = max(now - dt.timedelta(days=back), bought)
+                    crm.interactions.record("C1", when, kind="refund", external_id=f"R-{target}",
                                             payload={"refund_of": target})
-                    model.refund(target, now)
+                    model.refund(target, when)
                 elif op == "spend":
                     code = f"R{value}"
                     if code not in {r.code for r in api.rewards()}:
