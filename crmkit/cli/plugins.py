@@ -203,6 +203,7 @@ def new(name: str, directory: str, description: str | None) -> None:
     click.echo(f"  cd {target}")
     click.echo("  pip install -e '.[test]'")
     click.echo("  pytest -q")
+    click.echo("  crmkit init")
     click.echo(f"  crmkit plugins enable {name}")
 
 
