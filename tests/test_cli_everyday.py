@@ -219,3 +219,16 @@ def test_output_rows_writes_the_csv_output_writes_streaming_tuples(capsys):
     assert "'=SUM(A1)" in expected and "''@x" in expected and ",'+vip" in expected
     output_rows(iter(tuples), columns, "json")
     assert json.loads(capsys.readouterr().out)[1]["customer"] == "=SUM(A1)"
+
+
+def test_a_table_aligns_chinese_names_by_their_width_on_a_terminal(run_cli):
+    ok(run_cli, "init")
+    ok(run_cli, "customers", "add", "客户-1", "--name", "张伟")
+    ok(run_cli, "customers", "add", "C-2", "--name", "Ada")
+    header, chinese, latin = ok(run_cli, "customers", "list").splitlines()
+    # a Chinese character takes two columns on a terminal: each one before a column
+    # shifts it one character to the left, so that it starts under its header
+    assert chinese.index("person") == header.index("type") - 2  # 客户
+    assert chinese.index("[]") == header.index("tags") - 4  # 客户 and 张伟
+    assert latin.index("person") == header.index("type")
+    assert latin.index("[]") == header.index("tags")

@@ -11,6 +11,7 @@ import logging
 import os
 import sys
 import tempfile
+import unicodedata
 from decimal import Decimal
 from typing import IO, Any, Callable, Iterable, Iterator, Sequence
 
@@ -143,10 +144,9 @@ def output(rows: Iterable[Any], columns: Sequence[str], fmt: str,
         click.echo(buffer.getvalue(), nl=False)
     else:
         cells = [[_cell(row[c]) for c in columns] for row in rows]
-        widths = [max([len(c)] + [len(r[i]) for r in cells]) for i, c in enumerate(columns)]
-        click.echo("  ".join(c.ljust(w) for c, w in zip(columns, widths)).rstrip())
-        for row in cells:
-            click.echo("  ".join(v.ljust(w) for v, w in zip(row, widths)).rstrip())
+        widths = [max([_width(c)] + [_width(r[i]) for r in cells]) for i, c in enumerate(columns)]
+        for line in [columns, *cells]:
+            click.echo("  ".join(v + " " * (w - _width(v)) for v, w in zip(line, widths)).rstrip())
         if not cells:
             click.echo("(none)")
     if limit is not None and len(rows) >= limit:
@@ -211,6 +211,15 @@ def _print_tree(value: Any, indent: int) -> None:
                 click.echo(f"{pad}- {_cell(item)}")
     else:
         click.echo(f"{pad}{_cell(value)}")
+
+
+def _width(text: str) -> int:
+    """How many terminal columns ``text`` takes: two for a wide character (Chinese,
+    Japanese, Korean), none for a combining mark, one for any other."""
+    if text.isascii():
+        return len(text)
+    return sum(0 if unicodedata.combining(ch) else
+               2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
 
 
 def _csv_cell(value: Any) -> str:
