@@ -150,6 +150,8 @@ class InteractionRows:
     interactions that the caller checked but has not written (an import's dry run), which
     the refunds of the batch may name.  After :meth:`normalise`, ``unresolved`` holds the
     labels of the rows whose ``payload.refund_of`` named no interaction found.
+    ``create_hint`` adds to an unknown customer's problem the caller's other way of creating
+    it (the import's ``or import with --create-customers``).
     """
 
     name = "interactions"
@@ -157,8 +159,10 @@ class InteractionRows:
 
     def __init__(self, create_customers: bool = False, lock: bool = True, dedupe: bool = True,
                  known_customers: dict[str, int] | None = None,
-                 unwritten: Callable[[set[str]], dict[str, dict[str, Any]]] | None = None):
+                 unwritten: Callable[[set[str]], dict[str, dict[str, Any]]] | None = None,
+                 create_hint: str = ""):
         self.create_customers = create_customers
+        self.create_hint = create_hint
         self.unwritten = unwritten
         self.lock = lock
         self.dedupe = dedupe
@@ -178,7 +182,7 @@ class InteractionRows:
                 rows.append(row)
                 row_labels.append(where)
         _resolve_customers(tx, rows, row_labels, problems, self.create_customers, self.lock,
-                           self.known_customers)
+                           self.known_customers, self.create_hint)
         if self.dedupe:
             rows, row_labels = pipeline.drop_repeats(
                 rows, row_labels, problems, key=lambda row: row["external_id"],
@@ -390,7 +394,7 @@ def payload_json(row: dict[str, Any]) -> str | None:
 
 
 def _resolve_customers(tx, rows, labels, problems, create_customers, lock,
-                       known: dict[str, int]) -> None:
+                       known: dict[str, int], create_hint: str) -> None:
     """Set each row's ``customer_id``, share-locking the customers (see
     ``CustomerService.lock``) with ``lock``; unknown ones are problems, or with
     ``create_customers`` keep ``customer_id`` None (created by ``InteractionRows.persist``).
@@ -411,7 +415,8 @@ def _resolve_customers(tx, rows, labels, problems, create_customers, lock,
             ref = row["customer"]
             if ref in missing:
                 if not create_customers:
-                    problems.append((labels[i], "customer", _unknown(ref, merged.get(ref))))
+                    problems.append((labels[i], "customer",
+                                     _unknown(ref, merged.get(ref), create_hint)))
                     keep_bad.append(i)
                 continue
             row["customer_id"] = known[ref]
@@ -514,9 +519,9 @@ def _create_customers(tx, rows, known: dict[str, int]) -> int:
     return len(missing)
 
 
-def _unknown(ref: str, merged: tuple[str, dt.datetime] | None) -> str:
+def _unknown(ref: str, merged: tuple[str, dt.datetime] | None, create_hint: str) -> str:
     if merged is None:
-        return f"unknown customer {ref!r} (create it first, or import with --create-customers)"
+        return f"unknown customer {ref!r} (create it first{create_hint and ', ' + create_hint})"
     return merged_away(ref, *merged)
 
 

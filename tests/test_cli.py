@@ -63,7 +63,8 @@ def test_init_customers_and_interactions(run_cli):
 def test_errors_are_one_line_with_nonzero_exit(run_cli):
     run_cli("init")
     code, out, err = run_cli("interactions", "record", "NOPE", "--amount", "5")
-    assert code != 0 and err.startswith("error: row 1: customer: unknown customer 'NOPE'")
+    assert code != 0 and err == (
+        "error: row 1: customer: unknown customer 'NOPE' (create it first)\n")
     assert "Traceback" not in err
     code, _, err = run_cli("interactions", "record", "NOPE", "--amount", "abc")
     assert code != 0 and "amount" in err

@@ -55,6 +55,8 @@ from .records import SourceFile, file_format
 KINDS = ("customers", "interactions")
 MAX_KEPT_PROBLEMS = 10_000
 """Problems kept (and printed) per import; further ones are only counted."""
+_CREATE_HINT = "or import with --create-customers"
+"""How an interaction line's unknown customer could be created: by the import itself."""
 
 _SAME, _NEW, _UPDATED = 0, 1, 2
 
@@ -563,7 +565,8 @@ class _Import:
         labels = [f"line {n}" for n in lines]
         known = self._known_customers()
         kind = InteractionRows(self.create_customers, lock=write, dedupe=False,
-                               known_customers=known, unwritten=self.scratch.unwritten)
+                               known_customers=known, unwritten=self.scratch.unwritten,
+                               create_hint=_CREATE_HINT)
         checked, problems = check(tx, kind, rows, labels)
         bad = self._take_problems(problems)
         good = [(row, line) for row, line in zip(rows, lines) if line not in bad]
@@ -863,7 +866,8 @@ class _Import:
                         labels.append(f"line {record.line}")
                 if not rows:
                     continue
-                kind = InteractionRows(self.create_customers, known_customers=known)
+                kind = InteractionRows(self.create_customers, known_customers=known,
+                                       create_hint=_CREATE_HINT)
                 with collector_paused():
                     checked, problems = kind.normalise(self.tx, rows, labels)
                     raise_problems(problems)

@@ -105,6 +105,10 @@ def test_interactions_one_or_a_list_and_their_listing(api, admin):
         {"customer": "C404", "kind": "call", "occurred_at": "yesterday"}])
     assert bad.status_code == 422
     assert [e["pointer"] for e in bad.json()["errors"]] == ["/1/occurred_at"]
+    unknown = admin.post("/api/v1/interactions", json={"customer": "C404"}).json()
+    # the API has no --create-customers: the problem does not offer it
+    assert unknown["errors"] == [{"pointer": "/customer",
+                                  "detail": "unknown customer 'C404' (create it first)"}]
     for body, pointer in (({"customer": "C1", "kind": 5}, "/kind"),  # one, or one of a list:
                           ([{"customer": "C1"}, {"customer": "C1", "direction": "up"}],
                            "/1/direction")):                   # the field, not the whole body
