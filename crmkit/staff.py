@@ -6,6 +6,7 @@ from sqlalchemy import insert, select, update
 
 from . import tables
 from .auth import DEFAULT_ROLE, MIN_PASSWORD_LENGTH, hash_password
+from .customers import EMAIL
 from .errors import ConflictError, NotFound, ValidationError
 from .models import Staff
 from .types import IDENTIFIER, clean_text, normal_text
@@ -29,7 +30,10 @@ class StaffService:
         handle = clean_text(handle, "staff handle", IDENTIFIER)
         name, team = clean_text(name, "staff name"), clean_text(team, "staff team")
         if email is not None:
-            email = clean_text(email, "staff email")
+            email = clean_text(email, "staff email").strip()
+            if not EMAIL.match(email):
+                raise ValidationError(f"staff email: {email!r} is not an email address "
+                                      "(allowed: name@domain.example)")
         self._check_role(role)
         with self.crm.transaction() as tx:
             if tx.conn.execute(select(tables.staff.c.id).where(tables.staff.c.handle == handle)).first():

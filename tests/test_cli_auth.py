@@ -48,6 +48,9 @@ def test_staff_roles(run_cli, crm_url):
     assert "no staff member 'nobody'" in fails(run_cli, "staff", "role", "nobody", "viewer")
     assert "role 'boss' is not defined" in fails(
         run_cli, "staff", "add", "cy", "--name", "Cy", "--team", "sales", "--role", "boss")
+    assert fails(run_cli, "staff", "add", "cy", "--name", "Cy", "--team", "sales", "--email",
+                 "cy at example.com") == ("error: staff email: 'cy at example.com' is not an "
+                                          "email address (allowed: name@domain.example)\n")
     with CRM.open(crm_url) as crm:
         assert [(s.handle, s.role) for s in crm.staff.list()] == [("ana", "manager"),
                                                                    ("ben", "viewer")]
