@@ -19,6 +19,7 @@ from .auth import check_roles
 from .config import CORE_SCHEMA, check_schema, validate
 from .errors import ConflictError, PluginError
 from .plugins import PluginStatus
+from .types import check_phone_region
 from .versions import satisfies
 
 T = TypeVar("T")
@@ -283,6 +284,7 @@ class PluginAdmin:
         """Replace the core's configuration (validated against ``CORE_SCHEMA``)."""
         completed = validate(CORE_SCHEMA, config, "core config")
         check_schema(completed["customer_attributes"], "core config /customer_attributes")
+        check_phone_region(completed["phone_region"], "core config: /phone_region")
         from .outbound import Destinations
 
         Destinations.of_setting(completed["webhooks"]["allowed_networks"])

@@ -147,6 +147,18 @@ def to_phone(value: str, region: str | None, field: str = "phone") -> str:
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 
+def check_phone_region(region: str | None, where: str) -> None:
+    """Raise ConfigError unless ``region`` is None or a region :func:`to_phone` can read
+    national numbers of (ISO 3166: ``GB``, not ``UK``)."""
+    import phonenumbers
+
+    from .errors import ConfigError
+
+    if region is not None and region not in phonenumbers.SUPPORTED_REGIONS:
+        raise ConfigError(f"{where}: {region!r} is not an ISO 3166 region of phone numbers "
+                          "(allowed: e.g. GB, US, DE, or null)")
+
+
 def condition_money(value: object, field: str = "value") -> Decimal:
     """A money amount compared in a condition, as the exact Decimal it reads as: the one rule
     for every condition on a money field (an amount, a monetary value, a CLV).

@@ -158,6 +158,17 @@ def test_the_cli_refuses_an_unknown_timezone_in_one_line(run_cli):
         "e.g. Europe/London or UTC)")
 
 
+@pytest.mark.parametrize("region", ["UK", "EU", "XX"])
+def test_a_phone_region_phone_numbers_lack_is_refused_and_nothing_changes(crm, region):
+    with pytest.raises(ConfigError) as caught:
+        crm.plugins.configure_core({"phone_region": region})
+    assert str(caught.value) == (f"core config: /phone_region: {region!r} is not an ISO 3166 "
+                                 "region of phone numbers (allowed: e.g. GB, US, DE, or null)")
+    assert crm.core_config["phone_region"] is None
+    crm.plugins.configure_core({"phone_region": "GB"})
+    assert crm.customers.add("C1", phone="020 7946 0018").phone == "+442079460018"
+
+
 # -- currencies: ISO 4217, upper case ------------------------------------------------------
 
 
