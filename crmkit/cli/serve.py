@@ -40,6 +40,7 @@ def serve(state, host, port, workers, threads) -> None:
 
     with state.open():  # a wrong URL or an outdated schema: one line now, not in every worker
         pass
+    _check_listen(host, port)
     os.environ["CRMKIT_DATABASE_URL"] = state.db_url
     os.environ["CRMKIT_PLUGINS"] = ",".join(state.local_plugins)
     os.environ[THREADS_VARIABLE] = str(threads)
@@ -48,3 +49,21 @@ def serve(state, host, port, workers, threads) -> None:
     uvicorn.run("crmkit.web.server:application", factory=True, host=host, port=port,
                 workers=workers, log_level="warning", access_log=False,
                 server_header=False)
+
+
+def _check_listen(host: str, port: int) -> None:
+    """Refuse in one line, before the server starts, an address it could not listen on
+    (a port another process listens on, a host that is no address of this machine)."""
+    import socket
+
+    from ..errors import CRMError
+
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(
+            host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)[0]
+        with socket.socket(family, kind, proto) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the server does
+            probe.bind(address)
+    except OSError as exc:
+        raise CRMError(f"cannot listen on {host}:{port} ({exc.strerror}): give another --port, "
+                       "or as --host an address of this machine") from None

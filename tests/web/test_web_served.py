@@ -6,6 +6,7 @@ import concurrent.futures
 import datetime as dt
 import os
 import signal
+import socket
 
 import pytest
 from sqlalchemy import func, select
@@ -226,3 +227,16 @@ def test_threads_bound_the_requests_a_worker_answers_at_once(crm, crm_url, monke
     refused = CliRunner().invoke(cli, ["--db", crm_url, "serve", "--threads", "0"])
     assert refused.exit_code == 2
     assert "--threads" in refused.output and "x>=1" in refused.output
+
+
+def test_serve_on_a_port_in_use_is_one_error_before_anything_starts(run_cli):
+    """The server would announce its address, then fail to listen: the check comes first."""
+    assert run_cli("init")[0] == 0
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        code, out, err = run_cli("serve", "--port", str(port))
+    assert (code, out) == (1, "")
+    assert err == (f"error: cannot listen on 127.0.0.1:{port} (Address already in use): give "
+                   "another --port, or as --host an address of this machine\n")
