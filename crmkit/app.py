@@ -125,6 +125,10 @@ class CRM:
         if missing is not None and not create:
             raise DatabaseError(f"no crmkit database at {missing}; run `crmkit init` first "
                                 "(or check --db)")
+        if missing is not None and not Path(missing).parent.is_dir():
+            raise DatabaseError(f"cannot create the database {missing}: "
+                                f"{Path(missing).parent} is not an existing directory (create "
+                                "it first, or check --db)")
         with self.connect(write=create or upgrade) as conn:
             current = migrate.current_revisions(conn)
             if not current:

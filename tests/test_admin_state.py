@@ -41,6 +41,16 @@ def test_a_mistyped_sqlite_path_is_refused_and_no_file_is_created(tmp_path, run_
     assert not typo.exists()
 
 
+def test_init_in_a_directory_that_does_not_exist_says_so(tmp_path, run_cli):
+    missing = tmp_path / "data" / "crm.db"
+    for args in (["init"], ["demo", "--customers", "50"]):
+        code, _, err = run_cli("--db", f"sqlite:///{missing}", *args)
+        assert code != 0 and err == (f"error: cannot create the database {missing}: "
+                                     f"{missing.parent} is not an existing directory (create it "
+                                     "first, or check --db)\n")
+    assert not missing.parent.exists()
+
+
 def test_a_file_that_is_not_a_database_is_one_clear_line(tmp_path, run_cli):
     notes = tmp_path / "notes.txt"
     notes.write_text("shopping list\n" * 200)
