@@ -72,6 +72,21 @@ def test_errors_are_one_line_with_nonzero_exit(run_cli):
     assert code != 0 and "no plugin named 'nope' is installed" in err
 
 
+def test_a_misplaced_global_option_or_a_misspelt_command_says_what_was_meant(run_cli):
+    run_cli("init")
+    code, _, err = run_cli("customers", "list", "--db", "sqlite:///other.db")
+    assert code == 2 and err.splitlines()[-1] == (
+        "Error: No such option '--db'. --db is an option of crmkit itself: give it before the "
+        "command (crmkit --db … customers list)")
+    code, _, err = run_cli("init", "--debug")
+    assert code == 2 and err.splitlines()[-1].endswith("(crmkit --debug init)")
+    code, _, err = run_cli("customer", "list")
+    assert code == 2 and err.splitlines()[-1] == (
+        "Error: No such command 'customer'. Did you mean 'customers'?")
+    code, _, err = run_cli("zzz")
+    assert code == 2 and err.splitlines()[-1] == "Error: No such command 'zzz'."
+
+
 def test_plugins_list_and_local_plugin_commands(run_cli):
     run_cli("init")
     plugin = ("crmkit_testvendor",)

@@ -7,6 +7,7 @@ Commands load lazily: ``crmkit --help`` imports click and nothing heavy
 
 from __future__ import annotations
 
+import difflib
 import importlib
 import sys
 
@@ -66,6 +67,16 @@ class LazyGroup(click.Group):
         module = _local_plugin(ctx, name)
         return plugin_group(name, module) if module is not None else None
 
+    def resolve_command(self, ctx: click.Context, args: list[str]):
+        try:
+            return super().resolve_command(ctx, args)
+        except click.UsageError as exc:
+            close = difflib.get_close_matches(args[0], self.list_commands(ctx), n=1)
+            if not exc.message.startswith("No such command") or not close:
+                raise
+            raise click.UsageError(f"No such command {args[0]!r}. Did you mean {close[0]!r}?",
+                                   ctx) from None
+
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         rows = [(name, CORE_COMMANDS[name][1]) for name in sorted(CORE_COMMANDS)]
         rows += [(name, f"Commands of the {name} plugin.") for name in _plugin_names()]
@@ -95,6 +106,19 @@ def cli(ctx: click.Context, db_url: str, actor: str, local_plugins: tuple[str, .
                     local_plugins=modules)
 
 
+def _global_option_hint(exc: click.NoSuchOption) -> str:
+    """For an option of ``crmkit`` itself given after a command: where it goes instead."""
+    if exc.ctx is None or exc.ctx.parent is None:
+        return ""
+    for param in cli.params:
+        if exc.option_name in param.opts:
+            value = "" if getattr(param, "is_flag", False) else " …"
+            command = exc.ctx.command_path.split(" ", 1)[1]
+            return (f" {exc.option_name} is an option of crmkit itself: give it before the "
+                    f"command (crmkit {exc.option_name}{value} {command})")
+    return ""
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``crmkit`` script: one-line errors, non-zero exit codes."""
     debug = "--debug" in (argv if argv is not None else sys.argv[1:])
@@ -104,6 +128,8 @@ def main(argv: list[str] | None = None) -> int:
         click.echo("aborted", err=True)
         return 1
     except click.ClickException as exc:
+        if isinstance(exc, click.NoSuchOption):
+            exc.message += _global_option_hint(exc)
         exc.show()
         return exc.exit_code
     except click.exceptions.Exit as exc:
