@@ -72,6 +72,21 @@ def discover(local: dict[str, ModuleType] | None = None) -> dict[str, InstalledP
     return found
 
 
+def import_local(module_name: str) -> ModuleType:
+    """Import a local plugin module (``--plugin``, ``CRMKIT_PLUGINS``); one that is not found
+    is a PluginError saying how to make it importable."""
+    try:
+        return importlib.import_module(module_name)
+    except ModuleNotFoundError as exc:
+        if exc.name is None or not f"{module_name}.".startswith(f"{exc.name}."):
+            raise  # the module was found: something it imports was not
+        hint = (f"give the module's name, {module_name[:-3]}, not its file's"
+                if module_name.endswith(".py") else
+                "install it, or put its directory on the Python path: PYTHONPATH=DIR")
+        raise PluginError(f"--plugin {module_name}: no module of that name can be imported "
+                          f"({hint})") from None
+
+
 def load(plugin: InstalledPlugin) -> InstalledPlugin:
     """Import a discovered plugin's module; a failure marks it broken with the error."""
     if plugin.module is not None or plugin.error is not None:

@@ -87,6 +87,19 @@ def test_a_misplaced_global_option_or_a_misspelt_command_says_what_was_meant(run
     assert code == 2 and err.splitlines()[-1] == "Error: No such command 'zzz'."
 
 
+def test_a_plugin_module_that_cannot_be_found_is_one_error_saying_how_to_load_it(run_cli):
+    run_cli("init")
+    for args in (["customers", "list"], ["plugins", "check", "nosuch"], ["nosuch", "due"]):
+        code, _, err = run_cli(*args, plugins=("no_such_plugin_module",))
+        assert code == 1 and err == (
+            "error: --plugin no_such_plugin_module: no module of that name can be imported "
+            "(install it, or put its directory on the Python path: PYTHONPATH=DIR)\n"), args
+    code, _, err = run_cli("plugins", "list", plugins=("crmkit_testvendor.py",))
+    assert code == 1 and err == (
+        "error: --plugin crmkit_testvendor.py: no module of that name can be imported (give the "
+        "module's name, crmkit_testvendor, not its file's)\n")
+
+
 def test_plugins_list_and_local_plugin_commands(run_cli):
     run_cli("init")
     plugin = ("crmkit_testvendor",)

@@ -42,9 +42,11 @@ def _plugin_names() -> list[str]:
 
 def _local_plugin(ctx: click.Context, name: str):
     """The local plugin module (``--plugin``) whose PLUGIN.name is ``name``, if any."""
+    from ..plugins import import_local
+
     given = ctx.params.get("local_plugins") or ()
     for module_name in [m.strip() for item in given for m in item.split(",") if m.strip()]:
-        module = importlib.import_module(module_name)
+        module = import_local(module_name)
         if getattr(getattr(module, "PLUGIN", None), "name", None) == name:
             return module
     return None

@@ -38,11 +38,11 @@ class State:
 
     def extra_plugins(self) -> dict:
         """The ``--plugin`` modules, imported, by plugin name."""
-        import importlib
+        from ..plugins import import_local
 
         extra = {}
         for module_name in self.local_plugins:
-            module = importlib.import_module(module_name)
+            module = import_local(module_name)
             extra[getattr(getattr(module, "PLUGIN", None), "name", module_name)] = module
         return extra
 

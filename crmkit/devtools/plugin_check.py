@@ -79,10 +79,8 @@ class Report:
 
 def find_plugin(name: str, local_modules: Iterable[str] = ()) -> plugins.InstalledPlugin:
     """The installed plugin ``name``, or the local module (``--plugin``) whose PLUGIN.name is ``name``."""
-    import importlib
-
     for module_name in local_modules:
-        module = importlib.import_module(module_name)
+        module = plugins.import_local(module_name)
         if getattr(getattr(module, "PLUGIN", None), "name", None) == name:
             return plugins.InstalledPlugin(name, module.__name__, "local", module=module)
     installed = plugins.discover()
