@@ -293,16 +293,20 @@ class Pages:
     def customers(self, request: Request, principal, form) -> Response:
         self.crm.auth.require(principal, "customers.read")
         q = request.query_params.get("q", "")
+        cursor = request.query_params.get("cursor", "")
         query: dict[str, Any] = {"limit": SEARCH_PAGE}
         if q.strip():
             query["q"] = q
-        error, items = None, []
+        if cursor:
+            query["cursor"] = cursor
+        error, found = None, {"items": [], "next_cursor": None}
         try:
-            items = resources.search_customers(self._call(principal, query))["items"]
+            found = resources.search_customers(self._call(principal, query))
         except ValidationError as exc:
             error = shown_message(exc)
         return self.render(request, "customers.html", 422 if error else 200,
-                           principal=principal, q=q, items=items, error=error,
+                           principal=principal, q=q, items=found["items"],
+                           following=found["next_cursor"], first_page=not cursor, error=error,
                            personal=self.crm.auth.allowed(principal, "customers.pii"))
 
     @signed_in

@@ -7,6 +7,8 @@ PostgreSQL; the browser tests are in test_web_browser.py.
 from __future__ import annotations
 
 import datetime as dt
+import html
+import re
 
 import httpx
 import pytest
@@ -577,3 +579,31 @@ def test_a_customer_whose_external_id_holds_a_slash_has_its_pages(shop):
         assert client.get(wrong).status_code == 404, wrong
     empty = client.get("/customers/")  # names no customer: the list, as /admin/ is /admin
     assert (empty.status_code, empty.headers["location"]) == (307, f"{shop.url}/customers")
+
+
+def test_the_customers_page_pages_through_every_customer_fifty_at_a_time(api):
+    crm = api.crm
+    for number in range(120):
+        crm.customers.add(f"P{number:03d}", f"Person {number}")
+    api.token("ann", role="agent")
+    crm.staff.set_password("ann", PASSWORD)
+    client = api.client()
+    client.post("/login", data={"csrf_token": csrf(client.get("/login")), "username": "ann",
+                                "password": PASSWORD})
+    shown, page, pages = [], client.get("/customers"), 0
+    while True:
+        pages += 1
+        assert page.status_code == 200
+        shown += re.findall(r'<tr data-customer="(P\d+)">', page.text)
+        assert ('>First page</a>' in page.text) == (pages > 1)
+        following = re.search(r'href="(/customers\?[^"]+)" rel="next"', page.text)
+        if following is None:
+            break
+        page = client.get(html.unescape(following.group(1)))
+    assert (pages, shown) == (3, [f"P{n:03d}" for n in range(120)])
+    assert "20 customers on this page" in page.text
+    found = client.get("/customers", params={"q": "Person 1"})  # 1, 10–19, 100–119: one page
+    assert len(re.findall(r"<tr data-customer=", found.text)) == 31
+    assert 'rel="next"' not in found.text and "First page" not in found.text
+    bad = client.get("/customers", params={"cursor": "nonsense"})
+    assert bad.status_code == 422 and "cursor" in bad.text
