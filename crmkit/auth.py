@@ -453,19 +453,38 @@ class AuthService:
         return self.customer_access(
             principal, customers.documents(customers.by_external_id(external_ids)))
 
-    def named_customer(self, principal: Principal, external_id: str | None) -> str | None:
+    def named_customer(self, principal: Principal, external_id: str | None,
+                       missing: str | None = None) -> str | None:
         """``external_id``, the customer a request names (a list's ``?customer=``, None when
-        it names none; a customer's own route), once checked that ``principal`` may see its
-        rows (:meth:`customer_access`): an unknown customer and one a plugin's row-level rule
-        hides raise the same NotFound (``crm.customers.get``'s)."""
+        it names none; a route's ``{customer}``; a write's body), once checked that
+        ``principal`` may see its rows (:meth:`customer_access`): an unknown customer and one
+        a plugin's row-level rule hides raise the same NotFound, ``crm.customers.get``'s.
+        For the customer of a record the request names by its own id (a task, a case), give
+        ``missing``, the message of an unknown record: the NotFound says that instead."""
         if external_id is not None:
             customers = self.crm.customers
-            customer = customers.get(external_id)
+            try:
+                customer = customers.get(external_id)
+            except NotFound:
+                if missing is None:
+                    raise
+                raise NotFound(missing) from None
             if customer.id not in self.customer_access(
                     principal, customers.documents({customer.id: customer})):
+                if missing is not None:
+                    raise NotFound(missing)
                 with self.crm.read() as conn:
                     raise NotFound(customers.missing_message(conn, external_id))
         return external_id
+
+    def hidden_customers(self, principal: Principal, external_ids: Iterable[str]) -> set[str]:
+        """Those of ``external_ids`` that are customers a plugin's row-level rule hides from
+        ``principal`` (:meth:`customer_access`), in Unicode NFC as the write pipeline compares
+        them: a batch write answers each as an unknown customer.  Two queries, however
+        many."""
+        customers = self.crm.customers
+        found = customers.by_external_id(map(normal_text, external_ids))
+        return set(found) - set(self.customer_access(principal, customers.documents(found)))
 
     def event_masker(self, access: Mapping[int | None, bool]):
         """A function of a stored event (:class:`crmkit.models.Event`) giving it as a member

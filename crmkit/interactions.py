@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 from decimal import Decimal
-from typing import Any, Callable, Iterable, Sequence
+from typing import Any, Callable, Collection, Iterable, Sequence
 
 from sqlalchemy import and_, bindparam, or_, select
 
@@ -40,26 +40,28 @@ class InteractionService:
         self.crm = crm
 
     def record(self, customer: str | None = None, occurred_at: dt.datetime | None = None,
-               kind: str = "purchase", **fields: Any) -> Interaction:
+               kind: str = "purchase", hidden_customers: Collection[str] = (),
+               **fields: Any) -> Interaction:
         """Record one interaction and return it (an identical re-record returns the stored one).
 
         ``customer`` is the customer's external id (or pass ``customer_id``);
         ``occurred_at`` must be timezone-aware; ``amount`` a Decimal, int or
-        numeric string.
+        numeric string.  ``hidden_customers`` as for :meth:`record_many`.
         """
         row = dict(fields, kind=kind, occurred_at=occurred_at)
         if customer is not None:
             row["customer"] = customer
 
         def write(tx):
-            result = write_batch(tx, [dict(row)], 0)
+            result = write_batch(tx, [dict(row)], 0, hidden_customers=hidden_customers)
             return (tx.written[-1][1].rows[0] if result.created else
                     _existing_by_external_id(tx.conn, [row["external_id"]])[row["external_id"]])
 
         return _to_interaction(self.crm.run_transaction(write))
 
     def record_many(self, rows: Iterable[dict[str, Any]], batch_size: int = 2000,
-                    atomic: bool = False, create_customers: bool = False) -> WriteResult:
+                    atomic: bool = False, create_customers: bool = False,
+                    hidden_customers: Collection[str] = ()) -> WriteResult:
         """Record interactions from any iterable, streaming it batch by batch.
 
         Each batch is validated in full and committed as one transaction; with
@@ -67,11 +69,15 @@ class InteractionService:
         nothing behind.  Rows whose external id is already stored with identical
         content count as ``unchanged``; different content is a ConflictError.
         ``create_customers`` creates unknown customers from their external id.
+        ``hidden_customers`` (external ids in NFC, ``crm.auth.hidden_customers``; not with
+        ``create_customers``): customers a plugin's row-level rule hides from the member
+        writing, whose rows are refused exactly as an unknown customer's.
         """
         return run_batches(
             self.crm, rows, batch_size, atomic,
             lambda tx, chunk, offset: write_batch(tx, chunk, offset,
-                                                  create_customers=create_customers),
+                                                  create_customers=create_customers,
+                                                  hidden_customers=hidden_customers),
         )
 
     def check(self, rows: Sequence[dict[str, Any]], labels: Sequence[str],
@@ -128,10 +134,12 @@ def _to_interaction(row) -> Interaction:
 
 
 def write_batch(tx: Transaction, chunk: list[Any], offset: int, labels: Sequence[str] | None = None,
-                create_customers: bool = False) -> WriteResult:
+                create_customers: bool = False, hidden_customers: Collection[str] = ()
+                ) -> WriteResult:
     """The write pipeline for one batch of interactions inside ``tx``."""
     labels = list(labels or [f"row {offset + i + 1}" for i in range(len(chunk))])
-    return pipeline.write_batch(tx, InteractionRows(create_customers), chunk, labels)
+    return pipeline.write_batch(
+        tx, InteractionRows(create_customers, hidden_customers=hidden_customers), chunk, labels)
 
 
 class InteractionRows:
@@ -152,6 +160,9 @@ class InteractionRows:
     labels of the rows whose ``payload.refund_of`` named no interaction found.
     ``create_hint`` adds to an unknown customer's problem the caller's other way of creating
     it (the import's ``or import with --create-customers``).
+    ``hidden_customers``: external ids (NFC) of customers a plugin's row-level rule hides
+    from the member writing; their rows are refused as an unknown customer's (not with
+    ``create_customers``).
     """
 
     name = "interactions"
@@ -160,9 +171,10 @@ class InteractionRows:
     def __init__(self, create_customers: bool = False, lock: bool = True, dedupe: bool = True,
                  known_customers: dict[str, int] | None = None,
                  unwritten: Callable[[set[str]], dict[str, dict[str, Any]]] | None = None,
-                 create_hint: str = ""):
+                 create_hint: str = "", hidden_customers: Collection[str] = ()):
         self.create_customers = create_customers
         self.create_hint = create_hint
+        self.hidden_customers = hidden_customers
         self.unwritten = unwritten
         self.lock = lock
         self.dedupe = dedupe
@@ -182,7 +194,7 @@ class InteractionRows:
                 rows.append(row)
                 row_labels.append(where)
         _resolve_customers(tx, rows, row_labels, problems, self.create_customers, self.lock,
-                           self.known_customers, self.create_hint)
+                           self.known_customers, self.create_hint, self.hidden_customers)
         if self.dedupe:
             rows, row_labels = pipeline.drop_repeats(
                 rows, row_labels, problems, key=lambda row: row["external_id"],
@@ -394,15 +406,19 @@ def payload_json(row: dict[str, Any]) -> str | None:
 
 
 def _resolve_customers(tx, rows, labels, problems, create_customers, lock,
-                       known: dict[str, int], create_hint: str) -> None:
+                       known: dict[str, int], create_hint: str,
+                       hidden: Collection[str] = ()) -> None:
     """Set each row's ``customer_id``, share-locking the customers (see
-    ``CustomerService.lock``) with ``lock``; unknown ones are problems, or with
-    ``create_customers`` keep ``customer_id`` None (created by ``InteractionRows.persist``).
-    Customers in ``known`` are not looked up again; those found are added to it."""
+    ``CustomerService.lock``) with ``lock``; unknown ones, and the ``hidden`` ones, are
+    problems, or with ``create_customers`` keep ``customer_id`` None (created by
+    ``InteractionRows.persist``).  Customers in ``known`` are not looked up again; those
+    found are added to it."""
     service = tx.crm.customers
     refs = {ref for row in rows  # not "- known.keys()": that walks the whole of known
             if row["customer_id"] is None and (ref := row["customer"]) not in known}
     found = service.ids_by_external_id(refs, tx.conn, lock=lock) if refs else {}
+    if hidden:
+        found = {ref: found[ref] for ref in found.keys() - hidden}
     known.update(found)
     missing = refs - found.keys()
     given = {row["customer_id"] for row in rows if row["customer_id"] is not None}

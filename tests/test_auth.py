@@ -366,7 +366,10 @@ def test_a_permission_outside_the_plugins_name_is_refused(crm_url, clock):
             crm.auth.permissions()
 
 
-def test_a_customer_a_rule_hides_is_named_as_if_unknown(crm_url, clock):
+@pytest.fixture
+def hiding_crm(crm_url, clock):
+    """A CRM whose "hiding" plugin hides the customers tagged "secret" from every role but
+    admin (it refuses ``customers.read`` on them): C1 is secret, C3 was merged into C2."""
     plugin = types.ModuleType("hiding")
     plugin.PLUGIN = crmkit.PluginInfo(name="hiding", description="hides secret customers")
     plugin.crmkit_permission_allowed = crmkit.hookimpl(
@@ -378,18 +381,35 @@ def test_a_customer_a_rule_hides_is_named_as_if_unknown(crm_url, clock):
         crm.customers.add_many([{"external_id": ref, "tags": tags} for ref, tags in (
             ("C1", ["secret"]), ("C2", []), ("C3", []))])
         crm.customers.merge("C2", "C3")
-        agent = principal("agent")
-        assert crm.auth.named_customer(agent, None) is None
-        assert crm.auth.named_customer(agent, "C2") == "C2"
-        assert crm.auth.named_customer(principal("admin"), "C1") == "C1"
-        for ref in ("C1", "C9"):
-            with pytest.raises(NotFound, match=f"^no customer '{ref}'$"):
-                crm.auth.named_customer(agent, ref)
-        with pytest.raises(NotFound) as merged:
-            crm.customers.get("C3")
-        assert "C2" in str(merged.value)
-        with pytest.raises(NotFound, match=f"^{re.escape(str(merged.value))}$"):
-            crm.auth.named_customer(agent, "C3")
+        yield crm
+
+
+def test_a_customer_a_rule_hides_is_named_as_if_unknown(hiding_crm):
+    crm = hiding_crm
+    agent = principal("agent")
+    assert crm.auth.named_customer(agent, None) is None
+    assert crm.auth.named_customer(agent, "C2") == "C2"
+    assert crm.auth.named_customer(principal("admin"), "C1") == "C1"
+    for ref in ("C1", "C9"):
+        with pytest.raises(NotFound, match=f"^no customer '{ref}'$"):
+            crm.auth.named_customer(agent, ref)
+    with pytest.raises(NotFound) as merged:
+        crm.customers.get("C3")
+    assert "C2" in str(merged.value)
+    with pytest.raises(NotFound, match=f"^{re.escape(str(merged.value))}$"):
+        crm.auth.named_customer(agent, "C3")
+
+
+def test_a_record_of_a_customer_a_rule_hides_is_missing_and_a_batch_knows_whom_it_hides(
+        hiding_crm):
+    crm = hiding_crm
+    agent = principal("agent")
+    assert crm.auth.named_customer(agent, "C2", "no task with id 7") == "C2"
+    for ref in ("C1", "C9"):
+        with pytest.raises(NotFound, match="^no task with id 7$"):
+            crm.auth.named_customer(agent, ref, "no task with id 7")
+    assert crm.auth.hidden_customers(agent, ["C1", "C2", "C9", "C1"]) == {"C1"}
+    assert crm.auth.hidden_customers(principal("admin"), ["C1", "C2"]) == set()
 
 
 # -- personal data ------------------------------------------------------------------------------

@@ -5,7 +5,9 @@ it refuses: match the route (404/405; HEAD is answered as GET, the server sendin
 authenticate the ``Authorization: Bearer`` token (401),
 check the endpoint's permission (403), validate the query and the JSON body against the
 endpoint's schemas (415 for a body not sent as JSON, 400 for malformed JSON, 422 with the
-JSON pointer of each problem, a key given twice in one object included), run
+JSON pointer of each problem, a key given twice in one object included), check the customer
+a ``{customer}`` path parameter names (404 for an unknown one and, alike, for one a plugin's
+row-level rule hides from the caller: ``crm.auth.named_customer``), run
 the handler (every method but GET inside ``crm.run_transaction(..., actor=principal.handle)``,
 so the handler's writes commit together and are audited under the caller; an endpoint with
 ``own_transactions`` opens its own, acting as the caller), and encode the result.  No stack trace ever reaches a client: an unexpected exception is logged and answered
@@ -35,7 +37,7 @@ from ..models import jsonable
 from ..types import (UNSTORABLE_TEXT, DuplicateKeyError, json_pointer, parse_json,
                      unstorable_text)
 from . import idempotency
-from .endpoints import Call, Endpoint, Reply
+from .endpoints import CUSTOMER_PARAMETER, Call, Endpoint, Reply
 from .schemas import INTEGER_MAX, INTEGER_MIN, parse_integer
 
 log = logging.getLogger("crmkit.web")
@@ -374,10 +376,12 @@ class Dispatcher:
 
     def run(self, principal, request: ApiRequest, via: str = "api") -> ApiResponse:
         """Answer ``request`` for ``principal`` (already authenticated, plugin state already
-        read): route, permission, query and body schemas, then the handler (every method but
-        GET in a transaction audited as ``"<via> METHOD /api/v1/<path>"``, or in those it opens
-        itself, audited so too, with ``Endpoint.own_transactions``).  Refusals raise
-        ApiError or a crmkit error instead of being answered (:meth:`handle` answers them).
+        read): route, permission, query and body schemas, the customer of a ``{customer}``
+        path parameter (:data:`crmkit.web.endpoints.CUSTOMER_PARAMETER`), then the handler
+        (every method but GET in a transaction audited as ``"<via> METHOD /api/v1/<path>"``,
+        or in those it opens itself, audited so too, with ``Endpoint.own_transactions``).
+        Refusals raise ApiError or a crmkit error instead of being answered (:meth:`handle`
+        answers them).
 
         The web app's pages call the API's handlers through this (``via="web"``), so a page
         obeys exactly the API's permissions, row-level rules and validation.
@@ -387,6 +391,7 @@ class Dispatcher:
         self.crm.auth.require(principal, endpoint.permission)
         query = parse_query(item, request.query)
         body = parse_body(item, request.body, request.headers.get("content-type"))
+        self.crm.auth.named_customer(principal, params.get(CUSTOMER_PARAMETER))
         headers = {k: v for k, v in request.headers.items() if k != "authorization"}
         call = Call(self.crm, principal, item.plugin, params, query, body, headers)
         if endpoint.method == "GET":

@@ -21,6 +21,10 @@ if TYPE_CHECKING:  # pragma: no cover
 
 METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
 """The HTTP methods an Endpoint may declare."""
+CUSTOMER_PARAMETER = "customer"
+"""The path parameter that names a customer by external id (``members/{customer}``): the
+dispatcher answers an unknown customer, and one a plugin's row-level rule hides from the
+caller, with the same 404 before the handler runs (``crm.auth.named_customer``)."""
 
 
 def _check_method(instance, attribute, value) -> None:
@@ -39,6 +43,8 @@ class Endpoint:
     """One HTTP operation: method, path (relative to its mount), handler, permission, schemas.
 
     ``handler(call)`` returns JSON-able data (sent with ``status``) or a :class:`Reply`.
+    A ``{customer}`` path parameter is a customer's external id, checked before the handler
+    runs (:data:`CUSTOMER_PARAMETER`).
     ``body_schema`` and ``query_schema`` are JSON Schemas (Draft 2020-12) checked before the
     handler runs; query values are coerced to the integer/number/boolean types the query
     schema declares.  ``response_schema`` documents the success body in ``/openapi.json``.
@@ -98,4 +104,4 @@ class Call:
         self.crm.auth.require(self.principal, permission, resource)
 
 
-__all__ = ["METHODS", "Endpoint", "Reply", "Call"]
+__all__ = ["METHODS", "CUSTOMER_PARAMETER", "Endpoint", "Reply", "Call"]

@@ -7,9 +7,11 @@ are named by external id in every URL and body; for callers without ``customers.
 customers' personal fields are masked (``crm.auth.mask_pii``), and so are interactions'
 payloads and events' personal payload values (``masked_interaction``,
 ``crm.auth.event_masker``).  Lists ask plugins' row-level rules per customer
-(``crm.auth.customer_access``): the rows of a customer a rule hides are left out (and
-``?customer=`` naming it is the 404 of an unknown customer: ``crm.auth.named_customer``),
-and a rule refusing ``customers.pii`` on one customer masks that customer's rows.
+(``crm.auth.customer_access``): the rows of a customer a rule hides are left out, and a rule
+refusing ``customers.pii`` on one customer masks that customer's rows.  A customer a rule
+hides is answered as an unknown one wherever a request names it: ``?customer=``, its own
+routes (whatever their permission) and an interaction recorded for it
+(``crm.auth.named_customer``, ``crm.auth.hidden_customers``).
 """
 
 from __future__ import annotations
@@ -137,9 +139,13 @@ def _external_id(call: Call) -> str:
 
 def _visible(call: Call, customer: Customer, permission: str) -> dict[str, Any]:
     """The customer's document, or the NotFound of a missing customer when a plugin's
-    row-level rule (``crmkit_permission_allowed``) keeps it from the caller."""
+    row-level rule (``crmkit_permission_allowed``) keeps it from the caller: it hides the
+    customer (refuses ``customers.read``, ``crm.auth.customer_access``) or refuses
+    ``permission`` on it."""
     document = customer_document(call.crm, customer)
-    if not call.crm.auth.allowed(call.principal, permission, document):
+    auth = call.crm.auth
+    if (customer.id not in auth.customer_access(call.principal, {customer.id: document})
+            or not auth.allowed(call.principal, permission, document)):
         raise NotFound(f"no customer {customer.external_id!r}")
     return document
 
@@ -313,16 +319,21 @@ def _interaction_rows(call: Call, items: list[dict[str, Any]]) -> list[dict[str,
 
 
 def record_interactions(call: Call) -> Reply:
+    """Record one interaction or a list; a customer a plugin's row-level rule hides from the
+    caller is refused exactly as an unknown one (``crm.auth.hidden_customers``)."""
     crm = call.crm
+    items = [call.body] if isinstance(call.body, dict) else call.body
+    hidden = crm.auth.hidden_customers(call.principal, {item["customer"] for item in items})
     if isinstance(call.body, dict):
         row = _interaction_rows(call, [call.body])[0]
-        interaction = crm.interactions.record(**row)
+        interaction = crm.interactions.record(**row, hidden_customers=hidden)
         key = interaction.customer_id
         document = interaction_document(interaction, row["customer"])
         shown = _access(call, crm.customers.by_id([key])).get(key)
         return Reply(document if shown else masked_interaction(document), 201)
     rows = _interaction_rows(call, call.body)
-    result = crm.interactions.record_many(rows, batch_size=MAX_BATCH, atomic=True)
+    result = crm.interactions.record_many(rows, batch_size=MAX_BATCH, atomic=True,
+                                          hidden_customers=hidden)
     return Reply({"created": result.created, "unchanged": result.unchanged}, 201)
 
 

@@ -39,12 +39,14 @@ def wait(call):
 
 @crmkit.hookimpl
 def crmkit_permission_allowed(principal, permission, resource):
-    """Row-level rules: customers tagged "secret" exist only for admins; the personal data of
-    customers tagged "private" is shown only to admins."""
-    if resource is None or principal.role == "admin" or not permission.startswith("customers."):
+    """Row-level rules: customers tagged "secret" exist only for admins (``customers.read`` is
+    refused on them, and nothing else: that alone hides a customer everywhere); the personal
+    data of customers tagged "private" is shown only to admins."""
+    if resource is None or principal.role == "admin":
         return None
     tags = resource.get("tags", ())
-    if "secret" in tags or ("private" in tags and permission == "customers.pii"):
+    if ("secret" in tags and permission == "customers.read") or (
+            "private" in tags and permission == "customers.pii"):
         return False
     return None
 

@@ -1,11 +1,12 @@
 """Plugins' row-level rules in the API's lists: a customer a rule hides is left out of the
-interaction and event lists and of the social, operational and idic plugins' lists (and the
-pages showing them), and naming it is a 404 like an unknown customer; a customer whose
-personal data a rule hides has it masked there, in the answers of writes and in the names
-web pages show, whatever the member's role holds.
+interaction and event lists and of the social, operational and idic plugins' lists (and
+the pages showing them), and naming it is a 404 like an unknown customer; a
+customer whose personal data a rule hides has it masked there, in the answers of writes and
+in the names web pages show, whatever the member's role holds.
 
-The webtest plugin's rules: customers tagged "secret" exist only for admins, the personal
-data of customers tagged "private" is shown only to admins.  The API in-process (HTTP through
+The webtest plugin's rules: customers tagged "secret" exist only for admins (only
+``customers.read`` is refused), the personal data of customers tagged "private" is shown
+only to admins.  The API in-process (HTTP through
 httpx's ASGI transport), on SQLite and PostgreSQL.
 """
 
@@ -16,33 +17,17 @@ import html
 
 import pytest
 
-import crmkit_webtest
-from crmkit import CRM
-from web_support import PASSWORD, InProcess, problem, sign_in
+from web_support import PASSWORD, TAGS, problem, row_level_api, sign_in
 
 UTC = dt.timezone.utc
-TAGS = {"C1": ["secret"], "C2": ["private"], "C3": []}
 
 
 @pytest.fixture
 def web(crm_url, clock):
-    """The API with the webtest plugin enabled; organisation O1 with C1 (secret), C2 (private)
-    and C3, each with a note; ``web.admin`` and ``web.manager`` (whose role holds
-    ``customers.pii``) are tokens."""
-    with CRM.open(crm_url, clock=clock, create=True,
-                  extra_plugins={"webtest": crmkit_webtest}) as crm:
-        crm.plugins.enable("webtest")
-        crm.customers.add("O1", "Oak Ltd", type="organisation")
-        crm.customers.add_many([{"external_id": ref, "name": f"{ref}'s name", "tags": tags,
-                                 "organisation": "O1"} for ref, tags in TAGS.items()])
-        for day, ref in enumerate(TAGS, start=1):
-            crm.interactions.record(ref, dt.datetime(2024, 12, day, tzinfo=UTC), kind="note",
-                                    payload={"text": f"{ref}'s note"})
-        helper = InProcess(crm)
-        helper.admin = helper.token("root", role="admin")
-        helper.manager = helper.token("mia", role="manager")
+    """The API with the webtest plugin's rules (``web_support.row_level_api``): C1 hidden
+    from mia, C2's personal data masked for her."""
+    with row_level_api(crm_url, clock) as helper:
         yield helper
-        helper.close()
 
 
 def test_the_interaction_list_leaves_out_hidden_customers_and_masks_per_customer(

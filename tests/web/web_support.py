@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import functools
 import signal
 import socket
@@ -13,6 +14,7 @@ import time
 from pathlib import Path
 
 import httpx
+from sqlalchemy import inspect, text
 
 from crmkit import CRM
 
@@ -130,6 +132,44 @@ def prepare_database(crm_url: str, clock, plugins=(), extra_plugins=None, config
     with CRM.open(crm_url, clock=clock, create=True, extra_plugins=extra_plugins) as crm:
         for name in plugins:
             crm.plugins.enable(name, (configs or {}).get(name))
+
+
+TAGS = {"C1": ["secret"], "C2": ["private"], "C3": []}
+"""The customers of :func:`row_level_api` and their tags (the webtest plugin's rules: C1 is
+hidden from every member but admins, C2's personal data is masked for them)."""
+
+
+@contextlib.contextmanager
+def row_level_api(crm_url: str, clock):
+    """The API in-process with the webtest plugin enabled: organisation O1 with C1 (secret),
+    C2 (private) and C3, each with a note; ``.admin`` and ``.manager`` (mia, whose role holds
+    ``customers.pii``) are tokens."""
+    import crmkit_webtest
+
+    with CRM.open(crm_url, clock=clock, create=True,
+                  extra_plugins={"webtest": crmkit_webtest}) as crm:
+        crm.plugins.enable("webtest")
+        crm.customers.add("O1", "Oak Ltd", type="organisation")
+        crm.customers.add_many([{"external_id": ref, "name": f"{ref}'s name", "tags": tags,
+                                 "organisation": "O1"} for ref, tags in TAGS.items()])
+        for day, ref in enumerate(TAGS, start=1):
+            crm.interactions.record(ref, dt.datetime(2024, 12, day, tzinfo=dt.timezone.utc),
+                                    kind="note", payload={"text": f"{ref}'s note"})
+        helper = InProcess(crm)
+        helper.admin = helper.token("root", role="admin")
+        helper.manager = helper.token("mia", role="manager")
+        try:
+            yield helper
+        finally:
+            helper.close()
+
+
+def stored_rows(crm) -> dict[str, list[str]]:
+    """Every row of every table of the CRM's database (each table's rows as sorted texts)."""
+    with crm.read() as conn:
+        return {name: sorted(repr(tuple(row)) for row in conn.execute(
+                    text(f'SELECT * FROM "{name}"')))
+                for name in inspect(conn).get_table_names()}
 
 
 def plugin_paths() -> list[Path]:
