@@ -5,6 +5,12 @@ team load, customers' consent per channel, and outbound contact (the
 customer's preferred channel, consent enforced).  Every handler calls the public API (``call.api()``), which
 holds the rules.
 
+Row-level rules: a customer a plugin's row-level rule hides from the member
+(``customers.read``) does not exist for them (``crm.auth.named_customer``): its work items
+are left out of the queues, and naming it (its path, a contact's ``customer``) is a 404
+like an unknown customer, one of its work items by id (a contact's ``work_item_id`` too) a
+404 like an unknown item.
+
 Team rule: a hand-off waiting for acknowledgement is its team's to acknowledge.  A staff
 member without ``collaborative.any_team`` who is in another team may not acknowledge it,
 nor start or hand on its item (either of which acknowledges it): 403 naming the team.
@@ -55,8 +61,17 @@ def _item(work_item) -> dict[str, Any]:
     return {"customer": row.pop("external_id"), **row}
 
 
+def _visible_item(call, item_id: int) -> int:
+    """``item_id``, once the caller may see that work item: one of a customer a plugin's
+    row-level rule hides from them is not found, like an unknown item."""
+    customer = call.api().work_item(item_id).external_id
+    call.crm.auth.named_customer(call.principal, customer, f"no work item {item_id}")
+    return item_id
+
+
 def _item_id(call) -> int:
-    return record_id(call.path_params["item_id"], "work item")
+    """The path's work item id (:func:`_visible_item`)."""
+    return _visible_item(call, record_id(call.path_params["item_id"], "work item"))
 
 
 def _document(call, item_id: int) -> dict[str, Any]:
@@ -69,7 +84,8 @@ def queue(call):
     api = call.api()
     items = api.queue(call.path_params["team"]) if states is None else api.queue(
         call.path_params["team"], tuple(states))
-    return [_item(i) for i in items]
+    shown = call.crm.auth.access_by_external_id(call.principal, {i.external_id for i in items})
+    return [_item(i) for i in items if i.external_id in shown]
 
 
 def customer_items(call):
@@ -129,11 +145,13 @@ def set_consent(call):
 
 def contact(call):
     b = call.body
-    done = jsonable(call.api().contact(b["customer"], b["subject"], b.get("channel"),
+    customer = call.crm.auth.named_customer(call.principal, b["customer"])
+    item_id = b.get("work_item_id")
+    done = jsonable(call.api().contact(customer, b["subject"], b.get("channel"),
                                        b.get("override_reason"), b.get("kind", "message"),
-                                       b.get("work_item_id")))
+                                       None if item_id is None else _visible_item(call, item_id)))
     done.pop("customer_id")
-    return {"customer": b["customer"], **done}
+    return {"customer": customer, **done}
 
 
 def endpoints() -> list[Endpoint]:

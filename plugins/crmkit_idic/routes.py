@@ -10,8 +10,8 @@ duplicate pair's reasons without the values that matched unless allowed it on bo
 customers; a list asks per customer, reading its customers in two queries
 (``crm.auth.access_by_external_id``).  A customer a plugin's row-level rule hides from the
 member (``customers.read``) is left out of the lists (with every duplicate pair it is in),
-and its group and progress are a 404 like an unknown customer's
-(``crm.auth.named_customer``).
+and naming it (its group, progress and dialogues; a pair to dismiss) is a 404 like an
+unknown customer (``crm.auth.named_customer``).
 """
 
 from __future__ import annotations
@@ -61,18 +61,12 @@ def _as_seen(call, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [_seen(row, shown[row["customer"]]) for row in rows if row["customer"] in shown]
 
 
-def _named_customer(call) -> str:
-    """The path's customer (``crm.auth.named_customer``: one a plugin's row-level rule hides
-    from the caller is not found, like an unknown one)."""
-    return call.crm.auth.named_customer(call.principal, call.path_params["customer"])
-
-
 def groups(call):
     return _as_seen(call, jsonable(call.api().groups(_as_of(call), call.query.get("group"))))
 
 
 def group_of(call):
-    customer = _named_customer(call)
+    customer = call.path_params["customer"]
     return {"customer": customer, "value_group": call.api().group_of(
         customer, _as_of(call))}
 
@@ -126,8 +120,10 @@ def duplicates(call):
 
 
 def dismiss(call):
-    call.api().dismiss(call.body["first"], call.body["second"])
-    return {"dismissed": [call.body["first"], call.body["second"]]}
+    pair = [call.crm.auth.named_customer(call.principal, call.body[key])
+            for key in ("first", "second")]
+    call.api().dismiss(*pair)
+    return {"dismissed": pair}
 
 
 def treatments(call):
@@ -139,7 +135,7 @@ def _progress(found) -> dict[str, Any]:
 
 
 def progress(call):
-    customer = _named_customer(call)
+    customer = call.path_params["customer"]
     shown = call.crm.auth.access_by_external_id(call.principal, [customer])
     return _seen(_progress(call.api().progress(customer, _as_of(call))),
                  bool(shown.get(customer)))

@@ -18,8 +18,10 @@ erasure clears) in every list, single record and write's answer, which the board
 show (through these handlers); the customer card asks the same (:func:`personal_text`).  A
 list asks per customer, reading its customers in two queries
 (``crm.auth.access_by_external_id``), never per row, and leaves out the rows of a customer a
-plugin's row-level rule hides from the member (``customers.read``); ``?customer=`` naming
-that customer is a 404 like an unknown customer (``crm.auth.named_customer``).
+plugin's row-level rule hides from the member (``customers.read``).  That customer does not
+exist for the member anywhere (``crm.auth.named_customer``): ``?customer=``, a body's
+``customer`` and its lead's path are a 404 like an unknown customer, and its opportunities,
+tasks and cases by id a 404 like an unknown record, their writes included.
 """
 
 from __future__ import annotations
@@ -107,6 +109,19 @@ def permission_allowed(principal, permission: str, resource: dict | None) -> boo
     return False
 
 
+def _record(call, permission: str, found: dict[str, Any], owner: str, kind: str
+            ) -> dict[str, Any]:
+    """``found`` (an opportunity, task or case the path names by id, of the ``kind``) once
+    the caller may ``permission`` it; else NotFound with the very text of a record that does
+    not exist: one of a customer a plugin's row-level rule hides from the caller
+    (``crm.auth.named_customer``) or, restricted, another's (``owner``: the field naming
+    whose it is)."""
+    missing = f"no {kind} with id {found['id']}"
+    call.crm.auth.named_customer(call.principal, found["customer"], missing)
+    _require_own(call, permission, found[owner], missing)
+    return found
+
+
 def _require_own(call, permission: str, owner: str | None, missing: str) -> None:
     """``call.require(permission)`` on a record of ``owner``; another's record is NotFound with
     ``missing``, the very text of a record that does not exist (nothing tells them apart)."""
@@ -168,10 +183,11 @@ def _shown(call, row: dict[str, Any], field: str) -> dict[str, Any]:
     return _document(row, field, bool(access.get(row["customer"])))
 
 
-def _named_customer(call) -> str | None:
-    """The customer ``?customer=`` names, if any (``crm.auth.named_customer``: one a
-    plugin's row-level rule hides from the caller is not found, like an unknown one)."""
-    return call.crm.auth.named_customer(call.principal, call.query.get("customer"))
+def _named_customer(call, customer: str | None) -> str | None:
+    """``customer`` (``?customer=``, a body's), if any, once ``crm.auth.named_customer``
+    found it: one a plugin's row-level rule hides from the caller is not found, like an
+    unknown one."""
+    return call.crm.auth.named_customer(call.principal, customer)
 
 
 # -- leads -------------------------------------------------------------------------------------
@@ -227,8 +243,7 @@ def assign_lead(call):
 
 def _opportunity(call, permission: str) -> dict[str, Any]:
     found = call.api().opportunity(record_id(call.path_params["opportunity_id"], "opportunity"))
-    _require_own(call, permission, found["owner"], f"no opportunity with id {found['id']}")
-    return found
+    return _record(call, permission, found, "owner", "opportunity")
 
 
 def _opportunity_document(call, opportunity_id: int) -> dict[str, Any]:
@@ -238,7 +253,8 @@ def _opportunity_document(call, opportunity_id: int) -> dict[str, Any]:
 
 
 def list_opportunities(call):
-    q, customer = call.query, _named_customer(call)
+    q = call.query
+    customer = _named_customer(call, q.get("customer"))
     rows = _visible(call, "owner", lambda owner: call.api().opportunities(
         q.get("stage"), owner, customer, q.get("limit", 100)))
     return _shown_all(call, rows, "name")
@@ -248,7 +264,7 @@ def create_opportunity(call):
     b = call.body
     close = b.get("expected_close")
     opportunity_id = call.api().create_opportunity(
-        b["customer"], b["name"], b["amount"], b.get("currency"),
+        _named_customer(call, b["customer"]), b["name"], b["amount"], b.get("currency"),
         b.get("owner", call.principal.handle),
         None if close is None else parse_timestamp(close, "expected_close").date(),
         b.get("stage"))
@@ -276,13 +292,12 @@ def weighted_pipeline(call):
 
 def _task(call, permission: str) -> dict[str, Any]:
     found = call.api().task(record_id(call.path_params["task_id"], "task"))
-    _require_own(call, permission, found["assignee"], f"no task with id {found['id']}")
-    return found
+    return _record(call, permission, found, "assignee", "task")
 
 
 def list_tasks(call):
-    q, customer = call.query, _named_customer(call)
-    status = q.get("status", "open")
+    q = call.query
+    customer, status = _named_customer(call, q.get("customer")), q.get("status", "open")
     rows = _visible(call, "assignee", lambda assignee: call.api().tasks(
         q.get("overdue", False), assignee, None if status == "all" else status,
         customer, _as_of(call), q.get("limit", 100)))
@@ -291,7 +306,7 @@ def list_tasks(call):
 
 def create_task(call):
     b = call.body
-    task_id = call.api().create_task(b["customer"], b["subject"],
+    task_id = call.api().create_task(_named_customer(call, b["customer"]), b["subject"],
                                      b.get("assignee", call.principal.handle),
                                      parse_timestamp(b["due_at"], "due_at"))
     return _shown(call, call.api().task(task_id), "subject")
@@ -315,12 +330,12 @@ def close_task(call):
 
 def _case(call, permission: str) -> dict[str, Any]:
     found = call.api().case(record_id(call.path_params["case_id"], "case"))
-    _require_own(call, permission, found["assignee"], f"no case with id {found['id']}")
-    return found
+    return _record(call, permission, found, "assignee", "case")
 
 
 def list_cases(call):
-    q, customer = call.query, _named_customer(call)
+    q = call.query
+    customer = _named_customer(call, q.get("customer"))
     rows = _visible(call, "assignee", lambda assignee: call.api().cases(
         q.get("status"), assignee, customer, q.get("limit", 100)))
     return _shown_all(call, rows, "subject")
@@ -328,8 +343,8 @@ def list_cases(call):
 
 def open_case(call):
     b = call.body
-    case_id = call.api().open_case(b["customer"], b["subject"], b.get("priority", "normal"),
-                                   b.get("source"))
+    case_id = call.api().open_case(_named_customer(call, b["customer"]), b["subject"],
+                                   b.get("priority", "normal"), b.get("source"))
     return _shown(call, call.api().case(case_id), "subject")
 
 

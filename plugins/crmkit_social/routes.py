@@ -7,8 +7,8 @@ redeeming one, the list).  Every handler calls the public API
 the same code as ``crmkit social import``.  Handles, post texts and post ids are personal
 data: a caller not allowed ``customers.pii`` on their customer reads them as ``***``; the
 identities and mentions of a customer a plugin's row-level rule hides from the caller are
-left out, and naming it in ``?customer=`` is a 404 like an unknown customer
-(``crm.auth.named_customer``).
+left out, and naming it (``?customer=``, its path, a referral's referee) is a 404 like an
+unknown customer (``crm.auth.named_customer``).
 """
 
 from __future__ import annotations
@@ -106,7 +106,8 @@ def referral_code(call):
 
 
 def redeem_referral(call):
-    done = call.api().redeem_referral(call.body["code"], call.body["referee"])
+    referee = call.crm.auth.named_customer(call.principal, call.body["referee"])
+    done = call.api().redeem_referral(call.body["code"], referee)
     [row] = [r for r in call.api().referrals() if r["id"] == done.id]
     return jsonable(row)
 

@@ -5,7 +5,10 @@ strategically significant customers (suggest, mark, unmark), the network,
 value propositions, lifecycle actions and the supporting conditions'
 ratings.  Every handler calls the public API (``call.api()``), which holds
 the rules; a stage is given as 1–5 or by its key (portfolio, intimacy, …).
-A member without ``customers.pii`` sees the customers' names masked (``***``).
+A member without ``customers.pii`` sees the customers' names masked (``***``).  A customer
+a plugin's row-level rule hides from the member (``customers.read``) is a 404 like an
+unknown customer wherever a request names it (its path, a body's ``customer``:
+``crm.auth.named_customer``).
 """
 
 from __future__ import annotations
@@ -81,8 +84,9 @@ def _ssc(call, customer: str) -> dict[str, Any]:
 
 def mark(call):
     b = call.body
-    call.api().mark_ssc(b["customer"], b["reasons"], b.get("group"), b.get("note"))
-    return _ssc(call, b["customer"])
+    customer = call.crm.auth.named_customer(call.principal, b["customer"])
+    call.api().mark_ssc(customer, b["reasons"], b.get("group"), b.get("note"))
+    return _ssc(call, customer)
 
 
 def unmark(call):
@@ -96,8 +100,9 @@ def network(call):
 
 def add_network_member(call):
     b = call.body
-    member_id = call.api().add_network_member(b["kind"], b["name"], b["role"], b.get("group"),
-                                              b.get("customer"))
+    member_id = call.api().add_network_member(
+        b["kind"], b["name"], b["role"], b.get("group"),
+        call.crm.auth.named_customer(call.principal, b.get("customer")))
     [found] = [m for m in call.api().network() if m["id"] == member_id]
     return jsonable(found)
 

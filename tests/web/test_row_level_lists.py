@@ -1,6 +1,6 @@
 """Plugins' row-level rules in the API's lists: a customer a rule hides is left out of the
-interaction and event lists and of the social, operational and idic plugins' lists (and
-the pages showing them), and naming it is a 404 like an unknown customer; a
+interaction and event lists and of the social, operational, collaborative and idic plugins'
+lists (and the pages showing them), and naming it is a 404 like an unknown customer; a
 customer whose personal data a rule hides has it masked there, in the answers of writes and
 in the names web pages show, whatever the member's role holds.
 
@@ -213,6 +213,28 @@ def test_operational_lists_and_pages_leave_out_hidden_customers_and_refuse_namin
     for page in (pages.get("/operational/board"), pages.get("/my-work")):
         assert page.status_code == 200, page.text
         assert '/customers/C3"' in page.text and '/customers/C1"' not in page.text
+
+
+def test_the_collaborative_queues_and_my_work_leave_out_hidden_customers(web, clock):
+    crm = web.crm
+    crm.plugins.enable("collaborative")
+    collaborative = crm.plugin("collaborative")
+    for ref in TAGS:
+        crm.interactions.record(ref, clock.now(), kind="complaint", channel="email")
+    items = {item.external_id: item.id for item in collaborative.queue("support")}
+    for item_id in items.values():
+        collaborative.hand_off(item_id, "api", "for mia's team")
+    api, manager = "/api/v1/collaborative", web.client(web.manager)
+    queue = manager.get(f"{api}/queues/api")
+    assert queue.status_code == 200, queue.text
+    assert [item["customer"] for item in queue.json()] == ["C2", "C3"]
+    assert [item["customer"] for item in web.client(web.admin).get(
+        f"{api}/queues/api").json()] == ["C1", "C2", "C3"]
+    crm.staff.set_password("mia", PASSWORD)
+    page = sign_in(web, "mia").get("/my-work")
+    assert page.status_code == 200, page.text
+    assert f'data-handoff="{items["C3"]}"' in page.text
+    assert f'data-handoff="{items["C1"]}"' not in page.text
 
 
 def test_idic_routes_mask_names_and_matched_values_per_customer(web):

@@ -1,11 +1,12 @@
 """Plugins' row-level rules on single records and writes: a customer a rule hides from a member
 (``customers.read``) does not exist for them anywhere in the API.  Every route naming it (in
-its path or in its body) answers exactly as for an unknown customer (the same status and
-problem, nothing written), the core's and the plugins' ``{customer}`` routes, and the web
-pages too; a customer the member sees is answered as usual.
+its path, in its body, or through a record of its named by id: a task, a case, a work item)
+answers exactly as for an unknown customer or record (the same status and problem, nothing
+written), the core's and every plugin's, and the web pages too; a customer the member sees
+is answered as usual.
 
-The webtest plugin's rule hides C1 (tagged "secret") from mia, a manager; C9 does not exist;
-C3 is plain.  The API in-process, on SQLite and PostgreSQL.
+The webtest plugin's rule hides C1 (tagged "secret") from mia, a manager; C9 and record id
+999999 do not exist; C3 is plain.  The API in-process, on SQLite and PostgreSQL.
 """
 
 from __future__ import annotations
@@ -21,6 +22,8 @@ from web_support import PASSWORD, csrf, row_level_api, sign_in, stored_rows
 UTC = dt.timezone.utc
 CUSTOMERS = ("C1", "C9", "C3")
 """A customer hidden from mia, an unknown one and one she sees."""
+UNKNOWN_ID = 999999
+"""The id of no record."""
 
 
 @pytest.fixture
@@ -59,7 +62,7 @@ def _filled(body: Any, ref: str | int) -> Any:
 
 
 def answers_as_unknown(send, crm, routes: list[tuple[str, str, Any]], refs=CUSTOMERS) -> None:
-    """Each of ``routes`` (method, path, body; ``{ref}`` where the customer goes)
+    """Each of ``routes`` (method, path, body; ``{ref}`` where the customer or record goes)
     answers for the hidden ``refs[0]`` what it answers for the unknown ``refs[1]`` (the
     status and the whole answer, the refs swapped), writing nothing, and for the visible
     ``refs[2]`` a success.  The routes run in order: a visible one's write stays."""
@@ -101,6 +104,54 @@ def test_the_core_routes_and_pages_answer_a_hidden_customer_as_unknown(web):
     answers_as_unknown(api(web), crm, [("POST", "customers/{ref}/erase", None)])
 
 
+def test_operational_records_and_writes_answer_a_hidden_customer_as_unknown(web):
+    crm = web.crm
+    crm.plugins.enable("operational")
+    ops = crm.plugin("operational")
+    ids: dict[str, dict[str, int]] = {}
+    for ref in ("C1", "C3"):
+        ops.set_lead_stage(ref, "mql")
+        ids[ref] = {
+            "opportunity": ops.create_opportunity(ref, f"{ref}'s refit", "10"),
+            "board": ops.create_opportunity(ref, f"{ref}'s upgrade", "20"),
+            "task": ops.create_task(ref, f"Call {ref}", "mia", dt.datetime(2024, 12, 30,
+                                                                          tzinfo=UTC)),
+            "work": ops.create_task(ref, f"Visit {ref}", "mia", dt.datetime(2024, 12, 30,
+                                                                           tzinfo=UTC)),
+            "case": ops.open_case(ref, f"{ref}'s complaint")}
+
+    def records(kind: str) -> tuple[int, int, int]:
+        return ids["C1"][kind], UNKNOWN_ID, ids["C3"][kind]
+
+    answers_as_unknown(pages(web), crm, [
+        ("POST", "/operational/board/opportunities/{ref}/stage", {"stage": "proposal"}),
+    ], records("board"))
+    answers_as_unknown(pages(web), crm, [("POST", "/operational/my-work/tasks/{ref}/done", {})],
+                       records("work"))
+    send, due = api(web), "2024-12-30T09:00:00Z"
+    answers_as_unknown(send, crm, [
+        ("GET", "operational/leads/{ref}", None),
+        ("POST", "operational/leads/{ref}/assign", {}),
+        ("POST", "operational/opportunities", {"customer": "{ref}", "name": "New", "amount": "5"}),
+        ("POST", "operational/tasks", {"customer": "{ref}", "subject": "Call", "due_at": due}),
+        ("POST", "operational/cases", {"customer": "{ref}", "subject": "Broken"}),
+        ("POST", "operational/leads/{ref}/stage", {"stage": "disqualified"}),
+    ])
+    answers_as_unknown(send, crm, [
+        ("GET", "operational/opportunities/{ref}", None),
+        ("POST", "operational/opportunities/{ref}/stage", {"stage": "proposal"}),
+    ], records("opportunity"))
+    answers_as_unknown(send, crm, [
+        ("GET", "operational/tasks/{ref}", None),
+        ("POST", "operational/tasks/{ref}/status", {"status": "done"}),
+    ], records("task"))
+    answers_as_unknown(send, crm, [
+        ("GET", "operational/cases/{ref}", None),
+        ("POST", "operational/cases/{ref}/respond", None),
+        ("POST", "operational/cases/{ref}/status", {"status": "in_progress"}),
+    ], records("case"))
+
+
 def test_loyalty_and_catalogue_routes_answer_a_hidden_customer_as_unknown(web):
     crm = web.crm
     crm.plugins.enable("loyalty", {"tiers": [], "milestones": [], "expiry_mode": "none"})
@@ -115,4 +166,70 @@ def test_loyalty_and_catalogue_routes_answer_a_hidden_customer_as_unknown(web):
         ("POST", "loyalty/members/{ref}/redeem", {"reward": "MUG"}),
         ("POST", "loyalty/members/{ref}/adjust", {"points": 5, "reason": "goodwill"}),
         ("GET", "catalogue/customers/{ref}/offers", None),
+    ])
+
+
+def test_collaborative_routes_and_pages_answer_a_hidden_customer_as_unknown(web, clock):
+    crm = web.crm
+    crm.plugins.enable("collaborative")
+    crm.staff.add("dee", "Dee", "support")
+    crm.staff.add("ivy", "Ivy", "billing")
+    crm.customers.update("C3", preferred_channel="email")
+    crm.customers.set_consent("C3", "email", True, source="web form")
+    for ref in ("C1", "C3"):
+        crm.interactions.record(ref, clock.now(), kind="complaint", channel="email")
+    items = {item.external_id: item.id for item in crm.plugin("collaborative").queue("support")}
+    send = api(web)
+    answers_as_unknown(send, crm, [
+        ("GET", "collaborative/customers/{ref}/items", None),
+        ("GET", "collaborative/customers/{ref}/consents", None),
+        ("PUT", "collaborative/customers/{ref}/consents/sms",
+         {"granted": True, "source": "phone call"}),
+        ("POST", "collaborative/contacts", {"customer": "{ref}", "subject": "Your order"}),
+    ])
+    ids = (items["C1"], UNKNOWN_ID, items["C3"])
+    answers_as_unknown(send, crm, [
+        ("GET", "collaborative/items/{ref}", None),
+        ("POST", "collaborative/items/{ref}/assign", {"assignee": "dee"}),
+        ("POST", "collaborative/items/{ref}/handoff", {"team": "billing", "note": "a refund"}),
+        ("POST", "collaborative/items/{ref}/acknowledge", None),
+        ("POST", "collaborative/items/{ref}/handoff", {"team": "support", "note": "not ours"}),
+    ], ids)
+    answers_as_unknown(pages(web), crm, [
+        ("POST", "/collaborative/my-work/handoffs/{ref}/acknowledge", {})], ids)
+    answers_as_unknown(send, crm, [
+        ("POST", "collaborative/contacts", {"customer": "C3", "subject": "About your complaint",
+                                            "work_item_id": "{ref}"}),
+        ("POST", "collaborative/items/{ref}/assign", {"assignee": "dee"}),
+        ("POST", "collaborative/items/{ref}/start", None),
+        ("POST", "collaborative/items/{ref}/complete", None),
+    ], ids)
+
+
+def test_idic_social_and_valuechain_routes_answer_a_hidden_customer_as_unknown(web):
+    crm = web.crm
+    for name in ("analytical", "idic", "social", "valuechain"):
+        crm.plugins.enable(name)
+    social, chain = crm.plugin("social"), crm.plugin("valuechain")
+    for ref in ("C1", "C3"):
+        social.link_handle(ref, "instagram", f"{ref.lower()}_handle")
+        chain.mark_ssc(ref, ["high_value"])
+    crm.customers.add_many([{"external_id": ref} for ref in ("N1", "N2")])
+    code = social.referral_code("C2")
+    answers_as_unknown(api(web), crm, [
+        ("GET", "idic/customers/{ref}/group", None),
+        ("GET", "idic/customers/{ref}/progress", None),
+        ("POST", "idic/customers/{ref}/dialogues", {"summary": "Asked about the refit",
+                                                     "channel": "phone",
+                                                     "direction": "inbound"}),
+        ("POST", "idic/duplicates/dismiss", {"first": "{ref}", "second": "C2"}),
+        ("POST", "idic/duplicates/dismiss", {"first": "N1", "second": "{ref}"}),
+        ("POST", "social/customers/{ref}/identities", {"platform": "x", "handle": "{ref}x"}),
+        ("DELETE", "social/customers/{ref}/identities/x/{ref}x", None),
+        ("POST", "social/customers/{ref}/referral-code", None),
+        ("POST", "social/referrals", {"code": code, "referee": "{ref}"}),
+        ("DELETE", "valuechain/sscs/{ref}", None),
+        ("POST", "valuechain/sscs", {"customer": "{ref}", "reasons": ["benchmark"]}),
+        ("POST", "valuechain/network", {"kind": "partner", "name": "Acme", "role": "installs",
+                                        "customer": "{ref}"}),
     ])
