@@ -4,7 +4,10 @@ The reports (RFM, CLV predictions, Pareto, KPIs, satisfaction, lifecycle)
 and the saved segments.  Every handler calls the public API
 (``call.api()``); a report's ``as_of`` query (default: now) makes it
 reproducible.  Reports never store anything: ``GET clv/predictions`` fits
-and predicts without keeping the run.
+and predicts without keeping the run.  The per-customer lists (RFM scores, CLV
+predictions, a segment's members) leave out the customers a plugin's row-level rule hides
+from the caller (``customers.read``: ``crm.auth.access_by_external_id``, once per list);
+the counts and totals are over every customer.
 """
 
 from __future__ import annotations
@@ -44,17 +47,26 @@ def _since(call):
     return timestamp_or_none(call.query.get("since"), "since")
 
 
-def _per_customer(rows) -> list[dict[str, Any]]:
-    """Rows keyed by the customer's external id (``customer``), without the internal id."""
+def _visible(call, customers: list[str]):
+    """Those of ``customers`` (external ids) the caller may see, those a plugin's row-level
+    rule hides left out (``crm.auth.access_by_external_id``: the rules asked once per
+    customer of the list)."""
+    return call.crm.auth.access_by_external_id(call.principal, customers).keys()
+
+
+def _per_customer(call, rows) -> list[dict[str, Any]]:
+    """Rows keyed by the customer's external id (``customer``), without the internal id, of
+    the customers the caller may see (:func:`_visible`)."""
     out = []
     for row in jsonable(rows):
         row.pop("customer_id")
         out.append({"customer": row.pop("external_id"), **row})
-    return out
+    visible = _visible(call, [row["customer"] for row in out])
+    return [row for row in out if row["customer"] in visible]
 
 
 def rfm(call):
-    return _per_customer(call.api().rfm(_as_of(call)))
+    return _per_customer(call, call.api().rfm(_as_of(call)))
 
 
 def rfm_segments(call):
@@ -63,7 +75,7 @@ def rfm_segments(call):
 
 def clv_predictions(call):
     q = call.query
-    return _per_customer(call.api().clv_predictions(
+    return _per_customer(call, call.api().clv_predictions(
         _as_of(call), q.get("horizon"), q.get("time_unit"), q.get("discount_rate"),
         q.get("months"), store=False))
 
@@ -96,7 +108,9 @@ def segment(call):
     found = jsonable(api.segment(name))
     ids = api.segment_members(name, _as_of(call))
     external = call.crm.customers.external_ids_by_id(ids)
-    return {**found, "members": [external[i] for i in ids]}
+    members = [external[i] for i in ids]
+    visible = _visible(call, members)
+    return {**found, "members": [ref for ref in members if ref in visible]}
 
 
 def save_segment(call):

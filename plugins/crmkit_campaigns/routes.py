@@ -3,7 +3,10 @@
 The same operations as ``crmkit campaigns``: list, show, add, schedule, run and
 pause.  Every handler calls the public API, which holds the rules (a template
 naming an unknown field, a segment that does not exist, a schedule in the past,
-a negative cost… is a 422 naming the field, and nothing is stored).
+a negative cost… is a 422 naming the field, and nothing is stored).  A campaign's coupons
+leave out those of a customer a plugin's row-level rule hides from the caller
+(``customers.read``: ``crm.auth.access_by_external_id``, once per list); the recipient
+counts and the report count every customer.
 """
 
 from __future__ import annotations
@@ -86,7 +89,10 @@ def report(call):
 
 
 def coupons(call):
-    return jsonable(call.api().coupons(call.path_params["name"]))
+    rows = jsonable(call.api().coupons(call.path_params["name"]))
+    shown = call.crm.auth.access_by_external_id(
+        call.principal, {r["customer"] for r in rows if r["customer"] is not None})
+    return [row for row in rows if row["customer"] in shown]  # None (no customer) is in shown
 
 
 NUMBERS = {"type": "object", "properties": {

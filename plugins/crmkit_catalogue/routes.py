@@ -5,7 +5,10 @@ association rules and next-best offers.  Every handler calls the public API
 (``call.api()``), which holds the rules: an imported list of products is
 checked by the same code as ``crmkit catalogue import`` (any bad row rejects
 the list, nothing written; ``row N`` is the pointer ``/N-1``), and a report's
-``as_of`` query (default: now) makes it reproducible.
+``as_of`` query (default: now) makes it reproducible.  The next-best offers and the profit
+per customer leave out the customers a plugin's row-level rule hides from the caller
+(``customers.read``: ``crm.auth.access_by_external_id``, once per list); the profit per
+segment or period counts every customer.
 """
 
 from __future__ import annotations
@@ -51,6 +54,13 @@ def _as_of(call):
     return timestamp_or_none(call.query.get("as_of"), "as_of")
 
 
+def _visible(call, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """``rows`` (each a ``customer``'s) without those of a customer a plugin's row-level rule
+    hides from the caller (the rules asked once per customer of the list)."""
+    shown = call.crm.auth.access_by_external_id(call.principal, {r["customer"] for r in rows})
+    return [row for row in rows if row["customer"] in shown]
+
+
 def products(call):
     active_at = (_as_of(call) or call.crm.clock.now()) if call.query["active"] else None
     return jsonable(call.api().products(call.query.get("category"), active_at))
@@ -69,9 +79,9 @@ def import_products(call):
 def profit(call):
     q = call.query
     api = call.api()
-    lines = api.profit(q["by"], _as_of(call), timestamp_or_none(q.get("since"), "since"),
-                       q["period"])
-    return {"lines": jsonable([line.as_dict(q["by"]) for line in lines]),
+    lines = jsonable([line.as_dict(q["by"]) for line in api.profit(
+        q["by"], _as_of(call), timestamp_or_none(q.get("since"), "since"), q["period"])])
+    return {"lines": _visible(call, lines) if q["by"] == "customer" else lines,
             "note": api.acquisition_note()}
 
 
@@ -81,7 +91,7 @@ def rules(call):
 
 
 def offers(call):
-    return call.api().offers(None, _as_of(call))
+    return _visible(call, call.api().offers(None, _as_of(call)))
 
 
 def customer_offers(call):

@@ -5,15 +5,17 @@ strategically significant customers (suggest, mark, unmark), the network,
 value propositions, lifecycle actions and the supporting conditions'
 ratings.  Every handler calls the public API (``call.api()``), which holds
 the rules; a stage is given as 1–5 or by its key (portfolio, intimacy, …).
-A member without ``customers.pii`` sees the customers' names masked (``***``).  A customer
-a plugin's row-level rule hides from the member (``customers.read``) is a 404 like an
+A member not allowed ``customers.pii`` on a customer sees its name masked (``***``).  A
+customer a plugin's row-level rule hides from the member (``customers.read``) is left out of
+the suggestions, the SSCs, the network and a stage check's least complete SSCs (the rules
+asked once per customer of a list: ``crm.auth.access_by_external_id``), and is a 404 like an
 unknown customer wherever a request names it (its path, a body's ``customer``:
 ``crm.auth.named_customer``).
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Iterable
 
 from crmkit.plugin import (INSTANT, INTEGER, OPTIONAL_TEXT, TEXT, Endpoint, closed_object,
                            jsonable, timestamp_or_none)
@@ -51,21 +53,44 @@ def report(call):
     return jsonable(call.api().report(_as_of(call)))
 
 
+def _access(call, customers: Iterable[str | None]) -> dict[str | None, bool]:
+    """``crm.auth.access_by_external_id`` of the ``customers`` of a list's rows (a network
+    member's may be None, which is always in it): a row whose customer is absent is left
+    out."""
+    return call.crm.auth.access_by_external_id(
+        call.principal, {ref for ref in customers if ref is not None})
+
+
+def _as_seen(call, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """``rows`` (each a ``customer``'s, with its ``name``) as the caller may see them (the
+    rules asked once per customer, :func:`_access`): a name masked unless the caller may see
+    that customer's personal data."""
+    access = _access(call, (row["customer"] for row in rows))
+    return [row if access[row["customer"]] else call.crm.auth.masked_customer(row)
+            for row in rows if row["customer"] in access]
+
+
+def _check_as_seen(call, result) -> dict[str, Any]:
+    """A stage's check as the caller may see it: the least complete SSCs of its evidence
+    (stage 2) without those a plugin's row-level rule hides (:func:`_access`)."""
+    found = jsonable(result)
+    weakest = found["evidence"].get("least_complete")
+    if weakest:
+        access = _access(call, (ref for ref, _ in weakest))
+        found["evidence"]["least_complete"] = [pair for pair in weakest if pair[0] in access]
+    return found
+
+
 def check(call):
-    return jsonable(call.api().check(call.path_params["stage"]))
+    return _check_as_seen(call, call.api().check(call.path_params["stage"]))
 
 
 def complete(call):
-    return jsonable(call.api().complete(call.path_params["stage"]))
+    return _check_as_seen(call, call.api().complete(call.path_params["stage"]))
 
 
 def reopen(call):
     return {"reopened": call.api().reopen(call.path_params["stage"])}
-
-
-def _as_seen(call, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """``rows`` (each with a customer's ``name``) as the caller may see them."""
-    return [call.crm.auth.mask_pii(call.principal, row) for row in rows]
 
 
 def suggestions(call):
@@ -95,7 +120,9 @@ def unmark(call):
 
 
 def network(call):
-    return jsonable(call.api().network())
+    rows = jsonable(call.api().network())
+    access = _access(call, (row["customer"] for row in rows))
+    return [row for row in rows if row["customer"] in access]
 
 
 def add_network_member(call):

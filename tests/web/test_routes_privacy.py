@@ -11,13 +11,13 @@ and of a "seer" (reads everything, every member's operational records included, 
 from __future__ import annotations
 
 import datetime as dt
-import random
 import re
 
 import pytest
 
 from crmkit.auth import DEFAULT_ROLES
 from crmkit.devtools.testing import api_client
+from web_support import history
 
 UTC = dt.timezone.utc
 PERSONAL = ("Ann Lee", "ann@example.com", "+4915112345678", "Bo Chan", "ann_lee_77")
@@ -27,23 +27,6 @@ READERS = {"agent": [*DEFAULT_ROLES["agent"], "operational.all"],
            "seer": ["*.read", "operational.all"]}
 """The agent reaches every member's operational records (so their lists hold the leads), and
 so does the seer, who may not see personal data."""
-
-
-def history(customers: int = 120) -> list[dict]:
-    """Buy-till-you-die purchases of ``customers`` customers without personal data (F000…),
-    varied enough for the analytical plugin's CLV fit."""
-    rng, end = random.Random(5), dt.datetime(2025, 1, 1, tzinfo=UTC)
-    rows = []
-    for i in range(customers):
-        at = end - dt.timedelta(days=rng.uniform(30, 360))
-        rate, dropout = rng.gammavariate(2.0, 1 / 40.0), rng.betavariate(1, 6)
-        while at < end:
-            rows.append({"customer": f"F{i:03d}", "kind": "purchase", "occurred_at": at,
-                         "amount": str(rng.randint(20, 120))})
-            if rng.random() < dropout:
-                break
-            at += dt.timedelta(days=rng.expovariate(rate))
-    return rows
 
 
 def seeded(crm):

@@ -1,8 +1,8 @@
 """Plugins' row-level rules in the API's lists: a customer a rule hides is left out of the
-interaction and event lists and of the social, operational, collaborative and idic plugins'
-lists (and the pages showing them), and naming it is a 404 like an unknown customer; a
-customer whose personal data a rule hides has it masked there, in the answers of writes and
-in the names web pages show, whatever the member's role holds.
+interaction and event lists and of every built-in plugin's lists (and the pages showing
+them), and naming it is a 404 like an unknown customer; a customer whose personal data a
+rule hides has it masked there, in the answers of writes and in the names web pages show,
+whatever the member's role holds.
 
 The webtest plugin's rules: customers tagged "secret" exist only for admins (only
 ``customers.read`` is refused), the personal data of customers tagged "private" is shown
@@ -14,10 +14,11 @@ from __future__ import annotations
 
 import datetime as dt
 import html
+from typing import Any, Callable
 
 import pytest
 
-from web_support import PASSWORD, TAGS, problem, row_level_api, sign_in
+from web_support import PASSWORD, TAGS, history, problem, row_level_api, sign_in
 
 UTC = dt.timezone.utc
 
@@ -312,3 +313,112 @@ def test_the_customer_list_reads_organisations_per_page_not_per_customer(web, st
         assert len(answer.json()["items"]) == limit - 1  # C1 is hidden
         sizes.append(len(seen))
     assert sizes[0] == sizes[1]
+
+
+def rows_of(*keys: str) -> Callable[[Any], list[str | None]]:
+    """The customers a list's answer names: each row's ``keys``."""
+    return lambda answer: [row[key] for row in answer for key in keys]
+
+
+def leave_out_the_hidden_customer(web, lists: list[tuple[str, Callable[[Any], list]]]) -> None:
+    """Each of ``lists`` (a path under /api/v1/, the customers its answer names) lists the
+    visible C3 but not C1, hidden from mia (the paths listing it are named together); the
+    admin's lists C1 too (so each case can fail)."""
+    leaking = []
+    for path, customers_of in lists:
+        answer = web.client(web.manager).get(f"/api/v1/{path}")
+        assert answer.status_code == 200, (path, answer.text)
+        named = customers_of(answer.json())
+        assert "C3" in named, (path, named)
+        assert "C1" in customers_of(web.client(web.admin).get(f"/api/v1/{path}").json()), path
+        if "C1" in named:
+            leaking.append(path)
+    assert leaking == []
+
+
+def bought(crm, *refs: str) -> None:
+    """Purchases of ``refs`` (twice each, in December 2024) among those of 120 other
+    customers (``web_support.history``), enough for the CLV models."""
+    others = history()
+    crm.customers.add_many([{"external_id": ref} for ref in sorted({r["customer"]
+                                                                    for r in others})])
+    crm.interactions.record_many(others + [
+        {"customer": ref, "kind": "purchase", "amount": "900",
+         "occurred_at": dt.datetime(2024, 12, day, tzinfo=UTC)}
+        for ref in refs for day in (2, 20)])
+
+
+def test_the_analytical_lists_leave_out_hidden_customers(web):
+    crm = web.crm
+    crm.plugins.enable("analytical")
+    bought(crm, *TAGS)
+    crm.plugin("analytical").save_segment(
+        "tagged", {"field": "external_id", "op": "in", "value": list(TAGS)})
+    leave_out_the_hidden_customer(web, [
+        ("analytical/rfm", rows_of("customer")),
+        ("analytical/clv/predictions", rows_of("customer")),
+        ("analytical/segments/tagged", lambda answer: answer["members"]),
+    ])
+
+
+def test_the_catalogue_lists_leave_out_hidden_customers(web):
+    crm = web.crm
+    crm.plugins.enable("catalogue", {"rules": {"min_support": 0.2, "min_confidence": 0.2,
+                                               "min_lift": 0}})
+    crm.plugin("catalogue").add_products([
+        {"sku": sku, "name": sku, "category": "food", "list_price": "5", "unit_cost": "1"}
+        for sku in ("BREAD", "TEA")])
+    crm.customers.add_many([{"external_id": ref} for ref in ("B1", "B2")])
+    crm.interactions.record_many([
+        {"customer": ref, "kind": "purchase", "amount": str(5 * len(skus)),
+         "occurred_at": dt.datetime(2024, 12, 5, tzinfo=UTC),
+         "payload": {"items": [{"sku": sku, "qty": 1, "unit_price": "5"} for sku in skus]}}
+        for ref, skus in (("B1", ("BREAD", "TEA")), ("B2", ("BREAD", "TEA")),
+                          *((ref, ("BREAD",)) for ref in TAGS))])
+    leave_out_the_hidden_customer(web, [
+        ("catalogue/offers", rows_of("customer")),
+        ("catalogue/profit?by=customer", lambda answer: rows_of("customer")(answer["lines"])),
+    ])
+
+
+def test_the_valuechain_lists_leave_out_hidden_customers_and_mask_names_per_customer(web):
+    crm = web.crm
+    for name in ("analytical", "valuechain"):
+        crm.plugins.enable(name)
+    bought(crm, *TAGS)
+    chain = crm.plugin("valuechain")
+    for ref in TAGS:
+        chain.mark_ssc(ref, ["high_value"])
+        chain.add_network_member("partner", f"{ref}'s fitter", "installs", customer=ref)
+    chain.add_network_member("supplier", "Timber Co", "supplies")
+    leave_out_the_hidden_customer(web, [
+        ("valuechain/suggestions?top_share=1", rows_of("customer")),
+        ("valuechain/sscs", rows_of("customer")),
+        ("valuechain/network", rows_of("customer")),
+        ("valuechain/stages/intimacy",
+         lambda answer: [ref for ref, _ in answer["evidence"]["least_complete"]]),
+    ])
+    manager = web.client(web.manager)
+    assert {s["customer"]: s["name"] for s in manager.get("/api/v1/valuechain/sscs").json()
+            } == {"C2": "***", "C3": "C3's name"}
+    assert {s["customer"]: s["name"] for s in manager.get(
+        "/api/v1/valuechain/suggestions", params={"top_share": 1}).json()
+        if s["customer"] in TAGS} == {"C2": "***", "C3": "C3's name"}
+    assert [(m["name"], m["customer"]) for m in manager.get("/api/v1/valuechain/network").json()
+            ] == [("C2's fitter", "C2"), ("C3's fitter", "C3"), ("Timber Co", None)]
+
+
+def test_a_campaigns_coupons_leave_out_those_of_hidden_customers(web):
+    crm = web.crm
+    crm.plugins.configure_core({**crm.core_config, "public_url": "https://crm.example.com"})
+    crm.plugins.enable("campaigns")
+    for ref in TAGS:
+        crm.customers.update(ref, email=f"{ref.lower()}@example.com")
+        crm.customers.set_consent(ref, "email", True, "signup form")
+    campaigns = crm.plugin("campaigns")
+    campaigns.add("spring", channel="email", subject="Spring", template="Hi {{ name }}",
+                  condition={"field": "external_id", "op": "in", "value": list(TAGS)})
+    campaigns.run("spring")
+    assert campaigns.set_offer("spring", "percent", "10", valid_days=14) == 3
+    leave_out_the_hidden_customer(web, [("campaigns/campaigns/spring/coupons",
+                                         rows_of("customer"))])

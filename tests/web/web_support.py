@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import functools
+import random
 import signal
 import socket
 import re
@@ -162,6 +163,23 @@ def row_level_api(crm_url: str, clock):
             yield helper
         finally:
             helper.close()
+
+
+def history(customers: int = 120) -> list[dict]:
+    """Buy-till-you-die purchases of ``customers`` customers without personal data (F000…),
+    varied enough for the analytical plugin's CLV fit."""
+    rng, end = random.Random(5), dt.datetime(2025, 1, 1, tzinfo=dt.timezone.utc)
+    rows = []
+    for i in range(customers):
+        at = end - dt.timedelta(days=rng.uniform(30, 360))
+        rate, dropout = rng.gammavariate(2.0, 1 / 40.0), rng.betavariate(1, 6)
+        while at < end:
+            rows.append({"customer": f"F{i:03d}", "kind": "purchase", "occurred_at": at,
+                         "amount": str(rng.randint(20, 120))})
+            if rng.random() < dropout:
+                break
+            at += dt.timedelta(days=rng.expovariate(rate))
+    return rows
 
 
 def stored_rows(crm) -> dict[str, list[str]]:
