@@ -208,6 +208,11 @@ class SocialAPI(PluginAPI):
         with self.crm.transaction() as tx:
             return referral_rules.code_for(tx.context("social"), customer.id)
 
+    def referrer(self, code: str) -> str:
+        """The external id of the customer holding referral ``code`` (NotFound: no one)."""
+        with self.crm.read() as conn:
+            return referral_rules.referrer_of(conn, code)["external_id"]
+
     def redeem_referral(self, code: str, referee_external_id: str) -> referral_rules.Referral:
         """A new customer redeems a code: linked to the referrer once, never a self-referral."""
         referee = self.crm.customers.get(referee_external_id)

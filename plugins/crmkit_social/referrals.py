@@ -65,6 +65,22 @@ def _digits(phone: str | None) -> str:
     return re.sub(r"\D", "", phone or "")
 
 
+def unknown_code(code: str) -> str:
+    """The message of a code no customer holds (``code`` as given)."""
+    return f"no referral code {code!r}"
+
+
+def referrer_of(conn, code: str):
+    """The customer (its ``customers`` row, a mapping) holding ``code``, read as
+    :func:`normalise_code` does; NotFound (:func:`unknown_code`) when none does."""
+    referrer = conn.execute(
+        select(customers).join(referral_codes, referral_codes.c.customer_id == customers.c.id)
+        .where(referral_codes.c.code == normalise_code(code))).mappings().first()
+    if referrer is None:
+        raise NotFound(unknown_code(code))
+    return referrer
+
+
 def redeem(ctx, code: str, referee) -> Referral:
     """Link ``referee`` (a Customer) to the code's owner, enforcing every redemption rule.
 
@@ -74,11 +90,7 @@ def redeem(ctx, code: str, referee) -> Referral:
     purchases (referrals are for new customers).
     """
     wanted = normalise_code(code)
-    owner = ctx.conn.execute(select(referral_codes.c.customer_id)
-                             .where(referral_codes.c.code == wanted)).scalar()
-    if owner is None:
-        raise NotFound(f"no referral code {code!r}")
-    referrer = ctx.conn.execute(select(customers).where(customers.c.id == owner)).mappings().one()
+    referrer = referrer_of(ctx.conn, code)
     who = f"customer {referee.external_id!r}"
     if referee.erased_at is not None:
         raise ValidationError(f"{who} was erased")

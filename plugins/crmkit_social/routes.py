@@ -6,9 +6,10 @@ redeeming one, the list).  Every handler calls the public API
 (``call.api()``), which holds the rules: an imported mention is checked by
 the same code as ``crmkit social import``.  Handles, post texts and post ids are personal
 data: a caller not allowed ``customers.pii`` on their customer reads them as ``***``; the
-identities and mentions of a customer a plugin's row-level rule hides from the caller are
-left out, and naming it (``?customer=``, its path, a referral's referee) is a 404 like an
-unknown customer (``crm.auth.named_customer``).
+identities, mentions and referrals (as referrer or referee) of a customer a plugin's
+row-level rule hides from the caller are left out, and naming it (``?customer=``, its path, a
+referral's referee) is a 404 like an unknown customer (``crm.auth.named_customer``), its
+referral code one like an unknown code.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from crmkit.plugin import (INSTANT, INTEGER, MASK, OPTIONAL_INSTANT, OPTIONAL_TE
                            closed_object, jsonable, timestamp_or_none)
 
 from .mentions import FIELDS
+from .referrals import unknown_code
 
 READ = "social.read"
 WRITE = "social.write"
@@ -106,14 +108,23 @@ def referral_code(call):
 
 
 def redeem_referral(call):
-    referee = call.crm.auth.named_customer(call.principal, call.body["referee"])
-    done = call.api().redeem_referral(call.body["code"], referee)
-    [row] = [r for r in call.api().referrals() if r["id"] == done.id]
+    """A code of a customer a row-level rule hides from the caller is an unknown code to
+    them: its holder does not exist for them, so neither does the code, and nothing is
+    written (redeeming it anyway would add a referral they can neither list nor be told
+    about)."""
+    auth, api, code = call.crm.auth, call.api(), call.body["code"]
+    referee = auth.named_customer(call.principal, call.body["referee"])
+    auth.named_customer(call.principal, api.referrer(code), unknown_code(code))
+    done = api.redeem_referral(code, referee)
+    [row] = [r for r in api.referrals() if r["id"] == done.id]
     return jsonable(row)
 
 
 def referrals(call):
-    return jsonable(call.api().referrals(_instant(call, "as_of")))
+    rows = jsonable(call.api().referrals(_instant(call, "as_of")))
+    shown = call.crm.auth.access_by_external_id(
+        call.principal, {r[role] for r in rows for role in ("referrer", "referee")})
+    return [row for row in rows if row["referrer"] in shown and row["referee"] in shown]
 
 
 def endpoints() -> list[Endpoint]:

@@ -408,6 +408,18 @@ def test_the_valuechain_lists_leave_out_hidden_customers_and_mask_names_per_cust
             ] == [("C2's fitter", "C2"), ("C3's fitter", "C3"), ("Timber Co", None)]
 
 
+def test_the_social_referrals_leave_out_those_of_hidden_customers(web):
+    crm = web.crm
+    crm.plugins.enable("social")
+    crm.customers.add_many([{"external_id": ref} for ref in ("R1", "R2", "R3")])
+    social = crm.plugin("social")
+    for code_of, referee in (("C3", "C1"), ("C1", "R1"), ("C3", "R2"), ("C2", "R3")):
+        social.redeem_referral(social.referral_code(code_of), referee)
+    leave_out_the_hidden_customer(web, [("social/referrals", rows_of("referrer", "referee"))])
+    assert [(r["referrer"], r["referee"]) for r in web.client(web.manager).get(
+        "/api/v1/social/referrals").json()] == [("C3", "R2"), ("C2", "R3")]
+
+
 def test_a_campaigns_coupons_leave_out_those_of_hidden_customers(web):
     crm = web.crm
     crm.plugins.configure_core({**crm.core_config, "public_url": "https://crm.example.com"})

@@ -214,7 +214,7 @@ def test_idic_social_and_valuechain_routes_answer_a_hidden_customer_as_unknown(w
     for ref in ("C1", "C3"):
         social.link_handle(ref, "instagram", f"{ref.lower()}_handle")
         chain.mark_ssc(ref, ["high_value"])
-    crm.customers.add_many([{"external_id": ref} for ref in ("N1", "N2")])
+    crm.customers.add_many([{"external_id": ref} for ref in ("N1", "N2", "N3")])
     code = social.referral_code("C2")
     answers_as_unknown(api(web), crm, [
         ("GET", "idic/customers/{ref}/group", None),
@@ -233,3 +233,8 @@ def test_idic_social_and_valuechain_routes_answer_a_hidden_customer_as_unknown(w
         ("POST", "valuechain/network", {"kind": "partner", "name": "Acme", "role": "installs",
                                         "customer": "{ref}"}),
     ])
+    # the code of a customer hidden from mia is an unknown code to her (its holder does not
+    # exist for her), not a referral she could neither list nor be told the referrer of
+    answers_as_unknown(api(web), crm, [
+        ("POST", "social/referrals", {"code": "{ref}", "referee": "N3"}),
+    ], (social.referral_code("C1"), "ZZZZ2345", social.referral_code("C3")))
