@@ -432,15 +432,15 @@ class AuthService:
                         ) -> dict[K | None, bool]:
         """What ``principal`` may see of the rows of ``customers`` (customer documents,
         ``crm.customers.documents``, keyed as the caller likes) in a list: a customer a
-        plugin's row-level rule refuses ``customers.read`` is absent (leave its rows out;
-        the rules are asked when the role grants ``customers.read``); every other maps to
+        plugin's row-level rule refuses ``customers.read`` is absent (leave its rows out:
+        the rules are asked whether or not the role grants ``customers.read``, so a list of
+        another permission's rows, such as the events, hides it too); every other maps to
         whether its personal data is shown (``customers.pii`` on it), and None to whether
         personal data about no customer is (``customers.pii`` without a resource).  Each
         rule is asked once per customer; nothing is read from the database."""
         access: dict[K | None, bool] = {None: self.allowed(principal, "customers.pii")}
-        reads = principal.can("customers.read")
         for key, customer in customers.items():
-            if not reads or self.allowed(principal, "customers.read", customer):
+            if self._plugins_allow(principal, "customers.read", customer):
                 access[key] = self.allowed(principal, "customers.pii", customer)
         return access
 

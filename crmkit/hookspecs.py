@@ -141,7 +141,10 @@ def crmkit_permission_allowed(crm, principal, permission, resource):
 
     Called on every enabled plugin by ``crm.auth.allowed`` and
     ``crm.auth.require``, only after the principal's role grants
-    ``permission``; one False refuses.  ``principal`` is a
+    ``permission``; one False refuses.  ``customers.read`` on a customer is
+    also asked for a role that does not grant it, when a list of another
+    permission's rows (the events, a plugin's records) names that customer:
+    a customer refused there is left out of every list, whatever the role.  ``principal`` is a
     :class:`crmkit.plugin.Principal` (``handle``, ``role``, ``can()``);
     ``resource`` is the record being reached, as a dict, or None for an
     action on no particular record.  Refused on a resource, ``require``

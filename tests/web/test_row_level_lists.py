@@ -87,6 +87,17 @@ def test_the_event_list_leaves_out_hidden_customers_and_masks_per_customer(web):
         (None, "550 nobody's address")]
 
 
+def test_a_role_without_customers_read_does_not_see_a_hidden_customer_s_events(web):
+    crm = web.crm  # an events poller: its role grants events.read, not customers.read
+    crm.plugins.configure_core({**crm.core_config, "roles": {**crm.core_config["roles"],
+                                                             "poller": ["events.read"]}})
+    poller = web.client(web.token("pat", role="poller"))
+    items = poller.get("/api/v1/events", params={"type": "customer.created"}).json()["items"]
+    assert [e["customer"] for e in items] == ["O1", "C2", "C3"]
+    everyone = web.client(web.admin).get("/api/v1/events", params={"type": "customer.created"})
+    assert [e["customer"] for e in everyone.json()["items"]] == ["O1", "C1", "C2", "C3"]
+
+
 @pytest.fixture
 def social(web):
     """``web`` with the social plugin enabled: C1, C2 and C3 each with an instagram handle and
