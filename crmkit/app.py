@@ -25,10 +25,15 @@ from .transaction import Transaction
 log = logging.getLogger("crmkit")
 
 T = TypeVar("T")
+C = TypeVar("C")
 
 TRANSACTION_ATTEMPTS = 3
 """How often :meth:`CRM.run_transaction` runs its work when PostgreSQL keeps aborting it for a
 concurrent transaction (deadlock or serialisation failure)."""
+
+CHECK_ATTEMPTS = 3
+"""How many times :meth:`CRM.checked_write` checks again when what its check depends on
+changed before the write could start."""
 
 STORED_STATE = (
     select(tables.plugin_state.c.name, tables.plugin_state.c.enabled,
@@ -357,6 +362,49 @@ class CRM:
                 log.info("transaction aborted by a concurrent one (attempt %d of %d): %s",
                          attempt, TRANSACTION_ATTEMPTS, exc)
                 attempt += 1
+
+    def checked_write(self, what: str, depends_on: Callable[[Connection], Any],
+                      check: Callable[[Any], C], write: Callable[[Transaction, C], T],
+                      exclusive: bool = False, require_plugins: bool = True) -> T:
+        """Run ``check(seen)`` before a write transaction opens, then ``write(tx, its result)``
+        in it; return what ``write`` returns.  For a check that may wait (resolving a host
+        name), which no other writer should wait with (SQLite has one writer at a time).
+
+        ``seen`` is ``depends_on(conn)``, called just after the plugins' stored state and the
+        core configuration were loaded (:meth:`refresh_plugins`): what the check reads.
+        ``write`` runs only if ``depends_on`` gives the same in the transaction, so what is
+        written was checked against what is current; otherwise ``check`` runs again, at most
+        :data:`CHECK_ATTEMPTS` times in all, then a ConflictError starting with ``what``
+        (``"plugin 'x' was not configured"``).  In the transaction the stored core
+        configuration is locked first (PostgreSQL): shared, or ``exclusive`` for a change of
+        it, so a change of the core configuration and a write checked against it never both
+        commit unseen by each other.  The transaction is :meth:`run_transaction`'s (given
+        ``require_plugins``): one PostgreSQL aborts for a concurrent one runs again, locking
+        and comparing again first.  Called inside a write transaction this thread opened,
+        everything runs in that one."""
+        settings = tables.settings
+        lock = (select(settings.c.name).where(settings.c.name == "core")
+                .with_for_update(read=not exclusive))
+        for _ in range(CHECK_ATTEMPTS):
+            with self.read() as conn:
+                self.refresh_plugins(conn)
+                seen = depends_on(conn)
+            checked = check(seen)
+
+            def unchanged_then_write(tx: Transaction) -> tuple[bool, T | None]:
+                tx.conn.execute(lock)
+                self.refresh_plugins(tx.conn)
+                if depends_on(tx.conn) != seen:
+                    return False, None
+                return True, write(tx, checked)
+
+            written, result = self.run_transaction(unchanged_then_write,
+                                                   require_plugins=require_plugins)
+            if written:
+                return result
+        raise ConflictError(
+            f"{what}: what it was checked against changed while it was being checked, "
+            f"{CHECK_ATTEMPTS} times in a row; nothing was written: run it again")
 
     # -- plugins ---------------------------------------------------------------
 

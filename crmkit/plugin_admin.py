@@ -9,7 +9,7 @@ transaction opens, so no writer waits on it (:meth:`PluginAdmin.enable`).
 
 from __future__ import annotations
 
-from typing import Any, Callable, TypeVar
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.dialects import postgresql, sqlite
@@ -17,16 +17,10 @@ from sqlalchemy.dialects import postgresql, sqlite
 from . import __version__, plugins, tables
 from .auth import check_roles
 from .config import CORE_SCHEMA, check_schema, validate
-from .errors import ConflictError, PluginError
+from .errors import PluginError
 from .plugins import PluginStatus
 from .types import check_phone_region
 from .versions import satisfies
-
-T = TypeVar("T")
-
-CHECK_ATTEMPTS = 3
-"""How many times enable and configure check a configuration again when what the check read
-(the plugins' stored state, the core configuration) changed before the write could start."""
 
 
 class PluginAdmin:
@@ -100,7 +94,7 @@ class PluginAdmin:
         :meth:`kept_config`) is reused, validated against the plugin's current
         schema (keys it added get their defaults); otherwise the defaults.  The
         plugin checks it (``crmkit_check_config``) before the write transaction
-        opens (see :meth:`_checked_write`).
+        opens (see :meth:`crmkit.CRM.checked_write`).
         """
         crm = self.crm
         plugin = self._usable(name)
@@ -111,7 +105,7 @@ class PluginAdmin:
                 f"this is crmkit {__version__}"
             )
 
-        def checked() -> dict[str, Any]:
+        def checked(_seen) -> dict[str, Any]:
             kept = self._stored_config(name)
             if config is not None or kept is None:
                 completed = self.validate_config(name, config)
@@ -125,50 +119,22 @@ class PluginAdmin:
             self._check_config_hook(name, completed, kept)
             return completed
 
-        def write(tx, completed: dict[str, Any]) -> None:
+        def write(tx, completed: dict[str, Any]) -> dict[str, Any]:
             self._migrate(tx, name)
             self._store(tx, name, True, plugin.version, completed)
             tx.audit("enable", "plugin_state", name, {"config": completed})
             crm.refresh_plugins(tx.conn)
+            return completed
 
-        completed = self._checked_write(f"plugin {name!r} was not enabled", checked, write)
+        completed = crm.checked_write(f"plugin {name!r} was not enabled", self._checked_state,
+                                      checked, write, require_plugins=False)
         plugins.remember_accepted(name, plugin.version, self.schema(name), completed)
         return completed
 
-    def _checked_write(self, what: str, check: Callable[[], T], write: Callable[[Any, T], None]
-                       ) -> T:
-        """Run ``check()``, then ``write(tx, its result)`` in a write transaction opened after
-        it; return the result.
-
-        ``check`` reads the plugins' stored state and the core configuration as loaded just
-        before it runs, and may wait (a plugin's ``crmkit_check_config`` resolving a host
-        name): outside the transaction, no other writer waits with it (SQLite has one writer
-        at a time).  ``write`` runs only if neither changed meanwhile, so what is stored was
-        checked against what is current when it is written; otherwise ``check`` runs again,
-        at most :data:`CHECK_ATTEMPTS` times in all, then a ConflictError starting with
-        ``what`` (``"plugin 'x' was not configured"``).  The transaction is
-        :meth:`crmkit.CRM.run_transaction`'s: one PostgreSQL aborts for a concurrent one runs
-        again, comparing again first.  Called inside a write transaction this thread opened,
-        everything runs in that one."""
-        crm = self.crm
-        for _ in range(CHECK_ATTEMPTS):
-            with crm.read() as conn:
-                crm.refresh_plugins(conn)
-            seen = (crm.plugins_revision, crm.core_config)
-            result = check()
-
-            def unchanged_then_write(tx) -> bool:
-                if (crm.plugins_revision, crm.core_config) != seen:
-                    return False
-                write(tx, result)
-                return True
-
-            if crm.run_transaction(unchanged_then_write, require_plugins=False):
-                return result
-        raise ConflictError(
-            f"{what}: the plugins' configuration or the core configuration changed while the "
-            f"configuration was checked, {CHECK_ATTEMPTS} times in a row; nothing was "
-            "written: run it again")
+    def _checked_state(self, conn) -> tuple[Any, dict[str, Any]]:
+        """What a plugin's check of its configuration reads: the plugins' stored state and
+        the core configuration (as just loaded)."""
+        return self.crm.plugins_revision, self.crm.core_config
 
     def _migrate(self, tx, name: str) -> None:
         """Upgrade the plugin's branch to its head; a failing revision names the plugin."""
@@ -242,7 +208,7 @@ class PluginAdmin:
         crm = self.crm
         completed = self.validate_config(name, config)
 
-        def checked() -> dict[str, Any]:
+        def checked(_seen) -> dict[str, Any]:
             state = crm.plugin_states().get(name)
             if state is None or not state["enabled"]:
                 raise PluginError(f"plugin {name!r} is not enabled: `crmkit plugins enable {name}`")
@@ -255,7 +221,8 @@ class PluginAdmin:
                      {"old": state["config"], "new": completed})
             crm.refresh_plugins(tx.conn)
 
-        self._checked_write(f"plugin {name!r} was not configured", checked, write)
+        crm.checked_write(f"plugin {name!r} was not configured", self._checked_state, checked,
+                          write, require_plugins=False)
         plugins.remember_accepted(name, crm.installed[name].version, self.schema(name),
                                   completed)
         return completed

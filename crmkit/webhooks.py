@@ -152,18 +152,32 @@ class WebhookService:
         signing each delivery with ``secret`` (at least 16 characters).  A host that resolves
         to an address outside the public internet and core config
         ``webhooks.allowed_networks`` is refused (it is checked again at each connection), and
-        so is one whose name takes longer than ``webhooks.timeout_seconds`` to resolve."""
-        settings = self.crm.core_config["webhooks"]
-        url = check_destination(url, settings["allowed_networks"], settings["timeout_seconds"])
+        so is one whose name takes longer than ``webhooks.timeout_seconds`` to resolve.
+
+        The core configuration checked against is the one stored when the webhook is written
+        (another process may have changed it): the host is resolved before the write
+        transaction opens, and again if the core config ``webhooks`` changed meanwhile
+        (:meth:`crmkit.CRM.checked_write`)."""
+        check_url(url)
         secret = check_secret(secret)
         wanted = check_event_types(event_types, self.crm.events.types())
-        with self.crm.transaction() as tx:
-            row = {"url": url, "event_types": wanted, "secret": secret, "active": True,
+
+        def settings(conn) -> dict[str, Any]:
+            return self.crm.core_config["webhooks"]
+
+        def checked(seen: dict[str, Any]) -> str:
+            return check_destination(url, seen["allowed_networks"], seen["timeout_seconds"])
+
+        def write(tx, destination: str) -> int:
+            row = {"url": destination, "event_types": wanted, "secret": secret, "active": True,
                    "created_at": tx.now()}
             webhook_id = tx.conn.execute(tables.webhooks.insert().values(row)).inserted_primary_key[0]
             tx.audit("create", "webhooks", str(webhook_id),
-                     {"url": masked_url(url), "event_types": wanted})
-        return self.get(webhook_id)
+                     {"url": masked_url(destination), "event_types": wanted})
+            return webhook_id
+
+        return self.get(self.crm.checked_write("the webhook was not added", settings, checked,
+                                               write))
 
     def jobs(self) -> list[Job]:
         """The worker job that delivers webhooks: ``webhooks.deliver``."""

@@ -310,9 +310,8 @@ def test_a_configuration_changed_under_every_check_is_refused_and_nothing_writte
         with pytest.raises(ConflictError) as refused:
             crm.plugins.configure("probe", {"note": "second"})
         assert str(refused.value) == (
-            "plugin 'probe' was not configured: the plugins' configuration or the core "
-            "configuration changed while the configuration was checked, 3 times in a row; "
-            "nothing was written: run it again")
+            "plugin 'probe' was not configured: what it was checked against changed while it "
+            "was being checked, 3 times in a row; nothing was written: run it again")
         assert checked == ["first", "second", "second", "second"]
         assert crm.plugins.config("probe") == {"note": "first"}
         crm.plugins.disable("probe")

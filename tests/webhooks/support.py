@@ -78,11 +78,16 @@ class Receiver:
         self.process.wait()
 
 
+def core_webhooks(crm, **settings) -> None:
+    """Set the given keys of the core config's ``webhooks``."""
+    config = dict(crm.core_config)
+    config["webhooks"] = {**config["webhooks"], **settings}
+    crm.plugins.configure_core(config)
+
+
 def allow_loopback(crm) -> None:
     """Let webhooks target this machine (127.0.0.1), where the tests' receivers listen."""
-    config = dict(crm.core_config)
-    config["webhooks"] = {**config["webhooks"], "allowed_networks": ["127.0.0.1/32"]}
-    crm.plugins.configure_core(config)
+    core_webhooks(crm, allowed_networks=["127.0.0.1/32"])
 
 
 def worker_command(*args: str) -> list[str]:

@@ -17,7 +17,7 @@ from crmkit import CRM, FixedClock
 from crmkit.tables import audit_log, webhook_deliveries, webhooks
 from crmkit.webhooks import LEASE_MARGIN_SECONDS, sign
 
-from .support import SECRET, T0, allow_loopback, valid_delivery, wait_for
+from .support import SECRET, T0, allow_loopback, core_webhooks, valid_delivery, wait_for
 
 
 @pytest.fixture
@@ -365,6 +365,47 @@ def test_an_address_no_longer_allowed_when_connecting_is_a_failed_attempt(crm, r
         "DestinationRefused: 127.0.0.1 is a loopback address: webhooks may target it only "
         "when core config webhooks.allowed_networks lists it (now: 10.0.0.0/8)")
     assert hook.log() == []
+
+
+LOOPBACK_RULE = ("a loopback address: webhooks may target it only when core config "
+                 "webhooks.allowed_networks lists it (now: {})")
+
+
+def test_a_webhook_is_checked_against_the_core_config_another_process_stored(crm):
+    """A running CRM (a server) checks a webhook it adds against the core configuration as
+    stored now, not as it last read it: once another process (the CLI) narrowed the allowed
+    networks, a loopback URL is refused and nothing is stored; once it widened them again,
+    the URL is added."""
+    from crmkit.errors import ValidationError
+
+    with CRM.open(crm.url) as cli:
+        core_webhooks(cli, allowed_networks=[])
+    with pytest.raises(ValidationError) as refused:
+        crm.webhooks.add("http://127.0.0.1:9/hook", ["customer.created"], SECRET)
+    assert refused.value.problems == [
+        ("webhook", "url", f"127.0.0.1 is {LOOPBACK_RULE.format('none')}")]
+    assert crm.webhooks.list(include_removed=True) == []
+    with CRM.open(crm.url) as cli:
+        core_webhooks(cli, allowed_networks=["127.0.0.0/8"])
+    assert crm.webhooks.add("http://127.0.0.1:9/hook", ["customer.created"],
+                            SECRET).url == "http://127.0.0.1:9/hook"
+
+
+def test_networks_narrowed_while_a_webhook_s_host_is_resolved_are_checked_against(
+        crm, slow_resolver):
+    """Another process narrowing the allowed networks while an add waits on the webhook's
+    host name: the add checks the URL again against them before it writes, and refuses it."""
+    from crmkit.errors import ValidationError
+
+    with CRM.open(crm.url) as cli, pytest.raises(ValidationError) as refused:
+        slow_resolver("internal.example.test", address="127.0.0.1").while_held(
+            lambda: crm.webhooks.add("http://internal.example.test/hook", ["customer.created"],
+                                     SECRET),
+            lambda: core_webhooks(cli, allowed_networks=[]))
+    assert refused.value.problems == [
+        ("webhook", "url", f"'internal.example.test' resolves to 127.0.0.1, "
+                           f"{LOOPBACK_RULE.format('none')}")]
+    assert crm.webhooks.list(include_removed=True) == []
 
 
 def test_a_user_and_password_in_the_url_authenticate_and_are_never_shown(crm, receiver,
