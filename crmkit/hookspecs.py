@@ -40,19 +40,26 @@ def crmkit_config_schema():
 
 
 @hookspec
-def crmkit_check_config(crm, config, previous):
+def crmkit_check_config(crm, config, previous, core_config, previous_core_config):
     """Check what the JSON Schema cannot express; raise ``ConfigError`` naming the JSON pointer.
 
     Called on this plugin only, with the schema-valid configuration (defaults
     filled in), before ``enable`` or ``config`` stores it.  Typical use: a rule
-    names an event type, field or action that does not exist.  ``previous`` is the
-    configuration stored now, which ``config`` replaces (kept from before the plugin
-    was disabled, when enabling), or None if there is none: a check that is slow (one
-    that resolves a host name) may skip what did not change, as it was checked when
-    stored.
+    names an event type, field or action that does not exist.  ``core_config`` is
+    the core configuration ``config`` must suit: read it here, not ``crm.core_config``.
+    When the core configuration changes, the hook is called on each enabled plugin
+    with its stored configuration (as ``config`` and ``previous``) and the new core
+    configuration; a ``ConfigError`` then refuses that change.
+
+    ``previous`` is the configuration stored now, which ``config`` replaces (kept
+    from before the plugin was disabled, when enabling), or None if there is none;
+    ``previous_core_config`` is the core configuration ``previous`` was checked with,
+    or None if that is not known (a configuration kept while the plugin was
+    disabled).  A check that is slow (one that resolves a host name) may skip what
+    changed in neither, as it was checked when stored.
 
     It runs before the write transaction opens, so other writers never wait on it;
-    ``crm.core_config`` and ``crm.plugin_states()`` are as stored just before the
+    ``crm.plugin_states()`` and the core configuration are as stored just before the
     call, and the configuration is checked again if either changes before it is
     written.
     """

@@ -10,8 +10,8 @@ package:
 * ``cli``: the click group ``group`` in ``cli.py`` → ``crmkit_cli``;
 * ``config``: ``config.schema.json``, with the condition schema added when it refers to
   ``#/$defs/condition`` → ``crmkit_config_schema``;
-* ``settings``: ``check_config(crm, config)``, or ``check_config(crm, config, previous)``, in
-  ``settings.py`` → ``crmkit_check_config``;
+* ``settings``: ``check_config(crm, config)`` in ``settings.py``, taking any of the hook's
+  ``previous``, ``core_config`` and ``previous_core_config`` too → ``crmkit_check_config``;
 * ``migrations``: the ``migrations/`` folder → ``crmkit_migrations``;
 * ``tables``: the list ``ALL`` in ``tables.py`` → ``crmkit_tables``;
 * ``dataservices``: ``merge``, ``export``, ``erase`` and, when the plugin has entries of its
@@ -87,12 +87,12 @@ def declared_hooks(module: ModuleType, info: PluginInfo) -> dict[str, Callable]:
             return config_schema(folder / "config.schema.json")
         found["crmkit_config_schema"] = crmkit_config_schema
     if "settings" in info.parts:
-        def crmkit_check_config(crm, config, previous):
+        def crmkit_check_config(crm, config, previous, core_config, previous_core_config):
             check = part("settings").check_config
-            if "previous" in inspect.signature(check).parameters:
-                check(crm, config, previous)
-            else:
-                check(crm, config)
+            given = {"previous": previous, "core_config": core_config,
+                     "previous_core_config": previous_core_config}
+            taken = inspect.signature(check).parameters
+            check(crm, config, **{name: value for name, value in given.items() if name in taken})
         found["crmkit_check_config"] = crmkit_check_config
     if "migrations" in info.parts:
         def crmkit_migrations():

@@ -149,6 +149,7 @@ _LAZY: dict[str, tuple[str, str]] = {
     "claim_due": ("crmkit.worker", "claim_due"),
     "webhook_headers": ("crmkit.webhooks", "delivery_headers"),
     "check_webhook_destination": ("crmkit.webhooks", "check_destination"),
+    "webhook_networks_narrowed": ("crmkit.webhooks", "networks_narrowed"),
     "masked_url": ("crmkit.webhooks", "masked_url"),
     "Poster": ("crmkit.outbound", "Poster"),
     "PostFailed": ("crmkit.outbound", "PostFailed"),
@@ -281,6 +282,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from .webhooks import check_destination as check_webhook_destination
     from .webhooks import delivery_headers as webhook_headers
     from .webhooks import masked_url
+    from .webhooks import networks_narrowed as webhook_networks_narrowed
     from .worker import Job, WorkContext, claim_due
     from .web.schemas import (AS_OF_INSTANT, DECIMAL, INSTANT, INTEGER, NUMBER, OPTIONAL_INSTANT,
                               OPTIONAL_NUMBER, OPTIONAL_TEXT, TEXT, closed_object, record_id,

@@ -4,7 +4,9 @@ Enable validates the configuration (defaults filled in), checks requirements,
 runs the plugin's migrations and records the state in one transaction: a
 failure leaves the database as it was.  The plugin's own check of a configuration
 (``crmkit_check_config``, which may wait on the network) runs before that
-transaction opens, so no writer waits on it (:meth:`PluginAdmin.enable`).
+transaction opens, so no writer waits on it (:meth:`PluginAdmin.enable`); it runs again, on
+each enabled plugin's stored configuration, when the core configuration changes
+(:meth:`PluginAdmin.configure_core`).
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from . import __version__, plugins, tables
 from .auth import check_roles
 from .config import CORE_SCHEMA, check_schema, validate
-from .errors import PluginError
+from .errors import ConfigError, PluginError
 from .plugins import PluginStatus
 from .types import check_phone_region
 from .versions import satisfies
@@ -94,7 +96,9 @@ class PluginAdmin:
         :meth:`kept_config`) is reused, validated against the plugin's current
         schema (keys it added get their defaults); otherwise the defaults.  The
         plugin checks it (``crmkit_check_config``) before the write transaction
-        opens (see :meth:`crmkit.CRM.checked_write`).
+        opens (see :meth:`crmkit.CRM.checked_write`): a kept configuration against the
+        core configuration as if for the first time, since it may have changed while the
+        plugin was disabled.
         """
         crm = self.crm
         plugin = self._usable(name)
@@ -116,7 +120,9 @@ class PluginAdmin:
             blocker = self._missing_requirements(name, info)
             if blocker:
                 raise PluginError(blocker)
-            self._check_config_hook(name, completed, kept)
+            enabled = crm.plugin_states().get(name, {}).get("enabled", False)
+            self._check_config_hook(name, completed, kept, crm.core_config,
+                                    crm.core_config if enabled else None)
             return completed
 
         def write(tx, completed: dict[str, Any]) -> dict[str, Any]:
@@ -144,11 +150,15 @@ class PluginAdmin:
         if location is not None:
             migrate.upgrade_branch(tx.conn, name, location)
 
-    def _check_config_hook(self, name, config, previous) -> None:
-        """Let the plugin check what a schema cannot express (``crmkit_check_config``);
-        ``previous``: the configuration stored now, which ``config`` replaces (None if none)."""
+    def _check_config_hook(self, name, config, previous, core_config,
+                           previous_core_config) -> None:
+        """Let the plugin check what a schema cannot express (``crmkit_check_config``):
+        ``config`` with the core configuration ``core_config``; ``previous``, the configuration
+        stored now (None if none), was checked with ``previous_core_config`` (None if not
+        known)."""
         self.crm.hooks.call_one(name, "crmkit_check_config", None, crm=self.crm, config=config,
-                                previous=previous)
+                                previous=previous, core_config=core_config,
+                                previous_core_config=previous_core_config)
 
     def disable(self, name: str) -> None:
         """Disable ``name`` (its data is kept); refused while an enabled plugin requires it."""
@@ -212,7 +222,8 @@ class PluginAdmin:
             state = crm.plugin_states().get(name)
             if state is None or not state["enabled"]:
                 raise PluginError(f"plugin {name!r} is not enabled: `crmkit plugins enable {name}`")
-            self._check_config_hook(name, completed, state["config"])
+            self._check_config_hook(name, completed, state["config"], crm.core_config,
+                                    crm.core_config)
             return state
 
         def write(tx, state: dict[str, Any]) -> None:
@@ -248,21 +259,53 @@ class PluginAdmin:
         return None if state is None else state["config"]
 
     def configure_core(self, config: dict[str, Any]) -> dict[str, Any]:
-        """Replace the core's configuration (validated against ``CORE_SCHEMA``)."""
+        """Replace the core's configuration (validated against ``CORE_SCHEMA``).
+
+        Before the write transaction opens (:meth:`crmkit.CRM.checked_write`), what was
+        checked against the configuration it replaces is checked against it: when it narrows
+        ``webhooks.allowed_networks``, each active webhook's URL
+        (:func:`crmkit.webhooks.check_subscriptions`), and each enabled plugin's stored
+        configuration (its ``crmkit_check_config``, given this core configuration).  One
+        refused is a ConfigError naming it, and nothing is stored."""
+        from .outbound import Destinations
+        from .webhooks import active_subscriptions, check_subscriptions
+
+        crm = self.crm
         completed = validate(CORE_SCHEMA, config, "core config")
         check_schema(completed["customer_attributes"], "core config /customer_attributes")
         check_phone_region(completed["phone_region"], "core config: /phone_region")
-        from .outbound import Destinations
-
         Destinations.of_setting(completed["webhooks"]["allowed_networks"])
-        with self.crm.transaction(require_plugins=False) as tx:
+
+        def depends_on(conn) -> tuple[Any, ...]:
+            return (*self._checked_state(conn), active_subscriptions(conn))
+
+        def checked(seen) -> None:
+            _, current, subscriptions = seen
+            check_subscriptions(subscriptions, current["webhooks"], completed["webhooks"])
+            refused = crm.refused_plugin_configs()
+            for name in crm.enabled_plugins():
+                if name in refused:
+                    continue  # writes stop until it is corrected (crm.refused_plugin_configs)
+                stored = crm.plugin_config(name)
+                try:
+                    self._check_config_hook(name, stored, stored, completed, current)
+                except ConfigError as exc:
+                    message = (f"core config: the stored configuration of plugin {name!r} "
+                               f"would be refused with it: {exc} (change that first: crmkit "
+                               f"plugins config {name})")
+                    raise ConfigError(message, [("", message)]) from None
+
+        def write(tx, _) -> None:
             staff = tables.staff
             check_roles(completed["roles"], dict(tx.conn.execute(
                 select(staff.c.handle, staff.c.role).where(staff.c.active.is_(True))).all()))
             _upsert(tx.conn, tables.settings, {"name": "core", "value": completed,
                                                "updated_at": tx.now()}, ["name"])
             tx.audit("configure", "settings", "core", {"new": completed})
-        self.crm.remember_core_config(completed)
+
+        crm.checked_write("the core config was not changed", depends_on, checked, write,
+                          exclusive=True, require_plugins=False)
+        crm.remember_core_config(completed)
         return completed
 
     def _store(self, tx, name, enabled, version, config) -> None:

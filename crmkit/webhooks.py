@@ -33,7 +33,7 @@ from sqlalchemy import bindparam, func, select, update
 
 from . import tables
 from .bulk import insert_rows
-from .errors import ConflictError, NotFound, ValidationError
+from .errors import ConfigError, ConflictError, NotFound, ValidationError
 from .models import INTERACTION_RECORDED, Batch, Event, jsonable
 from .worker import Job, WorkContext, claim_due
 
@@ -330,6 +330,47 @@ def check_destination(url: Any, allowed_networks: list[str], timeout_seconds: fl
     return url
 
 
+def networks_narrowed(before: Iterable[str], after: Iterable[str]) -> bool:
+    """Whether the core config ``webhooks.allowed_networks`` ``after`` refuses an address that
+    ``before`` allows: a network of ``before`` within none of ``after``'s."""
+    from .outbound import Destinations
+
+    wider = Destinations.of_setting(after).allowed
+    return any(not any(network.version == other.version and network.subnet_of(other)
+                       for other in wider)
+               for network in Destinations.of_setting(before).allowed)
+
+
+def active_subscriptions(conn) -> list[tuple[int, str]]:
+    """``(id, url)`` of each active webhook, in id order."""
+    w = tables.webhooks
+    return [tuple(row) for row in conn.execute(
+        select(w.c.id, w.c.url).where(w.c.active.is_(True)).order_by(w.c.id))]
+
+
+def check_subscriptions(subscriptions: Iterable[tuple[int, str]], before: Mapping[str, Any],
+                        after: Mapping[str, Any]) -> None:
+    """When the core config ``webhooks`` ``after`` narrows ``before``'s ``allowed_networks``
+    (:func:`networks_narrowed`), check each webhook of ``subscriptions`` (``(id, url)``)
+    against it as :func:`check_destination` does (host names resolved again, within its
+    ``timeout_seconds``); one ConfigError at ``/webhooks/allowed_networks`` names every
+    webhook it would refuse."""
+    if not networks_narrowed(before["allowed_networks"], after["allowed_networks"]):
+        return
+    stranded = []
+    for webhook_id, url in subscriptions:
+        try:
+            check_destination(url, after["allowed_networks"], after["timeout_seconds"])
+        except ValidationError as exc:
+            stranded.append(f"webhook {webhook_id} ({masked_url(url)}): {exc.problems[0][2]}")
+    if stranded:
+        pointer = "/webhooks/allowed_networks"
+        detail = (f"it would refuse {'; '.join(stranded)}; remove "
+                  f"{'it' if len(stranded) == 1 else 'them'} first (crmkit webhooks remove ID) "
+                  "or keep the network listed")
+        raise ConfigError(f"core config {pointer}: {detail}", [(pointer, detail)])
+
+
 def _is_address(host: str) -> bool:
     """Whether a URL's host is an IP address (``10.1.2.3``, ``::1``) rather than a name."""
     try:
@@ -539,7 +580,8 @@ def event_bodies(conn, rows: list[dict[str, Any]]) -> dict[int, bytes]:
 
 __all__ = [
     "sign", "signed_content", "delivery_headers", "verify", "retry_delay", "Webhook",
-    "Delivery", "WebhookService", "check_url", "check_destination", "masked_url",
+    "Delivery", "WebhookService", "check_url", "check_destination", "networks_narrowed",
+    "active_subscriptions", "check_subscriptions", "masked_url",
     "check_secret", "check_event_types", "queue_event_deliveries",
     "queue_interaction_deliveries", "deliver_batch", "event_bodies", "SIGNATURE_HEADER",
     "EVENT_HEADER", "DELIVERY_HEADER", "TIMESTAMP_HEADER", "SIGNATURE_TOLERANCE_SECONDS",

@@ -82,9 +82,13 @@ class SlowResolver:
 
     def __init__(self, host: str, resolve, address: str = "93.184.216.34"):
         self.host, self._resolve = host, resolve
-        self.answer = [(socket.AF_INET, socket.SOCK_STREAM, 6, "", (address, 80))]
+        self.resolve_to(address)
         self._held, self.released = threading.Event(), threading.Event()
         self.asked = threading.Event()
+
+    def resolve_to(self, address: str) -> None:
+        """The host resolves to ``address`` from now on (its DNS answer changed)."""
+        self.answer = [(socket.AF_INET, socket.SOCK_STREAM, 6, "", (address, 80))]
 
     def hold(self) -> None:
         """Lookups of the host from now on wait until the test ends."""

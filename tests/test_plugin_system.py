@@ -293,7 +293,9 @@ def test_a_configuration_changed_under_every_check_is_refused_and_nothing_writte
     names the plugin, and the plugin's state is as it was."""
     checked, meddling = [], []
 
-    def check_config(config):
+    def check_config(crm, config):
+        if meddling and crm is meddling[0]:
+            return  # the other process's core configuration change checking the stored one
         checked.append(config["note"])
         if meddling:  # another process (its own CRM, its own connection) writes meanwhile
             other = meddling[0]
@@ -322,6 +324,33 @@ def test_a_configuration_changed_under_every_check_is_refused_and_nothing_writte
         assert crm.plugins.kept_config("probe") == {"note": "first"}
         assert audited(crm, "enable") == ["probe"] and audited(crm, "configure") == ["core"] * 6
         assert crm.core_config["webhooks"]["timeout_seconds"] == 16
+
+
+def test_a_core_config_change_whose_plugins_change_under_every_check_is_refused(crm_url,
+                                                                                   clock):
+    """A core configuration change is stored only if the plugins' state it checked is still
+    stored; here another process reconfigures the plugin during every check of its stored
+    configuration: after 3 checks a ConflictError says the core config was not changed, and
+    it was not."""
+    notes = iter(["second", "third", "fourth"])
+
+    def check_config(crm, config, core_config):
+        if crm is not other and core_config["timezone"] == "Europe/London":
+            other.plugins.configure("probe", {"note": next(notes)})
+
+    probe = make_plugin("probe", crmkit_config_schema=lambda: NOTE,
+                        crmkit_check_config=check_config)
+    with open_with(crm_url, clock, probe=probe) as crm, \
+            CRM.open(crm_url, clock=clock, extra_plugins={"probe": probe}) as other:
+        crm.plugins.enable("probe", {"note": "first"})
+        with pytest.raises(ConflictError) as refused:
+            crm.plugins.configure_core({**crm.core_config, "timezone": "Europe/London"})
+        assert str(refused.value) == (
+            "the core config was not changed: what it was checked against changed while it "
+            "was being checked, 3 times in a row; nothing was written: run it again")
+        assert crm.plugins.config("probe") == {"note": "fourth"}
+        assert crm.core_config["timezone"] == "UTC" and audited(crm, "configure") == [
+            "probe"] * 3
 
 
 def test_a_configuration_changed_under_its_first_check_is_checked_again_and_stored(crm_url,

@@ -10,7 +10,7 @@ from typing import Any
 import attrs
 
 from crmkit.plugin import (ConfigError, ValidationError, check_webhook_destination, to_money,
-                           typed_settings)
+                           typed_settings, webhook_networks_narrowed)
 
 
 @attrs.frozen
@@ -156,18 +156,24 @@ def settings_of(config: dict[str, Any]) -> Settings:
     return typed_settings(Settings, config)
 
 
-def check_config(crm, config: dict[str, Any], previous: dict[str, Any] | None) -> None:
+def check_config(crm, config: dict[str, Any], previous: dict[str, Any] | None,
+                 core_config: dict[str, Any], previous_core_config: dict[str, Any] | None) -> None:
     """Raise ConfigError at ``/webhook/url`` unless the webhook channel's URL may be posted
     to: an http(s) URL whose host resolves, within the core config
     ``webhooks.timeout_seconds``, only to public addresses or to addresses in the core config
     ``webhooks.allowed_networks``, as a core webhook's (the channel checks again at each
     connection).  A URL the ``previous`` configuration has too is not resolved again (it was
-    when set): only an address host is checked, against the networks allowed now."""
+    when set) unless the allowed networks narrowed since it was checked (or when that is not
+    known); an address host is always checked against the networks allowed now."""
     url = config["webhook"]["url"]
     if url is None:
         return
-    unchanged = previous is not None and previous.get("webhook", {}).get("url") == url
-    webhooks = crm.core_config["webhooks"]
+    webhooks = core_config["webhooks"]
+    unchanged = (previous is not None and previous.get("webhook", {}).get("url") == url
+                 and previous_core_config is not None
+                 and not webhook_networks_narrowed(
+                     previous_core_config["webhooks"]["allowed_networks"],
+                     webhooks["allowed_networks"]))
     try:
         check_webhook_destination(url, webhooks["allowed_networks"],
                                   webhooks["timeout_seconds"], lookup=not unchanged)

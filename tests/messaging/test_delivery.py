@@ -15,8 +15,8 @@ import pytest
 
 from crmkit import CRM
 from crmkit.plugin import Outgoing
-from webhooks.support import (DEADLINE_S, SECRET, T0, allow_loopback, valid_delivery, wait_for,
-                              worker_command, worker_env)
+from webhooks.support import (DEADLINE_S, SECRET, T0, allow_loopback, core_webhooks,
+                              valid_delivery, wait_for, worker_command, worker_env)
 
 SENDER = "news@shop.example"
 PUBLIC_URL = "https://crm.example.com"
@@ -262,22 +262,25 @@ def test_a_failed_webhook_message_s_error_shows_no_credentials_of_the_url(
 
 
 def test_a_webhook_url_the_allowed_networks_no_longer_list_is_refused_when_connecting(
-        crm, receiver, worker, monkeypatch):
+        crm, receiver, monkeypatch, slow_resolver):
     """The channel's destination is checked at each connection, as a core webhook's: once
-    the core config no longer allows the receiver's network, nothing reaches it and the
-    attempt says why."""
+    the URL's host resolves to an address the core config does not allow (its DNS answer
+    changed since the URL was set), nothing reaches it and the attempt says why."""
+    from crmkit.worker import Worker
+
     hook = receiver()
-    allow_loopback(crm)
-    use_webhook(crm, hook.url, monkeypatch)
-    config = dict(crm.core_config)
-    config["webhooks"] = {**config["webhooks"], "allowed_networks": ["10.0.0.0/8"]}
-    crm.plugins.configure_core(config)
+    resolver = slow_resolver("receiver.example.test")
+    core_webhooks(crm, allowed_networks=["10.0.0.0/8"])
+    url = hook.url.replace("127.0.0.1", "receiver.example.test")
+    use_webhook(crm, url, monkeypatch)
     (message_id,) = crm.messages.enqueue([Outgoing("webhook", "ada-handle", "Hi Ada")])
-    worker.run(T0)
+    resolver.resolve_to("127.0.0.1")
+    runner = Worker(crm)
+    assert runner.drain() == 1 and runner.errors == []
     assert states(crm) == {message_id: (
-        "queued", 1, f"POST {hook.url}: DestinationRefused: 127.0.0.1 is a loopback address: "
-                     "webhooks may target it only when core config webhooks.allowed_networks "
-                     "lists it (now: 10.0.0.0/8)")}
+        "queued", 1, f"POST {url}: DestinationRefused: 'receiver.example.test' resolves to "
+                     "127.0.0.1, a loopback address: webhooks may target it only when core "
+                     "config webhooks.allowed_networks lists it (now: 10.0.0.0/8)")}
     assert hook.log() == []
 
 

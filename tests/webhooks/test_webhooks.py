@@ -345,30 +345,68 @@ def test_a_webhook_whose_host_name_resolves_too_slowly_is_refused_and_not_stored
     assert crm.webhooks.list(include_removed=True) == []
 
 
-def test_an_address_no_longer_allowed_when_connecting_is_a_failed_attempt(crm, receiver):
-    """The destination is checked again at each connection (a DNS answer can change): the
-    receiver gets nothing and the attempt says why."""
+def test_an_address_no_longer_allowed_when_connecting_is_a_failed_attempt(crm, receiver,
+                                                                         slow_resolver):
+    """The destination is checked again at each connection: a host whose DNS answer changed,
+    since the webhook was added, to an address not allowed gets nothing, and the attempt
+    says why."""
     from crmkit.webhooks import deliver_batch
     from crmkit.worker import WorkContext
 
     hook = receiver()
-    crm.webhooks.add(hook.url, ["customer.created"], SECRET)
+    resolver = slow_resolver("receiver.example.test")
+    core_webhooks(crm, allowed_networks=["10.0.0.0/8"])
+    crm.webhooks.add(hook.url.replace("127.0.0.1", "receiver.example.test"),
+                     ["customer.created"], SECRET)
     crm.customers.add("C1", "Ada")
-    config = dict(crm.core_config)
-    config["webhooks"] = {**config["webhooks"], "allowed_networks": ["10.0.0.0/8"]}
-    crm.plugins.configure_core(config)
+    resolver.resolve_to("127.0.0.1")
 
     assert deliver_batch(WorkContext(crm, "test", T0, 10)) == 1
     (row,) = deliveries(crm)
     assert (row["status"], row["attempts"], row["last_status_code"]) == ("pending", 1, None)
     assert row["last_error"] == (
-        "DestinationRefused: 127.0.0.1 is a loopback address: webhooks may target it only "
-        "when core config webhooks.allowed_networks lists it (now: 10.0.0.0/8)")
+        "DestinationRefused: 'receiver.example.test' resolves to 127.0.0.1, a loopback "
+        "address: webhooks may target it only when core config webhooks.allowed_networks "
+        "lists it (now: 10.0.0.0/8)")
     assert hook.log() == []
 
 
 LOOPBACK_RULE = ("a loopback address: webhooks may target it only when core config "
                  "webhooks.allowed_networks lists it (now: {})")
+
+
+def test_narrowing_the_allowed_networks_is_refused_while_a_webhook_needs_them(
+        crm, slow_resolver, run_cli):
+    """Narrowing the core config webhooks.allowed_networks checks each active webhook again
+    (host names resolved again): while one would be refused, the change is one error naming
+    each such webhook and the setting, from the API and the CLI, and nothing changes; once
+    they are removed it goes through."""
+    from crmkit.errors import ConfigError
+
+    slow_resolver("internal.example.test", address="127.0.0.1")
+    slow_resolver("hooks.example.test")
+    direct = crm.webhooks.add("http://127.0.0.1:9/hook", ["customer.created"], SECRET)
+    named = crm.webhooks.add("http://internal.example.test/hook", ["customer.created"], SECRET)
+    crm.webhooks.add("https://hooks.example.test/hook", ["customer.created"], SECRET)
+    before = crm.core_config
+    rule = LOOPBACK_RULE.format("10.0.0.0/8")
+    detail = (f"it would refuse webhook {direct.id} (http://127.0.0.1:9/hook): 127.0.0.1 is "
+              f"{rule}; webhook {named.id} (http://internal.example.test/hook): "
+              f"'internal.example.test' resolves to 127.0.0.1, {rule}; remove them first "
+              "(crmkit webhooks remove ID) or keep the network listed")
+    with pytest.raises(ConfigError) as refused:
+        core_webhooks(crm, allowed_networks=["10.0.0.0/8"])
+    assert (str(refused.value), refused.value.problems) == (
+        f"core config /webhooks/allowed_networks: {detail}",
+        [("/webhooks/allowed_networks", detail)])
+    code, out, err = run_cli("config", "--set", 'webhooks.allowed_networks=["10.0.0.0/8"]')
+    assert (code, out, err) == (1, "", f"error: core config /webhooks/allowed_networks: {detail}\n")
+    with CRM.open(crm.url) as other:
+        assert other.core_config == before
+    crm.webhooks.remove(direct.id)
+    crm.webhooks.remove(named.id)
+    core_webhooks(crm, allowed_networks=["10.0.0.0/8"])
+    assert crm.core_config["webhooks"]["allowed_networks"] == ["10.0.0.0/8"]
 
 
 def test_a_webhook_is_checked_against_the_core_config_another_process_stored(crm):
@@ -406,6 +444,27 @@ def test_networks_narrowed_while_a_webhook_s_host_is_resolved_are_checked_agains
         ("webhook", "url", f"'internal.example.test' resolves to 127.0.0.1, "
                            f"{LOOPBACK_RULE.format('none')}")]
     assert crm.webhooks.list(include_removed=True) == []
+
+
+def test_a_webhook_added_while_a_narrowing_is_checked_is_checked_too(crm, slow_resolver):
+    """Narrowing the allowed networks waits on no writer: while it resolves a webhook's host
+    name, another process adds a webhook the narrowed networks refuse; the narrowing checks
+    again before it is written, and is refused naming that webhook."""
+    from crmkit.errors import ConfigError
+
+    resolver = slow_resolver("hooks.example.test")
+    crm.webhooks.add("https://hooks.example.test/hook", ["customer.created"], SECRET)
+    added = []
+    with CRM.open(crm.url) as cli, pytest.raises(ConfigError) as refused:
+        resolver.while_held(
+            lambda: core_webhooks(crm, allowed_networks=["10.0.0.0/8"]),
+            lambda: added.append(cli.webhooks.add("http://127.0.0.1:9/hook",
+                                                  ["customer.created"], SECRET)))
+    detail = (f"it would refuse webhook {added[0].id} (http://127.0.0.1:9/hook): 127.0.0.1 is "
+              f"{LOOPBACK_RULE.format('10.0.0.0/8')}; remove it first (crmkit webhooks remove "
+              "ID) or keep the network listed")
+    assert refused.value.problems == [("/webhooks/allowed_networks", detail)]
+    assert crm.core_config["webhooks"]["allowed_networks"] == ["127.0.0.1/32"]
 
 
 def test_a_user_and_password_in_the_url_authenticate_and_are_never_shown(crm, receiver,

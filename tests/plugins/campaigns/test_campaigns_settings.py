@@ -8,7 +8,7 @@ import datetime as dt
 from decimal import Decimal
 
 import pytest
-from webhooks.support import slowly_checked_campaigns, writes_while_checking
+from webhooks.support import core_webhooks, slowly_checked_campaigns, writes_while_checking
 from crmkit_campaigns.settings import Cap, QuietHours, RewardCoupon, Trigger
 
 
@@ -105,19 +105,11 @@ def test_a_webhook_url_whose_host_name_resolves_too_slowly_is_refused(crm, campa
 HOOK = "https://hooks.example.test/hook"
 
 
-def core_webhooks(crm, **settings):
-    """Set the given keys of the core config's ``webhooks``."""
-    config = dict(crm.core_config)
-    config["webhooks"] = {**config["webhooks"], **settings}
-    crm.plugins.configure_core(config)
-
-
 def test_a_change_keeping_the_webhook_url_does_not_wait_for_its_host_name(crm, campaigns,
                                                                           slow_resolver):
     """Only a new or changed webhook URL is resolved: while the resolver does not answer,
-    changing something else (quiet hours) or enabling again with the kept configuration
-    succeeds; a changed URL is still refused at the deadline, and an unchanged address is
-    still checked against the networks allowed now (no lookup needed)."""
+    changing something else (quiet hours), or the core configuration without narrowing the
+    allowed networks, succeeds; a changed URL is still refused at the deadline."""
     from crmkit.plugin import ConfigError
 
     core_webhooks(crm, timeout_seconds=0.05, allowed_networks=["127.0.0.1/32"])
@@ -128,19 +120,61 @@ def test_a_change_keeping_the_webhook_url_does_not_wait_for_its_host_name(crm, c
     quiet = {"start": "21:00", "end": "08:00"}
     assert crm.plugins.configure("campaigns", {**before, "quiet_hours": quiet}
                                  )["quiet_hours"] == quiet
-    crm.plugins.disable("campaigns")
-    assert crm.plugins.enable("campaigns")["webhook"]["url"] == HOOK
+    core_webhooks(crm, allowed_networks=["127.0.0.1/32", "10.0.0.0/8"])
     with pytest.raises(ConfigError, match=r"^/webhook/url: resolving 'hooks\.example\.test' "
                                           r"took longer than 0\.05 s"):
         crm.plugins.configure("campaigns", {
             **before, "webhook": {"url": "https://hooks.example.test/other"}})
-    local = "http://127.0.0.1:8080/hook"
-    crm.plugins.configure("campaigns", {**before, "webhook": {"url": local}})
+    assert crm.plugins.config("campaigns")["webhook"]["url"] == HOOK
+
+
+PRIVATE = ("'hooks.example.test' resolves to 10.1.2.3, a private address: webhooks may target "
+           "it only when core config webhooks.allowed_networks lists it (now: none)")
+
+
+def test_narrowing_the_allowed_networks_is_refused_while_the_webhook_url_needs_them(
+        crm, campaigns, slow_resolver):
+    """The plugin's check runs again when the core configuration changes: narrowing
+    webhooks.allowed_networks so that the stored webhook.url's host (resolved again) would be
+    refused is one error naming the plugin, its setting and the address, and nothing
+    changes; once the URL is cleared the narrowing goes through."""
+    from crmkit import CRM
+    from crmkit.plugin import ConfigError
+
+    core_webhooks(crm, allowed_networks=["10.0.0.0/8"])
+    slow_resolver("hooks.example.test", address="10.1.2.3")
+    campaigns({"webhook": {"url": HOOK}})
+    before = crm.core_config
+    message = ("core config: the stored configuration of plugin 'campaigns' would be refused "
+               f"with it: /webhook/url: {PRIVATE} (change that first: crmkit plugins config "
+               "campaigns)")
+    with pytest.raises(ConfigError) as refused:
+        core_webhooks(crm, allowed_networks=[])
+    assert (str(refused.value), refused.value.problems) == (message, [("", message)])
+    with CRM.open(crm.url) as other:
+        assert other.core_config == before
+    crm.plugins.configure("campaigns", {**crm.plugin_config("campaigns"), "webhook": {}})
     core_webhooks(crm, allowed_networks=[])
-    with pytest.raises(ConfigError, match=r"^/webhook/url: 127\.0\.0\.1 is a loopback address"):
-        crm.plugins.configure("campaigns", {**before, "webhook": {"url": local},
-                                            "quiet_hours": quiet})
-    assert crm.plugins.config("campaigns")["webhook"]["url"] == local
+    assert crm.core_config["webhooks"]["allowed_networks"] == []
+
+
+def test_enabling_again_checks_the_kept_webhook_url_against_the_networks_allowed_now(
+        crm, campaigns, slow_resolver):
+    """A disabled plugin's kept configuration does not hold up a change of the core
+    configuration, so enabling it again checks its webhook.url as new (its host resolved
+    again): the allowed networks narrowed meanwhile refuse it, and it stays disabled."""
+    from crmkit.plugin import ConfigError
+
+    core_webhooks(crm, allowed_networks=["10.0.0.0/8"])
+    slow_resolver("hooks.example.test", address="10.1.2.3")
+    campaigns({"webhook": {"url": HOOK}})
+    crm.plugins.disable("campaigns")
+    core_webhooks(crm, allowed_networks=[])
+    with pytest.raises(ConfigError) as refused:
+        crm.plugins.enable("campaigns")
+    assert refused.value.problems == [("/webhook/url", PRIVATE)]
+    assert "campaigns" not in crm.enabled_plugins()
+    assert crm.plugins.config("campaigns")["webhook"]["url"] == HOOK
 
 
 def test_no_writer_waits_while_the_webhook_url_is_checked(tmp_path, clock, slow_resolver):
