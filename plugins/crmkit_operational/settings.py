@@ -264,12 +264,13 @@ def settings_of(ctx) -> Settings:
     return typed_settings(Settings, ctx.config)
 
 
-def check_config(crm, config: dict[str, Any]) -> None:
-    """Raise ConfigError for the first problem found."""
+def check_config(crm, config: dict[str, Any], core_config: dict[str, Any]) -> None:
+    """Raise ConfigError for the first problem found (the business calendar with the time zone
+    of ``core_config``, the core configuration being checked against)."""
     _funnel(config)
     _fit(config)
     _territories(config)
-    _calendar(crm, config)
+    _calendar(config, core_config)
     _automation(crm, config)
 
 
@@ -323,7 +324,7 @@ def _territories(config) -> None:
         _sql_check(territory["if"], f"{where}/if", with_payload=False)
 
 
-def _calendar(crm, config) -> None:
+def _calendar(config, core_config) -> None:
     calendar = config["cases"]["calendar"]
     if calendar is None:
         return
@@ -332,7 +333,7 @@ def _calendar(crm, config) -> None:
             dt.date.fromisoformat(day)
         except ValueError:
             raise ConfigError(f"/cases/calendar/holidays/{i}: {day!r} is not a date") from None
-    BusinessCalendar(Calendar.from_config(calendar), crm.core_config["timezone"])
+    BusinessCalendar(Calendar.from_config(calendar), core_config["timezone"])
 
 
 def _automation(crm, config) -> None:

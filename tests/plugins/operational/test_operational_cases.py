@@ -177,3 +177,23 @@ def test_bad_case_input_and_calendar_config(crm, operational):
     with pytest.raises(ConfigError, match=r"/cases/calendar/closes: 08:00 is not after opens 09:00"):
         crm.plugins.configure("operational", {"cases": {"calendar": {"closes": "08:00"}}})
     assert crm.plugins.config("operational")["cases"]["calendar"] is None
+
+
+def test_a_core_time_zone_change_checks_the_calendar_in_the_new_zone(crm, operational,
+                                                                     monkeypatch):
+    """A calendar without a time zone uses the core config's: when an admin changes that, the
+    stored calendar is checked in the new zone, not the one the change replaces."""
+    import crmkit_operational.settings as settings
+
+    operational({"cases": {"team": None, "calendar": WEEKDAYS}})
+    zones = []
+    checked = settings.BusinessCalendar
+
+    def recording(calendar, default_timezone):
+        zones.append(default_timezone)
+        return checked(calendar, default_timezone)
+
+    monkeypatch.setattr(settings, "BusinessCalendar", recording)
+    crm.plugins.configure_core({**crm.core_config, "timezone": "Europe/London"})
+    assert zones == ["Europe/London"]
+    assert crm.core_config["timezone"] == "Europe/London"
