@@ -61,11 +61,13 @@ def _render(site, request: Request, template: str, principal, status: int = 200,
 
 
 def _write(site, principal, command: str, work: Callable[[], Any],
-           plugin_admin: bool = False) -> Any:
+           own_transactions: bool = False) -> Any:
     """Run ``work`` in a transaction acting as ``principal``, audited as ``web COMMAND``.
-    Plugin administration runs like ``crmkit plugins``: in the transactions it opens itself
-    (the plugin's checks run before its write), while a plugin is broken too."""
-    if plugin_admin:
+    Work whose checks run before its write (plugin administration, as ``crmkit plugins``
+    does, while a plugin is broken too; adding a webhook, whose host is resolved) runs with
+    ``own_transactions``: in the transactions it opens itself, acting so too, so no write
+    lock is held while it checks."""
+    if own_transactions:
         with site.crm.acting_as(principal.handle, f"web {command}"):
             return work()
 
@@ -128,7 +130,7 @@ def _switch(action: str):
         switch = site.crm.plugins.enable if action == "enable" else site.crm.plugins.disable
         try:
             _write(site, principal, f"POST /admin/plugins/{name}/{action}",
-                   lambda: switch(name), plugin_admin=True)
+                   lambda: switch(name), own_transactions=True)
         except CRMError as exc:
             return _plugins_page(site, request, principal, *_answer(request, exc))
         return site.done_redirect(request, "/admin/plugins", f"{action}d", name)
@@ -186,7 +188,7 @@ def plugin_configure(site, request: Request, principal, form) -> Response:
                     document if document is not None else {})
         try:
             _write(site, principal, f"POST /admin/plugins/{name}",
-                   lambda: resources.put_plugin_config(call), plugin_admin=True)
+                   lambda: resources.put_plugin_config(call), own_transactions=True)
         except CRMError as exc:
             problems, status = schemaform.problems_of(exc), _answer(request, exc)[0]
         else:
@@ -297,7 +299,7 @@ def roles_save(site, request: Request, principal, form) -> Response:
     try:
         _write(site, principal, "POST /admin/roles",
                lambda: crm.plugins.configure_core({**crm.core_config, "roles": roles}),
-               plugin_admin=True)
+               own_transactions=True)
     except CRMError as exc:
         return _roles_page(site, request, principal, _answer(request, exc)[0],
                            schemaform.problems_of(exc), entered)
@@ -386,7 +388,7 @@ def webhook_add(site, request: Request, principal, form) -> Response:
             "event_types": [t.strip() for t in entered["event_types"].splitlines() if t.strip()]}
     try:
         answer = _write(site, principal, "POST /admin/webhooks", lambda: webhooks.add_webhook(
-            _webhook_call(site, principal, body=body)))
+            _webhook_call(site, principal, body=body)), own_transactions=True)
     except CRMError as exc:
         return _webhooks_page(site, request, principal, *_answer(request, exc),
                               {**entered, "secret": ""})

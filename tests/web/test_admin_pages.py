@@ -509,3 +509,27 @@ def test_a_configuration_the_plugin_checks_slowly_holds_no_write_lock(tmp_path, 
         assert crm.plugins.config("campaigns")["webhook"]["url"] == hook
         entry = AuditLog(crm).list(action="configure")[0]  # newest first
         assert (entry.actor, entry.command) == ("boss", "web POST /admin/plugins/campaigns")
+
+
+def test_a_webhook_added_on_its_page_holds_no_write_lock_while_its_host_is_resolved(
+        tmp_path, clock, slow_resolver):
+    """The webhooks page adds through crm.webhooks, which resolves the host before any
+    write transaction opens: on SQLite another writer completes while the lookup waits; the
+    webhook is audited as the page."""
+    url = "https://hooks.example.test/in"
+    with slowly_checked_campaigns(tmp_path / "crm.db", clock) as crm:
+        site = InProcess(crm)
+        try:
+            boss = member(crm, site, "boss", "admin")
+            token = csrf(boss.get("/admin/webhooks"))
+            answer = slow_resolver("hooks.example.test").while_held(
+                lambda: boss.post("/admin/webhooks", data={
+                    "csrf_token": token, "url": url, "event_types": "customer.created",
+                    "secret": "s" * 16}),
+                lambda: writes_while_checking(crm))
+        finally:
+            site.close()
+        assert answer.status_code == 303, answer.text
+        assert [hook.url for hook in crm.webhooks.list()] == [url]
+        entry = AuditLog(crm).list(action="create", table="webhooks")[0]
+        assert (entry.actor, entry.command) == ("boss", "web POST /admin/webhooks")

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import pytest
 from sqlalchemy import func, select
+from webhooks.support import slowly_checked_campaigns, writes_while_checking
 
+from crmkit.services.audit import AuditLog
 from crmkit.tables import audit_log, webhooks
+from web_support import InProcess
 
 SECRET = "api-secret-0123456789abcdef"
 HOOK = {"url": "https://example.com/hooks", "event_types": ["customer.created"],
@@ -133,6 +136,27 @@ def test_a_webhook_whose_host_name_resolves_too_slowly_is_a_422_and_not_stored(a
         "address)")
     with api.crm.read() as conn:
         assert conn.execute(select(func.count()).select_from(webhooks)).scalar() == 0
+
+
+def test_a_webhook_post_holds_no_write_lock_while_its_host_is_resolved(tmp_path, clock,
+                                                                         slow_resolver):
+    """POST /api/v1/webhooks resolves the host before any write transaction opens: on
+    SQLite, which has one writer at a time, another writer completes while the lookup waits;
+    the webhook is then stored and audited under the caller and the request."""
+    url = "https://hooks.example.test/in"
+    with slowly_checked_campaigns(tmp_path / "crm.db", clock) as crm:
+        api = InProcess(crm)
+        try:
+            client = api.client(api.token("boss", role="manager"))
+            answer = slow_resolver("hooks.example.test").while_held(
+                lambda: client.post("/api/v1/webhooks", json={**HOOK, "url": url}),
+                lambda: writes_while_checking(crm))
+        finally:
+            api.close()
+        assert answer.status_code == 201, answer.text
+        assert [hook.url for hook in crm.webhooks.list()] == [url]
+        entry = AuditLog(crm).list(action="create", table="webhooks")[0]
+        assert (entry.actor, entry.command) == ("boss", "api POST /api/v1/webhooks")
 
 
 def test_a_webhook_added_over_http_gets_what_is_written_over_http(served, clock, tmp_path,

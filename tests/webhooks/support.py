@@ -104,7 +104,8 @@ def worker_env(crm_url: str, now: dt.datetime) -> dict[str, str]:
 def slowly_checked_campaigns(path: Path, clock):
     """A CRM on the SQLite file ``path`` (one writer at a time) with campaigns enabled and a
     webhook host name lookup allowed 300 s (core config webhooks.timeout_seconds), for
-    checks of ``webhook.url`` held by a :class:`SlowResolver` (tests/conftest.py)."""
+    checks of a webhook URL (campaigns' ``webhook.url``, a webhook added) held by a
+    :class:`SlowResolver` (tests/conftest.py)."""
     from crmkit import CRM
 
     with CRM.open(f"sqlite:///{path}", clock=clock, create=True) as crm:
@@ -116,7 +117,9 @@ def slowly_checked_campaigns(path: Path, clock):
 
 
 def writes_while_checking(crm) -> None:
-    """What runs while campaigns' ``webhook.url`` is being checked (:meth:`SlowResolver.while_held`
-    in tests/conftest.py): another writer completes, and the URL is not stored yet."""
+    """What runs while a webhook URL (campaigns' ``webhook.url``, a webhook added) is being
+    checked (:meth:`SlowResolver.while_held` in tests/conftest.py): another writer completes,
+    and the URL is not stored yet."""
     crm.customers.add("C1", "Ada")
     assert crm.plugins.config("campaigns")["webhook"]["url"] is None
+    assert crm.webhooks.list() == []
