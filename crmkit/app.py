@@ -46,6 +46,11 @@ and write transaction, built once.  The configurations stay text, decoded only w
 changed."""
 
 
+CORE_CONFIG_LOCK = "crmkit core config"
+"""The lock (:func:`crmkit.db.lock_until_commit`) a change of the core configuration takes
+exclusively and a write checked against it shares (:meth:`CRM.checked_write`)."""
+
+
 class CRM:
     """A crmkit database with its plugins.  Open with :meth:`CRM.open`; use as a context manager.
 
@@ -375,16 +380,13 @@ class CRM:
         ``write`` runs only if ``depends_on`` gives the same in the transaction, so what is
         written was checked against what is current; otherwise ``check`` runs again, at most
         :data:`CHECK_ATTEMPTS` times in all, then a ConflictError starting with ``what``
-        (``"plugin 'x' was not configured"``).  In the transaction the stored core
-        configuration is locked first (PostgreSQL): shared, or ``exclusive`` for a change of
-        it, so a change of the core configuration and a write checked against it never both
-        commit unseen by each other.  The transaction is :meth:`run_transaction`'s (given
+        (``"plugin 'x' was not configured"``).  In the transaction the core configuration is
+        locked first (PostgreSQL, :func:`crmkit.db.lock_until_commit`, whether or not it was
+        ever stored): shared, or ``exclusive`` for a change of it, so a change of the core
+        configuration and a write checked against it never both commit unseen by each other.  The transaction is :meth:`run_transaction`'s (given
         ``require_plugins``): one PostgreSQL aborts for a concurrent one runs again, locking
         and comparing again first.  Called inside a write transaction this thread opened,
         everything runs in that one."""
-        settings = tables.settings
-        lock = (select(settings.c.name).where(settings.c.name == "core")
-                .with_for_update(read=not exclusive))
         for _ in range(CHECK_ATTEMPTS):
             with self.read() as conn:
                 self.refresh_plugins(conn)
@@ -392,7 +394,7 @@ class CRM:
             checked = check(seen)
 
             def unchanged_then_write(tx: Transaction) -> tuple[bool, T | None]:
-                tx.conn.execute(lock)
+                db.lock_until_commit(tx.conn, CORE_CONFIG_LOCK, exclusive)
                 self.refresh_plugins(tx.conn)
                 if depends_on(tx.conn) != seen:
                     return False, None

@@ -353,6 +353,16 @@ def allocate_ids(conn: Connection, table: Table, count: int) -> int:
     return int(first)
 
 
+def lock_until_commit(conn: Connection, name: str, exclusive: bool = False) -> None:
+    """Take the lock called ``name`` until this transaction ends, shared unless ``exclusive``:
+    on PostgreSQL a transaction-level advisory lock, which needs no row to exist.  On SQLite
+    it does nothing: the transaction's write lock already admits one writer at a time."""
+    if conn.dialect.name == "sqlite":
+        return
+    function = "pg_advisory_xact_lock" if exclusive else "pg_advisory_xact_lock_shared"
+    conn.execute(text(f"SELECT {function}(:k)"), {"k": zlib.crc32(name.encode())})
+
+
 class PortableExpression(FunctionElement):
     """A SQL expression rendered from one template per dialect; its operands are ``{0}``, ``{1}``…
 
