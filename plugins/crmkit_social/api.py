@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable
 
 import attrs
 from sqlalchemy import case, func, select
@@ -213,11 +213,15 @@ class SocialAPI(PluginAPI):
         with self.crm.read() as conn:
             return referral_rules.referrer_of(conn, code)["external_id"]
 
-    def redeem_referral(self, code: str, referee_external_id: str) -> referral_rules.Referral:
-        """A new customer redeems a code: linked to the referrer once, never a self-referral."""
+    def redeem_referral(self, code: str, referee_external_id: str,
+                        may_name: Callable[[str], bool] | None = None
+                        ) -> referral_rules.Referral:
+        """A new customer redeems a code: linked to the referrer once, never a self-referral.
+        A referee already referred is refused naming who referred them only if
+        ``may_name(their external id)`` (by default always)."""
         referee = self.crm.customers.get(referee_external_id)
         with self.crm.transaction() as tx:
-            return referral_rules.redeem(tx.context("social"), code, referee)
+            return referral_rules.redeem(tx.context("social"), code, referee, may_name)
 
     def referrals(self, as_of: dt.datetime | None = None) -> list[dict[str, Any]]:
         """Referrals redeemed up to ``as_of`` with referrer, referee and whether converted by then."""

@@ -7,6 +7,7 @@ import secrets
 
 import attrs
 import datetime as dt
+from typing import Callable
 from sqlalchemy import and_, exists, func, insert, select, update
 
 from crmkit.plugin import (
@@ -81,11 +82,13 @@ def referrer_of(conn, code: str):
     return referrer
 
 
-def redeem(ctx, code: str, referee) -> Referral:
+def redeem(ctx, code: str, referee, may_name: Callable[[str], bool] | None = None
+           ) -> Referral:
     """Link ``referee`` (a Customer) to the code's owner, enforcing every redemption rule.
 
     Refused: an unknown code; self-referral (the same customer, or the same
-    email or phone as the referrer); a referee already referred; a referee who
+    email or phone as the referrer); a referee already referred (naming who referred
+    them only if ``may_name(their external id)``, by default always); a referee who
     became a customer more than ``referral_redeem_days`` ago or already has
     purchases (referrals are for new customers).
     """
@@ -108,7 +111,9 @@ def redeem(ctx, code: str, referee) -> Referral:
                                .join(customers, customers.c.id == r.referrer_id)
                                .where(r.referee_id == referee.id)).first()
     if earlier is not None:
-        raise ConflictError(f"{who} was already referred by {earlier.external_id!r} on "
+        named = may_name is None or may_name(earlier.external_id)
+        by = f" by {earlier.external_id!r}" if named else ""
+        raise ConflictError(f"{who} was already referred{by} on "
                             f"{earlier.redeemed_at:%Y-%m-%d}; a customer is referred once")
     now = ctx.now()
     days = settings_of(ctx).referral_redeem_days

@@ -9,7 +9,7 @@ data: a caller not allowed ``customers.pii`` on their customer reads them as ``*
 identities, mentions and referrals (as referrer or referee) of a customer a plugin's
 row-level rule hides from the caller are left out, and naming it (``?customer=``, its path, a
 referral's referee) is a 404 like an unknown customer (``crm.auth.named_customer``), its
-referral code one like an unknown code.
+referral code one like an unknown code; a referee it referred is refused without its name.
 """
 
 from __future__ import annotations
@@ -111,11 +111,12 @@ def redeem_referral(call):
     """A code of a customer a row-level rule hides from the caller is an unknown code to
     them: its holder does not exist for them, so neither does the code, and nothing is
     written (redeeming it anyway would add a referral they can neither list nor be told
-    about)."""
+    about).  A referee already referred by such a customer is refused without naming it."""
     auth, api, code = call.crm.auth, call.api(), call.body["code"]
     referee = auth.named_customer(call.principal, call.body["referee"])
     auth.named_customer(call.principal, api.referrer(code), unknown_code(code))
-    done = api.redeem_referral(code, referee)
+    done = api.redeem_referral(code, referee, lambda external_id: external_id in
+                               auth.access_by_external_id(call.principal, [external_id]))
     [row] = [r for r in api.referrals() if r["id"] == done.id]
     return jsonable(row)
 

@@ -238,3 +238,27 @@ def test_idic_social_and_valuechain_routes_answer_a_hidden_customer_as_unknown(w
     answers_as_unknown(api(web), crm, [
         ("POST", "social/referrals", {"code": "{ref}", "referee": "N3"}),
     ], (social.referral_code("C1"), "ZZZZ2345", social.referral_code("C3")))
+
+
+def test_a_referee_referred_by_a_hidden_customer_is_refused_without_naming_it(web):
+    """A referee mia sees who was already referred by C1 (hidden from her) is refused as
+    already referred, the referrer unnamed; one referred by C3, whom she sees, names C3."""
+    crm = web.crm
+    crm.plugins.enable("social")
+    social = crm.plugin("social")
+    crm.customers.add_many([{"external_id": ref} for ref in ("N1", "N2")])
+    social.redeem_referral(social.referral_code("C1"), "N1")
+    social.redeem_referral(social.referral_code("C3"), "N2")
+    code, send = social.referral_code("C2"), api(web)
+    send("GET", "social/referrals", None)  # mia's token's first use is stored
+    before = stored_rows(crm)
+    details = {}
+    for referee in ("N1", "N2"):
+        answer = send("POST", "social/referrals", {"code": code, "referee": referee})
+        assert answer.status_code == 409, answer.text
+        details[referee] = answer.json()["detail"]
+    assert stored_rows(crm) == before
+    assert details == {
+        "N1": "customer 'N1' was already referred on 2025-01-01; a customer is referred once",
+        "N2": "customer 'N2' was already referred by 'C3' on 2025-01-01; a customer is "
+              "referred once"}
