@@ -383,10 +383,10 @@ class CRM:
         (``"plugin 'x' was not configured"``).  In the transaction the core configuration is
         locked first (PostgreSQL, :func:`crmkit.db.lock_until_commit`, whether or not it was
         ever stored): shared, or ``exclusive`` for a change of it, so a change of the core
-        configuration and a write checked against it never both commit unseen by each other.  The transaction is :meth:`run_transaction`'s (given
-        ``require_plugins``): one PostgreSQL aborts for a concurrent one runs again, locking
-        and comparing again first.  Called inside a write transaction this thread opened,
-        everything runs in that one."""
+        configuration and a write checked against it never both commit unseen by each
+        other.  The transaction is :meth:`run_transaction`'s (given ``require_plugins``): one
+        PostgreSQL aborts for a concurrent one runs again, locking and comparing again first.
+        Called inside a write transaction this thread opened, everything runs in that one."""
         for _ in range(CHECK_ATTEMPTS):
             with self.read() as conn:
                 self.refresh_plugins(conn)
