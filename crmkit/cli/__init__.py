@@ -130,8 +130,9 @@ def main(argv: list[str] | None = None) -> int:
         click.echo("aborted", err=True)
         return 1
     except click.ClickException as exc:
-        if isinstance(exc, click.NoSuchOption):
-            exc.message += _global_option_hint(exc)
+        hint = _global_option_hint(exc) if isinstance(exc, click.NoSuchOption) else ""
+        if hint:  # in one wording: click's own differs between its versions
+            exc.message = f"No such option {exc.option_name!r}.{hint}"
         exc.show()
         return exc.exit_code
     except click.exceptions.Exit as exc:
