@@ -12,13 +12,14 @@ SQLAlchemy and encodes money and instants for the driver.
 from __future__ import annotations
 
 import contextlib
+import json
 from operator import itemgetter
 from typing import Any, Callable, Iterable, Iterator, Sequence
 
-from sqlalchemy import Column, Connection, DateTime, Table, insert
+from sqlalchemy import JSON, Column, Connection, DateTime, Table, insert
 from sqlalchemy.exc import DBAPIError
 
-from .types import Money, UTCDateTime, money_units, sqlite_timestamp
+from .types import Money, UTCDateTime, money_units, postgres_timestamp, sqlite_timestamp
 
 
 COPY_MIN_ROWS = 100
@@ -145,8 +146,8 @@ def _encoder(column: Column, sqlite: bool) -> Callable[[Any], Any] | None:
     """How :func:`insert_new` encodes a value of ``column`` (None: as it is)."""
     if isinstance(column.type, Money):
         return money_units
-    if sqlite and isinstance(column.type, UTCDateTime):
-        return sqlite_timestamp
+    if isinstance(column.type, UTCDateTime):
+        return sqlite_timestamp if sqlite else postgres_timestamp
     return None
 
 
@@ -174,18 +175,14 @@ def _encoded(rows: Sequence[Sequence[Any]], encoders: list[tuple[int, Callable[[
 
 def _copy_new(cursor, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]],
               unique: str) -> int:
-    """PostgreSQL's :func:`insert_new`: COPY the rows not stored yet, staged on a duplicate."""
+    """PostgreSQL's :func:`insert_new`: one COPY of the rows; when one of them is stored
+    already, they are COPYed into a temporary table instead and inserted from there.
+
+    The rows are not looked up first: a bulk write's rows are almost always new,
+    and sending their keys to look them up cost more than the COPY of the rows.
+    """
     import psycopg
 
-    at = columns.index(unique)
-    keys = [row[at] for row in rows if row[at] is not None]
-    if keys:
-        cursor.execute(f"SELECT {unique} FROM {table} WHERE {unique} = ANY(%s)", (keys,))
-        stored = {r[0] for r in cursor.fetchall()}
-        if stored:
-            rows = [row for row in rows if row[at] not in stored]
-    if not rows:
-        return 0
     cursor.execute("SAVEPOINT crmkit_copy")
     try:
         _copy(cursor, table, columns, rows)
@@ -222,11 +219,23 @@ def _processor(conn: Connection, column: Column) -> Callable[[Any], Any] | None:
 
 
 def _row_processor(conn: Connection, column: Column) -> Callable[[Any], Any] | None:
-    """:func:`_processor`, run once per distinct value for ``UTCDateTime`` columns: a batch's
-    rows share their timestamps, and equal instants bind alike whatever their zone."""
+    """How :func:`insert_rows` binds a value of ``column``: :func:`_processor`, run once per
+    distinct value for ``UTCDateTime`` columns (a batch's rows share their timestamps, and
+    equal instants bind alike whatever their zone).  PostgreSQL's ``COPY`` takes text, and
+    makes it sooner from an instant's :func:`~crmkit.types.postgres_timestamp` and a JSON
+    value's ``json.dumps`` (what the driver would send) than the driver does."""
     process = _processor(conn, column)
+    postgres = conn.dialect.name == "postgresql"
+    if postgres and isinstance(column.type, JSON):
+        return json.dumps
     if process is None or not isinstance(column.type, UTCDateTime):
         return process
+    if postgres:
+        bind = process
+
+        def process(value: Any) -> Any:
+            value = bind(value)
+            return value if value is None or isinstance(value, str) else postgres_timestamp(value)
     done: dict[Any, Any] = {}
 
     def remembered(value: Any) -> Any:

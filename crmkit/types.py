@@ -457,6 +457,13 @@ def sqlite_timestamp(value: dt.datetime) -> str:
                                 value.second, value.microsecond)
 
 
+def postgres_timestamp(value: dt.datetime) -> str:
+    """The text by which PostgreSQL's ``COPY`` reads an aware datetime as the same instant: its
+    UTC time with the offset ``+00`` (cheaper to make than the driver's own dumping of a
+    datetime, which matters once per row of a bulk write)."""
+    return sqlite_timestamp(value) + "+00"
+
+
 _SQLITE_TIMESTAMP = "%04d-%02d-%02d %02d:%02d:%02d.%06d"
 """:func:`sqlite_timestamp`'s layout (``%`` formatting: a third faster than ``isoformat``,
 which matters once per imported row)."""
@@ -466,7 +473,7 @@ __all__ = [
     "MONEY_SCALE", "MONEY_LIMIT", "JSONType", "BigIdType", "to_money", "condition_money", "money_units",
     "money_from_units", "Money", "UTCDateTime",
     "UNSTORABLE_TEXT", "unstorable_text", "MAX_JSON_DEPTH", "json_problem", "json_pointer",
-    "parse_json", "DuplicateKeyError", "sqlite_timestamp", "AMOUNT_SYNTAX", "ISO_4217", "to_currency", "to_phone",
+    "parse_json", "DuplicateKeyError", "sqlite_timestamp", "postgres_timestamp", "AMOUNT_SYNTAX", "ISO_4217", "to_currency", "to_phone",
     "IDENTIFIER", "LINE", "TEXT", "ASCII_CONTROLS", "text_problem", "normal_text", "clean_text",
     "too_long",
 ]
