@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import sys
 import threading
 from pathlib import Path
 from types import ModuleType
@@ -49,6 +50,11 @@ changed."""
 CORE_CONFIG_LOCK = "crmkit core config"
 """The lock (:func:`crmkit.db.lock_until_commit`) a change of the core configuration takes
 exclusively and a write checked against it shares (:meth:`CRM.checked_write`)."""
+
+
+class _Changed(Exception):
+    """What a checked write was checked against changed before it could write
+    (:meth:`CRM.checked_write`)."""
 
 
 class CRM:
@@ -304,11 +310,31 @@ class CRM:
         (a bulk load, whose rows' per-row parent lookups cost a sixth of their
         insert).  A caller that cannot know every row written — a plugin's hook
         may write any table — must leave it on.
+
+        Inside :meth:`run_in_one_transaction` the first opens the transaction, kept open
+        until its work returns; an exception leaving that first block rolls it back at once
+        (nothing was written before it), and the next block opens a new one.
         """
         active = self.current_transaction()
         if active is not None:
             yield active
             return
+        held = getattr(self._local, "held", None)
+        if held is None:
+            with self._begin(actor, require_plugins, row_foreign_key_checks) as tx:
+                yield tx
+            return
+        tx = held.enter_context(self._begin(actor, require_plugins, row_foreign_key_checks))
+        try:
+            yield tx
+        except BaseException:
+            held.__exit__(*sys.exc_info())  # rolled back: nothing was written before it
+            raise
+
+    @contextlib.contextmanager
+    def _begin(self, actor: str | None, require_plugins: bool,
+               row_foreign_key_checks: bool) -> Iterator[Transaction]:
+        """A new write transaction (:meth:`transaction`'s, when none is open)."""
         with self.connect(write=True) as conn:
             if not row_foreign_key_checks and conn.dialect.name == "sqlite":
                 conn = conn.execution_options(**{db.ROW_FOREIGN_KEY_CHECKS: False})
@@ -348,17 +374,53 @@ class CRM:
         serialisation failure; nothing was written), ``work`` runs again in a new
         transaction, at most :data:`TRANSACTION_ATTEMPTS` times in all; then the
         :class:`ConflictError` saying so is raised.  ``work`` must read what it relies on
-        inside ``tx``.  Inside an open transaction it joins it and runs once: the outermost
-        runner retries.
+        inside ``tx``.  Inside an open transaction, or in :meth:`run_in_one_transaction`'s
+        work, it joins it and runs once: the outermost runner retries.
         """
-        if self.current_transaction() is not None:
-            with self.transaction(actor) as tx:
+        def once() -> T:
+            with self.transaction(actor, require_plugins) as tx:
                 return work(tx)
+
+        if self._joining():
+            return once()
+        return self._retried(once)
+
+    def run_in_one_transaction(self, work: Callable[[], T]) -> T:
+        """Run ``work()`` so that the write transactions it opens are one: opened by the
+        first (so what ``work`` does before, such as :meth:`checked_write`'s check, holds no
+        write lock), joined by the rest, committed when ``work`` returns and rolled back if
+        it raises (see :meth:`transaction`).  For work that checks before it writes and must
+        write something more with what it wrote: an HTTP request's idempotency key.
+
+        When PostgreSQL aborts the transaction for a concurrent one, ``work`` runs again from
+        the start (it committed nothing), as :meth:`run_transaction`'s work does.  Inside an
+        open transaction ``work`` joins it and runs once."""
+        if self._joining():
+            return work()
+
+        def once() -> T:
+            with contextlib.ExitStack() as held:
+                self._local.held = held
+                try:
+                    return work()
+                finally:
+                    self._local.held = None  # (before it commits: what runs after opens its own)
+
+        return self._retried(once)
+
+    def _joining(self) -> bool:
+        """Whether a write transaction this thread opens now joins one: one is open, or
+        :meth:`run_in_one_transaction` holds (or will hold) one."""
+        return (self.current_transaction() is not None
+                or getattr(self._local, "held", None) is not None)
+
+    def _retried(self, once: Callable[[], T]) -> T:
+        """``once()``, run again when PostgreSQL aborted its transaction for a concurrent one,
+        at most :data:`TRANSACTION_ATTEMPTS` times in all (:meth:`run_transaction`)."""
         attempt = 1
         while True:
             try:
-                with self.transaction(actor, require_plugins) as tx:
-                    return work(tx)
+                return once()
             except ConflictError as exc:
                 if db.concurrency_abort(exc) is None:
                     raise
@@ -386,24 +448,27 @@ class CRM:
         configuration and a write checked against it never both commit unseen by each
         other.  The transaction is :meth:`run_transaction`'s (given ``require_plugins``): one
         PostgreSQL aborts for a concurrent one runs again, locking and comparing again first.
-        Called inside a write transaction this thread opened, everything runs in that one."""
+        Called inside a write transaction this thread opened, everything runs in that one; in
+        :meth:`run_in_one_transaction`'s work before its first write, the check runs in none
+        and the write opens the transaction held until the work returns."""
         for _ in range(CHECK_ATTEMPTS):
             with self.read() as conn:
                 self.refresh_plugins(conn)
                 seen = depends_on(conn)
             checked = check(seen)
 
-            def unchanged_then_write(tx: Transaction) -> tuple[bool, T | None]:
+            def unchanged_then_write(tx: Transaction) -> T:
                 db.lock_until_commit(tx.conn, CORE_CONFIG_LOCK, exclusive)
                 self.refresh_plugins(tx.conn)
                 if depends_on(tx.conn) != seen:
-                    return False, None
-                return True, write(tx, checked)
+                    raise _Changed  # rolled back, so that the check runs again in none
+                return write(tx, checked)
 
-            written, result = self.run_transaction(unchanged_then_write,
-                                                   require_plugins=require_plugins)
-            if written:
-                return result
+            try:
+                return self.run_transaction(unchanged_then_write,
+                                            require_plugins=require_plugins)
+            except _Changed:
+                continue
         raise ConflictError(
             f"{what}: what it was checked against changed while it was being checked, "
             f"{CHECK_ATTEMPTS} times in a row; nothing was written: run it again")

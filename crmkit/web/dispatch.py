@@ -10,8 +10,9 @@ a ``{customer}`` path parameter names (404 for an unknown one and, alike, for on
 row-level rule hides from the caller: ``crm.auth.named_customer``), run
 the handler (every method but GET inside ``crm.run_transaction(..., actor=principal.handle)``,
 so the handler's writes commit together and are audited under the caller; an endpoint with
-``own_transactions`` opens its own, acting as the caller), and encode the result.  No stack trace ever reaches a client: an unexpected exception is logged and answered
-with a bare 500 problem.
+``own_transactions`` opens its own, acting as the caller: with an ``Idempotency-Key`` one,
+opened by its first write), and encode the result.  No stack trace ever reaches a client:
+an unexpected exception is logged and answered with a bare 500 problem.
 """
 
 from __future__ import annotations
@@ -396,10 +397,10 @@ class Dispatcher:
         call = Call(self.crm, principal, item.plugin, params, query, body, headers)
         if endpoint.method == "GET":
             return reply(endpoint.handler(call), endpoint.status)
+        command = f"{via} {endpoint.method} {API_PREFIX}/{item.path}"
         key = request.headers.get(idempotency.HEADER)
         if key is not None and endpoint.method == "POST":
-            return self._idempotent(item, call, request, idempotency.checked_key(key))
-        command = f"{via} {endpoint.method} {API_PREFIX}/{item.path}"
+            return self._idempotent(item, call, request, idempotency.checked_key(key), command)
         if endpoint.own_transactions:
             with self.crm.acting_as(principal.handle, command):
                 return reply(endpoint.handler(call), endpoint.status)
@@ -410,9 +411,14 @@ class Dispatcher:
 
         return self.crm.run_transaction(work, actor=principal.handle)
 
-    def _idempotent(self, item: Mounted, call: Call, request: ApiRequest, key: str
-                    ) -> ApiResponse:
-        """Run a POST once per (caller, Idempotency-Key); see :mod:`crmkit.web.idempotency`."""
+    def _idempotent(self, item: Mounted, call: Call, request: ApiRequest, key: str,
+                    command: str) -> ApiResponse:
+        """Run a POST once per (caller, Idempotency-Key); see :mod:`crmkit.web.idempotency`.
+        The response is stored with the handler's writes, in their transaction: the one opened
+        for the handler or, with ``own_transactions``, the one its first write opens, held
+        until it returns (:meth:`crmkit.CRM.run_in_one_transaction`), so what it checks before
+        writing still holds no write lock."""
+        endpoint = item.endpoint
         actor = call.principal.handle
         request_hash = idempotency.fingerprint(request.method, request.path, request.query,
                                                request.body)
@@ -420,21 +426,26 @@ class Dispatcher:
             found = idempotency.stored(conn, actor, key)
         if found is not None:
             return _replayed(found, request_hash, key)
-        command = f"api POST {API_PREFIX}/{item.path}"
+
+        def answer_and_store() -> ApiResponse:
+            answer = reply(endpoint.handler(call), endpoint.status)
+            if answer.status < 300:
+                with self.crm.transaction() as tx:  # the request's, still open
+                    idempotency.store(tx.conn, actor, key, request_hash, answer.status,
+                                      answer.body, dict(answer.headers), tx.now())
+            return answer
 
         def work(tx):
             tx.command = command
             found = idempotency.stored(tx.conn, actor, key)  # committed while this one waited
-            if found is not None:
-                return found
-            answer = reply(item.endpoint.handler(call), item.endpoint.status)
-            if answer.status < 300:
-                idempotency.store(tx.conn, actor, key, request_hash, answer.status, answer.body,
-                                  dict(answer.headers), tx.now())
-            return answer
+            return found if found is not None else answer_and_store()
 
         try:
-            answer = self.crm.run_transaction(work, actor=actor)
+            if endpoint.own_transactions:
+                with self.crm.acting_as(actor, command):
+                    answer = self.crm.run_in_one_transaction(answer_and_store)
+            else:
+                answer = self.crm.run_transaction(work, actor=actor)
         except IntegrityError:
             with self.crm.read() as conn:
                 found = idempotency.stored(conn, actor, key)

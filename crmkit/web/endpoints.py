@@ -64,7 +64,12 @@ class Endpoint:
     running in one: plugin administration, whose checks must not hold the write lock.  Each
     should be ``crm.run_transaction``'s, which runs one PostgreSQL aborts for a concurrent
     transaction again (as the one opened for an ordinary handler does); the dispatcher cannot
-    run the handler again, whose earlier transactions may have committed."""
+    run the handler again, whose earlier transactions may have committed.  A POST with an
+    ``Idempotency-Key`` is the exception: the transactions its handler opens are one, opened
+    by the first (``crm.run_in_one_transaction``), which stores the response with the writes
+    and commits when the handler returns; what the handler does before its first write still
+    holds no write lock, and the dispatcher runs it again from the start when PostgreSQL
+    aborts that transaction."""
 
 
 @attrs.frozen

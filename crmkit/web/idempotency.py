@@ -1,12 +1,14 @@
 """``Idempotency-Key`` on POST: a retried request gets the first response and writes nothing.
 
 The key (per caller) is stored with the response in the same transaction as the request's
-writes, under a unique constraint: a retry after the commit finds it and is answered from
-it; a retry racing the first request either waits for it (SQLite's single writer) and finds
-it, or fails on the constraint when it commits second (PostgreSQL) — its transaction, writes
-included, is rolled back and it is answered from the stored response.  Only successful
-responses are stored: a refused request wrote nothing, so its retry runs again.  Keys are
-kept for :data:`KEY_LIFETIME`.
+writes (for an endpoint with ``own_transactions``, the one its handler's first write opens,
+kept open until it returns: what it checks before, such as a webhook's host resolved, still
+holds no write lock), under a unique constraint: a retry after the commit finds it and is
+answered from it; a retry racing the first request either waits for it (SQLite's single
+writer) and finds it, or fails on the constraint when it commits second (PostgreSQL) — its
+transaction, writes included, is rolled back and it is answered from the stored response.
+Only successful responses are stored: a refused request wrote nothing, so its retry runs
+again.  Keys are kept for :data:`KEY_LIFETIME`.
 """
 
 from __future__ import annotations

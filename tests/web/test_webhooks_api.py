@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
 import pytest
 from sqlalchemy import func, select
-from webhooks.support import slowly_checked_campaigns, writes_while_checking
+from webhooks.support import core_webhooks, slowly_checked_campaigns, writes_while_checking
 
 from crmkit.services.audit import AuditLog
-from crmkit.tables import audit_log, webhooks
-from web_support import InProcess
+from crmkit.tables import audit_log, idempotency_keys, webhooks
+from web_support import InProcess, problem
 
 SECRET = "api-secret-0123456789abcdef"
 HOOK = {"url": "https://example.com/hooks", "event_types": ["customer.created"],
@@ -157,6 +160,160 @@ def test_a_webhook_post_holds_no_write_lock_while_its_host_is_resolved(tmp_path,
         assert [hook.url for hook in crm.webhooks.list()] == [url]
         entry = AuditLog(crm).list(action="create", table="webhooks")[0]
         assert (entry.actor, entry.command) == ("boss", "api POST /api/v1/webhooks")
+
+
+def watch_host_checks(monkeypatch, crm, starting=lambda: None) -> list:
+    """The write transaction open (None: none) in the thread of each check of a webhook's
+    destination from now on (``crmkit.webhooks.check_destination``, which resolves its host);
+    ``starting()`` is called as each starts."""
+    import crmkit.webhooks
+
+    seen, check = [], crmkit.webhooks.check_destination
+
+    def watched(*args, **kwargs):
+        seen.append(crm.current_transaction())
+        starting()
+        return check(*args, **kwargs)
+
+    monkeypatch.setattr(crmkit.webhooks, "check_destination", watched)
+    return seen
+
+
+def test_a_webhook_post_with_an_idempotency_key_resolves_its_host_in_no_transaction(
+        crm_url, clock, slow_resolver, monkeypatch):
+    """An Idempotency-Key leaves POST /api/v1/webhooks resolving the host before its write
+    transaction opens (on SQLite, one writer at a time, another writer completes while the
+    lookup waits); the key is stored with the webhook.  A retry gets the first answer and
+    neither resolves nor writes anything; the key with another body is a 422."""
+    url = "https://hooks.example.test/in"
+    key = {"Idempotency-Key": "add-hook-1"}
+    with slowly_checked_campaigns(crm_url, clock) as crm:
+        checked_in = watch_host_checks(monkeypatch, crm)
+        api = InProcess(crm)
+        try:
+            client = api.client(api.token("boss", role="manager"))
+            first = slow_resolver("hooks.example.test").while_held(
+                lambda: client.post("/api/v1/webhooks", json={**HOOK, "url": url}, headers=key),
+                lambda: writes_while_checking(crm))
+            again = client.post("/api/v1/webhooks", json={**HOOK, "url": url}, headers=key)
+            other = client.post("/api/v1/webhooks", headers=key, json={
+                **HOOK, "url": url, "secret": "another-secret-0123456789"})
+        finally:
+            api.close()
+        assert first.status_code == 201, first.text
+        assert checked_in == [None]
+        assert (again.status_code, again.json(), again.headers["location"],
+                again.headers["idempotent-replayed"]) == (201, first.json(),
+                                                          "/api/v1/webhooks/1", "true")
+        assert problem(other, 422)["errors"] == [{
+            "header": "Idempotency-Key",
+            "detail": "was used for a different request (method, path, query or body); use a "
+                      "new key for a new request"}]
+        assert [hook.url for hook in crm.webhooks.list()] == [url]
+        (entry,) = AuditLog(crm).list(action="create", table="webhooks")
+        assert (entry.actor, entry.command) == ("boss", "api POST /api/v1/webhooks")
+
+
+def test_a_webhook_post_with_an_idempotency_key_checks_again_in_no_transaction(
+        crm_url, clock, slow_resolver, monkeypatch):
+    """With an Idempotency-Key, the core config's webhooks settings changed while the host was
+    resolved (networks narrowed) make POST /api/v1/webhooks check the host again, again in no
+    write transaction; refused then, it stores neither the webhook nor the key."""
+    url = "https://hooks.example.test/in"
+    with slowly_checked_campaigns(crm_url, clock) as crm:
+        core_webhooks(crm, allowed_networks=["10.0.0.0/8"])
+        checked_in = watch_host_checks(monkeypatch, crm)
+        api = InProcess(crm)
+        try:
+            client = api.client(api.token("boss", role="manager"))
+            answer = slow_resolver("hooks.example.test", address="10.1.2.3").while_held(
+                lambda: client.post("/api/v1/webhooks", json={**HOOK, "url": url},
+                                    headers={"Idempotency-Key": "add-hook-3"}),
+                lambda: core_webhooks(crm, allowed_networks=[]))
+        finally:
+            api.close()
+        (error,) = problem(answer, 422)["errors"]
+        assert error["pointer"] == "/url" and error["detail"].startswith(
+            "'hooks.example.test' resolves to 10.1.2.3, a private address: "), error
+        assert checked_in == [None, None]
+        assert crm.webhooks.list(include_removed=True) == []
+        with crm.read() as conn:
+            assert conn.execute(select(func.count()).select_from(idempotency_keys)).scalar() == 0
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("crm_url", ["postgresql"], indirect=True)
+def test_a_webhook_post_with_an_idempotency_key_aborted_by_postgresql_runs_again(
+        crm_url, clock, slow_resolver, monkeypatch):
+    """With an Idempotency-Key, a POST /api/v1/webhooks whose transaction PostgreSQL aborts
+    for a concurrent one (a serialisation failure, forced here once as the key is stored)
+    runs again from the host's check, again in no write transaction: one webhook and one key
+    are stored, and a retry gets that answer."""
+    import psycopg
+    from sqlalchemy import event
+
+    aborted = []
+
+    def abort_once(conn, cursor, statement, parameters, context, executemany):
+        if statement.startswith("INSERT INTO idempotency_keys") and not aborted:
+            aborted.append(statement)
+            raise psycopg.errors.SerializationFailure(
+                "could not serialize access due to concurrent update")
+
+    hook = {**HOOK, "url": "https://hooks.example.test/in"}
+    key = {"Idempotency-Key": "add-hook-4"}
+    slow_resolver("hooks.example.test")  # answers at once
+    with slowly_checked_campaigns(crm_url, clock) as crm:
+        checked_in = watch_host_checks(monkeypatch, crm)
+        api = InProcess(crm)
+        client = api.client(api.token("boss", role="manager"))
+        event.listen(crm.engine, "before_cursor_execute", abort_once)
+        try:
+            first = client.post("/api/v1/webhooks", json=hook, headers=key)
+        finally:
+            event.remove(crm.engine, "before_cursor_execute", abort_once)
+        try:
+            again = client.post("/api/v1/webhooks", json=hook, headers=key)
+        finally:
+            api.close()
+        assert first.status_code == 201, first.text
+        assert len(aborted) == 1 and checked_in == [None, None]
+        assert (again.json(), again.headers["idempotent-replayed"]) == (first.json(), "true")
+        assert [h.url for h in crm.webhooks.list(include_removed=True)] == [hook["url"]]
+        assert len(AuditLog(crm).list(action="create", table="webhooks")) == 1
+
+
+def test_webhook_posts_racing_with_one_idempotency_key_add_one_webhook(crm_url, clock,
+                                                                      slow_resolver,
+                                                                      monkeypatch):
+    """Two POST /api/v1/webhooks with one Idempotency-Key, sent together: both find no stored
+    key and resolve the host at the same time, in no write transaction; one adds the webhook,
+    the other is rolled back on the key and answered as the first (Idempotent-Replayed)."""
+    url = "https://hooks.example.test/in"
+    with slowly_checked_campaigns(crm_url, clock) as crm:
+        checking = threading.Semaphore(0)
+        checked_in = watch_host_checks(monkeypatch, crm, checking.release)
+        resolver = slow_resolver("hooks.example.test")
+        resolver.hold()
+        api = InProcess(crm)
+        try:
+            client = api.client(api.token("boss", role="manager"))
+            with ThreadPoolExecutor(2) as pool:
+                sent = [pool.submit(client.post, "/api/v1/webhooks", json={**HOOK, "url": url},
+                                    headers={"Idempotency-Key": "add-hook-2"})
+                        for _ in range(2)]
+                assert all(checking.acquire(timeout=10) for _ in sent)
+                resolver.released.set()
+                answers = [request.result() for request in sent]
+        finally:
+            api.close()
+        assert [answer.status_code for answer in answers] == [201, 201]
+        assert answers[0].json() == answers[1].json()
+        assert sorted(answer.headers.get("idempotent-replayed", "") for answer in answers
+                      ) == ["", "true"]
+        assert checked_in == [None, None]
+        assert [hook.url for hook in crm.webhooks.list(include_removed=True)] == [url]
+        assert len(AuditLog(crm).list(action="create", table="webhooks")) == 1
 
 
 def test_a_webhook_added_over_http_gets_what_is_written_over_http(served, clock, tmp_path,

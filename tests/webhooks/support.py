@@ -101,14 +101,15 @@ def worker_env(crm_url: str, now: dt.datetime) -> dict[str, str]:
 
 
 @contextlib.contextmanager
-def slowly_checked_campaigns(path: Path, clock):
-    """A CRM on the SQLite file ``path`` (one writer at a time) with campaigns enabled and a
-    webhook host name lookup allowed 300 s (core config webhooks.timeout_seconds), for
-    checks of a webhook URL (campaigns' ``webhook.url``, a webhook added) held by a
-    :class:`SlowResolver` (tests/conftest.py)."""
+def slowly_checked_campaigns(database: Path | str, clock):
+    """A CRM on ``database`` (a SQLite file's path, which has one writer at a time, or a
+    database URL) with campaigns enabled and a webhook host name lookup allowed 300 s (core
+    config webhooks.timeout_seconds), for checks of a webhook URL (campaigns'
+    ``webhook.url``, a webhook added) held by a :class:`SlowResolver` (tests/conftest.py)."""
     from crmkit import CRM
 
-    with CRM.open(f"sqlite:///{path}", clock=clock, create=True) as crm:
+    url = database if isinstance(database, str) else f"sqlite:///{database}"
+    with CRM.open(url, clock=clock, create=True) as crm:
         config = dict(crm.core_config)
         crm.plugins.configure_core({**config, "webhooks": {**config["webhooks"],
                                                            "timeout_seconds": 300}})
