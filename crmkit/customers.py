@@ -6,7 +6,7 @@ import datetime as dt
 import functools
 import json
 import re
-from typing import Any, Iterable, Mapping, Sequence, TypeVar
+from typing import Any, Collection, Iterable, Mapping, Sequence, TypeVar
 
 import attrs
 from sqlalchemy import bindparam, func, or_, select, update
@@ -66,15 +66,20 @@ class CustomerService:
 
     # -- writing ------------------------------------------------------------------
 
-    def add(self, external_id: str, name: str | None = None, **fields: Any) -> Customer:
-        """Create one customer; an existing external id is a ConflictError."""
+    def add(self, external_id: str, name: str | None = None, *,
+            hidden_customers: Collection[str] = (), **fields: Any) -> Customer:
+        """Create one customer; an existing external id is a ConflictError.
+
+        ``hidden_customers``: external ids (NFC) of customers a plugin's row-level rule hides
+        from the member writing (``crm.auth.hidden_customers``); an ``organisation`` among
+        them is refused as an unknown one."""
         row = dict(fields, external_id=external_id, name=name)
         if isinstance(external_id, str):
             external_id = normal_text(external_id.strip())
         with self.crm.transaction() as tx:
             if self.ids_by_external_id({external_id}, tx.conn):
                 raise ConflictError(f"customer {external_id!r} already exists")
-            write_batch(tx, [row], ["customer"], upsert=False)
+            write_batch(tx, [row], ["customer"], upsert=False, hidden_customers=hidden_customers)
             return self.get(external_id)
 
     def add_many(self, rows: Iterable[dict[str, Any]], batch_size: int = 2000,
@@ -90,11 +95,14 @@ class CustomerService:
                 tx, chunk, [f"row {offset + i + 1}" for i in range(len(chunk))], upsert=upsert),
         )
 
-    def update(self, external_id: str, **changes: Any) -> Customer:
-        """Change fields of one customer (``attributes`` merge key by key); audited."""
+    def update(self, external_id: str, *, hidden_customers: Collection[str] = (),
+               **changes: Any) -> Customer:
+        """Change fields of one customer (``attributes`` merge key by key); audited;
+        ``hidden_customers`` as for :meth:`add`."""
         self.get(external_id)
         with self.crm.transaction() as tx:
-            write_batch(tx, [dict(changes, external_id=external_id)], ["customer"], upsert=True)
+            write_batch(tx, [dict(changes, external_id=external_id)], ["customer"], upsert=True,
+                        hidden_customers=hidden_customers)
         return self.get(external_id)
 
     def check(self, rows: Sequence[dict[str, Any]], labels: Sequence[str]) -> list[Problem]:
@@ -476,27 +484,31 @@ def merged_away(external_id: str, keep: str, at: dt.datetime) -> str:
 # -- the pipeline steps ---------------------------------------------------------------------
 
 
-def write_batch(tx: Transaction, chunk: list[Any], labels: list[str], upsert: bool) -> WriteResult:
+def write_batch(tx: Transaction, chunk: list[Any], labels: list[str], upsert: bool,
+                hidden_customers: Collection[str] = ()) -> WriteResult:
     """The write pipeline for one batch of customers inside ``tx``: new ones are inserted,
     changed ones updated."""
-    return pipeline.write_batch(tx, CustomerRows(upsert), chunk, labels)
+    return pipeline.write_batch(tx, CustomerRows(upsert, hidden_customers), chunk, labels)
 
 
 class CustomerRows:
     """Customers as the write pipeline takes them (a :class:`crmkit.pipeline.RowKind`): new
     rows are inserted (and validated by plugins), changed stored ones updated;
-    ``upsert=False`` refuses stored external ids."""
+    ``upsert=False`` refuses stored external ids.  ``hidden_customers``: external ids (NFC)
+    of customers a plugin's row-level rule hides from the member writing; a row naming one
+    as its organisation is refused as naming an unknown one."""
 
     name = "customers"
     enrich_hook = None
 
-    def __init__(self, upsert: bool):
+    def __init__(self, upsert: bool, hidden_customers: Collection[str] = ()):
         self.upsert = upsert
+        self.hidden_customers = hidden_customers
 
     def normalise(self, tx: Transaction, chunk: list[Any], labels: list[str]
                   ) -> tuple[Checked, list[Problem]]:
         """Check rows; split them into new rows and ``(id, external_id, old, new)`` updates."""
-        return _split(tx, chunk, labels, self.upsert)
+        return _split(tx, chunk, labels, self.upsert, self.hidden_customers)
 
     def persist(self, tx: Transaction, checked: Checked) -> tuple[Batch | None, WriteResult]:
         """Insert the new rows, then apply the updates (a stored customer may join an
@@ -506,8 +518,8 @@ class CustomerRows:
         return batch, WriteResult(created=len(checked.rows), updated=len(checked.updates))
 
 
-def _split(tx: Transaction, chunk: list[Any], labels: list[str], upsert: bool
-           ) -> tuple[Checked, list[Problem]]:
+def _split(tx: Transaction, chunk: list[Any], labels: list[str], upsert: bool,
+           hidden_customers: Collection[str] = ()) -> tuple[Checked, list[Problem]]:
     """Check rows; split them into new rows and ``(id, external_id, old, new)`` updates."""
     problems: list[Problem] = []
     normalised, normalised_labels = [], []
@@ -521,7 +533,7 @@ def _split(tx: Transaction, chunk: list[Any], labels: list[str], upsert: bool
         field="external_id", name=lambda row: repr(row["external_id"]))
     existing = _existing(tx.conn, [r["external_id"] for r in rows])
     org_refs = {r["organisation"] for r in rows if r.get("organisation")}
-    orgs = _existing(tx.conn, list(org_refs)) if org_refs else {}
+    orgs = _existing(tx.conn, list(org_refs - set(hidden_customers))) if org_refs else {}
     batch_orgs = {r["external_id"] for r in rows if r.get("type", "person") == "organisation"}
     to_people = {r["external_id"] for r in rows if r.get("type") == "person"}
     rejected_orgs = _rejected_organisations(chunk, labels, set(normalised_labels))

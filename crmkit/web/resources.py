@@ -10,8 +10,8 @@ payloads and events' personal payload values (``masked_interaction``,
 (``crm.auth.customer_access``): the rows of a customer a rule hides are left out, and a rule
 refusing ``customers.pii`` on one customer masks that customer's rows.  A customer a rule
 hides is answered as an unknown one wherever a request names it: ``?customer=``, its own
-routes (whatever their permission) and an interaction recorded for it
-(``crm.auth.named_customer``, ``crm.auth.hidden_customers``).
+routes (whatever their permission), an interaction recorded for it and a customer's
+``organisation`` (``crm.auth.named_customer``, ``crm.auth.hidden_customers``).
 """
 
 from __future__ import annotations
@@ -222,9 +222,18 @@ def search_customers(call: Call) -> dict[str, Any]:
     return {"items": items, "next_cursor": encode_cursor(page[-1].id) if more else None}
 
 
+def _hidden_organisation(call: Call) -> set[str]:
+    """The body's ``organisation`` when a plugin's row-level rule hides it from the caller
+    (``crm.auth.hidden_customers``: the write refuses it as an unknown organisation), else
+    nothing."""
+    ref = call.body.get("organisation")
+    return set() if ref is None else call.crm.auth.hidden_customers(call.principal, [ref])
+
+
 def create_customer(call: Call) -> Reply:
     body = dict(call.body)
-    customer = call.crm.customers.add(body.pop("external_id"), body.pop("name", None), **body)
+    customer = call.crm.customers.add(body.pop("external_id"), body.pop("name", None),
+                                      hidden_customers=_hidden_organisation(call), **body)
     path = urllib.parse.quote(customer.external_id, safe="")
     return _shown(call, customer, 201, {"Location": f"/api/v1/customers/{path}"})
 
@@ -252,7 +261,9 @@ def patch_customer(call: Call) -> Reply:
             raise PreconditionFailed(
                 f"customer {external_id!r} changed since the ETag {wanted} was read (now "
                 f"{current}): GET it again and repeat the change; nothing was written")
-    return _shown(call, crm.customers.update(external_id, **call.body))
+    return _shown(call, crm.customers.update(external_id,
+                                             hidden_customers=_hidden_organisation(call),
+                                             **call.body))
 
 
 def customer_timeline(call: Call) -> list[dict[str, Any]]:

@@ -107,6 +107,16 @@ def test_the_core_routes_and_pages_answer_a_hidden_customer_as_unknown(web):
     answers_as_unknown(api(web), crm, [("POST", "customers/{ref}/erase", None)])
 
 
+def test_a_hidden_organisation_is_refused_as_unknown_in_a_customers_body(web):
+    """A customer created or changed to belong to an organisation a rule hides is refused as
+    one naming an unknown organisation (O2 hidden, O9 unknown, O1 seen)."""
+    web.crm.customers.add("O2", "Elm Ltd", type="organisation", tags=["secret"])
+    answers_as_unknown(api(web), web.crm, [
+        ("POST", "customers", {"external_id": "N-{ref}", "organisation": "{ref}"}),
+        ("PATCH", "customers/C3", {"organisation": "{ref}"}),
+    ], ("O2", "O9", "O1"))
+
+
 def test_operational_records_and_writes_answer_a_hidden_customer_as_unknown(web):
     crm = web.crm
     crm.plugins.enable("operational")
