@@ -418,15 +418,25 @@ class AuthService:
         fields changed stay."""
         return self.audit_masker(principal)(entry)
 
-    def audit_masker(self, principal: Principal):
+    def audit_masker(self, principal: Principal,
+                     access: Mapping[int | None, bool] | None = None):
         """:meth:`mask_audit` for many entries of one principal: a function of an entry,
-        the permission asked once."""
-        if self.allowed(principal, "customers.pii"):
+        the permission asked once.  With ``access`` (:meth:`customer_access`, by internal
+        customer id), an entry about a customer in it is shown as ``access`` says (a rule
+        may refuse ``customers.pii`` on that customer alone), the others as ``access[None]``."""
+        if access is None:
+            access = {None: self.allowed(principal, "customers.pii")}
+        if all(access.values()):
             return lambda entry: entry
         personal = self.personal_attributes()
-        return lambda entry: attrs.evolve(
-            entry, command=masked_command(entry.command),
-            changes=masked_changes(entry.table_name, entry.changes, personal))
+
+        def mask(entry):
+            if access.get(entry.customer_id, access[None]):
+                return entry
+            return attrs.evolve(entry, command=masked_command(entry.command),
+                                changes=masked_changes(entry.table_name, entry.changes, personal))
+
+        return mask
 
     def customer_access(self, principal: Principal, customers: Mapping[K, dict]
                         ) -> dict[K | None, bool]:

@@ -413,10 +413,10 @@ def webhook_remove(site, request: Request, principal, form) -> Response:
 @signed_in
 def audit(site, request: Request, principal, form) -> Response:
     """The audit log, newest first, :data:`AUDIT_PAGE` entries a page (``?before=`` the
-    cursor of the last entry shown), filtered by actor and command text.  Each entry is shown
-    as ``crm.auth.mask_audit`` gives it: without ``customers.pii`` no customer's personal
-    value and no command's arguments, and the command filter matches only the command as
-    shown (else it would tell, a character at a time, what the masks hide)."""
+    cursor of the last entry shown), filtered by actor and command text, as ``principal``
+    may see it (:func:`_audit_page`): no entry about a customer a plugin's row-level rule
+    hides; without ``customers.pii`` (on the entry's customer) no personal value and no
+    command's arguments, and the command filter matches only the command as shown."""
     site.crm.auth.require(principal, "audit.read")
     actor = request.query_params.get("actor", "").strip()
     command = request.query_params.get("command", "").strip()
@@ -451,31 +451,39 @@ def _audit_page(crm, principal, actor: str | None, command: str | None, before
     next page (None: no older entry matches) and, when the page stopped after reading
     :data:`AUDIT_SCAN` entries without filling up, how many it read (else None).
 
-    The command filter is a substring search of the stored commands; for a member who sees
-    them masked, an entry matches only when its masked command contains the text too, so
-    the page reads the log in batches until it is full."""
-    audit_log, mask = AuditLog(crm), crm.auth.audit_masker(principal)
-    if command is None or crm.auth.allowed(principal, "customers.pii"):
-        found = [mask(e) for e in audit_log.list(actor=actor, command=command, before=before,
-                                                 limit=AUDIT_PAGE + 1)]
-        shown = found[:AUDIT_PAGE]
-        return shown, _audit_cursor(shown[-1]) if len(found) > AUDIT_PAGE else None, None
-    needle, shown, read = command.casefold(), [], 0
+    The log is read in batches of :data:`AUDIT_BATCH` until the page is full: an entry
+    about a customer a plugin's row-level rule hides is left out, and each is masked
+    (:func:`_shown_entries`).  The command filter is a substring search of the stored
+    commands; an entry matches only when its command as shown contains the text too (else
+    it would tell, a character at a time, what the masks hide)."""
+    audit_log = AuditLog(crm)
+    needle, shown, read = (command or "").casefold(), [], 0
     while True:
         batch = audit_log.list(actor=actor, command=command, before=before, limit=AUDIT_BATCH)
-        for entry in batch:
-            read += 1
-            masked = mask(entry)
-            if needle not in (masked.command or "").casefold():
+        read += len(batch)
+        for entry in _shown_entries(crm, principal, batch):
+            if needle not in (entry.command or "").casefold():
                 continue
             if len(shown) == AUDIT_PAGE:
                 return shown, _audit_cursor(shown[-1]), None
-            shown.append(masked)
+            shown.append(entry)
         if len(batch) < AUDIT_BATCH:
             return shown, None, None
         before = (batch[-1].at, batch[-1].id)
         if read >= AUDIT_SCAN:
             return shown, _audit_cursor(batch[-1]), read
+
+
+def _shown_entries(crm, principal, entries: list) -> list:
+    """``entries`` as ``principal`` may see them: an entry about a customer a plugin's
+    row-level rule hides (``crm.auth.customer_access``) left out, the others masked by
+    ``crm.auth.audit_masker`` on their customer (without ``customers.pii`` on it, no
+    personal value and no command's arguments)."""
+    customers = crm.customers.documents(
+        crm.customers.by_id({e.customer_id for e in entries if e.customer_id is not None}))
+    access = crm.auth.customer_access(principal, customers)
+    mask = crm.auth.audit_masker(principal, access)
+    return [mask(e) for e in entries if e.customer_id not in customers or e.customer_id in access]
 
 
 def _audit_cursor(entry) -> str:

@@ -20,6 +20,7 @@ from crmkit.devtools.testing import api_client, web_client
 from crmkit.errors import DatabaseError
 from crmkit.web import admin as admin_pages
 from crmkit.web.dispatch import DATABASE_UNAVAILABLE
+from web_support import audit_rows
 
 UTC = dt.timezone.utc
 NAME, EMAIL, PHONE = "Joan Clarke", "joan.clarke.1397@example.co", "+44 20 7946 0018"
@@ -47,17 +48,6 @@ def shop(crm):
 
 def personal_in(text: str) -> list[str]:
     return [value for value in PERSONAL if value.lower() in html.unescape(text).lower()]
-
-
-def audit_rows(page: str) -> list[dict[str, str]]:
-    """The audit page's rows: each cell's text by its label."""
-    rows = []
-    for row in re.findall(r"<tr data-audit=.*?</tr>", page, re.DOTALL):
-        cells = re.findall(r'<td (?:class="token" )?data-label="([^"]+)">(.*?)</td>', row,
-                           re.DOTALL)
-        rows.append({label: html.unescape(re.sub(r"<[^>]+>", "", value)).strip()
-                     for label, value in cells})
-    return rows
 
 
 # -- the audit log ------------------------------------------------------------------------------

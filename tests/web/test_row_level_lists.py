@@ -18,7 +18,8 @@ from typing import Any, Callable
 
 import pytest
 
-from web_support import PASSWORD, TAGS, history, problem, row_level_api, sign_in
+from web_support import (PASSWORD, TAGS, audit_rows, history, problem, row_level_api,
+                         sign_in)
 
 UTC = dt.timezone.utc
 
@@ -445,3 +446,30 @@ def test_a_campaigns_coupons_leave_out_those_of_hidden_customers(web):
     assert campaigns.set_offer("spring", "percent", "10", valid_days=14) == 3
     leave_out_the_hidden_customer(web, [("campaigns/campaigns/spring/coupons",
                                          rows_of("customer"))])
+
+
+def test_the_audit_log_page_leaves_out_hidden_customers_and_masks_per_customer(web):
+    crm = web.crm
+    for ref in TAGS:
+        crm.command = f"crmkit customers update {ref} --email {ref.lower()}@mail.example"
+        crm.customers.update(ref, email=f"{ref.lower()}@mail.example")
+    crm.command = None
+    for handle in ("mia", "root"):
+        crm.staff.set_password(handle, PASSWORD)
+    mia = sign_in(web, "mia")
+    rows = audit_rows(mia.get("/admin/audit").text)
+    assert {r["Record"] for r in rows if r["Record"].startswith("customers")} == {
+        "customers O1", "customers C2", "customers C3"}
+    updates = {r["Record"]: r for r in rows if r["Action"] == "update"}
+    assert updates["customers C3"]["Command"] == (
+        "crmkit customers update C3 --email c3@mail.example")
+    assert "c3@mail.example" in updates["customers C3"]["Changes"]
+    assert updates["customers C2"]["Command"] == "crmkit customers update (arguments hidden)"
+    assert updates["customers C2"]["Changes"] == '{"email": [null, "***"]}'
+    for probe, found in (("c3@mail", ["customers C3"]), ("c2@mail", []), ("update C1", [])):
+        page = mia.get("/admin/audit", params={"command": probe})
+        assert [r["Record"] for r in audit_rows(page.text)] == found, probe
+    everything = audit_rows(sign_in(web, "root").get("/admin/audit").text)
+    assert {r["Record"] for r in everything if r["Record"].startswith("customers")} == {
+        f"customers {ref}" for ref in ("O1", *TAGS)}
+    assert "c2@mail.example" in str(everything)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import functools
+import html
 import random
 import signal
 import socket
@@ -48,6 +49,17 @@ def sign_in(app, handle: str, password: str = PASSWORD):
                                          "username": handle, "password": password})
     assert answer.status_code == 303, answer.text
     return client
+
+
+def audit_rows(page: str) -> list[dict[str, str]]:
+    """The audit page's rows: each cell's text by its label."""
+    rows = []
+    for row in re.findall(r"<tr data-audit=.*?</tr>", page, re.DOTALL):
+        cells = re.findall(r'<td (?:class="token" )?data-label="([^"]+)">(.*?)</td>', row,
+                           re.DOTALL)
+        rows.append({label: html.unescape(re.sub(r"<[^>]+>", "", value)).strip()
+                     for label, value in cells})
+    return rows
 
 
 def without_csrf_tokens(page: str) -> str:
