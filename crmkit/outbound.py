@@ -46,11 +46,36 @@ Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 Address = ipaddress.IPv4Address | ipaddress.IPv6Address
 
 
-def _kind(address: Address) -> str:
+def _kind(address: Address) -> str | None:
+    """What kind of address deliveries may not connect to ``address`` is ("link-local"); None
+    for a public one."""
+    if address.is_global and not address.is_multicast:
+        return None
     for kind in ("unspecified", "loopback", "link_local", "multicast", "private", "reserved"):
         if getattr(address, f"is_{kind}"):
             return kind.replace("_", "-")
     return "non-public"
+
+
+_NAT64 = ipaddress.IPv6Network("64:ff9b::/96")
+"""The NAT64 well-known prefix (RFC 6052): a gateway delivers to the IPv4 address in its
+last 32 bits."""
+_NAT64_LOCAL = ipaddress.IPv6Network("64:ff9b:1::/48")
+"""The local-use NAT64 prefix (RFC 8215): its gateways lead into the site's own network."""
+_IPV4_COMPATIBLE = ipaddress.IPv6Network("::/96")
+"""The deprecated IPv4-compatible addresses (``::10.0.0.1``), whose last 32 bits are an IPv4
+address (``::`` and ``::1`` excepted)."""
+
+
+def _embedded_ipv4(ip: Address) -> ipaddress.IPv4Address | None:
+    """The IPv4 address an IPv6 ``ip`` leads to through a translator or tunnel: NAT64's
+    well-known prefix, 6to4 (``2002::/16``) or an IPv4-compatible address; None for any
+    other address (an IPv4-mapped one is that IPv4 address already)."""
+    if not isinstance(ip, ipaddress.IPv6Address):
+        return None
+    if ip in _NAT64 or (ip in _IPV4_COMPATIBLE and int(ip) > 1):
+        return ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)
+    return ip.sixtofour
 
 
 @attrs.frozen
@@ -75,16 +100,20 @@ class Destinations:
 
     def refusal(self, address: str) -> str | None:
         """What kind of address ``address`` is when it may not be connected to ("a loopback
-        address"); None when it may."""
+        address"); None when it may.  An IPv6 address that carries an IPv4 address a
+        gateway or tunnel delivers to (:func:`_embedded_ipv4`) is judged by that one."""
         ip = ipaddress.ip_address(address.split("%", 1)[0])
         if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
             ip = ip.ipv4_mapped
-        if any(ip in network for network in self.allowed):
+        inner = _embedded_ipv4(ip)
+        if any(found in network for found in (ip, inner) if found is not None
+               for network in self.allowed):
             return None
-        if ip.is_global and not ip.is_multicast:
+        kind = "private" if ip in _NAT64_LOCAL else _kind(ip if inner is None else inner)
+        if kind is None:
             return None
-        kind = _kind(ip)
-        return f"{'an' if kind[0] in 'aeiou' else 'a'} {kind} address"
+        carried = "" if inner is None else f" (it carries {inner})"
+        return f"{'an' if kind[0] in 'aeiou' else 'a'} {kind} address{carried}"
 
     def addresses(self, host: str, port: int, timeout: float | None = None) -> list[str]:
         """The addresses ``host`` resolves to (waiting at most ``timeout`` seconds for the

@@ -109,6 +109,16 @@ def test_the_webhook_routes_are_in_the_openapi_document(api):
     ("http://localhost:8741/api/v1/customers", "'localhost' resolves to "),
     ("https://10.1.2.3/in", "10.1.2.3 is a private address: "),
     ("http://0.0.0.0:8741/", "0.0.0.0 is an unspecified address: "),
+    # IPv6 addresses that a NAT64 gateway, a 6to4 relay or an IPv4-compatible route turn
+    # into an internal IPv4 address
+    ("http://[64:ff9b::a00:1]/in", "64:ff9b::a00:1 is a private address (it carries "
+                                   "10.0.0.1): "),
+    ("http://[64:ff9b::a9fe:a9fe]/", "64:ff9b::a9fe:a9fe is a link-local address (it "
+                                     "carries 169.254.169.254): "),
+    ("http://[2002:7f00:1::1]/", "2002:7f00:1::1 is a loopback address (it carries "
+                                 "127.0.0.1): "),
+    ("http://[::10.0.0.1]/in", "::10.0.0.1 is a private address (it carries 10.0.0.1): "),
+    ("http://[64:ff9b:1::a00:1]/in", "64:ff9b:1::a00:1 is a private address: "),
 ])
 def test_internal_addresses_are_refused_unless_allowed(api, url, detail):
     manager = api.client(api.token("boss", role="manager"))
