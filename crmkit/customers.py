@@ -79,7 +79,8 @@ class CustomerService:
         with self.crm.transaction() as tx:
             if self.ids_by_external_id({external_id}, tx.conn):
                 raise ConflictError(f"customer {external_id!r} already exists")
-            write_batch(tx, [row], ["customer"], upsert=False, hidden_customers=hidden_customers)
+            write_batch(tx, [row], [pipeline.ONE_RECORD], upsert=False,
+                        hidden_customers=hidden_customers)
             return self.get(external_id)
 
     def add_many(self, rows: Iterable[dict[str, Any]], batch_size: int = 2000,
@@ -101,8 +102,8 @@ class CustomerService:
         ``hidden_customers`` as for :meth:`add`."""
         self.get(external_id)
         with self.crm.transaction() as tx:
-            write_batch(tx, [dict(changes, external_id=external_id)], ["customer"], upsert=True,
-                        hidden_customers=hidden_customers)
+            write_batch(tx, [dict(changes, external_id=external_id)], [pipeline.ONE_RECORD],
+                        upsert=True, hidden_customers=hidden_customers)
         return self.get(external_id)
 
     def check(self, rows: Sequence[dict[str, Any]], labels: Sequence[str]) -> list[Problem]:

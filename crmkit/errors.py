@@ -24,8 +24,10 @@ class ValidationError(CRMError):
 
     @classmethod
     def from_problems(cls, problems: list[tuple[str, str, str]]) -> "ValidationError":
-        """Build one error whose message lists every problem as ``where: field: message``."""
-        lines = [f"{where}: {field}: {msg}" for where, field, msg in problems]
+        """Build one error whose message lists every problem as ``where: field: message``
+        (``field: message`` for a problem without a ``where``: that of a single record)."""
+        lines = [f"{where}: {field}: {msg}" if where else f"{field}: {msg}"
+                 for where, field, msg in problems]
         shown = lines[:20]
         if len(lines) > 20:
             shown.append(f"... and {len(lines) - 20} more")

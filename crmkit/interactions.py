@@ -53,7 +53,8 @@ class InteractionService:
             row["customer"] = customer
 
         def write(tx):
-            result = write_batch(tx, [dict(row)], 0, hidden_customers=hidden_customers)
+            result = write_batch(tx, [dict(row)], 0, [pipeline.ONE_RECORD],
+                                 hidden_customers=hidden_customers)
             return (tx.written[-1][1].rows[0] if result.created else
                     _existing_by_external_id(tx.conn, [row["external_id"]])[row["external_id"]])
 

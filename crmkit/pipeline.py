@@ -31,7 +31,11 @@ from .webhooks import queue_interaction_deliveries
 log = logging.getLogger("crmkit.pipeline")
 
 Problem = tuple[str, str, str]
-"""``(where, field, message)``: ``where`` is ``row N`` or ``line N``."""
+"""``(where, field, message)``: ``where`` is ``row N``, ``line N`` or :data:`ONE_RECORD`."""
+ONE_RECORD = ""
+"""The label of the record of a single-record write (``crm.customers.add`` and ``update``,
+``crm.interactions.record``, an API write of one object): none, so that its problems read
+``field: message`` (:meth:`crmkit.errors.ValidationError.from_problems`), not ``row 1: …``."""
 
 
 @attrs.define
@@ -41,7 +45,7 @@ class Checked:
     rows: list[dict[str, Any]]
     """The rows to insert (those the validate and enrich hooks see)."""
     labels: list[str]
-    """Each row's ``row N`` / ``line N``."""
+    """Each row's ``row N`` / ``line N`` (:data:`ONE_RECORD` for a single record)."""
     updates: list[Any] = attrs.field(factory=list)
     """Changes to stored rows (customers' upserts), persisted beside the inserts."""
 
@@ -342,6 +346,6 @@ def run_batches(crm, rows: Iterable[Any], batch_size: int, atomic: bool,
 
 
 __all__ = [
-    "Problem", "Checked", "RowKind", "check", "write_checked", "write_batch", "batched", "collector_paused", "plugin_problems", "record_fits", "drop_repeats", "raise_problems", "react",
+    "Problem", "ONE_RECORD", "Checked", "RowKind", "check", "write_checked", "write_batch", "batched", "collector_paused", "plugin_problems", "record_fits", "drop_repeats", "raise_problems", "react",
     "after_commit", "run_batches",
 ]

@@ -64,12 +64,32 @@ def test_errors_are_one_line_with_nonzero_exit(run_cli):
     run_cli("init")
     code, out, err = run_cli("interactions", "record", "NOPE", "--amount", "5")
     assert code != 0 and err == (
-        "error: row 1: customer: unknown customer 'NOPE' (create it first)\n")
+        "error: customer: unknown customer 'NOPE' (create it first)\n")
     assert "Traceback" not in err
     code, _, err = run_cli("interactions", "record", "NOPE", "--amount", "abc")
     assert code != 0 and "amount" in err
     code, _, err = run_cli("plugins", "enable", "nope")
     assert code != 0 and "no plugin named 'nope' is installed" in err
+
+
+def test_a_single_record_names_the_field_and_an_import_the_line(run_cli, tmp_path):
+    """A record given on the command line is no "row 1" of anything: its error names the
+    field; a file's bad row keeps its line."""
+    run_cli("init")
+    run_cli("customers", "add", "C1")
+    for args, wanted in [
+            (("customers", "add", "C2", "--email", "bad"),
+             "error: email: 'bad' is not an email address\n"),
+            (("customers", "update", "C1", "--email", "bad"),
+             "error: email: 'bad' is not an email address\n"),
+            (("interactions", "record", "C1", "--currency", "XYZ"),
+             "error: currency: 'XYZ' is not an ISO 4217 currency code (allowed: three letters "
+             "of ISO 4217, e.g. USD, EUR, GBP)\n")]:
+        assert run_cli(*args)[::2] == (1, wanted)
+    path = tmp_path / "i.csv"
+    path.write_text("customer,occurred_at,currency\nC1,2024-05-01,XYZ\n", encoding="utf-8")
+    code, _, err = run_cli("import", "interactions", str(path))
+    assert code == 1 and err.startswith("line 2: currency: 'XYZ' is not an ISO 4217")
 
 
 def test_a_misplaced_global_option_or_a_misspelt_command_says_what_was_meant(run_cli):

@@ -75,13 +75,13 @@ def test_a_type_change_keeps_the_organisation_rules_and_a_refused_batch_writes_n
                             {"external_id": "P1", "organisation": "ORG"},
                             {"external_id": "P2"}])
     before = stored_organisations(crm)
-    with pytest.raises(ValidationError, match=r"^customer: type: 'ORG' cannot become a person "
+    with pytest.raises(ValidationError, match=r"^type: 'ORG' cannot become a person "
                        r"while customers belong to it \('P1'\): give them another organisation"):
         crm.customers.update("ORG", type="person")
-    with pytest.raises(ValidationError, match=r"^customer: type: 'P1' belongs to an "
+    with pytest.raises(ValidationError, match=r"^type: 'P1' belongs to an "
                        r"organisation, and an organisation cannot: give \"organisation\": null"):
         crm.customers.update("P1", type="organisation")
-    with pytest.raises(ValidationError, match=r"^customer: organisation: an organisation "
+    with pytest.raises(ValidationError, match=r"^organisation: an organisation "
                        r"cannot belong to an organisation$"):
         crm.customers.update("ORG2", organisation="ORG")
     with pytest.raises(ValidationError) as caught:
@@ -416,7 +416,7 @@ def test_a_refund_names_a_purchase_not_another_kind_of_interaction(crm, run_cli)
         crm.interactions.record("A", later, kind="refund", payload={"refund_of": "R1"})
     code, _, err = run_cli("interactions", "record", "A", "--kind", "refund", "--at",
                            "2024-05-02", "--payload", '{"refund_of": "M1"}')
-    assert (code, err) == (1, "error: row 1: payload: /refund_of: 'M1' is not a purchase (its "
+    assert (code, err) == (1, "error: payload: /refund_of: 'M1' is not a purchase (its "
                               "kind is 'email'); a refund names the external id of the purchase "
                               "it refunds\n")
     assert count(crm, tables.interactions) == 2

@@ -62,7 +62,7 @@ def test_money_units_and_back_give_what_a_money_column_reads(crm, text):
 @pytest.mark.parametrize("text", ["١٢٣", "１２３", "1_000"])
 def test_recording_a_non_ascii_or_underscored_amount_is_refused_and_stores_nothing(crm, text):
     crm.customers.add("C1", "Ada")
-    with pytest.raises(ValidationError, match=r"row 1: amount: .* is not a number \(allowed"):
+    with pytest.raises(ValidationError, match=r"^amount: .* is not a number \(allowed"):
         crm.interactions.record("C1", T0, amount=text)
     assert count(crm, tables.interactions) == 0
 
@@ -184,7 +184,7 @@ def test_recorded_currencies_are_upper_cased_and_unknown_ones_refused(crm):
     assert crm.interactions.record("C1", T0, amount="5", currency=" usd ").currency == "USD"
     assert crm.interactions.record("C1", T0, amount="5", currency="chf",
                                    external_id="x").currency == "CHF"
-    with pytest.raises(ValidationError, match=r"row 1: currency: 'XYZ' is not an ISO 4217 "
+    with pytest.raises(ValidationError, match=r"^currency: 'XYZ' is not an ISO 4217 "
                        r"currency code"):
         crm.interactions.record("C1", T0, amount="5", currency="XYZ", external_id="y")
     assert count(crm, tables.interactions) == 2
@@ -312,11 +312,11 @@ def test_an_import_in_nfd_updates_the_nfc_customer(crm, tmp_path):
 def test_control_and_bidi_characters_are_refused_in_identifiers_naming_the_code_point(crm, char):
     code = re.escape(f"U+{ord(char):04X}")
     crm.customers.add("C1", "Ada")
-    with pytest.raises(ValidationError, match=rf"^customer: external_id: contains {code} "):
+    with pytest.raises(ValidationError, match=rf"^external_id: contains {code} "):
         crm.customers.add(f"C{char}2", "Bob")
-    with pytest.raises(ValidationError, match=rf"^row 1: external_id: contains {code} \("):
+    with pytest.raises(ValidationError, match=rf"^external_id: contains {code} \("):
         crm.interactions.record("C1", T0, external_id=f"o{char}1")
-    with pytest.raises(ValidationError, match=rf"^row 1: actor: contains {code} "):
+    with pytest.raises(ValidationError, match=rf"^actor: contains {code} "):
         crm.interactions.record("C1", T0, actor=f"ev{char}il")
     with pytest.raises(ValidationError, match=rf"^actor: contains {code} "):
         with crm.transaction(actor=f"ev{char}il"):
@@ -328,14 +328,14 @@ def test_control_and_bidi_characters_are_refused_in_identifiers_naming_the_code_
 
 
 def test_free_text_rules_names_are_one_line_attribute_texts_may_have_lines(crm):
-    with pytest.raises(ValidationError, match=r"^customer: name: contains U\+000A \(a control "
+    with pytest.raises(ValidationError, match=r"^name: contains U\+000A \(a control "
                        r"character\): one-line text may not contain control characters \(tab and "
                        r"newline included\)"):
         crm.customers.add("C1", "Ada\nLovelace")
-    with pytest.raises(ValidationError, match=r"customer: name: contains U\+202E "
+    with pytest.raises(ValidationError, match=r"^name: contains U\+202E "
                        r"\(RIGHT-TO-LEFT OVERRIDE\)"):
         crm.customers.add("C1", "\u202egnp.exe")
-    with pytest.raises(ValidationError, match=r"customer: attributes: /note: contains U\+0007"):
+    with pytest.raises(ValidationError, match=r"^attributes: /note: contains U\+0007"):
         crm.customers.add("C1", "Ada", attributes={"note": "bell\x07"})
     assert count(crm, tables.customers) == 0
     arabic = "\u0645\u0631\u064a\u0645\u200f"  # a right-to-left name with its RLM mark
@@ -358,7 +358,7 @@ def test_the_cli_refuses_a_bidi_actor_in_one_line(run_cli):
 
 @pytest.mark.parametrize("phone", ["hello", "123", "+44 1", "+1 555 0100", "020 7946 0018"])
 def test_a_phone_that_is_not_a_phone_number_is_refused(crm, phone):
-    with pytest.raises(ValidationError, match=rf"^customer: phone: {re.escape(repr(phone))} is "
+    with pytest.raises(ValidationError, match=rf"^phone: {re.escape(repr(phone))} is "
                        r"not a phone number \(allowed: \+ and the country code, e.g. "
                        r"\+44 20 7946 0018; national numbers need the core config "
                        r"phone_region or a region in brackets, e.g. 020 7946 0018 \(GB\)\)$"):

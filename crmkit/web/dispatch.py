@@ -634,8 +634,8 @@ def problem_errors(problems: Iterable[tuple[str, str, str]], list_body: bool
     pointer into the request body (or the query ``parameter``) it is about.
 
     Problems of the request checks carry their pointer already (``("body", "/a/b", …)``); those
-    of the write pipeline name a field of a record (``("customer", "email", …)`` for a single
-    body, ``("row 3", "kind", …)`` for the third element of a list body), and a field's own
+    of the write pipeline name a field of a record (``("", "email", …)`` for a single object,
+    ``("row 3", "kind", …)`` for the third element of a list body), and a field's own
     ``/pointer: message`` (attributes, payloads) extends the pointer.
     """
     errors = []

@@ -31,6 +31,7 @@ from ..config import describe_error, fill_defaults, schema_errors, schema_valida
 from ..customers import MAX_SEARCH_TEXT, CustomerService, search_text_problem
 from ..errors import NotFound, PreconditionFailed, ValidationError
 from ..models import Customer, jsonable, to_customer
+from ..pipeline import ONE_RECORD
 from ..types import IDENTIFIER, parse_json, text_problem
 from .endpoints import Call, Endpoint, Reply
 from .schemas import OPTIONAL_TEXT, is_database_integer
@@ -321,7 +322,8 @@ def _interaction_rows(call: Call, items: list[dict[str, Any]]) -> list[dict[str,
             try:
                 row["occurred_at"] = parse_timestamp(text, "occurred_at")
             except ValidationError as exc:
-                problems.append((f"row {index + 1}", "occurred_at",
+                where = ONE_RECORD if isinstance(call.body, dict) else f"row {index + 1}"
+                problems.append((where, "occurred_at",
                                  str(exc).removeprefix("occurred_at: ")))
         rows.append(row)
     if problems:

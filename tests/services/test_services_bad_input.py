@@ -75,10 +75,10 @@ def test_non_finite_numbers_on_the_command_line_are_one_line_errors(run_cli):
     run_cli("init")
     run_cli("customers", "add", "C1")
     code, _, err = run_cli("customers", "add", "C2", "--attr", "score=1e400")
-    assert code != 0 and err.strip() == ("error: customer: attributes: /score: Infinity is not "
+    assert code != 0 and err.strip() == ("error: attributes: /score: Infinity is not "
                                          "a finite number (JSON numbers must be finite)")
     code, _, err = run_cli("interactions", "record", "C1", "--payload", '{"a": NaN}')
-    assert code != 0 and err.strip() == ("error: row 1: payload: /a: NaN is not a finite number "
+    assert code != 0 and err.strip() == ("error: payload: /a: NaN is not a finite number "
                                          "(JSON numbers must be finite)")
     assert run_cli("plugins", "enable", "loyalty")[0] == 0
     for value in ("NaN", "1e400", "-Infinity"):
@@ -103,7 +103,7 @@ def test_non_finite_numbers_in_a_config_are_refused(crm):
 def test_an_instant_outside_the_range_is_refused_by_the_python_api(crm, when):
     crm.customers.add("C1")
     before = counts(crm)
-    with pytest.raises(ValidationError, match=r"row 1: occurred_at: .* is outside the accepted "
+    with pytest.raises(ValidationError, match=r"^occurred_at: .* is outside the accepted "
                        r"range \(1900-01-01T00:00:00Z to 2999-12-31T23:59:59Z\)"):
         crm.interactions.record("C1", when, amount="5")
     with pytest.raises(ValidationError, match="row 1: occurred_at: .* is outside the accepted"):
@@ -229,7 +229,7 @@ def test_a_purchase_earning_more_points_than_the_ledger_holds_commits_nothing(cr
         import_file(crm, "interactions", str(path), batch_size=1)
     assert loyalty_counts(crm) == before
     refund_item = {"category": "delivery", "amount": "-99999999999999"}
-    with pytest.raises(ValidationError, match=r"row 1: amount: 5 \(eligible 100000000000004\) "
+    with pytest.raises(ValidationError, match=r"^amount: 5 \(eligible 100000000000004\) "
                                               "would earn up to 150000000000006000 loyalty"):
         crm.interactions.record("C1", WHEN, amount="5", payload={"items": [refund_item]})
     assert loyalty_counts(crm) == before

@@ -135,6 +135,24 @@ def test_interactions_one_or_a_list_and_their_listing(api, admin):
         "since": "2024-12-02T12:00:00Z"}).json()["items"]] == ["visit"]
 
 
+def test_the_detail_of_one_object_names_the_field_and_of_a_list_the_row(admin):
+    admin.post("/api/v1/customers", json={"external_id": "C1"})
+    for body, detail in [
+            ({"external_id": "C2", "email": "bad"}, "email: 'bad' is not an email address"),
+            ([{"customer": "C1"}, {"customer": "C1", "currency": "XYZ"}],
+             "row 2: currency: 'XYZ' is not an ISO 4217 currency code (allowed: three letters "
+             "of ISO 4217, e.g. USD, EUR, GBP)"),
+            ({"customer": "C1", "currency": "XYZ"},
+             "currency: 'XYZ' is not an ISO 4217 currency code (allowed: three letters of "
+             "ISO 4217, e.g. USD, EUR, GBP)"),
+            ({"customer": "C1", "occurred_at": "soon"},
+             "occurred_at: 'soon' is not an ISO 8601 date or date-time (e.g. "
+             "2024-05-01T13:00:00Z)")]:
+        path = "/api/v1/customers" if "external_id" in body else "/api/v1/interactions"
+        answer = admin.post(path, json=body)
+        assert (answer.status_code, answer.json()["detail"]) == (422, detail)
+
+
 def test_a_refund_of_another_customers_purchase_or_not_of_a_purchase_is_one_problem(api, admin):
     for customer in ("A", "B"):
         admin.post("/api/v1/customers", json={"external_id": customer})

@@ -190,7 +190,7 @@ def test_a_refund_of_another_customers_or_a_later_purchase_is_refused(crm, loyal
     shop.purchase("A", "100", at(2026, 11, 1), external_id="PA")
     code, _, err = run_cli("interactions", "record", "B", "--kind", "refund", "--at",
                            "2026-11-02", "--payload", '{"refund_of": "PA"}')
-    assert (code, err) == (1, "error: row 1: payload: /refund_of: 'PA' is a purchase of another "
+    assert (code, err) == (1, "error: payload: /refund_of: 'PA' is a purchase of another "
                               "customer; a refund is recorded on the customer of the purchase "
                               "it refunds\n")
     with pytest.raises(ValidationError, match="'PA' is a purchase of 2026-11-01T00:00:00"
