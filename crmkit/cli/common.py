@@ -326,6 +326,12 @@ def edited_config(document: dict, path: str | None, assignments, what: str,
     return document
 
 
+def dash_is_stdout(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    """Click callback of an output file parameter whose absence means standard output: ``-``
+    means it too, as usual on the command line (``./-`` names a file called ``-``)."""
+    return None if value == "-" else value
+
+
 @contextlib.contextmanager
 def atomic_write(path: str, prefix: str = ".crmkit-") -> Iterator[IO[str]]:
     """A text handle whose content replaces ``path`` only once all of it is written.
@@ -378,5 +384,5 @@ __all__ = [
     "FORMATS", "State", "pass_state", "log_to_stderr", "format_option", "as_of_option",
     "limit_option", "resolve_as_of", "jsonable", "output", "output_rows", "output_document",
     "progress", "status",
-    "config_options", "edited_config", "atomic_write", "load_json_file",
+    "config_options", "edited_config", "dash_is_stdout", "atomic_write", "load_json_file",
 ]

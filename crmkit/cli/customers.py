@@ -8,7 +8,8 @@ import click
 
 from ..errors import ValidationError
 from ..types import DuplicateKeyError, parse_json
-from .common import atomic_write, format_option, limit_option, output, output_document, pass_state
+from .common import (atomic_write, dash_is_stdout, format_option, limit_option, output,
+                     output_document, pass_state)
 
 COLUMNS = ["external_id", "type", "name", "email", "phone", "preferred_channel",
            "lifecycle_stage", "tags"]
@@ -261,8 +262,9 @@ def _short(value) -> str:
 
 @customers.command("export-data")
 @click.argument("external_id")
-@click.option("--output", "-o", "path", type=click.Path(dir_okay=False),
-              help="Write the JSON to this file (default: standard output).")
+@click.option("--output", "-o", "path", type=click.Path(dir_okay=False, allow_dash=True),
+              callback=dash_is_stdout,
+              help="Write the JSON to this file (default, or -: standard output).")
 @pass_state
 def export_data(state, external_id, path) -> None:
     """Export everything held about a customer as JSON.

@@ -7,7 +7,7 @@ import sys
 
 import click
 
-from .common import atomic_write, pass_state, status
+from .common import atomic_write, dash_is_stdout, pass_state, status
 
 KINDS = click.Choice(["customers", "interactions"])
 FILE_FORMATS = click.Choice(["csv", "jsonl"])
@@ -88,22 +88,23 @@ def _print_problems(report) -> None:
 
 @click.command("export")
 @click.argument("kind", type=KINDS)
-@click.argument("file", required=False, type=click.Path(dir_okay=False))
+@click.argument("file", required=False, type=click.Path(dir_okay=False, allow_dash=True),
+                callback=dash_is_stdout)
 @click.option("--format", "file_format", type=FILE_FORMATS,
               help="File format (default: from FILE's extension, csv on standard output).")
 @pass_state
 def export(state, kind, file, file_format) -> None:
     """Export every customer or interaction to FILE (or standard output).
 
-    KIND is customers or interactions.
-    The columns are the import columns, so the file imports again unchanged.
-    CSV cells starting with = + - @ tab or CR are prefixed with ' (formula
-    injection); import removes that prefix.
+    KIND is customers or interactions; without FILE, or with FILE -, the
+    export goes to standard output.  The columns are the import columns, so
+    the file imports again unchanged.  CSV cells starting with = + - @ tab or
+    CR are prefixed with ' (formula injection); import removes that prefix.
 
     \b
     Examples:
       crmkit export customers customers.csv
-      crmkit export interactions --format jsonl > interactions.jsonl
+      crmkit export interactions - --format jsonl | gzip > interactions.jsonl.gz
     """
     from ..services.exporting import export as run_export
     from ..services.records import file_format as detect

@@ -51,3 +51,18 @@ def test_export_cli_to_file_and_stdout(crm, run_cli, tmp_path):
     assert not (tmp_path / "c.txt").exists()
     code, out, _ = run_cli("import", "customers", str(tmp_path / "c.jsonl"))
     assert out == "read 1, created 0, updated 0, unchanged 1, rejected 0\n"
+
+
+def test_an_export_to_dash_goes_to_standard_output(crm, run_cli, tmp_path, monkeypatch):
+    """``-`` is standard output, as usual on the command line, not a file named ``-``."""
+    here = tmp_path / "here"
+    here.mkdir()
+    monkeypatch.chdir(here)
+    crm.customers.add("C1", "Ada")
+    crm.interactions.record("C1", crm.clock.now(), external_id="o1")
+    assert run_cli("export", "customers", "-") == run_cli("export", "customers")
+    code, out, _ = run_cli("export", "interactions", "-", "--format", "jsonl")
+    assert code == 0 and json.loads(out)["external_id"] == "o1"
+    code, out, err = run_cli("customers", "export-data", "C1", "-o", "-")
+    assert (code, err) == (0, "") and json.loads(out)["customer"]["name"] == "Ada"
+    assert list(here.iterdir()) == []
