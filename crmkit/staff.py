@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import unicodedata
+
 from sqlalchemy import insert, select, update
 
 from . import tables
@@ -9,10 +11,28 @@ from .auth import DEFAULT_ROLE, MIN_PASSWORD_LENGTH, hash_password
 from .customers import EMAIL
 from .errors import ConflictError, NotFound, ValidationError
 from .models import Staff
-from .types import IDENTIFIER, clean_text, normal_text
+from .types import IDENTIFIER, clean_text, normal_text, too_long
 
 SYSTEM_ACTOR = "system"
 """The actor of work nobody in particular does (the default ``--actor``); always allowed."""
+MAX_HANDLE = 100
+"""The longest staff handle, in characters (the width of ``staff.handle``)."""
+HANDLE_RULE = f"1 to {MAX_HANDLE} letters, digits and . _ - @, the first not -"
+"""What a new staff handle may be, as its refusal says: one word, usable unquoted in a
+command (a first ``-`` would read as an option)."""
+_HANDLE_SIGNS = frozenset("._-@")
+
+
+def _handle_problem(handle: str) -> str | None:
+    """Why ``handle`` (in NFC) breaks :data:`HANDLE_RULE`; None when it keeps it.  A letter's
+    combining marks (accents, Indic vowel signs) are part of it."""
+    if len(handle) > MAX_HANDLE:
+        return too_long(handle, MAX_HANDLE)
+    bad = next((ch for ch in handle if not (ch.isalnum() or ch in _HANDLE_SIGNS
+                                            or unicodedata.category(ch).startswith("M"))), None)
+    what = (f"contains {bad!r}" if bad is not None else
+            "starts with -" if handle.startswith("-") else None)
+    return None if what is None else f"{handle!r} {what} (allowed: {HANDLE_RULE})"
 
 
 class StaffService:
@@ -23,11 +43,15 @@ class StaffService:
 
     def add(self, handle: str, name: str, team: str, email: str | None = None,
             role: str = DEFAULT_ROLE) -> Staff:
-        """Add a staff member with a role of the core config's ``roles``; the handle is unique."""
+        """Add a staff member with a role of the core config's ``roles``; the handle is unique
+        and keeps :data:`HANDLE_RULE` (handles stored before that rule keep working)."""
         for field, value in (("handle", handle), ("name", name), ("team", team)):
             if not isinstance(value, str) or not value.strip():
                 raise ValidationError(f"staff {field}: required non-empty text")
         handle = clean_text(handle, "staff handle", IDENTIFIER)
+        problem = _handle_problem(handle)
+        if problem is not None:
+            raise ValidationError.from_problems([("", "staff handle", problem)])
         name, team = clean_text(name, "staff name"), clean_text(team, "staff team")
         if email is not None:
             email = clean_text(email, "staff email").strip()
@@ -157,4 +181,4 @@ def _to_staff(row) -> Staff:
                  locale=row["locale"])
 
 
-__all__ = ["SYSTEM_ACTOR", "StaffService"]
+__all__ = ["SYSTEM_ACTOR", "MAX_HANDLE", "HANDLE_RULE", "StaffService"]

@@ -61,6 +61,33 @@ def test_staff_roles(run_cli, crm_url):
     ]
 
 
+def test_a_staff_handle_is_one_word_and_a_stored_older_one_keeps_working(run_cli, crm_url):
+    ok(run_cli, "init")
+    allowed = "(allowed: 1 to 100 letters, digits and . _ - @, the first not -)"
+    for handle, wanted in [
+            ("ana maria", f"'ana maria' contains ' ' {allowed}"),
+            ("ana/m", f"'ana/m' contains '/' {allowed}"),
+            ("-ana", f"'-ana' starts with - {allowed}"),
+            ("a" * 101, "text of 101 characters is too long (allowed: at most 100 characters)")]:
+        assert fails(run_cli, "staff", "add", "--name", "Ana", "--team", "sales", "--",
+                     handle) == f"error: staff handle: {wanted}\n"
+    for handle in ("ana.m_x-1@example.com", "José", "नमस्ते", "a" * 100):
+        ok(run_cli, "staff", "add", handle, "--name", "Ana", "--team", "sales")
+    with CRM.open(crm_url) as crm:
+        assert len(crm.staff.list()) == 4
+        with crm.transaction() as tx:  # stored when any identifier was a handle
+            tx.conn.execute(tables.staff.insert(), {
+                "handle": "old one", "name": "Old", "team": "sales", "active": True,
+                "created_at": tx.now(), "role": "agent", "failed_logins": 0})
+    ok(run_cli, "staff", "role", "old one", "viewer")
+    ok(run_cli, "staff", "password", "old one", input="correct horse battery\n")
+    ok(run_cli, "tokens", "create", "--staff", "old one")
+    ok(run_cli, "--actor", "old one", "customers", "add", "C1")
+    with CRM.open(crm_url) as crm:
+        signed_in = crm.auth.authenticate_password("old one", "correct horse battery")
+        assert (signed_in.handle, signed_in.role) == ("old one", "viewer")
+
+
 def test_staff_password_from_standard_input(run_cli, crm_url):
     ok(run_cli, "init")
     ok(run_cli, "staff", "add", "ana", "--name", "Ana", "--team", "sales")

@@ -348,6 +348,18 @@ def test_staff_are_added_given_a_role_and_deactivated_and_a_script_name_is_text(
     assert audit.text.count("data-audit=") == 3
 
 
+def test_a_handle_of_two_words_is_refused_as_on_the_command_line(crm, admin):
+    page = admin.get("/admin/staff")
+    answer = admin.post("/admin/staff", data={
+        "csrf_token": csrf(page), "handle": "ana maria", "name": "Ana", "team": "sales",
+        "role": "agent"})
+    assert answer.status_code == 422 and (
+        "staff handle: &#39;ana maria&#39; contains &#39; &#39; (allowed: 1 to 100 letters, "
+        "digits and . _ - @, the first not -)") in answer.text
+    assert 'value="ana maria"' in answer.text  # what was entered stays
+    assert [s.handle for s in crm.staff.list()] == ["boss"]
+
+
 def test_roles_are_edited_through_the_core_config_validation(crm, admin):
     page = admin.get("/admin/roles")
     fields = form_of(page, "/admin/roles")
