@@ -343,28 +343,45 @@ def sums(conn, customer_ids: Iterable[int] | None, as_of: dt.datetime | None = N
     return result
 
 
+def debt_dates(conn, customer_ids: Iterable[int]) -> dict[int, dt.datetime]:
+    """``{customer_id: date}`` of each member's latest ledger row adding to what they owe."""
+    query = (select(ledger.c.customer_id, func.max(ledger.c.at))
+             .where(ledger.c.owed_change > 0).group_by(ledger.c.customer_id))
+    result: dict[int, dt.datetime] = {}
+    for part in chunks(customer_ids):
+        result.update(conn.execute(query.where(ledger.c.customer_id.in_(part))).all())
+    return result
+
+
 def settle_owed(conn, owed: dict[int, int], now: dt.datetime, actor: str,
                 inactivity: Inactivity | None) -> dict[int, int]:
     """Pay members' owed points from their lots (new earnings first by construction).
 
     ``owed`` maps customer ids to what they owe; the members must already be
     locked by the caller when lots may be spent concurrently.  Lots expired at
-    ``now`` (``inactivity``: the expiry mode's rule then, see
-    :func:`.inactivity.of`) pay nothing, locked ones do.  Writes one ``reverse``
-    row per member that could pay anything; returns what each paid.
+    ``now``, or at the member's latest debt (:func:`debt_dates`) if that is later,
+    pay nothing, locked ones do (``inactivity``: the expiry mode's rule at ``now``,
+    see :func:`.inactivity.of`, here counting activity up to the latest of those
+    moments).  Writes one ``reverse`` row per member that could pay anything, dated
+    at the latest of the lots it takes and that debt; returns what each paid.
     """
     owing = {c: o for c, o in owed.items() if o > 0}
     if not owing:
         return {}
+    debts = debt_dates(conn, owing)
+    moments = {c: max(now, debts[c]) for c in owing}
+    if inactivity is not None:
+        inactivity = attrs.evolve(inactivity, moment=max(moments.values()))
     lots = open_lots(conn, owing, inactivity=inactivity, written_off_after=now)
     rows, paid = [], {}
     for customer_id, due in sorted(owing.items()):
         customer_lots = lots.get(customer_id, [])
-        uses = take(customer_lots, due, now, locked=True)
+        uses = take(customer_lots, due, moments[customer_id], locked=True)
         amount = sum(use.points for use in uses)
         if amount <= 0:
             continue
-        at = max(lot.at for lot in customer_lots if lot.id in {use.lot_id for use in uses})
+        taken = {use.lot_id for use in uses}
+        at = max([debts[customer_id], *(lot.at for lot in customer_lots if lot.id in taken)])
         rows.append({"customer_id": customer_id, "at": at, "type": "reverse", "source": "owed",
                      "points": -amount, "owed_change": -amount,
                      "reason": "owed points paid off from new earnings", "uses": uses})

@@ -230,3 +230,25 @@ def test_earning_is_set_based(crm, loyalty, statements):
                  "amount": Decimal("10"), "external_id": f"S{start + i}"} for i in range(n)])
         sizes.append(len(seen))
     assert sizes[0] == sizes[1]
+
+
+def statement_rows(api, customer="C1"):
+    """``(type, source, points, owed_change, at, running balance)`` of the member's
+    statement, in the order written."""
+    return [(line.type, line.source, line.points, line.owed_change, line.at, line.balance)
+            for line in api.statement(customer)]
+
+
+def test_an_earning_dated_before_a_debt_pays_it_off_at_the_debt(crm, loyalty, shop, clock):
+    api = loyalty({"tiers": [], "milestones": []})
+    api.add_reward("R100", 100)
+    shop.purchase("C1", "100", at(2025, 1, 10), external_id="P1")
+    clock.set(at(2025, 2, 1))
+    api.redeem("C1", "R100")
+    clock.set(at(2025, 3, 1))
+    shop.refund("C1", "P1", at(2025, 2, 15))
+    assert api.owed("C1") == 100
+    shop.purchase("C1", "30", at(2025, 2, 5))            # recorded after the refund
+    assert statement_rows(api)[-1] == ("reverse", "owed", -30, -30, at(2025, 2, 15), 0)
+    assert [api.member("C1", moment).owed
+            for moment in (at(2025, 2, 10), at(2025, 2, 15))] == [0, 70]
