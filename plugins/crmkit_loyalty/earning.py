@@ -308,7 +308,8 @@ def reaching_purchases(rows: list[dict[str, Any]], crossing: dict[int, tuple[int
 
 def reverse_refunds(ctx, s: Settings, refunds: list[dict[str, Any]]) -> set[int]:
     """Reverse what each refunded purchase earned: from its own lot first, then FIFO, taking
-    only points not expired at the refund (locked ones included); owe the rest."""
+    only points earned by the refund's date and not expired then (locked ones included); owe
+    the rest, paid off at once from what later earnings already recorded hold."""
     conn, now = ctx.conn, ctx.now()
     refs = sorted({r["payload"]["refund_of"] for r in refunds})
     purchases = {}
@@ -362,6 +363,8 @@ def reverse_refunds(ctx, s: Settings, refunds: list[dict[str, Any]]) -> set[int]
         owed[earning.customer_id] = owed.get(earning.customer_id, 0) + want - taken
     lg.append(conn, rows, now, ctx.actor)
     lg.change_owed(conn, owed)
+    lg.settle_owed(conn, {c: locked[c]["owed"] + more for c, more in owed.items() if more},
+                   now, ctx.actor, inactivity.of(s, now))
     return {r["customer_id"] for r in rows}
 
 

@@ -257,15 +257,19 @@ def lot_totals(conn, customer_id: int, moment: dt.datetime, as_of: dt.datetime |
     return LotTotals(int(available), int(locked), int(expiring), first)
 
 
-def usable(lots: Iterable[Lot], moment: dt.datetime, locked: bool = False) -> list[Lot]:
-    """The ``lots`` a debit at ``moment`` may consume: those spendable then
-    (:meth:`Lot.spendable`), or with ``locked`` those not expired then, locked or not."""
+def usable(lots: Iterable[Lot], moment: dt.datetime, locked: bool = False,
+           later: bool = False) -> list[Lot]:
+    """The ``lots`` a debit dated ``moment`` may consume: those earned by then and spendable
+    then (:meth:`Lot.spendable`), or with ``locked`` those earned by then and not expired
+    then, locked or not.  ``later``: lots earned after ``moment`` too (an owed pay-off, dated
+    at the latest lot it takes)."""
     return [lot for lot in lots
-            if not lot.expired(moment) and (locked or lot.spendable(moment))]
+            if (later or lot.at <= moment) and not lot.expired(moment)
+            and (locked or lot.spendable(moment))]
 
 
 def take(lots: list[Lot], points: int, moment: dt.datetime, first: Iterable[int] = (),
-         locked: bool = False) -> list[Use]:
+         locked: bool = False, later: bool = False) -> list[Use]:
     """Consume up to ``points`` from the :func:`usable` ``lots`` at ``moment`` (mutated):
     ``first`` lot ids, then FIFO; from each lot what :meth:`Lot.left` allows, its points
     never written off first, then those an expiry dated after ``moment`` wrote off (given
@@ -275,7 +279,7 @@ def take(lots: list[Lot], points: int, moment: dt.datetime, first: Iterable[int]
     """
     preferred = set(first)
     order = usable([lot for lot in lots if lot.id in preferred] +
-                   [lot for lot in lots if lot.id not in preferred], moment, locked)
+                   [lot for lot in lots if lot.id not in preferred], moment, locked, later)
     uses = []
     for lot in order:
         if points <= 0:
@@ -376,7 +380,7 @@ def settle_owed(conn, owed: dict[int, int], now: dt.datetime, actor: str,
     rows, paid = [], {}
     for customer_id, due in sorted(owing.items()):
         customer_lots = lots.get(customer_id, [])
-        uses = take(customer_lots, due, moments[customer_id], locked=True)
+        uses = take(customer_lots, due, moments[customer_id], locked=True, later=True)
         amount = sum(use.points for use in uses)
         if amount <= 0:
             continue

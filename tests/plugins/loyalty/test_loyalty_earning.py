@@ -239,6 +239,44 @@ def statement_rows(api, customer="C1"):
             for line in api.statement(customer)]
 
 
+def test_a_backdated_refund_takes_only_lots_earned_by_its_date(crm, loyalty, shop, clock):
+    """Known answer (docs/plugins/loyalty.md, Refunds): a refund recorded after a later
+    earning reverses from the lots there were on its date and owes the rest, which that
+    later earning pays off at its own date."""
+    api = loyalty({"tiers": [], "milestones": []})
+    api.add_reward("R100", 100)
+    shop.purchase("C1", "100", at(2025, 1, 10), external_id="P1")     # expires 2026-01-10
+    shop.purchase("C1", "40", at(2025, 1, 20), external_id="P2")      # expires 2026-01-20
+    clock.set(at(2025, 2, 1))
+    api.redeem("C1", "R100")                             # FIFO: all of P1's lot
+    shop.purchase("C1", "50", at(2025, 3, 1), external_id="P3")
+    clock.set(at(2025, 3, 10))
+    shop.refund("C1", "P1", at(2025, 2, 15))             # recorded after P3, dated before it
+    assert statement_rows(api) == [
+        ("earn", "purchase", 100, 0, at(2025, 1, 10), 100),
+        ("earn", "purchase", 40, 0, at(2025, 1, 20), 140),
+        ("spend", "reward", -100, 0, at(2025, 2, 1), 40),
+        ("earn", "purchase", 50, 0, at(2025, 3, 1), 90),
+        ("reverse", "refund", -40, 60, at(2025, 2, 15), 50),   # P1's lot is empty, P2's 40
+        ("reverse", "owed", -50, -50, at(2025, 3, 1), 0)]      # P3 pays off 50 of the 60
+    assert (api.balance("C1"), api.owed("C1")) == (0, 10)
+    for moment, owed in ((at(2025, 2, 15), 60), (at(2025, 2, 20), 60), (at(2025, 3, 1), 10)):
+        member = api.member("C1", moment)
+        assert (member.balance, member.available, member.owed) == (0, 0, owed)
+        assert sum(line.points for line in api.liability(moment)) == 0
+
+
+def test_a_deduction_takes_only_points_earned_by_now(crm, loyalty, shop, clock):
+    api = loyalty({"tiers": [], "milestones": []})
+    shop.purchase("C1", "100", at(2025, 6, 1))           # after the clock's now (2025-01-01)
+    with pytest.raises(NotEnoughPoints, match="has 0 points; cannot deduct 50"):
+        api.adjust("C1", -50, "duplicate earning")
+    assert api.balance("C1", at(2025, 6, 1)) == 100
+    clock.set(at(2025, 6, 1))
+    api.adjust("C1", -50, "duplicate earning")
+    assert api.balance("C1") == 50
+
+
 def test_an_earning_dated_before_a_debt_pays_it_off_at_the_debt(crm, loyalty, shop, clock):
     api = loyalty({"tiers": [], "milestones": []})
     api.add_reward("R100", 100)

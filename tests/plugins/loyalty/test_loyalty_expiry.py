@@ -172,17 +172,21 @@ def owed_rows(crm):
 
 def test_a_refund_after_an_inactivity_lapse_owes_what_the_expiry_run_left(crm, loyalty, shop,
                                                                           clock):
-    api = loyalty(INACTIVE_MONTH)
+    api = loyalty(INACTIVE_MONTH, customers=("AHEAD", "C1"))
+    # recorded while the clock is still at 2025-01-01: the same, as of the refund's date
+    shop.purchase("AHEAD", "100", at(2026, 1, 31), external_id="PA")
+    shop.refund("AHEAD", "PA", at(2026, 3, 15))
     clock.set(at(2026, 1, 31))
     shop.purchase("C1", "100", at(2026, 1, 31), external_id="P1")   # lapses 2026-02-28
     clock.set(at(2026, 3, 15))
     shop.refund("C1", "P1", at(2026, 3, 15))             # no expiry run yet
-    assert [tuple(r) for r in owed_rows(crm)] == [("refund", 0, 100, at(2026, 3, 15))]
+    assert [tuple(r) for r in owed_rows(crm)] == [("refund", 0, 100, at(2026, 3, 15))] * 2
     assert (api.balance("C1"), api.owed("C1")) == (100, 100)
-    result = api.expire()                                 # still finds the lapsed 100
-    assert (result.rows, result.points) == (1, 100)
-    assert [(r.points, r.at) for r in expire_rows(crm)] == [(-100, at(2026, 2, 28))]
-    assert (api.balance("C1"), api.owed("C1")) == (0, 100)
+    result = api.expire()                                 # still finds the lapsed 100s
+    assert (result.rows, result.points) == (2, 200)
+    assert [(r.points, r.at) for r in expire_rows(crm)] == [(-100, at(2026, 2, 28))] * 2
+    for customer in ("AHEAD", "C1"):
+        assert (api.balance(customer), api.owed(customer)) == (0, 100)
     assert [line.points for line in api.liability()] == [0]
 
 
@@ -322,3 +326,4 @@ def test_loyalty_0002_lets_a_database_of_loyalty_0001_give_back_an_expiry(crm, l
     assert remaining(crm) == [0]                          # the expiry's use is kept
     shop.refund("C1", "P1", at(2025, 6, 15))
     assert (api.balance("C1"), api.owed("C1"), remaining(crm)) == (0, 0, [0])
+

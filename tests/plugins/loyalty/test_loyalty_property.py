@@ -1,7 +1,10 @@
 """Property: over random earn/spend/refund/expire sequences the balance equals the ledger sum,
-matches a plain-Python model of the rules, and never goes below zero; time moves on with or
-without an expiry run, and no debit takes points expired before it either way; a refund
-dated back before an expiry run takes what that run wrote off of lots still valid then.
+matches a plain-Python model of the rules, and never goes below zero, nor do the balance
+and the owed points as of any date; time moves on with or without an expiry run, and no
+debit takes points expired before it either way; a refund dated back before an expiry run
+takes what that run wrote off of lots still valid then, and one dated back before later
+earnings takes nothing of them but owes, and they pay it off; an earning dated back before
+a debt pays it off at the debt's date.
 
 Runs on SQLite only (each example builds a fresh database; on PostgreSQL that
 costs seconds per example); the rules under test are the same SQL on both.
@@ -30,6 +33,7 @@ CONFIG = {"tiers": [], "milestones": [], "expiry_mode": "rolling", "expiry_month
 
 operations = st.lists(st.one_of(
     st.tuples(st.just("buy"), st.integers(1, 300)),
+    st.tuples(st.just("late buy"), st.tuples(st.integers(1, 300), st.integers(1, 120))),
     st.tuples(st.just("refund"), st.integers(0, 20)),
     st.tuples(st.just("late refund"), st.tuples(st.integers(0, 20), st.integers(1, 120))),
     st.tuples(st.just("spend"), st.integers(1, 250)),
@@ -40,8 +44,9 @@ operations = st.lists(st.one_of(
 
 class Model:
     """The rules in plain Python: lots consumed FIFO by expiry, owed points, expiry; a lot
-    expired at a debit's moment is empty to it, and one valid then is whole to it (what an
-    expiry run wrote off included), whether or not the expiry run came."""
+    earned after a debit's moment or expired then is empty to it, and one valid then is whole
+    to it (what an expiry run wrote off included), whether or not the expiry run came; owed
+    points are paid off at once from what is left of the lots valid now."""
 
     def __init__(self):
         self.lots: list[dict] = []          # id, points, remaining, written_off, at, expires
@@ -63,23 +68,31 @@ class Model:
         return taken
 
     def live(self, now):
+        """The lots valid at ``now``, whenever they were earned."""
         return [lot for lot in self.lots if lot["expires"] > now]
 
-    def buy(self, points, now, external_id, lot_id):
-        lot = {"id": lot_id, "points": points, "remaining": points, "written_off": 0, "at": now,
-               "expires": add_months(now, 3)}
-        self.lots.append(lot)
-        self.purchases.append((external_id, lot_id))
+    def settle(self, now):
         if self.owed:
             self.owed -= self.take(self.owed, self.fifo(self.live(now)))
 
-    def refund(self, external_id, now):
+    def buy(self, points, when, now, external_id, lot_id):
+        lot = {"id": lot_id, "points": points, "remaining": points, "written_off": 0,
+               "at": when, "expires": add_months(when, 3)}
+        self.lots.append(lot)
+        self.purchases.append((external_id, lot_id))
+        self.settle(now)
+
+    def refund(self, external_id, when, now):
         lot_id = dict(self.purchases)[external_id]
         self.refunded.add(external_id)
-        own = [lot for lot in self.live(now) if lot["id"] == lot_id]
-        rest = self.fifo([lot for lot in self.live(now) if lot["id"] != lot_id])
+        there = [lot for lot in self.live(when) if lot["at"] <= when]
+        own = [lot for lot in there if lot["id"] == lot_id]
+        rest = self.fifo([lot for lot in there if lot["id"] != lot_id])
         want = next(lot for lot in self.lots if lot["id"] == lot_id)["points"]
-        self.owed += want - self.take(want, own + rest)
+        short = want - self.take(want, own + rest)
+        self.owed += short
+        if short:
+            self.settle(now)
 
     def spend(self, points, now):
         spendable = self.fifo(self.live(now))
@@ -99,9 +112,23 @@ class Model:
         return sum(lot["remaining"] for lot in self.lots)
 
 
+def as_of_each_date(history):
+    """``(balance, owed)`` as of each date of the ``(at, points, owed_change)`` rows
+    ``history`` (in date order)."""
+    balance = owed = 0
+    for index, (when, points, owed_change) in enumerate(history):
+        balance, owed = balance + points, owed + owed_change
+        if index + 1 == len(history) or history[index + 1][0] != when:
+            yield balance, owed
+
+
 @settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(ops=operations)
 @example(ops=[("buy", 100), ("advance", 100), ("late refund", (0, 20))])   # run, then refund
+@example(ops=[("buy", 100), ("spend", 100), ("wait", 10), ("buy", 50),      # refund dated
+              ("late refund", (0, 5))])                                     # before a lot
+@example(ops=[("buy", 100), ("spend", 100), ("wait", 10), ("refund", 0),    # an earning
+              ("late buy", (30, 5))])                                       # before a debt
 def test_balance_equals_ledger_sum_and_the_model(ops):
     with tempfile.TemporaryDirectory() as tmp:
         clock = FixedClock(START)
@@ -113,13 +140,16 @@ def test_balance_equals_ledger_sum_and_the_model(ops):
             model, serial = Model(), 0
             for op, value in ops:
                 now = clock.now()
-                if op == "buy":
+                if op in ("buy", "late buy"):
                     serial += 1
-                    crm.interactions.record("C1", now, amount=Decimal(value), external_id=f"P{serial}")
+                    points, back = (value, 0) if op == "buy" else value
+                    when = now - dt.timedelta(days=back)
+                    crm.interactions.record("C1", when, amount=Decimal(points),
+                                            external_id=f"P{serial}")
                     with crm.read() as conn:
                         lot_id = conn.execute(select(func.max(ledger.c.id))
                                               .where(ledger.c.source == "purchase")).scalar()
-                    model.buy(value, now, f"P{serial}", lot_id)
+                    model.buy(points, when, now, f"P{serial}", lot_id)
                 elif op in ("refund", "late refund"):
                     open_ = [p for p, _ in model.purchases if p not in model.refunded]
                     if not open_:
@@ -131,7 +161,7 @@ def test_balance_equals_ledger_sum_and_the_model(ops):
                     when = max(now - dt.timedelta(days=back), bought)
                     crm.interactions.record("C1", when, kind="refund", external_id=f"R-{target}",
                                             payload={"refund_of": target})
-                    model.refund(target, when)
+                    model.refund(target, when, now)
                 elif op == "spend":
                     code = f"R{value}"
                     if code not in {r.code for r in api.rewards()}:
@@ -155,7 +185,12 @@ def test_balance_equals_ledger_sum_and_the_model(ops):
                     left = sum(lots.values())
                     cached_owed = conn.execute(select(members.c.owed)
                                                .where(members.c.customer_id == cid)).scalar() or 0
+                    history = conn.execute(
+                        select(ledger.c.at, ledger.c.points, ledger.c.owed_change)
+                        .where(ledger.c.customer_id == cid).order_by(ledger.c.at)).all()
                 assert api.balance("C1") == total == left == model.balance >= 0
+                assert all(balance >= 0 and owed >= 0
+                           for balance, owed in as_of_each_date(history))
                 assert api.owed("C1") == cached_owed == model.owed >= 0
                 # owing only with nothing left but what expired since
                 assert not (model.owed and sum(lot["remaining"] for lot in model.live(now)))
