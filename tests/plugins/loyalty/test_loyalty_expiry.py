@@ -10,9 +10,10 @@ from sqlalchemy import inspect, select
 
 import crmkit_loyalty
 from crmkit import migrate
+from crmkit.errors import DatabaseError
 from crmkit_loyalty import ledger as lg
 from crmkit_loyalty.errors import NotEnoughPoints
-from crmkit_loyalty.tables import IS_LOT, ledger
+from crmkit_loyalty.tables import IS_LOT, ledger, lot_uses
 
 NO_BONUS = {"tiers": [], "milestones": []}
 
@@ -327,3 +328,32 @@ def test_loyalty_0002_lets_a_database_of_loyalty_0001_give_back_an_expiry(crm, l
     shop.refund("C1", "P1", at(2025, 6, 15))
     assert (api.balance("C1"), api.owed("C1"), remaining(crm)) == (0, 0, [0])
 
+
+def test_loyalty_0002_refuses_to_downgrade_a_ledger_holding_a_give_back(crm, loyalty, shop,
+                                                                         clock):
+    api = loyalty(SIX_MONTHS)
+    shop.purchase("C1", "100", at(2024, 12, 31), external_id="P1")     # expires 2025-06-30
+    clock.set(at(2025, 7, 2))
+    api.expire(at(2025, 7, 1))
+    shop.refund("C1", "P1", at(2025, 6, 15))             # gives the expiry back: a use of -100
+    migrations = Path(crmkit_loyalty.__file__).parent / "migrations"
+
+    def stored(conn):
+        return (migrate.current_revisions(conn, "loyalty"),
+                [c["name"] for c in inspect(conn).get_check_constraints("loyalty_lot_uses")],
+                conn.execute(select(lot_uses).order_by(lot_uses.c.id)).all(),
+                conn.execute(select(ledger).order_by(ledger.c.id)).all())
+
+    with crm.connect() as conn:
+        before = stored(conn)
+    for target in ("loyalty@loyalty_0001", "loyalty@base"):
+        with crm.connect(write=True) as conn:
+            with pytest.raises(DatabaseError, match=(
+                    r"^loyalty: cannot downgrade to loyalty_0001: the ledger holds 1 expiry "
+                    r"give-back\(s\) \(.*negative lot use.*\) .*; nothing was changed$")):
+                migrate.downgrade(conn, target, [migrations])
+            conn.commit()
+        with crm.connect() as conn:
+            assert stored(conn) == before
+    assert before[0] == {"loyalty_0002"} and -100 in [use.points for use in before[2]]
+    assert (api.balance("C1"), api.owed("C1")) == (0, 0)
