@@ -30,6 +30,9 @@ def _handle_problem(handle: str) -> str | None:
         return too_long(handle, MAX_HANDLE)
     bad = next((ch for ch in handle if not (ch.isalnum() or ch in _HANDLE_SIGNS
                                             or unicodedata.category(ch).startswith("M"))), None)
+    if bad is None and handle == SYSTEM_ACTOR:
+        return (f"{handle!r} is the actor of work nobody in particular does (the default "
+                "--actor), so the audit log could not tell them apart: choose another")
     what = (f"contains {bad!r}" if bad is not None else
             "starts with -" if handle.startswith("-") else None)
     return None if what is None else f"{handle!r} {what} (allowed: {HANDLE_RULE})"

@@ -68,6 +68,8 @@ def test_a_staff_handle_is_one_word_and_a_stored_older_one_keeps_working(run_cli
             ("ana maria", f"'ana maria' contains ' ' {allowed}"),
             ("ana/m", f"'ana/m' contains '/' {allowed}"),
             ("-ana", f"'-ana' starts with - {allowed}"),
+            ("system", "'system' is the actor of work nobody in particular does (the default "
+                       "--actor), so the audit log could not tell them apart: choose another"),
             ("a" * 101, "text of 101 characters is too long (allowed: at most 100 characters)")]:
         assert fails(run_cli, "staff", "add", "--name", "Ana", "--team", "sales", "--",
                      handle) == f"error: staff handle: {wanted}\n"
