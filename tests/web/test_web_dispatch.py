@@ -14,7 +14,7 @@ from crmkit import CRM, tables
 from crmkit.web.dispatch import problem_errors
 from crmkit.web.endpoints import Endpoint
 
-from web_support import InProcess, problem
+from web_support import InProcess, problem, serialisation_failure_once
 
 
 @pytest.fixture
@@ -144,29 +144,17 @@ def test_a_plugin_config_put_aborted_by_a_concurrent_transaction_runs_again(crm_
     PostgreSQL aborts its write for a concurrent transaction (a serialisation failure, forced
     here once), the write runs again, as an ordinary endpoint's transaction does: stored and
     audited once."""
-    import psycopg
-    from sqlalchemy import event
-
     from crmkit.services.audit import AuditLog
-
-    aborted = []
-
-    def abort_once(conn, cursor, statement, parameters, context, executemany):
-        if statement.startswith("INSERT INTO plugin_state") and not aborted:
-            aborted.append(statement)
-            raise psycopg.errors.SerializationFailure(
-                "could not serialize access due to concurrent update")
 
     with CRM.open(crm_url, clock=clock, create=True,
                   extra_plugins={"checktest": crmkit_checktest}) as crm:
         crm.plugins.enable("checktest")
         api = InProcess(crm)
         client = api.client(api.token("root", role="admin"))
-        event.listen(crm.engine, "before_cursor_execute", abort_once)
         try:
-            answer = client.put("/api/v1/plugins/checktest/config", json={"note": "changed"})
+            with serialisation_failure_once(crm.engine, "INSERT INTO plugin_state") as aborted:
+                answer = client.put("/api/v1/plugins/checktest/config", json={"note": "changed"})
         finally:
-            event.remove(crm.engine, "before_cursor_execute", abort_once)
             api.close()
         assert answer.status_code == 200, answer.text
         assert answer.json() == {"note": "changed"} and len(aborted) == 1

@@ -11,7 +11,7 @@ from webhooks.support import core_webhooks, slowly_checked_campaigns, writes_whi
 
 from crmkit.services.audit import AuditLog
 from crmkit.tables import audit_log, idempotency_keys, webhooks
-from web_support import InProcess, problem
+from web_support import InProcess, problem, serialisation_failure_once
 
 SECRET = "api-secret-0123456789abcdef"
 HOOK = {"url": "https://example.com/hooks", "event_types": ["customer.created"],
@@ -259,17 +259,6 @@ def test_a_webhook_post_with_an_idempotency_key_aborted_by_postgresql_runs_again
     for a concurrent one (a serialisation failure, forced here once as the key is stored)
     runs again from the host's check, again in no write transaction: one webhook and one key
     are stored, and a retry gets that answer."""
-    import psycopg
-    from sqlalchemy import event
-
-    aborted = []
-
-    def abort_once(conn, cursor, statement, parameters, context, executemany):
-        if statement.startswith("INSERT INTO idempotency_keys") and not aborted:
-            aborted.append(statement)
-            raise psycopg.errors.SerializationFailure(
-                "could not serialize access due to concurrent update")
-
     hook = {**HOOK, "url": "https://hooks.example.test/in"}
     key = {"Idempotency-Key": "add-hook-4"}
     slow_resolver("hooks.example.test")  # answers at once
@@ -277,11 +266,8 @@ def test_a_webhook_post_with_an_idempotency_key_aborted_by_postgresql_runs_again
         checked_in = watch_host_checks(monkeypatch, crm)
         api = InProcess(crm)
         client = api.client(api.token("boss", role="manager"))
-        event.listen(crm.engine, "before_cursor_execute", abort_once)
-        try:
+        with serialisation_failure_once(crm.engine, "INSERT INTO idempotency_keys") as aborted:
             first = client.post("/api/v1/webhooks", json=hook, headers=key)
-        finally:
-            event.remove(crm.engine, "before_cursor_execute", abort_once)
         try:
             again = client.post("/api/v1/webhooks", json=hook, headers=key)
         finally:

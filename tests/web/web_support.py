@@ -68,6 +68,29 @@ def without_csrf_tokens(page: str) -> str:
     return re.sub(r'(name="csrf_token" value=")[^"]*"', r'\1"', page)
 
 
+@contextlib.contextmanager
+def serialisation_failure_once(engine, statement_start: str):
+    """While open, the first statement on ``engine`` starting with ``statement_start`` fails as
+    PostgreSQL fails a transaction it aborts for a concurrent one; yields the list of the
+    statements so failed (at most one)."""
+    import psycopg
+    from sqlalchemy import event
+
+    aborted: list[str] = []
+
+    def abort_once(conn, cursor, statement, parameters, context, executemany):
+        if statement.startswith(statement_start) and not aborted:
+            aborted.append(statement)
+            raise psycopg.errors.SerializationFailure(
+                "could not serialize access due to concurrent update")
+
+    event.listen(engine, "before_cursor_execute", abort_once)
+    try:
+        yield aborted
+    finally:
+        event.remove(engine, "before_cursor_execute", abort_once)
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
