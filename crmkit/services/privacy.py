@@ -76,9 +76,9 @@ def export_data(crm, external_id: str,
                                       tables.privacy_requests.c.id),
         }
         if customer.type == "organisation":
-            document["people"] = list(conn.execute(
+            document["people"] = [dict(row) for row in conn.execute(
                 select(c.c.external_id, c.c.name).where(c.c.organisation_id == cid)
-                .order_by(c.c.id)).mappings())
+                .order_by(c.c.id)).mappings()]
         document["plugins"] = {name: data for name, data in
                                crm.hooks.call("crmkit_export_customer", tx, customer_id=cid)}
         counts = {k: len(v) for k, v in document.items() if isinstance(v, list)}

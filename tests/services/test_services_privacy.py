@@ -195,6 +195,16 @@ def test_export_data_holds_everything_and_is_recorded(vendor_crm):
     assert ADA["email"] not in str(request["details"])
 
 
+def test_export_data_of_an_organisation_lists_its_people(crm, run_cli):
+    import json
+
+    crm.customers.add("O1", "Oak Ltd", type="organisation")
+    person(crm, organisation="O1")
+    code, out, err = run_cli("customers", "export-data", "O1")
+    assert (code, err) == (0, "")
+    assert json.loads(out)["people"] == [{"external_id": "C1", "name": ADA["name"]}]
+
+
 def test_export_data_cli_writes_json(crm, run_cli, tmp_path):
     import json
 
