@@ -291,10 +291,21 @@ def erase_customer(call: Call) -> Reply:
 
 
 def export_customer(call: Call) -> dict[str, Any]:
+    """Everything held about the customer; an organisation's people as the caller may see
+    them: those a plugin's row-level rule hides left out, the names of those whose personal
+    data it refuses masked."""
     call.require("customers.pii")
     external_id = _customer(call, "customers.export").external_id
-    return call.crm.run_transaction(lambda tx: call.crm.customers.export_data(external_id),
-                                    actor=call.principal.handle)
+    auth = call.crm.auth
+    document = call.crm.run_transaction(
+        lambda tx: call.crm.customers.export_data(external_id), actor=call.principal.handle)
+    if "people" in document:
+        access = auth.access_by_external_id(call.principal,
+                                            [p["external_id"] for p in document["people"]])
+        document["people"] = [person if access[person["external_id"]]
+                              else auth.masked_customer(person)
+                              for person in document["people"] if person["external_id"] in access]
+    return document
 
 
 # -- interactions ---------------------------------------------------------------------------

@@ -1,8 +1,8 @@
 """Plugins' row-level rules in the API's lists: a customer a rule hides is left out of the
-interaction and event lists and of every built-in plugin's lists (and the pages showing
-them), and naming it is a 404 like an unknown customer; a customer whose personal data a
-rule hides has it masked there, in the answers of writes and in the names web pages show,
-whatever the member's role holds.
+interaction and event lists, of an organisation's people in its export and of every built-in
+plugin's lists (and the pages showing them), and naming it is a 404 like an unknown
+customer; a customer whose personal data a rule hides has it masked there, in the answers of
+writes and in the names web pages show, whatever the member's role holds.
 
 The webtest plugin's rules: customers tagged "secret" exist only for admins (only
 ``customers.read`` is refused), the personal data of customers tagged "private" is shown
@@ -311,6 +311,15 @@ def test_the_collaborative_card_shows_consents_per_customer(web):
     assert card["C2"].status_code == 200, card["C2"].text
     assert "Consent: email" not in card["C2"].text
     assert "Consent: email" in card["C3"].text
+
+
+def test_an_organisation_s_export_leaves_out_hidden_people_and_masks_per_customer(web):
+    answer = web.client(web.manager).get("/api/v1/customers/O1/export")
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["people"] == [{"external_id": "C2", "name": "***"},
+                                       {"external_id": "C3", "name": "C3's name"}]
+    full = web.client(web.admin).get("/api/v1/customers/O1/export").json()["people"]
+    assert full == [{"external_id": ref, "name": f"{ref}'s name"} for ref in TAGS]
 
 
 def test_the_customer_list_reads_organisations_per_page_not_per_customer(web, statements):
