@@ -468,7 +468,7 @@ class AuthService:
         """``external_id``, the customer a request names (a list's ``?customer=``, None when
         it names none; a route's ``{customer}``; a write's body), once checked that
         ``principal`` may see its rows (:meth:`customer_access`): an unknown customer and one
-        a plugin's row-level rule hides raise the same NotFound, ``crm.customers.get``'s.
+        a plugin's row-level rule hides raise the same NotFound (:meth:`unknown_customer`).
         For the customer of a record the request names by its own id (a task, a case), give
         ``missing``, the message of an unknown record: the NotFound says that instead."""
         if external_id is not None:
@@ -476,25 +476,43 @@ class AuthService:
             try:
                 customer = customers.get(external_id)
             except NotFound:
-                if missing is None:
-                    raise
-                raise NotFound(missing) from None
-            if customer.id not in self.customer_access(
+                customer = None
+            if customer is None or customer.id not in self.customer_access(
                     principal, customers.documents({customer.id: customer})):
                 if missing is not None:
                     raise NotFound(missing)
-                with self.crm.read() as conn:
-                    raise NotFound(customers.missing_message(conn, external_id))
+                raise self.unknown_customer(principal, external_id)
         return external_id
+
+    def unknown_customer(self, principal: Principal, external_id: str) -> NotFound:
+        """The NotFound telling ``principal`` that ``external_id`` names no customer they may
+        see (an unknown one, or one a plugin's row-level rule hides): ``crm.customers.get``'s,
+        which names the customer it was merged into, unless a rule hides that one from them
+        too (:meth:`hidden_customers`)."""
+        customers = self.crm.customers
+        with self.crm.read() as conn:
+            merged = customers.merged_into(conn, [external_id]).get(external_id)
+        if merged is not None and self.hidden_customers(principal, [merged[0]]):
+            return NotFound(f"no customer {external_id!r}")
+        with self.crm.read() as conn:
+            return NotFound(customers.missing_message(conn, external_id))
 
     def hidden_customers(self, principal: Principal, external_ids: Iterable[str]) -> set[str]:
         """Those of ``external_ids`` that are customers a plugin's row-level rule hides from
-        ``principal`` (:meth:`customer_access`), in Unicode NFC as the write pipeline compares
-        them: a batch write answers each as an unknown customer.  Two queries, however
-        many."""
+        ``principal`` (:meth:`customer_access`), or were merged into one, in Unicode NFC as
+        the write pipeline compares them: a batch write answers each as an unknown customer.
+        Two queries, however many (two more when some are not customers)."""
         customers = self.crm.customers
-        found = customers.by_external_id(map(normal_text, external_ids))
-        return set(found) - set(self.customer_access(principal, customers.documents(found)))
+        refs = set(map(normal_text, external_ids))
+        found = customers.by_external_id(refs)
+        merged: dict[str, tuple[str, dt.datetime]] = {}
+        if len(found) < len(refs):
+            with self.crm.read() as conn:
+                merged = customers.merged_into(conn, refs - found.keys())
+            found.update(customers.by_external_id(keep for keep, _ in merged.values()))
+        hidden = set(found) - set(self.customer_access(principal, customers.documents(found)))
+        return {ref for ref in refs
+                if ref in hidden or (ref in merged and merged[ref][0] in hidden)}
 
     def event_masker(self, access: Mapping[int | None, bool]):
         """A function of a stored event (:class:`crmkit.models.Event`) giving it as a member

@@ -410,8 +410,9 @@ def _resolve_customers(tx, rows, labels, problems, create_customers, lock,
                        known: dict[str, int], create_hint: str,
                        hidden: Collection[str] = ()) -> None:
     """Set each row's ``customer_id``, share-locking the customers (see
-    ``CustomerService.lock``) with ``lock``; unknown ones, and the ``hidden`` ones, are
-    problems, or with ``create_customers`` keep ``customer_id`` None (created by
+    ``CustomerService.lock``) with ``lock``; unknown ones, and the ``hidden`` ones (as
+    unknown ones, whatever they were merged into), are problems, or with
+    ``create_customers`` keep ``customer_id`` None (created by
     ``InteractionRows.persist``).  Customers in ``known`` are not looked up again; those
     found are added to it."""
     service = tx.crm.customers
@@ -425,7 +426,8 @@ def _resolve_customers(tx, rows, labels, problems, create_customers, lock,
     given = {row["customer_id"] for row in rows if row["customer_id"] is not None}
     if given:
         existing = service.existing_ids(given, tx.conn, lock=lock)
-    merged = service.merged_into(tx.conn, missing) if missing and not create_customers else {}
+    merged = (service.merged_into(tx.conn, missing.difference(hidden))
+              if missing and not create_customers else {})
     keep_bad = []
     for i, row in enumerate(rows):
         if row["customer_id"] is None:

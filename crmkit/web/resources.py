@@ -151,9 +151,19 @@ def _visible(call: Call, customer: Customer, permission: str) -> dict[str, Any]:
     return document
 
 
+def _found(call: Call, external_id: str) -> Customer:
+    """The customer ``external_id`` names, or the NotFound the caller is told of a missing
+    one (``crm.auth.unknown_customer``: it names the customer it was merged into unless a
+    plugin's row-level rule hides that one)."""
+    try:
+        return call.crm.customers.get(external_id)
+    except NotFound:
+        raise call.crm.auth.unknown_customer(call.principal, external_id) from None
+
+
 def _customer(call: Call, permission: str, external_id: str | None = None) -> Customer:
     """The customer of the path (or ``external_id``), if the caller may ``permission`` it."""
-    customer = call.crm.customers.get(external_id or _external_id(call))
+    customer = _found(call, external_id or _external_id(call))
     _visible(call, customer, permission)
     return customer
 
@@ -240,7 +250,7 @@ def create_customer(call: Call) -> Reply:
 
 
 def get_customer(call: Call) -> Reply:
-    customer = call.crm.customers.get(_external_id(call))
+    customer = _found(call, _external_id(call))
     return _answer(call, _visible(call, customer, "customers.read"))
 
 
@@ -252,7 +262,7 @@ def patch_customer(call: Call) -> Reply:
     row = tx.conn.execute(select(c).where(c.c.external_id == external_id)
                           .with_for_update()).mappings().first()
     if row is None:
-        crm.customers.get(external_id)  # NotFound, naming the merge when there was one
+        raise crm.auth.unknown_customer(call.principal, external_id)
     document = _visible(call, to_customer(row), "customers.write")
     wanted = call.headers.get("if-match")
     if wanted is not None:

@@ -6,7 +6,8 @@ written), the core's and every plugin's, and the web pages too; a customer the m
 is answered as usual.
 
 The webtest plugin's rule hides C1 (tagged "secret") from mia, a manager; C9 and record id
-999999 do not exist; C3 is plain.  The API in-process, on SQLite and PostgreSQL.
+999999 do not exist; C3 is plain.  A customer merged into C1 is unknown too.  The API
+in-process, on SQLite and PostgreSQL.
 """
 
 from __future__ import annotations
@@ -115,6 +116,27 @@ def test_a_hidden_organisation_is_refused_as_unknown_in_a_customers_body(web):
         ("POST", "customers", {"external_id": "N-{ref}", "organisation": "{ref}"}),
         ("PATCH", "customers/C3", {"organisation": "{ref}"}),
     ], ("O2", "O9", "O1"))
+
+
+def test_a_customer_merged_into_a_hidden_one_is_answered_as_an_unknown_one(web):
+    crm = web.crm
+    crm.plugins.enable("collaborative")
+    crm.customers.add_many([{"external_id": ref} for ref in ("M1", "M3")])
+    crm.customers.merge("C1", "M1")
+    crm.customers.merge("C3", "M3")
+    refs = ("M1", "C9", "C3")  # merged into the hidden C1, unknown, visible
+    answers_as_unknown(pages(web), crm, [("GET", "/customers/{ref}", None)], refs)
+    answers_as_unknown(api(web), crm, [
+        ("GET", "customers/{ref}", None),
+        ("GET", "customers/{ref}/timeline", None),
+        ("GET", "interactions?customer={ref}", None),
+        ("GET", "collaborative/customers/{ref}/items", None),
+        ("PATCH", "customers/{ref}", {"lifecycle_stage": "customer"}),
+        ("POST", "interactions", {"customer": "{ref}", "kind": "note"}),
+    ], refs)
+    merged = api(web)("GET", "customers/M3", None)  # into a customer mia sees: said so
+    assert merged.status_code == 404
+    assert merged.json()["detail"].startswith("customer 'M3' was merged into 'C3' at ")
 
 
 def test_operational_records_and_writes_answer_a_hidden_customer_as_unknown(web):
