@@ -10,7 +10,9 @@ Calling order: hooks are called for enabled plugins only, in dependency order
 that receive ``ctx`` get a :class:`crmkit.HookContext` bound to the plugin
 itself: ``ctx.config`` is that plugin's validated configuration, ``ctx.conn``
 the open transaction, ``ctx.now()`` the injectable clock, ``ctx.emit()`` emits
-domain events.
+domain events, ``ctx.times_enabled`` counts the times the plugin was enabled
+while disabled (state derived from every write missed what was written while
+the plugin was disabled when it differs from the count the state was built under).
 
 Outcomes of a failing hook (documented in docs/reliability.md):
 

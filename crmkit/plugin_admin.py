@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import case, select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from . import __version__, plugins, tables
@@ -309,16 +309,24 @@ class PluginAdmin:
         return completed
 
     def _store(self, tx, name, enabled, version, config) -> None:
-        _upsert(tx.conn, tables.plugin_state,
+        """Record the plugin's state; enabling a disabled (or never enabled) plugin counts one
+        more in ``times_enabled`` (:attr:`crmkit.plugin.HookContext.times_enabled`)."""
+        state = tables.plugin_state
+        _upsert(tx.conn, state,
                 {"name": name, "enabled": enabled, "version": version, "config": config,
-                 "updated_at": tx.now()}, ["name"])
+                 "updated_at": tx.now(), "times_enabled": int(enabled)}, ["name"],
+                times_enabled=state.c.times_enabled + case((state.c.enabled, 0),
+                                                           else_=int(enabled)))
 
 
-def _upsert(conn, table, values: dict[str, Any], keys: list[str]) -> None:
+def _upsert(conn, table, values: dict[str, Any], keys: list[str], **updates: Any) -> None:
+    """Insert ``values``, or update the row with the same ``keys`` to them, except that the
+    columns named in ``updates`` are set to those expressions of the stored row."""
     dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
     stmt = dialect.insert(table).values(**values)
     stmt = stmt.on_conflict_do_update(
-        index_elements=keys, set_={k: v for k, v in values.items() if k not in keys})
+        index_elements=keys, set_={**{k: v for k, v in values.items() if k not in keys},
+                                   **updates})
     conn.execute(stmt)
 
 

@@ -131,8 +131,10 @@ plugin_state = Table(
     Column("version", String(50), nullable=False),
     Column("config", JSONType, nullable=False),
     Column("updated_at", UTCDateTime, nullable=False),
+    Column("times_enabled", Integer, nullable=False),
 )
-"""Each installed plugin's enabled flag, version and validated configuration."""
+"""Each installed plugin's enabled flag, version and validated configuration, and how many
+times it was enabled (each enable of a disabled or never enabled plugin adds one)."""
 
 settings = Table(
     "settings",

@@ -105,6 +105,28 @@ def test_core_0002_widens_the_audit_command_of_an_existing_database(crm_url, clo
         assert entry.command == crm.command
 
 
+def test_core_0010_counts_every_recorded_plugin_enabled_once(crm_url, clock):
+    from crmkit import migrate
+
+    with CRM.open(crm_url, clock=clock, create=True) as crm:
+        crm.plugins.enable("analytical")
+        crm.plugins.enable("social")
+        crm.plugins.disable("social")
+        with crm.connect(write=True) as conn:
+            migrate.downgrade(conn, "core@core_0009")
+            conn.commit()
+    with CRM.open(crm_url, clock=clock, upgrade=True) as crm:
+        assert times_enabled(crm) == {"analytical": 1, "social": 1}
+        crm.plugins.enable("social")
+        crm.plugins.configure("analytical", {})
+        assert times_enabled(crm) == {"analytical": 1, "social": 2}
+
+
+def times_enabled(crm) -> dict[str, int]:
+    with crm.read() as conn:
+        return dict(conn.execute(text("SELECT name, times_enabled FROM plugin_state")).all())
+
+
 def test_plain_head_reads_a_single_line_of_revisions_or_gives_up(tmp_path):
     from crmkit.migrate import plain_head
 

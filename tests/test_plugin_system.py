@@ -226,6 +226,31 @@ def test_a_hook_reads_its_depth_in_a_check_as_a_write_there_would(crm_url, clock
     assert seen == [("CHECKED", 0), ("PREVIEWED", 0), ("C1", 0), ("IN-REACTION", 1)]
 
 
+def test_times_enabled_counts_the_enables_of_a_disabled_plugin(crm_url, clock):
+    """ctx.times_enabled grows by one when a disabled or never enabled plugin is enabled, so a
+    plugin can tell it missed writes; configuring it, or enabling it while it is enabled,
+    changes nothing."""
+    seen = []
+    counter = make_plugin("counter", crmkit_react_interactions=lambda ctx: seen.append(
+        ctx.times_enabled))
+    with open_with(crm_url, clock, counter=counter) as crm:
+        crm.customers.add("C1")
+
+        def times_seen_by_a_write() -> int:
+            crm.interactions.record("C1", T0)
+            return seen.pop()
+
+        crm.plugins.enable("counter")
+        assert times_seen_by_a_write() == 1
+        crm.plugins.enable("counter")
+        crm.plugins.configure("counter", {})
+        assert times_seen_by_a_write() == 1
+        crm.plugins.disable("counter")
+        crm.interactions.record("C1", T0)  # missed
+        crm.plugins.enable("counter")
+        assert times_seen_by_a_write() == 2 and seen == []
+
+
 def test_broken_plugin_is_listed_and_others_keep_working(crm_url, clock):
     with open_with(crm_url, clock, testvendor=crmkit_testvendor) as crm:
         crm.installed["broken"] = crmkit.plugins.InstalledPlugin("broken", "no_such_module_xyz", "1")
