@@ -18,9 +18,14 @@ forgotten (set NULL):
 * for every lead when a rule's ``match`` or ``cap`` changed: ``operational_score_coverage``
   holds the fingerprint of those the hits were made with (weights, half-life,
   fit rules and ``max_score`` apply when summing, so changing them needs nothing);
-* for the customers of interactions no batch added: any id above the coverage
-  mark other than the batch's own (recorded while the plugin was disabled);
+* for every lead when the plugin was enabled again: interactions recorded (and
+  customers merged) while it was disabled reached no batch.  The coverage row also
+  holds the plugin's ``times_enabled`` (:class:`crmkit.plugin.HookContext`) the
+  hits were made under;
 * for the kept customer of a merge.
+
+The first batch that finds the coverage row out of date forgets the hits and rewrites
+it (:func:`sync`); every other batch only reads it.
 
 Hits are not personal data (rule positions and dates): erasure keeps them.
 """
@@ -35,7 +40,8 @@ from typing import Any, Iterable, Sequence
 
 import attrs
 import numpy as np
-from sqlalchemy import and_, case, delete, func, insert, literal, or_, select, union_all, update
+from sqlalchemy import and_, case, func, literal, or_, select, union_all, update
+from sqlalchemy.dialects import postgresql, sqlite
 
 from crmkit.plugin import interactions
 
@@ -224,38 +230,27 @@ def forget(conn, customer_ids=None) -> None:
     conn.execute(query)
 
 
-def sync(ctx, first_id: int | None = None, last_id: int | None = None) -> bool:
-    """Forget the hits that the interactions ``first_id..last_id`` (the batch reacted to) do not cover.
+def sync(ctx) -> bool:
+    """Forget every lead's hits unless the coverage row says they were made under the rules'
+    fingerprint and the plugin's ``times_enabled`` of now; then the row says so.  Returns
+    whether the hits were forgotten.
 
-    Those are every lead's when the rules' fingerprint changed, and otherwise
-    the customers of the interactions above the coverage mark outside the
-    batch.  The mark then moves to the newest interaction.  Returns whether
-    any hits may have been forgotten.
+    The row is only read, except by the first batch after a change of either: a row every
+    batch wrote would make concurrent writers wait for each other's commit.  Two such
+    batches at once both rewrite it and forget: the second's rewrite waits for the first to
+    commit, so its forgetting, which comes after, also forgets what the first stored.
     """
-    rules = settings_of(ctx).scoring.rules
+    made_under = {"fingerprint": fingerprint(settings_of(ctx).scoring.rules),
+                  "times_enabled": ctx.times_enabled}
     conn = ctx.conn
-    if not rules:  # hits stored now are empty: whatever rules come next start afresh
-        conn.execute(delete(score_coverage))
+    row = conn.execute(select(score_coverage.c.fingerprint, score_coverage.c.times_enabled)).first()
+    if row is not None and row._asdict() == made_under:
         return False
-    mark = fingerprint(rules)
-    newest = conn.execute(select(func.max(interactions.c.id))).scalar() or 0
-    through = conn.execute(select(score_coverage.c.through_id)
-                           .where(score_coverage.c.fingerprint == mark)).scalar()
-    if through is None:
-        forget(conn)
-        conn.execute(delete(score_coverage))
-        conn.execute(insert(score_coverage).values(fingerprint=mark, through_id=newest))
-        return True
-    first, last = (newest + 1, newest) if first_id is None else (first_id, last_id)
-    missed = [interactions.c.id.between(lo, hi)
-              for lo, hi in ((through + 1, first - 1), (max(through, last) + 1, newest)) if lo <= hi]
-    if missed:
-        forget(conn, select(interactions.c.customer_id).where(or_(*missed)))
-    if newest > through:
-        conn.execute(update(score_coverage)
-                     .where(score_coverage.c.fingerprint == mark, score_coverage.c.through_id < newest)
-                     .values(through_id=newest))
-    return bool(missed)
+    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+    statement = dialect.insert(score_coverage).values(id=1, **made_under)
+    conn.execute(statement.on_conflict_do_update(index_elements=["id"], set_=made_under))
+    forget(conn)
+    return True
 
 
 def stored(conn, customer_id: int) -> list[tuple[int, dt.datetime]] | None:

@@ -28,8 +28,7 @@ def new_interactions(ctx, batch) -> None:
     """Score the batch's customers, open cases for complaints, match interaction rules.
 
     The scores are those of the batch's customers and of any whose hits were
-    forgotten (interactions recorded while the plugin was disabled, changed
-    rules).
+    forgotten (the plugin enabled again, changed rules: every lead).
     """
     in_batch = hits.customers_in(batch.first_id, batch.last_id)
     ensure_leads(ctx, in_batch)

@@ -154,7 +154,7 @@ def rescore(ctx, who: Customers = None, as_of: dt.datetime | None = None,
     as_of = as_of or ctx.now()
     if who is None:
         hits.forget(ctx.conn)
-    forgot = hits.sync(ctx, *((batch.first_id, batch.last_id) if batch is not None else ()))
+    forgot = hits.sync(ctx)
     if forgot and who is not None:
         who = select(leads.c.customer_id).where(or_(leads.c.hits.is_(None),
                                                     leads.c.customer_id.in_(who)))

@@ -159,10 +159,12 @@ firings = Table(
 
 score_coverage = Table(
     "operational_score_coverage", metadata,
-    Column("fingerprint", String(64), primary_key=True),
-    Column("through_id", BigIdType, nullable=False),
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("fingerprint", String(64), nullable=False),
+    Column("times_enabled", Integer, nullable=False),
 )
-"""The rules' fingerprint the stored hits were made with, and the newest interaction id seen."""
+"""One row (``id`` 1) saying what the leads' stored hits were made under: the rules'
+fingerprint and the plugin's ``times_enabled`` (see :mod:`.hits`)."""
 
 ALL = [leads, opportunities, stage_history, cursors, assignments, tasks, cases, case_history,
        firings, score_coverage]
