@@ -7,7 +7,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from sqlalchemy import func, select
-from webhooks.support import core_webhooks, slowly_checked_campaigns, writes_while_checking
+from webhooks.support import (assert_webhook_added, core_webhooks, slowly_checked_campaigns,
+                              writes_while_checking)
 
 from crmkit.services.audit import AuditLog
 from crmkit.tables import audit_log, idempotency_keys, webhooks
@@ -167,9 +168,7 @@ def test_a_webhook_post_holds_no_write_lock_while_its_host_is_resolved(tmp_path,
         finally:
             api.close()
         assert answer.status_code == 201, answer.text
-        assert [hook.url for hook in crm.webhooks.list()] == [url]
-        entry = AuditLog(crm).list(action="create", table="webhooks")[0]
-        assert (entry.actor, entry.command) == ("boss", "api POST /api/v1/webhooks")
+        assert_webhook_added(crm, url, "boss", "api POST /api/v1/webhooks")
 
 
 def watch_host_checks(monkeypatch, crm, starting=lambda: None) -> list:

@@ -124,3 +124,13 @@ def writes_while_checking(crm) -> None:
     crm.customers.add("C1", "Ada")
     assert crm.plugins.config("campaigns")["webhook"]["url"] is None
     assert crm.webhooks.list() == []
+
+
+def assert_webhook_added(crm, url: str, actor: str, command: str) -> None:
+    """The webhooks are ``url`` alone, and the newest webhook creation audited was ``actor``'s,
+    by ``command``."""
+    from crmkit.services.audit import AuditLog
+
+    assert [hook.url for hook in crm.webhooks.list()] == [url]
+    entry = AuditLog(crm).list(action="create", table="webhooks")[0]
+    assert (entry.actor, entry.command) == (actor, command)
