@@ -90,12 +90,19 @@ def test_concurrent_writers_do_not_wait_for_each_other(crm, clock, operational):
 
 
 def wait_until_blocked(crm, writer: Running) -> None:
-    """Wait until a session of ``crm``'s database waits for a lock, or ``writer`` finished."""
+    """Wait until a session of ``crm``'s database waits for a lock, or ``writer`` finished.
+
+    PostgreSQL shows a transaction the sessions' activity as it was when the transaction
+    first read it, so each look is a transaction of its own."""
     deadline = time.monotonic() + GUARD_S
     with crm.connect() as conn:
-        while writer.is_alive() and not conn.execute(text(
+        while writer.is_alive():
+            waiting = conn.execute(text(
                 "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
-                "AND wait_event_type = 'Lock'")).scalar():
+                "AND wait_event_type = 'Lock'")).scalar()
+            conn.rollback()
+            if waiting:
+                return
             assert time.monotonic() < deadline, "the second writer never waited for the first"
 
 
