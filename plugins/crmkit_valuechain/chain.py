@@ -141,9 +141,25 @@ def complete(tx, settings: Settings, stage: int | str) -> Check:
     tx.conn.execute(insert(stages).values(stage=number, completed_at=tx.now(),
                                           completed_by=tx.actor, evidence=result.evidence))
     ctx = tx.context("valuechain")
-    ctx.audit("complete_stage", "valuechain_stages", str(number), {"evidence": result.evidence})
+    _audit_completion(ctx, number, result.evidence)
     ctx.emit("valuechain.stage_completed", None, {"stage": number, "name": NAMES[number]})
     return result
+
+
+def _audit_completion(ctx, number: int, evidence: dict[str, Any]) -> None:
+    """Audit a stage's completion: one entry with the evidence but the customers it names,
+    and one for each of those (stage 2's least complete SSCs) with its completeness, about
+    that customer, so the audit log leaves it out for a member a row-level rule hides the
+    customer from (the entry is in the customer's timeline, export and erasure too)."""
+    named = dict(evidence.get("least_complete", ()))
+    ids = ctx.crm.customers.ids_by_external_id(named, ctx.conn) if named else {}
+    ctx.audit("complete_stage", "valuechain_stages", str(number),
+              {"evidence": {key: value for key, value in evidence.items()
+                            if key != "least_complete"}})
+    for ref, share in named.items():
+        ctx.audit("complete_stage", "valuechain_stages", str(number),
+                  {"least_complete": {"customer": ref, "completeness": share}},
+                  customer_id=ids[ref])
 
 
 def reopen(tx, stage: int | str) -> list[int]:

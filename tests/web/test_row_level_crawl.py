@@ -63,9 +63,10 @@ def hide_a_customer(crm) -> None:
     with the demo's history and rows of its own in every plugin's lists: a lead, an
     opportunity, tasks of mia and root, a case, a handle and a mention, referrals both ways,
     loyalty points and a reward, a coupon, next-best offers, an idic group, a look-alike
-    (ZQ-TWIN), a record merged into it (ZQ-OLD), a dialogue, an SSC mark, a network member,
-    work items handed off to mia's team; staff members root (admin) and mia (every
-    permission too) of that team; a webhook for every event."""
+    (ZQ-TWIN), a record merged into it (ZQ-OLD), a dialogue, an SSC mark (stages 1 and 2 of
+    the value chain completed again with it among the SSCs), a network member, work items
+    handed off to mia's team; staff members root (admin) and mia (every permission too) of
+    that team; a webhook for every event."""
     config = crm.plugin_config("analytical")  # a CLV fit on the small demo: predictions
     crm.plugins.configure("analytical", {**config, "clv": {**config["clv"],
                                                            "penalizer_coef": 0.01}})
@@ -136,6 +137,9 @@ def hide_a_customer(crm) -> None:
     idic.record_dialogue(ref, NOTE, "email", NOW - 200 * days)
     chain = crm.plugin("valuechain")
     chain.mark_ssc(ref, ["high_value"], "key accounts", note=NOTE)
+    chain.reopen("portfolio")  # the demo completed stages 1 and 2; stage 2's audit names
+    for stage in ("portfolio", "intimacy"):  # its least complete SSCs, the customer among them
+        chain.complete(stage)
     chain.add_network_member("partner", "Quill fitters", NOTE, customer=ref)
     collaborative = crm.plugin("collaborative")
     for item in collaborative.items_of(ref):

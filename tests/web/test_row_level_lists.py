@@ -482,3 +482,38 @@ def test_the_audit_log_page_leaves_out_hidden_customers_and_masks_per_customer(w
     assert {r["Record"] for r in everything if r["Record"].startswith("customers")} == {
         f"customers {ref}" for ref in ("O1", *TAGS)}
     assert "c2@mail.example" in str(everything)
+
+
+def test_a_stage_completion_names_each_least_complete_ssc_in_an_entry_about_it(web):
+    crm = web.crm
+    crm.plugins.enable("analytical")
+    crm.plugins.enable("valuechain", {"profile_fields": ["name", "email"],
+                                      "min_intimacy": 0.5})
+    chain = crm.plugin("valuechain")
+    for ref in TAGS:
+        chain.mark_ssc(ref, ["benchmark"])
+    for stage in (1, 2):
+        chain.complete(stage)
+    for handle in ("mia", "root"):
+        crm.staff.set_password(handle, PASSWORD)
+
+    def completed(client) -> list[tuple[str, str]]:
+        return [(r["Record"], r["Changes"]) for r in audit_rows(client.get("/admin/audit").text)
+                if r["Action"] == "complete_stage"]
+
+    def least_complete(ref: str) -> tuple[str, str]:
+        return ("valuechain_stages 2",
+                f'{{"least_complete": {{"completeness": 0.5, "customer": "{ref}"}}}}')
+
+    stage_2 = ("valuechain_stages 2", '{"evidence": {"completeness": 0.5, "sscs": 3}}')
+    stage_1 = ("valuechain_stages 1",
+               '{"evidence": {"by_reason": {"benchmark": 3, "door_opener": 0, "high_value": 0, '
+               '"inspiration": 0}, "sscs": 3}}')
+    assert completed(sign_in(web, "mia")) == [least_complete("C3"), least_complete("C2"),
+                                              stage_2, stage_1]
+    assert completed(sign_in(web, "root")) == [least_complete("C3"), least_complete("C2"),
+                                               least_complete("C1"), stage_2, stage_1]
+    timeline = web.client(web.manager).get("/api/v1/customers/C3/timeline").json()
+    assert [e["details"]["changes"] for e in timeline
+            if e["kind"] == "valuechain_stages.complete_stage"] == [
+        {"least_complete": {"customer": "C3", "completeness": 0.5}}]
