@@ -52,6 +52,7 @@ _LAZY: dict[str, tuple[str, str]] = {
     "PermissionDenied": ("crmkit.errors", "PermissionDenied"),
     "MissingExtra": ("crmkit.errors", "MissingExtra"),
     "raise_problems": ("crmkit.pipeline", "raise_problems"),
+    "ONE_RECORD": ("crmkit.pipeline", "ONE_RECORD"),
     "drop_repeats": ("crmkit.pipeline", "drop_repeats"),
     "record_fits": ("crmkit.pipeline", "record_fits"),
     # Core tables.
@@ -260,7 +261,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from .markers import hookimpl
     from .models import (INTERACTION_RECORDED, ApiToken, Batch, Customer, Event, EventType,
                          Interaction, PluginInfo, Staff, TimelineEntry, WriteResult)
-    from .pipeline import drop_repeats, raise_problems, record_fits
+    from .pipeline import ONE_RECORD, drop_repeats, raise_problems, record_fits
     from .plugin_base import PluginAPI, typed_settings
     from .sentiment import Sentiment, SentimentAnalyser, detect_language, score_texts
     from .services.importing import ImportRejected, ImportReport

@@ -14,8 +14,8 @@ referral code one like an unknown code; a referee it referred is refused without
 
 from __future__ import annotations
 
-from crmkit.plugin import (INSTANT, INTEGER, MASK, OPTIONAL_INSTANT, OPTIONAL_TEXT, TEXT, Endpoint,
-                           closed_object, jsonable, timestamp_or_none)
+from crmkit.plugin import (INSTANT, INTEGER, MASK, ONE_RECORD, OPTIONAL_INSTANT, OPTIONAL_TEXT,
+                           TEXT, Endpoint, closed_object, jsonable, timestamp_or_none)
 
 from .mentions import FIELDS
 from .referrals import unknown_code
@@ -94,7 +94,7 @@ def mentions(call):
 def import_mentions(call):
     records = call.body if isinstance(call.body, list) else [call.body]
     labels = ([f"row {n + 1}" for n in range(len(records))] if isinstance(call.body, list)
-              else ["mention"])
+              else [ONE_RECORD])
     return jsonable(call.api().import_mentions(records, labels))
 
 

@@ -90,9 +90,15 @@ def test_a_bad_mention_rejects_the_whole_request_naming_its_pointer(agent, socia
         {"platform": "twitter", "post_id": "p2", "handle": "@bob", "posted_at": "yesterday"}]),
         422)
     assert [e["pointer"] for e in bad["errors"]] == ["/1/posted_at"]
+    assert bad["detail"].startswith("row 2: posted_at: ")
     bad = problem(agent.post(f"{API}/mentions", json={"platform": "twitter", "post_id": "p3",
                                                       "handle": "@bob"}), 422)
-    assert [e["pointer"] for e in bad["errors"]] == ["/posted_at"]
+    assert bad["errors"] == [{"pointer": "/posted_at", "detail": "required"}]
+    assert bad["detail"] == "posted_at: required"  # one mention: no row label
+    bad = problem(agent.post(f"{API}/mentions", json={"platform": "twitter", "post_id": "p3",
+                                                      "handle": "@bob", "posted_at": "2024-12-30",
+                                                      "likes": -1}), 422)
+    assert bad["detail"] == "likes: -1 is not a whole number from 0 to 2147483647"
     problem(agent.post(f"{API}/mentions", json=[]), 422)
     assert stored_mentions(social) == 0
 
