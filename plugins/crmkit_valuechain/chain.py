@@ -138,24 +138,25 @@ def complete(tx, settings: Settings, stage: int | str) -> Check:
     result = check(tx.conn, settings, number)
     if not result.met:
         raise StageError(f"cannot complete {label(number)}: {result.detail}")
+    named = dict(result.evidence.get("least_complete", ()))
+    evidence = {key: value for key, value in result.evidence.items() if key != "least_complete"}
     tx.conn.execute(insert(stages).values(stage=number, completed_at=tx.now(),
-                                          completed_by=tx.actor, evidence=result.evidence))
+                                          completed_by=tx.actor, evidence=evidence))
     ctx = tx.context("valuechain")
-    _audit_completion(ctx, number, result.evidence)
+    _audit_completion(ctx, number, evidence, named)
     ctx.emit("valuechain.stage_completed", None, {"stage": number, "name": NAMES[number]})
     return result
 
 
-def _audit_completion(ctx, number: int, evidence: dict[str, Any]) -> None:
-    """Audit a stage's completion: one entry with the evidence but the customers it names,
-    and one for each of those (stage 2's least complete SSCs) with its completeness, about
-    that customer, so the audit log leaves it out for a member a row-level rule hides the
-    customer from (the entry is in the customer's timeline, export and erasure too)."""
-    named = dict(evidence.get("least_complete", ()))
+def _audit_completion(ctx, number: int, evidence: dict[str, Any],
+                      named: dict[str, float]) -> None:
+    """Audit a stage's completion: one entry with ``evidence`` (what the stage row keeps: the
+    check's evidence but the customers it names) and one for each customer it named (stage 2's
+    least complete SSCs, ``named``: external id → completeness), about that customer, so the
+    audit log leaves it out for a member a row-level rule hides the customer from (the entry
+    is in the customer's timeline, export and erasure too)."""
     ids = ctx.crm.customers.ids_by_external_id(named, ctx.conn) if named else {}
-    ctx.audit("complete_stage", "valuechain_stages", str(number),
-              {"evidence": {key: value for key, value in evidence.items()
-                            if key != "least_complete"}})
+    ctx.audit("complete_stage", "valuechain_stages", str(number), {"evidence": evidence})
     for ref, share in named.items():
         ctx.audit("complete_stage", "valuechain_stages", str(number),
                   {"least_complete": {"customer": ref, "completeness": share}},

@@ -6,9 +6,11 @@ import datetime as dt
 from decimal import Decimal as D
 
 import pytest
+from sqlalchemy import select
 
 from crmkit.errors import ConfigError, NotFound, PluginError, ValidationError
 from crmkit_valuechain.errors import StageError
+from crmkit_valuechain.tables import stages
 
 UTC = dt.timezone.utc
 
@@ -144,6 +146,9 @@ def test_stage_2_compares_the_exact_mean_completeness(vcrm):
     assert check.evidence["least_complete"] == [("C2", 0.25), ("C3", 0.75), ("C1", 1.0)]
     vcrm.plugins.configure("valuechain", {"min_intimacy": 0.66666})
     assert api.complete(2).detail.startswith("SSC profile completeness 0.666667 >= min_intimacy 0.66666")
+    with vcrm.read() as conn:  # the customers it names are in their own audit entries, not here
+        stored = conn.execute(select(stages.c.evidence).where(stages.c.stage == 2)).scalar_one()
+    assert stored == {"completeness": 2 / 3, "sscs": 3}
     # the threshold is the decimal configured: 1 of 5 fields meets 0.2 (a float a little above 1/5)
     api.reopen(2)
     api.unmark_ssc("C1")
