@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
 from decimal import Decimal as D
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import insert, select
 
+import crmkit_valuechain
+from crmkit import migrate
 from crmkit.errors import ConfigError, NotFound, PluginError, ValidationError
 from crmkit_valuechain.errors import StageError
 from crmkit_valuechain.tables import stages
@@ -157,6 +160,22 @@ def test_stage_2_compares_the_exact_mean_completeness(vcrm):
         "name", "email", "phone", "preferred_channel", "tags"]})
     assert api.complete(2).detail.startswith("SSC profile completeness 0.2 >= min_intimacy 0.2 ")
 
+
+
+def test_valuechain_0002_takes_the_customers_out_of_a_stored_stage(vcrm):
+    migrations = Path(crmkit_valuechain.__file__).parent / "migrations"
+    named = {"completeness": 0.5, "sscs": 2, "least_complete": [["C2", 0.25], ["C1", 0.75]]}
+    with vcrm.connect(write=True) as conn:
+        migrate.downgrade(conn, "valuechain@valuechain_0001", [migrations])
+        conn.execute(insert(stages).values(  # as valuechain_0001 stored stage 2
+            stage=2, completed_at=dt.datetime(2025, 1, 1, tzinfo=dt.timezone.utc),
+            completed_by="ana", evidence=named))
+        migrate.upgrade(conn, "valuechain@head", [migrations])
+        conn.commit()
+    with vcrm.read() as conn:
+        assert conn.execute(select(stages.c.evidence)).scalar_one() == {"completeness": 0.5,
+                                                                       "sscs": 2}
+        assert migrate.current_revisions(conn, "valuechain") == {"valuechain_0002"}
 
 def test_supporting_conditions_and_the_weakest(vcrm, clock):
     api = vcrm.plugin("valuechain")
