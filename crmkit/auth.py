@@ -58,12 +58,12 @@ DEFAULT_ROLES: dict[str, list[str]] = {
     "admin": ["*"],
     "manager": ["*", "!staff.manage", "!tokens.manage", "!plugins.configure"],
     "agent": ["customers.pii", "*.read", "*.write", "!audit.read"],
-    "viewer": ["*.read"],
+    "viewer": ["*.read", "!audit.read"],
 }
 """The roles of a new CRM (core config ``roles``): admin may do everything; manager everything
 but staff, token and plugin administration; agent reads and writes customers (personal data
 included), interactions and every plugin's data, and reads events and plugins (not the audit
-log); viewer only reads, with personal data masked."""
+log); viewer only reads, with personal data masked, and not the audit log."""
 
 DEFAULT_ROLE = "agent"
 """The role of a staff member added without one."""

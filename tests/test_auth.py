@@ -223,7 +223,7 @@ def test_default_roles_grant_by_pattern():
     assert agent.can("operational.read") and agent.can("operational.write")
     assert not agent.can("loyalty.redeem")
     assert {p for p in CORE_PERMISSIONS if viewer.can(p)} == {
-        "customers.read", "interactions.read", "events.read", "plugins.read", "audit.read"}
+        "customers.read", "interactions.read", "events.read", "plugins.read"}
     assert viewer.can("operational.read") and not viewer.can("operational.write")
 
 

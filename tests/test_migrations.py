@@ -122,6 +122,28 @@ def test_core_0010_counts_every_recorded_plugin_enabled_once(crm_url, clock):
         assert times_enabled(crm) == {"analytical": 1, "social": 2}
 
 
+def test_core_0011_takes_the_audit_log_from_a_stored_built_in_viewer_only(crm_url, clock):
+    from crmkit import migrate
+
+    def upgraded(viewer: list[str]) -> dict[str, list[str]]:
+        """The roles after storing ``viewer``, going back to core_0010 and upgrading."""
+        with CRM.open(crm_url, clock=clock, create=True) as crm:
+            roles = {**crm.core_config["roles"], "viewer": viewer, "auditor": ["*.read"]}
+            crm.plugins.configure_core({**crm.core_config, "roles": roles})
+            with crm.connect(write=True) as conn:
+                migrate.downgrade(conn, "core@core_0010")
+                conn.commit()
+        with CRM.open(crm_url, clock=clock, upgrade=True):
+            pass
+        with CRM.open(crm_url, clock=clock) as crm:
+            return crm.core_config["roles"]
+
+    roles = upgraded(["*.read"])  # what the built-in viewer granted
+    assert roles["viewer"] == ["*.read", "!audit.read"]
+    assert (roles["admin"], roles["auditor"]) == (["*"], ["*.read"])
+    assert upgraded(["*.read", "customers.pii"])["viewer"] == ["*.read", "customers.pii"]
+
+
 def times_enabled(crm) -> dict[str, int]:
     with crm.read() as conn:
         return dict(conn.execute(text("SELECT name, times_enabled FROM plugin_state")).all())

@@ -364,13 +364,13 @@ def test_a_handle_of_two_words_is_refused_as_on_the_command_line(crm, admin):
 def test_roles_are_edited_through_the_core_config_validation(crm, admin):
     page = admin.get("/admin/roles")
     fields = form_of(page, "/admin/roles")
-    assert fields["role:viewer"] == "*.read"
+    assert fields["role:viewer"] == "*.read\n!audit.read"
     answer = admin.post("/admin/roles", data=fields | {"role:viewer": "*.read\ncustomers.reed"})
     assert answer.status_code == 422
     assert "&#39;customers.reed&#39; is not a core permission" in field_error(
         answer, "role-3-viewer")
     assert form_of(answer, "/admin/roles")["role:viewer"] == "*.read\ncustomers.reed"
-    assert crm.auth.roles()["viewer"] == ["*.read"]
+    assert crm.auth.roles()["viewer"] == ["*.read", "!audit.read"]
     answer = admin.post("/admin/roles", data=fields | {"role:admin": ""})
     assert answer.status_code == 422 and "role &#39;admin&#39; is used by staff member" in (
         answer.text)

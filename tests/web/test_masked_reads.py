@@ -1,7 +1,8 @@
-"""What a member without ``customers.pii`` (the default viewer) reads, in the web app and the
-API alike: the audit log and the timeline without customers' personal values or command
-arguments, social handles masked, a search that looks only at what they see, and errors that
-name no database.
+"""What a member without ``customers.pii`` (the default viewer; for the audit log, which the
+viewer may not read, an auditor reading everything) reads, in the web app and the API alike:
+the audit log and the timeline without customers' personal values or command arguments,
+social handles masked, a search that looks only at what they see, and errors that name no
+database.
 
 Every test runs the app in-process (``crmkit.devtools.testing``'s clients on the ``crm``
 fixture), on SQLite and on PostgreSQL.
@@ -50,15 +51,33 @@ def personal_in(text: str) -> list[str]:
     return [value for value in PERSONAL if value.lower() in html.unescape(text).lower()]
 
 
+def auditor(crm):
+    """The web client of member ``auditor``, whose role reads everything, the audit log too,
+    without ``customers.pii``."""
+    roles = crm.core_config["roles"] | {"auditor": ["*.read"]}
+    crm.plugins.configure_core(crm.core_config | {"roles": roles})
+    return web_client(crm, role="auditor")
+
+
 # -- the audit log ------------------------------------------------------------------------------
 
 
-def test_a_viewer_reads_the_audit_log_without_personal_values_or_command_arguments(shop):
+def test_the_default_viewer_may_not_read_the_audit_log(shop):
+    with web_client(shop, role="viewer") as viewer:
+        page = viewer.get("/admin/audit")
+        assert page.status_code == 403 and audit_rows(page.text) == []
+        assert ("&#39;viewer&#39; (role viewer) may not audit.read: the role does not grant "
+                "it") in page.text
+        admin = viewer.get("/admin")  # plugins.read still shows the admin pages, not the log
+        assert admin.status_code == 200 and 'href="/admin/audit"' not in admin.text
+
+
+def test_a_member_without_pii_reads_the_audit_log_without_personal_values_or_arguments(shop):
     with web_client(shop, role="manager") as manager:
         full = manager.get("/admin/audit", params={"command": "customers"})
     assert full.status_code == 200 and EMAIL in html.unescape(full.text)
-    with web_client(shop, role="viewer") as viewer:
-        page = viewer.get("/admin/audit", params={"command": "customers"})
+    with auditor(shop) as reader:
+        page = reader.get("/admin/audit", params={"command": "customers"})
         assert page.status_code == 200 and personal_in(page.text) == []
         rows = audit_rows(page.text)
         assert [(r["Action"], r["Record"], r["Command"]) for r in rows] == [
@@ -70,19 +89,19 @@ def test_a_viewer_reads_the_audit_log_without_personal_values_or_command_argumen
         assert '"name": "***"' in changes[1] and '"phone": "***"' in changes[1]
         assert '"tags": ["vip"]' in changes[1] and '"external_id": "C1"' in changes[1]
         assert "does not see customers' personal data" in html.unescape(page.text)
-        # the filter looks only at what the viewer sees: it tells nothing of the arguments
+        # the filter looks only at what the reader sees: it tells nothing of the arguments
         for probe in ("joan", "clarke", "example.co", "7946", "--email"):
-            assert audit_rows(viewer.get("/admin/audit", params={"command": probe}).text) == []
-        assert len(audit_rows(viewer.get("/admin/audit",
+            assert audit_rows(reader.get("/admin/audit", params={"command": probe}).text) == []
+        assert len(audit_rows(reader.get("/admin/audit",
                                          params={"command": "arguments"}).text)) == 0
-        assert len(audit_rows(viewer.get("/admin/audit",
+        assert len(audit_rows(reader.get("/admin/audit",
                                          params={"command": "CUSTOMERS ADD"}).text)) == 1
     with web_client(shop, role="manager") as manager:
         found = audit_rows(manager.get("/admin/audit", params={"command": "clarke"}).text)
     assert [r["Action"] for r in found] == ["update", "create"]
 
 
-def test_a_viewer_s_command_filter_pages_through_a_long_log(crm, clock):
+def test_a_command_filter_without_pii_pages_through_a_long_log(crm, clock):
     crm.command = "crmkit import customers people-of-joan.csv"
     crm.customers.add_many([{"external_id": f"C{n:03d}", "name": f"Person {n}"}
                             for n in range(120)])
@@ -91,25 +110,26 @@ def test_a_viewer_s_command_filter_pages_through_a_long_log(crm, clock):
         clock.advance(seconds=1)
         crm.customers.update("C000", name=f"Joan {n}")
     crm.command = None
-    with web_client(crm, role="viewer") as viewer:
-        assert audit_rows(viewer.get("/admin/audit", params={"command": "joan"}).text) == []
-        page = viewer.get("/admin/audit", params={"command": "customers import"})
+    with auditor(crm) as reader:
+        assert audit_rows(reader.get("/admin/audit", params={"command": "joan"}).text) == []
+        page = reader.get("/admin/audit", params={"command": "customers import"})
         assert audit_rows(page.text) == []  # "crmkit import customers": the words differ
-        page = viewer.get("/admin/audit", params={"command": "import customers"})
+        page = reader.get("/admin/audit", params={"command": "import customers"})
         rows = audit_rows(page.text)
         assert len(rows) == 50 and {r["Command"] for r in rows} == {
             "crmkit import customers (arguments hidden)"}
         older = re.search(r'href="(/admin/audit\?[^"]+)" rel="next"', page.text).group(1)
-        page = viewer.get(html.unescape(older))
+        page = reader.get(html.unescape(older))
         assert len(audit_rows(page.text)) == 50
         older = re.search(r'href="(/admin/audit\?[^"]+)" rel="next"', page.text).group(1)
-        page = viewer.get(html.unescape(older))
+        page = reader.get(html.unescape(older))
         assert len(audit_rows(page.text)) == 20 and 'rel="next"' not in page.text
-        updates = audit_rows(viewer.get("/admin/audit", params={"command": "update"}).text)
+        updates = audit_rows(reader.get("/admin/audit", params={"command": "update"}).text)
         assert len(updates) == 50 and personal_in(str(updates)) == []
 
 
-def test_a_viewer_s_command_filter_reads_a_bounded_part_of_the_log_per_page(crm, monkeypatch):
+def test_a_command_filter_without_pii_reads_a_bounded_part_of_the_log_per_page(crm,
+                                                                              monkeypatch):
     monkeypatch.setattr(admin_pages, "AUDIT_BATCH", 10)
     monkeypatch.setattr(admin_pages, "AUDIT_SCAN", 30)
     crm.command = "crmkit import customers joan.csv"
@@ -117,22 +137,22 @@ def test_a_viewer_s_command_filter_reads_a_bounded_part_of_the_log_per_page(crm,
     crm.command = "crmkit customers add X1"
     crm.customers.add("X1")
     crm.command = None
-    with web_client(crm, role="viewer") as viewer:
-        page = viewer.get("/admin/audit", params={"command": "joan"})
+    with auditor(crm) as reader:
+        page = reader.get("/admin/audit", params={"command": "joan"})
         assert audit_rows(page.text) == []
         assert "30 entries read without filling this page" in page.text
         assert "No audit entry matches" not in page.text
         older = re.search(r'href="(/admin/audit\?[^"]+)" rel="next"', page.text).group(1)
-        last = viewer.get(html.unescape(older))
+        last = reader.get(html.unescape(older))
         assert audit_rows(last.text) == [] and 'rel="next"' not in last.text
         assert "No audit entry matches" in last.text
-        page = viewer.get("/admin/audit", params={"command": "customers add"})
+        page = reader.get("/admin/audit", params={"command": "customers add"})
         assert [r["Record"] for r in audit_rows(page.text)] == ["customers X1"]
 
 
 def test_the_audit_filters_refuse_a_text_longer_than_their_limit(shop):
-    with web_client(shop, role="viewer") as viewer:
-        page = viewer.get("/admin/audit", params={"command": "a" * 50_000})
+    with auditor(shop) as reader:
+        page = reader.get("/admin/audit", params={"command": "a" * 50_000})
     assert page.status_code == 422
     assert "command: text of 50000 characters is too long (allowed: at most 200" in page.text
 
