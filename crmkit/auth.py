@@ -47,8 +47,10 @@ CORE_PERMISSIONS: dict[str, str] = {
     "events.read": "read the domain event log",
     "plugins.read": "see the installed plugins and their configuration",
     "plugins.configure": "enable, disable and configure plugins",
-    "staff.manage": "add and remove staff, change roles and passwords",
-    "tokens.manage": "create, list and revoke API tokens",
+    "staff.manage": "add and remove staff, change their roles and the roles, granting no "
+                    "more than one's own role",
+    "tokens.manage": "list API tokens; create and revoke those of members holding no more "
+                     "than one's own role",
     "webhooks.manage": "add, list and remove webhooks",
     "audit.read": "read the audit log",
 }
@@ -147,6 +149,29 @@ def grants(patterns: Iterable[str], permission: str) -> bool:
         elif _matches(pattern, permission):
             granted = True
     return granted
+
+
+def granted_beyond(patterns: Iterable[str], held: Iterable[str]) -> list[str]:
+    """What role ``patterns`` grant that role ``held`` does not, whoever declares it: each
+    core permission by name, then what a plugin may declare as a pattern with ``*`` for a
+    name neither role mentions (``*.read``: reading in such an area; ``operational.*``: such
+    an action of operational).  Empty when ``held`` grants every permission ``patterns``
+    grant, now and whatever plugin is enabled later.
+
+    Whether a role grants ``area.action`` depends only on which of the names its patterns
+    mention each part equals, so one permission per combination of the mentioned names (and
+    ``*`` for any other) decides it; a core area has only its :data:`CORE_PERMISSIONS`."""
+    patterns, held = list(patterns), list(held)
+    areas, actions = {"*"}, {"*"}
+    for pattern in patterns + held:
+        area, _, action = pattern.lstrip("!").partition(".")
+        areas.add(area)
+        actions.add(action or "*")
+    plugin_kinds = [f"{area}.{action}" for area, action in sorted(
+        ((area, action) for area in areas - _CORE_AREAS for action in actions),
+        key=lambda kind: (kind[0] == "*", kind[0], kind[1] == "*", kind[1]))]
+    return [permission for permission in (*CORE_PERMISSIONS, *plugin_kinds)
+            if grants(patterns, permission) and not grants(held, permission)]
 
 
 @attrs.frozen
@@ -379,6 +404,41 @@ class AuthService:
                 raise NotFound("not found")
             raise PermissionDenied(f"{principal.handle!r} (role {principal.role}) may not "
                                    f"{permission}")
+
+    def require_within(self, principal: Principal, patterns: Iterable[str], doing: str,
+                       granting: str = "it grants") -> None:
+        """Raise PermissionDenied, saying ``principal`` may not ``doing`` and naming what is
+        missing (:func:`granted_beyond`), unless their role grants every permission role
+        ``patterns`` grant: no one gives, or acts on, more than they hold."""
+        missing = granted_beyond(patterns, principal.permissions)
+        if missing:
+            raise PermissionDenied(f"{principal.handle!r} (role {principal.role}) may not "
+                                   f"{doing}: {granting} what role {principal.role} does not "
+                                   f"({', '.join(missing)})")
+
+    def require_over(self, principal: Principal, handle: str, role: str, doing: str) -> None:
+        """:meth:`require_within` for an action on staff member ``handle``, whose role is
+        ``role``: it may grant nothing ``principal``'s does not (a role no longer defined
+        grants nothing)."""
+        self.require_within(principal, self.roles().get(role, ()), f"{doing} {handle!r}",
+                            f"their role {role} grants")
+
+    def require_roles_change(self, principal: Principal, before: Mapping[str, list[str]],
+                             after: Mapping[str, list[str]]) -> None:
+        """:meth:`require_within` for ``principal`` changing the roles ``before`` (role →
+        patterns) to ``after``: each role added, changed or removed may grant nothing their
+        role does not, before the change or after it (so no one makes a role, theirs too,
+        grant more, nor narrows one that grants more than theirs)."""
+        for role in sorted(before.keys() | after.keys()):
+            old, new = before.get(role), after.get(role)
+            if old == new:
+                continue
+            if old is not None:
+                self.require_within(principal, old, f"{'remove' if new is None else 'change'} "
+                                    f"role {role}")
+            if new is not None:
+                self.require_within(principal, new, f"let role {role} grant {', '.join(new)}",
+                                    "it would grant")
 
     def personal_attributes(self) -> frozenset[str]:
         """Customer attributes marked ``"x-personal": true`` in the customer schema."""
@@ -628,10 +688,14 @@ class TokenService:
         self.crm = crm
 
     def create(self, staff_handle: str, name: str | None = None,
-               expires_at: dt.datetime | None = None) -> tuple[ApiToken, str]:
+               expires_at: dt.datetime | None = None, by: Principal | None = None
+               ) -> tuple[ApiToken, str]:
         """Create a token for an active staff member; return it and its secret (shown once).
 
         ``expires_at`` (aware) must be in the future; without it the token lasts until revoked.
+        ``by``, the member asking (the web app's), may create one only for a member whose role
+        grants nothing theirs does not (:meth:`AuthService.require_over`): the token acts as
+        that member.  None: the operator (the command line), who may do everything.
         """
         if name is not None:
             name = clean_text(name, "token name", LINE).strip()
@@ -649,7 +713,10 @@ class TokenService:
         secret = TOKEN_PREFIX + secrets.token_urlsafe(32)
 
         def work(tx) -> int:
-            staff_id = _active_staff_id(tx.conn, staff_handle)
+            staff_id, role = _active_staff(tx.conn, staff_handle)
+            if by is not None:
+                self.crm.auth.require_over(by, _handle(staff_handle), role,
+                                           "create an API token for")
             token_id = tx.conn.execute(insert(tables.api_tokens).values(
                 staff_id=staff_id, name=name, token_hash=token_hash(secret),
                 created_at=tx.now(), expires_at=expires_at)).inserted_primary_key[0]
@@ -677,15 +744,21 @@ class TokenService:
                     raise NotFound(f"no staff member {staff_handle!r}")
         return self._select(handle=staff_handle)
 
-    def revoke(self, token_id: int) -> ApiToken:
-        """Revoke a token: it authenticates nobody from now on (kept for the record)."""
-        t = tables.api_tokens
+    def revoke(self, token_id: int, by: Principal | None = None) -> ApiToken:
+        """Revoke a token: it authenticates nobody from now on (kept for the record).  ``by``,
+        the member asking, may revoke only a token of a member whose role grants nothing
+        theirs does not (:meth:`AuthService.require_over`); None: the operator."""
+        t, s = tables.api_tokens, tables.staff
 
         def work(tx) -> None:
-            row = tx.conn.execute(select(t.c.revoked_at).where(t.c.id == token_id)
-                                  .with_for_update()).first()
+            row = tx.conn.execute(select(t.c.revoked_at, s.c.handle, s.c.role)
+                                  .join(s, s.c.id == t.c.staff_id).where(t.c.id == token_id)
+                                  .with_for_update(of=t)).first()
             if row is None:
                 raise NotFound(f"no API token {token_id}")
+            if by is not None:
+                self.crm.auth.require_over(by, row.handle, row.role,
+                                           f"revoke API token {token_id} of")
             if row.revoked_at is not None:
                 raise ConflictError(f"API token {token_id} was already revoked at "
                                     f"{row.revoked_at:%Y-%m-%d %H:%M} UTC")
@@ -715,14 +788,15 @@ def _handle(handle: Any) -> str:
     return normal_text(handle) if isinstance(handle, str) else ""
 
 
-def _active_staff_id(conn, handle: str) -> int:
-    row = conn.execute(select(tables.staff.c.id, tables.staff.c.active)
+def _active_staff(conn, handle: str) -> tuple[int, str]:
+    """The id and role of active staff member ``handle``."""
+    row = conn.execute(select(tables.staff.c.id, tables.staff.c.role, tables.staff.c.active)
                        .where(tables.staff.c.handle == _handle(handle))).first()
     if row is None:
         raise NotFound(f"no staff member {handle!r}")
     if not row.active:
         raise ValidationError(f"staff member {handle!r} was removed: they may not have tokens")
-    return row.id
+    return row.id, row.role
 
 
 def database_secret(crm, setting: str) -> bytes:
@@ -751,7 +825,8 @@ __all__ = [
     "database_secret",
     "CORE_PERMISSIONS", "DEFAULT_ROLES", "DEFAULT_ROLE", "PII_FIELDS", "PERSONAL", "MASK",
     "TOKEN_PREFIX", "LAST_USED_RESOLUTION", "MIN_PASSWORD_LENGTH", "MAX_FAILED_SIGN_INS",
-    "LOCKOUT", "SIGN_IN_REFUSED", "ROLES_SCHEMA", "HIDDEN_ARGUMENTS", "grants", "Principal",
-    "check_roles", "permissions_problem", "masked_changes", "masked_command", "masked_payload",
-    "masked_interaction", "token_hash", "hash_password", "AuthService", "TokenService",
+    "LOCKOUT", "SIGN_IN_REFUSED", "ROLES_SCHEMA", "HIDDEN_ARGUMENTS", "grants", "granted_beyond",
+    "Principal", "check_roles", "permissions_problem", "masked_changes", "masked_command",
+    "masked_payload", "masked_interaction", "token_hash", "hash_password", "AuthService",
+    "TokenService",
 ]

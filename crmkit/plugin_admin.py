@@ -17,7 +17,7 @@ from sqlalchemy import case, select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from . import __version__, plugins, tables
-from .auth import check_roles
+from .auth import Principal, check_roles
 from .config import CORE_SCHEMA, check_schema, validate
 from .errors import ConfigError, PluginError
 from .plugins import PluginStatus
@@ -258,8 +258,12 @@ class PluginAdmin:
         state = self.crm.plugin_states().get(name)
         return None if state is None else state["config"]
 
-    def configure_core(self, config: dict[str, Any]) -> dict[str, Any]:
-        """Replace the core's configuration (validated against ``CORE_SCHEMA``).
+    def configure_core(self, config: dict[str, Any], by: Principal | None = None
+                       ) -> dict[str, Any]:
+        """Replace the core's configuration (validated against ``CORE_SCHEMA``).  ``by``, the
+        member asking (the web app's roles page), may add, change or remove only roles that
+        grant, before and after, nothing theirs does not
+        (:meth:`crmkit.auth.AuthService.require_roles_change`); None: the operator.
 
         Before the write transaction opens (:meth:`crmkit.CRM.checked_write`), what was
         checked against the configuration it replaces is checked against it: when it narrows
@@ -273,6 +277,7 @@ class PluginAdmin:
         crm = self.crm
         completed = validate(CORE_SCHEMA, config, "core config")
         check_schema(completed["customer_attributes"], "core config /customer_attributes")
+        check_roles(completed["roles"])
         check_phone_region(completed["phone_region"], "core config: /phone_region")
         Destinations.of_setting(completed["webhooks"]["allowed_networks"])
 
@@ -281,6 +286,8 @@ class PluginAdmin:
 
         def checked(seen) -> None:
             _, current, subscriptions = seen
+            if by is not None:
+                crm.auth.require_roles_change(by, current["roles"], completed["roles"])
             check_subscriptions(subscriptions, current["webhooks"], completed["webhooks"])
             refused = crm.refused_plugin_configs()
             for name in crm.enabled_plugins():

@@ -7,9 +7,9 @@ import unicodedata
 from sqlalchemy import insert, select, update
 
 from . import tables
-from .auth import DEFAULT_ROLE, MIN_PASSWORD_LENGTH, hash_password
+from .auth import DEFAULT_ROLE, MIN_PASSWORD_LENGTH, Principal, hash_password
 from .customers import EMAIL
-from .errors import ConflictError, NotFound, ValidationError
+from .errors import ConflictError, NotFound, PermissionDenied, ValidationError
 from .models import Staff
 from .types import IDENTIFIER, clean_text, normal_text, too_long
 
@@ -39,13 +39,18 @@ def _handle_problem(handle: str) -> str | None:
 
 
 class StaffService:
-    """``crm.staff``: add, list and remove staff members; their roles and passwords."""
+    """``crm.staff``: add, list and remove staff members; their roles and passwords.
+
+    A change may say ``by`` whom, the member asking through the web app: no one gives a role
+    granting more than theirs, or acts on a member whose role does
+    (:meth:`crmkit.auth.AuthService.require_within`), and no one changes their own role.
+    Without ``by``, the operator (the command line) may do everything."""
 
     def __init__(self, crm):
         self.crm = crm
 
     def add(self, handle: str, name: str, team: str, email: str | None = None,
-            role: str = DEFAULT_ROLE) -> Staff:
+            role: str = DEFAULT_ROLE, by: Principal | None = None) -> Staff:
         """Add a staff member with a role of the core config's ``roles``; the handle is unique
         and keeps :data:`HANDLE_RULE` (handles stored before that rule keep working)."""
         for field, value in (("handle", handle), ("name", name), ("team", team)):
@@ -62,6 +67,9 @@ class StaffService:
                 raise ValidationError(f"staff email: {email!r} is not an email address "
                                       "(allowed: name@domain.example)")
         self._check_role(role)
+        if by is not None:
+            self.crm.auth.require_within(by, self.crm.auth.roles()[role],
+                                         f"add {handle!r} with role {role}")
         with self.crm.transaction() as tx:
             if tx.conn.execute(select(tables.staff.c.id).where(tables.staff.c.handle == handle)).first():
                 raise ConflictError(f"staff handle {handle!r} already exists")
@@ -72,26 +80,30 @@ class StaffService:
             tx.audit("create", "staff", handle, {"name": name, "team": team, "role": role})
         return self.get(handle)
 
-    def remove(self, handle: str) -> Staff:
+    def remove(self, handle: str, by: Principal | None = None) -> Staff:
         """Deactivate a staff member: no new work is assigned to them; their history stays.
 
         A removed member is no longer listed (``list(active_only=False)`` shows
         them) and cannot be added again under the same handle.
         """
-        member = self.get(handle)
-        if not member.active:
-            raise ConflictError(f"staff member {handle!r} was already removed")
         with self.crm.transaction() as tx:
+            member = self.get(handle)
+            if not member.active:
+                raise ConflictError(f"staff member {handle!r} was already removed")
+            if by is not None:
+                self.crm.auth.require_over(by, member.handle, member.role, "remove")
             tx.conn.execute(update(tables.staff).where(tables.staff.c.handle == handle)
                             .values(active=False))
             tx.audit("update", "staff", handle, {"active": [True, False]})
         return self.get(handle)
 
-    def set_role(self, handle: str, role: str) -> Staff:
+    def set_role(self, handle: str, role: str, by: Principal | None = None) -> Staff:
         """Give a staff member another role (one of the core config's ``roles``)."""
         self._check_role(role)
         with self.crm.transaction() as tx:
             member = self.get(handle)  # read in the transaction: the audit shows the real change
+            if by is not None:
+                self._check_role_change(by, member, role)
             if member.role != role:
                 tx.conn.execute(update(tables.staff).where(tables.staff.c.id == member.id)
                                 .values(role=role))
@@ -132,6 +144,18 @@ class StaffService:
                                 .values(locale=locale))
                 tx.audit("update", "staff", member.handle, {"locale": [member.locale, locale]})
         return self.get(handle)
+
+    def _check_role_change(self, by: Principal, member: Staff, role: str) -> None:
+        """Refuse ``by`` giving ``member`` ``role``: their own, a member whose role grants
+        more than ``by``'s, or a role that does."""
+        if member.handle == by.handle:
+            raise PermissionDenied(f"{by.handle!r} (role {by.role}) may not change their own "
+                                   "role: another member with staff.manage whose role grants "
+                                   f"all theirs may, or the operator (`crmkit staff role "
+                                   f"{by.handle} ROLE`)")
+        auth = self.crm.auth
+        auth.require_over(by, member.handle, member.role, "change the role of")
+        auth.require_within(by, auth.roles()[role], f"give {member.handle!r} role {role}")
 
     def _check_role(self, role: str) -> None:
         roles = self.crm.core_config["roles"]

@@ -13,7 +13,7 @@ from sqlalchemy import inspect, select, text
 import crmkit
 from crmkit import CRM, tables
 from crmkit.auth import (CORE_PERMISSIONS, DEFAULT_ROLES, LOCKOUT, MAX_FAILED_SIGN_INS,
-                         SIGN_IN_REFUSED, TOKEN_PREFIX, Principal, token_hash)
+                         SIGN_IN_REFUSED, TOKEN_PREFIX, Principal, granted_beyond, token_hash)
 from crmkit.errors import (ConfigError, ConflictError, NotFound, PermissionDenied, PluginError,
                            Unauthenticated, ValidationError)
 
@@ -298,6 +298,109 @@ def test_principal_of_an_unknown_or_removed_member(crm):
     crm.staff.remove("ana")
     with pytest.raises(Unauthenticated, match="'ana' is not an active staff member"):
         crm.auth.principal("ana")
+
+
+# -- granting: no one gives, or acts on, more than their own role grants ---------------------
+
+
+STAFFER = ["staff.manage", "tokens.manage", "customers.read", "interactions.read"]
+"""A role that manages staff and tokens and holds little else: not an admin."""
+
+
+def test_granted_beyond_names_what_a_role_grants_that_another_does_not():
+    assert granted_beyond(["*.read", "!audit.read"], STAFFER) == [
+        "events.read", "plugins.read", "*.read"]  # *.read: reading in a plugin's area
+    assert granted_beyond(["*"], ["*"]) == granted_beyond(["staff.manage"], STAFFER) == []
+    assert granted_beyond(DEFAULT_ROLES["agent"], DEFAULT_ROLES["manager"]) == []
+    assert granted_beyond(DEFAULT_ROLES["viewer"], DEFAULT_ROLES["agent"]) == []
+    assert granted_beyond(DEFAULT_ROLES["agent"], DEFAULT_ROLES["viewer"]) == [
+        "customers.write", "customers.pii", "interactions.write", "*.write"]
+    # a core area has only its permissions; a plugin may declare more later
+    customers = [p for p in CORE_PERMISSIONS if p.startswith("customers.")]
+    assert granted_beyond(["customers.*"], customers) == []
+    assert granted_beyond(["loyalty.*"], ["loyalty.read", "loyalty.redeem"]) == ["loyalty.*"]
+    assert granted_beyond(["loyalty.redeem"], ["*", "!loyalty.redeem"]) == ["loyalty.redeem"]
+    assert granted_beyond(["*", "!staff.manage"], ["*"]) == []
+
+
+@pytest.fixture
+def staffer(crm):
+    """The Principal of sam (role staffer: :data:`STAFFER`), beside boss (admin), cy (role
+    reader: customers.read) and a token of boss."""
+    roles = {**DEFAULT_ROLES, "staffer": STAFFER, "reader": ["customers.read"]}
+    crm.plugins.configure_core({**crm.core_config, "roles": roles})
+    for handle, role in (("sam", "staffer"), ("boss", "admin"), ("cy", "reader")):
+        crm.staff.add(handle, handle.title(), "office", role=role)
+    crm.tokens.create("boss", name="laptop")
+    return crm.auth.principal("sam")
+
+
+def roles_with(crm, **changed) -> dict:
+    """The core config with its roles changed so (a role given None is removed)."""
+    roles = {**crm.core_config["roles"], **changed}
+    return {**crm.core_config, "roles": {k: v for k, v in roles.items() if v is not None}}
+
+
+def test_staff_manage_grants_no_more_than_the_member_s_own_role(crm, staffer):
+    [boss_token] = crm.tokens.list("boss")
+    refused = "'sam' (role staffer) may not "
+    lacking = "what role staffer does not (customers.write, customers.pii, "
+    attempts = [
+        (lambda: crm.staff.set_role("sam", "admin", by=staffer),
+         refused + "change their own role: another member with staff.manage whose role "
+         "grants all theirs may, or the operator (`crmkit staff role sam ROLE`)"),
+        (lambda: crm.staff.set_role("cy", "admin", by=staffer),
+         refused + "give 'cy' role admin: it grants " + lacking),
+        (lambda: crm.staff.add("eve", "Eve", "office", role="admin", by=staffer),
+         refused + "add 'eve' with role admin: it grants " + lacking),
+        (lambda: crm.staff.set_role("boss", "reader", by=staffer),
+         refused + "change the role of 'boss': their role admin grants " + lacking),
+        (lambda: crm.staff.remove("boss", by=staffer),
+         refused + "remove 'boss': their role admin grants " + lacking),
+        (lambda: crm.tokens.create("boss", by=staffer),
+         refused + "create an API token for 'boss': their role admin grants " + lacking),
+        (lambda: crm.tokens.revoke(boss_token.id, by=staffer),
+         refused + f"revoke API token {boss_token.id} of 'boss': their role admin grants "
+         + lacking),
+        (lambda: crm.plugins.configure_core(roles_with(crm, staffer=["*"]), by=staffer),
+         refused + "let role staffer grant *: it would grant " + lacking),
+        (lambda: crm.plugins.configure_core(roles_with(crm, admin=["customers.read"]),
+                                            by=staffer),
+         refused + "change role admin: it grants " + lacking),
+        (lambda: crm.plugins.configure_core(roles_with(crm, manager=None), by=staffer),
+         refused + "remove role manager: it grants " + lacking),
+    ]
+    before = database_text(crm)
+    for attempt, message in attempts:
+        with pytest.raises(PermissionDenied) as refusal:
+            attempt()
+        assert str(refusal.value).startswith(message), str(refusal.value)
+    assert database_text(crm) == before  # nothing changed, nothing audited
+    # within their own permissions they may
+    assert crm.staff.add("dan", "Dan", "office", role="reader", by=staffer).role == "reader"
+    assert crm.staff.set_role("cy", "staffer", by=staffer).role == "staffer"
+    assert not crm.staff.remove("dan", by=staffer).active
+    token, _ = crm.tokens.create("cy", by=staffer)
+    assert crm.tokens.revoke(token.id, by=staffer).revoked_at is not None
+    crm.plugins.configure_core(roles_with(crm, reader=["customers.read", "interactions.read"],
+                                          clerk=["customers.read"]), by=staffer)
+    assert crm.auth.roles()["clerk"] == ["customers.read"]
+
+
+def test_an_admin_grants_and_acts_on_anyone_but_changes_no_own_role(crm, staffer):
+    boss = crm.auth.principal("boss")
+    assert crm.staff.add("eve", "Eve", "office", role="admin", by=boss).role == "admin"
+    assert crm.staff.set_role("sam", "admin", by=boss).role == "admin"
+    assert crm.staff.set_role("eve", "viewer", by=boss).role == "viewer"
+    [token] = crm.tokens.list("boss")
+    assert crm.tokens.revoke(token.id, by=boss).revoked_at is not None
+    crm.tokens.create("sam", by=boss)
+    crm.plugins.configure_core(roles_with(crm, staffer=["*"], manager=None), by=boss)
+    assert not crm.staff.remove("sam", by=boss).active
+    with pytest.raises(PermissionDenied, match=r"^'boss' \(role admin\) may not change their "
+                                               "own role"):
+        crm.staff.set_role("boss", "viewer", by=boss)
+    assert crm.staff.get("boss").role == "admin"
 
 
 # -- plugins' permissions and row-level rules --------------------------------------------------

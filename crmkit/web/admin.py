@@ -7,6 +7,8 @@ CLI command (``plugins.read`` / ``plugins.configure``, ``staff.manage``, ``token
 ``webhooks.manage``, ``audit.read``) and every write goes through the same code as the API
 and the CLI (``crm.plugins``, the API's handlers, ``crm.staff``, ``crm.tokens``,
 ``crm.webhooks``), in a transaction whose audit rows name the signed-in member and the page.
+Staff, roles and tokens are changed ``by`` the member, who may not grant, or act on a member
+holding, more than their own role grants, nor change their own role.
 """
 
 from __future__ import annotations
@@ -220,7 +222,7 @@ def staff_add(site, request: Request, principal, form) -> Response:
     try:
         member = _write(site, principal, "POST /admin/staff", lambda: site.crm.staff.add(
             entered["handle"], entered["name"], entered["team"], entered["email"] or None,
-            entered["role"]))
+            entered["role"], by=principal))
     except CRMError as exc:
         return _staff_page(site, request, principal, *_answer(request, exc), entered)
     return site.done_redirect(request, "/admin/staff", "staff-added", member.handle)
@@ -232,7 +234,8 @@ def staff_role(site, request: Request, principal, form) -> Response:
     handle = request.path_params["handle"]
     try:
         _write(site, principal, f"POST /admin/staff/{handle}/role",
-               lambda: site.crm.staff.set_role(handle, (form or {}).get("role", "")))
+               lambda: site.crm.staff.set_role(handle, (form or {}).get("role", ""),
+                                               by=principal))
     except CRMError as exc:
         return _staff_page(site, request, principal, *_answer(request, exc))
     return site.done_redirect(request, "/admin/staff", "role-changed", handle)
@@ -244,7 +247,7 @@ def staff_deactivate(site, request: Request, principal, form) -> Response:
     handle = request.path_params["handle"]
     try:
         _write(site, principal, f"POST /admin/staff/{handle}/deactivate",
-               lambda: site.crm.staff.remove(handle))
+               lambda: site.crm.staff.remove(handle, by=principal))
     except CRMError as exc:
         return _staff_page(site, request, principal, *_answer(request, exc))
     return site.done_redirect(request, "/admin/staff", "deactivated", handle)
@@ -298,7 +301,8 @@ def roles_save(site, request: Request, principal, form) -> Response:
             line.strip() for line in entered.get("new_patterns", "").splitlines() if line.strip()]
     try:
         _write(site, principal, "POST /admin/roles",
-               lambda: crm.plugins.configure_core({**crm.core_config, "roles": roles}),
+               lambda: crm.plugins.configure_core({**crm.core_config, "roles": roles},
+                                                  by=principal),
                own_transactions=True)
     except CRMError as exc:
         return _roles_page(site, request, principal, _answer(request, exc)[0],
@@ -333,7 +337,7 @@ def token_create(site, request: Request, principal, form) -> Response:
         token, secret = _write(site, principal, "POST /admin/tokens",
                                lambda: site.crm.tokens.create(
                                    entered["staff"], name=entered["name"].strip() or None,
-                                   expires_at=expires_at))
+                                   expires_at=expires_at, by=principal))
     except CRMError as exc:
         return _tokens_page(site, request, principal, *_answer(request, exc),
                             entered)
@@ -348,7 +352,7 @@ def token_revoke(site, request: Request, principal, form) -> Response:
     try:
         token_id = record_id(text, "API token")
         _write(site, principal, f"POST /admin/tokens/{token_id}/revoke",
-               lambda: site.crm.tokens.revoke(token_id))
+               lambda: site.crm.tokens.revoke(token_id, by=principal))
     except CRMError as exc:
         return _tokens_page(site, request, principal, *_answer(request, exc))
     return site.done_redirect(request, "/admin/tokens", "revoked", text)

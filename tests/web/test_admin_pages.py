@@ -361,6 +361,95 @@ def test_a_handle_of_two_words_is_refused_as_on_the_command_line(crm, admin):
     assert [s.handle for s in crm.staff.list()] == ["boss"]
 
 
+STAFFER = ["staff.manage", "tokens.manage", "customers.read"]
+"""A role that manages staff and tokens and holds little else: not an admin."""
+
+
+@pytest.fixture
+def staffer(crm, admin, other):
+    """sam (role staffer: :data:`STAFFER`) signed in on ``other``, beside boss (admin, signed
+    in as the ``admin`` fixture, with a token) and cy (role reader: customers.read)."""
+    roles = crm.core_config["roles"] | {"staffer": STAFFER, "reader": ["customers.read"]}
+    crm.plugins.configure_core(crm.core_config | {"roles": roles})
+    crm.staff.add("cy", "Cy", "office", role="reader")
+    return member(crm, other, "sam", "staffer")
+
+
+def staff_state(crm) -> tuple:
+    """Every member's handle, role and status, every token's status, the roles, the audit."""
+    return ([(s.handle, s.role, s.active) for s in crm.staff.list(active_only=False)],
+            [(t.staff_handle, t.revoked_at) for t in crm.tokens.list()], crm.auth.roles(),
+            [(e.actor, e.action, e.record_key) for e in AuditLog(crm).list()])
+
+
+def test_staff_manage_grants_no_more_than_the_member_s_own_role_on_the_pages(crm, admin,
+                                                                             staffer):
+    [boss_token] = crm.tokens.list("boss")
+    roles_form = form_of(staffer.get("/admin/roles"), "/admin/roles")
+    token = roles_form["csrf_token"]
+    lacking = " what role staffer does not (customers.write, customers.pii, "
+    before = staff_state(crm)
+    for path, data, message in (
+            ("/admin/staff/sam/role", {"role": "admin"}, "change their own role"),
+            ("/admin/staff/cy/role", {"role": "admin"},
+             "give &#39;cy&#39; role admin: it grants" + lacking),
+            ("/admin/staff", {"handle": "eve", "name": "Eve", "team": "x", "role": "admin"},
+             "add &#39;eve&#39; with role admin: it grants" + lacking),
+            ("/admin/staff/boss/role", {"role": "reader"},
+             "change the role of &#39;boss&#39;: their role admin grants" + lacking),
+            ("/admin/staff/boss/deactivate", {},
+             "remove &#39;boss&#39;: their role admin grants" + lacking),
+            ("/admin/tokens", {"staff": "boss"},
+             "create an API token for &#39;boss&#39;: their role admin grants" + lacking),
+            (f"/admin/tokens/{boss_token.id}/revoke", {},
+             f"revoke API token {boss_token.id} of &#39;boss&#39;: their role admin grants"
+             + lacking),
+            ("/admin/roles", roles_form | {"role:staffer": "*"},
+             "let role staffer grant *: it would grant" + lacking),
+            ("/admin/roles", roles_form | {"role:admin": "customers.read"},
+             "change role admin: it grants" + lacking)):
+        answer = staffer.post(path, data=data | {"csrf_token": token})
+        assert answer.status_code == 403, path
+        assert "&#39;sam&#39; (role staffer) may not " + message in answer.text, path
+    assert 'value="eve"' in staffer.post("/admin/staff", data={  # what was entered stays
+        "csrf_token": token, "handle": "eve", "name": "Eve", "team": "x", "role": "admin"}).text
+    assert staff_state(crm) == before  # nothing changed, nothing audited
+    # within their own role's permissions they may
+    for path, data in (("/admin/staff", {"handle": "dan", "name": "Dan", "team": "x",
+                                         "role": "reader"}),
+                       ("/admin/staff/cy/role", {"role": "staffer"}),
+                       ("/admin/staff/dan/deactivate", {}),
+                       ("/admin/tokens", {"staff": "cy"}),
+                       ("/admin/roles", roles_form | {"role:reader": ""})):
+        assert staffer.post(path, data=data | {"csrf_token": token}).status_code in (201, 303)
+    assert [(s.handle, s.role, s.active) for s in crm.staff.list(active_only=False)] == [
+        ("boss", "admin", True), ("cy", "staffer", True), ("sam", "staffer", True),
+        ("dan", "reader", False)]
+    assert "reader" not in crm.auth.roles() and len(crm.tokens.list("cy")) == 1
+    assert len(AuditLog(crm).list(actor="sam")) == 5
+
+
+def test_an_admin_still_grants_and_acts_on_anyone_on_the_pages(crm, admin, staffer):
+    token = csrf(admin.get("/admin/staff"))
+    [sam_token] = crm.tokens.list("sam")
+    for path, data in (("/admin/staff", {"handle": "eve", "name": "Eve", "team": "x",
+                                         "role": "admin"}),
+                       ("/admin/staff/sam/role", {"role": "admin"}),
+                       ("/admin/staff/eve/role", {"role": "viewer"}),
+                       ("/admin/staff/cy/deactivate", {}),
+                       ("/admin/tokens", {"staff": "eve"}),
+                       (f"/admin/tokens/{sam_token.id}/revoke", {})):
+        assert admin.post(path, data=data | {"csrf_token": token}).status_code in (201, 303)
+    assert [(s.handle, s.role, s.active) for s in crm.staff.list(active_only=False)] == [
+        ("boss", "admin", True), ("cy", "reader", False), ("sam", "admin", True),
+        ("eve", "viewer", True)]
+    assert crm.tokens.get(sam_token.id).revoked_at is not None
+    answer = admin.post("/admin/staff/boss/role", data={"csrf_token": token, "role": "viewer"})
+    assert answer.status_code == 403 and (
+        "&#39;boss&#39; (role admin) may not change their own role") in answer.text
+    assert crm.staff.get("boss").role == "admin"
+
+
 def test_roles_are_edited_through_the_core_config_validation(crm, admin):
     page = admin.get("/admin/roles")
     fields = form_of(page, "/admin/roles")
@@ -387,7 +476,7 @@ def test_a_database_error_saving_the_roles_names_no_database_and_is_logged(crm, 
     from crmkit.errors import DatabaseError
     from crmkit.web.dispatch import DATABASE_UNAVAILABLE
 
-    def unreachable(config):
+    def unreachable(config, by):
         raise DatabaseError("postgresql://crm@db.internal/crm: connection refused")
 
     fields = form_of(admin.get("/admin/roles"), "/admin/roles")
