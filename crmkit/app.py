@@ -47,9 +47,15 @@ and write transaction, built once.  The configurations stay text, decoded only w
 changed."""
 
 
-CORE_CONFIG_LOCK = "crmkit core config"
-"""The lock (:func:`crmkit.db.lock_until_commit`) a change of the core configuration takes
-exclusively and a write checked against it shares (:meth:`CRM.checked_write`)."""
+STATE_LOCK = "crmkit plugin state"
+"""The lock (:func:`crmkit.db.lock_until_commit`; on PostgreSQL the advisory lock whose key is
+``zlib.crc32`` of this name, 2290669170) on what a write transaction reads as it opens: the
+plugins' stored state and the core configuration (:data:`STORED_STATE`).  A write
+transaction shares it before reading them; enabling, disabling or configuring a plugin and
+changing the core configuration take it exclusively (:meth:`CRM.transaction`).  So a change
+waits for the writes in flight, and a write that starts after it waits for it and then reads
+what it stored: no write commits unseen by a plugin enabled before it, or scored with a
+configuration older than one committed before it started."""
 
 
 class _Changed(Exception):
@@ -297,14 +303,24 @@ class CRM:
 
     @contextlib.contextmanager
     def transaction(self, actor: str | None = None, require_plugins: bool = True,
-                    row_foreign_key_checks: bool = True) -> Iterator[Transaction]:
+                    row_foreign_key_checks: bool = True, exclusive: bool = False
+                    ) -> Iterator[Transaction]:
         """Open a write transaction, or join the one already open in this thread.
 
         The outermost transaction stores and delivers emitted events before it
         commits; an exception rolls everything back.  Writes are refused while
         an enabled plugin is missing or broken, except with
         ``require_plugins=False`` (plugin administration, which must be able to
-        disable it).  ``row_foreign_key_checks=False`` (SQLite; ignored when
+        disable it; sign-in bookkeeping, which no plugin sees).
+
+        On PostgreSQL a new transaction takes :data:`STATE_LOCK` before it reads the plugins'
+        state and the core configuration: shared, or with ``exclusive`` (the transaction
+        changes them: plugin administration, the core configuration) exclusively.  One with
+        ``require_plugins=False`` and not ``exclusive`` takes none, so sign-ins never queue
+        behind a plugin change.  Joining with ``exclusive`` takes it exclusively in the open
+        transaction and reads the state again.
+
+        ``row_foreign_key_checks=False`` (SQLite; ignored when
         joining): the database checks no foreign key of the rows written, so the
         caller must check the references it wrote before the transaction ends
         (a bulk load, whose rows' per-row parent lookups cost a sixth of their
@@ -317,14 +333,17 @@ class CRM:
         """
         active = self.current_transaction()
         if active is not None:
+            if exclusive:
+                self._lock_and_refresh(active.conn, exclusive)
             yield active
             return
         held = getattr(self._local, "held", None)
+        opened = self._begin(actor, require_plugins, row_foreign_key_checks, exclusive)
         if held is None:
-            with self._begin(actor, require_plugins, row_foreign_key_checks) as tx:
+            with opened as tx:
                 yield tx
             return
-        tx = held.enter_context(self._begin(actor, require_plugins, row_foreign_key_checks))
+        tx = held.enter_context(opened)
         try:
             yield tx
         except BaseException:
@@ -332,8 +351,8 @@ class CRM:
             raise
 
     @contextlib.contextmanager
-    def _begin(self, actor: str | None, require_plugins: bool,
-               row_foreign_key_checks: bool) -> Iterator[Transaction]:
+    def _begin(self, actor: str | None, require_plugins: bool, row_foreign_key_checks: bool,
+               exclusive: bool) -> Iterator[Transaction]:
         """A new write transaction (:meth:`transaction`'s, when none is open)."""
         with self.connect(write=True) as conn:
             if not row_foreign_key_checks and conn.dialect.name == "sqlite":
@@ -346,7 +365,10 @@ class CRM:
                     tx.command = command
                     self._local.tx = tx
                     try:
-                        self.refresh_plugins(conn)
+                        if require_plugins or exclusive:
+                            self._lock_and_refresh(conn, exclusive)
+                        else:
+                            self.refresh_plugins(conn)
                         if require_plugins:
                             self.require_working_plugins()
                         yield tx
@@ -366,9 +388,9 @@ class CRM:
         tx.after_commit_errors = after_commit(self, tx.written)
 
     def run_transaction(self, work: Callable[[Transaction], T], actor: str | None = None,
-                        require_plugins: bool = True) -> T:
+                        require_plugins: bool = True, exclusive: bool = False) -> T:
         """Run ``work(tx)`` in a write transaction (see :meth:`transaction`, which takes
-        ``actor`` and ``require_plugins``) and return its result.
+        ``actor``, ``require_plugins`` and ``exclusive``) and return its result.
 
         When PostgreSQL aborts the transaction because of a concurrent one (a deadlock or a
         serialisation failure; nothing was written), ``work`` runs again in a new
@@ -378,7 +400,7 @@ class CRM:
         work, it joins it and runs once: the outermost runner retries.
         """
         def once() -> T:
-            with self.transaction(actor, require_plugins) as tx:
+            with self.transaction(actor, require_plugins, exclusive=exclusive) as tx:
                 return work(tx)
 
         if self._joining():
@@ -432,7 +454,7 @@ class CRM:
 
     def checked_write(self, what: str, depends_on: Callable[[Connection], Any],
                       check: Callable[[Any], C], write: Callable[[Transaction, C], T],
-                      exclusive: bool = False, require_plugins: bool = True) -> T:
+                      exclusive: bool = False) -> T:
         """Run ``check(seen)`` before a write transaction opens, then ``write(tx, its result)``
         in it; return what ``write`` returns.  For a check that may wait (resolving a host
         name), which no other writer should wait with (SQLite has one writer at a time).
@@ -442,15 +464,17 @@ class CRM:
         ``write`` runs only if ``depends_on`` gives the same in the transaction, so what is
         written was checked against what is current; otherwise ``check`` runs again, at most
         :data:`CHECK_ATTEMPTS` times in all, then a ConflictError starting with ``what``
-        (``"plugin 'x' was not configured"``).  In the transaction the core configuration is
-        locked first (PostgreSQL, :func:`crmkit.db.lock_until_commit`, whether or not it was
-        ever stored): shared, or ``exclusive`` for a change of it, so a change of the core
-        configuration and a write checked against it never both commit unseen by each
-        other.  The transaction is :meth:`run_transaction`'s (given ``require_plugins``): one
-        PostgreSQL aborts for a concurrent one runs again, locking and comparing again first.
-        Called inside a write transaction this thread opened, everything runs in that one; in
-        :meth:`run_in_one_transaction`'s work before its first write, the check runs in none
-        and the write opens the transaction held until the work returns."""
+        (``"plugin 'x' was not configured"``).  The transaction holds :data:`STATE_LOCK`
+        from before it reads the state (whether or not a core configuration was ever
+        stored): shared, or ``exclusive`` for a change of the plugins' state or the core
+        configuration, which is not refused while an enabled plugin is broken (see
+        :meth:`transaction`'s ``require_plugins``).  So such a change and a write checked
+        against what it changes never both commit unseen by each other.  The transaction is
+        :meth:`run_transaction`'s: one PostgreSQL aborts for a concurrent one runs again,
+        locking and comparing again first.  Called inside a write transaction this thread
+        opened, everything runs in that one; in :meth:`run_in_one_transaction`'s work before
+        its first write, the check runs in none and the write opens the transaction held
+        until the work returns."""
         for _ in range(CHECK_ATTEMPTS):
             with self.read() as conn:
                 self.refresh_plugins(conn)
@@ -458,15 +482,13 @@ class CRM:
             checked = check(seen)
 
             def unchanged_then_write(tx: Transaction) -> T:
-                db.lock_until_commit(tx.conn, CORE_CONFIG_LOCK, exclusive)
-                self.refresh_plugins(tx.conn)
                 if depends_on(tx.conn) != seen:
                     raise _Changed  # rolled back, so that the check runs again in none
                 return write(tx, checked)
 
             try:
-                return self.run_transaction(unchanged_then_write,
-                                            require_plugins=require_plugins)
+                return self.run_transaction(unchanged_then_write, require_plugins=not exclusive,
+                                            exclusive=exclusive)
             except _Changed:
                 continue
         raise ConflictError(
@@ -474,6 +496,15 @@ class CRM:
             f"{CHECK_ATTEMPTS} times in a row; nothing was written: run it again")
 
     # -- plugins ---------------------------------------------------------------
+
+    def _lock_and_refresh(self, conn: Connection, exclusive: bool) -> None:
+        """Take :data:`STATE_LOCK` (shared unless ``exclusive``), then :meth:`refresh_plugins`.
+
+        Two statements: one reading the state while it locks would read it with the snapshot
+        taken before it waited (PostgreSQL's READ COMMITTED takes one per statement), so a
+        change committed during the wait would go unseen."""
+        db.lock_until_commit(conn, STATE_LOCK, exclusive)
+        self.refresh_plugins(conn)
 
     def refresh_plugins(self, conn: Connection) -> None:
         """Load plugin state and the core configuration from the database (one statement,

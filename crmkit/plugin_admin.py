@@ -6,7 +6,9 @@ failure leaves the database as it was.  The plugin's own check of a configuratio
 (``crmkit_check_config``, which may wait on the network) runs before that
 transaction opens, so no writer waits on it (:meth:`PluginAdmin.enable`); it runs again, on
 each enabled plugin's stored configuration, when the core configuration changes
-(:meth:`PluginAdmin.configure_core`).
+(:meth:`PluginAdmin.configure_core`).  Every change (enable, disable, configure, the core
+configuration) holds :data:`crmkit.app.STATE_LOCK` exclusively in its transaction: on
+PostgreSQL it waits for the writes in flight, and writes started meanwhile wait for it.
 """
 
 from __future__ import annotations
@@ -133,7 +135,7 @@ class PluginAdmin:
             return completed
 
         completed = crm.checked_write(f"plugin {name!r} was not enabled", self._checked_state,
-                                      checked, write, require_plugins=False)
+                                      checked, write, exclusive=True)
         plugins.remember_accepted(name, plugin.version, self.schema(name), completed)
         return completed
 
@@ -163,7 +165,7 @@ class PluginAdmin:
     def disable(self, name: str) -> None:
         """Disable ``name`` (its data is kept); refused while an enabled plugin requires it."""
         crm = self.crm
-        with crm.transaction(require_plugins=False) as tx:
+        with crm.transaction(require_plugins=False, exclusive=True) as tx:
             states = crm.plugin_states()
             state = states.get(name)
             if state is None or not state["enabled"]:
@@ -233,7 +235,7 @@ class PluginAdmin:
             crm.refresh_plugins(tx.conn)
 
         crm.checked_write(f"plugin {name!r} was not configured", self._checked_state, checked,
-                          write, require_plugins=False)
+                          write, exclusive=True)
         plugins.remember_accepted(name, crm.installed[name].version, self.schema(name),
                                   completed)
         return completed
@@ -311,7 +313,7 @@ class PluginAdmin:
             tx.audit("configure", "settings", "core", {"new": completed})
 
         crm.checked_write("the core config was not changed", depends_on, checked, write,
-                          exclusive=True, require_plugins=False)
+                          exclusive=True)
         crm.remember_core_config(completed)
         return completed
 

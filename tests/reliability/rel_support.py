@@ -196,13 +196,18 @@ class Outcome(threading.Thread):
         return self
 
 
-def wait_until_blocked(url: str, backends: int = 1) -> None:
-    """On PostgreSQL, wait until ``backends`` sessions wait for a row lock (SQLite writers wait
-    in the busy handler, which cannot be observed: the outcome must not depend on it)."""
+def wait_until_blocked(url: str, backends: int = 1, unless: threading.Thread | None = None
+                       ) -> None:
+    """On PostgreSQL, wait until ``backends`` sessions wait for a lock (a row lock, an advisory
+    lock), or ``unless`` (the thread expected to wait), when given, has ended: the caller then
+    finds it did not wait.  Each look is a transaction of its own.  SQLite writers wait in the
+    busy handler, which cannot be observed: the outcome must not depend on it."""
     if url.startswith("sqlite"):
         return
     deadline = time.monotonic() + HANG_GUARD_S
     while rel_db.count(url, "SELECT count(*) FROM pg_stat_activity WHERE datname = "
                             "current_database() AND wait_event_type = 'Lock'") < backends:
+        if unless is not None and not unless.is_alive():
+            return
         assert time.monotonic() < deadline, "the second command never waited for the first"
         time.sleep(0.01)  # polling a condition, not waiting for time to pass

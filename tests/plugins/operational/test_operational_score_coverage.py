@@ -89,8 +89,9 @@ def test_concurrent_writers_do_not_wait_for_each_other(crm, clock, operational):
     assert_scored(crm, clock, api, RULES, rows, ["A", "B"])
 
 
-def wait_until_blocked(crm, writer: Running) -> None:
-    """Wait until a session of ``crm``'s database waits for a lock, or ``writer`` finished.
+def wait_until_blocked(crm, writer: Running, sessions: int = 1) -> None:
+    """Wait until ``sessions`` sessions of ``crm``'s database wait for a lock, or ``writer``
+    finished.
 
     PostgreSQL shows a transaction the sessions' activity as it was when the transaction
     first read it, so each look is a transaction of its own."""
@@ -101,9 +102,13 @@ def wait_until_blocked(crm, writer: Running) -> None:
                 "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
                 "AND wait_event_type = 'Lock'")).scalar()
             conn.rollback()
-            if waiting:
+            if waiting >= sessions:
                 return
             assert time.monotonic() < deadline, "the second writer never waited for the first"
+
+
+def configure(crm, rules) -> None:
+    crm.plugins.configure("operational", dict(CONFIG, scoring=dict(CONFIG["scoring"], rules=rules)))
 
 
 @pytest.mark.postgres
@@ -113,10 +118,11 @@ def test_concurrent_first_batches_after_an_enable_both_forget(crm, clock, operat
                                                               change_rules):
     """Customers and interactions recorded before operational was enabled (no lead, no
     coverage row yet); the first two batches after the enable run at once, the second
-    perhaps under rules changed while the first was open.  The second finds the row out of
-    date as well; its rewrite waits for the first to commit, and its forgetting then
-    forgets the hits the first stored: every score counts the interactions recorded
-    before, under the rules of the last batch."""
+    perhaps under rules changed by a configure started while the first was open (the
+    configure waits for the first batch, the second batch for the configure).  The second
+    finds the row out of date as well; its rewrite waits for the first to commit, and its
+    forgetting then forgets the hits the first stored: every score counts the interactions
+    recorded before, under the rules of the last batch."""
     crm.customers.add_many([{"external_id": c} for c in ("A", "B")])
     rows = [visit(clock, c, n) for n, c in enumerate("ABAB")]
     for row in rows:
@@ -128,14 +134,61 @@ def test_concurrent_first_batches_after_an_enable_both_forget(crm, clock, operat
     with crm.transaction():
         record(crm, rows[4])
         if change_rules:
-            configure = Running(lambda: crm.plugins.configure(
-                "operational", dict(CONFIG, scoring=dict(CONFIG["scoring"], rules=rules))))
-            configure.start()
-            assert configure.finished(), "the rules were not changed beside a batch"
+            changing = Running(lambda: configure(crm, rules))
+            changing.start()
+            wait_until_blocked(crm, changing)
+            assert changing.is_alive(), "the rules changed while a batch scored with them"
         other.start()
-        wait_until_blocked(crm, other)
+        wait_until_blocked(crm, other, sessions=1 + change_rules)
     assert other.finished()
+    assert not change_rules or changing.finished()
     assert_scored(crm, clock, api, rules, rows, ["A", "B"])
     with crm.read() as conn:  # enabled once
         assert conn.execute(score_coverage.select()).all() == [(1, fingerprint(
             api.settings.scoring.rules), 1)]
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("crm_url", ["postgresql"], indirect=True)
+def test_a_configure_waits_for_the_batch_in_flight_and_later_ones_score_with_its_rules(
+        crm, clock, operational):
+    """A configure started while a batch is open (it read the rules as it opened) waits for
+    that batch to commit, so the batch's score is that of the rules current while it was
+    written; a batch started while a configure is held open (joined by an admin's own
+    transaction) waits for it and scores with the new rules."""
+    api = operational(CONFIG)
+    crm.customers.add_many([{"external_id": c} for c in ("A", "B")])
+    rows = [visit(clock, "A", 0)]
+    record(crm, rows[0])
+    changing = Running(lambda: configure(crm, [dict(RULES[0], cap=1), RULES[2]]))
+    with crm.transaction():
+        rows.append(visit(clock, "A", 1))
+        record(crm, rows[-1])
+        changing.start()
+        wait_until_blocked(crm, changing)
+        assert changing.is_alive(), "the configure did not wait for the batch in flight"
+    assert changing.finished()
+    assert api.lead("A")["score"] == expected(RULES, rows, clock.now())
+
+    rules = [RULES[0], dict(RULES[2], weight=3)]
+    configured, release = threading.Event(), threading.Event()
+
+    def configure_and_hold() -> None:
+        with crm.transaction():
+            configure(crm, rules)
+            configured.set()
+            assert release.wait(GUARD_S), "the test never let the configure commit"
+
+    holding = Running(configure_and_hold)
+    holding.start()
+    rows.append(visit(clock, "B", 2))
+    later = Running(lambda: record(crm, rows[-1]))
+    try:
+        assert configured.wait(GUARD_S), "the configure never reached its transaction"
+        later.start()
+        wait_until_blocked(crm, later)
+        assert later.is_alive(), "a batch did not wait for the configure in flight"
+    finally:
+        release.set()
+    assert holding.finished() and later.finished()
+    assert_scored(crm, clock, api, rules, rows, ["A", "B"])
