@@ -11,6 +11,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any, Callable, Iterator, TypeVar
 
+import attrs
 from sqlalchemy import Text, cast, inspect, null, select
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import DatabaseError as SQLAlchemyDatabaseError
@@ -58,6 +59,26 @@ what it stored: no write commits unseen by a plugin enabled before it, or scored
 configuration older than one committed before it started."""
 
 
+@attrs.frozen
+class _Loaded:
+    """One reading of the stored state (:data:`STORED_STATE`) and what is built from it.  A
+    change makes a new one, so a write transaction keeps the one it read (:meth:`CRM._use`)."""
+
+    key: Any
+    """The plugins' rows, sorted (None before the first reading)."""
+    state: dict[str, dict[str, Any]]
+    """``{name: {"enabled", "config", "version"}}``."""
+    config_errors: dict[str, str]
+    """Why the installed release of an enabled plugin refuses its stored configuration."""
+    hooks: plugins.HookCaller
+    core_stored: str | None
+    """The stored core configuration's text (None: never stored)."""
+    core_config: dict[str, Any] | None
+    """It validated, defaults filled in (None: not read yet)."""
+    apis: dict[str, Any] = attrs.field(factory=dict)
+    """The enabled plugins' API objects made so far (:meth:`CRM.plugin`)."""
+
+
 class _Changed(Exception):
     """What a checked write was checked against changed before it could write
     (:meth:`CRM.checked_write`)."""
@@ -83,14 +104,8 @@ class CRM:
         self._local = threading.local()
         self.installed = plugins.discover(extra_plugins)
         self.pm = plugins.new_manager()
-        self._state: dict[str, dict[str, Any]] = {}
-        self._config_errors: dict[str, str] = {}
-        """Why the installed release of an enabled plugin refuses its stored configuration."""
-        self._state_key: Any = None
-        self.hooks = plugins.HookCaller(self.pm, [])
-        self._apis: dict[str, Any] = {}
-        self._core_config: dict[str, Any] | None = None
-        self._core_stored: Any = None
+        self._shared = _Loaded(None, {}, {}, plugins.HookCaller(self.pm, []), None, None)
+        """The stored state as last read by any thread (:meth:`_use`)."""
 
         from .auth import AuthService, TokenService
         from .customers import CustomerService
@@ -353,7 +368,20 @@ class CRM:
     @contextlib.contextmanager
     def _begin(self, actor: str | None, require_plugins: bool, row_foreign_key_checks: bool,
                exclusive: bool) -> Iterator[Transaction]:
-        """A new write transaction (:meth:`transaction`'s, when none is open)."""
+        """A new write transaction (:meth:`transaction`'s, when none is open), then its
+        after-commit hooks: those of the plugins' state it read (:meth:`_use`)."""
+        outer = getattr(self._local, "pinned", None)  # (opened by another's after-commit hook)
+        try:
+            with self._opened(actor, require_plugins, row_foreign_key_checks, exclusive) as tx:
+                yield tx
+            tx.after_commit_errors = after_commit(self, tx.written)
+        finally:
+            self._local.pinned = outer
+
+    @contextlib.contextmanager
+    def _opened(self, actor: str | None, require_plugins: bool, row_foreign_key_checks: bool,
+                exclusive: bool) -> Iterator[Transaction]:
+        """The write transaction of :meth:`_begin`, committed when the block ends."""
         with self.connect(write=True) as conn:
             if not row_foreign_key_checks and conn.dialect.name == "sqlite":
                 conn = conn.execution_options(**{db.ROW_FOREIGN_KEY_CHECKS: False})
@@ -385,7 +413,6 @@ class CRM:
                 if not conn.get_execution_options().get(db.ROW_FOREIGN_KEY_CHECKS, True) \
                         and not conn.invalidated:
                     _foreign_key_checks_back_on(conn)
-        tx.after_commit_errors = after_commit(self, tx.written)
 
     def run_transaction(self, work: Callable[[Transaction], T], actor: str | None = None,
                         require_plugins: bool = True, exclusive: bool = False) -> T:
@@ -520,16 +547,33 @@ class CRM:
                 core = row[2]
             else:
                 rows.append(tuple(row))
-        self._use_core_config(core)
         key = tuple(sorted(rows))
-        if key == self._state_key:
-            return
-        self._state = {name: {"enabled": enabled, "config": json.loads(config),
-                              "version": version} for name, enabled, config, version in rows}
-        self._state_key = key
-        enabled = [n for n, s in self._state.items() if s["enabled"]]
+        loaded = self._loaded
+        if key != loaded.key:
+            loaded = self._shared if key == self._shared.key else self._built(key, loaded)
+        self._use(_with_core_config(loaded, core))
+
+    @property
+    def _loaded(self) -> _Loaded:
+        """The stored state this thread's write transaction read, else the one last read."""
+        return getattr(self._local, "pinned", None) or self._shared
+
+    def _use(self, loaded: _Loaded) -> None:
+        """Use ``loaded`` from now on: in this thread's write transaction until it ends, so
+        that another thread reading an older snapshot (a request that began before a plugin
+        was enabled) does not change what the transaction's hooks are; elsewhere until the
+        next reading."""
+        self._shared = loaded
+        if self.current_transaction() is not None:
+            self._local.pinned = loaded
+
+    def _built(self, key: Any, loaded: _Loaded) -> _Loaded:
+        """The plugins' state of the sorted rows ``key`` with its hook caller, keeping the core
+        configuration of ``loaded``."""
+        state = {name: {"enabled": enabled, "config": json.loads(config), "version": version}
+                 for name, enabled, config, version in key}
         infos = {}
-        for name in enabled:
+        for name in [n for n, s in state.items() if s["enabled"]]:
             plugin = self.installed.get(name)
             if plugin is None:
                 continue
@@ -537,26 +581,31 @@ class CRM:
             plugins.register(self.pm, plugin)
             if not plugin.broken:
                 infos[name] = plugin.info
-        self.hooks = plugins.HookCaller(self.pm, plugins.dependency_order(infos))
-        self._config_errors = {}
+        hooks = plugins.HookCaller(self.pm, plugins.dependency_order(infos))
+        config_errors = {}
         for name in infos:
-            schema = self.hooks.call_one(name, "crmkit_config_schema", None)
+            schema = hooks.call_one(name, "crmkit_config_schema", None)
             if schema is not None:
-                state = self._state[name]
+                stored = state[name]
                 try:
-                    state["config"] = validate(schema, state["config"],
-                                               "stored configuration")
+                    stored["config"] = validate(schema, stored["config"], "stored configuration")
                 except ConfigError as exc:
-                    self._config_errors[name] = plugins.refused_config(
+                    config_errors[name] = plugins.refused_config(
                         name, self.installed[name].version, str(exc))
-                    if isinstance(state["config"], dict):
-                        state["config"] = fill_defaults(schema, state["config"])
-        self._apis.clear()
+                    if isinstance(stored["config"], dict):
+                        stored["config"] = fill_defaults(schema, stored["config"])
+        return _Loaded(key, state, config_errors, hooks, loaded.core_stored, loaded.core_config)
+
+    @property
+    def hooks(self) -> plugins.HookCaller:
+        """The enabled plugins' hooks, in calling order (of the state :attr:`_loaded` holds)."""
+        return self._loaded.hooks
 
     def require_working_plugins(self) -> None:
         """Refuse to write while an enabled plugin is missing, broken or refuses its stored
         configuration (its reactions would be lost or wrong)."""
-        for name, state in self._state.items():
+        loaded = self._loaded
+        for name, state in loaded.state.items():
             if not state["enabled"]:
                 continue
             plugin = self.installed.get(name)
@@ -570,44 +619,31 @@ class CRM:
                     f"plugin {name!r} is enabled but broken ({plugin.error}); fix it or "
                     f"`crmkit plugins disable {name}`"
                 )
-            if name in self._config_errors:
-                raise PluginError(self._config_errors[name])
+            if name in loaded.config_errors:
+                raise PluginError(loaded.config_errors[name])
 
     def refused_plugin_configs(self) -> dict[str, str]:
         """Enabled plugins whose installed release refuses their stored configuration, as last
         loaded (:meth:`refresh_plugins`): ``{name: why, and the fix}``.  Writes are refused
         until each is corrected or the plugin disabled."""
-        return dict(self._config_errors)
+        return dict(self._loaded.config_errors)
 
     def plugin_states(self) -> dict[str, dict[str, Any]]:
-        """What the database records per plugin, as last loaded (:meth:`refresh_plugins`):
-        ``{name: {"enabled": bool, "config": dict, "version": str}}`` (a copy)."""
-        return {name: dict(state) for name, state in self._state.items()}
+        """What the database records per plugin, as last loaded (:meth:`refresh_plugins`; in a
+        write transaction, as it loaded it): ``{name: {"enabled": bool, "config": dict,
+        "version": str}}`` (a copy)."""
+        return {name: dict(state) for name, state in self._loaded.state.items()}
 
     @property
     def plugins_revision(self) -> Any:
         """An opaque value that changes whenever the loaded plugin state changes: a cache key
         for what depends on which plugins are enabled and how they are configured."""
-        return self._state_key
+        return self._loaded.key
 
     def remember_core_config(self, config: dict[str, Any]) -> None:
         """Use ``config`` (validated, just stored in this process) as the core configuration."""
-        self._core_config = config
-        self._core_stored = None  # read (and validated) again at the next refresh
-
-    def _load_core_config(self, conn: Connection) -> None:
-        """Read the stored core configuration (:meth:`_use_core_config`)."""
-        settings = tables.settings.c
-        self._use_core_config(conn.execute(select(cast(settings.value, Text))
-                                           .where(settings.name == "core")).scalar())
-
-    def _use_core_config(self, stored: str | None) -> None:
-        """Use the stored core configuration's text; validate it again only when it changed
-        (another process, such as the CLI beside a running server, may have changed it)."""
-        if self._core_config is None or stored != self._core_stored:
-            self._core_config = validate(CORE_SCHEMA, {} if stored is None else json.loads(stored),
-                                         "core config")
-            self._core_stored = stored
+        # read (and validated) again at the next refresh
+        self._use(attrs.evolve(self._loaded, core_config=config, core_stored=None))
 
     def enabled_plugins(self) -> list[str]:
         """Names of the enabled plugins, in hook-calling order."""
@@ -615,7 +651,7 @@ class CRM:
 
     def plugin_config(self, name: str) -> dict[str, Any]:
         """The stored, validated configuration of an enabled plugin (``{}`` otherwise)."""
-        state = self._state.get(name)
+        state = self._loaded.state.get(name)
         if state is None or not state["enabled"]:
             return {}
         return state["config"]
@@ -623,10 +659,13 @@ class CRM:
     @property
     def core_config(self) -> dict[str, Any]:
         """The core's configuration with defaults filled in."""
-        if self._core_config is None:
+        if self._loaded.core_config is None:
+            settings = tables.settings.c
             with self.read() as conn:
-                self._load_core_config(conn)
-        return self._core_config
+                stored = conn.execute(select(cast(settings.value, Text))
+                                      .where(settings.name == "core")).scalar()
+            self._use(_with_core_config(self._loaded, stored))
+        return self._loaded.core_config
 
     def plugin(self, name: str) -> Any:
         """The public API object of an enabled plugin (``crm.plugin("loyalty")``)."""
@@ -634,12 +673,13 @@ class CRM:
             if name in self.installed:
                 raise PluginError(f"plugin {name!r} is not enabled: `crmkit plugins enable {name}`")
             raise NotFound(f"no plugin named {name!r} is installed")
-        api = self._apis.get(name)
+        apis = self._loaded.apis
+        api = apis.get(name)
         if api is None:
             api = self.hooks.call_one(name, "crmkit_plugin_api", None, crm=self)
             if api is None:
                 raise PluginError(f"plugin {name!r} has no public API")
-            self._apis[name] = api
+            apis[name] = api
         return api
 
     def sweep(self, progress: Callable[[str], None] | None = None) -> dict[str, dict[str, Any]]:
@@ -673,6 +713,16 @@ class CRM:
             return results
 
         return self.run_transaction(run)
+
+
+def _with_core_config(loaded: _Loaded, stored: str | None) -> _Loaded:
+    """``loaded`` with the stored core configuration's text ``stored``, validated again only
+    when it changed (another process, such as the CLI beside a running server, may have
+    changed it)."""
+    if loaded.core_config is not None and stored == loaded.core_stored:
+        return loaded
+    return attrs.evolve(loaded, core_stored=stored, core_config=validate(
+        CORE_SCHEMA, {} if stored is None else json.loads(stored), "core config"))
 
 
 def _foreign_key_checks_back_on(conn: Connection) -> None:

@@ -5,7 +5,9 @@ enabled; enabling, disabling or configuring one takes it exclusively.  So an ena
 the writes in flight (which read the plugin disabled, and commit unseen by it), and a write
 that starts during an enable waits for it and then reaches the plugin.  Staged in threads of
 one process, each side held inside its transaction by an event, never with sleeps; SQLite
-admits one writer at a time, so it orders the two the same way by itself.
+admits one writer at a time, so it orders the two the same way by itself.  On both, a write
+transaction keeps the plugins' state it read even when another thread of the process reads an
+older one meanwhile.
 """
 
 from __future__ import annotations
@@ -21,10 +23,6 @@ from crmkit_loyalty.tables import ledger
 
 HANG_GUARD_S = rel_support.HANG_GUARD_S
 
-pytestmark = [pytest.mark.postgres, pytest.mark.parametrize("crm_url", ["postgresql"],
-                                                             indirect=True)]
-
-
 def purchase(crm, clock, external_id: str):
     return crm.interactions.record("C1", clock.now(), kind="purchase", amount="40",
                                    external_id=external_id)
@@ -37,6 +35,8 @@ def earned(crm) -> list[int]:
                                  .order_by(ledger.c.id)).scalars())
 
 
+@pytest.mark.postgres
+@pytest.mark.parametrize("crm_url", ["postgresql"], indirect=True)
 def test_an_enable_waits_for_a_write_that_read_the_plugin_disabled(crm, crm_url, clock):
     """A purchase's transaction has read the plugins' state (loyalty disabled) when an enable
     starts: the enable waits until the purchase commits, so the purchase is stored before
@@ -55,6 +55,8 @@ def test_an_enable_waits_for_a_write_that_read_the_plugin_disabled(crm, crm_url,
         assert earned(crm) == [second.id]
 
 
+@pytest.mark.postgres
+@pytest.mark.parametrize("crm_url", ["postgresql"], indirect=True)
 def test_a_write_that_starts_during_an_enable_waits_and_reaches_the_plugin(crm, crm_url,
                                                                            clock):
     """While an enable is in its transaction (joined by the admin's own, held open), a
@@ -84,3 +86,36 @@ def test_a_write_that_starts_during_an_enable_waits_and_reaches_the_plugin(crm, 
         assert enabling.finish().error is None, enabling.error
         assert buying.finish().error is None, buying.error
     assert earned(crm) == [buying.result.id]
+
+
+def test_a_write_keeps_the_state_it_read_while_another_thread_reads_an_older_one(
+        crm, crm_url, clock):
+    """Threads of one process (a server's) share a CRM.  A request whose snapshot was taken
+    before loyalty was enabled reads the plugins' state again while a purchase's transaction,
+    opened after the enable, is running: the purchase still reaches loyalty, with the state
+    its own transaction read."""
+    crm.customers.add("C1")
+    looked, look_again, done = threading.Event(), threading.Event(), threading.Event()
+
+    def older_request():
+        with crm.snapshot(), crm.read() as conn:
+            crm.refresh_plugins(conn)  # the snapshot's first read: loyalty disabled
+            looked.set()
+            assert look_again.wait(HANG_GUARD_S), "the test never let the request go on"
+            crm.refresh_plugins(conn)
+        done.set()
+
+    request = rel_support.Outcome(older_request)
+    request.start()
+    try:
+        assert looked.wait(HANG_GUARD_S), "the request never read"
+        with CRM.open(crm_url, clock=clock) as admin:
+            admin.plugins.enable("loyalty")
+        with crm.transaction():
+            look_again.set()
+            assert done.wait(HANG_GUARD_S), "the request never read again"
+            bought = purchase(crm, clock, "P1")
+    finally:
+        look_again.set()
+    assert request.finish().error is None, request.error
+    assert earned(crm) == [bought.id]
