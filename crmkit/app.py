@@ -58,6 +58,12 @@ waits for the writes in flight, and a write that starts after it waits for it an
 what it stored: no write commits unseen by a plugin enabled before it, or scored with a
 configuration older than one committed before it started."""
 
+STATE_CHANGE_WAIT_S = 30.0
+"""How long a change of the plugins' state or the core configuration waits on PostgreSQL for
+the write transactions in flight (a running import) before it gives up, changing nothing;
+writes started meanwhile queue behind it that long at most (as SQLite writers wait
+:data:`crmkit.db.SQLITE_BUSY_TIMEOUT_S` for one another)."""
+
 
 @attrs.frozen
 class _Loaded:
@@ -529,8 +535,16 @@ class CRM:
 
         Two statements: one reading the state while it locks would read it with the snapshot
         taken before it waited (PostgreSQL's READ COMMITTED takes one per statement), so a
-        change committed during the wait would go unseen."""
-        db.lock_until_commit(conn, STATE_LOCK, exclusive)
+        change committed during the wait would go unseen.  Exclusively, it waits at most
+        :data:`STATE_CHANGE_WAIT_S` for the writes in flight, then raises DatabaseError."""
+        try:
+            db.lock_until_commit(conn, STATE_LOCK, exclusive,
+                                 STATE_CHANGE_WAIT_S if exclusive else None)
+        except db.LockWaitTimeout:
+            raise DatabaseError(
+                f"{db.hide_password(self.url)}: other writes (an import?) kept running for more "
+                f"than {STATE_CHANGE_WAIT_S:g} s, which a change of the plugins or of the core "
+                "config waits for; nothing was changed: try again once they are done") from None
         self.refresh_plugins(conn)
 
     def refresh_plugins(self, conn: Connection) -> None:
@@ -747,4 +761,4 @@ def _operational_message(url: str, exc: OperationalError) -> str:
     return db.hide_password(f"{url}: {text.strip().splitlines()[0]}")
 
 
-__all__ = ["CRM", "TRANSACTION_ATTEMPTS"]
+__all__ = ["CRM", "TRANSACTION_ATTEMPTS", "STATE_CHANGE_WAIT_S"]

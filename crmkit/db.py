@@ -21,6 +21,7 @@ from sqlalchemy import (BigInteger, Boolean, Float, Integer, String, Table, bind
                         create_engine, event, literal_column, select, text)
 from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError, StatementError
+from sqlalchemy.exc import OperationalError as SQLAlchemyOperationalError
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.sql.functions import FunctionElement
@@ -57,6 +58,9 @@ the transaction ends."""
 CONCURRENCY_ABORTS = {"40001": "serialization failure", "40P01": "deadlock detected"}
 """SQLSTATEs with which PostgreSQL aborts a transaction because of a concurrent one: nothing
 of it was written and running it again can succeed."""
+
+LOCK_NOT_AVAILABLE = "55P03"
+"""SQLSTATE of a PostgreSQL lock wait that ran past ``lock_timeout``."""
 
 
 def concurrency_abort(exc: BaseException | None) -> str | None:
@@ -353,14 +357,33 @@ def allocate_ids(conn: Connection, table: Table, count: int) -> int:
     return int(first)
 
 
-def lock_until_commit(conn: Connection, name: str, exclusive: bool = False) -> None:
+class LockWaitTimeout(Exception):
+    """A PostgreSQL lock (:func:`lock_until_commit` with ``wait_s``) stayed held by other
+    transactions longer than the caller would wait; the transaction is aborted."""
+
+
+def lock_until_commit(conn: Connection, name: str, exclusive: bool = False,
+                      wait_s: float | None = None) -> None:
     """Take the lock called ``name`` until this transaction ends, shared unless ``exclusive``:
-    on PostgreSQL a transaction-level advisory lock, which needs no row to exist.  On SQLite
-    it does nothing: the transaction's write lock already admits one writer at a time."""
+    on PostgreSQL a transaction-level advisory lock, which needs no row to exist; waiting at
+    most ``wait_s`` seconds when given (then :class:`LockWaitTimeout`), else as long as it
+    takes.  On SQLite it does nothing: the transaction's write lock already admits one writer
+    at a time."""
     if conn.dialect.name == "sqlite":
         return
     function = "pg_advisory_xact_lock" if exclusive else "pg_advisory_xact_lock_shared"
-    conn.execute(text(f"SELECT {function}(:k)"), {"k": zlib.crc32(name.encode())})
+    statement = text(f"SELECT {function}(:k)")
+    if wait_s is None:
+        conn.execute(statement, {"k": zlib.crc32(name.encode())})
+        return
+    conn.exec_driver_sql(f"SET LOCAL lock_timeout = {int(wait_s * 1000)}")
+    try:
+        conn.execute(statement, {"k": zlib.crc32(name.encode())})
+    except SQLAlchemyOperationalError as exc:
+        if getattr(exc.orig, "sqlstate", None) == LOCK_NOT_AVAILABLE:
+            raise LockWaitTimeout(name) from exc
+        raise
+    conn.exec_driver_sql("SET LOCAL lock_timeout TO DEFAULT")
 
 
 class PortableExpression(FunctionElement):

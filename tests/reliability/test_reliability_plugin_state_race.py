@@ -18,7 +18,8 @@ import pytest
 from sqlalchemy import select
 
 import rel_support
-from crmkit import CRM
+from crmkit import CRM, app
+from crmkit.errors import DatabaseError
 from crmkit_loyalty.tables import ledger
 
 HANG_GUARD_S = rel_support.HANG_GUARD_S
@@ -119,3 +120,23 @@ def test_a_write_keeps_the_state_it_read_while_another_thread_reads_an_older_one
         look_again.set()
     assert request.finish().error is None, request.error
     assert earned(crm) == [bought.id]
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("crm_url", ["postgresql"], indirect=True)
+def test_an_enable_gives_up_on_a_write_that_runs_longer_than_it_waits(crm, crm_url, clock,
+                                                                       monkeypatch):
+    """A long write (an import) holds its transaction past ``STATE_CHANGE_WAIT_S``: the enable
+    is refused, changing nothing, and the write goes on and commits."""
+    monkeypatch.setattr(app, "STATE_CHANGE_WAIT_S", 0.2)
+    crm.customers.add("C1")
+    with CRM.open(crm_url, clock=clock) as admin:
+        with crm.transaction():  # the import's transaction, still running
+            with pytest.raises(DatabaseError, match=(
+                    r": other writes \(an import\?\) kept running for more than 0\.2 s, which "
+                    r"a change of the plugins or of the core config waits for; nothing was "
+                    r"changed: try again once they are done$")):
+                admin.plugins.enable("loyalty")
+            bought = purchase(crm, clock, "P1")
+    assert not {p.name: p.enabled for p in crm.plugins.list()}["loyalty"]
+    assert crm.interactions.get(bought.id).external_id == "P1"
