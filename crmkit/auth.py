@@ -51,7 +51,8 @@ CORE_PERMISSIONS: dict[str, str] = {
                     "more than one's own role",
     "tokens.manage": "list API tokens; create and revoke those of members holding no more "
                      "than one's own role",
-    "webhooks.manage": "add, list and remove webhooks",
+    "webhooks.manage": "list and remove webhooks; add those whose deliveries one's own role "
+                       "reads in full",
     "audit.read": "read the audit log",
 }
 """The core's permissions and what each allows."""

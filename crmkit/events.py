@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from typing import Any, Iterator
 
 from sqlalchemy import select
 
@@ -74,14 +74,30 @@ class EventLog:
     def declared(self) -> dict[str, EventType]:
         """Every known event type as declared: the core's, then each enabled plugin's
         ``crmkit_event_types`` (a PluginError names a plugin whose declaration is malformed)."""
-        known = {name: _event_type(value) for name, value in CORE_EVENT_TYPES.items()}
+        known: dict[str, EventType] = {}
+        for _, declared in self._declarations():
+            known.update((name, _event_type(value)) for name, value in declared.items())
+        return known
+
+    def declared_by(self) -> dict[str, list[str]]:
+        """Who declares each known event type: ``core`` and the enabled plugins whose
+        ``crmkit_event_types`` name it, in :meth:`declared`'s order."""
+        found: dict[str, list[str]] = {}
+        for source, declared in self._declarations():
+            for name in declared:
+                found.setdefault(name, []).append(source)
+        return found
+
+    def _declarations(self) -> Iterator[tuple[str, dict[str, str | EventType]]]:
+        """``("core", CORE_EVENT_TYPES)``, then each enabled plugin and its checked
+        ``crmkit_event_types``."""
+        yield "core", CORE_EVENT_TYPES
         for plugin in self.crm.enabled_plugins():
             declared = self.crm.hooks.call_one(plugin, "crmkit_event_types", None) or {}
             problem = event_types_problem(declared)
             if problem:
                 raise PluginError(f"plugin {plugin!r}: {problem}")
-            known.update((name, _event_type(value)) for name, value in declared.items())
-        return known
+            yield plugin, declared
 
     def types(self) -> dict[str, str]:
         """Every known event type and its description (:meth:`declared`)."""

@@ -39,6 +39,7 @@ from .worker import Job, WorkContext, claim_due
 
 if TYPE_CHECKING:
     from .app import CRM
+    from .auth import Principal
     from .transaction import Transaction
 
 SIGNATURE_HEADER = "X-Crmkit-Signature"
@@ -147,12 +148,16 @@ class WebhookService:
     def __init__(self, crm: "CRM"):
         self.crm = crm
 
-    def add(self, url: str, event_types: Iterable[str], secret: str) -> Webhook:
+    def add(self, url: str, event_types: Iterable[str], secret: str,
+            by: "Principal | None" = None) -> Webhook:
         """Subscribe ``url`` (http or https) to ``event_types`` (names from ``crm.events.types()``),
         signing each delivery with ``secret`` (at least 16 characters).  A host that resolves
         to an address outside the public internet and core config
         ``webhooks.allowed_networks`` is refused (it is checked again at each connection), and
         so is one whose name takes longer than ``webhooks.timeout_seconds`` to resolve.
+
+        ``by``, the member asking (the API, the web app), may add only a webhook whose
+        deliveries they may read in full (:meth:`require_reader`); None: the operator.
 
         The core configuration checked against is the one stored when the webhook is written
         (another process may have changed it): the host is resolved before the write
@@ -161,6 +166,8 @@ class WebhookService:
         check_url(url)
         secret = check_secret(secret)
         wanted = check_event_types(event_types, self.crm.events.types())
+        if by is not None:
+            self.require_reader(by, wanted)
 
         def settings(conn) -> dict[str, Any]:
             return self.crm.core_config["webhooks"]
@@ -178,6 +185,15 @@ class WebhookService:
 
         return self.get(self.crm.checked_write("the webhook was not added", settings, checked,
                                                write))
+
+    def require_reader(self, by: "Principal", event_types: Iterable[str]) -> None:
+        """Raise PermissionDenied, naming what is missing, unless ``by`` may read everything
+        the deliveries of ``event_types`` carry, which no role filters: their role grants
+        every one of :func:`delivered_permissions`
+        (:meth:`crmkit.auth.AuthService.require_within`)."""
+        self.crm.auth.require_within(
+            by, delivered_permissions(self.crm.events.declared_by(), event_types),
+            "add this webhook", "its deliveries would let them read")
 
     def jobs(self) -> list[Job]:
         """The worker job that delivers webhooks: ``webhooks.deliver``."""
@@ -392,6 +408,22 @@ def check_secret(secret: Any) -> str:
     return secret
 
 
+def delivered_permissions(declared_by: Mapping[str, Iterable[str]],
+                          event_types: Iterable[str]) -> list[str]:
+    """What a role must grant to read all that deliveries of ``event_types`` carry
+    (``declared_by``: ``crm.events.declared_by()``): every customer, named and unmasked
+    (``customers.read``, ``customers.pii``); for ``interaction.recorded`` the interactions
+    (``interactions.read``), for every other type the event log (``events.read``) and, when
+    plugins declare it, their ``<plugin>.read``."""
+    needed = ["customers.read", "customers.pii"]
+    for event_type in event_types:
+        needed.append("interactions.read" if event_type == INTERACTION_RECORDED
+                      else "events.read")
+        needed += [f"{source}.read" for source in declared_by.get(event_type, ())
+                   if source != "core"]
+    return list(dict.fromkeys(needed))
+
+
 def check_event_types(event_types: Iterable[str], known: dict[str, str]) -> list[str]:
     """The distinct event types asked for, sorted, each one of ``known``; else one error."""
     if isinstance(event_types, str):
@@ -582,7 +614,7 @@ __all__ = [
     "sign", "signed_content", "delivery_headers", "verify", "retry_delay", "Webhook",
     "Delivery", "WebhookService", "check_url", "check_destination", "networks_narrowed",
     "active_subscriptions", "check_subscriptions", "masked_url",
-    "check_secret", "check_event_types", "queue_event_deliveries",
+    "check_secret", "check_event_types", "delivered_permissions", "queue_event_deliveries",
     "queue_interaction_deliveries", "deliver_batch", "event_bodies", "SIGNATURE_HEADER",
     "EVENT_HEADER", "DELIVERY_HEADER", "TIMESTAMP_HEADER", "SIGNATURE_TOLERANCE_SECONDS",
     "STATUSES", "PENDING", "DELIVERED", "FAILED", "MIN_SECRET_LENGTH", "LEASE_MARGIN_SECONDS",

@@ -7,8 +7,9 @@ CLI command (``plugins.read`` / ``plugins.configure``, ``staff.manage``, ``token
 ``webhooks.manage``, ``audit.read``) and every write goes through the same code as the API
 and the CLI (``crm.plugins``, the API's handlers, ``crm.staff``, ``crm.tokens``,
 ``crm.webhooks``), in a transaction whose audit rows name the signed-in member and the page.
-Staff, roles and tokens are changed ``by`` the member, who may not grant, or act on a member
-holding, more than their own role grants, nor change their own role.
+Staff, roles, tokens and webhooks are changed ``by`` the member, who may not grant, or act on
+a member holding, more than their own role grants, nor change their own role, nor add a
+webhook whose deliveries their role does not let them read in full.
 """
 
 from __future__ import annotations

@@ -1,5 +1,6 @@
 """``/api/v1/webhooks``: webhooks and their delivery log over HTTP (permission
-``webhooks.manage``), through ``crm.webhooks`` as ``crmkit webhooks`` does."""
+``webhooks.manage``), through ``crm.webhooks`` as ``crmkit webhooks`` does; a webhook is
+added ``by`` the caller, who may add only one whose deliveries they may read in full."""
 
 from __future__ import annotations
 
@@ -71,7 +72,8 @@ def list_webhooks(call: Call) -> dict[str, Any]:
 
 def add_webhook(call: Call) -> Reply:
     body = call.body
-    hook = call.crm.webhooks.add(body["url"], body["event_types"], body["secret"])
+    hook = call.crm.webhooks.add(body["url"], body["event_types"], body["secret"],
+                                 by=call.principal)
     return Reply(webhook_document(hook, {}), 201,
                  {"Location": f"/api/v1/webhooks/{hook.id}"})
 
@@ -109,7 +111,8 @@ def webhook_endpoints() -> list[Endpoint]:
                  response_schema={"type": "object", "properties": {
                      "items": {"type": "array", "items": WEBHOOK}}}),
         Endpoint("POST", "webhooks", add_webhook, PERMISSION,
-                 "Send events of the given types to a URL, signed with a secret.",
+                 "Send events of the given types to a URL, signed with a secret (403 unless "
+                 "the caller's role reads all they carry, unmasked).",
                  body_schema=WEBHOOK_IN, response_schema=WEBHOOK, status=201,
                  own_transactions=True),
         Endpoint("GET", "webhooks/deliveries", list_deliveries, PERMISSION,

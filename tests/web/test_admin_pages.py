@@ -548,6 +548,49 @@ def test_webhooks_are_added_through_the_api_s_checks_and_a_script_url_is_text(cr
     assert answer.status_code == 409 and "was already removed" in answer.text
 
 
+def webhooks_written(crm) -> tuple:
+    """Every webhook stored, removed ones too, and every audit entry about one."""
+    return (crm.webhooks.list(include_removed=True),
+            [(e.actor, e.action, e.record_key) for e in AuditLog(crm).list(table="webhooks")])
+
+
+def test_a_member_adds_on_the_page_only_a_webhook_whose_deliveries_they_may_read(
+        crm, admin, other):
+    """Deliveries carry every customer unmasked and each event type's data: hal, whose role
+    manages webhooks and reads everything masked, is refused a webhook (403, nothing stored
+    or audited, what was entered but the secret stays), and so is one of loyalty's events
+    for a role without loyalty.read; a manager and an admin add them."""
+    roles = crm.core_config["roles"] | {
+        "hooker": ["webhooks.manage", "*.read"],
+        "unmasked": ["webhooks.manage", "customers.read", "customers.pii", "events.read"]}
+    crm.plugins.configure_core(crm.core_config | {"roles": roles})
+    hal = member(crm, other, "hal", "hooker")
+    token = csrf(hal.get("/admin/webhooks"))
+    url = "https://example.com/hook"
+    for role, event_types, missing in (("hooker", "customer.created", "customers.pii"),
+                                       ("unmasked", "customer.created\ntier.changed",
+                                        "loyalty.read")):
+        crm.staff.set_role("hal", role)
+        answer = hal.post("/admin/webhooks", data={"csrf_token": token, "url": url,
+                                                   "event_types": event_types,
+                                                   "secret": "s" * 20})
+        assert answer.status_code == 403, role
+        assert (f"&#39;hal&#39; (role {role}) may not add this webhook: its deliveries would "
+                f"let them read what role {role} does not ({missing})") in answer.text
+        assert 'value="https://example.com/hook"' in answer.text and "s" * 20 not in (
+            answer.text)
+        assert webhooks_written(crm) == ([], [])
+    max_ = member(crm, other, "max", "manager")
+    for client, actor in ((max_, "max"), (admin, "boss")):
+        answer = client.post("/admin/webhooks", data={
+            "csrf_token": csrf(client.get("/admin/webhooks")), "url": url,
+            "event_types": "\n".join(sorted(crm.events.types())), "secret": "s" * 20})
+        assert answer.status_code == 303, answer.text
+        entry = AuditLog(crm).list(action="create", table="webhooks")[0]
+        assert (entry.actor, entry.command) == (actor, "web POST /admin/webhooks")
+    assert len(crm.webhooks.list()) == 2
+
+
 def test_the_audit_log_pages_newest_first_and_filters_by_actor_and_command(crm, admin, clock):
     for number in range(60):
         clock.advance(seconds=1)

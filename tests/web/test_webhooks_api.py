@@ -71,6 +71,52 @@ def test_only_roles_with_webhooks_manage_may_add(api, role, status):
     assert client.post("/api/v1/webhooks", json=HOOK).status_code == status
 
 
+def webhooks_written(crm) -> tuple:
+    """Every webhook stored, removed ones too, and every audit entry about one."""
+    return (crm.webhooks.list(include_removed=True),
+            [(e.actor, e.action, e.record_key) for e in AuditLog(crm).list(table="webhooks")])
+
+
+def with_role(crm, role: str, patterns: list[str]) -> None:
+    """Define ``role`` (core config ``roles``) as granting ``patterns``."""
+    crm.plugins.configure_core(crm.core_config | {"roles": crm.core_config["roles"]
+                                                  | {role: patterns}})
+
+
+HOOKER = ["webhooks.manage", "customers.read", "customers.pii", "events.read"]
+"""A role that manages webhooks and reads customers, unmasked, and the event log."""
+
+
+@pytest.mark.parametrize("patterns, event_types, missing", [
+    (["webhooks.manage", "*.read"], ["customer.created"], ["customers.pii"]),
+    (HOOKER, ["customer.created", "interaction.recorded"], ["interactions.read"]),
+    (HOOKER, ["customer.created", "tier.changed"], ["loyalty.read"]),
+    (["webhooks.manage", "customers.*", "interactions.read"], ["customer.updated"],
+     ["events.read"]),
+    (["webhooks.manage"], ["tier.changed"],
+     ["customers.read", "customers.pii", "events.read", "loyalty.read"]),
+])
+def test_a_member_adds_only_a_webhook_whose_deliveries_their_role_lets_them_read(
+        api, patterns, event_types, missing):
+    """A webhook's deliveries carry every customer unmasked, and each event type's data: a
+    member whose role lacks a permission reading them takes is refused (403, nothing stored
+    or audited); with it, the same member adds the webhook."""
+    api.crm.plugins.enable("loyalty")
+    with_role(api.crm, "hooker", patterns)
+    client = api.client(api.token("hal", role="hooker"))
+    hook = {**HOOK, "event_types": event_types}
+    before = webhooks_written(api.crm)
+    answer = client.post("/api/v1/webhooks", json=hook)
+    assert problem(answer, 403)["detail"] == (
+        "'hal' (role hooker) may not add this webhook: its deliveries would let them read "
+        f"what role hooker does not ({', '.join(missing)})")
+    assert SECRET not in answer.text
+    assert webhooks_written(api.crm) == before == ([], [])
+    with_role(api.crm, "hooker", patterns + missing)
+    assert client.post("/api/v1/webhooks", json=hook).status_code == 201
+    assert_webhook_added(api.crm, HOOK["url"], "hal", "api POST /api/v1/webhooks")
+
+
 @pytest.mark.parametrize("change, pointer, detail", [
     ({"url": "ftp://example.com/x"}, "/url",
      "'ftp://example.com/x' is not an http(s) URL (allowed: an absolute http:// or https:// "
