@@ -9,8 +9,9 @@ it matches (an exclusion wins over every grant).  Every staff member has one rol
 
 ``crm.auth`` authenticates (an API token, or a handle and password) and answers permission
 questions: the role must grant the permission, and no enabled plugin's
-``crmkit_permission_allowed`` hook may refuse it (row-level rules).  ``crm.tokens`` creates,
-lists and revokes API tokens; only the SHA-256 of a token's secret is stored.
+``crmkit_permission_allowed`` hook may refuse it (row-level rules; a plugin's
+``crmkit_permission_restricted`` says whom its rule may refuse what).  ``crm.tokens``
+creates, lists and revokes API tokens; only the SHA-256 of a token's secret is stored.
 """
 
 from __future__ import annotations
@@ -405,6 +406,21 @@ class AuthService:
                 raise NotFound("not found")
             raise PermissionDenied(f"{principal.handle!r} (role {principal.role}) may not "
                                    f"{permission}")
+
+    def restricted_by(self, principal: Principal, permissions: Iterable[str]) -> list[str]:
+        """The enabled plugins, by name, whose row-level rule may refuse ``principal`` one of
+        ``permissions`` on some record (:meth:`allowed`), now or on a record added later:
+        those whose ``crmkit_permission_restricted`` says so for one, and those with a rule
+        (``crmkit_permission_allowed``) that do not implement that hook.  Empty: whatever
+        their role grants of ``permissions``, they are refused no record."""
+        hooks = self.crm.hooks
+        found = ({plugin for plugin, *_ in hooks.impls("crmkit_permission_allowed")}
+                 - {plugin for plugin, *_ in hooks.impls("crmkit_permission_restricted")})
+        for permission in permissions:
+            found.update(plugin for plugin, restricted in hooks.call(
+                "crmkit_permission_restricted", None, crm=self.crm, principal=principal,
+                permission=permission) if restricted)
+        return sorted(found)
 
     def require_within(self, principal: Principal, patterns: Iterable[str], doing: str,
                        granting: str = "it grants") -> None:

@@ -174,6 +174,26 @@ def crmkit_permission_allowed(crm, principal, permission, resource):
 
 
 @hookspec
+def crmkit_permission_restricted(crm, principal, permission):
+    """Say whether this plugin's row-level rule may refuse ``principal`` ``permission``.
+
+    Return True when ``crmkit_permission_allowed`` may return False for
+    ``principal`` and ``permission`` on some record, now or on a record added
+    later; False or None when it never does.  ``crm.auth.restricted_by``
+    asks it before a member adds a webhook, whose deliveries carry every
+    record unfiltered: a member whom a rule restricts on one of the
+    permissions those deliveries need may not add one.  A plugin that
+    implements ``crmkit_permission_allowed`` but not this hook is taken to
+    restrict everyone on every permission.  Must be cheap and must not write.
+    Example, for the rule of ``crmkit_permission_allowed``'s example::
+
+        @crmkit.hookimpl
+        def crmkit_permission_restricted(principal, permission):
+            return permission.startswith("operational.") and principal.role == "agent"
+    """
+
+
+@hookspec
 def crmkit_sentiment_analysers():
     """Return a list of sentiment analysers, each scoring texts of the languages it declares.
 
@@ -618,7 +638,7 @@ def crmkit_purchase_measure(config, measure, as_of):
 __all__ = [
     "crmkit_config_schema", "crmkit_check_config", "crmkit_migrations", "crmkit_tables",
     "crmkit_cli", "crmkit_plugin_api", "crmkit_event_types", "crmkit_customer_schema",
-    "crmkit_permissions", "crmkit_permission_allowed",
+    "crmkit_permissions", "crmkit_permission_allowed", "crmkit_permission_restricted",
     "crmkit_customer_measure",
     "crmkit_validate_customers", "crmkit_validate_interactions", "crmkit_enrich_interactions",
     "crmkit_react_customers", "crmkit_react_interactions", "crmkit_on_events",

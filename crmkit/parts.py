@@ -18,8 +18,9 @@ package:
   own for the customer's timeline, ``timeline`` in ``dataservices.py`` → ``crmkit_timeline``,
   ``crmkit_merge_customers``, ``crmkit_export_customer``, ``crmkit_erase_customer``;
 * ``routes``: ``endpoints()`` and ``PERMISSIONS`` in ``routes.py`` and, when defined,
-  ``permission_allowed(principal, permission, resource)`` → ``crmkit_routes``,
-  ``crmkit_permissions``, ``crmkit_permission_allowed``;
+  ``permission_allowed(principal, permission, resource)`` and
+  ``permission_restricted(principal, permission)`` → ``crmkit_routes``,
+  ``crmkit_permissions``, ``crmkit_permission_allowed``, ``crmkit_permission_restricted``;
 * ``card``: ``card(crm, principal, customer)`` in ``card.py`` → ``crmkit_customer_card``;
 * ``dashboard``: ``panels(crm, principal, as_of)`` in ``dashboard.py`` →
   ``crmkit_dashboard_panels``;
@@ -194,7 +195,12 @@ def _routes(part: Callable[[str], ModuleType]) -> dict[str, Callable]:
     def crmkit_permission_allowed(crm, principal, permission, resource):
         return part("routes").permission_allowed(principal, permission, resource)
 
-    return {f.__name__: f for f in (crmkit_routes, crmkit_permissions, crmkit_permission_allowed)}
+    @functools.partial(_optional, part=part, module="routes", name="permission_restricted")
+    def crmkit_permission_restricted(crm, principal, permission):
+        return part("routes").permission_restricted(principal, permission)
+
+    return {f.__name__: f for f in (crmkit_routes, crmkit_permissions, crmkit_permission_allowed,
+                                    crmkit_permission_restricted)}
 
 
 def config_schema(path: Path) -> dict[str, Any]:

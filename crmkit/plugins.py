@@ -632,6 +632,7 @@ RESULTS: dict[str, tuple[tuple[type, ...], str]] = {
     "crmkit_routes": ((list, tuple), "a list of crmkit.plugin.Endpoint or None"),
     "crmkit_permissions": ((dict,), "a dict {permission: description} or None"),
     "crmkit_permission_allowed": ((bool,), "True, False or None"),
+    "crmkit_permission_restricted": ((bool,), "True, False or None"),
 }
 """What the hooks whose result the core uses must return (as the hook specifications say)."""
 

@@ -33,7 +33,7 @@ from sqlalchemy import bindparam, func, select, update
 
 from . import tables
 from .bulk import insert_rows
-from .errors import ConfigError, ConflictError, NotFound, ValidationError
+from .errors import ConfigError, ConflictError, NotFound, PermissionDenied, ValidationError
 from .models import INTERACTION_RECORDED, Batch, Event, jsonable
 from .worker import Job, WorkContext, claim_due
 
@@ -188,12 +188,21 @@ class WebhookService:
 
     def require_reader(self, by: "Principal", event_types: Iterable[str]) -> None:
         """Raise PermissionDenied, naming what is missing, unless ``by`` may read everything
-        the deliveries of ``event_types`` carry, which no role filters: their role grants
-        every one of :func:`delivered_permissions`
-        (:meth:`crmkit.auth.AuthService.require_within`)."""
-        self.crm.auth.require_within(
-            by, delivered_permissions(self.crm.events.declared_by(), event_types),
-            "add this webhook", "its deliveries would let them read")
+        the deliveries of ``event_types`` carry, which no role or row-level rule filters:
+        their role grants every one of :func:`delivered_permissions`
+        (:meth:`crmkit.auth.AuthService.require_within`) and no plugin's row-level rule may
+        refuse them one (:meth:`crmkit.auth.AuthService.restricted_by`)."""
+        auth = self.crm.auth
+        needed = delivered_permissions(self.crm.events.declared_by(), event_types)
+        auth.require_within(by, needed, "add this webhook", "its deliveries would let them read")
+        plugins = auth.restricted_by(by, needed)
+        if plugins:
+            rules = ("rule of plugin" if len(plugins) == 1 else "rules of plugins") + " " + (
+                ", ".join(map(repr, plugins)))
+            raise PermissionDenied(
+                f"{by.handle!r} (role {by.role}) may not add this webhook: its deliveries would "
+                f"let them read every record, and the row-level {rules} "
+                f"{'hides' if len(plugins) == 1 else 'hide'} some from them")
 
     def jobs(self) -> list[Job]:
         """The worker job that delivers webhooks: ``webhooks.deliver``."""

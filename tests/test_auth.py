@@ -460,6 +460,30 @@ def test_a_row_level_rule_that_fails_refuses(crm_url, clock):
             crm.auth.require(principal("agent"), "ownership.read", {"owner": "ana"})
 
 
+def test_the_plugins_whose_row_level_rule_may_refuse_a_principal_are_named(crm_url, clock):
+    """crm.auth.restricted_by: a plugin's crmkit_permission_restricted says whom its rule may
+    refuse what; a plugin with a rule that does not say is taken to refuse anyone anything."""
+    ownership = owned_leads_plugin()
+    ownership.crmkit_permission_restricted = crmkit.hookimpl(
+        lambda principal, permission: permission.startswith("ownership.")
+        and principal.role == "agent")
+    silent = types.ModuleType("silent")
+    silent.PLUGIN = crmkit.PluginInfo(name="silent", description="a rule saying nothing more")
+    silent.crmkit_permission_allowed = crmkit.hookimpl(
+        lambda principal, permission, resource: None)
+    with CRM.open(crm_url, clock=clock, create=True,
+                  extra_plugins={"ownership": ownership, "silent": silent}) as crm:
+        crm.plugins.enable("ownership")
+        agent = principal("agent")
+        assert crm.auth.restricted_by(agent, ["customers.read", "ownership.read"]) == [
+            "ownership"]
+        assert crm.auth.restricted_by(agent, ["customers.read", "customers.pii"]) == []
+        assert crm.auth.restricted_by(principal("manager"), ["ownership.read"]) == []
+        crm.plugins.enable("silent")
+        assert crm.auth.restricted_by(principal("admin"), ["customers.read"]) == ["silent"]
+        assert crm.auth.restricted_by(agent, ["ownership.write"]) == ["ownership", "silent"]
+
+
 def test_a_permission_outside_the_plugins_name_is_refused(crm_url, clock):
     plugin = owned_leads_plugin({"customers.delete": "delete customers"})
     with CRM.open(crm_url, clock=clock, create=True, extra_plugins={"ownership": plugin}) as crm:

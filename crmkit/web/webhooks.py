@@ -112,7 +112,8 @@ def webhook_endpoints() -> list[Endpoint]:
                      "items": {"type": "array", "items": WEBHOOK}}}),
         Endpoint("POST", "webhooks", add_webhook, PERMISSION,
                  "Send events of the given types to a URL, signed with a secret (403 unless "
-                 "the caller's role reads all they carry, unmasked).",
+                 "the caller's role reads all they carry, unmasked, unfiltered by any "
+                 "row-level rule).",
                  body_schema=WEBHOOK_IN, response_schema=WEBHOOK, status=201,
                  own_transactions=True),
         Endpoint("GET", "webhooks/deliveries", list_deliveries, PERMISSION,

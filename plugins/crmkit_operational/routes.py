@@ -109,6 +109,12 @@ def permission_allowed(principal, permission: str, resource: dict | None) -> boo
     return False
 
 
+def permission_restricted(principal, permission: str) -> bool:
+    """The ``crmkit_permission_restricted`` answer: whether :func:`permission_allowed` may
+    refuse ``principal`` ``permission`` (another's record, for one restricted)."""
+    return permission.startswith("operational.") and restricted(principal)
+
+
 def _record(call, permission: str, found: dict[str, Any], owner: str, kind: str
             ) -> dict[str, Any]:
     """``found`` (an opportunity, task or case the path names by id, of the ``kind``) once

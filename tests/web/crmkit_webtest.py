@@ -51,6 +51,13 @@ def crmkit_permission_allowed(principal, permission, resource):
     return None
 
 
+@crmkit.hookimpl
+def crmkit_permission_restricted(principal, permission):
+    """Whom the rules above may refuse what: every member but admins, customers.read and
+    customers.pii."""
+    return principal.role != "admin" and permission in ("customers.read", "customers.pii")
+
+
 REFUSALS = {"Refused by webtest": ConflictError("webtest refuses this name: it is reserved"),
             "Unready for webtest": PluginError("webtest is not set up for new customers yet")}
 """Customer names the webtest plugin refuses on purpose, with its own words."""

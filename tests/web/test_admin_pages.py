@@ -21,7 +21,7 @@ from crmkit import CRM
 from crmkit.errors import PluginError
 from crmkit.services.audit import AuditLog
 from crmkit.web.signin import CSRF_REFUSED
-from web_support import InProcess, PASSWORD, csrf, sign_in
+from web_support import InProcess, PASSWORD, csrf, row_level_api, sign_in
 
 SCRIPT = "<script>window.pwned=1</script>"
 
@@ -589,6 +589,31 @@ def test_a_member_adds_on_the_page_only_a_webhook_whose_deliveries_they_may_read
         entry = AuditLog(crm).list(action="create", table="webhooks")[0]
         assert (entry.actor, entry.command) == (actor, "web POST /admin/webhooks")
     assert len(crm.webhooks.list()) == 2
+
+
+def test_a_member_a_row_level_rule_hides_customers_from_adds_no_webhook_on_the_page(
+        crm_url, clock):
+    """The webtest plugin's rule hides customer C1 from mia (manager): she may add no
+    webhook on the page (403, nothing stored or audited); root (admin) may."""
+    url = "https://example.com/hook"
+    with row_level_api(crm_url, clock) as site:
+        for handle in ("mia", "root"):
+            site.crm.staff.set_password(handle, PASSWORD)
+        mia = sign_in(site, "mia")
+        answer = mia.post("/admin/webhooks", data={
+            "csrf_token": csrf(mia.get("/admin/webhooks")), "url": url,
+            "event_types": "customer.created", "secret": "s" * 20})
+        assert answer.status_code == 403
+        assert ("&#39;mia&#39; (role manager) may not add this webhook: its deliveries would "
+                "let them read every record, and the row-level rule of plugin &#39;webtest&#39; "
+                "hides some from them") in answer.text
+        assert webhooks_written(site.crm) == ([], [])
+        root = sign_in(site, "root")
+        answer = root.post("/admin/webhooks", data={
+            "csrf_token": csrf(root.get("/admin/webhooks")), "url": url,
+            "event_types": "customer.created", "secret": "s" * 20})
+        assert answer.status_code == 303, answer.text
+        assert_webhook_added(site.crm, url, "root", "web POST /admin/webhooks")
 
 
 def test_the_audit_log_pages_newest_first_and_filters_by_actor_and_command(crm, admin, clock):

@@ -12,7 +12,7 @@ from webhooks.support import (assert_webhook_added, core_webhooks, slowly_checke
 
 from crmkit.services.audit import AuditLog
 from crmkit.tables import audit_log, idempotency_keys, webhooks
-from web_support import InProcess, problem, serialisation_failure_once
+from web_support import InProcess, problem, row_level_api, serialisation_failure_once
 
 SECRET = "api-secret-0123456789abcdef"
 HOOK = {"url": "https://example.com/hooks", "event_types": ["customer.created"],
@@ -115,6 +115,42 @@ def test_a_member_adds_only_a_webhook_whose_deliveries_their_role_lets_them_read
     with_role(api.crm, "hooker", patterns + missing)
     assert client.post("/api/v1/webhooks", json=hook).status_code == 201
     assert_webhook_added(api.crm, HOOK["url"], "hal", "api POST /api/v1/webhooks")
+
+
+def test_a_member_a_row_level_rule_hides_customers_from_adds_no_webhook(crm_url, clock):
+    """The webtest plugin's rule hides customer C1 from mia (manager): deliveries would carry
+    it, so she may add no webhook (403, nothing stored or audited); root (admin), from whom
+    it hides nothing, may."""
+    with row_level_api(crm_url, clock) as api:
+        answer = api.client(api.manager).post("/api/v1/webhooks", json=HOOK)
+        assert problem(answer, 403)["detail"] == (
+            "'mia' (role manager) may not add this webhook: its deliveries would let them "
+            "read every record, and the row-level rule of plugin 'webtest' hides some from "
+            "them")
+        assert webhooks_written(api.crm) == ([], [])
+        assert api.client(api.admin).post("/api/v1/webhooks", json=HOOK).status_code == 201
+        assert_webhook_added(api.crm, HOOK["url"], "root", "api POST /api/v1/webhooks")
+
+
+def test_a_member_operational_restricts_adds_no_webhook_of_its_events(api):
+    """operational's rule shows a member without operational.all only their own leads,
+    tasks and cases: such a member may not add a webhook of operational's events (which
+    carry everyone's), though one of the core's; a manager adds one of every event type."""
+    api.crm.plugins.enable("operational")
+    with_role(api.crm, "closer", ["*", "!operational.all"])
+    closer = api.token("cleo", role="closer")
+    answer = api.client(closer).post("/api/v1/webhooks",
+                                     json={**HOOK, "event_types": ["lead.qualified"]})
+    assert problem(answer, 403)["detail"] == (
+        "'cleo' (role closer) may not add this webhook: its deliveries would let them read "
+        "every record, and the row-level rule of plugin 'operational' hides some from them")
+    assert webhooks_written(api.crm) == ([], [])
+    assert api.client(closer).post("/api/v1/webhooks", json=HOOK).status_code == 201
+    every = {**HOOK, "event_types": sorted(api.crm.events.types())}
+    manager = api.client(api.token("boss", role="manager"))
+    assert manager.post("/api/v1/webhooks", json=every).status_code == 201
+    assert [h.event_types for h in api.crm.webhooks.list()] == [
+        ("customer.created",), tuple(every["event_types"])]
 
 
 @pytest.mark.parametrize("change, pointer, detail", [
