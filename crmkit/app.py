@@ -489,7 +489,9 @@ class CRM:
 
     def checked_write(self, what: str, depends_on: Callable[[Connection], Any],
                       check: Callable[[Any], C], write: Callable[[Transaction, C], T],
-                      exclusive: bool = False) -> T:
+                      exclusive: bool = False, *,
+                      row_foreign_key_checks: Callable[[C], bool] | None = None,
+                      run_again: bool = True) -> T:
         """Run ``check(seen)`` before a write transaction opens, then ``write(tx, its result)``
         in it; return what ``write`` returns.  For a check that may wait (resolving a host
         name), which no other writer should wait with (SQLite has one writer at a time).
@@ -504,9 +506,13 @@ class CRM:
         stored): shared, or ``exclusive`` for a change of the plugins' state or the core
         configuration, which is not refused while an enabled plugin is broken (see
         :meth:`transaction`'s ``require_plugins``).  So such a change and a write checked
-        against what it changes never both commit unseen by each other.  The transaction is
-        :meth:`run_transaction`'s: one PostgreSQL aborts for a concurrent one runs again,
-        locking and comparing again first.  Called inside a write transaction this thread
+        against what it changes never both commit unseen by each other.  The transaction runs
+        as :meth:`run_transaction`'s: one PostgreSQL aborts for a concurrent one runs again,
+        locking and comparing again first; with ``run_again=False`` it is not (the
+        ConflictError saying so is raised): for a write too long to repeat unasked, an import.
+        ``row_foreign_key_checks(checked)``, when given, is the transaction's
+        ``row_foreign_key_checks`` (see :meth:`transaction`), so decided by the check and
+        decided again with it.  Called inside a write transaction this thread
         opened, everything runs in that one; in :meth:`run_in_one_transaction`'s work before
         its first write, the check runs in none and the write opens the transaction held
         until the work returns."""
@@ -516,14 +522,17 @@ class CRM:
                 seen = depends_on(conn)
             checked = check(seen)
 
-            def unchanged_then_write(tx: Transaction) -> T:
-                if depends_on(tx.conn) != seen:
-                    raise _Changed  # rolled back, so that the check runs again in none
-                return write(tx, checked)
+            checks = row_foreign_key_checks is None or row_foreign_key_checks(checked)
+
+            def once() -> T:
+                with self.transaction(require_plugins=not exclusive,
+                                      row_foreign_key_checks=checks, exclusive=exclusive) as tx:
+                    if depends_on(tx.conn) != seen:
+                        raise _Changed  # rolled back, so that the check runs again in none
+                    return write(tx, checked)
 
             try:
-                return self.run_transaction(unchanged_then_write, require_plugins=not exclusive,
-                                            exclusive=exclusive)
+                return once() if self._joining() or not run_again else self._retried(once)
             except _Changed:
                 continue
         raise ConflictError(
@@ -656,6 +665,12 @@ class CRM:
         """An opaque value that changes whenever the loaded plugin state changes: a cache key
         for what depends on which plugins are enabled and how they are configured."""
         return self._loaded.key
+
+    def loaded_state(self, conn: Connection | None = None) -> tuple[Any, dict[str, Any]]:
+        """The plugins' state and the core configuration as last loaded (:meth:`refresh_plugins`):
+        ``(plugins_revision, core_config)``, compared whole.  :meth:`checked_write`'s
+        ``depends_on`` for a check that reads them (``conn`` is not read again)."""
+        return self.plugins_revision, self.core_config
 
     def remember_core_config(self, config: dict[str, Any]) -> None:
         """Use ``config`` (validated, just stored in this process) as the core configuration."""

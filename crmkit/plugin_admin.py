@@ -134,15 +134,10 @@ class PluginAdmin:
             crm.refresh_plugins(tx.conn)
             return completed
 
-        completed = crm.checked_write(f"plugin {name!r} was not enabled", self._checked_state,
+        completed = crm.checked_write(f"plugin {name!r} was not enabled", crm.loaded_state,
                                       checked, write, exclusive=True)
         plugins.remember_accepted(name, plugin.version, self.schema(name), completed)
         return completed
-
-    def _checked_state(self, conn) -> tuple[Any, dict[str, Any]]:
-        """What a plugin's check of its configuration reads: the plugins' stored state and
-        the core configuration (as just loaded)."""
-        return self.crm.plugins_revision, self.crm.core_config
 
     def _migrate(self, tx, name: str) -> None:
         """Upgrade the plugin's branch to its head; a failing revision names the plugin."""
@@ -234,7 +229,7 @@ class PluginAdmin:
                      {"old": state["config"], "new": completed})
             crm.refresh_plugins(tx.conn)
 
-        crm.checked_write(f"plugin {name!r} was not configured", self._checked_state, checked,
+        crm.checked_write(f"plugin {name!r} was not configured", crm.loaded_state, checked,
                           write, exclusive=True)
         plugins.remember_accepted(name, crm.installed[name].version, self.schema(name),
                                   completed)
@@ -284,7 +279,7 @@ class PluginAdmin:
         Destinations.of_setting(completed["webhooks"]["allowed_networks"])
 
         def depends_on(conn) -> tuple[Any, ...]:
-            return (*self._checked_state(conn), active_subscriptions(conn))
+            return (*crm.loaded_state(conn), active_subscriptions(conn))
 
         def checked(seen) -> None:
             _, current, subscriptions = seen

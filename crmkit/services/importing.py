@@ -44,7 +44,7 @@ from .. import tables
 from ..customers import REJECTED_ORGANISATION, CustomerRows
 from ..bulk import insert_new
 from ..db import select_in
-from ..errors import ConflictError, DatabaseError, ValidationError
+from ..errors import DatabaseError, ValidationError
 from ..interactions import REFUND_OF, InteractionRows, refund_problem, same_content
 from ..pipeline import (Checked, Problem, check, collector_paused, raise_problems,
                         write_checked)
@@ -113,45 +113,56 @@ def import_file(crm, kind: str, path: str, fmt: str | None = None, *,
     derived from their content, so re-importing a file changes nothing.
     ``batch_size`` caps the rows of one batch; without it a batch holds as many
     rows as :data:`BATCH_BYTES` allows.
+
+    The file's size, its header and how its records are read (the core config's limits,
+    the customer attributes' types, whether SQLite checks the rows' foreign keys) are
+    decided before the transaction opens, and decided again before any record is read
+    when the plugins or the core config the transaction reads differ
+    (:meth:`crmkit.CRM.checked_write`): a change committed meanwhile applies to the
+    whole file.  An import PostgreSQL aborts for a concurrent transaction is not run
+    again (it would read the whole file again): run it again.
     """
     if kind not in KINDS:
         raise ValidationError(f"cannot import {kind!r}: use one of {', '.join(KINDS)}")
-    source = SourceFile(path, file_format(path, fmt), crm.core_config["max_import_bytes"])
-    if source.format == "csv":
-        check_header(kind, source.header())
-    job = _Import(crm, kind, source, create_customers, batch_size, progress)
-    report = job.report
-    report.dry_run = dry_run
-    # with no plugin enabled, an interaction import writes only core rows: it checks the
-    # customers they name itself, each once, instead of SQLite row by row
-    self_checked = (kind == "interactions" and not crm.enabled_plugins()
-                    and crm.engine.dialect.name == "sqlite")
-    with crm.transaction(row_foreign_key_checks=not self_checked) as tx, \
-            _Scratch.opened(tx.conn) as job.scratch:
-        job.tx = tx
-        if self_checked:
-            job.check_references_itself()
-        job.check(write=not dry_run, skip_invalid=skip_invalid)
-        if source.format == "jsonl" and report.read == 0:
-            raise ValidationError(f"{path}: no records (only blank lines)")
-        if report.rejected and not skip_invalid:
-            report.created = report.unchanged = report.new_customers = 0
-            raise ImportRejected(report)  # rolls back whatever was written
-        if dry_run:
-            job.predict()
-        else:
-            if kind == "customers":
-                job.write_deferred()
+
+    def prepared(seen) -> _Import:
+        source = SourceFile(path, file_format(path, fmt), seen[1]["max_import_bytes"])
+        if source.format == "csv":
+            check_header(kind, source.header())
+        job = _Import(crm, kind, source, create_customers, batch_size, progress)
+        job.report.dry_run = dry_run
+        return job
+
+    def run(tx, job: _Import) -> _Import:
+        report = job.report
+        with _Scratch.opened(tx.conn) as job.scratch:
+            job.tx = tx
+            job.check(write=not dry_run, skip_invalid=skip_invalid)
+            if job.source.format == "jsonl" and report.read == 0:
+                raise ValidationError(f"{path}: no records (only blank lines)")
+            if report.rejected and not skip_invalid:
+                report.created = report.unchanged = report.new_customers = 0
+                raise ImportRejected(report)  # rolls back whatever was written
+            if dry_run:
+                job.predict()
             else:
-                job.write_held()
-            report.written = True
-            tx.audit("import", kind, os.path.basename(path)[:200], {
-                "file": os.path.basename(path), "read": report.read, "created": report.created,
-                "updated": report.updated, "unchanged": report.unchanged,
-                "rejected": report.rejected, "new_customers": report.new_customers,
-                "skip_invalid": skip_invalid})
-    report.after_commit_errors = list(tx.after_commit_errors)
-    return report
+                if kind == "customers":
+                    job.write_deferred()
+                else:
+                    job.write_held()
+                report.written = True
+                tx.audit("import", kind, os.path.basename(path)[:200], {
+                    "file": os.path.basename(path), "read": report.read,
+                    "created": report.created, "updated": report.updated,
+                    "unchanged": report.unchanged, "rejected": report.rejected,
+                    "new_customers": report.new_customers, "skip_invalid": skip_invalid})
+        return job
+
+    job = crm.checked_write(f"{path} was not imported", crm.loaded_state, prepared, run,
+                            row_foreign_key_checks=lambda job: job.checked_customers is None,
+                            run_again=False)
+    job.report.after_commit_errors = list(job.tx.after_commit_errors)
+    return job.report
 
 
 _SCRATCH = MetaData()
@@ -417,7 +428,8 @@ def _canonical(row: dict[str, Any]) -> str:
 
 
 class _Import:
-    """The state of one import across its passes (per-row state in :attr:`scratch`)."""
+    """The state of one import across its passes (per-row state in :attr:`scratch`), made
+    with the plugins' state and the core configuration last loaded."""
 
     scratch: _Scratch
 
@@ -444,14 +456,16 @@ class _Import:
         :meth:`_stored_twins`)."""
         self.open_held = 0
         """Held refunds (:data:`_HELD`) whose purchase no line has named yet."""
-        self.checked_customers: set[int] | None = None
-        """With SQLite's per-row foreign-key checks off (see :meth:`check_references_itself`):
-        the customer ids the written interactions were found to name (each is looked up once)."""
+        self.checked_customers: set[int] | None = (
+            set() if kind == "interactions" and not crm.enabled_plugins()
+            and crm.engine.dialect.name == "sqlite" else None)
+        """Not None: the import checks the customers the interactions it writes name itself,
+        each once, instead of SQLite row by row, and its transaction is begun without SQLite's
+        per-row foreign-key checks (a sixth of an insert's cost).  Only with no plugin
+        enabled, since a plugin's hooks could write rows nobody checks; the ids checked."""
         self._customer_ids: dict[str, int] = {}
         self._customers_changed: tuple[int, int] = (0, 0)
         header = source.header() if source.format == "csv" else None
-        with crm.read() as conn:
-            crm.refresh_plugins(conn)
         max_length = crm.core_config["max_field_length"]
         if kind == "customers":
             types = attribute_types(crm.customers.attribute_schema())
@@ -661,16 +675,6 @@ class _Import:
                     twins.add(line)
                     break
         return twins
-
-    def check_references_itself(self) -> None:
-        """Check the written interactions' customers here, once per customer, instead of
-        SQLite row by row: the import's transaction was begun without the per-row checks
-        because no plugin was enabled, so only core rows are written.  Refused (nothing
-        written) when a plugin was enabled meanwhile: its hooks could write rows nobody checks."""
-        if self.crm.enabled_plugins():
-            raise ConflictError("a plugin was enabled while this import started; nothing was "
-                                "written: run it again")
-        self.checked_customers = set()
 
     def _check_customer_references(self, rows: list[dict[str, Any]]) -> None:
         """The check SQLite skipped: every customer the written ``rows`` name exists (else the
