@@ -494,7 +494,8 @@ class CRM:
                       run_again: bool = True) -> T:
         """Run ``check(seen)`` before a write transaction opens, then ``write(tx, its result)``
         in it; return what ``write`` returns.  For a check that may wait (resolving a host
-        name), which no other writer should wait with (SQLite has one writer at a time).
+        name) or read long (a sweep's), which no other writer should wait with (SQLite has
+        one writer at a time).
 
         ``seen`` is ``depends_on(conn)``, called just after the plugins' stored state and the
         core configuration were loaded (:meth:`refresh_plugins`): what the check reads.
@@ -720,22 +721,25 @@ class CRM:
         Two phases: each plugin's ``crmkit_sweep_prepare`` reads, from one snapshot and
         outside any write transaction, what its sweep will write; then every
         ``crmkit_sweep`` writes in one transaction, getting what its prepare returned.  So
-        other writers wait only for the writing.  ``progress(step)``, when given, is
-        called as each plugin's phase starts, with ``"reading <plugin>"`` or
-        ``"writing <plugin>"``.
+        other writers wait only for the writing.  Both phases see the same plugins, enabled
+        and configured alike, and the same core configuration: when they changed in between
+        (:meth:`loaded_state`), every plugin prepares again (:meth:`checked_write`).
+        ``progress(step)``, when given, is called as each plugin's phase starts, with
+        ``"reading <plugin>"`` or ``"writing <plugin>"``.
         """
         as_of = self.clock.now()
-        with self.read() as conn:
-            self.refresh_plugins(conn)
-        prepared = {}
-        with self.snapshot():
-            for name, _, _ in self.hooks.impls("crmkit_sweep_prepare"):
-                if progress is not None:
-                    progress(f"reading {name}")
-                prepared[name] = self.hooks.call_one(name, "crmkit_sweep_prepare", None,
-                                                     crm=self, as_of=as_of)
 
-        def run(tx) -> dict[str, dict[str, Any]]:
+        def prepare(_seen) -> dict[str, Any]:
+            prepared = {}
+            with self.snapshot():
+                for name, _, _ in self.hooks.impls("crmkit_sweep_prepare"):
+                    if progress is not None:
+                        progress(f"reading {name}")
+                    prepared[name] = self.hooks.call_one(name, "crmkit_sweep_prepare", None,
+                                                         crm=self, as_of=as_of)
+            return prepared
+
+        def run(tx, prepared: dict[str, Any]) -> dict[str, dict[str, Any]]:
             results = {}
             for name, _, _ in self.hooks.impls("crmkit_sweep"):
                 if progress is not None:
@@ -744,7 +748,7 @@ class CRM:
                                                     prepared=prepared.get(name)) or {}
             return results
 
-        return self.run_transaction(run)
+        return self.checked_write("the sweep was not done", self.loaded_state, prepare, run)
 
 
 def _with_core_config(loaded: _Loaded, stored: str | None) -> _Loaded:

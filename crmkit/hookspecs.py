@@ -453,7 +453,9 @@ def crmkit_sweep_prepare(crm, as_of):
     ``as_of`` (its clock's now), all plugins reading one snapshot of the data
     (:meth:`crmkit.CRM.snapshot`); must not write.  Data written between the two phases is
     the next sweep's: the write phase must leave out what no longer applies (customers
-    merged or erased meanwhile).
+    merged or erased meanwhile).  A plugin enabled or configured in between, or the core
+    configuration changed, is not: every plugin prepares again, so the write phase runs
+    with the plugins and configurations its prepare read.
     """
 
 

@@ -1,10 +1,11 @@
-"""An import decides before its write transaction, and writes with what it reads.
+"""An import and a sweep decide before their write transaction, and write with what it reads.
 
 ``crmkit import`` checks the file's size and header and builds its reader (the core config's
 limits, the customer attributes' types, whether SQLite checks the rows' foreign keys) before
-its transaction opens.  A plugin or core configuration change committed in between makes it
-decide again (``CRM.checked_write``), so the whole file is written with what the transaction
-reads.  Each change is staged deterministically by another CRM, as the
+its transaction opens; ``crmkit sweep`` prepares every plugin's work before its own.  A
+plugin or core configuration change committed in between makes them decide again
+(``CRM.checked_write``), so the whole file, and every plugin's sweep, is written with what
+the transaction reads.  Each change is staged deterministically by another CRM, as the
 transaction is about to open.
 """
 
@@ -26,8 +27,8 @@ PURCHASES = ("customer,occurred_at,amount,external_id,note\n"
 
 def on_opening(monkeypatch, crm, change, times: int = 1) -> None:
     """Run ``change()`` the first ``times`` times ``crm`` opens a write transaction: after
-    what it decided before (an import's checks), before the transaction reads the plugins and
-    the core config."""
+    what it decided before (an import's checks, a sweep's preparing), before the transaction
+    reads the plugins and the core config."""
     opened = crm.transaction
     left = [times]
 
@@ -142,3 +143,47 @@ def test_a_plugin_enabled_before_the_transaction_gets_its_rows_with_foreign_keys
         assert import_file(crm, "interactions", str(path)).created == 1
         assert seen == [1]
 
+
+def preparing_plugin(seen: list[tuple]) -> types.ModuleType:
+    """A plugin whose sweep prepares with its configured ``level`` and records, as it writes,
+    what it prepared and the ``level`` it is configured with then."""
+    module = types.ModuleType("plugin_preparing")
+    module.PLUGIN = crmkit.PluginInfo(name="preparing", description="prepares its sweep")
+
+    def crmkit_config_schema():
+        return {"type": "object", "properties": {"level": {"type": "integer", "default": 1}},
+                "additionalProperties": False}
+
+    def crmkit_sweep_prepare(crm, as_of):
+        return ("prepared with level", crm.plugin_config("preparing")["level"])
+
+    def crmkit_sweep(ctx, prepared):
+        seen.append((prepared, ctx.config["level"]))
+
+    for hook in (crmkit_config_schema, crmkit_sweep_prepare, crmkit_sweep):
+        setattr(module, hook.__name__, hookimpl(hook))
+    return module
+
+
+@pytest.mark.parametrize("change", ["enable", "configure"])
+def test_a_plugin_changed_between_a_sweeps_phases_writes_what_it_prepared_with_its_change(
+        crm_url, clock, monkeypatch, change):
+    """A plugin enabled after the sweep prepared (which it was not part of), or configured
+    after it prepared with the old configuration: every plugin prepares again, and writes
+    what it prepared with the state the write transaction reads."""
+    seen: list[tuple] = []
+    plugins = {"preparing": preparing_plugin(seen)}
+    with CRM.open(crm_url, clock=clock, create=True, extra_plugins=plugins) as crm:
+        if change == "configure":
+            crm.plugins.enable("preparing")
+
+        def changing():
+            with CRM.open(crm_url, clock=clock, extra_plugins=plugins) as admin:
+                if change == "enable":
+                    admin.plugins.enable("preparing", {"level": 2})
+                else:
+                    admin.plugins.configure("preparing", {"level": 2})
+
+        on_opening(monkeypatch, crm, changing)
+        crm.sweep()
+        assert seen == [(("prepared with level", 2), 2)]
