@@ -257,19 +257,16 @@ def lot_totals(conn, customer_id: int, moment: dt.datetime, as_of: dt.datetime |
     return LotTotals(int(available), int(locked), int(expiring), first)
 
 
-def usable(lots: Iterable[Lot], moment: dt.datetime, locked: bool = False,
-           later: bool = False) -> list[Lot]:
+def usable(lots: Iterable[Lot], moment: dt.datetime, locked: bool = False) -> list[Lot]:
     """The ``lots`` a debit dated ``moment`` may consume: those earned by then and spendable
     then (:meth:`Lot.spendable`), or with ``locked`` those earned by then and not expired
-    then, locked or not.  ``later``: lots earned after ``moment`` too (an owed pay-off, dated
-    at the latest lot it takes)."""
+    then, locked or not."""
     return [lot for lot in lots
-            if (later or lot.at <= moment) and not lot.expired(moment)
-            and (locked or lot.spendable(moment))]
+            if lot.at <= moment and not lot.expired(moment) and (locked or lot.spendable(moment))]
 
 
 def take(lots: list[Lot], points: int, moment: dt.datetime, first: Iterable[int] = (),
-         locked: bool = False, later: bool = False) -> list[Use]:
+         locked: bool = False) -> list[Use]:
     """Consume up to ``points`` from the :func:`usable` ``lots`` at ``moment`` (mutated):
     ``first`` lot ids, then FIFO; from each lot what :meth:`Lot.left` allows, its points
     never written off first, then those an expiry dated after ``moment`` wrote off (given
@@ -279,7 +276,7 @@ def take(lots: list[Lot], points: int, moment: dt.datetime, first: Iterable[int]
     """
     preferred = set(first)
     order = usable([lot for lot in lots if lot.id in preferred] +
-                   [lot for lot in lots if lot.id not in preferred], moment, locked, later)
+                   [lot for lot in lots if lot.id not in preferred], moment, locked)
     uses = []
     for lot in order:
         if points <= 0:
@@ -362,34 +359,41 @@ def settle_owed(conn, owed: dict[int, int], now: dt.datetime, actor: str,
     """Pay members' owed points from their lots (new earnings first by construction).
 
     ``owed`` maps customer ids to what they owe; the members must already be
-    locked by the caller when lots may be spent concurrently.  Lots expired at
-    ``now``, or at the member's latest debt (:func:`debt_dates`) if that is later,
-    pay nothing, locked ones do (``inactivity``: the expiry mode's rule at ``now``,
-    see :func:`.inactivity.of`, here counting activity up to the latest of those
-    moments).  Writes one ``reverse`` row per member that could pay anything, dated
-    at the latest of the lots it takes and that debt; returns what each paid.
+    locked by the caller when lots may be spent concurrently.  A lot pays on its
+    *pay-off date*: when it was earned or, if later, the member's latest debt
+    (:func:`debt_dates`), locked or not, and nothing if expired or lapsed by
+    then (``inactivity``: the expiry mode's rule, see :func:`.inactivity.of`,
+    here counting activity up to the latest of those debts).  Lots pay in order
+    of their pay-off dates, FIFO among those of one date, each date that pays
+    anything writing one ``reverse`` row dated then (recorded at ``now``);
+    returns what each member paid.
     """
     owing = {c: o for c, o in owed.items() if o > 0}
     if not owing:
         return {}
     debts = debt_dates(conn, owing)
-    moments = {c: max(now, debts[c]) for c in owing}
     if inactivity is not None:
-        inactivity = attrs.evolve(inactivity, moment=max(moments.values()))
-    lots = open_lots(conn, owing, inactivity=inactivity, written_off_after=now)
+        inactivity = attrs.evolve(inactivity, moment=max(debts.values()))
+    lots = open_lots(conn, owing, inactivity=inactivity,
+                     written_off_after=min(debts.values()))
     rows, paid = [], {}
     for customer_id, due in sorted(owing.items()):
-        customer_lots = lots.get(customer_id, [])
-        uses = take(customer_lots, due, moments[customer_id], locked=True, later=True)
-        amount = sum(use.points for use in uses)
-        if amount <= 0:
-            continue
-        taken = {use.lot_id for use in uses}
-        at = max([debts[customer_id], *(lot.at for lot in customer_lots if lot.id in taken)])
-        rows.append({"customer_id": customer_id, "at": at, "type": "reverse", "source": "owed",
-                     "points": -amount, "owed_change": -amount,
-                     "reason": "owed points paid off from new earnings", "uses": uses})
-        paid[customer_id] = amount
+        by_day: dict[dt.datetime, list[Lot]] = {}
+        for lot in lots.get(customer_id, []):
+            by_day.setdefault(max(debts[customer_id], lot.at), []).append(lot)
+        left = due
+        for day in sorted(by_day):
+            if left <= 0:
+                break
+            uses = take(by_day[day], left, day, locked=True)
+            amount = sum(use.points for use in uses)
+            if amount > 0:
+                rows.append({"customer_id": customer_id, "at": day, "type": "reverse",
+                             "source": "owed", "points": -amount, "owed_change": -amount,
+                             "reason": "owed points paid off from new earnings", "uses": uses})
+                left -= amount
+        if left < due:
+            paid[customer_id] = due - left
     append(conn, rows, now, actor)
     change_owed(conn, {c: -p for c, p in paid.items()})
     return paid

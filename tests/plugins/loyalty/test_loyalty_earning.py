@@ -290,3 +290,39 @@ def test_an_earning_dated_before_a_debt_pays_it_off_at_the_debt(crm, loyalty, sh
     assert statement_rows(api)[-1] == ("reverse", "owed", -30, -30, at(2025, 2, 15), 0)
     assert [api.member("C1", moment).owed
             for moment in (at(2025, 2, 10), at(2025, 2, 15))] == [0, 70]
+
+
+def payoffs(api, customer="C1"):
+    """``(points, at)`` of the member's owed pay-offs, in the order written, whatever their date."""
+    return [(line.points, line.at) for line in api.statement(customer, at(2100, 1, 1))
+            if line.source == "owed"]
+
+
+def test_each_lot_pays_a_debt_on_its_pay_off_date_if_still_valid_then(crm, loyalty, shop,
+                                                                        clock):
+    """Known answer (docs/plugins/loyalty.md, Refunds): a lot pays what is owed on its own
+    date, or the debt's if that is later, whether before or after now, and only if it has not
+    expired by then; lots of different dates pay in separate rows."""
+    api = loyalty({"tiers": [], "milestones": [], "expiry_months": 1})
+    api.add_reward("R100", 100)
+    shop.purchase("C1", "100", at(2025, 1, 10), external_id="P1")
+    clock.set(at(2025, 1, 20))
+    api.redeem("C1", "R100")
+    clock.set(at(2025, 1, 25))
+    shop.refund("C1", "P1", at(2025, 1, 25))
+    assert api.owed("C1") == 100
+    crm.interactions.record_many([                       # imported ahead of time
+        {"customer": "C1", "occurred_at": at(2025, 2, 1), "amount": Decimal("40"),
+         "external_id": "P2"},                           # expires 2025-03-01
+        {"customer": "C1", "occurred_at": at(2025, 4, 1), "amount": Decimal("50"),
+         "external_id": "P3"}])
+    assert api.owed("C1") == 10
+    assert payoffs(api) == [(-40, at(2025, 2, 1)), (-50, at(2025, 4, 1))]   # not one at 04-01
+    clock.set(at(2025, 3, 10))
+    shop.purchase("C1", "30", at(2025, 1, 22), external_id="P4")   # expired 2025-02-22
+    assert (api.owed("C1"), payoffs(api)[-1]) == (0, (-10, at(2025, 1, 25)))
+    assert statement_rows(api)[-1] == ("reverse", "owed", -10, -10, at(2025, 1, 25), 20)
+    for moment, owed in ((at(2025, 1, 25), 90), (at(2025, 2, 1), 50), (at(2025, 3, 15), 50),
+                         (at(2025, 4, 1), 0)):
+        assert (api.balance("C1", moment), api.member("C1", moment).owed) == (20, owed)
+

@@ -211,9 +211,13 @@ def test_a_deduction_cannot_take_expired_points(crm, loyalty, shop, clock):
     assert api.expire().points == 100
 
 
-def test_owed_points_are_not_paid_from_expired_points(crm, loyalty, shop, clock):
-    api = loyalty(dict(NO_BONUS, lock_days=90), customers=("KEEP", "DUP"))
+def test_owed_points_are_paid_only_from_points_valid_on_their_pay_off_date(crm, loyalty, shop,
+                                                                           clock):
+    """A merged lot pays on the debt's date (it was earned before): nothing if it had expired
+    by then, all it holds if it was valid then, though expired by the merge."""
+    api = loyalty(dict(NO_BONUS, lock_days=90), customers=("KEEP", "DUP", "OLD"))
     api.add_reward("ALL", 100)
+    shop.purchase("OLD", "20", at(2023, 6, 1))           # expires 2024-06-01
     shop.purchase("DUP", "80", at(2024, 1, 10))          # expires 2025-01-10
     clock.set(at(2024, 9, 1))
     shop.purchase("KEEP", "100", at(2024, 6, 1), external_id="K1")
@@ -221,11 +225,15 @@ def test_owed_points_are_not_paid_from_expired_points(crm, loyalty, shop, clock)
     shop.refund("KEEP", "K1", at(2024, 9, 2))
     assert api.owed("KEEP") == 100
     clock.set(at(2025, 2, 1))
-    merge(crm, "KEEP", "DUP")                             # no expiry run yet
-    assert api.owed("KEEP") == 100                        # the 80 had expired: nothing paid
+    merge(crm, "KEEP", "OLD")                             # no expiry run yet
+    assert api.owed("KEEP") == 100                        # the 20 had expired: nothing paid
+    merge(crm, "KEEP", "DUP")
+    assert api.owed("KEEP") == 20                         # the 80 were valid on 2024-09-02
     shop.purchase("KEEP", "30", at(2025, 2, 1))          # locked, yet it pays
-    assert [tuple(r)[:3] for r in owed_rows(crm)] == [("refund", 0, 100), ("owed", -30, -30)]
-    assert (api.expire().points, api.balance("KEEP"), api.owed("KEEP")) == (80, 0, 70)
+    assert [tuple(r) for r in owed_rows(crm)] == [
+        ("refund", 0, 100, at(2024, 9, 2)), ("owed", -80, -80, at(2024, 9, 2)),
+        ("owed", -20, -20, at(2025, 2, 1))]
+    assert (api.expire().points, api.balance("KEEP"), api.owed("KEEP")) == (20, 10, 0)
 
 
 SIX_MONTHS = dict(NO_BONUS, expiry_months=6)

@@ -4,7 +4,8 @@ and the owed points as of any date; time moves on with or without an expiry run,
 debit takes points expired before it either way; a refund dated back before an expiry run
 takes what that run wrote off of lots still valid then, and one dated back before later
 earnings takes nothing of them but owes, and they pay it off; an earning dated back before
-a debt pays it off at the debt's date.
+a debt pays it off at the debt's date, and one that expired since pays it if it was valid
+then.
 
 Runs on SQLite only (each example builds a fresh database; on PostgreSQL that
 costs seconds per example); the rules under test are the same SQL on both.
@@ -46,11 +47,13 @@ class Model:
     """The rules in plain Python: lots consumed FIFO by expiry, owed points, expiry; a lot
     earned after a debit's moment or expired then is empty to it, and one valid then is whole
     to it (what an expiry run wrote off included), whether or not the expiry run came; owed
-    points are paid off at once from what is left of the lots valid now."""
+    points are paid off at once from what is left of the lots valid on their pay-off dates
+    (when earned, or at the latest debt if later), in the order of those dates."""
 
     def __init__(self):
         self.lots: list[dict] = []          # id, points, remaining, written_off, at, expires
         self.owed = 0
+        self.debt: dt.datetime | None = None       # the latest debt's date
         self.purchases: list[tuple[str, int | None]] = []    # (external id, lot id)
         self.refunded: set[str] = set()
 
@@ -71,18 +74,21 @@ class Model:
         """The lots valid at ``now``, whenever they were earned."""
         return [lot for lot in self.lots if lot["expires"] > now]
 
-    def settle(self, now):
-        if self.owed:
-            self.owed -= self.take(self.owed, self.fifo(self.live(now)))
+    def settle(self):
+        if not self.owed:
+            return
+        for day in sorted({max(self.debt, lot["at"]) for lot in self.lots}):
+            paying = [lot for lot in self.live(day) if max(self.debt, lot["at"]) == day]
+            self.owed -= self.take(self.owed, self.fifo(paying))
 
-    def buy(self, points, when, now, external_id, lot_id):
+    def buy(self, points, when, external_id, lot_id):
         lot = {"id": lot_id, "points": points, "remaining": points, "written_off": 0,
                "at": when, "expires": add_months(when, 3)}
         self.lots.append(lot)
         self.purchases.append((external_id, lot_id))
-        self.settle(now)
+        self.settle()
 
-    def refund(self, external_id, when, now):
+    def refund(self, external_id, when):
         lot_id = dict(self.purchases)[external_id]
         self.refunded.add(external_id)
         there = [lot for lot in self.live(when) if lot["at"] <= when]
@@ -92,7 +98,8 @@ class Model:
         short = want - self.take(want, own + rest)
         self.owed += short
         if short:
-            self.settle(now)
+            self.debt = max(self.debt or when, when)
+            self.settle()
 
     def spend(self, points, now):
         spendable = self.fifo(self.live(now))
@@ -129,6 +136,8 @@ def as_of_each_date(history):
               ("late refund", (0, 5))])                                     # before a lot
 @example(ops=[("buy", 100), ("spend", 100), ("wait", 10), ("refund", 0),    # an earning
               ("late buy", (30, 5))])                                       # before a debt
+@example(ops=[("buy", 100), ("spend", 100), ("wait", 10), ("refund", 0),    # an earning
+              ("wait", 100), ("late buy", (30, 95))])                       # expired since
 def test_balance_equals_ledger_sum_and_the_model(ops):
     with tempfile.TemporaryDirectory() as tmp:
         clock = FixedClock(START)
@@ -149,7 +158,7 @@ def test_balance_equals_ledger_sum_and_the_model(ops):
                     with crm.read() as conn:
                         lot_id = conn.execute(select(func.max(ledger.c.id))
                                               .where(ledger.c.source == "purchase")).scalar()
-                    model.buy(points, when, now, f"P{serial}", lot_id)
+                    model.buy(points, when, f"P{serial}", lot_id)
                 elif op in ("refund", "late refund"):
                     open_ = [p for p, _ in model.purchases if p not in model.refunded]
                     if not open_:
@@ -161,7 +170,7 @@ def test_balance_equals_ledger_sum_and_the_model(ops):
                     when = max(now - dt.timedelta(days=back), bought)
                     crm.interactions.record("C1", when, kind="refund", external_id=f"R-{target}",
                                             payload={"refund_of": target})
-                    model.refund(target, when, now)
+                    model.refund(target, when)
                 elif op == "spend":
                     code = f"R{value}"
                     if code not in {r.code for r in api.rewards()}:
