@@ -234,9 +234,10 @@ class LotTotals:
 def lot_totals(conn, customer_id: int, moment: dt.datetime, as_of: dt.datetime | None = None,
                expiring_by: dt.datetime | None = None, inactivity: Inactivity | None = None
                ) -> LotTotals:
-    """:class:`LotTotals` of the lots :func:`open_lots` lists (``as_of`` and ``inactivity`` as
-    there, written off after ``moment`` counting as left), summed in SQL: spendable as
-    :meth:`Lot.spendable` decides at ``moment``."""
+    """:class:`LotTotals` of the lots earned by ``moment`` that :func:`open_lots` lists
+    (``as_of`` and ``inactivity`` as there, written off after ``moment`` counting as left),
+    summed in SQL: spendable as :meth:`Lot.spendable` decides at ``moment``.  A lot dated
+    after ``moment`` is not earned yet: neither spendable nor locked."""
     remaining = ledger.c.points - used_points(as_of) + write_off(moment, as_of)[0]
     source, expires = lots_with(inactivity, [customer_id])
     unlocked = or_(ledger.c.available_at.is_(None), ledger.c.available_at <= moment)
@@ -250,7 +251,8 @@ def lot_totals(conn, customer_id: int, moment: dt.datetime, as_of: dt.datetime |
     query = (select(total(and_(unlocked, unexpired)), total(ledger.c.available_at > moment),
                     total(soon), func.min(case((soon, expires))))
              .select_from(source)
-             .where(ledger.c.customer_id == customer_id, IS_LOT, remaining > 0))
+             .where(ledger.c.customer_id == customer_id, IS_LOT, remaining > 0,
+                    ledger.c.at <= moment))
     if as_of is not None:
         query = query.where(ledger.c.at <= as_of)
     available, locked, expiring, first = conn.execute(query).one()

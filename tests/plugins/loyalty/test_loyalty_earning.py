@@ -326,3 +326,22 @@ def test_each_lot_pays_a_debt_on_its_pay_off_date_if_still_valid_then(crm, loyal
                          (at(2025, 4, 1), 0)):
         assert (api.balance("C1", moment), api.member("C1", moment).owed) == (20, owed)
 
+
+def test_points_dated_after_now_are_neither_available_nor_locked_until_then(crm, loyalty,
+                                                                             shop, clock):
+    """Known answer (docs/plugins/loyalty.md, The ledger): a lot dated after now is not
+    earned yet; the member standing, the statement and the balance leave it out until its
+    date, and agree."""
+    api = loyalty({"lock_days": 14, "tiers": [], "milestones": []})
+    shop.purchase("C1", "50", at(2024, 12, 25))          # locked until 2025-01-08
+    shop.purchase("C1", "100", at(2025, 3, 1))           # after now (2025-01-01 12:00)
+    member = api.member("C1")
+    assert (member.balance, member.available, member.locked) == (50, 0, 50)
+    assert [line.balance for line in api.statement("C1")] == [50] == [api.balance("C1")]
+    march = at(2025, 3, 1)
+    member = api.member("C1", march)
+    assert (member.balance, member.available, member.locked) == (150, 50, 100)
+    assert [line.balance for line in api.statement("C1", march)] == [50, 150]
+    clock.set(march)
+    assert api.member("C1") == member
+    assert api.available("C1") == 50
