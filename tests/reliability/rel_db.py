@@ -110,13 +110,9 @@ def relcheck_problems(conn: Connection) -> list[str]:
 
 
 def loyalty_problems(conn: Connection) -> list[str]:
-    """loyalty invariants: balances never negative, caches = ledger sums, lots never overdrawn."""
-    problems = []
-    negative = conn.exec_driver_sql(
-        "SELECT customer_id, sum(points) FROM loyalty_ledger GROUP BY customer_id "
-        "HAVING sum(points) < 0").all()
-    for customer, balance in negative[:5]:
-        problems.append(f"loyalty balance of customer {customer} is {balance} (< 0)")
+    """loyalty invariants: the ledger replayed in date order (:func:`loyalty_history_problems`),
+    caches = ledger sums, no purchase earning twice."""
+    problems = loyalty_history_problems(conn)
     owed = conn.exec_driver_sql(
         "SELECT m.customer_id, m.owed, coalesce((SELECT sum(l.owed_change) FROM loyalty_ledger l "
         "WHERE l.customer_id = m.customer_id), 0) AS s FROM loyalty_members m WHERE m.owed <> "
@@ -132,17 +128,59 @@ def loyalty_problems(conn: Connection) -> list[str]:
     for customer, cached, actual in purchases[:5]:
         problems.append(f"loyalty purchase count of customer {customer} is {cached}, "
                         f"interactions say {actual} (lost update)")
-    overdrawn = conn.exec_driver_sql(
-        "SELECT l.id, l.points, sum(u.points) FROM loyalty_ledger l JOIN loyalty_lot_uses u "
-        "ON u.lot_id = l.id GROUP BY l.id, l.points HAVING sum(u.points) > l.points").all()
-    for lot, points, used in overdrawn[:5]:
-        problems.append(f"loyalty lot {lot} of {points} points was consumed {used} times over")
     twice = conn.exec_driver_sql(
         "SELECT interaction_id, count(*) FROM loyalty_ledger WHERE type = 'earn' "
         "AND source = 'purchase' GROUP BY interaction_id HAVING count(*) > 1").all()
     for interaction, n in twice[:5]:
         problems.append(f"purchase {interaction} earned points {n} times")
     return problems
+
+
+def loyalty_history_problems(conn: Connection) -> list[str]:
+    """The loyalty ledger replayed in date order, as of each of its dates: each member's
+    balance is never negative nor more than the points they had earned by then (Σ of their
+    lots: positive rows other than an expiry's give-back), what they owe is never negative,
+    and no lot has more consumed by debits dated up to then than it had earned by then (none
+    before its own date, never more than its points).  The first date that breaks a rule is
+    named, for at most five members and five lots."""
+    problems = []
+    by_date = "OVER (PARTITION BY customer_id ORDER BY at)"
+    history = conn.exec_driver_sql(
+        "SELECT DISTINCT customer_id, at, balance, earned, owed FROM ("
+        f"SELECT customer_id, at, sum(points) {by_date} AS balance, "
+        "sum(CASE WHEN points > 0 AND type <> 'expire' THEN points ELSE 0 END) "
+        f"{by_date} AS earned, sum(owed_change) {by_date} AS owed FROM loyalty_ledger) h "
+        "WHERE balance < 0 OR balance > earned OR owed < 0 ORDER BY customer_id, at").all()
+    for customer, at, balance, earned, owed in _first_of_each(history):
+        if balance < 0:
+            problems.append(f"loyalty balance of customer {customer} as of {at} is {balance} (< 0)")
+        if balance > earned:
+            problems.append(f"loyalty balance of customer {customer} as of {at} is {balance}, "
+                            f"more than the {earned} points earned by then")
+        if owed < 0:
+            problems.append(f"loyalty points owed by customer {customer} as of {at} are {owed} "
+                            "(< 0)")
+    uses = conn.exec_driver_sql(
+        "SELECT lot_id, at, consumed, points, lot_at FROM ("
+        "SELECT u.lot_id, d.at, l.points, l.at AS lot_at, "
+        "sum(u.points) OVER (PARTITION BY u.lot_id ORDER BY d.at) AS consumed "
+        "FROM loyalty_lot_uses u JOIN loyalty_ledger d ON d.id = u.ledger_id "
+        "JOIN loyalty_ledger l ON l.id = u.lot_id) c "
+        "WHERE consumed > CASE WHEN at < lot_at THEN 0 ELSE points END ORDER BY lot_id, at").all()
+    for lot, at, consumed, points, lot_at in _first_of_each(uses):
+        why = "before it was earned" if at < lot_at else "more than its points"
+        problems.append(f"loyalty lot {lot} of {points} points earned {lot_at} had {consumed} "
+                        f"consumed by debits dated up to {at}: {why}")
+    return problems
+
+
+def _first_of_each(rows: list[Any], most: int = 5) -> list[Any]:
+    """The first row of each key (a row's first column) of ``rows``, for the first ``most`` keys."""
+    first: dict[Any, Any] = {}
+    for row in rows:
+        if row[0] not in first and len(first) < most:
+            first[row[0]] = row
+    return list(first.values())
 
 
 def count(url: str, sql: str, params: dict[str, Any] | None = None) -> Any:
