@@ -39,13 +39,11 @@ changed before the write could start."""
 
 STORED_STATE = (
     select(tables.plugin_state.c.name, tables.plugin_state.c.enabled,
-           cast(tables.plugin_state.c.config, Text), tables.plugin_state.c.version,
-           tables.plugin_state.c.times_enabled)
-    .union_all(select(tables.settings.c.name, null(), cast(tables.settings.c.value, Text), null(),
-                      null())
+           cast(tables.plugin_state.c.config, Text), tables.plugin_state.c.version)
+    .union_all(select(tables.settings.c.name, null(), cast(tables.settings.c.value, Text), null())
                .where(tables.settings.c.name == "core")))
-"""Every plugin's ``(name, enabled, config text, version, times_enabled)`` and the core
-configuration's ``("core", NULL, text, NULL, NULL)``: what :meth:`CRM.refresh_plugins` reads for every HTTP request
+"""Every plugin's ``(name, enabled, config text, version)`` and the core configuration's
+``("core", NULL, text, NULL)``: what :meth:`CRM.refresh_plugins` reads for every HTTP request
 and write transaction, built once.  The configurations stay text, decoded only when they
 changed."""
 
@@ -75,7 +73,7 @@ class _Loaded:
     key: Any
     """The plugins' rows, sorted (None before the first reading)."""
     state: dict[str, dict[str, Any]]
-    """``{name: {"enabled", "config", "version", "times_enabled"}}``."""
+    """``{name: {"enabled", "config", "version"}}``."""
     config_errors: dict[str, str]
     """Why the installed release of an enabled plugin refuses its stored configuration."""
     hooks: plugins.HookCaller
@@ -596,9 +594,8 @@ class CRM:
     def _built(self, key: Any, loaded: _Loaded) -> _Loaded:
         """The plugins' state of the sorted rows ``key`` with its hook caller, keeping the core
         configuration of ``loaded``."""
-        state = {name: {"enabled": enabled, "config": json.loads(config), "version": version,
-                        "times_enabled": times_enabled}
-                 for name, enabled, config, version, times_enabled in key}
+        state = {name: {"enabled": enabled, "config": json.loads(config), "version": version}
+                 for name, enabled, config, version in key}
         infos = {}
         for name in [n for n, s in state.items() if s["enabled"]]:
             plugin = self.installed.get(name)
@@ -658,7 +655,7 @@ class CRM:
     def plugin_states(self) -> dict[str, dict[str, Any]]:
         """What the database records per plugin, as last loaded (:meth:`refresh_plugins`; in a
         write transaction, as it loaded it): ``{name: {"enabled": bool, "config": dict,
-        "version": str, "times_enabled": int}}`` (a copy)."""
+        "version": str}}`` (a copy)."""
         return {name: dict(state) for name, state in self._loaded.state.items()}
 
     @property

@@ -14,6 +14,7 @@ from collections import Counter
 from typing import TYPE_CHECKING, Any, Iterator
 
 import attrs
+from sqlalchemy import select
 from sqlalchemy.engine import Connection
 
 from . import tables
@@ -180,6 +181,7 @@ class HookContext:
     tx: ReadContext
     plugin: str
     config: dict[str, Any]
+    _times_enabled: int | None = attrs.field(default=None, init=False)
 
     @property
     def conn(self) -> Connection:
@@ -191,9 +193,12 @@ class HookContext:
         """How many times this plugin was enabled in this database: each enable of the plugin
         while disabled (or never enabled) counts one.  State a plugin derives from every
         write, kept with the count it was built under, missed what was written while the
-        plugin was disabled when the count differs.  As the transaction read the plugins'
-        state when it opened (a change of it waits for the transaction to end)."""
-        return self.crm.plugin_states().get(self.plugin, {}).get("times_enabled") or 0
+        plugin was disabled when the count differs.  Read once per transaction."""
+        if self._times_enabled is None:
+            state = tables.plugin_state.c
+            self._times_enabled = self.conn.execute(
+                select(state.times_enabled).where(state.name == self.plugin)).scalar() or 0
+        return self._times_enabled
 
     @property
     def crm(self) -> "CRM":
