@@ -277,15 +277,23 @@ def test_a_deduction_takes_only_points_earned_by_now(crm, loyalty, shop, clock):
     assert api.balance("C1") == 50
 
 
+def owe_a_redeemed_purchase(api, shop, clock, bought, redeemed, refund_recorded, refunded):
+    """C1 buys for 100 (P1, earning 100 points) on ``bought`` and spends them on a reward on
+    ``redeemed``; P1's refund, dated ``refunded`` and recorded on ``refund_recorded``, leaves
+    100 points owed."""
+    api.add_reward("R100", 100)
+    shop.purchase("C1", "100", bought, external_id="P1")
+    clock.set(redeemed)
+    api.redeem("C1", "R100")
+    clock.set(refund_recorded)
+    shop.refund("C1", "P1", refunded)
+    assert api.owed("C1") == 100
+
+
 def test_an_earning_dated_before_a_debt_pays_it_off_at_the_debt(crm, loyalty, shop, clock):
     api = loyalty({"tiers": [], "milestones": []})
-    api.add_reward("R100", 100)
-    shop.purchase("C1", "100", at(2025, 1, 10), external_id="P1")
-    clock.set(at(2025, 2, 1))
-    api.redeem("C1", "R100")
-    clock.set(at(2025, 3, 1))
-    shop.refund("C1", "P1", at(2025, 2, 15))
-    assert api.owed("C1") == 100
+    owe_a_redeemed_purchase(api, shop, clock, bought=at(2025, 1, 10), redeemed=at(2025, 2, 1),
+                            refund_recorded=at(2025, 3, 1), refunded=at(2025, 2, 15))
     shop.purchase("C1", "30", at(2025, 2, 5))            # recorded after the refund
     assert statement_rows(api)[-1] == ("reverse", "owed", -30, -30, at(2025, 2, 15), 0)
     assert [api.member("C1", moment).owed
@@ -304,13 +312,8 @@ def test_each_lot_pays_a_debt_on_its_pay_off_date_if_still_valid_then(crm, loyal
     date, or the debt's if that is later, whether before or after now, and only if it has not
     expired by then; lots of different dates pay in separate rows."""
     api = loyalty({"tiers": [], "milestones": [], "expiry_months": 1})
-    api.add_reward("R100", 100)
-    shop.purchase("C1", "100", at(2025, 1, 10), external_id="P1")
-    clock.set(at(2025, 1, 20))
-    api.redeem("C1", "R100")
-    clock.set(at(2025, 1, 25))
-    shop.refund("C1", "P1", at(2025, 1, 25))
-    assert api.owed("C1") == 100
+    owe_a_redeemed_purchase(api, shop, clock, bought=at(2025, 1, 10), redeemed=at(2025, 1, 20),
+                            refund_recorded=at(2025, 1, 25), refunded=at(2025, 1, 25))
     crm.interactions.record_many([                       # imported ahead of time
         {"customer": "C1", "occurred_at": at(2025, 2, 1), "amount": Decimal("40"),
          "external_id": "P2"},                           # expires 2025-03-01
