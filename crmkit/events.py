@@ -5,9 +5,11 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any, Iterator
 
+import attrs
 from sqlalchemy import select
 
 from . import tables
+from .auth import CORE_PERMISSIONS, Principal, granted_beyond
 from .errors import PluginError
 from .messaging import EVENT_TYPES as MESSAGE_EVENT_TYPES
 from .models import INTERACTION_RECORDED, Event, EventType
@@ -42,6 +44,25 @@ def event_types_problem(declared: Any) -> str | None:
     return None
 
 
+@attrs.frozen
+class ReadableTypes:
+    """The event types a member may read (``crm.events.readable_by``): of
+    ``declared``, every type declared now, those in ``shown``; with ``undeclared``, every
+    type nobody declares now as well."""
+
+    declared: frozenset[str]
+    shown: frozenset[str]
+    undeclared: bool
+
+    def where(self, column) -> Any:
+        """The SQL condition on an event type ``column`` that keeps the readable types, or
+        None when every type is."""
+        if not self.undeclared:
+            return column.in_(sorted(self.shown))
+        hidden = self.declared - self.shown
+        return column.not_in(sorted(hidden)) if hidden else None
+
+
 def _event_type(value: str | EventType) -> EventType:
     return value if isinstance(value, EventType) else EventType(value)
 
@@ -54,12 +75,16 @@ class EventLog:
 
     def list(self, type: str | None = None, customer_id: int | None = None,
              since: dt.datetime | None = None, after_id: int | None = None,
-             limit: int | None = 1000) -> list[Event]:
-        """Stored events in id order, filtered by type, customer, time or id."""
+             limit: int | None = 1000, readable: ReadableTypes | None = None
+             ) -> list[Event]:
+        """Stored events in id order, filtered by type, customer, time or id, and to the
+        ``readable`` types (in SQL, so ``limit`` counts only those)."""
         e = tables.events
         query = select(e).order_by(e.c.id)
         if type is not None:
             query = query.where(e.c.type == type)
+        if readable is not None and (kept := readable.where(e.c.type)) is not None:
+            query = query.where(kept)
         if customer_id is not None:
             query = query.where(e.c.customer_id == customer_id)
         if since is not None:
@@ -70,6 +95,35 @@ class EventLog:
             query = query.limit(limit)
         with self.crm.read() as conn:
             return [Event(**dict(r)) for r in conn.execute(query).mappings()]
+
+    def readable_by(self, principal: Principal) -> ReadableTypes:
+        """The event types ``principal`` may read in the log (``events.read`` is the
+        route's to ask, and leaving out a customer a rule hides the caller's): every core
+        type; a type plugins declare when the role grants each declaring plugin's
+        ``<plugin>.read`` and no plugin's row-level rule may refuse them one
+        (``crm.auth.restricted_by``): a rule decides on records and an event is none, so a
+        member it restricts reads none of that plugin's events; a type nobody declares now
+        (operational's ``automation.<name>``, a disabled plugin's), whose area is unknown,
+        only when the role reads every area (``*.read``, nothing excluded) and no rule
+        restricts them on an enabled plugin's ``<plugin>.read``."""
+        auth = self.crm.auth
+        verdicts: dict[tuple[str, ...], bool] = {}
+
+        def reads(plugins: tuple[str, ...]) -> bool:
+            if plugins not in verdicts:
+                needed = [f"{plugin}.read" for plugin in plugins]
+                verdicts[plugins] = not needed or (all(map(principal.can, needed))
+                                                   and not auth.restricted_by(principal, needed))
+            return verdicts[plugins]
+
+        declared_by = self.declared_by()
+        shown = frozenset(name for name, sources in declared_by.items()
+                          if reads(tuple(source for source in sources if source != "core")))
+        every_area = not [permission for permission in granted_beyond(["*.read"],
+                                                                      principal.permissions)
+                          if permission not in CORE_PERMISSIONS]
+        return ReadableTypes(frozenset(declared_by), shown,
+                             every_area and reads(tuple(self.crm.enabled_plugins())))
 
     def declared(self) -> dict[str, EventType]:
         """Every known event type as declared: the core's, then each enabled plugin's
@@ -104,4 +158,4 @@ class EventLog:
         return {name: declared.description for name, declared in self.declared().items()}
 
 
-__all__ = ["CORE_EVENT_TYPES", "EventLog", "event_types_problem"]
+__all__ = ["CORE_EVENT_TYPES", "EventLog", "ReadableTypes", "event_types_problem"]

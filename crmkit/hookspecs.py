@@ -182,9 +182,11 @@ def crmkit_permission_restricted(crm, principal, permission):
     later; False or None when it never does.  ``crm.auth.restricted_by``
     asks it before a member adds a webhook, whose deliveries carry every
     record unfiltered: a member whom a rule restricts on one of the
-    permissions those deliveries need may not add one.  A plugin that
-    implements ``crmkit_permission_allowed`` but not this hook is taken to
-    restrict everyone on every permission.  Must be cheap and must not write.
+    permissions those deliveries need may not add one.  The event log asks
+    it too: a member whom a rule restricts on ``<plugin>.read`` reads none
+    of that plugin's events (an event is no record a rule could decide on).  A
+    plugin that implements ``crmkit_permission_allowed`` but not this hook
+    is taken to restrict everyone on every permission.  Must be cheap and must not write.
     Example, for the rule of ``crmkit_permission_allowed``'s example::
 
         @crmkit.hookimpl

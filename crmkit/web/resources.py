@@ -11,7 +11,9 @@ payloads and events' personal payload values (``masked_interaction``,
 refusing ``customers.pii`` on one customer masks that customer's rows.  A customer a rule
 hides is answered as an unknown one wherever a request names it: ``?customer=``, its own
 routes (whatever their permission), an interaction recorded for it and a customer's
-``organisation`` (``crm.auth.named_customer``, ``crm.auth.hidden_customers``).
+``organisation`` (``crm.auth.named_customer``, ``crm.auth.hidden_customers``).  The event
+log shows only the types whose area the caller reads and no rule restricts them on
+(``crm.events.readable_by``).
 """
 
 from __future__ import annotations
@@ -408,12 +410,15 @@ def list_interactions(call: Call) -> dict[str, Any]:
 
 
 def list_events(call: Call) -> dict[str, Any]:
-    """A page of stored events, oldest first: those of customers a row-level rule hides
-    left out, and without ``customers.pii`` on their customer the payload values their
-    types declare personal masked (``crm.auth.event_masker``)."""
+    """A page of stored events, oldest first, of the types the caller may read
+    (``crm.events.readable_by``, in SQL: the types hidden take no place in the page): those
+    of customers a row-level rule hides left out, and without ``customers.pii`` on their
+    customer the payload values their types declare personal masked
+    (``crm.auth.event_masker``)."""
     query = call.query
     found = call.crm.events.list(type=query.get("type"), after_id=query.get("after"),
-                                 limit=query["limit"])
+                                 limit=query["limit"],
+                                 readable=call.crm.events.readable_by(call.principal))
     customers = call.crm.customers.by_id(e.customer_id for e in found)
     access = _access(call, customers)
     shown = call.crm.auth.event_masker(access)

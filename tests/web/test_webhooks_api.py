@@ -12,7 +12,8 @@ from webhooks.support import (assert_webhook_added, core_webhooks, slowly_checke
 
 from crmkit.services.audit import AuditLog
 from crmkit.tables import audit_log, idempotency_keys, webhooks
-from web_support import InProcess, problem, row_level_api, serialisation_failure_once
+from web_support import (InProcess, problem, row_level_api, serialisation_failure_once,
+                         with_role)
 
 SECRET = "api-secret-0123456789abcdef"
 HOOK = {"url": "https://example.com/hooks", "event_types": ["customer.created"],
@@ -75,12 +76,6 @@ def webhooks_written(crm) -> tuple:
     """Every webhook stored, removed ones too, and every audit entry about one."""
     return (crm.webhooks.list(include_removed=True),
             [(e.actor, e.action, e.record_key) for e in AuditLog(crm).list(table="webhooks")])
-
-
-def with_role(crm, role: str, patterns: list[str]) -> None:
-    """Define ``role`` (core config ``roles``) as granting ``patterns``."""
-    crm.plugins.configure_core(crm.core_config | {"roles": crm.core_config["roles"]
-                                                  | {role: patterns}})
 
 
 HOOKER = ["webhooks.manage", "customers.read", "customers.pii", "events.read"]

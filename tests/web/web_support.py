@@ -170,6 +170,12 @@ def prepare_database(crm_url: str, clock, plugins=(), extra_plugins=None, config
             crm.plugins.enable(name, (configs or {}).get(name))
 
 
+def with_role(crm, role: str, patterns: list[str]) -> None:
+    """Define ``role`` (core config ``roles``) as granting ``patterns``."""
+    crm.plugins.configure_core(crm.core_config | {"roles": crm.core_config["roles"]
+                                                  | {role: patterns}})
+
+
 TAGS = {"C1": ["secret"], "C2": ["private"], "C3": []}
 """The customers of :func:`row_level_api` and their tags (the webtest plugin's rules: C1 is
 hidden from every member but admins, C2's personal data is masked for them)."""
