@@ -513,7 +513,9 @@ def core_endpoints() -> list[Endpoint]:
                                       "cursor": {"type": "string"}}),
                  response_schema=_page_of(INTERACTION)),
         Endpoint("GET", "events", list_events, "events.read",
-                 "Stored domain events after an event id, oldest first (for pollers).",
+                 "Stored domain events after an event id, oldest first (for pollers), of "
+                 "the types whose area the caller reads (a plugin's: <plugin>.read, no "
+                 "row-level rule restricting it).",
                  query_schema=_query({"after": {"type": "integer", "minimum": 0},
                                       "type": text, "limit": PAGE}),
                  response_schema=_page_of(EVENT, "next_after")),
