@@ -136,6 +136,7 @@ _LAZY: dict[str, tuple[str, str]] = {
     "SourceFile": ("crmkit.services.records", "SourceFile"),
     "ImportReport": ("crmkit.services.importing", "ImportReport"),
     "ImportRejected": ("crmkit.services.importing", "ImportRejected"),
+    "checked_import": ("crmkit.services.importing", "checked_import"),
     "file_format": ("crmkit.services.records", "file_format"),
     "unneutralise": ("crmkit.services.records", "unneutralise"),
     "MAX_LINE_BYTES": ("crmkit.services.records", "MAX_LINE_BYTES"),
@@ -264,7 +265,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from .pipeline import ONE_RECORD, drop_repeats, raise_problems, record_fits
     from .plugin_base import PluginAPI, typed_settings
     from .sentiment import Sentiment, SentimentAnalyser, detect_language, score_texts
-    from .services.importing import ImportRejected, ImportReport
+    from .services.importing import ImportRejected, ImportReport, checked_import
     from .services.records import MAX_LINE_BYTES, SourceFile, file_format, unneutralise
     from .tables import NAMING, consents, customers, events, interactions, messages, staff
     from .transaction import HookContext, Transaction

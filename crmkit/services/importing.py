@@ -34,7 +34,7 @@ import contextlib
 import hashlib
 import json
 import os
-from typing import Any, Callable, ContextManager, Iterable, Iterator
+from typing import Any, Callable, ContextManager, Iterable, Iterator, TypeVar
 
 import attrs
 from sqlalchemy import (BigInteger, Column, Index, Integer, MetaData, SmallInteger, Table,
@@ -59,6 +59,9 @@ _CREATE_HINT = "or import with --create-customers"
 """How an interaction line's unknown customer could be created: by the import itself."""
 
 _SAME, _NEW, _UPDATED = 0, 1, 2
+
+C = TypeVar("C")
+T = TypeVar("T")
 
 ProgressFactory = Callable[[str, int], ContextManager[Callable[[int], None]]]
 """``progress(label, total_bytes)`` gives a context whose value is called with bytes read."""
@@ -118,15 +121,14 @@ def import_file(crm, kind: str, path: str, fmt: str | None = None, *,
     the customer attributes' types, whether SQLite checks the rows' foreign keys) are
     decided before the transaction opens, and decided again before any record is read
     when the plugins or the core config the transaction reads differ
-    (:meth:`crmkit.CRM.checked_write`): a change committed meanwhile applies to the
-    whole file.  An import PostgreSQL aborts for a concurrent transaction is not run
-    again (it would read the whole file again): run it again.
+    (:func:`checked_import`): a change committed meanwhile applies to the whole file.
+    An import PostgreSQL aborts for a concurrent transaction is not run again (it would
+    read the whole file again): run it again.
     """
     if kind not in KINDS:
         raise ValidationError(f"cannot import {kind!r}: use one of {', '.join(KINDS)}")
 
-    def prepared(seen) -> _Import:
-        source = SourceFile(path, file_format(path, fmt), seen[1]["max_import_bytes"])
+    def prepared(source: SourceFile) -> _Import:
         if source.format == "csv":
             check_header(kind, source.header())
         job = _Import(crm, kind, source, create_customers, batch_size, progress)
@@ -158,11 +160,34 @@ def import_file(crm, kind: str, path: str, fmt: str | None = None, *,
                     "new_customers": report.new_customers, "skip_invalid": skip_invalid})
         return job
 
-    job = crm.checked_write(f"{path} was not imported", crm.loaded_state, prepared, run,
-                            row_foreign_key_checks=lambda job: job.checked_customers is None,
-                            run_again=False)
+    job = checked_import(crm, path, fmt, prepared, run,
+                         row_foreign_key_checks=lambda job: job.checked_customers is None)
     job.report.after_commit_errors = list(job.tx.after_commit_errors)
     return job.report
+
+
+def checked_import(crm, path: str, fmt: str | None, check: Callable[[SourceFile], C],
+                   write: Callable[[Any, C], T], *,
+                   row_foreign_key_checks: Callable[[C], bool] | None = None) -> T:
+    """Import the file at ``path`` (format ``fmt``, or the one its name implies) in one write
+    transaction, checked against the plugins and the core configuration that transaction
+    reads; return what ``write`` returns.
+
+    ``check(source)`` runs before the transaction opens, with the file as a
+    :class:`SourceFile` whose size the core config's ``max_import_bytes`` allows; what it
+    returns is ``write(tx, checked)``'s.  When the transaction reads other plugins or
+    another core configuration, the file is opened and checked again before ``write``
+    (:meth:`crmkit.CRM.checked_write`): after 3 changes in a row, one ConflictError
+    (``PATH was not imported: ...``), nothing written.  An import PostgreSQL aborts for a
+    concurrent transaction is not run again unasked (the ConflictError says so).
+    ``row_foreign_key_checks``: as :meth:`crmkit.CRM.checked_write`'s."""
+    def opened_and_checked(seen) -> C:
+        _, core_config = seen
+        return check(SourceFile(path, file_format(path, fmt), core_config["max_import_bytes"]))
+
+    return crm.checked_write(f"{path} was not imported", crm.loaded_state, opened_and_checked,
+                             write, row_foreign_key_checks=row_foreign_key_checks,
+                             run_again=False)
 
 
 _SCRATCH = MetaData()
@@ -919,4 +944,5 @@ def _stored_organisations(conn, refs: set[str]) -> set[str]:
     return {row[0] for row in select_in(conn, query, "refs", sorted(refs))}
 
 
-__all__ = ["ImportRejected", "ImportReport", "KINDS", "MAX_KEPT_PROBLEMS", "import_file"]
+__all__ = ["ImportRejected", "ImportReport", "KINDS", "MAX_KEPT_PROBLEMS", "checked_import",
+           "import_file"]
