@@ -14,7 +14,7 @@ import attrs
 from sqlalchemy import delete, select
 
 from crmkit.plugin import (ConflictError, ImportRejected, ImportReport, NotFound, PluginAPI,
-                           ValidationError, customers, ensure_utc)
+                           SourceFile, ValidationError, checked_import, customers, ensure_utc)
 
 from . import offers, products, profit
 from .settings import Rules, Settings
@@ -39,30 +39,43 @@ class CatalogueAPI(PluginAPI):
     def add_products(self, rows: list[dict[str, Any]]) -> ImportReport:
         """Create or update products by SKU; any bad row is one ValidationError, nothing written."""
         labels = [f"row {n}" for n in range(1, len(rows) + 1)]
-        return self._write_products("rows", rows, labels, [], skip_invalid=False)
+        checked = self._checked_products("rows", rows, labels, [], skip_invalid=False)
+        with self.crm.transaction() as tx:
+            return self._write_products(tx, checked)
 
     def import_products(self, path: str, fmt: str | None = None, skip_invalid: bool = False
                         ) -> ImportReport:
         """Import products from a CSV (header: sku, name, category, list_price, unit_cost,
         active_from, active_to) or JSON Lines file.  Every bad line is reported as
         ``line N: field: problem``; any bad line rejects the file
-        (``ImportRejected``, nothing written) unless ``skip_invalid``."""
-        records, labels, problems = products.read_file(
-            path, fmt, self.crm.core_config["max_import_bytes"])
-        return self._write_products(path, records, labels, problems, skip_invalid)
+        (``ImportRejected``, nothing written) unless ``skip_invalid``.  The file is read and
+        checked before the transaction opens, and again if the core config or the plugins
+        changed meanwhile (:func:`crmkit.plugin.checked_import`)."""
+        def checked(source: SourceFile) -> tuple[list[dict[str, Any]], ImportReport]:
+            return self._checked_products(path, *products.read_file(source), skip_invalid)
 
-    def _write_products(self, path, records, labels, problems, skip_invalid):
+        return checked_import(self.crm, path, fmt, checked, self._write_products)
+
+    def _checked_products(self, path, records, labels, problems, skip_invalid
+                          ) -> tuple[list[dict[str, Any]], ImportReport]:
+        """The good rows and the report of checking them; ImportRejected (the report) when
+        some are bad and not ``skip_invalid``."""
         report = ImportReport(kind="products", path=path, read=len(records) + len(problems))
         rows, bad = products.check_rows(records, labels, problems)
         report.problems = sorted(problems, key=lambda p: int(p[0].rsplit(" ", 1)[-1]))
         report.rejected = len(bad)
         if bad and not skip_invalid:
             raise ImportRejected(report)
-        with self.crm.transaction() as tx:  # ``rows`` holds the good rows only
-            products.upsert(tx.conn, rows, tx.now(), report)
-            tx.audit("import", "catalogue_products", os.path.basename(path)[:200],
-                     {"read": report.read, "created": report.created, "updated": report.updated,
-                      "unchanged": report.unchanged, "rejected": report.rejected})
+        return rows, report
+
+    def _write_products(self, tx, checked: tuple[list[dict[str, Any]], ImportReport]
+                        ) -> ImportReport:
+        """Upsert the good rows :meth:`_checked_products` gave in ``tx``; the report, counted."""
+        rows, report = checked
+        products.upsert(tx.conn, rows, tx.now(), report)
+        tx.audit("import", "catalogue_products", os.path.basename(report.path)[:200],
+                 {"read": report.read, "created": report.created, "updated": report.updated,
+                  "unchanged": report.unchanged, "rejected": report.rejected})
         return report
 
     def product(self, sku: str) -> products.Product:

@@ -19,7 +19,7 @@ import attrs
 from sqlalchemy import and_, or_, select
 
 from crmkit.plugin import (ImportReport, NotFound, SourceFile, ValidationError, drop_repeats,
-                           file_format, parse_timestamp, record_fits, to_money)
+                           parse_timestamp, record_fits, to_money)
 
 from .tables import categories, products
 
@@ -111,10 +111,10 @@ def _not_text(value: Any):
     raise ValidationError(f"expected an ISO 8601 text, got {type(value).__name__}")
 
 
-def read_file(path: str, fmt: str | None, max_bytes: int | None
+def read_file(source: SourceFile
               ) -> tuple[list[dict[str, Any]], list[str], list[tuple[str, str, str]]]:
-    """Records, their labels (``line N``) and the problems of lines that are not records."""
-    source = SourceFile(path, file_format(path, fmt), max_bytes)
+    """The file's records, their labels (``line N``) and the problems of lines that are not
+    records; a CSV header without a required column or with an unknown one is refused."""
     header = source.header() if source.format == "csv" else None
     if header is not None:
         missing = [f for f in REQUIRED if f not in header]
@@ -122,7 +122,7 @@ def read_file(path: str, fmt: str | None, max_bytes: int | None
         if missing or unknown:
             what = (f"missing column(s) {', '.join(missing)}" if missing
                     else f"unknown column(s) {', '.join(unknown)}")
-            raise ValidationError(f"{path}: line 1: header: {what} (columns: "
+            raise ValidationError(f"{source.path}: line 1: header: {what} (columns: "
                                   f"{', '.join(FIELDS)}; required: {', '.join(REQUIRED)})")
     return source.read_all()
 

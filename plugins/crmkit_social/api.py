@@ -8,11 +8,12 @@ from typing import Any, Callable, Iterable
 import attrs
 from sqlalchemy import case, func, select
 
-from crmkit.plugin import PluginAPI, Sentiment, ValidationError, customers, ensure_utc, score_texts
+from crmkit.plugin import (PluginAPI, Sentiment, SourceFile, ValidationError, checked_import,
+                           customers, ensure_utc, score_texts)
 
 from . import engagement as engagement_rules
 from . import identities as identity_rules
-from . import mention_files, mentions as mention_rules, referrals as referral_rules, sentiment
+from . import mentions as mention_rules, referrals as referral_rules, sentiment
 from .settings import Settings
 from .tables import identities, mentions, referral_codes, referrals
 
@@ -119,12 +120,17 @@ class SocialAPI(PluginAPI):
             return mention_rules.store(tx.context("social"), rows)
 
     def import_file(self, path: str, fmt: str | None = None) -> mention_rules.ImportResult:
-        """Import a CSV or JSON Lines file of mentions; every bad line is reported as ``line N: field: problem``."""
-        records, labels, problems = mention_files.read(path, fmt,
-                                                       self.crm.core_config["max_import_bytes"])
-        rows = mention_rules.check(records, labels, problems)
-        with self.crm.transaction() as tx:
+        """Import a CSV or JSON Lines file of mentions; every bad line is reported as
+        ``line N: field: problem``.  The file is read and checked before the transaction
+        opens, and again if the core config or the plugins changed meanwhile
+        (:func:`crmkit.plugin.checked_import`)."""
+        def checked(source: SourceFile) -> list[dict[str, Any]]:
+            return mention_rules.check(*source.read_all())
+
+        def stored(tx, rows: list[dict[str, Any]]) -> mention_rules.ImportResult:
             return mention_rules.store(tx.context("social"), rows)
+
+        return checked_import(self.crm, path, fmt, checked, stored)
 
     def score(self, text: str) -> tuple[float | None, str]:
         """The score of ``text`` by the analyser for its language and its label (``unscored``

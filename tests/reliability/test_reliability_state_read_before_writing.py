@@ -2,10 +2,11 @@
 
 ``crmkit import`` checks the file's size and header and builds its reader (the core config's
 limits, the customer attributes' types, whether SQLite checks the rows' foreign keys) before
-its transaction opens; ``crmkit sweep`` prepares every plugin's work before its own.  A
-plugin or core configuration change committed in between makes them decide again
-(``CRM.checked_write``), so the whole file, and every plugin's sweep, is written with what
-the transaction reads.  Each change is staged deterministically by another CRM, as the
+its transaction opens; ``crmkit social import`` and ``crmkit catalogue import`` check their
+file's size and every line (``crmkit.plugin.checked_import``); ``crmkit sweep`` prepares
+every plugin's work before its own.  A plugin or core configuration change committed in
+between makes them decide again (``CRM.checked_write``), so the whole file, and every
+plugin's sweep, is written with what the transaction reads.  Each change is staged deterministically by another CRM, as the
 transaction is about to open.
 """
 
@@ -75,6 +76,52 @@ def test_a_smaller_import_limit_committed_before_the_transaction_refuses_the_fil
     with pytest.raises(ValidationError, match=r"i\.csv: \d+ bytes; the limit is 10 "):
         import_file(crm, "interactions", str(path))
     assert stored_interactions(crm) == 0
+
+
+PLUGIN_IMPORTS = {
+    "social": ("mentions.csv",
+               "platform,post_id,handle,text,posted_at\ntwitter,1,alice,ok,2025-01-01\n",
+               lambda crm, path: crm.plugin("social").import_file(path),
+               lambda crm: crm.plugin("social").mentions()),
+    "catalogue": ("products.csv",
+                  "sku,name,category,list_price,unit_cost\nTEA,Tea,drinks,5,1\n",
+                  lambda crm, path: crm.plugin("catalogue").import_products(path),
+                  lambda crm: crm.plugin("catalogue").products()),
+}
+"""Per plugin with an import command: its file's name and text, the import, what it stored."""
+
+
+@pytest.mark.parametrize("plugin", sorted(PLUGIN_IMPORTS))
+def test_a_smaller_import_limit_committed_before_a_plugins_import_refuses_the_file(
+        crm, crm_url, clock, tmp_path, monkeypatch, plugin):
+    """``crmkit social import`` and ``crmkit catalogue import`` read and check the whole file
+    before their transaction opens: a narrower ``max_import_bytes`` committed in between
+    refuses it, nothing written."""
+    name, text, run_import, stored = PLUGIN_IMPORTS[plugin]
+    crm.plugins.enable(plugin)
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8")
+    on_opening(monkeypatch, crm, lambda: set_core(crm_url, clock, max_import_bytes=10))
+    with pytest.raises(ValidationError, match=rf"{name}: \d+ bytes; the limit is 10 "):
+        run_import(crm, str(path))
+    assert stored(crm) == []
+
+
+@pytest.mark.parametrize("plugin", sorted(PLUGIN_IMPORTS))
+def test_a_plugins_import_whose_state_changes_every_time_gives_up_writing_nothing(
+        crm, crm_url, clock, tmp_path, monkeypatch, plugin):
+    name, text, run_import, stored = PLUGIN_IMPORTS[plugin]
+    crm.plugins.enable(plugin)
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8")
+    limits = iter([5000, 6000, 7000])
+    on_opening(monkeypatch, crm,
+               lambda: set_core(crm_url, clock, max_import_bytes=next(limits)), times=3)
+    with pytest.raises(ConflictError, match=(
+            rf"{name} was not imported: what it was checked against changed while it was "
+            r"being checked, 3 times in a row; nothing was written: run it again$")):
+        run_import(crm, str(path))
+    assert stored(crm) == []
 
 
 def test_an_attribute_type_changed_before_the_transaction_reads_the_file_with_it(
