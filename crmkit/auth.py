@@ -422,6 +422,15 @@ class AuthService:
                 permission=permission) if restricted)
         return sorted(found)
 
+    def reads_unrestricted(self, principal: Principal, permissions: Iterable[str]) -> bool:
+        """Whether ``principal``'s role grants every one of ``permissions`` and no plugin's
+        row-level rule may refuse them one on some record (:meth:`restricted_by`): what
+        reading a plugin's area where no record is asked about (its events, its timeline
+        entries) takes, ``<plugin>.read`` given."""
+        needed = list(permissions)
+        return not needed or (all(map(principal.can, needed))
+                              and not self.restricted_by(principal, needed))
+
     def require_within(self, principal: Principal, patterns: Iterable[str], doing: str,
                        granting: str = "it grants") -> None:
         """Raise PermissionDenied, saying ``principal`` may not ``doing`` and naming what is

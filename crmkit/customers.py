@@ -431,15 +431,18 @@ class CustomerService:
 
         require_consent(self.crm, customer_id, channel)
 
-    def timeline(self, external_id: str, limit: int = 100, masked: bool = False) -> list:
+    def timeline(self, external_id: str, limit: int = 100, masked: bool = False,
+                 reader=None) -> list:
         """One timeline, newest first: interactions, audit entries, every plugin's entries.
 
         ``masked=True``: as a member without ``customers.pii`` may see it (the personal
         values each entry names read ``***``; an audit entry's details masked as the audit
-        log's, every other entry's left out: :mod:`crmkit.services.timeline`)."""
+        log's, every other entry's left out); ``reader`` (a Principal): without the entries
+        of the plugins whose ``<plugin>.read`` that member may not read unrestricted
+        (:mod:`crmkit.services.timeline`)."""
         from .services.timeline import timeline
 
-        return timeline(self.crm, self.get(external_id).id, limit, masked)
+        return timeline(self.crm, self.get(external_id).id, limit, masked, reader)
 
     def history(self, external_id: str, limit: int | None = 100) -> list:
         """The audit-log entries of one customer, newest first."""

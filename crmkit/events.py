@@ -111,9 +111,8 @@ class EventLog:
 
         def reads(plugins: tuple[str, ...]) -> bool:
             if plugins not in verdicts:
-                needed = [f"{plugin}.read" for plugin in plugins]
-                verdicts[plugins] = not needed or (all(map(principal.can, needed))
-                                                   and not auth.restricted_by(principal, needed))
+                verdicts[plugins] = auth.reads_unrestricted(
+                    principal, [f"{plugin}.read" for plugin in plugins])
             return verdicts[plugins]
 
         declared_by = self.declared_by()

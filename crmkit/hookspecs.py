@@ -182,9 +182,10 @@ def crmkit_permission_restricted(crm, principal, permission):
     later; False or None when it never does.  ``crm.auth.restricted_by``
     asks it before a member adds a webhook, whose deliveries carry every
     record unfiltered: a member whom a rule restricts on one of the
-    permissions those deliveries need may not add one.  The event log asks
-    it too: a member whom a rule restricts on ``<plugin>.read`` reads none
-    of that plugin's events (an event is no record a rule could decide on).  A
+    permissions those deliveries need may not add one.  The event log and
+    the timeline ask it too: a member whom a rule restricts on
+    ``<plugin>.read`` reads none of that plugin's events and timeline entries
+    (neither is a record a rule could decide on).  A
     plugin that implements ``crmkit_permission_allowed`` but not this hook
     is taken to restrict everyone on every permission.  Must be cheap and must not write.
     Example, for the rule of ``crmkit_permission_allowed``'s example::
@@ -483,7 +484,11 @@ def crmkit_timeline(ctx, customer_id, limit):
     value the summary contains, as it appears there (a social handle, a
     name, a post's text): for a member without ``customers.pii`` the core
     shows each as ``***`` (wherever it occurs in the summary) and leaves
-    ``details`` out, so put personal data only there.
+    ``details`` out, so put personal data only there.  The API and the web
+    app show a member this plugin's entries only when their role grants
+    ``<plugin>.read`` and no row-level rule may refuse them it
+    (``crm.auth.reads_unrestricted``): an entry names no record a rule could
+    decide on.
     """
 
 

@@ -10,6 +10,13 @@ entry's details are masked by the audit log's rule (:meth:`crmkit.auth.AuthServi
 who and which fields changed stay, personal values and command arguments go); an
 interaction's details by the interactions' rule (:func:`crmkit.auth.masked_interaction`:
 the payload reads ``***``); a plugin's entry has no details (they may hold anything).
+
+``reader`` (a member; None: the operator, who reads everything) leaves out the entries of
+each plugin whose area they may not read unrestricted (``crm.auth.reads_unrestricted`` on
+``<plugin>.read``): their role lacks it, or a row-level rule may refuse them one of its
+records (an entry names no record a rule could decide on, so a member operational's rule
+restricts reads none of its entries).  They are left out before ``limit`` is applied, so
+the timeline still holds ``limit`` entries when there are that many readable.
 """
 
 from __future__ import annotations
@@ -20,20 +27,23 @@ import attrs
 from sqlalchemy import select
 
 from .. import tables
-from ..auth import MASK, masked_changes, masked_command, masked_interaction
+from ..auth import MASK, Principal, masked_changes, masked_command, masked_interaction
 from ..clock import UTC
 from ..errors import PluginError
 from ..models import TimelineEntry
 from ..transaction import ReadContext
 
 
-def timeline(crm, customer_id: int, limit: int = 100, masked: bool = False
-             ) -> list[TimelineEntry]:
+def timeline(crm, customer_id: int, limit: int = 100, masked: bool = False,
+             reader: Principal | None = None) -> list[TimelineEntry]:
     """The merged timeline of one customer (internal id), newest first; ``masked``: as a
-    member without ``customers.pii`` may see it."""
+    member without ``customers.pii`` may see it; ``reader``: without the plugins' entries
+    that member may not read."""
     if limit < 1:
         return []
     hide = _masked if masked else (lambda entry: entry)
+    reads = ((lambda plugin: True) if reader is None else
+             (lambda plugin: crm.auth.reads_unrestricted(reader, [f"{plugin}.read"])))
     with crm.read() as conn:
         crm.refresh_plugins(conn)
         entries = _interactions(conn, customer_id, limit, masked)
@@ -42,7 +52,7 @@ def timeline(crm, customer_id: int, limit: int = 100, masked: bool = False
         tx = crm.current_transaction() or ReadContext(crm, conn)
         for plugin, result in crm.hooks.call("crmkit_timeline", tx, customer_id=customer_id,
                                              limit=limit):
-            for entry in result or ():
+            for entry in (result or ()) if reads(plugin) else ():
                 entries.append(hide(_checked(plugin, entry)))
     entries.sort(key=lambda e: e.at, reverse=True)
     return entries[:limit]

@@ -13,7 +13,7 @@ hides is answered as an unknown one wherever a request names it: ``?customer=``,
 routes (whatever their permission), an interaction recorded for it and a customer's
 ``organisation`` (``crm.auth.named_customer``, ``crm.auth.hidden_customers``).  The event
 log shows only the types whose area the caller reads and no rule restricts them on
-(``crm.events.readable_by``).
+(``crm.events.readable_by``), and a customer's timeline only such plugins' entries.
 """
 
 from __future__ import annotations
@@ -281,12 +281,13 @@ def patch_customer(call: Call) -> Reply:
 
 def customer_timeline(call: Call) -> list[dict[str, Any]]:
     """The customer's timeline as the caller may see it: without ``customers.pii`` (on this
-    customer) masked (``crm.customers.timeline(masked=True)``)."""
+    customer) masked (``crm.customers.timeline(masked=True)``), and only the plugins' entries
+    whose area they read unrestricted (``reader=``, before the limit)."""
     customer = _customer(call, "customers.read")
     masked = not call.crm.auth.allowed(call.principal, "customers.pii",
                                        customer_document(call.crm, customer))
     entries = call.crm.customers.timeline(customer.external_id, call.query["limit"],
-                                          masked=masked)
+                                          masked=masked, reader=call.principal)
     return [{"at": e.at.isoformat(), "kind": e.kind, "summary": e.summary,
              "details": jsonable(e.details), "source": e.source} for e in entries]
 
@@ -483,7 +484,9 @@ def core_endpoints() -> list[Endpoint]:
                  "Change fields of a customer (If-Match: its ETag; attributes merge key by key).",
                  body_schema=CUSTOMER_PATCH, response_schema=CUSTOMER),
         Endpoint("GET", "customers/{external_id}/timeline", customer_timeline,
-                 "customers.read", "The customer's timeline, newest first, from every plugin.",
+                 "customers.read", "The customer's timeline, newest first: its interactions and "
+                 "changes, and the entries of each plugin whose area the caller reads "
+                 "(<plugin>.read, no row-level rule restricting it).",
                  query_schema=_query({"limit": PAGE}),
                  response_schema={"type": "array", "items": {"type": "object"}}),
         Endpoint("POST", "customers/{external_id}/merge", merge_customer, "customers.merge",

@@ -242,9 +242,9 @@ def test_a_viewer_reads_events_without_the_payload_values_their_types_declare_pe
 def test_a_viewer_reads_operational_case_and_task_subjects_masked(shop, clock):
     """operational copies a complaint's text and a negative mention's handle into the cases
     it opens, and staff write names into task subjects: personal text (erasure clears it),
-    masked for a viewer on the card and in the timeline, and in events for a supervisor
-    (the viewer reads none of operational's events: its rule restricts them to their own
-    records)."""
+    masked for a viewer on the card, and in the timeline and events for a supervisor
+    reading every record without ``customers.pii`` (the viewer reads none of operational's
+    timeline entries and events: its rule restricts them to their own records)."""
     shop.plugins.enable("operational")
     shop.plugins.configure_core(shop.core_config | {"roles": shop.core_config["roles"] | {
         "supervisor": ["*.read", "operational.all", "!audit.read"]}})
@@ -256,18 +256,21 @@ def test_a_viewer_reads_operational_case_and_task_subjects_masked(shop, clock):
          "text": "This is the worst service ever", "posted_at": "2024-12-31T10:00:00Z"}])
     shop.plugin("operational").create_task("C1", f"Call {NAME} back", "dee",
                                            clock.now() + dt.timedelta(days=1))
-    with api_client(shop, role="agent") as agent:
-        full = agent.get("/api/v1/customers/C1/timeline").json()
+    with api_client(shop, role="manager") as manager:
+        full = manager.get("/api/v1/customers/C1/timeline").json()
     assert len(personal_in(str([e["summary"] for e in full if e["source"] == "operational"]))) > 1
     with web_client(shop, role="viewer") as viewer:
         page = viewer.get("/customers/C1")
-    with api_client(shop, role="viewer") as viewer:
-        entries = viewer.get("/api/v1/customers/C1/timeline").json()
+    with web_client(shop, role="supervisor") as supervisor:
+        timeline_page = supervisor.get("/customers/C1")
     with api_client(shop, role="supervisor") as supervisor:
+        entries = supervisor.get("/api/v1/customers/C1/timeline").json()
         events = supervisor.get("/api/v1/events").json()["items"]
     assert {"task.created", "case.opened"} <= {e["type"] for e in events}
-    assert page.status_code == 200 and personal_in(page.text) == []
-    assert 'data-panel="operational"' in page.text
+    for shown in (page, timeline_page):
+        assert shown.status_code == 200 and personal_in(shown.text) == []
+        assert 'data-panel="operational"' in shown.text
+    assert 'data-source="operational"' in timeline_page.text
     assert personal_in(str(entries)) == [] and personal_in(str(events)) == []
     cases = sorted(e["summary"] for e in entries if e["kind"] == "case")
     assert len(cases) == 2 and all(re.fullmatch(r"case \d \(\w+\): \*\*\* — opened", c)
