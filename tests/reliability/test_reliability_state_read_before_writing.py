@@ -12,6 +12,7 @@ transaction is about to open.
 
 from __future__ import annotations
 
+import re
 import types
 
 import pytest
@@ -107,6 +108,20 @@ def test_a_smaller_import_limit_committed_before_a_plugins_import_refuses_the_fi
     assert stored(crm) == []
 
 
+def change_on_every_opening(monkeypatch, crm, crm_url, clock, setting: str) -> None:
+    """Commit another value of the core config's ``setting`` as each of the next three
+    write transactions of ``crm`` opens."""
+    values = iter([5000, 6000, 7000])
+    on_opening(monkeypatch, crm, lambda: set_core(crm_url, clock, **{setting: next(values)}),
+               times=3)
+
+
+def gave_up(name: str) -> str:
+    """The error of an import of file ``name`` whose state changed three times in a row."""
+    return (rf"{re.escape(name)} was not imported: what it was checked against changed while "
+            r"it was being checked, 3 times in a row; nothing was written: run it again$")
+
+
 @pytest.mark.parametrize("plugin", sorted(PLUGIN_IMPORTS))
 def test_a_plugins_import_whose_state_changes_every_time_gives_up_writing_nothing(
         crm, crm_url, clock, tmp_path, monkeypatch, plugin):
@@ -114,12 +129,8 @@ def test_a_plugins_import_whose_state_changes_every_time_gives_up_writing_nothin
     crm.plugins.enable(plugin)
     path = tmp_path / name
     path.write_text(text, encoding="utf-8")
-    limits = iter([5000, 6000, 7000])
-    on_opening(monkeypatch, crm,
-               lambda: set_core(crm_url, clock, max_import_bytes=next(limits)), times=3)
-    with pytest.raises(ConflictError, match=(
-            rf"{name} was not imported: what it was checked against changed while it was "
-            r"being checked, 3 times in a row; nothing was written: run it again$")):
+    change_on_every_opening(monkeypatch, crm, crm_url, clock, "max_import_bytes")
+    with pytest.raises(ConflictError, match=gave_up(name)):
         run_import(crm, str(path))
     assert stored(crm) == []
 
@@ -146,12 +157,8 @@ def test_an_import_whose_state_changes_every_time_gives_up_writing_nothing(
     crm.customers.add("C1")
     path = tmp_path / "i.csv"
     path.write_text(PURCHASES, encoding="utf-8")
-    limits = iter([5000, 6000, 7000])
-    on_opening(monkeypatch, crm,
-               lambda: set_core(crm_url, clock, max_field_length=next(limits)), times=3)
-    with pytest.raises(ConflictError, match=(
-            r"i\.csv was not imported: what it was checked against changed while it was being "
-            r"checked, 3 times in a row; nothing was written: run it again$")):
+    change_on_every_opening(monkeypatch, crm, crm_url, clock, "max_field_length")
+    with pytest.raises(ConflictError, match=gave_up("i.csv")):
         import_file(crm, "interactions", str(path))
     assert stored_interactions(crm) == 0
 
