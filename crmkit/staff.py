@@ -84,13 +84,21 @@ class StaffService:
         """Deactivate a staff member: no new work is assigned to them; their history stays.
 
         A removed member is no longer listed (``list(active_only=False)`` shows
-        them) and cannot be added again under the same handle.
+        them) and cannot be added again under the same handle.  ``by``, the member asking
+        (the web app), may remove only another member whose role grants nothing theirs does
+        not (so the last member who manages staff cannot lock everyone out); None: the
+        operator.
         """
         with self.crm.transaction() as tx:
             member = self.get(handle)
             if not member.active:
                 raise ConflictError(f"staff member {handle!r} was already removed")
             if by is not None:
+                if member.handle == by.handle:
+                    raise PermissionDenied(
+                        f"{by.handle!r} (role {by.role}) may not remove themselves: another "
+                        "member with staff.manage whose role grants all theirs may, or the "
+                        f"operator (`crmkit staff remove {by.handle}`)")
                 self.crm.auth.require_over(by, member.handle, member.role, "remove")
             tx.conn.execute(update(tables.staff).where(tables.staff.c.handle == handle)
                             .values(active=False))

@@ -447,7 +447,10 @@ def test_an_admin_still_grants_and_acts_on_anyone_on_the_pages(crm, admin, staff
     answer = admin.post("/admin/staff/boss/role", data={"csrf_token": token, "role": "viewer"})
     assert answer.status_code == 403 and (
         "&#39;boss&#39; (role admin) may not change their own role") in answer.text
-    assert crm.staff.get("boss").role == "admin"
+    answer = admin.post("/admin/staff/boss/deactivate", data={"csrf_token": token})
+    assert answer.status_code == 403 and (
+        "&#39;boss&#39; (role admin) may not remove themselves") in answer.text
+    assert crm.staff.get("boss").role == "admin" and crm.staff.get("boss").active
 
 
 def test_roles_are_edited_through_the_core_config_validation(crm, admin):
