@@ -425,8 +425,9 @@ class AuthService:
     def reads_unrestricted(self, principal: Principal, permissions: Iterable[str]) -> bool:
         """Whether ``principal``'s role grants every one of ``permissions`` and no plugin's
         row-level rule may refuse them one on some record (:meth:`restricted_by`): what
-        reading a plugin's area where no record is asked about (its events, its timeline
-        entries) takes, ``<plugin>.read`` given."""
+        reading a plugin's area where no record is asked about (its events; all of its
+        timeline entries, else those about a record :meth:`allowed`) takes, ``<plugin>.read``
+        given."""
         needed = list(permissions)
         return not needed or (all(map(principal.can, needed))
                               and not self.restricted_by(principal, needed))

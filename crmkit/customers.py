@@ -437,9 +437,9 @@ class CustomerService:
 
         ``masked=True``: as a member without ``customers.pii`` may see it (the personal
         values each entry names read ``***``; an audit entry's details masked as the audit
-        log's, every other entry's left out); ``reader`` (a Principal): without the entries
-        of the plugins whose ``<plugin>.read`` that member may not read unrestricted
-        (:mod:`crmkit.services.timeline`)."""
+        log's, every other entry's left out); ``reader`` (a Principal): only the plugins'
+        entries that member reads (``<plugin>.read``, and a plugin's row-level rule allowing
+        them the record an entry is about: :mod:`crmkit.services.timeline`)."""
         from .services.timeline import timeline
 
         return timeline(self.crm, self.get(external_id).id, limit, masked, reader)

@@ -182,10 +182,11 @@ def crmkit_permission_restricted(crm, principal, permission):
     later; False or None when it never does.  ``crm.auth.restricted_by``
     asks it before a member adds a webhook, whose deliveries carry every
     record unfiltered: a member whom a rule restricts on one of the
-    permissions those deliveries need may not add one.  The event log and
-    the timeline ask it too: a member whom a rule restricts on
-    ``<plugin>.read`` reads none of that plugin's events and timeline entries
-    (neither is a record a rule could decide on).  A
+    permissions those deliveries need may not add one.  The event log asks
+    it too: a member whom a rule restricts on ``<plugin>.read`` reads none
+    of that plugin's events (an event is no record a rule could decide on);
+    the timeline shows them only that plugin's entries whose ``resource``
+    their rules allow (see ``crmkit_timeline``).  A
     plugin that implements ``crmkit_permission_allowed`` but not this hook
     is taken to restrict everyone on every permission.  Must be cheap and must not write.
     Example, for the rule of ``crmkit_permission_allowed``'s example::
@@ -478,17 +479,24 @@ def crmkit_sweep(ctx, prepared):
 def crmkit_timeline(ctx, customer_id, limit):
     """Return this plugin's entries for a customer's timeline.
 
-    A list of :class:`crmkit.TimelineEntry` (``at``, ``kind``, ``summary``,
-    ``details``, ``personal``); the core merges every plugin's entries, newest
-    first, and fills in the source plugin.  Name in ``personal`` each personal
-    value the summary contains, as it appears there (a social handle, a
-    name, a post's text): for a member without ``customers.pii`` the core
-    shows each as ``***`` (wherever it occurs in the summary) and leaves
-    ``details`` out, so put personal data only there.  The API and the web
-    app show a member this plugin's entries only when their role grants
-    ``<plugin>.read`` and no row-level rule may refuse them it
-    (``crm.auth.reads_unrestricted``): an entry names no record a rule could
-    decide on.
+    A list of the newest ``limit`` :class:`crmkit.TimelineEntry` (``at``,
+    ``kind``, ``summary``, ``details``, ``personal``, ``resource``); the core
+    merges every plugin's entries, newest first, and fills in the source
+    plugin.  Name in ``personal`` each personal value the summary contains,
+    as it appears there (a social handle, a name, a post's text): for a
+    member without ``customers.pii`` the core shows each as ``***``
+    (wherever it occurs in the summary) and leaves ``details`` out, so put
+    personal data only there.  The API and the web app show a member this
+    plugin's entries only when their role grants ``<plugin>.read``: all of
+    them when no row-level rule may refuse them it
+    (``crm.auth.reads_unrestricted``), else those whose ``resource`` (the
+    record the entry is about, as ``crmkit_permission_allowed`` receives it
+    for ``<plugin>.read``: operational's ``{"owner": "ana"}``) the rules
+    allow them (``crm.auth.allowed``), none without a ``resource``.  When a
+    rule leaves such a member fewer than ``limit`` of a full answer, the core
+    asks again with twice the limit, so give the newest ``limit`` entries.
+    ``resource`` is never shown; a value that is neither a dict nor None is a
+    PluginError.
     """
 
 

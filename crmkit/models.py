@@ -162,6 +162,12 @@ class TimelineEntry:
     ``personal`` lists the personal values (a social handle, a name, a post's text) that
     ``summary`` contains, as they appear in it: for a member without ``customers.pii`` the
     core shows each as ``***`` (and no ``details`` at all).  It is never shown itself.
+
+    ``resource`` is the record the entry is about as the plugin's ``crmkit_permission_allowed``
+    receives it for ``<plugin>.read`` (operational's ``{"owner": "ana"}``, the owner of the
+    lead or the assignee of the task), None when it is about no one record: a member whom a
+    row-level rule restricts on ``<plugin>.read`` reads the entry only when the rules allow
+    them that record (``crm.auth.allowed``), and none without one.  It is never shown itself.
     """
 
     at: dt.datetime
@@ -170,6 +176,7 @@ class TimelineEntry:
     details: dict[str, Any] = attrs.field(factory=dict)
     source: str = ""
     personal: tuple[str, ...] = attrs.field(default=(), converter=lambda v: _texts(v))
+    resource: dict[str, Any] | None = None
 
 
 @attrs.define

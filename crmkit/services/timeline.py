@@ -11,12 +11,16 @@ who and which fields changed stay, personal values and command arguments go); an
 interaction's details by the interactions' rule (:func:`crmkit.auth.masked_interaction`:
 the payload reads ``***``); a plugin's entry has no details (they may hold anything).
 
-``reader`` (a member; None: the operator, who reads everything) leaves out the entries of
-each plugin whose area they may not read unrestricted (``crm.auth.reads_unrestricted`` on
-``<plugin>.read``): their role lacks it, or a row-level rule may refuse them one of its
-records (an entry names no record a rule could decide on, so a member operational's rule
-restricts reads none of its entries).  They are left out before ``limit`` is applied, so
-the timeline still holds ``limit`` entries when there are that many readable.
+``reader`` (a member; None: the operator, who reads everything) reads a plugin's entries
+when their role grants ``<plugin>.read``: all of them when no row-level rule may refuse them
+one of its records (``crm.auth.reads_unrestricted``, decided once per plugin); else only
+those whose ``resource`` (the record an entry is about) the rules allow them
+(``crm.auth.allowed(reader, "<plugin>.read", entry.resource)``), none without a resource
+(operational's rule restricting an agent to their own leads, tasks and cases: the stage moves
+of their leads, their tasks and cases).  Entries are left out before ``limit`` is applied,
+so the timeline still holds ``limit`` entries when there are that many readable: when a
+restricted reader reads fewer than ``limit`` of the ``limit`` entries a plugin gave, the
+plugin is asked again for twice as many, until it has no more or enough are readable.
 """
 
 from __future__ import annotations
@@ -42,8 +46,6 @@ def timeline(crm, customer_id: int, limit: int = 100, masked: bool = False,
     if limit < 1:
         return []
     hide = _masked if masked else (lambda entry: entry)
-    reads = ((lambda plugin: True) if reader is None else
-             (lambda plugin: crm.auth.reads_unrestricted(reader, [f"{plugin}.read"])))
     with crm.read() as conn:
         crm.refresh_plugins(conn)
         entries = _interactions(conn, customer_id, limit, masked)
@@ -52,10 +54,31 @@ def timeline(crm, customer_id: int, limit: int = 100, masked: bool = False,
         tx = crm.current_transaction() or ReadContext(crm, conn)
         for plugin, result in crm.hooks.call("crmkit_timeline", tx, customer_id=customer_id,
                                              limit=limit):
-            for entry in (result or ()) if reads(plugin) else ():
-                entries.append(hide(_checked(plugin, entry)))
+            entries += map(hide, _readable(crm, tx, reader, plugin, result, customer_id, limit))
     entries.sort(key=lambda e: e.at, reverse=True)
     return entries[:limit]
+
+
+def _readable(crm, tx, reader: Principal | None, plugin: str, result, customer_id: int,
+              limit: int) -> list[TimelineEntry]:
+    """The entries of ``plugin``'s answer ``result`` (to ``limit``), checked, that ``reader``
+    reads; when a row-level rule leaves them fewer than ``limit`` of a full answer, the
+    plugin's entries to a limit twice as large, and so on (the module's rule)."""
+    permission = f"{plugin}.read"
+    if reader is None or crm.auth.reads_unrestricted(reader, [permission]):
+        return [_checked(plugin, entry) for entry in result or ()]
+    if not reader.can(permission):
+        return []
+    asked, given = limit, -1
+    while True:
+        found = [_checked(plugin, entry) for entry in result or ()]
+        readable = [entry for entry in found if entry.resource is not None
+                    and crm.auth.allowed(reader, permission, entry.resource)]
+        if len(readable) >= limit or len(found) < asked or len(found) <= given:
+            return readable
+        asked, given = asked * 2, len(found)
+        result = crm.hooks.call_one(plugin, "crmkit_timeline", tx, customer_id=customer_id,
+                                    limit=asked)
 
 
 def _masked(entry: TimelineEntry) -> TimelineEntry:
@@ -79,6 +102,11 @@ def _checked(plugin: str, entry) -> TimelineEntry:
     if not all(isinstance(value, str) for value in entry.personal):
         raise PluginError(f"plugin {plugin!r}: crmkit_timeline entry {entry.summary!r}: "
                           "'personal' must list texts (the personal values in the summary)")
+    if entry.resource is not None and not isinstance(entry.resource, dict):
+        raise PluginError(f"plugin {plugin!r}: crmkit_timeline entry {entry.summary!r}: "
+                          f"'resource' must be a dict (the record the entry is about, as "
+                          f"crmkit_permission_allowed receives it) or None, got "
+                          f"{type(entry.resource).__name__}")
     return attrs.evolve(entry, at=at.astimezone(UTC), source=plugin)
 
 

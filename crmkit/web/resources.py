@@ -13,7 +13,8 @@ hides is answered as an unknown one wherever a request names it: ``?customer=``,
 routes (whatever their permission), an interaction recorded for it and a customer's
 ``organisation`` (``crm.auth.named_customer``, ``crm.auth.hidden_customers``).  The event
 log shows only the types whose area the caller reads and no rule restricts them on
-(``crm.events.readable_by``), and a customer's timeline only such plugins' entries.
+(``crm.events.readable_by``); a customer's timeline, a plugin's entries to a member whose
+role reads its area, those a rule restricts there only the entries about a record it allows.
 """
 
 from __future__ import annotations
@@ -282,7 +283,7 @@ def patch_customer(call: Call) -> Reply:
 def customer_timeline(call: Call) -> list[dict[str, Any]]:
     """The customer's timeline as the caller may see it: without ``customers.pii`` (on this
     customer) masked (``crm.customers.timeline(masked=True)``), and only the plugins' entries
-    whose area they read unrestricted (``reader=``, before the limit)."""
+    they read (``reader=``, before the limit): each entry's ``resource`` stays out."""
     customer = _customer(call, "customers.read")
     masked = not call.crm.auth.allowed(call.principal, "customers.pii",
                                        customer_document(call.crm, customer))
@@ -485,8 +486,8 @@ def core_endpoints() -> list[Endpoint]:
                  body_schema=CUSTOMER_PATCH, response_schema=CUSTOMER),
         Endpoint("GET", "customers/{external_id}/timeline", customer_timeline,
                  "customers.read", "The customer's timeline, newest first: its interactions and "
-                 "changes, and the entries of each plugin whose area the caller reads "
-                 "(<plugin>.read, no row-level rule restricting it).",
+                 "changes, and the plugins' entries the caller reads (<plugin>.read, and a "
+                 "row-level rule restricting it allowing the record an entry is about).",
                  query_schema=_query({"limit": PAGE}),
                  response_schema={"type": "array", "items": {"type": "object"}}),
         Endpoint("POST", "customers/{external_id}/merge", merge_customer, "customers.merge",

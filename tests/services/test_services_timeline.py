@@ -48,6 +48,115 @@ def test_a_plugin_timeline_entry_without_timezone_is_refused(crm_url, clock):
             crm.customers.timeline("C1")
 
 
+def notes_plugin(owners: list[str | None], asked: list[int]) -> types.ModuleType:
+    """A plugin "notes" with a row-level rule (an agent reads only the notes of their own
+    ``{"owner": handle}``) giving, newest first, a timeline entry per owner in ``owners``
+    (None: an entry about no record) and noting in ``asked`` each limit it is asked for."""
+    module = types.ModuleType("notes_timeline")
+    module.PLUGIN = crmkit.PluginInfo(name="notes", description="notes with owners")
+    module.crmkit_permissions = hookimpl(lambda: {"notes.read": "Read notes."})
+    module.crmkit_permission_allowed = hookimpl(lambda principal, permission, resource: (
+        False if (permission == "notes.read" and principal.role == "agent"
+                  and resource is not None and resource.get("owner") != principal.handle)
+        else None))
+    module.crmkit_permission_restricted = hookimpl(
+        lambda principal, permission: permission == "notes.read" and principal.role == "agent")
+
+    def timeline(ctx, customer_id, limit):
+        asked.append(limit)
+        return [TimelineEntry(at=dt.datetime(2024, 5, 30 - n, tzinfo=UTC), kind="note",
+                              summary=f"note {n}", resource=None if owner is None else
+                              {"owner": owner})
+                for n, owner in enumerate(owners)][:limit]
+
+    module.crmkit_timeline = hookimpl(timeline)
+    return module
+
+
+@pytest.fixture
+def notes(crm_url, clock):
+    """``notes(owners)``: a CRM with :func:`notes_plugin` enabled, customer C1 (added on
+    2024-05-01, before every note), agents ana and bo, viewer vic, admin root and cy (a
+    clerk: only ``customers.read``); returns ``(crm, asked)``."""
+    opened = []
+
+    def open_with(owners):
+        asked: list[int] = []
+        crm = CRM.open(crm_url, clock=clock, create=True,
+                       extra_plugins={"notes": notes_plugin(owners, asked)})
+        opened.append(crm)
+        crm.plugins.enable("notes")
+        clock.set(dt.datetime(2024, 5, 1, tzinfo=UTC))
+        crm.customers.add("C1")
+        for handle, role in (("ana", "agent"), ("bo", "agent"), ("vic", "viewer"),
+                             ("root", "admin")):
+            crm.staff.add(handle, handle.title(), "team", role=role)
+        roles = crm.core_config["roles"] | {"clerk": ["customers.read"]}
+        crm.plugins.configure_core(crm.core_config | {"roles": roles})
+        crm.staff.add("cy", "Cy", "team", role="clerk")
+        asked.clear()
+        return crm, asked
+
+    yield open_with
+    for crm in opened:
+        crm.close()
+
+
+def read_notes(crm, handle: str | None, limit: int = 100) -> list[str]:
+    """The summaries of notes' entries in C1's timeline as ``handle`` reads it (None: the
+    operator)."""
+    reader = None if handle is None else crm.auth.principal(handle)
+    return [e.summary for e in crm.customers.timeline("C1", limit=limit, reader=reader)
+            if e.source == "notes"]
+
+
+def test_a_restricted_reader_reads_only_the_entries_about_records_the_rule_allows(notes):
+    crm, asked = notes(["ana", "bo", None, "ana", "vic"])
+    every = ["note 0", "note 1", "note 2", "note 3", "note 4"]
+    assert read_notes(crm, None) == every
+    assert read_notes(crm, "root") == every  # no rule restricts an admin
+    assert read_notes(crm, "vic") == every  # nor a viewer (this rule's choice)
+    assert read_notes(crm, "ana") == ["note 0", "note 3"]  # none about no record (note 2)
+    assert read_notes(crm, "bo") == ["note 1"]
+    assert read_notes(crm, "cy") == []  # the role does not grant notes.read
+    [entry] = [e for e in crm.customers.timeline("C1", reader=crm.auth.principal("bo"))
+               if e.source == "notes"]
+    assert entry.resource == {"owner": "bo"}
+
+
+def test_a_restricted_reader_s_limited_timeline_asks_the_plugin_again_for_more(notes):
+    """Of a full answer a rule leaves ana too few: notes is asked for twice as many, until
+    she reads ``limit`` of them (her two newest) or it has no more (bo reads his only one);
+    an unrestricted reader's timeline asks once."""
+    crm, asked = notes(["bo", "bo", "bo", "ana", "bo", "ana", "ana"])
+    assert read_notes(crm, "ana", limit=2) == ["note 3", "note 5"]
+    assert asked == [2, 4, 8]
+    asked.clear()
+    assert read_notes(crm, "bo", limit=2) == ["note 0", "note 1"]
+    assert asked == [2]
+    asked.clear()
+    assert read_notes(crm, "ana", limit=4) == ["note 3", "note 5", "note 6"]
+    assert asked == [4, 8]  # seven entries given for eight: no more
+    asked.clear()
+    assert read_notes(crm, "root", limit=2) == ["note 0", "note 1"]
+    assert asked == [2]
+
+
+def test_a_timeline_entry_whose_resource_is_no_dict_is_refused(crm_url, clock):
+    module = types.ModuleType("listed_timeline")
+    module.PLUGIN = crmkit.PluginInfo(name="listed", description="bad resource")
+    module.crmkit_timeline = hookimpl(lambda ctx, customer_id, limit: [
+        TimelineEntry(at=dt.datetime(2024, 1, 1, tzinfo=UTC), kind="x", summary="listed",
+                      resource=["ana"])])
+    with CRM.open(crm_url, clock=clock, create=True, extra_plugins={"listed": module}) as crm:
+        crm.plugins.enable("listed")
+        crm.customers.add("C1")
+        with pytest.raises(PluginError, match=r"plugin 'listed': crmkit_timeline entry "
+                                              r"'listed': 'resource' must be a dict .* or "
+                                              r"None, got list"):
+            crm.customers.timeline("C1")
+
+
 def test_show_prints_profile_organisation_people_consents_and_timeline(crm, run_cli):
     crm.customers.add("ORG1", "Acme", type="organisation")
     crm.customers.add("C1", "Ada", email="ada@example.com", organisation="ORG1",
