@@ -6,7 +6,7 @@ import datetime as dt
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import and_, delete, select, update
 
 from crmkit.plugin import TimelineEntry
 
@@ -22,26 +22,43 @@ ERASED = "(erased)"
 
 
 def timeline(ctx, customer_id: int, limit: int) -> list[TimelineEntry]:
-    """Stage moves, tasks, cases and automation firings, newest first."""
+    """Stage moves, tasks, cases and automation firings, newest first.
+
+    Each entry's ``resource`` is ``{"owner": handle}`` as the routes ask the row-level rule
+    (:func:`.routes.permission_allowed`): a stage move's, the owner of the lead or opportunity
+    now; a task's or case's, its assignee; a fired rule's, the owner of the customer's lead
+    (the record rules read and act on: ``set_stage``, ``assign``, ``create_task`` with no
+    assignee), None when the customer has no lead.  An owner of None (an unassigned task) is
+    refused to a member the rule restricts, as on the routes."""
     conn = ctx.conn
     entries: list[TimelineEntry] = []
-    h = stage_history
-    for r in conn.execute(select(h).where(h.c.customer_id == customer_id)
-                          .order_by(h.c.at.desc(), h.c.id.desc()).limit(limit)):
-        what = "lead" if r.entity == "lead" else f"opportunity {r.record_id}"
+    h, o = stage_history, opportunities
+    query = (select(h, leads.c.owner.label("lead_owner"), o.c.owner.label("opportunity_owner"))
+             .select_from(h.outerjoin(leads, and_(h.c.entity == "lead",
+                                                  leads.c.customer_id == h.c.record_id))
+                          .outerjoin(o, and_(h.c.entity == "opportunity", o.c.id == h.c.record_id)))
+             .where(h.c.customer_id == customer_id)
+             .order_by(h.c.at.desc(), h.c.id.desc()).limit(limit))
+    for r in conn.execute(query):
+        lead = r.entity == "lead"
+        what = "lead" if lead else f"opportunity {r.record_id}"
         move = f"{r.from_stage} → {r.to_stage}" if r.from_stage else f"entered at {r.to_stage}"
         entries.append(TimelineEntry(at=r.at, kind="stage", summary=f"{what}: {move}",
                                      details={"entity": r.entity, "record_id": r.record_id,
-                                              "actor": r.actor}))
+                                              "actor": r.actor},
+                                     resource=_owned(r.lead_owner if lead else
+                                                     r.opportunity_owner)))
     t = tasks
     for r in conn.execute(select(t).where(t.c.customer_id == customer_id)
                           .order_by(t.c.created_at.desc(), t.c.id.desc()).limit(limit)):
         entries.append(TimelineEntry(
             at=r.created_at, kind="task",
             summary=f"task {r.id} ({r.kind}): {r.subject} — {r.status}", personal=[r.subject],
-            details={"task_id": r.id, "assignee": r.assignee, "due_at": r.due_at.isoformat()}))
+            details={"task_id": r.id, "assignee": r.assignee, "due_at": r.due_at.isoformat()},
+            resource=_owned(r.assignee)))
     ch = case_history
-    query = (select(ch, cases.c.subject, cases.c.priority).join(cases, cases.c.id == ch.c.case_id)
+    query = (select(ch, cases.c.subject, cases.c.priority, cases.c.assignee)
+             .join(cases, cases.c.id == ch.c.case_id)
              .where(ch.c.customer_id == customer_id).order_by(ch.c.at.desc(), ch.c.id.desc())
              .limit(limit))
     for r in conn.execute(query):
@@ -49,15 +66,25 @@ def timeline(ctx, customer_id: int, limit: int) -> list[TimelineEntry]:
         entries.append(TimelineEntry(at=r.at, kind="case",
                                      summary=f"case {r.case_id} ({r.priority}): {r.subject} — {move}",
                                      personal=[r.subject],
-                                     details={"case_id": r.case_id, "actor": r.actor}))
+                                     details={"case_id": r.case_id, "actor": r.actor},
+                                     resource=_owned(r.assignee)))
     f = firings
-    for r in conn.execute(select(f).where(f.c.customer_id == customer_id, f.c.status == "fired")
-                          .order_by(f.c.fired_at.desc(), f.c.id.desc()).limit(limit)):
+    query = (select(f, leads.c.customer_id.label("lead"), leads.c.owner)
+             .select_from(f.outerjoin(leads, leads.c.customer_id == f.c.customer_id))
+             .where(f.c.customer_id == customer_id, f.c.status == "fired")
+             .order_by(f.c.fired_at.desc(), f.c.id.desc()).limit(limit))
+    for r in conn.execute(query):
         entries.append(TimelineEntry(at=r.fired_at, kind="automation",
                                      summary=f"rule {r.rule}: {r.outcome}",
-                                     details={"trigger": r.trigger_type}))
+                                     details={"trigger": r.trigger_type},
+                                     resource=None if r.lead is None else _owned(r.owner)))
     entries.sort(key=lambda e: e.at, reverse=True)
     return entries[:limit]
+
+
+def _owned(owner: str | None) -> dict[str, str | None]:
+    """The ``resource`` of an entry about a record of ``owner`` (None: nobody's)."""
+    return {"owner": owner}
 
 
 def merge(ctx, keep_id: int, duplicate_id: int) -> None:

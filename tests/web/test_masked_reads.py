@@ -244,7 +244,8 @@ def test_a_viewer_reads_operational_case_and_task_subjects_masked(shop, clock):
     it opens, and staff write names into task subjects: personal text (erasure clears it),
     masked for a viewer on the card, and in the timeline and events for a supervisor
     reading every record without ``customers.pii`` (the viewer reads none of operational's
-    timeline entries and events: its rule restricts them to their own records)."""
+    events, and of its timeline entries only those about their own records, here none: its
+    rule restricts them to their own records)."""
     shop.plugins.enable("operational")
     shop.plugins.configure_core(shop.core_config | {"roles": shop.core_config["roles"] | {
         "supervisor": ["*.read", "operational.all", "!audit.read"]}})
