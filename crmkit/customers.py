@@ -20,8 +20,8 @@ from .models import Batch, Customer, WriteResult, to_customer
 from . import pipeline
 from .pipeline import Checked, Problem, run_batches
 from .transaction import ReadContext, Transaction
-from .types import (IDENTIFIER, LINE, TEXT, UNSTORABLE_TEXT, json_problem, normal_text,
-                    text_problem, to_phone, too_long, unstorable_text)
+from .types import (IDENTIFIER, LINE, TEXT, UNSTORABLE_TEXT, TextLimit, json_problem,
+                    normal_text, text_problem, to_phone, too_long, unstorable_text)
 
 TYPES = ("person", "organisation")
 FIELDS = ("external_id", "name", "type", "email", "phone", "organisation", "organisation_id",
@@ -703,7 +703,6 @@ def _normalise(raw, where, problems, config) -> dict[str, Any] | None:
             row[field] = None
             continue
         if field in TEXT_LIMITS:
-            limit = min(TEXT_LIMITS[field], config["max_field_length"])
             if not isinstance(value, str):
                 problems.append((where, field, f"must be text, got {type(value).__name__}"))
                 continue
@@ -713,8 +712,9 @@ def _normalise(raw, where, problems, config) -> dict[str, Any] | None:
                 problems.append((where, field, problem))
                 continue
             value = normal_text(value)
-            if len(value) > limit:
-                problems.append((where, field, f"{len(value)} characters; at most {limit}"))
+            problem = TextLimit.of(config, TEXT_LIMITS[field]).problem(value)
+            if problem is not None:
+                problems.append((where, field, problem))
                 continue
         row[field] = value
     ext = row.get("external_id")
@@ -735,10 +735,9 @@ def _normalise(raw, where, problems, config) -> dict[str, Any] | None:
             problems.append((where, "tags", "must be a list of non-empty texts"))
         else:
             tags = [t.strip() for t in tags]
-            limit = config["max_field_length"]
+            limit = TextLimit.of(config)
             problem = next(filter(None, (text_problem(t) for t in tags)), None) or next(
-                (f"a tag of {len(t)} characters; at most {limit} (core config "
-                 "max_field_length)" for t in tags if len(t) > limit), None)
+                (f"a tag of {too_long}" for t in tags if (too_long := limit.problem(t))), None)
             if problem is None and len(tags) > MAX_TAGS:
                 problem = f"{len(tags)} tags; at most {MAX_TAGS}"
             if problem is not None:
@@ -751,7 +750,7 @@ def _normalise(raw, where, problems, config) -> dict[str, Any] | None:
             problems.append((where, "attributes", problem))
         else:
             row["attributes"] = _clean_attributes(row["attributes"], "", where, problems,
-                                                  config["max_field_length"])
+                                                  TextLimit.of(config))
     if "organisation_id" in row:
         problems.append((where, "organisation_id", "give the organisation's external id as "
                          "'organisation'"))
@@ -761,13 +760,11 @@ def _normalise(raw, where, problems, config) -> dict[str, Any] | None:
 
 
 def _clean_attributes(value: Any, pointer: str, where: str, problems: list[Problem],
-                      limit: int) -> Any:
+                      limit: TextLimit) -> Any:
     """Attribute JSON with every text in NFC; keys are one-line text, string values free text
-    of at most ``limit`` characters (core config ``max_field_length``)."""
+    within ``limit`` (core config ``max_field_length``)."""
     if isinstance(value, str):
-        problem = text_problem(value, TEXT) or (
-            f"{len(value)} characters; at most {limit} (core config max_field_length)"
-            if len(value) > limit else None)
+        problem = text_problem(value, TEXT) or limit.problem(value)
         if problem is not None:
             problems.append((where, "attributes", f"{pointer or '/'}: {problem}"))
         return normal_text(value)

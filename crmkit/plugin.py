@@ -79,6 +79,8 @@ _LAZY: dict[str, tuple[str, str]] = {
     "json_problem": ("crmkit.types", "json_problem"),
     "json_pointer": ("crmkit.types", "json_pointer"),
     "MAX_JSON_DEPTH": ("crmkit.types", "MAX_JSON_DEPTH"),
+    # Free-text limits (the core configuration's max_field_length).
+    "text_limit": ("crmkit.types", "text_limit"),
     # A purchase's line items.
     "LineItem": ("crmkit.line_items", "LineItem"),
     "amount_units": ("crmkit.line_items", "amount_units"),
@@ -272,7 +274,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from .types import (MAX_JSON_DEPTH, MONEY_LIMIT, MONEY_SCALE, BigIdType, JSONType, Money,
                         UTCDateTime,
                         json_pointer, json_problem, money_from_units, money_units, parse_json,
-                        to_currency, to_money, condition_money)
+                        text_limit, to_currency, to_money, condition_money)
     from .web.cards import Card
     from .web.panels import Panel
     from .web.plugin_pages import Site, WebPage, WebPages

@@ -16,7 +16,7 @@ import re
 import sys
 import unicodedata
 from decimal import Decimal
-from typing import Iterator
+from typing import Any, Iterator, Mapping, NamedTuple
 
 from sqlalchemy import JSON, BigInteger, DateTime, Integer
 from sqlalchemy.dialects.postgresql import JSONB
@@ -411,6 +411,42 @@ def too_long(text: str, limit: int) -> str:
     return f"{what} is too long (allowed: at most {limit} characters)"
 
 
+class TextLimit(NamedTuple):
+    """How many characters a text field accepts: :attr:`chars`, and whether the core
+    configuration's ``max_field_length`` is what sets it (:attr:`by_config`) rather than the
+    field's own width."""
+
+    chars: int
+    """The most characters accepted."""
+    by_config: bool
+    """Whether the core configuration's ``max_field_length`` is the binding limit."""
+
+    @classmethod
+    def of(cls, core_config: Mapping[str, Any], width: int | None = None) -> "TextLimit":
+        """The limit of a field ``width`` characters wide (None: free text with no width of
+        its own) under ``core_config``: the smaller of the width and ``max_field_length``."""
+        most = core_config["max_field_length"]
+        return cls(width, False) if width is not None and width <= most else cls(most, True)
+
+    def problem(self, text: str) -> str | None:
+        """``"N characters; at most L"`` when ``text`` is longer than the limit, with
+        ``" (core config max_field_length)"`` when the core configuration sets it; None when
+        it fits."""
+        if len(text) <= self.chars:
+            return None
+        source = " (core config max_field_length)" if self.by_config else ""
+        return f"{len(text)} characters; at most {self.chars}{source}"
+
+
+def text_limit(crm: Any, width: int | None = None) -> TextLimit:
+    """The limit of a text field ``width`` characters wide (None: free text with no width of
+    its own) in ``crm``: at most the core configuration's ``max_field_length``, which an admin
+    may lower (:meth:`TextLimit.of` of ``crm.core_config``; in a write transaction, the
+    configuration it read).  ``.chars`` is the number, ``.problem(text)`` the one error wording
+    of a text over it (None when it fits)."""
+    return TextLimit.of(crm.core_config, width)
+
+
 def text_problem(text: str, rule: str = LINE) -> str | None:
     """Why ``text`` breaks ``rule`` (:data:`IDENTIFIER`, :data:`LINE` or :data:`TEXT`), naming
     the first refused character by its code point; None when it is fine."""
@@ -475,5 +511,5 @@ __all__ = [
     "UNSTORABLE_TEXT", "unstorable_text", "MAX_JSON_DEPTH", "json_problem", "json_pointer",
     "parse_json", "DuplicateKeyError", "sqlite_timestamp", "postgres_timestamp", "AMOUNT_SYNTAX", "ISO_4217", "to_currency", "to_phone",
     "IDENTIFIER", "LINE", "TEXT", "ASCII_CONTROLS", "text_problem", "normal_text", "clean_text",
-    "too_long",
+    "too_long", "TextLimit", "text_limit",
 ]

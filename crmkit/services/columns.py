@@ -24,7 +24,7 @@ from typing import Any
 from ..clock import UTC, out_of_range, parse_timestamp, utc_in_range
 from ..errors import ValidationError
 from ..interactions import FIELDS, REFUND_OF
-from ..types import DuplicateKeyError, parse_json
+from ..types import DuplicateKeyError, TextLimit, parse_json
 from .records import neutralise, unneutralise
 
 CUSTOMER_COLUMNS = ("external_id", "name", "type", "email", "phone", "organisation",
@@ -75,10 +75,11 @@ def check_header(kind: str, columns: list[str]) -> None:
 class CustomerReader:
     """Turns one record's values into a row for ``crm.customers`` (problems listed, not raised)."""
 
-    def __init__(self, attribute_types: dict[str, Any], max_length: int,
+    def __init__(self, attribute_types: dict[str, Any], limit: TextLimit,
                  header: list[str] | None):
         self.attribute_types = attribute_types
-        self.max_length = max_length
+        self.limit = limit
+        """Of a free-text value (core config ``max_field_length``)."""
         self.header = header
         self.csv = header is not None
 
@@ -118,9 +119,8 @@ class CustomerReader:
                                  f"{', '.join(CUSTOMER_COLUMNS)}, attributes, attr.KEY)"))
         if attributes:
             for key, item in attributes.items():
-                if type(item) is str and len(item) > self.max_length:
-                    problems.append((f"attr.{key}", f"{len(item)} characters; at most "
-                                     f"{self.max_length} (core config max_field_length)"))
+                if type(item) is str and (problem := self.limit.problem(item)):
+                    problems.append((f"attr.{key}", problem))
             row["attributes"] = attributes
         return (None if problems else row), problems
 
@@ -145,8 +145,10 @@ class InteractionReader:
     no per-cell set-up.
     """
 
-    def __init__(self, max_length: int, header: list[str] | None):
-        self.max_length = max_length
+    def __init__(self, limit: TextLimit, header: list[str] | None):
+        self.limit = limit
+        """Of a free-text value (core config ``max_field_length``)."""
+        self.max_length = limit.chars
         self.header = header
         self.csv = header is not None
         self.plan = [(_CODES.get(column, _EXTRA), column) for column in header or ()]
@@ -176,8 +178,7 @@ class InteractionReader:
             elif code == _PAYLOAD:
                 payload = _payload(value, problems)
             elif len(value) > self.max_length:
-                problems.append((column, f"{len(value)} characters; at most "
-                                 f"{self.max_length} (core config max_field_length)"))
+                problems.append((column, self.limit.problem(value)))
             else:
                 if extra is None:
                     extra = {}

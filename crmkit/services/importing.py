@@ -48,7 +48,7 @@ from ..errors import DatabaseError, ValidationError
 from ..interactions import REFUND_OF, InteractionRows, refund_problem, same_content
 from ..pipeline import (Checked, Problem, check, collector_paused, raise_problems,
                         write_checked)
-from ..types import UTCDateTime, to_money
+from ..types import UTCDateTime, text_limit, to_money
 from .columns import CustomerReader, InteractionReader, attribute_types, check_header
 from .records import SourceFile, file_format
 
@@ -491,12 +491,12 @@ class _Import:
         self._customer_ids: dict[str, int] = {}
         self._customers_changed: tuple[int, int] = (0, 0)
         header = source.header() if source.format == "csv" else None
-        max_length = crm.core_config["max_field_length"]
+        limit = text_limit(crm)
         if kind == "customers":
             types = attribute_types(crm.customers.attribute_schema())
-            self.reader = CustomerReader(types, max_length, header)
+            self.reader = CustomerReader(types, limit, header)
         else:
-            self.reader = InteractionReader(max_length, header)
+            self.reader = InteractionReader(limit, header)
 
     # -- pass 1: check ----------------------------------------------------------------
 
