@@ -27,7 +27,7 @@ from sqlalchemy import delete, func, select, update
 
 from crmkit.plugin import (
     CUSTOMER_FIELDS, ConfigError, ConflictError, NotFound, ValidationError, check_condition,
-    condition_to_sql, customers as C, interactions as I,
+    condition_to_sql, customers as C, interactions as I, text_limit,
 )
 
 from . import phases, rfm, sales, values
@@ -44,6 +44,9 @@ FIELDS = (*CUSTOMER_FIELDS, *COMPUTED)
 MONEY_FIELDS = ("rfm.monetary", "clv", "current_value")
 """The fields holding money amounts (compared by the core's condition_money rule)."""
 NAME_MAX = 100
+"""The longest segment name (lower if the core config's ``max_field_length`` is lower)."""
+DESCRIPTION_WIDTH = 500
+"""The longest segment description (lower if the core config's ``max_field_length`` is)."""
 
 
 def _leaves(condition: dict[str, Any]) -> Iterator[dict[str, Any]]:
@@ -100,8 +103,8 @@ def members_query(settings: Settings, condition: dict[str, Any], as_of: dt.datet
 
 def check(name: str, condition: Any) -> None:
     """Raise ValidationError unless the name and condition are acceptable."""
-    if not isinstance(name, str) or not name.strip() or len(name) > NAME_MAX:
-        raise ValidationError(f"segment name: {name!r} must be 1..{NAME_MAX} characters of text")
+    if not isinstance(name, str) or not name.strip():
+        raise ValidationError(f"segment name: {name!r} must be non-empty text")
     try:
         check_condition(condition, FIELDS, "/condition", money_fields=MONEY_FIELDS)
     except ConfigError as exc:
@@ -110,8 +113,17 @@ def check(name: str, condition: Any) -> None:
 
 def save(tx, name: str, condition: dict[str, Any], description: str | None,
          replace: bool = False) -> Segment:
-    """Create (or with ``replace`` overwrite) a saved segment; audited."""
+    """Create (or with ``replace`` overwrite) a saved segment; audited.  Its name and
+    description are at most :data:`NAME_MAX` and :data:`DESCRIPTION_WIDTH` characters, or the
+    core config's ``max_field_length`` when lower."""
     check(name, condition)
+    if problem := text_limit(tx.crm, NAME_MAX).problem(name):
+        raise ValidationError(f"segment name: {problem}")
+    if description is not None and not isinstance(description, str):
+        raise ValidationError(f"segment {name!r}: description: must be text, got "
+                              f"{type(description).__name__}")
+    if description and (problem := text_limit(tx.crm, DESCRIPTION_WIDTH).problem(description)):
+        raise ValidationError(f"segment {name!r}: description: {problem}")
     conn = tx.conn
     old = conn.execute(select(S).where(S.c.name == name)).mappings().first()
     now = tx.now()

@@ -18,7 +18,7 @@ import attrs
 from sqlalchemy import and_, case, func, insert, select, update
 
 from crmkit.plugin import (CUSTOMER_FIELDS, ConfigError, ConflictError, NotFound,
-                           ValidationError, check_condition, ensure_utc, to_money)
+                           ValidationError, check_condition, ensure_utc, text_limit, to_money)
 
 from . import templates
 from .tables import campaigns, recipients, variants
@@ -43,7 +43,10 @@ class Variant:
     template: str
 
 
-def _one_line(value: Any, field: str, limit: int, required: bool = True) -> str | None:
+def _one_line(crm, value: Any, field: str, width: int, required: bool = True) -> str | None:
+    """``value`` trimmed: one line of text within ``width`` characters and the core config's
+    ``max_field_length`` (:func:`crmkit.plugin.text_limit`); None when not given and not
+    ``required``."""
     if value is None and not required:
         return None
     if not isinstance(value, str) or not value.strip():
@@ -52,9 +55,8 @@ def _one_line(value: Any, field: str, limit: int, required: bool = True) -> str 
     value = value.strip()
     if "\n" in value or "\r" in value:
         raise ValidationError(f"{field}: must be one line", [("campaign", field, "one line")])
-    if len(value) > limit:
-        raise ValidationError(f"{field}: {len(value)} characters; at most {limit}",
-                              [("campaign", field, f"at most {limit} characters")])
+    if problem := text_limit(crm, width).problem(value):
+        raise _bad(field, problem)
     return value
 
 
@@ -131,7 +133,7 @@ def check_variants(crm, channel: str, given: Iterable[Variant], attributes: list
     seen: set[str] = set()
     for n, v in enumerate(chosen, 1):
         where = f"variant {n}"
-        name = _one_line(v.name, f"{where} name", VARIANT_NAME_MAX)
+        name = _one_line(crm, v.name, f"{where} name", VARIANT_NAME_MAX)
         if name in seen:
             raise _bad("variants", f"variant name {name!r} is given twice")
         seen.add(name)
@@ -139,7 +141,7 @@ def check_variants(crm, channel: str, given: Iterable[Variant], attributes: list
                 or not math.isfinite(v.share) or not 0 < v.share <= 1:
             raise _bad("variants", f"variant {name}: share {v.share!r} is not in (0, 1]")
         if channel == "email" or v.subject is not None:
-            _one_line(v.subject, f"variant {name} subject", SUBJECT_MAX)
+            _one_line(crm, v.subject, f"variant {name} subject", SUBJECT_MAX)
             templates.check(v.subject, f"variant {name} subject", attributes)
         templates.check(v.template, f"variant {name} template", attributes)
     total = sum(v.share for v in chosen)
@@ -162,37 +164,44 @@ def add(crm, name: Any, *, channel: Any, template: Any, subject: Any = None,
         variants_given: Iterable[Variant] = (), attribution_days: Any = None,
         template_label: str = "template", seed: int | None = None) -> dict[str, Any]:
     """Check every part of a new campaign, then store it as a draft (audited).  ``seed``
-    (default: random) fixes the holdout and variant draws, for a reproducible demo."""
-    name = _one_line(name, "name", NAME_MAX)
-    channel = check_channel(crm, channel)
-    audience = check_audience(crm, segment, condition)
-    subject = _one_line(subject, "subject", SUBJECT_MAX, required=channel == "email")
-    attributes = attribute_names(crm)
-    if subject is not None:
-        templates.check(subject, "subject", attributes)
-    templates.check(template, template_label, attributes)
-    holdout = check_holdout(holdout)
-    cost_fixed = check_money(cost, "cost")
-    per_message = check_money(cost_per_message, "cost_per_message")
-    goal = _one_line(goal, "goal", GOAL_MAX, required=False)
-    chosen = check_variants(crm, channel, variants_given, attributes)
-    if attribution_days is not None and (isinstance(attribution_days, bool)
-                                         or not isinstance(attribution_days, int)
-                                         or not 1 <= attribution_days <= 365):
-        raise _bad("attribution_days", f"{attribution_days!r} is not a whole number of days "
-                                       "from 1 to 365")
+    (default: random) fixes the holdout and variant draws, for a reproducible demo.  The
+    checks run before the transaction opens, and again if the plugins or the core config
+    (its ``max_field_length``) changed meanwhile (:meth:`crmkit.CRM.checked_write`)."""
+    given_name, variants_given = name, list(variants_given)
 
-    def write(tx) -> None:
+    def check(_seen) -> dict[str, Any]:
+        name = _one_line(crm, given_name, "name", NAME_MAX)
+        channel_name = check_channel(crm, channel)
+        audience = check_audience(crm, segment, condition)
+        checked_subject = _one_line(crm, subject, "subject", SUBJECT_MAX,
+                                    required=channel_name == "email")
+        attributes = attribute_names(crm)
+        if checked_subject is not None:
+            templates.check(checked_subject, "subject", attributes)
+        templates.check(template, template_label, attributes)
+        checked = {"name": name, "channel": channel_name, "audience": audience,
+                   "subject": checked_subject, "template": template,
+                   "holdout": check_holdout(holdout), "cost_fixed": check_money(cost, "cost"),
+                   "cost_per_message": check_money(cost_per_message, "cost_per_message"),
+                   "goal": _one_line(crm, goal, "goal", GOAL_MAX, required=False)}
+        chosen = check_variants(crm, channel_name, variants_given, attributes)
+        if attribution_days is not None and (isinstance(attribution_days, bool)
+                                             or not isinstance(attribution_days, int)
+                                             or not 1 <= attribution_days <= 365):
+            raise _bad("attribution_days", f"{attribution_days!r} is not a whole number of "
+                                           "days from 1 to 365")
+        return {**checked, "attribution_days": attribution_days, "variants": chosen}
+
+    def write(tx, checked: dict[str, Any]) -> str:
+        chosen = checked["variants"]
+        name = checked["name"]
         if tx.conn.execute(select(campaigns.c.id).where(campaigns.c.name == name)).first():
             raise ConflictError(f"campaign {name!r} already exists (see crmkit campaigns show "
                                 f"{name})")
-        row = {"name": name, "goal": goal, "channel": channel, "audience": audience,
-               "subject": subject, "template": template, "holdout": holdout,
-               "cost_fixed": cost_fixed, "cost_per_message": per_message, "schedule_at": None,
-               "status": "draft", "attribution_days": attribution_days,
+        row = {**{k: v for k, v in checked.items() if k != "variants"},
+               "schedule_at": None, "status": "draft",
                "seed": secrets.randbelow(SEED_RANGE) if seed is None else seed % SEED_RANGE,
-               "created_at": tx.now(),
-               "created_by": tx.actor}
+               "created_at": tx.now(), "created_by": tx.actor}
         campaign_id = tx.conn.execute(insert(campaigns).values(row)
                                       .returning(campaigns.c.id)).scalar_one()
         if chosen:
@@ -200,11 +209,13 @@ def add(crm, name: Any, *, channel: Any, template: Any, subject: Any = None,
                 {"campaign_id": campaign_id, "name": v.name, "share": v.share,
                  "subject": v.subject, "template": v.template} for v in chosen])
         tx.audit("create", campaigns.name, name, {
-            "channel": channel, "audience": audience, "holdout": holdout,
-            "cost_fixed": str(cost_fixed), "cost_per_message": str(per_message),
+            "channel": row["channel"], "audience": row["audience"], "holdout": row["holdout"],
+            "cost_fixed": str(row["cost_fixed"]),
+            "cost_per_message": str(row["cost_per_message"]),
             "variants": [v.name for v in chosen]})
+        return name
 
-    crm.run_transaction(write)
+    name = crm.checked_write("the campaign was not created", crm.loaded_state, check, write)
     return show(crm, name)
 
 

@@ -14,13 +14,16 @@ import attrs
 from sqlalchemy import delete, select
 
 from crmkit.plugin import (ConflictError, ImportRejected, ImportReport, NotFound, PluginAPI,
-                           SourceFile, ValidationError, checked_import, customers, ensure_utc)
+                           SourceFile, ValidationError, checked_import, customers, ensure_utc,
+                           text_limit)
 
 from . import offers, products, profit
 from .settings import Rules, Settings
 from .tables import offer_lists, offers as offer_rows
 
 
+OFFER_LIST_NAME_WIDTH = 100
+"""The widest offer list name (lower if the core config's ``max_field_length`` is lower)."""
 MAX_SEGMENT_MEMBERS = 10_000
 """The most customers an offer list saved as an analytical segment may hold."""
 
@@ -37,10 +40,11 @@ class CatalogueAPI(PluginAPI):
     # -- products -------------------------------------------------------------------
 
     def add_products(self, rows: list[dict[str, Any]]) -> ImportReport:
-        """Create or update products by SKU; any bad row is one ValidationError, nothing written."""
+        """Create or update products by SKU, checked against the core config the transaction
+        reads; any bad row is one ValidationError, nothing written."""
         labels = [f"row {n}" for n in range(1, len(rows) + 1)]
-        checked = self._checked_products("rows", rows, labels, [], skip_invalid=False)
         with self.crm.transaction() as tx:
+            checked = self._checked_products("rows", rows, labels, [], skip_invalid=False)
             return self._write_products(tx, checked)
 
     def import_products(self, path: str, fmt: str | None = None, skip_invalid: bool = False
@@ -61,7 +65,7 @@ class CatalogueAPI(PluginAPI):
         """The good rows and the report of checking them; ImportRejected (the report) when
         some are bad and not ``skip_invalid``."""
         report = ImportReport(kind="products", path=path, read=len(records) + len(problems))
-        rows, bad = products.check_rows(records, labels, problems)
+        rows, bad = products.check_rows(self.crm, records, labels, problems)
         report.problems = sorted(problems, key=lambda p: int(p[0].rsplit(" ", 1)[-1]))
         report.rejected = len(bad)
         if bad and not skip_invalid:
@@ -164,10 +168,12 @@ class CatalogueAPI(PluginAPI):
         members are the list's customers (``external_id in [...]``, at most
         ``MAX_SEGMENT_MEMBERS``), so that anything targeting saved segments reaches them."""
         name = (name or "").strip()
-        if not name or len(name) > 100:
-            raise ValidationError("name: 1 to 100 characters")
+        if not name:
+            raise ValidationError("name: required text")
         as_of = self._as_of(as_of)
         with self.crm.transaction() as tx:
+            if problem := text_limit(self.crm, OFFER_LIST_NAME_WIDTH).problem(name):
+                raise ValidationError(f"name: {problem}")
             exists = tx.conn.execute(select(offer_lists.c.name)
                                      .where(offer_lists.c.name == name)).first()
             if exists and not replace:

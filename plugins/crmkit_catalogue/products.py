@@ -19,13 +19,15 @@ import attrs
 from sqlalchemy import and_, or_, select
 
 from crmkit.plugin import (ImportReport, NotFound, SourceFile, ValidationError, drop_repeats,
-                           parse_timestamp, record_fits, to_money)
+                           parse_timestamp, record_fits, text_limit, to_money)
 
 from .tables import categories, products
 
 FIELDS = ("sku", "name", "category", "list_price", "unit_cost", "active_from", "active_to")
 REQUIRED = ("sku", "name", "category", "list_price", "unit_cost")
-LIMITS = {"sku": 60, "name": 200, "category": 200}
+WIDTHS = {"sku": 60, "name": 200, "category": 200}
+"""The text fields' column widths (lower if the core config's ``max_field_length`` is lower:
+:func:`limits`)."""
 SEGMENT_MAX = 100
 
 
@@ -47,8 +49,16 @@ class Product:
                 and (self.active_to is None or at < self.active_to))
 
 
-def category_path(value: Any) -> tuple[str | None, str | None]:
-    """``(path, None)`` for a valid category path (segments trimmed), else ``(None, problem)``."""
+def limits(crm) -> dict[str, Any]:
+    """Field → the limit of its text in ``crm`` (:func:`crmkit.plugin.text_limit` of
+    :data:`WIDTHS`)."""
+    return {field: text_limit(crm, width) for field, width in WIDTHS.items()}
+
+
+def category_path(value: Any, limit: Any = None) -> tuple[str | None, str | None]:
+    """``(path, None)`` for a valid category path (segments trimmed) within ``limit`` (the
+    category's, :func:`limits`; None, for looking a category up: its column width), else
+    ``(None, problem)``."""
     if not isinstance(value, str) or not value.strip():
         return None, "required: a category path such as drinks/tea"
     parts = [part.strip() for part in value.split("/")]
@@ -57,13 +67,16 @@ def category_path(value: Any) -> tuple[str | None, str | None]:
     if any(len(part) > SEGMENT_MAX for part in parts):
         return None, f"{value!r}: each part at most {SEGMENT_MAX} characters"
     path = "/".join(parts)
-    if len(path) > LIMITS["category"]:
-        return None, f"{len(path)} characters; at most {LIMITS['category']}"
-    return path, None
+    if limit is None and len(path) > WIDTHS["category"]:
+        return None, f"{len(path)} characters; at most {WIDTHS['category']}"
+    problem = limit.problem(path) if limit is not None else None
+    return (None, problem) if problem else (path, None)
 
 
-def check_row(record: Any, where: str, problems: list) -> dict[str, Any] | None:
-    """A product row normalised for storing, or None with its problems appended."""
+def check_row(record: Any, where: str, problems: list, limits: dict[str, Any]
+              ) -> dict[str, Any] | None:
+    """A product row normalised for storing within ``limits`` (:func:`limits`), or None with
+    its problems appended."""
     if not record_fits(record, where, FIELDS, REQUIRED, problems):
         return None
     before = len(problems)
@@ -72,12 +85,11 @@ def check_row(record: Any, where: str, problems: list) -> dict[str, Any] | None:
         value = record[field]
         if not isinstance(value, str):
             problems.append((where, field, f"must be text, got {type(value).__name__}"))
-        elif len(value.strip()) > LIMITS[field]:
-            problems.append((where, field, f"{len(value.strip())} characters; at most "
-                             f"{LIMITS[field]}"))
+        elif problem := limits[field].problem(value.strip()):
+            problems.append((where, field, problem))
         else:
             row[field] = value.strip()
-    path, problem = category_path(record["category"])
+    path, problem = category_path(record["category"], limits["category"])
     if problem:
         problems.append((where, "category", problem))
     row["category"] = path
@@ -127,12 +139,13 @@ def read_file(source: SourceFile
     return source.read_all()
 
 
-def check_rows(records: Iterable[Any], labels: Iterable[str],
+def check_rows(crm, records: Iterable[Any], labels: Iterable[str],
                problems: list[tuple[str, str, str]]) -> tuple[list[dict[str, Any]], set[str]]:
-    """The good rows (a SKU repeated with other values is a problem) and the bad lines;
-    ``problems`` gets every problem appended."""
+    """The good rows within ``crm``'s text limits (a SKU repeated with other values is a
+    problem) and the bad lines; ``problems`` gets every problem appended."""
+    most = limits(crm)
     checked = [(row, where) for record, where in zip(records, labels)
-               if (row := check_row(record, where, problems)) is not None]
+               if (row := check_row(record, where, problems, most)) is not None]
     rows, _ = drop_repeats([row for row, _ in checked], [where for _, where in checked],
                            problems, key=lambda row: row["sku"], field="sku",
                            name=lambda row: repr(row["sku"]),

@@ -7,13 +7,14 @@ from typing import Any
 
 from sqlalchemy import insert, select, update
 
-from crmkit.plugin import ConflictError, ValidationError, allocate_ids, staff
+from crmkit.plugin import ConflictError, ValidationError, allocate_ids, staff, text_limit
 
 from . import workitems
 from .settings import settings_of
 from .tables import handoffs, work_items
 
 NOTE_LIMIT = 2000
+"""The longest hand-off note (lower if the core config's ``max_field_length`` is lower)."""
 
 
 def known_teams(ctx) -> set[str]:
@@ -37,9 +38,8 @@ def hand_off(ctx, item_id: int, team: str, note: str) -> int:
     if not note:
         raise ValidationError(f"hand-off of work item {item_id}: note: required, say why "
                               f"{team!r} should take it")
-    if len(note) > NOTE_LIMIT:
-        raise ValidationError(f"hand-off of work item {item_id}: note: {len(note)} characters; "
-                              f"at most {NOTE_LIMIT}")
+    if problem := text_limit(ctx.crm, NOTE_LIMIT).problem(note):
+        raise ValidationError(f"hand-off of work item {item_id}: note: {problem}")
     if item["state"] not in workitems.OPEN_STATES:
         raise ConflictError(f"work item {item_id} is {item['state']}; only open items "
                             f"({', '.join(workitems.OPEN_STATES)}) can be handed off")

@@ -7,13 +7,15 @@ from typing import Any
 import attrs
 from sqlalchemy import insert
 
-from crmkit.plugin import ValidationError, allocate_ids
+from crmkit.plugin import ValidationError, allocate_ids, text_limit
 
 from . import workitems
 from .tables import contacts
 
 SUBJECT_LIMIT = 300
+"""The longest contact subject (lower if the core config's ``max_field_length`` is lower)."""
 REASON_LIMIT = 1000
+"""The longest override reason (lower if the core config's ``max_field_length`` is lower)."""
 
 
 class OverrideRequired(ValidationError):
@@ -46,9 +48,8 @@ def contact(crm, tx, external_id: str, subject: str, channel: str | None = None,
     subject = (subject or "").strip()
     if not subject:
         raise ValidationError(f"contact {external_id}: subject: required non-empty text")
-    if len(subject) > SUBJECT_LIMIT:
-        raise ValidationError(f"contact {external_id}: subject: {len(subject)} characters; "
-                              f"at most {SUBJECT_LIMIT}")
+    if problem := text_limit(crm, SUBJECT_LIMIT).problem(subject):
+        raise ValidationError(f"contact {external_id}: subject: {problem}")
     preferred = customer.preferred_channel
     chosen = (channel or preferred or "").strip()
     if not chosen:
@@ -61,9 +62,8 @@ def contact(crm, tx, external_id: str, subject: str, channel: str | None = None,
             f"({preferred!r}); give an override reason to use it")
     if reason is not None and chosen == preferred:
         reason = None  # no override happened: nothing to record
-    if reason is not None and len(reason) > REASON_LIMIT:
-        raise ValidationError(f"contact {external_id}: override reason: {len(reason)} "
-                              f"characters; at most {REASON_LIMIT}")
+    if reason is not None and (problem := text_limit(crm, REASON_LIMIT).problem(reason)):
+        raise ValidationError(f"contact {external_id}: override reason: {problem}")
     crm.customers.require_consent(customer.id, chosen)
     payload: dict[str, Any] = {"subject": subject}
     if reason is not None:

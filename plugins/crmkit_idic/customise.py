@@ -21,7 +21,7 @@ import attrs
 from sqlalchemy import BigInteger, Float, and_, case, cast, func, insert, select, type_coerce, update
 
 from crmkit.plugin import (
-    MONEY_SCALE, ConflictError, NotFound, ValidationError, customers, interactions,
+    MONEY_SCALE, ConflictError, NotFound, ValidationError, customers, interactions, text_limit,
 )
 
 from .settings import VALUE_GROUPS, Settings
@@ -31,6 +31,10 @@ TYPES = ("offer", "service_level", "channel")
 METRICS = ("revenue", "purchases", "purchase_rate")
 FOUR = Decimal("0.0001")
 HUNDREDTH = Decimal("0.01")
+NAME_WIDTH = 100
+"""The longest treatment name (lower if the core config's ``max_field_length`` is lower)."""
+DETAIL_WIDTH = 500
+"""The longest treatment detail (lower if the core config's ``max_field_length`` is lower)."""
 
 
 def holdout_value(key: str, treatment: str) -> float:
@@ -64,15 +68,19 @@ def add(tx, settings: Settings, name: str, group: str, type: str, detail: str,
         holdout_share: float | None, start: dt.datetime) -> Treatment:
     """Create a treatment and assign the group's members of the latest run at or before start."""
     problems = []
-    if not name or len(name) > 100:
-        problems.append(f"name: {name!r} must be 1 to 100 characters")
+    if not name:
+        problems.append("name: required")
+    elif problem := text_limit(tx.crm, NAME_WIDTH).problem(name):
+        problems.append(f"name: {problem}")
     if group not in settings.group_names:
         problems.append(f"group: {group!r} is not a group (allowed: "
                         f"{', '.join(settings.group_names)})")
     if type not in TYPES:
         problems.append(f"type: {type!r} is not one of {', '.join(TYPES)}")
-    if not detail or len(detail) > 500:
-        problems.append("detail: required, at most 500 characters")
+    if not detail:
+        problems.append("detail: required")
+    elif problem := text_limit(tx.crm, DETAIL_WIDTH).problem(detail):
+        problems.append(f"detail: {problem}")
     share = settings.holdout_share if holdout_share is None else holdout_share
     if not 0 <= share <= 0.9:
         problems.append(f"holdout_share: {share} is outside 0 to 0.9")

@@ -15,13 +15,15 @@ import datetime as dt
 import attrs
 from sqlalchemy import func, insert, select, union_all
 
-from crmkit.plugin import NotFound, ValidationError, customers, interactions
+from crmkit.plugin import NotFound, ValidationError, customers, interactions, text_limit
 
 from .differentiate import latest_run_id
 from .settings import Settings
 from .tables import dialogues, groups
 
 DIRECTIONS = ("inbound", "outbound")
+SUMMARY_WIDTH = 2000
+"""The longest dialogue summary (lower if the core config's ``max_field_length`` is lower)."""
 
 
 @attrs.frozen
@@ -111,8 +113,8 @@ def record_dialogue(crm, tx, settings: Settings, external_id: str, channel: str 
     """Store one dialogue (outbound ones need the customer's consent on the channel)."""
     if direction not in DIRECTIONS:
         raise ValidationError(f"direction: {direction!r} is not one of {', '.join(DIRECTIONS)}")
-    if summary is not None and len(summary) > 2000:
-        raise ValidationError(f"summary: {len(summary)} characters; at most 2000")
+    if summary is not None and (problem := text_limit(crm, SUMMARY_WIDTH).problem(summary)):
+        raise ValidationError(f"summary: {problem}")
     row = tx.conn.execute(select(customers.c.id, customers.c.preferred_channel,
                                  customers.c.erased_at)
                           .where(customers.c.external_id == external_id)).first()

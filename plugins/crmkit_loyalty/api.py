@@ -8,12 +8,12 @@ from decimal import Decimal
 import attrs
 from sqlalchemy import and_, case, func, or_, select
 
-from crmkit.plugin import PluginAPI, NotFound, ValidationError, month_number
+from crmkit.plugin import PluginAPI, NotFound, ValidationError, month_number, text_limit
 
 from . import expiry, inactivity, ledger as lg, rewards, tiers
 from .errors import NotEnoughPoints
 from .settings import Settings, add_months, program_currency
-from .tables import IS_LOT, MAX_POINTS, ledger, members
+from .tables import IS_LOT, MAX_POINTS, REASON_WIDTH, ledger, members
 
 
 @attrs.frozen
@@ -273,6 +273,9 @@ class LoyaltyAPI(PluginAPI):
 
     def _adjust(self, tx, external_id: str, points: int, reason: str) -> int:
         """:meth:`adjust` inside ``tx``: the customer is locked first, then the member."""
+        reason = reason.strip()
+        if problem := text_limit(tx.crm, REASON_WIDTH).problem(reason):
+            raise ValidationError(f"adjust: reason: {problem}")
         customer_id = self.crm.customers.lock(tx, external_id).id
         s = self.settings
         now, conn = tx.now(), tx.conn
@@ -280,7 +283,7 @@ class LoyaltyAPI(PluginAPI):
         lg.enrol(conn, {customer_id: now}, lambda joined: add_months(joined, s.review_months))
         member = lg.lock_members(conn, [customer_id])[customer_id]
         row = {"customer_id": customer_id, "at": now, "type": "adjust", "source": "manual",
-               "points": points, "reason": reason.strip()[:300]}
+               "points": points, "reason": reason}
         if points > 0:
             row.update(expires_at=s.lot_expiry(now), available_at=now)
         else:

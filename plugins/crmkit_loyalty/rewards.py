@@ -7,12 +7,12 @@ import datetime as dt
 import attrs
 from sqlalchemy import insert, select, update
 
-from crmkit.plugin import ConflictError, NotFound, ValidationError
+from crmkit.plugin import ConflictError, NotFound, ValidationError, text_limit
 
 from . import ledger as lg
 from .errors import NotEnoughPoints, OutOfStock
 from .inactivity import Inactivity
-from .tables import rewards
+from .tables import REWARD_CODE_WIDTH, REWARD_NAME_WIDTH, rewards
 
 
 @attrs.frozen
@@ -28,8 +28,14 @@ class Reward:
 
 def add(tx, code: str, points: int, stock: int | None = None, name: str | None = None) -> Reward:
     """Add a reward to the catalogue (a code already present is a ConflictError)."""
-    if not isinstance(code, str) or not code.strip() or len(code) > 60:
-        raise ValidationError(f"reward code: {code!r} must be non-empty text of at most 60 characters")
+    if not isinstance(code, str) or not code.strip():
+        raise ValidationError(f"reward code: {code!r} must be non-empty text")
+    if problem := text_limit(tx.crm, REWARD_CODE_WIDTH).problem(code):
+        raise ValidationError(f"reward code: {problem}")
+    if name is not None and not isinstance(name, str):
+        raise ValidationError(f"reward {code}: name: must be text, got {type(name).__name__}")
+    if name and (problem := text_limit(tx.crm, REWARD_NAME_WIDTH).problem(name)):
+        raise ValidationError(f"reward {code}: name: {problem}")
     if not isinstance(points, int) or isinstance(points, bool) or points < 1:
         raise ValidationError(f"reward {code}: points: {points!r} must be a whole number >= 1")
     if stock is not None and (not isinstance(stock, int) or isinstance(stock, bool) or stock < 0):

@@ -40,6 +40,13 @@ starting at or after ``ceiling_from`` (NULL: not known); see :mod:`.ceiling`.
 
 MAX_POINTS = 2**31 - 1
 """The most points one ledger entry holds (``points`` is a 32-bit integer on PostgreSQL)."""
+REASON_WIDTH = 300
+"""The widest ledger reason (a hand adjustment's, lower if the core config's
+``max_field_length`` is)."""
+REWARD_CODE_WIDTH = 60
+"""The widest reward code (lower if the core config's ``max_field_length`` is)."""
+REWARD_NAME_WIDTH = 200
+"""The widest reward name (lower if the core config's ``max_field_length`` is)."""
 
 ledger = Table(
     "loyalty_ledger", metadata,
@@ -50,7 +57,7 @@ ledger = Table(
     Column("points", Integer, nullable=False),
     Column("owed_change", Integer, nullable=False, default=0),
     Column("source", String(20), nullable=False),
-    Column("reason", String(300), nullable=False),
+    Column("reason", String(REASON_WIDTH), nullable=False),
     Column("interaction_id", BigIdType, ForeignKey("interactions.id")),
     Column("related_id", BigIdType, ForeignKey("loyalty_ledger.id")),
     Column("reward_code", String(60)),
@@ -88,8 +95,8 @@ what an expiry give-back returned to the lot."""
 
 rewards = Table(
     "loyalty_rewards", metadata,
-    Column("code", String(60), primary_key=True),
-    Column("name", String(200), nullable=False),
+    Column("code", String(REWARD_CODE_WIDTH), primary_key=True),
+    Column("name", String(REWARD_NAME_WIDTH), nullable=False),
     Column("points", Integer, nullable=False),
     Column("stock", Integer),
     Column("active", Boolean, nullable=False, default=True),

@@ -72,14 +72,13 @@ def open_cases(ctx, rows: Sequence[dict[str, Any]]) -> list[int]:
 def open_case(ctx, customer_id: int, subject: str, priority: str = "normal",
               source: str | None = None) -> int:
     """Validate and open one case; return its id."""
-    from .rows import require_customer
+    from .rows import require_customer, required_text
 
     require_customer(ctx.conn, customer_id)
     if priority not in PRIORITIES:
         raise ValidationError(f"case priority: {priority!r} is not one of {', '.join(PRIORITIES)}")
-    if not isinstance(subject, str) or not subject.strip():
-        raise ValidationError("case subject: required text")
-    return open_cases(ctx, [{"customer_id": customer_id, "subject": subject.strip(),
+    subject = required_text(ctx, subject, "case subject")
+    return open_cases(ctx, [{"customer_id": customer_id, "subject": subject,
                              "priority": priority, "source": source}])[0]
 
 

@@ -13,10 +13,11 @@ from typing import Any, Iterable, Sequence
 
 from sqlalchemy import Select, bindparam, exists, func, insert, literal, or_, select, update
 
-from crmkit.plugin import NotFound, ValidationError, customers, to_currency, to_money
+from crmkit.plugin import (NotFound, ValidationError, customers, text_limit, to_currency,
+                           to_money)
 
 from .assignment import assign_team, territory_teams
-from .rows import lead_rows, listed, require_customer
+from .rows import SUBJECT_WIDTH, lead_rows, listed, require_customer, required_text
 from .settings import settings_of
 from .stages import DISQUALIFIED, LEAD_STAGES, LOST, WON
 from .tables import leads, opportunities, stage_history, tasks
@@ -229,8 +230,7 @@ def create_opportunity(ctx, customer_id: int, name: str, amount: Any, currency: 
     if stage not in stages.opportunity:
         raise ValidationError(f"opportunity stage: {stage!r} is not an open opportunity stage "
                               f"(allowed: {', '.join(stages.opportunity)})")
-    if not isinstance(name, str) or not name.strip() or len(name) > 300:
-        raise ValidationError("opportunity name: required text of at most 300 characters")
+    name = required_text(ctx, name, "opportunity name")
     value = to_money(amount, "opportunity amount")
     if value < 0:
         raise ValidationError(f"opportunity amount: {value} is negative (must be >= 0)")
@@ -268,14 +268,16 @@ def move_opportunity(ctx, opportunity_id: int, to: str) -> int | None:
     days = settings_of(ctx).funnel.renewal_after_days
     if to == WON and days:
         return create_opportunity(
-            ctx, row.customer_id, _renewal_name(row.name), row.amount, row.currency, row.owner,
+            ctx, row.customer_id, _renewal_name(ctx, row.name), row.amount, row.currency, row.owner,
             now.date() + dt.timedelta(days=days), renewal_of=row.id)
     return None
 
 
-def _renewal_name(name: str) -> str:
+def _renewal_name(ctx, name: str) -> str:
+    """The renewal's name, cut to what an opportunity name may hold (a win is never refused
+    because the name grew)."""
     text = name if name.startswith("Renewal: ") else f"Renewal: {name}"
-    return text[:300]
+    return text[:text_limit(ctx.crm, SUBJECT_WIDTH).chars]
 
 
 def opportunity_list(conn, stage: str | None = None, owner: str | None = None,

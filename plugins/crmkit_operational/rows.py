@@ -12,7 +12,7 @@ from typing import Any, Sequence
 from sqlalchemy import bindparam, select
 
 from crmkit.plugin import (
-    NotFound, ValidationError, allocate_ids, customers, insert_rows, where_given,
+    NotFound, ValidationError, allocate_ids, customers, insert_rows, text_limit, where_given,
 )
 
 from .tables import leads
@@ -37,6 +37,23 @@ def listed(conn, table, *filters: tuple[Any, Any], limit: int | None) -> list[di
              .select_from(table.outerjoin(customers, customers.c.id == table.c.customer_id))
              .order_by(table.c.id.desc()))
     return [dict(r) for r in conn.execute(where_given(query, *filters, limit=limit)).mappings()]
+
+
+SUBJECT_WIDTH = 300
+"""The widest task or case subject and opportunity name (lower if the core config's
+``max_field_length`` is lower)."""
+
+
+def required_text(ctx, value: Any, what: str, width: int = SUBJECT_WIDTH) -> str:
+    """``value`` trimmed, when it is non-empty text within ``width`` characters and the core
+    config's ``max_field_length`` (:func:`crmkit.plugin.text_limit`); else a ValidationError
+    starting with ``what`` (``"task subject"``)."""
+    if not isinstance(value, str) or not value.strip():
+        raise ValidationError(f"{what}: required text")
+    value = value.strip()
+    if problem := text_limit(ctx.crm, width).problem(value):
+        raise ValidationError(f"{what}: {problem}")
+    return value
 
 
 def require_customer(conn, customer_id: int) -> Any:

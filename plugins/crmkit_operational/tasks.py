@@ -17,7 +17,7 @@ from crmkit.plugin import (NotFound, ValidationError, customers, ensure_utc, int
                            where_given)
 
 from .assignment import assign_team
-from .rows import insert_all, require_customer
+from .rows import insert_all, require_customer, required_text
 from .settings import settings_of
 from .tables import leads, tasks
 
@@ -49,12 +49,11 @@ def create_task(ctx, customer_id: int, subject: str, assignee: str | None, due: 
                 kind: str = "manual", source: str | None = None) -> int:
     """Validate and create one task; return its id."""
     require_customer(ctx.conn, customer_id)
-    if not isinstance(subject, str) or not subject.strip() or len(subject) > 300:
-        raise ValidationError("task subject: required text of at most 300 characters")
+    subject = required_text(ctx, subject, "task subject")
     due = ensure_utc(due, "task due")
     if assignee is not None:
         ctx.crm.staff.get(assignee)
-    return create_tasks(ctx, [{"customer_id": customer_id, "subject": subject.strip(),
+    return create_tasks(ctx, [{"customer_id": customer_id, "subject": subject,
                                "assignee": assignee, "due_at": due, "kind": kind,
                                "source": source}])[0]
 

@@ -112,11 +112,12 @@ class SocialAPI(PluginAPI):
 
     def import_mentions(self, records: Iterable[dict[str, Any]],
                         labels: list[str] | None = None) -> mention_rules.ImportResult:
-        """Check every record, then store them all in one transaction (nothing if any is bad)."""
+        """Check every record (against the core config the transaction reads), then store them
+        all in that one transaction (nothing if any is bad)."""
         records = list(records)
         labels = labels or [f"row {n + 1}" for n in range(len(records))]
-        rows = mention_rules.check(records, labels)
         with self.crm.transaction() as tx:
+            rows = mention_rules.check(self.crm, records, labels)
             return mention_rules.store(tx.context("social"), rows)
 
     def import_file(self, path: str, fmt: str | None = None) -> mention_rules.ImportResult:
@@ -125,7 +126,7 @@ class SocialAPI(PluginAPI):
         opens, and again if the core config or the plugins changed meanwhile
         (:func:`crmkit.plugin.checked_import`)."""
         def checked(source: SourceFile) -> list[dict[str, Any]]:
-            return mention_rules.check(*source.read_all())
+            return mention_rules.check(self.crm, *source.read_all())
 
         def stored(tx, rows: list[dict[str, Any]]) -> mention_rules.ImportResult:
             return mention_rules.store(tx.context("social"), rows)

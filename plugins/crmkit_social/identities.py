@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import re
+from typing import Any
 
 from sqlalchemy import delete, insert, select, update
 
-from crmkit.plugin import ConflictError, NotFound, ValidationError, allocate_ids, customers
+from crmkit.plugin import (ConflictError, NotFound, ValidationError, allocate_ids, customers,
+                           text_limit)
 
 from .tables import identities, mentions
 
 PLATFORM = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,49}$")
 HANDLE_LIMIT = 200
+"""The handle column's width (lower if the core config's ``max_field_length`` is lower)."""
 
 
 PLATFORM_ALIASES = {"weixin": "wechat", "wechat-work": "wecom", "wechatwork": "wecom",
@@ -32,11 +35,6 @@ def platform_problem(platform: object) -> str | None:
     return None
 
 
-def handle_problem(handle: object, platform: str | None = None) -> str | None:
-    """Why ``handle`` cannot be normalised (on ``platform``, when given), or None."""
-    return _normalised(handle, platform)[1]
-
-
 def normalise_platform(platform: str) -> str:
     """Lower-cased, trimmed platform name, aliases resolved (``weixin`` → ``wechat``);
     ValidationError if it is not one."""
@@ -47,19 +45,22 @@ def normalise_platform(platform: str) -> str:
     return PLATFORM_ALIASES.get(name, name)
 
 
-def normalise_handle(handle: str, platform: str | None = None) -> str:
-    """The handle as stored under ``platform``'s rule (see :func:`_normalised`)."""
-    value, problem = _normalised(handle, platform)
+def normalise_handle(handle: str, platform: str | None = None, limit: Any = None) -> str:
+    """The handle as stored under ``platform``'s rule (see :func:`normalised`)."""
+    value, problem = normalised(handle, platform, limit)
     if problem:
         raise ValidationError(f"handle: {problem}")
     return value
 
 
-def _normalised(handle: object, platform: str | None) -> tuple[str, str | None]:
+def normalised(handle: object, platform: str | None, limit: Any = None
+               ) -> tuple[str, str | None]:
     """``(stored handle, None)`` or ``("", problem)``.
 
-    Every platform: trimmed, one leading ``@`` removed, no spaces, at most 200
-    characters.  Then per platform:
+    Every platform: trimmed, one leading ``@`` removed, no spaces, within ``limit``
+    (:func:`crmkit.plugin.text_limit` of :data:`HANDLE_LIMIT`: a handle taken in is
+    capped by the core config's ``max_field_length``; None, for looking up a stored
+    handle: :data:`HANDLE_LIMIT` characters).  Then per platform:
 
     * ``wechat``: ``openid:ID`` / ``unionid:ID`` keep the ID's case (OpenIDs
       and UnionIDs are case-sensitive; the prefix is not); otherwise a WeChat
@@ -76,8 +77,10 @@ def _normalised(handle: object, platform: str | None) -> tuple[str, str | None]:
         return "", "empty handle"
     if text.startswith("@") or any(ch.isspace() for ch in text):
         return "", f"{handle!r} is not a handle (one leading '@' at most, no spaces)"
-    if len(text) > HANDLE_LIMIT:
+    if limit is None and len(text) > HANDLE_LIMIT:
         return "", f"{len(text)} characters; at most {HANDLE_LIMIT}"
+    if limit is not None and (problem := limit.problem(text)):
+        return "", problem
     if platform == "wechat":
         prefix = next((p for p in WECHAT_PREFIXES if text.lower().startswith(p)), None)
         if prefix:
@@ -118,7 +121,7 @@ def link(ctx, customer_id: int, external_id: str, platform: str, handle: str) ->
     Mentions already imported from that handle are attached to the customer.
     """
     platform = normalise_platform(platform)
-    handle = normalise_handle(handle, platform)
+    handle = normalise_handle(handle, platform, text_limit(ctx.crm, HANDLE_LIMIT))
     current = owner(ctx.conn, platform, handle)
     if current is not None:
         if current[0] == customer_id:

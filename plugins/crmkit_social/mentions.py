@@ -21,7 +21,7 @@ import attrs
 from sqlalchemy import bindparam, insert, select, update
 
 from crmkit.plugin import (ValidationError, allocate_ids, drop_repeats, ensure_utc,
-                           parse_timestamp, raise_problems, record_fits, score_texts)
+                           parse_timestamp, raise_problems, record_fits, score_texts, text_limit)
 
 from . import identities
 from .settings import settings_of
@@ -31,8 +31,8 @@ from .tables import mentions
 FIELDS = ("platform", "post_id", "handle", "text", "posted_at", "likes", "comments", "shares")
 REQUIRED = ("platform", "post_id", "handle", "posted_at")
 COUNTS = ("likes", "comments", "shares")
-TEXT_LIMIT = 10000
 POST_ID_LIMIT = 200
+"""The post id column's width (lower if the core config's ``max_field_length`` is lower)."""
 ERASED_PREFIX = "erased:"
 
 
@@ -58,12 +58,29 @@ def erased_key(platform: str, post_id: str) -> str:
     return ERASED_PREFIX + digest[:48]
 
 
-def check(records: Iterable[Any], labels: list[str],
+@attrs.frozen
+class Limits:
+    """The text limits of a mention in one CRM (its core config's ``max_field_length``)."""
+
+    post_id: Any
+    handle: Any
+    text: Any
+
+    @classmethod
+    def of(cls, crm) -> "Limits":
+        """``crm``'s limits (:func:`crmkit.plugin.text_limit`)."""
+        return cls(text_limit(crm, POST_ID_LIMIT), text_limit(crm, identities.HANDLE_LIMIT),
+                   text_limit(crm))
+
+
+def check(crm, records: Iterable[Any], labels: list[str],
           problems: list[tuple[str, str, str]] | None = None) -> list[dict[str, Any]]:
-    """Normalise every record; raise one ValidationError listing every bad line (``line N: field: problem``)."""
+    """Normalise every record within ``crm``'s text limits; raise one ValidationError listing
+    every bad line (``line N: field: problem``)."""
     problems = list(problems or [])
+    limits = Limits.of(crm)
     checked = [(row, where) for record, where in zip(records, labels)
-               if (row := _normalise(record, where, problems)) is not None]
+               if (row := _normalise(record, where, problems, limits)) is not None]
     rows, _ = drop_repeats([row for row, _ in checked], [where for _, where in checked],
                            problems, key=lambda row: (row["platform"], row["post_id"]),
                            field="post_id",
@@ -72,7 +89,7 @@ def check(records: Iterable[Any], labels: list[str],
     return rows
 
 
-def _normalise(record: Any, where: str, problems: list) -> dict[str, Any] | None:
+def _normalise(record: Any, where: str, problems: list, limits: Limits) -> dict[str, Any] | None:
     if not record_fits(record, where, FIELDS, REQUIRED, problems):
         return None
     before = len(problems)
@@ -87,21 +104,22 @@ def _normalise(record: Any, where: str, problems: list) -> dict[str, Any] | None
         post_id = str(post_id)
     if not isinstance(post_id, str) or not post_id.strip():
         problems.append((where, "post_id", "must be non-empty text"))
-    elif len(post_id.strip()) > POST_ID_LIMIT or post_id.strip().startswith(ERASED_PREFIX):
-        problems.append((where, "post_id", f"at most {POST_ID_LIMIT} characters, not starting "
-                         f"with {ERASED_PREFIX!r}"))
+    elif problem := limits.post_id.problem(post_id.strip()):
+        problems.append((where, "post_id", problem))
+    elif post_id.strip().startswith(ERASED_PREFIX):
+        problems.append((where, "post_id", f"may not start with {ERASED_PREFIX!r}"))
     else:
         row["post_id"] = post_id.strip()
-    problem = identities.handle_problem(record["handle"], row.get("platform"))
+    handle, problem = identities.normalised(record["handle"], row.get("platform"), limits.handle)
     if problem:
         problems.append((where, "handle", problem))
     else:
-        row["handle"] = identities.normalise_handle(record["handle"], row.get("platform"))
+        row["handle"] = handle
     text = record.get("text")
     if text is not None and not isinstance(text, str):
         problems.append((where, "text", f"must be text, got {type(text).__name__}"))
-    elif text is not None and len(text) > TEXT_LIMIT:
-        problems.append((where, "text", f"{len(text)} characters; at most {TEXT_LIMIT}"))
+    elif text is not None and (problem := limits.text.problem(text)):
+        problems.append((where, "text", problem))
     else:
         row["text"] = text.strip() if text and text.strip() else None
     try:

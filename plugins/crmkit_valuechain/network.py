@@ -6,7 +6,7 @@ from typing import Any
 
 from sqlalchemy import insert, select, update
 
-from crmkit.plugin import NotFound, ValidationError, customers
+from crmkit.plugin import NotFound, ValidationError, customers, text_limit
 
 from .tables import actions, network, propositions
 
@@ -14,12 +14,20 @@ NETWORK_KINDS = ("supplier", "partner", "employee", "owner")
 ACTION_KINDS = ("acquisition", "retention", "development")
 
 
-def _text(value: str | None, field: str, limit: int) -> str:
+def _text(tx, value: str | None, field: str, width: int) -> str:
+    """``value`` trimmed: required text within ``width`` characters and the core config's
+    ``max_field_length`` (:func:`crmkit.plugin.text_limit`)."""
     if value is None or not value.strip():
         raise ValidationError(f"{field}: required text")
-    if len(value) > limit:
-        raise ValidationError(f"{field}: {len(value)} characters; at most {limit}")
-    return value.strip()
+    return optional_text(tx, value.strip(), field, width)
+
+
+def optional_text(tx, value: str | None, field: str, width: int) -> str | None:
+    """``value`` (None allowed), refused when longer than ``width`` characters or the core
+    config's ``max_field_length`` (:func:`crmkit.plugin.text_limit`)."""
+    if value is not None and (problem := text_limit(tx.crm, width).problem(value)):
+        raise ValidationError(f"{field}: {problem}")
+    return value
 
 
 def add_member(tx, kind: str, name: str, role: str, group: str | None = None,
@@ -27,9 +35,10 @@ def add_member(tx, kind: str, name: str, role: str, group: str | None = None,
     """Record a network member and its role towards the SSCs (optionally one group or SSC)."""
     if kind not in NETWORK_KINDS:
         raise ValidationError(f"kind: {kind!r} is not one of {', '.join(NETWORK_KINDS)}")
-    values = {"kind": kind, "name": _text(name, "name", 300), "role": _text(role, "role", 1000),
-              "ssc_group": group, "customer_id": None, "recorded_at": tx.now(),
-              "recorded_by": tx.actor}
+    values = {"kind": kind, "name": _text(tx, name, "name", 300),
+              "role": _text(tx, role, "role", 1000),
+              "ssc_group": optional_text(tx, group, "group", 100), "customer_id": None,
+              "recorded_at": tx.now(), "recorded_by": tx.actor}
     if customer is not None:
         row = tx.conn.execute(select(customers.c.id).where(customers.c.external_id == customer)).first()
         if row is None:
@@ -50,8 +59,8 @@ def members(conn) -> list[dict[str, Any]]:
 
 def set_proposition(tx, group: str, text: str) -> None:
     """Record (or replace) the value proposition of an SSC group."""
-    text = _text(text, "proposition", 2000)
-    group = _text(group, "group", 100)
+    text = _text(tx, text, "proposition", 2000)
+    group = _text(tx, group, "group", 100)
     values = {"proposition": text, "recorded_at": tx.now(), "recorded_by": tx.actor}
     old = tx.conn.execute(select(propositions.c.proposition)
                           .where(propositions.c.ssc_group == group)).scalar()
@@ -73,8 +82,8 @@ def add_action(tx, group: str, kind: str, description: str) -> int:
     if kind not in ACTION_KINDS:
         raise ValidationError(f"kind: {kind!r} is not one of {', '.join(ACTION_KINDS)}")
     return tx.conn.execute(insert(actions).values(
-        ssc_group=_text(group, "group", 100), kind=kind,
-        description=_text(description, "description", 2000), recorded_at=tx.now(),
+        ssc_group=_text(tx, group, "group", 100), kind=kind,
+        description=_text(tx, description, "description", 2000), recorded_at=tx.now(),
         recorded_by=tx.actor).returning(actions.c.id)).scalar_one()
 
 

@@ -19,6 +19,7 @@ from sqlalchemy import delete, insert, select, update
 from crmkit.plugin import NotFound, PluginError, ValidationError, customers
 
 from .errors import MissingCLV
+from .network import optional_text
 from .settings import Settings
 from .tables import ssc
 
@@ -100,10 +101,8 @@ def mark(tx, settings: Settings, external_id: str, reasons: list[str],
         raise ValidationError(f"reasons: {bad[0] if bad else 'none given'!r} — give one or more "
                               f"of {', '.join(REASONS)}")
     group = group or settings.default_ssc_group
-    if len(group) > 100:
-        raise ValidationError("group: at most 100 characters")
-    if note is not None and len(note) > 1000:
-        raise ValidationError("note: at most 1000 characters")
+    optional_text(tx, group, "group", 100)
+    optional_text(tx, note, "note", 1000)
     customer_id = _customer_id(tx.conn, external_id)
     values = {"reasons": reasons, "ssc_group": group, "note": note, "marked_at": tx.now(),
               "marked_by": tx.actor}

@@ -15,6 +15,7 @@ from sqlalchemy import func, insert, select
 
 from crmkit.plugin import ValidationError
 
+from .network import optional_text
 from .tables import ratings
 
 CONDITIONS = ("leadership_culture", "data_it", "people", "processes")
@@ -28,8 +29,7 @@ def rate(tx, condition: str, rating: int, note: str | None = None) -> None:
         raise ValidationError(f"condition: {condition!r} is not one of {', '.join(CONDITIONS)}")
     if isinstance(rating, bool) or not isinstance(rating, int) or not 1 <= rating <= 5:
         raise ValidationError(f"rating: {rating!r} is not a whole number from 1 to 5")
-    if note is not None and len(note) > 1000:
-        raise ValidationError("note: at most 1000 characters")
+    optional_text(tx, note, "note", 1000)
     tx.conn.execute(insert(ratings).values(condition=condition, rating=rating, note=note,
                                            rated_at=tx.now(), rated_by=tx.actor))
     tx.context("valuechain").audit("rate", "valuechain_ratings", condition, {"rating": rating})

@@ -167,3 +167,17 @@ def test_the_cli(crm, api, run_cli, tmp_path, cli_on_test_clock):
                            "--subject", "Hi", "--template-file", str(template))
     assert code == 1 and err.startswith("error: --if: not valid JSON")
     assert [c["name"] for c in api.list()] == ["spring"]
+
+
+@pytest.mark.parametrize("field", ["name", "subject", "goal"])
+def test_campaign_texts_keep_the_core_max_field_length(crm, api, field):
+    crm.plugins.configure_core({**crm.core_config, "max_field_length": 20})
+    before = written(crm)
+    given = {"name": "spring", "goal": "more visits"}
+    with pytest.raises(ValidationError) as caught:
+        add(api, **dict(given, **{field: "x" * 21}))
+    assert str(caught.value) == (f"{field}: 21 characters; at most 20 "
+                                 "(core config max_field_length)")
+    assert written(crm) == before
+    add(api, **dict(given, **{field: "x" * 20}))
+    assert written(crm) != before

@@ -92,3 +92,18 @@ def test_commands(crm, run_cli, tmp_path):
     assert json.loads(out)["unit_cost"] == "3.0000"
     code, _, err = run_cli("catalogue", "show", "NOPE")
     assert code != 0 and err.startswith("error: product 'NOPE' not found")
+
+
+@pytest.mark.parametrize("field", ["sku", "name", "category"])
+def test_product_texts_keep_the_core_max_field_length(crm, field):
+    crm.plugins.enable("catalogue")
+    crm.plugins.configure_core({**crm.core_config, "max_field_length": 20})
+    api = crm.plugin("catalogue")
+    row = {"sku": "TEA-1", "name": "Tea", "category": "drinks", "list_price": "4",
+           "unit_cost": "1"}
+    with pytest.raises(ValidationError) as caught:
+        api.add_products([dict(row, **{field: "x" * 21})])
+    assert caught.value.problems == [
+        ("row 1", field, "21 characters; at most 20 (core config max_field_length)")]
+    assert api.products() == []
+    assert api.add_products([dict(row, **{field: "x" * 20})]).created == 1

@@ -170,3 +170,16 @@ def test_team_load_counts_open_work_and_overdue_acknowledgements(crm, clock):
     assert load == {"billing": (2, 0, 0, 1, 0), "support": (0, 1, 0, 0, 0)}
     later = {t.team: t.overdue_ack for t in api.team_load(as_of=clock.now().replace(hour=17))}
     assert later == {"billing": 1, "support": 0}
+
+
+def test_a_note_keeps_the_core_max_field_length(crm, clock):
+    setup_people(crm)
+    crm.plugins.enable("collaborative")
+    crm.plugins.configure_core({**crm.core_config, "max_field_length": 20})
+    api = crm.plugin("collaborative")
+    item = complaint(crm, clock)
+    with pytest.raises(ValidationError, match=r"note: 21 characters; at most 20 \(core config "
+                                              r"max_field_length\)$"):
+        api.hand_off(item, "billing", "n" * 21)
+    assert api.work_item(item).team == "support"
+    assert api.hand_off(item, "billing", "n" * 20).team == "billing"

@@ -89,3 +89,25 @@ def test_contact_rules_for_missing_preferences_and_bad_input(crm, clock):
     answer = api.contact("C2", "Re: your message", work_item_id=work.id)
     assert answer.interaction_id > item.id
     assert api.items_of("C2") == [work]  # outbound replies are not routed
+
+
+@pytest.mark.parametrize("field", ["subject", "override reason"])
+def test_contact_texts_keep_the_core_max_field_length(crm, field):
+    setup_people(crm)
+    crm.plugins.enable("collaborative")
+    crm.plugins.configure_core({**crm.core_config, "max_field_length": 20})
+    crm.customers.set_consent("C1", "sms", True, "form")
+    api = crm.plugin("collaborative")
+    texts = {"subject": "Hello", "override reason": "asked for sms"}
+
+    def contact(text: str):
+        given = dict(texts, **{field: text})
+        return api.contact("C1", given["subject"], channel="sms",
+                           override_reason=given["override reason"])
+
+    with pytest.raises(ValidationError, match=rf"C1: {field}: 21 characters; at most 20 \(core "
+                                              r"config max_field_length\)$"):
+        contact("x" * 21)
+    assert outbound(crm) == []
+    contact("x" * 20)
+    assert len(outbound(crm)) == 1

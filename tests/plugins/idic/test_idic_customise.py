@@ -136,3 +136,16 @@ def test_purchase_and_refund_kinds_are_configurable(mvc_crm):
     mvc_crm.plugins.configure("idic", {"mvc_share": 0.5, "mgc_share": 0.0,
                                        "refund_kinds": ["refund", "adjustment"]})
     assert api.uplift("all-in").treated_value == D(3)     # (100 - 40) / 20
+
+
+@pytest.mark.parametrize("field", ["name", "detail"])
+def test_treatment_texts_keep_the_core_max_field_length(mvc_crm, field):
+    mvc_crm.plugins.configure_core({**mvc_crm.core_config, "max_field_length": 20})
+    api = mvc_crm.plugin("idic")
+    given = {"name": "x", "group": "MVC", "type": "offer", "detail": "free tea"}
+    with pytest.raises(ValidationError, match=rf"^treatment {field}: 21 characters; at most 20 "
+                                              r"\(core config max_field_length\)$"):
+        api.add_treatment(**dict(given, **{field: "t" * 21}))
+    assert api.treatments() == []
+    api.add_treatment(**dict(given, **{field: "t" * 20}))
+    assert len(api.treatments()) == 1

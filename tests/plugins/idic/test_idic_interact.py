@@ -106,3 +106,14 @@ def test_bad_dialogues_are_refused(grouped):
 def test_due_needs_a_differentiation(icrm):
     with pytest.raises(NotFound, match="run `crmkit idic differentiate`"):
         icrm.plugin("idic").due()
+
+
+def test_a_summary_keeps_the_core_max_field_length(grouped):
+    grouped.plugins.configure_core({**grouped.core_config, "max_field_length": 20})
+    api = grouped.plugin("idic")
+    with pytest.raises(ValidationError, match=r"^summary: 21 characters; at most 20 \(core "
+                                              r"config max_field_length\)$"):
+        api.record_dialogue("M1", "s" * 21, direction="inbound")
+    assert grouped.events.list(type="idic.dialogue_recorded") == []
+    api.record_dialogue("M1", "s" * 20, direction="inbound")
+    assert len(grouped.events.list(type="idic.dialogue_recorded")) == 1

@@ -116,3 +116,21 @@ def test_two_processes_racing_never_overspend(crm, crm_url, loyalty, shop, clock
         assert lg.open_lots(conn, [cid]) == {}
     assert used == earned                                # each lot used exactly once in full
     assert T_RACE == clock.now()
+
+
+@pytest.mark.parametrize("what, write", [
+    ("reward code", lambda api, text: api.add_reward(text, 10)),
+    ("reward R1: name", lambda api, text: api.add_reward("R1", 10, name=text)),
+    ("adjust: reason", lambda api, text: api.adjust("C1", 5, text)),
+])
+def test_codes_names_and_reasons_keep_the_core_max_field_length(crm, loyalty, what, write):
+    api = loyalty(PLAIN)
+    crm.plugins.configure_core({**crm.core_config, "max_field_length": 20})
+    written = lambda: (api.rewards(), ledger_count(crm))  # noqa: E731
+    before = written()
+    with pytest.raises(ValidationError, match=rf"^{what}: 21 characters; at most 20 \(core "
+                                              r"config max_field_length\)$"):
+        write(api, "x" * 21)
+    assert written() == before
+    write(api, "x" * 20)
+    assert written() != before

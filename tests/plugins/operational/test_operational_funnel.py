@@ -199,3 +199,23 @@ def test_a_win_creates_a_renewal_when_renewal_after_days_is_set(crm, clock, oper
     assert (row["name"], row["amount"], row["stage"], row["renewal_of"]) == (
         "Renewal: Support", Decimal("300.0000"), "qualification", opp2)
     assert row["expected_close"] == (clock.now() + dt.timedelta(days=365)).date()
+
+
+@pytest.mark.parametrize("what, write", [
+    ("opportunity name", lambda api, text: api.create_opportunity("C1", text, "1")),
+    ("task subject", lambda api, text: api.create_task("C1", text, None,
+                                                       dt.datetime(2030, 1, 1, tzinfo=UTC))),
+    ("case subject", lambda api, text: api.open_case("C1", text)),
+])
+def test_names_and_subjects_keep_the_core_max_field_length(crm, operational, what, write):
+    api = operational(MANUAL)
+    crm.customers.add("C1")
+    crm.plugins.configure_core({**crm.core_config, "max_field_length": 20})
+    written = lambda: (snapshot(crm), api.tasks(), api.cases())  # noqa: E731
+    before = written()
+    with pytest.raises(ValidationError, match=rf"^{what}: 21 characters; at most 20 \(core "
+                                              r"config max_field_length\)$"):
+        write(api, "x" * 21)
+    assert written() == before
+    write(api, "x" * 20)
+    assert written() != before

@@ -13,7 +13,7 @@ import crmkit_valuechain
 from crmkit import migrate
 from crmkit.errors import ConfigError, NotFound, PluginError, ValidationError
 from crmkit_valuechain.errors import StageError
-from crmkit_valuechain.tables import stages
+from crmkit_valuechain.tables import actions, network, propositions, ratings, ssc, stages
 
 UTC = dt.timezone.utc
 
@@ -245,3 +245,32 @@ def test_data_services(portfolio):
     [erased] = api.sscs()
     assert erased.note is None and erased.reasons == ("high_value", "door_opener")
     assert [(m["name"], m["role"]) for m in api.network()] == [("Ana Costa", "(erased)")]
+
+
+@pytest.mark.parametrize("field, write", [
+    ("note", lambda api, text: api.rate("people", 3, note=text)),
+    ("group", lambda api, text: api.mark_ssc("C1", ["benchmark"], group=text)),
+    ("note", lambda api, text: api.mark_ssc("C1", ["benchmark"], note=text)),
+    ("name", lambda api, text: api.add_network_member("partner", text, "supplies")),
+    ("role", lambda api, text: api.add_network_member("partner", "Acme", text)),
+    ("group", lambda api, text: api.add_network_member("partner", "Acme", "r", group=text)),
+    ("proposition", lambda api, text: api.set_proposition("core", text)),
+    ("description", lambda api, text: api.add_action("core", "retention", text)),
+])
+def test_texts_keep_the_core_max_field_length(vcrm, field, write):
+    vcrm.customers.add("C1")
+    vcrm.plugins.configure_core({**vcrm.core_config, "max_field_length": 20})
+    api = vcrm.plugin("valuechain")
+
+    def written():
+        with vcrm.read() as conn:
+            return [conn.execute(select(table)).all() for table in (ratings, ssc, network,
+                                                                     propositions, actions)]
+
+    before = written()
+    with pytest.raises(ValidationError, match=rf"^{field}: 21 characters; at most 20 \(core "
+                                              r"config max_field_length\)$"):
+        write(api, "x" * 21)
+    assert written() == before
+    write(api, "x" * 20)
+    assert written() != before
