@@ -9,6 +9,8 @@ Fixtures:
 * ``crm`` — ``CRM.open(crm_url, clock=clock, create=True)``, closed afterwards.
 
 ``run_cli(args)`` runs the ``crmkit`` command in-process and returns its exit code;
+``assert_keeps_max_field_length(crm, field, write, written)`` checks that a plugin's text
+field keeps the core configuration's ``max_field_length``;
 ``api_client(crm, role=…)`` is an HTTP client on the API app, in-process, with the token of
 a staff member of that role; ``web_client(crm, role=…)`` one signed in to the staff web app
 (for a plugin's pages and My work sections), with ``csrf_token(html)`` for the forms it posts.
@@ -23,11 +25,13 @@ from __future__ import annotations
 import datetime as dt
 import itertools
 import os
+import re
 import shutil
 import socket
 import subprocess
 import tempfile
 from pathlib import Path
+from typing import Any, Callable
 
 import pytest
 
@@ -173,5 +177,23 @@ def run_cli(args: list[str]) -> int:
     return main(args)
 
 
+def assert_keeps_max_field_length(crm, field: str, write: Callable[[str], Any],
+                                  written: Callable[[], Any]) -> None:
+    """Check that a text field keeps the core configuration's ``max_field_length``: with it
+    lowered to 20, ``write("x" * 21)`` raises one ValidationError ending ``<field>: 21
+    characters; at most 20 (core config max_field_length)`` and leaves ``written()`` (what
+    the field's records read back as) as it was; ``write("x" * 20)`` then changes it."""
+    from ..errors import ValidationError
+
+    crm.plugins.configure_core({**crm.core_config, "max_field_length": 20})
+    before = written()
+    with pytest.raises(ValidationError, match=rf"{re.escape(field)}: 21 characters; at most "
+                                              r"20 \(core config max_field_length\)$"):
+        write("x" * 21)
+    assert written() == before
+    write("x" * 20)
+    assert written() != before
+
+
 __all__ = ["PostgresServer", "find_pg_bindir", "backends", "run_cli", "api_client", "web_client",
-           "csrf_token"]
+           "csrf_token", "assert_keeps_max_field_length"]

@@ -7,6 +7,7 @@ import json
 import pytest
 from sqlalchemy import func, select
 
+from crmkit.devtools.testing import assert_keeps_max_field_length
 from crmkit.errors import ConfigError, ValidationError
 from crmkit_social.tables import mentions
 
@@ -154,23 +155,16 @@ def test_with_operational_enabled_a_negative_mention_opens_a_case(social):
 
 @pytest.mark.parametrize("field", ["text", "post_id", "handle"])
 def test_mention_texts_keep_the_core_max_field_length(social, field):
-    social.plugins.configure_core({**social.core_config, "max_field_length": 20})
     api = social.plugin("social")
     mention = {"platform": "twitter", "post_id": "1", "handle": "alice", "text": "hi",
                "posted_at": "2024-12-01"}
-    with pytest.raises(ValidationError) as caught:
-        api.import_mentions([dict(mention, **{field: "x" * 21})])
-    assert str(caught.value) == (f"row 1: {field}: 21 characters; at most 20 "
-                                 "(core config max_field_length)")
-    assert count(social) == 0
-    assert api.import_mentions([dict(mention, **{field: "x" * 20})]).created == 1
+    assert_keeps_max_field_length(
+        social, f"row 1: {field}", lambda text: api.import_mentions([dict(mention, **{field: text})]),
+        lambda: count(social))
 
 
 def test_a_linked_handle_keeps_the_core_max_field_length(social):
-    social.plugins.configure_core({**social.core_config, "max_field_length": 20})
     api = social.plugin("social")
-    with pytest.raises(ValidationError, match=r"^handle: 21 characters; at most 20 \(core "
-                                              r"config max_field_length\)$"):
-        api.link_handle("C1", "twitter", "h" * 21)
-    assert api.handles() == [(1, "twitter", "alice")]
-    assert api.link_handle("C1", "twitter", "h" * 20)
+    assert_keeps_max_field_length(social, "handle",
+                                  lambda handle: api.link_handle("C1", "twitter", handle),
+                                  api.handles)
