@@ -175,10 +175,35 @@ def _fill(schema: dict[str, Any], instance: Any) -> None:
             _fill(schema["items"], item)
 
 
+SHOWN_VALUE = 80
+"""Up to this many characters, the value a schema refuses is quoted in the message; a longer
+one is named by its kind and size (``an array of 1001 items``), so a refusal never repeats a
+huge input."""
+
+
+def shown_value(value: Any) -> str:
+    """``value`` as an error message quotes it: its ``repr`` when at most :data:`SHOWN_VALUE`
+    characters, else its JSON kind and size (``text of 5000 characters``)."""
+    text = repr(value)
+    if len(text) <= SHOWN_VALUE:
+        return text
+    if isinstance(value, str):
+        return f"text of {len(value)} characters"
+    if isinstance(value, list):
+        return f"an array of {len(value)} items"
+    if isinstance(value, dict):
+        return f"an object of {len(value)} keys"
+    return f"a value of {len(text)} characters"
+
+
 def describe_error(error) -> str:
-    """One line for a jsonschema error: JSON pointer, the problem, and what is allowed."""
+    """One line for a jsonschema error: JSON pointer, the problem, and what is allowed; a long
+    refused value is named by its size (:func:`shown_value`), never repeated."""
     path = [str(p) for p in error.absolute_path]
     message = error.message
+    quoted = repr(error.instance)
+    if len(quoted) > SHOWN_VALUE and quoted in message:
+        message = message.replace(quoted, shown_value(error.instance))
     if error.validator == "additionalProperties" and isinstance(error.instance, dict):
         known = set(error.schema.get("properties", {})) if isinstance(error.schema, dict) else set()
         extra = sorted(k for k in error.instance if k not in known)
@@ -186,12 +211,16 @@ def describe_error(error) -> str:
             path.append(extra[0])
             message = "unknown key" + (f" (also unknown: {', '.join(extra[1:])})" if extra[1:] else "")
     if error.validator == "format" and error.validator_value in FORMATS:
-        message = f"{error.instance!r} is not {FORMATS[error.validator_value][0]}"
+        message = f"{shown_value(error.instance)} is not {FORMATS[error.validator_value][0]}"
     pointer = "/" + "/".join(path)
     if error.validator == "maxLength" and isinstance(error.instance, str):
         return f"{pointer}: {too_long(error.instance, error.validator_value)}"
     allowed = _allowed(error)
     return f"{pointer}: {message}" + (f" (allowed: {allowed})" if allowed else "")
+
+
+_COUNTED = {"maxItems": ("at most", "item"), "minItems": ("at least", "item"),
+            "maxProperties": ("at most", "key"), "minProperties": ("at least", "key")}
 
 
 def _allowed(error) -> str:
@@ -209,7 +238,27 @@ def _allowed(error) -> str:
         return f"text matching {error.validator_value}"
     if error.validator == "format" and error.validator_value in FORMATS:
         return FORMATS[error.validator_value][1]
+    if error.validator in _COUNTED:
+        bound, noun = _COUNTED[error.validator]
+        count = error.validator_value
+        return f"{bound} {count} {noun}{'' if count == 1 else 's'}"
+    if error.validator in ("oneOf", "anyOf"):
+        return _branch_types(error)
     return ""
+
+
+def _branch_types(error) -> str:
+    """What a ``oneOf``/``anyOf`` allows when every branch refused the value for its type
+    alone (``type object, or type array``); else ``""``."""
+    branches: dict[Any, list[str]] = {}
+    for sub in error.context or ():
+        if sub.validator == "type" and not sub.relative_path:
+            branches.setdefault(sub.relative_schema_path[0], []).append(
+                f"type {sub.validator_value}")
+    count = len(error.validator_value) if isinstance(error.validator_value, list) else 0
+    if not branches or len(branches) != count:
+        return ""
+    return ", or ".join(types[0] for _, types in sorted(branches.items()))
 
 
 def is_timezone(name: object) -> bool:
@@ -591,7 +640,8 @@ def _text_or_null(raw: str) -> str | None:
 
 
 __all__ = [
-    "CORE_SCHEMA", "fill_defaults", "describe_error", "check_schema", "regex_problem",
+    "CORE_SCHEMA", "fill_defaults", "describe_error", "shown_value", "SHOWN_VALUE",
+    "check_schema", "regex_problem",
     "schema_validator", "validate", "set_path", "is_timezone", "FORMATS", "format_checker",
     "schema_errors", "require_object",
 ]

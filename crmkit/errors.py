@@ -25,8 +25,9 @@ class ValidationError(CRMError):
     @classmethod
     def from_problems(cls, problems: list[tuple[str, str, str]]) -> "ValidationError":
         """Build one error whose message lists every problem as ``where: field: message``
-        (``field: message`` for a problem without a ``where``: that of a single record)."""
-        lines = [f"{where}: {field}: {msg}" if where else f"{field}: {msg}"
+        (``field: message`` for a problem without a ``where``: that of a single record;
+        ``where: message`` for one about the whole of ``where``, with an empty field)."""
+        lines = [": ".join(part for part in (where, field, msg) if part)
                  for where, field, msg in problems]
         shown = lines[:20]
         if len(lines) > 20:

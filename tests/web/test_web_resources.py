@@ -153,6 +153,25 @@ def test_the_detail_of_one_object_names_the_field_and_of_a_list_the_row(admin):
         assert (answer.status_code, answer.json()["detail"]) == (422, detail)
 
 
+@pytest.mark.parametrize("body, detail", [
+    ("x", "body: 'x' is not valid under any of the given schemas (allowed: type object, or "
+          "type array)"),
+    ([{"customer": "C1"}] * 1001, "body: an array of 1001 items is too long (allowed: at most "
+                                  "1000 items)"),
+    ([], "body: [] should be non-empty (allowed: at least 1 item)"),
+    ({"customer": "C1", "direction": "x" * 5000}, "body: /direction: text of 5000 characters "
+                                                  "is not one of ['inbound', 'outbound']"),
+])
+def test_a_refused_interactions_body_says_what_is_allowed_and_never_repeats_a_huge_value(
+        api, admin, body, detail):
+    admin.post("/api/v1/customers", json={"external_id": "C1"})
+    answer = admin.post("/api/v1/interactions", json=body)
+    assert answer.status_code == 422
+    assert answer.json()["detail"].startswith(detail)
+    assert len(answer.content) < 1000
+    assert admin.get("/api/v1/interactions").json()["items"] == []
+
+
 def test_a_refund_of_another_customers_purchase_or_not_of_a_purchase_is_one_problem(api, admin):
     for customer in ("A", "B"):
         admin.post("/api/v1/customers", json={"external_id": customer})
