@@ -67,6 +67,26 @@ def test_every_mounted_route_is_in_the_openapi_document(everything):
         "Idempotency-Key": "header"}
 
 
+def test_the_limits_of_the_listings_are_those_the_api_guide_states(everything):
+    """The API guide's "Pagination and limits": the core's listings at most 200 (default
+    50), operational's and social's at most 1000 (default 100), the other plugins none."""
+    document = everything.client().get("/openapi.json").json()
+    bounds = {}
+    for path, operations in document["paths"].items():
+        for parameter in operations.get("get", {}).get("parameters", []):
+            if parameter["in"] == "query" and parameter["name"] == "limit":
+                schema = parameter["schema"]
+                bounds[path] = (schema["minimum"], schema["maximum"], schema["default"])
+    plugin_lists = {f"/api/v1/operational/{name}" for name in
+                    ("leads", "opportunities", "tasks", "cases")} | {"/api/v1/social/mentions"}
+    assert {path: bound for path, bound in bounds.items()
+            if not path.startswith("/api/v1/webtest/")} == {
+        **{path: (1, 200, 50) for path in (
+            "/api/v1/customers", "/api/v1/customers/{external_id}/timeline",
+            "/api/v1/interactions", "/api/v1/events", "/api/v1/webhooks/deliveries")},
+        **{path: (1, 1000, 100) for path in plugin_lists}}
+
+
 def test_the_completeness_check_finds_a_route_left_out(everything):
     document = everything.client().get("/openapi.json").json()
     del document["paths"]["/api/v1/webtest/echo/{thing}"]
