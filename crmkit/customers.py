@@ -77,8 +77,13 @@ class CustomerService:
         if isinstance(external_id, str):
             external_id = normal_text(external_id.strip())
         with self.crm.transaction() as tx:
-            if self.ids_by_external_id({external_id}, tx.conn):
-                raise ConflictError(f"customer {external_id!r} already exists")
+            found = self.ids_by_external_id({external_id}, tx.conn)
+            if found:
+                erased = tx.conn.execute(select(tables.customers.c.erased_at).where(
+                    tables.customers.c.id == found[external_id])).scalar()
+                raise ConflictError(f"customer {external_id!r} already exists" if erased is None
+                                    else f"customer {external_id!r} was erased: its external id "
+                                    "is not used again (choose another)")
             write_batch(tx, [row], [pipeline.ONE_RECORD], upsert=False,
                         hidden_customers=hidden_customers)
             return self.get(external_id)

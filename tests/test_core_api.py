@@ -49,6 +49,17 @@ def test_names_maps_external_ids_to_names_in_one_call(crm):
     assert crm.customers.names([]) == {}
 
 
+def test_adding_the_external_id_of_an_erased_customer_says_it_was_erased(crm):
+    crm.customers.add("C1", "Ada")
+    crm.customers.erase("C1")
+    before = crm.customers.get("C1")
+    with pytest.raises(ConflictError) as refused:
+        crm.customers.add("C1", "Ada again")
+    assert str(refused.value) == ("customer 'C1' was erased: its external id is not used "
+                                  "again (choose another)")
+    assert crm.customers.get("C1") == before
+
+
 def test_customer_errors_leave_nothing(crm):
     crm.customers.add("C1", "Ada")
     with pytest.raises(ConflictError, match="already exists"):
