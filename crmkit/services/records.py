@@ -209,7 +209,8 @@ def _csv_records(handle, progress: Progress | None, width: int) -> Iterator[Reco
             if len(row) != width:
                 if not row or (len(row) == 1 and not row[0].strip()):
                     continue
-                yield Record(first, None, ("row", f"{len(row)} fields; the header has {width}"))
+                yield Record(first, None, ("row", f"{len(row)} field{'' if len(row) == 1 else 's'}; "
+                                                  f"the header has {width}"))
                 continue
             yield Record(first, row)
     except csv.Error as exc:
@@ -250,9 +251,15 @@ def _jsonl_records(handle, progress: Progress | None) -> Iterator[Record]:
             continue
         if not isinstance(value, dict):
             yield Record(number, None,
-                         ("json", f"expected a JSON object, got {type(value).__name__}"))
+                         ("json", f"expected a JSON object, got {_JSON_KINDS[type(value)]}"))
             continue
         yield Record(number, value)
+
+
+_JSON_KINDS = {list: "an array", str: "a string", int: "a number", float: "a number",
+               Decimal: "a number", bool: "true or false", type(None): "null"}
+"""How a JSON Lines line that is no object is named: by its JSON kind (Python's names are
+not the user's)."""
 
 
 __all__ = ["MAX_LINE_BYTES", "Record", "SourceFile", "file_format", "neutralise",
