@@ -31,7 +31,7 @@ from .errors import (ConfigError, ConflictError, NotFound, PermissionDenied, Plu
                      Unauthenticated, ValidationError)
 from .models import ApiToken
 from .services.redaction import command_words
-from .types import LINE, clean_text, normal_text
+from .types import LINE, clean_text, normal_text, text_limit
 
 K = TypeVar("K")
 
@@ -91,6 +91,8 @@ _HTTP_COMMAND = re.compile(r"(?:web|api) [A-Z]+ /\S*")
 
 TOKEN_PREFIX = "crmkit_"
 """Every API token secret starts with this (then 32 random bytes, URL-safe base64)."""
+TOKEN_NAME_WIDTH = 200
+"""The longest token name (lower when the core config's ``max_field_length`` is)."""
 
 LAST_USED_RESOLUTION = dt.timedelta(minutes=1)
 """A token's ``last_used_at`` is written at most this often (reads stay cheap)."""
@@ -726,8 +728,10 @@ class TokenService:
         """
         if name is not None:
             name = clean_text(name, "token name", LINE).strip()
-            if not name or len(name) > 200:
-                raise ValidationError("token name: 1 to 200 characters")
+            problem = ("required: 1 to 200 characters" if not name
+                       else text_limit(self.crm, TOKEN_NAME_WIDTH).problem(name))
+            if problem is not None:
+                raise ValidationError(f"token name: {problem}")
         if expires_at is not None:
             now = self.crm.clock.now()
             if expires_at.tzinfo is None or expires_at.utcoffset() is None:

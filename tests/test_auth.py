@@ -14,6 +14,7 @@ import crmkit
 from crmkit import CRM, tables
 from crmkit.auth import (CORE_PERMISSIONS, DEFAULT_ROLES, LOCKOUT, MAX_FAILED_SIGN_INS,
                          SIGN_IN_REFUSED, TOKEN_PREFIX, Principal, granted_beyond, token_hash)
+from crmkit.devtools.testing import assert_keeps_max_field_length
 from crmkit.errors import (ConfigError, ConflictError, NotFound, PermissionDenied, PluginError,
                            Unauthenticated, ValidationError)
 
@@ -117,9 +118,14 @@ def test_token_input_is_checked(crm, clock):
         crm.tokens.create("ana", expires_at=dt.datetime(2030, 1, 1))
     with pytest.raises(NotFound, match="no staff member 'nobody'"):
         crm.tokens.create("nobody")
-    with pytest.raises(ValidationError, match="token name: 1 to 200 characters"):
+    with pytest.raises(ValidationError, match="^token name: required: 1 to 200 characters$"):
         crm.tokens.create("ana", name=" ")
+    with pytest.raises(ValidationError, match="^token name: 201 characters; at most 200$"):
+        crm.tokens.create("ana", name="n" * 201)
     assert crm.tokens.list() == []
+    assert_keeps_max_field_length(crm, "token name",
+                                  lambda name: crm.tokens.create("ana", name=name),
+                                  crm.tokens.list)
 
 
 def test_last_used_is_written_at_most_once_a_minute(crm, clock):
