@@ -474,17 +474,22 @@ def schema_validator(schema: dict[str, Any]):
 
 
 def schema_errors(validator, instance: Any, where: str) -> list:
-    """``validator``'s errors for ``instance``, sorted by path; an unresolvable ``$ref`` is a
+    """``validator``'s errors for ``instance``, sorted by path, without a ``pattern`` error
+    where a ``format`` error names the same value (``'usd' is not an ISO 4217 currency
+    code`` says all that ``does not match '^[A-Z]{3}$'`` does); an unresolvable ``$ref`` is a
     ConfigError naming ``where`` (the schema's owner), not a crash."""
     from referencing.exceptions import Unresolvable
 
     try:
-        return sorted((found for error in validator.iter_errors(instance)
-                       for found in _in_fitting_branch(error)),
-                      key=lambda e: list(e.absolute_path))
+        errors = sorted((found for error in validator.iter_errors(instance)
+                         for found in _in_fitting_branch(error)),
+                        key=lambda e: list(e.absolute_path))
     except Unresolvable as exc:
         raise ConfigError(f"{where}: the schema's reference {getattr(exc, 'ref', '')!r} "
                           "cannot be resolved (only local #... references are allowed)") from None
+    formats = {tuple(e.absolute_path) for e in errors if e.validator == "format"}
+    return [e for e in errors
+            if not (e.validator == "pattern" and tuple(e.absolute_path) in formats)]
 
 
 def _in_fitting_branch(error) -> list:

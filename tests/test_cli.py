@@ -157,4 +157,7 @@ def test_core_config_set_is_validated_and_stored(run_cli):
     assert code != 0 and "is not KEY=VALUE" in err
     code, _, err = run_cli("config", "--set", "max_field_length=-1")
     assert code != 0 and "/max_field_length" in err
+    code, _, err = run_cli("config", "--set", "default_currency=usd")
+    assert code != 0 and err == ("error: core config: /default_currency: 'usd' is not an ISO "
+                                 "4217 currency code (allowed: e.g. USD, EUR, GBP)\n")
     assert json.loads(run_cli("config")[1])["default_currency"] == "EUR"
