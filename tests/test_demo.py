@@ -24,6 +24,8 @@ def test_demo_enables_and_shows_every_plugin_and_reruns_from_the_stored_report(r
     assert sorted(_sections(out)) == working and "testvendor" in working
     assert _sections(out)[-1] == "assessment"  # its evidence reads what the others did
     assert "customers: 200 created" in out
+    # the messages wait for an SMTP server: the demo says how to name one
+    assert "crmkit plugins config campaigns --set email.host=HOST" in out
     customers = run_cli("customers", "list", "--format", "json", "--limit", "1000",
                         plugins=VENDOR)[1]
     again_code, again, _ = run_cli("demo", "--customers", "200", plugins=VENDOR)

@@ -65,8 +65,8 @@ def run(crm, rng: random.Random) -> list[str]:
             f"audience; {planned['planned']} planned "
             f"({', '.join(f'{v} {n}' for v, n in planned['by_variant'].items())}), "
             f"{planned['held_out']} held out, {planned['skipped']} skipped ({skipped})",
-            f"{rendered} rendered into the outbox (crmkit worker sends them through the "
-            "email settings)"] + lines
+            f"{rendered} rendered into the outbox (`crmkit worker` sends them once an SMTP "
+            "server is set: crmkit plugins config campaigns --set email.host=HOST)"] + lines
 
 
 def browsed_without_buying(crm, rng: random.Random, signed_up: list[str]) -> list[str]:
