@@ -427,7 +427,7 @@ class AuthService:
     def reads_unrestricted(self, principal: Principal, permissions: Iterable[str]) -> bool:
         """Whether ``principal``'s role grants every one of ``permissions`` and no plugin's
         row-level rule may refuse them one on some record (:meth:`restricted_by`): what
-        reading a plugin's area where no record is asked about (its events; all of its
+        reading a plugin's area where no record is asked about (all of its events and
         timeline entries, else those about a record :meth:`allowed`) takes, ``<plugin>.read``
         given."""
         needed = list(permissions)

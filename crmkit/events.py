@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any, Iterator
+from typing import Any, Iterator, Sequence
 
 import attrs
 from sqlalchemy import select
@@ -13,6 +13,7 @@ from .auth import CORE_PERMISSIONS, Principal, granted_beyond
 from .errors import PluginError
 from .messaging import EVENT_TYPES as MESSAGE_EVENT_TYPES
 from .models import INTERACTION_RECORDED, Event, EventType
+from .transaction import ReadContext
 
 CORE_EVENT_TYPES: dict[str, str | EventType] = {
     "customer.created": "a customer was created",
@@ -47,20 +48,44 @@ def event_types_problem(declared: Any) -> str | None:
 @attrs.frozen
 class ReadableTypes:
     """The event types a member may read (``crm.events.readable_by``): of
-    ``declared``, every type declared now, those in ``shown``; with ``undeclared``, every
-    type nobody declares now as well."""
+    ``declared``, every type declared now, those in ``shown`` in full and those in
+    ``checked`` event by event; with ``undeclared``, every type nobody declares now as well.
+
+    ``checked`` maps a type to the plugins declaring it whose row-level rules may restrict
+    ``principal`` on ``<plugin>.read`` (their role granting it) and which say what each of
+    their events is about (``crmkit_event_resources``): an event of such a type is read when
+    each of them names its record and the rules allow it (:meth:`EventLog.readable`)."""
 
     declared: frozenset[str]
     shown: frozenset[str]
     undeclared: bool
+    checked: dict[str, tuple[str, ...]] = attrs.field(factory=dict, hash=False)
+    principal: Principal | None = attrs.field(default=None, hash=False)
 
     def where(self, column) -> Any:
-        """The SQL condition on an event type ``column`` that keeps the readable types, or
-        None when every type is."""
+        """The SQL condition on an event type ``column`` that keeps the readable types (those
+        ``checked`` too), or None when every type is."""
         if not self.undeclared:
-            return column.in_(sorted(self.shown))
-        hidden = self.declared - self.shown
+            return column.in_(sorted(self.shown | set(self.checked)))
+        hidden = self.declared - self.shown - set(self.checked)
         return column.not_in(sorted(hidden)) if hidden else None
+
+
+def _resources(plugin: str, events: Sequence[Event], answer: Any) -> list[dict | None]:
+    """``plugin``'s ``crmkit_event_resources`` ``answer`` for ``events``, checked: a list of
+    one dict or None per event, else a PluginError naming the plugin."""
+    if not isinstance(answer, (list, tuple)) or len(answer) != len(events):
+        got = (f"{len(answer)} for {len(events)} events" if isinstance(answer, (list, tuple))
+               else type(answer).__name__)
+        raise PluginError(f"plugin {plugin!r}: crmkit_event_resources must return a list of "
+                          f"one resource (a dict or None) per event given, got {got}")
+    for event, resource in zip(events, answer):
+        if resource is not None and not isinstance(resource, dict):
+            raise PluginError(f"plugin {plugin!r}: crmkit_event_resources: the resource of "
+                              f"event {event.id} ({event.type}) must be a dict (the record it "
+                              f"is about, as crmkit_permission_allowed receives it) or None, "
+                              f"got {type(resource).__name__}")
+    return list(answer)
 
 
 def _event_type(value: str | EventType) -> EventType:
@@ -100,14 +125,17 @@ class EventLog:
         """The event types ``principal`` may read in the log (``events.read`` is the
         route's to ask, and leaving out a customer a rule hides the caller's): every core
         type; a type plugins declare when the role grants each declaring plugin's
-        ``<plugin>.read`` and no plugin's row-level rule may refuse them one
-        (``crm.auth.restricted_by``): a rule decides on records and an event is none, so a
-        member it restricts reads none of that plugin's events; a type nobody declares now
-        (operational's ``automation.<name>``, a disabled plugin's), whose area is unknown,
-        only when the role reads every area (``*.read``, nothing excluded) and no rule
-        restricts them on an enabled plugin's ``<plugin>.read``."""
+        ``<plugin>.read``: in full when no plugin's row-level rule may refuse them one
+        (``crm.auth.restricted_by``), else event by event when each declaring plugin says
+        which record its events are about (``crmkit_event_resources``, see
+        :meth:`readable`), and not at all when one does not (a rule decides on records, and
+        such a plugin's events name none); a type nobody declares now (operational's
+        ``automation.<name>``, a disabled plugin's), whose area is unknown, only when the
+        role reads every area (``*.read``, nothing excluded) and no rule restricts them on
+        an enabled plugin's ``<plugin>.read``."""
         auth = self.crm.auth
         verdicts: dict[tuple[str, ...], bool] = {}
+        telling: set[str] | None = None
 
         def reads(plugins: tuple[str, ...]) -> bool:
             if plugins not in verdicts:
@@ -115,14 +143,56 @@ class EventLog:
                     principal, [f"{plugin}.read" for plugin in plugins])
             return verdicts[plugins]
 
+        def checks(plugins: tuple[str, ...]) -> bool:
+            nonlocal telling
+            if not all(principal.can(f"{plugin}.read") for plugin in plugins):
+                return False
+            if telling is None:
+                telling = {plugin for plugin, *_ in
+                           self.crm.hooks.impls("crmkit_event_resources")}
+            return telling.issuperset(plugins)
+
+        shown: set[str] = set()
+        checked: dict[str, tuple[str, ...]] = {}
         declared_by = self.declared_by()
-        shown = frozenset(name for name, sources in declared_by.items()
-                          if reads(tuple(source for source in sources if source != "core")))
+        for name, sources in declared_by.items():
+            plugins = tuple(source for source in sources if source != "core")
+            if reads(plugins):
+                shown.add(name)
+            elif checks(plugins):
+                checked[name] = plugins
         every_area = not [permission for permission in granted_beyond(["*.read"],
                                                                       principal.permissions)
                           if permission not in CORE_PERMISSIONS]
-        return ReadableTypes(frozenset(declared_by), shown,
-                             every_area and reads(tuple(self.crm.enabled_plugins())))
+        return ReadableTypes(frozenset(declared_by), frozenset(shown),
+                             every_area and reads(tuple(self.crm.enabled_plugins())),
+                             checked, principal)
+
+    def readable(self, events: Sequence[Event], readable: ReadableTypes) -> list[Event]:
+        """Of ``events`` (a page :meth:`list` gave with ``readable``), those its member reads:
+        every event of a type not ``checked``; one of a checked type when each plugin
+        checking it names the record it is about (``crmkit_event_resources``, one call per
+        plugin for the whole page) and ``crm.auth.allowed(member, "<plugin>.read", record)``.
+        An answer that is not a list of one dict or None per event is a PluginError naming
+        the plugin."""
+        asked: dict[str, list[Event]] = {}
+        for event in events:
+            for plugin in readable.checked.get(event.type, ()):
+                asked.setdefault(plugin, []).append(event)
+        if not asked:
+            return list(events)
+        refused: set[int] = set()
+        with self.crm.read() as conn:
+            tx = self.crm.current_transaction() or ReadContext(self.crm, conn)
+            for plugin, of_plugin in asked.items():
+                permission = f"{plugin}.read"
+                answer = self.crm.hooks.call_one(plugin, "crmkit_event_resources", tx,
+                                                 events=list(of_plugin))
+                for event, resource in zip(of_plugin, _resources(plugin, of_plugin, answer)):
+                    if resource is None or not self.crm.auth.allowed(readable.principal,
+                                                                     permission, resource):
+                        refused.add(event.id)
+        return [event for event in events if event.id not in refused]
 
     def declared(self) -> dict[str, EventType]:
         """Every known event type as declared: the core's, then each enabled plugin's

@@ -182,11 +182,11 @@ def crmkit_permission_restricted(crm, principal, permission):
     later; False or None when it never does.  ``crm.auth.restricted_by``
     asks it before a member adds a webhook, whose deliveries carry every
     record unfiltered: a member whom a rule restricts on one of the
-    permissions those deliveries need may not add one.  The event log asks
-    it too: a member whom a rule restricts on ``<plugin>.read`` reads none
-    of that plugin's events (an event is no record a rule could decide on);
-    the timeline shows them only that plugin's entries whose ``resource``
-    their rules allow (see ``crmkit_timeline``).  A
+    permissions those deliveries need may not add one.  The event log and
+    the timeline ask it too: a member whom a rule restricts on
+    ``<plugin>.read`` reads only that plugin's events whose record (see
+    ``crmkit_event_resources``; none without that hook) and timeline entries
+    whose ``resource`` (see ``crmkit_timeline``) their rules allow.  A
     plugin that implements ``crmkit_permission_allowed`` but not this hook
     is taken to restrict everyone on every permission.  Must be cheap and must not write.
     Example, for the rule of ``crmkit_permission_allowed``'s example::
@@ -501,6 +501,29 @@ def crmkit_timeline(ctx, customer_id, limit):
 
 
 @hookspec
+def crmkit_event_resources(ctx, events):
+    """Say which record each of this plugin's stored events is about, for the event log.
+
+    ``events`` is a list of :class:`crmkit.Event` (stored events of types this
+    plugin declares in ``crmkit_event_types``), oldest first; return a list of the
+    same length: for each event, the record it is about as this plugin's
+    ``crmkit_permission_allowed`` receives it for ``<plugin>.read`` on that record
+    now (operational's ``{"owner": "ana"}``, the current owner of the lead or the
+    assignee of the task), or None when it is about no one record.
+    ``GET /api/v1/events`` asks it for a member whose role grants
+    ``<plugin>.read`` but whom a row-level rule may refuse it on a record
+    (``crm.auth.restricted_by``), once per plugin per page: it shows them each
+    event whose record the rules allow them (``crm.auth.allowed``), none about no
+    record.  Without this hook such a member reads none of this plugin's events;
+    a member no rule restricts reads all of them and the hook is not called.
+    Look the records up in one query per table for the whole list, not one per
+    event.  ``ctx`` is a read context (``ctx.conn``): must not write.  A result
+    that is not such a list (another length, an item neither a dict nor None) is
+    a PluginError naming the plugin.
+    """
+
+
+@hookspec
 def crmkit_merge_customers(ctx, keep_id, duplicate_id):
     """Move every row this plugin holds for ``duplicate_id`` to ``keep_id``.
 
@@ -659,7 +682,8 @@ __all__ = [
     "crmkit_customer_measure",
     "crmkit_validate_customers", "crmkit_validate_interactions", "crmkit_enrich_interactions",
     "crmkit_react_customers", "crmkit_react_interactions", "crmkit_on_events",
-    "crmkit_after_commit", "crmkit_sweep", "crmkit_timeline", "crmkit_merge_customers",
+    "crmkit_after_commit", "crmkit_sweep", "crmkit_timeline", "crmkit_event_resources",
+    "crmkit_merge_customers",
     "crmkit_export_customer", "crmkit_erase_customer", "crmkit_worker_jobs", "crmkit_demo",
     "crmkit_demo_prepare", "crmkit_demo_interactions", "crmkit_demo_refresh", "crmkit_routes",
     "crmkit_customer_card", "crmkit_channels", "crmkit_acquisition_costs",

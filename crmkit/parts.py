@@ -15,8 +15,10 @@ package:
 * ``migrations``: the ``migrations/`` folder → ``crmkit_migrations``;
 * ``tables``: the list ``ALL`` in ``tables.py`` → ``crmkit_tables``;
 * ``dataservices``: ``merge``, ``export``, ``erase`` and, when the plugin has entries of its
-  own for the customer's timeline, ``timeline`` in ``dataservices.py`` → ``crmkit_timeline``,
-  ``crmkit_merge_customers``, ``crmkit_export_customer``, ``crmkit_erase_customer``;
+  own for the customer's timeline, ``timeline`` and, when it names the record each of its
+  events is about, ``event_resources`` in ``dataservices.py`` → ``crmkit_timeline``,
+  ``crmkit_event_resources``, ``crmkit_merge_customers``, ``crmkit_export_customer``,
+  ``crmkit_erase_customer``;
 * ``routes``: ``endpoints()`` and ``PERMISSIONS`` in ``routes.py`` and, when defined,
   ``permission_allowed(principal, permission, resource)`` and
   ``permission_restricted(principal, permission)`` → ``crmkit_routes``,
@@ -156,6 +158,10 @@ def _data_services(part: Callable[[str], ModuleType]) -> dict[str, Callable]:
     def crmkit_timeline(ctx, customer_id, limit):
         return part("dataservices").timeline(ctx, customer_id, limit)
 
+    @functools.partial(_optional, part=part, module="dataservices", name="event_resources")
+    def crmkit_event_resources(ctx, events):
+        return part("dataservices").event_resources(ctx, events)
+
     def crmkit_merge_customers(ctx, keep_id, duplicate_id):
         part("dataservices").merge(ctx, keep_id, duplicate_id)
 
@@ -165,8 +171,9 @@ def _data_services(part: Callable[[str], ModuleType]) -> dict[str, Callable]:
     def crmkit_erase_customer(ctx, customer_id):
         part("dataservices").erase(ctx, customer_id)
 
-    return {f.__name__: f for f in (crmkit_timeline, crmkit_merge_customers,
-                                    crmkit_export_customer, crmkit_erase_customer)}
+    return {f.__name__: f for f in (crmkit_timeline, crmkit_event_resources,
+                                    crmkit_merge_customers, crmkit_export_customer,
+                                    crmkit_erase_customer)}
 
 
 def _demo(part: Callable[[str], ModuleType]) -> dict[str, Callable]:

@@ -627,6 +627,8 @@ RESULTS: dict[str, tuple[tuple[type, ...], str]] = {
     "crmkit_validate_interactions": ((list, tuple), "a list of (index, field, message) or None"),
     "crmkit_sweep": ((dict,), "a dict of counts or None"),
     "crmkit_timeline": ((list, tuple), "a list of TimelineEntry or None"),
+    "crmkit_event_resources": ((list, tuple), "a list of one resource (a dict or None) per "
+                                              "event given"),
     "crmkit_event_types": ((dict,), "a dict {event type: description or EventType} or None"),
     "crmkit_worker_jobs": ((list, tuple), "a list of crmkit.plugin.Job or None"),
     "crmkit_routes": ((list, tuple), "a list of crmkit.plugin.Endpoint or None"),

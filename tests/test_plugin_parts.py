@@ -17,7 +17,8 @@ from crmkit.errors import ConfigError
 ROOT = Path(__file__).resolve().parent.parent
 BUILT_IN = sorted((ROOT / "plugins").glob("crmkit_*"))
 PART_HOOKS = {"crmkit_plugin_api", "crmkit_cli", "crmkit_config_schema", "crmkit_check_config",
-              "crmkit_migrations", "crmkit_tables", "crmkit_timeline", "crmkit_merge_customers",
+              "crmkit_migrations", "crmkit_tables", "crmkit_timeline", "crmkit_event_resources",
+              "crmkit_merge_customers",
               "crmkit_export_customer", "crmkit_erase_customer", "crmkit_demo",
               "crmkit_demo_refresh", "crmkit_demo_interactions", "crmkit_locale_dir"}
 
@@ -55,6 +56,9 @@ FILES = {
         def timeline(ctx, customer_id, limit):
             return [crmkit.TimelineEntry(at=ctx.now(), kind="{name}.seen",
                                          summary=f"limit {{ctx.config['limit']}}")]
+
+        def event_resources(ctx, events):
+            return [None for _ in events]
 
         def merge(ctx, keep_id, duplicate_id):
             pass
@@ -131,7 +135,7 @@ def test_a_hook_behind_an_optional_function_leaves_out_the_parts_without_it(
         crm_url, clock, make_package):
     seen = make_package("seen", ("config", "dataservices"))
     unseen = make_package("unseen", ("config", "dataservices"))
-    (Path(unseen.__file__).parent / "dataservices.py").write_text(  # no timeline of its own
+    (Path(unseen.__file__).parent / "dataservices.py").write_text(  # no timeline, no events
         "def merge(ctx, keep_id, duplicate_id):\n    pass\n\n"
         "def export(ctx, customer_id):\n    return {}\n\n"
         "def erase(ctx, customer_id):\n    pass\n", encoding="utf-8")
@@ -143,6 +147,7 @@ def test_a_hook_behind_an_optional_function_leaves_out_the_parts_without_it(
         assert [e.kind for e in crm.customers.timeline("C1") if "seen" in e.kind] == [
             "seen.seen"]
         assert [name for name, _, _ in crm.hooks.impls("crmkit_timeline")] == ["seen"]
+        assert [name for name, _, _ in crm.hooks.impls("crmkit_event_resources")] == ["seen"]
         assert [name for name, _, _ in crm.hooks.impls("crmkit_export_customer")] == [
             "seen", "unseen"]
         assert crm.hooks.call_one("unseen", "crmkit_timeline", None, ctx=None, customer_id=1,

@@ -12,8 +12,9 @@ refusing ``customers.pii`` on one customer masks that customer's rows.  A custom
 hides is answered as an unknown one wherever a request names it: ``?customer=``, its own
 routes (whatever their permission), an interaction recorded for it and a customer's
 ``organisation`` (``crm.auth.named_customer``, ``crm.auth.hidden_customers``).  The event
-log shows only the types whose area the caller reads and no rule restricts them on
-(``crm.events.readable_by``); a customer's timeline, a plugin's entries to a member whose
+log shows only the types whose area the caller reads (``crm.events.readable_by``), those of
+a plugin whose rule restricts them only the events about a record it allows
+(``crm.events.readable``); a customer's timeline, a plugin's entries to a member whose
 role reads its area, those a rule restricts there only the entries about a record it allows.
 """
 
@@ -413,21 +414,24 @@ def list_interactions(call: Call) -> dict[str, Any]:
 
 def list_events(call: Call) -> dict[str, Any]:
     """A page of stored events, oldest first, of the types the caller may read
-    (``crm.events.readable_by``, in SQL: the types hidden take no place in the page): those
-    of customers a row-level rule hides left out, and without ``customers.pii`` on their
+    (``crm.events.readable_by``, in SQL: the types hidden take no place in the page): of
+    those a plugin's rule restricts them on, only the events about a record it allows them
+    (``crm.events.readable``), and those of customers a row-level rule hides left out (both
+    after the limit: ``next_after`` passes them), and without ``customers.pii`` on their
     customer the payload values their types declare personal masked
     (``crm.auth.event_masker``)."""
     query = call.query
+    readable = call.crm.events.readable_by(call.principal)
     found = call.crm.events.list(type=query.get("type"), after_id=query.get("after"),
-                                 limit=query["limit"],
-                                 readable=call.crm.events.readable_by(call.principal))
-    customers = call.crm.customers.by_id(e.customer_id for e in found)
+                                 limit=query["limit"], readable=readable)
+    kept = call.crm.events.readable(found, readable)
+    customers = call.crm.customers.by_id(e.customer_id for e in kept)
     access = _access(call, customers)
     shown = call.crm.auth.event_masker(access)
     items = [{"id": e.id, "type": e.type,
               "customer": None if e.customer_id is None else customers[e.customer_id].external_id,
               "occurred_at": e.occurred_at, "source": e.source, "payload": e.payload}
-             for e in map(shown, found) if e.customer_id in access]
+             for e in map(shown, kept) if e.customer_id in access]
     return {"items": items, "next_after": found[-1].id if found else query.get("after")}
 
 
@@ -518,8 +522,8 @@ def core_endpoints() -> list[Endpoint]:
                  response_schema=_page_of(INTERACTION)),
         Endpoint("GET", "events", list_events, "events.read",
                  "Stored domain events after an event id, oldest first (for pollers), of "
-                 "the types whose area the caller reads (a plugin's: <plugin>.read, no "
-                 "row-level rule restricting it).",
+                 "the types whose area the caller reads (a plugin's: <plugin>.read, and a "
+                 "row-level rule restricting it allowing the record an event is about).",
                  query_schema=_query({"after": {"type": "integer", "minimum": 0},
                                       "type": text, "limit": PAGE}),
                  response_schema=_page_of(EVENT, "next_after")),

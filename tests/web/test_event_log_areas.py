@@ -3,17 +3,23 @@ plugin declares when their role grants ``<plugin>.read`` and the plugin's row-le
 restricts them on no record (operational's: without ``operational.all``, only their own
 leads, tasks and cases), the core's types to every reader of the log, and a type nobody
 declares now (an ``automation.<name>`` event, a disabled plugin's) only to a member who
-reads every area unrestricted.  The types are left out in SQL, so a page still holds
+reads every area unrestricted.  A plugin whose rule restricts a member shows them only its
+events about a record the rule allows them when it names each event's record
+(``crmkit_event_resources``), none otherwise.  The types are left out in SQL, so a page still holds
 ``limit`` events.  In-process, on SQLite and PostgreSQL.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import types
 
 import pytest
 
-from web_support import with_role
+import crmkit
+from crmkit import CRM, hookimpl
+from crmkit.errors import PluginError
+from web_support import InProcess, with_role
 
 OPERATIONAL = {"stage.changed", "task.created"}
 """The operational types the shop's events hold."""
@@ -117,3 +123,110 @@ def test_a_page_holds_limit_events_when_types_are_left_out(shop):
         after = page["next_after"]
     assert pages == [readable[i:i + 2] for i in range(0, len(readable), 2)]
     assert after == readable[-1]
+
+
+def member(api, handle: str):
+    return api.client(api.token(handle, role=api.crm.staff.get(handle).role))
+
+
+def notes_plugin(resources=None, asked: list | None = None) -> types.ModuleType:
+    """A plugin "notes" declaring ``note.added`` (payload: owner), whose row-level rule shows
+    an agent only the notes of their own ``{"owner": handle}``; with ``resources``, it
+    implements ``crmkit_event_resources`` answering ``resources(events)`` and noting each
+    call's event ids in ``asked``."""
+    module = types.ModuleType("notes_events")
+    module.PLUGIN = crmkit.PluginInfo(name="notes", description="notes with owners")
+    module.crmkit_event_types = hookimpl(lambda: {"note.added": "a note (payload: owner)"})
+    module.crmkit_permissions = hookimpl(lambda: {"notes.read": "Read notes."})
+    module.crmkit_permission_allowed = hookimpl(lambda principal, permission, resource: (
+        False if (permission == "notes.read" and principal.role == "agent"
+                  and resource is not None and resource.get("owner") != principal.handle)
+        else None))
+    module.crmkit_permission_restricted = hookimpl(
+        lambda principal, permission: permission == "notes.read" and principal.role == "agent")
+    if resources is not None:
+        def event_resources(ctx, events):
+            assert {event.type for event in events} == {"note.added"}
+            asked.append([event.id for event in events])
+            return resources(events)
+
+        module.crmkit_event_resources = hookimpl(event_resources)
+    return module
+
+
+def owned(events) -> list[dict | None]:
+    """The notes' records: ``{"owner": owner}``, none for a note of nobody's."""
+    return [None if e.payload["owner"] is None else {"owner": e.payload["owner"]} for e in events]
+
+
+@pytest.fixture
+def notes(crm_url, clock):
+    """``notes(resources=None)``: the API in-process with :func:`notes_plugin` enabled,
+    customer C1 and its notes of ana, bo, nobody and ana (``note.added``); agents ana and bo,
+    admin root.  Returns ``(api, asked)``."""
+    opened = []
+
+    def open_with(resources=None):
+        asked: list[list[int]] = []
+        crm = CRM.open(crm_url, clock=clock, create=True,
+                       extra_plugins={"notes": notes_plugin(resources, asked)})
+        api = InProcess(crm)
+        opened.append((crm, api))
+        crm.plugins.enable("notes")
+        for handle, role in (("ana", "agent"), ("bo", "agent"), ("root", "admin")):
+            crm.staff.add(handle, handle.title(), "team", role=role)
+        crm.customers.add("C1")
+        with crm.transaction() as tx:
+            for owner in ("ana", "bo", None, "ana"):
+                tx.emit("note.added", crm.customers.get("C1").id, {"owner": owner},
+                        source="notes")
+        return api, asked
+
+    yield open_with
+    for crm, api in opened:
+        api.close()
+        crm.close()
+
+
+def note_owners(api, handle: str, **params) -> list[str | None]:
+    """The owner of each note of one page of the log as ``handle`` reads it."""
+    answer = member(api, handle).get("/api/v1/events", params=params)
+    assert answer.status_code == 200, answer.text
+    return [e["payload"]["owner"] for e in answer.json()["items"] if e["type"] == "note.added"]
+
+
+def test_a_plugin_without_the_hook_keeps_its_events_from_a_member_it_restricts(notes):
+    api, _ = notes()
+    assert note_owners(api, "ana") == []
+    assert note_owners(api, "root") == ["ana", "bo", None, "ana"]
+
+
+def test_a_plugin_s_hook_is_asked_once_per_page_and_only_for_a_restricted_member(notes):
+    """ana reads her notes, none of nobody's; notes is asked once for the page's four notes;
+    an admin's page asks nothing."""
+    api, asked = notes(owned)
+    assert note_owners(api, "ana") == ["ana", "ana"]
+    assert note_owners(api, "bo") == ["bo"]
+    notes_ids = [e["id"] for e in member(api, "root").get("/api/v1/events").json()["items"]
+                 if e["type"] == "note.added"]
+    assert asked == [notes_ids, notes_ids]
+    asked.clear()
+    assert note_owners(api, "root") == ["ana", "bo", None, "ana"]
+    assert asked == []
+
+
+@pytest.mark.parametrize("answer, problem", [
+    (lambda events: owned(events)[:-1], "got 3 for 4 events"),
+    (lambda events: None, "got NoneType"),
+    (lambda events: [["ana"] for _ in events], r"the resource of event \d+ \(note.added\) "
+                                               r"must be a dict .* or None, got list"),
+])
+def test_a_malformed_answer_of_the_hook_is_a_plugin_error(notes, answer, problem):
+    api, _ = notes(answer)
+    refused = member(api, "ana").get("/api/v1/events")
+    assert refused.status_code == 409
+    assert "plugin 'notes': crmkit_event_resources" in refused.text
+    crm = api.crm
+    readable = crm.events.readable_by(crm.auth.principal("ana"))
+    with pytest.raises(PluginError, match=f"plugin 'notes': crmkit_event_resources.*{problem}"):
+        crm.events.readable(crm.events.list(readable=readable), readable)
