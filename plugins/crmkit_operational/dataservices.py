@@ -1,4 +1,5 @@
-"""Customer data services: timeline entries, merge, export and erasure of operational's rows."""
+"""Customer data services: timeline entries, the records events are about, merge, export and
+erasure of operational's rows."""
 
 from __future__ import annotations
 
@@ -80,6 +81,52 @@ def timeline(ctx, customer_id: int, limit: int) -> list[TimelineEntry]:
                                      resource=None if r.lead is None else _owned(r.owner)))
     entries.sort(key=lambda e: e.at, reverse=True)
     return entries[:limit]
+
+
+LEAD_EVENTS = {"lead.qualified", "lead.assigned", "message.queued"}
+"""Event types about the customer's lead (a queued message as the rule that queued it: rules
+read and act on the lead, see :func:`timeline`)."""
+RECORD_EVENTS = {"task.created": ("task", "task_id"), "task.closed": ("task", "task_id"),
+                 "case.opened": ("case", "case_id"), "case.status_changed": ("case", "case_id"),
+                 "case.sla_breached": ("case", "case_id")}
+"""Event types about one task or case: which, and the payload key holding its id."""
+
+
+def event_resources(ctx, events: list) -> list[dict[str, str | None] | None]:
+    """The record each of operational's ``events`` is about, ``{"owner": handle}`` as the
+    routes ask the row-level rule (:func:`.routes.permission_allowed`), owners as they are
+    now: a lead's stage move, qualification or assignment and a message a rule queued, the
+    owner of the customer's lead (its customer now, a merge moving both); an opportunity's
+    stage move, its owner; a task's or case's event, its assignee.  None for an event about
+    no record (``assignment.failed``: nobody took the item) or one that no longer exists (a
+    customer without a lead).  One query per table for all of ``events``."""
+    records = [_event_record(event) for event in events]
+    owners: dict[tuple[str, int], str | None] = {}
+    for kind, (key, owner) in {"lead": (leads.c.customer_id, leads.c.owner),
+                               "opportunity": (opportunities.c.id, opportunities.c.owner),
+                               "task": (tasks.c.id, tasks.c.assignee),
+                               "case": (cases.c.id, cases.c.assignee)}.items():
+        ids = sorted({record[1] for record in records if record and record[0] == kind})
+        if ids:
+            owners.update(((kind, record_id), handle) for record_id, handle in
+                          ctx.conn.execute(select(key, owner).where(key.in_(ids))))
+    return [_owned(owners[record]) if record in owners else None for record in records]
+
+
+def _event_record(event) -> tuple[str, int] | None:
+    """``(kind, id)`` of the lead (by customer id), opportunity, task or case ``event`` is
+    about, or None."""
+    if event.type in LEAD_EVENTS or (event.type == "stage.changed"
+                                     and event.payload.get("entity") == "lead"):
+        return None if event.customer_id is None else ("lead", event.customer_id)
+    if event.type == "stage.changed" and event.payload.get("entity") == "opportunity":
+        kind, key = "opportunity", "record_id"
+    elif event.type in RECORD_EVENTS:
+        kind, key = RECORD_EVENTS[event.type]
+    else:
+        return None
+    record_id = event.payload.get(key)
+    return (kind, record_id) if type(record_id) is int else None
 
 
 def _owned(owner: str | None) -> dict[str, str | None]:

@@ -1,12 +1,13 @@
 """GET /api/v1/events shows a member only the events of the areas they may read: a type a
-plugin declares when their role grants ``<plugin>.read`` and the plugin's row-level rule
-restricts them on no record (operational's: without ``operational.all``, only their own
-leads, tasks and cases), the core's types to every reader of the log, and a type nobody
-declares now (an ``automation.<name>`` event, a disabled plugin's) only to a member who
-reads every area unrestricted.  A plugin whose rule restricts a member shows them only its
-events about a record the rule allows them when it names each event's record
-(``crmkit_event_resources``), none otherwise.  The types are left out in SQL, so a page still holds
-``limit`` events.  In-process, on SQLite and PostgreSQL.
+plugin declares when their role grants ``<plugin>.read``, all of its events when no plugin's
+row-level rule restricts them on a record, else those about a record the rules allow them
+(``crmkit_event_resources``: operational's agent reads the events of the leads and
+opportunities they own and the tasks and cases assigned to them, none of a plugin without
+that hook); the core's types to every reader of the log, and a type nobody declares now (an
+``automation.<name>`` event, a disabled plugin's) only to a member who reads every area
+unrestricted.  The types are left out in SQL, so a page still holds ``limit`` events of the
+others; the events a rule leaves out are left out of their page, which ``next_after``
+passes.  In-process, on SQLite and PostgreSQL.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import pytest
 
 import crmkit
 from crmkit import CRM, hookimpl
+from crmkit.auth import DEFAULT_ROLES
 from crmkit.errors import PluginError
 from web_support import InProcess, with_role
 
@@ -75,16 +77,18 @@ def test_a_member_without_operational_read_reads_none_of_its_events(shop):
     assert events(api.client(api.token("root", role="admin"))) == EVERY
 
 
-def test_a_member_operational_restricts_reads_none_of_its_events_not_even_their_own(shop):
-    """operational's rule decides on a lead, task or case by its owner now; an event is none
-    of them (most carry no owner, and an owner in a payload is the one at the time), so a
-    member it restricts reads none of operational's events, their own task's neither; they
-    reach their own records through operational's routes.  A manager reads them all."""
+def test_a_member_operational_restricts_reads_the_events_of_their_own_records_only(shop):
+    """operational's rule decides on a lead, task or case by its owner now, and operational
+    names the record each of its events is about: a member it restricts reads the event of
+    their own task, not bob's nor the stage moves of the unowned leads; their routes show
+    the same task.  A manager reads them all."""
     api = shop
     with_role(api.crm, "closer", ["*", "!operational.all"])
     closer = api.client(api.token("cleo", role="closer"))
-    assert events(closer) == OUTSIDE_OPERATIONAL
-    assert events(closer, type="task.created") == []
+    assert events(closer) == [*OUTSIDE_OPERATIONAL[:2], ("task.created", "C1"),
+                              OUTSIDE_OPERATIONAL[2]]
+    assert events(closer, type="task.created") == [("task.created", "C1")]
+    assert events(closer, type="stage.changed") == []
     assert [t["subject"] for t in closer.get("/api/v1/operational/tasks").json()] == ["Call C1"]
     assert events(api.client(api.token("mia", role="manager"))) == EVERY
 
@@ -125,8 +129,106 @@ def test_a_page_holds_limit_events_when_types_are_left_out(shop):
     assert after == readable[-1]
 
 
+@pytest.fixture
+def desk(api, clock):
+    """``api`` with operational enabled: C1, its lead assigned to ana (team support, which
+    makes it an sql and gives her its first-contact task 1), an opportunity of bo's, tasks
+    2 (ana's, then done), 3 (bo's) and 4 (nobody's), case 1 (ana's); C2, a client (no lead),
+    with case 2 (ana's).  Members: ana and bo (agents), sue (supervisor: an agent's role and
+    ``operational.all``), root (admin)."""
+    crm = api.crm
+    crm.plugins.enable("operational")
+    with_role(crm, "supervisor", [*DEFAULT_ROLES["agent"], "operational.all"])
+    for handle, team, role in (("ana", "support", "agent"), ("bo", "south", "agent"),
+                               ("sue", "office", "supervisor"), ("root", "office", "admin")):
+        crm.staff.add(handle, handle.title(), team, role=role)
+    crm.customers.add("C1", "Ann")
+    crm.customers.add("C2", "Cal", lifecycle_stage="active")
+    operational = crm.plugin("operational")
+    assert operational.assign_lead("C1", team="support") == "ana"
+    operational.create_opportunity("C1", "Refit", "10", owner="bo")
+    due = clock.now() + dt.timedelta(days=1)
+    for subject, assignee in (("Ring Ann", "ana"), ("Visit Ann", "bo"), ("Post a card", None)):
+        operational.create_task("C1", subject, assignee, due)
+    operational.open_case("C1", "Quokka ledger")
+    operational.open_case("C2", "Quokka ledger")
+    operational.complete_task(2)
+    return api
+
+
+DESK = [("customer.created", "C1", None), ("stage.changed", "C1", "lead"),
+        ("customer.created", "C2", None), ("lead.assigned", "C1", None),
+        ("task.created", "C1", 1), ("stage.changed", "C1", "lead"),
+        ("stage.changed", "C1", "opportunity"), ("task.created", "C1", 2),
+        ("task.created", "C1", 3), ("task.created", "C1", 4), ("case.opened", "C1", 1),
+        ("case.opened", "C2", 2), ("task.closed", "C1", 2)]
+"""The desk's events, as an admin reads them: (type, customer, the lead's, opportunity's,
+task's or case's id or entity)."""
+ANAS = [0, 1, 2, 3, 4, 5, 7, 10, 11, 12]
+"""Which of :data:`DESK` ana reads: her lead's stage moves (the first when it had no owner
+yet: the owner now decides) and assignment, her tasks' and her cases' events."""
+BOS = [0, 2, 6, 8]
+"""Which of :data:`DESK` bo reads: his opportunity's stage move and his task's creation."""
+
+
+def described(client, **params) -> list[tuple[str, str, object]]:
+    """:data:`DESK`'s terms of the events of one page of ``client``'s event log."""
+    answer = client.get("/api/v1/events", params=params)
+    assert answer.status_code == 200, answer.text
+    return [(e["type"], e["customer"], e["payload"].get("task_id") or e["payload"].get("case_id")
+             or e["payload"].get("entity")) for e in answer.json()["items"]]
+
+
 def member(api, handle: str):
     return api.client(api.token(handle, role=api.crm.staff.get(handle).role))
+
+
+def test_an_agent_reads_the_operational_events_of_their_own_leads_tasks_and_cases(desk):
+    """ana reads the events of her lead, her tasks and her cases; not bo's opportunity's or
+    task's, nor the unassigned task's; bo his own; a supervisor (``operational.all``) every
+    event, as an admin.  ``?type=`` still filters."""
+    api = desk
+    assert described(member(api, "root")) == DESK
+    assert described(member(api, "sue")) == DESK
+    assert described(member(api, "ana")) == [DESK[n] for n in ANAS]
+    assert described(member(api, "bo")) == [DESK[n] for n in BOS]
+    assert described(member(api, "ana"), type="task.created") == [
+        ("task.created", "C1", 1), ("task.created", "C1", 2)]
+    assert described(member(api, "bo"), type="case.opened") == []
+
+
+def test_an_event_s_record_is_read_by_its_owner_now(desk):
+    """The owner of a record decides as it is now: once bo's opportunity goes to ana, its
+    stage move is hers to read and no longer his."""
+    api = desk
+    from sqlalchemy import update
+
+    from crmkit_operational.tables import opportunities
+
+    with api.crm.transaction() as tx:
+        tx.conn.execute(update(opportunities).values(owner="ana"))
+    assert ("stage.changed", "C1", "opportunity") in described(member(api, "ana"))
+    assert ("stage.changed", "C1", "opportunity") not in described(member(api, "bo"))
+
+
+def test_next_after_passes_the_events_a_rule_leaves_out(desk):
+    """The events a rule leaves out are left out of the page they fall in: with ``limit=2``
+    ana's pages follow the admin's two by two, each holding those of the two she reads
+    (none of events 9 and 10, bo's and nobody's task), and ``next_after`` passes them."""
+    api = desk
+    ids = [e["id"] for e in member(api, "root").get("/api/v1/events").json()["items"]]
+    ana = member(api, "ana")
+    pages, after = [], 0
+    while True:
+        page = ana.get("/api/v1/events", params={"after": after, "limit": 2}).json()
+        if page["next_after"] == after:
+            assert page["items"] == []
+            break
+        pages.append(([e["id"] for e in page["items"]], page["next_after"]))
+        after = page["next_after"]
+    assert pages == [([i for n, i in enumerate(ids) if n in ANAS and i in ids[k:k + 2]],
+                      ids[min(k + 1, len(ids) - 1)]) for k in range(0, len(ids), 2)]
+    assert ([], ids[9]) in pages
 
 
 def notes_plugin(resources=None, asked: list | None = None) -> types.ModuleType:

@@ -1,4 +1,5 @@
-"""operational's part of the customer timeline, merge, privacy export and erasure."""
+"""operational's part of the customer timeline, the event log (the record each event is about),
+merge, privacy export and erasure."""
 
 from __future__ import annotations
 
@@ -8,6 +9,8 @@ from decimal import Decimal
 
 from sqlalchemy import select
 
+from crmkit.models import Event
+from crmkit.transaction import ReadContext
 from crmkit_operational import tables as op_tables
 
 UTC = dt.timezone.utc
@@ -41,6 +44,59 @@ def test_timeline_shows_stages_tasks_and_cases(crm, clock, operational):
     assert any(s.startswith("opportunity ") and "entered at qualification" in s for s in summaries)
     assert any(s == "task 1 (manual): Call Ada — open" for s in summaries)
     assert any(s == "case 1 (normal): Ada cannot log in — opened" for s in summaries)
+
+
+def event_resources(crm, events: list[Event]) -> list[dict | None]:
+    """operational's ``crmkit_event_resources`` answer for ``events``."""
+    with crm.read() as conn:
+        return crm.hooks.call_one("operational", "crmkit_event_resources",
+                                  ReadContext(crm, conn), events=events)
+
+
+def test_each_event_names_the_lead_opportunity_task_or_case_it_is_about_as_it_is_now(
+        crm, clock, operational, statements):
+    """A lead's events (its customer's now: a merge moves them with the lead) the owner of
+    the lead, an opportunity's its owner, a task's or case's its assignee, as they are now;
+    an event about no record, a record that is gone or a malformed id, None.  One query per
+    table for them all."""
+    api = operational(MANUAL)
+    crm.staff.add("ana", "Ana", "support")  # team sales has nobody: assignment.failed
+    crm.staff.add("bo", "Bo", "south")
+    crm.customers.add("KEEP", "Ada")
+    crm.customers.add("DUP", "Ada L")
+    crm.customers.add("C3", "Cal", lifecycle_stage="active")  # a client: no lead
+    keep, c3 = crm.customers.get("KEEP").id, crm.customers.get("C3").id
+    populate(crm, clock, api, "DUP", "Ada")  # opportunity 1, task 1, case 1 (nobody's)
+    assert api.assign_lead("DUP", team="south") == "bo"
+    anas = api.create_task("C3", "Ring Cal", "ana", clock.now())
+    crm.customers.merge("KEEP", "DUP")  # KEEP had no owner: the lead is bo's
+    stored = crm.events.list(limit=None)
+    by_type: dict[tuple, Event] = {}  # the first of each type
+    for event in stored:
+        by_type.setdefault((event.type, event.payload.get("entity")), event)
+    opportunity = by_type["stage.changed", "opportunity"]
+    made = [Event(id=100, type=name, customer_id=customer, occurred_at=clock.now(),
+                  source="operational", payload=payload)
+            for name, customer, payload in (
+                ("message.queued", keep, {"message_id": 1, "channel": "email", "rule": "r"}),
+                ("message.queued", c3, {"message_id": 2, "channel": "email", "rule": "r"}),
+                ("task.closed", c3, {"task_id": anas, "status": "done"}),
+                ("task.closed", c3, {"task_id": 99, "status": "done"}),
+                ("task.closed", c3, {"task_id": str(anas), "status": "done"}),
+                ("case.status_changed", keep, {"case_id": 1, "from": "open", "to": "closed"}))]
+    events = [by_type["stage.changed", "lead"], by_type["lead.assigned", None], opportunity,
+              by_type["task.created", None], by_type["case.opened", None],
+              by_type["assignment.failed", None], *made]
+    assert by_type["lead.assigned", None].customer_id == keep
+    with statements(crm.engine, "operational_") as seen:
+        found = event_resources(crm, events)
+    assert len(seen) == 4  # leads, opportunities, tasks, cases
+    assert found == [
+        {"owner": "bo"}, {"owner": "bo"}, {"owner": None}, {"owner": None}, {"owner": None},
+        None, {"owner": "bo"}, None, {"owner": "ana"}, None, None, {"owner": None}]
+    with crm.transaction() as tx:
+        tx.conn.execute(op_tables.opportunities.update().values(owner="ana"))
+    assert event_resources(crm, [opportunity]) == [{"owner": "ana"}]
 
 
 def test_merge_moves_every_row_and_combines_the_leads(crm, clock, operational):
