@@ -17,6 +17,7 @@ import pytest
 from hypothesis import HealthCheck, settings
 
 sys.path.insert(0, str(Path(__file__).parent / "vendor_plugin"))
+sys.path.insert(0, str(Path(__file__).parent))  # the support modules shared by test folders
 
 # No test may depend on load: hypothesis's default 200 ms deadline per example and its
 # too_slow health check fail correct tests on a busy machine (the operational property tests'

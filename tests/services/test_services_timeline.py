@@ -12,6 +12,7 @@ import crmkit
 from crmkit import CRM, TimelineEntry, hookimpl
 from crmkit.errors import PluginError
 from crmkit.services.audit import AuditLog
+from owned_notes import owned_notes_plugin
 
 UTC = dt.timezone.utc
 
@@ -52,15 +53,7 @@ def notes_plugin(owners: list[str | None], asked: list[int]) -> types.ModuleType
     """A plugin "notes" with a row-level rule (an agent reads only the notes of their own
     ``{"owner": handle}``) giving, newest first, a timeline entry per owner in ``owners``
     (None: an entry about no record) and noting in ``asked`` each limit it is asked for."""
-    module = types.ModuleType("notes_timeline")
-    module.PLUGIN = crmkit.PluginInfo(name="notes", description="notes with owners")
-    module.crmkit_permissions = hookimpl(lambda: {"notes.read": "Read notes."})
-    module.crmkit_permission_allowed = hookimpl(lambda principal, permission, resource: (
-        False if (permission == "notes.read" and principal.role == "agent"
-                  and resource is not None and resource.get("owner") != principal.handle)
-        else None))
-    module.crmkit_permission_restricted = hookimpl(
-        lambda principal, permission: permission == "notes.read" and principal.role == "agent")
+    module = owned_notes_plugin("notes_timeline")
 
     def timeline(ctx, customer_id, limit):
         asked.append(limit)

@@ -17,10 +17,10 @@ import types
 
 import pytest
 
-import crmkit
 from crmkit import CRM, hookimpl
 from crmkit.auth import DEFAULT_ROLES
 from crmkit.errors import PluginError
+from owned_notes import owned_notes_plugin
 from web_support import InProcess, with_role
 
 OPERATIONAL = {"stage.changed", "task.created"}
@@ -236,16 +236,8 @@ def notes_plugin(resources=None, asked: list | None = None) -> types.ModuleType:
     an agent only the notes of their own ``{"owner": handle}``; with ``resources``, it
     implements ``crmkit_event_resources`` answering ``resources(events)`` and noting each
     call's event ids in ``asked``."""
-    module = types.ModuleType("notes_events")
-    module.PLUGIN = crmkit.PluginInfo(name="notes", description="notes with owners")
+    module = owned_notes_plugin("notes_events")
     module.crmkit_event_types = hookimpl(lambda: {"note.added": "a note (payload: owner)"})
-    module.crmkit_permissions = hookimpl(lambda: {"notes.read": "Read notes."})
-    module.crmkit_permission_allowed = hookimpl(lambda principal, permission, resource: (
-        False if (permission == "notes.read" and principal.role == "agent"
-                  and resource is not None and resource.get("owner") != principal.handle)
-        else None))
-    module.crmkit_permission_restricted = hookimpl(
-        lambda principal, permission: permission == "notes.read" and principal.role == "agent")
     if resources is not None:
         def event_resources(ctx, events):
             assert {event.type for event in events} == {"note.added"}
