@@ -212,6 +212,8 @@ def describe_error(error) -> str:
             message = "unknown key" + (f" (also unknown: {', '.join(extra[1:])})" if extra[1:] else "")
     if error.validator == "format" and error.validator_value in FORMATS:
         message = f"{shown_value(error.instance)} is not {FORMATS[error.validator_value][0]}"
+    if error.validator in _COUNTED and isinstance(error.instance, (list, dict)):
+        message = _counted(len(error.instance), _COUNTED[error.validator][1])
     pointer = "/" + "/".join(path)
     if error.validator == "maxLength" and isinstance(error.instance, str):
         return f"{pointer}: {too_long(error.instance, error.validator_value)}"
@@ -221,6 +223,13 @@ def describe_error(error) -> str:
 
 _COUNTED = {"maxItems": ("at most", "item"), "minItems": ("at least", "item"),
             "maxProperties": ("at most", "key"), "minProperties": ("at least", "key")}
+"""The count limits, worded by crmkit (``0 items (allowed: at least 1 item)``): jsonschema's
+own words for them differ from one release to the next."""
+
+
+def _counted(count: int, noun: str) -> str:
+    """``count`` and ``noun``, plural unless one (``1 item``, ``1001 items``)."""
+    return f"{count} {noun}{'' if count == 1 else 's'}"
 
 
 def _allowed(error) -> str:
@@ -240,8 +249,7 @@ def _allowed(error) -> str:
         return FORMATS[error.validator_value][1]
     if error.validator in _COUNTED:
         bound, noun = _COUNTED[error.validator]
-        count = error.validator_value
-        return f"{bound} {count} {noun}{'' if count == 1 else 's'}"
+        return f"{bound} {_counted(error.validator_value, noun)}"
     if error.validator in ("oneOf", "anyOf"):
         return _branch_types(error)
     return ""

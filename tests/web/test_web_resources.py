@@ -156,9 +156,8 @@ def test_the_detail_of_one_object_names_the_field_and_of_a_list_the_row(admin):
 @pytest.mark.parametrize("body, detail", [
     ("x", "body: 'x' is not valid under any of the given schemas (allowed: type object, or "
           "type array)"),
-    ([{"customer": "C1"}] * 1001, "body: an array of 1001 items is too long (allowed: at most "
-                                  "1000 items)"),
-    ([], "body: [] should be non-empty (allowed: at least 1 item)"),
+    ([{"customer": "C1"}] * 1001, "body: 1001 items (allowed: at most 1000 items)"),
+    ([], "body: 0 items (allowed: at least 1 item)"),
     ({"customer": "C1", "direction": "x" * 5000}, "body: /direction: text of 5000 characters "
                                                   "is not one of ['inbound', 'outbound']"),
 ])
