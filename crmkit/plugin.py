@@ -183,6 +183,11 @@ _LAZY: dict[str, tuple[str, str]] = {
     "OPTIONAL_NUMBER": ("crmkit.web.schemas", "OPTIONAL_NUMBER"),
     "DECIMAL": ("crmkit.web.schemas", "DECIMAL"),
     "AS_OF_INSTANT": ("crmkit.web.schemas", "AS_OF_INSTANT"),
+    # Per-customer reports answered a page at a time.
+    "ReportPage": ("crmkit.web.reports", "ReportPage"),
+    "report_query": ("crmkit.web.reports", "report_query"),
+    "report_page_schema": ("crmkit.web.reports", "report_page_schema"),
+    "REPORT_PAGE": ("crmkit.web.reports", "REPORT_PAGE"),
     # Web app cards (the crmkit_customer_card hook).
     "Card": ("crmkit.web.cards", "Card"),
     # Web app dashboards (the crmkit_dashboard_panels hook).
@@ -280,6 +285,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from .web.plugin_pages import Site, WebPage, WebPages
     from .web.mywork import WorkSection, countdown
     from .web.endpoints import Call, Endpoint, Reply
+    from .web.reports import REPORT_PAGE, ReportPage, report_page_schema, report_query
     from .web.formatting import format_date, format_datetime, format_money, format_number
     from .outbound import Deadline, PostFailed, Poster
     from .outbound import resolve as resolve_host

@@ -189,15 +189,16 @@ def decode_cursor(text: str) -> Any:
     try:
         position = parse_json(base64.urlsafe_b64decode(text + "=" * (-len(text) % 4)).decode())
     except ValueError:
-        raise _bad_cursor(text) from None
+        raise bad_cursor(text) from None
     if is_database_integer(position) or (
             isinstance(position, list) and len(position) == 2 and isinstance(position[0], str)
             and is_database_integer(position[1])):
         return position
-    raise _bad_cursor(text)
+    raise bad_cursor(text)
 
 
-def _bad_cursor(text: str) -> ValidationError:
+def bad_cursor(text: str) -> ValidationError:
+    """The 422 of a ``cursor`` query parameter that is not one this API handed out."""
     return ValidationError(f"cursor {text!r} is not a cursor this API handed out",
                            [("query", "cursor", "not a cursor this API handed out (pass "
                              "next_cursor of the previous page)")])
@@ -217,7 +218,7 @@ def search_customers(call: Call) -> dict[str, Any]:
                                   [("query", name, problem)])
     after = decode_cursor(call.query["cursor"]) if "cursor" in call.query else None
     if after is not None and not isinstance(after, int):
-        raise _bad_cursor(call.query["cursor"])
+        raise bad_cursor(call.query["cursor"])
     auth = call.crm.auth
     personal = auth.allowed(call.principal, "customers.pii")
     found = call.crm.customers.search(q, tag=tag, limit=limit + 1, after=after,
@@ -390,7 +391,7 @@ def list_interactions(call: Call) -> dict[str, Any]:
     if "cursor" in query:
         position = decode_cursor(query["cursor"])
         if not isinstance(position, list):
-            raise _bad_cursor(query["cursor"])
+            raise bad_cursor(query["cursor"])
         before = (parse_timestamp(position[0], "cursor"), position[1])
     wanted = call.crm.auth.named_customer(call.principal, query.get("customer"))
     found = call.crm.interactions.list(customer=wanted, kind=query.get("kind"),

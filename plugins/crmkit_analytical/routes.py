@@ -4,10 +4,12 @@ The reports (RFM, CLV predictions, Pareto, KPIs, satisfaction, lifecycle)
 and the saved segments.  Every handler calls the public API
 (``call.api()``); a report's ``as_of`` query (default: now) makes it
 reproducible.  Reports never store anything: ``GET clv/predictions`` fits
-and predicts without keeping the run.  The per-customer lists (RFM scores, CLV
-predictions, a segment's members) leave out the customers a plugin's row-level rule hides
-from the caller (``customers.read``: ``crm.auth.access_by_external_id``, once per list);
-the counts and totals are over every customer.
+and predicts without keeping the run.  RFM scores and CLV predictions are answered a page
+at a time (``ReportPage``, the cursor keeping the first page's ``as_of``).  The
+per-customer lists (those two, a segment's members) leave out the customers a plugin's
+row-level rule hides from the caller (``customers.read``:
+``crm.auth.access_by_external_id``, once per page or list); the counts and totals are over
+every customer.
 """
 
 from __future__ import annotations
@@ -17,8 +19,8 @@ from pathlib import Path
 from typing import Any
 
 from crmkit.plugin import (AS_OF_INSTANT, DECIMAL, INSTANT, INTEGER, NUMBER, OPTIONAL_NUMBER,
-                           OPTIONAL_TEXT, TEXT, Endpoint, closed_object, jsonable,
-                           timestamp_or_none)
+                           OPTIONAL_TEXT, TEXT, Endpoint, ReportPage, closed_object, jsonable,
+                           report_page_schema, report_query, timestamp_or_none)
 
 READ = "analytical.read"
 WRITE = "analytical.write"
@@ -47,26 +49,17 @@ def _since(call):
     return timestamp_or_none(call.query.get("since"), "since")
 
 
-def _visible(call, customers: list[str]):
-    """Those of ``customers`` (external ids) the caller may see, those a plugin's row-level
-    rule hides left out (``crm.auth.access_by_external_id``: the rules asked once per
-    customer of the list)."""
-    return call.crm.auth.access_by_external_id(call.principal, customers).keys()
-
-
-def _per_customer(call, rows) -> list[dict[str, Any]]:
-    """Rows keyed by the customer's external id (``customer``), without the internal id, of
-    the customers the caller may see (:func:`_visible`)."""
-    out = []
-    for row in jsonable(rows):
-        row.pop("customer_id")
-        out.append({"customer": row.pop("external_id"), **row})
-    visible = _visible(call, [row["customer"] for row in out])
-    return [row for row in out if row["customer"] in visible]
+def _per_customer(row) -> dict[str, Any]:
+    """A per-customer result keyed by the customer's external id (``customer``), without
+    the internal id."""
+    row = jsonable(row)
+    row.pop("customer_id")
+    return {"customer": row.pop("external_id"), **row}
 
 
 def rfm(call):
-    return _per_customer(call, call.api().rfm(_as_of(call)))
+    page = ReportPage.of(call)
+    return page.answer(call, call.api().rfm(page.as_of), shape=_per_customer)
 
 
 def rfm_segments(call):
@@ -74,10 +67,10 @@ def rfm_segments(call):
 
 
 def clv_predictions(call):
-    q = call.query
-    return _per_customer(call, call.api().clv_predictions(
-        _as_of(call), q.get("horizon"), q.get("time_unit"), q.get("discount_rate"),
-        q.get("months"), store=False))
+    q, page = call.query, ReportPage.of(call)
+    return page.answer(call, call.api().clv_predictions(
+        page.as_of, q.get("horizon"), q.get("time_unit"), q.get("discount_rate"),
+        q.get("months"), store=False), shape=_per_customer)
 
 
 def pareto(call):
@@ -109,7 +102,7 @@ def segment(call):
     ids = api.segment_members(name, _as_of(call))
     external = call.crm.customers.external_ids_by_id(ids)
     members = [external[i] for i in ids]
-    visible = _visible(call, members)
+    visible = call.crm.auth.access_by_external_id(call.principal, members)
     return {**found, "members": [ref for ref in members if ref in visible]}
 
 
@@ -135,22 +128,24 @@ def endpoints() -> list[Endpoint]:
                                     "description": OPTIONAL_TEXT, "updated_at": INSTANT})
     return [
         Endpoint("GET", "rfm", rfm, READ,
-                 "RFM scores and segment of every customer with a purchase.",
-                 query_schema=as_of, response_schema={"type": "array", "items": closed_object({
+                 "RFM scores and segment of every customer with a purchase, by customer, a "
+                 "page at a time.",
+                 query_schema=report_query(), response_schema=report_page_schema(closed_object({
                      "customer": TEXT, "recency_days": INTEGER, "frequency": INTEGER,
                      "monetary": DECIMAL, "r": INTEGER, "f": INTEGER, "m": INTEGER,
-                     "segment": OPTIONAL_TEXT})}),
+                     "segment": OPTIONAL_TEXT}))),
         Endpoint("GET", "rfm/segments", rfm_segments, READ,
                  "Customers per RFM segment, in rule order.",
                  query_schema=as_of, response_schema=counts),
         Endpoint("GET", "clv/predictions", clv_predictions, READ,
                  "Fit BG/NBD and Gamma-Gamma; per customer P(alive), expected purchases and "
-                 "spend, and CLV (the run is not stored).",
-                 query_schema=closed_object({"as_of": AS_OF_INSTANT, **_clv_options()}),
-                 response_schema={"type": "array", "items": closed_object({
+                 "spend, and CLV (the run is not stored), by customer, a page at a time "
+                 "(each page fits the models again, at the cursor's as_of).",
+                 query_schema=report_query(_clv_options()),
+                 response_schema=report_page_schema(closed_object({
                      "customer": TEXT, "frequency": INTEGER, "recency": NUMBER, "T": NUMBER,
                      "monetary": DECIMAL, "p_alive": NUMBER, "expected_purchases": NUMBER,
-                     "expected_spend": DECIMAL, "clv": DECIMAL})}),
+                     "expected_spend": DECIMAL, "clv": DECIMAL}))),
         Endpoint("GET", "pareto", pareto, READ,
                  "Revenue concentration: the top customers' share and the customers making "
                  "the revenue target.",

@@ -6,9 +6,10 @@ association rules and next-best offers.  Every handler calls the public API
 checked by the same code as ``crmkit catalogue import`` (any bad row rejects
 the list, nothing written; ``row N`` is the pointer ``/N-1``), and a report's
 ``as_of`` query (default: now) makes it reproducible.  The next-best offers and the profit
-per customer leave out the customers a plugin's row-level rule hides from the caller
-(``customers.read``: ``crm.auth.access_by_external_id``, once per list); the profit per
-segment or period counts every customer.
+lines are answered a page at a time (``ReportPage``, the cursor keeping the first page's
+``as_of``); the offers and the profit per customer leave out the customers a plugin's
+row-level rule hides from the caller (``customers.read``, asked once per page); the profit
+per segment or period counts every customer.
 """
 
 from __future__ import annotations
@@ -18,7 +19,8 @@ from pathlib import Path
 from typing import Any
 
 from crmkit.plugin import (AS_OF_INSTANT, DECIMAL, INSTANT, INTEGER, NUMBER, OPTIONAL_INSTANT,
-                           TEXT, Endpoint, closed_object, jsonable, timestamp_or_none)
+                           TEXT, Endpoint, ReportPage, closed_object, jsonable,
+                           report_page_schema, report_query, timestamp_or_none)
 
 from .products import FIELDS, REQUIRED
 from .profit import BY, PERIODS
@@ -54,13 +56,6 @@ def _as_of(call):
     return timestamp_or_none(call.query.get("as_of"), "as_of")
 
 
-def _visible(call, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """``rows`` (each a ``customer``'s) without those of a customer a plugin's row-level rule
-    hides from the caller (the rules asked once per customer of the list)."""
-    shown = call.crm.auth.access_by_external_id(call.principal, {r["customer"] for r in rows})
-    return [row for row in rows if row["customer"] in shown]
-
-
 def products(call):
     active_at = (_as_of(call) or call.crm.clock.now()) if call.query["active"] else None
     return jsonable(call.api().products(call.query.get("category"), active_at))
@@ -77,12 +72,12 @@ def import_products(call):
 
 
 def profit(call):
-    q = call.query
-    api = call.api()
-    lines = jsonable([line.as_dict(q["by"]) for line in api.profit(
-        q["by"], _as_of(call), timestamp_or_none(q.get("since"), "since"), q["period"])])
-    return {"lines": _visible(call, lines) if q["by"] == "customer" else lines,
-            "note": api.acquisition_note()}
+    q, api, page = call.query, call.api(), ReportPage.of(call)
+    lines = api.profit(q["by"], page.as_of, timestamp_or_none(q.get("since"), "since"),
+                       q["period"])
+    found = page.answer(call, lines, shape=lambda line: jsonable(line.as_dict(q["by"])),
+                        key="customer" if q["by"] == "customer" else None)
+    return {**found, "note": api.acquisition_note()}
 
 
 def rules(call):
@@ -91,7 +86,8 @@ def rules(call):
 
 
 def offers(call):
-    return _visible(call, call.api().offers(None, _as_of(call)))
+    page = ReportPage.of(call)
+    return page.answer(call, call.api().offers(None, page.as_of))
 
 
 def customer_offers(call):
@@ -132,14 +128,12 @@ def endpoints() -> list[Endpoint]:
         Endpoint("GET", "profit", profit, READ,
                  "Profit (gross margin − cost to serve − acquisition cost) per customer, saved "
                  "segment or period, for purchases and costs in (since, as_of].",
-                 query_schema=closed_object({
+                 query_schema=report_query({
                      "by": {"enum": list(BY), "default": "customer"},
                      "period": {"enum": list(PERIODS), "default": "month",
                                 "description": "The calendar period (UTC) of by=period."},
-                     "since": INSTANT, "as_of": AS_OF_INSTANT}),
-                 response_schema=closed_object({"lines": {"type": "array",
-                                                          "items": profit_line},
-                                                "note": TEXT})),
+                     "since": INSTANT}),
+                 response_schema=report_page_schema(profit_line, note=TEXT)),
         Endpoint("GET", "rules", rules, READ,
                  "Association rules over the baskets up to as_of, highest lift first "
                  "(thresholds default to the configuration's).",
@@ -149,8 +143,9 @@ def endpoints() -> list[Endpoint]:
                      "consequents": {"type": "array", "items": TEXT},
                      "support": NUMBER, "confidence": NUMBER, "lift": NUMBER})}),
         Endpoint("GET", "offers", offers, READ,
-                 "Next-best offers of every customer who bought something, best first.",
-                 query_schema=as_of, response_schema=offers_schema),
+                 "Next-best offers of every customer who bought something, by customer and "
+                 "best first, a page at a time.",
+                 query_schema=report_query(), response_schema=report_page_schema(OFFER)),
         Endpoint("GET", "customers/{customer}/offers", customer_offers, READ,
                  "One customer's next-best offers (cross-sell and up-sell), best first.",
                  query_schema=as_of, response_schema=offers_schema),

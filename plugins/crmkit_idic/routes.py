@@ -8,7 +8,8 @@ the rules.  A member not allowed ``customers.pii`` on a customer (their role lac
 plugin's row-level rule refuses it on that customer) sees its name masked (``***``), and a
 duplicate pair's reasons without the values that matched unless allowed it on both
 customers; a list asks per customer, reading its customers in two queries
-(``crm.auth.access_by_external_id``).  A customer a plugin's row-level rule hides from the
+(``crm.auth.access_by_external_id``).  The groups and the contacts due are answered a page
+at a time (``ReportPage``, the cursor keeping the first page's ``as_of``).  A customer a plugin's row-level rule hides from the
 member (``customers.read``) is left out of the lists (with every duplicate pair it is in),
 and naming it (its group, progress and dialogues; a pair to dismiss) is a 404 like an
 unknown customer (``crm.auth.named_customer``).
@@ -19,7 +20,8 @@ from __future__ import annotations
 from typing import Any
 
 from crmkit.plugin import (INSTANT, INTEGER, MASK, OPTIONAL_INSTANT, OPTIONAL_TEXT, TEXT,
-                           Endpoint, closed_object, jsonable, timestamp_or_none)
+                           Endpoint, ReportPage, closed_object, jsonable, report_page_schema,
+                           report_query, timestamp_or_none)
 
 READ = "idic.read"
 WRITE = "idic.write"
@@ -49,20 +51,10 @@ def _masked_name(name: str | None) -> str | None:
     return name if name in (None, "") else MASK
 
 
-def _seen(row: dict[str, Any], personal: bool) -> dict[str, Any]:
-    """``row`` (a customer's, with its ``name``) with the name masked unless ``personal``."""
-    return row if personal else {**row, "name": _masked_name(row["name"])}
-
-
-def _as_seen(call, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """``rows`` (each a ``customer``'s, with its ``name``) as the caller may see them: those
-    of a customer a row-level rule hides left out, the others' names per :func:`_seen`."""
-    shown = call.crm.auth.access_by_external_id(call.principal, {r["customer"] for r in rows})
-    return [_seen(row, shown[row["customer"]]) for row in rows if row["customer"] in shown]
-
-
 def groups(call):
-    return _as_seen(call, jsonable(call.api().groups(_as_of(call), call.query.get("group"))))
+    page = ReportPage.of(call)
+    return page.answer(call, call.api().groups(page.as_of, call.query.get("group")),
+                       personal=("name",))
 
 
 def group_of(call):
@@ -79,12 +71,16 @@ def differentiate(call):
                      "clv_missing": done.clv_missing})
 
 
+def _due_row(contact) -> dict[str, Any]:
+    row = jsonable(contact)
+    row.pop("customer_id")
+    return row
+
+
 def due(call):
-    rows = jsonable(call.api().due(_as_of(call),
-                                   call.query.get("group")))
-    for row in rows:
-        row.pop("customer_id")
-    return _as_seen(call, rows)
+    page = ReportPage.of(call)
+    return page.answer(call, call.api().due(page.as_of, call.query.get("group")),
+                       personal=("name",), shape=_due_row)
 
 
 def record_dialogue(call):
@@ -135,10 +131,8 @@ def _progress(found) -> dict[str, Any]:
 
 
 def progress(call):
-    customer = call.path_params["customer"]
-    shown = call.crm.auth.access_by_external_id(call.principal, [customer])
-    return _seen(_progress(call.api().progress(customer, _as_of(call))),
-                 bool(shown.get(customer)))
+    found = _progress(call.api().progress(call.path_params["customer"], _as_of(call)))
+    return call.crm.auth.rows_as_seen(call.principal, [found], ("name",))[0]
 
 
 def report(call):
@@ -172,24 +166,26 @@ def endpoints() -> list[Endpoint]:
                      "clv_missing": OPTIONAL_TEXT}),
                  status=201),
         Endpoint("GET", "groups", groups, READ,
-                 "Members of the latest differentiation at or before as_of.",
-                 query_schema=closed_object({"as_of": INSTANT, "group": TEXT}),
-                 response_schema={"type": "array", "items": closed_object({
+                 "Members of the latest differentiation at or before as_of, by customer, a "
+                 "page at a time.",
+                 query_schema=report_query({"group": TEXT}),
+                 response_schema=report_page_schema(closed_object({
                      "customer": TEXT, "name": OPTIONAL_TEXT, "value_group": TEXT,
                      "needs_group": OPTIONAL_TEXT, "current_value": DECIMAL,
-                     "potential_value": DECIMAL, "cost_to_serve": DECIMAL})}),
+                     "potential_value": DECIMAL, "cost_to_serve": DECIMAL}))),
         Endpoint("GET", "customers/{customer}/group", group_of, READ,
                  "A customer's value group in the latest differentiation.",
                  query_schema=AS_OF,
                  response_schema=closed_object({"customer": TEXT, "value_group": OPTIONAL_TEXT})),
         Endpoint("GET", "due", due, READ,
-                 "Customers due for contact under their group's contact plan.",
-                 query_schema=closed_object({"as_of": INSTANT, "group": TEXT}),
-                 response_schema={"type": "array", "items": closed_object({
+                 "Customers due for contact under their group's contact plan, a page at a "
+                 "time.",
+                 query_schema=report_query({"group": TEXT}),
+                 response_schema=report_page_schema(closed_object({
                      "customer": TEXT, "name": OPTIONAL_TEXT, "value_group": TEXT,
                      "needs_group": OPTIONAL_TEXT, "plan": TEXT, "frequency_days": INTEGER,
                      "channel": TEXT, "last_contact": OPTIONAL_INSTANT,
-                     "days_since": {"type": ["integer", "null"]}})}),
+                     "days_since": {"type": ["integer", "null"]}}))),
         Endpoint("POST", "customers/{customer}/dialogues", record_dialogue, WRITE,
                  "Record a dialogue with a customer (outbound needs consent on the channel).",
                  body_schema=closed_object({"summary": TEXT, "channel": TEXT, "at": INSTANT,

@@ -219,9 +219,7 @@ def list_leads(call):
     q = call.query
     rows = jsonable(_visible(call, "owner", lambda owner: call.api().scores(
         q.get("stage"), q.get("min_score"), q.get("limit", 100), owner)))
-    access = call.crm.auth.access_by_external_id(call.principal, {r["customer"] for r in rows})
-    return [row if row["name"] in (None, "") or access[row["customer"]] else {**row, "name": MASK}
-            for row in rows if row["customer"] in access]
+    return call.crm.auth.rows_as_seen(call.principal, rows, ("name",))
 
 
 def get_lead(call):

@@ -14,7 +14,7 @@ referral code one like an unknown code; a referee it referred is refused without
 
 from __future__ import annotations
 
-from crmkit.plugin import (INSTANT, INTEGER, MASK, ONE_RECORD, OPTIONAL_INSTANT, OPTIONAL_TEXT,
+from crmkit.plugin import (INSTANT, INTEGER, ONE_RECORD, OPTIONAL_INSTANT, OPTIONAL_TEXT,
                            TEXT, Endpoint, closed_object, jsonable, timestamp_or_none)
 
 from .mentions import FIELDS
@@ -47,16 +47,9 @@ REFERRAL = closed_object({"id": INTEGER, "referrer": TEXT, "referee": TEXT, "red
 
 
 def _masked(call, rows: list[dict], fields: tuple[str, ...]) -> list[dict]:
-    """``rows`` as the caller may see them (the rules asked per customer, as a row-level rule
-    may refuse one: ``crm.auth.access_by_external_id``): the rows of a customer a rule hides
-    (``customers.read``) left out, and the personal ``fields`` (handles, post texts, post
-    ids) read ``***`` (an empty one stays empty) unless the caller may see the personal data
-    of the row's ``customer`` (a row of no customer: ``customers.pii`` of the role)."""
-    access = call.crm.auth.access_by_external_id(
-        call.principal, {r["customer"] for r in rows if r["customer"] is not None})
-    return [row if access[row["customer"]] else
-            {k: MASK if k in fields and v not in (None, "") else v for k, v in row.items()}
-            for row in rows if row["customer"] in access]
+    """``rows`` as the caller may see them: ``crm.auth.rows_as_seen`` with the personal
+    ``fields`` (handles, post texts, post ids)."""
+    return call.crm.auth.rows_as_seen(call.principal, rows, fields)
 
 
 def identities(call):

@@ -17,8 +17,8 @@ from __future__ import annotations
 
 from typing import Any, Iterable
 
-from crmkit.plugin import (INSTANT, INTEGER, OPTIONAL_TEXT, TEXT, Endpoint, closed_object,
-                           jsonable, timestamp_or_none)
+from crmkit.plugin import (INSTANT, INTEGER, OPTIONAL_TEXT, PII_FIELDS, TEXT, Endpoint,
+                           closed_object, jsonable, timestamp_or_none)
 
 READ = "valuechain.read"
 WRITE = "valuechain.write"
@@ -62,12 +62,9 @@ def _access(call, customers: Iterable[str | None]) -> dict[str | None, bool]:
 
 
 def _as_seen(call, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """``rows`` (each a ``customer``'s, with its ``name``) as the caller may see them (the
-    rules asked once per customer, :func:`_access`): a name masked unless the caller may see
-    that customer's personal data."""
-    access = _access(call, (row["customer"] for row in rows))
-    return [row if access[row["customer"]] else call.crm.auth.masked_customer(row)
-            for row in rows if row["customer"] in access]
+    """``rows`` (each a ``customer``'s, with its ``name``) as the caller may see them:
+    ``crm.auth.rows_as_seen`` with the customer's personal fields."""
+    return call.crm.auth.rows_as_seen(call.principal, rows, PII_FIELDS)
 
 
 def _check_as_seen(call, result) -> dict[str, Any]:
@@ -120,9 +117,7 @@ def unmark(call):
 
 
 def network(call):
-    rows = jsonable(call.api().network())
-    access = _access(call, (row["customer"] for row in rows))
-    return [row for row in rows if row["customer"] in access]
+    return call.crm.auth.rows_as_seen(call.principal, jsonable(call.api().network()))
 
 
 def add_network_member(call):

@@ -12,7 +12,7 @@ import random
 import pytest
 
 from crmkit.devtools.testing import api_client
-from web_support import problem
+from web_support import every_page, problem
 
 API = "/api/v1/analytical"
 UTC = dt.timezone.utc
@@ -49,7 +49,8 @@ def agent(shop):
 def test_rfm(viewer, shop):
     answer = viewer.get(f"{API}/rfm")
     assert answer.status_code == 200, answer.text
-    rows = {r["customer"]: r for r in answer.json()}
+    assert answer.json()["next_cursor"] is None
+    rows = {r["customer"]: r for r in answer.json()["items"]}
     # 2025-01-01 12:00 less the last purchase at 10:00: 31, 60 and 306 whole days
     assert {k: (r["recency_days"], r["frequency"], r["monetary"]) for k, r in rows.items()} == {
         "A": (31, 2, "150.0000"), "B": (60, 1, "300.0000"), "C": (306, 1, "50.0000")}
@@ -59,8 +60,36 @@ def test_rfm(viewer, shop):
     assert sum(segments.values()) == 3
     assert segments == shop.plugin("analytical").rfm_segments()
     # as of the end of June only A (one purchase) and C had bought
-    early = viewer.get(f"{API}/rfm", params={"as_of": "2024-06-30"}).json()
+    early = viewer.get(f"{API}/rfm", params={"as_of": "2024-06-30"}).json()["items"]
     assert sorted((r["customer"], r["frequency"]) for r in early) == [("A", 1), ("C", 1)]
+
+
+def test_rfm_is_answered_a_page_at_a_time_from_one_report(viewer, shop, clock):
+    first = viewer.get(f"{API}/rfm", params={"limit": 2}).json()
+    assert [r["customer"] for r in first["items"]] == ["A", "B"]
+    # written after the first page, a day later: the next page is still the first's report
+    clock.advance(days=1)
+    shop.customers.add("D")
+    shop.interactions.record_many([
+        {"customer": c, "kind": "purchase", "occurred_at": clock.now(), "amount": "10"}
+        for c in "CD"])
+    rest = viewer.get(f"{API}/rfm", params={"limit": 2, "cursor": first["next_cursor"]}).json()
+    assert [(r["customer"], r["recency_days"], r["frequency"]) for r in rest["items"]] == [
+        ("C", 306, 1)]
+    assert rest["next_cursor"] is None
+    now = [r["customer"] for r in viewer.get(f"{API}/rfm").json()["items"]]
+    assert now == ["A", "B", "C", "D"]  # a new listing is a new report
+    same = viewer.get(f"{API}/rfm", params={"cursor": first["next_cursor"],
+                                              "as_of": "2025-01-01T12:00:00Z"})
+    assert [r["customer"] for r in same.json()["items"]] == ["C"]
+    other = problem(viewer.get(f"{API}/rfm", params={"cursor": first["next_cursor"],
+                                                     "as_of": "2025-01-02"}), 422)
+    assert "is not the as_of of the cursor's report" in other["detail"]
+    for cursor in ("x", "MTI", first["next_cursor"][:-2]):  # not one, a core listing's, cut
+        assert "not a cursor this API handed out" in problem(
+            viewer.get(f"{API}/rfm", params={"cursor": cursor}), 422)["detail"]
+    for limit in (0, 1001):
+        problem(viewer.get(f"{API}/rfm", params={"limit": limit}), 422)
 
 
 def test_pareto_lifecycle_kpis_and_satisfaction(viewer):
@@ -92,13 +121,12 @@ def test_clv_predictions_are_the_models_and_store_nothing(crm):
     crm.interactions.record_many(rows)
     api = crm.plugin("analytical")
     with api_client(crm, role="viewer") as viewer:
-        answer = viewer.get(f"{API}/clv/predictions", params={"time_unit": "day",
-                                                               "months": 6})
-        assert answer.status_code == 200, answer.text
+        answer = every_page(viewer, f"{API}/clv/predictions",
+                            {"time_unit": "day", "months": 6, "limit": 30})
         problem(viewer.get(f"{API}/clv/predictions", params={"time_unit": "year"}), 422)
     expected = {p.external_id: p for p in api.clv_predictions(time_unit="day", months=6)}
-    got = {r["customer"]: r for r in answer.json()}
-    assert set(got) == set(expected)
+    got = {r["customer"]: r for r in answer}
+    assert len(answer) == len(got) and set(got) == set(expected)
     for external_id, p in expected.items():
         assert (got[external_id]["frequency"], got[external_id]["clv"],
                 got[external_id]["expected_spend"]) == (p.frequency, str(p.clv),

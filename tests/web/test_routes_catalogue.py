@@ -164,20 +164,20 @@ def test_profit_per_customer_and_period(viewer):
     assert answer.status_code == 200, answer.text
     assert answer.json()["note"].startswith("acquisition cost 0: no enabled plugin records")
     assert [(x["customer"], x["revenue"], x["cost_of_goods"], x["gross_margin"],
-             x["cost_to_serve"], x["profit"]) for x in answer.json()["lines"]] == [
+             x["cost_to_serve"], x["profit"]) for x in answer.json()["items"]] == [
         ("C", "30.0000", "10.0000", "20.0000", "0.0000", "20.0000"),
         ("B", "25.0000", "9.0000", "16.0000", "0.0000", "16.0000"),
         ("A", "15.0000", "5.0000", "10.0000", "0.0000", "10.0000"),
         ("D", "13.0000", "6.0000", "7.0000", "0.0000", "7.0000")]
-    months = viewer.get(f"{API}/profit", params={"by": "period"}).json()["lines"]
+    months = viewer.get(f"{API}/profit", params={"by": "period"}).json()["items"]
     assert [(x["period"], x["customers"], x["revenue"], x["profit"]) for x in months] == [
         ("2024-12", 4, "83.0000", "53.0000")]
     # up to Dec 3 noon: A, B and C's first order
     early = viewer.get(f"{API}/profit", params={"as_of": "2024-12-03T12:00:00Z"}).json()
-    assert [(x["customer"], x["profit"]) for x in early["lines"]] == [
+    assert [(x["customer"], x["profit"]) for x in early["items"]] == [
         ("B", "16.0000"), ("C", "14.0000"), ("A", "10.0000")]
     since = viewer.get(f"{API}/profit", params={"since": "2024-12-03T12:00:00Z"}).json()
-    assert [(x["customer"], x["profit"]) for x in since["lines"]] == [
+    assert [(x["customer"], x["profit"]) for x in since["items"]] == [
         ("D", "7.0000"), ("C", "6.0000")]
     bad = problem(viewer.get(f"{API}/profit", params={"by": "region"}), 422)
     assert [e["parameter"] for e in bad["errors"]] == ["by"]
@@ -216,13 +216,14 @@ def test_next_best_offers(viewer):
     assert answer.json() == [
         {"customer": "A", "rank": 1, "sku": "COFFEE", "kind": "up", "score": 0.5},
         {"customer": "A", "rank": 2, "sku": "BREAD-L", "kind": "up", "score": 0.25}]
-    every = viewer.get(f"{API}/offers").json()
+    every = viewer.get(f"{API}/offers").json()["items"]
     assert sorted({o["customer"] for o in every}) == ["A", "B", "C", "D"]
     assert [o for o in every if o["customer"] in ("A", "D")] == [
         *answer.json(), {"customer": "D", "rank": 1, "sku": "BREAD-S", "kind": "cross",
                          "score": 0.75}]
     # before any purchase nobody has offers
-    assert viewer.get(f"{API}/offers", params={"as_of": "2024-11-30"}).json() == []
+    assert viewer.get(f"{API}/offers", params={"as_of": "2024-11-30"}).json() == {
+        "items": [], "next_cursor": None}
     problem(viewer.get(f"{API}/customers/NOPE/offers"), 404)
     bad = problem(viewer.get(f"{API}/offers", params={"as_of": "soon"}), 422)
     assert bad["detail"].startswith("as_of: 'soon'"), bad

@@ -62,20 +62,20 @@ def test_duplicates_and_dismissing_a_pair(agent, idic):
 
 
 def test_differentiation_groups_and_progress(agent, idic):
-    assert agent.get(f"{API}/groups").json() == []  # no differentiation yet
+    assert agent.get(f"{API}/groups").json()["items"] == []  # no differentiation yet
     run = agent.post(f"{API}/differentiations", json={})
     assert run.status_code == 201, run.text
     result = run.json()
     assert (result["as_of"], sum(result["value_groups"].values())) == (NOW, 3)
     assert result["clv_missing"]  # too few customers for the models: said, not hidden
-    groups = {g["customer"]: g for g in agent.get(f"{API}/groups").json()}
+    groups = {g["customer"]: g for g in agent.get(f"{API}/groups").json()["items"]}
     assert set(groups) == {"A", "A2", "B"}
     assert groups["A"]["current_value"] == "500.0000"
     assert agent.get(f"{API}/customers/A/group").json() == {
         "customer": "A", "value_group": groups["A"]["value_group"]}
     group = groups["B"]["value_group"]
     assert sorted(g["customer"] for g in agent.get(f"{API}/groups", params={"group": group}
-                                                   ).json()) == sorted(
+                                                   ).json()["items"]) == sorted(
         k for k, g in groups.items() if group in (g["value_group"], g["needs_group"]))
     progress = agent.get(f"{API}/customers/A/progress").json()
     assert (progress["customer"], progress["identified"], progress["differentiated"]) == (
@@ -91,7 +91,7 @@ def test_differentiation_groups_and_progress(agent, idic):
 
 def test_contacts_due_and_recording_a_dialogue(agent, idic):
     agent.post(f"{API}/differentiations", json={})
-    due = agent.get(f"{API}/due").json()
+    due = agent.get(f"{API}/due").json()["items"]
     assert {d["customer"] for d in due} == {"A", "A2", "B"}
     assert "customer_id" not in due[0]
     refused = problem(agent.post(f"{API}/customers/B/dialogues",
@@ -106,13 +106,13 @@ def test_contacts_due_and_recording_a_dialogue(agent, idic):
                                      dialogues.c.summary, dialogues.c.actor).where(
             dialogues.c.id == recorded.json()["dialogue_id"])).one()
     assert tuple(stored) == ("email", "outbound", "checked in", "agent")
-    assert "B" not in {d["customer"] for d in agent.get(f"{API}/due").json()}
+    assert "B" not in {d["customer"] for d in agent.get(f"{API}/due").json()["items"]}
 
 
 def test_a_viewer_may_not_run_the_differentiation(idic):
     with api_client(idic, role="viewer") as viewer:
         problem(viewer.post(f"{API}/differentiations", json={}), 403)
-        assert viewer.get(f"{API}/groups").json() == []
+        assert viewer.get(f"{API}/groups").json()["items"] == []
     assert idic.plugin("idic").last_differentiation() is None
 
 
@@ -130,6 +130,6 @@ def test_a_member_without_personal_data_sees_names_and_matched_values_masked(idi
         assert pair["reasons"] == ["same email", "similar names"]
         assert viewer.get(f"{API}/customers/A/progress").json()["name"] == "***"
         for path in ("groups", "due"):
-            rows = viewer.get(f"{API}/{path}").json()
+            rows = viewer.get(f"{API}/{path}").json()["items"]
             assert rows and {row["name"] for row in rows} == {"***"}, path
             assert "Ann Lee" not in str(rows) and "Bo Chan" not in str(rows)

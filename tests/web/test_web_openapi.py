@@ -69,7 +69,8 @@ def test_every_mounted_route_is_in_the_openapi_document(everything):
 
 def test_the_limits_of_the_listings_are_those_the_api_guide_states(everything):
     """The API guide's "Pagination and limits": the core's listings at most 200 (default
-    50), operational's and social's at most 1000 (default 100), the other plugins none."""
+    50); operational's and social's lists, and the reports a page at a time, at most 1000
+    (default 100); the other plugins' lists none."""
     document = everything.client().get("/openapi.json").json()
     bounds = {}
     for path, operations in document["paths"].items():
@@ -79,12 +80,20 @@ def test_the_limits_of_the_listings_are_those_the_api_guide_states(everything):
                 bounds[path] = (schema["minimum"], schema["maximum"], schema["default"])
     plugin_lists = {f"/api/v1/operational/{name}" for name in
                     ("leads", "opportunities", "tasks", "cases")} | {"/api/v1/social/mentions"}
+    reports = {"/api/v1/analytical/rfm", "/api/v1/analytical/clv/predictions",
+               "/api/v1/catalogue/profit", "/api/v1/catalogue/offers", "/api/v1/idic/groups",
+               "/api/v1/idic/due"}
     assert {path: bound for path, bound in bounds.items()
             if not path.startswith("/api/v1/webtest/")} == {
         **{path: (1, 200, 50) for path in (
             "/api/v1/customers", "/api/v1/customers/{external_id}/timeline",
             "/api/v1/interactions", "/api/v1/events", "/api/v1/webhooks/deliveries")},
-        **{path: (1, 1000, 100) for path in plugin_lists}}
+        **{path: (1, 1000, 100) for path in plugin_lists | reports}}
+    for path in reports:  # answered as pages: items and the next page's cursor
+        answer = document["paths"][path]["get"]["responses"]["200"]["content"][
+            "application/json"]["schema"]
+        assert {"items", "next_cursor"} <= set(answer["properties"]), path
+        assert "cursor" in {p["name"] for p in document["paths"][path]["get"]["parameters"]}
 
 
 def test_the_completeness_check_finds_a_route_left_out(everything):

@@ -32,6 +32,21 @@ def problem(answer, status: int) -> dict:
     return answer.json()
 
 
+def every_page(client, path: str, params: dict | None = None) -> list[dict]:
+    """Every item of a paged report (``{"items", "next_cursor"}``), following ``next_cursor``
+    until it is null, each page checked for its status."""
+    items, query = [], dict(params or {})
+    while True:
+        answer = client.get(path, params=query)
+        assert answer.status_code == 200, answer.text
+        page = answer.json()
+        items += page["items"]
+        if page["next_cursor"] is None:
+            return items
+        query = {**{k: v for k, v in query.items() if k != "as_of"},
+                 "cursor": page["next_cursor"]}
+
+
 PASSWORD = "correct horse battery"
 """The password the web tests give their staff members."""
 

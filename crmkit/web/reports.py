@@ -1,0 +1,106 @@
+"""A per-customer report answered a page at a time: RFM scores, CLV predictions, contacts due.
+
+A report is computed whole at one ``as_of`` (a plugin's API does that); its endpoint answers
+``limit`` rows of it (:data:`REPORT_PAGE`) from the position a cursor names, and leaves out
+the rows of the customers a plugin's row-level rule hides from the caller, asking the rules
+only about the page's customers.  ``next_cursor`` carries the report's ``as_of`` with the
+position, so every page of one listing comes from the same report, even when the first
+request named no ``as_of`` (now) and records were written meanwhile.  Positions count every
+row of the report, hidden or not, so a page may hold fewer than ``limit`` rows (none, even):
+follow ``next_cursor`` until it is ``null``.
+
+    def rfm(call):
+        page = ReportPage.of(call)
+        return page.answer(call, call.api().rfm(page.as_of), shape=rfm_row)
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Sequence
+
+import attrs
+
+from ..clock import parse_timestamp
+from ..errors import ValidationError
+from ..models import jsonable
+from .resources import bad_cursor, decode_cursor, encode_cursor
+from .schemas import AS_OF_INSTANT, closed_object, timestamp_or_none
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .endpoints import Call
+
+REPORT_PAGE = {"type": "integer", "minimum": 1, "maximum": 1000, "default": 100,
+               "description": "Rows per page."}
+"""JSON Schema of a report's ``limit``: 1 to 1000 rows a page, 100 when not given."""
+REPORT_CURSOR = {"type": "string", "description": "next_cursor of the previous page."}
+"""JSON Schema of a report's ``cursor``."""
+
+
+def report_query(properties: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The query schema of a paged report: ``as_of``, ``limit`` and ``cursor`` besides the
+    report's own ``properties``."""
+    return closed_object({"as_of": AS_OF_INSTANT, **(properties or {}),
+                          "limit": REPORT_PAGE, "cursor": REPORT_CURSOR})
+
+
+def report_page_schema(item: dict[str, Any], **extra: dict[str, Any]) -> dict[str, Any]:
+    """The response schema of a paged report: ``items`` (each ``item``), ``next_cursor``
+    (null on the last page) and the ``extra`` properties the report adds."""
+    return closed_object({"items": {"type": "array", "items": item},
+                          "next_cursor": {"type": ["string", "null"]}, **extra},
+                         ("items", "next_cursor", *extra))
+
+
+@attrs.frozen
+class ReportPage:
+    """Which page of a report a request asks for: the report's ``as_of``, the position of its
+    first row and how many rows."""
+
+    as_of: dt.datetime
+    start: int
+    limit: int
+
+    @classmethod
+    def of(cls, call: "Call") -> "ReportPage":
+        """The page a request of :func:`report_query` asks for: the cursor's report and
+        position, else the first page at the query's ``as_of`` (default: the CRM clock's
+        now).  An ``as_of`` given with a cursor must be the cursor's."""
+        given = timestamp_or_none(call.query.get("as_of"), "as_of")
+        limit = call.query["limit"]
+        text = call.query.get("cursor")
+        if text is None:
+            return cls(given or call.crm.clock.now(), 0, limit)
+        position = decode_cursor(text)
+        if not isinstance(position, list) or position[1] < 0:
+            raise bad_cursor(text)
+        try:
+            as_of = parse_timestamp(position[0], "cursor")
+        except ValidationError:
+            raise bad_cursor(text) from None
+        if given is not None and given != as_of:
+            problem = (f"{given.isoformat()} is not the as_of of the cursor's report "
+                       f"({as_of.isoformat()}; leave as_of out when passing a cursor)")
+            raise ValidationError(f"query parameter as_of: {problem}",
+                                  [("query", "as_of", problem)])
+        return cls(as_of, position[1], limit)
+
+    def answer(self, call: "Call", rows: Sequence[Any], personal: Iterable[str] = (),
+               shape: Callable[[Any], dict[str, Any]] = jsonable,
+               key: str | None = "customer") -> dict[str, Any]:
+        """This page of ``rows`` (the whole report, in its order) for the caller:
+        ``{"items": [...], "next_cursor": ...}``.  Each row of the page is turned into its
+        JSON object by ``shape`` (default :func:`crmkit.jsonable`), then
+        ``crm.auth.rows_as_seen(principal, page, personal, key)`` leaves out the customers a
+        row-level rule hides and masks the ``personal`` fields where it should; ``key``
+        None: the rows are about no single customer (totals per segment), all shown."""
+        end = self.start + self.limit
+        page = [shape(row) for row in rows[self.start:end]]
+        if key is not None:
+            page = call.crm.auth.rows_as_seen(call.principal, page, personal, key)
+        more = end < len(rows)
+        return {"items": page,
+                "next_cursor": encode_cursor([self.as_of.isoformat(), end]) if more else None}
+
+
+__all__ = ["REPORT_PAGE", "REPORT_CURSOR", "report_query", "report_page_schema", "ReportPage"]
