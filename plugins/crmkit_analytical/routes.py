@@ -6,7 +6,7 @@ and the saved segments.  Every handler calls the public API
 reproducible.  Reports never store anything: ``GET clv/predictions`` fits
 and predicts without keeping the run.  RFM scores and CLV predictions are answered a page
 at a time (``ReportPage``, the cursor keeping the first page's ``as_of``).  The
-per-customer lists (those two, a segment's members) leave out the customers a plugin's
+per-customer lists (those two, a segment's members, also paged) leave out the customers a plugin's
 row-level rule hides from the caller (``customers.read``:
 ``crm.auth.access_by_external_id``, once per page or list); the counts and totals are over
 every customer.
@@ -96,14 +96,14 @@ def segments(call):
 
 
 def segment(call):
-    api = call.api()
+    api, page = call.api(), ReportPage.of(call)
     name = call.path_params["name"]
     found = jsonable(api.segment(name))
-    ids = api.segment_members(name, _as_of(call))
-    external = call.crm.customers.external_ids_by_id(ids)
-    members = [external[i] for i in ids]
-    visible = call.crm.auth.access_by_external_id(call.principal, members)
-    return {**found, "members": [ref for ref in members if ref in visible]}
+    ids = api.segment_members(name, page.as_of)
+    external = call.crm.customers.external_ids_by_id(ids[page.start:page.start + page.limit])
+    members = page.answer(call, ids, shape=lambda i: {"customer": external[i]})
+    return {**found, "members": [row["customer"] for row in members["items"]],
+            "next_cursor": members["next_cursor"]}
 
 
 def save_segment(call):
@@ -181,11 +181,13 @@ def endpoints() -> list[Endpoint]:
                                            ("name", "condition")),
                  response_schema=segment_schema, status=201),
         Endpoint("GET", "segments/{name}", segment, READ,
-                 "One saved segment and its members (external ids) at as_of.",
-                 query_schema=as_of,
+                 "One saved segment and its members (external ids) at as_of, a page of "
+                 "members at a time.",
+                 query_schema=report_query(),
                  response_schema={**segment_schema, "properties": {
                      **segment_schema["properties"],
-                     "members": {"type": "array", "items": TEXT}}}),
+                     "members": {"type": "array", "items": TEXT},
+                     "next_cursor": {"type": ["string", "null"]}}}),
         Endpoint("DELETE", "segments/{name}", remove_segment, WRITE, "Delete a saved segment.",
                  response_schema=closed_object({"removed": TEXT})),
     ]

@@ -143,9 +143,14 @@ def test_segments_save_show_and_remove(agent, viewer, shop):
                             "description": "bought twice",
                             "updated_at": "2025-01-01T12:00:00+00:00"}
     assert viewer.get(f"{API}/segments/repeat").json()["members"] == ["A"]
+    agent.post(f"{API}/segments", json={"name": "buyers", "condition": {
+        "field": "rfm.frequency", "op": "ge", "value": 1}})
+    first = viewer.get(f"{API}/segments/buyers", params={"limit": 2}).json()
+    rest = viewer.get(f"{API}/segments/buyers", params={"cursor": first["next_cursor"]}).json()
+    assert (first["members"], rest["members"], rest["next_cursor"]) == (["A", "B"], ["C"], None)
     assert viewer.get(f"{API}/segments/repeat", params={"as_of": "2024-07-01"}).json()[
         "members"] == []
-    assert [s["name"] for s in viewer.get(f"{API}/segments").json()] == ["repeat"]
+    assert [s["name"] for s in viewer.get(f"{API}/segments").json()] == ["buyers", "repeat"]
     problem(agent.post(f"{API}/segments", json={"name": "repeat", "condition": condition}), 409)
     problem(viewer.delete(f"{API}/segments/repeat"), 403)
     assert agent.delete(f"{API}/segments/repeat").json() == {"removed": "repeat"}
