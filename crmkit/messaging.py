@@ -515,9 +515,22 @@ def _row(item: Any, where: str, customers: dict[str, int], now: dt.datetime, dom
 
 def collect_channels(crm: "CRM") -> dict[str, Channel]:
     """Every enabled plugin's channels (``crmkit_channels``), by name; a result that is not
-    a Channel, or two channels of one name, is a PluginError naming the plugin."""
+    a Channel, two channels of one name, or a name consent is not recorded under (upper
+    case, surrounding spaces: :func:`crmkit.services.consent.consent_channel`) is a
+    PluginError naming the plugin."""
+    from .services.consent import consent_channel
+
     found = crm.hooks.collect_named("crmkit_channels", Channel,
                                     "channels (a name and a send method)", {}, crm=crm)
+    for plugin, channel in found:
+        try:
+            usable = consent_channel(channel.name, "channel name") == channel.name
+        except ValidationError as exc:
+            raise PluginError(f"plugin {plugin!r}: crmkit_channels: {exc}") from None
+        if not usable:
+            raise PluginError(f"plugin {plugin!r}: crmkit_channels: channel name "
+                              f"{channel.name!r} must be written as consent is recorded: "
+                              f"{consent_channel(channel.name)!r}")
     return {channel.name: channel for _plugin, channel in found}
 
 

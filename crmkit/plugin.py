@@ -38,6 +38,7 @@ _LAZY: dict[str, tuple[str, str]] = {
     "CORE_PERMISSIONS": ("crmkit.auth", "CORE_PERMISSIONS"),
     "PII_FIELDS": ("crmkit.auth", "PII_FIELDS"),
     "MASK": ("crmkit.auth", "MASK"),
+    "consent_channel": ("crmkit.services.consent", "consent_channel"),
     # Errors.
     "CRMError": ("crmkit.errors", "CRMError"),
     "ValidationError": ("crmkit.errors", "ValidationError"),
@@ -272,6 +273,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from .pipeline import ONE_RECORD, drop_repeats, raise_problems, record_fits
     from .plugin_base import PluginAPI, typed_settings
     from .sentiment import Sentiment, SentimentAnalyser, detect_language, score_texts
+    from .services.consent import consent_channel
     from .services.importing import ImportRejected, ImportReport, checked_import
     from .services.records import MAX_LINE_BYTES, SourceFile, file_format, unneutralise
     from .tables import NAMING, consents, customers, events, interactions, messages, staff

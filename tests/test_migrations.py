@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import sys
 import types
@@ -10,7 +11,7 @@ import pytest
 from sqlalchemy import text
 
 import crmkit
-from crmkit import CRM
+from crmkit import CRM, tables
 from crmkit.errors import DatabaseError
 from crmkit.services.audit import AuditLog
 
@@ -142,6 +143,31 @@ def test_core_0011_takes_the_audit_log_from_a_stored_built_in_viewer_only(crm_ur
     assert roles["viewer"] == ["*.read", "!audit.read"]
     assert (roles["admin"], roles["auditor"]) == (["*"], ["*.read"])
     assert upgraded(["*.read", "customers.pii"])["viewer"] == ["*.read", "customers.pii"]
+
+
+def test_core_0012_keeps_one_lower_case_decision_per_channel(crm_url, clock):
+    from crmkit import migrate
+
+    with CRM.open(crm_url, clock=clock, create=True) as crm:
+        crm.customers.add_many([{"external_id": ref} for ref in ("C1", "C2")])
+        ids = {ref: crm.customers.get(ref).id for ref in ("C1", "C2")}
+        with crm.connect(write=True) as conn:
+            migrate.downgrade(conn, "core@core_0011")
+            day = dt.datetime(2025, 1, 1, tzinfo=dt.timezone.utc)
+            conn.execute(tables.consents.insert(), [
+                {"customer_id": ids[ref], "channel": channel, "granted": granted,
+                 "source": source, "recorded_at": day + dt.timedelta(days=days)}
+                for ref, channel, granted, source, days in (
+                    ("C1", "email", True, "web form", 0), ("C1", "Email", False, "call", 1),
+                    ("C1", "SMS ", True, "app", 0), ("C1", "post", True, "letter", 0),
+                    ("C2", "Phone", True, "shop", 2), ("C2", "phone", False, "call", 2))])
+            conn.commit()
+    with CRM.open(crm_url, clock=clock, upgrade=True) as crm:
+        decided = {ref: [(c.channel, c.granted, c.source) for c in crm.customers.consents(ref)]
+                   for ref in ("C1", "C2")}
+    assert decided == {  # the latest decision; on a tie, the withdrawal
+        "C1": [("email", False, "call"), ("post", True, "letter"), ("sms", True, "app")],
+        "C2": [("phone", False, "call")]}
 
 
 def times_enabled(crm) -> dict[str, int]:

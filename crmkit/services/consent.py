@@ -3,18 +3,21 @@
 ``consents`` holds the current decision per (customer, channel); each change
 is also written to the audit log (old → new, actor, command) and emitted as
 ``consent.changed``, so the history is kept.  A channel with no decision
-counts as *not* consented.
+counts as *not* consented.  Channels are named in lower case (:func:`consent_channel`):
+a withdrawal on ``Email`` withdraws the consent to ``email``.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 import attrs
 from sqlalchemy import insert, select, update
 
 from .. import tables
 from ..errors import ConsentError, NotFound, ValidationError
+from ..types import IDENTIFIER, LINE, clean_text, too_long
 
 MAX_CHANNEL = 40
 MAX_SOURCE = 200
@@ -30,10 +33,20 @@ class Consent:
     recorded_at: dt.datetime
 
 
+def consent_channel(value: Any, field: str = "consent channel") -> str:
+    """The name consent on channel ``value`` is recorded and checked under: without
+    surrounding spaces and in lower case (``" Email "`` is ``email``), identifier text of at
+    most :data:`MAX_CHANNEL` characters; one ValidationError naming ``field`` otherwise.
+    Every consent write and check names its channel so, and so must a plugin storing a
+    channel it checks consent on."""
+    return _text(value, field, MAX_CHANNEL, IDENTIFIER).lower()
+
+
 def set_consent(crm, external_id: str, channel: str, granted: bool, source: str) -> Consent:
-    """Record that the customer granted (or withdrew) consent to contact on ``channel``."""
-    channel = _text(channel, "channel", MAX_CHANNEL)
-    source = _text(source, "source", MAX_SOURCE)
+    """Record that the customer granted (or withdrew) consent to contact on ``channel``
+    (named by :func:`consent_channel`)."""
+    channel = consent_channel(channel)
+    source = _text(source, "consent source", MAX_SOURCE, LINE)
     if not isinstance(granted, bool):
         raise ValidationError(f"consent granted: expected true or false, got {granted!r}")
     c = tables.consents
@@ -72,7 +85,9 @@ def consents(crm, customer_id: int) -> list[Consent]:
 
 
 def has_consent(crm, customer_id: int, channel: str) -> bool:
-    """True when the customer's latest decision on ``channel`` is a grant (and not erased)."""
+    """True when the customer's latest decision on ``channel`` (:func:`consent_channel`) is
+    a grant (and not erased)."""
+    channel = consent_channel(channel)
     c = tables.consents
     cu = tables.customers
     with crm.read() as conn:
@@ -87,8 +102,9 @@ def require_consent(crm, customer_id: int, channel: str) -> None:
     """Raise :class:`ConsentError` naming customer and channel unless contact is consented.
 
     Every plugin calls this before an outbound contact (a campaign message, an
-    SMS reminder, a call list).
+    SMS reminder, a call list).  ``channel`` is named by :func:`consent_channel`.
     """
+    channel = consent_channel(channel)
     c = tables.consents
     with crm.read() as conn:
         customer = _customer(conn, tables.customers.c.id == customer_id, f"with id {customer_id}")
@@ -114,13 +130,15 @@ def _customer(conn, condition, what):
     return row
 
 
-def _text(value, field: str, limit: int) -> str:
+def _text(value: Any, field: str, limit: int, rule: str) -> str:
+    """``value`` without surrounding spaces, checked against the text ``rule`` and ``limit``."""
     if not isinstance(value, str) or not value.strip():
-        raise ValidationError(f"consent {field}: required non-empty text")
-    value = value.strip()
+        raise ValidationError(f"{field}: required non-empty text")
+    value = clean_text(value.strip(), field, rule)
     if len(value) > limit:
-        raise ValidationError(f"consent {field}: {len(value)} characters; at most {limit}")
+        raise ValidationError(f"{field}: {too_long(value, limit)}")
     return value
 
 
-__all__ = ["Consent", "consents", "has_consent", "require_consent", "set_consent"]
+__all__ = ["Consent", "MAX_CHANNEL", "consent_channel", "consents", "has_consent",
+           "require_consent", "set_consent"]

@@ -15,7 +15,8 @@ import datetime as dt
 import attrs
 from sqlalchemy import func, insert, select, union_all
 
-from crmkit.plugin import NotFound, ValidationError, customers, interactions, text_limit
+from crmkit.plugin import (NotFound, ValidationError, consent_channel, customers, interactions,
+                           text_limit)
 
 from .differentiate import latest_run_id
 from .settings import Settings
@@ -129,8 +130,8 @@ def record_dialogue(crm, tx, settings: Settings, external_id: str, channel: str 
             groups.c.run_id == run_id, groups.c.customer_id == row.id)).first()
         if assigned is not None:
             plan = plan_for(settings, assigned.value_group, assigned.needs_group)
-    channel = channel or (plan.channel if plan else None) or row.preferred_channel \
-        or settings.default_channel
+    channel = consent_channel(channel or (plan.channel if plan else None)
+                              or row.preferred_channel or settings.default_channel, "channel")
     if direction == "outbound":
         crm.customers.require_consent(row.id, channel)
     dialogue_id = tx.conn.execute(insert(dialogues).values(

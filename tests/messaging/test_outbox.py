@@ -3,6 +3,7 @@ driven through an in-process test channel whose answers the test chooses."""
 
 from __future__ import annotations
 
+import re
 import threading
 import types
 
@@ -246,6 +247,21 @@ def test_two_channels_of_one_name_are_a_plugin_error(outbox):
         crm.plugins.enable("other")
         with pytest.raises(PluginError, match="plugin 'testchannel': crmkit_channels: 'test' is "
                                               "already provided by plugin 'other'"):
+            crm.messages.channels()
+
+
+@pytest.mark.parametrize("name, problem", [
+    ("SMS", "channel name 'SMS' must be written as consent is recorded: 'sms'"),
+    (" sms", "channel name ' sms' must be written as consent is recorded: 'sms'"),
+    ("s\x07ms", "channel name: contains U+0007")])
+def test_a_channel_named_otherwise_than_consent_is_a_plugin_error(outbox, name, problem):
+    shouting = ScriptedChannel()
+    shouting.name = name
+    with CRM.open(outbox.url, clock=outbox.clock,
+                  extra_plugins={"other": channel_plugin(shouting, "other")}) as crm:
+        crm.plugins.enable("other")
+        with pytest.raises(PluginError,
+                           match=f"plugin 'other': crmkit_channels: {re.escape(problem)}"):
             crm.messages.channels()
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 from decimal import Decimal
 
 import pytest
@@ -312,5 +313,31 @@ def test_consent_per_channel_with_source_and_time(crm, clock, run_cli):
     assert len(crm.events.list(type="consent.changed")) == 3
     with pytest.raises(ValidationError, match="consent source: required"):
         crm.customers.set_consent("C1", "sms", True, " ")
+    with pytest.raises(ValidationError, match=r"^consent source: contains U\+0007"):
+        crm.customers.set_consent("C1", "sms", True, "form\x07")
     with pytest.raises(NotFound):
         crm.customers.require_consent(999, "email")
+
+
+def test_consent_is_one_decision_per_channel_whatever_its_case(crm, clock):
+    """A withdrawal typed ``Email`` withdraws the grant on ``email``: names are kept in lower
+    case, checked so too, and a name that is no channel's is refused, nothing written."""
+    crm.customers.add("C1")
+    ada = crm.customers.get("C1")
+    crm.customers.set_consent("C1", "email", True, "web form")
+    clock.advance(days=1)
+    crm.customers.set_consent("C1", " Email ", False, "phone call")
+    assert [(c.channel, c.granted) for c in crm.customers.consents("C1")] == [("email", False)]
+    assert not crm.customers.has_consent(ada.id, "email")
+    with pytest.raises(ConsentError, match=r"channel 'email' \(withdrawn"):
+        crm.customers.require_consent(ada.id, "EMAIL")
+    crm.customers.set_consent("C1", "微信", True, "app")
+    assert crm.customers.has_consent(ada.id, " 微信")
+    before = crm.customers.consents("C1")
+    for bad, problem in (("e\x07mail", "contains U+0007"), ("e\u200bmail", "contains U+200B"),
+                         ("x" * 41, "text of 41 characters is too long (allowed: at most 40 "
+                                    "characters)"),
+                         ("  ", "required non-empty text")):
+        with pytest.raises(ValidationError, match=f"^consent channel: {re.escape(problem)}"):
+            crm.customers.set_consent("C1", bad, True, "web form")
+    assert crm.customers.consents("C1") == before

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 
 import pytest
 
@@ -101,7 +102,19 @@ def test_bad_dialogues_are_refused(grouped):
         api.record_dialogue("NOPE", "hi", direction="inbound")
     with pytest.raises(ValidationError, match="direction: 'sideways' is not one of inbound, outbound"):
         api.record_dialogue("M1", "hi", direction="sideways")
+    for channel, problem in (("x" * 500, "text of 500 characters is too long"),
+                             ("ph\x07one", "contains U+0007")):
+        with pytest.raises(ValidationError, match=f"^channel: {re.escape(problem)}"):
+            api.record_dialogue("M1", "hi", channel=channel, direction="inbound")
     assert grouped.events.list(type="idic.dialogue_recorded") == []
+
+
+def test_a_dialogue_s_channel_is_named_as_consent_is(grouped):
+    """``Phone`` is the channel ``phone``: its consent counts, and it is stored so."""
+    grouped.customers.set_consent("V1", "phone", True, "signed form")
+    grouped.plugin("idic").record_dialogue("V1", "Quarterly review", channel=" Phone ")
+    [event] = grouped.events.list(type="idic.dialogue_recorded")
+    assert event.payload["channel"] == "phone"
 
 
 def test_due_needs_a_differentiation(icrm):
