@@ -727,6 +727,8 @@ def _normalise(raw, where, problems, config) -> dict[str, Any] | None:
         problems.append((where, "external_id", "required: a non-empty text id"))
     if "type" in row and row["type"] not in TYPES:
         problems.append((where, "type", f"{row['type']!r} is not one of person, organisation"))
+    if row.get("preferred_channel"):  # named as consent is (crmkit.plugin.consent_channel)
+        row["preferred_channel"] = row["preferred_channel"].lower()
     if row.get("email") and not EMAIL.match(row["email"]):
         problems.append((where, "email", f"{row['email']!r} is not an email address"))
     if row.get("phone"):

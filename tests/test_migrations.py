@@ -145,14 +145,17 @@ def test_core_0011_takes_the_audit_log_from_a_stored_built_in_viewer_only(crm_ur
     assert upgraded(["*.read", "customers.pii"])["viewer"] == ["*.read", "customers.pii"]
 
 
-def test_core_0012_keeps_one_lower_case_decision_per_channel(crm_url, clock):
+def test_core_0012_keeps_channels_in_lower_case_one_consent_decision_per_channel(crm_url, clock):
     from crmkit import migrate
 
     with CRM.open(crm_url, clock=clock, create=True) as crm:
-        crm.customers.add_many([{"external_id": ref} for ref in ("C1", "C2")])
-        ids = {ref: crm.customers.get(ref).id for ref in ("C1", "C2")}
+        crm.customers.add_many([{"external_id": ref} for ref in ("C1", "C2", "C3")])
+        ids = {ref: crm.customers.get(ref).id for ref in ("C1", "C2", "C3")}
         with crm.connect(write=True) as conn:
             migrate.downgrade(conn, "core@core_0011")
+            for ref, channel in (("C1", "Email"), ("C2", " SMS"), ("C3", "email")):
+                conn.execute(tables.customers.update().where(tables.customers.c.id == ids[ref])
+                             .values(preferred_channel=channel))
             day = dt.datetime(2025, 1, 1, tzinfo=dt.timezone.utc)
             conn.execute(tables.consents.insert(), [
                 {"customer_id": ids[ref], "channel": channel, "granted": granted,
@@ -165,6 +168,10 @@ def test_core_0012_keeps_one_lower_case_decision_per_channel(crm_url, clock):
     with CRM.open(crm_url, clock=clock, upgrade=True) as crm:
         decided = {ref: [(c.channel, c.granted, c.source) for c in crm.customers.consents(ref)]
                    for ref in ("C1", "C2")}
+        preferred = [crm.customers.get(ref).preferred_channel for ref in ("C1", "C2", "C3")]
+        crm.customers.update("C3", preferred_channel=" Post ")
+        assert crm.customers.get("C3").preferred_channel == "post"
+    assert preferred == ["email", "sms", "email"]
     assert decided == {  # the latest decision; on a tie, the withdrawal
         "C1": [("email", False, "call"), ("post", True, "letter"), ("sms", True, "app")],
         "C2": [("phone", False, "call")]}

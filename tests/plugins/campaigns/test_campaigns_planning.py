@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import math
 
-from campaigns_support import ELIGIBLE, NORTH, SKIPPED, eligible
+from campaigns_support import ELIGIBLE, NORTH, PUBLIC_URL, SKIPPED, eligible
 from sqlalchemy import delete, select
 
 from crmkit.tables import customers
@@ -108,6 +108,25 @@ def test_no_cap_configured_and_a_condition_on_customer_columns(crm, clock, campa
     assert result["new"] == 36
     assert result["skipped_by_reason"] == {"no address": 2}
     assert result["planned"] == 34
+
+
+def test_a_preferred_channel_or_consent_typed_in_capitals_is_the_channel(crm, campaigns):
+    """``Email`` (a form's spelling) is the channel ``email``: the customer who prefers it
+    and consented on it is planned; one who withdrew on ``EMAIL`` is skipped for consent."""
+    api = campaigns({})
+    crm.plugins.configure_core({**crm.core_config, "public_url": PUBLIC_URL})
+    crm.customers.add_many([{"external_id": ref, "email": f"{ref.lower()}@example.com",
+                             "preferred_channel": "Email"} for ref in ("K1", "K2")])
+    for ref, decisions in (("K1", [("Email", True)]), ("K2", [("email", True),
+                                                              ("EMAIL", False)])):
+        for channel, granted in decisions:
+            crm.customers.set_consent(ref, channel, granted, "web form")
+    api.add("caps", channel="email", subject="Hi", template="Hi",
+            condition={"field": "external_id", "op": "in", "value": ["K1", "K2"]})
+    result = api.run("caps")
+    assert {ref: row[:2] for ref, row in recipient_rows(crm, "caps").items()} == {
+        "K1": ("planned", None), "K2": ("skipped", "consent withdrawn")}
+    assert result["planned"] == 1
 
 
 def test_a_given_seed_gives_the_same_draws(crm, thousand):
