@@ -4,8 +4,9 @@ A report is computed whole at one ``as_of`` (a plugin's API does that); its endp
 ``limit`` rows of it (:data:`REPORT_PAGE`) from the position a cursor names, and leaves out
 the rows of the customers a plugin's row-level rule hides from the caller, asking the rules
 only about the page's customers.  ``next_cursor`` carries the report's ``as_of`` with the
-position, so every page of one listing comes from the same report, even when the first
-request named no ``as_of`` (now) and records were written meanwhile.  Positions count every
+position, so every page of one listing comes from the report at the same instant, even
+when the first request named no ``as_of`` (now): records written meanwhile change no page
+unless they are dated at or before that instant (a backdated import does).  Positions count every
 row of the report, hidden or not, so a page may hold fewer than ``limit`` rows (none, even):
 follow ``next_cursor`` until it is ``null``.
 
