@@ -195,6 +195,24 @@ def test_describing_hooks_must_return_the_right_shapes():
                                  if "mounts as `crmkit shapes`" in f.detail}
 
 
+def test_a_row_level_rule_without_event_records_is_a_warning():
+    def allowed(crm, principal, permission, resource):
+        return None
+
+    def about(ctx, events):
+        return [None for _ in events]
+
+    events = {"crmkit_event_types": lambda: {"rules.done": "a rule fired"},
+              "crmkit_permission_allowed": allowed}
+    warned = [f.detail for f in run(module_with("rules", **events)).findings
+              if f.status == "warn" and f.check == "hooks"]
+    assert warned == ["crmkit_permission_allowed restricts members but crmkit_event_resources "
+                      "does not say which record each of its events is about, so the event log "
+                      "shows its events to no member its rule restricts"]
+    named = run(module_with("rules", **events, crmkit_event_resources=about))
+    assert not [f for f in named.findings if f.status == "warn" and f.check == "hooks"]
+
+
 # -- metadata and schema -------------------------------------------------------------------------
 
 

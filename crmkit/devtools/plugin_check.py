@@ -338,10 +338,24 @@ def _hooks(plugin: plugins.InstalledPlugin) -> list[Finding]:
         else:
             implemented = sorted(set(implemented) | set(_implemented(plugin)))
     out.extend(_describing_hooks(plugin))
+    out.extend(_unnamed_event_records(plugin))
     if not any(f.status == FAIL for f in out):
         out.append(Finding("hooks", OK, f"{len(implemented)} hooks: " + ", ".join(
             h.removeprefix("crmkit_") for h in sorted(implemented))))
     return out
+
+
+def _unnamed_event_records(plugin: plugins.InstalledPlugin) -> list[Finding]:
+    """A plugin with a row-level rule whose events name no record: the event log shows them
+    to no member the rule restricts (a warning: that may be what the vendor wants)."""
+    hooks = _implemented(plugin)
+    if ("crmkit_permission_allowed" not in hooks or "crmkit_event_types" not in hooks
+            or "crmkit_event_resources" in hooks):
+        return []
+    return [Finding("hooks", WARN, "crmkit_permission_allowed restricts members but "
+                                   "crmkit_event_resources does not say which record each of "
+                                   "its events is about, so the event log shows its events to "
+                                   "no member its rule restricts")]
 
 
 def _describing_hooks(plugin: plugins.InstalledPlugin) -> list[Finding]:
