@@ -17,7 +17,7 @@ from sqlalchemy import insert, select, update
 
 from .. import tables
 from ..errors import ConsentError, NotFound, ValidationError
-from ..types import IDENTIFIER, LINE, clean_text, too_long
+from ..types import IDENTIFIER, LINE, TextLimit, clean_text, text_limit
 
 MAX_CHANNEL = 40
 MAX_SOURCE = 200
@@ -39,14 +39,14 @@ def consent_channel(value: Any, field: str = "consent channel") -> str:
     most :data:`MAX_CHANNEL` characters; one ValidationError naming ``field`` otherwise.
     Every consent write and check names its channel so, and so must a plugin storing a
     channel it checks consent on."""
-    return _text(value, field, MAX_CHANNEL, IDENTIFIER).lower()
+    return _text(value, field, TextLimit(MAX_CHANNEL, False), IDENTIFIER).lower()
 
 
 def set_consent(crm, external_id: str, channel: str, granted: bool, source: str) -> Consent:
     """Record that the customer granted (or withdrew) consent to contact on ``channel``
     (named by :func:`consent_channel`)."""
     channel = consent_channel(channel)
-    source = _text(source, "consent source", MAX_SOURCE, LINE)
+    source = _text(source, "consent source", text_limit(crm, MAX_SOURCE), LINE)
     if not isinstance(granted, bool):
         raise ValidationError(f"consent granted: expected true or false, got {granted!r}")
     c = tables.consents
@@ -130,13 +130,13 @@ def _customer(conn, condition, what):
     return row
 
 
-def _text(value: Any, field: str, limit: int, rule: str) -> str:
+def _text(value: Any, field: str, limit: TextLimit, rule: str) -> str:
     """``value`` without surrounding spaces, checked against the text ``rule`` and ``limit``."""
     if not isinstance(value, str) or not value.strip():
         raise ValidationError(f"{field}: required non-empty text")
     value = clean_text(value.strip(), field, rule)
-    if len(value) > limit:
-        raise ValidationError(f"{field}: {too_long(value, limit)}")
+    if problem := limit.problem(value):
+        raise ValidationError(f"{field}: {problem}")
     return value
 
 

@@ -102,7 +102,7 @@ def test_bad_dialogues_are_refused(grouped):
         api.record_dialogue("NOPE", "hi", direction="inbound")
     with pytest.raises(ValidationError, match="direction: 'sideways' is not one of inbound, outbound"):
         api.record_dialogue("M1", "hi", direction="sideways")
-    for channel, problem in (("x" * 500, "text of 500 characters is too long"),
+    for channel, problem in (("x" * 500, "500 characters; at most 40"),
                              ("ph\x07one", "contains U+0007")):
         with pytest.raises(ValidationError, match=f"^channel: {re.escape(problem)}"):
             api.record_dialogue("M1", "hi", channel=channel, direction="inbound")
