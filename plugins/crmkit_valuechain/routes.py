@@ -18,7 +18,8 @@ from __future__ import annotations
 from typing import Any, Iterable
 
 from crmkit.plugin import (INSTANT, INTEGER, OPTIONAL_TEXT, PII_FIELDS, TEXT, Endpoint,
-                           closed_object, jsonable, timestamp_or_none)
+                           ReportPage, closed_object, jsonable, report_page_schema, report_query,
+                           timestamp_or_none)
 
 READ = "valuechain.read"
 WRITE = "valuechain.write"
@@ -91,8 +92,9 @@ def reopen(call):
 
 
 def suggestions(call):
-    return _as_seen(call, jsonable(call.api().suggest_ssc(_as_of(call),
-                                                          call.query.get("top_share"))))
+    page = ReportPage.of(call)
+    return page.answer(call, call.api().suggest_ssc(page.as_of, call.query.get("top_share")),
+                       personal=PII_FIELDS)
 
 
 def sscs(call):
@@ -173,11 +175,11 @@ def endpoints() -> list[Endpoint]:
                  "Reopen a completed stage and every later one.",
                  response_schema=closed_object({"reopened": {"type": "array", "items": INTEGER}})),
         Endpoint("GET", "suggestions", suggestions, READ,
-                 "High-value SSC candidates from predicted CLV, best first.",
-                 query_schema=closed_object({"as_of": INSTANT, "top_share": {"type": "number"}}),
-                 response_schema={"type": "array", "items": closed_object({
+                 "High-value SSC candidates from predicted CLV, best first, a page at a time.",
+                 query_schema=report_query({"top_share": {"type": "number"}}),
+                 response_schema=report_page_schema(closed_object({
                      "rank": INTEGER, "customer": TEXT, "name": OPTIONAL_TEXT,
-                     "clv": {"type": "string"}, "marked": {"type": "boolean"}})}),
+                     "clv": {"type": "string"}, "marked": {"type": "boolean"}}))),
         Endpoint("GET", "sscs", sscs, READ, "Every strategically significant customer.",
                  response_schema={"type": "array", "items": SSC}),
         Endpoint("POST", "sscs", mark, WRITE,
