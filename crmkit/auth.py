@@ -553,19 +553,26 @@ class AuthService:
             principal, customers.documents(customers.by_external_id(external_ids)))
 
     def rows_as_seen(self, principal: Principal, rows: Iterable[dict],
-                     personal: Iterable[str] = (), key: str = "customer") -> list[dict]:
-        """The rows of a list (dicts naming a customer's external id under ``key``, or None)
-        as ``principal`` may see them, the rules asked once per customer
-        (:meth:`access_by_external_id`): the rows of a customer a plugin's row-level rule
-        hides left out, and the ``personal`` fields of the others read ``***`` (an empty one
-        stays empty) unless the caller may see that customer's personal data (a row of no
-        customer: ``customers.pii`` of the role)."""
+                     personal: Iterable[str] = (),
+                     key: str | tuple[str, ...] = "customer") -> list[dict]:
+        """The rows of a list (dicts naming a customer's external id under ``key``, or None;
+        a tuple of keys for rows about several customers, such as a referral's referrer and
+        referee) as ``principal`` may see them, the rules asked once per customer
+        (:meth:`access_by_external_id`): a row naming a customer a plugin's row-level rule
+        hides is left out, and the ``personal`` fields of the others read ``***`` (an empty
+        one stays empty) unless the caller may see the personal data of every customer it
+        names (a row of no customer: ``customers.pii`` of the role)."""
         rows, personal = list(rows), frozenset(personal)
+        keys = (key,) if isinstance(key, str) else key
         access = self.access_by_external_id(
-            principal, {row[key] for row in rows if row[key] is not None})
-        return [row if access[row[key]] or not personal else
-                {k: MASK if k in personal and v not in (None, "") else v for k, v in row.items()}
-                for row in rows if row[key] in access]
+            principal, {row[k] for row in rows for k in keys if row[k] is not None})
+        shown = []
+        for row in rows:
+            if all(row[k] in access for k in keys):
+                full = not personal or all(access[row[k]] for k in keys)
+                shown.append(row if full else {k: MASK if k in personal and v not in (None, "")
+                                               else v for k, v in row.items()})
+        return shown
 
     def named_customer(self, principal: Principal, external_id: str | None,
                        missing: str | None = None) -> str | None:

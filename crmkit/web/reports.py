@@ -88,13 +88,14 @@ class ReportPage:
 
     def answer(self, call: "Call", rows: Sequence[Any], personal: Iterable[str] = (),
                shape: Callable[[Any], dict[str, Any]] = jsonable,
-               key: str | None = "customer") -> dict[str, Any]:
+               key: str | tuple[str, ...] | None = "customer") -> dict[str, Any]:
         """This page of ``rows`` (the whole report, in its order) for the caller:
         ``{"items": [...], "next_cursor": ...}``.  Each row of the page is turned into its
         JSON object by ``shape`` (default :func:`crmkit.jsonable`), then
         ``crm.auth.rows_as_seen(principal, page, personal, key)`` leaves out the customers a
-        row-level rule hides and masks the ``personal`` fields where it should; ``key``
-        None: the rows are about no single customer (totals per segment), all shown."""
+        row-level rule hides and masks the ``personal`` fields where it should (``key``: a
+        tuple of keys for rows naming several customers); ``key`` None: the rows are about
+        no single customer (totals per segment), all shown."""
         end = self.start + self.limit
         page = [shape(row) for row in rows[self.start:end]]
         if key is not None:

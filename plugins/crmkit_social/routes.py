@@ -15,7 +15,8 @@ referral code one like an unknown code; a referee it referred is refused without
 from __future__ import annotations
 
 from crmkit.plugin import (INSTANT, INTEGER, ONE_RECORD, OPTIONAL_INSTANT, OPTIONAL_TEXT,
-                           TEXT, Endpoint, closed_object, jsonable, timestamp_or_none)
+                           TEXT, Endpoint, ReportPage, closed_object, jsonable,
+                           report_page_schema, report_query, timestamp_or_none)
 
 from .mentions import FIELDS
 from .referrals import unknown_code
@@ -115,10 +116,8 @@ def redeem_referral(call):
 
 
 def referrals(call):
-    rows = jsonable(call.api().referrals(_instant(call, "as_of")))
-    shown = call.crm.auth.access_by_external_id(
-        call.principal, {r[role] for r in rows for role in ("referrer", "referee")})
-    return [row for row in rows if row["referrer"] in shown and row["referee"] in shown]
+    page = ReportPage.of(call)
+    return page.answer(call, call.api().referrals(page.as_of), key=("referrer", "referee"))
 
 
 def endpoints() -> list[Endpoint]:
@@ -174,7 +173,7 @@ def endpoints() -> list[Endpoint]:
                      ("code", "referee")),
                  response_schema=REFERRAL, status=201),
         Endpoint("GET", "referrals", referrals, READ,
-                 "Referrals redeemed up to as_of, with whether each converted.",
-                 query_schema=closed_object({"as_of": INSTANT}),
-                 response_schema={"type": "array", "items": REFERRAL}),
+                 "Referrals redeemed up to as_of, with whether each converted, a page at a "
+                 "time.",
+                 query_schema=report_query(), response_schema=report_page_schema(REFERRAL)),
     ]

@@ -114,7 +114,8 @@ def test_referrals(agent, social):
     assert {k: redeemed.json()[k] for k in ("referrer", "referee", "redeemed_at", "converted")} \
         == {"referrer": "C1", "referee": "C3", "redeemed_at": "2025-01-01T12:00:00+00:00",
             "converted": False}
-    assert agent.get(f"{API}/referrals").json() == [redeemed.json()]
+    assert agent.get(f"{API}/referrals").json() == {"items": [redeemed.json()],
+                                                    "next_cursor": None}
     problem(agent.post(f"{API}/referrals", json={"code": code.json()["code"], "referee": "C1"}),
             422)
     assert len(social.plugin("social").referrals()) == 1

@@ -451,9 +451,9 @@ def test_the_social_referrals_leave_out_those_of_hidden_customers(web):
     social = crm.plugin("social")
     for code_of, referee in (("C3", "C1"), ("C1", "R1"), ("C3", "R2"), ("C2", "R3")):
         social.redeem_referral(social.referral_code(code_of), referee)
-    leave_out_the_hidden_customer(web, [("social/referrals", rows_of("referrer", "referee"))])
+    leave_out_the_hidden_customer(web, [("social/referrals", items_of("referrer", "referee"))])
     assert [(r["referrer"], r["referee"]) for r in web.client(web.manager).get(
-        "/api/v1/social/referrals").json()] == [("C3", "R2"), ("C2", "R3")]
+        "/api/v1/social/referrals").json()["items"]] == [("C3", "R2"), ("C2", "R3")]
 
 
 def test_a_campaigns_coupons_leave_out_those_of_hidden_customers(web):

@@ -83,7 +83,7 @@ def test_the_limits_of_the_listings_are_those_the_api_guide_states(everything):
     reports = {"/api/v1/analytical/rfm", "/api/v1/analytical/clv/predictions",
                "/api/v1/catalogue/profit", "/api/v1/catalogue/offers", "/api/v1/idic/groups",
                "/api/v1/idic/due", "/api/v1/analytical/segments/{name}",
-               "/api/v1/valuechain/suggestions"}
+               "/api/v1/valuechain/suggestions", "/api/v1/social/referrals"}
     assert {path: bound for path, bound in bounds.items()
             if not path.startswith("/api/v1/webtest/")} == {
         **{path: (1, 200, 50) for path in (
