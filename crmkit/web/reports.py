@@ -6,9 +6,9 @@ the rows of the customers a plugin's row-level rule hides from the caller, askin
 only about the page's customers.  ``next_cursor`` carries the report's ``as_of`` with the
 position, so every page of one listing comes from the report at the same instant, even
 when the first request named no ``as_of`` (now): records written meanwhile change no page
-unless they are dated at or before that instant (a backdated import does).  Positions count every
-row of the report, hidden or not, so a page may hold fewer than ``limit`` rows (none, even):
-follow ``next_cursor`` until it is ``null``.
+unless they are dated at or before that instant (a backdated import does).  Positions
+count every row of the report, hidden or not, so a page may hold fewer than ``limit`` rows
+(none, even): follow ``next_cursor`` until it is ``null``.
 
     def rfm(call):
         page = ReportPage.of(call)
@@ -86,6 +86,11 @@ class ReportPage:
                                   [("query", "as_of", problem)])
         return cls(as_of, position[1], limit)
 
+    def window(self, rows: Sequence[Any]) -> Sequence[Any]:
+        """The rows of the whole report ``rows`` that fall on this page (before any is left
+        out for the caller): to read only what the page needs about them."""
+        return rows[self.start:self.start + self.limit]
+
     def answer(self, call: "Call", rows: Sequence[Any], personal: Iterable[str] = (),
                shape: Callable[[Any], dict[str, Any]] = jsonable,
                key: str | tuple[str, ...] | None = "customer") -> dict[str, Any]:
@@ -97,7 +102,7 @@ class ReportPage:
         tuple of keys for rows naming several customers); ``key`` None: the rows are about
         no single customer (totals per segment), all shown."""
         end = self.start + self.limit
-        page = [shape(row) for row in rows[self.start:end]]
+        page = [shape(row) for row in self.window(rows)]
         if key is not None:
             page = call.crm.auth.rows_as_seen(call.principal, page, personal, key)
         more = end < len(rows)

@@ -5,11 +5,10 @@ and the saved segments.  Every handler calls the public API
 (``call.api()``); a report's ``as_of`` query (default: now) makes it
 reproducible.  Reports never store anything: ``GET clv/predictions`` fits
 and predicts without keeping the run.  RFM scores and CLV predictions are answered a page
-at a time (``ReportPage``, the cursor keeping the first page's ``as_of``).  The
-per-customer lists (those two, a segment's members, also paged) leave out the customers a plugin's
-row-level rule hides from the caller (``customers.read``:
-``crm.auth.access_by_external_id``, once per page or list); the counts and totals are over
-every customer.
+at a time (``ReportPage``, the cursor keeping the first page's ``as_of``), and so are a
+segment's members.  These lists leave out the customers a plugin's row-level rule hides from
+the caller (``customers.read``, asked once per page); the counts and totals are over every
+customer.
 """
 
 from __future__ import annotations
@@ -100,7 +99,7 @@ def segment(call):
     name = call.path_params["name"]
     found = jsonable(api.segment(name))
     ids = api.segment_members(name, page.as_of)
-    external = call.crm.customers.external_ids_by_id(ids[page.start:page.start + page.limit])
+    external = call.crm.customers.external_ids_by_id(page.window(ids))
     members = page.answer(call, ids, shape=lambda i: {"customer": external[i]})
     return {**found, "members": [row["customer"] for row in members["items"]],
             "next_cursor": members["next_cursor"]}

@@ -9,8 +9,9 @@ plugin's row-level rule refuses it on that customer) sees its name masked (``***
 duplicate pair's reasons without the values that matched unless allowed it on both
 customers; a list asks per customer, reading its customers in two queries
 (``crm.auth.access_by_external_id``).  The groups and the contacts due are answered a page
-at a time (``ReportPage``, the cursor keeping the first page's ``as_of``).  A customer a plugin's row-level rule hides from the
-member (``customers.read``) is left out of the lists (with every duplicate pair it is in),
+at a time (``ReportPage``, the cursor keeping the first page's ``as_of``).  A customer a
+plugin's row-level rule hides from the member (``customers.read``) is left out of the lists
+(with every duplicate pair it is in),
 and naming it (its group, progress and dialogues; a pair to dismiss) is a 404 like an
 unknown customer (``crm.auth.named_customer``).
 """
