@@ -189,6 +189,9 @@ _LAZY: dict[str, tuple[str, str]] = {
     "report_query": ("crmkit.web.reports", "report_query"),
     "report_page_schema": ("crmkit.web.reports", "report_page_schema"),
     "REPORT_PAGE": ("crmkit.web.reports", "REPORT_PAGE"),
+    # Listings answered a page at a time, by a unique text key.
+    "KeyedPage": ("crmkit.web.reports", "KeyedPage"),
+    "keyed_query": ("crmkit.web.reports", "keyed_query"),
     # Web app cards (the crmkit_customer_card hook).
     "Card": ("crmkit.web.cards", "Card"),
     # Web app dashboards (the crmkit_dashboard_panels hook).
@@ -287,7 +290,8 @@ if TYPE_CHECKING:  # pragma: no cover
     from .web.plugin_pages import Site, WebPage, WebPages
     from .web.mywork import WorkSection, countdown
     from .web.endpoints import Call, Endpoint, Reply
-    from .web.reports import REPORT_PAGE, ReportPage, report_page_schema, report_query
+    from .web.reports import (REPORT_PAGE, KeyedPage, ReportPage, keyed_query,
+                              report_page_schema, report_query)
     from .web.formatting import format_date, format_datetime, format_money, format_number
     from .outbound import Deadline, PostFailed, Poster
     from .outbound import resolve as resolve_host

@@ -110,4 +110,53 @@ class ReportPage:
                 "next_cursor": encode_cursor([self.as_of.isoformat(), end]) if more else None}
 
 
-__all__ = ["REPORT_PAGE", "REPORT_CURSOR", "report_query", "report_page_schema", "ReportPage"]
+def keyed_query(properties: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The query schema of a listing paged by :class:`KeyedPage`: ``limit`` and ``cursor``
+    besides the listing's own ``properties``."""
+    return closed_object({**(properties or {}), "limit": REPORT_PAGE, "cursor": REPORT_CURSOR})
+
+
+@attrs.frozen
+class KeyedPage:
+    """Which page of a listing ordered by a unique text key (a coupon's code) a request asks
+    for: the key of the last row of the page before (None for the first page) and how
+    many rows.  Unlike a :class:`ReportPage` the rows are read from the database a page at
+    a time, and rows added or removed meanwhile shift no page.
+
+        def coupons(call):
+            page = KeyedPage.of(call)
+            rows = call.api().coupons(name, after=page.after, limit=page.limit + 1)
+            return page.answer(call, rows, key_of=lambda coupon: coupon.code)
+    """
+
+    after: str | None
+    limit: int
+
+    @classmethod
+    def of(cls, call: "Call") -> "KeyedPage":
+        """The page a request of :func:`keyed_query` asks for."""
+        text = call.query.get("cursor")
+        if text is None:
+            return cls(None, call.query["limit"])
+        position = decode_cursor(text)
+        if not isinstance(position, str):
+            raise bad_cursor(text)
+        return cls(position, call.query["limit"])
+
+    def answer(self, call: "Call", rows: Sequence[Any], key_of: Callable[[Any], str],
+               personal: Iterable[str] = (),
+               shape: Callable[[Any], dict[str, Any]] = jsonable,
+               key: str | tuple[str, ...] = "customer") -> dict[str, Any]:
+        """This page for the caller, from the listing's rows after :attr:`after` in key order,
+        at most ``limit + 1`` of them (one more tells that a next page exists):
+        ``{"items": [...], "next_cursor": ...}``.  ``shape``, ``personal`` and ``key`` as in
+        :meth:`ReportPage.answer`; ``key_of(row)`` is a row's text key."""
+        page = rows[:self.limit]
+        items = call.crm.auth.rows_as_seen(call.principal, [shape(row) for row in page],
+                                           personal, key)
+        more = len(rows) > self.limit
+        return {"items": items, "next_cursor": encode_cursor(key_of(page[-1])) if more else None}
+
+
+__all__ = ["REPORT_PAGE", "REPORT_CURSOR", "report_query", "report_page_schema", "ReportPage",
+           "KeyedPage", "keyed_query"]

@@ -184,13 +184,14 @@ def encode_cursor(position: Any) -> str:
 
 
 def decode_cursor(text: str) -> Any:
-    """The position a cursor of :func:`encode_cursor` stands for (an id, or a text and an id;
-    ids within the databases' integer range); a ValidationError otherwise."""
+    """The position a cursor of :func:`encode_cursor` stands for (an id, a text of at most
+    200 characters, or a text and an id; ids within the databases' integer range); a
+    ValidationError otherwise."""
     try:
         position = parse_json(base64.urlsafe_b64decode(text + "=" * (-len(text) % 4)).decode())
     except ValueError:
         raise bad_cursor(text) from None
-    if is_database_integer(position) or (
+    if is_database_integer(position) or isinstance(position, str) and len(position) <= 200 or (
             isinstance(position, list) and len(position) == 2 and isinstance(position[0], str)
             and is_database_integer(position[1])):
         return position

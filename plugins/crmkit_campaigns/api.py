@@ -102,10 +102,12 @@ class CampaignsAPI(PluginAPI):
 
         return self.crm.run_transaction(work)
 
-    def coupons(self, name: str | None = None) -> list:
-        """The issued coupons (of campaign ``name``, or all) with their uses, by code."""
+    def coupons(self, name: str | None = None, after: str | None = None,
+                limit: int | None = None) -> list:
+        """The issued coupons (of campaign ``name``, or all) with their uses, by code: with
+        ``after``, those whose code sorts after it; with ``limit``, at most that many."""
         from . import coupons
 
         with self.crm.read() as conn:
             campaign_id = None if name is None else coupons.campaign_id_of(conn, name)
-            return coupons.listing(conn, campaign_id)
+            return coupons.listing(conn, campaign_id, after=after, limit=limit)

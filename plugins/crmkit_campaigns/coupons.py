@@ -209,9 +209,10 @@ def issue_reward_coupons(ctx, rewards: dict[str, RewardCoupon], events: Sequence
     return len(rows)
 
 
-def listing(conn, campaign_id: int | None = None,
-            customer_id: int | None = None) -> list[Coupon]:
-    """Issued coupons (of one campaign or customer, or all), by code."""
+def listing(conn, campaign_id: int | None = None, customer_id: int | None = None,
+            after: str | None = None, limit: int | None = None) -> list[Coupon]:
+    """Issued coupons (of one campaign or customer, or all), by code: with ``after``, only
+    those whose code sorts after it; with ``limit``, at most that many."""
     c = coupons.c
     query = (select(c.code, campaigns.c.name, customers.c.external_id, c.kind, c.value,
                     c.currency, c.expires_at, c.max_uses, c.uses, c.source, c.issued_at)
@@ -221,7 +222,9 @@ def listing(conn, campaign_id: int | None = None,
         query = query.where(c.campaign_id == campaign_id)
     if customer_id is not None:
         query = query.where(c.customer_id == customer_id)
-    return [Coupon(*row) for row in conn.execute(query)]
+    if after is not None:
+        query = query.where(c.code > after)
+    return [Coupon(*row) for row in conn.execute(query.limit(limit))]
 
 
 def problems(conn, rows: list[dict[str, Any]]) -> list[tuple[int, str, str]]:

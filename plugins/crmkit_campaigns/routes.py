@@ -4,15 +4,16 @@ The same operations as ``crmkit campaigns``: list, show, add, schedule, run and
 pause.  Every handler calls the public API, which holds the rules (a template
 naming an unknown field, a segment that does not exist, a schedule in the past,
 a negative cost… is a 422 naming the field, and nothing is stored).  A campaign's coupons
-leave out those of a customer a plugin's row-level rule hides from the caller
-(``customers.read``: ``crm.auth.access_by_external_id``, once per list); the recipient
-counts and the report count every customer.
+are answered a page at a time by code (:class:`crmkit.plugin.KeyedPage`), leaving out those
+of a customer a plugin's row-level rule hides from the caller; the recipient counts and the
+report count every customer.
 """
 
 from __future__ import annotations
 
 from crmkit.plugin import (AS_OF_INSTANT, INTEGER, NUMBER, OPTIONAL_INSTANT, OPTIONAL_TEXT, TEXT,
-                           Endpoint, closed_object, jsonable, parse_timestamp)
+                           Endpoint, KeyedPage, closed_object, jsonable, keyed_query,
+                           parse_timestamp, report_page_schema)
 
 from .definition import NAME_MAX, Variant
 
@@ -89,8 +90,9 @@ def report(call):
 
 
 def coupons(call):
-    return call.crm.auth.rows_as_seen(call.principal,
-                                      jsonable(call.api().coupons(call.path_params["name"])))
+    page = KeyedPage.of(call)
+    rows = call.api().coupons(call.path_params["name"], after=page.after, limit=page.limit + 1)
+    return page.answer(call, rows, key_of=lambda coupon: coupon.code)
 
 
 NUMBERS = {"type": "object", "properties": {
@@ -162,6 +164,7 @@ def endpoints() -> list[Endpoint]:
                  query_schema=closed_object({"as_of": AS_OF_INSTANT}),
                  response_schema=REPORT),
         Endpoint("GET", "campaigns/{name}/coupons", coupons, READ,
-                 "The campaign's coupons with their customer, value, expiry and uses.",
-                 response_schema={"type": "array", "items": COUPON}),
+                 "The campaign's coupons with their customer, value, expiry and uses, by "
+                 "code, a page at a time.",
+                 query_schema=keyed_query(), response_schema=report_page_schema(COUPON)),
     ]

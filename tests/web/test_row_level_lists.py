@@ -469,7 +469,7 @@ def test_a_campaigns_coupons_leave_out_those_of_hidden_customers(web):
     campaigns.run("spring")
     assert campaigns.set_offer("spring", "percent", "10", valid_days=14) == 3
     leave_out_the_hidden_customer(web, [("campaigns/campaigns/spring/coupons",
-                                         rows_of("customer"))])
+                                         items_of("customer"))])
 
 
 def test_the_audit_log_page_leaves_out_hidden_customers_and_masks_per_customer(web):

@@ -10,6 +10,7 @@ import pytest
 from results_support import Campaigns, at
 from sqlalchemy import func, select
 
+from crmkit.devtools.testing import api_client
 from crmkit.errors import ConflictError, ValidationError
 from crmkit.tables import interactions
 from crmkit_campaigns.tables import redemptions
@@ -196,3 +197,30 @@ def test_interactions_naming_no_coupon_cost_no_coupon_statement(crm, shop, state
         crm.interactions.record("A", at(3), amount="5.00")
     assert seen == []  # neither checked nor redeemed: only a purchase's coupon is
     assert written(crm) == (2, 0)
+
+
+def test_the_coupons_route_answers_a_page_at_a_time_by_code(crm, shop):
+    refs = [f"P{n:02}" for n in range(7)]
+    shop.customers(*refs)
+    shop.planned("spring", at(1), *refs)
+    api = crm.plugin("campaigns")
+    assert api.set_offer("spring", "percent", "10", valid_days=14) == 7
+    by_code = sorted((c.code, c.customer) for c in api.coupons("spring"))
+    pages, query = [], {"limit": 3}
+    with api_client(crm, role="admin") as client:
+        while True:
+            answer = client.get("/api/v1/campaigns/campaigns/spring/coupons", params=query)
+            assert answer.status_code == 200, answer.text
+            page = answer.json()
+            pages.append([(c["code"], c["customer"]) for c in page["items"]])
+            if page["next_cursor"] is None:
+                break
+            query = {"limit": 3, "cursor": page["next_cursor"]}
+        assert pages == [by_code[:3], by_code[3:6], by_code[6:]]
+        for params, field in (({"limit": 0}, "limit"), ({"limit": 1001}, "limit"),
+                              ({"cursor": "bm90IGpzb24"}, "cursor"),
+                              ({"cursor": "MTI"}, "cursor")):
+            answer = client.get("/api/v1/campaigns/campaigns/spring/coupons", params=params)
+            assert answer.status_code == 422, (params, answer.text)
+            assert field in answer.text
+        assert client.get("/api/v1/campaigns/campaigns/nope/coupons").status_code == 404

@@ -246,7 +246,8 @@ def test_report_and_coupons_routes(crm, shop):
         assert document["uplift"]["low"] == pytest.approx(-0.311712, abs=1e-5)
         assert [v["variant"] for v in document["variants"]] == ["A", "B"]
         assert client.get("/api/v1/campaigns/campaigns/nope/report").status_code == 404
-        assert client.get("/api/v1/campaigns/campaigns/spring/coupons").json() == []
+        assert client.get("/api/v1/campaigns/campaigns/spring/coupons").json() == {
+            "items": [], "next_cursor": None}
 
 
 def test_crm_roi_and_acquisition_cost_of_a_period_by_hand(crm, shop, run_cli, cli_on_test_clock):
