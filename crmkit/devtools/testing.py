@@ -35,7 +35,7 @@ from typing import Any, Callable
 
 import pytest
 
-from .webclient import api_client, csrf_token, web_client
+from .webclient import api_client, api_pages, csrf_token, web_client
 
 PG_VERSIONS = ("15", "16", "17", "14")
 
@@ -195,5 +195,6 @@ def assert_keeps_max_field_length(crm, field: str, write: Callable[[str], Any],
     assert written() != before
 
 
-__all__ = ["PostgresServer", "find_pg_bindir", "backends", "run_cli", "api_client", "web_client",
+__all__ = ["PostgresServer", "find_pg_bindir", "backends", "run_cli", "api_client", "api_pages",
+           "web_client",
            "csrf_token", "assert_keeps_max_field_length"]

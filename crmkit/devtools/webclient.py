@@ -41,6 +41,22 @@ def api_client(crm, role: str = "admin", handle: str | None = None, team: str = 
         yield client
 
 
+def api_pages(client, path: str, params: dict | None = None) -> list[list[dict]]:
+    """The items of each page of a paged listing or report (``{"items", "next_cursor"}``),
+    following ``next_cursor`` until it is null; each page's status must be 200.  ``params``
+    go with every request (the first's ``as_of`` only with the first: a cursor carries it)."""
+    pages, query = [], dict(params or {})
+    while True:
+        answer = client.get(path, params=query)
+        assert answer.status_code == 200, answer.text
+        page = answer.json()
+        pages.append(page["items"])
+        if page["next_cursor"] is None:
+            return pages
+        query = {**{k: v for k, v in query.items() if k != "as_of"},
+                 "cursor": page["next_cursor"]}
+
+
 @contextlib.contextmanager
 def web_client(crm, role: str = "admin", handle: str | None = None, team: str = "staff"):
     """An HTTP client on ``crmkit.web.create_app(crm)`` (in-process), signed in to the staff web

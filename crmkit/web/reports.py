@@ -1,4 +1,5 @@
-"""A per-customer report answered a page at a time: RFM scores, CLV predictions, contacts due.
+"""Reports and listings answered a page at a time: RFM scores, CLV predictions, contacts due
+(:class:`ReportPage`); a campaign's coupons, a team's queue (:class:`KeyedPage`, below).
 
 A report is computed whole at one ``as_of`` (a plugin's API does that); its endpoint answers
 ``limit`` rows of it (:data:`REPORT_PAGE`) from the position a cursor names, and leaves out
@@ -116,12 +117,20 @@ def keyed_query(properties: dict[str, Any] | None = None) -> dict[str, Any]:
     return closed_object({**(properties or {}), "limit": REPORT_PAGE, "cursor": REPORT_CURSOR})
 
 
+def text_key(position: Any) -> str:
+    """A cursor position that is a text key (a coupon's code), for :meth:`KeyedPage.of`."""
+    if not isinstance(position, str):
+        raise TypeError("not a text key")
+    return position
+
+
 @attrs.frozen
 class KeyedPage:
-    """Which page of a listing ordered by a unique text key (a coupon's code) a request asks
-    for: the key of the last row of the page before (None for the first page) and how
-    many rows.  Unlike a :class:`ReportPage` the rows are read from the database a page at
-    a time, and rows added or removed meanwhile shift no page.
+    """Which page of a listing ordered by a unique key (a coupon's code; a work item's
+    creation instant and id) a request asks for: the key of the last row of the page before
+    (None for the first page) and how many rows.  Unlike a :class:`ReportPage` the rows are
+    read from the database a page at a time, and rows added or removed meanwhile shift no
+    page.
 
         def coupons(call):
             page = KeyedPage.of(call)
@@ -129,28 +138,32 @@ class KeyedPage:
             return page.answer(call, rows, key_of=lambda coupon: coupon.code)
     """
 
-    after: str | None
+    after: Any
     limit: int
 
     @classmethod
-    def of(cls, call: "Call") -> "KeyedPage":
-        """The page a request of :func:`keyed_query` asks for."""
+    def of(cls, call: "Call", parse: Callable[[Any], Any] = text_key) -> "KeyedPage":
+        """The page a request of :func:`keyed_query` asks for.  ``parse`` turns a cursor's
+        position (a text, an id, or a text and an id: what ``key_of`` gave for the last row
+        shown) into the key the listing reads after, raising ValueError, TypeError or
+        ValidationError for a position it never gave (a ``422`` naming the cursor)."""
         text = call.query.get("cursor")
         if text is None:
             return cls(None, call.query["limit"])
-        position = decode_cursor(text)
-        if not isinstance(position, str):
-            raise bad_cursor(text)
-        return cls(position, call.query["limit"])
+        try:
+            return cls(parse(decode_cursor(text)), call.query["limit"])
+        except (ValueError, TypeError, ValidationError):
+            raise bad_cursor(text) from None
 
-    def answer(self, call: "Call", rows: Sequence[Any], key_of: Callable[[Any], str],
+    def answer(self, call: "Call", rows: Sequence[Any], key_of: Callable[[Any], Any],
                personal: Iterable[str] = (),
                shape: Callable[[Any], dict[str, Any]] = jsonable,
                key: str | tuple[str, ...] = "customer") -> dict[str, Any]:
         """This page for the caller, from the listing's rows after :attr:`after` in key order,
         at most ``limit + 1`` of them (one more tells that a next page exists):
         ``{"items": [...], "next_cursor": ...}``.  ``shape``, ``personal`` and ``key`` as in
-        :meth:`ReportPage.answer`; ``key_of(row)`` is a row's text key."""
+        :meth:`ReportPage.answer`; ``key_of(row)`` is a row's key as a cursor holds it (a
+        text, an id, or a text and an id)."""
         page = rows[:self.limit]
         items = call.crm.auth.rows_as_seen(call.principal, [shape(row) for row in page],
                                            personal, key)
@@ -159,4 +172,4 @@ class KeyedPage:
 
 
 __all__ = ["REPORT_PAGE", "REPORT_CURSOR", "report_query", "report_page_schema", "ReportPage",
-           "KeyedPage", "keyed_query"]
+           "KeyedPage", "keyed_query", "text_key"]

@@ -6,7 +6,7 @@ import datetime as dt
 from typing import Any
 
 import attrs
-from sqlalchemy import and_, case, func, select
+from sqlalchemy import and_, case, func, or_, select
 
 from crmkit.plugin import PluginAPI, ValidationError, customers, ensure_utc, interactions
 
@@ -124,13 +124,13 @@ class CollaborativeAPI(PluginAPI):
 
     # -- work items ----------------------------------------------------------------------
 
-    def _items(self, *where) -> list[WorkItem]:
+    def _items(self, *where, limit: int | None = None) -> list[WorkItem]:
         w = work_items.c
         pending = _pending_ack()
         query = (select(work_items, customers.c.external_id, pending.c.ack_due_at)
                  .join(customers, customers.c.id == w.customer_id)
                  .outerjoin(pending, pending.c.work_item_id == w.id)
-                 .where(*where).order_by(w.created_at, w.id))
+                 .where(*where).order_by(w.created_at, w.id).limit(limit))
         with self.crm.read() as conn:
             return [WorkItem(**dict(r)) for r in conn.execute(query).mappings()]
 
@@ -143,13 +143,20 @@ class CollaborativeAPI(PluginAPI):
             raise NotFound(f"no work item {item_id}")
         return found[0]
 
-    def queue(self, team: str, states: tuple[str, ...] = workitems.OPEN_STATES) -> list[WorkItem]:
-        """A team's work items in the given states, oldest first."""
+    def queue(self, team: str, states: tuple[str, ...] = workitems.OPEN_STATES,
+              after: tuple[dt.datetime, int] | None = None,
+              limit: int | None = None) -> list[WorkItem]:
+        """A team's work items in the given states, oldest first (by creation, then id): with
+        ``after`` (a creation instant and an id), those after it; with ``limit``, at most
+        that many."""
         unknown = set(states) - set(workitems.STATES)
         if unknown:
             raise ValidationError(f"state: {sorted(unknown)[0]!r} is not a work item state "
                                   f"(allowed: {', '.join(workitems.STATES)})")
-        return self._items(work_items.c.team == team, work_items.c.state.in_(states))
+        w = work_items.c
+        later = () if after is None else (or_(w.created_at > after[0], and_(
+            w.created_at == after[0], w.id > after[1])),)
+        return self._items(w.team == team, w.state.in_(states), *later, limit=limit)
 
     def items_of(self, customer: str) -> list[WorkItem]:
         """Every work item of one customer, oldest first."""

@@ -7,7 +7,8 @@ holds the rules.
 
 Row-level rules: a customer a plugin's row-level rule hides from the member
 (``customers.read``) does not exist for them (``crm.auth.named_customer``): its work items
-are left out of the queues, and naming it (its path, a contact's ``customer``) is a 404
+are left out of the queues (answered a page at a time, :class:`crmkit.plugin.KeyedPage`),
+and naming it (its path, a contact's ``customer``) is a 404
 like an unknown customer, one of its work items by id (a contact's ``work_item_id`` too) a
 404 like an unknown item.
 
@@ -18,11 +19,12 @@ nor start or hand on its item (either of which acknowledges it): 403 naming the 
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 from crmkit.plugin import (INSTANT, INTEGER, OPTIONAL_INSTANT, OPTIONAL_TEXT, TEXT, Endpoint,
-                           PermissionDenied, closed_object, jsonable, record_id,
-                           timestamp_or_none)
+                           KeyedPage, PermissionDenied, closed_object, jsonable, keyed_query,
+                           parse_timestamp, record_id, report_page_schema, timestamp_or_none)
 
 from . import workitems
 
@@ -79,13 +81,20 @@ def _document(call, item_id: int) -> dict[str, Any]:
     return {**_item(api.work_item(item_id)), "history": jsonable(api.history(item_id))}
 
 
+def _queue_position(position) -> tuple[dt.datetime, int]:
+    """A queue cursor's position: a work item's creation instant and id."""
+    created_at, item_id = position
+    return parse_timestamp(created_at, "cursor"), item_id
+
+
 def queue(call):
+    page = KeyedPage.of(call, parse=_queue_position)
     states = call.query.get("state")
-    api = call.api()
-    items = api.queue(call.path_params["team"]) if states is None else api.queue(
-        call.path_params["team"], tuple(states))
-    shown = call.crm.auth.access_by_external_id(call.principal, {i.external_id for i in items})
-    return [_item(i) for i in items if i.external_id in shown]
+    chosen = {} if states is None else {"states": tuple(states)}
+    items = call.api().queue(call.path_params["team"], after=page.after,
+                             limit=page.limit + 1, **chosen)
+    return page.answer(call, items, key_of=lambda i: [i.created_at.isoformat(), i.id],
+                       shape=_item)
 
 
 def customer_items(call):
@@ -159,12 +168,13 @@ def endpoints() -> list[Endpoint]:
     item_path = "items/{item_id}"
     return [
         Endpoint("GET", "queues/{team}", queue, READ,
-                 "A team's work items, oldest first (default: the open ones).",
-                 query_schema=closed_object({"state": {
+                 "A team's work items, oldest first (default: the open ones), a page at a "
+                 "time.",
+                 query_schema=keyed_query({"state": {
                      "type": "array", "items": TEXT,
                      "description": "Only items in this state (repeatable: queued, assigned, "
                                     "in_progress, done)."}}),
-                 response_schema={"type": "array", "items": WORK_ITEM}),
+                 response_schema=report_page_schema(WORK_ITEM)),
         Endpoint("GET", "customers/{customer}/items", customer_items, READ,
                  "Every work item of one customer, oldest first.",
                  response_schema={"type": "array", "items": WORK_ITEM}),

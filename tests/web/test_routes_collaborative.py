@@ -8,9 +8,11 @@ routed to support by the default rules.
 
 from __future__ import annotations
 
+import datetime as dt
+
 import pytest
 
-from crmkit.devtools.testing import api_client
+from crmkit.devtools.testing import api_client, api_pages
 from web_support import problem
 
 API = "/api/v1/collaborative"
@@ -39,14 +41,15 @@ def dee(desk):
 def test_a_team_queue_and_one_item(dee, desk):
     queue = dee.get(f"{API}/queues/support")
     assert queue.status_code == 200, queue.text
-    [item] = queue.json()
+    [item] = queue.json()["items"]
     assert {k: item[k] for k in ("customer", "team", "state", "assignee", "created_at",
                                  "ack_due_at")} == {
         "customer": "C2", "team": "support", "state": "queued", "assignee": None,
         "created_at": NOW, "ack_due_at": None}
     assert "customer_id" not in item and "external_id" not in item
-    assert dee.get(f"{API}/queues/billing").json() == []
-    assert dee.get(f"{API}/queues/support", params={"state": "done"}).json() == []
+    empty = {"items": [], "next_cursor": None}
+    assert dee.get(f"{API}/queues/billing").json() == empty
+    assert dee.get(f"{API}/queues/support", params={"state": "done"}).json() == empty
     assert problem(dee.get(f"{API}/queues/support", params={"state": "lost"}), 422)[
         "detail"].startswith("state: 'lost' is not a work item state")
     one = dee.get(f"{API}/items/{item['id']}").json()
@@ -61,8 +64,25 @@ def test_a_team_queue_and_one_item(dee, desk):
             "no work item with id")
 
 
+def test_a_queue_is_answered_a_page_at_a_time_oldest_first(dee, desk, clock):
+    start = clock.now()
+    for n, minutes in enumerate((5, 1, 1, 3, -2)):  # two at one instant, one made earlier
+        desk.customers.add(f"Q{n}", f"Q {n}")
+        clock.set(start + dt.timedelta(minutes=minutes))
+        desk.interactions.record(f"Q{n}", clock.now(), kind="complaint", channel="email")
+    everything = desk.plugin("collaborative").queue("support")
+    oldest_first = [(i.external_id, i.id) for i in everything]
+    assert [ref for ref, _ in oldest_first] == ["Q4", "C2", "Q1", "Q2", "Q3", "Q0"]
+    pages = api_pages(dee, f"{API}/queues/support", {"limit": 2})
+    assert [[(item["customer"], item["id"]) for item in page] for page in pages] == [
+        oldest_first[:2], oldest_first[2:4], oldest_first[4:]]
+    for params in ({"limit": 0}, {"limit": 1001}, {"cursor": "MTI"},  # 12: not a position
+                   {"cursor": "WyJzb29uIiwgMV0"}):  # ["soon", 1]: not an instant
+        assert problem(dee.get(f"{API}/queues/support", params=params), 422), params
+
+
 def test_a_work_item_through_its_states_and_a_hand_off(dee, desk):
-    [item] = dee.get(f"{API}/queues/support").json()
+    [item] = dee.get(f"{API}/queues/support").json()["items"]
     path = f"{API}/items/{item['id']}"
     assigned = dee.post(f"{path}/assign", json={"assignee": "eli"})
     assert assigned.status_code == 200, assigned.text
@@ -88,7 +108,7 @@ def test_a_work_item_through_its_states_and_a_hand_off(dee, desk):
 
 
 def test_only_the_team_a_hand_off_waits_for_or_a_manager_may_acknowledge_it(dee, desk):
-    [item] = dee.get(f"{API}/queues/support").json()
+    [item] = dee.get(f"{API}/queues/support").json()["items"]
     path = f"{API}/items/{item['id']}"
     assert dee.post(f"{path}/handoff", json={"team": "billing", "note": "a refund"}
                     ).status_code == 200
@@ -115,7 +135,7 @@ def test_only_the_team_a_hand_off_waits_for_or_a_manager_may_acknowledge_it(dee,
 
 
 def test_a_bad_hand_off_is_one_problem_and_changes_nothing(dee, desk):
-    [item] = dee.get(f"{API}/queues/support").json()
+    [item] = dee.get(f"{API}/queues/support").json()["items"]
     path = f"{API}/items/{item['id']}"
     bad = problem(dee.post(f"{path}/handoff", json={"team": "billing"}), 422)
     assert [e["pointer"] for e in bad["errors"]] == [""]
@@ -130,7 +150,7 @@ def test_a_bad_hand_off_is_one_problem_and_changes_nothing(dee, desk):
 def test_a_viewer_may_read_but_not_change(desk):
     [item] = desk.plugin("collaborative").queue("support")
     with api_client(desk, role="viewer") as viewer:
-        assert [i["id"] for i in viewer.get(f"{API}/queues/support").json()] == [item.id]
+        assert [i["id"] for i in viewer.get(f"{API}/queues/support").json()["items"]] == [item.id]
         refused = problem(viewer.post(f"{API}/items/{item.id}/assign",
                                       json={"assignee": "dee"}), 403)
     assert "collaborative.write" in refused["detail"]

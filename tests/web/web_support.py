@@ -19,6 +19,7 @@ import httpx
 from sqlalchemy import inspect, text
 
 from crmkit import CRM
+from crmkit.devtools.testing import api_pages
 
 TESTS = Path(__file__).resolve().parent.parent
 STARTUP_SECONDS = 60
@@ -35,16 +36,7 @@ def problem(answer, status: int) -> dict:
 def every_page(client, path: str, params: dict | None = None) -> list[dict]:
     """Every item of a paged report (``{"items", "next_cursor"}``), following ``next_cursor``
     until it is null, each page checked for its status."""
-    items, query = [], dict(params or {})
-    while True:
-        answer = client.get(path, params=query)
-        assert answer.status_code == 200, answer.text
-        page = answer.json()
-        items += page["items"]
-        if page["next_cursor"] is None:
-            return items
-        query = {**{k: v for k, v in query.items() if k != "as_of"},
-                 "cursor": page["next_cursor"]}
+    return [item for page in api_pages(client, path, params) for item in page]
 
 
 PASSWORD = "correct horse battery"

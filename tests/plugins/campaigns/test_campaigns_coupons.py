@@ -10,7 +10,7 @@ import pytest
 from results_support import Campaigns, at
 from sqlalchemy import func, select
 
-from crmkit.devtools.testing import api_client
+from crmkit.devtools.testing import api_client, api_pages
 from crmkit.errors import ConflictError, ValidationError
 from crmkit.tables import interactions
 from crmkit_campaigns.tables import redemptions
@@ -206,17 +206,10 @@ def test_the_coupons_route_answers_a_page_at_a_time_by_code(crm, shop):
     api = crm.plugin("campaigns")
     assert api.set_offer("spring", "percent", "10", valid_days=14) == 7
     by_code = sorted((c.code, c.customer) for c in api.coupons("spring"))
-    pages, query = [], {"limit": 3}
     with api_client(crm, role="admin") as client:
-        while True:
-            answer = client.get("/api/v1/campaigns/campaigns/spring/coupons", params=query)
-            assert answer.status_code == 200, answer.text
-            page = answer.json()
-            pages.append([(c["code"], c["customer"]) for c in page["items"]])
-            if page["next_cursor"] is None:
-                break
-            query = {"limit": 3, "cursor": page["next_cursor"]}
-        assert pages == [by_code[:3], by_code[3:6], by_code[6:]]
+        pages = api_pages(client, "/api/v1/campaigns/campaigns/spring/coupons", {"limit": 3})
+        assert [[(c["code"], c["customer"]) for c in page] for page in pages] == [
+            by_code[:3], by_code[3:6], by_code[6:]]
         for params, field in (({"limit": 0}, "limit"), ({"limit": 1001}, "limit"),
                               ({"cursor": "bm90IGpzb24"}, "cursor"),
                               ({"cursor": "MTI"}, "cursor")):
