@@ -39,7 +39,7 @@ CORE_SCHEMA: dict[str, Any] = {
         },
         "negative_amount_kinds": {
             "type": "array",
-            "items": {"type": "string"},
+            "items": {"type": "string", "format": "interaction-kind"},
             "default": ["adjustment"],
             "description": "Interaction kinds whose amount may be negative; for every other kind it must be >= 0.",
         },
@@ -150,29 +150,52 @@ CORE_SCHEMA: dict[str, Any] = {
 
 
 def fill_defaults(schema: dict[str, Any], instance: Any) -> Any:
-    """Return a copy of ``instance`` with every missing ``default`` of ``schema`` filled in.
+    """Return a copy of ``instance`` with every missing ``default`` of ``schema`` filled in,
+    and every interaction kind (a text whose schema has ``"format": "interaction-kind"``)
+    written as interactions keep it (:func:`crmkit.types.interaction_kind`).
 
     Walks ``properties`` of objects and ``items`` of arrays; a missing object
     whose sub-properties have defaults is created when the schema gives it a
     ``default`` itself.
     """
-    instance = copy.deepcopy(instance)
-    _fill(schema, instance)
-    return instance
+    return _fill(schema, copy.deepcopy(instance))
 
 
-def _fill(schema: dict[str, Any], instance: Any) -> None:
+def _fill(schema: dict[str, Any], instance: Any) -> Any:
+    """``instance`` completed in place (a text is returned anew)."""
     if not isinstance(schema, dict):
-        return
+        return instance
     if isinstance(instance, dict):
+        if _is_kind(schema.get("propertyNames")):
+            _kind_keys(instance)
         for key, sub in schema.get("properties", {}).items():
             if key not in instance and isinstance(sub, dict) and "default" in sub:
                 instance[key] = copy.deepcopy(sub["default"])
             if key in instance:
-                _fill(sub, instance[key])
+                instance[key] = _fill(sub, instance[key])
     elif isinstance(instance, list) and isinstance(schema.get("items"), dict):
-        for item in instance:
-            _fill(schema["items"], item)
+        instance[:] = [_fill(schema["items"], item) for item in instance]
+    elif isinstance(instance, str) and _is_kind(schema):
+        from .types import interaction_kind
+
+        return interaction_kind(instance)
+    return instance
+
+
+def _is_kind(schema: Any) -> bool:
+    return isinstance(schema, dict) and schema.get("format") == "interaction-kind"
+
+
+def _kind_keys(instance: dict[str, Any]) -> None:
+    """An object keyed by interaction kinds, its keys written as kinds are kept; unless two
+    keys are one kind, which the schema's ``propertyNames`` then refuses by name."""
+    from .types import interaction_kind
+
+    keys = [interaction_kind(key) for key in instance]
+    if len(set(keys)) == len(keys):
+        items = list(instance.values())
+        instance.clear()
+        instance.update(zip(keys, items))
 
 
 SHOWN_VALUE = 80
@@ -285,10 +308,15 @@ def is_timezone(name: object) -> bool:
 FORMATS: dict[str, tuple[str, str]] = {
     "timezone": ("an IANA time zone", "e.g. Europe/London or UTC"),
     "currency": ("an ISO 4217 currency code", "e.g. USD, EUR, GBP"),
+    "interaction-kind": ("an interaction kind, kept in lower case",
+                         "e.g. purchase, refund"),
 }
 """The ``format`` values every configuration schema may use (core and plugins): what a
 value must be, and examples.  They are checked on every validation, so a bad value is
-refused at config time by its JSON pointer: ``{"type": "string", "format": "timezone"}``."""
+refused at config time by its JSON pointer: ``{"type": "string", "format": "timezone"}``.
+An ``interaction-kind`` (also as ``propertyNames`` of an object keyed by kinds) is first
+written as interactions keep kinds (``" Purchase"`` is kept as ``purchase``), so only two
+keys of one kind are refused."""
 
 
 def _is_currency(code: object) -> bool:
@@ -297,7 +325,14 @@ def _is_currency(code: object) -> bool:
     return not isinstance(code, str) or code in ISO_4217
 
 
-_CHECKS: dict[str, Any] = {"timezone": is_timezone, "currency": _is_currency}
+def _is_interaction_kind(kind: object) -> bool:
+    from .types import interaction_kind
+
+    return not isinstance(kind, str) or kind == interaction_kind(kind)
+
+
+_CHECKS: dict[str, Any] = {"timezone": is_timezone, "currency": _is_currency,
+                           "interaction-kind": _is_interaction_kind}
 
 
 def format_checker():

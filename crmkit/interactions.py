@@ -20,7 +20,7 @@ from . import pipeline
 from .pipeline import Checked, Problem, run_batches
 from .transaction import ReadContext, Transaction
 from .types import (ASCII_CONTROLS, IDENTIFIER, ISO_4217, LINE, MAX_JSON_DEPTH,
-                    UNSTORABLE_TEXT, json_problem, normal_text, text_problem,
+                    UNSTORABLE_TEXT, interaction_kind, json_problem, normal_text, text_problem,
                     to_currency, to_money, unstorable_text)
 
 FIELDS = ("customer", "customer_id", "occurred_at", "kind", "channel", "direction", "amount",
@@ -118,7 +118,7 @@ class InteractionService:
         if customer is not None:
             query = query.where(t.c.customer_id == self.crm.customers.get(customer).id)
         if kind is not None:
-            query = query.where(t.c.kind == kind)
+            query = query.where(t.c.kind == interaction_kind(kind))
         if since is not None:
             query = query.where(t.c.occurred_at >= since)
         if limit is not None:
@@ -290,7 +290,7 @@ class Normaliser:
                 if len(value) > limit:
                     problems.append((where, field, f"must be text of at most {limit} characters"))
                 texts[field] = value
-        kind = texts.get("kind") or "purchase"
+        kind = interaction_kind(texts.get("kind") or "") or "purchase"
         amount = get("amount")
         if amount is not None:
             amount = self._amount(amount, kind, where, problems)

@@ -112,6 +112,14 @@ def to_currency(value: object, field: str = "currency") -> str:
     return code
 
 
+def interaction_kind(kind: str) -> str:
+    """An interaction kind as crmkit keeps it: spaces around it dropped, lower case (``"
+    Purchase"`` gives ``purchase``), so a kind written in another case is the same kind, in
+    the interactions and in the configurations that name kinds (``format``
+    ``interaction-kind``).  An empty result stands for the default kind, ``purchase``."""
+    return kind.strip().lower()
+
+
 _PHONE_REGION = re.compile(r"\(\s*([A-Za-z]{2})\s*\)\s*\Z")
 
 
@@ -509,7 +517,7 @@ __all__ = [
     "MONEY_SCALE", "MONEY_LIMIT", "JSONType", "BigIdType", "to_money", "condition_money", "money_units",
     "money_from_units", "Money", "UTCDateTime",
     "UNSTORABLE_TEXT", "unstorable_text", "MAX_JSON_DEPTH", "json_problem", "json_pointer",
-    "parse_json", "DuplicateKeyError", "sqlite_timestamp", "postgres_timestamp", "AMOUNT_SYNTAX", "ISO_4217", "to_currency", "to_phone",
+    "parse_json", "DuplicateKeyError", "sqlite_timestamp", "postgres_timestamp", "AMOUNT_SYNTAX", "ISO_4217", "to_currency", "to_phone", "interaction_kind",
     "IDENTIFIER", "LINE", "TEXT", "ASCII_CONTROLS", "text_problem", "normal_text", "clean_text",
     "too_long", "TextLimit", "text_limit",
 ]

@@ -9,7 +9,8 @@ import pytest
 from sqlalchemy import func, select
 
 from crmkit import tables
-from crmkit.errors import ConflictError, NotFound, ValidationError
+from crmkit.errors import ConfigError, ConflictError, NotFound, ValidationError
+from crmkit.services.importing import import_file
 
 UTC = dt.timezone.utc
 T0 = dt.datetime(2024, 5, 1, 9, 30, tzinfo=UTC)
@@ -161,6 +162,30 @@ def test_negative_amount_allowed_for_configured_kinds(crm):
     crm.plugins.configure_core({"negative_amount_kinds": []})
     with pytest.raises(ValidationError, match="negative"):
         crm.interactions.record("C1", T0, kind="adjustment", amount="-5")
+
+
+def test_a_kind_is_one_kind_whatever_its_case(crm, tmp_path):
+    """Kinds are kept in lower case, as configurations naming them are read: a purchase
+    imported as ``Purchase`` is counted by what is configured with ``purchase``, and the
+    reverse."""
+    crm.customers.add("C1", "Ada")
+    crm.plugins.enable("analytical", {"purchase_kinds": ["Order"]})
+    assert crm.plugin_config("analytical")["purchase_kinds"] == ["order"]
+    crm.interactions.record("C1", T0, kind=" ORDER ", amount="5")
+    source = tmp_path / "orders.csv"
+    source.write_text("customer,occurred_at,kind,amount,external_id\n"
+                      f"C1,{T0.isoformat()},Order,7,o-1\n")
+    assert import_file(crm, "interactions", str(source)).created == 1
+    assert [i.kind for i in crm.interactions.list(kind="Order")] == ["order", "order"]
+    [score] = crm.plugin("analytical").rfm(as_of=T0)
+    assert (score.frequency, score.monetary) == (2, Decimal("12.0000"))
+    crm.plugins.configure_core({**crm.core_config, "negative_amount_kinds": ["Adjustment "]})
+    assert crm.core_config["negative_amount_kinds"] == ["adjustment"]
+    crm.interactions.record("C1", T0, kind="ADJUSTMENT", amount="-1")
+    with pytest.raises(ConfigError, match="'Call' is not an interaction kind"):
+        crm.plugins.configure("analytical", {"purchase_kinds": ["order"], "engagement": {
+            "weights": {"Call": 1, "call": 2}}})
+    assert crm.plugin_config("analytical")["purchase_kinds"] == ["order"]
 
 
 def test_one_bad_row_rejects_the_whole_batch(crm):

@@ -6,6 +6,7 @@ import datetime as dt
 import json
 import sys
 import types
+from decimal import Decimal
 
 import pytest
 from sqlalchemy import text
@@ -175,6 +176,28 @@ def test_core_0012_keeps_channels_in_lower_case_one_consent_decision_per_channel
     assert decided == {  # the latest decision; on a tie, the withdrawal
         "C1": [("email", False, "call"), ("post", True, "letter"), ("sms", True, "app")],
         "C2": [("phone", False, "call")]}
+
+
+def test_core_0013_keeps_interaction_kinds_in_lower_case(crm_url, clock):
+    from crmkit import migrate
+
+    with CRM.open(crm_url, clock=clock, create=True) as crm:
+        crm.plugins.enable("analytical")
+        crm.customers.add("C1")
+        for amount in ("10", "20", "30"):
+            crm.interactions.record("C1", clock.now(), amount=amount)
+        with crm.connect(write=True) as conn:
+            migrate.downgrade(conn, "core@core_0012")
+            i = tables.interactions.c
+            for interaction_id, typed in ((1, "Purchase"), (2, " PURCHASE "), (3, " ")):
+                conn.execute(tables.interactions.update().where(i.id == interaction_id)
+                             .values(kind=typed))
+            conn.commit()
+    with CRM.open(crm_url, clock=clock, upgrade=True) as crm:
+        kinds = [interaction.kind for interaction in crm.interactions.list()]
+        [score] = crm.plugin("analytical").rfm()
+    assert kinds == ["purchase"] * 3
+    assert (score.frequency, score.monetary) == (3, Decimal("60.0000"))
 
 
 def times_enabled(crm) -> dict[str, int]:

@@ -145,8 +145,16 @@ _LIMITS = [("minimum", "≥ {}"), ("exclusiveMinimum", "> {}"), ("maximum", "≤
            ("minProperties", "at least {} keys"), ("maxProperties", "at most {} keys")]
 
 
+def _format_name(name: str) -> str:
+    """A ``format`` as the reference names it: crmkit's own formats by what they mean."""
+    from ..config import FORMATS
+
+    return f"{name} ({FORMATS[name][0]})" if name in FORMATS else name
+
+
 def _allowed(schema: dict[str, Any]) -> str:
-    parts = [text.format(schema[key]) for key, text in _LIMITS if key in schema]
+    parts = [text.format(_format_name(schema[key]) if key == "format" else schema[key])
+             for key, text in _LIMITS if key in schema]
     if schema.get("minLength") == 1:
         parts[parts.index("at least 1 characters")] = "not empty"
     if schema.get("uniqueItems"):
