@@ -6,7 +6,7 @@ import datetime as dt
 from typing import Any, Callable, Iterable
 
 import attrs
-from sqlalchemy import case, func, select
+from sqlalchemy import and_, case, func, or_, select
 
 from crmkit.plugin import (PluginAPI, Sentiment, SourceFile, ValidationError, checked_import,
                            customers, ensure_utc, score_texts)
@@ -88,15 +88,19 @@ class SocialAPI(PluginAPI):
         with self.crm.read() as conn:
             return [tuple(r) for r in conn.execute(query)]
 
-    def identities(self, customer: str | None = None) -> list[dict[str, Any]]:
-        """Linked handles with the owner's external id and when they were linked."""
-        i = identities.c
-        query = (select(customers.c.external_id.label("customer"), i.platform, i.handle,
-                        i.linked_at)
+    def identities(self, customer: str | None = None, after: tuple[str, int] | None = None,
+                   limit: int | None = None) -> list[dict[str, Any]]:
+        """Linked handles with the owner's external id and when they were linked, by owner,
+        then in the order they were linked: with ``after`` (an owner's external id and an
+        identity's ``id``), those after it; with ``limit``, at most that many."""
+        i, owner = identities.c, customers.c.external_id
+        query = (select(i.id, owner.label("customer"), i.platform, i.handle, i.linked_at)
                  .join(customers, customers.c.id == i.customer_id)
-                 .order_by(customers.c.external_id, i.platform, i.handle))
+                 .order_by(owner, i.id).limit(limit))
         if customer is not None:
             query = query.where(i.customer_id == self.crm.customers.get(customer).id)
+        if after is not None:
+            query = query.where(or_(owner > after[0], and_(owner == after[0], i.id > after[1])))
         with self.crm.read() as conn:
             return [dict(r) for r in conn.execute(query).mappings()]
 

@@ -15,8 +15,8 @@ referral code one like an unknown code; a referee it referred is refused without
 from __future__ import annotations
 
 from crmkit.plugin import (INSTANT, INTEGER, ONE_RECORD, OPTIONAL_INSTANT, OPTIONAL_TEXT,
-                           TEXT, Endpoint, ReportPage, closed_object, jsonable,
-                           report_page_schema, report_query, timestamp_or_none)
+                           TEXT, Endpoint, KeyedPage, ReportPage, closed_object, jsonable,
+                           keyed_query, report_page_schema, report_query, timestamp_or_none)
 
 from .mentions import FIELDS
 from .referrals import unknown_code
@@ -37,7 +37,8 @@ def _instant(call, name: str):
     return timestamp_or_none(call.query.get(name), name)
 
 
-IDENTITY = closed_object({"customer": TEXT, "platform": TEXT, "handle": TEXT, "linked_at": INSTANT})
+IDENTITY = closed_object({"id": INTEGER, "customer": TEXT, "platform": TEXT, "handle": TEXT,
+                          "linked_at": INSTANT})
 MENTION = closed_object({
     "id": INTEGER, "platform": TEXT, "post_id": TEXT, "handle": TEXT, "customer": OPTIONAL_TEXT,
     "text": OPTIONAL_TEXT, "posted_at": INSTANT, "likes": INTEGER, "comments": INTEGER,
@@ -53,9 +54,20 @@ def _masked(call, rows: list[dict], fields: tuple[str, ...]) -> list[dict]:
     return call.crm.auth.rows_as_seen(call.principal, rows, fields)
 
 
+def _identity_position(position) -> tuple[str, int]:
+    """An identities cursor's position: its owner's external id and the identity's id."""
+    owner, identity_id = position
+    if not isinstance(owner, str) or not isinstance(identity_id, int):
+        raise TypeError("not an owner and an id")
+    return owner, identity_id
+
+
 def identities(call):
+    page = KeyedPage.of(call, parse=_identity_position)
     customer = call.crm.auth.named_customer(call.principal, call.query.get("customer"))
-    return _masked(call, jsonable(call.api().identities(customer)), ("handle",))
+    rows = call.api().identities(customer, after=page.after, limit=page.limit + 1)
+    return page.answer(call, rows, key_of=lambda row: [row["customer"], row["id"]],
+                       personal=("handle",))
 
 
 def link(call):
@@ -127,8 +139,10 @@ def endpoints() -> list[Endpoint]:
     identities_of = {"type": "array", "items": IDENTITY}
     return [
         Endpoint("GET", "identities", identities, READ,
-                 "Linked handles with their customer, optionally of one customer.",
-                 query_schema=closed_object({"customer": TEXT}), response_schema=identities_of),
+                 "Linked handles with their customer (by customer, then in the order they "
+                 "were linked), optionally of one customer, a page at a time.",
+                 query_schema=keyed_query({"customer": TEXT}),
+                 response_schema=report_page_schema(IDENTITY)),
         Endpoint("POST", "customers/{customer}/identities", link, WRITE,
                  "Link a handle to a customer (a handle another customer owns is a conflict).",
                  body_schema=closed_object({"platform": TEXT, "handle": TEXT},

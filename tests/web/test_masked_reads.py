@@ -199,13 +199,13 @@ def test_an_agent_s_timeline_shows_the_handles_posts_and_audit_values(shop):
 
 def test_the_social_routes_mask_handles_and_posts_for_a_viewer(shop):
     with api_client(shop, role="viewer") as viewer:
-        identities = viewer.get("/api/v1/social/identities").json()
+        identities = viewer.get("/api/v1/social/identities").json()["items"]
         mentions = viewer.get("/api/v1/social/mentions").json()
     assert [(i["customer"], i["handle"]) for i in identities] == [("C1", "***")]
     assert [(m["handle"], m["text"], m["post_id"]) for m in mentions] == [("***", "***", "***")]
     assert mentions[0]["label"] == "positive"
     with api_client(shop, role="agent") as agent:
-        assert agent.get("/api/v1/social/identities").json()[0]["handle"] == HANDLE
+        assert agent.get("/api/v1/social/identities").json()["items"][0]["handle"] == HANDLE
 
 
 # -- events and interactions -------------------------------------------------------------------

@@ -8,7 +8,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import func, select
 
-from crmkit.devtools.testing import api_client
+from crmkit.devtools.testing import api_client, api_pages
 from crmkit_social.tables import mentions
 from web_support import problem
 
@@ -39,7 +39,7 @@ def test_link_list_and_unlink_identities(agent, social):
                         json={"platform": "Twitter", "handle": "@Alice"})
     assert linked.status_code == 201, linked.text
     assert linked.json() == {"linked": True, "identities": [
-        {"customer": "C1", "platform": "twitter", "handle": "alice",
+        {"id": 1, "customer": "C1", "platform": "twitter", "handle": "alice",
          "linked_at": "2025-01-01T12:00:00+00:00"}]}
     again = agent.post(f"{API}/customers/C1/identities",
                        json={"platform": "twitter", "handle": "alice"})
@@ -47,12 +47,32 @@ def test_link_list_and_unlink_identities(agent, social):
     taken = problem(agent.post(f"{API}/customers/C2/identities",
                                json={"platform": "twitter", "handle": "alice"}), 409)
     assert "'C1'" in taken["detail"]
-    assert [i["customer"] for i in agent.get(f"{API}/identities").json()] == ["C1"]
-    assert agent.get(f"{API}/identities", params={"customer": "C2"}).json() == []
+    assert [i["customer"] for i in agent.get(f"{API}/identities").json()["items"]] == ["C1"]
+    assert agent.get(f"{API}/identities", params={"customer": "C2"}).json() == {
+        "items": [], "next_cursor": None}
     unlinked = agent.delete(f"{API}/customers/C1/identities/twitter/alice")
     assert unlinked.status_code == 200, unlinked.text
     assert unlinked.json() == {"identities": []}
     assert social.plugin("social").owner("twitter", "alice") is None
+
+
+def test_identities_are_answered_a_page_at_a_time_by_customer_then_link_order(agent, social):
+    api = social.plugin("social")
+    for customer, platform, handle in (("C2", "x", "bob"), ("C1", "x", "zed"),
+                                       ("C1", "instagram", "amy"), ("C2", "mastodon", "bo"),
+                                       ("C1", "x", "abe")):
+        api.link_handle(customer, platform, handle)
+    everyone = [(i["customer"], i["handle"]) for i in api.identities()]
+    assert everyone == [("C1", "zed"), ("C1", "amy"), ("C1", "abe"), ("C2", "bob"),
+                        ("C2", "bo")]
+    pages = api_pages(agent, f"{API}/identities", {"limit": 2})
+    assert [[(i["customer"], i["handle"]) for i in page] for page in pages] == [
+        everyone[:2], everyone[2:4], everyone[4:]]
+    assert [[i["handle"] for i in page] for page in api_pages(
+        agent, f"{API}/identities", {"limit": 1, "customer": "C2"})] == [["bob"], ["bo"]]
+    for params in ({"limit": 1001}, {"cursor": "MTI"},  # 12: not a position
+                   {"cursor": "WyJDMSIsICIyIl0"}):  # ["C1", "2"]: the id is not a number
+        assert problem(agent.get(f"{API}/identities", params=params), 422), params
 
 
 def test_import_and_list_mentions(agent, social):
@@ -123,7 +143,7 @@ def test_referrals(agent, social):
 
 def test_a_viewer_reads_but_may_not_link(social):
     with api_client(social, role="viewer") as viewer:
-        assert viewer.get(f"{API}/identities").json() == []
+        assert viewer.get(f"{API}/identities").json() == {"items": [], "next_cursor": None}
         refused = problem(viewer.post(f"{API}/customers/C1/identities",
                                       json={"platform": "twitter", "handle": "alice"}), 403)
     assert "social.write" in refused["detail"]

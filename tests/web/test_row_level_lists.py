@@ -119,7 +119,7 @@ def test_the_social_lists_and_card_mask_handles_and_posts_per_customer(social):
     manager = web.client(web.manager)
     identities = manager.get("/api/v1/social/identities")
     assert identities.status_code == 200, identities.text
-    assert [(i["customer"], i["handle"]) for i in identities.json()] == [
+    assert [(i["customer"], i["handle"]) for i in identities.json()["items"]] == [
         ("C2", "***"), ("C3", "c3_handle")]
     mentions = manager.get("/api/v1/social/mentions").json()
     assert sorted((m["customer"] or "", m["handle"], m["text"], m["post_id"])
@@ -127,7 +127,7 @@ def test_the_social_lists_and_card_mask_handles_and_posts_per_customer(social):
         ("", "stranger", "stranger posted", "p-stranger"),
         ("C2", "***", "***", "***"), ("C3", "c3_handle", "c3_handle posted", "p-c3_handle")]
     admin = web.client(web.admin)
-    assert [i["handle"] for i in admin.get("/api/v1/social/identities").json()] == [
+    assert [i["handle"] for i in admin.get("/api/v1/social/identities").json()["items"]] == [
         "c1_handle", "c2_handle", "c3_handle"]
     web.crm.staff.set_password("mia", PASSWORD)
     pages = sign_in(web, "mia")
@@ -140,18 +140,21 @@ def test_the_social_lists_and_card_mask_handles_and_posts_per_customer(social):
 def test_the_social_lists_leave_out_hidden_customers_and_refuse_naming_them(social):
     web = social
     manager = web.client(web.manager)
-    assert "C1" not in {i["customer"] for i in manager.get("/api/v1/social/identities").json()}
+    assert "C1" not in {i["customer"]
+                        for i in manager.get("/api/v1/social/identities").json()["items"]}
     assert "C1" not in {m["customer"] for m in manager.get("/api/v1/social/mentions").json()}
     for path in ("identities", "mentions"):
         for ref in ("C1", "C9"):
             refused = problem(manager.get(f"/api/v1/social/{path}", params={"customer": ref}),
                               404)
             assert refused["detail"] == f"no customer {ref!r}"
-        assert [row["customer"] for row in manager.get(
-            f"/api/v1/social/{path}", params={"customer": "C2"}).json()] == ["C2"]
+        answer = manager.get(f"/api/v1/social/{path}", params={"customer": "C2"}).json()
+        rows = answer["items"] if path == "identities" else answer
+        assert [row["customer"] for row in rows] == ["C2"]
     admin = web.client(web.admin)
     assert [i["handle"] for i in admin.get("/api/v1/social/identities",
-                                           params={"customer": "C1"}).json()] == ["c1_handle"]
+                                           params={"customer": "C1"}).json()["items"]] == [
+        "c1_handle"]
 
 
 @pytest.fixture
