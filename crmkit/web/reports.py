@@ -158,15 +158,17 @@ class KeyedPage:
     def answer(self, call: "Call", rows: Sequence[Any], key_of: Callable[[Any], Any],
                personal: Iterable[str] = (),
                shape: Callable[[Any], dict[str, Any]] = jsonable,
-               key: str | tuple[str, ...] = "customer") -> dict[str, Any]:
+               key: str | tuple[str, ...] | None = "customer") -> dict[str, Any]:
         """This page for the caller, from the listing's rows after :attr:`after` in key order,
         at most ``limit + 1`` of them (one more tells that a next page exists):
         ``{"items": [...], "next_cursor": ...}``.  ``shape``, ``personal`` and ``key`` as in
-        :meth:`ReportPage.answer`; ``key_of(row)`` is a row's key as a cursor holds it (a
-        text, an id, or a text and an id)."""
+        :meth:`ReportPage.answer` (``key`` None: rows about no customer, such as products,
+        all shown); ``key_of(row)`` is a row's key as a cursor holds it (a text, an id, or a
+        text and an id)."""
         page = rows[:self.limit]
-        items = call.crm.auth.rows_as_seen(call.principal, [shape(row) for row in page],
-                                           personal, key)
+        items = [shape(row) for row in page]
+        if key is not None:
+            items = call.crm.auth.rows_as_seen(call.principal, items, personal, key)
         more = len(rows) > self.limit
         return {"items": items, "next_cursor": encode_cursor(key_of(page[-1])) if more else None}
 

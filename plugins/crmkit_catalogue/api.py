@@ -87,13 +87,14 @@ class CatalogueAPI(PluginAPI):
         with self.crm.read() as conn:
             return products.get(conn, sku)
 
-    def products(self, category: str | None = None, active_at: dt.datetime | None = None
-                 ) -> list[products.Product]:
+    def products(self, category: str | None = None, active_at: dt.datetime | None = None,
+                 after: str | None = None, limit: int | None = None) -> list[products.Product]:
         """Products by SKU; ``category`` includes its subcategories; ``active_at`` keeps those on
-        sale then."""
+        sale then; ``after``: those whose SKU sorts after it; at most ``limit``."""
         with self.crm.read() as conn:
             return products.listing(conn, category,
-                                    None if active_at is None else ensure_utc(active_at, "as_of"))
+                                    None if active_at is None else ensure_utc(active_at, "as_of"),
+                                    after, limit)
 
     # -- profit ---------------------------------------------------------------------
 

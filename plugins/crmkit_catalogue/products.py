@@ -204,11 +204,13 @@ def get(conn, sku: str) -> Product:
     return Product(**row._mapping)
 
 
-def listing(conn, category: str | None = None, active_at: dt.datetime | None = None
-            ) -> list[Product]:
+def listing(conn, category: str | None = None, active_at: dt.datetime | None = None,
+            after: str | None = None, limit: int | None = None) -> list[Product]:
     """Products by SKU; ``category`` keeps that category and its subcategories, ``active_at``
-    the products on sale then."""
-    query = select(*[products.c[f] for f in FIELDS]).order_by(products.c.sku)
+    the products on sale then, ``after`` those whose SKU sorts after it; at most ``limit``."""
+    query = select(*[products.c[f] for f in FIELDS]).order_by(products.c.sku).limit(limit)
+    if after is not None:
+        query = query.where(products.c.sku > after)
     if category is not None:
         path, problem = category_path(category)
         if problem:

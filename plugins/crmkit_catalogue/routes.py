@@ -19,8 +19,8 @@ from pathlib import Path
 from typing import Any
 
 from crmkit.plugin import (AS_OF_INSTANT, DECIMAL, INSTANT, INTEGER, NUMBER, OPTIONAL_INSTANT,
-                           TEXT, Endpoint, ReportPage, closed_object, jsonable,
-                           report_page_schema, report_query, timestamp_or_none)
+                           TEXT, Endpoint, KeyedPage, ReportPage, closed_object, jsonable,
+                           keyed_query, report_page_schema, report_query, timestamp_or_none)
 
 from .products import FIELDS, REQUIRED
 from .profit import BY, PERIODS
@@ -57,8 +57,11 @@ def _as_of(call):
 
 
 def products(call):
+    page = KeyedPage.of(call)
     active_at = (_as_of(call) or call.crm.clock.now()) if call.query["active"] else None
-    return jsonable(call.api().products(call.query.get("category"), active_at))
+    rows = call.api().products(call.query.get("category"), active_at, after=page.after,
+                               limit=page.limit + 1)
+    return page.answer(call, rows, key_of=lambda product: product.sku, key=None)
 
 
 def product(call):
@@ -106,15 +109,15 @@ def endpoints() -> list[Endpoint]:
     offers_schema = {"type": "array", "items": OFFER}
     return [
         Endpoint("GET", "products", products, READ,
-                 "Products by SKU; a category includes its subcategories; active keeps those "
-                 "on sale at as_of.",
-                 query_schema=closed_object({
+                 "Products by SKU, a page at a time; a category includes its subcategories; "
+                 "active keeps those on sale at as_of.",
+                 query_schema=keyed_query({
                      "category": {**TEXT, "description": "A category path such as drinks/tea."},
                      "active": {"type": "boolean", "default": False,
                                 "description": "Only products on sale at as_of."},
                      "as_of": {**INSTANT, "description": "With active: on sale at this "
                                                          "instant (default: now)."}}),
-                 response_schema={"type": "array", "items": PRODUCT}),
+                 response_schema=report_page_schema(PRODUCT)),
         Endpoint("GET", "products/{sku}", product, READ, "One product.",
                  response_schema=PRODUCT),
         Endpoint("POST", "products", import_products, WRITE,

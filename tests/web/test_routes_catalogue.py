@@ -15,7 +15,7 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import select
 
-from crmkit.devtools.testing import api_client
+from crmkit.devtools.testing import api_client, api_pages
 from crmkit.tables import audit_log
 from web_support import problem
 
@@ -91,19 +91,24 @@ def test_products_list_and_one(viewer, shop):
                              "active_from": "2024-01-01T00:00:00+00:00",
                              "active_to": "2024-07-01T00:00:00+00:00"}
     listed = viewer.get(f"{API}/products")
-    assert [p["sku"] for p in listed.json()] == ["BREAD-L", "BREAD-S", "CAKE", "COFFEE", "TEA"]
-    food = viewer.get(f"{API}/products", params={"category": "food"}).json()
-    assert [p["sku"] for p in food] == ["BREAD-L", "BREAD-S", "CAKE"]
+    assert [p["sku"] for p in listed.json()["items"]] == [
+        "BREAD-L", "BREAD-S", "CAKE", "COFFEE", "TEA"]
+    assert [[p["sku"] for p in page] for page in api_pages(viewer, f"{API}/products",
+                                                           {"limit": 2})] == [
+        ["BREAD-L", "BREAD-S"], ["CAKE", "COFFEE"], ["TEA"]]
+    food = api_pages(viewer, f"{API}/products", {"category": "food", "limit": 2})
+    assert [[p["sku"] for p in page] for page in food] == [["BREAD-L", "BREAD-S"], ["CAKE"]]
     # on sale now (2025-01-01): not the cake; on 2024-06-30 it was
     active = viewer.get(f"{API}/products", params={"category": "food", "active": "true"})
-    assert [p["sku"] for p in active.json()] == ["BREAD-L", "BREAD-S"]
+    assert [p["sku"] for p in active.json()["items"]] == ["BREAD-L", "BREAD-S"]
     then = viewer.get(f"{API}/products", params={"category": "food", "active": "true",
                                                  "as_of": "2024-06-30"})
-    assert [p["sku"] for p in then.json()] == ["BREAD-L", "BREAD-S", "CAKE"]
+    assert [p["sku"] for p in then.json()["items"]] == ["BREAD-L", "BREAD-S", "CAKE"]
     assert "product 'NOPE' not found" in problem(viewer.get(f"{API}/products/NOPE"),
                                                  404)["detail"]
     bad = problem(viewer.get(f"{API}/products", params={"category": "food//x"}), 422)
     assert "every part of the path must be non-empty" in bad["detail"]
+    problem(viewer.get(f"{API}/products", params={"cursor": "MTI"}), 422)  # 12: not a SKU
     bad = problem(viewer.get(f"{API}/products", params={"active": "maybe"}), 422)
     assert bad["errors"] == [{"parameter": "active",
                               "detail": "'maybe' is not a boolean (true or false)"}]
