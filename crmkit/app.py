@@ -140,6 +140,9 @@ class CRM:
         """Authentication (API tokens, passwords) and permission checks."""
         self.tokens = TokenService(self)
         """API tokens of staff members: create, list, revoke."""
+        self.applied_migrations: dict[str, list[str]] = {}
+        """The revisions applied when this CRM was opened with ``upgrade=True``, per branch
+        (the core's, each enabled plugin's); empty when there were none."""
 
     # -- opening -------------------------------------------------------------
 
@@ -201,6 +204,8 @@ class CRM:
                     )
                 self.upgrade_schema(conn)
                 conn.commit()
+                self.applied_migrations = {branch: list(revisions)
+                                           for branch, revisions in todo.items() if revisions}
 
     def has_schema(self) -> bool:
         """Whether the database exists and holds a crmkit schema (creates no missing SQLite file)."""

@@ -63,6 +63,7 @@ def test_pending_plugin_migration_is_reported_then_applied(crm_url, clock, tmp_p
     with pytest.raises(DatabaseError, match=r"needs schema migrations: evolving \(1\); run `crmkit db upgrade`"):
         CRM.open(crm_url, clock=clock, extra_plugins=plugin)
     with CRM.open(crm_url, clock=clock, upgrade=True, extra_plugins=plugin) as crm:
+        assert crm.applied_migrations == {"evolving": ["evolving_0002"]}
         with crm.connect() as conn:
             assert conn.execute(text("SELECT id, body, author FROM evolving_notes")).all() == [
                 (1, "kept", "n/a")]
@@ -178,7 +179,7 @@ def test_core_0012_keeps_channels_in_lower_case_one_consent_decision_per_channel
         "C2": [("phone", False, "call")]}
 
 
-def test_core_0013_keeps_interaction_kinds_in_lower_case(crm_url, clock):
+def test_core_0013_keeps_interaction_kinds_in_lower_case(crm_url, clock, run_cli):
     from crmkit import migrate
 
     with CRM.open(crm_url, clock=clock, create=True) as crm:
@@ -193,7 +194,8 @@ def test_core_0013_keeps_interaction_kinds_in_lower_case(crm_url, clock):
                 conn.execute(tables.interactions.update().where(i.id == interaction_id)
                              .values(kind=typed))
             conn.commit()
-    with CRM.open(crm_url, clock=clock, upgrade=True) as crm:
+    assert run_cli("db", "upgrade") == (0, "applied core: core_0013\nschema up to date\n", "")
+    with CRM.open(crm_url, clock=clock) as crm:
         kinds = [interaction.kind for interaction in crm.interactions.list()]
         [score] = crm.plugin("analytical").rfm()
     assert kinds == ["purchase"] * 3

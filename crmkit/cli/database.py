@@ -32,7 +32,7 @@ def db() -> None:
 @db.command()
 @pass_state
 def upgrade(state) -> None:
-    """Apply pending migrations of the core and of every enabled plugin.
+    """Apply pending migrations of the core and of every enabled plugin, naming each.
 
     Also warns of each enabled plugin whose installed release refuses its stored
     configuration (writes are refused until it is corrected).
@@ -45,6 +45,8 @@ def upgrade(state) -> None:
         with crm.connect() as conn:
             todo = crm.pending_migrations(conn)
             crm.refresh_plugins(conn)
+        for branch, revisions in crm.applied_migrations.items():
+            click.echo(f"applied {branch}: {', '.join(revisions)}")
         click.echo("schema up to date" if not any(todo.values()) else f"still pending: {todo}")
         for problem in crm.refused_plugin_configs().values():
             click.echo(f"warning: {problem}; until then writes are refused", err=True)
