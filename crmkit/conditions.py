@@ -28,6 +28,12 @@ from .condition_schema import OPS, SCHEMA, with_condition_schema
 from .errors import ConfigError
 from .types import condition_money, json_problem
 
+KEPT_IN_LOWER_CASE = {"preferred_channel": "preferred channels", "kind": "interaction kinds"}
+"""Fields whose values crmkit keeps in lower case, spaces around them dropped: a text
+compared with one of them (``eq``, ``ne``, ``in``) must be written so, since ``"Email"``
+would never match (and ``ne "Email"`` would match everyone)."""
+
+
 def check(condition: Any, fields: Callable[[str], bool] | Iterable[str], pointer: str,
           money_fields: Iterable[str] = ()) -> None:
     """Raise ConfigError (naming the JSON pointer) unless ``condition`` is well formed.
@@ -37,7 +43,8 @@ def check(condition: Any, fields: Callable[[str], bool] | Iterable[str], pointer
     :data:`crmkit.types.MAX_JSON_DEPTH` JSON levels, or holding NaN or an
     infinite number, is refused.  The values compared with ``money_fields``
     must be amounts by :func:`crmkit.types.condition_money` (at most 4 decimal
-    places: money is never rounded to match).
+    places: money is never rounded to match), and a text compared with a field of
+    :data:`KEPT_IN_LOWER_CASE` must be written in lower case.
     """
     problem = json_problem(condition)
     if problem:
@@ -92,10 +99,17 @@ def _check(condition: Any, known: Callable[[str], bool], pointer: str,
         raise ConfigError(f"{pointer}/value: null can only be compared with eq or ne")
     elif isinstance(value, bool) and op in ("lt", "le", "gt", "ge", "contains"):
         raise ConfigError(f"{pointer}/value: op {op!r} needs a text or number, not a boolean")
+    values = ([(f"{pointer}/value/{i}", v) for i, v in enumerate(value)] if op == "in"
+              else [(f"{pointer}/value", value)])
     if field in money and value is not None:
-        for where, amount in ([(f"{pointer}/value/{i}", v) for i, v in enumerate(value)]
-                              if op == "in" else [(f"{pointer}/value", value)]):
+        for where, amount in values:
             condition_money(amount, where)
+    kept = KEPT_IN_LOWER_CASE.get(field)
+    if kept is not None and op in ("eq", "ne", "in"):
+        for where, text in values:
+            if isinstance(text, str) and text != text.strip().lower():
+                raise ConfigError(f"{where}: {text!r} never matches: {kept} are kept in lower "
+                                  f"case (write {text.strip().lower()!r})")
 
 
 def _is_scalar(value: Any) -> bool:
@@ -208,5 +222,5 @@ def to_sql(condition: dict[str, Any], column_for: Callable[[str, str], Any]):
 
 
 __all__ = [
-    "OPS", "SCHEMA", "with_condition_schema", "check", "lookup", "evaluate", "compare", "to_sql",
+    "OPS", "SCHEMA", "KEPT_IN_LOWER_CASE", "with_condition_schema", "check", "lookup", "evaluate", "compare", "to_sql",
 ]

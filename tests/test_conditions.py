@@ -7,7 +7,7 @@ from sqlalchemy import select
 
 from crmkit import conditions, tables
 from crmkit.db import json_array_contains
-from crmkit.errors import ConfigError
+from crmkit.errors import ConfigError, ValidationError
 
 DATA = {"kind": "complaint", "amount": 50, "tags": ["vip"], "payload": {"lang": "de"}}
 
@@ -40,6 +40,11 @@ def test_evaluate(condition, expected):
     ({"field": "kind", "op": "lt", "value": None}, "null can only be compared with eq or ne"),
     ({"field": "kind", "op": "gt", "value": True}, "not a boolean"),
     ([], "a condition must be an object"),
+    ({"field": "kind", "op": "eq", "value": "Complaint"}, "/rules/0/if/value: 'Complaint' never "
+     "matches: interaction kinds are kept in lower case \\(write 'complaint'\\)"),
+    ({"not": {"field": "kind", "op": "in", "value": ["visit", " Call"]}},
+     "/rules/0/if/not/value/1: ' Call' never matches: interaction kinds are kept in lower case "
+     "\\(write 'call'\\)"),
 ])
 def test_check_names_the_pointer(condition, message):
     with pytest.raises(ConfigError, match=message):
@@ -135,6 +140,21 @@ def test_python_and_sql_agree_on_missing_and_null_fields(crm, condition):
     in_python = {external_id for external_id, attributes in people.items()
                  if conditions.evaluate(condition, {"attributes": attributes})}
     assert in_python == in_sql
+
+
+def test_a_preferred_channel_is_compared_as_kept(crm):
+    """A segment naming ``Email`` is refused with what to write, where it matched nobody."""
+    crm.plugins.enable("analytical")
+    crm.customers.add("C1", preferred_channel="Email")
+    analytical = crm.plugin("analytical")
+    with pytest.raises(ValidationError, match="/condition/value: 'Email' never matches: "
+                                              "preferred channels are kept in lower case "
+                                              "\\(write 'email'\\)"):
+        analytical.save_segment("mailable", {"field": "preferred_channel", "op": "eq",
+                                             "value": "Email"})
+    analytical.save_segment("mailable", {"field": "preferred_channel", "op": "eq",
+                                         "value": "email"})
+    assert analytical.segment_members("mailable") == [crm.customers.get("C1").id]
 
 
 def test_unknown_customer_field_is_a_config_error():
