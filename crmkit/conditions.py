@@ -222,5 +222,6 @@ def to_sql(condition: dict[str, Any], column_for: Callable[[str, str], Any]):
 
 
 __all__ = [
-    "OPS", "SCHEMA", "KEPT_IN_LOWER_CASE", "with_condition_schema", "check", "lookup", "evaluate", "compare", "to_sql",
+    "OPS", "SCHEMA", "KEPT_IN_LOWER_CASE", "with_condition_schema", "check", "lookup", "evaluate",
+    "compare", "to_sql",
 ]

@@ -113,9 +113,9 @@ def to_currency(value: object, field: str = "currency") -> str:
 
 
 def interaction_kind(kind: str) -> str:
-    """An interaction kind as crmkit keeps it: spaces around it dropped, lower case (``"
-    Purchase"`` gives ``purchase``), so a kind written in another case is the same kind, in
-    the interactions and in the configurations that name kinds (``format``
+    """An interaction kind as crmkit keeps it: spaces around it dropped, lower case
+    (``" Purchase"`` gives ``purchase``), so a kind written in another case is the same kind,
+    in the interactions and in the configurations that name kinds (``format``
     ``interaction-kind``).  An empty result stands for the default kind, ``purchase``."""
     return kind.strip().lower()
 
