@@ -32,9 +32,9 @@ def db() -> None:
 @db.command()
 @pass_state
 def upgrade(state) -> None:
-    """Apply pending migrations of the core and of every enabled plugin, naming each.
+    """Apply pending migrations of the core and of every enabled plugin.
 
-    Also warns of each enabled plugin whose installed release refuses its stored
+    Names each revision it applied.  Also warns of each enabled plugin whose installed release refuses its stored
     configuration (writes are refused until it is corrected).
 
     \b
