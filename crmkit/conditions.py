@@ -28,10 +28,12 @@ from .condition_schema import OPS, SCHEMA, with_condition_schema
 from .errors import ConfigError
 from .types import condition_money, json_problem
 
-KEPT_IN_LOWER_CASE = {"preferred_channel": "preferred channels", "kind": "interaction kinds"}
-"""Fields whose values crmkit keeps in lower case, spaces around them dropped: a text
-compared with one of them (``eq``, ``ne``, ``in``) must be written so, since ``"Email"``
-would never match (and ``ne "Email"`` would match everyone)."""
+KEPT_IN_LOWER_CASE = frozenset({"preferred_channel", "customer.preferred_channel", "kind",
+                                "interaction.kind"})
+"""Fields whose values crmkit keeps in lower case, spaces around them dropped (preferred
+channels and interaction kinds).  A text compared with one of them (``eq``, ``ne``, ``in``)
+is read the same way, by :func:`evaluate` and :func:`to_sql` alike: ``"Email"`` matches the
+customers whose preferred channel is ``email``, whenever the condition was saved."""
 
 
 def check(condition: Any, fields: Callable[[str], bool] | Iterable[str], pointer: str,
@@ -43,8 +45,7 @@ def check(condition: Any, fields: Callable[[str], bool] | Iterable[str], pointer
     :data:`crmkit.types.MAX_JSON_DEPTH` JSON levels, or holding NaN or an
     infinite number, is refused.  The values compared with ``money_fields``
     must be amounts by :func:`crmkit.types.condition_money` (at most 4 decimal
-    places: money is never rounded to match), and a text compared with a field of
-    :data:`KEPT_IN_LOWER_CASE` must be written in lower case.
+    places: money is never rounded to match).
     """
     problem = json_problem(condition)
     if problem:
@@ -104,16 +105,24 @@ def _check(condition: Any, known: Callable[[str], bool], pointer: str,
     if field in money and value is not None:
         for where, amount in values:
             condition_money(amount, where)
-    kept = KEPT_IN_LOWER_CASE.get(field)
-    if kept is not None and op in ("eq", "ne", "in"):
-        for where, text in values:
-            if isinstance(text, str) and text != text.strip().lower():
-                raise ConfigError(f"{where}: {text!r} never matches: {kept} are kept in lower "
-                                  f"case (write {text.strip().lower()!r})")
 
 
 def _is_scalar(value: Any) -> bool:
     return value is None or isinstance(value, (str, int, float, bool))
+
+
+def as_kept(field: str, op: str, value: Any) -> Any:
+    """The value of a test as crmkit keeps ``field``'s values: a text compared with a field of
+    :data:`KEPT_IN_LOWER_CASE` in lower case, spaces around it dropped; anything else as is."""
+    if field not in KEPT_IN_LOWER_CASE or op not in ("eq", "ne", "in"):
+        return value
+    if op == "in":
+        return [_lowered(item) for item in value]
+    return _lowered(value)
+
+
+def _lowered(value: Any) -> Any:
+    return value.strip().lower() if isinstance(value, str) else value
 
 
 def lookup(data: dict[str, Any], field: str) -> Any:
@@ -136,8 +145,8 @@ def evaluate(condition: dict[str, Any], data: dict[str, Any]) -> bool:
         return any(evaluate(c, data) for c in condition["any"])
     if "not" in condition:
         return not evaluate(condition["not"], data)
-    value = lookup(data, condition["field"])
-    return compare(value, condition["op"], condition.get("value"))
+    field, op = condition["field"], condition["op"]
+    return compare(lookup(data, field), op, as_kept(field, op, condition.get("value")))
 
 
 _ORDERING = {"lt": operator.lt, "le": operator.le, "gt": operator.gt, "ge": operator.ge}
@@ -202,8 +211,9 @@ def to_sql(condition: dict[str, Any], column_for: Callable[[str, str], Any]):
         return or_(false(), *parts)
     if "not" in condition:
         return not_(to_sql(condition["not"], column_for))
-    op, value = condition["op"], condition.get("value")
-    column = column_for(condition["field"], op)
+    field, op = condition["field"], condition["op"]
+    value = as_kept(field, op, condition.get("value"))
+    column = column_for(field, op)
     if callable(column) and not hasattr(column, "compare"):
         return column(value)
     if op == "exists":
@@ -222,6 +232,6 @@ def to_sql(condition: dict[str, Any], column_for: Callable[[str, str], Any]):
 
 
 __all__ = [
-    "OPS", "SCHEMA", "KEPT_IN_LOWER_CASE", "with_condition_schema", "check", "lookup", "evaluate",
-    "compare", "to_sql",
+    "OPS", "SCHEMA", "KEPT_IN_LOWER_CASE", "with_condition_schema", "check", "as_kept", "lookup",
+    "evaluate", "compare", "to_sql",
 ]
