@@ -7,7 +7,7 @@ from sqlalchemy import select
 
 from crmkit import conditions, tables
 from crmkit.db import json_array_contains
-from crmkit.errors import ConfigError, ValidationError
+from crmkit.errors import ConfigError
 
 DATA = {"kind": "complaint", "amount": 50, "tags": ["vip"], "payload": {"lang": "de"}}
 
