@@ -36,6 +36,12 @@ class AnalyticalAPI(PluginAPI):
     plugin = "analytical"
     settings_class = Settings
 
+    def __init__(self, crm):
+        super().__init__(crm)
+        self._recent_fit: clv.RecentFit | None = None
+        """The last fit :meth:`clv_predict` computed, with its summary: the API's pages of
+        one CLV report (the same ``as_of`` and data) fit once, not once a page."""
+
     # -- helpers ------------------------------------------------------------------
 
     def _as_of(self, as_of: dt.datetime | None) -> dt.datetime:
@@ -194,14 +200,20 @@ class AnalyticalAPI(PluginAPI):
         for large customer bases, no Python object per customer.  A fit kept by
         :meth:`clv_fit` at the same ``as_of`` and time unit on the same data is reused
         with the summary it was fitted on (the same summary and parameters, without
-        computing them again)."""
+        computing them again), and so is the last fit this API computed, on the same
+        terms."""
         as_of = self._as_of(as_of)
         settings = self.settings.clv.overridden(horizon=horizon, time_unit=time_unit,
                                                 discount_rate=discount_rate, months=months,
                                                 measure=measure)
         per_purchase = self._purchase_values(measure, as_of)
         with self.crm.read() as conn:
-            fitted, data = clv.kept_fit(conn, as_of, settings) or (None, None)
+            conditions = clv.fit_conditions(conn, settings)
+            recent = self._recent_fit
+            fitted, data = clv.kept_fit(conn, as_of, settings, conditions) or (
+                (recent.fitted, recent.data)
+                if recent is not None and recent.fits(as_of, settings.time_unit, conditions)
+                else (None, None))
             if data is None:
                 data = clv.summary(conn, self.settings, as_of, settings.time_unit,
                                    per_purchase=per_purchase)
@@ -210,6 +222,7 @@ class AnalyticalAPI(PluginAPI):
             params = bg.params, gg.params
         else:
             params = clv.model_params(fitted)
+        self._recent_fit = clv.RecentFit(as_of, settings.time_unit, conditions, fitted, data)
         predictions = clv.predict(data, settings, *params)
         if store:
             with self.crm.transaction() as tx:

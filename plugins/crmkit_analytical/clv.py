@@ -316,13 +316,29 @@ def keep_fit(tx, fitted: CLVFit, settings: Settings | None = None,
     ).returning(clv_fits.c.id)).scalar_one()
 
 
-def kept_fit(conn, as_of: dt.datetime, settings: Settings
+@attrs.frozen
+class RecentFit:
+    """A fit computed in this process and the summary it was fitted on, with what it
+    depends on: reused, as a kept fit is (:func:`kept_fit`), while :meth:`fits`."""
+
+    as_of: dt.datetime
+    time_unit: str
+    conditions: dict[str, Any]
+    fitted: CLVFit
+    data: CLVSummaries
+
+    def fits(self, as_of: dt.datetime, time_unit: str, conditions: dict[str, Any]) -> bool:
+        """Whether a fit at ``as_of`` in ``time_unit`` under :func:`fit_conditions`
+        ``conditions`` would be this one."""
+        return (self.as_of, self.time_unit, self.conditions) == (as_of, time_unit, conditions)
+
+
+def kept_fit(conn, as_of: dt.datetime, settings: Settings, wanted: dict[str, Any]
              ) -> tuple[CLVFit, CLVSummaries | None] | None:
-    """The latest kept fit at exactly ``as_of`` in ``settings.time_unit`` with the same
-    :func:`fit_conditions` (nothing recorded, merged or erased since), and the summary it was
-    fitted on when kept, if any: fitting again on the same data would give the same summary
-    and parameters, so ``clv predict`` uses them instead."""
-    wanted = fit_conditions(conn, settings)
+    """The latest kept fit at exactly ``as_of`` in ``settings.time_unit`` with the
+    :func:`fit_conditions` ``wanted`` (nothing recorded, merged or erased since), and the
+    summary it was fitted on when kept, if any: fitting again on the same data would give
+    the same summary and parameters, so ``clv predict`` uses them instead."""
     rows = conn.execute(select(clv_fits.c.id, clv_fits.c.settings)
                         .where(clv_fits.c.as_of == as_of,
                                clv_fits.c.time_unit == settings.time_unit)

@@ -111,15 +111,29 @@ class CLVPredictions(CLVSummaries):
     spend_cents: Any
     clv_cents: Any
 
-    def rows(self) -> list[CLVPrediction]:
-        """One :class:`CLVPrediction` per customer."""
+    def __len__(self) -> int:
+        return len(self.customer_id)
+
+    def __getitem__(self, part: slice) -> list[CLVPrediction]:
+        """The predictions of the customers at the positions ``part`` names, as
+        :meth:`rows`: a report page (:class:`crmkit.plugin.ReportPage`) takes a window of
+        them without a Python object for every other customer."""
+        if not isinstance(part, slice):
+            raise TypeError("CLV predictions are read by slice: predictions[start:stop]")
+        return self.rows(*part.indices(len(self))[:2])
+
+    def rows(self, start: int = 0, stop: int | None = None) -> list[CLVPrediction]:
+        """One :class:`CLVPrediction` per customer (those from position ``start`` up to
+        ``stop``; default: every customer)."""
+        at = slice(start, stop)
         return [CLVPrediction(cid, ext, x, t_x, T, money_from_units(m), alive, purchases,
                               Decimal(spend).scaleb(-2), Decimal(clv).scaleb(-2))
                 for cid, ext, x, t_x, T, m, alive, purchases, spend, clv in zip(
-                    self.customer_id.tolist(), self.external_id, self.x.astype(int).tolist(),
-                    self.t_x.tolist(), self.T.tolist(), self.monetary_units.tolist(),
-                    self.p_alive.tolist(), self.expected_purchases.tolist(),
-                    self.spend_cents.tolist(), self.clv_cents.tolist())]
+                    self.customer_id[at].tolist(), self.external_id[at],
+                    self.x[at].astype(int).tolist(), self.t_x[at].tolist(), self.T[at].tolist(),
+                    self.monetary_units[at].tolist(), self.p_alive[at].tolist(),
+                    self.expected_purchases[at].tolist(), self.spend_cents[at].tolist(),
+                    self.clv_cents[at].tolist())]
 
 
 @attrs.frozen

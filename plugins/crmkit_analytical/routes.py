@@ -67,9 +67,9 @@ def rfm_segments(call):
 
 def clv_predictions(call):
     q, page = call.query, ReportPage.of(call)
-    return page.answer(call, call.api().clv_predictions(
-        page.as_of, q.get("horizon"), q.get("time_unit"), q.get("discount_rate"),
-        q.get("months"), store=False), shape=_per_customer)
+    _, predictions = call.api().clv_predict(page.as_of, q.get("horizon"), q.get("time_unit"),
+                                            q.get("discount_rate"), q.get("months"))
+    return page.answer(call, predictions, shape=_per_customer)
 
 
 def pareto(call):
@@ -139,7 +139,8 @@ def endpoints() -> list[Endpoint]:
         Endpoint("GET", "clv/predictions", clv_predictions, READ,
                  "Fit BG/NBD and Gamma-Gamma; per customer P(alive), expected purchases and "
                  "spend, and CLV (the run is not stored), by customer, a page at a time "
-                 "(each page fits the models again, at the cursor's as_of).",
+                 "(the pages after the first reuse its fit while nothing is recorded, merged "
+                 "or erased meanwhile; otherwise they fit again at the cursor's as_of).",
                  query_schema=report_query(_clv_options()),
                  response_schema=report_page_schema(closed_object({
                      "customer": TEXT, "frequency": INTEGER, "recency": NUMBER, "T": NUMBER,

@@ -11,7 +11,7 @@ import random
 
 import pytest
 
-from crmkit.devtools.testing import api_client
+from crmkit.devtools.testing import api_client, api_pages
 from web_support import every_page, problem
 
 API = "/api/v1/analytical"
@@ -107,7 +107,9 @@ def test_pareto_lifecycle_kpis_and_satisfaction(viewer):
     problem(viewer.get(f"{API}/satisfaction", params={"days": 10 ** 15}), 422)  # a century at most
 
 
-def test_clv_predictions_are_the_models_and_store_nothing(crm):
+@pytest.fixture
+def buyers(crm):
+    """80 customers with one to six purchases each in 2024."""
     crm.plugins.enable("analytical", {"clv": {"penalizer_coef": 0.01}})
     rng = random.Random(21)
     customers = [f"K{n:03d}" for n in range(80)]
@@ -119,6 +121,11 @@ def test_clv_predictions_are_the_models_and_store_nothing(crm):
                          "occurred_at": at(1, 1) + dt.timedelta(days=rng.randint(0, 360)),
                          "amount": str(rng.randint(10, 200))})
     crm.interactions.record_many(rows)
+    return crm
+
+
+def test_clv_predictions_are_the_models_and_store_nothing(buyers):
+    crm = buyers
     api = crm.plugin("analytical")
     with api_client(crm, role="viewer") as viewer:
         answer = every_page(viewer, f"{API}/clv/predictions",
@@ -132,6 +139,25 @@ def test_clv_predictions_are_the_models_and_store_nothing(crm):
                 got[external_id]["expected_spend"]) == (p.frequency, str(p.clv),
                                                         str(p.expected_spend))
     assert api.last_clv_run() is None
+
+
+def test_the_pages_of_clv_predictions_fit_the_models_once(buyers, monkeypatch):
+    """Every page of one report is cut from one fit; a purchase recorded meanwhile (dated
+    before the report's as_of) makes the next page fit again, on the new data."""
+    from crmkit_analytical import clv
+
+    fitted = []
+    fit = clv.fit
+    monkeypatch.setattr(clv, "fit", lambda data, *rest: fitted.append(len(data)) or fit(data,
+                                                                                       *rest))
+    with api_client(buyers, role="viewer") as viewer:
+        pages = list(api_pages(viewer, f"{API}/clv/predictions", {"limit": 30}))
+        assert [len(page) for page in pages] == [30, 30, 20] and fitted == [80]
+        buyers.customers.add("NEW")
+        buyers.interactions.record("NEW", at(12, 30), amount="75")
+        again = [row["customer"] for page in api_pages(viewer, f"{API}/clv/predictions",
+                                                       {"limit": 30}) for row in page]
+    assert fitted == [80, 81] and "NEW" in again and len(again) == 81
 
 
 def test_segments_save_show_and_remove(agent, viewer, shop):
