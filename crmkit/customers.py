@@ -14,7 +14,8 @@ from sqlalchemy import bindparam, func, or_, select, update
 from . import tables
 from .bulk import insert_rows
 from .config import describe_error, schema_errors, schema_validator
-from .db import allocate_ids, json_array_contains, lock_rows, lowercase, select_in
+from .db import (allocate_ids, json_array_contains, json_array_text_contains, lock_rows,
+                 lowercase, select_in)
 from .errors import ConflictError, NotFound, ValidationError
 from .models import Batch, Customer, WriteResult, to_customer
 from . import pipeline
@@ -248,7 +249,7 @@ class CustomerService:
             needle = normal_text(text.strip()).lower()
             columns = (c.name, c.email, c.external_id) if personal else (c.external_id,)
             matches = [lowercase(column).contains(needle, autoescape=True) for column in columns]
-            matches.append(json_array_contains(c.tags, text.strip()))
+            matches.append(json_array_text_contains(c.tags, needle))
             digits = "".join(ch for ch in needle if ch.isdigit() and ch.isascii())
             if personal and len(digits) >= 3 and PHONE_TEXT.match(needle):
                 phone_digits = c.phone
@@ -257,22 +258,22 @@ class CustomerService:
                 matches.append(phone_digits.contains(digits, autoescape=True))
             query = query.where(or_(*matches))
         if tag is not None:
-            query = query.where(json_array_contains(c.tags, tag))
+            query = query.where(json_array_contains(c.tags, normal_text(tag)))
         with self.crm.read() as conn:
             return [to_customer(r) for r in conn.execute(query).mappings()]
 
     @staticmethod
     def found_without_personal(customer: Customer | dict[str, Any], text: str | None) -> bool:
         """Whether :meth:`search` with ``personal=False`` finds ``customer`` (a Customer or
-        its document) for ``text``: its external id contains the text (any case) or a tag
-        is the text.  Any customer matches no text."""
+        its document) for ``text``: its external id or a tag contains the text (any case).
+        Any customer matches no text."""
         if text is None or not text.strip():
             return True
         get = customer.get if isinstance(customer, dict) else functools.partial(getattr,
                                                                                  customer)
         needle = normal_text(text.strip()).lower()
-        return (needle in str(get("external_id")).lower()
-                or text.strip() in (get("tags") or ()))
+        texts = (str(get("external_id")), *(get("tags") or ()))
+        return any(needle in value.lower() for value in texts)
 
     def list(self, limit: int | None = 100, offset: int = 0, type: str | None = None,
              organisation: str | None = None) -> list[Customer]:

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any, Iterable, Iterator, Sequence
 
 from sqlalchemy import (BigInteger, Boolean, Float, Integer, String, Table, bindparam,
-                        create_engine, event, literal_column, select, text)
+                        create_engine, event, literal, literal_column, select, text)
 from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError, StatementError
 from sqlalchemy.exc import OperationalError as SQLAlchemyOperationalError
@@ -450,6 +450,30 @@ def json_array_contains(column, value: str) -> ColumnElement:
     return _JsonContains(column, bindparam(None, value, unique=True))
 
 
+class _JsonArrayTexts(FunctionElement):
+    """The elements of a JSON array of texts as rows of one column, ``value``."""
+
+    inherit_cache = True
+
+
+@compiles(_JsonArrayTexts, "sqlite")
+def _sqlite_json_array_texts(element, compiler, **kw) -> str:
+    return f"json_each({compiler.process(element.clauses, **kw)})"
+
+
+@compiles(_JsonArrayTexts, "postgresql")
+def _postgresql_json_array_texts(element, compiler, **kw) -> str:
+    return f"jsonb_array_elements_text(({compiler.process(element.clauses, **kw)})::jsonb)"
+
+
+def json_array_text_contains(column, needle: str) -> ColumnElement:
+    """SQL condition: a text of the JSON array ``column`` contains ``needle`` in any case
+    (``needle`` in lower case, as :func:`lowercase` compares; ``%`` and ``_`` are literal)."""
+    texts = _JsonArrayTexts(column).table_valued("value")
+    return (select(literal(1)).select_from(texts)
+            .where(lowercase(texts.c.value).contains(needle, autoescape=True)).exists())
+
+
 class _Lowercase(FunctionElement):
     type = String()
     inherit_cache = True
@@ -643,6 +667,7 @@ __all__ = [
     "allocate_ids",
     "lock_rows",
     "json_array_contains",
+    "json_array_text_contains",
     "lowercase",
     "days_between",
     "month_number",

@@ -75,6 +75,7 @@ def test_search_by_name_email_phone_tag_and_external_id(run_cli):
     assert search(run_cli, "7946 0001") == ["C1"]         # phone digits, spacing ignored
     assert search(run_cli, "20-7946") == ["C1"]
     assert search(run_cli, "newsletter") == ["C1", "C2"]  # a tag
+    assert search(run_cli, "NEWS") == ["C1", "C2"]        # part of a tag, any case
     assert search(run_cli, "org1") == ["ORG1"]            # external id
     assert search(run_cli, "100%") == ["C3"]              # LIKE wildcards are literal
     assert search(run_cli, "_") == []

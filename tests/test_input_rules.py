@@ -423,8 +423,12 @@ def test_tags_and_attribute_texts_keep_the_field_length_limit(crm, fields, messa
 
 def test_case_insensitive_search_follows_unicode_on_every_database(crm):
     crm.customers.add("C1", "Émile Zola Ölberg", email="ÉMILE@example.com")
+    crm.customers.add("C2", tags=["Ärzte 50%", "vip"])
     for text in ("émile", "ÖLBERG", "zola ö"):
         assert [c.external_id for c in crm.customers.search(text)] == ["C1"], text
+    for text in ("ärzte", "RZTE 50%", "VIP"):  # a tag contains it, any case
+        assert [c.external_id for c in crm.customers.search(text)] == ["C2"], text
+    assert crm.customers.search("E_5") == crm.customers.search("ärzte_") == []
     assert [c.external_id for c in crm.customers.find(email="émile@example.com")] == ["C1"]
 
 
