@@ -22,7 +22,8 @@ from . import pipeline
 from .pipeline import Checked, Problem, run_batches
 from .transaction import ReadContext, Transaction
 from .types import (IDENTIFIER, LINE, TEXT, UNSTORABLE_TEXT, TextLimit, json_problem,
-                    normal_text, text_problem, to_phone, too_long, unstorable_text)
+                    normal_text, tag_problem, text_problem, to_phone, too_long,
+                    unstorable_text)
 
 TYPES = ("person", "organisation")
 FIELDS = ("external_id", "name", "type", "email", "phone", "organisation", "organisation_id",
@@ -744,8 +745,7 @@ def _normalise(raw, where, problems, config) -> dict[str, Any] | None:
         else:
             tags = [t.strip() for t in tags]
             limit = TextLimit.of(config)
-            problem = next(filter(None, (text_problem(t) for t in tags)), None) or next(
-                (f"a tag of {too_long}" for t in tags if (too_long := limit.problem(t))), None)
+            problem = next(filter(None, (tag_problem(t, limit) for t in tags)), None)
             if problem is None and len(tags) > MAX_TAGS:
                 problem = f"{len(tags)} tags; at most {MAX_TAGS}"
             if problem is not None:

@@ -82,6 +82,7 @@ _LAZY: dict[str, tuple[str, str]] = {
     "MAX_JSON_DEPTH": ("crmkit.types", "MAX_JSON_DEPTH"),
     # Free-text limits (the core configuration's max_field_length).
     "text_limit": ("crmkit.types", "text_limit"),
+    "tag_problem": ("crmkit.types", "tag_problem"),
     # A purchase's line items.
     "LineItem": ("crmkit.line_items", "LineItem"),
     "amount_units": ("crmkit.line_items", "amount_units"),
@@ -285,7 +286,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from .types import (MAX_JSON_DEPTH, MONEY_LIMIT, MONEY_SCALE, BigIdType, JSONType, Money,
                         UTCDateTime,
                         json_pointer, json_problem, money_from_units, money_units, parse_json,
-                        text_limit, to_currency, to_money, condition_money)
+                        tag_problem, text_limit, to_currency, to_money, condition_money)
     from .web.cards import Card
     from .web.panels import Panel
     from .web.plugin_pages import Site, WebPage, WebPages

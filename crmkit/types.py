@@ -419,6 +419,22 @@ def too_long(text: str, limit: int) -> str:
     return f"{what} is too long (allowed: at most {limit} characters)"
 
 
+TAG_SEPARATOR = ";"
+"""What separates a customer's tags in one CSV cell (import and export): no tag holds it."""
+
+
+def tag_problem(tag: str, limit: TextLimit | None = None) -> str | None:
+    """Why ``tag`` (spaces around it dropped) cannot be a customer's tag, or None: it is
+    blank, holds :data:`TAG_SEPARATOR`, is no storable text, or is longer than ``limit``."""
+    if not tag:
+        return "a tag is blank (each must hold a text)"
+    if TAG_SEPARATOR in tag:
+        return (f"a tag cannot contain {TAG_SEPARATOR!r}, which separates tags in CSV files: "
+                f"{tag!r} (give each tag on its own)")
+    length = None if limit is None else limit.problem(tag)
+    return text_problem(tag) or (f"a tag of {length}" if length else None)
+
+
 class TextLimit(NamedTuple):
     """How many characters a text field accepts: :attr:`chars`, and whether the core
     configuration's ``max_field_length`` is what sets it (:attr:`by_config`) rather than the
@@ -514,7 +530,7 @@ which matters once per imported row)."""
 
 
 __all__ = [
-    "MONEY_SCALE", "MONEY_LIMIT", "JSONType", "BigIdType", "to_money", "condition_money", "money_units",
+    "MONEY_SCALE", "MONEY_LIMIT", "TAG_SEPARATOR", "tag_problem", "JSONType", "BigIdType", "to_money", "condition_money", "money_units",
     "money_from_units", "Money", "UTCDateTime",
     "UNSTORABLE_TEXT", "unstorable_text", "MAX_JSON_DEPTH", "json_problem", "json_pointer",
     "parse_json", "DuplicateKeyError", "sqlite_timestamp", "postgres_timestamp", "AMOUNT_SYNTAX", "ISO_4217", "to_currency", "to_phone", "interaction_kind",

@@ -421,6 +421,23 @@ def test_tags_and_attribute_texts_keep_the_field_length_limit(crm, fields, messa
     crm.customers.add("C1", tags=["t" * 20], attributes={"note": "n" * 20})
 
 
+@pytest.mark.parametrize("tags, message", [
+    ([" "], "tags: a tag is blank (each must hold a text)"),
+    (["vip", "gold;silver"], "tags: a tag cannot contain ';', which separates tags in CSV "
+                             "files: 'gold;silver' (give each tag on its own)"),
+])
+def test_a_tag_is_neither_blank_nor_holds_the_csv_separator(crm, run_cli, tags, message):
+    """What an export would write and an import read back differently is refused on write."""
+    crm.customers.add("C1", tags=["vip"])
+    with pytest.raises(ValidationError, match=re.escape(message)):
+        crm.customers.add("C2", tags=tags)
+    with pytest.raises(ValidationError, match=re.escape(message)):
+        crm.customers.update("C1", tags=tags)
+    code, _, err = run_cli("customers", "update", "C1", *[f"--add-tag={t}" for t in tags])
+    assert code != 0 and err == f"error: {message}\n"
+    assert [(c.external_id, c.tags) for c in crm.customers.list()] == [("C1", ("vip",))]
+
+
 def test_case_insensitive_search_follows_unicode_on_every_database(crm):
     crm.customers.add("C1", "Émile Zola Ölberg", email="ÉMILE@example.com")
     crm.customers.add("C2", tags=["Ärzte 50%", "vip"])

@@ -10,7 +10,8 @@ from typing import Any, Iterator
 import attrs
 
 from crmkit.plugin import (
-    INTERACTION_RECORDED, ConfigError, check_condition, condition_money, typed_settings,
+    INTERACTION_RECORDED, ConfigError, check_condition, condition_money, tag_problem,
+    typed_settings,
 )
 
 from .business_hours import BusinessCalendar, Calendar
@@ -369,6 +370,9 @@ def check_action(action: Any, pointer: str) -> None:
         raise ConfigError(f"{pointer}: unknown action {name!r} (allowed: {', '.join(ACTION_NAMES)})")
     if name in ("add_tag", "remove_tag"):
         _text(args, where, "a tag")
+        problem = tag_problem(args.strip())
+        if problem is not None:
+            raise ConfigError(f"{where}: {problem}")
     elif name == "set_stage":
         allowed = LEAD_STAGES + (DISQUALIFIED,)
         if args not in allowed:

@@ -333,6 +333,8 @@ def test_migration_0003_drops_the_old_automation_outbox(crm_url, clock):
       "do": [{"add_tag": "x"}]}, "/automation/rules/0/if/all/1/field", "unknown field 'shoe.size'"),
     ({"name": "r", "on": "customer.created", "do": [{"add_tag": "x"}, {"send_fax": {}}]},
      "/automation/rules/0/do/1", "unknown action 'send_fax' (allowed: create_task, assign"),
+    ({"name": "r", "on": "customer.created", "do": [{"add_tag": "gold;vip"}]},
+     "/automation/rules/0/do/0/add_tag", "a tag cannot contain ';', which separates tags"),
     ({"name": "r", "on": "customer.created", "do": [{"set_stage": "won"}]},
      "/automation/rules/0/do/0/set_stage", "'won' is not a lead stage"),
     ({"name": "r", "on": "customer.created", "do": [{"emit": {"type": "stage.changed"}}]},
