@@ -194,6 +194,7 @@ _LAZY: dict[str, tuple[str, str]] = {
     "KeyedPage": ("crmkit.web.reports", "KeyedPage"),
     "keyed_query": ("crmkit.web.reports", "keyed_query"),
     "text_key": ("crmkit.web.reports", "text_key"),
+    "id_key": ("crmkit.web.reports", "id_key"),
     # Web app cards (the crmkit_customer_card hook).
     "Card": ("crmkit.web.cards", "Card"),
     # Web app dashboards (the crmkit_dashboard_panels hook).
@@ -293,7 +294,8 @@ if TYPE_CHECKING:  # pragma: no cover
     from .web.mywork import WorkSection, countdown
     from .web.endpoints import Call, Endpoint, Reply
     from .web.reports import (REPORT_PAGE, KeyedPage, ReportPage, keyed_query,
-                              report_page_schema, report_query, text_key)
+                              report_page_schema, report_query, text_key,
+                              id_key)
     from .web.formatting import format_date, format_datetime, format_money, format_number
     from .outbound import Deadline, PostFailed, Poster
     from .outbound import resolve as resolve_host

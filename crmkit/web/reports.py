@@ -124,6 +124,13 @@ def text_key(position: Any) -> str:
     return position
 
 
+def id_key(position: Any) -> int:
+    """A cursor position that is a row's id (a ledger entry's), for :meth:`KeyedPage.of`."""
+    if isinstance(position, bool) or not isinstance(position, int):
+        raise TypeError("not an id key")
+    return position
+
+
 @attrs.frozen
 class KeyedPage:
     """Which page of a listing ordered by a unique key (a coupon's code; a work item's
@@ -174,4 +181,4 @@ class KeyedPage:
 
 
 __all__ = ["REPORT_PAGE", "REPORT_CURSOR", "report_query", "report_page_schema", "ReportPage",
-           "KeyedPage", "keyed_query", "text_key"]
+           "KeyedPage", "keyed_query", "text_key", "id_key"]

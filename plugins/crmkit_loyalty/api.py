@@ -148,16 +148,24 @@ class LoyaltyAPI(PluginAPI):
         return Member(external_id, row["tier"], row["joined_at"], row["review_at"],
                       row["purchases"], balance, totals.available, totals.locked, owed)
 
-    def statement(self, external_id: str, as_of: dt.datetime | None = None) -> list[StatementLine]:
-        """The member's ledger rows dated at or before ``as_of`` in the order written, with running balance."""
+    def statement(self, external_id: str, as_of: dt.datetime | None = None,
+                  after: int | None = None, limit: int | None = None) -> list[StatementLine]:
+        """The member's ledger rows dated at or before ``as_of`` in the order written (by id),
+        with the running balance after each; ``after`` (a line's id) starts past that line,
+        ``limit`` stops after that many lines: a page of the statement."""
         customer_id = self._customer_id(external_id)
+        mine = and_(ledger.c.customer_id == customer_id, ledger.c.at <= self._now(as_of))
+        query = (select(ledger.c.id, ledger.c.at, ledger.c.type, ledger.c.source, ledger.c.points,
+                        ledger.c.owed_change, ledger.c.reason, ledger.c.expires_at)
+                 .where(mine).order_by(ledger.c.id).limit(limit))
         with self.crm.read() as conn:
-            rows = conn.execute(
-                select(ledger.c.id, ledger.c.at, ledger.c.type, ledger.c.source, ledger.c.points,
-                       ledger.c.owed_change, ledger.c.reason, ledger.c.expires_at)
-                .where(ledger.c.customer_id == customer_id, ledger.c.at <= self._now(as_of))
-                .order_by(ledger.c.id)).all()
-        lines, running = [], 0
+            running = 0
+            if after is not None:
+                query = query.where(ledger.c.id > after)
+                running = int(conn.execute(select(func.coalesce(func.sum(ledger.c.points), 0))
+                                           .where(mine, ledger.c.id <= after)).scalar_one())
+            rows = conn.execute(query).all()
+        lines = []
         for r in rows:
             running += r.points
             lines.append(StatementLine(r.id, r.at, r.type, r.source, r.points, running,

@@ -8,8 +8,8 @@ Every handler calls the public API (``call.api()``), which holds the rules.
 from __future__ import annotations
 
 from crmkit.plugin import (AS_OF_INSTANT, DECIMAL, INSTANT, INTEGER, OPTIONAL_INSTANT,
-                           OPTIONAL_TEXT, TEXT, Endpoint, closed_object, jsonable,
-                           timestamp_or_none)
+                           OPTIONAL_TEXT, TEXT, Endpoint, KeyedPage, closed_object, id_key,
+                           jsonable, keyed_query, report_page_schema, timestamp_or_none)
 
 READ = "loyalty.read"
 WRITE = "loyalty.write"
@@ -46,7 +46,10 @@ def member(call):
 
 
 def statement(call):
-    return jsonable(call.api().statement(call.path_params["customer"], _as_of(call)))
+    page = KeyedPage.of(call, parse=id_key)
+    lines = call.api().statement(call.path_params["customer"], _as_of(call), after=page.after,
+                                 limit=page.limit + 1)
+    return page.answer(call, lines, key_of=lambda line: line.id, key=None)
 
 
 def tiers(call):
@@ -86,8 +89,10 @@ def endpoints() -> list[Endpoint]:
                  "A member's standing: tier, balance, available, locked and owed points.",
                  query_schema=AS_OF, response_schema=MEMBER),
         Endpoint("GET", "members/{customer}/statement", statement, READ,
-                 "A member's ledger with the running balance, in the order written.",
-                 query_schema=AS_OF, response_schema={"type": "array", "items": STATEMENT_LINE}),
+                 "A member's ledger with the running balance, in the order written, a page at "
+                 "a time.",
+                 query_schema=keyed_query({"as_of": AS_OF_INSTANT}),
+                 response_schema=report_page_schema(STATEMENT_LINE)),
         Endpoint("POST", "members/{customer}/redeem", redeem, REDEEM,
                  "Redeem a reward now (spends the member's points, oldest first).",
                  body_schema=closed_object(

@@ -13,7 +13,7 @@ import datetime as dt
 import pytest
 from sqlalchemy import func, select
 
-from crmkit.devtools.testing import api_client
+from crmkit.devtools.testing import api_client, api_pages
 from crmkit_loyalty.tables import ledger
 from web_support import problem
 
@@ -60,12 +60,35 @@ def test_member_and_statement(agent):
         "locked": 0, "owed": 0}
     assert member.json()["joined_at"] == "2024-12-01T00:00:00+00:00"
     lines = agent.get(f"{API}/members/C1/statement").json()
-    assert [(line["type"], line["points"], line["balance"]) for line in lines] == [
+    assert [(line["type"], line["points"], line["balance"]) for line in lines["items"]] == [
         ("earn", 100, 100)]
+    assert lines["next_cursor"] is None
     # as of the day before the purchase, nothing was earned yet
-    assert agent.get(f"{API}/members/C1/statement", params={"as_of": "2024-11-30"}).json() == []
+    assert agent.get(f"{API}/members/C1/statement", params={"as_of": "2024-11-30"}).json() == {
+        "items": [], "next_cursor": None}
     problem(agent.get(f"{API}/members/C2"), 404)  # never bought: not a member
     problem(agent.get(f"{API}/members/C1/statement", params={"as_of": "soon"}), 422)
+
+
+def test_a_long_statement_comes_a_page_at_a_time_with_its_running_balance(agent, shop):
+    """Each page carries on the running balance of the pages before it; a line written
+    meanwhile comes at the end and shifts no page."""
+    shop.interactions.record_many([
+        {"customer": "C1", "occurred_at": dt.datetime(2024, 12, day, tzinfo=UTC),
+         "kind": "purchase", "amount": str(day)} for day in range(2, 9)])
+    whole = shop.plugin("loyalty").statement("C1")
+    pages = api_pages(agent, f"{API}/members/C1/statement", {"limit": 3})
+    shop.plugin("loyalty").adjust("C1", -5, "meanwhile")
+    cursor = agent.get(f"{API}/members/C1/statement", params={"limit": 6}).json()["next_cursor"]
+    rest = agent.get(f"{API}/members/C1/statement", params={"limit": 6, "cursor": cursor}).json()
+    assert [len(page) for page in pages] == [3, 3, 2]
+    assert [(line["id"], line["points"], line["balance"]) for page in pages for line in page] == [
+        (line.id, line.points, line.balance) for line in whole]
+    assert [line.balance for line in whole] == [100, 102, 105, 109, 114, 120, 127, 135]
+    assert [(line["type"], line["balance"]) for line in rest["items"]] == [
+        ("earn", 127), ("earn", 135), ("adjust", 130)]
+    assert rest["next_cursor"] is None
+    problem(agent.get(f"{API}/members/C1/statement", params={"cursor": "ImFiYyI"}), 422)  # a text
 
 
 def test_redeeming_needs_its_own_permission(agent, manager, shop):
@@ -76,7 +99,7 @@ def test_redeeming_needs_its_own_permission(agent, manager, shop):
     assert answer.status_code == 201, answer.text
     assert answer.json()["member"]["balance"] == 70
     assert answer.json()["member"]["available"] == 70
-    lines = agent.get(f"{API}/members/C1/statement").json()
+    lines = agent.get(f"{API}/members/C1/statement").json()["items"]
     assert [(line["id"], line["type"], line["points"], line["balance"]) for line in lines][-1] == (
         answer.json()["ledger_id"], "spend", -30, 70)
     assert [r["stock"] for r in agent.get(f"{API}/rewards").json()] == [1]

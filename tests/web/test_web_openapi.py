@@ -70,8 +70,8 @@ def test_every_mounted_route_is_in_the_openapi_document(everything):
 def test_the_limits_of_the_listings_are_those_the_api_guide_states(everything):
     """The API guide's "Pagination and limits": the core's listings at most 200 (default
     50); operational's and social's lists, and the reports and the listings paged by key
-    (campaigns' coupons, collaborative's queues, social's identities, catalogue's products) a
-    page at a time, at most 1000 (default 100); the other plugins' lists none."""
+    (campaigns' coupons, collaborative's queues, social's identities, catalogue's products,
+    loyalty's statements) a page at a time, at most 1000 (default 100); the other plugins' lists none."""
     document = everything.client().get("/openapi.json").json()
     bounds = {}
     for path, operations in document["paths"].items():
@@ -87,7 +87,7 @@ def test_the_limits_of_the_listings_are_those_the_api_guide_states(everything):
                "/api/v1/valuechain/suggestions", "/api/v1/social/referrals",
                "/api/v1/campaigns/campaigns/{name}/coupons",
                "/api/v1/collaborative/queues/{team}", "/api/v1/social/identities",
-               "/api/v1/catalogue/products"}
+               "/api/v1/catalogue/products", "/api/v1/loyalty/members/{customer}/statement"}
     assert {path: bound for path, bound in bounds.items()
             if not path.startswith("/api/v1/webtest/")} == {
         **{path: (1, 200, 50) for path in (
