@@ -450,20 +450,9 @@ def json_array_contains(column, value: str) -> ColumnElement:
     return _JsonContains(column, bindparam(None, value, unique=True))
 
 
-class _JsonArrayTexts(FunctionElement):
-    """The elements of a JSON array of texts as rows of one column, ``value``."""
-
-    inherit_cache = True
-
-
-@compiles(_JsonArrayTexts, "sqlite")
-def _sqlite_json_array_texts(element, compiler, **kw) -> str:
-    return f"json_each({compiler.process(element.clauses, **kw)})"
-
-
-@compiles(_JsonArrayTexts, "postgresql")
-def _postgresql_json_array_texts(element, compiler, **kw) -> str:
-    return f"jsonb_array_elements_text(({compiler.process(element.clauses, **kw)})::jsonb)"
+_JsonArrayTexts = PortableExpression.of(
+    "JsonArrayTexts", String(),  # the texts of a JSON array, as rows of one column: value
+    sqlite="json_each({0})", postgresql="jsonb_array_elements_text(({0})::jsonb)")
 
 
 def json_array_text_contains(column, needle: str) -> ColumnElement:
