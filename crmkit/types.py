@@ -16,7 +16,7 @@ import re
 import sys
 import unicodedata
 from decimal import Decimal
-from typing import Any, Iterator, Mapping, NamedTuple
+from typing import Any, Iterable, Iterator, Mapping, NamedTuple
 
 from sqlalchemy import JSON, BigInteger, DateTime, Integer
 from sqlalchemy.dialects.postgresql import JSONB
@@ -420,17 +420,45 @@ def too_long(text: str, limit: int) -> str:
 
 
 TAG_SEPARATOR = ";"
-"""What separates a customer's tags in one CSV cell (import and export): no tag holds it."""
+"""What separates a customer's tags in one CSV cell (import, export and listings); a tag's
+own ``;`` (and ``\\``) is escaped there with a backslash (:func:`join_tags`)."""
+
+
+def join_tags(tags: Iterable[str]) -> str:
+    """The CSV cell of ``tags``: separated by ``;``, a ``;`` or ``\\`` inside a tag written
+    ``\\;`` or ``\\\\`` so that :func:`split_tags` gives the same tags back."""
+    return TAG_SEPARATOR.join(tag.replace("\\", "\\\\").replace(TAG_SEPARATOR, "\\;")
+                              for tag in tags)
+
+
+def split_tags(cell: str) -> list[str]:
+    """The tags of a CSV cell (:func:`join_tags` reversed): split at each ``;`` that no
+    backslash escapes, ``\\;`` and ``\\\\`` read as ``;`` and ``\\`` (another backslash
+    stays), spaces around each tag dropped and empty ones left out."""
+    if "\\" not in cell:
+        parts = cell.split(TAG_SEPARATOR)
+    else:
+        parts, current, escaped = [], [], False
+        for ch in cell:
+            if escaped:
+                current.append(ch if ch in (TAG_SEPARATOR, "\\") else "\\" + ch)
+                escaped = False
+            elif ch == "\\":
+                escaped = True
+            elif ch == TAG_SEPARATOR:
+                parts.append("".join(current))
+                current = []
+            else:
+                current.append(ch)
+        parts.append("".join(current) + ("\\" if escaped else ""))
+    return [tag.strip() for tag in parts if tag.strip()]
 
 
 def tag_problem(tag: str, limit: TextLimit | None = None) -> str | None:
     """Why ``tag`` (spaces around it dropped) cannot be a customer's tag, or None: it is
-    blank, holds :data:`TAG_SEPARATOR`, is no storable text, or is longer than ``limit``."""
+    blank, is no storable text, or is longer than ``limit``."""
     if not tag:
         return "a tag is blank (each must hold a text)"
-    if TAG_SEPARATOR in tag:
-        return (f"a tag cannot contain {TAG_SEPARATOR!r}, which separates tags in CSV files: "
-                f"{tag!r} (give each tag on its own)")
     length = None if limit is None else limit.problem(tag)
     return text_problem(tag) or (f"a tag of {length}" if length else None)
 
@@ -530,7 +558,7 @@ which matters once per imported row)."""
 
 
 __all__ = [
-    "MONEY_SCALE", "MONEY_LIMIT", "TAG_SEPARATOR", "tag_problem", "JSONType", "BigIdType", "to_money", "condition_money", "money_units",
+    "MONEY_SCALE", "MONEY_LIMIT", "TAG_SEPARATOR", "join_tags", "split_tags", "tag_problem", "JSONType", "BigIdType", "to_money", "condition_money", "money_units",
     "money_from_units", "Money", "UTCDateTime",
     "UNSTORABLE_TEXT", "unstorable_text", "MAX_JSON_DEPTH", "json_problem", "json_pointer",
     "parse_json", "DuplicateKeyError", "sqlite_timestamp", "postgres_timestamp", "AMOUNT_SYNTAX", "ISO_4217", "to_currency", "to_phone", "interaction_kind",

@@ -421,19 +421,14 @@ def test_tags_and_attribute_texts_keep_the_field_length_limit(crm, fields, messa
     crm.customers.add("C1", tags=["t" * 20], attributes={"note": "n" * 20})
 
 
-@pytest.mark.parametrize("tags, message", [
-    ([" "], "tags: a tag is blank (each must hold a text)"),
-    (["vip", "gold;silver"], "tags: a tag cannot contain ';', which separates tags in CSV "
-                             "files: 'gold;silver' (give each tag on its own)"),
-])
-def test_a_tag_is_neither_blank_nor_holds_the_csv_separator(crm, run_cli, tags, message):
-    """What an export would write and an import read back differently is refused on write."""
+def test_a_blank_tag_is_refused(crm, run_cli):
+    message = "tags: a tag is blank (each must hold a text)"
     crm.customers.add("C1", tags=["vip"])
     with pytest.raises(ValidationError, match=re.escape(message)):
-        crm.customers.add("C2", tags=tags)
+        crm.customers.add("C2", tags=["gold", " "])
     with pytest.raises(ValidationError, match=re.escape(message)):
-        crm.customers.update("C1", tags=tags)
-    code, _, err = run_cli("customers", "update", "C1", *[f"--add-tag={t}" for t in tags])
+        crm.customers.update("C1", tags=[" "])
+    code, _, err = run_cli("customers", "update", "C1", "--add-tag", " ")
     assert code != 0 and err == f"error: {message}\n"
     assert [(c.external_id, c.tags) for c in crm.customers.list()] == [("C1", ("vip",))]
 

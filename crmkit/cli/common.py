@@ -223,12 +223,13 @@ def _width(text: str) -> int:
 
 
 def _csv_cell(value: Any) -> str:
-    """A CSV cell: numbers as they are, a list of texts joined by ``;``, text
-    formula-neutralised like the export's cells."""
+    """A CSV cell: numbers as they are, a list of texts joined by ``;`` as tags are
+    (:func:`crmkit.types.join_tags`), text formula-neutralised like the export's cells."""
     from ..services.records import neutralise
+    from ..types import join_tags
 
     if isinstance(value, (list, tuple)) and all(isinstance(v, str) for v in value):
-        text = ";".join(value)
+        text = join_tags(value)
     else:
         text = _cell(jsonable(value))
     return text if isinstance(value, (int, float, Decimal)) else neutralise(text)

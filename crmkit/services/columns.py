@@ -24,7 +24,8 @@ from typing import Any
 from ..clock import UTC, out_of_range, parse_timestamp, utc_in_range
 from ..errors import ValidationError
 from ..interactions import FIELDS, REFUND_OF
-from ..types import TAG_SEPARATOR, DuplicateKeyError, TextLimit, parse_json
+from ..types import (TAG_SEPARATOR, DuplicateKeyError, TextLimit, join_tags, parse_json,
+                     split_tags)
 from .records import neutralise, unneutralise
 
 CUSTOMER_COLUMNS = ("external_id", "name", "type", "email", "phone", "organisation",
@@ -267,7 +268,7 @@ def _payload(value: Any, problems: Problems) -> dict[str, Any] | None:
 
 def _tags(value: Any, problems: Problems) -> list[str] | None:
     if isinstance(value, str):
-        return [t.strip() for t in value.split(TAG_SEPARATOR) if t.strip()]
+        return split_tags(value)
     if isinstance(value, list) and all(isinstance(t, str) for t in value):
         return value
     problems.append(("tags", f"must be texts separated by {TAG_SEPARATOR!r} (or a JSON list of "
@@ -316,7 +317,7 @@ def customer_csv_cells(row: dict[str, Any], attribute_keys: list[str],
     cells = [_text(row["external_id"]), _text(row["name"]), _text(row["type"]),
              _text(row["email"]), _text(row["phone"]), _text(row["organisation"]),
              _text(row["preferred_channel"]), _text(row["lifecycle_stage"]),
-             TAG_SEPARATOR.join(row["tags"] or ())]
+             join_tags(row["tags"] or ())]
     attributes = row["attributes"] or {}
     for key in attribute_keys:
         cells.append(_attribute_cell(attributes.get(key, _MISSING), types.get(key)))

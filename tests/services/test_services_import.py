@@ -418,7 +418,7 @@ def test_formula_injection_is_neutralised_and_round_trips(crm, crm_url, clock, t
     from crmkit import CRM
 
     crm.customers.add("C1", '=HYPERLINK("http://evil.example","click")', email="c1@example.com",
-                      phone="+44 20 7946 0000", tags=["-minus", "@at"],
+                      phone="+44 20 7946 0000", tags=["-minus", "@at", "a;b", "C:\\tmp\\"],
                       attributes={"note": "'=quoted", "n": 5, "code": "007", "s": "5"})
     crm.interactions.record("C1", dt.datetime(2024, 5, 1, tzinfo=UTC), kind="adjustment",
                             amount=Decimal("-5.50"), channel="=cmd|' /C calc'!A0",
@@ -428,7 +428,7 @@ def test_formula_injection_is_neutralised_and_round_trips(crm, crm_url, clock, t
         assert export(crm, "customers", handle, "csv") == 1
     text = out.read_text()
     assert "\"'=HYPERLINK(\"\"http://evil.example\"\",\"\"click\"\")\"" in text
-    assert "'+442079460000" in text and "'-minus;@at" in text
+    assert "'+442079460000" in text and "'-minus;@at;C:\\\\tmp\\\\;a\\;b" in text
     assert ",''=quoted," in text and ',007,5,' in text  # one more quote; JSON-typed numbers
     interactions = tmp_path / "i.csv"
     with open(interactions, "w", newline="", encoding="utf-8") as handle:
@@ -455,13 +455,13 @@ def test_formula_injection_is_neutralised_and_round_trips(crm, crm_url, clock, t
 
 def test_jsonl_export_round_trips(crm, tmp_path):
     crm.customers.add("ORG", "Acme", type="organisation")
-    crm.customers.add("C1", "Zoë", organisation="ORG", tags=["a;b"], attributes={"x": [1, 2]})
+    crm.customers.add("C1", "Zoë", organisation="ORG", tags=["a, b"], attributes={"x": [1, 2]})
     path = tmp_path / "c.jsonl"
     with open(path, "w", encoding="utf-8") as handle:
         export(crm, "customers", handle, "jsonl")
     lines = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
     assert lines[1] == {"external_id": "C1", "name": "Zoë", "type": "person",
-                        "organisation": "ORG", "tags": ["a;b"], "attributes": {"x": [1, 2]}}
+                        "organisation": "ORG", "tags": ["a, b"], "attributes": {"x": [1, 2]}}
     assert import_file(crm, "customers", str(path)).unchanged == 2
 
 
