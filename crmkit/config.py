@@ -351,26 +351,46 @@ def check_schema(schema: dict[str, Any], where: str) -> None:
     Its ``pattern`` regexes must be RE2 patterns and ``patternProperties`` is
     refused; every ``$ref`` must be a local JSON pointer (``#/$defs/x``) that
     resolves inside ``schema``: a reference to a file or URL is refused, and
-    crmkit never retrieves one (see :func:`schema_validator`).
+    crmkit never retrieves one (see :func:`schema_validator`).  A schema found valid is
+    remembered by its JSON text, so checking it again (each enable or configure of a
+    plugin) costs a ``json.dumps``.
     """
+    try:
+        text = json.dumps(schema, allow_nan=False)
+    except (TypeError, ValueError):  # not JSON: checked as it is, every time
+        problem = _schema_problem(schema)
+    else:
+        problem = None if text in _VALID_SCHEMAS else _schema_problem(schema)
+        if problem is None:
+            _VALID_SCHEMAS.add(text)
+    if problem:
+        raise ConfigError(f"{where}: {problem}")
+
+
+_VALID_SCHEMAS: set[str] = set()
+"""The JSON texts of the schemas :func:`check_schema` found valid in this process."""
+
+
+def _schema_problem(schema: dict[str, Any]) -> str | None:
+    """Why ``schema`` is not a schema :func:`check_schema` accepts; None when it is."""
     from jsonschema import Draft202012Validator
     from jsonschema.exceptions import SchemaError
 
     try:
         Draft202012Validator.check_schema(schema)
     except SchemaError as exc:
-        raise ConfigError(f"{where}: invalid JSON Schema: {describe_error(exc)}") from None
+        return f"invalid JSON Schema: {describe_error(exc)}"
     problem = _pattern_problem(schema)
     if problem:
-        raise ConfigError(f"{where}: {problem}")
+        return problem
     for pointer, ref in _references(schema, ""):
         if not isinstance(ref, str) or not ref.startswith("#"):
-            raise ConfigError(f"{where}: invalid JSON Schema: {pointer}: {ref!r} is not a local "
-                              "reference (allowed: a JSON pointer into this schema, such as "
-                              "#/$defs/name; files and URLs are never read)")
+            return (f"invalid JSON Schema: {pointer}: {ref!r} is not a local reference "
+                    "(allowed: a JSON pointer into this schema, such as #/$defs/name; files "
+                    "and URLs are never read)")
         if not _resolves(schema, ref):
-            raise ConfigError(f"{where}: invalid JSON Schema: {pointer}: {ref!r} does not "
-                              "resolve inside this schema")
+            return f"invalid JSON Schema: {pointer}: {ref!r} does not resolve inside this schema"
+    return None
 
 
 _SCHEMA_MAPS = ("properties", "$defs", "dependentSchemas")

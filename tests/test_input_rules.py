@@ -237,6 +237,22 @@ def test_a_schema_ref_to_a_file_or_url_is_refused_in_the_core_config(crm, run_cl
     assert code != 0 and problem in err and len(err.strip().splitlines()) == 1
 
 
+def test_a_schema_found_valid_is_not_checked_again_and_a_bad_one_always_is(monkeypatch):
+    from crmkit import config
+
+    checked = []
+    real = config._schema_problem
+    monkeypatch.setattr(config, "_schema_problem", lambda s: checked.append(s) or real(s))
+    valid = attribute_schema("#/$defs/size") | {"title": "checked once"}
+    for _ in range(3):
+        config.check_schema(valid, "here")
+    bad = attribute_schema("#/$defs/missing") | {"title": "checked each time"}
+    for _ in range(2):
+        with pytest.raises(ConfigError, match=r"^there: invalid JSON Schema: .* does not resolve"):
+            config.check_schema(bad, "there")
+    assert checked == [valid, bad, bad]
+
+
 def test_a_local_schema_ref_works(crm):
     crm.plugins.configure_core({"customer_attributes": attribute_schema("#/$defs/size")})
     assert crm.customers.add("C1", attributes={"a": 3}).attributes == {"a": 3}
