@@ -6,7 +6,10 @@ Fixtures:
   ``postgresql`` (a fresh database on a throwaway PostgreSQL server that this
   module starts on 127.0.0.1 for the test session).
 * ``clock`` — a :class:`crmkit.FixedClock` at 2025-01-01 12:00 UTC.
-* ``crm`` — ``CRM.open(crm_url, clock=clock, create=True)``, closed afterwards.
+* ``crm`` — ``CRM.open(crm_url, clock=clock, create=True)``, closed afterwards.  The
+  core schema is copied from a database migrated once per test session (a file copy on
+  SQLite, ``CREATE DATABASE … TEMPLATE`` on PostgreSQL) when ``crm_url``'s database is
+  still untouched, instead of running every core migration for each test.
 
 ``run_cli(args)`` runs the ``crmkit`` command in-process and returns its exit code;
 ``assert_keeps_max_field_length(crm, field, write, written)`` checks that a plugin's text
@@ -113,17 +116,52 @@ class PostgresServer:
         """SQLAlchemy URL of ``database`` on this server."""
         return f"postgresql+psycopg://postgres@127.0.0.1:{self.port}/{database}"
 
+    def _connect(self, database: str = "postgres"):
+        import psycopg
+
+        return psycopg.connect(f"host=127.0.0.1 port={self.port} user=postgres dbname={database}",
+                               autocommit=True)
+
     def create_database(self, locale: str | None = None) -> str:
         """Create a fresh, empty database and return its URL; ``locale``: its ``LC_CTYPE``
         and ``LC_COLLATE`` (``"C"``), instead of the server's."""
-        import psycopg
-
         name = f"t{os.getpid()}_{next(self._counter)}"
         chosen = "" if locale is None else f" LC_CTYPE '{locale}' LC_COLLATE '{locale}'"
-        with psycopg.connect(f"host=127.0.0.1 port={self.port} user=postgres dbname=postgres",
-                             autocommit=True) as conn:
+        with self._connect() as conn:
             conn.execute(f'CREATE DATABASE "{name}" TEMPLATE template0{chosen}')
         return self.url(name)
+
+    def drop_database(self, url: str) -> None:
+        """Drop the database of ``url`` (if it exists), ending its sessions: its files are
+        deleted now, rather than all of the session's at once when the server stops."""
+        with self._connect() as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{url.rsplit("/", 1)[1]}" WITH (FORCE)')
+
+    def replace_with_copy(self, url: str, template_url: str) -> bool:
+        """Make the database of ``url`` a copy of the one of ``template_url`` (which nobody
+        may be connected to) if it is still untouched: no table of its own, nobody
+        connected, the template's locale.  Returns whether it did; otherwise it is left as
+        it was."""
+        import psycopg
+
+        name, template = url.rsplit("/", 1)[1], template_url.rsplit("/", 1)[1]
+        with self._connect(name) as conn:
+            if conn.execute("SELECT count(*) FROM pg_class c JOIN pg_namespace n ON "
+                            "n.oid = c.relnamespace WHERE n.nspname NOT IN "
+                            "('pg_catalog', 'information_schema', 'pg_toast')").fetchone()[0]:
+                return False
+        with self._connect() as conn:
+            locales = conn.execute("SELECT count(DISTINCT (datcollate, datctype)) FROM "
+                                   "pg_database WHERE datname IN (%s, %s)",
+                                   (name, template)).fetchone()[0]
+            if locales != 1:
+                return False
+            try:
+                conn.execute(f'DROP DATABASE "{name}"')
+            except psycopg.errors.ObjectInUse:
+                return False
+            conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template}" STRATEGY FILE_COPY')
+        return True
 
 
 def backends() -> list[str]:
@@ -145,12 +183,16 @@ def postgres_server():
 
 
 @pytest.fixture(params=backends())
-def crm_url(request, tmp_path) -> str:
-    """A URL of an empty database: a SQLite file, or a fresh PostgreSQL database."""
+def crm_url(request, tmp_path):
+    """A URL of an empty database: a SQLite file, or a fresh PostgreSQL database (dropped
+    after the test)."""
     if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'crm.db'}"
+        yield f"sqlite:///{tmp_path / 'crm.db'}"
+        return
     server = request.getfixturevalue("postgres_server")
-    return server.create_database()
+    url = server.create_database()
+    yield url
+    server.drop_database(url)
 
 
 @pytest.fixture
@@ -161,11 +203,48 @@ def clock():
     return FixedClock(dt.datetime(2025, 1, 1, 12, 0, tzinfo=dt.timezone.utc))
 
 
+@pytest.fixture(scope="session")
+def core_schema_template(tmp_path_factory):
+    """``template(url)``: the URL of a database of ``url``'s backend that holds the core
+    schema and nothing else, created and migrated on first use, once per session (the
+    PostgreSQL one on :func:`postgres_server`, asked for through ``request``)."""
+    made: dict[str, str] = {}
+
+    def template(url: str, request) -> str:
+        from ..app import CRM
+
+        backend = url.split(":", 1)[0].split("+", 1)[0]
+        if backend not in made:
+            made[backend] = (f"sqlite:///{tmp_path_factory.mktemp('core-schema') / 'crm.db'}"
+                             if backend == "sqlite" else
+                             request.getfixturevalue("postgres_server").create_database())
+            CRM.open(made[backend], create=True).close()
+        return made[backend]
+
+    return template
+
+
+def _copy_core_schema(url: str, request) -> None:
+    """Give the untouched database of ``url`` the core schema by copying the session's
+    template (:func:`core_schema_template`); a database something already created or
+    changed is left to the migrations."""
+    templates = request.getfixturevalue("core_schema_template")
+    if url.startswith("sqlite:///") and "?" not in url:
+        target = Path(url.removeprefix("sqlite:///"))
+        if not target.exists():
+            shutil.copyfile(templates(url, request).removeprefix("sqlite:///"), target)
+    elif "postgres_server" in request.fixturenames:  # a database of the session's server
+        server = request.getfixturevalue("postgres_server")
+        if url.startswith(server.url("")):
+            server.replace_with_copy(url, templates(url, request))
+
+
 @pytest.fixture
-def crm(crm_url, clock):
+def crm(crm_url, clock, request):
     """A new CRM on ``crm_url`` with the test clock; no plugin enabled."""
     from ..app import CRM
 
+    _copy_core_schema(crm_url, request)
     with CRM.open(crm_url, clock=clock, create=True) as instance:
         yield instance
 
