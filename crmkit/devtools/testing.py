@@ -199,9 +199,9 @@ def clock():
 
 @pytest.fixture(scope="session")
 def core_schema_template(tmp_path_factory):
-    """``template(url)``: the URL of a database of ``url``'s backend that holds the core
-    schema and nothing else, created and migrated on first use, once per session (the
-    PostgreSQL one on :func:`postgres_server`, asked for through ``request``)."""
+    """``template(url, request)``: the URL of a database of ``url``'s backend that holds
+    the core schema and nothing else, created and migrated on first use, once per session
+    (the PostgreSQL one on :func:`postgres_server`, asked for through ``request``)."""
     made: dict[str, str] = {}
 
     def template(url: str, request) -> str:
